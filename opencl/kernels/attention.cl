@@ -1,0 +1,58 @@
+/* attention.cl: softmax(q·kᵀ·scale [+ causal mask]) · v for every head and
+ * query row. One work-group per (query row, head). Grouped-query attention:
+ * head h reads kv head h / (H / Hkv). Rows are token-major: head h of row i
+ * starts at i * stride + h * d. Query row i sits at absolute position
+ * q_pos0 + i; causal rows see keys 0 .. q_pos0 + i. Probabilities go through
+ * @scores ([H, nq, nk]) so each key's weight is computed once. */
+
+__kernel void attention (__global const float *q, int q_off, int q_stride,
+    __global const float *k, __global const float *v, int kv_off, int kv_stride,
+    __global float *out, int out_off, int out_stride,
+    __global float *scores, int nq, int nk, int H, int Hkv, int d,
+    int causal, int q_pos0, float scale, __local float *scratch)
+{
+  const int qi = get_group_id (0), h = get_group_id (1);
+  const int lid = get_local_id (0), lsz = get_local_size (0);
+  const int g = h / (H / Hkv);
+  const int last = causal ? min (nk, q_pos0 + qi + 1) : nk;
+  __global const float *qr = q + q_off + (size_t) qi * q_stride + h * d;
+  __global float *s = scores + ((size_t) h * nq + qi) * nk;
+  const int d8 = d & ~7;
+
+  float mx = -INFINITY;
+  for (int j = lid; j < last; j += lsz) {
+    __global const float *kr = k + kv_off + (size_t) j * kv_stride + g * d;
+    float8 a8 = 0.0f;
+    float a = 0.0f;
+    for (int c = 0; c < d8; c += 8)
+      a8 = fma (vload8 (0, qr + c), vload8 (0, kr + c), a8);
+    for (int c = d8; c < d; c++)
+      a = fma (qr[c], kr[c], a);
+    a = (a + hsum8 (a8)) * scale;
+    s[j] = a;
+    mx = fmax (mx, a);
+  }
+  mx = group_max (mx, scratch);
+  float sum = 0.0f;
+  for (int j = lid; j < last; j += lsz) {
+    float e = exp (s[j] - mx);
+    s[j] = e;
+    sum += e;
+  }
+  const float inv = 1.0f / group_sum (sum, scratch);
+  barrier (CLK_GLOBAL_MEM_FENCE);
+
+  __global float *o = out + out_off + (size_t) qi * out_stride + h * d;
+  for (int c = lid * 8; c < d8; c += lsz * 8) {
+    float8 acc = 0.0f;
+    for (int j = 0; j < last; j++)
+      acc = fma ((float8) s[j], vload8 (0, v + kv_off + (size_t) j * kv_stride + g * d + c), acc);
+    vstore8 (acc * inv, 0, o + c);
+  }
+  for (int c = d8 + lid; c < d; c += lsz) {
+    float acc = 0.0f;
+    for (int j = 0; j < last; j++)
+      acc = fma (s[j], v[kv_off + (size_t) j * kv_stride + g * d + c], acc);
+    o[c] = acc * inv;
+  }
+}

@@ -1,0 +1,451 @@
+/* vtp-device.c: device discovery, the per-process device table, kernel build. */
+#include "vtp-device.h"
+#include "vtp-kernels-resources.h"
+#include <stdio.h>
+#include <string.h>
+
+/* The kernel sources, concatenated in this order into one program. */
+static const char *const kernel_files[] = {
+  "common.cl", "linear.cl", "norm.cl", "activation.cl", "attention.cl",
+  "rope.cl", "embed.cl", "image.cl",
+};
+
+static GMutex devices_lock;
+static GHashTable *devices;     /* cl_device_id -> VtpDevice (weak: removed on last unref) */
+
+G_DEFINE_BOXED_TYPE (VtpDevice, vtp_device, vtp_device_ref, vtp_device_unref)
+
+const char *
+vtp_cl_strerror (cl_int err)
+{
+  switch (err) {
+    case CL_SUCCESS: return "success";
+    case CL_DEVICE_NOT_FOUND: return "device not found";
+    case CL_DEVICE_NOT_AVAILABLE: return "device not available";
+    case CL_COMPILER_NOT_AVAILABLE: return "compiler not available";
+    case CL_MEM_OBJECT_ALLOCATION_FAILURE: return "memory object allocation failure";
+    case CL_OUT_OF_RESOURCES: return "out of resources";
+    case CL_OUT_OF_HOST_MEMORY: return "out of host memory";
+    case CL_BUILD_PROGRAM_FAILURE: return "build program failure";
+    case CL_INVALID_VALUE: return "invalid value";
+    case CL_INVALID_PLATFORM: return "invalid platform";
+    case CL_INVALID_DEVICE: return "invalid device";
+    case CL_INVALID_CONTEXT: return "invalid context";
+    case CL_INVALID_COMMAND_QUEUE: return "invalid command queue";
+    case CL_INVALID_MEM_OBJECT: return "invalid memory object";
+    case CL_INVALID_PROGRAM: return "invalid program";
+    case CL_INVALID_KERNEL_NAME: return "invalid kernel name";
+    case CL_INVALID_KERNEL: return "invalid kernel";
+    case CL_INVALID_ARG_INDEX: return "invalid kernel argument index";
+    case CL_INVALID_ARG_VALUE: return "invalid kernel argument value";
+    case CL_INVALID_ARG_SIZE: return "invalid kernel argument size";
+    case CL_INVALID_KERNEL_ARGS: return "invalid kernel arguments";
+    case CL_INVALID_WORK_DIMENSION: return "invalid work dimension";
+    case CL_INVALID_WORK_GROUP_SIZE: return "invalid work-group size";
+    case CL_INVALID_WORK_ITEM_SIZE: return "invalid work-item size";
+    case CL_INVALID_GLOBAL_OFFSET: return "invalid global offset";
+    case CL_INVALID_BUFFER_SIZE: return "invalid buffer size";
+    case CL_INVALID_OPERATION: return "invalid operation";
+    case -1001: /* CL_PLATFORM_NOT_FOUND_KHR */ return "no OpenCL platform (is an ICD such as pocl-opencl-icd installed?)";
+    default: return "OpenCL error";
+  }
+}
+
+static char *
+device_info_string (cl_device_id id, cl_device_info what)
+{
+  size_t n = 0;
+  char *s;
+
+  if (clGetDeviceInfo (id, what, 0, NULL, &n) != CL_SUCCESS || n == 0)
+    return g_strdup ("?");
+  s = g_malloc0 (n + 1);
+  clGetDeviceInfo (id, what, n, s, NULL);
+  return g_strstrip (s);
+}
+
+static char *
+platform_name (cl_platform_id p)
+{
+  size_t n = 0;
+  char *s;
+
+  if (clGetPlatformInfo (p, CL_PLATFORM_NAME, 0, NULL, &n) != CL_SUCCESS || n == 0)
+    return g_strdup ("?");
+  s = g_malloc0 (n + 1);
+  clGetPlatformInfo (p, CL_PLATFORM_NAME, n, s, NULL);
+  return g_strstrip (s);
+}
+
+typedef struct {
+  cl_platform_id platform;
+  cl_device_id device;
+  guint platform_index, device_index;
+  VtpDeviceKind kind;
+  char *label;                  /* "platform / device" */
+} DeviceEntry;
+
+static void
+device_entry_clear (gpointer p)
+{
+  g_free (((DeviceEntry *) p)->label);
+}
+
+/* Every device of every platform, in platform order. */
+static GArray *
+enumerate_devices (GError **error)
+{
+  cl_uint n_platforms = 0;
+  cl_platform_id *platforms;
+  GArray *out;
+  cl_int err;
+
+  err = clGetPlatformIDs (0, NULL, &n_platforms);
+  if (err != CL_SUCCESS || n_platforms == 0) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE,
+        "No OpenCL platform found (%s); install an OpenCL driver, e.g. "
+        "'apt-get install pocl-opencl-icd' for the CPU",
+        err != CL_SUCCESS ? vtp_cl_strerror (err) : "none registered");
+    return NULL;
+  }
+  platforms = g_new0 (cl_platform_id, n_platforms);
+  clGetPlatformIDs (n_platforms, platforms, NULL);
+  out = g_array_new (FALSE, TRUE, sizeof (DeviceEntry));
+  g_array_set_clear_func (out, device_entry_clear);
+  for (cl_uint p = 0; p < n_platforms; p++) {
+    cl_uint n_devices = 0;
+    cl_device_id *ids;
+    char *pname;
+
+    if (clGetDeviceIDs (platforms[p], CL_DEVICE_TYPE_ALL, 0, NULL, &n_devices) != CL_SUCCESS)
+      continue;
+    ids = g_new0 (cl_device_id, n_devices);
+    clGetDeviceIDs (platforms[p], CL_DEVICE_TYPE_ALL, n_devices, ids, NULL);
+    pname = platform_name (platforms[p]);
+    for (cl_uint d = 0; d < n_devices; d++) {
+      DeviceEntry e = { platforms[p], ids[d], p, d, VTP_DEVICE_KIND_OTHER, NULL };
+      cl_device_type type = 0;
+      char *dname = device_info_string (ids[d], CL_DEVICE_NAME);
+
+      clGetDeviceInfo (ids[d], CL_DEVICE_TYPE, sizeof type, &type, NULL);
+      if (type & CL_DEVICE_TYPE_GPU)
+        e.kind = VTP_DEVICE_KIND_GPU;
+      else if (type & CL_DEVICE_TYPE_CPU)
+        e.kind = VTP_DEVICE_KIND_CPU;
+      e.label = g_strdup_printf ("%s / %s", pname, dname);
+      g_free (dname);
+      g_array_append_val (out, e);
+    }
+    g_free (pname);
+    g_free (ids);
+  }
+  g_free (platforms);
+  if (out->len == 0) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE,
+        "OpenCL platforms are registered but expose no device");
+    g_array_unref (out);
+    return NULL;
+  }
+  return out;
+}
+
+static const char *
+kind_name (VtpDeviceKind k)
+{
+  return k == VTP_DEVICE_KIND_GPU ? "gpu" : k == VTP_DEVICE_KIND_CPU ? "cpu" : "other";
+}
+
+/* Picks the entry @spec names; see vtp_device_get. */
+static const DeviceEntry *
+match_spec (GArray *all, const char *spec, GError **error)
+{
+  guint a, b;
+  char tail;
+
+  if (g_ascii_strcasecmp (spec, "auto") == 0) {
+    for (guint i = 0; i < all->len; i++)
+      if (g_array_index (all, DeviceEntry, i).kind == VTP_DEVICE_KIND_GPU)
+        return &g_array_index (all, DeviceEntry, i);
+    for (guint i = 0; i < all->len; i++)
+      if (g_array_index (all, DeviceEntry, i).kind == VTP_DEVICE_KIND_CPU)
+        return &g_array_index (all, DeviceEntry, i);
+    return &g_array_index (all, DeviceEntry, 0);
+  }
+  if (g_ascii_strncasecmp (spec, "gpu", 3) == 0 || g_ascii_strncasecmp (spec, "cpu", 3) == 0) {
+    VtpDeviceKind want = g_ascii_tolower (spec[0]) == 'g' ? VTP_DEVICE_KIND_GPU : VTP_DEVICE_KIND_CPU;
+    guint nth = 0, seen = 0;
+
+    if (spec[3] == ':' && sscanf (spec + 4, "%u%c", &nth, &tail) != 1)
+      goto bad;
+    else if (spec[3] != ':' && spec[3] != '\0')
+      goto substring;
+    for (guint i = 0; i < all->len; i++) {
+      const DeviceEntry *e = &g_array_index (all, DeviceEntry, i);
+      if (e->kind == want && seen++ == nth)
+        return e;
+    }
+    g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE,
+        "No OpenCL %s device number %u on this machine (it has %u); "
+        "'vtp-bench --list-devices' lists them", kind_name (want), nth, seen);
+    return NULL;
+  }
+  if (sscanf (spec, "%u:%u%c", &a, &b, &tail) == 2) {
+    for (guint i = 0; i < all->len; i++) {
+      const DeviceEntry *e = &g_array_index (all, DeviceEntry, i);
+      if (e->platform_index == a && e->device_index == b)
+        return e;
+    }
+    g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE,
+        "No OpenCL device %u on platform %u", b, a);
+    return NULL;
+  }
+substring:
+  for (guint i = 0; i < all->len; i++) {
+    const DeviceEntry *e = &g_array_index (all, DeviceEntry, i);
+    char *l = g_ascii_strdown (e->label, -1), *s = g_ascii_strdown (spec, -1);
+    gboolean hit = strstr (l, s) != NULL;
+    g_free (l);
+    g_free (s);
+    if (hit)
+      return e;
+  }
+bad:
+  g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE,
+      "Device \"%s\" does not name an OpenCL device: use auto, cpu, gpu, cpu:N, "
+      "gpu:N, PLATFORM:DEVICE or part of a device name", spec);
+  return NULL;
+}
+
+static char *
+load_kernel_sources (void)
+{
+  GString *src = g_string_new (NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (kernel_files); i++) {
+    char *path = g_strconcat ("/org/vtp/kernels/", kernel_files[i], NULL);
+    GBytes *b = g_resource_lookup_data (vtp_kernels_get_resource (), path, 0, NULL);
+    gsize n;
+    const char *data;
+
+    g_assert (b != NULL);       /* compiled into the library */
+    data = g_bytes_get_data (b, &n);
+    g_string_append_printf (src, "\n/* ---- %s ---- */\n", kernel_files[i]);
+    g_string_append_len (src, data, n);
+    g_bytes_unref (b);
+    g_free (path);
+  }
+  return g_string_free (src, FALSE);
+}
+
+static gboolean
+build_program (VtpDevice *dev, GError **error)
+{
+  char *src = load_kernel_sources ();
+  const char *srcs[1] = { src };
+  cl_int err;
+  cl_uint n_kernels = 0;
+  cl_kernel *kernels;
+  gint64 t0 = g_get_monotonic_time ();
+
+  dev->program = clCreateProgramWithSource (dev->context, 1, srcs, NULL, &err);
+  g_free (src);
+  if (err != CL_SUCCESS) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE,
+        "Could not create the kernel program on %s: %s", dev->name, vtp_cl_strerror (err));
+    return FALSE;
+  }
+  err = clBuildProgram (dev->program, 1, &dev->id, "-cl-std=CL1.2", NULL, NULL);
+  if (err != CL_SUCCESS) {
+    size_t n = 0;
+    char *log;
+
+    clGetProgramBuildInfo (dev->program, dev->id, CL_PROGRAM_BUILD_LOG, 0, NULL, &n);
+    log = g_malloc0 (n + 1);
+    clGetProgramBuildInfo (dev->program, dev->id, CL_PROGRAM_BUILD_LOG, n, log, NULL);
+    g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE,
+        "Building the vtp kernels for %s failed (%s):\n%s", dev->name, vtp_cl_strerror (err), log);
+    g_free (log);
+    return FALSE;
+  }
+  clCreateKernelsInProgram (dev->program, 0, NULL, &n_kernels);
+  kernels = g_new0 (cl_kernel, n_kernels);
+  clCreateKernelsInProgram (dev->program, n_kernels, kernels, NULL);
+  for (cl_uint i = 0; i < n_kernels; i++) {
+    char name[128] = { 0 };
+    clGetKernelInfo (kernels[i], CL_KERNEL_FUNCTION_NAME, sizeof name - 1, name, NULL);
+    g_hash_table_insert (dev->kernels, g_strdup (name), kernels[i]);
+  }
+  g_free (kernels);
+  g_debug ("built %u vtp kernels for %s in %.1f ms", n_kernels, dev->name,
+      (g_get_monotonic_time () - t0) / 1000.0);
+  return TRUE;
+}
+
+static void
+release_kernel (gpointer k)
+{
+  clReleaseKernel (k);
+}
+
+static void
+device_free (VtpDevice *dev)
+{
+  if (dev->kernels)
+    g_hash_table_unref (dev->kernels);
+  if (dev->program)
+    clReleaseProgram (dev->program);
+  if (dev->queue)
+    clReleaseCommandQueue (dev->queue);
+  if (dev->context)
+    clReleaseContext (dev->context);
+  g_rec_mutex_clear (&dev->lock);
+  g_free (dev->name);
+  g_free (dev);
+}
+
+static VtpDevice *
+device_open (const DeviceEntry *e, GError **error)
+{
+  VtpDevice *dev = g_new0 (VtpDevice, 1);
+  cl_context_properties props[] = { CL_CONTEXT_PLATFORM, (cl_context_properties) e->platform, 0 };
+  cl_int err;
+
+  dev->ref_count = 1;
+  dev->platform = e->platform;
+  dev->id = e->device;
+  dev->kind = e->kind;
+  dev->name = g_strdup (e->label);
+  dev->reduce_wg = e->kind == VTP_DEVICE_KIND_CPU ? 1 : 256;
+  g_rec_mutex_init (&dev->lock);
+  dev->kernels = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, release_kernel);
+  clGetDeviceInfo (dev->id, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof dev->global_mem, &dev->global_mem, NULL);
+  clGetDeviceInfo (dev->id, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof dev->max_alloc, &dev->max_alloc, NULL);
+  if (dev->kind != VTP_DEVICE_KIND_CPU) {
+    size_t max_wg = 0;
+    clGetDeviceInfo (dev->id, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof max_wg, &max_wg, NULL);
+    while (dev->reduce_wg > 1 && dev->reduce_wg > max_wg)
+      dev->reduce_wg /= 2;
+  }
+
+  dev->context = clCreateContext (props, 1, &dev->id, NULL, NULL, &err);
+  if (err == CL_SUCCESS)
+    dev->queue = clCreateCommandQueue (dev->context, dev->id, 0, &err);
+  if (err != CL_SUCCESS) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE,
+        "Could not open OpenCL device %s: %s", dev->name, vtp_cl_strerror (err));
+    device_free (dev);
+    return NULL;
+  }
+  if (!build_program (dev, error)) {
+    device_free (dev);
+    return NULL;
+  }
+  return dev;
+}
+
+VtpDevice *
+vtp_device_get (const char *spec, GError **error)
+{
+  g_autoptr (GArray) all = NULL;
+  const DeviceEntry *e;
+  VtpDevice *dev;
+
+  if (!spec || !*spec)
+    spec = g_getenv (VTP_DEVICE_ENV);
+  if (!spec || !*spec)
+    spec = "auto";
+
+  g_mutex_lock (&devices_lock);
+  all = enumerate_devices (error);
+  if (!all || !(e = match_spec (all, spec, error))) {
+    g_mutex_unlock (&devices_lock);
+    return NULL;
+  }
+  if (!devices)
+    devices = g_hash_table_new (g_direct_hash, g_direct_equal);
+  dev = g_hash_table_lookup (devices, e->device);
+  if (dev)
+    g_atomic_int_inc (&dev->ref_count);
+  else if ((dev = device_open (e, error)))
+    g_hash_table_insert (devices, e->device, dev);
+  g_mutex_unlock (&devices_lock);
+  return dev;
+}
+
+VtpDevice *
+vtp_device_ref (VtpDevice *dev)
+{
+  g_atomic_int_inc (&dev->ref_count);
+  return dev;
+}
+
+void
+vtp_device_unref (VtpDevice *dev)
+{
+  if (!dev)
+    return;
+  g_mutex_lock (&devices_lock);
+  if (g_atomic_int_dec_and_test (&dev->ref_count)) {
+    if (devices)
+      g_hash_table_remove (devices, dev->id);
+    device_free (dev);
+  }
+  g_mutex_unlock (&devices_lock);
+}
+
+cl_kernel
+vtp_device_kernel (VtpDevice *dev, const char *name)
+{
+  cl_kernel k = g_hash_table_lookup (dev->kernels, name);
+
+  if (!k)
+    g_error ("vtp kernel %s is not in the program: the kernel sources and the "
+        "launcher disagree", name);
+  return k;
+}
+
+void
+vtp_device_lock (VtpDevice *dev)
+{
+  g_rec_mutex_lock (&dev->lock);
+}
+
+void
+vtp_device_unlock (VtpDevice *dev)
+{
+  g_rec_mutex_unlock (&dev->lock);
+}
+
+gboolean
+vtp_device_finish (VtpDevice *dev, GError **error)
+{
+  cl_int err = clFinish (dev->queue);
+
+  if (err != CL_SUCCESS) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE,
+        "OpenCL device %s failed: %s", dev->name, vtp_cl_strerror (err));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+char *
+vtp_device_list_all (void)
+{
+  GError *error = NULL;
+  g_autoptr (GArray) all = enumerate_devices (&error);
+  GString *s = g_string_new (NULL);
+  guint n_kind[3] = { 0 };
+
+  if (!all) {
+    g_string_append_printf (s, "%s\n", error->message);
+    g_error_free (error);
+    return g_string_free (s, FALSE);
+  }
+  for (guint i = 0; i < all->len; i++) {
+    const DeviceEntry *e = &g_array_index (all, DeviceEntry, i);
+    g_string_append_printf (s, "%u:%u  %s:%u  %s\n", e->platform_index, e->device_index,
+        kind_name (e->kind), n_kind[e->kind]++, e->label);
+  }
+  return g_string_free (s, FALSE);
+}

@@ -1,0 +1,62 @@
+/* vtp-device.h: one OpenCL device, its context, its in-order queue and its
+ * kernels, built once and shared by every vtp element and model of a process. */
+#pragma once
+#include <glib-object.h>
+#include <CL/cl.h>
+#include "vtp-error.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  VTP_DEVICE_KIND_CPU,
+  VTP_DEVICE_KIND_GPU,
+  VTP_DEVICE_KIND_OTHER,
+} VtpDeviceKind;
+
+typedef struct {
+  gint ref_count;
+  cl_platform_id platform;
+  cl_device_id id;
+  cl_context context;
+  cl_command_queue queue;
+  cl_program program;
+  GHashTable *kernels;       /* name -> cl_kernel */
+  GRecMutex lock;            /* held while setting kernel args and enqueueing */
+  char *name;                /* "platform / device" */
+  VtpDeviceKind kind;
+  guint reduce_wg;           /* work-group size of row reductions (1 on CPUs) */
+  guint64 global_mem;
+  guint64 max_alloc;
+} VtpDevice;
+
+#define VTP_TYPE_DEVICE (vtp_device_get_type ())
+GType vtp_device_get_type (void);
+
+/* The environment variable that picks the device when no property does. */
+#define VTP_DEVICE_ENV "VTP_DEVICE"
+
+/* Returns the process-wide device matching @spec, creating it (and building
+ * its kernels) on first use. @spec: NULL (use $VTP_DEVICE, else "auto"),
+ * "auto" (first GPU, else first CPU), "gpu", "cpu", "gpu:N", "cpu:N",
+ * "P:D" (platform and device index), or a case-insensitive substring of
+ * "platform / device". */
+VtpDevice *vtp_device_get (const char *spec, GError **error);
+VtpDevice *vtp_device_ref (VtpDevice *dev);
+void vtp_device_unref (VtpDevice *dev);
+
+/* A kernel of the shared program; only call between lock and unlock. */
+cl_kernel vtp_device_kernel (VtpDevice *dev, const char *name);
+void vtp_device_lock (VtpDevice *dev);
+void vtp_device_unlock (VtpDevice *dev);
+
+/* Waits until everything enqueued on the device has run. */
+gboolean vtp_device_finish (VtpDevice *dev, GError **error);
+
+/* One line per OpenCL device on this machine, with the spec that selects it. */
+char *vtp_device_list_all (void);
+
+const char *vtp_cl_strerror (cl_int err);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpDevice, vtp_device_unref)
+
+G_END_DECLS

@@ -1,0 +1,222 @@
+/* vtp-ops.c: kernel launchers. Shapes are checked here, at the boundary,
+ * so that the kernels can trust their arguments. */
+#include "vtp-ops.h"
+
+#include "vtp-launch.h"
+
+static gboolean
+check_rowwise (const char *op, const VtpTensor *y, const VtpTensor *x, gint64 row, gint64 n_rows,
+    const VtpTensor *w)
+{
+  const gint64 D = vtp_tensor_cols (x);
+  return check (x->dtype == VTP_DTYPE_F32 && y->dtype == VTP_DTYPE_F32, op, "tensors must be f32")
+      && check (vtp_tensor_cols (y) == D, op, "output width %" G_GINT64_FORMAT " differs from input %"
+          G_GINT64_FORMAT, vtp_tensor_cols (y), D)
+      && check (!w || vtp_tensor_n_elements (w) == D, op, "weight has %" G_GINT64_FORMAT
+          " elements, rows have %" G_GINT64_FORMAT, w ? vtp_tensor_n_elements (w) : 0, D)
+      && check (rows_in (x, row, n_rows) && rows_in (y, row, n_rows), op, "rows out of range");
+}
+
+void
+vtp_op_layernorm (VtpTensor *y, const VtpTensor *x, gint64 row, gint64 n_rows,
+    const VtpTensor *w, const VtpTensor *b, float eps)
+{
+  const gint64 D = vtp_tensor_cols (x);
+  const size_t wg = x->dev->reduce_wg, global[1] = { n_rows * wg }, local[1] = { wg };
+
+  if (vtp_error_is_pending () || !check_rowwise ("layernorm", y, x, row, n_rows, w)
+      || !check_rowwise ("layernorm", y, x, row, n_rows, b))
+    return;
+  LAUNCH (x->dev, "layernorm", 1, global, local, A_MEM (x), A_MEM (y), A_INT (row * D),
+      A_MEM (w), A_MEM (b), A_INT (D), A_FLOAT (eps), A_LOCAL (wg * sizeof (float)));
+}
+
+void
+vtp_op_rmsnorm (VtpTensor *y, const VtpTensor *x, gint64 row, gint64 n_rows,
+    const VtpTensor *w, float eps)
+{
+  const gint64 D = vtp_tensor_cols (x);
+  const size_t wg = x->dev->reduce_wg, global[1] = { n_rows * wg }, local[1] = { wg };
+
+  if (vtp_error_is_pending () || !check_rowwise ("rmsnorm", y, x, row, n_rows, w))
+    return;
+  LAUNCH (x->dev, "rmsnorm", 1, global, local, A_MEM (x), A_MEM (y), A_INT (row * D),
+      A_MEM (w), A_INT (D), A_FLOAT (eps), A_LOCAL (wg * sizeof (float)));
+}
+
+static void
+elementwise (const char *name, VtpTensor *x, const VtpTensor *other, gint64 row, gint64 n_rows)
+{
+  const gint64 D = vtp_tensor_cols (x);
+  const size_t global[1] = { n_rows * D };
+
+  if (vtp_error_is_pending () || !check_rowwise (name, x, other ? other : x, row, n_rows, NULL))
+    return;
+  if (other)
+    LAUNCH (x->dev, name, 1, global, NULL, A_MEM (x), A_MEM (other), A_INT (row * D));
+  else
+    LAUNCH (x->dev, name, 1, global, NULL, A_MEM (x), A_INT (row * D));
+}
+
+void vtp_op_gelu_erf (VtpTensor *x, gint64 row, gint64 n_rows) { elementwise ("gelu_erf", x, NULL, row, n_rows); }
+void vtp_op_quick_gelu (VtpTensor *x, gint64 row, gint64 n_rows) { elementwise ("quick_gelu", x, NULL, row, n_rows); }
+void vtp_op_silu_mul (VtpTensor *g, const VtpTensor *up, gint64 row, gint64 n_rows) { elementwise ("silu_mul", g, up, row, n_rows); }
+void vtp_op_add (VtpTensor *y, const VtpTensor *x, gint64 row, gint64 n_rows) { elementwise ("add_inplace", y, x, row, n_rows); }
+
+void
+vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_row, gint64 nq,
+    const VtpTensor *k, const VtpTensor *v, gint64 kv_row, gint64 nk,
+    VtpTensor *scores, const VtpAttention *a)
+{
+  const gint64 qw = vtp_tensor_cols (q), kvw = vtp_tensor_cols (k), ow = vtp_tensor_cols (out);
+  const size_t wg = q->dev->reduce_wg, global[2] = { nq * wg, a->n_heads }, local[2] = { wg, 1 };
+
+  if (vtp_error_is_pending () || nq == 0)
+    return;
+  if (!check (a->n_kv_heads > 0 && a->n_heads % a->n_kv_heads == 0, "attention",
+          "%d heads do not divide into %d kv heads", a->n_heads, a->n_kv_heads)
+      || !check (qw >= (gint64) a->n_heads * a->head_dim && ow >= (gint64) a->n_heads * a->head_dim,
+          "attention", "query/output rows narrower than %d heads x %d", a->n_heads, a->head_dim)
+      || !check (kvw >= (gint64) a->n_kv_heads * a->head_dim && vtp_tensor_cols (v) == kvw,
+          "attention", "key/value rows narrower than %d kv heads x %d", a->n_kv_heads, a->head_dim)
+      || !check (rows_in (q, q_row, nq) && rows_in (out, out_row, nq) && rows_in (k, kv_row, nk)
+          && rows_in (v, kv_row, nk), "attention", "rows out of range")
+      || !check (vtp_tensor_n_elements (scores) >= (gint64) a->n_heads * nq * nk, "attention",
+          "score scratch too small for %d heads x %" G_GINT64_FORMAT " x %" G_GINT64_FORMAT,
+          a->n_heads, nq, nk))
+    return;
+  LAUNCH (q->dev, "attention", 2, global, local,
+      A_MEM (q), A_INT (q_row * qw), A_INT (qw),
+      A_MEM (k), A_MEM (v), A_INT (kv_row * kvw), A_INT (kvw),
+      A_MEM (out), A_INT (out_row * ow), A_INT (ow),
+      A_MEM (scores), A_INT (nq), A_INT (nk), A_INT (a->n_heads), A_INT (a->n_kv_heads),
+      A_INT (a->head_dim), A_INT (a->causal), A_INT (a->q_pos0), A_FLOAT (a->scale),
+      A_LOCAL (wg * sizeof (float)));
+}
+
+void
+vtp_op_rope (VtpTensor *x, gint64 row, gint64 n_rows, gint n_heads, gint head_dim, gint pos0,
+    const VtpTensor *inv_freq, VtpRopeLayout layout)
+{
+  const gint64 w = vtp_tensor_cols (x);
+  const size_t global[3] = { head_dim / 2, n_heads, n_rows };
+
+  if (vtp_error_is_pending ()
+      || !check (w >= (gint64) n_heads * head_dim && head_dim % 2 == 0, "rope",
+          "rows of %" G_GINT64_FORMAT " cannot hold %d heads x %d", w, n_heads, head_dim)
+      || !check (vtp_tensor_n_elements (inv_freq) == head_dim / 2, "rope", "inv_freq size")
+      || !check (rows_in (x, row, n_rows), "rope", "rows out of range"))
+    return;
+  LAUNCH (x->dev, "rope", 3, global, NULL, A_MEM (x), A_INT (row * w), A_INT (w),
+      A_INT (head_dim), A_INT (pos0), A_MEM (inv_freq), A_INT (layout == VTP_ROPE_INTERLEAVED));
+}
+
+void
+vtp_op_embed (VtpTensor *out, gint64 out_row, const VtpTensor *ids, gint64 n, const VtpTensor *table)
+{
+  const gint64 D = vtp_tensor_cols (table);
+  const char *suffix = vtp_weight_suffix (table->dtype);
+  const size_t global[2] = { D, n };
+  char name[32];
+
+  if (vtp_error_is_pending ()
+      || !check (suffix && ids->dtype == VTP_DTYPE_I32 && vtp_tensor_n_elements (ids) >= n, "embed",
+          "needs I32 ids and a float table")
+      || !check (vtp_tensor_cols (out) == D && rows_in (out, out_row, n), "embed",
+          "output rows of %" G_GINT64_FORMAT " for a table of width %" G_GINT64_FORMAT,
+          vtp_tensor_cols (out), D))
+    return;
+  g_snprintf (name, sizeof name, "embed_%s", suffix);
+  LAUNCH (out->dev, name, 2, global, NULL, A_MEM (ids), A_MEM (table), A_MEM (out),
+      A_INT (out_row * D), A_INT (D), A_INT (table->shape[0]));
+}
+
+void
+vtp_op_im2col_patches (VtpTensor *cols, const VtpTensor *img, gint p)
+{
+  const gint64 H = img->shape[1], W = img->shape[2], P = (H / p) * (W / p);
+  const size_t global[2] = { 3 * p * p, P };
+
+  if (vtp_error_is_pending ()
+      || !check (img->ndim == 3 && img->shape[0] == 3 && H % p == 0 && W % p == 0, "patch embedding",
+          "image must be [3, H, W] with H and W multiples of %d", p)
+      || !check (vtp_tensor_rows (cols) >= P && vtp_tensor_cols (cols) == 3 * p * p, "patch embedding",
+          "column buffer too small"))
+    return;
+  LAUNCH (img->dev, "im2col_patches", 2, global, NULL, A_MEM (img), A_MEM (cols), A_INT (H),
+      A_INT (W), A_INT (p));
+}
+
+void
+vtp_op_vit_assemble (VtpTensor *out, const VtpTensor *patches, const VtpTensor *cls,
+    const VtpTensor *pos)
+{
+  const gint64 D = vtp_tensor_cols (out), T = vtp_tensor_rows (pos);
+  const size_t global[2] = { D, T };
+
+  if (vtp_error_is_pending ()
+      || !check (vtp_tensor_cols (patches) == D && vtp_tensor_n_elements (cls) == D
+          && vtp_tensor_cols (pos) == D && vtp_tensor_rows (patches) >= T - 1
+          && vtp_tensor_rows (out) >= T, "vit embeddings", "class/position/patch widths differ"))
+    return;
+  LAUNCH (out->dev, "vit_assemble", 2, global, NULL, A_MEM (patches), A_MEM (cls), A_MEM (pos),
+      A_MEM (out), A_INT (D));
+}
+
+void
+vtp_op_image_pack_rgb (VtpTensor *dst, const VtpTensor *src, gint width, gint height,
+    gint row_stride, gint pixel_stride, const gint offsets[3])
+{
+  const size_t global[2] = { width, height };
+
+  if (vtp_error_is_pending ()
+      || !check ((gsize) row_stride * (height - 1) + (gsize) pixel_stride * width <= vtp_tensor_n_bytes (src)
+          && (gsize) width * height * 3 <= vtp_tensor_n_bytes (dst), "image", "frame larger than its buffer"))
+    return;
+  LAUNCH (src->dev, "image_pack_rgb", 2, global, NULL, A_MEM (src), A_INT (row_stride),
+      A_INT (pixel_stride), A_INT (offsets[0]), A_INT (offsets[1]), A_INT (offsets[2]),
+      A_MEM (dst), A_INT (width));
+}
+
+void
+vtp_op_image_resample_h (VtpTensor *dst, const VtpTensor *src, gint in_w, gint row0, gint rows,
+    gint out_w, const VtpTensor *bounds, const VtpTensor *coeffs, gint ksize)
+{
+  const size_t global[2] = { out_w, rows };
+
+  if (vtp_error_is_pending ()
+      || !check ((gsize) (row0 + rows) * in_w * 3 <= vtp_tensor_n_bytes (src)
+          && (gsize) rows * out_w * 3 <= vtp_tensor_n_bytes (dst), "image", "resample buffers too small"))
+    return;
+  LAUNCH (src->dev, "image_resample_h", 2, global, NULL, A_MEM (src), A_INT (in_w), A_INT (row0),
+      A_MEM (dst), A_INT (out_w), A_MEM (bounds), A_MEM (coeffs), A_INT (ksize));
+}
+
+void
+vtp_op_image_resample_v (VtpTensor *dst, const VtpTensor *src, gint w, gint out_h,
+    const VtpTensor *bounds, const VtpTensor *coeffs, gint ksize)
+{
+  const size_t global[2] = { w, out_h };
+
+  if (vtp_error_is_pending ()
+      || !check ((gsize) out_h * w * 3 <= vtp_tensor_n_bytes (dst), "image", "resample buffer too small"))
+    return;
+  LAUNCH (src->dev, "image_resample_v", 2, global, NULL, A_MEM (src), A_INT (w), A_MEM (dst),
+      A_MEM (bounds), A_MEM (coeffs), A_INT (ksize));
+}
+
+void
+vtp_op_image_crop_normalize (VtpTensor *dst, const VtpTensor *src, gint w, gint h,
+    gint top, gint left, gint crop_w, gint crop_h, float scale, const float mean[3], const float std[3])
+{
+  const size_t global[2] = { crop_w, crop_h };
+
+  if (vtp_error_is_pending ()
+      || !check (vtp_tensor_n_elements (dst) >= 3 * (gint64) crop_w * crop_h && dst->dtype == VTP_DTYPE_F32
+          && (gsize) w * h * 3 <= vtp_tensor_n_bytes (src), "image", "crop buffers too small"))
+    return;
+  LAUNCH (src->dev, "image_crop_normalize", 2, global, NULL, A_MEM (src), A_INT (w), A_INT (h),
+      A_INT (top), A_INT (left), A_MEM (dst), A_INT (crop_w), A_INT (crop_h), A_FLOAT (scale),
+      A_FLOAT (mean[0]), A_FLOAT (mean[1]), A_FLOAT (mean[2]),
+      A_FLOAT (std[0]), A_FLOAT (std[1]), A_FLOAT (std[2]));
+}

@@ -1,0 +1,67 @@
+/* vtp-ops.h: one host function per kernel. Each checks shapes, enqueues,
+ * and returns nothing: a failure (bad shape, device error) becomes this
+ * thread's pending error and later operations do nothing until the caller
+ * collects it with vtp_error_take_pending. Row offsets and counts are
+ * explicit so that state buffers can be sized once for the longest input. */
+#pragma once
+#include "vtp-tensor.h"
+#include "vtp-linear.h"
+
+G_BEGIN_DECLS
+
+/* Row-wise norms over rows [row, row + n_rows), in place when y == x. */
+void vtp_op_layernorm (VtpTensor *y, const VtpTensor *x, gint64 row, gint64 n_rows,
+    const VtpTensor *w, const VtpTensor *b, float eps);
+void vtp_op_rmsnorm (VtpTensor *y, const VtpTensor *x, gint64 row, gint64 n_rows,
+    const VtpTensor *w, float eps);
+
+/* Elementwise, in place, over rows [row, row + n_rows). */
+void vtp_op_gelu_erf (VtpTensor *x, gint64 row, gint64 n_rows);
+void vtp_op_quick_gelu (VtpTensor *x, gint64 row, gint64 n_rows);
+void vtp_op_silu_mul (VtpTensor *gate, const VtpTensor *up, gint64 row, gint64 n_rows);
+void vtp_op_add (VtpTensor *y, const VtpTensor *x, gint64 row, gint64 n_rows);
+
+typedef struct {
+  gint n_heads, n_kv_heads, head_dim;
+  gboolean causal;
+  gint q_pos0;          /* absolute position of the first query row (causal only) */
+  float scale;
+} VtpAttention;
+
+/* out[out_row + i] = attention of q[q_row + i] (i < nq) over rows
+ * [kv_row, kv_row + nk) of k and v. @scores is scratch of at least
+ * n_heads * nq * nk floats. */
+void vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_row, gint64 nq,
+    const VtpTensor *k, const VtpTensor *v, gint64 kv_row, gint64 nk,
+    VtpTensor *scores, const VtpAttention *a);
+
+typedef enum {
+  VTP_ROPE_HALF,         /* HF checkpoints: rotate_half */
+  VTP_ROPE_INTERLEAVED,  /* Meta checkpoints: pairs (2j, 2j+1) */
+} VtpRopeLayout;
+
+/* Rotates rows [row, row + n_rows) of x, laid out as n_heads * head_dim,
+ * row i at position pos0 + i; inv_freq [head_dim / 2] F32. */
+void vtp_op_rope (VtpTensor *x, gint64 row, gint64 n_rows, gint n_heads, gint head_dim, gint pos0,
+    const VtpTensor *inv_freq, VtpRopeLayout layout);
+
+/* out[out_row + i] = table[ids[i]], i < n; ids I32 on the device. */
+void vtp_op_embed (VtpTensor *out, gint64 out_row, const VtpTensor *ids, gint64 n, const VtpTensor *table);
+
+/* img [3, H, W] F32 -> cols [P, 3·p·p]; then [P, D] patch rows + class and
+ * position embeddings -> out [P + 1, D]. */
+void vtp_op_im2col_patches (VtpTensor *cols, const VtpTensor *img, gint patch);
+void vtp_op_vit_assemble (VtpTensor *out, const VtpTensor *patches, const VtpTensor *cls,
+    const VtpTensor *pos);
+
+/* Image steps (see image.cl). Sizes in pixels; strides in bytes. */
+void vtp_op_image_pack_rgb (VtpTensor *dst, const VtpTensor *src, gint width, gint height,
+    gint row_stride, gint pixel_stride, const gint offsets[3]);
+void vtp_op_image_resample_h (VtpTensor *dst, const VtpTensor *src, gint in_w, gint row0, gint rows,
+    gint out_w, const VtpTensor *bounds, const VtpTensor *coeffs, gint ksize);
+void vtp_op_image_resample_v (VtpTensor *dst, const VtpTensor *src, gint w, gint out_h,
+    const VtpTensor *bounds, const VtpTensor *coeffs, gint ksize);
+void vtp_op_image_crop_normalize (VtpTensor *dst, const VtpTensor *src, gint w, gint h,
+    gint top, gint left, gint crop_w, gint crop_h, float scale, const float mean[3], const float std[3]);
+
+G_END_DECLS

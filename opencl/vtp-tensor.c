@@ -1,0 +1,258 @@
+#include "vtp-tensor.h"
+
+gsize
+vtp_dtype_size (VtpDType t)
+{
+  switch (t) {
+    case VTP_DTYPE_F32: case VTP_DTYPE_I32: return 4;
+    case VTP_DTYPE_F16: case VTP_DTYPE_BF16: return 2;
+    case VTP_DTYPE_U8: return 1;
+  }
+  return 0;
+}
+
+float
+vtp_f16_to_f32 (guint16 h)
+{
+  const guint32 sign = (guint32) (h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+  union { guint32 u; float f; } v;
+
+  if (exp == 0) {
+    /* zero or subnormal: mant * 2^-24 is exact in float */
+    v.f = (float) mant * 0x1p-24f;
+    v.u |= sign;
+  } else if (exp == 31) {
+    v.u = sign | 0x7f800000u | (mant << 13);
+  } else {
+    v.u = sign | ((exp + 112) << 23) | (mant << 13);
+  }
+  return v.f;
+}
+
+guint16
+vtp_f32_to_f16 (float f)
+{
+  union { float f; guint32 u; } v = { f };
+  const guint32 sign = (v.u >> 16) & 0x8000;
+  const gint32 exp = (gint32) ((v.u >> 23) & 0xff) - 127 + 15;
+  guint32 mant = v.u & 0x7fffff;
+
+  if (((v.u >> 23) & 0xff) == 0xff)           /* inf or nan */
+    return sign | 0x7c00 | (mant ? 0x200 : 0);
+  if (exp >= 31)
+    return sign | 0x7c00;
+  if (exp <= 0) {
+    /* subnormal half (or zero): shift the full mantissa, round to nearest even */
+    guint32 m, shift, half_bit, rest;
+    if (exp < -10)
+      return sign;
+    m = mant | 0x800000;
+    shift = 14 - exp;
+    half_bit = 1u << (shift - 1);
+    rest = m & ((1u << shift) - 1);
+    m >>= shift;
+    if (rest > half_bit || (rest == half_bit && (m & 1)))
+      m++;
+    return sign | m;
+  }
+  {
+    guint32 h = sign | ((guint32) exp << 10) | (mant >> 13);
+    const guint32 rest = mant & 0x1fff;
+    if (rest > 0x1000 || (rest == 0x1000 && (h & 1)))
+      h++;                      /* may carry into the exponent: still correct */
+    return h;
+  }
+}
+
+float
+vtp_bf16_to_f32 (guint16 b)
+{
+  union { guint32 u; float f; } v = { (guint32) b << 16 };
+  return v.f;
+}
+
+guint16
+vtp_f32_to_bf16 (float f)
+{
+  union { float f; guint32 u; } v = { f };
+  if ((v.u & 0x7fffffff) > 0x7f800000)
+    return (v.u >> 16) | 0x40;
+  return (v.u + 0x7fff + ((v.u >> 16) & 1)) >> 16;
+}
+
+const char *
+vtp_dtype_name (VtpDType t)
+{
+  static const char *const names[] = { "f32", "f16", "bf16", "i32", "u8" };
+  return (guint) t < G_N_ELEMENTS (names) ? names[t] : "?";
+}
+
+gint64
+vtp_tensor_n_elements (const VtpTensor *t)
+{
+  gint64 n = 1;
+  for (gint i = 0; i < t->ndim; i++)
+    n *= t->shape[i];
+  return n;
+}
+
+gsize
+vtp_tensor_n_bytes (const VtpTensor *t)
+{
+  return (gsize) vtp_tensor_n_elements (t) * vtp_dtype_size (t->dtype);
+}
+
+gint64
+vtp_tensor_cols (const VtpTensor *t)
+{
+  return t->ndim ? t->shape[t->ndim - 1] : 1;
+}
+
+gint64
+vtp_tensor_rows (const VtpTensor *t)
+{
+  return vtp_tensor_n_elements (t) / MAX (vtp_tensor_cols (t), 1);
+}
+
+char *
+vtp_tensor_describe (const VtpTensor *t)
+{
+  GString *s = g_string_new ("[");
+  for (gint i = 0; i < t->ndim; i++)
+    g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i ? ", " : "", t->shape[i]);
+  g_string_append_printf (s, "] %s", vtp_dtype_name (t->dtype));
+  return g_string_free (s, FALSE);
+}
+
+VtpTensor *
+vtp_tensor_new (VtpDevice *dev, VtpDType dtype, gint ndim, const gint64 *shape, GError **error)
+{
+  VtpTensor *t;
+  cl_int err;
+  gsize bytes;
+
+  g_return_val_if_fail (ndim >= 1 && ndim <= VTP_MAX_DIMS, NULL);
+  t = g_new0 (VtpTensor, 1);
+  t->dev = vtp_device_ref (dev);
+  t->dtype = dtype;
+  t->ndim = ndim;
+  for (gint i = 0; i < ndim; i++)
+    t->shape[i] = shape[i];
+  bytes = MAX (vtp_tensor_n_bytes (t), 4);
+  if (bytes > dev->max_alloc) {
+    char *d = vtp_tensor_describe (t);
+    g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE,
+        "A %s tensor needs %" G_GSIZE_FORMAT " bytes, more than one buffer may hold on %s (%"
+        G_GUINT64_FORMAT ")", d, bytes, dev->name, dev->max_alloc);
+    g_free (d);
+    vtp_tensor_free (t);
+    return NULL;
+  }
+  t->mem = clCreateBuffer (dev->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+  if (err != CL_SUCCESS) {
+    char *d = vtp_tensor_describe (t);
+    g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE,
+        "Could not allocate a %s tensor (%" G_GSIZE_FORMAT " bytes) on %s: %s",
+        d, bytes, dev->name, vtp_cl_strerror (err));
+    g_free (d);
+    vtp_tensor_free (t);
+    return NULL;
+  }
+  return t;
+}
+
+VtpTensor *
+vtp_tensor_new_2d (VtpDevice *dev, VtpDType dtype, gint64 rows, gint64 cols, GError **error)
+{
+  gint64 shape[2] = { rows, cols };
+  return vtp_tensor_new (dev, dtype, 2, shape, error);
+}
+
+VtpTensor *
+vtp_tensor_new_from_data (VtpDevice *dev, VtpDType dtype, gint ndim, const gint64 *shape,
+    gconstpointer data, GError **error)
+{
+  VtpTensor *t = vtp_tensor_new (dev, dtype, ndim, shape, error);
+
+  if (t && !vtp_tensor_write (t, 0, data, vtp_tensor_n_bytes (t), error)) {
+    vtp_tensor_free (t);
+    return NULL;
+  }
+  return t;
+}
+
+void
+vtp_tensor_free (VtpTensor *t)
+{
+  if (!t)
+    return;
+  if (t->mem)
+    clReleaseMemObject (t->mem);
+  vtp_device_unref (t->dev);
+  g_free (t);
+}
+
+gboolean
+vtp_tensor_write (VtpTensor *t, gsize offset, gconstpointer data, gsize n_bytes, GError **error)
+{
+  cl_int err;
+
+  g_return_val_if_fail (offset + n_bytes <= vtp_tensor_n_bytes (t), FALSE);
+  if (n_bytes == 0)
+    return TRUE;
+  err = clEnqueueWriteBuffer (t->dev->queue, t->mem, CL_TRUE, offset, n_bytes, data, 0, NULL, NULL);
+  if (err != CL_SUCCESS) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE, "Upload of %" G_GSIZE_FORMAT
+        " bytes to %s failed: %s", n_bytes, t->dev->name, vtp_cl_strerror (err));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+vtp_tensor_read (const VtpTensor *t, gsize offset, gpointer data, gsize n_bytes, GError **error)
+{
+  cl_int err;
+
+  g_return_val_if_fail (offset + n_bytes <= vtp_tensor_n_bytes (t), FALSE);
+  if (n_bytes == 0)
+    return TRUE;
+  err = clEnqueueReadBuffer (t->dev->queue, t->mem, CL_TRUE, offset, n_bytes, data, 0, NULL, NULL);
+  if (err != CL_SUCCESS) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE, "Download of %" G_GSIZE_FORMAT
+        " bytes from %s failed: %s", n_bytes, t->dev->name, vtp_cl_strerror (err));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+void
+vtp_tensor_copy (VtpTensor *dst, gsize dst_offset, const VtpTensor *src, gsize src_offset, gsize n_bytes)
+{
+  cl_int err;
+
+  if (vtp_error_is_pending () || n_bytes == 0)
+    return;
+  if (dst_offset + n_bytes > vtp_tensor_n_bytes (dst) || src_offset + n_bytes > vtp_tensor_n_bytes (src)) {
+    vtp_error_set_pending (VTP_ERROR_SHAPE, "tensor copy of %" G_GSIZE_FORMAT " bytes out of bounds", n_bytes);
+    return;
+  }
+  err = clEnqueueCopyBuffer (dst->dev->queue, src->mem, dst->mem, src_offset, dst_offset, n_bytes, 0, NULL, NULL);
+  if (err != CL_SUCCESS)
+    vtp_error_set_pending (VTP_ERROR_DEVICE, "device copy failed on %s: %s", dst->dev->name,
+        vtp_cl_strerror (err));
+}
+
+float *
+vtp_tensor_read_f32 (const VtpTensor *t, GError **error)
+{
+  float *out;
+
+  g_return_val_if_fail (t->dtype == VTP_DTYPE_F32, NULL);
+  out = g_new (float, MAX (vtp_tensor_n_elements (t), 1));
+  if (!vtp_tensor_read (t, 0, out, vtp_tensor_n_bytes (t), error)) {
+    g_free (out);
+    return NULL;
+  }
+  return out;
+}

@@ -1,0 +1,61 @@
+/* vtp-tensor.h: a typed, shaped buffer on a VtpDevice. Activations are F32;
+ * weights keep their checkpoint type (F32, F16, BF16) and are converted in
+ * the kernels that read them. */
+#pragma once
+#include "vtp-device.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  VTP_DTYPE_F32,
+  VTP_DTYPE_F16,
+  VTP_DTYPE_BF16,
+  VTP_DTYPE_I32,
+  VTP_DTYPE_U8,
+} VtpDType;
+
+#define VTP_MAX_DIMS 4
+
+typedef struct {
+  VtpDevice *dev;
+  cl_mem mem;
+  VtpDType dtype;
+  gint ndim;
+  gint64 shape[VTP_MAX_DIMS];
+} VtpTensor;
+
+gsize vtp_dtype_size (VtpDType t);
+/* Scalar conversions (round to nearest even), for loading and tests. */
+float vtp_f16_to_f32 (guint16 h);
+guint16 vtp_f32_to_f16 (float f);
+float vtp_bf16_to_f32 (guint16 b);
+guint16 vtp_f32_to_bf16 (float f);
+const char *vtp_dtype_name (VtpDType t);
+
+/* Allocates an uninitialised tensor; NULL (and @error) when the device has no room. */
+VtpTensor *vtp_tensor_new (VtpDevice *dev, VtpDType dtype, gint ndim, const gint64 *shape, GError **error);
+VtpTensor *vtp_tensor_new_2d (VtpDevice *dev, VtpDType dtype, gint64 rows, gint64 cols, GError **error);
+/* Allocates and fills from host memory (@data holds the whole tensor). */
+VtpTensor *vtp_tensor_new_from_data (VtpDevice *dev, VtpDType dtype, gint ndim, const gint64 *shape,
+    gconstpointer data, GError **error);
+void vtp_tensor_free (VtpTensor *t);
+
+gint64 vtp_tensor_n_elements (const VtpTensor *t);
+gsize vtp_tensor_n_bytes (const VtpTensor *t);
+/* Rows = product of all dimensions but the last; cols = the last. */
+gint64 vtp_tensor_rows (const VtpTensor *t);
+gint64 vtp_tensor_cols (const VtpTensor *t);
+/* "[577, 1024] f32" */
+char *vtp_tensor_describe (const VtpTensor *t);
+
+/* Blocking copies between host and device; byte offsets into the tensor. */
+gboolean vtp_tensor_write (VtpTensor *t, gsize offset, gconstpointer data, gsize n_bytes, GError **error);
+gboolean vtp_tensor_read (const VtpTensor *t, gsize offset, gpointer data, gsize n_bytes, GError **error);
+/* Device-side copy of @n_bytes (enqueued; errors become pending). */
+void vtp_tensor_copy (VtpTensor *dst, gsize dst_offset, const VtpTensor *src, gsize src_offset, gsize n_bytes);
+/* Reads a whole F32 tensor into a new host array (for tests and tools). */
+float *vtp_tensor_read_f32 (const VtpTensor *t, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpTensor, vtp_tensor_free)
+
+G_END_DECLS
