@@ -22,6 +22,8 @@ typedef struct {
   VtpDType dtype;
   gint ndim;
   gint64 shape[VTP_MAX_DIMS];
+  guint layout;         /* 0: plain row-major; other values belong to the op that
+                         * packed the tensor (vtp-linear.c for weights) */
 } VtpTensor;
 
 gsize vtp_dtype_size (VtpDType t);
