@@ -7,6 +7,7 @@ vtp_dtype_size (VtpDType t)
     case VTP_DTYPE_F32: case VTP_DTYPE_I32: return 4;
     case VTP_DTYPE_F16: case VTP_DTYPE_BF16: return 2;
     case VTP_DTYPE_U8: return 1;
+    case VTP_DTYPE_I64: return 8;
   }
   return 0;
 }
@@ -83,7 +84,7 @@ vtp_f32_to_bf16 (float f)
 const char *
 vtp_dtype_name (VtpDType t)
 {
-  static const char *const names[] = { "f32", "f16", "bf16", "i32", "u8" };
+  static const char *const names[] = { "f32", "f16", "bf16", "i32", "u8", "i64" };
   return (guint) t < G_N_ELEMENTS (names) ? names[t] : "?";
 }
 
@@ -240,6 +241,34 @@ vtp_tensor_copy (VtpTensor *dst, gsize dst_offset, const VtpTensor *src, gsize s
   err = clEnqueueCopyBuffer (dst->dev->queue, src->mem, dst->mem, src_offset, dst_offset, n_bytes, 0, NULL, NULL);
   if (err != CL_SUCCESS)
     vtp_error_set_pending (VTP_ERROR_DEVICE, "device copy failed on %s: %s", dst->dev->name,
+        vtp_cl_strerror (err));
+}
+
+void
+vtp_tensor_copy_rect (VtpTensor *dst, gint64 dst_row, gint64 dst_col, const VtpTensor *src,
+    gint64 src_row, gint64 src_col, gint64 rows, gint64 cols)
+{
+  const gsize es = vtp_dtype_size (dst->dtype);
+  const gint64 dw = vtp_tensor_cols (dst), sw = vtp_tensor_cols (src);
+  size_t src_origin[3], dst_origin[3], region[3];
+  cl_int err;
+
+  if (vtp_error_is_pending () || rows == 0 || cols == 0)
+    return;
+  if (src->dtype != dst->dtype || dst_row < 0 || src_row < 0 || dst_col < 0 || src_col < 0
+      || dst_row + rows > vtp_tensor_rows (dst) || src_row + rows > vtp_tensor_rows (src)
+      || dst_col + cols > dw || src_col + cols > sw) {
+    vtp_error_set_pending (VTP_ERROR_SHAPE, "block copy of %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT
+        " out of bounds", rows, cols);
+    return;
+  }
+  src_origin[0] = src_col * es; src_origin[1] = src_row; src_origin[2] = 0;
+  dst_origin[0] = dst_col * es; dst_origin[1] = dst_row; dst_origin[2] = 0;
+  region[0] = cols * es; region[1] = rows; region[2] = 1;
+  err = clEnqueueCopyBufferRect (dst->dev->queue, src->mem, dst->mem, src_origin, dst_origin, region,
+      sw * es, 0, dw * es, 0, 0, NULL, NULL);
+  if (err != CL_SUCCESS)
+    vtp_error_set_pending (VTP_ERROR_DEVICE, "device block copy failed on %s: %s", dst->dev->name,
         vtp_cl_strerror (err));
 }
 

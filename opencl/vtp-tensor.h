@@ -12,6 +12,7 @@ typedef enum {
   VTP_DTYPE_BF16,
   VTP_DTYPE_I32,
   VTP_DTYPE_U8,
+  VTP_DTYPE_I64,        /* host side only: token ids in checkpoints and fixtures */
 } VtpDType;
 
 #define VTP_MAX_DIMS 4
@@ -55,6 +56,10 @@ gboolean vtp_tensor_write (VtpTensor *t, gsize offset, gconstpointer data, gsize
 gboolean vtp_tensor_read (const VtpTensor *t, gsize offset, gpointer data, gsize n_bytes, GError **error);
 /* Device-side copy of @n_bytes (enqueued; errors become pending). */
 void vtp_tensor_copy (VtpTensor *dst, gsize dst_offset, const VtpTensor *src, gsize src_offset, gsize n_bytes);
+/* Device-side copy of a block of @rows x @cols elements between row-major
+ * tensors of the same element type (rows of each tensor = its last dimension). */
+void vtp_tensor_copy_rect (VtpTensor *dst, gint64 dst_row, gint64 dst_col, const VtpTensor *src,
+    gint64 src_row, gint64 src_col, gint64 rows, gint64 cols);
 /* Reads a whole F32 tensor into a new host array (for tests and tools). */
 float *vtp_tensor_read_f32 (const VtpTensor *t, GError **error);
 

@@ -1,0 +1,357 @@
+#include "vtp-checkpoint.h"
+#include "vtp-linear.h"
+#include <string.h>
+
+static GMutex cache_lock;
+static GHashTable *cache;       /* canonical dir -> VtpCheckpoint (removed on last unref) */
+
+static char *
+resolve_model_dir (const char *model, GError **error)
+{
+  const char *path_env = g_getenv (VTP_MODEL_PATH_ENV);
+  GString *tried = g_string_new (NULL);
+
+  if (g_file_test (model, G_FILE_TEST_IS_DIR)) {
+    g_string_free (tried, TRUE);
+    return g_canonicalize_filename (model, NULL);
+  }
+  g_string_append (tried, model);
+  if (path_env && !g_path_is_absolute (model)) {
+    g_auto (GStrv) dirs = g_strsplit (path_env, ":", -1);
+    for (guint i = 0; dirs[i]; i++) {
+      g_autofree char *p = NULL;
+      if (!*dirs[i])
+        continue;
+      p = g_build_filename (dirs[i], model, NULL);
+      if (g_file_test (p, G_FILE_TEST_IS_DIR)) {
+        g_string_free (tried, TRUE);
+        return g_canonicalize_filename (p, NULL);
+      }
+      g_string_append_printf (tried, ", %s", p);
+    }
+  }
+  g_set_error (error, VTP_ERROR, VTP_ERROR_FILE,
+      "Model directory \"%s\" not found (looked at %s; set %s to search more directories)",
+      model, tried->str, VTP_MODEL_PATH_ENV);
+  g_string_free (tried, TRUE);
+  return NULL;
+}
+
+static void
+checkpoint_free (VtpCheckpoint *c)
+{
+  if (c->tensors)
+    g_hash_table_unref (c->tensors);
+  if (c->files)
+    g_ptr_array_unref (c->files);
+  g_clear_object (&c->config_parser);
+  g_free (c->dir);
+  g_free (c);
+}
+
+static gboolean
+add_file (VtpCheckpoint *c, const char *basename, GError **error)
+{
+  g_autofree char *path = g_build_filename (c->dir, basename, NULL);
+  VtpSafetensors *st = vtp_safetensors_open (path, error);
+  GHashTableIter it;
+  gpointer name, t;
+
+  if (!st)
+    return FALSE;
+  g_ptr_array_add (c->files, st);
+  g_hash_table_iter_init (&it, st->tensors);
+  while (g_hash_table_iter_next (&it, &name, &t))
+    g_hash_table_insert (c->tensors, name, t);
+  return TRUE;
+}
+
+/* Opens the shards an index lists, and checks that each holds what the
+ * index promises. */
+static gboolean
+open_sharded (VtpCheckpoint *c, GError **error)
+{
+  g_autoptr (JsonParser) p = vtp_checkpoint_read_json (c, "model.safetensors.index.json", FALSE, error);
+  JsonObject *root, *map;
+  GList *names;
+  g_autoptr (GHashTable) opened = g_hash_table_new (g_str_hash, g_str_equal);
+  gboolean ok = TRUE;
+
+  if (!p)
+    return FALSE;
+  root = json_node_get_object (json_parser_get_root (p));
+  map = json_object_has_member (root, "weight_map") ? json_object_get_object_member (root, "weight_map") : NULL;
+  if (!map) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT,
+        "%s/model.safetensors.index.json has no \"weight_map\" object", c->dir);
+    return FALSE;
+  }
+  names = json_object_get_members (map);
+  for (GList *l = names; l && ok; l = l->next) {
+    const char *file = json_object_get_string_member_with_default (map, l->data, NULL);
+    if (!file || strchr (file, '/')) {
+      g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT,
+          "%s/model.safetensors.index.json: weight_map[\"%s\"] is not a file name", c->dir, (char *) l->data);
+      ok = FALSE;
+    } else if (!g_hash_table_contains (opened, file)) {
+      g_hash_table_add (opened, (gpointer) file);
+      ok = add_file (c, file, error);
+    }
+  }
+  for (GList *l = names; l && ok; l = l->next)
+    if (!g_hash_table_contains (c->tensors, l->data)) {
+      g_set_error (error, VTP_ERROR, VTP_ERROR_FILE,
+          "%s/model.safetensors.index.json lists tensor '%s' in %s, which does not hold it",
+          c->dir, (char *) l->data, json_object_get_string_member (map, l->data));
+      ok = FALSE;
+    }
+  g_list_free (names);
+  return ok;
+}
+
+static VtpCheckpoint *
+checkpoint_new (const char *dir, GError **error)
+{
+  VtpCheckpoint *c = g_new0 (VtpCheckpoint, 1);
+  g_autofree char *index = NULL, *single = NULL, *bin = NULL;
+  gboolean ok;
+
+  c->ref_count = 1;
+  c->dir = g_strdup (dir);
+  c->files = g_ptr_array_new_with_free_func ((GDestroyNotify) vtp_safetensors_free);
+  c->tensors = g_hash_table_new (g_str_hash, g_str_equal);
+  c->config_parser = vtp_checkpoint_read_json (c, "config.json", FALSE, error);
+  if (!c->config_parser) {
+    checkpoint_free (c);
+    return NULL;
+  }
+  c->config = json_node_get_object (json_parser_get_root (c->config_parser));
+
+  index = vtp_checkpoint_file (c, "model.safetensors.index.json");
+  single = vtp_checkpoint_file (c, "model.safetensors");
+  bin = vtp_checkpoint_file (c, "pytorch_model.bin");
+  if (g_file_test (index, G_FILE_TEST_EXISTS))
+    ok = open_sharded (c, error);
+  else if (g_file_test (single, G_FILE_TEST_EXISTS))
+    ok = add_file (c, "model.safetensors", error);
+  else {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_FILE,
+        "%s has no model.safetensors nor model.safetensors.index.json%s", dir,
+        g_file_test (bin, G_FILE_TEST_EXISTS) ? " (only PyTorch .bin weights, which vtp does not read: "
+        "convert them to safetensors)" : "");
+    ok = FALSE;
+  }
+  if (!ok) {
+    checkpoint_free (c);
+    return NULL;
+  }
+  return c;
+}
+
+VtpCheckpoint *
+vtp_checkpoint_open (const char *model, GError **error)
+{
+  g_autofree char *dir = resolve_model_dir (model, error);
+  VtpCheckpoint *c;
+
+  if (!dir)
+    return NULL;
+  g_mutex_lock (&cache_lock);
+  if (!cache)
+    cache = g_hash_table_new (g_str_hash, g_str_equal);
+  c = g_hash_table_lookup (cache, dir);
+  if (c)
+    g_atomic_int_inc (&c->ref_count);
+  else if ((c = checkpoint_new (dir, error)))
+    g_hash_table_insert (cache, c->dir, c);
+  g_mutex_unlock (&cache_lock);
+  return c;
+}
+
+VtpCheckpoint *
+vtp_checkpoint_ref (VtpCheckpoint *c)
+{
+  g_atomic_int_inc (&c->ref_count);
+  return c;
+}
+
+void
+vtp_checkpoint_unref (VtpCheckpoint *c)
+{
+  if (!c)
+    return;
+  g_mutex_lock (&cache_lock);
+  if (g_atomic_int_dec_and_test (&c->ref_count)) {
+    if (cache && g_hash_table_lookup (cache, c->dir) == c)
+      g_hash_table_remove (cache, c->dir);
+    checkpoint_free (c);
+  }
+  g_mutex_unlock (&cache_lock);
+}
+
+const VtpStTensor *
+vtp_checkpoint_find (VtpCheckpoint *c, const char *name)
+{
+  return g_hash_table_lookup (c->tensors, name);
+}
+
+const char *
+vtp_checkpoint_find_prefix (VtpCheckpoint *c, const char *const *prefixes, const char *probe,
+    const char *part, GError **error)
+{
+  GString *tried = g_string_new (NULL);
+
+  for (guint i = 0; prefixes[i]; i++) {
+    g_autofree char *name = g_strconcat (prefixes[i], probe, NULL);
+    if (vtp_checkpoint_find (c, name)) {
+      g_string_free (tried, TRUE);
+      return prefixes[i];
+    }
+    g_string_append_printf (tried, "%s'%s'", i ? ", " : "", name);
+  }
+  g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT,
+      "%s holds no %s: none of the tensors %s exists", c->dir, part, tried->str);
+  g_string_free (tried, TRUE);
+  return NULL;
+}
+
+char *
+vtp_checkpoint_file (VtpCheckpoint *c, const char *file)
+{
+  return g_build_filename (c->dir, file, NULL);
+}
+
+JsonParser *
+vtp_checkpoint_read_json (VtpCheckpoint *c, const char *file, gboolean optional, GError **error)
+{
+  g_autofree char *path = vtp_checkpoint_file (c, file);
+  g_autoptr (JsonParser) p = NULL;
+  g_autoptr (GError) local = NULL;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS)) {
+    if (!optional)
+      g_set_error (error, VTP_ERROR, VTP_ERROR_FILE, "%s is missing", path);
+    return NULL;
+  }
+  p = json_parser_new ();
+  if (!json_parser_load_from_mapped_file (p, path, &local)) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "%s is not valid JSON: %s", path, local->message);
+    return NULL;
+  }
+  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (p))) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "%s: expected a JSON object at the top", path);
+    return NULL;
+  }
+  return g_steal_pointer (&p);
+}
+
+/* Compares shapes ignoring leading 1s. */
+static gboolean
+same_shape (gint n1, const gint64 *s1, gint n2, const gint64 *s2)
+{
+  while (n1 > 0 && s1[0] == 1 && n1 > n2) {
+    s1++;
+    n1--;
+  }
+  while (n2 > 0 && s2[0] == 1 && n2 > n1) {
+    s2++;
+    n2--;
+  }
+  if (n1 != n2)
+    return FALSE;
+  for (gint i = 0; i < n1; i++)
+    if (s1[i] != s2[i])
+      return FALSE;
+  return TRUE;
+}
+
+float *
+vtp_st_tensor_to_f32 (const VtpStTensor *t, GError **error)
+{
+  const gsize n = t->n_bytes / MAX (vtp_dtype_size (t->dtype), 1);
+  float *out;
+
+  if (!t->dtype_supported || (t->dtype != VTP_DTYPE_F32 && t->dtype != VTP_DTYPE_F16 && t->dtype != VTP_DTYPE_BF16)) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT,
+        "%s: tensor '%s' is stored as %s; vtp reads F32, F16 and BF16 weights", t->file, t->name, t->dtype_name);
+    return NULL;
+  }
+  out = g_new (float, MAX (n, 1));
+  for (gsize i = 0; i < n; i++) {
+    guint16 h;
+    switch (t->dtype) {
+      case VTP_DTYPE_F32: memcpy (&out[i], t->data + 4 * i, 4); break;
+      case VTP_DTYPE_F16: memcpy (&h, t->data + 2 * i, 2); out[i] = vtp_f16_to_f32 (h); break;
+      default: memcpy (&h, t->data + 2 * i, 2); out[i] = vtp_bf16_to_f32 (h); break;
+    }
+  }
+  return out;
+}
+
+/* Converts the host data of @t to @want (F32 or F16); returns a new buffer. */
+static gpointer
+convert_weights (const VtpStTensor *t, VtpDType want, GError **error)
+{
+  const gsize n = t->n_bytes / vtp_dtype_size (t->dtype);
+  float *f = vtp_st_tensor_to_f32 (t, error);
+  guint16 *h;
+
+  if (!f || want == VTP_DTYPE_F32)
+    return f;
+  h = g_new (guint16, MAX (n, 1));
+  for (gsize i = 0; i < n; i++)
+    h[i] = vtp_f32_to_f16 (f[i]);
+  g_free (f);
+  return h;
+}
+
+VtpTensor *
+vtp_checkpoint_load (VtpCheckpoint *c, VtpDevice *dev, const char *name, VtpLoadKind kind,
+    VtpWeightType wtype, gint ndim, const gint64 *shape, GError **error)
+{
+  const VtpStTensor *t = vtp_checkpoint_find (c, name);
+  g_autofree gpointer converted = NULL;
+  gconstpointer data;
+  VtpDType dtype;
+  gint64 rows, cols = 1, flat[2];
+
+  if (!t) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "%s has no tensor '%s'", c->dir, name);
+    return NULL;
+  }
+  if (!same_shape (t->ndim, t->shape, ndim, shape)) {
+    g_autofree char *found = vtp_shape_to_string (t->ndim, t->shape);
+    g_autofree char *want = vtp_shape_to_string (ndim, shape);
+    g_set_error (error, VTP_ERROR, VTP_ERROR_SHAPE, "%s: tensor '%s' has shape %s, expected %s "
+        "(from config.json)", t->file, name, found, want);
+    return NULL;
+  }
+  if (!t->dtype_supported || (t->dtype != VTP_DTYPE_F32 && t->dtype != VTP_DTYPE_F16 && t->dtype != VTP_DTYPE_BF16)) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT,
+        "%s: tensor '%s' is stored as %s; vtp reads F32, F16 and BF16 weights", t->file, name, t->dtype_name);
+    return NULL;
+  }
+
+  dtype = t->dtype;
+  if (kind == VTP_LOAD_F32 || wtype == VTP_WEIGHTS_F32)
+    dtype = VTP_DTYPE_F32;
+  else if (wtype == VTP_WEIGHTS_F16)
+    dtype = VTP_DTYPE_F16;
+  data = t->data;
+  if (dtype != t->dtype) {
+    if (!(data = converted = convert_weights (t, dtype, error)))
+      return NULL;
+  }
+
+  rows = ndim > 0 ? shape[0] : 1;
+  for (gint i = 1; i < ndim; i++)
+    cols *= shape[i];
+  if (kind == VTP_LOAD_MATRIX)
+    return vtp_linear_weight_new (dev, dtype, rows, cols, data, error);
+  if (kind == VTP_LOAD_TABLE) {
+    flat[0] = rows;
+    flat[1] = cols;
+    return vtp_tensor_new_from_data (dev, dtype, 2, flat, data, error);
+  }
+  return vtp_tensor_new_from_data (dev, dtype, MAX (ndim, 1), ndim ? shape : (gint64[]) { 1 }, data, error);
+}

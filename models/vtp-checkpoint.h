@@ -1,0 +1,66 @@
+/* vtp-checkpoint.h: a model directory as published (HF layout): config.json,
+ * model.safetensors or shards with their index, tokenizer and processor
+ * files. Opened once per process and shared: the encoder, the bridge and
+ * the LLM of one llava-hf directory each take their part by name prefix. */
+#pragma once
+#include <json-glib/json-glib.h>
+#include "vtp-safetensors.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  gint ref_count;
+  char *dir;                  /* canonical path */
+  JsonParser *config_parser;
+  JsonObject *config;         /* config.json's root object */
+  GPtrArray *files;           /* VtpSafetensors */
+  GHashTable *tensors;        /* name -> const VtpStTensor (owned by files) */
+} VtpCheckpoint;
+
+/* Where relative model names are looked up (colon-separated directories). */
+#define VTP_MODEL_PATH_ENV "VTP_MODEL_PATH"
+
+/* Resolves @model (a directory, or a name found under $VTP_MODEL_PATH) and
+ * returns the process-wide checkpoint for it, opening it on first use. */
+VtpCheckpoint *vtp_checkpoint_open (const char *model, GError **error);
+VtpCheckpoint *vtp_checkpoint_ref (VtpCheckpoint *c);
+void vtp_checkpoint_unref (VtpCheckpoint *c);
+
+const VtpStTensor *vtp_checkpoint_find (VtpCheckpoint *c, const char *name);
+/* The first of @prefixes (NULL-terminated) for which prefix + @probe is a
+ * tensor; NULL and @error naming what was tried otherwise. */
+const char *vtp_checkpoint_find_prefix (VtpCheckpoint *c, const char *const *prefixes,
+    const char *probe, const char *part, GError **error);
+/* A file of the directory parsed as JSON; NULL without error when absent
+ * and @optional. */
+JsonParser *vtp_checkpoint_read_json (VtpCheckpoint *c, const char *file, gboolean optional, GError **error);
+/* Path of a file in the directory (whether or not it exists). */
+char *vtp_checkpoint_file (VtpCheckpoint *c, const char *file);
+
+typedef enum {
+  VTP_LOAD_MATRIX,   /* a linear/conv weight: [N, ...] flattened to [N, K], packed for vtp_op_linear */
+  VTP_LOAD_TABLE,    /* an embedding table [V, D], gathered rows */
+  VTP_LOAD_F32,      /* a vector or small parameter, converted to F32 */
+} VtpLoadKind;
+
+/* How stored weights are typed on the device. KEEP uses the checkpoint's
+ * type; F16 halves F32 checkpoints; F32 gives full precision. Vectors and
+ * small parameters are always F32. */
+typedef enum {
+  VTP_WEIGHTS_KEEP,
+  VTP_WEIGHTS_F32,
+  VTP_WEIGHTS_F16,
+} VtpWeightType;
+
+/* Loads tensor @name to @dev after checking its shape against @shape
+ * (leading 1s ignored: [1, 1, D] matches [D]). Errors name the file, the
+ * tensor, the found and the expected shape. */
+VtpTensor *vtp_checkpoint_load (VtpCheckpoint *c, VtpDevice *dev, const char *name, VtpLoadKind kind,
+    VtpWeightType wtype, gint ndim, const gint64 *shape, GError **error);
+
+/* Host copy of a whole tensor converted to float (for tools and tests). */
+float *vtp_st_tensor_to_f32 (const VtpStTensor *t, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpCheckpoint, vtp_checkpoint_unref)
+
+G_END_DECLS

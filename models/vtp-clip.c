@@ -1,0 +1,241 @@
+#include "vtp-clip.h"
+#include "vtp-ops.h"
+#include <math.h>
+
+/* Loads every tensor of the tower, checking shapes against the config. */
+typedef struct {
+  VtpCheckpoint *c;
+  VtpDevice *dev;
+  VtpWeightType wtype;
+  const char *prefix;
+  GError **error;
+  gboolean failed;
+} Loader;
+
+static VtpTensor *
+load (Loader *l, VtpLoadKind kind, gint ndim, const gint64 *shape, const char *format, ...) G_GNUC_PRINTF (5, 6);
+
+static VtpTensor *
+load (Loader *l, VtpLoadKind kind, gint ndim, const gint64 *shape, const char *format, ...)
+{
+  va_list args;
+  g_autofree char *suffix = NULL, *name = NULL;
+  VtpTensor *t;
+
+  if (l->failed)
+    return NULL;
+  va_start (args, format);
+  suffix = g_strdup_vprintf (format, args);
+  va_end (args);
+  name = g_strconcat (l->prefix, suffix, NULL);
+  t = vtp_checkpoint_load (l->c, l->dev, name, kind, l->wtype, ndim, shape, l->error);
+  l->failed = t == NULL;
+  return t;
+}
+
+#define VEC(n) 1, (gint64[]) { n }
+#define MAT(r, c) 2, (gint64[]) { r, c }
+
+static void
+load_layer (Loader *l, const VtpClipVisionConfig *cfg, gint i, VtpClipLayer *y)
+{
+  const gint64 D = cfg->hidden_size, I = cfg->intermediate_size;
+  const char *a = "encoder.layers.%d.self_attn.", *m = "encoder.layers.%d.mlp.";
+  g_autofree char *att = g_strdup_printf (a, i), *mlp = g_strdup_printf (m, i);
+  g_autofree char *lp = g_strdup_printf ("encoder.layers.%d.", i);
+
+  y->ln1_w = load (l, VTP_LOAD_F32, VEC (D), "%slayer_norm1.weight", lp);
+  y->ln1_b = load (l, VTP_LOAD_F32, VEC (D), "%slayer_norm1.bias", lp);
+  y->q_w = load (l, VTP_LOAD_MATRIX, MAT (D, D), "%sq_proj.weight", att);
+  y->q_b = load (l, VTP_LOAD_F32, VEC (D), "%sq_proj.bias", att);
+  y->k_w = load (l, VTP_LOAD_MATRIX, MAT (D, D), "%sk_proj.weight", att);
+  y->k_b = load (l, VTP_LOAD_F32, VEC (D), "%sk_proj.bias", att);
+  y->v_w = load (l, VTP_LOAD_MATRIX, MAT (D, D), "%sv_proj.weight", att);
+  y->v_b = load (l, VTP_LOAD_F32, VEC (D), "%sv_proj.bias", att);
+  y->o_w = load (l, VTP_LOAD_MATRIX, MAT (D, D), "%sout_proj.weight", att);
+  y->o_b = load (l, VTP_LOAD_F32, VEC (D), "%sout_proj.bias", att);
+  y->ln2_w = load (l, VTP_LOAD_F32, VEC (D), "%slayer_norm2.weight", lp);
+  y->ln2_b = load (l, VTP_LOAD_F32, VEC (D), "%slayer_norm2.bias", lp);
+  y->fc1_w = load (l, VTP_LOAD_MATRIX, MAT (I, D), "%sfc1.weight", mlp);
+  y->fc1_b = load (l, VTP_LOAD_F32, VEC (I), "%sfc1.bias", mlp);
+  y->fc2_w = load (l, VTP_LOAD_MATRIX, MAT (D, I), "%sfc2.weight", mlp);
+  y->fc2_b = load (l, VTP_LOAD_F32, VEC (D), "%sfc2.bias", mlp);
+}
+
+static void
+free_layer (VtpClipLayer *y)
+{
+  VtpTensor *ts[] = { y->ln1_w, y->ln1_b, y->q_w, y->q_b, y->k_w, y->k_b, y->v_w, y->v_b, y->o_w, y->o_b,
+    y->ln2_w, y->ln2_b, y->fc1_w, y->fc1_b, y->fc2_w, y->fc2_b };
+  for (guint i = 0; i < G_N_ELEMENTS (ts); i++)
+    vtp_tensor_free (ts[i]);
+}
+
+VtpClipVision *
+vtp_clip_vision_load (VtpCheckpoint *c, const char *prefix, const VtpClipVisionConfig *cfg,
+    const VtpClipFeatures *features, VtpDevice *dev, VtpWeightType wtype, GError **error)
+{
+  g_autoptr (VtpClipVision) m = g_new0 (VtpClipVision, 1);
+  Loader l = { c, dev, wtype, prefix, error, FALSE };
+  const gint64 D = cfg->hidden_size, p = cfg->patch_size;
+  gint deepest = 0;
+
+  m->cfg = *cfg;
+  m->features = *features;
+  m->dev = vtp_device_ref (dev);
+  m->n_tokens = (cfg->image_size / cfg->patch_size) * (cfg->image_size / cfg->patch_size) + 1;
+  for (gint i = 0; i < features->n_layers; i++) {
+    if (features->layers[i] < 0 || features->layers[i] > cfg->num_hidden_layers) {
+      g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "Vision feature layer %d is outside the %d hidden "
+          "states of the %d-layer tower", features->layers[i], cfg->num_hidden_layers + 1, cfg->num_hidden_layers);
+      return NULL;
+    }
+    deepest = MAX (deepest, features->layers[i]);
+  }
+  m->patch_w = load (&l, VTP_LOAD_MATRIX, 4, (gint64[]) { D, 3, p, p }, "embeddings.patch_embedding.weight");
+  m->class_emb = load (&l, VTP_LOAD_F32, VEC (D), "embeddings.class_embedding");
+  m->pos_emb = load (&l, VTP_LOAD_F32, MAT (m->n_tokens, D), "embeddings.position_embedding.weight");
+  m->pre_ln_w = load (&l, VTP_LOAD_F32, VEC (D), "pre_layrnorm.weight");
+  m->pre_ln_b = load (&l, VTP_LOAD_F32, VEC (D), "pre_layrnorm.bias");
+  m->layers = g_new0 (VtpClipLayer, deepest);
+  m->n_layers = deepest;
+  for (gint i = 0; i < deepest && !l.failed; i++)
+    load_layer (&l, cfg, i, &m->layers[i]);
+  return l.failed ? NULL : g_steal_pointer (&m);
+}
+
+void
+vtp_clip_vision_free (VtpClipVision *m)
+{
+  if (!m)
+    return;
+  for (gint i = 0; i < m->n_layers && m->layers; i++)
+    free_layer (&m->layers[i]);
+  g_free (m->layers);
+  vtp_tensor_free (m->patch_w);
+  vtp_tensor_free (m->class_emb);
+  vtp_tensor_free (m->pos_emb);
+  vtp_tensor_free (m->pre_ln_w);
+  vtp_tensor_free (m->pre_ln_b);
+  if (m->dev)
+    vtp_device_unref (m->dev);
+  g_free (m);
+}
+
+gint
+vtp_clip_vision_feature_rows (const VtpClipVision *m)
+{
+  return m->features.keep_cls ? m->n_tokens : m->n_tokens - 1;
+}
+
+gint
+vtp_clip_vision_feature_width (const VtpClipVision *m)
+{
+  return m->features.n_layers * m->cfg.hidden_size;
+}
+
+VtpClipState *
+vtp_clip_state_new (const VtpClipVision *m, GError **error)
+{
+  g_autoptr (VtpClipState) s = g_new0 (VtpClipState, 1);
+  const gint64 T = m->n_tokens, D = m->cfg.hidden_size, S = m->cfg.image_size, p = m->cfg.patch_size;
+
+  if (!(s->pixels = vtp_tensor_new (m->dev, VTP_DTYPE_F32, 3, (gint64[]) { 3, S, S }, error))
+      || !(s->cols = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, T - 1, 3 * p * p, error))
+      || !(s->patches = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, T - 1, D, error))
+      || !(s->h = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, T, D, error))
+      || !(s->x = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, T, D, error))
+      || !(s->q = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, T, D, error))
+      || !(s->k = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, T, D, error))
+      || !(s->v = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, T, D, error))
+      || !(s->attn = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, T, D, error))
+      || !(s->mlp = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, T, m->cfg.intermediate_size, error))
+      || !(s->scores = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, m->cfg.num_attention_heads * T, T, error)))
+    return NULL;
+  return g_steal_pointer (&s);
+}
+
+void
+vtp_clip_state_free (VtpClipState *s)
+{
+  VtpTensor **ts[] = { &s->pixels, &s->cols, &s->patches, &s->h, &s->x, &s->q, &s->k, &s->v, &s->attn,
+    &s->mlp, &s->scores };
+  if (!s)
+    return;
+  for (guint i = 0; i < G_N_ELEMENTS (ts); i++)
+    vtp_tensor_free (*ts[i]);
+  g_free (s);
+}
+
+static void
+embed (VtpClipVision *m, VtpClipState *s)
+{
+  const gint T = m->n_tokens;
+  vtp_op_im2col_patches (s->cols, s->pixels, m->cfg.patch_size);
+  vtp_op_linear (s->patches, 0, s->cols, 0, T - 1, m->patch_w, NULL, FALSE);
+  vtp_op_vit_assemble (s->h, s->patches, m->class_emb, m->pos_emb);
+  vtp_op_layernorm (s->h, s->h, 0, T, m->pre_ln_w, m->pre_ln_b, m->cfg.layer_norm_eps);
+}
+
+static void
+encoder_layer (VtpClipVision *m, VtpClipState *s, const VtpClipLayer *y)
+{
+  const gint T = m->n_tokens, H = m->cfg.num_attention_heads, d = m->cfg.hidden_size / H;
+  const VtpAttention a = { H, H, d, FALSE, 0, 1.0f / sqrtf ((float) d) };
+  const float eps = m->cfg.layer_norm_eps;
+
+  vtp_op_layernorm (s->x, s->h, 0, T, y->ln1_w, y->ln1_b, eps);
+  vtp_op_linear (s->q, 0, s->x, 0, T, y->q_w, y->q_b, FALSE);
+  vtp_op_linear (s->k, 0, s->x, 0, T, y->k_w, y->k_b, FALSE);
+  vtp_op_linear (s->v, 0, s->x, 0, T, y->v_w, y->v_b, FALSE);
+  vtp_op_attention (s->attn, 0, s->q, 0, T, s->k, s->v, 0, T, s->scores, &a);
+  vtp_op_linear (s->h, 0, s->attn, 0, T, y->o_w, y->o_b, TRUE);         /* h += out_proj(attn) */
+
+  vtp_op_layernorm (s->x, s->h, 0, T, y->ln2_w, y->ln2_b, eps);
+  vtp_op_linear (s->mlp, 0, s->x, 0, T, y->fc1_w, y->fc1_b, FALSE);
+  if (m->cfg.hidden_act == VTP_ACT_QUICK_GELU)
+    vtp_op_quick_gelu (s->mlp, 0, T);
+  else
+    vtp_op_gelu_erf (s->mlp, 0, T);
+  vtp_op_linear (s->h, 0, s->mlp, 0, T, y->fc2_w, y->fc2_b, TRUE);      /* h += fc2(act(fc1(.))) */
+}
+
+/* Copies hidden state @index (now in s->h) into its column block of @features. */
+static void
+select_features (VtpClipVision *m, VtpClipState *s, gint index, VtpTensor *features)
+{
+  const gint D = m->cfg.hidden_size, skip = m->features.keep_cls ? 0 : 1;
+  const gint rows = m->n_tokens - skip;
+
+  for (gint i = 0; i < m->features.n_layers; i++)
+    if (m->features.layers[i] == index)
+      vtp_tensor_copy_rect (features, 0, i * D, s->h, skip, 0, rows, D);
+}
+
+static void
+forward (VtpClipVision *m, VtpClipState *s, VtpTensor *features, VtpTensor *hidden)
+{
+  const gint T = m->n_tokens, D = m->cfg.hidden_size;
+  const gsize state_bytes = (gsize) T * D * sizeof (float);
+
+  embed (m, s);
+  for (gint i = 0; i <= m->n_layers; i++) {
+    if (i > 0)
+      encoder_layer (m, s, &m->layers[i - 1]);
+    if (hidden)
+      vtp_tensor_copy (hidden, (gsize) i * state_bytes, s->h, 0, state_bytes);
+    select_features (m, s, i, features);
+  }
+}
+
+void
+vtp_clip_vision_forward (VtpClipVision *m, VtpClipState *s, VtpTensor *features)
+{
+  forward (m, s, features, NULL);
+}
+
+void
+vtp_clip_vision_forward_all (VtpClipVision *m, VtpClipState *s, VtpTensor *features, VtpTensor *hidden)
+{
+  forward (m, s, features, hidden);
+}

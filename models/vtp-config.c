@@ -1,0 +1,319 @@
+#include "vtp-config.h"
+#include <string.h>
+
+JsonNode *
+vtp_json_lookup (JsonObject *o, const char *path)
+{
+  g_auto (GStrv) parts = g_strsplit (path, ".", -1);
+  JsonNode *n = NULL;
+
+  for (guint i = 0; parts[i]; i++) {
+    if (!o || !json_object_has_member (o, parts[i]))
+      return NULL;
+    n = json_object_get_member (o, parts[i]);
+    o = JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
+  }
+  return n;
+}
+
+static char *
+describe_node (JsonNode *n)
+{
+  g_autoptr (JsonGenerator) g = json_generator_new ();
+  char *s;
+  json_generator_set_root (g, n);
+  s = json_generator_to_data (g, NULL);
+  if (strlen (s) > 40)
+    strcpy (s + 37, "...");
+  return s;
+}
+
+static gboolean
+type_error (JsonNode *n, const char *where, const char *key, const char *expected, GError **error)
+{
+  g_autofree char *v = describe_node (n);
+  g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s: %s is %s, expected %s", where, key, v, expected);
+  return FALSE;
+}
+
+gboolean
+vtp_json_int (JsonObject *o, const char *key, gint fallback, const char *where, gint *out, GError **error)
+{
+  JsonNode *n = o && json_object_has_member (o, key) ? json_object_get_member (o, key) : NULL;
+  GType t;
+
+  if (!n || JSON_NODE_HOLDS_NULL (n)) {
+    *out = fallback;
+    return TRUE;
+  }
+  t = JSON_NODE_HOLDS_VALUE (n) ? json_node_get_value_type (n) : G_TYPE_INVALID;
+  if (t == G_TYPE_INT64 && json_node_get_int (n) >= G_MININT && json_node_get_int (n) <= G_MAXINT) {
+    *out = (gint) json_node_get_int (n);
+    return TRUE;
+  }
+  return type_error (n, where, key, "an integer", error);
+}
+
+gboolean
+vtp_json_float (JsonObject *o, const char *key, float fallback, const char *where, float *out, GError **error)
+{
+  JsonNode *n = o && json_object_has_member (o, key) ? json_object_get_member (o, key) : NULL;
+  GType t;
+
+  if (!n || JSON_NODE_HOLDS_NULL (n)) {
+    *out = fallback;
+    return TRUE;
+  }
+  t = JSON_NODE_HOLDS_VALUE (n) ? json_node_get_value_type (n) : G_TYPE_INVALID;
+  if (t == G_TYPE_INT64 || t == G_TYPE_DOUBLE) {
+    *out = (float) json_node_get_double (n);
+    return TRUE;
+  }
+  return type_error (n, where, key, "a number", error);
+}
+
+gboolean
+vtp_json_bool (JsonObject *o, const char *key, gboolean fallback, const char *where, gboolean *out, GError **error)
+{
+  JsonNode *n = o && json_object_has_member (o, key) ? json_object_get_member (o, key) : NULL;
+
+  if (!n || JSON_NODE_HOLDS_NULL (n)) {
+    *out = fallback;
+    return TRUE;
+  }
+  if (JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_BOOLEAN) {
+    *out = json_node_get_boolean (n);
+    return TRUE;
+  }
+  return type_error (n, where, key, "true or false", error);
+}
+
+const char *
+vtp_json_string (JsonObject *o, const char *key, const char *fallback)
+{
+  JsonNode *n = o && json_object_has_member (o, key) ? json_object_get_member (o, key) : NULL;
+  if (n && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING)
+    return json_node_get_string (n);
+  return fallback;
+}
+
+gboolean
+vtp_activation_parse (const char *name, const char *where, VtpActivation *out, GError **error)
+{
+  if (!g_strcmp0 (name, "gelu"))
+    *out = VTP_ACT_GELU;
+  else if (!g_strcmp0 (name, "quick_gelu"))
+    *out = VTP_ACT_QUICK_GELU;
+  else if (!g_strcmp0 (name, "silu") || !g_strcmp0 (name, "swish"))
+    *out = VTP_ACT_SILU;
+  else {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG,
+        "%s: activation \"%s\" is not supported (vtp has gelu, quick_gelu, silu)", where, name);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+require (gboolean ok, GError **error, const char *format, ...) G_GNUC_PRINTF (3, 4);
+
+static gboolean
+require (gboolean ok, GError **error, const char *format, ...)
+{
+  va_list args;
+  char *msg;
+
+  if (ok)
+    return TRUE;
+  va_start (args, format);
+  msg = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error_literal (error, VTP_ERROR, VTP_ERROR_CONFIG, msg);
+  g_free (msg);
+  return FALSE;
+}
+
+/* Defaults: transformers CLIPVisionConfig. */
+gboolean
+vtp_clip_vision_config_parse (JsonObject *o, const char *where, VtpClipVisionConfig *c, GError **error)
+{
+  if (!vtp_json_int (o, "hidden_size", 768, where, &c->hidden_size, error)
+      || !vtp_json_int (o, "intermediate_size", 3072, where, &c->intermediate_size, error)
+      || !vtp_json_int (o, "num_hidden_layers", 12, where, &c->num_hidden_layers, error)
+      || !vtp_json_int (o, "num_attention_heads", 12, where, &c->num_attention_heads, error)
+      || !vtp_json_int (o, "image_size", 224, where, &c->image_size, error)
+      || !vtp_json_int (o, "patch_size", 32, where, &c->patch_size, error)
+      || !vtp_json_int (o, "num_channels", 3, where, &c->num_channels, error)
+      || !vtp_json_float (o, "layer_norm_eps", 1e-5f, where, &c->layer_norm_eps, error)
+      || !vtp_activation_parse (vtp_json_string (o, "hidden_act", "quick_gelu"), where, &c->hidden_act, error))
+    return FALSE;
+  return require (c->hidden_size > 0 && c->num_attention_heads > 0 && c->hidden_size % c->num_attention_heads == 0,
+          error, "%s: hidden_size %d is not a multiple of num_attention_heads %d", where, c->hidden_size,
+          c->num_attention_heads)
+      && require (c->patch_size > 0 && c->image_size > 0 && c->image_size % c->patch_size == 0, error,
+          "%s: image_size %d is not a multiple of patch_size %d", where, c->image_size, c->patch_size)
+      && require (c->num_channels == 3, error, "%s: num_channels is %d, vtp reads RGB (3)", where, c->num_channels)
+      && require (c->num_hidden_layers > 0 && c->intermediate_size > 0, error,
+          "%s: num_hidden_layers and intermediate_size must be positive", where);
+}
+
+static gboolean
+parse_eos (JsonObject *o, const char *where, VtpLlamaConfig *c, GError **error)
+{
+  JsonNode *n = json_object_has_member (o, "eos_token_id") ? json_object_get_member (o, "eos_token_id") : NULL;
+
+  c->n_eos = 0;
+  if (!n) {
+    c->eos_token_id[c->n_eos++] = 2;
+    return TRUE;
+  }
+  if (JSON_NODE_HOLDS_NULL (n))
+    return TRUE;
+  if (JSON_NODE_HOLDS_ARRAY (n)) {
+    JsonArray *a = json_node_get_array (n);
+    for (guint i = 0; i < json_array_get_length (a) && c->n_eos < VTP_MAX_EOS; i++)
+      c->eos_token_id[c->n_eos++] = (gint) json_array_get_int_element (a, i);
+    return TRUE;
+  }
+  return vtp_json_int (o, "eos_token_id", 2, where, &c->eos_token_id[c->n_eos++], error);
+}
+
+/* Defaults: transformers LlamaConfig. */
+gboolean
+vtp_llama_config_parse (JsonObject *o, const char *where, VtpLlamaConfig *c, GError **error)
+{
+  JsonNode *rope = vtp_json_lookup (o, "rope_parameters");
+  JsonNode *scaling = vtp_json_lookup (o, "rope_scaling");
+  const char *act;
+  VtpActivation a;
+
+  if (!vtp_json_int (o, "vocab_size", 32000, where, &c->vocab_size, error)
+      || !vtp_json_int (o, "hidden_size", 4096, where, &c->hidden_size, error)
+      || !vtp_json_int (o, "intermediate_size", 11008, where, &c->intermediate_size, error)
+      || !vtp_json_int (o, "num_hidden_layers", 32, where, &c->num_hidden_layers, error)
+      || !vtp_json_int (o, "num_attention_heads", 32, where, &c->num_attention_heads, error)
+      || !vtp_json_int (o, "num_key_value_heads", c->num_attention_heads, where, &c->num_key_value_heads, error)
+      || !vtp_json_int (o, "max_position_embeddings", 2048, where, &c->max_position_embeddings, error)
+      || !vtp_json_float (o, "rms_norm_eps", 1e-6f, where, &c->rms_norm_eps, error)
+      || !vtp_json_float (o, "rope_theta", 10000.0f, where, &c->rope_theta, error)
+      || !vtp_json_bool (o, "tie_word_embeddings", FALSE, where, &c->tie_word_embeddings, error)
+      || !vtp_json_bool (o, "attention_bias", FALSE, where, &c->attention_bias, error)
+      || !vtp_json_bool (o, "mlp_bias", FALSE, where, &c->mlp_bias, error)
+      || !vtp_json_int (o, "bos_token_id", 1, where, &c->bos_token_id, error)
+      || !parse_eos (o, where, c, error))
+    return FALSE;
+  if (!require (c->num_attention_heads > 0 && c->hidden_size > 0, error,
+          "%s: hidden_size and num_attention_heads must be positive", where)
+      || !vtp_json_int (o, "head_dim", c->hidden_size / c->num_attention_heads, where, &c->head_dim, error))
+    return FALSE;
+  /* transformers >= 5 keeps rope_theta inside rope_parameters */
+  if (rope && JSON_NODE_HOLDS_OBJECT (rope)) {
+    JsonObject *r = json_node_get_object (rope);
+    const char *type = vtp_json_string (r, "rope_type", "default");
+    if (!require (!g_strcmp0 (type, "default"), error,
+            "%s: rope_parameters.rope_type \"%s\" is not supported (only default RoPE)", where, type)
+        || !vtp_json_float (r, "rope_theta", c->rope_theta, where, &c->rope_theta, error))
+      return FALSE;
+  }
+  if (scaling && !JSON_NODE_HOLDS_NULL (scaling)) {
+    JsonObject *s = JSON_NODE_HOLDS_OBJECT (scaling) ? json_node_get_object (scaling) : NULL;
+    const char *type = vtp_json_string (s, "rope_type", vtp_json_string (s, "type", "?"));
+    if (!require (!g_strcmp0 (type, "default"), error,
+            "%s: rope_scaling of type \"%s\" is not supported (only default RoPE)", where, type))
+      return FALSE;
+  }
+  act = vtp_json_string (o, "hidden_act", "silu");
+  if (!vtp_activation_parse (act, where, &a, error))
+    return FALSE;
+  return require (a == VTP_ACT_SILU, error, "%s: hidden_act \"%s\": Llama MLPs use silu", where, act)
+      && require (c->num_key_value_heads > 0 && c->num_attention_heads % c->num_key_value_heads == 0, error,
+          "%s: num_attention_heads %d is not a multiple of num_key_value_heads %d", where,
+          c->num_attention_heads, c->num_key_value_heads)
+      && require (c->head_dim > 0 && c->head_dim % 2 == 0, error, "%s: head_dim %d must be even", where, c->head_dim)
+      && require (c->vocab_size > 0 && c->num_hidden_layers > 0 && c->intermediate_size > 0
+          && c->max_position_embeddings > 0, error,
+          "%s: vocab_size, num_hidden_layers, intermediate_size, max_position_embeddings must be positive", where);
+}
+
+gint
+vtp_clip_vision_config_hidden_index (const VtpClipVisionConfig *c, gint layer)
+{
+  return layer < 0 ? c->num_hidden_layers + 1 + layer : layer;
+}
+
+static gboolean
+parse_feature_layers (JsonObject *root, const char *where, VtpLlavaConfig *c, GError **error)
+{
+  JsonNode *n = vtp_json_lookup (root, "vision_feature_layer");
+
+  c->n_feature_layers = 0;
+  if (n && JSON_NODE_HOLDS_ARRAY (n)) {
+    JsonArray *a = json_node_get_array (n);
+    for (guint i = 0; i < json_array_get_length (a); i++) {
+      JsonNode *e = json_array_get_element (a, i);
+      if (c->n_feature_layers == VTP_MAX_FEATURE_LAYERS || !JSON_NODE_HOLDS_VALUE (e)
+          || json_node_get_value_type (e) != G_TYPE_INT64)
+        return type_error (n, where, "vision_feature_layer", "an integer or a list of at most 8 integers", error);
+      c->feature_layers[c->n_feature_layers++] = (gint) json_node_get_int (e);
+    }
+  } else if (!vtp_json_int (root, "vision_feature_layer", -2, where, &c->feature_layers[c->n_feature_layers++], error))
+    return FALSE;
+  for (gint i = 0; i < c->n_feature_layers; i++) {
+    gint h = vtp_clip_vision_config_hidden_index (&c->vision, c->feature_layers[i]);
+    if (!require (h >= 0 && h <= c->vision.num_hidden_layers && c->n_feature_layers > 0, error,
+            "%s: vision_feature_layer %d is outside the %d hidden states of a %d-layer vision tower",
+            where, c->feature_layers[i], c->vision.num_hidden_layers + 1, c->vision.num_hidden_layers))
+      return FALSE;
+  }
+  return require (c->n_feature_layers > 0, error, "%s: vision_feature_layer is an empty list", where);
+}
+
+/* Defaults: transformers LlavaConfig (its vision default is LLaVA-1.5's tower). */
+gboolean
+vtp_llava_config_parse (JsonObject *root, const char *where, VtpLlavaConfig *c, GError **error)
+{
+  JsonNode *vn = vtp_json_lookup (root, "vision_config"), *tn = vtp_json_lookup (root, "text_config");
+  g_autofree char *vwhere = g_strconcat (where, ": vision_config", NULL);
+  g_autofree char *twhere = g_strconcat (where, ": text_config", NULL);
+  JsonObject *vo = vn && JSON_NODE_HOLDS_OBJECT (vn) ? json_node_get_object (vn) : NULL;
+  JsonObject *to = tn && JSON_NODE_HOLDS_OBJECT (tn) ? json_node_get_object (tn) : NULL;
+  g_autoptr (JsonObject) vdefault = json_object_new ();
+  const char *strategy, *ptype;
+
+  memset (c, 0, sizeof *c);
+  if (!vo) {
+    json_object_set_int_member (vdefault, "hidden_size", 1024);
+    json_object_set_int_member (vdefault, "intermediate_size", 4096);
+    json_object_set_int_member (vdefault, "num_hidden_layers", 24);
+    json_object_set_int_member (vdefault, "num_attention_heads", 16);
+    json_object_set_int_member (vdefault, "image_size", 336);
+    json_object_set_int_member (vdefault, "patch_size", 14);
+    vo = vdefault;
+  }
+  if (!vtp_clip_vision_config_parse (vo, vwhere, &c->vision, error)
+      || !vtp_llama_config_parse (to, twhere, &c->text, error))
+    return FALSE;
+  /* transformers 5 writes image_token_id, 4.x image_token_index */
+  if (!vtp_json_int (root, "image_token_index", 32000, where, &c->image_token_index, error)
+      || !vtp_json_int (root, "image_token_id", c->image_token_index, where, &c->image_token_index, error)
+      || !vtp_json_bool (root, "multimodal_projector_bias", TRUE, where, &c->projector_bias, error)
+      || !vtp_json_int (root, "image_seq_length", 576, where, &c->image_seq_length, error)
+      || !vtp_activation_parse (vtp_json_string (root, "projector_hidden_act", "gelu"), where, &c->projector_act, error)
+      || !parse_feature_layers (root, where, c, error))
+    return FALSE;
+  strategy = vtp_json_string (root, "vision_feature_select_strategy", "default");
+  if (!require (!g_strcmp0 (strategy, "default") || !g_strcmp0 (strategy, "full"), error,
+          "%s: vision_feature_select_strategy is \"%s\", expected \"default\" or \"full\"", where, strategy))
+    return FALSE;
+  c->keep_cls = !g_strcmp0 (strategy, "full");
+  /* Not an HF field: lets a LLaVA v1 style single linear projector be described. */
+  ptype = vtp_json_string (root, "projector_type", "mlp2x_gelu");
+  if (!g_strcmp0 (ptype, "linear"))
+    c->projector_type = VTP_PROJECTOR_LINEAR;
+  else if (!g_strcmp0 (ptype, "mlp2x_gelu"))
+    c->projector_type = VTP_PROJECTOR_MLP2X_GELU;
+  else
+    return require (FALSE, error, "%s: projector_type \"%s\" is not supported (linear or mlp2x_gelu)", where, ptype);
+  return require (c->image_token_index >= 0 && c->image_token_index < c->text.vocab_size, error,
+      "%s: image_token_index %d is outside the vocabulary of %d", where, c->image_token_index, c->text.vocab_size);
+}

@@ -1,0 +1,73 @@
+/* vtp-config.h: typed views of HF config.json and preprocessor files.
+ * Absent fields take the defaults of the transformers config classes, since
+ * save_pretrained writes only the values that differ from them. */
+#pragma once
+#include <json-glib/json-glib.h>
+#include "vtp-error.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  VTP_ACT_GELU,         /* exact erf GELU ("gelu") */
+  VTP_ACT_QUICK_GELU,   /* x * sigmoid(1.702 x) */
+  VTP_ACT_SILU,
+} VtpActivation;
+
+typedef struct {
+  gint hidden_size, intermediate_size, num_hidden_layers, num_attention_heads;
+  gint image_size, patch_size, num_channels;
+  float layer_norm_eps;
+  VtpActivation hidden_act;
+} VtpClipVisionConfig;
+
+#define VTP_MAX_EOS 8
+
+typedef struct {
+  gint vocab_size, hidden_size, intermediate_size, num_hidden_layers;
+  gint num_attention_heads, num_key_value_heads, head_dim, max_position_embeddings;
+  float rms_norm_eps, rope_theta;
+  gboolean tie_word_embeddings, attention_bias, mlp_bias;
+  gint bos_token_id;            /* -1 when none */
+  gint n_eos, eos_token_id[VTP_MAX_EOS];
+} VtpLlamaConfig;
+
+#define VTP_MAX_FEATURE_LAYERS 8
+
+typedef enum {
+  VTP_PROJECTOR_MLP2X_GELU,     /* linear_1 -> act -> linear_2 (LLaVA-1.5) */
+  VTP_PROJECTOR_LINEAR,         /* linear_1 only (LLaVA v1) */
+} VtpProjectorType;
+
+typedef struct {
+  VtpClipVisionConfig vision;
+  VtpLlamaConfig text;
+  gint image_token_index;
+  gint n_feature_layers;
+  gint feature_layers[VTP_MAX_FEATURE_LAYERS];   /* as written: negative counts from the end */
+  gboolean keep_cls;                            /* strategy "full" */
+  VtpProjectorType projector_type;
+  VtpActivation projector_act;
+  gboolean projector_bias;
+  gint image_seq_length;
+} VtpLlavaConfig;
+
+/* Fills @out from a CLIPVisionConfig object (@where names it in errors). */
+gboolean vtp_clip_vision_config_parse (JsonObject *o, const char *where, VtpClipVisionConfig *out, GError **error);
+gboolean vtp_llama_config_parse (JsonObject *o, const char *where, VtpLlamaConfig *out, GError **error);
+/* A llava config.json root; nested configs default as LlavaConfig does. */
+gboolean vtp_llava_config_parse (JsonObject *root, const char *where, VtpLlavaConfig *out, GError **error);
+
+/* Resolves feature layer @layer (Python index into the L + 1 hidden states). */
+gint vtp_clip_vision_config_hidden_index (const VtpClipVisionConfig *c, gint layer);
+
+/* The member of @o at a dotted @path ("text_config.hidden_size"), or NULL. */
+JsonNode *vtp_json_lookup (JsonObject *o, const char *path);
+/* Typed getters: absent -> @fallback; present with the wrong type -> error
+ * "@where: @key is X, expected an integer". */
+gboolean vtp_json_int (JsonObject *o, const char *key, gint fallback, const char *where, gint *out, GError **error);
+gboolean vtp_json_float (JsonObject *o, const char *key, float fallback, const char *where, float *out, GError **error);
+gboolean vtp_json_bool (JsonObject *o, const char *key, gboolean fallback, const char *where, gboolean *out, GError **error);
+const char *vtp_json_string (JsonObject *o, const char *key, const char *fallback);
+gboolean vtp_activation_parse (const char *name, const char *where, VtpActivation *out, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,349 @@
+#include "vtp-llama.h"
+#include <math.h>
+#include <string.h>
+
+gboolean
+vtp_llama_find_names (VtpCheckpoint *c, const VtpLlamaConfig *cfg, VtpLlamaNames *names, GError **error)
+{
+  static const char *const models[] = { "language_model.model.", "model.language_model.", "model.",
+    "language_model.", NULL };
+  static const char *const heads[] = { "language_model.lm_head.weight", "lm_head.weight", NULL };
+
+  names->model_prefix = vtp_checkpoint_find_prefix (c, models, "embed_tokens.weight", "language model", error);
+  if (!names->model_prefix)
+    return FALSE;
+  names->lm_head = NULL;
+  for (guint i = 0; heads[i]; i++)
+    if (vtp_checkpoint_find (c, heads[i]))
+      names->lm_head = heads[i];
+  if (!names->lm_head && !cfg->tie_word_embeddings) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "%s has no lm_head.weight (nor language_model.lm_head.weight) "
+        "and config.json does not tie the word embeddings", c->dir);
+    return FALSE;
+  }
+  if (cfg->tie_word_embeddings)
+    names->lm_head = NULL;
+  return TRUE;
+}
+
+typedef struct {
+  VtpCheckpoint *c;
+  VtpDevice *dev;
+  VtpWeightType wtype;
+  const char *prefix;
+  GError **error;
+  gboolean failed;
+} Loader;
+
+static VtpTensor *
+load (Loader *l, VtpLoadKind kind, gint64 rows, gint64 cols, const char *format, ...) G_GNUC_PRINTF (5, 6);
+
+static VtpTensor *
+load (Loader *l, VtpLoadKind kind, gint64 rows, gint64 cols, const char *format, ...)
+{
+  va_list args;
+  g_autofree char *suffix = NULL, *name = NULL;
+  gint64 shape[2] = { rows, cols };
+  VtpTensor *t;
+
+  if (l->failed)
+    return NULL;
+  va_start (args, format);
+  suffix = g_strdup_vprintf (format, args);
+  va_end (args);
+  name = g_strconcat (l->prefix, suffix, NULL);
+  t = vtp_checkpoint_load (l->c, l->dev, name, kind, l->wtype, cols ? 2 : 1, cols ? shape : &shape[0], l->error);
+  l->failed = t == NULL;
+  return t;
+}
+
+static void
+load_layer (Loader *l, const VtpLlamaConfig *cfg, gint i, VtpLlamaLayer *y)
+{
+  const gint64 D = cfg->hidden_size, I = cfg->intermediate_size;
+  const gint64 QD = (gint64) cfg->num_attention_heads * cfg->head_dim;
+  const gint64 KD = (gint64) cfg->num_key_value_heads * cfg->head_dim;
+
+  y->attn_norm = load (l, VTP_LOAD_F32, D, 0, "layers.%d.input_layernorm.weight", i);
+  y->wq = load (l, VTP_LOAD_MATRIX, QD, D, "layers.%d.self_attn.q_proj.weight", i);
+  y->wk = load (l, VTP_LOAD_MATRIX, KD, D, "layers.%d.self_attn.k_proj.weight", i);
+  y->wv = load (l, VTP_LOAD_MATRIX, KD, D, "layers.%d.self_attn.v_proj.weight", i);
+  y->wo = load (l, VTP_LOAD_MATRIX, D, QD, "layers.%d.self_attn.o_proj.weight", i);
+  if (cfg->attention_bias) {
+    y->bq = load (l, VTP_LOAD_F32, QD, 0, "layers.%d.self_attn.q_proj.bias", i);
+    y->bk = load (l, VTP_LOAD_F32, KD, 0, "layers.%d.self_attn.k_proj.bias", i);
+    y->bv = load (l, VTP_LOAD_F32, KD, 0, "layers.%d.self_attn.v_proj.bias", i);
+    y->bo = load (l, VTP_LOAD_F32, D, 0, "layers.%d.self_attn.o_proj.bias", i);
+  }
+  y->ffn_norm = load (l, VTP_LOAD_F32, D, 0, "layers.%d.post_attention_layernorm.weight", i);
+  y->w_gate = load (l, VTP_LOAD_MATRIX, I, D, "layers.%d.mlp.gate_proj.weight", i);
+  y->w_up = load (l, VTP_LOAD_MATRIX, I, D, "layers.%d.mlp.up_proj.weight", i);
+  y->w_down = load (l, VTP_LOAD_MATRIX, D, I, "layers.%d.mlp.down_proj.weight", i);
+  if (cfg->mlp_bias) {
+    y->b_gate = load (l, VTP_LOAD_F32, I, 0, "layers.%d.mlp.gate_proj.bias", i);
+    y->b_up = load (l, VTP_LOAD_F32, I, 0, "layers.%d.mlp.up_proj.bias", i);
+    y->b_down = load (l, VTP_LOAD_F32, D, 0, "layers.%d.mlp.down_proj.bias", i);
+  }
+}
+
+static void
+free_layer (VtpLlamaLayer *y)
+{
+  VtpTensor *ts[] = { y->attn_norm, y->ffn_norm, y->wq, y->wk, y->wv, y->wo, y->bq, y->bk, y->bv, y->bo,
+    y->w_gate, y->w_up, y->w_down, y->b_gate, y->b_up, y->b_down };
+  for (guint i = 0; i < G_N_ELEMENTS (ts); i++)
+    vtp_tensor_free (ts[i]);
+}
+
+/* inv_freq[j] = 1 / theta^(2j / d), in float as transformers computes it. */
+static VtpTensor *
+rope_inv_freq (VtpDevice *dev, gint d, float theta, GError **error)
+{
+  g_autofree float *f = g_new (float, d / 2);
+  gint64 n = d / 2;
+
+  for (gint j = 0; j < d / 2; j++)
+    f[j] = 1.0f / powf (theta, (float) (2 * j) / (float) d);
+  return vtp_tensor_new_from_data (dev, VTP_DTYPE_F32, 1, &n, f, error);
+}
+
+VtpLlama *
+vtp_llama_load (VtpCheckpoint *c, const VtpLlamaNames *names, const VtpLlamaConfig *cfg,
+    VtpDevice *dev, VtpWeightType wtype, GError **error)
+{
+  g_autoptr (VtpLlama) m = g_new0 (VtpLlama, 1);
+  Loader l = { c, dev, wtype, names->model_prefix, error, FALSE };
+  g_autofree char *embed_name = g_strconcat (names->model_prefix, "embed_tokens.weight", NULL);
+  const gint64 V = cfg->vocab_size, D = cfg->hidden_size;
+
+  m->cfg = *cfg;
+  m->rope_layout = VTP_ROPE_HALF;
+  m->dev = vtp_device_ref (dev);
+  m->ckpt = vtp_checkpoint_ref (c);
+  m->embed = vtp_checkpoint_find (c, embed_name);
+  if (!m->embed || m->embed->ndim != 2 || m->embed->shape[0] != V || m->embed->shape[1] != D
+      || !m->embed->dtype_supported || m->embed->dtype == VTP_DTYPE_I32 || m->embed->dtype == VTP_DTYPE_U8
+      || m->embed->dtype == VTP_DTYPE_I64) {
+    g_autofree char *found = m->embed ? vtp_shape_to_string (m->embed->ndim, m->embed->shape) : NULL;
+    g_set_error (error, VTP_ERROR, VTP_ERROR_SHAPE, "%s: tensor '%s' is %s %s, expected a float [%" G_GINT64_FORMAT
+        ", %" G_GINT64_FORMAT "] (vocab_size x hidden_size from config.json)", m->embed ? m->embed->file : c->dir,
+        embed_name, m->embed ? m->embed->dtype_name : "absent", found ? found : "", V, D);
+    return NULL;
+  }
+  m->layers = g_new0 (VtpLlamaLayer, cfg->num_hidden_layers);
+  for (gint i = 0; i < cfg->num_hidden_layers && !l.failed; i++)
+    load_layer (&l, cfg, i, &m->layers[i]);
+  m->norm = load (&l, VTP_LOAD_F32, D, 0, "norm.weight");
+  if (l.failed)
+    return NULL;
+  l.prefix = "";
+  m->lm_head = load (&l, VTP_LOAD_MATRIX, V, D, "%s", names->lm_head ? names->lm_head : embed_name);
+  if (l.failed || !(m->inv_freq = rope_inv_freq (dev, cfg->head_dim, cfg->rope_theta, error)))
+    return NULL;
+  return g_steal_pointer (&m);
+}
+
+void
+vtp_llama_free (VtpLlama *m)
+{
+  if (!m)
+    return;
+  for (gint i = 0; m->layers && i < m->cfg.num_hidden_layers; i++)
+    free_layer (&m->layers[i]);
+  g_free (m->layers);
+  vtp_tensor_free (m->norm);
+  vtp_tensor_free (m->lm_head);
+  vtp_tensor_free (m->inv_freq);
+  if (m->ckpt)
+    vtp_checkpoint_unref (m->ckpt);
+  if (m->dev)
+    vtp_device_unref (m->dev);
+  g_free (m);
+}
+
+VtpLlamaState *
+vtp_llama_state_new (VtpLlama *m, gint max_ctx, gint max_chunk, GError **error)
+{
+  g_autoptr (VtpLlamaState) s = g_new0 (VtpLlamaState, 1);
+  const VtpLlamaConfig *c = &m->cfg;
+  const gint64 D = c->hidden_size, QD = (gint64) c->num_attention_heads * c->head_dim;
+  const gint64 KD = (gint64) c->num_key_value_heads * c->head_dim;
+
+  max_chunk = MAX (1, MIN (max_chunk, max_ctx));
+  s->max_ctx = max_ctx;
+  s->max_chunk = max_chunk;
+  s->n_layers = c->num_hidden_layers;
+  s->k_cache = g_new0 (VtpTensor *, c->num_hidden_layers);
+  s->v_cache = g_new0 (VtpTensor *, c->num_hidden_layers);
+  s->host_rows = g_new (float, (gsize) max_chunk * D);
+  if (!(s->x = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, D, error))
+      || !(s->xn = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, D, error))
+      || !(s->q = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, QD, error))
+      || !(s->attn = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, QD, error))
+      || !(s->gate = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, c->intermediate_size, error))
+      || !(s->up = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, c->intermediate_size, error))
+      || !(s->scores = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, (gint64) c->num_attention_heads * max_chunk,
+              max_ctx, error))
+      || !(s->logits = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, c->vocab_size, error)))
+    return NULL;
+  for (gint i = 0; i < c->num_hidden_layers; i++)
+    if (!(s->k_cache[i] = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_ctx, KD, error))
+        || !(s->v_cache[i] = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_ctx, KD, error)))
+      return NULL;
+  return g_steal_pointer (&s);
+}
+
+void
+vtp_llama_state_free (VtpLlamaState *s)
+{
+  if (!s)
+    return;
+  for (gint i = 0; i < s->n_layers; i++) {
+    vtp_tensor_free (s->k_cache[i]);
+    vtp_tensor_free (s->v_cache[i]);
+  }
+  g_free (s->k_cache);
+  g_free (s->v_cache);
+  vtp_tensor_free (s->x);
+  vtp_tensor_free (s->xn);
+  vtp_tensor_free (s->q);
+  vtp_tensor_free (s->attn);
+  vtp_tensor_free (s->gate);
+  vtp_tensor_free (s->up);
+  vtp_tensor_free (s->scores);
+  vtp_tensor_free (s->logits);
+  g_free (s->host_rows);
+  g_free (s);
+}
+
+/* Writes the embeddings of @ids into rows [row0, row0 + n) of s->x. */
+static gboolean
+embed_tokens (VtpLlama *m, VtpLlamaState *s, const gint32 *ids, gint n, gint row0, GError **error)
+{
+  const VtpStTensor *e = m->embed;
+  const gint D = m->cfg.hidden_size;
+
+  for (gint i = 0; i < n; i++) {
+    float *row = s->host_rows + (gsize) i * D;
+    if (ids[i] < 0 || ids[i] >= m->cfg.vocab_size) {
+      g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "Token id %d is outside the vocabulary of %d", ids[i],
+          m->cfg.vocab_size);
+      return FALSE;
+    }
+    if (e->dtype == VTP_DTYPE_F32) {
+      memcpy (row, e->data + (gsize) ids[i] * D * 4, (gsize) D * 4);
+    } else {
+      const guint16 *h = (const guint16 *) (e->data + (gsize) ids[i] * D * 2);
+      for (gint c = 0; c < D; c++)
+        row[c] = e->dtype == VTP_DTYPE_F16 ? vtp_f16_to_f32 (h[c]) : vtp_bf16_to_f32 (h[c]);
+    }
+  }
+  return vtp_tensor_write (s->x, (gsize) row0 * D * sizeof (float), s->host_rows, (gsize) n * D * sizeof (float),
+      error);
+}
+
+static void
+attention_block (VtpLlama *m, VtpLlamaState *s, gint l, gint n)
+{
+  const VtpLlamaConfig *c = &m->cfg;
+  const VtpLlamaLayer *y = &m->layers[l];
+  const VtpAttention a = { c->num_attention_heads, c->num_key_value_heads, c->head_dim, TRUE, s->n_past,
+    1.0f / sqrtf ((float) c->head_dim) };
+
+  vtp_op_rmsnorm (s->xn, s->x, 0, n, y->attn_norm, c->rms_norm_eps);
+  vtp_op_linear (s->q, 0, s->xn, 0, n, y->wq, y->bq, FALSE);
+  vtp_op_linear (s->k_cache[l], s->n_past, s->xn, 0, n, y->wk, y->bk, FALSE);
+  vtp_op_linear (s->v_cache[l], s->n_past, s->xn, 0, n, y->wv, y->bv, FALSE);
+  vtp_op_rope (s->q, 0, n, c->num_attention_heads, c->head_dim, s->n_past, m->inv_freq, m->rope_layout);
+  vtp_op_rope (s->k_cache[l], s->n_past, n, c->num_key_value_heads, c->head_dim, s->n_past, m->inv_freq,
+      m->rope_layout);
+  vtp_op_attention (s->attn, 0, s->q, 0, n, s->k_cache[l], s->v_cache[l], 0, s->n_past + n, s->scores, &a);
+  vtp_op_linear (s->x, 0, s->attn, 0, n, y->wo, y->bo, TRUE);          /* x += o_proj(attn) */
+}
+
+static void
+mlp_block (VtpLlama *m, VtpLlamaState *s, gint l, gint n)
+{
+  const VtpLlamaLayer *y = &m->layers[l];
+
+  vtp_op_rmsnorm (s->xn, s->x, 0, n, y->ffn_norm, m->cfg.rms_norm_eps);
+  vtp_op_linear (s->gate, 0, s->xn, 0, n, y->w_gate, y->b_gate, FALSE);
+  vtp_op_linear (s->up, 0, s->xn, 0, n, y->w_up, y->b_up, FALSE);
+  vtp_op_silu_mul (s->gate, s->up, 0, n);
+  vtp_op_linear (s->x, 0, s->gate, 0, n, y->w_down, y->b_down, TRUE);  /* x += down(silu(gate) * up) */
+}
+
+/* The decoder over s->x rows [0, n) at positions n_past..; logits of rows
+ * [first, n) into s->logits rows [out_row, ...). */
+static void
+forward_chunk (VtpLlama *m, VtpLlamaState *s, gint n, gint first, gint out_row)
+{
+  for (gint l = 0; l < m->cfg.num_hidden_layers; l++) {
+    attention_block (m, s, l, n);
+    mlp_block (m, s, l, n);
+  }
+  vtp_op_rmsnorm (s->xn, s->x, first, n - first, m->norm, m->cfg.rms_norm_eps);
+  vtp_op_linear (s->logits, out_row, s->xn, first, n - first, m->lm_head, NULL, FALSE);
+  s->n_past += n;
+}
+
+gboolean
+vtp_llama_prefill (VtpLlama *m, VtpLlamaState *s, const VtpLlamaSegment *segments, gint n_segments,
+    gboolean all_logits, GError **error)
+{
+  const gint D = m->cfg.hidden_size;
+  gint total = 0, seg = 0, seg_off = 0, done = 0;
+
+  for (gint i = 0; i < n_segments; i++)
+    total += segments[i].n;
+  if (total == 0) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "The language model got an empty input");
+    return FALSE;
+  }
+  if (s->n_past + total > s->max_ctx) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "The input of %d tokens does not fit the context: %d of %d "
+        "positions are free (raise the context length or shorten the prompt)", total, s->max_ctx - s->n_past,
+        s->max_ctx);
+    return FALSE;
+  }
+  if (all_logits && total > s->max_chunk) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "All-position logits need the %d tokens in one chunk of at "
+        "most %d", total, s->max_chunk);
+    return FALSE;
+  }
+  while (done < total) {
+    const gint n = MIN (s->max_chunk, total - done);
+    gint row = 0;
+
+    /* Fill s->x rows [0, n) from the segments. */
+    while (row < n) {
+      const VtpLlamaSegment *g = &segments[seg];
+      const gint take = MIN (g->n - seg_off, n - row);
+      if (g->ids) {
+        if (!embed_tokens (m, s, g->ids + seg_off, take, row, error))
+          return FALSE;
+      } else {
+        if (vtp_tensor_cols (g->embeds) != D) {
+          g_set_error (error, VTP_ERROR, VTP_ERROR_SHAPE, "Input embeddings are %" G_GINT64_FORMAT
+              " wide, the language model's hidden size is %d", vtp_tensor_cols (g->embeds), D);
+          return FALSE;
+        }
+        vtp_tensor_copy_rect (s->x, row, 0, g->embeds, g->row0 + seg_off, 0, take, D);
+      }
+      row += take;
+      seg_off += take;
+      if (seg_off == g->n) {
+        seg++;
+        seg_off = 0;
+      }
+    }
+    done += n;
+    if (all_logits)
+      forward_chunk (m, s, n, 0, 0);
+    else
+      forward_chunk (m, s, n, done == total ? n - 1 : n, 0);
+    if (!vtp_error_take_pending (error))
+      return FALSE;
+  }
+  return TRUE;
+}

@@ -1,0 +1,65 @@
+#include "vtp-projector.h"
+#include "vtp-ops.h"
+
+static VtpTensor *
+load_part (VtpCheckpoint *c, VtpDevice *dev, const char *prefix, const char *name, VtpLoadKind kind,
+    VtpWeightType wtype, gint ndim, const gint64 *shape, GError **error)
+{
+  g_autofree char *full = g_strconcat (prefix, name, NULL);
+  return vtp_checkpoint_load (c, dev, full, kind, wtype, ndim, shape, error);
+}
+
+VtpProjector *
+vtp_projector_load (VtpCheckpoint *c, const char *prefix, const VtpLlavaConfig *cfg,
+    gint in_width, VtpDevice *dev, VtpWeightType wtype, GError **error)
+{
+  g_autoptr (VtpProjector) p = g_new0 (VtpProjector, 1);
+  const gint64 D = cfg->text.hidden_size;
+
+  p->type = cfg->projector_type;
+  p->act = cfg->projector_act;
+  p->in_width = in_width;
+  p->out_width = D;
+  p->dev = vtp_device_ref (dev);
+  if (!(p->w1 = load_part (c, dev, prefix, "linear_1.weight", VTP_LOAD_MATRIX, wtype, 2, (gint64[]) { D, in_width }, error))
+      || (cfg->projector_bias
+          && !(p->b1 = load_part (c, dev, prefix, "linear_1.bias", VTP_LOAD_F32, wtype, 1, (gint64[]) { D }, error))))
+    return NULL;
+  if (p->type == VTP_PROJECTOR_MLP2X_GELU
+      && (!(p->w2 = load_part (c, dev, prefix, "linear_2.weight", VTP_LOAD_MATRIX, wtype, 2, (gint64[]) { D, D }, error))
+          || (cfg->projector_bias
+              && !(p->b2 = load_part (c, dev, prefix, "linear_2.bias", VTP_LOAD_F32, wtype, 1, (gint64[]) { D }, error)))))
+    return NULL;
+  return g_steal_pointer (&p);
+}
+
+void
+vtp_projector_free (VtpProjector *p)
+{
+  if (!p)
+    return;
+  vtp_tensor_free (p->w1);
+  vtp_tensor_free (p->b1);
+  vtp_tensor_free (p->w2);
+  vtp_tensor_free (p->b2);
+  if (p->dev)
+    vtp_device_unref (p->dev);
+  g_free (p);
+}
+
+void
+vtp_projector_forward (VtpProjector *p, const VtpTensor *in, gint rows, VtpTensor *hidden, VtpTensor *out)
+{
+  if (p->type == VTP_PROJECTOR_LINEAR) {
+    vtp_op_linear (out, 0, in, 0, rows, p->w1, p->b1, FALSE);
+    return;
+  }
+  vtp_op_linear (hidden, 0, in, 0, rows, p->w1, p->b1, FALSE);
+  if (p->act == VTP_ACT_GELU)
+    vtp_op_gelu_erf (hidden, 0, rows);
+  else if (p->act == VTP_ACT_QUICK_GELU)
+    vtp_op_quick_gelu (hidden, 0, rows);
+  else
+    vtp_error_set_pending (VTP_ERROR_CONFIG, "projector activation silu is not supported");
+  vtp_op_linear (out, 0, hidden, 0, rows, p->w2, p->b2, FALSE);
+}

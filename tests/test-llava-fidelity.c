@@ -1,0 +1,266 @@
+/* test-llava-fidelity.c: the LLaVA path against transformers, on the tiny
+ * random-weight checkpoints made by tools/make_llava_fixtures.py. Every
+ * recorded tensor must match within 1e-4 (fp32), the greedy continuation
+ * token for token. The reference tensors come from transformers only. */
+#include <math.h>
+#include <string.h>
+#include "vtp-clip.h"
+#include "vtp-projector.h"
+#include "vtp-llama.h"
+#include "vtp-generate.h"
+#include "vtp-image.h"
+
+#define ATOL 1e-4
+
+static VtpDevice *dev;
+
+typedef struct {
+  char *dir;
+  VtpCheckpoint *ckpt;
+  VtpSafetensors *ref;
+  VtpLlavaConfig cfg;
+} Fixture;
+
+static char *
+fixture_dir (const char *name)
+{
+  const char *root = g_getenv ("VTP_FIXTURES_DIR");
+  if (root)
+    return g_build_filename (root, name, NULL);
+  return g_build_filename (VTP_SOURCE_DIR, "tests", "fixtures", name, NULL);
+}
+
+static void
+fixture_open (Fixture *f, const char *name)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *ref = NULL;
+
+  f->dir = fixture_dir (name);
+  f->ckpt = vtp_checkpoint_open (f->dir, &error);
+  g_assert_no_error (error);
+  ref = g_build_filename (f->dir, "reference.safetensors", NULL);
+  f->ref = vtp_safetensors_open (ref, &error);
+  g_assert_no_error (error);
+  vtp_llava_config_parse (f->ckpt->config, "config.json", &f->cfg, &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_close (Fixture *f)
+{
+  vtp_safetensors_free (f->ref);
+  vtp_checkpoint_unref (f->ckpt);
+  g_free (f->dir);
+}
+
+static const VtpStTensor *
+ref_tensor (Fixture *f, const char *name)
+{
+  const VtpStTensor *t = vtp_safetensors_find (f->ref, name);
+  g_assert_nonnull (t);
+  return t;
+}
+
+/* Max |got - want| over the reference tensor @name, which must hold @n floats. */
+static double
+compare (Fixture *f, const char *name, const float *got, gsize n, gsize want_offset)
+{
+  const VtpStTensor *t = ref_tensor (f, name);
+  const float *want = (const float *) t->data + want_offset;
+  double worst = 0;
+  gsize at = 0;
+
+  g_assert_cmpint (t->dtype, ==, VTP_DTYPE_F32);
+  g_assert_cmpuint (want_offset + n, <=, t->n_bytes / 4);
+  for (gsize i = 0; i < n; i++) {
+    double e = fabs ((double) got[i] - want[i]);
+    if (!(e <= worst)) {
+      worst = e;
+      at = i;
+    }
+  }
+  g_test_message ("%s: %s max abs error %.3g (at %" G_GSIZE_FORMAT ": %g vs %g)", f->dir, name, worst, at,
+      got[at], want[at]);
+  return worst;
+}
+
+static float *
+read_all (VtpTensor *t)
+{
+  g_autoptr (GError) error = NULL;
+  float *v;
+  g_assert_true (vtp_error_take_pending (&error));
+  g_assert_no_error (error);
+  v = vtp_tensor_read_f32 (t, &error);
+  g_assert_no_error (error);
+  return v;
+}
+
+static VtpClipFeatures
+llava_features (const VtpLlavaConfig *cfg)
+{
+  VtpClipFeatures feats = { cfg->n_feature_layers, { 0 }, cfg->keep_cls };
+  for (gint i = 0; i < cfg->n_feature_layers; i++)
+    feats.layers[i] = vtp_clip_vision_config_hidden_index (&cfg->vision, cfg->feature_layers[i]);
+  return feats;
+}
+
+static const char *const vision_prefixes[] = { "vision_tower.vision_model.", "model.vision_tower.vision_model.",
+  "vision_tower.", "model.vision_tower.", NULL };
+static const char *const projector_prefixes[] = { "multi_modal_projector.", "model.multi_modal_projector.", NULL };
+
+/* Pixel values from the reference's raw image through our preprocessing. */
+static void
+check_preprocessing (Fixture *f, VtpClipState *s)
+{
+  g_autoptr (GError) error = NULL;
+  const VtpStTensor *img = ref_tensor (f, "image");
+  g_autoptr (JsonParser) pp = vtp_checkpoint_read_json (f->ckpt, "preprocessor_config.json", TRUE, &error);
+  g_autoptr (JsonParser) proc = vtp_checkpoint_read_json (f->ckpt, "processor_config.json", TRUE, &error);
+  VtpImageConfig ic;
+  g_autoptr (VtpImagePreprocessor) p = NULL;
+  JsonObject *o;
+  g_autofree float *px = NULL;
+
+  g_assert_no_error (error);
+  vtp_image_config_clip_default (&ic, f->cfg.vision.image_size);
+  o = pp ? json_node_get_object (json_parser_get_root (pp))
+      : json_object_get_object_member (json_node_get_object (json_parser_get_root (proc)), "image_processor");
+  g_assert_true (vtp_image_config_parse (o, "processor", &ic, &error));
+  p = vtp_image_preprocessor_new (dev, &ic);
+  g_assert_true (vtp_image_preprocess (p, img->data, img->shape[1], img->shape[0], img->shape[1] * 3,
+          VTP_PIXELS_RGB, s->pixels, &error));
+  g_assert_no_error (error);
+  px = read_all (s->pixels);
+  g_assert_cmpfloat (compare (f, "pixel_values", px, vtp_tensor_n_elements (s->pixels), 0), <=, 1e-5);
+}
+
+static void
+test_fixture (gconstpointer data)
+{
+  const char *name = data;
+  g_autoptr (GError) error = NULL;
+  Fixture f = { 0 };
+  VtpClipFeatures feats;
+  const char *vprefix, *pprefix;
+  VtpLlamaNames names;
+  g_autoptr (VtpClipVision) clip = NULL;
+  g_autoptr (VtpClipState) cs = NULL;
+  g_autoptr (VtpProjector) proj = NULL;
+  g_autoptr (VtpLlama) llm = NULL;
+  g_autoptr (VtpLlamaState) ls = NULL;
+  g_autoptr (VtpTensor) features = NULL, hidden = NULL, phidden = NULL, image_embeds = NULL;
+  g_autofree float *got = NULL;
+  const VtpStTensor *ids_t, *greedy_t;
+  g_autofree gint32 *ids = NULL;
+  gint rows, width, L, n_img = 0, first_img = -1;
+  g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
+  VtpGenerateParams gp = { 0 };
+
+  fixture_open (&f, name);
+  feats = llava_features (&f.cfg);
+
+  /* vision tower */
+  vprefix = vtp_checkpoint_find_prefix (f.ckpt, vision_prefixes, "embeddings.patch_embedding.weight", "vision tower",
+      &error);
+  g_assert_no_error (error);
+  clip = vtp_clip_vision_load (f.ckpt, vprefix, &f.cfg.vision, &feats, dev, VTP_WEIGHTS_KEEP, &error);
+  g_assert_no_error (error);
+  cs = vtp_clip_state_new (clip, &error);
+  g_assert_no_error (error);
+  check_preprocessing (&f, cs);
+  /* the tower on the reference pixel values, so errors do not compound */
+  g_assert_true (vtp_tensor_write (cs->pixels, 0, ref_tensor (&f, "pixel_values")->data,
+          vtp_tensor_n_bytes (cs->pixels), &error));
+  rows = vtp_clip_vision_feature_rows (clip);
+  width = vtp_clip_vision_feature_width (clip);
+  features = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, width, &error);
+  hidden = vtp_tensor_new (dev, VTP_DTYPE_F32, 3, (gint64[]) { clip->n_layers + 1, clip->n_tokens,
+      f.cfg.vision.hidden_size }, &error);
+  g_assert_no_error (error);
+  vtp_clip_vision_forward_all (clip, cs, features, hidden);
+  got = read_all (hidden);
+  g_assert_cmpfloat (compare (&f, "vision_hidden_states", got, vtp_tensor_n_elements (hidden), 0), <=, ATOL);
+  g_free (got);
+  got = read_all (features);
+  g_assert_cmpfloat (compare (&f, "vision_features", got, vtp_tensor_n_elements (features), 0), <=, ATOL);
+  g_clear_pointer (&got, g_free);
+
+  /* projector */
+  pprefix = vtp_checkpoint_find_prefix (f.ckpt, projector_prefixes, "linear_1.weight", "projector", &error);
+  g_assert_no_error (error);
+  proj = vtp_projector_load (f.ckpt, pprefix, &f.cfg, width, dev, VTP_WEIGHTS_KEEP, &error);
+  g_assert_no_error (error);
+  phidden = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, proj->out_width, &error);
+  image_embeds = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, proj->out_width, &error);
+  g_assert_no_error (error);
+  vtp_projector_forward (proj, features, rows, phidden, image_embeds);
+  got = read_all (image_embeds);
+  g_assert_cmpfloat (compare (&f, "projector_output", got, vtp_tensor_n_elements (image_embeds), 0), <=, ATOL);
+  g_clear_pointer (&got, g_free);
+
+  /* language model: the reference's input ids, image rows spliced in */
+  g_assert_true (vtp_llama_find_names (f.ckpt, &f.cfg.text, &names, &error));
+  llm = vtp_llama_load (f.ckpt, &names, &f.cfg.text, dev, VTP_WEIGHTS_KEEP, &error);
+  g_assert_no_error (error);
+  ids_t = ref_tensor (&f, "input_ids");
+  L = ids_t->shape[0];
+  ids = g_new (gint32, L);
+  for (gint i = 0; i < L; i++) {
+    ids[i] = (gint32) ((const gint64 *) ids_t->data)[i];
+    if (ids[i] == f.cfg.image_token_index) {
+      if (first_img < 0)
+        first_img = i;
+      n_img++;
+    }
+  }
+  g_assert_cmpint (n_img, ==, rows);
+  {
+    const VtpLlamaSegment segs[3] = {
+      { ids, NULL, 0, first_img },
+      { NULL, image_embeds, 0, n_img },
+      { ids + first_img + n_img, NULL, 0, L - first_img - n_img },
+    };
+    ls = vtp_llama_state_new (llm, 128, 64, &error);
+    g_assert_no_error (error);
+    g_assert_true (vtp_llama_prefill (llm, ls, segs, 3, TRUE, &error));
+    g_assert_no_error (error);
+  }
+  got = g_new (float, (gsize) L * f.cfg.text.vocab_size);
+  g_assert_true (vtp_tensor_read (ls->logits, 0, got, (gsize) L * f.cfg.text.vocab_size * 4, &error));
+  g_assert_cmpfloat (compare (&f, "logits", got, (gsize) L * f.cfg.text.vocab_size, 0), <=, ATOL);
+
+  /* greedy continuation: re-run the prefill keeping the last logits only */
+  {
+    const VtpLlamaSegment segs[3] = {
+      { ids, NULL, 0, first_img },
+      { NULL, image_embeds, 0, n_img },
+      { ids + first_img + n_img, NULL, 0, L - first_img - n_img },
+    };
+    ls->n_past = 0;
+    g_assert_true (vtp_llama_prefill (llm, ls, segs, 3, FALSE, &error));
+  }
+  greedy_t = ref_tensor (&f, "greedy_tokens");
+  gp.max_new_tokens = greedy_t->shape[0];
+  gp.stop_at_eos = TRUE;
+  g_assert_true (vtp_llama_generate (llm, ls, &gp, NULL, NULL, tokens, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (tokens->len, ==, greedy_t->shape[0]);
+  for (guint i = 0; i < tokens->len; i++)
+    g_assert_cmpint (g_array_index (tokens, gint32, i), ==, ((const gint64 *) greedy_t->data)[i]);
+  fixture_close (&f);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_test_init (&argc, &argv, NULL);
+  dev = vtp_device_get (NULL, &error);
+  g_assert_no_error (error);
+  g_test_add_data_func ("/llava/tiny-a", "llava-tiny-a", test_fixture);
+  g_test_add_data_func ("/llava/tiny-b", "llava-tiny-b", test_fixture);
+  return g_test_run ();
+}
