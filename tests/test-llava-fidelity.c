@@ -9,6 +9,7 @@
 #include "vtp-llama.h"
 #include "vtp-generate.h"
 #include "vtp-image.h"
+#include "vtp-llava.h"
 
 #define ATOL 1e-4
 
@@ -97,37 +98,18 @@ read_all (VtpTensor *t)
   return v;
 }
 
-static VtpClipFeatures
-llava_features (const VtpLlavaConfig *cfg)
-{
-  VtpClipFeatures feats = { cfg->n_feature_layers, { 0 }, cfg->keep_cls };
-  for (gint i = 0; i < cfg->n_feature_layers; i++)
-    feats.layers[i] = vtp_clip_vision_config_hidden_index (&cfg->vision, cfg->feature_layers[i]);
-  return feats;
-}
-
-static const char *const vision_prefixes[] = { "vision_tower.vision_model.", "model.vision_tower.vision_model.",
-  "vision_tower.", "model.vision_tower.", NULL };
-static const char *const projector_prefixes[] = { "multi_modal_projector.", "model.multi_modal_projector.", NULL };
-
 /* Pixel values from the reference's raw image through our preprocessing. */
 static void
 check_preprocessing (Fixture *f, VtpClipState *s)
 {
   g_autoptr (GError) error = NULL;
   const VtpStTensor *img = ref_tensor (f, "image");
-  g_autoptr (JsonParser) pp = vtp_checkpoint_read_json (f->ckpt, "preprocessor_config.json", TRUE, &error);
-  g_autoptr (JsonParser) proc = vtp_checkpoint_read_json (f->ckpt, "processor_config.json", TRUE, &error);
   VtpImageConfig ic;
   g_autoptr (VtpImagePreprocessor) p = NULL;
-  JsonObject *o;
   g_autofree float *px = NULL;
 
+  g_assert_true (vtp_llava_image_config (f->ckpt, &f->cfg.vision, &ic, &error));
   g_assert_no_error (error);
-  vtp_image_config_clip_default (&ic, f->cfg.vision.image_size);
-  o = pp ? json_node_get_object (json_parser_get_root (pp))
-      : json_object_get_object_member (json_node_get_object (json_parser_get_root (proc)), "image_processor");
-  g_assert_true (vtp_image_config_parse (o, "processor", &ic, &error));
   p = vtp_image_preprocessor_new (dev, &ic);
   g_assert_true (vtp_image_preprocess (p, img->data, img->shape[1], img->shape[0], img->shape[1] * 3,
           VTP_PIXELS_RGB, s->pixels, &error));
@@ -159,11 +141,15 @@ test_fixture (gconstpointer data)
   VtpGenerateParams gp = { 0 };
 
   fixture_open (&f, name);
-  feats = llava_features (&f.cfg);
+  {
+    VtpLlavaParts parts;
+    g_assert_true (vtp_llava_parts_read (f.ckpt, &parts, &error));
+    vtp_llava_features (&parts, &feats);
+    vtp_llava_parts_clear (&parts);
+  }
 
   /* vision tower */
-  vprefix = vtp_checkpoint_find_prefix (f.ckpt, vision_prefixes, "embeddings.patch_embedding.weight", "vision tower",
-      &error);
+  vprefix = vtp_llava_vision_prefix (f.ckpt, &error);
   g_assert_no_error (error);
   clip = vtp_clip_vision_load (f.ckpt, vprefix, &f.cfg.vision, &feats, dev, VTP_WEIGHTS_KEEP, &error);
   g_assert_no_error (error);
@@ -188,7 +174,7 @@ test_fixture (gconstpointer data)
   g_clear_pointer (&got, g_free);
 
   /* projector */
-  pprefix = vtp_checkpoint_find_prefix (f.ckpt, projector_prefixes, "linear_1.weight", "projector", &error);
+  pprefix = vtp_llava_projector_prefix (f.ckpt, &error);
   g_assert_no_error (error);
   proj = vtp_projector_load (f.ckpt, pprefix, &f.cfg, width, dev, VTP_WEIGHTS_KEEP, &error);
   g_assert_no_error (error);

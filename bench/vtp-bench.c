@@ -1,0 +1,266 @@
+/* vtp-bench: speed and memory of a model directory on a device.
+ *
+ *   vtp-bench --model DIR [--device SPEC] [--weight-type auto|f32|f16]
+ *             [--decode-tokens N] [--repeats N] [--list-devices]
+ *
+ * Measures (median of --repeats runs): image preprocessing + vision tower
+ * (ms), projector (ms), prefill of the LLaVA prompt (tokens/s), greedy
+ * decode (tokens/s, EOS ignored), peak resident memory, the host memory
+ * read bandwidth and the decode speed limit it implies (bandwidth / bytes
+ * of weights read per token). Prints one "key: value" per line. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include "vtp-generate.h"
+#include "vtp-llava.h"
+#include "vtp-projector.h"
+#include "vtp-prompt.h"
+#include "vtp-tokenizer.h"
+
+static double
+now_ms (void)
+{
+  return g_get_monotonic_time () / 1000.0;
+}
+
+static int
+cmp_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+static double
+median (double *v, gint n)
+{
+  qsort (v, n, sizeof (double), cmp_double);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* ---- host memory read bandwidth: every core sums its share of 1 GiB ---- */
+
+typedef struct {
+  const double *p;
+  gsize n;
+  double sum;
+} ReadJob;
+
+static gpointer
+read_job (gpointer data)
+{
+  ReadJob *j = data;
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (gsize i = 0; i + 4 <= j->n; i += 4) {
+    s0 += j->p[i];
+    s1 += j->p[i + 1];
+    s2 += j->p[i + 2];
+    s3 += j->p[i + 3];
+  }
+  j->sum = s0 + s1 + s2 + s3;
+  return NULL;
+}
+
+static double
+read_bandwidth_gbs (void)
+{
+  const gsize n = (gsize) 1 << 27;              /* 1 GiB of doubles */
+  const guint threads = g_get_num_processors ();
+  double *buf = g_new (double, n), best = 0;
+  ReadJob *jobs = g_new0 (ReadJob, threads);
+  GThread **th = g_new0 (GThread *, threads);
+
+  for (gsize i = 0; i < n; i++)
+    buf[i] = (double) (i & 7);
+  for (gint rep = 0; rep < 5; rep++) {
+    double t0 = now_ms ();
+    for (guint t = 0; t < threads; t++) {
+      jobs[t] = (ReadJob) { buf + t * (n / threads), n / threads, 0 };
+      th[t] = g_thread_new ("bw", read_job, &jobs[t]);
+    }
+    for (guint t = 0; t < threads; t++)
+      g_thread_join (th[t]);
+    best = MAX (best, n * sizeof (double) / ((now_ms () - t0) / 1000.0) / 1e9);
+  }
+  g_free (buf);
+  g_free (jobs);
+  g_free (th);
+  return best;
+}
+
+static gsize
+llama_weight_bytes (const VtpLlama *m)
+{
+  gsize b = vtp_tensor_n_bytes (m->lm_head);
+  for (gint l = 0; l < m->cfg.num_hidden_layers; l++) {
+    const VtpLlamaLayer *y = &m->layers[l];
+    const VtpTensor *ts[] = { y->wq, y->wk, y->wv, y->wo, y->w_gate, y->w_up, y->w_down };
+    for (guint i = 0; i < G_N_ELEMENTS (ts); i++)
+      b += vtp_tensor_n_bytes (ts[i]);
+  }
+  return b;
+}
+
+static void
+die (GError *error)
+{
+  g_printerr ("vtp-bench: %s\n", error->message);
+  exit (1);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree char *model = NULL, *device = NULL, *wtype_name = NULL;
+  gint decode_tokens = 64, repeats = 3;
+  gboolean list = FALSE;
+  GOptionEntry entries[] = {
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model directory (llava-hf layout)", "DIR" },
+    { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "OpenCL device (auto, cpu, gpu, ...)", "SPEC" },
+    { "weight-type", 'w', 0, G_OPTION_ARG_STRING, &wtype_name, "auto, f32 or f16", "TYPE" },
+    { "decode-tokens", 'n', 0, G_OPTION_ARG_INT, &decode_tokens, "Tokens to decode (default 64)", "N" },
+    { "repeats", 'r', 0, G_OPTION_ARG_INT, &repeats, "Runs of each measurement (default 3)", "N" },
+    { "list-devices", 'l', 0, G_OPTION_ARG_NONE, &list, "List the OpenCL devices and exit", NULL },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("- speed and memory of a vtp model");
+  GError *error = NULL;
+  VtpWeightType wtype = VTP_WEIGHTS_KEEP;
+  g_autoptr (VtpDevice) dev = NULL;
+  g_autoptr (VtpCheckpoint) ckpt = NULL;
+  VtpLlavaParts parts;
+  VtpClipFeatures feats;
+  VtpImageConfig ic;
+  VtpLlamaNames names;
+  g_autoptr (VtpClipVision) clip = NULL;
+  g_autoptr (VtpClipState) cs = NULL;
+  g_autoptr (VtpImagePreprocessor) pre = NULL;
+  g_autoptr (VtpProjector) proj = NULL;
+  g_autoptr (VtpLlama) llm = NULL;
+  g_autoptr (VtpLlamaState) ls = NULL;
+  g_autoptr (VtpTokenizer) tok = NULL;
+  g_autoptr (VtpTensor) features = NULL, phidden = NULL, embeds = NULL;
+  g_autoptr (GArray) ids = NULL;
+  g_autofree guint8 *frame = NULL;
+  g_autofree char *tok_path = NULL;
+  double *t_enc, *t_proj, *t_pre, *t_dec, load_ms, bw;
+  gint rows, width, pos = 0;
+  struct rusage ru;
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+    die (error);
+  if (list) {
+    g_autofree char *s = vtp_device_list_all ();
+    g_print ("%s", s);
+    return 0;
+  }
+  if (!model) {
+    g_printerr ("vtp-bench: --model DIR is required (see --help)\n");
+    return 2;
+  }
+  if (wtype_name)
+    wtype = !g_strcmp0 (wtype_name, "f32") ? VTP_WEIGHTS_F32 : !g_strcmp0 (wtype_name, "f16") ? VTP_WEIGHTS_F16
+        : VTP_WEIGHTS_KEEP;
+  repeats = MAX (repeats, 1);
+
+  load_ms = now_ms ();
+  if (!(dev = vtp_device_get (device, &error)) || !(ckpt = vtp_checkpoint_open (model, &error))
+      || !vtp_llava_parts_read (ckpt, &parts, &error))
+    die (error);
+  if (!parts.has_vision || !parts.has_projector || !parts.has_text) {
+    g_printerr ("vtp-bench: %s is not a LLaVA checkpoint (model_type %s)\n", model, parts.model_type);
+    return 1;
+  }
+  vtp_llava_features (&parts, &feats);
+  tok_path = vtp_checkpoint_file (ckpt, "tokenizer.json");
+  if (!vtp_llava_image_config (ckpt, &parts.cfg.vision, &ic, &error)
+      || !(clip = vtp_clip_vision_load (ckpt, vtp_llava_vision_prefix (ckpt, NULL), &parts.cfg.vision, &feats, dev,
+              wtype, &error))
+      || !(cs = vtp_clip_state_new (clip, &error)))
+    die (error);
+  rows = vtp_clip_vision_feature_rows (clip);
+  width = vtp_clip_vision_feature_width (clip);
+  if (!(proj = vtp_projector_load (ckpt, vtp_llava_projector_prefix (ckpt, NULL), &parts.cfg, width, dev, wtype,
+              &error))
+      || !vtp_llama_find_names (ckpt, &parts.cfg.text, &names, &error)
+      || !(llm = vtp_llama_load (ckpt, &names, &parts.cfg.text, dev, wtype, &error))
+      || !(tok = vtp_tokenizer_new_from_file (tok_path, &error))
+      || !(features = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, width, &error))
+      || !(phidden = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, proj->out_width, &error))
+      || !(embeds = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, proj->out_width, &error))
+      || !(ids = vtp_prompt_encode (tok, VTP_LLAVA_TEMPLATE, "What is in the picture? Describe it in detail.",
+              parts.cfg.image_token_index, &pos, &error))
+      || !(ls = vtp_llama_state_new (llm, ids->len + rows + decode_tokens + 1, 1024, &error))
+      || !vtp_device_finish (dev, &error))
+    die (error);
+  load_ms = now_ms () - load_ms;
+  pre = vtp_image_preprocessor_new (dev, &ic);
+
+  /* a 640x480 RGB test frame */
+  frame = g_new (guint8, 640 * 480 * 3);
+  for (gint i = 0; i < 640 * 480 * 3; i++)
+    frame[i] = (guint8) ((i * 2654435761u) >> 24);
+
+  t_enc = g_new (double, repeats);
+  t_proj = g_new (double, repeats);
+  t_pre = g_new (double, repeats);
+  t_dec = g_new (double, repeats);
+  for (gint r = 0; r < repeats; r++) {
+    const gint32 *p = (const gint32 *) ids->data;
+    const VtpLlamaSegment segs[3] = {
+      { p, NULL, 0, pos }, { NULL, embeds, 0, rows }, { p + pos + 1, NULL, 0, (gint) ids->len - pos - 1 } };
+    VtpGenerateParams gp = { decode_tokens, { 0 }, FALSE };
+    g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (gint32));
+    double t0 = now_ms ();
+
+    if (!vtp_image_preprocess (pre, frame, 640, 480, 640 * 3, VTP_PIXELS_RGB, cs->pixels, &error))
+      die (error);
+    vtp_clip_vision_forward (clip, cs, features);
+    if (!vtp_device_finish (dev, &error) || !vtp_error_take_pending (&error))
+      die (error);
+    t_enc[r] = now_ms () - t0;
+    t0 = now_ms ();
+    vtp_projector_forward (proj, features, rows, phidden, embeds);
+    if (!vtp_device_finish (dev, &error) || !vtp_error_take_pending (&error))
+      die (error);
+    t_proj[r] = now_ms () - t0;
+    ls->n_past = 0;
+    t0 = now_ms ();
+    if (!vtp_llama_prefill (llm, ls, segs, 3, FALSE, &error) || !vtp_device_finish (dev, &error))
+      die (error);
+    t_pre[r] = now_ms () - t0;
+    t0 = now_ms ();
+    if (!vtp_llama_generate (llm, ls, &gp, NULL, NULL, out, NULL, &error))
+      die (error);
+    /* the first token comes from the prefill's logits: decode steps = len - 1 */
+    t_dec[r] = (out->len - 1) / ((now_ms () - t0) / 1000.0);
+  }
+  bw = read_bandwidth_gbs ();
+  getrusage (RUSAGE_SELF, &ru);
+
+  g_print ("model: %s\n", ckpt->dir);
+  g_print ("device: %s\n", dev->name);
+  g_print ("weights: %s\n", vtp_dtype_name (llm->lm_head->dtype));
+  g_print ("load_ms: %.0f\n", load_ms);
+  g_print ("image_tokens: %d\n", rows);
+  g_print ("prompt_tokens: %d\n", (gint) ids->len - 1 + rows);
+  g_print ("encode_ms: %.1f\n", median (t_enc, repeats));
+  g_print ("projector_ms: %.1f\n", median (t_proj, repeats));
+  g_print ("prefill_ms: %.1f\n", median (t_pre, repeats));
+  g_print ("prefill_tokens_per_s: %.1f\n", (ids->len - 1 + rows) / (median (t_pre, repeats) / 1000.0));
+  g_print ("time_to_first_token_ms: %.1f\n", median (t_enc, repeats) + median (t_proj, repeats)
+      + median (t_pre, repeats));
+  g_print ("decode_tokens_per_s: %.2f\n", median (t_dec, repeats));
+  g_print ("llm_weight_bytes_per_token: %" G_GSIZE_FORMAT "\n", llama_weight_bytes (llm));
+  g_print ("host_read_bandwidth_gb_s: %.1f\n", bw);
+  g_print ("decode_limit_tokens_per_s: %.2f\n", bw * 1e9 / llama_weight_bytes (llm));
+  g_print ("decode_fraction_of_limit: %.2f\n", median (t_dec, repeats) / (bw * 1e9 / llama_weight_bytes (llm)));
+  g_print ("peak_rss_mb: %.0f\n", ru.ru_maxrss / 1024.0);
+  vtp_llava_parts_clear (&parts);
+  g_free (t_enc);
+  g_free (t_proj);
+  g_free (t_pre);
+  g_free (t_dec);
+  return 0;
+}

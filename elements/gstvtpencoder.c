@@ -1,0 +1,443 @@
+/**
+ * SECTION:element-vtpencoder
+ * @title: vtpencoder
+ *
+ * Runs the image encoder of a vision-language model on each video frame and
+ * outputs the vision features a bridge element reads (vtpprojector for
+ * LLaVA). The frame is resized, cropped and normalized on the compute device
+ * exactly as the checkpoint's image processor does it (Pillow bicubic), then
+ * goes through the CLIP vision tower; the features stay on the device.
+ *
+ * Which hidden states leave the tower (#GstVtpEncoder:feature-layers) and
+ * whether the CLS token is kept (#GstVtpEncoder:select-strategy) come from
+ * the checkpoint's config.json unless set.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 filesrc location=cat.jpg ! decodebin ! videoconvert ! \
+ *   vtpencoder model=llava-1.5-7b-hf ! vtpprojector model=llava-1.5-7b-hf ! \
+ *   vtpllm model=llava-1.5-7b-hf prompt="What is in the picture?" ! fdsink
+ * ]|
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#include <gst/video/video.h>
+#include "gstvtpencoder.h"
+#include "gstvtpcommon.h"
+#include "gstvtpcontext.h"
+#include "gstvtptensor.h"
+#include "vtp-llava.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_vtp_encoder_debug);
+#define GST_CAT_DEFAULT gst_vtp_encoder_debug
+
+enum {
+  PROP_0,
+  PROP_MODEL,
+  PROP_DEVICE,
+  PROP_FEATURE_LAYERS,
+  PROP_SELECT_STRATEGY,
+  PROP_WEIGHT_TYPE,
+};
+
+typedef enum {
+  STRATEGY_AUTO,
+  STRATEGY_DEFAULT,
+  STRATEGY_FULL,
+} SelectStrategy;
+
+#define GST_TYPE_VTP_SELECT_STRATEGY (select_strategy_get_type ())
+static GType
+select_strategy_get_type (void)
+{
+  static gsize type = 0;
+  static const GEnumValue values[] = {
+    { STRATEGY_AUTO, "As the checkpoint's config.json says", "auto" },
+    { STRATEGY_DEFAULT, "Drop the CLS token (LLaVA)", "default" },
+    { STRATEGY_FULL, "Keep all tokens", "full" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstVtpSelectStrategy", values));
+  return type;
+}
+
+struct _GstVtpEncoder {
+  GstBaseTransform parent;
+
+  /* properties (object lock) */
+  char *model;
+  char *device_spec;
+  char *feature_layers;
+  SelectStrategy strategy;
+  VtpWeightType weight_type;
+
+  /* between start and stop (streaming thread) */
+  VtpDevice *dev;
+  VtpCheckpoint *ckpt;
+  VtpClipVision *clip;
+  VtpClipState *state;
+  VtpImagePreprocessor *pre;
+  GstVideoInfo info;
+  VtpPixelLayout layout;
+};
+
+#define VIDEO_FORMATS "{ RGB, BGR, RGBA, BGRA, RGBx, BGRx, ARGB, ABGR, xRGB, xBGR }"
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS (GST_VTP_TENSOR_MEDIA_TYPE ", kind=(string)" GST_VTP_KIND_VISION_FEATURES
+        ", tokens=(int)[1, MAX], width=(int)[1, MAX]"));
+
+#define gst_vtp_encoder_parent_class parent_class
+G_DEFINE_TYPE (GstVtpEncoder, gst_vtp_encoder, GST_TYPE_BASE_TRANSFORM);
+GST_ELEMENT_REGISTER_DEFINE (vtpencoder, "vtpencoder", GST_RANK_NONE, GST_TYPE_VTP_ENCODER);
+
+/* "-2" or "-3,-1": Python-style indices into the hidden states. */
+static gboolean
+parse_layers (const char *s, VtpClipFeatures *f, const VtpClipVisionConfig *cfg, GError **error)
+{
+  g_auto (GStrv) parts = g_strsplit (s, ",", -1);
+  gint n = 0;
+
+  for (guint i = 0; parts[i]; i++) {
+    char *end;
+    gint64 v = g_ascii_strtoll (g_strstrip (parts[i]), &end, 10);
+    gint h = vtp_clip_vision_config_hidden_index (cfg, (gint) v);
+    if (*parts[i] == '\0' || *end != '\0' || n == VTP_MAX_FEATURE_LAYERS || h < 0 || h > cfg->num_hidden_layers) {
+      g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "feature-layers \"%s\": expected up to %d comma-separated "
+          "layer indices between %d and %d", s, VTP_MAX_FEATURE_LAYERS, -(cfg->num_hidden_layers + 1),
+          cfg->num_hidden_layers);
+      return FALSE;
+    }
+    f->layers[n++] = h;
+  }
+  f->n_layers = n;
+  return n > 0;
+}
+
+static gboolean
+load_model (GstVtpEncoder *self, const char *model, const char *layers, SelectStrategy strategy,
+    VtpWeightType wtype, GError **error)
+{
+  VtpLlavaParts parts;
+  VtpClipFeatures feats;
+  VtpImageConfig ic;
+  const char *prefix;
+  gboolean ok = FALSE;
+
+  if (!(self->ckpt = vtp_checkpoint_open (model, error)) || !vtp_llava_parts_read (self->ckpt, &parts, error))
+    return FALSE;
+  if (!parts.has_vision) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s (model_type %s) has no vision tower", self->ckpt->dir,
+        parts.model_type);
+    goto out;
+  }
+  vtp_llava_features (&parts, &feats);
+  if (layers && *layers && !parse_layers (layers, &feats, &parts.cfg.vision, error))
+    goto out;
+  if (strategy != STRATEGY_AUTO)
+    feats.keep_cls = strategy == STRATEGY_FULL;
+  if (!(prefix = vtp_llava_vision_prefix (self->ckpt, error))
+      || !vtp_llava_image_config (self->ckpt, &parts.cfg.vision, &ic, error)
+      || !(self->clip = vtp_clip_vision_load (self->ckpt, prefix, &parts.cfg.vision, &feats, self->dev, wtype, error))
+      || !(self->state = vtp_clip_state_new (self->clip, error)))
+    goto out;
+  self->pre = vtp_image_preprocessor_new (self->dev, &ic);
+  GST_INFO_OBJECT (self, "loaded the vision tower of %s: %d tokens x %d features", self->ckpt->dir,
+      vtp_clip_vision_feature_rows (self->clip), vtp_clip_vision_feature_width (self->clip));
+  ok = TRUE;
+out:
+  vtp_llava_parts_clear (&parts);
+  return ok;
+}
+
+static void
+release (GstVtpEncoder *self)
+{
+  g_clear_pointer (&self->pre, vtp_image_preprocessor_free);
+  g_clear_pointer (&self->state, vtp_clip_state_free);
+  g_clear_pointer (&self->clip, vtp_clip_vision_free);
+  g_clear_pointer (&self->ckpt, vtp_checkpoint_unref);
+  g_clear_pointer (&self->dev, vtp_device_unref);
+}
+
+static gboolean
+gst_vtp_encoder_start (GstBaseTransform *trans)
+{
+  GstVtpEncoder *self = GST_VTP_ENCODER (trans);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *model = NULL, *device = NULL, *layers = NULL;
+  SelectStrategy strategy;
+  VtpWeightType wtype;
+
+  GST_OBJECT_LOCK (self);
+  model = g_strdup (self->model);
+  device = g_strdup (self->device_spec);
+  layers = g_strdup (self->feature_layers);
+  strategy = self->strategy;
+  wtype = self->weight_type;
+  GST_OBJECT_UNLOCK (self);
+
+  if (!model) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No model set: set the \"model\" property to a model "
+            "directory"), (NULL));
+    return FALSE;
+  }
+  if (!gst_vtp_ensure_device (GST_ELEMENT (self), device, &self->dev, &error)) {
+    GST_VTP_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, error, "opening the compute device");
+    return FALSE;
+  }
+  if (!load_model (self, model, layers, strategy, wtype, &error)) {
+    GST_VTP_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, error, "loading the vision tower");
+    release (self);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+gst_vtp_encoder_stop (GstBaseTransform *trans)
+{
+  release (GST_VTP_ENCODER (trans));
+  return TRUE;
+}
+
+static GstCaps *
+gst_vtp_encoder_transform_caps (GstBaseTransform *trans, GstPadDirection direction, GstCaps *caps,
+    GstCaps *filter)
+{
+  GstVtpEncoder *self = GST_VTP_ENCODER (trans);
+  GstCaps *out;
+
+  if (direction == GST_PAD_SINK)
+    out = self->clip ? gst_vtp_tensor_caps_new (GST_VTP_KIND_VISION_FEATURES,
+        vtp_clip_vision_feature_rows (self->clip), vtp_clip_vision_feature_width (self->clip))
+        : gst_static_pad_template_get_caps (&src_template);
+  else
+    out = gst_static_pad_template_get_caps (&sink_template);
+  if (filter) {
+    GstCaps *tmp = gst_caps_intersect_full (filter, out, GST_CAPS_INTERSECT_FIRST);
+    gst_caps_unref (out);
+    out = tmp;
+  }
+  return out;
+}
+
+static gboolean
+gst_vtp_encoder_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *outcaps)
+{
+  GstVtpEncoder *self = GST_VTP_ENCODER (trans);
+
+  if (!gst_video_info_from_caps (&self->info, incaps))
+    return FALSE;
+  switch (GST_VIDEO_INFO_FORMAT (&self->info)) {
+    case GST_VIDEO_FORMAT_RGB: self->layout = VTP_PIXELS_RGB; break;
+    case GST_VIDEO_FORMAT_BGR: self->layout = VTP_PIXELS_BGR; break;
+    case GST_VIDEO_FORMAT_RGBA: case GST_VIDEO_FORMAT_RGBx: self->layout = VTP_PIXELS_RGBA; break;
+    case GST_VIDEO_FORMAT_BGRA: case GST_VIDEO_FORMAT_BGRx: self->layout = VTP_PIXELS_BGRA; break;
+    case GST_VIDEO_FORMAT_ARGB: case GST_VIDEO_FORMAT_xRGB: self->layout = VTP_PIXELS_ARGB; break;
+    case GST_VIDEO_FORMAT_ABGR: case GST_VIDEO_FORMAT_xBGR: self->layout = VTP_PIXELS_ABGR; break;
+    default:
+      return FALSE;
+  }
+  GST_DEBUG_OBJECT (self, "frames %dx%d %s", GST_VIDEO_INFO_WIDTH (&self->info), GST_VIDEO_INFO_HEIGHT (&self->info),
+      gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&self->info)));
+  return TRUE;
+}
+
+static GstFlowReturn
+gst_vtp_encoder_prepare_output_buffer (GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer **outbuf)
+{
+  GstVtpEncoder *self = GST_VTP_ENCODER (trans);
+  g_autoptr (GError) error = NULL;
+  VtpTensor *t = vtp_tensor_new_2d (self->dev, VTP_DTYPE_F32, vtp_clip_vision_feature_rows (self->clip),
+      vtp_clip_vision_feature_width (self->clip), &error);
+
+  if (!t) {
+    GST_VTP_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT, error, "allocating the output features");
+    return GST_FLOW_ERROR;
+  }
+  *outbuf = gst_vtp_buffer_new_tensor (t);
+  gst_buffer_copy_into (*outbuf, inbuf, GST_BUFFER_COPY_TIMESTAMPS | GST_BUFFER_COPY_FLAGS, 0, -1);
+  return GST_FLOW_OK;
+}
+
+static GstFlowReturn
+gst_vtp_encoder_transform (GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer *outbuf)
+{
+  GstVtpEncoder *self = GST_VTP_ENCODER (trans);
+  g_autoptr (GError) error = NULL;
+  GstVideoFrame frame;
+  gboolean ok;
+
+  if (!gst_video_frame_map (&frame, &self->info, inbuf, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not read the video frame"), (NULL));
+    return GST_FLOW_ERROR;
+  }
+  ok = vtp_image_preprocess (self->pre, GST_VIDEO_FRAME_PLANE_DATA (&frame, 0), GST_VIDEO_FRAME_WIDTH (&frame),
+      GST_VIDEO_FRAME_HEIGHT (&frame), GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0), self->layout, self->state->pixels,
+      &error);
+  gst_video_frame_unmap (&frame);
+  if (ok) {
+    vtp_clip_vision_forward (self->clip, self->state, gst_vtp_buffer_peek_tensor (outbuf));
+    ok = vtp_error_take_pending (&error);
+  }
+  if (!ok) {
+    GST_VTP_ELEMENT_ERROR (self, STREAM, FAILED, error, "encoding a frame");
+    return GST_FLOW_ERROR;
+  }
+  return GST_FLOW_OK;
+}
+
+static gboolean
+gst_vtp_encoder_query (GstBaseTransform *trans, GstPadDirection direction, GstQuery *query)
+{
+  GstVtpEncoder *self = GST_VTP_ENCODER (trans);
+  if (gst_vtp_handle_context_query (GST_ELEMENT (self), query, self->dev))
+    return TRUE;
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction, query);
+}
+
+static void
+gst_vtp_encoder_set_context (GstElement *element, GstContext *context)
+{
+  gst_vtp_handle_set_context (element, context, &GST_VTP_ENCODER (element)->dev);
+  GST_ELEMENT_CLASS (parent_class)->set_context (element, context);
+}
+
+static void
+gst_vtp_encoder_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  GstVtpEncoder *self = GST_VTP_ENCODER (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL: g_free (self->model); self->model = g_value_dup_string (value); break;
+    case PROP_DEVICE: g_free (self->device_spec); self->device_spec = g_value_dup_string (value); break;
+    case PROP_FEATURE_LAYERS: g_free (self->feature_layers); self->feature_layers = g_value_dup_string (value); break;
+    case PROP_SELECT_STRATEGY: self->strategy = g_value_get_enum (value); break;
+    case PROP_WEIGHT_TYPE: self->weight_type = g_value_get_enum (value); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_vtp_encoder_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GstVtpEncoder *self = GST_VTP_ENCODER (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL: g_value_set_string (value, self->model); break;
+    case PROP_DEVICE: g_value_set_string (value, self->device_spec); break;
+    case PROP_FEATURE_LAYERS: g_value_set_string (value, self->feature_layers); break;
+    case PROP_SELECT_STRATEGY: g_value_set_enum (value, self->strategy); break;
+    case PROP_WEIGHT_TYPE: g_value_set_enum (value, self->weight_type); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_vtp_encoder_finalize (GObject *object)
+{
+  GstVtpEncoder *self = GST_VTP_ENCODER (object);
+  release (self);
+  g_free (self->model);
+  g_free (self->device_spec);
+  g_free (self->feature_layers);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_vtp_encoder_class_init (GstVtpEncoderClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+
+  gobject_class->set_property = gst_vtp_encoder_set_property;
+  gobject_class->get_property = gst_vtp_encoder_get_property;
+  gobject_class->finalize = gst_vtp_encoder_finalize;
+
+  /**
+   * GstVtpEncoder:model:
+   *
+   * The model directory (HF layout: config.json, safetensors), or its name
+   * under one of the directories in $VTP_MODEL_PATH.
+   */
+  g_object_class_install_property (gobject_class, PROP_MODEL,
+      g_param_spec_string ("model", "Model", "Model directory (config.json + safetensors) or a name found "
+          "in $VTP_MODEL_PATH", NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  /**
+   * GstVtpEncoder:device:
+   *
+   * The OpenCL device: auto, cpu, gpu, cpu:N, gpu:N, PLATFORM:DEVICE or part
+   * of its name. Unset: the device shared by the pipeline, else $VTP_DEVICE,
+   * else the first GPU, else the CPU.
+   */
+  g_object_class_install_property (gobject_class, PROP_DEVICE,
+      g_param_spec_string ("device", "Device", "OpenCL device (auto, cpu, gpu, gpu:N, P:D or a name part); "
+          "unset: shared with the pipeline, else $VTP_DEVICE, else auto", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  /**
+   * GstVtpEncoder:feature-layers:
+   *
+   * Hidden states given to the bridge, as Python indices into the L + 1
+   * hidden states ("-2", or "-3,-1" to concatenate); unset: config.json's
+   * vision_feature_layer.
+   */
+  g_object_class_install_property (gobject_class, PROP_FEATURE_LAYERS,
+      g_param_spec_string ("feature-layers", "Feature layers", "Comma-separated hidden-state indices (-2 = "
+          "second to last); unset: from config.json", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  /**
+   * GstVtpEncoder:select-strategy:
+   *
+   * Whether the CLS token is dropped (default, LLaVA) or kept (full).
+   */
+  g_object_class_install_property (gobject_class, PROP_SELECT_STRATEGY,
+      g_param_spec_enum ("select-strategy", "Select strategy", "Drop the CLS token (default) or keep it (full)",
+          GST_TYPE_VTP_SELECT_STRATEGY, STRATEGY_AUTO,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  /**
+   * GstVtpEncoder:weight-type:
+   *
+   * How weights are stored on the device.
+   */
+  g_object_class_install_property (gobject_class, PROP_WEIGHT_TYPE,
+      g_param_spec_enum ("weight-type", "Weight type", "Type of the weights on the device",
+          GST_TYPE_VTP_WEIGHT_TYPE, VTP_WEIGHTS_KEEP,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
+  gst_element_class_set_static_metadata (element_class, "VTP image encoder", "Filter/Video/Converter",
+      "Encodes video frames into vision features with a vision-language model's image encoder",
+      "Visual Text Pioneer developers");
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  element_class->set_context = gst_vtp_encoder_set_context;
+
+  trans_class->start = gst_vtp_encoder_start;
+  trans_class->stop = gst_vtp_encoder_stop;
+  trans_class->transform_caps = gst_vtp_encoder_transform_caps;
+  trans_class->set_caps = gst_vtp_encoder_set_caps;
+  trans_class->prepare_output_buffer = gst_vtp_encoder_prepare_output_buffer;
+  trans_class->transform = gst_vtp_encoder_transform;
+  trans_class->query = gst_vtp_encoder_query;
+  trans_class->passthrough_on_same_caps = FALSE;
+
+  gst_type_mark_as_plugin_api (GST_TYPE_VTP_SELECT_STRATEGY, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_VTP_WEIGHT_TYPE, 0);
+  GST_DEBUG_CATEGORY_INIT (gst_vtp_encoder_debug, "vtpencoder", 0, "VTP image encoder");
+}
+
+static void
+gst_vtp_encoder_init (GstVtpEncoder *self)
+{
+  self->strategy = STRATEGY_AUTO;
+  self->weight_type = VTP_WEIGHTS_KEEP;
+}

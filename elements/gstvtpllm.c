@@ -1,0 +1,581 @@
+/**
+ * SECTION:element-vtpllm
+ * @title: vtpllm
+ *
+ * The language model of a vision-language pipeline (LLaMA family): takes the
+ * image embeddings a bridge element made, puts them where the prompt's
+ * `<image>` marker is, and writes the answer as UTF-8 text, one buffer per
+ * frame, stamped with the frame's timestamp and duration. Generation is
+ * greedy unless #GstVtpLlm:temperature is set; sampling is seeded and
+ * repeatable.
+ *
+ * Each described frame is also announced on the bus as an element message
+ * named "vtp-text" with fields text (string), pts (guint64), tokens (uint),
+ * prefill-ms and decode-tokens-per-second (double).
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 filesrc location=cat.jpg ! decodebin ! videoconvert ! \
+ *   vtpencoder model=llava-1.5-7b-hf ! vtpprojector model=llava-1.5-7b-hf ! \
+ *   vtpllm model=llava-1.5-7b-hf prompt="What is in the picture?" ! fdsink
+ * ]|
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#include "gstvtpllm.h"
+#include "gstvtpcommon.h"
+#include "gstvtpcontext.h"
+#include "gstvtptensor.h"
+#include "vtp-generate.h"
+#include "vtp-llava.h"
+#include "vtp-prompt.h"
+#include "vtp-tokenizer.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_vtp_llm_debug);
+#define GST_CAT_DEFAULT gst_vtp_llm_debug
+
+#define DEFAULT_PROMPT "What is in the picture?"
+#define DEFAULT_MAX_NEW_TOKENS 128
+#define DEFAULT_CONTEXT 4096
+#define PREFILL_CHUNK 512
+
+enum {
+  PROP_0,
+  PROP_MODEL,
+  PROP_DEVICE,
+  PROP_WEIGHT_TYPE,
+  PROP_PROMPT,
+  PROP_TEMPLATE,
+  PROP_MAX_NEW_TOKENS,
+  PROP_TEMPERATURE,
+  PROP_TOP_K,
+  PROP_TOP_P,
+  PROP_SEED,
+  PROP_CONTEXT_LENGTH,
+  PROP_NEWLINE,
+};
+
+struct _GstVtpLlm {
+  GstElement parent;
+  GstPad *sinkpad, *srcpad;
+
+  /* properties (object lock) */
+  char *model;
+  char *device_spec;
+  VtpWeightType weight_type;
+  char *prompt;
+  char *template;
+  guint max_new_tokens;
+  float temperature;
+  gint top_k;
+  float top_p;
+  guint64 seed;
+  guint context_length;
+  gboolean newline;
+
+  /* between READY->PAUSED and PAUSED->READY */
+  VtpDevice *dev;
+  VtpCheckpoint *ckpt;
+  VtpLlama *llm;
+  VtpLlamaState *state;
+  VtpTokenizer *tok;
+  gint image_token;
+  VtpTensor *scratch;
+  gint tokens;                  /* image rows per buffer, from caps */
+  gboolean flushing;            /* atomic: stop generating */
+};
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS (GST_VTP_TENSOR_MEDIA_TYPE ", kind=(string)" GST_VTP_KIND_IMAGE_EMBEDDINGS
+        ", tokens=(int)[1, MAX], width=(int)[1, MAX]"));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS ("text/x-raw, format=(string)utf8"));
+
+#define gst_vtp_llm_parent_class parent_class
+G_DEFINE_TYPE (GstVtpLlm, gst_vtp_llm, GST_TYPE_ELEMENT);
+GST_ELEMENT_REGISTER_DEFINE (vtpllm, "vtpllm", GST_RANK_NONE, GST_TYPE_VTP_LLM);
+
+static void
+release (GstVtpLlm *self)
+{
+  g_clear_pointer (&self->scratch, vtp_tensor_free);
+  g_clear_pointer (&self->state, vtp_llama_state_free);
+  g_clear_pointer (&self->llm, vtp_llama_free);
+  g_clear_pointer (&self->tok, vtp_tokenizer_free);
+  g_clear_pointer (&self->ckpt, vtp_checkpoint_unref);
+  g_clear_pointer (&self->dev, vtp_device_unref);
+}
+
+static gboolean
+load_model (GstVtpLlm *self, const char *model, VtpWeightType wtype, guint context, GError **error)
+{
+  VtpLlavaParts parts;
+  VtpLlamaNames names;
+  g_autofree char *tok_path = NULL;
+  gint ctx;
+  gboolean ok = FALSE;
+
+  if (!(self->ckpt = vtp_checkpoint_open (model, error)) || !vtp_llava_parts_read (self->ckpt, &parts, error))
+    return FALSE;
+  if (!parts.has_text) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s (model_type %s) has no language model", self->ckpt->dir,
+        parts.model_type);
+    goto out;
+  }
+  tok_path = vtp_checkpoint_file (self->ckpt, "tokenizer.json");
+  ctx = context ? (gint) context : MIN (parts.cfg.text.max_position_embeddings, DEFAULT_CONTEXT);
+  if (!(self->tok = vtp_tokenizer_new_from_file (tok_path, error))
+      || !vtp_llama_find_names (self->ckpt, &parts.cfg.text, &names, error)
+      || !(self->llm = vtp_llama_load (self->ckpt, &names, &parts.cfg.text, self->dev, wtype, error))
+      || !(self->state = vtp_llama_state_new (self->llm, ctx, PREFILL_CHUNK, error)))
+    goto out;
+  self->image_token = parts.has_projector ? parts.cfg.image_token_index
+      : vtp_tokenizer_token_to_id (self->tok, VTP_IMAGE_MARKER);
+  GST_INFO_OBJECT (self, "loaded the language model of %s (%d layers, context %d)", self->ckpt->dir,
+      parts.cfg.text.num_hidden_layers, ctx);
+  ok = TRUE;
+out:
+  vtp_llava_parts_clear (&parts);
+  return ok;
+}
+
+static gboolean
+start (GstVtpLlm *self)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *model = NULL, *device = NULL;
+  VtpWeightType wtype;
+  guint context;
+
+  GST_OBJECT_LOCK (self);
+  model = g_strdup (self->model);
+  device = g_strdup (self->device_spec);
+  wtype = self->weight_type;
+  context = self->context_length;
+  GST_OBJECT_UNLOCK (self);
+
+  if (!model) {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No model set: set the \"model\" property to a model "
+            "directory"), (NULL));
+    return FALSE;
+  }
+  if (!gst_vtp_ensure_device (GST_ELEMENT (self), device, &self->dev, &error)) {
+    GST_VTP_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, error, "opening the compute device");
+    return FALSE;
+  }
+  if (!load_model (self, model, wtype, context, &error)) {
+    GST_VTP_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, error, "loading the language model");
+    release (self);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+keep_going (gint32 token, gpointer user_data)
+{
+  return !g_atomic_int_get (&((GstVtpLlm *) user_data)->flushing);
+}
+
+/* Prompt, prefill, generation and decoding for one frame's embeddings. */
+static char *
+describe (GstVtpLlm *self, VtpTensor *image, guint *n_tokens, double *prefill_ms, double *tps, GError **error)
+{
+  g_autofree char *prompt = NULL, *template = NULL;
+  g_autoptr (GArray) ids = NULL;
+  g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (gint32));
+  VtpGenerateParams gp = { 0 };
+  gint pos = 0;
+  gint64 t0, t1;
+  char *text;
+
+  GST_OBJECT_LOCK (self);
+  prompt = g_strdup (self->prompt);
+  template = g_strdup (self->template);
+  gp.max_new_tokens = self->max_new_tokens;
+  gp.sampling.temperature = self->temperature;
+  gp.sampling.top_k = self->top_k;
+  gp.sampling.top_p = self->top_p;
+  gp.sampling.seed = self->seed;
+  GST_OBJECT_UNLOCK (self);
+  gp.stop_at_eos = TRUE;
+
+  if (!(ids = vtp_prompt_encode (self->tok, template, prompt, self->image_token, &pos, error)))
+    return NULL;
+  {
+    const gint32 *p = (const gint32 *) ids->data;
+    const VtpLlamaSegment segs[3] = {
+      { p, NULL, 0, pos },
+      { NULL, image, 0, self->tokens },
+      { p + pos + 1, NULL, 0, (gint) ids->len - pos - 1 },
+    };
+    self->state->n_past = 0;
+    t0 = g_get_monotonic_time ();
+    if (!vtp_llama_prefill (self->llm, self->state, segs, 3, FALSE, error))
+      return NULL;
+  }
+  t1 = g_get_monotonic_time ();
+  if (!vtp_llama_generate (self->llm, self->state, &gp, keep_going, self, out, NULL, error))
+    return NULL;
+  *n_tokens = out->len;
+  *prefill_ms = (t1 - t0) / 1000.0;
+  *tps = out->len > 1 ? (out->len - 1) * 1e6 / MAX (g_get_monotonic_time () - t1, 1) : 0.0;
+  if (!(text = vtp_tokenizer_decode (self->tok, (const gint32 *) out->data, out->len, TRUE, error)))
+    return NULL;
+  return text;
+}
+
+static GstFlowReturn
+gst_vtp_llm_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
+{
+  GstVtpLlm *self = GST_VTP_LLM (parent);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = NULL;
+  VtpTensor *image;
+  guint n_tokens = 0;
+  double prefill_ms = 0, tps = 0;
+  gboolean newline;
+  GstBuffer *outbuf;
+  gsize len;
+
+  if (!self->tokens) {
+    gst_buffer_unref (buf);
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("vtpllm received data before its caps"), (NULL));
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  image = gst_vtp_buffer_get_tensor (buf, self->dev, self->tokens, self->llm->cfg.hidden_size, &self->scratch,
+      &error);
+  if (image)
+    text = describe (self, image, &n_tokens, &prefill_ms, &tps, &error);
+  if (!text) {
+    gst_buffer_unref (buf);
+    if (g_atomic_int_get (&self->flushing))
+      return GST_FLOW_FLUSHING;
+    GST_VTP_ELEMENT_ERROR (self, STREAM, FAILED, error, "describing a frame");
+    return GST_FLOW_ERROR;
+  }
+  if (g_atomic_int_get (&self->flushing)) {
+    gst_buffer_unref (buf);
+    return GST_FLOW_FLUSHING;
+  }
+  GST_OBJECT_LOCK (self);
+  newline = self->newline;
+  GST_OBJECT_UNLOCK (self);
+  GST_DEBUG_OBJECT (self, "%u tokens, prefill %.1f ms, %.1f tokens/s: %s", n_tokens, prefill_ms, tps, text);
+
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self),
+          gst_structure_new ("vtp-text", "text", G_TYPE_STRING, text, "pts", G_TYPE_UINT64, GST_BUFFER_PTS (buf),
+              "tokens", G_TYPE_UINT, n_tokens, "prefill-ms", G_TYPE_DOUBLE, prefill_ms,
+              "decode-tokens-per-second", G_TYPE_DOUBLE, tps, NULL)));
+  if (newline) {
+    char *t = g_strconcat (text, "\n", NULL);
+    g_free (text);
+    text = t;
+  }
+  len = strlen (text);
+  outbuf = gst_buffer_new_wrapped (g_steal_pointer (&text), len);
+  gst_buffer_copy_into (outbuf, buf, GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
+  gst_buffer_unref (buf);
+  return gst_pad_push (self->srcpad, outbuf);
+}
+
+static gboolean
+set_caps (GstVtpLlm *self, GstCaps *caps)
+{
+  gint tokens, width;
+  GstCaps *out;
+  gboolean ok;
+
+  if (!gst_vtp_tensor_caps_parse (caps, GST_VTP_KIND_IMAGE_EMBEDDINGS, &tokens, &width)) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("vtpllm takes image embeddings from a bridge element "
+            "(vtpprojector), not %" GST_PTR_FORMAT, caps), (NULL));
+    return FALSE;
+  }
+  if (width != self->llm->cfg.hidden_size) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("The bridge gives %d-wide embeddings but the language model "
+            "of %s has a hidden size of %d: use a bridge built for this language model", width, self->ckpt->dir,
+            self->llm->cfg.hidden_size), ("caps %" GST_PTR_FORMAT, caps));
+    return FALSE;
+  }
+  self->tokens = tokens;
+  out = gst_static_pad_template_get_caps (&src_template);
+  ok = gst_pad_set_caps (self->srcpad, out);
+  gst_caps_unref (out);
+  return ok;
+}
+
+static gboolean
+gst_vtp_llm_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  GstVtpLlm *self = GST_VTP_LLM (parent);
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_CAPS: {
+      GstCaps *caps;
+      gboolean ok;
+      gst_event_parse_caps (event, &caps);
+      ok = set_caps (self, caps);
+      gst_event_unref (event);
+      return ok;
+    }
+    case GST_EVENT_FLUSH_START:
+      g_atomic_int_set (&self->flushing, TRUE);
+      break;
+    case GST_EVENT_FLUSH_STOP:
+      g_atomic_int_set (&self->flushing, FALSE);
+      break;
+    default:
+      break;
+  }
+  return gst_pad_event_default (pad, parent, event);
+}
+
+static gboolean
+gst_vtp_llm_query (GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  GstVtpLlm *self = GST_VTP_LLM (parent);
+  if (gst_vtp_handle_context_query (GST_ELEMENT (self), query, self->dev))
+    return TRUE;
+  return gst_pad_query_default (pad, parent, query);
+}
+
+static GstStateChangeReturn
+gst_vtp_llm_change_state (GstElement *element, GstStateChange transition)
+{
+  GstVtpLlm *self = GST_VTP_LLM (element);
+  GstStateChangeReturn ret;
+
+  switch (transition) {
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      g_atomic_int_set (&self->flushing, FALSE);
+      self->tokens = 0;
+      if (!start (self))
+        return GST_STATE_CHANGE_FAILURE;
+      break;
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      g_atomic_int_set (&self->flushing, TRUE);
+      break;
+    default:
+      break;
+  }
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
+    release (self);
+  return ret;
+}
+
+static void
+gst_vtp_llm_set_context (GstElement *element, GstContext *context)
+{
+  gst_vtp_handle_set_context (element, context, &GST_VTP_LLM (element)->dev);
+  GST_ELEMENT_CLASS (parent_class)->set_context (element, context);
+}
+
+static void
+gst_vtp_llm_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  GstVtpLlm *self = GST_VTP_LLM (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL: g_free (self->model); self->model = g_value_dup_string (value); break;
+    case PROP_DEVICE: g_free (self->device_spec); self->device_spec = g_value_dup_string (value); break;
+    case PROP_WEIGHT_TYPE: self->weight_type = g_value_get_enum (value); break;
+    case PROP_PROMPT: g_free (self->prompt); self->prompt = g_value_dup_string (value); break;
+    case PROP_TEMPLATE:
+      g_free (self->template);
+      self->template = g_value_dup_string (value);
+      if (!self->template)
+        self->template = g_strdup (VTP_LLAVA_TEMPLATE);
+      break;
+    case PROP_MAX_NEW_TOKENS: self->max_new_tokens = g_value_get_uint (value); break;
+    case PROP_TEMPERATURE: self->temperature = g_value_get_float (value); break;
+    case PROP_TOP_K: self->top_k = g_value_get_int (value); break;
+    case PROP_TOP_P: self->top_p = g_value_get_float (value); break;
+    case PROP_SEED: self->seed = g_value_get_uint64 (value); break;
+    case PROP_CONTEXT_LENGTH: self->context_length = g_value_get_uint (value); break;
+    case PROP_NEWLINE: self->newline = g_value_get_boolean (value); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_vtp_llm_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GstVtpLlm *self = GST_VTP_LLM (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL: g_value_set_string (value, self->model); break;
+    case PROP_DEVICE: g_value_set_string (value, self->device_spec); break;
+    case PROP_WEIGHT_TYPE: g_value_set_enum (value, self->weight_type); break;
+    case PROP_PROMPT: g_value_set_string (value, self->prompt); break;
+    case PROP_TEMPLATE: g_value_set_string (value, self->template); break;
+    case PROP_MAX_NEW_TOKENS: g_value_set_uint (value, self->max_new_tokens); break;
+    case PROP_TEMPERATURE: g_value_set_float (value, self->temperature); break;
+    case PROP_TOP_K: g_value_set_int (value, self->top_k); break;
+    case PROP_TOP_P: g_value_set_float (value, self->top_p); break;
+    case PROP_SEED: g_value_set_uint64 (value, self->seed); break;
+    case PROP_CONTEXT_LENGTH: g_value_set_uint (value, self->context_length); break;
+    case PROP_NEWLINE: g_value_set_boolean (value, self->newline); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_vtp_llm_finalize (GObject *object)
+{
+  GstVtpLlm *self = GST_VTP_LLM (object);
+  release (self);
+  g_free (self->model);
+  g_free (self->device_spec);
+  g_free (self->prompt);
+  g_free (self->template);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+#define PARAM_FLAGS (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)
+
+static void
+gst_vtp_llm_class_init (GstVtpLlmClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+
+  gobject_class->set_property = gst_vtp_llm_set_property;
+  gobject_class->get_property = gst_vtp_llm_get_property;
+  gobject_class->finalize = gst_vtp_llm_finalize;
+
+  /**
+   * GstVtpLlm:model:
+   *
+   * The model directory holding the language model and its tokenizer.json,
+   * or its name under $VTP_MODEL_PATH.
+   */
+  g_object_class_install_property (gobject_class, PROP_MODEL,
+      g_param_spec_string ("model", "Model", "Model directory (config.json + safetensors + tokenizer.json) or a "
+          "name found in $VTP_MODEL_PATH", NULL, PARAM_FLAGS | GST_PARAM_MUTABLE_READY));
+  /**
+   * GstVtpLlm:device:
+   *
+   * The OpenCL device (see vtpencoder's device property).
+   */
+  g_object_class_install_property (gobject_class, PROP_DEVICE,
+      g_param_spec_string ("device", "Device", "OpenCL device (auto, cpu, gpu, gpu:N, P:D or a name part); "
+          "unset: shared with the pipeline, else $VTP_DEVICE, else auto", NULL, PARAM_FLAGS | GST_PARAM_MUTABLE_READY));
+  /**
+   * GstVtpLlm:weight-type:
+   *
+   * How weights are stored on the device.
+   */
+  g_object_class_install_property (gobject_class, PROP_WEIGHT_TYPE,
+      g_param_spec_enum ("weight-type", "Weight type", "Type of the weights on the device",
+          GST_TYPE_VTP_WEIGHT_TYPE, VTP_WEIGHTS_KEEP, PARAM_FLAGS | GST_PARAM_MUTABLE_READY));
+  /**
+   * GstVtpLlm:prompt:
+   *
+   * The question or instruction about each frame. Read for every frame, so
+   * a change while playing applies from the next frame.
+   */
+  g_object_class_install_property (gobject_class, PROP_PROMPT,
+      g_param_spec_string ("prompt", "Prompt", "The question about each frame (applies from the next frame)",
+          DEFAULT_PROMPT, PARAM_FLAGS | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstVtpLlm:template:
+   *
+   * The conversation format around the prompt: "{prompt}" is replaced by
+   * the prompt and "<image>" marks where the image embeddings go.
+   */
+  g_object_class_install_property (gobject_class, PROP_TEMPLATE,
+      g_param_spec_string ("template", "Template", "Text around the prompt: {prompt} is replaced, <image> marks "
+          "the image", VTP_LLAVA_TEMPLATE, PARAM_FLAGS | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstVtpLlm:max-new-tokens:
+   *
+   * The most tokens written per frame (generation also stops at EOS).
+   */
+  g_object_class_install_property (gobject_class, PROP_MAX_NEW_TOKENS,
+      g_param_spec_uint ("max-new-tokens", "Max new tokens", "Most tokens written per frame", 1, 65536,
+          DEFAULT_MAX_NEW_TOKENS, PARAM_FLAGS | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstVtpLlm:temperature:
+   *
+   * 0 for greedy decoding; above 0 samples with this temperature.
+   */
+  g_object_class_install_property (gobject_class, PROP_TEMPERATURE,
+      g_param_spec_float ("temperature", "Temperature", "0: greedy; > 0: sample with this temperature", 0.0f,
+          100.0f, 0.0f, PARAM_FLAGS | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstVtpLlm:top-k:
+   *
+   * When sampling, only the k most likely tokens (0: no limit).
+   */
+  g_object_class_install_property (gobject_class, PROP_TOP_K,
+      g_param_spec_int ("top-k", "Top k", "Sample among the k most likely tokens (0: all)", 0, G_MAXINT, 0,
+          PARAM_FLAGS | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstVtpLlm:top-p:
+   *
+   * When sampling, only the most likely tokens whose probabilities sum to p.
+   */
+  g_object_class_install_property (gobject_class, PROP_TOP_P,
+      g_param_spec_float ("top-p", "Top p", "Sample among the most likely tokens holding this much probability",
+          0.0f, 1.0f, 1.0f, PARAM_FLAGS | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstVtpLlm:seed:
+   *
+   * Seed of the sampler: the same seed, prompt and frame give the same text.
+   */
+  g_object_class_install_property (gobject_class, PROP_SEED,
+      g_param_spec_uint64 ("seed", "Seed", "Sampling seed (each frame restarts from it)", 0, G_MAXUINT64, 0,
+          PARAM_FLAGS | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstVtpLlm:context-length:
+   *
+   * Positions kept in the KV cache (prompt, image and answer); 0: the
+   * model's max_position_embeddings, at most 4096.
+   */
+  g_object_class_install_property (gobject_class, PROP_CONTEXT_LENGTH,
+      g_param_spec_uint ("context-length", "Context length", "KV cache positions (0: the model's, at most 4096)",
+          0, 1 << 20, 0, PARAM_FLAGS | GST_PARAM_MUTABLE_READY));
+  /**
+   * GstVtpLlm:newline:
+   *
+   * End each text buffer with a newline (handy with fdsink).
+   */
+  g_object_class_install_property (gobject_class, PROP_NEWLINE,
+      g_param_spec_boolean ("newline", "Newline", "End each text buffer with a newline", FALSE,
+          PARAM_FLAGS | GST_PARAM_MUTABLE_PLAYING));
+
+  gst_element_class_set_static_metadata (element_class, "VTP language model", "Filter/Converter/Text",
+      "Writes text about images with a LLaMA-family language model", "Visual Text Pioneer developers");
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  element_class->change_state = gst_vtp_llm_change_state;
+  element_class->set_context = gst_vtp_llm_set_context;
+
+  GST_DEBUG_CATEGORY_INIT (gst_vtp_llm_debug, "vtpllm", 0, "VTP language model");
+}
+
+static void
+gst_vtp_llm_init (GstVtpLlm *self)
+{
+  self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
+  gst_pad_set_chain_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_vtp_llm_chain));
+  gst_pad_set_event_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_vtp_llm_sink_event));
+  gst_pad_set_query_function (self->sinkpad, GST_DEBUG_FUNCPTR (gst_vtp_llm_query));
+  gst_element_add_pad (GST_ELEMENT (self), self->sinkpad);
+  self->srcpad = gst_pad_new_from_static_template (&src_template, "src");
+  gst_pad_set_query_function (self->srcpad, GST_DEBUG_FUNCPTR (gst_vtp_llm_query));
+  gst_pad_use_fixed_caps (self->srcpad);
+  gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
+
+  self->prompt = g_strdup (DEFAULT_PROMPT);
+  self->template = g_strdup (VTP_LLAVA_TEMPLATE);
+  self->max_new_tokens = DEFAULT_MAX_NEW_TOKENS;
+  self->top_p = 1.0f;
+  self->weight_type = VTP_WEIGHTS_KEEP;
+}

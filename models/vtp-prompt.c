@@ -1,0 +1,34 @@
+#include "vtp-prompt.h"
+#include "vtp-error.h"
+#include <string.h>
+
+GArray *
+vtp_prompt_encode (VtpTokenizer *tok, const char *template, const char *prompt, gint32 image_token,
+    gint *image_pos, GError **error)
+{
+  g_autoptr (GString) text = g_string_new (template);
+  g_autoptr (GArray) ids = NULL;
+  gint found = 0;
+
+  if (!strstr (template, "{prompt}")) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "The prompt template \"%s\" has no {prompt} placeholder",
+        template);
+    return NULL;
+  }
+  g_string_replace (text, "{prompt}", prompt ? prompt : "", 0);
+  if (!(ids = vtp_tokenizer_encode (tok, text->str, TRUE, error)))
+    return NULL;
+  for (guint i = 0; i < ids->len; i++)
+    if (g_array_index (ids, gint32, i) == image_token) {
+      if (found++ == 0)
+        *image_pos = i;
+    }
+  if (found != 1) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, found == 0
+        ? "The prompt \"%s\" has no %s marker (token %d) where the image goes"
+        : "The prompt \"%s\" has more than one %s marker (token %d): one image per prompt",
+        text->str, VTP_IMAGE_MARKER, image_token);
+    return NULL;
+  }
+  return g_steal_pointer (&ids);
+}

@@ -1,0 +1,18 @@
+/* vtp-prompt.h: the text around the image: a template with {prompt} and
+ * one <image> marker, tokenized as the model's processor does it. */
+#pragma once
+#include "vtp-tokenizer.h"
+
+G_BEGIN_DECLS
+
+/* LLaVA-1.5's conversation format, as llava-hf's examples use it. */
+#define VTP_LLAVA_TEMPLATE "USER: <image>\n{prompt} ASSISTANT:"
+#define VTP_IMAGE_MARKER "<image>"
+
+/* Fills @template's "{prompt}" with @prompt, tokenizes it with the BOS the
+ * tokenizer adds, and finds the single @image_token; returns the ids
+ * (gint32) and sets *image_pos, or NULL and an error naming the problem. */
+GArray *vtp_prompt_encode (VtpTokenizer *tok, const char *template, const char *prompt, gint32 image_token,
+    gint *image_pos, GError **error);
+
+G_END_DECLS

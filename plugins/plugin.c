@@ -1,0 +1,22 @@
+/* plugin.c: the "vtp" GStreamer plugin: vision-language model elements. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#include <gst/gst.h>
+#include "gstvtpencoder.h"
+#include "gstvtpprojector.h"
+#include "gstvtpllm.h"
+
+static gboolean
+plugin_init (GstPlugin *plugin)
+{
+  gboolean ok = FALSE;
+  ok |= GST_ELEMENT_REGISTER (vtpencoder, plugin);
+  ok |= GST_ELEMENT_REGISTER (vtpprojector, plugin);
+  ok |= GST_ELEMENT_REGISTER (vtpllm, plugin);
+  return ok;
+}
+
+GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, vtp,
+    "Vision-language models (image encoders, bridges, language models) on OpenCL",
+    plugin_init, VERSION, GST_LICENSE, GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)

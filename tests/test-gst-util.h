@@ -1,0 +1,54 @@
+/* test-gst-util.h: test helpers that need GStreamer: decoding an image file
+ * to tightly packed RGB with the same decoders a pipeline uses, and finding
+ * fixtures and the built plugin. Header-only. */
+#pragma once
+#include <gst/gst.h>
+#include <gst/app/gstappsink.h>
+#include <gst/video/video.h>
+#include <string.h>
+
+static G_GNUC_UNUSED char *
+fixture_path (const char *name)
+{
+  const char *root = g_getenv ("VTP_FIXTURES_DIR");
+  if (root)
+    return g_build_filename (root, name, NULL);
+  return g_build_filename (VTP_SOURCE_DIR, "tests", "fixtures", name, NULL);
+}
+
+/* Decodes @path (PNG, JPEG...) to RGB rows of width * 3 bytes. */
+static G_GNUC_UNUSED guint8 *
+load_rgb (const char *path, gint *width, gint *height)
+{
+  g_autoptr (GError) error = NULL;
+  GstElement *pipe = gst_parse_launch ("filesrc name=src ! decodebin ! videoconvert ! "
+      "video/x-raw,format=RGB ! appsink name=sink sync=false", &error);
+  GstElement *src, *sink;
+  GstSample *sample;
+  GstVideoInfo info;
+  GstVideoFrame frame;
+  guint8 *rgb;
+
+  g_assert_no_error (error);
+  src = gst_bin_get_by_name (GST_BIN (pipe), "src");
+  sink = gst_bin_get_by_name (GST_BIN (pipe), "sink");
+  g_object_set (src, "location", path, NULL);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  sample = gst_app_sink_pull_sample (GST_APP_SINK (sink));
+  g_assert_nonnull (sample);
+  g_assert_true (gst_video_info_from_caps (&info, gst_sample_get_caps (sample)));
+  g_assert_true (gst_video_frame_map (&frame, &info, gst_sample_get_buffer (sample), GST_MAP_READ));
+  *width = GST_VIDEO_INFO_WIDTH (&info);
+  *height = GST_VIDEO_INFO_HEIGHT (&info);
+  rgb = g_malloc ((gsize) *width * *height * 3);
+  for (gint y = 0; y < *height; y++)
+    memcpy (rgb + (gsize) y * *width * 3, (guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 0)
+        + (gsize) y * GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0), (gsize) *width * 3);
+  gst_video_frame_unmap (&frame);
+  gst_sample_unref (sample);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (src);
+  gst_object_unref (sink);
+  gst_object_unref (pipe);
+  return rgb;
+}

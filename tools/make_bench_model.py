@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Makes a random-weight LLaVA-1.5-shaped model for benchmarks: LLaVA-1.5's
+real vision tower dimensions (CLIP ViT-L/14 at 336 px, 24 layers, width
+1024), the mlp2x_gelu projector and a ~1.1B Llama with TinyLlama's
+dimensions (22 layers, width 2048, GQA 32/4 heads, MLP 5632), saved in the
+llava-hf layout as float16 (or --dtype float32 / bfloat16).
+
+    python3 tools/make_bench_model.py /tmp/vtp-bench-llava [--dtype float16]
+
+The weights are random: the text is noise, the timings are real. The
+tokenizer is the Llama-2 tokenizer.json from ../shared/testdata when present
+(with <image> and <pad> added as llava-hf does), else the small one the
+fixtures train."""
+import argparse
+import json
+import os
+import sys
+
+import torch
+from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fixture_common import add_special, train_llama_tokenizer  # noqa: E402
+from make_llava_fixtures import published_name  # noqa: E402
+from tokenizers import Tokenizer  # noqa: E402
+from safetensors.torch import save_file  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("out")
+    ap.add_argument("--dtype", default="float16", choices=["float16", "bfloat16", "float32"])
+    ap.add_argument("--text-layers", type=int, default=22)
+    args = ap.parse_args()
+    dtype = getattr(torch, args.dtype)
+    torch.manual_seed(0)
+
+    shared = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "testdata", "tokenizers", "llama2",
+                          "tokenizer.json")
+    tok = Tokenizer.from_file(shared) if os.path.exists(shared) else train_llama_tokenizer()
+    image_token = add_special(tok, "<image>")
+    pad_token = add_special(tok, "<pad>")
+    vocab = ((tok.get_vocab_size() + 63) // 64) * 64
+
+    vision = CLIPVisionConfig(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16,
+                              image_size=336, patch_size=14, projection_dim=768)
+    text = LlamaConfig(vocab_size=vocab, hidden_size=2048, intermediate_size=5632, num_hidden_layers=args.text_layers,
+                       num_attention_heads=32, num_key_value_heads=4, max_position_embeddings=2048,
+                       rms_norm_eps=1e-5, bos_token_id=1, eos_token_id=2, pad_token_id=pad_token)
+    config = LlavaConfig(vision_config=vision, text_config=text, image_token_index=image_token,
+                         vision_feature_layer=-2, vision_feature_select_strategy="default", image_seq_length=576)
+    with torch.device("cpu"):
+        model = LlavaForConditionalGeneration(config).to(dtype).eval()
+    os.makedirs(args.out, exist_ok=True)
+    model.config.save_pretrained(args.out)
+    state = {published_name(k, "llava-hf"): v.detach().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, os.path.join(args.out, "model.safetensors"), metadata={"format": "pt"})
+    tok.save(os.path.join(args.out, "tokenizer.json"))
+    with open(os.path.join(args.out, "preprocessor_config.json"), "w") as f:
+        json.dump({"image_processor_type": "CLIPImageProcessor", "size": {"shortest_edge": 336},
+                   "crop_size": {"height": 336, "width": 336}, "do_center_crop": True, "resample": 3,
+                   "image_mean": [0.48145466, 0.4578275, 0.40821073],
+                   "image_std": [0.26862954, 0.26130258, 0.27577711]}, f, indent=2)
+    n = sum(p.numel() for p in model.parameters())
+    print("%s: %.2fB parameters (%s), vocab %d, image token %d" % (args.out, n / 1e9, args.dtype, vocab, image_token))
+
+
+if __name__ == "__main__":
+    main()
