@@ -221,7 +221,7 @@ describe (GstVtpLlm *self, VtpTensor *image, guint *n_tokens, double *prefill_ms
   *n_tokens = out->len;
   *prefill_ms = (t1 - t0) / 1000.0;
   *tps = out->len > 1 ? (out->len - 1) * 1e6 / MAX (g_get_monotonic_time () - t1, 1) : 0.0;
-  if (!(text = vtp_tokenizer_decode (self->tok, (const gint32 *) out->data, out->len, TRUE, error)))
+  if (!(text = vtp_prompt_decode_answer (self->tok, (const gint32 *) out->data, out->len, error)))
     return NULL;
   return text;
 }

@@ -32,3 +32,14 @@ vtp_prompt_encode (VtpTokenizer *tok, const char *template, const char *prompt, 
   }
   return g_steal_pointer (&ids);
 }
+
+char *
+vtp_prompt_decode_answer (VtpTokenizer *tok, const gint32 *ids, gsize n_ids, GError **error)
+{
+  g_autoptr (GArray) known = g_array_sized_new (FALSE, FALSE, sizeof (gint32), n_ids);
+
+  for (gsize i = 0; i < n_ids; i++)
+    if (vtp_tokenizer_id_to_token (tok, ids[i]))
+      g_array_append_val (known, ids[i]);
+  return vtp_tokenizer_decode (tok, (const gint32 *) known->data, known->len, TRUE, error);
+}

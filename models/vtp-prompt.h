@@ -15,4 +15,9 @@ G_BEGIN_DECLS
 GArray *vtp_prompt_encode (VtpTokenizer *tok, const char *template, const char *prompt, gint32 image_token,
     gint *image_pos, GError **error);
 
+/* The text of generated @ids, as transformers' decode(skip_special_tokens=True)
+ * gives it: special tokens and ids the tokenizer does not know (the padded
+ * rows of a vocabulary such as LLaVA's 32064) are left out. */
+char *vtp_prompt_decode_answer (VtpTokenizer *tok, const gint32 *ids, gsize n_ids, GError **error);
+
 G_END_DECLS

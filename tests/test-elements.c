@@ -1,0 +1,333 @@
+/* test-elements.c: vtpencoder, vtpprojector and vtpllm through GstHarness,
+ * on the tiny LLaVA fixtures: each element's output against transformers'
+ * recorded tensors and text, caps checks that name both numbers, and clear
+ * errors for missing or broken model files. */
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <glib/gstdio.h>
+#include <math.h>
+#include "test-gst-util.h"
+#include "gstvtptensor.h"
+#include "vtp-safetensors.h"
+#include <json-glib/json-glib.h>
+
+static VtpSafetensors *
+open_reference (const char *fixture)
+{
+  g_autofree char *dir = fixture_path (fixture);
+  g_autofree char *path = g_build_filename (dir, "reference.safetensors", NULL);
+  g_autoptr (GError) error = NULL;
+  VtpSafetensors *st = vtp_safetensors_open (path, &error);
+  g_assert_no_error (error);
+  return st;
+}
+
+static char *
+reference_string (const char *fixture, const char *key)
+{
+  g_autofree char *dir = fixture_path (fixture);
+  g_autofree char *path = g_build_filename (dir, "reference.json", NULL);
+  g_autoptr (JsonParser) p = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  g_assert_true (json_parser_load_from_file (p, path, &error));
+  return g_strdup (json_object_get_string_member (json_node_get_object (json_parser_get_root (p)), key));
+}
+
+static GstBuffer *
+buffer_from (const VtpStTensor *t)
+{
+  return gst_buffer_new_memdup (t->data, t->n_bytes);
+}
+
+static double
+max_error (GstBuffer *buf, const VtpStTensor *want)
+{
+  GstMapInfo map;
+  double worst = 0;
+
+  g_assert_true (gst_buffer_map (buf, &map, GST_MAP_READ));
+  g_assert_cmpuint (map.size, ==, want->n_bytes);
+  for (gsize i = 0; i < map.size / 4; i++)
+    worst = MAX (worst, fabs (((const float *) map.data)[i] - ((const float *) want->data)[i]));
+  gst_buffer_unmap (buf, &map);
+  return worst;
+}
+
+static GstHarness *
+harness_with_model (const char *element, const char *fixture)
+{
+  g_autofree char *dir = fixture_path (fixture);
+  GstElement *e = gst_element_factory_make (element, NULL);
+  GstHarness *h;
+
+  g_assert_nonnull (e);
+  g_object_set (e, "model", dir, NULL);
+  h = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
+  return h;
+}
+
+static void
+test_encoder (void)
+{
+  g_autoptr (VtpSafetensors) ref = open_reference ("llava-tiny-a");
+  const VtpStTensor *img = vtp_safetensors_find (ref, "image");
+  const gint w = img->shape[1], hh = img->shape[0];
+  GstHarness *h = harness_with_model ("vtpencoder", "llava-tiny-a");
+  g_autofree char *caps = g_strdup_printf ("video/x-raw,format=RGB,width=%d,height=%d,framerate=0/1", w, hh);
+  g_autofree char *caps4 = g_strdup_printf ("video/x-raw,format=BGRx,width=%d,height=%d,framerate=0/1", w, hh);
+  GstVideoInfo info;
+  GstBuffer *in, *out;
+  GstVideoFrame frame;
+  GstCaps *outcaps;
+  gint tokens, width;
+
+  /* RGB, with the row stride GStreamer gives odd widths */
+  gst_harness_set_src_caps_str (h, caps);
+  gst_video_info_from_caps (&info, gst_caps_from_string (caps));
+  in = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&info), NULL);
+  gst_video_frame_map (&frame, &info, in, GST_MAP_WRITE);
+  for (gint y = 0; y < hh; y++)
+    memcpy ((guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 0) + y * GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0),
+        img->data + (gsize) y * w * 3, w * 3);
+  gst_video_frame_unmap (&frame);
+  GST_BUFFER_PTS (in) = 42 * GST_SECOND;
+  out = gst_harness_push_and_pull (h, in);
+  g_assert_nonnull (out);
+  g_assert_cmpuint (GST_BUFFER_PTS (out), ==, 42 * GST_SECOND);
+  g_assert_nonnull (gst_vtp_buffer_peek_tensor (out));
+  outcaps = gst_pad_get_current_caps (h->sinkpad);
+  g_assert_true (gst_vtp_tensor_caps_parse (outcaps, GST_VTP_KIND_VISION_FEATURES, &tokens, &width));
+  g_assert_cmpint (tokens, ==, 25);
+  g_assert_cmpint (width, ==, 32);
+  gst_caps_unref (outcaps);
+  g_assert_cmpfloat (max_error (out, vtp_safetensors_find (ref, "vision_features")), <=, 1e-4);
+  gst_buffer_unref (out);
+
+  /* the same frame as BGRx */
+  gst_harness_set_src_caps_str (h, caps4);
+  gst_video_info_from_caps (&info, gst_caps_from_string (caps4));
+  in = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&info), NULL);
+  gst_video_frame_map (&frame, &info, in, GST_MAP_WRITE);
+  for (gint y = 0; y < hh; y++)
+    for (gint x = 0; x < w; x++) {
+      guint8 *p = (guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 0) + y * GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0) + x * 4;
+      const guint8 *s = img->data + ((gsize) y * w + x) * 3;
+      p[0] = s[2];
+      p[1] = s[1];
+      p[2] = s[0];
+      p[3] = 0;
+    }
+  gst_video_frame_unmap (&frame);
+  out = gst_harness_push_and_pull (h, in);
+  g_assert_cmpfloat (max_error (out, vtp_safetensors_find (ref, "vision_features")), <=, 1e-4);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+}
+
+static void
+test_projector (void)
+{
+  g_autoptr (VtpSafetensors) ref = open_reference ("llava-tiny-b");
+  const VtpStTensor *feats = vtp_safetensors_find (ref, "vision_features");
+  GstHarness *h = harness_with_model ("vtpprojector", "llava-tiny-b");
+  g_autofree char *caps = g_strdup_printf (GST_VTP_TENSOR_MEDIA_TYPE ",kind=vision-features,tokens=%d,width=%d",
+      (gint) feats->shape[0], (gint) feats->shape[1]);
+  GstBuffer *out;
+
+  gst_harness_set_src_caps_str (h, caps);
+  out = gst_harness_push_and_pull (h, buffer_from (feats));
+  g_assert_cmpfloat (max_error (out, vtp_safetensors_find (ref, "projector_output")), <=, 1e-4);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+}
+
+/* An error message posted by the harnessed element, or NULL. */
+static char *
+harness_error (GstHarness *h)
+{
+  GstBus *bus = gst_element_get_bus (h->element);
+  GstMessage *m;
+  char *text = NULL;
+
+  while (!text && (m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR))) {
+    GError *e = NULL;
+    gst_message_parse_error (m, &e, NULL);
+    text = g_strdup (e->message);
+    g_error_free (e);
+    gst_message_unref (m);
+  }
+  gst_object_unref (bus);
+  return text;
+}
+
+static GstHarness *
+harness_with_bus (const char *element, const char *fixture)
+{
+  GstHarness *h = harness_with_model (element, fixture);
+  GstBus *bus = gst_bus_new ();
+  gst_element_set_bus (h->element, bus);
+  gst_object_unref (bus);
+  return h;
+}
+
+static void
+test_projector_width_mismatch (void)
+{
+  GstHarness *h = harness_with_bus ("vtpprojector", "llava-tiny-a");
+  g_autofree char *msg = NULL;
+  float zeros[4 * 40] = { 0 };
+
+  gst_harness_set_src_caps_str (h, GST_VTP_TENSOR_MEDIA_TYPE ",kind=vision-features,tokens=4,width=40");
+  g_assert_cmpint (gst_harness_push (h, gst_buffer_new_memdup (zeros, sizeof zeros)), ==, GST_FLOW_NOT_NEGOTIATED);
+  msg = harness_error (h);
+  g_assert_nonnull (msg);
+  g_test_message ("%s", msg);
+  g_assert_nonnull (strstr (msg, "40-wide"));
+  g_assert_nonnull (strstr (msg, "32-wide"));
+  gst_harness_teardown (h);
+}
+
+static void
+test_llm (gconstpointer data)
+{
+  const char *fixture = data;
+  g_autoptr (VtpSafetensors) ref = open_reference (fixture);
+  const VtpStTensor *emb = vtp_safetensors_find (ref, "projector_output");
+  g_autofree char *want = reference_string (fixture, "greedy_text");
+  GstHarness *h = harness_with_model ("vtpllm", fixture);
+  g_autofree char *caps = g_strdup_printf (GST_VTP_TENSOR_MEDIA_TYPE ",kind=image-embeddings,tokens=%d,width=%d",
+      (gint) emb->shape[0], (gint) emb->shape[1]);
+  GstBuffer *in = buffer_from (emb), *out;
+  GstCaps *outcaps;
+  GstMapInfo map;
+
+  g_object_set (h->element, "max-new-tokens", 20, NULL);
+  gst_harness_set_src_caps_str (h, caps);
+  GST_BUFFER_PTS (in) = 3 * GST_SECOND;
+  GST_BUFFER_DURATION (in) = GST_SECOND / 2;
+  out = gst_harness_push_and_pull (h, in);
+  g_assert_nonnull (out);
+  g_assert_cmpuint (GST_BUFFER_PTS (out), ==, 3 * GST_SECOND);
+  g_assert_cmpuint (GST_BUFFER_DURATION (out), ==, GST_SECOND / 2);
+  outcaps = gst_pad_get_current_caps (h->sinkpad);
+  g_assert_true (gst_structure_has_name (gst_caps_get_structure (outcaps, 0), "text/x-raw"));
+  gst_caps_unref (outcaps);
+  g_assert_true (gst_buffer_map (out, &map, GST_MAP_READ));
+  g_assert_cmpmem (map.data, map.size, want, strlen (want));
+  gst_buffer_unmap (out, &map);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+}
+
+static void
+test_llm_width_mismatch (void)
+{
+  GstHarness *h = harness_with_bus ("vtpllm", "llava-tiny-a");
+  g_autofree char *msg = NULL;
+  float zeros[2 * 64] = { 0 };
+
+  gst_harness_set_src_caps_str (h, GST_VTP_TENSOR_MEDIA_TYPE ",kind=image-embeddings,tokens=2,width=64");
+  g_assert_cmpint (gst_harness_push (h, gst_buffer_new_memdup (zeros, sizeof zeros)), !=, GST_FLOW_OK);
+  msg = harness_error (h);
+  g_assert_nonnull (msg);
+  g_assert_nonnull (strstr (msg, "64-wide"));
+  g_assert_nonnull (strstr (msg, "hidden size of 48"));
+  gst_harness_teardown (h);
+}
+
+/* A model that cannot be opened fails the state change with the path named. */
+static void
+expect_start_error (const char *element, const char *model, const char *needle)
+{
+  GstElement *e = gst_element_factory_make (element, NULL);
+  GstBus *bus = gst_bus_new ();
+  GstMessage *m;
+  GError *err = NULL;
+  GstStateChangeReturn ret;
+
+  gst_element_set_bus (e, bus);
+  g_object_set (e, "model", model, NULL);
+  ret = gst_element_set_state (e, GST_STATE_PAUSED);
+  g_assert_cmpint (ret, ==, GST_STATE_CHANGE_FAILURE);
+  m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  g_assert_nonnull (m);
+  gst_message_parse_error (m, &err, NULL);
+  g_test_message ("%s: %s", element, err->message);
+  g_assert_nonnull (strstr (err->message, needle));
+  g_error_free (err);
+  gst_message_unref (m);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_object_unref (e);
+  gst_object_unref (bus);
+}
+
+static void
+copy_file (const char *from, const char *to, gssize truncate_to)
+{
+  g_autofree char *data = NULL;
+  gsize len;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (g_file_get_contents (from, &data, &len, &error));
+  g_assert_true (g_file_set_contents (to, data, truncate_to >= 0 ? (gsize) truncate_to : len, &error));
+}
+
+static void
+test_bad_models (void)
+{
+  g_autofree char *src = fixture_path ("llava-tiny-a");
+  g_autofree char *tmp = g_dir_make_tmp ("vtp-bad-model-XXXXXX", NULL);
+  const char *files[] = { "config.json", "tokenizer.json", "preprocessor_config.json" };
+  g_autofree char *st_src = g_build_filename (src, "model.safetensors", NULL);
+  g_autofree char *st_dst = g_build_filename (tmp, "model.safetensors", NULL);
+  g_autofree char *cfg = g_build_filename (tmp, "config.json", NULL);
+
+  expect_start_error ("vtpencoder", "/nonexistent/model-dir", "/nonexistent/model-dir");
+  expect_start_error ("vtpllm", "/nonexistent/model-dir", "not found");
+
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++) {
+    g_autofree char *a = g_build_filename (src, files[i], NULL), *b = g_build_filename (tmp, files[i], NULL);
+    copy_file (a, b, -1);
+  }
+  expect_start_error ("vtpprojector", tmp, "no model.safetensors");
+  copy_file (st_src, st_dst, 300000);
+  expect_start_error ("vtpllm", tmp, "truncated");
+  expect_start_error ("vtpencoder", tmp, "truncated");
+  /* a config that disagrees with the weights: the tensor and both shapes are named */
+  copy_file (st_src, st_dst, -1);
+  {
+    g_autofree char *text = NULL;
+    g_autoptr (GString) s = NULL;
+    g_assert_true (g_file_get_contents (cfg, &text, NULL, NULL));
+    s = g_string_new (text);
+    g_string_replace (s, "\"intermediate_size\": 96", "\"intermediate_size\": 100", 1);
+    g_assert_true (g_file_set_contents (cfg, s->str, -1, NULL));
+  }
+  expect_start_error ("vtpllm", tmp, "expected [100, 48]");
+
+  {
+    GDir *d = g_dir_open (tmp, 0, NULL);
+    const char *n;
+    while ((n = g_dir_read_name (d))) {
+      g_autofree char *p = g_build_filename (tmp, n, NULL);
+      g_unlink (p);
+    }
+    g_dir_close (d);
+    g_rmdir (tmp);
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/elements/encoder", test_encoder);
+  g_test_add_func ("/elements/projector", test_projector);
+  g_test_add_func ("/elements/projector-width-mismatch", test_projector_width_mismatch);
+  g_test_add_data_func ("/elements/llm-a", "llava-tiny-a", test_llm);
+  g_test_add_data_func ("/elements/llm-b", "llava-tiny-b", test_llm);
+  g_test_add_func ("/elements/llm-width-mismatch", test_llm_width_mismatch);
+  g_test_add_func ("/elements/bad-models", test_bad_models);
+  return g_test_run ();
+}

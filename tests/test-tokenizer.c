@@ -1,0 +1,734 @@
+/* test-tokenizer.c: vtp's tokenizer (models/vtp-tokenizer.c) against the ids
+ * and strings of HuggingFace `tokenizers`, written by
+ * tools/make_tokenizer_fixtures.py into tests/fixtures/tokenizer/:
+ *   - small trained tokenizers (committed, always run): legacy Llama layout,
+ *     non-legacy Metaspace, and a variant with unusual flags;
+ *   - the real Llama-2 tokenizer.json from $VTP_SHARED_DIR (default
+ *     <source>/../shared), skipped when absent: every corpus string's ids with
+ *     and without <image> as an added special token, and the decodes;
+ *   - error cases, malformed files and random input (no crash, clear errors);
+ *   - a timing print (load, encode throughput). */
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+#include "vtp-tokenizer.h"
+
+#ifndef VTP_SOURCE_DIR
+#define VTP_SOURCE_DIR "."
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Fixture access */
+
+static char *
+fixture_dir (void)
+{
+  const char *root = g_getenv ("VTP_FIXTURES_DIR");
+  if (root)
+    return g_build_filename (root, "tokenizer", NULL);
+  return g_build_filename (VTP_SOURCE_DIR, "tests", "fixtures", "tokenizer", NULL);
+}
+
+static char *
+fixture_file (const char *a, const char *b)
+{
+  g_autofree char *dir = fixture_dir ();
+  return g_build_filename (dir, a, b, NULL);
+}
+
+static char *
+llama2_path (void)
+{
+  const char *shared = g_getenv ("VTP_SHARED_DIR");
+  g_autofree char *def = g_build_filename (VTP_SOURCE_DIR, "..", "shared", NULL);
+  return g_build_filename (shared ? shared : def, "testdata", "tokenizers", "llama2", "tokenizer.json", NULL);
+}
+
+/* One JsonNode (object) per line of a .jsonl file */
+static GPtrArray *
+load_jsonl (const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *data = NULL;
+  g_auto (GStrv) lines = NULL;
+  GPtrArray *rows = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
+
+  if (!g_file_get_contents (path, &data, NULL, &error))
+    g_error ("cannot read fixture %s: %s (run tools/make_tokenizer_fixtures.py)", path, error->message);
+  lines = g_strsplit (data, "\n", -1);
+  for (guint i = 0; lines[i]; i++) {
+    g_autoptr (JsonParser) p = json_parser_new ();
+    if (!*lines[i])
+      continue;
+    if (!json_parser_load_from_data (p, lines[i], -1, &error))
+      g_error ("%s:%u: %s", path, i + 1, error->message);
+    g_ptr_array_add (rows, json_parser_steal_root (p));
+  }
+  return rows;
+}
+
+static JsonObject *
+load_json_object (const char *path, JsonParser **keep)
+{
+  g_autoptr (GError) error = NULL;
+  *keep = json_parser_new ();
+  if (!json_parser_load_from_file (*keep, path, &error))
+    g_error ("cannot read fixture %s: %s", path, error->message);
+  return json_node_get_object (json_parser_get_root (*keep));
+}
+
+static GArray *
+json_ids (JsonObject *o, const char *key)
+{
+  JsonArray *a = json_object_get_array_member (o, key);
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint32));
+  for (guint i = 0; i < json_array_get_length (a); i++) {
+    gint32 v = (gint32) json_array_get_int_element (a, i);
+    g_array_append_val (ids, v);
+  }
+  return ids;
+}
+
+static const char *
+opt_string (JsonObject *o, const char *key, const char *dflt)
+{
+  return json_object_has_member (o, key) ? json_object_get_string_member (o, key) : dflt;
+}
+
+static char *
+ids_str (const GArray *ids)
+{
+  GString *s = g_string_new ("[");
+  for (guint i = 0; ids && i < ids->len; i++)
+    g_string_append_printf (s, "%s%d", i ? ", " : "", g_array_index (ids, gint32, i));
+  g_string_append (s, "]");
+  return g_string_free (s, FALSE);
+}
+
+static gboolean
+ids_equal (const GArray *a, const GArray *b)
+{
+  return a && b && a->len == b->len && (a->len == 0 || memcmp (a->data, b->data, a->len * sizeof (gint32)) == 0);
+}
+
+static char *
+quoted (const char *s)
+{
+  g_autofree char *e = g_strescape (s ? s : "(null)", NULL);
+  if (strlen (e) > 300) {
+    char *t = g_strdup_printf ("\"%.300s\"... (%" G_GSIZE_FORMAT " bytes)", e, strlen (s));
+    return t;
+  }
+  return g_strdup_printf ("\"%s\"", e);
+}
+
+/* Mismatch bookkeeping: the first few are printed in full */
+typedef struct {
+  const char *what;
+  guint checked, failed;
+} Tally;
+
+static void
+report_ids (Tally *t, const char *label, const char *text, const GArray *want, const GArray *got)
+{
+  t->checked++;
+  if (ids_equal (want, got))
+    return;
+  if (t->failed++ < 5) {
+    g_autofree char *q = quoted (text);
+    g_autofree char *w = ids_str (want);
+    g_autofree char *g = ids_str (got);
+    g_printerr ("MISMATCH %s %s: text %s\n  HF:  %s\n  vtp: %s\n", t->what, label, q, w, g);
+  }
+}
+
+static void
+report_str (Tally *t, const char *label, const char *context, const char *want, const char *got)
+{
+  t->checked++;
+  if (got && g_strcmp0 (want, got) == 0)
+    return;
+  if (t->failed++ < 5) {
+    g_autofree char *c = quoted (context);
+    g_autofree char *w = quoted (want);
+    g_autofree char *g = quoted (got);
+    g_printerr ("MISMATCH %s %s: for %s\n  HF:  %s\n  vtp: %s\n", t->what, label, c, w, g);
+  }
+}
+
+static GArray *
+encode_ok (VtpTokenizer *tok, const char *text, gboolean add_special)
+{
+  g_autoptr (GError) error = NULL;
+  GArray *ids = vtp_tokenizer_encode (tok, text, add_special, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (ids);
+  return ids;
+}
+
+static char *
+decode_ok (VtpTokenizer *tok, const GArray *ids, gboolean skip)
+{
+  g_autoptr (GError) error = NULL;
+  char *s = vtp_tokenizer_decode (tok, (const gint32 *) ids->data, ids->len, skip, &error);
+  g_assert_no_error (error);
+  return s;
+}
+
+static void
+check_decode_cases (VtpTokenizer *tok, const char *path, Tally *t)
+{
+  g_autoptr (GPtrArray) rows = load_jsonl (path);
+  for (guint i = 0; i < rows->len; i++) {
+    JsonObject *r = json_node_get_object (rows->pdata[i]);
+    g_autoptr (GArray) ids = json_ids (r, "ids");
+    g_autofree char *ctx = ids_str (ids);
+    g_autofree char *d = decode_ok (tok, ids, FALSE);
+    g_autofree char *ds = decode_ok (tok, ids, TRUE);
+    report_str (t, "decode", ctx, json_object_get_string_member (r, "dec"), d);
+    report_str (t, "decode(skip_special)", ctx, json_object_get_string_member (r, "dec_skip"), ds);
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Small trained tokenizers: always present */
+
+static void
+test_small (gconstpointer data)
+{
+  const char *name = data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *tok_path = fixture_file (name, "tokenizer.json");
+  g_autofree char *exp_path = fixture_file (name, "expected.jsonl");
+  g_autofree char *dec_path = fixture_file (name, "decode.jsonl");
+  g_autofree char *meta_path = fixture_file (name, "meta.json");
+  g_autoptr (VtpTokenizer) tok = vtp_tokenizer_new_from_file (tok_path, &error);
+  g_autoptr (JsonParser) mp = NULL;
+  JsonObject *meta = load_json_object (meta_path, &mp);
+  g_autoptr (GPtrArray) rows = load_jsonl (exp_path);
+  Tally te = { name, 0, 0 }, td = { name, 0, 0 };
+  JsonObject *ids_o;
+  JsonObjectIter it;
+  const char *key;
+  JsonNode *val;
+
+  g_assert_no_error (error);
+  g_assert_nonnull (tok);
+  g_assert_cmpuint (vtp_tokenizer_get_vocab_size (tok), ==, json_object_get_int_member (meta, "vocab_size"));
+  g_assert_cmpint (vtp_tokenizer_get_bos_id (tok), ==, json_object_get_int_member (meta, "bos_id"));
+  ids_o = json_object_get_object_member (meta, "token_ids");
+  json_object_iter_init (&it, ids_o);
+  while (json_object_iter_next (&it, &key, &val))
+    g_assert_cmpint (vtp_tokenizer_token_to_id (tok, key), ==, json_node_get_int (val));
+  g_assert_cmpuint (rows->len, ==, json_object_get_int_member (meta, "n_expected"));
+  g_assert_cmpuint (rows->len, >=, 300);
+
+  for (guint i = 0; i < rows->len; i++) {
+    JsonObject *r = json_node_get_object (rows->pdata[i]);
+    const char *text = json_object_get_string_member (r, "text");
+    g_autoptr (GArray) want = json_ids (r, "ids");
+    g_autoptr (GArray) want_ns = json_ids (r, "ids_nospecial");
+    g_autoptr (GArray) got = encode_ok (tok, text, TRUE);
+    g_autoptr (GArray) got_ns = encode_ok (tok, text, FALSE);
+    g_autofree char *d = decode_ok (tok, want, FALSE);
+    g_autofree char *ds = decode_ok (tok, want, TRUE);
+    report_ids (&te, "encode", text, want, got);
+    report_ids (&te, "encode(add_special_tokens=False)", text, want_ns, got_ns);
+    report_str (&td, "decode", text, json_object_get_string_member (r, "dec"), d);
+    report_str (&td, "decode(skip_special)", text, json_object_get_string_member (r, "dec_skip"), ds);
+  }
+  check_decode_cases (tok, dec_path, &td);
+  g_print ("# %s: %u/%u encodes, %u/%u decodes identical to HF\n", name, te.checked - te.failed, te.checked,
+      td.checked - td.failed, td.checked);
+  g_assert_cmpuint (te.failed, ==, 0);
+  g_assert_cmpuint (td.failed, ==, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The real Llama-2 tokenizer (skipped when absent) */
+
+static VtpTokenizer *
+llama2_or_skip (JsonParser **meta_parser, JsonObject **meta)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = llama2_path ();
+  g_autofree char *meta_path = fixture_file ("llama2-meta.json", NULL);
+  g_autofree char *data = NULL;
+  g_autofree char *sha = NULL;
+  gsize len;
+  VtpTokenizer *tok;
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS)) {
+    g_autofree char *msg = g_strdup_printf ("%s is absent (set VTP_SHARED_DIR to the folder holding "
+        "testdata/tokenizers/llama2/tokenizer.json)", path);
+    g_test_skip (msg);
+    return NULL;
+  }
+  *meta = load_json_object (meta_path, meta_parser);
+  g_assert_true (g_file_get_contents (path, &data, &len, &error));
+  sha = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) data, len);
+  if (g_strcmp0 (sha, json_object_get_string_member (*meta, "tokenizer_json_sha256")) != 0)
+    g_error ("%s (sha256 %s) is not the file the fixtures were made from (sha256 %s); rerun "
+        "tools/make_tokenizer_fixtures.py", path, sha, json_object_get_string_member (*meta, "tokenizer_json_sha256"));
+  tok = vtp_tokenizer_new_from_data (data, len, path, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (tok);
+  return tok;
+}
+
+static void
+test_llama2_corpus (void)
+{
+  g_autoptr (JsonParser) mp = NULL;
+  JsonObject *meta = NULL;
+  g_autoptr (VtpTokenizer) base = llama2_or_skip (&mp, &meta);
+  g_autoptr (VtpTokenizer) img = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = llama2_path ();
+  g_autofree char *corpus_path = fixture_file ("corpus.jsonl", NULL);
+  g_autofree char *exp_path = fixture_file ("llama2-expected.jsonl", NULL);
+  g_autofree char *dec_path = fixture_file ("llama2-decode.jsonl", NULL);
+  g_autoptr (GPtrArray) corpus = NULL;
+  g_autoptr (GPtrArray) rows = NULL;
+  Tally te = { "llama2", 0, 0 }, td = { "llama2", 0, 0 };
+  guint n_image = 0;
+
+  if (!base)
+    return;
+  img = vtp_tokenizer_new_from_file (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (vtp_tokenizer_get_vocab_size (base), ==, json_object_get_int_member (meta, "vocab_size"));
+  g_assert_cmpint (vtp_tokenizer_add_token (img, "<image>", TRUE), ==, json_object_get_int_member (meta, "image_id"));
+  g_assert_cmpuint (vtp_tokenizer_get_vocab_size (img), ==, json_object_get_int_member (meta, "vocab_size_image"));
+  g_assert_cmpint (vtp_tokenizer_get_bos_id (base), ==, json_object_get_int_member (meta, "bos_id"));
+
+  corpus = load_jsonl (corpus_path);
+  rows = load_jsonl (exp_path);
+  g_assert_cmpuint (corpus->len, ==, rows->len);
+  g_assert_cmpuint (corpus->len, >=, 2000);
+  for (guint i = 0; i < rows->len; i++) {
+    const char *text = json_object_get_string_member (json_node_get_object (corpus->pdata[i]), "text");
+    JsonObject *r = json_node_get_object (rows->pdata[i]);
+    g_autoptr (GArray) want = json_ids (r, "ids");
+    g_autoptr (GArray) want_i = json_object_has_member (r, "ids_image") ? json_ids (r, "ids_image") : NULL;
+    g_autoptr (GArray) got = encode_ok (base, text, TRUE);
+    g_autoptr (GArray) got_i = encode_ok (img, text, TRUE);
+    g_autofree char *d = decode_ok (base, want, FALSE);
+    g_autofree char *ds = decode_ok (base, want, TRUE);
+    const char *dec = json_object_get_string_member (r, "dec");
+    const char *dec_skip = opt_string (r, "dec_skip", text);
+
+    report_ids (&te, "encode", text, want, got);
+    report_str (&td, "decode", text, dec, d);
+    report_str (&td, "decode(skip_special)", text, dec_skip, ds);
+    report_ids (&te, "encode with <image>", text, want_i ? want_i : want, got_i);
+    if (want_i) {
+      g_autofree char *di = decode_ok (img, want_i, FALSE);
+      g_autofree char *dis = decode_ok (img, want_i, TRUE);
+      n_image++;
+      report_str (&td, "decode with <image>", text, json_object_get_string_member (r, "dec_image"), di);
+      report_str (&td, "decode(skip_special) with <image>", text,
+          json_object_get_string_member (r, "dec_image_skip"), dis);
+    }
+  }
+  check_decode_cases (img, dec_path, &td);
+  g_print ("# llama2: %u corpus strings (%u change with <image>): %u/%u encodes, %u/%u decodes identical to HF\n",
+      rows->len, n_image, te.checked - te.failed, te.checked, td.checked - td.failed, td.checked);
+  g_assert_cmpuint (te.failed, ==, 0);
+  g_assert_cmpuint (td.failed, ==, 0);
+}
+
+static void
+test_llama2_api (void)
+{
+  g_autoptr (JsonParser) mp = NULL;
+  JsonObject *meta = NULL;
+  g_autoptr (VtpTokenizer) tok = llama2_or_skip (&mp, &meta);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) ids = NULL;
+  gint32 the;
+
+  if (!tok)
+    return;
+  g_assert_cmpint (vtp_tokenizer_token_to_id (tok, "<unk>"), ==, 0);
+  g_assert_cmpint (vtp_tokenizer_token_to_id (tok, "<s>"), ==, 1);
+  g_assert_cmpint (vtp_tokenizer_token_to_id (tok, "</s>"), ==, 2);
+  g_assert_cmpint (vtp_tokenizer_token_to_id (tok, "<0x0A>"), ==, 13);
+  g_assert_cmpint (vtp_tokenizer_token_to_id (tok, "<image>"), ==, -1);
+  g_assert_cmpstr (vtp_tokenizer_id_to_token (tok, 1), ==, "<s>");
+  g_assert_cmpstr (vtp_tokenizer_id_to_token (tok, 31999), !=, NULL);
+  g_assert_null (vtp_tokenizer_id_to_token (tok, 32000));
+  g_assert_null (vtp_tokenizer_id_to_token (tok, -1));
+  g_assert_true (vtp_tokenizer_is_special (tok, 1));
+  g_assert_true (vtp_tokenizer_is_special (tok, 2));
+  g_assert_false (vtp_tokenizer_is_special (tok, 13));
+  g_assert_false (vtp_tokenizer_is_special (tok, 40000));
+
+  /* a piece already in the vocab keeps its id; the vocab does not grow */
+  the = vtp_tokenizer_token_to_id (tok, "▁the");
+  g_assert_cmpint (the, >, 0);
+  g_assert_cmpint (vtp_tokenizer_add_token (tok, "▁the", FALSE), ==, the);
+  g_assert_cmpuint (vtp_tokenizer_get_vocab_size (tok), ==, 32000);
+  /* new tokens get the next ids; re-adding is a no-op */
+  g_assert_cmpint (vtp_tokenizer_add_token (tok, "<image>", TRUE), ==, 32000);
+  g_assert_cmpint (vtp_tokenizer_add_token (tok, "<image>", TRUE), ==, 32000);
+  g_assert_cmpint (vtp_tokenizer_add_token (tok, "<video>", TRUE), ==, 32001);
+  g_assert_cmpint (vtp_tokenizer_add_token (tok, "", TRUE), ==, -1);
+  g_assert_cmpuint (vtp_tokenizer_get_vocab_size (tok), ==, 32002);
+  g_assert_true (vtp_tokenizer_is_special (tok, 32000));
+  g_assert_cmpstr (vtp_tokenizer_id_to_token (tok, 32001), ==, "<video>");
+
+  ids = vtp_tokenizer_encode (tok, "", TRUE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ids->len, ==, 1);
+  g_assert_cmpint (g_array_index (ids, gint32, 0), ==, 1);
+  g_clear_pointer (&ids, g_array_unref);
+  ids = vtp_tokenizer_encode (tok, "", FALSE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ids->len, ==, 0);
+  g_clear_pointer (&ids, g_array_unref);
+  ids = vtp_tokenizer_encode (tok, "USER: <image>\nhi", TRUE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_array_index (ids, gint32, 0), ==, 1);
+  {
+    guint n_image = 0;
+    for (guint i = 0; i < ids->len; i++)
+      n_image += g_array_index (ids, gint32, i) == 32000;
+    g_assert_cmpuint (n_image, ==, 1);
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Errors and robustness */
+
+#define MINI_MODEL "{\"type\":\"BPE\",\"unk_token\":\"<unk>\",\"vocab\":{\"<unk>\":0,\"<s>\":1,\"a\":2,\"b\":3,\"ab\":4}," \
+    "\"merges\":[\"a b\"]}"
+#define MINI_POST "{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<s>\",\"type_id\":0}}," \
+    "{\"Sequence\":{\"id\":\"A\",\"type_id\":0}}],\"special_tokens\":{\"<s>\":{\"id\":\"<s>\",\"ids\":[1],\"tokens\":[\"<s>\"]}}}"
+
+static char *
+mini_json (const char *normalizer, const char *pre, const char *post, const char *decoder, const char *model)
+{
+  return g_strdup_printf ("{\"version\":\"1.0\",\"truncation\":null,\"padding\":null,\"added_tokens\":"
+      "[{\"id\":1,\"content\":\"<s>\",\"single_word\":false,\"lstrip\":false,\"rstrip\":false,"
+      "\"normalized\":false,\"special\":true}],\"normalizer\":%s,\"pre_tokenizer\":%s,"
+      "\"post_processor\":%s,\"decoder\":%s,\"model\":%s}", normalizer, pre, post, decoder, model);
+}
+
+static void
+expect_load_error (const char *json, gint code, const char *substring)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VtpTokenizer) tok = vtp_tokenizer_new_from_data (json, -1, "mini.json", &error);
+  g_assert_null (tok);
+  g_assert_error (error, VTP_TOKENIZER_ERROR, code);
+  if (!strstr (error->message, substring) || !g_str_has_prefix (error->message, "mini.json: "))
+    g_error ("error \"%s\" lacks \"%s\"", error->message, substring);
+  g_test_message ("ok: %s", error->message);
+}
+
+static void
+test_errors (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VtpTokenizer) tok = NULL;
+  g_autofree char *good = mini_json ("null", "null", MINI_POST, "null", MINI_MODEL);
+  g_autoptr (GArray) ids = NULL;
+  char *s;
+
+  /* the mini tokenizer itself loads and works */
+  tok = vtp_tokenizer_new_from_data (good, -1, "mini.json", &error);
+  g_assert_no_error (error);
+  ids = vtp_tokenizer_encode (tok, "abab", TRUE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ids->len, ==, 3);
+  g_assert_cmpint (g_array_index (ids, gint32, 1), ==, 4);
+  g_clear_pointer (&ids, g_array_unref);
+  ids = vtp_tokenizer_encode (tok, "xxa", FALSE, &error);   /* fused unknowns? fuse_unk is false: two <unk> */
+  g_assert_no_error (error);
+  g_assert_cmpuint (ids->len, ==, 3);
+  g_clear_pointer (&ids, g_array_unref);
+
+  /* missing file */
+  {
+    g_autoptr (VtpTokenizer) t = vtp_tokenizer_new_from_file ("/nonexistent/dir/tokenizer.json", &error);
+    g_assert_null (t);
+    g_assert_error (error, VTP_TOKENIZER_ERROR, VTP_TOKENIZER_ERROR_FILE);
+    g_assert_nonnull (strstr (error->message, "/nonexistent/dir/tokenizer.json"));
+    g_clear_error (&error);
+  }
+  /* not JSON, truncated, wrong shapes */
+  expect_load_error ("", VTP_TOKENIZER_ERROR_PARSE, "not valid JSON");
+  {
+    g_autofree char *trunc = g_strndup (good, strlen (good) / 2);
+    expect_load_error (trunc, VTP_TOKENIZER_ERROR_PARSE, "not valid JSON");
+  }
+  expect_load_error ("[1, 2]", VTP_TOKENIZER_ERROR_PARSE, "the top level is an array, expected an object");
+  expect_load_error ("{\"version\":\"1.0\"}", VTP_TOKENIZER_ERROR_PARSE, "model is missing");
+  expect_load_error ("{\"version\":\"2.0\",\"model\":" MINI_MODEL "}", VTP_TOKENIZER_ERROR_UNSUPPORTED,
+      "version is \"2.0\", expected \"1.0\"");
+  expect_load_error ("{\"truncation\":{\"max_length\":4},\"model\":" MINI_MODEL "}", VTP_TOKENIZER_ERROR_UNSUPPORTED,
+      "truncation");
+  expect_load_error ("{\"model\":{\"type\":\"WordPiece\",\"vocab\":{}}}", VTP_TOKENIZER_ERROR_UNSUPPORTED,
+      "model.type is \"WordPiece\", expected \"BPE\"");
+  expect_load_error ("{\"model\":{\"type\":\"BPE\",\"merges\":[]}}", VTP_TOKENIZER_ERROR_PARSE,
+      "model.vocab is missing, expected an object");
+  expect_load_error ("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0}}}", VTP_TOKENIZER_ERROR_PARSE,
+      "model.merges is missing, expected an array");
+  expect_load_error ("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":\"x\"},\"merges\":[]}}", VTP_TOKENIZER_ERROR_PARSE,
+      "model.vocab[\"a\"] is \"x\", expected a token id");
+  expect_load_error ("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":0},\"merges\":[]}}",
+      VTP_TOKENIZER_ERROR_PARSE, "is given to both");
+  expect_load_error ("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1},\"merges\":[\"a b\"]}}",
+      VTP_TOKENIZER_ERROR_PARSE, "model.merges[0]: the merged piece \"ab\" is not in model.vocab");
+  expect_load_error ("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1},\"merges\":[\"a c\"]}}",
+      VTP_TOKENIZER_ERROR_PARSE, "model.merges[0]: \"c\" is not in model.vocab");
+  expect_load_error ("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"a  a\"]}}",
+      VTP_TOKENIZER_ERROR_PARSE, "expected two pieces separated by one space");
+  expect_load_error ("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[[\"a\"]]}}",
+      VTP_TOKENIZER_ERROR_PARSE, "model.merges[0] is an array, expected a pair");
+  expect_load_error ("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"a a\", [\"a\",\"a\"]]}}",
+      VTP_TOKENIZER_ERROR_PARSE, "model.merges must hold only");
+  expect_load_error ("{\"model\":{\"type\":\"BPE\",\"dropout\":0.1,\"vocab\":{},\"merges\":[]}}",
+      VTP_TOKENIZER_ERROR_UNSUPPORTED, "model.dropout is 0.1");
+  expect_load_error ("{\"model\":{\"type\":\"BPE\",\"fuse_unk\":1,\"vocab\":{},\"merges\":[]}}",
+      VTP_TOKENIZER_ERROR_PARSE, "model.fuse_unk is 1, expected true or false");
+  expect_load_error ("{\"added_tokens\":[{\"id\":0}],\"model\":" MINI_MODEL "}", VTP_TOKENIZER_ERROR_PARSE,
+      "added_tokens[0].content is missing, expected a string");
+
+  /* unsupported components, each named */
+  {
+    struct { const char *n, *p, *pp, *d; gint code; const char *msg; } cases[] = {
+      { "{\"type\":\"NFC\"}", "null", "null", "null", VTP_TOKENIZER_ERROR_UNSUPPORTED, "normalizer.type is \"NFC\": not supported" },
+      { "{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Prepend\",\"prepend\":\"x\"},{\"type\":\"Lowercase\"}]}",
+        "null", "null", "null", VTP_TOKENIZER_ERROR_UNSUPPORTED, "normalizer.normalizers[1].type is \"Lowercase\"" },
+      { "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\" +\"},\"content\":\"x\"}", "null", "null", "null",
+        VTP_TOKENIZER_ERROR_UNSUPPORTED, "normalizer.pattern is a Regex pattern" },
+      { "{\"type\":\"Prepend\"}", "null", "null", "null", VTP_TOKENIZER_ERROR_PARSE,
+        "normalizer.prepend is missing, expected a string" },
+      { "null", "{\"type\":\"ByteLevel\"}", "null", "null", VTP_TOKENIZER_ERROR_UNSUPPORTED,
+        "pre_tokenizer.type is \"ByteLevel\", expected \"Metaspace\"" },
+      { "null", "{\"type\":\"Metaspace\",\"replacement\":\"ab\"}", "null", "null", VTP_TOKENIZER_ERROR_PARSE,
+        "pre_tokenizer.replacement is \"ab\", expected a single character" },
+      { "null", "{\"type\":\"Metaspace\",\"replacement\":\"_\",\"prepend_scheme\":\"sometimes\"}", "null", "null",
+        VTP_TOKENIZER_ERROR_PARSE, "pre_tokenizer.prepend_scheme is \"sometimes\"" },
+      { "null", "null", "{\"type\":\"ByteLevel\"}", "null", VTP_TOKENIZER_ERROR_UNSUPPORTED,
+        "post_processor.type is \"ByteLevel\", expected \"TemplateProcessing\"" },
+      { "null", "null", "{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<x>\",\"type_id\":0}}],"
+        "\"special_tokens\":{}}", "null", VTP_TOKENIZER_ERROR_PARSE, "which post_processor.special_tokens lacks" },
+      { "null", "null", "null", "{\"type\":\"ByteLevel\"}", VTP_TOKENIZER_ERROR_UNSUPPORTED,
+        "decoder.type is \"ByteLevel\", expected one of" },
+      { "null", "null", "null", "{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"Fuse\"},{\"type\":\"WordPiece\"}]}",
+        VTP_TOKENIZER_ERROR_UNSUPPORTED, "decoder.decoders[1].type is \"WordPiece\"" },
+      { "null", "null", "null", "{\"type\":\"Strip\",\"content\":\" \",\"start\":-1,\"stop\":0}",
+        VTP_TOKENIZER_ERROR_PARSE, "decoder.start is -1, expected a non-negative integer" },
+      { "null", "null", "null", "{\"decoders\":[]}", VTP_TOKENIZER_ERROR_PARSE,
+        "decoder.type is missing, expected a string" },
+    };
+    for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+      g_autofree char *j = mini_json (cases[i].n, cases[i].p, cases[i].pp, cases[i].d, MINI_MODEL);
+      expect_load_error (j, cases[i].code, cases[i].msg);
+    }
+  }
+
+  /* invalid input */
+  ids = vtp_tokenizer_encode (tok, "ab\xC3\x28", TRUE, &error);
+  g_assert_null (ids);
+  g_assert_error (error, VTP_TOKENIZER_ERROR, VTP_TOKENIZER_ERROR_INPUT);
+  g_assert_nonnull (strstr (error->message, "not valid UTF-8 (byte 0xC3 at offset 2)"));
+  g_clear_error (&error);
+  ids = vtp_tokenizer_encode (tok, "\xED\xA0\x80", TRUE, &error);    /* a surrogate */
+  g_assert_null (ids);
+  g_assert_error (error, VTP_TOKENIZER_ERROR, VTP_TOKENIZER_ERROR_INPUT);
+  g_clear_error (&error);
+  ids = vtp_tokenizer_encode (tok, "\xC0\x80", TRUE, &error);        /* overlong */
+  g_assert_null (ids);
+  g_clear_error (&error);
+  ids = vtp_tokenizer_encode_len (tok, "a\0b", 3, FALSE, &error);    /* NUL is valid UTF-8 */
+  g_assert_no_error (error);
+  g_assert_cmpuint (ids->len, ==, 3);
+  g_clear_pointer (&ids, g_array_unref);
+  s = vtp_tokenizer_decode (tok, (gint32[]) { 2, 99, 3 }, 3, FALSE, &error);
+  g_assert_null (s);
+  g_assert_error (error, VTP_TOKENIZER_ERROR, VTP_TOKENIZER_ERROR_INPUT);
+  g_assert_nonnull (strstr (error->message, "id 99"));
+  g_clear_error (&error);
+  s = vtp_tokenizer_decode (tok, (gint32[]) { -5 }, 1, FALSE, &error);
+  g_assert_null (s);
+  g_assert_nonnull (strstr (error->message, "id -5"));
+  g_clear_error (&error);
+  s = vtp_tokenizer_decode (tok, NULL, 0, FALSE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (s, ==, "");
+  g_free (s);
+  /* a <0x00> piece decodes to a NUL byte */
+  {
+    g_autofree char *path = fixture_file ("small-legacy", "tokenizer.json");
+    g_autoptr (VtpTokenizer) t = vtp_tokenizer_new_from_file (path, &error);
+    gint32 nul = vtp_tokenizer_token_to_id (t, "<0x00>"), a = vtp_tokenizer_token_to_id (t, "a");
+    gsize len = 0;
+    g_autofree char *d = vtp_tokenizer_decode_len (t, (gint32[]) { a, nul, a }, 3, FALSE, &len, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (len, ==, 3);
+    g_assert_cmpmem (d, len, "a\0a", 3);
+  }
+  /* no decoder: tokens joined by spaces, as HF does */
+  s = vtp_tokenizer_decode (tok, (gint32[]) { 1, 4, 2 }, 3, FALSE, &error);
+  g_assert_cmpstr (s, ==, "<s> ab a");
+  g_free (s);
+  s = vtp_tokenizer_decode (tok, (gint32[]) { 1, 4, 2 }, 3, TRUE, &error);
+  g_assert_cmpstr (s, ==, "ab a");
+  g_free (s);
+}
+
+/* Every truncation and many corruptions of a real file: an error or a
+ * working tokenizer, never a crash */
+static void
+test_malformed_files (void)
+{
+  g_autofree char *path = fixture_file ("small-legacy", "tokenizer.json");
+  g_autofree char *data = NULL;
+  gsize len;
+  GRand *rng = g_rand_new_with_seed (42);
+  guint n_err = 0, n_ok = 0;
+
+  g_assert_true (g_file_get_contents (path, &data, &len, NULL));
+  for (gsize cut = 0; cut < len; cut += 1 + cut / 7) {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (VtpTokenizer) tok = vtp_tokenizer_new_from_data (data, cut, "cut.json", &error);
+    g_assert_null (tok);
+    g_assert_nonnull (error);
+    g_assert_true (g_str_has_prefix (error->message, "cut.json: "));
+    n_err++;
+  }
+  for (guint i = 0; i < 300; i++) {
+    g_autoptr (GError) error = NULL;
+    g_autofree char *copy = g_memdup2 (data, len);
+    g_autoptr (VtpTokenizer) tok = NULL;
+    static const char junk[] = "{}[]\":,0123456789 -+.eEnultrfas\\x\xc3\xa9";
+    for (guint k = 0; k < 1 + i % 4; k++)
+      copy[g_rand_int_range (rng, 0, len)] = junk[g_rand_int_range (rng, 0, sizeof junk - 1)];
+    tok = vtp_tokenizer_new_from_data (copy, len, "bad.json", &error);
+    if (tok) {
+      g_autoptr (GArray) ids = vtp_tokenizer_encode (tok, "hello <s> world 😀 é", TRUE, &error);
+      g_autofree char *s = ids ? vtp_tokenizer_decode (tok, (gint32 *) ids->data, ids->len, FALSE, NULL) : NULL;
+      n_ok++;
+    } else {
+      g_assert_nonnull (error);
+      n_err++;
+    }
+  }
+  g_test_message ("malformed files: %u rejected, %u still loadable", n_err, n_ok);
+  g_rand_free (rng);
+}
+
+/* Random bytes and random ids: errors for invalid UTF-8 / unknown ids,
+ * otherwise ids in range, and never a crash */
+static void
+test_random_input (void)
+{
+  static const char *const names[] = { "small-legacy", "small-metaspace", "small-variants" };
+  GRand *rng = g_rand_new_with_seed (7);
+
+  for (guint t = 0; t < G_N_ELEMENTS (names); t++) {
+    g_autoptr (GError) error = NULL;
+    g_autofree char *path = fixture_file (names[t], "tokenizer.json");
+    g_autoptr (VtpTokenizer) tok = vtp_tokenizer_new_from_file (path, &error);
+    gsize vocab;
+    g_assert_no_error (error);
+    vocab = vtp_tokenizer_get_vocab_size (tok);
+    for (guint i = 0; i < 2000; i++) {
+      guint8 buf[64];
+      guint n = g_rand_int_range (rng, 0, sizeof buf);
+      g_autoptr (GArray) ids = NULL;
+      for (guint k = 0; k < n; k++)
+        buf[k] = i % 2 ? (guint8) g_rand_int_range (rng, 0, 256) : (guint8) " ab<>s/\xe2\x96\x81\xc3\xa9"[g_rand_int_range (rng, 0, 12)];
+      ids = vtp_tokenizer_encode_len (tok, (const char *) buf, n, i % 3 != 0, &error);
+      if (!ids) {
+        g_assert_error (error, VTP_TOKENIZER_ERROR, VTP_TOKENIZER_ERROR_INPUT);
+        g_clear_error (&error);
+        continue;
+      }
+      for (guint k = 0; k < ids->len; k++) {
+        gint32 id = g_array_index (ids, gint32, k);
+        g_assert_true (id >= 0 && (gsize) id < vocab);
+      }
+      {
+        g_autofree char *s = vtp_tokenizer_decode (tok, (gint32 *) ids->data, ids->len, i % 2, &error);
+        g_assert_no_error (error);
+        g_assert_true (g_utf8_validate (s, -1, NULL));
+      }
+    }
+    for (guint i = 0; i < 500; i++) {
+      gint32 ids[16];
+      guint n = g_rand_int_range (rng, 0, 16);
+      for (guint k = 0; k < n; k++)
+        ids[k] = g_rand_int_range (rng, 0, vocab);
+      g_autofree char *s = vtp_tokenizer_decode (tok, ids, n, i % 2, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (s);
+    }
+  }
+  g_rand_free (rng);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Timing (printed, not asserted) */
+
+static void
+test_timing (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *llama = llama2_path ();
+  g_autofree char *small = fixture_file ("small-legacy", "tokenizer.json");
+  g_autofree char *corpus_path = fixture_file ("corpus.jsonl", NULL);
+  g_autoptr (GPtrArray) corpus = load_jsonl (corpus_path);
+  const char *path = g_file_test (llama, G_FILE_TEST_EXISTS) ? llama : small;
+  g_autoptr (VtpTokenizer) tok = NULL;
+  GString *text = g_string_new (NULL);
+  gint64 t0, t1;
+  double best = 1e9, load_ms;
+  guint n_tokens = 0, reps = 0;
+
+  t0 = g_get_monotonic_time ();
+  tok = vtp_tokenizer_new_from_file (path, &error);
+  t1 = g_get_monotonic_time ();
+  g_assert_no_error (error);
+  load_ms = (t1 - t0) / 1000.0;
+  vtp_tokenizer_add_token (tok, "<image>", TRUE);
+
+  /* ~10 KB of varied corpus text */
+  for (guint i = 0; text->len < 10240; i = (i + 37) % corpus->len) {
+    const char *s = json_object_get_string_member (json_node_get_object (corpus->pdata[i]), "text");
+    if (strlen (s) < 400)
+      g_string_append (text, s), g_string_append_c (text, ' ');
+  }
+  for (gint64 start = g_get_monotonic_time (); reps < 5 || g_get_monotonic_time () - start < 300000; reps++) {
+    gint64 a = g_get_monotonic_time ();
+    g_autoptr (GArray) ids = vtp_tokenizer_encode (tok, text->str, TRUE, &error);
+    gint64 b = g_get_monotonic_time ();
+    g_assert_no_error (error);
+    n_tokens = ids->len;
+    best = MIN (best, (b - a) / 1000.0);
+  }
+  g_print ("# timing (%s): load %.1f ms; encode %" G_GSIZE_FORMAT " bytes -> %u tokens in %.3f ms (best of %u) = %.1f MB/s\n",
+      path == llama ? "llama2" : "small-legacy", load_ms, text->len, n_tokens, best, reps,
+      text->len / (best / 1000.0) / 1e6);
+  g_string_free (text, TRUE);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_data_func ("/tokenizer/small/legacy", "small-legacy", test_small);
+  g_test_add_data_func ("/tokenizer/small/metaspace", "small-metaspace", test_small);
+  g_test_add_data_func ("/tokenizer/small/variants", "small-variants", test_small);
+  g_test_add_func ("/tokenizer/llama2/corpus", test_llama2_corpus);
+  g_test_add_func ("/tokenizer/llama2/api", test_llama2_api);
+  g_test_add_func ("/tokenizer/errors", test_errors);
+  g_test_add_func ("/tokenizer/malformed-files", test_malformed_files);
+  g_test_add_func ("/tokenizer/random-input", test_random_input);
+  g_test_add_func ("/tokenizer/timing", test_timing);
+  return g_test_run ();
+}
