@@ -28,6 +28,7 @@
 #include "gstvtpcontext.h"
 #include "gstvtptensor.h"
 #include "vtp-llava.h"
+#include "vtp-model-cache.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_vtp_encoder_debug);
 #define GST_CAT_DEFAULT gst_vtp_encoder_debug
@@ -142,7 +143,8 @@ load_model (GstVtpEncoder *self, const char *model, const char *layers, SelectSt
     feats.keep_cls = strategy == STRATEGY_FULL;
   if (!(prefix = vtp_llava_vision_prefix (self->ckpt, error))
       || !vtp_llava_image_config (self->ckpt, &parts.cfg.vision, &ic, error)
-      || !(self->clip = vtp_clip_vision_load (self->ckpt, prefix, &parts.cfg.vision, &feats, self->dev, wtype, error))
+      || !(self->clip = vtp_clip_vision_acquire (self->ckpt, prefix, &parts.cfg.vision, &feats, self->dev, wtype,
+              error))
       || !(self->state = vtp_clip_state_new (self->clip, error)))
     goto out;
   self->pre = vtp_image_preprocessor_new (self->dev, &ic);
@@ -159,7 +161,7 @@ release (GstVtpEncoder *self)
 {
   g_clear_pointer (&self->pre, vtp_image_preprocessor_free);
   g_clear_pointer (&self->state, vtp_clip_state_free);
-  g_clear_pointer (&self->clip, vtp_clip_vision_free);
+  g_clear_pointer (&self->clip, vtp_model_cache_release);
   g_clear_pointer (&self->ckpt, vtp_checkpoint_unref);
   g_clear_pointer (&self->dev, vtp_device_unref);
 }

@@ -29,6 +29,7 @@
 #include "gstvtptensor.h"
 #include "vtp-generate.h"
 #include "vtp-llava.h"
+#include "vtp-model-cache.h"
 #include "vtp-prompt.h"
 #include "vtp-tokenizer.h"
 
@@ -101,7 +102,7 @@ release (GstVtpLlm *self)
 {
   g_clear_pointer (&self->scratch, vtp_tensor_free);
   g_clear_pointer (&self->state, vtp_llama_state_free);
-  g_clear_pointer (&self->llm, vtp_llama_free);
+  g_clear_pointer (&self->llm, vtp_model_cache_release);
   g_clear_pointer (&self->tok, vtp_tokenizer_free);
   g_clear_pointer (&self->ckpt, vtp_checkpoint_unref);
   g_clear_pointer (&self->dev, vtp_device_unref);
@@ -127,7 +128,7 @@ load_model (GstVtpLlm *self, const char *model, VtpWeightType wtype, guint conte
   ctx = context ? (gint) context : MIN (parts.cfg.text.max_position_embeddings, DEFAULT_CONTEXT);
   if (!(self->tok = vtp_tokenizer_new_from_file (tok_path, error))
       || !vtp_llama_find_names (self->ckpt, &parts.cfg.text, &names, error)
-      || !(self->llm = vtp_llama_load (self->ckpt, &names, &parts.cfg.text, self->dev, wtype, error))
+      || !(self->llm = vtp_llama_acquire (self->ckpt, &names, &parts.cfg.text, self->dev, wtype, error))
       || !(self->state = vtp_llama_state_new (self->llm, ctx, PREFILL_CHUNK, error)))
     goto out;
   self->image_token = parts.has_projector ? parts.cfg.image_token_index

@@ -27,6 +27,7 @@
 #include "gstvtptensor.h"
 #include "vtp-llava.h"
 #include "vtp-projector.h"
+#include "vtp-model-cache.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_vtp_projector_debug);
 #define GST_CAT_DEFAULT gst_vtp_projector_debug
@@ -68,7 +69,7 @@ release (GstVtpProjector *self)
 {
   g_clear_pointer (&self->hidden, vtp_tensor_free);
   g_clear_pointer (&self->scratch, vtp_tensor_free);
-  g_clear_pointer (&self->proj, vtp_projector_free);
+  g_clear_pointer (&self->proj, vtp_model_cache_release);
   g_clear_pointer (&self->ckpt, vtp_checkpoint_unref);
   g_clear_pointer (&self->dev, vtp_device_unref);
 }
@@ -86,7 +87,7 @@ load_model (GstVtpProjector *self, const char *model, VtpWeightType wtype, GErro
     g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s (model_type %s) has no multimodal projector",
         self->ckpt->dir, parts.model_type);
   else if ((prefix = vtp_llava_projector_prefix (self->ckpt, error)))
-    ok = (self->proj = vtp_projector_load (self->ckpt, prefix, &parts.cfg,
+    ok = (self->proj = vtp_projector_acquire (self->ckpt, prefix, &parts.cfg,
             parts.cfg.vision.hidden_size * parts.cfg.n_feature_layers, self->dev, wtype, error)) != NULL;
   vtp_llava_parts_clear (&parts);
   return ok;

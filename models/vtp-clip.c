@@ -1,4 +1,5 @@
 #include "vtp-clip.h"
+#include "vtp-model-cache.h"
 #include "vtp-ops.h"
 #include <math.h>
 
@@ -102,6 +103,35 @@ vtp_clip_vision_load (VtpCheckpoint *c, const char *prefix, const VtpClipVisionC
   for (gint i = 0; i < deepest && !l.failed; i++)
     load_layer (&l, cfg, i, &m->layers[i]);
   return l.failed ? NULL : g_steal_pointer (&m);
+}
+
+typedef struct {
+  VtpCheckpoint *c;
+  const char *prefix;
+  const VtpClipVisionConfig *cfg;
+  const VtpClipFeatures *features;
+  VtpDevice *dev;
+  VtpWeightType wtype;
+} LoadArgs;
+
+static gpointer
+load_cached (gpointer data, GError **error)
+{
+  LoadArgs *a = data;
+  return vtp_clip_vision_load (a->c, a->prefix, a->cfg, a->features, a->dev, a->wtype, error);
+}
+
+VtpClipVision *
+vtp_clip_vision_acquire (VtpCheckpoint *c, const char *prefix, const VtpClipVisionConfig *cfg,
+    const VtpClipFeatures *features, VtpDevice *dev, VtpWeightType wtype, GError **error)
+{
+  LoadArgs a = { c, prefix, cfg, features, dev, wtype };
+  g_autoptr (GString) key = g_string_new (NULL);
+
+  g_string_printf (key, "clip|%p|%s|%s|%d|%d|", (void *) dev, c->dir, prefix, wtype, features->keep_cls);
+  for (gint i = 0; i < features->n_layers; i++)
+    g_string_append_printf (key, "%d,", features->layers[i]);
+  return vtp_model_cache_acquire (key->str, load_cached, &a, (GDestroyNotify) vtp_clip_vision_free, error);
 }
 
 void

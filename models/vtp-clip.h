@@ -41,6 +41,9 @@ typedef struct {
 VtpClipVision *vtp_clip_vision_load (VtpCheckpoint *c, const char *prefix, const VtpClipVisionConfig *cfg,
     const VtpClipFeatures *features, VtpDevice *dev, VtpWeightType wtype, GError **error);
 void vtp_clip_vision_free (VtpClipVision *m);
+/* vtp_clip_vision_load through the process-wide cache (vtp-model-cache.h). */
+VtpClipVision *vtp_clip_vision_acquire (VtpCheckpoint *c, const char *prefix, const VtpClipVisionConfig *cfg,
+    const VtpClipFeatures *features, VtpDevice *dev, VtpWeightType wtype, GError **error);
 
 /* Rows and width of the features the tower gives. */
 gint vtp_clip_vision_feature_rows (const VtpClipVision *m);

@@ -1,4 +1,5 @@
 #include "vtp-llama.h"
+#include "vtp-model-cache.h"
 #include <math.h>
 #include <string.h>
 
@@ -141,6 +142,31 @@ vtp_llama_load (VtpCheckpoint *c, const VtpLlamaNames *names, const VtpLlamaConf
   if (l.failed || !(m->inv_freq = rope_inv_freq (dev, cfg->head_dim, cfg->rope_theta, error)))
     return NULL;
   return g_steal_pointer (&m);
+}
+
+typedef struct {
+  VtpCheckpoint *c;
+  const VtpLlamaNames *names;
+  const VtpLlamaConfig *cfg;
+  VtpDevice *dev;
+  VtpWeightType wtype;
+} LoadArgs;
+
+static gpointer
+load_cached (gpointer data, GError **error)
+{
+  LoadArgs *a = data;
+  return vtp_llama_load (a->c, a->names, a->cfg, a->dev, a->wtype, error);
+}
+
+VtpLlama *
+vtp_llama_acquire (VtpCheckpoint *c, const VtpLlamaNames *names, const VtpLlamaConfig *cfg,
+    VtpDevice *dev, VtpWeightType wtype, GError **error)
+{
+  LoadArgs a = { c, names, cfg, dev, wtype };
+  g_autofree char *key = g_strdup_printf ("llama|%p|%s|%d|%d", (void *) dev, c->dir, wtype,
+      cfg->num_hidden_layers);
+  return vtp_model_cache_acquire (key, load_cached, &a, (GDestroyNotify) vtp_llama_free, error);
 }
 
 void

@@ -40,6 +40,11 @@ gboolean vtp_llama_find_names (VtpCheckpoint *c, const VtpLlamaConfig *cfg, VtpL
 VtpLlama *vtp_llama_load (VtpCheckpoint *c, const VtpLlamaNames *names, const VtpLlamaConfig *cfg,
     VtpDevice *dev, VtpWeightType wtype, GError **error);
 void vtp_llama_free (VtpLlama *m);
+/* vtp_llama_load through the process-wide cache: the same checkpoint,
+ * device and weight type give the same (read-only) model. Release with
+ * vtp_model_cache_release. */
+VtpLlama *vtp_llama_acquire (VtpCheckpoint *c, const VtpLlamaNames *names, const VtpLlamaConfig *cfg,
+    VtpDevice *dev, VtpWeightType wtype, GError **error);
 
 typedef struct {
   gint max_ctx, max_chunk;

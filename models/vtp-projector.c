@@ -1,4 +1,5 @@
 #include "vtp-projector.h"
+#include "vtp-model-cache.h"
 #include "vtp-ops.h"
 
 static VtpTensor *
@@ -31,6 +32,32 @@ vtp_projector_load (VtpCheckpoint *c, const char *prefix, const VtpLlavaConfig *
               && !(p->b2 = load_part (c, dev, prefix, "linear_2.bias", VTP_LOAD_F32, wtype, 1, (gint64[]) { D }, error)))))
     return NULL;
   return g_steal_pointer (&p);
+}
+
+typedef struct {
+  VtpCheckpoint *c;
+  const char *prefix;
+  const VtpLlavaConfig *cfg;
+  gint in_width;
+  VtpDevice *dev;
+  VtpWeightType wtype;
+} LoadArgs;
+
+static gpointer
+load_cached (gpointer data, GError **error)
+{
+  LoadArgs *a = data;
+  return vtp_projector_load (a->c, a->prefix, a->cfg, a->in_width, a->dev, a->wtype, error);
+}
+
+VtpProjector *
+vtp_projector_acquire (VtpCheckpoint *c, const char *prefix, const VtpLlavaConfig *cfg,
+    gint in_width, VtpDevice *dev, VtpWeightType wtype, GError **error)
+{
+  LoadArgs a = { c, prefix, cfg, in_width, dev, wtype };
+  g_autofree char *key = g_strdup_printf ("projector|%p|%s|%s|%d|%d", (void *) dev, c->dir, prefix, in_width,
+      wtype);
+  return vtp_model_cache_acquire (key, load_cached, &a, (GDestroyNotify) vtp_projector_free, error);
 }
 
 void

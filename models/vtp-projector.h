@@ -18,6 +18,9 @@ typedef struct {
 VtpProjector *vtp_projector_load (VtpCheckpoint *c, const char *prefix, const VtpLlavaConfig *cfg,
     gint in_width, VtpDevice *dev, VtpWeightType wtype, GError **error);
 void vtp_projector_free (VtpProjector *p);
+/* vtp_projector_load through the process-wide cache (vtp-model-cache.h). */
+VtpProjector *vtp_projector_acquire (VtpCheckpoint *c, const char *prefix, const VtpLlavaConfig *cfg,
+    gint in_width, VtpDevice *dev, VtpWeightType wtype, GError **error);
 
 /* out[0..rows) = projector(in[0..rows)); @hidden is scratch [>= rows, out_width]
  * (unused by the linear type). Enqueues only. */

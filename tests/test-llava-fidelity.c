@@ -10,6 +10,7 @@
 #include "vtp-generate.h"
 #include "vtp-image.h"
 #include "vtp-llava.h"
+#include "vtp-model-cache.h"
 
 #define ATOL 1e-4
 
@@ -238,6 +239,33 @@ test_fixture (gconstpointer data)
   fixture_close (&f);
 }
 
+/* Two acquisitions of one part share it; releasing both frees it. */
+static void
+test_model_cache (void)
+{
+  g_autoptr (GError) error = NULL;
+  Fixture f = { 0 };
+  VtpLlamaNames names;
+  VtpLlama *a, *b, *c;
+  const guint before = vtp_model_cache_size ();
+
+  fixture_open (&f, "llava-tiny-a");
+  g_assert_true (vtp_llama_find_names (f.ckpt, &f.cfg.text, &names, &error));
+  a = vtp_llama_acquire (f.ckpt, &names, &f.cfg.text, dev, VTP_WEIGHTS_KEEP, &error);
+  b = vtp_llama_acquire (f.ckpt, &names, &f.cfg.text, dev, VTP_WEIGHTS_KEEP, &error);
+  c = vtp_llama_acquire (f.ckpt, &names, &f.cfg.text, dev, VTP_WEIGHTS_F16, &error);
+  g_assert_no_error (error);
+  g_assert_true (a == b);
+  g_assert_true (a != c);
+  g_assert_cmpint (c->lm_head->dtype, ==, VTP_DTYPE_F16);
+  g_assert_cmpuint (vtp_model_cache_size (), ==, before + 2);
+  vtp_model_cache_release (a);
+  vtp_model_cache_release (b);
+  vtp_model_cache_release (c);
+  g_assert_cmpuint (vtp_model_cache_size (), ==, before);
+  fixture_close (&f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -248,5 +276,6 @@ main (int argc, char **argv)
   g_assert_no_error (error);
   g_test_add_data_func ("/llava/tiny-a", "llava-tiny-a", test_fixture);
   g_test_add_data_func ("/llava/tiny-b", "llava-tiny-b", test_fixture);
+  g_test_add_func ("/llava/model-cache", test_model_cache);
   return g_test_run ();
 }

@@ -82,6 +82,24 @@ test_image_to_text (gconstpointer data)
   gst_object_unref (pipe);
 }
 
+static gpointer
+describe_in_thread (gpointer data)
+{
+  test_image_to_text (data);
+  return NULL;
+}
+
+/* Two pipelines on one model at once: one copy of the weights, one device
+ * queue, two threads; both must still give the reference text. */
+static void
+test_concurrent_pipelines (void)
+{
+  GThread *a = g_thread_new ("a", describe_in_thread, (gpointer) "llava-tiny-a");
+  GThread *b = g_thread_new ("b", describe_in_thread, (gpointer) "llava-tiny-a");
+  g_thread_join (a);
+  g_thread_join (b);
+}
+
 static void
 test_mismatched_parts (void)
 {
@@ -113,6 +131,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_data_func ("/pipeline/image-to-text-a", "llava-tiny-a", test_image_to_text);
   g_test_add_data_func ("/pipeline/image-to-text-b", "llava-tiny-b", test_image_to_text);
+  g_test_add_func ("/pipeline/concurrent", test_concurrent_pipelines);
   g_test_add_func ("/pipeline/mismatched-parts", test_mismatched_parts);
   return g_test_run ();
 }
