@@ -160,7 +160,7 @@ vtp_clip_vision_config_parse (JsonObject *o, const char *where, VtpClipVisionCon
 static gboolean
 parse_eos (JsonObject *o, const char *where, VtpLlamaConfig *c, GError **error)
 {
-  JsonNode *n = json_object_has_member (o, "eos_token_id") ? json_object_get_member (o, "eos_token_id") : NULL;
+  JsonNode *n = o && json_object_has_member (o, "eos_token_id") ? json_object_get_member (o, "eos_token_id") : NULL;
 
   c->n_eos = 0;
   if (!n) {

@@ -138,7 +138,12 @@ vtp_safetensors_open (const char *path, GError **error)
   if (size >= 8)
     for (gint i = 7; i >= 0; i--)
       header_len = (header_len << 8) | bytes[i];
-  if (size < 8 || header_len > size - 8 || header_len < 2) {
+  if (size < 8) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_FILE, "%s is not a safetensors file or is truncated: it has only %"
+        G_GSIZE_FORMAT " bytes", path, size);
+    return NULL;
+  }
+  if (header_len > size - 8 || header_len < 2) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_FILE,
         "%s is not a safetensors file or is truncated: its header claims %" G_GUINT64_FORMAT
         " bytes, the file has %" G_GSIZE_FORMAT, path, header_len, size);

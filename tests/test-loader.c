@@ -1,0 +1,248 @@
+/* test-loader.c: safetensors parsing, model directories (single file,
+ * shards with an index) and config.json reading: the defaults of the
+ * transformers config classes for absent fields, and errors that name the
+ * file, tensor or field and what was expected. */
+#include <string.h>
+#include <glib/gstdio.h>
+#include "vtp-checkpoint.h"
+#include "vtp-config.h"
+
+static char *tmpdir;
+
+static char *
+write_file (const char *name, const void *data, gsize len)
+{
+  char *path = g_build_filename (tmpdir, name, NULL);
+  g_autoptr (GError) error = NULL;
+  g_assert_true (g_file_set_contents (path, data, len, &error));
+  return path;
+}
+
+/* A safetensors file with @header (JSON) and @data_len bytes of data. */
+static char *
+write_safetensors (const char *name, const char *header, gsize data_len)
+{
+  const guint64 hl = strlen (header);
+  g_autofree guint8 *buf = g_malloc0 (8 + hl + data_len);
+  for (gint i = 0; i < 8; i++)
+    buf[i] = (hl >> (8 * i)) & 0xff;
+  memcpy (buf + 8, header, hl);
+  for (gsize i = 0; i < data_len; i++)
+    buf[8 + hl + i] = (guint8) i;
+  return write_file (name, buf, 8 + hl + data_len);
+}
+
+static void
+expect_open_error (const char *header, gsize data_len, gint code, const char *needle)
+{
+  g_autofree char *path = write_safetensors ("t.safetensors", header, data_len);
+  g_autoptr (GError) error = NULL;
+  VtpSafetensors *st = vtp_safetensors_open (path, &error);
+  g_assert_null (st);
+  g_assert_error (error, VTP_ERROR, code);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, needle));
+}
+
+static void
+test_safetensors (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = write_safetensors ("ok.safetensors",
+      "{\"__metadata__\":{\"format\":\"pt\"},\"a\":{\"dtype\":\"F16\",\"shape\":[2,3],\"data_offsets\":[0,12]},"
+      "\"b\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[12,20]},"
+      "\"c\":{\"dtype\":\"F64\",\"shape\":[],\"data_offsets\":[20,28]}}", 28);
+  g_autoptr (VtpSafetensors) st = vtp_safetensors_open (path, &error);
+  const VtpStTensor *a, *c;
+
+  g_assert_no_error (error);
+  a = vtp_safetensors_find (st, "a");
+  g_assert_nonnull (a);
+  g_assert_cmpint (a->dtype, ==, VTP_DTYPE_F16);
+  g_assert_cmpint (a->ndim, ==, 2);
+  g_assert_cmpint (a->shape[1], ==, 3);
+  g_assert_cmpuint (a->n_bytes, ==, 12);
+  c = vtp_safetensors_find (st, "c");
+  g_assert_false (c->dtype_supported);
+  g_assert_null (vtp_st_tensor_to_f32 (c, &error));
+  g_assert_nonnull (strstr (error->message, "stored as F64"));
+  g_clear_error (&error);
+
+  expect_open_error ("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", 10, VTP_ERROR_FILE,
+      "truncated: tensor 'a' ends at byte 16");
+  expect_open_error ("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,12]}}", 16, VTP_ERROR_FORMAT,
+      "do not match its size");
+  expect_open_error ("{\"a\":{\"dtype\":\"F32\",\"shape\":[4]}}", 16, VTP_ERROR_FORMAT, "lacks dtype, shape or data_offsets");
+  expect_open_error ("[1, 2, 3]", 0, VTP_ERROR_FORMAT, "not a JSON object");
+  expect_open_error ("{\"a\": ", 0, VTP_ERROR_FORMAT, "not a JSON object");
+  {
+    g_autofree char *p = write_file ("short.safetensors", "\x10\x00", 2);
+    g_assert_null (vtp_safetensors_open (p, &error));
+    g_assert_nonnull (strstr (error->message, "truncated"));
+    g_clear_error (&error);
+  }
+}
+
+static void
+test_sharded_directory (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *s1 = write_safetensors ("model-00001-of-00002.safetensors",
+      "{\"x.weight\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}", 16);
+  g_autofree char *s2 = write_safetensors ("model-00002-of-00002.safetensors",
+      "{\"y.weight\":{\"dtype\":\"BF16\",\"shape\":[3],\"data_offsets\":[0,6]}}", 6);
+  const char *index = "{\"metadata\":{\"total_size\":22},\"weight_map\":{\"x.weight\":\"model-00001-of-00002.safetensors\","
+      "\"y.weight\":\"model-00002-of-00002.safetensors\"}}";
+  g_autofree char *ip = write_file ("model.safetensors.index.json", index, strlen (index));
+  g_autofree char *cp = write_file ("config.json", "{\"model_type\":\"llama\"}", 22);
+  g_autoptr (VtpCheckpoint) c = vtp_checkpoint_open (tmpdir, &error);
+  g_autoptr (VtpCheckpoint) again = NULL;
+  g_autoptr (VtpDevice) dev = vtp_device_get (NULL, &error);
+  g_autoptr (VtpTensor) t = NULL;
+  g_autofree float *f = NULL;
+  static const char *const prefixes[] = { "a.", "", NULL };
+
+  g_assert_no_error (error);
+  g_assert_nonnull (vtp_checkpoint_find (c, "x.weight"));
+  g_assert_nonnull (vtp_checkpoint_find (c, "y.weight"));
+  again = vtp_checkpoint_open (tmpdir, &error);
+  g_assert_true (c == again);           /* opened once per process */
+  g_assert_cmpstr (vtp_checkpoint_find_prefix (c, prefixes, "x.weight", "test", &error), ==, "");
+  g_assert_null (vtp_checkpoint_find_prefix (c, prefixes, "z", "test part", &error));
+  g_assert_nonnull (strstr (error->message, "no test part: none of the tensors 'a.z', 'z' exists"));
+  g_clear_error (&error);
+
+  /* bf16 converted to f32 on load; shape checked with leading 1s ignored */
+  t = vtp_checkpoint_load (c, dev, "y.weight", VTP_LOAD_F32, VTP_WEIGHTS_KEEP, 2, (gint64[]) { 1, 3 }, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (t->dtype, ==, VTP_DTYPE_F32);
+  f = vtp_tensor_read_f32 (t, &error);
+  g_assert_cmpfloat (f[0], ==, vtp_bf16_to_f32 (0x0100));
+  g_assert_null (vtp_checkpoint_load (c, dev, "x.weight", VTP_LOAD_MATRIX, VTP_WEIGHTS_KEEP, 2, (gint64[]) { 2, 3 },
+          &error));
+  g_assert_error (error, VTP_ERROR, VTP_ERROR_SHAPE);
+  g_assert_nonnull (strstr (error->message, "model-00001-of-00002.safetensors: tensor 'x.weight' has shape [2, 2], "
+          "expected [2, 3]"));
+  g_clear_error (&error);
+  g_assert_null (vtp_checkpoint_load (c, dev, "nope", VTP_LOAD_F32, VTP_WEIGHTS_KEEP, 1, (gint64[]) { 1 }, &error));
+  g_assert_nonnull (strstr (error->message, "has no tensor 'nope'"));
+  g_clear_error (&error);
+  g_clear_pointer (&c, vtp_checkpoint_unref);
+  g_clear_pointer (&again, vtp_checkpoint_unref);
+
+  /* an index that promises a tensor its shard does not hold */
+  {
+    const char *bad = "{\"weight_map\":{\"x.weight\":\"model-00001-of-00002.safetensors\","
+        "\"q.weight\":\"model-00002-of-00002.safetensors\"}}";
+    g_autofree char *p = write_file ("model.safetensors.index.json", bad, strlen (bad));
+    g_assert_null (vtp_checkpoint_open (tmpdir, &error));
+    g_assert_nonnull (strstr (error->message, "lists tensor 'q.weight' in model-00002-of-00002.safetensors, which "
+            "does not hold it"));
+    g_clear_error (&error);
+  }
+  g_unlink (s1);
+  g_unlink (s2);
+  g_unlink (ip);
+  g_unlink (cp);
+}
+
+static JsonObject *
+parse_object (JsonParser *p, const char *json)
+{
+  g_autoptr (GError) error = NULL;
+  g_assert_true (json_parser_load_from_data (p, json, -1, &error));
+  return json_node_get_object (json_parser_get_root (p));
+}
+
+/* llava-1.5-7b-hf's config.json lists only what differs from the defaults. */
+static void
+test_llava_config_defaults (void)
+{
+  g_autoptr (JsonParser) p = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  VtpLlavaConfig c;
+  JsonObject *o = parse_object (p,
+      "{\"architectures\":[\"LlavaForConditionalGeneration\"],\"ignore_index\":-100,\"image_token_index\":32000,"
+      "\"model_type\":\"llava\",\"pad_token_id\":32001,\"projector_hidden_act\":\"gelu\","
+      "\"text_config\":{\"_name_or_path\":\"lmsys/vicuna-7b-v1.5\",\"architectures\":[\"LlamaForCausalLM\"],"
+      "\"max_position_embeddings\":4096,\"model_type\":\"llama\",\"rms_norm_eps\":1e-05,\"torch_dtype\":\"float16\","
+      "\"vocab_size\":32064},\"tie_word_embeddings\":false,\"torch_dtype\":\"float16\","
+      "\"vision_config\":{\"hidden_size\":1024,\"image_size\":336,\"intermediate_size\":4096,"
+      "\"model_type\":\"clip_vision_model\",\"num_attention_heads\":16,\"num_hidden_layers\":24,\"patch_size\":14,"
+      "\"projection_dim\":768,\"vocab_size\":32000},\"vision_feature_layer\":-2,"
+      "\"vision_feature_select_strategy\":\"default\",\"vocab_size\":32064}");
+
+  g_assert_true (vtp_llava_config_parse (o, "config.json", &c, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (c.vision.hidden_act, ==, VTP_ACT_QUICK_GELU);
+  g_assert_cmpfloat (c.vision.layer_norm_eps, ==, 1e-5f);
+  g_assert_cmpint (c.text.hidden_size, ==, 4096);
+  g_assert_cmpint (c.text.num_hidden_layers, ==, 32);
+  g_assert_cmpint (c.text.num_key_value_heads, ==, 32);
+  g_assert_cmpint (c.text.head_dim, ==, 128);
+  g_assert_cmpint (c.text.intermediate_size, ==, 11008);
+  g_assert_cmpfloat (c.text.rope_theta, ==, 10000.0f);
+  g_assert_cmpint (c.text.n_eos, ==, 1);
+  g_assert_cmpint (c.text.eos_token_id[0], ==, 2);
+  g_assert_cmpint (c.image_token_index, ==, 32000);
+  g_assert_cmpint (c.n_feature_layers, ==, 1);
+  g_assert_cmpint (vtp_clip_vision_config_hidden_index (&c.vision, c.feature_layers[0]), ==, 23);
+  g_assert_false (c.keep_cls);
+  g_assert_cmpint (c.projector_type, ==, VTP_PROJECTOR_MLP2X_GELU);
+  g_assert_true (c.projector_bias);
+}
+
+static void
+expect_config_error (const char *json, const char *needle)
+{
+  g_autoptr (JsonParser) p = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  VtpLlavaConfig c;
+
+  g_assert_false (vtp_llava_config_parse (parse_object (p, json), "config.json", &c, &error));
+  g_assert_error (error, VTP_ERROR, VTP_ERROR_CONFIG);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, needle));
+}
+
+static void
+test_config_errors (void)
+{
+  expect_config_error ("{\"text_config\":{\"hidden_size\":\"big\"}}",
+      "config.json: text_config: hidden_size is \"big\", expected an integer");
+  expect_config_error ("{\"text_config\":{\"num_attention_heads\":32,\"num_key_value_heads\":5}}",
+      "num_attention_heads 32 is not a multiple of num_key_value_heads 5");
+  expect_config_error ("{\"vision_feature_layer\":-30}", "vision_feature_layer -30 is outside the 25 hidden states");
+  expect_config_error ("{\"vision_feature_select_strategy\":\"cls\"}", "expected \"default\" or \"full\"");
+  expect_config_error ("{\"text_config\":{\"rope_scaling\":{\"rope_type\":\"yarn\",\"factor\":4}}}",
+      "rope_scaling of type \"yarn\" is not supported");
+  expect_config_error ("{\"projector_hidden_act\":\"relu6\"}", "activation \"relu6\" is not supported");
+  expect_config_error ("{\"vision_config\":{\"image_size\":100,\"patch_size\":14}}",
+      "image_size 100 is not a multiple of patch_size 14");
+  expect_config_error ("{\"image_token_index\":40000}", "image_token_index 40000 is outside the vocabulary of 32000");
+}
+
+int
+main (int argc, char **argv)
+{
+  int ret;
+  g_test_init (&argc, &argv, NULL);
+  tmpdir = g_dir_make_tmp ("vtp-loader-XXXXXX", NULL);
+  g_test_add_func ("/loader/safetensors", test_safetensors);
+  g_test_add_func ("/loader/sharded-directory", test_sharded_directory);
+  g_test_add_func ("/loader/llava-config-defaults", test_llava_config_defaults);
+  g_test_add_func ("/loader/config-errors", test_config_errors);
+  ret = g_test_run ();
+  {
+    GDir *d = g_dir_open (tmpdir, 0, NULL);
+    const char *n;
+    while (d && (n = g_dir_read_name (d))) {
+      g_autofree char *p = g_build_filename (tmpdir, n, NULL);
+      g_unlink (p);
+    }
+    if (d)
+      g_dir_close (d);
+    g_rmdir (tmpdir);
+  }
+  return ret;
+}

@@ -1,0 +1,91 @@
+/* test-sampler.c: greedy, temperature, top-k and top-p sampling. */
+#include <math.h>
+#include "vtp-sampler.h"
+
+static void
+test_greedy (void)
+{
+  const float logits[6] = { 0.1f, 2.0f, -1.0f, 2.0f, 1.9f, 0.0f };
+  VtpSamplerParams p = { 0 };
+  g_autoptr (VtpSampler) s = vtp_sampler_new (&p, 6);
+  g_assert_cmpint (vtp_sampler_sample (s, logits), ==, 1);     /* first of the tied maxima, as torch.argmax */
+}
+
+static void
+test_seeded_repeatable (void)
+{
+  float logits[100];
+  VtpSamplerParams p = { 1.0f, 0, 1.0f, 1234 };
+  g_autoptr (VtpSampler) a = vtp_sampler_new (&p, 100), b = vtp_sampler_new (&p, 100);
+  gint first[50], differ = 0;
+
+  for (gint i = 0; i < 100; i++)
+    logits[i] = sinf (i * 0.7f);
+  for (gint i = 0; i < 50; i++) {
+    first[i] = vtp_sampler_sample (a, logits);
+    g_assert_cmpint (first[i], ==, vtp_sampler_sample (b, logits));
+  }
+  vtp_sampler_reset (a);
+  for (gint i = 0; i < 50; i++)
+    g_assert_cmpint (first[i], ==, vtp_sampler_sample (a, logits));
+  p.seed = 99;
+  {
+    g_autoptr (VtpSampler) c = vtp_sampler_new (&p, 100);
+    for (gint i = 0; i < 50; i++)
+      differ += vtp_sampler_sample (c, logits) != first[i];
+  }
+  g_assert_cmpint (differ, >, 10);
+}
+
+/* Frequencies follow softmax(logits / T) within sampling noise. */
+static void
+test_distribution (void)
+{
+  const float logits[4] = { 1.0f, 0.0f, -1.0f, 0.5f };
+  const float T = 0.8f;
+  VtpSamplerParams p = { T, 0, 1.0f, 7 };
+  g_autoptr (VtpSampler) s = vtp_sampler_new (&p, 4);
+  const gint n = 40000;
+  gint counts[4] = { 0 };
+  double z = 0, want[4];
+
+  for (gint i = 0; i < 4; i++)
+    z += (want[i] = exp (logits[i] / T));
+  for (gint i = 0; i < n; i++)
+    counts[vtp_sampler_sample (s, logits)]++;
+  for (gint i = 0; i < 4; i++) {
+    const double f = (double) counts[i] / n, pr = want[i] / z;
+    g_test_message ("token %d: %.4f sampled, %.4f expected", i, f, pr);
+    g_assert_cmpfloat (fabs (f - pr), <, 5 * sqrt (pr * (1 - pr) / n));
+  }
+}
+
+static void
+test_top_k_top_p (void)
+{
+  const float logits[5] = { 3.0f, 2.9f, 1.0f, 0.5f, 0.0f };
+  VtpSamplerParams k2 = { 1.0f, 2, 1.0f, 3 }, p_small = { 1.0f, 0, 0.3f, 3 }, p_mid = { 1.0f, 0, 0.9f, 3 };
+  g_autoptr (VtpSampler) a = vtp_sampler_new (&k2, 5), b = vtp_sampler_new (&p_small, 5), c = vtp_sampler_new (&p_mid, 5);
+  gboolean seen[5] = { FALSE };
+
+  for (gint i = 0; i < 2000; i++) {
+    gint t = vtp_sampler_sample (a, logits);
+    g_assert_cmpint (t, <, 2);                               /* only the two best */
+    g_assert_cmpint (vtp_sampler_sample (b, logits), ==, 0); /* 0.3 of the mass: the best alone */
+    seen[vtp_sampler_sample (c, logits)] = TRUE;
+  }
+  /* p = 0.9: softmax gives 0.43, 0.39, 0.06, 0.04, 0.02 -> the first three or four */
+  g_assert_true (seen[0] && seen[1] && seen[2]);
+  g_assert_false (seen[4]);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/sampler/greedy", test_greedy);
+  g_test_add_func ("/sampler/seeded", test_seeded_repeatable);
+  g_test_add_func ("/sampler/distribution", test_distribution);
+  g_test_add_func ("/sampler/top-k-top-p", test_top_k_top_p);
+  return g_test_run ();
+}
