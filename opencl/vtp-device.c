@@ -254,7 +254,7 @@ build_program (VtpDevice *dev, GError **error)
         "Could not create the kernel program on %s: %s", dev->name, vtp_cl_strerror (err));
     return FALSE;
   }
-  err = clBuildProgram (dev->program, 1, &dev->id, "-cl-std=CL1.2", NULL, NULL);
+  err = clBuildProgram (dev->program, 1, &dev->id, "-cl-std=CL1.2 -w", NULL, NULL);
   if (err != CL_SUCCESS) {
     size_t n = 0;
     char *log;
@@ -266,6 +266,14 @@ build_program (VtpDevice *dev, GError **error)
         "Building the vtp kernels for %s failed (%s):\n%s", dev->name, vtp_cl_strerror (err), log);
     g_free (log);
     return FALSE;
+  }
+  if (g_getenv ("VTP_KERNEL_BUILD_LOG")) {
+    size_t n = 0;
+    g_autofree char *log = NULL;
+    clGetProgramBuildInfo (dev->program, dev->id, CL_PROGRAM_BUILD_LOG, 0, NULL, &n);
+    log = g_malloc0 (n + 1);
+    clGetProgramBuildInfo (dev->program, dev->id, CL_PROGRAM_BUILD_LOG, n, log, NULL);
+    g_printerr ("vtp kernel build log for %s:\n%s\n", dev->name, log);
   }
   clCreateKernelsInProgram (dev->program, 0, NULL, &n_kernels);
   kernels = g_new0 (cl_kernel, n_kernels);
