@@ -220,6 +220,34 @@ test_llm (gconstpointer data)
   gst_harness_teardown (h);
 }
 
+/* The prompt changes from another thread while frames are described: every
+ * frame still gets a description and nothing breaks. */
+static void
+test_llm_prompt_stress (void)
+{
+  g_autoptr (VtpSafetensors) ref = open_reference ("llava-tiny-a");
+  const VtpStTensor *emb = vtp_safetensors_find (ref, "projector_output");
+  GstHarness *h = harness_with_model ("vtpllm", "llava-tiny-a");
+  g_autofree char *caps = g_strdup_printf (GST_VTP_TENSOR_MEDIA_TYPE ",kind=image-embeddings,tokens=%d,width=%d",
+      (gint) emb->shape[0], (gint) emb->shape[1]);
+  GValue prompt = G_VALUE_INIT;
+  GstHarnessThread *t;
+
+  g_value_init (&prompt, G_TYPE_STRING);
+  g_value_set_string (&prompt, "Describe the picture in one word.");
+  g_object_set (h->element, "max-new-tokens", 4, NULL);
+  gst_harness_set_src_caps_str (h, caps);
+  t = gst_harness_stress_property_start_full (h, "prompt", &prompt, 100);
+  for (gint i = 0; i < 10; i++) {
+    GstBuffer *out = gst_harness_push_and_pull (h, buffer_from (emb));
+    g_assert_nonnull (out);
+    gst_buffer_unref (out);
+  }
+  gst_harness_stress_thread_stop (t);
+  g_value_unset (&prompt);
+  gst_harness_teardown (h);
+}
+
 static void
 test_llm_width_mismatch (void)
 {
@@ -327,6 +355,7 @@ main (int argc, char **argv)
   g_test_add_func ("/elements/projector-width-mismatch", test_projector_width_mismatch);
   g_test_add_data_func ("/elements/llm-a", "llava-tiny-a", test_llm);
   g_test_add_data_func ("/elements/llm-b", "llava-tiny-b", test_llm);
+  g_test_add_func ("/elements/llm-prompt-stress", test_llm_prompt_stress);
   g_test_add_func ("/elements/llm-width-mismatch", test_llm_width_mismatch);
   g_test_add_func ("/elements/bad-models", test_bad_models);
   return g_test_run ();

@@ -1,23 +1,68 @@
-/* test-linear.c: vtp_op_linear (GEMV and GEMM paths, every weight dtype,
- * row offsets, bias, accumulation, odd sizes) against a double loop. */
+/* test-linear.c: vtp_op_linear against a double loop, for every weight
+ * dtype, weights packed by vtp_linear_weight_new and plain [N, K] tensors,
+ * the GEMV (1 row), short (2..9 rows) and GEMM paths and their thresholds,
+ * row offsets, bias, accumulation, and odd sizes (K not a multiple of 8 or
+ * 16, N not a multiple of 16, N below one panel). Each case also runs with
+ * VTP_LINEAR_AS_GPU=1, which makes a CPU device take the GPU kernels (plain
+ * weights, work-group GEMV, local-memory tiled GEMM) so that they are
+ * checked without a GPU. */
 #include "test-util.h"
 
-static void
-test_linear_case (gint64 M, gint64 K, gint64 N, VtpDType dtype, gboolean with_bias, gboolean accumulate)
+typedef enum { W_PLAIN, W_PACKED } WeightKind;
+
+static VtpTensor *
+weight_new (float *w, gint64 n, gint64 k, VtpDType dtype, WeightKind kind)
 {
-  GRand *r = g_rand_new_with_seed (M * 1000003 + K * 101 + N + dtype);
+  g_autoptr (GError) error = NULL;
+  VtpTensor *t;
+  void *host;
+
+  if (kind == W_PLAIN)
+    return upload_as (w, n, k, dtype);
+  /* round w as upload_as does, then hand the host copy to the packer */
+  if (dtype == VTP_DTYPE_F32) {
+    host = g_memdup2 (w, n * k * sizeof (float));
+  } else {
+    guint16 *h = g_new (guint16, n * k);
+    for (gint64 i = 0; i < n * k; i++) {
+      h[i] = dtype == VTP_DTYPE_F16 ? vtp_f32_to_f16 (w[i]) : vtp_f32_to_bf16 (w[i]);
+      w[i] = dtype == VTP_DTYPE_F16 ? vtp_f16_to_f32 (h[i]) : vtp_bf16_to_f32 (h[i]);
+    }
+    host = h;
+  }
+  t = vtp_linear_weight_new (dev, dtype, n, k, host, &error);
+  g_assert_no_error (error);
+  g_free (host);
+  return t;
+}
+
+static void
+test_linear_case (gint64 M, gint64 K, gint64 N, VtpDType dtype, WeightKind kind,
+    gboolean with_bias, gboolean accumulate)
+{
+  GRand *r = g_rand_new_with_seed (M * 1000003 + K * 101 + N * 7 + dtype * 3 + kind);
   const gint64 x_row = 1, y_row = 2;        /* exercise the row offsets */
-  float *x = random_floats (r, (M + x_row) * K, 1.0);
+  float *x = random_floats (r, (M + x_row + 1) * K, 1.0);
   float *w = random_floats (r, N * K, 0.5);
   float *b = random_floats (r, N, 1.0);
-  float *y0 = random_floats (r, (M + y_row) * N, 1.0);
-  VtpTensor *tx = upload (x, M + x_row, K), *tw = upload_as (w, N, K, dtype);
-  VtpTensor *tb = upload (b, 1, N), *ty = upload (y0, M + y_row, N);
-  double *want = g_new (double, (M + y_row) * N);
-  char what[96];
+  float *y0 = random_floats (r, (M + y_row + 1) * N, 1.0);
+  VtpTensor *tx = upload (x, M + x_row + 1, K), *tw = weight_new (w, N, K, dtype, kind);
+  VtpTensor *tb = upload (b, 1, N), *ty = upload (y0, M + y_row + 1, N);
+  double *want = g_new (double, (M + y_row + 1) * N);
+  size_t bytes = 0;
+  char what[160];
   float *got;
 
-  for (gint64 i = 0; i < (M + y_row) * N; i++)
+  /* the weights take what their dtype needs, however they are laid out */
+  g_assert_cmpint (clGetMemObjectInfo (tw->mem, CL_MEM_SIZE, sizeof bytes, &bytes, NULL), ==, CL_SUCCESS);
+  g_assert_cmpuint (bytes, ==, MAX (N * K * vtp_dtype_size (dtype), 4));
+  g_assert_cmpint (tw->shape[0], ==, N);
+  g_assert_cmpint (tw->shape[1], ==, K);
+  if (kind == W_PLAIN)
+    g_assert_cmpuint (tw->layout, ==, 0);
+
+  /* the rows around the product (before y_row, after the last) must stay */
+  for (gint64 i = 0; i < (M + y_row + 1) * N; i++)
     want[i] = y0[i];
   for (gint64 m = 0; m < M; m++)
     for (gint64 n = 0; n < N; n++) {
@@ -29,24 +74,97 @@ test_linear_case (gint64 M, gint64 K, gint64 N, VtpDType dtype, gboolean with_bi
   vtp_op_linear (ty, y_row, tx, x_row, M, tw, with_bias ? tb : NULL, accumulate);
   got = download (ty);
   g_snprintf (what, sizeof what, "linear M=%" G_GINT64_FORMAT " K=%" G_GINT64_FORMAT " N=%"
-      G_GINT64_FORMAT " %s", M, K, N, vtp_dtype_name (dtype));
-  assert_close (got, want, (M + y_row) * N, 1e-4 * sqrt (K), what);
+      G_GINT64_FORMAT " %s %s layout %u%s%s%s", M, K, N, vtp_dtype_name (dtype),
+      kind == W_PLAIN ? "plain" : "packed", tw->layout, with_bias ? " bias" : "",
+      accumulate ? " accumulate" : "", g_getenv ("VTP_LINEAR_AS_GPU") ? " as-gpu" : "");
+  if (g_test_verbose ())
+    g_printerr ("%s\n", what);
+  assert_close (got, want, (M + y_row + 1) * N, 1e-4 * sqrt (K), what);
   g_free (got); g_free (want); g_free (x); g_free (w); g_free (b); g_free (y0);
   vtp_tensor_free (tx); vtp_tensor_free (tw); vtp_tensor_free (tb); vtp_tensor_free (ty);
   g_rand_free (r);
 }
 
+static const VtpDType types[] = { VTP_DTYPE_F32, VTP_DTYPE_F16, VTP_DTYPE_BF16 };
+
+/* Every case with both weight kinds and all dtypes. */
 static void
-test_linear (void)
+run_case (gint64 M, gint64 K, gint64 N, gboolean with_bias, gboolean accumulate)
 {
-  const VtpDType types[] = { VTP_DTYPE_F32, VTP_DTYPE_F16, VTP_DTYPE_BF16 };
-  for (guint t = 0; t < G_N_ELEMENTS (types); t++) {
-    test_linear_case (1, 64, 48, types[t], TRUE, FALSE);
-    test_linear_case (1, 37, 5, types[t], FALSE, TRUE);
-    test_linear_case (7, 100, 13, types[t], TRUE, TRUE);
-    test_linear_case (33, 588, 40, types[t], TRUE, FALSE);
-    test_linear_case (2, 3, 1, types[t], TRUE, FALSE);
+  for (guint t = 0; t < G_N_ELEMENTS (types); t++)
+    for (gint kind = W_PLAIN; kind <= W_PACKED; kind++)
+      test_linear_case (M, K, N, types[t], kind, with_bias, accumulate);
+}
+
+/* One row: the decode GEMV. */
+static void
+test_gemv (void)
+{
+  run_case (1, 64, 48, TRUE, FALSE);
+  run_case (1, 37, 5, FALSE, TRUE);             /* fewer outputs than a panel */
+  run_case (1, 1000, 300, TRUE, TRUE);          /* 18 panels + 12 plain rows */
+  run_case (1, 3, 16, FALSE, FALSE);            /* K shorter than the segments */
+  run_case (1, 1, 33, TRUE, FALSE);
+  run_case (1, 2051, 64, FALSE, FALSE);         /* K odd, 4 segments + a rest */
+}
+
+/* 2..9 rows: one launch per up to 6 rows, every tile height. */
+static void
+test_short (void)
+{
+  for (gint64 m = 2; m <= 9; m++) {
+    run_case (m, 100, 40, TRUE, m % 2 == 0);
+    run_case (m, 37, 16, m % 3 == 0, TRUE);
   }
+  run_case (3, 7, 19, TRUE, FALSE);
+}
+
+/* Many rows: GEMM (groups of tiles with converted weight blocks for F16 and
+ * BF16 from 12 rows on; several K blocks, several groups, plain rest). */
+static void
+test_gemm (void)
+{
+  run_case (12, 300, 32, FALSE, FALSE);
+  run_case (13, 100, 40, TRUE, TRUE);
+  run_case (33, 588, 40, TRUE, FALSE);          /* ViT patch embedding K */
+  run_case (61, 520, 50, TRUE, TRUE);           /* 2 groups of tiles, 1 row rest */
+  run_case (70, 96, 130, FALSE, TRUE);          /* N % 16 = 2 */
+  run_case (66, 24, 7, TRUE, FALSE);            /* N below one panel */
+  run_case (2, 3, 1, TRUE, FALSE);
+}
+
+/* The GPU kernels, on whatever device runs the test. */
+static void
+test_as_gpu (void)
+{
+  g_setenv ("VTP_LINEAR_AS_GPU", "1", TRUE);
+  test_gemv ();
+  test_short ();
+  test_gemm ();
+  run_case (130, 70, 200, TRUE, TRUE);          /* several 64 x 64 tiles */
+  g_unsetenv ("VTP_LINEAR_AS_GPU");
+}
+
+/* Packing on a CPU: weights from vtp_linear_weight_new are laid out in
+ * panels there (layout 1) once N reaches one panel. */
+static void
+test_layout (void)
+{
+  float w[32 * 8];
+  VtpTensor *t;
+  g_autoptr (GError) error = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (w); i++)
+    w[i] = i;
+  t = vtp_linear_weight_new (dev, VTP_DTYPE_F32, 32, 8, w, &error);
+  g_assert_no_error (error);
+  if (dev->kind == VTP_DEVICE_KIND_CPU)
+    g_assert_cmpuint (t->layout, ==, 1);
+  vtp_tensor_free (t);
+  t = vtp_linear_weight_new (dev, VTP_DTYPE_F32, 4, 8, w, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (t->layout, ==, 0);
+  vtp_tensor_free (t);
 }
 
 int
@@ -55,8 +173,13 @@ main (int argc, char **argv)
   g_autoptr (GError) error = NULL;
 
   g_test_init (&argc, &argv, NULL);
+  g_unsetenv ("VTP_LINEAR_AS_GPU");
   dev = vtp_device_get (NULL, &error);
   g_assert_no_error (error);
-  g_test_add_func ("/linear/products", test_linear);
+  g_test_add_func ("/linear/layout", test_layout);
+  g_test_add_func ("/linear/gemv", test_gemv);
+  g_test_add_func ("/linear/short", test_short);
+  g_test_add_func ("/linear/gemm", test_gemm);
+  g_test_add_func ("/linear/as-gpu", test_as_gpu);
   return g_test_run ();
 }

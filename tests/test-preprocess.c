@@ -137,6 +137,34 @@ test_bad_input (void)
   g_assert_error (error, VTP_ERROR, VTP_ERROR_INPUT);
 }
 
+/* Extreme sizes and aspect ratios go through (no crash, finite values). */
+static void
+test_extreme_sizes (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VtpDevice) dev = vtp_device_get (NULL, &error);
+  const gint sizes[][2] = { { 1, 1 }, { 1, 999 }, { 2000, 2 }, { 3, 5 }, { 4000, 3000 } };
+  VtpImageConfig ic;
+  g_autoptr (VtpImagePreprocessor) pre = NULL;
+  g_autoptr (VtpTensor) out = NULL;
+
+  vtp_image_config_clip_default (&ic, 24);
+  pre = vtp_image_preprocessor_new (dev, &ic);
+  out = vtp_tensor_new (dev, VTP_DTYPE_F32, 3, (gint64[]) { 3, 24, 24 }, &error);
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++) {
+    const gint w = sizes[i][0], h = sizes[i][1];
+    g_autofree guint8 *px = g_new (guint8, (gsize) w * h * 3);
+    g_autofree float *got = NULL;
+    for (gsize k = 0; k < (gsize) w * h * 3; k++)
+      px[k] = (guint8) (k * 7);
+    g_assert_true (vtp_image_preprocess (pre, px, w, h, w * 3, VTP_PIXELS_RGB, out, &error));
+    g_assert_no_error (error);
+    got = vtp_tensor_read_f32 (out, &error);
+    for (gint k = 0; k < 3 * 24 * 24; k++)
+      g_assert_true (isfinite (got[k]) && fabsf (got[k]) < 3.0f);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -145,5 +173,6 @@ main (int argc, char **argv)
   g_test_add_func ("/preprocess/clip-processor", test_clip_processor);
   g_test_add_func ("/preprocess/layouts", test_layouts);
   g_test_add_func ("/preprocess/bad-input", test_bad_input);
+  g_test_add_func ("/preprocess/extreme-sizes", test_extreme_sizes);
   return g_test_run ();
 }
