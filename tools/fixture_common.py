@@ -94,3 +94,20 @@ def add_special(tok, content):
     """Adds @content as a special added token (normalized=False), as LLaVA's <image>."""
     tok.add_special_tokens([AddedToken(content, special=True, normalized=False)])
     return tok.token_to_id(content)
+
+
+def published_name(name, layout):
+    """Tensor names of transformers' state dict (model.vision_tower.*,
+    model.language_model.*, model.multi_modal_projector.*, lm_head.*) in one
+    of the layouts checkpoints are found in: "llava-hf" as published on the
+    hub by transformers 4.x (vision_tower.vision_model.*, language_model.model.*,
+    multi_modal_projector.*, language_model.lm_head.*), or "state-dict"."""
+    if layout == "state-dict":
+        return name
+    for new, old in (("model.language_model.", "language_model.model."),
+                     ("model.vision_tower.", "vision_tower.vision_model."),
+                     ("model.multi_modal_projector.", "multi_modal_projector."),
+                     ("lm_head.", "language_model.lm_head.")):
+        if name.startswith(new):
+            return old + name[len(new):]
+    raise ValueError("unexpected tensor name " + name)

@@ -20,8 +20,7 @@ import torch
 from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fixture_common import add_special, train_llama_tokenizer  # noqa: E402
-from make_llava_fixtures import published_name  # noqa: E402
+from fixture_common import add_special, published_name, train_llama_tokenizer  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 

@@ -28,7 +28,7 @@ from transformers import (CLIPImageProcessorPil, CLIPVisionConfig, LlamaConfig, 
                           LlavaForConditionalGeneration, LlavaProcessor, PreTrainedTokenizerFast)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fixture_common import add_special, synthetic_image, train_llama_tokenizer  # noqa: E402
+from fixture_common import add_special, published_name, synthetic_image, train_llama_tokenizer  # noqa: E402
 
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
@@ -63,23 +63,6 @@ CONFIGS = {
 # up-scaling, both orientations, extreme aspect ratios, exact size.
 PREPROCESS_SIZES = [(640, 480), (480, 640), (1000, 337), (100, 80), (336, 336), (801, 599), (17, 500),
                     (337, 336)]
-
-
-def published_name(name, layout):
-    """Tensor names of transformers' state dict (model.vision_tower.*,
-    model.language_model.*, model.multi_modal_projector.*, lm_head.*) in one
-    of the layouts checkpoints are found in: "llava-hf" as published on the
-    hub by transformers 4.x (vision_tower.vision_model.*, language_model.model.*,
-    multi_modal_projector.*, language_model.lm_head.*), or "state-dict"."""
-    if layout == "state-dict":
-        return name
-    for new, old in (("model.language_model.", "language_model.model."),
-                     ("model.vision_tower.", "vision_tower.vision_model."),
-                     ("model.multi_modal_projector.", "multi_modal_projector."),
-                     ("lm_head.", "language_model.lm_head.")):
-        if name.startswith(new):
-            return old + name[len(new):]
-    raise ValueError("unexpected tensor name " + name)
 
 
 def save_checkpoint(model, out_dir, layout, n_shards):
