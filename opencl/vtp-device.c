@@ -302,8 +302,13 @@ device_free (VtpDevice *dev)
     g_hash_table_unref (dev->kernels);
   if (dev->program)
     clReleaseProgram (dev->program);
-  if (dev->queue)
+  /* Work may still be in flight (a pipeline stopped on an error): let it end
+   * before the queue goes, so nothing runs on the device's threads while the
+   * process tears down its libraries. */
+  if (dev->queue) {
+    clFinish (dev->queue);
     clReleaseCommandQueue (dev->queue);
+  }
   if (dev->context)
     clReleaseContext (dev->context);
   g_rec_mutex_clear (&dev->lock);

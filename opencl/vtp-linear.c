@@ -1,20 +1,143 @@
-/* vtp-linear.c: launchers for linear.cl. */
+/* vtp-linear.c: weight upload (packed into panels on CPUs) and the choice
+ * of kernel of linear.cl for each product; layouts and kernels are described
+ * there.
+ *
+ * CPUs: weights in layout 1 (panels of 16 outputs, repacked at upload, same
+ * size). Up to 6 rows: one launch of linear_p16_<T>_<rows> (weights read
+ * once; 1 row: the decode GEMV). Beyond: 6-row tiles (linear_p16_f32_6, or
+ * linear_p16g_<T> for F16/BF16, which converts each weight block once for 8
+ * tiles), the rows left over in a launch of their own height or, from 3 of
+ * them on, in one more clamped tile.
+ * GPUs: weights stay plain [N, K]; up to GEMV_MAX_ROWS rows a work-group
+ * cooperative GEMV (work-group reduce_wg, 16 lanes per output, coalesced row
+ * reads, local reduction), beyond a 64 x 64 local-memory tiled GEMM (16 x 16
+ * work-groups; the simple gemm_<T> where a kernel cannot take 256 items).
+ * Plain tensors on a CPU go through gemv_<T> with one work-item per output.
+ *
+ * $VTP_LINEAR_AS_GPU (tests): take the GPU layout and kernels on any device. */
+#include <string.h>
 #include "vtp-linear.h"
 #include "vtp-launch.h"
+
+#define LAYOUT_PLAIN 0
+#define LAYOUT_P16 1            /* see linear.cl */
+#define PANEL 16
+#define PANEL_TM 6              /* linear_p16_<T>_1 .. _6 exist */
+#define GROUP_TILES 8           /* tiles of PANEL_TM rows per work-item of linear_p16g */
+#define GEMV_MAX_ROWS 8         /* GPUs: rows up to which gemv_<T> is used */
+#define GEMM_TM 2               /* must match linear.cl */
+#define GEMM_TN 4
+#define TILE 64
+
+/* Packs @src [n, k] (elements of @es bytes) into layout 1; @pairs: the 16
+ * elements of a step ordered c0 c8 c1 c9 ... c7 c15 (BF16). Done in blocks
+ * of KB steps, a row of the panel at a time: reading the 16 rows side by side
+ * instead thrashes the cache when k * es is a multiple of 4 KiB (3x slower). */
+static void
+pack_p16 (void *dst, const void *src, gint64 n, gint64 k, gsize es, gboolean pairs)
+{
+  const gint64 n16 = n & ~(gint64) (PANEL - 1), KB = 256;
+  guint8 *d = dst;
+  const guint8 *s = src;
+
+  for (gint64 p = 0; p < n16; p += PANEL)
+    for (gint64 k0 = 0; k0 < k; k0 += KB) {
+      const gint64 k1 = MIN (k, k0 + KB);
+      for (gint64 j = 0; j < PANEL; j++) {
+        const gint64 slot = pairs ? (j % 8) * 2 + j / 8 : j;
+        if (es == 4) {
+          const guint32 *r = (const guint32 *) s + (p + j) * k;
+          guint32 *o = (guint32 *) d + p * k + slot;
+          for (gint64 kk = k0; kk < k1; kk++)
+            o[kk * PANEL] = r[kk];
+        } else {
+          const guint16 *r = (const guint16 *) s + (p + j) * k;
+          guint16 *o = (guint16 *) d + p * k + slot;
+          for (gint64 kk = k0; kk < k1; kk++)
+            o[kk * PANEL] = r[kk];
+        }
+      }
+    }
+  memcpy (d + n16 * k * es, s + n16 * k * es, (n - n16) * k * es);
+}
+
+/* TRUE where the GPU kernels and layout serve: non-CPU devices, and any
+ * device while $VTP_LINEAR_AS_GPU is set (so that tests check the GPU
+ * kernels on a CPU). */
+static gboolean
+as_gpu (const VtpDevice *dev)
+{
+  return dev->kind != VTP_DEVICE_KIND_CPU || g_getenv ("VTP_LINEAR_AS_GPU") != NULL;
+}
 
 VtpTensor *
 vtp_linear_weight_new (VtpDevice *dev, VtpDType dtype, gint64 n, gint64 k,
     gconstpointer data, GError **error)
 {
   gint64 shape[2] = { n, k };
+  const gsize es = vtp_dtype_size (dtype);
+  VtpTensor *t;
+  void *dst;
+  cl_int err;
+
   g_return_val_if_fail (vtp_weight_suffix (dtype) != NULL, NULL);
-  return vtp_tensor_new_from_data (dev, dtype, 2, shape, data, error);
+  if (as_gpu (dev) || n < PANEL)
+    return vtp_tensor_new_from_data (dev, dtype, 2, shape, data, error);
+
+  t = vtp_tensor_new (dev, dtype, 2, shape, error);
+  if (!t)
+    return NULL;
+  /* pack straight into the buffer (no copy on a CPU device), else through
+   * a host staging copy */
+  dst = clEnqueueMapBuffer (dev->queue, t->mem, CL_TRUE, CL_MAP_WRITE_INVALIDATE_REGION, 0,
+      vtp_tensor_n_bytes (t), 0, NULL, NULL, &err);
+  if (dst && err == CL_SUCCESS) {
+    pack_p16 (dst, data, n, k, es, dtype == VTP_DTYPE_BF16);
+    err = clEnqueueUnmapMemObject (dev->queue, t->mem, dst, 0, NULL, NULL);
+    if (err == CL_SUCCESS)
+      err = clFinish (dev->queue);
+    if (err != CL_SUCCESS) {
+      g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE, "Upload of %" G_GSIZE_FORMAT
+          " bytes of weights to %s failed: %s", vtp_tensor_n_bytes (t), dev->name,
+          vtp_cl_strerror (err));
+      vtp_tensor_free (t);
+      return NULL;
+    }
+  } else {
+    void *packed = g_try_malloc (vtp_tensor_n_bytes (t));
+    if (!packed) {
+      /* no room for a staging copy on the host: keep the plain layout */
+      if (!vtp_tensor_write (t, 0, data, vtp_tensor_n_bytes (t), error)) {
+        vtp_tensor_free (t);
+        return NULL;
+      }
+      return t;
+    }
+    pack_p16 (packed, data, n, k, es, dtype == VTP_DTYPE_BF16);
+    if (!vtp_tensor_write (t, 0, packed, vtp_tensor_n_bytes (t), error)) {
+      g_free (packed);
+      vtp_tensor_free (t);
+      return NULL;
+    }
+    g_free (packed);
+  }
+  t->layout = LAYOUT_P16;
+  return t;
 }
 
-/* Rows up to which a product is done as GEMV (weights read once per row). */
-#define GEMV_MAX_ROWS 1
-#define GEMM_TM 2               /* must match linear.cl */
-#define GEMM_TN 4
+/* Largest work-group size kernel @name accepts on @dev. */
+static size_t
+kernel_max_wg (VtpDevice *dev, const char *name)
+{
+  size_t wg = 0;
+
+  vtp_device_lock (dev);
+  if (clGetKernelWorkGroupInfo (vtp_device_kernel (dev, name), dev->id, CL_KERNEL_WORK_GROUP_SIZE,
+          sizeof wg, &wg, NULL) != CL_SUCCESS)
+    wg = 1;
+  vtp_device_unlock (dev);
+  return wg;
+}
 
 void
 vtp_op_linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_rows,
@@ -22,12 +145,16 @@ vtp_op_linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gin
 {
   const gint64 N = w->shape[0], K = vtp_tensor_cols (w);
   const char *suffix = vtp_weight_suffix (w->dtype);
-  char name[32];
+  VtpDevice *dev = x->dev;
+  char name[48];
 
   if (vtp_error_is_pending () || n_rows == 0)
     return;
   if (!check (suffix && w->ndim == 2, "linear", "weights must be 2-D f32/f16/bf16")
+      || !check (w->layout == LAYOUT_PLAIN || w->layout == LAYOUT_P16, "linear",
+          "weights in unknown layout %u", w->layout)
       || !check (x->dtype == VTP_DTYPE_F32 && y->dtype == VTP_DTYPE_F32, "linear", "activations must be f32")
+      || !check (!bias || bias->dtype == VTP_DTYPE_F32, "linear", "bias must be f32")
       || !check (vtp_tensor_cols (x) == K, "linear", "input has %" G_GINT64_FORMAT
           " columns, weights [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "] need %" G_GINT64_FORMAT,
           vtp_tensor_cols (x), N, K, K)
@@ -38,20 +165,79 @@ vtp_op_linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gin
       || !check (rows_in (x, x_row, n_rows) && rows_in (y, y_row, n_rows), "linear", "rows out of range"))
     return;
 
-  if (n_rows <= GEMV_MAX_ROWS) {
-    const size_t wg = x->dev->reduce_wg;
-    const size_t global[2] = { N * wg, n_rows }, local[2] = { wg, 1 };
-    g_snprintf (name, sizeof name, "gemv_%s", suffix);
-    LAUNCH (x->dev, name, 2, global, local,
-        A_MEM (x), A_INT (x_row * K), A_MEM (w), A_OPT_MEM (bias), A_INT (bias != NULL),
-        A_MEM (y), A_INT (y_row * N), A_INT (K), A_INT (N), A_INT (accumulate),
-        A_LOCAL (wg * sizeof (float)));
+#define ARGS_COMMON(rows)                                                      \
+  A_MEM (x), A_INT (x_row * K), A_MEM (w), A_OPT_MEM (bias), A_INT (bias != NULL), \
+  A_MEM (y), A_INT (y_row * N), A_INT (rows), A_INT (K), A_INT (N), A_INT (accumulate)
+
+  if (w->layout == LAYOUT_P16) {
+    /* Up to PANEL_TM rows: one work-item height per row count. Beyond,
+     * tiles of PANEL_TM rows; the rows left over (rest) either in a second
+     * launch of their own height, which reads the weights once more (worth
+     * about 3 rows of F16 work here), or, from 3 of them on in products of
+     * 12 rows or more, in one more tile that computes 6 - rest rows in vain. */
+    const size_t local[2] = { 1, 1 };
+    gint64 tiles = n_rows / PANEL_TM, rest = n_rows % PANEL_TM;
+    if (n_rows > PANEL_TM && rest >= 3 && n_rows >= 2 * PANEL_TM) {
+      tiles++;
+      rest = 0;
+    }
+    if (n_rows > PANEL_TM && tiles >= 2 && w->dtype != VTP_DTYPE_F32) {
+      const gint64 per_item = MIN (tiles, GROUP_TILES);
+      const size_t global[2] = { (tiles + per_item - 1) / per_item, (N + PANEL - 1) / PANEL };
+      g_snprintf (name, sizeof name, "linear_p16g_%s", suffix);
+      LAUNCH (dev, name, 2, global, local, ARGS_COMMON (n_rows - rest), A_INT (per_item));
+    } else if (tiles > 0) {
+      const size_t global[2] = { tiles, (N + PANEL - 1) / PANEL };
+      g_snprintf (name, sizeof name, "linear_p16_%s_%d", suffix, PANEL_TM);
+      LAUNCH (dev, name, 2, global, local, ARGS_COMMON (n_rows - rest));
+    }
+    if (rest > 0) {
+      const size_t global[2] = { 1, (N + PANEL - 1) / PANEL };
+      x_row += n_rows - rest;
+      y_row += n_rows - rest;
+      g_snprintf (name, sizeof name, "linear_p16_%s_%d", suffix, (gint) rest);
+      LAUNCH (dev, name, 2, global, local, ARGS_COMMON (rest));
+    }
+    return;
+  }
+
+  if (n_rows <= GEMV_MAX_ROWS || !as_gpu (dev)) {
+    /* On a CPU (plain weights: not from vtp_linear_weight_new) the GEMV
+     * kernel serves every size: one work-item per output, weights read
+     * once per 8 rows. */
+    const gint mr = n_rows <= 1 ? 1 : n_rows <= 2 ? 2 : n_rows <= 4 ? 4 : 8;
+    size_t L = 1, S = 1;
+    g_snprintf (name, sizeof name, "gemv_%s_%d", suffix, mr);
+    if (as_gpu (dev)) {
+      const size_t want = dev->kind == VTP_DEVICE_KIND_CPU ? 256 : dev->reduce_wg;
+      const size_t max = MIN (want, kernel_max_wg (dev, name));
+      while (L * 2 <= max)
+        L *= 2;
+      /* lanes per output: 16 (measured on an H200 with 8 .. 128: 16 best
+       * or near it for F16 and F32, K 2048 .. 8192), fewer for short rows */
+      S = MIN (L, 16);
+      while (S > 1 && (gint64) S * 8 > K + 7)
+        S /= 2;
+    }
+    {
+      const size_t per_group = L / S;
+      const size_t global[2] = { (N + per_group - 1) / per_group * L, (n_rows + mr - 1) / mr };
+      const size_t local[2] = { L, 1 };
+      LAUNCH (dev, name, 2, global, local, ARGS_COMMON (n_rows), A_INT (S),
+          A_LOCAL (L * mr * sizeof (float)));
+    }
+    return;
+  }
+
+  g_snprintf (name, sizeof name, "gemm_tiled_%s", suffix);
+  if (kernel_max_wg (dev, name) >= 256) {
+    const size_t global[2] = { (N + TILE - 1) / TILE * 16, (n_rows + TILE - 1) / TILE * 16 };
+    const size_t local[2] = { 16, 16 };
+    LAUNCH (dev, name, 2, global, local, ARGS_COMMON (n_rows));
   } else {
     const size_t global[2] = { (N + GEMM_TN - 1) / GEMM_TN, (n_rows + GEMM_TM - 1) / GEMM_TM };
     g_snprintf (name, sizeof name, "gemm_%s", suffix);
-    LAUNCH (x->dev, name, 2, global, NULL,
-        A_MEM (x), A_INT (x_row * K), A_MEM (w), A_OPT_MEM (bias), A_INT (bias != NULL),
-        A_MEM (y), A_INT (y_row * N), A_INT (n_rows), A_INT (K), A_INT (N), A_INT (accumulate));
+    LAUNCH (dev, name, 2, global, NULL, ARGS_COMMON (n_rows));
   }
+#undef ARGS_COMMON
 }
-

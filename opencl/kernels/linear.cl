@@ -1,37 +1,331 @@
-/* linear.cl: y[m, n] (+)= sum_k x[m, k] * W[n, k] + bias[n], W in PyTorch
- * [out, in] layout. Two shapes of the same product:
- *  - gemv_*: one work-group per (output column, row); for decode, where the
- *    weights are read once per token and bandwidth is everything;
- *  - gemm_*: each work-item a GEMM_TM x GEMM_TN tile of y, K walked in float8
- *    steps so that both x and W rows are read contiguously; for prefill and
- *    the vision tower, where each weight row serves many tokens. */
+/* linear.cl: y[m, n] (+)= sum_k x[m, k] * W[n, k] + bias[n]; x, y, bias F32,
+ * W F32, F16 or BF16, accumulation in F32. vtp-linear.c picks the kernel.
+ *
+ * Weight layouts (VtpTensor.layout, set by vtp_linear_weight_new):
+ *  0  plain: PyTorch [N, K] row-major (GPUs, and any tensor not packed).
+ *  1  panels of 16 output columns (CPUs): the first N16 = N & ~15 rows are
+ *     stored as N16 / 16 panels [K][16] one after the other, the 16 weights
+ *     of a step k contiguous: element (n, k) at (n & ~15) * K + k * 16 + j,
+ *     j = n % 16 (F32, F16), j = (n % 8) * 2 + (n % 16) / 8 (BF16: columns c
+ *     and c + 8 share a 32-bit word). The last N - N16 rows follow, plain
+ *     (element (n, k) at n * K + k, as in layout 0). Same size as layout 0.
+ *
+ * Kernels, layout 1 (written for CPUs: AVX2 has 16 registers of 8 floats;
+ * local size 1, explicit float16 vectors):
+ *  - linear_p16_<T>_<TM>, TM = 1..6: a work-item computes a TM x 16 tile of
+ *    y; each step k loads the 16 weights of the panel (2 registers) and
+ *    multiplies in each of the TM x values broadcast (2 TM FMAs). Weights are
+ *    read once, sequentially, in 4 segments of K side by side for small TM
+ *    (more memory streams: more bandwidth). TM = 1: the decode GEMV; TM = 6
+ *    (12 accumulators): the GEMM, at the FMA peak for F32 weights.
+ *  - linear_p16g_<T>: GEMM for F16/BF16 weights: 6 x 16 tiles like
+ *    linear_p16_<T>_6, but each work-item does up to 8 tiles of a panel and
+ *    converts the panel's weights to F32 once per block of 256 steps.
+ * Kernels, layout 0:
+ *  - gemv_<T>_<MR>, MR = 1, 2, 4, 8: a work-group of L items computes L / S
+ *    outputs, S lanes per output stride along the weight row (coalesced on
+ *    GPUs), for MR rows of x at once (weights read once per MR rows), lanes
+ *    summed in local memory. Any L; S a power of two dividing L (1 on CPUs).
+ *  - gemm_tiled_<T> (GPUs): 16 x 16 work-items, 64 x 64 tile of y (4 x 4 per
+ *    item), x and W staged through local memory 16 steps of K at a time.
+ *  - gemm_<T>: a 2 x 4 tile of float8 dot products per work-item, any local
+ *    size; the fallback where a work-group of 256 is not possible. */
+
+/* Loops over the rows of a tile must be unrolled for the accumulators to
+ * live in registers (PoCL's LLVM leaves them in memory otherwise: 2.5x
+ * slower). */
+#define UNROLL _Pragma ("unroll")
 
 #define GEMM_TM 2
 #define GEMM_TN 4
+#define TILE 64
+#define TILE_K 16
 
-#define DEFINE_LINEAR(T, WT)                                                   \
-__kernel void gemv_##T (__global const float *x, int x_off,                  \
+inline float16 load16_f32 (__global const float *w, size_t i) { return vload16 (0, w + i); }
+inline float16 load16_f16 (__global const half *w, size_t i) { return vload_half16 (0, w + i); }
+/* BF16 panels hold the 16 weights of a step as 8 pairs (column j, column
+ * j + 8) per 32-bit word: a shift and a mask give both halves as floats. */
+inline float16 load16_bf16 (__global const ushort *w, size_t i)
+{
+  const uint8 v = vload8 (0, (__global const uint *) (w + i));
+  return (float16) (as_float8 (v << (uint8) 16), as_float8 (v & (uint8) 0xffff0000u));
+}
+
+/* Stores one 16-wide row of a tile: y = acc (+ bias) (+ y). */
+inline void store16 (float16 r, __global float *yp, __global const float *bp, int has_bias,
+    int accumulate)
+{
+  if (has_bias)
+    r += vload16 (0, bp);
+  if (accumulate)
+    r += vload16 (0, yp);
+  vstore16 (r, 0, yp);
+}
+
+/* ---- layout 1: panels of 16 columns ---- */
+
+/* The outputs n0 .. N - 1 (< 16, the plain rows after the panels) of rows
+ * m0 .. m1 - 1: float8 dot products. */
+#define DEFINE_PANEL_TAIL(T, WT)                                               \
+inline void p16_tail_##T (__global const float *x, int x_off,                  \
     __global const WT *w, __global const float *bias, int has_bias,            \
-    __global float *y, int y_off, int K, int N, int accumulate,                \
-    __local float *scratch)                                                    \
+    __global float *y, int y_off, int m0, int m1, int K, int N, int n0,        \
+    int accumulate)                                                            \
 {                                                                              \
-  const int n = get_group_id (0), m = get_group_id (1);                        \
-  const int lid = get_local_id (0), lsz = get_local_size (0);                  \
-  __global const float *xr = x + x_off + (size_t) m * K;                       \
-  __global const WT *wr = w + (size_t) n * K;                                  \
-  float8 acc8 = 0.0f;                                                          \
-  float acc = 0.0f;                                                            \
   const int k8 = K & ~7;                                                       \
-  for (int k = lid * 8; k < k8; k += lsz * 8)                                  \
-    acc8 = fma (vload8 (0, xr + k), load8_##T (wr, k), acc8);                  \
-  for (int k = k8 + lid; k < K; k += lsz)                                      \
-    acc = fma (xr[k], load1_##T (wr, k), acc);                                 \
-  acc = group_sum (acc + hsum8 (acc8), scratch);                               \
-  if (lid == 0) {                                                              \
-    __global float *yp = y + y_off + (size_t) m * N + n;                       \
-    if (has_bias)                                                              \
-      acc += bias[n];                                                          \
-    *yp = accumulate ? *yp + acc : acc;                                        \
+  for (int m = m0; m < m1; m++) {                                              \
+    __global const float *xm = x + x_off + (size_t) m * K;                     \
+    for (int n = n0; n < N; n++) {                                             \
+      __global const WT *wr = w + (size_t) n * K;                              \
+      float8 a = 0.0f;                                                         \
+      float s;                                                                 \
+      for (int k = 0; k < k8; k += 8)                                          \
+        a = fma (vload8 (0, xm + k), load8_##T (wr, k), a);                    \
+      s = hsum8 (a);                                                           \
+      for (int k = k8; k < K; k++)                                             \
+        s = fma (xm[k], load1_##T (wr, k), s);                                 \
+      if (has_bias)                                                            \
+        s += bias[n];                                                          \
+      __global float *yp = y + y_off + (size_t) m * N + n;                     \
+      *yp = accumulate ? *yp + s : s;                                          \
+    }                                                                          \
+  }                                                                            \
+}
+
+/* A work-item: rows m0 .. m0 + TM - 1 (the last tile clamps its reads to row
+ * M - 1 and stores only rows < M) of panel n0 / 16.
+ * KS: K is cut in KS segments walked side by side, i.e. KS streams of
+ * weights per work-item (a single stream leaves memory bandwidth unused);
+ * KA: sets of accumulators (segment u adds into set u % KA) so that the FMA
+ * chains are independent when TM is small (then latency, not throughput,
+ * bounds them); 2 x TM x KA + 3 must fit the 16 AVX2 registers. */
+#define DEFINE_PANEL(T, WT, TM, KS, KA)                                        \
+__kernel void linear_p16_##T##_##TM (__global const float *x, int x_off,      \
+    __global const WT *w, __global const float *bias, int has_bias,            \
+    __global float *y, int y_off, int M, int K, int N, int accumulate)         \
+{                                                                              \
+  const int m0 = get_global_id (0) * TM, n0 = get_global_id (1) * 16;          \
+  __global const float *xr[TM];                                                \
+  __global const WT *wp = w + (size_t) n0 * K;                                 \
+  float16 acc[KA][TM];                                                         \
+  const int kseg = K / KS;                                                     \
+  if (m0 >= M || n0 >= N)                                                      \
+    return;                                                                    \
+  if (n0 + 16 > N) {                                                           \
+    p16_tail_##T (x, x_off, w, bias, has_bias, y, y_off, m0, min (m0 + TM, M), \
+        K, N, n0, accumulate);                                                 \
+    return;                                                                    \
+  }                                                                            \
+  UNROLL                                                                       \
+  for (int i = 0; i < TM; i++)                                                 \
+    xr[i] = x + x_off + (size_t) min (m0 + i, M - 1) * K;                      \
+  UNROLL                                                                       \
+  for (int u = 0; u < KA; u++)                                                 \
+    UNROLL                                                                     \
+    for (int i = 0; i < TM; i++)                                               \
+      acc[u][i] = 0.0f;                                                        \
+  for (int k = 0; k < kseg; k++) {                                             \
+    UNROLL                                                                     \
+    for (int u = 0; u < KS; u++) {                                             \
+      const float16 wv = load16_##T (wp, (size_t) (k + u * kseg) * 16);        \
+      UNROLL                                                                   \
+      for (int i = 0; i < TM; i++)                                             \
+        acc[u % KA][i] = fma ((float16) xr[i][k + u * kseg], wv, acc[u % KA][i]); \
+    }                                                                          \
+  }                                                                            \
+  for (int k = kseg * KS; k < K; k++) {                                        \
+    const float16 wv = load16_##T (wp, (size_t) k * 16);                       \
+    UNROLL                                                                     \
+    for (int i = 0; i < TM; i++)                                               \
+      acc[0][i] = fma ((float16) xr[i][k], wv, acc[0][i]);                     \
+  }                                                                            \
+  UNROLL                                                                       \
+  for (int i = 0; i < TM; i++) {                                               \
+    float16 r = acc[0][i];                                                     \
+    UNROLL                                                                     \
+    for (int u = 1; u < KA; u++)                                               \
+      r += acc[u][i];                                                          \
+    if (m0 + i < M)                                                            \
+      store16 (r, y + y_off + (size_t) (m0 + i) * N + n0, bias + n0, has_bias, \
+          accumulate);                                                         \
+  }                                                                            \
+}
+
+/* GEMM for F16/BF16 weights: a work-item computes @tiles tiles of 6 x 16
+ * (rows 6 * tiles * get_global_id (0) on; rows from M on are computed from
+ * row M - 1 and not stored) of one panel. K is walked in blocks of PG_KB
+ * steps whose weights are converted to F32 once, into private memory (L1),
+ * then serve every tile; partial sums stay in y between blocks. Conversion
+ * then costs 1 / tiles of what it does in linear_p16_<T>_6, where it takes
+ * ~20% of the time. */
+#define PG_KB 256
+#define DEFINE_PANEL_GROUP(T, WT)                                              \
+__kernel void linear_p16g_##T (__global const float *x, int x_off,            \
+    __global const WT *w, __global const float *bias, int has_bias,            \
+    __global float *y, int y_off, int M, int K, int N, int accumulate,         \
+    int tiles)                                                                 \
+{                                                                              \
+  const int t0 = get_global_id (0) * tiles, n0 = get_global_id (1) * 16;       \
+  const int nt = min (tiles, (M + 5) / 6 - t0);                                \
+  __global const WT *wp = w + (size_t) n0 * K;                                 \
+  float wbuf[PG_KB * 16];                                                      \
+  if (nt <= 0 || n0 >= N)                                                      \
+    return;                                                                    \
+  if (n0 + 16 > N) {                                                           \
+    p16_tail_##T (x, x_off, w, bias, has_bias, y, y_off, t0 * 6,               \
+        min ((t0 + nt) * 6, M), K, N, n0, accumulate);                         \
+    return;                                                                    \
+  }                                                                            \
+  for (int k0 = 0; k0 < K; k0 += PG_KB) {                                      \
+    const int kn = min (PG_KB, K - k0);                                        \
+    for (int k = 0; k < kn; k++)                                               \
+      vstore16 (load16_##T (wp, (size_t) (k0 + k) * 16), k, wbuf);             \
+    for (int t = 0; t < nt; t++) {                                             \
+      const int m0 = (t0 + t) * 6;                                             \
+      __global const float *xr[6];                                             \
+      __global float *yr[6];                                                   \
+      float16 acc[6];                                                          \
+      UNROLL                                                                   \
+      for (int i = 0; i < 6; i++) {                                            \
+        xr[i] = x + x_off + (size_t) min (m0 + i, M - 1) * K + k0;             \
+        yr[i] = y + y_off + (size_t) (m0 + i) * N + n0;                        \
+        acc[i] = m0 + i < M && (k0 > 0 || accumulate) ? vload16 (0, yr[i]) : 0.0f; \
+        if (k0 == 0 && has_bias)                                               \
+          acc[i] += vload16 (0, bias + n0);                                    \
+      }                                                                        \
+      for (int k = 0; k < kn; k++) {                                           \
+        const float16 wv = vload16 (k, wbuf);                                  \
+        UNROLL                                                                 \
+        for (int i = 0; i < 6; i++)                                            \
+          acc[i] = fma ((float16) xr[i][k], wv, acc[i]);                       \
+      }                                                                        \
+      UNROLL                                                                   \
+      for (int i = 0; i < 6; i++)                                              \
+        if (m0 + i < M)                                                        \
+          vstore16 (acc[i], 0, yr[i]);                                         \
+    }                                                                          \
+  }                                                                            \
+}
+
+/* ---- layout 0: plain [N, K] ---- */
+
+/* gemv_<T>_<MR>: rows m0 .. m0 + MR - 1 (fewer in the last group) of x;
+ * the MR sums of each output are reduced over its S lanes together
+ * (scratch: L * MR floats). */
+#define DEFINE_GEMV(T, WT, MR)                                                 \
+__kernel void gemv_##T##_##MR (__global const float *x, int x_off,            \
+    __global const WT *w, __global const float *bias, int has_bias,            \
+    __global float *y, int y_off, int M, int K, int N, int accumulate,         \
+    int S, __local float *scratch)                                             \
+{                                                                              \
+  const int lid = get_local_id (0), L = get_local_size (0);                    \
+  const int lane = lid % S;                                                    \
+  const int n = get_group_id (0) * (L / S) + lid / S;                          \
+  const int m0 = get_group_id (1) * MR, mc = min (MR, M - m0);                 \
+  __global const WT *wr = w + (size_t) min (n, N - 1) * K;                     \
+  __global const float *xb = x + x_off + (size_t) m0 * K;                      \
+  const int k8 = K & ~7;                                                       \
+  float8 acc[MR];                                                              \
+  float s[MR];                                                                 \
+  UNROLL                                                                       \
+  for (int i = 0; i < MR; i++)                                                 \
+    acc[i] = 0.0f;                                                             \
+  for (int k = lane * 8; k < k8; k += S * 8) {                                 \
+    const float8 wv = load8_##T (wr, k);                                       \
+    UNROLL                                                                     \
+    for (int i = 0; i < MR; i++)                                               \
+      if (i < mc)                                                              \
+        acc[i] = fma (vload8 (0, xb + (size_t) i * K + k), wv, acc[i]);        \
+  }                                                                            \
+  UNROLL                                                                       \
+  for (int i = 0; i < MR; i++)                                                 \
+    s[i] = hsum8 (acc[i]);                                                     \
+  for (int k = k8 + lane; k < K; k += S) {                                     \
+    const float wv = load1_##T (wr, k);                                        \
+    UNROLL                                                                     \
+    for (int i = 0; i < MR; i++)                                               \
+      if (i < mc)                                                              \
+        s[i] = fma (xb[(size_t) i * K + k], wv, s[i]);                         \
+  }                                                                            \
+  if (S > 1) {                                                                 \
+    UNROLL                                                                     \
+    for (int i = 0; i < MR; i++)                                               \
+      scratch[i * L + lid] = s[i];                                             \
+    barrier (CLK_LOCAL_MEM_FENCE);                                             \
+    for (int h = S / 2; h > 0; h >>= 1) {                                      \
+      if (lane < h)                                                            \
+        UNROLL                                                                 \
+        for (int i = 0; i < MR; i++)                                           \
+          scratch[i * L + lid] += scratch[i * L + lid + h];                    \
+      barrier (CLK_LOCAL_MEM_FENCE);                                           \
+    }                                                                          \
+    UNROLL                                                                     \
+    for (int i = 0; i < MR; i++)                                               \
+      s[i] = scratch[i * L + lid];                                             \
+  }                                                                            \
+  if (lane == 0 && n < N)                                                      \
+    UNROLL                                                                     \
+    for (int i = 0; i < MR; i++)                                               \
+      if (i < mc) {                                                            \
+        __global float *yp = y + y_off + (size_t) (m0 + i) * N + n;            \
+        const float v = has_bias ? s[i] + bias[n] : s[i];                      \
+        *yp = accumulate ? *yp + v : v;                                        \
+      }                                                                        \
+}
+
+#define DEFINE_PLAIN(T, WT)                                                    \
+  DEFINE_GEMV (T, WT, 1)                                                       \
+  DEFINE_GEMV (T, WT, 2)                                                       \
+  DEFINE_GEMV (T, WT, 4)                                                       \
+  DEFINE_GEMV (T, WT, 8)                                                       \
+                                                                               \
+__kernel __attribute__ ((reqd_work_group_size (16, 16, 1)))                    \
+void gemm_tiled_##T (__global const float *x, int x_off,                       \
+    __global const WT *w, __global const float *bias, int has_bias,            \
+    __global float *y, int y_off, int M, int K, int N, int accumulate)         \
+{                                                                              \
+  __local float xs[TILE_K][TILE + 1];                                          \
+  __local float ws[TILE_K][TILE + 1];                                          \
+  const int lx = get_local_id (0), ly = get_local_id (1), tid = ly * 16 + lx;  \
+  const int n0 = get_group_id (0) * TILE, m0 = get_group_id (1) * TILE;       \
+  float acc[4][4];                                                             \
+  for (int i = 0; i < 4; i++)                                                  \
+    for (int j = 0; j < 4; j++)                                                \
+      acc[i][j] = 0.0f;                                                        \
+  for (int k0 = 0; k0 < K; k0 += TILE_K) {                                     \
+    for (int e = 0; e < TILE * TILE_K / 256; e++) {                            \
+      const int idx = tid + e * 256, r = idx / TILE_K, kk = idx % TILE_K;      \
+      const int k = k0 + kk;                                                   \
+      xs[kk][r] = m0 + r < M && k < K ? x[x_off + (size_t) (m0 + r) * K + k] : 0.0f; \
+      ws[kk][r] = n0 + r < N && k < K ? load1_##T (w, (size_t) (n0 + r) * K + k) : 0.0f; \
+    }                                                                          \
+    barrier (CLK_LOCAL_MEM_FENCE);                                             \
+    for (int kk = 0; kk < TILE_K; kk++) {                                      \
+      float a[4], b[4];                                                        \
+      for (int i = 0; i < 4; i++) {                                            \
+        a[i] = xs[kk][ly + 16 * i];                                            \
+        b[i] = ws[kk][lx + 16 * i];                                            \
+      }                                                                        \
+      for (int i = 0; i < 4; i++)                                              \
+        for (int j = 0; j < 4; j++)                                            \
+          acc[i][j] = fma (a[i], b[j], acc[i][j]);                             \
+    }                                                                          \
+    barrier (CLK_LOCAL_MEM_FENCE);                                             \
+  }                                                                            \
+  for (int i = 0; i < 4; i++) {                                                \
+    const int m = m0 + ly + 16 * i;                                            \
+    if (m >= M)                                                                \
+      break;                                                                   \
+    for (int j = 0; j < 4; j++) {                                              \
+      const int n = n0 + lx + 16 * j;                                          \
+      if (n < N) {                                                             \
+        __global float *yp = y + y_off + (size_t) m * N + n;                   \
+        float v = acc[i][j];                                                   \
+        if (has_bias)                                                          \
+          v += bias[n];                                                        \
+        *yp = accumulate ? *yp + v : v;                                        \
+      }                                                                        \
+    }                                                                          \
   }                                                                            \
 }                                                                              \
                                                                                \
@@ -79,6 +373,17 @@ __kernel void gemm_##T (__global const float *x, int x_off,                  \
     }                                                                          \
   }                                                                            \
 }
+
+#define DEFINE_LINEAR(T, WT)                                                   \
+  DEFINE_PANEL_TAIL (T, WT)                                                    \
+  DEFINE_PANEL (T, WT, 1, 4, 4)                                                \
+  DEFINE_PANEL (T, WT, 2, 4, 2)                                                \
+  DEFINE_PANEL (T, WT, 3, 4, 2)                                                \
+  DEFINE_PANEL (T, WT, 4, 1, 1)                                                \
+  DEFINE_PANEL (T, WT, 5, 1, 1)                                                \
+  DEFINE_PANEL (T, WT, 6, 1, 1)                                                \
+  DEFINE_PANEL_GROUP (T, WT)                                                   \
+  DEFINE_PLAIN (T, WT)
 
 DEFINE_LINEAR (f32, float)
 DEFINE_LINEAR (f16, half)

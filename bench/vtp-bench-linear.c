@@ -1,0 +1,228 @@
+/* vtp-bench-linear: speed of one matrix product y = x · Wᵀ on a device.
+ *
+ *   vtp-bench-linear M K N f32|f16|bf16 [REPS] [plain]
+ *
+ * x [M, K] F32, W [N, K] uploaded through vtp_linear_weight_new (the packed
+ * layout of the device), or as a plain row-major tensor with "plain".
+ * $VTP_DEVICE picks the device. One warm-up run, then REPS timed runs (each
+ * ended by clFinish); prints the best and the median time, GFLOP/s
+ * (2·M·N·K / time) and GB/s of weight bytes read (N·K·sizeof(dtype) / time,
+ * the figure that matters for the decode GEMV). For M <= 8 it also prints
+ * the host's read bandwidth (every core summing its share of 256 MiB), the
+ * ceiling of a GEMV on a CPU device, measured in the same run since the
+ * figure drifts on shared machines. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "vtp-linear.h"
+
+static int
+cmp_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+typedef float V4 __attribute__ ((vector_size (16)));
+
+typedef struct {
+  const V4 *p;
+  gsize n;
+  float sum;
+} ReadJob;
+
+/* Sums a share of the buffer as 4 interleaved streams: a single stream per
+ * core leaves much of the bandwidth unused on some machines (the linear
+ * kernels read 4 streams per work-item too). */
+static gpointer
+read_job (gpointer data)
+{
+  ReadJob *j = data;
+  const gsize q = j->n / 4;
+  const V4 *p0 = j->p, *p1 = p0 + q, *p2 = p1 + q, *p3 = p2 + q;
+  V4 s0 = { 0 }, s1 = { 0 }, s2 = { 0 }, s3 = { 0 };
+  for (gsize i = 0; i + 2 <= q; i += 2) {
+    s0 += p0[i] + p0[i + 1];
+    s1 += p1[i] + p1[i + 1];
+    s2 += p2[i] + p2[i + 1];
+    s3 += p3[i] + p3[i + 1];
+  }
+  s0 += s1 + s2 + s3;
+  j->sum = s0[0] + s0[1] + s0[2] + s0[3];
+  return NULL;
+}
+
+#define BW_VECTORS ((gsize) 1 << 24)    /* 256 MiB of 4-float vectors */
+
+/* Best of @passes of all cores reading @buf (BW_VECTORS vectors), in GB/s. */
+static double
+host_read_bandwidth (const V4 *buf, gint passes)
+{
+  const guint threads = g_get_num_processors ();
+  ReadJob *jobs = g_new0 (ReadJob, threads);
+  GThread **th = g_new0 (GThread *, threads);
+  double best = 0;
+
+  for (gint rep = 0; rep < passes; rep++) {
+    gint64 t0 = g_get_monotonic_time ();
+    for (guint t = 0; t < threads; t++) {
+      jobs[t] = (ReadJob) { buf + t * (BW_VECTORS / threads), BW_VECTORS / threads, 0 };
+      th[t] = g_thread_new ("bw", read_job, &jobs[t]);
+    }
+    for (guint t = 0; t < threads; t++)
+      g_thread_join (th[t]);
+    best = MAX (best, BW_VECTORS * sizeof (V4) / ((g_get_monotonic_time () - t0) * 1e3));
+  }
+  g_free (jobs);
+  g_free (th);
+  return best;
+}
+
+static void
+die (const char *what, GError *error)
+{
+  g_printerr ("vtp-bench-linear: %s: %s\n", what, error ? error->message : "failed");
+  exit (1);
+}
+
+/* One product, waited for; in ms. */
+static double
+run_once (VtpDevice *dev, VtpTensor *y, VtpTensor *x, VtpTensor *w, gint64 M)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 t0 = g_get_monotonic_time ();
+
+  vtp_op_linear (y, 0, x, 0, M, w, NULL, FALSE);
+  if (!vtp_device_finish (dev, &error) || !vtp_error_take_pending (&error))
+    die ("run", error);
+  return (g_get_monotonic_time () - t0) / 1000.0;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  VtpDevice *dev;
+  VtpDType dtype;
+  gint64 M, K, N, shape[2];
+  gint reps = 10;
+  gboolean plain = FALSE;
+  gsize es;
+  void *wdata;
+  float *xdata;
+  VtpTensor *w, *x, *y;
+  double *t, upload_ms;
+  gint64 t0;
+  GRand *r;
+
+  if (argc < 5) {
+    g_printerr ("usage: %s M K N f32|f16|bf16 [REPS] [plain]\n", argv[0]);
+    return 2;
+  }
+  M = g_ascii_strtoll (argv[1], NULL, 10);
+  K = g_ascii_strtoll (argv[2], NULL, 10);
+  N = g_ascii_strtoll (argv[3], NULL, 10);
+  if (strcmp (argv[4], "f32") == 0)
+    dtype = VTP_DTYPE_F32;
+  else if (strcmp (argv[4], "f16") == 0)
+    dtype = VTP_DTYPE_F16;
+  else if (strcmp (argv[4], "bf16") == 0)
+    dtype = VTP_DTYPE_BF16;
+  else {
+    g_printerr ("dtype must be f32, f16 or bf16\n");
+    return 2;
+  }
+  if (argc > 5)
+    reps = MAX (1, atoi (argv[5]));
+  if (argc > 6)
+    plain = strcmp (argv[6], "plain") == 0;
+  if (M < 1 || K < 1 || N < 1) {
+    g_printerr ("M, K, N must be positive\n");
+    return 2;
+  }
+
+  dev = vtp_device_get (NULL, &error);
+  if (!dev)
+    die ("device", error);
+
+  r = g_rand_new_with_seed (42);
+  es = vtp_dtype_size (dtype);
+  wdata = g_malloc (N * K * es);
+  for (gint64 i = 0; i < N * K; i++) {
+    float v = (float) g_rand_double_range (r, -0.5, 0.5);
+    if (dtype == VTP_DTYPE_F32)
+      ((float *) wdata)[i] = v;
+    else if (dtype == VTP_DTYPE_F16)
+      ((guint16 *) wdata)[i] = vtp_f32_to_f16 (v);
+    else
+      ((guint16 *) wdata)[i] = vtp_f32_to_bf16 (v);
+  }
+  xdata = g_new (float, M * K);
+  for (gint64 i = 0; i < M * K; i++)
+    xdata[i] = (float) g_rand_double_range (r, -1, 1);
+
+  shape[0] = N;
+  shape[1] = K;
+  t0 = g_get_monotonic_time ();
+  w = plain ? vtp_tensor_new_from_data (dev, dtype, 2, shape, wdata, &error)
+      : vtp_linear_weight_new (dev, dtype, N, K, wdata, &error);
+  if (!w)
+    die ("weights", error);
+  upload_ms = (g_get_monotonic_time () - t0) / 1000.0;
+  shape[0] = M;
+  x = vtp_tensor_new_from_data (dev, VTP_DTYPE_F32, 2, shape, xdata, &error);
+  if (!x)
+    die ("input", error);
+  y = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, M, N, &error);
+  if (!y)
+    die ("output", error);
+
+  /* one warm-up run (kernel compilation), then @reps runs in up to 5
+   * rounds; for GEMV-sized products the host bandwidth is sampled before
+   * each round, since it drifts on shared machines */
+  t = g_new (double, reps);
+  {
+    const gboolean gemv = M <= 8;
+    const gint rounds = MIN (reps, 5);
+    const double flop = 2.0 * M * N * K, wbytes = (double) N * K * es;
+    V4 *bwbuf = NULL;
+    double bw_best = 0, best, med;
+
+    if (gemv) {
+      bwbuf = g_malloc (BW_VECTORS * sizeof (V4));
+      for (gsize i = 0; i < BW_VECTORS; i++)
+        for (gint u = 0; u < 4; u++)
+          bwbuf[i][u] = (float) ((i + u) & 7);
+    }
+    run_once (dev, y, x, w, M);
+    for (gint r = 0; r < rounds; r++) {
+      if (gemv)
+        bw_best = MAX (bw_best, host_read_bandwidth (bwbuf, 2));
+      for (gint i = r * reps / rounds; i < (r + 1) * reps / rounds; i++)
+        t[i] = run_once (dev, y, x, w, M);
+    }
+    qsort (t, reps, sizeof (double), cmp_double);
+    best = t[0];
+    med = t[reps / 2];
+    printf ("M=%" G_GINT64_FORMAT " K=%" G_GINT64_FORMAT " N=%" G_GINT64_FORMAT
+        " %s%s layout=%u on %s (upload %.0f ms)\n", M, K, N, argv[4], plain ? " plain" : "",
+        w->layout, dev->name, upload_ms);
+    printf ("best %.3f ms  %.1f GFLOP/s  %.1f GB/s  |  median %.3f ms  %.1f GFLOP/s  %.1f GB/s\n",
+        best, flop / best / 1e6, wbytes / best / 1e6, med, flop / med / 1e6, wbytes / med / 1e6);
+    if (gemv)
+      printf ("host read bandwidth %.1f GB/s (best of %d samples, %u threads of 4 streams): "
+          "best run at %.0f%% of it\n", bw_best, rounds, g_get_num_processors (),
+          100 * wbytes / best / 1e6 / bw_best);
+    g_free (bwbuf);
+  }
+
+  g_free (t);
+  g_free (wdata);
+  g_free (xdata);
+  vtp_tensor_free (w);
+  vtp_tensor_free (x);
+  vtp_tensor_free (y);
+  g_rand_free (r);
+  vtp_device_unref (dev);
+  return 0;
+}
