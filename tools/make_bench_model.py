@@ -30,6 +30,8 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--dtype", default="float16", choices=["float16", "bfloat16", "float32"])
     ap.add_argument("--text-layers", type=int, default=22)
+    ap.add_argument("--vocab", type=int, default=32064, help="rows of the embedding and lm_head (at least the "
+                    "tokenizer's size; 32064 as llava-1.5)")
     args = ap.parse_args()
     dtype = getattr(torch, args.dtype)
     torch.manual_seed(0)
@@ -39,7 +41,7 @@ def main():
     tok = Tokenizer.from_file(shared) if os.path.exists(shared) else train_llama_tokenizer()
     image_token = add_special(tok, "<image>")
     pad_token = add_special(tok, "<pad>")
-    vocab = ((tok.get_vocab_size() + 63) // 64) * 64
+    vocab = max(args.vocab, ((tok.get_vocab_size() + 63) // 64) * 64)
 
     vision = CLIPVisionConfig(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16,
                               image_size=336, patch_size=14, projection_dim=768)
