@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "vtp-bandwidth.h"
 #include "vtp-linear.h"
 
 static int
@@ -21,61 +22,6 @@ cmp_double (const void *a, const void *b)
 {
   double x = *(const double *) a, y = *(const double *) b;
   return x < y ? -1 : x > y;
-}
-
-typedef float V4 __attribute__ ((vector_size (16)));
-
-typedef struct {
-  const V4 *p;
-  gsize n;
-  float sum;
-} ReadJob;
-
-/* Sums a share of the buffer as 4 interleaved streams: a single stream per
- * core leaves much of the bandwidth unused on some machines (the linear
- * kernels read 4 streams per work-item too). */
-static gpointer
-read_job (gpointer data)
-{
-  ReadJob *j = data;
-  const gsize q = j->n / 4;
-  const V4 *p0 = j->p, *p1 = p0 + q, *p2 = p1 + q, *p3 = p2 + q;
-  V4 s0 = { 0 }, s1 = { 0 }, s2 = { 0 }, s3 = { 0 };
-  for (gsize i = 0; i + 2 <= q; i += 2) {
-    s0 += p0[i] + p0[i + 1];
-    s1 += p1[i] + p1[i + 1];
-    s2 += p2[i] + p2[i + 1];
-    s3 += p3[i] + p3[i + 1];
-  }
-  s0 += s1 + s2 + s3;
-  j->sum = s0[0] + s0[1] + s0[2] + s0[3];
-  return NULL;
-}
-
-#define BW_VECTORS ((gsize) 1 << 24)    /* 256 MiB of 4-float vectors */
-
-/* Best of @passes of all cores reading @buf (BW_VECTORS vectors), in GB/s. */
-static double
-host_read_bandwidth (const V4 *buf, gint passes)
-{
-  const guint threads = g_get_num_processors ();
-  ReadJob *jobs = g_new0 (ReadJob, threads);
-  GThread **th = g_new0 (GThread *, threads);
-  double best = 0;
-
-  for (gint rep = 0; rep < passes; rep++) {
-    gint64 t0 = g_get_monotonic_time ();
-    for (guint t = 0; t < threads; t++) {
-      jobs[t] = (ReadJob) { buf + t * (BW_VECTORS / threads), BW_VECTORS / threads, 0 };
-      th[t] = g_thread_new ("bw", read_job, &jobs[t]);
-    }
-    for (guint t = 0; t < threads; t++)
-      g_thread_join (th[t]);
-    best = MAX (best, BW_VECTORS * sizeof (V4) / ((g_get_monotonic_time () - t0) * 1e3));
-  }
-  g_free (jobs);
-  g_free (th);
-  return best;
 }
 
 static void
@@ -185,19 +131,13 @@ main (int argc, char **argv)
     const gboolean gemv = M <= 8;
     const gint rounds = MIN (reps, 5);
     const double flop = 2.0 * M * N * K, wbytes = (double) N * K * es;
-    V4 *bwbuf = NULL;
+    VtpBandwidthProbe *probe = gemv ? vtp_bandwidth_probe_new ((gsize) 256 << 20) : NULL;
     double bw_best = 0, best, med;
 
-    if (gemv) {
-      bwbuf = g_malloc (BW_VECTORS * sizeof (V4));
-      for (gsize i = 0; i < BW_VECTORS; i++)
-        for (gint u = 0; u < 4; u++)
-          bwbuf[i][u] = (float) ((i + u) & 7);
-    }
     run_once (dev, y, x, w, M);
     for (gint r = 0; r < rounds; r++) {
       if (gemv)
-        bw_best = MAX (bw_best, host_read_bandwidth (bwbuf, 2));
+        bw_best = MAX (bw_best, vtp_bandwidth_probe_run (probe, 2));
       for (gint i = r * reps / rounds; i < (r + 1) * reps / rounds; i++)
         t[i] = run_once (dev, y, x, w, M);
     }
@@ -213,7 +153,7 @@ main (int argc, char **argv)
       printf ("host read bandwidth %.1f GB/s (best of %d samples, %u threads of 4 streams): "
           "best run at %.0f%% of it\n", bw_best, rounds, g_get_num_processors (),
           100 * wbytes / best / 1e6 / bw_best);
-    g_free (bwbuf);
+    vtp_bandwidth_probe_free (probe);
   }
 
   g_free (t);

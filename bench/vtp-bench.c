@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include "vtp-bandwidth.h"
 #include "vtp-generate.h"
 #include "vtp-llava.h"
 #include "vtp-projector.h"
@@ -36,62 +37,6 @@ median (double *v, gint n)
 {
   qsort (v, n, sizeof (double), cmp_double);
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-/* ---- host memory read bandwidth ---- */
-
-/* 16-byte integer vectors: every x86-64 has them, and integer adds keep
- * the loop bound by memory rather than by floating-point latency. */
-typedef guint64 U64x2 __attribute__ ((vector_size (16)));
-
-typedef struct {
-  const U64x2 *p;
-  gsize n;
-  guint64 sum;
-} ReadJob;
-
-static gpointer
-read_job (gpointer data)
-{
-  ReadJob *j = data;
-  U64x2 a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 };
-  for (gsize i = 0; i + 4 <= j->n; i += 4) {
-    a += j->p[i];
-    b += j->p[i + 1];
-    c += j->p[i + 2];
-    d += j->p[i + 3];
-  }
-  a += b + c + d;
-  j->sum = a[0] + a[1];
-  return NULL;
-}
-
-/* Best of 5 passes, every core reading its share of 1 GiB. */
-static double
-read_bandwidth_gbs (void)
-{
-  const gsize n = ((gsize) 1 << 30) / sizeof (U64x2);
-  const guint threads = g_get_num_processors ();
-  U64x2 *buf = g_malloc (n * sizeof (U64x2));
-  ReadJob *jobs = g_new0 (ReadJob, threads);
-  GThread **th = g_new0 (GThread *, threads);
-  double best = 0;
-
-  memset (buf, 1, n * sizeof (U64x2));
-  for (gint rep = 0; rep < 5; rep++) {
-    double t0 = now_ms ();
-    for (guint t = 0; t < threads; t++) {
-      jobs[t] = (ReadJob) { buf + t * (n / threads), n / threads, 0 };
-      th[t] = g_thread_new ("bw", read_job, &jobs[t]);
-    }
-    for (guint t = 0; t < threads; t++)
-      g_thread_join (th[t]);
-    best = MAX (best, n * sizeof (U64x2) / ((now_ms () - t0) / 1000.0) / 1e9);
-  }
-  g_free (buf);
-  g_free (jobs);
-  g_free (th);
-  return best;
 }
 
 static gsize
@@ -242,7 +187,11 @@ main (int argc, char **argv)
     /* the first token comes from the prefill's logits: decode steps = len - 1 */
     t_dec[r] = (out->len - 1) / ((now_ms () - t0) / 1000.0);
   }
-  bw = read_bandwidth_gbs ();
+  {
+    VtpBandwidthProbe *probe = vtp_bandwidth_probe_new ((gsize) 1 << 30);
+    bw = vtp_bandwidth_probe_run (probe, 5);
+    vtp_bandwidth_probe_free (probe);
+  }
   getrusage (RUSAGE_SELF, &ru);
 
   g_print ("model: %s\n", ckpt->dir);

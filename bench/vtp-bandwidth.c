@@ -1,0 +1,76 @@
+#include "vtp-bandwidth.h"
+
+typedef float V4 __attribute__ ((vector_size (16)));
+
+struct _VtpBandwidthProbe {
+  V4 *buf;
+  gsize n;                      /* vectors */
+};
+
+typedef struct {
+  const V4 *p;
+  gsize n;
+  float sum;
+} ReadJob;
+
+static gpointer
+read_job (gpointer data)
+{
+  ReadJob *j = data;
+  const gsize q = j->n / 4;
+  const V4 *p0 = j->p, *p1 = p0 + q, *p2 = p1 + q, *p3 = p2 + q;
+  V4 s0 = { 0 }, s1 = { 0 }, s2 = { 0 }, s3 = { 0 };
+  for (gsize i = 0; i + 2 <= q; i += 2) {
+    s0 += p0[i] + p0[i + 1];
+    s1 += p1[i] + p1[i + 1];
+    s2 += p2[i] + p2[i + 1];
+    s3 += p3[i] + p3[i + 1];
+  }
+  s0 += s1 + s2 + s3;
+  j->sum = s0[0] + s0[1] + s0[2] + s0[3];
+  return NULL;
+}
+
+VtpBandwidthProbe *
+vtp_bandwidth_probe_new (gsize bytes)
+{
+  VtpBandwidthProbe *p = g_new0 (VtpBandwidthProbe, 1);
+  p->n = bytes / sizeof (V4);
+  p->buf = g_malloc (p->n * sizeof (V4));
+  for (gsize i = 0; i < p->n; i++)
+    for (gint u = 0; u < 4; u++)
+      p->buf[i][u] = (float) ((i + u) & 7);
+  return p;
+}
+
+double
+vtp_bandwidth_probe_run (VtpBandwidthProbe *p, gint passes)
+{
+  const guint threads = g_get_num_processors ();
+  ReadJob *jobs = g_new0 (ReadJob, threads);
+  GThread **th = g_new0 (GThread *, threads);
+  double best = 0;
+
+  for (gint rep = 0; rep < passes; rep++) {
+    gint64 t0 = g_get_monotonic_time ();
+    for (guint t = 0; t < threads; t++) {
+      jobs[t] = (ReadJob) { p->buf + t * (p->n / threads), p->n / threads, 0 };
+      th[t] = g_thread_new ("bw", read_job, &jobs[t]);
+    }
+    for (guint t = 0; t < threads; t++)
+      g_thread_join (th[t]);
+    best = MAX (best, p->n * sizeof (V4) / ((g_get_monotonic_time () - t0) * 1e3));
+  }
+  g_free (jobs);
+  g_free (th);
+  return best;
+}
+
+void
+vtp_bandwidth_probe_free (VtpBandwidthProbe *p)
+{
+  if (!p)
+    return;
+  g_free (p->buf);
+  g_free (p);
+}

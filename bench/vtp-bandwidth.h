@@ -1,0 +1,15 @@
+/* vtp-bandwidth.h: the host's memory read bandwidth, every core summing its
+ * share of a buffer as 4 interleaved streams (one stream per core leaves
+ * much of the bandwidth unused on some machines; the CPU GEMV kernels read 4
+ * streams per work-item too). It bounds decode speed on CPU devices:
+ * tokens/s <= bandwidth / bytes of weights read per token. */
+#pragma once
+#include <glib.h>
+
+typedef struct _VtpBandwidthProbe VtpBandwidthProbe;
+
+/* A probe over @bytes of memory (allocated and touched once). */
+VtpBandwidthProbe *vtp_bandwidth_probe_new (gsize bytes);
+/* Best of @passes full reads, in GB/s. */
+double vtp_bandwidth_probe_run (VtpBandwidthProbe *p, gint passes);
+void vtp_bandwidth_probe_free (VtpBandwidthProbe *p);
