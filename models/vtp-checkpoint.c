@@ -355,3 +355,21 @@ vtp_checkpoint_load (VtpCheckpoint *c, VtpDevice *dev, const char *name, VtpLoad
   }
   return vtp_tensor_new_from_data (dev, dtype, MAX (ndim, 1), ndim ? shape : (gint64[]) { 1 }, data, error);
 }
+
+VtpTensor *
+vtp_loader_get (VtpLoader *l, VtpLoadKind kind, gint ndim, const gint64 *shape, const char *format, ...)
+{
+  va_list args;
+  g_autofree char *suffix = NULL, *name = NULL;
+  VtpTensor *t;
+
+  if (l->failed)
+    return NULL;
+  va_start (args, format);
+  suffix = g_strdup_vprintf (format, args);
+  va_end (args);
+  name = g_strconcat (l->prefix, suffix, NULL);
+  t = vtp_checkpoint_load (l->c, l->dev, name, kind, l->wtype, ndim, shape, l->error);
+  l->failed = t == NULL;
+  return t;
+}

@@ -58,6 +58,25 @@ typedef enum {
 VtpTensor *vtp_checkpoint_load (VtpCheckpoint *c, VtpDevice *dev, const char *name, VtpLoadKind kind,
     VtpWeightType wtype, gint ndim, const gint64 *shape, GError **error);
 
+/* Loads the tensors of one part in a row: names are @prefix + a printf
+ * format; the first failure is kept in @error and later loads return NULL,
+ * so a part's loader reads as the list of its tensors. */
+typedef struct {
+  VtpCheckpoint *c;
+  VtpDevice *dev;
+  VtpWeightType wtype;
+  const char *prefix;
+  GError **error;
+  gboolean failed;
+} VtpLoader;
+
+VtpTensor *vtp_loader_get (VtpLoader *l, VtpLoadKind kind, gint ndim, const gint64 *shape, const char *format,
+    ...) G_GNUC_PRINTF (5, 6);
+
+/* Shape arguments: VTP_VEC (n) is [n], VTP_MAT (r, c) is [r, c]. */
+#define VTP_VEC(n) 1, (gint64[]) { (n) }
+#define VTP_MAT(r, c) 2, (gint64[]) { (r), (c) }
+
 /* Host copy of a whole tensor converted to float (for tools and tests). */
 float *vtp_st_tensor_to_f32 (const VtpStTensor *t, GError **error);
 

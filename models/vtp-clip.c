@@ -3,64 +3,30 @@
 #include "vtp-ops.h"
 #include <math.h>
 
-/* Loads every tensor of the tower, checking shapes against the config. */
-typedef struct {
-  VtpCheckpoint *c;
-  VtpDevice *dev;
-  VtpWeightType wtype;
-  const char *prefix;
-  GError **error;
-  gboolean failed;
-} Loader;
-
-static VtpTensor *
-load (Loader *l, VtpLoadKind kind, gint ndim, const gint64 *shape, const char *format, ...) G_GNUC_PRINTF (5, 6);
-
-static VtpTensor *
-load (Loader *l, VtpLoadKind kind, gint ndim, const gint64 *shape, const char *format, ...)
-{
-  va_list args;
-  g_autofree char *suffix = NULL, *name = NULL;
-  VtpTensor *t;
-
-  if (l->failed)
-    return NULL;
-  va_start (args, format);
-  suffix = g_strdup_vprintf (format, args);
-  va_end (args);
-  name = g_strconcat (l->prefix, suffix, NULL);
-  t = vtp_checkpoint_load (l->c, l->dev, name, kind, l->wtype, ndim, shape, l->error);
-  l->failed = t == NULL;
-  return t;
-}
-
-#define VEC(n) 1, (gint64[]) { n }
-#define MAT(r, c) 2, (gint64[]) { r, c }
-
 static void
-load_layer (Loader *l, const VtpClipVisionConfig *cfg, gint i, VtpClipLayer *y)
+load_layer (VtpLoader *l, const VtpClipVisionConfig *cfg, gint i, VtpClipLayer *y)
 {
   const gint64 D = cfg->hidden_size, I = cfg->intermediate_size;
   const char *a = "encoder.layers.%d.self_attn.", *m = "encoder.layers.%d.mlp.";
   g_autofree char *att = g_strdup_printf (a, i), *mlp = g_strdup_printf (m, i);
   g_autofree char *lp = g_strdup_printf ("encoder.layers.%d.", i);
 
-  y->ln1_w = load (l, VTP_LOAD_F32, VEC (D), "%slayer_norm1.weight", lp);
-  y->ln1_b = load (l, VTP_LOAD_F32, VEC (D), "%slayer_norm1.bias", lp);
-  y->q_w = load (l, VTP_LOAD_MATRIX, MAT (D, D), "%sq_proj.weight", att);
-  y->q_b = load (l, VTP_LOAD_F32, VEC (D), "%sq_proj.bias", att);
-  y->k_w = load (l, VTP_LOAD_MATRIX, MAT (D, D), "%sk_proj.weight", att);
-  y->k_b = load (l, VTP_LOAD_F32, VEC (D), "%sk_proj.bias", att);
-  y->v_w = load (l, VTP_LOAD_MATRIX, MAT (D, D), "%sv_proj.weight", att);
-  y->v_b = load (l, VTP_LOAD_F32, VEC (D), "%sv_proj.bias", att);
-  y->o_w = load (l, VTP_LOAD_MATRIX, MAT (D, D), "%sout_proj.weight", att);
-  y->o_b = load (l, VTP_LOAD_F32, VEC (D), "%sout_proj.bias", att);
-  y->ln2_w = load (l, VTP_LOAD_F32, VEC (D), "%slayer_norm2.weight", lp);
-  y->ln2_b = load (l, VTP_LOAD_F32, VEC (D), "%slayer_norm2.bias", lp);
-  y->fc1_w = load (l, VTP_LOAD_MATRIX, MAT (I, D), "%sfc1.weight", mlp);
-  y->fc1_b = load (l, VTP_LOAD_F32, VEC (I), "%sfc1.bias", mlp);
-  y->fc2_w = load (l, VTP_LOAD_MATRIX, MAT (D, I), "%sfc2.weight", mlp);
-  y->fc2_b = load (l, VTP_LOAD_F32, VEC (D), "%sfc2.bias", mlp);
+  y->ln1_w = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%slayer_norm1.weight", lp);
+  y->ln1_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%slayer_norm1.bias", lp);
+  y->q_w = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (D, D), "%sq_proj.weight", att);
+  y->q_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%sq_proj.bias", att);
+  y->k_w = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (D, D), "%sk_proj.weight", att);
+  y->k_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%sk_proj.bias", att);
+  y->v_w = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (D, D), "%sv_proj.weight", att);
+  y->v_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%sv_proj.bias", att);
+  y->o_w = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (D, D), "%sout_proj.weight", att);
+  y->o_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%sout_proj.bias", att);
+  y->ln2_w = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%slayer_norm2.weight", lp);
+  y->ln2_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%slayer_norm2.bias", lp);
+  y->fc1_w = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (I, D), "%sfc1.weight", mlp);
+  y->fc1_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (I), "%sfc1.bias", mlp);
+  y->fc2_w = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (D, I), "%sfc2.weight", mlp);
+  y->fc2_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%sfc2.bias", mlp);
 }
 
 static void
@@ -77,7 +43,7 @@ vtp_clip_vision_load (VtpCheckpoint *c, const char *prefix, const VtpClipVisionC
     const VtpClipFeatures *features, VtpDevice *dev, VtpWeightType wtype, GError **error)
 {
   g_autoptr (VtpClipVision) m = g_new0 (VtpClipVision, 1);
-  Loader l = { c, dev, wtype, prefix, error, FALSE };
+  VtpLoader l = { c, dev, wtype, prefix, error, FALSE };
   const gint64 D = cfg->hidden_size, p = cfg->patch_size;
   gint deepest = 0;
 
@@ -93,11 +59,11 @@ vtp_clip_vision_load (VtpCheckpoint *c, const char *prefix, const VtpClipVisionC
     }
     deepest = MAX (deepest, features->layers[i]);
   }
-  m->patch_w = load (&l, VTP_LOAD_MATRIX, 4, (gint64[]) { D, 3, p, p }, "embeddings.patch_embedding.weight");
-  m->class_emb = load (&l, VTP_LOAD_F32, VEC (D), "embeddings.class_embedding");
-  m->pos_emb = load (&l, VTP_LOAD_F32, MAT (m->n_tokens, D), "embeddings.position_embedding.weight");
-  m->pre_ln_w = load (&l, VTP_LOAD_F32, VEC (D), "pre_layrnorm.weight");
-  m->pre_ln_b = load (&l, VTP_LOAD_F32, VEC (D), "pre_layrnorm.bias");
+  m->patch_w = vtp_loader_get (&l, VTP_LOAD_MATRIX, 4, (gint64[]) { D, 3, p, p }, "embeddings.patch_embedding.weight");
+  m->class_emb = vtp_loader_get (&l, VTP_LOAD_F32, VTP_VEC (D), "embeddings.class_embedding");
+  m->pos_emb = vtp_loader_get (&l, VTP_LOAD_F32, VTP_MAT (m->n_tokens, D), "embeddings.position_embedding.weight");
+  m->pre_ln_w = vtp_loader_get (&l, VTP_LOAD_F32, VTP_VEC (D), "pre_layrnorm.weight");
+  m->pre_ln_b = vtp_loader_get (&l, VTP_LOAD_F32, VTP_VEC (D), "pre_layrnorm.bias");
   m->layers = g_new0 (VtpClipLayer, deepest);
   m->n_layers = deepest;
   for (gint i = 0; i < deepest && !l.failed; i++)

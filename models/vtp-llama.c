@@ -27,63 +27,32 @@ vtp_llama_find_names (VtpCheckpoint *c, const VtpLlamaConfig *cfg, VtpLlamaNames
   return TRUE;
 }
 
-typedef struct {
-  VtpCheckpoint *c;
-  VtpDevice *dev;
-  VtpWeightType wtype;
-  const char *prefix;
-  GError **error;
-  gboolean failed;
-} Loader;
-
-static VtpTensor *
-load (Loader *l, VtpLoadKind kind, gint64 rows, gint64 cols, const char *format, ...) G_GNUC_PRINTF (5, 6);
-
-static VtpTensor *
-load (Loader *l, VtpLoadKind kind, gint64 rows, gint64 cols, const char *format, ...)
-{
-  va_list args;
-  g_autofree char *suffix = NULL, *name = NULL;
-  gint64 shape[2] = { rows, cols };
-  VtpTensor *t;
-
-  if (l->failed)
-    return NULL;
-  va_start (args, format);
-  suffix = g_strdup_vprintf (format, args);
-  va_end (args);
-  name = g_strconcat (l->prefix, suffix, NULL);
-  t = vtp_checkpoint_load (l->c, l->dev, name, kind, l->wtype, cols ? 2 : 1, cols ? shape : &shape[0], l->error);
-  l->failed = t == NULL;
-  return t;
-}
-
 static void
-load_layer (Loader *l, const VtpLlamaConfig *cfg, gint i, VtpLlamaLayer *y)
+load_layer (VtpLoader *l, const VtpLlamaConfig *cfg, gint i, VtpLlamaLayer *y)
 {
   const gint64 D = cfg->hidden_size, I = cfg->intermediate_size;
   const gint64 QD = (gint64) cfg->num_attention_heads * cfg->head_dim;
   const gint64 KD = (gint64) cfg->num_key_value_heads * cfg->head_dim;
 
-  y->attn_norm = load (l, VTP_LOAD_F32, D, 0, "layers.%d.input_layernorm.weight", i);
-  y->wq = load (l, VTP_LOAD_MATRIX, QD, D, "layers.%d.self_attn.q_proj.weight", i);
-  y->wk = load (l, VTP_LOAD_MATRIX, KD, D, "layers.%d.self_attn.k_proj.weight", i);
-  y->wv = load (l, VTP_LOAD_MATRIX, KD, D, "layers.%d.self_attn.v_proj.weight", i);
-  y->wo = load (l, VTP_LOAD_MATRIX, D, QD, "layers.%d.self_attn.o_proj.weight", i);
+  y->attn_norm = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "layers.%d.input_layernorm.weight", i);
+  y->wq = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (QD, D), "layers.%d.self_attn.q_proj.weight", i);
+  y->wk = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (KD, D), "layers.%d.self_attn.k_proj.weight", i);
+  y->wv = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (KD, D), "layers.%d.self_attn.v_proj.weight", i);
+  y->wo = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (D, QD), "layers.%d.self_attn.o_proj.weight", i);
   if (cfg->attention_bias) {
-    y->bq = load (l, VTP_LOAD_F32, QD, 0, "layers.%d.self_attn.q_proj.bias", i);
-    y->bk = load (l, VTP_LOAD_F32, KD, 0, "layers.%d.self_attn.k_proj.bias", i);
-    y->bv = load (l, VTP_LOAD_F32, KD, 0, "layers.%d.self_attn.v_proj.bias", i);
-    y->bo = load (l, VTP_LOAD_F32, D, 0, "layers.%d.self_attn.o_proj.bias", i);
+    y->bq = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (QD), "layers.%d.self_attn.q_proj.bias", i);
+    y->bk = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (KD), "layers.%d.self_attn.k_proj.bias", i);
+    y->bv = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (KD), "layers.%d.self_attn.v_proj.bias", i);
+    y->bo = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "layers.%d.self_attn.o_proj.bias", i);
   }
-  y->ffn_norm = load (l, VTP_LOAD_F32, D, 0, "layers.%d.post_attention_layernorm.weight", i);
-  y->w_gate = load (l, VTP_LOAD_MATRIX, I, D, "layers.%d.mlp.gate_proj.weight", i);
-  y->w_up = load (l, VTP_LOAD_MATRIX, I, D, "layers.%d.mlp.up_proj.weight", i);
-  y->w_down = load (l, VTP_LOAD_MATRIX, D, I, "layers.%d.mlp.down_proj.weight", i);
+  y->ffn_norm = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "layers.%d.post_attention_layernorm.weight", i);
+  y->w_gate = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (I, D), "layers.%d.mlp.gate_proj.weight", i);
+  y->w_up = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (I, D), "layers.%d.mlp.up_proj.weight", i);
+  y->w_down = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (D, I), "layers.%d.mlp.down_proj.weight", i);
   if (cfg->mlp_bias) {
-    y->b_gate = load (l, VTP_LOAD_F32, I, 0, "layers.%d.mlp.gate_proj.bias", i);
-    y->b_up = load (l, VTP_LOAD_F32, I, 0, "layers.%d.mlp.up_proj.bias", i);
-    y->b_down = load (l, VTP_LOAD_F32, D, 0, "layers.%d.mlp.down_proj.bias", i);
+    y->b_gate = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (I), "layers.%d.mlp.gate_proj.bias", i);
+    y->b_up = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (I), "layers.%d.mlp.up_proj.bias", i);
+    y->b_down = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "layers.%d.mlp.down_proj.bias", i);
   }
 }
 
@@ -113,7 +82,7 @@ vtp_llama_load (VtpCheckpoint *c, const VtpLlamaNames *names, const VtpLlamaConf
     VtpDevice *dev, VtpWeightType wtype, GError **error)
 {
   g_autoptr (VtpLlama) m = g_new0 (VtpLlama, 1);
-  Loader l = { c, dev, wtype, names->model_prefix, error, FALSE };
+  VtpLoader l = { c, dev, wtype, names->model_prefix, error, FALSE };
   g_autofree char *embed_name = g_strconcat (names->model_prefix, "embed_tokens.weight", NULL);
   const gint64 V = cfg->vocab_size, D = cfg->hidden_size;
 
@@ -134,11 +103,11 @@ vtp_llama_load (VtpCheckpoint *c, const VtpLlamaNames *names, const VtpLlamaConf
   m->layers = g_new0 (VtpLlamaLayer, cfg->num_hidden_layers);
   for (gint i = 0; i < cfg->num_hidden_layers && !l.failed; i++)
     load_layer (&l, cfg, i, &m->layers[i]);
-  m->norm = load (&l, VTP_LOAD_F32, D, 0, "norm.weight");
+  m->norm = vtp_loader_get (&l, VTP_LOAD_F32, VTP_VEC (D), "norm.weight");
   if (l.failed)
     return NULL;
   l.prefix = "";
-  m->lm_head = load (&l, VTP_LOAD_MATRIX, V, D, "%s", names->lm_head ? names->lm_head : embed_name);
+  m->lm_head = vtp_loader_get (&l, VTP_LOAD_MATRIX, VTP_MAT (V, D), "%s", names->lm_head ? names->lm_head : embed_name);
   if (l.failed || !(m->inv_freq = rope_inv_freq (dev, cfg->head_dim, cfg->rope_theta, error)))
     return NULL;
   return g_steal_pointer (&m);

@@ -2,19 +2,12 @@
 #include "vtp-model-cache.h"
 #include "vtp-ops.h"
 
-static VtpTensor *
-load_part (VtpCheckpoint *c, VtpDevice *dev, const char *prefix, const char *name, VtpLoadKind kind,
-    VtpWeightType wtype, gint ndim, const gint64 *shape, GError **error)
-{
-  g_autofree char *full = g_strconcat (prefix, name, NULL);
-  return vtp_checkpoint_load (c, dev, full, kind, wtype, ndim, shape, error);
-}
-
 VtpProjector *
 vtp_projector_load (VtpCheckpoint *c, const char *prefix, const VtpLlavaConfig *cfg,
     gint in_width, VtpDevice *dev, VtpWeightType wtype, GError **error)
 {
   g_autoptr (VtpProjector) p = g_new0 (VtpProjector, 1);
+  VtpLoader l = { c, dev, wtype, prefix, error, FALSE };
   const gint64 D = cfg->text.hidden_size;
 
   p->type = cfg->projector_type;
@@ -22,16 +15,15 @@ vtp_projector_load (VtpCheckpoint *c, const char *prefix, const VtpLlavaConfig *
   p->in_width = in_width;
   p->out_width = D;
   p->dev = vtp_device_ref (dev);
-  if (!(p->w1 = load_part (c, dev, prefix, "linear_1.weight", VTP_LOAD_MATRIX, wtype, 2, (gint64[]) { D, in_width }, error))
-      || (cfg->projector_bias
-          && !(p->b1 = load_part (c, dev, prefix, "linear_1.bias", VTP_LOAD_F32, wtype, 1, (gint64[]) { D }, error))))
-    return NULL;
-  if (p->type == VTP_PROJECTOR_MLP2X_GELU
-      && (!(p->w2 = load_part (c, dev, prefix, "linear_2.weight", VTP_LOAD_MATRIX, wtype, 2, (gint64[]) { D, D }, error))
-          || (cfg->projector_bias
-              && !(p->b2 = load_part (c, dev, prefix, "linear_2.bias", VTP_LOAD_F32, wtype, 1, (gint64[]) { D }, error)))))
-    return NULL;
-  return g_steal_pointer (&p);
+  p->w1 = vtp_loader_get (&l, VTP_LOAD_MATRIX, VTP_MAT (D, in_width), "linear_1.weight");
+  if (cfg->projector_bias)
+    p->b1 = vtp_loader_get (&l, VTP_LOAD_F32, VTP_VEC (D), "linear_1.bias");
+  if (p->type == VTP_PROJECTOR_MLP2X_GELU) {
+    p->w2 = vtp_loader_get (&l, VTP_LOAD_MATRIX, VTP_MAT (D, D), "linear_2.weight");
+    if (cfg->projector_bias)
+      p->b2 = vtp_loader_get (&l, VTP_LOAD_F32, VTP_VEC (D), "linear_2.bias");
+  }
+  return l.failed ? NULL : g_steal_pointer (&p);
 }
 
 typedef struct {
