@@ -32,3 +32,95 @@ gst_vtp_handle_context_query (GstElement *element, GstQuery *query, VtpDevice *d
   gst_context_unref (context);
   return TRUE;
 }
+
+/**
+ * GstVtpElement:model:
+ *
+ * Every vtp element: the model directory (HF layout: config.json,
+ * safetensors, and what the element needs besides), or its name under one
+ * of the directories in $VTP_MODEL_PATH.
+ *
+ * GstVtpElement:device:
+ *
+ * Every vtp element: the OpenCL device: auto, cpu, gpu, cpu:N, gpu:N,
+ * PLATFORM:DEVICE or part of its name. Unset: the device shared by the
+ * pipeline, else $VTP_DEVICE, else the first GPU, else the CPU.
+ *
+ * GstVtpElement:weight-type:
+ *
+ * Every vtp element: how weights are stored on the device: as in the
+ * checkpoint, f32 or f16.
+ */
+void
+gst_vtp_install_common_properties (GObjectClass *klass, const char *model_blurb)
+{
+  g_object_class_install_property (klass, GST_VTP_PROP_MODEL,
+      g_param_spec_string ("model", "Model", model_blurb, NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (klass, GST_VTP_PROP_DEVICE,
+      g_param_spec_string ("device", "Device", "OpenCL device (auto, cpu, gpu, gpu:N, P:D or a name part); "
+          "unset: shared with the pipeline, else $VTP_DEVICE, else auto", NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (klass, GST_VTP_PROP_WEIGHT_TYPE,
+      g_param_spec_enum ("weight-type", "Weight type", "Type of the weights on the device",
+          GST_TYPE_VTP_WEIGHT_TYPE, VTP_WEIGHTS_KEEP,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  gst_type_mark_as_plugin_api (GST_TYPE_VTP_WEIGHT_TYPE, 0);
+}
+
+gboolean
+gst_vtp_model_settings_set (GstVtpModelSettings *s, guint prop_id, const GValue *value)
+{
+  switch (prop_id) {
+    case GST_VTP_PROP_MODEL: g_free (s->model); s->model = g_value_dup_string (value); return TRUE;
+    case GST_VTP_PROP_DEVICE: g_free (s->device); s->device = g_value_dup_string (value); return TRUE;
+    case GST_VTP_PROP_WEIGHT_TYPE: s->weight_type = g_value_get_enum (value); return TRUE;
+    default: return FALSE;
+  }
+}
+
+gboolean
+gst_vtp_model_settings_get (const GstVtpModelSettings *s, guint prop_id, GValue *value)
+{
+  switch (prop_id) {
+    case GST_VTP_PROP_MODEL: g_value_set_string (value, s->model); return TRUE;
+    case GST_VTP_PROP_DEVICE: g_value_set_string (value, s->device); return TRUE;
+    case GST_VTP_PROP_WEIGHT_TYPE: g_value_set_enum (value, s->weight_type); return TRUE;
+    default: return FALSE;
+  }
+}
+
+void
+gst_vtp_model_settings_clear (GstVtpModelSettings *s)
+{
+  g_clear_pointer (&s->model, g_free);
+  g_clear_pointer (&s->device, g_free);
+}
+
+gboolean
+gst_vtp_open_model (GstElement *element, const GstVtpModelSettings *s, GstVtpModelSettings *copy,
+    VtpDevice **dev, VtpCheckpoint **ckpt)
+{
+  g_autoptr (GError) error = NULL;
+
+  GST_OBJECT_LOCK (element);
+  copy->model = g_strdup (s->model);
+  copy->device = g_strdup (s->device);
+  copy->weight_type = s->weight_type;
+  GST_OBJECT_UNLOCK (element);
+
+  if (!copy->model) {
+    GST_ELEMENT_ERROR (element, RESOURCE, NOT_FOUND, ("No model set: set the \"model\" property to a model "
+            "directory"), (NULL));
+    return FALSE;
+  }
+  if (!gst_vtp_ensure_device (element, copy->device, dev, &error)) {
+    GST_VTP_ELEMENT_ERROR (element, RESOURCE, OPEN_READ, error, "opening the compute device");
+    return FALSE;
+  }
+  if (!(*ckpt = vtp_checkpoint_open (copy->model, &error))) {
+    GST_VTP_ELEMENT_ERROR (element, RESOURCE, OPEN_READ, error, "opening the model directory");
+    return FALSE;
+  }
+  return TRUE;
+}

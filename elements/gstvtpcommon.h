@@ -10,6 +10,36 @@ G_BEGIN_DECLS
 #define GST_TYPE_VTP_WEIGHT_TYPE (gst_vtp_weight_type_get_type ())
 GType gst_vtp_weight_type_get_type (void);
 
+/* The properties every vtp element has: which model, on which device, with
+ * weights of which type. */
+typedef struct {
+  char *model;
+  char *device;
+  VtpWeightType weight_type;
+} GstVtpModelSettings;
+
+enum {
+  GST_VTP_PROP_MODEL = 1,
+  GST_VTP_PROP_DEVICE,
+  GST_VTP_PROP_WEIGHT_TYPE,
+  GST_VTP_N_COMMON_PROPS,       /* an element's own properties start here */
+};
+
+/* Installs "model", "device" and "weight-type"; @model_blurb says what
+ * the model directory must hold. */
+void gst_vtp_install_common_properties (GObjectClass *klass, const char *model_blurb);
+/* For set_property / get_property, under the object lock: TRUE when
+ * @prop_id is one of the common properties (and it was handled). */
+gboolean gst_vtp_model_settings_set (GstVtpModelSettings *s, guint prop_id, const GValue *value);
+gboolean gst_vtp_model_settings_get (const GstVtpModelSettings *s, guint prop_id, GValue *value);
+void gst_vtp_model_settings_clear (GstVtpModelSettings *s);
+
+/* What start() does first: copies @s (taking the object lock) into
+ * @copy, opens the device (*dev) and the checkpoint (*ckpt). Posts an
+ * element error and returns FALSE when one of them cannot be had. */
+gboolean gst_vtp_open_model (GstElement *element, const GstVtpModelSettings *s, GstVtpModelSettings *copy,
+    VtpDevice **dev, VtpCheckpoint **ckpt);
+
 /* Answers a context query for the vtp device when @dev is set. */
 gboolean gst_vtp_handle_context_query (GstElement *element, GstQuery *query, VtpDevice *dev);
 

@@ -34,12 +34,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_vtp_encoder_debug);
 #define GST_CAT_DEFAULT gst_vtp_encoder_debug
 
 enum {
-  PROP_0,
-  PROP_MODEL,
-  PROP_DEVICE,
-  PROP_FEATURE_LAYERS,
+  PROP_FEATURE_LAYERS = GST_VTP_N_COMMON_PROPS,
   PROP_SELECT_STRATEGY,
-  PROP_WEIGHT_TYPE,
 };
 
 typedef enum {
@@ -68,11 +64,9 @@ struct _GstVtpEncoder {
   GstBaseTransform parent;
 
   /* properties (object lock) */
-  char *model;
-  char *device_spec;
+  GstVtpModelSettings settings;
   char *feature_layers;
   SelectStrategy strategy;
-  VtpWeightType weight_type;
 
   /* between start and stop (streaming thread) */
   VtpDevice *dev;
@@ -120,8 +114,7 @@ parse_layers (const char *s, VtpClipFeatures *f, const VtpClipVisionConfig *cfg,
 }
 
 static gboolean
-load_model (GstVtpEncoder *self, const char *model, const char *layers, SelectStrategy strategy,
-    VtpWeightType wtype, GError **error)
+load_model (GstVtpEncoder *self, const char *layers, SelectStrategy strategy, VtpWeightType wtype, GError **error)
 {
   VtpLlavaParts parts;
   VtpClipFeatures feats;
@@ -129,7 +122,7 @@ load_model (GstVtpEncoder *self, const char *model, const char *layers, SelectSt
   const char *prefix;
   gboolean ok = FALSE;
 
-  if (!(self->ckpt = vtp_checkpoint_open (model, error)) || !vtp_llava_parts_read (self->ckpt, &parts, error))
+  if (!vtp_llava_parts_read (self->ckpt, &parts, error))
     return FALSE;
   if (!parts.has_vision) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s (model_type %s) has no vision tower", self->ckpt->dir,
@@ -171,33 +164,22 @@ gst_vtp_encoder_start (GstBaseTransform *trans)
 {
   GstVtpEncoder *self = GST_VTP_ENCODER (trans);
   g_autoptr (GError) error = NULL;
-  g_autofree char *model = NULL, *device = NULL, *layers = NULL;
+  g_autofree char *layers = NULL;
+  GstVtpModelSettings s = { 0 };
   SelectStrategy strategy;
-  VtpWeightType wtype;
+  gboolean ok;
 
   GST_OBJECT_LOCK (self);
-  model = g_strdup (self->model);
-  device = g_strdup (self->device_spec);
   layers = g_strdup (self->feature_layers);
   strategy = self->strategy;
-  wtype = self->weight_type;
   GST_OBJECT_UNLOCK (self);
-
-  if (!model) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No model set: set the \"model\" property to a model "
-            "directory"), (NULL));
-    return FALSE;
-  }
-  if (!gst_vtp_ensure_device (GST_ELEMENT (self), device, &self->dev, &error)) {
-    GST_VTP_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, error, "opening the compute device");
-    return FALSE;
-  }
-  if (!load_model (self, model, layers, strategy, wtype, &error)) {
+  ok = gst_vtp_open_model (GST_ELEMENT (self), &self->settings, &s, &self->dev, &self->ckpt);
+  if (ok && !(ok = load_model (self, layers, strategy, s.weight_type, &error)))
     GST_VTP_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, error, "loading the vision tower");
+  gst_vtp_model_settings_clear (&s);
+  if (!ok)
     release (self);
-    return FALSE;
-  }
-  return TRUE;
+  return ok;
 }
 
 static gboolean
@@ -316,13 +298,12 @@ gst_vtp_encoder_set_property (GObject *object, guint prop_id, const GValue *valu
   GstVtpEncoder *self = GST_VTP_ENCODER (object);
 
   GST_OBJECT_LOCK (self);
-  switch (prop_id) {
-    case PROP_MODEL: g_free (self->model); self->model = g_value_dup_string (value); break;
-    case PROP_DEVICE: g_free (self->device_spec); self->device_spec = g_value_dup_string (value); break;
-    case PROP_FEATURE_LAYERS: g_free (self->feature_layers); self->feature_layers = g_value_dup_string (value); break;
-    case PROP_SELECT_STRATEGY: self->strategy = g_value_get_enum (value); break;
-    case PROP_WEIGHT_TYPE: self->weight_type = g_value_get_enum (value); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
+  if (!gst_vtp_model_settings_set (&self->settings, prop_id, value)) {
+    switch (prop_id) {
+      case PROP_FEATURE_LAYERS: g_free (self->feature_layers); self->feature_layers = g_value_dup_string (value); break;
+      case PROP_SELECT_STRATEGY: self->strategy = g_value_get_enum (value); break;
+      default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
+    }
   }
   GST_OBJECT_UNLOCK (self);
 }
@@ -333,13 +314,12 @@ gst_vtp_encoder_get_property (GObject *object, guint prop_id, GValue *value, GPa
   GstVtpEncoder *self = GST_VTP_ENCODER (object);
 
   GST_OBJECT_LOCK (self);
-  switch (prop_id) {
-    case PROP_MODEL: g_value_set_string (value, self->model); break;
-    case PROP_DEVICE: g_value_set_string (value, self->device_spec); break;
-    case PROP_FEATURE_LAYERS: g_value_set_string (value, self->feature_layers); break;
-    case PROP_SELECT_STRATEGY: g_value_set_enum (value, self->strategy); break;
-    case PROP_WEIGHT_TYPE: g_value_set_enum (value, self->weight_type); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
+  if (!gst_vtp_model_settings_get (&self->settings, prop_id, value)) {
+    switch (prop_id) {
+      case PROP_FEATURE_LAYERS: g_value_set_string (value, self->feature_layers); break;
+      case PROP_SELECT_STRATEGY: g_value_set_enum (value, self->strategy); break;
+      default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
+    }
   }
   GST_OBJECT_UNLOCK (self);
 }
@@ -349,8 +329,7 @@ gst_vtp_encoder_finalize (GObject *object)
 {
   GstVtpEncoder *self = GST_VTP_ENCODER (object);
   release (self);
-  g_free (self->model);
-  g_free (self->device_spec);
+  gst_vtp_model_settings_clear (&self->settings);
   g_free (self->feature_layers);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -366,26 +345,9 @@ gst_vtp_encoder_class_init (GstVtpEncoderClass *klass)
   gobject_class->get_property = gst_vtp_encoder_get_property;
   gobject_class->finalize = gst_vtp_encoder_finalize;
 
-  /**
-   * GstVtpEncoder:model:
-   *
-   * The model directory (HF layout: config.json, safetensors), or its name
-   * under one of the directories in $VTP_MODEL_PATH.
-   */
-  g_object_class_install_property (gobject_class, PROP_MODEL,
-      g_param_spec_string ("model", "Model", "Model directory (config.json + safetensors) or a name found "
-          "in $VTP_MODEL_PATH", NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
-  /**
-   * GstVtpEncoder:device:
-   *
-   * The OpenCL device: auto, cpu, gpu, cpu:N, gpu:N, PLATFORM:DEVICE or part
-   * of its name. Unset: the device shared by the pipeline, else $VTP_DEVICE,
-   * else the first GPU, else the CPU.
-   */
-  g_object_class_install_property (gobject_class, PROP_DEVICE,
-      g_param_spec_string ("device", "Device", "OpenCL device (auto, cpu, gpu, gpu:N, P:D or a name part); "
-          "unset: shared with the pipeline, else $VTP_DEVICE, else auto", NULL,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  /* model, device, weight-type: documented in gstvtpcommon.c */
+  gst_vtp_install_common_properties (gobject_class, "Model directory (config.json + safetensors) or a name found "
+      "in $VTP_MODEL_PATH");
   /**
    * GstVtpEncoder:feature-layers:
    *
@@ -406,16 +368,6 @@ gst_vtp_encoder_class_init (GstVtpEncoderClass *klass)
       g_param_spec_enum ("select-strategy", "Select strategy", "Drop the CLS token (default) or keep it (full)",
           GST_TYPE_VTP_SELECT_STRATEGY, STRATEGY_AUTO,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
-  /**
-   * GstVtpEncoder:weight-type:
-   *
-   * How weights are stored on the device.
-   */
-  g_object_class_install_property (gobject_class, PROP_WEIGHT_TYPE,
-      g_param_spec_enum ("weight-type", "Weight type", "Type of the weights on the device",
-          GST_TYPE_VTP_WEIGHT_TYPE, VTP_WEIGHTS_KEEP,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
-
   gst_element_class_set_static_metadata (element_class, "VTP image encoder", "Filter/Video/Converter",
       "Encodes video frames into vision features with a vision-language model's image encoder",
       "Visual Text Pioneer developers");
@@ -433,7 +385,6 @@ gst_vtp_encoder_class_init (GstVtpEncoderClass *klass)
   trans_class->passthrough_on_same_caps = FALSE;
 
   gst_type_mark_as_plugin_api (GST_TYPE_VTP_SELECT_STRATEGY, 0);
-  gst_type_mark_as_plugin_api (GST_TYPE_VTP_WEIGHT_TYPE, 0);
   GST_DEBUG_CATEGORY_INIT (gst_vtp_encoder_debug, "vtpencoder", 0, "VTP image encoder");
 }
 
@@ -441,5 +392,4 @@ static void
 gst_vtp_encoder_init (GstVtpEncoder *self)
 {
   self->strategy = STRATEGY_AUTO;
-  self->weight_type = VTP_WEIGHTS_KEEP;
 }

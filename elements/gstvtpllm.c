@@ -42,11 +42,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_vtp_llm_debug);
 #define PREFILL_CHUNK 512
 
 enum {
-  PROP_0,
-  PROP_MODEL,
-  PROP_DEVICE,
-  PROP_WEIGHT_TYPE,
-  PROP_PROMPT,
+  PROP_PROMPT = GST_VTP_N_COMMON_PROPS,
   PROP_TEMPLATE,
   PROP_MAX_NEW_TOKENS,
   PROP_TEMPERATURE,
@@ -62,9 +58,7 @@ struct _GstVtpLlm {
   GstPad *sinkpad, *srcpad;
 
   /* properties (object lock) */
-  char *model;
-  char *device_spec;
-  VtpWeightType weight_type;
+  GstVtpModelSettings settings;
   char *prompt;
   char *template;
   guint max_new_tokens;
@@ -109,7 +103,7 @@ release (GstVtpLlm *self)
 }
 
 static gboolean
-load_model (GstVtpLlm *self, const char *model, VtpWeightType wtype, guint context, GError **error)
+load_model (GstVtpLlm *self, VtpWeightType wtype, guint context, GError **error)
 {
   VtpLlavaParts parts;
   VtpLlamaNames names;
@@ -117,7 +111,7 @@ load_model (GstVtpLlm *self, const char *model, VtpWeightType wtype, guint conte
   gint ctx;
   gboolean ok = FALSE;
 
-  if (!(self->ckpt = vtp_checkpoint_open (model, error)) || !vtp_llava_parts_read (self->ckpt, &parts, error))
+  if (!vtp_llava_parts_read (self->ckpt, &parts, error))
     return FALSE;
   if (!parts.has_text) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s (model_type %s) has no language model", self->ckpt->dir,
@@ -145,32 +139,20 @@ static gboolean
 start (GstVtpLlm *self)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *model = NULL, *device = NULL;
-  VtpWeightType wtype;
+  GstVtpModelSettings s = { 0 };
   guint context;
+  gboolean ok;
 
   GST_OBJECT_LOCK (self);
-  model = g_strdup (self->model);
-  device = g_strdup (self->device_spec);
-  wtype = self->weight_type;
   context = self->context_length;
   GST_OBJECT_UNLOCK (self);
-
-  if (!model) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No model set: set the \"model\" property to a model "
-            "directory"), (NULL));
-    return FALSE;
-  }
-  if (!gst_vtp_ensure_device (GST_ELEMENT (self), device, &self->dev, &error)) {
-    GST_VTP_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, error, "opening the compute device");
-    return FALSE;
-  }
-  if (!load_model (self, model, wtype, context, &error)) {
+  ok = gst_vtp_open_model (GST_ELEMENT (self), &self->settings, &s, &self->dev, &self->ckpt);
+  if (ok && !(ok = load_model (self, s.weight_type, context, &error)))
     GST_VTP_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, error, "loading the language model");
+  gst_vtp_model_settings_clear (&s);
+  if (!ok)
     release (self);
-    return FALSE;
-  }
-  return TRUE;
+  return ok;
 }
 
 static gboolean
@@ -379,10 +361,11 @@ gst_vtp_llm_set_property (GObject *object, guint prop_id, const GValue *value, G
   GstVtpLlm *self = GST_VTP_LLM (object);
 
   GST_OBJECT_LOCK (self);
+  if (gst_vtp_model_settings_set (&self->settings, prop_id, value)) {
+    GST_OBJECT_UNLOCK (self);
+    return;
+  }
   switch (prop_id) {
-    case PROP_MODEL: g_free (self->model); self->model = g_value_dup_string (value); break;
-    case PROP_DEVICE: g_free (self->device_spec); self->device_spec = g_value_dup_string (value); break;
-    case PROP_WEIGHT_TYPE: self->weight_type = g_value_get_enum (value); break;
     case PROP_PROMPT: g_free (self->prompt); self->prompt = g_value_dup_string (value); break;
     case PROP_TEMPLATE:
       g_free (self->template);
@@ -408,10 +391,11 @@ gst_vtp_llm_get_property (GObject *object, guint prop_id, GValue *value, GParamS
   GstVtpLlm *self = GST_VTP_LLM (object);
 
   GST_OBJECT_LOCK (self);
+  if (gst_vtp_model_settings_get (&self->settings, prop_id, value)) {
+    GST_OBJECT_UNLOCK (self);
+    return;
+  }
   switch (prop_id) {
-    case PROP_MODEL: g_value_set_string (value, self->model); break;
-    case PROP_DEVICE: g_value_set_string (value, self->device_spec); break;
-    case PROP_WEIGHT_TYPE: g_value_set_enum (value, self->weight_type); break;
     case PROP_PROMPT: g_value_set_string (value, self->prompt); break;
     case PROP_TEMPLATE: g_value_set_string (value, self->template); break;
     case PROP_MAX_NEW_TOKENS: g_value_set_uint (value, self->max_new_tokens); break;
@@ -431,8 +415,7 @@ gst_vtp_llm_finalize (GObject *object)
 {
   GstVtpLlm *self = GST_VTP_LLM (object);
   release (self);
-  g_free (self->model);
-  g_free (self->device_spec);
+  gst_vtp_model_settings_clear (&self->settings);
   g_free (self->prompt);
   g_free (self->template);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -450,31 +433,9 @@ gst_vtp_llm_class_init (GstVtpLlmClass *klass)
   gobject_class->get_property = gst_vtp_llm_get_property;
   gobject_class->finalize = gst_vtp_llm_finalize;
 
-  /**
-   * GstVtpLlm:model:
-   *
-   * The model directory holding the language model and its tokenizer.json,
-   * or its name under $VTP_MODEL_PATH.
-   */
-  g_object_class_install_property (gobject_class, PROP_MODEL,
-      g_param_spec_string ("model", "Model", "Model directory (config.json + safetensors + tokenizer.json) or a "
-          "name found in $VTP_MODEL_PATH", NULL, PARAM_FLAGS | GST_PARAM_MUTABLE_READY));
-  /**
-   * GstVtpLlm:device:
-   *
-   * The OpenCL device (see vtpencoder's device property).
-   */
-  g_object_class_install_property (gobject_class, PROP_DEVICE,
-      g_param_spec_string ("device", "Device", "OpenCL device (auto, cpu, gpu, gpu:N, P:D or a name part); "
-          "unset: shared with the pipeline, else $VTP_DEVICE, else auto", NULL, PARAM_FLAGS | GST_PARAM_MUTABLE_READY));
-  /**
-   * GstVtpLlm:weight-type:
-   *
-   * How weights are stored on the device.
-   */
-  g_object_class_install_property (gobject_class, PROP_WEIGHT_TYPE,
-      g_param_spec_enum ("weight-type", "Weight type", "Type of the weights on the device",
-          GST_TYPE_VTP_WEIGHT_TYPE, VTP_WEIGHTS_KEEP, PARAM_FLAGS | GST_PARAM_MUTABLE_READY));
+  /* model, device, weight-type: documented in gstvtpcommon.c */
+  gst_vtp_install_common_properties (gobject_class, "Model directory (config.json + safetensors + tokenizer.json) "
+      "or a name found in $VTP_MODEL_PATH");
   /**
    * GstVtpLlm:prompt:
    *
@@ -578,5 +539,4 @@ gst_vtp_llm_init (GstVtpLlm *self)
   self->template = g_strdup (VTP_LLAVA_TEMPLATE);
   self->max_new_tokens = DEFAULT_MAX_NEW_TOKENS;
   self->top_p = 1.0f;
-  self->weight_type = VTP_WEIGHTS_KEEP;
 }

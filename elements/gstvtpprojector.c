@@ -32,19 +32,10 @@
 GST_DEBUG_CATEGORY_STATIC (gst_vtp_projector_debug);
 #define GST_CAT_DEFAULT gst_vtp_projector_debug
 
-enum {
-  PROP_0,
-  PROP_MODEL,
-  PROP_DEVICE,
-  PROP_WEIGHT_TYPE,
-};
-
 struct _GstVtpProjector {
   GstBaseTransform parent;
 
-  char *model;
-  char *device_spec;
-  VtpWeightType weight_type;
+  GstVtpModelSettings settings;
 
   VtpDevice *dev;
   VtpCheckpoint *ckpt;
@@ -75,13 +66,13 @@ release (GstVtpProjector *self)
 }
 
 static gboolean
-load_model (GstVtpProjector *self, const char *model, VtpWeightType wtype, GError **error)
+load_model (GstVtpProjector *self, VtpWeightType wtype, GError **error)
 {
   VtpLlavaParts parts;
   const char *prefix;
   gboolean ok = FALSE;
 
-  if (!(self->ckpt = vtp_checkpoint_open (model, error)) || !vtp_llava_parts_read (self->ckpt, &parts, error))
+  if (!vtp_llava_parts_read (self->ckpt, &parts, error))
     return FALSE;
   if (!parts.has_projector)
     g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s (model_type %s) has no multimodal projector",
@@ -98,30 +89,16 @@ gst_vtp_projector_start (GstBaseTransform *trans)
 {
   GstVtpProjector *self = GST_VTP_PROJECTOR (trans);
   g_autoptr (GError) error = NULL;
-  g_autofree char *model = NULL, *device = NULL;
-  VtpWeightType wtype;
+  GstVtpModelSettings s = { 0 };
+  gboolean ok;
 
-  GST_OBJECT_LOCK (self);
-  model = g_strdup (self->model);
-  device = g_strdup (self->device_spec);
-  wtype = self->weight_type;
-  GST_OBJECT_UNLOCK (self);
-
-  if (!model) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("No model set: set the \"model\" property to a model "
-            "directory"), (NULL));
-    return FALSE;
-  }
-  if (!gst_vtp_ensure_device (GST_ELEMENT (self), device, &self->dev, &error)) {
-    GST_VTP_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, error, "opening the compute device");
-    return FALSE;
-  }
-  if (!load_model (self, model, wtype, &error)) {
+  ok = gst_vtp_open_model (GST_ELEMENT (self), &self->settings, &s, &self->dev, &self->ckpt);
+  if (ok && !(ok = load_model (self, s.weight_type, &error)))
     GST_VTP_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, error, "loading the projector");
+  gst_vtp_model_settings_clear (&s);
+  if (!ok)
     release (self);
-    return FALSE;
-  }
-  return TRUE;
+  return ok;
 }
 
 static gboolean
@@ -241,12 +218,8 @@ gst_vtp_projector_set_property (GObject *object, guint prop_id, const GValue *va
   GstVtpProjector *self = GST_VTP_PROJECTOR (object);
 
   GST_OBJECT_LOCK (self);
-  switch (prop_id) {
-    case PROP_MODEL: g_free (self->model); self->model = g_value_dup_string (value); break;
-    case PROP_DEVICE: g_free (self->device_spec); self->device_spec = g_value_dup_string (value); break;
-    case PROP_WEIGHT_TYPE: self->weight_type = g_value_get_enum (value); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
-  }
+  if (!gst_vtp_model_settings_set (&self->settings, prop_id, value))
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   GST_OBJECT_UNLOCK (self);
 }
 
@@ -256,12 +229,8 @@ gst_vtp_projector_get_property (GObject *object, guint prop_id, GValue *value, G
   GstVtpProjector *self = GST_VTP_PROJECTOR (object);
 
   GST_OBJECT_LOCK (self);
-  switch (prop_id) {
-    case PROP_MODEL: g_value_set_string (value, self->model); break;
-    case PROP_DEVICE: g_value_set_string (value, self->device_spec); break;
-    case PROP_WEIGHT_TYPE: g_value_set_enum (value, self->weight_type); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
-  }
+  if (!gst_vtp_model_settings_get (&self->settings, prop_id, value))
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
   GST_OBJECT_UNLOCK (self);
 }
 
@@ -270,8 +239,7 @@ gst_vtp_projector_finalize (GObject *object)
 {
   GstVtpProjector *self = GST_VTP_PROJECTOR (object);
   release (self);
-  g_free (self->model);
-  g_free (self->device_spec);
+  gst_vtp_model_settings_clear (&self->settings);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -286,33 +254,9 @@ gst_vtp_projector_class_init (GstVtpProjectorClass *klass)
   gobject_class->get_property = gst_vtp_projector_get_property;
   gobject_class->finalize = gst_vtp_projector_finalize;
 
-  /**
-   * GstVtpProjector:model:
-   *
-   * The llava-hf model directory holding the projector, or its name under
-   * $VTP_MODEL_PATH.
-   */
-  g_object_class_install_property (gobject_class, PROP_MODEL,
-      g_param_spec_string ("model", "Model", "Model directory (config.json + safetensors) or a name found "
-          "in $VTP_MODEL_PATH", NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
-  /**
-   * GstVtpProjector:device:
-   *
-   * The OpenCL device (see vtpencoder's device property).
-   */
-  g_object_class_install_property (gobject_class, PROP_DEVICE,
-      g_param_spec_string ("device", "Device", "OpenCL device (auto, cpu, gpu, gpu:N, P:D or a name part); "
-          "unset: shared with the pipeline, else $VTP_DEVICE, else auto", NULL,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
-  /**
-   * GstVtpProjector:weight-type:
-   *
-   * How weights are stored on the device.
-   */
-  g_object_class_install_property (gobject_class, PROP_WEIGHT_TYPE,
-      g_param_spec_enum ("weight-type", "Weight type", "Type of the weights on the device",
-          GST_TYPE_VTP_WEIGHT_TYPE, VTP_WEIGHTS_KEEP,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  /* model, device, weight-type: documented in gstvtpcommon.c */
+  gst_vtp_install_common_properties (gobject_class, "llava-hf model directory holding the projector, or a name "
+      "found in $VTP_MODEL_PATH");
 
   gst_element_class_set_static_metadata (element_class, "VTP projector bridge", "Filter/Converter",
       "Projects vision features into a language model's embedding space (LLaVA)",
@@ -336,5 +280,4 @@ gst_vtp_projector_class_init (GstVtpProjectorClass *klass)
 static void
 gst_vtp_projector_init (GstVtpProjector *self)
 {
-  self->weight_type = VTP_WEIGHTS_KEEP;
 }
