@@ -1,5 +1,6 @@
 #include "gstvtpcommon.h"
 #include "gstvtpcontext.h"
+#include "gstvtptensor.h"
 
 GType
 gst_vtp_weight_type_get_type (void)
@@ -123,4 +124,20 @@ gst_vtp_open_model (GstElement *element, const GstVtpModelSettings *s, GstVtpMod
     return FALSE;
   }
   return TRUE;
+}
+
+GstFlowReturn
+gst_vtp_prepare_tensor_output (GstElement *element, VtpDevice *dev, gint rows, gint cols, GstBuffer *inbuf,
+    GstBuffer **outbuf)
+{
+  g_autoptr (GError) error = NULL;
+  VtpTensor *t = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, cols, &error);
+
+  if (!t) {
+    GST_VTP_ELEMENT_ERROR (element, RESOURCE, NO_SPACE_LEFT, error, "allocating an output tensor");
+    return GST_FLOW_ERROR;
+  }
+  *outbuf = gst_vtp_buffer_new_tensor (t);
+  gst_buffer_copy_into (*outbuf, inbuf, GST_BUFFER_COPY_TIMESTAMPS | GST_BUFFER_COPY_FLAGS, 0, -1);
+  return GST_FLOW_OK;
 }

@@ -40,6 +40,12 @@ void gst_vtp_model_settings_clear (GstVtpModelSettings *s);
 gboolean gst_vtp_open_model (GstElement *element, const GstVtpModelSettings *s, GstVtpModelSettings *copy,
     VtpDevice **dev, VtpCheckpoint **ckpt);
 
+/* A new tensor buffer [rows, cols] on @dev carrying @inbuf's timestamps,
+ * for a transform's prepare_output_buffer; posts an element error when the
+ * device has no room. */
+GstFlowReturn gst_vtp_prepare_tensor_output (GstElement *element, VtpDevice *dev, gint rows, gint cols,
+    GstBuffer *inbuf, GstBuffer **outbuf);
+
 /* Answers a context query for the vtp device when @dev is set. */
 gboolean gst_vtp_handle_context_query (GstElement *element, GstQuery *query, VtpDevice *dev);
 

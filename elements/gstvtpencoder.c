@@ -236,17 +236,8 @@ static GstFlowReturn
 gst_vtp_encoder_prepare_output_buffer (GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer **outbuf)
 {
   GstVtpEncoder *self = GST_VTP_ENCODER (trans);
-  g_autoptr (GError) error = NULL;
-  VtpTensor *t = vtp_tensor_new_2d (self->dev, VTP_DTYPE_F32, vtp_clip_vision_feature_rows (self->clip),
-      vtp_clip_vision_feature_width (self->clip), &error);
-
-  if (!t) {
-    GST_VTP_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT, error, "allocating the output features");
-    return GST_FLOW_ERROR;
-  }
-  *outbuf = gst_vtp_buffer_new_tensor (t);
-  gst_buffer_copy_into (*outbuf, inbuf, GST_BUFFER_COPY_TIMESTAMPS | GST_BUFFER_COPY_FLAGS, 0, -1);
-  return GST_FLOW_OK;
+  return gst_vtp_prepare_tensor_output (GST_ELEMENT (self), self->dev, vtp_clip_vision_feature_rows (self->clip),
+      vtp_clip_vision_feature_width (self->clip), inbuf, outbuf);
 }
 
 static GstFlowReturn

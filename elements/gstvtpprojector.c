@@ -167,16 +167,8 @@ static GstFlowReturn
 gst_vtp_projector_prepare_output_buffer (GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer **outbuf)
 {
   GstVtpProjector *self = GST_VTP_PROJECTOR (trans);
-  g_autoptr (GError) error = NULL;
-  VtpTensor *t = vtp_tensor_new_2d (self->dev, VTP_DTYPE_F32, self->tokens, self->proj->out_width, &error);
-
-  if (!t) {
-    GST_VTP_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT, error, "allocating the output embeddings");
-    return GST_FLOW_ERROR;
-  }
-  *outbuf = gst_vtp_buffer_new_tensor (t);
-  gst_buffer_copy_into (*outbuf, inbuf, GST_BUFFER_COPY_TIMESTAMPS | GST_BUFFER_COPY_FLAGS, 0, -1);
-  return GST_FLOW_OK;
+  return gst_vtp_prepare_tensor_output (GST_ELEMENT (self), self->dev, self->tokens,
+      self->proj->out_width, inbuf, outbuf);
 }
 
 static GstFlowReturn
