@@ -1417,6 +1417,32 @@ parse_prepend_scheme (Ld *ld, JsonObject *o, const char *path, PrependScheme *ou
   return TRUE;
 }
 
+/* A "Sequence" entry: parses each element of @o[@member] with @parse. */
+typedef gboolean (*ParseEntry) (Ld *ld, VtpTokenizer *tok, JsonNode *n, const char *path);
+
+static gboolean
+parse_sequence (Ld *ld, VtpTokenizer *tok, JsonObject *o, const char *path, const char *member, ParseEntry parse)
+{
+  JsonNode *arr = json_object_get_member (o, member);
+  JsonArray *a;
+
+  if (!arr || !JSON_NODE_HOLDS_ARRAY (arr)) {
+    char *p = g_strdup_printf ("%s.%s", path, member);
+    fail_type (ld, p, arr, "an array");
+    g_free (p);
+    return FALSE;
+  }
+  a = json_node_get_array (arr);
+  for (guint i = 0; i < json_array_get_length (a); i++) {
+    char *p = g_strdup_printf ("%s.%s[%u]", path, member, i);
+    gboolean ok = parse (ld, tok, json_array_get_element (a, i), p);
+    g_free (p);
+    if (!ok)
+      return FALSE;
+  }
+  return TRUE;
+}
+
 static gboolean
 parse_normalizer (Ld *ld, VtpTokenizer *tok, JsonNode *n, const char *path)
 {
@@ -1424,24 +1450,8 @@ parse_normalizer (Ld *ld, VtpTokenizer *tok, JsonNode *n, const char *path)
   const char *type;
   if (!get_type (ld, n, path, &o, &type))
     return FALSE;
-  if (strcmp (type, "Sequence") == 0) {
-    JsonNode *arr = json_object_get_member (o, "normalizers");
-    if (!arr || !JSON_NODE_HOLDS_ARRAY (arr)) {
-      char *p = g_strdup_printf ("%s.normalizers", path);
-      fail_type (ld, p, arr, "an array");
-      g_free (p);
-      return FALSE;
-    }
-    JsonArray *a = json_node_get_array (arr);
-    for (guint i = 0; i < json_array_get_length (a); i++) {
-      char *p = g_strdup_printf ("%s.normalizers[%u]", path, i);
-      gboolean ok = parse_normalizer (ld, tok, json_array_get_element (a, i), p);
-      g_free (p);
-      if (!ok)
-        return FALSE;
-    }
-    return TRUE;
-  }
+  if (strcmp (type, "Sequence") == 0)
+    return parse_sequence (ld, tok, o, path, "normalizers", parse_normalizer);
   if (strcmp (type, "Prepend") == 0) {
     const char *s;
     NormOp op = { NORM_PREPEND, NULL, NULL, 0, 0 };
@@ -1588,24 +1598,9 @@ parse_decoder (Ld *ld, VtpTokenizer *tok, JsonNode *n, const char *path)
   memset (&op, 0, sizeof op);
   if (!get_type (ld, n, path, &o, &type))
     return FALSE;
-  if (strcmp (type, "Sequence") == 0) {
-    JsonNode *arr = json_object_get_member (o, "decoders");
-    if (!arr || !JSON_NODE_HOLDS_ARRAY (arr)) {
-      char *p = g_strdup_printf ("%s.decoders", path);
-      fail_type (ld, p, arr, "an array");
-      g_free (p);
-      return FALSE;
-    }
-    JsonArray *a = json_node_get_array (arr);
-    for (guint i = 0; i < json_array_get_length (a); i++) {
-      char *p = g_strdup_printf ("%s.decoders[%u]", path, i);
-      gboolean ok = parse_decoder (ld, tok, json_array_get_element (a, i), p);
-      g_free (p);
-      if (!ok)
-        return FALSE;
-    }
-    return TRUE;
-  } else if (strcmp (type, "Replace") == 0) {
+  if (strcmp (type, "Sequence") == 0)
+    return parse_sequence (ld, tok, o, path, "decoders", parse_decoder);
+  else if (strcmp (type, "Replace") == 0) {
     const char *content;
     op.kind = DEC_REPLACE;
     if (!get_str (ld, o, path, "content", FALSE, &content) || !get_pattern (ld, o, path, &op.a))
