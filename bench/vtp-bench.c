@@ -80,11 +80,11 @@ main (int argc, char **argv)
   g_autoptr (VtpDevice) dev = NULL;
   g_autoptr (VtpCheckpoint) ckpt = NULL;
   VtpLlavaParts parts;
-  VtpClipFeatures feats;
+  VtpVisionFeatures feats;
   VtpImageConfig ic;
   VtpLlamaNames names;
-  g_autoptr (VtpClipVision) clip = NULL;
-  g_autoptr (VtpClipState) cs = NULL;
+  g_autoptr (VtpVisionTower) clip = NULL;
+  g_autoptr (VtpVisionState) cs = NULL;
   g_autoptr (VtpImagePreprocessor) pre = NULL;
   g_autoptr (VtpProjector) proj = NULL;
   g_autoptr (VtpLlama) llm = NULL;
@@ -126,12 +126,12 @@ main (int argc, char **argv)
   vtp_llava_features (&parts, &feats);
   tok_path = vtp_checkpoint_file (ckpt, "tokenizer.json");
   if (!vtp_llava_image_config (ckpt, &parts.cfg.vision, &ic, &error)
-      || !(clip = vtp_clip_vision_load (ckpt, vtp_llava_vision_prefix (ckpt, NULL), &parts.cfg.vision, &feats, dev,
+      || !(clip = vtp_vision_tower_load (ckpt, vtp_llava_vision_prefix (ckpt, NULL), &parts.cfg.vision, &feats, dev,
               wtype, &error))
-      || !(cs = vtp_clip_state_new (clip, &error)))
+      || !(cs = vtp_vision_state_new (clip, &error)))
     die (error);
-  rows = vtp_clip_vision_feature_rows (clip);
-  width = vtp_clip_vision_feature_width (clip);
+  rows = vtp_vision_tower_feature_rows (clip);
+  width = vtp_vision_tower_feature_width (clip);
   if (!(proj = vtp_projector_load (ckpt, vtp_llava_projector_prefix (ckpt, NULL), &parts.cfg, width, dev, wtype,
               &error))
       || !vtp_llama_find_names (ckpt, &parts.cfg.text, &names, &error)
@@ -167,7 +167,7 @@ main (int argc, char **argv)
 
     if (!vtp_image_preprocess (pre, frame, 640, 480, 640 * 3, VTP_PIXELS_RGB, cs->pixels, &error))
       die (error);
-    vtp_clip_vision_forward (clip, cs, features);
+    vtp_vision_tower_forward (clip, cs, features);
     if (!vtp_device_finish (dev, &error) || !vtp_error_take_pending (&error))
       die (error);
     t_enc[r] = now_ms () - t0;

@@ -71,8 +71,8 @@ struct _GstVtpEncoder {
   /* between start and stop (streaming thread) */
   VtpDevice *dev;
   VtpCheckpoint *ckpt;
-  VtpClipVision *clip;
-  VtpClipState *state;
+  VtpVisionTower *clip;
+  VtpVisionState *state;
   VtpImagePreprocessor *pre;
   GstVideoInfo info;
   VtpPixelLayout layout;
@@ -92,7 +92,7 @@ GST_ELEMENT_REGISTER_DEFINE (vtpencoder, "vtpencoder", GST_RANK_NONE, GST_TYPE_V
 
 /* "-2" or "-3,-1": Python-style indices into the hidden states. */
 static gboolean
-parse_layers (const char *s, VtpClipFeatures *f, const VtpClipVisionConfig *cfg, GError **error)
+parse_layers (const char *s, VtpVisionFeatures *f, const VtpVisionConfig *cfg, GError **error)
 {
   g_auto (GStrv) parts = g_strsplit (s, ",", -1);
   gint n = 0;
@@ -100,7 +100,7 @@ parse_layers (const char *s, VtpClipFeatures *f, const VtpClipVisionConfig *cfg,
   for (guint i = 0; parts[i]; i++) {
     char *end;
     gint64 v = g_ascii_strtoll (g_strstrip (parts[i]), &end, 10);
-    gint h = vtp_clip_vision_config_hidden_index (cfg, (gint) v);
+    gint h = vtp_vision_config_hidden_index (cfg, (gint) v);
     if (*parts[i] == '\0' || *end != '\0' || n == VTP_MAX_FEATURE_LAYERS || h < 0 || h > cfg->num_hidden_layers) {
       g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "feature-layers \"%s\": expected up to %d comma-separated "
           "layer indices between %d and %d", s, VTP_MAX_FEATURE_LAYERS, -(cfg->num_hidden_layers + 1),
@@ -117,7 +117,7 @@ static gboolean
 load_model (GstVtpEncoder *self, const char *layers, SelectStrategy strategy, VtpWeightType wtype, GError **error)
 {
   VtpLlavaParts parts;
-  VtpClipFeatures feats;
+  VtpVisionFeatures feats;
   VtpImageConfig ic;
   const char *prefix;
   gboolean ok = FALSE;
@@ -136,13 +136,13 @@ load_model (GstVtpEncoder *self, const char *layers, SelectStrategy strategy, Vt
     feats.keep_cls = strategy == STRATEGY_FULL;
   if (!(prefix = vtp_llava_vision_prefix (self->ckpt, error))
       || !vtp_llava_image_config (self->ckpt, &parts.cfg.vision, &ic, error)
-      || !(self->clip = vtp_clip_vision_acquire (self->ckpt, prefix, &parts.cfg.vision, &feats, self->dev, wtype,
+      || !(self->clip = vtp_vision_tower_acquire (self->ckpt, prefix, &parts.cfg.vision, &feats, self->dev, wtype,
               error))
-      || !(self->state = vtp_clip_state_new (self->clip, error)))
+      || !(self->state = vtp_vision_state_new (self->clip, error)))
     goto out;
   self->pre = vtp_image_preprocessor_new (self->dev, &ic);
   GST_INFO_OBJECT (self, "loaded the vision tower of %s: %d tokens x %d features", self->ckpt->dir,
-      vtp_clip_vision_feature_rows (self->clip), vtp_clip_vision_feature_width (self->clip));
+      vtp_vision_tower_feature_rows (self->clip), vtp_vision_tower_feature_width (self->clip));
   ok = TRUE;
 out:
   vtp_llava_parts_clear (&parts);
@@ -153,7 +153,7 @@ static void
 release (GstVtpEncoder *self)
 {
   g_clear_pointer (&self->pre, vtp_image_preprocessor_free);
-  g_clear_pointer (&self->state, vtp_clip_state_free);
+  g_clear_pointer (&self->state, vtp_vision_state_free);
   g_clear_pointer (&self->clip, vtp_model_cache_release);
   g_clear_pointer (&self->ckpt, vtp_checkpoint_unref);
   g_clear_pointer (&self->dev, vtp_device_unref);
@@ -198,7 +198,7 @@ gst_vtp_encoder_transform_caps (GstBaseTransform *trans, GstPadDirection directi
 
   if (direction == GST_PAD_SINK)
     out = self->clip ? gst_vtp_tensor_caps_new (GST_VTP_KIND_VISION_FEATURES,
-        vtp_clip_vision_feature_rows (self->clip), vtp_clip_vision_feature_width (self->clip))
+        vtp_vision_tower_feature_rows (self->clip), vtp_vision_tower_feature_width (self->clip))
         : gst_static_pad_template_get_caps (&src_template);
   else
     out = gst_static_pad_template_get_caps (&sink_template);
@@ -236,8 +236,8 @@ static GstFlowReturn
 gst_vtp_encoder_prepare_output_buffer (GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer **outbuf)
 {
   GstVtpEncoder *self = GST_VTP_ENCODER (trans);
-  return gst_vtp_prepare_tensor_output (GST_ELEMENT (self), self->dev, vtp_clip_vision_feature_rows (self->clip),
-      vtp_clip_vision_feature_width (self->clip), inbuf, outbuf);
+  return gst_vtp_prepare_tensor_output (GST_ELEMENT (self), self->dev, vtp_vision_tower_feature_rows (self->clip),
+      vtp_vision_tower_feature_width (self->clip), inbuf, outbuf);
 }
 
 static GstFlowReturn
@@ -257,7 +257,7 @@ gst_vtp_encoder_transform (GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer 
       &error);
   gst_video_frame_unmap (&frame);
   if (ok) {
-    vtp_clip_vision_forward (self->clip, self->state, gst_vtp_buffer_peek_tensor (outbuf));
+    vtp_vision_tower_forward (self->clip, self->state, gst_vtp_buffer_peek_tensor (outbuf));
     ok = vtp_error_take_pending (&error);
   }
   if (!ok) {

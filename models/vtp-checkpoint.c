@@ -309,11 +309,18 @@ VtpTensor *
 vtp_checkpoint_load (VtpCheckpoint *c, VtpDevice *dev, const char *name, VtpLoadKind kind,
     VtpWeightType wtype, gint ndim, const gint64 *shape, GError **error)
 {
+  return vtp_checkpoint_load_rows (c, dev, name, kind, wtype, ndim, shape, 0, ndim ? shape[0] : 1, error);
+}
+
+VtpTensor *
+vtp_checkpoint_load_rows (VtpCheckpoint *c, VtpDevice *dev, const char *name, VtpLoadKind kind,
+    VtpWeightType wtype, gint ndim, const gint64 *shape, gint64 row0, gint64 n_rows, GError **error)
+{
   const VtpStTensor *t = vtp_checkpoint_find (c, name);
   g_autofree gpointer converted = NULL;
   gconstpointer data;
   VtpDType dtype;
-  gint64 rows, cols = 1, flat[2];
+  gint64 cols = 1, flat[2], out_shape[VTP_MAX_DIMS];
 
   if (!t) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "%s has no tensor '%s'", c->dir, name);
@@ -343,33 +350,60 @@ vtp_checkpoint_load (VtpCheckpoint *c, VtpDevice *dev, const char *name, VtpLoad
       return NULL;
   }
 
-  rows = ndim > 0 ? shape[0] : 1;
   for (gint i = 1; i < ndim; i++)
     cols *= shape[i];
+  g_return_val_if_fail (row0 >= 0 && n_rows >= 0 && row0 + n_rows <= (ndim ? shape[0] : 1), NULL);
+  data = (const guint8 *) data + (gsize) row0 * cols * vtp_dtype_size (dtype);
   if (kind == VTP_LOAD_MATRIX)
-    return vtp_linear_weight_new (dev, dtype, rows, cols, data, error);
+    return vtp_linear_weight_new (dev, dtype, n_rows, cols, data, error);
   if (kind == VTP_LOAD_TABLE) {
-    flat[0] = rows;
+    flat[0] = n_rows;
     flat[1] = cols;
     return vtp_tensor_new_from_data (dev, dtype, 2, flat, data, error);
   }
-  return vtp_tensor_new_from_data (dev, dtype, MAX (ndim, 1), ndim ? shape : (gint64[]) { 1 }, data, error);
+  out_shape[0] = n_rows;
+  for (gint i = 1; i < ndim; i++)
+    out_shape[i] = shape[i];
+  return vtp_tensor_new_from_data (dev, dtype, MAX (ndim, 1), out_shape, data, error);
+}
+
+static VtpTensor *
+loader_get_valist (VtpLoader *l, VtpLoadKind kind, gint ndim, const gint64 *shape, gint64 row0, gint64 n_rows,
+    const char *format, va_list args)
+{
+  g_autofree char *suffix = NULL, *name = NULL;
+  VtpTensor *t;
+
+  if (l->failed)
+    return NULL;
+  suffix = g_strdup_vprintf (format, args);
+  name = g_strconcat (l->prefix, suffix, NULL);
+  t = vtp_checkpoint_load_rows (l->c, l->dev, name, kind, l->wtype, ndim, shape, row0, n_rows, l->error);
+  l->failed = t == NULL;
+  return t;
 }
 
 VtpTensor *
 vtp_loader_get (VtpLoader *l, VtpLoadKind kind, gint ndim, const gint64 *shape, const char *format, ...)
 {
   va_list args;
-  g_autofree char *suffix = NULL, *name = NULL;
   VtpTensor *t;
 
-  if (l->failed)
-    return NULL;
   va_start (args, format);
-  suffix = g_strdup_vprintf (format, args);
+  t = loader_get_valist (l, kind, ndim, shape, 0, ndim ? shape[0] : 1, format, args);
   va_end (args);
-  name = g_strconcat (l->prefix, suffix, NULL);
-  t = vtp_checkpoint_load (l->c, l->dev, name, kind, l->wtype, ndim, shape, l->error);
-  l->failed = t == NULL;
+  return t;
+}
+
+VtpTensor *
+vtp_loader_get_rows (VtpLoader *l, VtpLoadKind kind, gint ndim, const gint64 *shape, gint64 row0, gint64 n_rows,
+    const char *format, ...)
+{
+  va_list args;
+  VtpTensor *t;
+
+  va_start (args, format);
+  t = loader_get_valist (l, kind, ndim, shape, row0, n_rows, format, args);
+  va_end (args);
   return t;
 }

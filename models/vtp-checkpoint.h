@@ -77,6 +77,13 @@ VtpTensor *vtp_loader_get (VtpLoader *l, VtpLoadKind kind, gint ndim, const gint
 #define VTP_VEC(n) 1, (gint64[]) { (n) }
 #define VTP_MAT(r, c) 2, (gint64[]) { (r), (c) }
 
+/* Rows [row0, row0 + n_rows) of the first dimension only, e.g. the query,
+ * key or value third of a fused qkv weight; @shape is the whole tensor's. */
+VtpTensor *vtp_checkpoint_load_rows (VtpCheckpoint *c, VtpDevice *dev, const char *name, VtpLoadKind kind,
+    VtpWeightType wtype, gint ndim, const gint64 *shape, gint64 row0, gint64 n_rows, GError **error);
+VtpTensor *vtp_loader_get_rows (VtpLoader *l, VtpLoadKind kind, gint ndim, const gint64 *shape, gint64 row0,
+    gint64 n_rows, const char *format, ...) G_GNUC_PRINTF (7, 8);
+
 /* Host copy of a whole tensor converted to float (for tools and tests). */
 float *vtp_st_tensor_to_f32 (const VtpStTensor *t, GError **error);
 

@@ -133,19 +133,19 @@ require (gboolean ok, GError **error, const char *format, ...)
   return FALSE;
 }
 
-/* Defaults: transformers CLIPVisionConfig. */
-gboolean
-vtp_clip_vision_config_parse (JsonObject *o, const char *where, VtpClipVisionConfig *c, GError **error)
+/* Reads a vision config over the defaults in @c, and checks it. */
+static gboolean
+parse_vision (JsonObject *o, const char *where, VtpVisionConfig *c, const char *act, GError **error)
 {
-  if (!vtp_json_int (o, "hidden_size", 768, where, &c->hidden_size, error)
-      || !vtp_json_int (o, "intermediate_size", 3072, where, &c->intermediate_size, error)
-      || !vtp_json_int (o, "num_hidden_layers", 12, where, &c->num_hidden_layers, error)
-      || !vtp_json_int (o, "num_attention_heads", 12, where, &c->num_attention_heads, error)
-      || !vtp_json_int (o, "image_size", 224, where, &c->image_size, error)
-      || !vtp_json_int (o, "patch_size", 32, where, &c->patch_size, error)
+  if (!vtp_json_int (o, "hidden_size", c->hidden_size, where, &c->hidden_size, error)
+      || !vtp_json_int (o, "intermediate_size", c->intermediate_size, where, &c->intermediate_size, error)
+      || !vtp_json_int (o, "num_hidden_layers", c->num_hidden_layers, where, &c->num_hidden_layers, error)
+      || !vtp_json_int (o, "num_attention_heads", c->num_attention_heads, where, &c->num_attention_heads, error)
+      || !vtp_json_int (o, "image_size", c->image_size, where, &c->image_size, error)
+      || !vtp_json_int (o, "patch_size", c->patch_size, where, &c->patch_size, error)
       || !vtp_json_int (o, "num_channels", 3, where, &c->num_channels, error)
-      || !vtp_json_float (o, "layer_norm_eps", 1e-5f, where, &c->layer_norm_eps, error)
-      || !vtp_activation_parse (vtp_json_string (o, "hidden_act", "quick_gelu"), where, &c->hidden_act, error))
+      || !vtp_json_float (o, "layer_norm_eps", c->layer_norm_eps, where, &c->layer_norm_eps, error)
+      || !vtp_activation_parse (vtp_json_string (o, "hidden_act", act), where, &c->hidden_act, error))
     return FALSE;
   return require (c->hidden_size > 0 && c->num_attention_heads > 0 && c->hidden_size % c->num_attention_heads == 0,
           error, "%s: hidden_size %d is not a multiple of num_attention_heads %d", where, c->hidden_size,
@@ -155,6 +155,27 @@ vtp_clip_vision_config_parse (JsonObject *o, const char *where, VtpClipVisionCon
       && require (c->num_channels == 3, error, "%s: num_channels is %d, vtp reads RGB (3)", where, c->num_channels)
       && require (c->num_hidden_layers > 0 && c->intermediate_size > 0, error,
           "%s: num_hidden_layers and intermediate_size must be positive", where);
+}
+
+/* Defaults: transformers CLIPVisionConfig. */
+gboolean
+vtp_clip_vision_config_parse (JsonObject *o, const char *where, VtpVisionConfig *c, GError **error)
+{
+  *c = (VtpVisionConfig) { VTP_VISION_CLIP, 768, 3072, 12, 12, 224, 32, 3, 1e-5f, VTP_ACT_QUICK_GELU };
+  return parse_vision (o, where, c, "quick_gelu", error);
+}
+
+/* Defaults: transformers Blip2VisionConfig (EVA ViT-g of BLIP-2 and InstructBLIP). */
+gboolean
+vtp_blip_vision_config_parse (JsonObject *o, const char *where, VtpVisionConfig *c, GError **error)
+{
+  gboolean qkv_bias;
+
+  *c = (VtpVisionConfig) { VTP_VISION_EVA, 1408, 6144, 39, 16, 224, 14, 3, 1e-6f, VTP_ACT_GELU };
+  if (!vtp_json_bool (o, "qkv_bias", TRUE, where, &qkv_bias, error))
+    return FALSE;
+  return require (qkv_bias, error, "%s: qkv_bias false is not supported", where)
+      && parse_vision (o, where, c, "gelu", error);
 }
 
 static gboolean
@@ -236,7 +257,7 @@ vtp_llama_config_parse (JsonObject *o, const char *where, VtpLlamaConfig *c, GEr
 }
 
 gint
-vtp_clip_vision_config_hidden_index (const VtpClipVisionConfig *c, gint layer)
+vtp_vision_config_hidden_index (const VtpVisionConfig *c, gint layer)
 {
   return layer < 0 ? c->num_hidden_layers + 1 + layer : layer;
 }
@@ -259,7 +280,7 @@ parse_feature_layers (JsonObject *root, const char *where, VtpLlavaConfig *c, GE
   } else if (!vtp_json_int (root, "vision_feature_layer", -2, where, &c->feature_layers[c->n_feature_layers++], error))
     return FALSE;
   for (gint i = 0; i < c->n_feature_layers; i++) {
-    gint h = vtp_clip_vision_config_hidden_index (&c->vision, c->feature_layers[i]);
+    gint h = vtp_vision_config_hidden_index (&c->vision, c->feature_layers[i]);
     if (!require (h >= 0 && h <= c->vision.num_hidden_layers && c->n_feature_layers > 0, error,
             "%s: vision_feature_layer %d is outside the %d hidden states of a %d-layer vision tower",
             where, c->feature_layers[i], c->vision.num_hidden_layers + 1, c->vision.num_hidden_layers))

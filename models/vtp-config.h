@@ -13,12 +13,21 @@ typedef enum {
   VTP_ACT_SILU,
 } VtpActivation;
 
+/* The ViT variants: HF CLIPVisionModel (pre-LN after the embeddings,
+ * separate q/k/v, out_proj) and the EVA tower of BLIP-2 / InstructBLIP
+ * (patch bias, fused qkv with q and v biases, projection, post-LN). */
+typedef enum {
+  VTP_VISION_CLIP,
+  VTP_VISION_EVA,
+} VtpVisionFlavor;
+
 typedef struct {
+  VtpVisionFlavor flavor;
   gint hidden_size, intermediate_size, num_hidden_layers, num_attention_heads;
   gint image_size, patch_size, num_channels;
   float layer_norm_eps;
   VtpActivation hidden_act;
-} VtpClipVisionConfig;
+} VtpVisionConfig;
 
 #define VTP_MAX_EOS 8
 
@@ -39,7 +48,7 @@ typedef enum {
 } VtpProjectorType;
 
 typedef struct {
-  VtpClipVisionConfig vision;
+  VtpVisionConfig vision;
   VtpLlamaConfig text;
   gint image_token_index;
   gint n_feature_layers;
@@ -52,13 +61,15 @@ typedef struct {
 } VtpLlavaConfig;
 
 /* Fills @out from a CLIPVisionConfig object (@where names it in errors). */
-gboolean vtp_clip_vision_config_parse (JsonObject *o, const char *where, VtpClipVisionConfig *out, GError **error);
+gboolean vtp_clip_vision_config_parse (JsonObject *o, const char *where, VtpVisionConfig *out, GError **error);
+/* A Blip2VisionConfig / InstructBlipVisionConfig object (EVA tower). */
+gboolean vtp_blip_vision_config_parse (JsonObject *o, const char *where, VtpVisionConfig *out, GError **error);
 gboolean vtp_llama_config_parse (JsonObject *o, const char *where, VtpLlamaConfig *out, GError **error);
 /* A llava config.json root; nested configs default as LlavaConfig does. */
 gboolean vtp_llava_config_parse (JsonObject *root, const char *where, VtpLlavaConfig *out, GError **error);
 
 /* Resolves feature layer @layer (Python index into the L + 1 hidden states). */
-gint vtp_clip_vision_config_hidden_index (const VtpClipVisionConfig *c, gint layer);
+gint vtp_vision_config_hidden_index (const VtpVisionConfig *c, gint layer);
 
 /* The member of @o at a dotted @path ("text_config.hidden_size"), or NULL. */
 JsonNode *vtp_json_lookup (JsonObject *o, const char *path);

@@ -56,16 +56,17 @@ vtp_llava_projector_prefix (VtpCheckpoint *c, GError **error)
 }
 
 void
-vtp_llava_features (const VtpLlavaParts *p, VtpClipFeatures *f)
+vtp_llava_features (const VtpLlavaParts *p, VtpVisionFeatures *f)
 {
+  memset (f, 0, sizeof *f);
   f->n_layers = p->cfg.n_feature_layers;
   f->keep_cls = p->cfg.keep_cls;
   for (gint i = 0; i < f->n_layers; i++)
-    f->layers[i] = vtp_clip_vision_config_hidden_index (&p->cfg.vision, p->cfg.feature_layers[i]);
+    f->layers[i] = vtp_vision_config_hidden_index (&p->cfg.vision, p->cfg.feature_layers[i]);
 }
 
 gboolean
-vtp_llava_image_config (VtpCheckpoint *c, const VtpClipVisionConfig *vision, VtpImageConfig *out, GError **error)
+vtp_llava_image_config (VtpCheckpoint *c, const VtpVisionConfig *vision, VtpImageConfig *out, GError **error)
 {
   g_autoptr (JsonParser) pre = NULL, proc = NULL;
   JsonObject *o = NULL;

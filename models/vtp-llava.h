@@ -3,7 +3,7 @@
  * model, or a plain Llama. Each element asks for its part. */
 #pragma once
 #include "vtp-checkpoint.h"
-#include "vtp-clip.h"
+#include "vtp-vision.h"
 #include "vtp-image.h"
 #include "vtp-llama.h"
 
@@ -24,11 +24,11 @@ const char *vtp_llava_vision_prefix (VtpCheckpoint *c, GError **error);
 const char *vtp_llava_projector_prefix (VtpCheckpoint *c, GError **error);
 
 /* The checkpoint's feature selection (llava) or LLaVA's defaults (-2, drop CLS). */
-void vtp_llava_features (const VtpLlavaParts *parts, VtpClipFeatures *features);
+void vtp_llava_features (const VtpLlavaParts *parts, VtpVisionFeatures *features);
 
 /* The image processor settings: preprocessor_config.json, else the
  * "image_processor" of processor_config.json, else CLIP's defaults. */
-gboolean vtp_llava_image_config (VtpCheckpoint *c, const VtpClipVisionConfig *vision, VtpImageConfig *out,
+gboolean vtp_llava_image_config (VtpCheckpoint *c, const VtpVisionConfig *vision, VtpImageConfig *out,
     GError **error);
 
 G_END_DECLS

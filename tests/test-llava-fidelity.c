@@ -4,7 +4,7 @@
  * token for token. The reference tensors come from transformers only. */
 #include <math.h>
 #include <string.h>
-#include "vtp-clip.h"
+#include "vtp-vision.h"
 #include "vtp-projector.h"
 #include "vtp-llama.h"
 #include "vtp-generate.h"
@@ -101,7 +101,7 @@ read_all (VtpTensor *t)
 
 /* Pixel values from the reference's raw image through our preprocessing. */
 static void
-check_preprocessing (Fixture *f, VtpClipState *s)
+check_preprocessing (Fixture *f, VtpVisionState *s)
 {
   g_autoptr (GError) error = NULL;
   const VtpStTensor *img = ref_tensor (f, "image");
@@ -125,11 +125,11 @@ test_fixture (gconstpointer data)
   const char *name = data;
   g_autoptr (GError) error = NULL;
   Fixture f = { 0 };
-  VtpClipFeatures feats;
+  VtpVisionFeatures feats;
   const char *vprefix, *pprefix;
   VtpLlamaNames names;
-  g_autoptr (VtpClipVision) clip = NULL;
-  g_autoptr (VtpClipState) cs = NULL;
+  g_autoptr (VtpVisionTower) clip = NULL;
+  g_autoptr (VtpVisionState) cs = NULL;
   g_autoptr (VtpProjector) proj = NULL;
   g_autoptr (VtpLlama) llm = NULL;
   g_autoptr (VtpLlamaState) ls = NULL;
@@ -152,21 +152,21 @@ test_fixture (gconstpointer data)
   /* vision tower */
   vprefix = vtp_llava_vision_prefix (f.ckpt, &error);
   g_assert_no_error (error);
-  clip = vtp_clip_vision_load (f.ckpt, vprefix, &f.cfg.vision, &feats, dev, VTP_WEIGHTS_KEEP, &error);
+  clip = vtp_vision_tower_load (f.ckpt, vprefix, &f.cfg.vision, &feats, dev, VTP_WEIGHTS_KEEP, &error);
   g_assert_no_error (error);
-  cs = vtp_clip_state_new (clip, &error);
+  cs = vtp_vision_state_new (clip, &error);
   g_assert_no_error (error);
   check_preprocessing (&f, cs);
   /* the tower on the reference pixel values, so errors do not compound */
   g_assert_true (vtp_tensor_write (cs->pixels, 0, ref_tensor (&f, "pixel_values")->data,
           vtp_tensor_n_bytes (cs->pixels), &error));
-  rows = vtp_clip_vision_feature_rows (clip);
-  width = vtp_clip_vision_feature_width (clip);
+  rows = vtp_vision_tower_feature_rows (clip);
+  width = vtp_vision_tower_feature_width (clip);
   features = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, width, &error);
   hidden = vtp_tensor_new (dev, VTP_DTYPE_F32, 3, (gint64[]) { clip->n_layers + 1, clip->n_tokens,
       f.cfg.vision.hidden_size }, &error);
   g_assert_no_error (error);
-  vtp_clip_vision_forward_all (clip, cs, features, hidden);
+  vtp_vision_tower_forward_all (clip, cs, features, hidden);
   got = read_all (hidden);
   g_assert_cmpfloat (compare (&f, "vision_hidden_states", got, vtp_tensor_n_elements (hidden), 0), <=, ATOL);
   g_free (got);

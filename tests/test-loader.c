@@ -186,7 +186,7 @@ test_llava_config_defaults (void)
   g_assert_cmpint (c.text.eos_token_id[0], ==, 2);
   g_assert_cmpint (c.image_token_index, ==, 32000);
   g_assert_cmpint (c.n_feature_layers, ==, 1);
-  g_assert_cmpint (vtp_clip_vision_config_hidden_index (&c.vision, c.feature_layers[0]), ==, 23);
+  g_assert_cmpint (vtp_vision_config_hidden_index (&c.vision, c.feature_layers[0]), ==, 23);
   g_assert_false (c.keep_cls);
   g_assert_cmpint (c.projector_type, ==, VTP_PROJECTOR_MLP2X_GELU);
   g_assert_true (c.projector_bias);

@@ -1,18 +1,12 @@
-#include "vtp-clip.h"
+#include "vtp-vision.h"
 #include "vtp-model-cache.h"
 #include "vtp-ops.h"
 #include <math.h>
 
+/* HF CLIP names: separate q/k/v projections, out_proj. */
 static void
-load_layer (VtpLoader *l, const VtpClipVisionConfig *cfg, gint i, VtpClipLayer *y)
+load_clip_attention (VtpLoader *l, gint64 D, const char *att, VtpVisionLayer *y)
 {
-  const gint64 D = cfg->hidden_size, I = cfg->intermediate_size;
-  const char *a = "encoder.layers.%d.self_attn.", *m = "encoder.layers.%d.mlp.";
-  g_autofree char *att = g_strdup_printf (a, i), *mlp = g_strdup_printf (m, i);
-  g_autofree char *lp = g_strdup_printf ("encoder.layers.%d.", i);
-
-  y->ln1_w = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%slayer_norm1.weight", lp);
-  y->ln1_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%slayer_norm1.bias", lp);
   y->q_w = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (D, D), "%sq_proj.weight", att);
   y->q_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%sq_proj.bias", att);
   y->k_w = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (D, D), "%sk_proj.weight", att);
@@ -21,6 +15,44 @@ load_layer (VtpLoader *l, const VtpClipVisionConfig *cfg, gint i, VtpClipLayer *
   y->v_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%sv_proj.bias", att);
   y->o_w = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (D, D), "%sout_proj.weight", att);
   y->o_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%sout_proj.bias", att);
+}
+
+/* EVA names: one qkv weight [3D, D] whose thirds are q, k and v, split at
+ * load; its bias either as qkv.bias [3D] (transformers 5) or as q_bias and
+ * v_bias (the published checkpoints; the key has no bias). */
+static void
+load_eva_attention (VtpLoader *l, gint64 D, const char *att, VtpVisionLayer *y)
+{
+  g_autofree char *qkv_bias = g_strconcat (l->prefix, att, "qkv.bias", NULL);
+
+  y->q_w = vtp_loader_get_rows (l, VTP_LOAD_MATRIX, VTP_MAT (3 * D, D), 0, D, "%sqkv.weight", att);
+  y->k_w = vtp_loader_get_rows (l, VTP_LOAD_MATRIX, VTP_MAT (3 * D, D), D, D, "%sqkv.weight", att);
+  y->v_w = vtp_loader_get_rows (l, VTP_LOAD_MATRIX, VTP_MAT (3 * D, D), 2 * D, D, "%sqkv.weight", att);
+  if (vtp_checkpoint_find (l->c, qkv_bias)) {
+    y->q_b = vtp_loader_get_rows (l, VTP_LOAD_F32, VTP_VEC (3 * D), 0, D, "%sqkv.bias", att);
+    y->k_b = vtp_loader_get_rows (l, VTP_LOAD_F32, VTP_VEC (3 * D), D, D, "%sqkv.bias", att);
+    y->v_b = vtp_loader_get_rows (l, VTP_LOAD_F32, VTP_VEC (3 * D), 2 * D, D, "%sqkv.bias", att);
+  } else {
+    y->q_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%sq_bias", att);
+    y->v_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%sv_bias", att);
+  }
+  y->o_w = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (D, D), "%sprojection.weight", att);
+  y->o_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%sprojection.bias", att);
+}
+
+static void
+load_layer (VtpLoader *l, const VtpVisionConfig *cfg, gint i, VtpVisionLayer *y)
+{
+  const gint64 D = cfg->hidden_size, I = cfg->intermediate_size;
+  g_autofree char *lp = g_strdup_printf ("encoder.layers.%d.", i);
+  g_autofree char *att = g_strconcat (lp, "self_attn.", NULL), *mlp = g_strconcat (lp, "mlp.", NULL);
+
+  y->ln1_w = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%slayer_norm1.weight", lp);
+  y->ln1_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%slayer_norm1.bias", lp);
+  if (cfg->flavor == VTP_VISION_EVA)
+    load_eva_attention (l, D, att, y);
+  else
+    load_clip_attention (l, D, att, y);
   y->ln2_w = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%slayer_norm2.weight", lp);
   y->ln2_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%slayer_norm2.bias", lp);
   y->fc1_w = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (I, D), "%sfc1.weight", mlp);
@@ -30,7 +62,7 @@ load_layer (VtpLoader *l, const VtpClipVisionConfig *cfg, gint i, VtpClipLayer *
 }
 
 static void
-free_layer (VtpClipLayer *y)
+free_layer (VtpVisionLayer *y)
 {
   VtpTensor *ts[] = { y->ln1_w, y->ln1_b, y->q_w, y->q_b, y->k_w, y->k_b, y->v_w, y->v_b, y->o_w, y->o_b,
     y->ln2_w, y->ln2_b, y->fc1_w, y->fc1_b, y->fc2_w, y->fc2_b };
@@ -38,11 +70,11 @@ free_layer (VtpClipLayer *y)
     vtp_tensor_free (ts[i]);
 }
 
-VtpClipVision *
-vtp_clip_vision_load (VtpCheckpoint *c, const char *prefix, const VtpClipVisionConfig *cfg,
-    const VtpClipFeatures *features, VtpDevice *dev, VtpWeightType wtype, GError **error)
+VtpVisionTower *
+vtp_vision_tower_load (VtpCheckpoint *c, const char *prefix, const VtpVisionConfig *cfg,
+    const VtpVisionFeatures *features, VtpDevice *dev, VtpWeightType wtype, GError **error)
 {
-  g_autoptr (VtpClipVision) m = g_new0 (VtpClipVision, 1);
+  g_autoptr (VtpVisionTower) m = g_new0 (VtpVisionTower, 1);
   VtpLoader l = { c, dev, wtype, prefix, error, FALSE };
   const gint64 D = cfg->hidden_size, p = cfg->patch_size;
   gint deepest = 0;
@@ -59,12 +91,27 @@ vtp_clip_vision_load (VtpCheckpoint *c, const char *prefix, const VtpClipVisionC
     }
     deepest = MAX (deepest, features->layers[i]);
   }
+  if (features->post_norm && features->n_layers != 1) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "The post-LayerNorm applies to one feature layer, not %d",
+        features->n_layers);
+    return NULL;
+  }
   m->patch_w = vtp_loader_get (&l, VTP_LOAD_MATRIX, 4, (gint64[]) { D, 3, p, p }, "embeddings.patch_embedding.weight");
   m->class_emb = vtp_loader_get (&l, VTP_LOAD_F32, VTP_VEC (D), "embeddings.class_embedding");
-  m->pos_emb = vtp_loader_get (&l, VTP_LOAD_F32, VTP_MAT (m->n_tokens, D), "embeddings.position_embedding.weight");
-  m->pre_ln_w = vtp_loader_get (&l, VTP_LOAD_F32, VTP_VEC (D), "pre_layrnorm.weight");
-  m->pre_ln_b = vtp_loader_get (&l, VTP_LOAD_F32, VTP_VEC (D), "pre_layrnorm.bias");
-  m->layers = g_new0 (VtpClipLayer, deepest);
+  if (cfg->flavor == VTP_VISION_EVA) {
+    /* a bare parameter [1, T, D], no ".weight" */
+    m->patch_b = vtp_loader_get (&l, VTP_LOAD_F32, VTP_VEC (D), "embeddings.patch_embedding.bias");
+    m->pos_emb = vtp_loader_get (&l, VTP_LOAD_F32, VTP_MAT (m->n_tokens, D), "embeddings.position_embedding");
+  } else {
+    m->pos_emb = vtp_loader_get (&l, VTP_LOAD_F32, VTP_MAT (m->n_tokens, D), "embeddings.position_embedding.weight");
+    m->pre_ln_w = vtp_loader_get (&l, VTP_LOAD_F32, VTP_VEC (D), "pre_layrnorm.weight");
+    m->pre_ln_b = vtp_loader_get (&l, VTP_LOAD_F32, VTP_VEC (D), "pre_layrnorm.bias");
+  }
+  if (features->post_norm) {
+    m->post_ln_w = vtp_loader_get (&l, VTP_LOAD_F32, VTP_VEC (D), "post_layernorm.weight");
+    m->post_ln_b = vtp_loader_get (&l, VTP_LOAD_F32, VTP_VEC (D), "post_layernorm.bias");
+  }
+  m->layers = g_new0 (VtpVisionLayer, deepest);
   m->n_layers = deepest;
   for (gint i = 0; i < deepest && !l.failed; i++)
     load_layer (&l, cfg, i, &m->layers[i]);
@@ -74,8 +121,8 @@ vtp_clip_vision_load (VtpCheckpoint *c, const char *prefix, const VtpClipVisionC
 typedef struct {
   VtpCheckpoint *c;
   const char *prefix;
-  const VtpClipVisionConfig *cfg;
-  const VtpClipFeatures *features;
+  const VtpVisionConfig *cfg;
+  const VtpVisionFeatures *features;
   VtpDevice *dev;
   VtpWeightType wtype;
 } LoadArgs;
@@ -84,24 +131,25 @@ static gpointer
 load_cached (gpointer data, GError **error)
 {
   LoadArgs *a = data;
-  return vtp_clip_vision_load (a->c, a->prefix, a->cfg, a->features, a->dev, a->wtype, error);
+  return vtp_vision_tower_load (a->c, a->prefix, a->cfg, a->features, a->dev, a->wtype, error);
 }
 
-VtpClipVision *
-vtp_clip_vision_acquire (VtpCheckpoint *c, const char *prefix, const VtpClipVisionConfig *cfg,
-    const VtpClipFeatures *features, VtpDevice *dev, VtpWeightType wtype, GError **error)
+VtpVisionTower *
+vtp_vision_tower_acquire (VtpCheckpoint *c, const char *prefix, const VtpVisionConfig *cfg,
+    const VtpVisionFeatures *features, VtpDevice *dev, VtpWeightType wtype, GError **error)
 {
   LoadArgs a = { c, prefix, cfg, features, dev, wtype };
   g_autoptr (GString) key = g_string_new (NULL);
 
-  g_string_printf (key, "clip|%p|%s|%s|%d|%d|", (void *) dev, c->dir, prefix, wtype, features->keep_cls);
+  g_string_printf (key, "vision|%p|%s|%s|%d|%d|%d|", (void *) dev, c->dir, prefix, wtype, features->keep_cls,
+      features->post_norm);
   for (gint i = 0; i < features->n_layers; i++)
     g_string_append_printf (key, "%d,", features->layers[i]);
-  return vtp_model_cache_acquire (key->str, load_cached, &a, (GDestroyNotify) vtp_clip_vision_free, error);
+  return vtp_model_cache_acquire (key->str, load_cached, &a, (GDestroyNotify) vtp_vision_tower_free, error);
 }
 
 void
-vtp_clip_vision_free (VtpClipVision *m)
+vtp_vision_tower_free (VtpVisionTower *m)
 {
   if (!m)
     return;
@@ -109,31 +157,34 @@ vtp_clip_vision_free (VtpClipVision *m)
     free_layer (&m->layers[i]);
   g_free (m->layers);
   vtp_tensor_free (m->patch_w);
+  vtp_tensor_free (m->patch_b);
   vtp_tensor_free (m->class_emb);
   vtp_tensor_free (m->pos_emb);
   vtp_tensor_free (m->pre_ln_w);
   vtp_tensor_free (m->pre_ln_b);
+  vtp_tensor_free (m->post_ln_w);
+  vtp_tensor_free (m->post_ln_b);
   if (m->dev)
     vtp_device_unref (m->dev);
   g_free (m);
 }
 
 gint
-vtp_clip_vision_feature_rows (const VtpClipVision *m)
+vtp_vision_tower_feature_rows (const VtpVisionTower *m)
 {
   return m->features.keep_cls ? m->n_tokens : m->n_tokens - 1;
 }
 
 gint
-vtp_clip_vision_feature_width (const VtpClipVision *m)
+vtp_vision_tower_feature_width (const VtpVisionTower *m)
 {
   return m->features.n_layers * m->cfg.hidden_size;
 }
 
-VtpClipState *
-vtp_clip_state_new (const VtpClipVision *m, GError **error)
+VtpVisionState *
+vtp_vision_state_new (const VtpVisionTower *m, GError **error)
 {
-  g_autoptr (VtpClipState) s = g_new0 (VtpClipState, 1);
+  g_autoptr (VtpVisionState) s = g_new0 (VtpVisionState, 1);
   const gint64 T = m->n_tokens, D = m->cfg.hidden_size, S = m->cfg.image_size, p = m->cfg.patch_size;
 
   if (!(s->pixels = vtp_tensor_new (m->dev, VTP_DTYPE_F32, 3, (gint64[]) { 3, S, S }, error))
@@ -152,7 +203,7 @@ vtp_clip_state_new (const VtpClipVision *m, GError **error)
 }
 
 void
-vtp_clip_state_free (VtpClipState *s)
+vtp_vision_state_free (VtpVisionState *s)
 {
   VtpTensor **ts[] = { &s->pixels, &s->cols, &s->patches, &s->h, &s->x, &s->q, &s->k, &s->v, &s->attn,
     &s->mlp, &s->scores };
@@ -164,17 +215,18 @@ vtp_clip_state_free (VtpClipState *s)
 }
 
 static void
-embed (VtpClipVision *m, VtpClipState *s)
+embed (VtpVisionTower *m, VtpVisionState *s)
 {
   const gint T = m->n_tokens;
   vtp_op_im2col_patches (s->cols, s->pixels, m->cfg.patch_size);
-  vtp_op_linear (s->patches, 0, s->cols, 0, T - 1, m->patch_w, NULL, FALSE);
+  vtp_op_linear (s->patches, 0, s->cols, 0, T - 1, m->patch_w, m->patch_b, FALSE);
   vtp_op_vit_assemble (s->h, s->patches, m->class_emb, m->pos_emb);
-  vtp_op_layernorm (s->h, s->h, 0, T, m->pre_ln_w, m->pre_ln_b, m->cfg.layer_norm_eps);
+  if (m->pre_ln_w)
+    vtp_op_layernorm (s->h, s->h, 0, T, m->pre_ln_w, m->pre_ln_b, m->cfg.layer_norm_eps);
 }
 
 static void
-encoder_layer (VtpClipVision *m, VtpClipState *s, const VtpClipLayer *y)
+encoder_layer (VtpVisionTower *m, VtpVisionState *s, const VtpVisionLayer *y)
 {
   const gint T = m->n_tokens, H = m->cfg.num_attention_heads, d = m->cfg.hidden_size / H;
   const VtpAttention a = { H, H, d, FALSE, 0, 1.0f / sqrtf ((float) d) };
@@ -198,18 +250,21 @@ encoder_layer (VtpClipVision *m, VtpClipState *s, const VtpClipLayer *y)
 
 /* Copies hidden state @index (now in s->h) into its column block of @features. */
 static void
-select_features (VtpClipVision *m, VtpClipState *s, gint index, VtpTensor *features)
+select_features (VtpVisionTower *m, VtpVisionState *s, gint index, VtpTensor *features)
 {
   const gint D = m->cfg.hidden_size, skip = m->features.keep_cls ? 0 : 1;
   const gint rows = m->n_tokens - skip;
 
   for (gint i = 0; i < m->features.n_layers; i++)
-    if (m->features.layers[i] == index)
+    if (m->features.layers[i] == index) {
       vtp_tensor_copy_rect (features, 0, i * D, s->h, skip, 0, rows, D);
+      if (m->features.post_norm)
+        vtp_op_layernorm (features, features, 0, rows, m->post_ln_w, m->post_ln_b, m->cfg.layer_norm_eps);
+    }
 }
 
 static void
-forward (VtpClipVision *m, VtpClipState *s, VtpTensor *features, VtpTensor *hidden)
+forward (VtpVisionTower *m, VtpVisionState *s, VtpTensor *features, VtpTensor *hidden)
 {
   const gint T = m->n_tokens, D = m->cfg.hidden_size;
   const gsize state_bytes = (gsize) T * D * sizeof (float);
@@ -225,13 +280,13 @@ forward (VtpClipVision *m, VtpClipState *s, VtpTensor *features, VtpTensor *hidd
 }
 
 void
-vtp_clip_vision_forward (VtpClipVision *m, VtpClipState *s, VtpTensor *features)
+vtp_vision_tower_forward (VtpVisionTower *m, VtpVisionState *s, VtpTensor *features)
 {
   forward (m, s, features, NULL);
 }
 
 void
-vtp_clip_vision_forward_all (VtpClipVision *m, VtpClipState *s, VtpTensor *features, VtpTensor *hidden)
+vtp_vision_tower_forward_all (VtpVisionTower *m, VtpVisionState *s, VtpTensor *features, VtpTensor *hidden)
 {
   forward (m, s, features, hidden);
 }
