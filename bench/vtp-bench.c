@@ -14,7 +14,7 @@
 #include <sys/resource.h>
 #include "vtp-bandwidth.h"
 #include "vtp-generate.h"
-#include "vtp-llava.h"
+#include "vtp-parts.h"
 #include "vtp-projector.h"
 #include "vtp-prompt.h"
 #include "vtp-tokenizer.h"
@@ -79,7 +79,7 @@ main (int argc, char **argv)
   VtpWeightType wtype = VTP_WEIGHTS_KEEP;
   g_autoptr (VtpDevice) dev = NULL;
   g_autoptr (VtpCheckpoint) ckpt = NULL;
-  VtpLlavaParts parts;
+  VtpModelParts parts;
   VtpVisionFeatures feats;
   VtpImageConfig ic;
   VtpLlamaNames names;
@@ -117,31 +117,31 @@ main (int argc, char **argv)
 
   load_ms = now_ms ();
   if (!(dev = vtp_device_get (device, &error)) || !(ckpt = vtp_checkpoint_open (model, &error))
-      || !vtp_llava_parts_read (ckpt, &parts, &error))
+      || !vtp_model_parts_read (ckpt, &parts, &error))
     die (error);
   if (!parts.has_vision || !parts.has_projector || !parts.has_text) {
     g_printerr ("vtp-bench: %s is not a LLaVA checkpoint (model_type %s)\n", model, parts.model_type);
     return 1;
   }
-  vtp_llava_features (&parts, &feats);
+  vtp_model_features (&parts, &feats);
   tok_path = vtp_checkpoint_file (ckpt, "tokenizer.json");
-  if (!vtp_llava_image_config (ckpt, &parts.cfg.vision, &ic, &error)
-      || !(clip = vtp_vision_tower_load (ckpt, vtp_llava_vision_prefix (ckpt, NULL), &parts.cfg.vision, &feats, dev,
+  if (!vtp_model_image_config (ckpt, &parts, &ic, &error)
+      || !(clip = vtp_vision_tower_load (ckpt, vtp_model_vision_prefix (ckpt, NULL), &parts.vision, &feats, dev,
               wtype, &error))
       || !(cs = vtp_vision_state_new (clip, &error)))
     die (error);
   rows = vtp_vision_tower_feature_rows (clip);
   width = vtp_vision_tower_feature_width (clip);
-  if (!(proj = vtp_projector_load (ckpt, vtp_llava_projector_prefix (ckpt, NULL), &parts.cfg, width, dev, wtype,
+  if (!(proj = vtp_projector_load (ckpt, vtp_model_projector_prefix (ckpt, NULL), &parts.llava, width, dev, wtype,
               &error))
-      || !vtp_llama_find_names (ckpt, &parts.cfg.text, &names, &error)
-      || !(llm = vtp_llama_load (ckpt, &names, &parts.cfg.text, dev, wtype, &error))
+      || !vtp_llama_find_names (ckpt, &parts.text, &names, &error)
+      || !(llm = vtp_llama_load (ckpt, &names, &parts.text, dev, wtype, &error))
       || !(tok = vtp_tokenizer_new_from_file (tok_path, &error))
       || !(features = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, width, &error))
       || !(phidden = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, proj->out_width, &error))
       || !(embeds = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, proj->out_width, &error))
       || !(ids = vtp_prompt_encode (tok, VTP_LLAVA_TEMPLATE, "What is in the picture? Describe it in detail.",
-              parts.cfg.image_token_index, &pos, &error))
+              parts.image_token_index, &pos, &error))
       || !(ls = vtp_llama_state_new (llm, ids->len + rows + decode_tokens + 1, 1024, &error))
       || !vtp_device_finish (dev, &error))
     die (error);
@@ -212,7 +212,7 @@ main (int argc, char **argv)
   g_print ("decode_limit_tokens_per_s: %.2f\n", bw * 1e9 / llama_weight_bytes (llm));
   g_print ("decode_fraction_of_limit: %.2f\n", median (t_dec, repeats) / (bw * 1e9 / llama_weight_bytes (llm)));
   g_print ("peak_rss_mb: %.0f\n", ru.ru_maxrss / 1024.0);
-  vtp_llava_parts_clear (&parts);
+  vtp_model_parts_clear (&parts);
   g_free (t_enc);
   g_free (t_proj);
   g_free (t_pre);

@@ -27,7 +27,7 @@
 #include "gstvtpcommon.h"
 #include "gstvtpcontext.h"
 #include "gstvtptensor.h"
-#include "vtp-llava.h"
+#include "vtp-parts.h"
 #include "vtp-model-cache.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_vtp_encoder_debug);
@@ -116,27 +116,27 @@ parse_layers (const char *s, VtpVisionFeatures *f, const VtpVisionConfig *cfg, G
 static gboolean
 load_model (GstVtpEncoder *self, const char *layers, SelectStrategy strategy, VtpWeightType wtype, GError **error)
 {
-  VtpLlavaParts parts;
+  VtpModelParts parts;
   VtpVisionFeatures feats;
   VtpImageConfig ic;
   const char *prefix;
   gboolean ok = FALSE;
 
-  if (!vtp_llava_parts_read (self->ckpt, &parts, error))
+  if (!vtp_model_parts_read (self->ckpt, &parts, error))
     return FALSE;
   if (!parts.has_vision) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s (model_type %s) has no vision tower", self->ckpt->dir,
         parts.model_type);
     goto out;
   }
-  vtp_llava_features (&parts, &feats);
-  if (layers && *layers && !parse_layers (layers, &feats, &parts.cfg.vision, error))
+  vtp_model_features (&parts, &feats);
+  if (layers && *layers && !parse_layers (layers, &feats, &parts.vision, error))
     goto out;
   if (strategy != STRATEGY_AUTO)
     feats.keep_cls = strategy == STRATEGY_FULL;
-  if (!(prefix = vtp_llava_vision_prefix (self->ckpt, error))
-      || !vtp_llava_image_config (self->ckpt, &parts.cfg.vision, &ic, error)
-      || !(self->clip = vtp_vision_tower_acquire (self->ckpt, prefix, &parts.cfg.vision, &feats, self->dev, wtype,
+  if (!(prefix = vtp_model_vision_prefix (self->ckpt, error))
+      || !vtp_model_image_config (self->ckpt, &parts, &ic, error)
+      || !(self->clip = vtp_vision_tower_acquire (self->ckpt, prefix, &parts.vision, &feats, self->dev, wtype,
               error))
       || !(self->state = vtp_vision_state_new (self->clip, error)))
     goto out;
@@ -145,7 +145,7 @@ load_model (GstVtpEncoder *self, const char *layers, SelectStrategy strategy, Vt
       vtp_vision_tower_feature_rows (self->clip), vtp_vision_tower_feature_width (self->clip));
   ok = TRUE;
 out:
-  vtp_llava_parts_clear (&parts);
+  vtp_model_parts_clear (&parts);
   return ok;
 }
 

@@ -28,7 +28,7 @@
 #include "gstvtpcontext.h"
 #include "gstvtptensor.h"
 #include "vtp-generate.h"
-#include "vtp-llava.h"
+#include "vtp-parts.h"
 #include "vtp-model-cache.h"
 #include "vtp-prompt.h"
 #include "vtp-tokenizer.h"
@@ -105,13 +105,13 @@ release (GstVtpLlm *self)
 static gboolean
 load_model (GstVtpLlm *self, VtpWeightType wtype, guint context, GError **error)
 {
-  VtpLlavaParts parts;
+  VtpModelParts parts;
   VtpLlamaNames names;
   g_autofree char *tok_path = NULL;
   gint ctx;
   gboolean ok = FALSE;
 
-  if (!vtp_llava_parts_read (self->ckpt, &parts, error))
+  if (!vtp_model_parts_read (self->ckpt, &parts, error))
     return FALSE;
   if (!parts.has_text) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s (model_type %s) has no language model", self->ckpt->dir,
@@ -119,19 +119,19 @@ load_model (GstVtpLlm *self, VtpWeightType wtype, guint context, GError **error)
     goto out;
   }
   tok_path = vtp_checkpoint_file (self->ckpt, "tokenizer.json");
-  ctx = context ? (gint) context : MIN (parts.cfg.text.max_position_embeddings, DEFAULT_CONTEXT);
+  ctx = context ? (gint) context : MIN (parts.text.max_position_embeddings, DEFAULT_CONTEXT);
   if (!(self->tok = vtp_tokenizer_new_from_file (tok_path, error))
-      || !vtp_llama_find_names (self->ckpt, &parts.cfg.text, &names, error)
-      || !(self->llm = vtp_llama_acquire (self->ckpt, &names, &parts.cfg.text, self->dev, wtype, error))
+      || !vtp_llama_find_names (self->ckpt, &parts.text, &names, error)
+      || !(self->llm = vtp_llama_acquire (self->ckpt, &names, &parts.text, self->dev, wtype, error))
       || !(self->state = vtp_llama_state_new (self->llm, ctx, PREFILL_CHUNK, error)))
     goto out;
-  self->image_token = parts.has_projector ? parts.cfg.image_token_index
+  self->image_token = parts.has_projector ? parts.image_token_index
       : vtp_tokenizer_token_to_id (self->tok, VTP_IMAGE_MARKER);
   GST_INFO_OBJECT (self, "loaded the language model of %s (%d layers, context %d)", self->ckpt->dir,
-      parts.cfg.text.num_hidden_layers, ctx);
+      parts.text.num_hidden_layers, ctx);
   ok = TRUE;
 out:
-  vtp_llava_parts_clear (&parts);
+  vtp_model_parts_clear (&parts);
   return ok;
 }
 

@@ -25,7 +25,7 @@
 #include "gstvtpcommon.h"
 #include "gstvtpcontext.h"
 #include "gstvtptensor.h"
-#include "vtp-llava.h"
+#include "vtp-parts.h"
 #include "vtp-projector.h"
 #include "vtp-model-cache.h"
 
@@ -68,19 +68,19 @@ release (GstVtpProjector *self)
 static gboolean
 load_model (GstVtpProjector *self, VtpWeightType wtype, GError **error)
 {
-  VtpLlavaParts parts;
+  VtpModelParts parts;
   const char *prefix;
   gboolean ok = FALSE;
 
-  if (!vtp_llava_parts_read (self->ckpt, &parts, error))
+  if (!vtp_model_parts_read (self->ckpt, &parts, error))
     return FALSE;
   if (!parts.has_projector)
     g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s (model_type %s) has no multimodal projector",
         self->ckpt->dir, parts.model_type);
-  else if ((prefix = vtp_llava_projector_prefix (self->ckpt, error)))
-    ok = (self->proj = vtp_projector_acquire (self->ckpt, prefix, &parts.cfg,
-            parts.cfg.vision.hidden_size * parts.cfg.n_feature_layers, self->dev, wtype, error)) != NULL;
-  vtp_llava_parts_clear (&parts);
+  else if ((prefix = vtp_model_projector_prefix (self->ckpt, error)))
+    ok = (self->proj = vtp_projector_acquire (self->ckpt, prefix, &parts.llava,
+            parts.vision.hidden_size * parts.llava.n_feature_layers, self->dev, wtype, error)) != NULL;
+  vtp_model_parts_clear (&parts);
   return ok;
 }
 

@@ -338,3 +338,57 @@ vtp_llava_config_parse (JsonObject *root, const char *where, VtpLlavaConfig *c, 
   return require (c->image_token_index >= 0 && c->image_token_index < c->text.vocab_size, error,
       "%s: image_token_index %d is outside the vocabulary of %d", where, c->image_token_index, c->text.vocab_size);
 }
+
+/* Defaults: transformers Blip2QFormerConfig / InstructBlipQFormerConfig. */
+static gboolean
+parse_qformer (JsonObject *o, const char *where, gboolean instruct, VtpQFormerConfig *c, GError **error)
+{
+  if (!vtp_json_int (o, "vocab_size", 30522, where, &c->vocab_size, error)
+      || !vtp_json_int (o, "hidden_size", 768, where, &c->hidden_size, error)
+      || !vtp_json_int (o, "num_hidden_layers", 12, where, &c->num_hidden_layers, error)
+      || !vtp_json_int (o, "num_attention_heads", 12, where, &c->num_attention_heads, error)
+      || !vtp_json_int (o, "intermediate_size", 3072, where, &c->intermediate_size, error)
+      || !vtp_json_int (o, "max_position_embeddings", 512, where, &c->max_position_embeddings, error)
+      || !vtp_json_int (o, "cross_attention_frequency", 2, where, &c->cross_attention_frequency, error)
+      || !vtp_json_int (o, "encoder_hidden_size", 1408, where, &c->encoder_hidden_size, error)
+      || !vtp_json_float (o, "layer_norm_eps", 1e-12f, where, &c->layer_norm_eps, error)
+      || !vtp_activation_parse (vtp_json_string (o, "hidden_act", "gelu"), where, &c->hidden_act, error)
+      || !vtp_json_bool (o, "use_qformer_text_input", instruct, where, &c->text_input, error))
+    return FALSE;
+  return require (c->hidden_size > 0 && c->num_attention_heads > 0 && c->hidden_size % c->num_attention_heads == 0,
+          error, "%s: hidden_size %d is not a multiple of num_attention_heads %d", where, c->hidden_size,
+          c->num_attention_heads)
+      && require (c->num_hidden_layers > 0 && c->intermediate_size > 0 && c->cross_attention_frequency > 0
+          && c->encoder_hidden_size > 0 && c->max_position_embeddings > 0 && c->vocab_size > 0, error,
+          "%s: sizes and cross_attention_frequency must be positive", where)
+      && require (c->hidden_act == VTP_ACT_GELU, error, "%s: the Q-Former's hidden_act must be gelu", where);
+}
+
+gboolean
+vtp_blip_config_parse (JsonObject *root, const char *where, gboolean instruct, VtpBlipConfig *c, GError **error)
+{
+  JsonNode *vn = vtp_json_lookup (root, "vision_config"), *qn = vtp_json_lookup (root, "qformer_config");
+  JsonNode *tn = vtp_json_lookup (root, "text_config");
+  JsonObject *to = tn && JSON_NODE_HOLDS_OBJECT (tn) ? json_node_get_object (tn) : NULL;
+  g_autofree char *vwhere = g_strconcat (where, ": vision_config", NULL);
+  g_autofree char *qwhere = g_strconcat (where, ": qformer_config", NULL);
+  g_autofree char *twhere = g_strconcat (where, ": text_config", NULL);
+  const char *text_type = vtp_json_string (to, "model_type", "opt");
+
+  memset (c, 0, sizeof *c);
+  if (!require (!g_strcmp0 (text_type, "llama"), error, "%s: text_config.model_type is \"%s\"; vtp runs "
+          "LLaMA-family language models (llama, as Vicuna)", where, text_type)
+      || !vtp_blip_vision_config_parse (vn && JSON_NODE_HOLDS_OBJECT (vn) ? json_node_get_object (vn) : NULL,
+          vwhere, &c->vision, error)
+      || !parse_qformer (qn && JSON_NODE_HOLDS_OBJECT (qn) ? json_node_get_object (qn) : NULL, qwhere, instruct,
+          &c->qformer, error)
+      || !vtp_llama_config_parse (to, twhere, &c->text, error)
+      || !vtp_json_int (root, "num_query_tokens", 32, where, &c->num_query_tokens, error)
+      || !vtp_json_int (root, "image_token_index", -1, where, &c->image_token_index, error)
+      || !vtp_json_int (root, "image_token_id", c->image_token_index, where, &c->image_token_index, error))
+    return FALSE;
+  return require (c->num_query_tokens > 0, error, "%s: num_query_tokens must be positive", where)
+      && require (c->qformer.encoder_hidden_size == c->vision.hidden_size, error, "%s: the Q-Former reads %d-wide "
+          "image features (qformer_config.encoder_hidden_size) but the vision tower is %d wide", where,
+          c->qformer.encoder_hidden_size, c->vision.hidden_size);
+}

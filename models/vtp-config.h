@@ -60,6 +60,24 @@ typedef struct {
   gint image_seq_length;
 } VtpLlavaConfig;
 
+/* The Q-Former (BERT-style, post-LN) of BLIP-2 and InstructBLIP. */
+typedef struct {
+  gint vocab_size, hidden_size, num_hidden_layers, num_attention_heads, intermediate_size;
+  gint max_position_embeddings, cross_attention_frequency, encoder_hidden_size;
+  float layer_norm_eps;
+  VtpActivation hidden_act;
+  gboolean text_input;          /* InstructBLIP: instruction tokens attend with the queries */
+} VtpQFormerConfig;
+
+/* A blip-2 or instructblip config.json. */
+typedef struct {
+  VtpVisionConfig vision;
+  VtpQFormerConfig qformer;
+  VtpLlamaConfig text;
+  gint num_query_tokens;
+  gint image_token_index;       /* -1 when the config has none */
+} VtpBlipConfig;
+
 /* Fills @out from a CLIPVisionConfig object (@where names it in errors). */
 gboolean vtp_clip_vision_config_parse (JsonObject *o, const char *where, VtpVisionConfig *out, GError **error);
 /* A Blip2VisionConfig / InstructBlipVisionConfig object (EVA tower). */
@@ -67,6 +85,11 @@ gboolean vtp_blip_vision_config_parse (JsonObject *o, const char *where, VtpVisi
 gboolean vtp_llama_config_parse (JsonObject *o, const char *where, VtpLlamaConfig *out, GError **error);
 /* A llava config.json root; nested configs default as LlavaConfig does. */
 gboolean vtp_llava_config_parse (JsonObject *root, const char *where, VtpLlavaConfig *out, GError **error);
+
+/* A blip-2 / instructblip config.json root (@instruct: InstructBLIP, whose
+ * Q-Former reads the instruction). The language model must be LLaMA-family. */
+gboolean vtp_blip_config_parse (JsonObject *root, const char *where, gboolean instruct, VtpBlipConfig *out,
+    GError **error);
 
 /* Resolves feature layer @layer (Python index into the L + 1 hidden states). */
 gint vtp_vision_config_hidden_index (const VtpVisionConfig *c, gint layer);

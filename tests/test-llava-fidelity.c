@@ -9,7 +9,7 @@
 #include "vtp-llama.h"
 #include "vtp-generate.h"
 #include "vtp-image.h"
-#include "vtp-llava.h"
+#include "vtp-parts.h"
 #include "vtp-model-cache.h"
 
 #define ATOL 1e-4
@@ -20,7 +20,7 @@ typedef struct {
   char *dir;
   VtpCheckpoint *ckpt;
   VtpSafetensors *ref;
-  VtpLlavaConfig cfg;
+  VtpModelParts parts;
 } Fixture;
 
 static char *
@@ -44,13 +44,14 @@ fixture_open (Fixture *f, const char *name)
   ref = g_build_filename (f->dir, "reference.safetensors", NULL);
   f->ref = vtp_safetensors_open (ref, &error);
   g_assert_no_error (error);
-  vtp_llava_config_parse (f->ckpt->config, "config.json", &f->cfg, &error);
+  g_assert_true (vtp_model_parts_read (f->ckpt, &f->parts, &error));
   g_assert_no_error (error);
 }
 
 static void
 fixture_close (Fixture *f)
 {
+  vtp_model_parts_clear (&f->parts);
   vtp_safetensors_free (f->ref);
   vtp_checkpoint_unref (f->ckpt);
   g_free (f->dir);
@@ -109,7 +110,7 @@ check_preprocessing (Fixture *f, VtpVisionState *s)
   g_autoptr (VtpImagePreprocessor) p = NULL;
   g_autofree float *px = NULL;
 
-  g_assert_true (vtp_llava_image_config (f->ckpt, &f->cfg.vision, &ic, &error));
+  g_assert_true (vtp_model_image_config (f->ckpt, &f->parts, &ic, &error));
   g_assert_no_error (error);
   p = vtp_image_preprocessor_new (dev, &ic);
   g_assert_true (vtp_image_preprocess (p, img->data, img->shape[1], img->shape[0], img->shape[1] * 3,
@@ -142,17 +143,12 @@ test_fixture (gconstpointer data)
   VtpGenerateParams gp = { 0 };
 
   fixture_open (&f, name);
-  {
-    VtpLlavaParts parts;
-    g_assert_true (vtp_llava_parts_read (f.ckpt, &parts, &error));
-    vtp_llava_features (&parts, &feats);
-    vtp_llava_parts_clear (&parts);
-  }
+  vtp_model_features (&f.parts, &feats);
 
   /* vision tower */
-  vprefix = vtp_llava_vision_prefix (f.ckpt, &error);
+  vprefix = vtp_model_vision_prefix (f.ckpt, &error);
   g_assert_no_error (error);
-  clip = vtp_vision_tower_load (f.ckpt, vprefix, &f.cfg.vision, &feats, dev, VTP_WEIGHTS_KEEP, &error);
+  clip = vtp_vision_tower_load (f.ckpt, vprefix, &f.parts.vision, &feats, dev, VTP_WEIGHTS_KEEP, &error);
   g_assert_no_error (error);
   cs = vtp_vision_state_new (clip, &error);
   g_assert_no_error (error);
@@ -164,7 +160,7 @@ test_fixture (gconstpointer data)
   width = vtp_vision_tower_feature_width (clip);
   features = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, width, &error);
   hidden = vtp_tensor_new (dev, VTP_DTYPE_F32, 3, (gint64[]) { clip->n_layers + 1, clip->n_tokens,
-      f.cfg.vision.hidden_size }, &error);
+      f.parts.vision.hidden_size }, &error);
   g_assert_no_error (error);
   vtp_vision_tower_forward_all (clip, cs, features, hidden);
   got = read_all (hidden);
@@ -175,9 +171,9 @@ test_fixture (gconstpointer data)
   g_clear_pointer (&got, g_free);
 
   /* projector */
-  pprefix = vtp_llava_projector_prefix (f.ckpt, &error);
+  pprefix = vtp_model_projector_prefix (f.ckpt, &error);
   g_assert_no_error (error);
-  proj = vtp_projector_load (f.ckpt, pprefix, &f.cfg, width, dev, VTP_WEIGHTS_KEEP, &error);
+  proj = vtp_projector_load (f.ckpt, pprefix, &f.parts.llava, width, dev, VTP_WEIGHTS_KEEP, &error);
   g_assert_no_error (error);
   phidden = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, proj->out_width, &error);
   image_embeds = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, proj->out_width, &error);
@@ -188,15 +184,15 @@ test_fixture (gconstpointer data)
   g_clear_pointer (&got, g_free);
 
   /* language model: the reference's input ids, image rows spliced in */
-  g_assert_true (vtp_llama_find_names (f.ckpt, &f.cfg.text, &names, &error));
-  llm = vtp_llama_load (f.ckpt, &names, &f.cfg.text, dev, VTP_WEIGHTS_KEEP, &error);
+  g_assert_true (vtp_llama_find_names (f.ckpt, &f.parts.text, &names, &error));
+  llm = vtp_llama_load (f.ckpt, &names, &f.parts.text, dev, VTP_WEIGHTS_KEEP, &error);
   g_assert_no_error (error);
   ids_t = ref_tensor (&f, "input_ids");
   L = ids_t->shape[0];
   ids = g_new (gint32, L);
   for (gint i = 0; i < L; i++) {
     ids[i] = (gint32) ((const gint64 *) ids_t->data)[i];
-    if (ids[i] == f.cfg.image_token_index) {
+    if (ids[i] == f.parts.image_token_index) {
       if (first_img < 0)
         first_img = i;
       n_img++;
@@ -214,9 +210,9 @@ test_fixture (gconstpointer data)
     g_assert_true (vtp_llama_prefill (llm, ls, segs, 3, TRUE, &error));
     g_assert_no_error (error);
   }
-  got = g_new (float, (gsize) L * f.cfg.text.vocab_size);
-  g_assert_true (vtp_tensor_read (ls->logits, 0, got, (gsize) L * f.cfg.text.vocab_size * 4, &error));
-  g_assert_cmpfloat (compare (&f, "logits", got, (gsize) L * f.cfg.text.vocab_size, 0), <=, ATOL);
+  got = g_new (float, (gsize) L * f.parts.text.vocab_size);
+  g_assert_true (vtp_tensor_read (ls->logits, 0, got, (gsize) L * f.parts.text.vocab_size * 4, &error));
+  g_assert_cmpfloat (compare (&f, "logits", got, (gsize) L * f.parts.text.vocab_size, 0), <=, ATOL);
 
   /* greedy continuation: re-run the prefill keeping the last logits only */
   {
@@ -250,10 +246,10 @@ test_model_cache (void)
   const guint before = vtp_model_cache_size ();
 
   fixture_open (&f, "llava-tiny-a");
-  g_assert_true (vtp_llama_find_names (f.ckpt, &f.cfg.text, &names, &error));
-  a = vtp_llama_acquire (f.ckpt, &names, &f.cfg.text, dev, VTP_WEIGHTS_KEEP, &error);
-  b = vtp_llama_acquire (f.ckpt, &names, &f.cfg.text, dev, VTP_WEIGHTS_KEEP, &error);
-  c = vtp_llama_acquire (f.ckpt, &names, &f.cfg.text, dev, VTP_WEIGHTS_F16, &error);
+  g_assert_true (vtp_llama_find_names (f.ckpt, &f.parts.text, &names, &error));
+  a = vtp_llama_acquire (f.ckpt, &names, &f.parts.text, dev, VTP_WEIGHTS_KEEP, &error);
+  b = vtp_llama_acquire (f.ckpt, &names, &f.parts.text, dev, VTP_WEIGHTS_KEEP, &error);
+  c = vtp_llama_acquire (f.ckpt, &names, &f.parts.text, dev, VTP_WEIGHTS_F16, &error);
   g_assert_no_error (error);
   g_assert_true (a == b);
   g_assert_true (a != c);

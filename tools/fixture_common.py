@@ -45,11 +45,12 @@ def synthetic_image(width, height, seed, noise=12):
     return np.clip(arr, 0, 255).astype(np.uint8)
 
 
-def train_llama_tokenizer(extra_text=(), vocab_size=400, legacy=True):
+def train_llama_tokenizer(extra_text=(), vocab_size=400, legacy=True, bos="<s>"):
     """A small BPE tokenizer in the Llama layout: ids 0/1/2 = <unk>/<s>/</s>,
     3..258 = <0x00>..<0xFF> byte-fallback pieces, then learned pieces; the
     Llama normalizer (legacy) or Metaspace pre-tokenizer, BOS post-processor
-    and the Llama decoder chain."""
+    and the Llama decoder chain. @bos is the token the post-processor
+    prepends (InstructBLIP's Vicuna tokenizer uses "</s>")."""
     trainer_tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))
     trainer_tok.normalizer = normalizers.Replace(" ", "\u2581")
     trainer_tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always", split=True)
@@ -75,10 +76,10 @@ def train_llama_tokenizer(extra_text=(), vocab_size=400, legacy=True):
             "type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": False},
         "post_processor": {
             "type": "TemplateProcessing",
-            "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
-            "pair": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
-                     {"SpecialToken": {"id": "<s>", "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
-            "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}}},
+            "single": [{"SpecialToken": {"id": bos, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+            "pair": [{"SpecialToken": {"id": bos, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                     {"SpecialToken": {"id": bos, "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
+            "special_tokens": {bos: {"id": bos, "ids": [LLAMA_SPECIALS.index(bos)], "tokens": [bos]}}},
         "decoder": {"type": "Sequence", "decoders": [
             {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
             {"type": "ByteFallback"}, {"type": "Fuse"},
@@ -88,6 +89,27 @@ def train_llama_tokenizer(extra_text=(), vocab_size=400, legacy=True):
                   "vocab": vocab, "merges": learned["merges"]},
     }
     return Tokenizer.from_str(json.dumps(spec))
+
+
+def train_bert_tokenizer(extra_text=(), vocab_size=300):
+    """A small uncased BERT WordPiece tokenizer (the Q-Former's kind):
+    BertNormalizer (lowercase, strip accents), BertPreTokenizer, WordPiece
+    with ## continuations, [CLS] $A [SEP], and [DEC] added as InstructBLIP
+    adds it."""
+    from tokenizers import processors
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
+    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=None,
+                                                lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False)
+    tok.train_from_iterator(list(TRAIN_TEXT) + list(extra_text), trainer=trainer)
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))])
+    tok.decoder = decoders.WordPiece(prefix="##")
+    tok.add_special_tokens([AddedToken("[DEC]", special=True, normalized=False)])
+    return tok
 
 
 def add_special(tok, content):

@@ -1,0 +1,51 @@
+/* vtp-parts.h: what a model directory holds and where: a llava-hf
+ * checkpoint (tower + projector + LLM), an InstructBLIP or BLIP-2 one
+ * (tower + Q-Former + LLM), a plain CLIP vision model or a plain Llama.
+ * Each element asks for its part. */
+#pragma once
+#include "vtp-checkpoint.h"
+#include "vtp-image.h"
+#include "vtp-vision.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  VTP_FAMILY_LLAVA,
+  VTP_FAMILY_INSTRUCTBLIP,
+  VTP_FAMILY_BLIP2,
+  VTP_FAMILY_CLIP,
+  VTP_FAMILY_LLAMA,
+} VtpFamily;
+
+typedef struct {
+  char *model_type;
+  VtpFamily family;
+  gboolean has_vision, has_projector, has_qformer, has_text;
+  VtpVisionConfig vision;       /* with has_vision */
+  VtpLlamaConfig text;          /* with has_text */
+  VtpLlavaConfig llava;         /* LLaVA: projector, feature selection */
+  VtpBlipConfig blip;           /* BLIP-2 / InstructBLIP: Q-Former */
+  gint image_token_index;       /* the LLM's image placeholder id, -1 when none */
+} VtpModelParts;
+
+/* Reads config.json's model_type: llava, instructblip, blip-2, clip,
+ * clip_vision_model or llama. */
+gboolean vtp_model_parts_read (VtpCheckpoint *c, VtpModelParts *parts, GError **error);
+void vtp_model_parts_clear (VtpModelParts *parts);
+
+/* Where a part's tensors start. */
+const char *vtp_model_vision_prefix (VtpCheckpoint *c, GError **error);
+const char *vtp_model_projector_prefix (VtpCheckpoint *c, GError **error);
+const char *vtp_model_qformer_prefix (VtpCheckpoint *c, GError **error);
+
+/* The features the family's bridge reads: LLaVA's selection from
+ * config.json (CLIP alone: LLaVA's defaults -2, CLS dropped); BLIP: the
+ * post-LayerNorm output of the last layer, all tokens. */
+void vtp_model_features (const VtpModelParts *parts, VtpVisionFeatures *features);
+
+/* The image processor settings: preprocessor_config.json, else the
+ * "image_processor" of processor_config.json, over the family's defaults
+ * (CLIP: shortest edge + center crop; BLIP: plain resize to a square). */
+gboolean vtp_model_image_config (VtpCheckpoint *c, const VtpModelParts *parts, VtpImageConfig *out, GError **error);
+
+G_END_DECLS
