@@ -257,6 +257,7 @@ struct _VtpImagePreprocessor {
   /* Frame-size dependent state, rebuilt when the input size changes. */
   gint in_w, in_h, in_stride, in_bytes;
   gint rw, rh, row0, rows;
+  gboolean vertical_first;
   Coeffs h, v;
   VtpTensor *frame, *rgb, *tmp, *resized;
   VtpTensor *h_bounds, *h_coeffs, *v_bounds, *v_coeffs;
@@ -320,20 +321,26 @@ prepare_size (VtpImagePreprocessor *p, gint w, gint h, gint stride, GError **err
   }
   p->row0 = 0;
   p->rows = h;
+  /* Pillow 13 runs the vertical pass first when the height shrinks by more
+   * than twice what the width does (read off its ImagingResampleInner);
+   * earlier Pillows always ran the horizontal pass first. The order changes
+   * the rounding of the intermediate image, so it must be followed. */
+  p->vertical_first = p->rw != w && p->rh < h && h - p->rh > 2 * (w - p->rw);
   if (p->rh != h) {
     precompute_coeffs (h, p->rh, p->config.resample, &p->v);
-    /* the horizontal pass only needs the rows the vertical pass reads */
-    p->row0 = p->v.bounds[0];
-    p->rows = p->v.bounds[2 * p->rh - 2] + p->v.bounds[2 * p->rh - 1] - p->row0;
-    if (p->rw != w)
+    if (p->rw != w && !p->vertical_first) {
+      /* the horizontal pass only needs the rows the vertical pass reads */
+      p->row0 = p->v.bounds[0];
+      p->rows = p->v.bounds[2 * p->rh - 2] + p->v.bounds[2 * p->rh - 1] - p->row0;
       for (gint i = 0; i < p->rh; i++)
         p->v.bounds[2 * i] -= p->row0;
+    }
   }
   if (p->rw != w)
     precompute_coeffs (w, p->rw, p->config.resample, &p->h);
   if (!(p->frame = new_bytes (p->dev, in_bytes, error))
       || !(p->rgb = new_bytes (p->dev, (gint64) w * h * 3, error))
-      || !(p->tmp = new_bytes (p->dev, (gint64) p->rw * p->rows * 3, error))
+      || !(p->tmp = new_bytes (p->dev, (gint64) MAX (p->rw * p->rows, w * p->rh) * 3, error))
       || !(p->resized = new_bytes (p->dev, (gint64) p->rw * p->rh * 3, error))
       || (p->h.ksize && (!(p->h_bounds = upload_ints (p->dev, p->h.bounds, 2 * p->rw, error))
           || !(p->h_coeffs = upload_ints (p->dev, p->h.coeffs, (gint64) p->rw * p->h.ksize, error))))
@@ -394,13 +401,19 @@ vtp_image_preprocess (VtpImagePreprocessor *p, const guint8 *pixels, gint width,
 
   vtp_op_image_pack_rgb (p->rgb, p->frame, width, height, stride, pixel_stride, off);
   src = p->rgb;
-  if (p->h.ksize) {
-    vtp_op_image_resample_h (p->tmp, src, width, p->row0, p->rows, p->rw, p->h_bounds, p->h_coeffs, p->h.ksize);
-    src = p->tmp;
-  }
-  if (p->v.ksize) {
-    vtp_op_image_resample_v (p->resized, src, p->rw, p->rh, p->v_bounds, p->v_coeffs, p->v.ksize);
+  if (p->vertical_first) {
+    vtp_op_image_resample_v (p->tmp, src, width, p->rh, p->v_bounds, p->v_coeffs, p->v.ksize);
+    vtp_op_image_resample_h (p->resized, p->tmp, width, 0, p->rh, p->rw, p->h_bounds, p->h_coeffs, p->h.ksize);
     src = p->resized;
+  } else {
+    if (p->h.ksize) {
+      vtp_op_image_resample_h (p->tmp, src, width, p->row0, p->rows, p->rw, p->h_bounds, p->h_coeffs, p->h.ksize);
+      src = p->tmp;
+    }
+    if (p->v.ksize) {
+      vtp_op_image_resample_v (p->resized, src, p->rw, p->rh, p->v_bounds, p->v_coeffs, p->v.ksize);
+      src = p->resized;
+    }
   }
   if (c->crop) {
     top = crop_offset (p->rh, c->crop_height, c->crop_rounding);

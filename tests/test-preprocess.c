@@ -1,9 +1,11 @@
 /* test-preprocess.c: vtp's device preprocessing against transformers'
- * CLIPImageProcessor (PIL backend) with LLaVA-1.5's settings (336 px
- * shortest edge, 336x336 center crop, bicubic), on images of many sizes and
- * aspect ratios (tools/make_llava_fixtures.py). Required: within 2/255 of a
- * pixel; Pillow's resampling is reproduced bit for bit, so the test also
- * reports how many pixels differ at all. */
+ * image processors (PIL backend) on images of many sizes and aspect ratios:
+ * CLIPImageProcessor with LLaVA-1.5's settings (336 px shortest edge,
+ * 336x336 center crop; tools/make_llava_fixtures.py) and BlipImageProcessor
+ * (plain 224x224 resize, every pass order Pillow picks;
+ * tools/make_blip_fixtures.py). Required: within 2/255 of a pixel; Pillow's
+ * resampling is reproduced bit for bit, so the test also reports how many
+ * values differ at all. */
 #include <math.h>
 #include "test-gst-util.h"
 #include "vtp-image.h"
@@ -11,10 +13,10 @@
 #include <json-glib/json-glib.h>
 
 static void
-test_clip_processor (void)
+test_processor (gconstpointer fixture)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *dir = fixture_path ("preprocess-clip");
+  g_autofree char *dir = fixture_path (fixture);
   g_autofree char *ref_path = g_build_filename (dir, "reference.safetensors", NULL);
   g_autofree char *meta_path = g_build_filename (dir, "reference.json", NULL);
   g_autoptr (VtpSafetensors) ref = vtp_safetensors_open (ref_path, &error);
@@ -24,16 +26,30 @@ test_clip_processor (void)
   g_autoptr (VtpImagePreprocessor) pre = NULL;
   g_autoptr (VtpTensor) out = NULL;
   JsonArray *cases;
+  JsonObject *root, *size;
   guint n_cases;
+  gint S;
 
   g_assert_no_error (error);
   g_assert_true (json_parser_load_from_file (meta, meta_path, &error));
-  cases = json_object_get_array_member (json_node_get_object (json_parser_get_root (meta)), "cases");
+  root = json_node_get_object (json_parser_get_root (meta));
+  cases = json_object_get_array_member (root, "cases");
   n_cases = json_array_get_length (cases);
   g_assert_cmpuint (n_cases, >=, 5);
-  vtp_image_config_clip_default (&ic, 336);
+  size = json_object_get_object_member (root, "size");
+  if (json_object_has_member (size, "shortest_edge")) {
+    S = json_object_get_int_member (size, "shortest_edge");
+    vtp_image_config_clip_default (&ic, S);          /* + center crop S x S */
+  } else {
+    S = json_object_get_int_member (size, "height");
+    g_assert_cmpint (json_object_get_int_member (size, "width"), ==, S);
+    vtp_image_config_clip_default (&ic, S);
+    ic.resize = VTP_RESIZE_EXACT;
+    ic.resize_width = ic.resize_height = S;
+    ic.crop = FALSE;
+  }
   pre = vtp_image_preprocessor_new (dev, &ic);
-  out = vtp_tensor_new (dev, VTP_DTYPE_F32, 3, (gint64[]) { 3, 336, 336 }, &error);
+  out = vtp_tensor_new (dev, VTP_DTYPE_F32, 3, (gint64[]) { 3, S, S }, &error);
   g_assert_no_error (error);
 
   for (guint i = 0; i < n_cases; i++) {
@@ -55,8 +71,8 @@ test_clip_processor (void)
     got = vtp_tensor_read_f32 (out, &error);
     g_assert_no_error (error);
     for (gint ch = 0; ch < 3; ch++)
-      for (gint p = 0; p < 336 * 336; p++) {
-        const gsize k = (gsize) ch * 336 * 336 + p;
+      for (gint p = 0; p < S * S; p++) {
+        const gsize k = (gsize) ch * S * S + p;
         /* transformers' pixel value, rebuilt from its exact uint8 image */
         const float ref_norm = (want->data[k] / 255.0f - ic.mean[ch]) / ic.std[ch];
         const double px = fabs (got[k] * ic.std[ch] + ic.mean[ch] - want->data[k] / 255.0) * 255.0;
@@ -170,7 +186,8 @@ main (int argc, char **argv)
 {
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/preprocess/clip-processor", test_clip_processor);
+  g_test_add_data_func ("/preprocess/clip-processor", "preprocess-clip", test_processor);
+  g_test_add_data_func ("/preprocess/blip-processor", "preprocess-blip", test_processor);
   g_test_add_func ("/preprocess/layouts", test_layouts);
   g_test_add_func ("/preprocess/bad-input", test_bad_input);
   g_test_add_func ("/preprocess/extreme-sizes", test_extreme_sizes);

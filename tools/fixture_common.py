@@ -95,19 +95,37 @@ def train_bert_tokenizer(extra_text=(), vocab_size=300):
     """A small uncased BERT WordPiece tokenizer (the Q-Former's kind):
     BertNormalizer (lowercase, strip accents), BertPreTokenizer, WordPiece
     with ## continuations, [CLS] $A [SEP], and [DEC] added as InstructBLIP
-    adds it."""
+    adds it. The vocabulary is built here, deterministically (the tokenizers
+    WordPiece trainer is not: it breaks frequency ties in hash order):
+    specials, every character alone and as a ## continuation, then the most
+    frequent words and word endings of the text."""
+    from collections import Counter
     from tokenizers import processors
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=100))
-    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=None,
-                                                lowercase=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=None,
+                                            lowercase=True)
+    pre = pre_tokenizers.BertPreTokenizer()
+    words = Counter()
+    for line in list(TRAIN_TEXT) + list(extra_text):
+        words.update(w for w, _ in pre.pre_tokenize_str(normalizer.normalize_str(line)))
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False)
-    tok.train_from_iterator(list(TRAIN_TEXT) + list(extra_text), trainer=trainer)
+    chars = sorted({c for w in words for c in w})
+    vocab = specials + chars + ["##" + c for c in chars]
+    endings = Counter("##" + w[i:] for w in words for i in range(1, len(w) - 1))
+    ranked = sorted(words.items(), key=lambda kv: (-kv[1], kv[0])) + sorted(endings.items(), key=lambda kv: (-kv[1], kv[0]))
+    for piece, _ in ranked:
+        if len(vocab) >= vocab_size:
+            break
+        if piece not in vocab and len(piece) > 1:
+            vocab.append(piece)
+    tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]",
+                                     max_input_chars_per_word=100))
+    tok.normalizer = normalizer
+    tok.pre_tokenizer = pre
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))])
+        special_tokens=[("[CLS]", vocab.index("[CLS]")), ("[SEP]", vocab.index("[SEP]"))])
     tok.decoder = decoders.WordPiece(prefix="##")
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in specials])
     tok.add_special_tokens([AddedToken("[DEC]", special=True, normalized=False)])
     return tok
 

@@ -248,6 +248,42 @@ def build(name, spec, out_dir):
     assert min(margins) > 1e-3, "greedy continuation too close to a tie to be a stable fixture"
 
 
+# (width, height) for the BLIP preprocessing fixture: every pass order
+# Pillow picks (it runs the vertical pass first when the height shrinks by
+# more than twice what the width does), one-pass and identity cases.
+BLIP_PREPROCESS_SIZES = [(640, 480), (300, 1000), (100, 600), (200, 150), (150, 300), (224, 500), (500, 224),
+                         (1000, 300), (224, 224)]
+
+
+def build_preprocess_fixture(out_dir):
+    """BlipImageProcessor (PIL backend, 224 x 224, bicubic, no crop): the
+    processed images stored as their exact uint8 values, as in
+    tests/fixtures/preprocess-clip."""
+    import numpy as np
+    os.makedirs(out_dir, exist_ok=True)
+    proc = BlipImageProcessorPil(size={"height": 224, "width": 224}, resample=3, image_mean=CLIP_MEAN,
+                                 image_std=CLIP_STD)
+    tensors, cases = {}, []
+    for i, (w, h) in enumerate(BLIP_PREPROCESS_SIZES):
+        image = synthetic_image(w, h, seed=2000 + i, noise=12 if w * h < 200000 else 0)
+        Image.fromarray(image).save(os.path.join(out_dir, "image-%d.png" % i))
+        pv = proc(images=Image.fromarray(image), return_tensors="np")["pixel_values"][0]
+        mean = np.array(CLIP_MEAN, dtype=np.float32)[:, None, None]
+        std = np.array(CLIP_STD, dtype=np.float32)[:, None, None]
+        u = (pv * std + mean) * 255.0
+        u8 = np.rint(u)
+        assert np.abs(u - u8).max() < 1e-3, "pixel values are not an exact uint8 image"
+        tensors["processed-%d" % i] = torch.from_numpy(u8.astype(np.uint8).copy())
+        cases.append({"file": "image-%d.png" % i, "width": w, "height": h})
+    save_file(tensors, os.path.join(out_dir, "reference.safetensors"))
+    with open(os.path.join(out_dir, "reference.json"), "w") as f:
+        json.dump({"generator": "tools/make_blip_fixtures.py", "processor": "BlipImageProcessorPil",
+                   "pillow_version": Image.__version__ if hasattr(Image, "__version__") else None,
+                   "size": {"height": 224, "width": 224}, "resample": "bicubic", "crop": False,
+                   "image_mean": CLIP_MEAN, "image_std": CLIP_STD, "cases": cases}, f, indent=1)
+    print("preprocess-blip: %d images" % len(cases))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures"))
@@ -255,6 +291,7 @@ def main():
     torch.set_num_threads(1)
     for name, spec in CONFIGS.items():
         build(name, spec, os.path.join(args.out, name))
+    build_preprocess_fixture(os.path.join(args.out, "preprocess-blip"))
 
 
 if __name__ == "__main__":

@@ -237,7 +237,8 @@ def build_preprocess_fixture(out_dir):
     save_file(tensors, os.path.join(out_dir, "reference.safetensors"))
     with open(os.path.join(out_dir, "reference.json"), "w") as f:
         json.dump({"generator": "tools/make_llava_fixtures.py", "processor": "CLIPImageProcessorPil",
-                   "size": {"shortest_edge": 336}, "crop_size": {"height": 336, "width": 336},
+                   "size": {"shortest_edge": 336}, "crop": True,
+                   "crop_size": {"height": 336, "width": 336},
                    "resample": "bicubic", "image_mean": CLIP_MEAN, "image_std": CLIP_STD,
                    "note": "processed-N is the uint8 image [3, 336, 336] that, rescaled by 1/255 and "
                            "normalized, gives transformers' pixel_values (checked at generation to 1e-6)",

@@ -1,0 +1,228 @@
+/* test-blip-fidelity.c: the query-based path against transformers, on the
+ * tiny InstructBLIP and BLIP-2 checkpoints of tools/make_blip_fixtures.py:
+ * EVA tower, Q-Former with and without the instruction, language
+ * projection, logits and greedy continuation. Max abs error 1e-4 (fp32),
+ * greedy tokens identical. */
+#include <math.h>
+#include "vtp-generate.h"
+#include "vtp-parts.h"
+#include "vtp-qformer.h"
+
+#define ATOL 1e-4
+
+static VtpDevice *dev;
+
+typedef struct {
+  char *dir;
+  VtpCheckpoint *ckpt;
+  VtpSafetensors *ref;
+  VtpModelParts parts;
+} Fixture;
+
+static void
+fixture_open (Fixture *f, const char *name)
+{
+  g_autoptr (GError) error = NULL;
+  const char *root = g_getenv ("VTP_FIXTURES_DIR");
+  g_autofree char *ref = NULL;
+
+  f->dir = root ? g_build_filename (root, name, NULL) : g_build_filename (VTP_SOURCE_DIR, "tests", "fixtures", name, NULL);
+  f->ckpt = vtp_checkpoint_open (f->dir, &error);
+  g_assert_no_error (error);
+  ref = g_build_filename (f->dir, "reference.safetensors", NULL);
+  f->ref = vtp_safetensors_open (ref, &error);
+  g_assert_no_error (error);
+  g_assert_true (vtp_model_parts_read (f->ckpt, &f->parts, &error));
+}
+
+static void
+fixture_close (Fixture *f)
+{
+  vtp_model_parts_clear (&f->parts);
+  vtp_safetensors_free (f->ref);
+  vtp_checkpoint_unref (f->ckpt);
+  g_free (f->dir);
+}
+
+static const VtpStTensor *
+ref (Fixture *f, const char *name)
+{
+  const VtpStTensor *t = vtp_safetensors_find (f->ref, name);
+  g_assert_nonnull (t);
+  return t;
+}
+
+static double
+compare (Fixture *f, const char *name, VtpTensor *t)
+{
+  g_autoptr (GError) error = NULL;
+  const VtpStTensor *want = ref (f, name);
+  g_autofree float *got = NULL;
+  double worst = 0;
+
+  g_assert_true (vtp_error_take_pending (&error));
+  got = vtp_tensor_read_f32 (t, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (want->n_bytes, ==, vtp_tensor_n_bytes (t));
+  for (gsize i = 0; i < want->n_bytes / 4; i++)
+    worst = MAX (worst, fabs ((double) got[i] - ((const float *) want->data)[i]));
+  g_test_message ("%s: %s max abs error %.3g", f->dir, name, worst);
+  return worst;
+}
+
+static gint32 *
+ref_ids (Fixture *f, const char *name, gint *n)
+{
+  const VtpStTensor *t = ref (f, name);
+  gint32 *ids = g_new (gint32, t->shape[0]);
+  for (gint i = 0; i < t->shape[0]; i++)
+    ids[i] = (gint32) ((const gint64 *) t->data)[i];
+  *n = t->shape[0];
+  return ids;
+}
+
+/* Logits of [queries, BOS + prompt] and the greedy continuation. */
+static void
+check_language_model (Fixture *f, VtpLlama *llm, VtpTensor *queries, const char *logits_name, const char *greedy_name)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VtpLlamaState) ls = vtp_llama_state_new (llm, 128, 64, &error);
+  g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
+  const VtpStTensor *greedy = ref (f, greedy_name);
+  const gint Q = vtp_tensor_rows (queries), V = llm->cfg.vocab_size;
+  g_autofree gint32 *ids = NULL;
+  g_autofree float *logits = NULL;
+  const VtpStTensor *want = ref (f, logits_name);
+  VtpGenerateParams gp = { greedy->shape[0], { 0 }, TRUE };
+  double worst = 0;
+  gint L;
+
+  ids = ref_ids (f, "input_ids", &L);
+  for (gint i = 0; i < Q; i++)
+    g_assert_cmpint (ids[i], ==, f->parts.image_token_index);
+  {
+    const VtpLlamaSegment segs[2] = { { NULL, queries, 0, Q }, { ids + Q, NULL, 0, L - Q } };
+    g_assert_true (vtp_llama_prefill (llm, ls, segs, 2, TRUE, &error));
+    g_assert_no_error (error);
+    logits = g_new (float, (gsize) L * V);
+    g_assert_true (vtp_tensor_read (ls->logits, 0, logits, (gsize) L * V * 4, &error));
+    for (gsize i = 0; i < (gsize) L * V; i++)
+      worst = MAX (worst, fabs ((double) logits[i] - ((const float *) want->data)[i]));
+    g_test_message ("%s: %s max abs error %.3g", f->dir, logits_name, worst);
+    g_assert_cmpfloat (worst, <=, ATOL);
+    ls->n_past = 0;
+    g_assert_true (vtp_llama_prefill (llm, ls, segs, 2, FALSE, &error));
+  }
+  g_assert_true (vtp_llama_generate (llm, ls, &gp, NULL, NULL, tokens, NULL, &error));
+  g_assert_no_error (error);
+  /* transformers' sequence ends with the EOS it stopped at; vtp leaves EOS out */
+  for (gint i = 0; i < greedy->shape[0]; i++) {
+    const gint64 want_tok = ((const gint64 *) greedy->data)[i];
+    if (i == (gint) tokens->len) {
+      g_assert_true (vtp_llama_is_eos (llm, want_tok));
+      g_assert_cmpint (i, ==, greedy->shape[0] - 1);
+      break;
+    }
+    g_assert_cmpint (g_array_index (tokens, gint32, i), ==, want_tok);
+  }
+}
+
+static void
+test_fixture (gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  Fixture f = { 0 };
+  VtpVisionFeatures feats;
+  VtpImageConfig ic;
+  VtpLlamaNames names;
+  g_autoptr (VtpVisionTower) tower = NULL;
+  g_autoptr (VtpVisionState) vs = NULL;
+  g_autoptr (VtpImagePreprocessor) pre = NULL;
+  g_autoptr (VtpQFormer) qf = NULL;
+  g_autoptr (VtpQFormerState) qs = NULL;
+  g_autoptr (VtpLlama) llm = NULL;
+  g_autoptr (VtpTensor) image = NULL, hidden = NULL, qout = NULL, proj = NULL;
+  const VtpStTensor *img;
+  gint rows, Q;
+
+  fixture_open (&f, data);
+  g_assert_true (f.parts.has_qformer);
+  vtp_model_features (&f.parts, &feats);
+
+  /* preprocessing: BlipImageProcessor, a plain resize */
+  tower = vtp_vision_tower_load (f.ckpt, vtp_model_vision_prefix (f.ckpt, NULL), &f.parts.vision, &feats, dev,
+      VTP_WEIGHTS_KEEP, &error);
+  g_assert_no_error (error);
+  vs = vtp_vision_state_new (tower, &error);
+  g_assert_true (vtp_model_image_config (f.ckpt, &f.parts, &ic, &error));
+  g_assert_cmpint (ic.resize, ==, VTP_RESIZE_EXACT);
+  g_assert_false (ic.crop);
+  pre = vtp_image_preprocessor_new (dev, &ic);
+  img = ref (&f, "image");
+  g_assert_true (vtp_image_preprocess (pre, img->data, img->shape[1], img->shape[0], img->shape[1] * 3,
+          VTP_PIXELS_RGB, vs->pixels, &error));
+  g_assert_cmpfloat (compare (&f, "pixel_values", vs->pixels), <=, 1e-5);
+
+  /* EVA tower on the reference pixel values */
+  g_assert_true (vtp_tensor_write (vs->pixels, 0, ref (&f, "pixel_values")->data, vtp_tensor_n_bytes (vs->pixels),
+          &error));
+  rows = vtp_vision_tower_feature_rows (tower);
+  image = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, vtp_vision_tower_feature_width (tower), &error);
+  hidden = vtp_tensor_new (dev, VTP_DTYPE_F32, 3, (gint64[]) { tower->n_layers + 1, tower->n_tokens,
+      f.parts.vision.hidden_size }, &error);
+  vtp_vision_tower_forward_all (tower, vs, image, hidden);
+  g_assert_cmpfloat (compare (&f, "vision_hidden_states", hidden), <=, ATOL);
+  g_assert_cmpfloat (compare (&f, "image_embeds", image), <=, ATOL);
+
+  /* Q-Former and language projection, on the reference image features */
+  g_assert_true (vtp_tensor_write (image, 0, ref (&f, "image_embeds")->data, vtp_tensor_n_bytes (image), &error));
+  qf = vtp_qformer_load (f.ckpt, vtp_model_qformer_prefix (f.ckpt, NULL), &f.parts.blip, dev, VTP_WEIGHTS_KEEP,
+      &error);
+  g_assert_no_error (error);
+  Q = qf->n_queries;
+  qs = vtp_qformer_state_new (qf, rows, 64, &error);
+  qout = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, Q, f.parts.blip.qformer.hidden_size, &error);
+  proj = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, Q, qf->out_width, &error);
+  g_assert_no_error (error);
+  g_assert_true (vtp_llama_find_names (f.ckpt, &f.parts.text, &names, &error));
+  llm = vtp_llama_load (f.ckpt, &names, &f.parts.text, dev, VTP_WEIGHTS_KEEP, &error);
+  g_assert_no_error (error);
+
+  if (f.parts.family == VTP_FAMILY_INSTRUCTBLIP) {
+    gint n_text;
+    g_autofree gint32 *text = ref_ids (&f, "qformer_input_ids", &n_text);
+    g_assert_true (vtp_qformer_forward (qf, qs, image, text, n_text, qout, proj, &error));
+    g_assert_cmpfloat (compare (&f, "qformer_output", qout), <=, ATOL);
+    g_assert_cmpfloat (compare (&f, "projected", proj), <=, ATOL);
+    /* the LLM on the reference projection, so errors do not compound */
+    g_assert_true (vtp_tensor_write (proj, 0, ref (&f, "projected")->data, vtp_tensor_n_bytes (proj), &error));
+    check_language_model (&f, llm, proj, "logits", "greedy_tokens");
+    /* text conditioning off: queries only */
+    g_assert_true (vtp_qformer_forward (qf, qs, image, NULL, 0, qout, proj, &error));
+    g_assert_cmpfloat (compare (&f, "qformer_output_noinstr", qout), <=, ATOL);
+    g_assert_cmpfloat (compare (&f, "projected_noinstr", proj), <=, ATOL);
+    g_assert_true (vtp_tensor_write (proj, 0, ref (&f, "projected_noinstr")->data, vtp_tensor_n_bytes (proj), &error));
+    check_language_model (&f, llm, proj, "logits_noinstr", "greedy_tokens_noinstr");
+  } else {
+    g_assert_true (vtp_qformer_forward (qf, qs, image, NULL, 0, qout, proj, &error));
+    g_assert_cmpfloat (compare (&f, "qformer_output", qout), <=, ATOL);
+    g_assert_cmpfloat (compare (&f, "projected", proj), <=, ATOL);
+    g_assert_true (vtp_tensor_write (proj, 0, ref (&f, "projected")->data, vtp_tensor_n_bytes (proj), &error));
+    check_language_model (&f, llm, proj, "logits", "greedy_tokens");
+  }
+  g_assert_no_error (error);
+  fixture_close (&f);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_test_init (&argc, &argv, NULL);
+  dev = vtp_device_get (NULL, &error);
+  g_assert_no_error (error);
+  g_test_add_data_func ("/blip/instructblip-tiny", "instructblip-tiny", test_fixture);
+  g_test_add_data_func ("/blip/blip2-tiny", "blip2-tiny", test_fixture);
+  return g_test_run ();
+}
