@@ -141,7 +141,7 @@ main (int argc, char **argv)
       || !(phidden = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, proj->out_width, &error))
       || !(embeds = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, proj->out_width, &error))
       || !(ids = vtp_prompt_encode (tok, VTP_LLAVA_TEMPLATE, "What is in the picture? Describe it in detail.",
-              parts.image_token_index, &pos, &error))
+              parts.image_token_index, TRUE, &pos, &error))
       || !(ls = vtp_llama_state_new (llm, ids->len + rows + decode_tokens + 1, 1024, &error))
       || !vtp_device_finish (dev, &error))
     die (error);

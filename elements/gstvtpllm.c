@@ -3,11 +3,14 @@
  * @title: vtpllm
  *
  * The language model of a vision-language pipeline (LLaMA family): takes the
- * image embeddings a bridge element made, puts them where the prompt's
- * `<image>` marker is, and writes the answer as UTF-8 text, one buffer per
- * frame, stamped with the frame's timestamp and duration. Generation is
- * greedy unless #GstVtpLlm:temperature is set; sampling is seeded and
- * repeatable.
+ * embeddings a bridge element made and writes the answer as UTF-8 text, one
+ * buffer per frame, stamped with the frame's timestamp and duration.
+ * Image embeddings (vtpprojector, LLaVA) take the place of the template's
+ * `<image>` marker; query embeddings (vtpqformer, BLIP-2 / InstructBLIP) go
+ * before the prompt and its BOS token, unless the template has a marker.
+ * A prompt carried on the buffer (set on vtpqformer) replaces
+ * #GstVtpLlm:prompt. Generation is greedy unless #GstVtpLlm:temperature is
+ * set; sampling is seeded and repeatable.
  *
  * Each described frame is also announced on the bus as an element message
  * named "vtp-text" with fields text (string), pts (guint64), tokens (uint),
@@ -26,6 +29,7 @@
 #include "gstvtpllm.h"
 #include "gstvtpcommon.h"
 #include "gstvtpcontext.h"
+#include "gstvtpmeta.h"
 #include "gstvtptensor.h"
 #include "vtp-generate.h"
 #include "vtp-parts.h"
@@ -78,12 +82,13 @@ struct _GstVtpLlm {
   gint image_token;
   VtpTensor *scratch;
   gint tokens;                  /* image rows per buffer, from caps */
+  gboolean queries;             /* query embeddings (prefix) rather than image embeddings (spliced) */
   gboolean flushing;            /* atomic: stop generating */
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_VTP_TENSOR_MEDIA_TYPE ", kind=(string)" GST_VTP_KIND_IMAGE_EMBEDDINGS
-        ", tokens=(int)[1, MAX], width=(int)[1, MAX]"));
+    GST_STATIC_CAPS (GST_VTP_TENSOR_MEDIA_TYPE ", kind=(string){ " GST_VTP_KIND_IMAGE_EMBEDDINGS ", "
+        GST_VTP_KIND_QUERY_EMBEDDINGS " }, tokens=(int)[1, MAX], width=(int)[1, MAX]"));
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS,
     GST_STATIC_CAPS ("text/x-raw, format=(string)utf8"));
 
@@ -125,7 +130,7 @@ load_model (GstVtpLlm *self, VtpWeightType wtype, guint context, GError **error)
       || !(self->llm = vtp_llama_acquire (self->ckpt, &names, &parts.text, self->dev, wtype, error))
       || !(self->state = vtp_llama_state_new (self->llm, ctx, PREFILL_CHUNK, error)))
     goto out;
-  self->image_token = parts.has_projector ? parts.image_token_index
+  self->image_token = parts.image_token_index >= 0 ? parts.image_token_index
       : vtp_tokenizer_token_to_id (self->tok, VTP_IMAGE_MARKER);
   GST_INFO_OBJECT (self, "loaded the language model of %s (%d layers, context %d)", self->ckpt->dir,
       parts.text.num_hidden_layers, ctx);
@@ -161,21 +166,46 @@ keep_going (gint32 token, gpointer user_data)
   return !g_atomic_int_get (&((GstVtpLlm *) user_data)->flushing);
 }
 
+/* The model input: the template's text with the bridge's rows spliced at
+ * its marker, or (query embeddings, no marker) put before it. */
+static GArray *
+build_input (GstVtpLlm *self, VtpTensor *image, const char *template, const char *prompt,
+    VtpLlamaSegment segs[3], gint *n_segs, GError **error)
+{
+  GArray *ids;
+  gint pos = -1;
+
+  if (!(ids = vtp_prompt_encode (self->tok, template, prompt, self->image_token, !self->queries, &pos, error)))
+    return NULL;
+  if (pos < 0) {
+    segs[0] = (VtpLlamaSegment) { NULL, image, 0, self->tokens };
+    segs[1] = (VtpLlamaSegment) { (const gint32 *) ids->data, NULL, 0, ids->len };
+    *n_segs = 2;
+  } else {
+    segs[0] = (VtpLlamaSegment) { (const gint32 *) ids->data, NULL, 0, pos };
+    segs[1] = (VtpLlamaSegment) { NULL, image, 0, self->tokens };
+    segs[2] = (VtpLlamaSegment) { (const gint32 *) ids->data + pos + 1, NULL, 0, (gint) ids->len - pos - 1 };
+    *n_segs = 3;
+  }
+  return ids;
+}
+
 /* Prompt, prefill, generation and decoding for one frame's embeddings. */
 static char *
-describe (GstVtpLlm *self, VtpTensor *image, guint *n_tokens, double *prefill_ms, double *tps, GError **error)
+describe (GstVtpLlm *self, VtpTensor *image, const char *buffer_prompt, guint *n_tokens, double *prefill_ms,
+    double *tps, GError **error)
 {
   g_autofree char *prompt = NULL, *template = NULL;
   g_autoptr (GArray) ids = NULL;
   g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (gint32));
   VtpGenerateParams gp = { 0 };
-  gint pos = 0;
+  VtpLlamaSegment segs[3];
+  gint n_segs = 0;
   gint64 t0, t1;
-  char *text;
 
   GST_OBJECT_LOCK (self);
-  prompt = g_strdup (self->prompt);
-  template = g_strdup (self->template);
+  prompt = g_strdup (buffer_prompt ? buffer_prompt : self->prompt);
+  template = g_strdup (self->template ? self->template : self->queries ? VTP_PLAIN_TEMPLATE : VTP_LLAVA_TEMPLATE);
   gp.max_new_tokens = self->max_new_tokens;
   gp.sampling.temperature = self->temperature;
   gp.sampling.top_k = self->top_k;
@@ -184,29 +214,19 @@ describe (GstVtpLlm *self, VtpTensor *image, guint *n_tokens, double *prefill_ms
   GST_OBJECT_UNLOCK (self);
   gp.stop_at_eos = TRUE;
 
-  if (!(ids = vtp_prompt_encode (self->tok, template, prompt, self->image_token, &pos, error)))
+  if (!(ids = build_input (self, image, template, prompt, segs, &n_segs, error)))
     return NULL;
-  {
-    const gint32 *p = (const gint32 *) ids->data;
-    const VtpLlamaSegment segs[3] = {
-      { p, NULL, 0, pos },
-      { NULL, image, 0, self->tokens },
-      { p + pos + 1, NULL, 0, (gint) ids->len - pos - 1 },
-    };
-    self->state->n_past = 0;
-    t0 = g_get_monotonic_time ();
-    if (!vtp_llama_prefill (self->llm, self->state, segs, 3, FALSE, error))
-      return NULL;
-  }
+  self->state->n_past = 0;
+  t0 = g_get_monotonic_time ();
+  if (!vtp_llama_prefill (self->llm, self->state, segs, n_segs, FALSE, error))
+    return NULL;
   t1 = g_get_monotonic_time ();
   if (!vtp_llama_generate (self->llm, self->state, &gp, keep_going, self, out, NULL, error))
     return NULL;
   *n_tokens = out->len;
   *prefill_ms = (t1 - t0) / 1000.0;
   *tps = out->len > 1 ? (out->len - 1) * 1e6 / MAX (g_get_monotonic_time () - t1, 1) : 0.0;
-  if (!(text = vtp_prompt_decode_answer (self->tok, (const gint32 *) out->data, out->len, error)))
-    return NULL;
-  return text;
+  return vtp_prompt_decode_answer (self->tok, (const gint32 *) out->data, out->len, error);
 }
 
 static GstFlowReturn
@@ -229,8 +249,10 @@ gst_vtp_llm_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   }
   image = gst_vtp_buffer_get_tensor (buf, self->dev, self->tokens, self->llm->cfg.hidden_size, &self->scratch,
       &error);
-  if (image)
-    text = describe (self, image, &n_tokens, &prefill_ms, &tps, &error);
+  if (image) {
+    GstVtpPromptMeta *meta = gst_buffer_get_vtp_prompt_meta (buf);
+    text = describe (self, image, meta ? meta->prompt : NULL, &n_tokens, &prefill_ms, &tps, &error);
+  }
   if (!text) {
     gst_buffer_unref (buf);
     if (g_atomic_int_get (&self->flushing))
@@ -270,9 +292,13 @@ set_caps (GstVtpLlm *self, GstCaps *caps)
   GstCaps *out;
   gboolean ok;
 
-  if (!gst_vtp_tensor_caps_parse (caps, GST_VTP_KIND_IMAGE_EMBEDDINGS, &tokens, &width)) {
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("vtpllm takes image embeddings from a bridge element "
-            "(vtpprojector), not %" GST_PTR_FORMAT, caps), (NULL));
+  if (gst_vtp_tensor_caps_parse (caps, GST_VTP_KIND_IMAGE_EMBEDDINGS, &tokens, &width))
+    self->queries = FALSE;
+  else if (gst_vtp_tensor_caps_parse (caps, GST_VTP_KIND_QUERY_EMBEDDINGS, &tokens, &width))
+    self->queries = TRUE;
+  else {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("vtpllm takes image or query embeddings from a bridge element "
+            "(vtpprojector, vtpqformer), not %" GST_PTR_FORMAT, caps), (NULL));
     return FALSE;
   }
   if (width != self->llm->cfg.hidden_size) {
@@ -367,12 +393,7 @@ gst_vtp_llm_set_property (GObject *object, guint prop_id, const GValue *value, G
   }
   switch (prop_id) {
     case PROP_PROMPT: g_free (self->prompt); self->prompt = g_value_dup_string (value); break;
-    case PROP_TEMPLATE:
-      g_free (self->template);
-      self->template = g_value_dup_string (value);
-      if (!self->template)
-        self->template = g_strdup (VTP_LLAVA_TEMPLATE);
-      break;
+    case PROP_TEMPLATE: g_free (self->template); self->template = g_value_dup_string (value); break;
     case PROP_MAX_NEW_TOKENS: self->max_new_tokens = g_value_get_uint (value); break;
     case PROP_TEMPERATURE: self->temperature = g_value_get_float (value); break;
     case PROP_TOP_K: self->top_k = g_value_get_int (value); break;
@@ -449,11 +470,14 @@ gst_vtp_llm_class_init (GstVtpLlmClass *klass)
    * GstVtpLlm:template:
    *
    * The conversation format around the prompt: "{prompt}" is replaced by
-   * the prompt and "<image>" marks where the image embeddings go.
+   * the prompt and "<image>" marks where the embeddings go. Unset: LLaVA-1.5's
+   * "USER: <image>\n{prompt} ASSISTANT:" for image embeddings, the raw prompt
+   * after the queries for query embeddings (as InstructBLIP and BLIP-2).
    */
   g_object_class_install_property (gobject_class, PROP_TEMPLATE,
       g_param_spec_string ("template", "Template", "Text around the prompt: {prompt} is replaced, <image> marks "
-          "the image", VTP_LLAVA_TEMPLATE, PARAM_FLAGS | GST_PARAM_MUTABLE_PLAYING));
+          "the embeddings; unset: LLaVA-1.5's for image embeddings, the raw prompt after query embeddings", NULL,
+          PARAM_FLAGS | GST_PARAM_MUTABLE_PLAYING));
   /**
    * GstVtpLlm:max-new-tokens:
    *
@@ -536,7 +560,6 @@ gst_vtp_llm_init (GstVtpLlm *self)
   gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
 
   self->prompt = g_strdup (DEFAULT_PROMPT);
-  self->template = g_strdup (VTP_LLAVA_TEMPLATE);
   self->max_new_tokens = DEFAULT_MAX_NEW_TOKENS;
   self->top_p = 1.0f;
 }

@@ -4,6 +4,8 @@
  *   kind vision-features   encoder output: [N, D] image features
  *   kind image-embeddings  projector output: [N, D] rows spliced in place of
  *                          the prompt's <image> token (LLaVA)
+ *   kind query-embeddings  Q-Former output: [Q, D] queries put before the
+ *                          prompt (BLIP-2, InstructBLIP)
  * Buffers hold one GstVtpMemory: a VtpTensor that stays on the compute
  * device; mapping it (appsink, filesink) downloads a host copy. */
 #pragma once
@@ -15,6 +17,7 @@ G_BEGIN_DECLS
 #define GST_VTP_TENSOR_MEDIA_TYPE "application/x-vtp-tensor"
 #define GST_VTP_KIND_VISION_FEATURES "vision-features"
 #define GST_VTP_KIND_IMAGE_EMBEDDINGS "image-embeddings"
+#define GST_VTP_KIND_QUERY_EMBEDDINGS "query-embeddings"
 
 /* Template caps of a tensor pad of @kind, any dimensions. */
 GstCaps *gst_vtp_tensor_caps_any (const char *kind);

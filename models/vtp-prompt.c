@@ -4,7 +4,7 @@
 
 GArray *
 vtp_prompt_encode (VtpTokenizer *tok, const char *template, const char *prompt, gint32 image_token,
-    gint *image_pos, GError **error)
+    gboolean marker_required, gint *image_pos, GError **error)
 {
   g_autoptr (GString) text = g_string_new (template);
   g_autoptr (GArray) ids = NULL;
@@ -18,11 +18,14 @@ vtp_prompt_encode (VtpTokenizer *tok, const char *template, const char *prompt, 
   g_string_replace (text, "{prompt}", prompt ? prompt : "", 0);
   if (!(ids = vtp_tokenizer_encode (tok, text->str, TRUE, error)))
     return NULL;
+  *image_pos = -1;
   for (guint i = 0; i < ids->len; i++)
     if (g_array_index (ids, gint32, i) == image_token) {
       if (found++ == 0)
         *image_pos = i;
     }
+  if (found == 0 && !marker_required)
+    return g_steal_pointer (&ids);
   if (found != 1) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, found == 0
         ? "The prompt \"%s\" has no %s marker (token %d) where the image goes"

@@ -9,11 +9,15 @@ G_BEGIN_DECLS
 #define VTP_LLAVA_TEMPLATE "USER: <image>\n{prompt} ASSISTANT:"
 #define VTP_IMAGE_MARKER "<image>"
 
+/* The InstructBLIP / BLIP-2 form: the raw prompt; the queries go first. */
+#define VTP_PLAIN_TEMPLATE "{prompt}"
+
 /* Fills @template's "{prompt}" with @prompt, tokenizes it with the BOS the
- * tokenizer adds, and finds the single @image_token; returns the ids
- * (gint32) and sets *image_pos, or NULL and an error naming the problem. */
+ * tokenizer adds, and finds the @image_token marker; returns the ids
+ * (gint32) and sets *image_pos (-1 when the template has no marker and
+ * @marker_required is FALSE), or NULL and an error naming the problem. */
 GArray *vtp_prompt_encode (VtpTokenizer *tok, const char *template, const char *prompt, gint32 image_token,
-    gint *image_pos, GError **error);
+    gboolean marker_required, gint *image_pos, GError **error);
 
 /* The text of generated @ids, as transformers' decode(skip_special_tokens=True)
  * gives it: special tokens and ids the tokenizer does not know (the padded

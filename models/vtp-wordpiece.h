@@ -82,9 +82,11 @@ void vtp_wordpiece_free (VtpWordPiece *wp);
  * dropping text tokens from the truncation side (right unless the file or
  * folder says left, see set_truncation_side). @max_len 0: no truncation
  * beyond what the tokenizer.json's own "truncation" asks for. As in
- * tokenizers, a @max_len smaller than the number of specials (1 for
- * [CLS] $A [SEP]) does not truncate at all. A GArray of gint32; NULL and an
- * INPUT error when @text is not valid UTF-8. */
+ * tokenizers, a @max_len below the number of specials the post-processor
+ * adds (max_len 1 with [CLS] $A [SEP]) does not truncate at all (an unsigned
+ * wrap-around there); without specials @max_len counts text tokens only.
+ * A GArray of gint32; NULL and an INPUT error when @text is not valid
+ * UTF-8. */
 GArray *vtp_wordpiece_encode (VtpWordPiece *wp, const char *text, gboolean add_special, gint max_len,
     GError **error);
 /* Like Tokenizer.decode(ids, skip_special_tokens=skip_special) (tokenizers,

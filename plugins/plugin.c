@@ -5,6 +5,7 @@
 #include <gst/gst.h>
 #include "gstvtpencoder.h"
 #include "gstvtpprojector.h"
+#include "gstvtpqformer.h"
 #include "gstvtpllm.h"
 
 static gboolean
@@ -13,6 +14,7 @@ plugin_init (GstPlugin *plugin)
   gboolean ok = FALSE;
   ok |= GST_ELEMENT_REGISTER (vtpencoder, plugin);
   ok |= GST_ELEMENT_REGISTER (vtpprojector, plugin);
+  ok |= GST_ELEMENT_REGISTER (vtpqformer, plugin);
   ok |= GST_ELEMENT_REGISTER (vtpllm, plugin);
   return ok;
 }

@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 #include <math.h>
 #include "test-gst-util.h"
+#include "gstvtpmeta.h"
 #include "gstvtptensor.h"
 #include "vtp-safetensors.h"
 #include <json-glib/json-glib.h>
@@ -142,6 +143,78 @@ test_projector (void)
   gst_harness_teardown (h);
 }
 
+/* vtpqformer: the recorded image features in, transformers' projected
+ * queries out, with and without the instruction; the prompt rides along. */
+static void
+test_qformer (gconstpointer data)
+{
+  const char *fixture = data;
+  const gboolean instruct = g_str_has_prefix (fixture, "instructblip");
+  g_autoptr (VtpSafetensors) ref = open_reference (fixture);
+  const VtpStTensor *img = vtp_safetensors_find (ref, "image_embeds");
+  g_autofree char *instruction = reference_string (fixture, "instruction");
+  GstHarness *h = harness_with_model ("vtpqformer", fixture);
+  g_autofree char *caps = g_strdup_printf (GST_VTP_TENSOR_MEDIA_TYPE ",kind=vision-features,tokens=%d,width=%d",
+      (gint) img->shape[0], (gint) img->shape[1]);
+  GstVtpPromptMeta *meta;
+  GstBuffer *out;
+  GstCaps *outcaps;
+  gint tokens, width;
+
+  g_object_set (h->element, "prompt", instruction, NULL);
+  gst_harness_set_src_caps_str (h, caps);
+  out = gst_harness_push_and_pull (h, buffer_from (img));
+  outcaps = gst_pad_get_current_caps (h->sinkpad);
+  g_assert_true (gst_vtp_tensor_caps_parse (outcaps, GST_VTP_KIND_QUERY_EMBEDDINGS, &tokens, &width));
+  gst_caps_unref (outcaps);
+  g_assert_cmpint (tokens, ==, vtp_safetensors_find (ref, "projected")->shape[0]);
+  g_assert_cmpfloat (max_error (out, vtp_safetensors_find (ref, "projected")), <=, 1e-4);
+  meta = gst_buffer_get_vtp_prompt_meta (out);
+  g_assert_nonnull (meta);
+  g_assert_cmpstr (meta->prompt, ==, instruction);
+  gst_buffer_unref (out);
+  if (instruct) {
+    g_object_set (h->element, "text-conditioning", FALSE, NULL);
+    out = gst_harness_push_and_pull (h, buffer_from (img));
+    g_assert_cmpfloat (max_error (out, vtp_safetensors_find (ref, "projected_noinstr")), <=, 1e-4);
+    gst_buffer_unref (out);
+  }
+  gst_harness_teardown (h);
+}
+
+/* vtpllm after a Q-Former: queries first, then the checkpoint's BOS and the
+ * raw prompt carried on the buffer. */
+static void
+test_llm_queries (gconstpointer data)
+{
+  const char *fixture = data;
+  const gboolean instruct = g_str_has_prefix (fixture, "instructblip");
+  g_autoptr (VtpSafetensors) ref = open_reference (fixture);
+  g_autofree char *instruction = reference_string (fixture, "instruction");
+  const char *variants[][2] = { { "projected", "greedy_text" }, { "projected_noinstr", "greedy_text_noinstr" } };
+  GstHarness *h = harness_with_model ("vtpllm", fixture);
+
+  g_object_set (h->element, "max-new-tokens", 20, "prompt", "not this one", NULL);
+  for (guint v = 0; v < (instruct ? 2u : 1u); v++) {
+    const VtpStTensor *q = vtp_safetensors_find (ref, variants[v][0]);
+    g_autofree char *want = reference_string (fixture, variants[v][1]);
+    g_autofree char *caps = g_strdup_printf (GST_VTP_TENSOR_MEDIA_TYPE ",kind=query-embeddings,tokens=%d,width=%d",
+        (gint) q->shape[0], (gint) q->shape[1]);
+    GstBuffer *in = buffer_from (q), *out;
+    GstMapInfo map;
+
+    gst_buffer_add_vtp_prompt_meta (in, instruction);
+    gst_harness_set_src_caps_str (h, caps);
+    out = gst_harness_push_and_pull (h, in);
+    g_assert_nonnull (out);
+    g_assert_true (gst_buffer_map (out, &map, GST_MAP_READ));
+    g_assert_cmpmem (map.data, map.size, want, strlen (want));
+    gst_buffer_unmap (out, &map);
+    gst_buffer_unref (out);
+  }
+  gst_harness_teardown (h);
+}
+
 /* An error message posted by the harnessed element, or NULL. */
 static char *
 harness_error (GstHarness *h)
@@ -245,6 +318,22 @@ test_llm_prompt_stress (void)
   }
   gst_harness_stress_thread_stop (t);
   g_value_unset (&prompt);
+  gst_harness_teardown (h);
+}
+
+static void
+test_qformer_width_mismatch (void)
+{
+  GstHarness *h = harness_with_bus ("vtpqformer", "instructblip-tiny");
+  g_autofree char *msg = NULL;
+  float zeros[4 * 40] = { 0 };
+
+  gst_harness_set_src_caps_str (h, GST_VTP_TENSOR_MEDIA_TYPE ",kind=vision-features,tokens=4,width=40");
+  g_assert_cmpint (gst_harness_push (h, gst_buffer_new_memdup (zeros, sizeof zeros)), ==, GST_FLOW_NOT_NEGOTIATED);
+  msg = harness_error (h);
+  g_assert_nonnull (msg);
+  g_assert_nonnull (strstr (msg, "40-wide"));
+  g_assert_nonnull (strstr (msg, "32-wide"));
   gst_harness_teardown (h);
 }
 
@@ -356,6 +445,11 @@ main (int argc, char **argv)
   g_test_add_data_func ("/elements/llm-a", "llava-tiny-a", test_llm);
   g_test_add_data_func ("/elements/llm-b", "llava-tiny-b", test_llm);
   g_test_add_func ("/elements/llm-prompt-stress", test_llm_prompt_stress);
+  g_test_add_data_func ("/elements/qformer-instructblip", "instructblip-tiny", test_qformer);
+  g_test_add_data_func ("/elements/qformer-blip2", "blip2-tiny", test_qformer);
+  g_test_add_func ("/elements/qformer-width-mismatch", test_qformer_width_mismatch);
+  g_test_add_data_func ("/elements/llm-queries-instructblip", "instructblip-tiny", test_llm_queries);
+  g_test_add_data_func ("/elements/llm-queries-blip2", "blip2-tiny", test_llm_queries);
   g_test_add_func ("/elements/llm-width-mismatch", test_llm_width_mismatch);
   g_test_add_func ("/elements/bad-models", test_bad_models);
   return g_test_run ();

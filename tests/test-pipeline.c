@@ -24,17 +24,19 @@ link_decoded (GstElement *dec, GstPad *pad, GstElement *conv)
   gst_object_unref (sink);
 }
 
-/* filesrc ! decodebin ! videoconvert ! vtpencoder ! vtpprojector ! vtpllm ! appsink,
- * built element by element so that paths need no quoting. */
+/* filesrc ! decodebin ! videoconvert ! vtpencoder ! BRIDGE ! vtpllm ! appsink,
+ * built element by element so that paths need no quoting; the bridge is
+ * vtpqformer for BLIP checkpoints (with the prompt), else vtpprojector. */
 static GstElement *
 describe_pipeline (const char *image, const char *encoder_model, const char *model, GstElement **sink)
 {
+  const gboolean blip = strstr (model, "blip") != NULL;
   GstElement *pipe = gst_pipeline_new (NULL);
   GstElement *src = gst_element_factory_make ("filesrc", NULL);
   GstElement *dec = gst_element_factory_make ("decodebin", NULL);
   GstElement *conv = gst_element_factory_make ("videoconvert", NULL);
   GstElement *enc = gst_element_factory_make ("vtpencoder", NULL);
-  GstElement *proj = gst_element_factory_make ("vtpprojector", NULL);
+  GstElement *proj = gst_element_factory_make (blip ? "vtpqformer" : "vtpprojector", NULL);
   GstElement *llm = gst_element_factory_make ("vtpllm", NULL);
 
   *sink = gst_element_factory_make ("appsink", NULL);
@@ -42,6 +44,8 @@ describe_pipeline (const char *image, const char *encoder_model, const char *mod
   g_object_set (src, "location", image, NULL);
   g_object_set (enc, "model", encoder_model, NULL);
   g_object_set (proj, "model", model, NULL);
+  if (blip)
+    g_object_set (proj, "prompt", "What is unusual about this image?", NULL);
   g_object_set (llm, "model", model, "max-new-tokens", 20, "prompt", "What is in the picture?", NULL);
   g_object_set (*sink, "sync", FALSE, NULL);
   gst_bin_add_many (GST_BIN (pipe), src, dec, conv, enc, proj, llm, *sink, NULL);
@@ -131,6 +135,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_data_func ("/pipeline/image-to-text-a", "llava-tiny-a", test_image_to_text);
   g_test_add_data_func ("/pipeline/image-to-text-b", "llava-tiny-b", test_image_to_text);
+  g_test_add_data_func ("/pipeline/image-to-text-instructblip", "instructblip-tiny", test_image_to_text);
+  g_test_add_data_func ("/pipeline/image-to-text-blip2", "blip2-tiny", test_image_to_text);
   g_test_add_func ("/pipeline/concurrent", test_concurrent_pipelines);
   g_test_add_func ("/pipeline/mismatched-parts", test_mismatched_parts);
   return g_test_run ();
