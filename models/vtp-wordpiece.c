@@ -471,7 +471,7 @@ append_nfd (GString *out, const char *in, gsize n)
     return;
   }
   while (i <= n) {
-    gboolean keep = i < n && (guchar) in[i] >= 0xF0 && is_nfd_keep (g_utf8_get_char (in + i));
+    gboolean keep = i < n && (guchar) in[i] >= 0xC3 && is_nfd_keep (g_utf8_get_char (in + i));
     if (i == n || keep) {
       if (i > seg) {
         char *d = g_utf8_normalize (in + seg, i - seg, G_NORMALIZE_NFD);
@@ -480,8 +480,8 @@ append_nfd (GString *out, const char *in, gsize n)
       }
       if (i == n)
         break;
-      g_string_append_len (out, in + i, 4);
-      i += 4;
+      g_string_append_len (out, in + i, utf8_len ((guchar) in[i]));
+      i += utf8_len ((guchar) in[i]);
       seg = i;
     } else {
       i += utf8_len ((guchar) in[i]);
@@ -493,7 +493,7 @@ append_nfd (GString *out, const char *in, gsize n)
 static void
 normalize_append (const VtpWordPiece *wp, const char *s, gsize n, GString *out)
 {
-  GString *a, *b;
+  GString *a;
 
   if (!wp->has_normalizer) {
     g_string_append_len (out, s, n);
@@ -542,10 +542,9 @@ normalize_append (const VtpWordPiece *wp, const char *s, gsize n, GString *out)
     g_string_free (a, TRUE);
     return;
   }
-  b = out;
   for (gsize i = 0; i < a->len;) {
     gsize l = utf8_len ((guchar) a->str[i]);
-    append_lower (b, l == 1 ? (guchar) a->str[i] : g_utf8_get_char (a->str + i));
+    append_lower (out, l == 1 ? (guchar) a->str[i] : g_utf8_get_char (a->str + i));
     i += l;
   }
   g_string_free (a, TRUE);
@@ -1075,8 +1074,10 @@ vtp_wordpiece_decode (VtpWordPiece *wp, const gint32 *ids, gsize n, gboolean ski
         g_string_append (t, s);
       else if (g_str_has_prefix (s, wp->dec_prefix))
         g_string_append (t, s + strlen (wp->dec_prefix));
-      else
-        g_string_append_c (t, ' '), g_string_append (t, s);
+      else {
+        g_string_append_c (t, ' ');
+        g_string_append (t, s);
+      }
       if (wp->cleanup)
         cleanup_token (t);
       g_string_append_len (res, t->str, t->len);
