@@ -3,11 +3,13 @@
  *   vtp-bench --model DIR [--device SPEC] [--weight-type auto|f32|f16]
  *             [--decode-tokens N] [--repeats N] [--list-devices]
  *
- * Measures (median of --repeats runs): image preprocessing + vision tower
- * (ms), projector (ms), prefill of the LLaVA prompt (tokens/s), greedy
- * decode (tokens/s, EOS ignored), peak resident memory, the host memory
- * read bandwidth and the decode speed limit it implies (bandwidth / bytes
- * of weights read per token). Prints one "key: value" per line. */
+ * Works on LLaVA (projector bridge) and BLIP-2 / InstructBLIP (Q-Former
+ * bridge) checkpoints. Measures (median of --repeats runs): image
+ * preprocessing + vision tower (ms), the bridge (ms), prefill of the prompt
+ * with the image tokens or queries (tokens/s), greedy decode (tokens/s, EOS
+ * ignored), time to first token, peak resident memory, the host memory read
+ * bandwidth and the decode speed limit it implies (bandwidth / bytes of
+ * weights read per token). Prints one "key: value" per line. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +19,8 @@
 #include "vtp-parts.h"
 #include "vtp-projector.h"
 #include "vtp-prompt.h"
+#include "vtp-qformer.h"
+#include "vtp-wordpiece.h"
 #include "vtp-tokenizer.h"
 
 static double
@@ -87,6 +91,10 @@ main (int argc, char **argv)
   g_autoptr (VtpVisionState) cs = NULL;
   g_autoptr (VtpImagePreprocessor) pre = NULL;
   g_autoptr (VtpProjector) proj = NULL;
+  g_autoptr (VtpQFormer) qf = NULL;
+  g_autoptr (VtpQFormerState) qs = NULL;
+  g_autoptr (VtpWordPiece) wp = NULL;
+  g_autoptr (GArray) qids = NULL;
   g_autoptr (VtpLlama) llm = NULL;
   g_autoptr (VtpLlamaState) ls = NULL;
   g_autoptr (VtpTokenizer) tok = NULL;
@@ -95,7 +103,8 @@ main (int argc, char **argv)
   g_autofree guint8 *frame = NULL;
   g_autofree char *tok_path = NULL;
   double *t_enc, *t_proj, *t_pre, *t_dec, load_ms, bw;
-  gint rows, width, pos = 0;
+  gint rows, width, out_rows, out_width, pos = 0;
+  const char *prompt = "What is in the picture? Describe it in detail.";
   struct rusage ru;
 
   g_option_context_add_main_entries (ctx, entries, NULL);
@@ -119,8 +128,9 @@ main (int argc, char **argv)
   if (!(dev = vtp_device_get (device, &error)) || !(ckpt = vtp_checkpoint_open (model, &error))
       || !vtp_model_parts_read (ckpt, &parts, &error))
     die (error);
-  if (!parts.has_vision || !parts.has_projector || !parts.has_text) {
-    g_printerr ("vtp-bench: %s is not a LLaVA checkpoint (model_type %s)\n", model, parts.model_type);
+  if (!parts.has_vision || !(parts.has_projector || parts.has_qformer) || !parts.has_text) {
+    g_printerr ("vtp-bench: %s is not a LLaVA, BLIP-2 or InstructBLIP checkpoint (model_type %s)\n", model,
+        parts.model_type);
     return 1;
   }
   vtp_model_features (&parts, &feats);
@@ -132,17 +142,32 @@ main (int argc, char **argv)
     die (error);
   rows = vtp_vision_tower_feature_rows (clip);
   width = vtp_vision_tower_feature_width (clip);
-  if (!(proj = vtp_projector_load (ckpt, vtp_model_projector_prefix (ckpt, NULL), &parts.llava, width, dev, wtype,
-              &error))
-      || !vtp_llama_find_names (ckpt, &parts.text, &names, &error)
+  if (parts.has_qformer) {
+    g_autofree char *wp_dir = vtp_checkpoint_file (ckpt, "qformer_tokenizer");
+    if (!(qf = vtp_qformer_load (ckpt, vtp_model_qformer_prefix (ckpt, NULL), &parts.blip, dev, wtype, &error))
+        || !(qs = vtp_qformer_state_new (qf, rows, qf->cfg.max_position_embeddings, &error))
+        || (qf->cfg.text_input && (!(wp = vtp_wordpiece_new_from_dir (wp_dir, &error))
+                || !(qids = vtp_wordpiece_encode (wp, prompt, TRUE, 0, &error)))))
+      die (error);
+    out_rows = qf->n_queries;
+    out_width = qf->out_width;
+  } else {
+    if (!(proj = vtp_projector_load (ckpt, vtp_model_projector_prefix (ckpt, NULL), &parts.llava, width, dev, wtype,
+                &error))
+        || !(phidden = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, proj->out_width, &error)))
+      die (error);
+    out_rows = rows;
+    out_width = proj->out_width;
+  }
+  /* queries go before BOS + raw prompt; image tokens replace <image> in LLaVA's template */
+  if (!vtp_llama_find_names (ckpt, &parts.text, &names, &error)
       || !(llm = vtp_llama_load (ckpt, &names, &parts.text, dev, wtype, &error))
       || !(tok = vtp_tokenizer_new_from_file (tok_path, &error))
       || !(features = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, width, &error))
-      || !(phidden = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, proj->out_width, &error))
-      || !(embeds = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, proj->out_width, &error))
-      || !(ids = vtp_prompt_encode (tok, VTP_LLAVA_TEMPLATE, "What is in the picture? Describe it in detail.",
-              parts.image_token_index, TRUE, &pos, &error))
-      || !(ls = vtp_llama_state_new (llm, ids->len + rows + decode_tokens + 1, 1024, &error))
+      || !(embeds = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, out_rows, out_width, &error))
+      || !(ids = vtp_prompt_encode (tok, qf ? VTP_PLAIN_TEMPLATE : VTP_LLAVA_TEMPLATE, prompt,
+              parts.image_token_index, !qf, &pos, &error))
+      || !(ls = vtp_llama_state_new (llm, ids->len + out_rows + decode_tokens + 1, 1024, &error))
       || !vtp_device_finish (dev, &error))
     die (error);
   load_ms = now_ms () - load_ms;
@@ -159,8 +184,9 @@ main (int argc, char **argv)
   t_dec = g_new (double, repeats);
   for (gint r = 0; r < repeats; r++) {
     const gint32 *p = (const gint32 *) ids->data;
-    const VtpLlamaSegment segs[3] = {
-      { p, NULL, 0, pos }, { NULL, embeds, 0, rows }, { p + pos + 1, NULL, 0, (gint) ids->len - pos - 1 } };
+    const VtpLlamaSegment splice[3] = {
+      { p, NULL, 0, pos }, { NULL, embeds, 0, out_rows }, { p + pos + 1, NULL, 0, (gint) ids->len - pos - 1 } };
+    const VtpLlamaSegment prefix[2] = { { NULL, embeds, 0, out_rows }, { p, NULL, 0, ids->len } };
     VtpGenerateParams gp = { decode_tokens, { 0 }, FALSE };
     g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (gint32));
     double t0 = now_ms ();
@@ -172,13 +198,19 @@ main (int argc, char **argv)
       die (error);
     t_enc[r] = now_ms () - t0;
     t0 = now_ms ();
-    vtp_projector_forward (proj, features, rows, phidden, embeds);
+    if (qf) {
+      if (!vtp_qformer_forward (qf, qs, features, qids ? (const gint32 *) qids->data : NULL, qids ? qids->len : 0,
+              NULL, embeds, &error))
+        die (error);
+    } else
+      vtp_projector_forward (proj, features, rows, phidden, embeds);
     if (!vtp_device_finish (dev, &error) || !vtp_error_take_pending (&error))
       die (error);
     t_proj[r] = now_ms () - t0;
     ls->n_past = 0;
     t0 = now_ms ();
-    if (!vtp_llama_prefill (llm, ls, segs, 3, FALSE, &error) || !vtp_device_finish (dev, &error))
+    if (!vtp_llama_prefill (llm, ls, qf ? prefix : splice, qf ? 2 : 3, FALSE, &error)
+        || !vtp_device_finish (dev, &error))
       die (error);
     t_pre[r] = now_ms () - t0;
     t0 = now_ms ();
@@ -198,12 +230,14 @@ main (int argc, char **argv)
   g_print ("device: %s\n", dev->name);
   g_print ("weights: %s\n", vtp_dtype_name (llm->lm_head->dtype));
   g_print ("load_ms: %.0f\n", load_ms);
-  g_print ("image_tokens: %d\n", rows);
-  g_print ("prompt_tokens: %d\n", (gint) ids->len - 1 + rows);
+  g_print ("bridge: %s\n", qf ? "qformer" : "projector");
+  g_print ("vision_tokens: %d\n", rows);
+  g_print ("image_tokens_in_llm: %d\n", out_rows);
+  g_print ("prompt_tokens: %d\n", (gint) ids->len - (qf ? 0 : 1) + out_rows);
   g_print ("encode_ms: %.1f\n", median (t_enc, repeats));
-  g_print ("projector_ms: %.1f\n", median (t_proj, repeats));
+  g_print ("bridge_ms: %.1f\n", median (t_proj, repeats));
   g_print ("prefill_ms: %.1f\n", median (t_pre, repeats));
-  g_print ("prefill_tokens_per_s: %.1f\n", (ids->len - 1 + rows) / (median (t_pre, repeats) / 1000.0));
+  g_print ("prefill_tokens_per_s: %.1f\n", (ids->len - (qf ? 0 : 1) + out_rows) / (median (t_pre, repeats) / 1000.0));
   g_print ("time_to_first_token_ms: %.1f\n", median (t_enc, repeats) + median (t_proj, repeats)
       + median (t_pre, repeats));
   g_print ("decode_tokens_per_s: %.2f\n", median (t_dec, repeats));

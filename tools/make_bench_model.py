@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""Makes a random-weight LLaVA-1.5-shaped model for benchmarks: LLaVA-1.5's
-real vision tower dimensions (CLIP ViT-L/14 at 336 px, 24 layers, width
-1024), the mlp2x_gelu projector and a ~1.1B Llama with TinyLlama's
-dimensions (22 layers, width 2048, GQA 32/4 heads, MLP 5632), saved in the
-llava-hf layout as float16 (or --dtype float32 / bfloat16).
+"""Makes random-weight models shaped like the published ones, for
+benchmarks, with a ~1.1B Llama with TinyLlama's dimensions (22 layers,
+width 2048, GQA 32/4 heads, MLP 5632) as the language model:
+  --family llava (default): LLaVA-1.5's real vision tower (CLIP ViT-L/14 at
+      336 px, 24 layers, width 1024) and mlp2x_gelu projector, llava-hf layout;
+  --family instructblip: InstructBLIP's EVA ViT-g (224 px, 39 layers, width
+      1408) and Q-Former (12 layers, 32 queries), with a qformer_tokenizer.
+Saved as float16 (or --dtype float32 / bfloat16).
 
     python3 tools/make_bench_model.py /tmp/vtp-bench-llava [--dtype float16]
+    python3 tools/make_bench_model.py /tmp/vtp-bench-instructblip --family instructblip
 
 The weights are random: the text is noise, the timings are real. The
 tokenizer is the Llama-2 tokenizer.json from ../shared/testdata when present
@@ -17,10 +21,12 @@ import os
 import sys
 
 import torch
-from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration
+from transformers import (CLIPVisionConfig, InstructBlipConfig, InstructBlipForConditionalGeneration,
+                          InstructBlipQFormerConfig, InstructBlipVisionConfig, LlamaConfig, LlavaConfig,
+                          LlavaForConditionalGeneration, PreTrainedTokenizerFast)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fixture_common import add_special, published_name, train_llama_tokenizer  # noqa: E402
+from fixture_common import add_special, published_name, train_bert_tokenizer, train_llama_tokenizer  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
@@ -29,6 +35,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out")
     ap.add_argument("--dtype", default="float16", choices=["float16", "bfloat16", "float32"])
+    ap.add_argument("--family", default="llava", choices=["llava", "instructblip"])
     ap.add_argument("--text-layers", type=int, default=22)
     ap.add_argument("--vocab", type=int, default=32064, help="rows of the embedding and lm_head (at least the "
                     "tokenizer's size; 32064 as llava-1.5)")
@@ -43,25 +50,40 @@ def main():
     pad_token = add_special(tok, "<pad>")
     vocab = max(args.vocab, ((tok.get_vocab_size() + 63) // 64) * 64)
 
-    vision = CLIPVisionConfig(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16,
-                              image_size=336, patch_size=14, projection_dim=768)
     text = LlamaConfig(vocab_size=vocab, hidden_size=2048, intermediate_size=5632, num_hidden_layers=args.text_layers,
                        num_attention_heads=32, num_key_value_heads=4, max_position_embeddings=2048,
                        rms_norm_eps=1e-5, bos_token_id=1, eos_token_id=2, pad_token_id=pad_token)
-    config = LlavaConfig(vision_config=vision, text_config=text, image_token_index=image_token,
-                         vision_feature_layer=-2, vision_feature_select_strategy="default", image_seq_length=576)
-    with torch.device("cpu"):
+    if args.family == "llava":
+        vision = CLIPVisionConfig(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
+                                  num_attention_heads=16, image_size=336, patch_size=14, projection_dim=768)
+        config = LlavaConfig(vision_config=vision, text_config=text, image_token_index=image_token,
+                             vision_feature_layer=-2, vision_feature_select_strategy="default", image_seq_length=576)
         model = LlavaForConditionalGeneration(config).to(dtype).eval()
+    else:
+        bert = train_bert_tokenizer()
+        config = InstructBlipConfig(vision_config=InstructBlipVisionConfig().to_dict(),
+                                    qformer_config=InstructBlipQFormerConfig(vocab_size=30523).to_dict(),
+                                    text_config=text.to_dict(), num_query_tokens=32, image_token_index=image_token)
+        model = InstructBlipForConditionalGeneration(config).to(dtype).eval()
     os.makedirs(args.out, exist_ok=True)
     model.config.save_pretrained(args.out)
-    state = {published_name(k, "llava-hf"): v.detach().contiguous() for k, v in model.state_dict().items()}
+    layout = "llava-hf" if args.family == "llava" else "state-dict"
+    state = {published_name(k, layout): v.detach().contiguous() for k, v in model.state_dict().items()}
     save_file(state, os.path.join(args.out, "model.safetensors"), metadata={"format": "pt"})
     tok.save(os.path.join(args.out, "tokenizer.json"))
+    mean, std = [0.48145466, 0.4578275, 0.40821073], [0.26862954, 0.26130258, 0.27577711]
+    if args.family == "llava":
+        processor = {"image_processor_type": "CLIPImageProcessor", "size": {"shortest_edge": 336},
+                     "crop_size": {"height": 336, "width": 336}, "do_center_crop": True, "resample": 3,
+                     "image_mean": mean, "image_std": std}
+    else:
+        processor = {"image_processor_type": "BlipImageProcessor", "size": {"height": 224, "width": 224},
+                     "resample": 3, "image_mean": mean, "image_std": std}
+        PreTrainedTokenizerFast(tokenizer_object=bert, unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]",
+                                cls_token="[CLS]", mask_token="[MASK]").save_pretrained(
+            os.path.join(args.out, "qformer_tokenizer"))
     with open(os.path.join(args.out, "preprocessor_config.json"), "w") as f:
-        json.dump({"image_processor_type": "CLIPImageProcessor", "size": {"shortest_edge": 336},
-                   "crop_size": {"height": 336, "width": 336}, "do_center_crop": True, "resample": 3,
-                   "image_mean": [0.48145466, 0.4578275, 0.40821073],
-                   "image_std": [0.26862954, 0.26130258, 0.27577711]}, f, indent=2)
+        json.dump(processor, f, indent=2)
     n = sum(p.numel() for p in model.parameters())
     print("%s: %.2fB parameters (%s), vocab %d, image token %d" % (args.out, n / 1e9, args.dtype, vocab, image_token))
 
