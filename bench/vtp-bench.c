@@ -136,7 +136,7 @@ main (int argc, char **argv)
   vtp_model_features (&parts, &feats);
   tok_path = vtp_checkpoint_file (ckpt, "tokenizer.json");
   if (!vtp_model_image_config (ckpt, &parts, &ic, &error)
-      || !(clip = vtp_vision_tower_load (ckpt, vtp_model_vision_prefix (ckpt, NULL), &parts.vision, &feats, dev,
+      || !(clip = vtp_vision_tower_load (ckpt, vtp_model_vision_prefix (ckpt, &parts, NULL), &parts.vision, &feats, dev,
               wtype, &error))
       || !(cs = vtp_vision_state_new (clip, &error)))
     die (error);
@@ -161,7 +161,7 @@ main (int argc, char **argv)
   }
   /* queries go before BOS + raw prompt; image tokens replace <image> in LLaVA's template */
   if (!vtp_llama_find_names (ckpt, &parts.text, &names, &error)
-      || !(llm = vtp_llama_load (ckpt, &names, &parts.text, dev, wtype, &error))
+      || !(llm = vtp_llama_load (ckpt, &names, &parts.text, NULL, dev, wtype, &error))
       || !(tok = vtp_tokenizer_new_from_file (tok_path, &error))
       || !(features = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, width, &error))
       || !(embeds = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, out_rows, out_width, &error))

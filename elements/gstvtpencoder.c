@@ -134,7 +134,7 @@ load_model (GstVtpEncoder *self, const char *layers, SelectStrategy strategy, Vt
     goto out;
   if (strategy != STRATEGY_AUTO)
     feats.keep_cls = strategy == STRATEGY_FULL;
-  if (!(prefix = vtp_model_vision_prefix (self->ckpt, error))
+  if (!(prefix = vtp_model_vision_prefix (self->ckpt, &parts, error))
       || !vtp_model_image_config (self->ckpt, &parts, &ic, error)
       || !(self->clip = vtp_vision_tower_acquire (self->ckpt, prefix, &parts.vision, &feats, self->dev, wtype,
               error))

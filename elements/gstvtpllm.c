@@ -127,7 +127,7 @@ load_model (GstVtpLlm *self, VtpWeightType wtype, guint context, GError **error)
   ctx = context ? (gint) context : MIN (parts.text.max_position_embeddings, DEFAULT_CONTEXT);
   if (!(self->tok = vtp_tokenizer_new_from_file (tok_path, error))
       || !vtp_llama_find_names (self->ckpt, &parts.text, &names, error)
-      || !(self->llm = vtp_llama_acquire (self->ckpt, &names, &parts.text, self->dev, wtype, error))
+      || !(self->llm = vtp_llama_acquire (self->ckpt, &names, &parts.text, NULL, self->dev, wtype, error))
       || !(self->state = vtp_llama_state_new (self->llm, ctx, PREFILL_CHUNK, error)))
     goto out;
   self->image_token = parts.image_token_index >= 0 ? parts.image_token_index

@@ -113,14 +113,19 @@ static VtpCheckpoint *
 checkpoint_new (const char *dir, GError **error)
 {
   VtpCheckpoint *c = g_new0 (VtpCheckpoint, 1);
-  g_autofree char *index = NULL, *single = NULL, *bin = NULL;
+  g_autofree char *index = NULL, *single = NULL, *bin = NULL, *peft = NULL, *peft_weights = NULL, *config = NULL;
   gboolean ok;
 
   c->ref_count = 1;
   c->dir = g_strdup (dir);
   c->files = g_ptr_array_new_with_free_func ((GDestroyNotify) vtp_safetensors_free);
   c->tensors = g_hash_table_new (g_str_hash, g_str_equal);
-  c->config_parser = vtp_checkpoint_read_json (c, "config.json", FALSE, error);
+  /* a PEFT adapter directory has adapter_config.json and adapter_model.safetensors */
+  peft = vtp_checkpoint_file (c, "adapter_config.json");
+  peft_weights = vtp_checkpoint_file (c, "adapter_model.safetensors");
+  config = vtp_checkpoint_file (c, "config.json");
+  c->config_parser = vtp_checkpoint_read_json (c, !g_file_test (config, G_FILE_TEST_EXISTS)
+      && g_file_test (peft, G_FILE_TEST_EXISTS) ? "adapter_config.json" : "config.json", FALSE, error);
   if (!c->config_parser) {
     checkpoint_free (c);
     return NULL;
@@ -134,6 +139,8 @@ checkpoint_new (const char *dir, GError **error)
     ok = open_sharded (c, error);
   else if (g_file_test (single, G_FILE_TEST_EXISTS))
     ok = add_file (c, "model.safetensors", error);
+  else if (g_file_test (peft_weights, G_FILE_TEST_EXISTS))
+    ok = add_file (c, "adapter_model.safetensors", error);
   else {
     g_set_error (error, VTP_ERROR, VTP_ERROR_FILE,
         "%s has no model.safetensors nor model.safetensors.index.json%s", dir,
@@ -305,22 +312,10 @@ convert_weights (const VtpStTensor *t, VtpDType want, GError **error)
   return h;
 }
 
-VtpTensor *
-vtp_checkpoint_load (VtpCheckpoint *c, VtpDevice *dev, const char *name, VtpLoadKind kind,
-    VtpWeightType wtype, gint ndim, const gint64 *shape, GError **error)
-{
-  return vtp_checkpoint_load_rows (c, dev, name, kind, wtype, ndim, shape, 0, ndim ? shape[0] : 1, error);
-}
-
-VtpTensor *
-vtp_checkpoint_load_rows (VtpCheckpoint *c, VtpDevice *dev, const char *name, VtpLoadKind kind,
-    VtpWeightType wtype, gint ndim, const gint64 *shape, gint64 row0, gint64 n_rows, GError **error)
+const VtpStTensor *
+vtp_checkpoint_get (VtpCheckpoint *c, const char *name, gint ndim, const gint64 *shape, GError **error)
 {
   const VtpStTensor *t = vtp_checkpoint_find (c, name);
-  g_autofree gpointer converted = NULL;
-  gconstpointer data;
-  VtpDType dtype;
-  gint64 cols = 1, flat[2], out_shape[VTP_MAX_DIMS];
 
   if (!t) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "%s has no tensor '%s'", c->dir, name);
@@ -333,6 +328,28 @@ vtp_checkpoint_load_rows (VtpCheckpoint *c, VtpDevice *dev, const char *name, Vt
         "(from config.json)", t->file, name, found, want);
     return NULL;
   }
+  return t;
+}
+
+VtpTensor *
+vtp_checkpoint_load (VtpCheckpoint *c, VtpDevice *dev, const char *name, VtpLoadKind kind,
+    VtpWeightType wtype, gint ndim, const gint64 *shape, GError **error)
+{
+  return vtp_checkpoint_load_rows (c, dev, name, kind, wtype, ndim, shape, 0, ndim ? shape[0] : 1, error);
+}
+
+VtpTensor *
+vtp_checkpoint_load_rows (VtpCheckpoint *c, VtpDevice *dev, const char *name, VtpLoadKind kind,
+    VtpWeightType wtype, gint ndim, const gint64 *shape, gint64 row0, gint64 n_rows, GError **error)
+{
+  const VtpStTensor *t = vtp_checkpoint_get (c, name, ndim, shape, error);
+  g_autofree gpointer converted = NULL;
+  gconstpointer data;
+  VtpDType dtype;
+  gint64 cols = 1, flat[2], out_shape[VTP_MAX_DIMS];
+
+  if (!t)
+    return NULL;
   if (!t->dtype_supported || (t->dtype != VTP_DTYPE_F32 && t->dtype != VTP_DTYPE_F16 && t->dtype != VTP_DTYPE_BF16)) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT,
         "%s: tensor '%s' is stored as %s; vtp reads F32, F16 and BF16 weights", t->file, name, t->dtype_name);
@@ -353,6 +370,20 @@ vtp_checkpoint_load_rows (VtpCheckpoint *c, VtpDevice *dev, const char *name, Vt
   for (gint i = 1; i < ndim; i++)
     cols *= shape[i];
   g_return_val_if_fail (row0 >= 0 && n_rows >= 0 && row0 + n_rows <= (ndim ? shape[0] : 1), NULL);
+  if (kind == VTP_LOAD_MATRIX_T) {
+    /* [K, N] -> [N, K], whole tensor only */
+    const gsize es = vtp_dtype_size (dtype);
+    const guint8 *src = data;
+    guint8 *t_data;
+    g_return_val_if_fail (ndim == 2 && row0 == 0 && n_rows == shape[0], NULL);
+    t_data = g_malloc ((gsize) shape[0] * cols * es);
+    for (gint64 r = 0; r < shape[0]; r++)
+      for (gint64 c2 = 0; c2 < cols; c2++)
+        memcpy (t_data + ((gsize) c2 * shape[0] + r) * es, src + ((gsize) r * cols + c2) * es, es);
+    g_free (converted);
+    converted = t_data;
+    return vtp_linear_weight_new (dev, dtype, cols, shape[0], t_data, error);
+  }
   data = (const guint8 *) data + (gsize) row0 * cols * vtp_dtype_size (dtype);
   if (kind == VTP_LOAD_MATRIX)
     return vtp_linear_weight_new (dev, dtype, n_rows, cols, data, error);

@@ -37,10 +37,15 @@ JsonParser *vtp_checkpoint_read_json (VtpCheckpoint *c, const char *file, gboole
 /* Path of a file in the directory (whether or not it exists). */
 char *vtp_checkpoint_file (VtpCheckpoint *c, const char *file);
 
+/* Tensor @name after checking its shape (as vtp_checkpoint_load does). */
+const VtpStTensor *vtp_checkpoint_get (VtpCheckpoint *c, const char *name, gint ndim, const gint64 *shape,
+    GError **error);
+
 typedef enum {
   VTP_LOAD_MATRIX,   /* a linear/conv weight: [N, ...] flattened to [N, K], packed for vtp_op_linear */
   VTP_LOAD_TABLE,    /* an embedding table [V, D], gathered rows */
   VTP_LOAD_F32,      /* a vector or small parameter, converted to F32 */
+  VTP_LOAD_MATRIX_T, /* a projection stored [in, out] (used as x @ P): transposed to [out, in], then as MATRIX */
 } VtpLoadKind;
 
 /* How stored weights are typed on the device. KEEP uses the checkpoint's

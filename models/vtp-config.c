@@ -144,6 +144,7 @@ parse_vision (JsonObject *o, const char *where, VtpVisionConfig *c, const char *
       || !vtp_json_int (o, "image_size", c->image_size, where, &c->image_size, error)
       || !vtp_json_int (o, "patch_size", c->patch_size, where, &c->patch_size, error)
       || !vtp_json_int (o, "num_channels", 3, where, &c->num_channels, error)
+      || !vtp_json_int (o, "projection_dim", c->projection_dim, where, &c->projection_dim, error)
       || !vtp_json_float (o, "layer_norm_eps", c->layer_norm_eps, where, &c->layer_norm_eps, error)
       || !vtp_activation_parse (vtp_json_string (o, "hidden_act", act), where, &c->hidden_act, error))
     return FALSE;
@@ -161,7 +162,15 @@ parse_vision (JsonObject *o, const char *where, VtpVisionConfig *c, const char *
 gboolean
 vtp_clip_vision_config_parse (JsonObject *o, const char *where, VtpVisionConfig *c, GError **error)
 {
-  *c = (VtpVisionConfig) { VTP_VISION_CLIP, 768, 3072, 12, 12, 224, 32, 3, 1e-5f, VTP_ACT_QUICK_GELU };
+  *c = (VtpVisionConfig) { VTP_VISION_CLIP, 768, 3072, 12, 12, 224, 32, 3, 512, 1e-5f, VTP_ACT_QUICK_GELU };
+  return parse_vision (o, where, c, "quick_gelu", error);
+}
+
+/* Defaults: OpenAI's ViT-L/14 (224 px), as LLaMA-Adapter uses it. */
+gboolean
+vtp_openai_clip_config_parse (JsonObject *o, const char *where, VtpVisionConfig *c, GError **error)
+{
+  *c = (VtpVisionConfig) { VTP_VISION_OPENAI, 1024, 4096, 24, 16, 224, 14, 3, 768, 1e-5f, VTP_ACT_QUICK_GELU };
   return parse_vision (o, where, c, "quick_gelu", error);
 }
 
@@ -171,7 +180,7 @@ vtp_blip_vision_config_parse (JsonObject *o, const char *where, VtpVisionConfig 
 {
   gboolean qkv_bias;
 
-  *c = (VtpVisionConfig) { VTP_VISION_EVA, 1408, 6144, 39, 16, 224, 14, 3, 1e-6f, VTP_ACT_GELU };
+  *c = (VtpVisionConfig) { VTP_VISION_EVA, 1408, 6144, 39, 16, 224, 14, 3, 0, 1e-6f, VTP_ACT_GELU };
   if (!vtp_json_bool (o, "qkv_bias", TRUE, where, &qkv_bias, error))
     return FALSE;
   return require (qkv_bias, error, "%s: qkv_bias false is not supported", where)
@@ -391,4 +400,45 @@ vtp_blip_config_parse (JsonObject *root, const char *where, gboolean instruct, V
       && require (c->qformer.encoder_hidden_size == c->vision.hidden_size, error, "%s: the Q-Former reads %d-wide "
           "image features (qformer_config.encoder_hidden_size) but the vision tower is %d wide", where,
           c->qformer.encoder_hidden_size, c->vision.hidden_size);
+}
+
+gboolean
+vtp_adapter_config_parse (JsonObject *o, const char *where, VtpAdapterConfig *c, GError **error)
+{
+  const char *version = vtp_json_string (o, "version", NULL);
+  float ratio;
+
+  memset (c, 0, sizeof *c);
+  if (!g_strcmp0 (vtp_json_string (o, "peft_type", NULL), "ADAPTION_PROMPT")) {
+    c->form = VTP_ADAPTER_PEFT;
+    if (!vtp_json_int (o, "adapter_len", 10, where, &c->query_len, error)
+        || !vtp_json_int (o, "adapter_layers", 0, where, &c->query_layer, error))
+      return FALSE;
+    return require (c->query_len > 0 && c->query_layer > 0, error, "%s: adapter_len and adapter_layers must be "
+        "positive", where);
+  }
+  if (!g_strcmp0 (version, "v1"))
+    c->form = VTP_ADAPTER_V1;
+  else if (!g_strcmp0 (version, "v2-multimodal"))
+    c->form = VTP_ADAPTER_V2_MULTIMODAL;
+  else
+    return require (FALSE, error, "%s: version \"%s\" is not a LLaMA-Adapter form vtp runs (v1, v2-multimodal)",
+        where, version ? version : "(none)");
+  if (!vtp_json_int (o, "query_len", 10, where, &c->query_len, error)
+      || !vtp_json_int (o, "query_layer", 31, where, &c->query_layer, error)
+      || !vtp_json_int (o, "clip_dim", 768, where, &c->clip_dim, error)
+      || !vtp_json_int (o, "v_embed_dim", 768, where, &c->v_embed_dim, error)
+      || !vtp_json_int (o, "v_depth", 8, where, &c->v_depth, error)
+      || !vtp_json_int (o, "v_num_heads", 16, where, &c->v_num_heads, error)
+      || !vtp_json_float (o, "v_mlp_ratio", 4.0f, where, &ratio, error)
+      || !vtp_json_bool (o, "w_bias", FALSE, where, &c->w_bias, error)
+      || !vtp_json_bool (o, "w_lora", FALSE, where, &c->w_lora, error)
+      || !vtp_json_int (o, "lora_rank", 16, where, &c->lora_rank, error)
+      || !vtp_json_int (o, "llm_dim", 0, where, &c->llm_dim, error))
+    return FALSE;
+  c->v_mlp = (gint) (c->v_embed_dim * ratio);
+  return require (c->query_len > 0 && c->query_layer > 0, error, "%s: query_len and query_layer must be positive",
+          where)
+      && require (c->form != VTP_ADAPTER_V2_MULTIMODAL || (c->v_num_heads > 0 && c->v_embed_dim % c->v_num_heads == 0),
+          error, "%s: v_embed_dim %d is not a multiple of v_num_heads %d", where, c->v_embed_dim, c->v_num_heads);
 }

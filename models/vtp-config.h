@@ -19,12 +19,14 @@ typedef enum {
 typedef enum {
   VTP_VISION_CLIP,
   VTP_VISION_EVA,
+  VTP_VISION_OPENAI,    /* OpenAI's CLIP package names (visual.*), as LLaMA-Adapter loads it */
 } VtpVisionFlavor;
 
 typedef struct {
   VtpVisionFlavor flavor;
   gint hidden_size, intermediate_size, num_hidden_layers, num_attention_heads;
   gint image_size, patch_size, num_channels;
+  gint projection_dim;          /* width after the visual projection (OpenAI CLIP) */
   float layer_norm_eps;
   VtpActivation hidden_act;
 } VtpVisionConfig;
@@ -78,8 +80,31 @@ typedef struct {
   gint image_token_index;       /* -1 when the config has none */
 } VtpBlipConfig;
 
+/* LLaMA-Adapter (model-spec section 5) in its converted layout, or a PEFT
+ * adaption-prompt adapter. */
+typedef enum {
+  VTP_ADAPTER_V2_MULTIMODAL,    /* visual queries + per-layer prompts, tanh(gate) per head, biases, LoRA */
+  VTP_ADAPTER_V1,               /* text-only prompts, raw gate per head */
+  VTP_ADAPTER_PEFT,             /* PEFT adaption_prompt: prompts and one scalar gate per layer */
+} VtpAdapterForm;
+
+typedef struct {
+  VtpAdapterForm form;
+  gint query_len;               /* prompt positions per adapted layer */
+  gint query_layer;             /* adapted layers: the last query_layer of the LLM */
+  gint clip_dim, v_embed_dim, v_depth, v_num_heads, v_mlp;  /* V2 visual part */
+  gboolean w_bias, w_lora;
+  gint lora_rank;
+  gint llm_dim;                 /* the LLM width it was trained for (0: not recorded) */
+} VtpAdapterConfig;
+
+/* config.json of tools/convert_llama_adapter.py, or PEFT's adapter_config.json. */
+gboolean vtp_adapter_config_parse (JsonObject *o, const char *where, VtpAdapterConfig *out, GError **error);
+
 /* Fills @out from a CLIPVisionConfig object (@where names it in errors). */
 gboolean vtp_clip_vision_config_parse (JsonObject *o, const char *where, VtpVisionConfig *out, GError **error);
+/* The config.json tools/convert_llama_adapter.py writes for OpenAI CLIP. */
+gboolean vtp_openai_clip_config_parse (JsonObject *o, const char *where, VtpVisionConfig *out, GError **error);
 /* A Blip2VisionConfig / InstructBlipVisionConfig object (EVA tower). */
 gboolean vtp_blip_vision_config_parse (JsonObject *o, const char *where, VtpVisionConfig *out, GError **error);
 gboolean vtp_llama_config_parse (JsonObject *o, const char *where, VtpLlamaConfig *out, GError **error);

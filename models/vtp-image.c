@@ -108,6 +108,18 @@ vtp_image_config_parse (JsonObject *o, const char *where, VtpImageConfig *c, GEr
       || !parse_triplet (o, "image_mean", where, c->mean, error)
       || !parse_triplet (o, "image_std", where, c->std, error))
     return FALSE;
+  {
+    const char *rounding = vtp_json_string (o, "crop_rounding", "floor");
+    if (!g_strcmp0 (rounding, "round_half_even"))
+      c->crop_rounding = VTP_CROP_ROUND;
+    else if (!g_strcmp0 (rounding, "floor"))
+      c->crop_rounding = VTP_CROP_FLOOR;
+    else {
+      g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s: crop_rounding \"%s\" is not floor or round_half_even",
+          where, rounding);
+      return FALSE;
+    }
+  }
   if (resample != 2 && resample != 3) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG,
         "%s: resample %d is not supported (2 bilinear, 3 bicubic)", where, resample);

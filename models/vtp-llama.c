@@ -10,10 +10,16 @@ vtp_llama_find_names (VtpCheckpoint *c, const VtpLlamaConfig *cfg, VtpLlamaNames
     "language_model.", NULL };
   static const char *const heads[] = { "language_model.lm_head.weight", "lm_head.weight", NULL };
 
+  memset (names, 0, sizeof *names);
+  if (vtp_checkpoint_find (c, "tok_embeddings.weight")) {
+    names->model_prefix = "";
+    names->lm_head = cfg->tie_word_embeddings ? NULL : "output.weight";
+    names->meta = TRUE;
+    return TRUE;
+  }
   names->model_prefix = vtp_checkpoint_find_prefix (c, models, "embed_tokens.weight", "language model", error);
   if (!names->model_prefix)
     return FALSE;
-  names->lm_head = NULL;
   for (guint i = 0; heads[i]; i++)
     if (vtp_checkpoint_find (c, heads[i]))
       names->lm_head = heads[i];
@@ -27,32 +33,49 @@ vtp_llama_find_names (VtpCheckpoint *c, const VtpLlamaConfig *cfg, VtpLlamaNames
   return TRUE;
 }
 
-static void
-load_layer (VtpLoader *l, const VtpLlamaConfig *cfg, gint i, VtpLlamaLayer *y)
+/* Layer tensor names (between "layers.%d." and ".weight"), HF and Meta. */
+typedef enum { N_ATTN_NORM, N_FFN_NORM, N_Q, N_K, N_V, N_O, N_GATE, N_UP, N_DOWN, N_EMBED, N_NORM } NameRole;
+
+static const char *const hf_names[] = { "input_layernorm", "post_attention_layernorm", "self_attn.q_proj",
+  "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj",
+  "embed_tokens", "norm" };
+static const char *const meta_names[] = { "attention_norm", "ffn_norm", "attention.wq", "attention.wk",
+  "attention.wv", "attention.wo", "feed_forward.w1", "feed_forward.w3", "feed_forward.w2", "tok_embeddings",
+  "norm" };
+
+const char *
+vtp_llama_tensor_name (const VtpLlamaNames *names, gint role)
 {
+  return (names->meta ? meta_names : hf_names)[role];
+}
+
+static void
+load_layer (VtpLoader *l, const VtpLlamaNames *names, const VtpLlamaConfig *cfg, gint i, VtpLlamaLayer *y)
+{
+  const char *const *n = names->meta ? meta_names : hf_names;
   const gint64 D = cfg->hidden_size, I = cfg->intermediate_size;
   const gint64 QD = (gint64) cfg->num_attention_heads * cfg->head_dim;
   const gint64 KD = (gint64) cfg->num_key_value_heads * cfg->head_dim;
 
-  y->attn_norm = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "layers.%d.input_layernorm.weight", i);
-  y->wq = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (QD, D), "layers.%d.self_attn.q_proj.weight", i);
-  y->wk = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (KD, D), "layers.%d.self_attn.k_proj.weight", i);
-  y->wv = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (KD, D), "layers.%d.self_attn.v_proj.weight", i);
-  y->wo = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (D, QD), "layers.%d.self_attn.o_proj.weight", i);
+  y->attn_norm = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "layers.%d.%s.weight", i, n[N_ATTN_NORM]);
+  y->wq = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (QD, D), "layers.%d.%s.weight", i, n[N_Q]);
+  y->wk = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (KD, D), "layers.%d.%s.weight", i, n[N_K]);
+  y->wv = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (KD, D), "layers.%d.%s.weight", i, n[N_V]);
+  y->wo = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (D, QD), "layers.%d.%s.weight", i, n[N_O]);
   if (cfg->attention_bias) {
-    y->bq = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (QD), "layers.%d.self_attn.q_proj.bias", i);
-    y->bk = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (KD), "layers.%d.self_attn.k_proj.bias", i);
-    y->bv = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (KD), "layers.%d.self_attn.v_proj.bias", i);
-    y->bo = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "layers.%d.self_attn.o_proj.bias", i);
+    y->bq = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (QD), "layers.%d.%s.bias", i, n[N_Q]);
+    y->bk = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (KD), "layers.%d.%s.bias", i, n[N_K]);
+    y->bv = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (KD), "layers.%d.%s.bias", i, n[N_V]);
+    y->bo = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "layers.%d.%s.bias", i, n[N_O]);
   }
-  y->ffn_norm = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "layers.%d.post_attention_layernorm.weight", i);
-  y->w_gate = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (I, D), "layers.%d.mlp.gate_proj.weight", i);
-  y->w_up = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (I, D), "layers.%d.mlp.up_proj.weight", i);
-  y->w_down = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (D, I), "layers.%d.mlp.down_proj.weight", i);
+  y->ffn_norm = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "layers.%d.%s.weight", i, n[N_FFN_NORM]);
+  y->w_gate = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (I, D), "layers.%d.%s.weight", i, n[N_GATE]);
+  y->w_up = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (I, D), "layers.%d.%s.weight", i, n[N_UP]);
+  y->w_down = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (D, I), "layers.%d.%s.weight", i, n[N_DOWN]);
   if (cfg->mlp_bias) {
-    y->b_gate = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (I), "layers.%d.mlp.gate_proj.bias", i);
-    y->b_up = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (I), "layers.%d.mlp.up_proj.bias", i);
-    y->b_down = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "layers.%d.mlp.down_proj.bias", i);
+    y->b_gate = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (I), "layers.%d.%s.bias", i, n[N_GATE]);
+    y->b_up = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (I), "layers.%d.%s.bias", i, n[N_UP]);
+    y->b_down = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "layers.%d.%s.bias", i, n[N_DOWN]);
   }
 }
 
@@ -63,6 +86,10 @@ free_layer (VtpLlamaLayer *y)
     y->w_gate, y->w_up, y->w_down, y->b_gate, y->b_up, y->b_down };
   for (guint i = 0; i < G_N_ELEMENTS (ts); i++)
     vtp_tensor_free (ts[i]);
+  for (gint p = 0; p < VTP_N_PROJ; p++) {
+    vtp_tensor_free (y->lora_a[p]);
+    vtp_tensor_free (y->lora_b[p]);
+  }
 }
 
 /* inv_freq[j] = 1 / theta^(2j / d), in float as transformers computes it. */
@@ -79,15 +106,16 @@ rope_inv_freq (VtpDevice *dev, gint d, float theta, GError **error)
 
 VtpLlama *
 vtp_llama_load (VtpCheckpoint *c, const VtpLlamaNames *names, const VtpLlamaConfig *cfg,
-    VtpDevice *dev, VtpWeightType wtype, GError **error)
+    VtpCheckpoint *adapter, VtpDevice *dev, VtpWeightType wtype, GError **error)
 {
   g_autoptr (VtpLlama) m = g_new0 (VtpLlama, 1);
   VtpLoader l = { c, dev, wtype, names->model_prefix, error, FALSE };
-  g_autofree char *embed_name = g_strconcat (names->model_prefix, "embed_tokens.weight", NULL);
+  g_autofree char *embed_name = g_strconcat (names->model_prefix, vtp_llama_tensor_name (names, N_EMBED),
+      ".weight", NULL);
   const gint64 V = cfg->vocab_size, D = cfg->hidden_size;
 
   m->cfg = *cfg;
-  m->rope_layout = VTP_ROPE_HALF;
+  m->rope_layout = names->meta ? VTP_ROPE_INTERLEAVED : VTP_ROPE_HALF;
   m->dev = vtp_device_ref (dev);
   m->ckpt = vtp_checkpoint_ref (c);
   m->embed = vtp_checkpoint_find (c, embed_name);
@@ -102,13 +130,14 @@ vtp_llama_load (VtpCheckpoint *c, const VtpLlamaNames *names, const VtpLlamaConf
   }
   m->layers = g_new0 (VtpLlamaLayer, cfg->num_hidden_layers);
   for (gint i = 0; i < cfg->num_hidden_layers && !l.failed; i++)
-    load_layer (&l, cfg, i, &m->layers[i]);
+    load_layer (&l, names, cfg, i, &m->layers[i]);
   m->norm = vtp_loader_get (&l, VTP_LOAD_F32, VTP_VEC (D), "norm.weight");
   if (l.failed)
     return NULL;
   l.prefix = "";
   m->lm_head = vtp_loader_get (&l, VTP_LOAD_MATRIX, VTP_MAT (V, D), "%s", names->lm_head ? names->lm_head : embed_name);
-  if (l.failed || !(m->inv_freq = rope_inv_freq (dev, cfg->head_dim, cfg->rope_theta, error)))
+  if (l.failed || !(m->inv_freq = rope_inv_freq (dev, cfg->head_dim, cfg->rope_theta, error))
+      || (adapter && !vtp_llama_adapter_load (m, adapter, names, wtype, error)))
     return NULL;
   return g_steal_pointer (&m);
 }
@@ -117,6 +146,7 @@ typedef struct {
   VtpCheckpoint *c;
   const VtpLlamaNames *names;
   const VtpLlamaConfig *cfg;
+  VtpCheckpoint *adapter;
   VtpDevice *dev;
   VtpWeightType wtype;
 } LoadArgs;
@@ -125,16 +155,16 @@ static gpointer
 load_cached (gpointer data, GError **error)
 {
   LoadArgs *a = data;
-  return vtp_llama_load (a->c, a->names, a->cfg, a->dev, a->wtype, error);
+  return vtp_llama_load (a->c, a->names, a->cfg, a->adapter, a->dev, a->wtype, error);
 }
 
 VtpLlama *
 vtp_llama_acquire (VtpCheckpoint *c, const VtpLlamaNames *names, const VtpLlamaConfig *cfg,
-    VtpDevice *dev, VtpWeightType wtype, GError **error)
+    VtpCheckpoint *adapter, VtpDevice *dev, VtpWeightType wtype, GError **error)
 {
-  LoadArgs a = { c, names, cfg, dev, wtype };
-  g_autofree char *key = g_strdup_printf ("llama|%p|%s|%d|%d", (void *) dev, c->dir, wtype,
-      cfg->num_hidden_layers);
+  LoadArgs a = { c, names, cfg, adapter, dev, wtype };
+  g_autofree char *key = g_strdup_printf ("llama|%p|%s|%d|%d|%s", (void *) dev, c->dir, wtype,
+      cfg->num_hidden_layers, adapter ? adapter->dir : "");
   return vtp_model_cache_acquire (key, load_cached, &a, (GDestroyNotify) vtp_llama_free, error);
 }
 
@@ -149,6 +179,7 @@ vtp_llama_free (VtpLlama *m)
   vtp_tensor_free (m->norm);
   vtp_tensor_free (m->lm_head);
   vtp_tensor_free (m->inv_freq);
+  vtp_llama_adapter_free (m->adapter);
   if (m->ckpt)
     vtp_checkpoint_unref (m->ckpt);
   if (m->dev)
@@ -185,6 +216,20 @@ vtp_llama_state_new (VtpLlama *m, gint max_ctx, gint max_chunk, GError **error)
     if (!(s->k_cache[i] = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_ctx, KD, error))
         || !(s->v_cache[i] = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_ctx, KD, error)))
       return NULL;
+  if (m->adapter) {
+    const VtpAdapterConfig *ac = &m->adapter->cfg;
+    s->prompt_k = g_new0 (VtpTensor *, c->num_hidden_layers);
+    s->prompt_v = g_new0 (VtpTensor *, c->num_hidden_layers);
+    for (gint i = m->adapter->first_layer; i < c->num_hidden_layers; i++)
+      if (!(s->prompt_k[i] = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, ac->query_len, KD, error))
+          || !(s->prompt_v[i] = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, ac->query_len, KD, error)))
+        return NULL;
+    if (ac->w_lora && !(s->lora_tmp = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, ac->lora_rank, error)))
+      return NULL;
+    /* V1 and PEFT adapters carry their prompts: on from the start */
+    if (m->adapter->static_prompts && !vtp_llama_set_prompts (m, s, NULL, FALSE, error))
+      return NULL;
+  }
   return g_steal_pointer (&s);
 }
 
@@ -196,9 +241,16 @@ vtp_llama_state_free (VtpLlamaState *s)
   for (gint i = 0; i < s->n_layers; i++) {
     vtp_tensor_free (s->k_cache[i]);
     vtp_tensor_free (s->v_cache[i]);
+    if (s->prompt_k) {
+      vtp_tensor_free (s->prompt_k[i]);
+      vtp_tensor_free (s->prompt_v[i]);
+    }
   }
   g_free (s->k_cache);
   g_free (s->v_cache);
+  g_free (s->prompt_k);
+  g_free (s->prompt_v);
+  vtp_tensor_free (s->lora_tmp);
   vtp_tensor_free (s->x);
   vtp_tensor_free (s->xn);
   vtp_tensor_free (s->q);
@@ -237,6 +289,17 @@ embed_tokens (VtpLlama *m, VtpLlamaState *s, const gint32 *ids, gint n, gint row
       error);
 }
 
+/* y[row..row+n) += B (A x[row..row+n)), when the layer has this LoRA. */
+static void
+lora (VtpLlamaState *s, const VtpLlamaLayer *y, VtpLlamaProj p, VtpTensor *out, gint out_row, const VtpTensor *in,
+    gint n)
+{
+  if (!y->lora_a[p])
+    return;
+  vtp_op_linear (s->lora_tmp, 0, in, 0, n, y->lora_a[p], NULL, FALSE);
+  vtp_op_linear (out, out_row, s->lora_tmp, 0, n, y->lora_b[p], NULL, TRUE);
+}
+
 static void
 attention_block (VtpLlama *m, VtpLlamaState *s, gint l, gint n)
 {
@@ -247,13 +310,20 @@ attention_block (VtpLlama *m, VtpLlamaState *s, gint l, gint n)
 
   vtp_op_rmsnorm (s->xn, s->x, 0, n, y->attn_norm, c->rms_norm_eps);
   vtp_op_linear (s->q, 0, s->xn, 0, n, y->wq, y->bq, FALSE);
+  lora (s, y, VTP_PROJ_Q, s->q, 0, s->xn, n);
   vtp_op_linear (s->k_cache[l], s->n_past, s->xn, 0, n, y->wk, y->bk, FALSE);
+  lora (s, y, VTP_PROJ_K, s->k_cache[l], s->n_past, s->xn, n);
   vtp_op_linear (s->v_cache[l], s->n_past, s->xn, 0, n, y->wv, y->bv, FALSE);
+  lora (s, y, VTP_PROJ_V, s->v_cache[l], s->n_past, s->xn, n);
   vtp_op_rope (s->q, 0, n, c->num_attention_heads, c->head_dim, s->n_past, m->inv_freq, m->rope_layout);
   vtp_op_rope (s->k_cache[l], s->n_past, n, c->num_key_value_heads, c->head_dim, s->n_past, m->inv_freq,
       m->rope_layout);
   vtp_op_attention (s->attn, 0, s->q, 0, n, s->k_cache[l], s->v_cache[l], 0, s->n_past + n, s->scores, &a);
+  if (s->prompts_on && m->adapter && l >= m->adapter->first_layer)
+    /* LLaMA-Adapter: a separate softmax over the prompt positions, gated per head */
+    vtp_op_adapter_attention (s->attn, 0, s->q, 0, n, s->prompt_k[l], s->prompt_v[l], m->adapter->gates, l, &a);
   vtp_op_linear (s->x, 0, s->attn, 0, n, y->wo, y->bo, TRUE);          /* x += o_proj(attn) */
+  lora (s, y, VTP_PROJ_O, s->x, 0, s->attn, n);
 }
 
 static void
@@ -263,9 +333,12 @@ mlp_block (VtpLlama *m, VtpLlamaState *s, gint l, gint n)
 
   vtp_op_rmsnorm (s->xn, s->x, 0, n, y->ffn_norm, m->cfg.rms_norm_eps);
   vtp_op_linear (s->gate, 0, s->xn, 0, n, y->w_gate, y->b_gate, FALSE);
+  lora (s, y, VTP_PROJ_GATE, s->gate, 0, s->xn, n);
   vtp_op_linear (s->up, 0, s->xn, 0, n, y->w_up, y->b_up, FALSE);
+  lora (s, y, VTP_PROJ_UP, s->up, 0, s->xn, n);
   vtp_op_silu_mul (s->gate, s->up, 0, n);
   vtp_op_linear (s->x, 0, s->gate, 0, n, y->w_down, y->b_down, TRUE);  /* x += down(silu(gate) * up) */
+  lora (s, y, VTP_PROJ_DOWN, s->x, 0, s->gate, n);
 }
 
 /* The decoder over s->x rows [0, n) at positions n_past..; logits of rows

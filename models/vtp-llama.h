@@ -1,8 +1,10 @@
 /* vtp-llama.h: the LLaMA-family decoder (HF LlamaForCausalLM numerics):
  * RMSNorm, grouped-query attention with RoPE and a KV cache, SiLU MLP.
- * Token embeddings are gathered on the host from the memory-mapped
- * checkpoint (only the rows in use travel to the device); lm_head lives on
- * the device. */
+ * Reads HF checkpoints (rotate_half RoPE) and Meta ones (interleaved RoPE),
+ * and runs LLaMA-Adapter's adapted attention when an adapter is loaded
+ * (vtp-llama-adapter.c). Token embeddings are gathered on the host from the
+ * memory-mapped checkpoint (only the rows in use travel to the device);
+ * lm_head lives on the device. */
 #pragma once
 #include "vtp-checkpoint.h"
 #include "vtp-config.h"
@@ -10,11 +12,27 @@
 
 G_BEGIN_DECLS
 
+/* The projections of a layer, in the order of the LoRA tables. */
+typedef enum {
+  VTP_PROJ_Q, VTP_PROJ_K, VTP_PROJ_V, VTP_PROJ_O, VTP_PROJ_GATE, VTP_PROJ_UP, VTP_PROJ_DOWN, VTP_N_PROJ,
+} VtpLlamaProj;
+
 typedef struct {
   VtpTensor *attn_norm, *ffn_norm;
-  VtpTensor *wq, *wk, *wv, *wo, *bq, *bk, *bv, *bo;        /* biases only with attention_bias */
-  VtpTensor *w_gate, *w_up, *w_down, *b_gate, *b_up, *b_down; /* biases only with mlp_bias */
+  VtpTensor *wq, *wk, *wv, *wo, *bq, *bk, *bv, *bo;        /* biases: attention_bias or an adapter's */
+  VtpTensor *w_gate, *w_up, *w_down, *b_gate, *b_up, *b_down; /* biases: mlp_bias or an adapter's */
+  VtpTensor *lora_a[VTP_N_PROJ], *lora_b[VTP_N_PROJ];       /* an adapter's LoRA: y += B (A x) */
 } VtpLlamaLayer;
+
+/* The LLM side of a LLaMA-Adapter: which layers are adapted, with which
+ * gates, and (V1, PEFT) the prompts the checkpoint holds. */
+typedef struct {
+  VtpAdapterConfig cfg;
+  char *dir;
+  gint first_layer;           /* layers [first_layer, n_layers) are adapted */
+  VtpTensor *gates;           /* [n_layers, H]: the gate each head applies (tanh'd, new_gate folded in) */
+  VtpTensor *static_prompts;  /* V1 / PEFT: [query_layer * query_len, D]; V2 gets them from vtpadapter */
+} VtpLlamaAdapter;
 
 typedef struct {
   VtpLlamaConfig cfg;
@@ -24,27 +42,37 @@ typedef struct {
   const VtpStTensor *embed;   /* [V, D] in the mapped checkpoint */
   VtpTensor *norm, *lm_head, *inv_freq;
   VtpLlamaLayer *layers;
+  VtpLlamaAdapter *adapter;   /* NULL: a plain model */
 } VtpLlama;
 
 /* Names of the parts of a checkpoint: "<model_prefix>layers.0..." and the
- * output head (NULL: tied to the embeddings). */
+ * output head (NULL: tied to the embeddings); Meta checkpoints name every
+ * tensor their own way (tok_embeddings, attention.wq, feed_forward.w1...). */
 typedef struct {
-  const char *model_prefix;   /* "language_model.model.", "model.language_model.", "model." */
-  const char *lm_head;        /* "language_model.lm_head.weight", "lm_head.weight" or NULL */
+  const char *model_prefix;   /* "language_model.model.", "model.language_model.", "model.", "" */
+  const char *lm_head;        /* "language_model.lm_head.weight", "lm_head.weight", "output.weight" or NULL */
+  gboolean meta;              /* Meta names and weights: interleaved RoPE */
 } VtpLlamaNames;
+
+/* The name of a tensor role in this naming ("input_layernorm" or
+ * "attention_norm"...), for the roles of vtp-llama.c's table. */
+const char *vtp_llama_tensor_name (const VtpLlamaNames *names, gint role);
 
 /* Finds where the decoder sits in @c (llava-hf and transformers 5 spellings,
  * plain Llama). */
 gboolean vtp_llama_find_names (VtpCheckpoint *c, const VtpLlamaConfig *cfg, VtpLlamaNames *names, GError **error);
 
+/* Loads the decoder; with @adapter (a LLaMA-Adapter or PEFT directory),
+ * also the adapter's LLM-side weights: biases, fine-tuned norms, LoRA,
+ * gates, static prompts. */
 VtpLlama *vtp_llama_load (VtpCheckpoint *c, const VtpLlamaNames *names, const VtpLlamaConfig *cfg,
-    VtpDevice *dev, VtpWeightType wtype, GError **error);
+    VtpCheckpoint *adapter, VtpDevice *dev, VtpWeightType wtype, GError **error);
 void vtp_llama_free (VtpLlama *m);
 /* vtp_llama_load through the process-wide cache: the same checkpoint,
- * device and weight type give the same (read-only) model. Release with
- * vtp_model_cache_release. */
+ * adapter, device and weight type give the same (read-only) model. Release
+ * with vtp_model_cache_release. */
 VtpLlama *vtp_llama_acquire (VtpCheckpoint *c, const VtpLlamaNames *names, const VtpLlamaConfig *cfg,
-    VtpDevice *dev, VtpWeightType wtype, GError **error);
+    VtpCheckpoint *adapter, VtpDevice *dev, VtpWeightType wtype, GError **error);
 
 typedef struct {
   gint max_ctx, max_chunk;
@@ -53,11 +81,25 @@ typedef struct {
   VtpTensor **k_cache, **v_cache;
   float *host_rows;           /* [max_chunk, D] staging for embeddings */
   gint n_layers;
+  VtpTensor *lora_tmp;        /* [max_chunk, rank] with LoRA */
+  VtpTensor **prompt_k, **prompt_v;  /* adapted layers: the prompts' keys and values [query_len, KV] */
+  gboolean prompts_on;
 } VtpLlamaState;
 
 /* A state for @max_ctx positions, fed at most @max_chunk tokens at a time. */
 VtpLlamaState *vtp_llama_state_new (VtpLlama *m, gint max_ctx, gint max_chunk, GError **error);
 void vtp_llama_state_free (VtpLlamaState *s);
+
+/* Sets the adaption prompts the adapted layers attend to: @prompts
+ * [query_layer * query_len, D] (the adapter's static ones when NULL and it
+ * has them); @off runs the model without them (as a gate of 0 would). */
+gboolean vtp_llama_set_prompts (VtpLlama *m, VtpLlamaState *s, const VtpTensor *prompts, gboolean off,
+    GError **error);
+
+/* Loads the adapter side into @m (vtp-llama-adapter.c). */
+gboolean vtp_llama_adapter_load (VtpLlama *m, VtpCheckpoint *adapter, const VtpLlamaNames *names,
+    VtpWeightType wtype, GError **error);
+void vtp_llama_adapter_free (VtpLlamaAdapter *a);
 
 /* One piece of the model input: token ids, or rows of precomputed
  * embeddings on the device (image tokens, Q-Former queries). */

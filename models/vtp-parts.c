@@ -37,13 +37,27 @@ vtp_model_parts_read (VtpCheckpoint *c, VtpModelParts *p, GError **error)
     p->has_text = TRUE;
     return vtp_llama_config_parse (c->config, where, &p->text, error);
   }
+  if (!g_strcmp0 (type, "llama_adapter") || !g_strcmp0 (vtp_json_string (c->config, "peft_type", NULL),
+          "ADAPTION_PROMPT")) {
+    g_free (p->model_type);
+    p->model_type = g_strdup (type ? type : "peft adaption_prompt");
+    p->family = VTP_FAMILY_LLAMA_ADAPTER;
+    p->has_adapter = TRUE;
+    return TRUE;
+  }
+  if (!g_strcmp0 (type, "openai_clip_vision")) {
+    p->family = VTP_FAMILY_OPENAI_CLIP;
+    p->has_vision = TRUE;
+    return vtp_openai_clip_config_parse (c->config, where, &p->vision, error);
+  }
   if (!g_strcmp0 (type, "clip_vision_model"))
     vision = json_parser_get_root (c->config_parser);
   else if (!g_strcmp0 (type, "clip"))
     vision = vtp_json_lookup (c->config, "vision_config");
   else {
     g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s: model_type \"%s\" is not one vtp reads (llava, "
-        "instructblip, blip-2, clip, clip_vision_model, llama)", where, type ? type : "(none)");
+        "instructblip, blip-2, clip, clip_vision_model, openai_clip_vision, llama, llama_adapter)", where,
+        type ? type : "(none)");
     return FALSE;
   }
   p->family = VTP_FAMILY_CLIP;
@@ -61,10 +75,13 @@ vtp_model_parts_clear (VtpModelParts *p)
 }
 
 const char *
-vtp_model_vision_prefix (VtpCheckpoint *c, GError **error)
+vtp_model_vision_prefix (VtpCheckpoint *c, const VtpModelParts *parts, GError **error)
 {
+  static const char *const openai[] = { "visual.", "", NULL };
   static const char *const prefixes[] = { "vision_tower.vision_model.", "model.vision_tower.vision_model.",
     "vision_tower.", "model.vision_tower.", "vision_model.", "model.vision_model.", "", NULL };
+  if (parts->vision.flavor == VTP_VISION_OPENAI)
+    return vtp_checkpoint_find_prefix (c, openai, "conv1.weight", "OpenAI CLIP visual tower", error);
   return vtp_checkpoint_find_prefix (c, prefixes, "embeddings.patch_embedding.weight", "vision tower", error);
 }
 
@@ -86,6 +103,13 @@ void
 vtp_model_features (const VtpModelParts *p, VtpVisionFeatures *f)
 {
   memset (f, 0, sizeof *f);
+  if (p->family == VTP_FAMILY_OPENAI_CLIP) {
+    /* LLaMA-Adapter: ln_post on all tokens, then the visual projection */
+    f->n_layers = 1;
+    f->layers[0] = p->vision.num_hidden_layers;
+    f->keep_cls = f->post_norm = f->projection = TRUE;
+    return;
+  }
   if (p->family == VTP_FAMILY_INSTRUCTBLIP || p->family == VTP_FAMILY_BLIP2) {
     f->n_layers = 1;
     f->layers[0] = p->vision.num_hidden_layers;

@@ -14,13 +14,15 @@ typedef enum {
   VTP_FAMILY_INSTRUCTBLIP,
   VTP_FAMILY_BLIP2,
   VTP_FAMILY_CLIP,
+  VTP_FAMILY_OPENAI_CLIP,       /* converted from OpenAI's CLIP package, as LLaMA-Adapter uses it */
   VTP_FAMILY_LLAMA,
+  VTP_FAMILY_LLAMA_ADAPTER,     /* a LLaMA-Adapter (V1, V2 multimodal) or PEFT adaption-prompt directory */
 } VtpFamily;
 
 typedef struct {
   char *model_type;
   VtpFamily family;
-  gboolean has_vision, has_projector, has_qformer, has_text;
+  gboolean has_vision, has_projector, has_qformer, has_text, has_adapter;
   VtpVisionConfig vision;       /* with has_vision */
   VtpLlamaConfig text;          /* with has_text */
   VtpLlavaConfig llava;         /* LLaVA: projector, feature selection */
@@ -34,7 +36,7 @@ gboolean vtp_model_parts_read (VtpCheckpoint *c, VtpModelParts *parts, GError **
 void vtp_model_parts_clear (VtpModelParts *parts);
 
 /* Where a part's tensors start. */
-const char *vtp_model_vision_prefix (VtpCheckpoint *c, GError **error);
+const char *vtp_model_vision_prefix (VtpCheckpoint *c, const VtpModelParts *parts, GError **error);
 const char *vtp_model_projector_prefix (VtpCheckpoint *c, GError **error);
 const char *vtp_model_qformer_prefix (VtpCheckpoint *c, GError **error);
 

@@ -3,62 +3,93 @@
 #include "vtp-ops.h"
 #include <math.h>
 
-/* HF CLIP names: separate q/k/v projections, out_proj. */
-static void
-load_clip_attention (VtpLoader *l, gint64 D, const char *att, VtpVisionLayer *y)
+/* Where each flavor keeps its tensors (after the checkpoint's prefix). */
+typedef struct {
+  const char *patch_w, *patch_b, *class_emb, *pos_emb, *pre_ln, *post_ln, *proj;
+  const char *layer;                    /* printf format of a layer's prefix */
+  const char *ln1, *ln2, *fc1, *fc2;
+  const char *q, *k, *v;                /* separate projections (prefix of .weight/.bias), or NULL */
+  const char *qkv_w, *qkv_b;            /* one fused [3D, D] weight and its bias, q/k/v thirds */
+  const char *out;
+} Names;
+
+static const Names clip_names = {
+  "embeddings.patch_embedding.weight", NULL, "embeddings.class_embedding", "embeddings.position_embedding.weight",
+  "pre_layrnorm", "post_layernorm", NULL,
+  "encoder.layers.%d.", "layer_norm1", "layer_norm2", "mlp.fc1", "mlp.fc2",
+  "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", NULL, NULL, "self_attn.out_proj",
+};
+
+/* BLIP's EVA: patch bias, bare position parameter, no pre-LN, fused qkv. */
+static const Names eva_names = {
+  "embeddings.patch_embedding.weight", "embeddings.patch_embedding.bias", "embeddings.class_embedding",
+  "embeddings.position_embedding", NULL, "post_layernorm", NULL,
+  "encoder.layers.%d.", "layer_norm1", "layer_norm2", "mlp.fc1", "mlp.fc2",
+  NULL, NULL, NULL, "self_attn.qkv.weight", "self_attn.qkv.bias", "self_attn.projection",
+};
+
+/* OpenAI's CLIP package (visual.*): fused in_proj, ln_post, proj [D, out]. */
+static const Names openai_names = {
+  "conv1.weight", NULL, "class_embedding", "positional_embedding", "ln_pre", "ln_post", "proj",
+  "transformer.resblocks.%d.", "ln_1", "ln_2", "mlp.c_fc", "mlp.c_proj",
+  NULL, NULL, NULL, "attn.in_proj_weight", "attn.in_proj_bias", "attn.out_proj",
+};
+
+static const Names *
+flavor_names (VtpVisionFlavor f)
 {
-  y->q_w = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (D, D), "%sq_proj.weight", att);
-  y->q_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%sq_proj.bias", att);
-  y->k_w = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (D, D), "%sk_proj.weight", att);
-  y->k_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%sk_proj.bias", att);
-  y->v_w = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (D, D), "%sv_proj.weight", att);
-  y->v_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%sv_proj.bias", att);
-  y->o_w = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (D, D), "%sout_proj.weight", att);
-  y->o_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%sout_proj.bias", att);
+  return f == VTP_VISION_EVA ? &eva_names : f == VTP_VISION_OPENAI ? &openai_names : &clip_names;
 }
 
-/* EVA names: one qkv weight [3D, D] whose thirds are q, k and v, split at
- * load; its bias either as qkv.bias [3D] (transformers 5) or as q_bias and
- * v_bias (the published checkpoints; the key has no bias). */
 static void
-load_eva_attention (VtpLoader *l, gint64 D, const char *att, VtpVisionLayer *y)
+load_affine (VtpLoader *l, VtpTensor **w, VtpTensor **b, gint64 rows, gint64 cols, const char *lp, const char *name)
 {
-  g_autofree char *qkv_bias = g_strconcat (l->prefix, att, "qkv.bias", NULL);
+  if (cols)
+    *w = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (rows, cols), "%s%s.weight", lp, name);
+  else
+    *w = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (rows), "%s%s.weight", lp, name);
+  *b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (rows), "%s%s.bias", lp, name);
+}
 
-  y->q_w = vtp_loader_get_rows (l, VTP_LOAD_MATRIX, VTP_MAT (3 * D, D), 0, D, "%sqkv.weight", att);
-  y->k_w = vtp_loader_get_rows (l, VTP_LOAD_MATRIX, VTP_MAT (3 * D, D), D, D, "%sqkv.weight", att);
-  y->v_w = vtp_loader_get_rows (l, VTP_LOAD_MATRIX, VTP_MAT (3 * D, D), 2 * D, D, "%sqkv.weight", att);
-  if (vtp_checkpoint_find (l->c, qkv_bias)) {
-    y->q_b = vtp_loader_get_rows (l, VTP_LOAD_F32, VTP_VEC (3 * D), 0, D, "%sqkv.bias", att);
-    y->k_b = vtp_loader_get_rows (l, VTP_LOAD_F32, VTP_VEC (3 * D), D, D, "%sqkv.bias", att);
-    y->v_b = vtp_loader_get_rows (l, VTP_LOAD_F32, VTP_VEC (3 * D), 2 * D, D, "%sqkv.bias", att);
-  } else {
-    y->q_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%sq_bias", att);
-    y->v_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%sv_bias", att);
+/* A fused qkv weight [3D, D] split into its q, k and v thirds at load; its
+ * bias [3D] likewise, or (the published BLIP checkpoints, LAVIS form) as
+ * q_bias and v_bias, the key having none. */
+static void
+load_fused_attention (VtpLoader *l, const Names *n, gint64 D, const char *lp, VtpVisionLayer *y)
+{
+  g_autofree char *bias = g_strconcat (l->prefix, lp, n->qkv_b, NULL);
+  VtpTensor **w[3] = { &y->q_w, &y->k_w, &y->v_w }, **b[3] = { &y->q_b, &y->k_b, &y->v_b };
+
+  for (gint t = 0; t < 3; t++)
+    *w[t] = vtp_loader_get_rows (l, VTP_LOAD_MATRIX, VTP_MAT (3 * D, D), t * D, D, "%s%s", lp, n->qkv_w);
+  if (vtp_checkpoint_find (l->c, bias))
+    for (gint t = 0; t < 3; t++)
+      *b[t] = vtp_loader_get_rows (l, VTP_LOAD_F32, VTP_VEC (3 * D), t * D, D, "%s%s", lp, n->qkv_b);
+  else {
+    y->q_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%sself_attn.q_bias", lp);
+    y->v_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%sself_attn.v_bias", lp);
   }
-  y->o_w = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (D, D), "%sprojection.weight", att);
-  y->o_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%sprojection.bias", att);
 }
 
 static void
 load_layer (VtpLoader *l, const VtpVisionConfig *cfg, gint i, VtpVisionLayer *y)
 {
+  const Names *n = flavor_names (cfg->flavor);
   const gint64 D = cfg->hidden_size, I = cfg->intermediate_size;
-  g_autofree char *lp = g_strdup_printf ("encoder.layers.%d.", i);
-  g_autofree char *att = g_strconcat (lp, "self_attn.", NULL), *mlp = g_strconcat (lp, "mlp.", NULL);
+  g_autofree char *lp = g_strdup_printf (n->layer, i);
 
-  y->ln1_w = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%slayer_norm1.weight", lp);
-  y->ln1_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%slayer_norm1.bias", lp);
-  if (cfg->flavor == VTP_VISION_EVA)
-    load_eva_attention (l, D, att, y);
-  else
-    load_clip_attention (l, D, att, y);
-  y->ln2_w = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%slayer_norm2.weight", lp);
-  y->ln2_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%slayer_norm2.bias", lp);
-  y->fc1_w = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (I, D), "%sfc1.weight", mlp);
-  y->fc1_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (I), "%sfc1.bias", mlp);
-  y->fc2_w = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (D, I), "%sfc2.weight", mlp);
-  y->fc2_b = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "%sfc2.bias", mlp);
+  load_affine (l, &y->ln1_w, &y->ln1_b, D, 0, lp, n->ln1);
+  if (n->qkv_w)
+    load_fused_attention (l, n, D, lp, y);
+  else {
+    load_affine (l, &y->q_w, &y->q_b, D, D, lp, n->q);
+    load_affine (l, &y->k_w, &y->k_b, D, D, lp, n->k);
+    load_affine (l, &y->v_w, &y->v_b, D, D, lp, n->v);
+  }
+  load_affine (l, &y->o_w, &y->o_b, D, D, lp, n->out);
+  load_affine (l, &y->ln2_w, &y->ln2_b, D, 0, lp, n->ln2);
+  load_affine (l, &y->fc1_w, &y->fc1_b, I, D, lp, n->fc1);
+  load_affine (l, &y->fc2_w, &y->fc2_b, D, I, lp, n->fc2);
 }
 
 static void
@@ -76,6 +107,7 @@ vtp_vision_tower_load (VtpCheckpoint *c, const char *prefix, const VtpVisionConf
 {
   g_autoptr (VtpVisionTower) m = g_new0 (VtpVisionTower, 1);
   VtpLoader l = { c, dev, wtype, prefix, error, FALSE };
+  const Names *n = flavor_names (cfg->flavor);
   const gint64 D = cfg->hidden_size, p = cfg->patch_size;
   gint deepest = 0;
 
@@ -96,21 +128,21 @@ vtp_vision_tower_load (VtpCheckpoint *c, const char *prefix, const VtpVisionConf
         features->n_layers);
     return NULL;
   }
-  m->patch_w = vtp_loader_get (&l, VTP_LOAD_MATRIX, 4, (gint64[]) { D, 3, p, p }, "embeddings.patch_embedding.weight");
-  m->class_emb = vtp_loader_get (&l, VTP_LOAD_F32, VTP_VEC (D), "embeddings.class_embedding");
-  if (cfg->flavor == VTP_VISION_EVA) {
-    /* a bare parameter [1, T, D], no ".weight" */
-    m->patch_b = vtp_loader_get (&l, VTP_LOAD_F32, VTP_VEC (D), "embeddings.patch_embedding.bias");
-    m->pos_emb = vtp_loader_get (&l, VTP_LOAD_F32, VTP_MAT (m->n_tokens, D), "embeddings.position_embedding");
-  } else {
-    m->pos_emb = vtp_loader_get (&l, VTP_LOAD_F32, VTP_MAT (m->n_tokens, D), "embeddings.position_embedding.weight");
-    m->pre_ln_w = vtp_loader_get (&l, VTP_LOAD_F32, VTP_VEC (D), "pre_layrnorm.weight");
-    m->pre_ln_b = vtp_loader_get (&l, VTP_LOAD_F32, VTP_VEC (D), "pre_layrnorm.bias");
+  if (features->projection && !n->proj) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "This vision tower has no visual projection to apply");
+    return NULL;
   }
-  if (features->post_norm) {
-    m->post_ln_w = vtp_loader_get (&l, VTP_LOAD_F32, VTP_VEC (D), "post_layernorm.weight");
-    m->post_ln_b = vtp_loader_get (&l, VTP_LOAD_F32, VTP_VEC (D), "post_layernorm.bias");
-  }
+  m->patch_w = vtp_loader_get (&l, VTP_LOAD_MATRIX, 4, (gint64[]) { D, 3, p, p }, "%s", n->patch_w);
+  if (n->patch_b)
+    m->patch_b = vtp_loader_get (&l, VTP_LOAD_F32, VTP_VEC (D), "%s", n->patch_b);
+  m->class_emb = vtp_loader_get (&l, VTP_LOAD_F32, VTP_VEC (D), "%s", n->class_emb);
+  m->pos_emb = vtp_loader_get (&l, VTP_LOAD_F32, VTP_MAT (m->n_tokens, D), "%s", n->pos_emb);
+  if (n->pre_ln)
+    load_affine (&l, &m->pre_ln_w, &m->pre_ln_b, D, 0, "", n->pre_ln);
+  if (features->post_norm)
+    load_affine (&l, &m->post_ln_w, &m->post_ln_b, D, 0, "", n->post_ln);
+  if (features->projection)
+    m->proj = vtp_loader_get (&l, VTP_LOAD_MATRIX_T, VTP_MAT (D, cfg->projection_dim), "%s", n->proj);
   m->layers = g_new0 (VtpVisionLayer, deepest);
   m->n_layers = deepest;
   for (gint i = 0; i < deepest && !l.failed; i++)
@@ -141,8 +173,8 @@ vtp_vision_tower_acquire (VtpCheckpoint *c, const char *prefix, const VtpVisionC
   LoadArgs a = { c, prefix, cfg, features, dev, wtype };
   g_autoptr (GString) key = g_string_new (NULL);
 
-  g_string_printf (key, "vision|%p|%s|%s|%d|%d|%d|", (void *) dev, c->dir, prefix, wtype, features->keep_cls,
-      features->post_norm);
+  g_string_printf (key, "vision|%p|%s|%s|%d|%d|%d|%d|", (void *) dev, c->dir, prefix, wtype, features->keep_cls,
+      features->post_norm, features->projection);
   for (gint i = 0; i < features->n_layers; i++)
     g_string_append_printf (key, "%d,", features->layers[i]);
   return vtp_model_cache_acquire (key->str, load_cached, &a, (GDestroyNotify) vtp_vision_tower_free, error);
@@ -164,6 +196,7 @@ vtp_vision_tower_free (VtpVisionTower *m)
   vtp_tensor_free (m->pre_ln_b);
   vtp_tensor_free (m->post_ln_w);
   vtp_tensor_free (m->post_ln_b);
+  vtp_tensor_free (m->proj);
   if (m->dev)
     vtp_device_unref (m->dev);
   g_free (m);
@@ -178,7 +211,7 @@ vtp_vision_tower_feature_rows (const VtpVisionTower *m)
 gint
 vtp_vision_tower_feature_width (const VtpVisionTower *m)
 {
-  return m->features.n_layers * m->cfg.hidden_size;
+  return m->features.projection ? m->cfg.projection_dim : m->features.n_layers * m->cfg.hidden_size;
 }
 
 VtpVisionState *
@@ -257,6 +290,12 @@ select_features (VtpVisionTower *m, VtpVisionState *s, gint index, VtpTensor *fe
 
   for (gint i = 0; i < m->features.n_layers; i++)
     if (m->features.layers[i] == index) {
+      if (m->features.projection) {
+        /* LLaMA-Adapter's choice: post-LN on the tokens, then the projection */
+        vtp_op_layernorm (s->x, s->h, skip, rows, m->post_ln_w, m->post_ln_b, m->cfg.layer_norm_eps);
+        vtp_op_linear (features, 0, s->x, skip, rows, m->proj, NULL, FALSE);
+        continue;
+      }
       vtp_tensor_copy_rect (features, 0, i * D, s->h, skip, 0, rows, D);
       if (m->features.post_norm)
         vtp_op_layernorm (features, features, 0, rows, m->post_ln_w, m->post_ln_b, m->cfg.layer_norm_eps);

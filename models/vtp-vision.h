@@ -19,6 +19,7 @@ typedef struct {
   gint layers[VTP_MAX_FEATURE_LAYERS];   /* indices into the L + 1 hidden states (0 = embeddings) */
   gboolean keep_cls;
   gboolean post_norm;         /* apply post_layernorm (one layer only: BLIP's image_embeds) */
+  gboolean projection;        /* then the visual projection (OpenAI CLIP for LLaMA-Adapter; needs post_norm) */
 } VtpVisionFeatures;
 
 typedef struct {
@@ -30,6 +31,7 @@ typedef struct {
   VtpTensor *class_emb, *pos_emb;
   VtpTensor *pre_ln_w, *pre_ln_b;   /* CLIP only */
   VtpTensor *post_ln_w, *post_ln_b; /* with features.post_norm */
+  VtpTensor *proj;                  /* [projection_dim, D], with features.projection */
   gint n_layers;              /* layers loaded: up to the deepest selected */
   VtpVisionLayer *layers;
 } VtpVisionTower;

@@ -95,6 +95,34 @@ vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_r
 }
 
 void
+vtp_op_adapter_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_row, gint64 nq,
+    const VtpTensor *pk, const VtpTensor *pv, const VtpTensor *gates, gint gate_row, const VtpAttention *a)
+{
+  const gint64 qw = vtp_tensor_cols (q), pw = vtp_tensor_cols (pk), ow = vtp_tensor_cols (out);
+  const gint64 np = vtp_tensor_rows (pk);
+  const size_t global[2] = { nq, a->n_heads };
+
+  if (vtp_error_is_pending () || nq == 0)
+    return;
+  if (!check (a->n_kv_heads > 0 && a->n_heads % a->n_kv_heads == 0, "adapter_attention",
+          "%d heads do not divide into %d kv heads", a->n_heads, a->n_kv_heads)
+      || !check (np > 0 && np <= 64 && vtp_tensor_rows (pv) == np, "adapter_attention",
+          "%" G_GINT64_FORMAT " prompt positions (1 to 64 supported)", np)
+      || !check (qw >= (gint64) a->n_heads * a->head_dim && ow >= (gint64) a->n_heads * a->head_dim
+          && pw >= (gint64) a->n_kv_heads * a->head_dim && vtp_tensor_cols (pv) == pw, "adapter_attention",
+          "rows narrower than the heads")
+      || !check (gates->dtype == VTP_DTYPE_F32 && vtp_tensor_cols (gates) == a->n_heads
+          && gate_row >= 0 && gate_row < vtp_tensor_rows (gates), "adapter_attention", "gates [rows, %d] F32",
+          a->n_heads)
+      || !check (rows_in (q, q_row, nq) && rows_in (out, out_row, nq), "adapter_attention", "rows out of range"))
+    return;
+  LAUNCH (q->dev, "adapter_attention", 2, global, NULL,
+      A_MEM (q), A_INT (q_row * qw), A_INT (qw), A_MEM (pk), A_MEM (pv), A_INT (pw), A_INT (np),
+      A_MEM (gates), A_INT (gate_row * a->n_heads), A_INT (a->n_heads), A_INT (a->n_kv_heads), A_INT (a->head_dim),
+      A_FLOAT (a->scale), A_MEM (out), A_INT (out_row * ow), A_INT (ow));
+}
+
+void
 vtp_op_rope (VtpTensor *x, gint64 row, gint64 n_rows, gint n_heads, gint head_dim, gint pos0,
     const VtpTensor *inv_freq, VtpRopeLayout layout)
 {

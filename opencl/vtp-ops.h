@@ -35,6 +35,14 @@ void vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint6
     const VtpTensor *k, const VtpTensor *v, gint64 kv_row, gint64 nk,
     VtpTensor *scores, const VtpAttention *a);
 
+/* LLaMA-Adapter: out[out_row + i] += gates[gate_row, h] * softmax(q·pkᵀ·scale)
+ * · pv for each head h, over all rows of pk / pv (the adaption prompts'
+ * keys and values, [n_prompts, n_kv_heads * head_dim], not rotated).
+ * @gates is F32 [rows, n_heads]; only a->n_heads, n_kv_heads, head_dim and
+ * scale are used. */
+void vtp_op_adapter_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_row, gint64 nq,
+    const VtpTensor *pk, const VtpTensor *pv, const VtpTensor *gates, gint gate_row, const VtpAttention *a);
+
 typedef enum {
   VTP_ROPE_HALF,         /* HF checkpoints: rotate_half */
   VTP_ROPE_INTERLEAVED,  /* Meta checkpoints: pairs (2j, 2j+1) */

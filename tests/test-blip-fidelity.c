@@ -150,7 +150,7 @@ test_fixture (gconstpointer data)
   vtp_model_features (&f.parts, &feats);
 
   /* preprocessing: BlipImageProcessor, a plain resize */
-  tower = vtp_vision_tower_load (f.ckpt, vtp_model_vision_prefix (f.ckpt, NULL), &f.parts.vision, &feats, dev,
+  tower = vtp_vision_tower_load (f.ckpt, vtp_model_vision_prefix (f.ckpt, &f.parts, NULL), &f.parts.vision, &feats, dev,
       VTP_WEIGHTS_KEEP, &error);
   g_assert_no_error (error);
   vs = vtp_vision_state_new (tower, &error);
@@ -185,7 +185,7 @@ test_fixture (gconstpointer data)
   proj = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, Q, qf->out_width, &error);
   g_assert_no_error (error);
   g_assert_true (vtp_llama_find_names (f.ckpt, &f.parts.text, &names, &error));
-  llm = vtp_llama_load (f.ckpt, &names, &f.parts.text, dev, VTP_WEIGHTS_KEEP, &error);
+  llm = vtp_llama_load (f.ckpt, &names, &f.parts.text, NULL, dev, VTP_WEIGHTS_KEEP, &error);
   g_assert_no_error (error);
 
   if (f.parts.family == VTP_FAMILY_INSTRUCTBLIP) {

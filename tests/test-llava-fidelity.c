@@ -146,7 +146,7 @@ test_fixture (gconstpointer data)
   vtp_model_features (&f.parts, &feats);
 
   /* vision tower */
-  vprefix = vtp_model_vision_prefix (f.ckpt, &error);
+  vprefix = vtp_model_vision_prefix (f.ckpt, &f.parts, &error);
   g_assert_no_error (error);
   clip = vtp_vision_tower_load (f.ckpt, vprefix, &f.parts.vision, &feats, dev, VTP_WEIGHTS_KEEP, &error);
   g_assert_no_error (error);
@@ -185,7 +185,7 @@ test_fixture (gconstpointer data)
 
   /* language model: the reference's input ids, image rows spliced in */
   g_assert_true (vtp_llama_find_names (f.ckpt, &f.parts.text, &names, &error));
-  llm = vtp_llama_load (f.ckpt, &names, &f.parts.text, dev, VTP_WEIGHTS_KEEP, &error);
+  llm = vtp_llama_load (f.ckpt, &names, &f.parts.text, NULL, dev, VTP_WEIGHTS_KEEP, &error);
   g_assert_no_error (error);
   ids_t = ref_tensor (&f, "input_ids");
   L = ids_t->shape[0];
@@ -247,9 +247,9 @@ test_model_cache (void)
 
   fixture_open (&f, "llava-tiny-a");
   g_assert_true (vtp_llama_find_names (f.ckpt, &f.parts.text, &names, &error));
-  a = vtp_llama_acquire (f.ckpt, &names, &f.parts.text, dev, VTP_WEIGHTS_KEEP, &error);
-  b = vtp_llama_acquire (f.ckpt, &names, &f.parts.text, dev, VTP_WEIGHTS_KEEP, &error);
-  c = vtp_llama_acquire (f.ckpt, &names, &f.parts.text, dev, VTP_WEIGHTS_F16, &error);
+  a = vtp_llama_acquire (f.ckpt, &names, &f.parts.text, NULL, dev, VTP_WEIGHTS_KEEP, &error);
+  b = vtp_llama_acquire (f.ckpt, &names, &f.parts.text, NULL, dev, VTP_WEIGHTS_KEEP, &error);
+  c = vtp_llama_acquire (f.ckpt, &names, &f.parts.text, NULL, dev, VTP_WEIGHTS_F16, &error);
   g_assert_no_error (error);
   g_assert_true (a == b);
   g_assert_true (a != c);

@@ -83,3 +83,44 @@ __kernel void attention (__global const float *q, int q_off, int q_stride,
     o[c] = acc * inv;
   }
 }
+
+/* LLaMA-Adapter's adapted attention: out[i, head h] += gate[h] *
+ * softmax(q_i·pkᵀ·scale) · pv over the np adaption-prompt positions, a
+ * softmax of its own (separate from the causal one), keys not rotated. One
+ * work-item per (query row, head); np is small (10 in the releases). */
+#define ADAPTER_MAX_PROMPTS 64
+
+__kernel void adapter_attention (__global const float *q, int q_off, int q_stride,
+    __global const float *pk, __global const float *pv, int p_stride, int np,
+    __global const float *gates, int gate_off, int H, int Hkv, int d, float scale,
+    __global float *out, int out_off, int out_stride)
+{
+  const int qi = get_global_id (0), h = get_global_id (1);
+  const int g = h / (H / Hkv);
+  __global const float *qr = q + q_off + (size_t) qi * q_stride + h * d;
+  __global float *o = out + out_off + (size_t) qi * out_stride + h * d;
+  float s[ADAPTER_MAX_PROMPTS];
+  float mx = -INFINITY, sum = 0.0f;
+
+  for (int j = 0; j < np; j++) {
+    __global const float *kr = pk + (size_t) j * p_stride + g * d;
+    float a = 0.0f;
+    for (int c = 0; c < d; c++)
+      a = fma (qr[c], kr[c], a);
+    s[j] = a * scale;
+    mx = fmax (mx, s[j]);
+  }
+  for (int j = 0; j < np; j++) {
+    s[j] = exp (s[j] - mx);
+    sum += s[j];
+  }
+  const float gate = gates[gate_off + h], inv = 1.0f / sum;
+  for (int j = 0; j < np; j++)
+    s[j] = gate * (s[j] * inv);
+  for (int c = 0; c < d; c++) {
+    float acc = 0.0f;
+    for (int j = 0; j < np; j++)
+      acc = fma (s[j], pv[(size_t) j * p_stride + g * d + c], acc);
+    o[c] += acc;
+  }
+}

@@ -1,0 +1,102 @@
+/* fidelity-util.h: reading the reference tensors tools/make_*_fixtures.py
+ * record, and comparing what vtp computes with them (header-only, for the
+ * fidelity tests). */
+#pragma once
+#include <math.h>
+#include "vtp-generate.h"
+
+/* tests/fixtures/@name, or $VTP_FIXTURES_DIR/@name. */
+static G_GNUC_UNUSED char *
+fixture_path (const char *name)
+{
+  const char *root = g_getenv ("VTP_FIXTURES_DIR");
+  if (root)
+    return g_build_filename (root, name, NULL);
+  return g_build_filename (VTP_SOURCE_DIR, "tests", "fixtures", name, NULL);
+}
+
+static G_GNUC_UNUSED VtpSafetensors *
+reference_open (const char *fixture)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = fixture_path (fixture);
+  g_autofree char *file = g_build_filename (dir, "reference.safetensors", NULL);
+  VtpSafetensors *ref = vtp_safetensors_open (file, &error);
+  g_assert_no_error (error);
+  return ref;
+}
+
+static G_GNUC_UNUSED const VtpStTensor *
+reference_tensor (VtpSafetensors *ref, const char *name)
+{
+  const VtpStTensor *t = vtp_safetensors_find (ref, name);
+  if (!t)
+    g_error ("%s has no reference tensor '%s'", ref->path, name);
+  return t;
+}
+
+/* Max |got - want| over @n floats of reference tensor @name from @offset. */
+static G_GNUC_UNUSED double
+reference_error (VtpSafetensors *ref, const char *name, const float *got, gsize n, gsize offset)
+{
+  const VtpStTensor *t = reference_tensor (ref, name);
+  const float *want = (const float *) t->data + offset;
+  double worst = 0;
+  gsize at = 0;
+
+  g_assert_cmpint (t->dtype, ==, VTP_DTYPE_F32);
+  g_assert_cmpuint (offset + n, <=, t->n_bytes / 4);
+  for (gsize i = 0; i < n; i++) {
+    double e = fabs ((double) got[i] - want[i]);
+    if (!(e <= worst)) {
+      worst = e;
+      at = i;
+    }
+  }
+  g_test_message ("%s: max abs error %.3g (at %" G_GSIZE_FORMAT ": %g vs %g)", name, worst, at, got[at], want[at]);
+  return worst;
+}
+
+/* A device tensor's values, after checking the queued work succeeded. */
+static G_GNUC_UNUSED float *
+device_values (const VtpTensor *t)
+{
+  g_autoptr (GError) error = NULL;
+  float *v;
+  g_assert_true (vtp_error_take_pending (&error));
+  g_assert_no_error (error);
+  v = vtp_tensor_read_f32 (t, &error);
+  g_assert_no_error (error);
+  return v;
+}
+
+/* An I64 reference tensor of token ids as gint32. */
+static G_GNUC_UNUSED gint32 *
+reference_ids (VtpSafetensors *ref, const char *name, gint *n)
+{
+  const VtpStTensor *t = reference_tensor (ref, name);
+  gint32 *ids = g_new (gint32, t->shape[0]);
+  g_assert_cmpint (t->dtype, ==, VTP_DTYPE_I64);
+  for (gint i = 0; i < t->shape[0]; i++)
+    ids[i] = (gint32) ((const gint64 *) t->data)[i];
+  *n = t->shape[0];
+  return ids;
+}
+
+/* @tokens (vtp leaves EOS out) against a reference continuation (which may
+ * end with the EOS it stopped at). */
+static G_GNUC_UNUSED void
+assert_same_tokens (const VtpLlama *llm, GArray *tokens, VtpSafetensors *ref, const char *name)
+{
+  const VtpStTensor *want = reference_tensor (ref, name);
+  for (gint i = 0; i < want->shape[0]; i++) {
+    const gint64 w = ((const gint64 *) want->data)[i];
+    if (i == (gint) tokens->len) {
+      g_assert_true (vtp_llama_is_eos (llm, w));
+      g_assert_cmpint (i, ==, want->shape[0] - 1);
+      return;
+    }
+    g_assert_cmpint (g_array_index (tokens, gint32, i), ==, w);
+  }
+  g_assert_cmpint (tokens->len, ==, want->shape[0]);
+}

@@ -1,0 +1,261 @@
+/* test-adapter-fidelity.c: LLaMA-Adapter against the reference of
+ * tools/make_adapter_fixtures.py (written from model-spec section 5, run by
+ * PyTorch; the PEFT form run by peft itself) on tests/fixtures/adapter-tiny:
+ * V2 multimodal on the Meta and on the HF layout of one base, V1, PEFT on a
+ * grouped-query HF Llama. Logits within 1e-4 (fp32), greedy continuations
+ * token for token, and a gate of 0 gives exactly the plain model. */
+#include <string.h>
+#include "vtp-parts.h"
+#include "vtp-model-cache.h"
+#include "fidelity-util.h"
+
+#define ATOL 1e-4
+#define FIXTURE "adapter-tiny"
+
+static VtpDevice *dev;
+static VtpSafetensors *ref;
+
+/* The base model in fixture subdirectory @base with the adapter in @adapter
+ * (NULL: the plain model). */
+static VtpLlama *
+load_llm (const char *base, const char *adapter, GError **error)
+{
+  g_autofree char *root = fixture_path (FIXTURE);
+  g_autofree char *base_dir = g_build_filename (root, base, NULL);
+  g_autofree char *adapter_dir = adapter ? g_build_filename (root, adapter, NULL) : NULL;
+  g_autoptr (VtpCheckpoint) c = vtp_checkpoint_open (base_dir, error);
+  g_autoptr (VtpCheckpoint) a = NULL;
+  VtpModelParts parts = { 0 };
+  VtpLlamaNames names;
+  VtpLlama *m = NULL;
+
+  if (!c || !vtp_model_parts_read (c, &parts, error))
+    return NULL;
+  g_assert_true (parts.has_text);
+  if ((!adapter || (a = vtp_checkpoint_open (adapter_dir, error)))
+      && vtp_llama_find_names (c, &parts.text, &names, error))
+    m = vtp_llama_load (c, &names, &parts.text, a, dev, VTP_WEIGHTS_KEEP, error);
+  vtp_model_parts_clear (&parts);
+  return m;
+}
+
+static VtpLlama *
+must_load (const char *base, const char *adapter)
+{
+  g_autoptr (GError) error = NULL;
+  VtpLlama *m = load_llm (base, adapter, &error);
+  g_assert_no_error (error);
+  return m;
+}
+
+/* The reference's recorded adaption prompts on the device. */
+static VtpTensor *
+reference_prompts (void)
+{
+  g_autoptr (GError) error = NULL;
+  const VtpStTensor *p = reference_tensor (ref, "prompts");
+  VtpTensor *t = vtp_tensor_new_from_data (dev, VTP_DTYPE_F32, 2, p->shape, p->data, &error);
+  g_assert_no_error (error);
+  return t;
+}
+
+/* Logits at every position of the reference's input @ids_name. */
+static float *
+all_logits (VtpLlama *m, VtpLlamaState *s, const char *ids_name, gsize *n)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree gint32 *ids = NULL;
+  VtpLlamaSegment seg = { 0 };
+  float *logits;
+  gint L;
+
+  ids = reference_ids (ref, ids_name, &L);
+  seg.ids = ids;
+  seg.n = L;
+  s->n_past = 0;
+  g_assert_true (vtp_llama_prefill (m, s, &seg, 1, TRUE, &error));
+  g_assert_no_error (error);
+  *n = (gsize) L * m->cfg.vocab_size;
+  logits = g_new (float, *n);
+  g_assert_true (vtp_tensor_read (s->logits, 0, logits, *n * 4, &error));
+  g_assert_no_error (error);
+  return logits;
+}
+
+static void
+check_logits (VtpLlama *m, VtpLlamaState *s, const char *ids_name, const char *logits_name)
+{
+  gsize n;
+  g_autofree float *logits = all_logits (m, s, ids_name, &n);
+  g_assert_cmpfloat (reference_error (ref, logits_name, logits, n, 0), <=, ATOL);
+}
+
+static void
+check_greedy (VtpLlama *m, VtpLlamaState *s, const char *ids_name, const char *greedy_name)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
+  g_autofree gint32 *ids = NULL;
+  VtpGenerateParams gp = { reference_tensor (ref, greedy_name)->shape[0], { 0 }, TRUE };
+  VtpLlamaSegment seg = { 0 };
+  gint L;
+
+  ids = reference_ids (ref, ids_name, &L);
+  seg.ids = ids;
+  seg.n = L;
+  s->n_past = 0;
+  g_assert_true (vtp_llama_prefill (m, s, &seg, 1, FALSE, &error));
+  g_assert_true (vtp_llama_generate (m, s, &gp, NULL, NULL, tokens, NULL, &error));
+  g_assert_no_error (error);
+  assert_same_tokens (m, tokens, ref, greedy_name);
+}
+
+/* Sets every gate to 0, as a freshly initialised adapter has them. */
+static void
+zero_gates (VtpLlama *m)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree float *zeros = g_new0 (float, vtp_tensor_n_elements (m->adapter->gates));
+  g_assert_true (vtp_tensor_write (m->adapter->gates, 0, zeros, vtp_tensor_n_bytes (m->adapter->gates), &error));
+  g_assert_no_error (error);
+}
+
+/* Two logit sets bit for bit. */
+static void
+assert_identical (const float *a, const float *b, gsize n)
+{
+  for (gsize i = 0; i < n; i++)
+    if (memcmp (&a[i], &b[i], sizeof (float)))
+      g_error ("logit %" G_GSIZE_FORMAT " differs: %.9g vs %.9g", i, a[i], b[i]);
+}
+
+/* V2's LLM side with the reference's prompts, on base @base: logits,
+ * greedy, the model without prompts, and gate 0 = no prompts. */
+static void
+test_v2_llm (gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  VtpLlama *m = must_load (data, "v2");
+  g_autoptr (VtpLlamaState) s = vtp_llama_state_new (m, 128, 128, &error);
+  g_autoptr (VtpTensor) prompts = reference_prompts ();
+  g_autofree float *off = NULL, *zero = NULL;
+  gsize n;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (m->adapter->first_layer, ==, 1);
+  g_assert_true (vtp_llama_set_prompts (m, s, prompts, FALSE, &error));
+  g_assert_no_error (error);
+  check_logits (m, s, "input_ids_v2", "logits_v2");
+  check_greedy (m, s, "input_ids_v2", "greedy_v2");
+
+  /* without prompts: the fine-tuned model alone (biases, LoRA, norms) */
+  g_assert_true (vtp_llama_set_prompts (m, s, NULL, TRUE, &error));
+  off = all_logits (m, s, "input_ids_v2", &n);
+  g_assert_cmpfloat (reference_error (ref, "logits_v2_no_prompts", off, n, 0), <=, ATOL);
+  zero_gates (m);
+  g_assert_true (vtp_llama_set_prompts (m, s, prompts, FALSE, &error));
+  g_assert_no_error (error);
+  zero = all_logits (m, s, "input_ids_v2", &n);
+  assert_identical (zero, off, n);
+  vtp_llama_free (m);
+}
+
+static void
+test_v1 (void)
+{
+  g_autoptr (GError) error = NULL;
+  VtpLlama *m = must_load ("llama", "v1"), *plain = must_load ("llama", NULL);
+  g_autoptr (VtpLlamaState) s = vtp_llama_state_new (m, 128, 128, &error);
+  g_autoptr (VtpLlamaState) ps = vtp_llama_state_new (plain, 128, 128, &error);
+  g_autofree float *base = NULL, *zero = NULL;
+  gsize n;
+
+  g_assert_no_error (error);
+  g_assert_null (m->layers[1].bq);
+  check_logits (m, s, "input_ids_v1", "logits_v1");
+  check_greedy (m, s, "input_ids_v1", "greedy_v1");
+  zero_gates (m);
+  zero = all_logits (m, s, "input_ids_v1", &n);
+  base = all_logits (plain, ps, "input_ids_v1", &n);
+  assert_identical (zero, base, n);
+  vtp_llama_free (m);
+  vtp_llama_free (plain);
+}
+
+static void
+test_peft (void)
+{
+  g_autoptr (GError) error = NULL;
+  VtpLlama *m = must_load ("peft-base", "peft"), *plain = must_load ("peft-base", NULL);
+  g_autoptr (VtpLlamaState) s = vtp_llama_state_new (m, 128, 128, &error);
+  g_autoptr (VtpLlamaState) ps = vtp_llama_state_new (plain, 128, 128, &error);
+  g_autofree float *base = NULL, *zero = NULL;
+  gsize n;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (m->cfg.num_key_value_heads, <, m->cfg.num_attention_heads);
+  check_logits (m, s, "input_ids_peft", "logits_peft");
+  check_greedy (m, s, "input_ids_peft", "greedy_peft");
+  base = all_logits (plain, ps, "input_ids_peft", &n);
+  g_assert_cmpfloat (reference_error (ref, "logits_peft_base", base, n, 0), <=, ATOL);
+  zero_gates (m);
+  zero = all_logits (m, s, "input_ids_peft", &n);
+  assert_identical (zero, base, n);
+  vtp_llama_free (m);
+  vtp_llama_free (plain);
+}
+
+/* An adapter on an LLM it was not built for fails with a sentence naming
+ * what does not fit, and so do prompts of the wrong shape. */
+static void
+test_mismatch (void)
+{
+  g_autoptr (GError) error = NULL;
+  VtpLlama *m;
+
+  g_assert_null (load_llm ("peft-base", "v2", &error));
+  g_assert_nonnull (error);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "llm_dim"));
+  g_clear_error (&error);
+
+  g_assert_null (load_llm ("llama", "peft", &error));
+  g_assert_nonnull (error);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "adaption_prompt"));
+  g_clear_error (&error);
+
+  m = must_load ("llama", "v2");
+  {
+    g_autoptr (VtpLlamaState) s = vtp_llama_state_new (m, 32, 8, &error);
+    g_autoptr (VtpTensor) wrong = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, 5, 48, &error);
+    g_assert_no_error (error);
+    g_assert_false (vtp_llama_set_prompts (m, s, NULL, FALSE, &error));
+    g_assert_error (error, VTP_ERROR, VTP_ERROR_INPUT);
+    g_clear_error (&error);
+    g_assert_false (vtp_llama_set_prompts (m, s, wrong, FALSE, &error));
+    g_assert_error (error, VTP_ERROR, VTP_ERROR_SHAPE);
+    g_test_message ("%s", error->message);
+  }
+  vtp_llama_free (m);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  int rc;
+
+  g_test_init (&argc, &argv, NULL);
+  dev = vtp_device_get (NULL, &error);
+  g_assert_no_error (error);
+  ref = reference_open (FIXTURE);
+  g_test_add_data_func ("/adapter/v2/llm-meta", "llama", test_v2_llm);
+  g_test_add_data_func ("/adapter/v2/llm-hf", "llama-hf", test_v2_llm);
+  g_test_add_func ("/adapter/v1", test_v1);
+  g_test_add_func ("/adapter/peft", test_peft);
+  g_test_add_func ("/adapter/mismatch", test_mismatch);
+  rc = g_test_run ();
+  vtp_safetensors_free (ref);
+  return rc;
+}
