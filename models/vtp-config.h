@@ -20,6 +20,7 @@ typedef enum {
   VTP_VISION_CLIP,
   VTP_VISION_EVA,
   VTP_VISION_OPENAI,    /* OpenAI's CLIP package names (visual.*), as LLaMA-Adapter loads it */
+  VTP_VISION_TIMM,      /* timm Blocks (norm1, attn.qkv, attn.proj, mlp.fc1/fc2): LLaMA-Adapter's visual_blocks */
 } VtpVisionFlavor;
 
 typedef struct {

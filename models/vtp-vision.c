@@ -35,10 +35,22 @@ static const Names openai_names = {
   NULL, NULL, NULL, "attn.in_proj_weight", "attn.in_proj_bias", "attn.out_proj",
 };
 
+/* timm's Block, as in LLaMA-Adapter V2's visual_blocks.N (blocks only). */
+static const Names timm_names = {
+  NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+  "%d.", "norm1", "norm2", "mlp.fc1", "mlp.fc2",
+  NULL, NULL, NULL, "attn.qkv.weight", "attn.qkv.bias", "attn.proj",
+};
+
 static const Names *
 flavor_names (VtpVisionFlavor f)
 {
-  return f == VTP_VISION_EVA ? &eva_names : f == VTP_VISION_OPENAI ? &openai_names : &clip_names;
+  switch (f) {
+    case VTP_VISION_EVA: return &eva_names;
+    case VTP_VISION_OPENAI: return &openai_names;
+    case VTP_VISION_TIMM: return &timm_names;
+    default: return &clip_names;
+  }
 }
 
 static void
@@ -71,8 +83,8 @@ load_fused_attention (VtpLoader *l, const Names *n, gint64 D, const char *lp, Vt
   }
 }
 
-static void
-load_layer (VtpLoader *l, const VtpVisionConfig *cfg, gint i, VtpVisionLayer *y)
+void
+vtp_vision_layer_load (VtpLoader *l, const VtpVisionConfig *cfg, gint i, VtpVisionLayer *y)
 {
   const Names *n = flavor_names (cfg->flavor);
   const gint64 D = cfg->hidden_size, I = cfg->intermediate_size;
@@ -92,8 +104,8 @@ load_layer (VtpLoader *l, const VtpVisionConfig *cfg, gint i, VtpVisionLayer *y)
   load_affine (l, &y->fc2_w, &y->fc2_b, D, I, lp, n->fc2);
 }
 
-static void
-free_layer (VtpVisionLayer *y)
+void
+vtp_vision_layer_clear (VtpVisionLayer *y)
 {
   VtpTensor *ts[] = { y->ln1_w, y->ln1_b, y->q_w, y->q_b, y->k_w, y->k_b, y->v_w, y->v_b, y->o_w, y->o_b,
     y->ln2_w, y->ln2_b, y->fc1_w, y->fc1_b, y->fc2_w, y->fc2_b };
@@ -146,7 +158,7 @@ vtp_vision_tower_load (VtpCheckpoint *c, const char *prefix, const VtpVisionConf
   m->layers = g_new0 (VtpVisionLayer, deepest);
   m->n_layers = deepest;
   for (gint i = 0; i < deepest && !l.failed; i++)
-    load_layer (&l, cfg, i, &m->layers[i]);
+    vtp_vision_layer_load (&l, cfg, i, &m->layers[i]);
   return l.failed ? NULL : g_steal_pointer (&m);
 }
 
@@ -186,7 +198,7 @@ vtp_vision_tower_free (VtpVisionTower *m)
   if (!m)
     return;
   for (gint i = 0; i < m->n_layers && m->layers; i++)
-    free_layer (&m->layers[i]);
+    vtp_vision_layer_clear (&m->layers[i]);
   g_free (m->layers);
   vtp_tensor_free (m->patch_w);
   vtp_tensor_free (m->patch_b);
@@ -215,22 +227,33 @@ vtp_vision_tower_feature_width (const VtpVisionTower *m)
 }
 
 VtpVisionState *
-vtp_vision_state_new (const VtpVisionTower *m, GError **error)
+vtp_vision_blocks_state_new (VtpDevice *dev, const VtpVisionConfig *cfg, gint T, GError **error)
 {
   g_autoptr (VtpVisionState) s = g_new0 (VtpVisionState, 1);
+  const gint64 D = cfg->hidden_size;
+
+  if (!(s->h = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, T, D, error))
+      || !(s->x = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, T, D, error))
+      || !(s->q = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, T, D, error))
+      || !(s->k = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, T, D, error))
+      || !(s->v = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, T, D, error))
+      || !(s->attn = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, T, D, error))
+      || !(s->mlp = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, T, cfg->intermediate_size, error))
+      || !(s->scores = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, (gint64) cfg->num_attention_heads * T, T, error)))
+    return NULL;
+  return g_steal_pointer (&s);
+}
+
+VtpVisionState *
+vtp_vision_state_new (const VtpVisionTower *m, GError **error)
+{
+  g_autoptr (VtpVisionState) s = vtp_vision_blocks_state_new (m->dev, &m->cfg, m->n_tokens, error);
   const gint64 T = m->n_tokens, D = m->cfg.hidden_size, S = m->cfg.image_size, p = m->cfg.patch_size;
 
-  if (!(s->pixels = vtp_tensor_new (m->dev, VTP_DTYPE_F32, 3, (gint64[]) { 3, S, S }, error))
+  if (!s
+      || !(s->pixels = vtp_tensor_new (m->dev, VTP_DTYPE_F32, 3, (gint64[]) { 3, S, S }, error))
       || !(s->cols = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, T - 1, 3 * p * p, error))
-      || !(s->patches = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, T - 1, D, error))
-      || !(s->h = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, T, D, error))
-      || !(s->x = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, T, D, error))
-      || !(s->q = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, T, D, error))
-      || !(s->k = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, T, D, error))
-      || !(s->v = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, T, D, error))
-      || !(s->attn = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, T, D, error))
-      || !(s->mlp = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, T, m->cfg.intermediate_size, error))
-      || !(s->scores = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, m->cfg.num_attention_heads * T, T, error)))
+      || !(s->patches = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, T - 1, D, error)))
     return NULL;
   return g_steal_pointer (&s);
 }
@@ -258,12 +281,12 @@ embed (VtpVisionTower *m, VtpVisionState *s)
     vtp_op_layernorm (s->h, s->h, 0, T, m->pre_ln_w, m->pre_ln_b, m->cfg.layer_norm_eps);
 }
 
-static void
-encoder_layer (VtpVisionTower *m, VtpVisionState *s, const VtpVisionLayer *y)
+void
+vtp_vision_block_forward (const VtpVisionConfig *cfg, const VtpVisionLayer *y, VtpVisionState *s, gint T)
 {
-  const gint T = m->n_tokens, H = m->cfg.num_attention_heads, d = m->cfg.hidden_size / H;
+  const gint H = cfg->num_attention_heads, d = cfg->hidden_size / H;
   const VtpAttention a = { H, H, d, FALSE, 0, 1.0f / sqrtf ((float) d) };
-  const float eps = m->cfg.layer_norm_eps;
+  const float eps = cfg->layer_norm_eps;
 
   vtp_op_layernorm (s->x, s->h, 0, T, y->ln1_w, y->ln1_b, eps);
   vtp_op_linear (s->q, 0, s->x, 0, T, y->q_w, y->q_b, FALSE);
@@ -274,7 +297,7 @@ encoder_layer (VtpVisionTower *m, VtpVisionState *s, const VtpVisionLayer *y)
 
   vtp_op_layernorm (s->x, s->h, 0, T, y->ln2_w, y->ln2_b, eps);
   vtp_op_linear (s->mlp, 0, s->x, 0, T, y->fc1_w, y->fc1_b, FALSE);
-  if (m->cfg.hidden_act == VTP_ACT_QUICK_GELU)
+  if (cfg->hidden_act == VTP_ACT_QUICK_GELU)
     vtp_op_quick_gelu (s->mlp, 0, T);
   else
     vtp_op_gelu_erf (s->mlp, 0, T);
@@ -311,7 +334,7 @@ forward (VtpVisionTower *m, VtpVisionState *s, VtpTensor *features, VtpTensor *h
   embed (m, s);
   for (gint i = 0; i <= m->n_layers; i++) {
     if (i > 0)
-      encoder_layer (m, s, &m->layers[i - 1]);
+      vtp_vision_block_forward (&m->cfg, &m->layers[i - 1], s, T);
     if (hidden)
       vtp_tensor_copy (hidden, (gsize) i * state_bytes, s->h, 0, state_bytes);
     select_features (m, s, i, features);

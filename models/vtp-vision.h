@@ -66,6 +66,15 @@ void vtp_vision_tower_forward (VtpVisionTower *m, VtpVisionState *s, VtpTensor *
  * @hidden ([n_layers + 1, tokens, D]) for fidelity tests. */
 void vtp_vision_tower_forward_all (VtpVisionTower *m, VtpVisionState *s, VtpTensor *features, VtpTensor *hidden);
 
+/* The transformer blocks on their own (LLaMA-Adapter's visual blocks use
+ * them, VTP_VISION_TIMM names): block @i's tensors under the loader's
+ * prefix, a state for @T tokens (no pixel buffers), and one pre-LN block
+ * over rows [0, T) of s->h, in place. */
+void vtp_vision_layer_load (VtpLoader *l, const VtpVisionConfig *cfg, gint i, VtpVisionLayer *y);
+void vtp_vision_layer_clear (VtpVisionLayer *y);
+VtpVisionState *vtp_vision_blocks_state_new (VtpDevice *dev, const VtpVisionConfig *cfg, gint T, GError **error);
+void vtp_vision_block_forward (const VtpVisionConfig *cfg, const VtpVisionLayer *y, VtpVisionState *s, gint T);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpVisionTower, vtp_vision_tower_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpVisionState, vtp_vision_state_free)
 

@@ -3,10 +3,13 @@
  * PyTorch; the PEFT form run by peft itself) on tests/fixtures/adapter-tiny:
  * V2 multimodal on the Meta and on the HF layout of one base, V1, PEFT on a
  * grouped-query HF Llama. Logits within 1e-4 (fp32), greedy continuations
- * token for token, and a gate of 0 gives exactly the plain model. */
+ * token for token, and a gate of 0 gives exactly the plain model. The
+ * visual side (OpenAI CLIP preprocessing and features, visual queries,
+ * prompts) is checked tensor by tensor and end to end. */
 #include <string.h>
+#include "vtp-adapter.h"
+#include "vtp-image.h"
 #include "vtp-parts.h"
-#include "vtp-model-cache.h"
 #include "fidelity-util.h"
 
 #define ATOL 1e-4
@@ -240,6 +243,104 @@ test_mismatch (void)
   vtp_llama_free (m);
 }
 
+/* Opens fixture subdirectory @sub. */
+static VtpCheckpoint *
+open_part (const char *sub)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *root = fixture_path (FIXTURE);
+  g_autofree char *dir = g_build_filename (root, sub, NULL);
+  VtpCheckpoint *c = vtp_checkpoint_open (dir, &error);
+  g_assert_no_error (error);
+  return c;
+}
+
+/* image -> pixels -> OpenAI CLIP features -> vq and prompts -> logits. */
+static void
+test_v2_visual (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VtpCheckpoint) clip = open_part ("clip");
+  g_autoptr (VtpCheckpoint) ac = open_part ("v2");
+  VtpModelParts parts = { 0 };
+  VtpVisionFeatures feats;
+  VtpImageConfig ic;
+  const VtpStTensor *img = reference_tensor (ref, "image");
+  g_autoptr (VtpImagePreprocessor) pre = NULL;
+  g_autoptr (VtpVisionTower) tower = NULL;
+  g_autoptr (VtpVisionState) vs = NULL;
+  g_autoptr (VtpAdapter) adapter = NULL;
+  g_autoptr (VtpAdapterState) as = NULL;
+  g_autoptr (VtpTensor) features = NULL, prompts = NULL;
+  g_autofree float *px = NULL, *fv = NULL, *vq = NULL, *pv = NULL;
+  const char *prefix;
+  VtpLlama *m;
+
+  g_assert_true (vtp_model_parts_read (clip, &parts, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (parts.family, ==, VTP_FAMILY_OPENAI_CLIP);
+  g_assert_true (vtp_model_image_config (clip, &parts, &ic, &error));
+  vtp_model_features (&parts, &feats);
+  prefix = vtp_model_vision_prefix (clip, &parts, &error);
+  g_assert_no_error (error);
+  tower = vtp_vision_tower_load (clip, prefix, &parts.vision, &feats, dev, VTP_WEIGHTS_KEEP, &error);
+  g_assert_no_error (error);
+  vs = vtp_vision_state_new (tower, &error);
+  g_assert_no_error (error);
+
+  /* shortest side bicubic to 224-equivalent, centre crop rounding half to even */
+  pre = vtp_image_preprocessor_new (dev, &ic);
+  g_assert_true (vtp_image_preprocess (pre, img->data, img->shape[1], img->shape[0], img->shape[1] * 3,
+          VTP_PIXELS_RGB, vs->pixels, &error));
+  g_assert_no_error (error);
+  px = device_values (vs->pixels);
+  g_assert_cmpfloat (reference_error (ref, "pixel_values", px, vtp_tensor_n_elements (vs->pixels), 0), <=, 1e-5);
+
+  /* ln_post on every token, then the visual projection */
+  features = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, vtp_vision_tower_feature_rows (tower),
+      vtp_vision_tower_feature_width (tower), &error);
+  g_assert_no_error (error);
+  vtp_vision_tower_forward (tower, vs, features);
+  fv = device_values (features);
+  g_assert_cmpfloat (reference_error (ref, "clip_features", fv, vtp_tensor_n_elements (features), 0), <=, ATOL);
+
+  adapter = vtp_adapter_load (ac, dev, VTP_WEIGHTS_KEEP, &error);
+  g_assert_no_error (error);
+  as = vtp_adapter_state_new (adapter, vtp_tensor_rows (features), &error);
+  g_assert_no_error (error);
+  prompts = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, vtp_adapter_prompt_rows (adapter), adapter->llm_dim, &error);
+  g_assert_no_error (error);
+  vtp_adapter_forward (adapter, as, features, prompts);
+  vq = device_values (as->vq);
+  g_assert_cmpfloat (reference_error (ref, "vq", vq, vtp_tensor_n_elements (as->vq), 0), <=, ATOL);
+  pv = device_values (prompts);
+  g_assert_cmpfloat (reference_error (ref, "prompts", pv, vtp_tensor_n_elements (prompts), 0), <=, ATOL);
+
+  /* end to end: the prompts vtp made drive the LLM */
+  m = must_load ("llama", "v2");
+  {
+    g_autoptr (VtpLlamaState) s = vtp_llama_state_new (m, 128, 128, &error);
+    g_assert_no_error (error);
+    g_assert_true (vtp_llama_set_prompts (m, s, prompts, FALSE, &error));
+    g_assert_no_error (error);
+    check_logits (m, s, "input_ids_v2", "logits_v2");
+  }
+  vtp_llama_free (m);
+  vtp_model_parts_clear (&parts);
+}
+
+/* Text-only adapters have no visual side: vtpadapter refuses them. */
+static void
+test_text_only_refused (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VtpCheckpoint) v1 = open_part ("v1");
+
+  g_assert_null (vtp_adapter_load (v1, dev, VTP_WEIGHTS_KEEP, &error));
+  g_assert_error (error, VTP_ERROR, VTP_ERROR_CONFIG);
+  g_test_message ("%s", error->message);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -252,6 +353,8 @@ main (int argc, char **argv)
   ref = reference_open (FIXTURE);
   g_test_add_data_func ("/adapter/v2/llm-meta", "llama", test_v2_llm);
   g_test_add_data_func ("/adapter/v2/llm-hf", "llama-hf", test_v2_llm);
+  g_test_add_func ("/adapter/v2/visual", test_v2_visual);
+  g_test_add_func ("/adapter/v2/text-only-refused", test_text_only_refused);
   g_test_add_func ("/adapter/v1", test_v1);
   g_test_add_func ("/adapter/peft", test_peft);
   g_test_add_func ("/adapter/mismatch", test_mismatch);
