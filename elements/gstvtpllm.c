@@ -8,6 +8,11 @@
  * Image embeddings (vtpprojector, LLaVA) take the place of the template's
  * `<image>` marker; query embeddings (vtpqformer, BLIP-2 / InstructBLIP) go
  * before the prompt and its BOS token, unless the template has a marker.
+ * Adapter prompts (vtpadapter, LLaMA-Adapter V2) are attended to inside
+ * the adapted layers of the model loaded with #GstVtpLlm:adapter; the text
+ * is then the instruction alone, in the Alpaca format. A text-only adapter
+ * (LLaMA-Adapter V1, PEFT adaption prompt) in #GstVtpLlm:adapter changes
+ * the model whatever the input.
  * A prompt carried on the buffer (set on vtpqformer) replaces
  * #GstVtpLlm:prompt. Generation is greedy unless #GstVtpLlm:temperature is
  * set; sampling is seeded and repeatable.
@@ -21,6 +26,11 @@
  * gst-launch-1.0 filesrc location=cat.jpg ! decodebin ! videoconvert ! \
  *   vtpencoder model=llava-1.5-7b-hf ! vtpprojector model=llava-1.5-7b-hf ! \
  *   vtpllm model=llava-1.5-7b-hf prompt="What is in the picture?" ! fdsink
+ * ]|
+ * |[
+ * gst-launch-1.0 filesrc location=room.jpg ! decodebin ! videoconvert ! \
+ *   vtpencoder model=clip-vit-large-patch14 ! vtpadapter model=llama-adapter-v2-multimodal7b ! \
+ *   vtpllm model=llama-7b adapter=llama-adapter-v2-multimodal7b prompt="Describe the room." ! fdsink
  * ]|
  */
 #ifdef HAVE_CONFIG_H
@@ -55,7 +65,15 @@ enum {
   PROP_SEED,
   PROP_CONTEXT_LENGTH,
   PROP_NEWLINE,
+  PROP_ADAPTER,
 };
+
+/* What the bridge upstream gives. */
+typedef enum {
+  INPUT_IMAGE_EMBEDDINGS,       /* spliced at the template's <image> (LLaVA) */
+  INPUT_QUERY_EMBEDDINGS,       /* before the prompt (BLIP-2, InstructBLIP) */
+  INPUT_ADAPTER_PROMPTS,        /* attended to inside the adapted layers (LLaMA-Adapter V2) */
+} InputKind;
 
 struct _GstVtpLlm {
   GstElement parent;
@@ -72,6 +90,7 @@ struct _GstVtpLlm {
   guint64 seed;
   guint context_length;
   gboolean newline;
+  char *adapter;
 
   /* between READY->PAUSED and PAUSED->READY */
   VtpDevice *dev;
@@ -82,13 +101,13 @@ struct _GstVtpLlm {
   gint image_token;
   VtpTensor *scratch;
   gint tokens;                  /* image rows per buffer, from caps */
-  gboolean queries;             /* query embeddings (prefix) rather than image embeddings (spliced) */
+  InputKind input;
   gboolean flushing;            /* atomic: stop generating */
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
     GST_STATIC_CAPS (GST_VTP_TENSOR_MEDIA_TYPE ", kind=(string){ " GST_VTP_KIND_IMAGE_EMBEDDINGS ", "
-        GST_VTP_KIND_QUERY_EMBEDDINGS " }, tokens=(int)[1, MAX], width=(int)[1, MAX]"));
+        GST_VTP_KIND_QUERY_EMBEDDINGS ", " GST_VTP_KIND_ADAPTER_PROMPTS " }, tokens=(int)[1, MAX], width=(int)[1, MAX]"));
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS,
     GST_STATIC_CAPS ("text/x-raw, format=(string)utf8"));
 
@@ -108,8 +127,9 @@ release (GstVtpLlm *self)
 }
 
 static gboolean
-load_model (GstVtpLlm *self, VtpWeightType wtype, guint context, GError **error)
+load_model (GstVtpLlm *self, VtpWeightType wtype, guint context, const char *adapter_name, GError **error)
 {
+  g_autoptr (VtpCheckpoint) adapter = NULL;
   VtpModelParts parts;
   VtpLlamaNames names;
   g_autofree char *tok_path = NULL;
@@ -123,17 +143,19 @@ load_model (GstVtpLlm *self, VtpWeightType wtype, guint context, GError **error)
         parts.model_type);
     goto out;
   }
+  if (adapter_name && !(adapter = vtp_checkpoint_open (adapter_name, error)))
+    goto out;
   tok_path = vtp_checkpoint_file (self->ckpt, "tokenizer.json");
   ctx = context ? (gint) context : MIN (parts.text.max_position_embeddings, DEFAULT_CONTEXT);
   if (!(self->tok = vtp_tokenizer_new_from_file (tok_path, error))
       || !vtp_llama_find_names (self->ckpt, &parts.text, &names, error)
-      || !(self->llm = vtp_llama_acquire (self->ckpt, &names, &parts.text, NULL, self->dev, wtype, error))
+      || !(self->llm = vtp_llama_acquire (self->ckpt, &names, &parts.text, adapter, self->dev, wtype, error))
       || !(self->state = vtp_llama_state_new (self->llm, ctx, PREFILL_CHUNK, error)))
     goto out;
   self->image_token = parts.image_token_index >= 0 ? parts.image_token_index
       : vtp_tokenizer_token_to_id (self->tok, VTP_IMAGE_MARKER);
-  GST_INFO_OBJECT (self, "loaded the language model of %s (%d layers, context %d)", self->ckpt->dir,
-      parts.text.num_hidden_layers, ctx);
+  GST_INFO_OBJECT (self, "loaded the language model of %s (%d layers, context %d)%s%s", self->ckpt->dir,
+      parts.text.num_hidden_layers, ctx, adapter ? " with the adapter " : "", adapter ? adapter->dir : "");
   ok = TRUE;
 out:
   vtp_model_parts_clear (&parts);
@@ -145,14 +167,16 @@ start (GstVtpLlm *self)
 {
   g_autoptr (GError) error = NULL;
   GstVtpModelSettings s = { 0 };
+  g_autofree char *adapter = NULL;
   guint context;
   gboolean ok;
 
   GST_OBJECT_LOCK (self);
   context = self->context_length;
+  adapter = g_strdup (self->adapter);
   GST_OBJECT_UNLOCK (self);
   ok = gst_vtp_open_model (GST_ELEMENT (self), &self->settings, &s, &self->dev, &self->ckpt);
-  if (ok && !(ok = load_model (self, s.weight_type, context, &error)))
+  if (ok && !(ok = load_model (self, s.weight_type, context, adapter, &error)))
     GST_VTP_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, error, "loading the language model");
   gst_vtp_model_settings_clear (&s);
   if (!ok)
@@ -167,7 +191,8 @@ keep_going (gint32 token, gpointer user_data)
 }
 
 /* The model input: the template's text with the bridge's rows spliced at
- * its marker, or (query embeddings, no marker) put before it. */
+ * its marker, or (query embeddings, no marker) put before it; adapter
+ * prompts go to the adapted layers, the input is the text alone. */
 static GArray *
 build_input (GstVtpLlm *self, VtpTensor *image, const char *template, const char *prompt,
     VtpLlamaSegment segs[3], gint *n_segs, GError **error)
@@ -175,7 +200,16 @@ build_input (GstVtpLlm *self, VtpTensor *image, const char *template, const char
   GArray *ids;
   gint pos = -1;
 
-  if (!(ids = vtp_prompt_encode (self->tok, template, prompt, self->image_token, !self->queries, &pos, error)))
+  if (self->input == INPUT_ADAPTER_PROMPTS) {
+    if (!vtp_llama_set_prompts (self->llm, self->state, image, FALSE, error)
+        || !(ids = vtp_prompt_encode (self->tok, template, prompt, -1, FALSE, &pos, error)))
+      return NULL;
+    segs[0] = (VtpLlamaSegment) { (const gint32 *) ids->data, NULL, 0, ids->len };
+    *n_segs = 1;
+    return ids;
+  }
+  if (!(ids = vtp_prompt_encode (self->tok, template, prompt, self->image_token,
+              self->input == INPUT_IMAGE_EMBEDDINGS, &pos, error)))
     return NULL;
   if (pos < 0) {
     segs[0] = (VtpLlamaSegment) { NULL, image, 0, self->tokens };
@@ -189,6 +223,8 @@ build_input (GstVtpLlm *self, VtpTensor *image, const char *template, const char
   }
   return ids;
 }
+
+static const char *const default_templates[] = { VTP_LLAVA_TEMPLATE, VTP_PLAIN_TEMPLATE, VTP_ALPACA_TEMPLATE };
 
 /* Prompt, prefill, generation and decoding for one frame's embeddings. */
 static char *
@@ -205,7 +241,7 @@ describe (GstVtpLlm *self, VtpTensor *image, const char *buffer_prompt, guint *n
 
   GST_OBJECT_LOCK (self);
   prompt = g_strdup (buffer_prompt ? buffer_prompt : self->prompt);
-  template = g_strdup (self->template ? self->template : self->queries ? VTP_PLAIN_TEMPLATE : VTP_LLAVA_TEMPLATE);
+  template = g_strdup (self->template ? self->template : default_templates[self->input]);
   gp.max_new_tokens = self->max_new_tokens;
   gp.sampling.temperature = self->temperature;
   gp.sampling.top_k = self->top_k;
@@ -285,6 +321,45 @@ gst_vtp_llm_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   return gst_pad_push (self->srcpad, outbuf);
 }
 
+/* Adapter prompts need this element's adapter to be the one that made
+ * them; a V2 adapter needs its prompts. */
+static gboolean
+check_adapter_caps (GstVtpLlm *self, GstCaps *caps, gint tokens)
+{
+  const VtpLlamaAdapter *a = self->llm->adapter;
+  const char *from;
+
+  if (self->input != INPUT_ADAPTER_PROMPTS) {
+    if (a && a->cfg.form == VTP_ADAPTER_V2_MULTIMODAL) {
+      GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("The adapter %s is a LLaMA-Adapter V2 multimodal one: it "
+              "needs the prompts of vtpadapter, not another bridge's embeddings", a->dir),
+          ("caps %" GST_PTR_FORMAT, caps));
+      return FALSE;
+    }
+    return TRUE;
+  }
+  from = gst_structure_get_string (gst_caps_get_structure (caps, 0), "adapter");
+  if (!a || a->cfg.form != VTP_ADAPTER_V2_MULTIMODAL) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("vtpadapter's prompts need the same LLaMA-Adapter V2 "
+            "directory in vtpllm's adapter property (%s)%s%s%s", from ? from : "unnamed",
+            a ? "; it holds the text-only adapter " : "", a ? a->dir : "", a ? " instead" : ""),
+        ("caps %" GST_PTR_FORMAT, caps));
+    return FALSE;
+  }
+  if (from && g_strcmp0 (from, a->dir)) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("vtpadapter runs the adapter %s but vtpllm's adapter is %s: "
+            "both must be the same", from, a->dir), ("caps %" GST_PTR_FORMAT, caps));
+    return FALSE;
+  }
+  if (tokens != a->cfg.query_layer * a->cfg.query_len) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("The adapter prompts have %d rows; the adapter %s takes %d "
+            "(%d layers x %d positions)", tokens, a->dir, a->cfg.query_layer * a->cfg.query_len,
+            a->cfg.query_layer, a->cfg.query_len), ("caps %" GST_PTR_FORMAT, caps));
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static gboolean
 set_caps (GstVtpLlm *self, GstCaps *caps)
 {
@@ -293,14 +368,18 @@ set_caps (GstVtpLlm *self, GstCaps *caps)
   gboolean ok;
 
   if (gst_vtp_tensor_caps_parse (caps, GST_VTP_KIND_IMAGE_EMBEDDINGS, &tokens, &width))
-    self->queries = FALSE;
+    self->input = INPUT_IMAGE_EMBEDDINGS;
   else if (gst_vtp_tensor_caps_parse (caps, GST_VTP_KIND_QUERY_EMBEDDINGS, &tokens, &width))
-    self->queries = TRUE;
+    self->input = INPUT_QUERY_EMBEDDINGS;
+  else if (gst_vtp_tensor_caps_parse (caps, GST_VTP_KIND_ADAPTER_PROMPTS, &tokens, &width))
+    self->input = INPUT_ADAPTER_PROMPTS;
   else {
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("vtpllm takes image or query embeddings from a bridge element "
-            "(vtpprojector, vtpqformer), not %" GST_PTR_FORMAT, caps), (NULL));
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("vtpllm takes image or query embeddings or adapter prompts from "
+            "a bridge element (vtpprojector, vtpqformer, vtpadapter), not %" GST_PTR_FORMAT, caps), (NULL));
     return FALSE;
   }
+  if (!check_adapter_caps (self, caps, tokens))
+    return FALSE;
   if (width != self->llm->cfg.hidden_size) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("The bridge gives %d-wide embeddings but the language model "
             "of %s has a hidden size of %d: use a bridge built for this language model", width, self->ckpt->dir,
@@ -401,6 +480,7 @@ gst_vtp_llm_set_property (GObject *object, guint prop_id, const GValue *value, G
     case PROP_SEED: self->seed = g_value_get_uint64 (value); break;
     case PROP_CONTEXT_LENGTH: self->context_length = g_value_get_uint (value); break;
     case PROP_NEWLINE: self->newline = g_value_get_boolean (value); break;
+    case PROP_ADAPTER: g_free (self->adapter); self->adapter = g_value_dup_string (value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
@@ -426,6 +506,7 @@ gst_vtp_llm_get_property (GObject *object, guint prop_id, GValue *value, GParamS
     case PROP_SEED: g_value_set_uint64 (value, self->seed); break;
     case PROP_CONTEXT_LENGTH: g_value_set_uint (value, self->context_length); break;
     case PROP_NEWLINE: g_value_set_boolean (value, self->newline); break;
+    case PROP_ADAPTER: g_value_set_string (value, self->adapter); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
@@ -439,6 +520,7 @@ gst_vtp_llm_finalize (GObject *object)
   gst_vtp_model_settings_clear (&self->settings);
   g_free (self->prompt);
   g_free (self->template);
+  g_free (self->adapter);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -472,12 +554,27 @@ gst_vtp_llm_class_init (GstVtpLlmClass *klass)
    * The conversation format around the prompt: "{prompt}" is replaced by
    * the prompt and "<image>" marks where the embeddings go. Unset: LLaVA-1.5's
    * "USER: <image>\n{prompt} ASSISTANT:" for image embeddings, the raw prompt
-   * after the queries for query embeddings (as InstructBLIP and BLIP-2).
+   * after the queries for query embeddings (as InstructBLIP and BLIP-2), the
+   * Alpaca instruction format for adapter prompts (as LLaMA-Adapter).
    */
   g_object_class_install_property (gobject_class, PROP_TEMPLATE,
       g_param_spec_string ("template", "Template", "Text around the prompt: {prompt} is replaced, <image> marks "
-          "the embeddings; unset: LLaVA-1.5's for image embeddings, the raw prompt after query embeddings", NULL,
+          "the embeddings; unset: LLaVA-1.5's for image embeddings, the raw prompt after query embeddings, Alpaca's "
+          "for adapter prompts", NULL,
           PARAM_FLAGS | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstVtpLlm:adapter:
+   *
+   * A LLaMA-Adapter directory for this language model (converted by
+   * tools/convert_llama_adapter.py: V2 multimodal, with vtpadapter
+   * upstream, or V1), or a PEFT adaption-prompt directory
+   * (adapter_config.json), or a name found in $VTP_MODEL_PATH. Its
+   * biases, norms, LoRA, gates and prompts are loaded with the model.
+   * Read when the element starts.
+   */
+  g_object_class_install_property (gobject_class, PROP_ADAPTER,
+      g_param_spec_string ("adapter", "Adapter", "LLaMA-Adapter (V2 multimodal, V1) or PEFT adaption-prompt "
+          "directory applied to the language model", NULL, PARAM_FLAGS | GST_PARAM_MUTABLE_READY));
   /**
    * GstVtpLlm:max-new-tokens:
    *

@@ -6,6 +6,11 @@
  *                          the prompt's <image> token (LLaVA)
  *   kind query-embeddings  Q-Former output: [Q, D] queries put before the
  *                          prompt (BLIP-2, InstructBLIP)
+ *   kind adapter-prompts   vtpadapter output: [layers x positions, D] the
+ *                          adaption prompts of LLaMA-Adapter V2, layer by
+ *                          layer; caps also carry layers=(int) and
+ *                          adapter=(string) (its directory), which
+ *                          vtpllm's own adapter must match
  * Buffers hold one GstVtpMemory: a VtpTensor that stays on the compute
  * device; mapping it (appsink, filesink) downloads a host copy. */
 #pragma once
@@ -18,6 +23,7 @@ G_BEGIN_DECLS
 #define GST_VTP_KIND_VISION_FEATURES "vision-features"
 #define GST_VTP_KIND_IMAGE_EMBEDDINGS "image-embeddings"
 #define GST_VTP_KIND_QUERY_EMBEDDINGS "query-embeddings"
+#define GST_VTP_KIND_ADAPTER_PROMPTS "adapter-prompts"
 
 /* Template caps of a tensor pad of @kind, any dimensions. */
 GstCaps *gst_vtp_tensor_caps_any (const char *kind);

@@ -9,6 +9,11 @@ G_BEGIN_DECLS
 #define VTP_LLAVA_TEMPLATE "USER: <image>\n{prompt} ASSISTANT:"
 #define VTP_IMAGE_MARKER "<image>"
 
+/* LLaMA-Adapter's Alpaca instruction format (the adaption prompts carry
+ * the image; the text has no marker). */
+#define VTP_ALPACA_TEMPLATE "Below is an instruction that describes a task. Write a response that appropriately " \
+  "completes the request.\n\n### Instruction:\n{prompt}\n\n### Response:"
+
 /* The InstructBLIP / BLIP-2 form: the raw prompt; the queries go first. */
 #define VTP_PLAIN_TEMPLATE "{prompt}"
 

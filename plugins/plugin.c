@@ -6,6 +6,7 @@
 #include "gstvtpencoder.h"
 #include "gstvtpprojector.h"
 #include "gstvtpqformer.h"
+#include "gstvtpadapter.h"
 #include "gstvtpllm.h"
 
 static gboolean
@@ -15,6 +16,7 @@ plugin_init (GstPlugin *plugin)
   ok |= GST_ELEMENT_REGISTER (vtpencoder, plugin);
   ok |= GST_ELEMENT_REGISTER (vtpprojector, plugin);
   ok |= GST_ELEMENT_REGISTER (vtpqformer, plugin);
+  ok |= GST_ELEMENT_REGISTER (vtpadapter, plugin);
   ok |= GST_ELEMENT_REGISTER (vtpllm, plugin);
   return ok;
 }

@@ -10,7 +10,6 @@
 #include "gstvtpmeta.h"
 #include "gstvtptensor.h"
 #include "vtp-safetensors.h"
-#include <json-glib/json-glib.h>
 
 static VtpSafetensors *
 open_reference (const char *fixture)
@@ -21,17 +20,6 @@ open_reference (const char *fixture)
   VtpSafetensors *st = vtp_safetensors_open (path, &error);
   g_assert_no_error (error);
   return st;
-}
-
-static char *
-reference_string (const char *fixture, const char *key)
-{
-  g_autofree char *dir = fixture_path (fixture);
-  g_autofree char *path = g_build_filename (dir, "reference.json", NULL);
-  g_autoptr (JsonParser) p = json_parser_new ();
-  g_autoptr (GError) error = NULL;
-  g_assert_true (json_parser_load_from_file (p, path, &error));
-  return g_strdup (json_object_get_string_member (json_node_get_object (json_parser_get_root (p)), key));
 }
 
 static GstBuffer *
@@ -54,18 +42,29 @@ max_error (GstBuffer *buf, const VtpStTensor *want)
   return worst;
 }
 
+/* @element on fixture @fixture; with @adapter (vtpllm), that adapter too:
+ * both are read when the harness starts the element. */
 static GstHarness *
-harness_with_model (const char *element, const char *fixture)
+harness_with_adapter (const char *element, const char *fixture, const char *adapter)
 {
   g_autofree char *dir = fixture_path (fixture);
+  g_autofree char *adapter_dir = adapter ? fixture_path (adapter) : NULL;
   GstElement *e = gst_element_factory_make (element, NULL);
   GstHarness *h;
 
   g_assert_nonnull (e);
   g_object_set (e, "model", dir, NULL);
+  if (adapter)
+    g_object_set (e, "adapter", adapter_dir, NULL);
   h = gst_harness_new_with_element (e, "sink", "src");
   gst_object_unref (e);
   return h;
+}
+
+static GstHarness *
+harness_with_model (const char *element, const char *fixture)
+{
+  return harness_with_adapter (element, fixture, NULL);
 }
 
 static void
@@ -235,13 +234,19 @@ harness_error (GstHarness *h)
 }
 
 static GstHarness *
-harness_with_bus (const char *element, const char *fixture)
+harness_with_bus_adapter (const char *element, const char *fixture, const char *adapter)
 {
-  GstHarness *h = harness_with_model (element, fixture);
+  GstHarness *h = harness_with_adapter (element, fixture, adapter);
   GstBus *bus = gst_bus_new ();
   gst_element_set_bus (h->element, bus);
   gst_object_unref (bus);
   return h;
+}
+
+static GstHarness *
+harness_with_bus (const char *element, const char *fixture)
+{
+  return harness_with_bus_adapter (element, fixture, NULL);
 }
 
 static void
@@ -434,6 +439,106 @@ test_bad_models (void)
   }
 }
 
+/* vtpadapter: reference CLIP features in, the recorded per-layer prompts
+ * out, caps naming the adapter and its layer count. */
+static void
+test_adapter (void)
+{
+  g_autoptr (VtpSafetensors) ref = open_reference ("adapter-tiny");
+  const VtpStTensor *feats = vtp_safetensors_find (ref, "clip_features");
+  const VtpStTensor *prompts = vtp_safetensors_find (ref, "prompts");
+  GstHarness *h = harness_with_model ("vtpadapter", "adapter-tiny/v2");
+  g_autofree char *caps = g_strdup_printf (GST_VTP_TENSOR_MEDIA_TYPE ",kind=vision-features,tokens=%d,width=%d",
+      (gint) feats->shape[0], (gint) feats->shape[1]);
+  GstBuffer *out;
+  GstCaps *outcaps;
+  gint tokens, width, layers;
+
+  gst_harness_set_src_caps_str (h, caps);
+  out = gst_harness_push_and_pull (h, buffer_from (feats));
+  g_assert_nonnull (out);
+  outcaps = gst_pad_get_current_caps (h->sinkpad);
+  g_assert_true (gst_vtp_tensor_caps_parse (outcaps, GST_VTP_KIND_ADAPTER_PROMPTS, &tokens, &width));
+  g_assert_true (gst_structure_get_int (gst_caps_get_structure (outcaps, 0), "layers", &layers));
+  g_assert_true (g_str_has_suffix (gst_structure_get_string (gst_caps_get_structure (outcaps, 0), "adapter"), "v2"));
+  gst_caps_unref (outcaps);
+  g_assert_cmpint (tokens, ==, prompts->shape[0]);
+  g_assert_cmpint (width, ==, prompts->shape[1]);
+  g_assert_cmpint (layers, ==, 2);
+  g_assert_cmpfloat (max_error (out, prompts), <=, 1e-4);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+}
+
+/* vtpllm with adapter=: the recorded prompts in, the reference answer out
+ * (the Alpaca template by default). */
+static void
+test_llm_adapter (void)
+{
+  g_autoptr (VtpSafetensors) ref = open_reference ("adapter-tiny");
+  const VtpStTensor *prompts = vtp_safetensors_find (ref, "prompts");
+  g_autofree char *want = reference_string ("adapter-tiny", "greedy_text_v2_tokenizers");
+  g_autofree char *instruction = reference_string ("adapter-tiny", "instruction");
+  GstHarness *h = harness_with_adapter ("vtpllm", "adapter-tiny/llama", "adapter-tiny/v2");
+  g_autofree char *caps = g_strdup_printf (GST_VTP_TENSOR_MEDIA_TYPE ",kind=adapter-prompts,tokens=%d,width=%d,"
+      "layers=2", (gint) prompts->shape[0], (gint) prompts->shape[1]);
+  GstBuffer *out;
+  GstMapInfo map;
+
+  g_object_set (h->element, "max-new-tokens", 20, "prompt", instruction, NULL);
+  gst_harness_set_src_caps_str (h, caps);
+  out = gst_harness_push_and_pull (h, buffer_from (prompts));
+  g_assert_nonnull (out);
+  g_assert_true (gst_buffer_map (out, &map, GST_MAP_READ));
+  g_assert_cmpmem (map.data, map.size, want, strlen (want));
+  gst_buffer_unmap (out, &map);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+}
+
+/* Wrong prompts for vtpllm's adapter: another adapter's, or too few rows. */
+static void
+test_llm_adapter_mismatch (void)
+{
+  const char *cases[][2] = {
+    { ",tokens=6,width=48,adapter=/elsewhere/v2", "both must be the same" },
+    { ",tokens=4,width=48", "2 layers x 3 positions" },
+    { ",tokens=6,width=40", "40-wide" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    GstHarness *h = harness_with_bus_adapter ("vtpllm", "adapter-tiny/llama", "adapter-tiny/v2");
+    g_autofree char *caps = g_strconcat (GST_VTP_TENSOR_MEDIA_TYPE ",kind=adapter-prompts", cases[i][0], NULL);
+    g_autofree char *msg = NULL;
+    float zeros[6 * 48] = { 0 };
+
+    gst_harness_set_src_caps_str (h, caps);
+    g_assert_cmpint (gst_harness_push (h, gst_buffer_new_memdup (zeros, sizeof zeros)), ==,
+        GST_FLOW_NOT_NEGOTIATED);
+    msg = harness_error (h);
+    g_assert_nonnull (msg);
+    g_test_message ("%s", msg);
+    g_assert_nonnull (strstr (msg, cases[i][1]));
+    gst_harness_teardown (h);
+  }
+}
+
+static void
+test_adapter_width_mismatch (void)
+{
+  GstHarness *h = harness_with_bus ("vtpadapter", "adapter-tiny/v2");
+  g_autofree char *msg = NULL;
+  float zeros[4 * 40] = { 0 };
+
+  gst_harness_set_src_caps_str (h, GST_VTP_TENSOR_MEDIA_TYPE ",kind=vision-features,tokens=4,width=40");
+  g_assert_cmpint (gst_harness_push (h, gst_buffer_new_memdup (zeros, sizeof zeros)), ==, GST_FLOW_NOT_NEGOTIATED);
+  msg = harness_error (h);
+  g_assert_nonnull (msg);
+  g_assert_nonnull (strstr (msg, "40-wide"));
+  g_assert_nonnull (strstr (msg, "24-wide"));
+  gst_harness_teardown (h);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -451,6 +556,10 @@ main (int argc, char **argv)
   g_test_add_data_func ("/elements/llm-queries-instructblip", "instructblip-tiny", test_llm_queries);
   g_test_add_data_func ("/elements/llm-queries-blip2", "blip2-tiny", test_llm_queries);
   g_test_add_func ("/elements/llm-width-mismatch", test_llm_width_mismatch);
+  g_test_add_func ("/elements/adapter", test_adapter);
+  g_test_add_func ("/elements/adapter-width-mismatch", test_adapter_width_mismatch);
+  g_test_add_func ("/elements/llm-adapter", test_llm_adapter);
+  g_test_add_func ("/elements/llm-adapter-mismatch", test_llm_adapter_mismatch);
   g_test_add_func ("/elements/bad-models", test_bad_models);
   return g_test_run ();
 }

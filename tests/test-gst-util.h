@@ -6,6 +6,7 @@
 #include <gst/app/gstappsink.h>
 #include <gst/video/video.h>
 #include <string.h>
+#include <json-glib/json-glib.h>
 
 static G_GNUC_UNUSED char *
 fixture_path (const char *name)
@@ -14,6 +15,18 @@ fixture_path (const char *name)
   if (root)
     return g_build_filename (root, name, NULL);
   return g_build_filename (VTP_SOURCE_DIR, "tests", "fixtures", name, NULL);
+}
+
+/* String @key of fixture @fixture's reference.json. */
+static G_GNUC_UNUSED char *
+reference_string (const char *fixture, const char *key)
+{
+  g_autofree char *dir = fixture_path (fixture);
+  g_autofree char *path = g_build_filename (dir, "reference.json", NULL);
+  g_autoptr (JsonParser) p = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  g_assert_true (json_parser_load_from_file (p, path, &error));
+  return g_strdup (json_object_get_string_member (json_node_get_object (json_parser_get_root (p)), key));
 }
 
 /* Decodes @path (PNG, JPEG...) to RGB rows of width * 3 bytes. */

@@ -3,17 +3,6 @@
  * image and prompt (tools/make_llava_fixtures.py). Also: a pipeline whose
  * encoder and projector do not fit fails with both widths named. */
 #include "test-gst-util.h"
-#include <json-glib/json-glib.h>
-
-static char *
-reference_string (const char *dir, const char *key)
-{
-  g_autofree char *path = g_build_filename (dir, "reference.json", NULL);
-  g_autoptr (JsonParser) p = json_parser_new ();
-  g_autoptr (GError) error = NULL;
-  g_assert_true (json_parser_load_from_file (p, path, &error));
-  return g_strdup (json_object_get_string_member (json_node_get_object (json_parser_get_root (p)), key));
-}
 
 static void
 link_decoded (GstElement *dec, GstPad *pad, GstElement *conv)
@@ -24,29 +13,36 @@ link_decoded (GstElement *dec, GstPad *pad, GstElement *conv)
   gst_object_unref (sink);
 }
 
+/* What each element of a describing pipeline loads. */
+typedef struct {
+  const char *image, *encoder, *bridge, *llm;
+  const char *bridge_factory;   /* vtpprojector, vtpqformer, vtpadapter */
+  const char *adapter;          /* vtpllm's adapter, or NULL */
+} Parts;
+
 /* filesrc ! decodebin ! videoconvert ! vtpencoder ! BRIDGE ! vtpllm ! appsink,
- * built element by element so that paths need no quoting; the bridge is
- * vtpqformer for BLIP checkpoints (with the prompt), else vtpprojector. */
+ * built element by element so that paths need no quoting. */
 static GstElement *
-describe_pipeline (const char *image, const char *encoder_model, const char *model, GstElement **sink)
+parts_pipeline (const Parts *p, GstElement **sink)
 {
-  const gboolean blip = strstr (model, "blip") != NULL;
+  const gboolean blip = !strcmp (p->bridge_factory, "vtpqformer");
   GstElement *pipe = gst_pipeline_new (NULL);
   GstElement *src = gst_element_factory_make ("filesrc", NULL);
   GstElement *dec = gst_element_factory_make ("decodebin", NULL);
   GstElement *conv = gst_element_factory_make ("videoconvert", NULL);
   GstElement *enc = gst_element_factory_make ("vtpencoder", NULL);
-  GstElement *proj = gst_element_factory_make (blip ? "vtpqformer" : "vtpprojector", NULL);
+  GstElement *proj = gst_element_factory_make (p->bridge_factory, NULL);
   GstElement *llm = gst_element_factory_make ("vtpllm", NULL);
 
   *sink = gst_element_factory_make ("appsink", NULL);
   g_assert_true (src && dec && conv && enc && proj && llm && *sink);
-  g_object_set (src, "location", image, NULL);
-  g_object_set (enc, "model", encoder_model, NULL);
-  g_object_set (proj, "model", model, NULL);
+  g_object_set (src, "location", p->image, NULL);
+  g_object_set (enc, "model", p->encoder, NULL);
+  g_object_set (proj, "model", p->bridge, NULL);
   if (blip)
     g_object_set (proj, "prompt", "What is unusual about this image?", NULL);
-  g_object_set (llm, "model", model, "max-new-tokens", 20, "prompt", "What is in the picture?", NULL);
+  g_object_set (llm, "model", p->llm, "adapter", p->adapter, "max-new-tokens", 20, "prompt",
+      "What is in the picture?", NULL);
   g_object_set (*sink, "sync", FALSE, NULL);
   gst_bin_add_many (GST_BIN (pipe), src, dec, conv, enc, proj, llm, *sink, NULL);
   g_assert_true (gst_element_link (src, dec));
@@ -55,13 +51,19 @@ describe_pipeline (const char *image, const char *encoder_model, const char *mod
   return pipe;
 }
 
-static void
-test_image_to_text (gconstpointer data)
+/* One checkpoint for every part; the bridge is vtpqformer for BLIP ones. */
+static GstElement *
+describe_pipeline (const char *image, const char *encoder_model, const char *model, GstElement **sink)
 {
-  g_autofree char *dir = fixture_path (data);
-  g_autofree char *image = g_build_filename (dir, "image.png", NULL);
-  g_autofree char *want = reference_string (dir, "greedy_text");
-  GstElement *sink, *pipe = describe_pipeline (image, dir, dir, &sink);
+  const Parts p = { image, encoder_model, model, model, strstr (model, "blip") ? "vtpqformer" : "vtpprojector",
+    NULL };
+  return parts_pipeline (&p, sink);
+}
+
+/* The first text buffer of @pipe must be @want; then EOS. */
+static void
+assert_describes (GstElement *pipe, GstElement *sink, const char *want, const char *what)
+{
   GstSample *sample;
   GstMapInfo map;
   GstBuffer *buf;
@@ -72,7 +74,7 @@ test_image_to_text (gconstpointer data)
   g_assert_nonnull (sample);
   buf = gst_sample_get_buffer (sample);
   g_assert_true (gst_buffer_map (buf, &map, GST_MAP_READ));
-  g_test_message ("%s: \"%.*s\"", (const char *) data, (int) map.size, map.data);
+  g_test_message ("%s: \"%.*s\"", what, (int) map.size, map.data);
   g_assert_cmpmem (map.data, map.size, want, strlen (want));
   gst_buffer_unmap (buf, &map);
   g_assert_true (gst_structure_has_name (gst_caps_get_structure (gst_sample_get_caps (sample), 0), "text/x-raw"));
@@ -84,6 +86,83 @@ test_image_to_text (gconstpointer data)
   gst_message_unref (m);
   gst_element_set_state (pipe, GST_STATE_NULL);
   gst_object_unref (pipe);
+}
+
+/* @pipe must fail with an error whose message holds each of @needles. */
+static void
+assert_fails_naming (GstElement *pipe, const char *const *needles)
+{
+  GstMessage *m;
+  GError *err = NULL;
+
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  m = gst_bus_timed_pop_filtered (GST_ELEMENT_BUS (pipe), 30 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  g_assert_nonnull (m);
+  g_assert_cmpint (GST_MESSAGE_TYPE (m), ==, GST_MESSAGE_ERROR);
+  gst_message_parse_error (m, &err, NULL);
+  g_test_message ("%s", err->message);
+  for (guint i = 0; needles[i]; i++)
+    if (!strstr (err->message, needles[i]))
+      g_error ("the error \"%s\" does not name \"%s\"", err->message, needles[i]);
+  g_error_free (err);
+  gst_message_unref (m);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (pipe);
+}
+
+static void
+test_image_to_text (gconstpointer data)
+{
+  g_autofree char *dir = fixture_path (data);
+  g_autofree char *image = g_build_filename (dir, "image.png", NULL);
+  g_autofree char *want = reference_string (data, "greedy_text");
+  GstElement *sink, *pipe = describe_pipeline (image, dir, dir, &sink);
+
+  assert_describes (pipe, sink, want, data);
+}
+
+/* LLaMA-Adapter V2 multimodal as the issue writes it: OpenAI CLIP encoder,
+ * vtpadapter, vtpllm on the base with adapter=; the base in Meta (@data
+ * "llama") or HF layout ("llama-hf") gives the same answer. */
+static void
+test_image_to_text_adapter (gconstpointer data)
+{
+  g_autofree char *dir = fixture_path ("adapter-tiny");
+  g_autofree char *image = g_build_filename (dir, "image.png", NULL);
+  g_autofree char *clip = g_build_filename (dir, "clip", NULL), *v2 = g_build_filename (dir, "v2", NULL);
+  g_autofree char *base = g_build_filename (dir, data, NULL);
+  g_autofree char *want = reference_string ("adapter-tiny", "greedy_text_v2_tokenizers");
+  const Parts p = { image, clip, v2, base, "vtpadapter", v2 };
+  GstElement *sink, *pipe = parts_pipeline (&p, &sink);
+
+  assert_describes (pipe, sink, want, data);
+}
+
+/* Adapter pipelines whose parts do not fit fail at negotiation, saying why. */
+static void
+test_adapter_mismatch (void)
+{
+  g_autofree char *dir = fixture_path ("adapter-tiny");
+  g_autofree char *image = g_build_filename (dir, "image.png", NULL);
+  g_autofree char *clip = g_build_filename (dir, "clip", NULL), *v2 = g_build_filename (dir, "v2", NULL);
+  g_autofree char *base = g_build_filename (dir, "llama", NULL), *v1 = g_build_filename (dir, "v1", NULL);
+  g_autofree char *llava = fixture_path ("llava-tiny-a");
+  GstElement *sink;
+  {
+    /* vtpllm without the adapter */
+    const Parts p = { image, clip, v2, base, "vtpadapter", NULL };
+    assert_fails_naming (parts_pipeline (&p, &sink), (const char *[]) { "adapter property", NULL });
+  }
+  {
+    /* another adapter in vtpllm */
+    const Parts p = { image, clip, v2, base, "vtpadapter", v1 };
+    assert_fails_naming (parts_pipeline (&p, &sink), (const char *[]) { "text-only adapter", NULL });
+  }
+  {
+    /* an encoder the adapter was not trained with */
+    const Parts p = { image, llava, v2, base, "vtpadapter", v2 };
+    assert_fails_naming (parts_pipeline (&p, &sink), (const char *[]) { "clip_dim", "24-wide", NULL });
+  }
 }
 
 static gpointer
@@ -110,22 +189,9 @@ test_mismatched_parts (void)
   g_autofree char *a = fixture_path ("llava-tiny-a"), *b = fixture_path ("llava-tiny-b");
   g_autofree char *image = g_build_filename (a, "image.png", NULL);
   GstElement *sink, *pipe = describe_pipeline (image, b, a, &sink);
-  GstMessage *m;
-  GError *err = NULL;
 
-  gst_element_set_state (pipe, GST_STATE_PLAYING);
-  m = gst_bus_timed_pop_filtered (GST_ELEMENT_BUS (pipe), 30 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
-  g_assert_nonnull (m);
-  g_assert_cmpint (GST_MESSAGE_TYPE (m), ==, GST_MESSAGE_ERROR);
-  gst_message_parse_error (m, &err, NULL);
-  g_test_message ("%s", err->message);
   /* tiny-b's encoder concatenates two 40-wide layers; tiny-a's projector takes 32 */
-  g_assert_nonnull (strstr (err->message, "80-wide"));
-  g_assert_nonnull (strstr (err->message, "32-wide"));
-  g_error_free (err);
-  gst_message_unref (m);
-  gst_element_set_state (pipe, GST_STATE_NULL);
-  gst_object_unref (pipe);
+  assert_fails_naming (pipe, (const char *[]) { "80-wide", "32-wide", NULL });
 }
 
 int
@@ -137,6 +203,9 @@ main (int argc, char **argv)
   g_test_add_data_func ("/pipeline/image-to-text-b", "llava-tiny-b", test_image_to_text);
   g_test_add_data_func ("/pipeline/image-to-text-instructblip", "instructblip-tiny", test_image_to_text);
   g_test_add_data_func ("/pipeline/image-to-text-blip2", "blip2-tiny", test_image_to_text);
+  g_test_add_data_func ("/pipeline/image-to-text-llama-adapter", "llama", test_image_to_text_adapter);
+  g_test_add_data_func ("/pipeline/image-to-text-llama-adapter-hf-base", "llama-hf", test_image_to_text_adapter);
+  g_test_add_func ("/pipeline/adapter-mismatch", test_adapter_mismatch);
   g_test_add_func ("/pipeline/concurrent", test_concurrent_pipelines);
   g_test_add_func ("/pipeline/mismatched-parts", test_mismatched_parts);
   return g_test_run ();

@@ -439,7 +439,11 @@ def main():
                 "logits_v2_no_prompts": plain.contiguous(), "greedy_v2": torch.tensor(g2, dtype=torch.int64),
                 "input_ids_v1": torch.tensor(ids1, dtype=torch.int64), "logits_v1": logits1.contiguous(),
                 "greedy_v1": torch.tensor(g1, dtype=torch.int64)})
-    meta.update({"text_v2": prompt_text, "greedy_text_v2": sp.decode(g2), "greedy_v2": g2, "greedy_v1": g1,
+    # the answer as a pipeline prints it: the converted tokenizer.json decoded by HF tokenizers (byte-fallback
+    # pieces that are not valid UTF-8 become one U+FFFD each, where sentencepiece merges some)
+    meta.update({"text_v2": prompt_text, "greedy_text_v2": sp.decode(g2),
+                 "greedy_text_v2_tokenizers": converted.decode(g2, skip_special_tokens=True), "greedy_v2": g2,
+                 "greedy_v1": g1,
                  "v2_first_adapted_layer": first, "v1_first_adapted_layer": first1})
 
     # 5. PEFT adaption prompt on a grouped-query HF Llama, run by peft
