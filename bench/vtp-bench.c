@@ -2,9 +2,13 @@
  *
  *   vtp-bench --model DIR [--device SPEC] [--weight-type auto|f32|f16]
  *             [--decode-tokens N] [--repeats N] [--list-devices]
+ *   vtp-bench --model LLAMA --encoder CLIP --adapter ADAPTER ...
  *
  * Works on LLaVA (projector bridge) and BLIP-2 / InstructBLIP (Q-Former
- * bridge) checkpoints. Measures (median of --repeats runs): image
+ * bridge) checkpoints, and on LLaMA-Adapter V2 multimodal (three
+ * directories: the base LLM, the OpenAI CLIP encoder, the adapter; the
+ * bridge is the visual queries plus the prompts' keys and values in every
+ * adapted layer). Measures (median of --repeats runs): image
  * preprocessing + vision tower (ms), the bridge (ms), prefill of the prompt
  * with the image tokens or queries (tokens/s), greedy decode (tokens/s, EOS
  * ignored), time to first token, peak resident memory, the host memory read
@@ -14,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include "vtp-adapter.h"
 #include "vtp-bandwidth.h"
 #include "vtp-generate.h"
 #include "vtp-parts.h"
@@ -66,11 +71,13 @@ die (GError *error)
 int
 main (int argc, char **argv)
 {
-  g_autofree char *model = NULL, *device = NULL, *wtype_name = NULL;
+  g_autofree char *model = NULL, *device = NULL, *wtype_name = NULL, *encoder = NULL, *adapter_dir = NULL;
   gint decode_tokens = 64, repeats = 3;
   gboolean list = FALSE;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model directory (llava-hf layout)", "DIR" },
+    { "encoder", 'e', 0, G_OPTION_ARG_FILENAME, &encoder, "Vision encoder directory (with --adapter)", "DIR" },
+    { "adapter", 'a', 0, G_OPTION_ARG_FILENAME, &adapter_dir, "LLaMA-Adapter V2 multimodal directory", "DIR" },
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "OpenCL device (auto, cpu, gpu, ...)", "SPEC" },
     { "weight-type", 'w', 0, G_OPTION_ARG_STRING, &wtype_name, "auto, f32 or f16", "TYPE" },
     { "decode-tokens", 'n', 0, G_OPTION_ARG_INT, &decode_tokens, "Tokens to decode (default 64)", "N" },
@@ -82,8 +89,8 @@ main (int argc, char **argv)
   GError *error = NULL;
   VtpWeightType wtype = VTP_WEIGHTS_KEEP;
   g_autoptr (VtpDevice) dev = NULL;
-  g_autoptr (VtpCheckpoint) ckpt = NULL;
-  VtpModelParts parts;
+  g_autoptr (VtpCheckpoint) ckpt = NULL, enc_ckpt = NULL, ad_ckpt = NULL;
+  VtpModelParts parts, vparts;
   VtpVisionFeatures feats;
   VtpImageConfig ic;
   VtpLlamaNames names;
@@ -93,6 +100,8 @@ main (int argc, char **argv)
   g_autoptr (VtpProjector) proj = NULL;
   g_autoptr (VtpQFormer) qf = NULL;
   g_autoptr (VtpQFormerState) qs = NULL;
+  g_autoptr (VtpAdapter) ad = NULL;
+  g_autoptr (VtpAdapterState) as = NULL;
   g_autoptr (VtpWordPiece) wp = NULL;
   g_autoptr (GArray) qids = NULL;
   g_autoptr (VtpLlama) llm = NULL;
@@ -103,7 +112,7 @@ main (int argc, char **argv)
   g_autofree guint8 *frame = NULL;
   g_autofree char *tok_path = NULL;
   double *t_enc, *t_proj, *t_pre, *t_dec, load_ms, bw;
-  gint rows, width, out_rows, out_width, pos = 0;
+  gint rows, width, out_rows, out_width, pos = 0, prefill_tokens;
   const char *prompt = "What is in the picture? Describe it in detail.";
   struct rusage ru;
 
@@ -125,24 +134,43 @@ main (int argc, char **argv)
   repeats = MAX (repeats, 1);
 
   load_ms = now_ms ();
+  if (!!encoder != !!adapter_dir) {
+    g_printerr ("vtp-bench: --encoder and --adapter go together\n");
+    return 2;
+  }
   if (!(dev = vtp_device_get (device, &error)) || !(ckpt = vtp_checkpoint_open (model, &error))
       || !vtp_model_parts_read (ckpt, &parts, &error))
     die (error);
-  if (!parts.has_vision || !(parts.has_projector || parts.has_qformer) || !parts.has_text) {
-    g_printerr ("vtp-bench: %s is not a LLaVA, BLIP-2 or InstructBLIP checkpoint (model_type %s)\n", model,
-        parts.model_type);
+  /* the vision tower: the model's own, or --encoder's */
+  if (!encoder)
+    enc_ckpt = vtp_checkpoint_ref (ckpt);
+  else if ((!(enc_ckpt = vtp_checkpoint_open (encoder, &error)) || !vtp_model_parts_read (enc_ckpt, &vparts,
+              &error)))
+    die (error);
+  if (!encoder)
+    vparts = parts;
+  if (!vparts.has_vision || !(parts.has_projector || parts.has_qformer || adapter_dir) || !parts.has_text) {
+    g_printerr ("vtp-bench: %s is not a LLaVA, BLIP-2 or InstructBLIP checkpoint, nor an LLM with --encoder and "
+        "--adapter (model_type %s)\n", model, parts.model_type);
     return 1;
   }
-  vtp_model_features (&parts, &feats);
+  vtp_model_features (&vparts, &feats);
   tok_path = vtp_checkpoint_file (ckpt, "tokenizer.json");
-  if (!vtp_model_image_config (ckpt, &parts, &ic, &error)
-      || !(clip = vtp_vision_tower_load (ckpt, vtp_model_vision_prefix (ckpt, &parts, NULL), &parts.vision, &feats, dev,
-              wtype, &error))
+  if (!vtp_model_image_config (enc_ckpt, &vparts, &ic, &error)
+      || !(clip = vtp_vision_tower_load (enc_ckpt, vtp_model_vision_prefix (enc_ckpt, &vparts, NULL), &vparts.vision,
+              &feats, dev, wtype, &error))
       || !(cs = vtp_vision_state_new (clip, &error)))
     die (error);
   rows = vtp_vision_tower_feature_rows (clip);
   width = vtp_vision_tower_feature_width (clip);
-  if (parts.has_qformer) {
+  if (adapter_dir) {
+    if (!(ad_ckpt = vtp_checkpoint_open (adapter_dir, &error))
+        || !(ad = vtp_adapter_load (ad_ckpt, dev, wtype, &error))
+        || !(as = vtp_adapter_state_new (ad, rows, &error)))
+      die (error);
+    out_rows = vtp_adapter_prompt_rows (ad);
+    out_width = ad->llm_dim;
+  } else if (parts.has_qformer) {
     g_autofree char *wp_dir = vtp_checkpoint_file (ckpt, "qformer_tokenizer");
     if (!(qf = vtp_qformer_load (ckpt, vtp_model_qformer_prefix (ckpt, NULL), &parts.blip, dev, wtype, &error))
         || !(qs = vtp_qformer_state_new (qf, rows, qf->cfg.max_position_embeddings, &error))
@@ -161,12 +189,12 @@ main (int argc, char **argv)
   }
   /* queries go before BOS + raw prompt; image tokens replace <image> in LLaVA's template */
   if (!vtp_llama_find_names (ckpt, &parts.text, &names, &error)
-      || !(llm = vtp_llama_load (ckpt, &names, &parts.text, NULL, dev, wtype, &error))
+      || !(llm = vtp_llama_load (ckpt, &names, &parts.text, ad_ckpt, dev, wtype, &error))
       || !(tok = vtp_tokenizer_new_from_file (tok_path, &error))
       || !(features = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, width, &error))
       || !(embeds = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, out_rows, out_width, &error))
-      || !(ids = vtp_prompt_encode (tok, qf ? VTP_PLAIN_TEMPLATE : VTP_LLAVA_TEMPLATE, prompt,
-              parts.image_token_index, !qf, &pos, &error))
+      || !(ids = vtp_prompt_encode (tok, ad ? VTP_ALPACA_TEMPLATE : qf ? VTP_PLAIN_TEMPLATE : VTP_LLAVA_TEMPLATE,
+              prompt, ad ? -1 : parts.image_token_index, !qf && !ad, &pos, &error))
       || !(ls = vtp_llama_state_new (llm, ids->len + out_rows + decode_tokens + 1, 1024, &error))
       || !vtp_device_finish (dev, &error))
     die (error);
@@ -187,6 +215,7 @@ main (int argc, char **argv)
     const VtpLlamaSegment splice[3] = {
       { p, NULL, 0, pos }, { NULL, embeds, 0, out_rows }, { p + pos + 1, NULL, 0, (gint) ids->len - pos - 1 } };
     const VtpLlamaSegment prefix[2] = { { NULL, embeds, 0, out_rows }, { p, NULL, 0, ids->len } };
+    const VtpLlamaSegment text_only[1] = { { p, NULL, 0, ids->len } };
     VtpGenerateParams gp = { decode_tokens, { 0 }, FALSE };
     g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (gint32));
     double t0 = now_ms ();
@@ -198,7 +227,12 @@ main (int argc, char **argv)
       die (error);
     t_enc[r] = now_ms () - t0;
     t0 = now_ms ();
-    if (qf) {
+    if (ad) {
+      /* the visual queries, then every adapted layer's prompt keys and values */
+      vtp_adapter_forward (ad, as, features, embeds);
+      if (!vtp_llama_set_prompts (llm, ls, embeds, FALSE, &error))
+        die (error);
+    } else if (qf) {
       if (!vtp_qformer_forward (qf, qs, features, qids ? (const gint32 *) qids->data : NULL, qids ? qids->len : 0,
               NULL, embeds, &error))
         die (error);
@@ -209,7 +243,7 @@ main (int argc, char **argv)
     t_proj[r] = now_ms () - t0;
     ls->n_past = 0;
     t0 = now_ms ();
-    if (!vtp_llama_prefill (llm, ls, qf ? prefix : splice, qf ? 2 : 3, FALSE, &error)
+    if (!vtp_llama_prefill (llm, ls, ad ? text_only : qf ? prefix : splice, ad ? 1 : qf ? 2 : 3, FALSE, &error)
         || !vtp_device_finish (dev, &error))
       die (error);
     t_pre[r] = now_ms () - t0;
@@ -226,18 +260,22 @@ main (int argc, char **argv)
   }
   getrusage (RUSAGE_SELF, &ru);
 
+  prefill_tokens = ad ? (gint) ids->len : qf ? (gint) ids->len + out_rows : (gint) ids->len - 1 + out_rows;
   g_print ("model: %s\n", ckpt->dir);
   g_print ("device: %s\n", dev->name);
   g_print ("weights: %s\n", vtp_dtype_name (llm->lm_head->dtype));
   g_print ("load_ms: %.0f\n", load_ms);
-  g_print ("bridge: %s\n", qf ? "qformer" : "projector");
+  g_print ("bridge: %s\n", ad ? "llama-adapter" : qf ? "qformer" : "projector");
   g_print ("vision_tokens: %d\n", rows);
-  g_print ("image_tokens_in_llm: %d\n", out_rows);
-  g_print ("prompt_tokens: %d\n", (gint) ids->len - (qf ? 0 : 1) + out_rows);
+  /* adapter prompts sit inside the adapted layers, not in the sequence */
+  g_print ("image_tokens_in_llm: %d\n", ad ? 0 : out_rows);
+  if (ad)
+    g_print ("adapter_prompt_rows: %d\n", out_rows);
+  g_print ("prompt_tokens: %d\n", prefill_tokens);
   g_print ("encode_ms: %.1f\n", median (t_enc, repeats));
   g_print ("bridge_ms: %.1f\n", median (t_proj, repeats));
   g_print ("prefill_ms: %.1f\n", median (t_pre, repeats));
-  g_print ("prefill_tokens_per_s: %.1f\n", (ids->len - (qf ? 0 : 1) + out_rows) / (median (t_pre, repeats) / 1000.0));
+  g_print ("prefill_tokens_per_s: %.1f\n", prefill_tokens / (median (t_pre, repeats) / 1000.0));
   g_print ("time_to_first_token_ms: %.1f\n", median (t_enc, repeats) + median (t_proj, repeats)
       + median (t_pre, repeats));
   g_print ("decode_tokens_per_s: %.2f\n", median (t_dec, repeats));
@@ -246,6 +284,8 @@ main (int argc, char **argv)
   g_print ("decode_limit_tokens_per_s: %.2f\n", bw * 1e9 / llama_weight_bytes (llm));
   g_print ("decode_fraction_of_limit: %.2f\n", median (t_dec, repeats) / (bw * 1e9 / llama_weight_bytes (llm)));
   g_print ("peak_rss_mb: %.0f\n", ru.ru_maxrss / 1024.0);
+  if (encoder)
+    vtp_model_parts_clear (&vparts);
   vtp_model_parts_clear (&parts);
   g_free (t_enc);
   g_free (t_proj);

@@ -246,8 +246,9 @@ def meta_llama(vocab):
     return w
 
 
-def openai_clip():
-    c = CLIP
+def openai_clip(c=CLIP):
+    """An OpenAI CLIP visual state dict ("visual.*"), random, of shape @c
+    (also used by tools/make_bench_model.py at ViT-L/14 size)."""
     W, g = c["width"], c["image"] // c["patch"]
     v = {"visual.conv1.weight": rnd(W, 3, c["patch"], c["patch"]), "visual.class_embedding": rnd(W, scale=0.5),
          "visual.positional_embedding": rnd(g * g + 1, W, scale=0.5), "visual.proj": rnd(W, c["output_dim"])}
@@ -264,11 +265,13 @@ def openai_clip():
     return v
 
 
-def adapter_v2():
-    c, D, E = V2, LLM["dim"], V2["v_embed_dim"]
-    hidden = conv.ffn_hidden(D, LLM["multiple_of"])
+def adapter_v2(c=V2, llm=LLM, clip_dim=CLIP["output_dim"], lora=True):
+    """A LLaMA-Adapter V2 multimodal state dict as the release's "model",
+    random, for an LLM of shape @llm; @lora: with LoRA and new_gate."""
+    D, E = llm["dim"], c["v_embed_dim"]
+    hidden = conv.ffn_hidden(D, llm["multiple_of"])
     r = c["lora_rank"]
-    a = {"clip_proj.weight": rnd(E, CLIP["output_dim"]), "clip_proj.bias": rnd(E),
+    a = {"clip_proj.weight": rnd(E, clip_dim), "clip_proj.bias": rnd(E),
          "clip_proj_norm.weight": 1 + rnd(E), "clip_proj_norm.bias": rnd(E),
          "visual_query.weight": rnd(c["query_len"], E, scale=0.5),
          "visual_proj.weight": rnd(D, E), "visual_proj.bias": rnd(D),
@@ -284,14 +287,17 @@ def adapter_v2():
         m = int(E * c["v_mlp_ratio"])
         a[p + "mlp.fc1.weight"], a[p + "mlp.fc1.bias"] = rnd(m, E), rnd(m)
         a[p + "mlp.fc2.weight"], a[p + "mlp.fc2.bias"] = rnd(E, m), rnd(E)
-    for i in range(LLM["n_layers"]):
+    for i in range(llm["n_layers"]):
         p = "llama.layers.%d." % i
-        a[p + "attention.gate"] = rnd(1, LLM["n_heads"], 1, 1, scale=1.0)
-        a[p + "attention.new_gate"] = 1 + rnd(1, 1, 1, 1)
+        a[p + "attention.gate"] = rnd(1, llm["n_heads"], 1, 1, scale=1.0)
+        if lora:
+            a[p + "attention.new_gate"] = 1 + rnd(1, 1, 1, 1)
         a[p + "attention.wq.bias"], a[p + "attention.wo.bias"] = rnd(D), rnd(D)
         a[p + "feed_forward.w1.bias"], a[p + "feed_forward.w3.bias"] = rnd(hidden), rnd(hidden)
         a[p + "feed_forward.w2.bias"] = rnd(D)
         a[p + "attention_norm.weight"], a[p + "ffn_norm.weight"] = 1 + rnd(D), 1 + rnd(D)
+        if not lora:
+            continue
         for n in ("wq", "wk", "wv", "wo"):
             a[p + "attention.lora_%s_l1.weight" % n], a[p + "attention.lora_%s_l2.weight" % n] = rnd(r, D), rnd(D, r)
         a[p + "feed_forward.lora_w1_l1.weight"], a[p + "feed_forward.lora_w1_l2.weight"] = rnd(r, D), rnd(hidden, r)

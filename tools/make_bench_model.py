@@ -5,11 +5,17 @@ width 2048, GQA 32/4 heads, MLP 5632) as the language model:
   --family llava (default): LLaVA-1.5's real vision tower (CLIP ViT-L/14 at
       336 px, 24 layers, width 1024) and mlp2x_gelu projector, llava-hf layout;
   --family instructblip: InstructBLIP's EVA ViT-g (224 px, 39 layers, width
-      1408) and Q-Former (12 layers, 32 queries), with a qformer_tokenizer.
+      1408) and Q-Former (12 layers, 32 queries), with a qformer_tokenizer;
+  --family llama-adapter: three directories as tools/convert_llama_adapter.py
+      writes them: OUT/clip (OpenAI CLIP ViT-L/14, 224 px), OUT/adapter
+      (LLaMA-Adapter V2 multimodal: 8 visual blocks of width 768, 10 queries
+      for each of the top n_layers - 1 layers, biases, no LoRA, as the BIAS
+      release) and OUT/llama (the Llama, HF layout).
 Saved as float16 (or --dtype float32 / bfloat16).
 
     python3 tools/make_bench_model.py /tmp/vtp-bench-llava [--dtype float16]
     python3 tools/make_bench_model.py /tmp/vtp-bench-instructblip --family instructblip
+    python3 tools/make_bench_model.py /tmp/vtp-bench-adapter --family llama-adapter
 
 The weights are random: the text is noise, the timings are real. The
 tokenizer is the Llama-2 tokenizer.json from ../shared/testdata when present
@@ -35,7 +41,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out")
     ap.add_argument("--dtype", default="float16", choices=["float16", "bfloat16", "float32"])
-    ap.add_argument("--family", default="llava", choices=["llava", "instructblip"])
+    ap.add_argument("--family", default="llava", choices=["llava", "instructblip", "llama-adapter"])
     ap.add_argument("--text-layers", type=int, default=22)
     ap.add_argument("--vocab", type=int, default=32064, help="rows of the embedding and lm_head (at least the "
                     "tokenizer's size; 32064 as llava-1.5)")
@@ -53,6 +59,8 @@ def main():
     text = LlamaConfig(vocab_size=vocab, hidden_size=2048, intermediate_size=5632, num_hidden_layers=args.text_layers,
                        num_attention_heads=32, num_key_value_heads=4, max_position_embeddings=2048,
                        rms_norm_eps=1e-5, bos_token_id=1, eos_token_id=2, pad_token_id=pad_token)
+    if args.family == "llama-adapter":
+        return make_llama_adapter(args, text, tok, dtype)
     if args.family == "llava":
         vision = CLIPVisionConfig(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
                                   num_attention_heads=16, image_size=336, patch_size=14, projection_dim=768)
@@ -86,6 +94,39 @@ def main():
         json.dump(processor, f, indent=2)
     n = sum(p.numel() for p in model.parameters())
     print("%s: %.2fB parameters (%s), vocab %d, image token %d" % (args.out, n / 1e9, args.dtype, vocab, image_token))
+
+
+def make_llama_adapter(args, text, tok, dtype):
+    """OUT/llama (HF layout), and OUT/clip, OUT/adapter made from random
+    release-format files by the converter users run."""
+    import argparse as ap_
+    import tempfile
+    import convert_llama_adapter as conv
+    import make_adapter_fixtures as fx
+    from transformers import LlamaForCausalLM
+
+    llama_dir = os.path.join(args.out, "llama")
+    model = LlamaForCausalLM(text).to(dtype).eval()
+    model.save_pretrained(llama_dir)
+    tok.save(os.path.join(llama_dir, "tokenizer.json"))
+    clip = dict(width=1024, layers=24, heads=16, patch=14, image=224, output_dim=768, mlp=4096)
+    v2 = dict(query_len=10, query_layer=text.num_hidden_layers - 1, v_embed_dim=768, v_depth=8, v_num_heads=16,
+              v_mlp_ratio=4.0, lora_rank=16)
+    llm = dict(dim=text.hidden_size, n_layers=text.num_hidden_layers, n_heads=text.num_attention_heads,
+               multiple_of=256)
+    assert conv.ffn_hidden(llm["dim"], llm["multiple_of"]) == text.intermediate_size
+    with tempfile.TemporaryDirectory() as rel:
+        visual = {k: v.to(dtype) for k, v in fx.openai_clip(clip).items()}
+        torch.save(visual, os.path.join(rel, "clip.pt"))
+        torch.save({"model": fx.adapter_v2(v2, llm, clip["output_dim"], lora=False),
+                    "config": {"w_bias": True, "w_lora": False}}, os.path.join(rel, "adapter.pth"))
+        conv.convert_clip(ap_.Namespace(weights=os.path.join(rel, "clip.pt"), out=os.path.join(args.out, "clip"),
+                                        heads=clip["heads"], float32=False))
+        conv.convert_adapter(ap_.Namespace(weights=os.path.join(rel, "adapter.pth"),
+                                           out=os.path.join(args.out, "adapter"), version="v2-multimodal",
+                                           query_len=v2["query_len"], v_depth=v2["v_depth"],
+                                           v_num_heads=v2["v_num_heads"], v_mlp_ratio=v2["v_mlp_ratio"]))
+    print("%s: llama-adapter bench model (llama/, clip/, adapter/)" % args.out)
 
 
 if __name__ == "__main__":
