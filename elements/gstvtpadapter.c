@@ -123,12 +123,7 @@ gst_vtp_adapter_transform_caps (GstBaseTransform *trans, GstPadDirection directi
     out = self->adapter ? output_caps (self) : gst_static_pad_template_get_caps (&src_template);
   else
     out = gst_static_pad_template_get_caps (&sink_template);
-  if (filter) {
-    GstCaps *tmp = gst_caps_intersect_full (filter, out, GST_CAPS_INTERSECT_FIRST);
-    gst_caps_unref (out);
-    out = tmp;
-  }
-  return out;
+  return gst_vtp_caps_filter (out, filter);
 }
 
 static gboolean

@@ -141,3 +141,15 @@ gst_vtp_prepare_tensor_output (GstElement *element, VtpDevice *dev, gint rows, g
   gst_buffer_copy_into (*outbuf, inbuf, GST_BUFFER_COPY_TIMESTAMPS | GST_BUFFER_COPY_FLAGS, 0, -1);
   return GST_FLOW_OK;
 }
+
+GstCaps *
+gst_vtp_caps_filter (GstCaps *caps, GstCaps *filter)
+{
+  GstCaps *narrowed;
+
+  if (!filter)
+    return caps;
+  narrowed = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+  gst_caps_unref (caps);
+  return narrowed;
+}

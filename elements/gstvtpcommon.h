@@ -51,6 +51,9 @@ gboolean gst_vtp_handle_context_query (GstElement *element, GstQuery *query, Vtp
 
 /* Posts @error as an element error: the message is the human sentence,
  * the debug string says where it came from. */
+/* @caps (taken) narrowed to @filter when there is one, for transform_caps. */
+GstCaps *gst_vtp_caps_filter (GstCaps *caps, GstCaps *filter);
+
 #define GST_VTP_ELEMENT_ERROR(el, domain, code, error, what)                   \
   GST_ELEMENT_ERROR ((el), domain, code, ("%s", (error)->message),            \
       ("%s", (what)))

@@ -131,12 +131,7 @@ gst_vtp_projector_transform_caps (GstBaseTransform *trans, GstPadDirection direc
     }
     gst_caps_append_structure (out, s);
   }
-  if (filter) {
-    GstCaps *tmp = gst_caps_intersect_full (filter, out, GST_CAPS_INTERSECT_FIRST);
-    gst_caps_unref (out);
-    out = tmp;
-  }
-  return out;
+  return gst_vtp_caps_filter (out, filter);
 }
 
 static gboolean

@@ -4,16 +4,7 @@
 #pragma once
 #include <math.h>
 #include "vtp-generate.h"
-
-/* tests/fixtures/@name, or $VTP_FIXTURES_DIR/@name. */
-static G_GNUC_UNUSED char *
-fixture_path (const char *name)
-{
-  const char *root = g_getenv ("VTP_FIXTURES_DIR");
-  if (root)
-    return g_build_filename (root, name, NULL);
-  return g_build_filename (VTP_SOURCE_DIR, "tests", "fixtures", name, NULL);
-}
+#include "fixture-path.h"
 
 static G_GNUC_UNUSED VtpSafetensors *
 reference_open (const char *fixture)
@@ -53,7 +44,8 @@ reference_error (VtpSafetensors *ref, const char *name, const float *got, gsize 
       at = i;
     }
   }
-  g_test_message ("%s: max abs error %.3g (at %" G_GSIZE_FORMAT ": %g vs %g)", name, worst, at, got[at], want[at]);
+  g_test_message ("%s: %s max abs error %.3g (at %" G_GSIZE_FORMAT ": %g vs %g)", ref->path, name, worst, at,
+      got[at], want[at]);
   return worst;
 }
 
@@ -68,6 +60,16 @@ device_values (const VtpTensor *t)
   v = vtp_tensor_read_f32 (t, &error);
   g_assert_no_error (error);
   return v;
+}
+
+/* Max error of a whole device tensor against reference tensor @name, which
+ * must have as many elements. */
+static G_GNUC_UNUSED double
+reference_tensor_error (VtpSafetensors *ref, const char *name, const VtpTensor *t)
+{
+  g_autofree float *got = device_values (t);
+  g_assert_cmpuint (reference_tensor (ref, name)->n_bytes, ==, vtp_tensor_n_bytes (t));
+  return reference_error (ref, name, got, vtp_tensor_n_elements (t), 0);
 }
 
 /* An I64 reference tensor of token ids as gint32. */

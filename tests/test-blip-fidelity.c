@@ -7,6 +7,7 @@
 #include "vtp-generate.h"
 #include "vtp-parts.h"
 #include "vtp-qformer.h"
+#include "fidelity-util.h"
 
 #define ATOL 1e-4
 
@@ -23,10 +24,9 @@ static void
 fixture_open (Fixture *f, const char *name)
 {
   g_autoptr (GError) error = NULL;
-  const char *root = g_getenv ("VTP_FIXTURES_DIR");
   g_autofree char *ref = NULL;
 
-  f->dir = root ? g_build_filename (root, name, NULL) : g_build_filename (VTP_SOURCE_DIR, "tests", "fixtures", name, NULL);
+  f->dir = fixture_path (name);
   f->ckpt = vtp_checkpoint_open (f->dir, &error);
   g_assert_no_error (error);
   ref = g_build_filename (f->dir, "reference.safetensors", NULL);
@@ -44,43 +44,6 @@ fixture_close (Fixture *f)
   g_free (f->dir);
 }
 
-static const VtpStTensor *
-ref (Fixture *f, const char *name)
-{
-  const VtpStTensor *t = vtp_safetensors_find (f->ref, name);
-  g_assert_nonnull (t);
-  return t;
-}
-
-static double
-compare (Fixture *f, const char *name, VtpTensor *t)
-{
-  g_autoptr (GError) error = NULL;
-  const VtpStTensor *want = ref (f, name);
-  g_autofree float *got = NULL;
-  double worst = 0;
-
-  g_assert_true (vtp_error_take_pending (&error));
-  got = vtp_tensor_read_f32 (t, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (want->n_bytes, ==, vtp_tensor_n_bytes (t));
-  for (gsize i = 0; i < want->n_bytes / 4; i++)
-    worst = MAX (worst, fabs ((double) got[i] - ((const float *) want->data)[i]));
-  g_test_message ("%s: %s max abs error %.3g", f->dir, name, worst);
-  return worst;
-}
-
-static gint32 *
-ref_ids (Fixture *f, const char *name, gint *n)
-{
-  const VtpStTensor *t = ref (f, name);
-  gint32 *ids = g_new (gint32, t->shape[0]);
-  for (gint i = 0; i < t->shape[0]; i++)
-    ids[i] = (gint32) ((const gint64 *) t->data)[i];
-  *n = t->shape[0];
-  return ids;
-}
-
 /* Logits of [queries, BOS + prompt] and the greedy continuation. */
 static void
 check_language_model (Fixture *f, VtpLlama *llm, VtpTensor *queries, const char *logits_name, const char *greedy_name)
@@ -88,16 +51,14 @@ check_language_model (Fixture *f, VtpLlama *llm, VtpTensor *queries, const char 
   g_autoptr (GError) error = NULL;
   g_autoptr (VtpLlamaState) ls = vtp_llama_state_new (llm, 128, 64, &error);
   g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
-  const VtpStTensor *greedy = ref (f, greedy_name);
+  const VtpStTensor *greedy = reference_tensor (f->ref, greedy_name);
   const gint Q = vtp_tensor_rows (queries), V = llm->cfg.vocab_size;
   g_autofree gint32 *ids = NULL;
   g_autofree float *logits = NULL;
-  const VtpStTensor *want = ref (f, logits_name);
   VtpGenerateParams gp = { greedy->shape[0], { 0 }, TRUE };
-  double worst = 0;
   gint L;
 
-  ids = ref_ids (f, "input_ids", &L);
+  ids = reference_ids (f->ref, "input_ids", &L);
   for (gint i = 0; i < Q; i++)
     g_assert_cmpint (ids[i], ==, f->parts.image_token_index);
   {
@@ -106,25 +67,14 @@ check_language_model (Fixture *f, VtpLlama *llm, VtpTensor *queries, const char 
     g_assert_no_error (error);
     logits = g_new (float, (gsize) L * V);
     g_assert_true (vtp_tensor_read (ls->logits, 0, logits, (gsize) L * V * 4, &error));
-    for (gsize i = 0; i < (gsize) L * V; i++)
-      worst = MAX (worst, fabs ((double) logits[i] - ((const float *) want->data)[i]));
-    g_test_message ("%s: %s max abs error %.3g", f->dir, logits_name, worst);
-    g_assert_cmpfloat (worst, <=, ATOL);
+    g_assert_cmpfloat (reference_error (f->ref, logits_name, logits, (gsize) L * V, 0), <=, ATOL);
     ls->n_past = 0;
     g_assert_true (vtp_llama_prefill (llm, ls, segs, 2, FALSE, &error));
   }
   g_assert_true (vtp_llama_generate (llm, ls, &gp, NULL, NULL, tokens, NULL, &error));
   g_assert_no_error (error);
   /* transformers' sequence ends with the EOS it stopped at; vtp leaves EOS out */
-  for (gint i = 0; i < greedy->shape[0]; i++) {
-    const gint64 want_tok = ((const gint64 *) greedy->data)[i];
-    if (i == (gint) tokens->len) {
-      g_assert_true (vtp_llama_is_eos (llm, want_tok));
-      g_assert_cmpint (i, ==, greedy->shape[0] - 1);
-      break;
-    }
-    g_assert_cmpint (g_array_index (tokens, gint32, i), ==, want_tok);
-  }
+  assert_same_tokens (llm, tokens, f->ref, greedy_name);
 }
 
 static void
@@ -158,24 +108,24 @@ test_fixture (gconstpointer data)
   g_assert_cmpint (ic.resize, ==, VTP_RESIZE_EXACT);
   g_assert_false (ic.crop);
   pre = vtp_image_preprocessor_new (dev, &ic);
-  img = ref (&f, "image");
+  img = reference_tensor (f.ref, "image");
   g_assert_true (vtp_image_preprocess (pre, img->data, img->shape[1], img->shape[0], img->shape[1] * 3,
           VTP_PIXELS_RGB, vs->pixels, &error));
-  g_assert_cmpfloat (compare (&f, "pixel_values", vs->pixels), <=, 1e-5);
+  g_assert_cmpfloat (reference_tensor_error (f.ref, "pixel_values", vs->pixels), <=, 1e-5);
 
   /* EVA tower on the reference pixel values */
-  g_assert_true (vtp_tensor_write (vs->pixels, 0, ref (&f, "pixel_values")->data, vtp_tensor_n_bytes (vs->pixels),
+  g_assert_true (vtp_tensor_write (vs->pixels, 0, reference_tensor (f.ref, "pixel_values")->data, vtp_tensor_n_bytes (vs->pixels),
           &error));
   rows = vtp_vision_tower_feature_rows (tower);
   image = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, vtp_vision_tower_feature_width (tower), &error);
   hidden = vtp_tensor_new (dev, VTP_DTYPE_F32, 3, (gint64[]) { tower->n_layers + 1, tower->n_tokens,
       f.parts.vision.hidden_size }, &error);
   vtp_vision_tower_forward_all (tower, vs, image, hidden);
-  g_assert_cmpfloat (compare (&f, "vision_hidden_states", hidden), <=, ATOL);
-  g_assert_cmpfloat (compare (&f, "image_embeds", image), <=, ATOL);
+  g_assert_cmpfloat (reference_tensor_error (f.ref, "vision_hidden_states", hidden), <=, ATOL);
+  g_assert_cmpfloat (reference_tensor_error (f.ref, "image_embeds", image), <=, ATOL);
 
   /* Q-Former and language projection, on the reference image features */
-  g_assert_true (vtp_tensor_write (image, 0, ref (&f, "image_embeds")->data, vtp_tensor_n_bytes (image), &error));
+  g_assert_true (vtp_tensor_write (image, 0, reference_tensor (f.ref, "image_embeds")->data, vtp_tensor_n_bytes (image), &error));
   qf = vtp_qformer_load (f.ckpt, vtp_model_qformer_prefix (f.ckpt, NULL), &f.parts.blip, dev, VTP_WEIGHTS_KEEP,
       &error);
   g_assert_no_error (error);
@@ -190,24 +140,24 @@ test_fixture (gconstpointer data)
 
   if (f.parts.family == VTP_FAMILY_INSTRUCTBLIP) {
     gint n_text;
-    g_autofree gint32 *text = ref_ids (&f, "qformer_input_ids", &n_text);
+    g_autofree gint32 *text = reference_ids (f.ref, "qformer_input_ids", &n_text);
     g_assert_true (vtp_qformer_forward (qf, qs, image, text, n_text, qout, proj, &error));
-    g_assert_cmpfloat (compare (&f, "qformer_output", qout), <=, ATOL);
-    g_assert_cmpfloat (compare (&f, "projected", proj), <=, ATOL);
+    g_assert_cmpfloat (reference_tensor_error (f.ref, "qformer_output", qout), <=, ATOL);
+    g_assert_cmpfloat (reference_tensor_error (f.ref, "projected", proj), <=, ATOL);
     /* the LLM on the reference projection, so errors do not compound */
-    g_assert_true (vtp_tensor_write (proj, 0, ref (&f, "projected")->data, vtp_tensor_n_bytes (proj), &error));
+    g_assert_true (vtp_tensor_write (proj, 0, reference_tensor (f.ref, "projected")->data, vtp_tensor_n_bytes (proj), &error));
     check_language_model (&f, llm, proj, "logits", "greedy_tokens");
     /* text conditioning off: queries only */
     g_assert_true (vtp_qformer_forward (qf, qs, image, NULL, 0, qout, proj, &error));
-    g_assert_cmpfloat (compare (&f, "qformer_output_noinstr", qout), <=, ATOL);
-    g_assert_cmpfloat (compare (&f, "projected_noinstr", proj), <=, ATOL);
-    g_assert_true (vtp_tensor_write (proj, 0, ref (&f, "projected_noinstr")->data, vtp_tensor_n_bytes (proj), &error));
+    g_assert_cmpfloat (reference_tensor_error (f.ref, "qformer_output_noinstr", qout), <=, ATOL);
+    g_assert_cmpfloat (reference_tensor_error (f.ref, "projected_noinstr", proj), <=, ATOL);
+    g_assert_true (vtp_tensor_write (proj, 0, reference_tensor (f.ref, "projected_noinstr")->data, vtp_tensor_n_bytes (proj), &error));
     check_language_model (&f, llm, proj, "logits_noinstr", "greedy_tokens_noinstr");
   } else {
     g_assert_true (vtp_qformer_forward (qf, qs, image, NULL, 0, qout, proj, &error));
-    g_assert_cmpfloat (compare (&f, "qformer_output", qout), <=, ATOL);
-    g_assert_cmpfloat (compare (&f, "projected", proj), <=, ATOL);
-    g_assert_true (vtp_tensor_write (proj, 0, ref (&f, "projected")->data, vtp_tensor_n_bytes (proj), &error));
+    g_assert_cmpfloat (reference_tensor_error (f.ref, "qformer_output", qout), <=, ATOL);
+    g_assert_cmpfloat (reference_tensor_error (f.ref, "projected", proj), <=, ATOL);
+    g_assert_true (vtp_tensor_write (proj, 0, reference_tensor (f.ref, "projected")->data, vtp_tensor_n_bytes (proj), &error));
     check_language_model (&f, llm, proj, "logits", "greedy_tokens");
   }
   g_assert_no_error (error);

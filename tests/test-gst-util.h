@@ -7,15 +7,7 @@
 #include <gst/video/video.h>
 #include <string.h>
 #include <json-glib/json-glib.h>
-
-static G_GNUC_UNUSED char *
-fixture_path (const char *name)
-{
-  const char *root = g_getenv ("VTP_FIXTURES_DIR");
-  if (root)
-    return g_build_filename (root, name, NULL);
-  return g_build_filename (VTP_SOURCE_DIR, "tests", "fixtures", name, NULL);
-}
+#include "fixture-path.h"
 
 /* String @key of fixture @fixture's reference.json. */
 static G_GNUC_UNUSED char *

@@ -11,6 +11,7 @@
 #include "vtp-image.h"
 #include "vtp-parts.h"
 #include "vtp-model-cache.h"
+#include "fidelity-util.h"
 
 #define ATOL 1e-4
 
@@ -23,22 +24,13 @@ typedef struct {
   VtpModelParts parts;
 } Fixture;
 
-static char *
-fixture_dir (const char *name)
-{
-  const char *root = g_getenv ("VTP_FIXTURES_DIR");
-  if (root)
-    return g_build_filename (root, name, NULL);
-  return g_build_filename (VTP_SOURCE_DIR, "tests", "fixtures", name, NULL);
-}
-
 static void
 fixture_open (Fixture *f, const char *name)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *ref = NULL;
 
-  f->dir = fixture_dir (name);
+  f->dir = fixture_path (name);
   f->ckpt = vtp_checkpoint_open (f->dir, &error);
   g_assert_no_error (error);
   ref = g_build_filename (f->dir, "reference.safetensors", NULL);
@@ -57,55 +49,12 @@ fixture_close (Fixture *f)
   g_free (f->dir);
 }
 
-static const VtpStTensor *
-ref_tensor (Fixture *f, const char *name)
-{
-  const VtpStTensor *t = vtp_safetensors_find (f->ref, name);
-  g_assert_nonnull (t);
-  return t;
-}
-
-/* Max |got - want| over the reference tensor @name, which must hold @n floats. */
-static double
-compare (Fixture *f, const char *name, const float *got, gsize n, gsize want_offset)
-{
-  const VtpStTensor *t = ref_tensor (f, name);
-  const float *want = (const float *) t->data + want_offset;
-  double worst = 0;
-  gsize at = 0;
-
-  g_assert_cmpint (t->dtype, ==, VTP_DTYPE_F32);
-  g_assert_cmpuint (want_offset + n, <=, t->n_bytes / 4);
-  for (gsize i = 0; i < n; i++) {
-    double e = fabs ((double) got[i] - want[i]);
-    if (!(e <= worst)) {
-      worst = e;
-      at = i;
-    }
-  }
-  g_test_message ("%s: %s max abs error %.3g (at %" G_GSIZE_FORMAT ": %g vs %g)", f->dir, name, worst, at,
-      got[at], want[at]);
-  return worst;
-}
-
-static float *
-read_all (VtpTensor *t)
-{
-  g_autoptr (GError) error = NULL;
-  float *v;
-  g_assert_true (vtp_error_take_pending (&error));
-  g_assert_no_error (error);
-  v = vtp_tensor_read_f32 (t, &error);
-  g_assert_no_error (error);
-  return v;
-}
-
 /* Pixel values from the reference's raw image through our preprocessing. */
 static void
 check_preprocessing (Fixture *f, VtpVisionState *s)
 {
   g_autoptr (GError) error = NULL;
-  const VtpStTensor *img = ref_tensor (f, "image");
+  const VtpStTensor *img = reference_tensor (f->ref, "image");
   VtpImageConfig ic;
   g_autoptr (VtpImagePreprocessor) p = NULL;
   g_autofree float *px = NULL;
@@ -116,8 +65,8 @@ check_preprocessing (Fixture *f, VtpVisionState *s)
   g_assert_true (vtp_image_preprocess (p, img->data, img->shape[1], img->shape[0], img->shape[1] * 3,
           VTP_PIXELS_RGB, s->pixels, &error));
   g_assert_no_error (error);
-  px = read_all (s->pixels);
-  g_assert_cmpfloat (compare (f, "pixel_values", px, vtp_tensor_n_elements (s->pixels), 0), <=, 1e-5);
+  px = device_values (s->pixels);
+  g_assert_cmpfloat (reference_error (f->ref, "pixel_values", px, vtp_tensor_n_elements (s->pixels), 0), <=, 1e-5);
 }
 
 static void
@@ -154,7 +103,7 @@ test_fixture (gconstpointer data)
   g_assert_no_error (error);
   check_preprocessing (&f, cs);
   /* the tower on the reference pixel values, so errors do not compound */
-  g_assert_true (vtp_tensor_write (cs->pixels, 0, ref_tensor (&f, "pixel_values")->data,
+  g_assert_true (vtp_tensor_write (cs->pixels, 0, reference_tensor (f.ref, "pixel_values")->data,
           vtp_tensor_n_bytes (cs->pixels), &error));
   rows = vtp_vision_tower_feature_rows (clip);
   width = vtp_vision_tower_feature_width (clip);
@@ -163,11 +112,11 @@ test_fixture (gconstpointer data)
       f.parts.vision.hidden_size }, &error);
   g_assert_no_error (error);
   vtp_vision_tower_forward_all (clip, cs, features, hidden);
-  got = read_all (hidden);
-  g_assert_cmpfloat (compare (&f, "vision_hidden_states", got, vtp_tensor_n_elements (hidden), 0), <=, ATOL);
+  got = device_values (hidden);
+  g_assert_cmpfloat (reference_error (f.ref, "vision_hidden_states", got, vtp_tensor_n_elements (hidden), 0), <=, ATOL);
   g_free (got);
-  got = read_all (features);
-  g_assert_cmpfloat (compare (&f, "vision_features", got, vtp_tensor_n_elements (features), 0), <=, ATOL);
+  got = device_values (features);
+  g_assert_cmpfloat (reference_error (f.ref, "vision_features", got, vtp_tensor_n_elements (features), 0), <=, ATOL);
   g_clear_pointer (&got, g_free);
 
   /* projector */
@@ -179,15 +128,15 @@ test_fixture (gconstpointer data)
   image_embeds = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, proj->out_width, &error);
   g_assert_no_error (error);
   vtp_projector_forward (proj, features, rows, phidden, image_embeds);
-  got = read_all (image_embeds);
-  g_assert_cmpfloat (compare (&f, "projector_output", got, vtp_tensor_n_elements (image_embeds), 0), <=, ATOL);
+  got = device_values (image_embeds);
+  g_assert_cmpfloat (reference_error (f.ref, "projector_output", got, vtp_tensor_n_elements (image_embeds), 0), <=, ATOL);
   g_clear_pointer (&got, g_free);
 
   /* language model: the reference's input ids, image rows spliced in */
   g_assert_true (vtp_llama_find_names (f.ckpt, &f.parts.text, &names, &error));
   llm = vtp_llama_load (f.ckpt, &names, &f.parts.text, NULL, dev, VTP_WEIGHTS_KEEP, &error);
   g_assert_no_error (error);
-  ids_t = ref_tensor (&f, "input_ids");
+  ids_t = reference_tensor (f.ref, "input_ids");
   L = ids_t->shape[0];
   ids = g_new (gint32, L);
   for (gint i = 0; i < L; i++) {
@@ -212,7 +161,7 @@ test_fixture (gconstpointer data)
   }
   got = g_new (float, (gsize) L * f.parts.text.vocab_size);
   g_assert_true (vtp_tensor_read (ls->logits, 0, got, (gsize) L * f.parts.text.vocab_size * 4, &error));
-  g_assert_cmpfloat (compare (&f, "logits", got, (gsize) L * f.parts.text.vocab_size, 0), <=, ATOL);
+  g_assert_cmpfloat (reference_error (f.ref, "logits", got, (gsize) L * f.parts.text.vocab_size, 0), <=, ATOL);
 
   /* greedy continuation: re-run the prefill keeping the last logits only */
   {
@@ -224,7 +173,7 @@ test_fixture (gconstpointer data)
     ls->n_past = 0;
     g_assert_true (vtp_llama_prefill (llm, ls, segs, 3, FALSE, &error));
   }
-  greedy_t = ref_tensor (&f, "greedy_tokens");
+  greedy_t = reference_tensor (f.ref, "greedy_tokens");
   gp.max_new_tokens = greedy_t->shape[0];
   gp.stop_at_eos = TRUE;
   g_assert_true (vtp_llama_generate (llm, ls, &gp, NULL, NULL, tokens, NULL, &error));
