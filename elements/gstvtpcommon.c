@@ -1,4 +1,5 @@
 #include "gstvtpcommon.h"
+#include "gstvtpmeta.h"
 #include "gstvtpcontext.h"
 #include "gstvtptensor.h"
 
@@ -132,6 +133,7 @@ gst_vtp_prepare_tensor_output (GstElement *element, VtpDevice *dev, gint rows, g
 {
   g_autoptr (GError) error = NULL;
   VtpTensor *t = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, cols, &error);
+  const GstVtpFrameMeta *fm;
 
   if (!t) {
     GST_VTP_ELEMENT_ERROR (element, RESOURCE, NO_SPACE_LEFT, error, "allocating an output tensor");
@@ -139,6 +141,9 @@ gst_vtp_prepare_tensor_output (GstElement *element, VtpDevice *dev, gint rows, g
   }
   *outbuf = gst_vtp_buffer_new_tensor (t);
   gst_buffer_copy_into (*outbuf, inbuf, GST_BUFFER_COPY_TIMESTAMPS | GST_BUFFER_COPY_FLAGS, 0, -1);
+  /* the frame's arrival and drop counts travel on to vtpllm */
+  if ((fm = gst_buffer_get_vtp_frame_meta (inbuf)))
+    gst_buffer_add_vtp_frame_meta (*outbuf, fm->arrival_us, fm->frames_received, fm->frames_dropped);
   return GST_FLOW_OK;
 }
 
@@ -152,4 +157,16 @@ gst_vtp_caps_filter (GstCaps *caps, GstCaps *filter)
   narrowed = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
   gst_caps_unref (caps);
   return narrowed;
+}
+
+gboolean
+gst_vtp_upstream_is_live (GstPad *sinkpad)
+{
+  GstQuery *q = gst_query_new_latency ();
+  gboolean live = FALSE;
+
+  if (gst_pad_peer_query (sinkpad, q))
+    gst_query_parse_latency (q, &live, NULL, NULL);
+  gst_query_unref (q);
+  return live;
 }

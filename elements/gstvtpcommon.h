@@ -49,11 +49,14 @@ GstFlowReturn gst_vtp_prepare_tensor_output (GstElement *element, VtpDevice *dev
 /* Answers a context query for the vtp device when @dev is set. */
 gboolean gst_vtp_handle_context_query (GstElement *element, GstQuery *query, VtpDevice *dev);
 
-/* Posts @error as an element error: the message is the human sentence,
- * the debug string says where it came from. */
 /* @caps (taken) narrowed to @filter when there is one, for transform_caps. */
 GstCaps *gst_vtp_caps_filter (GstCaps *caps, GstCaps *filter);
 
+/* Whether the pipeline upstream of @sinkpad is live (a latency query). */
+gboolean gst_vtp_upstream_is_live (GstPad *sinkpad);
+
+/* Posts @error as an element error: the message is the human sentence,
+ * the debug string says where it came from. */
 #define GST_VTP_ELEMENT_ERROR(el, domain, code, error, what)                   \
   GST_ELEMENT_ERROR ((el), domain, code, ("%s", (error)->message),            \
       ("%s", (what)))

@@ -12,11 +12,26 @@
  * whether the CLS token is kept (#GstVtpEncoder:select-strategy) come from
  * the checkpoint's config.json unless set.
  *
+ * Upstream never waits for the model: a frame goes into a one-frame slot
+ * and the element's own thread encodes it and pushes it on through the
+ * bridge and the language model. In a live pipeline (or with
+ * #GstVtpEncoder:drop-frames=always) a frame that arrives while the slot is
+ * full replaces the waiting one: the newest frame wins, and
+ * #GstVtpEncoder:frames-dropped counts the others. Otherwise upstream waits
+ * for the slot, so every frame is described. #GstVtpEncoder:frame-interval
+ * and #GstVtpEncoder:min-interval limit how often frames are described.
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 filesrc location=cat.jpg ! decodebin ! videoconvert ! \
  *   vtpencoder model=llava-1.5-7b-hf ! vtpprojector model=llava-1.5-7b-hf ! \
  *   vtpllm model=llava-1.5-7b-hf prompt="What is in the picture?" ! fdsink
+ * ]|
+ * |[
+ * gst-launch-1.0 v4l2src ! videoconvert ! tee name=t \
+ *   t. ! queue ! textoverlay name=o wait-text=false ! videoconvert ! autovideosink \
+ *   t. ! vtpencoder model=llava-1.5-7b-hf min-interval=2000000000 ! vtpprojector model=llava-1.5-7b-hf ! \
+ *   vtpllm model=llava-1.5-7b-hf timestamps=output ! o.text_sink
  * ]|
  */
 #ifdef HAVE_CONFIG_H
@@ -26,6 +41,8 @@
 #include "gstvtpencoder.h"
 #include "gstvtpcommon.h"
 #include "gstvtpcontext.h"
+#include "gstvtpframegate.h"
+#include "gstvtpmeta.h"
 #include "gstvtptensor.h"
 #include "vtp-parts.h"
 #include "vtp-model-cache.h"
@@ -36,6 +53,12 @@ GST_DEBUG_CATEGORY_STATIC (gst_vtp_encoder_debug);
 enum {
   PROP_FEATURE_LAYERS = GST_VTP_N_COMMON_PROPS,
   PROP_SELECT_STRATEGY,
+  PROP_DROP_FRAMES,
+  PROP_MIN_INTERVAL,
+  PROP_FRAME_INTERVAL,
+  PROP_FRAMES_RECEIVED,
+  PROP_FRAMES_DESCRIBED,
+  PROP_FRAMES_DROPPED,
 };
 
 typedef enum {
@@ -67,6 +90,11 @@ struct _GstVtpEncoder {
   GstVtpModelSettings settings;
   char *feature_layers;
   SelectStrategy strategy;
+  GstVtpDropMode drop_mode;
+  guint64 min_interval;
+  guint frame_interval;
+
+  GstVtpFrameGate *gate;        /* the slot in front of the sink pad */
 
   /* between start and stop (streaming thread) */
   VtpDevice *dev;
@@ -231,8 +259,39 @@ static GstFlowReturn
 gst_vtp_encoder_prepare_output_buffer (GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer **outbuf)
 {
   GstVtpEncoder *self = GST_VTP_ENCODER (trans);
-  return gst_vtp_prepare_tensor_output (GST_ELEMENT (self), self->dev, vtp_vision_tower_feature_rows (self->clip),
-      vtp_vision_tower_feature_width (self->clip), inbuf, outbuf);
+  GstVtpFrameCounts counts;
+  gint64 arrival;
+  GstFlowReturn ret = gst_vtp_prepare_tensor_output (GST_ELEMENT (self), self->dev,
+      vtp_vision_tower_feature_rows (self->clip), vtp_vision_tower_feature_width (self->clip), inbuf, outbuf);
+
+  if (ret == GST_FLOW_OK) {
+    /* when this frame arrived and what was dropped before it, for vtpllm's reports */
+    gst_vtp_frame_gate_current (self->gate, &arrival, &counts);
+    gst_buffer_add_vtp_frame_meta (*outbuf, arrival, counts.received, counts.dropped);
+  }
+  return ret;
+}
+
+static GstStateChangeReturn
+gst_vtp_encoder_change_state (GstElement *element, GstStateChange transition)
+{
+  GstVtpEncoder *self = GST_VTP_ENCODER (element);
+  GstStateChangeReturn ret;
+
+  /* the gate's worker runs while the pads are active */
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
+    gst_vtp_frame_gate_stop (self->gate);
+  ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && ret != GST_STATE_CHANGE_FAILURE)
+    gst_vtp_frame_gate_start (self->gate);
+  return ret;
+}
+
+/* Hands the rate settings to the gate (object lock held). */
+static void
+configure_gate (GstVtpEncoder *self)
+{
+  gst_vtp_frame_gate_configure (self->gate, self->drop_mode, self->min_interval, self->frame_interval);
 }
 
 static GstFlowReturn
@@ -288,6 +347,9 @@ gst_vtp_encoder_set_property (GObject *object, guint prop_id, const GValue *valu
     switch (prop_id) {
       case PROP_FEATURE_LAYERS: g_free (self->feature_layers); self->feature_layers = g_value_dup_string (value); break;
       case PROP_SELECT_STRATEGY: self->strategy = g_value_get_enum (value); break;
+      case PROP_DROP_FRAMES: self->drop_mode = g_value_get_enum (value); configure_gate (self); break;
+      case PROP_MIN_INTERVAL: self->min_interval = g_value_get_uint64 (value); configure_gate (self); break;
+      case PROP_FRAME_INTERVAL: self->frame_interval = g_value_get_uint (value); configure_gate (self); break;
       default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
     }
   }
@@ -304,6 +366,12 @@ gst_vtp_encoder_get_property (GObject *object, guint prop_id, GValue *value, GPa
     switch (prop_id) {
       case PROP_FEATURE_LAYERS: g_value_set_string (value, self->feature_layers); break;
       case PROP_SELECT_STRATEGY: g_value_set_enum (value, self->strategy); break;
+      case PROP_DROP_FRAMES: g_value_set_enum (value, self->drop_mode); break;
+      case PROP_MIN_INTERVAL: g_value_set_uint64 (value, self->min_interval); break;
+      case PROP_FRAME_INTERVAL: g_value_set_uint (value, self->frame_interval); break;
+      case PROP_FRAMES_RECEIVED: g_value_set_uint64 (value, gst_vtp_frame_gate_counts (self->gate).received); break;
+      case PROP_FRAMES_DESCRIBED: g_value_set_uint64 (value, gst_vtp_frame_gate_counts (self->gate).described); break;
+      case PROP_FRAMES_DROPPED: g_value_set_uint64 (value, gst_vtp_frame_gate_counts (self->gate).dropped); break;
       default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
     }
   }
@@ -315,6 +383,7 @@ gst_vtp_encoder_finalize (GObject *object)
 {
   GstVtpEncoder *self = GST_VTP_ENCODER (object);
   release (self);
+  gst_vtp_frame_gate_free (self->gate);
   gst_vtp_model_settings_clear (&self->settings);
   g_free (self->feature_layers);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -354,12 +423,67 @@ gst_vtp_encoder_class_init (GstVtpEncoderClass *klass)
       g_param_spec_enum ("select-strategy", "Select strategy", "Drop the CLS token (default) or keep it (full)",
           GST_TYPE_VTP_SELECT_STRATEGY, STRATEGY_AUTO,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+  /**
+   * GstVtpEncoder:drop-frames:
+   *
+   * What happens to a frame that arrives while the previous one still waits
+   * for the model: auto drops it (newest wins) when the pipeline is live and
+   * makes upstream wait otherwise (a file is described frame by frame).
+   */
+  g_object_class_install_property (gobject_class, PROP_DROP_FRAMES,
+      g_param_spec_enum ("drop-frames", "Drop frames", "Newest frame wins while the model is busy: auto (live "
+          "pipelines only), always, never (upstream waits)", GST_TYPE_VTP_DROP_MODE, GST_VTP_DROP_AUTO,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstVtpEncoder:min-interval:
+   *
+   * At least this much stream time (nanoseconds of PTS) between described
+   * frames; frames in between are skipped. 0: no limit.
+   */
+  g_object_class_install_property (gobject_class, PROP_MIN_INTERVAL,
+      g_param_spec_uint64 ("min-interval", "Minimum interval", "At most one described frame per this many "
+          "nanoseconds of stream time (0: no limit)", 0, G_MAXUINT64, 0,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstVtpEncoder:frame-interval:
+   *
+   * Describe one frame in N (the first, then every Nth); 1: all.
+   */
+  g_object_class_install_property (gobject_class, PROP_FRAME_INTERVAL,
+      g_param_spec_uint ("frame-interval", "Frame interval", "Describe one frame in N", 1, G_MAXUINT, 1,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstVtpEncoder:frames-received:
+   *
+   * Frames that reached the element since it started.
+   */
+  g_object_class_install_property (gobject_class, PROP_FRAMES_RECEIVED,
+      g_param_spec_uint64 ("frames-received", "Frames received", "Frames that reached the element", 0,
+          G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  /**
+   * GstVtpEncoder:frames-described:
+   *
+   * Frames handed to the model (encoded and passed on).
+   */
+  g_object_class_install_property (gobject_class, PROP_FRAMES_DESCRIBED,
+      g_param_spec_uint64 ("frames-described", "Frames described", "Frames encoded and passed on to the model", 0,
+          G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  /**
+   * GstVtpEncoder:frames-dropped:
+   *
+   * Frames not described: replaced by a newer one while the model was busy,
+   * or skipped by the rate limit.
+   */
+  g_object_class_install_property (gobject_class, PROP_FRAMES_DROPPED,
+      g_param_spec_uint64 ("frames-dropped", "Frames dropped", "Frames not described (newest wins, rate limit)",
+          0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   gst_element_class_set_static_metadata (element_class, "VTP image encoder", "Filter/Video/Converter",
       "Encodes video frames into vision features with a vision-language model's image encoder",
       "Visual Text Pioneer developers");
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
   element_class->set_context = gst_vtp_encoder_set_context;
+  element_class->change_state = gst_vtp_encoder_change_state;
 
   trans_class->start = gst_vtp_encoder_start;
   trans_class->stop = gst_vtp_encoder_stop;
@@ -371,6 +495,7 @@ gst_vtp_encoder_class_init (GstVtpEncoderClass *klass)
   trans_class->passthrough_on_same_caps = FALSE;
 
   gst_type_mark_as_plugin_api (GST_TYPE_VTP_SELECT_STRATEGY, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_VTP_DROP_MODE, 0);
   GST_DEBUG_CATEGORY_INIT (gst_vtp_encoder_debug, "vtpencoder", 0, "VTP image encoder");
 }
 
@@ -378,4 +503,7 @@ static void
 gst_vtp_encoder_init (GstVtpEncoder *self)
 {
   self->strategy = STRATEGY_AUTO;
+  self->drop_mode = GST_VTP_DROP_AUTO;
+  self->frame_interval = 1;
+  self->gate = gst_vtp_frame_gate_new (GST_ELEMENT (self), GST_BASE_TRANSFORM_SINK_PAD (self));
 }

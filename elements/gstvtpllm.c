@@ -18,8 +18,15 @@
  * set; sampling is seeded and repeatable.
  *
  * Each described frame is also announced on the bus as an element message
- * named "vtp-text" with fields text (string), pts (guint64), tokens (uint),
- * prefill-ms and decode-tokens-per-second (double).
+ * named "vtp-text" with fields text and prompt (string), pts and duration (guint64,
+ * of the frame), tokens (uint), prefill-ms, decode-tokens-per-second and
+ * latency-ms (double: from the frame's arrival at vtpencoder to the text),
+ * frames-received and frames-dropped (guint64: vtpencoder's counts when
+ * the frame arrived).
+ *
+ * #GstVtpLlm:timestamps chooses when the text shows: from the described
+ * frame's time until the next description (files, subtitles) or from the
+ * moment it is ready (live overlays; the default in live pipelines).
  *
  * ## Example launch line
  * |[
@@ -32,6 +39,12 @@
  *   vtpencoder model=clip-vit-large-patch14 ! vtpadapter model=llama-adapter-v2-multimodal7b ! \
  *   vtpllm model=llama-7b adapter=llama-adapter-v2-multimodal7b prompt="Describe the room." ! fdsink
  * ]|
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,width=320,height=240 ! tee name=t \
+ *   t. ! queue ! textoverlay name=o wait-text=false ! videoconvert ! autovideosink \
+ *   t. ! queue leaky=downstream max-size-buffers=1 ! vtpencoder model=llava ! vtpprojector model=llava ! \
+ *   vtpllm model=llava ! o.text_sink
+ * ]|
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -41,6 +54,7 @@
 #include "gstvtpcontext.h"
 #include "gstvtpmeta.h"
 #include "gstvtptensor.h"
+#include "gstvtptextout.h"
 #include "vtp-generate.h"
 #include "vtp-parts.h"
 #include "vtp-model-cache.h"
@@ -66,7 +80,13 @@ enum {
   PROP_CONTEXT_LENGTH,
   PROP_NEWLINE,
   PROP_ADAPTER,
+  PROP_TIMESTAMPS,
+  PROP_TEXT_DURATION,
+  PROP_REFRESH_INTERVAL,
+  PROP_PARTIAL_TEXT,
 };
+
+#define DEFAULT_REFRESH_INTERVAL (40 * GST_MSECOND)
 
 /* What the bridge upstream gives. */
 typedef enum {
@@ -91,6 +111,12 @@ struct _GstVtpLlm {
   guint context_length;
   gboolean newline;
   char *adapter;
+  GstVtpTimestamps timestamps;
+  guint64 text_duration;
+  guint64 refresh_interval;
+  gboolean partial_text;
+
+  GstVtpTextOut *out;           /* text timing and all pushes on srcpad */
 
   /* between READY->PAUSED and PAUSED->READY */
   VtpDevice *dev;
@@ -184,10 +210,52 @@ start (GstVtpLlm *self)
   return ok;
 }
 
+/* One frame's generation, for the token callback. */
+typedef struct {
+  GstVtpLlm *self;
+  gboolean partial;             /* push the text so far after each token */
+  gboolean newline;
+  GArray *so_far;
+  GstClockTime pts;
+} Generation;
+
+/* The text as it is seen: with the newline when asked for. */
+static char *
+shown_text (const char *text, gboolean newline)
+{
+  return newline ? g_strconcat (text, "\n", NULL) : g_strdup (text);
+}
+
+static void
+push_partial (Generation *gen)
+{
+  GstVtpLlm *self = gen->self;
+  g_autofree char *text = vtp_prompt_decode_answer (self->tok, (const gint32 *) gen->so_far->data,
+      gen->so_far->len, NULL);
+  g_autofree char *shown = NULL;
+
+  /* a token may end inside a UTF-8 sequence: wait for the rest */
+  if (!text || !g_utf8_validate (text, -1, NULL))
+    return;
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self),
+          gst_structure_new ("vtp-text-partial", "text", G_TYPE_STRING, text, "pts", G_TYPE_UINT64, gen->pts,
+              "tokens", G_TYPE_UINT, gen->so_far->len, NULL)));
+  shown = shown_text (text, gen->newline);
+  gst_vtp_text_out_push (self->out, shown, gen->pts, GST_CLOCK_TIME_NONE, FALSE);
+}
+
 static gboolean
 keep_going (gint32 token, gpointer user_data)
 {
-  return !g_atomic_int_get (&((GstVtpLlm *) user_data)->flushing);
+  Generation *gen = user_data;
+
+  if (g_atomic_int_get (&gen->self->flushing))
+    return FALSE;
+  if (gen->partial && !vtp_llama_is_eos (gen->self->llm, token)) {
+    g_array_append_val (gen->so_far, token);
+    push_partial (gen);
+  }
+  return TRUE;
 }
 
 /* The model input: the template's text with the bridge's rows spliced at
@@ -228,9 +296,11 @@ static const char *const default_templates[] = { VTP_LLAVA_TEMPLATE, VTP_PLAIN_T
 
 /* Prompt, prefill, generation and decoding for one frame's embeddings. */
 static char *
-describe (GstVtpLlm *self, VtpTensor *image, const char *buffer_prompt, guint *n_tokens, double *prefill_ms,
-    double *tps, GError **error)
+describe (GstVtpLlm *self, VtpTensor *image, const char *buffer_prompt, GstClockTime pts, char **used_prompt,
+    guint *n_tokens, double *prefill_ms, double *tps, GError **error)
 {
+  g_autoptr (GArray) so_far = g_array_new (FALSE, FALSE, sizeof (gint32));
+  Generation gen = { self, FALSE, FALSE, so_far, pts };
   g_autofree char *prompt = NULL, *template = NULL;
   g_autoptr (GArray) ids = NULL;
   g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (gint32));
@@ -241,12 +311,15 @@ describe (GstVtpLlm *self, VtpTensor *image, const char *buffer_prompt, guint *n
 
   GST_OBJECT_LOCK (self);
   prompt = g_strdup (buffer_prompt ? buffer_prompt : self->prompt);
+  *used_prompt = g_strdup (prompt);
   template = g_strdup (self->template ? self->template : default_templates[self->input]);
   gp.max_new_tokens = self->max_new_tokens;
   gp.sampling.temperature = self->temperature;
   gp.sampling.top_k = self->top_k;
   gp.sampling.top_p = self->top_p;
   gp.sampling.seed = self->seed;
+  gen.partial = self->partial_text;
+  gen.newline = self->newline;
   GST_OBJECT_UNLOCK (self);
   gp.stop_at_eos = TRUE;
 
@@ -257,7 +330,7 @@ describe (GstVtpLlm *self, VtpTensor *image, const char *buffer_prompt, guint *n
   if (!vtp_llama_prefill (self->llm, self->state, segs, n_segs, FALSE, error))
     return NULL;
   t1 = g_get_monotonic_time ();
-  if (!vtp_llama_generate (self->llm, self->state, &gp, keep_going, self, out, NULL, error))
+  if (!vtp_llama_generate (self->llm, self->state, &gp, keep_going, &gen, out, NULL, error))
     return NULL;
   *n_tokens = out->len;
   *prefill_ms = (t1 - t0) / 1000.0;
@@ -265,18 +338,36 @@ describe (GstVtpLlm *self, VtpTensor *image, const char *buffer_prompt, guint *n
   return vtp_prompt_decode_answer (self->tok, (const gint32 *) out->data, out->len, error);
 }
 
+/* Announces a finished description on the bus. */
+static void
+post_text (GstVtpLlm *self, GstBuffer *frame, const char *text, const char *prompt, guint n_tokens,
+    double prefill_ms, double tps)
+{
+  GstVtpFrameMeta *fm = gst_buffer_get_vtp_frame_meta (frame);
+  GstStructure *s = gst_structure_new ("vtp-text", "text", G_TYPE_STRING, text, "prompt", G_TYPE_STRING, prompt,
+      "pts", G_TYPE_UINT64, GST_BUFFER_PTS (frame), "duration", G_TYPE_UINT64, GST_BUFFER_DURATION (frame),
+      "tokens", G_TYPE_UINT, n_tokens, "prefill-ms", G_TYPE_DOUBLE, prefill_ms,
+      "decode-tokens-per-second", G_TYPE_DOUBLE, tps, NULL);
+
+  /* from the frame's arrival at vtpencoder to the text */
+  if (fm)
+    gst_structure_set (s, "latency-ms", G_TYPE_DOUBLE, (g_get_monotonic_time () - fm->arrival_us) / 1000.0,
+        "frames-received", G_TYPE_UINT64, fm->frames_received,
+        "frames-dropped", G_TYPE_UINT64, fm->frames_dropped, NULL);
+  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
+}
+
 static GstFlowReturn
 gst_vtp_llm_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 {
   GstVtpLlm *self = GST_VTP_LLM (parent);
   g_autoptr (GError) error = NULL;
-  g_autofree char *text = NULL;
+  g_autofree char *text = NULL, *shown = NULL, *prompt = NULL;
   VtpTensor *image;
   guint n_tokens = 0;
   double prefill_ms = 0, tps = 0;
   gboolean newline;
-  GstBuffer *outbuf;
-  gsize len;
+  GstFlowReturn ret;
 
   if (!self->tokens) {
     gst_buffer_unref (buf);
@@ -287,7 +378,8 @@ gst_vtp_llm_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
       &error);
   if (image) {
     GstVtpPromptMeta *meta = gst_buffer_get_vtp_prompt_meta (buf);
-    text = describe (self, image, meta ? meta->prompt : NULL, &n_tokens, &prefill_ms, &tps, &error);
+    text = describe (self, image, meta ? meta->prompt : NULL, GST_BUFFER_PTS (buf), &prompt, &n_tokens,
+        &prefill_ms, &tps, &error);
   }
   if (!text) {
     gst_buffer_unref (buf);
@@ -305,20 +397,11 @@ gst_vtp_llm_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   GST_OBJECT_UNLOCK (self);
   GST_DEBUG_OBJECT (self, "%u tokens, prefill %.1f ms, %.1f tokens/s: %s", n_tokens, prefill_ms, tps, text);
 
-  gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self),
-          gst_structure_new ("vtp-text", "text", G_TYPE_STRING, text, "pts", G_TYPE_UINT64, GST_BUFFER_PTS (buf),
-              "tokens", G_TYPE_UINT, n_tokens, "prefill-ms", G_TYPE_DOUBLE, prefill_ms,
-              "decode-tokens-per-second", G_TYPE_DOUBLE, tps, NULL)));
-  if (newline) {
-    char *t = g_strconcat (text, "\n", NULL);
-    g_free (text);
-    text = t;
-  }
-  len = strlen (text);
-  outbuf = gst_buffer_new_wrapped (g_steal_pointer (&text), len);
-  gst_buffer_copy_into (outbuf, buf, GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
+  post_text (self, buf, text, prompt, n_tokens, prefill_ms, tps);
+  shown = shown_text (text, newline);
+  ret = gst_vtp_text_out_push (self->out, shown, GST_BUFFER_PTS (buf), GST_BUFFER_DURATION (buf), TRUE);
   gst_buffer_unref (buf);
-  return gst_pad_push (self->srcpad, outbuf);
+  return ret;
 }
 
 /* Adapter prompts need this element's adapter to be the one that made
@@ -407,11 +490,37 @@ gst_vtp_llm_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       gst_event_unref (event);
       return ok;
     }
+    case GST_EVENT_SEGMENT: {
+      const GstSegment *segment;
+      if (gst_vtp_text_out_needs_live (self->out))
+        gst_vtp_text_out_set_live (self->out, gst_vtp_upstream_is_live (self->sinkpad));
+      else
+        gst_vtp_text_out_set_live (self->out, FALSE);
+      gst_event_parse_segment (event, &segment);
+      gst_vtp_text_out_segment (self->out, segment);
+      break;
+    }
+    case GST_EVENT_GAP: {
+      /* frames not described (dropped upstream): the text on show covers
+       * them; the gaps of the text itself are made by the text timing */
+      GstClockTime ts, dur;
+      gst_event_parse_gap (event, &ts, &dur);
+      if (GST_CLOCK_TIME_IS_VALID (ts) && GST_CLOCK_TIME_IS_VALID (dur))
+        gst_vtp_text_out_covered (self->out, ts + dur);
+      gst_event_unref (event);
+      return TRUE;
+    }
+    case GST_EVENT_EOS:
+      /* the last description lasts until the end of the stream */
+      gst_vtp_text_out_drain (self->out);
+      break;
     case GST_EVENT_FLUSH_START:
       g_atomic_int_set (&self->flushing, TRUE);
+      gst_vtp_text_out_flush (self->out, TRUE);
       break;
     case GST_EVENT_FLUSH_STOP:
       g_atomic_int_set (&self->flushing, FALSE);
+      gst_vtp_text_out_flush (self->out, FALSE);
       break;
     default:
       break;
@@ -440,16 +549,26 @@ gst_vtp_llm_change_state (GstElement *element, GstStateChange transition)
       self->tokens = 0;
       if (!start (self))
         return GST_STATE_CHANGE_FAILURE;
+      gst_vtp_text_out_start (self->out);
+      break;
+    case GST_STATE_CHANGE_PAUSED_TO_PLAYING:
+      gst_vtp_text_out_play (self->out, TRUE);
+      break;
+    case GST_STATE_CHANGE_PLAYING_TO_PAUSED:
+      gst_vtp_text_out_play (self->out, FALSE);
       break;
     case GST_STATE_CHANGE_PAUSED_TO_READY:
       g_atomic_int_set (&self->flushing, TRUE);
+      gst_vtp_text_out_flush (self->out, TRUE);
       break;
     default:
       break;
   }
   ret = GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
+    gst_vtp_text_out_stop (self->out);
     release (self);
+  }
   return ret;
 }
 
@@ -458,6 +577,14 @@ gst_vtp_llm_set_context (GstElement *element, GstContext *context)
 {
   gst_vtp_handle_set_context (element, context, &GST_VTP_LLM (element)->dev);
   GST_ELEMENT_CLASS (parent_class)->set_context (element, context);
+}
+
+/* Hands the timing settings to the text output (object lock held). */
+static void
+configure_text_out (GstVtpLlm *self)
+{
+  gst_vtp_text_out_configure (self->out, self->timestamps,
+      self->text_duration ? self->text_duration : GST_CLOCK_TIME_NONE, self->refresh_interval);
 }
 
 static void
@@ -481,6 +608,13 @@ gst_vtp_llm_set_property (GObject *object, guint prop_id, const GValue *value, G
     case PROP_CONTEXT_LENGTH: self->context_length = g_value_get_uint (value); break;
     case PROP_NEWLINE: self->newline = g_value_get_boolean (value); break;
     case PROP_ADAPTER: g_free (self->adapter); self->adapter = g_value_dup_string (value); break;
+    case PROP_TIMESTAMPS: self->timestamps = g_value_get_enum (value); configure_text_out (self); break;
+    case PROP_TEXT_DURATION: self->text_duration = g_value_get_uint64 (value); configure_text_out (self); break;
+    case PROP_REFRESH_INTERVAL:
+      self->refresh_interval = g_value_get_uint64 (value);
+      configure_text_out (self);
+      break;
+    case PROP_PARTIAL_TEXT: self->partial_text = g_value_get_boolean (value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
@@ -507,6 +641,10 @@ gst_vtp_llm_get_property (GObject *object, guint prop_id, GValue *value, GParamS
     case PROP_CONTEXT_LENGTH: g_value_set_uint (value, self->context_length); break;
     case PROP_NEWLINE: g_value_set_boolean (value, self->newline); break;
     case PROP_ADAPTER: g_value_set_string (value, self->adapter); break;
+    case PROP_TIMESTAMPS: g_value_set_enum (value, self->timestamps); break;
+    case PROP_TEXT_DURATION: g_value_set_uint64 (value, self->text_duration); break;
+    case PROP_REFRESH_INTERVAL: g_value_set_uint64 (value, self->refresh_interval); break;
+    case PROP_PARTIAL_TEXT: g_value_set_boolean (value, self->partial_text); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
@@ -517,6 +655,7 @@ gst_vtp_llm_finalize (GObject *object)
 {
   GstVtpLlm *self = GST_VTP_LLM (object);
   release (self);
+  gst_vtp_text_out_free (self->out);
   gst_vtp_model_settings_clear (&self->settings);
   g_free (self->prompt);
   g_free (self->template);
@@ -632,6 +771,51 @@ gst_vtp_llm_class_init (GstVtpLlmClass *klass)
   g_object_class_install_property (gobject_class, PROP_NEWLINE,
       g_param_spec_boolean ("newline", "Newline", "End each text buffer with a newline", FALSE,
           PARAM_FLAGS | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstVtpLlm:timestamps:
+   *
+   * When the text is shown. frame: from the described frame's PTS until
+   * the next description starts (files, subtitles; the text is pushed once
+   * the next description is written, or at EOS). output: from the stream
+   * time at which it is ready (live overlays; the text is repeated every
+   * #GstVtpLlm:refresh-interval so that it stays until the next one, with
+   * GAP events before the first). auto: output when the pipeline is live.
+   */
+  g_object_class_install_property (gobject_class, PROP_TIMESTAMPS,
+      g_param_spec_enum ("timestamps", "Timestamps", "Text shown from the described frame's time (frame) or from "
+          "when it is ready (output); auto: output in live pipelines", GST_TYPE_VTP_TIMESTAMPS,
+          GST_VTP_TIMESTAMPS_AUTO, PARAM_FLAGS | GST_PARAM_MUTABLE_READY));
+  /**
+   * GstVtpLlm:text-duration:
+   *
+   * Frame time: a fixed duration for each text, in nanoseconds (it is then
+   * pushed at once, and GAP events fill the time between texts); 0: until
+   * the next description.
+   */
+  g_object_class_install_property (gobject_class, PROP_TEXT_DURATION,
+      g_param_spec_uint64 ("text-duration", "Text duration", "Frame time: each text lasts this many nanoseconds "
+          "(0: until the next description)", 0, G_MAXUINT64, 0, PARAM_FLAGS | GST_PARAM_MUTABLE_READY));
+  /**
+   * GstVtpLlm:refresh-interval:
+   *
+   * Output time: how often the text on show is pushed again (nanoseconds);
+   * a new text replaces it at most two intervals after it is ready.
+   */
+  g_object_class_install_property (gobject_class, PROP_REFRESH_INTERVAL,
+      g_param_spec_uint64 ("refresh-interval", "Refresh interval", "Output time: the text on show is pushed again "
+          "this often (nanoseconds)", GST_MSECOND, 10 * GST_SECOND, DEFAULT_REFRESH_INTERVAL,
+          PARAM_FLAGS | GST_PARAM_MUTABLE_READY));
+  /**
+   * GstVtpLlm:partial-text:
+   *
+   * Also push the text as it grows, after each token: buffers flagged
+   * DELTA_UNIT holding the text so far, and "vtp-text-partial" bus
+   * messages (text, pts, tokens). For overlays in output time and for apps;
+   * subtitle writers skip them.
+   */
+  g_object_class_install_property (gobject_class, PROP_PARTIAL_TEXT,
+      g_param_spec_boolean ("partial-text", "Partial text", "Also push the text so far after each token "
+          "(buffers flagged DELTA_UNIT)", FALSE, PARAM_FLAGS | GST_PARAM_MUTABLE_PLAYING));
 
   gst_element_class_set_static_metadata (element_class, "VTP language model", "Filter/Converter/Text",
       "Writes text about images with a LLaMA-family language model", "Visual Text Pioneer developers");
@@ -640,6 +824,7 @@ gst_vtp_llm_class_init (GstVtpLlmClass *klass)
   element_class->change_state = gst_vtp_llm_change_state;
   element_class->set_context = gst_vtp_llm_set_context;
 
+  gst_type_mark_as_plugin_api (GST_TYPE_VTP_TIMESTAMPS, 0);
   GST_DEBUG_CATEGORY_INIT (gst_vtp_llm_debug, "vtpllm", 0, "VTP language model");
 }
 
@@ -659,4 +844,7 @@ gst_vtp_llm_init (GstVtpLlm *self)
   self->prompt = g_strdup (DEFAULT_PROMPT);
   self->max_new_tokens = DEFAULT_MAX_NEW_TOKENS;
   self->top_p = 1.0f;
+  self->refresh_interval = DEFAULT_REFRESH_INTERVAL;
+  self->out = gst_vtp_text_out_new (GST_ELEMENT (self), self->srcpad);
+  configure_text_out (self);
 }

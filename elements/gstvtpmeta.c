@@ -1,19 +1,30 @@
 #include "gstvtpmeta.h"
 
+/* Registered types are looked up first: a program that links the elements
+ * statically and also loads the plugin has two copies of this code, which
+ * must share one type. */
+static GType
+api_type (const char *name)
+{
+  static const gchar *tags[] = { NULL };
+  GType t = g_type_from_name (name);
+  return t ? t : gst_meta_api_type_register (name, tags);
+}
+
+static const GstMetaInfo *
+meta_info (GType api, const char *name, gsize size, GstMetaInitFunction init, GstMetaFreeFunction free_func,
+    GstMetaTransformFunction transform)
+{
+  const GstMetaInfo *i = gst_meta_get_info (name);
+  return i ? i : gst_meta_register (api, name, size, init, free_func, transform);
+}
+
 GType
 gst_vtp_prompt_meta_api_get_type (void)
 {
   static GType type = 0;
-  static const gchar *tags[] = { NULL };
-
-  /* looked up first: a program that links the elements statically and also
-   * loads the plugin has two copies of this code, sharing one type */
-  if (g_once_init_enter (&type)) {
-    GType t = g_type_from_name ("GstVtpPromptMetaAPI");
-    if (!t)
-      t = gst_meta_api_type_register ("GstVtpPromptMetaAPI", tags);
-    g_once_init_leave (&type, t);
-  }
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, api_type ("GstVtpPromptMetaAPI"));
   return type;
 }
 
@@ -42,13 +53,10 @@ gst_vtp_prompt_meta_get_info (void)
 {
   static const GstMetaInfo *info = NULL;
 
-  if (g_once_init_enter ((GstMetaInfo **) &info)) {
-    const GstMetaInfo *i = gst_meta_get_info ("GstVtpPromptMeta");
-    if (!i)
-      i = gst_meta_register (GST_VTP_PROMPT_META_API_TYPE, "GstVtpPromptMeta", sizeof (GstVtpPromptMeta),
-          prompt_meta_init, prompt_meta_free, prompt_meta_transform);
-    g_once_init_leave ((GstMetaInfo **) &info, (GstMetaInfo *) i);
-  }
+  if (g_once_init_enter ((GstMetaInfo **) &info))
+    g_once_init_leave ((GstMetaInfo **) &info, (GstMetaInfo *) meta_info (GST_VTP_PROMPT_META_API_TYPE,
+            "GstVtpPromptMeta", sizeof (GstVtpPromptMeta), prompt_meta_init, prompt_meta_free,
+            prompt_meta_transform));
   return info;
 }
 
@@ -57,5 +65,53 @@ gst_buffer_add_vtp_prompt_meta (GstBuffer *buffer, const char *prompt)
 {
   GstVtpPromptMeta *m = (GstVtpPromptMeta *) gst_buffer_add_meta (buffer, gst_vtp_prompt_meta_get_info (), NULL);
   m->prompt = g_strdup (prompt);
+  return m;
+}
+
+GType
+gst_vtp_frame_meta_api_get_type (void)
+{
+  static GType type = 0;
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, api_type ("GstVtpFrameMetaAPI"));
+  return type;
+}
+
+static gboolean
+frame_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
+{
+  GstVtpFrameMeta *m = (GstVtpFrameMeta *) meta;
+  m->arrival_us = 0;
+  m->frames_received = m->frames_dropped = 0;
+  return TRUE;
+}
+
+static gboolean
+frame_meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *buffer, GQuark type, gpointer data)
+{
+  const GstVtpFrameMeta *m = (const GstVtpFrameMeta *) meta;
+  gst_buffer_add_vtp_frame_meta (dest, m->arrival_us, m->frames_received, m->frames_dropped);
+  return TRUE;
+}
+
+const GstMetaInfo *
+gst_vtp_frame_meta_get_info (void)
+{
+  static const GstMetaInfo *info = NULL;
+
+  if (g_once_init_enter ((GstMetaInfo **) &info))
+    g_once_init_leave ((GstMetaInfo **) &info, (GstMetaInfo *) meta_info (GST_VTP_FRAME_META_API_TYPE,
+            "GstVtpFrameMeta", sizeof (GstVtpFrameMeta), frame_meta_init, NULL, frame_meta_transform));
+  return info;
+}
+
+GstVtpFrameMeta *
+gst_buffer_add_vtp_frame_meta (GstBuffer *buffer, gint64 arrival_us, guint64 frames_received,
+    guint64 frames_dropped)
+{
+  GstVtpFrameMeta *m = (GstVtpFrameMeta *) gst_buffer_add_meta (buffer, gst_vtp_frame_meta_get_info (), NULL);
+  m->arrival_us = arrival_us;
+  m->frames_received = frames_received;
+  m->frames_dropped = frames_dropped;
   return m;
 }

@@ -8,6 +8,7 @@
 #include "gstvtpqformer.h"
 #include "gstvtpadapter.h"
 #include "gstvtpllm.h"
+#include "gstvtpsrtenc.h"
 
 static gboolean
 plugin_init (GstPlugin *plugin)
@@ -18,6 +19,7 @@ plugin_init (GstPlugin *plugin)
   ok |= GST_ELEMENT_REGISTER (vtpqformer, plugin);
   ok |= GST_ELEMENT_REGISTER (vtpadapter, plugin);
   ok |= GST_ELEMENT_REGISTER (vtpllm, plugin);
+  ok |= GST_ELEMENT_REGISTER (vtpsrtenc, plugin);
   return ok;
 }
 

@@ -181,6 +181,16 @@ test_qformer (gconstpointer data)
   gst_harness_teardown (h);
 }
 
+/* Frame time with a fixed duration: vtpllm pushes each text as soon as it
+ * is written (the harness's source counts as live, which would otherwise
+ * pick output time). */
+static void
+text_at_once (GstHarness *h)
+{
+  gst_util_set_object_arg (G_OBJECT (h->element), "timestamps", "frame");
+  g_object_set (h->element, "text-duration", (guint64) GST_SECOND, NULL);
+}
+
 /* vtpllm after a Q-Former: queries first, then the checkpoint's BOS and the
  * raw prompt carried on the buffer. */
 static void
@@ -194,6 +204,7 @@ test_llm_queries (gconstpointer data)
   GstHarness *h = harness_with_model ("vtpllm", fixture);
 
   g_object_set (h->element, "max-new-tokens", 20, "prompt", "not this one", NULL);
+  text_at_once (h);
   for (guint v = 0; v < (instruct ? 2u : 1u); v++) {
     const VtpStTensor *q = vtp_safetensors_find (ref, variants[v][0]);
     g_autofree char *want = reference_string (fixture, variants[v][1]);
@@ -265,13 +276,29 @@ test_llm (gconstpointer data)
   GstMapInfo map;
 
   g_object_set (h->element, "max-new-tokens", 20, NULL);
+  /* frame time, until the next description: the first text comes out when
+   * the second frame is described, lasting until it; the last at EOS,
+   * lasting as far as the stream went (here a gap for a dropped frame) */
+  gst_util_set_object_arg (G_OBJECT (h->element), "timestamps", "frame");
   gst_harness_set_src_caps_str (h, caps);
   GST_BUFFER_PTS (in) = 3 * GST_SECOND;
+  GST_BUFFER_DURATION (in) = GST_SECOND / 2;
+  g_assert_cmpint (gst_harness_push (h, in), ==, GST_FLOW_OK);
+  g_assert_cmpuint (gst_harness_buffers_received (h), ==, 0);
+  in = buffer_from (emb);
+  GST_BUFFER_PTS (in) = 5 * GST_SECOND;
   GST_BUFFER_DURATION (in) = GST_SECOND / 2;
   out = gst_harness_push_and_pull (h, in);
   g_assert_nonnull (out);
   g_assert_cmpuint (GST_BUFFER_PTS (out), ==, 3 * GST_SECOND);
-  g_assert_cmpuint (GST_BUFFER_DURATION (out), ==, GST_SECOND / 2);
+  g_assert_cmpuint (GST_BUFFER_DURATION (out), ==, 2 * GST_SECOND);
+  gst_buffer_unref (out);
+  g_assert_true (gst_harness_push_event (h, gst_event_new_gap (5 * GST_SECOND + GST_SECOND / 2, GST_SECOND)));
+  g_assert_true (gst_harness_push_event (h, gst_event_new_eos ()));
+  out = gst_harness_pull (h);
+  g_assert_nonnull (out);
+  g_assert_cmpuint (GST_BUFFER_PTS (out), ==, 5 * GST_SECOND);
+  g_assert_cmpuint (GST_BUFFER_DURATION (out), ==, 3 * GST_SECOND / 2);
   outcaps = gst_pad_get_current_caps (h->sinkpad);
   g_assert_true (gst_structure_has_name (gst_caps_get_structure (outcaps, 0), "text/x-raw"));
   gst_caps_unref (outcaps);
@@ -298,6 +325,7 @@ test_llm_prompt_stress (void)
   g_value_init (&prompt, G_TYPE_STRING);
   g_value_set_string (&prompt, "Describe the picture in one word.");
   g_object_set (h->element, "max-new-tokens", 4, NULL);
+  text_at_once (h);
   gst_harness_set_src_caps_str (h, caps);
   t = gst_harness_stress_property_start_full (h, "prompt", &prompt, 100);
   for (gint i = 0; i < 10; i++) {
@@ -440,6 +468,7 @@ test_llm_adapter (void)
   GstMapInfo map;
 
   g_object_set (h->element, "max-new-tokens", 20, "prompt", instruction, NULL);
+  text_at_once (h);
   gst_harness_set_src_caps_str (h, caps);
   out = gst_harness_push_and_pull (h, buffer_from (prompts));
   g_assert_nonnull (out);

@@ -1,0 +1,348 @@
+/* test-live.c: vtp in live and streaming pipelines, on the tiny LLaVA
+ * fixture: vtpencoder's newest-frame gate and rate limit (counts, gaps),
+ * a live videotestsrc pipeline whose video branch must not wait for the
+ * model, a prompt changed while playing, PLAYING/NULL cycles, and the SRT
+ * example's cues against the frame times. */
+#include <gst/check/gstharness.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include "test-gst-util.h"
+
+#define FIXTURE "llava-tiny-a"
+
+static char *
+model_dir (void)
+{
+  return fixture_path (FIXTURE);
+}
+
+/* A gray RGB frame of 40x30 at @pts, lasting 1/30 s. */
+static GstBuffer *
+gray_frame (GstClockTime pts)
+{
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, 40 * 30 * 3, NULL);
+  gst_buffer_memset (buf, 0, 128, 40 * 30 * 3);
+  GST_BUFFER_PTS (buf) = pts;
+  GST_BUFFER_DURATION (buf) = GST_SECOND / 30;
+  return buf;
+}
+
+static guint64
+counter (GstElement *e, const char *name)
+{
+  guint64 v;
+  g_object_get (e, name, &v, NULL);
+  return v;
+}
+
+/* The rate limit lets one frame in three through, the others leave gaps;
+ * with newest-wins every frame is described or dropped, and the last one
+ * pushed is always described. */
+static void
+test_gate_counts (void)
+{
+  g_autofree char *dir = model_dir ();
+  GstElement *enc = gst_element_factory_make ("vtpencoder", NULL);
+  GstHarness *h;
+  GstBuffer *out;
+  GstEvent *ev;
+  guint gaps = 0, outputs = 0;
+  GstClockTime last_pts = GST_CLOCK_TIME_NONE;
+
+  g_object_set (enc, "model", dir, "frame-interval", 3, NULL);
+  gst_util_set_object_arg (G_OBJECT (enc), "drop-frames", "never");
+  h = gst_harness_new_with_element (enc, "sink", "src");
+  gst_object_unref (enc);
+  gst_harness_set_src_caps_str (h, "video/x-raw,format=RGB,width=40,height=30,framerate=30/1");
+  for (gint i = 0; i < 7; i++)
+    g_assert_cmpint (gst_harness_push (h, gray_frame (i * GST_SECOND / 30)), ==, GST_FLOW_OK);
+  for (gint i = 0; i < 7; i += 3) {
+    out = gst_harness_pull (h);
+    g_assert_nonnull (out);
+    g_assert_cmpuint (GST_BUFFER_PTS (out), ==, i * GST_SECOND / 30);
+    gst_buffer_unref (out);
+  }
+  g_assert_cmpuint (counter (h->element, "frames-received"), ==, 7);
+  g_assert_cmpuint (counter (h->element, "frames-described"), ==, 3);
+  g_assert_cmpuint (counter (h->element, "frames-dropped"), ==, 4);
+  while ((ev = gst_harness_try_pull_event (h))) {
+    gaps += GST_EVENT_TYPE (ev) == GST_EVENT_GAP;
+    gst_event_unref (ev);
+  }
+  g_assert_cmpuint (gaps, >=, 1);
+
+  /* newest wins: 20 frames as fast as they come */
+  g_object_set (h->element, "frame-interval", 1, NULL);
+  gst_util_set_object_arg (G_OBJECT (h->element), "drop-frames", "always");
+  for (gint i = 7; i < 27; i++)
+    g_assert_cmpint (gst_harness_push (h, gray_frame (i * GST_SECOND / 30)), ==, GST_FLOW_OK);
+  g_assert_true (gst_harness_push_event (h, gst_event_new_eos ()));
+  /* EOS comes out after the last described frame */
+  for (;;) {
+    ev = gst_harness_pull_event (h);
+    g_assert_nonnull (ev);
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_EOS) {
+      gst_event_unref (ev);
+      break;
+    }
+    gst_event_unref (ev);
+  }
+  while ((out = gst_harness_try_pull (h))) {
+    last_pts = GST_BUFFER_PTS (out);
+    outputs++;
+    gst_buffer_unref (out);
+  }
+  g_assert_cmpuint (counter (h->element, "frames-received"), ==, 27);
+  g_assert_cmpuint (counter (h->element, "frames-described"), ==, 3 + outputs);
+  g_assert_cmpuint (counter (h->element, "frames-described") + counter (h->element, "frames-dropped"), ==, 27);
+  g_assert_cmpuint (last_pts, ==, 26 * GST_SECOND / 30);
+  g_test_message ("newest wins: %u of 20 frames described", outputs);
+  gst_harness_teardown (h);
+}
+
+/* The description branch of a pipeline: ENC ! PROJ ! LLM with the fixture. */
+static void
+set_models (GstElement *pipe)
+{
+  g_autofree char *dir = model_dir ();
+  const char *names[] = { "enc", "proj", "llm" };
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+    GstElement *e = gst_bin_get_by_name (GST_BIN (pipe), names[i]);
+    g_object_set (e, "model", dir, NULL);
+    gst_object_unref (e);
+  }
+}
+
+static GstElement *
+launch (const char *description)
+{
+  g_autoptr (GError) error = NULL;
+  GstElement *pipe = gst_parse_launch (description, &error);
+  g_assert_no_error (error);
+  set_models (pipe);
+  return pipe;
+}
+
+static GstPadProbeReturn
+count_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  g_atomic_int_inc ((gint *) data);
+  return GST_PAD_PROBE_OK;
+}
+
+/* The issue's pipeline with textoverlay waiting for text (its default): the
+ * video keeps its frame rate, drawn on time by a synchronised sink, while
+ * descriptions arrive on the bus and on the overlay. */
+static void
+test_live_overlay (void)
+{
+  GstElement *pipe = launch ("videotestsrc name=src is-live=true pattern=ball ! "
+      "video/x-raw,format=RGB,width=160,height=120,framerate=30/1 ! tee name=t "
+      "t. ! queue ! textoverlay name=o ! videoconvert ! fakesink name=vsink sync=true max-lateness=33000000 "
+      "t. ! vtpencoder name=enc ! vtpprojector name=proj ! vtpllm name=llm max-new-tokens=12 ! o.text_sink");
+  GstElement *src = gst_bin_get_by_name (GST_BIN (pipe), "src"), *vsink = gst_bin_get_by_name (GST_BIN (pipe),
+      "vsink"), *enc = gst_bin_get_by_name (GST_BIN (pipe), "enc");
+  GstPad *srcpad = gst_element_get_static_pad (src, "src");
+  GstBus *bus = gst_element_get_bus (pipe);
+  gint produced = 0;
+  guint texts = 0;
+  double worst_latency = 0, sum_latency = 0;
+  guint64 rendered = 0, late = 0;
+  GstStructure *stats;
+  const gint64 end = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  gst_pad_add_probe (srcpad, GST_PAD_PROBE_TYPE_BUFFER, count_buffer, &produced, NULL);
+  g_assert_cmpint (gst_element_set_state (pipe, GST_STATE_PLAYING), !=, GST_STATE_CHANGE_FAILURE);
+  while (g_get_monotonic_time () < end) {
+    GstMessage *m = gst_bus_timed_pop (bus, 100 * GST_MSECOND);
+    const GstStructure *s;
+    if (!m)
+      continue;
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
+      GError *e;
+      gst_message_parse_error (m, &e, NULL);
+      g_error ("pipeline error: %s", e->message);
+    }
+    s = gst_message_get_structure (m);
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ELEMENT && gst_structure_has_name (s, "vtp-text")) {
+      double latency;
+      g_assert_true (gst_structure_get_double (s, "latency-ms", &latency));
+      worst_latency = MAX (worst_latency, latency);
+      sum_latency += latency;
+      texts++;
+    }
+    gst_message_unref (m);
+  }
+  g_object_get (vsink, "stats", &stats, NULL);
+  gst_structure_get_uint64 (stats, "rendered", &rendered);
+  gst_structure_get_uint64 (stats, "dropped", &late);
+  gst_structure_free (stats);
+  g_test_message ("10 s live: %d frames produced, %" G_GUINT64_FORMAT " rendered, %" G_GUINT64_FORMAT
+      " late; %u descriptions, latency mean %.0f ms, worst %.0f ms; vtpencoder described %" G_GUINT64_FORMAT
+      ", dropped %" G_GUINT64_FORMAT, produced, rendered, late, texts, texts ? sum_latency / texts : 0,
+      worst_latency, counter (enc, "frames-described"), counter (enc, "frames-dropped"));
+  g_assert_cmpint (produced, >=, 250);
+  g_assert_cmpuint (rendered, >=, (guint64) (0.95 * produced));
+  g_assert_cmpuint (texts, >=, 1);
+  g_assert_cmpuint (counter (enc, "frames-dropped"), >, 0);
+  g_assert_cmpint (gst_element_set_state (pipe, GST_STATE_NULL), ==, GST_STATE_CHANGE_SUCCESS);
+  gst_object_unref (srcpad);
+  gst_object_unref (src);
+  gst_object_unref (vsink);
+  gst_object_unref (enc);
+  gst_object_unref (bus);
+  gst_object_unref (pipe);
+}
+
+typedef struct {
+  GstElement *llm;
+  GPtrArray *prompts;           /* of each description, in order */
+} PromptRun;
+
+/* In the streaming thread, as each description is announced: the first
+ * one switches the prompt, which must apply from the next frame. */
+static GstBusSyncReply
+on_text (GstBus *bus, GstMessage *m, gpointer data)
+{
+  PromptRun *run = data;
+  const GstStructure *s = gst_message_get_structure (m);
+
+  if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ELEMENT && gst_structure_has_name (s, "vtp-text")) {
+    g_ptr_array_add (run->prompts, g_strdup (gst_structure_get_string (s, "prompt")));
+    if (run->prompts->len == 1)
+      g_object_set (run->llm, "prompt", "Which colour is it?", NULL);
+  }
+  return GST_BUS_PASS;
+}
+
+static void
+test_prompt_change (void)
+{
+  GstElement *pipe = launch ("videotestsrc num-buffers=3 ! video/x-raw,format=RGB,width=64,height=48 ! "
+      "vtpencoder name=enc ! vtpprojector name=proj ! vtpllm name=llm max-new-tokens=6 prompt=\"What is it?\" ! "
+      "fakesink");
+  PromptRun run = { gst_bin_get_by_name (GST_BIN (pipe), "llm"), g_ptr_array_new_with_free_func (g_free) };
+  GstBus *bus = gst_element_get_bus (pipe);
+  GstMessage *m;
+
+  gst_bus_set_sync_handler (bus, on_text, &run, NULL);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  m = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  g_assert_nonnull (m);
+  g_assert_cmpint (GST_MESSAGE_TYPE (m), ==, GST_MESSAGE_EOS);
+  gst_message_unref (m);
+  g_assert_cmpuint (run.prompts->len, ==, 3);
+  g_assert_cmpstr (run.prompts->pdata[0], ==, "What is it?");
+  g_assert_cmpstr (run.prompts->pdata[1], ==, "Which colour is it?");
+  g_assert_cmpstr (run.prompts->pdata[2], ==, "Which colour is it?");
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  g_ptr_array_unref (run.prompts);
+  gst_object_unref (run.llm);
+  gst_object_unref (bus);
+  gst_object_unref (pipe);
+}
+
+/* PLAYING then NULL, again and again, at moments that fall before, during
+ * and after descriptions: every stop returns within a second, no errors. */
+static void
+test_state_cycles (void)
+{
+  GstElement *pipe = launch ("videotestsrc is-live=true ! video/x-raw,format=RGB,width=64,height=48,"
+      "framerate=30/1 ! tee name=t t. ! queue ! textoverlay name=o ! fakesink sync=true "
+      "t. ! vtpencoder name=enc ! vtpprojector name=proj ! vtpllm name=llm max-new-tokens=32 ! o.text_sink");
+  GstBus *bus = gst_element_get_bus (pipe);
+  double worst = 0;
+
+  for (gint i = 0; i < 50; i++) {
+    gint64 t0;
+    GstMessage *m;
+    g_assert_cmpint (gst_element_set_state (pipe, GST_STATE_PLAYING), !=, GST_STATE_CHANGE_FAILURE);
+    g_usleep ((i % 10) * 25 * 1000);
+    t0 = g_get_monotonic_time ();
+    g_assert_cmpint (gst_element_set_state (pipe, GST_STATE_NULL), ==, GST_STATE_CHANGE_SUCCESS);
+    worst = MAX (worst, (g_get_monotonic_time () - t0) / 1e6);
+    if ((m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR))) {
+      GError *e;
+      gst_message_parse_error (m, &e, NULL);
+      g_error ("cycle %d: %s", i, e->message);
+    }
+    gst_bus_set_flushing (bus, TRUE);
+    gst_bus_set_flushing (bus, FALSE);
+  }
+  g_test_message ("50 PLAYING/NULL cycles: slowest stop %.3f s", worst);
+  g_assert_cmpfloat (worst, <, 1.0);
+  gst_object_unref (bus);
+  gst_object_unref (pipe);
+}
+
+/* Milliseconds of "HH:MM:SS,mmm". */
+static gint64
+srt_ms (const char *t)
+{
+  guint h, m, s, ms;
+  g_assert_cmpint (sscanf (t, "%u:%u:%u,%u", &h, &m, &s, &ms), ==, 4);
+  return ((gint64) h * 3600 + m * 60 + s) * 1000 + ms;
+}
+
+/* examples/caption-to-srt.sh on 3 s of 30 fps test video, one description
+ * per second: cues 1, 2, 3 starting at the described frames (0, 1, 2 s),
+ * each lasting until the next, the last until the end of the video. */
+static void
+test_srt_example (void)
+{
+  g_autofree char *dir = model_dir ();
+  g_autofree char *script = g_build_filename (VTP_SOURCE_DIR, "examples", "caption-to-srt.sh", NULL);
+  g_autofree char *tmp = g_dir_make_tmp ("vtp-srt-XXXXXX", NULL);
+  g_autofree char *srt = g_build_filename (tmp, "out.srt", NULL);
+  g_autofree char *out = NULL, *err = NULL, *text = NULL;
+  const char *argv[] = { "bash", script, dir, srt, NULL };
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) blocks = NULL;
+  gint status = 0;
+  guint n = 0;
+  gint64 prev_end = 0;
+
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status,
+          &error));
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("caption-to-srt.sh failed:\n%s\n%s", out, err);
+  g_assert_true (g_file_get_contents (srt, &text, NULL, &error));
+  g_test_message ("caption-to-srt.sh wrote:\n%s", text);
+  g_assert_true (g_str_has_suffix (text, "\n\n"));
+  blocks = g_strsplit (text, "\n\n", -1);
+  for (guint i = 0; blocks[i] && *blocks[i]; i++) {
+    g_auto (GStrv) lines = g_strsplit (blocks[i], "\n", 3);
+    char from[16], to[16];
+    gint64 start, end;
+    g_assert_cmpuint (g_strv_length (lines), ==, 3);
+    g_assert_cmpuint (g_ascii_strtoull (lines[0], NULL, 10), ==, i + 1);
+    g_assert_cmpint (sscanf (lines[1], "%15s --> %15s", from, to), ==, 2);
+    start = srt_ms (from);
+    end = srt_ms (to);
+    /* the described frames are the first of each second */
+    g_assert_cmpint (start, ==, i * 1000);
+    g_assert_cmpint (start, ==, prev_end);
+    g_assert_cmpint (end, >, start);
+    g_assert_cmpuint (strlen (lines[2]), >, 0);
+    prev_end = end;
+    n++;
+  }
+  g_assert_cmpuint (n, ==, 3);
+  g_assert_cmpint (prev_end, ==, 3000);
+  g_unlink (srt);
+  g_rmdir (tmp);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/live/gate-counts", test_gate_counts);
+  g_test_add_func ("/live/prompt-change", test_prompt_change);
+  g_test_add_func ("/live/srt-example", test_srt_example);
+  g_test_add_func ("/live/state-cycles", test_state_cycles);
+  g_test_add_func ("/live/overlay", test_live_overlay);
+  return g_test_run ();
+}
