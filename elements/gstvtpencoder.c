@@ -21,11 +21,19 @@
  * for the slot, so every frame is described. #GstVtpEncoder:frame-interval
  * and #GstVtpEncoder:min-interval limit how often frames are described.
  *
+ * JPEG frames (image/jpeg: MJPEG cameras, JPEG files without jpegdec) are
+ * decoded here, straight to about the model's input size
+ * (#GstVtpEncoder:jpeg-scaling).
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 filesrc location=cat.jpg ! decodebin ! videoconvert ! \
  *   vtpencoder model=llava-1.5-7b-hf ! vtpprojector model=llava-1.5-7b-hf ! \
  *   vtpllm model=llava-1.5-7b-hf prompt="What is in the picture?" ! fdsink
+ * ]|
+ * |[
+ * gst-launch-1.0 v4l2src ! image/jpeg,width=1280,height=720 ! vtpencoder model=llava-1.5-7b-hf ! \
+ *   vtpprojector model=llava-1.5-7b-hf ! vtpllm model=llava-1.5-7b-hf newline=true ! fdsink
  * ]|
  * |[
  * gst-launch-1.0 v4l2src ! videoconvert ! tee name=t \
@@ -44,6 +52,7 @@
 #include "gstvtpframegate.h"
 #include "gstvtpmeta.h"
 #include "gstvtptensor.h"
+#include "vtp-jpeg.h"
 #include "vtp-parts.h"
 #include "vtp-model-cache.h"
 
@@ -59,6 +68,7 @@ enum {
   PROP_FRAMES_RECEIVED,
   PROP_FRAMES_DESCRIBED,
   PROP_FRAMES_DROPPED,
+  PROP_JPEG_SCALING,
 };
 
 typedef enum {
@@ -93,6 +103,7 @@ struct _GstVtpEncoder {
   GstVtpDropMode drop_mode;
   guint64 min_interval;
   guint frame_interval;
+  gboolean jpeg_scaling;
 
   GstVtpFrameGate *gate;        /* the slot in front of the sink pad */
 
@@ -102,14 +113,18 @@ struct _GstVtpEncoder {
   VtpVisionTower *clip;
   VtpVisionState *state;
   VtpImagePreprocessor *pre;
+  VtpImageConfig image_config;
   GstVideoInfo info;
   VtpPixelLayout layout;
+  gboolean jpeg;                /* frames are image/jpeg */
+  guint8 *rgb;                  /* decoded JPEG frame */
+  gsize rgb_size;
 };
 
 #define VIDEO_FORMATS "{ RGB, BGR, RGBA, BGRA, RGBx, BGRx, ARGB, ABGR, xRGB, xBGR }"
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS)));
+    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (VIDEO_FORMATS) "; image/jpeg"));
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS,
     GST_STATIC_CAPS (GST_VTP_TENSOR_MEDIA_TYPE ", kind=(string)" GST_VTP_KIND_VISION_FEATURES
         ", tokens=(int)[1, MAX], width=(int)[1, MAX]"));
@@ -169,6 +184,7 @@ load_model (GstVtpEncoder *self, const char *layers, SelectStrategy strategy, Vt
       || !(self->state = vtp_vision_state_new (self->clip, error)))
     goto out;
   self->pre = vtp_image_preprocessor_new (self->dev, &ic);
+  self->image_config = ic;
   GST_INFO_OBJECT (self, "loaded the vision tower of %s: %d tokens x %d features", self->ckpt->dir,
       vtp_vision_tower_feature_rows (self->clip), vtp_vision_tower_feature_width (self->clip));
   ok = TRUE;
@@ -181,6 +197,8 @@ static void
 release (GstVtpEncoder *self)
 {
   g_clear_pointer (&self->pre, vtp_image_preprocessor_free);
+  g_clear_pointer (&self->rgb, g_free);
+  self->rgb_size = 0;
   g_clear_pointer (&self->state, vtp_vision_state_free);
   g_clear_pointer (&self->clip, vtp_model_cache_release);
   g_clear_pointer (&self->ckpt, vtp_checkpoint_unref);
@@ -238,6 +256,9 @@ gst_vtp_encoder_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *out
 {
   GstVtpEncoder *self = GST_VTP_ENCODER (trans);
 
+  self->jpeg = gst_structure_has_name (gst_caps_get_structure (incaps, 0), "image/jpeg");
+  if (self->jpeg)
+    return TRUE;                /* each frame's size is in its header */
   if (!gst_video_info_from_caps (&self->info, incaps))
     return FALSE;
   switch (GST_VIDEO_INFO_FORMAT (&self->info)) {
@@ -294,22 +315,61 @@ configure_gate (GstVtpEncoder *self)
   gst_vtp_frame_gate_configure (self->gate, self->drop_mode, self->min_interval, self->frame_interval);
 }
 
+/* A JPEG frame decoded at the smallest DCT scale the preprocessing allows,
+ * then preprocessed as any frame. */
+static gboolean
+preprocess_jpeg (GstVtpEncoder *self, GstBuffer *inbuf, GError **error)
+{
+  GstMapInfo map;
+  VtpJpegSize plan;
+  gboolean scale, ok;
+
+  GST_OBJECT_LOCK (self);
+  scale = self->jpeg_scaling;
+  GST_OBJECT_UNLOCK (self);
+  if (!gst_buffer_map (inbuf, &map, GST_MAP_READ)) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "Could not read the JPEG frame");
+    return FALSE;
+  }
+  ok = vtp_jpeg_plan (map.data, map.size, &self->image_config, scale, &plan, error);
+  if (ok && (gsize) plan.out_width * plan.out_height * 3 > self->rgb_size) {
+    g_free (self->rgb);
+    self->rgb_size = (gsize) plan.out_width * plan.out_height * 3;
+    self->rgb = g_malloc (self->rgb_size);
+  }
+  ok = ok && vtp_jpeg_decode (map.data, map.size, &plan, self->rgb, error);
+  gst_buffer_unmap (inbuf, &map);
+  if (ok)
+    GST_LOG_OBJECT (self, "JPEG %dx%d decoded at %d/8: %dx%d", plan.width, plan.height, plan.scale_num,
+        plan.out_width, plan.out_height);
+  return ok && vtp_image_preprocess (self->pre, self->rgb, plan.out_width, plan.out_height, plan.out_width * 3,
+      VTP_PIXELS_RGB, self->state->pixels, error);
+}
+
+static gboolean
+preprocess_raw (GstVtpEncoder *self, GstBuffer *inbuf, GError **error)
+{
+  GstVideoFrame frame;
+  gboolean ok;
+
+  if (!gst_video_frame_map (&frame, &self->info, inbuf, GST_MAP_READ)) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "Could not read the video frame");
+    return FALSE;
+  }
+  ok = vtp_image_preprocess (self->pre, GST_VIDEO_FRAME_PLANE_DATA (&frame, 0), GST_VIDEO_FRAME_WIDTH (&frame),
+      GST_VIDEO_FRAME_HEIGHT (&frame), GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0), self->layout, self->state->pixels,
+      error);
+  gst_video_frame_unmap (&frame);
+  return ok;
+}
+
 static GstFlowReturn
 gst_vtp_encoder_transform (GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer *outbuf)
 {
   GstVtpEncoder *self = GST_VTP_ENCODER (trans);
   g_autoptr (GError) error = NULL;
-  GstVideoFrame frame;
-  gboolean ok;
+  gboolean ok = self->jpeg ? preprocess_jpeg (self, inbuf, &error) : preprocess_raw (self, inbuf, &error);
 
-  if (!gst_video_frame_map (&frame, &self->info, inbuf, GST_MAP_READ)) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Could not read the video frame"), (NULL));
-    return GST_FLOW_ERROR;
-  }
-  ok = vtp_image_preprocess (self->pre, GST_VIDEO_FRAME_PLANE_DATA (&frame, 0), GST_VIDEO_FRAME_WIDTH (&frame),
-      GST_VIDEO_FRAME_HEIGHT (&frame), GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0), self->layout, self->state->pixels,
-      &error);
-  gst_video_frame_unmap (&frame);
   if (ok) {
     vtp_vision_tower_forward (self->clip, self->state, gst_vtp_buffer_peek_tensor (outbuf));
     ok = vtp_error_take_pending (&error);
@@ -350,6 +410,7 @@ gst_vtp_encoder_set_property (GObject *object, guint prop_id, const GValue *valu
       case PROP_DROP_FRAMES: self->drop_mode = g_value_get_enum (value); configure_gate (self); break;
       case PROP_MIN_INTERVAL: self->min_interval = g_value_get_uint64 (value); configure_gate (self); break;
       case PROP_FRAME_INTERVAL: self->frame_interval = g_value_get_uint (value); configure_gate (self); break;
+      case PROP_JPEG_SCALING: self->jpeg_scaling = g_value_get_boolean (value); break;
       default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
     }
   }
@@ -372,6 +433,7 @@ gst_vtp_encoder_get_property (GObject *object, guint prop_id, GValue *value, GPa
       case PROP_FRAMES_RECEIVED: g_value_set_uint64 (value, gst_vtp_frame_gate_counts (self->gate).received); break;
       case PROP_FRAMES_DESCRIBED: g_value_set_uint64 (value, gst_vtp_frame_gate_counts (self->gate).described); break;
       case PROP_FRAMES_DROPPED: g_value_set_uint64 (value, gst_vtp_frame_gate_counts (self->gate).dropped); break;
+      case PROP_JPEG_SCALING: g_value_set_boolean (value, self->jpeg_scaling); break;
       default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
     }
   }
@@ -477,6 +539,19 @@ gst_vtp_encoder_class_init (GstVtpEncoderClass *klass)
   g_object_class_install_property (gobject_class, PROP_FRAMES_DROPPED,
       g_param_spec_uint64 ("frames-dropped", "Frames dropped", "Frames not described (newest wins, rate limit)",
           0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  /**
+   * GstVtpEncoder:jpeg-scaling:
+   *
+   * JPEG frames (image/jpeg, MJPEG cameras) are decoded by libjpeg-turbo at
+   * the smallest DCT scale (1/8, 1/4, 1/2) that still covers the model's input, which
+   * is much cheaper than a full-size decode. The pixels then differ a little
+   * from a full decode followed by the resize: set FALSE to decode at full
+   * size (what jpegdec ! videoconvert would give).
+   */
+  g_object_class_install_property (gobject_class, PROP_JPEG_SCALING,
+      g_param_spec_boolean ("jpeg-scaling", "JPEG scaling", "Decode JPEG frames at the smallest DCT scale that "
+          "covers the model input (FALSE: full size)", TRUE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
   gst_element_class_set_static_metadata (element_class, "VTP image encoder", "Filter/Video/Converter",
       "Encodes video frames into vision features with a vision-language model's image encoder",
       "Visual Text Pioneer developers");
@@ -505,5 +580,6 @@ gst_vtp_encoder_init (GstVtpEncoder *self)
   self->strategy = STRATEGY_AUTO;
   self->drop_mode = GST_VTP_DROP_AUTO;
   self->frame_interval = 1;
+  self->jpeg_scaling = TRUE;
   self->gate = gst_vtp_frame_gate_new (GST_ELEMENT (self), GST_BASE_TRANSFORM_SINK_PAD (self));
 }

@@ -172,6 +172,29 @@ vtp_image_config_output_size (const VtpImageConfig *c, gint w, gint h, gint *out
     resized_size (c, w, h, out_w, out_h);
 }
 
+gboolean
+vtp_image_config_source_is_enough (const VtpImageConfig *c, gint w, gint h, gint sw, gint sh)
+{
+  gint rw, rh, srw, srh;
+
+  if (sw == w && sh == h)
+    return TRUE;
+  switch (c->resize) {
+    case VTP_RESIZE_NONE:
+      return FALSE;
+    case VTP_RESIZE_EXACT:
+      return sw >= c->resize_width && sh >= c->resize_height;
+    case VTP_RESIZE_SHORTEST_EDGE:
+      if (MIN (sw, sh) < c->shortest_edge)
+        return FALSE;
+      /* without a crop the output size follows the source's: it must not change */
+      resized_size (c, w, h, &rw, &rh);
+      resized_size (c, sw, sh, &srw, &srh);
+      return c->crop ? srw >= c->crop_width && srh >= c->crop_height : srw == rw && srh == rh;
+  }
+  return FALSE;
+}
+
 /* ---- Pillow's resampling coefficients (Resample.c), computed the same way ---- */
 
 #define PRECISION_BITS (32 - 8 - 2)

@@ -50,6 +50,11 @@ gboolean vtp_image_config_parse (JsonObject *o, const char *where, VtpImageConfi
 /* Output size after resize and crop of a @w x @h input. */
 void vtp_image_config_output_size (const VtpImageConfig *c, gint w, gint h, gint *out_w, gint *out_h);
 
+/* Whether a @sw x @sh downscaled copy of a @w x @h source loses nothing the
+ * preprocessing keeps: every side it resizes to is still reached by
+ * downsampling (never upsampling) and the output size is the same. */
+gboolean vtp_image_config_source_is_enough (const VtpImageConfig *c, gint w, gint h, gint sw, gint sh);
+
 typedef struct _VtpImagePreprocessor VtpImagePreprocessor;
 
 VtpImagePreprocessor *vtp_image_preprocessor_new (VtpDevice *dev, const VtpImageConfig *config);

@@ -1,0 +1,183 @@
+/* test-jpeg.c: vtp's JPEG path (MJPEG cameras): the DCT scale picked for a
+ * model, full-size decoding against GStreamer's jpegdec ! videoconvert,
+ * scaled decoding against a box-filtered full decode, corrupt frames, and
+ * vtpencoder taking image/jpeg. */
+#include <gst/check/gstharness.h>
+#include <math.h>
+#include "fixture-path.h"
+#include "jpeg-util.h"
+#include "vtp-jpeg.h"
+#include "vtp-error.h"
+
+static void
+test_plan (void)
+{
+  g_autoptr (GBytes) jpeg = make_jpeg ("smpte", 640, 480);
+  VtpImageConfig clip, exact;
+  VtpJpegSize plan;
+  g_autoptr (GError) error = NULL;
+  gsize size;
+  const guint8 *data = g_bytes_get_data (jpeg, &size);
+
+  /* CLIP 224: 4/8 gives 320x240 (3/8 would give 240x180, short side < 224) */
+  vtp_image_config_clip_default (&clip, 224);
+  g_assert_true (vtp_jpeg_plan (data, size, &clip, TRUE, &plan, &error));
+  g_assert_cmpint (plan.width, ==, 640);
+  g_assert_cmpint (plan.height, ==, 480);
+  g_assert_cmpint (plan.scale_num, ==, 4);
+  g_assert_cmpint (plan.out_width, ==, 320);
+  g_assert_cmpint (plan.out_height, ==, 240);
+  /* LLaVA's 336: 4/8 is too small, and 6/8 (no SIMD) is not used: full size */
+  vtp_image_config_clip_default (&clip, 336);
+  g_assert_true (vtp_jpeg_plan (data, size, &clip, TRUE, &plan, &error));
+  g_assert_cmpint (plan.scale_num, ==, 8);
+  /* an exact 224x224 resize (BLIP) needs both sides: 224/480 -> 4/8 */
+  exact = clip;
+  exact.resize = VTP_RESIZE_EXACT;
+  exact.resize_width = exact.resize_height = 224;
+  exact.crop = FALSE;
+  g_assert_true (vtp_jpeg_plan (data, size, &exact, TRUE, &plan, &error));
+  g_assert_cmpint (plan.scale_num, ==, 4);
+  /* scaling off: full size */
+  g_assert_true (vtp_jpeg_plan (data, size, &clip, FALSE, &plan, &error));
+  g_assert_cmpint (plan.scale_num, ==, 8);
+  g_assert_cmpint (plan.out_width, ==, 640);
+}
+
+/* Full size: the same pixels as jpegdec ! videoconvert, up to the colour
+ * conversion (libjpeg's own vs videoconvert's from I420). */
+static void
+test_full_decode (void)
+{
+  g_autoptr (GBytes) jpeg = make_jpeg ("smpte", 320, 240);
+  g_autoptr (GError) error = NULL;
+  VtpJpegSize plan;
+  gsize size;
+  const guint8 *data = g_bytes_get_data (jpeg, &size);
+  gint w, h;
+  g_autofree guint8 *want = gst_decode_jpeg (jpeg, 1, &w, &h);
+  g_autofree guint8 *got = NULL;
+  double sum = 0;
+  gint worst = 0;
+  gsize close = 0;
+
+  g_assert_true (vtp_jpeg_plan (data, size, NULL, FALSE, &plan, &error));
+  g_assert_cmpint (plan.out_width, ==, w);
+  g_assert_cmpint (plan.out_height, ==, h);
+  got = g_malloc ((gsize) w * h * 3);
+  g_assert_true (vtp_jpeg_decode (data, size, &plan, got, &error));
+  for (gsize i = 0; i < (gsize) w * h * 3; i++) {
+    gint d = abs ((gint) got[i] - want[i]);
+    worst = MAX (worst, d);
+    sum += d;
+    close += d <= 4;
+  }
+  /* the two upsample chroma differently: colour-bar edges differ a lot, the
+   * rest hardly */
+  g_test_message ("full decode vs jpegdec ! videoconvert: mean |diff| %.3f, max %d, %.2f%% within 4 levels",
+      sum / ((gsize) w * h * 3), worst, 100.0 * close / ((gsize) w * h * 3));
+  g_assert_cmpfloat (sum / ((gsize) w * h * 3), <, 4.0);
+  g_assert_cmpfloat ((double) close / ((gsize) w * h * 3), >, 0.9);
+}
+
+/* Scaled: close to the full decode averaged over each 8/M block. */
+static void
+test_scaled_decode (void)
+{
+  g_autoptr (GBytes) jpeg = make_jpeg ("pinwheel", 640, 480);
+  g_autoptr (GError) error = NULL;
+  VtpImageConfig clip;
+  VtpJpegSize full, half;
+  gsize size;
+  const guint8 *data = g_bytes_get_data (jpeg, &size);
+  g_autofree guint8 *big = NULL, *small = NULL;
+  double sum = 0;
+
+  vtp_image_config_clip_default (&clip, 224);
+  g_assert_true (vtp_jpeg_plan (data, size, &clip, TRUE, &half, &error));
+  g_assert_cmpint (half.scale_num, ==, 4);
+  g_assert_true (vtp_jpeg_plan (data, size, NULL, FALSE, &full, &error));
+  big = g_malloc ((gsize) full.out_width * full.out_height * 3);
+  small = g_malloc ((gsize) half.out_width * half.out_height * 3);
+  g_assert_true (vtp_jpeg_decode (data, size, &full, big, &error));
+  g_assert_true (vtp_jpeg_decode (data, size, &half, small, &error));
+  for (gint y = 0; y < half.out_height; y++)
+    for (gint x = 0; x < half.out_width; x++)
+      for (gint c = 0; c < 3; c++) {
+        double box = 0;
+        for (gint dy = 0; dy < 2; dy++)
+          for (gint dx = 0; dx < 2; dx++)
+            box += big[((gsize) (2 * y + dy) * full.out_width + 2 * x + dx) * 3 + c];
+        sum += fabs (box / 4 - small[((gsize) y * half.out_width + x) * 3 + c]);
+      }
+  sum /= (double) half.out_width * half.out_height * 3;
+  g_test_message ("4/8 decode vs 2x2 box of the full decode: mean |diff| %.3f levels", sum);
+  g_assert_cmpfloat (sum, <, 3.0);
+}
+
+static void
+test_corrupt (void)
+{
+  const guint8 junk[] = "this is not a JPEG frame at all";
+  g_autoptr (GError) error = NULL;
+  VtpJpegSize plan;
+
+  g_assert_false (vtp_jpeg_plan (junk, sizeof junk, NULL, FALSE, &plan, &error));
+  g_assert_error (error, VTP_ERROR, VTP_ERROR_FORMAT);
+  g_assert_nonnull (strstr (error->message, "Not a JPEG frame"));
+}
+
+/* vtpencoder takes image/jpeg; scaled and full-size decoding give nearly the
+ * same features. */
+static void
+test_encoder_jpeg (void)
+{
+  g_autofree char *dir = fixture_path ("llava-tiny-a");
+  g_autoptr (GBytes) jpeg = make_jpeg ("smpte", 320, 240);
+  GstBuffer *out[2];
+  GstMapInfo a, b;
+  double worst = 0, diff2 = 0, norm2 = 0;
+
+  for (gint i = 0; i < 2; i++) {
+    GstElement *e = gst_element_factory_make ("vtpencoder", NULL);
+    GstHarness *h;
+    g_object_set (e, "model", dir, "jpeg-scaling", i == 0, NULL);
+    h = gst_harness_new_with_element (e, "sink", "src");
+    gst_object_unref (e);
+    gst_harness_set_src_caps_str (h, "image/jpeg,width=320,height=240,framerate=30/1");
+    out[i] = gst_harness_push_and_pull (h, gst_buffer_new_wrapped_bytes (jpeg));
+    g_assert_nonnull (out[i]);
+    gst_harness_teardown (h);
+  }
+  g_assert_true (gst_buffer_map (out[0], &a, GST_MAP_READ));
+  g_assert_true (gst_buffer_map (out[1], &b, GST_MAP_READ));
+  g_assert_cmpuint (a.size, ==, b.size);
+  for (gsize i = 0; i < a.size / 4; i++) {
+    const double d = ((float *) a.data)[i] - ((float *) b.data)[i];
+    worst = MAX (worst, fabs (d));
+    diff2 += d * d;
+    norm2 += ((float *) b.data)[i] * ((float *) b.data)[i];
+  }
+  /* the tiny random fixture magnifies pixel differences more than a trained
+   * encoder: a loose bound on the relative RMS difference */
+  g_test_message ("features, scaled vs full-size JPEG decode: relative RMS diff %.4f, max |diff| %.4f",
+      sqrt (diff2 / norm2), worst);
+  g_assert_cmpfloat (sqrt (diff2 / norm2), <, 0.1);
+  gst_buffer_unmap (out[0], &a);
+  gst_buffer_unmap (out[1], &b);
+  gst_buffer_unref (out[0]);
+  gst_buffer_unref (out[1]);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/jpeg/plan", test_plan);
+  g_test_add_func ("/jpeg/full-decode", test_full_decode);
+  g_test_add_func ("/jpeg/scaled-decode", test_scaled_decode);
+  g_test_add_func ("/jpeg/corrupt", test_corrupt);
+  g_test_add_func ("/jpeg/encoder", test_encoder_jpeg);
+  return g_test_run ();
+}
