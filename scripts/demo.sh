@@ -22,11 +22,13 @@ for image in tests/fixtures/llava-tiny-a/image.png tests/fixtures/preprocess-cli
     $describe prompt="$prompt" ! fdsink fd=1
 done
 
-# A short video file (3 s of GStreamer's moving ball), described once a second.
+# A short video file (3 s of GStreamer's moving ball), described once a
+# second into subtitles (examples/caption-to-srt.sh).
 video=$(mktemp --suffix=.avi)
+srt=$(mktemp --suffix=.srt)
 gst-launch-1.0 -q videotestsrc num-buffers=90 pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 ! \
   jpegenc ! avimux ! filesink location="$video"
-echo "video (one description per second):"
-gst-launch-1.0 -q filesrc location="$video" ! decodebin ! videoconvert ! videorate ! \
-  video/x-raw,framerate=1/1 ! $describe prompt="What is moving?" ! fdsink fd=1
-rm -f "$video"
+echo "video (one description per second, as SubRip subtitles):"
+VTP_PROMPT="What is moving?" examples/caption-to-srt.sh "$model" "$srt" "$video"
+cat "$srt"
+rm -f "$video" "$srt"

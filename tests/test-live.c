@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include "test-gst-util.h"
+#include "live-run.h"
 
 #define FIXTURE "llava-tiny-a"
 
@@ -123,13 +124,6 @@ launch (const char *description)
   return pipe;
 }
 
-static GstPadProbeReturn
-count_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
-{
-  g_atomic_int_inc ((gint *) data);
-  return GST_PAD_PROBE_OK;
-}
-
 /* The issue's pipeline with textoverlay waiting for text (its default): the
  * video keeps its frame rate, drawn on time by a synchronised sink, while
  * descriptions arrive on the bus and on the overlay. */
@@ -140,57 +134,18 @@ test_live_overlay (void)
       "video/x-raw,format=RGB,width=160,height=120,framerate=30/1 ! tee name=t "
       "t. ! queue ! textoverlay name=o ! videoconvert ! fakesink name=vsink sync=true max-lateness=33000000 "
       "t. ! vtpencoder name=enc ! vtpprojector name=proj ! vtpllm name=llm max-new-tokens=12 ! o.text_sink");
-  GstElement *src = gst_bin_get_by_name (GST_BIN (pipe), "src"), *vsink = gst_bin_get_by_name (GST_BIN (pipe),
-      "vsink"), *enc = gst_bin_get_by_name (GST_BIN (pipe), "enc");
-  GstPad *srcpad = gst_element_get_static_pad (src, "src");
-  GstBus *bus = gst_element_get_bus (pipe);
-  gint produced = 0;
-  guint texts = 0;
-  double worst_latency = 0, sum_latency = 0;
-  guint64 rendered = 0, late = 0;
-  GstStructure *stats;
-  const gint64 end = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  LiveStats st;
 
-  gst_pad_add_probe (srcpad, GST_PAD_PROBE_TYPE_BUFFER, count_buffer, &produced, NULL);
-  g_assert_cmpint (gst_element_set_state (pipe, GST_STATE_PLAYING), !=, GST_STATE_CHANGE_FAILURE);
-  while (g_get_monotonic_time () < end) {
-    GstMessage *m = gst_bus_timed_pop (bus, 100 * GST_MSECOND);
-    const GstStructure *s;
-    if (!m)
-      continue;
-    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
-      GError *e;
-      gst_message_parse_error (m, &e, NULL);
-      g_error ("pipeline error: %s", e->message);
-    }
-    s = gst_message_get_structure (m);
-    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ELEMENT && gst_structure_has_name (s, "vtp-text")) {
-      double latency;
-      g_assert_true (gst_structure_get_double (s, "latency-ms", &latency));
-      worst_latency = MAX (worst_latency, latency);
-      sum_latency += latency;
-      texts++;
-    }
-    gst_message_unref (m);
-  }
-  g_object_get (vsink, "stats", &stats, NULL);
-  gst_structure_get_uint64 (stats, "rendered", &rendered);
-  gst_structure_get_uint64 (stats, "dropped", &late);
-  gst_structure_free (stats);
+  live_run (pipe, 10, &st);
   g_test_message ("10 s live: %d frames produced, %" G_GUINT64_FORMAT " rendered, %" G_GUINT64_FORMAT
       " late; %u descriptions, latency mean %.0f ms, worst %.0f ms; vtpencoder described %" G_GUINT64_FORMAT
-      ", dropped %" G_GUINT64_FORMAT, produced, rendered, late, texts, texts ? sum_latency / texts : 0,
-      worst_latency, counter (enc, "frames-described"), counter (enc, "frames-dropped"));
-  g_assert_cmpint (produced, >=, 250);
-  g_assert_cmpuint (rendered, >=, (guint64) (0.95 * produced));
-  g_assert_cmpuint (texts, >=, 1);
-  g_assert_cmpuint (counter (enc, "frames-dropped"), >, 0);
-  g_assert_cmpint (gst_element_set_state (pipe, GST_STATE_NULL), ==, GST_STATE_CHANGE_SUCCESS);
-  gst_object_unref (srcpad);
-  gst_object_unref (src);
-  gst_object_unref (vsink);
-  gst_object_unref (enc);
-  gst_object_unref (bus);
+      ", dropped %" G_GUINT64_FORMAT, st.produced, st.rendered, st.late, st.texts,
+      st.texts ? st.latency_sum / st.texts : 0, st.latency_worst, st.described, st.dropped);
+  g_assert_cmpint (st.produced, >=, 250);
+  g_assert_cmpuint (st.rendered, >=, (guint64) (0.95 * st.produced));
+  g_assert_cmpuint (st.texts, >=, 1);
+  g_assert_cmpuint (st.dropped, >, 0);
+  g_free (st.last_text);
   gst_object_unref (pipe);
 }
 
@@ -275,6 +230,46 @@ test_state_cycles (void)
   gst_object_unref (pipe);
 }
 
+/* A flushing seek while a frame is being described: it returns within a
+ * second and descriptions go on from the new position. */
+static void
+test_flushing_seek (void)
+{
+  GstElement *pipe = launch ("videotestsrc pattern=ball ! video/x-raw,format=RGB,width=64,height=48,framerate=30/1 ! "
+      "vtpencoder name=enc ! vtpprojector name=proj ! vtpllm name=llm max-new-tokens=64 timestamps=frame ! fakesink");
+  GstBus *bus = gst_element_get_bus (pipe);
+  GstMessage *m;
+  guint64 pts = 0;
+  gint64 t0;
+  double took;
+
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  m = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND, GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR);
+  g_assert_nonnull (m);
+  g_assert_cmpint (GST_MESSAGE_TYPE (m), ==, GST_MESSAGE_ELEMENT);
+  gst_message_unref (m);
+  /* the next frame is being described now */
+  t0 = g_get_monotonic_time ();
+  g_assert_true (gst_element_seek_simple (pipe, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH, 10 * GST_SECOND));
+  took = (g_get_monotonic_time () - t0) / 1e6;
+  g_test_message ("flushing seek returned in %.3f s", took);
+  g_assert_cmpfloat (took, <, 1.0);
+  /* descriptions after the seek are of frames from 10 s on */
+  while (pts < 10 * GST_SECOND) {
+    const GstStructure *st;
+    m = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND, GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR);
+    g_assert_nonnull (m);
+    g_assert_cmpint (GST_MESSAGE_TYPE (m), ==, GST_MESSAGE_ELEMENT);
+    st = gst_message_get_structure (m);
+    if (gst_structure_has_name (st, "vtp-text"))
+      g_assert_true (gst_structure_get_uint64 (st, "pts", &pts));
+    gst_message_unref (m);
+  }
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (pipe);
+}
+
 /* Milliseconds of "HH:MM:SS,mmm". */
 static gint64
 srt_ms (const char *t)
@@ -343,6 +338,7 @@ main (int argc, char **argv)
   g_test_add_func ("/live/prompt-change", test_prompt_change);
   g_test_add_func ("/live/srt-example", test_srt_example);
   g_test_add_func ("/live/state-cycles", test_state_cycles);
+  g_test_add_func ("/live/flushing-seek", test_flushing_seek);
   g_test_add_func ("/live/overlay", test_live_overlay);
   return g_test_run ();
 }

@@ -1,0 +1,79 @@
+/* vtp-bench-live: the live pipeline of docs/live-video.md for a while, with
+ * any bridge: a 30 fps live videotestsrc, the video branch through
+ * textoverlay (waiting for text) to a synchronised sink, the description
+ * branch through vtpencoder, the bridge and vtpllm. Prints frames produced
+ * and rendered on time, descriptions and their latency.
+ *
+ *   vtp-bench-live --llm DIR [--encoder DIR] [--bridge vtpprojector|vtpqformer|vtpadapter]
+ *       [--bridge-model DIR] [--adapter DIR] [--seconds 60] [--max-new-tokens 16] */
+#include <stdio.h>
+#include <string.h>
+#include "live-run.h"
+
+static void
+set_model (GstElement *pipe, const char *name, const char *property, const char *value)
+{
+  GstElement *e = gst_bin_get_by_name (GST_BIN (pipe), name);
+  g_object_set (e, property, value, NULL);
+  gst_object_unref (e);
+}
+
+int
+main (int argc, char **argv)
+{
+  char *llm = NULL, *encoder = NULL, *bridge = NULL, *bridge_model = NULL, *adapter = NULL;
+  gint seconds = 60, max_new_tokens = 16;
+  GOptionEntry entries[] = {
+    { "llm", 0, 0, G_OPTION_ARG_FILENAME, &llm, "Language model directory (and the default for the others)", "DIR" },
+    { "encoder", 0, 0, G_OPTION_ARG_FILENAME, &encoder, "Vision tower directory", "DIR" },
+    { "bridge", 0, 0, G_OPTION_ARG_STRING, &bridge, "Bridge element (default vtpprojector)", "FACTORY" },
+    { "bridge-model", 0, 0, G_OPTION_ARG_FILENAME, &bridge_model, "Bridge directory", "DIR" },
+    { "adapter", 0, 0, G_OPTION_ARG_FILENAME, &adapter, "vtpllm's adapter directory", "DIR" },
+    { "seconds", 0, 0, G_OPTION_ARG_INT, &seconds, "How long to run (default 60)", "S" },
+    { "max-new-tokens", 0, 0, G_OPTION_ARG_INT, &max_new_tokens, "Tokens per description (default 16)", "N" },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("- vtp live pipeline benchmark");
+  g_autoptr (GError) error = NULL;
+  g_autofree char *desc = NULL;
+  GstElement *pipe;
+  LiveStats st;
+
+  gst_init (&argc, &argv);
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error) || !llm) {
+    fprintf (stderr, "%s\n", error ? error->message : "--llm is needed");
+    return 2;
+  }
+  if (!bridge)
+    bridge = g_strdup ("vtpprojector");
+  if (!g_str_has_prefix (bridge, "vtp") || strpbrk (bridge, " !=\"'")) {
+    fprintf (stderr, "--bridge: vtpprojector, vtpqformer or vtpadapter\n");
+    return 2;
+  }
+  desc = g_strdup_printf ("videotestsrc name=src is-live=true pattern=ball ! "
+      "video/x-raw,format=RGB,width=320,height=240,framerate=30/1 ! tee name=t "
+      "t. ! queue ! textoverlay name=o ! videoconvert ! fakesink name=vsink sync=true max-lateness=33000000 "
+      "t. ! vtpencoder name=enc ! %s name=bridge ! vtpllm name=llm max-new-tokens=%d ! o.text_sink", bridge,
+      max_new_tokens);
+  if (!(pipe = gst_parse_launch (desc, &error))) {
+    fprintf (stderr, "%s\n", error->message);
+    return 1;
+  }
+  set_model (pipe, "enc", "model", encoder ? encoder : llm);
+  set_model (pipe, "bridge", "model", bridge_model ? bridge_model : llm);
+  set_model (pipe, "llm", "model", llm);
+  if (adapter)
+    set_model (pipe, "llm", "adapter", adapter);
+  live_run (pipe, seconds, &st);
+  printf ("%d s live, %s, %d tokens per description, 320x240 at 30 fps\n", seconds, bridge, max_new_tokens);
+  printf ("video: %d frames produced, %" G_GUINT64_FORMAT " rendered on time (%.1f%%), %" G_GUINT64_FORMAT
+      " late\n", st.produced, st.rendered, 100.0 * st.rendered / MAX (st.produced, 1), st.late);
+  printf ("text: %u descriptions, first after %.1f s, latency mean %.0f ms, worst %.0f ms\n", st.texts,
+      st.first_text_s, st.texts ? st.latency_sum / st.texts : 0, st.latency_worst);
+  printf ("vtpencoder: %" G_GUINT64_FORMAT " frames described, %" G_GUINT64_FORMAT " dropped\n", st.described,
+      st.dropped);
+  g_free (st.last_text);
+  gst_object_unref (pipe);
+  return 0;
+}
