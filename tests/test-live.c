@@ -270,6 +270,44 @@ test_flushing_seek (void)
   gst_object_unref (pipe);
 }
 
+/* partial-text: the text grows token by token in DELTA_UNIT buffers, each
+ * a prefix of the next, the final text last. */
+static void
+test_partial_text (void)
+{
+  GstElement *pipe = launch ("videotestsrc num-buffers=1 ! video/x-raw,format=RGB,width=64,height=48 ! "
+      "vtpencoder name=enc ! vtpprojector name=proj ! vtpllm name=llm max-new-tokens=10 partial-text=true "
+      "timestamps=frame ! appsink name=sink sync=false");
+  GstElement *sink = gst_bin_get_by_name (GST_BIN (pipe), "sink");
+  GPtrArray *texts = g_ptr_array_new_with_free_func (g_free);
+  GstSample *sample;
+  guint partials = 0;
+
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  while ((sample = gst_app_sink_pull_sample (GST_APP_SINK (sink)))) {
+    GstBuffer *buf = gst_sample_get_buffer (sample);
+    GstMapInfo map;
+    const gboolean partial = GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
+    g_assert_true (gst_buffer_map (buf, &map, GST_MAP_READ));
+    g_ptr_array_add (texts, g_strndup ((const char *) map.data, map.size));
+    gst_buffer_unmap (buf, &map);
+    g_assert_cmpuint (GST_BUFFER_PTS (buf), ==, 0);
+    /* partial ones first: nothing may follow the final one */
+    g_assert_cmpuint (partials, ==, texts->len - 1);
+    partials += partial;
+    gst_sample_unref (sample);
+  }
+  g_assert_cmpuint (texts->len, >=, 2);
+  g_assert_cmpuint (partials, ==, texts->len - 1);     /* the last was the final one */
+  for (guint i = 1; i < texts->len; i++)
+    g_assert_true (g_str_has_prefix (texts->pdata[i], texts->pdata[i - 1]));
+  g_test_message ("%u partial texts, then: %s", partials, (char *) texts->pdata[texts->len - 1]);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  g_ptr_array_unref (texts);
+  gst_object_unref (sink);
+  gst_object_unref (pipe);
+}
+
 /* Milliseconds of "HH:MM:SS,mmm". */
 static gint64
 srt_ms (const char *t)
@@ -339,6 +377,7 @@ main (int argc, char **argv)
   g_test_add_func ("/live/srt-example", test_srt_example);
   g_test_add_func ("/live/state-cycles", test_state_cycles);
   g_test_add_func ("/live/flushing-seek", test_flushing_seek);
+  g_test_add_func ("/live/partial-text", test_partial_text);
   g_test_add_func ("/live/overlay", test_live_overlay);
   return g_test_run ();
 }
