@@ -391,13 +391,3 @@ gst_vtp_text_out_stop (GstVtpTextOut *t)
   reset (t);
   g_mutex_unlock (&t->lock);
 }
-
-gboolean
-gst_vtp_text_out_is_output_time (GstVtpTextOut *t)
-{
-  gboolean output;
-  g_mutex_lock (&t->lock);
-  output = t->output;
-  g_mutex_unlock (&t->lock);
-  return output;
-}

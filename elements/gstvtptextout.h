@@ -50,7 +50,6 @@ gboolean gst_vtp_text_out_needs_live (GstVtpTextOut *t);
 void gst_vtp_text_out_set_live (GstVtpTextOut *t, gboolean live);
 void gst_vtp_text_out_play (GstVtpTextOut *t, gboolean playing);
 void gst_vtp_text_out_stop (GstVtpTextOut *t);
-gboolean gst_vtp_text_out_is_output_time (GstVtpTextOut *t);
 
 /* From the sink pad's serialized events: the segment in force, time that
  * went by without a description (GAP events, frames ends), EOS (pushes what

@@ -7,6 +7,7 @@
 #include <gst/app/gstappsrc.h>
 #include <gst/video/video.h>
 #include <string.h>
+#include "rgb-sample.h"
 
 /* One videotestsrc frame of @pattern at @width x @height, JPEG-encoded. */
 static G_GNUC_UNUSED GBytes *
@@ -52,19 +53,8 @@ gst_decode_jpeg (GBytes *jpeg, guint n, gint *width, gint *height)
     gst_app_src_push_buffer (GST_APP_SRC (src), buf);
     sample = gst_app_sink_pull_sample (GST_APP_SINK (sink));
     g_assert (sample);
-    if (i + 1 == n) {
-      GstVideoInfo info;
-      GstVideoFrame frame;
-      gst_video_info_from_caps (&info, gst_sample_get_caps (sample));
-      gst_video_frame_map (&frame, &info, gst_sample_get_buffer (sample), GST_MAP_READ);
-      *width = info.width;
-      *height = info.height;
-      rgb = g_malloc ((gsize) info.width * info.height * 3);
-      for (gint y = 0; y < info.height; y++)
-        memcpy (rgb + (gsize) y * info.width * 3, (guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 0)
-            + (gsize) y * GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0), (gsize) info.width * 3);
-      gst_video_frame_unmap (&frame);
-    }
+    if (i + 1 == n)
+      rgb = rgb_from_sample (sample, width, height);
     gst_sample_unref (sample);
   }
   gst_element_set_state (pipe, GST_STATE_NULL);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <json-glib/json-glib.h>
 #include "fixture-path.h"
+#include "rgb-sample.h"
 
 /* String @key of fixture @fixture's reference.json. */
 static G_GNUC_UNUSED char *
@@ -30,8 +31,6 @@ load_rgb (const char *path, gint *width, gint *height)
       "video/x-raw,format=RGB ! appsink name=sink sync=false", &error);
   GstElement *src, *sink;
   GstSample *sample;
-  GstVideoInfo info;
-  GstVideoFrame frame;
   guint8 *rgb;
 
   g_assert_no_error (error);
@@ -41,15 +40,7 @@ load_rgb (const char *path, gint *width, gint *height)
   gst_element_set_state (pipe, GST_STATE_PLAYING);
   sample = gst_app_sink_pull_sample (GST_APP_SINK (sink));
   g_assert_nonnull (sample);
-  g_assert_true (gst_video_info_from_caps (&info, gst_sample_get_caps (sample)));
-  g_assert_true (gst_video_frame_map (&frame, &info, gst_sample_get_buffer (sample), GST_MAP_READ));
-  *width = GST_VIDEO_INFO_WIDTH (&info);
-  *height = GST_VIDEO_INFO_HEIGHT (&info);
-  rgb = g_malloc ((gsize) *width * *height * 3);
-  for (gint y = 0; y < *height; y++)
-    memcpy (rgb + (gsize) y * *width * 3, (guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 0)
-        + (gsize) y * GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0), (gsize) *width * 3);
-  gst_video_frame_unmap (&frame);
+  rgb = rgb_from_sample (sample, width, height);
   gst_sample_unref (sample);
   gst_element_set_state (pipe, GST_STATE_NULL);
   gst_object_unref (src);
