@@ -1,0 +1,23 @@
+/* vtp-run-output.h: vtp-run's three output formats: plain text, JSON
+ * lines, SubRip. */
+#pragma once
+#include <glib.h>
+#include <stdio.h>
+
+typedef enum { OUTPUT_TEXT, OUTPUT_JSON, OUTPUT_SRT } OutputFormat;
+
+/* Plain text: what goes before each description. */
+typedef enum {
+  LABEL_NONE,                   /* one image */
+  LABEL_SOURCE,                 /* a directory: the image's path */
+  LABEL_TIME,                   /* video: the frame's time */
+} TextLabel;
+
+typedef struct _RunOutput RunOutput;
+
+RunOutput *run_output_new (FILE *out, OutputFormat format, TextLabel label);
+/* One description (pts and duration in ns, NONE when unknown). */
+void run_output_text (RunOutput *o, const char *source, const char *text, guint64 pts, guint64 duration,
+    double latency_ms);
+/* Writes what waits (the last subtitle cue), frees. */
+void run_output_finish (RunOutput *o);

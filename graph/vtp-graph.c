@@ -1,0 +1,361 @@
+/* vtp-graph.c: a graph file run on an input (see vtp-graph.h). The
+ * pipeline is built element by element from the checked spec: values go
+ * to properties as GValues, never through a launch string, so a model path
+ * with spaces or quotes works. */
+#include "vtp-graph.h"
+#include "vtp-graph-spec.h"
+#include "vtp-graph-input.h"
+#include <string.h>
+
+struct _VtpGraph {
+  GObject parent;
+  VtpGraphSpec *spec;
+  GHashTable *values;           /* parameter name -> value text */
+  double duration;              /* live inputs: seconds, 0: until stopped */
+
+  GMutex lock;                  /* the running pipeline, for vtp_graph_stop */
+  GstElement *pipeline;
+  gboolean stop;
+};
+
+enum { PROP_DURATION = 1 };
+enum { SIGNAL_TEXT, SIGNAL_PROGRESS, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+G_DEFINE_TYPE (VtpGraph, vtp_graph, G_TYPE_OBJECT)
+
+static VtpGraph *
+graph_from_spec (VtpGraphSpec *spec)
+{
+  VtpGraph *g = g_object_new (VTP_TYPE_GRAPH, NULL);
+
+  g->spec = spec;
+  for (guint i = 0; i < spec->params->len; i++) {
+    const VtpGraphParam *p = &g_array_index (spec->params, VtpGraphParam, i);
+    if (p->default_value)
+      g_hash_table_insert (g->values, g_strdup (p->name), g_strdup (p->default_value));
+  }
+  return g;
+}
+
+VtpGraph *
+vtp_graph_new_from_file (const char *path, GError **error)
+{
+  VtpGraphSpec *spec;
+
+  if (!gst_is_initialized ())
+    gst_init (NULL, NULL);
+  return (spec = vtp_graph_spec_load (path, error)) ? graph_from_spec (spec) : NULL;
+}
+
+VtpGraph *
+vtp_graph_new_from_data (const char *json, const char *name, GError **error)
+{
+  VtpGraphSpec *spec;
+
+  if (!gst_is_initialized ())
+    gst_init (NULL, NULL);
+  return (spec = vtp_graph_spec_parse (json, -1, name, error)) ? graph_from_spec (spec) : NULL;
+}
+
+const char *
+vtp_graph_get_name (VtpGraph *g)
+{
+  return g->spec->name;
+}
+
+char **
+vtp_graph_list_parameters (VtpGraph *g)
+{
+  char **names = g_new0 (char *, g->spec->params->len + 1);
+  for (guint i = 0; i < g->spec->params->len; i++)
+    names[i] = g_strdup (g_array_index (g->spec->params, VtpGraphParam, i).name);
+  return names;
+}
+
+char *
+vtp_graph_describe_parameter (VtpGraph *g, const char *name)
+{
+  static const char *const types[] = { "string", "path", "int", "number", "boolean" };
+  const VtpGraphParam *p = vtp_graph_spec_find_param (g->spec, name);
+
+  if (!p)
+    return NULL;
+  if (p->required)
+    return g_strdup_printf ("%s, required: %s", types[p->type], p->description ? p->description : "");
+  return g_strdup_printf ("%s, default \"%s\": %s", types[p->type], p->default_value ? p->default_value
+      : "(the element's)", p->description ? p->description : "");
+}
+
+gboolean
+vtp_graph_set_parameter (VtpGraph *g, const char *name, const char *value, GError **error)
+{
+  const VtpGraphParam *p = vtp_graph_spec_find_param (g->spec, name);
+
+  if (!p) {
+    g_auto (GStrv) names = vtp_graph_list_parameters (g);
+    g_autofree char *list = g_strjoinv (", ", names);
+    g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_PARAMETER, "%s: no parameter \"%s\" (the graph has: %s)",
+        g->spec->file, name, *list ? list : "none");
+    return FALSE;
+  }
+  if (!vtp_graph_param_check (g->spec, p, value, error))
+    return FALSE;
+  g_hash_table_insert (g->values, g_strdup (name), g_strdup (value));
+  return TRUE;
+}
+
+/* The graph's elements with their properties set, linked, in @bin. */
+static gboolean
+add_elements (VtpGraph *g, GstBin *bin, GstElement **input, GstElement **output, GError **error)
+{
+  const VtpGraphSpec *spec = g->spec;
+  g_autofree GstElement **els = g_new0 (GstElement *, spec->elements->len);
+
+  for (guint i = 0; i < spec->elements->len; i++) {
+    const VtpGraphElement *e = &g_array_index (spec->elements, VtpGraphElement, i);
+    if (!(els[i] = gst_element_factory_make (e->factory, e->name))) {
+      g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_INVALID, "%s: $.elements[%u]: cannot make %s",
+          spec->file, i, e->factory);
+      return FALSE;
+    }
+    gst_bin_add (bin, els[i]);
+    for (guint j = 0; j < e->properties->len; j++) {
+      const VtpGraphProperty *p = &g_array_index (e->properties, VtpGraphProperty, j);
+      const char *text = p->param ? g_hash_table_lookup (g->values, p->param) : p->value;
+      GParamSpec *pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (els[i]), p->name);
+      GValue v = G_VALUE_INIT;
+      g_autofree char *why = NULL;
+
+      if (!text)
+        continue;               /* an unset optional parameter: the element's default */
+      if (!vtp_graph_value_from_text (pspec, text, &v, &why)) {
+        g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_PARAMETER, "%s: parameter \"%s\" for %s's %s: %s",
+            spec->file, p->param, e->name, p->name, why);
+        g_value_unset (&v);
+        return FALSE;
+      }
+      g_object_set_property (G_OBJECT (els[i]), p->name, &v);
+      g_value_unset (&v);
+    }
+  }
+  for (guint i = 0; i < spec->links->len; i++) {
+    const VtpGraphLink *l = &g_array_index (spec->links, VtpGraphLink, i);
+    if (!gst_element_link_pads (els[l->from], l->from_pad, els[l->to], l->to_pad)) {
+      g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_LINK, "%s: $.links[%u]: %s cannot be linked to %s",
+          spec->file, i, GST_ELEMENT_NAME (els[l->from]), GST_ELEMENT_NAME (els[l->to]));
+      return FALSE;
+    }
+  }
+  *input = els[spec->input];
+  *output = els[spec->output];
+  return TRUE;
+}
+
+static gboolean
+check_required (VtpGraph *g, GError **error)
+{
+  for (guint i = 0; i < g->spec->params->len; i++) {
+    const VtpGraphParam *p = &g_array_index (g->spec->params, VtpGraphParam, i);
+    if (p->required && !g_hash_table_contains (g->values, p->name)) {
+      g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_PARAMETER, "%s: parameter \"%s\" is required (%s): "
+          "set it (vtp-run: --set %s=...)", g->spec->file, p->name, p->description ? p->description : p->name,
+          p->name);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* One bus message; FALSE when the run is over (EOS or error). */
+static gboolean
+handle_message (VtpGraph *g, GstMessage *m, VtpGraphInput *in, GError **error)
+{
+  const GstStructure *s;
+
+  switch (GST_MESSAGE_TYPE (m)) {
+    case GST_MESSAGE_EOS:
+      return FALSE;
+    case GST_MESSAGE_ERROR: {
+      g_autoptr (GError) e = NULL;
+      g_autofree char *debug = NULL;
+      gst_message_parse_error (m, &e, &debug);
+      g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_RUN, "%s: %s", GST_OBJECT_NAME (GST_MESSAGE_SRC (m)),
+          e->message);
+      return FALSE;
+    }
+    case GST_MESSAGE_ELEMENT:
+      s = gst_message_get_structure (m);
+      if (gst_structure_has_name (s, "vtp-text")) {
+        guint64 pts = GST_CLOCK_TIME_NONE, duration = GST_CLOCK_TIME_NONE;
+        double latency = 0;
+        gst_structure_get_uint64 (s, "pts", &pts);
+        gst_structure_get_uint64 (s, "duration", &duration);
+        gst_structure_get_double (s, "latency-ms", &latency);
+        g_signal_emit (g, signals[SIGNAL_TEXT], 0, vtp_graph_input_source_at (in, pts),
+            gst_structure_get_string (s, "text"), pts, duration, latency);
+      }
+      return TRUE;
+    default:
+      return TRUE;
+  }
+}
+
+gboolean
+vtp_graph_run (VtpGraph *g, const char *input, GError **error)
+{
+  g_autoptr (VtpGraphInput) in = NULL;
+  GstElement *pipe, *first, *last, *sink;
+  GstBus *bus;
+  gboolean ok = TRUE, running = TRUE;
+  gint64 end = 0;
+
+  if (!check_required (g, error) || !(in = vtp_graph_input_new (input, error)))
+    return FALSE;
+  pipe = gst_pipeline_new (g->spec->name);
+  sink = gst_element_factory_make ("fakesink", NULL);
+  g_object_set (sink, "sync", vtp_graph_input_is_live (in), "async", FALSE, NULL);
+  gst_bin_add (GST_BIN (pipe), sink);
+  if (!add_elements (g, GST_BIN (pipe), &first, &last, error) || !gst_element_link (last, sink)
+      || !vtp_graph_input_attach (in, GST_BIN (pipe), first, error)) {
+    if (error && !*error)
+      g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_LINK, "%s: the output element gives no text",
+          g->spec->file);
+    gst_object_unref (pipe);
+    return FALSE;
+  }
+  g_mutex_lock (&g->lock);
+  g->pipeline = gst_object_ref (pipe);
+  g->stop = FALSE;
+  g_mutex_unlock (&g->lock);
+
+  bus = gst_element_get_bus (pipe);
+  g_signal_emit (g, signals[SIGNAL_PROGRESS], 0, "loading the models");
+  if (gst_element_set_state (pipe, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    GstMessage *m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+    if (m) {
+      handle_message (g, m, in, error);
+      gst_message_unref (m);
+    } else
+      g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_RUN, "%s: the pipeline does not start", g->spec->file);
+    ok = FALSE;
+    running = FALSE;
+  } else {
+    g_signal_emit (g, signals[SIGNAL_PROGRESS], 0, "running");
+    vtp_graph_input_start (in);
+  }
+  if (g->duration > 0 && vtp_graph_input_is_live (in))
+    end = g_get_monotonic_time () + (gint64) (g->duration * G_USEC_PER_SEC);
+  while (running) {
+    GstMessage *m = gst_bus_timed_pop (bus, 100 * GST_MSECOND);
+    if (m) {
+      running = handle_message (g, m, in, error);
+      ok = ok && !(error && *error) && GST_MESSAGE_TYPE (m) != GST_MESSAGE_ERROR;
+      gst_message_unref (m);
+    }
+    if (end && g_get_monotonic_time () >= end) {
+      end = 0;
+      vtp_graph_stop (g);
+    }
+  }
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  vtp_graph_input_finish (in);  /* the feeder's pushes fail once the pipeline is stopped */
+  g_mutex_lock (&g->lock);
+  g_clear_object (&g->pipeline);
+  g_mutex_unlock (&g->lock);
+  gst_object_unref (bus);
+  gst_object_unref (pipe);
+  return ok;
+}
+
+void
+vtp_graph_stop (VtpGraph *g)
+{
+  GstElement *pipe = NULL;
+
+  g_mutex_lock (&g->lock);
+  if (g->pipeline && !g->stop)
+    pipe = gst_object_ref (g->pipeline);
+  g->stop = TRUE;
+  g_mutex_unlock (&g->lock);
+  if (pipe) {
+    /* EOS from the sources: what is being described finishes */
+    gst_element_send_event (pipe, gst_event_new_eos ());
+    gst_object_unref (pipe);
+  }
+}
+
+static void
+vtp_graph_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  if (prop_id == PROP_DURATION)
+    VTP_GRAPH (object)->duration = g_value_get_double (value);
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+}
+
+static void
+vtp_graph_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  if (prop_id == PROP_DURATION)
+    g_value_set_double (value, VTP_GRAPH (object)->duration);
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+}
+
+static void
+vtp_graph_finalize (GObject *object)
+{
+  VtpGraph *g = VTP_GRAPH (object);
+  vtp_graph_spec_free (g->spec);
+  g_hash_table_unref (g->values);
+  g_mutex_clear (&g->lock);
+  G_OBJECT_CLASS (vtp_graph_parent_class)->finalize (object);
+}
+
+static void
+vtp_graph_class_init (VtpGraphClass *klass)
+{
+  GObjectClass *oc = G_OBJECT_CLASS (klass);
+
+  oc->set_property = vtp_graph_set_property;
+  oc->get_property = vtp_graph_get_property;
+  oc->finalize = vtp_graph_finalize;
+  /**
+   * VtpGraph:duration:
+   *
+   * Live inputs: stop after this many seconds (0: until vtp_graph_stop()).
+   */
+  g_object_class_install_property (oc, PROP_DURATION, g_param_spec_double ("duration", "Duration",
+          "Live inputs: seconds to run (0: until stopped)", 0, G_MAXDOUBLE, 0,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  /**
+   * VtpGraph::text:
+   * @graph: the graph
+   * @source: the image file, video file or live input described
+   * @text: the description
+   * @pts: the described frame's time (ns; images: their index in seconds)
+   * @duration: the frame's duration (ns)
+   * @latency_ms: from the frame's arrival at the encoder to the text
+   *
+   * A description, emitted from the thread running vtp_graph_run().
+   */
+  signals[SIGNAL_TEXT] = g_signal_new ("text", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+      G_TYPE_NONE, 5, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_UINT64, G_TYPE_UINT64, G_TYPE_DOUBLE);
+  /**
+   * VtpGraph::progress:
+   * @graph: the graph
+   * @what: "loading the models", "running"
+   *
+   * Where a run is, for progress displays.
+   */
+  signals[SIGNAL_PROGRESS] = g_signal_new ("progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+      NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+}
+
+static void
+vtp_graph_init (VtpGraph *g)
+{
+  g->values = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_mutex_init (&g->lock);
+}

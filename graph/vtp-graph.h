@@ -1,0 +1,102 @@
+/* vtp-graph.h: the application API: a graph file becomes a running
+ * GStreamer pipeline on an input, and each description comes back through
+ * the "text" signal with its timing. Usable from Python through
+ * GObject introspection (namespace Vtp).
+ *
+ *   VtpGraph *g = vtp_graph_new_from_file ("graphs/llava-1.5.json", &error);
+ *   vtp_graph_set_parameter (g, "model", "/models/llava-1.5-7b-hf", &error);
+ *   g_signal_connect (g, "text", G_CALLBACK (on_text), NULL);
+ *   vtp_graph_run (g, "clip.mp4", &error);
+ */
+#pragma once
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+#define VTP_TYPE_GRAPH (vtp_graph_get_type ())
+G_DECLARE_FINAL_TYPE (VtpGraph, vtp_graph, VTP, GRAPH, GObject)
+
+/**
+ * vtp_graph_new_from_file:
+ * @path: a graph file (docs/graph-format.md)
+ * @error: the file, the JSON path and what was expected, when it is not valid
+ *
+ * Reads and checks a graph: its elements must exist (the vtp plugin on
+ * GST_PLUGIN_PATH), its properties and links fit.
+ *
+ * Returns: (transfer full) (nullable): the graph
+ */
+VtpGraph *vtp_graph_new_from_file (const char *path, GError **error);
+
+/**
+ * vtp_graph_new_from_data:
+ * @json: a graph, as JSON text (an app may build it with json-glib)
+ * @name: what errors call it (a file name, "my-app")
+ * @error: the JSON path and what was expected, when it is not valid
+ *
+ * Returns: (transfer full) (nullable): the graph
+ */
+VtpGraph *vtp_graph_new_from_data (const char *json, const char *name, GError **error);
+
+/**
+ * vtp_graph_get_name:
+ * @graph: a graph
+ *
+ * Returns: the graph's "name"
+ */
+const char *vtp_graph_get_name (VtpGraph *graph);
+
+/**
+ * vtp_graph_list_parameters:
+ * @graph: a graph
+ *
+ * Returns: (transfer full) (array zero-terminated=1): the parameters' names
+ */
+char **vtp_graph_list_parameters (VtpGraph *graph);
+
+/**
+ * vtp_graph_describe_parameter:
+ * @graph: a graph
+ * @name: a parameter
+ *
+ * Returns: (transfer full) (nullable): "type, required|default VALUE: description"
+ */
+char *vtp_graph_describe_parameter (VtpGraph *graph, const char *name);
+
+/**
+ * vtp_graph_set_parameter:
+ * @graph: a graph
+ * @name: a parameter the graph declares
+ * @value: its value as text (a path, a number...)
+ * @error: an unknown parameter, a path that does not exist, a bad number
+ *
+ * Returns: whether it was set
+ */
+gboolean vtp_graph_set_parameter (VtpGraph *graph, const char *name, const char *value, GError **error);
+
+/**
+ * vtp_graph_run:
+ * @graph: a graph whose required parameters are set
+ * @input: an image file, a directory of images, a video file,
+ *   "testsrc[:FRAMES]" (GStreamer's test video, 30 fps), "live:testsrc" or
+ *   "live:/dev/videoN" (a camera)
+ * @error: what failed (a missing parameter, an unreadable input, a pipeline error)
+ *
+ * Builds the pipeline and runs it to the end of the input (a live input:
+ * for #VtpGraph:duration seconds, or until vtp_graph_stop()). Descriptions
+ * are emitted as #VtpGraph::text from the calling thread.
+ *
+ * Returns: whether the input was described to its end
+ */
+gboolean vtp_graph_run (VtpGraph *graph, const char *input, GError **error);
+
+/**
+ * vtp_graph_stop:
+ * @graph: a running graph
+ *
+ * Ends a run (any thread): the description in progress finishes, then
+ * vtp_graph_run() returns.
+ */
+void vtp_graph_stop (VtpGraph *graph);
+
+G_END_DECLS

@@ -1,0 +1,329 @@
+/* test-graph.c: graph files and the application API: every graph in
+ * graphs/ validates; the fixture models run end to end through the API and
+ * through vtp-run (text, JSON lines, SubRip, exit codes); malformed graph
+ * files, hand-written and fuzzed, give errors that name the place, never a
+ * crash. */
+#include <gst/gst.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+#include <stdio.h>
+#include "fixture-path.h"
+#include "test-gst-util.h"
+#include "vtp-graph.h"
+#include "vtp-graph-spec.h"
+
+static char *
+graph_path (const char *name)
+{
+  return g_build_filename (VTP_SOURCE_DIR, "graphs", name, NULL);
+}
+
+static void
+test_all_graphs_validate (void)
+{
+  g_autofree char *dir_path = g_build_filename (VTP_SOURCE_DIR, "graphs", NULL);
+  g_autoptr (GDir) dir = g_dir_open (dir_path, 0, NULL);
+  const char *name;
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir))) {
+    g_autofree char *path = g_build_filename (dir_path, name, NULL);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (VtpGraph) g = NULL;
+    if (!g_str_has_suffix (name, ".json") || !strcmp (name, "schema.json"))
+      continue;
+    g = vtp_graph_new_from_file (path, &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (g);
+    n++;
+  }
+  g_assert_cmpuint (n, >=, 4);
+}
+
+typedef struct {
+  GPtrArray *texts;
+  GArray *pts;
+} Collected;
+
+static void
+collect (VtpGraph *g, const char *source, const char *text, guint64 pts, guint64 duration, double latency,
+    gpointer data)
+{
+  Collected *c = data;
+  g_ptr_array_add (c->texts, g_strdup (text));
+  g_array_append_val (c->pts, pts);
+}
+
+/* Runs @graph with "NAME=VALUE" settings on @input; the texts. */
+static GPtrArray *
+run_graph (const char *graph, const char *const *settings, const char *input, GArray **pts)
+{
+  g_autofree char *path = graph_path (graph);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VtpGraph) g = vtp_graph_new_from_file (path, &error);
+  Collected c = { g_ptr_array_new_with_free_func (g_free), g_array_new (FALSE, FALSE, sizeof (guint64)) };
+
+  g_assert_no_error (error);
+  for (guint i = 0; settings[i]; i++) {
+    g_auto (GStrv) kv = g_strsplit (settings[i], "=", 2);
+    g_autofree char *value = g_str_has_prefix (kv[1], "fixture:") ? fixture_path (kv[1] + 8) : g_strdup (kv[1]);
+    g_assert_true (vtp_graph_set_parameter (g, kv[0], value, &error));
+    g_assert_no_error (error);
+  }
+  g_signal_connect (g, "text", G_CALLBACK (collect), &c);
+  g_assert_true (vtp_graph_run (g, input, &error));
+  g_assert_no_error (error);
+  if (pts)
+    *pts = c.pts;
+  else
+    g_array_unref (c.pts);
+  return c.texts;
+}
+
+/* llava-1.5 on the fixture image: transformers' greedy answer. */
+static void
+test_api_llava (void)
+{
+  g_autofree char *image = g_build_filename (VTP_SOURCE_DIR, "tests", "fixtures", "llava-tiny-a", "image.png", NULL);
+  g_autofree char *want = reference_string ("llava-tiny-a", "greedy_text");
+  const char *settings[] = { "model=fixture:llava-tiny-a", "max-new-tokens=20", "prompt=What is in the picture?",
+    NULL };
+  g_autoptr (GPtrArray) texts = run_graph ("llava-1.5.json", settings, image, NULL);
+
+  g_assert_cmpuint (texts->len, ==, 1);
+  g_assert_cmpstr (texts->pdata[0], ==, want);
+}
+
+/* The other ready-made graphs on their fixtures, on 2 s of test video: one
+ * description per second at 0 and 1 s. */
+static void
+test_api_graphs (void)
+{
+  const char *cases[][4] = {
+    { "instructblip.json", "model=fixture:instructblip-tiny", NULL, NULL },
+    { "blip2.json", "model=fixture:blip2-tiny", NULL, NULL },
+    { "llama-adapter-v2.json", "clip=fixture:adapter-tiny/clip", "adapter=fixture:adapter-tiny/v2",
+      "llama=fixture:adapter-tiny/llama" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    const char *settings[6] = { "max-new-tokens=4" };
+    guint n = 1;
+    g_autoptr (GArray) pts = NULL;
+    g_autoptr (GPtrArray) texts = NULL;
+    for (guint j = 1; j < 4 && cases[i][j]; j++)
+      settings[n++] = cases[i][j];
+    texts = run_graph (cases[i][0], settings, "testsrc:60", &pts);
+    g_test_message ("%s: %u descriptions", cases[i][0], texts->len);
+    g_assert_cmpuint (texts->len, ==, 2);
+    g_assert_cmpuint (g_array_index (pts, guint64, 0), ==, 0);
+    g_assert_cmpuint (g_array_index (pts, guint64, 1), ==, GST_SECOND);
+  }
+}
+
+/* A directory of images: one description each, in name order. */
+static void
+test_api_directory (void)
+{
+  g_autofree char *dir = fixture_path ("preprocess-clip");
+  const char *settings[] = { "model=fixture:llava-tiny-a", "max-new-tokens=3", NULL };
+  g_autoptr (GArray) pts = NULL;
+  g_autoptr (GPtrArray) texts = run_graph ("llava-1.5.json", settings, dir, &pts);
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  guint images = 0;
+  const char *name;
+
+  while ((name = g_dir_read_name (d)))
+    images += g_str_has_suffix (name, ".png");
+  g_assert_cmpuint (texts->len, ==, images);
+  for (guint i = 0; i < pts->len; i++)
+    g_assert_cmpuint (g_array_index (pts, guint64, i), ==, i * GST_SECOND);
+}
+
+/* vtp-run with @args; its exit status, its standard output in @out. */
+static int
+vtp_run (const char *const *args, char **out, char **err)
+{
+  GPtrArray *argv = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  gint status;
+
+  g_ptr_array_add (argv, (gpointer) VTP_RUN_PATH);
+  for (guint i = 0; args[i]; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, 0, NULL, NULL, out, err, &status, &error));
+  g_assert_no_error (error);
+  g_ptr_array_unref (argv);
+  return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+static void
+test_cli (void)
+{
+  g_autofree char *graph = graph_path ("llava-1.5.json");
+  g_autofree char *model = fixture_path ("llava-tiny-a");
+  g_autofree char *set_model = g_strdup_printf ("model=%s", model);
+  g_autofree char *image = g_build_filename (model, "image.png", NULL);
+  g_autofree char *want = reference_string ("llava-tiny-a", "greedy_text");
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr (JsonParser) p = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  JsonObject *o;
+
+  /* JSON lines: the reference answer with its source and time */
+  const char *json_args[] = { graph, "--set", set_model, "--set", "max-new-tokens=20", "--input", image,
+    "--format", "json", "-q", NULL };
+  g_assert_cmpint (vtp_run (json_args, &out, &err), ==, 0);
+  g_assert_true (json_parser_load_from_data (p, out, -1, &error));
+  o = json_node_get_object (json_parser_get_root (p));
+  g_assert_cmpstr (json_object_get_string_member (o, "text"), ==, want);
+  g_assert_cmpstr (json_object_get_string_member (o, "source"), ==, image);
+  g_assert_cmpfloat (json_object_get_double_member (o, "pts"), ==, 0.0);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  /* SubRip on 3 s of test video: cues at 0, 1, 2 s, the last to the last frame's end */
+  {
+    const char *srt_args[] = { graph, "--set", set_model, "--set", "max-new-tokens=3", "--input", "testsrc:90",
+      "--format", "srt", "-q", NULL };
+    g_auto (GStrv) lines = NULL;
+    g_assert_cmpint (vtp_run (srt_args, &out, &err), ==, 0);
+    lines = g_strsplit (out, "\n", -1);
+    g_assert_cmpstr (lines[0], ==, "1");
+    g_assert_cmpstr (lines[1], ==, "00:00:00,000 --> 00:00:01,000");
+    g_assert_true (strstr (out, "\n2\n00:00:01,000 --> 00:00:02,000\n"));
+    g_assert_true (strstr (out, "\n3\n00:00:02,000 --> 00:00:02,033\n"));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+  }
+
+  /* exit status: 2 for a missing parameter, 3 for a missing input, 2 for --help-less nonsense */
+  {
+    const char *missing_param[] = { graph, "--input", image, NULL };
+    const char *missing_input[] = { graph, "--set", set_model, "--input", "/nonexistent.png", NULL };
+    const char *bad_format[] = { graph, "--set", set_model, "--input", image, "--format", "xml", NULL };
+    g_assert_cmpint (vtp_run (missing_param, &out, &err), ==, 2);
+    g_assert_nonnull (strstr (err, "parameter \"model\" is required"));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+    g_assert_cmpint (vtp_run (missing_input, &out, &err), ==, 3);
+    g_assert_nonnull (strstr (err, "/nonexistent.png"));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+    g_assert_cmpint (vtp_run (bad_format, &out, &err), ==, 2);
+  }
+}
+
+/* Hand-written mistakes: each error names the file, the JSON path and what
+ * was expected. */
+static void
+test_malformed (void)
+{
+#define HEAD "{\"vtp-graph\": 1, \"name\": \"t\", "
+#define ENC "{\"name\": \"enc\", \"factory\": \"vtpencoder\"}"
+#define LLM "{\"name\": \"llm\", \"factory\": \"vtpllm\"}"
+  const char *cases[][2] = {
+    { "{\"vtp-graph\": 1, \"name\": ", "not valid JSON" },
+    { "[1, 2]", "$: a graph is a JSON object" },
+    { "{\"name\": \"t\"}", "$.vtp-graph: expected 1" },
+    { HEAD "\"elemnts\": []}", "$: unknown member \"elemnts\"" },
+    { HEAD "\"elements\": []}", "$.elements: expected a non-empty array" },
+    { HEAD "\"elements\": [{\"name\": \"x\", \"factory\": \"vtpfoo\"}]}", "$.elements[0]: unknown element \"vtpfoo\"" },
+    { HEAD "\"elements\": [{\"name\": \"x\"}]}", "$.elements[0]: missing member \"factory\"" },
+    { HEAD "\"elements\": [" ENC ", " ENC "]}", "$.elements[1]: a second element named \"enc\"" },
+    { HEAD "\"elements\": [{\"name\": \"e\", \"factory\": \"vtpencoder\", \"properties\": {\"modle\": \"x\"}}]}",
+      "$.elements[0].properties.modle: vtpencoder has no writable property \"modle\"" },
+    { HEAD "\"elements\": [{\"name\": \"l\", \"factory\": \"vtpllm\", \"properties\": {\"max-new-tokens\": \"many\"}}]}",
+      "$.elements[0].properties.max-new-tokens: \"many\" is not a guint" },
+    { HEAD "\"elements\": [{\"name\": \"l\", \"factory\": \"vtpllm\", \"properties\": {\"max-new-tokens\": 0}}]}",
+      "$.elements[0].properties.max-new-tokens: 0 is out of range" },
+    { HEAD "\"elements\": [{\"name\": \"l\", \"factory\": \"vtpllm\", \"properties\": {\"timestamps\": \"later\"}}]}",
+      "$.elements[0].properties.timestamps: \"later\" is not a GstVtpTimestamps" },
+    { HEAD "\"elements\": [{\"name\": \"l\", \"factory\": \"vtpllm\", \"properties\": {\"model\": \"${m}\"}}]}",
+      "$.elements[0].properties.model: no parameter \"m\" is declared" },
+    { HEAD "\"elements\": [{\"name\": \"l\", \"factory\": \"vtpllm\", \"properties\": {\"model\": [1]}}]}",
+      "$.elements[0].properties.model: expected a string, number or boolean, not an array" },
+    { HEAD "\"parameters\": {\"m\": {\"type\": \"file\"}}, \"elements\": [" LLM "]}",
+      "$.parameters.m: type \"file\" is not one of string, path, int, number, boolean" },
+    { HEAD "\"elements\": [" ENC ", " LLM "], \"input\": \"enc\", \"output\": \"llm\"}", "$.links: missing" },
+    { HEAD "\"elements\": [" ENC ", " LLM "], \"links\": [{\"from\": \"enc\", \"to\": \"lm\"}]}",
+      "$.links[0]: \"to\": no element named \"lm\"" },
+    { HEAD "\"elements\": [" ENC ", " LLM "], \"links\": [{\"from\": \"enc\", \"to\": \"llm\"}]}",
+      "$.links[0]: enc (vtpencoder) gives application/x-vtp-tensor" },
+    { HEAD "\"elements\": [" ENC "], \"input\": \"enc\"}", "$: missing member \"output\"" },
+    { HEAD "\"elements\": [" ENC "], \"input\": \"enc\", \"output\": \"dec\"}", "$.output: no element named \"dec\"" },
+    { HEAD "\"elements\": [{\"name\": \"f\", \"factory\": \"fakesink\"}], \"input\": \"f\", \"output\": \"f\"}",
+      "$.output: f has no output pad" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (VtpGraph) g = vtp_graph_new_from_data (cases[i][0], "bad.json", &error);
+    g_assert_null (g);
+    g_assert_nonnull (error);
+    if (!g_str_has_prefix (error->message, "bad.json: ") || !strstr (error->message, cases[i][1]))
+      g_error ("case %u: \"%s\"\n  expected to contain \"%s\"", i, error->message, cases[i][1]);
+  }
+}
+
+/* Random damage to every ready-made graph, text-level: each damaged file
+ * loads or fails with a message, never crashes. */
+static void
+test_fuzz (void)
+{
+  g_autofree char *dir_path = g_build_filename (VTP_SOURCE_DIR, "graphs", NULL);
+  const char *names[] = { "llava-1.5.json", "instructblip.json", "blip2.json", "llama-adapter-v2.json" };
+  const char noise[] = "{}[]\":,$ 0-9aZ\\\x01\xff";
+  GRand *rand = g_rand_new_with_seed (20261126);
+  guint loaded = 0, refused = 0;
+
+  for (guint f = 0; f < G_N_ELEMENTS (names); f++) {
+    g_autofree char *path = g_build_filename (dir_path, names[f], NULL);
+    g_autofree char *text = NULL;
+    gsize len;
+    g_assert_true (g_file_get_contents (path, &text, &len, NULL));
+    for (guint round = 0; round < 250; round++) {
+      GString *s = g_string_new_len (text, len);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (VtpGraph) g = NULL;
+      guint edits = 1 + g_rand_int_range (rand, 0, 4);
+      for (guint e = 0; e < edits && s->len > 1; e++) {
+        guint at = g_rand_int_range (rand, 0, s->len), span = 1 + g_rand_int_range (rand, 0, 12);
+        switch (g_rand_int_range (rand, 0, 4)) {
+          case 0: g_string_erase (s, at, MIN (s->len - at, span)); break;
+          case 1: g_string_insert_c (s, at, noise[g_rand_int_range (rand, 0, sizeof noise - 1)]); break;
+          case 2: s->str[at] = noise[g_rand_int_range (rand, 0, sizeof noise - 1)]; break;
+          default: g_string_truncate (s, at); break;
+        }
+      }
+      g = vtp_graph_new_from_data (s->str, names[f], &error);
+      g_assert_true ((g == NULL) == (error != NULL));
+      if (g)
+        loaded++;
+      else {
+        g_assert_true (g_str_has_prefix (error->message, names[f]));
+        refused++;
+      }
+      g_string_free (s, TRUE);
+    }
+  }
+  g_test_message ("fuzzed graphs: %u loaded, %u refused with a message", loaded, refused);
+  g_rand_free (rand);
+}
+
+int
+main (int argc, char **argv)
+{
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/graph/validate", test_all_graphs_validate);
+  g_test_add_func ("/graph/malformed", test_malformed);
+  g_test_add_func ("/graph/fuzz", test_fuzz);
+  g_test_add_func ("/graph/api-llava", test_api_llava);
+  g_test_add_func ("/graph/api-graphs", test_api_graphs);
+  g_test_add_func ("/graph/api-directory", test_api_directory);
+  g_test_add_func ("/graph/cli", test_cli);
+  return g_test_run ();
+}
