@@ -55,10 +55,13 @@ on_interrupt (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* Runs the default context (for the SIGINT source) until the process ends;
+ * holds its own reference to the loop. */
 static gpointer
 signal_loop (gpointer data)
 {
   g_main_loop_run (data);
+  g_main_loop_unref (data);
   return NULL;
 }
 
@@ -175,7 +178,7 @@ main (int argc, char **argv)
   g_signal_connect (g, "progress", G_CALLBACK (on_progress), &run);
   loop = g_main_loop_new (NULL, FALSE);
   g_unix_signal_add (SIGINT, on_interrupt, g);
-  g_thread_unref (g_thread_new ("vtp-run-signals", signal_loop, loop));
+  g_thread_unref (g_thread_new ("vtp-run-signals", signal_loop, g_main_loop_ref (loop)));
   ok = vtp_graph_run (g, input, &error);
   run_output_finish (run.out);
   if (!quiet && (ok || run.described))

@@ -141,15 +141,15 @@ test_api_directory (void)
     g_assert_cmpuint (g_array_index (pts, guint64, i), ==, i * GST_SECOND);
 }
 
-/* vtp-run with @args; its exit status, its standard output in @out. */
+/* @program with @args; its exit status, its standard output in @out. */
 static int
-vtp_run (const char *const *args, char **out, char **err)
+spawn (const char *program, const char *const *args, char **out, char **err)
 {
   GPtrArray *argv = g_ptr_array_new ();
   g_autoptr (GError) error = NULL;
   gint status;
 
-  g_ptr_array_add (argv, (gpointer) VTP_RUN_PATH);
+  g_ptr_array_add (argv, (gpointer) program);
   for (guint i = 0; args[i]; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
@@ -157,6 +157,27 @@ vtp_run (const char *const *args, char **out, char **err)
   g_assert_no_error (error);
   g_ptr_array_unref (argv);
   return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+static int
+vtp_run (const char *const *args, char **out, char **err)
+{
+  return spawn (VTP_RUN_PATH, args, out, err);
+}
+
+/* examples/graph-app.c: its own graph, a description every half second. */
+static void
+test_graph_app (void)
+{
+  g_autofree char *model = fixture_path ("llava-tiny-a");
+  g_autofree char *out = NULL, *err = NULL;
+  const char *args[] = { model, "testsrc:31", NULL };
+
+  g_assert_cmpint (spawn (GRAPH_APP_PATH, args, &out, &err), ==, 0);
+  g_test_message ("graph-app:\n%s", out);
+  g_assert_true (g_str_has_prefix (out, "0:00:00.000000000 "));
+  g_assert_nonnull (strstr (out, "\n0:00:00.500000000 "));
+  g_assert_nonnull (strstr (out, "\n0:00:01.000000000 "));
 }
 
 static void
@@ -325,5 +346,6 @@ main (int argc, char **argv)
   g_test_add_func ("/graph/api-graphs", test_api_graphs);
   g_test_add_func ("/graph/api-directory", test_api_directory);
   g_test_add_func ("/graph/cli", test_cli);
+  g_test_add_func ("/graph/app", test_graph_app);
   return g_test_run ();
 }
