@@ -18,6 +18,11 @@
  * Text-only adapters (LLaMA-Adapter V1, PEFT adaption prompts) have no
  * visual part: give them to vtpllm alone.
  *
+ * The unified framework's adapter variants put vtpqformer in front: the
+ * Q-Former's query embeddings are then the adapter's visual input (its
+ * clip_dim is the queries' width), and the instruction vtpqformer carries
+ * on each buffer goes on to vtpllm (docs/graph-format.md, unified graphs).
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 filesrc location=room.jpg ! decodebin ! videoconvert ! \
@@ -25,6 +30,11 @@
  *   vtpadapter model=llama-adapter-v2-multimodal7b ! \
  *   vtpllm model=llama-7b adapter=llama-adapter-v2-multimodal7b \
  *     prompt="Describe the atmosphere of the room." newline=true ! fdsink
+ * ]|
+ * |[
+ * gst-launch-1.0 filesrc location=room.jpg ! decodebin ! videoconvert ! vtpencoder model=unified ! \
+ *   vtpqformer model=unified prompt="What colour is the car?" ! vtpadapter model=unified-adapter ! \
+ *   vtpllm model=vicuna-7b adapter=unified-adapter newline=true ! fdsink
  * ]|
  */
 #ifdef HAVE_CONFIG_H
@@ -56,8 +66,8 @@ struct _GstVtpAdapter {
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS (GST_VTP_TENSOR_MEDIA_TYPE ", kind=(string)" GST_VTP_KIND_VISION_FEATURES
-        ", tokens=(int)[1, MAX], width=(int)[1, MAX]"));
+    GST_STATIC_CAPS (GST_VTP_TENSOR_MEDIA_TYPE ", kind=(string){ " GST_VTP_KIND_VISION_FEATURES ", "
+        GST_VTP_KIND_QUERY_EMBEDDINGS " }, tokens=(int)[1, MAX], width=(int)[1, MAX]"));
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS,
     GST_STATIC_CAPS (GST_VTP_TENSOR_MEDIA_TYPE ", kind=(string)" GST_VTP_KIND_ADAPTER_PROMPTS
         ", tokens=(int)[1, MAX], width=(int)[1, MAX]"));
@@ -133,15 +143,24 @@ gst_vtp_adapter_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *out
   g_autoptr (GError) error = NULL;
   gint tokens, width;
 
-  if (!gst_vtp_tensor_caps_parse (incaps, GST_VTP_KIND_VISION_FEATURES, &tokens, &width))
+  if (gst_vtp_tensor_caps_parse (incaps, GST_VTP_KIND_VISION_FEATURES, &tokens, &width)) {
+    if (width != self->adapter->cfg.clip_dim) {
+      GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("The image encoder gives %d-wide features but the adapter %s "
+              "reads %d-wide ones (clip_dim): use the OpenAI CLIP model it was trained with (converted by "
+              "tools/convert_llama_adapter.py)", width, self->ckpt->dir, self->adapter->cfg.clip_dim),
+          ("caps %" GST_PTR_FORMAT, incaps));
+      return FALSE;
+    }
+  } else if (gst_vtp_tensor_caps_parse (incaps, GST_VTP_KIND_QUERY_EMBEDDINGS, &tokens, &width)) {
+    /* the unified framework: the Q-Former's queries are the visual input */
+    if (width != self->adapter->cfg.clip_dim) {
+      GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("The Q-Former gives %d-wide query embeddings but the adapter "
+              "%s reads %d-wide visual input (clip_dim): use an adapter trained on this Q-Former's queries",
+              width, self->ckpt->dir, self->adapter->cfg.clip_dim), ("caps %" GST_PTR_FORMAT, incaps));
+      return FALSE;
+    }
+  } else
     return FALSE;
-  if (width != self->adapter->cfg.clip_dim) {
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("The image encoder gives %d-wide features but the adapter %s "
-            "reads %d-wide ones (clip_dim): use the OpenAI CLIP model it was trained with (converted by "
-            "tools/convert_llama_adapter.py)", width, self->ckpt->dir, self->adapter->cfg.clip_dim),
-        ("caps %" GST_PTR_FORMAT, incaps));
-    return FALSE;
-  }
   if (tokens != self->image_rows) {
     g_clear_pointer (&self->state, vtp_adapter_state_free);
     if (!(self->state = vtp_adapter_state_new (self->adapter, tokens, &error))) {

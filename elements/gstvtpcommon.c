@@ -134,6 +134,7 @@ gst_vtp_prepare_tensor_output (GstElement *element, VtpDevice *dev, gint rows, g
   g_autoptr (GError) error = NULL;
   VtpTensor *t = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, cols, &error);
   const GstVtpFrameMeta *fm;
+  const GstVtpPromptMeta *pm;
 
   if (!t) {
     GST_VTP_ELEMENT_ERROR (element, RESOURCE, NO_SPACE_LEFT, error, "allocating an output tensor");
@@ -144,6 +145,9 @@ gst_vtp_prepare_tensor_output (GstElement *element, VtpDevice *dev, gint rows, g
   /* the frame's arrival and drop counts travel on to vtpllm */
   if ((fm = gst_buffer_get_vtp_frame_meta (inbuf)))
     gst_buffer_add_vtp_frame_meta (*outbuf, fm->arrival_us, fm->frames_received, fm->frames_dropped);
+  /* and so does vtpqformer's prompt, through vtpadapter (unified framework) */
+  if ((pm = gst_buffer_get_vtp_prompt_meta (inbuf)))
+    gst_buffer_add_vtp_prompt_meta (*outbuf, pm->prompt);
   return GST_FLOW_OK;
 }
 

@@ -64,7 +64,7 @@ reference_prompts (void)
 
 /* Logits at every position of the reference's input @ids_name. */
 static float *
-all_logits (VtpLlama *m, VtpLlamaState *s, const char *ids_name, gsize *n)
+all_logits (VtpLlama *m, VtpLlamaState *s, VtpSafetensors *r, const char *ids_name, gsize *n)
 {
   g_autoptr (GError) error = NULL;
   g_autofree gint32 *ids = NULL;
@@ -72,7 +72,7 @@ all_logits (VtpLlama *m, VtpLlamaState *s, const char *ids_name, gsize *n)
   float *logits;
   gint L;
 
-  ids = reference_ids (ref, ids_name, &L);
+  ids = reference_ids (r, ids_name, &L);
   seg.ids = ids;
   seg.n = L;
   s->n_past = 0;
@@ -86,31 +86,31 @@ all_logits (VtpLlama *m, VtpLlamaState *s, const char *ids_name, gsize *n)
 }
 
 static void
-check_logits (VtpLlama *m, VtpLlamaState *s, const char *ids_name, const char *logits_name)
+check_logits (VtpLlama *m, VtpLlamaState *s, VtpSafetensors *r, const char *ids_name, const char *logits_name)
 {
   gsize n;
-  g_autofree float *logits = all_logits (m, s, ids_name, &n);
-  g_assert_cmpfloat (reference_error (ref, logits_name, logits, n, 0), <=, ATOL);
+  g_autofree float *logits = all_logits (m, s, r, ids_name, &n);
+  g_assert_cmpfloat (reference_error (r, logits_name, logits, n, 0), <=, ATOL);
 }
 
 static void
-check_greedy (VtpLlama *m, VtpLlamaState *s, const char *ids_name, const char *greedy_name)
+check_greedy (VtpLlama *m, VtpLlamaState *s, VtpSafetensors *r, const char *ids_name, const char *greedy_name)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
   g_autofree gint32 *ids = NULL;
-  VtpGenerateParams gp = { reference_tensor (ref, greedy_name)->shape[0], { 0 }, TRUE };
+  VtpGenerateParams gp = { reference_tensor (r, greedy_name)->shape[0], { 0 }, TRUE };
   VtpLlamaSegment seg = { 0 };
   gint L;
 
-  ids = reference_ids (ref, ids_name, &L);
+  ids = reference_ids (r, ids_name, &L);
   seg.ids = ids;
   seg.n = L;
   s->n_past = 0;
   g_assert_true (vtp_llama_prefill (m, s, &seg, 1, FALSE, &error));
   g_assert_true (vtp_llama_generate (m, s, &gp, NULL, NULL, tokens, NULL, &error));
   g_assert_no_error (error);
-  assert_same_tokens (m, tokens, ref, greedy_name);
+  assert_same_tokens (m, tokens, r, greedy_name);
 }
 
 /* Sets every gate to 0, as a freshly initialised adapter has them. */
@@ -148,17 +148,17 @@ test_v2_llm (gconstpointer data)
   g_assert_cmpint (m->adapter->first_layer, ==, 1);
   g_assert_true (vtp_llama_set_prompts (m, s, prompts, FALSE, &error));
   g_assert_no_error (error);
-  check_logits (m, s, "input_ids_v2", "logits_v2");
-  check_greedy (m, s, "input_ids_v2", "greedy_v2");
+  check_logits (m, s, ref, "input_ids_v2", "logits_v2");
+  check_greedy (m, s, ref, "input_ids_v2", "greedy_v2");
 
   /* without prompts: the fine-tuned model alone (biases, LoRA, norms) */
   g_assert_true (vtp_llama_set_prompts (m, s, NULL, TRUE, &error));
-  off = all_logits (m, s, "input_ids_v2", &n);
+  off = all_logits (m, s, ref, "input_ids_v2", &n);
   g_assert_cmpfloat (reference_error (ref, "logits_v2_no_prompts", off, n, 0), <=, ATOL);
   zero_gates (m);
   g_assert_true (vtp_llama_set_prompts (m, s, prompts, FALSE, &error));
   g_assert_no_error (error);
-  zero = all_logits (m, s, "input_ids_v2", &n);
+  zero = all_logits (m, s, ref, "input_ids_v2", &n);
   assert_identical (zero, off, n);
   vtp_llama_free (m);
 }
@@ -187,13 +187,13 @@ test_text_adapter (gconstpointer data)
 
   g_assert_no_error (error);
   g_assert_null (m->layers[1].bq);
-  check_logits (m, s, c->ids, c->logits);
-  check_greedy (m, s, c->ids, c->greedy);
-  base = all_logits (plain, ps, c->ids, &n);
+  check_logits (m, s, ref, c->ids, c->logits);
+  check_greedy (m, s, ref, c->ids, c->greedy);
+  base = all_logits (plain, ps, ref, c->ids, &n);
   if (c->base_logits)
     g_assert_cmpfloat (reference_error (ref, c->base_logits, base, n, 0), <=, ATOL);
   zero_gates (m);
-  zero = all_logits (m, s, c->ids, &n);
+  zero = all_logits (m, s, ref, c->ids, &n);
   assert_identical (zero, base, n);
   vtp_llama_free (m);
   vtp_llama_free (plain);
@@ -314,10 +314,56 @@ test_v2_visual (void)
     g_assert_no_error (error);
     g_assert_true (vtp_llama_set_prompts (m, s, prompts, FALSE, &error));
     g_assert_no_error (error);
-    check_logits (m, s, "input_ids_v2", "logits_v2");
+    check_logits (m, s, ref, "input_ids_v2", "logits_v2");
   }
   vtp_llama_free (m);
   vtp_model_parts_clear (&parts);
+}
+
+/* The unified framework's adapter variants (tools/make_unified_fixtures.py):
+ * InstructBLIP-tiny's queries, with (@data "text") or without text
+ * conditioning, as the adapter's visual input: vq, prompts, then logits and
+ * greedy of the LLaMA attending to them. */
+static void
+test_unified (gconstpointer data)
+{
+  const char *variant = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VtpSafetensors) uref = reference_open ("unified-tiny");
+  g_autofree char *root = fixture_path ("unified-tiny");
+  g_autofree char *adapter_dir = g_build_filename (root, "adapter", NULL);
+  g_autoptr (VtpCheckpoint) ac = vtp_checkpoint_open (adapter_dir, &error);
+  g_autofree char *q_name = g_strdup_printf ("queries_%s", variant), *vq_name = g_strdup_printf ("vq_%s", variant);
+  g_autofree char *p_name = g_strdup_printf ("prompts_%s", variant), *l_name = g_strdup_printf ("logits_%s", variant);
+  g_autofree char *g_name = g_strdup_printf ("greedy_%s", variant);
+  const VtpStTensor *q = reference_tensor (uref, q_name);
+  g_autoptr (VtpAdapter) adapter = NULL;
+  g_autoptr (VtpAdapterState) as = NULL;
+  g_autoptr (VtpTensor) queries = NULL, prompts = NULL;
+  VtpLlama *m;
+
+  g_assert_no_error (error);
+  adapter = vtp_adapter_load (ac, dev, VTP_WEIGHTS_KEEP, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (adapter->cfg.clip_dim, ==, q->shape[1]);
+  queries = vtp_tensor_new_from_data (dev, VTP_DTYPE_F32, 2, q->shape, q->data, &error);
+  as = vtp_adapter_state_new (adapter, q->shape[0], &error);
+  prompts = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, vtp_adapter_prompt_rows (adapter), adapter->llm_dim, &error);
+  g_assert_no_error (error);
+  vtp_adapter_forward (adapter, as, queries, prompts);
+  g_assert_cmpfloat (reference_tensor_error (uref, vq_name, as->vq), <=, ATOL);
+  g_assert_cmpfloat (reference_tensor_error (uref, p_name, prompts), <=, ATOL);
+
+  m = must_load ("llama", "../unified-tiny/adapter");
+  {
+    g_autoptr (VtpLlamaState) s = vtp_llama_state_new (m, 128, 128, &error);
+    g_assert_no_error (error);
+    g_assert_true (vtp_llama_set_prompts (m, s, prompts, FALSE, &error));
+    g_assert_no_error (error);
+    check_logits (m, s, uref, "input_ids", l_name);
+    check_greedy (m, s, uref, "input_ids", g_name);
+  }
+  vtp_llama_free (m);
 }
 
 /* Text-only adapters have no visual side: vtpadapter refuses them. */
@@ -350,6 +396,8 @@ main (int argc, char **argv)
   /* on a grouped-query base: 8 query heads, 2 key-value heads */
   g_test_add_data_func ("/adapter/peft", &peft_case, test_text_adapter);
   g_test_add_func ("/adapter/mismatch", test_mismatch);
+  g_test_add_data_func ("/adapter/unified/text-conditioned", "text", test_unified);
+  g_test_add_data_func ("/adapter/unified/no-text", "notext", test_unified);
   rc = g_test_run ();
   vtp_safetensors_free (ref);
   return rc;

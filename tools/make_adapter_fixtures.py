@@ -182,15 +182,15 @@ def timm_block(a, p, x, heads):
                    a[p + "mlp.fc2.bias"])
 
 
-def visual_queries(a, clip_feats):
+def visual_queries(a, clip_feats, c=V2):
     """V2 multimodal: clip_proj + LN, visual query tokens through the blocks,
     visual_proj + LN: vq [query_len, dim]."""
     f = layer_norm(lin(clip_feats, a["clip_proj.weight"], a["clip_proj.bias"]), a["clip_proj_norm.weight"],
                    a["clip_proj_norm.bias"])
     x = torch.cat([a["visual_query.weight"], f])
-    for i in range(V2["v_depth"]):
-        x = timm_block(a, "visual_blocks.%d." % i, x, V2["v_num_heads"])
-    x = x[: V2["query_len"]]
+    for i in range(c["v_depth"]):
+        x = timm_block(a, "visual_blocks.%d." % i, x, c["v_num_heads"])
+    x = x[: c["query_len"]]
     return layer_norm(lin(x, a["visual_proj.weight"], a["visual_proj.bias"]), a["visual_proj_norm.weight"],
                       a["visual_proj_norm.bias"])
 
