@@ -7,6 +7,8 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 #include <stdio.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
 #include "fixture-path.h"
 #include "test-gst-util.h"
 #include "vtp-graph.h"
@@ -93,6 +95,29 @@ test_api_llava (void)
 
   g_assert_cmpuint (texts->len, ==, 1);
   g_assert_cmpstr (texts->pdata[0], ==, want);
+}
+
+/* A model path with spaces and quotes reaches the elements as it is. */
+static void
+test_api_odd_path (void)
+{
+  g_autofree char *tmp = g_dir_make_tmp ("vtp graph XXXXXX", NULL);
+  g_autofree char *link = g_build_filename (tmp, "it's a \"model\" dir", NULL);
+  g_autofree char *target = fixture_path ("llava-tiny-a");
+  g_autofree char *image = g_build_filename (target, "image.png", NULL);
+  g_autofree char *setting = NULL;
+  g_autofree char *want = reference_string ("llava-tiny-a", "greedy_text");
+  g_autoptr (GPtrArray) texts = NULL;
+  const char *settings[] = { NULL, "max-new-tokens=20", NULL };
+
+  g_assert_cmpint (symlink (target, link), ==, 0);
+  setting = g_strdup_printf ("model=%s", link);
+  settings[0] = setting;
+  texts = run_graph ("llava-1.5.json", settings, image, NULL);
+  g_assert_cmpuint (texts->len, ==, 1);
+  g_assert_cmpstr (texts->pdata[0], ==, want);
+  g_unlink (link);
+  g_rmdir (tmp);
 }
 
 /* The other ready-made graphs on their fixtures, on 2 s of test video: one
@@ -375,6 +400,7 @@ main (int argc, char **argv)
   g_test_add_func ("/graph/fuzz", test_fuzz);
   g_test_add_func ("/graph/api-llava", test_api_llava);
   g_test_add_func ("/graph/api-graphs", test_api_graphs);
+  g_test_add_func ("/graph/api-odd-path", test_api_odd_path);
   g_test_add_func ("/graph/api-directory", test_api_directory);
   g_test_add_func ("/graph/api-unified", test_api_unified);
   g_test_add_func ("/graph/cli", test_cli);
