@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""The world's image encoder (issue 7): a small CLIP vision tower trained
+contrastively against the pictures' captions, saved in HF CLIP layout
+(CLIPVisionModel + preprocessor_config.json) for vtpencoder.
+
+    python3 tools/world/train_clip.py --tokenizer world-models/llm/tokenizer.json --out /tmp/world-clip
+
+The text side (only for training, not shipped) is a small transformer over
+the world tokenizer's ids, mean-pooled. Pictures are drawn on the fly
+(tools/world/world.py), each batch from fresh training scenes.
+"""
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import world  # noqa: E402
+
+MEAN = [0.48145466, 0.4578275, 0.40821073]   # CLIP's, written to preprocessor_config.json
+STD = [0.26862954, 0.26130258, 0.27577711]
+EMBED = 128
+
+
+def pixels(img):
+    a = (np.asarray(img, dtype=np.float32) / 255.0 - np.array(MEAN, np.float32)) / np.array(STD, np.float32)
+    return torch.from_numpy(a.transpose(2, 0, 1).copy())
+
+
+class TextTower(nn.Module):
+    def __init__(self, vocab, width=128, layers=2, heads=4, length=64):
+        super().__init__()
+        self.tok = nn.Embedding(vocab, width)
+        self.pos = nn.Parameter(torch.randn(length, width) * 0.02)
+        layer = nn.TransformerEncoderLayer(width, heads, 4 * width, dropout=0.0, batch_first=True, norm_first=True)
+        self.enc = nn.TransformerEncoder(layer, layers)
+        self.norm = nn.LayerNorm(width)
+
+    def forward(self, ids, mask):
+        x = self.tok(ids) + self.pos[: ids.shape[1]]
+        x = self.enc(x, src_key_padding_mask=~mask)
+        x = self.norm(x)
+        m = mask.unsqueeze(-1).float()
+        return (x * m).sum(1) / m.sum(1)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tokenizer", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--steps", type=int, default=1200)
+    ap.add_argument("--batch", type=int, default=128)
+    args = ap.parse_args()
+    torch.manual_seed(2)
+    torch.set_num_threads(os.cpu_count() or 1)
+    from tokenizers import Tokenizer
+    from transformers import CLIPVisionConfig, CLIPVisionModel
+    tok = Tokenizer.from_file(args.tokenizer)
+
+    vcfg = CLIPVisionConfig(hidden_size=128, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4,
+                            image_size=world.SIZE, patch_size=8, projection_dim=EMBED, hidden_act="quick_gelu")
+    vision = CLIPVisionModel(vcfg)
+    vproj = nn.Linear(128, EMBED, bias=False)
+    text = TextTower(tok.get_vocab_size(with_added_tokens=True))
+    tproj = nn.Linear(128, EMBED, bias=False)
+    scale = nn.Parameter(torch.tensor(math.log(10.0)))
+    params = list(vision.parameters()) + list(vproj.parameters()) + list(text.parameters()) + list(tproj.parameters())
+    opt = torch.optim.AdamW(params + [scale], lr=1e-3, weight_decay=0.05)
+    rng = random.Random(6)
+    t0 = time.time()
+    for step in range(args.steps):
+        lr = 1e-3 * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        imgs, caps = [], []
+        seen = set()
+        while len(imgs) < args.batch:
+            img, rec = world.scene("train", rng.randrange(1_000_000))
+            if rec["caption"] in seen:       # one picture per caption: no false negatives
+                continue
+            seen.add(rec["caption"])
+            imgs.append(pixels(img))
+            caps.append(tok.encode(rec["caption"]).ids)
+        n = max(len(c) for c in caps)
+        ids = torch.zeros(len(caps), n, dtype=torch.long)
+        mask = torch.zeros(len(caps), n, dtype=torch.bool)
+        for i, c in enumerate(caps):
+            ids[i, : len(c)] = torch.tensor(c)
+            mask[i, : len(c)] = True
+        v = F.normalize(vproj(vision(pixel_values=torch.stack(imgs)).pooler_output), dim=-1)
+        t = F.normalize(tproj(text(ids, mask)), dim=-1)
+        logits = v @ t.T * scale.exp().clamp(max=100)
+        target = torch.arange(len(imgs))
+        loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 100 == 0 or step == args.steps - 1:
+            acc = (logits.argmax(1) == target).float().mean().item()
+            print("step %d loss %.3f in-batch retrieval %.2f (%.0f s)" % (step, loss.item(), acc, time.time() - t0),
+                  flush=True)
+    vision.eval()
+    os.makedirs(args.out, exist_ok=True)
+    vision.save_pretrained(args.out)
+    with open(os.path.join(args.out, "preprocessor_config.json"), "w") as f:
+        json.dump({"image_processor_type": "CLIPImageProcessor", "do_resize": True, "size": {"shortest_edge": world.SIZE},
+                   "resample": 3, "do_center_crop": True, "crop_size": {"height": world.SIZE, "width": world.SIZE},
+                   "do_rescale": True, "rescale_factor": 1 / 255, "do_normalize": True, "image_mean": MEAN,
+                   "image_std": STD, "do_convert_rgb": True}, f, indent=1)
+    with open(os.path.join(args.out, "training.json"), "w") as f:
+        json.dump({"generator": "tools/world/train_clip.py", "steps": args.steps, "batch": args.batch,
+                   "final_loss": loss.item(), "seconds": time.time() - t0}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
