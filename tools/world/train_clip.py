@@ -60,7 +60,7 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     args = ap.parse_args()
     torch.manual_seed(2)
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(int(os.environ.get("TRAIN_THREADS", os.cpu_count() or 1)))
     from tokenizers import Tokenizer
     from transformers import CLIPVisionConfig, CLIPVisionModel
     tok = Tokenizer.from_file(args.tokenizer)

@@ -66,7 +66,7 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     args = ap.parse_args()
     torch.manual_seed(3)
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(int(os.environ.get("TRAIN_THREADS", os.cpu_count() or 1)))
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(os.path.join(args.llm, "tokenizer.json"))
     image_id = tok.token_to_id(IMAGE)

@@ -118,26 +118,36 @@ def main():
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch", type=int, default=48)
     ap.add_argument("--scenes", type=int, default=4000, help="training scenes for the tokenizer")
+    ap.add_argument("--init", help="continue from this directory's model and tokenizer")
+    ap.add_argument("--lr", type=float, default=3e-3)
     args = ap.parse_args()
     torch.manual_seed(1)
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(int(os.environ.get("TRAIN_THREADS", os.cpu_count() or 1)))
     os.makedirs(args.out, exist_ok=True)
 
     t0 = time.time()
-    tok, vocab_size = train_tokenizer(corpus(args.scenes), args.out)
-    print("tokenizer: %d entries (%.1f s)" % (vocab_size, time.time() - t0), flush=True)
-
     from transformers import LlamaConfig, LlamaForCausalLM
-    cfg = LlamaConfig(vocab_size=vocab_size, hidden_size=128, intermediate_size=344, num_hidden_layers=4,
-                      num_attention_heads=4, max_position_embeddings=256, rms_norm_eps=1e-5, bos_token_id=1,
-                      eos_token_id=2, tie_word_embeddings=False)
-    model = LlamaForCausalLM(cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
+    if args.init:
+        from tokenizers import Tokenizer
+        import shutil
+        for name in ("tokenizer.json", "tokenizer_config.json"):
+            if os.path.abspath(args.init) != os.path.abspath(args.out):
+                shutil.copy(os.path.join(args.init, name), args.out)
+        tok = Tokenizer.from_file(os.path.join(args.out, "tokenizer.json"))
+        model = LlamaForCausalLM.from_pretrained(args.init)
+    else:
+        tok, vocab_size = train_tokenizer(corpus(args.scenes), args.out)
+        print("tokenizer: %d entries (%.1f s)" % (vocab_size, time.time() - t0), flush=True)
+        cfg = LlamaConfig(vocab_size=vocab_size, hidden_size=128, intermediate_size=344, num_hidden_layers=4,
+                          num_attention_heads=4, max_position_embeddings=256, rms_norm_eps=1e-5, bos_token_id=1,
+                          eos_token_id=2, tie_word_embeddings=False)
+        model = LlamaForCausalLM(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     rng = random.Random(5)
     forms = ["llava", "alpaca", "blip"]
     model.train()
     for step in range(args.steps):
-        lr = 3e-3 * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
+        lr = args.lr * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
         for g in opt.param_groups:
             g["lr"] = lr
         seqs = []
