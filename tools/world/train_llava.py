@@ -51,7 +51,8 @@ def encode(tok, image_id, n_patches, prompt, answer=None):
         ids += [image_id] * n_patches if i == image_id else [i]
     labels = [-100] * len(ids)
     if answer is not None:
-        a = tok.encode(" " + answer, add_special_tokens=False).ids + [2]
+        # as the LM was trained: "ASSISTANT: red" is ... "▁ASSISTANT:" "▁red"
+        a = tok.encode(answer, add_special_tokens=False).ids + [2]
         ids += a
         labels += a
     return ids, labels

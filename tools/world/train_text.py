@@ -102,14 +102,17 @@ def train_tokenizer(lines, out):
 
 
 def encode_example(tok, form, ctx, q, a):
-    """Token ids of one training sequence; BOS first, </s> after the answer."""
+    """Token ids of one training sequence (BOS first, </s> after the answer)
+    and how many of them are the prompt."""
     if form == "llava":
-        return tok.encode(LLAVA.format(context=ctx, prompt=q)).ids + tok.encode(a, add_special_tokens=False).ids + [2]
-    if form == "alpaca":
-        return tok.encode(ALPACA.format(prompt=q)).ids + tok.encode(a, add_special_tokens=False).ids + [2]
-    # InstructBLIP's order: the context (where the queries go), then BOS and the prompt
-    return (tok.encode(ctx, add_special_tokens=False).ids + tok.encode(q).ids
-            + tok.encode(a, add_special_tokens=False).ids + [2])
+        prompt = tok.encode(LLAVA.format(context=ctx, prompt=q)).ids
+    elif form == "alpaca":
+        prompt = tok.encode(ALPACA.format(prompt=q)).ids
+    else:
+        # InstructBLIP's order: the context (where the queries go), then BOS and the prompt
+        prompt = tok.encode(ctx, add_special_tokens=False).ids + tok.encode(q).ids
+    # the tokenizer puts "▁" before the answer's first word itself: "ASSISTANT: red" = ... "▁ASSISTANT:" "▁red"
+    return prompt + tok.encode(a, add_special_tokens=False).ids + [2], len(prompt)
 
 
 def main():
@@ -120,6 +123,8 @@ def main():
     ap.add_argument("--scenes", type=int, default=4000, help="training scenes for the tokenizer")
     ap.add_argument("--init", help="continue from this directory's model and tokenizer")
     ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--answers-only", action="store_true",
+                    help="loss on the answers only (the templates are predictable and swamp it)")
     args = ap.parse_args()
     torch.manual_seed(1)
     torch.set_num_threads(int(os.environ.get("TRAIN_THREADS", os.cpu_count() or 1)))
@@ -154,13 +159,14 @@ def main():
         for _ in range(args.batch):
             ex = rng.choice(examples("train", rng.randrange(1_000_000)))
             seqs.append(encode_example(tok, rng.choice(forms), *ex))
-        n = max(len(s) for s in seqs)
+        n = max(len(s) for s, _ in seqs)
         ids = torch.zeros(len(seqs), n, dtype=torch.long)
         labels = torch.full((len(seqs), n), -100, dtype=torch.long)
         mask = torch.zeros(len(seqs), n, dtype=torch.long)
-        for i, s in enumerate(seqs):
+        for i, (s, n_prompt) in enumerate(seqs):
             ids[i, : len(s)] = torch.tensor(s)
-            labels[i, : len(s)] = torch.tensor(s)
+            labels[i, n_prompt if args.answers_only else 0: len(s)] = torch.tensor(s[n_prompt if args.answers_only
+                                                                                    else 0:])
             mask[i, : len(s)] = 1
         loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         opt.zero_grad()
