@@ -1,5 +1,6 @@
 /* vtp-run-output.c: vtp-run's output formats (see vtp-run-output.h). */
 #include "vtp-run-output.h"
+#include "vtp-srt.h"
 #include <gst/gst.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -25,14 +26,6 @@ run_output_new (FILE *out, OutputFormat format, TextLabel label)
   return o;
 }
 
-static void
-srt_time (guint64 t, char out[16])
-{
-  guint64 ms = t / GST_MSECOND;
-  g_snprintf (out, 16, "%02u:%02u:%02u,%03u", (guint) (ms / 3600000), (guint) (ms / 60000 % 60),
-      (guint) (ms / 1000 % 60), (guint) (ms % 1000));
-}
-
 /* The pending cue, ending at @end (or at its own end). */
 static void
 write_cue (RunOutput *o, guint64 end)
@@ -43,25 +36,10 @@ write_cue (RunOutput *o, guint64 end)
     return;
   if (GST_CLOCK_TIME_IS_VALID (end) && end > o->cue_start)
     o->cue_end = end;
-  srt_time (o->cue_start, from);
-  srt_time (o->cue_end, to);
+  vtp_srt_time (o->cue_start, from);
+  vtp_srt_time (o->cue_end, to);
   fprintf (o->out, "%u\n%s --> %s\n%s\n\n", ++o->cues, from, to, o->cue_text);
   g_clear_pointer (&o->cue_text, g_free);
-}
-
-/* SubRip ends a cue at a blank line: the text keeps its lines, not its
- * blank ones. */
-static char *
-cue_text (const char *text)
-{
-  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
-  GString *s = g_string_new (NULL);
-  for (guint i = 0; lines[i]; i++) {
-    g_strstrip (lines[i]);
-    if (*lines[i])
-      g_string_append_printf (s, "%s%s", s->len ? "\n" : "", lines[i]);
-  }
-  return g_string_free (s, FALSE);
 }
 
 void
@@ -107,7 +85,9 @@ run_output_text (RunOutput *o, const char *source, const char *text, guint64 pts
       if (!GST_CLOCK_TIME_IS_VALID (pts))
         break;
       write_cue (o, pts);
-      o->cue_text = cue_text (text);
+      o->cue_text = vtp_srt_cue_text (text, -1);
+      if (!o->cue_text)
+        break;
       o->cue_start = pts;
       o->cue_end = pts + (GST_CLOCK_TIME_IS_VALID (duration) ? duration : GST_SECOND);
       break;

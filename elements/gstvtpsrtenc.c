@@ -21,6 +21,7 @@
 #include "config.h"
 #endif
 #include "gstvtpsrtenc.h"
+#include "vtp-srt.h"
 #include <string.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_vtp_srt_enc_debug);
@@ -49,14 +50,6 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src", GST_P
 G_DEFINE_TYPE (GstVtpSrtEnc, gst_vtp_srt_enc, GST_TYPE_ELEMENT);
 GST_ELEMENT_REGISTER_DEFINE (vtpsrtenc, "vtpsrtenc", GST_RANK_NONE, GST_TYPE_VTP_SRT_ENC);
 
-void
-gst_vtp_srt_time (GstClockTime t, char out[16])
-{
-  guint64 ms = GST_CLOCK_TIME_IS_VALID (t) ? t / GST_MSECOND : 0;
-  g_snprintf (out, 16, "%02u:%02u:%02u,%03u", (guint) (ms / 3600000), (guint) (ms / 60000 % 60),
-      (guint) (ms / 1000 % 60), (guint) (ms % 1000));
-}
-
 /* Writes the pending cue, ending at @end when its own end is not known. */
 static GstFlowReturn
 write_cue (GstVtpSrtEnc *self, GstClockTime end)
@@ -70,8 +63,8 @@ write_cue (GstVtpSrtEnc *self, GstClockTime end)
     return GST_FLOW_OK;
   if (!GST_CLOCK_TIME_IS_VALID (self->end))
     self->end = GST_CLOCK_TIME_IS_VALID (end) && end > self->start ? end : self->start + LAST_CUE_DURATION;
-  gst_vtp_srt_time (self->start, from);
-  gst_vtp_srt_time (self->end, to);
+  vtp_srt_time (self->start, from);
+  vtp_srt_time (self->end, to);
   cue = g_strdup_printf ("%u\n%s --> %s\n%s\n\n", ++self->index, from, to, text);
   buf = gst_buffer_new_wrapped (cue, strlen (cue));
   GST_BUFFER_PTS (buf) = self->start;
@@ -79,30 +72,18 @@ write_cue (GstVtpSrtEnc *self, GstClockTime end)
   return gst_pad_push (self->srcpad, buf);
 }
 
-/* The text of a buffer as one cue: trimmed, no blank lines (which end a
- * cue in SubRip). */
+/* The text of a buffer as one cue (vtp-srt.h). */
 static char *
 cue_text (GstBuffer *buf)
 {
   GstMapInfo map;
-  GString *s = g_string_new (NULL);
-  g_auto (GStrv) lines = NULL;
+  char *text;
 
-  if (gst_buffer_map (buf, &map, GST_MAP_READ)) {
-    g_autofree char *raw = g_strndup ((const char *) map.data, map.size);
-    gst_buffer_unmap (buf, &map);
-    lines = g_strsplit (g_strstrip (raw), "\n", -1);
-    for (guint i = 0; lines[i]; i++) {
-      g_strstrip (lines[i]);
-      if (*lines[i])
-        g_string_append_printf (s, "%s%s", s->len ? "\n" : "", lines[i]);
-    }
-  }
-  if (!s->len || !g_utf8_validate (s->str, -1, NULL)) {
-    g_string_free (s, TRUE);
+  if (!gst_buffer_map (buf, &map, GST_MAP_READ))
     return NULL;
-  }
-  return g_string_free (s, FALSE);
+  text = vtp_srt_cue_text ((const char *) map.data, map.size);
+  gst_buffer_unmap (buf, &map);
+  return text;
 }
 
 static GstFlowReturn

@@ -8,7 +8,4 @@ G_DECLARE_FINAL_TYPE (GstVtpSrtEnc, gst_vtp_srt_enc, GST, VTP_SRT_ENC, GstElemen
 
 GST_ELEMENT_REGISTER_DECLARE (vtpsrtenc);
 
-/* "HH:MM:SS,mmm" of @t (nanoseconds), into @out (at least 16 bytes). */
-void gst_vtp_srt_time (GstClockTime t, char out[16]);
-
 G_END_DECLS
