@@ -61,6 +61,17 @@ harness_with_adapter (const char *element, const char *fixture, const char *adap
   return h;
 }
 
+/* @buf holds exactly the text @want. */
+static void
+assert_buffer_text (GstBuffer *buf, const char *want)
+{
+  GstMapInfo map;
+
+  g_assert_true (gst_buffer_map (buf, &map, GST_MAP_READ));
+  g_assert_cmpmem (map.data, map.size, want, strlen (want));
+  gst_buffer_unmap (buf, &map);
+}
+
 static GstHarness *
 harness_with_model (const char *element, const char *fixture)
 {
@@ -211,15 +222,12 @@ test_llm_queries (gconstpointer data)
     g_autofree char *caps = g_strdup_printf (GST_VTP_TENSOR_MEDIA_TYPE ",kind=query-embeddings,tokens=%d,width=%d",
         (gint) q->shape[0], (gint) q->shape[1]);
     GstBuffer *in = buffer_from (q), *out;
-    GstMapInfo map;
 
     gst_buffer_add_vtp_prompt_meta (in, instruction);
     gst_harness_set_src_caps_str (h, caps);
     out = gst_harness_push_and_pull (h, in);
     g_assert_nonnull (out);
-    g_assert_true (gst_buffer_map (out, &map, GST_MAP_READ));
-    g_assert_cmpmem (map.data, map.size, want, strlen (want));
-    gst_buffer_unmap (out, &map);
+    assert_buffer_text (out, want);
     gst_buffer_unref (out);
   }
   gst_harness_teardown (h);
@@ -273,7 +281,6 @@ test_llm (gconstpointer data)
       (gint) emb->shape[0], (gint) emb->shape[1]);
   GstBuffer *in = buffer_from (emb), *out;
   GstCaps *outcaps;
-  GstMapInfo map;
 
   g_object_set (h->element, "max-new-tokens", 20, NULL);
   /* frame time, until the next description: the first text comes out when
@@ -302,9 +309,7 @@ test_llm (gconstpointer data)
   outcaps = gst_pad_get_current_caps (h->sinkpad);
   g_assert_true (gst_structure_has_name (gst_caps_get_structure (outcaps, 0), "text/x-raw"));
   gst_caps_unref (outcaps);
-  g_assert_true (gst_buffer_map (out, &map, GST_MAP_READ));
-  g_assert_cmpmem (map.data, map.size, want, strlen (want));
-  gst_buffer_unmap (out, &map);
+  assert_buffer_text (out, want);
   gst_buffer_unref (out);
   gst_harness_teardown (h);
 }
@@ -465,16 +470,13 @@ test_llm_adapter (void)
   g_autofree char *caps = g_strdup_printf (GST_VTP_TENSOR_MEDIA_TYPE ",kind=adapter-prompts,tokens=%d,width=%d,"
       "layers=2", (gint) prompts->shape[0], (gint) prompts->shape[1]);
   GstBuffer *out;
-  GstMapInfo map;
 
   g_object_set (h->element, "max-new-tokens", 20, "prompt", instruction, NULL);
   text_at_once (h);
   gst_harness_set_src_caps_str (h, caps);
   out = gst_harness_push_and_pull (h, buffer_from (prompts));
   g_assert_nonnull (out);
-  g_assert_true (gst_buffer_map (out, &map, GST_MAP_READ));
-  g_assert_cmpmem (map.data, map.size, want, strlen (want));
-  gst_buffer_unmap (out, &map);
+  assert_buffer_text (out, want);
   gst_buffer_unref (out);
   gst_harness_teardown (h);
 }
