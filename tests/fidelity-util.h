@@ -2,6 +2,7 @@
  * record, and comparing what vtp computes with them (header-only, for the
  * fidelity tests). */
 #pragma once
+#include "device-read.h"
 #include <math.h>
 #include "vtp-generate.h"
 #include "fixture-path.h"
@@ -47,19 +48,6 @@ reference_error (VtpSafetensors *ref, const char *name, const float *got, gsize 
   g_test_message ("%s: %s max abs error %.3g (at %" G_GSIZE_FORMAT ": %g vs %g)", ref->path, name, worst, at,
       got[at], want[at]);
   return worst;
-}
-
-/* A device tensor's values, after checking the queued work succeeded. */
-static G_GNUC_UNUSED float *
-device_values (const VtpTensor *t)
-{
-  g_autoptr (GError) error = NULL;
-  float *v;
-  g_assert_true (vtp_error_take_pending (&error));
-  g_assert_no_error (error);
-  v = vtp_tensor_read_f32 (t, &error);
-  g_assert_no_error (error);
-  return v;
 }
 
 /* Max error of a whole device tensor against reference tensor @name, which

@@ -72,7 +72,7 @@ test_linear_case (gint64 M, gint64 K, gint64 N, VtpDType dtype, WeightKind kind,
       want[(m + y_row) * N + n] = accumulate ? want[(m + y_row) * N + n] + s : s;
     }
   vtp_op_linear (ty, y_row, tx, x_row, M, tw, with_bias ? tb : NULL, accumulate);
-  got = download (ty);
+  got = device_values (ty);
   g_snprintf (what, sizeof what, "linear M=%" G_GINT64_FORMAT " K=%" G_GINT64_FORMAT " N=%"
       G_GINT64_FORMAT " %s %s layout %u%s%s%s", M, K, N, vtp_dtype_name (dtype),
       kind == W_PLAIN ? "plain" : "packed", tw->layout, with_bias ? " bias" : "",

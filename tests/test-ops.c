@@ -31,7 +31,7 @@ test_norms (void)
       want[row * D + i] = (x[row * D + i] - mean) / sqrt (var + 1e-5) * w[i] + b[i];
   }
   vtp_op_layernorm (ty, tx, 1, 3, tw, tb, 1e-5f);
-  got = download (ty);
+  got = device_values (ty);
   assert_close (got, want, rows * D, 1e-5, "layernorm");
   g_free (got);
 
@@ -44,7 +44,7 @@ test_norms (void)
       want[row * D + i] = w[i] * (x[row * D + i] / sqrt (ms + 1e-6));
   }
   vtp_op_rmsnorm (tx, tx, 0, rows, tw, 1e-6f);   /* in place */
-  got = download (tx);
+  got = device_values (tx);
   assert_close (got, want, rows * D, 1e-5, "rmsnorm");
   g_free (got); g_free (want); g_free (x); g_free (w); g_free (b);
   vtp_tensor_free (tx); vtp_tensor_free (ty); vtp_tensor_free (tw); vtp_tensor_free (tb);
@@ -65,7 +65,7 @@ test_activations (void)
   for (gint64 i = 0; i < rows * D; i++)
     want[i] = i >= D ? 0.5 * x[i] * (1 + erf (x[i] / sqrt (2.0))) : x[i];
   vtp_op_gelu_erf (t, 1, 2);
-  got = download (t);
+  got = device_values (t);
   assert_close (got, want, rows * D, 1e-6, "gelu");
   g_free (got); vtp_tensor_free (t);
 
@@ -73,7 +73,7 @@ test_activations (void)
   for (gint64 i = 0; i < rows * D; i++)
     want[i] = x[i] / (1 + exp (-1.702 * x[i]));
   vtp_op_quick_gelu (t, 0, rows);
-  got = download (t);
+  got = device_values (t);
   assert_close (got, want, rows * D, 1e-5, "quick_gelu");
   g_free (got); vtp_tensor_free (t);
 
@@ -81,7 +81,7 @@ test_activations (void)
   for (gint64 i = 0; i < rows * D; i++)
     want[i] = x[i] / (1 + exp (-(double) x[i])) * u[i];
   vtp_op_silu_mul (t, tu, 0, rows);
-  got = download (t);
+  got = device_values (t);
   assert_close (got, want, rows * D, 1e-5, "silu_mul");
   g_free (got); vtp_tensor_free (t);
 
@@ -89,7 +89,7 @@ test_activations (void)
   for (gint64 i = 0; i < rows * D; i++)
     want[i] = (double) x[i] + u[i];
   vtp_op_add (t, tu, 0, rows);
-  got = download (t);
+  got = device_values (t);
   assert_close (got, want, rows * D, 1e-6, "add");
   g_free (got); vtp_tensor_free (t);
 
@@ -140,7 +140,7 @@ attention_case (gint H, gint Hkv, gint d, gint nq, gint nk, gboolean causal, gin
   }
   g_assert_no_error (error);
   vtp_op_attention (to, q_row, tq, q_row, nq, tk, tv, kv_row, nk, ts, &a);
-  got = download (to);
+  got = device_values (to);
   assert_close (got, want, (nq + q_row) * qw, 2e-6, "attention");
   g_free (got); g_free (want); g_free (p); g_free (q); g_free (k); g_free (v);
   vtp_tensor_free (tq); vtp_tensor_free (tk); vtp_tensor_free (tv); vtp_tensor_free (to); vtp_tensor_free (ts);
@@ -181,7 +181,7 @@ test_rope (void)
           want[t_ * w + h * d + b] = x1 * cos (ang) + x0 * sin (ang);
         }
     vtp_op_rope (t, 1, rows - 1, H, d, pos0, tf, layout ? VTP_ROPE_INTERLEAVED : VTP_ROPE_HALF);
-    got = download (t);
+    got = device_values (t);
     assert_close (got, want, rows * w, 2e-6, layout ? "rope interleaved" : "rope half");
     g_free (got); vtp_tensor_free (t); vtp_tensor_free (tf);
   }
@@ -211,7 +211,7 @@ test_embed_and_patches (void)
 
   g_assert_no_error (error);
   vtp_op_embed (tout, 1, tid, 3, tt);
-  got = download (tout);
+  got = device_values (tout);
   for (gint i = 0; i < 3; i++)
     for (gint c = 0; c < D; c++)
       want[(i + 1) * D + c] = table[ids[i] * D + c];
@@ -221,7 +221,7 @@ test_embed_and_patches (void)
   g_free (got);
 
   vtp_op_im2col_patches (tcols, timg, p);
-  gotc = download (tcols);
+  gotc = device_values (tcols);
   for (gint pi = 0; pi < P; pi++)
     for (gint c = 0; c < 3; c++)
       for (gint ky = 0; ky < p; ky++)
@@ -232,7 +232,7 @@ test_embed_and_patches (void)
   g_free (gotc);
 
   vtp_op_vit_assemble (tvit, tpatch, tcls, tpos);
-  got = download (tvit);
+  got = device_values (tvit);
   for (gint t = 0; t <= P; t++)
     for (gint c = 0; c < D; c++)
       g_assert_cmpfloat_with_epsilon (got[t * D + c], (t ? pos[(t - 1) * D + c] : cls[c]) + pos[t * D + c], 1e-6);

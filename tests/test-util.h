@@ -1,5 +1,6 @@
 /* test-util.h: small helpers shared by the kernel tests (header-only). */
 #pragma once
+#include "device-read.h"
 #include <math.h>
 #include <string.h>
 #include "vtp-ops.h"
@@ -46,18 +47,6 @@ upload_as (float *v, gint64 rows, gint64 cols, VtpDType dtype)
   g_assert_no_error (error);
   g_free (h);
   return t;
-}
-
-static G_GNUC_UNUSED float *
-download (VtpTensor *t)
-{
-  g_autoptr (GError) error = NULL;
-  float *v;
-  g_assert_true (vtp_error_take_pending (&error));
-  g_assert_no_error (error);
-  v = vtp_tensor_read_f32 (t, &error);
-  g_assert_no_error (error);
-  return v;
 }
 
 static G_GNUC_UNUSED void
