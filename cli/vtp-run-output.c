@@ -14,6 +14,9 @@ struct _RunOutput {
   guint cues;
   char *cue_text;
   guint64 cue_start, cue_end;
+  /* the statistics of the description to come */
+  guint tokens;
+  double prefill_ms, tokens_per_second;
 };
 
 RunOutput *
@@ -40,6 +43,14 @@ write_cue (RunOutput *o, guint64 end)
   vtp_srt_time (o->cue_end, to);
   fprintf (o->out, "%u\n%s --> %s\n%s\n\n", ++o->cues, from, to, o->cue_text);
   g_clear_pointer (&o->cue_text, g_free);
+}
+
+void
+run_output_statistics (RunOutput *o, guint tokens, double prefill_ms, double tokens_per_second)
+{
+  o->tokens = tokens;
+  o->prefill_ms = prefill_ms;
+  o->tokens_per_second = tokens_per_second;
 }
 
 void
@@ -74,6 +85,12 @@ run_output_text (RunOutput *o, const char *source, const char *text, guint64 pts
       json_builder_add_string_value (b, text);
       json_builder_set_member_name (b, "latency_ms");
       json_builder_add_double_value (b, latency_ms);
+      json_builder_set_member_name (b, "tokens");
+      json_builder_add_int_value (b, o->tokens);
+      json_builder_set_member_name (b, "prefill_ms");
+      json_builder_add_double_value (b, o->prefill_ms);
+      json_builder_set_member_name (b, "tokens_per_second");
+      json_builder_add_double_value (b, o->tokens_per_second);
       json_builder_end_object (b);
       root = json_builder_get_root (b);
       json_generator_set_root (gen, root);

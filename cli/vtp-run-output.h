@@ -16,6 +16,8 @@ typedef enum {
 typedef struct _RunOutput RunOutput;
 
 RunOutput *run_output_new (FILE *out, OutputFormat format, TextLabel label);
+/* How the next description was made: its tokens, the LLM's prefill, decoding speed (JSON only). */
+void run_output_statistics (RunOutput *o, guint tokens, double prefill_ms, double tokens_per_second);
 /* One description (pts and duration in ns, NONE when unknown). */
 void run_output_text (RunOutput *o, const char *source, const char *text, guint64 pts, guint64 duration,
     double latency_ms);

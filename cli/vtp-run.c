@@ -40,6 +40,14 @@ on_text (VtpGraph *g, const char *source, const char *text, guint64 pts, guint64
 }
 
 static void
+on_statistics (VtpGraph *g, const char *source, guint tokens, double prefill_ms, double tokens_per_second,
+    gpointer data)
+{
+  Run *run = data;
+  run_output_statistics (run->out, tokens, prefill_ms, tokens_per_second);
+}
+
+static void
 on_progress (VtpGraph *g, const char *what, gpointer data)
 {
   Run *run = data;
@@ -174,6 +182,7 @@ main (int argc, char **argv)
   run.quiet = quiet;
   run.tty = isatty (fileno (stderr));
   run.start = g_get_monotonic_time ();
+  g_signal_connect (g, "statistics", G_CALLBACK (on_statistics), &run);
   g_signal_connect (g, "text", G_CALLBACK (on_text), &run);
   g_signal_connect (g, "progress", G_CALLBACK (on_progress), &run);
   loop = g_main_loop_new (NULL, FALSE);

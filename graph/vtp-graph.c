@@ -19,7 +19,7 @@ struct _VtpGraph {
 };
 
 enum { PROP_DURATION = 1 };
-enum { SIGNAL_TEXT, SIGNAL_PROGRESS, N_SIGNALS };
+enum { SIGNAL_TEXT, SIGNAL_STATISTICS, SIGNAL_PROGRESS, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 G_DEFINE_TYPE (VtpGraph, vtp_graph, G_TYPE_OBJECT)
@@ -188,10 +188,14 @@ handle_message (VtpGraph *g, GstMessage *m, VtpGraphInput *in, GError **error)
       s = gst_message_get_structure (m);
       if (gst_structure_has_name (s, "vtp-text")) {
         guint64 pts = GST_CLOCK_TIME_NONE, duration = GST_CLOCK_TIME_NONE;
-        double latency = 0;
+        double latency = 0, prefill = 0, tps = 0;
+        guint tokens = 0;
         gst_structure_get_uint64 (s, "pts", &pts);
         gst_structure_get_uint64 (s, "duration", &duration);
         gst_structure_get_double (s, "latency-ms", &latency);
+        gst_structure_get (s, "tokens", G_TYPE_UINT, &tokens, "prefill-ms", G_TYPE_DOUBLE, &prefill,
+            "decode-tokens-per-second", G_TYPE_DOUBLE, &tps, NULL);
+        g_signal_emit (g, signals[SIGNAL_STATISTICS], 0, vtp_graph_input_source_at (in, pts), tokens, prefill, tps);
         g_signal_emit (g, signals[SIGNAL_TEXT], 0, vtp_graph_input_source_at (in, pts),
             gst_structure_get_string (s, "text"), pts, duration, latency);
       }
@@ -342,6 +346,19 @@ vtp_graph_class_init (VtpGraphClass *klass)
    */
   signals[SIGNAL_TEXT] = g_signal_new ("text", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
       G_TYPE_NONE, 5, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_UINT64, G_TYPE_UINT64, G_TYPE_DOUBLE);
+  /**
+   * VtpGraph::statistics:
+   * @graph: the graph
+   * @source: the image file, video file or live input described
+   * @tokens: the description's length in tokens
+   * @prefill_ms: the LLM's prefill of the prompt with the image tokens or queries
+   * @tokens_per_second: greedy decoding after the first token
+   *
+   * How the next #VtpGraph::text was made; emitted just before it, from
+   * the same thread.
+   */
+  signals[SIGNAL_STATISTICS] = g_signal_new ("statistics", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+      NULL, NULL, G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_UINT, G_TYPE_DOUBLE, G_TYPE_DOUBLE);
   /**
    * VtpGraph::progress:
    * @graph: the graph

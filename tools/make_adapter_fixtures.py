@@ -313,6 +313,29 @@ def adapter_v1():
     return a
 
 
+# Meta's tensor names and transformers' (whole-model, then per layer)
+META_TO_HF = {"tok_embeddings.weight": "model.embed_tokens.weight", "norm.weight": "model.norm.weight",
+              "output.weight": "lm_head.weight"}
+META_TO_HF_LAYER = {"attention.wq.weight": "self_attn.q_proj.weight", "attention.wk.weight": "self_attn.k_proj.weight",
+                    "attention.wv.weight": "self_attn.v_proj.weight", "attention.wo.weight": "self_attn.o_proj.weight",
+                    "feed_forward.w1.weight": "mlp.gate_proj.weight", "feed_forward.w3.weight": "mlp.up_proj.weight",
+                    "feed_forward.w2.weight": "mlp.down_proj.weight", "attention_norm.weight": "input_layernorm.weight",
+                    "ffn_norm.weight": "post_attention_layernorm.weight"}
+
+
+def rename_llama(w, n_layers, to_hf, rope_rows):
+    """Meta <-> HF names of a LLaMA state dict; @rope_rows(t) reorders the
+    wq / wk rows between the two RoPE conventions."""
+    pairs = list(META_TO_HF.items())
+    for i in range(n_layers):
+        pairs += [("layers.%d.%s" % (i, m), "model.layers.%d.%s" % (i, h)) for m, h in META_TO_HF_LAYER.items()]
+    out = {}
+    for meta, hf in pairs:
+        src, dst = (meta, hf) if to_hf else (hf, meta)
+        out[dst] = rope_rows(w[src]) if meta.endswith(("wq.weight", "wk.weight")) else w[src]
+    return out
+
+
 def to_hf_llama(w, cfg, vocab):
     """The base in HF layout: rows of wq/wk permuted so that rotate_half
     equals Meta's interleaved RoPE (as transformers' conversion script)."""
@@ -320,20 +343,7 @@ def to_hf_llama(w, cfg, vocab):
 
     def perm(m):
         return m.view(H, D // H // 2, 2, D).transpose(1, 2).reshape(D, D)
-    hf = {"model.embed_tokens.weight": w["tok_embeddings.weight"], "model.norm.weight": w["norm.weight"],
-          "lm_head.weight": w["output.weight"]}
-    for i in range(cfg["n_layers"]):
-        p, q = "layers.%d." % i, "model.layers.%d." % i
-        hf[q + "self_attn.q_proj.weight"] = perm(w[p + "attention.wq.weight"])
-        hf[q + "self_attn.k_proj.weight"] = perm(w[p + "attention.wk.weight"])
-        hf[q + "self_attn.v_proj.weight"] = w[p + "attention.wv.weight"]
-        hf[q + "self_attn.o_proj.weight"] = w[p + "attention.wo.weight"]
-        hf[q + "mlp.gate_proj.weight"] = w[p + "feed_forward.w1.weight"]
-        hf[q + "mlp.up_proj.weight"] = w[p + "feed_forward.w3.weight"]
-        hf[q + "mlp.down_proj.weight"] = w[p + "feed_forward.w2.weight"]
-        hf[q + "input_layernorm.weight"] = w[p + "attention_norm.weight"]
-        hf[q + "post_attention_layernorm.weight"] = w[p + "ffn_norm.weight"]
-    return hf
+    return rename_llama(w, cfg["n_layers"], True, perm)
 
 
 # ---------------------------------------------------------------- main

@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
-"""Accuracy of a world model on the held-out test split, measured through
-vtp's C engine (vtp-run) and through PyTorch on the same weights (issue 7).
+"""Accuracy of the world models (issue 7) on the held-out test split, per
+bridge, measured through vtp's C engine (vtp-run on the graphs in graphs/)
+and through PyTorch on the same weight files.
 
-    python3 tools/world/evaluate.py --graph graphs/llava-1.5.json --set model=world-models/llava \\
-        --torch-llava world-models/llava --count 100
+    python3 tools/world/evaluate.py --models world-models --all --count 100 --json docs/world-eval.json
+    python3 tools/world/evaluate.py --models world-models --variant llava --count 20
 
 For every test picture and each of its questions, the answer is the first
 words of the generated text, compared with the world generator's answer
 (case and a final full stop ignored); "Describe the picture." is scored by
 caption attributes: each shape's colour, kind, size and place, and the
 background, found in the description. Prints a table per question type,
-vtp beside PyTorch, and writes it as JSON with --json.
+vtp beside PyTorch, with vtp's time to first token (frame at the encoder to
+the first token: vtp-run's latency less the decoding after it) and decoding
+speed, and writes it all as JSON with --json.
 """
 import argparse
 import collections
@@ -26,6 +29,10 @@ import world  # noqa: E402
 from train_text import DESCRIBE  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+
+# each bridge: the graph vtp runs and its parameters (directories under --models); the tests read the same file
+with open(os.path.join(ROOT, "world-models", "variants.json"), encoding="utf-8") as _f:
+    VARIANTS = json.load(_f)
 
 
 def normalise(text):
@@ -50,46 +57,57 @@ def caption_attributes(rec):
     return facts
 
 
-def vtp_answers(args, items, images):
-    """{(index, question): text} from vtp-run, one run per distinct question
-    over a directory of the pictures that ask it."""
+def vtp_answers(args, variant, items, images):
+    """{(index, question): text} and timing records from vtp-run, one run per
+    distinct question over a directory of the pictures that ask it."""
     by_q = collections.defaultdict(list)
     for i, q in items:
         by_q[q].append(i)
-    out = {}
+    out, timing = {}, []
+    v = VARIANTS[variant]
     env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(ROOT, "build", "plugins"))
     for q, idx in by_q.items():
         with tempfile.TemporaryDirectory() as d:
             for i in idx:
                 os.symlink(os.path.abspath(images[i]), os.path.join(d, "%05d.png" % i))
-            cmd = [os.path.join(ROOT, "build", "cli", "vtp-run"), args.graph, "-q", "-f", "json", "-i", d,
-                   "-p", q, "--set", "max-new-tokens=%d" % args.max_new_tokens]
-            for s in args.set or []:
-                cmd += ["--set", s]
+            cmd = [os.path.join(ROOT, "build", "cli", "vtp-run"), os.path.join(ROOT, "graphs", v["graph"]), "-q",
+                   "-f", "json", "-i", d, "-p", q, "--set", "max-new-tokens=%d" % args.max_new_tokens]
+            for name, sub in v["set"].items():
+                cmd += ["--set", "%s=%s" % (name, os.path.join(args.models, sub))]
             res = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
             for line in res.stdout.splitlines():
                 o = json.loads(line)
                 out[(int(os.path.basename(o["source"])[:5]), q)] = o["text"]
-    return out
+                decode_ms = 1000 * (o["tokens"] - 1) / o["tokens_per_second"] if o["tokens"] > 1 else 0
+                timing.append({"ttft_ms": o["latency_ms"] - decode_ms, "prefill_ms": o["prefill_ms"],
+                               "tokens": o["tokens"], "tokens_per_second": o["tokens_per_second"]})
+    return out, timing
 
 
-def torch_answers(model_dir, items, recs, max_new_tokens):
+def torch_answers(models, variant, items, recs, max_new_tokens):
+    """The same answers from PyTorch on the same files (f16 weights computed in f32)."""
     import torch
-    from tokenizers import Tokenizer
-    from transformers import LlavaForConditionalGeneration
-    from train_clip import pixels
-    from train_llava import encode
-    tok = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
-    model = LlavaForConditionalGeneration.from_pretrained(model_dir, torch_dtype=torch.float32).eval()
-    n_patches = model.config.image_seq_length
+    v = {k: os.path.join(models, d) for k, d in VARIANTS[variant]["set"].items()}
     out = {}
-    with torch.no_grad():
-        for i, q in items:
-            ids, _ = encode(tok, model.config.image_token_index, n_patches, q)
-            img = recs[i][0]
-            gen = model.generate(input_ids=torch.tensor([ids]), pixel_values=pixels(img)[None],
-                                 max_new_tokens=max_new_tokens, do_sample=False)
-            out[(i, q)] = tok.decode(gen[0, len(ids):].tolist(), skip_special_tokens=True)
+    if "model" in v:                     # a llava-hf directory
+        from tokenizers import Tokenizer
+        from transformers import LlavaForConditionalGeneration
+        from train_clip import pixels
+        from train_llava import encode
+        tok = Tokenizer.from_file(os.path.join(v["model"], "tokenizer.json"))
+        model = LlavaForConditionalGeneration.from_pretrained(v["model"], dtype=torch.float32).eval()
+        with torch.no_grad():
+            for i, q in items:
+                ids, _ = encode(tok, model.config.image_token_index, model.config.image_seq_length, q)
+                gen = model.generate(input_ids=torch.tensor([ids]), pixel_values=pixels(recs[i][0])[None],
+                                     max_new_tokens=max_new_tokens, do_sample=False)
+                out[(i, q)] = tok.decode(gen[0, len(ids):].tolist(), skip_special_tokens=True)
+        return out
+    import bridges
+    model = bridges.Bridge.load(v.get("encoder", v.get("clip")), v.get("llm", v.get("llama")), v.get("qformer"),
+                                v.get("adapter"), text_conditioning="notext" not in variant)
+    for i, q in items:
+        out[(i, q)] = model.greedy(recs[i][0], q, max_new_tokens)
     return out
 
 
@@ -110,15 +128,24 @@ def score(items, recs, answers):
     return {k: (v[0] / v[1], v[1]) for k, v in sorted(per.items())}
 
 
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2] if xs else 0.0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--graph", required=True)
-    ap.add_argument("--set", action="append")
-    ap.add_argument("--torch-llava", help="also run this llava-hf directory in PyTorch")
+    ap.add_argument("--models", default=os.path.join(ROOT, "world-models"))
+    ap.add_argument("--variant", action="append", choices=sorted(VARIANTS))
+    ap.add_argument("--all", action="store_true", help="every variant")
+    ap.add_argument("--no-torch", action="store_true", help="vtp only")
     ap.add_argument("--count", type=int, default=100)
     ap.add_argument("--max-new-tokens", type=int, default=40)
-    ap.add_argument("--json")
+    ap.add_argument("--json", help="write the results here (updating the variants of an earlier run on the "
+                    "same --count)")
     args = ap.parse_args()
+    variants = list(VARIANTS) if args.all else args.variant or ["llava"]
+    results = {"count": args.count, "variants": {}}
     with tempfile.TemporaryDirectory() as d:
         recs, images, items = {}, {}, []
         for i in range(args.count):
@@ -127,21 +154,34 @@ def main():
             images[i] = os.path.join(d, "%05d.png" % i)
             img.save(images[i])
             items += [(i, qa["q"]) for qa in rec["qa"]] + [(i, DESCRIBE)]
-        vtp = vtp_answers(args, items, images)
-        table = {"vtp": score(items, recs, vtp)}
-        if args.torch_llava:
-            ref = torch_answers(args.torch_llava, items, recs, args.max_new_tokens)
-            table["torch"] = score(items, recs, ref)
-            same = sum(vtp.get(k) == ref[k] for k in ref)
-            table["identical_texts"] = [same, len(ref)]
-            print("vtp and PyTorch wrote identical text for %d of %d prompts" % (same, len(ref)))
-    print("%-20s %8s %8s %6s" % ("question type", "vtp", "torch", "n"))
-    for k, (acc, n) in sorted(table["vtp"].items()):
-        t = table.get("torch", {}).get(k)
-        print("%-20s %7.1f%% %8s %6d" % (k, 100 * acc, "%.1f%%" % (100 * t[0]) if t else "-", n))
+        for variant in variants:
+            vtp, timing = vtp_answers(args, variant, items, images)
+            r = {"title": VARIANTS[variant]["title"], "vtp": score(items, recs, vtp),
+                 "ttft_ms": median([t["ttft_ms"] for t in timing]),
+                 "prefill_ms": median([t["prefill_ms"] for t in timing]),
+                 "tokens_per_second": median([t["tokens_per_second"] for t in timing if t["tokens"] > 1])}
+            if not args.no_torch:
+                ref = torch_answers(args.models, variant, items, recs, args.max_new_tokens)
+                r["torch"] = score(items, recs, ref)
+                r["identical_texts"] = [sum(vtp.get(k) == ref[k] for k in ref), len(ref)]
+            results["variants"][variant] = r
+            print("\n%s (%s): time to first token %.1f ms (prefill %.1f ms), %.0f tokens/s%s" % (
+                variant, r["title"], r["ttft_ms"], r["prefill_ms"], r["tokens_per_second"],
+                "; vtp = PyTorch text on %d of %d prompts" % tuple(r["identical_texts"]) if "torch" in r else ""))
+            print("%-20s %8s %8s %6s" % ("question type", "vtp", "torch", "n"))
+            for k, (acc, n) in sorted(r["vtp"].items()):
+                t = r.get("torch", {}).get(k)
+                print("%-20s %7.1f%% %8s %6d" % (k, 100 * acc, "%.1f%%" % (100 * t[0]) if t else "-", n), flush=True)
     if args.json:
+        # variants measured earlier on the same pictures stay (a run of one variant updates its entry)
+        if os.path.exists(args.json):
+            with open(args.json) as f:
+                before = json.load(f)
+            if before.get("count") == args.count:
+                before["variants"].update(results["variants"])
+                results["variants"] = {v: before["variants"][v] for v in VARIANTS if v in before["variants"]}
         with open(args.json, "w") as f:
-            json.dump(table, f, indent=1)
+            json.dump(results, f, indent=1)
 
 
 if __name__ == "__main__":

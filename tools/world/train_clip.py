@@ -10,6 +10,7 @@ the world tokenizer's ids, mean-pooled. Pictures are drawn on the fly
 (tools/world/world.py), each batch from fresh training scenes.
 """
 import argparse
+import copy
 import json
 import math
 import os
@@ -52,12 +53,46 @@ class TextTower(nn.Module):
         return (x * m).sum(1) / m.sum(1)
 
 
+def hard_negative(rec, r):
+    """A caption that differs from @rec's in one detail (NegCLIP's idea):
+    a shape's colour, kind, size or place, a shape left out, or the
+    background. In-batch captions alone differ in so much that the tower
+    passes with the background and one colour; these make it keep which
+    colour goes with which kind, and where."""
+    if rec["kind"] != "shapes":
+        other = r.choice([p for p in sorted(world.TESTSRC) if world.TESTSRC[p][1] + "." != rec["caption"]])
+        return world.TESTSRC[other][1] + "."
+    sc = copy.deepcopy(rec["scene"])
+    shapes = sc["shapes"]
+    s = r.choice(shapes)
+    change = r.choice(["colour", "colour", "kind", "place", "place", "size", "drop", "background"])
+    if change == "drop" and len(shapes) > 1:
+        shapes.remove(s)
+    elif change == "kind" or (change == "drop" and len(shapes) == 1):
+        s["kind"] = r.choice([k for k in world.KINDS if k not in {t["kind"] for t in shapes}])
+    elif change == "place":
+        taken = {(t["row"], t["col"]) for t in shapes}
+        s["row"], s["col"] = r.choice([(i // 3, i % 3) for i in range(9) if (i // 3, i % 3) not in taken])
+    elif change == "size":
+        s["size"] = "small" if s["size"] == "large" else "large"
+    elif change == "background":
+        used = {t["colour"] for t in shapes}
+        choices = [b for b in sorted(world.BACKGROUNDS) if b != sc["background"] and b not in used]
+        if not choices:
+            return hard_negative(rec, r)
+        sc["background"] = r.choice(choices)
+    else:
+        s["colour"] = r.choice([c for c in sorted(world.COLOURS) if c != s["colour"] and c != sc["background"]])
+    return world.caption_shapes(sc)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tokenizer", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--steps", type=int, default=1200)
     ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--negatives", type=int, default=3, help="hard-negative captions per picture")
     args = ap.parse_args()
     torch.manual_seed(2)
     torch.set_num_threads(int(os.environ.get("TRAIN_THREADS", os.cpu_count() or 1)))
@@ -80,7 +115,7 @@ def main():
         lr = 1e-3 * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
         for g in opt.param_groups:
             g["lr"] = lr
-        imgs, caps = [], []
+        imgs, caps, recs = [], [], []
         seen = set()
         while len(imgs) < args.batch:
             img, rec = world.scene("train", rng.randrange(1_000_000))
@@ -89,6 +124,10 @@ def main():
             seen.add(rec["caption"])
             imgs.append(pixels(img))
             caps.append(tok.encode(rec["caption"]).ids)
+            recs.append(rec)
+        for rec in recs:                     # after the batch's own captions: the targets stay 0..batch-1
+            for _ in range(args.negatives):
+                caps.append(tok.encode(hard_negative(rec, rng)).ids)
         n = max(len(c) for c in caps)
         ids = torch.zeros(len(caps), n, dtype=torch.long)
         mask = torch.zeros(len(caps), n, dtype=torch.bool)
@@ -99,7 +138,7 @@ def main():
         t = F.normalize(tproj(text(ids, mask)), dim=-1)
         logits = v @ t.T * scale.exp().clamp(max=100)
         target = torch.arange(len(imgs))
-        loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+        loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits[:, : len(imgs)].T, target)) / 2
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -117,7 +156,7 @@ def main():
                    "image_std": STD, "do_convert_rgb": True}, f, indent=1)
     with open(os.path.join(args.out, "training.json"), "w") as f:
         json.dump({"generator": "tools/world/train_clip.py", "steps": args.steps, "batch": args.batch,
-                   "final_loss": loss.item(), "seconds": time.time() - t0}, f, indent=1)
+                   "negatives": args.negatives, "final_loss": loss.item(), "seconds": time.time() - t0}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,11 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--init", help="continue from this llava directory (its projector)")
+    ap.add_argument("--tune-llm", action="store_true",
+                    help="LLaVA's second stage: the language model is trained with the projector")
+    ap.add_argument("--tune-vision", action="store_true",
+                    help="the vision tower is trained too (end to end: beyond LLaVA's recipe)")
     args = ap.parse_args()
     torch.manual_seed(3)
     torch.set_num_threads(int(os.environ.get("TRAIN_THREADS", os.cpu_count() or 1)))
@@ -72,20 +77,31 @@ def main():
     tok = Tokenizer.from_file(os.path.join(args.llm, "tokenizer.json"))
     image_id = tok.token_to_id(IMAGE)
     model, n_patches = build(args.clip, args.llm)
+    if args.init:
+        from transformers import LlavaForConditionalGeneration
+        model.model.multi_modal_projector.load_state_dict(
+            LlavaForConditionalGeneration.from_pretrained(args.init).model.multi_modal_projector.state_dict())
     assert model.config.image_token_index == image_id
     for p in model.parameters():
         p.requires_grad_(False)
     proj = model.model.multi_modal_projector
-    for p in proj.parameters():
-        p.requires_grad_(True)
-    opt = torch.optim.AdamW(proj.parameters(), lr=2e-3, weight_decay=0.0)
+    groups = [{"params": list(proj.parameters()), "scale": 1.0}]
+    if args.tune_llm:
+        llm_params = list(model.model.language_model.parameters()) + list(model.lm_head.parameters())
+        groups.append({"params": llm_params, "scale": 0.25})
+    if args.tune_vision:
+        groups.append({"params": list(model.model.vision_tower.parameters()), "scale": 0.25})
+    for g in groups:
+        for p in g["params"]:
+            p.requires_grad_(True)
+    opt = torch.optim.AdamW(groups, lr=2e-3, weight_decay=0.0)
     rng = random.Random(8)
     t0 = time.time()
     model.train()
     for step in range(args.steps):
         lr = 2e-3 * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g["scale"]
         imgs, seqs = [], []
         for _ in range(args.batch):
             img, rec = world.scene("train", rng.randrange(1_000_000))
@@ -114,6 +130,8 @@ def main():
     shutil.copy(os.path.join(args.clip, "preprocessor_config.json"), args.out)
     with open(os.path.join(args.out, "training.json"), "w") as f:
         json.dump({"generator": "tools/world/train_llava.py", "steps": args.steps, "batch": args.batch,
+                   "tune_llm": args.tune_llm, "tune_vision": args.tune_vision, "init": os.path.basename(os.path.normpath(args.init)) if args.init
+                   else None,
                    "final_loss": loss.item(), "seconds": time.time() - t0}, f, indent=1)
     # a look: one held-out picture, described
     img, rec = world.scene("test", 1)

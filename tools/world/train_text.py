@@ -125,6 +125,9 @@ def main():
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--answers-only", action="store_true",
                     help="loss on the answers only (the templates are predictable and swamp it)")
+    ap.add_argument("--per-example", action="store_true",
+                    help="each sequence's mean loss counts the same (a description's twenty tokens would "
+                    "outweigh a one-word answer twenty times)")
     args = ap.parse_args()
     torch.manual_seed(1)
     torch.set_num_threads(int(os.environ.get("TRAIN_THREADS", os.cpu_count() or 1)))
@@ -168,7 +171,15 @@ def main():
             labels[i, n_prompt if args.answers_only else 0: len(s)] = torch.tensor(s[n_prompt if args.answers_only
                                                                                     else 0:])
             mask[i, : len(s)] = 1
-        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        if args.per_example:
+            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
+            target = labels[:, 1:]
+            tok_loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+                                                         ignore_index=-100, reduction="none").view(target.shape)
+            counted = (target != -100).float()
+            loss = ((tok_loss * counted).sum(1) / counted.sum(1).clamp(min=1)).mean()
+        else:
+            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -179,6 +190,9 @@ def main():
     model.save_pretrained(args.out)
     with open(os.path.join(args.out, "training.json"), "w") as f:
         json.dump({"generator": "tools/world/train_text.py", "steps": args.steps, "batch": args.batch,
+                   "lr": args.lr, "answers_only": args.answers_only,
+                   "per_example": args.per_example,
+                   "init": os.path.basename(os.path.normpath(args.init)) if args.init else None,
                    "final_loss": loss.item(), "seconds": time.time() - t0, "torch_version": torch.__version__},
                   f, indent=1)
     # a look at what it learned: a caption in context, a question

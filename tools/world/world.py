@@ -235,6 +235,9 @@ def write_split(out, split, count):
             rec["image"] = "%s/%05d.png" % (split, i)
             img.save(os.path.join(out, rec["image"]))
             f.write(json.dumps(rec, sort_keys=True) + "\n")
+    # what each videotestsrc pattern is called and how it is described, for tests on live testsrc input
+    with open(os.path.join(out, "testsrc.json"), "w", encoding="utf-8") as f:
+        json.dump({p: {"name": n, "caption": c + "."} for p, (n, c) in TESTSRC.items()}, f, indent=1, sort_keys=True)
 
 
 def self_check():

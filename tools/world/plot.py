@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""The plots of docs/bridges-compared.md (issue 7), from evaluate.py's JSON
+and the gate logs train_bridge.py keeps (gates.json) in world-models/.
+
+    python3 tools/world/plot.py --eval docs/world-eval.json --models world-models --out docs/
+
+writes bridges-accuracy.png (accuracy per question type, one bar per
+bridge, vtp's C engine) and bridges-gates.png (|tanh(gate)| per adapted
+layer and head over training, one panel per adapter-bearing variant).
+Needs matplotlib (a developer tool: pip install matplotlib).
+"""
+import argparse
+import json
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+GATED = ["adapter", "qformer-text-adapter", "qformer-notext-adapter"]
+
+
+def accuracy_chart(ev, out):
+    variants = list(ev["variants"])
+    kinds = sorted({k for v in ev["variants"].values() for k in v["vtp"]})
+    width = 0.8 / len(variants)
+    fig, ax = plt.subplots(figsize=(12, 5))
+    for j, v in enumerate(variants):
+        acc = [100 * ev["variants"][v]["vtp"].get(k, [0])[0] for k in kinds]
+        ax.bar([i + (j - (len(variants) - 1) / 2) * width for i in range(len(kinds))], acc, width, label=v)
+    ax.set_xticks(range(len(kinds)))
+    ax.set_xticklabels(kinds, rotation=20, ha="right")
+    ax.set_ylabel("accuracy, % (vtp's C engine)")
+    ax.set_ylim(0, 100)
+    ax.set_title("World models on %d held-out pictures: accuracy per question type and bridge" % ev["count"])
+    ax.legend(fontsize=8, ncol=len(variants), loc="upper center", bbox_to_anchor=(0.5, -0.3))
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+
+
+def gate_chart(models, out):
+    logs = [(v, os.path.join(models, v, "gates.json")) for v in GATED]
+    logs = [(v, p) for v, p in logs if os.path.exists(p)]
+    fig, axes = plt.subplots(1, len(logs), figsize=(5 * len(logs), 4), sharey=True, squeeze=False)
+    cmap = plt.get_cmap("viridis")
+    for ax, (v, path) in zip(axes[0], logs):
+        with open(path) as f:
+            g = json.load(f)
+        layers = sorted(int(layer) for layer in g["log"][0]["gates"])
+        steps = [e["step"] for e in g["log"]]
+        for n, layer in enumerate(layers):
+            heads = len(g["log"][0]["gates"][str(layer)])
+            for h in range(heads):
+                ax.plot(steps, [abs(e["gates"][str(layer)][h]) for e in g["log"]], color=cmap(n / max(1, len(layers) - 1)),
+                        label="layer %d" % layer if h == 0 else None, lw=1)
+        ax.set_title(v)
+        ax.set_xlabel("training step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("|tanh(gate)| per head")
+    fig.suptitle("Adapter gates per layer and head over training (zero at the start)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+
+
+def bridge_parameters(models, variant):
+    """Trained parameters of @variant's bridge, counted in its files."""
+    from safetensors import safe_open
+    d = os.path.join(models, variant)
+    files = [os.path.join(r, f) for r, _, fs in os.walk(d) for f in fs if f.endswith(".safetensors")]
+    n = 0
+    for path in files:
+        with safe_open(path, "pt") as f:
+            for k in f.keys():
+                if variant == "llava" and "multi_modal_projector" not in k:
+                    continue                      # the directory also carries the frozen tower and LLM
+                n += _numel(f.get_slice(k).get_shape())   # llava-tuned: everything in it was trained
+    return n
+
+
+def _numel(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def markdown(ev, models, timing):
+    """The tables of docs/bridges-compared.md; times from @timing (a run on an idle machine) when given."""
+    image_tokens = {"llava": "64 in the sequence", "llava-tuned": "64 in the sequence",
+                    "qformer-text": "8 in the sequence", "qformer-notext": "8 in the sequence",
+                    "adapter": "none (10 prompts in each of 4 layers)",
+                    "qformer-text-adapter": "none (10 prompts in each of 4 layers)",
+                    "qformer-notext-adapter": "none (10 prompts in each of 4 layers)"}
+    print("| variant | trained parameters | image tokens | time to first token | prefill | decode |")
+    print("|---|---|---|---|---|---|")
+    for v in ev["variants"]:
+        t = (timing or ev)["variants"][v]
+        print("| %s | %s | %s | %.1f ms | %.1f ms | %.0f tokens/s |" % (
+            v, "{:,}".format(bridge_parameters(models, v)), image_tokens.get(v, "?"), t["ttft_ms"], t["prefill_ms"],
+            t["tokens_per_second"]))
+    kinds = sorted({k for r in ev["variants"].values() for k in r["vtp"]})
+    print()
+    print("| variant | " + " | ".join(kinds) + " | vtp = PyTorch |")
+    print("|---|" + "---|" * (len(kinds) + 1))
+    for v, r in ev["variants"].items():
+        cells = []
+        for k in kinds:
+            a = r["vtp"].get(k)
+            t = r.get("torch", {}).get(k)
+            cells.append("-" if a is None else "%.1f" % (100 * a[0]) + (" (%.1f)" % (100 * t[0]) if t and
+                                                                           abs(t[0] - a[0]) > 1e-9 else ""))
+        same = r.get("identical_texts")
+        print("| %s | %s | %s |" % (v, " | ".join(cells), "%d / %d texts" % tuple(same) if same else "-"))
+    print()
+    print("n per type: " + ", ".join("%s %d" % (k, next(iter(ev["variants"].values()))["vtp"][k][1]) for k in kinds
+                                   if k in next(iter(ev["variants"].values()))["vtp"]))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--eval", required=True)
+    ap.add_argument("--models", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--markdown", action="store_true", help="also print the tables as markdown")
+    ap.add_argument("--timing", help="times from this evaluate.py JSON (a --no-torch run on an idle machine)")
+    args = ap.parse_args()
+    with open(args.eval) as f:
+        ev = json.load(f)
+    accuracy_chart(ev, os.path.join(args.out, "bridges-accuracy.png"))
+    gate_chart(args.models, os.path.join(args.out, "bridges-gates.png"))
+    if args.markdown:
+        timing = None
+        if args.timing:
+            with open(args.timing) as f:
+                timing = json.load(f)
+        markdown(ev, args.models, timing)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+#!/bin/sh
+# Trains every world model from nothing, ships them into world-models/,
+# evaluates them through vtp's C engine and PyTorch, and draws the plots
+# (issue 7; docs/bridges-compared.md). CPU only; about 3 hours on a 2-core
+# machine (the times of each step are in docs/world.md).
+#
+#   tools/world/reproduce.sh [WORK_DIR]      (default /tmp/world-train)
+#
+# Needs PyTorch, transformers, tokenizers, matplotlib (pip), vtp built
+# (scripts/setup.sh). Two trainings run at a time, one thread each.
+set -eu
+cd "$(dirname "$0")/../.."
+w=${1:-/tmp/world-train}
+mkdir -p "$w"
+export TRAIN_THREADS=1
+t=tools/world
+
+# the language model: whole-sequence loss, then loss on the answers only
+python3 $t/train_text.py --out "$w/llm-1" --steps 800
+python3 $t/train_text.py --init "$w/llm-1" --out "$w/llm-2" --steps 1500 --lr 2e-3
+python3 $t/train_text.py --init "$w/llm-2" --out "$w/llm-3" --steps 1200 --lr 2e-3 --answers-only
+# beside the encoder (it needs only the tokenizer, which --init keeps)
+python3 $t/train_text.py --init "$w/llm-3" --out "$w/llm-4" --steps 2500 --lr 1.5e-3 --answers-only &
+python3 $t/train_clip.py --tokenizer "$w/llm-3/tokenizer.json" --out "$w/encoder" --steps 1200 --batch 64 \
+  --negatives 3 &
+wait
+python3 $t/train_text.py --init "$w/llm-4" --out "$w/llm" --steps 1500 --lr 1e-3 --answers-only --per-example
+
+# the bridges, two at a time
+b="--encoder $w/encoder --llm $w/llm"
+python3 $t/train_llava.py --clip "$w/encoder" --llm "$w/llm" --out "$w/llava" --steps 1200 &
+python3 $t/train_bridge.py $b --bridge qformer --out "$w/qformer-text" --steps 1000 &
+wait
+python3 $t/train_bridge.py $b --bridge adapter --out "$w/adapter" --steps 1000 &
+python3 $t/train_bridge.py $b --bridge qformer --no-text-conditioning --out "$w/qformer-notext" --steps 1000 &
+wait
+python3 $t/train_bridge.py $b --bridge qformer --into adapter --out "$w/qformer-text-adapter" --steps 1000 &
+python3 $t/train_bridge.py $b --bridge qformer --into adapter --no-text-conditioning \
+  --out "$w/qformer-notext-adapter" --steps 1000 &
+wait
+
+python3 $t/ship.py --encoder "$w/encoder" --llm "$w/llm" --llava "$w/llava" --qformer-text "$w/qformer-text" \
+  --qformer-notext "$w/qformer-notext" --adapter "$w/adapter" --qformer-text-adapter "$w/qformer-text-adapter" \
+  --qformer-notext-adapter "$w/qformer-notext-adapter" --out world-models
+python3 $t/evaluate.py --models world-models --all --count 60 --json docs/world-eval.json
+python3 $t/plot.py --eval docs/world-eval.json --models world-models --out docs

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""The world's query-based and parameter-efficient bridges (issue 7), each
+trained on top of the frozen encoder (train_clip.py) and the frozen LLM
+(train_text.py), and saved in the layout vtp loads:
+
+  --bridge adapter                 LLaMA-Adapter V2 multimodal on the encoder's features
+                                   -> OUT/ (llama_adapter, release names)
+  --bridge qformer --into input    InstructBLIP: the Q-Former's queries before the prompt
+                                   -> OUT/ (InstructBLIP layout, qformer_tokenizer/)
+  --bridge qformer --into adapter  the unified framework's other column: the queries are the
+                                   visual input of a V2 adapter -> OUT/qformer/, OUT/adapter/
+  --no-text-conditioning           the Q-Former reads the queries only (BLIP-2's way)
+
+Adapter gates (tanh, per adapted layer and head) are logged over training
+to OUT/gates.json.
+
+    python3 tools/world/train_bridge.py --encoder E --llm L --bridge adapter --out world-models/adapter
+"""
+import argparse
+import json
+import math
+import os
+import random
+import time
+
+import torch
+
+import bridges
+from bridges import world
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--encoder", required=True)
+    ap.add_argument("--llm", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--bridge", choices=["adapter", "qformer"], required=True)
+    ap.add_argument("--into", choices=["input", "adapter"], default="input")
+    ap.add_argument("--no-text-conditioning", dest="text", action="store_false")
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--gate-every", type=int, default=25)
+    args = ap.parse_args()
+    torch.manual_seed(4)
+    torch.set_num_threads(int(os.environ.get("TRAIN_THREADS", os.cpu_count() or 1)))
+    os.makedirs(args.out, exist_ok=True)
+
+    enc = bridges.Encoder(args.encoder)
+    llm, tok = bridges.load_llm(args.llm)
+    D, L, H = llm.config.hidden_size, llm.config.num_hidden_layers, llm.config.num_attention_heads
+    qf = wp = adapter = None
+    if args.bridge == "qformer":
+        wp_root = args.out if args.into == "input" else os.path.join(args.out, "qformer")
+        wp = bridges.train_wordpiece(wp_root)
+        qf = bridges.QFormer(wp.get_vocab_size(), enc.width, D)
+    if args.bridge == "adapter" or args.into == "adapter":
+        adapter = bridges.Adapter(bridges.meta_from_hf(llm), L, H, D if qf else enc.width, query_layer=L)
+    model = bridges.Bridge(enc, llm, tok, qf, wp, adapter, args.text)
+    params = model.parameters()
+    print("trainable parameters: %d" % sum(p.numel() for p in params), flush=True)
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
+
+    rng = random.Random(9)
+    gates = []
+    t0 = time.time()
+    for step in range(args.steps):
+        lr = args.lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        if adapter is not None and step % args.gate_every == 0:
+            gates.append({"step": step, "gates": adapter.gates()})
+        imgs, qs, ans = zip(*bridges.draw_batch(rng, args.batch))
+        logits, labels = model.forward(imgs, qs, [bridges.answer_ids(tok, a) for a in ans])
+        loss = bridges.lm_loss(logits, labels)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        if step % 100 == 0 or step == args.steps - 1:
+            print("step %d loss %.3f (%.0f s)" % (step, loss.item(), time.time() - t0), flush=True)
+
+    info = {"generator": "tools/world/train_bridge.py", "bridge": args.bridge, "into": args.into,
+            "text_conditioning": args.text, "steps": args.steps, "batch": args.batch, "lr": args.lr,
+            "final_loss": loss.item(), "seconds": time.time() - t0, "trainable_parameters":
+            sum(p.numel() for p in params)}
+    if qf is not None:
+        qdir = args.out if args.into == "input" else os.path.join(args.out, "qformer")
+        bridges.save_qformer(qf.eval(), os.path.join(qdir, "qformer_tokenizer"), args.encoder, llm, qdir)
+    if adapter is not None:
+        gates.append({"step": args.steps, "gates": adapter.gates()})
+        adapter.save(args.out if args.bridge == "adapter" else os.path.join(args.out, "adapter"))
+        with open(os.path.join(args.out, "gates.json"), "w") as f:
+            json.dump({"layers": sorted(gates[-1]["gates"]), "log": gates}, f)
+    with open(os.path.join(args.out, "training.json"), "w") as f:
+        json.dump(info, f, indent=1)
+
+    # a look: held-out pictures, greedy answers
+    for index in (1, 2):
+        img, rec = world.scene("test", index)
+        for q, a in [(bridges.DESCRIBE, rec["caption"]), (rec["qa"][0]["q"], rec["qa"][0]["a"])]:
+            print("test-%05d %r -> %r (want %r)" % (index, q, model.greedy(img, q), a), flush=True)
+
+
+if __name__ == "__main__":
+    main()
