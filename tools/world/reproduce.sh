@@ -28,19 +28,24 @@ python3 $t/train_text.py --init "$w/llm-4" --out "$w/llm" --steps 1500 --lr 1e-3
 
 # the bridges, two at a time
 b="--encoder $w/encoder --llm $w/llm"
-python3 $t/train_llava.py --clip "$w/encoder" --llm "$w/llm" --out "$w/llava" --steps 1200 &
+python3 $t/train_llava.py --clip "$w/encoder" --llm "$w/llm" --out "$w/llava" --steps 1000 &
 python3 $t/train_bridge.py $b --bridge qformer --out "$w/qformer-text" --steps 1000 &
 wait
 python3 $t/train_bridge.py $b --bridge adapter --out "$w/adapter" --steps 1000 &
 python3 $t/train_bridge.py $b --bridge qformer --no-text-conditioning --out "$w/qformer-notext" --steps 1000 &
 wait
+# the unified framework's adapter column: Q-Formers feeding adapters
 python3 $t/train_bridge.py $b --bridge qformer --into adapter --out "$w/qformer-text-adapter" --steps 1000 &
 python3 $t/train_bridge.py $b --bridge qformer --into adapter --no-text-conditioning \
   --out "$w/qformer-notext-adapter" --steps 1000 &
 wait
+# the demo's default: LLaVA trained on, end to end
+python3 $t/train_llava.py --clip "$w/encoder" --llm "$w/llm" --init "$w/llava" --tune-llm --tune-vision \
+  --out "$w/llava-tuned" --steps 1200
 
-python3 $t/ship.py --encoder "$w/encoder" --llm "$w/llm" --llava "$w/llava" --qformer-text "$w/qformer-text" \
-  --qformer-notext "$w/qformer-notext" --adapter "$w/adapter" --qformer-text-adapter "$w/qformer-text-adapter" \
+python3 $t/ship.py --encoder "$w/encoder" --llm "$w/llm" --llava "$w/llava" --llava-tuned "$w/llava-tuned" \
+  --qformer-text "$w/qformer-text" --qformer-notext "$w/qformer-notext" --adapter "$w/adapter" --qformer-text-adapter "$w/qformer-text-adapter" \
   --qformer-notext-adapter "$w/qformer-notext-adapter" --out world-models
 python3 $t/evaluate.py --models world-models --all --count 60 --json docs/world-eval.json
-python3 $t/plot.py --eval docs/world-eval.json --models world-models --out docs
+python3 $t/evaluate.py --models world-models --all --count 20 --no-torch --json docs/world-timing.json
+python3 $t/plot.py --eval docs/world-eval.json --models world-models --out docs --markdown --timing docs/world-timing.json

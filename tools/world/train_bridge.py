@@ -41,6 +41,7 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--gate-every", type=int, default=25)
+    ap.add_argument("--init-qformer", help="start the Q-Former from this directory (a trained --into input one)")
     args = ap.parse_args()
     torch.manual_seed(4)
     torch.set_num_threads(int(os.environ.get("TRAIN_THREADS", os.cpu_count() or 1)))
@@ -52,8 +53,15 @@ def main():
     qf = wp = adapter = None
     if args.bridge == "qformer":
         wp_root = args.out if args.into == "input" else os.path.join(args.out, "qformer")
-        wp = bridges.train_wordpiece(wp_root)
-        qf = bridges.QFormer(wp.get_vocab_size(), enc.width, D)
+        if args.init_qformer:
+            import shutil
+            qf, wp = bridges.load_qformer(args.init_qformer)
+            qf.train()
+            shutil.copytree(os.path.join(args.init_qformer, "qformer_tokenizer"),
+                            os.path.join(wp_root, "qformer_tokenizer"), dirs_exist_ok=True)
+        else:
+            wp = bridges.train_wordpiece(wp_root)
+            qf = bridges.QFormer(wp.get_vocab_size(), enc.width, D)
     if args.bridge == "adapter" or args.into == "adapter":
         adapter = bridges.Adapter(bridges.meta_from_hf(llm), L, H, D if qf else enc.width, query_layer=L)
     model = bridges.Bridge(enc, llm, tok, qf, wp, adapter, args.text)
@@ -81,6 +89,7 @@ def main():
             print("step %d loss %.3f (%.0f s)" % (step, loss.item(), time.time() - t0), flush=True)
 
     info = {"generator": "tools/world/train_bridge.py", "bridge": args.bridge, "into": args.into,
+            "init_qformer": os.path.basename(os.path.normpath(args.init_qformer)) if args.init_qformer else None,
             "text_conditioning": args.text, "steps": args.steps, "batch": args.batch, "lr": args.lr,
             "final_loss": loss.item(), "seconds": time.time() - t0, "trainable_parameters":
             sum(p.numel() for p in params)}
