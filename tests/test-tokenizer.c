@@ -724,6 +724,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/tokenizer/small/legacy", "small-legacy", test_small);
   g_test_add_data_func ("/tokenizer/small/metaspace", "small-metaspace", test_small);
   g_test_add_data_func ("/tokenizer/small/variants", "small-variants", test_small);
+  /* the bundled world LLM's tokenizer (tools/world/make_tokenizer_fixture.py) */
+  g_test_add_data_func ("/tokenizer/small/world", "world", test_small);
   g_test_add_func ("/tokenizer/llama2/corpus", test_llama2_corpus);
   g_test_add_func ("/tokenizer/llama2/api", test_llama2_api);
   g_test_add_func ("/tokenizer/errors", test_errors);

@@ -273,6 +273,18 @@ def random_id_lists(rng, tok, n, extra_ids=()):
     return out
 
 
+def expected_rows(tok, texts):
+    """What HF tokenizers makes of each text: ids with and without special
+    tokens, and the decodes of the ids (keeping and skipping specials)."""
+    rows = []
+    for text in texts:
+        ids = tok.encode(text, add_special_tokens=True).ids
+        rows.append({"text": text, "ids": ids, "ids_nospecial": tok.encode(text, add_special_tokens=False).ids,
+                     "dec": tok.decode(ids, skip_special_tokens=False),
+                     "dec_skip": tok.decode(ids, skip_special_tokens=True)})
+    return rows
+
+
 def decode_rows(tok, id_lists):
     return [{"ids": ids, "dec": tok.decode(ids, skip_special_tokens=False),
              "dec_skip": tok.decode(ids, skip_special_tokens=True)} for ids in id_lists]
@@ -466,13 +478,7 @@ def small_fixtures(out_dir, train_texts, held_out):
         write_json(tok_path, saved)
         tok = Tokenizer.from_file(tok_path)
         texts = dedup(held_out + (VARIANT_PROBES + probes if name == "small-variants" else []))
-        rows = []
-        for text in texts:
-            ids = tok.encode(text, add_special_tokens=True).ids
-            rows.append({"text": text, "ids": ids,
-                         "ids_nospecial": tok.encode(text, add_special_tokens=False).ids,
-                         "dec": tok.decode(ids, skip_special_tokens=False),
-                         "dec_skip": tok.decode(ids, skip_special_tokens=True)})
+        rows = expected_rows(tok, texts)
         write_jsonl(os.path.join(d, "expected.jsonl"), rows)
         extra = [tok.token_to_id(t) for t in ["<image>", "<tag>", "hello", "zzq", "``X``", "[END]"]
                  if tok.token_to_id(t) is not None]
