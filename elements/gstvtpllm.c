@@ -19,7 +19,9 @@
  *
  * Each described frame is also announced on the bus as an element message
  * named "vtp-text" with fields text and prompt (string), pts and duration (guint64,
- * of the frame), tokens (uint), prefill-ms, decode-tokens-per-second and
+ * of the frame), tokens (uint), prefill-ms, decode-tokens-per-second (forward
+ * steps per second after the prefill, the one that produced the end of
+ * sequence included) and
  * latency-ms (double: from the frame's arrival at vtpencoder to the text),
  * frames-received and frames-dropped (guint64: vtpencoder's counts when
  * the frame arrived).
@@ -308,6 +310,8 @@ describe (GstVtpLlm *self, VtpTensor *image, const char *buffer_prompt, GstClock
   VtpLlamaSegment segs[3];
   gint n_segs = 0;
   gint64 t0, t1;
+  VtpStopReason why = VTP_STOP_LENGTH;
+  guint forwards;
 
   GST_OBJECT_LOCK (self);
   prompt = g_strdup (buffer_prompt ? buffer_prompt : self->prompt);
@@ -330,11 +334,14 @@ describe (GstVtpLlm *self, VtpTensor *image, const char *buffer_prompt, GstClock
   if (!vtp_llama_prefill (self->llm, self->state, segs, n_segs, FALSE, error))
     return NULL;
   t1 = g_get_monotonic_time ();
-  if (!vtp_llama_generate (self->llm, self->state, &gp, keep_going, &gen, out, NULL, error))
+  if (!vtp_llama_generate (self->llm, self->state, &gp, keep_going, &gen, out, &why, error))
     return NULL;
   *n_tokens = out->len;
   *prefill_ms = (t1 - t0) / 1000.0;
-  *tps = out->len > 1 ? (out->len - 1) * 1e6 / MAX (g_get_monotonic_time () - t1, 1) : 0.0;
+  /* the prefill gave the first token; every later one, and the end of
+   * sequence when the answer stopped there, took one forward step */
+  forwards = out->len - (out->len > 0) + (why == VTP_STOP_EOS);
+  *tps = forwards ? forwards * 1e6 / MAX (g_get_monotonic_time () - t1, 1) : 0.0;
   return vtp_prompt_decode_answer (self->tok, (const gint32 *) out->data, out->len, error);
 }
 

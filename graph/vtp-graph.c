@@ -352,7 +352,8 @@ vtp_graph_class_init (VtpGraphClass *klass)
    * @source: the image file, video file or live input described
    * @tokens: the description's length in tokens
    * @prefill_ms: the LLM's prefill of the prompt with the image tokens or queries
-   * @tokens_per_second: greedy decoding after the first token
+   * @tokens_per_second: decoding speed after the prefill: forward steps per
+   *   second, the step that produced the end of sequence included
    *
    * How the next #VtpGraph::text was made; emitted just before it, from
    * the same thread.

@@ -74,7 +74,7 @@ def check_variant(variant, spec, pictures):
         background = dict(run(variant, spec, d, "What colour is the background?"))
         count = dict(run(variant, spec, d, "How many shapes are there?"))
         described = dict(run(variant, spec, d, "Describe the picture."))
-    right = {"background": 0, "count": 0, "caption background": 0, "caption shape": 0}
+    right = {"background": 0, "count": 0, "caption background": 0, "caption shape": 0, "caption place": 0}
     n_shapes = 0
     for rec in pictures:
         p, scene = path[rec["id"]], rec["scene"]
@@ -86,7 +86,9 @@ def check_variant(variant, spec, pictures):
         for s in scene["shapes"]:
             right["caption shape"] += ("%s %s %s" % (s["size"], s["colour"], s["kind"])) in text
             n_shapes += 1
-    share = {k: v / (n_shapes if k == "caption shape" else len(pictures)) for k, v in right.items()}
+        right["caption place"] += sum(phrase in text for phrase in rec["phrases"])
+    share = {k: v / (n_shapes if k.startswith("caption s") or k == "caption place" else len(pictures))
+             for k, v in right.items()}
     print("%-24s %s" % (variant, "  ".join("%s %.0f%%" % (k, 100 * v) for k, v in share.items())), flush=True)
     return share
 

@@ -50,10 +50,8 @@ def caption_attributes(rec):
         return [("pattern", world.TESTSRC[rec["scene"]["pattern"]][1])]
     facts = [("background", "%s background" % rec["scene"]["background"])]
     for s in rec["scene"]["shapes"]:
-        facts.append(("shape", "%s %s %s" % (s["size"], s["colour"], s["kind"])))
-        place = world.place_name(s["row"], s["col"])
-        facts.append(("place", "%s %s %s %s" % (s["size"], s["colour"], s["kind"],
-                                                "in the centre" if place == "centre" else "at the " + place)))
+        facts.append(("shape", world.describe_shape(s, with_place=False)[2:]))
+        facts.append(("place", world.describe_shape(s)[2:]))
     return facts
 
 

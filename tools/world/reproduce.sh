@@ -39,9 +39,17 @@ python3 $t/train_bridge.py $b --bridge qformer --into adapter --out "$w/qformer-
 python3 $t/train_bridge.py $b --bridge qformer --into adapter --no-text-conditioning \
   --out "$w/qformer-notext-adapter" --steps 1000 &
 wait
-# the demo's default: LLaVA trained on, end to end
+# the demo's default: LLaVA trained on, end to end; then a tower taught each cell's shape (train_cells.py:
+# the kinds, which the caption loss alone did not teach), and LLaVA end to end on it, the cell loss kept on
 python3 $t/train_llava.py --clip "$w/encoder" --llm "$w/llm" --init "$w/llava" --tune-llm --tune-vision \
-  --out "$w/llava-tuned" --steps 1200
+  --out "$w/llava-tuned-1" --steps 1200
+python3 $t/train_llava.py --clip "$w/encoder" --llm "$w/llm" --init "$w/llava-tuned-1" --tune-llm --tune-vision \
+  --tune-scale 0.5 --describe-share 0.5 --out "$w/llava-tuned-2" --steps 1000 &
+python3 $t/train_cells.py --tower "$w/llava-tuned-1" --fresh --lr 2e-3 --steps 1500 --out "$w/cells" &
+wait
+python3 $t/train_llava.py --clip "$w/encoder" --llm "$w/llm" --init "$w/llava-tuned-2" --vision "$w/cells" \
+  --tune-llm --tune-vision --tune-scale 0.5 --describe-share 0.5 --cells-weight CELLS_WEIGHT --steps 2000 \
+  --out "$w/llava-tuned"
 
 python3 $t/ship.py --encoder "$w/encoder" --llm "$w/llm" --llava "$w/llava" --llava-tuned "$w/llava-tuned" \
   --qformer-text "$w/qformer-text" --qformer-notext "$w/qformer-notext" --adapter "$w/adapter" --qformer-text-adapter "$w/qformer-text-adapter" \

@@ -12,7 +12,8 @@ the evaluation can write the held-out split to disk.
     python3 tools/world/world.py --self-check
 
 writes DIR/SPLIT/NNNNN.png and DIR/SPLIT.jsonl, one object per picture:
-{"id", "split", "image", "kind": "shapes"|"testsrc", "scene", "caption", "qa": [{"q", "a", "type"}]}.
+{"id", "split", "image", "kind": "shapes"|"testsrc", "scene", "caption", "qa": [{"q", "a", "type"}],
+"phrases" (shape pictures: each shape's words in the caption)}.
 Question types: colour, count, presence, position, relation, pattern.
 """
 import argparse
@@ -125,7 +126,12 @@ def describe_shape(s, with_place=True):
 
 
 def caption_shapes(scene):
-    parts = [describe_shape(s) for s in scene["shapes"]]
+    """The shapes in reading order (top row first, left to right): with one
+    fixed order the first words of a description have one right answer, so
+    a model learns to find that shape rather than hedge between all of
+    them (in the drawing order, the first shape was any of them)."""
+    ordered = sorted(scene["shapes"], key=lambda s: (s["row"], s["col"]))
+    parts = [describe_shape(s) for s in ordered]
     if len(parts) == 1:
         body = parts[0]
     else:
@@ -222,7 +228,9 @@ def scene(split, index):
     else:
         sc = sample_shapes(r)
         img = draw_shapes(sc)
-        rec = {"kind": "shapes", "scene": sc, "caption": caption_shapes(sc), "qa": questions_shapes(sc, r)}
+        rec = {"kind": "shapes", "scene": sc, "caption": caption_shapes(sc), "qa": questions_shapes(sc, r),
+               # each shape as the caption names it, place included: what a description is scored on
+               "phrases": [describe_shape(s) for s in sc["shapes"]]}
     rec.update({"id": "%s-%05d" % (split, index), "split": split})
     return img, rec
 
