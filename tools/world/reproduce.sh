@@ -1,8 +1,9 @@
 #!/bin/sh
 # Trains every world model from nothing, ships them into world-models/,
 # evaluates them through vtp's C engine and PyTorch, and draws the plots
-# (issue 7; docs/bridges-compared.md). CPU only; about 3 hours on a 2-core
-# machine (the times of each step are in docs/world.md).
+# (issue 7; docs/bridges-compared.md). CPU only; about 4.5 hours on a 2-core
+# machine (the sum of the step times in docs/world.md; never run end to end
+# as one command).
 #
 #   tools/world/reproduce.sh [WORK_DIR]      (default /tmp/world-train)
 #
@@ -39,17 +40,22 @@ python3 $t/train_bridge.py $b --bridge qformer --into adapter --out "$w/qformer-
 python3 $t/train_bridge.py $b --bridge qformer --into adapter --no-text-conditioning \
   --out "$w/qformer-notext-adapter" --steps 1000 &
 wait
-# the demo's default: LLaVA trained on, end to end; then a tower taught each cell's shape (train_cells.py:
-# the kinds, which the caption loss alone did not teach), and LLaVA end to end on it, the cell loss kept on
+# the demo's default: LLaVA trained on, end to end (captions in reading order); then a tower taught each
+# cell's shape (train_cells.py: the kinds, which the caption loss alone did not teach), LLaVA end to end on it
+# with the cell loss kept on, and the kinds' and sizes' words weighted up. The shipped run took some steps
+# from checkpoints inside longer schedules (docs/world.md, fourth run): these full schedules are its nearest
+# equivalent, not a step-for-step replay.
 python3 $t/train_llava.py --clip "$w/encoder" --llm "$w/llm" --init "$w/llava" --tune-llm --tune-vision \
   --out "$w/llava-tuned-1" --steps 1200
 python3 $t/train_llava.py --clip "$w/encoder" --llm "$w/llm" --init "$w/llava-tuned-1" --tune-llm --tune-vision \
   --tune-scale 0.5 --describe-share 0.5 --out "$w/llava-tuned-2" --steps 1000 &
 python3 $t/train_cells.py --tower "$w/llava-tuned-1" --fresh --lr 2e-3 --steps 1500 --out "$w/cells" &
 wait
-python3 $t/train_llava.py --clip "$w/encoder" --llm "$w/llm" --init "$w/llava-tuned-2" --vision "$w/cells" \
-  --tune-llm --tune-vision --tune-scale 0.5 --describe-share 0.5 --cells-weight CELLS_WEIGHT --steps 2000 \
-  --out "$w/llava-tuned"
+tuned="--clip $w/encoder --llm $w/llm --tune-llm --tune-vision --tune-scale 0.5 --describe-share 0.5 --cells-weight 0.5"
+python3 $t/train_llava.py $tuned --init "$w/llava-tuned-2" --vision "$w/cells" --steps 500 --out "$w/llava-tuned-3"
+python3 $t/train_llava.py $tuned --init "$w/llava-tuned-3" --kind-token-weight 4 --steps 1250 --out "$w/llava-tuned-4"
+python3 $t/train_llava.py $tuned --init "$w/llava-tuned-4" --kind-token-weight 4 --size-token-weight 3 --lr 1e-3 \
+  --steps 800 --out "$w/llava-tuned"
 
 python3 $t/ship.py --encoder "$w/encoder" --llm "$w/llm" --llava "$w/llava" --llava-tuned "$w/llava-tuned" \
   --qformer-text "$w/qformer-text" --qformer-notext "$w/qformer-notext" --adapter "$w/adapter" --qformer-text-adapter "$w/qformer-text-adapter" \

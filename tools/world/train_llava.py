@@ -95,6 +95,7 @@ def save(model, args, steps, loss, seconds):
                    "tune_scale": args.tune_scale,
                    "cells_weight": args.cells_weight,
                    "kind_token_weight": args.kind_token_weight,
+                   "size_token_weight": args.size_token_weight,
                    "describe_share": args.describe_share, "tune_llm": args.tune_llm,
                    "tune_vision": args.tune_vision,
                    "init": os.path.basename(os.path.normpath(args.init)) if args.init else None,
@@ -142,6 +143,8 @@ def main():
                     help="add train_cells.py's per-cell loss on the tower's features, this much of it")
     ap.add_argument("--kind-token-weight", type=float, default=1.0,
                     help="weight of the shape kinds' words in the loss (the others weigh 1)")
+    ap.add_argument("--size-token-weight", type=float, default=1.0,
+                    help="weight of the words small and large in the loss")
     ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the projector")
     ap.add_argument("--describe-share", type=float, default=None,
                     help="share of the samples that are descriptions (default: two among the scene's questions)")
@@ -183,11 +186,13 @@ def main():
         for p in g["params"]:
             p.requires_grad_(True)
     token_weights = None
-    if args.kind_token_weight != 1.0:
-        # the shape kinds' words count this much more in the loss: the last attribute descriptions learn
+    if args.kind_token_weight != 1.0 or args.size_token_weight != 1.0:
+        # the shape kinds' (and sizes') words count this much more in the loss: the attributes
+        # descriptions learn last
         token_weights = torch.ones(model.config.text_config.vocab_size)
-        for kind in world.KINDS:
-            token_weights[tok.encode(kind, add_special_tokens=False).ids] = args.kind_token_weight
+        for words, weight in ((world.KINDS, args.kind_token_weight), (sorted(world.SIZES), args.size_token_weight)):
+            for word in words:
+                token_weights[tok.encode(word, add_special_tokens=False).ids] = weight
     cells = None
     if args.cells_weight:
         # train_cells.py's per-cell heads on the tower's features, trained on with the captions' loss, so
