@@ -17,6 +17,8 @@ case "${image,,}" in
   *.jpg|*.jpeg) read=(filesrc location="$image" blocksize="$(stat -c %s "$image")" ! image/jpeg) ;;
   *) read=(filesrc location="$image" ! decodebin ! videoconvert) ;;
 esac
-exec gst-launch-1.0 -q "${read[@]}" ! \
+# through a pipe: on a regular file fdsink seeks to the segment's start and
+# would write over what the caller's shell wrote to that file before
+gst-launch-1.0 -q "${read[@]}" ! \
   vtpencoder model="$model" ! vtpprojector model="$model" ! \
-  vtpllm model="$model" prompt="$prompt" newline=true ! fdsink fd=1
+  vtpllm model="$model" prompt="$prompt" newline=true ! fdsink fd=1 | cat
