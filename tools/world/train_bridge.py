@@ -18,7 +18,6 @@ to OUT/gates.json.
 """
 import argparse
 import json
-import math
 import os
 import random
 import time
@@ -27,6 +26,7 @@ import torch
 
 import bridges
 from bridges import world
+from schedule import warmup_cosine
 
 
 def main():
@@ -73,7 +73,7 @@ def main():
     gates = []
     t0 = time.time()
     for step in range(args.steps):
-        lr = args.lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
+        lr = warmup_cosine(step, args.steps, args.lr, 50)
         for g in opt.param_groups:
             g["lr"] = lr
         if adapter is not None and step % args.gate_every == 0:

@@ -16,7 +16,6 @@ directly; the tower stays the same shape, so vtpencoder runs it as before.
 """
 import argparse
 import json
-import math
 import os
 import random
 import shutil
@@ -29,6 +28,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world  # noqa: E402
+from schedule import warmup_cosine  # noqa: E402
 from train_clip import pixels  # noqa: E402
 
 KIND_CLASSES = ["empty"] + world.KINDS
@@ -130,7 +130,7 @@ def main():
     t0 = time.time()
     tower.train()
     for step in range(args.steps):
-        lr = args.lr * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
+        lr = warmup_cosine(step, args.steps, args.lr, 100)
         for g in opt.param_groups:
             g["lr"] = lr
         imgs, tg = [], []

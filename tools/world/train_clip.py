@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world  # noqa: E402
+from schedule import warmup_cosine  # noqa: E402
 
 MEAN = [0.48145466, 0.4578275, 0.40821073]   # CLIP's, written to preprocessor_config.json
 STD = [0.26862954, 0.26130258, 0.27577711]
@@ -112,7 +113,7 @@ def main():
     rng = random.Random(6)
     t0 = time.time()
     for step in range(args.steps):
-        lr = 1e-3 * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
+        lr = warmup_cosine(step, args.steps, 1e-3, 100)
         for g in opt.param_groups:
             g["lr"] = lr
         imgs, caps, recs = [], [], []

@@ -10,7 +10,6 @@ preprocessor_config.json) that vtp loads as it loads llava-1.5-7b-hf.
 """
 import argparse
 import json
-import math
 import os
 import random
 import shutil
@@ -22,6 +21,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world  # noqa: E402
+from schedule import warmup_cosine  # noqa: E402
 from train_cells import HEADS_FILE, Heads, cell_masks, cells_loss, targets  # noqa: E402
 from train_clip import pixels  # noqa: E402
 from train_text import DESCRIBE, IMAGE  # noqa: E402
@@ -208,7 +208,7 @@ def main():
     t0 = time.time()
     model.train()
     for step in range(args.steps):
-        lr = args.lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
+        lr = warmup_cosine(step, args.steps, args.lr, 50)
         for g in opt.param_groups:
             g["lr"] = lr * g["scale"]
         imgs, seqs, recs = [], [], []

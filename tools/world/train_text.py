@@ -14,7 +14,6 @@ answered by the caption. Answers end with </s>.
 """
 import argparse
 import json
-import math
 import os
 import random
 import sys
@@ -24,6 +23,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world  # noqa: E402
+from schedule import warmup_cosine  # noqa: E402
 
 LLAVA = "USER: {context}\n{prompt} ASSISTANT:"
 ALPACA = ("Below is an instruction that describes a task. Write a response that appropriately completes the "
@@ -155,7 +155,7 @@ def main():
     forms = ["llava", "alpaca", "blip"]
     model.train()
     for step in range(args.steps):
-        lr = args.lr * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * step / args.steps))
+        lr = warmup_cosine(step, args.steps, args.lr, 100)
         for g in opt.param_groups:
             g["lr"] = lr
         seqs = []
