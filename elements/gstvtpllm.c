@@ -331,7 +331,10 @@ describe (GstVtpLlm *self, VtpTensor *image, const char *buffer_prompt, GstClock
     return NULL;
   self->state->n_past = 0;
   t0 = g_get_monotonic_time ();
-  if (!vtp_llama_prefill (self->llm, self->state, segs, n_segs, FALSE, error))
+  /* the queue runs asynchronously: wait for the prefill's kernels, or their
+   * time is counted as the first decode step's */
+  if (!vtp_llama_prefill (self->llm, self->state, segs, n_segs, FALSE, error)
+      || !vtp_device_finish (self->llm->dev, error))
     return NULL;
   t1 = g_get_monotonic_time ();
   if (!vtp_llama_generate (self->llm, self->state, &gp, keep_going, &gen, out, &why, error))
