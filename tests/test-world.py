@@ -49,6 +49,7 @@ FLOORS = {
     "qformer-notext-adapter": {},                                               # (41%, 31%, 41%, 9%)
 }
 NUMBERS = ["zero", "one", "two", "three"]
+PER_SHAPE = {"caption shape", "caption place"}      # shares of the shapes; the others of the pictures
 
 
 def run(variant, spec, source, prompt):
@@ -90,8 +91,7 @@ def check_variant(variant, spec, pictures):
             right["caption shape"] += ("%s %s %s" % (s["size"], s["colour"], s["kind"])) in text
             n_shapes += 1
         right["caption place"] += sum(phrase in text for phrase in rec["phrases"])
-    share = {k: v / (n_shapes if k.startswith("caption s") or k == "caption place" else len(pictures))
-             for k, v in right.items()}
+    share = {k: v / (n_shapes if k in PER_SHAPE else len(pictures)) for k, v in right.items()}
     print("%-24s %s" % (variant, "  ".join("%s %.0f%%" % (k, 100 * v) for k, v in share.items())), flush=True)
     return share
 

@@ -18,8 +18,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world  # noqa: E402
-from train_clip import pixels  # noqa: E402
-from train_llava import DESCRIBE, IMAGE, encode  # noqa: E402
+from train_llava import DESCRIBE, greedy_text  # noqa: E402
 
 # "a small red square at the top left", "a large blue circle in the centre"
 SHAPE = re.compile(r"a (small|large) (\w+) (\w+) (?:in the (centre)|at the ([a-z ]+?))(?=,| and| on)")
@@ -40,19 +39,13 @@ def main():
     from transformers import LlavaForConditionalGeneration
     model = LlavaForConditionalGeneration.from_pretrained(args.model).eval()
     tok = Tokenizer.from_file(os.path.join(args.model, "tokenizer.json"))
-    image_id = tok.token_to_id(IMAGE)
-    n_patches = model.config.image_seq_length
     right = {k: 0 for k in ("count",) + ATTRIBUTES + ("all",)}
     pictures = shapes = 0
     for i in range(args.count):
         img, rec = world.scene("val", i)
         if rec["kind"] != "shapes":
             continue
-        ids, _ = encode(tok, image_id, n_patches, DESCRIBE)
-        with torch.no_grad():
-            out = model.generate(input_ids=torch.tensor([ids]), pixel_values=pixels(img)[None], max_new_tokens=60,
-                                 do_sample=False)
-        got = described_shapes(tok.decode(out[0, len(ids):].tolist(), skip_special_tokens=True))
+        got = described_shapes(greedy_text(model, tok, img, DESCRIBE))
         want = [(s["size"], s["colour"], s["kind"], world.place_name(s["row"], s["col"]))
                 for s in sorted(rec["scene"]["shapes"], key=lambda s: (s["row"], s["col"]))]
         pictures += 1

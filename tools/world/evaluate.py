@@ -90,16 +90,11 @@ def torch_answers(models, variant, items, recs, max_new_tokens):
     if "model" in v:                     # a llava-hf directory
         from tokenizers import Tokenizer
         from transformers import LlavaForConditionalGeneration
-        from train_clip import pixels
-        from train_llava import encode
+        from train_llava import greedy_text
         tok = Tokenizer.from_file(os.path.join(v["model"], "tokenizer.json"))
         model = LlavaForConditionalGeneration.from_pretrained(v["model"], dtype=torch.float32).eval()
-        with torch.no_grad():
-            for i, q in items:
-                ids, _ = encode(tok, model.config.image_token_index, model.config.image_seq_length, q)
-                gen = model.generate(input_ids=torch.tensor([ids]), pixel_values=pixels(recs[i][0])[None],
-                                     max_new_tokens=max_new_tokens, do_sample=False)
-                out[(i, q)] = tok.decode(gen[0, len(ids):].tolist(), skip_special_tokens=True)
+        for i, q in items:
+            out[(i, q)] = greedy_text(model, tok, recs[i][0], q, max_new_tokens)
         return out
     import bridges
     model = bridges.Bridge.load(v.get("encoder", v.get("clip")), v.get("llm", v.get("llama")), v.get("qformer"),

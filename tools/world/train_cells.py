@@ -36,6 +36,7 @@ COLOUR_CLASSES = ["none"] + sorted(world.COLOURS)
 SIZE_CLASSES = ["none"] + sorted(world.SIZES)
 SCENE_CLASSES = sorted(world.BACKGROUNDS) + sorted(world.TESTSRC)   # background, or the test pattern
 HEADS_FILE = "cells-heads.pt"
+KIND_WEIGHT = 2.0               # the kind's loss, against 1 for colour, size and scene
 
 
 def cell_masks(image_size, patch):
@@ -113,15 +114,15 @@ def main():
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--kind-weight", type=float, default=2.0)
+    ap.add_argument("--kind-weight", type=float, default=KIND_WEIGHT)
     ap.add_argument("--fresh", action="store_true", help="start from random weights in --tower's shape")
     args = ap.parse_args()
     torch.manual_seed(4)
     torch.set_num_threads(int(os.environ.get("TRAIN_THREADS", os.cpu_count() or 1)))
+    from transformers import CLIPVisionModel
     tower, layer = load_tower(args.tower)
     cfg = tower.config
     if args.fresh:
-        from transformers import CLIPVisionModel
         tower = CLIPVisionModel(cfg)
     masks = cell_masks(cfg.image_size, cfg.patch_size)
     heads = Heads(cfg.hidden_size)
@@ -148,10 +149,7 @@ def main():
                   % (step, loss.item(), loss_kind.item(), acc, time.time() - t0), flush=True)
     tower.eval()
     os.makedirs(args.out, exist_ok=True)
-    from transformers import CLIPVisionModel
-    out = CLIPVisionModel(cfg)
-    out.load_state_dict(tower.state_dict())
-    out.save_pretrained(args.out)
+    tower.save_pretrained(args.out)     # a CLIPVisionModel, also when it came out of a llava directory
     # the heads, for train_llava.py --cells-weight (not part of the tower; ship.py leaves them out)
     torch.save(heads.state_dict(), os.path.join(args.out, HEADS_FILE))
     src_pre = os.path.join(args.tower, "preprocessor_config.json")

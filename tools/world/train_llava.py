@@ -22,11 +22,10 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world  # noqa: E402
 from schedule import warmup_cosine  # noqa: E402
-from train_cells import HEADS_FILE, Heads, cell_masks, cells_loss, targets  # noqa: E402
+from train_cells import HEADS_FILE, KIND_WEIGHT, Heads, cell_masks, cells_loss, targets  # noqa: E402
 from train_clip import pixels  # noqa: E402
 from train_text import DESCRIBE, IMAGE  # noqa: E402
 
-KIND_WEIGHT = 2.0                                  # train_cells.py's default
 TEMPLATE = "USER: <image>\n{prompt} ASSISTANT:"     # vtpllm's default for image embeddings
 
 
@@ -59,6 +58,15 @@ def encode(tok, image_id, n_patches, prompt, answer=None):
         ids += a
         labels += a
     return ids, labels
+
+
+def greedy_text(model, tok, img, prompt, max_new_tokens=60):
+    """@model's greedy answer to @prompt about picture @img, decoded."""
+    ids, _ = encode(tok, model.config.image_token_index, model.config.image_seq_length, prompt)
+    with torch.no_grad():
+        out = model.generate(input_ids=torch.tensor([ids]), pixel_values=pixels(img)[None],
+                             max_new_tokens=max_new_tokens, do_sample=False)
+    return tok.decode(out[0, len(ids):].tolist(), skip_special_tokens=True)
 
 
 def llava_loss(model, image_id, ids, pixel_values, mask, labels, token_weights=None):
@@ -103,7 +111,7 @@ def save(model, args, steps, loss, seconds):
                    "final_loss": loss, "seconds": seconds}, f, indent=1)
 
 
-def val_descriptions(model, tok, image_id, n_patches, count=40):
+def val_descriptions(model, tok, count=40):
     """Greedy descriptions of the first @count validation shape pictures:
     the share of whole captions right, and of shapes named with their size,
     colour, kind and place (the phrase found in the text)."""
@@ -113,11 +121,7 @@ def val_descriptions(model, tok, image_id, n_patches, count=40):
         img, rec = world.scene("val", i)
         if rec["kind"] != "shapes":
             continue
-        ids, _ = encode(tok, image_id, n_patches, DESCRIBE)
-        with torch.no_grad():
-            out = model.generate(input_ids=torch.tensor([ids]), pixel_values=pixels(img)[None],
-                                 max_new_tokens=60, do_sample=False)
-        text = tok.decode(out[0, len(ids):].tolist(), skip_special_tokens=True).strip()
+        text = greedy_text(model, tok, img, DESCRIBE).strip()
         exact += text == rec["caption"]
         for s in rec["scene"]["shapes"]:
             shapes += 1
@@ -171,7 +175,7 @@ def main():
         model.model.vision_tower.load_state_dict(CLIPVisionModel.from_pretrained(args.vision).state_dict())
     assert model.config.image_token_index == image_id
     if args.val_only:
-        print("val descriptions:", json.dumps(val_descriptions(model, tok, image_id, n_patches)), flush=True)
+        print("val descriptions:", json.dumps(val_descriptions(model, tok)), flush=True)
         return
     for p in model.parameters():
         p.requires_grad_(False)
@@ -245,15 +249,10 @@ def main():
             save(model, args, step + 1, loss.item(), time.time() - t0)
             model.train()
     save(model, args, args.steps, loss.item(), time.time() - t0)
-    print("val descriptions:", json.dumps(val_descriptions(model, tok, image_id, n_patches)), flush=True)
+    print("val descriptions:", json.dumps(val_descriptions(model, tok)), flush=True)
     # a look: one held-out picture, described
     img, rec = world.scene("test", 1)
-    ids, _ = encode(tok, image_id, n_patches, DESCRIBE)
-    with torch.no_grad():
-        out = model.generate(input_ids=torch.tensor([ids]), pixel_values=pixels(img)[None], max_new_tokens=40,
-                             do_sample=False)
-    print("test-00001:", repr(tok.decode(out[0, len(ids):].tolist(), skip_special_tokens=True)),
-          "want", repr(rec["caption"]))
+    print("test-00001:", repr(greedy_text(model, tok, img, DESCRIBE, 40)), "want", repr(rec["caption"]))
 
 
 if __name__ == "__main__":
