@@ -23,6 +23,7 @@
 #define LAYOUT_P16 1            /* see linear.cl */
 #define PANEL 16
 #define PANEL_TM 6              /* linear_p16_<T>_1 .. _6 exist */
+#define QPANEL_TM 4             /* qlinear_p16_<T>_1 .. _4 exist (quant.cl) */
 #define GROUP_TILES 8           /* tiles of PANEL_TM rows per work-item of linear_p16g */
 #define GEMV_MAX_ROWS 8         /* GPUs: rows up to which gemv_<T> is used */
 #define GEMM_TM 2               /* must match linear.cl */
@@ -61,6 +62,68 @@ pack_p16 (void *dst, const void *src, gint64 n, gint64 k, gsize es, gboolean pai
   memcpy (d + n16 * k * es, s + n16 * k * es, (n - n16) * k * es);
 }
 
+/* Block-quantized types in layout 1: each field of a block (a run of
+ * @count units of @unit bytes at byte @offset) is transposed across the 16
+ * rows of a panel, so that a kernel reads one unit of 16 rows with one
+ * vector load (quant.cl describes the layout). */
+typedef struct {
+  guint16 offset, count, unit;
+} BlockField;
+
+static const BlockField *
+block_fields (VtpDType t)
+{
+  static const BlockField q8_0[] = { { 0, 1, 2 }, { 2, 32, 1 }, { 0, 0, 0 } };
+  static const BlockField q4_0[] = { { 0, 1, 2 }, { 2, 16, 1 }, { 0, 0, 0 } };
+  static const BlockField q4_k[] = { { 0, 2, 2 }, { 4, 12, 1 }, { 16, 128, 1 }, { 0, 0, 0 } };
+  static const BlockField q5_k[] = { { 0, 2, 2 }, { 4, 12, 1 }, { 16, 32, 1 }, { 48, 128, 1 }, { 0, 0, 0 } };
+  static const BlockField q6_k[] = { { 0, 128, 1 }, { 128, 64, 1 }, { 192, 16, 1 }, { 208, 1, 2 }, { 0, 0, 0 } };
+  switch (t) {
+    case VTP_DTYPE_Q8_0: return q8_0;
+    case VTP_DTYPE_Q4_0: return q4_0;
+    case VTP_DTYPE_Q4_K: return q4_k;
+    case VTP_DTYPE_Q5_K: return q5_k;
+    case VTP_DTYPE_Q6_K: return q6_k;
+    default: return NULL;
+  }
+}
+
+/* Packs @src (@n rows of @k elements of block type @t, ggml layout) into
+ * layout 1: same size, panels of 16 rows, the rows after the last panel as
+ * they are. */
+static void
+pack_blocks_p16 (void *dst, const void *src, gint64 n, gint64 k, VtpDType t)
+{
+  const gsize bb = vtp_dtype_block_bytes (t), row = vtp_dtype_row_bytes (t, k);
+  const gint64 n16 = n & ~(gint64) (PANEL - 1), nb = k / vtp_dtype_block_elements (t);
+  const BlockField *fields = block_fields (t);
+  guint8 *d = dst;
+  const guint8 *s = src;
+
+  for (gint64 p = 0; p < n16; p += PANEL)
+    for (gint64 b = 0; b < nb; b++) {
+      guint8 *pb = d + p * row + b * PANEL * bb;
+      for (const BlockField *f = fields; f->count; f++)
+        for (gint j = 0; j < PANEL; j++) {
+          const guint8 *blk = s + (p + j) * row + b * bb + f->offset;
+          for (gint i = 0; i < f->count; i++)
+            memcpy (pb + PANEL * f->offset + ((gsize) i * PANEL + j) * f->unit, blk + (gsize) i * f->unit,
+                f->unit);
+        }
+    }
+  memcpy (d + n16 * row, s + n16 * row, (n - n16) * row);
+}
+
+/* Packs @src [n, k] of @dtype into layout 1. */
+static void
+pack_panels (void *dst, const void *src, gint64 n, gint64 k, VtpDType dtype)
+{
+  if (vtp_dtype_is_quantized (dtype))
+    pack_blocks_p16 (dst, src, n, k, dtype);
+  else
+    pack_p16 (dst, src, n, k, vtp_dtype_size (dtype), dtype == VTP_DTYPE_BF16);
+}
+
 /* TRUE where the GPU kernels and layout serve: non-CPU devices, and any
  * device while $VTP_LINEAR_AS_GPU is set (so that tests check the GPU
  * kernels on a CPU). */
@@ -75,12 +138,12 @@ vtp_linear_weight_new (VtpDevice *dev, VtpDType dtype, gint64 n, gint64 k,
     gconstpointer data, GError **error)
 {
   gint64 shape[2] = { n, k };
-  const gsize es = vtp_dtype_size (dtype);
   VtpTensor *t;
   void *dst;
   cl_int err;
 
   g_return_val_if_fail (vtp_weight_suffix (dtype) != NULL, NULL);
+  g_return_val_if_fail (k % vtp_dtype_block_elements (dtype) == 0, NULL);
   if (as_gpu (dev) || n < PANEL)
     return vtp_tensor_new_from_data (dev, dtype, 2, shape, data, error);
 
@@ -92,7 +155,7 @@ vtp_linear_weight_new (VtpDevice *dev, VtpDType dtype, gint64 n, gint64 k,
   dst = clEnqueueMapBuffer (dev->queue, t->mem, CL_TRUE, CL_MAP_WRITE_INVALIDATE_REGION, 0,
       vtp_tensor_n_bytes (t), 0, NULL, NULL, &err);
   if (dst && err == CL_SUCCESS) {
-    pack_p16 (dst, data, n, k, es, dtype == VTP_DTYPE_BF16);
+    pack_panels (dst, data, n, k, dtype);
     err = clEnqueueUnmapMemObject (dev->queue, t->mem, dst, 0, NULL, NULL);
     if (err == CL_SUCCESS)
       err = clFinish (dev->queue);
@@ -113,7 +176,7 @@ vtp_linear_weight_new (VtpDevice *dev, VtpDType dtype, gint64 n, gint64 k,
       }
       return t;
     }
-    pack_p16 (packed, data, n, k, es, dtype == VTP_DTYPE_BF16);
+    pack_panels (packed, data, n, k, dtype);
     if (!vtp_tensor_write (t, 0, packed, vtp_tensor_n_bytes (t), error)) {
       g_free (packed);
       vtp_tensor_free (t);
@@ -150,7 +213,9 @@ vtp_op_linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gin
 
   if (vtp_error_is_pending () || n_rows == 0)
     return;
-  if (!check (suffix && w->ndim == 2, "linear", "weights must be 2-D f32/f16/bf16")
+  if (!check (suffix && w->ndim == 2, "linear", "weights must be 2-D f32/f16/bf16 or block-quantized")
+      || !check (K % vtp_dtype_block_elements (w->dtype) == 0, "linear", "%" G_GINT64_FORMAT
+          " columns are not whole %s blocks", K, vtp_dtype_name (w->dtype))
       || !check (w->layout == LAYOUT_PLAIN || w->layout == LAYOUT_P16, "linear",
           "weights in unknown layout %u", w->layout)
       || !check (x->dtype == VTP_DTYPE_F32 && y->dtype == VTP_DTYPE_F32, "linear", "activations must be f32")
@@ -168,6 +233,24 @@ vtp_op_linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gin
 #define ARGS_COMMON(rows)                                                      \
   A_MEM (x), A_INT (x_row * K), A_MEM (w), A_OPT_MEM (bias), A_INT (bias != NULL), \
   A_MEM (y), A_INT (y_row * N), A_INT (rows), A_INT (K), A_INT (N), A_INT (accumulate)
+
+  if (w->layout == LAYOUT_P16 && vtp_dtype_is_quantized (w->dtype)) {
+    /* Up to QPANEL_TM rows: one work-item height per row count (weights
+     * read once; 1 row: the decode GEMV). Beyond: tiles of PANEL_TM rows
+     * over weights dequantized once per work-item (GROUP_TILES tiles). */
+    const size_t local[2] = { 1, 1 };
+    if (n_rows <= QPANEL_TM) {
+      const size_t global[2] = { 1, (N + PANEL - 1) / PANEL };
+      g_snprintf (name, sizeof name, "qlinear_p16_%s_%d", suffix, (gint) n_rows);
+      LAUNCH (dev, name, 2, global, local, ARGS_COMMON (n_rows));
+    } else {
+      const gint64 tiles = (n_rows + PANEL_TM - 1) / PANEL_TM, per_item = MIN (tiles, GROUP_TILES);
+      const size_t global[2] = { (tiles + per_item - 1) / per_item, (N + PANEL - 1) / PANEL };
+      g_snprintf (name, sizeof name, "qlinear_p16g_%s", suffix);
+      LAUNCH (dev, name, 2, global, local, ARGS_COMMON (n_rows), A_INT (per_item));
+    }
+    return;
+  }
 
   if (w->layout == LAYOUT_P16) {
     /* Up to PANEL_TM rows: one work-item height per row count. Beyond,

@@ -6,13 +6,14 @@
 G_BEGIN_DECLS
 
 /* Uploads a linear layer's weight given in PyTorch layout [N (out), K (in)]
- * with element type @dtype (F32, F16 or BF16) from host memory. The tensor's
- * shape stays [N, K] whatever the device layout is. */
+ * with element type @dtype (F32, F16, BF16, or a block-quantized type whose
+ * rows are ggml blocks, K a multiple of the block) from host memory. The
+ * tensor's shape stays [N, K] whatever the device layout is. */
 VtpTensor *vtp_linear_weight_new (VtpDevice *dev, VtpDType dtype, gint64 n, gint64 k,
     gconstpointer data, GError **error);
 
 /* y[y_row + i] (+)= x[x_row + i] · wᵀ + bias, i < n_rows; w from
- * vtp_linear_weight_new (or any plain [N, K] F32/F16/BF16 tensor),
+ * vtp_linear_weight_new (or any plain [N, K] tensor of those types),
  * x [*, K], y [*, N], bias [N] F32 or NULL. */
 void vtp_op_linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_rows,
     const VtpTensor *w, const VtpTensor *bias, gboolean accumulate);

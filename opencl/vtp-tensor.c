@@ -8,8 +8,44 @@ vtp_dtype_size (VtpDType t)
     case VTP_DTYPE_F16: case VTP_DTYPE_BF16: return 2;
     case VTP_DTYPE_U8: return 1;
     case VTP_DTYPE_I64: return 8;
+    default: return 0;
   }
-  return 0;
+}
+
+gboolean
+vtp_dtype_is_quantized (VtpDType t)
+{
+  return vtp_dtype_block_elements (t) > 1;
+}
+
+guint
+vtp_dtype_block_elements (VtpDType t)
+{
+  switch (t) {
+    case VTP_DTYPE_Q8_0: case VTP_DTYPE_Q4_0: return 32;
+    case VTP_DTYPE_Q4_K: case VTP_DTYPE_Q5_K: case VTP_DTYPE_Q6_K: return 256;
+    default: return 1;
+  }
+}
+
+gsize
+vtp_dtype_block_bytes (VtpDType t)
+{
+  /* ggml's block sizes: scale(s) + packed quants (vtp-quant.h) */
+  switch (t) {
+    case VTP_DTYPE_Q8_0: return 34;
+    case VTP_DTYPE_Q4_0: return 18;
+    case VTP_DTYPE_Q4_K: return 144;
+    case VTP_DTYPE_Q5_K: return 176;
+    case VTP_DTYPE_Q6_K: return 210;
+    default: return vtp_dtype_size (t);
+  }
+}
+
+gsize
+vtp_dtype_row_bytes (VtpDType t, gint64 cols)
+{
+  return (gsize) (cols / vtp_dtype_block_elements (t)) * vtp_dtype_block_bytes (t);
 }
 
 float
@@ -84,7 +120,8 @@ vtp_f32_to_bf16 (float f)
 const char *
 vtp_dtype_name (VtpDType t)
 {
-  static const char *const names[] = { "f32", "f16", "bf16", "i32", "u8", "i64" };
+  static const char *const names[] = { "f32", "f16", "bf16", "i32", "u8", "i64",
+    "q8_0", "q4_0", "q4_k", "q5_k", "q6_k" };
   return (guint) t < G_N_ELEMENTS (names) ? names[t] : "?";
 }
 
@@ -100,7 +137,7 @@ vtp_tensor_n_elements (const VtpTensor *t)
 gsize
 vtp_tensor_n_bytes (const VtpTensor *t)
 {
-  return (gsize) vtp_tensor_n_elements (t) * vtp_dtype_size (t->dtype);
+  return (gsize) vtp_tensor_rows (t) * vtp_dtype_row_bytes (t->dtype, vtp_tensor_cols (t));
 }
 
 gint64

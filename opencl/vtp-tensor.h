@@ -1,6 +1,7 @@
 /* vtp-tensor.h: a typed, shaped buffer on a VtpDevice. Activations are F32;
- * weights keep their checkpoint type (F32, F16, BF16) and are converted in
- * the kernels that read them. */
+ * weights keep their checkpoint type (F32, F16, BF16, or one of llama.cpp's
+ * block-quantized types, see vtp-quant.h) and are converted in the kernels
+ * that read them. */
 #pragma once
 #include "vtp-device.h"
 
@@ -13,6 +14,13 @@ typedef enum {
   VTP_DTYPE_I32,
   VTP_DTYPE_U8,
   VTP_DTYPE_I64,        /* host side only: token ids in checkpoints and fixtures */
+  /* llama.cpp's block-quantized weight types (ggml's block layouts, see
+   * vtp-quant.h): a row of K elements is K / block elements blocks */
+  VTP_DTYPE_Q8_0,
+  VTP_DTYPE_Q4_0,
+  VTP_DTYPE_Q4_K,
+  VTP_DTYPE_Q5_K,
+  VTP_DTYPE_Q6_K,
 } VtpDType;
 
 #define VTP_MAX_DIMS 4
@@ -27,7 +35,15 @@ typedef struct {
                          * packed the tensor (vtp-linear.c for weights) */
 } VtpTensor;
 
+/* Bytes per element; 0 for the block-quantized types (use the block or row
+ * sizes below, which serve every type). */
 gsize vtp_dtype_size (VtpDType t);
+gboolean vtp_dtype_is_quantized (VtpDType t);
+/* Elements per block (1 for the plain types) and bytes per block. */
+guint vtp_dtype_block_elements (VtpDType t);
+gsize vtp_dtype_block_bytes (VtpDType t);
+/* Bytes of a row of @cols elements (@cols a multiple of the block). */
+gsize vtp_dtype_row_bytes (VtpDType t, gint64 cols);
 /* Scalar conversions (round to nearest even), for loading and tests. */
 float vtp_f16_to_f32 (guint16 h);
 guint16 vtp_f32_to_f16 (float f);

@@ -15,6 +15,12 @@ inline float8 load8_bf16 (__global const ushort *w, size_t i)
 }
 inline float load1_bf16 (__global const ushort *w, size_t i) { return as_float ((uint) w[i] << 16); }
 
+/* Row n of a weight matrix [N, K] stored row-major (layout 0); the
+ * block-quantized types have their own in quant.cl. */
+inline __global const float *row_f32 (__global const float *w, int n, int K) { return w + (size_t) n * K; }
+inline __global const half *row_f16 (__global const half *w, int n, int K) { return w + (size_t) n * K; }
+inline __global const ushort *row_bf16 (__global const ushort *w, int n, int K) { return w + (size_t) n * K; }
+
 inline float hsum8 (float8 v)
 {
   float4 s = v.lo + v.hi;

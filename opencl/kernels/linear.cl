@@ -76,7 +76,7 @@ inline void p16_tail_##T (__global const float *x, int x_off,                  \
   for (int m = m0; m < m1; m++) {                                              \
     __global const float *xm = x + x_off + (size_t) m * K;                     \
     for (int n = n0; n < N; n++) {                                             \
-      __global const WT *wr = w + (size_t) n * K;                              \
+      __global const WT *wr = row_##T (w, n, K);                               \
       float8 a = 0.0f;                                                         \
       float s;                                                                 \
       for (int k = 0; k < k8; k += 8)                                          \
@@ -222,7 +222,7 @@ __kernel void gemv_##T##_##MR (__global const float *x, int x_off,            \
   const int lane = lid % S;                                                    \
   const int n = get_group_id (0) * (L / S) + lid / S;                          \
   const int m0 = get_group_id (1) * MR, mc = min (MR, M - m0);                 \
-  __global const WT *wr = w + (size_t) min (n, N - 1) * K;                     \
+  __global const WT *wr = row_##T (w, min (n, N - 1), K);                      \
   __global const float *xb = x + x_off + (size_t) m0 * K;                      \
   const int k8 = K & ~7;                                                       \
   float8 acc[MR];                                                              \
@@ -297,7 +297,7 @@ void gemm_tiled_##T (__global const float *x, int x_off,                       \
       const int idx = tid + e * 256, r = idx / TILE_K, kk = idx % TILE_K;      \
       const int k = k0 + kk;                                                   \
       xs[kk][r] = m0 + r < M && k < K ? x[x_off + (size_t) (m0 + r) * K + k] : 0.0f; \
-      ws[kk][r] = n0 + r < N && k < K ? load1_##T (w, (size_t) (n0 + r) * K + k) : 0.0f; \
+      ws[kk][r] = n0 + r < N && k < K ? load1_##T (row_##T (w, n0 + r, K), k) : 0.0f; \
     }                                                                          \
     barrier (CLK_LOCAL_MEM_FENCE);                                             \
     for (int kk = 0; kk < TILE_K; kk++) {                                      \
@@ -342,7 +342,7 @@ __kernel void gemm_##T (__global const float *x, int x_off,                  \
   for (int i = 0; i < GEMM_TM; i++)                                            \
     xr[i] = x + x_off + (size_t) min (m0 + i, M - 1) * K;                      \
   for (int j = 0; j < GEMM_TN; j++)                                            \
-    wr[j] = w + (size_t) min (n0 + j, N - 1) * K;                              \
+    wr[j] = row_##T (w, min (n0 + j, N - 1), K);                               \
   for (int i = 0; i < GEMM_TM; i++)                                            \
     for (int j = 0; j < GEMM_TN; j++)                                          \
       acc[i][j] = 0.0f;                                                        \

@@ -1,0 +1,474 @@
+/* quant.cl: y (+)= x · Wᵀ + bias for weights in llama.cpp's block-quantized
+ * types (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K; ggml's block layouts, described in
+ * opencl/vtp-quant.h). Activations and accumulation stay F32. Needs
+ * linear.cl's macros (it follows it in the program).
+ *
+ * Weight layouts (VtpTensor.layout, set by vtp_linear_weight_new):
+ *  0  plain: row n is the K / QK blocks of ggml, row-major (a GGUF tensor
+ *     as it is); GPUs, and tensors not packed.
+ *  1  panels of 16 rows (CPUs): the first N & ~15 rows as panels, each the
+ *     K / QK blocks of its 16 rows one after the other; a panel block is
+ *     the 16 rows' blocks with every field transposed, field after field in
+ *     the block's order: a field of C units of u bytes at byte offset o of a
+ *     block is at 16 o in the panel block, unit i of row j at 16 o + (16 i +
+ *     j) u. So one vload16 gives a byte (or, from the f16 fields, a scale)
+ *     of the 16 rows at once. The N % 16 last rows follow, plain. Same size
+ *     as layout 0 (vtp-linear.c packs it: pack_blocks_p16).
+ *
+ * Kernels, layout 1 (CPUs; local size 1, explicit 16-wide vectors):
+ *  - qlinear_p16_<T>_<TM>, TM = 1..4: a TM x 16 tile of y, block by block:
+ *    the 16 rows' integer quants are converted to float and multiplied into
+ *    per-block sums, which are scaled once per (sub-)block. TM = 1: decode.
+ *  - qlinear_p16g_<T>: more rows: each work-item dequantizes 256 steps of
+ *    its panel into private memory once and runs 6 x 16 tiles over them
+ *    (as linear_p16g_<T>).
+ * Layout 0 uses linear.cl's kernels (gemv_<T>_<MR>, gemm_tiled_<T>,
+ * gemm_<T>) through row_<T> / load1_<T> / load8_<T> below. */
+
+#define QK_q8_0 32
+#define QK_q4_0 32
+#define QK_q4_k 256
+#define QK_q5_k 256
+#define QK_q6_k 256
+#define BB_q8_0 34
+#define BB_q4_0 18
+#define BB_q4_k 144
+#define BB_q5_k 176
+#define BB_q6_k 210
+
+/* ---- layout 0: one element or eight (k a multiple of 8) of row @r ---- */
+
+#define DEFINE_ROW(T)                                                          \
+inline __global const uchar *row_##T (__global const uchar *w, int n, int K)   \
+{                                                                              \
+  return w + (size_t) n * (K / QK_##T) * BB_##T;                               \
+}
+DEFINE_ROW (q8_0)
+DEFINE_ROW (q4_0)
+DEFINE_ROW (q4_k)
+DEFINE_ROW (q5_k)
+DEFINE_ROW (q6_k)
+
+inline float half_at (__global const uchar *p) { return vload_half (0, (__global const half *) p); }
+
+inline float load1_q8_0 (__global const uchar *r, size_t k)
+{
+  __global const uchar *b = r + k / 32 * BB_q8_0;
+  return (float) ((__global const char *) b)[2 + k % 32] * half_at (b);
+}
+inline float8 load8_q8_0 (__global const uchar *r, size_t k)
+{
+  __global const uchar *b = r + k / 32 * BB_q8_0;
+  return convert_float8 (vload8 (0, (__global const char *) b + 2 + k % 32)) * half_at (b);
+}
+
+inline float load1_q4_0 (__global const uchar *r, size_t k)
+{
+  __global const uchar *b = r + k / 32 * BB_q4_0;
+  const uint j = k % 32, q = b[2 + j % 16];
+  return (float) ((int) (j < 16 ? q & 15 : q >> 4) - 8) * half_at (b);
+}
+inline float8 load8_q4_0 (__global const uchar *r, size_t k)
+{
+  __global const uchar *b = r + k / 32 * BB_q4_0;
+  const uint j = k % 32;
+  const uchar8 q = vload8 (0, b + 2 + j % 16);
+  return convert_float8 (convert_int8 (j < 16 ? q & (uchar8) 15 : q >> (uchar8) 4) - 8) * half_at (b);
+}
+
+/* Q4_K / Q5_K: scale and min of sub-block j from the 12 packed bytes s. */
+inline float2 scale_min_k4 (__global const uchar *s, int j)
+{
+  if (j < 4)
+    return (float2) (s[j] & 63, s[j + 4] & 63);
+  return (float2) ((s[j + 4] & 0xf) | ((s[j - 4] >> 6) << 4), (s[j + 4] >> 4) | ((s[j] >> 6) << 4));
+}
+
+/* The (scale, min) of element k's sub-block as d * s and dmin * m. */
+inline float2 k4_scale (__global const uchar *b, int k)
+{
+  const int c = k / 64, sub = 2 * c + (k % 64) / 32;
+  const float2 sm = scale_min_k4 (b + 4, sub);
+  return (float2) (half_at (b) * sm.x, half_at (b + 2) * sm.y);
+}
+
+inline float load1_q4_k (__global const uchar *r, size_t k)
+{
+  __global const uchar *b = r + k / 256 * BB_q4_k;
+  const int e = k % 256, c = e / 64, l = e % 32;
+  const uint q = b[16 + 32 * c + l];
+  const float2 dm = k4_scale (b, e);
+  return dm.x * (float) ((e % 64) < 32 ? q & 15 : q >> 4) - dm.y;
+}
+inline float8 load8_q4_k (__global const uchar *r, size_t k)
+{
+  __global const uchar *b = r + k / 256 * BB_q4_k;
+  const int e = k % 256, c = e / 64, l = e % 32;
+  const uchar8 q = vload8 (0, b + 16 + 32 * c + l);
+  const float2 dm = k4_scale (b, e);
+  return dm.x * convert_float8 ((e % 64) < 32 ? q & (uchar8) 15 : q >> (uchar8) 4) - dm.y;
+}
+
+inline float load1_q5_k (__global const uchar *r, size_t k)
+{
+  __global const uchar *b = r + k / 256 * BB_q5_k;
+  const int e = k % 256, c = e / 64, l = e % 32, hi = (e % 64) >= 32;
+  const uint q = b[48 + 32 * c + l], h = (b[16 + l] >> (2 * c + hi)) & 1;
+  const float2 dm = k4_scale (b, e);
+  return dm.x * (float) ((hi ? q >> 4 : q & 15) | (h << 4)) - dm.y;
+}
+inline float8 load8_q5_k (__global const uchar *r, size_t k)
+{
+  __global const uchar *b = r + k / 256 * BB_q5_k;
+  const int e = k % 256, c = e / 64, l = e % 32, hi = (e % 64) >= 32;
+  const uchar8 q = vload8 (0, b + 48 + 32 * c + l);
+  const uchar8 h = (vload8 (0, b + 16 + l) >> (uchar8) (2 * c + hi)) & (uchar8) 1;
+  const float2 dm = k4_scale (b, e);
+  return dm.x * convert_float8 ((hi ? q >> (uchar8) 4 : q & (uchar8) 15) | (h << (uchar8) 4)) - dm.y;
+}
+
+/* Q6_K element e of a block: half h = e / 128; quarter u = (e % 128) / 32
+ * takes ql[64 h + l (+ 32 for odd u)] (low nibble for u < 2) and bits 2 u
+ * of qh[32 h + l]; scale 8 h + l / 16 + 2 u. */
+inline float load1_q6_k (__global const uchar *r, size_t k)
+{
+  __global const uchar *b = r + k / 256 * BB_q6_k;
+  const int e = k % 256, h = e / 128, u = (e % 128) / 32, l = e % 32;
+  const uint ql = b[64 * h + l + 32 * (u & 1)], qh = b[128 + 32 * h + l];
+  const int q = (int) ((u < 2 ? ql & 15 : ql >> 4) | (((qh >> (2 * u)) & 3) << 4)) - 32;
+  const float sd = half_at (b + 208) * (float) ((__global const char *) b)[192 + 8 * h + l / 16 + 2 * u];
+  return sd * (float) q;
+}
+inline float8 load8_q6_k (__global const uchar *r, size_t k)
+{
+  __global const uchar *b = r + k / 256 * BB_q6_k;
+  const int e = k % 256, h = e / 128, u = (e % 128) / 32, l = e % 32;
+  const uchar8 ql = vload8 (0, b + 64 * h + l + 32 * (u & 1)), qh = vload8 (0, b + 128 + 32 * h + l);
+  const uchar8 q = (u < 2 ? ql & (uchar8) 15 : ql >> (uchar8) 4) | (((qh >> (uchar8) (2 * u)) & (uchar8) 3) << (uchar8) 4);
+  const float sd = half_at (b + 208) * (float) ((__global const char *) b)[192 + 8 * h + l / 16 + 2 * u];
+  return sd * convert_float8 (convert_int8 (q) - 32);
+}
+
+/* ---- layout 1: panel blocks ---- */
+
+inline float16 half16_at (__global const uchar *p) { return vload_half16 (0, (__global const half *) p); }
+inline float16 to_float16 (uchar16 v) { return convert_float16 (v); }
+
+/* Q4_K / Q5_K: scales and mins of sub-block j of the 16 rows; s points at
+ * the transposed 12 scale bytes (byte i of row r at s[16 i + r]). */
+inline void scale_min_k4_16 (__global const uchar *s, int j, float16 *sc, float16 *mn)
+{
+  if (j < 4) {
+    *sc = to_float16 (vload16 (j, s) & (uchar16) 63);
+    *mn = to_float16 (vload16 (j + 4, s) & (uchar16) 63);
+  } else {
+    const uchar16 a = vload16 (j + 4, s), lo = vload16 (j - 4, s), hi = vload16 (j, s);
+    *sc = to_float16 ((a & (uchar16) 15) | ((lo >> (uchar16) 6) << (uchar16) 4));
+    *mn = to_float16 ((a >> (uchar16) 4) | ((hi >> (uchar16) 6) << (uchar16) 4));
+  }
+}
+
+/* Dequantizes panel block @pb (the QK steps of one block of 16 rows) into
+ * @out: step k's 16 values at out[16 k]. */
+inline void dq_panel_q8_0 (__global const uchar *pb, float *out)
+{
+  const float16 d = half16_at (pb);
+  for (int k = 0; k < 32; k++)
+    vstore16 (convert_float16 (vload16 (k, (__global const char *) pb + 32)) * d, k, out);
+}
+
+inline void dq_panel_q4_0 (__global const uchar *pb, float *out)
+{
+  const float16 d = half16_at (pb);
+  for (int l = 0; l < 16; l++) {
+    const uchar16 v = vload16 (l, pb + 32);
+    vstore16 (convert_float16 (convert_int16 (v & (uchar16) 15) - 8) * d, l, out);
+    vstore16 (convert_float16 (convert_int16 (v >> (uchar16) 4) - 8) * d, l + 16, out);
+  }
+}
+
+/* Q4_K (qh = 0) and Q5_K: fields d, dmin, scales[12], (qh[32],) q[128]. */
+inline void dq_panel_k4 (__global const uchar *pb, __global const uchar *qh, __global const uchar *q,
+    float *out)
+{
+  const float16 d = half16_at (pb), dmin = half16_at (pb + 32);
+  for (int c = 0; c < 4; c++) {
+    float16 s1, m1, s2, m2;
+    scale_min_k4_16 (pb + 64, 2 * c, &s1, &m1);
+    scale_min_k4_16 (pb + 64, 2 * c + 1, &s2, &m2);
+    s1 *= d;
+    m1 *= dmin;
+    s2 *= d;
+    m2 *= dmin;
+    for (int l = 0; l < 32; l++) {
+      const uchar16 v = vload16 (32 * c + l, q);
+      uchar16 lo = v & (uchar16) 15, hi = v >> (uchar16) 4;
+      if (qh) {
+        const uchar16 h = vload16 (l, qh);
+        lo |= ((h >> (uchar16) (2 * c)) & (uchar16) 1) << (uchar16) 4;
+        hi |= ((h >> (uchar16) (2 * c + 1)) & (uchar16) 1) << (uchar16) 4;
+      }
+      vstore16 (s1 * to_float16 (lo) - m1, 64 * c + l, out);
+      vstore16 (s2 * to_float16 (hi) - m2, 64 * c + 32 + l, out);
+    }
+  }
+}
+inline void dq_panel_q4_k (__global const uchar *pb, float *out) { dq_panel_k4 (pb, 0, pb + 256, out); }
+inline void dq_panel_q5_k (__global const uchar *pb, float *out) { dq_panel_k4 (pb, pb + 256, pb + 768, out); }
+
+/* Q6_K panel block: ql at 0 (128 x 16), qh at 2048 (64 x 16), scales at
+ * 3072 (16 x 16 signed), d at 3328. The four quants of step l of half h. */
+inline void q6_quarters (__global const uchar *pb, int h, int l, float16 q[4])
+{
+  const uchar16 a = vload16 (64 * h + l, pb), b = vload16 (64 * h + l + 32, pb);
+  const uchar16 qh = vload16 (128 + 32 * h + l, pb);
+  q[0] = convert_float16 (as_char16 ((a & (uchar16) 15) | ((qh & (uchar16) 3) << (uchar16) 4)) - (char16) 32);
+  q[1] = convert_float16 (as_char16 ((b & (uchar16) 15) | (((qh >> (uchar16) 2) & (uchar16) 3) << (uchar16) 4)) - (char16) 32);
+  q[2] = convert_float16 (as_char16 ((a >> (uchar16) 4) | (((qh >> (uchar16) 4) & (uchar16) 3) << (uchar16) 4)) - (char16) 32);
+  q[3] = convert_float16 (as_char16 ((b >> (uchar16) 4) | ((qh >> (uchar16) 6) << (uchar16) 4)) - (char16) 32);
+}
+inline float16 q6_scale (__global const uchar *pb, int i)
+{
+  return convert_float16 (vload16 (i, (__global const char *) pb + 3072));
+}
+
+inline void dq_panel_q6_k (__global const uchar *pb, float *out)
+{
+  const float16 d = half16_at (pb + 3328);
+  for (int h = 0; h < 2; h++)
+    for (int l = 0; l < 32; l++) {
+      float16 q[4];
+      q6_quarters (pb, h, l, q);
+      for (int u = 0; u < 4; u++)
+        vstore16 (d * q6_scale (pb, 8 * h + l / 16 + 2 * u) * q[u], 128 * h + 32 * u + l, out);
+    }
+}
+
+/* Block dot products of the GEMV: adds the block at @pb (steps kb ..) times
+ * the TM rows of x to acc. */
+#define DEFINE_BLOCK_DOTS(TM)                                                  \
+inline void dot_q8_0_##TM (__global const uchar *pb, __global const float **xr, int kb, float16 *acc) \
+{                                                                              \
+  float16 s[TM];                                                               \
+  UNROLL                                                                       \
+  for (int i = 0; i < TM; i++)                                                 \
+    s[i] = 0.0f;                                                               \
+  for (int k = 0; k < 32; k++) {                                               \
+    const float16 wv = convert_float16 (vload16 (k, (__global const char *) pb + 32)); \
+    UNROLL                                                                     \
+    for (int i = 0; i < TM; i++)                                               \
+      s[i] = fma ((float16) xr[i][kb + k], wv, s[i]);                          \
+  }                                                                            \
+  const float16 d = half16_at (pb);                                            \
+  UNROLL                                                                       \
+  for (int i = 0; i < TM; i++)                                                 \
+    acc[i] = fma (d, s[i], acc[i]);                                            \
+}                                                                              \
+                                                                               \
+inline void dot_q4_0_##TM (__global const uchar *pb, __global const float **xr, int kb, float16 *acc) \
+{                                                                              \
+  float16 s[TM];                                                               \
+  UNROLL                                                                       \
+  for (int i = 0; i < TM; i++)                                                 \
+    s[i] = 0.0f;                                                               \
+  for (int l = 0; l < 16; l++) {                                               \
+    const uchar16 v = vload16 (l, pb + 32);                                    \
+    const float16 lo = convert_float16 (as_char16 (v & (uchar16) 15) - (char16) 8); \
+    const float16 hi = convert_float16 (as_char16 (v >> (uchar16) 4) - (char16) 8); \
+    UNROLL                                                                     \
+    for (int i = 0; i < TM; i++) {                                             \
+      s[i] = fma ((float16) xr[i][kb + l], lo, s[i]);                          \
+      s[i] = fma ((float16) xr[i][kb + l + 16], hi, s[i]);                     \
+    }                                                                          \
+  }                                                                            \
+  const float16 d = half16_at (pb);                                            \
+  UNROLL                                                                       \
+  for (int i = 0; i < TM; i++)                                                 \
+    acc[i] = fma (d, s[i], acc[i]);                                            \
+}                                                                              \
+                                                                               \
+/* Q4_K, Q5_K: sum over a sub-block of d s q - dmin m = d s (q . x) -          \
+ * dmin m (sum of x). */                                                       \
+inline void dot_k4_##TM (__global const uchar *pb, __global const uchar *qh,   \
+    __global const uchar *q, __global const float **xr, int kb, float16 *acc)  \
+{                                                                              \
+  const float16 d = half16_at (pb), dmin = half16_at (pb + 32);                \
+  for (int c = 0; c < 4; c++) {                                                \
+    float16 s1, m1, s2, m2, a[TM], b[TM];                                      \
+    float xa[TM], xb[TM];                                                      \
+    UNROLL                                                                     \
+    for (int i = 0; i < TM; i++) {                                             \
+      a[i] = b[i] = 0.0f;                                                      \
+      xa[i] = xb[i] = 0.0f;                                                    \
+    }                                                                          \
+    for (int l = 0; l < 32; l++) {                                             \
+      const uchar16 v = vload16 (32 * c + l, q);                               \
+      uchar16 lo = v & (uchar16) 15, hi = v >> (uchar16) 4;                    \
+      if (qh) {                                                                \
+        const uchar16 h = vload16 (l, qh);                                     \
+        lo |= ((h >> (uchar16) (2 * c)) & (uchar16) 1) << (uchar16) 4;         \
+        hi |= ((h >> (uchar16) (2 * c + 1)) & (uchar16) 1) << (uchar16) 4;     \
+      }                                                                        \
+      const float16 fl = to_float16 (lo), fh = to_float16 (hi);                \
+      UNROLL                                                                   \
+      for (int i = 0; i < TM; i++) {                                           \
+        const float x0 = xr[i][kb + 64 * c + l], x1 = xr[i][kb + 64 * c + 32 + l]; \
+        a[i] = fma ((float16) x0, fl, a[i]);                                   \
+        b[i] = fma ((float16) x1, fh, b[i]);                                   \
+        xa[i] += x0;                                                           \
+        xb[i] += x1;                                                           \
+      }                                                                        \
+    }                                                                          \
+    scale_min_k4_16 (pb + 64, 2 * c, &s1, &m1);                                \
+    scale_min_k4_16 (pb + 64, 2 * c + 1, &s2, &m2);                            \
+    s1 *= d;                                                                   \
+    m1 *= dmin;                                                                \
+    s2 *= d;                                                                   \
+    m2 *= dmin;                                                                \
+    UNROLL                                                                     \
+    for (int i = 0; i < TM; i++)                                               \
+      acc[i] += (s1 * a[i] - m1 * xa[i]) + (s2 * b[i] - m2 * xb[i]);           \
+  }                                                                            \
+}                                                                              \
+inline void dot_q4_k_##TM (__global const uchar *pb, __global const float **xr, int kb, float16 *acc) \
+{                                                                              \
+  dot_k4_##TM (pb, 0, pb + 256, xr, kb, acc);                                  \
+}                                                                              \
+inline void dot_q5_k_##TM (__global const uchar *pb, __global const float **xr, int kb, float16 *acc) \
+{                                                                              \
+  dot_k4_##TM (pb, pb + 256, pb + 768, xr, kb, acc);                           \
+}                                                                              \
+                                                                               \
+inline void dot_q6_k_##TM (__global const uchar *pb, __global const float **xr, int kb, float16 *acc) \
+{                                                                              \
+  const float16 d = half16_at (pb + 3328);                                     \
+  for (int h = 0; h < 2; h++)                                                  \
+    for (int g = 0; g < 2; g++) {                                              \
+      float16 s[4][TM];                                                        \
+      UNROLL                                                                   \
+      for (int u = 0; u < 4; u++)                                              \
+        UNROLL                                                                 \
+        for (int i = 0; i < TM; i++)                                           \
+          s[u][i] = 0.0f;                                                      \
+      for (int l = 16 * g; l < 16 * g + 16; l++) {                             \
+        float16 q[4];                                                          \
+        q6_quarters (pb, h, l, q);                                             \
+        UNROLL                                                                 \
+        for (int u = 0; u < 4; u++)                                            \
+          UNROLL                                                               \
+          for (int i = 0; i < TM; i++)                                         \
+            s[u][i] = fma ((float16) xr[i][kb + 128 * h + 32 * u + l], q[u], s[u][i]); \
+      }                                                                        \
+      UNROLL                                                                   \
+      for (int u = 0; u < 4; u++) {                                            \
+        const float16 sd = d * q6_scale (pb, 8 * h + g + 2 * u);               \
+        UNROLL                                                                 \
+        for (int i = 0; i < TM; i++)                                           \
+          acc[i] = fma (sd, s[u][i], acc[i]);                                  \
+      }                                                                        \
+    }                                                                          \
+}
+
+DEFINE_BLOCK_DOTS (1)
+DEFINE_BLOCK_DOTS (2)
+DEFINE_BLOCK_DOTS (3)
+DEFINE_BLOCK_DOTS (4)
+
+/* qlinear_p16_<T>_<TM>: rows m0 .. m0 + TM - 1 (clamped reads, stores < M)
+ * of panel n0 / 16, or the plain rows after the panels. */
+#define DEFINE_QPANEL(T, TM)                                                   \
+__kernel void qlinear_p16_##T##_##TM (__global const float *x, int x_off,     \
+    __global const uchar *w, __global const float *bias, int has_bias,         \
+    __global float *y, int y_off, int M, int K, int N, int accumulate)         \
+{                                                                              \
+  const int m0 = get_global_id (0) * TM, n0 = get_global_id (1) * 16;          \
+  const int nb = K / QK_##T;                                                   \
+  __global const uchar *wp = row_##T (w, n0, K);                               \
+  __global const float *xr[TM];                                                \
+  float16 acc[TM];                                                             \
+  if (m0 >= M || n0 >= N)                                                      \
+    return;                                                                    \
+  if (n0 + 16 > N) {                                                           \
+    p16_tail_##T (x, x_off, w, bias, has_bias, y, y_off, m0, min (m0 + TM, M), \
+        K, N, n0, accumulate);                                                 \
+    return;                                                                    \
+  }                                                                            \
+  UNROLL                                                                       \
+  for (int i = 0; i < TM; i++) {                                               \
+    xr[i] = x + x_off + (size_t) min (m0 + i, M - 1) * K;                      \
+    acc[i] = 0.0f;                                                             \
+  }                                                                            \
+  for (int b = 0; b < nb; b++)                                                 \
+    dot_##T##_##TM (wp + (size_t) b * 16 * BB_##T, xr, b * QK_##T, acc);       \
+  UNROLL                                                                       \
+  for (int i = 0; i < TM; i++)                                                 \
+    if (m0 + i < M)                                                            \
+      store16 (acc[i], y + y_off + (size_t) (m0 + i) * N + n0, bias + n0, has_bias, \
+          accumulate);                                                         \
+}
+
+/* qlinear_p16g_<T>: as linear_p16g_<T> (tiles of 6 x 16, up to @tiles per
+ * work-item), the panel dequantized 256 steps at a time. */
+#define QG_KB 256
+#define DEFINE_QPANEL_GROUP(T)                                                 \
+__kernel void qlinear_p16g_##T (__global const float *x, int x_off,           \
+    __global const uchar *w, __global const float *bias, int has_bias,         \
+    __global float *y, int y_off, int M, int K, int N, int accumulate,         \
+    int tiles)                                                                 \
+{                                                                              \
+  const int t0 = get_global_id (0) * tiles, n0 = get_global_id (1) * 16;       \
+  const int nt = min (tiles, (M + 5) / 6 - t0);                                \
+  __global const uchar *wp = row_##T (w, n0, K);                               \
+  float wbuf[QG_KB * 16];                                                      \
+  if (nt <= 0 || n0 >= N)                                                      \
+    return;                                                                    \
+  if (n0 + 16 > N) {                                                           \
+    p16_tail_##T (x, x_off, w, bias, has_bias, y, y_off, t0 * 6,               \
+        min ((t0 + nt) * 6, M), K, N, n0, accumulate);                         \
+    return;                                                                    \
+  }                                                                            \
+  for (int k0 = 0; k0 < K; k0 += QG_KB) {                                      \
+    const int kn = min (QG_KB, K - k0);                                        \
+    for (int b = 0; b < kn / QK_##T; b++)                                      \
+      dq_panel_##T (wp + (size_t) (k0 / QK_##T + b) * 16 * BB_##T, wbuf + b * QK_##T * 16); \
+    for (int t = 0; t < nt; t++) {                                             \
+      const int m0 = (t0 + t) * 6;                                             \
+      __global const float *xr[6];                                             \
+      __global float *yr[6];                                                   \
+      float16 acc[6];                                                          \
+      UNROLL                                                                   \
+      for (int i = 0; i < 6; i++) {                                            \
+        xr[i] = x + x_off + (size_t) min (m0 + i, M - 1) * K + k0;             \
+        yr[i] = y + y_off + (size_t) (m0 + i) * N + n0;                        \
+        acc[i] = m0 + i < M && (k0 > 0 || accumulate) ? vload16 (0, yr[i]) : 0.0f; \
+        if (k0 == 0 && has_bias)                                               \
+          acc[i] += vload16 (0, bias + n0);                                    \
+      }                                                                        \
+      for (int k = 0; k < kn; k++) {                                           \
+        const float16 wv = vload16 (k, wbuf);                                  \
+        UNROLL                                                                 \
+        for (int i = 0; i < 6; i++)                                            \
+          acc[i] = fma ((float16) xr[i][k], wv, acc[i]);                       \
+      }                                                                        \
+      UNROLL                                                                   \
+      for (int i = 0; i < 6; i++)                                              \
+        if (m0 + i < M)                                                        \
+          vstore16 (acc[i], 0, yr[i]);                                         \
+    }                                                                          \
+  }                                                                            \
+}
+
+#define DEFINE_QLINEAR(T)                                                      \
+  DEFINE_PANEL_TAIL (T, uchar)                                                 \
+  DEFINE_QPANEL (T, 1)                                                         \
+  DEFINE_QPANEL (T, 2)                                                         \
+  DEFINE_QPANEL (T, 3)                                                         \
+  DEFINE_QPANEL (T, 4)                                                         \
+  DEFINE_QPANEL_GROUP (T)                                                      \
+  DEFINE_PLAIN (T, uchar)
+
+DEFINE_QLINEAR (q8_0)
+DEFINE_QLINEAR (q4_0)
+DEFINE_QLINEAR (q4_k)
+DEFINE_QLINEAR (q5_k)
+DEFINE_QLINEAR (q6_k)

@@ -1,0 +1,74 @@
+/* vtp-quant.h: llama.cpp's block-quantized weight types, in ggml's own
+ * block layouts so that GGUF tensors are used as they are, with the host
+ * quantizers and dequantizers.
+ *
+ *   type  block  bytes  per block                                   bits/weight
+ *   Q8_0    32     34   f16 d; int8 q[32]; w = d q                        8.5
+ *   Q4_0    32     18   f16 d; q[32] as nibbles; w = d (q - 8)            4.5
+ *   Q4_K   256    144   f16 d, dmin; 8 sub-blocks of 32 with 6-bit
+ *                       scale s and min m; 4-bit q; w = d s q - dmin m    4.5
+ *   Q5_K   256    176   as Q4_K with a fifth bit per weight               5.5
+ *   Q6_K   256    210   16 sub-blocks of 16 with int8 scale s; 6-bit q;
+ *                       f16 d; w = d s (q - 32)                         6.5625
+ *
+ * Dequantization follows ggml's arithmetic step by step (the products are
+ * formed in the same order), so it is bit-exact against the reference. The
+ * quantizers for Q8_0 and Q4_0 are ggml's reference method (its
+ * quantize_row_*_ref, also in the gguf package's quants module), bit-exact. */
+#pragma once
+#include "vtp-tensor.h"
+
+G_BEGIN_DECLS
+
+#define VTP_QK_0 32        /* elements per Q8_0 / Q4_0 block */
+#define VTP_QK_K 256       /* elements per K-quant super-block */
+
+typedef struct {
+  guint16 d;
+  gint8 q[32];
+} VtpBlockQ8_0;
+
+typedef struct {
+  guint16 d;
+  guint8 q[16];          /* element j in the low nibble of q[j], j + 16 in the high */
+} VtpBlockQ4_0;
+
+typedef struct {
+  guint16 d, dmin;
+  guint8 scales[12];     /* 8 six-bit scales and 8 six-bit mins, packed */
+  guint8 q[128];         /* chunk c of 64: q[32 c + l] low = element 64 c + l, high = 64 c + 32 + l */
+} VtpBlockQ4_K;
+
+typedef struct {
+  guint16 d, dmin;
+  guint8 scales[12];
+  guint8 qh[32];         /* bit 2 c of qh[l]: fifth bit of 64 c + l; bit 2 c + 1: of 64 c + 32 + l */
+  guint8 q[128];
+} VtpBlockQ5_K;
+
+typedef struct {
+  guint8 ql[128];        /* low 4 bits */
+  guint8 qh[64];         /* high 2 bits */
+  gint8 scales[16];      /* one per 16 elements */
+  guint16 d;
+} VtpBlockQ6_K;
+
+G_STATIC_ASSERT (sizeof (VtpBlockQ8_0) == 34);
+G_STATIC_ASSERT (sizeof (VtpBlockQ4_0) == 18);
+G_STATIC_ASSERT (sizeof (VtpBlockQ4_K) == 144);
+G_STATIC_ASSERT (sizeof (VtpBlockQ5_K) == 176);
+G_STATIC_ASSERT (sizeof (VtpBlockQ6_K) == 210);
+
+/* Scale and min of sub-block @j (0..7) of a Q4_K / Q5_K block. */
+void vtp_quant_scale_min_k4 (const guint8 *scales, gint j, guint8 *scale, guint8 *min);
+
+/* Writes the @n (a multiple of the block) floats of @x as blocks of @type
+ * to @out (vtp_dtype_row_bytes (type, n) bytes). FALSE for a type without a
+ * quantizer here (the K-quants). */
+gboolean vtp_quantize_row (VtpDType type, const float *x, gint64 n, void *out);
+/* The whether-it-can question, for callers that choose a type. */
+gboolean vtp_quant_can_quantize (VtpDType type);
+/* Dequantizes @n elements (a multiple of the block) of @type from @in. */
+void vtp_dequantize_row (VtpDType type, const void *in, gint64 n, float *out);
+
+G_END_DECLS
