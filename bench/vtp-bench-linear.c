@@ -1,6 +1,9 @@
 /* vtp-bench-linear: speed of one matrix product y = x · Wᵀ on a device.
  *
- *   vtp-bench-linear M K N f32|f16|bf16 [REPS] [plain]
+ *   vtp-bench-linear M K N TYPE [REPS] [plain]
+ *
+ * TYPE: f32, f16, bf16, or a block-quantized type (q8_0, q4_0: random
+ * weights quantized by vtp; q4_k, q5_k, q6_k: random blocks).
  *
  * x [M, K] F32, W [N, K] uploaded through vtp_linear_weight_new (the packed
  * layout of the device), or as a plain row-major tensor with "plain".
@@ -16,6 +19,8 @@
 #include <string.h>
 #include "vtp-bandwidth.h"
 #include "vtp-linear.h"
+#include "vtp-launch.h"
+#include "vtp-quant.h"
 
 static int
 cmp_double (const void *a, const void *b)
@@ -53,7 +58,7 @@ main (int argc, char **argv)
   gint64 M, K, N, shape[2];
   gint reps = 10;
   gboolean plain = FALSE;
-  gsize es;
+  gsize wbytes;
   void *wdata;
   float *xdata;
   VtpTensor *w, *x, *y;
@@ -62,28 +67,25 @@ main (int argc, char **argv)
   GRand *r;
 
   if (argc < 5) {
-    g_printerr ("usage: %s M K N f32|f16|bf16 [REPS] [plain]\n", argv[0]);
+    g_printerr ("usage: %s M K N f32|f16|bf16|q8_0|q4_0|q4_k|q5_k|q6_k [REPS] [plain]\n", argv[0]);
     return 2;
   }
   M = g_ascii_strtoll (argv[1], NULL, 10);
   K = g_ascii_strtoll (argv[2], NULL, 10);
   N = g_ascii_strtoll (argv[3], NULL, 10);
-  if (strcmp (argv[4], "f32") == 0)
-    dtype = VTP_DTYPE_F32;
-  else if (strcmp (argv[4], "f16") == 0)
-    dtype = VTP_DTYPE_F16;
-  else if (strcmp (argv[4], "bf16") == 0)
-    dtype = VTP_DTYPE_BF16;
-  else {
-    g_printerr ("dtype must be f32, f16 or bf16\n");
+  for (dtype = VTP_DTYPE_F32; dtype <= VTP_DTYPE_Q6_K; dtype++)
+    if (vtp_weight_suffix (dtype) && strcmp (argv[4], vtp_dtype_name (dtype)) == 0)
+      break;
+  if (dtype > VTP_DTYPE_Q6_K) {
+    g_printerr ("the type must be f32, f16, bf16, q8_0, q4_0, q4_k, q5_k or q6_k\n");
     return 2;
   }
   if (argc > 5)
     reps = MAX (1, atoi (argv[5]));
   if (argc > 6)
     plain = strcmp (argv[6], "plain") == 0;
-  if (M < 1 || K < 1 || N < 1) {
-    g_printerr ("M, K, N must be positive\n");
+  if (M < 1 || K < 1 || N < 1 || K % vtp_dtype_block_elements (dtype)) {
+    g_printerr ("M, K, N must be positive, K a multiple of the type's block\n");
     return 2;
   }
 
@@ -92,16 +94,32 @@ main (int argc, char **argv)
     die ("device", error);
 
   r = g_rand_new_with_seed (42);
-  es = vtp_dtype_size (dtype);
-  wdata = g_malloc (N * K * es);
-  for (gint64 i = 0; i < N * K; i++) {
-    float v = (float) g_rand_double_range (r, -0.5, 0.5);
-    if (dtype == VTP_DTYPE_F32)
-      ((float *) wdata)[i] = v;
-    else if (dtype == VTP_DTYPE_F16)
-      ((guint16 *) wdata)[i] = vtp_f32_to_f16 (v);
-    else
-      ((guint16 *) wdata)[i] = vtp_f32_to_bf16 (v);
+  wbytes = N * vtp_dtype_row_bytes (dtype, K);
+  wdata = g_malloc (wbytes);
+  if (vtp_dtype_is_quantized (dtype) && !vtp_quant_can_quantize (dtype)) {
+    /* random blocks; small f16 scales keep the numbers finite */
+    const gsize bb = vtp_dtype_block_bytes (dtype), d_at = dtype == VTP_DTYPE_Q6_K ? 208 : 0;
+    for (gsize i = 0; i < wbytes; i++)
+      ((guint8 *) wdata)[i] = g_rand_int_range (r, 0, 256);
+    for (gsize b = 0; b < wbytes / bb; b++)
+      for (gsize h = 0; h < (dtype == VTP_DTYPE_Q6_K ? 1 : 2); h++) {
+        const guint16 v = vtp_f32_to_f16 (g_rand_double_range (r, -0.01, 0.01));
+        memcpy ((guint8 *) wdata + b * bb + d_at + 2 * h, &v, 2);
+      }
+  } else {
+    float *f = g_new (float, K);
+    for (gint64 n = 0; n < N; n++) {
+      for (gint64 k = 0; k < K; k++)
+        f[k] = (float) g_rand_double_range (r, -0.5, 0.5);
+      if (dtype == VTP_DTYPE_F32)
+        memcpy ((float *) wdata + n * K, f, K * 4);
+      else if (vtp_dtype_is_quantized (dtype))
+        vtp_quantize_row (dtype, f, K, (guint8 *) wdata + n * vtp_dtype_row_bytes (dtype, K));
+      else
+        for (gint64 k = 0; k < K; k++)
+          ((guint16 *) wdata)[n * K + k] = dtype == VTP_DTYPE_F16 ? vtp_f32_to_f16 (f[k]) : vtp_f32_to_bf16 (f[k]);
+    }
+    g_free (f);
   }
   xdata = g_new (float, M * K);
   for (gint64 i = 0; i < M * K; i++)
@@ -130,7 +148,7 @@ main (int argc, char **argv)
   {
     const gboolean gemv = M <= 8;
     const gint rounds = MIN (reps, 5);
-    const double flop = 2.0 * M * N * K, wbytes = (double) N * K * es;
+    const double flop = 2.0 * M * N * K;
     VtpBandwidthProbe *probe = gemv ? vtp_bandwidth_probe_new ((gsize) 256 << 20) : NULL;
     double bw_best = 0, best, med;
 

@@ -1,5 +1,6 @@
 #include "vtp-checkpoint.h"
 #include "vtp-linear.h"
+#include "vtp-quant.h"
 #include <string.h>
 
 static GMutex cache_lock;
@@ -312,6 +313,57 @@ convert_weights (const VtpStTensor *t, VtpDType want, GError **error)
   return h;
 }
 
+/* The block type @wtype quantizes matrices to; VTP_DTYPE_F32 for the
+ * float choices. */
+static VtpDType
+quantized_type (VtpWeightType wtype)
+{
+  switch (wtype) {
+    case VTP_WEIGHTS_Q8_0: return VTP_DTYPE_Q8_0;
+    case VTP_WEIGHTS_Q4_0: return VTP_DTYPE_Q4_0;
+    default: return VTP_DTYPE_F32;
+  }
+}
+
+/* Element (r, c) of the [rows, cols] host tensor @data of @dtype as float. */
+static inline float
+element_f32 (const guint8 *data, VtpDType dtype, gsize i)
+{
+  guint16 h;
+  float f;
+  switch (dtype) {
+    case VTP_DTYPE_F32: memcpy (&f, data + 4 * i, 4); return f;
+    case VTP_DTYPE_F16: memcpy (&h, data + 2 * i, 2); return vtp_f16_to_f32 (h);
+    default: memcpy (&h, data + 2 * i, 2); return vtp_bf16_to_f32 (h);
+  }
+}
+
+/* Quantizes the matrix @data (@dtype, [rows, cols] or, @transposed, stored
+ * [cols, rows]) to @q row by row (one row of floats at a time: no F32 copy
+ * of the whole tensor), then uploads it as a linear weight [rows, cols]. */
+static VtpTensor *
+quantize_matrix (VtpDevice *dev, const guint8 *data, VtpDType dtype, gint64 rows, gint64 cols,
+    gboolean transposed, VtpDType q, GError **error)
+{
+  const gsize row_bytes = vtp_dtype_row_bytes (q, cols);
+  g_autofree float *f = g_new (float, cols);
+  g_autofree guint8 *blocks = g_try_malloc ((gsize) rows * row_bytes);
+  VtpTensor *t;
+
+  if (!blocks) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE, "No host memory for %" G_GSIZE_FORMAT
+        " bytes of %s weights", (gsize) rows * row_bytes, vtp_dtype_name (q));
+    return NULL;
+  }
+  for (gint64 r = 0; r < rows; r++) {
+    for (gint64 c = 0; c < cols; c++)
+      f[c] = element_f32 (data, dtype, transposed ? (gsize) c * rows + r : (gsize) r * cols + c);
+    vtp_quantize_row (q, f, cols, blocks + r * row_bytes);
+  }
+  t = vtp_linear_weight_new (dev, q, rows, cols, blocks, error);
+  return t;
+}
+
 const VtpStTensor *
 vtp_checkpoint_get (VtpCheckpoint *c, const char *name, gint ndim, const gint64 *shape, GError **error)
 {
@@ -356,6 +408,24 @@ vtp_checkpoint_load_rows (VtpCheckpoint *c, VtpDevice *dev, const char *name, Vt
     return NULL;
   }
 
+  for (gint i = 1; i < ndim; i++)
+    cols *= shape[i];
+  g_return_val_if_fail (row0 >= 0 && n_rows >= 0 && row0 + n_rows <= (ndim ? shape[0] : 1), NULL);
+
+  /* Matrices whose rows are whole blocks are quantized; the others (a ViT's
+   * patch embedding with K = 3 x 14 x 14, an MLP of odd width) and every
+   * other tensor keep the checkpoint's type. */
+  if (quantized_type (wtype) != VTP_DTYPE_F32 && (kind == VTP_LOAD_MATRIX || kind == VTP_LOAD_MATRIX_T)) {
+    const VtpDType q = quantized_type (wtype);
+    const gsize es = vtp_dtype_size (t->dtype);
+    if (kind == VTP_LOAD_MATRIX && cols % vtp_dtype_block_elements (q) == 0)
+      return quantize_matrix (dev, t->data + (gsize) row0 * cols * es, t->dtype, n_rows, cols, FALSE, q, error);
+    if (kind == VTP_LOAD_MATRIX_T && shape[0] % vtp_dtype_block_elements (q) == 0)
+      return quantize_matrix (dev, t->data, t->dtype, cols, shape[0], TRUE, q, error);
+  }
+  if (quantized_type (wtype) != VTP_DTYPE_F32)
+    wtype = VTP_WEIGHTS_KEEP;
+
   dtype = t->dtype;
   if (kind == VTP_LOAD_F32 || wtype == VTP_WEIGHTS_F32)
     dtype = VTP_DTYPE_F32;
@@ -367,9 +437,6 @@ vtp_checkpoint_load_rows (VtpCheckpoint *c, VtpDevice *dev, const char *name, Vt
       return NULL;
   }
 
-  for (gint i = 1; i < ndim; i++)
-    cols *= shape[i];
-  g_return_val_if_fail (row0 >= 0 && n_rows >= 0 && row0 + n_rows <= (ndim ? shape[0] : 1), NULL);
   if (kind == VTP_LOAD_MATRIX_T) {
     /* [K, N] -> [N, K], whole tensor only */
     const gsize es = vtp_dtype_size (dtype);

@@ -49,12 +49,17 @@ typedef enum {
 } VtpLoadKind;
 
 /* How stored weights are typed on the device. KEEP uses the checkpoint's
- * type; F16 halves F32 checkpoints; F32 gives full precision. Vectors and
- * small parameters are always F32. */
+ * type; F16 halves F32 checkpoints; F32 gives full precision; Q8_0 and Q4_0
+ * quantize the matrices at load (llama.cpp's reference quantizer, bit for
+ * bit); matrices whose rows are not whole blocks of 32, embedding tables and
+ * everything else keep the checkpoint's type. Vectors and small parameters
+ * are always F32. */
 typedef enum {
   VTP_WEIGHTS_KEEP,
   VTP_WEIGHTS_F32,
   VTP_WEIGHTS_F16,
+  VTP_WEIGHTS_Q8_0,
+  VTP_WEIGHTS_Q4_0,
 } VtpWeightType;
 
 /* Loads tensor @name to @dev after checking its shape against @shape

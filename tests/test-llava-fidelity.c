@@ -1,7 +1,11 @@
 /* test-llava-fidelity.c: the LLaVA path against transformers, on the tiny
  * random-weight checkpoints made by tools/make_llava_fixtures.py. Every
  * recorded tensor must match within 1e-4 (fp32), the greedy continuation
- * token for token. The reference tensors come from transformers only. */
+ * token for token. The reference tensors come from transformers only.
+ * Quantized at load (llava-tiny-q, tools/make_quant_fixtures.py): with
+ * weight-type q8_0 / q4_0 vtp holds exactly the weights transformers ran
+ * with (the gguf package's quantization, dequantized), so the logits must
+ * match within the same 1e-4 and the greedy tokens exactly. */
 #include <math.h>
 #include <string.h>
 #include "vtp-vision.h"
@@ -69,11 +73,19 @@ check_preprocessing (Fixture *f, VtpVisionState *s)
   g_assert_cmpfloat (reference_error (f->ref, "pixel_values", px, vtp_tensor_n_elements (s->pixels), 0), <=, 1e-5);
 }
 
+typedef struct {
+  const char *fixture;
+  VtpWeightType wtype;
+  const char *quant_reference;   /* logits and greedy tokens of the quantized model; NULL: float */
+} Case;
+
 static void
 test_fixture (gconstpointer data)
 {
-  const char *name = data;
+  const Case *c = data;
   g_autoptr (GError) error = NULL;
+  g_autoptr (VtpSafetensors) qref = NULL;
+  VtpSafetensors *out_ref;
   Fixture f = { 0 };
   VtpVisionFeatures feats;
   const char *vprefix, *pprefix;
@@ -91,13 +103,20 @@ test_fixture (gconstpointer data)
   g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
   VtpGenerateParams gp = { 0 };
 
-  fixture_open (&f, name);
+  fixture_open (&f, c->fixture);
   vtp_model_features (&f.parts, &feats);
+  out_ref = f.ref;
+  if (c->quant_reference) {
+    g_autofree char *path = g_build_filename (f.dir, c->quant_reference, NULL);
+    qref = vtp_safetensors_open (path, &error);
+    g_assert_no_error (error);
+    out_ref = qref;
+  }
 
   /* vision tower */
   vprefix = vtp_model_vision_prefix (f.ckpt, &f.parts, &error);
   g_assert_no_error (error);
-  clip = vtp_vision_tower_load (f.ckpt, vprefix, &f.parts.vision, &feats, dev, VTP_WEIGHTS_KEEP, &error);
+  clip = vtp_vision_tower_load (f.ckpt, vprefix, &f.parts.vision, &feats, dev, c->wtype, &error);
   g_assert_no_error (error);
   cs = vtp_vision_state_new (clip, &error);
   g_assert_no_error (error);
@@ -112,29 +131,35 @@ test_fixture (gconstpointer data)
       f.parts.vision.hidden_size }, &error);
   g_assert_no_error (error);
   vtp_vision_tower_forward_all (clip, cs, features, hidden);
-  got = device_values (hidden);
-  g_assert_cmpfloat (reference_error (f.ref, "vision_hidden_states", got, vtp_tensor_n_elements (hidden), 0), <=, ATOL);
-  g_free (got);
-  got = device_values (features);
-  g_assert_cmpfloat (reference_error (f.ref, "vision_features", got, vtp_tensor_n_elements (features), 0), <=, ATOL);
-  g_clear_pointer (&got, g_free);
+  if (!c->quant_reference) {
+    got = device_values (hidden);
+    g_assert_cmpfloat (reference_error (f.ref, "vision_hidden_states", got, vtp_tensor_n_elements (hidden), 0), <=,
+        ATOL);
+    g_free (got);
+    got = device_values (features);
+    g_assert_cmpfloat (reference_error (f.ref, "vision_features", got, vtp_tensor_n_elements (features), 0), <=, ATOL);
+    g_clear_pointer (&got, g_free);
+  }
 
   /* projector */
   pprefix = vtp_model_projector_prefix (f.ckpt, &error);
   g_assert_no_error (error);
-  proj = vtp_projector_load (f.ckpt, pprefix, &f.parts.llava, width, dev, VTP_WEIGHTS_KEEP, &error);
+  proj = vtp_projector_load (f.ckpt, pprefix, &f.parts.llava, width, dev, c->wtype, &error);
   g_assert_no_error (error);
   phidden = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, proj->out_width, &error);
   image_embeds = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, proj->out_width, &error);
   g_assert_no_error (error);
   vtp_projector_forward (proj, features, rows, phidden, image_embeds);
-  got = device_values (image_embeds);
-  g_assert_cmpfloat (reference_error (f.ref, "projector_output", got, vtp_tensor_n_elements (image_embeds), 0), <=, ATOL);
-  g_clear_pointer (&got, g_free);
+  if (!c->quant_reference) {
+    got = device_values (image_embeds);
+    g_assert_cmpfloat (reference_error (f.ref, "projector_output", got, vtp_tensor_n_elements (image_embeds), 0), <=,
+        ATOL);
+    g_clear_pointer (&got, g_free);
+  }
 
   /* language model: the reference's input ids, image rows spliced in */
   g_assert_true (vtp_llama_find_names (f.ckpt, &f.parts.text, &names, &error));
-  llm = vtp_llama_load (f.ckpt, &names, &f.parts.text, NULL, dev, VTP_WEIGHTS_KEEP, &error);
+  llm = vtp_llama_load (f.ckpt, &names, &f.parts.text, NULL, dev, c->wtype, &error);
   g_assert_no_error (error);
   ids_t = reference_tensor (f.ref, "input_ids");
   L = ids_t->shape[0];
@@ -161,7 +186,9 @@ test_fixture (gconstpointer data)
   }
   got = g_new (float, (gsize) L * f.parts.text.vocab_size);
   g_assert_true (vtp_tensor_read (ls->logits, 0, got, (gsize) L * f.parts.text.vocab_size * 4, &error));
-  g_assert_cmpfloat (reference_error (f.ref, "logits", got, (gsize) L * f.parts.text.vocab_size, 0), <=, ATOL);
+  if (c->quant_reference)
+    g_assert_cmpint (llm->lm_head->dtype, ==, c->wtype == VTP_WEIGHTS_Q8_0 ? VTP_DTYPE_Q8_0 : VTP_DTYPE_Q4_0);
+  g_assert_cmpfloat (reference_error (out_ref, "logits", got, (gsize) L * f.parts.text.vocab_size, 0), <=, ATOL);
 
   /* greedy continuation: re-run the prefill keeping the last logits only */
   {
@@ -173,7 +200,7 @@ test_fixture (gconstpointer data)
     ls->n_past = 0;
     g_assert_true (vtp_llama_prefill (llm, ls, segs, 3, FALSE, &error));
   }
-  greedy_t = reference_tensor (f.ref, "greedy_tokens");
+  greedy_t = reference_tensor (out_ref, "greedy_tokens");
   gp.max_new_tokens = greedy_t->shape[0];
   gp.stop_at_eos = TRUE;
   g_assert_true (vtp_llama_generate (llm, ls, &gp, NULL, NULL, tokens, NULL, &error));
@@ -219,8 +246,18 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   dev = vtp_device_get (NULL, &error);
   g_assert_no_error (error);
-  g_test_add_data_func ("/llava/tiny-a", "llava-tiny-a", test_fixture);
-  g_test_add_data_func ("/llava/tiny-b", "llava-tiny-b", test_fixture);
+  static const Case cases[] = {
+    { "llava-tiny-a", VTP_WEIGHTS_KEEP, NULL },
+    { "llava-tiny-b", VTP_WEIGHTS_KEEP, NULL },
+    { "llava-tiny-q", VTP_WEIGHTS_KEEP, NULL },
+    { "llava-tiny-q", VTP_WEIGHTS_Q8_0, "reference-q8_0.safetensors" },
+    { "llava-tiny-q", VTP_WEIGHTS_Q4_0, "reference-q4_0.safetensors" },
+  };
+  g_test_add_data_func ("/llava/tiny-a", &cases[0], test_fixture);
+  g_test_add_data_func ("/llava/tiny-b", &cases[1], test_fixture);
+  g_test_add_data_func ("/llava/tiny-q", &cases[2], test_fixture);
+  g_test_add_data_func ("/llava/tiny-q/q8_0", &cases[3], test_fixture);
+  g_test_add_data_func ("/llava/tiny-q/q4_0", &cases[4], test_fixture);
   g_test_add_func ("/llava/model-cache", test_model_cache);
   return g_test_run ();
 }
