@@ -1,6 +1,6 @@
 /* vtp-bench: speed and memory of a model directory on a device.
  *
- *   vtp-bench --model DIR [--device SPEC] [--weight-type auto|f32|f16]
+ *   vtp-bench --model DIR [--device SPEC] [--weight-type auto|f32|f16|q8_0|q4_0]
  *             [--decode-tokens N] [--repeats N] [--list-devices]
  *   vtp-bench --model LLAMA --encoder CLIP --adapter ADAPTER ...
  *
@@ -79,7 +79,7 @@ main (int argc, char **argv)
     { "encoder", 'e', 0, G_OPTION_ARG_FILENAME, &encoder, "Vision encoder directory (with --adapter)", "DIR" },
     { "adapter", 'a', 0, G_OPTION_ARG_FILENAME, &adapter_dir, "LLaMA-Adapter V2 multimodal directory", "DIR" },
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "OpenCL device (auto, cpu, gpu, ...)", "SPEC" },
-    { "weight-type", 'w', 0, G_OPTION_ARG_STRING, &wtype_name, "auto, f32 or f16", "TYPE" },
+    { "weight-type", 'w', 0, G_OPTION_ARG_STRING, &wtype_name, "auto, f32, f16, q8_0 or q4_0", "TYPE" },
     { "decode-tokens", 'n', 0, G_OPTION_ARG_INT, &decode_tokens, "Tokens to decode (default 64)", "N" },
     { "repeats", 'r', 0, G_OPTION_ARG_INT, &repeats, "Runs of each measurement (default 3)", "N" },
     { "list-devices", 'l', 0, G_OPTION_ARG_NONE, &list, "List the OpenCL devices and exit", NULL },
@@ -128,9 +128,10 @@ main (int argc, char **argv)
     g_printerr ("vtp-bench: --model DIR is required (see --help)\n");
     return 2;
   }
-  if (wtype_name)
-    wtype = !g_strcmp0 (wtype_name, "f32") ? VTP_WEIGHTS_F32 : !g_strcmp0 (wtype_name, "f16") ? VTP_WEIGHTS_F16
-        : VTP_WEIGHTS_KEEP;
+  if (wtype_name && !vtp_weight_type_from_name (wtype_name, &wtype)) {
+    g_printerr ("vtp-bench: --weight-type must be auto, f32, f16, q8_0 or q4_0\n");
+    return 2;
+  }
   repeats = MAX (repeats, 1);
 
   load_ms = now_ms ();

@@ -313,6 +313,18 @@ convert_weights (const VtpStTensor *t, VtpDType want, GError **error)
   return h;
 }
 
+gboolean
+vtp_weight_type_from_name (const char *name, VtpWeightType *out)
+{
+  static const char *const names[] = { "auto", "f32", "f16", "q8_0", "q4_0" };
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    if (g_strcmp0 (name, names[i]) == 0) {
+      *out = (VtpWeightType) i;
+      return TRUE;
+    }
+  return FALSE;
+}
+
 /* The block type @wtype quantizes matrices to; VTP_DTYPE_F32 for the
  * float choices. */
 static VtpDType

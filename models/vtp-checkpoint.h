@@ -62,6 +62,10 @@ typedef enum {
   VTP_WEIGHTS_Q4_0,
 } VtpWeightType;
 
+/* "auto", "f32", "f16", "q8_0", "q4_0" (the elements' weight-type nicks);
+ * FALSE for another name. */
+gboolean vtp_weight_type_from_name (const char *name, VtpWeightType *out);
+
 /* Loads tensor @name to @dev after checking its shape against @shape
  * (leading 1s ignored: [1, 1, D] matches [D]). Errors name the file, the
  * tensor, the found and the expected shape. */

@@ -49,7 +49,7 @@ def main():
     dtype = getattr(torch, args.dtype)
     torch.manual_seed(0)
 
-    shared = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "testdata", "tokenizers", "llama2",
+    shared = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "testdata", "tokenizers", "llama2-7b",
                           "tokenizer.json")
     tok = Tokenizer.from_file(shared) if os.path.exists(shared) else train_llama_tokenizer()
     image_token = add_special(tok, "<image>")
