@@ -9,7 +9,8 @@
  *            absent): VtpBpeBytes (vtp-bpe-bytes.h)
  *   "bert"   WordPiece, uncased (BertNormalizer lowercase, accents
  *            stripped): VtpWordPiece (vtp-wordpiece.h) from a tokenizer.json
- *            made in memory
+ *            made in memory, the pieces turned back from llama.cpp's
+ *            "phantom space" form ("▁the", "s") to WordPiece's ("the", "##s")
  *
  * Control (and unknown / user-defined) tokens are matched literally in the
  * text, as HF tokenizers does with special added tokens. The ids are those
