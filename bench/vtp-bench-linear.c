@@ -17,17 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "bench-util.h"
 #include "vtp-bandwidth.h"
 #include "vtp-linear.h"
 #include "vtp-launch.h"
 #include "vtp-quant.h"
 
-static int
-cmp_double (const void *a, const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-  return x < y ? -1 : x > y;
-}
 
 static void
 die (const char *what, GError *error)

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include "bench-util.h"
 #include "vtp-adapter.h"
 #include "vtp-bandwidth.h"
 #include "vtp-generate.h"
@@ -28,38 +29,7 @@
 #include "vtp-wordpiece.h"
 #include "vtp-tokenizer.h"
 
-static double
-now_ms (void)
-{
-  return g_get_monotonic_time () / 1000.0;
-}
 
-static int
-cmp_double (const void *a, const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-  return x < y ? -1 : x > y;
-}
-
-static double
-median (double *v, gint n)
-{
-  qsort (v, n, sizeof (double), cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static gsize
-llama_weight_bytes (const VtpLlama *m)
-{
-  gsize b = vtp_tensor_n_bytes (m->lm_head);
-  for (gint l = 0; l < m->cfg.num_hidden_layers; l++) {
-    const VtpLlamaLayer *y = &m->layers[l];
-    const VtpTensor *ts[] = { y->wq, y->wk, y->wv, y->wo, y->w_gate, y->w_up, y->w_down };
-    for (guint i = 0; i < G_N_ELEMENTS (ts); i++)
-      b += vtp_tensor_n_bytes (ts[i]);
-  }
-  return b;
-}
 
 static void
 die (GError *error)
@@ -280,10 +250,10 @@ main (int argc, char **argv)
   g_print ("time_to_first_token_ms: %.1f\n", median (t_enc, repeats) + median (t_proj, repeats)
       + median (t_pre, repeats));
   g_print ("decode_tokens_per_s: %.2f\n", median (t_dec, repeats));
-  g_print ("llm_weight_bytes_per_token: %" G_GSIZE_FORMAT "\n", llama_weight_bytes (llm));
+  g_print ("llm_weight_bytes_per_token: %" G_GSIZE_FORMAT "\n", vtp_llama_weight_bytes (llm));
   g_print ("host_read_bandwidth_gb_s: %.1f\n", bw);
-  g_print ("decode_limit_tokens_per_s: %.2f\n", bw * 1e9 / llama_weight_bytes (llm));
-  g_print ("decode_fraction_of_limit: %.2f\n", median (t_dec, repeats) / (bw * 1e9 / llama_weight_bytes (llm)));
+  g_print ("decode_limit_tokens_per_s: %.2f\n", bw * 1e9 / vtp_llama_weight_bytes (llm));
+  g_print ("decode_fraction_of_limit: %.2f\n", median (t_dec, repeats) / (bw * 1e9 / vtp_llama_weight_bytes (llm)));
   g_print ("peak_rss_mb: %.0f\n", ru.ru_maxrss / 1024.0);
   if (encoder)
     vtp_model_parts_clear (&vparts);

@@ -415,3 +415,16 @@ vtp_llama_prefill (VtpLlama *m, VtpLlamaState *s, const VtpLlamaSegment *segment
   }
   return TRUE;
 }
+
+gsize
+vtp_llama_weight_bytes (const VtpLlama *m)
+{
+  gsize b = vtp_tensor_n_bytes (m->lm_head);
+  for (gint l = 0; l < m->cfg.num_hidden_layers; l++) {
+    const VtpLlamaLayer *y = &m->layers[l];
+    const VtpTensor *ts[] = { y->wq, y->wk, y->wv, y->wo, y->w_gate, y->w_up, y->w_down };
+    for (guint i = 0; i < G_N_ELEMENTS (ts); i++)
+      b += vtp_tensor_n_bytes (ts[i]);
+  }
+  return b;
+}

@@ -74,6 +74,10 @@ void vtp_llama_free (VtpLlama *m);
 VtpLlama *vtp_llama_acquire (VtpCheckpoint *c, const VtpLlamaNames *names, const VtpLlamaConfig *cfg,
     VtpCheckpoint *adapter, VtpDevice *dev, VtpWeightType wtype, GError **error);
 
+/* Bytes of matrix weights one decoded token reads (every layer's
+ * projections and the output head; the embedding row is negligible). */
+gsize vtp_llama_weight_bytes (const VtpLlama *m);
+
 typedef struct {
   gint max_ctx, max_chunk;
   gint n_past;                /* positions in the KV cache */

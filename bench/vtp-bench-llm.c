@@ -1,0 +1,132 @@
+/* vtp-bench-llm: the language model alone, as llama.cpp's llama-bench
+ * measures it: prefill of P tokens and decode of N tokens.
+ *
+ *   vtp-bench-llm --model DIR [--weight-type TYPE] [--prompt-tokens P]
+ *                 [--decode-tokens N] [--repeats R] [--device SPEC]
+ *
+ * DIR: a Llama directory, or a llava-hf / InstructBLIP one (its language
+ * model). The prompt is P pseudo-random token ids (no BOS), as llama-bench's
+ * pp test; decode is greedy from the prefill's logits with EOS ignored (its
+ * tg test decodes N tokens after an empty context; here after the prompt of
+ * the same run, a difference of a few percent at these lengths). Prints, as
+ * "key: value" lines, medians over R runs: prefill and decode tokens/s,
+ * load time, peak resident memory, weight bytes read per token, the host's
+ * read bandwidth (same run) and the decode speed it allows. */
+#include <stdio.h>
+#include <sys/resource.h>
+#include "bench-util.h"
+#include "vtp-bandwidth.h"
+#include "vtp-generate.h"
+#include "vtp-parts.h"
+
+static void
+die (GError *error)
+{
+  g_printerr ("vtp-bench-llm: %s\n", error ? error->message : "failed");
+  exit (1);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree char *model = NULL, *device = NULL, *wtype_name = NULL;
+  gint prompt_tokens = 512, decode_tokens = 64, repeats = 3;
+  GOptionEntry entries[] = {
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model directory (Llama, or LLaVA / InstructBLIP)", "DIR" },
+    { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "OpenCL device (auto, cpu, gpu, ...)", "SPEC" },
+    { "weight-type", 'w', 0, G_OPTION_ARG_STRING, &wtype_name, "auto, f32, f16, q8_0 or q4_0", "TYPE" },
+    { "prompt-tokens", 'p', 0, G_OPTION_ARG_INT, &prompt_tokens, "Tokens to prefill (default 512)", "P" },
+    { "decode-tokens", 'n', 0, G_OPTION_ARG_INT, &decode_tokens, "Tokens to decode (default 64)", "N" },
+    { "repeats", 'r', 0, G_OPTION_ARG_INT, &repeats, "Runs of each measurement (default 3)", "R" },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("- prefill and decode speed of a vtp language model");
+  GError *error = NULL;
+  VtpWeightType wtype = VTP_WEIGHTS_KEEP;
+  g_autoptr (VtpDevice) dev = NULL;
+  g_autoptr (VtpCheckpoint) ckpt = NULL;
+  g_autoptr (VtpLlama) llm = NULL;
+  g_autoptr (VtpLlamaState) ls = NULL;
+  g_autofree gint32 *ids = NULL;
+  g_autofree double *t_pre = NULL, *t_dec = NULL;
+  VtpModelParts parts;
+  VtpLlamaNames names;
+  struct rusage ru;
+  double load_ms, bw;
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+    die (error);
+  if (!model) {
+    g_printerr ("vtp-bench-llm: --model DIR is required (see --help)\n");
+    return 2;
+  }
+  if (wtype_name && !vtp_weight_type_from_name (wtype_name, &wtype)) {
+    g_printerr ("vtp-bench-llm: --weight-type must be auto, f32, f16, q8_0 or q4_0\n");
+    return 2;
+  }
+  repeats = MAX (repeats, 1);
+  prompt_tokens = MAX (prompt_tokens, 1);
+  decode_tokens = MAX (decode_tokens, 1);
+
+  load_ms = now_ms ();
+  if (!(dev = vtp_device_get (device, &error)) || !(ckpt = vtp_checkpoint_open (model, &error))
+      || !vtp_model_parts_read (ckpt, &parts, &error))
+    die (error);
+  if (!parts.has_text) {
+    g_printerr ("vtp-bench-llm: %s has no LLaMA-family language model (model_type %s)\n", model, parts.model_type);
+    return 1;
+  }
+  if (!vtp_llama_find_names (ckpt, &parts.text, &names, &error)
+      || !(llm = vtp_llama_load (ckpt, &names, &parts.text, NULL, dev, wtype, &error))
+      || !(ls = vtp_llama_state_new (llm, prompt_tokens + decode_tokens + 1, MIN (prompt_tokens, 512), &error))
+      || !vtp_device_finish (dev, &error))
+    die (error);
+  load_ms = now_ms () - load_ms;
+
+  /* ids 3 .. vocab - 1 (past <unk> <s> </s>), a fixed sequence */
+  ids = g_new (gint32, prompt_tokens);
+  for (gint i = 0; i < prompt_tokens; i++)
+    ids[i] = 3 + (gint32) (((guint32) i * 2654435761u) % (guint32) (parts.text.vocab_size - 3));
+
+  t_pre = g_new (double, repeats);
+  t_dec = g_new (double, repeats);
+  for (gint r = 0; r < repeats; r++) {
+    const VtpLlamaSegment seg = { ids, NULL, 0, prompt_tokens };
+    VtpGenerateParams gp = { decode_tokens, { 0 }, FALSE };
+    g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (gint32));
+    double t0 = now_ms ();
+
+    ls->n_past = 0;
+    if (!vtp_llama_prefill (llm, ls, &seg, 1, FALSE, &error) || !vtp_device_finish (dev, &error))
+      die (error);
+    t_pre[r] = prompt_tokens / ((now_ms () - t0) / 1000.0);
+    t0 = now_ms ();
+    if (!vtp_llama_generate (llm, ls, &gp, NULL, NULL, out, NULL, &error))
+      die (error);
+    /* the first token comes from the prefill's logits: decode steps = len - 1 */
+    t_dec[r] = (out->len - 1) / ((now_ms () - t0) / 1000.0);
+  }
+  {
+    VtpBandwidthProbe *probe = vtp_bandwidth_probe_new ((gsize) 1 << 30);
+    bw = vtp_bandwidth_probe_run (probe, 5);
+    vtp_bandwidth_probe_free (probe);
+  }
+  getrusage (RUSAGE_SELF, &ru);
+
+  g_print ("model: %s\n", ckpt->dir);
+  g_print ("device: %s\n", dev->name);
+  g_print ("weights: %s (lm_head)\n", vtp_dtype_name (llm->lm_head->dtype));
+  g_print ("load_ms: %.0f\n", load_ms);
+  g_print ("prompt_tokens: %d\n", prompt_tokens);
+  g_print ("prefill_tokens_per_s: %.1f\n", median (t_pre, repeats));
+  g_print ("decode_tokens: %d\n", decode_tokens);
+  g_print ("decode_tokens_per_s: %.2f\n", median (t_dec, repeats));
+  g_print ("llm_weight_bytes_per_token: %" G_GSIZE_FORMAT "\n", vtp_llama_weight_bytes (llm));
+  g_print ("host_read_bandwidth_gb_s: %.1f\n", bw);
+  g_print ("decode_limit_tokens_per_s: %.2f\n", bw * 1e9 / vtp_llama_weight_bytes (llm));
+  g_print ("decode_fraction_of_limit: %.2f\n", median (t_dec, repeats) / (bw * 1e9 / vtp_llama_weight_bytes (llm)));
+  g_print ("peak_rss_mb: %.0f\n", ru.ru_maxrss / 1024.0);
+  vtp_model_parts_clear (&parts);
+  return 0;
+}
