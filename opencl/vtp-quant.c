@@ -59,10 +59,357 @@ quantize_q4_0 (const float *x, gint64 n, VtpBlockQ4_0 *y)
   }
 }
 
+/* ---- K-quants: ggml's reference method (quantize_row_q{4,5,6}_K_ref) ----
+ *
+ * A super-block of 256 is cut into sub-blocks; each sub-block gets the best
+ * float scale (and, for Q4_K / Q5_K, min) that a small search finds, those
+ * floats are themselves quantized against one f16 super-block scale, and the
+ * weights are finally rounded against the scales as stored, so that the
+ * integers match what dequantization will multiply. llama-quantize takes
+ * exactly this path when it has no importance matrix. */
+
+#define K_EPS 1e-15f        /* below this largest magnitude a group counts as zero */
+
+/* Round to nearest, ties to even, for |v| < 2^22: adding 1.5 x 2^23 pushes
+ * the fraction out of the mantissa, whose low bits then hold the integer
+ * offset by 2^22. ggml rounds this way (not roundf), and the ties decide
+ * quantized values, so it is reproduced as is. */
+static inline gint
+nearest_int (float v)
+{
+  const float shifted = v + 12582912.0f;
+  gint32 bits;
+
+  memcpy (&bits, &shifted, sizeof bits);
+  return (bits & 0x007fffff) - 0x00400000;
+}
+
+/* The weights of the Q4_K / Q5_K fit of one sub-block of 32: the sub-block's
+ * RMS plus the value's own magnitude, so that large values count more but
+ * small ones are not ignored. */
+static void
+k4_weights (const float *x, float *w)
+{
+  float sum_x2 = 0.0f, av_x;
+
+  for (gint l = 0; l < 32; l++)
+    sum_x2 += x[l] * x[l];
+  av_x = sqrtf (sum_x2 / 32);
+  for (gint l = 0; l < 32; l++)
+    w[l] = av_x + fabsf (x[l]);
+}
+
+/* Weighted squared error of x ~ scale L + min over a sub-block of 32. */
+static float
+k4_error (const float *x, const float *w, const guint8 *L, float scale, float min)
+{
+  float err = 0.0f;
+
+  for (gint i = 0; i < 32; i++) {
+    float diff = scale * L[i] + min - x[i];
+    diff = diff * diff;
+    err += w[i] * diff;
+  }
+  return err;
+}
+
+/* The integers L = clamp (round (iscale (x - min)), 0, nmax) and the
+ * weighted sums of the least-squares fit x ~ scale L + min over them. */
+static void
+k4_round (const float *x, const float *w, float iscale, float min, gint nmax, guint8 *L,
+    float *sum_l, float *sum_l2, float *sum_xl)
+{
+  float sl = 0.0f, sl2 = 0.0f, sxl = 0.0f;
+
+  for (gint i = 0; i < 32; i++) {
+    const gint r = nearest_int (iscale * (x[i] - min)), l = CLAMP (r, 0, nmax);
+    L[i] = l;
+    sl += w[i] * l;
+    sl2 += w[i] * l * l;
+    sxl += w[i] * l * x[i];
+  }
+  *sum_l = sl;
+  *sum_l2 = sl2;
+  *sum_xl = sxl;
+}
+
+/* Scale and min (x ~ scale L - *neg_min, L in 0..nmax) of one sub-block of
+ * 32 (ggml's make_qkx2_quants, weighted squared error): start from the
+ * plain min-max grid, then try nstep + 1 slightly stretched grids
+ * (nmax + rmin + 0.1 is levels over the range), refit scale and min of each
+ * rounding by weighted least squares (the min kept <= 0, so that zero stays
+ * representable) and keep the rounding of smallest error. */
+static float
+k4_fit (const float *x, const float *w, gint nmax, float rmin, gint nstep, guint8 *L, float *neg_min)
+{
+  float min = x[0], max = x[0], sum_w = w[0], sum_x = sum_w * x[0];
+  float iscale, scale, best_error;
+  guint8 aux[32];
+
+  for (gint i = 1; i < 32; i++) {
+    if (x[i] < min)
+      min = x[i];
+    if (x[i] > max)
+      max = x[i];
+    sum_w += w[i];
+    sum_x += w[i] * x[i];
+  }
+  if (min > 0)
+    min = 0;
+  if (max == min) {
+    memset (L, 0, 32);
+    *neg_min = -min;
+    return 0.0f;
+  }
+  iscale = nmax / (max - min);
+  scale = 1 / iscale;
+  for (gint i = 0; i < 32; i++) {
+    const gint r = nearest_int (iscale * (x[i] - min));
+    L[i] = CLAMP (r, 0, nmax);
+  }
+  best_error = k4_error (x, w, L, scale, min);
+
+  for (gint is = 0; is <= nstep; is++) {
+    float sum_l, sum_l2, sum_xl, D;
+
+    iscale = (rmin + 0.1f * is + nmax) / (max - min);
+    k4_round (x, w, iscale, min, nmax, aux, &sum_l, &sum_l2, &sum_xl);
+    D = sum_w * sum_l2 - sum_l * sum_l;
+    if (D > 0) {
+      float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+      float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+      float err;
+
+      if (this_min > 0) {
+        this_min = 0;
+        this_scale = sum_xl / sum_l2;
+      }
+      err = k4_error (x, w, aux, this_scale, this_min);
+      if (err < best_error) {
+        memcpy (L, aux, 32);
+        best_error = err;
+        scale = this_scale;
+        min = this_min;
+      }
+    }
+  }
+  *neg_min = -min;
+  return scale;
+}
+
+/* Stores the eight 6-bit scales and mins in the layout that
+ * vtp_quant_scale_min_k4 reads. The integers go through guint8 as in ggml
+ * (a negative one would wrap and then clamp to 63). */
+static void
+k4_pack_scales (const float *scales, const float *mins, float inv_scale, float inv_min, guint8 *packed)
+{
+  for (gint j = 0; j < 8; j++) {
+    const guint8 ls = MIN (63, (guint8) nearest_int (inv_scale * scales[j]));
+    const guint8 lm = MIN (63, (guint8) nearest_int (inv_min * mins[j]));
+    if (j < 4) {
+      packed[j] = ls;
+      packed[j + 4] = lm;
+    } else {
+      packed[j + 4] = (ls & 0xf) | ((lm & 0xf) << 4);
+      packed[j - 4] |= (ls >> 4) << 6;
+      packed[j] |= (lm >> 4) << 6;
+    }
+  }
+}
+
+/* One Q4_K / Q5_K super-block up to its integers L (0..nmax): fit every
+ * sub-block, quantize the scales and mins to 6 bits against the largest of
+ * each (d = max scale / 63, dmin = max min / 63, as f16), then round the
+ * weights again against the scales as stored. A sub-block whose stored
+ * scale is zero keeps the integers of its fit, as ggml does. */
+static void
+k4_quantize_block (const float *x, gint nmax, float rmin, gint nstep,
+    guint16 *d_out, guint16 *dmin_out, guint8 *packed, guint8 *L)
+{
+  float scales[8], mins[8], w[32];
+  float max_scale = 0.0f, max_min = 0.0f, inv_scale, inv_min, d_all, dmin_all;
+
+  for (gint j = 0; j < 8; j++) {
+    k4_weights (x + 32 * j, w);
+    scales[j] = k4_fit (x + 32 * j, w, nmax, rmin, nstep, L + 32 * j, &mins[j]);
+    if (scales[j] > max_scale)
+      max_scale = scales[j];
+    if (mins[j] > max_min)
+      max_min = mins[j];
+  }
+  inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
+  inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
+  k4_pack_scales (scales, mins, inv_scale, inv_min, packed);
+  *d_out = vtp_f32_to_f16 (max_scale / 63.0f);
+  *dmin_out = vtp_f32_to_f16 (max_min / 63.0f);
+  d_all = vtp_f16_to_f32 (*d_out);
+  dmin_all = vtp_f16_to_f32 (*dmin_out);
+
+  for (gint j = 0; j < 8; j++) {
+    guint8 sc, m;
+    float d, dm;
+
+    vtp_quant_scale_min_k4 (packed, j, &sc, &m);
+    d = d_all * sc;
+    if (d == 0.0f)
+      continue;
+    dm = dmin_all * m;
+    for (gint i = 0; i < 32; i++) {
+      const gint r = nearest_int ((x[32 * j + i] + dm) / d);
+      L[32 * j + i] = CLAMP (r, 0, nmax);
+    }
+  }
+}
+
+static void
+quantize_q4_k (const float *x, gint64 n, VtpBlockQ4_K *y)
+{
+  for (gint64 b = 0; b < n / VTP_QK_K; b++, x += VTP_QK_K) {
+    guint8 L[VTP_QK_K];
+
+    k4_quantize_block (x, 15, -1.0f, 20, &y[b].d, &y[b].dmin, y[b].scales, L);
+    for (gint c = 0; c < 4; c++)
+      for (gint l = 0; l < 32; l++)
+        y[b].q[32 * c + l] = L[64 * c + l] | (L[64 * c + 32 + l] << 4);
+  }
+}
+
+static void
+quantize_q5_k (const float *x, gint64 n, VtpBlockQ5_K *y)
+{
+  for (gint64 b = 0; b < n / VTP_QK_K; b++, x += VTP_QK_K) {
+    guint8 L[VTP_QK_K];
+
+    k4_quantize_block (x, 31, -0.5f, 15, &y[b].d, &y[b].dmin, y[b].scales, L);
+    memset (y[b].qh, 0, sizeof y[b].qh);
+    for (gint c = 0; c < 4; c++)
+      for (gint l = 0; l < 32; l++) {
+        const guint8 lo = L[64 * c + l], hi = L[64 * c + 32 + l];
+        y[b].q[32 * c + l] = (lo & 0xf) | ((hi & 0xf) << 4);
+        y[b].qh[l] |= ((lo >> 4) << (2 * c)) | ((hi >> 4) << (2 * c + 1));
+      }
+  }
+}
+
+/* Weighted sums of the fit x ~ scale l for the rounding l = clamp (round
+ * (iscale x), -nmax, nmax - 1) of a Q6_K sub-block of 16, weights x^2
+ * (the largest values matter most); the offset integers go to @L when
+ * it is not NULL. */
+static void
+k6_round (const float *x, float iscale, gint nmax, guint8 *L, float *sumlx, float *suml2)
+{
+  float slx = 0.0f, sl2 = 0.0f;
+
+  for (gint i = 0; i < 16; i++) {
+    const gint r = nearest_int (iscale * x[i]), l = CLAMP (r, -nmax, nmax - 1);
+    const float w = x[i] * x[i];
+    if (L)
+      L[i] = l + nmax;
+    slx += w * x[i] * l;
+    sl2 += w * l * l;
+  }
+  *sumlx = slx;
+  *suml2 = sl2;
+}
+
+/* Symmetric scale (x ~ scale (L - 32)) of one Q6_K sub-block of 16 (ggml's
+ * make_qx_quants with x^2 weights): the grid puts the value of largest
+ * magnitude on -32; then 18 grids of -32 -0.9..+0.9 levels are tried and
+ * the rounding with the best weighted least-squares fit is kept, its scale
+ * being that fit's. The scale is signed, like the extreme value. */
+static float
+k6_fit (const float *x, guint8 *L)
+{
+  const gint nmax = 32;
+  float max = 0.0f, amax = 0.0f, iscale, sumlx, suml2, scale, best;
+
+  for (gint i = 0; i < 16; i++)
+    if (fabsf (x[i]) > amax) {
+      amax = fabsf (x[i]);
+      max = x[i];
+    }
+  if (amax < K_EPS) {
+    memset (L, 0, 16);
+    return 0.0f;
+  }
+  iscale = -nmax / max;
+  k6_round (x, iscale, nmax, L, &sumlx, &suml2);
+  scale = suml2 ? sumlx / suml2 : 0.0f;
+  best = scale * sumlx;
+  for (gint is = -9; is <= 9; is++) {
+    if (is == 0)
+      continue;
+    iscale = -(nmax + 0.1f * is) / max;
+    k6_round (x, iscale, nmax, NULL, &sumlx, &suml2);
+    /* sumlx^2 / suml2 is the error reduction of the fit: compare without dividing */
+    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+      k6_round (x, iscale, nmax, L, &sumlx, &suml2);
+      scale = sumlx / suml2;
+      best = scale * sumlx;
+    }
+  }
+  return scale;
+}
+
+/* One Q6_K super-block: the 16 scales quantized to int8 against the one of
+ * largest magnitude (stored as -128, d = its scale / -128, as f16), then the
+ * weights rounded again against the scales as stored (a sub-block whose
+ * stored scale is zero keeps the integers of its fit). A super-block whose
+ * scales are all (nearly) zero is all zero bytes. */
+static void
+quantize_q6_k (const float *x, gint64 n, VtpBlockQ6_K *y)
+{
+  for (gint64 b = 0; b < n / VTP_QK_K; b++, x += VTP_QK_K) {
+    guint8 L[VTP_QK_K], *ql = y[b].ql, *qh = y[b].qh;
+    float scales[16], max_scale = 0.0f, max_abs_scale = 0.0f, iscale, d_all;
+
+    for (gint j = 0; j < 16; j++) {
+      scales[j] = k6_fit (x + 16 * j, L + 16 * j);
+      if (fabsf (scales[j]) > max_abs_scale) {
+        max_abs_scale = fabsf (scales[j]);
+        max_scale = scales[j];
+      }
+    }
+    if (max_abs_scale < K_EPS) {
+      memset (&y[b], 0, sizeof y[b]);
+      continue;
+    }
+    iscale = -128.0f / max_scale;
+    y[b].d = vtp_f32_to_f16 (1 / iscale);
+    for (gint j = 0; j < 16; j++)
+      y[b].scales[j] = (gint8) MIN (127, nearest_int (iscale * scales[j]));
+    d_all = vtp_f16_to_f32 (y[b].d);
+    for (gint j = 0; j < 16; j++) {
+      const float d = d_all * y[b].scales[j];
+      if (d == 0.0f)
+        continue;
+      for (gint i = 0; i < 16; i++) {
+        const gint r = nearest_int (x[16 * j + i] / d);
+        L[16 * j + i] = CLAMP (r, -32, 31) + 32;
+      }
+    }
+    /* the layout dequantize_q6_k reads: halves of 128, four quarters of 32 */
+    for (gint h = 0; h < 2; h++, ql += 64, qh += 32) {
+      const guint8 *Lh = L + 128 * h;
+      for (gint l = 0; l < 32; l++) {
+        ql[l] = (Lh[l] & 0xf) | ((Lh[l + 64] & 0xf) << 4);
+        ql[l + 32] = (Lh[l + 32] & 0xf) | ((Lh[l + 96] & 0xf) << 4);
+        qh[l] = (Lh[l] >> 4) | ((Lh[l + 32] >> 4) << 2) | ((Lh[l + 64] >> 4) << 4) | ((Lh[l + 96] >> 4) << 6);
+      }
+    }
+  }
+}
+
 gboolean
 vtp_quant_can_quantize (VtpDType type)
 {
-  return type == VTP_DTYPE_Q8_0 || type == VTP_DTYPE_Q4_0;
+  switch (type) {
+    case VTP_DTYPE_Q8_0: case VTP_DTYPE_Q4_0:
+    case VTP_DTYPE_Q4_K: case VTP_DTYPE_Q5_K: case VTP_DTYPE_Q6_K:
+      return TRUE;
+    default:
+      return FALSE;
+  }
 }
 
 gboolean
@@ -72,6 +419,9 @@ vtp_quantize_row (VtpDType type, const float *x, gint64 n, void *out)
   switch (type) {
     case VTP_DTYPE_Q8_0: quantize_q8_0 (x, n, out); return TRUE;
     case VTP_DTYPE_Q4_0: quantize_q4_0 (x, n, out); return TRUE;
+    case VTP_DTYPE_Q4_K: quantize_q4_k (x, n, out); return TRUE;
+    case VTP_DTYPE_Q5_K: quantize_q5_k (x, n, out); return TRUE;
+    case VTP_DTYPE_Q6_K: quantize_q6_k (x, n, out); return TRUE;
     default: return FALSE;
   }
 }

@@ -6,11 +6,23 @@ ggml-quants.c; `pip install gguf`, measured with gguf 0.19.0).
 1. Block types. For Q8_0 and Q4_0 (the types the package can quantize):
 float32 rows, the blocks the package's quantizer makes of them (bit-exact
 with ggml's quantize_row_*_ref) and their dequantization. For Q4_K, Q5_K
-and Q6_K (no quantizer in the package): blocks of random bytes with finite
-f16 scales, and their dequantization. Raw little-endian files plus
-manifest.json:
+and Q6_K the package has no quantizer, so the blocks come from llama.cpp
+itself (--llama-cpp DIR: a llama.cpp source tree with its CMake build in
+DIR/build; tools/kquant_reference.c is compiled with gcc against its
+libggml-base and calls ggml_quantize_chunk without an importance matrix,
+as llama-quantize does), on the same kind of float rows plus K-quant
+corners (whole zero, constant, one-signed and tiny super-blocks); their
+dequantization is the package's; and on 1024 super-blocks of rows that
+the test regenerates ("input": "hashed", see hashed_rows), blocks only.
+The manifest entry records the llama.cpp version, commit and compiler
+flags. Without --llama-cpp, the llama.cpp
+entries of an existing manifest are kept as they are. Blocks of random
+bytes with finite f16 scales (q*_k.random.*, dequantization only) keep
+covering bit patterns a quantizer never makes. Raw little-endian files
+plus manifest.json:
 
-  tests/fixtures/quant/manifest.json   [{type, rows, cols, input?, blocks, dequant}]
+  tests/fixtures/quant/manifest.json
+      [{type, rows, cols, input?, blocks, dequant?, reference?}]
 
 2. A quantized model (tests/fixtures/llava-tiny-q): a tiny random LLaVA
 (tools/make_llava_fixtures.py, widths multiples of 32) with its F32
@@ -25,14 +37,18 @@ norms and biases stay as they are. The patch embedding here has K = 3 x 6 x
 6 = 108, so it shows the fallback (kept unquantized).
 
 Deterministic: re-running rewrites the same bytes (the model part on the
-same torch/transformers versions).
-    python3 tools/make_quant_fixtures.py [--out tests/fixtures]
+same torch/transformers versions, the K-quants on the same llama.cpp build).
+    python3 tools/make_quant_fixtures.py [--out tests/fixtures] [--blocks-only]
+        [--llama-cpp /work/peer/llama_cpp_python-0.3.36/vendor/llama.cpp]
 """
 import argparse
+import glob
 import json
 import os
-
+import re
+import subprocess
 import sys
+import tempfile
 
 import numpy as np
 from gguf import GGMLQuantizationType as Q
@@ -72,8 +88,118 @@ def random_blocks(rng, qtype):
     return raw.reshape(ROWS, -1)
 
 
-def build_blocks(out):
+def kquant_rows(x):
+    """The Q8_0/Q4_0 rows (whole 256-blocks are mostly ordinary weights
+    there) plus rows for the K-quant corners, one super-block (256) each
+    half: zero, constant of either sign, all positive / all negative (the
+    min clamped to zero or the range), a zero sub-block and an outlier
+    among ordinary weights, heavy tails, magnitudes whose f16 scales
+    underflow (1e-9) or that count as zero (1e-17), and ordinary weights
+    with per-column scales as in real matrices."""
+    rng = np.random.default_rng(2525)
+    half = COLS // 2
+    extra = (rng.standard_normal((10, COLS)) * 0.02).astype(np.float32)
+    extra[0, :half] = 0.0
+    extra[0, half:] = 0.25
+    extra[1, :half] = -0.5
+    extra[1, half + 64:half + 96] = 0.0
+    extra[1, half + 160:half + 176] = 0.0
+    extra[1, half + 200] = 0.6
+    extra[2, :half] = np.abs(extra[2, :half]) + np.float32(0.01)
+    extra[2, half:] = -np.abs(extra[2, half:]) - np.float32(0.01)
+    extra[3, :half] = (rng.standard_t(3, half) * 0.02).astype(np.float32)
+    extra[3, half:] *= np.float32(5e-8)
+    extra[4, :half] *= np.float32(5e-16)
+    extra[4, half:] = rng.uniform(-1, 1, half).astype(np.float32) * np.float32(100)
+    extra[5:] *= np.exp(rng.standard_normal(COLS) * 0.7).astype(np.float32)
+    return np.concatenate([x, extra])
+
+
+WIDE_ROWS, WIDE_COLS = 128, 2048    # 1024 super-blocks: the scale searches' rarer choices
+
+
+def _mix32(n):
+    """A 32-bit integer hash (murmur3's finalizer), wrapping as C's uint32."""
+    n = n.astype(np.uint32)
+    for shift, mul in ((15, 0x85EBCA77), (13, 0xC2B2AE3D), (16, None)):
+        n ^= n >> np.uint32(shift)
+        if mul:
+            n = (n * np.uint32(mul)).astype(np.uint32)
+    return n
+
+
+def hashed_rows(rows, cols):
+    """Ordinary-weight-like rows that tests/test-quant.c regenerates bit for
+    bit, so that only the blocks are stored: per element the sum of four
+    22-bit hashes (nearly normal), centred, an integer below 2^24 (exact as
+    float), scaled by powers of two only (exact): 2^-28, times 2^(row % 5 -
+    2) per row and 8 for one column in 16 (outlier channels)."""
+    i = np.arange(rows * cols * 4, dtype=np.uint64)
+    h = _mix32(((i + 1) * 0x9E3779B1) & 0xFFFFFFFF) >> np.uint32(10)
+    v = h.reshape(rows, cols, 4).astype(np.int64).sum(-1) - (1 << 23)
+    x = v.astype(np.float32) * np.float32(2.0 ** -28)
+    x *= (np.float32(2.0) ** (np.arange(rows) % 5 - 2).astype(np.float32))[:, None]
+    outlier = _mix32((np.arange(cols, dtype=np.uint64) + 0x51ED) * 0x9E3779B1 & 0xFFFFFFFF) % 16 == 0
+    x[:, outlier] *= np.float32(8)
+    return x
+
+
+def llama_cpp_kquants(x, llama_dir):
+    """{tag: blocks} of the rows @x made by llama.cpp's ggml_quantize_chunk,
+    and the provenance for the manifest."""
+    llama_dir = os.path.abspath(llama_dir)
+    lib_dir = os.path.join(llama_dir, "build", "bin")
+    libs = sorted(glob.glob(os.path.join(lib_dir, "libggml-base.so.*.*.*")))
+    if not libs:
+        sys.exit(f"{lib_dir}: no libggml-base.so.X.Y.Z (build llama.cpp there first)")
+    ggml_version = libs[0].rsplit(".so.", 1)[1]
+    cflags = ["-O2", "-Wall", "-Wextra", "-I" + os.path.join(llama_dir, "ggml", "include")]
+    provenance = {"source": "llama.cpp ggml_quantize_chunk (no imatrix) via tools/kquant_reference.c",
+                  "ggml_version": ggml_version,
+                  "harness_cc": "gcc " + " ".join(cflags[:3]),
+                  "cc": subprocess.run(["gcc", "--version"], capture_output=True, text=True,
+                                       check=True).stdout.splitlines()[0]}
+    package = re.search(r"llama_cpp_python-([0-9.]+)", llama_dir)
+    if package:
+        provenance["llama_cpp_python"] = package.group(1)
+    commit = subprocess.run(["git", "-C", llama_dir, "rev-parse", "HEAD"], capture_output=True, text=True)
+    if commit.returncode == 0:
+        provenance["llama_cpp_commit"] = commit.stdout.strip()
+    # how libggml-base's ggml-quants.c was compiled (the quantizers live there)
+    commands = os.path.join(llama_dir, "build", "compile_commands.json")
+    if os.path.exists(commands):
+        with open(commands) as f:
+            for entry in json.load(f):
+                if entry["file"].endswith("ggml/src/ggml-quants.c"):
+                    flags = [a for a in entry["command"].split()[1:]
+                             if a.startswith(("-O", "-f", "-m", "-std")) or a == "-DNDEBUG"]
+                    provenance["ggml_quants_cflags"] = " ".join(flags)
+                    provenance["ggml_quants_cc"] = entry["command"].split()[0]
+    blocks = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = os.path.join(tmp, "kquant_reference")
+        subprocess.run(["gcc", *cflags, os.path.join(ROOT, "tools", "kquant_reference.c"),
+                        "-L" + lib_dir, "-lggml-base", "-Wl,-rpath," + lib_dir, "-o", exe], check=True)
+        rows_path = os.path.join(tmp, "rows.f32")
+        x.tofile(rows_path)
+        for qtype, tag in K_TYPES:
+            out = os.path.join(tmp, tag + ".blocks")
+            subprocess.run([exe, tag, str(x.shape[1]), rows_path, out], check=True)
+            size = quants.GGML_QUANT_SIZES[qtype]
+            blocks[tag] = np.fromfile(out, dtype=np.uint8).reshape(x.shape[0], x.shape[1] // size[0] * size[1])
+    return blocks, provenance
+
+
+K_TYPES = ((Q.Q4_K, "q4_k"), (Q.Q5_K, "q5_k"), (Q.Q6_K, "q6_k"))
+
+
+def build_blocks(out, llama_dir=None):
     os.makedirs(out, exist_ok=True)
+    manifest_path = os.path.join(out, "manifest.json")
+    previous = []
+    if os.path.exists(manifest_path):
+        with open(manifest_path) as f:
+            previous = json.load(f)
     rng = np.random.default_rng(1313)
     manifest = []
 
@@ -90,16 +216,41 @@ def build_blocks(out):
                          "input": write(f"{tag}.input.f32", x),
                          "blocks": write(f"{tag}.blocks", blocks),
                          "dequant": write(f"{tag}.dequant.f32", back)})
-    for qtype, tag in ((Q.Q4_K, "q4_k"), (Q.Q5_K, "q5_k"), (Q.Q6_K, "q6_k")):
+    for qtype, tag in K_TYPES:
         blocks = random_blocks(rng, qtype)
         back = quants.dequantize(blocks, qtype).astype(np.float32)
         manifest.append({"type": tag, "rows": ROWS, "cols": COLS,
-                         "blocks": write(f"{tag}.blocks", blocks),
-                         "dequant": write(f"{tag}.dequant.f32", back)})
-    with open(os.path.join(out, "manifest.json"), "w") as f:
+                         "blocks": write(f"{tag}.random.blocks", blocks),
+                         "dequant": write(f"{tag}.random.dequant.f32", back)})
+    if llama_dir:
+        xk = kquant_rows(x)
+        blocks, provenance = llama_cpp_kquants(xk, llama_dir)
+        for qtype, tag in K_TYPES:
+            back = quants.dequantize(blocks[tag], qtype).astype(np.float32)
+            manifest.append({"type": tag, "rows": xk.shape[0], "cols": COLS,
+                             "input": write("kquant.input.f32", xk),
+                             "blocks": write(f"{tag}.blocks", blocks[tag]),
+                             "dequant": write(f"{tag}.dequant.f32", back),
+                             "reference": provenance})
+        # many more super-blocks, input regenerated by the test (hashed_rows)
+        # and the dequantization left to the entries above
+        xw = hashed_rows(WIDE_ROWS, WIDE_COLS)
+        blocks, provenance = llama_cpp_kquants(xw, llama_dir)
+        for qtype, tag in K_TYPES:
+            manifest.append({"type": tag, "rows": WIDE_ROWS, "cols": WIDE_COLS, "input": "hashed",
+                             "blocks": write(f"{tag}.wide.blocks", blocks[tag]),
+                             "reference": provenance})
+    else:
+        kept = [e for e in previous if "reference" in e
+                and all(os.path.exists(os.path.join(out, e[k])) for k in ("input", "blocks", "dequant")
+                        if k in e and e[k] != "hashed")]
+        if kept:
+            print(f"kept {len(kept)} llama.cpp K-quant entries (pass --llama-cpp DIR to remake them)")
+        manifest += kept
+    with open(manifest_path, "w") as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")
-    print(f"wrote {len(manifest)} types to {out}")
+    print(f"wrote {len(manifest)} entries to {out}")
 
 
 TINY_Q = dict(
@@ -164,8 +315,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.path.join(ROOT, "tests", "fixtures"))
     ap.add_argument("--blocks-only", action="store_true", help="skip the model (no torch needed)")
+    ap.add_argument("--llama-cpp", metavar="DIR",
+                    help="llama.cpp source dir with its build/: remake the K-quant quantizer references")
     args = ap.parse_args()
-    build_blocks(os.path.join(args.out, "quant"))
+    build_blocks(os.path.join(args.out, "quant"), args.llama_cpp)
     if not args.blocks_only:
         build_model(os.path.join(args.out, "llava-tiny-q"))
 
