@@ -34,7 +34,7 @@ main (int argc, char **argv)
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model directory (Llama, or LLaVA / InstructBLIP)", "DIR" },
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "OpenCL device (auto, cpu, gpu, ...)", "SPEC" },
-    { "weight-type", 'w', 0, G_OPTION_ARG_STRING, &wtype_name, "auto, f32, f16, q8_0 or q4_0", "TYPE" },
+    { "weight-type", 'w', 0, G_OPTION_ARG_STRING, &wtype_name, "auto, f32, f16, q8_0, q4_0, q4_k, q5_k or q6_k", "TYPE" },
     { "prompt-tokens", 'p', 0, G_OPTION_ARG_INT, &prompt_tokens, "Tokens to prefill (default 512)", "P" },
     { "decode-tokens", 'n', 0, G_OPTION_ARG_INT, &decode_tokens, "Tokens to decode (default 64)", "N" },
     { "repeats", 'r', 0, G_OPTION_ARG_INT, &repeats, "Runs of each measurement (default 3)", "R" },
@@ -62,7 +62,7 @@ main (int argc, char **argv)
     return 2;
   }
   if (wtype_name && !vtp_weight_type_from_name (wtype_name, &wtype)) {
-    g_printerr ("vtp-bench-llm: --weight-type must be auto, f32, f16, q8_0 or q4_0\n");
+    g_printerr ("vtp-bench-llm: --weight-type must be auto, f32, f16, q8_0, q4_0, q4_k, q5_k or q6_k\n");
     return 2;
   }
   repeats = MAX (repeats, 1);
@@ -107,12 +107,13 @@ main (int argc, char **argv)
     /* the first token comes from the prefill's logits: decode steps = len - 1 */
     t_dec[r] = (out->len - 1) / ((now_ms () - t0) / 1000.0);
   }
+  /* peak memory of the model's work, before the probe's own 1 GiB */
+  getrusage (RUSAGE_SELF, &ru);
   {
     VtpBandwidthProbe *probe = vtp_bandwidth_probe_new ((gsize) 1 << 30);
     bw = vtp_bandwidth_probe_run (probe, 5);
     vtp_bandwidth_probe_free (probe);
   }
-  getrusage (RUSAGE_SELF, &ru);
 
   g_print ("model: %s\n", ckpt->dir);
   g_print ("device: %s\n", dev->name);

@@ -1,6 +1,6 @@
 /* vtp-bench: speed and memory of a model directory on a device.
  *
- *   vtp-bench --model DIR [--device SPEC] [--weight-type auto|f32|f16|q8_0|q4_0]
+ *   vtp-bench --model DIR [--device SPEC] [--weight-type auto|f32|f16|q8_0|q4_0|q4_k|q5_k|q6_k]
  *             [--decode-tokens N] [--repeats N] [--list-devices]
  *   vtp-bench --model LLAMA --encoder CLIP --adapter ADAPTER ...
  *
@@ -49,7 +49,7 @@ main (int argc, char **argv)
     { "encoder", 'e', 0, G_OPTION_ARG_FILENAME, &encoder, "Vision encoder directory (with --adapter)", "DIR" },
     { "adapter", 'a', 0, G_OPTION_ARG_FILENAME, &adapter_dir, "LLaMA-Adapter V2 multimodal directory", "DIR" },
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "OpenCL device (auto, cpu, gpu, ...)", "SPEC" },
-    { "weight-type", 'w', 0, G_OPTION_ARG_STRING, &wtype_name, "auto, f32, f16, q8_0 or q4_0", "TYPE" },
+    { "weight-type", 'w', 0, G_OPTION_ARG_STRING, &wtype_name, "auto, f32, f16, q8_0, q4_0, q4_k, q5_k or q6_k", "TYPE" },
     { "decode-tokens", 'n', 0, G_OPTION_ARG_INT, &decode_tokens, "Tokens to decode (default 64)", "N" },
     { "repeats", 'r', 0, G_OPTION_ARG_INT, &repeats, "Runs of each measurement (default 3)", "N" },
     { "list-devices", 'l', 0, G_OPTION_ARG_NONE, &list, "List the OpenCL devices and exit", NULL },
@@ -99,7 +99,7 @@ main (int argc, char **argv)
     return 2;
   }
   if (wtype_name && !vtp_weight_type_from_name (wtype_name, &wtype)) {
-    g_printerr ("vtp-bench: --weight-type must be auto, f32, f16, q8_0 or q4_0\n");
+    g_printerr ("vtp-bench: --weight-type must be auto, f32, f16, q8_0, q4_0, q4_k, q5_k or q6_k\n");
     return 2;
   }
   repeats = MAX (repeats, 1);
@@ -224,12 +224,13 @@ main (int argc, char **argv)
     /* the first token comes from the prefill's logits: decode steps = len - 1 */
     t_dec[r] = (out->len - 1) / ((now_ms () - t0) / 1000.0);
   }
+  /* peak memory of the model's work, before the probe's own 1 GiB */
+  getrusage (RUSAGE_SELF, &ru);
   {
     VtpBandwidthProbe *probe = vtp_bandwidth_probe_new ((gsize) 1 << 30);
     bw = vtp_bandwidth_probe_run (probe, 5);
     vtp_bandwidth_probe_free (probe);
   }
-  getrusage (RUSAGE_SELF, &ru);
 
   prefill_tokens = ad ? (gint) ids->len : qf ? (gint) ids->len + out_rows : (gint) ids->len - 1 + out_rows;
   g_print ("model: %s\n", ckpt->dir);

@@ -13,6 +13,9 @@ gst_vtp_weight_type_get_type (void)
     { VTP_WEIGHTS_F16, "16-bit float (half the memory and bandwidth)", "f16" },
     { VTP_WEIGHTS_Q8_0, "llama.cpp's Q8_0, quantized at load (8.5 bits a weight)", "q8_0" },
     { VTP_WEIGHTS_Q4_0, "llama.cpp's Q4_0, quantized at load (4.5 bits a weight)", "q4_0" },
+    { VTP_WEIGHTS_Q4_K, "llama.cpp's Q4_K, quantized at load (4.5 bits a weight)", "q4_k" },
+    { VTP_WEIGHTS_Q5_K, "llama.cpp's Q5_K, quantized at load (5.5 bits a weight)", "q5_k" },
+    { VTP_WEIGHTS_Q6_K, "llama.cpp's Q6_K, quantized at load (6.56 bits a weight)", "q6_k" },
     { 0, NULL, NULL },
   };
   if (g_once_init_enter (&type))
@@ -53,9 +56,9 @@ gst_vtp_handle_context_query (GstElement *element, GstQuery *query, VtpDevice *d
  * GstVtpElement:weight-type:
  *
  * Every vtp element: how weights are stored on the device: as in the
- * checkpoint, f32, f16, or quantized at load to llama.cpp's q8_0 or q4_0
- * (the matrices whose rows are whole blocks of 32; the other weights as
- * stored).
+ * checkpoint, f32, f16, or quantized at load to one of llama.cpp's types
+ * q8_0, q4_0, q4_k, q5_k, q6_k (the matrices whose rows are whole blocks:
+ * 32 elements, 256 for the K-quants; the other weights as stored).
  */
 void
 gst_vtp_install_common_properties (GObjectClass *klass, const char *model_blurb)

@@ -316,7 +316,7 @@ convert_weights (const VtpStTensor *t, VtpDType want, GError **error)
 gboolean
 vtp_weight_type_from_name (const char *name, VtpWeightType *out)
 {
-  static const char *const names[] = { "auto", "f32", "f16", "q8_0", "q4_0" };
+  static const char *const names[] = { "auto", "f32", "f16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k" };
   for (guint i = 0; i < G_N_ELEMENTS (names); i++)
     if (g_strcmp0 (name, names[i]) == 0) {
       *out = (VtpWeightType) i;
@@ -333,6 +333,9 @@ quantized_type (VtpWeightType wtype)
   switch (wtype) {
     case VTP_WEIGHTS_Q8_0: return VTP_DTYPE_Q8_0;
     case VTP_WEIGHTS_Q4_0: return VTP_DTYPE_Q4_0;
+    case VTP_WEIGHTS_Q4_K: return VTP_DTYPE_Q4_K;
+    case VTP_WEIGHTS_Q5_K: return VTP_DTYPE_Q5_K;
+    case VTP_WEIGHTS_Q6_K: return VTP_DTYPE_Q6_K;
     default: return VTP_DTYPE_F32;
   }
 }
@@ -402,8 +405,8 @@ vtp_checkpoint_load (VtpCheckpoint *c, VtpDevice *dev, const char *name, VtpLoad
   return vtp_checkpoint_load_rows (c, dev, name, kind, wtype, ndim, shape, 0, ndim ? shape[0] : 1, error);
 }
 
-VtpTensor *
-vtp_checkpoint_load_rows (VtpCheckpoint *c, VtpDevice *dev, const char *name, VtpLoadKind kind,
+static VtpTensor *
+load_rows (VtpCheckpoint *c, VtpDevice *dev, const char *name, VtpLoadKind kind,
     VtpWeightType wtype, gint ndim, const gint64 *shape, gint64 row0, gint64 n_rows, GError **error)
 {
   const VtpStTensor *t = vtp_checkpoint_get (c, name, ndim, shape, error);
@@ -475,6 +478,25 @@ vtp_checkpoint_load_rows (VtpCheckpoint *c, VtpDevice *dev, const char *name, Vt
   for (gint i = 1; i < ndim; i++)
     out_shape[i] = shape[i];
   return vtp_tensor_new_from_data (dev, dtype, MAX (ndim, 1), out_shape, data, error);
+}
+
+VtpTensor *
+vtp_checkpoint_load_rows (VtpCheckpoint *c, VtpDevice *dev, const char *name, VtpLoadKind kind,
+    VtpWeightType wtype, gint ndim, const gint64 *shape, gint64 row0, gint64 n_rows, GError **error)
+{
+  VtpTensor *d = load_rows (c, dev, name, kind, wtype, ndim, shape, row0, n_rows, error);
+
+  /* the device holds these bytes now (converted, packed or quantized): the
+   * mapped copy leaves this process's memory */
+  if (d) {
+    const VtpStTensor *t = vtp_checkpoint_find (c, name);
+    const gsize row_bytes = t->n_bytes / MAX (t->shape[0], 1);
+    if (kind == VTP_LOAD_MATRIX_T || t->ndim == 0)
+      vtp_mapped_drop_pages (t->data, t->n_bytes);
+    else
+      vtp_mapped_drop_pages (t->data + (gsize) row0 * row_bytes, (gsize) n_rows * row_bytes);
+  }
+  return d;
 }
 
 static VtpTensor *

@@ -49,9 +49,10 @@ typedef enum {
 } VtpLoadKind;
 
 /* How stored weights are typed on the device. KEEP uses the checkpoint's
- * type; F16 halves F32 checkpoints; F32 gives full precision; Q8_0 and Q4_0
- * quantize the matrices at load (llama.cpp's reference quantizer, bit for
- * bit); matrices whose rows are not whole blocks of 32, embedding tables and
+ * type; F16 halves F32 checkpoints; F32 gives full precision; Q8_0, Q4_0,
+ * Q4_K, Q5_K and Q6_K quantize the matrices at load (llama.cpp's reference
+ * quantizers, bit for bit); matrices whose rows are not whole blocks (32
+ * elements, 256 for the K-quants), embedding tables and
  * everything else keep the checkpoint's type. Vectors and small parameters
  * are always F32. */
 typedef enum {
@@ -60,9 +61,13 @@ typedef enum {
   VTP_WEIGHTS_F16,
   VTP_WEIGHTS_Q8_0,
   VTP_WEIGHTS_Q4_0,
+  VTP_WEIGHTS_Q4_K,
+  VTP_WEIGHTS_Q5_K,
+  VTP_WEIGHTS_Q6_K,
 } VtpWeightType;
 
-/* "auto", "f32", "f16", "q8_0", "q4_0" (the elements' weight-type nicks);
+/* "auto", "f32", "f16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k" (the
+ * elements' weight-type nicks);
  * FALSE for another name. */
 gboolean vtp_weight_type_from_name (const char *name, VtpWeightType *out);
 

@@ -1,3 +1,5 @@
+#include <sys/mman.h>
+#include <unistd.h>
 #include "vtp-safetensors.h"
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -186,4 +188,17 @@ const VtpStTensor *
 vtp_safetensors_find (VtpSafetensors *st, const char *name)
 {
   return g_hash_table_lookup (st->tensors, name);
+}
+
+void
+vtp_mapped_drop_pages (const void *data, gsize n_bytes)
+{
+  const guintptr page = (guintptr) sysconf (_SC_PAGESIZE);
+  const guintptr start = ((guintptr) data + page - 1) & ~(page - 1);
+  const guintptr end = ((guintptr) data + n_bytes) & ~(page - 1);
+
+  /* the mapping is private and read-only: the pages are re-read from the
+   * file on the next access, so this never loses data */
+  if (end > start)
+    madvise ((void *) start, end - start, MADV_DONTNEED);
 }

@@ -28,6 +28,12 @@ VtpSafetensors *vtp_safetensors_open (const char *path, GError **error);
 void vtp_safetensors_free (VtpSafetensors *st);
 const VtpStTensor *vtp_safetensors_find (VtpSafetensors *st, const char *name);
 
+/* Drops the pages of the mapped bytes [@data, @data + @n_bytes) from this
+ * process's memory (whole pages inside the range only); they come back from
+ * the file if read again. Called once a tensor's bytes are on the device,
+ * so that a loaded model does not hold its weights twice. */
+void vtp_mapped_drop_pages (const void *data, gsize n_bytes);
+
 /* "[577, 1024]" */
 char *vtp_shape_to_string (gint ndim, const gint64 *shape);
 
