@@ -237,6 +237,20 @@ load_kernel_sources (void)
   return g_string_free (src, FALSE);
 }
 
+/* PoCL compiles kernels for the host CPU, and clang lets a kernel use the
+ * VNNI instruction through a target attribute (quant.cl) once the host is
+ * known to have it. */
+static gboolean
+has_x86_int8_dot (const VtpDevice *dev)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+  return dev->kind == VTP_DEVICE_KIND_CPU && strstr (dev->name, "Portable Computing Language") != NULL
+      && __builtin_cpu_supports ("avx512vnni") && __builtin_cpu_supports ("avx512bw");
+#else
+  return FALSE;
+#endif
+}
+
 static gboolean
 build_program (VtpDevice *dev, GError **error)
 {
@@ -254,7 +268,8 @@ build_program (VtpDevice *dev, GError **error)
         "Could not create the kernel program on %s: %s", dev->name, vtp_cl_strerror (err));
     return FALSE;
   }
-  err = clBuildProgram (dev->program, 1, &dev->id, "-cl-std=CL1.2 -w", NULL, NULL);
+  err = clBuildProgram (dev->program, 1, &dev->id, dev->int8_dot ? "-cl-std=CL1.2 -w -DVTP_X86_VNNI"
+      : "-cl-std=CL1.2 -w", NULL, NULL);
   if (err != CL_SUCCESS) {
     size_t n = 0;
     char *log;
@@ -333,6 +348,9 @@ device_open (const DeviceEntry *e, GError **error)
   dev->kernels = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, release_kernel);
   clGetDeviceInfo (dev->id, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof dev->global_mem, &dev->global_mem, NULL);
   clGetDeviceInfo (dev->id, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof dev->max_alloc, &dev->max_alloc, NULL);
+  clGetDeviceInfo (dev->id, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof dev->compute_units, &dev->compute_units, NULL);
+  dev->compute_units = MAX (dev->compute_units, 1);
+  dev->int8_dot = has_x86_int8_dot (dev) && g_strcmp0 (g_getenv ("VTP_QUANT_DOT"), "float") != 0;
   if (dev->kind != VTP_DEVICE_KIND_CPU) {
     size_t max_wg = 0;
     clGetDeviceInfo (dev->id, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof max_wg, &max_wg, NULL);

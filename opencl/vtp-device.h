@@ -27,6 +27,13 @@ typedef struct {
   guint reduce_wg;           /* work-group size of row reductions (1 on CPUs) */
   guint64 global_mem;
   guint64 max_alloc;
+  guint compute_units;
+  /* The x86 CPU under PoCL has AVX-512 VNNI: the decode products of
+   * quantized weights take int8 dot products (activations quantized to
+   * int8 per block of 32, as llama.cpp does). Off with
+   * $VTP_QUANT_DOT=float (then every path computes on the dequantized
+   * weights in float). */
+  gboolean int8_dot;
 } VtpDevice;
 
 #define VTP_TYPE_DEVICE (vtp_device_get_type ())

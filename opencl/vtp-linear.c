@@ -23,6 +23,8 @@
 #define LAYOUT_P16 1            /* see linear.cl */
 #define PANEL 16
 #define PANEL_TM 6              /* linear_p16_<T>_1 .. _6 exist */
+#define VNNI_P 8                /* qlinear_vnni_<T>: most panels a work-item takes */
+#define VNNI_MAX_K 16384        /* and its longest row (quant.cl) */
 #define QPANEL_TM 4             /* qlinear_p16_<T>_1 .. _4 exist (quant.cl) */
 #define GROUP_TILES 8           /* tiles of PANEL_TM rows per work-item of linear_p16g */
 #define GEMV_MAX_ROWS 8         /* GPUs: rows up to which gemv_<T> is used */
@@ -65,16 +67,19 @@ pack_p16 (void *dst, const void *src, gint64 n, gint64 k, gsize es, gboolean pai
 /* Block-quantized types in layout 1: each field of a block (a run of
  * @count units of @unit bytes at byte @offset) is transposed across the 16
  * rows of a panel, so that a kernel reads one unit of 16 rows with one
- * vector load (quant.cl describes the layout). */
+ * vector load; @quad fields (bytes) keep 4 consecutive bytes of a row
+ * together, as an int8 dot product instruction takes them (quant.cl
+ * describes the layout). */
 typedef struct {
   guint16 offset, count, unit;
+  gboolean quad;
 } BlockField;
 
 static const BlockField *
 block_fields (VtpDType t)
 {
-  static const BlockField q8_0[] = { { 0, 1, 2 }, { 2, 32, 1 }, { 0, 0, 0 } };
-  static const BlockField q4_0[] = { { 0, 1, 2 }, { 2, 16, 1 }, { 0, 0, 0 } };
+  static const BlockField q8_0[] = { { 0, 1, 2 }, { 2, 32, 1, TRUE }, { 0, 0, 0 } };
+  static const BlockField q4_0[] = { { 0, 1, 2 }, { 2, 16, 1, TRUE }, { 0, 0, 0 } };
   static const BlockField q4_k[] = { { 0, 2, 2 }, { 4, 12, 1 }, { 16, 128, 1 }, { 0, 0, 0 } };
   static const BlockField q5_k[] = { { 0, 2, 2 }, { 4, 12, 1 }, { 16, 32, 1 }, { 48, 128, 1 }, { 0, 0, 0 } };
   static const BlockField q6_k[] = { { 0, 128, 1 }, { 128, 64, 1 }, { 192, 16, 1 }, { 208, 1, 2 }, { 0, 0, 0 } };
@@ -106,9 +111,10 @@ pack_blocks_p16 (void *dst, const void *src, gint64 n, gint64 k, VtpDType t)
       for (const BlockField *f = fields; f->count; f++)
         for (gint j = 0; j < PANEL; j++) {
           const guint8 *blk = s + (p + j) * row + b * bb + f->offset;
-          for (gint i = 0; i < f->count; i++)
-            memcpy (pb + PANEL * f->offset + ((gsize) i * PANEL + j) * f->unit, blk + (gsize) i * f->unit,
-                f->unit);
+          for (gint i = 0; i < f->count; i++) {
+            const gsize at = f->quad ? (gsize) (i / 4) * 4 * PANEL + 4 * j + i % 4 : ((gsize) i * PANEL + j) * f->unit;
+            memcpy (pb + PANEL * f->offset + at, blk + (gsize) i * f->unit, f->unit);
+          }
         }
     }
   memcpy (d + n16 * row, s + n16 * row, (n - n16) * row);
@@ -239,7 +245,16 @@ vtp_op_linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gin
      * read once; 1 row: the decode GEMV). Beyond: tiles of PANEL_TM rows
      * over weights dequantized once per work-item (GROUP_TILES tiles). */
     const size_t local[2] = { 1, 1 };
-    if (n_rows <= QPANEL_TM) {
+    if (n_rows == 1 && dev->int8_dot && K <= VNNI_MAX_K
+        && (w->dtype == VTP_DTYPE_Q8_0 || w->dtype == VTP_DTYPE_Q4_0)) {
+      /* the int8 GEMV: P panels a work-item (x is quantized once per
+       * work-item, so as many panels as the compute units allow, up to 8) */
+      const gint64 np = N / PANEL;
+      const gint P = (gint) CLAMP (np / (gint64) dev->compute_units, 1, VNNI_P);
+      const size_t global[1] = { MAX ((np + P - 1) / P, 1) }, one[1] = { 1 };
+      g_snprintf (name, sizeof name, "qlinear_vnni_%s", suffix);
+      LAUNCH (dev, name, 1, global, one, ARGS_COMMON (n_rows), A_INT (P));
+    } else if (n_rows <= QPANEL_TM) {
       const size_t global[2] = { 1, (N + PANEL - 1) / PANEL };
       g_snprintf (name, sizeof name, "qlinear_p16_%s_%d", suffix, (gint) n_rows);
       LAUNCH (dev, name, 2, global, local, ARGS_COMMON (n_rows));

@@ -14,7 +14,11 @@
  *    dequantization: decode GEMV (1..4 rows), GEMM, row offsets, bias,
  *    accumulation, N not a multiple of 16. Tolerance per output: 1e-5 x
  *    sum_k |x_k| x max_k |w_nk| (float accumulation; any kernel bug is an
- *    error of the order of the output itself). */
+ *    error of the order of the output itself). Where the device decodes
+ *    in int8 (x86 VNNI: one row, Q8_0 / Q4_0 panels), x is rounded to
+ *    int8 per block of 32 with step amax / 127, so each x_k moves by at
+ *    most half a step: the bound adds sum over blocks of step / 2 x
+ *    sum_k |w_nk| (plus the float slack); a wrong kernel is far outside. */
 #include <json-glib/json-glib.h>
 #include "test-util.h"
 #include "fixture-path.h"
@@ -312,6 +316,7 @@ linear_case (VtpDType t, gint64 M, gint64 K, gint64 N, WeightKind kind, gboolean
   gint64 shape[2] = { N, K };
   VtpTensor *tx = upload (x, M + x_row + 1, K), *tb = upload (b, 1, N), *ty = upload (y0, M + y_row + 1, N);
   VtpTensor *tw;
+  gboolean int8_path;
   char what[160];
 
   for (gint64 n = 0; n < N; n++)
@@ -319,20 +324,30 @@ linear_case (VtpDType t, gint64 M, gint64 K, gint64 N, WeightKind kind, gboolean
   tw = kind == W_PACKED ? vtp_linear_weight_new (dev, t, N, K, q, &error)
       : vtp_tensor_new_from_data (dev, t, 2, shape, q, &error);
   g_assert_no_error (error);
+  int8_path = dev->int8_dot && M == 1 && tw->layout == 1 && (t == VTP_DTYPE_Q8_0 || t == VTP_DTYPE_Q4_0);
   g_assert_cmpuint (vtp_tensor_n_bytes (tw), ==, N * row_bytes);
 
   for (gint64 i = 0; i < (M + y_row + 1) * N; i++)
     want[i] = y0[i];
   for (gint64 m = 0; m < M; m++)
     for (gint64 n = 0; n < N; n++) {
-      double s = with_bias ? b[n] : 0, ax = 0, wmax = 0;
+      const float *xm = x + (m + x_row) * K;
+      double s = with_bias ? b[n] : 0, ax = 0, wmax = 0, int8 = 0;
       for (gint64 k = 0; k < K; k++) {
-        s += (double) x[(m + x_row) * K + k] * w[n * K + k];
-        ax += fabs (x[(m + x_row) * K + k]);
+        s += (double) xm[k] * w[n * K + k];
+        ax += fabs (xm[k]);
         wmax = MAX (wmax, fabs (w[n * K + k]));
       }
+      for (gint64 k0 = 0; k0 < K; k0 += 32) {
+        double amax = 0, aw = 0;
+        for (gint64 k = k0; k < k0 + 32; k++) {
+          amax = MAX (amax, fabs (xm[k]));
+          aw += fabs (w[n * K + k]);
+        }
+        int8 += amax / 127 / 2 * aw;
+      }
       want[(m + y_row) * N + n] = accumulate ? want[(m + y_row) * N + n] + s : s;
-      tol[(m + y_row) * N + n] = 1e-5 * ax * wmax;
+      tol[(m + y_row) * N + n] = 1e-5 * ax * wmax + (int8_path ? int8 * 1.0001 : 0);
     }
   vtp_op_linear (ty, y_row, tx, x_row, M, tw, with_bias ? tb : NULL, accumulate);
   vtp_error_take_pending (&error);
@@ -341,6 +356,8 @@ linear_case (VtpDType t, gint64 M, gint64 K, gint64 N, WeightKind kind, gboolean
   g_snprintf (what, sizeof what, "linear %s M=%" G_GINT64_FORMAT " K=%" G_GINT64_FORMAT " N=%" G_GINT64_FORMAT
       " %s layout %u%s%s%s", vtp_dtype_name (t), M, K, N, kind == W_PLAIN ? "plain" : "packed", tw->layout,
       with_bias ? " bias" : "", accumulate ? " accumulate" : "", g_getenv ("VTP_LINEAR_AS_GPU") ? " as-gpu" : "");
+  if (int8_path)
+    g_strlcat (what, " int8", sizeof what);
   if (g_test_verbose ())
     g_printerr ("%s\n", what);
   for (gint64 i = 0; i < (M + y_row + 1) * N; i++)

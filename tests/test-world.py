@@ -15,7 +15,9 @@ shape pictures and above chance (1/3 for the background, about 1/3 for a
 count of one to three, 1/64 for a shape's size, colour and kind, 1/576
 with its place). Then the
 demo's default (llava-tuned) describes GStreamer's moving ball from
-videotestsrc.
+videotestsrc, and its descriptions with the weights quantized at load to
+llama.cpp's Q8_0 (weight-type=q8_0; on x86 CPUs with VNNI the decode then
+also rounds activations to int8) must be the float model's, word for word.
 
 Standard library only: the test runs vtp-run, as a user would.
 """
@@ -52,9 +54,10 @@ NUMBERS = ["zero", "one", "two", "three"]
 PER_SHAPE = {"caption shape", "caption place"}      # shares of the shapes; the others of the pictures
 
 
-def run(variant, spec, source, prompt):
+def run(variant, spec, source, prompt, extra=()):
     """[(source, text)] from vtp-run --format json, in order."""
     cmd = [VTP_RUN, os.path.join(SOURCE, "graphs", spec["graph"]), "-q", "-f", "json", "-i", source, "-p", prompt]
+    cmd += list(extra)
     for name, sub in spec["set"].items():
         cmd += ["--set", "%s=%s" % (name, os.path.join(MODELS, sub))]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
@@ -78,6 +81,12 @@ def check_variant(variant, spec, pictures):
         background = dict(run(variant, spec, d, "What colour is the background?"))
         count = dict(run(variant, spec, d, "How many shapes are there?"))
         described = dict(run(variant, spec, d, "Describe the picture."))
+        if variant == "llava-tuned":
+            q8 = dict(run(variant, spec, d, "Describe the picture.", ["--set", "weight-type=q8_0"]))
+            same = sum(q8.get(p) == t for p, t in described.items())
+            print("llava-tuned q8_0: %d of %d descriptions identical to the float model's" % (same, len(described)))
+            assert same == len(described), "q8_0 changed descriptions: %r" % [
+                (t, q8.get(p)) for p, t in described.items() if q8.get(p) != t]
     right = {"background": 0, "count": 0, "caption background": 0, "caption shape": 0, "caption place": 0}
     n_shapes = 0
     for rec in pictures:

@@ -12,8 +12,12 @@
  *     the block's order: a field of C units of u bytes at byte offset o of a
  *     block is at 16 o in the panel block, unit i of row j at 16 o + (16 i +
  *     j) u. So one vload16 gives a byte (or, from the f16 fields, a scale)
- *     of the 16 rows at once. The N % 16 last rows follow, plain. Same size
- *     as layout 0 (vtp-linear.c packs it: pack_blocks_p16).
+ *     of the 16 rows at once. Except the quants of Q8_0 and Q4_0 ("quad"
+ *     fields): there byte i of row j is at 16 o + 64 (i / 4) + 4 j + i % 4,
+ *     four consecutive bytes of a row in one 32-bit lane, as an int8 dot
+ *     product instruction reads them (one vload16 of uint: 4 bytes of the
+ *     16 rows). The N % 16 last rows follow, plain. Same size as layout 0
+ *     (vtp-linear.c packs it: pack_blocks_p16).
  *
  * Kernels, layout 1 (CPUs; local size 1, explicit 16-wide vectors):
  *  - qlinear_p16_<T>_<TM>, TM = 1..4: a TM x 16 tile of y, block by block:
@@ -22,6 +26,11 @@
  *  - qlinear_p16g_<T>: more rows: each work-item dequantizes 256 steps of
  *    its panel into private memory once and runs 6 x 16 tiles over them
  *    (as linear_p16g_<T>).
+ *  - qlinear_vnni_<T> (Q8_0, Q4_0; x86 CPUs with AVX-512 VNNI, built with
+ *    -DVTP_X86_VNNI): the decode GEMV in int8: each work-item quantizes x
+ *    to int8 per block of 32 (scale amax / 127, as llama.cpp's Q8_0
+ *    activations) and runs P panels with vpdpbusd (64 byte products an
+ *    instruction, against 16 float FMAs).
  * Layout 0 uses linear.cl's kernels (gemv_<T>_<MR>, gemm_tiled_<T>,
  * gemm_<T>) through row_<T> / load1_<T> / load8_<T> below. */
 
@@ -170,20 +179,34 @@ inline void scale_min_k4_16 (__global const uchar *s, int j, float16 *sc, float1
 
 /* Dequantizes panel block @pb (the QK steps of one block of 16 rows) into
  * @out: step k's 16 values at out[16 k]. */
+/* Quad fields: the 4 bytes of group g of the 16 rows, one per lane. */
+inline uint16 quad_at (__global const uchar *p, int g) { return vload16 (g, (__global const uint *) p); }
+/* Byte t of each lane, sign-extended (Q8_0) or as Q4_0's two nibbles minus 8. */
+inline float16 quad_s8 (uint16 v, int t) { return convert_float16 ((as_int16 (v) << (24 - 8 * t)) >> 24); }
+inline float16 quad_lo4 (uint16 v, int t) { return convert_float16 (as_int16 ((v >> (8 * t)) & 15u) - 8); }
+inline float16 quad_hi4 (uint16 v, int t) { return convert_float16 (as_int16 ((v >> (8 * t + 4)) & 15u) - 8); }
+
 inline void dq_panel_q8_0 (__global const uchar *pb, float *out)
 {
   const float16 d = half16_at (pb);
-  for (int k = 0; k < 32; k++)
-    vstore16 (convert_float16 (vload16 (k, (__global const char *) pb + 32)) * d, k, out);
+  for (int g = 0; g < 8; g++) {
+    const uint16 v = quad_at (pb + 32, g);
+    UNROLL
+    for (int t = 0; t < 4; t++)
+      vstore16 (quad_s8 (v, t) * d, 4 * g + t, out);
+  }
 }
 
 inline void dq_panel_q4_0 (__global const uchar *pb, float *out)
 {
   const float16 d = half16_at (pb);
-  for (int l = 0; l < 16; l++) {
-    const uchar16 v = vload16 (l, pb + 32);
-    vstore16 (convert_float16 (convert_int16 (v & (uchar16) 15) - 8) * d, l, out);
-    vstore16 (convert_float16 (convert_int16 (v >> (uchar16) 4) - 8) * d, l + 16, out);
+  for (int g = 0; g < 4; g++) {
+    const uint16 v = quad_at (pb + 32, g);
+    UNROLL
+    for (int t = 0; t < 4; t++) {
+      vstore16 (quad_lo4 (v, t) * d, 4 * g + t, out);
+      vstore16 (quad_hi4 (v, t) * d, 4 * g + t + 16, out);
+    }
   }
 }
 
@@ -270,7 +293,7 @@ inline void dot_q8_0_##TM (__global const uchar *pb, __global const float **xr, 
       s[a][i] = 0.0f;                                                          \
   UNROLL                                                                       \
   for (int k = 0; k < 32; k++) {                                               \
-    const float16 wv = convert_float16 (vload16 (k, (__global const char *) pb + 32)); \
+    const float16 wv = quad_s8 (quad_at (pb + 32, k / 4), k % 4);              \
     UNROLL                                                                     \
     for (int i = 0; i < TM; i++)                                               \
       s[k % NA (TM)][i] = fma ((float16) xr[i][kb + k], wv, s[k % NA (TM)][i]); \
@@ -296,9 +319,8 @@ inline void dot_q4_0_##TM (__global const uchar *pb, __global const float **xr, 
       s[a][i] = 0.0f;                                                          \
   UNROLL                                                                       \
   for (int l = 0; l < 16; l++) {                                               \
-    const uchar16 v = vload16 (l, pb + 32);                                    \
-    const float16 lo = convert_float16 (as_char16 (v & (uchar16) 15) - (char16) 8); \
-    const float16 hi = convert_float16 (as_char16 (v >> (uchar16) 4) - (char16) 8); \
+    const uint16 v = quad_at (pb + 32, l / 4);                                 \
+    const float16 lo = quad_lo4 (v, l % 4), hi = quad_hi4 (v, l % 4);         \
     UNROLL                                                                     \
     for (int i = 0; i < TM; i++) {                                             \
       s[(2 * l) % NA (TM)][i] = fma ((float16) xr[i][kb + l], lo, s[(2 * l) % NA (TM)][i]); \
@@ -485,6 +507,7 @@ __kernel void qlinear_p16g_##T (__global const float *x, int x_off,           \
   }                                                                            \
 }
 
+
 #define DEFINE_QLINEAR(T)                                                      \
   DEFINE_PANEL_TAIL (T, uchar)                                                 \
   DEFINE_QPANEL (T, 1)                                                         \
@@ -499,3 +522,104 @@ DEFINE_QLINEAR (q4_0)
 DEFINE_QLINEAR (q4_k)
 DEFINE_QLINEAR (q5_k)
 DEFINE_QLINEAR (q6_k)
+
+#ifdef VTP_X86_VNNI
+/* The int8 decode GEMV (see the top of the file). Host side: vtp-linear.c
+ * launches it for one row of x when the device's int8_dot is set. */
+typedef int vtp_v16si __attribute__ ((vector_size (64)));
+#define VNNI __attribute__ ((target ("avx512vnni,avx512bw,avx512vl")))
+#define VNNI_MAX_K 16384       /* longest row (vtp-linear.c checks) */
+
+/* acc + the sums of 4 products of unsigned bytes of u and signed bytes of
+ * s, per 32-bit lane */
+VNNI inline int16 dpbusd (int16 acc, int16 u, int16 s)
+{
+  return as_int16 (__builtin_ia32_vpdpbusd512 ((vtp_v16si) acc, (vtp_v16si) u, (vtp_v16si) s));
+}
+
+/* x[0..31] as int8 (8 lanes of 4 bytes into q), their sum into *sum; the
+ * scale is returned. */
+inline float quantize_x32 (__global const float *x, int *q, int *sum)
+{
+  const float16 a = vload16 (0, x), b = vload16 (1, x);
+  const float16 m = fmax (fabs (a), fabs (b));
+  const float8 m8 = fmax (m.lo, m.hi);
+  const float4 m4 = fmax (m8.lo, m8.hi);
+  const float d = fmax (fmax (m4.x, m4.y), fmax (m4.z, m4.w)) / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+  /* |x id| <= 127: rint and plain conversions (PoCL's saturating,
+   * rounding conversions are not vectorized) */
+  const char16 qa = convert_char16 (convert_int16 (rint (a * id)));
+  const char16 qb = convert_char16 (convert_int16 (rint (b * id)));
+  const short16 t = convert_short16 (qa) + convert_short16 (qb);
+  const short8 t8 = t.lo + t.hi;
+  const int4 t4 = convert_int4 (t8.lo) + convert_int4 (t8.hi);
+  const int4 ia = as_int4 (qa), ib = as_int4 (qb);
+  *sum = (t4.x + t4.y) + (t4.z + t4.w);
+  q[0] = ia.x; q[1] = ia.y; q[2] = ia.z; q[3] = ia.w;
+  q[4] = ib.x; q[5] = ib.y; q[6] = ib.z; q[7] = ib.w;
+  return d;
+}
+
+/* One block of 16 rows: sum (w q) dw dx. Q8_0's signed weights go in as
+ * w + 128 (unsigned), Q4_0's nibbles as they are (q - 8 stored as q): the
+ * offset times the sum of x's bytes comes off after. */
+VNNI inline float16 vnni_block_q8_0 (__global const uchar *pb, const int *xq, int xs, float dx, float16 acc)
+{
+  int16 s = 0;
+  UNROLL
+  for (int g = 0; g < 8; g++)
+    s = dpbusd (s, as_int16 (quad_at (pb + 32, g) ^ 0x80808080u), (int16) xq[g]);
+  return fma (half16_at (pb) * dx, convert_float16 (s - 128 * xs), acc);
+}
+
+VNNI inline float16 vnni_block_q4_0 (__global const uchar *pb, const int *xq, int xs, float dx, float16 acc)
+{
+  int16 s = 0;
+  UNROLL
+  for (int g = 0; g < 4; g++) {
+    const uint16 v = quad_at (pb + 32, g);
+    s = dpbusd (s, as_int16 (v & 0x0f0f0f0fu), (int16) xq[g]);
+    s = dpbusd (s, as_int16 ((v >> 4) & 0x0f0f0f0fu), (int16) xq[4 + g]);
+  }
+  return fma (half16_at (pb) * dx, convert_float16 (s - 8 * xs), acc);
+}
+
+/* The kernel itself cannot carry the target attribute (PoCL inlines it into
+ * a work-group function built for the plain CPU, where the instruction
+ * cannot be selected): the blocks of a panel run in a function of their own,
+ * which LLVM keeps out of line, one call per panel and chunk of x. */
+#define DEFINE_QVNNI(T)                                                        \
+VNNI float16 vnni_panel_##T (__global const uchar *pb, const int *xq, const int *xs, \
+    const float *dx, int bn, float16 a)                                        \
+{                                                                              \
+  for (int b = 0; b < bn; b++)                                                 \
+    a = vnni_block_##T (pb + b * 16 * BB_##T, xq + 8 * b, xs[b], dx[b], a);    \
+  return a;                                                                    \
+}                                                                              \
+                                                                               \
+/* One row of x, panels P * id .. of W (up to VNNI_P), and the plain rows     \
+ * after the last panel in the last work-item. x is quantized whole first      \
+ * (K <= VNNI_MAX_K), so that each panel is then read in one sequential sweep  \
+ * (panels read a chunk at a time in turn left the memory bandwidth half      \
+ * used: short streams defeat the prefetcher). */                             \
+__kernel void qlinear_vnni_##T (__global const float *x, int x_off,           \
+    __global const uchar *w, __global const float *bias, int has_bias,         \
+    __global float *y, int y_off, int M, int K, int N, int accumulate, int P)  \
+{                                                                              \
+  const int np = N / 16, p0 = get_global_id (0) * P, pn = min (P, np - p0);    \
+  const int nb = K / 32;                                                       \
+  int xq[VNNI_MAX_K / 4], xs[VNNI_MAX_K / 32];                                 \
+  float dx[VNNI_MAX_K / 32];                                                   \
+  for (int b = 0; b < nb; b++)                                                 \
+    dx[b] = quantize_x32 (x + x_off + 32 * b, xq + 8 * b, &xs[b]);             \
+  for (int p = 0; p < pn; p++) {                                               \
+    const float16 a = vnni_panel_##T (row_##T (w, 16 * (p0 + p), K), xq, xs, dx, nb, 0.0f); \
+    store16 (a, y + y_off + 16 * (p0 + p), bias + 16 * (p0 + p), has_bias, accumulate); \
+  }                                                                            \
+  if (p0 + max (pn, 0) >= np && 16 * np < N)                                   \
+    p16_tail_##T (x, x_off, w, bias, has_bias, y, y_off, 0, 1, K, N, 16 * np, accumulate); \
+}
+
+DEFINE_QVNNI (q8_0)
+DEFINE_QVNNI (q4_0)
+#endif
