@@ -10,7 +10,8 @@
  * $VTP_DEVICE picks the device. One warm-up run, then REPS timed runs (each
  * ended by clFinish); prints the best and the median time, GFLOP/s
  * (2·M·N·K / time) and GB/s of weight bytes read (N·K·sizeof(dtype) / time,
- * the figure that matters for the decode GEMV). For M <= 8 it also prints
+ * the figure that matters for the decode GEMV), and the device's float FMA
+ * (and int8 dot product) peak measured by vtp-probe. For M <= 8 it also prints
  * the host's read bandwidth (every core summing its share of 256 MiB), the
  * ceiling of a GEMV on a CPU device, measured in the same run since the
  * figure drifts on shared machines. */
@@ -20,7 +21,7 @@
 #include "bench-util.h"
 #include "vtp-bandwidth.h"
 #include "vtp-linear.h"
-#include "vtp-launch.h"
+#include "vtp-probe.h"
 #include "vtp-quant.h"
 
 
@@ -69,7 +70,7 @@ main (int argc, char **argv)
   K = g_ascii_strtoll (argv[2], NULL, 10);
   N = g_ascii_strtoll (argv[3], NULL, 10);
   for (dtype = VTP_DTYPE_F32; dtype <= VTP_DTYPE_Q6_K; dtype++)
-    if (vtp_weight_suffix (dtype) && strcmp (argv[4], vtp_dtype_name (dtype)) == 0)
+    if ((dtype <= VTP_DTYPE_BF16 || vtp_dtype_is_quantized (dtype)) && strcmp (argv[4], vtp_dtype_name (dtype)) == 0)
       break;
   if (dtype > VTP_DTYPE_Q6_K) {
     g_printerr ("the type must be f32, f16, bf16, q8_0, q4_0, q4_k, q5_k or q6_k\n");
@@ -167,6 +168,18 @@ main (int argc, char **argv)
           "best run at %.0f%% of it\n", bw_best, rounds, g_get_num_processors (),
           100 * wbytes / best / 1e6 / bw_best);
     vtp_bandwidth_probe_free (probe);
+    {
+      /* the roofline's roof, measured on this device in the same run */
+      const double fma = vtp_probe_fma_gflops (dev, &error);
+      const double int8 = fma > 0 ? vtp_probe_int8_gops (dev, &error) : 0;
+      if (fma <= 0)
+        die ("probe", error);
+      printf ("device float FMA peak %.0f GFLOP/s (probe): best run at %.0f%% of it", fma,
+          100 * flop / best / 1e6 / fma);
+      if (int8 > 0)
+        printf ("; int8 dot product peak %.0f GOP/s", int8);
+      printf ("\n");
+    }
   }
 
   g_free (t);

@@ -6,7 +6,7 @@
 
 /* The kernel sources, concatenated in this order into one program. */
 static const char *const kernel_files[] = {
-  "common.cl", "linear.cl", "quant.cl", "norm.cl", "activation.cl", "attention.cl",
+  "common.cl", "linear.cl", "quant.cl", "probe.cl", "norm.cl", "activation.cl", "attention.cl",
   "rope.cl", "embed.cl", "image.cl",
 };
 

@@ -1,0 +1,94 @@
+#!/bin/sh
+# vtp's language model against llama.cpp on the same checkpoint, in one run.
+#
+#   bench/compare-llamacpp.sh LLAVA_DIR [ROUNDS]
+#
+# LLAVA_DIR: a llava-hf checkpoint (python3 tools/make_bench_model.py DIR
+# makes the bench model). The peer is llama.cpp as bundled by the
+# llama-cpp-python source package on PyPI (version $LLAMA_CPP_PYTHON,
+# default 0.3.36), built once into $VTP_PEER_DIR (default
+# ~/.cache/vtp-peer) with its CPU backend. The checkpoint's language model
+# is written as a plain Llama directory (tools/llava_text_model.py),
+# converted by llama.cpp's own convert_hf_to_gguf.py to F16 and quantized
+# by its llama-quantize to Q8_0, Q4_0 and Q4_K_M. vtp reads the same F16
+# weights and quantizes them at load with the reference quantizers
+# (weight-type=q8_0 / q4_0 / q4_k); llama-quantize keeps the output head
+# in Q6_K for Q4_0 and mixes Q6_K into Q4_K_M, so the bytes each token
+# reads are printed for both sides.
+#
+# Each round runs every type on both engines, one after the other
+# (interleaved, so that the machine's drift hits both); the table has the
+# medians: prefill of 512 tokens (llama-bench pp512 / vtp-bench-llm -p 512)
+# and decode of 64 (tg64 / -n 64), tokens/s, with vtp / llama.cpp ratios.
+# Needs: python3 with torch, transformers, safetensors, numpy, sentencepiece
+# (the converter's imports), cmake, g++.
+set -eu
+cd "$(dirname "$0")/.."
+LLAVA=${1:?usage: bench/compare-llamacpp.sh LLAVA_DIR [ROUNDS]}
+ROUNDS=${2:-3}
+THREADS=${THREADS:-$(nproc)}
+PEER=${VTP_PEER_DIR:-$HOME/.cache/vtp-peer}
+VERSION=${LLAMA_CPP_PYTHON:-0.3.36}
+SRC=$PEER/llama_cpp_python-$VERSION/vendor/llama.cpp
+BIN=$SRC/build/bin
+WORK=${VTP_COMPARE_DIR:-$PEER/models/$(basename "$LLAVA")}
+
+if [ ! -x "$BIN/llama-bench" ] || [ ! -x "$BIN/llama-quantize" ]; then
+  mkdir -p "$PEER"
+  ( cd "$PEER" && python3 -m pip download --no-deps --no-binary :all: "llama-cpp-python==$VERSION" -d . \
+      && tar xzf "llama_cpp_python-$VERSION.tar.gz" )
+  cmake -S "$SRC" -B "$SRC/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
+      -DLLAMA_BUILD_TESTS=OFF -DLLAMA_OPENSSL=OFF > "$PEER/cmake.log"
+  cmake --build "$SRC/build" -j "$(nproc)" --target llama-bench llama-quantize > "$PEER/build.log"
+fi
+ninja -C build bench/vtp-bench-llm > /dev/null
+
+mkdir -p "$WORK"
+if [ ! -f "$WORK/llm-f16.gguf" ]; then
+  python3 tools/llava_text_model.py "$LLAVA" "$WORK/llm"
+  PYTHONPATH=$SRC/gguf-py python3 "$SRC/convert_hf_to_gguf.py" "$WORK/llm" --outtype f16 \
+      --outfile "$WORK/llm-f16.gguf" > "$WORK/convert.log" 2>&1
+fi
+for t in Q8_0 Q4_0 Q4_K_M; do
+  [ -f "$WORK/llm-$t.gguf" ] || "$BIN/llama-quantize" "$WORK/llm-f16.gguf" "$WORK/llm-$t.gguf" $t \
+      > "$WORK/quantize-$t.log" 2>&1
+done
+
+OUT=$WORK/results.txt
+: > "$OUT"
+for r in $(seq "$ROUNDS"); do
+  for pair in f16:f16 q8_0:Q8_0 q4_0:Q4_0 q4_k:Q4_K_M; do
+    vt=${pair%%:*}; lt=${pair#*:}
+    "$BIN/llama-bench" -m "$WORK/llm-$lt.gguf" -t "$THREADS" -p 512 -n 64 -r 1 -o csv 2>/dev/null \
+      | awk -F, -v t="$vt" 'NR == 1 { for (i = 1; i <= NF; i++) n[$i] = i; next }
+          { gsub(/"/, ""); print "llama.cpp", t, ($n["n_prompt"] > 0 ? "prefill" : "decode"), $n["avg_ts"] }' >> "$OUT"
+    build/bench/vtp-bench-llm -m "$LLAVA" -w "$vt" -p 512 -n 64 -r 1 \
+      | awk -v t="$vt" '/^prefill_tokens_per_s/ { print "vtp", t, "prefill", $2 }
+          /^decode_tokens_per_s/ { print "vtp", t, "decode", $2 }
+          /^llm_weight_bytes_per_token/ { print "vtp", t, "bytes", $2 }
+          /^peak_rss_mb/ { print "vtp", t, "rss_mb", $2 }
+          /^host_read_bandwidth_gb_s/ { print "vtp", t, "bandwidth", $2 }' >> "$OUT"
+  done
+done
+
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $THREADS threads; llama.cpp from llama-cpp-python $VERSION; $ROUNDS rounds, medians"
+python3 - "$OUT" "$WORK" <<'EOF'
+import os, statistics, sys
+from collections import defaultdict
+v = defaultdict(list)
+for line in open(sys.argv[1]):
+    eng, t, k, x = line.split()
+    v[eng, t, k].append(float(x))
+med = lambda eng, t, k: statistics.median(v[eng, t, k]) if v[eng, t, k] else float("nan")
+names = {"f16": "F16", "q8_0": "Q8_0", "q4_0": "Q4_0", "q4_k": "Q4_K (llama.cpp: Q4_K_M)"}
+files = {"f16": "f16", "q8_0": "Q8_0", "q4_0": "Q4_0", "q4_k": "Q4_K_M"}
+print("| type | decode vtp | decode llama.cpp | ratio | prefill vtp | prefill llama.cpp | ratio | vtp MB/token | llama.cpp file MB | vtp peak RSS MB |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for t in names:
+    dv, dl, pv, pl = med("vtp", t, "decode"), med("llama.cpp", t, "decode"), med("vtp", t, "prefill"), med("llama.cpp", t, "prefill")
+    size = os.path.getsize(os.path.join(sys.argv[2], "llm-%s.gguf" % files[t])) / 1e6
+    print("| %s | %.1f | %.1f | %.2f | %.1f | %.1f | %.2f | %.0f | %.0f | %.0f |" % (
+        names[t], dv, dl, dv / dl, pv, pl, pv / pl, med("vtp", t, "bytes") / 1e6, size, med("vtp", t, "rss_mb")))
+print("host read bandwidth (vtp-bench-llm's probe, median): %.1f GB/s" % statistics.median(
+    x for (e, t, k), xs in v.items() if k == "bandwidth" for x in xs))
+EOF
