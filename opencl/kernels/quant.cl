@@ -12,8 +12,9 @@
  *     the block's order: a field of C units of u bytes at byte offset o of a
  *     block is at 16 o in the panel block, unit i of row j at 16 o + (16 i +
  *     j) u. So one vload16 gives a byte (or, from the f16 fields, a scale)
- *     of the 16 rows at once. Except the quants of Q8_0 and Q4_0 ("quad"
- *     fields): there byte i of row j is at 16 o + 64 (i / 4) + 4 j + i % 4,
+ *     of the 16 rows at once. Except the quants of Q8_0, Q4_0, Q4_K and
+ *     Q5_K (and Q5_K's high bits; "quad" fields): there byte i of row j is
+ *     at 16 o + 64 (i / 4) + 4 j + i % 4,
  *     four consecutive bytes of a row in one 32-bit lane, as an int8 dot
  *     product instruction reads them (one vload16 of uint: 4 bytes of the
  *     16 rows). The N % 16 last rows follow, plain. Same size as layout 0
@@ -26,7 +27,7 @@
  *  - qlinear_p16g_<T>: more rows: each work-item dequantizes 256 steps of
  *    its panel into private memory once and runs 6 x 16 tiles over them
  *    (as linear_p16g_<T>).
- *  - qlinear_vnni_<T> (Q8_0, Q4_0; x86 CPUs with AVX-512 VNNI, built with
+ *  - qlinear_vnni_<T> (Q8_0, Q4_0, Q4_K, Q5_K; x86 CPUs with AVX-512 VNNI, built with
  *    -DVTP_X86_VNNI): the decode GEMV in int8: each work-item quantizes x
  *    to int8 per block of 32 (scale amax / 127, as llama.cpp's Q8_0
  *    activations) and runs P panels with vpdpbusd (64 byte products an
@@ -185,6 +186,8 @@ inline uint16 quad_at (__global const uchar *p, int g) { return vload16 (g, (__g
 inline float16 quad_s8 (uint16 v, int t) { return convert_float16 ((as_int16 (v) << (24 - 8 * t)) >> 24); }
 inline float16 quad_lo4 (uint16 v, int t) { return convert_float16 (as_int16 ((v >> (8 * t)) & 15u) - 8); }
 inline float16 quad_hi4 (uint16 v, int t) { return convert_float16 (as_int16 ((v >> (8 * t + 4)) & 15u) - 8); }
+/* Byte i of the 16 rows of a quad field. */
+inline uchar16 quad_u8 (__global const uchar *p, int i) { return convert_uchar16 ((quad_at (p, i / 4) >> (8 * (i % 4))) & 0xffu); }
 
 inline void dq_panel_q8_0 (__global const uchar *pb, float *out)
 {
@@ -224,10 +227,10 @@ inline void dq_panel_k4 (__global const uchar *pb, __global const uchar *qh, __g
     s2 *= d;
     m2 *= dmin;
     for (int l = 0; l < 32; l++) {
-      const uchar16 v = vload16 (32 * c + l, q);
+      const uchar16 v = quad_u8 (q, 32 * c + l);
       uchar16 lo = v & (uchar16) 15, hi = v >> (uchar16) 4;
       if (qh) {
-        const uchar16 h = vload16 (l, qh);
+        const uchar16 h = quad_u8 (qh, l);
         lo |= ((h >> (uchar16) (2 * c)) & (uchar16) 1) << (uchar16) 4;
         hi |= ((h >> (uchar16) (2 * c + 1)) & (uchar16) 1) << (uchar16) 4;
       }
@@ -351,10 +354,10 @@ inline void dot_k4_##TM (__global const uchar *pb, __global const uchar *qh,   \
       a[0][i] = a[1][i] = b[0][i] = b[1][i] = 0.0f;                            \
     UNROLL                                                                     \
     for (int l = 0; l < 32; l++) {                                             \
-      const uchar16 v = vload16 (32 * c + l, q);                               \
+      const uchar16 v = quad_u8 (q, 32 * c + l);                               \
       uchar16 lo = v & (uchar16) 15, hi = v >> (uchar16) 4;                    \
       if (qh) {                                                                \
-        const uchar16 h = vload16 (l, qh);                                     \
+        const uchar16 h = quad_u8 (qh, l);                                     \
         lo |= ((h >> (uchar16) (2 * c)) & (uchar16) 1) << (uchar16) 4;         \
         hi |= ((h >> (uchar16) (2 * c + 1)) & (uchar16) 1) << (uchar16) 4;     \
       }                                                                        \
@@ -584,16 +587,72 @@ VNNI inline float16 vnni_block_q4_0 (__global const uchar *pb, const int *xq, in
   return fma (half16_at (pb) * dx, convert_float16 (s - 8 * xs), acc);
 }
 
+/* Q4_K / Q5_K super-block of 16 rows: per sub-block of 32 (x's block),
+ * d s dx (sum q xq) - dmin m dx (sum xq). The 5th bit of Q5_K comes from
+ * qh (quad too: group g of qh holds the bits of elements 4 g .. 4 g + 3 of
+ * each 64-chunk, bit 2 c for the low half, 2 c + 1 for the high). */
+VNNI inline float16 vnni_block_k4 (__global const uchar *pb, __global const uchar *qh, __global const uchar *q,
+    const int *xq, const int *xs, const float *dx, float16 acc)
+{
+  const float16 d = half16_at (pb), dmin = half16_at (pb + 32);
+  for (int c = 0; c < 4; c++) {
+    int16 s1 = 0, s2 = 0;
+    float16 sc1, m1, sc2, m2;
+    UNROLL
+    for (int g = 0; g < 8; g++) {
+      const uint16 v = quad_at (q, 8 * c + g);
+      uint16 lo = v & 0x0f0f0f0fu, hi = (v >> 4) & 0x0f0f0f0fu;
+      if (qh) {
+        const uint16 h = quad_at (qh, g);
+        lo |= ((h >> (2 * c)) & 0x01010101u) << 4;
+        hi |= ((h >> (2 * c + 1)) & 0x01010101u) << 4;
+      }
+      s1 = dpbusd (s1, as_int16 (lo), (int16) xq[16 * c + g]);
+      s2 = dpbusd (s2, as_int16 (hi), (int16) xq[16 * c + 8 + g]);
+    }
+    scale_min_k4_16 (pb + 64, 2 * c, &sc1, &m1);
+    scale_min_k4_16 (pb + 64, 2 * c + 1, &sc2, &m2);
+    acc = fma (d * sc1 * dx[2 * c], convert_float16 (s1), acc);
+    acc = fma (d * sc2 * dx[2 * c + 1], convert_float16 (s2), acc);
+    acc -= dmin * m1 * (dx[2 * c] * (float) xs[2 * c]) + dmin * m2 * (dx[2 * c + 1] * (float) xs[2 * c + 1]);
+  }
+  return acc;
+}
+
+/* The panel loops take a block of 32 (Q8_0, Q4_0) or a super-block of 256
+ * (the K-quants: 8 of x's blocks) at a time. */
+VNNI inline float16 vnni_super_q4_k (__global const uchar *pb, const int *xq, const int *xs, const float *dx,
+    float16 a)
+{
+  return vnni_block_k4 (pb, 0, pb + 256, xq, xs, dx, a);
+}
+VNNI inline float16 vnni_super_q5_k (__global const uchar *pb, const int *xq, const int *xs, const float *dx,
+    float16 a)
+{
+  return vnni_block_k4 (pb, pb + 256, pb + 768, xq, xs, dx, a);
+}
+VNNI inline float16 vnni_super_q8_0 (__global const uchar *pb, const int *xq, const int *xs, const float *dx,
+    float16 a)
+{
+  return vnni_block_q8_0 (pb, xq, xs[0], dx[0], a);
+}
+VNNI inline float16 vnni_super_q4_0 (__global const uchar *pb, const int *xq, const int *xs, const float *dx,
+    float16 a)
+{
+  return vnni_block_q4_0 (pb, xq, xs[0], dx[0], a);
+}
+
 /* The kernel itself cannot carry the target attribute (PoCL inlines it into
  * a work-group function built for the plain CPU, where the instruction
  * cannot be selected): the blocks of a panel run in a function of their own,
  * which LLVM keeps out of line, one call per panel and chunk of x. */
 #define DEFINE_QVNNI(T)                                                        \
 VNNI float16 vnni_panel_##T (__global const uchar *pb, const int *xq, const int *xs, \
-    const float *dx, int bn, float16 a)                                        \
+    const float *dx, int nb, float16 a)                                        \
 {                                                                              \
-  for (int b = 0; b < bn; b++)                                                 \
-    a = vnni_block_##T (pb + b * 16 * BB_##T, xq + 8 * b, xs[b], dx[b], a);    \
+  const int per = QK_##T / 32;                                                 \
+  for (int b = 0; b < nb; b += per)                                            \
+    a = vnni_super_##T (pb + b / per * 16 * BB_##T, xq + 8 * b, xs + b, dx + b, a); \
   return a;                                                                    \
 }                                                                              \
                                                                                \
@@ -622,4 +681,6 @@ __kernel void qlinear_vnni_##T (__global const float *x, int x_off,           \
 
 DEFINE_QVNNI (q8_0)
 DEFINE_QVNNI (q4_0)
+DEFINE_QVNNI (q4_k)
+DEFINE_QVNNI (q5_k)
 #endif
