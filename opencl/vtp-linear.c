@@ -82,7 +82,8 @@ block_fields (VtpDType t)
   static const BlockField q4_0[] = { { 0, 1, 2 }, { 2, 16, 1, TRUE }, { 0, 0, 0 } };
   static const BlockField q4_k[] = { { 0, 2, 2 }, { 4, 12, 1 }, { 16, 128, 1, TRUE }, { 0, 0, 0 } };
   static const BlockField q5_k[] = { { 0, 2, 2 }, { 4, 12, 1 }, { 16, 32, 1, TRUE }, { 48, 128, 1, TRUE }, { 0, 0, 0 } };
-  static const BlockField q6_k[] = { { 0, 128, 1 }, { 128, 64, 1 }, { 192, 16, 1 }, { 208, 1, 2 }, { 0, 0, 0 } };
+  static const BlockField q6_k[] = { { 0, 128, 1, TRUE }, { 128, 64, 1, TRUE }, { 192, 16, 1 }, { 208, 1, 2 },
+    { 0, 0, 0 } };
   switch (t) {
     case VTP_DTYPE_Q8_0: return q8_0;
     case VTP_DTYPE_Q4_0: return q4_0;
@@ -245,8 +246,7 @@ vtp_op_linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gin
      * read once; 1 row: the decode GEMV). Beyond: tiles of PANEL_TM rows
      * over weights dequantized once per work-item (GROUP_TILES tiles). */
     const size_t local[2] = { 1, 1 };
-    if (n_rows == 1 && dev->int8_dot && K <= VNNI_MAX_K
-        && w->dtype != VTP_DTYPE_Q6_K) {
+    if (n_rows == 1 && dev->int8_dot && K <= VNNI_MAX_K) {
       /* the int8 GEMV: P panels a work-item (x is quantized once per
        * work-item, so as many panels as the compute units allow, up to 8) */
       const gint64 np = N / PANEL;

@@ -324,7 +324,7 @@ linear_case (VtpDType t, gint64 M, gint64 K, gint64 N, WeightKind kind, gboolean
   tw = kind == W_PACKED ? vtp_linear_weight_new (dev, t, N, K, q, &error)
       : vtp_tensor_new_from_data (dev, t, 2, shape, q, &error);
   g_assert_no_error (error);
-  int8_path = dev->int8_dot && M == 1 && tw->layout == 1 && t != VTP_DTYPE_Q6_K;
+  int8_path = dev->int8_dot && M == 1 && tw->layout == 1;
   g_assert_cmpuint (vtp_tensor_n_bytes (tw), ==, N * row_bytes);
 
   for (gint64 i = 0; i < (M + y_row + 1) * N; i++)

@@ -16,6 +16,12 @@ Saved as float16 (or --dtype float32 / bfloat16).
     python3 tools/make_bench_model.py /tmp/vtp-bench-llava [--dtype float16]
     python3 tools/make_bench_model.py /tmp/vtp-bench-instructblip --family instructblip
     python3 tools/make_bench_model.py /tmp/vtp-bench-adapter --family llama-adapter
+    python3 tools/make_bench_model.py /tmp/vtp-bench-7b --llm 7b     # LLaVA-1.5-7B's shape, 14 GB
+
+--llm 7b gives the language model LLaVA-1.5-7B's (Vicuna-7B) dimensions: 32
+layers, width 4096, 32 heads, MLP 11008. Such a model is written tensor by
+tensor from a model built on torch's meta device (no 14 GB in memory at
+once), in shards of about 2 GB with an index, as published checkpoints are.
 
 The weights are random: the text is noise, the timings are real. The
 tokenizer is the Llama-2 tokenizer.json from ../shared/testdata when present
@@ -42,7 +48,9 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--dtype", default="float16", choices=["float16", "bfloat16", "float32"])
     ap.add_argument("--family", default="llava", choices=["llava", "instructblip", "llama-adapter"])
-    ap.add_argument("--text-layers", type=int, default=22)
+    ap.add_argument("--llm", default="1b", choices=["1b", "7b"], help="language model shape: TinyLlama 1.1B "
+                    "(default) or LLaVA-1.5-7B's Vicuna-7B")
+    ap.add_argument("--text-layers", type=int, default=None, help="layers of the language model (default: the shape's)")
     ap.add_argument("--vocab", type=int, default=32064, help="rows of the embedding and lm_head (at least the "
                     "tokenizer's size; 32064 as llava-1.5)")
     args = ap.parse_args()
@@ -56,8 +64,13 @@ def main():
     pad_token = add_special(tok, "<pad>")
     vocab = max(args.vocab, ((tok.get_vocab_size() + 63) // 64) * 64)
 
-    text = LlamaConfig(vocab_size=vocab, hidden_size=2048, intermediate_size=5632, num_hidden_layers=args.text_layers,
-                       num_attention_heads=32, num_key_value_heads=4, max_position_embeddings=2048,
+    shape = {"1b": dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_key_value_heads=4,
+                        max_position_embeddings=2048),
+             "7b": dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_key_value_heads=32,
+                        max_position_embeddings=4096)}[args.llm]
+    if args.text_layers:
+        shape["num_hidden_layers"] = args.text_layers
+    text = LlamaConfig(vocab_size=vocab, **shape, num_attention_heads=32,
                        rms_norm_eps=1e-5, bos_token_id=1, eos_token_id=2, pad_token_id=pad_token)
     if args.family == "llama-adapter":
         return make_llama_adapter(args, text, tok, dtype)
@@ -66,6 +79,8 @@ def main():
                                   num_attention_heads=16, image_size=336, patch_size=14, projection_dim=768)
         config = LlavaConfig(vision_config=vision, text_config=text, image_token_index=image_token,
                              vision_feature_layer=-2, vision_feature_select_strategy="default", image_seq_length=576)
+        if args.llm == "7b":
+            return write_sharded(args, config, tok, dtype)
         model = LlavaForConditionalGeneration(config).to(dtype).eval()
     else:
         bert = train_bert_tokenizer()
@@ -94,6 +109,53 @@ def main():
         json.dump(processor, f, indent=2)
     n = sum(p.numel() for p in model.parameters())
     print("%s: %.2fB parameters (%s), vocab %d, image token %d" % (args.out, n / 1e9, args.dtype, vocab, image_token))
+
+
+def write_sharded(args, config, tok, dtype):
+    """A LLaVA too large to build in memory: the tensor names and shapes of
+    a model on the meta device, each filled with N(0, 0.02) (norms 1,
+    biases 0) and written in ~2 GB shards with model.safetensors.index.json."""
+    with torch.device("meta"):
+        model = LlavaForConditionalGeneration(config)
+    os.makedirs(args.out, exist_ok=True)
+    model.config.save_pretrained(args.out)
+    gen = torch.Generator().manual_seed(0)
+    shard, size, n_shard, weight_map, total = {}, 0, 0, {}, 0
+    names = list(model.state_dict().items())
+
+    def flush():
+        nonlocal shard, size, n_shard
+        n_shard += 1
+        fname = "model-%05d.safetensors" % n_shard
+        save_file(shard, os.path.join(args.out, fname), metadata={"format": "pt"})
+        for k in shard:
+            weight_map[k] = fname
+        shard, size = {}, 0
+
+    for name, p in names:
+        if "norm" in name or "layrnorm" in name:
+            t = torch.ones(p.shape, dtype=dtype)
+        elif name.endswith("bias"):
+            t = torch.zeros(p.shape, dtype=dtype)
+        else:
+            t = (torch.randn(p.shape, generator=gen, dtype=torch.float32) * 0.02).to(dtype)
+        shard[published_name(name, "llava-hf")] = t.contiguous()
+        size += t.numel() * t.element_size()
+        total += t.numel() * t.element_size()
+        if size >= 2 << 30:
+            flush()
+    if shard:
+        flush()
+    with open(os.path.join(args.out, "model.safetensors.index.json"), "w") as f:
+        json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=2)
+    tok.save(os.path.join(args.out, "tokenizer.json"))
+    mean, std = [0.48145466, 0.4578275, 0.40821073], [0.26862954, 0.26130258, 0.27577711]
+    with open(os.path.join(args.out, "preprocessor_config.json"), "w") as f:
+        json.dump({"image_processor_type": "CLIPImageProcessor", "size": {"shortest_edge": 336},
+                   "crop_size": {"height": 336, "width": 336}, "do_center_crop": True, "resample": 3,
+                   "image_mean": mean, "image_std": std}, f, indent=2)
+    print("%s: %.2f GB in %d shards (%s), vocab %d" % (args.out, total / 1e9, n_shard, args.dtype,
+                                                      config.text_config.vocab_size))
 
 
 def make_llama_adapter(args, text, tok, dtype):

@@ -12,8 +12,8 @@
  *     the block's order: a field of C units of u bytes at byte offset o of a
  *     block is at 16 o in the panel block, unit i of row j at 16 o + (16 i +
  *     j) u. So one vload16 gives a byte (or, from the f16 fields, a scale)
- *     of the 16 rows at once. Except the quants of Q8_0, Q4_0, Q4_K and
- *     Q5_K (and Q5_K's high bits; "quad" fields): there byte i of row j is
+ *     of the 16 rows at once. Except the quants of every type (the low and
+ *     high bits of Q5_K and Q6_K too; "quad" fields): there byte i of row j is
  *     at 16 o + 64 (i / 4) + 4 j + i % 4,
  *     four consecutive bytes of a row in one 32-bit lane, as an int8 dot
  *     product instruction reads them (one vload16 of uint: 4 bytes of the
@@ -27,7 +27,7 @@
  *  - qlinear_p16g_<T>: more rows: each work-item dequantizes 256 steps of
  *    its panel into private memory once and runs 6 x 16 tiles over them
  *    (as linear_p16g_<T>).
- *  - qlinear_vnni_<T> (Q8_0, Q4_0, Q4_K, Q5_K; x86 CPUs with AVX-512 VNNI, built with
+ *  - qlinear_vnni_<T> (every type; x86 CPUs with AVX-512 VNNI, built with
  *    -DVTP_X86_VNNI): the decode GEMV in int8: each work-item quantizes x
  *    to int8 per block of 32 (scale amax / 127, as llama.cpp's Q8_0
  *    activations) and runs P panels with vpdpbusd (64 byte products an
@@ -246,8 +246,8 @@ inline void dq_panel_q5_k (__global const uchar *pb, float *out) { dq_panel_k4 (
  * 3072 (16 x 16 signed), d at 3328. The four quants of step l of half h. */
 inline void q6_quarters (__global const uchar *pb, int h, int l, float16 q[4])
 {
-  const uchar16 a = vload16 (64 * h + l, pb), b = vload16 (64 * h + l + 32, pb);
-  const uchar16 qh = vload16 (128 + 32 * h + l, pb);
+  const uchar16 a = quad_u8 (pb, 64 * h + l), b = quad_u8 (pb, 64 * h + l + 32);
+  const uchar16 qh = quad_u8 (pb + 2048, 32 * h + l);
   q[0] = convert_float16 (as_char16 ((a & (uchar16) 15) | ((qh & (uchar16) 3) << (uchar16) 4)) - (char16) 32);
   q[1] = convert_float16 (as_char16 ((b & (uchar16) 15) | (((qh >> (uchar16) 2) & (uchar16) 3) << (uchar16) 4)) - (char16) 32);
   q[2] = convert_float16 (as_char16 ((a >> (uchar16) 4) | (((qh >> (uchar16) 4) & (uchar16) 3) << (uchar16) 4)) - (char16) 32);
@@ -540,8 +540,9 @@ VNNI inline int16 dpbusd (int16 acc, int16 u, int16 s)
   return as_int16 (__builtin_ia32_vpdpbusd512 ((vtp_v16si) acc, (vtp_v16si) u, (vtp_v16si) s));
 }
 
-/* x[0..31] as int8 (8 lanes of 4 bytes into q), their sum into *sum; the
- * scale is returned. */
+/* x[0..31] as int8 (8 lanes of 4 bytes into q), the sums of its two
+ * halves into sum[0], sum[1] (Q6_K's scales cover 16); the scale is
+ * returned. */
 inline float quantize_x32 (__global const float *x, int *q, int *sum)
 {
   const float16 a = vload16 (0, x), b = vload16 (1, x);
@@ -553,11 +554,12 @@ inline float quantize_x32 (__global const float *x, int *q, int *sum)
    * rounding conversions are not vectorized) */
   const char16 qa = convert_char16 (convert_int16 (rint (a * id)));
   const char16 qb = convert_char16 (convert_int16 (rint (b * id)));
-  const short16 t = convert_short16 (qa) + convert_short16 (qb);
-  const short8 t8 = t.lo + t.hi;
-  const int4 t4 = convert_int4 (t8.lo) + convert_int4 (t8.hi);
+  const short8 ta = convert_short8 (qa.lo) + convert_short8 (qa.hi);
+  const short8 tb = convert_short8 (qb.lo) + convert_short8 (qb.hi);
+  const int4 sa = convert_int4 (ta.lo) + convert_int4 (ta.hi), sb = convert_int4 (tb.lo) + convert_int4 (tb.hi);
   const int4 ia = as_int4 (qa), ib = as_int4 (qb);
-  *sum = (t4.x + t4.y) + (t4.z + t4.w);
+  sum[0] = (sa.x + sa.y) + (sa.z + sa.w);
+  sum[1] = (sb.x + sb.y) + (sb.z + sb.w);
   q[0] = ia.x; q[1] = ia.y; q[2] = ia.z; q[3] = ia.w;
   q[4] = ib.x; q[5] = ib.y; q[6] = ib.z; q[7] = ib.w;
   return d;
@@ -614,7 +616,8 @@ VNNI inline float16 vnni_block_k4 (__global const uchar *pb, __global const ucha
     scale_min_k4_16 (pb + 64, 2 * c + 1, &sc2, &m2);
     acc = fma (d * sc1 * dx[2 * c], convert_float16 (s1), acc);
     acc = fma (d * sc2 * dx[2 * c + 1], convert_float16 (s2), acc);
-    acc -= dmin * m1 * (dx[2 * c] * (float) xs[2 * c]) + dmin * m2 * (dx[2 * c + 1] * (float) xs[2 * c + 1]);
+    acc -= dmin * m1 * (dx[2 * c] * (float) (xs[4 * c] + xs[4 * c + 1]))
+        + dmin * m2 * (dx[2 * c + 1] * (float) (xs[4 * c + 2] + xs[4 * c + 3]));
   }
   return acc;
 }
@@ -634,26 +637,62 @@ VNNI inline float16 vnni_super_q5_k (__global const uchar *pb, const int *xq, co
 VNNI inline float16 vnni_super_q8_0 (__global const uchar *pb, const int *xq, const int *xs, const float *dx,
     float16 a)
 {
-  return vnni_block_q8_0 (pb, xq, xs[0], dx[0], a);
+  return vnni_block_q8_0 (pb, xq, xs[0] + xs[1], dx[0], a);
 }
 VNNI inline float16 vnni_super_q4_0 (__global const uchar *pb, const int *xq, const int *xs, const float *dx,
     float16 a)
 {
-  return vnni_block_q4_0 (pb, xq, xs[0], dx[0], a);
+  return vnni_block_q4_0 (pb, xq, xs[0] + xs[1], dx[0], a);
+}
+
+/* Q6_K super-block of 16 rows: quarter u (32 elements, x's block 4 h + u)
+ * of half h takes its low 4 bits from ql (quad group 16 h + 8 (u & 1) + g,
+ * low nibbles for u < 2) and 2 high bits from qh (group 8 h + g, bits 2 u);
+ * a scale per 16 elements: d s dx (sum q xq - 32 sum xq). */
+VNNI inline float16 vnni_super_q6_k (__global const uchar *pb, const int *xq, const int *xs, const float *dx,
+    float16 acc)
+{
+  const float16 d = half16_at (pb + 3328);
+  for (int h = 0; h < 2; h++)
+    for (int u = 0; u < 2; u++) {
+      int16 s[4] = { 0, 0, 0, 0 };      /* quarter u, then u + 2; first and second 16 of each */
+      UNROLL
+      for (int g = 0; g < 8; g++) {
+        const uint16 v = quad_at (pb, 16 * h + 8 * u + g), hv = quad_at (pb + 2048, 8 * h + g);
+        const uint16 lo = (v & 0x0f0f0f0fu) | (((hv >> (2 * u)) & 0x03030303u) << 4);
+        const uint16 hi = ((v >> 4) & 0x0f0f0f0fu) | (((hv >> (2 * u + 4)) & 0x03030303u) << 4);
+        s[g / 4] = dpbusd (s[g / 4], as_int16 (lo), (int16) xq[8 * (4 * h + u) + g]);
+        s[2 + g / 4] = dpbusd (s[2 + g / 4], as_int16 (hi), (int16) xq[8 * (4 * h + u + 2) + g]);
+      }
+      UNROLL
+      for (int i = 0; i < 4; i++) {
+        const int q = u + 2 * (i / 2), blk = 4 * h + q, second = i % 2;
+        acc = fma (d * q6_scale (pb, 8 * h + second + 2 * q) * dx[blk],
+            convert_float16 (s[i] - 32 * xs[2 * blk + second]), acc);
+      }
+    }
+  return acc;
 }
 
 /* The kernel itself cannot carry the target attribute (PoCL inlines it into
  * a work-group function built for the plain CPU, where the instruction
  * cannot be selected): the blocks of a panel run in a function of their own,
- * which LLVM keeps out of line, one call per panel and chunk of x. */
+ * which LLVM keeps out of line, one call per two panels, read side by
+ * side (two memory streams a core: one left bandwidth unused). */
 #define DEFINE_QVNNI(T)                                                        \
-VNNI float16 vnni_panel_##T (__global const uchar *pb, const int *xq, const int *xs, \
-    const float *dx, int nb, float16 a)                                        \
+VNNI void vnni_panels_##T (__global const uchar *pa, __global const uchar *pb, \
+    const int *xq, const int *xs, const float *dx, int nb, float16 *out)       \
 {                                                                              \
   const int per = QK_##T / 32;                                                 \
-  for (int b = 0; b < nb; b += per)                                            \
-    a = vnni_super_##T (pb + b / per * 16 * BB_##T, xq + 8 * b, xs + b, dx + b, a); \
-  return a;                                                                    \
+  float16 a = 0.0f, c = 0.0f;                                                  \
+  for (int b = 0; b < nb; b += per) {                                          \
+    const size_t at = (size_t) (b / per) * 16 * BB_##T;                        \
+    a = vnni_super_##T (pa + at, xq + 8 * b, xs + 2 * b, dx + b, a);           \
+    if (pb)                                                                    \
+      c = vnni_super_##T (pb + at, xq + 8 * b, xs + 2 * b, dx + b, c);         \
+  }                                                                            \
+  out[0] = a;                                                                  \
+  out[1] = c;                                                                  \
 }                                                                              \
                                                                                \
 /* One row of x, panels P * id .. of W (up to VNNI_P), and the plain rows     \
@@ -667,13 +706,16 @@ __kernel void qlinear_vnni_##T (__global const float *x, int x_off,           \
 {                                                                              \
   const int np = N / 16, p0 = get_global_id (0) * P, pn = min (P, np - p0);    \
   const int nb = K / 32;                                                       \
-  int xq[VNNI_MAX_K / 4], xs[VNNI_MAX_K / 32];                                 \
+  int xq[VNNI_MAX_K / 4], xs[VNNI_MAX_K / 16];                                 \
   float dx[VNNI_MAX_K / 32];                                                   \
   for (int b = 0; b < nb; b++)                                                 \
-    dx[b] = quantize_x32 (x + x_off + 32 * b, xq + 8 * b, &xs[b]);             \
-  for (int p = 0; p < pn; p++) {                                               \
-    const float16 a = vnni_panel_##T (row_##T (w, 16 * (p0 + p), K), xq, xs, dx, nb, 0.0f); \
-    store16 (a, y + y_off + 16 * (p0 + p), bias + 16 * (p0 + p), has_bias, accumulate); \
+    dx[b] = quantize_x32 (x + x_off + 32 * b, xq + 8 * b, xs + 2 * b);         \
+  for (int p = 0; p < pn; p += 2) {                                            \
+    float16 a[2];                                                              \
+    vnni_panels_##T (row_##T (w, 16 * (p0 + p), K), p + 1 < pn ? row_##T (w, 16 * (p0 + p + 1), K) : 0, \
+        xq, xs, dx, nb, a);                                                    \
+    for (int i = 0; i < min (2, pn - p); i++)                                  \
+      store16 (a[i], y + y_off + 16 * (p0 + p + i), bias + 16 * (p0 + p + i), has_bias, accumulate); \
   }                                                                            \
   if (p0 + max (pn, 0) >= np && 16 * np < N)                                   \
     p16_tail_##T (x, x_off, w, bias, has_bias, y, y_off, 0, 1, K, N, 16 * np, accumulate); \
@@ -683,4 +725,5 @@ DEFINE_QVNNI (q8_0)
 DEFINE_QVNNI (q4_0)
 DEFINE_QVNNI (q4_k)
 DEFINE_QVNNI (q5_k)
+DEFINE_QVNNI (q6_k)
 #endif
