@@ -80,7 +80,6 @@ main (int argc, char **argv)
   g_autoptr (VtpTensor) features = NULL, phidden = NULL, embeds = NULL;
   g_autoptr (GArray) ids = NULL;
   g_autofree guint8 *frame = NULL;
-  g_autofree char *tok_path = NULL;
   double *t_enc, *t_proj, *t_pre, *t_dec, load_ms, bw;
   gint rows, width, out_rows, out_width, pos = 0, prefill_tokens;
   const char *prompt = "What is in the picture? Describe it in detail.";
@@ -126,7 +125,6 @@ main (int argc, char **argv)
     return 1;
   }
   vtp_model_features (&vparts, &feats);
-  tok_path = vtp_checkpoint_file (ckpt, "tokenizer.json");
   if (!vtp_model_image_config (enc_ckpt, &vparts, &ic, &error)
       || !(clip = vtp_vision_tower_load (enc_ckpt, vtp_model_vision_prefix (enc_ckpt, &vparts, NULL), &vparts.vision,
               &feats, dev, wtype, &error))
@@ -161,7 +159,7 @@ main (int argc, char **argv)
   /* queries go before BOS + raw prompt; image tokens replace <image> in LLaVA's template */
   if (!vtp_llama_find_names (ckpt, &parts.text, &names, &error)
       || !(llm = vtp_llama_load (ckpt, &names, &parts.text, ad_ckpt, dev, wtype, &error))
-      || !(tok = vtp_tokenizer_new_from_file (tok_path, &error))
+      || !(tok = vtp_model_tokenizer_new (ckpt, &error))
       || !(features = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, width, &error))
       || !(embeds = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, out_rows, out_width, &error))
       || !(ids = vtp_prompt_encode (tok, ad ? VTP_ALPACA_TEMPLATE : qf ? VTP_PLAIN_TEMPLATE : VTP_LLAVA_TEMPLATE,

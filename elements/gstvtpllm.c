@@ -160,7 +160,6 @@ load_model (GstVtpLlm *self, VtpWeightType wtype, guint context, const char *ada
   g_autoptr (VtpCheckpoint) adapter = NULL;
   VtpModelParts parts;
   VtpLlamaNames names;
-  g_autofree char *tok_path = NULL;
   gint ctx;
   gboolean ok = FALSE;
 
@@ -173,9 +172,8 @@ load_model (GstVtpLlm *self, VtpWeightType wtype, guint context, const char *ada
   }
   if (adapter_name && !(adapter = vtp_checkpoint_open (adapter_name, error)))
     goto out;
-  tok_path = vtp_checkpoint_file (self->ckpt, "tokenizer.json");
   ctx = context ? (gint) context : MIN (parts.text.max_position_embeddings, DEFAULT_CONTEXT);
-  if (!(self->tok = vtp_tokenizer_new_from_file (tok_path, error))
+  if (!(self->tok = vtp_model_tokenizer_new (self->ckpt, error))
       || !vtp_llama_find_names (self->ckpt, &parts.text, &names, error)
       || !(self->llm = vtp_llama_acquire (self->ckpt, &names, &parts.text, adapter, self->dev, wtype, error))
       || !(self->state = vtp_llama_state_new (self->llm, ctx, PREFILL_CHUNK, error)))
@@ -686,8 +684,8 @@ gst_vtp_llm_class_init (GstVtpLlmClass *klass)
   gobject_class->finalize = gst_vtp_llm_finalize;
 
   /* model, device, weight-type: documented in gstvtpcommon.c */
-  gst_vtp_install_common_properties (gobject_class, "Model directory (config.json + safetensors + tokenizer.json) "
-      "or a name found in $VTP_MODEL_PATH");
+  gst_vtp_install_common_properties (gobject_class, "Model directory (config.json + safetensors + tokenizer.json), "
+      "a llama.cpp .gguf text model (or a directory holding one), or a name found in $VTP_MODEL_PATH");
   /**
    * GstVtpLlm:prompt:
    *

@@ -1,20 +1,88 @@
 #include "vtp-checkpoint.h"
 #include "vtp-linear.h"
 #include "vtp-quant.h"
+#include "vtp-gguf-checkpoint.h"
 #include <string.h>
 
 static GMutex cache_lock;
 static GHashTable *cache;       /* canonical dir -> VtpCheckpoint (removed on last unref) */
+
+static gboolean
+is_gguf_name (const char *path)
+{
+  return g_str_has_suffix (path, ".gguf") || g_str_has_suffix (path, ".GGUF");
+}
+
+static gint
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* The text model of a directory without config.json: its only .gguf not
+ * named mmproj*; NULL (and no error) when it holds no .gguf at all. */
+static char *
+gguf_in_dir (const char *dir, GError **error)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  g_autoptr (GPtrArray) found = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+
+  for (name = d ? g_dir_read_name (d) : NULL; name; name = g_dir_read_name (d))
+    if (is_gguf_name (name) && g_ascii_strncasecmp (name, "mmproj", 6))
+      g_ptr_array_add (found, g_strdup (name));
+  if (found->len == 1)
+    return g_build_filename (dir, g_ptr_array_index (found, 0), NULL);
+  if (found->len > 1) {
+    g_autofree char *list = NULL;
+    g_ptr_array_sort (found, compare_names);
+    g_ptr_array_add (found, NULL);
+    list = g_strjoinv (", ", (char **) found->pdata);
+    g_set_error (error, VTP_ERROR, VTP_ERROR_FILE, "%s holds several GGUF models (%s): name the file to use",
+        dir, list);
+  }
+  return NULL;
+}
+
+/* A model directory or a .gguf file at @path, canonical; NULL when @path
+ * is neither (@error set only when it is a directory that cannot be used). */
+static char *
+model_at (const char *path, GError **error)
+{
+  g_autofree char *dir = NULL, *config = NULL, *peft = NULL, *gguf = NULL;
+
+  if (g_file_test (path, G_FILE_TEST_IS_REGULAR) && is_gguf_name (path))
+    return g_canonicalize_filename (path, NULL);
+  if (!g_file_test (path, G_FILE_TEST_IS_DIR))
+    return NULL;
+  dir = g_canonicalize_filename (path, NULL);
+  config = g_build_filename (dir, "config.json", NULL);
+  peft = g_build_filename (dir, "adapter_config.json", NULL);
+  if (!g_file_test (config, G_FILE_TEST_EXISTS) && !g_file_test (peft, G_FILE_TEST_EXISTS)) {
+    g_autoptr (GError) local = NULL;
+    if ((gguf = gguf_in_dir (dir, &local)))
+      return g_steal_pointer (&gguf);
+    if (local) {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return NULL;
+    }
+  }
+  return g_steal_pointer (&dir);
+}
 
 static char *
 resolve_model_dir (const char *model, GError **error)
 {
   const char *path_env = g_getenv (VTP_MODEL_PATH_ENV);
   GString *tried = g_string_new (NULL);
+  GError *local = NULL;
+  char *found;
 
-  if (g_file_test (model, G_FILE_TEST_IS_DIR)) {
+  if ((found = model_at (model, &local)) || local) {
     g_string_free (tried, TRUE);
-    return g_canonicalize_filename (model, NULL);
+    if (local)
+      g_propagate_error (error, local);
+    return found;
   }
   g_string_append (tried, model);
   if (path_env && !g_path_is_absolute (model)) {
@@ -24,15 +92,17 @@ resolve_model_dir (const char *model, GError **error)
       if (!*dirs[i])
         continue;
       p = g_build_filename (dirs[i], model, NULL);
-      if (g_file_test (p, G_FILE_TEST_IS_DIR)) {
+      if ((found = model_at (p, &local)) || local) {
         g_string_free (tried, TRUE);
-        return g_canonicalize_filename (p, NULL);
+        if (local)
+          g_propagate_error (error, local);
+        return found;
       }
       g_string_append_printf (tried, ", %s", p);
     }
   }
   g_set_error (error, VTP_ERROR, VTP_ERROR_FILE,
-      "Model directory \"%s\" not found (looked at %s; set %s to search more directories)",
+      "Model directory or .gguf file \"%s\" not found (looked at %s; set %s to search more directories)",
       model, tried->str, VTP_MODEL_PATH_ENV);
   g_string_free (tried, TRUE);
   return NULL;
@@ -45,6 +115,9 @@ checkpoint_free (VtpCheckpoint *c)
     g_hash_table_unref (c->tensors);
   if (c->files)
     g_ptr_array_unref (c->files);
+  if (c->gguf_tensors)
+    g_ptr_array_unref (c->gguf_tensors);
+  g_clear_pointer (&c->gguf, vtp_gguf_free);
   g_clear_object (&c->config_parser);
   g_free (c->dir);
   g_free (c);
@@ -121,6 +194,13 @@ checkpoint_new (const char *dir, GError **error)
   c->dir = g_strdup (dir);
   c->files = g_ptr_array_new_with_free_func ((GDestroyNotify) vtp_safetensors_free);
   c->tensors = g_hash_table_new (g_str_hash, g_str_equal);
+  if (g_file_test (dir, G_FILE_TEST_IS_REGULAR)) {
+    if (!vtp_gguf_checkpoint_fill (c, dir, error)) {
+      checkpoint_free (c);
+      return NULL;
+    }
+    return c;
+  }
   /* a PEFT adapter directory has adapter_config.json and adapter_model.safetensors */
   peft = vtp_checkpoint_file (c, "adapter_config.json");
   peft_weights = vtp_checkpoint_file (c, "adapter_model.safetensors");
@@ -273,18 +353,49 @@ same_shape (gint n1, const gint64 *s1, gint n2, const gint64 *s2)
   return TRUE;
 }
 
+/* Elements of @t (the product of its shape). */
+static gsize
+st_n_elements (const VtpStTensor *t)
+{
+  gsize n = 1;
+  for (gint i = 0; i < t->ndim; i++)
+    n *= (gsize) t->shape[i];
+  return n;
+}
+
+/* Whether vtp computes with @t's type: the float types, and the block
+ * types of a GGUF. */
+static gboolean
+st_readable (const VtpStTensor *t, GError **error)
+{
+  if (t->dtype_supported && (t->dtype == VTP_DTYPE_F32 || t->dtype == VTP_DTYPE_F16 || t->dtype == VTP_DTYPE_BF16
+          || vtp_dtype_is_quantized (t->dtype)))
+    return TRUE;
+  g_autofree char *gguf_name = g_str_has_suffix (t->file, ".gguf") ? vtp_gguf_tensor_name (t->name) : NULL;
+  g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "%s: tensor '%s'%s%s%s is stored as %s; vtp reads F32, F16 and "
+      "BF16 weights (and, from GGUF files, Q8_0, Q4_0, Q4_K, Q5_K and Q6_K)", t->file, t->name,
+      gguf_name ? " (" : "", gguf_name ? gguf_name : "", gguf_name ? " in GGUF names)" : "", t->dtype_name);
+  return FALSE;
+}
+
 float *
 vtp_st_tensor_to_f32 (const VtpStTensor *t, GError **error)
 {
-  const gsize n = t->n_bytes / MAX (vtp_dtype_size (t->dtype), 1);
+  const gsize n = st_n_elements (t);
   float *out;
 
-  if (!t->dtype_supported || (t->dtype != VTP_DTYPE_F32 && t->dtype != VTP_DTYPE_F16 && t->dtype != VTP_DTYPE_BF16)) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT,
-        "%s: tensor '%s' is stored as %s; vtp reads F32, F16 and BF16 weights", t->file, t->name, t->dtype_name);
+  if (!st_readable (t, error))
     return NULL;
-  }
   out = g_new (float, MAX (n, 1));
+  if (vtp_dtype_is_quantized (t->dtype)) {
+    /* a row of a block type is whole blocks (the GGUF reader checked the
+     * extent), dequantized as ggml does */
+    const gint64 cols = t->ndim ? t->shape[t->ndim - 1] : 1;
+    const gsize row_bytes = vtp_dtype_row_bytes (t->dtype, cols);
+    for (gsize r = 0; r < n / MAX (cols, 1); r++)
+      vtp_dequantize_row (t->dtype, t->data + r * row_bytes, cols, out + r * cols);
+    return out;
+  }
   for (gsize i = 0; i < n; i++) {
     guint16 h;
     switch (t->dtype) {
@@ -300,7 +411,7 @@ vtp_st_tensor_to_f32 (const VtpStTensor *t, GError **error)
 static gpointer
 convert_weights (const VtpStTensor *t, VtpDType want, GError **error)
 {
-  const gsize n = t->n_bytes / vtp_dtype_size (t->dtype);
+  const gsize n = st_n_elements (t);
   float *f = vtp_st_tensor_to_f32 (t, error);
   guint16 *h;
 
@@ -413,14 +524,16 @@ vtp_checkpoint_get (VtpCheckpoint *c, const char *name, gint ndim, const gint64 
   const VtpStTensor *t = vtp_checkpoint_find (c, name);
 
   if (!t) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "%s has no tensor '%s'", c->dir, name);
+    g_autofree char *gguf_name = c->gguf ? vtp_gguf_tensor_name (name) : NULL;
+    g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "%s has no tensor '%s'%s%s%s", c->dir, name,
+        gguf_name ? " (" : "", gguf_name ? gguf_name : "", gguf_name ? " in GGUF names)" : "");
     return NULL;
   }
   if (!same_shape (t->ndim, t->shape, ndim, shape)) {
     g_autofree char *found = vtp_shape_to_string (t->ndim, t->shape);
     g_autofree char *want = vtp_shape_to_string (ndim, shape);
     g_set_error (error, VTP_ERROR, VTP_ERROR_SHAPE, "%s: tensor '%s' has shape %s, expected %s "
-        "(from config.json)", t->file, name, found, want);
+        "(from %s)", t->file, name, found, want, c->gguf ? "the GGUF metadata" : "config.json");
     return NULL;
   }
   return t;
@@ -443,17 +556,32 @@ load_rows (VtpCheckpoint *c, VtpDevice *dev, const char *name, VtpLoadKind kind,
   VtpDType dtype;
   gint64 cols = 1, flat[2], out_shape[VTP_MAX_DIMS];
 
-  if (!t)
+  g_autofree float *dequantized = NULL;
+  VtpStTensor view;
+
+  if (!t || !st_readable (t, error))
     return NULL;
-  if (!t->dtype_supported || (t->dtype != VTP_DTYPE_F32 && t->dtype != VTP_DTYPE_F16 && t->dtype != VTP_DTYPE_BF16)) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT,
-        "%s: tensor '%s' is stored as %s; vtp reads F32, F16 and BF16 weights", t->file, name, t->dtype_name);
-    return NULL;
-  }
 
   for (gint i = 1; i < ndim; i++)
     cols *= shape[i];
   g_return_val_if_fail (row0 >= 0 && n_rows >= 0 && row0 + n_rows <= (ndim ? shape[0] : 1), NULL);
+
+  /* A block-quantized tensor (from a GGUF) goes to the device as it is when
+   * it is a matrix and the weight type keeps it; anything else (an F32 or
+   * F16 request, another block type, a table, a vector) starts from its
+   * dequantized values, as if the checkpoint held them in F32. */
+  if (vtp_dtype_is_quantized (t->dtype)) {
+    if (kind == VTP_LOAD_MATRIX && (wtype == VTP_WEIGHTS_KEEP || quantized_type (wtype) == t->dtype))
+      return vtp_linear_weight_new (dev, t->dtype, n_rows, cols,
+          t->data + (gsize) row0 * vtp_dtype_row_bytes (t->dtype, cols), error);
+    if (!(dequantized = vtp_st_tensor_to_f32 (t, error)))
+      return NULL;
+    view = *t;
+    view.dtype = VTP_DTYPE_F32;
+    view.data = (const guint8 *) dequantized;
+    view.n_bytes = st_n_elements (t) * sizeof (float);
+    t = &view;
+  }
 
   /* Matrices whose rows are whole blocks are quantized; the others (a ViT's
    * patch embedding with K = 3 x 14 x 14, an MLP of odd width) and every

@@ -1,27 +1,37 @@
 /* vtp-checkpoint.h: a model directory as published (HF layout): config.json,
  * model.safetensors or shards with their index, tokenizer and processor
- * files. Opened once per process and shared: the encoder, the bridge and
- * the LLM of one llava-hf directory each take their part by name prefix. */
+ * files; or a llama.cpp GGUF file, presented as such a directory
+ * (formats/vtp-gguf-checkpoint.h). Opened once per process and shared: the
+ * encoder, the bridge and the LLM of one llava-hf directory each take their
+ * part by name prefix. */
 #pragma once
 #include <json-glib/json-glib.h>
 #include "vtp-safetensors.h"
+#include "vtp-gguf.h"
 
 G_BEGIN_DECLS
 
 typedef struct {
   gint ref_count;
-  char *dir;                  /* canonical path */
+  char *dir;                  /* canonical path (of the .gguf file for a GGUF) */
   JsonParser *config_parser;
-  JsonObject *config;         /* config.json's root object */
+  JsonObject *config;         /* config.json's root object (synthesized for a GGUF) */
   GPtrArray *files;           /* VtpSafetensors */
-  GHashTable *tensors;        /* name -> const VtpStTensor (owned by files) */
+  GHashTable *tensors;        /* name -> const VtpStTensor (owned by files or gguf_tensors) */
+  VtpGguf *gguf;              /* a GGUF checkpoint: the file; NULL for safetensors */
+  GPtrArray *gguf_tensors;    /* VtpStTensor views of gguf's tensors, under their vtp names */
 } VtpCheckpoint;
 
 /* Where relative model names are looked up (colon-separated directories). */
 #define VTP_MODEL_PATH_ENV "VTP_MODEL_PATH"
 
-/* Resolves @model (a directory, or a name found under $VTP_MODEL_PATH) and
- * returns the process-wide checkpoint for it, opening it on first use. */
+/* Resolves @model (a directory or a .gguf file, or a name found under
+ * $VTP_MODEL_PATH) and returns the process-wide checkpoint for it, opening
+ * it on first use. A directory with config.json (or adapter_config.json) is
+ * read as safetensors; one without them is read as the GGUF text model it
+ * holds: its only .gguf whose name does not start with "mmproj" (llama.cpp's
+ * name for the CLIP + projector file that goes with it); several such files
+ * are an error that lists them (name the file instead). */
 VtpCheckpoint *vtp_checkpoint_open (const char *model, GError **error);
 VtpCheckpoint *vtp_checkpoint_ref (VtpCheckpoint *c);
 void vtp_checkpoint_unref (VtpCheckpoint *c);

@@ -1,5 +1,6 @@
 #include "vtp-llama.h"
 #include "vtp-model-cache.h"
+#include "vtp-quant.h"
 #include <math.h>
 #include <string.h>
 
@@ -279,6 +280,10 @@ embed_tokens (VtpLlama *m, VtpLlamaState *s, const gint32 *ids, gint n, gint row
     }
     if (e->dtype == VTP_DTYPE_F32) {
       memcpy (row, e->data + (gsize) ids[i] * D * 4, (gsize) D * 4);
+    } else if (vtp_dtype_is_quantized (e->dtype)) {
+      /* a GGUF's table in ggml blocks: a row is whole blocks */
+      const gsize row_bytes = vtp_dtype_row_bytes (e->dtype, D);
+      vtp_dequantize_row (e->dtype, e->data + (gsize) ids[i] * row_bytes, D, row);
     } else {
       const guint16 *h = (const guint16 *) (e->data + (gsize) ids[i] * D * 2);
       for (gint c = 0; c < D; c++)

@@ -1,10 +1,12 @@
 #include "vtp-parts.h"
+#include "vtp-gguf-tokenizer.h"
 #include <string.h>
 
 gboolean
 vtp_model_parts_read (VtpCheckpoint *c, VtpModelParts *p, GError **error)
 {
-  g_autofree char *where = vtp_checkpoint_file (c, "config.json");
+  g_autofree char *where = c->gguf ? g_strdup_printf ("%s (its metadata)", c->dir)
+      : vtp_checkpoint_file (c, "config.json");
   const char *type = vtp_json_string (c->config, "model_type", NULL);
   JsonNode *vision = NULL;
 
@@ -150,4 +152,28 @@ vtp_model_image_config (VtpCheckpoint *c, const VtpModelParts *parts, VtpImageCo
     return FALSE;
   }
   return !o || vtp_image_config_parse (o, where, out, error);
+}
+
+VtpTokenizer *
+vtp_model_tokenizer_new (VtpCheckpoint *c, GError **error)
+{
+  g_autofree char *path = NULL;
+  g_autoptr (VtpGgufTokenizer) gt = NULL;
+  VtpTokenizer *tok;
+
+  if (!c->gguf) {
+    path = vtp_checkpoint_file (c, "tokenizer.json");
+    return vtp_tokenizer_new_from_file (path, error);
+  }
+  if (!(gt = vtp_gguf_tokenizer_new (c->gguf, error)))
+    return NULL;
+  if (gt->kind != VTP_GGUF_TOKENIZER_SPM) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s: tokenizer.ggml.model is \"%s\"; the language model "
+        "elements read SentencePiece (\"llama\") GGUF vocabularies", c->dir, gt->model);
+    return NULL;
+  }
+  /* the SentencePiece vocabulary is a VtpTokenizer with BOS / EOS as the
+   * file's add_bos_token / add_eos_token say */
+  tok = g_steal_pointer (&gt->spm);
+  return tok;
 }

@@ -6,6 +6,7 @@
 #include "vtp-checkpoint.h"
 #include "vtp-image.h"
 #include "vtp-vision.h"
+#include "vtp-tokenizer.h"
 
 G_BEGIN_DECLS
 
@@ -49,5 +50,10 @@ void vtp_model_features (const VtpModelParts *parts, VtpVisionFeatures *features
  * "image_processor" of processor_config.json, over the family's defaults
  * (CLIP: shortest edge + center crop; BLIP: plain resize to a square). */
 gboolean vtp_model_image_config (VtpCheckpoint *c, const VtpModelParts *parts, VtpImageConfig *out, GError **error);
+
+/* The language model's tokenizer: the directory's tokenizer.json, or a
+ * GGUF's own vocabulary (tokenizer.ggml.*; SentencePiece "llama" ones),
+ * adding BOS / EOS as the file says. */
+VtpTokenizer *vtp_model_tokenizer_new (VtpCheckpoint *c, GError **error);
 
 G_END_DECLS

@@ -10,6 +10,8 @@
 #include "gstvtpmeta.h"
 #include "gstvtptensor.h"
 #include "vtp-safetensors.h"
+#include "vtp-parts.h"
+#include "vtp-prompt.h"
 
 static VtpSafetensors *
 open_reference (const char *fixture)
@@ -314,6 +316,57 @@ test_llm (gconstpointer data)
   gst_harness_teardown (h);
 }
 
+/* vtpllm with model= a llama.cpp GGUF of llava-tiny-q's language model
+ * (tests/fixtures/gguf-tiny): its tokenizer, BOS and image marker come from
+ * the GGUF. On llava-tiny-q's projector output the F32 file generates
+ * transformers' greedy tokens; the text is their decoding by the GGUF's
+ * vocabulary, which (as llama.cpp) prints the padding tokens that
+ * transformers skipped: llama.cpp's converter records them as
+ * user-defined, not control, tokens. The Q4_0 file runs too. */
+static void
+test_llm_gguf (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VtpSafetensors) ref = open_reference ("llava-tiny-q");
+  const VtpStTensor *emb = vtp_safetensors_find (ref, "projector_output");
+  const VtpStTensor *greedy = vtp_safetensors_find (ref, "greedy_tokens");
+  g_autofree char *caps = g_strdup_printf (GST_VTP_TENSOR_MEDIA_TYPE ",kind=image-embeddings,tokens=%d,width=%d",
+      (gint) emb->shape[0], (gint) emb->shape[1]);
+  g_autofree char *f32 = fixture_path ("gguf-tiny/llm-f32.gguf");
+  g_autoptr (VtpCheckpoint) c = vtp_checkpoint_open (f32, &error);
+  g_autoptr (VtpTokenizer) tok = NULL;
+  g_autofree gint32 *ids = g_new (gint32, greedy->shape[0]);
+  g_autofree char *want = NULL;
+  const char *files[] = { "gguf-tiny/llm-f32.gguf", "gguf-tiny/llm-q4_0.gguf" };
+
+  g_assert_no_error (error);
+  tok = vtp_model_tokenizer_new (c, &error);
+  g_assert_no_error (error);
+  for (gint i = 0; i < greedy->shape[0]; i++)
+    ids[i] = (gint32) ((const gint64 *) greedy->data)[i];
+  want = vtp_prompt_decode_answer (tok, ids, greedy->shape[0], &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++) {
+    GstHarness *h = harness_with_model ("vtpllm", files[i]);
+    GstBuffer *out;
+    GstMapInfo map;
+
+    g_object_set (h->element, "max-new-tokens", (guint) greedy->shape[0], NULL);
+    text_at_once (h);
+    gst_harness_set_src_caps_str (h, caps);
+    out = gst_harness_push_and_pull (h, buffer_from (emb));
+    g_assert_nonnull (out);
+    g_assert_true (gst_buffer_map (out, &map, GST_MAP_READ));
+    g_test_message ("%s: \"%.*s\"", files[i], (int) map.size, (const char *) map.data);
+    g_assert_cmpuint (map.size, >, 0);
+    gst_buffer_unmap (out, &map);
+    if (i == 0)
+      assert_buffer_text (out, want);
+    gst_buffer_unref (out);
+    gst_harness_teardown (h);
+  }
+}
+
 /* The prompt changes from another thread while frames are described: every
  * frame still gets a description and nothing breaks. */
 static void
@@ -555,6 +608,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/elements/llm-a", "llava-tiny-a", test_llm);
   g_test_add_data_func ("/elements/llm-b", "llava-tiny-b", test_llm);
   g_test_add_func ("/elements/llm-prompt-stress", test_llm_prompt_stress);
+  g_test_add_func ("/elements/llm-gguf", test_llm_gguf);
   g_test_add_data_func ("/elements/qformer-instructblip", "instructblip-tiny", test_qformer);
   g_test_add_data_func ("/elements/qformer-blip2", "blip2-tiny", test_qformer);
   g_test_add_data_func ("/elements/llm-queries-instructblip", "instructblip-tiny", test_llm_queries);

@@ -210,6 +210,78 @@ compare_spm_merges (gconstpointer pa, gconstpointer pb)
   return a->merged < b->merged ? -1 : a->merged > b->merged;
 }
 
+/* One special token of a TemplateProcessing: the piece in "single" and its
+ * entry in "special_tokens" (written by the caller in two passes). */
+static void
+add_template_token (JsonBuilder *b, const Vocab *v, gint32 id, gboolean entry)
+{
+  json_builder_begin_object (b);
+  if (entry) {
+    json_builder_set_member_name (b, "id");
+    json_builder_add_string_value (b, v->tokens[id]);
+    json_builder_set_member_name (b, "ids");
+    json_builder_begin_array (b);
+    json_builder_add_int_value (b, id);
+    json_builder_end_array (b);
+    json_builder_set_member_name (b, "tokens");
+    json_builder_begin_array (b);
+    json_builder_add_string_value (b, v->tokens[id]);
+    json_builder_end_array (b);
+  } else {
+    json_builder_set_member_name (b, "SpecialToken");
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "id");
+    json_builder_add_string_value (b, v->tokens[id]);
+    json_builder_set_member_name (b, "type_id");
+    json_builder_add_int_value (b, 0);
+    json_builder_end_object (b);
+  }
+  json_builder_end_object (b);
+}
+
+/* BOS / EOS around the text as add_bos / add_eos say, as transformers'
+ * GGUF converter writes it, so that the VtpTokenizer alone (an element's
+ * prompt encoding with add_special) adds what llama.cpp adds.
+ * vtp_gguf_tokenizer_encode encodes without it and adds them itself. */
+static void
+add_post_processor (JsonBuilder *b, const VtpGgufTokenizer *tok, const Vocab *v)
+{
+  const gboolean bos = tok->add_bos && tok->bos_id >= 0, eos = tok->add_eos && tok->eos_id >= 0;
+
+  json_builder_set_member_name (b, "post_processor");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "type");
+  json_builder_add_string_value (b, "TemplateProcessing");
+  json_builder_set_member_name (b, "single");
+  json_builder_begin_array (b);
+  if (bos)
+    add_template_token (b, v, tok->bos_id, FALSE);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "Sequence");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "id");
+  json_builder_add_string_value (b, "A");
+  json_builder_set_member_name (b, "type_id");
+  json_builder_add_int_value (b, 0);
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  if (eos)
+    add_template_token (b, v, tok->eos_id, FALSE);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "special_tokens");
+  json_builder_begin_object (b);
+  if (bos) {
+    json_builder_set_member_name (b, v->tokens[tok->bos_id]);
+    add_template_token (b, v, tok->bos_id, TRUE);
+  }
+  if (eos && (!bos || tok->eos_id != tok->bos_id)) {
+    json_builder_set_member_name (b, v->tokens[tok->eos_id]);
+    add_template_token (b, v, tok->eos_id, TRUE);
+  }
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+}
+
 static GArray *
 spm_merges (const Vocab *v, const gfloat *scores, GHashTable *ids)
 {
@@ -328,6 +400,7 @@ build_spm (VtpGguf *g, VtpGgufTokenizer *tok, const Vocab *v, GError **error)
   }
   json_builder_end_array (b);
   json_builder_end_object (b);
+  add_post_processor (b, tok, v);
   json_builder_end_object (b);
 
   json = builder_to_json (b, &len);

@@ -1,0 +1,39 @@
+/* vtp-gguf-checkpoint.h: a llama.cpp GGUF file presented as the checkpoint
+ * the loaders already read (vtp-checkpoint.h), so that `model=x.gguf` runs
+ * through the same Llama code as a safetensors directory.
+ *
+ * A text model (general.architecture "llama") becomes:
+ *   - tensors under Meta's Llama names (token_embd -> tok_embeddings,
+ *     blk.N.attn_q -> layers.N.attention.wq, ffn_gate -> feed_forward.w1,
+ *     output_norm -> norm, output -> output...). llama.cpp's converter
+ *     permutes the query and key rows of HF checkpoints back into Meta's
+ *     layout (RoPE on adjacent pairs), and vtp-llama runs Meta-named
+ *     checkpoints with the interleaved RoPE, so the names carry the layout;
+ *   - shapes in row-major order (ggml's ne[] reversed: ne [64, 448] is a
+ *     [448, 64] matrix);
+ *   - dtypes F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K as they are in the
+ *     file (the block types are ggml's layouts, which vtp uses as is); any
+ *     other type is kept with dtype_supported FALSE, and loading it is an
+ *     error naming the file, the tensor and its type;
+ *   - a config.json synthesized from the llama.* metadata (model_type
+ *     "llama", hidden size, layers, heads, KV heads, FFN size, RMS epsilon,
+ *     RoPE base, context length, vocabulary, BOS / EOS from
+ *     tokenizer.ggml.*; tie_word_embeddings when there is no output.weight).
+ *
+ * Other architectures are refused, naming general.architecture. */
+#pragma once
+#include "vtp-checkpoint.h"
+#include "vtp-gguf.h"
+
+G_BEGIN_DECLS
+
+/* Fills @c (tensors, config) from the GGUF at @path; c->dir is set by the
+ * caller (the file's canonical path). */
+gboolean vtp_gguf_checkpoint_fill (VtpCheckpoint *c, const char *path, GError **error);
+
+/* The GGUF name of the vtp name @name ("layers.3.attention.wq.weight" ->
+ * "blk.3.attn_q.weight"), for error messages; a copy of @name when it has
+ * no other. */
+char *vtp_gguf_tensor_name (const char *name);
+
+G_END_DECLS

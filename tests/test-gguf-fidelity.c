@@ -1,0 +1,455 @@
+/* test-gguf-fidelity.c: llama.cpp GGUF files through vtp's checkpoint, on
+ * the fixtures of tools/make_gguf_model_fixtures.py (the language model of
+ * llava-tiny-q, converted by llama.cpp's convert_hf_to_gguf.py and
+ * quantized by its llama-quantize, with llama.cpp's own greedy runs):
+ *   - the F32 GGUF and the safetensors it came from give the same logits
+ *     (the GGUF has Meta's RoPE layout: another weight order, the same
+ *     model);
+ *   - vtp's prompt ids from the GGUF's own vocabulary are llama.cpp's, and
+ *     on the Q8_0 / Q4_0 files vtp's greedy tokens are llama.cpp's;
+ *   - broken or unsupported files are refused with errors that name what
+ *     is wrong.
+ * Run twice by meson: with vtp's int8 decode where the CPU has it (as
+ * llama.cpp's CPU backend quantizes activations for these types) and with
+ * VTP_QUANT_DOT=float (dequantized weights, float products). */
+#include <string.h>
+#include <glib/gstdio.h>
+#include "vtp-parts.h"
+#include "vtp-llama.h"
+#include "vtp-generate.h"
+#include "vtp-prompt.h"
+#include "fidelity-util.h"
+
+static VtpDevice *dev;
+
+typedef struct {
+  JsonParser *parser;
+  GArray *prompt_ids, *greedy_ids;
+  float *first_logits;
+  gsize n_vocab;
+} Reference;
+
+static GArray *
+json_ids (JsonObject *o, const char *member)
+{
+  JsonArray *a = json_object_get_array_member (o, member);
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint32));
+  for (guint i = 0; i < json_array_get_length (a); i++) {
+    gint32 v = (gint32) json_array_get_int_element (a, i);
+    g_array_append_val (ids, v);
+  }
+  return ids;
+}
+
+static void
+reference_load (Reference *r, const char *type)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = fixture_path ("gguf-tiny");
+  g_autofree char *name = g_strdup_printf ("reference-%s.json", type);
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  JsonObject *o;
+  JsonArray *a;
+
+  r->parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_file (r->parser, path, &error));
+  g_assert_no_error (error);
+  o = json_node_get_object (json_parser_get_root (r->parser));
+  r->prompt_ids = json_ids (o, "prompt_ids");
+  r->greedy_ids = json_ids (o, "greedy_ids");
+  a = json_object_get_array_member (o, "first_logits");
+  r->n_vocab = json_array_get_length (a);
+  r->first_logits = g_new (float, r->n_vocab);
+  for (guint i = 0; i < r->n_vocab; i++)
+    r->first_logits[i] = (float) json_array_get_double_element (a, i);
+}
+
+static void
+reference_clear (Reference *r)
+{
+  g_array_unref (r->prompt_ids);
+  g_array_unref (r->greedy_ids);
+  g_free (r->first_logits);
+  g_object_unref (r->parser);
+}
+
+static char *
+gguf_path (const char *type)
+{
+  g_autofree char *dir = fixture_path ("gguf-tiny");
+  g_autofree char *name = g_strdup_printf ("llm-%s.gguf", type);
+  return g_build_filename (dir, name, NULL);
+}
+
+/* A checkpoint's LLM with its parts. */
+typedef struct {
+  VtpCheckpoint *ckpt;
+  VtpModelParts parts;
+  VtpLlamaNames names;
+  VtpLlama *llm;
+  VtpLlamaState *state;
+} Model;
+
+static void
+model_open (Model *m, const char *path, VtpWeightType wtype)
+{
+  g_autoptr (GError) error = NULL;
+
+  m->ckpt = vtp_checkpoint_open (path, &error);
+  g_assert_no_error (error);
+  g_assert_true (vtp_model_parts_read (m->ckpt, &m->parts, &error));
+  g_assert_no_error (error);
+  g_assert_true (m->parts.has_text);
+  g_assert_true (vtp_llama_find_names (m->ckpt, &m->parts.text, &m->names, &error));
+  m->llm = vtp_llama_load (m->ckpt, &m->names, &m->parts.text, NULL, dev, wtype, &error);
+  g_assert_no_error (error);
+  m->state = vtp_llama_state_new (m->llm, 64, 64, &error);
+  g_assert_no_error (error);
+}
+
+static void
+model_close (Model *m)
+{
+  vtp_llama_state_free (m->state);
+  vtp_llama_free (m->llm);
+  vtp_model_parts_clear (&m->parts);
+  vtp_checkpoint_unref (m->ckpt);
+}
+
+/* Logits of every position of @ids, from position 0. */
+static float *
+model_logits (Model *m, GArray *ids)
+{
+  g_autoptr (GError) error = NULL;
+  const VtpLlamaSegment seg = { (const gint32 *) ids->data, NULL, 0, (gint) ids->len };
+  const gsize n = (gsize) ids->len * m->parts.text.vocab_size;
+  float *got = g_new (float, n);
+
+  m->state->n_past = 0;
+  g_assert_true (vtp_llama_prefill (m->llm, m->state, &seg, 1, TRUE, &error));
+  g_assert_no_error (error);
+  g_assert_true (vtp_tensor_read (m->state->logits, 0, got, n * sizeof (float), &error));
+  g_assert_no_error (error);
+  return got;
+}
+
+static double
+max_abs_diff (const float *a, const float *b, gsize n)
+{
+  double worst = 0;
+  for (gsize i = 0; i < n; i++)
+    worst = MAX (worst, fabs ((double) a[i] - b[i]));
+  return worst;
+}
+
+/* The GGUF presents llama.cpp's metadata as the Llama config. */
+static void
+test_config (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = gguf_path ("q4_0");
+  g_autofree char *llava = fixture_path ("llava-tiny-q");
+  g_autoptr (VtpCheckpoint) c = vtp_checkpoint_open (path, &error);
+  g_autoptr (VtpCheckpoint) s = vtp_checkpoint_open (llava, &error);
+  VtpModelParts p, sp;
+  VtpLlamaNames names;
+  const VtpStTensor *t;
+
+  g_assert_no_error (error);
+  g_assert_true (vtp_model_parts_read (c, &p, &error) && vtp_model_parts_read (s, &sp, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (p.family, ==, VTP_FAMILY_LLAMA);
+  /* the same numbers as the llava-hf text config it came from */
+  g_assert_cmpint (p.text.vocab_size, ==, sp.text.vocab_size);
+  g_assert_cmpint (p.text.hidden_size, ==, sp.text.hidden_size);
+  g_assert_cmpint (p.text.intermediate_size, ==, sp.text.intermediate_size);
+  g_assert_cmpint (p.text.num_hidden_layers, ==, sp.text.num_hidden_layers);
+  g_assert_cmpint (p.text.num_attention_heads, ==, sp.text.num_attention_heads);
+  g_assert_cmpint (p.text.num_key_value_heads, ==, sp.text.num_key_value_heads);
+  g_assert_cmpint (p.text.head_dim, ==, sp.text.head_dim);
+  g_assert_cmpint (p.text.max_position_embeddings, ==, sp.text.max_position_embeddings);
+  g_assert_cmpfloat (p.text.rms_norm_eps, ==, sp.text.rms_norm_eps);
+  g_assert_cmpfloat (p.text.rope_theta, ==, sp.text.rope_theta);
+  g_assert_cmpint (p.text.tie_word_embeddings, ==, FALSE);
+  g_assert_cmpint (p.text.bos_token_id, ==, 1);
+  g_assert_cmpint (p.text.eos_token_id[0], ==, 2);
+  /* Meta's names, hence the interleaved RoPE */
+  g_assert_true (vtp_llama_find_names (c, &p.text, &names, &error));
+  g_assert_true (names.meta);
+  g_assert_cmpstr (names.lm_head, ==, "output.weight");
+  /* shapes row-major, the quantized types as they are */
+  t = vtp_checkpoint_find (c, "layers.0.attention.wk.weight");
+  g_assert_nonnull (t);
+  g_assert_cmpint (t->ndim, ==, 2);
+  g_assert_cmpint (t->shape[0], ==, 32);
+  g_assert_cmpint (t->shape[1], ==, 64);
+  g_assert_cmpint (t->dtype, ==, VTP_DTYPE_Q4_0);
+  g_assert_cmpint (vtp_checkpoint_find (c, "output.weight")->dtype, ==, VTP_DTYPE_Q8_0);
+  g_assert_cmpint (vtp_checkpoint_find (c, "norm.weight")->dtype, ==, VTP_DTYPE_F32);
+  vtp_model_parts_clear (&p);
+  vtp_model_parts_clear (&sp);
+}
+
+/* The F32 GGUF is the safetensors' model: the same logits. */
+static void
+test_f32_matches_safetensors (void)
+{
+  g_autofree char *path = gguf_path ("f32");
+  g_autofree char *llava = fixture_path ("llava-tiny-q");
+  g_autofree float *a = NULL, *b = NULL;
+  Reference r = { 0 };
+  Model g = { 0 }, s = { 0 };
+  double diff, vs_llamacpp;
+  const gsize V = 448;
+
+  reference_load (&r, "f32");
+  model_open (&g, path, VTP_WEIGHTS_KEEP);
+  model_open (&s, llava, VTP_WEIGHTS_KEEP);
+  g_assert_cmpint (g.llm->rope_layout, ==, VTP_ROPE_INTERLEAVED);
+  g_assert_cmpint (s.llm->rope_layout, ==, VTP_ROPE_HALF);
+  a = model_logits (&g, r.prompt_ids);
+  b = model_logits (&s, r.prompt_ids);
+  diff = max_abs_diff (a, b, (gsize) r.prompt_ids->len * V);
+  /* llama.cpp's own logits of the last prompt position (its KV cache is
+   * F16, so only close) */
+  vs_llamacpp = max_abs_diff (a + (gsize) (r.prompt_ids->len - 1) * V, r.first_logits, V);
+  g_test_message ("F32 GGUF vs safetensors: max |logit diff| %.3g over %u positions; vs llama.cpp's last-position "
+      "logits %.3g", diff, r.prompt_ids->len, vs_llamacpp);
+  g_assert_cmpfloat (diff, <=, 1e-5);
+  g_assert_cmpfloat (vs_llamacpp, <=, 1e-2);
+  model_close (&g);
+  model_close (&s);
+  reference_clear (&r);
+}
+
+/* The GGUF's vocabulary gives llama.cpp's prompt ids, BOS included. */
+static void
+test_prompt_ids (gconstpointer data)
+{
+  const char *type = data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = gguf_path (type);
+  g_autoptr (VtpCheckpoint) c = vtp_checkpoint_open (path, &error);
+  g_autoptr (VtpTokenizer) tok = NULL;
+  g_autoptr (GArray) ids = NULL;
+  Reference r = { 0 };
+  const char *prompt;
+  gint pos;
+
+  g_assert_no_error (error);
+  reference_load (&r, type);
+  prompt = json_object_get_string_member (json_node_get_object (json_parser_get_root (r.parser)), "prompt");
+  tok = vtp_model_tokenizer_new (c, &error);
+  g_assert_no_error (error);
+  /* as vtpllm encodes a prompt with its template "{prompt}" */
+  ids = vtp_prompt_encode (tok, "{prompt}", prompt, -1, FALSE, &pos, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (ids->len, ==, r.prompt_ids->len);
+  for (guint i = 0; i < ids->len; i++)
+    g_assert_cmpint (g_array_index (ids, gint32, i), ==, g_array_index (r.prompt_ids, gint32, i));
+  reference_clear (&r);
+}
+
+/* Quantized GGUFs: the blocks go to the device as they are, and vtp's
+ * greedy continuation is llama.cpp's. */
+static void
+test_greedy (gconstpointer data)
+{
+  const char *type = data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = gguf_path (type);
+  g_autofree float *logits = NULL;
+  g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
+  const VtpDType q = !strcmp (type, "q8_0") ? VTP_DTYPE_Q8_0 : VTP_DTYPE_Q4_0;
+  const VtpLlamaSegment seg = { NULL, NULL, 0, 0 };
+  VtpGenerateParams gp = { 0 };
+  VtpLlamaSegment prompt = seg;
+  Reference r = { 0 };
+  Model m = { 0 };
+  const gsize V = 448;
+  guint same = 0;
+
+  reference_load (&r, type);
+  model_open (&m, path, VTP_WEIGHTS_KEEP);
+  g_assert_cmpint (m.llm->layers[0].wq->dtype, ==, q);
+  g_assert_cmpint (m.llm->lm_head->dtype, ==, VTP_DTYPE_Q8_0);   /* llama-quantize's fallback from Q6_K */
+  g_assert_true (vtp_dtype_is_quantized (m.llm->embed->dtype));
+  logits = model_logits (&m, r.prompt_ids);
+  g_test_message ("%s (int8 dot %s): last prompt position, max |logit diff| against llama.cpp %.3g", type,
+      dev->int8_dot ? "on" : "off", max_abs_diff (logits + (gsize) (r.prompt_ids->len - 1) * V, r.first_logits, V));
+
+  prompt.ids = (const gint32 *) r.prompt_ids->data;
+  prompt.n = (gint) r.prompt_ids->len;
+  m.state->n_past = 0;
+  g_assert_true (vtp_llama_prefill (m.llm, m.state, &prompt, 1, FALSE, &error));
+  g_assert_no_error (error);
+  gp.max_new_tokens = (gint) r.greedy_ids->len;
+  g_assert_true (vtp_llama_generate (m.llm, m.state, &gp, NULL, NULL, tokens, NULL, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < MIN (tokens->len, r.greedy_ids->len)
+      && g_array_index (tokens, gint32, i) == g_array_index (r.greedy_ids, gint32, i); i++)
+    same++;
+  g_test_message ("%s: %u of %u greedy tokens equal llama.cpp's", type, same, r.greedy_ids->len);
+  g_assert_cmpuint (same, ==, r.greedy_ids->len);
+  model_close (&m);
+  reference_clear (&r);
+}
+
+/* weight-type f32 on a quantized GGUF dequantizes every tensor: the same
+ * logits as the blocks with float products. */
+static void
+test_dequantized (void)
+{
+  g_autofree char *path = gguf_path ("q4_0");
+  g_autofree float *a = NULL, *b = NULL;
+  Reference r = { 0 };
+  Model k = { 0 }, f = { 0 };
+  double diff;
+
+  if (dev->int8_dot) {
+    g_test_skip ("with the int8 decode the products differ by design (VTP_QUANT_DOT=float runs this)");
+    return;
+  }
+  reference_load (&r, "q4_0");
+  model_open (&k, path, VTP_WEIGHTS_KEEP);
+  model_open (&f, path, VTP_WEIGHTS_F32);
+  g_assert_cmpint (f.llm->layers[0].wq->dtype, ==, VTP_DTYPE_F32);
+  g_assert_cmpint (f.llm->lm_head->dtype, ==, VTP_DTYPE_F32);
+  a = model_logits (&k, r.prompt_ids);
+  b = model_logits (&f, r.prompt_ids);
+  diff = max_abs_diff (a, b, (gsize) r.prompt_ids->len * 448);
+  g_test_message ("Q4_0 GGUF, blocks vs dequantized F32: max |logit diff| %.3g", diff);
+  g_assert_cmpfloat (diff, <=, 1e-4);
+  model_close (&k);
+  model_close (&f);
+  reference_clear (&r);
+}
+
+/* A copy of the F32 fixture in @dir with the bytes @from replaced by @to
+ * (same length) at their first occurrence. */
+static char *
+patched_copy (const char *dir, const char *name, const char *from, const char *to, gsize len)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *src = gguf_path ("f32");
+  g_autofree char *data = NULL;
+  char *path = g_build_filename (dir, name, NULL);
+  gsize n, i;
+  char *at;
+
+  g_assert_true (g_file_get_contents (src, &data, &n, &error));
+  for (i = 0; i + len <= n && memcmp (data + i, from, len); i++)
+    ;
+  g_assert_cmpuint (i + len, <=, n);
+  at = data + i;
+  memcpy (at, to, len);
+  g_assert_true (g_file_set_contents (path, data, n, &error));
+  g_assert_no_error (error);
+  return path;
+}
+
+static void
+assert_open_fails (const char *path, const char *expect)
+{
+  g_autoptr (GError) error = NULL;
+  VtpCheckpoint *c = vtp_checkpoint_open (path, &error);
+  g_assert_null (c);
+  g_assert_nonnull (error);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, expect));
+}
+
+static void
+assert_load_fails (const char *path, const char *expect)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VtpCheckpoint) c = vtp_checkpoint_open (path, &error);
+  VtpModelParts p;
+  VtpLlamaNames names;
+  VtpLlama *llm;
+
+  g_assert_no_error (error);
+  g_assert_true (vtp_model_parts_read (c, &p, &error));
+  g_assert_true (vtp_llama_find_names (c, &p.text, &names, &error));
+  llm = vtp_llama_load (c, &names, &p.text, NULL, dev, VTP_WEIGHTS_KEEP, &error);
+  g_assert_null (llm);
+  g_assert_nonnull (error);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, expect));
+  vtp_model_parts_clear (&p);
+}
+
+static void
+test_errors (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("vtp-gguf-XXXXXX", &error);
+  g_autofree char *arch = NULL, *missing = NULL, *type = NULL, *one = NULL, *mmproj = NULL, *two = NULL;
+  g_autofree char *sub = NULL, *sub2 = NULL, *src = gguf_path ("f32");
+  g_autofree char *data = NULL;
+  g_autoptr (VtpCheckpoint) c = NULL;
+  gsize n;
+  /* the type field of norm.weight: after its name, n_dims (1) and ne[0] (64) */
+  const char ne_then_f32[] = { 64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+  const char ne_then_i32[] = { 64, 0, 0, 0, 0, 0, 0, 0, 26, 0, 0, 0 };
+  char from[64], to[64];
+  gsize name_len = strlen ("output_norm.weight");
+
+  g_assert_no_error (error);
+  /* another architecture */
+  arch = patched_copy (dir, "arch.gguf", "llama", "mamba", 5);
+  assert_open_fails (arch, "general.architecture is \"mamba\"");
+  /* a layer tensor renamed away: the loader names the one it misses */
+  missing = patched_copy (dir, "missing.gguf", "blk.1.ffn_up.weight", "blk.1.ffn_xx.weight", 19);
+  assert_load_fails (missing, "has no tensor 'layers.1.feed_forward.w3.weight' (blk.1.ffn_up.weight in GGUF names)");
+  /* output_norm.weight typed I32 (same size as F32): refused by type */
+  memcpy (from, "output_norm.weight\1\0\0\0", name_len + 4);
+  memcpy (from + name_len + 4, ne_then_f32, sizeof ne_then_f32);
+  memcpy (to, from, name_len + 4);
+  memcpy (to + name_len + 4, ne_then_i32, sizeof ne_then_i32);
+  type = patched_copy (dir, "type.gguf", from, to, name_len + 4 + sizeof ne_then_f32);
+  assert_load_fails (type, "tensor 'norm.weight' (output_norm.weight in GGUF names) is stored as I32");
+
+  /* a directory: its text .gguf, next to an mmproj one */
+  sub = g_build_filename (dir, "model", NULL);
+  g_assert_cmpint (g_mkdir (sub, 0700), ==, 0);
+  g_assert_true (g_file_get_contents (src, &data, &n, &error));
+  one = g_build_filename (sub, "llm.gguf", NULL);
+  mmproj = g_build_filename (sub, "mmproj-llm.gguf", NULL);
+  g_assert_true (g_file_set_contents (one, data, n, &error) && g_file_set_contents (mmproj, "x", 1, &error));
+  c = vtp_checkpoint_open (sub, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_suffix (c->dir, "/model/llm.gguf"));
+  g_clear_pointer (&c, vtp_checkpoint_unref);
+  /* two text models: name the file */
+  two = g_build_filename (sub, "llm2.gguf", NULL);
+  g_assert_true (g_file_set_contents (two, data, n, &error));
+  assert_open_fails (sub, "holds several GGUF models (llm.gguf, llm2.gguf): name the file to use");
+  sub2 = g_build_filename (dir, "missing-model.gguf", NULL);
+  assert_open_fails (sub2, "not found");
+
+  for (const char *const *f = (const char *const[]) { one, mmproj, two, arch, missing, type, NULL }; *f; f++)
+    g_unlink (*f);
+  g_rmdir (sub);
+  g_rmdir (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_test_init (&argc, &argv, NULL);
+  dev = vtp_device_get (NULL, &error);
+  g_assert_no_error (error);
+  g_test_add_func ("/gguf/config", test_config);
+  g_test_add_func ("/gguf/f32-matches-safetensors", test_f32_matches_safetensors);
+  g_test_add_data_func ("/gguf/prompt-ids/f32", "f32", test_prompt_ids);
+  g_test_add_data_func ("/gguf/prompt-ids/q8_0", "q8_0", test_prompt_ids);
+  g_test_add_data_func ("/gguf/prompt-ids/q4_0", "q4_0", test_prompt_ids);
+  g_test_add_data_func ("/gguf/greedy/q8_0", "q8_0", test_greedy);
+  g_test_add_data_func ("/gguf/greedy/q4_0", "q4_0", test_greedy);
+  g_test_add_func ("/gguf/dequantized", test_dequantized);
+  g_test_add_func ("/gguf/errors", test_errors);
+  return g_test_run ();
+}
