@@ -10,11 +10,11 @@
 # ~/.cache/vtp-peer) with its CPU backend. The checkpoint's language model
 # is written as a plain Llama directory (tools/llava_text_model.py),
 # converted by llama.cpp's own convert_hf_to_gguf.py to F16 and quantized
-# by its llama-quantize to Q8_0, Q4_0 and Q4_K_M. vtp reads the same F16
-# weights and quantizes them at load with the reference quantizers
-# (weight-type=q8_0 / q4_0 / q4_k); llama-quantize keeps the output head
-# in Q6_K for Q4_0 and mixes Q6_K into Q4_K_M, so the bytes each token
-# reads are printed for both sides.
+# by its llama-quantize to Q8_0, Q4_0 and Q4_K_M. Both engines then read
+# the same four GGUF files (vtp: model=FILE.gguf, weight-type auto). One
+# more vtp row quantizes the F16 safetensors at load (weight-type=q4_k:
+# every matrix Q4_K, where llama-quantize's Q4_K_M mixes in Q6_K), to show
+# what quantizing at load gives.
 #
 # Each round runs every type on both engines, one after the other
 # (interleaved, so that the machine's drift hits both); the table has the
@@ -57,38 +57,46 @@ done
 OUT=$WORK/results.txt
 : > "$OUT"
 for r in $(seq "$ROUNDS"); do
-  for pair in f16:f16 q8_0:Q8_0 q4_0:Q4_0 q4_k:Q4_K_M; do
-    vt=${pair%%:*}; lt=${pair#*:}
-    "$BIN/llama-bench" -m "$WORK/llm-$lt.gguf" -t "$THREADS" -p 512 -n 64 -r 1 -o csv 2>/dev/null \
-      | awk -F, -v t="$vt" 'NR == 1 { for (i = 1; i <= NF; i++) n[$i] = i; next }
-          { gsub(/"/, ""); print "llama.cpp", t, ($n["n_prompt"] > 0 ? "prefill" : "decode"), $n["avg_ts"] }' >> "$OUT"
-    build/bench/vtp-bench-llm -m "$LLAVA" -w "$vt" -p 512 -n 64 -r 1 \
-      | awk -v t="$vt" '/^prefill_tokens_per_s/ { print "vtp", t, "prefill", $2 }
+  # label : vtp model : vtp weight type : llama.cpp file ("-": none)
+  for run in f16:llm-f16.gguf:auto:f16 q8_0:llm-Q8_0.gguf:auto:Q8_0 q4_0:llm-Q4_0.gguf:auto:Q4_0 \
+      q4_k_m:llm-Q4_K_M.gguf:auto:Q4_K_M q4_k-at-load:LLAVA:q4_k:-; do
+    label=$(echo "$run" | cut -d: -f1); vm=$(echo "$run" | cut -d: -f2)
+    vt=$(echo "$run" | cut -d: -f3); lt=$(echo "$run" | cut -d: -f4)
+    [ "$vm" = LLAVA ] && vm=$LLAVA || vm=$WORK/$vm
+    if [ "$lt" != - ]; then
+      "$BIN/llama-bench" -m "$WORK/llm-$lt.gguf" -t "$THREADS" -p 512 -n 64 -r 1 -o csv 2>/dev/null \
+        | awk -F, -v t="$label" 'NR == 1 { for (i = 1; i <= NF; i++) n[$i] = i; next }
+            { gsub(/"/, ""); print "llama.cpp", t, ($n["n_prompt"] > 0 ? "prefill" : "decode"), $n["avg_ts"] }' >> "$OUT"
+    fi
+    build/bench/vtp-bench-llm -m "$vm" -w "$vt" -p 512 -n 64 -r 1 \
+      | awk -v t="$label" '/^prefill_tokens_per_s/ { print "vtp", t, "prefill", $2 }
           /^decode_tokens_per_s/ { print "vtp", t, "decode", $2 }
           /^llm_weight_bytes_per_token/ { print "vtp", t, "bytes", $2 }
           /^peak_rss_mb/ { print "vtp", t, "rss_mb", $2 }
+          /^load_ms/ { print "vtp", t, "load_ms", $2 }
           /^host_read_bandwidth_gb_s/ { print "vtp", t, "bandwidth", $2 }' >> "$OUT"
   done
 done
 
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $THREADS threads; llama.cpp from llama-cpp-python $VERSION; $ROUNDS rounds, medians"
-python3 - "$OUT" "$WORK" <<'EOF'
-import os, statistics, sys
+python3 - "$OUT" <<'EOF'
+import statistics, sys
 from collections import defaultdict
 v = defaultdict(list)
 for line in open(sys.argv[1]):
     eng, t, k, x = line.split()
     v[eng, t, k].append(float(x))
 med = lambda eng, t, k: statistics.median(v[eng, t, k]) if v[eng, t, k] else float("nan")
-names = {"f16": "F16", "q8_0": "Q8_0", "q4_0": "Q4_0", "q4_k": "Q4_K (llama.cpp: Q4_K_M)"}
-files = {"f16": "f16", "q8_0": "Q8_0", "q4_0": "Q4_0", "q4_k": "Q4_K_M"}
-print("| type | decode vtp | decode llama.cpp | ratio | prefill vtp | prefill llama.cpp | ratio | vtp MB/token | llama.cpp file MB | vtp peak RSS MB |")
+names = {"f16": "F16", "q8_0": "Q8_0", "q4_0": "Q4_0", "q4_k_m": "Q4_K_M",
+         "q4_k-at-load": "vtp: F16 safetensors, Q4_K at load"}
+print("| weights | decode vtp | decode llama.cpp | ratio | prefill vtp | prefill llama.cpp | ratio | "
+      "MB read a token (vtp) | vtp load s | vtp peak RSS MB |")
 print("|---|---|---|---|---|---|---|---|---|---|")
 for t in names:
     dv, dl, pv, pl = med("vtp", t, "decode"), med("llama.cpp", t, "decode"), med("vtp", t, "prefill"), med("llama.cpp", t, "prefill")
-    size = os.path.getsize(os.path.join(sys.argv[2], "llm-%s.gguf" % files[t])) / 1e6
-    print("| %s | %.1f | %.1f | %.2f | %.1f | %.1f | %.2f | %.0f | %.0f | %.0f |" % (
-        names[t], dv, dl, dv / dl, pv, pl, pv / pl, med("vtp", t, "bytes") / 1e6, size, med("vtp", t, "rss_mb")))
+    print("| %s | %.1f | %.1f | %.2f | %.1f | %.1f | %.2f | %.0f | %.1f | %.0f |" % (
+        names[t], dv, dl, dv / dl, pv, pl, pv / pl, med("vtp", t, "bytes") / 1e6, med("vtp", t, "load_ms") / 1e3,
+        med("vtp", t, "rss_mb")))
 print("host read bandwidth (vtp-bench-llm's probe, median): %.1f GB/s" % statistics.median(
     x for (e, t, k), xs in v.items() if k == "bandwidth" for x in xs))
 EOF

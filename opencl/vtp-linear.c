@@ -209,6 +209,35 @@ kernel_max_wg (VtpDevice *dev, const char *name)
   return wg;
 }
 
+/* The int8 GEMM of quant.cl: x's rows quantized once into a scratch buffer
+ * of this call's own (the queue runs in order, and OpenCL keeps the buffer
+ * until the kernels that use it are done), then tiles of 6 rows per panel
+ * (GROUP_TILES a work-item). */
+static void
+linear_int8_gemm (VtpDevice *dev, VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_rows,
+    const VtpTensor *w, const VtpTensor *bias, gboolean accumulate)
+{
+  const gint64 N = w->shape[0], K = vtp_tensor_cols (w), nb = K / 32;
+  const gsize d_off = (gsize) n_rows * K, s_off = d_off + (gsize) n_rows * nb * 4;
+  const gint64 tiles = (n_rows + PANEL_TM - 1) / PANEL_TM, per_item = MIN (tiles, GROUP_TILES);
+  const size_t qglobal[2] = { nb, n_rows }, one[2] = { 1, 1 };
+  const size_t global[2] = { (tiles + per_item - 1) / per_item, (N + PANEL - 1) / PANEL };
+  char name[48];
+  cl_int err;
+  cl_mem scratch = clCreateBuffer (dev->context, CL_MEM_READ_WRITE, s_off + (gsize) n_rows * nb * 8, NULL, &err);
+
+  if (!check (err == CL_SUCCESS, "linear", "no room for the int8 copy of %" G_GINT64_FORMAT " rows of x: %s",
+          n_rows, vtp_cl_strerror (err)))
+    return;
+  LAUNCH (dev, "quantize_rows_q8", 2, qglobal, one, A_MEM (x), A_INT (x_row * K), A_INT (K),
+      ((VtpArg) { sizeof (cl_mem), &scratch }), A_INT (d_off), A_INT (s_off));
+  g_snprintf (name, sizeof name, "qgemm_vnni_%s", vtp_weight_suffix (w->dtype));
+  LAUNCH (dev, name, 2, global, one, A_MEM (x), A_INT (x_row * K), A_MEM (w), A_OPT_MEM (bias), A_INT (bias != NULL),
+      A_MEM (y), A_INT (y_row * N), A_INT (n_rows), A_INT (K), A_INT (N), A_INT (accumulate),
+      ((VtpArg) { sizeof (cl_mem), &scratch }), A_INT (d_off), A_INT (s_off), A_INT (per_item));
+  clReleaseMemObject (scratch);
+}
+
 void
 vtp_op_linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_rows,
     const VtpTensor *w, const VtpTensor *bias, gboolean accumulate)
@@ -254,6 +283,8 @@ vtp_op_linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gin
       const size_t global[1] = { MAX ((np + P - 1) / P, 1) }, one[1] = { 1 };
       g_snprintf (name, sizeof name, "qlinear_vnni_%s", suffix);
       LAUNCH (dev, name, 1, global, one, ARGS_COMMON (n_rows), A_INT (P));
+    } else if (n_rows > QPANEL_TM && dev->int8_dot) {
+      linear_int8_gemm (dev, y, y_row, x, x_row, n_rows, w, bias, accumulate);
     } else if (n_rows <= QPANEL_TM) {
       const size_t global[2] = { 1, (N + PANEL - 1) / PANEL };
       g_snprintf (name, sizeof name, "qlinear_p16_%s_%d", suffix, (gint) n_rows);

@@ -324,7 +324,9 @@ linear_case (VtpDType t, gint64 M, gint64 K, gint64 N, WeightKind kind, gboolean
   tw = kind == W_PACKED ? vtp_linear_weight_new (dev, t, N, K, q, &error)
       : vtp_tensor_new_from_data (dev, t, 2, shape, q, &error);
   g_assert_no_error (error);
-  int8_path = dev->int8_dot && M == 1 && tw->layout == 1;
+  /* the int8 paths: decode and the GEMM (more than 4 rows) */
+  int8_path = dev->int8_dot && tw->layout == 1
+      && (M == 1 || M > 4);
   g_assert_cmpuint (vtp_tensor_n_bytes (tw), ==, N * row_bytes);
 
   for (gint64 i = 0; i < (M + y_row + 1) * N; i++)

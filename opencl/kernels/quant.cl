@@ -677,22 +677,18 @@ VNNI inline float16 vnni_super_q6_k (__global const uchar *pb, const int *xq, co
 /* The kernel itself cannot carry the target attribute (PoCL inlines it into
  * a work-group function built for the plain CPU, where the instruction
  * cannot be selected): the blocks of a panel run in a function of their own,
- * which LLVM keeps out of line, one call per two panels, read side by
- * side (two memory streams a core: one left bandwidth unused). */
+ * which LLVM keeps out of line, one call per panel. (Two panels read side
+ * by side, for two memory streams a core, measured slower: Q4_0 decode of
+ * the bench LLM 26-29 against 31-37 tokens/s, interleaved runs.) */
 #define DEFINE_QVNNI(T)                                                        \
-VNNI void vnni_panels_##T (__global const uchar *pa, __global const uchar *pb, \
-    const int *xq, const int *xs, const float *dx, int nb, float16 *out)       \
+VNNI float16 vnni_panel_##T (__global const uchar *pa, const int *xq, const int *xs, \
+    const float *dx, int nb)                                                   \
 {                                                                              \
   const int per = QK_##T / 32;                                                 \
-  float16 a = 0.0f, c = 0.0f;                                                  \
-  for (int b = 0; b < nb; b += per) {                                          \
-    const size_t at = (size_t) (b / per) * 16 * BB_##T;                        \
-    a = vnni_super_##T (pa + at, xq + 8 * b, xs + 2 * b, dx + b, a);           \
-    if (pb)                                                                    \
-      c = vnni_super_##T (pb + at, xq + 8 * b, xs + 2 * b, dx + b, c);         \
-  }                                                                            \
-  out[0] = a;                                                                  \
-  out[1] = c;                                                                  \
+  float16 a = 0.0f;                                                            \
+  for (int b = 0; b < nb; b += per)                                            \
+    a = vnni_super_##T (pa + (size_t) (b / per) * 16 * BB_##T, xq + 8 * b, xs + 2 * b, dx + b, a); \
+  return a;                                                                    \
 }                                                                              \
                                                                                \
 /* One row of x, panels P * id .. of W (up to VNNI_P), and the plain rows     \
@@ -710,16 +706,217 @@ __kernel void qlinear_vnni_##T (__global const float *x, int x_off,           \
   float dx[VNNI_MAX_K / 32];                                                   \
   for (int b = 0; b < nb; b++)                                                 \
     dx[b] = quantize_x32 (x + x_off + 32 * b, xq + 8 * b, xs + 2 * b);         \
-  for (int p = 0; p < pn; p += 2) {                                            \
-    float16 a[2];                                                              \
-    vnni_panels_##T (row_##T (w, 16 * (p0 + p), K), p + 1 < pn ? row_##T (w, 16 * (p0 + p + 1), K) : 0, \
-        xq, xs, dx, nb, a);                                                    \
-    for (int i = 0; i < min (2, pn - p); i++)                                  \
-      store16 (a[i], y + y_off + 16 * (p0 + p + i), bias + 16 * (p0 + p + i), has_bias, accumulate); \
-  }                                                                            \
+  for (int p = 0; p < pn; p++)                                                 \
+    store16 (vnni_panel_##T (row_##T (w, 16 * (p0 + p), K), xq, xs, dx, nb),  \
+        y + y_off + 16 * (p0 + p), bias + 16 * (p0 + p), has_bias, accumulate); \
   if (p0 + max (pn, 0) >= np && 16 * np < N)                                   \
     p16_tail_##T (x, x_off, w, bias, has_bias, y, y_off, 0, 1, K, N, 16 * np, accumulate); \
 }
+
+/* ---- the int8 GEMM (prefill, encode: more rows than QPANEL_TM) ---- */
+
+/* x's rows to int8 per block of 32 (quantize_x32), once for the whole
+ * product: q [M, K] bytes at 0, the scales [M, K / 32] floats at d_off,
+ * the half-block sums [M, K / 16] ints at s_off of @scratch (bytes). */
+__kernel void quantize_rows_q8 (__global const float *x, int x_off, int K, __global uchar *scratch, int d_off,
+    int s_off)
+{
+  const int b = get_global_id (0), m = get_global_id (1), nb = K / 32;
+  int q[8], sums[2];
+  const float d = quantize_x32 (x + x_off + (size_t) m * K + 32 * b, q, sums);
+  __global int *qo = (__global int *) (scratch + (size_t) m * K + 32 * b);
+  for (int i = 0; i < 8; i++)
+    qo[i] = q[i];
+  ((__global float *) (scratch + d_off))[(size_t) m * nb + b] = d;
+  ((__global int *) (scratch + s_off))[2 * ((size_t) m * nb + b)] = sums[0];
+  ((__global int *) (scratch + s_off))[2 * ((size_t) m * nb + b) + 1] = sums[1];
+}
+
+/* The 6 rows' pointers into the scratch of quantize_rows_q8. */
+#define TILE_ROWS                                                              \
+  const int nb = K / 32;                                                       \
+  __global const int *xq[6], *xs[6];                                           \
+  __global const float *dx[6];                                                 \
+  float16 acc[6];                                                              \
+  UNROLL                                                                       \
+  for (int i = 0; i < 6; i++) {                                                \
+    const int m = min (m0 + i, M - 1);                                         \
+    xq[i] = (__global const int *) (scratch + (size_t) m * K);                 \
+    dx[i] = (__global const float *) (scratch + d_off) + (size_t) m * nb;      \
+    xs[i] = (__global const int *) (scratch + s_off) + 2 * (size_t) m * nb;    \
+    acc[i] = 0.0f;                                                             \
+  }
+
+/* 6 rows x the 16 rows of panel @wp, block by block: the weights' bytes are
+ * unpacked once per block for the 6 rows. */
+#define DEFINE_VNNI_TILE(T, GROUPS, UNPACK, OFFSET)                            \
+VNNI void vnni_tile_##T (__global const uchar *wp, __global const uchar *scratch, int d_off, int s_off, \
+    int K, int m0, int M, float16 *out)                                        \
+{                                                                              \
+  TILE_ROWS                                                                    \
+  for (int b = 0; b < nb; b++) {                                               \
+    __global const uchar *pb = wp + (size_t) b * 16 * BB_##T;                  \
+    int16 s[6] = { 0, 0, 0, 0, 0, 0 };                                         \
+    UNROLL                                                                     \
+    for (int g = 0; g < GROUPS; g++) {                                         \
+      UNPACK                                                                   \
+    }                                                                          \
+    const float16 d = half16_at (pb);                                          \
+    UNROLL                                                                     \
+    for (int i = 0; i < 6; i++)                                                \
+      acc[i] = fma (d * dx[i][b], convert_float16 (s[i] - OFFSET * (xs[i][2 * b] + xs[i][2 * b + 1])), acc[i]); \
+  }                                                                            \
+  UNROLL                                                                       \
+  for (int i = 0; i < 6; i++)                                                  \
+    out[i] = acc[i];                                                           \
+}
+
+DEFINE_VNNI_TILE (q8_0, 8,
+    const int16 u = as_int16 (quad_at (pb + 32, g) ^ 0x80808080u);
+    UNROLL
+    for (int i = 0; i < 6; i++)
+      s[i] = dpbusd (s[i], u, (int16) xq[i][8 * b + g]);,
+    128)
+DEFINE_VNNI_TILE (q4_0, 4,
+    const uint16 v = quad_at (pb + 32, g);
+    const int16 lo = as_int16 (v & 0x0f0f0f0fu);
+    const int16 hi = as_int16 ((v >> 4) & 0x0f0f0f0fu);
+    UNROLL
+    for (int i = 0; i < 6; i++) {
+      s[i] = dpbusd (s[i], lo, (int16) xq[i][8 * b + g]);
+      s[i] = dpbusd (s[i], hi, (int16) xq[i][8 * b + 4 + g]);
+    },
+    8)
+
+/* Q4_K (qh_off 0) and Q5_K: per 64-chunk c of a super-block, the two
+ * sub-blocks' sums for the 6 rows, then their scales and mins. */
+VNNI void vnni_tile_k4 (__global const uchar *wp, int qh_off, int q_off, __global const uchar *scratch, int d_off,
+    int s_off, int K, int m0, int M, float16 *out)
+{
+  TILE_ROWS
+  for (int sb = 0; sb < K / 256; sb++) {
+    __global const uchar *pb = wp + (size_t) sb * 16 * (qh_off ? BB_q5_k : BB_q4_k);
+    const float16 d = half16_at (pb), dmin = half16_at (pb + 32);
+    for (int c = 0; c < 4; c++) {
+      const int b1 = 8 * sb + 2 * c, b2 = b1 + 1;
+      int16 s1[6] = { 0, 0, 0, 0, 0, 0 }, s2[6] = { 0, 0, 0, 0, 0, 0 };
+      float16 sc1, m1, sc2, m2;
+      UNROLL
+      for (int g = 0; g < 8; g++) {
+        const uint16 v = quad_at (pb + q_off, 8 * c + g);
+        uint16 lo = v & 0x0f0f0f0fu, hi = (v >> 4) & 0x0f0f0f0fu;
+        if (qh_off) {
+          const uint16 h = quad_at (pb + qh_off, g);
+          lo |= ((h >> (2 * c)) & 0x01010101u) << 4;
+          hi |= ((h >> (2 * c + 1)) & 0x01010101u) << 4;
+        }
+        UNROLL
+        for (int i = 0; i < 6; i++) {
+          s1[i] = dpbusd (s1[i], as_int16 (lo), (int16) xq[i][8 * b1 + g]);
+          s2[i] = dpbusd (s2[i], as_int16 (hi), (int16) xq[i][8 * b2 + g]);
+        }
+      }
+      scale_min_k4_16 (pb + 64, 2 * c, &sc1, &m1);
+      scale_min_k4_16 (pb + 64, 2 * c + 1, &sc2, &m2);
+      sc1 *= d;
+      sc2 *= d;
+      m1 *= dmin;
+      m2 *= dmin;
+      UNROLL
+      for (int i = 0; i < 6; i++) {
+        acc[i] = fma (sc1 * dx[i][b1], convert_float16 (s1[i]), acc[i]);
+        acc[i] = fma (sc2 * dx[i][b2], convert_float16 (s2[i]), acc[i]);
+        acc[i] -= m1 * (dx[i][b1] * (float) (xs[i][2 * b1] + xs[i][2 * b1 + 1]))
+            + m2 * (dx[i][b2] * (float) (xs[i][2 * b2] + xs[i][2 * b2 + 1]));
+      }
+    }
+  }
+  UNROLL
+  for (int i = 0; i < 6; i++)
+    out[i] = acc[i];
+}
+VNNI void vnni_tile_q4_k (__global const uchar *wp, __global const uchar *scratch, int d_off, int s_off, int K,
+    int m0, int M, float16 *out)
+{
+  vnni_tile_k4 (wp, 0, 256, scratch, d_off, s_off, K, m0, M, out);
+}
+VNNI void vnni_tile_q5_k (__global const uchar *wp, __global const uchar *scratch, int d_off, int s_off, int K,
+    int m0, int M, float16 *out)
+{
+  vnni_tile_k4 (wp, 256, 768, scratch, d_off, s_off, K, m0, M, out);
+}
+
+/* Q6_K: per quarter pair (u, u + 2) of half h and per 16 elements (their
+ * scale), the 6 rows' sums; 12 accumulators at a time. */
+VNNI void vnni_tile_q6_k (__global const uchar *wp, __global const uchar *scratch, int d_off, int s_off, int K,
+    int m0, int M, float16 *out)
+{
+  TILE_ROWS
+  for (int sb = 0; sb < K / 256; sb++) {
+    __global const uchar *pb = wp + (size_t) sb * 16 * BB_q6_k;
+    const float16 d = half16_at (pb + 3328);
+    for (int h = 0; h < 2; h++)
+      for (int u = 0; u < 2; u++)
+        for (int second = 0; second < 2; second++) {
+          const int blo = 8 * sb + 4 * h + u, bhi = blo + 2;
+          int16 sa[6] = { 0, 0, 0, 0, 0, 0 }, sc[6] = { 0, 0, 0, 0, 0, 0 };
+          UNROLL
+          for (int gg = 0; gg < 4; gg++) {
+            const int g = 4 * second + gg;
+            const uint16 v = quad_at (pb, 16 * h + 8 * u + g), hv = quad_at (pb + 2048, 8 * h + g);
+            const uint16 lo = (v & 0x0f0f0f0fu) | (((hv >> (2 * u)) & 0x03030303u) << 4);
+            const uint16 hi = ((v >> 4) & 0x0f0f0f0fu) | (((hv >> (2 * u + 4)) & 0x03030303u) << 4);
+            UNROLL
+            for (int i = 0; i < 6; i++) {
+              sa[i] = dpbusd (sa[i], as_int16 (lo), (int16) xq[i][8 * blo + g]);
+              sc[i] = dpbusd (sc[i], as_int16 (hi), (int16) xq[i][8 * bhi + g]);
+            }
+          }
+          const float16 dlo = d * q6_scale (pb, 8 * h + second + 2 * u);
+          const float16 dhi = d * q6_scale (pb, 8 * h + second + 2 * (u + 2));
+          UNROLL
+          for (int i = 0; i < 6; i++) {
+            acc[i] = fma (dlo * dx[i][blo], convert_float16 (sa[i] - 32 * xs[i][2 * blo + second]), acc[i]);
+            acc[i] = fma (dhi * dx[i][bhi], convert_float16 (sc[i] - 32 * xs[i][2 * bhi + second]), acc[i]);
+          }
+        }
+  }
+  UNROLL
+  for (int i = 0; i < 6; i++)
+    out[i] = acc[i];
+}
+
+/* qgemm_vnni_<T>: tiles of 6 rows (up to @tiles a work-item) of one panel,
+ * from the rows quantize_rows_q8 left in @scratch. */
+#define DEFINE_QGEMM_VNNI(T)                                                   \
+__kernel void qgemm_vnni_##T (__global const float *x, int x_off,             \
+    __global const uchar *w, __global const float *bias, int has_bias,         \
+    __global float *y, int y_off, int M, int K, int N, int accumulate,         \
+    __global const uchar *scratch, int d_off, int s_off, int tiles)            \
+{                                                                              \
+  const int t0 = get_global_id (0) * tiles, n0 = get_global_id (1) * 16;       \
+  const int nt = min (tiles, (M + 5) / 6 - t0);                                \
+  if (nt <= 0 || n0 >= N)                                                      \
+    return;                                                                    \
+  if (n0 + 16 > N) {                                                           \
+    p16_tail_##T (x, x_off, w, bias, has_bias, y, y_off, t0 * 6,               \
+        min ((t0 + nt) * 6, M), K, N, n0, accumulate);                         \
+    return;                                                                    \
+  }                                                                            \
+  for (int t = 0; t < nt; t++) {                                               \
+    const int m0 = (t0 + t) * 6;                                               \
+    float16 acc[6];                                                            \
+    vnni_tile_##T (row_##T (w, n0, K), scratch, d_off, s_off, K, m0, M, acc);  \
+    for (int i = 0; i < 6 && m0 + i < M; i++)                                  \
+      store16 (acc[i], y + y_off + (size_t) (m0 + i) * N + n0, bias + n0, has_bias, accumulate); \
+  }                                                                            \
+}
+
+DEFINE_QGEMM_VNNI (q8_0)
+DEFINE_QGEMM_VNNI (q4_0)
+DEFINE_QGEMM_VNNI (q4_k)
+DEFINE_QGEMM_VNNI (q5_k)
+DEFINE_QGEMM_VNNI (q6_k)
 
 DEFINE_QVNNI (q8_0)
 DEFINE_QVNNI (q4_0)
