@@ -41,7 +41,7 @@ llama2_path (void)
 {
   const char *shared = g_getenv ("VTP_SHARED_DIR");
   g_autofree char *def = g_build_filename (VTP_SOURCE_DIR, "..", "shared", NULL);
-  return g_build_filename (shared ? shared : def, "testdata", "tokenizers", "llama2", "tokenizer.json", NULL);
+  return g_build_filename (shared ? shared : def, "testdata", "tokenizers", "llama2-7b", "tokenizer.json", NULL);
 }
 
 /* One JsonNode (object) per line of a .jsonl file */
@@ -260,7 +260,7 @@ llama2_or_skip (JsonParser **meta_parser, JsonObject **meta)
 
   if (!g_file_test (path, G_FILE_TEST_EXISTS)) {
     g_autofree char *msg = g_strdup_printf ("%s is absent (set VTP_SHARED_DIR to the folder holding "
-        "testdata/tokenizers/llama2/tokenizer.json)", path);
+        "testdata/tokenizers/llama2-7b/tokenizer.json)", path);
     g_test_skip (msg);
     return NULL;
   }
@@ -364,9 +364,18 @@ test_llama2_api (void)
   g_assert_false (vtp_tokenizer_is_special (tok, 13));
   g_assert_false (vtp_tokenizer_is_special (tok, 40000));
 
+  /* the real Llama-2 vocabulary (Mistral's, once at testdata/tokenizers/llama2,
+   * has "▁the" 272 and ":" 28747) */
+  g_assert_cmpint (vtp_tokenizer_token_to_id (tok, ":"), ==, 29901);
+  ids = vtp_tokenizer_encode (tok, "Hello world", TRUE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ids->len, ==, 3);
+  g_assert_cmpint (g_array_index (ids, gint32, 1), ==, 15043);
+  g_assert_cmpint (g_array_index (ids, gint32, 2), ==, 3186);
+  g_clear_pointer (&ids, g_array_unref);
   /* a piece already in the vocab keeps its id; the vocab does not grow */
   the = vtp_tokenizer_token_to_id (tok, "▁the");
-  g_assert_cmpint (the, >, 0);
+  g_assert_cmpint (the, ==, 278);
   g_assert_cmpint (vtp_tokenizer_add_token (tok, "▁the", FALSE), ==, the);
   g_assert_cmpuint (vtp_tokenizer_get_vocab_size (tok), ==, 32000);
   /* new tokens get the next ids; re-adding is a no-op */

@@ -9,7 +9,7 @@ against, all computed with HuggingFace `tokenizers`.
                           code, numbers, punctuation, very long words,
                           <image> / <s> / </s> literals, "")
   llama2-expected.jsonl   per corpus line, for the real Llama-2 tokenizer.json
-                          (found at $VTP_SHARED_DIR/testdata/tokenizers/llama2,
+                          (found at $VTP_SHARED_DIR/testdata/tokenizers/llama2-7b,
                           default ../shared; not committed): "ids" =
                           encode(text, add_special_tokens=True).ids and the
                           decodes of those ids with skip_special_tokens False /
@@ -294,7 +294,7 @@ def decode_rows(tok, id_lists):
 # Llama-2
 
 def llama2_fixtures(shared, out_dir, corpus):
-    path = os.path.join(shared, "testdata", "tokenizers", "llama2", "tokenizer.json")
+    path = os.path.join(shared, "testdata", "tokenizers", "llama2-7b", "tokenizer.json")
     if not os.path.exists(path):
         print("note: %s is absent; llama2-* fixtures kept as they are" % path)
         return None
