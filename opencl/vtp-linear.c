@@ -23,7 +23,7 @@
 #define LAYOUT_P16 1            /* see linear.cl */
 #define PANEL 16
 #define PANEL_TM 6              /* linear_p16_<T>_1 .. _6 exist */
-#define VNNI_P 8                /* qlinear_vnni_<T>: most panels a work-item takes */
+#define VNNI_P 32               /* qlinear_vnni_<T>: most panels a work-item takes (8 .. 128 measured: 32 best) */
 #define VNNI_MAX_K 16384        /* and its longest row (quant.cl) */
 #define QPANEL_TM 4             /* qlinear_p16_<T>_1 .. _4 exist (quant.cl) */
 #define GROUP_TILES 8           /* tiles of PANEL_TM rows per work-item of linear_p16g */
