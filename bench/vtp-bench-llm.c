@@ -14,7 +14,7 @@
  * read bandwidth (same run) and the decode speed it allows. */
 #include <stdio.h>
 #include <sys/resource.h>
-#include "bench-util.h"
+#include "bench-measure.h"
 #include "vtp-bandwidth.h"
 #include "vtp-generate.h"
 #include "vtp-parts.h"
@@ -51,8 +51,7 @@ main (int argc, char **argv)
   g_autofree double *t_pre = NULL, *t_dec = NULL;
   VtpModelParts parts;
   VtpLlamaNames names;
-  struct rusage ru;
-  double load_ms, bw;
+  double load_ms, bw, rss_mb;
 
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
@@ -93,27 +92,16 @@ main (int argc, char **argv)
   t_dec = g_new (double, repeats);
   for (gint r = 0; r < repeats; r++) {
     const VtpLlamaSegment seg = { ids, NULL, 0, prompt_tokens };
-    VtpGenerateParams gp = { decode_tokens, { 0 }, FALSE };
-    g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (gint32));
     double t0 = now_ms ();
 
     ls->n_past = 0;
     if (!vtp_llama_prefill (llm, ls, &seg, 1, FALSE, &error) || !vtp_device_finish (dev, &error))
       die (error);
     t_pre[r] = prompt_tokens / ((now_ms () - t0) / 1000.0);
-    t0 = now_ms ();
-    if (!vtp_llama_generate (llm, ls, &gp, NULL, NULL, out, NULL, &error))
+    if (!(t_dec[r] = decode_tokens_per_s (llm, ls, decode_tokens, &error)))
       die (error);
-    /* the first token comes from the prefill's logits: decode steps = len - 1 */
-    t_dec[r] = (out->len - 1) / ((now_ms () - t0) / 1000.0);
   }
-  /* peak memory of the model's work, before the probe's own 1 GiB */
-  getrusage (RUSAGE_SELF, &ru);
-  {
-    VtpBandwidthProbe *probe = vtp_bandwidth_probe_new ((gsize) 1 << 30);
-    bw = vtp_bandwidth_probe_run (probe, 5);
-    vtp_bandwidth_probe_free (probe);
-  }
+  bw = peak_rss_then_bandwidth (&rss_mb);
 
   g_print ("model: %s\n", ckpt->dir);
   g_print ("device: %s\n", dev->name);
@@ -127,7 +115,7 @@ main (int argc, char **argv)
   g_print ("host_read_bandwidth_gb_s: %.1f\n", bw);
   g_print ("decode_limit_tokens_per_s: %.2f\n", bw * 1e9 / vtp_llama_weight_bytes (llm));
   g_print ("decode_fraction_of_limit: %.2f\n", median (t_dec, repeats) / (bw * 1e9 / vtp_llama_weight_bytes (llm)));
-  g_print ("peak_rss_mb: %.0f\n", ru.ru_maxrss / 1024.0);
+  g_print ("peak_rss_mb: %.0f\n", rss_mb);
   vtp_model_parts_clear (&parts);
   return 0;
 }

@@ -18,7 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
-#include "bench-util.h"
+#include "bench-measure.h"
 #include "vtp-adapter.h"
 #include "vtp-bandwidth.h"
 #include "vtp-generate.h"
@@ -80,10 +80,9 @@ main (int argc, char **argv)
   g_autoptr (VtpTensor) features = NULL, phidden = NULL, embeds = NULL;
   g_autoptr (GArray) ids = NULL;
   g_autofree guint8 *frame = NULL;
-  double *t_enc, *t_proj, *t_pre, *t_dec, load_ms, bw;
+  double *t_enc, *t_proj, *t_pre, *t_dec, load_ms, bw, rss_mb;
   gint rows, width, out_rows, out_width, pos = 0, prefill_tokens;
   const char *prompt = "What is in the picture? Describe it in detail.";
-  struct rusage ru;
 
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
@@ -185,8 +184,6 @@ main (int argc, char **argv)
       { p, NULL, 0, pos }, { NULL, embeds, 0, out_rows }, { p + pos + 1, NULL, 0, (gint) ids->len - pos - 1 } };
     const VtpLlamaSegment prefix[2] = { { NULL, embeds, 0, out_rows }, { p, NULL, 0, ids->len } };
     const VtpLlamaSegment text_only[1] = { { p, NULL, 0, ids->len } };
-    VtpGenerateParams gp = { decode_tokens, { 0 }, FALSE };
-    g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (gint32));
     double t0 = now_ms ();
 
     if (!vtp_image_preprocess (pre, frame, 640, 480, 640 * 3, VTP_PIXELS_RGB, cs->pixels, &error))
@@ -216,19 +213,10 @@ main (int argc, char **argv)
         || !vtp_device_finish (dev, &error))
       die (error);
     t_pre[r] = now_ms () - t0;
-    t0 = now_ms ();
-    if (!vtp_llama_generate (llm, ls, &gp, NULL, NULL, out, NULL, &error))
+    if (!(t_dec[r] = decode_tokens_per_s (llm, ls, decode_tokens, &error)))
       die (error);
-    /* the first token comes from the prefill's logits: decode steps = len - 1 */
-    t_dec[r] = (out->len - 1) / ((now_ms () - t0) / 1000.0);
   }
-  /* peak memory of the model's work, before the probe's own 1 GiB */
-  getrusage (RUSAGE_SELF, &ru);
-  {
-    VtpBandwidthProbe *probe = vtp_bandwidth_probe_new ((gsize) 1 << 30);
-    bw = vtp_bandwidth_probe_run (probe, 5);
-    vtp_bandwidth_probe_free (probe);
-  }
+  bw = peak_rss_then_bandwidth (&rss_mb);
 
   prefill_tokens = ad ? (gint) ids->len : qf ? (gint) ids->len + out_rows : (gint) ids->len - 1 + out_rows;
   g_print ("model: %s\n", ckpt->dir);
@@ -253,7 +241,7 @@ main (int argc, char **argv)
   g_print ("host_read_bandwidth_gb_s: %.1f\n", bw);
   g_print ("decode_limit_tokens_per_s: %.2f\n", bw * 1e9 / vtp_llama_weight_bytes (llm));
   g_print ("decode_fraction_of_limit: %.2f\n", median (t_dec, repeats) / (bw * 1e9 / vtp_llama_weight_bytes (llm)));
-  g_print ("peak_rss_mb: %.0f\n", ru.ru_maxrss / 1024.0);
+  g_print ("peak_rss_mb: %.0f\n", rss_mb);
   if (encoder)
     vtp_model_parts_clear (&vparts);
   vtp_model_parts_clear (&parts);

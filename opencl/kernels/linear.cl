@@ -151,6 +151,41 @@ __kernel void linear_p16_##T##_##TM (__global const float *x, int x_off,      \
   }                                                                            \
 }
 
+/* The tiles t0 .. t0 + nt - 1 (6 rows each) of panel n0 / 16 over steps k0
+ * .. k0 + kn - 1, whose 16 weights each are in @wbuf as F32 (converted or
+ * dequantized once by the caller); partial sums stay in y between blocks
+ * (bias added with the first). Shared by linear_p16g_<T> and
+ * qlinear_p16g_<T>. */
+inline void p16_tiles (__global const float *x, int x_off, __global float *y, int y_off,
+    __global const float *bias, int has_bias, int M, int K, int N, int accumulate, int n0, int t0, int nt,
+    int k0, int kn, const float *wbuf)
+{
+  for (int t = 0; t < nt; t++) {
+    const int m0 = (t0 + t) * 6;
+    __global const float *xr[6];
+    __global float *yr[6];
+    float16 acc[6];
+    UNROLL
+    for (int i = 0; i < 6; i++) {
+      xr[i] = x + x_off + (size_t) min (m0 + i, M - 1) * K + k0;
+      yr[i] = y + y_off + (size_t) (m0 + i) * N + n0;
+      acc[i] = m0 + i < M && (k0 > 0 || accumulate) ? vload16 (0, yr[i]) : 0.0f;
+      if (k0 == 0 && has_bias)
+        acc[i] += vload16 (0, bias + n0);
+    }
+    for (int k = 0; k < kn; k++) {
+      const float16 wv = vload16 (k, wbuf);
+      UNROLL
+      for (int i = 0; i < 6; i++)
+        acc[i] = fma ((float16) xr[i][k], wv, acc[i]);
+    }
+    UNROLL
+    for (int i = 0; i < 6; i++)
+      if (m0 + i < M)
+        vstore16 (acc[i], 0, yr[i]);
+  }
+}
+
 /* GEMM for F16/BF16 weights: a work-item computes @tiles tiles of 6 x 16
  * (rows 6 * tiles * get_global_id (0) on; rows from M on are computed from
  * row M - 1 and not stored) of one panel. K is walked in blocks of PG_KB
@@ -180,30 +215,7 @@ __kernel void linear_p16g_##T (__global const float *x, int x_off,            \
     const int kn = min (PG_KB, K - k0);                                        \
     for (int k = 0; k < kn; k++)                                               \
       vstore16 (load16_##T (wp, (size_t) (k0 + k) * 16), k, wbuf);             \
-    for (int t = 0; t < nt; t++) {                                             \
-      const int m0 = (t0 + t) * 6;                                             \
-      __global const float *xr[6];                                             \
-      __global float *yr[6];                                                   \
-      float16 acc[6];                                                          \
-      UNROLL                                                                   \
-      for (int i = 0; i < 6; i++) {                                            \
-        xr[i] = x + x_off + (size_t) min (m0 + i, M - 1) * K + k0;             \
-        yr[i] = y + y_off + (size_t) (m0 + i) * N + n0;                        \
-        acc[i] = m0 + i < M && (k0 > 0 || accumulate) ? vload16 (0, yr[i]) : 0.0f; \
-        if (k0 == 0 && has_bias)                                               \
-          acc[i] += vload16 (0, bias + n0);                                    \
-      }                                                                        \
-      for (int k = 0; k < kn; k++) {                                           \
-        const float16 wv = vload16 (k, wbuf);                                  \
-        UNROLL                                                                 \
-        for (int i = 0; i < 6; i++)                                            \
-          acc[i] = fma ((float16) xr[i][k], wv, acc[i]);                       \
-      }                                                                        \
-      UNROLL                                                                   \
-      for (int i = 0; i < 6; i++)                                              \
-        if (m0 + i < M)                                                        \
-          vstore16 (acc[i], 0, yr[i]);                                         \
-    }                                                                          \
+    p16_tiles (x, x_off, y, y_off, bias, has_bias, M, K, N, accumulate, n0, t0, nt, k0, kn, wbuf); \
   }                                                                            \
 }
 

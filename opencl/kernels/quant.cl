@@ -483,30 +483,7 @@ __kernel void qlinear_p16g_##T (__global const float *x, int x_off,           \
     const int kn = min (QG_KB, K - k0);                                        \
     for (int b = 0; b < kn / QK_##T; b++)                                      \
       dq_panel_##T (wp + (size_t) (k0 / QK_##T + b) * 16 * BB_##T, wbuf + b * QK_##T * 16); \
-    for (int t = 0; t < nt; t++) {                                             \
-      const int m0 = (t0 + t) * 6;                                             \
-      __global const float *xr[6];                                             \
-      __global float *yr[6];                                                   \
-      float16 acc[6];                                                          \
-      UNROLL                                                                   \
-      for (int i = 0; i < 6; i++) {                                            \
-        xr[i] = x + x_off + (size_t) min (m0 + i, M - 1) * K + k0;             \
-        yr[i] = y + y_off + (size_t) (m0 + i) * N + n0;                        \
-        acc[i] = m0 + i < M && (k0 > 0 || accumulate) ? vload16 (0, yr[i]) : 0.0f; \
-        if (k0 == 0 && has_bias)                                               \
-          acc[i] += vload16 (0, bias + n0);                                    \
-      }                                                                        \
-      for (int k = 0; k < kn; k++) {                                           \
-        const float16 wv = vload16 (k, wbuf);                                  \
-        UNROLL                                                                 \
-        for (int i = 0; i < 6; i++)                                            \
-          acc[i] = fma ((float16) xr[i][k], wv, acc[i]);                       \
-      }                                                                        \
-      UNROLL                                                                   \
-      for (int i = 0; i < 6; i++)                                              \
-        if (m0 + i < M)                                                        \
-          vstore16 (acc[i], 0, yr[i]);                                         \
-    }                                                                          \
+    p16_tiles (x, x_off, y, y_off, bias, has_bias, M, K, N, accumulate, n0, t0, nt, k0, kn, wbuf); \
   }                                                                            \
 }
 
