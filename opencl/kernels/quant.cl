@@ -630,24 +630,31 @@ VNNI inline float16 vnni_super_q6_k (__global const uchar *pb, const int *xq, co
     float16 acc)
 {
   const float16 d = half16_at (pb + 3328);
-  for (int h = 0; h < 2; h++)
-    for (int u = 0; u < 2; u++) {
-      int16 s[4] = { 0, 0, 0, 0 };      /* quarter u, then u + 2; first and second 16 of each */
+  for (int h = 0; h < 2; h++) {
+    /* s[u][i]: quarter u (i < 2) or u + 2 (i >= 2), first or second 16;
+     * each qh group serves both quarter pairs (loaded once) */
+    int16 s[2][4] = { { 0, 0, 0, 0 }, { 0, 0, 0, 0 } };
+    UNROLL
+    for (int g = 0; g < 8; g++) {
+      const uint16 hv = quad_at (pb + 2048, 8 * h + g);
       UNROLL
-      for (int g = 0; g < 8; g++) {
-        const uint16 v = quad_at (pb, 16 * h + 8 * u + g), hv = quad_at (pb + 2048, 8 * h + g);
+      for (int u = 0; u < 2; u++) {
+        const uint16 v = quad_at (pb, 16 * h + 8 * u + g);
         const uint16 lo = (v & 0x0f0f0f0fu) | (((hv >> (2 * u)) & 0x03030303u) << 4);
         const uint16 hi = ((v >> 4) & 0x0f0f0f0fu) | (((hv >> (2 * u + 4)) & 0x03030303u) << 4);
-        s[g / 4] = dpbusd (s[g / 4], as_int16 (lo), (int16) xq[8 * (4 * h + u) + g]);
-        s[2 + g / 4] = dpbusd (s[2 + g / 4], as_int16 (hi), (int16) xq[8 * (4 * h + u + 2) + g]);
+        s[u][g / 4] = dpbusd (s[u][g / 4], as_int16 (lo), (int16) xq[8 * (4 * h + u) + g]);
+        s[u][2 + g / 4] = dpbusd (s[u][2 + g / 4], as_int16 (hi), (int16) xq[8 * (4 * h + u + 2) + g]);
       }
+    }
+    UNROLL
+    for (int u = 0; u < 2; u++)
       UNROLL
       for (int i = 0; i < 4; i++) {
         const int q = u + 2 * (i / 2), blk = 4 * h + q, second = i % 2;
         acc = fma (d * q6_scale (pb, 8 * h + second + 2 * q) * dx[blk],
-            convert_float16 (s[i] - 32 * xs[2 * blk + second]), acc);
+            convert_float16 (s[u][i] - 32 * xs[2 * blk + second]), acc);
       }
-    }
+  }
   return acc;
 }
 
