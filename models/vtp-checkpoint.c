@@ -636,6 +636,33 @@ load_rows (VtpCheckpoint *c, VtpDevice *dev, const char *name, VtpLoadKind kind,
   return vtp_tensor_new_from_data (dev, dtype, MAX (ndim, 1), out_shape, data, error);
 }
 
+/* The bytes of @t that rows [row0, row0 + n_rows) of the requested shape
+ * come from. That shape may differ from the file's (a [1, 32, 768] table read
+ * as [32, 768]), so the range is computed from it, and it never leaves the
+ * tensor: past the tensor's end may lie another mapping, even the heap. A
+ * transposed load reads the whole tensor; a part of a tensor whose rows are
+ * not whole blocks gives an empty range. */
+void
+vtp_st_tensor_rows_range (const VtpStTensor *t, VtpLoadKind kind, gint ndim, const gint64 *shape,
+    gint64 row0, gint64 n_rows, gsize *begin, gsize *end)
+{
+  const gint64 rows = ndim ? shape[0] : 1;
+  gint64 cols = 1;
+
+  for (gint i = 1; i < ndim; i++)
+    cols *= shape[i];
+  *begin = 0;
+  *end = t->n_bytes;
+  if (kind == VTP_LOAD_MATRIX_T || (row0 == 0 && n_rows == rows))
+    return;
+  if (cols % vtp_dtype_block_elements (t->dtype) != 0 || row0 < 0 || n_rows < 0) {
+    *end = 0;
+    return;
+  }
+  *begin = MIN ((gsize) row0 * vtp_dtype_row_bytes (t->dtype, cols), t->n_bytes);
+  *end = MIN ((gsize) (row0 + n_rows) * vtp_dtype_row_bytes (t->dtype, cols), t->n_bytes);
+}
+
 VtpTensor *
 vtp_checkpoint_load_rows (VtpCheckpoint *c, VtpDevice *dev, const char *name, VtpLoadKind kind,
     VtpWeightType wtype, gint ndim, const gint64 *shape, gint64 row0, gint64 n_rows, GError **error)
@@ -646,11 +673,10 @@ vtp_checkpoint_load_rows (VtpCheckpoint *c, VtpDevice *dev, const char *name, Vt
    * mapped copy leaves this process's memory */
   if (d) {
     const VtpStTensor *t = vtp_checkpoint_find (c, name);
-    const gsize row_bytes = t->n_bytes / MAX (t->shape[0], 1);
-    if (kind == VTP_LOAD_MATRIX_T || t->ndim == 0)
-      vtp_mapped_drop_pages (t->data, t->n_bytes);
-    else
-      vtp_mapped_drop_pages (t->data + (gsize) row0 * row_bytes, (gsize) n_rows * row_bytes);
+    gsize begin, end;
+    vtp_st_tensor_rows_range (t, kind, ndim, shape, row0, n_rows, &begin, &end);
+    if (end > begin)
+      vtp_mapped_drop_pages (t->data + begin, end - begin);
   }
   return d;
 }

@@ -108,6 +108,11 @@ VtpTensor *vtp_loader_get (VtpLoader *l, VtpLoadKind kind, gint ndim, const gint
 
 /* Rows [row0, row0 + n_rows) of the first dimension only, e.g. the query,
  * key or value third of a fused qkv weight; @shape is the whole tensor's. */
+/* The bytes of a checkpoint tensor that rows [row0, row0 + n_rows) of the
+ * requested shape come from, within the tensor; empty when they cannot be
+ * told apart (rows that are not whole blocks). */
+void vtp_st_tensor_rows_range (const VtpStTensor *t, VtpLoadKind kind, gint ndim, const gint64 *shape,
+    gint64 row0, gint64 n_rows, gsize *begin, gsize *end);
 VtpTensor *vtp_checkpoint_load_rows (VtpCheckpoint *c, VtpDevice *dev, const char *name, VtpLoadKind kind,
     VtpWeightType wtype, gint ndim, const gint64 *shape, gint64 row0, gint64 n_rows, GError **error);
 VtpTensor *vtp_loader_get_rows (VtpLoader *l, VtpLoadKind kind, gint ndim, const gint64 *shape, gint64 row0,

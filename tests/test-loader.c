@@ -222,6 +222,47 @@ test_config_errors (void)
   expect_config_error ("{\"image_token_index\":40000}", "image_token_index 40000 is outside the vocabulary of 32000");
 }
 
+/* The mapped bytes a load gives back to the kernel are those of the rows it
+ * read, never past the tensor: Q-Former's query_tokens [1, 32, 768] are read
+ * as [32, 768], and a range computed from the file's first dimension ran 32
+ * tensors long, into whatever was mapped next (the heap, in the world test). */
+static void
+test_rows_range (void)
+{
+  VtpStTensor t = { 0 };
+  gsize begin, end;
+
+  t.dtype = VTP_DTYPE_F32;
+  t.ndim = 3;
+  t.shape[0] = 1;
+  t.shape[1] = 32;
+  t.shape[2] = 768;
+  t.n_bytes = 32 * 768 * 4;
+  vtp_st_tensor_rows_range (&t, VTP_LOAD_TABLE, VTP_MAT (32, 768), 0, 32, &begin, &end);
+  g_assert_cmpuint (begin, ==, 0);
+  g_assert_cmpuint (end, ==, t.n_bytes);
+  vtp_st_tensor_rows_range (&t, VTP_LOAD_TABLE, VTP_MAT (32, 768), 8, 16, &begin, &end);
+  g_assert_cmpuint (begin, ==, 8 * 768 * 4);
+  g_assert_cmpuint (end, ==, 24 * 768 * 4);
+  /* rows past the end are clamped */
+  vtp_st_tensor_rows_range (&t, VTP_LOAD_TABLE, VTP_MAT (64, 768), 16, 48, &begin, &end);
+  g_assert_cmpuint (begin, ==, 16 * 768 * 4);
+  g_assert_cmpuint (end, ==, t.n_bytes);
+
+  /* the third of a fused Q8_0 qkv weight: 34 bytes per block of 32 */
+  t.dtype = VTP_DTYPE_Q8_0;
+  t.ndim = 2;
+  t.shape[0] = 96;
+  t.shape[1] = 64;
+  t.n_bytes = 96 * 2 * 34;
+  vtp_st_tensor_rows_range (&t, VTP_LOAD_MATRIX, VTP_MAT (96, 64), 32, 32, &begin, &end);
+  g_assert_cmpuint (begin, ==, 32 * 68);
+  g_assert_cmpuint (end, ==, 64 * 68);
+  /* rows that are not whole blocks cannot be told apart: nothing */
+  vtp_st_tensor_rows_range (&t, VTP_LOAD_MATRIX, VTP_MAT (192, 32 + 16), 32, 32, &begin, &end);
+  g_assert_cmpuint (end, <=, begin);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -229,6 +270,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   tmpdir = g_dir_make_tmp ("vtp-loader-XXXXXX", NULL);
   g_test_add_func ("/loader/safetensors", test_safetensors);
+  g_test_add_func ("/loader/rows-range", test_rows_range);
   g_test_add_func ("/loader/sharded-directory", test_sharded_directory);
   g_test_add_func ("/loader/llava-config-defaults", test_llava_config_defaults);
   g_test_add_func ("/loader/config-errors", test_config_errors);
