@@ -19,37 +19,56 @@ compare_names (gconstpointer a, gconstpointer b)
   return strcmp (*(char *const *) a, *(char *const *) b);
 }
 
-/* The text model of a directory without config.json: its only .gguf not
- * named mmproj*; NULL (and no error) when it holds no .gguf at all. */
-static char *
-gguf_in_dir (const char *dir, GError **error)
+static gboolean
+is_mmproj_name (const char *name)
+{
+  return !g_ascii_strncasecmp (name, "mmproj", 6);
+}
+
+/* The GGUF files of a directory without config.json: its only .gguf not
+ * named mmproj* (the text model) and its only mmproj*.gguf, either NULL
+ * when absent; FALSE and an error listing them when there are several of a
+ * kind. */
+static gboolean
+ggufs_in_dir (const char *dir, char **text, char **mmproj, GError **error)
 {
   g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  g_autoptr (GPtrArray) found = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) texts = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) mmprojs = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray *found[2] = { texts, mmprojs };
+  char **out[2] = { text, mmproj };
   const char *name;
 
+  *text = *mmproj = NULL;
   for (name = d ? g_dir_read_name (d) : NULL; name; name = g_dir_read_name (d))
-    if (is_gguf_name (name) && g_ascii_strncasecmp (name, "mmproj", 6))
-      g_ptr_array_add (found, g_strdup (name));
-  if (found->len == 1)
-    return g_build_filename (dir, g_ptr_array_index (found, 0), NULL);
-  if (found->len > 1) {
-    g_autofree char *list = NULL;
-    g_ptr_array_sort (found, compare_names);
-    g_ptr_array_add (found, NULL);
-    list = g_strjoinv (", ", (char **) found->pdata);
-    g_set_error (error, VTP_ERROR, VTP_ERROR_FILE, "%s holds several GGUF models (%s): name the file to use",
-        dir, list);
+    if (is_gguf_name (name))
+      g_ptr_array_add (found[is_mmproj_name (name)], g_strdup (name));
+  for (guint k = 0; k < 2; k++) {
+    if (found[k]->len == 1)
+      *out[k] = g_build_filename (dir, g_ptr_array_index (found[k], 0), NULL);
+    else if (found[k]->len > 1) {
+      g_autofree char *list = NULL;
+      g_ptr_array_sort (found[k], compare_names);
+      g_ptr_array_add (found[k], NULL);
+      list = g_strjoinv (", ", (char **) found[k]->pdata);
+      g_set_error (error, VTP_ERROR, VTP_ERROR_FILE, "%s holds several GGUF %s (%s): name the file to use",
+          dir, k ? "mmproj files" : "models", list);
+      g_clear_pointer (text, g_free);
+      g_clear_pointer (mmproj, g_free);
+      return FALSE;
+    }
   }
-  return NULL;
+  return TRUE;
 }
 
 /* A model directory or a .gguf file at @path, canonical; NULL when @path
- * is neither (@error set only when it is a directory that cannot be used). */
+ * is neither (@error set only when it is a directory that cannot be used).
+ * A directory of GGUF files stands for its text model's file when it holds
+ * no mmproj file, for itself (the pair) otherwise. */
 static char *
 model_at (const char *path, GError **error)
 {
-  g_autofree char *dir = NULL, *config = NULL, *peft = NULL, *gguf = NULL;
+  g_autofree char *dir = NULL, *config = NULL, *peft = NULL, *text = NULL, *mmproj = NULL;
 
   if (g_file_test (path, G_FILE_TEST_IS_REGULAR) && is_gguf_name (path))
     return g_canonicalize_filename (path, NULL);
@@ -59,13 +78,10 @@ model_at (const char *path, GError **error)
   config = g_build_filename (dir, "config.json", NULL);
   peft = g_build_filename (dir, "adapter_config.json", NULL);
   if (!g_file_test (config, G_FILE_TEST_EXISTS) && !g_file_test (peft, G_FILE_TEST_EXISTS)) {
-    g_autoptr (GError) local = NULL;
-    if ((gguf = gguf_in_dir (dir, &local)))
-      return g_steal_pointer (&gguf);
-    if (local) {
-      g_propagate_error (error, g_steal_pointer (&local));
+    if (!ggufs_in_dir (dir, &text, &mmproj, error))
       return NULL;
-    }
+    if (text && !mmproj)
+      return g_steal_pointer (&text);
   }
   return g_steal_pointer (&dir);
 }
@@ -118,6 +134,8 @@ checkpoint_free (VtpCheckpoint *c)
   if (c->gguf_tensors)
     g_ptr_array_unref (c->gguf_tensors);
   g_clear_pointer (&c->gguf, vtp_gguf_free);
+  g_clear_pointer (&c->gguf_vision, vtp_gguf_free);
+  g_clear_object (&c->processor_parser);
   g_clear_object (&c->config_parser);
   g_free (c->dir);
   g_free (c);
@@ -194,17 +212,31 @@ checkpoint_new (const char *dir, GError **error)
   c->dir = g_strdup (dir);
   c->files = g_ptr_array_new_with_free_func ((GDestroyNotify) vtp_safetensors_free);
   c->tensors = g_hash_table_new (g_str_hash, g_str_equal);
-  if (g_file_test (dir, G_FILE_TEST_IS_REGULAR)) {
-    if (!vtp_gguf_checkpoint_fill (c, dir, error)) {
-      checkpoint_free (c);
-      return NULL;
-    }
-    return c;
-  }
   /* a PEFT adapter directory has adapter_config.json and adapter_model.safetensors */
   peft = vtp_checkpoint_file (c, "adapter_config.json");
   peft_weights = vtp_checkpoint_file (c, "adapter_model.safetensors");
   config = vtp_checkpoint_file (c, "config.json");
+  if (g_file_test (dir, G_FILE_TEST_IS_REGULAR) || (!g_file_test (config, G_FILE_TEST_EXISTS)
+          && !g_file_test (peft, G_FILE_TEST_EXISTS))) {
+    g_autofree char *text = NULL, *mmproj = NULL;
+    const char *paths[3] = { dir, NULL, NULL };
+    if (!g_file_test (dir, G_FILE_TEST_IS_REGULAR)) {
+      /* a directory of GGUF files (model_at chose it for holding a pair) */
+      if (!ggufs_in_dir (dir, &text, &mmproj, error)) {
+        checkpoint_free (c);
+        return NULL;
+      }
+      paths[0] = text ? text : mmproj;
+      paths[1] = text ? mmproj : NULL;
+    }
+    if (paths[0] && vtp_gguf_checkpoint_fill (c, paths, error))
+      return c;
+    if (!paths[0])
+      g_set_error (error, VTP_ERROR, VTP_ERROR_FILE, "%s has no config.json, adapter_config.json nor .gguf "
+          "file", dir);
+    checkpoint_free (c);
+    return NULL;
+  }
   c->config_parser = vtp_checkpoint_read_json (c, !g_file_test (config, G_FILE_TEST_EXISTS)
       && g_file_test (peft, G_FILE_TEST_EXISTS) ? "adapter_config.json" : "config.json", FALSE, error);
   if (!c->config_parser) {

@@ -18,8 +18,10 @@ typedef struct {
   JsonObject *config;         /* config.json's root object (synthesized for a GGUF) */
   GPtrArray *files;           /* VtpSafetensors */
   GHashTable *tensors;        /* name -> const VtpStTensor (owned by files or gguf_tensors) */
-  VtpGguf *gguf;              /* a GGUF checkpoint: the file; NULL for safetensors */
-  GPtrArray *gguf_tensors;    /* VtpStTensor views of gguf's tensors, under their vtp names */
+  VtpGguf *gguf;              /* a GGUF text model; NULL for safetensors */
+  VtpGguf *gguf_vision;       /* a GGUF mmproj file (CLIP tower + projector); NULL when none */
+  GPtrArray *gguf_tensors;    /* VtpStTensor views of both files' tensors, under their vtp names */
+  JsonParser *processor_parser;   /* image processor settings synthesized for an mmproj file */
 } VtpCheckpoint;
 
 /* Where relative model names are looked up (colon-separated directories). */
@@ -30,8 +32,11 @@ typedef struct {
  * it on first use. A directory with config.json (or adapter_config.json) is
  * read as safetensors; one without them is read as the GGUF text model it
  * holds: its only .gguf whose name does not start with "mmproj" (llama.cpp's
- * name for the CLIP + projector file that goes with it); several such files
- * are an error that lists them (name the file instead). */
+ * name for the CLIP + projector file that goes with it) together with its
+ * only mmproj*.gguf when there is one (llama.cpp's LLaVA pair, read as one
+ * llava checkpoint); several of either kind are an error that lists them
+ * (name the file instead). A .gguf file is read alone: a text model, or an
+ * mmproj file (vision tower and projector only). */
 VtpCheckpoint *vtp_checkpoint_open (const char *model, GError **error);
 VtpCheckpoint *vtp_checkpoint_ref (VtpCheckpoint *c);
 void vtp_checkpoint_unref (VtpCheckpoint *c);

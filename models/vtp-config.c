@@ -344,7 +344,9 @@ vtp_llava_config_parse (JsonObject *root, const char *where, VtpLlavaConfig *c, 
     c->projector_type = VTP_PROJECTOR_MLP2X_GELU;
   else
     return require (FALSE, error, "%s: projector_type \"%s\" is not supported (linear or mlp2x_gelu)", where, ptype);
-  return require (c->image_token_index >= 0 && c->image_token_index < c->text.vocab_size, error,
+  /* -1: the vocabulary has no image token; the prompt is split at the
+   * marker's text (GGUF files of LLaVA-1.5 keep Llama 2's 32000 tokens) */
+  return require (c->image_token_index >= -1 && c->image_token_index < c->text.vocab_size, error,
       "%s: image_token_index %d is outside the vocabulary of %d", where, c->image_token_index, c->text.vocab_size);
 }
 

@@ -5,7 +5,7 @@
 gboolean
 vtp_model_parts_read (VtpCheckpoint *c, VtpModelParts *p, GError **error)
 {
-  g_autofree char *where = c->gguf ? g_strdup_printf ("%s (its metadata)", c->dir)
+  g_autofree char *where = c->gguf || c->gguf_vision ? g_strdup_printf ("%s (its GGUF metadata)", c->dir)
       : vtp_checkpoint_file (c, "config.json");
   const char *type = vtp_json_string (c->config, "model_type", NULL);
   JsonNode *vision = NULL;
@@ -151,6 +151,11 @@ vtp_model_image_config (VtpCheckpoint *c, const VtpModelParts *parts, VtpImageCo
     g_propagate_error (error, g_steal_pointer (&local));
     return FALSE;
   }
+  if (!o && c->processor_parser) {
+    /* an mmproj GGUF: its image size, mean and std */
+    o = json_node_get_object (json_parser_get_root (c->processor_parser));
+    where = c->gguf_vision->path;
+  }
   return !o || vtp_image_config_parse (o, where, out, error);
 }
 
@@ -161,6 +166,12 @@ vtp_model_tokenizer_new (VtpCheckpoint *c, GError **error)
   g_autoptr (VtpGgufTokenizer) gt = NULL;
   VtpTokenizer *tok;
 
+  if (!c->gguf && c->gguf_vision) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s is an mmproj file (a vision tower and its projector): "
+        "it holds no vocabulary; give the language model its text GGUF, or a directory holding both",
+        c->gguf_vision->path);
+    return NULL;
+  }
   if (!c->gguf) {
     path = vtp_checkpoint_file (c, "tokenizer.json");
     return vtp_tokenizer_new_from_file (path, error);

@@ -2,6 +2,32 @@
 #include "vtp-error.h"
 #include <string.h>
 
+/* A vocabulary without an image token: the text before the marker is
+ * tokenized with the BOS, the text after it on its own, and a placeholder
+ * row stands where the image goes (as llama.cpp's mtmd tokenizes the text
+ * chunks around an image). */
+static GArray *
+encode_split (VtpTokenizer *tok, const char *text, gint *image_pos, GError **error)
+{
+  const char *marker = strstr (text, VTP_IMAGE_MARKER);
+  g_autoptr (GArray) before = NULL, after = NULL;
+  const gint32 placeholder = 0;
+
+  if (!marker || strstr (marker + strlen (VTP_IMAGE_MARKER), VTP_IMAGE_MARKER)) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, !marker
+        ? "The prompt \"%s\" has no %s marker where the image goes"
+        : "The prompt \"%s\" has more than one %s marker: one image per prompt", text, VTP_IMAGE_MARKER);
+    return NULL;
+  }
+  if (!(before = vtp_tokenizer_encode_len (tok, text, marker - text, TRUE, error))
+      || !(after = vtp_tokenizer_encode (tok, marker + strlen (VTP_IMAGE_MARKER), FALSE, error)))
+    return NULL;
+  *image_pos = (gint) before->len;
+  g_array_append_val (before, placeholder);
+  g_array_append_vals (before, after->data, after->len);
+  return g_steal_pointer (&before);
+}
+
 GArray *
 vtp_prompt_encode (VtpTokenizer *tok, const char *template, const char *prompt, gint32 image_token,
     gboolean marker_required, gint *image_pos, GError **error)
@@ -16,6 +42,8 @@ vtp_prompt_encode (VtpTokenizer *tok, const char *template, const char *prompt, 
     return NULL;
   }
   g_string_replace (text, "{prompt}", prompt ? prompt : "", 0);
+  if (image_token < 0 && marker_required)
+    return encode_split (tok, text->str, image_pos, error);
   if (!(ids = vtp_tokenizer_encode (tok, text->str, TRUE, error)))
     return NULL;
   *image_pos = -1;

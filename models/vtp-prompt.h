@@ -20,7 +20,10 @@ G_BEGIN_DECLS
 /* Fills @template's "{prompt}" with @prompt, tokenizes it with the BOS the
  * tokenizer adds, and finds the @image_token marker; returns the ids
  * (gint32) and sets *image_pos (-1 when the template has no marker and
- * @marker_required is FALSE), or NULL and an error naming the problem. */
+ * @marker_required is FALSE), or NULL and an error naming the problem.
+ * @image_token -1 (a vocabulary without one) with @marker_required: the
+ * text is split at the marker's text and the two sides tokenized apart (the
+ * BOS on the first), with a placeholder id at *image_pos. */
 GArray *vtp_prompt_encode (VtpTokenizer *tok, const char *template, const char *prompt, gint32 image_token,
     gboolean marker_required, gint *image_pos, GError **error);
 

@@ -410,17 +410,20 @@ test_errors (void)
   type = patched_copy (dir, "type.gguf", from, to, name_len + 4 + sizeof ne_then_f32);
   assert_load_fails (type, "tensor 'norm.weight' (output_norm.weight in GGUF names) is stored as I32");
 
-  /* a directory: its text .gguf, next to an mmproj one */
+  /* a directory: its text .gguf alone is the model */
   sub = g_build_filename (dir, "model", NULL);
   g_assert_cmpint (g_mkdir (sub, 0700), ==, 0);
   g_assert_true (g_file_get_contents (src, &data, &n, &error));
   one = g_build_filename (sub, "llm.gguf", NULL);
   mmproj = g_build_filename (sub, "mmproj-llm.gguf", NULL);
-  g_assert_true (g_file_set_contents (one, data, n, &error) && g_file_set_contents (mmproj, "x", 1, &error));
+  g_assert_true (g_file_set_contents (one, data, n, &error));
   c = vtp_checkpoint_open (sub, &error);
   g_assert_no_error (error);
   g_assert_true (g_str_has_suffix (c->dir, "/model/llm.gguf"));
   g_clear_pointer (&c, vtp_checkpoint_unref);
+  /* next to an mmproj file, the pair is: one that is no GGUF is named */
+  g_assert_true (g_file_set_contents (mmproj, "x", 1, &error));
+  assert_open_fails (sub, "mmproj-llm.gguf is not a GGUF file");
   /* two text models: name the file */
   two = g_build_filename (sub, "llm2.gguf", NULL);
   g_assert_true (g_file_set_contents (two, data, n, &error));

@@ -121,6 +121,35 @@ test_image_to_text (gconstpointer data)
   assert_describes (pipe, sink, want, data);
 }
 
+/* llama.cpp's LLaVA pair: model= the directory holding the text GGUF and the
+ * mmproj one, for all three elements. transformers' text up to the first
+ * padding row of the vocabulary (which the GGUF names and prints, as
+ * llama.cpp does; the HF tokenizer has no text for it). */
+static void
+test_gguf_pair (void)
+{
+  g_autofree char *dir = fixture_path ("gguf-llava");
+  g_autofree char *image = g_build_filename (dir, "image.png", NULL);
+  g_autofree char *want = reference_string ("gguf-llava", "greedy_text_before_padding");
+  GstElement *sink, *pipe = describe_pipeline (image, dir, dir, &sink);
+  GstSample *sample;
+  GstMapInfo map;
+  GstBuffer *buf;
+
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  sample = gst_app_sink_pull_sample (GST_APP_SINK (sink));
+  g_assert_nonnull (sample);
+  buf = gst_sample_get_buffer (sample);
+  g_assert_true (gst_buffer_map (buf, &map, GST_MAP_READ));
+  g_test_message ("gguf-llava: \"%.*s\"", (int) map.size, map.data);
+  g_assert_cmpuint (map.size, >, strlen (want));
+  g_assert_cmpmem (map.data, strlen (want), want, strlen (want));
+  gst_buffer_unmap (buf, &map);
+  gst_sample_unref (sample);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (pipe);
+}
+
 /* LLaMA-Adapter V2 multimodal as the issue writes it: OpenAI CLIP encoder,
  * vtpadapter, vtpllm on the base with adapter=; the base in Meta (@data
  * "llama") or HF layout ("llama-hf") gives the same answer. */
@@ -205,6 +234,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/pipeline/image-to-text-blip2", "blip2-tiny", test_image_to_text);
   g_test_add_data_func ("/pipeline/image-to-text-llama-adapter", "llama", test_image_to_text_adapter);
   g_test_add_data_func ("/pipeline/image-to-text-llama-adapter-hf-base", "llama-hf", test_image_to_text_adapter);
+  g_test_add_func ("/pipeline/gguf-llava-pair", test_gguf_pair);
   g_test_add_func ("/pipeline/adapter-mismatch", test_adapter_mismatch);
   g_test_add_func ("/pipeline/concurrent", test_concurrent_pipelines);
   g_test_add_func ("/pipeline/mismatched-parts", test_mismatched_parts);

@@ -1,5 +1,6 @@
 #include "vtp-gguf-checkpoint.h"
 #include "vtp-error.h"
+#include "vtp-gguf-mmproj.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -46,6 +47,10 @@ vtp_gguf_tensor_name (const char *name)
   const char *dot = strrchr (name, '.');
   g_autofree char *base = NULL;
   gint layer, n = 0;
+  char *vision = vtp_gguf_mmproj_gguf_name (name);
+
+  if (vision)
+    return vision;
 
   if (!dot || (strcmp (dot, ".weight") && strcmp (dot, ".bias")))
     return g_strdup (name);
@@ -87,17 +92,18 @@ st_tensor_free (VtpStTensor *t)
   g_free (t);
 }
 
+/* Adds the tensors of @g to @c under their vtp names: Meta's for a text
+ * model, llava-hf's for an mmproj file (@fc1_name set). */
 static gboolean
-add_tensors (VtpCheckpoint *c, GError **error)
+add_tensors (VtpCheckpoint *c, VtpGguf *g, const char *fc1_name, GError **error)
 {
-  VtpGguf *g = c->gguf;
-
-  c->gguf_tensors = g_ptr_array_new_with_free_func ((GDestroyNotify) st_tensor_free);
+  if (!c->gguf_tensors)
+    c->gguf_tensors = g_ptr_array_new_with_free_func ((GDestroyNotify) st_tensor_free);
   for (guint i = 0; i < vtp_gguf_n_tensors (g); i++) {
     const VtpGgufTensor *gt = vtp_gguf_tensor (g, i);
     VtpStTensor *t = g_new0 (VtpStTensor, 1);
 
-    t->name = meta_name (gt->name);
+    t->name = fc1_name ? vtp_gguf_mmproj_hf_name (gt->name, fc1_name) : meta_name (gt->name);
     t->dtype_supported = vtp_dtype_of (gt->type, &t->dtype);
     t->dtype_name = g_strdup (gt->type_name ? gt->type_name : "unknown");
     t->ndim = (gint) gt->n_dims;
@@ -108,8 +114,10 @@ add_tensors (VtpCheckpoint *c, GError **error)
     t->file = g->path;
     g_ptr_array_add (c->gguf_tensors, t);
     if (g_hash_table_contains (c->tensors, t->name)) {
-      g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "%s: tensor '%s' and another both stand for '%s'",
-          g->path, gt->name, t->name);
+      const VtpStTensor *other = g_hash_table_lookup (c->tensors, t->name);
+      g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "%s: tensor '%s' and another%s%s both stand for '%s'",
+          g->path, gt->name, other->file != g->path ? " in " : "", other->file != g->path ? other->file : "",
+          t->name);
       return FALSE;
     }
     g_hash_table_insert (c->tensors, t->name, t);
@@ -230,31 +238,108 @@ llama_config (VtpCheckpoint *c, JsonBuilder *b, GError **error)
   return TRUE;
 }
 
+/* The id of "<image>" in the text model's vocabulary; -1 when it has none
+ * (LLaVA-1.5's own GGUF files keep the 32000 tokens of Llama 2: the prompt
+ * is then split at the marker's text, as llama.cpp's mtmd does). */
+static gint64
+image_token (VtpGguf *text)
+{
+  gsize n = 0;
+  const char *const *tokens;
+
+  if (!text || !vtp_gguf_find (text, "tokenizer.ggml.tokens")
+      || !(tokens = vtp_gguf_get_string_array (text, "tokenizer.ggml.tokens", &n, NULL, NULL)))
+    return -1;
+  for (gsize i = 0; i < n; i++)
+    if (!strcmp (tokens[i], "<image>"))
+      return (gint64) i;
+  return -1;
+}
+
+/* The architecture of @g: "llama" or "clip"; NULL and an error otherwise. */
+static const char *
+architecture (VtpGguf *g, GError **error)
+{
+  const char *arch = vtp_gguf_get_string (g, "general.architecture", error);
+
+  if (arch && strcmp (arch, "llama") && strcmp (arch, "clip")) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s: general.architecture is \"%s\"; vtp reads GGUF "
+        "files of architecture \"llama\" (a language model) and \"clip\" (LLaVA's mmproj file)", g->path, arch);
+    return NULL;
+  }
+  return arch;
+}
+
+/* The config of a text model alone: its llama config at the root. With a
+ * vision file: a llava config, the llama one as its text_config (or, with
+ * no text model, one that says only the projector's output width). */
+static gboolean
+build_config (VtpCheckpoint *c, JsonBuilder *b, GError **error)
+{
+  gint64 width = 0;
+
+  json_builder_begin_object (b);
+  if (!c->gguf_vision) {
+    if (!llama_config (c, b, error))
+      return FALSE;
+    json_builder_end_object (b);
+    return TRUE;
+  }
+  json_builder_set_member_name (b, "model_type");
+  json_builder_add_string_value (b, "llava");
+  if (!vtp_gguf_mmproj_config (c->gguf_vision, b, &width, error))
+    return FALSE;
+  json_builder_set_member_name (b, "image_token_index");
+  json_builder_add_int_value (b, image_token (c->gguf));
+  json_builder_set_member_name (b, "text_config");
+  json_builder_begin_object (b);
+  if (c->gguf) {
+    if (!llama_config (c, b, error))
+      return FALSE;
+  } else {
+    json_builder_set_member_name (b, "hidden_size");
+    json_builder_add_int_value (b, width);
+  }
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  return TRUE;
+}
+
 gboolean
-vtp_gguf_checkpoint_fill (VtpCheckpoint *c, const char *path, GError **error)
+vtp_gguf_checkpoint_fill (VtpCheckpoint *c, const char *const *paths, GError **error)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
   g_autoptr (JsonGenerator) gen = NULL;
   g_autoptr (JsonNode) root = NULL;
   g_autofree char *text = NULL;
-  const char *arch;
 
-  if (!(c->gguf = vtp_gguf_open (path, error)))
-    return FALSE;
-  if (!(arch = vtp_gguf_get_string (c->gguf, "general.architecture", error)))
-    return FALSE;
-  if (strcmp (arch, "llama")) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s: general.architecture is \"%s\"; vtp reads GGUF "
-        "files of architecture \"llama\"", path, arch);
-    return FALSE;
+  for (guint i = 0; paths[i]; i++) {
+    g_autoptr (VtpGguf) g = vtp_gguf_open (paths[i], error);
+    const char *arch = g ? architecture (g, error) : NULL;
+    VtpGguf **slot;
+
+    if (!arch)
+      return FALSE;
+    slot = !strcmp (arch, "clip") ? &c->gguf_vision : &c->gguf;
+    if (*slot) {
+      g_set_error (error, VTP_ERROR, VTP_ERROR_FILE, "%s and %s are both %s files: a model is one text model "
+          "and at most one mmproj file", (*slot)->path, paths[i], arch);
+      return FALSE;
+    }
+    *slot = g_steal_pointer (&g);
   }
-  if (!add_tensors (c, error))
+  if (c->gguf && !add_tensors (c, c->gguf, NULL, error))
     return FALSE;
+  if (c->gguf_vision) {
+    const char *fc1 = NULL;
+    if (!vtp_gguf_mmproj_fc1_name (c->gguf_vision, &fc1, error)
+        || !add_tensors (c, c->gguf_vision, fc1, error)
+        || !(c->processor_parser = vtp_gguf_mmproj_preprocessor (c->gguf_vision, error)))
+      return FALSE;
+  }
 
-  json_builder_begin_object (b);
-  if (!llama_config (c, b, error))
+  if (!build_config (c, b, error))
     return FALSE;
-  json_builder_end_object (b);
   root = json_builder_get_root (b);
   gen = json_generator_new ();
   json_generator_set_root (gen, root);

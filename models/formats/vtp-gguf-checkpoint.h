@@ -20,6 +20,14 @@
  *     RoPE base, context length, vocabulary, BOS / EOS from
  *     tokenizer.ggml.*; tie_word_embeddings when there is no output.weight).
  *
+ * An mmproj file (general.architecture "clip": LLaVA's CLIP tower and
+ * projector) becomes the vision half of a llava-hf checkpoint
+ * (formats/vtp-gguf-mmproj.h). With a text model beside it, the config is a
+ * llava one whose text_config is the llama config above and whose
+ * image_token_index is the vocabulary's "<image>" (-1 when it has none: the
+ * prompt is split at the marker's text); alone, its text_config says only
+ * the projector's output width.
+ *
  * Other architectures are refused, naming general.architecture. */
 #pragma once
 #include "vtp-checkpoint.h"
@@ -27,9 +35,10 @@
 
 G_BEGIN_DECLS
 
-/* Fills @c (tensors, config) from the GGUF at @path; c->dir is set by the
- * caller (the file's canonical path). */
-gboolean vtp_gguf_checkpoint_fill (VtpCheckpoint *c, const char *path, GError **error);
+/* Fills @c (tensors, config, image processor) from the GGUF files @paths
+ * (NULL-terminated: a text model, an mmproj file, or one of each); c->dir
+ * is set by the caller. */
+gboolean vtp_gguf_checkpoint_fill (VtpCheckpoint *c, const char *const *paths, GError **error);
 
 /* The GGUF name of the vtp name @name ("layers.3.attention.wq.weight" ->
  * "blk.3.attn_q.weight"), for error messages; a copy of @name when it has
