@@ -259,6 +259,7 @@ build_program (VtpDevice *dev, GError **error)
   cl_int err;
   cl_uint n_kernels = 0;
   cl_kernel *kernels;
+  char *options;
   gint64 t0 = g_get_monotonic_time ();
 
   dev->program = clCreateProgramWithSource (dev->context, 1, srcs, NULL, &err);
@@ -268,8 +269,12 @@ build_program (VtpDevice *dev, GError **error)
         "Could not create the kernel program on %s: %s", dev->name, vtp_cl_strerror (err));
     return FALSE;
   }
-  err = clBuildProgram (dev->program, 1, &dev->id, dev->int8_dot ? "-cl-std=CL1.2 -w -DVTP_X86_VNNI"
-      : "-cl-std=CL1.2 -w", NULL, NULL);
+  /* $VTP_KERNEL_DEFINES: more build options, for trying a kernel's
+   * tunables (e.g. -DVNNI_PREFETCH=8192) without rebuilding */
+  options = g_strdup_printf ("-cl-std=CL1.2 -w%s %s", dev->int8_dot ? " -DVTP_X86_VNNI" : "",
+      g_getenv ("VTP_KERNEL_DEFINES") ? g_getenv ("VTP_KERNEL_DEFINES") : "");
+  err = clBuildProgram (dev->program, 1, &dev->id, options, NULL, NULL);
+  g_free (options);
   if (err != CL_SUCCESS) {
     size_t n = 0;
     char *log;

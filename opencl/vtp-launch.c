@@ -1,6 +1,59 @@
 #include "vtp-launch.h"
+#include <stdio.h>
 
 const cl_mem vtp_null_mem = NULL;
+
+/* VTP_PROFILE_KERNELS=1: every launch waits for its kernel, and the wall
+ * time of each kernel name (enqueue to finish, so launch overhead
+ * included) is summed and printed at exit. A developer's tool: the waits
+ * serialize the queue. */
+typedef struct {
+  guint64 calls;
+  gint64 us;
+} KernelTime;
+
+static GHashTable *profile;   /* name -> KernelTime, under the device lock */
+static gint profile_on = -1;
+
+static gint
+compare_time (gconstpointer a, gconstpointer b, gpointer table)
+{
+  const KernelTime *x = g_hash_table_lookup (table, *(char *const *) a);
+  const KernelTime *y = g_hash_table_lookup (table, *(char *const *) b);
+  return x->us < y->us ? 1 : x->us > y->us ? -1 : 0;
+}
+
+static void
+profile_print (void)
+{
+  g_autofree gpointer *names = NULL;
+  guint n = 0;
+  gint64 total = 0;
+
+  names = g_hash_table_get_keys_as_array (profile, &n);
+  g_qsort_with_data (names, n, sizeof (gpointer), compare_time, profile);
+  for (guint i = 0; i < n; i++)
+    total += ((KernelTime *) g_hash_table_lookup (profile, names[i]))->us;
+  fprintf (stderr, "%-28s %10s %12s %9s %6s\n", "kernel", "calls", "total ms", "us/call", "share");
+  for (guint i = 0; i < n; i++) {
+    const KernelTime *t = g_hash_table_lookup (profile, names[i]);
+    fprintf (stderr, "%-28s %10" G_GUINT64_FORMAT " %12.1f %9.1f %5.1f%%\n", (char *) names[i], t->calls,
+        t->us / 1e3, (double) t->us / MAX (t->calls, 1), 100.0 * t->us / MAX (total, 1));
+  }
+}
+
+static gboolean
+profiling (void)
+{
+  if (G_UNLIKELY (profile_on < 0)) {
+    profile_on = g_getenv ("VTP_PROFILE_KERNELS") != NULL;
+    if (profile_on) {
+      profile = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+      atexit (profile_print);
+    }
+  }
+  return profile_on;
+}
 
 void
 vtp_launch (VtpDevice *dev, const char *name, guint dims, const size_t *global,
@@ -16,7 +69,20 @@ vtp_launch (VtpDevice *dev, const char *name, guint dims, const size_t *global,
   k = vtp_device_kernel (dev, name);
   for (guint i = 0; i < n_args && err == CL_SUCCESS; i++)
     err = clSetKernelArg (k, i, args[i].size, args[i].value);
-  if (err == CL_SUCCESS)
+  if (G_UNLIKELY (profiling ()) && err == CL_SUCCESS) {
+    gint64 t0;
+    KernelTime *t;
+    clFinish (dev->queue);
+    t0 = g_get_monotonic_time ();
+    err = clEnqueueNDRangeKernel (dev->queue, k, dims, NULL, global, local, 0, NULL, NULL);
+    clFinish (dev->queue);
+    if (!(t = g_hash_table_lookup (profile, name))) {
+      t = g_new0 (KernelTime, 1);
+      g_hash_table_insert (profile, g_strdup (name), t);
+    }
+    t->calls++;
+    t->us += g_get_monotonic_time () - t0;
+  } else if (err == CL_SUCCESS)
     err = clEnqueueNDRangeKernel (dev->queue, k, dims, NULL, global, local, 0, NULL, NULL);
   vtp_device_unlock (dev);
   if (err != CL_SUCCESS)

@@ -73,17 +73,23 @@ pack_p16 (void *dst, const void *src, gint64 n, gint64 k, gsize es, gboolean pai
 typedef struct {
   guint16 offset, count, unit;
   gboolean quad;
+  guint16 dest;     /* where it goes: byte 16 dest of the panel block */
 } BlockField;
 
 static const BlockField *
 block_fields (VtpDType t)
 {
-  static const BlockField q8_0[] = { { 0, 1, 2 }, { 2, 32, 1, TRUE }, { 0, 0, 0 } };
-  static const BlockField q4_0[] = { { 0, 1, 2 }, { 2, 16, 1, TRUE }, { 0, 0, 0 } };
-  static const BlockField q4_k[] = { { 0, 2, 2 }, { 4, 12, 1 }, { 16, 128, 1, TRUE }, { 0, 0, 0 } };
-  static const BlockField q5_k[] = { { 0, 2, 2 }, { 4, 12, 1 }, { 16, 32, 1, TRUE }, { 48, 128, 1, TRUE }, { 0, 0, 0 } };
-  static const BlockField q6_k[] = { { 0, 128, 1, TRUE }, { 128, 64, 1, TRUE }, { 192, 16, 1 }, { 208, 1, 2 },
-    { 0, 0, 0 } };
+  static const BlockField q8_0[] = { { 0, 1, 2, FALSE, 0 }, { 2, 32, 1, TRUE, 2 }, { 0 } };
+  static const BlockField q4_0[] = { { 0, 1, 2, FALSE, 0 }, { 2, 16, 1, TRUE, 2 }, { 0 } };
+  static const BlockField q4_k[] = { { 0, 2, 2, FALSE, 0 }, { 4, 12, 1, FALSE, 4 }, { 16, 128, 1, TRUE, 16 },
+    { 0 } };
+  static const BlockField q5_k[] = { { 0, 2, 2, FALSE, 0 }, { 4, 12, 1, FALSE, 4 }, { 16, 32, 1, TRUE, 16 },
+    { 48, 128, 1, TRUE, 48 }, { 0 } };
+  /* by half (quant.cl: Q6_HALF): ql, qh and scales of elements 0..127,
+   * then of 128..255, then d */
+  static const BlockField q6_k[] = { { 0, 64, 1, TRUE, 0 }, { 128, 32, 1, TRUE, 64 }, { 192, 8, 1, FALSE, 96 },
+    { 64, 64, 1, TRUE, 104 }, { 160, 32, 1, TRUE, 168 }, { 200, 8, 1, FALSE, 200 }, { 208, 1, 2, FALSE, 208 },
+    { 0 } };
   switch (t) {
     case VTP_DTYPE_Q8_0: return q8_0;
     case VTP_DTYPE_Q4_0: return q4_0;
@@ -114,7 +120,7 @@ pack_blocks_p16 (void *dst, const void *src, gint64 n, gint64 k, VtpDType t)
           const guint8 *blk = s + (p + j) * row + b * bb + f->offset;
           for (gint i = 0; i < f->count; i++) {
             const gsize at = f->quad ? (gsize) (i / 4) * 4 * PANEL + 4 * j + i % 4 : ((gsize) i * PANEL + j) * f->unit;
-            memcpy (pb + PANEL * f->offset + at, blk + (gsize) i * f->unit, f->unit);
+            memcpy (pb + PANEL * f->dest + at, blk + (gsize) i * f->unit, f->unit);
           }
         }
     }

@@ -18,7 +18,9 @@
  *     four consecutive bytes of a row in one 32-bit lane, as an int8 dot
  *     product instruction reads them (one vload16 of uint: 4 bytes of the
  *     16 rows). The N % 16 last rows follow, plain. Same size as layout 0
- *     (vtp-linear.c packs it: pack_blocks_p16).
+ *     (vtp-linear.c packs it: pack_blocks_p16). Q6_K's fields are split by
+ *     half instead (Q6_QL etc. below), so that a kernel reads its panel
+ *     block front to back.
  *
  * Kernels, layout 1 (CPUs; local size 1, explicit 16-wide vectors):
  *  - qlinear_p16_<T>_<TM>, TM = 1..4: a TM x 16 tile of y, block by block:
@@ -245,20 +247,32 @@ inline void dq_panel_k4 (__global const uchar *pb, __global const uchar *qh, __g
 inline void dq_panel_q4_k (__global const uchar *pb, float *out) { dq_panel_k4 (pb, 0, pb + 256, out); }
 inline void dq_panel_q5_k (__global const uchar *pb, float *out) { dq_panel_k4 (pb, pb + 256, pb + 768, out); }
 
-/* Q6_K panel block: ql at 0 (128 x 16), qh at 2048 (64 x 16), scales at
- * 3072 (16 x 16 signed), d at 3328. The four quants of step l of half h. */
+/* Q6_K panel block, in the order the kernels read it: per half h of the
+ * 256 elements, its ql bytes (64 x 16, quad), qh bytes (32 x 16, quad) and
+ * its 8 scales (8 x 16 signed); d at 3328. (Fields one after the other, as
+ * for the other types, had each half jump between three regions 1-3 KB
+ * apart: the prefetcher lost them, and the int8 GEMV ran at 15 GB/s from
+ * memory against Q4_K's 38.) */
+#define Q6_HALF 1664
+inline __global const uchar *q6_ql (__global const uchar *pb, int h) { return pb + h * Q6_HALF; }
+inline __global const uchar *q6_qh (__global const uchar *pb, int h) { return pb + h * Q6_HALF + 1024; }
+
+/* The four quants of step l of half h. */
 inline void q6_quarters (__global const uchar *pb, int h, int l, float16 q[4])
 {
-  const uchar16 a = quad_u8 (pb, 64 * h + l), b = quad_u8 (pb, 64 * h + l + 32);
-  const uchar16 qh = quad_u8 (pb + 2048, 32 * h + l);
+  const uchar16 a = quad_u8 (q6_ql (pb, h), l), b = quad_u8 (q6_ql (pb, h), l + 32);
+  const uchar16 qh = quad_u8 (q6_qh (pb, h), l);
   q[0] = s8_to_float16 (as_char16 ((a & (uchar16) 15) | ((qh & (uchar16) 3) << (uchar16) 4)) - (char16) 32);
   q[1] = s8_to_float16 (as_char16 ((b & (uchar16) 15) | (((qh >> (uchar16) 2) & (uchar16) 3) << (uchar16) 4)) - (char16) 32);
   q[2] = s8_to_float16 (as_char16 ((a >> (uchar16) 4) | (((qh >> (uchar16) 4) & (uchar16) 3) << (uchar16) 4)) - (char16) 32);
   q[3] = s8_to_float16 (as_char16 ((b >> (uchar16) 4) | ((qh >> (uchar16) 6) << (uchar16) 4)) - (char16) 32);
 }
+/* Scale i (0..15) of the 16 rows: loaded as 4 aligned words (a char16
+ * load from global memory became 8 two-byte inserts). */
 inline float16 q6_scale (__global const uchar *pb, int i)
 {
-  return s8_to_float16 (vload16 (i, (__global const char *) pb + 3072));
+  return s8_to_float16 (as_char16 (vload4 (0, (__global const uint *) (pb + (i / 8) * Q6_HALF + 1536
+      + 16 * (i % 8)))));
 }
 
 inline void dq_panel_q6_k (__global const uchar *pb, float *out)
@@ -512,6 +526,15 @@ DEFINE_QLINEAR (q6_k)
 typedef int vtp_v16si __attribute__ ((vector_size (64)));
 #define VNNI __attribute__ ((target ("avx512vnni,avx512bw,avx512vl")))
 #define VNNI_MAX_K 16384       /* longest row (vtp-linear.c checks) */
+/* Where the K-quant GEMV prefetches, from the super-block it is about to
+ * read (bytes; -1: none). 0: that super-block's own lines, all requested
+ * before the first is used (measured on the bench LLM's Q4_K_M decode,
+ * interleaved runs: no prefetch 27-32 tokens/s, 0: 33-39, 512 to 16384
+ * bytes ahead: 26-29; Q8_0 and Q4_0 gain nothing: not for them). Set
+ * with $VTP_KERNEL_DEFINES (-DVNNI_PREFETCH=N) to try others. */
+#ifndef VNNI_PREFETCH
+#define VNNI_PREFETCH 0
+#endif
 
 /* acc + the sums of 4 products of unsigned bytes of u and signed bytes of
  * s, per 32-bit lane */
@@ -626,8 +649,8 @@ VNNI inline float16 vnni_super_q4_0 (__global const uchar *pb, const int *xq, co
 }
 
 /* Q6_K super-block of 16 rows: quarter u (32 elements, x's block 4 h + u)
- * of half h takes its low 4 bits from ql (quad group 16 h + 8 (u & 1) + g,
- * low nibbles for u < 2) and 2 high bits from qh (group 8 h + g, bits 2 u);
+ * of half h takes its low 4 bits from its ql (quad group 8 (u & 1) + g,
+ * low nibbles for u < 2) and 2 high bits from its qh (group g, bits 2 u);
  * a scale per 16 elements: d s dx (sum q xq - 32 sum xq). */
 VNNI inline float16 vnni_super_q6_k (__global const uchar *pb, const int *xq, const int *xs, const float *dx,
     float16 acc)
@@ -639,10 +662,10 @@ VNNI inline float16 vnni_super_q6_k (__global const uchar *pb, const int *xq, co
     int16 s[2][4] = { { 0, 0, 0, 0 }, { 0, 0, 0, 0 } };
     UNROLL
     for (int g = 0; g < 8; g++) {
-      const uint16 hv = quad_at (pb + 2048, 8 * h + g);
+      const uint16 hv = quad_at (q6_qh (pb, h), g);
       UNROLL
       for (int u = 0; u < 2; u++) {
-        const uint16 v = quad_at (pb, 16 * h + 8 * u + g);
+        const uint16 v = quad_at (q6_ql (pb, h), 8 * u + g);
         const uint16 lo = (v & 0x0f0f0f0fu) | (((hv >> (2 * u)) & 0x03030303u) << 4);
         const uint16 hi = ((v >> 4) & 0x0f0f0f0fu) | (((hv >> (2 * u + 4)) & 0x03030303u) << 4);
         s[u][g / 4] = dpbusd (s[u][g / 4], as_int16 (lo), (int16) xq[8 * (4 * h + u) + g]);
@@ -673,8 +696,12 @@ VNNI float16 vnni_panel_##T (__global const uchar *pa, const int *xq, const int 
 {                                                                              \
   const int per = QK_##T / 32;                                                 \
   float16 a = 0.0f;                                                            \
-  for (int b = 0; b < nb; b += per)                                            \
+  for (int b = 0; b < nb; b += per) {                                          \
+    __global const uchar *pf = pa + (size_t) (b / per) * 16 * BB_##T + VNNI_PREFETCH; \
+    for (int c = 0; VNNI_PREFETCH >= 0 && per > 1 && c < 16 * BB_##T; c += 64) \
+      __builtin_prefetch (pf + c);                                             \
     a = vnni_super_##T (pa + (size_t) (b / per) * 16 * BB_##T, xq + 8 * b, xs + 2 * b, dx + b, a); \
+  }                                                                            \
   return a;                                                                    \
 }                                                                              \
                                                                                \
@@ -850,7 +877,7 @@ VNNI void vnni_tile_q6_k (__global const uchar *wp, __global const uchar *scratc
           UNROLL
           for (int gg = 0; gg < 4; gg++) {
             const int g = 4 * second + gg;
-            const uint16 v = quad_at (pb, 16 * h + 8 * u + g), hv = quad_at (pb + 2048, 8 * h + g);
+            const uint16 v = quad_at (q6_ql (pb, h), 8 * u + g), hv = quad_at (q6_qh (pb, h), g);
             const uint16 lo = (v & 0x0f0f0f0fu) | (((hv >> (2 * u)) & 0x03030303u) << 4);
             const uint16 hi = ((v >> 4) & 0x0f0f0f0fu) | (((hv >> (2 * u + 4)) & 0x03030303u) << 4);
             UNROLL
