@@ -389,6 +389,11 @@ link_end (VtpGraphSpec *spec, JsonObject *lo, const char *member, const char *pa
   if (!s)
     return FALSE;
   parts = g_strsplit (s, ".", 2);
+  /* g_strsplit ("") gives no parts at all, and "enc." an empty pad name:
+   * neither names anything to link */
+  if (!parts[0] || !*parts[0] || (parts[1] && !*parts[1]))
+    return fail (error, VTP_GRAPH_ERROR_INVALID, spec->file, path, "\"%s\" is \"%s\": expected an element "
+        "name from $.elements, or \"element.pad\"", member, s);
   if ((i = find_element (spec, parts[0])) < 0)
     return fail (error, VTP_GRAPH_ERROR_INVALID, spec->file, path, "\"%s\": no element named \"%s\" in "
         "$.elements", member, parts[0]);

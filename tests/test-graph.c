@@ -327,6 +327,13 @@ test_malformed (void)
     { HEAD "\"elements\": [" ENC ", " LLM "], \"input\": \"enc\", \"output\": \"llm\"}", "$.links: missing" },
     { HEAD "\"elements\": [" ENC ", " LLM "], \"links\": [{\"from\": \"enc\", \"to\": \"lm\"}]}",
       "$.links[0]: \"to\": no element named \"lm\"" },
+    /* an empty end once reached find_element as NULL (a crash) */
+    { HEAD "\"elements\": [" ENC ", " LLM "], \"links\": [{\"from\": \"\", \"to\": \"llm\"}]}",
+      "$.links[0]: \"from\" is \"\": expected an element name" },
+    { HEAD "\"elements\": [" ENC ", " LLM "], \"links\": [{\"from\": \"enc\", \"to\": \"\"}]}",
+      "$.links[0]: \"to\" is \"\": expected an element name" },
+    { HEAD "\"elements\": [" ENC ", " LLM "], \"links\": [{\"from\": \"enc.\", \"to\": \"llm\"}]}",
+      "$.links[0]: \"from\" is \"enc.\": expected an element name" },
     { HEAD "\"elements\": [" ENC ", " LLM "], \"links\": [{\"from\": \"enc\", \"to\": \"llm\"}]}",
       "$.links[0]: enc (vtpencoder) gives application/x-vtp-tensor" },
     { HEAD "\"elements\": [" ENC "], \"input\": \"enc\"}", "$: missing member \"output\"" },
