@@ -1,6 +1,6 @@
 /* vtp-graph-spec.c: reading and checking graph files (see vtp-graph-spec.h). */
 #include "vtp-graph-spec.h"
-#include <json-glib/json-glib.h>
+#include "vtp-json.h"
 #include <string.h>
 
 G_DEFINE_QUARK (vtp-graph-error-quark, vtp_graph_error)
@@ -525,11 +525,11 @@ vtp_graph_spec_parse (const char *json, gssize length, const char *file, GError 
   g_array_set_clear_func (spec->elements, (GDestroyNotify) clear_element);
   spec->links = g_array_new (FALSE, TRUE, sizeof (VtpGraphLink));
   g_array_set_clear_func (spec->links, (GDestroyNotify) clear_link);
-  if (!json_parser_load_from_data (parser, json, length, &json_error)) {
+  if (!vtp_json_parser_load (parser, json, length, &json_error)) {
     g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_PARSE, "%s: not valid JSON: %s", file, json_error->message);
     return NULL;
   }
-  if (!json_parser_get_root (parser) || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
+  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
     fail (error, VTP_GRAPH_ERROR_PARSE, file, "$", "a graph is a JSON object (docs/graph-format.md)");
     return NULL;
   }

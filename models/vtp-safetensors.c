@@ -1,7 +1,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "vtp-safetensors.h"
-#include <json-glib/json-glib.h>
+#include "vtp-json.h"
 #include <string.h>
 
 char *
@@ -152,7 +152,7 @@ vtp_safetensors_open (const char *path, GError **error)
     return NULL;
   }
   parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, (const char *) bytes + 8, header_len, &local)
+  if (!vtp_json_parser_load (parser, (const char *) bytes + 8, header_len, &local)
       || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "%s: the safetensors header is not a JSON object%s%s",
         path, local ? ": " : "", local ? local->message : "");

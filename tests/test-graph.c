@@ -350,6 +350,19 @@ test_malformed (void)
     if (!g_str_has_prefix (error->message, "bad.json: ") || !strstr (error->message, cases[i][1]))
       g_error ("case %u: \"%s\"\n  expected to contain \"%s\"", i, error->message, cases[i][1]);
   }
+
+  /* nested 100,000 deep: json-glib's recursion overflowed the stack */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GString) s = g_string_new (HEAD "\"elements\": ");
+    g_autoptr (VtpGraph) g = NULL;
+    for (guint i = 0; i < 100000; i++)
+      g_string_append_c (s, '[');
+    g = vtp_graph_new_from_data (s->str, "bad.json", &error);
+    g_assert_null (g);
+    g_assert_nonnull (strstr (error->message, "bad.json: not valid JSON: arrays and objects nested deeper than 512 "
+            "levels"));
+  }
 }
 
 /* Random damage to every ready-made graph, text-level: each damaged file

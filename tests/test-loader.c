@@ -6,6 +6,9 @@
 #include <glib/gstdio.h>
 #include "vtp-checkpoint.h"
 #include "vtp-config.h"
+#include "vtp-json.h"
+#include "vtp-tokenizer.h"
+#include "vtp-wordpiece.h"
 
 static char *tmpdir;
 
@@ -222,6 +225,96 @@ test_config_errors (void)
   expect_config_error ("{\"image_token_index\":40000}", "image_token_index 40000 is outside the vocabulary of 32000");
 }
 
+/* @before, @depth nested arrays, @after */
+static char *
+nested (const char *before, guint depth, const char *after)
+{
+  GString *s = g_string_new (before);
+  for (guint i = 0; i < depth; i++)
+    g_string_append_c (s, '[');
+  for (guint i = 0; i < depth; i++)
+    g_string_append_c (s, ']');
+  g_string_append (s, after);
+  return g_string_free (s, FALSE);
+}
+
+static gboolean
+json_loads (const char *text, GError **error)
+{
+  g_autoptr (JsonParser) p = json_parser_new ();
+  return vtp_json_parser_load (p, text, -1, error);
+}
+
+/* json-glib recurses once per level: JSON nested 100,000 deep overflowed
+ * the stack (a SIGSEGV in vtp-run and gst-launch alike). Every file is
+ * read through vtp_json_parser_load, which refuses nesting deeper than
+ * VTP_JSON_MAX_DEPTH before json-glib sees it. */
+static void
+test_json_depth (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *ok = nested ("{\"a\": ", VTP_JSON_MAX_DEPTH - 1, "}");
+  g_autofree char *deep = nested ("{\"a\": ", 100000, "}");
+  g_autofree char *strings = NULL;
+  g_autofree char *comment = nested ("{\"a\": /\"/ ", 100000, " /\"/}");
+  g_autofree char *quoted = nested ("{\"a\": '\\', \"b\": ", 100000, "}");
+  g_autofree char *header = nested ("{\"__metadata__\": ", 100000, "}");
+  g_autofree char *st = write_safetensors ("deep.safetensors", header, 0);
+  g_autofree char *cp = NULL;
+  GString *s = g_string_new ("{\"a\": [");
+
+  g_assert_true (json_loads (ok, &error));
+  g_assert_no_error (error);
+  g_assert_false (json_loads (deep, &error));
+  g_assert_error (error, VTP_JSON_ERROR, VTP_JSON_ERROR_DEPTH);
+  g_assert_nonnull (strstr (error->message, "nested deeper than 512 levels (at byte 517)"));
+  g_clear_error (&error);
+  /* brackets in strings, escaped quotes too, are not nesting */
+  for (guint i = 0; i < 2000; i++)
+    g_string_append (s, "\"[{\\\"[\", ");
+  g_string_append (s, "\"\"]}");
+  strings = g_string_free (s, FALSE);
+  g_assert_true (json_loads (strings, &error));
+  g_assert_no_error (error);
+  /* json-glib 1.6 skips '/' to '/' as a comment, and reads '\\' as a
+   * string: a quote in either cannot hide the nesting after it */
+  g_assert_false (json_loads (comment, &error));
+  g_assert_error (error, VTP_JSON_ERROR, VTP_JSON_ERROR_DEPTH);
+  g_clear_error (&error);
+  g_assert_false (json_loads (quoted, &error));
+  g_assert_error (error, VTP_JSON_ERROR, VTP_JSON_ERROR_DEPTH);
+  g_clear_error (&error);
+  g_assert_false (json_loads ("  ", &error));
+  g_assert_error (error, VTP_JSON_ERROR, VTP_JSON_ERROR_EMPTY);
+  g_clear_error (&error);
+
+  /* each reader names its file */
+  g_assert_null (vtp_safetensors_open (st, &error));
+  g_assert_nonnull (strstr (error->message, "deep.safetensors: the safetensors header"));
+  g_assert_nonnull (strstr (error->message, "nested deeper than 512 levels"));
+  g_clear_error (&error);
+  g_assert_null (vtp_tokenizer_new_from_data (deep, -1, "deep/tokenizer.json", &error));
+  g_assert_nonnull (strstr (error->message, "deep/tokenizer.json"));
+  g_assert_nonnull (strstr (error->message, "nested deeper than 512 levels"));
+  g_clear_error (&error);
+  g_assert_null (vtp_wordpiece_new_from_data (deep, -1, "deep/tokenizer.json", &error));
+  g_assert_nonnull (strstr (error->message, "deep/tokenizer.json"));
+  g_assert_nonnull (strstr (error->message, "nested deeper than 512 levels"));
+  g_clear_error (&error);
+  cp = write_file ("config.json", deep, strlen (deep));
+  g_assert_null (vtp_checkpoint_open (tmpdir, &error));
+  g_assert_error (error, VTP_ERROR, VTP_ERROR_FORMAT);
+  g_assert_nonnull (strstr (error->message, "config.json is not valid JSON: arrays and objects nested deeper"));
+  g_clear_error (&error);
+  /* an empty config.json: an error, not a Json-CRITICAL on its NULL root */
+  g_assert_true (g_file_set_contents (cp, "", 0, NULL));
+  g_assert_null (vtp_checkpoint_open (tmpdir, &error));
+  g_assert_nonnull (strstr (error->message, "config.json is not valid JSON: the document is empty"));
+  g_clear_error (&error);
+  g_unlink (cp);
+  g_unlink (st);
+}
+
 /* The mapped bytes a load gives back to the kernel are those of the rows it
  * read, never past the tensor: Q-Former's query_tokens [1, 32, 768] are read
  * as [32, 768], and a range computed from the file's first dimension ran 32
@@ -274,6 +367,7 @@ main (int argc, char **argv)
   g_test_add_func ("/loader/sharded-directory", test_sharded_directory);
   g_test_add_func ("/loader/llava-config-defaults", test_llava_config_defaults);
   g_test_add_func ("/loader/config-errors", test_config_errors);
+  g_test_add_func ("/loader/json-depth", test_json_depth);
   ret = g_test_run ();
   {
     GDir *d = g_dir_open (tmpdir, 0, NULL);
