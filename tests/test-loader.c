@@ -71,11 +71,43 @@ test_safetensors (void)
   g_assert_nonnull (strstr (error->message, "stored as F64"));
   g_clear_error (&error);
 
+  /* known dtypes vtp does not load (4-bit F4 here) open, and so does an
+   * empty tensor inside another's bytes: it has no bytes to share */
+  {
+    g_autofree char *p = write_safetensors ("others.safetensors",
+        "{\"f4\":{\"dtype\":\"F4\",\"shape\":[2,3],\"data_offsets\":[0,3]},"
+        "\"e\":{\"dtype\":\"F32\",\"shape\":[0,5],\"data_offsets\":[1,1]}}", 3);
+    g_autoptr (VtpSafetensors) o = vtp_safetensors_open (p, &error);
+    g_assert_no_error (error);
+    g_assert_false (vtp_safetensors_find (o, "f4")->dtype_supported);
+    g_assert_cmpuint (vtp_safetensors_find (o, "e")->n_bytes, ==, 0);
+  }
+
   expect_open_error ("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", 10, VTP_ERROR_FILE,
       "truncated: tensor 'a' ends at byte 16");
   expect_open_error ("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,12]}}", 16, VTP_ERROR_FORMAT,
       "do not match its size");
   expect_open_error ("{\"a\":{\"dtype\":\"F32\",\"shape\":[4]}}", 16, VTP_ERROR_FORMAT, "lacks dtype, shape or data_offsets");
+  /* overlapping tensors read each other's bytes: both are named */
+  expect_open_error ("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+      "\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[8,24]}}", 24, VTP_ERROR_FORMAT,
+      "tensors 'a' (bytes 0 to 16) and 'b' (bytes 8 to 24) overlap");
+  expect_open_error ("{\"a\":{\"dtype\":\"U8\",\"shape\":[24],\"data_offsets\":[0,24]},"
+      "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]},"
+      "\"c\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[16,24]}}", 24, VTP_ERROR_FORMAT,
+      "tensors 'a' (bytes 0 to 24) and 'b' (bytes 4 to 12) overlap");
+  /* an unknown dtype is named as such, not as a size mismatch */
+  expect_open_error ("{\"a\":{\"dtype\":\"F13\",\"shape\":[4],\"data_offsets\":[0,16]}}", 16, VTP_ERROR_FORMAT,
+      "tensor 'a' has an unknown dtype \"F13\" (safetensors dtypes: F32, ");
+  /* fields of the wrong JSON type: errors, not Json-CRITICALs */
+  expect_open_error ("{\"a\":{\"dtype\":[\"F32\"],\"shape\":[4],\"data_offsets\":[0,16]}}", 16, VTP_ERROR_FORMAT,
+      "tensor 'a' has an unknown dtype that is not a string");
+  expect_open_error ("{\"a\":{\"dtype\":\"F32\",\"shape\":\"x\",\"data_offsets\":[0,16]}}", 16, VTP_ERROR_FORMAT,
+      "tensor 'a' has a malformed shape or data_offsets");
+  expect_open_error ("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[[0],16]}}", 16, VTP_ERROR_FORMAT,
+      "tensor 'a' has a malformed shape or data_offsets");
+  expect_open_error ("{\"a\":{\"dtype\":\"F4\",\"shape\":[3],\"data_offsets\":[0,2]}}", 2, VTP_ERROR_FORMAT,
+      "do not match its size");
   expect_open_error ("[1, 2, 3]", 0, VTP_ERROR_FORMAT, "not a JSON object");
   expect_open_error ("{\"a\": ", 0, VTP_ERROR_FORMAT, "not a JSON object");
   {
