@@ -133,6 +133,15 @@ require (gboolean ok, GError **error, const char *format, ...)
   return FALSE;
 }
 
+/* Patches and the class token, in 64 bits: (image_size / patch_size)²
+ * of two ints overflows an int (the tower's n_tokens). */
+static gint64
+patch_tokens (const VtpVisionConfig *c)
+{
+  const gint64 side = c->image_size / c->patch_size;
+  return side * side + 1;
+}
+
 /* Reads a vision config over the defaults in @c, and checks it. */
 static gboolean
 parse_vision (JsonObject *o, const char *where, VtpVisionConfig *c, const char *act, GError **error)
@@ -153,6 +162,8 @@ parse_vision (JsonObject *o, const char *where, VtpVisionConfig *c, const char *
           c->num_attention_heads)
       && require (c->patch_size > 0 && c->image_size > 0 && c->image_size % c->patch_size == 0, error,
           "%s: image_size %d is not a multiple of patch_size %d", where, c->image_size, c->patch_size)
+      && require (patch_tokens (c) <= G_MAXINT, error, "%s: image_size %d / patch_size %d makes %" G_GINT64_FORMAT
+          " patch tokens, more than vtp counts (%d)", where, c->image_size, c->patch_size, patch_tokens (c), G_MAXINT)
       && require (c->num_channels == 3, error, "%s: num_channels is %d, vtp reads RGB (3)", where, c->num_channels)
       && require (c->num_hidden_layers > 0 && c->intermediate_size > 0, error,
           "%s: num_hidden_layers and intermediate_size must be positive", where);

@@ -72,6 +72,21 @@ natural_element (JsonArray *a, guint i, gint64 *out)
   return TRUE;
 }
 
+/* The bytes of @ndim dimensions @shape of @bits-bit elements, FALSE when
+ * the count overflows 64 bits (a header may claim any shape: the product
+ * wrapping round could match a short extent) or is not whole bytes. */
+static gboolean
+extent_bytes (gint ndim, const gint64 *shape, guint bits, guint64 *out)
+{
+  guint64 n = bits;
+
+  for (gint i = 0; i < ndim; i++)
+    if (!g_uint64_checked_mul (&n, n, (guint64) shape[i]))
+      return FALSE;
+  *out = n / 8;
+  return n % 8 == 0;
+}
+
 /* The member @name of @o when it is an array of @min to @max non-negative
  * integers, read into @out; NULL otherwise. */
 static JsonArray *
@@ -97,7 +112,8 @@ parse_entry (VtpSafetensors *st, const char *name, JsonNode *node, const guint8 
   JsonArray *shape;
   const char *dtype;
   VtpStTensor *t;
-  gint64 offsets[2], begin, end, n = 1;
+  gint64 offsets[2], begin, end;
+  guint64 size;
   gint d;
 
   if (!o || !dn || !json_object_has_member (o, "shape") || !json_object_has_member (o, "data_offsets")) {
@@ -130,11 +146,9 @@ parse_entry (VtpSafetensors *st, const char *name, JsonNode *node, const guint8 
     return FALSE;
   }
   t->ndim = json_array_get_length (shape);
-  for (gint i = 0; i < t->ndim; i++)
-    n *= t->shape[i];
   begin = offsets[0];
   end = offsets[1];
-  if (end < begin || (n * dtypes[d].bits) % 8 || (end - begin) != n * dtypes[d].bits / 8) {
+  if (end < begin || !extent_bytes (t->ndim, t->shape, dtypes[d].bits, &size) || (guint64) (end - begin) != size) {
     char *s = vtp_shape_to_string (t->ndim, t->shape);
     g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT,
         "%s: tensor '%s' (%s %s) has data_offsets [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT

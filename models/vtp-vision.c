@@ -126,7 +126,8 @@ vtp_vision_tower_load (VtpCheckpoint *c, const char *prefix, const VtpVisionConf
   m->cfg = *cfg;
   m->features = *features;
   m->dev = vtp_device_ref (dev);
-  m->n_tokens = (cfg->image_size / cfg->patch_size) * (cfg->image_size / cfg->patch_size) + 1;
+  /* in 64 bits: the config's checks keep the count within an int */
+  m->n_tokens = (gint) ((gint64) (cfg->image_size / cfg->patch_size) * (cfg->image_size / cfg->patch_size) + 1);
   for (gint i = 0; i < features->n_layers; i++) {
     if (features->layers[i] < 0 || features->layers[i] > cfg->num_hidden_layers) {
       g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "Vision feature layer %d is outside the %d hidden "

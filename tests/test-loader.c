@@ -108,6 +108,12 @@ test_safetensors (void)
       "tensor 'a' has a malformed shape or data_offsets");
   expect_open_error ("{\"a\":{\"dtype\":\"F4\",\"shape\":[3],\"data_offsets\":[0,2]}}", 2, VTP_ERROR_FORMAT,
       "do not match its size");
+  /* element counts past 64 bits (UBSan: signed overflow); [2^62, 4] F32
+   * wrapped round to 0 bytes and opened */
+  expect_open_error ("{\"a\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904,4],\"data_offsets\":[0,0]}}", 0,
+      VTP_ERROR_FORMAT, "tensor 'a' (F32 [4611686018427387904, 4]) has data_offsets [0, 0] that do not match its size");
+  expect_open_error ("{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4],\"data_offsets\":[0,16]}}", 16,
+      VTP_ERROR_FORMAT, "do not match its size");
   expect_open_error ("[1, 2, 3]", 0, VTP_ERROR_FORMAT, "not a JSON object");
   expect_open_error ("{\"a\": ", 0, VTP_ERROR_FORMAT, "not a JSON object");
   {
@@ -254,6 +260,10 @@ test_config_errors (void)
   expect_config_error ("{\"projector_hidden_act\":\"relu6\"}", "activation \"relu6\" is not supported");
   expect_config_error ("{\"vision_config\":{\"image_size\":100,\"patch_size\":14}}",
       "image_size 100 is not a multiple of patch_size 14");
+  /* (image_size / patch_size)² overflowed an int (UBSan), and the shape
+   * error that followed showed the wrapped count */
+  expect_config_error ("{\"vision_config\":{\"image_size\":393216,\"patch_size\":6}}",
+      "vision_config: image_size 393216 / patch_size 6 makes 4294967297 patch tokens");
   expect_config_error ("{\"image_token_index\":40000}", "image_token_index 40000 is outside the vocabulary of 32000");
 }
 
