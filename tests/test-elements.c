@@ -479,6 +479,90 @@ test_bad_models (void)
   }
 }
 
+/* A copy of fixture @fixture in a new directory, without its references;
+ * tensor @nan of its model.safetensors filled with NaN. */
+static char *
+fixture_copy_with_nan (const char *fixture, const char *nan)
+{
+  g_autofree char *src = fixture_path (fixture);
+  char *tmp = g_dir_make_tmp ("vtp-nan-model-XXXXXX", NULL);
+  g_autoptr (GDir) d = g_dir_open (src, 0, NULL);
+  g_autofree char *st_path = g_build_filename (tmp, "model.safetensors", NULL);
+  g_autoptr (VtpSafetensors) st = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree guint8 *bytes = NULL;
+  const VtpStTensor *t;
+  const char *n;
+  gsize len, at;
+
+  while ((n = g_dir_read_name (d))) {
+    g_autofree char *a = g_build_filename (src, n, NULL), *b = g_build_filename (tmp, n, NULL);
+    if (!g_str_has_prefix (n, "reference") && !g_str_has_suffix (n, ".png"))
+      copy_file (a, b, -1);
+  }
+  st = vtp_safetensors_open (st_path, &error);
+  g_assert_no_error (error);
+  t = vtp_safetensors_find (st, nan);
+  g_assert_true (t && t->dtype == VTP_DTYPE_F32);
+  at = t->data - (const guint8 *) g_mapped_file_get_contents (st->map);
+  g_assert_true (g_file_get_contents (st_path, (char **) &bytes, &len, NULL));
+  for (gsize i = 0; i < t->n_bytes / 4; i++) {
+    const float v = NAN;
+    memcpy (bytes + at + 4 * i, &v, 4);
+  }
+  g_assert_true (g_file_set_contents (st_path, (const char *) bytes, len, NULL));
+  return tmp;
+}
+
+static void
+remove_dir (const char *dir)
+{
+  GDir *d = g_dir_open (dir, 0, NULL);
+  const char *n;
+  while ((n = g_dir_read_name (d))) {
+    g_autofree char *p = g_build_filename (dir, n, NULL);
+    g_unlink (p);
+  }
+  g_dir_close (d);
+  g_rmdir (dir);
+}
+
+/* An lm_head of NaNs generates no text: vtpllm still pushes one buffer for
+ * the frame, empty (gst_buffer_new_memdup (text, 0) raised a
+ * GStreamer-CRITICAL, fatal under G_DEBUG=fatal-criticals), and vtpsrtenc
+ * makes no cue of it. */
+static void
+test_llm_empty_text (void)
+{
+  g_autofree char *dir = fixture_copy_with_nan ("llava-tiny-a", "language_model.lm_head.weight");
+  g_autoptr (VtpSafetensors) ref = open_reference ("llava-tiny-a");
+  const VtpStTensor *emb = vtp_safetensors_find (ref, "projector_output");
+  g_autofree char *caps = g_strdup_printf (GST_VTP_TENSOR_MEDIA_TYPE ",kind=image-embeddings,tokens=%d,width=%d",
+      (gint) emb->shape[0], (gint) emb->shape[1]);
+  GstElement *e = gst_element_factory_make ("vtpllm", NULL);
+  GstHarness *h, *srt;
+  GstBuffer *in = buffer_from (emb), *out;
+
+  g_object_set (e, "model", dir, "max-new-tokens", 4, NULL);
+  h = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
+  text_at_once (h);
+  gst_harness_set_src_caps_str (h, caps);
+  GST_BUFFER_PTS (in) = 0;
+  out = gst_harness_push_and_pull (h, in);
+  g_assert_nonnull (out);
+  g_assert_cmpuint (gst_buffer_get_size (out), ==, 0);
+  g_assert_cmpuint (GST_BUFFER_PTS (out), ==, 0);
+
+  srt = gst_harness_new ("vtpsrtenc");
+  gst_harness_set_src_caps_str (srt, "text/x-raw,format=utf8");
+  g_assert_cmpint (gst_harness_push (srt, out), ==, GST_FLOW_OK);
+  g_assert_cmpuint (gst_harness_buffers_received (srt), ==, 0);
+  gst_harness_teardown (srt);
+  gst_harness_teardown (h);
+  remove_dir (dir);
+}
+
 /* vtpadapter: reference CLIP features in, the recorded per-layer prompts
  * out, caps naming the adapter and its layer count. */
 static void
@@ -617,5 +701,6 @@ main (int argc, char **argv)
   g_test_add_func ("/elements/llm-adapter", test_llm_adapter);
   g_test_add_func ("/elements/llm-adapter-mismatch", test_llm_adapter_mismatch);
   g_test_add_func ("/elements/bad-models", test_bad_models);
+  g_test_add_func ("/elements/llm-empty-text", test_llm_empty_text);
   return g_test_run ();
 }
