@@ -197,9 +197,10 @@ test_api_directory (void)
     g_assert_cmpuint (g_array_index (pts, guint64, i), ==, i * GST_SECOND);
 }
 
-/* @program with @args; its exit status, its standard output in @out. */
+/* @program with @args, in @envp (NULL: this environment); its exit
+ * status, its standard output in @out. */
 static int
-spawn (const char *program, const char *const *args, char **out, char **err)
+spawn_env (const char *program, const char *const *args, char **envp, char **out, char **err)
 {
   GPtrArray *argv = g_ptr_array_new ();
   g_autoptr (GError) error = NULL;
@@ -209,10 +210,16 @@ spawn (const char *program, const char *const *args, char **out, char **err)
   for (guint i = 0; args[i]; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
-  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, 0, NULL, NULL, out, err, &status, &error));
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, envp, 0, NULL, NULL, out, err, &status, &error));
   g_assert_no_error (error);
   g_ptr_array_unref (argv);
   return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+static int
+spawn (const char *program, const char *const *args, char **out, char **err)
+{
+  return spawn_env (program, args, NULL, out, err);
 }
 
 static int
@@ -290,6 +297,19 @@ test_cli (void)
     g_clear_pointer (&out, g_free);
     g_clear_pointer (&err, g_free);
     g_assert_cmpint (vtp_run (bad_format, &out, &err), ==, 2);
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+  }
+
+  /* a non-ASCII prompt in a UTF-8 locale: vtp-run never set the locale, so
+   * GOption took the charset for ASCII ("Invalid byte sequence in
+   * conversion input", exit 2) */
+  {
+    const char *utf8_args[] = { graph, "--set", set_model, "--set", "max-new-tokens=2", "--input", image,
+      "--prompt", "Qu'est-ce que c'est ? é ✓", "--format", "json", "-q", NULL };
+    g_auto (GStrv) env = g_environ_setenv (g_get_environ (), "LC_ALL", "C.UTF-8", TRUE);
+    g_assert_cmpint (spawn_env (VTP_RUN_PATH, utf8_args, env, &out, &err), ==, 0);
+    g_assert_nonnull (strstr (out, "\"text\""));
   }
 }
 
