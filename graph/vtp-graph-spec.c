@@ -72,6 +72,23 @@ get_string (JsonObject *o, const char *member, gboolean required, const char *fi
   return json_node_get_string (n);
 }
 
+/* A boolean member into @out, left as it is when absent; FALSE (an error)
+ * when it is anything but true or false. */
+static gboolean
+get_boolean (JsonObject *o, const char *member, gboolean *out, const char *file, const char *path, GError **error)
+{
+  JsonNode *n = json_object_get_member (o, member);
+
+  if (!n)
+    return TRUE;
+  /* json-glib's own getter meets an array or object with a critical */
+  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_BOOLEAN)
+    return fail (error, VTP_GRAPH_ERROR_INVALID, file, path, "\"%s\" must be true or false, not %s", member,
+        node_kind (n));
+  *out = json_node_get_boolean (n);
+  return TRUE;
+}
+
 /* A scalar as text: strings as they are, numbers and booleans as JSON
  * writes them. NULL for arrays, objects and null. */
 static char *
@@ -236,12 +253,12 @@ parse_params (VtpGraphSpec *spec, JsonObject *root, GError **error)
     }
     for (p.type = 0; strcmp (param_types[p.type], type); p.type++)
       ;
-    if (json_object_has_member (po, "description")
-        && !get_string (po, "description", TRUE, spec->file, path, error))
+    if ((json_object_has_member (po, "description")
+            && !get_string (po, "description", TRUE, spec->file, path, error))
+        || !get_boolean (po, "required", &p.required, spec->file, path, error))
       return FALSE;
     p.name = g_strdup (l->data);
     p.description = g_strdup (json_object_get_string_member_with_default (po, "description", NULL));
-    p.required = json_object_get_boolean_member_with_default (po, "required", FALSE);
     if ((d = json_object_get_member (po, "default")) && !(p.default_value = scalar_text (d))) {
       clear_param (&p);
       return fail (error, VTP_GRAPH_ERROR_INVALID, spec->file, path, "\"default\" must be a string, number or "

@@ -344,6 +344,11 @@ test_malformed (void)
       "$.elements[0].properties.model: expected a string, number or boolean, not an array" },
     { HEAD "\"parameters\": {\"m\": {\"type\": \"file\"}}, \"elements\": [" LLM "]}",
       "$.parameters.m: type \"file\" is not one of string, path, int, number, boolean" },
+    /* json-glib's boolean getter met an array with a Json-CRITICAL */
+    { HEAD "\"parameters\": {\"m\": {\"type\": \"path\", \"required\": []}}, \"elements\": [" LLM "]}",
+      "$.parameters.m: \"required\" must be true or false, not an array" },
+    { HEAD "\"parameters\": {\"m\": {\"type\": \"path\", \"required\": \"yes\"}}, \"elements\": [" LLM "]}",
+      "$.parameters.m: \"required\" must be true or false, not a string" },
     { HEAD "\"elements\": [" ENC ", " LLM "], \"input\": \"enc\", \"output\": \"llm\"}", "$.links: missing" },
     { HEAD "\"elements\": [" ENC ", " LLM "], \"links\": [{\"from\": \"enc\", \"to\": \"lm\"}]}",
       "$.links[0]: \"to\": no element named \"lm\"" },
