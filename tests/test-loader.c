@@ -233,6 +233,28 @@ test_llava_config_defaults (void)
   g_assert_true (c.projector_bias);
 }
 
+/* projector_hidden_act: the ACT2FN names transformers runs that vtp
+ * computes (silu was accepted here, then refused at the first frame). */
+static void
+test_projector_activations (void)
+{
+  const struct { const char *name; VtpActivation act; } cases[] = {
+    { "gelu", VTP_ACT_GELU }, { "silu", VTP_ACT_SILU }, { "relu", VTP_ACT_RELU },
+    { "quick_gelu", VTP_ACT_QUICK_GELU }, { "gelu_pytorch_tanh", VTP_ACT_GELU_TANH }, { "gelu_new", VTP_ACT_GELU_TANH },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr (JsonParser) p = json_parser_new ();
+    g_autoptr (GError) error = NULL;
+    g_autofree char *json = g_strdup_printf ("{\"projector_hidden_act\":\"%s\","
+        "\"text_config\":{\"vocab_size\":32064}}", cases[i].name);
+    VtpLlavaConfig c;
+    g_assert_true (vtp_llava_config_parse (parse_object (p, json), "config.json", &c, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (c.projector_act, ==, cases[i].act);
+  }
+}
+
 static void
 expect_config_error (const char *json, const char *needle)
 {
@@ -257,7 +279,9 @@ test_config_errors (void)
   expect_config_error ("{\"vision_feature_select_strategy\":\"cls\"}", "expected \"default\" or \"full\"");
   expect_config_error ("{\"text_config\":{\"rope_scaling\":{\"rope_type\":\"yarn\",\"factor\":4}}}",
       "rope_scaling of type \"yarn\" is not supported");
-  expect_config_error ("{\"projector_hidden_act\":\"relu6\"}", "activation \"relu6\" is not supported");
+  /* refused when the config is read, naming what vtp has */
+  expect_config_error ("{\"projector_hidden_act\":\"relu6\"}", "activation \"relu6\" is not supported (vtp has "
+      "gelu, gelu_python, quick_gelu, gelu_pytorch_tanh, gelu_new, gelu_fast, gelu_accurate, silu, swish, relu)");
   expect_config_error ("{\"vision_config\":{\"image_size\":100,\"patch_size\":14}}",
       "image_size 100 is not a multiple of patch_size 14");
   /* (image_size / patch_size)² overflowed an int (UBSan), and the shape
@@ -409,6 +433,7 @@ main (int argc, char **argv)
   g_test_add_func ("/loader/sharded-directory", test_sharded_directory);
   g_test_add_func ("/loader/llava-config-defaults", test_llava_config_defaults);
   g_test_add_func ("/loader/config-errors", test_config_errors);
+  g_test_add_func ("/loader/projector-activations", test_projector_activations);
   g_test_add_func ("/loader/json-depth", test_json_depth);
   ret = g_test_run ();
   {
