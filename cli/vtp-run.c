@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <errno.h>
+#include <locale.h>
 #include <unistd.h>
 #include <glib-unix.h>
 #include <gst/gst.h>
@@ -126,6 +127,9 @@ main (int argc, char **argv)
   FILE *out = stdout;
   gboolean ok;
 
+  /* GOption converts string arguments from the locale's charset to UTF-8:
+   * without this the charset is ASCII, and a prompt like "é" is refused */
+  setlocale (LC_ALL, "");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_add_group (ctx, gst_init_get_option_group ());
   g_option_context_set_description (ctx, "Exit status: 0 described to the end, 1 the pipeline failed, 2 bad "

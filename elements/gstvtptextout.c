@@ -58,7 +58,9 @@ static GstBuffer *
 text_buffer (const char *text, GstClockTime pts, GstClockTime duration, gboolean final)
 {
   gsize len = strlen (text);
-  GstBuffer *buf = gst_buffer_new_memdup (text, len);
+  /* an empty description (a generation that ended at once) is still the
+   * frame's one buffer, with no memory: gst_buffer_new_memdup refuses 0 bytes */
+  GstBuffer *buf = len ? gst_buffer_new_memdup (text, len) : gst_buffer_new ();
 
   GST_BUFFER_PTS (buf) = pts;
   GST_BUFFER_DURATION (buf) = duration;

@@ -1,6 +1,6 @@
 /* vtp-graph-spec.c: reading and checking graph files (see vtp-graph-spec.h). */
 #include "vtp-graph-spec.h"
-#include <json-glib/json-glib.h>
+#include "vtp-json.h"
 #include <string.h>
 
 G_DEFINE_QUARK (vtp-graph-error-quark, vtp_graph_error)
@@ -70,6 +70,23 @@ get_string (JsonObject *o, const char *member, gboolean required, const char *fi
     return NULL;
   }
   return json_node_get_string (n);
+}
+
+/* A boolean member into @out, left as it is when absent; FALSE (an error)
+ * when it is anything but true or false. */
+static gboolean
+get_boolean (JsonObject *o, const char *member, gboolean *out, const char *file, const char *path, GError **error)
+{
+  JsonNode *n = json_object_get_member (o, member);
+
+  if (!n)
+    return TRUE;
+  /* json-glib's own getter meets an array or object with a critical */
+  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_BOOLEAN)
+    return fail (error, VTP_GRAPH_ERROR_INVALID, file, path, "\"%s\" must be true or false, not %s", member,
+        node_kind (n));
+  *out = json_node_get_boolean (n);
+  return TRUE;
 }
 
 /* A scalar as text: strings as they are, numbers and booleans as JSON
@@ -236,12 +253,12 @@ parse_params (VtpGraphSpec *spec, JsonObject *root, GError **error)
     }
     for (p.type = 0; strcmp (param_types[p.type], type); p.type++)
       ;
-    if (json_object_has_member (po, "description")
-        && !get_string (po, "description", TRUE, spec->file, path, error))
+    if ((json_object_has_member (po, "description")
+            && !get_string (po, "description", TRUE, spec->file, path, error))
+        || !get_boolean (po, "required", &p.required, spec->file, path, error))
       return FALSE;
     p.name = g_strdup (l->data);
     p.description = g_strdup (json_object_get_string_member_with_default (po, "description", NULL));
-    p.required = json_object_get_boolean_member_with_default (po, "required", FALSE);
     if ((d = json_object_get_member (po, "default")) && !(p.default_value = scalar_text (d))) {
       clear_param (&p);
       return fail (error, VTP_GRAPH_ERROR_INVALID, spec->file, path, "\"default\" must be a string, number or "
@@ -389,6 +406,11 @@ link_end (VtpGraphSpec *spec, JsonObject *lo, const char *member, const char *pa
   if (!s)
     return FALSE;
   parts = g_strsplit (s, ".", 2);
+  /* g_strsplit ("") gives no parts at all, and "enc." an empty pad name:
+   * neither names anything to link */
+  if (!parts[0] || !*parts[0] || (parts[1] && !*parts[1]))
+    return fail (error, VTP_GRAPH_ERROR_INVALID, spec->file, path, "\"%s\" is \"%s\": expected an element "
+        "name from $.elements, or \"element.pad\"", member, s);
   if ((i = find_element (spec, parts[0])) < 0)
     return fail (error, VTP_GRAPH_ERROR_INVALID, spec->file, path, "\"%s\": no element named \"%s\" in "
         "$.elements", member, parts[0]);
@@ -520,11 +542,11 @@ vtp_graph_spec_parse (const char *json, gssize length, const char *file, GError 
   g_array_set_clear_func (spec->elements, (GDestroyNotify) clear_element);
   spec->links = g_array_new (FALSE, TRUE, sizeof (VtpGraphLink));
   g_array_set_clear_func (spec->links, (GDestroyNotify) clear_link);
-  if (!json_parser_load_from_data (parser, json, length, &json_error)) {
+  if (!vtp_json_parser_load (parser, json, length, &json_error)) {
     g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_PARSE, "%s: not valid JSON: %s", file, json_error->message);
     return NULL;
   }
-  if (!json_parser_get_root (parser) || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
+  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
     fail (error, VTP_GRAPH_ERROR_PARSE, file, "$", "a graph is a JSON object (docs/graph-format.md)");
     return NULL;
   }

@@ -2,6 +2,7 @@
 #include "vtp-linear.h"
 #include "vtp-quant.h"
 #include "vtp-gguf-checkpoint.h"
+#include "vtp-json.h"
 #include <string.h>
 
 static GMutex cache_lock;
@@ -354,7 +355,7 @@ vtp_checkpoint_read_json (VtpCheckpoint *c, const char *file, gboolean optional,
     return NULL;
   }
   p = json_parser_new ();
-  if (!json_parser_load_from_mapped_file (p, path, &local)) {
+  if (!vtp_json_parser_load_file (p, path, &local)) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "%s is not valid JSON: %s", path, local->message);
     return NULL;
   }

@@ -1,4 +1,5 @@
 #include "vtp-config.h"
+#include "vtp-ops.h"
 #include <string.h>
 
 JsonNode *
@@ -97,21 +98,46 @@ vtp_json_string (JsonObject *o, const char *key, const char *fallback)
   return fallback;
 }
 
+/* transformers' ACT2FN names of the functions vtp computes (several name
+ * one function: gelu_new and gelu_fast are the tanh GELU written
+ * differently). */
+static const struct {
+  const char *name;
+  VtpActivation act;
+} activations[] = {
+  { "gelu", VTP_ACT_GELU }, { "gelu_python", VTP_ACT_GELU }, { "quick_gelu", VTP_ACT_QUICK_GELU },
+  { "gelu_pytorch_tanh", VTP_ACT_GELU_TANH }, { "gelu_new", VTP_ACT_GELU_TANH },
+  { "gelu_fast", VTP_ACT_GELU_TANH }, { "gelu_accurate", VTP_ACT_GELU_TANH },
+  { "silu", VTP_ACT_SILU }, { "swish", VTP_ACT_SILU }, { "relu", VTP_ACT_RELU },
+};
+
 gboolean
 vtp_activation_parse (const char *name, const char *where, VtpActivation *out, GError **error)
 {
-  if (!g_strcmp0 (name, "gelu"))
-    *out = VTP_ACT_GELU;
-  else if (!g_strcmp0 (name, "quick_gelu"))
-    *out = VTP_ACT_QUICK_GELU;
-  else if (!g_strcmp0 (name, "silu") || !g_strcmp0 (name, "swish"))
-    *out = VTP_ACT_SILU;
-  else {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG,
-        "%s: activation \"%s\" is not supported (vtp has gelu, quick_gelu, silu)", where, name);
-    return FALSE;
+  g_autoptr (GString) list = g_string_new (NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (activations); i++) {
+    if (!g_strcmp0 (name, activations[i].name)) {
+      *out = activations[i].act;
+      return TRUE;
+    }
+    g_string_append_printf (list, "%s%s", i ? ", " : "", activations[i].name);
   }
-  return TRUE;
+  g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s: activation \"%s\" is not supported (vtp has %s)", where,
+      name, list->str);
+  return FALSE;
+}
+
+void
+vtp_activation_apply (VtpActivation act, VtpTensor *x, gint64 row, gint64 n_rows)
+{
+  switch (act) {
+    case VTP_ACT_GELU: vtp_op_gelu_erf (x, row, n_rows); break;
+    case VTP_ACT_QUICK_GELU: vtp_op_quick_gelu (x, row, n_rows); break;
+    case VTP_ACT_GELU_TANH: vtp_op_gelu_tanh (x, row, n_rows); break;
+    case VTP_ACT_SILU: vtp_op_silu (x, row, n_rows); break;
+    case VTP_ACT_RELU: vtp_op_relu (x, row, n_rows); break;
+  }
 }
 
 static gboolean
@@ -131,6 +157,15 @@ require (gboolean ok, GError **error, const char *format, ...)
   g_set_error_literal (error, VTP_ERROR, VTP_ERROR_CONFIG, msg);
   g_free (msg);
   return FALSE;
+}
+
+/* Patches and the class token, in 64 bits: (image_size / patch_size)²
+ * of two ints overflows an int (the tower's n_tokens). */
+static gint64
+patch_tokens (const VtpVisionConfig *c)
+{
+  const gint64 side = c->image_size / c->patch_size;
+  return side * side + 1;
 }
 
 /* Reads a vision config over the defaults in @c, and checks it. */
@@ -153,6 +188,8 @@ parse_vision (JsonObject *o, const char *where, VtpVisionConfig *c, const char *
           c->num_attention_heads)
       && require (c->patch_size > 0 && c->image_size > 0 && c->image_size % c->patch_size == 0, error,
           "%s: image_size %d is not a multiple of patch_size %d", where, c->image_size, c->patch_size)
+      && require (patch_tokens (c) <= G_MAXINT, error, "%s: image_size %d / patch_size %d makes %" G_GINT64_FORMAT
+          " patch tokens, more than vtp counts (%d)", where, c->image_size, c->patch_size, patch_tokens (c), G_MAXINT)
       && require (c->num_channels == 3, error, "%s: num_channels is %d, vtp reads RGB (3)", where, c->num_channels)
       && require (c->num_hidden_layers > 0 && c->intermediate_size > 0, error,
           "%s: num_hidden_layers and intermediate_size must be positive", where);

@@ -4,6 +4,7 @@
 #pragma once
 #include <json-glib/json-glib.h>
 #include "vtp-error.h"
+#include "vtp-tensor.h"
 
 G_BEGIN_DECLS
 
@@ -11,6 +12,8 @@ typedef enum {
   VTP_ACT_GELU,         /* exact erf GELU ("gelu") */
   VTP_ACT_QUICK_GELU,   /* x * sigmoid(1.702 x) */
   VTP_ACT_SILU,
+  VTP_ACT_GELU_TANH,    /* GELU's tanh approximation ("gelu_pytorch_tanh", "gelu_new") */
+  VTP_ACT_RELU,
 } VtpActivation;
 
 /* The ViT variants: HF CLIPVisionModel (pre-LN after the embeddings,
@@ -128,6 +131,10 @@ gboolean vtp_json_int (JsonObject *o, const char *key, gint fallback, const char
 gboolean vtp_json_float (JsonObject *o, const char *key, float fallback, const char *where, float *out, GError **error);
 gboolean vtp_json_bool (JsonObject *o, const char *key, gboolean fallback, const char *where, gboolean *out, GError **error);
 const char *vtp_json_string (JsonObject *o, const char *key, const char *fallback);
+/* transformers' ACT2FN name @name (those vtp computes; the others are an
+ * error naming them), and @act applied in place to rows [row, row + n_rows)
+ * of @x: the two together, so that every name parsed is one computed. */
 gboolean vtp_activation_parse (const char *name, const char *where, VtpActivation *out, GError **error);
+void vtp_activation_apply (VtpActivation act, VtpTensor *x, gint64 row, gint64 n_rows);
 
 G_END_DECLS

@@ -285,9 +285,13 @@ embed_tokens (VtpLlama *m, VtpLlamaState *s, const gint32 *ids, gint n, gint row
       const gsize row_bytes = vtp_dtype_row_bytes (e->dtype, D);
       vtp_dequantize_row (e->dtype, e->data + (gsize) ids[i] * row_bytes, D, row);
     } else {
-      const guint16 *h = (const guint16 *) (e->data + (gsize) ids[i] * D * 2);
-      for (gint c = 0; c < D; c++)
-        row[c] = e->dtype == VTP_DTYPE_F16 ? vtp_f16_to_f32 (h[c]) : vtp_bf16_to_f32 (h[c]);
+      /* memcpy: the mapped table is unaligned after an odd-length safetensors header */
+      const guint8 *h = e->data + (gsize) ids[i] * D * 2;
+      for (gint c = 0; c < D; c++) {
+        guint16 v;
+        memcpy (&v, h + 2 * c, 2);
+        row[c] = e->dtype == VTP_DTYPE_F16 ? vtp_f16_to_f32 (v) : vtp_bf16_to_f32 (v);
+      }
     }
   }
   return vtp_tensor_write (s->x, (gsize) row0 * D * sizeof (float), s->host_rows, (gsize) n * D * sizeof (float),

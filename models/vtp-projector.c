@@ -74,11 +74,6 @@ vtp_projector_forward (VtpProjector *p, const VtpTensor *in, gint rows, VtpTenso
     return;
   }
   vtp_op_linear (hidden, 0, in, 0, rows, p->w1, p->b1, FALSE);
-  if (p->act == VTP_ACT_GELU)
-    vtp_op_gelu_erf (hidden, 0, rows);
-  else if (p->act == VTP_ACT_QUICK_GELU)
-    vtp_op_quick_gelu (hidden, 0, rows);
-  else
-    vtp_error_set_pending (VTP_ERROR_CONFIG, "projector activation silu is not supported");
+  vtp_activation_apply (p->act, hidden, 0, rows);
   vtp_op_linear (out, 0, hidden, 0, rows, p->w2, p->b2, FALSE);
 }

@@ -1,7 +1,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "vtp-safetensors.h"
-#include <json-glib/json-glib.h>
+#include "vtp-json.h"
 #include <string.h>
 
 char *
@@ -23,79 +23,132 @@ st_tensor_free (gpointer p)
   g_free (t);
 }
 
-static gboolean
-parse_dtype (const char *s, VtpDType *out)
+/* Every dtype safetensors writes, with its bits per element. Those vtp
+ * loads have a VtpDType; the others are kept with dtype_supported FALSE, so
+ * that a file holding, say, F64 tensors vtp never uses still opens, and are
+ * refused only when loaded. */
+static const struct {
+  const char *name;
+  guint bits;
+  gboolean loads;
+  VtpDType t;
+} dtypes[] = {
+  { "F32", 32, TRUE, VTP_DTYPE_F32 }, { "F16", 16, TRUE, VTP_DTYPE_F16 }, { "BF16", 16, TRUE, VTP_DTYPE_BF16 },
+  { "I32", 32, TRUE, VTP_DTYPE_I32 }, { "U8", 8, TRUE, VTP_DTYPE_U8 }, { "I64", 64, TRUE, VTP_DTYPE_I64 },
+  { "BOOL", 8 }, { "I8", 8 }, { "I16", 16 }, { "U16", 16 }, { "U32", 32 }, { "U64", 64 }, { "F64", 64 },
+  { "C64", 64 }, { "F8_E4M3", 8 }, { "F8_E5M2", 8 }, { "F8_E8M0", 8 }, { "F8_E4M3FNUZ", 8 },
+  { "F8_E5M2FNUZ", 8 }, { "F6_E2M3", 6 }, { "F6_E3M2", 6 }, { "F4", 4 },
+};
+
+/* The index of @name in dtypes, or -1. */
+static gint
+find_dtype (const char *name)
 {
-  static const struct { const char *name; VtpDType t; } known[] = {
-    { "F32", VTP_DTYPE_F32 }, { "F16", VTP_DTYPE_F16 }, { "BF16", VTP_DTYPE_BF16 },
-    { "I32", VTP_DTYPE_I32 }, { "U8", VTP_DTYPE_U8 }, { "I64", VTP_DTYPE_I64 },
-  };
-  for (guint i = 0; i < G_N_ELEMENTS (known); i++)
-    if (g_strcmp0 (s, known[i].name) == 0) {
-      *out = known[i].t;
-      return TRUE;
-    }
-  return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (dtypes); i++)
+    if (!strcmp (name, dtypes[i].name))
+      return (gint) i;
+  return -1;
 }
 
-/* Element sizes of the dtypes we do not load, for extent checks. */
-static gsize
-other_dtype_size (const char *s)
+static char *
+dtype_list (void)
 {
-  if (!g_strcmp0 (s, "F64") || !g_strcmp0 (s, "U64"))
-    return 8;
-  if (!g_strcmp0 (s, "U32"))
-    return 4;
-  if (!g_strcmp0 (s, "I16") || !g_strcmp0 (s, "U16"))
-    return 2;
-  return 1;                     /* I8, U8, BOOL, F8_* */
+  GString *s = g_string_new (NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (dtypes); i++)
+    g_string_append_printf (s, "%s%s", i ? ", " : "", dtypes[i].name);
+  return g_string_free (s, FALSE);
+}
+
+/* Element @i of @a as an integer >= 0; FALSE for anything else (json-glib
+ * would answer 0 for a string, and a critical for an array). */
+static gboolean
+natural_element (JsonArray *a, guint i, gint64 *out)
+{
+  JsonNode *n = json_array_get_element (a, i);
+
+  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_INT64 || json_node_get_int (n) < 0)
+    return FALSE;
+  *out = json_node_get_int (n);
+  return TRUE;
+}
+
+/* The bytes of @ndim dimensions @shape of @bits-bit elements, FALSE when
+ * the count overflows 64 bits (a header may claim any shape: the product
+ * wrapping round could match a short extent) or is not whole bytes. */
+static gboolean
+extent_bytes (gint ndim, const gint64 *shape, guint bits, guint64 *out)
+{
+  guint64 n = bits;
+
+  for (gint i = 0; i < ndim; i++)
+    if (!g_uint64_checked_mul (&n, n, (guint64) shape[i]))
+      return FALSE;
+  *out = n / 8;
+  return n % 8 == 0;
+}
+
+/* The member @name of @o when it is an array of @min to @max non-negative
+ * integers, read into @out; NULL otherwise. */
+static JsonArray *
+naturals_member (JsonObject *o, const char *name, guint min, guint max, gint64 *out)
+{
+  JsonNode *n = json_object_get_member (o, name);
+  JsonArray *a = n && JSON_NODE_HOLDS_ARRAY (n) ? json_node_get_array (n) : NULL;
+
+  if (!a || json_array_get_length (a) < min || json_array_get_length (a) > max)
+    return NULL;
+  for (guint i = 0; i < json_array_get_length (a); i++)
+    if (!natural_element (a, i, &out[i]))
+      return NULL;
+  return a;
 }
 
 static gboolean
 parse_entry (VtpSafetensors *st, const char *name, JsonNode *node, const guint8 *data,
     gsize data_size, GError **error)
 {
-  JsonObject *o;
-  JsonArray *shape, *offsets;
+  JsonObject *o = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+  JsonNode *dn = o ? json_object_get_member (o, "dtype") : NULL;
+  JsonArray *shape;
   const char *dtype;
   VtpStTensor *t;
-  gint64 begin, end, n = 1;
-  gsize esize;
+  gint64 offsets[2], begin, end;
+  guint64 size;
+  gint d;
 
-  if (!JSON_NODE_HOLDS_OBJECT (node) || !(o = json_node_get_object (node))
-      || !json_object_has_member (o, "dtype") || !json_object_has_member (o, "shape")
-      || !json_object_has_member (o, "data_offsets")) {
+  if (!o || !dn || !json_object_has_member (o, "shape") || !json_object_has_member (o, "data_offsets")) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT,
         "%s: header entry for tensor '%s' lacks dtype, shape or data_offsets", st->path, name);
     return FALSE;
   }
-  dtype = json_object_get_string_member_with_default (o, "dtype", "?");
-  shape = json_object_get_array_member (o, "shape");
-  offsets = json_object_get_array_member (o, "data_offsets");
-  if (!shape || !offsets || json_array_get_length (offsets) != 2 || json_array_get_length (shape) > VTP_MAX_DIMS) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT,
-        "%s: tensor '%s' has a malformed shape or data_offsets (at most %d dimensions)",
-        st->path, name, VTP_MAX_DIMS);
+  dtype = JSON_NODE_HOLDS_VALUE (dn) && json_node_get_value_type (dn) == G_TYPE_STRING ? json_node_get_string (dn)
+      : NULL;
+  /* an unknown dtype has no size: its extent cannot be checked */
+  if (!dtype || (d = find_dtype (dtype)) < 0) {
+    g_autofree char *list = dtype_list ();
+    g_autofree char *what = dtype ? g_strdup_printf ("\"%s\"", dtype) : g_strdup ("that is not a string");
+    g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "%s: tensor '%s' has an unknown dtype %s (safetensors "
+        "dtypes: %s)", st->path, name, what, list);
     return FALSE;
   }
   t = g_new0 (VtpStTensor, 1);
   t->name = g_strdup (name);
   t->dtype_name = g_strdup (dtype);
   t->file = st->path;
-  t->dtype_supported = parse_dtype (dtype, &t->dtype);
-  esize = t->dtype_supported ? vtp_dtype_size (t->dtype) : other_dtype_size (dtype);
-  t->ndim = json_array_get_length (shape);
-  for (gint i = 0; i < t->ndim; i++) {
-    t->shape[i] = json_array_get_int_element (shape, i);
-    if (t->shape[i] < 0)
-      n = -1;
-    else if (n >= 0)
-      n *= t->shape[i];
-  }
-  begin = json_array_get_int_element (offsets, 0);
-  end = json_array_get_int_element (offsets, 1);
+  t->dtype_supported = dtypes[d].loads;
+  t->dtype = dtypes[d].t;
   g_hash_table_insert (st->tensors, t->name, t);
-  if (n < 0 || begin < 0 || end < begin || (gsize) (end - begin) != (gsize) n * esize) {
+  shape = naturals_member (o, "shape", 0, VTP_MAX_DIMS, t->shape);
+  if (!shape || !naturals_member (o, "data_offsets", 2, 2, offsets)) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT,
+        "%s: tensor '%s' has a malformed shape or data_offsets (non-negative integers, at most %d dimensions)",
+        st->path, name, VTP_MAX_DIMS);
+    return FALSE;
+  }
+  t->ndim = json_array_get_length (shape);
+  begin = offsets[0];
+  end = offsets[1];
+  if (end < begin || !extent_bytes (t->ndim, t->shape, dtypes[d].bits, &size) || (guint64) (end - begin) != size) {
     char *s = vtp_shape_to_string (t->ndim, t->shape);
     g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT,
         "%s: tensor '%s' (%s %s) has data_offsets [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT
@@ -113,6 +166,43 @@ parse_entry (VtpSafetensors *st, const char *name, JsonNode *node, const guint8 
   t->data = data + begin;
   t->n_bytes = end - begin;
   return TRUE;
+}
+
+static gint
+by_start (gconstpointer a, gconstpointer b)
+{
+  const VtpStTensor *x = a, *y = b;
+  if (x->data != y->data)
+    return x->data < y->data ? -1 : 1;
+  return strcmp (x->name, y->name);
+}
+
+/* Tensors that share bytes would read each other's weights, silently:
+ * safetensors writes each after the last, and its own reader refuses
+ * overlaps. @data: the start of the data section. */
+static gboolean
+check_overlaps (VtpSafetensors *st, const guint8 *data, GError **error)
+{
+  GList *all = g_list_sort (g_hash_table_get_values (st->tensors), by_start);
+  const VtpStTensor *reach = NULL;      /* the tensor ending furthest so far */
+  gboolean ok = TRUE;
+
+  for (GList *l = all; l && ok; l = l->next) {
+    const VtpStTensor *t = l->data;
+    if (!t->n_bytes)
+      continue;
+    if (reach && t->data < reach->data + reach->n_bytes) {
+      g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "%s: tensors '%s' (bytes %" G_GSIZE_FORMAT " to %"
+          G_GSIZE_FORMAT ") and '%s' (bytes %" G_GSIZE_FORMAT " to %" G_GSIZE_FORMAT ") overlap in the data "
+          "section: each tensor needs bytes of its own", st->path, reach->name, (gsize) (reach->data - data),
+          (gsize) (reach->data - data) + reach->n_bytes, t->name, (gsize) (t->data - data),
+          (gsize) (t->data - data) + t->n_bytes);
+      ok = FALSE;
+    } else if (!reach || t->data + t->n_bytes > reach->data + reach->n_bytes)
+      reach = t;
+  }
+  g_list_free (all);
+  return ok;
 }
 
 VtpSafetensors *
@@ -152,7 +242,7 @@ vtp_safetensors_open (const char *path, GError **error)
     return NULL;
   }
   parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, (const char *) bytes + 8, header_len, &local)
+  if (!vtp_json_parser_load (parser, (const char *) bytes + 8, header_len, &local)
       || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "%s: the safetensors header is not a JSON object%s%s",
         path, local ? ": " : "", local ? local->message : "");
@@ -168,6 +258,8 @@ vtp_safetensors_open (const char *path, GError **error)
         size - 8 - header_len, error);
   }
   g_list_free (members);
+  if (ok)
+    ok = check_overlaps (st, bytes + 8 + header_len, error);
   return ok ? g_steal_pointer (&st) : NULL;
 }
 

@@ -18,7 +18,8 @@ vtp_srt_time (guint64 ns, char out[16])
 static inline char *
 vtp_srt_cue_text (const char *text, gssize len)
 {
-  g_autofree char *raw = len < 0 ? g_strdup (text) : g_strndup (text, len);
+  /* an empty buffer maps to NULL data, which g_strndup would return */
+  g_autofree char *raw = len < 0 ? g_strdup (text) : g_strndup (len ? text : "", len);
   g_auto (GStrv) lines = g_strsplit (raw, "\n", -1);
   GString *s = g_string_new (NULL);
 

@@ -17,7 +17,7 @@
  *   5. the TemplateProcessing single template adds <s>.
  * Decoding maps ids to pieces and runs the decoder chain on the piece list. */
 #include "vtp-tokenizer.h"
-#include <json-glib/json-glib.h>
+#include "vtp-json.h"
 #include <stdarg.h>
 #include <string.h>
 
@@ -1832,18 +1832,13 @@ vtp_tokenizer_new_from_data (const char *json, gssize len, const char *name_for_
 
   g_return_val_if_fail (json != NULL, NULL);
   parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, json, len, &perr)) {
+  if (!vtp_json_parser_load (parser, json, len, &perr)) {
     fail (&ld, VTP_TOKENIZER_ERROR_PARSE, "not valid JSON: %s", perr->message);
     g_error_free (perr);
     g_object_unref (parser);
     return NULL;
   }
   root = json_parser_get_root (parser);
-  if (!root) {
-    fail (&ld, VTP_TOKENIZER_ERROR_PARSE, "not valid JSON: the document is empty");
-    g_object_unref (parser);
-    return NULL;
-  }
   if (!JSON_NODE_HOLDS_OBJECT (root)) {
     fail_type (&ld, "the top level", root, "an object");
     g_object_unref (parser);

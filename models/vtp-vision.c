@@ -126,7 +126,8 @@ vtp_vision_tower_load (VtpCheckpoint *c, const char *prefix, const VtpVisionConf
   m->cfg = *cfg;
   m->features = *features;
   m->dev = vtp_device_ref (dev);
-  m->n_tokens = (cfg->image_size / cfg->patch_size) * (cfg->image_size / cfg->patch_size) + 1;
+  /* in 64 bits: the config's checks keep the count within an int */
+  m->n_tokens = (gint) ((gint64) (cfg->image_size / cfg->patch_size) * (cfg->image_size / cfg->patch_size) + 1);
   for (gint i = 0; i < features->n_layers; i++) {
     if (features->layers[i] < 0 || features->layers[i] > cfg->num_hidden_layers) {
       g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "Vision feature layer %d is outside the %d hidden "
@@ -297,10 +298,7 @@ vtp_vision_block_forward (const VtpVisionConfig *cfg, const VtpVisionLayer *y, V
 
   vtp_op_layernorm (s->x, s->h, 0, T, y->ln2_w, y->ln2_b, eps);
   vtp_op_linear (s->mlp, 0, s->x, 0, T, y->fc1_w, y->fc1_b, FALSE);
-  if (cfg->hidden_act == VTP_ACT_QUICK_GELU)
-    vtp_op_quick_gelu (s->mlp, 0, T);
-  else
-    vtp_op_gelu_erf (s->mlp, 0, T);
+  vtp_activation_apply (cfg->hidden_act, s->mlp, 0, T);
   vtp_op_linear (s->h, 0, s->mlp, 0, T, y->fc2_w, y->fc2_b, TRUE);      /* h += fc2(act(fc1(.))) */
 }
 

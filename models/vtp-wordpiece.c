@@ -18,7 +18,7 @@
  * Decoding maps ids to tokens and runs the WordPiece decoder (strip "##",
  * else prepend ' '; per-token cleanup of " ." " ?" ... ). */
 #include "vtp-wordpiece.h"
-#include <json-glib/json-glib.h>
+#include "vtp-json.h"
 #include <stdarg.h>
 #include <string.h>
 
@@ -1578,18 +1578,15 @@ vtp_wordpiece_new_from_data (const char *json, gssize len, const char *name_for_
 
   g_return_val_if_fail (json != NULL, NULL);
   parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, json, len, &perr)) {
+  if (!vtp_json_parser_load (parser, json, len, &perr)) {
     fail (&ld, VTP_WORDPIECE_ERROR_PARSE, "not valid JSON: %s", perr->message);
     g_error_free (perr);
     g_object_unref (parser);
     return NULL;
   }
   root = json_parser_get_root (parser);
-  if (!root || !JSON_NODE_HOLDS_OBJECT (root)) {
-    if (!root)
-      fail (&ld, VTP_WORDPIECE_ERROR_PARSE, "not valid JSON: the document is empty");
-    else
-      fail_type (&ld, "the top level", root, "an object");
+  if (!JSON_NODE_HOLDS_OBJECT (root)) {
+    fail_type (&ld, "the top level", root, "an object");
     g_object_unref (parser);
     return NULL;
   }
@@ -1911,7 +1908,7 @@ vtp_wordpiece_new_from_dir (const char *dir, GError **error)
     GError *perr = NULL;
     JsonNode *root;
     parser = json_parser_new_immutable ();
-    if (!json_parser_load_from_file (parser, cfg_path, &perr)) {
+    if (!vtp_json_parser_load_file (parser, cfg_path, &perr)) {
       gboolean io = perr->domain == G_FILE_ERROR;
       g_set_error (error, VTP_WORDPIECE_ERROR, io ? VTP_WORDPIECE_ERROR_FILE : VTP_WORDPIECE_ERROR_PARSE,
           "%s: %s: %s", cfg_path, io ? "cannot read it" : "not valid JSON", perr->message);
@@ -1919,7 +1916,7 @@ vtp_wordpiece_new_from_dir (const char *dir, GError **error)
       goto out;
     }
     root = json_parser_get_root (parser);
-    if (!root || !JSON_NODE_HOLDS_OBJECT (root)) {
+    if (!JSON_NODE_HOLDS_OBJECT (root)) {
       Ld ld = { cfg_path, error };
       fail_type (&ld, "the top level", root, "an object");
       goto out;

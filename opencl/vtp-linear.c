@@ -32,6 +32,25 @@
 #define GEMM_TN 4
 #define TILE 64
 
+/* @src is often the mapped checkpoint, where a safetensors header of odd
+ * length leaves the elements unaligned: they are read with memcpy (one
+ * load all the same), never through a cast pointer. */
+static inline guint32
+load32 (const guint8 *p)
+{
+  guint32 v;
+  memcpy (&v, p, sizeof v);
+  return v;
+}
+
+static inline guint16
+load16 (const guint8 *p)
+{
+  guint16 v;
+  memcpy (&v, p, sizeof v);
+  return v;
+}
+
 /* Packs @src [n, k] (elements of @es bytes) into layout 1; @pairs: the 16
  * elements of a step ordered c0 c8 c1 c9 ... c7 c15 (BF16). Done in blocks
  * of KB steps, a row of the panel at a time: reading the 16 rows side by side
@@ -48,16 +67,15 @@ pack_p16 (void *dst, const void *src, gint64 n, gint64 k, gsize es, gboolean pai
       const gint64 k1 = MIN (k, k0 + KB);
       for (gint64 j = 0; j < PANEL; j++) {
         const gint64 slot = pairs ? (j % 8) * 2 + j / 8 : j;
+        const guint8 *r = s + (p + j) * k * es;
         if (es == 4) {
-          const guint32 *r = (const guint32 *) s + (p + j) * k;
           guint32 *o = (guint32 *) d + p * k + slot;
           for (gint64 kk = k0; kk < k1; kk++)
-            o[kk * PANEL] = r[kk];
+            o[kk * PANEL] = load32 (r + kk * 4);
         } else {
-          const guint16 *r = (const guint16 *) s + (p + j) * k;
           guint16 *o = (guint16 *) d + p * k + slot;
           for (gint64 kk = k0; kk < k1; kk++)
-            o[kk * PANEL] = r[kk];
+            o[kk * PANEL] = load16 (r + kk * 2);
         }
       }
     }

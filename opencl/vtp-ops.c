@@ -60,6 +60,9 @@ elementwise (const char *name, VtpTensor *x, const VtpTensor *other, gint64 row,
 
 void vtp_op_gelu_erf (VtpTensor *x, gint64 row, gint64 n_rows) { elementwise ("gelu_erf", x, NULL, row, n_rows); }
 void vtp_op_quick_gelu (VtpTensor *x, gint64 row, gint64 n_rows) { elementwise ("quick_gelu", x, NULL, row, n_rows); }
+void vtp_op_gelu_tanh (VtpTensor *x, gint64 row, gint64 n_rows) { elementwise ("gelu_tanh", x, NULL, row, n_rows); }
+void vtp_op_silu (VtpTensor *x, gint64 row, gint64 n_rows) { elementwise ("silu", x, NULL, row, n_rows); }
+void vtp_op_relu (VtpTensor *x, gint64 row, gint64 n_rows) { elementwise ("relu", x, NULL, row, n_rows); }
 void vtp_op_silu_mul (VtpTensor *g, const VtpTensor *up, gint64 row, gint64 n_rows) { elementwise ("silu_mul", g, up, row, n_rows); }
 void vtp_op_add (VtpTensor *y, const VtpTensor *x, gint64 row, gint64 n_rows) { elementwise ("add_inplace", y, x, row, n_rows); }
 

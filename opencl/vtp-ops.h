@@ -18,6 +18,9 @@ void vtp_op_rmsnorm (VtpTensor *y, const VtpTensor *x, gint64 row, gint64 n_rows
 /* Elementwise, in place, over rows [row, row + n_rows). */
 void vtp_op_gelu_erf (VtpTensor *x, gint64 row, gint64 n_rows);
 void vtp_op_quick_gelu (VtpTensor *x, gint64 row, gint64 n_rows);
+void vtp_op_gelu_tanh (VtpTensor *x, gint64 row, gint64 n_rows);
+void vtp_op_silu (VtpTensor *x, gint64 row, gint64 n_rows);
+void vtp_op_relu (VtpTensor *x, gint64 row, gint64 n_rows);
 void vtp_op_silu_mul (VtpTensor *gate, const VtpTensor *up, gint64 row, gint64 n_rows);
 void vtp_op_add (VtpTensor *y, const VtpTensor *x, gint64 row, gint64 n_rows);
 

@@ -155,6 +155,165 @@ test_projector (void)
   gst_harness_teardown (h);
 }
 
+static void
+copy_file (const char *from, const char *to, gssize truncate_to)
+{
+  g_autofree char *data = NULL;
+  gsize len;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (g_file_get_contents (from, &data, &len, &error));
+  g_assert_true (g_file_set_contents (to, data, truncate_to >= 0 ? (gsize) truncate_to : len, &error));
+}
+
+/* A copy of fixture @fixture in a new directory, without its references. */
+static char *
+fixture_copy (const char *fixture)
+{
+  g_autofree char *src = fixture_path (fixture);
+  char *tmp = g_dir_make_tmp ("vtp-model-copy-XXXXXX", NULL);
+  g_autoptr (GDir) d = g_dir_open (src, 0, NULL);
+  const char *n;
+
+  while ((n = g_dir_read_name (d))) {
+    g_autofree char *a = g_build_filename (src, n, NULL), *b = g_build_filename (tmp, n, NULL);
+    if (!g_str_has_prefix (n, "reference") && !g_str_has_suffix (n, ".png"))
+      copy_file (a, b, -1);
+  }
+  return tmp;
+}
+
+/* Tensor @name of @dir's model.safetensors (F32) filled with NaN. */
+static void
+fill_nan (const char *dir, const char *name)
+{
+  g_autofree char *st_path = g_build_filename (dir, "model.safetensors", NULL);
+  g_autoptr (VtpSafetensors) st = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree guint8 *bytes = NULL;
+  const VtpStTensor *t;
+  gsize len, at;
+
+  st = vtp_safetensors_open (st_path, &error);
+  g_assert_no_error (error);
+  t = vtp_safetensors_find (st, name);
+  g_assert_true (t && t->dtype == VTP_DTYPE_F32);
+  at = t->data - (const guint8 *) g_mapped_file_get_contents (st->map);
+  g_assert_true (g_file_get_contents (st_path, (char **) &bytes, &len, NULL));
+  for (gsize i = 0; i < t->n_bytes / 4; i++) {
+    const float v = NAN;
+    memcpy (bytes + at + 4 * i, &v, 4);
+  }
+  g_assert_true (g_file_set_contents (st_path, (const char *) bytes, len, NULL));
+}
+
+static void
+remove_dir (const char *dir)
+{
+  GDir *d = g_dir_open (dir, 0, NULL);
+  const char *n;
+  while ((n = g_dir_read_name (d))) {
+    g_autofree char *p = g_build_filename (dir, n, NULL);
+    g_unlink (p);
+  }
+  g_dir_close (d);
+  g_rmdir (dir);
+}
+
+/* act(@v) as transformers computes projector_hidden_act @act. */
+static double
+activation (const char *act, double v)
+{
+  if (!strcmp (act, "silu"))
+    return v / (1 + exp (-v));
+  if (!strcmp (act, "relu"))
+    return v < 0 ? 0 : v;
+  g_assert_cmpstr (act, ==, "gelu_pytorch_tanh");
+  return 0.5 * v * (1 + tanh (sqrt (2 / G_PI) * (v + 0.044715 * v * v * v)));
+}
+
+/* @w [n, k] @x [k] + @b, through @act when not NULL. */
+static double *
+affine (const VtpStTensor *w, const VtpStTensor *b, const double *x, const char *act)
+{
+  const gint64 n = w->shape[0], k = w->shape[1];
+  const float *wf = (const float *) w->data, *bf = (const float *) b->data;
+  double *y = g_new (double, n);
+
+  for (gint64 i = 0; i < n; i++) {
+    y[i] = bf[i];
+    for (gint64 j = 0; j < k; j++)
+      y[i] += (double) wf[i * k + j] * x[j];
+    if (act)
+      y[i] = activation (act, y[i]);
+  }
+  return y;
+}
+
+/* projector_hidden_act names transformers runs besides gelu (silu was
+ * refused only at the first frame): the projector against a double loop
+ * on the fixture's weights. */
+static void
+test_projector_activations (void)
+{
+  const char *acts[] = { "silu", "relu", "gelu_pytorch_tanh" };
+  g_autoptr (VtpSafetensors) ref = open_reference ("llava-tiny-a");
+  g_autofree char *src = fixture_path ("llava-tiny-a");
+  g_autofree char *st_path = g_build_filename (src, "model.safetensors", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VtpSafetensors) st = vtp_safetensors_open (st_path, &error);
+  const VtpStTensor *feats = vtp_safetensors_find (ref, "vision_features");
+  const VtpStTensor *w1 = vtp_safetensors_find (st, "multi_modal_projector.linear_1.weight");
+  const VtpStTensor *b1 = vtp_safetensors_find (st, "multi_modal_projector.linear_1.bias");
+  const VtpStTensor *w2 = vtp_safetensors_find (st, "multi_modal_projector.linear_2.weight");
+  const VtpStTensor *b2 = vtp_safetensors_find (st, "multi_modal_projector.linear_2.bias");
+  const gint64 T = feats->shape[0], K = feats->shape[1], D = w2->shape[0];
+  g_autofree char *caps = g_strdup_printf (GST_VTP_TENSOR_MEDIA_TYPE ",kind=vision-features,tokens=%d,width=%d",
+      (gint) T, (gint) K);
+
+  g_assert_no_error (error);
+  for (guint a = 0; a < G_N_ELEMENTS (acts); a++) {
+    g_autofree char *dir = fixture_copy ("llava-tiny-a");
+    g_autofree char *cfg = g_build_filename (dir, "config.json", NULL);
+    g_autofree char *text = NULL, *to = g_strdup_printf ("\"projector_hidden_act\": \"%s\"", acts[a]);
+    g_autoptr (GString) s = NULL;
+    GstElement *e = gst_element_factory_make ("vtpprojector", NULL);
+    GstHarness *h;
+    GstBuffer *out;
+    GstMapInfo map;
+    double worst = 0;
+
+    g_assert_true (g_file_get_contents (cfg, &text, NULL, NULL));
+    s = g_string_new (text);
+    g_assert_cmpuint (g_string_replace (s, "\"projector_hidden_act\": \"gelu\"", to, 1), ==, 1);
+    g_assert_true (g_file_set_contents (cfg, s->str, -1, NULL));
+    g_object_set (e, "model", dir, NULL);
+    h = gst_harness_new_with_element (e, "sink", "src");
+    gst_object_unref (e);
+    gst_harness_set_src_caps_str (h, caps);
+    out = gst_harness_push_and_pull (h, buffer_from (feats));
+    g_assert_nonnull (out);
+    g_assert_true (gst_buffer_map (out, &map, GST_MAP_READ));
+    g_assert_cmpuint (map.size, ==, T * D * sizeof (float));
+    for (gint64 t = 0; t < T; t++) {
+      double x[64];
+      g_autofree double *hidden = NULL, *want = NULL;
+      g_assert_cmpint (K, <=, G_N_ELEMENTS (x));
+      for (gint64 j = 0; j < K; j++)
+        x[j] = ((const float *) feats->data)[t * K + j];
+      hidden = affine (w1, b1, x, acts[a]);
+      want = affine (w2, b2, hidden, NULL);
+      for (gint64 i = 0; i < D; i++)
+        worst = MAX (worst, fabs (((const float *) map.data)[t * D + i] - want[i]));
+    }
+    gst_buffer_unmap (out, &map);
+    g_test_message ("projector_hidden_act %s: max abs error %.3g", acts[a], worst);
+    g_assert_cmpfloat (worst, <=, 1e-4);
+    gst_buffer_unref (out);
+    gst_harness_teardown (h);
+    remove_dir (dir);
+  }
+}
+
 /* vtpqformer: the recorded image features in, transformers' projected
  * queries out, with and without the instruction; the prompt rides along. */
 static void
@@ -425,16 +584,6 @@ expect_start_error (const char *element, const char *model, const char *needle)
 }
 
 static void
-copy_file (const char *from, const char *to, gssize truncate_to)
-{
-  g_autofree char *data = NULL;
-  gsize len;
-  g_autoptr (GError) error = NULL;
-  g_assert_true (g_file_get_contents (from, &data, &len, &error));
-  g_assert_true (g_file_set_contents (to, data, truncate_to >= 0 ? (gsize) truncate_to : len, &error));
-}
-
-static void
 test_bad_models (void)
 {
   g_autofree char *src = fixture_path ("llava-tiny-a");
@@ -477,6 +626,43 @@ test_bad_models (void)
     g_dir_close (d);
     g_rmdir (tmp);
   }
+}
+
+/* An lm_head of NaNs generates no text: vtpllm still pushes one buffer for
+ * the frame, empty (gst_buffer_new_memdup (text, 0) raised a
+ * GStreamer-CRITICAL, fatal under G_DEBUG=fatal-criticals), and vtpsrtenc
+ * makes no cue of it. */
+static void
+test_llm_empty_text (void)
+{
+  g_autofree char *dir = fixture_copy ("llava-tiny-a");
+  g_autoptr (VtpSafetensors) ref = open_reference ("llava-tiny-a");
+  const VtpStTensor *emb = vtp_safetensors_find (ref, "projector_output");
+  g_autofree char *caps = g_strdup_printf (GST_VTP_TENSOR_MEDIA_TYPE ",kind=image-embeddings,tokens=%d,width=%d",
+      (gint) emb->shape[0], (gint) emb->shape[1]);
+  GstElement *e = gst_element_factory_make ("vtpllm", NULL);
+  GstHarness *h, *srt;
+  GstBuffer *in = buffer_from (emb), *out;
+
+  fill_nan (dir, "language_model.lm_head.weight");
+  g_object_set (e, "model", dir, "max-new-tokens", 4, NULL);
+  h = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
+  text_at_once (h);
+  gst_harness_set_src_caps_str (h, caps);
+  GST_BUFFER_PTS (in) = 0;
+  out = gst_harness_push_and_pull (h, in);
+  g_assert_nonnull (out);
+  g_assert_cmpuint (gst_buffer_get_size (out), ==, 0);
+  g_assert_cmpuint (GST_BUFFER_PTS (out), ==, 0);
+
+  srt = gst_harness_new ("vtpsrtenc");
+  gst_harness_set_src_caps_str (srt, "text/x-raw,format=utf8");
+  g_assert_cmpint (gst_harness_push (srt, out), ==, GST_FLOW_OK);
+  g_assert_cmpuint (gst_harness_buffers_received (srt), ==, 0);
+  gst_harness_teardown (srt);
+  gst_harness_teardown (h);
+  remove_dir (dir);
 }
 
 /* vtpadapter: reference CLIP features in, the recorded per-layer prompts
@@ -604,6 +790,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/elements/encoder", test_encoder);
   g_test_add_func ("/elements/projector", test_projector);
+  g_test_add_func ("/elements/projector-activations", test_projector_activations);
   g_test_add_func ("/elements/width-mismatch", test_width_mismatch);
   g_test_add_data_func ("/elements/llm-a", "llava-tiny-a", test_llm);
   g_test_add_data_func ("/elements/llm-b", "llava-tiny-b", test_llm);
@@ -617,5 +804,6 @@ main (int argc, char **argv)
   g_test_add_func ("/elements/llm-adapter", test_llm_adapter);
   g_test_add_func ("/elements/llm-adapter-mismatch", test_llm_adapter_mismatch);
   g_test_add_func ("/elements/bad-models", test_bad_models);
+  g_test_add_func ("/elements/llm-empty-text", test_llm_empty_text);
   return g_test_run ();
 }

@@ -197,9 +197,10 @@ test_api_directory (void)
     g_assert_cmpuint (g_array_index (pts, guint64, i), ==, i * GST_SECOND);
 }
 
-/* @program with @args; its exit status, its standard output in @out. */
+/* @program with @args, in @envp (NULL: this environment); its exit
+ * status, its standard output in @out. */
 static int
-spawn (const char *program, const char *const *args, char **out, char **err)
+spawn_env (const char *program, const char *const *args, char **envp, char **out, char **err)
 {
   GPtrArray *argv = g_ptr_array_new ();
   g_autoptr (GError) error = NULL;
@@ -209,10 +210,16 @@ spawn (const char *program, const char *const *args, char **out, char **err)
   for (guint i = 0; args[i]; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
-  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, 0, NULL, NULL, out, err, &status, &error));
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, envp, 0, NULL, NULL, out, err, &status, &error));
   g_assert_no_error (error);
   g_ptr_array_unref (argv);
   return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+static int
+spawn (const char *program, const char *const *args, char **out, char **err)
+{
+  return spawn_env (program, args, NULL, out, err);
 }
 
 static int
@@ -290,6 +297,19 @@ test_cli (void)
     g_clear_pointer (&out, g_free);
     g_clear_pointer (&err, g_free);
     g_assert_cmpint (vtp_run (bad_format, &out, &err), ==, 2);
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+  }
+
+  /* a non-ASCII prompt in a UTF-8 locale: vtp-run never set the locale, so
+   * GOption took the charset for ASCII ("Invalid byte sequence in
+   * conversion input", exit 2) */
+  {
+    const char *utf8_args[] = { graph, "--set", set_model, "--set", "max-new-tokens=2", "--input", image,
+      "--prompt", "Qu'est-ce que c'est ? é ✓", "--format", "json", "-q", NULL };
+    g_auto (GStrv) env = g_environ_setenv (g_get_environ (), "LC_ALL", "C.UTF-8", TRUE);
+    g_assert_cmpint (spawn_env (VTP_RUN_PATH, utf8_args, env, &out, &err), ==, 0);
+    g_assert_nonnull (strstr (out, "\"text\""));
   }
 }
 
@@ -324,9 +344,21 @@ test_malformed (void)
       "$.elements[0].properties.model: expected a string, number or boolean, not an array" },
     { HEAD "\"parameters\": {\"m\": {\"type\": \"file\"}}, \"elements\": [" LLM "]}",
       "$.parameters.m: type \"file\" is not one of string, path, int, number, boolean" },
+    /* json-glib's boolean getter met an array with a Json-CRITICAL */
+    { HEAD "\"parameters\": {\"m\": {\"type\": \"path\", \"required\": []}}, \"elements\": [" LLM "]}",
+      "$.parameters.m: \"required\" must be true or false, not an array" },
+    { HEAD "\"parameters\": {\"m\": {\"type\": \"path\", \"required\": \"yes\"}}, \"elements\": [" LLM "]}",
+      "$.parameters.m: \"required\" must be true or false, not a string" },
     { HEAD "\"elements\": [" ENC ", " LLM "], \"input\": \"enc\", \"output\": \"llm\"}", "$.links: missing" },
     { HEAD "\"elements\": [" ENC ", " LLM "], \"links\": [{\"from\": \"enc\", \"to\": \"lm\"}]}",
       "$.links[0]: \"to\": no element named \"lm\"" },
+    /* an empty end once reached find_element as NULL (a crash) */
+    { HEAD "\"elements\": [" ENC ", " LLM "], \"links\": [{\"from\": \"\", \"to\": \"llm\"}]}",
+      "$.links[0]: \"from\" is \"\": expected an element name" },
+    { HEAD "\"elements\": [" ENC ", " LLM "], \"links\": [{\"from\": \"enc\", \"to\": \"\"}]}",
+      "$.links[0]: \"to\" is \"\": expected an element name" },
+    { HEAD "\"elements\": [" ENC ", " LLM "], \"links\": [{\"from\": \"enc.\", \"to\": \"llm\"}]}",
+      "$.links[0]: \"from\" is \"enc.\": expected an element name" },
     { HEAD "\"elements\": [" ENC ", " LLM "], \"links\": [{\"from\": \"enc\", \"to\": \"llm\"}]}",
       "$.links[0]: enc (vtpencoder) gives application/x-vtp-tensor" },
     { HEAD "\"elements\": [" ENC "], \"input\": \"enc\"}", "$: missing member \"output\"" },
@@ -342,6 +374,19 @@ test_malformed (void)
     g_assert_nonnull (error);
     if (!g_str_has_prefix (error->message, "bad.json: ") || !strstr (error->message, cases[i][1]))
       g_error ("case %u: \"%s\"\n  expected to contain \"%s\"", i, error->message, cases[i][1]);
+  }
+
+  /* nested 100,000 deep: json-glib's recursion overflowed the stack */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GString) s = g_string_new (HEAD "\"elements\": ");
+    g_autoptr (VtpGraph) g = NULL;
+    for (guint i = 0; i < 100000; i++)
+      g_string_append_c (s, '[');
+    g = vtp_graph_new_from_data (s->str, "bad.json", &error);
+    g_assert_null (g);
+    g_assert_nonnull (strstr (error->message, "bad.json: not valid JSON: arrays and objects nested deeper than 512 "
+            "levels"));
   }
 }
 

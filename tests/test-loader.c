@@ -6,6 +6,9 @@
 #include <glib/gstdio.h>
 #include "vtp-checkpoint.h"
 #include "vtp-config.h"
+#include "vtp-json.h"
+#include "vtp-tokenizer.h"
+#include "vtp-wordpiece.h"
 
 static char *tmpdir;
 
@@ -68,11 +71,49 @@ test_safetensors (void)
   g_assert_nonnull (strstr (error->message, "stored as F64"));
   g_clear_error (&error);
 
+  /* known dtypes vtp does not load (4-bit F4 here) open, and so does an
+   * empty tensor inside another's bytes: it has no bytes to share */
+  {
+    g_autofree char *p = write_safetensors ("others.safetensors",
+        "{\"f4\":{\"dtype\":\"F4\",\"shape\":[2,3],\"data_offsets\":[0,3]},"
+        "\"e\":{\"dtype\":\"F32\",\"shape\":[0,5],\"data_offsets\":[1,1]}}", 3);
+    g_autoptr (VtpSafetensors) o = vtp_safetensors_open (p, &error);
+    g_assert_no_error (error);
+    g_assert_false (vtp_safetensors_find (o, "f4")->dtype_supported);
+    g_assert_cmpuint (vtp_safetensors_find (o, "e")->n_bytes, ==, 0);
+  }
+
   expect_open_error ("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", 10, VTP_ERROR_FILE,
       "truncated: tensor 'a' ends at byte 16");
   expect_open_error ("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,12]}}", 16, VTP_ERROR_FORMAT,
       "do not match its size");
   expect_open_error ("{\"a\":{\"dtype\":\"F32\",\"shape\":[4]}}", 16, VTP_ERROR_FORMAT, "lacks dtype, shape or data_offsets");
+  /* overlapping tensors read each other's bytes: both are named */
+  expect_open_error ("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+      "\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[8,24]}}", 24, VTP_ERROR_FORMAT,
+      "tensors 'a' (bytes 0 to 16) and 'b' (bytes 8 to 24) overlap");
+  expect_open_error ("{\"a\":{\"dtype\":\"U8\",\"shape\":[24],\"data_offsets\":[0,24]},"
+      "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]},"
+      "\"c\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[16,24]}}", 24, VTP_ERROR_FORMAT,
+      "tensors 'a' (bytes 0 to 24) and 'b' (bytes 4 to 12) overlap");
+  /* an unknown dtype is named as such, not as a size mismatch */
+  expect_open_error ("{\"a\":{\"dtype\":\"F13\",\"shape\":[4],\"data_offsets\":[0,16]}}", 16, VTP_ERROR_FORMAT,
+      "tensor 'a' has an unknown dtype \"F13\" (safetensors dtypes: F32, ");
+  /* fields of the wrong JSON type: errors, not Json-CRITICALs */
+  expect_open_error ("{\"a\":{\"dtype\":[\"F32\"],\"shape\":[4],\"data_offsets\":[0,16]}}", 16, VTP_ERROR_FORMAT,
+      "tensor 'a' has an unknown dtype that is not a string");
+  expect_open_error ("{\"a\":{\"dtype\":\"F32\",\"shape\":\"x\",\"data_offsets\":[0,16]}}", 16, VTP_ERROR_FORMAT,
+      "tensor 'a' has a malformed shape or data_offsets");
+  expect_open_error ("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[[0],16]}}", 16, VTP_ERROR_FORMAT,
+      "tensor 'a' has a malformed shape or data_offsets");
+  expect_open_error ("{\"a\":{\"dtype\":\"F4\",\"shape\":[3],\"data_offsets\":[0,2]}}", 2, VTP_ERROR_FORMAT,
+      "do not match its size");
+  /* element counts past 64 bits (UBSan: signed overflow); [2^62, 4] F32
+   * wrapped round to 0 bytes and opened */
+  expect_open_error ("{\"a\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904,4],\"data_offsets\":[0,0]}}", 0,
+      VTP_ERROR_FORMAT, "tensor 'a' (F32 [4611686018427387904, 4]) has data_offsets [0, 0] that do not match its size");
+  expect_open_error ("{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4],\"data_offsets\":[0,16]}}", 16,
+      VTP_ERROR_FORMAT, "do not match its size");
   expect_open_error ("[1, 2, 3]", 0, VTP_ERROR_FORMAT, "not a JSON object");
   expect_open_error ("{\"a\": ", 0, VTP_ERROR_FORMAT, "not a JSON object");
   {
@@ -192,6 +233,28 @@ test_llava_config_defaults (void)
   g_assert_true (c.projector_bias);
 }
 
+/* projector_hidden_act: the ACT2FN names transformers runs that vtp
+ * computes (silu was accepted here, then refused at the first frame). */
+static void
+test_projector_activations (void)
+{
+  const struct { const char *name; VtpActivation act; } cases[] = {
+    { "gelu", VTP_ACT_GELU }, { "silu", VTP_ACT_SILU }, { "relu", VTP_ACT_RELU },
+    { "quick_gelu", VTP_ACT_QUICK_GELU }, { "gelu_pytorch_tanh", VTP_ACT_GELU_TANH }, { "gelu_new", VTP_ACT_GELU_TANH },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr (JsonParser) p = json_parser_new ();
+    g_autoptr (GError) error = NULL;
+    g_autofree char *json = g_strdup_printf ("{\"projector_hidden_act\":\"%s\","
+        "\"text_config\":{\"vocab_size\":32064}}", cases[i].name);
+    VtpLlavaConfig c;
+    g_assert_true (vtp_llava_config_parse (parse_object (p, json), "config.json", &c, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (c.projector_act, ==, cases[i].act);
+  }
+}
+
 static void
 expect_config_error (const char *json, const char *needle)
 {
@@ -216,10 +279,106 @@ test_config_errors (void)
   expect_config_error ("{\"vision_feature_select_strategy\":\"cls\"}", "expected \"default\" or \"full\"");
   expect_config_error ("{\"text_config\":{\"rope_scaling\":{\"rope_type\":\"yarn\",\"factor\":4}}}",
       "rope_scaling of type \"yarn\" is not supported");
-  expect_config_error ("{\"projector_hidden_act\":\"relu6\"}", "activation \"relu6\" is not supported");
+  /* refused when the config is read, naming what vtp has */
+  expect_config_error ("{\"projector_hidden_act\":\"relu6\"}", "activation \"relu6\" is not supported (vtp has "
+      "gelu, gelu_python, quick_gelu, gelu_pytorch_tanh, gelu_new, gelu_fast, gelu_accurate, silu, swish, relu)");
   expect_config_error ("{\"vision_config\":{\"image_size\":100,\"patch_size\":14}}",
       "image_size 100 is not a multiple of patch_size 14");
+  /* (image_size / patch_size)² overflowed an int (UBSan), and the shape
+   * error that followed showed the wrapped count */
+  expect_config_error ("{\"vision_config\":{\"image_size\":393216,\"patch_size\":6}}",
+      "vision_config: image_size 393216 / patch_size 6 makes 4294967297 patch tokens");
   expect_config_error ("{\"image_token_index\":40000}", "image_token_index 40000 is outside the vocabulary of 32000");
+}
+
+/* @before, @depth nested arrays, @after */
+static char *
+nested (const char *before, guint depth, const char *after)
+{
+  GString *s = g_string_new (before);
+  for (guint i = 0; i < depth; i++)
+    g_string_append_c (s, '[');
+  for (guint i = 0; i < depth; i++)
+    g_string_append_c (s, ']');
+  g_string_append (s, after);
+  return g_string_free (s, FALSE);
+}
+
+static gboolean
+json_loads (const char *text, GError **error)
+{
+  g_autoptr (JsonParser) p = json_parser_new ();
+  return vtp_json_parser_load (p, text, -1, error);
+}
+
+/* json-glib recurses once per level: JSON nested 100,000 deep overflowed
+ * the stack (a SIGSEGV in vtp-run and gst-launch alike). Every file is
+ * read through vtp_json_parser_load, which refuses nesting deeper than
+ * VTP_JSON_MAX_DEPTH before json-glib sees it. */
+static void
+test_json_depth (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *ok = nested ("{\"a\": ", VTP_JSON_MAX_DEPTH - 1, "}");
+  g_autofree char *deep = nested ("{\"a\": ", 100000, "}");
+  g_autofree char *strings = NULL;
+  g_autofree char *comment = nested ("{\"a\": /\"/ ", 100000, " /\"/}");
+  g_autofree char *quoted = nested ("{\"a\": '\\', \"b\": ", 100000, "}");
+  g_autofree char *header = nested ("{\"__metadata__\": ", 100000, "}");
+  g_autofree char *st = write_safetensors ("deep.safetensors", header, 0);
+  g_autofree char *cp = NULL;
+  GString *s = g_string_new ("{\"a\": [");
+
+  g_assert_true (json_loads (ok, &error));
+  g_assert_no_error (error);
+  g_assert_false (json_loads (deep, &error));
+  g_assert_error (error, VTP_JSON_ERROR, VTP_JSON_ERROR_DEPTH);
+  g_assert_nonnull (strstr (error->message, "nested deeper than 512 levels (at byte 517)"));
+  g_clear_error (&error);
+  /* brackets in strings, escaped quotes too, are not nesting */
+  for (guint i = 0; i < 2000; i++)
+    g_string_append (s, "\"[{\\\"[\", ");
+  g_string_append (s, "\"\"]}");
+  strings = g_string_free (s, FALSE);
+  g_assert_true (json_loads (strings, &error));
+  g_assert_no_error (error);
+  /* json-glib 1.6 skips '/' to '/' as a comment, and reads '\\' as a
+   * string: a quote in either cannot hide the nesting after it */
+  g_assert_false (json_loads (comment, &error));
+  g_assert_error (error, VTP_JSON_ERROR, VTP_JSON_ERROR_DEPTH);
+  g_clear_error (&error);
+  g_assert_false (json_loads (quoted, &error));
+  g_assert_error (error, VTP_JSON_ERROR, VTP_JSON_ERROR_DEPTH);
+  g_clear_error (&error);
+  g_assert_false (json_loads ("  ", &error));
+  g_assert_error (error, VTP_JSON_ERROR, VTP_JSON_ERROR_EMPTY);
+  g_clear_error (&error);
+
+  /* each reader names its file */
+  g_assert_null (vtp_safetensors_open (st, &error));
+  g_assert_nonnull (strstr (error->message, "deep.safetensors: the safetensors header"));
+  g_assert_nonnull (strstr (error->message, "nested deeper than 512 levels"));
+  g_clear_error (&error);
+  g_assert_null (vtp_tokenizer_new_from_data (deep, -1, "deep/tokenizer.json", &error));
+  g_assert_nonnull (strstr (error->message, "deep/tokenizer.json"));
+  g_assert_nonnull (strstr (error->message, "nested deeper than 512 levels"));
+  g_clear_error (&error);
+  g_assert_null (vtp_wordpiece_new_from_data (deep, -1, "deep/tokenizer.json", &error));
+  g_assert_nonnull (strstr (error->message, "deep/tokenizer.json"));
+  g_assert_nonnull (strstr (error->message, "nested deeper than 512 levels"));
+  g_clear_error (&error);
+  cp = write_file ("config.json", deep, strlen (deep));
+  g_assert_null (vtp_checkpoint_open (tmpdir, &error));
+  g_assert_error (error, VTP_ERROR, VTP_ERROR_FORMAT);
+  g_assert_nonnull (strstr (error->message, "config.json is not valid JSON: arrays and objects nested deeper"));
+  g_clear_error (&error);
+  /* an empty config.json: an error, not a Json-CRITICAL on its NULL root */
+  g_assert_true (g_file_set_contents (cp, "", 0, NULL));
+  g_assert_null (vtp_checkpoint_open (tmpdir, &error));
+  g_assert_nonnull (strstr (error->message, "config.json is not valid JSON: the document is empty"));
+  g_clear_error (&error);
+  g_unlink (cp);
+  g_unlink (st);
 }
 
 /* The mapped bytes a load gives back to the kernel are those of the rows it
@@ -274,6 +433,8 @@ main (int argc, char **argv)
   g_test_add_func ("/loader/sharded-directory", test_sharded_directory);
   g_test_add_func ("/loader/llava-config-defaults", test_llava_config_defaults);
   g_test_add_func ("/loader/config-errors", test_config_errors);
+  g_test_add_func ("/loader/projector-activations", test_projector_activations);
+  g_test_add_func ("/loader/json-depth", test_json_depth);
   ret = g_test_run ();
   {
     GDir *d = g_dir_open (tmpdir, 0, NULL);

@@ -77,6 +77,31 @@ test_activations (void)
   assert_close (got, want, rows * D, 1e-5, "quick_gelu");
   g_free (got); vtp_tensor_free (t);
 
+  /* the other projector_hidden_act functions (transformers' formulas) */
+  t = upload (x, rows, D);
+  for (gint64 i = 0; i < rows * D; i++)
+    want[i] = 0.5 * x[i] * (1 + tanh (sqrt (2 / G_PI) * (x[i] + 0.044715 * pow (x[i], 3))));
+  vtp_op_gelu_tanh (t, 0, rows);
+  got = device_values (t);
+  assert_close (got, want, rows * D, 1e-5, "gelu_tanh");
+  g_free (got); vtp_tensor_free (t);
+
+  t = upload (x, rows, D);
+  for (gint64 i = 0; i < rows * D; i++)
+    want[i] = x[i] / (1 + exp (-(double) x[i]));
+  vtp_op_silu (t, 0, rows);
+  got = device_values (t);
+  assert_close (got, want, rows * D, 1e-5, "silu");
+  g_free (got); vtp_tensor_free (t);
+
+  t = upload (x, rows, D);
+  for (gint64 i = 0; i < rows * D; i++)
+    want[i] = x[i] < 0 ? 0 : x[i];
+  vtp_op_relu (t, 0, rows);
+  got = device_values (t);
+  assert_close (got, want, rows * D, 0, "relu");
+  g_free (got); vtp_tensor_free (t);
+
   t = upload (x, rows, D);
   for (gint64 i = 0; i < rows * D; i++)
     want[i] = x[i] / (1 + exp (-(double) x[i])) * u[i];
