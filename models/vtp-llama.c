@@ -211,7 +211,8 @@ vtp_llama_state_new (VtpLlama *m, gint max_ctx, gint max_chunk, GError **error)
       || !(s->up = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, c->intermediate_size, error))
       || !(s->scores = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, (gint64) c->num_attention_heads * max_chunk,
               max_ctx, error))
-      || !(s->logits = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, c->vocab_size, error)))
+      || !(s->logits = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, c->vocab_size, error))
+      || !(s->rope = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, c->head_dim, error)))
     return NULL;
   for (gint i = 0; i < c->num_hidden_layers; i++)
     if (!(s->k_cache[i] = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_ctx, KD, error))
@@ -260,6 +261,7 @@ vtp_llama_state_free (VtpLlamaState *s)
   vtp_tensor_free (s->up);
   vtp_tensor_free (s->scores);
   vtp_tensor_free (s->logits);
+  vtp_tensor_free (s->rope);
   g_free (s->host_rows);
   g_free (s);
 }
@@ -324,9 +326,8 @@ attention_block (VtpLlama *m, VtpLlamaState *s, gint l, gint n)
   lora (s, y, VTP_PROJ_K, s->k_cache[l], s->n_past, s->xn, n);
   vtp_op_linear (s->v_cache[l], s->n_past, s->xn, 0, n, y->wv, y->bv, FALSE);
   lora (s, y, VTP_PROJ_V, s->v_cache[l], s->n_past, s->xn, n);
-  vtp_op_rope (s->q, 0, n, c->num_attention_heads, c->head_dim, s->n_past, m->inv_freq, m->rope_layout);
-  vtp_op_rope (s->k_cache[l], s->n_past, n, c->num_key_value_heads, c->head_dim, s->n_past, m->inv_freq,
-      m->rope_layout);
+  vtp_op_rope_qk (s->q, 0, c->num_attention_heads, s->k_cache[l], s->n_past, c->num_key_value_heads, n,
+      c->head_dim, s->rope, m->rope_layout);
   vtp_op_attention (s->attn, 0, s->q, 0, n, s->k_cache[l], s->v_cache[l], 0, s->n_past + n, s->scores, &a);
   if (s->prompts_on && m->adapter && l >= m->adapter->first_layer)
     /* LLaMA-Adapter: a separate softmax over the prompt positions, gated per head */
@@ -355,6 +356,8 @@ mlp_block (VtpLlama *m, VtpLlamaState *s, gint l, gint n)
 static void
 forward_chunk (VtpLlama *m, VtpLlamaState *s, gint n, gint first, gint out_row)
 {
+  /* the rows' rotations, once for all layers */
+  vtp_op_rope_angles (s->rope, n, m->cfg.head_dim, s->n_past, m->inv_freq);
   for (gint l = 0; l < m->cfg.num_hidden_layers; l++) {
     attention_block (m, s, l, n);
     mlp_block (m, s, l, n);

@@ -82,6 +82,7 @@ typedef struct {
   gint max_ctx, max_chunk;
   gint n_past;                /* positions in the KV cache */
   VtpTensor *x, *xn, *q, *attn, *gate, *up, *scores, *logits;
+  VtpTensor *rope;            /* [max_chunk, head_dim]: the chunk's cos | sin (vtp_op_rope_angles) */
   VtpTensor **k_cache, **v_cache;
   float *host_rows;           /* [max_chunk, D] staging for embeddings */
   gint n_layers;

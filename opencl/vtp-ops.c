@@ -126,20 +126,38 @@ vtp_op_adapter_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gi
 }
 
 void
-vtp_op_rope (VtpTensor *x, gint64 row, gint64 n_rows, gint n_heads, gint head_dim, gint pos0,
-    const VtpTensor *inv_freq, VtpRopeLayout layout)
+vtp_op_rope_angles (VtpTensor *table, gint64 n_rows, gint head_dim, gint pos0, const VtpTensor *inv_freq)
 {
-  const gint64 w = vtp_tensor_cols (x);
-  const size_t global[3] = { head_dim / 2, n_heads, n_rows };
+  const size_t global[2] = { head_dim / 2, n_rows };
 
   if (vtp_error_is_pending ()
-      || !check (w >= (gint64) n_heads * head_dim && head_dim % 2 == 0, "rope",
-          "rows of %" G_GINT64_FORMAT " cannot hold %d heads x %d", w, n_heads, head_dim)
+      || !check (head_dim % 2 == 0 && vtp_tensor_cols (table) == head_dim, "rope", "a table of %" G_GINT64_FORMAT
+          " columns for heads of %d", vtp_tensor_cols (table), head_dim)
       || !check (vtp_tensor_n_elements (inv_freq) == head_dim / 2, "rope", "inv_freq size")
-      || !check (rows_in (x, row, n_rows), "rope", "rows out of range"))
+      || !check (rows_in (table, 0, n_rows), "rope", "%" G_GINT64_FORMAT " rows for a table of %" G_GINT64_FORMAT,
+          n_rows, vtp_tensor_rows (table)))
     return;
-  LAUNCH (x->dev, "rope", 3, global, NULL, A_MEM (x), A_INT (row * w), A_INT (w),
-      A_INT (head_dim), A_INT (pos0), A_MEM (inv_freq), A_INT (layout == VTP_ROPE_INTERLEAVED));
+  LAUNCH (table->dev, "rope_angles", 2, global, NULL, A_MEM (table), A_INT (head_dim), A_INT (pos0),
+      A_MEM (inv_freq));
+}
+
+void
+vtp_op_rope_qk (VtpTensor *q, gint64 q_row, gint q_heads, VtpTensor *k, gint64 k_row, gint k_heads,
+    gint64 n_rows, gint head_dim, const VtpTensor *table, VtpRopeLayout layout)
+{
+  const gint64 qw = vtp_tensor_cols (q), kw = k ? vtp_tensor_cols (k) : 0;
+  const size_t global[3] = { head_dim / 2, q_heads + (k ? k_heads : 0), n_rows };
+
+  if (vtp_error_is_pending ()
+      || !check (qw >= (gint64) q_heads * head_dim && (!k || kw >= (gint64) k_heads * head_dim), "rope",
+          "rows of %" G_GINT64_FORMAT " / %" G_GINT64_FORMAT " cannot hold %d / %d heads x %d", qw, kw, q_heads,
+          k_heads, head_dim)
+      || !check (vtp_tensor_cols (table) == head_dim && rows_in (table, 0, n_rows), "rope", "angle table")
+      || !check (rows_in (q, q_row, n_rows) && (!k || rows_in (k, k_row, n_rows)), "rope", "rows out of range"))
+    return;
+  LAUNCH (q->dev, "rope_qk", 3, global, NULL, A_MEM (q), A_INT (q_row * qw), A_INT (qw), A_INT (q_heads),
+      A_MEM (k ? k : q), A_INT (k_row * kw), A_INT (kw), A_INT (head_dim), A_MEM (table),
+      A_INT (layout == VTP_ROPE_INTERLEAVED));
 }
 
 void

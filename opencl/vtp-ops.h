@@ -51,10 +51,15 @@ typedef enum {
   VTP_ROPE_INTERLEAVED,  /* Meta checkpoints: pairs (2j, 2j+1) */
 } VtpRopeLayout;
 
-/* Rotates rows [row, row + n_rows) of x, laid out as n_heads * head_dim,
- * row i at position pos0 + i; inv_freq [head_dim / 2] F32. */
-void vtp_op_rope (VtpTensor *x, gint64 row, gint64 n_rows, gint n_heads, gint head_dim, gint pos0,
-    const VtpTensor *inv_freq, VtpRopeLayout layout);
+/* The cos and sin of rows 0 .. n_rows - 1 (positions pos0 ..) into @table
+ * [>= n_rows, head_dim] F32: cos in columns 0 .. head_dim/2 - 1, sin after;
+ * inv_freq [head_dim / 2] F32. */
+void vtp_op_rope_angles (VtpTensor *table, gint64 n_rows, gint head_dim, gint pos0, const VtpTensor *inv_freq);
+/* Rotates rows [q_row, q_row + n_rows) of q (q_heads * head_dim wide) and
+ * the same number of rows of k from k_row (k_heads heads; k NULL: q only),
+ * row i by row i of @table (vtp_op_rope_angles). */
+void vtp_op_rope_qk (VtpTensor *q, gint64 q_row, gint q_heads, VtpTensor *k, gint64 k_row, gint k_heads,
+    gint64 n_rows, gint head_dim, const VtpTensor *table, VtpRopeLayout layout);
 
 /* out[out_row + i] = table[ids[i]], i < n; ids I32 on the device. */
 void vtp_op_embed (VtpTensor *out, gint64 out_row, const VtpTensor *ids, gint64 n, const VtpTensor *table);

@@ -205,10 +205,17 @@ test_rope (void)
           want[t_ * w + h * d + a] = x0 * cos (ang) - x1 * sin (ang);
           want[t_ * w + h * d + b] = x1 * cos (ang) + x0 * sin (ang);
         }
-    vtp_op_rope (t, 1, rows - 1, H, d, pos0, tf, layout ? VTP_ROPE_INTERLEAVED : VTP_ROPE_HALF);
+    /* as q (row 1 on) and k (row 0 on) of one launch: k's rows are q's
+     * shifted by one, so k's row i must come out as q's row i + 1 */
+    VtpTensor *tk = upload (x + w, rows - 1, w), *table = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, d, NULL);
+    vtp_op_rope_angles (table, rows - 1, d, pos0, tf);
+    vtp_op_rope_qk (t, 1, H, tk, 0, H, rows - 1, d, table, layout ? VTP_ROPE_INTERLEAVED : VTP_ROPE_HALF);
     got = device_values (t);
     assert_close (got, want, rows * w, 2e-6, layout ? "rope interleaved" : "rope half");
-    g_free (got); vtp_tensor_free (t); vtp_tensor_free (tf);
+    g_free (got);
+    got = device_values (tk);
+    assert_close (got, want + w, (rows - 1) * w, 2e-6, layout ? "rope interleaved (k)" : "rope half (k)");
+    g_free (got); vtp_tensor_free (t); vtp_tensor_free (tf); vtp_tensor_free (tk); vtp_tensor_free (table);
   }
   g_free (x); g_free (want);
   g_rand_free (r);

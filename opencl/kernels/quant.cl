@@ -535,6 +535,9 @@ typedef int vtp_v16si __attribute__ ((vector_size (64)));
 #ifndef VNNI_PREFETCH
 #define VNNI_PREFETCH 0
 #endif
+#ifndef VNNI_PREFETCH_BLOCKS
+#define VNNI_PREFETCH_BLOCKS -1
+#endif
 
 /* acc + the sums of 4 products of unsigned bytes of u and signed bytes of
  * s, per 32-bit lane */
@@ -697,8 +700,9 @@ VNNI float16 vnni_panel_##T (__global const uchar *pa, const int *xq, const int 
   const int per = QK_##T / 32;                                                 \
   float16 a = 0.0f;                                                            \
   for (int b = 0; b < nb; b += per) {                                          \
-    __global const uchar *pf = pa + (size_t) (b / per) * 16 * BB_##T + VNNI_PREFETCH; \
-    for (int c = 0; VNNI_PREFETCH >= 0 && per > 1 && c < 16 * BB_##T; c += 64) \
+    const int pd = per > 1 ? VNNI_PREFETCH : VNNI_PREFETCH_BLOCKS;              \
+    __global const uchar *pf = pa + (size_t) (b / per) * 16 * BB_##T + pd;     \
+    for (int c = 0; pd >= 0 && c < 16 * BB_##T; c += 64)                       \
       __builtin_prefetch (pf + c);                                             \
     a = vnni_super_##T (pa + (size_t) (b / per) * 16 * BB_##T, xq + 8 * b, xs + 2 * b, dx + b, a); \
   }                                                                            \

@@ -1,15 +1,30 @@
 /* rope.cl: rotary position embedding, in place, on token-major rows.
  * interleaved = 0: HF rotate_half layout, dimension j pairs with j + d/2;
  * interleaved = 1: Meta layout, pairs (2j, 2j+1).
- * The angle is computed as HF does it: float position times float inv_freq. */
+ * The angle is computed as HF does it: float position times float inv_freq.
+ *
+ * rope_angles writes each row's cos (columns 0 .. d/2 - 1) and sin
+ * (d/2 .. d - 1) once; rope_qk rotates the query and key heads of the same
+ * rows with them in one launch. (Every layer recomputing them was the
+ * decode's third most costly kernel: PoCL's sin and cos reduce their
+ * argument the long way.) */
 
-__kernel void rope (__global float *x, int off, int stride, int d, int pos0,
-    __global const float *inv_freq, int interleaved)
+__kernel void rope_angles (__global float *table, int d, int pos0, __global const float *inv_freq)
+{
+  const int j = get_global_id (0), t = get_global_id (1);
+  const float angle = (float) (pos0 + t) * inv_freq[j];
+  table[(size_t) t * d + j] = cos (angle);
+  table[(size_t) t * d + d / 2 + j] = sin (angle);
+}
+
+/* Heads 0 .. nq - 1 of row t are q's, the next ones k's. */
+__kernel void rope_qk (__global float *q, int q_off, int q_stride, int nq, __global float *k, int k_off,
+    int k_stride, int d, __global const float *table, int interleaved)
 {
   const int j = get_global_id (0), h = get_global_id (1), t = get_global_id (2);
-  __global float *r = x + off + (size_t) t * stride + h * d;
-  const float angle = (float) (pos0 + t) * inv_freq[j];
-  const float c = cos (angle), s = sin (angle);
+  __global float *r = h < nq ? q + q_off + (size_t) t * q_stride + h * d
+      : k + k_off + (size_t) t * k_stride + (h - nq) * d;
+  const float c = table[(size_t) t * d + j], s = table[(size_t) t * d + d / 2 + j];
   const int a = interleaved ? 2 * j : j;
   const int b = interleaved ? 2 * j + 1 : j + d / 2;
   const float x0 = r[a], x1 = r[b];
