@@ -11,18 +11,13 @@ Steps:
   1. tools/llava_text_model.py writes the LLM as a plain Llama directory and
      DIR/convert_hf_to_gguf.py converts it to llm-f32.gguf (F32, the
      safetensors' values exactly);
-  2. the tower and the projector go the way llama.cpp's docs/multimodal/
-     llava.md describes for llava-hf style checkpoints: a CLIP vision
-     directory (config.json + weights) and a llava.projector file, converted
-     by DIR/tools/mtmd/legacy-models/convert_image_encoder_to_gguf.py
-     --clip-model-is-vision --use-f32 to mmproj-model-f32.gguf (that
-     converter keeps 2-D projector weights and the patch embedding in F16,
-     and drops the tower's last layer, which LLaVA-1.5 does not read). The
-     converter needs transformers 4 (its CLIPVisionModel has .vision_model):
-     PY is a python with it (e.g. a venv made with
-     `python3 -m venv --system-site-packages V && V/bin/pip install "transformers<5"`).
-     A non-default image mean and std are given so that the test sees them
-     come from the file's metadata;
+  2. tools/llava_mmproj.py converts the tower and the projector with
+     llama.cpp's legacy converter (--use-f32: F32 but for the 2-D projector
+     weights and the patch embedding, which it keeps in F16) to
+     mmproj-model-f32.gguf; PY is a python with transformers 4, which that
+     converter needs (see tools/llava_mmproj.py). A non-default image mean
+     and std are given so that the test sees them come from the file's
+     metadata;
   3. the reference: transformers' LlavaForConditionalGeneration with the
      tower and projector weights read back from the mmproj file (so F16
      rounding included), the image preprocessed with that mean and std:
@@ -42,6 +37,9 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 from transformers import AutoTokenizer, CLIPImageProcessor, LlavaForConditionalGeneration
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import llava_mmproj  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOURCE = os.path.join(ROOT, "tests", "fixtures", "llava-tiny-q")
@@ -81,29 +79,6 @@ def hf_name(gguf_name, n_layers_kept):
     return "%sencoder.layers.%s.%s.%s" % (tower, layer, part, kind)
 
 
-def convert_mmproj(model, work, src, converter_python):
-    vit = os.path.join(work, "vit")
-    os.makedirs(vit)
-    vcfg = model.config.vision_config.to_dict()
-    vcfg["architectures"] = ["CLIPVisionModel"]
-    with open(os.path.join(vit, "config.json"), "w") as f:
-        json.dump(vcfg, f, indent=1)
-    # transformers 5's CLIPVisionModel is the transformer itself; 4's (the
-    # converter's) wraps it as .vision_model
-    tower = {"vision_model." + k: v.detach().contiguous()
-             for k, v in model.model.vision_tower.state_dict().items()}
-    save_file(tower, os.path.join(vit, "model.safetensors"), metadata={"format": "pt"})
-    projector = {"multi_modal_projector." + k: v.detach().clone()
-                 for k, v in model.model.multi_modal_projector.state_dict().items()}
-    torch.save(projector, os.path.join(vit, "llava.projector"))
-    env = dict(os.environ, PYTHONPATH=os.path.join(src, "gguf-py"))
-    run([converter_python, os.path.join(src, "tools", "mtmd", "legacy-models", "convert_image_encoder_to_gguf.py"),
-         "-m", vit, "--llava-projector", os.path.join(vit, "llava.projector"), "--output-dir", vit,
-         "--clip-model-is-vision", "--use-f32", "--image-mean", *map(str, MEAN), "--image-std", *map(str, STD)],
-        env=env, stdout=subprocess.DEVNULL)
-    shutil.copy(os.path.join(vit, "mmproj-model-f32.gguf"), os.path.join(OUT, "mmproj-model-f32.gguf"))
-
-
 def load_mmproj_weights(model, path):
     """Puts the mmproj file's values into the model's tower and projector."""
     from gguf import GGUFReader
@@ -139,7 +114,8 @@ def main():
         env = dict(os.environ, PYTHONPATH=os.path.join(src, "gguf-py"))
         run([sys.executable, os.path.join(src, "convert_hf_to_gguf.py"), llm, "--outtype", "f32", "--outfile",
              os.path.join(OUT, "llm-f32.gguf")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        convert_mmproj(model, work, src, args.converter_python)
+        llava_mmproj.convert(model, os.path.join(OUT, "mmproj-model-f32.gguf"), src, args.converter_python,
+                             f32=True, mean=MEAN, std=STD)
     kept = load_mmproj_weights(model, os.path.join(OUT, "mmproj-model-f32.gguf"))
     shutil.copy(os.path.join(SOURCE, "image.png"), os.path.join(OUT, "image.png"))
 
