@@ -40,15 +40,34 @@ def main():
     with open(os.path.join(args.out, "config.json"), "w") as f:
         json.dump(text, f, indent=2)
 
-    tensors = {}
-    with safe_open(os.path.join(args.llava, "model.safetensors"), "pt") as f:
-        for name in f.keys():
-            for src, dst in PREFIXES:
-                if name.startswith(src):
-                    tensors[dst + name[len(src):]] = f.get_tensor(name)
-                    break
-    rows = tensors["model.embed_tokens.weight"].shape[0]
-    save_file(tensors, os.path.join(args.out, "model.safetensors"), metadata={"format": "pt"})
+    # one output file a shard (a 7B model is not held in memory at once)
+    index = os.path.join(args.llava, "model.safetensors.index.json")
+    if os.path.exists(index):
+        with open(index) as f:
+            shards = sorted(set(json.load(f)["weight_map"].values()))
+    else:
+        shards = ["model.safetensors"]
+    weight_map, rows, n_tensors = {}, None, 0
+    for shard in shards:
+        tensors = {}
+        with safe_open(os.path.join(args.llava, shard), "pt") as f:
+            for name in f.keys():
+                for src, dst in PREFIXES:
+                    if name.startswith(src):
+                        tensors[dst + name[len(src):]] = f.get_tensor(name)
+                        break
+        if not tensors:
+            continue
+        if "model.embed_tokens.weight" in tensors:
+            rows = tensors["model.embed_tokens.weight"].shape[0]
+        out_name = "model.safetensors" if len(shards) == 1 else shard
+        save_file(tensors, os.path.join(args.out, out_name), metadata={"format": "pt"})
+        weight_map.update({k: out_name for k in tensors})
+        n_tensors += len(tensors)
+        del tensors
+    if len(shards) > 1:
+        with open(os.path.join(args.out, "model.safetensors.index.json"), "w") as f:
+            json.dump({"metadata": {}, "weight_map": weight_map}, f, indent=1)
 
     tok = Tokenizer.from_file(os.path.join(args.llava, "tokenizer.json"))
     extra = [AddedToken("<unused_%d>" % i, special=True) for i in range(rows - tok.get_vocab_size())]
@@ -58,7 +77,7 @@ def main():
     with open(os.path.join(args.out, "tokenizer_config.json"), "w") as f:
         json.dump({"tokenizer_class": "LlamaTokenizerFast", "bos_token": "<s>", "eos_token": "</s>",
                    "unk_token": "<unk>", "add_bos_token": True, "add_eos_token": False}, f, indent=2)
-    print("%s: %d tensors, vocabulary %d (%d padding tokens)" % (args.out, len(tensors), tok.get_vocab_size(),
+    print("%s: %d tensors, vocabulary %d (%d padding tokens)" % (args.out, n_tensors, tok.get_vocab_size(),
                                                                   len(extra)))
 
 
