@@ -10,6 +10,22 @@
 #include <string.h>
 #include "live-run.h"
 
+/* The first of @factories GStreamer does not know, or NULL. Checked
+ * before the launch line: gst_parse_launch makes a pipeline without an
+ * unknown element (only a non-fatal error), and the benchmark then ran
+ * on it into CRITICALs and "0 descriptions" with exit status 0. */
+static const char *
+missing_factory (const char *const *factories)
+{
+  for (guint i = 0; factories[i]; i++) {
+    GstElementFactory *f = gst_element_factory_find (factories[i]);
+    if (!f)
+      return factories[i];
+    gst_object_unref (f);
+  }
+  return NULL;
+}
+
 static void
 set_model (GstElement *pipe, const char *name, const char *property, const char *value)
 {
@@ -51,13 +67,32 @@ main (int argc, char **argv)
     fprintf (stderr, "--bridge: vtpprojector, vtpqformer or vtpadapter\n");
     return 2;
   }
+  {
+    const char *const factories[] = { "vtpencoder", "vtpllm", "videotestsrc", "tee", "queue", "textoverlay",
+      "videoconvert", "fakesink", NULL };
+    const char *const bridges[] = { bridge, NULL };
+    const char *missing = missing_factory (factories), *path = g_getenv ("GST_PLUGIN_PATH");
+    if (missing && g_str_has_prefix (missing, "vtp")) {
+      fprintf (stderr, "vtp-bench-live: no element \"%s\": the vtp plugin is not on GST_PLUGIN_PATH (%s; set it "
+          "to the build's plugins/ directory)\n", missing, path ? path : "unset");
+      return 1;
+    } else if (missing) {
+      fprintf (stderr, "vtp-bench-live: no element \"%s\" (GStreamer's base and good plugins are needed)\n",
+          missing);
+      return 1;
+    } else if (missing_factory (bridges)) {
+      fprintf (stderr, "vtp-bench-live: --bridge %s: no such element (vtpprojector, vtpqformer or vtpadapter)\n",
+          bridge);
+      return 2;
+    }
+  }
   desc = g_strdup_printf ("videotestsrc name=src is-live=true pattern=ball ! "
       "video/x-raw,format=RGB,width=320,height=240,framerate=30/1 ! tee name=t "
       "t. ! queue ! textoverlay name=o ! videoconvert ! fakesink name=vsink sync=true max-lateness=33000000 "
       "t. ! vtpencoder name=enc ! %s name=bridge ! vtpllm name=llm max-new-tokens=%d ! o.text_sink", bridge,
       max_new_tokens);
-  if (!(pipe = gst_parse_launch (desc, &error))) {
-    fprintf (stderr, "%s\n", error->message);
+  if (!(pipe = gst_parse_launch_full (desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &error))) {
+    fprintf (stderr, "vtp-bench-live: %s\n", error->message);
     return 1;
   }
   set_model (pipe, "enc", "model", encoder ? encoder : llm);

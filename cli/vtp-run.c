@@ -6,7 +6,8 @@
  *       --input cat.jpg --prompt "What is in the picture?"
  *
  * Exit status: 0 described to the end; 1 the pipeline failed; 2 bad usage,
- * graph or parameter; 3 the input cannot be read. */
+ * graph or parameter; 3 the input cannot be read (a directory: some of its
+ * images, after the others were described). */
 #include <stdio.h>
 #include <string.h>
 #include <errno.h>
@@ -54,6 +55,15 @@ on_progress (VtpGraph *g, const char *what, gpointer data)
   Run *run = data;
   if (!run->quiet)
     fprintf (stderr, "vtp-run: %s (%.1f s)\n", what, (g_get_monotonic_time () - run->start) / 1e6);
+}
+
+/* A directory's image that cannot be decoded: named now, even with
+ * --quiet, while the run goes on with the others. */
+static void
+on_skipped (VtpGraph *g, const char *source, const char *message, gpointer data)
+{
+  Run *run = data;
+  fprintf (stderr, "%svtp-run: skipped %s\n", run->tty && run->described && !run->quiet ? "\n" : "", message);
 }
 
 /* Ctrl-C: the description in progress finishes, then the run ends. */
@@ -133,7 +143,8 @@ main (int argc, char **argv)
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_add_group (ctx, gst_init_get_option_group ());
   g_option_context_set_description (ctx, "Exit status: 0 described to the end, 1 the pipeline failed, 2 bad "
-      "usage, graph or parameter, 3 the input cannot be read.\nGraph files: graphs/*.json; format: "
+      "usage, graph or parameter, 3 the input cannot be read (a directory: some of its images, after the others "
+      "were described; each is named as it is skipped).\nGraph files: graphs/*.json; format: "
       "docs/graph-format.md.");
   if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc != 2) {
     fprintf (stderr, "vtp-run: %s\n%s", error ? error->message : "expected one graph file",
@@ -189,6 +200,7 @@ main (int argc, char **argv)
   g_signal_connect (g, "statistics", G_CALLBACK (on_statistics), &run);
   g_signal_connect (g, "text", G_CALLBACK (on_text), &run);
   g_signal_connect (g, "progress", G_CALLBACK (on_progress), &run);
+  g_signal_connect (g, "skipped", G_CALLBACK (on_skipped), &run);
   loop = g_main_loop_new (NULL, FALSE);
   g_unix_signal_add (SIGINT, on_interrupt, g);
   g_thread_unref (g_thread_new ("vtp-run-signals", signal_loop, g_main_loop_ref (loop)));

@@ -23,7 +23,11 @@
  *
  * JPEG frames (image/jpeg: MJPEG cameras, JPEG files without jpegdec) are
  * decoded here, straight to about the model's input size
- * (#GstVtpEncoder:jpeg-scaling).
+ * (#GstVtpEncoder:jpeg-scaling). A frame that does not decode (a camera's
+ * damaged frame) is skipped with a warning naming its time, counted in
+ * #GstVtpEncoder:frames-corrupt, and leaves a GAP event like a dropped one;
+ * only more than #GstVtpEncoder:max-errors such frames in a row stop the
+ * pipeline with an error.
  *
  * ## Example launch line
  * |[
@@ -69,7 +73,13 @@ enum {
   PROP_FRAMES_DESCRIBED,
   PROP_FRAMES_DROPPED,
   PROP_JPEG_SCALING,
+  PROP_MAX_ERRORS,
+  PROP_FRAMES_CORRUPT,
 };
+
+/* As GstVideoDecoder's default would be for a camera: a burst of damaged
+ * frames is tolerated, a stream that stays undecodable is an error */
+#define DEFAULT_MAX_ERRORS 10
 
 typedef enum {
   STRATEGY_AUTO,
@@ -104,6 +114,8 @@ struct _GstVtpEncoder {
   guint64 min_interval;
   guint frame_interval;
   gboolean jpeg_scaling;
+  gint max_errors;
+  guint64 frames_corrupt;
 
   GstVtpFrameGate *gate;        /* the slot in front of the sink pad */
 
@@ -119,6 +131,7 @@ struct _GstVtpEncoder {
   gboolean jpeg;                /* frames are image/jpeg */
   guint8 *rgb;                  /* decoded JPEG frame */
   gsize rgb_size;
+  guint corrupt_in_row;         /* JPEG frames that did not decode, since the last one that did */
 };
 
 #define VIDEO_FORMATS "{ RGB, BGR, RGBA, BGRA, RGBx, BGRx, ARGB, ABGR, xRGB, xBGR }"
@@ -218,6 +231,8 @@ gst_vtp_encoder_start (GstBaseTransform *trans)
   GST_OBJECT_LOCK (self);
   layers = g_strdup (self->feature_layers);
   strategy = self->strategy;
+  self->corrupt_in_row = 0;
+  self->frames_corrupt = 0;
   GST_OBJECT_UNLOCK (self);
   ok = gst_vtp_open_model (GST_ELEMENT (self), &self->settings, &s, &self->dev, &self->ckpt);
   if (ok && !(ok = load_model (self, layers, strategy, s.weight_type, &error)))
@@ -315,13 +330,13 @@ configure_gate (GstVtpEncoder *self)
   gst_vtp_frame_gate_configure (self->gate, self->drop_mode, self->min_interval, self->frame_interval);
 }
 
-/* A JPEG frame decoded at the smallest DCT scale the preprocessing allows,
- * then preprocessed as any frame. */
+/* A JPEG frame decoded into self->rgb at the smallest DCT scale the
+ * preprocessing allows; FALSE with libjpeg's message when it does not
+ * decode (the frame is then skipped, not the stream stopped). */
 static gboolean
-preprocess_jpeg (GstVtpEncoder *self, GstBuffer *inbuf, GError **error)
+decode_jpeg (GstVtpEncoder *self, GstBuffer *inbuf, VtpJpegSize *plan, GError **error)
 {
   GstMapInfo map;
-  VtpJpegSize plan;
   gboolean scale, ok;
 
   GST_OBJECT_LOCK (self);
@@ -331,19 +346,48 @@ preprocess_jpeg (GstVtpEncoder *self, GstBuffer *inbuf, GError **error)
     g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "Could not read the JPEG frame");
     return FALSE;
   }
-  ok = vtp_jpeg_plan (map.data, map.size, &self->image_config, scale, &plan, error);
-  if (ok && (gsize) plan.out_width * plan.out_height * 3 > self->rgb_size) {
+  ok = vtp_jpeg_plan (map.data, map.size, &self->image_config, scale, plan, error);
+  if (ok && (gsize) plan->out_width * plan->out_height * 3 > self->rgb_size) {
     g_free (self->rgb);
-    self->rgb_size = (gsize) plan.out_width * plan.out_height * 3;
+    self->rgb_size = (gsize) plan->out_width * plan->out_height * 3;
     self->rgb = g_malloc (self->rgb_size);
   }
-  ok = ok && vtp_jpeg_decode (map.data, map.size, &plan, self->rgb, error);
+  ok = ok && vtp_jpeg_decode (map.data, map.size, plan, self->rgb, error);
   gst_buffer_unmap (inbuf, &map);
   if (ok)
-    GST_LOG_OBJECT (self, "JPEG %dx%d decoded at %d/8: %dx%d", plan.width, plan.height, plan.scale_num,
-        plan.out_width, plan.out_height);
-  return ok && vtp_image_preprocess (self->pre, self->rgb, plan.out_width, plan.out_height, plan.out_width * 3,
-      VTP_PIXELS_RGB, self->state->pixels, error);
+    GST_LOG_OBJECT (self, "JPEG %dx%d decoded at %d/8: %dx%d", plan->width, plan->height, plan->scale_num,
+        plan->out_width, plan->out_height);
+  return ok;
+}
+
+/* A JPEG frame that did not decode: a live camera must outlive a damaged
+ * frame, so it is skipped (a GAP in its place, as for a dropped frame) with
+ * a warning, until more than max-errors come in a row (GstVideoDecoder's
+ * max-errors: -1 never an error, 0 the first). */
+static GstFlowReturn
+skip_corrupt_frame (GstVtpEncoder *self, GstBuffer *inbuf, const GError *error)
+{
+  const GstClockTime pts = GST_BUFFER_PTS (inbuf);
+  g_autofree char *when = GST_CLOCK_TIME_IS_VALID (pts) ? g_strdup_printf ("at %" GST_TIME_FORMAT,
+      GST_TIME_ARGS (pts)) : g_strdup ("without a timestamp");
+  gint max_errors;
+
+  GST_OBJECT_LOCK (self);
+  max_errors = self->max_errors;
+  self->frames_corrupt++;
+  GST_OBJECT_UNLOCK (self);
+  self->corrupt_in_row++;
+  gst_vtp_frame_gate_skip_current (self->gate);
+  if (max_errors >= 0 && self->corrupt_in_row > (guint) max_errors) {
+    GST_ELEMENT_ERROR (self, STREAM, DECODE, ("Corrupt JPEG frames: %u in a row, more than max-errors (%d); the "
+            "last %s: %s", self->corrupt_in_row, max_errors, when, error->message), (NULL));
+    return GST_FLOW_ERROR;
+  }
+  GST_ELEMENT_WARNING (self, STREAM, DECODE, ("Skipped the corrupt JPEG frame %s (%u in a row, max-errors %d): "
+          "%s", when, self->corrupt_in_row, max_errors, error->message), (NULL));
+  if (GST_CLOCK_TIME_IS_VALID (pts))
+    gst_pad_push_event (GST_BASE_TRANSFORM_SRC_PAD (self), gst_event_new_gap (pts, GST_BUFFER_DURATION (inbuf)));
+  return GST_BASE_TRANSFORM_FLOW_DROPPED;
 }
 
 static gboolean
@@ -368,8 +412,17 @@ gst_vtp_encoder_transform (GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer 
 {
   GstVtpEncoder *self = GST_VTP_ENCODER (trans);
   g_autoptr (GError) error = NULL;
-  gboolean ok = self->jpeg ? preprocess_jpeg (self, inbuf, &error) : preprocess_raw (self, inbuf, &error);
+  VtpJpegSize plan;
+  gboolean ok;
 
+  if (self->jpeg) {
+    if (!decode_jpeg (self, inbuf, &plan, &error))
+      return skip_corrupt_frame (self, inbuf, error);
+    self->corrupt_in_row = 0;
+    ok = vtp_image_preprocess (self->pre, self->rgb, plan.out_width, plan.out_height, plan.out_width * 3,
+        VTP_PIXELS_RGB, self->state->pixels, &error);
+  } else
+    ok = preprocess_raw (self, inbuf, &error);
   if (ok) {
     vtp_vision_tower_forward (self->clip, self->state, gst_vtp_buffer_peek_tensor (outbuf));
     ok = vtp_error_take_pending (&error);
@@ -411,6 +464,7 @@ gst_vtp_encoder_set_property (GObject *object, guint prop_id, const GValue *valu
       case PROP_MIN_INTERVAL: self->min_interval = g_value_get_uint64 (value); configure_gate (self); break;
       case PROP_FRAME_INTERVAL: self->frame_interval = g_value_get_uint (value); configure_gate (self); break;
       case PROP_JPEG_SCALING: self->jpeg_scaling = g_value_get_boolean (value); break;
+      case PROP_MAX_ERRORS: self->max_errors = g_value_get_int (value); break;
       default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
     }
   }
@@ -434,6 +488,8 @@ gst_vtp_encoder_get_property (GObject *object, guint prop_id, GValue *value, GPa
       case PROP_FRAMES_DESCRIBED: g_value_set_uint64 (value, gst_vtp_frame_gate_counts (self->gate).described); break;
       case PROP_FRAMES_DROPPED: g_value_set_uint64 (value, gst_vtp_frame_gate_counts (self->gate).dropped); break;
       case PROP_JPEG_SCALING: g_value_set_boolean (value, self->jpeg_scaling); break;
+      case PROP_MAX_ERRORS: g_value_set_int (value, self->max_errors); break;
+      case PROP_FRAMES_CORRUPT: g_value_set_uint64 (value, self->frames_corrupt); break;
       default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
     }
   }
@@ -552,6 +608,28 @@ gst_vtp_encoder_class_init (GstVtpEncoderClass *klass)
       g_param_spec_boolean ("jpeg-scaling", "JPEG scaling", "Decode JPEG frames at the smallest DCT scale that "
           "covers the model input (FALSE: full size)", TRUE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstVtpEncoder:max-errors:
+   *
+   * JPEG frames that do not decode are skipped with a warning; more than
+   * this many in a row is an error. As GstVideoDecoder's max-errors: -1
+   * never an error, 0 an error on the first; but counted in a row (a
+   * decoded frame starts again from 0), so a camera's occasional damaged
+   * frame never adds up over a long run.
+   */
+  g_object_class_install_property (gobject_class, PROP_MAX_ERRORS,
+      g_param_spec_int ("max-errors", "Max errors", "Corrupt JPEG frames in a row skipped with a warning before "
+          "an error (-1: never an error, 0: the first is)", -1, G_MAXINT, DEFAULT_MAX_ERRORS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstVtpEncoder:frames-corrupt:
+   *
+   * JPEG frames skipped because they did not decode (also counted in
+   * #GstVtpEncoder:frames-dropped), since the element started.
+   */
+  g_object_class_install_property (gobject_class, PROP_FRAMES_CORRUPT,
+      g_param_spec_uint64 ("frames-corrupt", "Frames corrupt", "JPEG frames skipped because they did not decode",
+          0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   gst_element_class_set_static_metadata (element_class, "VTP image encoder", "Filter/Video/Converter",
       "Encodes video frames into vision features with a vision-language model's image encoder",
       "Visual Text Pioneer developers");
@@ -581,5 +659,6 @@ gst_vtp_encoder_init (GstVtpEncoder *self)
   self->drop_mode = GST_VTP_DROP_AUTO;
   self->frame_interval = 1;
   self->jpeg_scaling = TRUE;
+  self->max_errors = DEFAULT_MAX_ERRORS;
   self->gate = gst_vtp_frame_gate_new (GST_ELEMENT (self), GST_BASE_TRANSFORM_SINK_PAD (self));
 }

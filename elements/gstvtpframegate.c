@@ -148,6 +148,15 @@ push_gap (GstVtpFrameGate *g, GstBuffer *buf, gint64 arrival_us)
   g_cond_broadcast (&g->cond);
 }
 
+void
+gst_vtp_frame_gate_skip_current (GstVtpFrameGate *g)
+{
+  g_mutex_lock (&g->lock);
+  g->counts.described--;
+  g->counts.dropped++;
+  g_mutex_unlock (&g->lock);
+}
+
 static GstFlowReturn
 gate_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 {

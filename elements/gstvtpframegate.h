@@ -52,4 +52,9 @@ GstVtpFrameCounts gst_vtp_frame_gate_counts (GstVtpFrameGate *g);
  * (g_get_monotonic_time) and the counts then. */
 void gst_vtp_frame_gate_current (GstVtpFrameGate *g, gint64 *arrival_us, GstVtpFrameCounts *counts);
 
+/* The element skipped the frame the worker handed it (a corrupt JPEG):
+ * counted as dropped rather than described, so received stays described
+ * plus dropped. */
+void gst_vtp_frame_gate_skip_current (GstVtpFrameGate *g);
+
 G_END_DECLS

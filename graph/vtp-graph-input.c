@@ -12,8 +12,10 @@ struct _VtpGraphInput {
   char *name;                   /* as given */
   GPtrArray *images;            /* paths, INPUT_IMAGES */
   guint frames;                 /* INPUT_TESTSRC */
+  gboolean directory;           /* INPUT_IMAGES from a directory: a bad image is skipped */
   GstElement *appsrc;           /* INPUT_IMAGES: where the feeder pushes */
   GThread *feeder;
+  guint unreadable;             /* images skipped (the feeder's until it is joined) */
 };
 
 static const char *const image_extensions[] = { ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff",
@@ -84,6 +86,7 @@ vtp_graph_input_new (const char *input, GError **error)
     }
   } else if (g_file_test (input, G_FILE_TEST_IS_DIR)) {
     in->kind = INPUT_IMAGES;
+    in->directory = TRUE;
     if (!list_images (in, error))
       return NULL;
   } else if (g_file_test (input, G_FILE_TEST_IS_REGULAR)) {
@@ -124,13 +127,17 @@ vtp_graph_input_source_at (VtpGraphInput *in, guint64 pts)
   return in->name;
 }
 
-/* decodebin's video pad to @data (the converter); other streams to a fakesink. */
+/* decodebin's video pad to @data (the converter); other streams to a fakesink.
+ * A pad without caps is taken for the video too: decodebin exposes the
+ * decoder's pad that way when the data ended before the decoder could make
+ * a picture (a truncated image), and only on the converter's side does its
+ * end of stream reach the sink and end the decode. */
 static void
 on_pad_added (GstElement *dec, GstPad *pad, gpointer data)
 {
   GstElement *conv = data;
   g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
-  const char *media = caps ? gst_structure_get_name (gst_caps_get_structure (caps, 0)) : "";
+  const char *media = caps ? gst_structure_get_name (gst_caps_get_structure (caps, 0)) : "video/";
   GstPad *sink = gst_element_get_static_pad (conv, "sink");
 
   if (g_str_has_prefix (media, "video/") && !gst_pad_is_linked (sink))
@@ -211,7 +218,9 @@ vtp_graph_input_attach (VtpGraphInput *in, GstBin *bin, GstElement *first, GErro
   return TRUE;
 }
 
-/* One image as an RGB sample, or NULL with the decoder's error. */
+/* One image as an RGB sample, or NULL with the decoder's error. An end of
+ * stream before the first picture (a truncated or damaged file the decoder
+ * gave up on without an error) ends the wait too. */
 static GstSample *
 decode_image (const char *path, GError **error)
 {
@@ -230,7 +239,8 @@ decode_image (const char *path, GError **error)
   gst_element_link (conv, sink);
   g_signal_connect (dec, "pad-added", G_CALLBACK (on_pad_added), conv);
   gst_element_set_state (pipe, GST_STATE_PLAYING);
-  m = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND, GST_MESSAGE_ERROR | GST_MESSAGE_ASYNC_DONE);
+  m = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND, GST_MESSAGE_ERROR | GST_MESSAGE_ASYNC_DONE
+      | GST_MESSAGE_EOS);
   if (m && GST_MESSAGE_TYPE (m) == GST_MESSAGE_ASYNC_DONE)
     sample = gst_app_sink_pull_preroll (GST_APP_SINK (sink));
   if (!sample) {
@@ -238,7 +248,7 @@ decode_image (const char *path, GError **error)
     if (m && GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR)
       gst_message_parse_error (m, &e, NULL);
     g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_INPUT, "%s: cannot decode this image: %s", path,
-        e ? e->message : "no picture came out");
+        e ? e->message : "the file ended before a picture came out (truncated or damaged?)");
   }
   if (m)
     gst_message_unref (m);
@@ -248,7 +258,27 @@ decode_image (const char *path, GError **error)
   return sample;
 }
 
-/* The feeder thread: image i as a frame at i seconds lasting one second. */
+/* An image that cannot be decoded. One image given alone ends the run
+ * with the decoder's error; one of a directory is skipped, so a bad file
+ * does not cost the others their descriptions: the run reports it as a
+ * "vtp-skipped" element message (source, message) and counts it. */
+static void
+image_unreadable (VtpGraphInput *in, const char *path, const GError *error)
+{
+  GstStructure *s;
+
+  if (!in->directory) {
+    gst_element_post_message (in->appsrc, gst_message_new_error (GST_OBJECT (in->appsrc), (GError *) error, NULL));
+    return;
+  }
+  in->unreadable++;
+  s = gst_structure_new ("vtp-skipped", "source", G_TYPE_STRING, path, "message", G_TYPE_STRING, error->message,
+      NULL);
+  gst_element_post_message (in->appsrc, gst_message_new_element (GST_OBJECT (in->appsrc), s));
+}
+
+/* The feeder thread: image i as a frame at i seconds lasting one second
+ * (a skipped image leaves its second empty, so times still name files). */
 static gpointer
 feed_images (gpointer data)
 {
@@ -261,8 +291,10 @@ feed_images (gpointer data)
     GstFlowReturn ret;
 
     if (!sample) {
-      gst_element_post_message (in->appsrc, gst_message_new_error (GST_OBJECT (in->appsrc), error, NULL));
-      return NULL;
+      image_unreadable (in, in->images->pdata[i], error);
+      if (!in->directory)
+        return NULL;
+      continue;
     }
     buf = gst_buffer_copy (gst_sample_get_buffer (sample));
     GST_BUFFER_PTS (buf) = i * GST_SECOND;
@@ -284,6 +316,14 @@ vtp_graph_input_start (VtpGraphInput *in)
 {
   if (in->kind == INPUT_IMAGES && !in->feeder)
     in->feeder = g_thread_new ("vtp-graph-images", feed_images, in);
+}
+
+guint
+vtp_graph_input_unreadable (VtpGraphInput *in, guint *total)
+{
+  if (total)
+    *total = in->images->len;
+  return in->unreadable;
 }
 
 void

@@ -24,6 +24,9 @@ gboolean vtp_graph_input_attach (VtpGraphInput *in, GstBin *bin, GstElement *fir
 void vtp_graph_input_start (VtpGraphInput *in);
 /* After the pipeline is stopped. */
 void vtp_graph_input_finish (VtpGraphInput *in);
+/* After vtp_graph_input_finish(): the images of a directory that were
+ * skipped because they could not be decoded, of @total. */
+guint vtp_graph_input_unreadable (VtpGraphInput *in, guint *total);
 /* The file or source the frame at @pts came from. */
 const char *vtp_graph_input_source_at (VtpGraphInput *in, guint64 pts);
 

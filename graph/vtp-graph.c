@@ -19,7 +19,7 @@ struct _VtpGraph {
 };
 
 enum { PROP_DURATION = 1 };
-enum { SIGNAL_TEXT, SIGNAL_STATISTICS, SIGNAL_PROGRESS, N_SIGNALS };
+enum { SIGNAL_TEXT, SIGNAL_STATISTICS, SIGNAL_PROGRESS, SIGNAL_SKIPPED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 G_DEFINE_TYPE (VtpGraph, vtp_graph, G_TYPE_OBJECT)
@@ -180,8 +180,13 @@ handle_message (VtpGraph *g, GstMessage *m, VtpGraphInput *in, GError **error)
       g_autoptr (GError) e = NULL;
       g_autofree char *debug = NULL;
       gst_message_parse_error (m, &e, &debug);
-      g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_RUN, "%s: %s", GST_OBJECT_NAME (GST_MESSAGE_SRC (m)),
-          e->message);
+      /* the input's own errors (an image that cannot be decoded) name the
+       * file already and stay input errors */
+      if (e->domain == VTP_GRAPH_ERROR)
+        g_propagate_error (error, g_steal_pointer (&e));
+      else
+        g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_RUN, "%s: %s", GST_OBJECT_NAME (GST_MESSAGE_SRC (m)),
+            e->message);
       return FALSE;
     }
     case GST_MESSAGE_ELEMENT:
@@ -198,11 +203,28 @@ handle_message (VtpGraph *g, GstMessage *m, VtpGraphInput *in, GError **error)
         g_signal_emit (g, signals[SIGNAL_STATISTICS], 0, vtp_graph_input_source_at (in, pts), tokens, prefill, tps);
         g_signal_emit (g, signals[SIGNAL_TEXT], 0, vtp_graph_input_source_at (in, pts),
             gst_structure_get_string (s, "text"), pts, duration, latency);
-      }
+      } else if (gst_structure_has_name (s, "vtp-skipped"))
+        g_signal_emit (g, signals[SIGNAL_SKIPPED], 0, gst_structure_get_string (s, "source"),
+            gst_structure_get_string (s, "message"));
       return TRUE;
     default:
       return TRUE;
   }
+}
+
+/* A directory's images that could not be decoded were skipped (each
+ * reported by #VtpGraph::skipped); the run still fails on them, as an
+ * input error, so a caller never takes a partial result for a whole one. */
+static gboolean
+check_unreadable (VtpGraphInput *in, const char *input, GError **error)
+{
+  guint total, bad = vtp_graph_input_unreadable (in, &total);
+
+  if (!bad)
+    return TRUE;
+  g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_INPUT, "%s: %u of %u images could not be read (each was "
+      "reported as it was skipped); the others were described", input, bad, total);
+  return FALSE;
 }
 
 gboolean
@@ -264,6 +286,8 @@ vtp_graph_run (VtpGraph *g, const char *input, GError **error)
   }
   gst_element_set_state (pipe, GST_STATE_NULL);
   vtp_graph_input_finish (in);  /* the feeder's pushes fail once the pipeline is stopped */
+  if (ok)
+    ok = check_unreadable (in, input, error);
   g_mutex_lock (&g->lock);
   g_clear_object (&g->pipeline);
   g_mutex_unlock (&g->lock);
@@ -369,6 +393,18 @@ vtp_graph_class_init (VtpGraphClass *klass)
    */
   signals[SIGNAL_PROGRESS] = g_signal_new ("progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
       NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  /**
+   * VtpGraph::skipped:
+   * @graph: the graph
+   * @source: the image file
+   * @message: why it could not be read (names the file)
+   *
+   * An image of a directory that cannot be decoded: the run goes on with
+   * the others and vtp_graph_run() then fails with %VTP_GRAPH_ERROR_INPUT.
+   * Emitted from the thread running vtp_graph_run().
+   */
+  signals[SIGNAL_SKIPPED] = g_signal_new ("skipped", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+      NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void

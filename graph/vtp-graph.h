@@ -80,7 +80,9 @@ gboolean vtp_graph_set_parameter (VtpGraph *graph, const char *name, const char 
  * @input: an image file, a directory of images, a video file,
  *   "testsrc[:FRAMES]" (GStreamer's test video, 30 fps), "live:testsrc" or
  *   "live:/dev/videoN" (a camera)
- * @error: what failed (a missing parameter, an unreadable input, a pipeline error)
+ * @error: what failed (a missing parameter, an unreadable input, a pipeline error;
+ *   a directory's images that could not be decoded, %VTP_GRAPH_ERROR_INPUT
+ *   after the others were described, each one emitted as #VtpGraph::skipped)
  *
  * Builds the pipeline and runs it to the end of the input (a live input:
  * for #VtpGraph:duration seconds, or until vtp_graph_stop()). Descriptions

@@ -313,6 +313,93 @@ test_cli (void)
   }
 }
 
+/* @src's first @keep bytes, then (@garble) bytes that are no PNG data, as
+ * @dir/@name; its path. */
+static char *
+damaged_copy (const char *src, const char *dir, const char *name, gsize keep, gboolean garble)
+{
+  g_autofree char *data = NULL;
+  char *path = g_build_filename (dir, name, NULL);
+  gsize len;
+
+  g_assert_true (g_file_get_contents (src, &data, &len, NULL));
+  g_assert_cmpuint (keep, <, len);
+  for (gsize i = keep; garble && i < len; i++)
+    data[i] = (char) (i * 131 + 7);
+  g_assert_true (g_file_set_contents (path, data, garble ? (gssize) len : (gssize) keep, NULL));
+  return path;
+}
+
+/* Issue 14, 3: a truncated or garbled image waited 60 s for a picture
+ * (decodebin's pad without caps went to a fakesink, so the end of stream
+ * never reached the sink), then exited 1; a directory stopped at its first
+ * bad image. Now: exit 3 at once naming the file; a directory names each
+ * bad file, describes the others, then exits 3. */
+static void
+test_cli_bad_images (void)
+{
+  g_autofree char *graph = graph_path ("llava-1.5.json");
+  g_autofree char *model = fixture_path ("llava-tiny-a");
+  g_autofree char *set_model = g_strdup_printf ("model=%s", model);
+  g_autofree char *png = g_build_filename (model, "image.png", NULL);
+  g_autofree char *png_b = fixture_path ("llava-tiny-b/image.png");
+  g_autofree char *tmp = g_dir_make_tmp ("vtp-bad-images-XXXXXX", NULL);
+  g_autofree char *dir = g_build_filename (tmp, "pictures", NULL);
+  g_autofree char *truncated = damaged_copy (png, tmp, "truncated.png", 2000, FALSE);
+  g_autofree char *garbled = damaged_copy (png, tmp, "garbled.png", 100, TRUE);
+  const char *singles[] = { truncated, garbled };
+  g_autofree char *good_a = NULL, *bad_b = NULL, *good_c = NULL, *bad_d = NULL, *out = NULL, *err = NULL;
+  g_autofree char *contents = NULL;
+  gsize len;
+  gint64 start;
+
+  for (guint i = 0; i < G_N_ELEMENTS (singles); i++) {
+    const char *args[] = { graph, "--set", set_model, "--set", "max-new-tokens=2", "--input", singles[i], "-q",
+      NULL };
+    start = g_get_monotonic_time ();
+    g_assert_cmpint (vtp_run (args, &out, &err), ==, 3);
+    g_assert_cmpint (g_get_monotonic_time () - start, <, 10 * G_USEC_PER_SEC);
+    g_test_message ("%s", err);
+    g_assert_nonnull (strstr (err, singles[i]));
+    g_assert_nonnull (strstr (err, "cannot decode this image"));
+    g_assert_cmpstr (out, ==, "");
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+  }
+
+  /* a directory: a.png and c.png described, b.png and d.png named and skipped */
+  g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+  g_assert_true (g_file_get_contents (png, &contents, &len, NULL));
+  good_a = g_build_filename (dir, "a.png", NULL);
+  g_assert_true (g_file_set_contents (good_a, contents, len, NULL));
+  g_clear_pointer (&contents, g_free);
+  bad_b = damaged_copy (png, dir, "b.png", 2000, FALSE);
+  g_assert_true (g_file_get_contents (png_b, &contents, &len, NULL));
+  good_c = g_build_filename (dir, "c.png", NULL);
+  g_assert_true (g_file_set_contents (good_c, contents, len, NULL));
+  bad_d = damaged_copy (png, dir, "d.png", 100, TRUE);
+  {
+    const char *args[] = { graph, "--set", set_model, "--set", "max-new-tokens=2", "--input", dir, "-q", NULL };
+    g_auto (GStrv) lines = NULL;
+    start = g_get_monotonic_time ();
+    g_assert_cmpint (vtp_run (args, &out, &err), ==, 3);
+    g_assert_cmpint (g_get_monotonic_time () - start, <, 10 * G_USEC_PER_SEC);
+    g_test_message ("out:\n%s\nerr:\n%s", out, err);
+    lines = g_strsplit (out, "\n", -1);
+    g_assert_cmpuint (g_strv_length (lines), ==, 3);   /* two descriptions and the empty end */
+    g_assert_true (g_str_has_prefix (lines[0], good_a));
+    g_assert_true (g_str_has_prefix (lines[1], good_c));
+    g_assert_nonnull (strstr (err, bad_b));
+    g_assert_nonnull (strstr (err, bad_d));
+    g_assert_nonnull (strstr (err, "2 of 4 images could not be read"));
+  }
+  for (const char *const *f = (const char *const[]) { good_a, bad_b, good_c, bad_d, truncated, garbled, NULL };
+      *f; f++)
+    g_unlink (*f);
+  g_rmdir (dir);
+  g_rmdir (tmp);
+}
+
 /* Hand-written mistakes: each error names the file, the JSON path and what
  * was expected. */
 static void
@@ -449,6 +536,7 @@ main (int argc, char **argv)
   g_test_add_func ("/graph/api-directory", test_api_directory);
   g_test_add_func ("/graph/api-unified", test_api_unified);
   g_test_add_func ("/graph/cli", test_cli);
+  g_test_add_func ("/graph/cli-bad-images", test_cli_bad_images);
   g_test_add_func ("/graph/app", test_graph_app);
   return g_test_run ();
 }

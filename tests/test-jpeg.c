@@ -169,6 +169,111 @@ test_encoder_jpeg (void)
   gst_buffer_unref (out[1]);
 }
 
+/* @jpeg damaged: its first 100 bytes only (the header cut short), or its
+ * start marker overwritten (not a JPEG at all). */
+static GstBuffer *
+damaged_frame (GBytes *jpeg, gboolean truncate)
+{
+  gsize size;
+  const guint8 *data = g_bytes_get_data (jpeg, &size);
+  guint8 *copy = g_memdup2 (data, truncate ? 100 : size);
+
+  if (!truncate)
+    memset (copy, 0x5a, 16);
+  return gst_buffer_new_wrapped (copy, truncate ? 100 : size);
+}
+
+/* Twelve MJPEG frames through vtpencoder with frames 4 and 7 damaged (their
+ * pts in seconds); the element's warnings and errors from its bus. */
+static guint
+encode_mjpeg (gint max_errors, guint *warnings, guint *errors, char **first_message)
+{
+  g_autofree char *dir = fixture_path ("llava-tiny-a");
+  g_autoptr (GBytes) jpeg = make_jpeg ("smpte", 320, 240);
+  GstElement *e = gst_element_factory_make ("vtpencoder", NULL);
+  GstBus *bus = gst_bus_new ();
+  GstHarness *h;
+  GstMessage *m;
+  guint out = 0;
+  guint64 corrupt = 0, described = 0;
+
+  /* the harness answers latency queries as live: every frame is wanted here */
+  g_object_set (e, "model", dir, "max-errors", max_errors, "drop-frames", 2 /* never */, NULL);
+  h = gst_harness_new_with_element (e, "sink", "src");
+  gst_element_set_bus (e, bus);
+  gst_harness_set_src_caps_str (h, "image/jpeg,width=320,height=240,framerate=1/1");
+  for (guint i = 0; i < 12; i++) {
+    GstBuffer *buf = i == 4 || i == 7 ? damaged_frame (jpeg, i == 4) : gst_buffer_new_wrapped_bytes (jpeg);
+    GST_BUFFER_PTS (buf) = i * GST_SECOND;
+    GST_BUFFER_DURATION (buf) = GST_SECOND;
+    GstFlowReturn ret = gst_harness_push (h, buf);
+    if (ret != GST_FLOW_OK) {
+      g_test_message ("frame %u: %s", i, gst_flow_get_name (ret));
+      break;
+    }
+  }
+  gst_harness_push_event (h, gst_event_new_eos ());
+  /* the element's worker pushes on; end of stream comes after the last frame */
+  for (GstEvent *ev; (ev = gst_harness_pull_event (h)); gst_event_unref (ev))
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_EOS) {
+      gst_event_unref (ev);
+      break;
+    }
+  out = gst_harness_buffers_in_queue (h);
+  g_assert_cmpuint (out, <=, max_errors == 0 ? 5 : 10);
+  g_object_get (e, "frames-corrupt", &corrupt, "frames-described", &described, NULL);
+  *warnings = *errors = 0;
+  while ((m = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING | GST_MESSAGE_ERROR))) {
+    g_autoptr (GError) error = NULL;
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_WARNING) {
+      gst_message_parse_warning (m, &error, NULL);
+      (*warnings)++;
+    } else {
+      gst_message_parse_error (m, &error, NULL);
+      (*errors)++;
+    }
+    g_test_message ("%s: %s", GST_MESSAGE_TYPE_NAME (m), error->message);
+    if (first_message && !*first_message)
+      *first_message = g_strdup (error->message);
+    gst_message_unref (m);
+  }
+  g_test_message ("max-errors %d: %u out, %" G_GUINT64_FORMAT " corrupt", max_errors, out, corrupt);
+  if (max_errors < 0 || max_errors >= 1) {
+    g_assert_cmpuint (corrupt, ==, 2);
+    g_assert_cmpuint (described, ==, out);      /* a skipped frame counts as dropped */
+  }
+  gst_harness_teardown (h);
+  gst_object_unref (e);
+  gst_object_unref (bus);
+  return out;
+}
+
+/* Issue 14, 4: one bad frame of an MJPEG camera stopped the pipeline. Now
+ * it is skipped with a warning naming it; only more than max-errors bad
+ * frames in a row are an error (0: the first). */
+static void
+test_encoder_corrupt_frames (void)
+{
+  g_autofree char *message = NULL;
+  guint warnings, errors;
+
+  g_assert_cmpuint (encode_mjpeg (-1, &warnings, &errors, &message), ==, 10);
+  g_assert_cmpuint (warnings, ==, 2);
+  g_assert_cmpuint (errors, ==, 0);
+  g_assert_nonnull (strstr (message, "0:00:04.000000000"));
+  g_clear_pointer (&message, g_free);
+  g_assert_cmpuint (encode_mjpeg (1, &warnings, &errors, NULL), ==, 10);
+  g_assert_cmpuint (warnings, ==, 2);
+  g_assert_cmpuint (errors, ==, 0);
+
+  /* max-errors=0: the first bad frame is an error; the frames before it came
+   * out, and at most the one already waiting in the slot after it */
+  g_assert_cmpuint (encode_mjpeg (0, &warnings, &errors, &message), >=, 4);
+  g_assert_cmpuint (warnings, ==, 0);
+  g_assert_cmpuint (errors, ==, 1);
+  g_assert_nonnull (strstr (message, "0:00:04.000000000"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -179,5 +284,6 @@ main (int argc, char **argv)
   g_test_add_func ("/jpeg/scaled-decode", test_scaled_decode);
   g_test_add_func ("/jpeg/corrupt", test_corrupt);
   g_test_add_func ("/jpeg/encoder", test_encoder_jpeg);
+  g_test_add_func ("/jpeg/encoder-corrupt-frames", test_encoder_corrupt_frames);
   return g_test_run ();
 }

@@ -6,6 +6,7 @@
 #include <gst/check/gstharness.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include "test-gst-util.h"
 #include "live-run.h"
 
@@ -367,6 +368,40 @@ test_srt_example (void)
   g_rmdir (tmp);
 }
 
+/* Issue 14, 9: vtp-bench-live without the plugin on GST_PLUGIN_PATH ran a
+ * pipeline missing its vtp elements: CRITICALs, "0 descriptions", exit 0.
+ * Now it names the missing element and GST_PLUGIN_PATH and fails. */
+static void
+test_bench_live_without_plugin (void)
+{
+  g_autofree char *tmp = g_dir_make_tmp ("vtp-no-plugin-XXXXXX", NULL);
+  g_autofree char *empty = g_build_filename (tmp, "plugins", NULL);
+  g_autofree char *registry = g_build_filename (tmp, "registry.bin", NULL);
+  g_autofree char *llm = g_build_filename (VTP_SOURCE_DIR, "tests", "fixtures", "llava-tiny-a", NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  const char *argv[] = { BENCH_LIVE_PATH, "--llm", llm, "--seconds", "1", NULL };
+  g_auto (GStrv) env = g_get_environ ();
+  g_autoptr (GError) error = NULL;
+  gint status;
+
+  g_assert_cmpint (g_mkdir (empty, 0700), ==, 0);
+  env = g_environ_setenv (env, "GST_PLUGIN_PATH", empty, TRUE);
+  env = g_environ_setenv (env, "GST_REGISTRY", registry, TRUE);
+  env = g_environ_setenv (env, "G_DEBUG", "fatal-criticals", TRUE);
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, env, 0, NULL, NULL, &out, &err, &status, &error));
+  g_assert_no_error (error);
+  g_test_message ("%s", err);
+  g_assert_true (WIFEXITED (status));   /* not killed by a CRITICAL made fatal */
+  g_assert_cmpint (WEXITSTATUS (status), ==, 1);
+  g_assert_nonnull (strstr (err, "no element \"vtpencoder\""));
+  g_assert_nonnull (strstr (err, "GST_PLUGIN_PATH"));
+  g_assert_null (strstr (err, "CRITICAL"));
+  g_assert_cmpstr (out, ==, "");
+  g_unlink (registry);
+  g_rmdir (empty);
+  g_rmdir (tmp);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -379,5 +414,6 @@ main (int argc, char **argv)
   g_test_add_func ("/live/flushing-seek", test_flushing_seek);
   g_test_add_func ("/live/partial-text", test_partial_text);
   g_test_add_func ("/live/overlay", test_live_overlay);
+  g_test_add_func ("/live/bench-without-plugin", test_bench_live_without_plugin);
   return g_test_run ();
 }
