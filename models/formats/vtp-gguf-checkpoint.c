@@ -1,70 +1,39 @@
 #include "vtp-gguf-checkpoint.h"
 #include "vtp-error.h"
 #include "vtp-gguf-mmproj.h"
-#include <stdio.h>
+#include "vtp-gguf-names.h"
 #include <string.h>
 
-/* GGUF name (between "blk.N." and ".weight") -> Meta's name in a layer. */
-static const char *const layer_names[][2] = {
+/* GGUF names <-> Meta's Llama names. */
+static const VtpGgufName layer_names[] = {
   { "attn_norm", "attention_norm" }, { "ffn_norm", "ffn_norm" },
   { "attn_q", "attention.wq" }, { "attn_k", "attention.wk" }, { "attn_v", "attention.wv" },
   { "attn_output", "attention.wo" },
   { "ffn_gate", "feed_forward.w1" }, { "ffn_up", "feed_forward.w3" }, { "ffn_down", "feed_forward.w2" },
+  { NULL },
 };
-
-/* Whole-model tensors. */
-static const char *const model_names[][2] = {
-  { "token_embd", "tok_embeddings" }, { "output_norm", "norm" }, { "output", "output" },
+static const VtpGgufName model_names[] = {
+  { "token_embd", "tok_embeddings" }, { "output_norm", "norm" }, { "output", "output" }, { NULL },
 };
+static const VtpGgufNaming llama_naming = { "blk.", "layers.", layer_names, model_names };
 
 /* Meta's name for the GGUF tensor @name ("blk.3.attn_q.weight" ->
  * "layers.3.attention.wq.weight"); a copy of @name when it has none. */
 static char *
 meta_name (const char *name)
 {
-  const char *dot = strrchr (name, '.');
-  g_autofree char *base = NULL;
-  gint layer, n = 0;
-
-  if (!dot || (strcmp (dot, ".weight") && strcmp (dot, ".bias")))
-    return g_strdup (name);
-  base = g_strndup (name, dot - name);
-  if (sscanf (base, "blk.%d.%n", &layer, &n) == 1 && n > 0) {
-    for (guint i = 0; i < G_N_ELEMENTS (layer_names); i++)
-      if (!strcmp (base + n, layer_names[i][0]))
-        return g_strdup_printf ("layers.%d.%s%s", layer, layer_names[i][1], dot);
-    return g_strdup (name);
-  }
-  for (guint i = 0; i < G_N_ELEMENTS (model_names); i++)
-    if (!strcmp (base, model_names[i][0]))
-      return g_strconcat (model_names[i][1], dot, NULL);
-  return g_strdup (name);
+  char *r = vtp_gguf_rename (&llama_naming, name, TRUE);
+  return r ? r : g_strdup (name);
 }
 
 char *
 vtp_gguf_tensor_name (const char *name)
 {
-  const char *dot = strrchr (name, '.');
-  g_autofree char *base = NULL;
-  gint layer, n = 0;
-  char *vision = vtp_gguf_mmproj_gguf_name (name);
+  char *r = vtp_gguf_mmproj_gguf_name (name);
 
-  if (vision)
-    return vision;
-
-  if (!dot || (strcmp (dot, ".weight") && strcmp (dot, ".bias")))
-    return g_strdup (name);
-  base = g_strndup (name, dot - name);
-  if (sscanf (base, "layers.%d.%n", &layer, &n) == 1 && n > 0) {
-    for (guint i = 0; i < G_N_ELEMENTS (layer_names); i++)
-      if (!strcmp (base + n, layer_names[i][1]))
-        return g_strdup_printf ("blk.%d.%s%s", layer, layer_names[i][0], dot);
-    return g_strdup (name);
-  }
-  for (guint i = 0; i < G_N_ELEMENTS (model_names); i++)
-    if (!strcmp (base, model_names[i][1]))
-      return g_strconcat (model_names[i][0], dot, NULL);
-  return g_strdup (name);
+  if (!r)
+    r = vtp_gguf_rename (&llama_naming, name, FALSE);
+  return r ? r : g_strdup (name);
 }
 
 /* The vtp dtype of a ggml type; FALSE for one vtp does not compute with. */

@@ -1,79 +1,61 @@
 #include "vtp-gguf-mmproj.h"
 #include "vtp-error.h"
-#include <stdio.h>
+#include "vtp-gguf-names.h"
 #include <string.h>
 
 #define TOWER "vision_tower.vision_model."
 #define PROJECTOR "multi_modal_projector."
 
-/* GGUF name (between "v.blk.N." and ".weight") -> CLIP's name in a layer;
- * fc1 / fc2 are decided per file. */
-static const char *const layer_names[][2] = {
+/* GGUF names <-> CLIP's and the projector's in a llava-hf checkpoint; fc1
+ * and fc2 are decided per file (below). */
+static const VtpGgufName layer_names[] = {
   { "attn_q", "self_attn.q_proj" }, { "attn_k", "self_attn.k_proj" }, { "attn_v", "self_attn.v_proj" },
-  { "attn_out", "self_attn.out_proj" }, { "ln1", "layer_norm1" }, { "ln2", "layer_norm2" },
+  { "attn_out", "self_attn.out_proj" }, { "ln1", "layer_norm1" }, { "ln2", "layer_norm2" }, { NULL },
 };
-
-/* Whole-tower and projector tensors (without .weight / .bias). */
-static const char *const model_names[][2] = {
+static const VtpGgufName model_names[] = {
   { "v.patch_embd", TOWER "embeddings.patch_embedding" },
   { "v.position_embd", TOWER "embeddings.position_embedding" },
   { "v.pre_ln", TOWER "pre_layrnorm" }, { "v.post_ln", TOWER "post_layernorm" },
-  { "mm.0", PROJECTOR "linear_1" }, { "mm.2", PROJECTOR "linear_2" },
+  { "mm.0", PROJECTOR "linear_1" }, { "mm.2", PROJECTOR "linear_2" }, { NULL },
 };
+static const VtpGgufNaming clip_naming = { "v.blk.", TOWER "encoder.layers.", layer_names, model_names };
+
+/* The MLP of a layer, with fc1 at @fc1 ("ffn_up" or "ffn_down"). */
+static const VtpGgufName mlp_up_is_fc1[] = { { "ffn_up", "mlp.fc1" }, { "ffn_down", "mlp.fc2" }, { NULL } };
+static const VtpGgufName mlp_down_is_fc1[] = { { "ffn_down", "mlp.fc1" }, { "ffn_up", "mlp.fc2" }, { NULL } };
+static const VtpGgufName no_names[] = { { NULL } };
 
 char *
 vtp_gguf_mmproj_hf_name (const char *name, const char *fc1_name)
 {
-  const char *dot = strrchr (name, '.');
-  g_autofree char *base = NULL;
-  gint layer, n = 0;
+  const VtpGgufNaming mlp = { clip_naming.gguf_layer, clip_naming.vtp_layer,
+    !strcmp (fc1_name, "ffn_up") ? mlp_up_is_fc1 : mlp_down_is_fc1, no_names };
+  char *r;
 
   if (!strcmp (name, "v.class_embd"))
     return g_strdup (TOWER "embeddings.class_embedding");
-  if (!dot || (strcmp (dot, ".weight") && strcmp (dot, ".bias")))
-    return g_strdup (name);
-  base = g_strndup (name, dot - name);
-  if (sscanf (base, "v.blk.%d.%n", &layer, &n) == 1 && n > 0) {
-    const char *part = base + n;
-    if (!strcmp (part, "ffn_up") || !strcmp (part, "ffn_down"))
-      return g_strdup_printf (TOWER "encoder.layers.%d.mlp.%s%s", layer, !strcmp (part, fc1_name) ? "fc1" : "fc2",
-          dot);
-    for (guint i = 0; i < G_N_ELEMENTS (layer_names); i++)
-      if (!strcmp (part, layer_names[i][0]))
-        return g_strdup_printf (TOWER "encoder.layers.%d.%s%s", layer, layer_names[i][1], dot);
-    return g_strdup (name);
-  }
-  for (guint i = 0; i < G_N_ELEMENTS (model_names); i++)
-    if (!strcmp (base, model_names[i][0]))
-      return g_strconcat (model_names[i][1], dot, NULL);
+  if ((r = vtp_gguf_rename (&clip_naming, name, TRUE)) || (r = vtp_gguf_rename (&mlp, name, TRUE)))
+    return r;
   return g_strdup (name);
 }
 
 char *
 vtp_gguf_mmproj_gguf_name (const char *name)
 {
+  const VtpGgufNaming mlp = { clip_naming.gguf_layer, clip_naming.vtp_layer, mlp_up_is_fc1, no_names };
   const char *dot = strrchr (name, '.');
-  g_autofree char *base = NULL;
-  gint layer, n = 0;
+  g_autofree char *up = NULL, *down = NULL;
+  char *r;
 
   if (!strcmp (name, TOWER "embeddings.class_embedding"))
     return g_strdup ("v.class_embd");
-  if (!dot || (strcmp (dot, ".weight") && strcmp (dot, ".bias")))
+  if ((r = vtp_gguf_rename (&clip_naming, name, FALSE)))
+    return r;
+  /* fc1 / fc2: either GGUF name, as the file decides */
+  if (!(up = vtp_gguf_rename (&mlp, name, FALSE)))
     return NULL;
-  base = g_strndup (name, dot - name);
-  if (sscanf (base, TOWER "encoder.layers.%d.%n", &layer, &n) == 1 && n > 0) {
-    const char *part = base + n;
-    if (!strcmp (part, "mlp.fc1") || !strcmp (part, "mlp.fc2"))
-      return g_strdup_printf ("v.blk.%d.ffn_up or v.blk.%d.ffn_down%s", layer, layer, dot);
-    for (guint i = 0; i < G_N_ELEMENTS (layer_names); i++)
-      if (!strcmp (part, layer_names[i][1]))
-        return g_strdup_printf ("v.blk.%d.%s%s", layer, layer_names[i][0], dot);
-    return NULL;
-  }
-  for (guint i = 0; i < G_N_ELEMENTS (model_names); i++)
-    if (!strcmp (base, model_names[i][1]))
-      return g_strconcat (model_names[i][0], dot, NULL);
-  return NULL;
+  down = g_strndup (up, strlen (up) - strlen (dot));
+  return g_strdup_printf ("%s or its ffn_%s%s", down, strstr (down, "ffn_up") ? "down" : "up", dot);
 }
 
 gboolean
