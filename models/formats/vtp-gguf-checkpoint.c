@@ -2,6 +2,7 @@
 #include "vtp-error.h"
 #include "vtp-gguf-mmproj.h"
 #include "vtp-gguf-names.h"
+#include "vtp-gguf-config.h"
 #include <string.h>
 
 /* GGUF names <-> Meta's Llama names. */
@@ -94,33 +95,6 @@ add_tensors (VtpCheckpoint *c, VtpGguf *g, const char *fc1_name, GError **error)
   return TRUE;
 }
 
-/* u32 metadata @key into the config as @member; @fallback (>= 0) when absent. */
-static gboolean
-add_u32 (VtpGguf *g, JsonBuilder *b, const char *key, const char *member, gint64 fallback, GError **error)
-{
-  guint32 v;
-
-  if (!vtp_gguf_find (g, key) && fallback >= 0)
-    v = (guint32) fallback;
-  else if (!vtp_gguf_get_u32 (g, key, &v, error))
-    return FALSE;
-  json_builder_set_member_name (b, member);
-  json_builder_add_int_value (b, v);
-  return TRUE;
-}
-
-static gboolean
-add_f32 (VtpGguf *g, JsonBuilder *b, const char *key, const char *member, float fallback, GError **error)
-{
-  float v = fallback;
-
-  if (vtp_gguf_find (g, key) && !vtp_gguf_get_f32 (g, key, &v, error))
-    return FALSE;
-  json_builder_set_member_name (b, member);
-  json_builder_add_double_value (b, v);
-  return TRUE;
-}
-
 /* config.json as transformers would write it for this Llama. */
 static gboolean
 llama_config (VtpCheckpoint *c, JsonBuilder *b, GError **error)
@@ -147,18 +121,18 @@ llama_config (VtpCheckpoint *c, JsonBuilder *b, GError **error)
     return FALSE;
   if (!n_tokens && embd)
     n_tokens = (guint64) embd->ne[1];
-  if (!add_u32 (g, b, "llama.vocab_size", "vocab_size", (gint64) MIN (n_tokens, G_MAXUINT32), error)
-      || !add_u32 (g, b, "llama.embedding_length", "hidden_size", -1, error)
-      || !add_u32 (g, b, "llama.feed_forward_length", "intermediate_size", -1, error)
-      || !add_u32 (g, b, "llama.block_count", "num_hidden_layers", -1, error)
-      || !add_u32 (g, b, "llama.attention.head_count", "num_attention_heads", -1, error)
-      || !add_u32 (g, b, "llama.attention.head_count_kv", "num_key_value_heads", n_head, error)
-      || !add_u32 (g, b, "llama.context_length", "max_position_embeddings", -1, error)
-      || !add_u32 (g, b, "llama.attention.key_length", "head_dim", d_model / n_head, error)
-      || !add_f32 (g, b, "llama.attention.layer_norm_rms_epsilon", "rms_norm_eps", 1e-5f, error)
-      || !add_f32 (g, b, "llama.rope.freq_base", "rope_theta", 10000.0f, error)
-      || !add_u32 (g, b, "tokenizer.ggml.bos_token_id", "bos_token_id", 1, error)
-      || !add_u32 (g, b, "tokenizer.ggml.eos_token_id", "eos_token_id", 2, error))
+  if (!vtp_gguf_config_u32 (g, b, "llama.vocab_size", "vocab_size", (gint64) MIN (n_tokens, G_MAXUINT32), error)
+      || !vtp_gguf_config_u32 (g, b, "llama.embedding_length", "hidden_size", -1, error)
+      || !vtp_gguf_config_u32 (g, b, "llama.feed_forward_length", "intermediate_size", -1, error)
+      || !vtp_gguf_config_u32 (g, b, "llama.block_count", "num_hidden_layers", -1, error)
+      || !vtp_gguf_config_u32 (g, b, "llama.attention.head_count", "num_attention_heads", -1, error)
+      || !vtp_gguf_config_u32 (g, b, "llama.attention.head_count_kv", "num_key_value_heads", n_head, error)
+      || !vtp_gguf_config_u32 (g, b, "llama.context_length", "max_position_embeddings", -1, error)
+      || !vtp_gguf_config_u32 (g, b, "llama.attention.key_length", "head_dim", d_model / n_head, error)
+      || !vtp_gguf_config_f32 (g, b, "llama.attention.layer_norm_rms_epsilon", "rms_norm_eps", 1e-5f, error)
+      || !vtp_gguf_config_f32 (g, b, "llama.rope.freq_base", "rope_theta", 10000.0f, error)
+      || !vtp_gguf_config_u32 (g, b, "tokenizer.ggml.bos_token_id", "bos_token_id", 1, error)
+      || !vtp_gguf_config_u32 (g, b, "tokenizer.ggml.eos_token_id", "eos_token_id", 2, error))
     return FALSE;
 
   /* vtp rotates the whole head and keys and values have one width */

@@ -1,6 +1,7 @@
 #include "vtp-gguf-mmproj.h"
 #include "vtp-error.h"
 #include "vtp-gguf-names.h"
+#include "vtp-gguf-config.h"
 #include <string.h>
 
 #define TOWER "vision_tower.vision_model."
@@ -88,18 +89,6 @@ vtp_gguf_mmproj_fc1_name (VtpGguf *g, const char **out, GError **error)
   return TRUE;
 }
 
-static gboolean
-add_u32 (VtpGguf *g, JsonBuilder *b, const char *key, const char *member, GError **error)
-{
-  guint32 v;
-
-  if (!vtp_gguf_get_u32 (g, key, &v, error))
-    return FALSE;
-  json_builder_set_member_name (b, member);
-  json_builder_add_int_value (b, v);
-  return TRUE;
-}
-
 /* The projector: LLaVA-1.5's two linear layers with a GELU between. */
 static gboolean
 check_projector (VtpGguf *g, gint64 *projector_out, GError **error)
@@ -175,12 +164,12 @@ vtp_gguf_mmproj_config (VtpGguf *g, JsonBuilder *b, gint64 *projector_out, GErro
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "model_type");
   json_builder_add_string_value (b, "clip_vision_model");
-  if (!add_u32 (g, b, "clip.vision.embedding_length", "hidden_size", error)
-      || !add_u32 (g, b, "clip.vision.feed_forward_length", "intermediate_size", error)
-      || !add_u32 (g, b, "clip.vision.block_count", "num_hidden_layers", error)
-      || !add_u32 (g, b, "clip.vision.attention.head_count", "num_attention_heads", error)
-      || !add_u32 (g, b, "clip.vision.image_size", "image_size", error)
-      || !add_u32 (g, b, "clip.vision.patch_size", "patch_size", error))
+  if (!vtp_gguf_config_u32 (g, b, "clip.vision.embedding_length", "hidden_size", -1, error)
+      || !vtp_gguf_config_u32 (g, b, "clip.vision.feed_forward_length", "intermediate_size", -1, error)
+      || !vtp_gguf_config_u32 (g, b, "clip.vision.block_count", "num_hidden_layers", -1, error)
+      || !vtp_gguf_config_u32 (g, b, "clip.vision.attention.head_count", "num_attention_heads", -1, error)
+      || !vtp_gguf_config_u32 (g, b, "clip.vision.image_size", "image_size", -1, error)
+      || !vtp_gguf_config_u32 (g, b, "clip.vision.patch_size", "patch_size", -1, error))
     return FALSE;
   if (vtp_gguf_find (g, "clip.vision.attention.layer_norm_epsilon")) {
     float eps;
