@@ -6,6 +6,7 @@
  * values within 1e-5, every tensor after them within 1e-4 (fp32), the
  * prompt's ids and the greedy continuation identical. */
 #include <string.h>
+#include <glib/gstdio.h>
 #include "vtp-vision.h"
 #include "vtp-projector.h"
 #include "vtp-llama.h"
@@ -206,6 +207,60 @@ test_split_prompt (void)
   vtp_checkpoint_unref (c);
 }
 
+/* A copy of the mmproj file with the first @from (of @len bytes) replaced,
+ * or cut to @cut bytes (@from NULL). */
+static char *
+mmproj_copy (const char *dir, const char *from, const char *to, gsize len, gsize cut)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *src = fixture_path ("gguf-llava/mmproj-model-f32.gguf");
+  g_autofree char *data = NULL;
+  char *path = g_build_filename (dir, "mmproj-model-f32.gguf", NULL);
+  gsize n, i = 0;
+
+  g_assert_true (g_file_get_contents (src, &data, &n, &error));
+  if (from) {
+    while (i + len <= n && memcmp (data + i, from, len))
+      i++;
+    g_assert_cmpuint (i + len, <=, n);
+    memcpy (data + i, to, len);
+  }
+  g_assert_true (g_file_set_contents (path, data, from ? n : cut, &error));
+  return path;
+}
+
+/* A damaged or foreign mmproj file: an error naming the file and what is
+ * wrong, at open (the elements' start), never a crash. */
+static void
+test_bad_mmproj (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("vtp-mmproj-XXXXXX", &error);
+  static const struct { const char *from, *to; gsize cut; const char *expect; } cases[] = {
+    /* another projector (same length, so the file stays valid) */
+    { "mlp", "ldp", 0, "clip.projector_type is \"ldp\"" },
+    /* a tower whose MLP cannot be told apart */
+    { "v.blk.0.ffn_up.weight", "v.blk.0.ffn_xx.weight", 0, "v.blk.0.ffn_up.weight and v.blk.0.ffn_down.weight" },
+    /* cut short: the GGUF reader names the first tensor past the end */
+    { NULL, NULL, 4000, "truncated or corrupt" },
+  };
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree char *path = mmproj_copy (dir, cases[i].from, cases[i].to, cases[i].from ? strlen (cases[i].from) : 0,
+        cases[i].cut);
+    g_autoptr (GError) e = NULL;
+    VtpCheckpoint *c = vtp_checkpoint_open (path, &e);
+    g_assert_null (c);
+    g_assert_nonnull (e);
+    g_test_message ("%s", e->message);
+    g_assert_nonnull (strstr (e->message, cases[i].expect));
+    g_assert_nonnull (strstr (e->message, "mmproj-model-f32.gguf"));
+    g_unlink (path);
+  }
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -219,6 +274,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gguf-llava/pair", test_pair);
   g_test_add_func ("/gguf-llava/mmproj-alone", test_mmproj_alone);
   g_test_add_func ("/gguf-llava/split-prompt", test_split_prompt);
+  g_test_add_func ("/gguf-llava/bad-mmproj", test_bad_mmproj);
   rc = g_test_run ();
   vtp_safetensors_free (ref);
   return rc;

@@ -69,8 +69,8 @@ vtp_gguf_mmproj_fc1_name (VtpGguf *g, const char **out, GError **error)
   if (!vtp_gguf_get_u32 (g, "clip.vision.embedding_length", &d_model, error))
     return FALSE;
   if (!up || !down || up->n_dims != 2 || down->n_dims != 2) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "%s: v.blk.0.ffn_up.weight and v.blk.0.ffn_down.weight "
-        "must both be matrices", g->path);
+    g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "%s: the tower's MLP needs the matrices "
+        "v.blk.0.ffn_up.weight and v.blk.0.ffn_down.weight", g->path);
     return FALSE;
   }
   /* fc1 reads the hidden size (ggml's ne[0] is the input width) */
