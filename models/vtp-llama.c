@@ -320,11 +320,13 @@ attention_block (VtpLlama *m, VtpLlamaState *s, gint l, gint n)
     1.0f / sqrtf ((float) c->head_dim) };
 
   vtp_op_rmsnorm (s->xn, s->x, 0, n, y->attn_norm, c->rms_norm_eps);
-  vtp_op_linear (s->q, 0, s->xn, 0, n, y->wq, y->bq, FALSE);
+  {
+    const VtpLinearOut qkv[3] = { { s->q, 0, y->wq, y->bq }, { s->k_cache[l], s->n_past, y->wk, y->bk },
+      { s->v_cache[l], s->n_past, y->wv, y->bv } };
+    vtp_op_linear_multi (s->xn, 0, n, qkv, 3);
+  }
   lora (s, y, VTP_PROJ_Q, s->q, 0, s->xn, n);
-  vtp_op_linear (s->k_cache[l], s->n_past, s->xn, 0, n, y->wk, y->bk, FALSE);
   lora (s, y, VTP_PROJ_K, s->k_cache[l], s->n_past, s->xn, n);
-  vtp_op_linear (s->v_cache[l], s->n_past, s->xn, 0, n, y->wv, y->bv, FALSE);
   lora (s, y, VTP_PROJ_V, s->v_cache[l], s->n_past, s->xn, n);
   vtp_op_rope_qk (s->q, 0, c->num_attention_heads, s->k_cache[l], s->n_past, c->num_key_value_heads, n,
       c->head_dim, s->rope, m->rope_layout);
@@ -342,9 +344,11 @@ mlp_block (VtpLlama *m, VtpLlamaState *s, gint l, gint n)
   const VtpLlamaLayer *y = &m->layers[l];
 
   vtp_op_rmsnorm (s->xn, s->x, 0, n, y->ffn_norm, m->cfg.rms_norm_eps);
-  vtp_op_linear (s->gate, 0, s->xn, 0, n, y->w_gate, y->b_gate, FALSE);
+  {
+    const VtpLinearOut gate_up[2] = { { s->gate, 0, y->w_gate, y->b_gate }, { s->up, 0, y->w_up, y->b_up } };
+    vtp_op_linear_multi (s->xn, 0, n, gate_up, 2);
+  }
   lora (s, y, VTP_PROJ_GATE, s->gate, 0, s->xn, n);
-  vtp_op_linear (s->up, 0, s->xn, 0, n, y->w_up, y->b_up, FALSE);
   lora (s, y, VTP_PROJ_UP, s->up, 0, s->xn, n);
   vtp_op_silu_mul (s->gate, s->up, 0, n);
   vtp_op_linear (s->x, 0, s->gate, 0, n, y->w_down, y->b_down, TRUE);  /* x += down(silu(gate) * up) */

@@ -394,3 +394,60 @@ vtp_op_linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gin
   }
 #undef ARGS_COMMON
 }
+
+/* The outputs of vtp_op_linear_multi one launch can serve. */
+static gboolean
+multi_fuses (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpLinearOut *outs, gint n_outs)
+{
+  const VtpDevice *dev = x->dev;
+  const gint64 K = vtp_tensor_cols (x);
+
+  if (n_rows != 1 || !dev->int8_dot || n_outs < 2 || n_outs > 3 || K > VNNI_MAX_K || x->dtype != VTP_DTYPE_F32
+      || !rows_in (x, x_row, 1))
+    return FALSE;
+  for (gint i = 0; i < n_outs; i++) {
+    const VtpTensor *w = outs[i].w, *y = outs[i].y, *b = outs[i].bias;
+    if (w->layout != LAYOUT_P16 || w->dtype != outs[0].w->dtype || !vtp_dtype_is_quantized (w->dtype)
+        || w->ndim != 2 || vtp_tensor_cols (w) != K || w->shape[0] % PANEL || y->dtype != VTP_DTYPE_F32
+        || vtp_tensor_cols (y) != w->shape[0] || !rows_in (y, outs[i].y_row, 1)
+        || (b && (b->dtype != VTP_DTYPE_F32 || vtp_tensor_n_elements (b) != w->shape[0])))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+void
+vtp_op_linear_multi (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpLinearOut *outs, gint n_outs)
+{
+  VtpDevice *dev = x->dev;
+  const gint64 K = vtp_tensor_cols (x);
+  gint np[3] = { 0, 0, 0 };
+  gint64 total = 0, items;
+  gint P;
+  char name[48];
+
+  if (vtp_error_is_pending ())
+    return;
+  if (!multi_fuses (x, x_row, n_rows, outs, n_outs)) {
+    for (gint i = 0; i < n_outs; i++)
+      vtp_op_linear (outs[i].y, outs[i].y_row, x, x_row, n_rows, outs[i].w, outs[i].bias, FALSE);
+    return;
+  }
+  for (gint i = 0; i < n_outs; i++)
+    total += np[i] = (gint) (outs[i].w->shape[0] / PANEL);
+  P = (gint) CLAMP (total / (gint64) dev->compute_units, 1, VNNI_P);
+  items = (total + P - 1) / P;
+  {
+    /* a third product of none when there are two: the first's buffers, 0 panels */
+    const VtpLinearOut *o2 = n_outs > 2 ? &outs[2] : &outs[0];
+    const size_t global[1] = { items }, one[1] = { 1 };
+    g_snprintf (name, sizeof name, "qlinear3_vnni_%s", vtp_weight_suffix (outs[0].w->dtype));
+    LAUNCH (dev, name, 1, global, one, A_MEM (x), A_INT (x_row * K), A_INT (K), A_INT (P),
+        A_MEM (outs[0].w), A_OPT_MEM (outs[0].bias), A_INT (outs[0].bias != NULL), A_MEM (outs[0].y),
+        A_INT (outs[0].y_row * outs[0].w->shape[0]), A_INT (np[0]),
+        A_MEM (outs[1].w), A_OPT_MEM (outs[1].bias), A_INT (outs[1].bias != NULL), A_MEM (outs[1].y),
+        A_INT (outs[1].y_row * outs[1].w->shape[0]), A_INT (np[1]),
+        A_MEM (o2->w), A_OPT_MEM (o2->bias), A_INT (o2->bias != NULL), A_MEM (o2->y),
+        A_INT (o2->y_row * o2->w->shape[0]), A_INT (np[2]));
+  }
+}

@@ -18,4 +18,17 @@ VtpTensor *vtp_linear_weight_new (VtpDevice *dev, VtpDType dtype, gint64 n, gint
 void vtp_op_linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_rows,
     const VtpTensor *w, const VtpTensor *bias, gboolean accumulate);
 
+/* One product of vtp_op_linear_multi: y[y_row] = x · wᵀ + bias. */
+typedef struct {
+  VtpTensor *y;
+  gint64 y_row;
+  const VtpTensor *w, *bias;
+} VtpLinearOut;
+
+/* Up to 3 products of the same rows of x (q, k and v; gate and up), as
+ * that many vtp_op_linear calls; one launch where the device has one for
+ * them (one row, the int8 GEMV of one block type, every N a multiple of
+ * 16), with the same arithmetic per output. */
+void vtp_op_linear_multi (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpLinearOut *outs, gint n_outs);
+
 G_END_DECLS

@@ -18,7 +18,9 @@
  *    in int8 (x86 VNNI: one row, Q8_0 / Q4_0 panels), x is rounded to
  *    int8 per block of 32 with step amax / 127, so each x_k moves by at
  *    most half a step: the bound adds sum over blocks of step / 2 x
- *    sum_k |w_nk| (plus the float slack); a wrong kernel is far outside. */
+ *    sum_k |w_nk| (plus the float slack); a wrong kernel is far outside.
+ *  - /quant/linear-multi: vtp_op_linear_multi (q | k | v, gate | up in
+ *    one launch) equals the products one by one, bit for bit. */
 #include <json-glib/json-glib.h>
 #include "test-util.h"
 #include "fixture-path.h"
@@ -404,6 +406,60 @@ test_linear_as_gpu (void)
   g_unsetenv ("VTP_LINEAR_AS_GPU");
 }
 
+/* vtp_op_linear_multi: q | k | v (three products, one with a bias, outputs
+ * at row offsets) and gate | up (two), every type, against the same
+ * products one by one: bit for bit (the same arithmetic per output, one
+ * launch or three); also where it falls back (a tail of 5 rows, 2 rows of
+ * x). */
+static void
+multi_case (VtpDType t, gint64 M, gint64 K, const gint64 *Ns, gint n_outs)
+{
+  GRand *r = g_rand_new_with_seed (K * 31 + Ns[0] * 7 + t + M * 101);
+  g_autofree float *x = random_floats (r, (M + 1) * K, 1.0);
+  VtpTensor *tx = upload (x, M + 1, K);
+  VtpTensor *tw[3], *tb[3] = { NULL, NULL, NULL }, *ys[3], *yr[3];
+  VtpLinearOut outs[3];
+  g_autoptr (GError) error = NULL;
+
+  for (gint i = 0; i < n_outs; i++) {
+    g_autofree guint8 *q = random_weights (r, t, Ns[i], K);
+    g_autofree float *b = random_floats (r, Ns[i], 1.0);
+    g_autofree float *zeros = g_new0 (float, (M + 3) * Ns[i]);
+    tw[i] = vtp_linear_weight_new (dev, t, Ns[i], K, q, &error);
+    g_assert_no_error (error);
+    if (i == 1)
+      tb[i] = upload (b, 1, Ns[i]);
+    ys[i] = upload (zeros, M + 3, Ns[i]);
+    yr[i] = upload (zeros, M + 3, Ns[i]);
+    outs[i] = (VtpLinearOut) { ys[i], i + 1, tw[i], tb[i] };
+    vtp_op_linear (yr[i], i + 1, tx, 1, M, tw[i], tb[i], FALSE);
+  }
+  vtp_op_linear_multi (tx, 1, M, outs, n_outs);
+  vtp_error_take_pending (&error);
+  g_assert_no_error (error);
+  for (gint i = 0; i < n_outs; i++) {
+    g_autofree float *got = device_values (ys[i]), *want = device_values (yr[i]);
+    char what[96];
+    g_snprintf (what, sizeof what, "linear_multi %s M=%" G_GINT64_FORMAT " output %d of %d", vtp_dtype_name (t), M,
+        i, n_outs);
+    assert_same_bits (got, want, (M + 3) * Ns[i], sizeof (float), what);
+    vtp_tensor_free (tw[i]); vtp_tensor_free (tb[i]); vtp_tensor_free (ys[i]); vtp_tensor_free (yr[i]);
+  }
+  vtp_tensor_free (tx);
+  g_rand_free (r);
+}
+
+static void
+test_linear_multi (void)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (qtypes); i++) {
+    multi_case (qtypes[i], 1, 512, (const gint64[]) { 64, 16, 16 }, 3);   /* q | k | v */
+    multi_case (qtypes[i], 1, 256, (const gint64[]) { 96, 96 }, 2);       /* gate | up */
+    multi_case (qtypes[i], 1, 256, (const gint64[]) { 32, 21 }, 2);       /* a tail: one by one */
+    multi_case (qtypes[i], 2, 256, (const gint64[]) { 32, 16, 48 }, 3);   /* two rows: one by one */
+  }
+}
+
 /* A row length that is not whole blocks is refused, not read past. */
 static void
 test_bad_shape (void)
@@ -438,6 +494,7 @@ main (int argc, char **argv)
     g_test_add_func ("/quant/speed", test_speed);
   g_test_add_func ("/quant/linear", test_linear);
   g_test_add_func ("/quant/linear-as-gpu", test_linear_as_gpu);
+  g_test_add_func ("/quant/linear-multi", test_linear_multi);
   g_test_add_func ("/quant/bad-shape", test_bad_shape);
   return g_test_run ();
 }
