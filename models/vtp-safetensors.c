@@ -205,48 +205,39 @@ check_overlaps (VtpSafetensors *st, const guint8 *data, GError **error)
   return ok;
 }
 
-VtpSafetensors *
-vtp_safetensors_open (const char *path, GError **error)
+/* Parses the header of @bytes (@size of them) into @st; @st->path names it
+ * in errors. The tensors point into @bytes, which @st keeps alive. */
+static gboolean
+st_parse (VtpSafetensors *st, const guint8 *bytes, gsize size, GError **error)
 {
-  g_autoptr (VtpSafetensors) st = g_new0 (VtpSafetensors, 1);
   g_autoptr (JsonParser) parser = NULL;
   g_autoptr (GError) local = NULL;
-  const guint8 *bytes;
-  gsize size;
+  const char *path = st->path;
   guint64 header_len = 0;
   JsonObject *header;
   GList *members;
   gboolean ok = TRUE;
 
-  st->path = g_strdup (path);
-  st->tensors = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, st_tensor_free);
-  st->map = g_mapped_file_new (path, FALSE, &local);
-  if (!st->map) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_FILE, "Cannot open weights file %s: %s", path, local->message);
-    return NULL;
-  }
-  bytes = (const guint8 *) g_mapped_file_get_contents (st->map);
-  size = g_mapped_file_get_length (st->map);
   if (size >= 8)
     for (gint i = 7; i >= 0; i--)
       header_len = (header_len << 8) | bytes[i];
   if (size < 8) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_FILE, "%s is not a safetensors file or is truncated: it has only %"
         G_GSIZE_FORMAT " bytes", path, size);
-    return NULL;
+    return FALSE;
   }
   if (header_len > size - 8 || header_len < 2) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_FILE,
         "%s is not a safetensors file or is truncated: its header claims %" G_GUINT64_FORMAT
         " bytes, the file has %" G_GSIZE_FORMAT, path, header_len, size);
-    return NULL;
+    return FALSE;
   }
   parser = json_parser_new_immutable ();
   if (!vtp_json_parser_load (parser, (const char *) bytes + 8, header_len, &local)
       || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "%s: the safetensors header is not a JSON object%s%s",
         path, local ? ": " : "", local ? local->message : "");
-    return NULL;
+    return FALSE;
   }
   header = json_node_get_object (json_parser_get_root (parser));
   members = json_object_get_members (header);
@@ -258,9 +249,48 @@ vtp_safetensors_open (const char *path, GError **error)
         size - 8 - header_len, error);
   }
   g_list_free (members);
-  if (ok)
-    ok = check_overlaps (st, bytes + 8 + header_len, error);
-  return ok ? g_steal_pointer (&st) : NULL;
+  return ok && check_overlaps (st, bytes + 8 + header_len, error);
+}
+
+static VtpSafetensors *
+st_new (const char *path)
+{
+  VtpSafetensors *st = g_new0 (VtpSafetensors, 1);
+
+  st->path = g_strdup (path);
+  st->tensors = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, st_tensor_free);
+  return st;
+}
+
+VtpSafetensors *
+vtp_safetensors_open (const char *path, GError **error)
+{
+  g_autoptr (VtpSafetensors) st = st_new (path);
+  g_autoptr (GError) local = NULL;
+
+  st->map = g_mapped_file_new (path, FALSE, &local);
+  if (!st->map) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_FILE, "Cannot open weights file %s: %s", path, local->message);
+    return NULL;
+  }
+  if (!st_parse (st, (const guint8 *) g_mapped_file_get_contents (st->map), g_mapped_file_get_length (st->map),
+          error))
+    return NULL;
+  return g_steal_pointer (&st);
+}
+
+VtpSafetensors *
+vtp_safetensors_new_from_bytes (GBytes *bytes, const char *name, GError **error)
+{
+  g_autoptr (VtpSafetensors) st = st_new (name ? name : "safetensors data");
+  gsize size;
+  const guint8 *data;
+
+  st->bytes = g_bytes_ref (bytes);
+  data = g_bytes_get_data (bytes, &size);
+  if (!st_parse (st, data, size, error))
+    return NULL;
+  return g_steal_pointer (&st);
 }
 
 void
@@ -272,6 +302,8 @@ vtp_safetensors_free (VtpSafetensors *st)
     g_hash_table_unref (st->tensors);
   if (st->map)
     g_mapped_file_unref (st->map);
+  if (st->bytes)
+    g_bytes_unref (st->bytes);
   g_free (st->path);
   g_free (st);
 }

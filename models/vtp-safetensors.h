@@ -20,11 +20,17 @@ typedef struct {
 
 typedef struct {
   char *path;
-  GMappedFile *map;
+  GMappedFile *map;           /* the file; NULL when made from bytes */
+  GBytes *bytes;              /* the bytes given to new_from_bytes; NULL for a file */
   GHashTable *tensors;        /* name -> VtpStTensor */
 } VtpSafetensors;
 
 VtpSafetensors *vtp_safetensors_open (const char *path, GError **error);
+/* The same from memory (kept referenced; @name prefixes error messages):
+ * the fuzz target's entry point. Not for checkpoints, whose loaders drop
+ * pages of the mapping (vtp_mapped_drop_pages), which would discard
+ * memory that no file backs. */
+VtpSafetensors *vtp_safetensors_new_from_bytes (GBytes *bytes, const char *name, GError **error);
 void vtp_safetensors_free (VtpSafetensors *st);
 const VtpStTensor *vtp_safetensors_find (VtpSafetensors *st, const char *name);
 

@@ -251,11 +251,6 @@ build_config (VtpCheckpoint *c, JsonBuilder *b, GError **error)
 gboolean
 vtp_gguf_checkpoint_fill (VtpCheckpoint *c, const char *const *paths, GError **error)
 {
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autoptr (JsonGenerator) gen = NULL;
-  g_autoptr (JsonNode) root = NULL;
-  g_autofree char *text = NULL;
-
   for (guint i = 0; paths[i]; i++) {
     g_autoptr (VtpGguf) g = vtp_gguf_open (paths[i], error);
     const char *arch = g ? architecture (g, error) : NULL;
@@ -271,6 +266,17 @@ vtp_gguf_checkpoint_fill (VtpCheckpoint *c, const char *const *paths, GError **e
     }
     *slot = g_steal_pointer (&g);
   }
+  return vtp_gguf_checkpoint_fill_opened (c, error);
+}
+
+gboolean
+vtp_gguf_checkpoint_fill_opened (VtpCheckpoint *c, GError **error)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonGenerator) gen = NULL;
+  g_autoptr (JsonNode) root = NULL;
+  g_autofree char *text = NULL;
+
   if (c->gguf && !add_tensors (c, c->gguf, NULL, error))
     return FALSE;
   if (c->gguf_vision) {

@@ -39,6 +39,9 @@ G_BEGIN_DECLS
  * (NULL-terminated: a text model, an mmproj file, or one of each); c->dir
  * is set by the caller. */
 gboolean vtp_gguf_checkpoint_fill (VtpCheckpoint *c, const char *const *paths, GError **error);
+/* The same once c->gguf (text model) and / or c->gguf_vision (mmproj) are
+ * set: what the GGUF fuzz target reaches without files. */
+gboolean vtp_gguf_checkpoint_fill_opened (VtpCheckpoint *c, GError **error);
 
 /* The GGUF name of the vtp name @name ("layers.3.attention.wq.weight" ->
  * "blk.3.attn_q.weight"), for error messages; a copy of @name when it has

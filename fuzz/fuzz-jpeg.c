@@ -1,0 +1,36 @@
+/* fuzz-jpeg.c: a JPEG frame (an MJPEG camera's, or an image file's) planned
+ * at full size and at the scale a 336-pixel CLIP model needs, and decoded. */
+#include <string.h>
+#include "fuzz-target.h"
+#include "vtp-jpeg.h"
+
+/* a frame larger than this is planned but not decoded: the decode of a
+ * 65535 x 65535 header would only measure memory, not find bugs */
+#define MAX_PIXELS (2048 * 2048)
+
+static void
+decode (const uint8_t *data, size_t size, const VtpImageConfig *config)
+{
+  g_autofree guint8 *rgb = NULL;
+  VtpJpegSize plan;
+
+  if (!vtp_jpeg_plan (data, size, config, config != NULL, &plan, NULL))
+    return;
+  g_assert (plan.out_width > 0 && plan.out_height > 0);
+  g_assert (plan.out_width <= plan.width && plan.out_height <= plan.height);
+  if ((gint64) plan.out_width * plan.out_height > MAX_PIXELS)
+    return;
+  rgb = g_malloc ((gsize) plan.out_width * plan.out_height * 3);
+  vtp_jpeg_decode (data, size, &plan, rgb, NULL);
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  VtpImageConfig config;
+
+  vtp_image_config_clip_default (&config, 336);
+  decode (data, size, NULL);
+  decode (data, size, &config);
+  return 0;
+}
