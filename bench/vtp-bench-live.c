@@ -37,7 +37,13 @@ set_model (GstElement *pipe, const char *name, const char *property, const char 
 int
 main (int argc, char **argv)
 {
-  char *llm = NULL, *encoder = NULL, *bridge = NULL, *bridge_model = NULL, *adapter = NULL;
+  /* freed on every return: LeakSanitizer (scripts/sanitize.sh) saw the
+   * early ones leak */
+  g_autofree char *llm = NULL;
+  g_autofree char *encoder = NULL;
+  g_autofree char *bridge = NULL;
+  g_autofree char *bridge_model = NULL;
+  g_autofree char *adapter = NULL;
   gint seconds = 60, max_new_tokens = 16;
   GOptionEntry entries[] = {
     { "llm", 0, 0, G_OPTION_ARG_FILENAME, &llm, "Language model directory (and the default for the others)", "DIR" },

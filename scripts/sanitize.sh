@@ -1,0 +1,40 @@
+#!/bin/sh
+# The whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer
+# (docs/reliability.md, "The suite under sanitizers"). Sets up build-asan
+# (gcc, -Db_sanitize=address,undefined), builds it and runs every suite
+# with the environment the uninstrumented programs need. Extra arguments
+# go to meson test (e.g. a suite name, --suite unit).
+set -eu
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+if [ ! -f build-asan/build.ninja ]; then
+  meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+    -Dbuildtype=debugoptimized
+fi
+nice ninja -C build-asan
+
+# python3, gst-launch-1.0 and gst-plugin-scanner are not instrumented: the
+# ASan runtime must be the first library of any process that loads the
+# instrumented vtp plugin or libraries, so every test runs through
+# sanitize-wrap.sh, which preloads it (harmless for instrumented binaries,
+# which load the same libasan.so)
+VTP_LIBASAN=$(gcc -print-file-name=libasan.so)
+export VTP_LIBASAN
+# abort_on_error: a core-dump-like abort meson reports as a failure;
+# fast_unwind_on_malloc=0: GLib, GStreamer and PoCL are built without
+# frame pointers, so only the slow unwinder gives whole allocation stacks,
+# which the suppressions need; malloc_context_size=40 for the same reason
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1:detect_odr_violation=0:fast_unwind_on_malloc=0:malloc_context_size=40
+export ASAN_OPTIONS
+LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0:fast_unwind_on_malloc=0
+export LSAN_OPTIONS
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export UBSAN_OPTIONS
+# scan plugins in the test process (preloaded) rather than in a helper
+GST_REGISTRY_FORK=no
+export GST_REGISTRY_FORK
+
+# one test at a time (2 cores, and ASan's memory), 10x the timeouts
+exec meson test -C build-asan --print-errorlogs --num-processes 1 \
+  --timeout-multiplier 10 --wrapper "$root/scripts/sanitize-wrap.sh" "$@"
