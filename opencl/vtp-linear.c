@@ -219,6 +219,14 @@ vtp_linear_weight_new (VtpDevice *dev, VtpDType dtype, gint64 n, gint64 k,
   return t;
 }
 
+/* Panels a work-item of the int8 GEMV takes out of @np: x is quantized
+ * once per work-item, so as many as the compute units allow, up to VNNI_P. */
+static gint
+vnni_panels_per_item (const VtpDevice *dev, gint64 np)
+{
+  return (gint) CLAMP (np / (gint64) dev->compute_units, 1, VNNI_P);
+}
+
 /* Largest work-group size kernel @name accepts on @dev. */
 static size_t
 kernel_max_wg (VtpDevice *dev, const char *name)
@@ -300,10 +308,9 @@ vtp_op_linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gin
      * over weights dequantized once per work-item (GROUP_TILES tiles). */
     const size_t local[2] = { 1, 1 };
     if (n_rows == 1 && dev->int8_dot && K <= VNNI_MAX_K) {
-      /* the int8 GEMV: P panels a work-item (x is quantized once per
-       * work-item, so as many panels as the compute units allow, up to 8) */
+      /* the int8 GEMV: P panels a work-item (vnni_panels_per_item) */
       const gint64 np = N / PANEL;
-      const gint P = (gint) CLAMP (np / (gint64) dev->compute_units, 1, VNNI_P);
+      const gint P = vnni_panels_per_item (dev, np);
       const size_t global[1] = { MAX ((np + P - 1) / P, 1) }, one[1] = { 1 };
       g_snprintf (name, sizeof name, "qlinear_vnni_%s", suffix);
       LAUNCH (dev, name, 1, global, one, ARGS_COMMON (n_rows), A_INT (P));
@@ -435,7 +442,7 @@ vtp_op_linear_multi (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpL
   }
   for (gint i = 0; i < n_outs; i++)
     total += np[i] = (gint) (outs[i].w->shape[0] / PANEL);
-  P = (gint) CLAMP (total / (gint64) dev->compute_units, 1, VNNI_P);
+  P = vnni_panels_per_item (dev, total);
   items = (total + P - 1) / P;
   {
     /* a third product of none when there are two: the first's buffers, 0 panels */

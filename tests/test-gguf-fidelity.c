@@ -330,21 +330,10 @@ test_dequantized (void)
 static char *
 patched_copy (const char *dir, const char *name, const char *from, const char *to, gsize len)
 {
-  g_autoptr (GError) error = NULL;
   g_autofree char *src = gguf_path ("f32");
-  g_autofree char *data = NULL;
   char *path = g_build_filename (dir, name, NULL);
-  gsize n, i;
-  char *at;
 
-  g_assert_true (g_file_get_contents (src, &data, &n, &error));
-  for (i = 0; i + len <= n && memcmp (data + i, from, len); i++)
-    ;
-  g_assert_cmpuint (i + len, <=, n);
-  at = data + i;
-  memcpy (at, to, len);
-  g_assert_true (g_file_set_contents (path, data, n, &error));
-  g_assert_no_error (error);
+  fixture_patched_copy (src, path, from, to, len, 0);
   return path;
 }
 

@@ -207,25 +207,14 @@ test_split_prompt (void)
   vtp_checkpoint_unref (c);
 }
 
-/* A copy of the mmproj file with the first @from (of @len bytes) replaced,
- * or cut to @cut bytes (@from NULL). */
+/* A copy of the mmproj file, patched or cut (fixture_patched_copy). */
 static char *
 mmproj_copy (const char *dir, const char *from, const char *to, gsize len, gsize cut)
 {
-  g_autoptr (GError) error = NULL;
   g_autofree char *src = fixture_path ("gguf-llava/mmproj-model-f32.gguf");
-  g_autofree char *data = NULL;
   char *path = g_build_filename (dir, "mmproj-model-f32.gguf", NULL);
-  gsize n, i = 0;
 
-  g_assert_true (g_file_get_contents (src, &data, &n, &error));
-  if (from) {
-    while (i + len <= n && memcmp (data + i, from, len))
-      i++;
-    g_assert_cmpuint (i + len, <=, n);
-    memcpy (data + i, to, len);
-  }
-  g_assert_true (g_file_set_contents (path, data, from ? n : cut, &error));
+  fixture_patched_copy (src, path, from, to, len, cut);
   return path;
 }
 

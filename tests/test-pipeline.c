@@ -60,14 +60,15 @@ describe_pipeline (const char *image, const char *encoder_model, const char *mod
   return parts_pipeline (&p, sink);
 }
 
-/* The first text buffer of @pipe must be @want; then EOS. */
-static void
-assert_describes (GstElement *pipe, GstElement *sink, const char *want, const char *what)
+/* Plays @pipe and returns the text of its first buffer (NUL-ended copy,
+ * *len its length); the caps of that buffer in *caps_name. */
+static char *
+first_text (GstElement *pipe, GstElement *sink, const char *what, gsize *len, char **caps_name)
 {
   GstSample *sample;
   GstMapInfo map;
   GstBuffer *buf;
-  GstMessage *m;
+  char *text;
 
   gst_element_set_state (pipe, GST_STATE_PLAYING);
   sample = gst_app_sink_pull_sample (GST_APP_SINK (sink));
@@ -75,17 +76,38 @@ assert_describes (GstElement *pipe, GstElement *sink, const char *want, const ch
   buf = gst_sample_get_buffer (sample);
   g_assert_true (gst_buffer_map (buf, &map, GST_MAP_READ));
   g_test_message ("%s: \"%.*s\"", what, (int) map.size, map.data);
-  g_assert_cmpmem (map.data, map.size, want, strlen (want));
+  text = g_strndup ((const char *) map.data, map.size);
+  *len = map.size;
   gst_buffer_unmap (buf, &map);
-  g_assert_true (gst_structure_has_name (gst_caps_get_structure (gst_sample_get_caps (sample), 0), "text/x-raw"));
+  *caps_name = g_strdup (gst_structure_get_name (gst_caps_get_structure (gst_sample_get_caps (sample), 0)));
   gst_sample_unref (sample);
+  return text;
+}
+
+static void
+stop_pipeline (GstElement *pipe)
+{
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (pipe);
+}
+
+/* The first text buffer of @pipe must be @want; then EOS. */
+static void
+assert_describes (GstElement *pipe, GstElement *sink, const char *want, const char *what)
+{
+  g_autofree char *caps = NULL;
+  gsize len;
+  g_autofree char *text = first_text (pipe, sink, what, &len, &caps);
+  GstMessage *m;
+
+  g_assert_cmpmem (text, len, want, strlen (want));
+  g_assert_cmpstr (caps, ==, "text/x-raw");
   /* one image, one description, then EOS */
   m = gst_bus_timed_pop_filtered (GST_ELEMENT_BUS (pipe), 30 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
   g_assert_nonnull (m);
   g_assert_cmpint (GST_MESSAGE_TYPE (m), ==, GST_MESSAGE_EOS);
   gst_message_unref (m);
-  gst_element_set_state (pipe, GST_STATE_NULL);
-  gst_object_unref (pipe);
+  stop_pipeline (pipe);
 }
 
 /* @pipe must fail with an error whose message holds each of @needles. */
@@ -106,8 +128,7 @@ assert_fails_naming (GstElement *pipe, const char *const *needles)
       g_error ("the error \"%s\" does not name \"%s\"", err->message, needles[i]);
   g_error_free (err);
   gst_message_unref (m);
-  gst_element_set_state (pipe, GST_STATE_NULL);
-  gst_object_unref (pipe);
+  stop_pipeline (pipe);
 }
 
 static void
@@ -132,22 +153,13 @@ test_gguf_pair (void)
   g_autofree char *image = g_build_filename (dir, "image.png", NULL);
   g_autofree char *want = reference_string ("gguf-llava", "greedy_text_before_padding");
   GstElement *sink, *pipe = describe_pipeline (image, dir, dir, &sink);
-  GstSample *sample;
-  GstMapInfo map;
-  GstBuffer *buf;
+  g_autofree char *caps = NULL;
+  gsize len;
+  g_autofree char *text = first_text (pipe, sink, "gguf-llava", &len, &caps);
 
-  gst_element_set_state (pipe, GST_STATE_PLAYING);
-  sample = gst_app_sink_pull_sample (GST_APP_SINK (sink));
-  g_assert_nonnull (sample);
-  buf = gst_sample_get_buffer (sample);
-  g_assert_true (gst_buffer_map (buf, &map, GST_MAP_READ));
-  g_test_message ("gguf-llava: \"%.*s\"", (int) map.size, map.data);
-  g_assert_cmpuint (map.size, >, strlen (want));
-  g_assert_cmpmem (map.data, strlen (want), want, strlen (want));
-  gst_buffer_unmap (buf, &map);
-  gst_sample_unref (sample);
-  gst_element_set_state (pipe, GST_STATE_NULL);
-  gst_object_unref (pipe);
+  g_assert_cmpuint (len, >, strlen (want));
+  g_assert_cmpmem (text, strlen (want), want, strlen (want));
+  stop_pipeline (pipe);
 }
 
 /* LLaMA-Adapter V2 multimodal as the issue writes it: OpenAI CLIP encoder,
