@@ -4,6 +4,14 @@
 #include <string.h>
 
 G_DEFINE_QUARK (vtp-graph-error-quark, vtp_graph_error)
+/* a GType for introspection: Vtp.GraphError, the domain of GLib.Error */
+G_DEFINE_ENUM_TYPE (VtpGraphError, vtp_graph_error,
+    G_DEFINE_ENUM_VALUE (VTP_GRAPH_ERROR_PARSE, "parse"),
+    G_DEFINE_ENUM_VALUE (VTP_GRAPH_ERROR_INVALID, "invalid"),
+    G_DEFINE_ENUM_VALUE (VTP_GRAPH_ERROR_PARAMETER, "parameter"),
+    G_DEFINE_ENUM_VALUE (VTP_GRAPH_ERROR_LINK, "link"),
+    G_DEFINE_ENUM_VALUE (VTP_GRAPH_ERROR_INPUT, "input"),
+    G_DEFINE_ENUM_VALUE (VTP_GRAPH_ERROR_RUN, "run"))
 
 static const char *const param_types[] = { "string", "path", "int", "number", "boolean", NULL };
 

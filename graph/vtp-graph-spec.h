@@ -6,20 +6,9 @@
  * but builds nothing. */
 #pragma once
 #include <gst/gst.h>
+#include "vtp-graph.h"            /* VTP_GRAPH_ERROR */
 
 G_BEGIN_DECLS
-
-#define VTP_GRAPH_ERROR (vtp_graph_error_quark ())
-GQuark vtp_graph_error_quark (void);
-
-typedef enum {
-  VTP_GRAPH_ERROR_PARSE,        /* not JSON, or not the graph format */
-  VTP_GRAPH_ERROR_INVALID,      /* a member is missing, unknown or of the wrong kind */
-  VTP_GRAPH_ERROR_PARAMETER,    /* a parameter is unknown, missing or of the wrong type */
-  VTP_GRAPH_ERROR_LINK,         /* two pads cannot be linked */
-  VTP_GRAPH_ERROR_INPUT,        /* the input cannot be read */
-  VTP_GRAPH_ERROR_RUN,          /* the pipeline failed while running */
-} VtpGraphError;
 
 typedef enum {
   VTP_PARAM_STRING,

@@ -13,6 +13,63 @@
 
 G_BEGIN_DECLS
 
+/**
+ * VTP_GRAPH_ERROR:
+ *
+ * The error domain of the graph API: its codes are #VtpGraphError.
+ */
+#define VTP_GRAPH_ERROR (vtp_graph_error_quark ())
+GQuark vtp_graph_error_quark (void);
+
+/**
+ * VtpGraphError:
+ * @VTP_GRAPH_ERROR_PARSE: the graph cannot be read or found, is not JSON, or
+ *   not the graph format
+ * @VTP_GRAPH_ERROR_INVALID: a member is missing, unknown or of the wrong kind
+ * @VTP_GRAPH_ERROR_PARAMETER: a parameter is unknown, missing or of the wrong type
+ * @VTP_GRAPH_ERROR_LINK: two pads cannot be linked
+ * @VTP_GRAPH_ERROR_INPUT: the input cannot be read
+ * @VTP_GRAPH_ERROR_RUN: the pipeline failed while running
+ *
+ * What went wrong, in the #VTP_GRAPH_ERROR domain.
+ */
+typedef enum {
+  VTP_GRAPH_ERROR_PARSE,
+  VTP_GRAPH_ERROR_INVALID,
+  VTP_GRAPH_ERROR_PARAMETER,
+  VTP_GRAPH_ERROR_LINK,
+  VTP_GRAPH_ERROR_INPUT,
+  VTP_GRAPH_ERROR_RUN,
+} VtpGraphError;
+
+GType vtp_graph_error_get_type (void);
+#define VTP_TYPE_GRAPH_ERROR (vtp_graph_error_get_type ())
+
+/**
+ * vtp_graph_find_file:
+ * @name: a graph file's path, or a graph's name: "llava-1.5" or
+ *   "llava-1.5.json"
+ * @error: the name and the directories searched, when there is no such graph
+ *
+ * Finds a graph file. An existing file, or a @name with a directory
+ * separator, is a path and is returned as it is. Otherwise the name, with
+ * ".json" appended when it has no such ending, is looked up in the
+ * directories of vtp_graph_get_search_path(): those of `$VTP_GRAPH_PATH`
+ * (colon-separated), then the source tree's `graphs/` when the library
+ * runs from its build directory, then the installed `share/vtp/graphs`.
+ *
+ * Returns: (transfer full) (type filename) (nullable): the graph file's path
+ */
+char *vtp_graph_find_file (const char *name, GError **error);
+
+/**
+ * vtp_graph_get_search_path:
+ *
+ * Returns: (transfer full) (array zero-terminated=1) (element-type filename):
+ *   the directories vtp_graph_find_file() searches, in order
+ */
+char **vtp_graph_get_search_path (void);
+
 #define VTP_TYPE_GRAPH (vtp_graph_get_type ())
 G_DECLARE_FINAL_TYPE (VtpGraph, vtp_graph, VTP, GRAPH, GObject)
 
