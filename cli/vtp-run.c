@@ -1,6 +1,7 @@
 /* vtp-run: runs a graph file on an image, a directory of images, a video
  * file or a live source, and writes the descriptions as plain text, JSON
- * lines or SubRip subtitles.
+ * lines or SubRip subtitles. A graph may be named ("llava-1.5"): it is
+ * looked up by vtp_graph_find_file() ($VTP_GRAPH_PATH, share/vtp/graphs).
  *
  *   vtp-run graphs/llava-1.5.json --set model=/models/llava-1.5-7b-hf \
  *       --input cat.jpg --prompt "What is in the picture?"
@@ -128,7 +129,7 @@ main (int argc, char **argv)
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress on standard error", NULL },
     { NULL },
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("GRAPH.json - describe images and video with a vtp graph");
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("GRAPH - describe images and video with a vtp graph");
   g_autoptr (GError) error = NULL;
   g_autoptr (VtpGraph) g = NULL;
   g_autoptr (GMainLoop) loop = NULL;
@@ -142,10 +143,13 @@ main (int argc, char **argv)
   setlocale (LC_ALL, "");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_add_group (ctx, gst_init_get_option_group ());
-  g_option_context_set_description (ctx, "Exit status: 0 described to the end, 1 the pipeline failed, 2 bad "
+  g_auto (GStrv) graph_dirs = vtp_graph_get_search_path ();
+  g_autofree char *graph_where = g_strjoinv (", ", graph_dirs), *graph_file = NULL, *description = NULL;
+  description = g_strdup_printf ("GRAPH: a graph file, or a graph's name (llava-1.5, blip2, ...) looked up in "
+      "$VTP_GRAPH_PATH, then: %s.\nExit status: 0 described to the end, 1 the pipeline failed, 2 bad "
       "usage, graph or parameter, 3 the input cannot be read (a directory: some of its images, after the others "
-      "were described; each is named as it is skipped).\nGraph files: graphs/*.json; format: "
-      "docs/graph-format.md.");
+      "were described; each is named as it is skipped).\nThe graph format: docs/graph-format.md.", graph_where);
+  g_option_context_set_description (ctx, description);
   if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc != 2) {
     fprintf (stderr, "vtp-run: %s\n%s", error ? error->message : "expected one graph file",
         g_option_context_get_help (ctx, TRUE, NULL));
@@ -159,7 +163,7 @@ main (int argc, char **argv)
     fprintf (stderr, "vtp-run: --format %s: expected text, json or srt\n", format);
     return EXIT_USAGE;
   }
-  if (!(g = vtp_graph_new_from_file (argv[1], &error))) {
+  if (!(graph_file = vtp_graph_find_file (argv[1], &error)) || !(g = vtp_graph_new_from_file (graph_file, &error))) {
     fprintf (stderr, "vtp-run: %s\n", error->message);
     return EXIT_USAGE;
   }
