@@ -313,6 +313,89 @@ test_cli (void)
   }
 }
 
+/* Graphs by name (vtp_graph_find_file): while uninstalled the source
+ * tree's graphs/, after $VTP_GRAPH_PATH's directories; a path is taken as
+ * it is; an unknown name lists the directories and the graphs in them.
+ * vtp-run takes a name, and its --help names the directories. */
+static void
+test_find (void)
+{
+  g_autofree char *want = graph_path ("llava-1.5.json"), *graphs = g_build_filename (VTP_SOURCE_DIR, "graphs", NULL);
+  g_autofree char *tmp = g_dir_make_tmp ("vtp-graphs-XXXXXX", NULL), *mine = g_build_filename (tmp, "mine.json",
+      NULL), *shadow = g_build_filename (tmp, "blip2.json", NULL), *found = NULL, *out = NULL, *err = NULL;
+  g_autofree char *contents = NULL, *env_path = g_strdup_printf (":%s:", tmp);
+  g_auto (GStrv) dirs = vtp_graph_get_search_path ();
+  g_autoptr (GError) error = NULL;
+
+  g_assert_null (g_getenv ("VTP_GRAPH_PATH"));
+  g_assert_cmpstr (dirs[0], ==, graphs);
+  g_assert_nonnull (dirs[1]);
+  found = vtp_graph_find_file ("llava-1.5", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (found, ==, want);
+  g_clear_pointer (&found, g_free);
+  found = vtp_graph_find_file ("llava-1.5.json", &error);
+  g_assert_cmpstr (found, ==, want);
+  g_clear_pointer (&found, g_free);
+  /* a path, found or not, is loaded as it is (the error names the file) */
+  found = vtp_graph_find_file ("graphs/none.json", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (found, ==, "graphs/none.json");
+  g_clear_pointer (&found, g_free);
+  g_assert_null (vtp_graph_find_file ("llava-15", &error));
+  g_assert_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_PARSE);
+  g_test_message ("%s", error->message);
+  g_assert_true (g_str_has_prefix (error->message, "llava-15: "));
+  g_assert_nonnull (strstr (error->message, graphs));
+  g_assert_nonnull (strstr (error->message, "blip2, instructblip, llama-adapter-v2, llava-1.5, "));
+  g_assert_null (strstr (error->message, "schema"));
+  g_clear_error (&error);
+  g_assert_null (vtp_graph_find_file ("", &error));
+  g_assert_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_PARSE);
+  g_clear_error (&error);
+
+  /* $VTP_GRAPH_PATH first (empty entries skipped): its graphs shadow the others */
+  g_assert_true (g_file_get_contents (want, &contents, NULL, NULL));
+  g_assert_true (g_file_set_contents (mine, contents, -1, NULL));
+  g_assert_true (g_file_set_contents (shadow, contents, -1, NULL));
+  g_setenv ("VTP_GRAPH_PATH", env_path, TRUE);
+  g_strfreev (dirs);
+  dirs = vtp_graph_get_search_path ();
+  g_assert_cmpstr (dirs[0], ==, tmp);
+  g_assert_cmpstr (dirs[1], ==, graphs);
+  found = vtp_graph_find_file ("mine", &error);
+  g_assert_cmpstr (found, ==, mine);
+  g_clear_pointer (&found, g_free);
+  found = vtp_graph_find_file ("blip2", &error);
+  g_assert_cmpstr (found, ==, shadow);
+  g_clear_pointer (&found, g_free);
+  g_assert_null (vtp_graph_find_file ("nothing", &error));
+  g_assert_nonnull (strstr (error->message, "blip2, instructblip, llama-adapter-v2, llava-1.5, mine, "));
+  g_clear_error (&error);
+  g_unsetenv ("VTP_GRAPH_PATH");
+
+  /* vtp-run: by name; the directories in --help; an unknown name is exit 2 */
+  {
+    const char *list[] = { "llava-1.5", "--list-parameters", NULL };
+    const char *help[] = { "--help", NULL };
+    const char *unknown[] = { "llava-15", "--input", "testsrc", NULL };
+    g_assert_cmpint (vtp_run (list, &out, &err), ==, 0);
+    g_assert_true (g_str_has_prefix (out, "llava-1.5 parameters:\n"));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+    g_assert_cmpint (vtp_run (help, &out, &err), ==, 0);
+    g_assert_nonnull (strstr (out, graphs));
+    g_assert_nonnull (strstr (out, "VTP_GRAPH_PATH"));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+    g_assert_cmpint (vtp_run (unknown, &out, &err), ==, 2);
+    g_assert_nonnull (strstr (err, "llava-15: no such graph file"));
+  }
+  g_assert_cmpint (g_remove (mine), ==, 0);
+  g_assert_cmpint (g_remove (shadow), ==, 0);
+  g_assert_cmpint (g_rmdir (tmp), ==, 0);
+}
+
 /* @src's first @keep bytes, then (@garble) bytes that are no PNG data, as
  * @dir/@name; its path. */
 static char *
@@ -538,5 +621,6 @@ main (int argc, char **argv)
   g_test_add_func ("/graph/cli", test_cli);
   g_test_add_func ("/graph/cli-bad-images", test_cli_bad_images);
   g_test_add_func ("/graph/app", test_graph_app);
+  g_test_add_func ("/graph/find", test_find);
   return g_test_run ();
 }
