@@ -4,7 +4,12 @@ GObject-introspection API (Debian: python3-gi).
 
     GI_TYPELIB_PATH=build/graph LD_LIBRARY_PATH=build/graph \
     GST_PLUGIN_PATH=build/plugins \
-    examples/describe.py graphs/llava-1.5.json INPUT model=/models/llava-1.5-7b-hf [prompt=...]
+    examples/describe.py llava-1.5 INPUT model=/models/llava-1.5-7b-hf [prompt=...]
+
+The graph is a file or a name (llava-1.5, blip2...: Vtp.Graph.find_file).
+Installed (meson install), the typelib is found without GI_TYPELIB_PATH when
+the prefix is /usr; for /usr/local:
+GI_TYPELIB_PATH=/usr/local/lib/$(gcc -print-multiarch)/girepository-1.0.
 """
 import sys
 
@@ -18,7 +23,7 @@ def main(argv):
     if len(argv) < 3:
         print(__doc__, file=sys.stderr)
         return 2
-    graph = Vtp.Graph.new_from_file(argv[1])
+    graph = Vtp.Graph.new_from_file(Vtp.Graph.find_file(argv[1]))
     for setting in argv[3:]:
         name, _, value = setting.partition("=")
         graph.set_parameter(name, value)

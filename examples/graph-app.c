@@ -5,7 +5,14 @@
  *   graph-app MODEL INPUT [PROMPT]
  *
  * MODEL: a LLaVA-layout checkpoint directory; INPUT: as vtp-run's --input
- * (an image, a directory, a video file, testsrc[:FRAMES], live:testsrc). */
+ * (an image, a directory, a video file, testsrc[:FRAMES], live:testsrc).
+ *
+ * Built by meson as build/examples/graph-app; against an installed vtp
+ * (meson install), with its pkg-config file:
+ *
+ *   cc -o graph-app graph-app.c $(pkg-config --cflags --libs vtp-graph gstreamer-1.0 json-glib-1.0)
+ *
+ * (tests/test-install.py does this in a DESTDIR.) */
 #include <stdio.h>
 #include <gst/gst.h>
 #include <json-glib/json-glib.h>
