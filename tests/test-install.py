@@ -27,6 +27,16 @@ SOURCE = os.environ["VTP_SOURCE_DIR"]
 FIXTURE = os.path.join(SOURCE, "tests", "fixtures", "llava-tiny-a")
 
 
+def tool_env(env=None):
+    """@env (else this one) for the build tools (meson, pkg-config, the
+    compiler): without scripts/sanitize-wrap.sh's preloaded ASan runtime,
+    which is there for the programs that load vtp's instrumented libraries,
+    not for gcc (its leaks would fail the test)."""
+    env = dict(env if env is not None else os.environ)
+    env.pop("LD_PRELOAD", None)
+    return env
+
+
 def run(args, env=None, **kw):
     """@args, checked; its standard output."""
     p = subprocess.run(args, env=env, capture_output=True, text=True, **kw)
@@ -42,13 +52,13 @@ def one(pattern):
 
 
 def soname(path):
-    out = run(["readelf", "-d", path])
+    out = run(["readelf", "-d", path], tool_env())
     m = re.search(r"\(SONAME\)\s+Library soname: \[(.*)\]", out)
     return m.group(1) if m else None
 
 
 def needed(path):
-    return re.findall(r"\(NEEDED\)\s+Shared library: \[(.*)\]", run(["readelf", "-d", path]))
+    return re.findall(r"\(NEEDED\)\s+Shared library: \[(.*)\]", run(["readelf", "-d", path], tool_env()))
 
 
 def pkg_config_path(pc, scratch, destdir):
@@ -75,7 +85,7 @@ def main(argv):
     destdir = os.path.join(scratch, "root")
     shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch)
-    run([meson, "install", "-C", build, "--destdir", destdir, "--no-rebuild", "--quiet"])
+    run([meson, "install", "-C", build, "--destdir", destdir, "--no-rebuild", "--quiet"], tool_env())
 
     # what is installed
     header = one(destdir + "/**/include/vtp/vtp-graph.h")
@@ -96,7 +106,7 @@ def main(argv):
     assert have == want, f"installed graphs {have}, graphs/ has {want}: list them in graphs/meson.build"
 
     # examples/graph-app.c built against the installed pkg-config file
-    env = dict(os.environ, PKG_CONFIG_PATH=pkg_config_path(pc, scratch, destdir))
+    env = tool_env(dict(os.environ, PKG_CONFIG_PATH=pkg_config_path(pc, scratch, destdir)))
     env.pop("PKG_CONFIG_SYSROOT_DIR", None)
     assert run(["pkg-config", "--modversion", "vtp-graph"], env).strip() == "0.1.0"
     assert os.path.realpath(run(["pkg-config", "--variable=graphsdir", "vtp-graph"], env).strip()) \
