@@ -26,7 +26,10 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world  # noqa: E402
-from train_text import DESCRIBE  # noqa: E402
+from world import DESCRIBE  # noqa: E402
+
+# PyTorch, transformers and the training modules (which import torch) are
+# imported in torch_answers() only: --no-torch needs numpy and Pillow alone
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 
@@ -63,12 +66,15 @@ def vtp_answers(args, variant, items, images):
         by_q[q].append(i)
     out, timing = {}, []
     v = VARIANTS[variant]
-    env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(ROOT, "build", "plugins"))
+    # $VTP_RUN: another vtp-run (then the plugin as $GST_PLUGIN_PATH says); else the build tree's
+    vtp_run = os.environ.get("VTP_RUN")
+    env = dict(os.environ) if vtp_run else dict(os.environ, GST_PLUGIN_PATH=os.path.join(ROOT, "build", "plugins"))
+    vtp_run = vtp_run or os.path.join(ROOT, "build", "cli", "vtp-run")
     for q, idx in by_q.items():
         with tempfile.TemporaryDirectory() as d:
             for i in idx:
                 os.symlink(os.path.abspath(images[i]), os.path.join(d, "%05d.png" % i))
-            cmd = [os.path.join(ROOT, "build", "cli", "vtp-run"), os.path.join(ROOT, "graphs", v["graph"]), "-q",
+            cmd = [vtp_run, os.path.join(ROOT, "graphs", v["graph"]), "-q",
                    "-f", "json", "-i", d, "-p", q, "--set", "max-new-tokens=%d" % args.max_new_tokens]
             for name, sub in v["set"].items():
                 cmd += ["--set", "%s=%s" % (name, os.path.join(args.models, sub))]

@@ -28,7 +28,7 @@ from schedule import warmup_cosine  # noqa: E402
 LLAVA = "USER: {context}\n{prompt} ASSISTANT:"
 ALPACA = ("Below is an instruction that describes a task. Write a response that appropriately completes the "
           "request.\n\n### Instruction:\n{prompt}\n\n### Response:")
-DESCRIBE = "Describe the picture."
+DESCRIBE = world.DESCRIBE
 IMAGE = "<image>"
 VOCAB = 512
 

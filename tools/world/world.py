@@ -39,6 +39,9 @@ SIZES = {"small": 0.16, "large": 0.30}          # radius as a fraction of the pi
 ROWS = ["top", "middle", "bottom"]
 COLS = ["left", "centre", "right"]
 NUMBERS = ["zero", "one", "two", "three"]
+# the prompt answered by the caption (train_text.py and evaluate.py take it
+# from here: evaluate.py --no-torch imports nothing that imports torch)
+DESCRIBE = "Describe the picture."
 
 # videotestsrc patterns and what the world calls them; the ball moves, so
 # its frames are taken at several times. Left out: checkers-1/2/4 and the
