@@ -7,7 +7,7 @@ and the gate logs train_bridge.py keeps (gates.json) in world-models/.
 writes bridges-accuracy.png (accuracy per question type, one bar per
 bridge, vtp's C engine) and bridges-gates.png (|tanh(gate)| per adapted
 layer and head over training, one panel per adapter-bearing variant).
-Needs matplotlib (a developer tool: pip install matplotlib).
+Needs matplotlib (a developer tool: pip install -r tools/requirements.txt).
 """
 import argparse
 import json
