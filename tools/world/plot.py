@@ -22,22 +22,43 @@ GATED = ["adapter", "qformer-text-adapter", "qformer-notext-adapter"]
 
 
 def accuracy_chart(ev, out):
+    """One group of bars per question type, one bar per bridge, each bar
+    labelled with its value; a zero is drawn as a marker standing on the
+    axis, so it is seen and not mistaken for a missing bar."""
     variants = list(ev["variants"])
     kinds = sorted({k for v in ev["variants"].values() for k in v["vtp"]})
-    width = 0.8 / len(variants)
-    fig, ax = plt.subplots(figsize=(12, 5))
+    width = 0.84 / len(variants)
+    colours = plt.get_cmap("tab10").colors
+    fig, ax = plt.subplots(figsize=(15, 6.5))
     for j, v in enumerate(variants):
-        acc = [100 * ev["variants"][v]["vtp"].get(k, [0])[0] for k in kinds]
-        ax.bar([i + (j - (len(variants) - 1) / 2) * width for i in range(len(kinds))], acc, width, label=v)
+        colour = colours[j % len(colours)]
+        xs = [i + (j - (len(variants) - 1) / 2) * width for i in range(len(kinds))]
+        acc = [ev["variants"][v]["vtp"].get(k) for k in kinds]
+        vals = [100 * a[0] if a else None for a in acc]
+        ax.bar([x for x, a in zip(xs, vals) if a is not None], [a for a in vals if a is not None], width * 0.92,
+               color=colour, edgecolor="black", linewidth=0.4, label=v, zorder=2)
+        for x, a in zip(xs, vals):
+            if a is None:                 # a question type this bridge was not asked
+                continue
+            if a < 0.5:
+                # zero: a marker in the bridge's colour standing on the axis, under its "0"
+                ax.plot(x, 1.6, marker="^", markersize=7, color=colour, markeredgecolor="black",
+                        markeredgewidth=0.6, zorder=3)
+            ax.text(x, max(a, 3.2) + 1.2, "%.0f" % a, ha="center", va="bottom", rotation=90, fontsize=8, zorder=3)
     ax.set_xticks(range(len(kinds)))
-    ax.set_xticklabels(kinds, rotation=20, ha="right")
-    ax.set_ylabel("accuracy, % (vtp's C engine)")
-    ax.set_ylim(0, 100)
-    ax.set_title("World models on %d held-out pictures: accuracy per question type and bridge" % ev["count"])
-    ax.legend(fontsize=8, ncol=len(variants), loc="upper center", bbox_to_anchor=(0.5, -0.3))
-    ax.grid(axis="y", alpha=0.3)
+    ax.set_xticklabels(kinds, rotation=20, ha="right", fontsize=11)
+    ax.set_ylabel("accuracy, % (vtp's C engine)", fontsize=11)
+    ax.set_ylim(0, 112)
+    ax.set_yticks(range(0, 101, 20))
+    ax.tick_params(axis="y", labelsize=10)
+    ax.set_xlim(-0.55, len(kinds) - 0.45)
+    ax.set_title("World models on %d held-out pictures: accuracy per question type and bridge "
+                 "(value on each bar; ▲ marks 0)" % ev["count"], fontsize=12)
+    ax.legend(title="bridge (world-models/)", fontsize=11, title_fontsize=11, loc="upper left",
+              bbox_to_anchor=(1.005, 1.0), frameon=False)
+    ax.grid(axis="y", alpha=0.3, zorder=0)
     fig.tight_layout()
-    fig.savefig(out, dpi=90)
+    fig.savefig(out, dpi=100)
 
 
 def gate_chart(models, out):
@@ -58,7 +79,7 @@ def gate_chart(models, out):
         ax.set_title(v)
         ax.set_xlabel("training step")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=10)
     axes[0][0].set_ylabel("|tanh(gate)| per head")
     fig.suptitle("Adapter gates per layer and head over training (zero at the start)")
     fig.tight_layout()
