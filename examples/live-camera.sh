@@ -7,7 +7,8 @@
 # vtpencoder itself), else a live videotestsrc. The video plays at the
 # camera's rate whatever the model's speed: vtpencoder describes the newest
 # frame each time the model is free, and vtpllm stamps the text with the
-# moment it is ready. Each description is also printed (the bus message).
+# moment it is ready, on a shaded band that keeps white text legible on
+# any picture. Each description is also printed (the bus message).
 # VTP_SINK picks the video sink (default autovideosink; fakesink sync=true
 # for a headless run), VTP_PROMPT the question.
 set -euo pipefail
@@ -26,7 +27,8 @@ else
   source=(videotestsrc is-live=true pattern=ball ! video/x-raw,format=RGB,width=640,height=480,framerate=30/1)
 fi
 run=(gst-launch-1.0 -e -m "${source[@]}" ! tee name=t \
-  t. ! queue ! textoverlay name=o valignment=top wrap-mode=word font-desc="Sans 14" ! videoconvert ! "${sink[@]}" \
+  t. ! queue ! textoverlay name=o valignment=top wrap-mode=word font-desc="Sans 14" \
+         shaded-background=true shading-value=140 ! videoconvert ! "${sink[@]}" \
   t. ! vtpencoder model="$model" ! vtpprojector model="$model" ! \
        vtpllm model="$model" prompt="$prompt" max-new-tokens=48 ! o.text_sink)
 # only the descriptions from the bus, one per line

@@ -4,6 +4,9 @@
     test-tools.py requirements   tools/requirements.txt pins (==) every
                                  third-party package tools/ imports, and every
                                  doc that runs a Python tool names it
+    test-tools.py overlays       every textoverlay in examples/ and the docs
+                                 draws on a shaded background (legible white
+                                 text on light pictures)
     test-tools.py no-torch       tools/world/evaluate.py --no-torch runs the
                                  bundled llava-tuned through vtp-run with a
                                  torch (and transformers) that cannot be
@@ -79,6 +82,28 @@ def requirements():
     return 0
 
 
+def overlays():
+    files = sorted(glob.glob(os.path.join(SOURCE, "examples", "*")) + glob.glob(os.path.join(SOURCE, "docs", "*.md"))
+                   + [os.path.join(SOURCE, "README.md")])
+    seen, plain = 0, []
+    for path in files:
+        if not os.path.isfile(path) or path.endswith(".png"):
+            continue
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        # each textoverlay element up to the next link (a "!" or the end of the launch line)
+        for m in re.finditer(r"\btextoverlay\b((?:[^!\n\\]|\\\n|\\(?!\n))*)", text):
+            if not re.search(r"name=|valignment=|!", text[m.start():m.start() + 200]):
+                continue                  # prose about textoverlay, not an element in a pipeline
+            seen += 1
+            if "shaded-background=true" not in m.group(1):
+                plain.append(f"{os.path.relpath(path, SOURCE)}: {m.group(0).strip()}")
+    assert seen >= 3, seen
+    assert not plain, "textoverlay without shaded-background=true:\n" + "\n".join(plain)
+    print(f"{seen} textoverlay elements, all shaded")
+    return 0
+
+
 def no_torch():
     try:
         import numpy  # noqa: F401
@@ -102,4 +127,4 @@ def no_torch():
 
 
 if __name__ == "__main__":
-    sys.exit({"requirements": requirements, "no-torch": no_torch}[sys.argv[1]]())
+    sys.exit({"requirements": requirements, "overlays": overlays, "no-torch": no_torch}[sys.argv[1]]())
