@@ -15,8 +15,8 @@ encode_split (VtpTokenizer *tok, const char *text, gint *image_pos, GError **err
 
   if (!marker || strstr (marker + strlen (VTP_IMAGE_MARKER), VTP_IMAGE_MARKER)) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, !marker
-        ? "The prompt \"%s\" has no %s marker where the image goes"
-        : "The prompt \"%s\" has more than one %s marker: one image per prompt", text, VTP_IMAGE_MARKER);
+        ? "The text \"%s\" has no %s marker where the image goes"
+        : "The text \"%s\" has more than one %s marker: one image per prompt", text, VTP_IMAGE_MARKER);
     return NULL;
   }
   if (!(before = vtp_tokenizer_encode_len (tok, text, marker - text, TRUE, error))
@@ -28,6 +28,49 @@ encode_split (VtpTokenizer *tok, const char *text, gint *image_pos, GError **err
   return g_steal_pointer (&before);
 }
 
+static guint
+count_markers (const char *s)
+{
+  guint n = 0;
+
+  for (const char *p = s; (p = strstr (p, VTP_IMAGE_MARKER)); p += strlen (VTP_IMAGE_MARKER))
+    n++;
+  return n;
+}
+
+/* The template and the prompt each checked for what only the template may
+ * hold: the placeholder, and (when the image needs one, or the template
+ * has one) a single <image> marker, never one in the prompt. The errors
+ * blame the one at fault and quote it. */
+static gboolean
+check_parts (const char *template, const char *prompt, gboolean marker_required, GError **error)
+{
+  guint in_template = count_markers (template), in_prompt = prompt ? count_markers (prompt) : 0;
+
+  if (!strstr (template, "{prompt}")) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "The prompt template \"%s\" has no {prompt} placeholder "
+        "where the prompt goes", template);
+    return FALSE;
+  }
+  if (in_template > 1) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "The prompt template \"%s\" has %u %s markers: one image "
+        "per prompt, so one marker", template, in_template, VTP_IMAGE_MARKER);
+    return FALSE;
+  }
+  if (marker_required && in_template == 0) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "The prompt template \"%s\" has no %s marker: the image "
+        "goes where it stands (LLaVA-1.5's template is \"USER: <image>\\n{prompt} ASSISTANT:\")", template,
+        VTP_IMAGE_MARKER);
+    return FALSE;
+  }
+  if (in_template == 1 && in_prompt > 0) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "The prompt \"%s\" contains %s: only the template marks "
+        "where the image goes (one image per prompt)", prompt, VTP_IMAGE_MARKER);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 GArray *
 vtp_prompt_encode (VtpTokenizer *tok, const char *template, const char *prompt, gint32 image_token,
     gboolean marker_required, gint *image_pos, GError **error)
@@ -36,11 +79,8 @@ vtp_prompt_encode (VtpTokenizer *tok, const char *template, const char *prompt, 
   g_autoptr (GArray) ids = NULL;
   gint found = 0;
 
-  if (!strstr (template, "{prompt}")) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "The prompt template \"%s\" has no {prompt} placeholder",
-        template);
+  if (!check_parts (template, prompt, marker_required, error))
     return NULL;
-  }
   g_string_replace (text, "{prompt}", prompt ? prompt : "", 0);
   if (image_token < 0 && marker_required)
     return encode_split (tok, text->str, image_pos, error);
@@ -55,10 +95,13 @@ vtp_prompt_encode (VtpTokenizer *tok, const char *template, const char *prompt, 
   if (found == 0 && !marker_required)
     return g_steal_pointer (&ids);
   if (found != 1) {
+    /* the template's marker is there (check_parts): the tokenizer did not
+     * read it as the image token, or the text made more than one */
     g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, found == 0
-        ? "The prompt \"%s\" has no %s marker (token %d) where the image goes"
-        : "The prompt \"%s\" has more than one %s marker (token %d): one image per prompt",
-        text->str, VTP_IMAGE_MARKER, image_token);
+        ? "The text \"%s\" has no %s where the image goes: this model's tokenizer does not read the template's "
+          "%s as its image token"
+        : "The text \"%s\" reads as more than one %s: one image per prompt", text->str, VTP_IMAGE_MARKER,
+        VTP_IMAGE_MARKER);
     return NULL;
   }
   return g_steal_pointer (&ids);
