@@ -188,15 +188,122 @@ out:
   return ok;
 }
 
+/* The sentence for a vision encoder's features arriving without a bridge. */
+#define MISSING_BRIDGE_MESSAGE "vtpllm cannot read a vision encoder's features: a bridge element belongs " \
+  "between vtpencoder and vtpllm: vtpprojector (LLaVA: vtpencoder ! vtpprojector ! vtpllm), vtpqformer " \
+  "(BLIP-2, InstructBLIP: vtpencoder ! vtpqformer ! vtpllm) or vtpadapter (LLaMA-Adapter V2: vtpencoder ! " \
+  "vtpadapter ! vtpllm adapter=DIR)"
+
+static gboolean
+is_blank (const char *s)
+{
+  for (; s && *s; s++)
+    if (!g_ascii_isspace (*s))
+      return FALSE;
+  return TRUE;
+}
+
+static guint
+count_image_markers (const char *s)
+{
+  guint n = 0;
+
+  for (const char *p = s; p && (p = strstr (p, VTP_IMAGE_MARKER)); p += strlen (VTP_IMAGE_MARKER))
+    n++;
+  return n;
+}
+
+/* #GstVtpLlm:prompt and #GstVtpLlm:template for the input @kinds (a set of
+ * (1 << InputKind): more than one while upstream has not settled): an
+ * empty prompt only where query embeddings carry the picture (BLIP-2
+ * captions without one); a template (when set) with its {prompt}, and
+ * with one <image> where image embeddings go. Errors name the property. */
+static gboolean
+check_text_settings (GstVtpLlm *self, guint kinds, GError **error)
+{
+  g_autofree char *prompt = NULL, *template = NULL;
+  guint markers;
+
+  GST_OBJECT_LOCK (self);
+  prompt = g_strdup (self->prompt);
+  template = g_strdup (self->template);
+  GST_OBJECT_UNLOCK (self);
+  if (is_blank (prompt) && !(kinds & (1 << INPUT_QUERY_EMBEDDINGS))) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "vtpllm's prompt is empty: set prompt= to a question or "
+        "an instruction, e.g. prompt=\"What is in the picture?\" (only query embeddings, BLIP-2's, describe a "
+        "picture without one)");
+    return FALSE;
+  }
+  if (!template)
+    return TRUE;
+  markers = count_image_markers (template);
+  if (!strstr (template, "{prompt}")) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "vtpllm's template \"%s\" has no {prompt}: it marks where "
+        "the prompt goes, e.g. template=\"USER: <image>\\n{prompt} ASSISTANT:\"", template);
+    return FALSE;
+  }
+  if (markers > 1) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "vtpllm's template \"%s\" has %u <image> markers: one "
+        "image per prompt, so one marker", template, markers);
+    return FALSE;
+  }
+  if (markers == 0 && kinds == (1 << INPUT_IMAGE_EMBEDDINGS)) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "vtpllm's template \"%s\" has no <image> marker: the image "
+        "embeddings from the bridge go where <image> stands, e.g. template=\"USER: <image>\\n{prompt} "
+        "ASSISTANT:\"", template);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+caps_offer (GstCaps *caps, const char *kind)
+{
+  g_autoptr (GstCaps) k = gst_caps_new_simple (GST_VTP_TENSOR_MEDIA_TYPE, "kind", G_TYPE_STRING, kind, NULL);
+  return gst_caps_can_intersect (caps, k);
+}
+
+/* Before any model loads: what upstream can give, from its caps, as a set
+ * of (1 << InputKind); all three when it does not say (no peer yet, ANY).
+ * A vision encoder's features with no bridge between are refused with the
+ * sentence that names the bridges (GStreamer's "could not link" would name
+ * none: the sink pad's caps query lets them link for that, see
+ * gst_vtp_llm_query). */
+static gboolean
+check_upstream (GstVtpLlm *self, guint *kinds)
+{
+  g_autoptr (GstCaps) caps = gst_pad_peer_query_caps (self->sinkpad, NULL);
+
+  *kinds = (1 << INPUT_IMAGE_EMBEDDINGS) | (1 << INPUT_QUERY_EMBEDDINGS) | (1 << INPUT_ADAPTER_PROMPTS);
+  if (!caps || gst_caps_is_any (caps) || gst_caps_is_empty (caps))
+    return TRUE;
+  *kinds = (caps_offer (caps, GST_VTP_KIND_IMAGE_EMBEDDINGS) << INPUT_IMAGE_EMBEDDINGS)
+      | (caps_offer (caps, GST_VTP_KIND_QUERY_EMBEDDINGS) << INPUT_QUERY_EMBEDDINGS)
+      | (caps_offer (caps, GST_VTP_KIND_ADAPTER_PROMPTS) << INPUT_ADAPTER_PROMPTS);
+  if (!*kinds && caps_offer (caps, GST_VTP_KIND_VISION_FEATURES)) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (MISSING_BRIDGE_MESSAGE), ("upstream gives %" GST_PTR_FORMAT, caps));
+    return FALSE;
+  }
+  if (!*kinds)
+    *kinds = (1 << INPUT_IMAGE_EMBEDDINGS) | (1 << INPUT_QUERY_EMBEDDINGS) | (1 << INPUT_ADAPTER_PROMPTS);
+  return TRUE;
+}
+
 static gboolean
 start (GstVtpLlm *self)
 {
   g_autoptr (GError) error = NULL;
   GstVtpModelSettings s = { 0 };
   g_autofree char *adapter = NULL;
-  guint context;
+  guint context, kinds;
   gboolean ok;
 
+  if (!check_upstream (self, &kinds))
+    return FALSE;
+  if (!check_text_settings (self, kinds, &error)) {
+    GST_VTP_ELEMENT_ERROR (self, LIBRARY, SETTINGS, error, "checking the prompt and the template");
+    return FALSE;
+  }
   GST_OBJECT_LOCK (self);
   context = self->context_length;
   adapter = g_strdup (self->adapter);
@@ -325,6 +432,9 @@ describe (GstVtpLlm *self, VtpTensor *image, const char *buffer_prompt, GstClock
   GST_OBJECT_UNLOCK (self);
   gp.stop_at_eos = TRUE;
 
+  /* a prompt or template changed while playing; a prompt on the buffer is vtpqformer's */
+  if (!buffer_prompt && !check_text_settings (self, 1 << self->input, error))
+    return NULL;
   if (!(ids = build_input (self, image, template, prompt, segs, &n_segs, error)))
     return NULL;
   self->state->n_past = 0;
@@ -454,6 +564,7 @@ check_adapter_caps (GstVtpLlm *self, GstCaps *caps, gint tokens)
 static gboolean
 set_caps (GstVtpLlm *self, GstCaps *caps)
 {
+  g_autoptr (GError) error = NULL;
   gint tokens, width;
   GstCaps *out;
   gboolean ok;
@@ -464,13 +575,20 @@ set_caps (GstVtpLlm *self, GstCaps *caps)
     self->input = INPUT_QUERY_EMBEDDINGS;
   else if (gst_vtp_tensor_caps_parse (caps, GST_VTP_KIND_ADAPTER_PROMPTS, &tokens, &width))
     self->input = INPUT_ADAPTER_PROMPTS;
-  else {
+  else if (caps_offer (caps, GST_VTP_KIND_VISION_FEATURES)) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (MISSING_BRIDGE_MESSAGE), ("caps %" GST_PTR_FORMAT, caps));
+    return FALSE;
+  } else {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("vtpllm takes image or query embeddings or adapter prompts from "
             "a bridge element (vtpprojector, vtpqformer, vtpadapter), not %" GST_PTR_FORMAT, caps), (NULL));
     return FALSE;
   }
   if (!check_adapter_caps (self, caps, tokens))
     return FALSE;
+  if (!check_text_settings (self, 1 << self->input, &error)) {
+    GST_VTP_ELEMENT_ERROR (self, LIBRARY, SETTINGS, error, "checking the prompt and the template");
+    return FALSE;
+  }
   if (width != self->llm->cfg.hidden_size) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("The bridge gives %d-wide embeddings but the language model "
             "of %s has a hidden size of %d: use a bridge built for this language model", width, self->ckpt->dir,
@@ -542,6 +660,24 @@ gst_vtp_llm_query (GstPad *pad, GstObject *parent, GstQuery *query)
   GstVtpLlm *self = GST_VTP_LLM (parent);
   if (gst_vtp_handle_context_query (GST_ELEMENT (self), query, self->dev))
     return TRUE;
+  /* the pad template's caps, and a vision encoder's features: they are
+   * refused, but once linked, so that "vtpencoder ! vtpllm" gets the
+   * sentence naming the bridges (start, set_caps) rather than GStreamer's
+   * bare "could not link" */
+  if (GST_QUERY_TYPE (query) == GST_QUERY_CAPS && pad == self->sinkpad) {
+    GstCaps *filter, *caps = gst_caps_make_writable (gst_pad_get_pad_template_caps (pad));
+    gst_caps_append_structure (caps, gst_structure_new (GST_VTP_TENSOR_MEDIA_TYPE, "kind", G_TYPE_STRING,
+            GST_VTP_KIND_VISION_FEATURES, NULL));
+    gst_query_parse_caps (query, &filter);
+    if (filter) {
+      GstCaps *both = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+      gst_caps_unref (caps);
+      caps = both;
+    }
+    gst_query_set_caps_result (query, caps);
+    gst_caps_unref (caps);
+    return TRUE;
+  }
   return gst_pad_query_default (pad, parent, query);
 }
 
