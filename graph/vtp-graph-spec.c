@@ -447,6 +447,57 @@ template_caps (const char *factory_name, GstPadDirection direction, const char *
   return caps;
 }
 
+static int
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* Whether @factory has a pad template of @direction whose caps are ANY
+ * (a queue, a tee: they pass anything and convert nothing). */
+static gboolean
+has_any_template (GstElementFactory *factory, GstPadDirection direction)
+{
+  for (const GList *l = gst_element_factory_get_static_pad_templates (factory); l; l = l->next) {
+    GstStaticPadTemplate *t = l->data;
+    g_autoptr (GstCaps) caps = NULL;
+    if (t->direction != direction)
+      continue;
+    caps = gst_static_caps_get (&t->static_caps);
+    if (gst_caps_is_any (caps))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* The installed elements that take @out and give @in (what could go
+ * between two pads that do not link), sorted: "a, b or c"; NULL if none. */
+static char *
+elements_between (GstCaps *out, GstCaps *in)
+{
+  GList *all = gst_registry_get_feature_list (gst_registry_get (), GST_TYPE_ELEMENT_FACTORY);
+  g_autoptr (GPtrArray) names = g_ptr_array_new ();
+  GString *s;
+
+  for (GList *l = all; l; l = l->next) {
+    GstElementFactory *f = l->data;
+    if (gst_element_factory_can_sink_any_caps (f, out) && gst_element_factory_can_src_any_caps (f, in)
+        && !has_any_template (f, GST_PAD_SINK) && !has_any_template (f, GST_PAD_SRC))
+      g_ptr_array_add (names, (gpointer) GST_OBJECT_NAME (f));
+  }
+  if (!names->len) {
+    gst_plugin_feature_list_free (all);
+    return NULL;
+  }
+  g_ptr_array_sort (names, compare_names);
+  s = g_string_new (NULL);
+  for (guint i = 0; i < names->len; i++)
+    g_string_append_printf (s, "%s%s", i == 0 ? "" : i + 1 == names->len ? " or " : ", ",
+        (const char *) names->pdata[i]);
+  gst_plugin_feature_list_free (all);
+  return g_string_free (s, FALSE);
+}
+
 static gboolean
 check_link (VtpGraphSpec *spec, const VtpGraphLink *link, const char *path, GError **error)
 {
@@ -454,7 +505,7 @@ check_link (VtpGraphSpec *spec, const VtpGraphLink *link, const char *path, GErr
   const VtpGraphElement *to = &g_array_index (spec->elements, VtpGraphElement, link->to);
   g_autoptr (GstCaps) out = template_caps (from->factory, GST_PAD_SRC, link->from_pad);
   g_autoptr (GstCaps) in = template_caps (to->factory, GST_PAD_SINK, link->to_pad);
-  g_autofree char *out_s = NULL, *in_s = NULL;
+  g_autofree char *out_s = NULL, *in_s = NULL, *between = NULL;
 
   if (!out)
     return fail (error, VTP_GRAPH_ERROR_LINK, spec->file, path, "%s (%s) has no output pad%s%s", from->name,
@@ -466,8 +517,10 @@ check_link (VtpGraphSpec *spec, const VtpGraphLink *link, const char *path, GErr
     return TRUE;
   out_s = gst_caps_to_string (out);
   in_s = gst_caps_to_string (in);
+  between = elements_between (out, in);
   return fail (error, VTP_GRAPH_ERROR_LINK, spec->file, path, "%s (%s) gives %s but %s (%s) takes %s: they "
-      "cannot be linked", from->name, from->factory, out_s, to->name, to->factory, in_s);
+      "cannot be linked%s%s%s", from->name, from->factory, out_s, to->name, to->factory, in_s,
+      between ? " (an element that goes between: " : "", between ? between : "", between ? ")" : "");
 }
 
 static gboolean

@@ -531,6 +531,9 @@ test_malformed (void)
       "$.links[0]: \"from\" is \"enc.\": expected an element name" },
     { HEAD "\"elements\": [" ENC ", " LLM "], \"links\": [{\"from\": \"enc\", \"to\": \"llm\"}]}",
       "$.links[0]: enc (vtpencoder) gives application/x-vtp-tensor" },
+    /* a missing bridge: the elements that fit between are named */
+    { HEAD "\"elements\": [" ENC ", " LLM "], \"links\": [{\"from\": \"enc\", \"to\": \"llm\"}]}",
+      "they cannot be linked (an element that goes between: vtpadapter, vtpprojector or vtpqformer)" },
     { HEAD "\"elements\": [" ENC "], \"input\": \"enc\"}", "$: missing member \"output\"" },
     { HEAD "\"elements\": [" ENC "], \"input\": \"enc\", \"output\": \"dec\"}", "$.output: no element named \"dec\"" },
     { HEAD "\"elements\": [{\"name\": \"f\", \"factory\": \"fakesink\"}], \"input\": \"f\", \"output\": \"f\"}",
