@@ -783,6 +783,194 @@ test_llm_adapter_mismatch (void)
         (const char *[]) { cases[i][1], NULL });
 }
 
+/* Integer @key of @fixture's reference.json, as text. */
+static char *
+reference_int_text (const char *fixture, const char *key)
+{
+  g_autofree char *dir = fixture_path (fixture);
+  g_autofree char *path = g_build_filename (dir, "reference.json", NULL);
+  g_autoptr (JsonParser) p = json_parser_new ();
+
+  g_assert_true (json_parser_load_from_file (p, path, NULL));
+  return g_strdup_printf ("%" G_GINT64_FORMAT, json_object_get_int_member (json_node_get_object (
+              json_parser_get_root (p)), key));
+}
+
+/* @launch set to PAUSED fails; the first error names every @needles and
+ * comes from the element named @from. */
+static void
+expect_pipeline_error (const char *launch, const char *from, const char *const *needles)
+{
+  g_autoptr (GError) error = NULL;
+  GstElement *pipe = gst_parse_launch (launch, &error);
+  GstBus *bus;
+  GstMessage *m;
+  GError *err = NULL;
+
+  /* it links: the element's own message says what is wrong, not "could not link" */
+  g_assert_no_error (error);
+  g_assert_nonnull (pipe);
+  bus = gst_element_get_bus (pipe);
+  gst_element_set_state (pipe, GST_STATE_PAUSED);
+  m = gst_bus_timed_pop_filtered (bus, 60 * GST_SECOND, GST_MESSAGE_ERROR);
+  g_assert_nonnull (m);
+  gst_message_parse_error (m, &err, NULL);
+  g_test_message ("%s: %s", GST_OBJECT_NAME (GST_MESSAGE_SRC (m)), err->message);
+  g_assert_cmpstr (GST_OBJECT_NAME (GST_MESSAGE_SRC (m)), ==, from);
+  for (guint i = 0; needles[i]; i++)
+    if (!strstr (err->message, needles[i]))
+      g_error ("the error \"%s\" does not name \"%s\"", err->message, needles[i]);
+  g_error_free (err);
+  gst_message_unref (m);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (pipe);
+}
+
+/* vtpencoder ! vtpllm, no bridge: vtpllm says which elements belong
+ * between, when the pipeline starts (before its model loads: the model
+ * here does not exist), and at caps should the features arrive anyway. */
+static void
+test_llm_missing_bridge (void)
+{
+  g_autofree char *dir = fixture_path ("llava-tiny-a");
+  const char *bridges[] = { "a bridge element belongs between vtpencoder and vtpllm", "vtpprojector", "vtpqformer",
+    "vtpadapter", NULL };
+  g_autofree char *direct = g_strdup_printf ("videotestsrc num-buffers=1 ! videoconvert ! vtpencoder model=\"%s\" ! "
+      "vtpllm name=llm model=/nonexistent ! fakesink", dir);
+  g_autofree char *queued = g_strdup_printf ("videotestsrc num-buffers=1 ! videoconvert ! vtpencoder model=\"%s\" ! "
+      "queue ! vtpllm name=llm model=/nonexistent ! fakesink", dir);
+
+  expect_pipeline_error (direct, "llm", bridges);
+  expect_pipeline_error (queued, "llm", bridges);
+  assert_refused (harness_with_bus ("vtpllm", "llava-tiny-a"), TENSOR_CAPS "vision-features,tokens=4,width=32",
+      bridges);
+}
+
+/* An empty prompt is refused, naming the property: at start when the
+ * bridge upstream says what it gives (before the model loads), at caps,
+ * and when set to blank while playing; query embeddings (BLIP-2) describe
+ * a picture without one. */
+static void
+test_llm_empty_prompt (void)
+{
+  g_autofree char *dir = fixture_path ("llava-tiny-a");
+  const char *needles[] = { "vtpllm's prompt is empty", "prompt=", NULL };
+  g_autofree char *launch = g_strdup_printf ("videotestsrc num-buffers=1 ! videoconvert ! vtpencoder model=\"%s\" ! "
+      "vtpprojector model=\"%s\" ! vtpllm name=llm model=/nonexistent prompt=\"\" ! fakesink", dir, dir);
+  g_autoptr (VtpSafetensors) ref = open_reference ("llava-tiny-a");
+  const VtpStTensor *emb = vtp_safetensors_find (ref, "projector_output");
+  g_autofree char *caps = g_strdup_printf (TENSOR_CAPS "image-embeddings,tokens=%d,width=%d", (gint) emb->shape[0],
+      (gint) emb->shape[1]);
+  GstHarness *h;
+  GstBuffer *out;
+  g_autofree char *msg = NULL;
+
+  expect_pipeline_error (launch, "llm", needles);
+
+  h = harness_with_bus ("vtpllm", "llava-tiny-a");
+  g_object_set (h->element, "prompt", "", NULL);
+  assert_refused (h, caps, needles);
+
+  /* blank while playing: the next frame is refused */
+  h = harness_with_bus ("vtpllm", "llava-tiny-a");
+  g_object_set (h->element, "max-new-tokens", 2, NULL);
+  text_at_once (h);
+  gst_harness_set_src_caps_str (h, caps);
+  out = gst_harness_push_and_pull (h, buffer_from (emb));
+  g_assert_nonnull (out);
+  gst_buffer_unref (out);
+  g_object_set (h->element, "prompt", " \n ", NULL);
+  g_assert_cmpint (gst_harness_push (h, buffer_from (emb)), ==, GST_FLOW_ERROR);
+  msg = harness_error (h);
+  g_assert_nonnull (msg);
+  g_assert_nonnull (strstr (msg, "vtpllm's prompt is empty"));
+  gst_harness_teardown (h);
+
+  /* BLIP-2's queries: no prompt is a caption */
+  {
+    g_autoptr (VtpSafetensors) bref = open_reference ("blip2-tiny");
+    const VtpStTensor *q = vtp_safetensors_find (bref, "projected");
+    g_autofree char *qcaps = g_strdup_printf (TENSOR_CAPS "query-embeddings,tokens=%d,width=%d",
+        (gint) q->shape[0], (gint) q->shape[1]);
+    h = harness_with_model ("vtpllm", "blip2-tiny");
+    g_object_set (h->element, "prompt", "", "max-new-tokens", 4, NULL);
+    text_at_once (h);
+    gst_harness_set_src_caps_str (h, qcaps);
+    out = gst_harness_push_and_pull (h, buffer_from (q));
+    g_assert_nonnull (out);
+    gst_buffer_unref (out);
+    gst_harness_teardown (h);
+  }
+}
+
+/* A template without <image> for image embeddings (or without {prompt})
+ * blames vtpllm's template, quotes it, and shows how one looks; never an
+ * internal token id. At caps, and when the template changes while playing;
+ * at start when the bridge upstream is a projector. */
+static void
+test_llm_template (void)
+{
+  g_autoptr (VtpSafetensors) ref = open_reference ("llava-tiny-a");
+  const VtpStTensor *emb = vtp_safetensors_find (ref, "projector_output");
+  g_autofree char *caps = g_strdup_printf (TENSOR_CAPS "image-embeddings,tokens=%d,width=%d", (gint) emb->shape[0],
+      (gint) emb->shape[1]);
+  g_autofree char *image_token = reference_int_text ("llava-tiny-a", "image_token_index");
+  g_autofree char *dir = fixture_path ("llava-tiny-a");
+  g_autofree char *launch = g_strdup_printf ("videotestsrc num-buffers=1 ! videoconvert ! vtpencoder model=\"%s\" ! "
+      "vtpprojector model=\"%s\" ! vtpllm name=llm model=/nonexistent template=\"Q: {prompt} A:\" ! fakesink",
+      dir, dir);
+  const char *no_marker[] = { "vtpllm's template \"Q: {prompt} A:\" has no <image> marker",
+    "template=\"USER: <image>", NULL };
+  const char *no_prompt[] = { "vtpllm's template \"USER: <image> A:\" has no {prompt}", NULL };
+  const char *two[] = { "has 2 <image> markers", NULL };
+  GstHarness *h;
+  GstBuffer *out;
+  g_autofree char *msg = NULL;
+
+  expect_pipeline_error (launch, "llm", no_marker);
+  h = harness_with_bus ("vtpllm", "llava-tiny-a");
+  g_object_set (h->element, "template", "Q: {prompt} A:", NULL);
+  assert_refused (h, caps, no_marker);
+  h = harness_with_bus ("vtpllm", "llava-tiny-a");
+  g_object_set (h->element, "template", "USER: <image> A:", NULL);
+  assert_refused (h, caps, no_prompt);
+  h = harness_with_bus ("vtpllm", "llava-tiny-a");
+  g_object_set (h->element, "template", "<image><image>{prompt}", NULL);
+  assert_refused (h, caps, two);
+
+  /* changed while playing: the next frame is refused with the same sentence */
+  h = harness_with_bus ("vtpllm", "llava-tiny-a");
+  g_object_set (h->element, "max-new-tokens", 2, NULL);
+  text_at_once (h);
+  gst_harness_set_src_caps_str (h, caps);
+  out = gst_harness_push_and_pull (h, buffer_from (emb));
+  g_assert_nonnull (out);
+  gst_buffer_unref (out);
+  g_object_set (h->element, "template", "Q: {prompt} A:", NULL);
+  g_assert_cmpint (gst_harness_push (h, buffer_from (emb)), ==, GST_FLOW_ERROR);
+  msg = harness_error (h);
+  g_assert_nonnull (msg);
+  g_test_message ("%s", msg);
+  g_assert_nonnull (strstr (msg, no_marker[0]));
+  g_assert_null (strstr (msg, "token"));
+  g_assert_null (strstr (msg, image_token));
+  gst_harness_teardown (h);
+  g_clear_pointer (&msg, g_free);
+
+  /* a prompt holding <image>: the prompt is blamed */
+  h = harness_with_bus ("vtpllm", "llava-tiny-a");
+  g_object_set (h->element, "prompt", "What is <image>?", NULL);
+  gst_harness_set_src_caps_str (h, caps);
+  g_assert_cmpint (gst_harness_push (h, buffer_from (emb)), ==, GST_FLOW_ERROR);
+  msg = harness_error (h);
+  g_assert_nonnull (msg);
+  g_test_message ("%s", msg);
+  g_assert_nonnull (strstr (msg, "The prompt \"What is <image>?\" contains <image>"));
+  g_assert_null (strstr (msg, image_token));
+  gst_harness_teardown (h);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -805,5 +993,8 @@ main (int argc, char **argv)
   g_test_add_func ("/elements/llm-adapter-mismatch", test_llm_adapter_mismatch);
   g_test_add_func ("/elements/bad-models", test_bad_models);
   g_test_add_func ("/elements/llm-empty-text", test_llm_empty_text);
+  g_test_add_func ("/elements/llm-missing-bridge", test_llm_missing_bridge);
+  g_test_add_func ("/elements/llm-empty-prompt", test_llm_empty_prompt);
+  g_test_add_func ("/elements/llm-template", test_llm_template);
   return g_test_run ();
 }
