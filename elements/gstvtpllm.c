@@ -826,10 +826,13 @@ gst_vtp_llm_class_init (GstVtpLlmClass *klass)
    * GstVtpLlm:prompt:
    *
    * The question or instruction about each frame. Read for every frame, so
-   * a change while playing applies from the next frame.
+   * a change while playing applies from the next frame. An empty (or
+   * blank) prompt is an element error, except with query embeddings
+   * (BLIP-2 describes a picture without one).
    */
   g_object_class_install_property (gobject_class, PROP_PROMPT,
-      g_param_spec_string ("prompt", "Prompt", "The question about each frame (applies from the next frame)",
+      g_param_spec_string ("prompt", "Prompt", "The question about each frame (applies from the next frame; "
+          "not empty)",
           DEFAULT_PROMPT, PARAM_FLAGS | GST_PARAM_MUTABLE_PLAYING));
   /**
    * GstVtpLlm:template:
@@ -839,6 +842,8 @@ gst_vtp_llm_class_init (GstVtpLlmClass *klass)
    * "USER: <image>\n{prompt} ASSISTANT:" for image embeddings, the raw prompt
    * after the queries for query embeddings (as InstructBLIP and BLIP-2), the
    * Alpaca instruction format for adapter prompts (as LLaMA-Adapter).
+   * A template without "{prompt}", or without one "<image>" for image
+   * embeddings, is an element error quoting it.
    */
   g_object_class_install_property (gobject_class, PROP_TEMPLATE,
       g_param_spec_string ("template", "Template", "Text around the prompt: {prompt} is replaced, <image> marks "
