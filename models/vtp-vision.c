@@ -240,7 +240,8 @@ vtp_vision_blocks_state_new (VtpDevice *dev, const VtpVisionConfig *cfg, gint T,
       || !(s->v = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, T, D, error))
       || !(s->attn = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, T, D, error))
       || !(s->mlp = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, T, cfg->intermediate_size, error))
-      || !(s->scores = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, (gint64) cfg->num_attention_heads * T, T, error)))
+      || !(s->scores = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, (gint64) cfg->num_attention_heads * T + VTP_ATTENTION_SCORE_PAD_ROWS,
+              T, error)))
     return NULL;
   return g_steal_pointer (&s);
 }

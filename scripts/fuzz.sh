@@ -28,6 +28,11 @@ export GST_PLUGIN_PATH=$build/plugins GST_REGISTRY=$build/registry.bin GST_REGIS
 # a GLib critical is a finding, as in the smoke run
 export G_DEBUG=fatal-criticals
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# leaks: the suppressions of the sanitizer run (GLib's and fontconfig's
+# one-time allocations); they match start-up frames, so malloc stacks are
+# unwound in full
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp:print_suppressions=0}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-fast_unwind_on_malloc=0}
 mkdir -p "$build/crashes"
 status=0
 for t in $targets; do
