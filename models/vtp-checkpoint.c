@@ -440,7 +440,8 @@ vtp_st_tensor_to_f32 (const VtpStTensor *t, GError **error)
   return out;
 }
 
-/* Converts the host data of @t to @want (F32 or F16); returns a new buffer. */
+/* Converts the host data of @t to @want (F32, F16 or BF16); returns a new
+ * buffer. */
 static gpointer
 convert_weights (const VtpStTensor *t, VtpDType want, GError **error)
 {
@@ -452,7 +453,7 @@ convert_weights (const VtpStTensor *t, VtpDType want, GError **error)
     return f;
   h = g_new (guint16, MAX (n, 1));
   for (gsize i = 0; i < n; i++)
-    h[i] = vtp_f32_to_f16 (f[i]);
+    h[i] = want == VTP_DTYPE_BF16 ? vtp_f32_to_bf16 (f[i]) : vtp_f32_to_f16 (f[i]);
   g_free (f);
   return h;
 }
@@ -460,7 +461,7 @@ convert_weights (const VtpStTensor *t, VtpDType want, GError **error)
 gboolean
 vtp_weight_type_from_name (const char *name, VtpWeightType *out)
 {
-  static const char *const names[] = { "auto", "f32", "f16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k" };
+  static const char *const names[] = { "auto", "f32", "f16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k", "bf16" };
   for (guint i = 0; i < G_N_ELEMENTS (names); i++)
     if (g_strcmp0 (name, names[i]) == 0) {
       *out = (VtpWeightType) i;
@@ -635,6 +636,8 @@ load_rows (VtpCheckpoint *c, VtpDevice *dev, const char *name, VtpLoadKind kind,
     dtype = VTP_DTYPE_F32;
   else if (wtype == VTP_WEIGHTS_F16)
     dtype = VTP_DTYPE_F16;
+  else if (wtype == VTP_WEIGHTS_BF16)
+    dtype = VTP_DTYPE_BF16;
   data = t->data;
   if (dtype != t->dtype) {
     if (!(data = converted = convert_weights (t, dtype, error)))

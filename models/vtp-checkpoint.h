@@ -79,10 +79,11 @@ typedef enum {
   VTP_WEIGHTS_Q4_K,
   VTP_WEIGHTS_Q5_K,
   VTP_WEIGHTS_Q6_K,
+  VTP_WEIGHTS_BF16,
 } VtpWeightType;
 
-/* "auto", "f32", "f16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k" (the
- * elements' weight-type nicks);
+/* "auto", "f32", "f16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k", "bf16"
+ * (the elements' weight-type nicks);
  * FALSE for another name. */
 gboolean vtp_weight_type_from_name (const char *name, VtpWeightType *out);
 

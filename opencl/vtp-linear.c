@@ -270,6 +270,35 @@ linear_int8_gemm (VtpDevice *dev, VtpTensor *y, gint64 y_row, const VtpTensor *x
   clReleaseMemObject (scratch);
 }
 
+/* The bfloat16 GEMM of linear.cl (BF16 weights in panels, a CPU with
+ * AVX512-BF16): x's rows rounded to bfloat16 pairs once into a scratch
+ * buffer of this call's own (tile-major, whole tiles), then tiles of
+ * BF16_TM rows of two panels (GROUP_TILES tiles a work-item). */
+#define BF16_TM 12              /* BG_TM of linear.cl */
+static void
+linear_bf16_gemm (VtpDevice *dev, VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_rows,
+    const VtpTensor *w, const VtpTensor *bias, gboolean accumulate)
+{
+  const gint64 N = w->shape[0], K = vtp_tensor_cols (w);
+  const gint64 tiles = (n_rows + BF16_TM - 1) / BF16_TM, per_item = MIN (tiles, GROUP_TILES);
+  const size_t cglobal[1] = { tiles }, one[2] = { 1, 1 };
+  /* two whole panels a work-item, then one for the partial panel if any */
+  const size_t global[2] = { (tiles + per_item - 1) / per_item, (N / PANEL + 1) / 2 + (N % PANEL != 0) };
+  cl_int err;
+  cl_mem scratch = clCreateBuffer (dev->context, CL_MEM_READ_WRITE, (gsize) tiles * BF16_TM * K * 2, NULL,
+      &err);
+
+  if (!check (err == CL_SUCCESS, "linear", "no room for the bfloat16 copy of %" G_GINT64_FORMAT " rows of x: %s",
+          n_rows, vtp_cl_strerror (err)))
+    return;
+  LAUNCH (dev, "x_to_bf16_pairs", 1, cglobal, one, A_MEM (x), A_INT (x_row * K), A_INT (n_rows), A_INT (K),
+      ((VtpArg) { sizeof (cl_mem), &scratch }));
+  LAUNCH (dev, "linear_p16g_bf16dot", 2, global, one, A_MEM (x), A_INT (x_row * K), A_MEM (w), A_OPT_MEM (bias),
+      A_INT (bias != NULL), A_MEM (y), A_INT (y_row * N), A_INT (n_rows), A_INT (K), A_INT (N), A_INT (accumulate),
+      ((VtpArg) { sizeof (cl_mem), &scratch }), A_INT (per_item));
+  clReleaseMemObject (scratch);
+}
+
 void
 vtp_op_linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_rows,
     const VtpTensor *w, const VtpTensor *bias, gboolean accumulate)
@@ -329,6 +358,11 @@ vtp_op_linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gin
     return;
   }
 
+  if (w->layout == LAYOUT_P16 && w->dtype == VTP_DTYPE_BF16 && dev->bf16_dot && n_rows > PANEL_TM
+      && K % 2 == 0) {
+    linear_bf16_gemm (dev, y, y_row, x, x_row, n_rows, w, bias, accumulate);
+    return;
+  }
   if (w->layout == LAYOUT_P16) {
     /* Up to PANEL_TM rows: one work-item height per row count. Beyond,
      * tiles of PANEL_TM rows; the rows left over (rest) either in a second
