@@ -178,12 +178,16 @@ handle_message (VtpGraph *g, GstMessage *m, VtpGraphInput *in, GError **error)
       return FALSE;
     case GST_MESSAGE_ERROR: {
       g_autoptr (GError) e = NULL;
-      g_autofree char *debug = NULL;
+      g_autofree char *debug = NULL, *why = NULL;
       gst_message_parse_error (m, &e, &debug);
       /* the input's own errors (an image that cannot be decoded) name the
-       * file already and stay input errors */
+       * file already and stay input errors; its reader's (a stream that
+       * cannot be reached or decoded) name the input */
       if (e->domain == VTP_GRAPH_ERROR)
         g_propagate_error (error, g_steal_pointer (&e));
+      else if (vtp_graph_input_owns (in, GST_MESSAGE_SRC (m)) && vtp_graph_input_describe_error (m, &why))
+        g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_INPUT, "%s: cannot read this input: %s",
+            vtp_graph_input_source_at (in, GST_CLOCK_TIME_NONE), why);
       else
         g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_RUN, "%s: %s", GST_OBJECT_NAME (GST_MESSAGE_SRC (m)),
             e->message);
