@@ -232,6 +232,12 @@ vtp_graph_input_is_live (VtpGraphInput *in)
   return in->live;
 }
 
+gboolean
+vtp_graph_input_is_directory (VtpGraphInput *in)
+{
+  return in->directory;
+}
+
 guint
 vtp_graph_input_images (VtpGraphInput *in)
 {

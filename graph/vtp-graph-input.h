@@ -22,6 +22,7 @@ void vtp_graph_input_free (VtpGraphInput *in);
 gboolean vtp_graph_input_is_image_file (const char *path);
 
 gboolean vtp_graph_input_is_live (VtpGraphInput *in);
+gboolean vtp_graph_input_is_directory (VtpGraphInput *in);
 /* The number of images (an image, a directory), else 0. */
 guint vtp_graph_input_images (VtpGraphInput *in);
 /* The duration known without asking the pipeline (testsrc:FRAMES), else NONE. */

@@ -101,4 +101,21 @@ gboolean vtp_graph_run (VtpGraph *graph, const char *input, GError **error);
  */
 void vtp_graph_stop (VtpGraph *graph);
 
+/**
+ * vtp_graph_get_input_size:
+ * @graph: a graph
+ * @images: (out) (optional): the input's images (an image: 1, a directory:
+ *   its images), else 0
+ * @duration: (out) (optional): the input's duration in ns (a video file,
+ *   once the pipeline knows it; testsrc:FRAMES), else %G_MAXUINT64 (live
+ *   inputs, images, not known yet)
+ *
+ * How much the input being described holds, for progress displays (N of
+ * M images, an ETA). Call it during vtp_graph_run(), from any thread, e.g.
+ * in a #VtpGraph::text handler.
+ *
+ * Returns: whether a run is in progress
+ */
+gboolean vtp_graph_get_input_size (VtpGraph *graph, guint *images, guint64 *duration);
+
 G_END_DECLS
