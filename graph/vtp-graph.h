@@ -77,10 +77,12 @@ gboolean vtp_graph_set_parameter (VtpGraph *graph, const char *name, const char 
 /**
  * vtp_graph_run:
  * @graph: a graph whose required parameters are set
- * @input: an image file, a directory of images, a video file,
- *   "testsrc[:FRAMES]" (GStreamer's test video, 30 fps), "live:testsrc" or
- *   "live:/dev/videoN" (a camera)
- * @error: what failed (a missing parameter, an unreadable input, a pipeline error;
+ * @input: an image file, a directory of images, a video file, a URI
+ *   ("file://", "http(s)://", "rtsp://": live), "testsrc[:FRAMES]"
+ *   (GStreamer's test video, 30 fps), "live:testsrc", "live:/dev/videoN"
+ *   (a camera), "live:URI" or "live:VIDEO-FILE" (paced as a camera's frames)
+ * @error: what failed (a missing parameter, an unreadable input or a URI
+ *   that cannot be reached, %VTP_GRAPH_ERROR_INPUT; a pipeline error;
  *   a directory's images that could not be decoded, %VTP_GRAPH_ERROR_INPUT
  *   after the others were described, each one emitted as #VtpGraph::skipped)
  *
