@@ -663,6 +663,16 @@ test_cli_uris (void)
     g_clear_pointer (&out, g_free);
     g_clear_pointer (&err, g_free);
   }
+  /* --max-descriptions on a directory: the first two, then a clean end */
+  {
+    const char *args[] = { graph, "--set", set_model, "--set", "max-new-tokens=2", "--input", dir, "-n", "2", NULL };
+    g_auto (GStrv) lines = NULL;
+    g_assert_cmpint (vtp_run (args, &out, &err), ==, 0);
+    lines = g_strsplit (out, "\n", -1);
+    g_assert_cmpuint (g_strv_length (lines), ==, 3);
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+  }
   /* a directory by file://: each image after its path */
   {
     const char *args[] = { graph, "--set", set_model, "--set", "max-new-tokens=2", "--input", dir_uri, NULL };
