@@ -98,9 +98,10 @@ uri_path (const char *uri)
 }
 
 static const char input_kinds[] = "an input is an image, a directory of images, a video file, a URI (file://, "
-    "http(s)://, rtsp://), live:URI, testsrc[:FRAMES], live:testsrc or live:/dev/videoN";
+    "http(s)://, rtsp://), live:URI, live:VIDEO, testsrc[:FRAMES], live:testsrc or live:/dev/videoN";
 
-/* A local path, an image, a directory or a video; @name for messages. */
+/* A local path: an image, a directory or a video (errors name the input
+ * as given). */
 static gboolean
 local_input (VtpGraphInput *in, const char *path, GError **error)
 {
@@ -145,9 +146,8 @@ uri_input (VtpGraphInput *in, const char *uri, const char *scheme, gboolean live
           "camera", in->name);
       return FALSE;
     }
-    if (!live) {
+    if (!live)
       return local_input (in, path, error);
-    }
   } else if (!gst_uri_protocol_is_supported (GST_URI_SRC, scheme)) {
     g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_INPUT, "%s: no installed GStreamer source reads %s:// "
         "URIs%s", in->name, scheme, is_rtsp_scheme (scheme) || !strncmp (scheme, "http", 4)
