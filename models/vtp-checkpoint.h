@@ -8,6 +8,7 @@
 #include <json-glib/json-glib.h>
 #include "vtp-safetensors.h"
 #include "vtp-gguf.h"
+#include "vtp-model-path.h"
 
 G_BEGIN_DECLS
 
@@ -24,8 +25,6 @@ typedef struct {
   JsonParser *processor_parser;   /* image processor settings synthesized for an mmproj file */
 } VtpCheckpoint;
 
-/* Where relative model names are looked up (colon-separated directories). */
-#define VTP_MODEL_PATH_ENV "VTP_MODEL_PATH"
 
 /* Resolves @model (a directory or a .gguf file, or a name found under
  * $VTP_MODEL_PATH) and returns the process-wide checkpoint for it, opening
