@@ -172,12 +172,15 @@ main (int argc, char **argv)
       /* the roofline's roof, measured on this device in the same run */
       const double fma = vtp_probe_fma_gflops (dev, &error);
       const double int8 = fma > 0 ? vtp_probe_int8_gops (dev, &error) : 0;
+      const double bf16 = fma > 0 ? vtp_probe_bf16_gflops (dev, &error) : 0;
       if (fma <= 0)
         die ("probe", error);
       printf ("device float FMA peak %.0f GFLOP/s (probe): best run at %.0f%% of it", fma,
           100 * flop / best / 1e6 / fma);
       if (int8 > 0)
         printf ("; int8 dot product peak %.0f GOP/s", int8);
+      if (bf16 > 0)
+        printf ("; bfloat16 dot product peak %.0f GFLOP/s", bf16);
       printf ("\n");
     }
   }

@@ -13,7 +13,10 @@
  * with the image tokens or queries (tokens/s), greedy decode (tokens/s, EOS
  * ignored), time to first token, peak resident memory, the host memory read
  * bandwidth and the decode speed limit it implies (bandwidth / bytes of
- * weights read per token). Prints one "key: value" per line. */
+ * weights read per token). --vision-only loads no language model and
+ * measures the picture's side alone (preprocessing + tower, the bridge), as
+ * llama.cpp's mtmd reports its image encoding. Prints one "key: value" per
+ * line. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,15 +46,17 @@ main (int argc, char **argv)
 {
   g_autofree char *model = NULL, *device = NULL, *wtype_name = NULL, *encoder = NULL, *adapter_dir = NULL;
   gint decode_tokens = 64, repeats = 3;
-  gboolean list = FALSE;
+  gboolean list = FALSE, vision_only = FALSE;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model directory (llava-hf layout)", "DIR" },
     { "encoder", 'e', 0, G_OPTION_ARG_FILENAME, &encoder, "Vision encoder directory (with --adapter)", "DIR" },
     { "adapter", 'a', 0, G_OPTION_ARG_FILENAME, &adapter_dir, "LLaMA-Adapter V2 multimodal directory", "DIR" },
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "OpenCL device (auto, cpu, gpu, ...)", "SPEC" },
-    { "weight-type", 'w', 0, G_OPTION_ARG_STRING, &wtype_name, "auto, f32, f16, q8_0, q4_0, q4_k, q5_k or q6_k", "TYPE" },
+    { "weight-type", 'w', 0, G_OPTION_ARG_STRING, &wtype_name, "auto, f32, f16, bf16, q8_0, q4_0, q4_k, q5_k or q6_k", "TYPE" },
     { "decode-tokens", 'n', 0, G_OPTION_ARG_INT, &decode_tokens, "Tokens to decode (default 64)", "N" },
     { "repeats", 'r', 0, G_OPTION_ARG_INT, &repeats, "Runs of each measurement (default 3)", "N" },
+    { "vision-only", 'V', 0, G_OPTION_ARG_NONE, &vision_only,
+      "Only the picture: preprocessing, vision tower and bridge (no language model)", NULL },
     { "list-devices", 'l', 0, G_OPTION_ARG_NONE, &list, "List the OpenCL devices and exit", NULL },
     { NULL },
   };
@@ -97,7 +102,7 @@ main (int argc, char **argv)
     return 2;
   }
   if (wtype_name && !vtp_weight_type_from_name (wtype_name, &wtype)) {
-    g_printerr ("vtp-bench: --weight-type must be auto, f32, f16, q8_0, q4_0, q4_k, q5_k or q6_k\n");
+    g_printerr ("vtp-bench: --weight-type must be auto, f32, f16, bf16, q8_0, q4_0, q4_k, q5_k or q6_k\n");
     return 2;
   }
   repeats = MAX (repeats, 1);
@@ -156,7 +161,12 @@ main (int argc, char **argv)
     out_width = proj->out_width;
   }
   /* queries go before BOS + raw prompt; image tokens replace <image> in LLaVA's template */
-  if (!vtp_llama_find_names (ckpt, &parts.text, &names, &error)
+  if (vision_only) {
+    if (!(features = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, width, &error))
+        || !(embeds = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, out_rows, out_width, &error))
+        || !vtp_device_finish (dev, &error))
+      die (error);
+  } else if (!vtp_llama_find_names (ckpt, &parts.text, &names, &error)
       || !(llm = vtp_llama_load (ckpt, &names, &parts.text, ad_ckpt, dev, wtype, &error))
       || !(tok = vtp_model_tokenizer_new (ckpt, &error))
       || !(features = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, width, &error))
@@ -179,11 +189,12 @@ main (int argc, char **argv)
   t_pre = g_new (double, repeats);
   t_dec = g_new (double, repeats);
   for (gint r = 0; r < repeats; r++) {
-    const gint32 *p = (const gint32 *) ids->data;
+    const gint32 *p = ids ? (const gint32 *) ids->data : NULL;
+    const gint n_ids = ids ? (gint) ids->len : 0;
     const VtpLlamaSegment splice[3] = {
-      { p, NULL, 0, pos }, { NULL, embeds, 0, out_rows }, { p + pos + 1, NULL, 0, (gint) ids->len - pos - 1 } };
-    const VtpLlamaSegment prefix[2] = { { NULL, embeds, 0, out_rows }, { p, NULL, 0, ids->len } };
-    const VtpLlamaSegment text_only[1] = { { p, NULL, 0, ids->len } };
+      { p, NULL, 0, pos }, { NULL, embeds, 0, out_rows }, { p ? p + pos + 1 : NULL, NULL, 0, n_ids - pos - 1 } };
+    const VtpLlamaSegment prefix[2] = { { NULL, embeds, 0, out_rows }, { p, NULL, 0, n_ids } };
+    const VtpLlamaSegment text_only[1] = { { p, NULL, 0, n_ids } };
     double t0 = now_ms ();
 
     if (!vtp_image_preprocess (pre, frame, 640, 480, 640 * 3, VTP_PIXELS_RGB, cs->pixels, &error))
@@ -196,7 +207,7 @@ main (int argc, char **argv)
     if (ad) {
       /* the visual queries, then every adapted layer's prompt keys and values */
       vtp_adapter_forward (ad, as, features, embeds);
-      if (!vtp_llama_set_prompts (llm, ls, embeds, FALSE, &error))
+      if (!vision_only && !vtp_llama_set_prompts (llm, ls, embeds, FALSE, &error))
         die (error);
     } else if (qf) {
       if (!vtp_qformer_forward (qf, qs, features, qids ? (const gint32 *) qids->data : NULL, qids ? qids->len : 0,
@@ -207,6 +218,8 @@ main (int argc, char **argv)
     if (!vtp_device_finish (dev, &error) || !vtp_error_take_pending (&error))
       die (error);
     t_proj[r] = now_ms () - t0;
+    if (vision_only)
+      continue;
     ls->n_past = 0;
     t0 = now_ms ();
     if (!vtp_llama_prefill (llm, ls, ad ? text_only : qf ? prefix : splice, ad ? 1 : qf ? 2 : 3, FALSE, &error)
@@ -218,6 +231,21 @@ main (int argc, char **argv)
   }
   bw = peak_rss_then_bandwidth (&rss_mb);
 
+  if (vision_only) {
+    g_autofree double *t_both = g_new (double, repeats);
+    for (gint r = 0; r < repeats; r++)
+      t_both[r] = t_enc[r] + t_proj[r];
+    g_print ("model: %s\n", ckpt->dir);
+    g_print ("device: %s\n", dev->name);
+    g_print ("load_ms: %.0f\n", load_ms);
+    g_print ("bridge: %s\n", ad ? "llama-adapter" : qf ? "qformer" : "projector");
+    g_print ("vision_tokens: %d\n", rows);
+    g_print ("encode_ms: %.1f\n", median (t_enc, repeats));
+    g_print ("bridge_ms: %.1f\n", median (t_proj, repeats));
+    g_print ("encode_and_bridge_ms: %.1f\n", median (t_both, repeats));
+    g_print ("peak_rss_mb: %.0f\n", rss_mb);
+    goto done;
+  }
   prefill_tokens = ad ? (gint) ids->len : qf ? (gint) ids->len + out_rows : (gint) ids->len - 1 + out_rows;
   g_print ("model: %s\n", ckpt->dir);
   g_print ("device: %s\n", dev->name);
@@ -242,6 +270,7 @@ main (int argc, char **argv)
   g_print ("decode_limit_tokens_per_s: %.2f\n", bw * 1e9 / vtp_llama_weight_bytes (llm));
   g_print ("decode_fraction_of_limit: %.2f\n", median (t_dec, repeats) / (bw * 1e9 / vtp_llama_weight_bytes (llm)));
   g_print ("peak_rss_mb: %.0f\n", rss_mb);
+done:
   if (encoder)
     vtp_model_parts_clear (&vparts);
   vtp_model_parts_clear (&parts);

@@ -1,5 +1,6 @@
-/* vtp-run-output.h: vtp-run's three output formats: plain text, JSON
- * lines, SubRip. */
+/* vtp-run-output.h: vtp-run's three output formats: plain text (times as
+ * H:MM:SS.mmm), JSON lines (milliseconds and speeds to one decimal, times
+ * in seconds exact to the nanosecond and as H:MM:SS.mmm), SubRip. */
 #pragma once
 #include <glib.h>
 #include <stdio.h>
@@ -14,6 +15,11 @@ typedef enum {
 } TextLabel;
 
 typedef struct _RunOutput RunOutput;
+
+/* A time for people: "H:MM:SS.mmm" (milliseconds, truncated as SubRip's
+ * are), "-:--:--.---" when unknown. */
+#define RUN_OUTPUT_TIME_LEN 32
+void run_output_time (guint64 ns, char out[RUN_OUTPUT_TIME_LEN]);
 
 RunOutput *run_output_new (FILE *out, OutputFormat format, TextLabel label);
 /* How the next description was made: its tokens, the LLM's prefill, decoding speed (JSON only). */

@@ -6,14 +6,19 @@
  *   vtp-run graphs/llava-1.5.json --set model=/models/llava-1.5-7b-hf \
  *       --input cat.jpg --prompt "What is in the picture?"
  *
- * Exit status: 0 described to the end; 1 the pipeline failed; 2 bad usage,
- * graph or parameter; 3 the input cannot be read (a directory: some of its
- * images, after the others were described). */
+ * Exit status: 0 described to the end (or to --duration, --max-descriptions,
+ * Ctrl-C); 1 the pipeline failed; 2 bad usage, graph or parameter; 3 the
+ * input cannot be read (a directory: some of its images, after the others
+ * were described).
+ *
+ * On a terminal, standard error shows one progress line (totals, an ETA),
+ * taken off before each result is printed; elsewhere nothing but errors. */
 #include <stdio.h>
 #include <string.h>
 #include <errno.h>
 #include <locale.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <glib-unix.h>
 #include <gst/gst.h>
 #include "vtp-graph.h"
@@ -25,21 +30,131 @@ enum { EXIT_RUN = 1, EXIT_USAGE = 2, EXIT_INPUT = 3 };
 
 typedef struct {
   RunOutput *out;
-  gboolean quiet, tty;
-  guint described;
-  gint64 start;
+  VtpGraph *graph;
+  gboolean progress;            /* a progress line: standard error is a terminal, no --quiet */
+  guint max;                    /* --max-descriptions, 0: all */
+  double live_seconds;          /* --duration */
+  gint64 start, running_since;  /* monotonic µs; running_since 0 while loading */
+
+  GMutex lock;                  /* the terminal and what is below (the timer redraws from another thread) */
+  gboolean shown;               /* a progress line is on the terminal */
+  const char *phase;
+  guint described, skipped;
+  guint images;                 /* the input's, 0: video */
+  guint64 duration;             /* the input's (ns), NONE: live or not known */
+  guint64 media_done;           /* video: the end of the last described frame (ns) */
 } Run;
+
+/* A span of time for people: "4.2 s", "1:05", "1:02:03". */
+static void
+format_span (double seconds, gboolean tenths, char *out, gsize len)
+{
+  const guint s = (guint) (seconds + 0.5);
+
+  if (seconds < 60)
+    g_snprintf (out, len, tenths ? "%.1f s" : "%.0f s", seconds);
+  else if (s < 3600)
+    g_snprintf (out, len, "%u:%02u", s / 60, s % 60);
+  else
+    g_snprintf (out, len, "%u:%02u:%02u", s / 3600, s / 60 % 60, s % 60);
+}
+
+/* Takes the progress line off the terminal (lock held): what is printed
+ * next starts on an empty line. */
+static void
+clear_progress (Run *run)
+{
+  if (run->shown) {
+    fputs ("\r\033[K", stderr);
+    fflush (stderr);
+    run->shown = FALSE;
+  }
+}
+
+/* The progress line (lock held): where the run is, the totals, an ETA. */
+static void
+draw_progress (Run *run)
+{
+  const gint64 now = g_get_monotonic_time ();
+  const double elapsed = (now - run->start) / 1e6;
+  const double running = run->running_since ? (now - run->running_since) / 1e6 : 0;
+  g_autoptr (GString) line = g_string_new ("vtp-run: ");
+  char span[32], total[32];
+  double eta = -1;
+  struct winsize ws;
+
+  if (!run->progress || !run->phase)
+    return;
+  if (!run->running_since)
+    g_string_append_printf (line, "%s", run->phase);
+  else if (run->images > 1) {
+    const guint done = run->described + run->skipped;
+    g_string_append_printf (line, "%u of %u images", MIN (done, run->images), run->images);
+    if (done && done < run->images)
+      eta = running / done * (run->images - done);
+  } else if (run->images == 1)
+    g_string_append (line, "describing the image");
+  else {
+    if (GST_CLOCK_TIME_IS_VALID (run->duration)) {
+      run_output_time (MIN (run->media_done, run->duration), span);
+      run_output_time (run->duration, total);
+      /* H:MM:SS of H:MM:SS, without the milliseconds */
+      span[strlen (span) - 4] = total[strlen (total) - 4] = '\0';
+      g_string_append_printf (line, "%s of %s, ", span, total);
+      if (run->media_done && run->media_done < run->duration)
+        eta = running * (run->duration - run->media_done) / run->media_done;
+    }
+    g_string_append_printf (line, "%u described", run->described);
+    if (run->live_seconds > 0)
+      eta = MAX (run->live_seconds - running, 0);
+  }
+  format_span (elapsed, TRUE, span, sizeof span);
+  g_string_append_printf (line, ", %s", span);
+  if (eta >= 0) {
+    format_span (eta, FALSE, span, sizeof span);
+    g_string_append_printf (line, run->live_seconds > 0 ? ", %s left" : ", ETA %s", span);
+  }
+  /* one terminal line: a wrapped one would not be cleared by \r */
+  if (!ioctl (STDERR_FILENO, TIOCGWINSZ, &ws) && ws.ws_col > 1 && line->len >= ws.ws_col)
+    g_string_truncate (line, g_utf8_offset_to_pointer (line->str, ws.ws_col - 1) - line->str);
+  fprintf (stderr, "\r\033[K%s", line->str);
+  fflush (stderr);
+  run->shown = TRUE;
+}
+
+/* Once a second, from the signals thread: the times move on. */
+static gboolean
+on_tick (gpointer data)
+{
+  Run *run = data;
+
+  g_mutex_lock (&run->lock);
+  if (run->shown)
+    draw_progress (run);
+  g_mutex_unlock (&run->lock);
+  return G_SOURCE_CONTINUE;
+}
 
 static void
 on_text (VtpGraph *g, const char *source, const char *text, guint64 pts, guint64 duration, double latency,
     gpointer data)
 {
   Run *run = data;
+
+  if (run->max && run->described >= run->max)
+    return;                     /* the description in progress when --max-descriptions was reached */
+  g_mutex_lock (&run->lock);
+  clear_progress (run);
   run_output_text (run->out, source, text, pts, duration, latency);
   run->described++;
-  if (!run->quiet && run->tty)
-    fprintf (stderr, "\rvtp-run: %u described, %.1f s", run->described,
-        (g_get_monotonic_time () - run->start) / 1e6);
+  if (GST_CLOCK_TIME_IS_VALID (pts))
+    run->media_done = pts + (GST_CLOCK_TIME_IS_VALID (duration) ? duration : 0);
+  if (!GST_CLOCK_TIME_IS_VALID (run->duration))
+    vtp_graph_get_input_size (g, NULL, &run->duration);
+  draw_progress (run);
+  g_mutex_unlock (&run->lock);
+  if (run->max && run->described == run->max)
+    vtp_graph_stop (g);
 }
 
 static void
@@ -54,8 +169,15 @@ static void
 on_progress (VtpGraph *g, const char *what, gpointer data)
 {
   Run *run = data;
-  if (!run->quiet)
-    fprintf (stderr, "vtp-run: %s (%.1f s)\n", what, (g_get_monotonic_time () - run->start) / 1e6);
+
+  g_mutex_lock (&run->lock);
+  run->phase = g_intern_string (what);
+  if (!strcmp (what, "running")) {
+    run->running_since = g_get_monotonic_time ();
+    vtp_graph_get_input_size (g, &run->images, &run->duration);
+  }
+  draw_progress (run);
+  g_mutex_unlock (&run->lock);
 }
 
 /* A directory's image that cannot be decoded: named now, even with
@@ -64,7 +186,13 @@ static void
 on_skipped (VtpGraph *g, const char *source, const char *message, gpointer data)
 {
   Run *run = data;
-  fprintf (stderr, "%svtp-run: skipped %s\n", run->tty && run->described && !run->quiet ? "\n" : "", message);
+
+  g_mutex_lock (&run->lock);
+  clear_progress (run);
+  fprintf (stderr, "vtp-run: skipped %s\n", message);
+  run->skipped++;
+  draw_progress (run);
+  g_mutex_unlock (&run->lock);
 }
 
 /* Ctrl-C: the description in progress finishes, then the run ends. */
@@ -114,10 +242,11 @@ main (int argc, char **argv)
   g_auto (GStrv) sets = NULL;
   g_autofree char *input = NULL, *prompt = NULL, *format = NULL, *output = NULL;
   double duration = 0;
+  gint max = 0;
   gboolean quiet = FALSE, list = FALSE;
   GOptionEntry entries[] = {
-    { "input", 'i', 0, G_OPTION_ARG_FILENAME, &input, "Image, directory of images, video file, testsrc[:FRAMES], "
-      "live:testsrc or live:/dev/videoN", "INPUT" },
+    { "input", 'i', 0, G_OPTION_ARG_FILENAME, &input, "Image, directory of images, video file, URI (file://, "
+      "http(s)://, rtsp://), live:URI, live:VIDEO, testsrc[:FRAMES], live:testsrc or live:/dev/videoN", "INPUT" },
     { "set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &sets, "Set a graph parameter (repeatable)", "NAME=VALUE" },
     { "prompt", 'p', 0, G_OPTION_ARG_STRING, &prompt, "The same as --set prompt=TEXT", "TEXT" },
     { "format", 'f', 0, G_OPTION_ARG_STRING, &format, "Output: text (default), json (one object per line), srt",
@@ -125,8 +254,10 @@ main (int argc, char **argv)
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "Write to FILE instead of standard output", "FILE" },
     { "duration", 'd', 0, G_OPTION_ARG_DOUBLE, &duration, "Live inputs: stop after S seconds (default: Ctrl-C)",
       "S" },
+    { "max-descriptions", 'n', 0, G_OPTION_ARG_INT, &max, "Stop after N descriptions (any input)", "N" },
     { "list-parameters", 'l', 0, G_OPTION_ARG_NONE, &list, "Print the graph's parameters and exit", NULL },
-    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress on standard error", NULL },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress line (shown only when standard error is a "
+      "terminal)", NULL },
     { NULL },
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("GRAPH - describe images and video with a vtp graph");
@@ -136,6 +267,7 @@ main (int argc, char **argv)
   OutputFormat fmt = OUTPUT_TEXT;
   Run run = { 0 };
   FILE *out = stdout;
+  TextLabel label = LABEL_TIME;
   gboolean ok;
 
   /* GOption converts string arguments from the locale's charset to UTF-8:
@@ -146,9 +278,11 @@ main (int argc, char **argv)
   g_auto (GStrv) graph_dirs = vtp_graph_get_search_path ();
   g_autofree char *graph_where = g_strjoinv (", ", graph_dirs), *graph_file = NULL, *description = NULL;
   description = g_strdup_printf ("GRAPH: a graph file, or a graph's name (llava-1.5, blip2, ...) looked up in "
-      "$VTP_GRAPH_PATH, then: %s.\nExit status: 0 described to the end, 1 the pipeline failed, 2 bad "
-      "usage, graph or parameter, 3 the input cannot be read (a directory: some of its images, after the others "
-      "were described; each is named as it is skipped).\nThe graph format: docs/graph-format.md.", graph_where);
+      "$VTP_GRAPH_PATH, then: %s.\nExit status: 0 described to the end (or to --duration, "
+      "--max-descriptions, Ctrl-C), 1 the pipeline failed, 2 bad usage, graph or parameter (a model not found), "
+      "3 the input cannot be read (no such file, a URI that cannot be reached or decoded; a directory: some of "
+      "its images, after the others were described, each named as it is skipped).\nThe graph format: "
+      "docs/graph-format.md.", graph_where);
   g_option_context_set_description (ctx, description);
   if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc != 2) {
     fprintf (stderr, "vtp-run: %s\n%s", error ? error->message : "expected one graph file",
@@ -161,6 +295,10 @@ main (int argc, char **argv)
     fmt = OUTPUT_SRT;
   else if (format && strcmp (format, "text")) {
     fprintf (stderr, "vtp-run: --format %s: expected text, json or srt\n", format);
+    return EXIT_USAGE;
+  }
+  if (max < 0 || duration < 0) {
+    fprintf (stderr, "vtp-run: %s: expected a positive number\n", max < 0 ? "--max-descriptions" : "--duration");
     return EXIT_USAGE;
   }
   if (!(graph_file = vtp_graph_find_file (argv[1], &error)) || !(g = vtp_graph_new_from_file (graph_file, &error))) {
@@ -187,8 +325,8 @@ main (int argc, char **argv)
     return EXIT_USAGE;
   }
   if (!input) {
-    fprintf (stderr, "vtp-run: --input is needed (an image, a directory, a video file, testsrc, live:testsrc "
-        "or live:/dev/videoN)\n");
+    fprintf (stderr, "vtp-run: --input is needed (an image, a directory, a video file, a URI, testsrc, "
+        "live:testsrc or live:/dev/videoN)\n");
     return EXIT_USAGE;
   }
   if (output && !(out = fopen (output, "w"))) {
@@ -196,26 +334,47 @@ main (int argc, char **argv)
     return EXIT_USAGE;
   }
   g_object_set (g, "duration", duration, NULL);
-  run.out = run_output_new (out, fmt, g_file_test (input, G_FILE_TEST_IS_DIR) ? LABEL_SOURCE
-      : vtp_graph_input_is_image_file (input) ? LABEL_NONE : LABEL_TIME);
-  run.quiet = quiet;
-  run.tty = isatty (fileno (stderr));
+  {
+    /* plain text: a directory's descriptions after their file, an image's
+     * alone, video's after their time (an input that cannot be read fails
+     * the run below, with this error) */
+    g_autoptr (VtpGraphInput) probe = vtp_graph_input_new (input, NULL);
+    if (probe && vtp_graph_input_is_directory (probe))
+      label = LABEL_SOURCE;
+    else if (probe && vtp_graph_input_images (probe))
+      label = LABEL_NONE;
+  }
+  run.out = run_output_new (out, fmt, label);
+  run.graph = g;
+  run.progress = !quiet && isatty (STDERR_FILENO);
+  run.max = max;
+  run.live_seconds = duration;
   run.start = g_get_monotonic_time ();
+  run.duration = GST_CLOCK_TIME_NONE;
+  g_mutex_init (&run.lock);
   g_signal_connect (g, "statistics", G_CALLBACK (on_statistics), &run);
   g_signal_connect (g, "text", G_CALLBACK (on_text), &run);
   g_signal_connect (g, "progress", G_CALLBACK (on_progress), &run);
   g_signal_connect (g, "skipped", G_CALLBACK (on_skipped), &run);
   loop = g_main_loop_new (NULL, FALSE);
   g_unix_signal_add (SIGINT, on_interrupt, g);
+  if (run.progress)
+    g_timeout_add_seconds (1, on_tick, &run);
   g_thread_unref (g_thread_new ("vtp-run-signals", signal_loop, g_main_loop_ref (loop)));
   ok = vtp_graph_run (g, input, &error);
   run_output_finish (run.out);
-  if (!quiet && (ok || run.described))
-    fprintf (stderr, "%svtp-run: %u described in %.1f s\n", run.tty && run.described ? "\n" : "", run.described,
-        (g_get_monotonic_time () - run.start) / 1e6);
+  g_main_loop_quit (loop);
+  g_mutex_lock (&run.lock);
+  run.progress = FALSE;         /* the timer draws no more */
+  clear_progress (&run);
+  if (!quiet && isatty (STDERR_FILENO) && (ok || run.described)) {
+    char span[32];
+    format_span ((g_get_monotonic_time () - run.start) / 1e6, TRUE, span, sizeof span);
+    fprintf (stderr, "vtp-run: %u described in %s\n", run.described, span);
+  }
+  g_mutex_unlock (&run.lock);
   if (out != stdout)
     fclose (out);
-  g_main_loop_quit (loop);
   if (!ok) {
     fprintf (stderr, "vtp-run: %s\n", error->message);
     return exit_code (error);

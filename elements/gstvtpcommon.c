@@ -16,6 +16,8 @@ gst_vtp_weight_type_get_type (void)
     { VTP_WEIGHTS_Q4_K, "llama.cpp's Q4_K, quantized at load (4.5 bits a weight)", "q4_k" },
     { VTP_WEIGHTS_Q5_K, "llama.cpp's Q5_K, quantized at load (5.5 bits a weight)", "q5_k" },
     { VTP_WEIGHTS_Q6_K, "llama.cpp's Q6_K, quantized at load (6.56 bits a weight)", "q6_k" },
+    { VTP_WEIGHTS_BF16, "bfloat16 (the memory of f16; on CPUs with AVX512-BF16 the products of "
+          "many rows take bfloat16 dot products, activations rounded to bfloat16)", "bf16" },
     { 0, NULL, NULL },
   };
   if (g_once_init_enter (&type))
@@ -56,7 +58,10 @@ gst_vtp_handle_context_query (GstElement *element, GstQuery *query, VtpDevice *d
  * GstVtpElement:weight-type:
  *
  * Every vtp element: how weights are stored on the device: as in the
- * checkpoint, f32, f16, or quantized at load to one of llama.cpp's types
+ * checkpoint, f32, f16, bf16 (on CPUs with AVX512-BF16 the products of
+ * many rows, prefill and the vision tower, then round their activations to
+ * bfloat16 and take bfloat16 dot products; $VTP_BF16_DOT=float keeps them
+ * in float), or quantized at load to one of llama.cpp's types
  * q8_0, q4_0, q4_k, q5_k, q6_k (the matrices whose rows are whole blocks:
  * 32 elements, 256 for the K-quants; the other weights as stored).
  */

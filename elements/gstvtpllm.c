@@ -105,6 +105,7 @@ struct _GstVtpLlm {
   GstVtpModelSettings settings;
   char *prompt;
   char *template;
+  const char *chat_template;    /* from the model's chat template (static), for image embeddings */
   guint max_new_tokens;
   float temperature;
   gint top_k;
@@ -180,6 +181,14 @@ load_model (GstVtpLlm *self, VtpWeightType wtype, guint context, const char *ada
     goto out;
   self->image_token = parts.image_token_index >= 0 ? parts.image_token_index
       : vtp_tokenizer_token_to_id (self->tok, VTP_IMAGE_MARKER);
+  {
+    g_autofree char *chat = vtp_model_chat_template (self->ckpt);
+    const char *family = NULL;
+    self->chat_template = vtp_prompt_template_for_chat (chat, &family);
+    if (chat)
+      GST_INFO_OBJECT (self, "the model's chat template is %s%s", family ? family : "of no family vtp knows",
+          family ? "'s: image embeddings take its form unless the template property is set" : ": LLaVA-1.5's form");
+  }
   GST_INFO_OBJECT (self, "loaded the language model of %s (%d layers, context %d)%s%s", self->ckpt->dir,
       parts.text.num_hidden_layers, ctx, adapter ? " with the adapter " : "", adapter ? adapter->dir : "");
   ok = TRUE;
@@ -421,7 +430,9 @@ describe (GstVtpLlm *self, VtpTensor *image, const char *buffer_prompt, GstClock
   GST_OBJECT_LOCK (self);
   prompt = g_strdup (buffer_prompt ? buffer_prompt : self->prompt);
   *used_prompt = g_strdup (prompt);
-  template = g_strdup (self->template ? self->template : default_templates[self->input]);
+  template = g_strdup (self->template ? self->template
+      : self->input == INPUT_IMAGE_EMBEDDINGS && self->chat_template ? self->chat_template
+      : default_templates[self->input]);
   gp.max_new_tokens = self->max_new_tokens;
   gp.sampling.temperature = self->temperature;
   gp.sampling.top_k = self->top_k;
@@ -838,17 +849,20 @@ gst_vtp_llm_class_init (GstVtpLlmClass *klass)
    * GstVtpLlm:template:
    *
    * The conversation format around the prompt: "{prompt}" is replaced by
-   * the prompt and "<image>" marks where the embeddings go. Unset: LLaVA-1.5's
-   * "USER: <image>\n{prompt} ASSISTANT:" for image embeddings, the raw prompt
-   * after the queries for query embeddings (as InstructBLIP and BLIP-2), the
-   * Alpaca instruction format for adapter prompts (as LLaMA-Adapter).
+   * the prompt and "<image>" marks where the embeddings go. Unset: for image
+   * embeddings the form of the model's chat template when vtp knows its
+   * family (a GGUF's tokenizer.chat_template or tokenizer_config.json's:
+   * ChatML, Llama 3, Gemma, Llama 2 / Mistral, Vicuna), else LLaVA-1.5's
+   * "USER: <image>\n{prompt} ASSISTANT:"; the raw prompt after the queries
+   * for query embeddings (as InstructBLIP and BLIP-2), the Alpaca
+   * instruction format for adapter prompts (as LLaMA-Adapter).
    * A template without "{prompt}", or without one "<image>" for image
    * embeddings, is an element error quoting it.
    */
   g_object_class_install_property (gobject_class, PROP_TEMPLATE,
       g_param_spec_string ("template", "Template", "Text around the prompt: {prompt} is replaced, <image> marks "
-          "the embeddings; unset: LLaVA-1.5's for image embeddings, the raw prompt after query embeddings, Alpaca's "
-          "for adapter prompts", NULL,
+          "the embeddings; unset: the model's chat template's form (known families) or LLaVA-1.5's for image "
+          "embeddings, the raw prompt after query embeddings, Alpaca's for adapter prompts", NULL,
           PARAM_FLAGS | GST_PARAM_MUTABLE_PLAYING));
   /**
    * GstVtpLlm:adapter:

@@ -5,12 +5,20 @@
 #include <gst/app/gstappsink.h>
 #include <string.h>
 
-typedef enum { INPUT_IMAGES, INPUT_VIDEO, INPUT_TESTSRC, INPUT_LIVE_TESTSRC, INPUT_CAMERA } InputKind;
+typedef enum { INPUT_IMAGES, INPUT_VIDEO, INPUT_URI, INPUT_TESTSRC, INPUT_LIVE_TESTSRC, INPUT_CAMERA } InputKind;
+
+/* rtspsrc's jitter buffer: its default (2 s) would make every description
+ * 2 s late; 200 ms still evens out a LAN's jitter */
+#define RTSP_LATENCY_MS 200
 
 struct _VtpGraphInput {
   InputKind kind;
   char *name;                   /* as given */
-  GPtrArray *images;            /* paths, INPUT_IMAGES */
+  char *uri;                    /* INPUT_VIDEO, INPUT_URI: what uridecodebin reads */
+  gboolean live;                /* described live: newest frame wins, --duration applies */
+  gboolean paced;               /* live: by the "live:" prefix on a source that is not live itself */
+  GPtrArray *images;            /* paths or URIs, INPUT_IMAGES */
+  GstElement *readers[2];       /* the elements reading and decoding the input (their errors are the input's) */
   guint frames;                 /* INPUT_TESTSRC */
   gboolean directory;           /* INPUT_IMAGES from a directory: a bad image is skipped */
   GstElement *appsrc;           /* INPUT_IMAGES: where the feeder pushes */
@@ -37,11 +45,13 @@ compare_paths (gconstpointer a, gconstpointer b)
   return strcmp (*(const char *const *) a, *(const char *const *) b);
 }
 
+/* A directory's images (@dir: the input's path, or the path its file://
+ * URI names), sorted by name. */
 static gboolean
-list_images (VtpGraphInput *in, GError **error)
+list_images (VtpGraphInput *in, const char *dir_path, GError **error)
 {
   g_autoptr (GError) e = NULL;
-  g_autoptr (GDir) dir = g_dir_open (in->name, 0, &e);
+  g_autoptr (GDir) dir = g_dir_open (dir_path, 0, &e);
   const char *entry;
 
   if (!dir) {
@@ -50,7 +60,7 @@ list_images (VtpGraphInput *in, GError **error)
   }
   while ((entry = g_dir_read_name (dir)))
     if (vtp_graph_input_is_image_file (entry))
-      g_ptr_array_add (in->images, g_build_filename (in->name, entry, NULL));
+      g_ptr_array_add (in->images, g_build_filename (dir_path, entry, NULL));
   if (!in->images->len) {
     g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_INPUT, "%s: no images in this directory (looked for "
         "png, jpg, jpeg, bmp, gif, webp, tif, tiff, ppm, pnm)", in->name);
@@ -60,10 +70,107 @@ list_images (VtpGraphInput *in, GError **error)
   return TRUE;
 }
 
+/* Schemes whose streams are live by nature (rtspsrc's: RTSP over UDP,
+ * TCP, HTTP tunnel, TLS). */
+static gboolean
+is_rtsp_scheme (const char *scheme)
+{
+  static const char *const rtsp[] = { "rtsp", "rtspu", "rtspt", "rtsph", "rtsps", "rtspsu", "rtspst", "rtspsh",
+    NULL };
+  return g_strv_contains (rtsp, scheme);
+}
+
+/* The scheme of "scheme://..." (lower case), else NULL: "testsrc:90" or a
+ * file named "a:b.png" is no URI. */
+static char *
+uri_scheme (const char *input)
+{
+  const char *scheme = g_uri_peek_scheme (input);
+  return scheme && g_str_has_prefix (input + strlen (scheme), "://") ? g_strdup (scheme) : NULL;
+}
+
+/* The path part of @uri, unescaped (for its extension), or NULL. */
+static char *
+uri_path (const char *uri)
+{
+  g_autoptr (GUri) u = g_uri_parse (uri, G_URI_FLAGS_NONE, NULL);
+  return u ? g_strdup (g_uri_get_path (u)) : NULL;
+}
+
+static const char input_kinds[] = "an input is an image, a directory of images, a video file, a URI (file://, "
+    "http(s)://, rtsp://), live:URI, live:VIDEO, testsrc[:FRAMES], live:testsrc or live:/dev/videoN";
+
+/* A local path: an image, a directory or a video (errors name the input
+ * as given). */
+static gboolean
+local_input (VtpGraphInput *in, const char *path, GError **error)
+{
+  if (g_file_test (path, G_FILE_TEST_IS_DIR)) {
+    in->kind = INPUT_IMAGES;
+    in->directory = TRUE;
+    return list_images (in, path, error);
+  }
+  if (g_file_test (path, G_FILE_TEST_IS_REGULAR)) {
+    g_autofree char *absolute = NULL;
+    in->kind = vtp_graph_input_is_image_file (path) ? INPUT_IMAGES : INPUT_VIDEO;
+    if (in->kind == INPUT_IMAGES) {
+      g_ptr_array_add (in->images, g_strdup (path));
+      return TRUE;
+    }
+    /* a video through uridecodebin, as any URI */
+    absolute = g_canonicalize_filename (path, NULL);
+    in->uri = g_filename_to_uri (absolute, NULL, NULL);
+    return TRUE;
+  }
+  g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_INPUT, "%s: no such file or directory (%s)", in->name,
+      input_kinds);
+  return FALSE;
+}
+
+/* A URI: file:// as the local path it names (a video read by
+ * uridecodebin), another scheme through the GStreamer source that reads
+ * it: an image by its extension, else a stream; rtsp is live. */
+static gboolean
+uri_input (VtpGraphInput *in, const char *uri, const char *scheme, gboolean live, GError **error)
+{
+  g_autofree char *path = NULL;
+
+  if (!strcmp (scheme, "file")) {
+    g_autoptr (GError) e = NULL;
+    if (!(path = g_filename_from_uri (uri, NULL, &e))) {
+      g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_INPUT, "%s: %s", in->name, e->message);
+      return FALSE;
+    }
+    if (live && !g_file_test (path, G_FILE_TEST_IS_REGULAR)) {
+      g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_INPUT, "%s: live: takes a video file, a stream or a "
+          "camera", in->name);
+      return FALSE;
+    }
+    if (!live)
+      return local_input (in, path, error);
+  } else if (!gst_uri_protocol_is_supported (GST_URI_SRC, scheme)) {
+    g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_INPUT, "%s: no installed GStreamer source reads %s:// "
+        "URIs%s", in->name, scheme, is_rtsp_scheme (scheme) || !strncmp (scheme, "http", 4)
+        ? " (rtspsrc and souphttpsrc are in gstreamer1.0-plugins-good)" : "");
+    return FALSE;
+  } else if (!live && !is_rtsp_scheme (scheme) && (path = uri_path (uri)) && vtp_graph_input_is_image_file (path)) {
+    in->kind = INPUT_IMAGES;
+    g_ptr_array_add (in->images, g_strdup (uri));
+    return TRUE;
+  }
+  in->kind = INPUT_URI;
+  in->uri = g_strdup (uri);
+  in->live = live || is_rtsp_scheme (scheme);
+  in->paced = live && !is_rtsp_scheme (scheme);
+  return TRUE;
+}
+
 VtpGraphInput *
 vtp_graph_input_new (const char *input, GError **error)
 {
   g_autoptr (VtpGraphInput) in = g_new0 (VtpGraphInput, 1);
+  g_autofree char *scheme = NULL;
+  const char *live_of = g_str_has_prefix (input, "live:") ? input + 5 : NULL;
 
   in->name = g_strdup (input);
   in->images = g_ptr_array_new_with_free_func (g_free);
@@ -76,28 +183,31 @@ vtp_graph_input_new (const char *input, GError **error)
           input);
       return NULL;
     }
-  } else if (!strcmp (input, "live:testsrc"))
+  } else if (!g_strcmp0 (live_of, "testsrc")) {
     in->kind = INPUT_LIVE_TESTSRC;
-  else if (g_str_has_prefix (input, "live:")) {
+    in->live = TRUE;
+  } else if (live_of && (scheme = uri_scheme (live_of))) {
+    if (!uri_input (in, live_of, scheme, TRUE, error))
+      return NULL;
+  } else if (live_of && (g_str_has_prefix (live_of, "/dev/") || !g_file_test (live_of, G_FILE_TEST_IS_REGULAR))) {
     in->kind = INPUT_CAMERA;
-    if (!g_file_test (input + 5, G_FILE_TEST_EXISTS)) {
-      g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_INPUT, "%s: no such camera device", input + 5);
+    in->live = TRUE;
+    if (!g_file_test (live_of, G_FILE_TEST_EXISTS)) {
+      g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_INPUT, "%s: no such camera device or video file",
+          live_of);
       return NULL;
     }
-  } else if (g_file_test (input, G_FILE_TEST_IS_DIR)) {
-    in->kind = INPUT_IMAGES;
-    in->directory = TRUE;
-    if (!list_images (in, error))
+  } else if (live_of) {
+    /* a video file played as a camera would give it */
+    g_autofree char *absolute = g_canonicalize_filename (live_of, NULL);
+    g_autofree char *uri = g_filename_to_uri (absolute, NULL, NULL);
+    if (!uri_input (in, uri, "file", TRUE, error))
       return NULL;
-  } else if (g_file_test (input, G_FILE_TEST_IS_REGULAR)) {
-    in->kind = vtp_graph_input_is_image_file (input) ? INPUT_IMAGES : INPUT_VIDEO;
-    if (in->kind == INPUT_IMAGES)
-      g_ptr_array_add (in->images, g_strdup (input));
-  } else {
-    g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_INPUT, "%s: no such file or directory (an input is an "
-        "image, a directory of images, a video file, testsrc[:FRAMES], live:testsrc or live:/dev/videoN)", input);
+  } else if ((scheme = uri_scheme (input))) {
+    if (!uri_input (in, input, scheme, FALSE, error))
+      return NULL;
+  } else if (!local_input (in, input, error))
     return NULL;
-  }
   return g_steal_pointer (&in);
 }
 
@@ -108,7 +218,10 @@ vtp_graph_input_free (VtpGraphInput *in)
     return;
   vtp_graph_input_finish (in);
   g_clear_object (&in->appsrc);
+  g_clear_object (&in->readers[0]);
+  g_clear_object (&in->readers[1]);
   g_ptr_array_unref (in->images);
+  g_free (in->uri);
   g_free (in->name);
   g_free (in);
 }
@@ -116,7 +229,35 @@ vtp_graph_input_free (VtpGraphInput *in)
 gboolean
 vtp_graph_input_is_live (VtpGraphInput *in)
 {
-  return in->kind == INPUT_LIVE_TESTSRC || in->kind == INPUT_CAMERA;
+  return in->live;
+}
+
+gboolean
+vtp_graph_input_is_directory (VtpGraphInput *in)
+{
+  return in->directory;
+}
+
+guint
+vtp_graph_input_images (VtpGraphInput *in)
+{
+  return in->kind == INPUT_IMAGES ? in->images->len : 0;
+}
+
+guint64
+vtp_graph_input_known_duration (VtpGraphInput *in)
+{
+  return in->kind == INPUT_TESTSRC ? gst_util_uint64_scale (in->frames, GST_SECOND, 30) : GST_CLOCK_TIME_NONE;
+}
+
+gboolean
+vtp_graph_input_owns (VtpGraphInput *in, GstObject *object)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (in->readers); i++)
+    if (in->readers[i] && (object == GST_OBJECT (in->readers[i]) || gst_object_has_as_ancestor (object,
+                GST_OBJECT (in->readers[i]))))
+      return TRUE;
+  return FALSE;
 }
 
 const char *
@@ -163,6 +304,38 @@ make (GstBin *bin, const char *factory)
   return e;
 }
 
+gboolean
+vtp_graph_input_describe_error (GstMessage *m, char **text)
+{
+  g_autoptr (GError) e = NULL;
+  g_autofree char *debug = NULL;
+  GstElementFactory *f = GST_IS_ELEMENT (GST_MESSAGE_SRC (m)) ? gst_element_get_factory (GST_ELEMENT
+      (GST_MESSAGE_SRC (m))) : NULL;
+  const char *reason;
+
+  gst_message_parse_error (m, &e, &debug);
+  /* the debug text ends with the reason after the element's path:
+   * "gstrtspsrc.c(...): ...: /GstPipeline:.../GstRTSPSrc:source:\nFailed to connect." */
+  reason = debug ? strrchr (debug, '\n') : NULL;
+  reason = reason && reason[1] ? reason + 1 : NULL;
+  if (reason && strstr (reason, "not-negotiated")) {
+    /* the video reached a graph that does not take it: no input problem */
+    *text = g_strdup (e->message);
+    return FALSE;
+  }
+  if (g_error_matches (e, GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED) && f
+      && GST_OBJECT_FLAG_IS_SET (GST_MESSAGE_SRC (m), GST_ELEMENT_FLAG_SOURCE))
+    /* a source that only returned an error (souphttpsrc when the server
+     * cannot be reached): "Internal data stream error" says nothing */
+    *text = g_strdup_printf ("%s stopped with an error (GST_DEBUG=%s:5 shows why)", GST_OBJECT_NAME (f),
+        GST_OBJECT_NAME (f));
+  else if (reason && !strstr (e->message, reason))
+    *text = g_strdup_printf ("%s (%s)", e->message, reason);
+  else
+    *text = g_strdup (e->message);
+  return TRUE;
+}
+
 static GstElement *
 test_video (GstBin *bin, gboolean live, guint frames)
 {
@@ -178,10 +351,40 @@ test_video (GstBin *bin, gboolean live, guint frames)
   return filter;
 }
 
+/* uridecodebin's source, once made: rtspsrc with a short jitter buffer
+ * that drops what comes too late rather than delaying everything after. */
+static void
+on_source_setup (GstElement *uridecodebin, GstElement *source, gpointer data)
+{
+  GstElementFactory *f = gst_element_get_factory (source);
+
+  if (f && !strcmp (GST_OBJECT_NAME (f), "rtspsrc"))
+    g_object_set (source, "latency", (guint) RTSP_LATENCY_MS, "drop-on-latency", TRUE, NULL);
+}
+
+/* A paced input (live: on a file or an HTTP stream) reaches the model as a
+ * camera's frames would: at their time, the newest winning while the model
+ * is busy. The pipeline is not live, so the input element's drop-frames
+ * (vtpencoder's auto) is made "always" unless the graph chose otherwise. */
+static void
+newest_frame_wins (GstElement *first)
+{
+  GParamSpec *pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (first), "drop-frames");
+  GValue v = G_VALUE_INIT;
+
+  if (!pspec || !G_IS_PARAM_SPEC_ENUM (pspec))
+    return;
+  g_value_init (&v, pspec->value_type);
+  g_object_get_property (G_OBJECT (first), "drop-frames", &v);
+  if (g_param_value_defaults (pspec, &v))
+    gst_util_set_object_arg (G_OBJECT (first), "drop-frames", "always");
+  g_value_unset (&v);
+}
+
 gboolean
 vtp_graph_input_attach (VtpGraphInput *in, GstBin *bin, GstElement *first, GError **error)
 {
-  GstElement *conv = make (bin, "videoconvert"), *src;
+  GstElement *conv = make (bin, "videoconvert"), *last = conv, *src, *dec;
 
   switch (in->kind) {
     case INPUT_IMAGES:
@@ -190,27 +393,39 @@ vtp_graph_input_attach (VtpGraphInput *in, GstBin *bin, GstElement *first, GErro
       gst_element_link (in->appsrc, conv);
       break;
     case INPUT_VIDEO:
+    case INPUT_URI:
+      dec = make (bin, "uridecodebin");
+      in->readers[0] = gst_object_ref (dec);
+      g_object_set (dec, "uri", in->uri, NULL);
+      g_signal_connect (dec, "source-setup", G_CALLBACK (on_source_setup), NULL);
+      g_signal_connect (dec, "pad-added", G_CALLBACK (on_pad_added), conv);
+      break;
     case INPUT_CAMERA:
-      src = make (bin, in->kind == INPUT_VIDEO ? "filesrc" : "v4l2src");
-      if (!src) {
+      if (!(src = make (bin, "v4l2src"))) {
         g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_INPUT, "%s: v4l2src is not installed "
             "(gstreamer1.0-plugins-good)", in->name);
         return FALSE;
       }
-      g_object_set (src, in->kind == INPUT_VIDEO ? "location" : "device", in->kind == INPUT_VIDEO ? in->name
-          : in->name + 5, NULL);
-      {
-        GstElement *dec = make (bin, "decodebin");
-        gst_element_link (src, dec);
-        g_signal_connect (dec, "pad-added", G_CALLBACK (on_pad_added), conv);
-      }
+      g_object_set (src, "device", in->name + 5, NULL);
+      dec = make (bin, "decodebin");
+      in->readers[0] = gst_object_ref (src);
+      in->readers[1] = gst_object_ref (dec);
+      gst_element_link (src, dec);
+      g_signal_connect (dec, "pad-added", G_CALLBACK (on_pad_added), conv);
       break;
     case INPUT_TESTSRC:
     case INPUT_LIVE_TESTSRC:
       gst_element_link (test_video (bin, in->kind == INPUT_LIVE_TESTSRC, in->frames), conv);
       break;
   }
-  if (!gst_element_link (conv, first)) {
+  if (in->paced) {
+    /* frames released at their time, as a camera gives them */
+    GstElement *sync = make (bin, "clocksync");
+    gst_element_link (conv, sync);
+    last = sync;
+    newest_frame_wins (first);
+  }
+  if (!gst_element_link (last, first)) {
     g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_LINK, "the graph's input element %s does not take video",
         GST_ELEMENT_NAME (first));
     return FALSE;
@@ -224,18 +439,20 @@ vtp_graph_input_attach (VtpGraphInput *in, GstBin *bin, GstElement *first, GErro
 static GstSample *
 decode_image (const char *path, GError **error)
 {
-  GstElement *pipe = gst_pipeline_new (NULL), *src = make (GST_BIN (pipe), "filesrc"),
-      *dec = make (GST_BIN (pipe), "decodebin"), *conv = make (GST_BIN (pipe), "videoconvert"),
+  const gboolean uri = gst_uri_is_valid (path) && strstr (path, "://");
+  GstElement *pipe = gst_pipeline_new (NULL), *src = make (GST_BIN (pipe), uri ? "uridecodebin" : "filesrc"),
+      *dec = uri ? src : make (GST_BIN (pipe), "decodebin"), *conv = make (GST_BIN (pipe), "videoconvert"),
       *sink = make (GST_BIN (pipe), "appsink");
   GstCaps *caps = gst_caps_from_string ("video/x-raw,format=RGB");
   GstSample *sample = NULL;
   GstBus *bus = gst_element_get_bus (pipe);
   GstMessage *m;
 
-  g_object_set (src, "location", path, NULL);
+  g_object_set (src, uri ? "uri" : "location", path, NULL);
   g_object_set (sink, "caps", caps, "sync", FALSE, NULL);
   gst_caps_unref (caps);
-  gst_element_link (src, dec);
+  if (!uri)
+    gst_element_link (src, dec);
   gst_element_link (conv, sink);
   g_signal_connect (dec, "pad-added", G_CALLBACK (on_pad_added), conv);
   gst_element_set_state (pipe, GST_STATE_PLAYING);
@@ -245,10 +462,15 @@ decode_image (const char *path, GError **error)
     sample = gst_app_sink_pull_preroll (GST_APP_SINK (sink));
   if (!sample) {
     g_autoptr (GError) e = NULL;
-    if (m && GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR)
+    g_autofree char *why = NULL;
+    if (m && GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
       gst_message_parse_error (m, &e, NULL);
-    g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_INPUT, "%s: cannot decode this image: %s", path,
-        e ? e->message : "the file ended before a picture came out (truncated or damaged?)");
+      vtp_graph_input_describe_error (m, &why);
+    }
+    /* not there (a server that cannot be reached, a 404), or not an image */
+    g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_INPUT, "%s: cannot %s this image: %s", path,
+        e && (e->domain == GST_RESOURCE_ERROR || e->code == GST_STREAM_ERROR_FAILED) ? "read" : "decode",
+        why ? why : "the file ended before a picture came out (truncated or damaged?)");
   }
   if (m)
     gst_message_unref (m);

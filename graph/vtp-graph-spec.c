@@ -1,6 +1,7 @@
 /* vtp-graph-spec.c: reading and checking graph files (see vtp-graph-spec.h). */
 #include "vtp-graph-spec.h"
 #include "vtp-json.h"
+#include "vtp-model-path.h"
 #include <string.h>
 
 G_DEFINE_QUARK (vtp-graph-error-quark, vtp_graph_error)
@@ -201,6 +202,15 @@ vtp_graph_param_check (const VtpGraphSpec *spec, const VtpGraphParam *p, const c
     case VTP_PARAM_PATH:
       if (g_file_test (value, G_FILE_TEST_EXISTS))
         return TRUE;
+      if (p->model) {
+        /* the elements' own lookup: a name in $VTP_MODEL_PATH */
+        g_autofree char *found = NULL, *why = NULL;
+        if ((found = vtp_model_path_resolve (value, &why)))
+          return TRUE;
+        g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_PARAMETER, "%s: parameter \"%s\" (%s): %s",
+            spec->file, p->name, p->description ? p->description : "a model", why);
+        return FALSE;
+      }
       g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_PARAMETER, "%s: parameter \"%s\": %s does not exist "
           "(expected %s)", spec->file, p->name, value, p->description ? p->description : "a path");
       return FALSE;
@@ -300,7 +310,7 @@ vtp_graph_value_from_text (GParamSpec *pspec, const char *text, GValue *value, c
  * each "${name}" a declared parameter. */
 static gboolean
 parse_properties (VtpGraphSpec *spec, VtpGraphElement *e, JsonNode *n, const char *epath, GObjectClass *klass,
-    GError **error)
+    gboolean vtp_element, GError **error)
 {
   g_autoptr (GList) names = NULL;
   g_autofree char *ppath = g_strdup_printf ("%s.properties", epath);
@@ -326,6 +336,11 @@ parse_properties (VtpGraphSpec *spec, VtpGraphElement *e, JsonNode *n, const cha
       if (!vtp_graph_spec_find_param (spec, param))
         return fail (error, VTP_GRAPH_ERROR_INVALID, spec->file, path, "no parameter \"%s\" is declared in "
             "$.parameters", param);
+      /* a vtp element's model or adapter takes a name in $VTP_MODEL_PATH */
+      if (vtp_element && (!strcmp (pspec->name, "model") || !strcmp (pspec->name, "adapter")))
+        for (guint i = 0; i < spec->params->len; i++)
+          if (!strcmp (g_array_index (spec->params, VtpGraphParam, i).name, param))
+            g_array_index (spec->params, VtpGraphParam, i).model = TRUE;
       p.param = g_steal_pointer (&param);
     } else {
       GValue v = G_VALUE_INIT;
@@ -392,7 +407,8 @@ parse_elements (VtpGraphSpec *spec, JsonObject *root, GError **error)
     g_array_set_clear_func (e.properties, (GDestroyNotify) clear_property);
     if ((props = json_object_get_member (eo, "properties"))) {
       klass = g_type_class_ref (gst_element_factory_get_element_type (factory));
-      ok = parse_properties (spec, &e, props, path, klass, error);
+      ok = parse_properties (spec, &e, props, path, klass,
+          !g_strcmp0 (gst_plugin_feature_get_plugin_name (GST_PLUGIN_FEATURE (factory)), "vtp"), error);
       g_type_class_unref (klass);
     }
     g_array_append_val (spec->elements, e);

@@ -24,6 +24,8 @@ typedef struct {
   char *description;
   gboolean required;
   char *default_value;          /* as text, or NULL */
+  gboolean model;               /* a path bound to a vtp element's model or adapter: it may also be a name
+                                 * looked up in $VTP_MODEL_PATH, as the elements look it up */
 } VtpGraphParam;
 
 typedef struct {
@@ -59,8 +61,9 @@ VtpGraphSpec *vtp_graph_spec_parse (const char *json, gssize length, const char 
 void vtp_graph_spec_free (VtpGraphSpec *spec);
 
 const VtpGraphParam *vtp_graph_spec_find_param (const VtpGraphSpec *spec, const char *name);
-/* Whether @value suits @param's type (a path that exists, a number...);
- * the error names the parameter. */
+/* Whether @value suits @param's type (a path that exists, or for a model
+ * parameter a model name found in $VTP_MODEL_PATH; a number...); the error
+ * names the parameter. */
 gboolean vtp_graph_param_check (const VtpGraphSpec *spec, const VtpGraphParam *param, const char *value,
     GError **error);
 

@@ -15,6 +15,8 @@ struct _VtpGraph {
 
   GMutex lock;                  /* the running pipeline, for vtp_graph_stop */
   GstElement *pipeline;
+  VtpGraphInput *input;         /* what it runs on */
+  guint64 input_duration;       /* ns, once known */
   gboolean stop;
 };
 
@@ -178,12 +180,16 @@ handle_message (VtpGraph *g, GstMessage *m, VtpGraphInput *in, GError **error)
       return FALSE;
     case GST_MESSAGE_ERROR: {
       g_autoptr (GError) e = NULL;
-      g_autofree char *debug = NULL;
+      g_autofree char *debug = NULL, *why = NULL;
       gst_message_parse_error (m, &e, &debug);
       /* the input's own errors (an image that cannot be decoded) name the
-       * file already and stay input errors */
+       * file already and stay input errors; its reader's (a stream that
+       * cannot be reached or decoded) name the input */
       if (e->domain == VTP_GRAPH_ERROR)
         g_propagate_error (error, g_steal_pointer (&e));
+      else if (vtp_graph_input_owns (in, GST_MESSAGE_SRC (m)) && vtp_graph_input_describe_error (m, &why))
+        g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_INPUT, "%s: cannot read this input: %s",
+            vtp_graph_input_source_at (in, GST_CLOCK_TIME_NONE), why);
       else
         g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_RUN, "%s: %s", GST_OBJECT_NAME (GST_MESSAGE_SRC (m)),
             e->message);
@@ -252,6 +258,8 @@ vtp_graph_run (VtpGraph *g, const char *input, GError **error)
   }
   g_mutex_lock (&g->lock);
   g->pipeline = gst_object_ref (pipe);
+  g->input = in;
+  g->input_duration = vtp_graph_input_known_duration (in);
   g->stop = FALSE;
   g_mutex_unlock (&g->lock);
 
@@ -290,10 +298,31 @@ vtp_graph_run (VtpGraph *g, const char *input, GError **error)
     ok = check_unreadable (in, input, error);
   g_mutex_lock (&g->lock);
   g_clear_object (&g->pipeline);
+  g->input = NULL;
   g_mutex_unlock (&g->lock);
   gst_object_unref (bus);
   gst_object_unref (pipe);
   return ok;
+}
+
+gboolean
+vtp_graph_get_input_size (VtpGraph *g, guint *images, guint64 *duration)
+{
+  gboolean running;
+  gint64 d;
+
+  g_mutex_lock (&g->lock);
+  running = g->input != NULL;
+  if (images)
+    *images = running ? vtp_graph_input_images (g->input) : 0;
+  if (running && !GST_CLOCK_TIME_IS_VALID (g->input_duration) && !vtp_graph_input_is_live (g->input)
+      && !vtp_graph_input_images (g->input) && gst_element_query_duration (g->pipeline, GST_FORMAT_TIME, &d)
+      && d > 0)
+    g->input_duration = d;
+  if (duration)
+    *duration = running ? g->input_duration : GST_CLOCK_TIME_NONE;
+  g_mutex_unlock (&g->lock);
+  return running;
 }
 
 void

@@ -134,10 +134,12 @@ gboolean vtp_graph_set_parameter (VtpGraph *graph, const char *name, const char 
 /**
  * vtp_graph_run:
  * @graph: a graph whose required parameters are set
- * @input: an image file, a directory of images, a video file,
- *   "testsrc[:FRAMES]" (GStreamer's test video, 30 fps), "live:testsrc" or
- *   "live:/dev/videoN" (a camera)
- * @error: what failed (a missing parameter, an unreadable input, a pipeline error;
+ * @input: an image file, a directory of images, a video file, a URI
+ *   ("file://", "http(s)://", "rtsp://": live), "testsrc[:FRAMES]"
+ *   (GStreamer's test video, 30 fps), "live:testsrc", "live:/dev/videoN"
+ *   (a camera), "live:URI" or "live:VIDEO-FILE" (paced as a camera's frames)
+ * @error: what failed (a missing parameter, an unreadable input or a URI
+ *   that cannot be reached, %VTP_GRAPH_ERROR_INPUT; a pipeline error;
  *   a directory's images that could not be decoded, %VTP_GRAPH_ERROR_INPUT
  *   after the others were described, each one emitted as #VtpGraph::skipped)
  *
@@ -157,5 +159,22 @@ gboolean vtp_graph_run (VtpGraph *graph, const char *input, GError **error);
  * vtp_graph_run() returns.
  */
 void vtp_graph_stop (VtpGraph *graph);
+
+/**
+ * vtp_graph_get_input_size:
+ * @graph: a graph
+ * @images: (out) (optional): the input's images (an image: 1, a directory:
+ *   its images), else 0
+ * @duration: (out) (optional): the input's duration in ns (a video file,
+ *   once the pipeline knows it; testsrc:FRAMES), else %G_MAXUINT64 (live
+ *   inputs, images, not known yet)
+ *
+ * How much the input being described holds, for progress displays (N of
+ * M images, an ETA). Call it during vtp_graph_run(), from any thread, e.g.
+ * in a #VtpGraph::text handler.
+ *
+ * Returns: whether a run is in progress
+ */
+gboolean vtp_graph_get_input_size (VtpGraph *graph, guint *images, guint64 *duration);
 
 G_END_DECLS

@@ -3,126 +3,33 @@
 #include "vtp-quant.h"
 #include "vtp-gguf-checkpoint.h"
 #include "vtp-json.h"
+#include "vtp-model-path.h"
 #include <string.h>
 
 static GMutex cache_lock;
 static GHashTable *cache;       /* canonical dir -> VtpCheckpoint (removed on last unref) */
 
-static gboolean
-is_gguf_name (const char *path)
-{
-  return g_str_has_suffix (path, ".gguf") || g_str_has_suffix (path, ".GGUF");
-}
-
-static gint
-compare_names (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(char *const *) a, *(char *const *) b);
-}
-
-static gboolean
-is_mmproj_name (const char *name)
-{
-  return !g_ascii_strncasecmp (name, "mmproj", 6);
-}
-
-/* The GGUF files of a directory without config.json: its only .gguf not
- * named mmproj* (the text model) and its only mmproj*.gguf, either NULL
- * when absent; FALSE and an error listing them when there are several of a
- * kind. */
-static gboolean
-ggufs_in_dir (const char *dir, char **text, char **mmproj, GError **error)
-{
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  g_autoptr (GPtrArray) texts = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GPtrArray) mmprojs = g_ptr_array_new_with_free_func (g_free);
-  GPtrArray *found[2] = { texts, mmprojs };
-  char **out[2] = { text, mmproj };
-  const char *name;
-
-  *text = *mmproj = NULL;
-  for (name = d ? g_dir_read_name (d) : NULL; name; name = g_dir_read_name (d))
-    if (is_gguf_name (name))
-      g_ptr_array_add (found[is_mmproj_name (name)], g_strdup (name));
-  for (guint k = 0; k < 2; k++) {
-    if (found[k]->len == 1)
-      *out[k] = g_build_filename (dir, g_ptr_array_index (found[k], 0), NULL);
-    else if (found[k]->len > 1) {
-      g_autofree char *list = NULL;
-      g_ptr_array_sort (found[k], compare_names);
-      g_ptr_array_add (found[k], NULL);
-      list = g_strjoinv (", ", (char **) found[k]->pdata);
-      g_set_error (error, VTP_ERROR, VTP_ERROR_FILE, "%s holds several GGUF %s (%s): name the file to use",
-          dir, k ? "mmproj files" : "models", list);
-      g_clear_pointer (text, g_free);
-      g_clear_pointer (mmproj, g_free);
-      return FALSE;
-    }
-  }
-  return TRUE;
-}
-
-/* A model directory or a .gguf file at @path, canonical; NULL when @path
- * is neither (@error set only when it is a directory that cannot be used).
- * A directory of GGUF files stands for its text model's file when it holds
- * no mmproj file, for itself (the pair) otherwise. */
-static char *
-model_at (const char *path, GError **error)
-{
-  g_autofree char *dir = NULL, *config = NULL, *peft = NULL, *text = NULL, *mmproj = NULL;
-
-  if (g_file_test (path, G_FILE_TEST_IS_REGULAR) && is_gguf_name (path))
-    return g_canonicalize_filename (path, NULL);
-  if (!g_file_test (path, G_FILE_TEST_IS_DIR))
-    return NULL;
-  dir = g_canonicalize_filename (path, NULL);
-  config = g_build_filename (dir, "config.json", NULL);
-  peft = g_build_filename (dir, "adapter_config.json", NULL);
-  if (!g_file_test (config, G_FILE_TEST_EXISTS) && !g_file_test (peft, G_FILE_TEST_EXISTS)) {
-    if (!ggufs_in_dir (dir, &text, &mmproj, error))
-      return NULL;
-    if (text && !mmproj)
-      return g_steal_pointer (&text);
-  }
-  return g_steal_pointer (&dir);
-}
-
+/* The lookup (vtp-model-path.h) with its message as an error. */
 static char *
 resolve_model_dir (const char *model, GError **error)
 {
-  const char *path_env = g_getenv (VTP_MODEL_PATH_ENV);
-  GString *tried = g_string_new (NULL);
-  GError *local = NULL;
-  char *found;
+  g_autofree char *why = NULL;
+  char *found = vtp_model_path_resolve (model, &why);
 
-  if ((found = model_at (model, &local)) || local) {
-    g_string_free (tried, TRUE);
-    if (local)
-      g_propagate_error (error, local);
-    return found;
-  }
-  g_string_append (tried, model);
-  if (path_env && !g_path_is_absolute (model)) {
-    g_auto (GStrv) dirs = g_strsplit (path_env, ":", -1);
-    for (guint i = 0; dirs[i]; i++) {
-      g_autofree char *p = NULL;
-      if (!*dirs[i])
-        continue;
-      p = g_build_filename (dirs[i], model, NULL);
-      if ((found = model_at (p, &local)) || local) {
-        g_string_free (tried, TRUE);
-        if (local)
-          g_propagate_error (error, local);
-        return found;
-      }
-      g_string_append_printf (tried, ", %s", p);
-    }
-  }
-  g_set_error (error, VTP_ERROR, VTP_ERROR_FILE,
-      "Model directory or .gguf file \"%s\" not found (looked at %s; set %s to search more directories)",
-      model, tried->str, VTP_MODEL_PATH_ENV);
-  g_string_free (tried, TRUE);
-  return NULL;
+  if (!found)
+    g_set_error_literal (error, VTP_ERROR, VTP_ERROR_FILE, why);
+  return found;
+}
+
+static gboolean
+ggufs_in_dir (const char *dir, char **text, char **mmproj, GError **error)
+{
+  g_autofree char *why = NULL;
+
+  if (vtp_model_path_ggufs_in_dir (dir, text, mmproj, &why))
+    return TRUE;
+  g_set_error_literal (error, VTP_ERROR, VTP_ERROR_FILE, why);
+  return FALSE;
 }
 
 static void
@@ -222,7 +129,7 @@ checkpoint_new (const char *dir, GError **error)
     g_autofree char *text = NULL, *mmproj = NULL;
     const char *paths[3] = { dir, NULL, NULL };
     if (!g_file_test (dir, G_FILE_TEST_IS_REGULAR)) {
-      /* a directory of GGUF files (model_at chose it for holding a pair) */
+      /* a directory of GGUF files (the lookup chose it for holding a pair) */
       if (!ggufs_in_dir (dir, &text, &mmproj, error)) {
         checkpoint_free (c);
         return NULL;
@@ -440,7 +347,8 @@ vtp_st_tensor_to_f32 (const VtpStTensor *t, GError **error)
   return out;
 }
 
-/* Converts the host data of @t to @want (F32 or F16); returns a new buffer. */
+/* Converts the host data of @t to @want (F32, F16 or BF16); returns a new
+ * buffer. */
 static gpointer
 convert_weights (const VtpStTensor *t, VtpDType want, GError **error)
 {
@@ -452,7 +360,7 @@ convert_weights (const VtpStTensor *t, VtpDType want, GError **error)
     return f;
   h = g_new (guint16, MAX (n, 1));
   for (gsize i = 0; i < n; i++)
-    h[i] = vtp_f32_to_f16 (f[i]);
+    h[i] = want == VTP_DTYPE_BF16 ? vtp_f32_to_bf16 (f[i]) : vtp_f32_to_f16 (f[i]);
   g_free (f);
   return h;
 }
@@ -460,7 +368,7 @@ convert_weights (const VtpStTensor *t, VtpDType want, GError **error)
 gboolean
 vtp_weight_type_from_name (const char *name, VtpWeightType *out)
 {
-  static const char *const names[] = { "auto", "f32", "f16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k" };
+  static const char *const names[] = { "auto", "f32", "f16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k", "bf16" };
   for (guint i = 0; i < G_N_ELEMENTS (names); i++)
     if (g_strcmp0 (name, names[i]) == 0) {
       *out = (VtpWeightType) i;
@@ -635,6 +543,8 @@ load_rows (VtpCheckpoint *c, VtpDevice *dev, const char *name, VtpLoadKind kind,
     dtype = VTP_DTYPE_F32;
   else if (wtype == VTP_WEIGHTS_F16)
     dtype = VTP_DTYPE_F16;
+  else if (wtype == VTP_WEIGHTS_BF16)
+    dtype = VTP_DTYPE_BF16;
   data = t->data;
   if (dtype != t->dtype) {
     if (!(data = converted = convert_weights (t, dtype, error)))

@@ -8,6 +8,7 @@
 #include <json-glib/json-glib.h>
 #include "vtp-safetensors.h"
 #include "vtp-gguf.h"
+#include "vtp-model-path.h"
 
 G_BEGIN_DECLS
 
@@ -24,8 +25,6 @@ typedef struct {
   JsonParser *processor_parser;   /* image processor settings synthesized for an mmproj file */
 } VtpCheckpoint;
 
-/* Where relative model names are looked up (colon-separated directories). */
-#define VTP_MODEL_PATH_ENV "VTP_MODEL_PATH"
 
 /* Resolves @model (a directory or a .gguf file, or a name found under
  * $VTP_MODEL_PATH) and returns the process-wide checkpoint for it, opening
@@ -79,10 +78,11 @@ typedef enum {
   VTP_WEIGHTS_Q4_K,
   VTP_WEIGHTS_Q5_K,
   VTP_WEIGHTS_Q6_K,
+  VTP_WEIGHTS_BF16,
 } VtpWeightType;
 
-/* "auto", "f32", "f16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k" (the
- * elements' weight-type nicks);
+/* "auto", "f32", "f16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k", "bf16"
+ * (the elements' weight-type nicks);
  * FALSE for another name. */
 gboolean vtp_weight_type_from_name (const char *name, VtpWeightType *out);
 

@@ -209,7 +209,7 @@ vtp_llama_state_new (VtpLlama *m, gint max_ctx, gint max_chunk, GError **error)
       || !(s->attn = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, QD, error))
       || !(s->gate = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, c->intermediate_size, error))
       || !(s->up = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, c->intermediate_size, error))
-      || !(s->scores = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, (gint64) c->num_attention_heads * max_chunk,
+      || !(s->scores = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, (gint64) c->num_attention_heads * max_chunk + VTP_ATTENTION_SCORE_PAD_ROWS,
               max_ctx, error))
       || !(s->logits = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, c->vocab_size, error))
       || !(s->rope = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, c->head_dim, error)))

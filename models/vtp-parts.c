@@ -159,6 +159,25 @@ vtp_model_image_config (VtpCheckpoint *c, const VtpModelParts *parts, VtpImageCo
   return !o || vtp_image_config_parse (o, where, out, error);
 }
 
+char *
+vtp_model_chat_template (VtpCheckpoint *c)
+{
+  g_autoptr (JsonParser) p = NULL;
+  JsonNode *root, *t;
+
+  if (c->gguf) {
+    const char *s = vtp_gguf_find (c->gguf, "tokenizer.chat_template") ?
+        vtp_gguf_get_string (c->gguf, "tokenizer.chat_template", NULL) : NULL;
+    return g_strdup (s);
+  }
+  if (!(p = vtp_checkpoint_read_json (c, "tokenizer_config.json", TRUE, NULL))
+      || !(root = json_parser_get_root (p)) || !JSON_NODE_HOLDS_OBJECT (root)
+      || !(t = json_object_get_member (json_node_get_object (root), "chat_template"))
+      || json_node_get_value_type (t) != G_TYPE_STRING)
+    return NULL;
+  return g_strdup (json_node_get_string (t));
+}
+
 VtpTokenizer *
 vtp_model_tokenizer_new (VtpCheckpoint *c, GError **error)
 {

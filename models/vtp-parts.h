@@ -56,4 +56,9 @@ gboolean vtp_model_image_config (VtpCheckpoint *c, const VtpModelParts *parts, V
  * adding BOS / EOS as the file says. */
 VtpTokenizer *vtp_model_tokenizer_new (VtpCheckpoint *c, GError **error);
 
+/* The checkpoint's chat template (Jinja text): a GGUF's
+ * tokenizer.chat_template, else tokenizer_config.json's chat_template when
+ * it is a string; NULL when there is none. */
+char *vtp_model_chat_template (VtpCheckpoint *c);
+
 G_END_DECLS

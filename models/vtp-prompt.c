@@ -107,6 +107,33 @@ vtp_prompt_encode (VtpTokenizer *tok, const char *template, const char *prompt, 
   return g_steal_pointer (&ids);
 }
 
+const char *
+vtp_prompt_template_for_chat (const char *chat_template, const char **family)
+{
+  static const struct {
+    const char *marker, *marker2, *family, *template;
+  } families[] = {
+    { "<|im_start|>", NULL, "ChatML", "<|im_start|>user\n<image>\n{prompt}<|im_end|>\n<|im_start|>assistant\n" },
+    { "<|start_header_id|>", NULL, "Llama 3",
+      "<|start_header_id|>user<|end_header_id|>\n\n<image>\n{prompt}<|eot_id|>"
+      "<|start_header_id|>assistant<|end_header_id|>\n\n" },
+    { "<start_of_turn>", NULL, "Gemma", "<start_of_turn>user\n<image>\n{prompt}<end_of_turn>\n<start_of_turn>model\n" },
+    { "[INST]", NULL, "Llama 2 / Mistral", "[INST] <image>\n{prompt} [/INST]" },
+    { "USER:", "ASSISTANT:", "Vicuna", VTP_LLAVA_TEMPLATE },
+  };
+
+  for (guint i = 0; chat_template && i < G_N_ELEMENTS (families); i++)
+    if (strstr (chat_template, families[i].marker)
+        && (!families[i].marker2 || strstr (chat_template, families[i].marker2))) {
+      if (family)
+        *family = families[i].family;
+      return families[i].template;
+    }
+  if (family)
+    *family = NULL;
+  return NULL;
+}
+
 char *
 vtp_prompt_decode_answer (VtpTokenizer *tok, const gint32 *ids, gsize n_ids, GError **error)
 {

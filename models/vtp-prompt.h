@@ -27,6 +27,15 @@ G_BEGIN_DECLS
 GArray *vtp_prompt_encode (VtpTokenizer *tok, const char *template, const char *prompt, gint32 image_token,
     gboolean marker_required, gint *image_pos, GError **error);
 
+/* The template (in the form above: {prompt} and <image>) of a chat
+ * template's family, recognised by the turn markers its Jinja text writes
+ * (GGUF's tokenizer.chat_template, tokenizer_config.json's chat_template):
+ * ChatML, Llama 3, Gemma, Llama 2 / Mistral ([INST]), Vicuna (USER: /
+ * ASSISTANT:, LLaVA-1.5's). The image goes first in the user's turn, as
+ * the LLaVA releases of each family put it. NULL for another template (the
+ * caller keeps its default); *family (if non-NULL) gets the family's name. */
+const char *vtp_prompt_template_for_chat (const char *chat_template, const char **family);
+
 /* The text of generated @ids, as transformers' decode(skip_special_tokens=True)
  * gives it: special tokens and ids the tokenizer does not know (the padded
  * rows of a vocabulary such as LLaVA's 32064) are left out. */

@@ -189,7 +189,7 @@ vtp_qformer_state_new (const VtpQFormer *m, gint n_image, gint max_text, GError 
       || !(s->v = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, kv_rows, H, error))
       || !(s->attn = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, N, H, error))
       || !(s->ffn = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, N, m->cfg.intermediate_size, error))
-      || !(s->scores = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, (gint64) m->cfg.num_attention_heads * N, kv_rows,
+      || !(s->scores = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, (gint64) m->cfg.num_attention_heads * N + VTP_ATTENTION_SCORE_PAD_ROWS, kv_rows,
               error)))
     return NULL;
   return g_steal_pointer (&s);

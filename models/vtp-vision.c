@@ -240,7 +240,8 @@ vtp_vision_blocks_state_new (VtpDevice *dev, const VtpVisionConfig *cfg, gint T,
       || !(s->v = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, T, D, error))
       || !(s->attn = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, T, D, error))
       || !(s->mlp = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, T, cfg->intermediate_size, error))
-      || !(s->scores = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, (gint64) cfg->num_attention_heads * T, T, error)))
+      || !(s->scores = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, (gint64) cfg->num_attention_heads * T + VTP_ATTENTION_SCORE_PAD_ROWS,
+              T, error)))
     return NULL;
   return g_steal_pointer (&s);
 }
@@ -290,9 +291,11 @@ vtp_vision_block_forward (const VtpVisionConfig *cfg, const VtpVisionLayer *y, V
   const float eps = cfg->layer_norm_eps;
 
   vtp_op_layernorm (s->x, s->h, 0, T, y->ln1_w, y->ln1_b, eps);
-  vtp_op_linear (s->q, 0, s->x, 0, T, y->q_w, y->q_b, FALSE);
-  vtp_op_linear (s->k, 0, s->x, 0, T, y->k_w, y->k_b, FALSE);
-  vtp_op_linear (s->v, 0, s->x, 0, T, y->v_w, y->v_b, FALSE);
+  {
+    const VtpLinearOut qkv[3] = { { s->q, 0, y->q_w, y->q_b }, { s->k, 0, y->k_w, y->k_b },
+        { s->v, 0, y->v_w, y->v_b } };
+    vtp_op_linear_multi (s->x, 0, T, qkv, 3);
+  }
   vtp_op_attention (s->attn, 0, s->q, 0, T, s->k, s->v, 0, T, s->scores, &a);
   vtp_op_linear (s->h, 0, s->attn, 0, T, y->o_w, y->o_b, TRUE);         /* h += out_proj(attn) */
 

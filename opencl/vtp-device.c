@@ -251,6 +251,18 @@ has_x86_int8_dot (const VtpDevice *dev)
 #endif
 }
 
+/* Likewise the bfloat16 dot product (vdpbf16ps, linear.cl). */
+static gboolean
+has_x86_bf16_dot (const VtpDevice *dev)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+  return dev->kind == VTP_DEVICE_KIND_CPU && strstr (dev->name, "Portable Computing Language") != NULL
+      && __builtin_cpu_supports ("avx512bf16");
+#else
+  return FALSE;
+#endif
+}
+
 static gboolean
 build_program (VtpDevice *dev, GError **error)
 {
@@ -271,7 +283,8 @@ build_program (VtpDevice *dev, GError **error)
   }
   /* $VTP_KERNEL_DEFINES: more build options, for trying a kernel's
    * tunables (e.g. -DVNNI_PREFETCH=8192) without rebuilding */
-  options = g_strdup_printf ("-cl-std=CL1.2 -w%s %s", dev->int8_dot ? " -DVTP_X86_VNNI" : "",
+  options = g_strdup_printf ("-cl-std=CL1.2 -w%s%s %s", dev->int8_dot ? " -DVTP_X86_VNNI" : "",
+      dev->bf16_dot ? " -DVTP_X86_BF16" : "",
       g_getenv ("VTP_KERNEL_DEFINES") ? g_getenv ("VTP_KERNEL_DEFINES") : "");
   err = clBuildProgram (dev->program, 1, &dev->id, options, NULL, NULL);
   g_free (options);
@@ -356,6 +369,7 @@ device_open (const DeviceEntry *e, GError **error)
   clGetDeviceInfo (dev->id, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof dev->compute_units, &dev->compute_units, NULL);
   dev->compute_units = MAX (dev->compute_units, 1);
   dev->int8_dot = has_x86_int8_dot (dev) && g_strcmp0 (g_getenv ("VTP_QUANT_DOT"), "float") != 0;
+  dev->bf16_dot = has_x86_bf16_dot (dev) && g_strcmp0 (g_getenv ("VTP_BF16_DOT"), "float") != 0;
   if (dev->kind != VTP_DEVICE_KIND_CPU) {
     size_t max_wg = 0;
     clGetDeviceInfo (dev->id, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof max_wg, &max_wg, NULL);

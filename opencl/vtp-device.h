@@ -34,6 +34,11 @@ typedef struct {
    * $VTP_QUANT_DOT=float (then every path computes on the dequantized
    * weights in float). */
   gboolean int8_dot;
+  /* ... and AVX512-BF16: the products of many rows (prefill, the vision
+   * tower) with BF16 weights round their activations to bfloat16 and take
+   * bfloat16 dot products (vdpbf16ps, float sums), as llama.cpp and
+   * PyTorch's bf16 do. Off with $VTP_BF16_DOT=float. */
+  gboolean bf16_dot;
 } VtpDevice;
 
 #define VTP_TYPE_DEVICE (vtp_device_get_type ())

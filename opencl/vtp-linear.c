@@ -270,6 +270,56 @@ linear_int8_gemm (VtpDevice *dev, VtpTensor *y, gint64 y_row, const VtpTensor *x
   clReleaseMemObject (scratch);
 }
 
+/* The bfloat16 GEMM of linear.cl (BF16 weights in panels, a CPU with
+ * AVX512-BF16): x's rows rounded to bfloat16 pairs once into a scratch
+ * buffer (tile-major, whole tiles; bf16_rows_new), then tiles of BF16_TM
+ * rows of two panels (GROUP_TILES tiles a work-item) per product
+ * (bf16_gemm); q, k and v (vtp_op_linear_multi) share one conversion. */
+#define BF16_TM 12              /* BG_TM of linear.cl */
+
+static gboolean
+bf16_gemm_serves (const VtpDevice *dev, gint64 n_rows, const VtpTensor *w)
+{
+  return w->layout == LAYOUT_P16 && w->dtype == VTP_DTYPE_BF16 && dev->bf16_dot && n_rows > PANEL_TM
+      && vtp_tensor_cols (w) % 2 == 0;
+}
+
+/* The scratch buffer of this conversion's own (the queue runs in order, and
+ * OpenCL keeps the buffer until the kernels that use it are done): release
+ * it after the last launch that reads it. NULL (and a pending error) when
+ * there is no room. */
+static cl_mem
+bf16_rows_new (VtpDevice *dev, const VtpTensor *x, gint64 x_row, gint64 n_rows)
+{
+  const gint64 K = vtp_tensor_cols (x), tiles = (n_rows + BF16_TM - 1) / BF16_TM;
+  const size_t global[1] = { tiles }, one[1] = { 1 };
+  cl_int err;
+  cl_mem scratch = clCreateBuffer (dev->context, CL_MEM_READ_WRITE, (gsize) tiles * BF16_TM * K * 2, NULL,
+      &err);
+
+  if (!check (err == CL_SUCCESS, "linear", "no room for the bfloat16 copy of %" G_GINT64_FORMAT " rows of x: %s",
+          n_rows, vtp_cl_strerror (err)))
+    return NULL;
+  LAUNCH (dev, "x_to_bf16_pairs", 1, global, one, A_MEM (x), A_INT (x_row * K), A_INT (n_rows), A_INT (K),
+      ((VtpArg) { sizeof (cl_mem), &scratch }));
+  return scratch;
+}
+
+static void
+bf16_gemm (VtpDevice *dev, cl_mem xb, VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row,
+    gint64 n_rows, const VtpTensor *w, const VtpTensor *bias, gboolean accumulate)
+{
+  const gint64 N = w->shape[0], K = vtp_tensor_cols (w);
+  const gint64 tiles = (n_rows + BF16_TM - 1) / BF16_TM, per_item = MIN (tiles, GROUP_TILES);
+  /* two whole panels a work-item, then one for the partial panel if any */
+  const size_t global[2] = { (tiles + per_item - 1) / per_item, (N / PANEL + 1) / 2 + (N % PANEL != 0) };
+  const size_t one[2] = { 1, 1 };
+
+  LAUNCH (dev, "linear_p16g_bf16dot", 2, global, one, A_MEM (x), A_INT (x_row * K), A_MEM (w), A_OPT_MEM (bias),
+      A_INT (bias != NULL), A_MEM (y), A_INT (y_row * N), A_INT (n_rows), A_INT (K), A_INT (N), A_INT (accumulate),
+      ((VtpArg) { sizeof (cl_mem), &xb }), A_INT (per_item));
+}
+
 void
 vtp_op_linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_rows,
     const VtpTensor *w, const VtpTensor *bias, gboolean accumulate)
@@ -329,6 +379,14 @@ vtp_op_linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gin
     return;
   }
 
+  if (bf16_gemm_serves (dev, n_rows, w)) {
+    cl_mem xb = bf16_rows_new (dev, x, x_row, n_rows);
+    if (xb) {
+      bf16_gemm (dev, xb, y, y_row, x, x_row, n_rows, w, bias, accumulate);
+      clReleaseMemObject (xb);
+    }
+    return;
+  }
   if (w->layout == LAYOUT_P16) {
     /* Up to PANEL_TM rows: one work-item height per row count. Beyond,
      * tiles of PANEL_TM rows; the rows left over (rest) either in a second
@@ -436,6 +494,22 @@ vtp_op_linear_multi (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpL
   if (vtp_error_is_pending ())
     return;
   if (!multi_fuses (x, x_row, n_rows, outs, n_outs)) {
+    gboolean bf16 = x->dtype == VTP_DTYPE_F32 && rows_in (x, x_row, n_rows);
+    for (gint i = 0; i < n_outs; i++)
+      bf16 = bf16 && bf16_gemm_serves (dev, n_rows, outs[i].w) && vtp_tensor_cols (outs[i].w) == K
+          && vtp_tensor_cols (outs[i].y) == outs[i].w->shape[0] && outs[i].y->dtype == VTP_DTYPE_F32
+          && rows_in (outs[i].y, outs[i].y_row, n_rows)
+          && (!outs[i].bias || (outs[i].bias->dtype == VTP_DTYPE_F32
+                  && vtp_tensor_n_elements (outs[i].bias) == outs[i].w->shape[0]));
+    if (bf16 && n_outs > 1) {
+      /* the products of many rows in bfloat16: x converted once for all */
+      cl_mem xb = bf16_rows_new (dev, x, x_row, n_rows);
+      for (gint i = 0; xb && i < n_outs; i++)
+        bf16_gemm (dev, xb, outs[i].y, outs[i].y_row, x, x_row, n_rows, outs[i].w, outs[i].bias, FALSE);
+      if (xb)
+        clReleaseMemObject (xb);
+      return;
+    }
     for (gint i = 0; i < n_outs; i++)
       vtp_op_linear (outs[i].y, outs[i].y_row, x, x_row, n_rows, outs[i].w, outs[i].bias, FALSE);
     return;

@@ -28,7 +28,8 @@ typedef struct {
 /* Up to 3 products of the same rows of x (q, k and v; gate and up), as
  * that many vtp_op_linear calls; one launch where the device has one for
  * them (one row, the int8 GEMV of one block type, every N a multiple of
- * 16), with the same arithmetic per output. */
+ * 16), and one bfloat16 copy of x for all where they take bfloat16 dot
+ * products, with the same arithmetic per output. */
 void vtp_op_linear_multi (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpLinearOut *outs, gint n_outs);
 
 G_END_DECLS

@@ -66,6 +66,18 @@ void vtp_op_relu (VtpTensor *x, gint64 row, gint64 n_rows) { elementwise ("relu"
 void vtp_op_silu_mul (VtpTensor *g, const VtpTensor *up, gint64 row, gint64 n_rows) { elementwise ("silu_mul", g, up, row, n_rows); }
 void vtp_op_add (VtpTensor *y, const VtpTensor *x, gint64 row, gint64 n_rows) { elementwise ("add_inplace", y, x, row, n_rows); }
 
+/* CPUs take 16 query rows per work-item when there are enough rows to fill
+ * the lanes (prefill, the vision tower, the Q-Former), the head fits its
+ * private block, and the score scratch has room for the last block's 16
+ * rows (VTP_ATTENTION_SCORE_PAD_ROWS beyond heads × rows). */
+static gboolean
+attention_rows16_fits (const VtpDevice *dev, gint64 nq, gint64 nk, const VtpTensor *scores,
+    const VtpAttention *a)
+{
+  return dev->kind == VTP_DEVICE_KIND_CPU && nq >= 8 && a->head_dim % 16 == 0 && a->head_dim <= 128
+      && vtp_tensor_n_elements (scores) >= ((gint64) a->n_heads * nq + VTP_ATTENTION_SCORE_PAD_ROWS) * nk;
+}
+
 void
 vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_row, gint64 nq,
     const VtpTensor *k, const VtpTensor *v, gint64 kv_row, gint64 nk,
@@ -88,6 +100,16 @@ vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_r
           "score scratch too small for %d heads x %" G_GINT64_FORMAT " x %" G_GINT64_FORMAT,
           a->n_heads, nq, nk))
     return;
+  if (attention_rows16_fits (q->dev, nq, nk, scores, a)) {
+    const size_t global16[2] = { (nq + 15) / 16, a->n_heads };
+    LAUNCH (q->dev, "attention_rows16", 2, global16, NULL,
+        A_MEM (q), A_INT (q_row * qw), A_INT (qw),
+        A_MEM (k), A_MEM (v), A_INT (kv_row * kvw), A_INT (kvw),
+        A_MEM (out), A_INT (out_row * ow), A_INT (ow),
+        A_MEM (scores), A_INT (nq), A_INT (nk), A_INT (a->n_heads), A_INT (a->n_kv_heads),
+        A_INT (a->head_dim), A_INT (a->causal), A_INT (a->q_pos0), A_FLOAT (a->scale));
+    return;
+  }
   LAUNCH (q->dev, "attention", 2, global, local,
       A_MEM (q), A_INT (q_row * qw), A_INT (qw),
       A_MEM (k), A_MEM (v), A_INT (kv_row * kvw), A_INT (kvw),

@@ -34,6 +34,13 @@ vtp_probe_fma_gflops (VtpDevice *dev, GError **error)
 }
 
 double
+vtp_probe_bf16_gflops (VtpDevice *dev, GError **error)
+{
+  /* 8 chains of 16 lanes of 2 bfloat16 products */
+  return dev->bf16_dot ? probe_rate (dev, "probe_bf16", 8 * 16 * 2 * 2, error) / 1e9 : 0;
+}
+
+double
 vtp_probe_int8_gops (VtpDevice *dev, GError **error)
 {
   /* 8 chains of 16 lanes of 4 byte products */

@@ -5,7 +5,8 @@
 # other) for SECONDS each (default 60) on a copy of its seed corpus, so the
 # committed corpus only grows by hand. Crashes land in build-fuzz/crashes/;
 # reproduce one with build-fuzz/fuzz/fuzz-TARGET FILE, or without clang with
-# build/fuzz/fuzz-TARGET-smoke -n 0 FILE.
+# build/fuzz/fuzz-TARGET-smoke -n 0 FILE. $FUZZ_RUNS stops a target after
+# that many executions (whichever of the two limits comes first).
 #
 # libFuzzer (libclang_rt.fuzzer-x86_64.a) comes with Debian's libclang-common-15-dev.
 set -eu
@@ -28,6 +29,11 @@ export GST_PLUGIN_PATH=$build/plugins GST_REGISTRY=$build/registry.bin GST_REGIS
 # a GLib critical is a finding, as in the smoke run
 export G_DEBUG=fatal-criticals
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# leaks: the suppressions of the sanitizer run (GLib's and fontconfig's
+# one-time allocations); they match start-up frames, so malloc stacks are
+# unwound in full
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp:print_suppressions=0}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-fast_unwind_on_malloc=0}
 mkdir -p "$build/crashes"
 status=0
 for t in $targets; do
@@ -35,7 +41,8 @@ for t in $targets; do
   mkdir -p "$work"
   cp -n "$root/fuzz/corpus/$t"/* "$work"/
   echo "== $t: $seconds s"
-  "$build/fuzz/fuzz-$t" -max_total_time="$seconds" -max_len=131072 -timeout=10 -rss_limit_mb=4096 \
+  "$build/fuzz/fuzz-$t" -max_total_time="$seconds" ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} -max_len=131072 -timeout=10 \
+    -rss_limit_mb=4096 \
     -artifact_prefix="$build/crashes/$t-" -print_final_stats=1 "$work" 2>"$build/$t.log" || status=1
   grep -E "stat::number_of_executed_units|stat::peak_rss_mb|ERROR|SUMMARY|Test unit written" "$build/$t.log" || true
 done

@@ -15,6 +15,12 @@ typedef struct {
   double latency_sum, latency_worst, first_text_s;
   guint64 described, dropped;   /* vtpencoder's counts */
   char *last_text;
+  guint warnings;               /* warning messages on the bus */
+  /* optional: called every sample_s seconds of the run (elapsed seconds,
+   * the stats so far: produced, texts, warnings) */
+  double sample_s;
+  void (*sample) (double elapsed_s, const void *stats, gpointer data);
+  gpointer sample_data;
 } LiveStats;
 
 static GstPadProbeReturn
@@ -24,10 +30,15 @@ live_count_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
-/* PLAYING for @seconds, then NULL; an error message aborts with it. */
+/* PLAYING for @seconds, then NULL; an error message aborts with it.
+ * @st's sample, sample_s and sample_data are kept (the rest is reset). */
 static G_GNUC_UNUSED void
 live_run (GstElement *pipe, double seconds, LiveStats *st)
 {
+  const double sample_s = st->sample_s;
+  void (*sample) (double, const void *, gpointer) = st->sample;
+  gpointer sample_data = st->sample_data;
+  gint64 next_sample;
   GstElement *src = gst_bin_get_by_name (GST_BIN (pipe), "src"), *vsink = gst_bin_get_by_name (GST_BIN (pipe),
       "vsink"), *enc = gst_bin_get_by_name (GST_BIN (pipe), "enc");
   GstPad *srcpad = gst_element_get_static_pad (src, "src");
@@ -36,14 +47,24 @@ live_run (GstElement *pipe, double seconds, LiveStats *st)
   GstStructure *stats;
 
   memset (st, 0, sizeof *st);
+  st->sample_s = sample_s;
+  st->sample = sample;
+  st->sample_data = sample_data;
+  next_sample = start + (gint64) (sample_s * G_USEC_PER_SEC);
   gst_pad_add_probe (srcpad, GST_PAD_PROBE_TYPE_BUFFER, live_count_buffer, &st->produced, NULL);
   if (gst_element_set_state (pipe, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
     g_error ("the pipeline does not start");
   while (g_get_monotonic_time () < end) {
     GstMessage *m = gst_bus_timed_pop (bus, 100 * GST_MSECOND);
     const GstStructure *s;
+    if (sample && sample_s > 0 && g_get_monotonic_time () >= next_sample) {
+      sample ((g_get_monotonic_time () - start) / 1e6, st, sample_data);
+      next_sample += (gint64) (sample_s * G_USEC_PER_SEC);
+    }
     if (!m)
       continue;
+    if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_WARNING)
+      st->warnings++;
     if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR) {
       GError *e;
       gst_message_parse_error (m, &e, NULL);

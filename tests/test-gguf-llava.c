@@ -6,6 +6,7 @@
  * values within 1e-5, every tensor after them within 1e-4 (fp32), the
  * prompt's ids and the greedy continuation identical. */
 #include <string.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 #include "vtp-vision.h"
 #include "vtp-projector.h"
@@ -174,6 +175,150 @@ test_mmproj_alone (void)
   vtp_checkpoint_unref (c);
 }
 
+/* The tower's features and the projector's output of the mmproj file at
+ * @path loaded with @wtype, on the reference pixel values (host copies). */
+static void
+tower_and_projector (const char *path, VtpWeightType wtype, float **features_out, float **embeds_out,
+    gsize *n_features, gsize *n_embeds)
+{
+  g_autoptr (GError) error = NULL;
+  VtpCheckpoint *c = vtp_checkpoint_open (path, &error);
+  VtpModelParts parts;
+  VtpVisionFeatures feats;
+  g_autoptr (VtpVisionTower) tower = NULL;
+  g_autoptr (VtpVisionState) vs = NULL;
+  g_autoptr (VtpProjector) proj = NULL;
+  g_autoptr (VtpTensor) features = NULL, hidden = NULL, embeds = NULL;
+  gint rows, width;
+
+  g_assert_no_error (error);
+  g_assert_true (vtp_model_parts_read (c, &parts, &error));
+  vtp_model_features (&parts, &feats);
+  tower = vtp_vision_tower_load (c, vtp_model_vision_prefix (c, &parts, NULL), &parts.vision, &feats, dev, wtype,
+      &error);
+  g_assert_no_error (error);
+  vs = vtp_vision_state_new (tower, &error);
+  g_assert_no_error (error);
+  g_assert_true (vtp_tensor_write (vs->pixels, 0, reference_tensor (ref, "pixel_values")->data,
+          vtp_tensor_n_bytes (vs->pixels), &error));
+  rows = vtp_vision_tower_feature_rows (tower);
+  width = vtp_vision_tower_feature_width (tower);
+  features = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, width, &error);
+  vtp_vision_tower_forward (tower, vs, features);
+  proj = vtp_projector_load (c, vtp_model_projector_prefix (c, NULL), &parts.llava, width, dev, wtype, &error);
+  g_assert_no_error (error);
+  hidden = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, proj->out_width, &error);
+  embeds = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, proj->out_width, &error);
+  g_assert_no_error (error);
+  vtp_projector_forward (proj, features, rows, hidden, embeds);
+  *features_out = device_values (features);
+  *embeds_out = device_values (embeds);
+  *n_features = (gsize) rows * width;
+  *n_embeds = (gsize) rows * proj->out_width;
+  vtp_model_parts_clear (&parts);
+  vtp_checkpoint_unref (c);
+}
+
+/* A quantized mmproj file (tools/quantize_mmproj.py: the fixture's tower
+ * and projector matrices in Q8_0 by the gguf package's reference
+ * quantizer; llama.cpp's converters write F16/F32 only): its tensors are
+ * used as they are, and give exactly what the F32 file quantized at load
+ * (weight-type=q8_0, the same reference quantizer) gives, within the
+ * quantization's error of transformers' float output. */
+static void
+test_mmproj_q8_0 (void)
+{
+  g_autofree char *q8 = fixture_path ("gguf-llava-q8_0/mmproj-model-q8_0.gguf");
+  g_autofree char *f32 = fixture_path ("gguf-llava/mmproj-model-f32.gguf");
+  g_autofree float *fq = NULL, *eq = NULL, *fl = NULL, *el = NULL;
+  gsize nf, ne, nf2, ne2;
+
+  tower_and_projector (q8, VTP_WEIGHTS_KEEP, &fq, &eq, &nf, &ne);
+  tower_and_projector (f32, VTP_WEIGHTS_Q8_0, &fl, &el, &nf2, &ne2);
+  g_assert_cmpuint (nf, ==, nf2);
+  g_assert_cmpuint (ne, ==, ne2);
+  g_assert_cmpmem (fq, nf * 4, fl, nf * 4);
+  g_assert_cmpmem (eq, ne * 4, el, ne * 4);
+  /* Q8_0 (weights and, in the int8 products, activations) against float:
+   * measured max abs errors 0.014 (features) and 0.047 (projector output,
+   * values up to ~3); a wrong block mapping is off by O(1) */
+  g_assert_cmpfloat (reference_error (ref, "vision_features", fq, nf, 0), <=, 0.1);
+  g_assert_cmpfloat (reference_error (ref, "projector_output", eq, ne, 0), <=, 0.1);
+  g_assert_cmpfloat (reference_error (ref, "projector_output", eq, ne, 0), >, 0);
+}
+
+/* Chat templates: the family of a Jinja text (short texts that write each
+ * family's turn markers, as the published templates do), and where a
+ * checkpoint's comes from: a GGUF's tokenizer.chat_template (none in the
+ * fixture pair), tokenizer_config.json's chat_template (a directory of
+ * links to the tiny LLaVA with one written here). */
+static void
+test_chat_template (void)
+{
+  static const struct { const char *jinja, *family, *starts; } cases[] = {
+    { "{% for m in messages %}{{'<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n'}}{% endfor %}",
+      "ChatML", "<|im_start|>user\n<image>\n" },
+    { "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' }}", "Llama 3",
+      "<|start_header_id|>user" },
+    { "{{ '<start_of_turn>' + role + '\n' }}", "Gemma", "<start_of_turn>user" },
+    { "{{ bos_token + '[INST] ' + message['content'] + ' [/INST]' }}", "Llama 2 / Mistral", "[INST] <image>" },
+    { "{% if m['role'] == 'user' %}USER: {{ m['content'] }} {% else %}ASSISTANT: {{ m['content'] }}{% endif %}",
+      "Vicuna", "USER: <image>" },
+  };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *src = fixture_path ("llava-tiny-q"), *dir = g_dir_make_tmp ("vtp-chat-XXXXXX", &error);
+  g_autofree char *pair = fixture_path ("gguf-llava"), *chat = NULL, *cfg = NULL;
+  const char *family = "unset", *name;
+  VtpCheckpoint *c;
+  GDir *d;
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    const char *t = vtp_prompt_template_for_chat (cases[i].jinja, &family);
+    g_assert_cmpstr (family, ==, cases[i].family);
+    g_assert_true (g_str_has_prefix (t, cases[i].starts));
+    g_assert_nonnull (strstr (t, "{prompt}"));
+    g_assert_nonnull (strstr (t, VTP_IMAGE_MARKER));
+  }
+  g_assert_null (vtp_prompt_template_for_chat ("{{ messages[0]['content'] }}", &family));
+  g_assert_null (family);
+  g_assert_null (vtp_prompt_template_for_chat (NULL, NULL));
+
+  c = vtp_checkpoint_open (pair, &error);
+  g_assert_no_error (error);
+  g_assert_null (vtp_model_chat_template (c));
+  vtp_checkpoint_unref (c);
+
+  g_assert_no_error (error);
+  d = g_dir_open (src, 0, &error);
+  g_assert_no_error (error);
+  while ((name = g_dir_read_name (d)))
+    if (!g_str_equal (name, "tokenizer_config.json")) {
+      g_autofree char *from = g_build_filename (src, name, NULL), *to = g_build_filename (dir, name, NULL);
+      g_assert_cmpint (symlink (from, to), ==, 0);
+    }
+  g_dir_close (d);
+  cfg = g_build_filename (dir, "tokenizer_config.json", NULL);
+  g_assert_true (g_file_set_contents (cfg, "{\"chat_template\": \"{{'<|im_start|>user'}}\"}", -1, &error));
+  c = vtp_checkpoint_open (dir, &error);
+  g_assert_no_error (error);
+  chat = vtp_model_chat_template (c);
+  g_assert_cmpstr (chat, ==, "{{'<|im_start|>user'}}");
+  vtp_checkpoint_unref (c);
+  /* a list of named templates (HF's other form) is not a template vtp reads */
+  g_assert_true (g_file_set_contents (cfg, "{\"chat_template\": [{\"name\": \"default\", \"template\": \"x\"}]}", -1,
+          &error));
+  c = vtp_checkpoint_open (dir, &error);
+  g_assert_null (vtp_model_chat_template (c));
+  vtp_checkpoint_unref (c);
+  d = g_dir_open (dir, 0, NULL);
+  while ((name = g_dir_read_name (d))) {
+    g_autofree char *p = g_build_filename (dir, name, NULL);
+    g_unlink (p);
+  }
+  g_dir_close (d);
+  g_rmdir (dir);
+}
+
 /* A vocabulary without "<image>" (LLaVA-1.5's own GGUF files): the text
  * before the marker (with the BOS) and after it are tokenized apart, one
  * placeholder between. */
@@ -262,7 +407,9 @@ main (int argc, char **argv)
   ref = reference_open ("gguf-llava");
   g_test_add_func ("/gguf-llava/pair", test_pair);
   g_test_add_func ("/gguf-llava/mmproj-alone", test_mmproj_alone);
+  g_test_add_func ("/gguf-llava/mmproj-q8_0", test_mmproj_q8_0);
   g_test_add_func ("/gguf-llava/split-prompt", test_split_prompt);
+  g_test_add_func ("/gguf-llava/chat-template", test_chat_template);
   g_test_add_func ("/gguf-llava/bad-mmproj", test_bad_mmproj);
   rc = g_test_run ();
   vtp_safetensors_free (ref);

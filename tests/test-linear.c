@@ -5,7 +5,11 @@
  * 16, N not a multiple of 16, N below one panel). Each case also runs with
  * VTP_LINEAR_AS_GPU=1, which makes a CPU device take the GPU kernels (plain
  * weights, work-group GEMV, local-memory tiled GEMM) so that they are
- * checked without a GPU. */
+ * checked without a GPU. On CPUs with AVX512-BF16, products of more than 6
+ * rows with packed BF16 weights take bfloat16 dot products: their reference
+ * rounds x to bfloat16 as the kernel does (except in the plain columns past
+ * the last whole panel, computed in float), and the GEMM cases also run
+ * with the float kernels. */
 #include "test-util.h"
 
 typedef enum { W_PLAIN, W_PACKED } WeightKind;
@@ -61,22 +65,29 @@ test_linear_case (gint64 M, gint64 K, gint64 N, VtpDType dtype, WeightKind kind,
   if (kind == W_PLAIN)
     g_assert_cmpuint (tw->layout, ==, 0);
 
+  /* the bfloat16 path (vtp-linear.c): x rounded to bfloat16 in the whole panels */
+  const gboolean bf16_x = dev->bf16_dot && dtype == VTP_DTYPE_BF16 && tw->layout == 1 && M > 6 && K % 2 == 0
+      && !g_getenv ("VTP_LINEAR_AS_GPU");
+
   /* the rows around the product (before y_row, after the last) must stay */
   for (gint64 i = 0; i < (M + y_row + 1) * N; i++)
     want[i] = y0[i];
   for (gint64 m = 0; m < M; m++)
     for (gint64 n = 0; n < N; n++) {
       double s = with_bias ? b[n] : 0;
-      for (gint64 k = 0; k < K; k++)
-        s += (double) x[(m + x_row) * K + k] * w[n * K + k];
+      for (gint64 k = 0; k < K; k++) {
+        const float xv = x[(m + x_row) * K + k];
+        s += (double) (bf16_x && n < (N & ~15) ? vtp_bf16_to_f32 (vtp_f32_to_bf16 (xv)) : xv) * w[n * K + k];
+      }
       want[(m + y_row) * N + n] = accumulate ? want[(m + y_row) * N + n] + s : s;
     }
   vtp_op_linear (ty, y_row, tx, x_row, M, tw, with_bias ? tb : NULL, accumulate);
   got = device_values (ty);
   g_snprintf (what, sizeof what, "linear M=%" G_GINT64_FORMAT " K=%" G_GINT64_FORMAT " N=%"
-      G_GINT64_FORMAT " %s %s layout %u%s%s%s", M, K, N, vtp_dtype_name (dtype),
+      G_GINT64_FORMAT " %s %s layout %u%s%s%s%s", M, K, N, vtp_dtype_name (dtype),
       kind == W_PLAIN ? "plain" : "packed", tw->layout, with_bias ? " bias" : "",
-      accumulate ? " accumulate" : "", g_getenv ("VTP_LINEAR_AS_GPU") ? " as-gpu" : "");
+      accumulate ? " accumulate" : "", g_getenv ("VTP_LINEAR_AS_GPU") ? " as-gpu" : "",
+      bf16_x ? " bf16-dot" : "");
   if (g_test_verbose ())
     g_printerr ("%s\n", what);
   assert_close (got, want, (M + y_row + 1) * N, 1e-4 * sqrt (K), what);
@@ -131,6 +142,65 @@ test_gemm (void)
   run_case (70, 96, 130, FALSE, TRUE);          /* N % 16 = 2 */
   run_case (66, 24, 7, TRUE, FALSE);            /* N below one panel */
   run_case (2, 3, 1, TRUE, FALSE);
+  run_case (25, 101, 32, TRUE, FALSE);          /* K odd: no bfloat16 pairs */
+  run_case (7, 512, 48, FALSE, TRUE);           /* 7 rows: one bfloat16 tile, 3 panels */
+}
+
+/* The GEMM cases again with the float kernels where the device would take
+ * bfloat16 dot products for BF16 weights. */
+static void
+test_gemm_float (void)
+{
+  const gboolean bf16_dot = dev->bf16_dot;
+
+  if (!bf16_dot) {
+    g_test_skip ("the device has no bfloat16 dot products: test_gemm covered the float kernels");
+    return;
+  }
+  dev->bf16_dot = FALSE;
+  test_gemm ();
+  dev->bf16_dot = bf16_dot;
+}
+
+/* vtp_op_linear_multi over many rows (q | k | v of a vision tower or a
+ * prefill: with BF16 weights one bfloat16 copy of x serves the three)
+ * equals the products one by one, bit for bit, for every weight type. */
+static void
+test_multi_rows (void)
+{
+  const gint64 M = 30, K = 520, Ns[3] = { 64, 40, 50 };
+
+  for (guint t = 0; t < G_N_ELEMENTS (types); t++) {
+    GRand *r = g_rand_new_with_seed (77 + t);
+    float *x = random_floats (r, M * K, 1.0);
+    VtpTensor *tx = upload (x, M, K), *tw[3], *tb[3], *ty[3], *tz[3];
+    VtpLinearOut outs[3];
+
+    for (gint i = 0; i < 3; i++) {
+      float *w = random_floats (r, Ns[i] * K, 0.5), *b = random_floats (r, Ns[i], 1.0);
+      g_autofree float *zeros = g_new0 (float, M * Ns[i]);
+      tw[i] = weight_new (w, Ns[i], K, types[t], W_PACKED);
+      tb[i] = i == 1 ? NULL : upload (b, 1, Ns[i]);
+      ty[i] = upload (zeros, M, Ns[i]);
+      tz[i] = upload (zeros, M, Ns[i]);
+      outs[i] = (VtpLinearOut) { ty[i], 0, tw[i], tb[i] };
+      g_free (w);
+      g_free (b);
+    }
+    vtp_op_linear_multi (tx, 0, M, outs, 3);
+    for (gint i = 0; i < 3; i++) {
+      g_autofree float *got = NULL, *want = NULL;
+      vtp_op_linear (tz[i], 0, tx, 0, M, tw[i], tb[i], FALSE);
+      got = device_values (ty[i]);
+      want = device_values (tz[i]);
+      if (memcmp (got, want, M * Ns[i] * sizeof (float)) != 0)
+        g_error ("linear_multi %s output %d differs from vtp_op_linear", vtp_dtype_name (types[t]), i);
+      vtp_tensor_free (tw[i]); vtp_tensor_free (tb[i]); vtp_tensor_free (ty[i]); vtp_tensor_free (tz[i]);
+    }
+    g_free (x);
+    vtp_tensor_free (tx);
+    g_rand_free (r);
+  }
 }
 
 /* The GPU kernels, on whatever device runs the test. */
@@ -222,7 +292,9 @@ main (int argc, char **argv)
   g_test_add_func ("/linear/unaligned-source", test_unaligned_source);
   g_test_add_func ("/linear/gemv", test_gemv);
   g_test_add_func ("/linear/short", test_short);
+  g_test_add_func ("/linear/gemm-float", test_gemm_float);
   g_test_add_func ("/linear/gemm", test_gemm);
+  g_test_add_func ("/linear/multi-rows", test_multi_rows);
   g_test_add_func ("/linear/as-gpu", test_as_gpu);
   return g_test_run ();
 }

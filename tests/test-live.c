@@ -135,7 +135,7 @@ test_live_overlay (void)
       "video/x-raw,format=RGB,width=160,height=120,framerate=30/1 ! tee name=t "
       "t. ! queue ! textoverlay name=o ! videoconvert ! fakesink name=vsink sync=true max-lateness=33000000 "
       "t. ! vtpencoder name=enc ! vtpprojector name=proj ! vtpllm name=llm max-new-tokens=12 ! o.text_sink");
-  LiveStats st;
+  LiveStats st = { 0 };
 
   live_run (pipe, 10, &st);
   g_test_message ("10 s live: %d frames produced, %" G_GUINT64_FORMAT " rendered, %" G_GUINT64_FORMAT

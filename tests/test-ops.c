@@ -122,8 +122,11 @@ test_activations (void)
   g_rand_free (r);
 }
 
+/* @pad_rows: extra score rows; VTP_ATTENTION_SCORE_PAD_ROWS lets CPUs take
+ * the blocked kernel (16 query rows per work-item) where the shape allows */
 static void
-attention_case (gint H, gint Hkv, gint d, gint nq, gint nk, gboolean causal, gint q_pos0)
+attention_case_scratch (gint H, gint Hkv, gint d, gint nq, gint nk, gboolean causal, gint q_pos0,
+    gint pad_rows)
 {
   GRand *r = g_rand_new_with_seed (H * 31 + d * 7 + nq + nk);
   const gint qw = H * d, kw = Hkv * d + 3;          /* kv rows wider than needed: stride test */
@@ -133,7 +136,7 @@ attention_case (gint H, gint Hkv, gint d, gint nq, gint nk, gboolean causal, gin
   VtpTensor *tq = upload (q, nq + q_row, qw), *tk = upload (k, nk + kv_row, kw), *tv = upload (v, nk + kv_row, kw);
   VtpTensor *to = upload (q, nq + q_row, qw);
   g_autoptr (GError) error = NULL;
-  VtpTensor *ts = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, H * nq, nk, &error);
+  VtpTensor *ts = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, H * nq + pad_rows, nk, &error);
   double *want = g_new (double, (nq + q_row) * qw), *p = g_new (double, nk);
   const float scale = 1.0f / sqrtf (d);
   VtpAttention a = { H, Hkv, d, causal, q_pos0, scale };
@@ -173,12 +176,23 @@ attention_case (gint H, gint Hkv, gint d, gint nq, gint nk, gboolean causal, gin
 }
 
 static void
+attention_case (gint H, gint Hkv, gint d, gint nq, gint nk, gboolean causal, gint q_pos0)
+{
+  attention_case_scratch (H, Hkv, d, nq, nk, causal, q_pos0, 0);
+  attention_case_scratch (H, Hkv, d, nq, nk, causal, q_pos0, VTP_ATTENTION_SCORE_PAD_ROWS);
+}
+
+static void
 test_attention (void)
 {
   attention_case (4, 4, 16, 9, 9, FALSE, 0);      /* ViT: bidirectional */
   attention_case (4, 2, 16, 9, 9, TRUE, 0);       /* GQA prefill */
   attention_case (6, 2, 12, 1, 14, TRUE, 13);     /* decode step, odd head_dim */
   attention_case (2, 1, 64, 3, 10, TRUE, 7);      /* chunk after a cache */
+  attention_case (16, 16, 64, 40, 40, FALSE, 0);  /* ViT-shaped, last block partial */
+  attention_case (8, 2, 64, 37, 50, TRUE, 13);    /* GQA chunk after a cache, 8-key steps and tail */
+  attention_case (4, 4, 128, 20, 20, TRUE, 0);    /* head_dim 128 (7B) */
+  attention_case (2, 2, 32, 16, 577, FALSE, 0);   /* Q-Former-like: few queries, many keys */
 }
 
 static void

@@ -18,7 +18,9 @@ Steps:
      converter needs (see tools/llava_mmproj.py). A non-default image mean
      and std are given so that the test sees them come from the file's
      metadata;
-  3. the reference: transformers' LlavaForConditionalGeneration with the
+  3. tools/quantize_mmproj.py writes the same mmproj with its matrices in
+     Q8_0 (gguf-llava-q8_0/mmproj-model-q8_0.gguf);
+  4. the reference: transformers' LlavaForConditionalGeneration with the
      tower and projector weights read back from the mmproj file (so F16
      rounding included), the image preprocessed with that mean and std:
      pixel values, the tower's selected features, the projector's output,
@@ -116,6 +118,12 @@ def main():
              os.path.join(OUT, "llm-f32.gguf")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         llava_mmproj.convert(model, os.path.join(OUT, "mmproj-model-f32.gguf"), src, args.converter_python,
                              f32=True, mean=MEAN, std=STD)
+    # the same mmproj with its matrices in Q8_0 (the gguf package's reference
+    # quantizer; llama.cpp's converters write F16/F32 only)
+    os.makedirs(OUT + "-q8_0", exist_ok=True)
+    subprocess.check_call([sys.executable, os.path.join(ROOT, "tools", "quantize_mmproj.py"),
+                           os.path.join(OUT, "mmproj-model-f32.gguf"),
+                           os.path.join(OUT + "-q8_0", "mmproj-model-q8_0.gguf"), "q8_0"])
     kept = load_mmproj_weights(model, os.path.join(OUT, "mmproj-model-f32.gguf"))
     shutil.copy(os.path.join(SOURCE, "image.png"), os.path.join(OUT, "image.png"))
 

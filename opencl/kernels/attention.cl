@@ -84,6 +84,110 @@ __kernel void attention (__global const float *q, int q_off, int q_stride,
   }
 }
 
+/* The CPU kernel for many query rows: a work-item takes 16 query rows of one
+ * head and keeps them in the 16 lanes of a float16, so a key's scores for
+ * all 16 rows are one vector: the dot products need no horizontal sums, and
+ * the softmax's maximum and sum run down the keys lane by lane. The query
+ * block is transposed once into private memory (qt[c] = the 16 rows' element
+ * c). Scores go through @scores as [key][16 rows], in the region of
+ * 16 × nk floats that starts at row h·nq + r0 (the launcher checks that the
+ * last block's region fits). Three passes over the keys, each streaming
+ * from L2: scores and their maximum, exponentials and their sum, then the
+ * value rows, 16 output columns at a time (16 accumulators). */
+#define ATTN16_MAX_D 128
+
+__kernel void attention_rows16 (__global const float *q, int q_off, int q_stride,
+    __global const float *k, __global const float *v, int kv_off, int kv_stride,
+    __global float *out, int out_off, int out_stride,
+    __global float *scores, int nq, int nk, int H, int Hkv, int d,
+    int causal, int q_pos0, float scale)
+{
+  const int r0 = get_global_id (0) * 16, h = get_global_id (1);
+  const int g = h / (H / Hkv);
+  const int nrows = min (16, nq - r0);
+  const int first_masked = q_pos0 + r0 + 1;    /* keys from here are hidden from some rows */
+  const int last = causal ? min (nk, q_pos0 + r0 + nrows) : nk;
+  __global float *st = scores + ((size_t) h * nq + r0) * nk;
+  __global const float *kh = k + kv_off + g * d;
+  __global const float *vh = v + kv_off + g * d;
+  const float16 row_pos = (float16) (q_pos0 + r0) + (float16) (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+      12, 13, 14, 15);
+  float qt[ATTN16_MAX_D * 16];
+
+  for (int r = 0; r < 16; r++) {
+    __global const float *qr = q + q_off + (size_t) (r0 + r) * q_stride + h * d;
+    for (int c = 0; c < d; c++)
+      qt[c * 16 + r] = r < nrows ? qr[c] : 0.0f;
+  }
+
+  /* pass 1: scores, 8 keys at a time for 8 independent FMA chains */
+  float16 mx = -INFINITY;
+  int j = 0;
+  for (; j + 8 <= last; j += 8) {
+    float16 a[8];
+#pragma unroll
+    for (int u = 0; u < 8; u++)
+      a[u] = 0.0f;
+    for (int c = 0; c < d; c++) {
+      const float16 qc = vload16 (c, qt);
+#pragma unroll
+      for (int u = 0; u < 8; u++)
+        a[u] = fma (qc, (float16) kh[(size_t) (j + u) * kv_stride + c], a[u]);
+    }
+#pragma unroll
+    for (int u = 0; u < 8; u++) {
+      float16 s = a[u] * scale;
+      if (causal && j + u >= first_masked)
+        s = select (s, (float16) -INFINITY, row_pos < (float16) (j + u));
+      mx = fmax (mx, s);
+      vstore16 (s, j + u, st);
+    }
+  }
+  for (; j < last; j++) {
+    float16 a = 0.0f;
+    for (int c = 0; c < d; c++)
+      a = fma (vload16 (c, qt), (float16) kh[(size_t) j * kv_stride + c], a);
+    float16 s = a * scale;
+    if (causal && j >= first_masked)
+      s = select (s, (float16) -INFINITY, row_pos < (float16) j);
+    mx = fmax (mx, s);
+    vstore16 (s, j, st);
+  }
+
+  /* pass 2: exponentials and their sums */
+  float16 sum = 0.0f;
+  for (j = 0; j < last; j++) {
+    const float16 e = exp (vload16 (j, st) - mx);
+    vstore16 (e, j, st);
+    sum += e;
+  }
+  const float16 inv = 1.0f / sum;
+
+  /* pass 3: probabilities times value rows, 16 columns at a time */
+  for (int c0 = 0; c0 < d; c0 += 16) {
+    float16 acc[16];
+#pragma unroll
+    for (int i = 0; i < 16; i++)
+      acc[i] = 0.0f;
+    for (j = 0; j < last; j++) {
+      const float16 p = vload16 (j, st);
+      __global const float *vr = vh + (size_t) j * kv_stride + c0;
+#pragma unroll
+      for (int i = 0; i < 16; i++)
+        acc[i] = fma (p, (float16) vr[i], acc[i]);
+    }
+    /* lanes are rows: transpose through private memory on the way out */
+#pragma unroll
+    for (int i = 0; i < 16; i++)
+      vstore16 (acc[i] * inv, i, qt);
+    for (int r = 0; r < nrows; r++) {
+      __global float *o = out + out_off + (size_t) (r0 + r) * out_stride + h * d + c0;
+      for (int i = 0; i < 16; i++)
+        o[i] = qt[i * 16 + r];
+    }
+  }
+}
+
 /* LLaMA-Adapter's adapted attention: out[i, head h] += gate[h] *
  * softmax(q_i·pkᵀ·scale) · pv over the np adaption-prompt positions, a
  * softmax of its own (separate from the causal one), keys not rotated. One

@@ -400,3 +400,166 @@ __kernel void gemm_##T (__global const float *x, int x_off,                  \
 DEFINE_LINEAR (f32, float)
 DEFINE_LINEAR (f16, half)
 DEFINE_LINEAR (bf16, ushort)
+
+#ifdef VTP_X86_BF16
+/* ---- bfloat16 dot products (CPUs with AVX512-BF16; vtp-linear.c launches
+ * these for BF16 weights in layout 1 and more than PANEL_TM rows) ----
+ *
+ * vdpbf16ps adds, in each 32-bit lane i, a[2i]·b[2i] + a[2i+1]·b[2i+1] (the
+ * two bfloat16 of the lane, low half first) to a float: two steps of K at
+ * once, at twice the FMA's rate. x's rows are rounded to bfloat16 once, as
+ * pairs of steps (x_to_bf16_pairs); the weight panel, whose 32-bit words
+ * pair columns j and j + 8 of one step, is regrouped per block into words
+ * that pair steps k and k + 1 of one column. Sums stay in float. */
+typedef float vtp_bf_v16sf __attribute__ ((vector_size (64)));
+typedef int vtp_bf_v16si __attribute__ ((vector_size (64)));
+#define BF16DOT __attribute__ ((target ("avx512bf16,avx512f")))
+#define BG_KB 256               /* steps of K per block of regrouped weights */
+#define BG_TM 12                /* rows per tile (vtp-linear.c's BF16_TM) */
+
+BF16DOT inline float16 dpbf16 (float16 acc, uint16 a, uint16 b)
+{
+  return as_float16 (__builtin_ia32_dpbf16ps_512 ((vtp_bf_v16sf) acc, (vtp_bf_v16si) a, (vtp_bf_v16si) b));
+}
+
+/* float → bfloat16 bits, rounded to nearest even; NaN stays a (quiet) NaN */
+inline uint16 bf16_bits16 (float16 f)
+{
+  const uint16 u = as_uint16 (f);
+  return select ((u + 0x7fffu + ((u >> 16) & 1u)) >> 16, (u >> 16) | 0x40u, as_uint16 (isnan (f)));
+}
+
+/* x's rows as bfloat16 pairs, tile-major for linear_p16g_bf16dot: pair p
+ * (steps 2p, 2p + 1; bf16 (x[m, 2p]) | bf16 (x[m, 2p + 1]) << 16) of row
+ * m = 12 t + i is at xb[(t · K / 2 + p) · 12 + i], so that a step pair's 12
+ * rows are adjacent. A work-item per tile, 8 pairs of its 12 rows at a
+ * time, transposed through private memory (rows from M on are zeros). K is
+ * even. */
+__kernel void x_to_bf16_pairs (__global const float *x, int x_off, int M, int K, __global uint *xb)
+{
+  const int t = get_global_id (0), K2 = K / 2;
+  __global uint *o = xb + (size_t) t * K2 * BG_TM;
+  uint tmp[BG_TM * 8];
+  int p = 0;
+  for (; p + 8 <= K2; p += 8) {
+    UNROLL
+    for (int i = 0; i < BG_TM; i++) {
+      const int m = t * BG_TM + i;
+      uint8 pairs = 0;
+      if (m < M) {
+        const uint16 a = bf16_bits16 (vload16 (0, x + x_off + (size_t) m * K + 2 * p));
+        pairs = a.even | (a.odd << 16);
+      }
+      vstore8 (pairs, i, tmp);
+    }
+    for (int j = 0; j < 8; j++)
+      UNROLL
+      for (int i = 0; i < BG_TM; i++)
+        o[(size_t) (p + j) * BG_TM + i] = tmp[i * 8 + j];
+  }
+  for (; p < K2; p++)
+    for (int i = 0; i < BG_TM; i++) {
+      const int m = t * BG_TM + i;
+      __global const float *xr = x + x_off + (size_t) min (m, M - 1) * K + 2 * p;
+      const uint16 a = bf16_bits16 ((float16) (xr[0], xr[1], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0));
+      o[(size_t) p * BG_TM + i] = m < M ? a.s0 | (a.s1 << 16) : 0;
+    }
+}
+
+/* acc[j][i] += the dot products of the pn step pairs of panel j (of @np:
+ * 1 or 2) in wbuf[j] (16 columns a pair) with row i's pairs at xt[12 p + i].
+ * Two panels share each broadcast of x: 2 loads of weights and 12 of x per
+ * 24 dot products (with one panel the broadcasts held it to ~64% of the
+ * instruction's peak). Out of line with the target attribute: the kernel
+ * cannot carry it (PoCL inlines kernels into a work-group function built
+ * for the plain CPU, as quant.cl notes). */
+BF16DOT void bf16_tiles2 (const uint *wbuf, int np, int pn, __global const uint *xt, float16 *acc)
+{
+  float16 a[BG_TM], b[BG_TM];
+  UNROLL
+  for (int i = 0; i < BG_TM; i++) {
+    a[i] = acc[i];
+    b[i] = acc[BG_TM + i];
+  }
+  if (np == 2)
+    for (int p = 0; p < pn; p++) {
+      const uint16 wa = vload16 (p, wbuf), wb = vload16 (BG_KB / 2 + p, wbuf);
+      UNROLL
+      for (int i = 0; i < BG_TM; i++) {
+        const uint16 xv = (uint16) xt[p * BG_TM + i];
+        a[i] = dpbf16 (a[i], xv, wa);
+        b[i] = dpbf16 (b[i], xv, wb);
+      }
+    }
+  else
+    for (int p = 0; p < pn; p++) {
+      const uint16 wa = vload16 (p, wbuf);
+      UNROLL
+      for (int i = 0; i < BG_TM; i++)
+        a[i] = dpbf16 (a[i], (uint16) xt[p * BG_TM + i], wa);
+    }
+  UNROLL
+  for (int i = 0; i < BG_TM; i++) {
+    acc[i] = a[i];
+    acc[BG_TM + i] = b[i];
+  }
+}
+
+/* The GEMM: a work-item computes @tiles tiles of BG_TM rows (rows from M on
+ * are computed as zeros and not stored) of two panels, 2 j and 2 j + 1 (one
+ * where the count of whole panels is odd), K in blocks of BG_KB steps whose
+ * regrouped weights (8 KB a panel) serve every tile; partial sums stay in y
+ * between blocks (bias added with the first). The work-items past the
+ * panels take the last, partial panel (N not a multiple of 16), which is
+ * plain: p16_tail_bf16 on x in float. */
+__kernel void linear_p16g_bf16dot (__global const float *x, int x_off,
+    __global const ushort *w, __global const float *bias, int has_bias,
+    __global float *y, int y_off, int M, int K, int N, int accumulate,
+    __global const uint *xb, int tiles)
+{
+  const int t0 = get_global_id (0) * tiles, n0 = get_global_id (1) * 32;
+  const int nt = min (tiles, (M + BG_TM - 1) / BG_TM - t0), K2 = K / 2;
+  const int np = min (2, (N >> 4) - (n0 >> 4));
+  uint wbuf[BG_KB / 2 * 16 * 2];
+  if (nt <= 0)
+    return;
+  if (np <= 0) {
+    if ((N & 15) == 0)
+      return;
+    p16_tail_bf16 (x, x_off, w, bias, has_bias, y, y_off, t0 * BG_TM, min ((t0 + nt) * BG_TM, M), K, N,
+        N & ~15, accumulate);
+    return;
+  }
+  for (int k0 = 0; k0 < K; k0 += BG_KB) {
+    const int p0 = k0 / 2, pn = min (BG_KB, K - k0) / 2;
+    /* the panel's words pair columns j and j + 8 of a step; the dot
+     * product wants words that pair steps k and k + 1 of a column */
+    for (int j = 0; j < np; j++) {
+      __global const uint *wp = (__global const uint *) (w + (size_t) (n0 + 16 * j) * K);
+      for (int p = 0; p < pn; p++) {
+        const uint8 a = vload8 (2 * (p0 + p), wp), b = vload8 (2 * (p0 + p) + 1, wp);
+        vstore16 ((uint16) ((a & 0xffffu) | (b << 16), (a >> 16) | (b & 0xffff0000u)), j * BG_KB / 2 + p, wbuf);
+      }
+    }
+    for (int t = 0; t < nt; t++) {
+      const int m0 = (t0 + t) * BG_TM;
+      float16 acc[2 * BG_TM];
+      UNROLL
+      for (int j = 0; j < 2; j++)
+        UNROLL
+        for (int i = 0; i < BG_TM; i++) {
+          __global const float *yr = y + y_off + (size_t) (m0 + i) * N + n0 + 16 * j;
+          acc[j * BG_TM + i] = j < np && m0 + i < M && (k0 > 0 || accumulate) ? vload16 (0, yr) : 0.0f;
+          if (j < np && k0 == 0 && has_bias)
+            acc[j * BG_TM + i] += vload16 (0, bias + n0 + 16 * j);
+        }
+      bf16_tiles2 (wbuf, np, pn, xb + ((size_t) (t0 + t) * K2 + p0) * BG_TM, acc);
+      for (int j = 0; j < np; j++)
+        UNROLL
+        for (int i = 0; i < BG_TM; i++)
+          if (m0 + i < M)
+            vstore16 (acc[j * BG_TM + i], 0, y + y_off + (size_t) (m0 + i) * N + n0 + 16 * j);
+    }
+  }
+}
+#endif

@@ -43,3 +43,27 @@ __kernel void probe_int8 (__global int *out, int iters)
   out[get_global_id (0)] = r.s0 + r.s7 + r.sf;
 }
 #endif
+
+#ifdef VTP_X86_BF16
+/* 8 chains of vdpbf16ps: 32 bfloat16 products (64 operations) each */
+BF16DOT float16 probe_bf16_chains (int iters, int seed)
+{
+  float16 a[8];
+  const uint16 u = (uint) seed | 0x3f803f80u, w = 0x3f7f3f7fu;     /* pairs of ~1.0 */
+  for (int j = 0; j < 8; j++)
+    a[j] = (float) j;
+  for (int i = 0; i < iters; i++)
+    UNROLL
+    for (int j = 0; j < 8; j++)
+      a[j] = dpbf16 (a[j], u, w);
+  for (int j = 1; j < 8; j++)
+    a[0] += a[j];
+  return a[0];
+}
+
+__kernel void probe_bf16 (__global float *out, int iters)
+{
+  const float16 r = probe_bf16_chains (iters, (int) get_global_id (0) & 7);
+  out[get_global_id (0)] = r.s0 + r.s7 + r.sf;
+}
+#endif
