@@ -17,7 +17,8 @@
 #   mtmd-f16         llama-mtmd-cli on the same pair ("batch encoding done in N ms")
 #   vtp-f16          vtp-bench --vision-only on LLAVA_DIR (F16 safetensors, float products)
 #   vtp-bf16         the same with --weight-type bf16 (bfloat16 dot products where the CPU has them)
-#   torch-bf16       bench/torch-encode.py LLAVA_DIR PICTURE bf16 (transformers, torch's threads = cores)
+#   torch-bf16       bench/torch-encode.py LLAVA_DIR PICTURE bf16 (transformers, torch's threads = cores;
+#                    python3 with the packages of tools/requirements.txt)
 # on one 640x480 picture (576 image tokens on every side: mtmd pads to a
 # square, vtp and the CLIP processor crop). Figures: tower + projector, ms,
 # median of the rounds (vtp and torch: medians of 3 runs within a round).

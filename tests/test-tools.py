@@ -2,7 +2,8 @@
 """The Python developer tools (issue 15, item 6).
 
     test-tools.py requirements   tools/requirements.txt pins (==) every
-                                 third-party package tools/ imports, and every
+                                 third-party package tools/ and bench/*.py
+                                 import, and every
                                  doc that runs a Python tool names it
     test-tools.py overlays       every textoverlay in examples/ and the docs
                                  draws on a shaded background (legible white
@@ -29,8 +30,10 @@ DISTRIBUTION = {"PIL": "Pillow"}
 
 
 def tool_files():
+    """The Python developer tools: tools/, tools/world/ and bench/ (the PyTorch side of the comparisons)."""
     return sorted(glob.glob(os.path.join(SOURCE, "tools", "*.py")) + glob.glob(os.path.join(SOURCE, "tools", "world",
-                                                                                                  "*.py")))
+                                                                                                  "*.py"))
+                  + glob.glob(os.path.join(SOURCE, "bench", "*.py")))
 
 
 def third_party_imports(path):
