@@ -395,7 +395,8 @@ test_find (void)
   g_test_message ("%s", error->message);
   g_assert_true (g_str_has_prefix (error->message, "llava-15: "));
   g_assert_nonnull (strstr (error->message, graphs));
-  g_assert_nonnull (strstr (error->message, "blip2, instructblip, llama-adapter-v2, llava-1.5, "));
+  g_assert_nonnull (strstr (error->message, "; the graphs there: blip2, "));
+  g_assert_nonnull (strstr (error->message, ", llava-1.5, "));
   g_assert_null (strstr (error->message, "schema"));
   g_clear_error (&error);
   g_assert_null (vtp_graph_find_file ("", &error));
@@ -418,7 +419,7 @@ test_find (void)
   g_assert_cmpstr (found, ==, shadow);
   g_clear_pointer (&found, g_free);
   g_assert_null (vtp_graph_find_file ("nothing", &error));
-  g_assert_nonnull (strstr (error->message, "blip2, instructblip, llama-adapter-v2, llava-1.5, mine, "));
+  g_assert_nonnull (strstr (error->message, ", llava-1.5, mine, "));
   g_clear_error (&error);
   g_unsetenv ("VTP_GRAPH_PATH");
 
