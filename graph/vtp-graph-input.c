@@ -467,9 +467,12 @@ decode_image (const char *path, GError **error)
       gst_message_parse_error (m, &e, NULL);
       vtp_graph_input_describe_error (m, &why);
     }
-    /* not there (a server that cannot be reached, a 404), or not an image */
+    /* not there (a server that cannot be reached, a 404), or not an image;
+     * a local file that filesrc could open is one that does not decode
+     * (decoders differ in how they fail: with libav's, a damaged PNG ends
+     * in a general stream error) */
     g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_INPUT, "%s: cannot %s this image: %s", path,
-        e && (e->domain == GST_RESOURCE_ERROR || e->code == GST_STREAM_ERROR_FAILED) ? "read" : "decode",
+        e && (e->domain == GST_RESOURCE_ERROR || (uri && e->code == GST_STREAM_ERROR_FAILED)) ? "read" : "decode",
         why ? why : "the file ended before a picture came out (truncated or damaged?)");
   }
   if (m)
