@@ -1,5 +1,6 @@
 /* vtp-device.c: device discovery, the per-process device table, kernel build. */
 #include "vtp-device.h"
+#include "vtp-fault.h"
 #include "vtp-kernels-resources.h"
 #include <stdio.h>
 #include <string.h>
@@ -271,7 +272,8 @@ build_program (VtpDevice *dev, GError **error)
   cl_int err;
   cl_uint n_kernels = 0;
   cl_kernel *kernels;
-  char *options;
+  char *options, *fault_kernel;
+  gboolean injected;
   gint64 t0 = g_get_monotonic_time ();
 
   dev->program = clCreateProgramWithSource (dev->context, 1, srcs, NULL, &err);
@@ -286,15 +288,22 @@ build_program (VtpDevice *dev, GError **error)
   options = g_strdup_printf ("-cl-std=CL1.2 -w%s%s %s", dev->int8_dot ? " -DVTP_X86_VNNI" : "",
       dev->bf16_dot ? " -DVTP_X86_BF16" : "",
       g_getenv ("VTP_KERNEL_DEFINES") ? g_getenv ("VTP_KERNEL_DEFINES") : "");
-  err = clBuildProgram (dev->program, 1, &dev->id, options, NULL, NULL);
+  /* an injected fault (VTP_FAULT=build) fails as a compiler error would,
+   * without running the compiler */
+  injected = vtp_fault_build ();
+  err = injected ? CL_BUILD_PROGRAM_FAILURE : clBuildProgram (dev->program, 1, &dev->id, options, NULL, NULL);
   g_free (options);
   if (err != CL_SUCCESS) {
     size_t n = 0;
     char *log;
 
-    clGetProgramBuildInfo (dev->program, dev->id, CL_PROGRAM_BUILD_LOG, 0, NULL, &n);
-    log = g_malloc0 (n + 1);
-    clGetProgramBuildInfo (dev->program, dev->id, CL_PROGRAM_BUILD_LOG, n, log, NULL);
+    if (injected)
+      log = g_strdup ("(no compiler log: the failure was injected by " VTP_FAULT_ENV "=build or vtp_fault_set)");
+    else {
+      clGetProgramBuildInfo (dev->program, dev->id, CL_PROGRAM_BUILD_LOG, 0, NULL, &n);
+      log = g_malloc0 (n + 1);
+      clGetProgramBuildInfo (dev->program, dev->id, CL_PROGRAM_BUILD_LOG, n, log, NULL);
+    }
     g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE,
         "Building the vtp kernels for %s failed (%s):\n%s", dev->name, vtp_cl_strerror (err), log);
     g_free (log);
@@ -317,6 +326,11 @@ build_program (VtpDevice *dev, GError **error)
     g_hash_table_insert (dev->kernels, g_strdup (name), kernels[i]);
   }
   g_free (kernels);
+  /* an enqueue fault on a kernel that is not there would never fire */
+  if ((fault_kernel = vtp_fault_armed_kernel ()) && !g_hash_table_contains (dev->kernels, fault_kernel))
+    g_warning ("The enqueue fault armed for kernel %s will never fire: the vtp program has no such kernel",
+        fault_kernel);
+  g_free (fault_kernel);
   g_debug ("built %u vtp kernels for %s in %.1f ms", n_kernels, dev->name,
       (g_get_monotonic_time () - t0) / 1000.0);
   return TRUE;
@@ -400,6 +414,8 @@ vtp_device_get (const char *spec, GError **error)
   const DeviceEntry *e;
   VtpDevice *dev;
 
+  if (!vtp_fault_init (error))
+    return NULL;
   if (!spec || !*spec)
     spec = g_getenv (VTP_DEVICE_ENV);
   if (!spec || !*spec)
@@ -441,6 +457,17 @@ vtp_device_unref (VtpDevice *dev)
     device_free (dev);
   }
   g_mutex_unlock (&devices_lock);
+}
+
+cl_mem
+vtp_device_create_buffer (VtpDevice *dev, gsize bytes, cl_int *err)
+{
+  /* VTP_FAULT=alloc: refused as a device out of memory refuses it */
+  if (vtp_fault_alloc ()) {
+    *err = CL_MEM_OBJECT_ALLOCATION_FAILURE;
+    return NULL;
+  }
+  return clCreateBuffer (dev->context, CL_MEM_READ_WRITE, bytes, NULL, err);
 }
 
 cl_kernel

@@ -56,6 +56,11 @@ VtpDevice *vtp_device_get (const char *spec, GError **error);
 VtpDevice *vtp_device_ref (VtpDevice *dev);
 void vtp_device_unref (VtpDevice *dev);
 
+/* A new read-write buffer of @bytes on @dev (clCreateBuffer), NULL with
+ * *@err set when it cannot be had. Every device buffer of vtp comes from
+ * here, so that VTP_FAULT=alloc (vtp-fault.h) can refuse any of them. */
+cl_mem vtp_device_create_buffer (VtpDevice *dev, gsize bytes, cl_int *err);
+
 /* A kernel of the shared program; only call between lock and unlock. */
 cl_kernel vtp_device_kernel (VtpDevice *dev, const char *name);
 void vtp_device_lock (VtpDevice *dev);

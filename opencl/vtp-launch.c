@@ -1,4 +1,5 @@
 #include "vtp-launch.h"
+#include "vtp-fault.h"
 #include <stdio.h>
 
 const cl_mem vtp_null_mem = NULL;
@@ -69,6 +70,9 @@ vtp_launch (VtpDevice *dev, const char *name, guint dims, const size_t *global,
   k = vtp_device_kernel (dev, name);
   for (guint i = 0; i < n_args && err == CL_SUCCESS; i++)
     err = clSetKernelArg (k, i, args[i].size, args[i].value);
+  /* VTP_FAULT=enqueue: refused as a device out of resources refuses it */
+  if (err == CL_SUCCESS && G_UNLIKELY (vtp_fault_enqueue (name)))
+    err = CL_OUT_OF_RESOURCES;
   if (G_UNLIKELY (profiling ()) && err == CL_SUCCESS) {
     gint64 t0;
     KernelTime *t;

@@ -256,7 +256,7 @@ linear_int8_gemm (VtpDevice *dev, VtpTensor *y, gint64 y_row, const VtpTensor *x
   const size_t global[2] = { (tiles + per_item - 1) / per_item, (N + PANEL - 1) / PANEL };
   char name[48];
   cl_int err;
-  cl_mem scratch = clCreateBuffer (dev->context, CL_MEM_READ_WRITE, s_off + (gsize) n_rows * nb * 8, NULL, &err);
+  cl_mem scratch = vtp_device_create_buffer (dev, s_off + (gsize) n_rows * nb * 8, &err);
 
   if (!check (err == CL_SUCCESS, "linear", "no room for the int8 copy of %" G_GINT64_FORMAT " rows of x: %s",
           n_rows, vtp_cl_strerror (err)))

@@ -186,7 +186,7 @@ vtp_tensor_new (VtpDevice *dev, VtpDType dtype, gint ndim, const gint64 *shape, 
     vtp_tensor_free (t);
     return NULL;
   }
-  t->mem = clCreateBuffer (dev->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+  t->mem = vtp_device_create_buffer (dev, bytes, &err);
   if (err != CL_SUCCESS) {
     char *d = vtp_tensor_describe (t);
     g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE,
