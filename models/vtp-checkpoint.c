@@ -637,6 +637,9 @@ loader_get_valist (VtpLoader *l, VtpLoadKind kind, gint ndim, const gint64 *shap
   name = g_strconcat (l->prefix, suffix, NULL);
   t = vtp_checkpoint_load_rows (l->c, l->dev, name, kind, l->wtype, ndim, shape, row0, n_rows, l->error);
   l->failed = t == NULL;
+  /* the device's messages (no room, a failed upload) do not know the tensor */
+  if (l->failed && l->error && g_error_matches (*l->error, VTP_ERROR, VTP_ERROR_DEVICE))
+    g_prefix_error (l->error, "Loading the weight %s: ", name);
   return t;
 }
 
