@@ -1,0 +1,941 @@
+/* test-fault.c: faults injected in the OpenCL layer (opencl/vtp-fault.h):
+ * a device buffer allocation, the kernel program build, a kernel launch.
+ * Each must reach the application as an element error whose message names
+ * what failed; the element or pipeline must go to NULL and start again,
+ * and then give transformers' numbers and text, as if nothing had happened
+ * (no half-loaded model cached, no broken device kept, no error left
+ * pending on a thread). Leaks: run under scripts/sanitize.sh.
+ *
+ * The elements are registered from this program's own copy of the vtp
+ * code (a static plugin), not loaded from the plugin file: vtp_fault_set
+ * must arm the copy the elements run. The test environment points
+ * GST_PLUGIN_PATH away from the built plugin for the same reason. */
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <math.h>
+#include "test-gst-util.h"
+#include "gstvtpencoder.h"
+#include "gstvtpprojector.h"
+#include "gstvtpqformer.h"
+#include "gstvtpadapter.h"
+#include "gstvtpllm.h"
+#include "gstvtpsrtenc.h"
+#include "gstvtpmeta.h"
+#include "gstvtptensor.h"
+#include "vtp-device.h"
+#include "vtp-fault.h"
+#include "vtp-model-cache.h"
+#include "vtp-safetensors.h"
+
+#define ALLOC_NEEDLE "memory object allocation failure"
+#define BUILD_NEEDLE "build program failure"
+#define ENQUEUE_NEEDLE "out of resources"
+#define WAIT_US (120 * G_USEC_PER_SEC)
+
+static const char *self_path;
+
+static gboolean
+register_elements (GstPlugin *plugin)
+{
+  gboolean ok = TRUE;
+  ok &= GST_ELEMENT_REGISTER (vtpencoder, plugin);
+  ok &= GST_ELEMENT_REGISTER (vtpprojector, plugin);
+  ok &= GST_ELEMENT_REGISTER (vtpqformer, plugin);
+  ok &= GST_ELEMENT_REGISTER (vtpadapter, plugin);
+  ok &= GST_ELEMENT_REGISTER (vtpllm, plugin);
+  ok &= GST_ELEMENT_REGISTER (vtpsrtenc, plugin);
+  return ok;
+}
+
+static void
+register_static_plugin (void)
+{
+  GstElementFactory *f;
+
+  g_assert_true (gst_plugin_register_static (GST_VERSION_MAJOR, GST_VERSION_MINOR, "vtpfaulttest",
+          "vtp elements of test-fault's own copy", register_elements, "1.0", "LGPL", "vtp", "vtp",
+          "https://example.invalid/vtp"));
+  /* the plugin file, when on GST_PLUGIN_PATH, would run another copy */
+  f = gst_element_factory_find ("vtpllm");
+  g_assert_nonnull (f);
+  g_assert_cmpstr (gst_plugin_feature_get_plugin_name (GST_PLUGIN_FEATURE (f)), ==, "vtpfaulttest");
+  gst_object_unref (f);
+}
+
+/* ---- helpers ---- */
+
+static VtpSafetensors *
+open_reference (const char *fixture)
+{
+  g_autofree char *dir = fixture_path (fixture);
+  g_autofree char *path = g_build_filename (dir, "reference.safetensors", NULL);
+  g_autoptr (GError) error = NULL;
+  VtpSafetensors *st = vtp_safetensors_open (path, &error);
+  g_assert_no_error (error);
+  return st;
+}
+
+static GstBuffer *
+buffer_from (const VtpStTensor *t)
+{
+  return gst_buffer_new_memdup (t->data, t->n_bytes);
+}
+
+static double
+max_error (GstBuffer *buf, const VtpStTensor *want)
+{
+  GstMapInfo map;
+  double worst = 0;
+
+  g_assert_true (gst_buffer_map (buf, &map, GST_MAP_READ));
+  g_assert_cmpuint (map.size, ==, want->n_bytes);
+  for (gsize i = 0; i < map.size / 4; i++)
+    worst = MAX (worst, fabs (((const float *) map.data)[i] - ((const float *) want->data)[i]));
+  gst_buffer_unmap (buf, &map);
+  return worst;
+}
+
+static char *
+buffer_text (GstBuffer *buf)
+{
+  GstMapInfo map;
+  char *s;
+
+  g_assert_true (gst_buffer_map (buf, &map, GST_MAP_READ));
+  s = g_strndup ((const char *) map.data, map.size);
+  gst_buffer_unmap (buf, &map);
+  return s;
+}
+
+/* The message of the next error on @bus, or NULL; *@from: its source's
+ * factory name. */
+static char *
+pop_error (GstBus *bus, GstClockTime timeout, char **from)
+{
+  GstMessage *m = gst_bus_timed_pop_filtered (bus, timeout, GST_MESSAGE_ERROR);
+  GError *e = NULL;
+  char *text;
+
+  if (!m)
+    return NULL;
+  gst_message_parse_error (m, &e, NULL);
+  text = g_strdup (e->message);
+  if (from) {
+    GstElementFactory *f = GST_IS_ELEMENT (GST_MESSAGE_SRC (m))
+        ? gst_element_get_factory (GST_ELEMENT (GST_MESSAGE_SRC (m))) : NULL;
+    *from = g_strdup (f ? gst_plugin_feature_get_name (GST_PLUGIN_FEATURE (f)) : GST_MESSAGE_SRC_NAME (m));
+  }
+  g_error_free (e);
+  gst_message_unref (m);
+  return text;
+}
+
+static void
+assert_names (const char *msg, const char *const *needles)
+{
+  g_assert_nonnull (msg);
+  for (guint i = 0; needles[i]; i++)
+    if (!strstr (msg, needles[i]))
+      g_error ("the error \"%s\" does not name \"%s\"", msg, needles[i]);
+}
+
+/* An enqueue fault's message: "Kernel NAME failed on DEVICE: out of resources". */
+static void
+assert_names_kernel (const char *msg, const char *kernel)
+{
+  g_autoptr (GRegex) re = g_regex_new ("^Kernel [a-z_0-9]+ failed on .+: " ENQUEUE_NEEDLE "$", 0, 0, NULL);
+
+  g_assert_nonnull (msg);
+  if (!g_regex_match (re, msg, 0, NULL))
+    g_error ("the error \"%s\" does not name the failed kernel launch", msg);
+  if (kernel) {
+    g_autofree char *want = g_strdup_printf ("Kernel %s failed", kernel);
+    assert_names (msg, (const char *[]) { want, NULL });
+  }
+}
+
+/* @factory on @fixture (and vtpllm's @adapter), with a bus of its own. */
+static GstElement *
+make_element (const char *factory, const char *fixture, const char *adapter)
+{
+  g_autofree char *dir = fixture_path (fixture);
+  g_autofree char *adapter_dir = adapter ? fixture_path (adapter) : NULL;
+  GstElement *e = gst_element_factory_make (factory, NULL);
+  GstBus *bus = gst_bus_new ();
+
+  g_assert_nonnull (e);
+  g_object_set (e, "model", dir, NULL);
+  if (adapter)
+    g_object_set (e, "adapter", adapter_dir, NULL);
+  gst_element_set_bus (e, bus);
+  gst_object_unref (bus);
+  return e;
+}
+
+/* Messages hold their source: what is left on an element's own bus (the
+ * context it posted, with the device) would keep it, and the device, alive. */
+static void
+flush_bus (GstElement *e)
+{
+  GstBus *bus = gst_element_get_bus (e);
+
+  gst_bus_set_flushing (bus, TRUE);
+  gst_object_unref (bus);
+}
+
+static void
+drop_element (GstElement *e)
+{
+  g_assert_cmpint (gst_element_set_state (e, GST_STATE_NULL), ==, GST_STATE_CHANGE_SUCCESS);
+  flush_bus (e);
+  gst_object_unref (e);
+}
+
+/* ---- one element and its reference, for the harness tests ---- */
+
+typedef struct {
+  const char *factory, *fixture, *adapter;
+  const char *input, *output;   /* reference tensors; output NULL: text */
+  const char *text_key;         /* reference.json key of the text (vtpllm) */
+  const char *caps_kind;        /* input caps kind; NULL: the encoder's RGB frames */
+  const char *prompt_key;       /* reference.json key of the prompt, or NULL */
+} Case;
+
+static const Case cases[] = {
+  { "vtpencoder", "llava-tiny-a", NULL, "image", "vision_features", NULL, NULL, NULL },
+  { "vtpprojector", "llava-tiny-a", NULL, "vision_features", "projector_output", NULL, "vision-features", NULL },
+  { "vtpqformer", "blip2-tiny", NULL, "image_embeds", "projected", NULL, "vision-features", "instruction" },
+  { "vtpadapter", "adapter-tiny/v2", NULL, "clip_features", "prompts", NULL, "vision-features", NULL },
+  { "vtpllm", "llava-tiny-a", NULL, "projector_output", NULL, "greedy_text", "image-embeddings", NULL },
+};
+
+static const Case *
+find_case (const char *factory)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    if (!strcmp (cases[i].factory, factory))
+      return &cases[i];
+  g_assert_not_reached ();
+}
+
+/* The reference of @c's fixture (adapter-tiny/v2: adapter-tiny's). */
+static VtpSafetensors *
+case_reference (const Case *c)
+{
+  g_autofree char *top = g_strdup (c->fixture);
+  char *slash = strchr (top, '/');
+  if (slash)
+    *slash = '\0';
+  return open_reference (top);
+}
+
+static char *
+case_reference_string (const Case *c, const char *key)
+{
+  g_autofree char *top = g_strdup (c->fixture);
+  char *slash = strchr (top, '/');
+  if (slash)
+    *slash = '\0';
+  return reference_string (top, key);
+}
+
+typedef struct {
+  const Case *c;
+  GstHarness *h;
+  VtpSafetensors *ref;
+  char *text;                   /* vtpllm's expected text */
+  char *prompt;
+} Run;
+
+/* The encoder's input: the reference image as an RGB frame. */
+static GstBuffer *
+rgb_frame (const VtpStTensor *img, GstVideoInfo *info)
+{
+  const gint w = img->shape[1], hh = img->shape[0];
+  GstBuffer *in = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (info), NULL);
+  GstVideoFrame frame;
+
+  g_assert_true (gst_video_frame_map (&frame, info, in, GST_MAP_WRITE));
+  for (gint y = 0; y < hh; y++)
+    memcpy ((guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 0) + y * GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0),
+        img->data + (gsize) y * w * 3, w * 3);
+  gst_video_frame_unmap (&frame);
+  return in;
+}
+
+static GstBuffer *
+run_input (Run *r)
+{
+  const VtpStTensor *in = vtp_safetensors_find (r->ref, r->c->input);
+  GstBuffer *buf;
+
+  g_assert_nonnull (in);
+  if (!r->c->caps_kind) {
+    GstVideoInfo info;
+    g_autoptr (GstCaps) caps = gst_pad_get_current_caps (r->h->srcpad);
+    g_assert_true (gst_video_info_from_caps (&info, caps));
+    buf = rgb_frame (in, &info);
+  } else
+    buf = buffer_from (in);
+  if (r->prompt)
+    gst_buffer_add_vtp_prompt_meta (buf, r->prompt);
+  return buf;
+}
+
+/* A harness on @c's element, started (so its allocations are done), caps set. */
+static Run *
+run_new (const Case *c)
+{
+  Run *r = g_new0 (Run, 1);
+  const VtpStTensor *in;
+  g_autofree char *caps = NULL;
+
+  r->c = c;
+  r->ref = case_reference (c);
+  in = vtp_safetensors_find (r->ref, c->input);
+  r->h = gst_harness_new_with_element (make_element (c->factory, c->fixture, c->adapter), "sink", "src");
+  gst_object_unref (r->h->element);     /* the harness holds it */
+  if (c->prompt_key) {
+    r->prompt = case_reference_string (c, c->prompt_key);
+    g_object_set (r->h->element, "prompt", r->prompt, NULL);
+  }
+  if (c->text_key) {
+    r->text = case_reference_string (c, c->text_key);
+    g_object_set (r->h->element, "max-new-tokens", 20, NULL);
+    /* each text as soon as it is written */
+    gst_util_set_object_arg (G_OBJECT (r->h->element), "timestamps", "frame");
+    g_object_set (r->h->element, "text-duration", (guint64) GST_SECOND, NULL);
+  }
+  if (c->caps_kind)
+    caps = g_strdup_printf (GST_VTP_TENSOR_MEDIA_TYPE ",kind=%s,tokens=%d,width=%d", c->caps_kind,
+        (gint) in->shape[0], (gint) in->shape[1]);
+  else
+    caps = g_strdup_printf ("video/x-raw,format=RGB,width=%d,height=%d,framerate=0/1", (gint) in->shape[1],
+        (gint) in->shape[0]);
+  gst_harness_set_src_caps_str (r->h, caps);
+  return r;
+}
+
+static void
+run_free (Run *r)
+{
+  flush_bus (r->h->element);
+  gst_harness_teardown (r->h);
+  vtp_safetensors_free (r->ref);
+  g_free (r->text);
+  g_free (r->prompt);
+  g_free (r);
+}
+
+/* Pushes one frame: its output, or NULL and *@error the message the
+ * element posted. The encoder describes frames on a worker of its own,
+ * so both are waited for. */
+static GstBuffer *
+run_frame (Run *r, char **error)
+{
+  GstBus *bus = gst_element_get_bus (r->h->element);
+  GstFlowReturn ret = gst_harness_push (r->h, run_input (r));
+  const gint64 end = g_get_monotonic_time () + WAIT_US;
+  GstBuffer *out = NULL;
+
+  *error = NULL;
+  while (!out && !*error && g_get_monotonic_time () < end) {
+    if (!(out = gst_harness_try_pull (r->h)) && !(*error = pop_error (bus, 0, NULL)))
+      g_usleep (1000);
+  }
+  gst_object_unref (bus);
+  if (!out && !*error)
+    g_error ("%s: neither an output nor an error in %d s (flow %s)", r->c->factory, (int) (WAIT_US / G_USEC_PER_SEC),
+        gst_flow_get_name (ret));
+  if (*error) {
+    /* the synchronous elements say so at once; nothing comes out */
+    g_assert_true (r->c->caps_kind == NULL || ret == GST_FLOW_ERROR);
+    g_assert_null (out);
+  }
+  return out;
+}
+
+/* A frame that must come out. */
+static GstBuffer *
+run_frame_ok (Run *r)
+{
+  g_autofree char *error = NULL;
+  GstBuffer *out = run_frame (r, &error);
+
+  if (error)
+    g_error ("%s: unexpected error: %s", r->c->factory, error);
+  return out;
+}
+
+/* The output is the reference's. */
+static void
+assert_reference (Run *r, GstBuffer *out)
+{
+  g_assert_nonnull (out);
+  if (r->text) {
+    g_autofree char *text = buffer_text (out);
+    g_assert_cmpstr (text, ==, r->text);
+  } else
+    g_assert_cmpfloat (max_error (out, vtp_safetensors_find (r->ref, r->c->output)), <=, 1e-4);
+  gst_buffer_unref (out);
+}
+
+/* After an error: the encoder's frame gate keeps the error flow (as a
+ * queue does) until a flush; the others take the next frame as it comes. */
+static void
+run_recover (Run *r)
+{
+  GstSegment seg;
+
+  if (r->c->caps_kind)
+    return;
+  g_assert_true (gst_harness_push_event (r->h, gst_event_new_flush_start ()));
+  g_assert_true (gst_harness_push_event (r->h, gst_event_new_flush_stop (TRUE)));
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  g_assert_true (gst_harness_push_event (r->h, gst_event_new_segment (&seg)));
+}
+
+/* ---- the switch ---- */
+
+static void
+assert_spec (const char *spec, gboolean ok)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_cmpint (vtp_fault_set_from_string (spec, &error), ==, ok);
+  if (ok)
+    g_assert_no_error (error);
+  else {
+    g_autofree char *want = g_strdup_printf ("VTP_FAULT=\"%s\"", spec);
+    g_assert_error (error, VTP_ERROR, VTP_ERROR_CONFIG);
+    assert_names (error->message, (const char *[]) { want, "alloc[:N]", "enqueue:KERNEL[:N]", NULL });
+  }
+}
+
+/* VTP_FAULT's syntax, and the hooks counting to the Nth event. */
+static void
+test_switch (void)
+{
+  const char *good[] = { "alloc", "alloc:3", "ALLOC:1", "build", "build:2", "enqueue", "enqueue:7", "enqueue:rmsnorm",
+    "enqueue:linear_p16_f32:4", "none", "" };
+  const char *bad[] = { "alloc:0", "alloc:x", "alloc:-1", "alloc:3:4", "alloc:", "build:rmsnorm", "enqueue:rms-norm",
+    "enqueue:rmsnorm:0", "enqueue:rmsnorm:x", "enqueue:a:1:2", "oom", "alloc 3", "alloc:99999999999" };
+  g_autofree char *k = NULL;
+  guint fired;
+
+  for (guint i = 0; i < G_N_ELEMENTS (good); i++)
+    assert_spec (good[i], TRUE);
+  g_assert_false (vtp_fault_armed ());
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    assert_spec (bad[i], FALSE);
+
+  /* the 3rd allocation from now, once */
+  fired = vtp_fault_fired ();
+  assert_spec ("alloc:3", TRUE);
+  g_assert_true (vtp_fault_armed ());
+  g_assert_false (vtp_fault_enqueue ("rmsnorm"));
+  g_assert_false (vtp_fault_build ());
+  g_assert_false (vtp_fault_alloc ());
+  g_assert_false (vtp_fault_alloc ());
+  g_assert_true (vtp_fault_alloc ());
+  g_assert_false (vtp_fault_armed ());
+  g_assert_false (vtp_fault_alloc ());
+  g_assert_cmpuint (vtp_fault_fired (), ==, fired + 1);
+
+  /* the 2nd launch of one kernel; other kernels do not count */
+  assert_spec ("enqueue:rmsnorm:2", TRUE);
+  k = vtp_fault_armed_kernel ();
+  g_assert_cmpstr (k, ==, "rmsnorm");
+  g_assert_false (vtp_fault_enqueue ("rmsnorm"));
+  g_assert_false (vtp_fault_enqueue ("layernorm"));
+  g_assert_false (vtp_fault_alloc ());
+  g_assert_true (vtp_fault_enqueue ("rmsnorm"));
+  g_assert_false (vtp_fault_enqueue ("rmsnorm"));
+
+  /* the hook replaces and clears */
+  vtp_fault_set (VTP_FAULT_BUILD, 0, NULL);
+  g_assert_true (vtp_fault_armed ());
+  vtp_fault_set (VTP_FAULT_ENQUEUE, 1, NULL);
+  g_assert_false (vtp_fault_build ());
+  g_assert_true (vtp_fault_enqueue ("anything"));
+  vtp_fault_set (VTP_FAULT_ALLOC, 1, NULL);
+  vtp_fault_set (VTP_FAULT_NONE, 0, NULL);
+  g_assert_false (vtp_fault_armed ());
+  g_assert_false (vtp_fault_alloc ());
+  g_assert_cmpuint (vtp_fault_fired (), ==, fired + 3);
+}
+
+/* ---- allocation failures while an element starts ---- */
+
+typedef struct {
+  const char *factory, *fixture, *adapter;
+} StartCase;
+
+static const StartCase start_cases[] = {
+  { "vtpencoder", "llava-tiny-a", NULL },
+  { "vtpprojector", "llava-tiny-b", NULL },
+  { "vtpqformer", "instructblip-tiny", NULL },
+  { "vtpadapter", "adapter-tiny/v2", NULL },
+  { "vtpllm", "llava-tiny-a", NULL },
+  { "vtpllm", "adapter-tiny/llama", "adapter-tiny/v2" },
+};
+
+/* Every allocation a start makes fails in turn: each time the state
+ * change fails with the allocation named, the model cache is left empty,
+ * and the element starts when the fault is gone. */
+static void
+test_alloc_start (void)
+{
+  g_autoptr (GError) error = NULL;
+  /* one device for the whole test: no kernel build per start */
+  g_autoptr (VtpDevice) dev = vtp_device_get (NULL, &error);
+
+  g_assert_no_error (error);
+  for (guint c = 0; c < G_N_ELEMENTS (start_cases); c++) {
+    const StartCase *sc = &start_cases[c];
+    GstElement *e = make_element (sc->factory, sc->fixture, sc->adapter);
+    GstBus *bus = gst_element_get_bus (e);
+    guint64 before = vtp_fault_events (VTP_FAULT_ALLOC);
+    guint n;
+
+    g_assert_cmpint (gst_element_set_state (e, GST_STATE_PAUSED), !=, GST_STATE_CHANGE_FAILURE);
+    n = (guint) (vtp_fault_events (VTP_FAULT_ALLOC) - before);
+    g_assert_cmpuint (vtp_model_cache_size (), >, 0);
+    g_assert_cmpint (gst_element_set_state (e, GST_STATE_NULL), ==, GST_STATE_CHANGE_SUCCESS);
+    g_assert_cmpuint (vtp_model_cache_size (), ==, 0);
+    g_assert_cmpuint (n, >, 0);
+    g_test_message ("%s on %s: %u allocations at start", sc->factory, sc->fixture, n);
+
+    for (guint i = 1; i <= n; i++) {
+      const guint fired = vtp_fault_fired ();
+      g_autofree char *msg = NULL;
+
+      vtp_fault_set (VTP_FAULT_ALLOC, i, NULL);
+      g_assert_cmpint (gst_element_set_state (e, GST_STATE_PAUSED), ==, GST_STATE_CHANGE_FAILURE);
+      g_assert_cmpuint (vtp_fault_fired (), ==, fired + 1);
+      msg = pop_error (bus, 0, NULL);
+      if (i == 1 || i == n)
+        g_test_message ("allocation %u of %u: %s", i, n, msg);
+      assert_names (msg, (const char *[]) { "Could not allocate a ", " tensor (", ALLOC_NEEDLE, NULL });
+      g_assert_cmpint (gst_element_set_state (e, GST_STATE_NULL), ==, GST_STATE_CHANGE_SUCCESS);
+      g_assert_cmpuint (vtp_model_cache_size (), ==, 0);
+    }
+    g_assert_false (vtp_fault_armed ());
+    g_assert_cmpint (gst_element_set_state (e, GST_STATE_PAUSED), !=, GST_STATE_CHANGE_FAILURE);
+    gst_object_unref (bus);
+    drop_element (e);
+  }
+}
+
+/* A weight's allocation names the weight. */
+static void
+test_alloc_weight_named (void)
+{
+  GstElement *e = make_element ("vtpprojector", "llava-tiny-a", NULL);
+  GstBus *bus = gst_element_get_bus (e);
+  g_autofree char *msg = NULL;
+
+  vtp_fault_set (VTP_FAULT_ALLOC, 1, NULL);
+  g_assert_cmpint (gst_element_set_state (e, GST_STATE_PAUSED), ==, GST_STATE_CHANGE_FAILURE);
+  msg = pop_error (bus, 0, NULL);
+  g_test_message ("%s", msg);
+  assert_names (msg, (const char *[]) { "Loading the weight multi_modal_projector.", ".weight: Could not allocate a [",
+        "] f32 tensor (", " bytes) on ", ALLOC_NEEDLE, NULL });
+  gst_object_unref (bus);
+  drop_element (e);
+}
+
+/* ---- failures while a frame is processed ---- */
+
+/* Events of @kind one frame of @c makes, on a fresh start. */
+static guint
+frame_events (const Case *c, VtpFaultKind kind)
+{
+  Run *r = run_new (c);
+  const guint64 before = vtp_fault_events (kind);
+  GstBuffer *out = run_frame_ok (r);
+  guint n = (guint) (vtp_fault_events (kind) - before);
+
+  assert_reference (r, out);
+  run_free (r);
+  return n;
+}
+
+/* The @nth event of @kind (of @kernel) in a frame fails: the element
+ * posts an error naming it and outputs nothing; the next frame gives the
+ * reference. */
+static void
+fail_frame (Run *r, VtpFaultKind kind, guint nth, const char *kernel, gboolean verbose)
+{
+  const guint fired = vtp_fault_fired ();
+  g_autofree char *msg = NULL;
+  GstBuffer *out;
+
+  vtp_fault_set (kind, nth, kernel);
+  out = run_frame (r, &msg);
+  g_assert_cmpuint (vtp_fault_fired (), ==, fired + 1);
+  g_assert_null (out);
+  if (verbose)
+    g_test_message ("%s, %s %u%s%s: %s", r->c->factory, kind == VTP_FAULT_ALLOC ? "allocation" : "launch", nth,
+        kernel ? " of " : "", kernel ? kernel : "", msg);
+  if (kind == VTP_FAULT_ALLOC)
+    assert_names (msg, (const char *[]) { "Could not allocate a ", ALLOC_NEEDLE, NULL });
+  else
+    assert_names_kernel (msg, kernel);
+  run_recover (r);
+  assert_reference (r, run_frame_ok (r));
+}
+
+/* Every allocation of an element's first frame fails in turn (a fresh
+ * start each time: later frames reuse the buffers). */
+static void
+test_alloc_frame (gconstpointer data)
+{
+  const Case *c = find_case (data);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VtpDevice) dev = vtp_device_get (NULL, &error);
+  const guint n = frame_events (c, VTP_FAULT_ALLOC);
+
+  g_assert_no_error (error);
+  g_test_message ("%s: %u allocations in its first frame", c->factory, n);
+  g_assert_cmpuint (n, >, 0);
+  for (guint i = 1; i <= n; i++) {
+    Run *r = run_new (c);
+    fail_frame (r, VTP_FAULT_ALLOC, i, NULL, i == 1 || i == n);
+    run_free (r);
+  }
+  g_assert_cmpuint (vtp_model_cache_size (), ==, 0);
+}
+
+/* Kernel launches of a frame fail: every one for the bridges and the
+ * encoder, a spread for vtpllm (thousands); one named kernel too. */
+static void
+test_enqueue_frame (gconstpointer data)
+{
+  const Case *c = find_case (data);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VtpDevice) dev = vtp_device_get (NULL, &error);
+  const guint n = frame_events (c, VTP_FAULT_ENQUEUE);
+  const gboolean llm = !strcmp (c->factory, "vtpllm");
+  Run *r = run_new (c);
+  GArray *which = g_array_new (FALSE, FALSE, sizeof (guint));
+
+  g_assert_no_error (error);
+  g_test_message ("%s: %u kernel launches a frame", c->factory, n);
+  g_assert_cmpuint (n, >, 0);
+  /* a frame first: later frames make the same launches */
+  assert_reference (r, run_frame_ok (r));
+  if (llm) {
+    const guint spread[] = { 1, 2, 3, n / 7, n / 3, n / 2, 2 * n / 3, n - 2, n - 1, n };
+    for (guint i = 0; i < G_N_ELEMENTS (spread); i++)
+      g_array_append_val (which, spread[i]);
+  } else
+    for (guint i = 1; i <= n; i++)
+      g_array_append_val (which, i);
+  for (guint i = 0; i < which->len; i++)
+    fail_frame (r, VTP_FAULT_ENQUEUE, g_array_index (which, guint, i), NULL, i == 0 || i + 1 == which->len);
+  /* by name: the language model's norm, the encoder's pixel normalization */
+  if (llm) {
+    fail_frame (r, VTP_FAULT_ENQUEUE, 1, "rmsnorm", TRUE);
+    fail_frame (r, VTP_FAULT_ENQUEUE, 5, "rope_qk", TRUE);
+  } else if (!c->caps_kind)
+    fail_frame (r, VTP_FAULT_ENQUEUE, 1, "image_crop_normalize", TRUE);
+  g_array_unref (which);
+  run_free (r);
+  g_assert_cmpuint (vtp_model_cache_size (), ==, 0);
+}
+
+/* ---- the kernel build ---- */
+
+/* No device is open: the next start builds the program, and that build
+ * fails. The device is not kept: the start after builds again and works. */
+static void
+test_build (void)
+{
+  const Case *c = find_case ("vtpprojector");
+  GstElement *e = make_element (c->factory, c->fixture, NULL);
+  GstBus *bus = gst_element_get_bus (e);
+  const guint64 builds = vtp_fault_events (VTP_FAULT_BUILD);
+  const guint fired = vtp_fault_fired ();
+  g_autofree char *msg = NULL;
+  Run *r;
+
+  vtp_fault_set (VTP_FAULT_BUILD, 1, NULL);
+  g_assert_cmpint (gst_element_set_state (e, GST_STATE_PAUSED), ==, GST_STATE_CHANGE_FAILURE);
+  g_assert_cmpuint (vtp_fault_fired (), ==, fired + 1);
+  g_assert_cmpuint (vtp_fault_events (VTP_FAULT_BUILD), ==, builds + 1);
+  msg = pop_error (bus, 0, NULL);
+  g_test_message ("%s", msg);
+  assert_names (msg, (const char *[]) { "Building the vtp kernels for ", " failed (" BUILD_NEEDLE "):",
+        "injected", NULL });
+  g_assert_cmpint (gst_element_set_state (e, GST_STATE_NULL), ==, GST_STATE_CHANGE_SUCCESS);
+  g_assert_cmpuint (vtp_model_cache_size (), ==, 0);
+
+  /* the same element again, then a frame */
+  g_assert_cmpint (gst_element_set_state (e, GST_STATE_PAUSED), !=, GST_STATE_CHANGE_FAILURE);
+  g_assert_cmpuint (vtp_fault_events (VTP_FAULT_BUILD), ==, builds + 2);
+  gst_object_unref (bus);
+  drop_element (e);
+  r = run_new (c);
+  assert_reference (r, run_frame_ok (r));
+  run_free (r);
+}
+
+/* ---- whole pipelines: to NULL and back after each fault ---- */
+
+static void
+link_decoded (GstElement *dec, GstPad *pad, GstElement *conv)
+{
+  GstPad *sink = gst_element_get_static_pad (conv, "sink");
+  if (!gst_pad_is_linked (sink))
+    gst_pad_link (pad, sink);
+  gst_object_unref (sink);
+}
+
+/* filesrc ! decodebin ! videoconvert ! vtpencoder ! vtpprojector ! vtpllm ! appsink on @fixture. */
+static GstElement *
+describe_pipeline (const char *fixture, GstElement **sink)
+{
+  g_autofree char *dir = fixture_path (fixture);
+  g_autofree char *image = g_build_filename (dir, "image.png", NULL);
+  GstElement *pipe = gst_pipeline_new (NULL);
+  GstElement *src = gst_element_factory_make ("filesrc", NULL);
+  GstElement *dec = gst_element_factory_make ("decodebin", NULL);
+  GstElement *conv = gst_element_factory_make ("videoconvert", NULL);
+  GstElement *enc = gst_element_factory_make ("vtpencoder", NULL);
+  GstElement *proj = gst_element_factory_make ("vtpprojector", NULL);
+  GstElement *llm = gst_element_factory_make ("vtpllm", NULL);
+
+  *sink = gst_element_factory_make ("appsink", NULL);
+  g_assert_true (src && dec && conv && enc && proj && llm && *sink);
+  g_object_set (src, "location", image, NULL);
+  g_object_set (enc, "model", dir, NULL);
+  g_object_set (proj, "model", dir, NULL);
+  g_object_set (llm, "model", dir, "max-new-tokens", 20, "prompt", "What is in the picture?", NULL);
+  g_object_set (*sink, "sync", FALSE, NULL);
+  gst_bin_add_many (GST_BIN (pipe), src, dec, conv, enc, proj, llm, *sink, NULL);
+  g_assert_true (gst_element_link (src, dec));
+  g_assert_true (gst_element_link_many (conv, enc, proj, llm, *sink, NULL));
+  g_signal_connect (dec, "pad-added", G_CALLBACK (link_decoded), conv);
+  return pipe;
+}
+
+/* Plays @pipe: the reference text, then EOS. */
+static void
+assert_describes (GstElement *pipe, GstElement *sink, const char *want)
+{
+  GstSample *sample;
+  GstMessage *m;
+  g_autofree char *text = NULL;
+
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink), WAIT_US * GST_USECOND);
+  if (!sample) {
+    g_autofree char *err = pop_error (GST_ELEMENT_BUS (pipe), 0, NULL);
+    g_error ("no text; error: %s", err ? err : "none");
+  }
+  text = buffer_text (gst_sample_get_buffer (sample));
+  gst_sample_unref (sample);
+  g_assert_cmpstr (text, ==, want);
+  m = gst_bus_timed_pop_filtered (GST_ELEMENT_BUS (pipe), WAIT_US * GST_USECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+  g_assert_nonnull (m);
+  g_assert_cmpint (GST_MESSAGE_TYPE (m), ==, GST_MESSAGE_EOS);
+  gst_message_unref (m);
+  g_assert_cmpint (gst_element_set_state (pipe, GST_STATE_NULL), ==, GST_STATE_CHANGE_SUCCESS);
+}
+
+/* Plays @pipe with a fault armed: an error from a vtp element (*@from, its
+ * factory) holding each of @needles; then NULL. */
+static char *
+assert_fails (GstElement *pipe, const char *const *needles, char **from)
+{
+  const guint fired = vtp_fault_fired ();
+  char *msg;
+
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  msg = pop_error (GST_ELEMENT_BUS (pipe), WAIT_US * GST_USECOND, from);
+  g_assert_nonnull (msg);
+  g_test_message ("%s: %s", *from, msg);
+  g_assert_true (g_str_has_prefix (*from, "vtp"));
+  assert_names (msg, needles);
+  g_assert_cmpuint (vtp_fault_fired (), ==, fired + 1);
+  /* (a pipeline drops what is left on its bus when it goes to NULL) */
+  g_assert_cmpint (gst_element_set_state (pipe, GST_STATE_NULL), ==, GST_STATE_CHANGE_SUCCESS);
+  return msg;
+}
+
+static void
+test_pipeline (void)
+{
+  g_autofree char *want = reference_string ("llava-tiny-a", "greedy_text");
+  GstElement *sink, *pipe = describe_pipeline ("llava-tiny-a", &sink);
+  guint64 allocs, launches;
+  g_autofree char *from = NULL;
+
+  /* the kernel build: the first start opens the device */
+  vtp_fault_set (VTP_FAULT_BUILD, 1, NULL);
+  g_free (assert_fails (pipe, (const char *[]) { "Building the vtp kernels for ", BUILD_NEEDLE, NULL }, &from));
+  g_clear_pointer (&from, g_free);
+
+  /* clean, counting */
+  allocs = vtp_fault_events (VTP_FAULT_ALLOC);
+  launches = vtp_fault_events (VTP_FAULT_ENQUEUE);
+  assert_describes (pipe, sink, want);
+  allocs = vtp_fault_events (VTP_FAULT_ALLOC) - allocs;
+  launches = vtp_fault_events (VTP_FAULT_ENQUEUE) - launches;
+  g_test_message ("a run: %" G_GUINT64_FORMAT " allocations, %" G_GUINT64_FORMAT " launches", allocs, launches);
+
+  /* allocations: the first (a start), the last (a frame's), one between */
+  {
+    const guint64 nth[] = { 1, allocs / 2, allocs };
+    for (guint i = 0; i < G_N_ELEMENTS (nth); i++) {
+      vtp_fault_set (VTP_FAULT_ALLOC, (guint) nth[i], NULL);
+      g_free (assert_fails (pipe, (const char *[]) { "Could not allocate a ", ALLOC_NEEDLE, NULL }, &from));
+      g_clear_pointer (&from, g_free);
+      assert_describes (pipe, sink, want);
+    }
+  }
+  /* launches: the encoder's first, the language model's last, one between */
+  {
+    const guint64 nth[] = { 1, launches / 2, launches };
+    for (guint i = 0; i < G_N_ELEMENTS (nth); i++) {
+      g_autofree char *msg = NULL;
+      vtp_fault_set (VTP_FAULT_ENQUEUE, (guint) nth[i], NULL);
+      msg = assert_fails (pipe, (const char *[]) { "Kernel ", ENQUEUE_NEEDLE, NULL }, &from);
+      assert_names_kernel (msg, NULL);
+      if (i == 0)
+        g_assert_cmpstr (from, ==, "vtpencoder");
+      if (i == G_N_ELEMENTS (nth) - 1)
+        g_assert_cmpstr (from, ==, "vtpllm");
+      g_clear_pointer (&from, g_free);
+      assert_describes (pipe, sink, want);
+    }
+  }
+  /* a kernel by name */
+  vtp_fault_set (VTP_FAULT_ENQUEUE, 3, "rmsnorm");
+  g_free (assert_fails (pipe, (const char *[]) { "Kernel rmsnorm failed on ", ENQUEUE_NEEDLE, NULL }, &from));
+  g_assert_cmpstr (from, ==, "vtpllm");
+  assert_describes (pipe, sink, want);
+  gst_object_unref (pipe);
+  g_assert_cmpuint (vtp_model_cache_size (), ==, 0);
+}
+
+/* ---- $VTP_FAULT ---- */
+
+/* The child: vtpprojector started and given a frame, twice; one line per
+ * step on stdout. */
+static int
+env_child (void)
+{
+  const Case *c = find_case ("vtpprojector");
+
+  for (gint attempt = 1; attempt <= 2; attempt++) {
+    GstElement *e = make_element (c->factory, c->fixture, NULL);
+    GstBus *bus = gst_element_get_bus (e);
+    g_autofree char *msg = NULL;
+    Run *r;
+    GstBuffer *out;
+
+    if (gst_element_set_state (e, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE) {
+      msg = pop_error (bus, 0, NULL);
+      g_print ("%d start: error: %s\n", attempt, msg);
+    } else
+      g_print ("%d start: ok\n", attempt);
+    gst_object_unref (bus);
+    drop_element (e);
+    if (msg)
+      continue;
+    r = run_new (c);
+    out = run_frame (r, &msg);
+    if (out) {
+      g_print ("%d frame: %s\n", attempt, max_error (out, vtp_safetensors_find (r->ref, c->output)) <= 1e-4
+          ? "ok" : "wrong");
+      gst_buffer_unref (out);
+    } else
+      g_print ("%d frame: error: %s\n", attempt, msg);
+    run_free (r);
+  }
+  g_print ("fired: %u\n", vtp_fault_fired ());
+  return 0;
+}
+
+/* This program run as the child with VTP_FAULT=@spec: its output. */
+static char *
+run_child (const char *spec)
+{
+  g_auto (GStrv) env = g_environ_setenv (g_get_environ (), VTP_FAULT_ENV, spec, TRUE);
+  const char *argv[] = { self_path, "--env-child", NULL };
+  g_autoptr (GError) error = NULL;
+  char *out = NULL;
+  g_autofree char *err = NULL;
+  gint status;
+
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, env, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, &error));
+  g_assert_no_error (error);
+  g_test_message ("VTP_FAULT=%s:\n%s", spec, out);
+  if (!g_spawn_check_wait_status (status, &error))
+    g_error ("the child with VTP_FAULT=%s failed (%s):\n%s", spec, error->message, err);
+  return out;
+}
+
+static void
+assert_lines (const char *out, const char *const *lines)
+{
+  for (guint i = 0; lines[i]; i++)
+    if (!strstr (out, lines[i]))
+      g_error ("the child's output lacks \"%s\":\n%s", lines[i], out);
+}
+
+/* Each kind from the environment, in a process of its own: the first
+ * attempt fails naming it, the second (the fault spent) works. */
+static void
+test_env (void)
+{
+  g_autofree char *build = run_child ("build");
+  g_autofree char *alloc = run_child ("alloc:2");
+  g_autofree char *enqueue = run_child ("enqueue:2");
+  g_autofree char *named = run_child ("enqueue:gelu_erf");
+  g_autofree char *bogus = run_child ("alloc:none");
+  g_autofree char *none = run_child ("");
+
+  assert_lines (build, (const char *[]) { "1 start: error: Building the vtp kernels for ", BUILD_NEEDLE,
+        "2 start: ok\n2 frame: ok\nfired: 1\n", NULL });
+  assert_lines (alloc, (const char *[]) { "1 start: error: Loading the weight ", ALLOC_NEEDLE,
+        "2 start: ok\n2 frame: ok\nfired: 1\n", NULL });
+  assert_lines (enqueue, (const char *[]) { "1 start: ok\n1 frame: error: Kernel ", ENQUEUE_NEEDLE,
+        "2 start: ok\n2 frame: ok\nfired: 1\n", NULL });
+  assert_lines (named, (const char *[]) { "1 start: ok\n1 frame: error: Kernel gelu_erf failed on ", ENQUEUE_NEEDLE,
+        "2 start: ok\n2 frame: ok\nfired: 1\n", NULL });
+  assert_lines (bogus, (const char *[]) { "1 start: error: VTP_FAULT=\"alloc:none\" is not a fault to inject",
+        "2 start: error: VTP_FAULT=\"alloc:none\"", "fired: 0\n", NULL });
+  assert_lines (none, (const char *[]) { "1 start: ok\n1 frame: ok\n2 start: ok\n2 frame: ok\nfired: 0\n", NULL });
+}
+
+int
+main (int argc, char **argv)
+{
+  self_path = argv[0];
+  if (argc == 2 && !strcmp (argv[1], "--env-child")) {
+    int argc1 = 1;
+    gst_init (&argc1, &argv);
+    register_static_plugin ();
+    return env_child ();
+  }
+  gst_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+  register_static_plugin ();
+  g_test_add_func ("/fault/switch", test_switch);
+  /* first: no device is open yet */
+  g_test_add_func ("/fault/build", test_build);
+  g_test_add_func ("/fault/alloc-start", test_alloc_start);
+  g_test_add_func ("/fault/alloc-weight-named", test_alloc_weight_named);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree char *a = g_strdup_printf ("/fault/alloc-frame/%s", cases[i].factory);
+    g_autofree char *q = g_strdup_printf ("/fault/enqueue-frame/%s", cases[i].factory);
+    g_test_add_data_func (a, cases[i].factory, test_alloc_frame);
+    g_test_add_data_func (q, cases[i].factory, test_enqueue_frame);
+  }
+  g_test_add_func ("/fault/pipeline", test_pipeline);
+  g_test_add_func ("/fault/env", test_env);
+  return g_test_run ();
+}
