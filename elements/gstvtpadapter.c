@@ -162,11 +162,15 @@ gst_vtp_adapter_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *out
   } else
     return FALSE;
   if (tokens != self->image_rows) {
-    g_clear_pointer (&self->state, vtp_adapter_state_free);
-    if (!(self->state = vtp_adapter_state_new (self->adapter, tokens, &error))) {
+    /* the new state first: refused caps leave the element as it was, for
+     * GstBaseTransform keeps the caps before them and will not set those again */
+    VtpAdapterState *state = vtp_adapter_state_new (self->adapter, tokens, &error);
+    if (!state) {
       GST_VTP_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT, error, "allocating the adapter state");
       return FALSE;
     }
+    g_clear_pointer (&self->state, vtp_adapter_state_free);
+    self->state = state;
     self->image_rows = tokens;
   }
   return TRUE;

@@ -139,6 +139,7 @@ gst_vtp_projector_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *o
 {
   GstVtpProjector *self = GST_VTP_PROJECTOR (trans);
   g_autoptr (GError) error = NULL;
+  VtpTensor *hidden;
   gint tokens, width;
 
   if (!gst_vtp_tensor_caps_parse (incaps, GST_VTP_KIND_VISION_FEATURES, &tokens, &width))
@@ -149,11 +150,14 @@ gst_vtp_projector_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *o
             width, self->ckpt->dir, self->proj->in_width), ("caps %" GST_PTR_FORMAT, incaps));
     return FALSE;
   }
-  g_clear_pointer (&self->hidden, vtp_tensor_free);
-  if (!(self->hidden = vtp_tensor_new_2d (self->dev, VTP_DTYPE_F32, tokens, self->proj->out_width, &error))) {
+  /* the new scratch first: refused caps leave the element as it was, for
+   * GstBaseTransform keeps the caps before them and will not set those again */
+  if (!(hidden = vtp_tensor_new_2d (self->dev, VTP_DTYPE_F32, tokens, self->proj->out_width, &error))) {
     GST_VTP_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT, error, "allocating projector scratch");
     return FALSE;
   }
+  g_clear_pointer (&self->hidden, vtp_tensor_free);
+  self->hidden = hidden;
   self->tokens = tokens;
   return TRUE;
 }

@@ -168,12 +168,16 @@ gst_vtp_qformer_set_caps (GstBaseTransform *trans, GstCaps *incaps, GstCaps *out
     return FALSE;
   }
   if (tokens != self->image_rows) {
-    g_clear_pointer (&self->state, vtp_qformer_state_free);
-    if (!(self->state = vtp_qformer_state_new (self->qformer, tokens, self->qformer->cfg.max_position_embeddings,
-                &error))) {
+    /* the new state first: refused caps leave the element as it was, for
+     * GstBaseTransform keeps the caps before them and will not set those again */
+    VtpQFormerState *state = vtp_qformer_state_new (self->qformer, tokens,
+        self->qformer->cfg.max_position_embeddings, &error);
+    if (!state) {
       GST_VTP_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT, error, "allocating the Q-Former state");
       return FALSE;
     }
+    g_clear_pointer (&self->state, vtp_qformer_state_free);
+    self->state = state;
     self->image_rows = tokens;
   }
   return TRUE;
