@@ -107,6 +107,10 @@ buffer_text (GstBuffer *buf)
   return s;
 }
 
+/* The domain and code of the last error pop_error found. */
+static GQuark last_domain;
+static gint last_code;
+
 /* The message of the next error on @bus, or NULL; *@from: its source's
  * factory name. */
 static char *
@@ -120,6 +124,8 @@ pop_error (GstBus *bus, GstClockTime timeout, char **from)
     return NULL;
   gst_message_parse_error (m, &e, NULL);
   text = g_strdup (e->message);
+  last_domain = e->domain;
+  last_code = e->code;
   if (from) {
     GstElementFactory *f = GST_IS_ELEMENT (GST_MESSAGE_SRC (m))
         ? gst_element_get_factory (GST_ELEMENT (GST_MESSAGE_SRC (m))) : NULL;
@@ -128,6 +134,14 @@ pop_error (GstBus *bus, GstClockTime timeout, char **from)
   g_error_free (e);
   gst_message_unref (m);
   return text;
+}
+
+static void
+assert_last_error (GQuark domain, gint code)
+{
+  if (last_domain != domain || last_code != code)
+    g_error ("the error is %s %d, not %s %d", g_quark_to_string (last_domain), last_code,
+        g_quark_to_string (domain), code);
 }
 
 static void
@@ -282,17 +296,28 @@ run_input (Run *r)
   return buf;
 }
 
-/* A harness on @c's element, started (so its allocations are done), caps set. */
+/* @c's input caps, with @tokens rows (0: the reference's). */
+static char *
+case_caps (const Case *c, const VtpStTensor *in, gint tokens)
+{
+  if (!tokens)
+    tokens = (gint) in->shape[0];
+  if (c->caps_kind)
+    return g_strdup_printf (GST_VTP_TENSOR_MEDIA_TYPE ",kind=%s,tokens=%d,width=%d", c->caps_kind, tokens,
+        (gint) in->shape[1]);
+  return g_strdup_printf ("video/x-raw,format=RGB,width=%d,height=%d,framerate=0/1", (gint) in->shape[1],
+      (gint) in->shape[0]);
+}
+
+/* A harness on @c's element, started (so its allocations are done); with
+ * @caps, its input caps set. */
 static Run *
-run_new (const Case *c)
+run_new_full (const Case *c, gboolean caps)
 {
   Run *r = g_new0 (Run, 1);
-  const VtpStTensor *in;
-  g_autofree char *caps = NULL;
 
   r->c = c;
   r->ref = case_reference (c);
-  in = vtp_safetensors_find (r->ref, c->input);
   r->h = gst_harness_new_with_element (make_element (c->factory, c->fixture, c->adapter), "sink", "src");
   gst_object_unref (r->h->element);     /* the harness holds it */
   if (c->prompt_key) {
@@ -306,14 +331,41 @@ run_new (const Case *c)
     gst_util_set_object_arg (G_OBJECT (r->h->element), "timestamps", "frame");
     g_object_set (r->h->element, "text-duration", (guint64) GST_SECOND, NULL);
   }
-  if (c->caps_kind)
-    caps = g_strdup_printf (GST_VTP_TENSOR_MEDIA_TYPE ",kind=%s,tokens=%d,width=%d", c->caps_kind,
-        (gint) in->shape[0], (gint) in->shape[1]);
-  else
-    caps = g_strdup_printf ("video/x-raw,format=RGB,width=%d,height=%d,framerate=0/1", (gint) in->shape[1],
-        (gint) in->shape[0]);
-  gst_harness_set_src_caps_str (r->h, caps);
+  if (caps) {
+    g_autofree char *s = case_caps (c, vtp_safetensors_find (r->ref, c->input), 0);
+    gst_harness_set_src_caps_str (r->h, s);
+  }
   return r;
+}
+
+static Run *
+run_new (const Case *c)
+{
+  return run_new_full (c, TRUE);
+}
+
+/* Sends @r's input caps with @tokens rows (0: the reference's), then a
+ * segment (as gst_harness_set_src_caps does). Caps the element refuses
+ * stay on the harness's pad, sticky, and go again before the next event or
+ * buffer (here the segment); gst_pad_push_event says TRUE either way. */
+static void
+run_caps_full (Run *r, gint tokens, gboolean segment)
+{
+  g_autofree char *s = case_caps (r->c, vtp_safetensors_find (r->ref, r->c->input), tokens);
+  g_autoptr (GstCaps) caps = gst_caps_from_string (s);
+  GstSegment seg;
+
+  gst_pad_push_event (r->h->srcpad, gst_event_new_caps (caps));
+  if (!segment)
+    return;
+  gst_segment_init (&seg, GST_FORMAT_TIME);
+  gst_pad_push_event (r->h->srcpad, gst_event_new_segment (&seg));
+}
+
+static void
+run_caps (Run *r, gint tokens)
+{
+  run_caps_full (r, tokens, TRUE);
 }
 
 static void
@@ -517,6 +569,7 @@ test_alloc_start (void)
       if (i == 1 || i == n)
         g_test_message ("allocation %u of %u: %s", i, n, msg);
       assert_names (msg, (const char *[]) { "Could not allocate a ", " tensor (", ALLOC_NEEDLE, NULL });
+      assert_last_error (GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ);
       g_assert_cmpint (gst_element_set_state (e, GST_STATE_NULL), ==, GST_STATE_CHANGE_SUCCESS);
       g_assert_cmpuint (vtp_model_cache_size (), ==, 0);
     }
@@ -578,10 +631,17 @@ fail_frame (Run *r, VtpFaultKind kind, guint nth, const char *kernel, gboolean v
   if (verbose)
     g_test_message ("%s, %s %u%s%s: %s", r->c->factory, kind == VTP_FAULT_ALLOC ? "allocation" : "launch", nth,
         kernel ? " of " : "", kernel ? kernel : "", msg);
-  if (kind == VTP_FAULT_ALLOC)
+  if (kind == VTP_FAULT_ALLOC) {
     assert_names (msg, (const char *[]) { "Could not allocate a ", ALLOC_NEEDLE, NULL });
-  else
+    /* the output tensor (prepare_output_buffer), or one the computation needs */
+    if (last_domain == GST_RESOURCE_ERROR)
+      assert_last_error (GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NO_SPACE_LEFT);
+    else
+      assert_last_error (GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED);
+  } else {
     assert_names_kernel (msg, kernel);
+    assert_last_error (GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED);
+  }
   run_recover (r);
   assert_reference (r, run_frame_ok (r));
 }
@@ -645,6 +705,67 @@ test_enqueue_frame (gconstpointer data)
   g_assert_cmpuint (vtp_model_cache_size (), ==, 0);
 }
 
+/* The bridges allocate their working buffers when the caps come: every
+ * one of those allocations fails in turn; the caps are refused with an
+ * error naming it, go again (sticky on the harness's pad) and are taken,
+ * and the next frame gives the reference. Then a renegotiation to another
+ * size fails, and the first caps again must work (not find a state freed
+ * for the new size). */
+static void
+test_alloc_caps (gconstpointer data)
+{
+  const Case *c = find_case (data);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VtpDevice) dev = vtp_device_get (NULL, &error);
+  Run *r = run_new_full (c, FALSE);
+  const guint64 before = vtp_fault_events (VTP_FAULT_ALLOC);
+  const gint tokens = (gint) vtp_safetensors_find (r->ref, c->input)->shape[0];
+  guint n;
+
+  g_assert_no_error (error);
+  run_caps (r, 0);
+  n = (guint) (vtp_fault_events (VTP_FAULT_ALLOC) - before);
+  assert_reference (r, run_frame_ok (r));
+  run_free (r);
+  g_test_message ("%s: %u allocations at negotiation", c->factory, n);
+  g_assert_cmpuint (n, >, 0);
+  for (guint i = 1; i <= n; i++) {
+    const guint fired = vtp_fault_fired ();
+    GstBus *bus;
+    g_autofree char *msg = NULL;
+
+    r = run_new_full (c, FALSE);
+    bus = gst_element_get_bus (r->h->element);
+    vtp_fault_set (VTP_FAULT_ALLOC, i, NULL);
+    run_caps (r, 0);
+    g_assert_cmpuint (vtp_fault_fired (), ==, fired + 1);
+    msg = pop_error (bus, 0, NULL);
+    if (i == 1 || i == n)
+      g_test_message ("%s, allocation %u at negotiation: %s", c->factory, i, msg);
+    assert_names (msg, (const char *[]) { "Could not allocate a ", ALLOC_NEEDLE, NULL });
+    assert_last_error (GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NO_SPACE_LEFT);
+    gst_object_unref (bus);
+    assert_reference (r, run_frame_ok (r));
+    run_free (r);
+  }
+
+  /* (the refused caps are replaced before they can go again) */
+  r = run_new (c);
+  assert_reference (r, run_frame_ok (r));
+  vtp_fault_set (VTP_FAULT_ALLOC, 1, NULL);
+  run_caps_full (r, tokens + 1, FALSE);
+  {
+    GstBus *bus = gst_element_get_bus (r->h->element);
+    g_autofree char *msg = pop_error (bus, 0, NULL);
+    assert_names (msg, (const char *[]) { "Could not allocate a ", ALLOC_NEEDLE, NULL });
+    gst_object_unref (bus);
+  }
+  run_caps (r, 0);
+  assert_reference (r, run_frame_ok (r));
+  run_free (r);
+  g_assert_cmpuint (vtp_model_cache_size (), ==, 0);
+}
+
 /* ---- the kernel build ---- */
 
 /* No device is open: the next start builds the program, and that build
@@ -668,6 +789,7 @@ test_build (void)
   g_test_message ("%s", msg);
   assert_names (msg, (const char *[]) { "Building the vtp kernels for ", " failed (" BUILD_NEEDLE "):",
         "injected", NULL });
+  assert_last_error (GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ);
   g_assert_cmpint (gst_element_set_state (e, GST_STATE_NULL), ==, GST_STATE_CHANGE_SUCCESS);
   g_assert_cmpuint (vtp_model_cache_size (), ==, 0);
 
@@ -935,6 +1057,9 @@ main (int argc, char **argv)
     g_test_add_data_func (a, cases[i].factory, test_alloc_frame);
     g_test_add_data_func (q, cases[i].factory, test_enqueue_frame);
   }
+  g_test_add_data_func ("/fault/alloc-caps/vtpprojector", "vtpprojector", test_alloc_caps);
+  g_test_add_data_func ("/fault/alloc-caps/vtpqformer", "vtpqformer", test_alloc_caps);
+  g_test_add_data_func ("/fault/alloc-caps/vtpadapter", "vtpadapter", test_alloc_caps);
   g_test_add_func ("/fault/pipeline", test_pipeline);
   g_test_add_func ("/fault/env", test_env);
   return g_test_run ();
