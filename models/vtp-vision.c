@@ -263,12 +263,16 @@ vtp_vision_state_new (const VtpVisionTower *m, GError **error)
 void
 vtp_vision_state_free (VtpVisionState *s)
 {
-  VtpTensor **ts[] = { &s->pixels, &s->cols, &s->patches, &s->h, &s->x, &s->q, &s->k, &s->v, &s->attn,
-    &s->mlp, &s->scores };
+  /* (the addresses of a NULL state's members are undefined behaviour
+   * already: the check comes first) */
   if (!s)
     return;
-  for (guint i = 0; i < G_N_ELEMENTS (ts); i++)
-    vtp_tensor_free (*ts[i]);
+  {
+    VtpTensor *ts[] = { s->pixels, s->cols, s->patches, s->h, s->x, s->q, s->k, s->v, s->attn, s->mlp,
+      s->scores };
+    for (guint i = 0; i < G_N_ELEMENTS (ts); i++)
+      vtp_tensor_free (ts[i]);
+  }
   g_free (s);
 }
 
