@@ -294,8 +294,7 @@ bf16_rows_new (VtpDevice *dev, const VtpTensor *x, gint64 x_row, gint64 n_rows)
   const gint64 K = vtp_tensor_cols (x), tiles = (n_rows + BF16_TM - 1) / BF16_TM;
   const size_t global[1] = { tiles }, one[1] = { 1 };
   cl_int err;
-  cl_mem scratch = clCreateBuffer (dev->context, CL_MEM_READ_WRITE, (gsize) tiles * BF16_TM * K * 2, NULL,
-      &err);
+  cl_mem scratch = vtp_device_create_buffer (dev, (gsize) tiles * BF16_TM * K * 2, &err);
 
   if (!check (err == CL_SUCCESS, "linear", "no room for the bfloat16 copy of %" G_GINT64_FORMAT " rows of x: %s",
           n_rows, vtp_cl_strerror (err)))
