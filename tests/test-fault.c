@@ -208,28 +208,60 @@ drop_element (GstElement *e)
 /* ---- one element and its reference, for the harness tests ---- */
 
 typedef struct {
+  const char *name;             /* the test path's last part */
   const char *factory, *fixture, *adapter;
   const char *input, *output;   /* reference tensors; output NULL: text */
   const char *text_key;         /* reference.json key of the text (vtpllm) */
   const char *caps_kind;        /* input caps kind; NULL: the encoder's RGB frames */
   const char *prompt_key;       /* reference.json key of the prompt, or NULL */
+  /* weight-type; then the reference is the element's own output on a
+   * clean start (quantized or bfloat16 products are not transformers'),
+   * and the GEMM of many rows takes a copy of x in a buffer of each call's
+   * own (int8 or bfloat16) where the CPU has the instructions */
+  const char *weight_type;
+  const char *copy_kernel;      /* the kernel that makes that copy */
 } Case;
 
 static const Case cases[] = {
-  { "vtpencoder", "llava-tiny-a", NULL, "image", "vision_features", NULL, NULL, NULL },
-  { "vtpprojector", "llava-tiny-a", NULL, "vision_features", "projector_output", NULL, "vision-features", NULL },
-  { "vtpqformer", "blip2-tiny", NULL, "image_embeds", "projected", NULL, "vision-features", "instruction" },
-  { "vtpadapter", "adapter-tiny/v2", NULL, "clip_features", "prompts", NULL, "vision-features", NULL },
-  { "vtpllm", "llava-tiny-a", NULL, "projector_output", NULL, "greedy_text", "image-embeddings", NULL },
+  { "vtpencoder", "vtpencoder", "llava-tiny-a", NULL, "image", "vision_features", NULL, NULL, NULL, NULL, NULL },
+  { "vtpprojector", "vtpprojector", "llava-tiny-a", NULL, "vision_features", "projector_output", NULL,
+    "vision-features", NULL, NULL, NULL },
+  { "vtpqformer", "vtpqformer", "blip2-tiny", NULL, "image_embeds", "projected", NULL, "vision-features",
+    "instruction", NULL, NULL },
+  { "vtpadapter", "vtpadapter", "adapter-tiny/v2", NULL, "clip_features", "prompts", NULL, "vision-features", NULL,
+    NULL, NULL },
+  { "vtpllm", "vtpllm", "llava-tiny-a", NULL, "projector_output", NULL, "greedy_text", "image-embeddings", NULL,
+    NULL, NULL },
+  { "vtpllm-q8_0", "vtpllm", "llava-tiny-a", NULL, "projector_output", NULL, NULL, "image-embeddings", NULL,
+    "q8_0", "quantize_rows_q8" },
+  { "vtpllm-bf16", "vtpllm", "llava-tiny-a", NULL, "projector_output", NULL, NULL, "image-embeddings", NULL,
+    "bf16", "x_to_bf16_pairs" },
+  { "vtpencoder-bf16", "vtpencoder", "llava-tiny-a", NULL, "image", "vision_features", NULL, NULL, NULL,
+    "bf16", "x_to_bf16_pairs" },
 };
 
 static const Case *
-find_case (const char *factory)
+find_case (const char *name)
 {
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
-    if (!strcmp (cases[i].factory, factory))
+    if (!strcmp (cases[i].name, name))
       return &cases[i];
   g_assert_not_reached ();
+}
+
+/* The clean outputs of the cases with a weight type: name -> GBytes. */
+static GHashTable *own_outputs;
+
+static GBytes *
+buffer_bytes (GstBuffer *buf)
+{
+  GstMapInfo map;
+  GBytes *b;
+
+  g_assert_true (gst_buffer_map (buf, &map, GST_MAP_READ));
+  b = g_bytes_new (map.data, map.size);
+  gst_buffer_unmap (buf, &map);
+  return b;
 }
 
 /* The reference of @c's fixture (adapter-tiny/v2: adapter-tiny's). */
@@ -318,14 +350,20 @@ run_new_full (const Case *c, gboolean caps)
 
   r->c = c;
   r->ref = case_reference (c);
-  r->h = gst_harness_new_with_element (make_element (c->factory, c->fixture, c->adapter), "sink", "src");
-  gst_object_unref (r->h->element);     /* the harness holds it */
+  {
+    GstElement *e = make_element (c->factory, c->fixture, c->adapter);
+    if (c->weight_type)
+      gst_util_set_object_arg (G_OBJECT (e), "weight-type", c->weight_type);
+    r->h = gst_harness_new_with_element (e, "sink", "src");
+    gst_object_unref (e);       /* the harness holds it */
+  }
   if (c->prompt_key) {
     r->prompt = case_reference_string (c, c->prompt_key);
     g_object_set (r->h->element, "prompt", r->prompt, NULL);
   }
-  if (c->text_key) {
+  if (c->text_key)
     r->text = case_reference_string (c, c->text_key);
+  if (!strcmp (c->factory, "vtpllm")) {
     g_object_set (r->h->element, "max-new-tokens", 20, NULL);
     /* each text as soon as it is written */
     gst_util_set_object_arg (G_OBJECT (r->h->element), "timestamps", "frame");
@@ -424,7 +462,18 @@ static void
 assert_reference (Run *r, GstBuffer *out)
 {
   g_assert_nonnull (out);
-  if (r->text) {
+  if (r->c->weight_type) {
+    /* the first clean frame sets it; the same kernels on the same data
+     * give the same bytes */
+    g_autoptr (GBytes) got = buffer_bytes (out);
+    GBytes *want;
+    if (!own_outputs)
+      own_outputs = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) g_bytes_unref);
+    if (!(want = g_hash_table_lookup (own_outputs, r->c->name)))
+      g_hash_table_insert (own_outputs, (gpointer) r->c->name, g_bytes_ref (got));
+    else if (!g_bytes_equal (got, want))
+      g_error ("%s: the output differs from the clean run's", r->c->name);
+  } else if (r->text) {
     g_autofree char *text = buffer_text (out);
     g_assert_cmpstr (text, ==, r->text);
   } else
@@ -629,10 +678,13 @@ fail_frame (Run *r, VtpFaultKind kind, guint nth, const char *kernel, gboolean v
   g_assert_cmpuint (vtp_fault_fired (), ==, fired + 1);
   g_assert_null (out);
   if (verbose)
-    g_test_message ("%s, %s %u%s%s: %s", r->c->factory, kind == VTP_FAULT_ALLOC ? "allocation" : "launch", nth,
+    g_test_message ("%s, %s %u%s%s: %s", r->c->name, kind == VTP_FAULT_ALLOC ? "allocation" : "launch", nth,
         kernel ? " of " : "", kernel ? kernel : "", msg);
   if (kind == VTP_FAULT_ALLOC) {
-    assert_names (msg, (const char *[]) { "Could not allocate a ", ALLOC_NEEDLE, NULL });
+    /* a tensor, or a GEMM's copy of x ("linear: no room for the int8 copy of N rows of x: ...") */
+    if (!g_str_has_prefix (msg, "linear: no room for the "))
+      assert_names (msg, (const char *[]) { "Could not allocate a ", NULL });
+    assert_names (msg, (const char *[]) { ALLOC_NEEDLE, NULL });
     /* the output tensor (prepare_output_buffer), or one the computation needs */
     if (last_domain == GST_RESOURCE_ERROR)
       assert_last_error (GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NO_SPACE_LEFT);
@@ -657,7 +709,7 @@ test_alloc_frame (gconstpointer data)
   const guint n = frame_events (c, VTP_FAULT_ALLOC);
 
   g_assert_no_error (error);
-  g_test_message ("%s: %u allocations in its first frame", c->factory, n);
+  g_test_message ("%s: %u allocations in its first frame", c->name, n);
   g_assert_cmpuint (n, >, 0);
   for (guint i = 1; i <= n; i++) {
     Run *r = run_new (c);
@@ -681,7 +733,7 @@ test_enqueue_frame (gconstpointer data)
   GArray *which = g_array_new (FALSE, FALSE, sizeof (guint));
 
   g_assert_no_error (error);
-  g_test_message ("%s: %u kernel launches a frame", c->factory, n);
+  g_test_message ("%s: %u kernel launches a frame", c->name, n);
   g_assert_cmpuint (n, >, 0);
   /* a frame first: later frames make the same launches */
   assert_reference (r, run_frame_ok (r));
@@ -694,12 +746,17 @@ test_enqueue_frame (gconstpointer data)
       g_array_append_val (which, i);
   for (guint i = 0; i < which->len; i++)
     fail_frame (r, VTP_FAULT_ENQUEUE, g_array_index (which, guint, i), NULL, i == 0 || i + 1 == which->len);
-  /* by name: the language model's norm, the encoder's pixel normalization */
+  /* by name: the language model's norm, the encoder's pixel normalization,
+   * the GEMMs' copies of x where this CPU makes them */
   if (llm) {
     fail_frame (r, VTP_FAULT_ENQUEUE, 1, "rmsnorm", TRUE);
     fail_frame (r, VTP_FAULT_ENQUEUE, 5, "rope_qk", TRUE);
   } else if (!c->caps_kind)
     fail_frame (r, VTP_FAULT_ENQUEUE, 1, "image_crop_normalize", TRUE);
+  if (c->copy_kernel && (!strcmp (c->weight_type, "q8_0") ? dev->int8_dot : dev->bf16_dot)) {
+    fail_frame (r, VTP_FAULT_ENQUEUE, 1, c->copy_kernel, TRUE);
+  } else if (c->copy_kernel)
+    g_test_message ("%s: this CPU makes no %s copy of x", c->name, c->weight_type);
   g_array_unref (which);
   run_free (r);
   g_assert_cmpuint (vtp_model_cache_size (), ==, 0);
@@ -1036,6 +1093,8 @@ test_env (void)
 int
 main (int argc, char **argv)
 {
+  int ret;
+
   self_path = argv[0];
   if (argc == 2 && !strcmp (argv[1], "--env-child")) {
     int argc1 = 1;
@@ -1052,15 +1111,17 @@ main (int argc, char **argv)
   g_test_add_func ("/fault/alloc-start", test_alloc_start);
   g_test_add_func ("/fault/alloc-weight-named", test_alloc_weight_named);
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
-    g_autofree char *a = g_strdup_printf ("/fault/alloc-frame/%s", cases[i].factory);
-    g_autofree char *q = g_strdup_printf ("/fault/enqueue-frame/%s", cases[i].factory);
-    g_test_add_data_func (a, cases[i].factory, test_alloc_frame);
-    g_test_add_data_func (q, cases[i].factory, test_enqueue_frame);
+    g_autofree char *a = g_strdup_printf ("/fault/alloc-frame/%s", cases[i].name);
+    g_autofree char *q = g_strdup_printf ("/fault/enqueue-frame/%s", cases[i].name);
+    g_test_add_data_func (a, cases[i].name, test_alloc_frame);
+    g_test_add_data_func (q, cases[i].name, test_enqueue_frame);
   }
   g_test_add_data_func ("/fault/alloc-caps/vtpprojector", "vtpprojector", test_alloc_caps);
   g_test_add_data_func ("/fault/alloc-caps/vtpqformer", "vtpqformer", test_alloc_caps);
   g_test_add_data_func ("/fault/alloc-caps/vtpadapter", "vtpadapter", test_alloc_caps);
   g_test_add_func ("/fault/pipeline", test_pipeline);
   g_test_add_func ("/fault/env", test_env);
-  return g_test_run ();
+  ret = g_test_run ();
+  g_clear_pointer (&own_outputs, g_hash_table_unref);
+  return ret;
 }
