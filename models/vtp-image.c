@@ -289,12 +289,17 @@ crop_offset (gint size, gint crop, VtpCropRounding rounding)
 struct _VtpImagePreprocessor {
   VtpDevice *dev;
   VtpImageConfig config;
-  /* Frame-size dependent state, rebuilt when the input size changes. */
-  gint in_w, in_h, in_stride, in_bytes;
+  /* The uploaded frame: its size, rows and pixel layout. */
+  VtpTensor *frame;
+  gsize frame_capacity;
+  gint frame_w, frame_h, frame_stride, pixel_stride, off[3];
+  /* State that depends on the size of the image resized (the frame or a
+   * region of it), rebuilt when that size changes. */
+  gint in_w, in_h;
   gint rw, rh, row0, rows;
   gboolean vertical_first;
   Coeffs h, v;
-  VtpTensor *frame, *rgb, *tmp, *resized;
+  VtpTensor *rgb, *tmp, *resized;
   VtpTensor *h_bounds, *h_coeffs, *v_bounds, *v_coeffs;
 };
 
@@ -310,8 +315,7 @@ vtp_image_preprocessor_new (VtpDevice *dev, const VtpImageConfig *config)
 static void
 clear_size_state (VtpImagePreprocessor *p)
 {
-  VtpTensor **ts[] = { &p->frame, &p->rgb, &p->tmp, &p->resized, &p->h_bounds, &p->h_coeffs,
-    &p->v_bounds, &p->v_coeffs };
+  VtpTensor **ts[] = { &p->rgb, &p->tmp, &p->resized, &p->h_bounds, &p->h_coeffs, &p->v_bounds, &p->v_coeffs };
   for (guint i = 0; i < G_N_ELEMENTS (ts); i++)
     g_clear_pointer (ts[i], vtp_tensor_free);
   coeffs_clear (&p->h);
@@ -325,6 +329,7 @@ vtp_image_preprocessor_free (VtpImagePreprocessor *p)
   if (!p)
     return;
   clear_size_state (p);
+  g_clear_pointer (&p->frame, vtp_tensor_free);
   vtp_device_unref (p->dev);
   g_free (p);
 }
@@ -341,12 +346,12 @@ new_bytes (VtpDevice *dev, gint64 n, GError **error)
   return vtp_tensor_new (dev, VTP_DTYPE_U8, 1, &n, error);
 }
 
+/* Resize coefficients and buffers for a @w x @h image (the frame, or the
+ * region of it that is described). */
 static gboolean
-prepare_size (VtpImagePreprocessor *p, gint w, gint h, gint stride, GError **error)
+prepare_size (VtpImagePreprocessor *p, gint w, gint h, GError **error)
 {
-  const gint in_bytes = stride * (h - 1) + w * 4;   /* enough for any layout's last row */
-
-  if (p->in_w == w && p->in_h == h && p->in_stride == stride)
+  if (p->in_w == w && p->in_h == h)
     return TRUE;
   clear_size_state (p);
   resized_size (&p->config, w, h, &p->rw, &p->rh);
@@ -373,8 +378,7 @@ prepare_size (VtpImagePreprocessor *p, gint w, gint h, gint stride, GError **err
   }
   if (p->rw != w)
     precompute_coeffs (w, p->rw, p->config.resample, &p->h);
-  if (!(p->frame = new_bytes (p->dev, in_bytes, error))
-      || !(p->rgb = new_bytes (p->dev, (gint64) w * h * 3, error))
+  if (!(p->rgb = new_bytes (p->dev, (gint64) w * h * 3, error))
       || !(p->tmp = new_bytes (p->dev, (gint64) MAX (p->rw * p->rows, w * p->rh) * 3, error))
       || !(p->resized = new_bytes (p->dev, (gint64) p->rw * p->rh * 3, error))
       || (p->h.ksize && (!(p->h_bounds = upload_ints (p->dev, p->h.bounds, 2 * p->rw, error))
@@ -386,8 +390,6 @@ prepare_size (VtpImagePreprocessor *p, gint w, gint h, gint stride, GError **err
   }
   p->in_w = w;
   p->in_h = h;
-  p->in_stride = stride;
-  p->in_bytes = in_bytes;
   return TRUE;
 }
 
@@ -406,13 +408,13 @@ layout_offsets (VtpPixelLayout layout, gint *pixel_stride, gint off[3])
 }
 
 gboolean
-vtp_image_preprocess (VtpImagePreprocessor *p, const guint8 *pixels, gint width, gint height,
-    gint stride, VtpPixelLayout layout, VtpTensor *out, GError **error)
+vtp_image_preprocessor_upload (VtpImagePreprocessor *p, const guint8 *pixels, gint width, gint height,
+    gint stride, VtpPixelLayout layout, GError **error)
 {
-  const VtpImageConfig *c = &p->config;
-  gint pixel_stride, off[3], out_w, out_h, top = 0, left = 0;
-  VtpTensor *src;
+  gint pixel_stride, off[3];
+  gsize need;
 
+  p->frame_w = p->frame_h = 0;
   if (width <= 0 || height <= 0 || width > 32768 || height > 32768) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "Image size %dx%d is not supported (1 to 32768 pixels a side)",
         width, height);
@@ -423,18 +425,57 @@ vtp_image_preprocess (VtpImagePreprocessor *p, const guint8 *pixels, gint width,
     g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "Row stride %d is shorter than a %d-pixel row", stride, width);
     return FALSE;
   }
-  vtp_image_config_output_size (c, width, height, &out_w, &out_h);
+  /* enough for any layout's last row, so that the buffer serves them all */
+  need = (gsize) stride * (height - 1) + (gsize) width * 4;
+  if (need > p->frame_capacity) {
+    g_clear_pointer (&p->frame, vtp_tensor_free);
+    p->frame_capacity = 0;
+    if (!(p->frame = new_bytes (p->dev, need, error)))
+      return FALSE;
+    p->frame_capacity = need;
+  }
+  if (!vtp_tensor_write (p->frame, 0, pixels, (gsize) stride * (height - 1) + (gsize) width * pixel_stride, error))
+    return FALSE;
+  p->frame_w = width;
+  p->frame_h = height;
+  p->frame_stride = stride;
+  p->pixel_stride = pixel_stride;
+  memcpy (p->off, off, sizeof off);
+  return TRUE;
+}
+
+gboolean
+vtp_image_preprocessor_run (VtpImagePreprocessor *p, const VtpImageRect *region, VtpTensor *out, GError **error)
+{
+  const VtpImageConfig *c = &p->config;
+  const VtpImageRect whole = { 0, 0, p->frame_w, p->frame_h };
+  const VtpImageRect *r = region ? region : &whole;
+  gint out_w, out_h, top = 0, left = 0, width = r->width;
+  VtpTensor *src;
+
+  if (!p->frame_w) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "No frame was uploaded to preprocess");
+    return FALSE;
+  }
+  if (r->width <= 0 || r->height <= 0 || r->x < 0 || r->y < 0 || r->x > p->frame_w - r->width
+      || r->y > p->frame_h - r->height) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "The region %dx%d at (%d, %d) is not inside the %dx%d frame",
+        r->width, r->height, r->x, r->y, p->frame_w, p->frame_h);
+    return FALSE;
+  }
+  vtp_image_config_output_size (c, r->width, r->height, &out_w, &out_h);
   if (out->ndim != 3 || out->shape[0] != 3 || out->shape[1] != out_h || out->shape[2] != out_w) {
     g_autofree char *d = vtp_tensor_describe (out);
     g_set_error (error, VTP_ERROR, VTP_ERROR_SHAPE,
         "Preprocessing gives [3, %d, %d] but the model input is %s", out_h, out_w, d);
     return FALSE;
   }
-  if (!prepare_size (p, width, height, stride, error)
-      || !vtp_tensor_write (p->frame, 0, pixels, (gsize) stride * (height - 1) + (gsize) width * pixel_stride, error))
+  if (!prepare_size (p, r->width, r->height, error))
     return FALSE;
 
-  vtp_op_image_pack_rgb (p->rgb, p->frame, width, height, stride, pixel_stride, off);
+  /* the crop is where the pixels are read: nothing is copied on the host */
+  vtp_op_image_pack_rgb (p->rgb, p->frame, r->x, r->y, r->width, r->height, p->frame_stride, p->pixel_stride,
+      p->off);
   src = p->rgb;
   if (p->vertical_first) {
     vtp_op_image_resample_v (p->tmp, src, width, p->rh, p->v_bounds, p->v_coeffs, p->v.ksize);
@@ -456,4 +497,12 @@ vtp_image_preprocess (VtpImagePreprocessor *p, const guint8 *pixels, gint width,
   }
   vtp_op_image_crop_normalize (out, src, p->rw, p->rh, top, left, out_w, out_h, c->rescale, c->mean, c->std);
   return vtp_error_take_pending (error);
+}
+
+gboolean
+vtp_image_preprocess (VtpImagePreprocessor *p, const guint8 *pixels, gint width, gint height,
+    gint stride, VtpPixelLayout layout, VtpTensor *out, GError **error)
+{
+  return vtp_image_preprocessor_upload (p, pixels, width, height, stride, layout, error)
+      && vtp_image_preprocessor_run (p, NULL, out, error);
 }

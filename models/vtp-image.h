@@ -65,6 +65,21 @@ void vtp_image_preprocessor_free (VtpImagePreprocessor *p);
 gboolean vtp_image_preprocess (VtpImagePreprocessor *p, const guint8 *pixels, gint width, gint height,
     gint stride, VtpPixelLayout layout, VtpTensor *out, GError **error);
 
+/* A rectangle of a frame, in pixels. */
+typedef struct {
+  gint x, y, width, height;
+} VtpImageRect;
+
+/* The same in two steps, for several regions of one frame: the frame is
+ * uploaded once, then each run preprocesses @region of it (NULL: the whole
+ * frame) as if it were the image: the crop happens on the device before
+ * the resize, exactly as cropping the picture first would give. A region
+ * must lie inside the frame and not be empty. */
+gboolean vtp_image_preprocessor_upload (VtpImagePreprocessor *p, const guint8 *pixels, gint width, gint height,
+    gint stride, VtpPixelLayout layout, GError **error);
+gboolean vtp_image_preprocessor_run (VtpImagePreprocessor *p, const VtpImageRect *region, VtpTensor *out,
+    GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpImagePreprocessor, vtp_image_preprocessor_free)
 
 G_END_DECLS

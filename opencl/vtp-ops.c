@@ -235,18 +235,19 @@ vtp_op_vit_assemble (VtpTensor *out, const VtpTensor *patches, const VtpTensor *
 }
 
 void
-vtp_op_image_pack_rgb (VtpTensor *dst, const VtpTensor *src, gint width, gint height,
+vtp_op_image_pack_rgb (VtpTensor *dst, const VtpTensor *src, gint x0, gint y0, gint width, gint height,
     gint row_stride, gint pixel_stride, const gint offsets[3])
 {
   const size_t global[2] = { width, height };
 
   if (vtp_error_is_pending ()
-      || !check ((gsize) row_stride * (height - 1) + (gsize) pixel_stride * width <= vtp_tensor_n_bytes (src)
-          && (gsize) width * height * 3 <= vtp_tensor_n_bytes (dst), "image", "frame larger than its buffer"))
+      || !check (x0 >= 0 && y0 >= 0 && (gsize) row_stride * (y0 + height - 1) + (gsize) pixel_stride * (x0 + width)
+          <= vtp_tensor_n_bytes (src) && (gsize) width * height * 3 <= vtp_tensor_n_bytes (dst), "image",
+          "region outside the frame or frame larger than its buffer"))
     return;
   LAUNCH (src->dev, "image_pack_rgb", 2, global, NULL, A_MEM (src), A_INT (row_stride),
       A_INT (pixel_stride), A_INT (offsets[0]), A_INT (offsets[1]), A_INT (offsets[2]),
-      A_MEM (dst), A_INT (width));
+      A_MEM (dst), A_INT (width), A_INT (x0), A_INT (y0));
 }
 
 void

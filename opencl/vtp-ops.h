@@ -73,7 +73,8 @@ void vtp_op_vit_assemble (VtpTensor *out, const VtpTensor *patches, const VtpTen
     const VtpTensor *pos);
 
 /* Image steps (see image.cl). Sizes in pixels; strides in bytes. */
-void vtp_op_image_pack_rgb (VtpTensor *dst, const VtpTensor *src, gint width, gint height,
+/* The width x height region at (x0, y0) of a packed frame -> tight RGB. */
+void vtp_op_image_pack_rgb (VtpTensor *dst, const VtpTensor *src, gint x0, gint y0, gint width, gint height,
     gint row_stride, gint pixel_stride, const gint offsets[3]);
 void vtp_op_image_resample_h (VtpTensor *dst, const VtpTensor *src, gint in_w, gint row0, gint rows,
     gint out_w, const VtpTensor *bounds, const VtpTensor *coeffs, gint ksize);

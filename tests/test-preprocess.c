@@ -181,6 +181,80 @@ test_extreme_sizes (void)
   }
 }
 
+/* A region of a frame (vtpencoder roi=true) preprocesses exactly as the
+ * same pixels cropped on the host and given as the whole image: the crop
+ * on the device is bit-identical to cropping the picture first (PIL's
+ * Image.crop before the processor), for any layout and row padding, for
+ * the resize with a center crop and the plain resize (both pass orders). */
+static void
+test_regions (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VtpDevice) dev = vtp_device_get (NULL, &error);
+  const gint W = 97, H = 61, bpp = 4, stride = W * bpp + 12;
+  const VtpImageRect regions[] = {
+    { 0, 0, W, H }, { 0, 0, 1, 1 }, { W - 1, H - 1, 1, 1 }, { 10, 5, 40, 30 }, { W - 33, 0, 33, H },
+    { 3, H - 7, W - 3, 7 }, { 50, 2, 5, 57 }, { 1, 1, 64, 3 },
+  };
+  g_autofree guint8 *bgra = g_new0 (guint8, (gsize) stride * H);
+
+  g_assert_no_error (error);
+  for (gsize k = 0; k < (gsize) stride * H; k++)
+    bgra[k] = (guint8) (k * 31 + k / 5);
+  for (gint config = 0; config < 2; config++) {
+    VtpImageConfig ic;
+    g_autoptr (VtpImagePreprocessor) whole = NULL, regional = NULL;
+    g_autoptr (VtpTensor) want_t = NULL, got_t = NULL;
+    const gint S = 20;
+
+    vtp_image_config_clip_default (&ic, S);
+    if (config == 1) {
+      ic.resize = VTP_RESIZE_EXACT;
+      ic.resize_width = ic.resize_height = S;
+      ic.crop = FALSE;
+    }
+    whole = vtp_image_preprocessor_new (dev, &ic);
+    regional = vtp_image_preprocessor_new (dev, &ic);
+    want_t = vtp_tensor_new (dev, VTP_DTYPE_F32, 3, (gint64[]) { 3, S, S }, &error);
+    got_t = vtp_tensor_new (dev, VTP_DTYPE_F32, 3, (gint64[]) { 3, S, S }, &error);
+    g_assert_no_error (error);
+    /* the frame goes up once; every region is read from it */
+    g_assert_true (vtp_image_preprocessor_upload (regional, bgra, W, H, stride, VTP_PIXELS_BGRA, &error));
+    for (guint i = 0; i < G_N_ELEMENTS (regions); i++) {
+      const VtpImageRect *r = &regions[i];
+      g_autofree guint8 *crop = g_new (guint8, (gsize) r->width * r->height * 3);
+      g_autofree float *want = NULL, *got = NULL;
+
+      for (gint y = 0; y < r->height; y++)
+        for (gint x = 0; x < r->width; x++) {
+          const guint8 *p = bgra + (gsize) (r->y + y) * stride + (gsize) (r->x + x) * bpp;
+          guint8 *o = crop + ((gsize) y * r->width + x) * 3;
+          o[0] = p[2];
+          o[1] = p[1];
+          o[2] = p[0];
+        }
+      g_assert_true (vtp_image_preprocess (whole, crop, r->width, r->height, r->width * 3, VTP_PIXELS_RGB, want_t,
+              &error));
+      g_assert_true (vtp_image_preprocessor_run (regional, r, got_t, &error));
+      g_assert_no_error (error);
+      want = vtp_tensor_read_f32 (want_t, &error);
+      got = vtp_tensor_read_f32 (got_t, &error);
+      g_assert_no_error (error);
+      g_assert_cmpmem (got, 3 * S * S * sizeof (float), want, 3 * S * S * sizeof (float));
+    }
+    /* a region not inside the frame, or empty, is refused with its numbers */
+    {
+      const VtpImageRect bad[] = { { W - 10, 0, 11, 5 }, { 0, -1, 5, 5 }, { 4, 4, 0, 3 } };
+      for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+        g_assert_false (vtp_image_preprocessor_run (regional, &bad[i], got_t, &error));
+        g_assert_error (error, VTP_ERROR, VTP_ERROR_INPUT);
+        g_assert_nonnull (strstr (error->message, "97x61 frame"));
+        g_clear_error (&error);
+      }
+    }
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -191,5 +265,6 @@ main (int argc, char **argv)
   g_test_add_func ("/preprocess/layouts", test_layouts);
   g_test_add_func ("/preprocess/bad-input", test_bad_input);
   g_test_add_func ("/preprocess/extreme-sizes", test_extreme_sizes);
+  g_test_add_func ("/preprocess/regions", test_regions);
   return g_test_run ();
 }

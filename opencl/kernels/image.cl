@@ -11,12 +11,14 @@ inline uchar clip8 (int v)
   return (uchar) clamp (v >> RESAMPLE_PRECISION_BITS, 0, 255);
 }
 
-/* Any packed RGB-family frame -> tight RGB, rows [row0, row0 + rows). */
+/* Any packed RGB-family frame -> tight RGB: the region of the frame whose
+ * top-left pixel is (x0, y0), width pixels wide (the whole frame, or a
+ * region of interest cropped before the resize). */
 __kernel void image_pack_rgb (__global const uchar *src, int row_stride, int pixel_stride,
-    int off_r, int off_g, int off_b, __global uchar *dst, int width)
+    int off_r, int off_g, int off_b, __global uchar *dst, int width, int x0, int y0)
 {
   const int x = get_global_id (0), y = get_global_id (1);
-  __global const uchar *p = src + (size_t) y * row_stride + (size_t) x * pixel_stride;
+  __global const uchar *p = src + (size_t) (y0 + y) * row_stride + (size_t) (x0 + x) * pixel_stride;
   __global uchar *o = dst + ((size_t) y * width + x) * 3;
   o[0] = p[off_r];
   o[1] = p[off_g];
