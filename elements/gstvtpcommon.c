@@ -147,6 +147,7 @@ gst_vtp_prepare_tensor_output (GstElement *element, VtpDevice *dev, gint rows, g
   VtpTensor *t = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, cols, &error);
   const GstVtpFrameMeta *fm;
   const GstVtpPromptMeta *pm;
+  const GstVtpRegionMeta *rm;
 
   if (!t) {
     GST_VTP_ELEMENT_ERROR (element, RESOURCE, NO_SPACE_LEFT, error, "allocating an output tensor");
@@ -160,6 +161,10 @@ gst_vtp_prepare_tensor_output (GstElement *element, VtpDevice *dev, gint rows, g
   /* and so does vtpqformer's prompt, through vtpadapter (unified framework) */
   if ((pm = gst_buffer_get_vtp_prompt_meta (inbuf)))
     gst_buffer_add_vtp_prompt_meta (*outbuf, pm->prompt);
+  /* the region of the frame a tensor is of, for vtpllm's report */
+  if ((rm = gst_buffer_get_vtp_region_meta (inbuf)))
+    gst_buffer_add_vtp_region_meta (*outbuf, rm->index, rm->count, rm->region ? gst_structure_copy (rm->region)
+        : NULL);
   return GST_FLOW_OK;
 }
 

@@ -54,6 +54,7 @@
 #include "gstvtpllm.h"
 #include "gstvtpcommon.h"
 #include "gstvtpcontext.h"
+#include "gstvtpdescription.h"
 #include "gstvtpmeta.h"
 #include "gstvtptensor.h"
 #include "gstvtptextout.h"
@@ -120,6 +121,7 @@ struct _GstVtpLlm {
   gboolean partial_text;
 
   GstVtpTextOut *out;           /* text timing and all pushes on srcpad */
+  GstVtpRegionGroup *regions;   /* a frame's region descriptions until its last (streaming thread) */
 
   /* between READY->PAUSED and PAUSED->READY */
   VtpDevice *dev;
@@ -467,22 +469,14 @@ describe (GstVtpLlm *self, VtpTensor *image, const char *buffer_prompt, GstClock
   return vtp_prompt_decode_answer (self->tok, (const gint32 *) out->data, out->len, error);
 }
 
-/* Announces a finished description on the bus. */
+/* Announces a finished description on the bus: "vtp-text", with the
+ * description's fields. */
 static void
-post_text (GstVtpLlm *self, GstBuffer *frame, const char *text, const char *prompt, guint n_tokens,
-    double prefill_ms, double tps)
+post_text (GstVtpLlm *self, const GstStructure *description)
 {
-  GstVtpFrameMeta *fm = gst_buffer_get_vtp_frame_meta (frame);
-  GstStructure *s = gst_structure_new ("vtp-text", "text", G_TYPE_STRING, text, "prompt", G_TYPE_STRING, prompt,
-      "pts", G_TYPE_UINT64, GST_BUFFER_PTS (frame), "duration", G_TYPE_UINT64, GST_BUFFER_DURATION (frame),
-      "tokens", G_TYPE_UINT, n_tokens, "prefill-ms", G_TYPE_DOUBLE, prefill_ms,
-      "decode-tokens-per-second", G_TYPE_DOUBLE, tps, NULL);
+  GstStructure *s = gst_structure_copy (description);
 
-  /* from the frame's arrival at vtpencoder to the text */
-  if (fm)
-    gst_structure_set (s, "latency-ms", G_TYPE_DOUBLE, (g_get_monotonic_time () - fm->arrival_us) / 1000.0,
-        "frames-received", G_TYPE_UINT64, fm->frames_received,
-        "frames-dropped", G_TYPE_UINT64, fm->frames_dropped, NULL);
+  gst_structure_set_name (s, "vtp-text");
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }
 
@@ -492,6 +486,7 @@ gst_vtp_llm_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   GstVtpLlm *self = GST_VTP_LLM (parent);
   g_autoptr (GError) error = NULL;
   g_autofree char *text = NULL, *shown = NULL, *prompt = NULL;
+  GstStructure *desc;
   VtpTensor *image;
   guint n_tokens = 0;
   double prefill_ms = 0, tps = 0;
@@ -526,9 +521,16 @@ gst_vtp_llm_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   GST_OBJECT_UNLOCK (self);
   GST_DEBUG_OBJECT (self, "%u tokens, prefill %.1f ms, %.1f tokens/s: %s", n_tokens, prefill_ms, tps, text);
 
-  post_text (self, buf, text, prompt, n_tokens, prefill_ms, tps);
-  shown = shown_text (text, newline);
-  ret = gst_vtp_text_out_push (self->out, shown, GST_BUFFER_PTS (buf), GST_BUFFER_DURATION (buf), TRUE);
+  desc = gst_vtp_description_new (buf, text, prompt, n_tokens, prefill_ms, tps);
+  post_text (self, desc);
+  /* a region's text goes out with the other regions of its frame */
+  ret = GST_FLOW_OK;
+  if ((desc = gst_vtp_region_group_add (self->regions, buf, desc))) {
+    shown = shown_text (gst_structure_get_string (desc, "text"), newline);
+    ret = gst_vtp_text_out_push_description (self->out, shown, GST_BUFFER_PTS (buf), GST_BUFFER_DURATION (buf),
+        desc);
+    gst_structure_free (desc);
+  }
   gst_buffer_unref (buf);
   return ret;
 }
@@ -658,6 +660,7 @@ gst_vtp_llm_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     case GST_EVENT_FLUSH_STOP:
       g_atomic_int_set (&self->flushing, FALSE);
       gst_vtp_text_out_flush (self->out, FALSE);
+      gst_vtp_region_group_reset (self->regions);
       break;
     default:
       break;
@@ -702,6 +705,7 @@ gst_vtp_llm_change_state (GstElement *element, GstStateChange transition)
     case GST_STATE_CHANGE_READY_TO_PAUSED:
       g_atomic_int_set (&self->flushing, FALSE);
       self->tokens = 0;
+      gst_vtp_region_group_reset (self->regions);
       if (!start (self))
         return GST_STATE_CHANGE_FAILURE;
       gst_vtp_text_out_start (self->out);
@@ -811,6 +815,7 @@ gst_vtp_llm_finalize (GObject *object)
   GstVtpLlm *self = GST_VTP_LLM (object);
   release (self);
   gst_vtp_text_out_free (self->out);
+  gst_vtp_region_group_free (self->regions);
   gst_vtp_model_settings_clear (&self->settings);
   g_free (self->prompt);
   g_free (self->template);
@@ -1009,5 +1014,6 @@ gst_vtp_llm_init (GstVtpLlm *self)
   self->top_p = 1.0f;
   self->refresh_interval = DEFAULT_REFRESH_INTERVAL;
   self->out = gst_vtp_text_out_new (GST_ELEMENT (self), self->srcpad);
+  self->regions = gst_vtp_region_group_new ();
   configure_text_out (self);
 }

@@ -115,3 +115,113 @@ gst_buffer_add_vtp_frame_meta (GstBuffer *buffer, gint64 arrival_us, guint64 fra
   m->frames_dropped = frames_dropped;
   return m;
 }
+
+GType
+gst_vtp_region_meta_api_get_type (void)
+{
+  static GType type = 0;
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, api_type ("GstVtpRegionMetaAPI"));
+  return type;
+}
+
+static gboolean
+region_meta_init (GstMeta *meta, gpointer params, GstBuffer *buffer)
+{
+  GstVtpRegionMeta *m = (GstVtpRegionMeta *) meta;
+  m->index = m->count = 0;
+  m->region = NULL;
+  return TRUE;
+}
+
+static void
+region_meta_free (GstMeta *meta, GstBuffer *buffer)
+{
+  g_clear_pointer (&((GstVtpRegionMeta *) meta)->region, gst_structure_free);
+}
+
+static gboolean
+region_meta_transform (GstBuffer *dest, GstMeta *meta, GstBuffer *buffer, GQuark type, gpointer data)
+{
+  const GstVtpRegionMeta *m = (const GstVtpRegionMeta *) meta;
+  gst_buffer_add_vtp_region_meta (dest, m->index, m->count, m->region ? gst_structure_copy (m->region) : NULL);
+  return TRUE;
+}
+
+const GstMetaInfo *
+gst_vtp_region_meta_get_info (void)
+{
+  static const GstMetaInfo *info = NULL;
+
+  if (g_once_init_enter ((GstMetaInfo **) &info))
+    g_once_init_leave ((GstMetaInfo **) &info, (GstMetaInfo *) meta_info (GST_VTP_REGION_META_API_TYPE,
+            "GstVtpRegionMeta", sizeof (GstVtpRegionMeta), region_meta_init, region_meta_free,
+            region_meta_transform));
+  return info;
+}
+
+GstVtpRegionMeta *
+gst_buffer_add_vtp_region_meta (GstBuffer *buffer, guint index, guint count, GstStructure *region)
+{
+  GstVtpRegionMeta *m = (GstVtpRegionMeta *) gst_buffer_add_meta (buffer, gst_vtp_region_meta_get_info (), NULL);
+  m->index = index;
+  m->count = count;
+  m->region = region;
+  return m;
+}
+
+static gboolean
+copy_field (GQuark field, const GValue *value, gpointer dest)
+{
+  gst_structure_id_set_value (dest, field, value);
+  return TRUE;
+}
+
+/* Any transform keeps the description: it says what the frame shows,
+ * whatever its size or format. */
+static gboolean
+description_transform (GstBuffer *dest, GstCustomMeta *meta, GstBuffer *buffer, GQuark type, gpointer data,
+    gpointer user_data)
+{
+  gst_buffer_set_vtp_description (dest, gst_custom_meta_get_structure (meta));
+  return TRUE;
+}
+
+const GstMetaInfo *
+gst_vtp_description_meta_get_info (void)
+{
+  static const GstMetaInfo *info = NULL;
+
+  if (g_once_init_enter ((GstMetaInfo **) &info)) {
+    const gchar *tags[] = { NULL };
+    const GstMetaInfo *i = gst_meta_get_info (GST_VTP_DESCRIPTION_META_NAME);
+    if (!i)
+      i = gst_meta_register_custom (GST_VTP_DESCRIPTION_META_NAME, tags, description_transform, NULL, NULL);
+    g_once_init_leave ((GstMetaInfo **) &info, (GstMetaInfo *) i);
+  }
+  return info;
+}
+
+GstCustomMeta *
+gst_buffer_set_vtp_description (GstBuffer *buffer, const GstStructure *description)
+{
+  GstCustomMeta *m;
+
+  gst_vtp_description_meta_get_info ();
+  while ((m = gst_buffer_get_custom_meta (buffer, GST_VTP_DESCRIPTION_META_NAME)))
+    gst_buffer_remove_meta (buffer, (GstMeta *) m);
+  m = gst_buffer_add_custom_meta (buffer, GST_VTP_DESCRIPTION_META_NAME);
+  if (m && description)
+    gst_structure_foreach (description, copy_field, gst_custom_meta_get_structure (m));
+  return m;
+}
+
+const GstStructure *
+gst_buffer_get_vtp_description (GstBuffer *buffer)
+{
+  GstCustomMeta *m;
+
+  gst_vtp_description_meta_get_info ();
+  m = gst_buffer_get_custom_meta (buffer, GST_VTP_DESCRIPTION_META_NAME);
+  return m ? gst_custom_meta_get_structure (m) : NULL;
+}

@@ -1,5 +1,6 @@
 /* gstvtptextout.c: text timing for vtpllm (see gstvtptextout.h). */
 #include "gstvtptextout.h"
+#include "gstvtpmeta.h"
 #include <string.h>
 
 GST_DEBUG_CATEGORY_STATIC (textout_debug);
@@ -39,6 +40,7 @@ struct _GstVtpTextOut {
   GstClockTime last_end;        /* end of the last text pushed (fixed durations) */
   /* output time */
   char *current;                /* the text on show */
+  GstStructure *current_desc;   /* the last finished description, carried by the repeats */
   GstClockTime shown_until;     /* end of what was pushed (text or gap) */
   gboolean playing, quit;
   GThread *refresher;
@@ -54,8 +56,10 @@ max_time (GstClockTime a, GstClockTime b)
   return MAX (a, b);
 }
 
+/* @description: put on the buffer as its description meta (NULL: none). */
 static GstBuffer *
-text_buffer (const char *text, GstClockTime pts, GstClockTime duration, gboolean final)
+text_buffer (const char *text, GstClockTime pts, GstClockTime duration, gboolean final,
+    const GstStructure *description)
 {
   gsize len = strlen (text);
   /* an empty description (a generation that ended at once) is still the
@@ -66,6 +70,8 @@ text_buffer (const char *text, GstClockTime pts, GstClockTime duration, gboolean
   GST_BUFFER_DURATION (buf) = duration;
   if (!final)
     GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DELTA_UNIT);
+  if (description)
+    gst_buffer_set_vtp_description (buf, description);
   return buf;
 }
 
@@ -92,12 +98,15 @@ stream_now (GstVtpTextOut *t)
 
 /* Output time: @text (the current one when NULL; a gap when there is none)
  * from now, or from where the last push ended, to two refresh intervals
- * ahead. Push lock held. */
+ * ahead; the buffer carries the last finished description (@description
+ * when set, which becomes it). Push lock held. */
 static GstFlowReturn
-push_output (GstVtpTextOut *t, const char *text, gboolean final, gboolean only_if_due, GstClockTime pts)
+push_output (GstVtpTextOut *t, const char *text, gboolean final, gboolean only_if_due, GstClockTime pts,
+    const GstStructure *description)
 {
   GstClockTime now = stream_now (t), start, end;
   g_autofree char *show = NULL;
+  g_autoptr (GstStructure) desc = NULL;
   GstBuffer *buf;
 
   if (!GST_CLOCK_TIME_IS_VALID (now))
@@ -117,7 +126,12 @@ push_output (GstVtpTextOut *t, const char *text, gboolean final, gboolean only_i
     g_free (t->current);
     t->current = g_strdup (text);
   }
+  if (description) {
+    g_clear_pointer (&t->current_desc, gst_structure_free);
+    t->current_desc = gst_structure_copy (description);
+  }
   show = g_strdup (t->current);
+  desc = t->current_desc ? gst_structure_copy (t->current_desc) : NULL;
   start = max_time (t->shown_until, now);
   end = MAX (now + 2 * t->refresh, start + 1);
   t->shown_until = end;
@@ -128,7 +142,7 @@ push_output (GstVtpTextOut *t, const char *text, gboolean final, gboolean only_i
     gst_pad_push_event (t->srcpad, gst_event_new_gap (start, end - start));
     return GST_FLOW_OK;
   }
-  buf = text_buffer (show, start, end - start, final || !text);
+  buf = text_buffer (show, start, end - start, final || !text, desc);
   /* a repeat says nothing new: subtitle writers extend the cue with it */
   if (!text)
     GST_BUFFER_FLAG_SET (buf, GST_BUFFER_FLAG_DROPPABLE);
@@ -151,7 +165,7 @@ refresher_loop (gpointer data)
     if (run && gst_pad_has_current_caps (t->srcpad)) {
       GstFlowReturn ret;
       g_mutex_lock (&t->push_lock);
-      ret = push_output (t, NULL, TRUE, TRUE, GST_CLOCK_TIME_NONE);
+      ret = push_output (t, NULL, TRUE, TRUE, GST_CLOCK_TIME_NONE, NULL);
       g_mutex_unlock (&t->push_lock);
       if (ret != GST_FLOW_OK)
         GST_DEBUG_OBJECT (t->element, "refresh: %s", gst_flow_get_name (ret));
@@ -183,7 +197,8 @@ release_held (GstVtpTextOut *t, GstClockTime end)
 }
 
 static GstFlowReturn
-push_frame_time (GstVtpTextOut *t, const char *text, GstClockTime pts, GstClockTime frame_duration)
+push_frame_time (GstVtpTextOut *t, const char *text, GstClockTime pts, GstClockTime frame_duration,
+    const GstStructure *description)
 {
   GstClockTime fixed, gap_start = GST_CLOCK_TIME_NONE;
   GstFlowReturn ret;
@@ -203,19 +218,19 @@ push_frame_time (GstVtpTextOut *t, const char *text, GstClockTime pts, GstClockT
     /* nothing to show between the last text's end and this one */
     if (GST_CLOCK_TIME_IS_VALID (gap_start))
       gst_pad_push_event (t->srcpad, gst_event_new_gap (gap_start, pts - gap_start));
-    return gst_pad_push (t->srcpad, text_buffer (text, pts, fixed, TRUE));
+    return gst_pad_push (t->srcpad, text_buffer (text, pts, fixed, TRUE, description));
   }
   /* until the next description: the one held so far ends where this starts */
   ret = release_held (t, pts);
   g_mutex_lock (&t->lock);
-  t->held = text_buffer (text, pts, frame_duration, TRUE);
+  t->held = text_buffer (text, pts, frame_duration, TRUE, description);
   g_mutex_unlock (&t->lock);
   return ret;
 }
 
-GstFlowReturn
-gst_vtp_text_out_push (GstVtpTextOut *t, const char *text, GstClockTime pts, GstClockTime frame_duration,
-    gboolean final)
+static GstFlowReturn
+push (GstVtpTextOut *t, const char *text, GstClockTime pts, GstClockTime frame_duration, gboolean final,
+    const GstStructure *description)
 {
   GstFlowReturn ret;
   gboolean output;
@@ -227,14 +242,28 @@ gst_vtp_text_out_push (GstVtpTextOut *t, const char *text, GstClockTime pts, Gst
   g_mutex_unlock (&t->lock);
   if (ret == GST_FLOW_OK) {
     if (output)
-      ret = push_output (t, text, final, FALSE, pts);
+      ret = push_output (t, text, final, FALSE, pts, description);
     else if (!final)
-      ret = gst_pad_push (t->srcpad, text_buffer (text, pts, GST_CLOCK_TIME_NONE, FALSE));
+      ret = gst_pad_push (t->srcpad, text_buffer (text, pts, GST_CLOCK_TIME_NONE, FALSE, NULL));
     else
-      ret = push_frame_time (t, text, pts, frame_duration);
+      ret = push_frame_time (t, text, pts, frame_duration, description);
   }
   g_mutex_unlock (&t->push_lock);
   return ret;
+}
+
+GstFlowReturn
+gst_vtp_text_out_push (GstVtpTextOut *t, const char *text, GstClockTime pts, GstClockTime frame_duration,
+    gboolean final)
+{
+  return push (t, text, pts, frame_duration, final, NULL);
+}
+
+GstFlowReturn
+gst_vtp_text_out_push_description (GstVtpTextOut *t, const char *text, GstClockTime pts,
+    GstClockTime frame_duration, const GstStructure *description)
+{
+  return push (t, text, pts, frame_duration, TRUE, description);
 }
 
 void
@@ -273,6 +302,7 @@ reset (GstVtpTextOut *t)
 {
   gst_clear_buffer (&t->held);
   g_clear_pointer (&t->current, g_free);
+  g_clear_pointer (&t->current_desc, gst_structure_free);
   t->covered = t->last_end = t->shown_until = GST_CLOCK_TIME_NONE;
   t->eos = FALSE;
 }

@@ -65,4 +65,11 @@ void gst_vtp_text_out_flush (GstVtpTextOut *t, gboolean flushing);
 GstFlowReturn gst_vtp_text_out_push (GstVtpTextOut *t, const char *text, GstClockTime pts,
     GstClockTime frame_duration, gboolean final);
 
+/* A finished description, with its structure (gstvtpdescription.h): every
+ * buffer that shows it carries it as its description meta ("vtp-description",
+ * gstvtpmeta.h); in output time so do the repeats and the partial texts
+ * that follow, until the next finished one. */
+GstFlowReturn gst_vtp_text_out_push_description (GstVtpTextOut *t, const char *text, GstClockTime pts,
+    GstClockTime frame_duration, const GstStructure *description);
+
 G_END_DECLS
