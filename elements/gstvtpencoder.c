@@ -29,6 +29,20 @@
  * only more than #GstVtpEncoder:max-errors such frames in a row stop the
  * pipeline with an error.
  *
+ * With #GstVtpEncoder:roi set, the regions of interest a detector put on
+ * the frame (GstVideoRegionOfInterestMeta) are described instead of the
+ * whole frame: each region is cropped on the device before the resize
+ * (exactly as if the picture had been cropped first) and goes on as its own
+ * tensor buffer, with the frame's timestamps, in the order of the frame's
+ * ROI metas. A region partly outside the frame is clipped to it; one with
+ * nothing inside is skipped with a warning; a frame without regions is not
+ * described (a GAP event in its place). A ROI meta with a "vtp-prompt"
+ * parameter (field "prompt", a string) is described with that prompt
+ * instead of vtpllm's (or vtpqformer's). vtpllm gathers the regions' texts
+ * into one text buffer for the frame; vtpattach on the video branch puts
+ * each region's description back onto its ROI meta as a "vtp-description"
+ * parameter.
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 filesrc location=cat.jpg ! decodebin ! videoconvert ! \
@@ -38,6 +52,12 @@
  * |[
  * gst-launch-1.0 v4l2src ! image/jpeg,width=1280,height=720 ! vtpencoder model=llava-1.5-7b-hf ! \
  *   vtpprojector model=llava-1.5-7b-hf ! vtpllm model=llava-1.5-7b-hf newline=true ! fdsink
+ * ]|
+ * |[
+ * gst-launch-1.0 filesrc location=street.mp4 ! decodebin ! videoconvert ! DETECTOR ! tee name=t \
+ *   t. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=0 ! vtpattach name=a ! fakesink \
+ *   t. ! vtpencoder model=llava-1.5-7b-hf roi=true ! vtpprojector model=llava-1.5-7b-hf ! \
+ *   vtpllm model=llava-1.5-7b-hf timestamps=frame prompt="Describe this object." ! a.text_sink
  * ]|
  * |[
  * gst-launch-1.0 v4l2src ! videoconvert ! tee name=t \
@@ -75,6 +95,9 @@ enum {
   PROP_JPEG_SCALING,
   PROP_MAX_ERRORS,
   PROP_FRAMES_CORRUPT,
+  PROP_ROI,
+  PROP_REGIONS_DESCRIBED,
+  PROP_REGIONS_SKIPPED,
 };
 
 /* As GstVideoDecoder's default would be for a camera: a burst of damaged
@@ -116,6 +139,8 @@ struct _GstVtpEncoder {
   gboolean jpeg_scaling;
   gint max_errors;
   guint64 frames_corrupt;
+  gboolean roi;
+  guint64 regions_described, regions_skipped;
 
   GstVtpFrameGate *gate;        /* the slot in front of the sink pad */
 
@@ -132,7 +157,25 @@ struct _GstVtpEncoder {
   guint8 *rgb;                  /* decoded JPEG frame */
   gsize rgb_size;
   guint corrupt_in_row;         /* JPEG frames that did not decode, since the last one that did */
+  /* roi=true: the frame whose regions are being described, one output buffer each */
+  GstBuffer *roi_frame;
+  GArray *roi_regions;          /* Region */
+  guint roi_next;
 };
+
+/* A region of interest of the frame, to be described. */
+typedef struct {
+  VtpImageRect rect;            /* inside the frame */
+  GstStructure *region;         /* "vtp-region": what vtpllm reports of it (gstvtpmeta.h) */
+  char *prompt;                 /* its own prompt ("vtp-prompt" parameter), or NULL */
+} Region;
+
+static void
+region_clear (Region *r)
+{
+  g_clear_pointer (&r->region, gst_structure_free);
+  g_clear_pointer (&r->prompt, g_free);
+}
 
 #define VIDEO_FORMATS "{ RGB, BGR, RGBA, BGRA, RGBx, BGRx, ARGB, ABGR, xRGB, xBGR }"
 
@@ -206,9 +249,19 @@ out:
   return ok;
 }
 
+/* Forgets the frame being described region by region. */
+static void
+clear_regions (GstVtpEncoder *self)
+{
+  gst_clear_buffer (&self->roi_frame);
+  g_array_set_size (self->roi_regions, 0);
+  self->roi_next = 0;
+}
+
 static void
 release (GstVtpEncoder *self)
 {
+  clear_regions (self);
   g_clear_pointer (&self->pre, vtp_image_preprocessor_free);
   g_clear_pointer (&self->rgb, g_free);
   self->rgb_size = 0;
@@ -233,6 +286,7 @@ gst_vtp_encoder_start (GstBaseTransform *trans)
   strategy = self->strategy;
   self->corrupt_in_row = 0;
   self->frames_corrupt = 0;
+  self->regions_described = self->regions_skipped = 0;
   GST_OBJECT_UNLOCK (self);
   ok = gst_vtp_open_model (GST_ELEMENT (self), &self->settings, &s, &self->dev, &self->ckpt);
   if (ok && !(ok = load_model (self, layers, strategy, s.weight_type, &error)))
@@ -331,16 +385,17 @@ configure_gate (GstVtpEncoder *self)
 }
 
 /* A JPEG frame decoded into self->rgb at the smallest DCT scale the
- * preprocessing allows; FALSE with libjpeg's message when it does not
- * decode (the frame is then skipped, not the stream stopped). */
+ * preprocessing allows (@full_size: at full size, for regions of it);
+ * FALSE with libjpeg's message when it does not decode (the frame is then
+ * skipped, not the stream stopped). */
 static gboolean
-decode_jpeg (GstVtpEncoder *self, GstBuffer *inbuf, VtpJpegSize *plan, GError **error)
+decode_jpeg (GstVtpEncoder *self, GstBuffer *inbuf, gboolean full_size, VtpJpegSize *plan, GError **error)
 {
   GstMapInfo map;
   gboolean scale, ok;
 
   GST_OBJECT_LOCK (self);
-  scale = self->jpeg_scaling;
+  scale = self->jpeg_scaling && !full_size;
   GST_OBJECT_UNLOCK (self);
   if (!gst_buffer_map (inbuf, &map, GST_MAP_READ)) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "Could not read the JPEG frame");
@@ -416,7 +471,7 @@ gst_vtp_encoder_transform (GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer 
   gboolean ok;
 
   if (self->jpeg) {
-    if (!decode_jpeg (self, inbuf, &plan, &error))
+    if (!decode_jpeg (self, inbuf, FALSE, &plan, &error))
       return skip_corrupt_frame (self, inbuf, error);
     self->corrupt_in_row = 0;
     ok = vtp_image_preprocess (self->pre, self->rgb, plan.out_width, plan.out_height, plan.out_width * 3,
@@ -432,6 +487,188 @@ gst_vtp_encoder_transform (GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer 
     return GST_FLOW_ERROR;
   }
   return GST_FLOW_OK;
+}
+
+/* "the frame at 0:00:01.000000000" */
+static char *
+frame_time (GstBuffer *frame)
+{
+  return GST_BUFFER_PTS_IS_VALID (frame) ? g_strdup_printf ("the frame at %" GST_TIME_FORMAT,
+      GST_TIME_ARGS (GST_BUFFER_PTS (frame))) : g_strdup ("a frame without a timestamp");
+}
+
+/* The frame's regions of interest, clipped to its @width x @height, into
+ * self->roi_regions; those with nothing inside are skipped with a warning. */
+static void
+collect_regions (GstVtpEncoder *self, GstBuffer *frame, gint width, gint height)
+{
+  gpointer state = NULL;
+  GstMeta *meta;
+  guint index = 0;
+
+  while ((meta = gst_buffer_iterate_meta_filtered (frame, &state, GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))) {
+    GstVideoRegionOfInterestMeta *roi = (GstVideoRegionOfInterestMeta *) meta;
+    const char *type = roi->roi_type ? g_quark_to_string (roi->roi_type) : NULL;
+    /* unsigned: a region can only stick out on the right and at the bottom */
+    const guint64 x1 = MIN (roi->x, (guint64) width), y1 = MIN (roi->y, (guint64) height);
+    const guint64 x2 = MIN ((guint64) roi->x + roi->w, (guint64) width);
+    const guint64 y2 = MIN ((guint64) roi->y + roi->h, (guint64) height);
+    const GstStructure *param;
+    Region r = { { (gint) x1, (gint) y1, (gint) (x2 - x1), (gint) (y2 - y1) }, NULL, NULL };
+
+    if (x2 <= x1 || y2 <= y1) {
+      g_autofree char *when = frame_time (frame);
+      GST_OBJECT_LOCK (self);
+      self->regions_skipped++;
+      GST_OBJECT_UNLOCK (self);
+      g_autofree char *why = roi->w == 0 || roi->h == 0 ? g_strdup ("it is empty")
+          : g_strdup_printf ("it lies outside the %dx%d frame", width, height);
+      GST_ELEMENT_WARNING (self, STREAM, FAILED, ("Skipped region of interest %u (%s%s%ux%u at %u,%u) of %s: %s",
+              index, type ? type : "", type ? ", " : "", roi->w, roi->h, roi->x, roi->y, when, why),
+          ("ROI meta id %d", roi->id));
+      index++;
+      continue;
+    }
+    if (r.rect.width < (gint) roi->w || r.rect.height < (gint) roi->h)
+      GST_DEBUG_OBJECT (self, "region %u (%ux%u at %u, %u) clipped to the %dx%d frame: %dx%d", index, roi->w, roi->h,
+          roi->x, roi->y, width, height, r.rect.width, r.rect.height);
+    r.region = gst_structure_new ("vtp-region", "roi-index", G_TYPE_UINT, index, "roi-id", G_TYPE_INT, roi->id,
+        NULL);
+    if (type)
+      gst_structure_set (r.region, "roi-type", G_TYPE_STRING, type, NULL);
+    gst_structure_set (r.region, "x", G_TYPE_UINT, (guint) r.rect.x, "y", G_TYPE_UINT, (guint) r.rect.y,
+        "width", G_TYPE_UINT, (guint) r.rect.width, "height", G_TYPE_UINT, (guint) r.rect.height, NULL);
+    if ((param = gst_video_region_of_interest_meta_get_param (roi, GST_VTP_PROMPT_PARAM)))
+      r.prompt = g_strdup (gst_structure_get_string (param, "prompt"));
+    g_array_append_val (self->roi_regions, r);
+    index++;
+  }
+}
+
+/* roi=true: reads the frame's regions and uploads the frame once for
+ * them; a frame with none to describe is skipped (a GAP in its place).
+ * Takes @frame. */
+static GstFlowReturn
+start_regions (GstVtpEncoder *self, GstBuffer *frame)
+{
+  g_autoptr (GError) error = NULL;
+  gboolean ok = TRUE;
+
+  clear_regions (self);
+  if (self->jpeg) {
+    VtpJpegSize plan;
+    if (!decode_jpeg (self, frame, TRUE, &plan, &error)) {
+      GstFlowReturn ret = skip_corrupt_frame (self, frame, error);
+      gst_buffer_unref (frame);
+      return ret;
+    }
+    self->corrupt_in_row = 0;
+    collect_regions (self, frame, plan.out_width, plan.out_height);
+    if (self->roi_regions->len)
+      ok = vtp_image_preprocessor_upload (self->pre, self->rgb, plan.out_width, plan.out_height, plan.out_width * 3,
+          VTP_PIXELS_RGB, &error);
+  } else {
+    GstVideoFrame vf;
+    if (!gst_video_frame_map (&vf, &self->info, frame, GST_MAP_READ)) {
+      g_set_error (&error, VTP_ERROR, VTP_ERROR_INPUT, "Could not read the video frame");
+      ok = FALSE;
+    } else {
+      collect_regions (self, frame, GST_VIDEO_FRAME_WIDTH (&vf), GST_VIDEO_FRAME_HEIGHT (&vf));
+      if (self->roi_regions->len)
+        ok = vtp_image_preprocessor_upload (self->pre, GST_VIDEO_FRAME_PLANE_DATA (&vf, 0),
+            GST_VIDEO_FRAME_WIDTH (&vf), GST_VIDEO_FRAME_HEIGHT (&vf), GST_VIDEO_FRAME_PLANE_STRIDE (&vf, 0),
+            self->layout, &error);
+      gst_video_frame_unmap (&vf);
+    }
+  }
+  if (!ok) {
+    gst_buffer_unref (frame);
+    clear_regions (self);
+    GST_VTP_ELEMENT_ERROR (self, STREAM, FAILED, error, "reading a frame's regions of interest");
+    return GST_FLOW_ERROR;
+  }
+  if (!self->roi_regions->len) {
+    GST_LOG_OBJECT (self, "no region of interest to describe in the frame at %" GST_TIME_FORMAT,
+        GST_TIME_ARGS (GST_BUFFER_PTS (frame)));
+    gst_vtp_frame_gate_skip_current (self->gate);
+    if (GST_BUFFER_PTS_IS_VALID (frame))
+      gst_pad_push_event (GST_BASE_TRANSFORM_SRC_PAD (self), gst_event_new_gap (GST_BUFFER_PTS (frame),
+              GST_BUFFER_DURATION (frame)));
+    gst_buffer_unref (frame);
+    return GST_BASE_TRANSFORM_FLOW_DROPPED;
+  }
+  self->roi_frame = frame;
+  self->roi_next = 0;
+  return GST_FLOW_OK;
+}
+
+/* The next region of the frame in self->roi_frame, encoded. */
+static GstFlowReturn
+next_region (GstVtpEncoder *self, GstBuffer **outbuf)
+{
+  g_autoptr (GError) error = NULL;
+  const Region *r = &g_array_index (self->roi_regions, Region, self->roi_next);
+  const guint count = self->roi_regions->len;
+  GstFlowReturn ret = gst_vtp_encoder_prepare_output_buffer (GST_BASE_TRANSFORM (self), self->roi_frame, outbuf);
+  gboolean ok;
+
+  if (ret != GST_FLOW_OK) {
+    clear_regions (self);
+    return ret;
+  }
+  ok = vtp_image_preprocessor_run (self->pre, &r->rect, self->state->pixels, &error);
+  if (ok) {
+    vtp_vision_tower_forward (self->clip, self->state, gst_vtp_buffer_peek_tensor (*outbuf));
+    ok = vtp_error_take_pending (&error);
+  }
+  if (!ok) {
+    gst_clear_buffer (outbuf);
+    clear_regions (self);
+    GST_VTP_ELEMENT_ERROR (self, STREAM, FAILED, error, "encoding a region of interest");
+    return GST_FLOW_ERROR;
+  }
+  gst_buffer_add_vtp_region_meta (*outbuf, self->roi_next, count, gst_structure_copy (r->region));
+  if (r->prompt)
+    gst_buffer_add_vtp_prompt_meta (*outbuf, r->prompt);
+  GST_LOG_OBJECT (self, "region %u of %u: %" GST_PTR_FORMAT, self->roi_next + 1, count, r->region);
+  GST_OBJECT_LOCK (self);
+  self->regions_described++;
+  GST_OBJECT_UNLOCK (self);
+  if (++self->roi_next == count)
+    clear_regions (self);
+  return GST_FLOW_OK;
+}
+
+/* A new frame: whatever was left of the last one's regions (a flush cut
+ * it short) is forgotten. */
+static GstFlowReturn
+gst_vtp_encoder_submit_input_buffer (GstBaseTransform *trans, gboolean is_discont, GstBuffer *input)
+{
+  clear_regions (GST_VTP_ENCODER (trans));
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->submit_input_buffer (trans, is_discont, input);
+}
+
+/* roi=true: one output buffer per region of the frame (the base class
+ * calls this until it gives none); else the whole frame, as usual. */
+static GstFlowReturn
+gst_vtp_encoder_generate_output (GstBaseTransform *trans, GstBuffer **outbuf)
+{
+  GstVtpEncoder *self = GST_VTP_ENCODER (trans);
+  gboolean roi;
+
+  *outbuf = NULL;
+  if (!self->roi_frame) {
+    GstFlowReturn ret;
+    GST_OBJECT_LOCK (self);
+    roi = self->roi;
+    GST_OBJECT_UNLOCK (self);
+    if (!roi || !trans->queued_buf)
+      return GST_BASE_TRANSFORM_CLASS (parent_class)->generate_output (trans, outbuf);
+    ret = start_regions (self, g_steal_pointer (&trans->queued_buf));
+    if (ret != GST_FLOW_OK)
+      return ret;
+  }
+  return next_region (self, outbuf);
 }
 
 static gboolean
@@ -465,6 +702,7 @@ gst_vtp_encoder_set_property (GObject *object, guint prop_id, const GValue *valu
       case PROP_FRAME_INTERVAL: self->frame_interval = g_value_get_uint (value); configure_gate (self); break;
       case PROP_JPEG_SCALING: self->jpeg_scaling = g_value_get_boolean (value); break;
       case PROP_MAX_ERRORS: self->max_errors = g_value_get_int (value); break;
+      case PROP_ROI: self->roi = g_value_get_boolean (value); break;
       default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
     }
   }
@@ -490,6 +728,9 @@ gst_vtp_encoder_get_property (GObject *object, guint prop_id, GValue *value, GPa
       case PROP_JPEG_SCALING: g_value_set_boolean (value, self->jpeg_scaling); break;
       case PROP_MAX_ERRORS: g_value_set_int (value, self->max_errors); break;
       case PROP_FRAMES_CORRUPT: g_value_set_uint64 (value, self->frames_corrupt); break;
+      case PROP_ROI: g_value_set_boolean (value, self->roi); break;
+      case PROP_REGIONS_DESCRIBED: g_value_set_uint64 (value, self->regions_described); break;
+      case PROP_REGIONS_SKIPPED: g_value_set_uint64 (value, self->regions_skipped); break;
       default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
     }
   }
@@ -502,6 +743,7 @@ gst_vtp_encoder_finalize (GObject *object)
   GstVtpEncoder *self = GST_VTP_ENCODER (object);
   release (self);
   gst_vtp_frame_gate_free (self->gate);
+  g_array_unref (self->roi_regions);
   gst_vtp_model_settings_clear (&self->settings);
   g_free (self->feature_layers);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -630,6 +872,38 @@ gst_vtp_encoder_class_init (GstVtpEncoderClass *klass)
   g_object_class_install_property (gobject_class, PROP_FRAMES_CORRUPT,
       g_param_spec_uint64 ("frames-corrupt", "Frames corrupt", "JPEG frames skipped because they did not decode",
           0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  /**
+   * GstVtpEncoder:roi:
+   *
+   * Describe the frame's regions of interest (GstVideoRegionOfInterestMeta,
+   * from a detector upstream) instead of the whole frame: each region is
+   * cropped on the device before the resize and encoded as its own buffer.
+   * Regions partly outside the frame are clipped, empty ones skipped with a
+   * warning; a frame without regions is not described. A ROI meta's
+   * "vtp-prompt" parameter (field "prompt") gives that region its own
+   * prompt. Read for each frame.
+   */
+  g_object_class_install_property (gobject_class, PROP_ROI,
+      g_param_spec_boolean ("roi", "Regions of interest", "Describe each region of interest of the frame "
+          "(GstVideoRegionOfInterestMeta) instead of the whole frame", FALSE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstVtpEncoder:regions-described:
+   *
+   * Regions of interest encoded (roi=true) since the element started.
+   */
+  g_object_class_install_property (gobject_class, PROP_REGIONS_DESCRIBED,
+      g_param_spec_uint64 ("regions-described", "Regions described", "Regions of interest encoded (roi=true)",
+          0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  /**
+   * GstVtpEncoder:regions-skipped:
+   *
+   * Regions of interest skipped because nothing of them lies inside the
+   * frame (each with a warning), since the element started.
+   */
+  g_object_class_install_property (gobject_class, PROP_REGIONS_SKIPPED,
+      g_param_spec_uint64 ("regions-skipped", "Regions skipped", "Empty regions of interest, or wholly outside "
+          "the frame, that were skipped", 0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   gst_element_class_set_static_metadata (element_class, "VTP image encoder", "Filter/Video/Converter",
       "Encodes video frames into vision features with a vision-language model's image encoder",
       "Visual Text Pioneer developers");
@@ -644,6 +918,8 @@ gst_vtp_encoder_class_init (GstVtpEncoderClass *klass)
   trans_class->set_caps = gst_vtp_encoder_set_caps;
   trans_class->prepare_output_buffer = gst_vtp_encoder_prepare_output_buffer;
   trans_class->transform = gst_vtp_encoder_transform;
+  trans_class->submit_input_buffer = gst_vtp_encoder_submit_input_buffer;
+  trans_class->generate_output = gst_vtp_encoder_generate_output;
   trans_class->query = gst_vtp_encoder_query;
   trans_class->passthrough_on_same_caps = FALSE;
 
@@ -661,4 +937,6 @@ gst_vtp_encoder_init (GstVtpEncoder *self)
   self->jpeg_scaling = TRUE;
   self->max_errors = DEFAULT_MAX_ERRORS;
   self->gate = gst_vtp_frame_gate_new (GST_ELEMENT (self), GST_BASE_TRANSFORM_SINK_PAD (self));
+  self->roi_regions = g_array_new (FALSE, TRUE, sizeof (Region));
+  g_array_set_clear_func (self->roi_regions, (GDestroyNotify) region_clear);
 }

@@ -14,7 +14,9 @@
  * alone, as BLIP-2 does, on the same weights.
  *
  * The prompt travels on each output buffer, so vtpllm uses the same one:
- * set it here only. A change while playing applies from the next frame.
+ * set it here only. A change while playing applies from the next frame. A
+ * region of interest with its own prompt (vtpencoder roi=true, a
+ * "vtp-prompt" parameter on the ROI meta) is conditioned on that one.
  *
  * ## Example launch line
  * |[
@@ -198,11 +200,13 @@ gst_vtp_qformer_transform (GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer 
   g_autoptr (GError) error = NULL;
   g_autofree char *prompt = NULL;
   g_autoptr (GArray) ids = NULL;
+  /* a prompt that came with the frame (a region's own, from vtpencoder roi=true) comes first */
+  const GstVtpPromptMeta *given = gst_buffer_get_vtp_prompt_meta (inbuf);
   gboolean conditioning;
   VtpTensor *image;
 
   GST_OBJECT_LOCK (self);
-  prompt = g_strdup (self->prompt ? self->prompt : "");
+  prompt = g_strdup (given ? given->prompt : self->prompt ? self->prompt : "");
   conditioning = self->text_conditioning;
   GST_OBJECT_UNLOCK (self);
 
@@ -220,7 +224,8 @@ gst_vtp_qformer_transform (GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer 
   }
   if (image && vtp_qformer_forward (self->qformer, self->state, image, ids ? (const gint32 *) ids->data : NULL,
           ids ? ids->len : 0, NULL, gst_vtp_buffer_peek_tensor (outbuf), &error)) {
-    gst_buffer_add_vtp_prompt_meta (outbuf, prompt);
+    if (!given)                 /* else it was copied with the frame's other metas */
+      gst_buffer_add_vtp_prompt_meta (outbuf, prompt);
     return GST_FLOW_OK;
   }
   GST_VTP_ELEMENT_ERROR (self, STREAM, FAILED, error, "running the Q-Former");
