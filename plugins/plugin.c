@@ -9,6 +9,8 @@
 #include "gstvtpadapter.h"
 #include "gstvtpllm.h"
 #include "gstvtpsrtenc.h"
+#include "gstvtpattach.h"
+#include "gstvtpmeta.h"
 
 static gboolean
 plugin_init (GstPlugin *plugin)
@@ -20,6 +22,9 @@ plugin_init (GstPlugin *plugin)
   ok |= GST_ELEMENT_REGISTER (vtpadapter, plugin);
   ok |= GST_ELEMENT_REGISTER (vtpllm, plugin);
   ok |= GST_ELEMENT_REGISTER (vtpsrtenc, plugin);
+  ok |= GST_ELEMENT_REGISTER (vtpattach, plugin);
+  /* the description meta, for applications that read it before any element is made */
+  gst_vtp_description_meta_get_info ();
   return ok;
 }
 
