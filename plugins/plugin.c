@@ -10,6 +10,7 @@
 #include "gstvtpllm.h"
 #include "gstvtpsrtenc.h"
 #include "gstvtpattach.h"
+#include "gstvtpregions.h"
 #include "gstvtpmeta.h"
 
 static gboolean
@@ -23,6 +24,7 @@ plugin_init (GstPlugin *plugin)
   ok |= GST_ELEMENT_REGISTER (vtpllm, plugin);
   ok |= GST_ELEMENT_REGISTER (vtpsrtenc, plugin);
   ok |= GST_ELEMENT_REGISTER (vtpattach, plugin);
+  ok |= GST_ELEMENT_REGISTER (vtpregions, plugin);
   /* the description meta, for applications that read it before any element is made */
   gst_vtp_description_meta_get_info ();
   return ok;

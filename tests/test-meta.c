@@ -329,14 +329,15 @@ typedef struct {
 /* appsrc (RGB W x H) ! tee; the video through vtpattach to an appsink, the
  * model in frame time to vtpattach's text pad. */
 static void
-run_start (Run *r, gboolean roi, const char *prompt, guint frame_interval, gint w, gint h)
+run_start_regions (Run *r, gboolean roi, const char *prompt, guint frame_interval, gint w, gint h,
+    const char *regions)
 {
   g_autofree char *model = fixture_path ("llava-tiny-a");
   g_autofree char *caps = g_strdup_printf ("video/x-raw,format=RGB,width=%d,height=%d,framerate=10/1", w, h);
   g_autoptr (GError) error = NULL;
   GstElement *proj;
 
-  r->pipe = gst_parse_launch ("appsrc name=src format=time ! tee name=t "
+  r->pipe = gst_parse_launch ("appsrc name=src format=time ! vtpregions name=regions ! tee name=t "
       "t. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=0 ! vtpattach name=a ! appsink name=sink "
       "sync=false wait-on-eos=false t. ! vtpencoder name=enc ! vtpprojector name=proj ! vtpllm name=llm ! a.text_sink", &error);
   g_assert_no_error (error);
@@ -346,6 +347,11 @@ run_start (Run *r, gboolean roi, const char *prompt, guint frame_interval, gint 
   r->attach = gst_bin_get_by_name (GST_BIN (r->pipe), "a");
   r->sink = gst_bin_get_by_name (GST_BIN (r->pipe), "sink");
   proj = gst_bin_get_by_name (GST_BIN (r->pipe), "proj");
+  if (regions) {
+    GstElement *e = gst_bin_get_by_name (GST_BIN (r->pipe), "regions");
+    g_object_set (e, "regions", regions, NULL);
+    gst_object_unref (e);
+  }
   g_object_set (r->src, "caps", gst_caps_from_string (caps), NULL);
   g_object_set (r->enc, "model", model, "roi", roi, "frame-interval", frame_interval, NULL);
   g_object_set (proj, "model", model, NULL);
@@ -357,6 +363,12 @@ run_start (Run *r, gboolean roi, const char *prompt, guint frame_interval, gint 
   r->texts = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_structure_free);
   r->warnings = g_ptr_array_new_with_free_func (g_free);
   g_assert_cmpint (gst_element_set_state (r->pipe, GST_STATE_PLAYING), !=, GST_STATE_CHANGE_FAILURE);
+}
+
+static void
+run_start (Run *r, gboolean roi, const char *prompt, guint frame_interval, gint w, gint h)
+{
+  run_start_regions (r, roi, prompt, frame_interval, w, h, NULL);
 }
 
 static void
@@ -407,7 +419,8 @@ run_finish (Run *r)
       }
       case GST_MESSAGE_ELEMENT:
         if (gst_message_has_name (m, "vtp-text")) {
-          g_test_message ("%" GST_PTR_FORMAT, gst_message_get_structure (m));
+          g_autofree char *str = gst_structure_to_string (gst_message_get_structure (m));
+          g_test_message ("%s", str);
           g_ptr_array_add (r->texts, gst_structure_copy (gst_message_get_structure (m)));
         }
         break;
@@ -687,6 +700,17 @@ test_roi_two (void)
   g_object_get (r.enc, "regions-described", &n, NULL);
   g_assert_cmpuint (n, ==, 2);
   run_clear (&r);
+
+  /* the same regions from vtpregions (what gst-launch users write) */
+  run_start_regions (&r, TRUE, NULL, 1, W, H, "0,0,48,64:left; 48,0,48,64:right:Describe the picture.");
+  run_push (&r, rgb, W, H, 0, NULL, 0);
+  run_finish (&r);
+  g_assert_cmpuint (r.texts->len, ==, 2);
+  frame = g_ptr_array_index (r.frames, 0);
+  g_assert_cmpstr (gst_structure_get_string (roi_param (frame, 0), "text"), ==, want0);
+  g_assert_cmpstr (gst_structure_get_string (roi_param (frame, 1), "text"), ==, want1);
+  g_assert_cmpstr (gst_structure_get_string (description_of (frame), "text"), ==, joined);
+  run_clear (&r);
 }
 
 /* roi=false: the whole frame, whatever regions it has. */
@@ -783,6 +807,53 @@ test_roi_empty (void)
   run_clear (&r);
 }
 
+/* vtpregions: what it puts on the frames; a list that does not read is an
+ * error saying why. */
+static void
+test_regions_element (void)
+{
+  GstHarness *h = gst_harness_new ("vtpregions");
+  GstVideoRegionOfInterestMeta *m;
+  GstBuffer *out;
+  GstBus *bus = gst_bus_new ();
+  GstMessage *msg;
+  GError *err = NULL;
+  GstElement *e;
+
+  g_object_set (h->element, "regions", "1,2,30,40:door:Is it open? Say: yes or no; 5,6,7,8", NULL);
+  gst_harness_set_src_caps_str (h, "video/x-raw,format=RGB,width=64,height=48,framerate=10/1");
+  out = gst_harness_push_and_pull (h, gst_buffer_new_allocate (NULL, 64 * 48 * 3, NULL));
+  m = gst_buffer_get_video_region_of_interest_meta_id (out, 0);
+  g_assert_nonnull (m);
+  g_assert_cmpstr (g_quark_to_string (m->roi_type), ==, "door");
+  g_assert_cmpuint (m->x, ==, 1);
+  g_assert_cmpuint (m->h, ==, 40);
+  g_assert_cmpstr (gst_structure_get_string (gst_video_region_of_interest_meta_get_param (m, "vtp-prompt"),
+          "prompt"), ==, "Is it open? Say: yes or no");
+  m = gst_buffer_get_video_region_of_interest_meta_id (out, 1);
+  g_assert_nonnull (m);
+  g_assert_cmpuint (m->roi_type, ==, 0);
+  g_assert_cmpuint (m->w, ==, 7);
+  g_assert_null (gst_video_region_of_interest_meta_get_param (m, "vtp-prompt"));
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+
+  e = gst_element_factory_make ("vtpregions", NULL);
+  gst_element_set_bus (e, bus);
+  g_object_set (e, "regions", "1,2,3:door", NULL);
+  g_assert_cmpint (gst_element_set_state (e, GST_STATE_PAUSED), ==, GST_STATE_CHANGE_FAILURE);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  g_assert_nonnull (msg);
+  gst_message_parse_error (msg, &err, NULL);
+  g_test_message ("%s", err->message);
+  g_assert_nonnull (strstr (err->message, "\"1,2,3:door\" does not start with x,y,width,height"));
+  g_error_free (err);
+  gst_message_unref (msg);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_object_unref (e);
+  gst_object_unref (bus);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -798,5 +869,6 @@ main (int argc, char **argv)
   g_test_add_func ("/meta/roi-off", test_roi_off);
   g_test_add_func ("/meta/roi-clipped", test_roi_clipped);
   g_test_add_func ("/meta/roi-empty", test_roi_empty);
+  g_test_add_func ("/meta/regions-element", test_regions_element);
   return g_test_run ();
 }
