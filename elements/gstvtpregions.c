@@ -8,7 +8,8 @@
  * for a detector while a pipeline is put together. Each region may have a
  * type (the ROI meta's roi_type) and its own prompt (a "vtp-prompt"
  * parameter, field "prompt"). Regions are numbered from 0 in the order
- * given (the ROI meta's id). The frames are not touched otherwise.
+ * given (the ROI meta's id). The frames (raw video, or JPEG from an MJPEG
+ * camera) are not touched otherwise.
  *
  * #GstVtpRegions:regions is a list separated by ';' of
  * `x,y,width,height[:type[:prompt]]` (pixels; the prompt runs to the end of
@@ -54,9 +55,9 @@ struct _GstVtpRegions {
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS ("video/x-raw(ANY)"));
+    GST_STATIC_CAPS ("video/x-raw(ANY); image/jpeg"));
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS ("video/x-raw(ANY)"));
+    GST_STATIC_CAPS ("video/x-raw(ANY); image/jpeg"));
 
 #define gst_vtp_regions_parent_class parent_class
 G_DEFINE_TYPE (GstVtpRegions, gst_vtp_regions, GST_TYPE_BASE_TRANSFORM);

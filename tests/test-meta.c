@@ -13,6 +13,7 @@
 #include <gst/app/gstappsrc.h>
 #include <gst/check/gstharness.h>
 #include "test-gst-util.h"
+#include "vtp-jpeg.h"
 
 #define W 96
 #define H 64
@@ -333,7 +334,9 @@ run_start_regions (Run *r, gboolean roi, const char *prompt, guint frame_interva
     const char *regions)
 {
   g_autofree char *model = fixture_path ("llava-tiny-a");
-  g_autofree char *caps = g_strdup_printf ("video/x-raw,format=RGB,width=%d,height=%d,framerate=10/1", w, h);
+  /* w 0: JPEG frames */
+  g_autofree char *caps = w ? g_strdup_printf ("video/x-raw,format=RGB,width=%d,height=%d,framerate=10/1", w, h)
+      : g_strdup ("image/jpeg,framerate=10/1");
   g_autoptr (GError) error = NULL;
   GstElement *proj;
 
@@ -371,10 +374,11 @@ run_start (Run *r, gboolean roi, const char *prompt, guint frame_interval, gint 
   run_start_regions (r, roi, prompt, frame_interval, w, h, NULL);
 }
 
+/* A frame of @size bytes (RGB, or JPEG) with these regions of interest. */
 static void
-run_push (Run *r, const guint8 *rgb, gint w, gint h, GstClockTime pts, const Roi *rois, guint n_rois)
+run_push_bytes (Run *r, const guint8 *data, gsize size, GstClockTime pts, const Roi *rois, guint n_rois)
 {
-  GstBuffer *buf = gst_buffer_new_memdup (rgb, (gsize) w * h * 3);
+  GstBuffer *buf = gst_buffer_new_memdup (data, size);
 
   GST_BUFFER_PTS (buf) = pts;
   GST_BUFFER_DURATION (buf) = GST_SECOND / 10;
@@ -387,6 +391,12 @@ run_push (Run *r, const guint8 *rgb, gint w, gint h, GstClockTime pts, const Roi
               rois[i].prompt, NULL));
   }
   g_assert_cmpint (gst_app_src_push_buffer (GST_APP_SRC (r->src), buf), ==, GST_FLOW_OK);
+}
+
+static void
+run_push (Run *r, const guint8 *rgb, gint w, gint h, GstClockTime pts, const Roi *rois, guint n_rois)
+{
+  run_push_bytes (r, rgb, (gsize) w * h * 3, pts, rois, n_rois);
 }
 
 /* EOS, then everything that came out. */
@@ -807,6 +817,56 @@ test_roi_empty (void)
   run_clear (&r);
 }
 
+/* JPEG frames (MJPEG cameras): the regions are cut from the full-size
+ * decode, whatever jpeg-scaling says. */
+static void
+test_roi_jpeg (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree guint8 *rgb = test_frame (), *decoded = g_malloc (W * H * 3), *left = NULL, *right = NULL;
+  g_autofree char *want0 = NULL, *want1 = NULL;
+  GstElement *enc = gst_parse_launch ("appsrc name=src caps=video/x-raw,format=RGB,width=96,height=64,"
+      "framerate=10/1 format=time ! videoconvert ! jpegenc quality=80 ! appsink name=sink", &error);
+  GstElement *src = gst_bin_get_by_name (GST_BIN (enc), "src"), *sink = gst_bin_get_by_name (GST_BIN (enc), "sink");
+  const Roi rois[] = { { 0, 0, W / 2, H, "left", 1, NULL }, { W / 2, 8, W / 2, H - 8, "right", 2, NULL } };
+  GstSample *sample;
+  GstMapInfo map;
+  VtpJpegSize plan;
+  Run r = { 0 };
+  GstBuffer *frame;
+
+  g_assert_no_error (error);
+  gst_element_set_state (enc, GST_STATE_PLAYING);
+  gst_app_src_push_buffer (GST_APP_SRC (src), gst_buffer_new_memdup (rgb, W * H * 3));
+  sample = gst_app_sink_pull_sample (GST_APP_SINK (sink));
+  g_assert_nonnull (sample);
+  g_assert_true (gst_buffer_map (gst_sample_get_buffer (sample), &map, GST_MAP_READ));
+  /* the reference: the same full-size decode, cropped and described as pictures */
+  g_assert_true (vtp_jpeg_plan (map.data, map.size, NULL, FALSE, &plan, &error));
+  g_assert_cmpint (plan.out_width, ==, W);
+  g_assert_true (vtp_jpeg_decode (map.data, map.size, &plan, decoded, &error));
+  left = crop (decoded, 0, 0, W / 2, H);
+  right = crop (decoded, W / 2, 8, W / 2, H - 8);
+  want0 = describe_picture (left, W / 2, H, NULL);
+  want1 = describe_picture (right, W / 2, H - 8, NULL);
+
+  run_start (&r, TRUE, NULL, 1, 0, 0);
+  run_push_bytes (&r, map.data, map.size, 0, rois, 2);
+  run_finish (&r);
+  g_assert_cmpuint (r.texts->len, ==, 2);
+  frame = g_ptr_array_index (r.frames, 0);
+  g_assert_cmpstr (gst_structure_get_string (roi_param (frame, 0), "text"), ==, want0);
+  g_assert_cmpstr (gst_structure_get_string (roi_param (frame, 1), "text"), ==, want1);
+  run_clear (&r);
+
+  gst_buffer_unmap (gst_sample_get_buffer (sample), &map);
+  gst_sample_unref (sample);
+  gst_element_set_state (enc, GST_STATE_NULL);
+  gst_object_unref (src);
+  gst_object_unref (sink);
+  gst_object_unref (enc);
+}
+
 /* vtpregions: what it puts on the frames; a list that does not read is an
  * error saying why. */
 static void
@@ -869,6 +929,7 @@ main (int argc, char **argv)
   g_test_add_func ("/meta/roi-off", test_roi_off);
   g_test_add_func ("/meta/roi-clipped", test_roi_clipped);
   g_test_add_func ("/meta/roi-empty", test_roi_empty);
+  g_test_add_func ("/meta/roi-jpeg", test_roi_jpeg);
   g_test_add_func ("/meta/regions-element", test_regions_element);
   return g_test_run ();
 }
