@@ -24,7 +24,12 @@
  * sequence included) and
  * latency-ms (double: from the frame's arrival at vtpencoder to the text),
  * frames-received and frames-dropped (guint64: vtpencoder's counts when
- * the frame arrived).
+ * the frame arrived); for a region of interest (vtpencoder roi=true) also
+ * roi-index, roi-id, roi-type, x, y, width, height. Each text buffer
+ * carries the same fields as a "vtp-description" meta (a GstCustomMeta),
+ * which vtpattach puts on the video frames. The regions of one frame give
+ * one text buffer: their texts one a line, their descriptions in the
+ * meta's "regions".
  *
  * #GstVtpLlm:timestamps chooses when the text shows: from the described
  * frame's time until the next description (files, subtitles) or from the
