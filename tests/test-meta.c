@@ -234,6 +234,36 @@ test_attach_timing (void)
   gst_object_unref (e);
 }
 
+/* A frame waiting for its text, and a text waiting for the video, leave
+ * when the element stops. */
+static void
+test_attach_stop (void)
+{
+  for (guint which = 0; which < 2; which++) {
+    GstElement *e = gst_element_factory_make ("vtpattach", NULL);
+    GstHarness *video = gst_harness_new_with_element (e, "video_sink", "src");
+    GstHarness *text = gst_harness_new_with_element (e, "text_sink", NULL);
+    PushJob job;
+    GThread *thread;
+
+    gst_harness_set_src_caps_str (video, "video/x-raw,format=RGB,width=4,height=4,framerate=2/1");
+    gst_harness_set_src_caps_str (text, "text/x-raw,format=utf8");
+    if (which == 0)
+      job = (PushJob) { video, frame_at (1 * S, S / 2) };       /* waits: no text yet */
+    else {
+      gst_harness_push (text, text_at ("one", 1 * S, 1 * S, TRUE, 1 * S));
+      job = (PushJob) { text, text_at ("two", 2 * S, 1 * S, TRUE, 2 * S) };     /* waits: "one" not shown yet */
+    }
+    thread = g_thread_new ("push", push_thread, &job);
+    g_usleep (100000);
+    gst_element_set_state (e, GST_STATE_NULL);
+    g_assert_cmpint (GPOINTER_TO_INT (g_thread_join (thread)), ==, GST_FLOW_FLUSHING);
+    gst_harness_teardown (text);
+    gst_harness_teardown (video);
+    gst_object_unref (e);
+  }
+}
+
 /* Appends a region's description to @regions (a GstValueArray). */
 static void
 add_region (GValue *regions, guint index, gint id, const char *type, const char *text)
@@ -922,6 +952,7 @@ main (int argc, char **argv)
   g_test_add_func ("/meta/custom-meta", test_custom_meta);
   g_test_add_func ("/meta/attach-timing", test_attach_timing);
   g_test_add_func ("/meta/attach-regions", test_attach_regions);
+  g_test_add_func ("/meta/attach-stop", test_attach_stop);
   g_test_add_func ("/meta/frames", test_frames);
   g_test_add_func ("/meta/text-buffers", test_text_buffers);
   g_test_add_func ("/meta/live", test_live);
