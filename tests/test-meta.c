@@ -351,6 +351,7 @@ typedef struct {
 } Roi;
 
 typedef struct {
+  gboolean qformer;             /* set before starting: InstructBLIP's fixture and bridge, the prompt on the bridge */
   GstElement *pipe, *src, *enc, *llm, *attach, *sink;
   GPtrArray *frames;            /* GstBuffer: the video frames out of vtpattach */
   GPtrArray *texts;             /* GstStructure: the vtp-text messages */
@@ -363,16 +364,19 @@ static void
 run_start_regions (Run *r, gboolean roi, const char *prompt, guint frame_interval, gint w, gint h,
     const char *regions)
 {
-  g_autofree char *model = fixture_path ("llava-tiny-a");
+  g_autofree char *model = fixture_path (r->qformer ? "instructblip-tiny" : "llava-tiny-a");
   /* w 0: JPEG frames */
   g_autofree char *caps = w ? g_strdup_printf ("video/x-raw,format=RGB,width=%d,height=%d,framerate=10/1", w, h)
       : g_strdup ("image/jpeg,framerate=10/1");
   g_autoptr (GError) error = NULL;
   GstElement *proj;
 
-  r->pipe = gst_parse_launch ("appsrc name=src format=time ! vtpregions name=regions ! tee name=t "
+  g_autofree char *desc = g_strdup_printf ("appsrc name=src format=time ! vtpregions name=regions ! tee name=t "
       "t. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=0 ! vtpattach name=a ! appsink name=sink "
-      "sync=false wait-on-eos=false t. ! vtpencoder name=enc ! vtpprojector name=proj ! vtpllm name=llm ! a.text_sink", &error);
+      "sync=false wait-on-eos=false t. ! vtpencoder name=enc ! %s name=proj ! vtpllm name=llm ! a.text_sink",
+      r->qformer ? "vtpqformer" : "vtpprojector");
+
+  r->pipe = gst_parse_launch (desc, &error);
   g_assert_no_error (error);
   r->src = gst_bin_get_by_name (GST_BIN (r->pipe), "src");
   r->enc = gst_bin_get_by_name (GST_BIN (r->pipe), "enc");
@@ -390,7 +394,7 @@ run_start_regions (Run *r, gboolean roi, const char *prompt, guint frame_interva
   g_object_set (proj, "model", model, NULL);
   g_object_set (r->llm, "model", model, "max-new-tokens", 8, "timestamps", 1 /* frame */, NULL);
   if (prompt)
-    g_object_set (r->llm, "prompt", prompt, NULL);
+    g_object_set (r->qformer ? proj : r->llm, "prompt", prompt, NULL);
   gst_object_unref (proj);
   r->frames = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_buffer_unref);
   r->texts = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_structure_free);
@@ -525,9 +529,9 @@ crop (const guint8 *rgb, gint x, gint y, gint w, gint h)
 
 /* What the pipeline says of a picture on its own. */
 static char *
-describe_picture (const guint8 *rgb, gint w, gint h, const char *prompt)
+describe_picture_with (gboolean qformer, const guint8 *rgb, gint w, gint h, const char *prompt)
 {
-  Run r = { 0 };
+  Run r = { qformer };
   char *text;
 
   run_start (&r, FALSE, prompt, 1, w, h);
@@ -537,6 +541,12 @@ describe_picture (const guint8 *rgb, gint w, gint h, const char *prompt)
   text = g_strdup (gst_structure_get_string (g_ptr_array_index (r.texts, 0), "text"));
   run_clear (&r);
   return text;
+}
+
+static char *
+describe_picture (const guint8 *rgb, gint w, gint h, const char *prompt)
+{
+  return describe_picture_with (FALSE, rgb, w, h, prompt);
 }
 
 static GstStructure *
@@ -753,6 +763,30 @@ test_roi_two (void)
   run_clear (&r);
 }
 
+/* With InstructBLIP's Q-Former, whose queries read the prompt: a region's
+ * own prompt replaces vtpqformer's for the queries and the LLM alike. */
+static void
+test_roi_qformer (void)
+{
+  g_autofree guint8 *rgb = test_frame ();
+  g_autofree guint8 *left = crop (rgb, 0, 0, W / 2, H), *right = crop (rgb, W / 2, 0, W / 2, H);
+  g_autofree char *want0 = describe_picture_with (TRUE, left, W / 2, H, "What is unusual about this image?");
+  g_autofree char *want1 = describe_picture_with (TRUE, right, W / 2, H, "Describe the picture.");
+  const Roi rois[] = {
+    { 0, 0, W / 2, H, "left", 1, NULL }, { W / 2, 0, W / 2, H, "right", 2, "Describe the picture." },
+  };
+  Run r = { TRUE };
+
+  run_start (&r, TRUE, "What is unusual about this image?", 1, W, H);
+  run_push (&r, rgb, W, H, 0, rois, 2);
+  run_finish (&r);
+  g_assert_cmpuint (r.texts->len, ==, 2);
+  g_assert_cmpstr (gst_structure_get_string (g_ptr_array_index (r.texts, 0), "text"), ==, want0);
+  g_assert_cmpstr (gst_structure_get_string (g_ptr_array_index (r.texts, 1), "text"), ==, want1);
+  g_assert_cmpstr (gst_structure_get_string (g_ptr_array_index (r.texts, 1), "prompt"), ==, "Describe the picture.");
+  run_clear (&r);
+}
+
 /* roi=false: the whole frame, whatever regions it has. */
 static void
 test_roi_off (void)
@@ -957,6 +991,7 @@ main (int argc, char **argv)
   g_test_add_func ("/meta/text-buffers", test_text_buffers);
   g_test_add_func ("/meta/live", test_live);
   g_test_add_func ("/meta/roi-two", test_roi_two);
+  g_test_add_func ("/meta/roi-qformer", test_roi_qformer);
   g_test_add_func ("/meta/roi-off", test_roi_off);
   g_test_add_func ("/meta/roi-clipped", test_roi_clipped);
   g_test_add_func ("/meta/roi-empty", test_roi_empty);
