@@ -497,6 +497,15 @@ frame_time (GstBuffer *frame)
       GST_TIME_ARGS (GST_BUFFER_PTS (frame))) : g_strdup ("a frame without a timestamp");
 }
 
+static gboolean
+is_blank (const char *s)
+{
+  for (; s && *s; s++)
+    if (!g_ascii_isspace (*s))
+      return FALSE;
+  return TRUE;
+}
+
 /* The frame's regions of interest, clipped to its @width x @height, into
  * self->roi_regions; those with nothing inside are skipped with a warning. */
 static void
@@ -538,7 +547,9 @@ collect_regions (GstVtpEncoder *self, GstBuffer *frame, gint width, gint height)
       gst_structure_set (r.region, "roi-type", G_TYPE_STRING, type, NULL);
     gst_structure_set (r.region, "x", G_TYPE_UINT, (guint) r.rect.x, "y", G_TYPE_UINT, (guint) r.rect.y,
         "width", G_TYPE_UINT, (guint) r.rect.width, "height", G_TYPE_UINT, (guint) r.rect.height, NULL);
-    if ((param = gst_video_region_of_interest_meta_get_param (roi, GST_VTP_PROMPT_PARAM)))
+    /* a blank prompt is none: vtpllm's (or vtpqformer's) applies */
+    if ((param = gst_video_region_of_interest_meta_get_param (roi, GST_VTP_PROMPT_PARAM))
+        && !is_blank (gst_structure_get_string (param, "prompt")))
       r.prompt = g_strdup (gst_structure_get_string (param, "prompt"));
     g_array_append_val (self->roi_regions, r);
     index++;
