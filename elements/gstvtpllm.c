@@ -101,7 +101,11 @@ typedef enum {
   INPUT_IMAGE_EMBEDDINGS,       /* spliced at the template's <image> (LLaVA) */
   INPUT_QUERY_EMBEDDINGS,       /* before the prompt (BLIP-2, InstructBLIP) */
   INPUT_ADAPTER_PROMPTS,        /* attended to inside the adapted layers (LLaMA-Adapter V2) */
+  INPUT_TEXT,                   /* text/x-raw: each buffer is a prompt, no picture */
 } InputKind;
+
+#define ALL_KINDS ((1 << INPUT_IMAGE_EMBEDDINGS) | (1 << INPUT_QUERY_EMBEDDINGS) | (1 << INPUT_ADAPTER_PROMPTS) \
+    | (1 << INPUT_TEXT))
 
 struct _GstVtpLlm {
   GstElement parent;
@@ -112,6 +116,7 @@ struct _GstVtpLlm {
   char *prompt;
   char *template;
   const char *chat_template;    /* from the model's chat template (static), for image embeddings */
+  char *chat_text_template;     /* the same without its <image>, for text prompts */
   guint max_new_tokens;
   float temperature;
   gint top_k;
@@ -137,13 +142,15 @@ struct _GstVtpLlm {
   gint image_token;
   VtpTensor *scratch;
   gint tokens;                  /* image rows per buffer, from caps */
+  gboolean negotiated;          /* caps received */
   InputKind input;
   gboolean flushing;            /* atomic: stop generating */
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink", GST_PAD_SINK, GST_PAD_ALWAYS,
     GST_STATIC_CAPS (GST_VTP_TENSOR_MEDIA_TYPE ", kind=(string){ " GST_VTP_KIND_IMAGE_EMBEDDINGS ", "
-        GST_VTP_KIND_QUERY_EMBEDDINGS ", " GST_VTP_KIND_ADAPTER_PROMPTS " }, tokens=(int)[1, MAX], width=(int)[1, MAX]"));
+        GST_VTP_KIND_QUERY_EMBEDDINGS ", " GST_VTP_KIND_ADAPTER_PROMPTS " }, tokens=(int)[1, MAX], width=(int)[1, MAX]; "
+        "text/x-raw, format=(string)utf8"));
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src", GST_PAD_SRC, GST_PAD_ALWAYS,
     GST_STATIC_CAPS ("text/x-raw, format=(string)utf8"));
 
@@ -155,6 +162,7 @@ static void
 release (GstVtpLlm *self)
 {
   g_clear_pointer (&self->scratch, vtp_tensor_free);
+  g_clear_pointer (&self->chat_text_template, g_free);
   g_clear_pointer (&self->state, vtp_llama_state_free);
   g_clear_pointer (&self->llm, vtp_model_cache_release);
   g_clear_pointer (&self->tok, vtp_tokenizer_free);
@@ -192,6 +200,7 @@ load_model (GstVtpLlm *self, VtpWeightType wtype, guint context, const char *ada
     g_autofree char *chat = vtp_model_chat_template (self->ckpt);
     const char *family = NULL;
     self->chat_template = vtp_prompt_template_for_chat (chat, &family);
+    self->chat_text_template = self->chat_template ? vtp_prompt_template_without_image (self->chat_template) : NULL;
     if (chat)
       GST_INFO_OBJECT (self, "the model's chat template is %s%s", family ? family : "of no family vtp knows",
           family ? "'s: image embeddings take its form unless the template property is set" : ": LLaVA-1.5's form");
@@ -244,7 +253,7 @@ check_text_settings (GstVtpLlm *self, guint kinds, GError **error)
   prompt = g_strdup (self->prompt);
   template = g_strdup (self->template);
   GST_OBJECT_UNLOCK (self);
-  if (is_blank (prompt) && !(kinds & (1 << INPUT_QUERY_EMBEDDINGS))) {
+  if (is_blank (prompt) && !(kinds & ((1 << INPUT_QUERY_EMBEDDINGS) | (1 << INPUT_TEXT)))) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "vtpllm's prompt is empty: set prompt= to a question or "
         "an instruction, e.g. prompt=\"What is in the picture?\" (only query embeddings, BLIP-2's, describe a "
         "picture without one)");
@@ -263,6 +272,12 @@ check_text_settings (GstVtpLlm *self, guint kinds, GError **error)
         "image per prompt, so one marker", template, markers);
     return FALSE;
   }
+  if (markers > 0 && kinds == (1 << INPUT_TEXT)) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "vtpllm's template \"%s\" has an <image> marker but the input "
+        "is text, with no picture: leave the template unset or write one without <image>, e.g. "
+        "template=\"USER: {prompt} ASSISTANT:\"", template);
+    return FALSE;
+  }
   if (markers == 0 && kinds == (1 << INPUT_IMAGE_EMBEDDINGS)) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "vtpllm's template \"%s\" has no <image> marker: the image "
         "embeddings from the bridge go where <image> stands, e.g. template=\"USER: <image>\\n{prompt} "
@@ -279,6 +294,13 @@ caps_offer (GstCaps *caps, const char *kind)
   return gst_caps_can_intersect (caps, k);
 }
 
+static gboolean
+caps_offer_text (GstCaps *caps)
+{
+  g_autoptr (GstCaps) t = gst_caps_from_string ("text/x-raw, format=(string)utf8");
+  return gst_caps_can_intersect (caps, t);
+}
+
 /* Before any model loads: what upstream can give, from its caps, as a set
  * of (1 << InputKind); all three when it does not say (no peer yet, ANY).
  * A vision encoder's features with no bridge between are refused with the
@@ -290,18 +312,19 @@ check_upstream (GstVtpLlm *self, guint *kinds)
 {
   g_autoptr (GstCaps) caps = gst_pad_peer_query_caps (self->sinkpad, NULL);
 
-  *kinds = (1 << INPUT_IMAGE_EMBEDDINGS) | (1 << INPUT_QUERY_EMBEDDINGS) | (1 << INPUT_ADAPTER_PROMPTS);
+  *kinds = ALL_KINDS;
   if (!caps || gst_caps_is_any (caps) || gst_caps_is_empty (caps))
     return TRUE;
   *kinds = (caps_offer (caps, GST_VTP_KIND_IMAGE_EMBEDDINGS) << INPUT_IMAGE_EMBEDDINGS)
       | (caps_offer (caps, GST_VTP_KIND_QUERY_EMBEDDINGS) << INPUT_QUERY_EMBEDDINGS)
-      | (caps_offer (caps, GST_VTP_KIND_ADAPTER_PROMPTS) << INPUT_ADAPTER_PROMPTS);
+      | (caps_offer (caps, GST_VTP_KIND_ADAPTER_PROMPTS) << INPUT_ADAPTER_PROMPTS)
+      | (caps_offer_text (caps) << INPUT_TEXT);
   if (!*kinds && caps_offer (caps, GST_VTP_KIND_VISION_FEATURES)) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (MISSING_BRIDGE_MESSAGE), ("upstream gives %" GST_PTR_FORMAT, caps));
     return FALSE;
   }
   if (!*kinds)
-    *kinds = (1 << INPUT_IMAGE_EMBEDDINGS) | (1 << INPUT_QUERY_EMBEDDINGS) | (1 << INPUT_ADAPTER_PROMPTS);
+    *kinds = ALL_KINDS;
   return TRUE;
 }
 
@@ -391,6 +414,13 @@ build_input (GstVtpLlm *self, VtpTensor *image, const char *template, const char
   GArray *ids;
   gint pos = -1;
 
+  if (self->input == INPUT_TEXT) {
+    if (!(ids = vtp_prompt_encode (self->tok, template, prompt, -1, FALSE, &pos, error)))
+      return NULL;
+    segs[0] = (VtpLlamaSegment) { (const gint32 *) ids->data, NULL, 0, ids->len };
+    *n_segs = 1;
+    return ids;
+  }
   if (self->input == INPUT_ADAPTER_PROMPTS) {
     if (!vtp_llama_set_prompts (self->llm, self->state, image, FALSE, error)
         || !(ids = vtp_prompt_encode (self->tok, template, prompt, -1, FALSE, &pos, error)))
@@ -415,7 +445,28 @@ build_input (GstVtpLlm *self, VtpTensor *image, const char *template, const char
   return ids;
 }
 
-static const char *const default_templates[] = { VTP_LLAVA_TEMPLATE, VTP_PLAIN_TEMPLATE, VTP_ALPACA_TEMPLATE };
+static const char *const default_templates[] = { VTP_LLAVA_TEMPLATE, VTP_PLAIN_TEMPLATE, VTP_ALPACA_TEMPLATE,
+  VTP_PLAIN_TEMPLATE };
+
+/* The template when the property is unset (object lock held). Text
+ * prompts: the Alpaca form for a LLaMA-Adapter V1 (its training format),
+ * else the model's chat form without its <image> when vtp knows the
+ * family, else the raw prompt (as a PEFT adaption prompt or a base model
+ * reads it). */
+static const char *
+default_template (GstVtpLlm *self)
+{
+  const VtpLlamaAdapter *a = self->llm->adapter;
+
+  if (self->input == INPUT_TEXT) {
+    if (a && a->cfg.form == VTP_ADAPTER_V1)
+      return VTP_ALPACA_TEMPLATE;
+    return self->chat_text_template ? self->chat_text_template : VTP_PLAIN_TEMPLATE;
+  }
+  if (self->input == INPUT_IMAGE_EMBEDDINGS && self->chat_template)
+    return self->chat_template;
+  return default_templates[self->input];
+}
 
 /* Prompt, prefill, generation and decoding for one frame's embeddings. */
 static char *
@@ -437,9 +488,7 @@ describe (GstVtpLlm *self, VtpTensor *image, const char *buffer_prompt, GstClock
   GST_OBJECT_LOCK (self);
   prompt = g_strdup (buffer_prompt ? buffer_prompt : self->prompt);
   *used_prompt = g_strdup (prompt);
-  template = g_strdup (self->template ? self->template
-      : self->input == INPUT_IMAGE_EMBEDDINGS && self->chat_template ? self->chat_template
-      : default_templates[self->input]);
+  template = g_strdup (self->template ? self->template : default_template (self));
   gp.max_new_tokens = self->max_new_tokens;
   gp.sampling.temperature = self->temperature;
   gp.sampling.top_k = self->top_k;
@@ -450,11 +499,24 @@ describe (GstVtpLlm *self, VtpTensor *image, const char *buffer_prompt, GstClock
   GST_OBJECT_UNLOCK (self);
   gp.stop_at_eos = TRUE;
 
-  /* a prompt or template changed while playing; a prompt on the buffer is vtpqformer's */
-  if (!buffer_prompt && !check_text_settings (self, 1 << self->input, error))
+  /* a prompt or template changed while playing; a prompt on the buffer is
+   * vtpqformer's (or, text input, the buffer itself) */
+  if ((!buffer_prompt || self->input == INPUT_TEXT) && !check_text_settings (self, 1 << self->input, error))
     return NULL;
   if (!(ids = build_input (self, image, template, prompt, segs, &n_segs, error)))
     return NULL;
+  {
+    gint total = 0;
+    for (gint i = 0; i < n_segs; i++)
+      total += segs[i].n;
+    if (total >= self->state->max_ctx) {
+      g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "The prompt is %d tokens long in its template%s, but "
+          "vtpllm's context holds %d positions, the answer included: shorten the prompt or raise "
+          "context-length (the model allows %d)", total, self->input == INPUT_TEXT ? "" : " with the picture",
+          self->state->max_ctx, self->llm->cfg.max_position_embeddings);
+      return NULL;
+    }
+  }
   self->state->n_past = 0;
   t0 = g_get_monotonic_time ();
   /* the queue runs asynchronously: wait for the prefill's kernels, or their
@@ -485,6 +547,31 @@ post_text (GstVtpLlm *self, const GstStructure *description)
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
 }
 
+/* The prompt a text buffer holds, without the white space around it (a
+ * file's last newline); NULL after an element error when it is not UTF-8. */
+static char *
+text_prompt (GstVtpLlm *self, GstBuffer *buf)
+{
+  GstMapInfo map;
+  char *text;
+
+  if (!gst_buffer_map (buf, &map, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, READ, ("vtpllm could not read a text prompt's buffer"), (NULL));
+    return NULL;
+  }
+  if (!g_utf8_validate_len ((const char *) map.data, map.size, NULL)
+      || memchr (map.data, 0, map.size)) {
+    gst_buffer_unmap (buf, &map);
+    GST_ELEMENT_ERROR (self, STREAM, DECODE, ("vtpllm's text prompt is not UTF-8 text (or holds a NUL byte): "
+            "text/x-raw,format=utf8 buffers must hold UTF-8"), ("buffer at %" GST_TIME_FORMAT,
+            GST_TIME_ARGS (GST_BUFFER_PTS (buf))));
+    return NULL;
+  }
+  text = g_strstrip (g_strndup ((const char *) map.data, map.size));
+  gst_buffer_unmap (buf, &map);
+  return text;
+}
+
 static GstFlowReturn
 gst_vtp_llm_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 {
@@ -498,14 +585,28 @@ gst_vtp_llm_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   gboolean newline;
   GstFlowReturn ret;
 
-  if (!self->tokens) {
+  if (!self->negotiated) {
     gst_buffer_unref (buf);
-    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("vtpllm received data before its caps"), (NULL));
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("vtpllm received data before its caps: a source that sets "
+            "none (filesrc, fdsrc) needs text/x-raw,format=utf8 after it to give text prompts"), (NULL));
     return GST_FLOW_NOT_NEGOTIATED;
   }
-  image = gst_vtp_buffer_get_tensor (buf, self->dev, self->tokens, self->llm->cfg.hidden_size, &self->scratch,
-      &error);
-  if (image) {
+  if (self->input == INPUT_TEXT) {
+    g_autofree char *asked = NULL;
+    if (!(asked = text_prompt (self, buf))) {
+      gst_buffer_unref (buf);
+      return GST_FLOW_ERROR;
+    }
+    if (!*asked) {
+      GST_ELEMENT_WARNING (self, STREAM, FORMAT, ("vtpllm got an empty text prompt: its answer is empty"),
+          ("the buffer at %" GST_TIME_FORMAT " holds %" G_GSIZE_FORMAT " bytes of white space or none",
+              GST_TIME_ARGS (GST_BUFFER_PTS (buf)), gst_buffer_get_size (buf)));
+      text = g_strdup ("");
+      prompt = g_strdup ("");
+    } else
+      text = describe (self, NULL, asked, GST_BUFFER_PTS (buf), &prompt, &n_tokens, &prefill_ms, &tps, &error);
+  } else if ((image = gst_vtp_buffer_get_tensor (buf, self->dev, self->tokens, self->llm->cfg.hidden_size,
+              &self->scratch, &error))) {
     GstVtpPromptMeta *meta = gst_buffer_get_vtp_prompt_meta (buf);
     text = describe (self, image, meta ? meta->prompt : NULL, GST_BUFFER_PTS (buf), &prompt, &n_tokens,
         &prefill_ms, &tps, &error);
@@ -514,7 +615,8 @@ gst_vtp_llm_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
     gst_buffer_unref (buf);
     if (g_atomic_int_get (&self->flushing))
       return GST_FLOW_FLUSHING;
-    GST_VTP_ELEMENT_ERROR (self, STREAM, FAILED, error, "describing a frame");
+    GST_VTP_ELEMENT_ERROR (self, STREAM, FAILED, error, self->input == INPUT_TEXT ? "answering a text prompt"
+        : "describing a frame");
     return GST_FLOW_ERROR;
   }
   if (g_atomic_int_get (&self->flushing)) {
@@ -551,7 +653,9 @@ check_adapter_caps (GstVtpLlm *self, GstCaps *caps, gint tokens)
   if (self->input != INPUT_ADAPTER_PROMPTS) {
     if (a && a->cfg.form == VTP_ADAPTER_V2_MULTIMODAL) {
       GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("The adapter %s is a LLaMA-Adapter V2 multimodal one: it "
-              "needs the prompts of vtpadapter, not another bridge's embeddings", a->dir),
+              "needs the prompts of vtpadapter, not %s", a->dir, self->input == INPUT_TEXT ? "text alone (text "
+              "prompts take a text-only adapter: LLaMA-Adapter V1 or a PEFT adaption prompt)"
+              : "another bridge's embeddings"),
           ("caps %" GST_PTR_FORMAT, caps));
       return FALSE;
     }
@@ -593,12 +697,17 @@ set_caps (GstVtpLlm *self, GstCaps *caps)
     self->input = INPUT_QUERY_EMBEDDINGS;
   else if (gst_vtp_tensor_caps_parse (caps, GST_VTP_KIND_ADAPTER_PROMPTS, &tokens, &width))
     self->input = INPUT_ADAPTER_PROMPTS;
-  else if (caps_offer (caps, GST_VTP_KIND_VISION_FEATURES)) {
+  else if (gst_structure_has_name (gst_caps_get_structure (caps, 0), "text/x-raw") && caps_offer_text (caps)) {
+    self->input = INPUT_TEXT;
+    tokens = 0;
+    width = self->llm->cfg.hidden_size;
+  } else if (caps_offer (caps, GST_VTP_KIND_VISION_FEATURES)) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (MISSING_BRIDGE_MESSAGE), ("caps %" GST_PTR_FORMAT, caps));
     return FALSE;
   } else {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("vtpllm takes image or query embeddings or adapter prompts from "
-            "a bridge element (vtpprojector, vtpqformer, vtpadapter), not %" GST_PTR_FORMAT, caps), (NULL));
+            "a bridge element (vtpprojector, vtpqformer, vtpadapter), or text prompts (text/x-raw,format=utf8), "
+            "not %" GST_PTR_FORMAT, caps), (NULL));
     return FALSE;
   }
   if (!check_adapter_caps (self, caps, tokens))
@@ -614,6 +723,7 @@ set_caps (GstVtpLlm *self, GstCaps *caps)
     return FALSE;
   }
   self->tokens = tokens;
+  self->negotiated = TRUE;
   out = gst_static_pad_template_get_caps (&src_template);
   ok = gst_pad_set_caps (self->srcpad, out);
   gst_caps_unref (out);
@@ -711,6 +821,7 @@ gst_vtp_llm_change_state (GstElement *element, GstStateChange transition)
       g_atomic_int_set (&self->flushing, FALSE);
       self->tokens = 0;
       gst_vtp_region_group_reset (self->regions);
+      self->negotiated = FALSE;
       if (!start (self))
         return GST_STATE_CHANGE_FAILURE;
       gst_vtp_text_out_start (self->out);

@@ -135,6 +135,23 @@ vtp_prompt_template_for_chat (const char *chat_template, const char **family)
 }
 
 char *
+vtp_prompt_template_without_image (const char *template)
+{
+  const char *at = template ? strstr (template, VTP_IMAGE_MARKER) : NULL;
+  const char *after;
+  GString *s;
+
+  if (!at)
+    return g_strdup (template);
+  after = at + strlen (VTP_IMAGE_MARKER);
+  if (*after == '\n' || *after == ' ')
+    after++;
+  s = g_string_new_len (template, at - template);
+  g_string_append (s, after);
+  return g_string_free (s, FALSE);
+}
+
+char *
 vtp_prompt_decode_answer (VtpTokenizer *tok, const gint32 *ids, gsize n_ids, GError **error)
 {
   g_autoptr (GArray) known = g_array_sized_new (FALSE, FALSE, sizeof (gint32), n_ids);

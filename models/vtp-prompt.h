@@ -36,6 +36,12 @@ GArray *vtp_prompt_encode (VtpTokenizer *tok, const char *template, const char *
  * caller keeps its default); *family (if non-NULL) gets the family's name. */
 const char *vtp_prompt_template_for_chat (const char *chat_template, const char **family);
 
+/* @template for a text-only prompt: its <image> marker taken out with the
+ * newline (or space) after it, so that a chat form written for a picture
+ * ("USER: <image>\n{prompt} ASSISTANT:") becomes the same turn without one
+ * ("USER: {prompt} ASSISTANT:"). A copy of @template when it has none. */
+char *vtp_prompt_template_without_image (const char *template);
+
 /* The text of generated @ids, as transformers' decode(skip_special_tokens=True)
  * gives it: special tokens and ids the tokenizer does not know (the padded
  * rows of a vocabulary such as LLaVA's 32064) are left out. */
