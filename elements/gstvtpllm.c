@@ -567,7 +567,7 @@ text_prompt (GstVtpLlm *self, GstBuffer *buf)
             GST_TIME_ARGS (GST_BUFFER_PTS (buf))));
     return NULL;
   }
-  text = g_strstrip (g_strndup ((const char *) map.data, map.size));
+  text = g_strstrip (map.size ? g_strndup ((const char *) map.data, map.size) : g_strdup (""));
   gst_buffer_unmap (buf, &map);
   return text;
 }
@@ -630,12 +630,17 @@ gst_vtp_llm_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 
   desc = gst_vtp_description_new (buf, text, prompt, n_tokens, prefill_ms, tps);
   post_text (self, desc);
-  /* a region's text goes out with the other regions of its frame */
+  /* a region's text goes out with the other regions of its frame; a text
+   * prompt's answer at once, with the prompt's time */
   ret = GST_FLOW_OK;
   if ((desc = gst_vtp_region_group_add (self->regions, buf, desc))) {
     shown = shown_text (gst_structure_get_string (desc, "text"), newline);
-    ret = gst_vtp_text_out_push_description (self->out, shown, GST_BUFFER_PTS (buf), GST_BUFFER_DURATION (buf),
-        desc);
+    if (self->input == INPUT_TEXT)
+      ret = gst_vtp_text_out_push_answer (self->out, shown, GST_BUFFER_PTS (buf), GST_BUFFER_DURATION (buf),
+          desc);
+    else
+      ret = gst_vtp_text_out_push_description (self->out, shown, GST_BUFFER_PTS (buf),
+          GST_BUFFER_DURATION (buf), desc);
     gst_structure_free (desc);
   }
   gst_buffer_unref (buf);
@@ -746,8 +751,10 @@ gst_vtp_llm_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     }
     case GST_EVENT_SEGMENT: {
       const GstSegment *segment;
+      /* text prompts: auto is frame time, live or not (an answer per prompt) */
       if (gst_vtp_text_out_needs_live (self->out))
-        gst_vtp_text_out_set_live (self->out, gst_vtp_upstream_is_live (self->sinkpad));
+        gst_vtp_text_out_set_live (self->out, self->input != INPUT_TEXT
+            && gst_vtp_upstream_is_live (self->sinkpad));
       else
         gst_vtp_text_out_set_live (self->out, FALSE);
       gst_event_parse_segment (event, &segment);

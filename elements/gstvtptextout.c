@@ -266,6 +266,31 @@ gst_vtp_text_out_push_description (GstVtpTextOut *t, const char *text, GstClockT
   return push (t, text, pts, frame_duration, TRUE, description);
 }
 
+GstFlowReturn
+gst_vtp_text_out_push_answer (GstVtpTextOut *t, const char *text, GstClockTime pts, GstClockTime duration,
+    const GstStructure *description)
+{
+  GstFlowReturn ret;
+  gboolean output, fixed;
+
+  g_mutex_lock (&t->push_lock);
+  g_mutex_lock (&t->lock);
+  output = t->output;
+  fixed = GST_CLOCK_TIME_IS_VALID (t->duration);
+  ret = t->flushing ? GST_FLOW_FLUSHING : GST_FLOW_OK;
+  g_mutex_unlock (&t->lock);
+  if (ret == GST_FLOW_OK) {
+    if (output)
+      ret = push_output (t, text, TRUE, FALSE, pts, description);
+    else if (fixed)
+      ret = push_frame_time (t, text, pts, duration, description);
+    else if ((ret = release_held (t, pts)) == GST_FLOW_OK)
+      ret = gst_pad_push (t->srcpad, text_buffer (text, pts, duration, TRUE, description));
+  }
+  g_mutex_unlock (&t->push_lock);
+  return ret;
+}
+
 void
 gst_vtp_text_out_segment (GstVtpTextOut *t, const GstSegment *segment)
 {

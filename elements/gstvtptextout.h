@@ -72,4 +72,12 @@ GstFlowReturn gst_vtp_text_out_push (GstVtpTextOut *t, const char *text, GstCloc
 GstFlowReturn gst_vtp_text_out_push_description (GstVtpTextOut *t, const char *text, GstClockTime pts,
     GstClockTime frame_duration, const GstStructure *description);
 
+/* The answer to a text prompt at @pts lasting @duration (either may be
+ * NONE), with its @description as gst_vtp_text_out_push_description()
+ * puts it: in frame time pushed at once with the prompt's own time (or
+ * with the fixed text duration), not held until the next one; in output
+ * time as gst_vtp_text_out_push_description() does it. */
+GstFlowReturn gst_vtp_text_out_push_answer (GstVtpTextOut *t, const char *text, GstClockTime pts,
+    GstClockTime duration, const GstStructure *description);
+
 G_END_DECLS
