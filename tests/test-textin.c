@@ -361,11 +361,36 @@ test_launch (void)
   g_rmdir (tmp);
 }
 
+/* The chat forms vtp knows, for a text prompt: the same turns without the
+ * <image> and its newline. */
+static void
+test_template_without_image (void)
+{
+  const char *cases[][2] = {
+    { "USER:  ASSISTANT:", "USER: {prompt} ASSISTANT:" },
+    { "<|im_start|>", "<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n" },
+    { "[INST]", "[INST] {prompt} [/INST]" },
+    { "<start_of_turn>", "<start_of_turn>user\n{prompt}<end_of_turn>\n<start_of_turn>model\n" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree char *t = vtp_prompt_template_without_image (vtp_prompt_template_for_chat (cases[i][0], NULL));
+    g_assert_cmpstr (t, ==, cases[i][1]);
+  }
+  {
+    g_autofree char *plain = vtp_prompt_template_without_image (VTP_ALPACA_TEMPLATE);
+    g_autofree char *none = vtp_prompt_template_without_image (NULL);
+    g_assert_cmpstr (plain, ==, VTP_ALPACA_TEMPLATE);
+    g_assert_null (none);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
   gst_init (&argc, &argv);
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/textin/template-without-image", test_template_without_image);
   g_test_add_func ("/textin/peft", test_peft);
   g_test_add_func ("/textin/v1", test_v1);
   g_test_add_func ("/textin/empty", test_empty);
