@@ -14,7 +14,21 @@
  * (LLaMA-Adapter V1, PEFT adaption prompt) in #GstVtpLlm:adapter changes
  * the model whatever the input.
  * A prompt carried on the buffer (set on vtpqformer) replaces
- * #GstVtpLlm:prompt. Generation is greedy unless #GstVtpLlm:temperature is
+ * #GstVtpLlm:prompt.
+ *
+ * Text in, text out: with `text/x-raw, format=utf8` on its sink pad each
+ * buffer is a prompt (white space around it dropped) and gets one answer,
+ * with no picture, pushed at once with the prompt buffer's PTS and
+ * duration (#GstVtpLlm:timestamps auto means frame time here, live or
+ * not); #GstVtpLlm:prompt is not used. So a text-only adapter (LLaMA-Adapter
+ * V1, PEFT adaption prompt) or any language model vtp loads answers text.
+ * The template: #GstVtpLlm:template when set (without `<image>`), else the
+ * Alpaca form for a LLaMA-Adapter V1, else the model's chat form without
+ * its `<image>` when vtp knows the family, else the raw prompt. An empty
+ * (or blank) buffer is answered with an empty buffer and an element
+ * warning; a prompt that does not fit #GstVtpLlm:context-length is an
+ * element error; so is text that is not UTF-8. A source that sets no caps
+ * (filesrc, fdsrc) needs a `text/x-raw,format=utf8` caps filter after it. Generation is greedy unless #GstVtpLlm:temperature is
  * set; sampling is seeded and repeatable.
  *
  * Each described frame is also announced on the bus as an element message
@@ -51,6 +65,11 @@
  *   t. ! queue ! textoverlay name=o wait-text=false ! videoconvert ! autovideosink \
  *   t. ! queue leaky=downstream max-size-buffers=1 ! vtpencoder model=llava ! vtpprojector model=llava ! \
  *   vtpllm model=llava ! o.text_sink
+ * ]|
+ * |[
+ * echo "Tell me about llamas." > question.txt
+ * gst-launch-1.0 filesrc location=question.txt ! text/x-raw,format=utf8 ! \
+ *   vtpllm model=llama-7b adapter=peft-adaption-prompt newline=true ! fdsink
  * ]|
  */
 #ifdef HAVE_CONFIG_H
@@ -964,7 +983,8 @@ gst_vtp_llm_class_init (GstVtpLlmClass *klass)
   /**
    * GstVtpLlm:prompt:
    *
-   * The question or instruction about each frame. Read for every frame, so
+   * The question or instruction about each frame (not used with text
+   * prompts: each text buffer is the prompt). Read for every frame, so
    * a change while playing applies from the next frame. An empty (or
    * blank) prompt is an element error, except with query embeddings
    * (BLIP-2 describes a picture without one).
@@ -983,14 +1003,18 @@ gst_vtp_llm_class_init (GstVtpLlmClass *klass)
    * ChatML, Llama 3, Gemma, Llama 2 / Mistral, Vicuna), else LLaVA-1.5's
    * "USER: <image>\n{prompt} ASSISTANT:"; the raw prompt after the queries
    * for query embeddings (as InstructBLIP and BLIP-2), the Alpaca
-   * instruction format for adapter prompts (as LLaMA-Adapter).
+   * instruction format for adapter prompts (as LLaMA-Adapter). For text
+   * prompts (text/x-raw input): the Alpaca format with a LLaMA-Adapter V1,
+   * else the chat form without "<image>" (known families), else the raw
+   * prompt; a template with "<image>" is then an element error.
    * A template without "{prompt}", or without one "<image>" for image
    * embeddings, is an element error quoting it.
    */
   g_object_class_install_property (gobject_class, PROP_TEMPLATE,
       g_param_spec_string ("template", "Template", "Text around the prompt: {prompt} is replaced, <image> marks "
           "the embeddings; unset: the model's chat template's form (known families) or LLaVA-1.5's for image "
-          "embeddings, the raw prompt after query embeddings, Alpaca's for adapter prompts", NULL,
+          "embeddings, the raw prompt after query embeddings, Alpaca's for adapter prompts; text prompts: "
+          "Alpaca's (V1 adapter), the chat form without <image>, or the raw prompt", NULL,
           PARAM_FLAGS | GST_PARAM_MUTABLE_PLAYING));
   /**
    * GstVtpLlm:adapter:
