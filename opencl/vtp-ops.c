@@ -66,9 +66,9 @@ void vtp_op_relu (VtpTensor *x, gint64 row, gint64 n_rows) { elementwise ("relu"
 void vtp_op_silu_mul (VtpTensor *g, const VtpTensor *up, gint64 row, gint64 n_rows) { elementwise ("silu_mul", g, up, row, n_rows); }
 void vtp_op_add (VtpTensor *y, const VtpTensor *x, gint64 row, gint64 n_rows) { elementwise ("add_inplace", y, x, row, n_rows); }
 
-/* CPUs take 16 query rows per work-item when there are enough rows to fill
+/* CPUs take 32 query rows per work-item when there are enough rows to fill
  * the lanes (prefill, the vision tower, the Q-Former), the head fits its
- * private block, and the score scratch has room for the last block's 16
+ * private block, and the score scratch has room for the last block's 32
  * rows (VTP_ATTENTION_SCORE_PAD_ROWS beyond heads × rows). */
 static gboolean
 attention_rows16_fits (const VtpDevice *dev, gint64 nq, gint64 nk, const VtpTensor *scores,
@@ -101,7 +101,7 @@ vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_r
           a->n_heads, nq, nk))
     return;
   if (attention_rows16_fits (q->dev, nq, nk, scores, a)) {
-    const size_t global16[2] = { (nq + 15) / 16, a->n_heads };
+    const size_t global16[2] = { (nq + 31) / 32, a->n_heads };
     LAUNCH (q->dev, "attention_rows16", 2, global16, NULL,
         A_MEM (q), A_INT (q_row * qw), A_INT (qw),
         A_MEM (k), A_MEM (v), A_INT (kv_row * kvw), A_INT (kvw),

@@ -35,7 +35,7 @@ typedef struct {
  * [kv_row, kv_row + nk) of k and v. @scores is scratch of at least
  * n_heads * nq * nk floats; with VTP_ATTENTION_SCORE_PAD_ROWS more rows of
  * nk, CPUs take their blocked kernel for many query rows. */
-#define VTP_ATTENTION_SCORE_PAD_ROWS 15
+#define VTP_ATTENTION_SCORE_PAD_ROWS 31
 void vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_row, gint64 nq,
     const VtpTensor *k, const VtpTensor *v, gint64 kv_row, gint64 nk,
     VtpTensor *scores, const VtpAttention *a);

@@ -123,7 +123,7 @@ test_activations (void)
 }
 
 /* @pad_rows: extra score rows; VTP_ATTENTION_SCORE_PAD_ROWS lets CPUs take
- * the blocked kernel (16 query rows per work-item) where the shape allows */
+ * the blocked kernel (32 query rows per work-item) where the shape allows */
 static void
 attention_case_scratch (gint H, gint Hkv, gint d, gint nq, gint nk, gboolean causal, gint q_pos0,
     gint pad_rows)
@@ -189,7 +189,7 @@ test_attention (void)
   attention_case (4, 2, 16, 9, 9, TRUE, 0);       /* GQA prefill */
   attention_case (6, 2, 12, 1, 14, TRUE, 13);     /* decode step, odd head_dim */
   attention_case (2, 1, 64, 3, 10, TRUE, 7);      /* chunk after a cache */
-  attention_case (16, 16, 64, 40, 40, FALSE, 0);  /* ViT-shaped, last block partial */
+  attention_case (16, 16, 64, 40, 40, FALSE, 0);  /* ViT-shaped, a second block of 8 rows */
   attention_case (8, 2, 64, 37, 50, TRUE, 13);    /* GQA chunk after a cache, 8-key steps and tail */
   attention_case (4, 4, 128, 20, 20, TRUE, 0);    /* head_dim 128 (7B) */
   attention_case (2, 2, 32, 16, 577, FALSE, 0);   /* Q-Former-like: few queries, many keys */

@@ -84,16 +84,19 @@ __kernel void attention (__global const float *q, int q_off, int q_stride,
   }
 }
 
-/* The CPU kernel for many query rows: a work-item takes 16 query rows of one
- * head and keeps them in the 16 lanes of a float16, so a key's scores for
- * all 16 rows are one vector: the dot products need no horizontal sums, and
- * the softmax's maximum and sum run down the keys lane by lane. The query
- * block is transposed once into private memory (qt[c] = the 16 rows' element
- * c). Scores go through @scores as [key][16 rows], in the region of
- * 16 × nk floats that starts at row h·nq + r0 (the launcher checks that the
- * last block's region fits). Three passes over the keys, each streaming
- * from L2: scores and their maximum, exponentials and their sum, then the
- * value rows, 16 output columns at a time (16 accumulators). */
+/* The CPU kernel for many query rows: a work-item takes 32 query rows of one
+ * head, in the 16 lanes of two float16 (rows r0 .. r0 + 15 and r0 + 16 ..
+ * r0 + 31), so a key's scores for all the rows are two vectors: the dot
+ * products need no horizontal sums, the softmax's maximum and sum run down
+ * the keys lane by lane, and every element of a key or value row broadcast
+ * from memory serves 32 rows (with 16 rows, the broadcasts, one per
+ * multiply-add, held the kernel to ~70% of the FMA peak). The query block
+ * is transposed once into private memory (qt[c] = the rows' element c).
+ * Scores go through @scores as [key][32 rows], in the region of 32 × nk
+ * floats that starts at row h·nq + r0 (the launcher checks that the last
+ * block's region fits). Three passes over the keys, each streaming from
+ * L2: scores and their maximum, exponentials and their sum, then the value
+ * rows, 8 output columns at a time (16 accumulators). */
 #define ATTN16_MAX_D 128
 
 __kernel void attention_rows16 (__global const float *q, int q_off, int q_stride,
@@ -102,88 +105,109 @@ __kernel void attention_rows16 (__global const float *q, int q_off, int q_stride
     __global float *scores, int nq, int nk, int H, int Hkv, int d,
     int causal, int q_pos0, float scale)
 {
-  const int r0 = get_global_id (0) * 16, h = get_global_id (1);
+  const int r0 = get_global_id (0) * 32, h = get_global_id (1);
   const int g = h / (H / Hkv);
-  const int nrows = min (16, nq - r0);
+  const int nrows = min (32, nq - r0);
   const int first_masked = q_pos0 + r0 + 1;    /* keys from here are hidden from some rows */
   const int last = causal ? min (nk, q_pos0 + r0 + nrows) : nk;
   __global float *st = scores + ((size_t) h * nq + r0) * nk;
   __global const float *kh = k + kv_off + g * d;
   __global const float *vh = v + kv_off + g * d;
-  const float16 row_pos = (float16) (q_pos0 + r0) + (float16) (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-      12, 13, 14, 15);
-  float qt[ATTN16_MAX_D * 16];
+  const float16 lane = (float16) (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const float16 pos_a = (float16) (q_pos0 + r0) + lane, pos_b = pos_a + 16.0f;
+  float qt[ATTN16_MAX_D * 32];
 
-  for (int r = 0; r < 16; r++) {
+  for (int r = 0; r < 32; r++) {
     __global const float *qr = q + q_off + (size_t) (r0 + r) * q_stride + h * d;
     for (int c = 0; c < d; c++)
-      qt[c * 16 + r] = r < nrows ? qr[c] : 0.0f;
+      qt[c * 32 + r] = r < nrows ? qr[c] : 0.0f;
   }
 
-  /* pass 1: scores, 8 keys at a time for 8 independent FMA chains */
-  float16 mx = -INFINITY;
+  /* pass 1: scores, 8 keys at a time for 16 independent FMA chains */
+  float16 mxa = -INFINITY, mxb = -INFINITY;
   int j = 0;
   for (; j + 8 <= last; j += 8) {
-    float16 a[8];
+    float16 a[8], b[8];
 #pragma unroll
     for (int u = 0; u < 8; u++)
-      a[u] = 0.0f;
+      a[u] = b[u] = 0.0f;
     for (int c = 0; c < d; c++) {
-      const float16 qc = vload16 (c, qt);
+      const float16 qa = vload16 (2 * c, qt), qb = vload16 (2 * c + 1, qt);
 #pragma unroll
-      for (int u = 0; u < 8; u++)
-        a[u] = fma (qc, (float16) kh[(size_t) (j + u) * kv_stride + c], a[u]);
+      for (int u = 0; u < 8; u++) {
+        const float16 kv = (float16) kh[(size_t) (j + u) * kv_stride + c];
+        a[u] = fma (qa, kv, a[u]);
+        b[u] = fma (qb, kv, b[u]);
+      }
     }
 #pragma unroll
     for (int u = 0; u < 8; u++) {
-      float16 s = a[u] * scale;
-      if (causal && j + u >= first_masked)
-        s = select (s, (float16) -INFINITY, row_pos < (float16) (j + u));
-      mx = fmax (mx, s);
-      vstore16 (s, j + u, st);
+      float16 sa = a[u] * scale, sb = b[u] * scale;
+      if (causal && j + u >= first_masked) {
+        sa = select (sa, (float16) -INFINITY, pos_a < (float16) (j + u));
+        sb = select (sb, (float16) -INFINITY, pos_b < (float16) (j + u));
+      }
+      mxa = fmax (mxa, sa);
+      mxb = fmax (mxb, sb);
+      vstore16 (sa, 2 * (j + u), st);
+      vstore16 (sb, 2 * (j + u) + 1, st);
     }
   }
   for (; j < last; j++) {
-    float16 a = 0.0f;
-    for (int c = 0; c < d; c++)
-      a = fma (vload16 (c, qt), (float16) kh[(size_t) j * kv_stride + c], a);
-    float16 s = a * scale;
-    if (causal && j >= first_masked)
-      s = select (s, (float16) -INFINITY, row_pos < (float16) j);
-    mx = fmax (mx, s);
-    vstore16 (s, j, st);
+    float16 a = 0.0f, b = 0.0f;
+    for (int c = 0; c < d; c++) {
+      const float16 kv = (float16) kh[(size_t) j * kv_stride + c];
+      a = fma (vload16 (2 * c, qt), kv, a);
+      b = fma (vload16 (2 * c + 1, qt), kv, b);
+    }
+    float16 sa = a * scale, sb = b * scale;
+    if (causal && j >= first_masked) {
+      sa = select (sa, (float16) -INFINITY, pos_a < (float16) j);
+      sb = select (sb, (float16) -INFINITY, pos_b < (float16) j);
+    }
+    mxa = fmax (mxa, sa);
+    mxb = fmax (mxb, sb);
+    vstore16 (sa, 2 * j, st);
+    vstore16 (sb, 2 * j + 1, st);
   }
 
   /* pass 2: exponentials and their sums */
-  float16 sum = 0.0f;
+  float16 suma = 0.0f, sumb = 0.0f;
   for (j = 0; j < last; j++) {
-    const float16 e = exp (vload16 (j, st) - mx);
-    vstore16 (e, j, st);
-    sum += e;
+    const float16 ea = exp (vload16 (2 * j, st) - mxa), eb = exp (vload16 (2 * j + 1, st) - mxb);
+    vstore16 (ea, 2 * j, st);
+    vstore16 (eb, 2 * j + 1, st);
+    suma += ea;
+    sumb += eb;
   }
-  const float16 inv = 1.0f / sum;
+  const float16 inva = 1.0f / suma, invb = 1.0f / sumb;
 
-  /* pass 3: probabilities times value rows, 16 columns at a time */
-  for (int c0 = 0; c0 < d; c0 += 16) {
-    float16 acc[16];
+  /* pass 3: probabilities times value rows, 8 columns at a time */
+  for (int c0 = 0; c0 < d; c0 += 8) {
+    float16 acca[8], accb[8];
 #pragma unroll
-    for (int i = 0; i < 16; i++)
-      acc[i] = 0.0f;
+    for (int i = 0; i < 8; i++)
+      acca[i] = accb[i] = 0.0f;
     for (j = 0; j < last; j++) {
-      const float16 p = vload16 (j, st);
+      const float16 pa = vload16 (2 * j, st), pb = vload16 (2 * j + 1, st);
       __global const float *vr = vh + (size_t) j * kv_stride + c0;
 #pragma unroll
-      for (int i = 0; i < 16; i++)
-        acc[i] = fma (p, (float16) vr[i], acc[i]);
+      for (int i = 0; i < 8; i++) {
+        const float16 vv = (float16) vr[i];
+        acca[i] = fma (pa, vv, acca[i]);
+        accb[i] = fma (pb, vv, accb[i]);
+      }
     }
     /* lanes are rows: transpose through private memory on the way out */
 #pragma unroll
-    for (int i = 0; i < 16; i++)
-      vstore16 (acc[i] * inv, i, qt);
+    for (int i = 0; i < 8; i++) {
+      vstore16 (acca[i] * inva, 2 * i, qt);
+      vstore16 (accb[i] * invb, 2 * i + 1, qt);
+    }
     for (int r = 0; r < nrows; r++) {
       __global float *o = out + out_off + (size_t) (r0 + r) * out_stride + h * d + c0;
-      for (int i = 0; i < 16; i++)
-        o[i] = qt[i * 16 + r];
+      for (int i = 0; i < 8; i++)
+        o[i] = qt[i * 32 + r];
     }
   }
 }
