@@ -79,8 +79,12 @@ open_sharded (VtpCheckpoint *c, GError **error)
 
   if (!p)
     return FALSE;
-  root = json_node_get_object (json_parser_get_root (p));
-  map = json_object_has_member (root, "weight_map") ? json_object_get_object_member (root, "weight_map") : NULL;
+  {
+    JsonNode *r = json_parser_get_root (p), *m;
+    root = r && JSON_NODE_HOLDS_OBJECT (r) ? json_node_get_object (r) : NULL;
+    m = root && json_object_has_member (root, "weight_map") ? json_object_get_member (root, "weight_map") : NULL;
+    map = m && JSON_NODE_HOLDS_OBJECT (m) ? json_node_get_object (m) : NULL;
+  }
   if (!map) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT,
         "%s/model.safetensors.index.json has no \"weight_map\" object", c->dir);
@@ -88,7 +92,9 @@ open_sharded (VtpCheckpoint *c, GError **error)
   }
   names = json_object_get_members (map);
   for (GList *l = names; l && ok; l = l->next) {
-    const char *file = json_object_get_string_member_with_default (map, l->data, NULL);
+    JsonNode *f = json_object_get_member (map, l->data);
+    const char *file = JSON_NODE_HOLDS_VALUE (f) && json_node_get_value_type (f) == G_TYPE_STRING ?
+        json_node_get_string (f) : NULL;
     if (!file || strchr (file, '/')) {
       g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT,
           "%s/model.safetensors.index.json: weight_map[\"%s\"] is not a file name", c->dir, (char *) l->data);

@@ -238,8 +238,16 @@ parse_eos (JsonObject *o, const char *where, VtpLlamaConfig *c, GError **error)
     return TRUE;
   if (JSON_NODE_HOLDS_ARRAY (n)) {
     JsonArray *a = json_node_get_array (n);
-    for (guint i = 0; i < json_array_get_length (a) && c->n_eos < VTP_MAX_EOS; i++)
-      c->eos_token_id[c->n_eos++] = (gint) json_array_get_int_element (a, i);
+    for (guint i = 0; i < json_array_get_length (a) && c->n_eos < VTP_MAX_EOS; i++) {
+      JsonNode *e = json_array_get_element (a, i);
+      if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_INT64
+          || json_node_get_int (e) < G_MININT || json_node_get_int (e) > G_MAXINT) {
+        g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s: eos_token_id[%u] must be a token id (an integer)",
+            where, i);
+        return FALSE;
+      }
+      c->eos_token_id[c->n_eos++] = (gint) json_node_get_int (e);
+    }
     return TRUE;
   }
   return vtp_json_int (o, "eos_token_id", 2, where, &c->eos_token_id[c->n_eos++], error);

@@ -77,7 +77,8 @@ parse_triplet (JsonObject *o, const char *key, const char *where, float out[3], 
 
   if (!n || JSON_NODE_HOLDS_NULL (n))
     return TRUE;
-  if (JSON_NODE_HOLDS_VALUE (n)) {
+  if (JSON_NODE_HOLDS_VALUE (n) && (json_node_get_value_type (n) == G_TYPE_INT64
+          || json_node_get_value_type (n) == G_TYPE_DOUBLE)) {
     out[0] = out[1] = out[2] = (float) json_node_get_double (n);
     return TRUE;
   }
@@ -85,8 +86,15 @@ parse_triplet (JsonObject *o, const char *key, const char *where, float out[3], 
     g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s: %s must be a number or a list of 3", where, key);
     return FALSE;
   }
-  for (guint i = 0; i < 3; i++)
-    out[i] = (float) json_array_get_double_element (a, i);
+  for (guint i = 0; i < 3; i++) {
+    JsonNode *e = json_array_get_element (a, i);
+    const GType t = JSON_NODE_HOLDS_VALUE (e) ? json_node_get_value_type (e) : G_TYPE_INVALID;
+    if (t != G_TYPE_INT64 && t != G_TYPE_DOUBLE) {
+      g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s: %s[%u] must be a number", where, key, i);
+      return FALSE;
+    }
+    out[i] = (float) json_node_get_double (e);
+  }
   return TRUE;
 }
 

@@ -6,6 +6,7 @@
 #include <glib/gstdio.h>
 #include "vtp-checkpoint.h"
 #include "vtp-config.h"
+#include "vtp-image.h"
 #include "vtp-json.h"
 #include "vtp-tokenizer.h"
 #include "vtp-wordpiece.h"
@@ -171,6 +172,20 @@ test_sharded_directory (void)
   g_clear_pointer (&c, vtp_checkpoint_unref);
   g_clear_pointer (&again, vtp_checkpoint_unref);
 
+  /* a weight_map that is not an object, an index that is not one, a file
+   * name that is not a string (were Json-CRITICALs) */
+  {
+    const char *bad[] = { "{\"weight_map\": []}", "[1, 2]", "{\"weight_map\": {\"x.weight\": 3}}" };
+    const char *want[] = { "has no \"weight_map\" object", "expected a JSON object at the top", "is not a file name" };
+    for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+      g_autofree char *p = write_file ("model.safetensors.index.json", bad[i], strlen (bad[i]));
+      g_assert_null (vtp_checkpoint_open (tmpdir, &error));
+      if (!strstr (error->message, want[i]))
+        g_error ("index %s: \"%s\" does not say \"%s\"", bad[i], error->message, want[i]);
+      g_clear_error (&error);
+    }
+  }
+
   /* an index that promises a tensor its shard does not hold */
   {
     const char *bad = "{\"weight_map\":{\"x.weight\":\"model-00001-of-00002.safetensors\","
@@ -185,6 +200,37 @@ test_sharded_directory (void)
   g_unlink (s2);
   g_unlink (ip);
   g_unlink (cp);
+}
+
+static JsonObject *parse_object (JsonParser *p, const char *json);
+
+/* Config fields of the right name and the wrong JSON type: errors naming
+ * the field (the fuzz campaign found eos_token_id [[2]] raising a
+ * Json-CRITICAL; image_mean's elements likewise). */
+static void
+test_config_wrong_types (void)
+{
+  static const char *const eos[] = { "[[2]]", "[\"2\"]", "[2, {}]", "[1e40]" };
+  static const char *const means[] = { "[[0.5], 0.4, 0.4]", "[\"a\", 0.4, 0.4]", "\"0.5\"", "[0.5, null, 0.4]" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (eos); i++) {
+    g_autoptr (JsonParser) p = json_parser_new ();
+    g_autoptr (GError) error = NULL;
+    g_autofree char *json = g_strdup_printf ("{\"eos_token_id\": %s}", eos[i]);
+    VtpLlamaConfig c;
+    g_assert_false (vtp_llama_config_parse (parse_object (p, json), "config.json", &c, &error));
+    g_assert_error (error, VTP_ERROR, VTP_ERROR_CONFIG);
+    g_assert_nonnull (strstr (error->message, "eos_token_id"));
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (means); i++) {
+    g_autoptr (JsonParser) p = json_parser_new ();
+    g_autoptr (GError) error = NULL;
+    g_autofree char *json = g_strdup_printf ("{\"image_mean\": %s}", means[i]);
+    VtpImageConfig c = { 0 };
+    g_assert_false (vtp_image_config_parse (parse_object (p, json), "preprocessor_config.json", &c, &error));
+    g_assert_error (error, VTP_ERROR, VTP_ERROR_CONFIG);
+    g_assert_nonnull (strstr (error->message, "image_mean"));
+  }
 }
 
 static JsonObject *
@@ -435,6 +481,7 @@ main (int argc, char **argv)
   g_test_add_func ("/loader/config-errors", test_config_errors);
   g_test_add_func ("/loader/projector-activations", test_projector_activations);
   g_test_add_func ("/loader/json-depth", test_json_depth);
+  g_test_add_func ("/loader/config-wrong-types", test_config_wrong_types);
   ret = g_test_run ();
   {
     GDir *d = g_dir_open (tmpdir, 0, NULL);
