@@ -4,10 +4,29 @@
  * and clear its GError: a leak, a crash or a GLib critical is a finding. */
 #pragma once
 #include <glib.h>
+#include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <stddef.h>
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+/* G_DEBUG=fatal-criticals ends a process with SIGTRAP, which libFuzzer
+ * does not take for a crash: it exited without writing the input (the
+ * campaign's first config finding). Turned into SIGABRT, the critical is a
+ * crash with its input saved like any other. */
+static void
+fuzz_trap_to_abort (int sig)
+{
+  (void) sig;
+  abort ();
+}
+
+__attribute__ ((constructor)) static void
+fuzz_catch_traps (void)
+{
+  signal (SIGTRAP, fuzz_trap_to_abort);
+}
 
 /* The bytes as a NUL-terminated string (NULs inside are kept; the
  * parsers that take a length see them). */
