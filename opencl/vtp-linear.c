@@ -242,32 +242,40 @@ kernel_max_wg (VtpDevice *dev, const char *name)
 }
 
 /* The int8 GEMM of quant.cl: x's rows quantized once into a scratch buffer
- * of this call's own (the queue runs in order, and OpenCL keeps the buffer
- * until the kernels that use it are done), then tiles of 6 rows per panel
- * (GROUP_TILES a work-item). */
-static void
-linear_int8_gemm (VtpDevice *dev, VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_rows,
-    const VtpTensor *w, const VtpTensor *bias, gboolean accumulate)
+ * (int8_rows_new), then tiles of 6 rows per panel (GROUP_TILES a
+ * work-item) per product (int8_gemm). The scratch layout depends on the
+ * rows and K only, so products of the same x share it (xcopy_*). */
+static cl_mem
+int8_rows_new (VtpDevice *dev, const VtpTensor *x, gint64 x_row, gint64 n_rows)
 {
-  const gint64 N = w->shape[0], K = vtp_tensor_cols (w), nb = K / 32;
+  const gint64 K = vtp_tensor_cols (x), nb = K / 32;
   const gsize d_off = (gsize) n_rows * K, s_off = d_off + (gsize) n_rows * nb * 4;
-  const gint64 tiles = (n_rows + PANEL_TM - 1) / PANEL_TM, per_item = MIN (tiles, GROUP_TILES);
   const size_t qglobal[2] = { nb, n_rows }, one[2] = { 1, 1 };
-  const size_t global[2] = { (tiles + per_item - 1) / per_item, (N + PANEL - 1) / PANEL };
-  char name[48];
   cl_int err;
   cl_mem scratch = vtp_device_create_buffer (dev, s_off + (gsize) n_rows * nb * 8, &err);
 
   if (!check (err == CL_SUCCESS, "linear", "no room for the int8 copy of %" G_GINT64_FORMAT " rows of x: %s",
           n_rows, vtp_cl_strerror (err)))
-    return;
+    return NULL;
   LAUNCH (dev, "quantize_rows_q8", 2, qglobal, one, A_MEM (x), A_INT (x_row * K), A_INT (K),
       ((VtpArg) { sizeof (cl_mem), &scratch }), A_INT (d_off), A_INT (s_off));
+  return scratch;
+}
+
+static void
+int8_gemm (VtpDevice *dev, cl_mem scratch, VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row,
+    gint64 n_rows, const VtpTensor *w, const VtpTensor *bias, gboolean accumulate)
+{
+  const gint64 N = w->shape[0], K = vtp_tensor_cols (w), nb = K / 32;
+  const gsize d_off = (gsize) n_rows * K, s_off = d_off + (gsize) n_rows * nb * 4;
+  const gint64 tiles = (n_rows + PANEL_TM - 1) / PANEL_TM, per_item = MIN (tiles, GROUP_TILES);
+  const size_t global[2] = { (tiles + per_item - 1) / per_item, (N + PANEL - 1) / PANEL }, one[2] = { 1, 1 };
+  char name[48];
+
   g_snprintf (name, sizeof name, "qgemm_vnni_%s", vtp_weight_suffix (w->dtype));
   LAUNCH (dev, name, 2, global, one, A_MEM (x), A_INT (x_row * K), A_MEM (w), A_OPT_MEM (bias), A_INT (bias != NULL),
       A_MEM (y), A_INT (y_row * N), A_INT (n_rows), A_INT (K), A_INT (N), A_INT (accumulate),
       ((VtpArg) { sizeof (cl_mem), &scratch }), A_INT (d_off), A_INT (s_off), A_INT (per_item));
-  clReleaseMemObject (scratch);
 }
 
 /* The bfloat16 GEMM of linear.cl (BF16 weights in panels, a CPU with
@@ -319,6 +327,37 @@ bf16_gemm (VtpDevice *dev, cl_mem xb, VtpTensor *y, gint64 y_row, const VtpTenso
       ((VtpArg) { sizeof (cl_mem), &xb }), A_INT (per_item));
 }
 
+/* The products of many rows that read a converted copy of x: bfloat16
+ * pairs (BF16 weights) or int8 blocks (block-quantized weights), made once
+ * per x for every product that reads it (vtp_op_linear_multi). */
+typedef enum { XCOPY_NONE, XCOPY_BF16, XCOPY_INT8 } XCopy;
+
+static XCopy
+xcopy_kind (const VtpDevice *dev, gint64 n_rows, const VtpTensor *w)
+{
+  if (bf16_gemm_serves (dev, n_rows, w))
+    return XCOPY_BF16;
+  if (w->layout == LAYOUT_P16 && vtp_dtype_is_quantized (w->dtype) && dev->int8_dot && n_rows > QPANEL_TM)
+    return XCOPY_INT8;
+  return XCOPY_NONE;
+}
+
+static cl_mem
+xcopy_new (VtpDevice *dev, XCopy kind, const VtpTensor *x, gint64 x_row, gint64 n_rows)
+{
+  return kind == XCOPY_BF16 ? bf16_rows_new (dev, x, x_row, n_rows) : int8_rows_new (dev, x, x_row, n_rows);
+}
+
+static void
+xcopy_gemm (VtpDevice *dev, XCopy kind, cl_mem xc, VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row,
+    gint64 n_rows, const VtpTensor *w, const VtpTensor *bias, gboolean accumulate)
+{
+  if (kind == XCOPY_BF16)
+    bf16_gemm (dev, xc, y, y_row, x, x_row, n_rows, w, bias, accumulate);
+  else
+    int8_gemm (dev, xc, y, y_row, x, x_row, n_rows, w, bias, accumulate);
+}
+
 void
 vtp_op_linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_rows,
     const VtpTensor *w, const VtpTensor *bias, gboolean accumulate)
@@ -351,6 +390,16 @@ vtp_op_linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gin
   A_MEM (x), A_INT (x_row * K), A_MEM (w), A_OPT_MEM (bias), A_INT (bias != NULL), \
   A_MEM (y), A_INT (y_row * N), A_INT (rows), A_INT (K), A_INT (N), A_INT (accumulate)
 
+  /* many rows on a converted copy of x: bfloat16 pairs or int8 blocks */
+  if (xcopy_kind (dev, n_rows, w) != XCOPY_NONE) {
+    const XCopy kind = xcopy_kind (dev, n_rows, w);
+    cl_mem xc = xcopy_new (dev, kind, x, x_row, n_rows);
+    if (xc) {
+      xcopy_gemm (dev, kind, xc, y, y_row, x, x_row, n_rows, w, bias, accumulate);
+      clReleaseMemObject (xc);
+    }
+    return;
+  }
   if (w->layout == LAYOUT_P16 && vtp_dtype_is_quantized (w->dtype)) {
     /* Up to QPANEL_TM rows: one work-item height per row count (weights
      * read once; 1 row: the decode GEMV). Beyond: tiles of PANEL_TM rows
@@ -363,8 +412,6 @@ vtp_op_linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gin
       const size_t global[1] = { MAX ((np + P - 1) / P, 1) }, one[1] = { 1 };
       g_snprintf (name, sizeof name, "qlinear_vnni_%s", suffix);
       LAUNCH (dev, name, 1, global, one, ARGS_COMMON (n_rows), A_INT (P));
-    } else if (n_rows > QPANEL_TM && dev->int8_dot) {
-      linear_int8_gemm (dev, y, y_row, x, x_row, n_rows, w, bias, accumulate);
     } else if (n_rows <= QPANEL_TM) {
       const size_t global[2] = { 1, (N + PANEL - 1) / PANEL };
       g_snprintf (name, sizeof name, "qlinear_p16_%s_%d", suffix, (gint) n_rows);
@@ -378,14 +425,6 @@ vtp_op_linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gin
     return;
   }
 
-  if (bf16_gemm_serves (dev, n_rows, w)) {
-    cl_mem xb = bf16_rows_new (dev, x, x_row, n_rows);
-    if (xb) {
-      bf16_gemm (dev, xb, y, y_row, x, x_row, n_rows, w, bias, accumulate);
-      clReleaseMemObject (xb);
-    }
-    return;
-  }
   if (w->layout == LAYOUT_P16) {
     /* Up to PANEL_TM rows: one work-item height per row count. Beyond,
      * tiles of PANEL_TM rows; the rows left over (rest) either in a second
@@ -493,20 +532,21 @@ vtp_op_linear_multi (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpL
   if (vtp_error_is_pending ())
     return;
   if (!multi_fuses (x, x_row, n_rows, outs, n_outs)) {
-    gboolean bf16 = x->dtype == VTP_DTYPE_F32 && rows_in (x, x_row, n_rows);
+    const XCopy kind = n_outs > 0 ? xcopy_kind (dev, n_rows, outs[0].w) : XCOPY_NONE;
+    gboolean share = kind != XCOPY_NONE && x->dtype == VTP_DTYPE_F32 && rows_in (x, x_row, n_rows);
     for (gint i = 0; i < n_outs; i++)
-      bf16 = bf16 && bf16_gemm_serves (dev, n_rows, outs[i].w) && vtp_tensor_cols (outs[i].w) == K
+      share = share && xcopy_kind (dev, n_rows, outs[i].w) == kind && vtp_tensor_cols (outs[i].w) == K
           && vtp_tensor_cols (outs[i].y) == outs[i].w->shape[0] && outs[i].y->dtype == VTP_DTYPE_F32
           && rows_in (outs[i].y, outs[i].y_row, n_rows)
           && (!outs[i].bias || (outs[i].bias->dtype == VTP_DTYPE_F32
                   && vtp_tensor_n_elements (outs[i].bias) == outs[i].w->shape[0]));
-    if (bf16 && n_outs > 1) {
-      /* the products of many rows in bfloat16: x converted once for all */
-      cl_mem xb = bf16_rows_new (dev, x, x_row, n_rows);
-      for (gint i = 0; xb && i < n_outs; i++)
-        bf16_gemm (dev, xb, outs[i].y, outs[i].y_row, x, x_row, n_rows, outs[i].w, outs[i].bias, FALSE);
-      if (xb)
-        clReleaseMemObject (xb);
+    if (share && n_outs > 1) {
+      /* the products of many rows on a copy of x: converted once for all */
+      cl_mem xc = xcopy_new (dev, kind, x, x_row, n_rows);
+      for (gint i = 0; xc && i < n_outs; i++)
+        xcopy_gemm (dev, kind, xc, outs[i].y, outs[i].y_row, x, x_row, n_rows, outs[i].w, outs[i].bias, FALSE);
+      if (xc)
+        clReleaseMemObject (xc);
       return;
     }
     for (gint i = 0; i < n_outs; i++)

@@ -410,7 +410,7 @@ test_linear_as_gpu (void)
  * at row offsets) and gate | up (two), every type, against the same
  * products one by one: bit for bit (the same arithmetic per output, one
  * launch or three); also where it falls back (a tail of 5 rows, 2 rows of
- * x). */
+ * x), and over many rows (the int8 GEMM's copy of x made once for all). */
 static void
 multi_case (VtpDType t, gint64 M, gint64 K, const gint64 *Ns, gint n_outs)
 {
@@ -457,6 +457,8 @@ test_linear_multi (void)
     multi_case (qtypes[i], 1, 256, (const gint64[]) { 96, 96 }, 2);       /* gate | up */
     multi_case (qtypes[i], 1, 256, (const gint64[]) { 32, 21 }, 2);       /* a tail: one by one */
     multi_case (qtypes[i], 2, 256, (const gint64[]) { 32, 16, 48 }, 3);   /* two rows: one by one */
+    multi_case (qtypes[i], 37, 512, (const gint64[]) { 64, 16, 48 }, 3);  /* prefill: one int8 copy of x */
+    multi_case (qtypes[i], 9, 256, (const gint64[]) { 32, 21 }, 2);       /* ... with a tail */
   }
 }
 
