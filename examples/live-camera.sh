@@ -31,9 +31,14 @@ run=(gst-launch-1.0 -e -m "${source[@]}" ! tee name=t \
          shaded-background=true shading-value=140 ! videoconvert ! "${sink[@]}" \
   t. ! vtpencoder model="$model" ! vtpprojector model="$model" ! \
        vtpllm model="$model" prompt="$prompt" max-new-tokens=48 ! o.text_sink)
-# only the descriptions from the bus, one per line
+# only the descriptions from the bus, one per line, as plain text (gst-launch
+# prints the message's structure: a string with spaces comes quoted, each
+# space and quote escaped with a backslash)
+descriptions () {
+  sed -n -e 's/.*vtp-text, text=(string)\(.*\), prompt=.*/\1/' -e 's/^"\(.*\)"$/\1/' -e 's/\\\(.\)/\1/g' -e p
+}
 if [ "$seconds" -gt 0 ]; then
-  timeout -s INT "$seconds" "${run[@]}" | sed -n 's/.*vtp-text, text=(string)\(.*\), prompt=.*/\1/p' || true
+  timeout -s INT "$seconds" "${run[@]}" | grep --line-buffered "vtp-text, text=" | descriptions || true
 else
-  "${run[@]}" | sed -n 's/.*vtp-text, text=(string)\(.*\), prompt=.*/\1/p'
+  "${run[@]}" | grep --line-buffered "vtp-text, text=" | descriptions
 fi
