@@ -579,7 +579,7 @@ text_prompt (GstVtpLlm *self, GstBuffer *buf)
     return NULL;
   }
   if (!g_utf8_validate_len ((const char *) map.data, map.size, NULL)
-      || memchr (map.data, 0, map.size)) {
+      || (map.size && memchr (map.data, 0, map.size))) {
     gst_buffer_unmap (buf, &map);
     GST_ELEMENT_ERROR (self, STREAM, DECODE, ("vtpllm's text prompt is not UTF-8 text (or holds a NUL byte): "
             "text/x-raw,format=utf8 buffers must hold UTF-8"), ("buffer at %" GST_TIME_FORMAT,
