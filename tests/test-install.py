@@ -116,7 +116,7 @@ def main(argv):
     flags = run(["pkg-config", "--cflags", "--libs", "vtp-graph", "gstreamer-1.0", "json-glib-1.0"], env).split()
     assert not any(f.startswith("-I") and os.path.realpath(f[2:]) == os.path.join(SOURCE, "graph") for f in flags)
     app = os.path.join(scratch, "graph-app")
-    run([os.environ.get("CC", "cc"), "-o", app, os.path.join(SOURCE, "examples", "graph-app.c")] + flags)
+    run([os.environ.get("CC", "cc"), "-o", app, os.path.join(SOURCE, "examples", "graph-app.c")] + flags, env)
     assert "libvtp-graph.so.0" in needed(app), needed(app)
 
     # run from the DESTDIR: its library, its plugin (a registry of its own)
