@@ -26,17 +26,13 @@ set -eu
 cd "$(dirname "$0")/.."
 LLAVA=${1:?usage: bench/compare-encode.sh LLAVA_DIR [ROUNDS]}
 ROUNDS=${2:-3}
-THREADS=${THREADS:-$(nproc)}
-PEER=${VTP_PEER_DIR:-$HOME/.cache/vtp-peer}
-VERSION=${LLAMA_CPP_PYTHON:-0.3.36}
-BIN=$PEER/llama_cpp_python-$VERSION/vendor/llama.cpp/build/bin
-WORK=${VTP_COMPARE_DIR:-$PEER/models/$(basename "$LLAVA")}
+. bench/peer-env.sh
 PAIR=$WORK/pair
 TF4_PYTHON=${TF4_PYTHON:-python3}
 
 [ -f "$WORK/llm-f16.gguf" ] || { echo "no $WORK/llm-f16.gguf: run bench/compare-llamacpp.sh $LLAVA first" >&2; exit 1; }
 if [ ! -x "$BIN/llama-mtmd-cli" ]; then
-  cmake --build "$PEER/llama_cpp_python-$VERSION/vendor/llama.cpp/build" -j "$(nproc)" --target llama-mtmd-cli \
+  cmake --build "$SRC/build" -j "$(nproc)" --target llama-mtmd-cli \
     > "$PEER/build-mtmd.log"
 fi
 ninja -C build bench/vtp-bench > /dev/null

@@ -26,12 +26,7 @@ set -eu
 cd "$(dirname "$0")/.."
 LLAVA=${1:?usage: bench/compare-llamacpp.sh LLAVA_DIR [ROUNDS]}
 ROUNDS=${2:-3}
-THREADS=${THREADS:-$(nproc)}
-PEER=${VTP_PEER_DIR:-$HOME/.cache/vtp-peer}
-VERSION=${LLAMA_CPP_PYTHON:-0.3.36}
-SRC=$PEER/llama_cpp_python-$VERSION/vendor/llama.cpp
-BIN=$SRC/build/bin
-WORK=${VTP_COMPARE_DIR:-$PEER/models/$(basename "$LLAVA")}
+. bench/peer-env.sh
 
 if [ ! -x "$BIN/llama-bench" ] || [ ! -x "$BIN/llama-quantize" ]; then
   mkdir -p "$PEER"

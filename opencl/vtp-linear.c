@@ -342,20 +342,19 @@ xcopy_kind (const VtpDevice *dev, gint64 n_rows, const VtpTensor *w)
   return XCOPY_NONE;
 }
 
-static cl_mem
-xcopy_new (VtpDevice *dev, XCopy kind, const VtpTensor *x, gint64 x_row, gint64 n_rows)
-{
-  return kind == XCOPY_BF16 ? bf16_rows_new (dev, x, x_row, n_rows) : int8_rows_new (dev, x, x_row, n_rows);
-}
-
+/* The products @outs of the same rows of x, on one copy of x. */
 static void
-xcopy_gemm (VtpDevice *dev, XCopy kind, cl_mem xc, VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row,
-    gint64 n_rows, const VtpTensor *w, const VtpTensor *bias, gboolean accumulate)
+xcopy_products (VtpDevice *dev, XCopy kind, const VtpTensor *x, gint64 x_row, gint64 n_rows,
+    const VtpLinearOut *outs, gint n_outs, gboolean accumulate)
 {
-  if (kind == XCOPY_BF16)
-    bf16_gemm (dev, xc, y, y_row, x, x_row, n_rows, w, bias, accumulate);
-  else
-    int8_gemm (dev, xc, y, y_row, x, x_row, n_rows, w, bias, accumulate);
+  cl_mem xc = kind == XCOPY_BF16 ? bf16_rows_new (dev, x, x_row, n_rows) : int8_rows_new (dev, x, x_row, n_rows);
+
+  if (!xc)
+    return;
+  for (gint i = 0; i < n_outs; i++)
+    (kind == XCOPY_BF16 ? bf16_gemm : int8_gemm) (dev, xc, outs[i].y, outs[i].y_row, x, x_row, n_rows, outs[i].w,
+        outs[i].bias, accumulate);
+  clReleaseMemObject (xc);
 }
 
 void
@@ -392,12 +391,8 @@ vtp_op_linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gin
 
   /* many rows on a converted copy of x: bfloat16 pairs or int8 blocks */
   if (xcopy_kind (dev, n_rows, w) != XCOPY_NONE) {
-    const XCopy kind = xcopy_kind (dev, n_rows, w);
-    cl_mem xc = xcopy_new (dev, kind, x, x_row, n_rows);
-    if (xc) {
-      xcopy_gemm (dev, kind, xc, y, y_row, x, x_row, n_rows, w, bias, accumulate);
-      clReleaseMemObject (xc);
-    }
+    const VtpLinearOut out = { y, y_row, w, bias };
+    xcopy_products (dev, xcopy_kind (dev, n_rows, w), x, x_row, n_rows, &out, 1, accumulate);
     return;
   }
   if (w->layout == LAYOUT_P16 && vtp_dtype_is_quantized (w->dtype)) {
@@ -542,11 +537,7 @@ vtp_op_linear_multi (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpL
                   && vtp_tensor_n_elements (outs[i].bias) == outs[i].w->shape[0]));
     if (share && n_outs > 1) {
       /* the products of many rows on a copy of x: converted once for all */
-      cl_mem xc = xcopy_new (dev, kind, x, x_row, n_rows);
-      for (gint i = 0; xc && i < n_outs; i++)
-        xcopy_gemm (dev, kind, xc, outs[i].y, outs[i].y_row, x, x_row, n_rows, outs[i].w, outs[i].bias, FALSE);
-      if (xc)
-        clReleaseMemObject (xc);
+      xcopy_products (dev, kind, x, x_row, n_rows, outs, n_outs, FALSE);
       return;
     }
     for (gint i = 0; i < n_outs; i++)

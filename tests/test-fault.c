@@ -14,6 +14,7 @@
 #include <gst/check/gstharness.h>
 #include <math.h>
 #include "test-gst-util.h"
+#include "element-test-util.h"
 #include "gstvtpencoder.h"
 #include "gstvtpprojector.h"
 #include "gstvtpqformer.h"
@@ -63,49 +64,6 @@ register_static_plugin (void)
 }
 
 /* ---- helpers ---- */
-
-static VtpSafetensors *
-open_reference (const char *fixture)
-{
-  g_autofree char *dir = fixture_path (fixture);
-  g_autofree char *path = g_build_filename (dir, "reference.safetensors", NULL);
-  g_autoptr (GError) error = NULL;
-  VtpSafetensors *st = vtp_safetensors_open (path, &error);
-  g_assert_no_error (error);
-  return st;
-}
-
-static GstBuffer *
-buffer_from (const VtpStTensor *t)
-{
-  return gst_buffer_new_memdup (t->data, t->n_bytes);
-}
-
-static double
-max_error (GstBuffer *buf, const VtpStTensor *want)
-{
-  GstMapInfo map;
-  double worst = 0;
-
-  g_assert_true (gst_buffer_map (buf, &map, GST_MAP_READ));
-  g_assert_cmpuint (map.size, ==, want->n_bytes);
-  for (gsize i = 0; i < map.size / 4; i++)
-    worst = MAX (worst, fabs (((const float *) map.data)[i] - ((const float *) want->data)[i]));
-  gst_buffer_unmap (buf, &map);
-  return worst;
-}
-
-static char *
-buffer_text (GstBuffer *buf)
-{
-  GstMapInfo map;
-  char *s;
-
-  g_assert_true (gst_buffer_map (buf, &map, GST_MAP_READ));
-  s = g_strndup ((const char *) map.data, map.size);
-  gst_buffer_unmap (buf, &map);
-  return s;
-}
 
 /* The domain and code of the last error pop_error found. */
 static GQuark last_domain;

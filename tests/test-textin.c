@@ -10,6 +10,7 @@
 #include <gst/check/gstharness.h>
 #include <glib/gstdio.h>
 #include "test-gst-util.h"
+#include "element-test-util.h"
 #include "vtp-prompt.h"
 #include "vtp-tokenizer.h"
 
@@ -83,18 +84,6 @@ text_buffer (const char *text, GstClockTime pts, GstClockTime duration)
   GST_BUFFER_PTS (buf) = pts;
   GST_BUFFER_DURATION (buf) = duration;
   return buf;
-}
-
-static char *
-buffer_text (GstBuffer *buf)
-{
-  GstMapInfo map;
-  char *s;
-
-  g_assert_true (gst_buffer_map (buf, &map, GST_MAP_READ));
-  s = map.size ? g_strndup ((const char *) map.data, map.size) : g_strdup ("");
-  gst_buffer_unmap (buf, &map);
-  return s;
 }
 
 /* The first message of @type on @h's bus: its error or warning text. */
