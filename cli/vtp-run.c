@@ -22,8 +22,6 @@
 #include <glib-unix.h>
 #include <gst/gst.h>
 #include "vtp-graph.h"
-#include "vtp-graph-spec.h"
-#include "vtp-graph-input.h"
 #include "vtp-run-output.h"
 
 enum { EXIT_RUN = 1, EXIT_USAGE = 2, EXIT_INPUT = 3 };
@@ -338,10 +336,11 @@ main (int argc, char **argv)
     /* plain text: a directory's descriptions after their file, an image's
      * alone, video's after their time (an input that cannot be read fails
      * the run below, with this error) */
-    g_autoptr (VtpGraphInput) probe = vtp_graph_input_new (input, NULL);
-    if (probe && vtp_graph_input_is_directory (probe))
+    gboolean is_directory;
+    guint images;
+    if (vtp_graph_probe_input (input, &is_directory, &images) && is_directory)
       label = LABEL_SOURCE;
-    else if (probe && vtp_graph_input_images (probe))
+    else if (images)
       label = LABEL_NONE;
   }
   run.out = run_output_new (out, fmt, label);

@@ -325,6 +325,18 @@ vtp_graph_get_input_size (VtpGraph *g, guint *images, guint64 *duration)
   return running;
 }
 
+gboolean
+vtp_graph_probe_input (const char *input, gboolean *is_directory, guint *images)
+{
+  g_autoptr (VtpGraphInput) in = input ? vtp_graph_input_new (input, NULL) : NULL;
+
+  if (is_directory)
+    *is_directory = in && vtp_graph_input_is_directory (in);
+  if (images)
+    *images = in ? vtp_graph_input_images (in) : 0;
+  return in != NULL;
+}
+
 void
 vtp_graph_stop (VtpGraph *g)
 {

@@ -13,6 +13,11 @@
 
 G_BEGIN_DECLS
 
+/* What libvtp-graph exports: the declarations of this header and nothing
+ * else (the library is built with hidden visibility; its other headers
+ * are internal). */
+#pragma GCC visibility push(default)
+
 /**
  * VTP_GRAPH_ERROR:
  *
@@ -176,5 +181,22 @@ void vtp_graph_stop (VtpGraph *graph);
  * Returns: whether a run is in progress
  */
 gboolean vtp_graph_get_input_size (VtpGraph *graph, guint *images, guint64 *duration);
+
+/**
+ * vtp_graph_probe_input:
+ * @input: an input as vtp_graph_run() takes it
+ * @is_directory: (out) (optional): whether @input is a directory of pictures
+ * @images: (out) (optional): the pictures @input holds (a picture: 1, a
+ *   directory: its pictures), else 0 (video, streams, test sources)
+ *
+ * What @input is, before any run and without opening a pipeline: for an
+ * application's labels and progress display.
+ *
+ * Returns: whether @input names something vtp_graph_run() would try (an
+ *   existing file or directory, a URI, a test or live source)
+ */
+gboolean vtp_graph_probe_input (const char *input, gboolean *is_directory, guint *images);
+
+#pragma GCC visibility pop
 
 G_END_DECLS

@@ -3,7 +3,7 @@
 directory, then, from there only:
 
 - the public header (vtp-graph.h, not the internal ones), libvtp-graph with
-  its versioned soname, vtp-graph.pc, every graph of graphs/ in
+  its versioned soname and exporting the header's functions only, vtp-graph.pc, every graph of graphs/ in
   share/vtp/graphs, the plugin, vtp-run, the typelib when it is built;
 - examples/graph-app.c compiled and linked with the flags of the installed
   vtp-graph.pc (PKG_CONFIG_PATH into the DESTDIR) and run on the LLaVA
@@ -97,6 +97,11 @@ def main(argv):
     assert soname(lib) == "libvtp-graph.so.0", soname(lib)
     assert os.path.realpath(os.path.join(libdir, "libvtp-graph.so.0")) == os.path.realpath(lib)
     assert os.path.realpath(os.path.join(libdir, "libvtp-graph.so")) == os.path.realpath(lib)
+    # it exports what the public header declares, nothing internal (input, parser, JSON, model paths)
+    declared = set(re.findall(r"\b(vtp_graph_\w+) \(", open(header).read())) | {"vtp_graph_get_type"}
+    exported = set(re.findall(r"^\S+ T (\w+)$", run(["nm", "-D", "--defined-only", lib], tool_env()), re.M))
+    assert exported == declared, "libvtp-graph exports %s beyond vtp-graph.h and lacks %s" % (
+        sorted(exported - declared), sorted(declared - exported))
     pc = one(destdir + "/**/pkgconfig/vtp-graph.pc")
     plugin = one(destdir + "/**/gstreamer-1.0/libgstvtp.so")
     vtp_run = one(destdir + "/**/bin/vtp-run")
