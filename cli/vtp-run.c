@@ -5,6 +5,7 @@
  *
  *   vtp-run graphs/llava-1.5.json --set model=/models/llava-1.5-7b-hf \
  *       --input cat.jpg --prompt "What is in the picture?"
+ *   vtp-run text --set model=/models/Llama-2-7b-chat-hf --prompt "Why is the sky blue?"
  *
  * Exit status: 0 described to the end (or to --duration, --max-descriptions,
  * Ctrl-C); 1 the pipeline failed; 2 bad usage, graph or parameter; 3 the
@@ -244,9 +245,11 @@ main (int argc, char **argv)
   gboolean quiet = FALSE, list = FALSE;
   GOptionEntry entries[] = {
     { "input", 'i', 0, G_OPTION_ARG_FILENAME, &input, "Image, directory of images, video file, URI (file://, "
-      "http(s)://, rtsp://), live:URI, live:VIDEO, testsrc[:FRAMES], live:testsrc or live:/dev/videoN", "INPUT" },
+      "http(s)://, rtsp://), live:URI, live:VIDEO, testsrc[:FRAMES], live:testsrc or live:/dev/videoN; for the text "
+      "graph: text:PROMPT or a .txt file, one prompt a line", "INPUT" },
     { "set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &sets, "Set a graph parameter (repeatable)", "NAME=VALUE" },
-    { "prompt", 'p', 0, G_OPTION_ARG_STRING, &prompt, "The same as --set prompt=TEXT", "TEXT" },
+    { "prompt", 'p', 0, G_OPTION_ARG_STRING, &prompt, "The same as --set prompt=TEXT; without --input, the "
+      "text graph's prompt", "TEXT" },
     { "format", 'f', 0, G_OPTION_ARG_STRING, &format, "Output: text (default), json (one object per line), srt",
       "FORMAT" },
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "Write to FILE instead of standard output", "FILE" },
@@ -318,13 +321,17 @@ main (int argc, char **argv)
       return EXIT_USAGE;
     }
   }
-  if (prompt && !vtp_graph_set_parameter (g, "prompt", prompt, &error)) {
+  if (!input && prompt) {
+    /* no picture: the prompt itself is the input, for a graph that is a
+     * language model alone (another graph says its input element takes no text) */
+    input = g_strconcat ("text:", prompt, NULL);
+  } else if (prompt && !vtp_graph_set_parameter (g, "prompt", prompt, &error)) {
     fprintf (stderr, "vtp-run: --prompt: %s\n", error->message);
     return EXIT_USAGE;
   }
   if (!input) {
     fprintf (stderr, "vtp-run: --input is needed (an image, a directory, a video file, a URI, testsrc, "
-        "live:testsrc or live:/dev/videoN)\n");
+        "live:testsrc or live:/dev/videoN; for the text graph, --prompt alone, text:PROMPT or a .txt file)\n");
     return EXIT_USAGE;
   }
   if (output && !(out = fopen (output, "w"))) {
@@ -338,8 +345,8 @@ main (int argc, char **argv)
      * the run below, with this error) */
     gboolean is_directory;
     guint images;
-    if (vtp_graph_probe_input (input, &is_directory, &images) && is_directory)
-      label = LABEL_SOURCE;
+    if (vtp_graph_probe_input (input, &is_directory, &images) && (is_directory || images > 1))
+      label = LABEL_SOURCE;       /* a directory's file names, a .txt file's prompts */
     else if (images)
       label = LABEL_NONE;
   }

@@ -36,9 +36,10 @@
  * of the frame), tokens (uint), prefill-ms, decode-tokens-per-second (forward
  * steps per second after the prefill, the one that produced the end of
  * sequence included) and
- * latency-ms (double: from the frame's arrival at vtpencoder to the text),
+ * latency-ms (double: from the frame's arrival at vtpencoder, or a text
+ * prompt's at vtpllm, to the text),
  * frames-received and frames-dropped (guint64: vtpencoder's counts when
- * the frame arrived); for a region of interest (vtpencoder roi=true) also
+ * the frame arrived; 0 for text prompts); for a region of interest (vtpencoder roi=true) also
  * roi-index, roi-id, roi-type, x, y, width, height. Each text buffer
  * carries the same fields as a "vtp-description" meta (a GstCustomMeta),
  * which vtpattach puts on the video frames. The regions of one frame give
@@ -612,6 +613,12 @@ gst_vtp_llm_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   }
   if (self->input == INPUT_TEXT) {
     g_autofree char *asked = NULL;
+    /* a prompt's latency counts from its arrival here, as a frame's from
+     * its arrival at vtpencoder */
+    if (!gst_buffer_get_vtp_frame_meta (buf)) {
+      buf = gst_buffer_make_writable (buf);
+      gst_buffer_add_vtp_frame_meta (buf, g_get_monotonic_time (), 0, 0);
+    }
     if (!(asked = text_prompt (self, buf))) {
       gst_buffer_unref (buf);
       return GST_FLOW_ERROR;

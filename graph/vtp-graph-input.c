@@ -5,7 +5,10 @@
 #include <gst/app/gstappsink.h>
 #include <string.h>
 
-typedef enum { INPUT_IMAGES, INPUT_VIDEO, INPUT_URI, INPUT_TESTSRC, INPUT_LIVE_TESTSRC, INPUT_CAMERA } InputKind;
+typedef enum {
+  INPUT_IMAGES, INPUT_VIDEO, INPUT_URI, INPUT_TESTSRC, INPUT_LIVE_TESTSRC, INPUT_CAMERA,
+  INPUT_TEXT,                   /* prompts for a language model alone: text:PROMPT, a .txt file */
+} InputKind;
 
 /* rtspsrc's jitter buffer: its default (2 s) would make every description
  * 2 s late; 200 ms still evens out a LAN's jitter */
@@ -17,11 +20,11 @@ struct _VtpGraphInput {
   char *uri;                    /* INPUT_VIDEO, INPUT_URI: what uridecodebin reads */
   gboolean live;                /* described live: newest frame wins, --duration applies */
   gboolean paced;               /* live: by the "live:" prefix on a source that is not live itself */
-  GPtrArray *images;            /* paths or URIs, INPUT_IMAGES */
+  GPtrArray *images;            /* paths or URIs, INPUT_IMAGES; the prompts, INPUT_TEXT */
   GstElement *readers[2];       /* the elements reading and decoding the input (their errors are the input's) */
   guint frames;                 /* INPUT_TESTSRC */
   gboolean directory;           /* INPUT_IMAGES from a directory: a bad image is skipped */
-  GstElement *appsrc;           /* INPUT_IMAGES: where the feeder pushes */
+  GstElement *appsrc;           /* INPUT_IMAGES, INPUT_TEXT: where the feeder pushes */
   GThread *feeder;
   guint unreadable;             /* images skipped (the feeder's until it is joined) */
 };
@@ -98,7 +101,52 @@ uri_path (const char *uri)
 }
 
 static const char input_kinds[] = "an input is an image, a directory of images, a video file, a URI (file://, "
-    "http(s)://, rtsp://), live:URI, live:VIDEO, testsrc[:FRAMES], live:testsrc or live:/dev/videoN";
+    "http(s)://, rtsp://), live:URI, live:VIDEO, testsrc[:FRAMES], live:testsrc or live:/dev/videoN; for a "
+    "language model alone, text:PROMPT or a .txt file of prompts";
+
+/* Prompts for a graph whose input element takes text: "text:PROMPT", or
+ * a .txt file, one prompt a line (blank lines skipped). */
+static gboolean
+text_input (VtpGraphInput *in, const char *input, GError **error)
+{
+  in->kind = INPUT_TEXT;
+  if (g_str_has_prefix (input, "text:")) {
+    char *prompt = g_strstrip (g_strdup (input + 5));
+    if (!g_utf8_validate (prompt, -1, NULL) || !*prompt) {
+      g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_INPUT, "%s: expected text:PROMPT with a prompt in "
+          "UTF-8", input);
+      g_free (prompt);
+      return FALSE;
+    }
+    g_ptr_array_add (in->images, prompt);
+    return TRUE;
+  }
+  {
+    g_autofree char *contents = NULL;
+    g_auto (GStrv) lines = NULL;
+    g_autoptr (GError) e = NULL;
+    gsize length;
+    if (!g_file_get_contents (input, &contents, &length, &e)) {
+      g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_INPUT, "%s", e->message);
+      return FALSE;
+    }
+    if (!g_utf8_validate_len (contents, length, NULL)) {
+      g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_INPUT, "%s: a .txt input holds prompts, one a line, "
+          "in UTF-8: this file is not UTF-8 text", input);
+      return FALSE;
+    }
+    lines = g_strsplit (contents, "\n", -1);
+    for (guint i = 0; lines[i]; i++)
+      if (*g_strstrip (lines[i]))
+        g_ptr_array_add (in->images, g_strdup (lines[i]));
+  }
+  if (!in->images->len) {
+    g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_INPUT, "%s: no prompt in it (a .txt input holds prompts, "
+        "one a line)", input);
+    return FALSE;
+  }
+  return TRUE;
+}
 
 /* A local path: an image, a directory or a video (errors name the input
  * as given). */
@@ -174,7 +222,11 @@ vtp_graph_input_new (const char *input, GError **error)
 
   in->name = g_strdup (input);
   in->images = g_ptr_array_new_with_free_func (g_free);
-  if (!strcmp (input, "testsrc") || g_str_has_prefix (input, "testsrc:")) {
+  if (g_str_has_prefix (input, "text:") || (g_str_has_suffix (input, ".txt")
+          && g_file_test (input, G_FILE_TEST_IS_REGULAR))) {
+    if (!text_input (in, input, error))
+      return NULL;
+  } else if (!strcmp (input, "testsrc") || g_str_has_prefix (input, "testsrc:")) {
     char *end = NULL;
     in->kind = INPUT_TESTSRC;
     in->frames = input[7] ? (guint) g_ascii_strtoull (input + 8, &end, 10) : 90;
@@ -241,7 +293,7 @@ vtp_graph_input_is_directory (VtpGraphInput *in)
 guint
 vtp_graph_input_images (VtpGraphInput *in)
 {
-  return in->kind == INPUT_IMAGES ? in->images->len : 0;
+  return in->kind == INPUT_IMAGES || in->kind == INPUT_TEXT ? in->images->len : 0;
 }
 
 guint64
@@ -263,7 +315,8 @@ vtp_graph_input_owns (VtpGraphInput *in, GstObject *object)
 const char *
 vtp_graph_input_source_at (VtpGraphInput *in, guint64 pts)
 {
-  if (in->kind == INPUT_IMAGES && GST_CLOCK_TIME_IS_VALID (pts) && pts / GST_SECOND < in->images->len)
+  if ((in->kind == INPUT_IMAGES || in->kind == INPUT_TEXT) && GST_CLOCK_TIME_IS_VALID (pts)
+      && pts / GST_SECOND < in->images->len)
     return in->images->pdata[pts / GST_SECOND];
   return in->name;
 }
@@ -381,11 +434,45 @@ newest_frame_wins (GstElement *first)
   g_value_unset (&v);
 }
 
+/* Whether @element's sink pad takes text prompts (vtpllm alone). */
+static gboolean
+takes_text (GstElement *element)
+{
+  g_autoptr (GstPad) sink = gst_element_get_static_pad (element, "sink");
+  g_autoptr (GstCaps) takes = sink ? gst_pad_query_caps (sink, NULL) : NULL;
+  g_autoptr (GstCaps) text = gst_caps_from_string ("text/x-raw,format=utf8");
+
+  return takes && gst_caps_can_intersect (takes, text);
+}
+
+/* The prompts of a text input, into @first as text buffers. */
+static gboolean
+attach_text (VtpGraphInput *in, GstBin *bin, GstElement *first, GError **error)
+{
+  g_autoptr (GstCaps) caps = gst_caps_from_string ("text/x-raw,format=utf8");
+
+  in->appsrc = gst_object_ref (make (bin, "appsrc"));
+  g_object_set (in->appsrc, "format", GST_FORMAT_TIME, "caps", caps, "block", TRUE, "max-buffers", (guint64) 2,
+      NULL);
+  /* appsrc's pad takes any caps: whether the element takes text is its sink pad's answer */
+  if (!takes_text (first) || !gst_element_link (in->appsrc, first)) {
+    g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_LINK, "%s: the graph's input element %s does not take "
+        "text (text:PROMPT and .txt inputs are prompts for a language model alone, as the graph \"text\" runs "
+        "it; this graph describes pictures: give it an image, a directory, a video, a URI or a camera)", in->name,
+        GST_ELEMENT_NAME (first));
+    return FALSE;
+  }
+  return TRUE;
+}
+
 gboolean
 vtp_graph_input_attach (VtpGraphInput *in, GstBin *bin, GstElement *first, GError **error)
 {
-  GstElement *conv = make (bin, "videoconvert"), *last = conv, *src, *dec;
+  GstElement *conv, *last, *src, *dec;
 
+  if (in->kind == INPUT_TEXT)
+    return attach_text (in, bin, first, error);
+  last = conv = make (bin, "videoconvert");
   switch (in->kind) {
     case INPUT_IMAGES:
       in->appsrc = gst_object_ref (make (bin, "appsrc"));
@@ -417,6 +504,8 @@ vtp_graph_input_attach (VtpGraphInput *in, GstBin *bin, GstElement *first, GErro
     case INPUT_LIVE_TESTSRC:
       gst_element_link (test_video (bin, in->kind == INPUT_LIVE_TESTSRC, in->frames), conv);
       break;
+    case INPUT_TEXT:
+      g_assert_not_reached ();
   }
   if (in->paced) {
     /* frames released at their time, as a camera gives them */
@@ -426,8 +515,9 @@ vtp_graph_input_attach (VtpGraphInput *in, GstBin *bin, GstElement *first, GErro
     newest_frame_wins (first);
   }
   if (!gst_element_link (last, first)) {
-    g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_LINK, "the graph's input element %s does not take video",
-        GST_ELEMENT_NAME (first));
+    g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_LINK, "the graph's input element %s does not take video%s",
+        GST_ELEMENT_NAME (first), takes_text (first) ? " but text: give it prompts (vtp-run --prompt alone, "
+        "text:PROMPT, or a .txt file of prompts, one a line)" : "");
     return FALSE;
   }
   return TRUE;
@@ -536,11 +626,32 @@ feed_images (gpointer data)
   return NULL;
 }
 
+/* The feeder thread of a text input: prompt i as a buffer at i seconds
+ * lasting one second (so times name prompts, as they name images). */
+static gpointer
+feed_prompts (gpointer data)
+{
+  VtpGraphInput *in = data;
+
+  for (guint i = 0; i < in->images->len; i++) {
+    const char *prompt = in->images->pdata[i];
+    GstBuffer *buf = gst_buffer_new_memdup (prompt, strlen (prompt));
+    GST_BUFFER_PTS (buf) = i * GST_SECOND;
+    GST_BUFFER_DURATION (buf) = GST_SECOND;
+    if (gst_app_src_push_buffer (GST_APP_SRC (in->appsrc), buf) != GST_FLOW_OK)
+      return NULL;              /* stopping */
+  }
+  gst_app_src_end_of_stream (GST_APP_SRC (in->appsrc));
+  return NULL;
+}
+
 void
 vtp_graph_input_start (VtpGraphInput *in)
 {
   if (in->kind == INPUT_IMAGES && !in->feeder)
     in->feeder = g_thread_new ("vtp-graph-images", feed_images, in);
+  else if (in->kind == INPUT_TEXT && !in->feeder)
+    in->feeder = g_thread_new ("vtp-graph-prompts", feed_prompts, in);
 }
 
 guint

@@ -1,6 +1,7 @@
 /* vtp-graph-input.h: what a graph describes: an image, a directory of
  * images, a video file, GStreamer's test video or a live source, as the
- * elements in front of the graph's input element. */
+ * elements in front of the graph's input element; or prompts for a graph
+ * that is a language model alone. */
 #pragma once
 #include <gst/gst.h>
 
@@ -13,7 +14,9 @@ typedef struct _VtpGraphInput VtpGraphInput;
  * names; another scheme read by its GStreamer source through uridecodebin:
  * an image by its extension, else a stream; "rtsp://" is live),
  * "live:URI" or "live:VIDEO-FILE" (paced as a camera's frames and the
- * newest wins), "testsrc[:FRAMES]", "live:testsrc", "live:/dev/videoN".
+ * newest wins), "testsrc[:FRAMES]", "live:testsrc", "live:/dev/videoN";
+ * text: "text:PROMPT", or a .txt file of prompts, one a line (each a
+ * text/x-raw buffer at its index in seconds).
  * Errors name the input. */
 VtpGraphInput *vtp_graph_input_new (const char *input, GError **error);
 void vtp_graph_input_free (VtpGraphInput *in);
@@ -23,7 +26,7 @@ gboolean vtp_graph_input_is_image_file (const char *path);
 
 gboolean vtp_graph_input_is_live (VtpGraphInput *in);
 gboolean vtp_graph_input_is_directory (VtpGraphInput *in);
-/* The number of images (an image, a directory), else 0. */
+/* The number of images (an image, a directory) or prompts (text), else 0. */
 guint vtp_graph_input_images (VtpGraphInput *in);
 /* The duration known without asking the pipeline (testsrc:FRAMES), else NONE. */
 guint64 vtp_graph_input_known_duration (VtpGraphInput *in);
@@ -43,7 +46,7 @@ void vtp_graph_input_finish (VtpGraphInput *in);
 /* After vtp_graph_input_finish(): the images of a directory that were
  * skipped because they could not be decoded, of @total. */
 guint vtp_graph_input_unreadable (VtpGraphInput *in, guint *total);
-/* The file or source the frame at @pts came from. */
+/* The file or source the frame at @pts came from (text: the prompt). */
 const char *vtp_graph_input_source_at (VtpGraphInput *in, guint64 pts);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpGraphInput, vtp_graph_input_free)

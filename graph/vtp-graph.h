@@ -142,7 +142,9 @@ gboolean vtp_graph_set_parameter (VtpGraph *graph, const char *name, const char 
  * @input: an image file, a directory of images, a video file, a URI
  *   ("file://", "http(s)://", "rtsp://": live), "testsrc[:FRAMES]"
  *   (GStreamer's test video, 30 fps), "live:testsrc", "live:/dev/videoN"
- *   (a camera), "live:URI" or "live:VIDEO-FILE" (paced as a camera's frames)
+ *   (a camera), "live:URI" or "live:VIDEO-FILE" (paced as a camera's frames);
+ *   for a graph whose input element takes text (a language model alone),
+ *   "text:PROMPT" or a .txt file of prompts, one a line
  * @error: what failed (a missing parameter, an unreadable input or a URI
  *   that cannot be reached, %VTP_GRAPH_ERROR_INPUT; a pipeline error;
  *   a directory's images that could not be decoded, %VTP_GRAPH_ERROR_INPUT
@@ -169,7 +171,7 @@ void vtp_graph_stop (VtpGraph *graph);
  * vtp_graph_get_input_size:
  * @graph: a graph
  * @images: (out) (optional): the input's images (an image: 1, a directory:
- *   its images), else 0
+ *   its images) or prompts (text inputs), else 0
  * @duration: (out) (optional): the input's duration in ns (a video file,
  *   once the pipeline knows it; testsrc:FRAMES), else %G_MAXUINT64 (live
  *   inputs, images, not known yet)
@@ -187,7 +189,8 @@ gboolean vtp_graph_get_input_size (VtpGraph *graph, guint *images, guint64 *dura
  * @input: an input as vtp_graph_run() takes it
  * @is_directory: (out) (optional): whether @input is a directory of pictures
  * @images: (out) (optional): the pictures @input holds (a picture: 1, a
- *   directory: its pictures), else 0 (video, streams, test sources)
+ *   directory: its pictures) or its prompts (text:PROMPT: 1, a .txt file:
+ *   its lines), else 0 (video, streams, test sources)
  *
  * What @input is, before any run and without opening a pipeline: for an
  * application's labels and progress display.

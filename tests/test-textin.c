@@ -5,7 +5,7 @@
  * (tools/make_adapter_fixtures.py), a LLaMA-Adapter V1's against the
  * reference's, the prompt's time on the answer, and the warnings and
  * errors of empty prompts, prompts longer than the context, an <image>
- * template and a V2 multimodal adapter. */
+ * template and a V2 multimodal adapter; vtp-run's text graph. */
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <glib/gstdio.h>
@@ -350,6 +350,78 @@ test_launch (void)
   g_rmdir (tmp);
 }
 
+/* vtp-run with its text graph (graphs/text.json): --prompt alone and a .txt
+ * file of prompts give peft's answer; a graph that describes pictures
+ * refuses text inputs, and the text graph pictures, each naming what it takes. */
+static void
+test_vtp_run (void)
+{
+  g_autofree char *want = reference_answer ("peft-base", "greedy_peft");
+  g_autofree char *instruction = reference_string ("adapter-tiny", "instruction");
+  g_autofree char *base = fixture_path ("adapter-tiny/peft-base");
+  g_autofree char *peft = fixture_path ("adapter-tiny/peft");
+  g_autofree char *graph = g_build_filename (VTP_SOURCE_DIR, "graphs", "text.json", NULL);
+  g_autofree char *tmp = g_dir_make_tmp ("vtp-textin-XXXXXX", NULL);
+  g_autofree char *file = g_build_filename (tmp, "questions.txt", NULL);
+  g_autofree char *lines = g_strdup_printf ("%s\n\n  %s\n", instruction, instruction);
+  g_autofree char *set_model = g_strdup_printf ("model=%s", base), *set_adapter = g_strdup_printf ("adapter=%s", peft);
+  g_autofree char *out = NULL, *err = NULL, *want_line = g_strconcat (want, "\n", NULL);
+  g_auto (GStrv) json_lines = NULL;
+  gint status;
+
+  {
+    const char *argv[] = { VTP_RUN_PATH, graph, "--set", set_model, "--set", set_adapter, "--set",
+      "max-new-tokens=20", "-q", "--prompt", instruction, NULL };
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, 0, NULL, NULL, &out, &err, &status, NULL));
+    g_assert_true (g_spawn_check_wait_status (status, NULL));
+    g_assert_cmpstr (out, ==, want_line);
+  }
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_true (g_file_set_contents (file, lines, -1, NULL));
+  {
+    const char *argv[] = { VTP_RUN_PATH, graph, "--set", set_model, "--set", set_adapter, "--set",
+      "max-new-tokens=20", "-q", "-f", "json", "--input", file, NULL };
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, 0, NULL, NULL, &out, &err, &status, NULL));
+    g_assert_true (g_spawn_check_wait_status (status, NULL));
+  }
+  json_lines = g_strsplit (g_strstrip (out), "\n", -1);
+  g_assert_cmpuint (g_strv_length (json_lines), ==, 2);     /* the blank line is no prompt */
+  for (guint i = 0; i < 2; i++) {
+    g_autoptr (JsonParser) p = json_parser_new ();
+    JsonObject *o;
+    g_assert_true (json_parser_load_from_data (p, json_lines[i], -1, NULL));
+    o = json_node_get_object (json_parser_get_root (p));
+    g_assert_cmpstr (json_object_get_string_member (o, "text"), ==, want);
+    g_assert_cmpstr (json_object_get_string_member (o, "source"), ==, instruction);
+    g_assert_cmpfloat (json_object_get_double_member (o, "pts"), ==, (double) i);
+    g_assert_cmpfloat (json_object_get_double_member (o, "latency_ms"), >, 0.0);
+  }
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  {
+    /* a picture graph given a prompt and no picture */
+    g_autofree char *llava = g_build_filename (VTP_SOURCE_DIR, "graphs", "llava-1.5.json", NULL);
+    g_autofree char *set_llava = g_strdup_printf ("model=%s", fixture_path ("llava-tiny-a"));
+    const char *argv[] = { VTP_RUN_PATH, llava, "--set", set_llava, "-q", "--prompt", "What is it?", NULL };
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, 0, NULL, NULL, &out, &err, &status, NULL));
+    g_assert_false (g_spawn_check_wait_status (status, NULL));
+    assert_contains (err, (const char *[]) { "encoder does not take text", "give it an image", NULL });
+  }
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  {
+    /* the text graph given a picture */
+    g_autofree char *picture = g_build_filename (VTP_SOURCE_DIR, "world-models", "samples", "test-00001.png", NULL);
+    const char *argv[] = { VTP_RUN_PATH, graph, "--set", set_model, "-q", "--input", picture, NULL };
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, 0, NULL, NULL, &out, &err, &status, NULL));
+    g_assert_false (g_spawn_check_wait_status (status, NULL));
+    assert_contains (err, (const char *[]) { "does not take video but text", "--prompt", NULL });
+  }
+  g_unlink (file);
+  g_rmdir (tmp);
+}
+
 /* The chat forms vtp knows, for a text prompt: the same turns without the
  * <image> and its newline. */
 static void
@@ -386,5 +458,6 @@ main (int argc, char **argv)
   g_test_add_func ("/textin/too-long", test_too_long);
   g_test_add_func ("/textin/refused", test_refused);
   g_test_add_func ("/textin/launch", test_launch);
+  g_test_add_func ("/textin/vtp-run", test_vtp_run);
   return g_test_run ();
 }
