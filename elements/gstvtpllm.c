@@ -2,7 +2,9 @@
  * SECTION:element-vtpllm
  * @title: vtpllm
  *
- * The language model of a vision-language pipeline (LLaMA family): takes the
+ * The language model of a vision-language pipeline (LLaMA family or OPT, as
+ * the checkpoint's config says; OPT waits for a byte-level BPE tokenizer,
+ * see docs/running-instructblip.md): takes the
  * embeddings a bridge element made and writes the answer as UTF-8 text, one
  * buffer per frame, stamped with the frame's timestamp and duration.
  * Image embeddings (vtpprojector, LLaVA) take the place of the template's

@@ -14,17 +14,18 @@ opt_prefill (VtpLm *lm, const VtpLmSegment *segments, gint n_segments, gboolean 
 }
 
 static const VtpLmOps llama_ops = { "llama", llama_prefill, (void (*) (gpointer)) vtp_llama_state_free,
-  vtp_model_cache_release };
-static const VtpLmOps llama_view_ops = { "llama", llama_prefill, NULL, NULL };
+  vtp_model_cache_release, (gsize (*) (gpointer)) vtp_llama_weight_bytes };
+static const VtpLmOps llama_view_ops = { "llama", llama_prefill, NULL, NULL,
+  (gsize (*) (gpointer)) vtp_llama_weight_bytes };
 static const VtpLmOps opt_ops = { "opt", opt_prefill, (void (*) (gpointer)) vtp_opt_state_free,
-  vtp_model_cache_release };
+  vtp_model_cache_release, (gsize (*) (gpointer)) vtp_opt_weight_bytes };
 
 void
 vtp_lm_view_llama (VtpLm *lm, VtpLlama *m, VtpLlamaState *s)
 {
   *lm = (VtpLm) { VTP_TEXT_LLAMA, &llama_view_ops, m, s, m->dev, m->cfg.vocab_size, m->cfg.hidden_size,
     m->cfg.max_position_embeddings, s->max_ctx, &s->n_past, s->logits, m->cfg.n_eos, m->cfg.eos_token_id,
-    m->cfg.bos_token_id, m->cfg.num_hidden_layers };
+    m->cfg.bos_token_id, m->cfg.num_hidden_layers, m->lm_head };
 }
 
 static VtpLm *
@@ -73,7 +74,7 @@ open_opt (VtpCheckpoint *c, const VtpModelParts *parts, VtpCheckpoint *adapter, 
   lm = g_new0 (VtpLm, 1);
   *lm = (VtpLm) { VTP_TEXT_OPT, &opt_ops, m, s, m->dev, cfg->vocab_size, cfg->word_embed_proj_dim,
     cfg->max_position_embeddings, s->max_ctx, &s->n_past, s->logits, m->cfg.n_eos, m->cfg.eos_token_id,
-    cfg->bos_token_id, cfg->num_hidden_layers };
+    cfg->bos_token_id, cfg->num_hidden_layers, m->lm_head };
   return lm;
 }
 

@@ -19,6 +19,7 @@ typedef struct {
       GError **error);
   void (*state_free) (gpointer state);
   void (*model_release) (gpointer model);   /* NULL: borrowed (vtp_lm_view_llama) */
+  gsize (*weight_bytes) (gpointer model);   /* matrix bytes one decoded token reads */
 } VtpLmOps;
 
 struct _VtpLm {
@@ -37,6 +38,7 @@ struct _VtpLm {
   const gint *eos_token_id;
   gint bos_token_id;            /* -1 when none */
   gint n_layers;
+  const VtpTensor *lm_head;     /* the output head (its type names the weights') */
 };
 
 /* The language model of @parts (has_text) from @c, through the model

@@ -54,7 +54,8 @@ typedef struct {
   gint max_ctx, max_chunk;
   gint n_past;                  /* positions in the KV cache */
   VtpTensor *x, *xn, *q, *attn, *h, *scores, *logits;
-  VtpTensor *e;                 /* [max_chunk, W]: input and output embeddings around project_in / out; NULL when W == D */
+  VtpTensor *e;                 /* [max_chunk, W]: the embeddings before project_in and after project_out;
+                                 * NULL when W == D */
   VtpTensor **k_cache, **v_cache;
   float *host_rows;             /* [max_chunk, W] staging for embeddings */
   gint n_layers;
