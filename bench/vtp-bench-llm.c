@@ -4,8 +4,8 @@
  *   vtp-bench-llm --model DIR [--weight-type TYPE] [--prompt-tokens P]
  *                 [--decode-tokens N] [--repeats R] [--device SPEC]
  *
- * DIR: a Llama directory, or a llava-hf / InstructBLIP one (its language
- * model). The prompt is P pseudo-random token ids (no BOS), as llama-bench's
+ * DIR: a Llama or OPT directory, or a llava-hf / InstructBLIP / BLIP-2 one
+ * (its language model). The prompt is P pseudo-random token ids (no BOS), as llama-bench's
  * pp test; decode is greedy from the prefill's logits with EOS ignored (its
  * tg test decodes N tokens after an empty context; here after the prompt of
  * the same run, a difference of a few percent at these lengths). Prints, as
@@ -45,12 +45,10 @@ main (int argc, char **argv)
   VtpWeightType wtype = VTP_WEIGHTS_KEEP;
   g_autoptr (VtpDevice) dev = NULL;
   g_autoptr (VtpCheckpoint) ckpt = NULL;
-  g_autoptr (VtpLlama) llm = NULL;
-  g_autoptr (VtpLlamaState) ls = NULL;
+  g_autoptr (VtpLm) lm = NULL;
   g_autofree gint32 *ids = NULL;
   g_autofree double *t_pre = NULL, *t_dec = NULL;
   VtpModelParts parts;
-  VtpLlamaNames names;
   double load_ms, bw, rss_mb;
 
   g_option_context_add_main_entries (ctx, entries, NULL);
@@ -73,12 +71,11 @@ main (int argc, char **argv)
       || !vtp_model_parts_read (ckpt, &parts, &error))
     die (error);
   if (!parts.has_text) {
-    g_printerr ("vtp-bench-llm: %s has no LLaMA-family language model (model_type %s)\n", model, parts.model_type);
+    g_printerr ("vtp-bench-llm: %s has no language model (model_type %s)\n", model, parts.model_type);
     return 1;
   }
-  if (!vtp_llama_find_names (ckpt, &parts.text, &names, &error)
-      || !(llm = vtp_llama_load (ckpt, &names, &parts.text, NULL, dev, wtype, &error))
-      || !(ls = vtp_llama_state_new (llm, prompt_tokens + decode_tokens + 1, MIN (prompt_tokens, 512), &error))
+  if (!(lm = vtp_lm_open (ckpt, &parts, NULL, dev, wtype, prompt_tokens + decode_tokens + 1,
+              MIN (prompt_tokens, 512), &error))
       || !vtp_device_finish (dev, &error))
     die (error);
   load_ms = now_ms () - load_ms;
@@ -86,35 +83,37 @@ main (int argc, char **argv)
   /* ids 3 .. vocab - 1 (past <unk> <s> </s>), a fixed sequence */
   ids = g_new (gint32, prompt_tokens);
   for (gint i = 0; i < prompt_tokens; i++)
-    ids[i] = 3 + (gint32) (((guint32) i * 2654435761u) % (guint32) (parts.text.vocab_size - 3));
+    ids[i] = 3 + (gint32) (((guint32) i * 2654435761u) % (guint32) (lm->vocab_size - 3));
 
   t_pre = g_new (double, repeats);
   t_dec = g_new (double, repeats);
   for (gint r = 0; r < repeats; r++) {
-    const VtpLlamaSegment seg = { ids, NULL, 0, prompt_tokens };
+    const VtpLmSegment seg = { ids, NULL, 0, prompt_tokens };
     double t0 = now_ms ();
 
-    ls->n_past = 0;
-    if (!vtp_llama_prefill (llm, ls, &seg, 1, FALSE, &error) || !vtp_device_finish (dev, &error))
+    *lm->n_past = 0;
+    if (!vtp_lm_prefill (lm, &seg, 1, FALSE, &error) || !vtp_device_finish (dev, &error))
       die (error);
     t_pre[r] = prompt_tokens / ((now_ms () - t0) / 1000.0);
-    if (!(t_dec[r] = decode_tokens_per_s (llm, ls, decode_tokens, &error)))
+    if (!(t_dec[r] = decode_tokens_per_s (lm, decode_tokens, &error)))
       die (error);
   }
   bw = peak_rss_then_bandwidth (&rss_mb);
 
   g_print ("model: %s\n", ckpt->dir);
   g_print ("device: %s\n", dev->name);
-  g_print ("weights: %s (lm_head)\n", vtp_dtype_name (llm->lm_head->dtype));
+  g_print ("family: %s\n", lm->ops->name);
+  g_print ("weights: %s (lm_head)\n", vtp_dtype_name (lm->lm_head->dtype));
   g_print ("load_ms: %.0f\n", load_ms);
   g_print ("prompt_tokens: %d\n", prompt_tokens);
   g_print ("prefill_tokens_per_s: %.1f\n", median (t_pre, repeats));
   g_print ("decode_tokens: %d\n", decode_tokens);
   g_print ("decode_tokens_per_s: %.2f\n", median (t_dec, repeats));
-  g_print ("llm_weight_bytes_per_token: %" G_GSIZE_FORMAT "\n", vtp_llama_weight_bytes (llm));
+  g_print ("llm_weight_bytes_per_token: %" G_GSIZE_FORMAT "\n", lm->ops->weight_bytes (lm->model));
   g_print ("host_read_bandwidth_gb_s: %.1f\n", bw);
-  g_print ("decode_limit_tokens_per_s: %.2f\n", bw * 1e9 / vtp_llama_weight_bytes (llm));
-  g_print ("decode_fraction_of_limit: %.2f\n", median (t_dec, repeats) / (bw * 1e9 / vtp_llama_weight_bytes (llm)));
+  g_print ("decode_limit_tokens_per_s: %.2f\n", bw * 1e9 / lm->ops->weight_bytes (lm->model));
+  g_print ("decode_fraction_of_limit: %.2f\n",
+      median (t_dec, repeats) / (bw * 1e9 / lm->ops->weight_bytes (lm->model)));
   g_print ("peak_rss_mb: %.0f\n", rss_mb);
   vtp_model_parts_clear (&parts);
   return 0;

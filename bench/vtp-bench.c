@@ -68,7 +68,6 @@ main (int argc, char **argv)
   VtpModelParts parts, vparts;
   VtpVisionFeatures feats;
   VtpImageConfig ic;
-  VtpLlamaNames names;
   g_autoptr (VtpVisionTower) clip = NULL;
   g_autoptr (VtpVisionState) cs = NULL;
   g_autoptr (VtpImagePreprocessor) pre = NULL;
@@ -79,8 +78,7 @@ main (int argc, char **argv)
   g_autoptr (VtpAdapterState) as = NULL;
   g_autoptr (VtpWordPiece) wp = NULL;
   g_autoptr (GArray) qids = NULL;
-  g_autoptr (VtpLlama) llm = NULL;
-  g_autoptr (VtpLlamaState) ls = NULL;
+  g_autoptr (VtpLm) lm = NULL;
   g_autoptr (VtpTokenizer) tok = NULL;
   g_autoptr (VtpTensor) features = NULL, phidden = NULL, embeds = NULL;
   g_autoptr (GArray) ids = NULL;
@@ -166,14 +164,13 @@ main (int argc, char **argv)
         || !(embeds = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, out_rows, out_width, &error))
         || !vtp_device_finish (dev, &error))
       die (error);
-  } else if (!vtp_llama_find_names (ckpt, &parts.text, &names, &error)
-      || !(llm = vtp_llama_load (ckpt, &names, &parts.text, ad_ckpt, dev, wtype, &error))
-      || !(tok = vtp_model_tokenizer_new (ckpt, &error))
+  } else if (!(tok = vtp_model_tokenizer_new (ckpt, &error))
       || !(features = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, width, &error))
       || !(embeds = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, out_rows, out_width, &error))
       || !(ids = vtp_prompt_encode (tok, ad ? VTP_ALPACA_TEMPLATE : qf ? VTP_PLAIN_TEMPLATE : VTP_LLAVA_TEMPLATE,
               prompt, ad ? -1 : parts.image_token_index, !qf && !ad, &pos, &error))
-      || !(ls = vtp_llama_state_new (llm, ids->len + out_rows + decode_tokens + 1, 1024, &error))
+      || !(lm = vtp_lm_open (ckpt, &parts, ad_ckpt, dev, wtype, ids->len + out_rows + decode_tokens + 1, 1024,
+              &error))
       || !vtp_device_finish (dev, &error))
     die (error);
   load_ms = now_ms () - load_ms;
@@ -191,10 +188,10 @@ main (int argc, char **argv)
   for (gint r = 0; r < repeats; r++) {
     const gint32 *p = ids ? (const gint32 *) ids->data : NULL;
     const gint n_ids = ids ? (gint) ids->len : 0;
-    const VtpLlamaSegment splice[3] = {
+    const VtpLmSegment splice[3] = {
       { p, NULL, 0, pos }, { NULL, embeds, 0, out_rows }, { p ? p + pos + 1 : NULL, NULL, 0, n_ids - pos - 1 } };
-    const VtpLlamaSegment prefix[2] = { { NULL, embeds, 0, out_rows }, { p, NULL, 0, n_ids } };
-    const VtpLlamaSegment text_only[1] = { { p, NULL, 0, n_ids } };
+    const VtpLmSegment prefix[2] = { { NULL, embeds, 0, out_rows }, { p, NULL, 0, n_ids } };
+    const VtpLmSegment text_only[1] = { { p, NULL, 0, n_ids } };
     double t0 = now_ms ();
 
     if (!vtp_image_preprocess (pre, frame, 640, 480, 640 * 3, VTP_PIXELS_RGB, cs->pixels, &error))
@@ -207,7 +204,7 @@ main (int argc, char **argv)
     if (ad) {
       /* the visual queries, then every adapted layer's prompt keys and values */
       vtp_adapter_forward (ad, as, features, embeds);
-      if (!vision_only && !vtp_llama_set_prompts (llm, ls, embeds, FALSE, &error))
+      if (!vision_only && !vtp_llama_set_prompts (vtp_lm_llama (lm), vtp_lm_llama_state (lm), embeds, FALSE, &error))
         die (error);
     } else if (qf) {
       if (!vtp_qformer_forward (qf, qs, features, qids ? (const gint32 *) qids->data : NULL, qids ? qids->len : 0,
@@ -220,13 +217,13 @@ main (int argc, char **argv)
     t_proj[r] = now_ms () - t0;
     if (vision_only)
       continue;
-    ls->n_past = 0;
+    *lm->n_past = 0;
     t0 = now_ms ();
-    if (!vtp_llama_prefill (llm, ls, ad ? text_only : qf ? prefix : splice, ad ? 1 : qf ? 2 : 3, FALSE, &error)
+    if (!vtp_lm_prefill (lm, ad ? text_only : qf ? prefix : splice, ad ? 1 : qf ? 2 : 3, FALSE, &error)
         || !vtp_device_finish (dev, &error))
       die (error);
     t_pre[r] = now_ms () - t0;
-    if (!(t_dec[r] = decode_tokens_per_s (llm, ls, decode_tokens, &error)))
+    if (!(t_dec[r] = decode_tokens_per_s (lm, decode_tokens, &error)))
       die (error);
   }
   bw = peak_rss_then_bandwidth (&rss_mb);
@@ -249,7 +246,8 @@ main (int argc, char **argv)
   prefill_tokens = ad ? (gint) ids->len : qf ? (gint) ids->len + out_rows : (gint) ids->len - 1 + out_rows;
   g_print ("model: %s\n", ckpt->dir);
   g_print ("device: %s\n", dev->name);
-  g_print ("weights: %s\n", vtp_dtype_name (llm->lm_head->dtype));
+  g_print ("llm_family: %s\n", lm->ops->name);
+  g_print ("weights: %s\n", vtp_dtype_name (lm->lm_head->dtype));
   g_print ("load_ms: %.0f\n", load_ms);
   g_print ("bridge: %s\n", ad ? "llama-adapter" : qf ? "qformer" : "projector");
   g_print ("vision_tokens: %d\n", rows);
@@ -265,10 +263,11 @@ main (int argc, char **argv)
   g_print ("time_to_first_token_ms: %.1f\n", median (t_enc, repeats) + median (t_proj, repeats)
       + median (t_pre, repeats));
   g_print ("decode_tokens_per_s: %.2f\n", median (t_dec, repeats));
-  g_print ("llm_weight_bytes_per_token: %" G_GSIZE_FORMAT "\n", vtp_llama_weight_bytes (llm));
+  g_print ("llm_weight_bytes_per_token: %" G_GSIZE_FORMAT "\n", lm->ops->weight_bytes (lm->model));
   g_print ("host_read_bandwidth_gb_s: %.1f\n", bw);
-  g_print ("decode_limit_tokens_per_s: %.2f\n", bw * 1e9 / vtp_llama_weight_bytes (llm));
-  g_print ("decode_fraction_of_limit: %.2f\n", median (t_dec, repeats) / (bw * 1e9 / vtp_llama_weight_bytes (llm)));
+  g_print ("decode_limit_tokens_per_s: %.2f\n", bw * 1e9 / lm->ops->weight_bytes (lm->model));
+  g_print ("decode_fraction_of_limit: %.2f\n",
+      median (t_dec, repeats) / (bw * 1e9 / lm->ops->weight_bytes (lm->model)));
   g_print ("peak_rss_mb: %.0f\n", rss_mb);
 done:
   if (encoder)

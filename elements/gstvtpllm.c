@@ -2,7 +2,9 @@
  * SECTION:element-vtpllm
  * @title: vtpllm
  *
- * The language model of a vision-language pipeline (LLaMA family): takes the
+ * The language model of a vision-language pipeline (LLaMA family or OPT, as
+ * the checkpoint's config says; OPT waits for a byte-level BPE tokenizer,
+ * see docs/running-instructblip.md): takes the
  * embeddings a bridge element made and writes the answer as UTF-8 text, one
  * buffer per frame, stamped with the frame's timestamp and duration.
  * Image embeddings (vtpprojector, LLaVA) take the place of the template's
@@ -84,6 +86,7 @@
 #include "gstvtptensor.h"
 #include "gstvtptextout.h"
 #include "vtp-generate.h"
+#include "vtp-lm.h"
 #include "vtp-parts.h"
 #include "vtp-model-cache.h"
 #include "vtp-prompt.h"
@@ -156,8 +159,7 @@ struct _GstVtpLlm {
   /* between READY->PAUSED and PAUSED->READY */
   VtpDevice *dev;
   VtpCheckpoint *ckpt;
-  VtpLlama *llm;
-  VtpLlamaState *state;
+  VtpLm *lm;                    /* the language model, of the family the checkpoint names */
   VtpTokenizer *tok;
   gint image_token;
   VtpTensor *scratch;
@@ -183,11 +185,41 @@ release (GstVtpLlm *self)
 {
   g_clear_pointer (&self->scratch, vtp_tensor_free);
   g_clear_pointer (&self->chat_text_template, g_free);
-  g_clear_pointer (&self->state, vtp_llama_state_free);
-  g_clear_pointer (&self->llm, vtp_model_cache_release);
+  g_clear_pointer (&self->lm, vtp_lm_free);
   g_clear_pointer (&self->tok, vtp_tokenizer_free);
   g_clear_pointer (&self->ckpt, vtp_checkpoint_unref);
   g_clear_pointer (&self->dev, vtp_device_unref);
+}
+
+/* The LLaMA-Adapter the language model runs with, NULL when none (and for
+ * the families adapters do not adapt). */
+static const VtpLlamaAdapter *
+llm_adapter (GstVtpLlm *self)
+{
+  const VtpLlama *m = vtp_lm_llama (self->lm);
+  return m ? m->adapter : NULL;
+}
+
+/* The checkpoint's tokenizer; for OPT, a refusal that says what is missing
+ * when vtp's tokenizer cannot read its byte-level BPE tokenizer.json. */
+static VtpTokenizer *
+open_tokenizer (GstVtpLlm *self, const VtpModelParts *parts, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  VtpTokenizer *tok = vtp_model_tokenizer_new (self->ckpt, &local);
+
+  if (tok)
+    return tok;
+  if (parts->text_family == VTP_TEXT_OPT && g_error_matches (local, VTP_TOKENIZER_ERROR,
+          VTP_TOKENIZER_ERROR_UNSUPPORTED)) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "vtpllm cannot run the OPT language model of %s yet: its "
+        "tokenizer.json is GPT-2's byte-level BPE (ByteLevel pre-tokenizer and decoder, merges; </s> as BOS), "
+        "which vtp's tokenizer does not read yet (%s). The OPT decoder itself is there: it runs from token ids",
+        self->ckpt->dir, local->message);
+    return NULL;
+  }
+  g_propagate_error (error, g_steal_pointer (&local));
+  return NULL;
 }
 
 static gboolean
@@ -195,7 +227,6 @@ load_model (GstVtpLlm *self, VtpWeightType wtype, guint context, const char *ada
 {
   g_autoptr (VtpCheckpoint) adapter = NULL;
   VtpModelParts parts;
-  VtpLlamaNames names;
   gint ctx;
   gboolean ok = FALSE;
 
@@ -208,11 +239,9 @@ load_model (GstVtpLlm *self, VtpWeightType wtype, guint context, const char *ada
   }
   if (adapter_name && !(adapter = vtp_checkpoint_open (adapter_name, error)))
     goto out;
-  ctx = context ? (gint) context : MIN (parts.text.max_position_embeddings, DEFAULT_CONTEXT);
-  if (!(self->tok = vtp_model_tokenizer_new (self->ckpt, error))
-      || !vtp_llama_find_names (self->ckpt, &parts.text, &names, error)
-      || !(self->llm = vtp_llama_acquire (self->ckpt, &names, &parts.text, adapter, self->dev, wtype, error))
-      || !(self->state = vtp_llama_state_new (self->llm, ctx, PREFILL_CHUNK, error)))
+  ctx = context ? (gint) context : MIN (vtp_model_text_positions (&parts), DEFAULT_CONTEXT);
+  if (!(self->tok = open_tokenizer (self, &parts, error))
+      || !(self->lm = vtp_lm_open (self->ckpt, &parts, adapter, self->dev, wtype, ctx, PREFILL_CHUNK, error)))
     goto out;
   self->image_token = parts.image_token_index >= 0 ? parts.image_token_index
       : vtp_tokenizer_token_to_id (self->tok, VTP_IMAGE_MARKER);
@@ -225,8 +254,8 @@ load_model (GstVtpLlm *self, VtpWeightType wtype, guint context, const char *ada
       GST_INFO_OBJECT (self, "the model's chat template is %s%s", family ? family : "of no family vtp knows",
           family ? "'s: image embeddings take its form unless the template property is set" : ": LLaVA-1.5's form");
   }
-  GST_INFO_OBJECT (self, "loaded the language model of %s (%d layers, context %d)%s%s", self->ckpt->dir,
-      parts.text.num_hidden_layers, ctx, adapter ? " with the adapter " : "", adapter ? adapter->dir : "");
+  GST_INFO_OBJECT (self, "loaded the %s language model of %s (%d layers, context %d)%s%s", self->lm->ops->name,
+      self->ckpt->dir, self->lm->n_layers, ctx, adapter ? " with the adapter " : "", adapter ? adapter->dir : "");
   ok = TRUE;
 out:
   vtp_model_parts_clear (&parts);
@@ -417,7 +446,7 @@ keep_going (gint32 token, gpointer user_data)
 
   if (g_atomic_int_get (&gen->self->flushing))
     return FALSE;
-  if (gen->partial && !vtp_llama_is_eos (gen->self->llm, token)) {
+  if (gen->partial && !vtp_lm_is_eos (gen->self->lm, token)) {
     g_array_append_val (gen->so_far, token);
     push_partial (gen);
   }
@@ -429,7 +458,7 @@ keep_going (gint32 token, gpointer user_data)
  * prompts go to the adapted layers, the input is the text alone. */
 static GArray *
 build_input (GstVtpLlm *self, VtpTensor *image, const char *template, const char *prompt,
-    VtpLlamaSegment segs[3], gint *n_segs, GError **error)
+    VtpLmSegment segs[3], gint *n_segs, GError **error)
 {
   GArray *ids;
   gint pos = -1;
@@ -437,15 +466,16 @@ build_input (GstVtpLlm *self, VtpTensor *image, const char *template, const char
   if (self->input == INPUT_TEXT) {
     if (!(ids = vtp_prompt_encode (self->tok, template, prompt, -1, FALSE, &pos, error)))
       return NULL;
-    segs[0] = (VtpLlamaSegment) { (const gint32 *) ids->data, NULL, 0, ids->len };
+    segs[0] = (VtpLmSegment) { (const gint32 *) ids->data, NULL, 0, ids->len };
     *n_segs = 1;
     return ids;
   }
   if (self->input == INPUT_ADAPTER_PROMPTS) {
-    if (!vtp_llama_set_prompts (self->llm, self->state, image, FALSE, error)
+    /* check_adapter_caps let adapter prompts in only for a LLaMA with a V2 adapter */
+    if (!vtp_llama_set_prompts (vtp_lm_llama (self->lm), vtp_lm_llama_state (self->lm), image, FALSE, error)
         || !(ids = vtp_prompt_encode (self->tok, template, prompt, -1, FALSE, &pos, error)))
       return NULL;
-    segs[0] = (VtpLlamaSegment) { (const gint32 *) ids->data, NULL, 0, ids->len };
+    segs[0] = (VtpLmSegment) { (const gint32 *) ids->data, NULL, 0, ids->len };
     *n_segs = 1;
     return ids;
   }
@@ -453,13 +483,13 @@ build_input (GstVtpLlm *self, VtpTensor *image, const char *template, const char
               self->input == INPUT_IMAGE_EMBEDDINGS, &pos, error)))
     return NULL;
   if (pos < 0) {
-    segs[0] = (VtpLlamaSegment) { NULL, image, 0, self->tokens };
-    segs[1] = (VtpLlamaSegment) { (const gint32 *) ids->data, NULL, 0, ids->len };
+    segs[0] = (VtpLmSegment) { NULL, image, 0, self->tokens };
+    segs[1] = (VtpLmSegment) { (const gint32 *) ids->data, NULL, 0, ids->len };
     *n_segs = 2;
   } else {
-    segs[0] = (VtpLlamaSegment) { (const gint32 *) ids->data, NULL, 0, pos };
-    segs[1] = (VtpLlamaSegment) { NULL, image, 0, self->tokens };
-    segs[2] = (VtpLlamaSegment) { (const gint32 *) ids->data + pos + 1, NULL, 0, (gint) ids->len - pos - 1 };
+    segs[0] = (VtpLmSegment) { (const gint32 *) ids->data, NULL, 0, pos };
+    segs[1] = (VtpLmSegment) { NULL, image, 0, self->tokens };
+    segs[2] = (VtpLmSegment) { (const gint32 *) ids->data + pos + 1, NULL, 0, (gint) ids->len - pos - 1 };
     *n_segs = 3;
   }
   return ids;
@@ -476,7 +506,7 @@ static const char *const default_templates[] = { VTP_LLAVA_TEMPLATE, VTP_PLAIN_T
 static const char *
 default_template (GstVtpLlm *self)
 {
-  const VtpLlamaAdapter *a = self->llm->adapter;
+  const VtpLlamaAdapter *a = llm_adapter (self);
 
   if (self->input == INPUT_TEXT) {
     if (a && a->cfg.form == VTP_ADAPTER_V1)
@@ -499,7 +529,7 @@ describe (GstVtpLlm *self, VtpTensor *image, const char *buffer_prompt, GstClock
   g_autoptr (GArray) ids = NULL;
   g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (gint32));
   VtpGenerateParams gp = { 0 };
-  VtpLlamaSegment segs[3];
+  VtpLmSegment segs[3];
   gint n_segs = 0;
   gint64 t0, t1;
   VtpStopReason why = VTP_STOP_LENGTH;
@@ -529,23 +559,22 @@ describe (GstVtpLlm *self, VtpTensor *image, const char *buffer_prompt, GstClock
     gint total = 0;
     for (gint i = 0; i < n_segs; i++)
       total += segs[i].n;
-    if (total >= self->state->max_ctx) {
+    if (total >= self->lm->max_ctx) {
       g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "The prompt is %d tokens long in its template%s, but "
           "vtpllm's context holds %d positions, the answer included: shorten the prompt or raise "
           "context-length (the model allows %d)", total, self->input == INPUT_TEXT ? "" : " with the picture",
-          self->state->max_ctx, self->llm->cfg.max_position_embeddings);
+          self->lm->max_ctx, self->lm->max_positions);
       return NULL;
     }
   }
-  self->state->n_past = 0;
+  *self->lm->n_past = 0;
   t0 = g_get_monotonic_time ();
   /* the queue runs asynchronously: wait for the prefill's kernels, or their
    * time is counted as the first decode step's */
-  if (!vtp_llama_prefill (self->llm, self->state, segs, n_segs, FALSE, error)
-      || !vtp_device_finish (self->llm->dev, error))
+  if (!vtp_lm_prefill (self->lm, segs, n_segs, FALSE, error) || !vtp_device_finish (self->lm->dev, error))
     return NULL;
   t1 = g_get_monotonic_time ();
-  if (!vtp_llama_generate (self->llm, self->state, &gp, keep_going, &gen, out, &why, error))
+  if (!vtp_lm_generate (self->lm, &gp, keep_going, &gen, out, &why, error))
     return NULL;
   *n_tokens = out->len;
   *prefill_ms = (t1 - t0) / 1000.0;
@@ -631,7 +660,7 @@ gst_vtp_llm_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
       prompt = g_strdup ("");
     } else
       text = describe (self, NULL, asked, GST_BUFFER_PTS (buf), &prompt, &n_tokens, &prefill_ms, &tps, &error);
-  } else if ((image = gst_vtp_buffer_get_tensor (buf, self->dev, self->tokens, self->llm->cfg.hidden_size,
+  } else if ((image = gst_vtp_buffer_get_tensor (buf, self->dev, self->tokens, self->lm->input_width,
               &self->scratch, &error))) {
     GstVtpPromptMeta *meta = gst_buffer_get_vtp_prompt_meta (buf);
     text = describe (self, image, meta ? meta->prompt : NULL, GST_BUFFER_PTS (buf), &prompt, &n_tokens,
@@ -678,7 +707,7 @@ gst_vtp_llm_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
 static gboolean
 check_adapter_caps (GstVtpLlm *self, GstCaps *caps, gint tokens)
 {
-  const VtpLlamaAdapter *a = self->llm->adapter;
+  const VtpLlamaAdapter *a = llm_adapter (self);
   const char *from;
 
   if (self->input != INPUT_ADAPTER_PROMPTS) {
@@ -731,7 +760,7 @@ set_caps (GstVtpLlm *self, GstCaps *caps)
   else if (gst_structure_has_name (gst_caps_get_structure (caps, 0), "text/x-raw") && caps_offer_text (caps)) {
     self->input = INPUT_TEXT;
     tokens = 0;
-    width = self->llm->cfg.hidden_size;
+    width = self->lm->input_width;
   } else if (caps_offer (caps, GST_VTP_KIND_VISION_FEATURES)) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, (MISSING_BRIDGE_MESSAGE), ("caps %" GST_PTR_FORMAT, caps));
     return FALSE;
@@ -747,10 +776,10 @@ set_caps (GstVtpLlm *self, GstCaps *caps)
     GST_VTP_ELEMENT_ERROR (self, LIBRARY, SETTINGS, error, "checking the prompt and the template");
     return FALSE;
   }
-  if (width != self->llm->cfg.hidden_size) {
+  if (width != self->lm->input_width) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("The bridge gives %d-wide embeddings but the language model "
             "of %s has a hidden size of %d: use a bridge built for this language model", width, self->ckpt->dir,
-            self->llm->cfg.hidden_size), ("caps %" GST_PTR_FORMAT, caps));
+            self->lm->input_width), ("caps %" GST_PTR_FORMAT, caps));
     return FALSE;
   }
   self->tokens = tokens;

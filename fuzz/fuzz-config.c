@@ -1,6 +1,6 @@
 /* fuzz-config.c: a model's config.json through vtp's JSON reader (nesting
  * bounded), then every config parser on its root: the family dispatch of
- * vtp_model_parts_read (llava, blip-2, instructblip, llama, CLIP, adapter),
+ * vtp_model_parts_read (llava, blip-2, instructblip, llama, opt, CLIP, adapter),
  * each family parser directly, and the image-processor reader. */
 #include <string.h>
 #include "fuzz-target.h"
@@ -15,6 +15,7 @@ parse_all (JsonObject *o)
   VtpLlavaConfig llava;
   VtpBlipConfig blip;
   VtpLlamaConfig llama;
+  VtpOptConfig opt;
   VtpVisionConfig vision;
   VtpAdapterConfig adapter;
   VtpImageConfig image;
@@ -25,6 +26,7 @@ parse_all (JsonObject *o)
   vtp_blip_config_parse (o, "fuzz", FALSE, &blip, NULL);
   vtp_blip_config_parse (o, "fuzz", TRUE, &blip, NULL);
   vtp_llama_config_parse (o, "fuzz", &llama, NULL);
+  vtp_opt_config_parse (o, "fuzz", &opt, NULL);
   vtp_clip_vision_config_parse (o, "fuzz", &vision, NULL);
   vtp_blip_vision_config_parse (o, "fuzz", &vision, NULL);
   vtp_openai_clip_config_parse (o, "fuzz", &vision, NULL);

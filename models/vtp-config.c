@@ -225,20 +225,20 @@ vtp_blip_vision_config_parse (JsonObject *o, const char *where, VtpVisionConfig 
 }
 
 static gboolean
-parse_eos (JsonObject *o, const char *where, VtpLlamaConfig *c, GError **error)
+parse_eos (JsonObject *o, const char *where, gint *n_eos, gint eos_token_id[VTP_MAX_EOS], GError **error)
 {
   JsonNode *n = o && json_object_has_member (o, "eos_token_id") ? json_object_get_member (o, "eos_token_id") : NULL;
 
-  c->n_eos = 0;
+  *n_eos = 0;
   if (!n) {
-    c->eos_token_id[c->n_eos++] = 2;
+    eos_token_id[(*n_eos)++] = 2;
     return TRUE;
   }
   if (JSON_NODE_HOLDS_NULL (n))
     return TRUE;
   if (JSON_NODE_HOLDS_ARRAY (n)) {
     JsonArray *a = json_node_get_array (n);
-    for (guint i = 0; i < json_array_get_length (a) && c->n_eos < VTP_MAX_EOS; i++) {
+    for (guint i = 0; i < json_array_get_length (a) && *n_eos < VTP_MAX_EOS; i++) {
       JsonNode *e = json_array_get_element (a, i);
       if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_INT64
           || json_node_get_int (e) < G_MININT || json_node_get_int (e) > G_MAXINT) {
@@ -246,11 +246,11 @@ parse_eos (JsonObject *o, const char *where, VtpLlamaConfig *c, GError **error)
             where, i);
         return FALSE;
       }
-      c->eos_token_id[c->n_eos++] = (gint) json_node_get_int (e);
+      eos_token_id[(*n_eos)++] = (gint) json_node_get_int (e);
     }
     return TRUE;
   }
-  return vtp_json_int (o, "eos_token_id", 2, where, &c->eos_token_id[c->n_eos++], error);
+  return vtp_json_int (o, "eos_token_id", 2, where, &eos_token_id[(*n_eos)++], error);
 }
 
 /* Defaults: transformers LlamaConfig. */
@@ -275,7 +275,7 @@ vtp_llama_config_parse (JsonObject *o, const char *where, VtpLlamaConfig *c, GEr
       || !vtp_json_bool (o, "attention_bias", FALSE, where, &c->attention_bias, error)
       || !vtp_json_bool (o, "mlp_bias", FALSE, where, &c->mlp_bias, error)
       || !vtp_json_int (o, "bos_token_id", 1, where, &c->bos_token_id, error)
-      || !parse_eos (o, where, c, error))
+      || !parse_eos (o, where, &c->n_eos, c->eos_token_id, error))
     return FALSE;
   if (!require (c->num_attention_heads > 0 && c->hidden_size > 0, error,
           "%s: hidden_size and num_attention_heads must be positive", where)
@@ -308,6 +308,46 @@ vtp_llama_config_parse (JsonObject *o, const char *where, VtpLlamaConfig *c, GEr
       && require (c->vocab_size > 0 && c->num_hidden_layers > 0 && c->intermediate_size > 0
           && c->max_position_embeddings > 0, error,
           "%s: vocab_size, num_hidden_layers, intermediate_size, max_position_embeddings must be positive", where);
+}
+
+/* Defaults: transformers OPTConfig. */
+gboolean
+vtp_opt_config_parse (JsonObject *o, const char *where, VtpOptConfig *c, GError **error)
+{
+  gboolean pre_ln, affine, remove_final;
+  const char *act = vtp_json_string (o, "activation_function", "relu");
+
+  memset (c, 0, sizeof *c);
+  if (!vtp_json_int (o, "vocab_size", 50272, where, &c->vocab_size, error)
+      || !vtp_json_int (o, "hidden_size", 768, where, &c->hidden_size, error)
+      || !vtp_json_int (o, "word_embed_proj_dim", c->hidden_size, where, &c->word_embed_proj_dim, error)
+      || !vtp_json_int (o, "ffn_dim", 3072, where, &c->ffn_dim, error)
+      || !vtp_json_int (o, "num_hidden_layers", 12, where, &c->num_hidden_layers, error)
+      || !vtp_json_int (o, "num_attention_heads", 12, where, &c->num_attention_heads, error)
+      || !vtp_json_int (o, "max_position_embeddings", 2048, where, &c->max_position_embeddings, error)
+      || !vtp_json_bool (o, "enable_bias", TRUE, where, &c->enable_bias, error)
+      || !vtp_json_bool (o, "do_layer_norm_before", TRUE, where, &pre_ln, error)
+      || !vtp_json_bool (o, "layer_norm_elementwise_affine", TRUE, where, &affine, error)
+      || !vtp_json_bool (o, "_remove_final_layer_norm", FALSE, where, &remove_final, error)
+      || !vtp_json_bool (o, "tie_word_embeddings", TRUE, where, &c->tie_word_embeddings, error)
+      || !vtp_json_int (o, "bos_token_id", 2, where, &c->bos_token_id, error)
+      || !parse_eos (o, where, &c->n_eos, c->eos_token_id, error)
+      || !vtp_activation_parse (act, where, &c->activation, error))
+    return FALSE;
+  c->final_layer_norm = !remove_final;
+  if (!require (pre_ln, error, "%s: do_layer_norm_before is false: OPT-350m's post-LayerNorm layers are not "
+          "implemented (vtp runs the pre-LayerNorm OPT of 125m, 1.3b, 2.7b, 6.7b and larger)", where)
+      || !require (affine, error, "%s: layer_norm_elementwise_affine is false: vtp's OPT reads LayerNorms with "
+          "weights and biases", where)
+      || !require (c->hidden_size > 0 && c->num_attention_heads > 0 && c->hidden_size % c->num_attention_heads == 0,
+          error, "%s: hidden_size %d is not a multiple of num_attention_heads %d", where, c->hidden_size,
+          c->num_attention_heads))
+    return FALSE;
+  c->head_dim = c->hidden_size / c->num_attention_heads;
+  return require (c->vocab_size > 0 && c->num_hidden_layers > 0 && c->ffn_dim > 0 && c->word_embed_proj_dim > 0
+          && c->max_position_embeddings > 0 && c->max_position_embeddings <= G_MAXINT - 2, error,
+          "%s: vocab_size, num_hidden_layers, ffn_dim, word_embed_proj_dim, max_position_embeddings must be "
+          "positive", where);
 }
 
 gint
@@ -432,18 +472,31 @@ vtp_blip_config_parse (JsonObject *root, const char *where, gboolean instruct, V
   const char *text_type = vtp_json_string (to, "model_type", "opt");
 
   memset (c, 0, sizeof *c);
-  if (!require (!g_strcmp0 (text_type, "llama"), error, "%s: text_config.model_type is \"%s\"; vtp runs "
-          "LLaMA-family language models (llama, as Vicuna)", where, text_type)
-      || !vtp_blip_vision_config_parse (vn && JSON_NODE_HOLDS_OBJECT (vn) ? json_node_get_object (vn) : NULL,
+  if (!g_strcmp0 (text_type, "llama"))
+    c->text_family = VTP_TEXT_LLAMA;
+  else if (!g_strcmp0 (text_type, "opt"))
+    c->text_family = VTP_TEXT_OPT;
+  else
+    return require (FALSE, error, "%s: text_config.model_type is \"%s\"; vtp runs LLaMA-family (llama, as "
+        "Vicuna) and OPT language models", where, text_type);
+  if (!vtp_blip_vision_config_parse (vn && JSON_NODE_HOLDS_OBJECT (vn) ? json_node_get_object (vn) : NULL,
           vwhere, &c->vision, error)
       || !parse_qformer (qn && JSON_NODE_HOLDS_OBJECT (qn) ? json_node_get_object (qn) : NULL, qwhere, instruct,
           &c->qformer, error)
-      || !vtp_llama_config_parse (to, twhere, &c->text, error)
+      || (c->text_family == VTP_TEXT_LLAMA && !vtp_llama_config_parse (to, twhere, &c->text, error))
+      || (c->text_family == VTP_TEXT_OPT && !vtp_opt_config_parse (to, twhere, &c->opt, error))
       || !vtp_json_int (root, "num_query_tokens", 32, where, &c->num_query_tokens, error)
       || !vtp_json_int (root, "image_token_index", -1, where, &c->image_token_index, error)
       || !vtp_json_int (root, "image_token_id", c->image_token_index, where, &c->image_token_index, error))
     return FALSE;
-  return require (c->num_query_tokens > 0, error, "%s: num_query_tokens must be positive", where)
+  c->projection_width = c->text_family == VTP_TEXT_OPT ? c->opt.hidden_size : c->text.hidden_size;
+  /* transformers projects the queries to text_config.hidden_size and puts
+   * them among the word embeddings: with project_in they would not fit */
+  return require (c->text_family != VTP_TEXT_OPT || c->opt.word_embed_proj_dim == c->opt.hidden_size, error,
+          "%s: text_config.word_embed_proj_dim %d differs from its hidden_size %d: BLIP-2 projects the queries to "
+          "the hidden size, which OPT's %d-wide input embeddings cannot take", where, c->opt.word_embed_proj_dim,
+          c->opt.hidden_size, c->opt.word_embed_proj_dim)
+      && require (c->num_query_tokens > 0, error, "%s: num_query_tokens must be positive", where)
       && require (c->qformer.encoder_hidden_size == c->vision.hidden_size, error, "%s: the Q-Former reads %d-wide "
           "image features (qformer_config.encoder_hidden_size) but the vision tower is %d wide", where,
           c->qformer.encoder_hidden_size, c->vision.hidden_size);

@@ -46,6 +46,28 @@ typedef struct {
   gint n_eos, eos_token_id[VTP_MAX_EOS];
 } VtpLlamaConfig;
 
+/* The decoder family of a language model, as text_config.model_type (or a
+ * plain checkpoint's model_type) names it. */
+typedef enum {
+  VTP_TEXT_LLAMA,
+  VTP_TEXT_OPT,
+} VtpTextFamily;
+
+/* OPT (HF OPTForCausalLM): learned positions (offset 2), pre-LayerNorm with
+ * biases (eps 1e-5), biased projections, an fc1 -> act -> fc2 MLP, a final
+ * LayerNorm, and project_in / project_out when the word embeddings are
+ * narrower than the hidden size. */
+typedef struct {
+  gint vocab_size, hidden_size, word_embed_proj_dim, ffn_dim, num_hidden_layers, num_attention_heads;
+  gint head_dim, max_position_embeddings;
+  VtpActivation activation;
+  gboolean enable_bias;
+  gboolean final_layer_norm;    /* FALSE: _remove_final_layer_norm (checkpoints fine-tuned before 4.20.1) */
+  gboolean tie_word_embeddings;
+  gint bos_token_id;            /* -1 when none */
+  gint n_eos, eos_token_id[VTP_MAX_EOS];
+} VtpOptConfig;
+
 #define VTP_MAX_FEATURE_LAYERS 8
 
 typedef enum {
@@ -79,7 +101,10 @@ typedef struct {
 typedef struct {
   VtpVisionConfig vision;
   VtpQFormerConfig qformer;
-  VtpLlamaConfig text;
+  VtpTextFamily text_family;
+  VtpLlamaConfig text;          /* VTP_TEXT_LLAMA */
+  VtpOptConfig opt;             /* VTP_TEXT_OPT */
+  gint projection_width;        /* language_projection's output: the language model's hidden size */
   gint num_query_tokens;
   gint image_token_index;       /* -1 when the config has none */
 } VtpBlipConfig;
@@ -112,11 +137,15 @@ gboolean vtp_openai_clip_config_parse (JsonObject *o, const char *where, VtpVisi
 /* A Blip2VisionConfig / InstructBlipVisionConfig object (EVA tower). */
 gboolean vtp_blip_vision_config_parse (JsonObject *o, const char *where, VtpVisionConfig *out, GError **error);
 gboolean vtp_llama_config_parse (JsonObject *o, const char *where, VtpLlamaConfig *out, GError **error);
+/* An OPTConfig object; do_layer_norm_before false (OPT-350m's post-LN
+ * layers) and layer_norm_elementwise_affine false are refused by name. */
+gboolean vtp_opt_config_parse (JsonObject *o, const char *where, VtpOptConfig *out, GError **error);
 /* A llava config.json root; nested configs default as LlavaConfig does. */
 gboolean vtp_llava_config_parse (JsonObject *root, const char *where, VtpLlavaConfig *out, GError **error);
 
 /* A blip-2 / instructblip config.json root (@instruct: InstructBLIP, whose
- * Q-Former reads the instruction). The language model must be LLaMA-family. */
+ * Q-Former reads the instruction). The language model is LLaMA-family or
+ * (BLIP-2) OPT. */
 gboolean vtp_blip_config_parse (JsonObject *root, const char *where, gboolean instruct, VtpBlipConfig *out,
     GError **error);
 

@@ -1,7 +1,8 @@
 /* vtp-generate.h: the decode loop: sample, stop at EOS or a limit, feed the
- * token back, one position at a time. */
+ * token back, one position at a time; the same for every language-model
+ * family (vtp-lm.h). */
 #pragma once
-#include "vtp-llama.h"
+#include "vtp-lm.h"
 #include "vtp-sampler.h"
 
 G_BEGIN_DECLS
@@ -23,8 +24,11 @@ typedef enum {
   VTP_STOP_CALLER,            /* the callback asked to stop */
 } VtpStopReason;
 
-/* Generates from the logits a prefill left in s->logits row 0. Tokens
+/* Generates from the logits a prefill left in lm->logits row 0. Tokens
  * (EOS excluded) are appended to @tokens (gint32). */
+gboolean vtp_lm_generate (VtpLm *lm, const VtpGenerateParams *p, VtpTokenFunc func, gpointer user_data,
+    GArray *tokens, VtpStopReason *reason, GError **error);
+/* The same on a LLaMA model and state. */
 gboolean vtp_llama_generate (VtpLlama *m, VtpLlamaState *s, const VtpGenerateParams *p, VtpTokenFunc func,
     gpointer user_data, GArray *tokens, VtpStopReason *reason, GError **error);
 

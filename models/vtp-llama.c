@@ -1,6 +1,5 @@
 #include "vtp-llama.h"
 #include "vtp-model-cache.h"
-#include "vtp-quant.h"
 #include <math.h>
 #include <string.h>
 
@@ -120,15 +119,8 @@ vtp_llama_load (VtpCheckpoint *c, const VtpLlamaNames *names, const VtpLlamaConf
   m->dev = vtp_device_ref (dev);
   m->ckpt = vtp_checkpoint_ref (c);
   m->embed = vtp_checkpoint_find (c, embed_name);
-  if (!m->embed || m->embed->ndim != 2 || m->embed->shape[0] != V || m->embed->shape[1] != D
-      || !m->embed->dtype_supported || m->embed->dtype == VTP_DTYPE_I32 || m->embed->dtype == VTP_DTYPE_U8
-      || m->embed->dtype == VTP_DTYPE_I64) {
-    g_autofree char *found = m->embed ? vtp_shape_to_string (m->embed->ndim, m->embed->shape) : NULL;
-    g_set_error (error, VTP_ERROR, VTP_ERROR_SHAPE, "%s: tensor '%s' is %s %s, expected a float [%" G_GINT64_FORMAT
-        ", %" G_GINT64_FORMAT "] (vocab_size x hidden_size from config.json)", m->embed ? m->embed->file : c->dir,
-        embed_name, m->embed ? m->embed->dtype_name : "absent", found ? found : "", V, D);
+  if (!vtp_lm_check_embed_table (m->embed, embed_name, c->dir, V, D, error))
     return NULL;
-  }
   m->layers = g_new0 (VtpLlamaLayer, cfg->num_hidden_layers);
   for (gint i = 0; i < cfg->num_hidden_layers && !l.failed; i++)
     load_layer (&l, names, cfg, i, &m->layers[i]);
@@ -270,34 +262,11 @@ vtp_llama_state_free (VtpLlamaState *s)
 static gboolean
 embed_tokens (VtpLlama *m, VtpLlamaState *s, const gint32 *ids, gint n, gint row0, GError **error)
 {
-  const VtpStTensor *e = m->embed;
   const gint D = m->cfg.hidden_size;
 
-  for (gint i = 0; i < n; i++) {
-    float *row = s->host_rows + (gsize) i * D;
-    if (ids[i] < 0 || ids[i] >= m->cfg.vocab_size) {
-      g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "Token id %d is outside the vocabulary of %d", ids[i],
-          m->cfg.vocab_size);
-      return FALSE;
-    }
-    if (e->dtype == VTP_DTYPE_F32) {
-      memcpy (row, e->data + (gsize) ids[i] * D * 4, (gsize) D * 4);
-    } else if (vtp_dtype_is_quantized (e->dtype)) {
-      /* a GGUF's table in ggml blocks: a row is whole blocks */
-      const gsize row_bytes = vtp_dtype_row_bytes (e->dtype, D);
-      vtp_dequantize_row (e->dtype, e->data + (gsize) ids[i] * row_bytes, D, row);
-    } else {
-      /* memcpy: the mapped table is unaligned after an odd-length safetensors header */
-      const guint8 *h = e->data + (gsize) ids[i] * D * 2;
-      for (gint c = 0; c < D; c++) {
-        guint16 v;
-        memcpy (&v, h + 2 * c, 2);
-        row[c] = e->dtype == VTP_DTYPE_F16 ? vtp_f16_to_f32 (v) : vtp_bf16_to_f32 (v);
-      }
-    }
-  }
-  return vtp_tensor_write (s->x, (gsize) row0 * D * sizeof (float), s->host_rows, (gsize) n * D * sizeof (float),
-      error);
+  return vtp_lm_gather_rows (m->embed, m->cfg.vocab_size, D, ids, n, s->host_rows, error)
+      && vtp_tensor_write (s->x, (gsize) row0 * D * sizeof (float), s->host_rows, (gsize) n * D * sizeof (float),
+          error);
 }
 
 /* y[row..row+n) += B (A x[row..row+n)), when the layer has this LoRA. */
@@ -378,23 +347,8 @@ vtp_llama_prefill (VtpLlama *m, VtpLlamaState *s, const VtpLlamaSegment *segment
   const gint D = m->cfg.hidden_size;
   gint total = 0, seg = 0, seg_off = 0, done = 0;
 
-  for (gint i = 0; i < n_segments; i++)
-    total += segments[i].n;
-  if (total == 0) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "The language model got an empty input");
+  if (!vtp_lm_check_input (segments, n_segments, s->n_past, s->max_ctx, s->max_chunk, all_logits, &total, error))
     return FALSE;
-  }
-  if (s->n_past + total > s->max_ctx) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "The input of %d tokens does not fit the context: %d of %d "
-        "positions are free (raise the context length or shorten the prompt)", total, s->max_ctx - s->n_past,
-        s->max_ctx);
-    return FALSE;
-  }
-  if (all_logits && total > s->max_chunk) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "All-position logits need the %d tokens in one chunk of at "
-        "most %d", total, s->max_chunk);
-    return FALSE;
-  }
   while (done < total) {
     const gint n = MIN (s->max_chunk, total - done);
     gint row = 0;

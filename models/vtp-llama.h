@@ -8,6 +8,7 @@
 #pragma once
 #include "vtp-checkpoint.h"
 #include "vtp-config.h"
+#include "vtp-lm-input.h"
 #include "vtp-ops.h"
 
 G_BEGIN_DECLS
@@ -106,14 +107,8 @@ gboolean vtp_llama_adapter_load (VtpLlama *m, VtpCheckpoint *adapter, const VtpL
     VtpWeightType wtype, GError **error);
 void vtp_llama_adapter_free (VtpLlamaAdapter *a);
 
-/* One piece of the model input: token ids, or rows of precomputed
- * embeddings on the device (image tokens, Q-Former queries). */
-typedef struct {
-  const gint32 *ids;
-  const VtpTensor *embeds;
-  gint row0;                  /* first row of @embeds */
-  gint n;
-} VtpLlamaSegment;
+/* One piece of the model input (vtp-lm-input.h). */
+typedef VtpLmSegment VtpLlamaSegment;
 
 /* Runs the segments through the decoder from position s->n_past, in chunks.
  * Logits: when @all_logits, s->logits row i is position n_past + i (total

@@ -30,7 +30,9 @@ vtp_model_parts_read (VtpCheckpoint *c, VtpModelParts *p, GError **error)
     if (!vtp_blip_config_parse (c->config, where, instruct, &p->blip, error))
       return FALSE;
     p->vision = p->blip.vision;
+    p->text_family = p->blip.text_family;
     p->text = p->blip.text;
+    p->opt = p->blip.opt;
     p->image_token_index = p->blip.image_token_index;
     return TRUE;
   }
@@ -38,6 +40,12 @@ vtp_model_parts_read (VtpCheckpoint *c, VtpModelParts *p, GError **error)
     p->family = VTP_FAMILY_LLAMA;
     p->has_text = TRUE;
     return vtp_llama_config_parse (c->config, where, &p->text, error);
+  }
+  if (!g_strcmp0 (type, "opt")) {
+    p->family = VTP_FAMILY_OPT;
+    p->has_text = TRUE;
+    p->text_family = VTP_TEXT_OPT;
+    return vtp_opt_config_parse (c->config, where, &p->opt, error);
   }
   if (!g_strcmp0 (type, "llama_adapter") || !g_strcmp0 (vtp_json_string (c->config, "peft_type", NULL),
           "ADAPTION_PROMPT")) {
@@ -58,7 +66,7 @@ vtp_model_parts_read (VtpCheckpoint *c, VtpModelParts *p, GError **error)
     vision = vtp_json_lookup (c->config, "vision_config");
   else {
     g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s: model_type \"%s\" is not one vtp reads (llava, "
-        "instructblip, blip-2, clip, clip_vision_model, openai_clip_vision, llama, llama_adapter)", where,
+        "instructblip, blip-2, clip, clip_vision_model, openai_clip_vision, llama, opt, llama_adapter)", where,
         type ? type : "(none)");
     return FALSE;
   }
@@ -74,6 +82,12 @@ void
 vtp_model_parts_clear (VtpModelParts *p)
 {
   g_clear_pointer (&p->model_type, g_free);
+}
+
+gint
+vtp_model_text_positions (const VtpModelParts *p)
+{
+  return p->text_family == VTP_TEXT_OPT ? p->opt.max_position_embeddings : p->text.max_position_embeddings;
 }
 
 const char *

@@ -1,6 +1,6 @@
 /* vtp-parts.h: what a model directory holds and where: a llava-hf
  * checkpoint (tower + projector + LLM), an InstructBLIP or BLIP-2 one
- * (tower + Q-Former + LLM), a plain CLIP vision model or a plain Llama.
+ * (tower + Q-Former + LLM), a plain CLIP vision model, a plain Llama or OPT.
  * Each element asks for its part. */
 #pragma once
 #include "vtp-checkpoint.h"
@@ -18,6 +18,7 @@ typedef enum {
   VTP_FAMILY_OPENAI_CLIP,       /* converted from OpenAI's CLIP package, as LLaMA-Adapter uses it */
   VTP_FAMILY_LLAMA,
   VTP_FAMILY_LLAMA_ADAPTER,     /* a LLaMA-Adapter (V1, V2 multimodal) or PEFT adaption-prompt directory */
+  VTP_FAMILY_OPT,               /* a plain OPTForCausalLM */
 } VtpFamily;
 
 typedef struct {
@@ -25,16 +26,21 @@ typedef struct {
   VtpFamily family;
   gboolean has_vision, has_projector, has_qformer, has_text, has_adapter;
   VtpVisionConfig vision;       /* with has_vision */
-  VtpLlamaConfig text;          /* with has_text */
+  VtpTextFamily text_family;    /* with has_text: which of text / opt holds its config */
+  VtpLlamaConfig text;          /* with has_text, VTP_TEXT_LLAMA */
+  VtpOptConfig opt;             /* with has_text, VTP_TEXT_OPT */
   VtpLlavaConfig llava;         /* LLaVA: projector, feature selection */
   VtpBlipConfig blip;           /* BLIP-2 / InstructBLIP: Q-Former */
   gint image_token_index;       /* the LLM's image placeholder id, -1 when none */
 } VtpModelParts;
 
 /* Reads config.json's model_type: llava, instructblip, blip-2, clip,
- * clip_vision_model or llama. */
+ * clip_vision_model, llama or opt. */
 gboolean vtp_model_parts_read (VtpCheckpoint *c, VtpModelParts *parts, GError **error);
 void vtp_model_parts_clear (VtpModelParts *parts);
+
+/* The language model's max_position_embeddings, whatever its family. */
+gint vtp_model_text_positions (const VtpModelParts *parts);
 
 /* Where a part's tensors start. */
 const char *vtp_model_vision_prefix (VtpCheckpoint *c, const VtpModelParts *parts, GError **error);

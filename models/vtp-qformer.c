@@ -91,7 +91,7 @@ vtp_qformer_load (VtpCheckpoint *c, const char *prefix, const VtpBlipConfig *cfg
 {
   g_autoptr (VtpQFormer) m = g_new0 (VtpQFormer, 1);
   const VtpQFormerConfig *q = &cfg->qformer;
-  const gint64 H = q->hidden_size, I = q->intermediate_size, D = cfg->text.hidden_size;
+  const gint64 H = q->hidden_size, I = q->intermediate_size, D = cfg->projection_width;
   VtpLoader l = { c, dev, wtype, prefix, error, FALSE };
 
   m->cfg = *q;

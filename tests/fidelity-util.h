@@ -90,3 +90,64 @@ assert_same_tokens (const VtpLlama *llm, GArray *tokens, VtpSafetensors *ref, co
   }
   g_assert_cmpint (tokens->len, ==, want->shape[0]);
 }
+
+/* Max error of the logits @lm computes for @segments (all positions, one
+ * chunk) against reference tensor @logits_name; then, from a fresh prefill,
+ * each greedy step's logits against @steps_name (when the fixture has it:
+ * [steps, V], row 0 the last input position's) with the reference's token
+ * fed back, and the decode loop's own greedy tokens against @greedy_name.
+ * The worst errors go to @logits_err / @steps_err. */
+static G_GNUC_UNUSED void
+check_lm_against_reference (VtpLm *lm, VtpSafetensors *ref, const VtpLmSegment *segs, gint n_segs,
+    const char *logits_name, const char *steps_name, const char *greedy_name, double *logits_err,
+    double *steps_err)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
+  const VtpStTensor *greedy = reference_tensor (ref, greedy_name);
+  const gint V = lm->vocab_size;
+  const gboolean has_steps = steps_name && vtp_safetensors_find (ref, steps_name);
+  VtpGenerateParams gp = { greedy->shape[0], { 0 }, TRUE };
+  g_autofree float *logits = NULL;
+  gint L = 0;
+
+  for (gint i = 0; i < n_segs; i++)
+    L += segs[i].n;
+  logits = g_new (float, (gsize) L * V);
+  *lm->n_past = 0;
+  g_assert_true (vtp_lm_prefill (lm, segs, n_segs, TRUE, &error));
+  g_assert_no_error (error);
+  g_assert_true (vtp_tensor_read (lm->logits, 0, logits, (gsize) L * V * 4, &error));
+  *logits_err = reference_error (ref, logits_name, logits, (gsize) L * V, 0);
+  *steps_err = 0;
+  if (has_steps) {
+    const VtpStTensor *steps = reference_tensor (ref, steps_name);
+    *lm->n_past = 0;
+    g_assert_true (vtp_lm_prefill (lm, segs, n_segs, FALSE, &error));
+    for (gint i = 0; i < steps->shape[0]; i++) {
+      gint32 token = (gint32) ((const gint64 *) greedy->data)[i];
+      const VtpLmSegment next = { &token, NULL, 0, 1 };
+      g_assert_true (vtp_tensor_read (lm->logits, 0, logits, (gsize) V * 4, &error));
+      *steps_err = MAX (*steps_err, reference_error (ref, steps_name, logits, V, (gsize) i * V));
+      if (i + 1 < steps->shape[0])
+        g_assert_true (vtp_lm_prefill (lm, &next, 1, FALSE, &error));
+      g_assert_no_error (error);
+    }
+  }
+  /* the decode loop itself, from a fresh prefill */
+  *lm->n_past = 0;
+  g_assert_true (vtp_lm_prefill (lm, segs, n_segs, FALSE, &error));
+  g_assert_true (vtp_lm_generate (lm, &gp, NULL, NULL, tokens, NULL, &error));
+  g_assert_no_error (error);
+  for (gint i = 0; i < greedy->shape[0]; i++) {
+    const gint64 w = ((const gint64 *) greedy->data)[i];
+    if (i == (gint) tokens->len) {
+      /* transformers' sequence ends with the EOS it stopped at; vtp leaves EOS out */
+      g_assert_true (vtp_lm_is_eos (lm, w));
+      g_assert_cmpint (i, ==, greedy->shape[0] - 1);
+      return;
+    }
+    g_assert_cmpint (g_array_index (tokens, gint32, i), ==, w);
+  }
+  g_assert_cmpint (tokens->len, ==, greedy->shape[0]);
+}

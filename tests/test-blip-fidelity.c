@@ -1,7 +1,9 @@
 /* test-blip-fidelity.c: the query-based path against transformers, on the
- * tiny InstructBLIP and BLIP-2 checkpoints of tools/make_blip_fixtures.py:
- * EVA tower, Q-Former with and without the instruction, language
- * projection, logits and greedy continuation. Max abs error 1e-4 (fp32),
+ * tiny InstructBLIP and BLIP-2 checkpoints of tools/make_blip_fixtures.py
+ * (LLaMA language models) and the BLIP-2 + OPT one of
+ * tools/make_opt_fixtures.py: EVA tower, Q-Former with and without the
+ * instruction, language projection, logits, each greedy step's logits
+ * (where recorded) and the greedy continuation. Max abs error 1e-4 (fp32),
  * greedy tokens identical. */
 #include <math.h>
 #include "vtp-generate.h"
@@ -44,37 +46,27 @@ fixture_close (Fixture *f)
   g_free (f->dir);
 }
 
-/* Logits of [queries, BOS + prompt] and the greedy continuation. */
+/* Logits of [queries, BOS + prompt], each greedy step's where the fixture
+ * records them, and the greedy continuation. */
 static void
-check_language_model (Fixture *f, VtpLlama *llm, VtpTensor *queries, const char *logits_name, const char *greedy_name)
+check_language_model (Fixture *f, VtpLm *lm, VtpTensor *queries, const char *logits_name, const char *steps_name,
+    const char *greedy_name)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (VtpLlamaState) ls = vtp_llama_state_new (llm, 128, 64, &error);
-  g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
-  const VtpStTensor *greedy = reference_tensor (f->ref, greedy_name);
-  const gint Q = vtp_tensor_rows (queries), V = llm->cfg.vocab_size;
+  const gint Q = vtp_tensor_rows (queries);
   g_autofree gint32 *ids = NULL;
-  g_autofree float *logits = NULL;
-  VtpGenerateParams gp = { greedy->shape[0], { 0 }, TRUE };
+  double logits_err, steps_err;
   gint L;
 
   ids = reference_ids (f->ref, "input_ids", &L);
   for (gint i = 0; i < Q; i++)
     g_assert_cmpint (ids[i], ==, f->parts.image_token_index);
   {
-    const VtpLlamaSegment segs[2] = { { NULL, queries, 0, Q }, { ids + Q, NULL, 0, L - Q } };
-    g_assert_true (vtp_llama_prefill (llm, ls, segs, 2, TRUE, &error));
-    g_assert_no_error (error);
-    logits = g_new (float, (gsize) L * V);
-    g_assert_true (vtp_tensor_read (ls->logits, 0, logits, (gsize) L * V * 4, &error));
-    g_assert_cmpfloat (reference_error (f->ref, logits_name, logits, (gsize) L * V, 0), <=, ATOL);
-    ls->n_past = 0;
-    g_assert_true (vtp_llama_prefill (llm, ls, segs, 2, FALSE, &error));
+    const VtpLmSegment segs[2] = { { NULL, queries, 0, Q }, { ids + Q, NULL, 0, L - Q } };
+    check_lm_against_reference (lm, f->ref, segs, 2, logits_name, steps_name, greedy_name, &logits_err,
+        &steps_err);
   }
-  g_assert_true (vtp_llama_generate (llm, ls, &gp, NULL, NULL, tokens, NULL, &error));
-  g_assert_no_error (error);
-  /* transformers' sequence ends with the EOS it stopped at; vtp leaves EOS out */
-  assert_same_tokens (llm, tokens, f->ref, greedy_name);
+  g_assert_cmpfloat (logits_err, <=, ATOL);
+  g_assert_cmpfloat (steps_err, <=, ATOL);
 }
 
 static void
@@ -84,13 +76,12 @@ test_fixture (gconstpointer data)
   Fixture f = { 0 };
   VtpVisionFeatures feats;
   VtpImageConfig ic;
-  VtpLlamaNames names;
   g_autoptr (VtpVisionTower) tower = NULL;
   g_autoptr (VtpVisionState) vs = NULL;
   g_autoptr (VtpImagePreprocessor) pre = NULL;
   g_autoptr (VtpQFormer) qf = NULL;
   g_autoptr (VtpQFormerState) qs = NULL;
-  g_autoptr (VtpLlama) llm = NULL;
+  g_autoptr (VtpLm) lm = NULL;
   g_autoptr (VtpTensor) image = NULL, hidden = NULL, qout = NULL, proj = NULL;
   const VtpStTensor *img;
   gint rows, Q;
@@ -134,8 +125,8 @@ test_fixture (gconstpointer data)
   qout = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, Q, f.parts.blip.qformer.hidden_size, &error);
   proj = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, Q, qf->out_width, &error);
   g_assert_no_error (error);
-  g_assert_true (vtp_llama_find_names (f.ckpt, &f.parts.text, &names, &error));
-  llm = vtp_llama_load (f.ckpt, &names, &f.parts.text, NULL, dev, VTP_WEIGHTS_KEEP, &error);
+  lm = vtp_lm_open (f.ckpt, &f.parts, NULL, dev, VTP_WEIGHTS_KEEP, MIN (128, vtp_model_text_positions (&f.parts)), 64,
+      &error);
   g_assert_no_error (error);
 
   if (f.parts.family == VTP_FAMILY_INSTRUCTBLIP) {
@@ -146,19 +137,19 @@ test_fixture (gconstpointer data)
     g_assert_cmpfloat (reference_tensor_error (f.ref, "projected", proj), <=, ATOL);
     /* the LLM on the reference projection, so errors do not compound */
     g_assert_true (vtp_tensor_write (proj, 0, reference_tensor (f.ref, "projected")->data, vtp_tensor_n_bytes (proj), &error));
-    check_language_model (&f, llm, proj, "logits", "greedy_tokens");
+    check_language_model (&f, lm, proj, "logits", "step_logits", "greedy_tokens");
     /* text conditioning off: queries only */
     g_assert_true (vtp_qformer_forward (qf, qs, image, NULL, 0, qout, proj, &error));
     g_assert_cmpfloat (reference_tensor_error (f.ref, "qformer_output_noinstr", qout), <=, ATOL);
     g_assert_cmpfloat (reference_tensor_error (f.ref, "projected_noinstr", proj), <=, ATOL);
     g_assert_true (vtp_tensor_write (proj, 0, reference_tensor (f.ref, "projected_noinstr")->data, vtp_tensor_n_bytes (proj), &error));
-    check_language_model (&f, llm, proj, "logits_noinstr", "greedy_tokens_noinstr");
+    check_language_model (&f, lm, proj, "logits_noinstr", NULL, "greedy_tokens_noinstr");
   } else {
     g_assert_true (vtp_qformer_forward (qf, qs, image, NULL, 0, qout, proj, &error));
     g_assert_cmpfloat (reference_tensor_error (f.ref, "qformer_output", qout), <=, ATOL);
     g_assert_cmpfloat (reference_tensor_error (f.ref, "projected", proj), <=, ATOL);
     g_assert_true (vtp_tensor_write (proj, 0, reference_tensor (f.ref, "projected")->data, vtp_tensor_n_bytes (proj), &error));
-    check_language_model (&f, llm, proj, "logits", "greedy_tokens");
+    check_language_model (&f, lm, proj, "logits", "step_logits", "greedy_tokens");
   }
   g_assert_no_error (error);
   fixture_close (&f);
@@ -174,5 +165,6 @@ main (int argc, char **argv)
   g_assert_no_error (error);
   g_test_add_data_func ("/blip/instructblip-tiny", "instructblip-tiny", test_fixture);
   g_test_add_data_func ("/blip/blip2-tiny", "blip2-tiny", test_fixture);
+  g_test_add_data_func ("/blip/blip2-opt-tiny", "blip2-opt-tiny", test_fixture);
   return g_test_run ();
 }

@@ -598,6 +598,29 @@ test_bad_models (void)
   }
 }
 
+/* vtpllm on an OPT checkpoint (the checkpoint names the family): with a
+ * tokenizer that reads OPT's byte-level BPE tokenizer.json, BLIP-2 + OPT's
+ * text is transformers'; while vtp's tokenizer cannot read it, the element
+ * refuses at start, naming what is missing, before any weights load. */
+static void
+test_llm_opt (gconstpointer data)
+{
+  const char *fixture = data;
+  g_autofree char *dir = fixture_path (fixture);
+  g_autofree char *path = g_build_filename (dir, "tokenizer.json", NULL);
+  g_autoptr (GError) error = NULL;
+  VtpTokenizer *tok = vtp_tokenizer_new_from_file (path, &error);
+
+  if (!tok) {
+    g_test_message ("vtp's tokenizer does not read %s (%s): checking the refusal", path, error->message);
+    expect_start_error ("vtpllm", dir, "byte-level BPE");
+    return;
+  }
+  vtp_tokenizer_free (tok);
+  if (g_str_has_prefix (fixture, "blip2"))
+    test_llm_queries (data);
+}
+
 /* An lm_head of NaNs generates no text: vtpllm still pushes one buffer for
  * the frame, empty (gst_buffer_new_memdup (text, 0) raised a
  * GStreamer-CRITICAL, fatal under G_DEBUG=fatal-criticals), and vtpsrtenc
@@ -958,6 +981,9 @@ main (int argc, char **argv)
   g_test_add_data_func ("/elements/qformer-blip2", "blip2-tiny", test_qformer);
   g_test_add_data_func ("/elements/llm-queries-instructblip", "instructblip-tiny", test_llm_queries);
   g_test_add_data_func ("/elements/llm-queries-blip2", "blip2-tiny", test_llm_queries);
+  g_test_add_data_func ("/elements/qformer-blip2-opt", "blip2-opt-tiny", test_qformer);
+  g_test_add_data_func ("/elements/llm-opt-blip2", "blip2-opt-tiny", test_llm_opt);
+  g_test_add_data_func ("/elements/llm-opt", "opt-tiny-proj", test_llm_opt);
   g_test_add_func ("/elements/adapter", test_adapter);
   g_test_add_func ("/elements/llm-adapter", test_llm_adapter);
   g_test_add_func ("/elements/llm-adapter-mismatch", test_llm_adapter_mismatch);

@@ -10,12 +10,18 @@ width 2048, GQA 32/4 heads, MLP 5632) as the language model:
       writes them: OUT/clip (OpenAI CLIP ViT-L/14, 224 px), OUT/adapter
       (LLaMA-Adapter V2 multimodal: 8 visual blocks of width 768, 10 queries
       for each of the top n_layers - 1 layers, biases, no LoRA, as the BIAS
-      release) and OUT/llama (the Llama, HF layout).
+      release) and OUT/llama (the Llama, HF layout);
+  --family blip2-opt: BLIP-2's EVA ViT-g and Q-Former (12 layers, 32
+      queries, no text input) in front of an OPT with OPT-2.7B's dimensions
+      (32 layers, width 2560, 32 heads, FFN 10240, vocabulary 50272), as
+      Salesforce/blip2-opt-2.7b; written tensor by tensor (--llm is not
+      used), with a small byte-level BPE tokenizer in OPT's layout.
 Saved as float16 (or --dtype float32 / bfloat16).
 
     python3 tools/make_bench_model.py /tmp/vtp-bench-llava [--dtype float16]
     python3 tools/make_bench_model.py /tmp/vtp-bench-instructblip --family instructblip
     python3 tools/make_bench_model.py /tmp/vtp-bench-adapter --family llama-adapter
+    python3 tools/make_bench_model.py /tmp/vtp-bench-blip2-opt --family blip2-opt     # about 7.5 GB in float16
     python3 tools/make_bench_model.py /tmp/vtp-bench-7b --llm 7b     # LLaVA-1.5-7B's shape, 14 GB
 
 --llm 7b gives the language model LLaVA-1.5-7B's (Vicuna-7B) dimensions: 32
@@ -33,9 +39,10 @@ import os
 import sys
 
 import torch
-from transformers import (CLIPVisionConfig, InstructBlipConfig, InstructBlipForConditionalGeneration,
+from transformers import (Blip2Config, Blip2ForConditionalGeneration, Blip2QFormerConfig, Blip2VisionConfig,
+                          CLIPVisionConfig, InstructBlipConfig, InstructBlipForConditionalGeneration,
                           InstructBlipQFormerConfig, InstructBlipVisionConfig, LlamaConfig, LlavaConfig,
-                          LlavaForConditionalGeneration, PreTrainedTokenizerFast)
+                          LlavaForConditionalGeneration, OPTConfig, PreTrainedTokenizerFast)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fixture_common import add_special, published_name, train_bert_tokenizer, train_llama_tokenizer  # noqa: E402
@@ -47,7 +54,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out")
     ap.add_argument("--dtype", default="float16", choices=["float16", "bfloat16", "float32"])
-    ap.add_argument("--family", default="llava", choices=["llava", "instructblip", "llama-adapter"])
+    ap.add_argument("--family", default="llava", choices=["llava", "instructblip", "llama-adapter", "blip2-opt"])
     ap.add_argument("--llm", default="1b", choices=["1b", "7b"], help="language model shape: TinyLlama 1.1B "
                     "(default) or LLaVA-1.5-7B's Vicuna-7B")
     ap.add_argument("--text-layers", type=int, default=None, help="layers of the language model (default: the shape's)")
@@ -56,6 +63,8 @@ def main():
     args = ap.parse_args()
     dtype = getattr(torch, args.dtype)
     torch.manual_seed(0)
+    if args.family == "blip2-opt":
+        return make_blip2_opt(args, dtype)
 
     shared = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "testdata", "tokenizers", "llama2-7b",
                           "tokenizer.json")
@@ -111,12 +120,36 @@ def main():
     print("%s: %.2fB parameters (%s), vocab %d, image token %d" % (args.out, n / 1e9, args.dtype, vocab, image_token))
 
 
-def write_sharded(args, config, tok, dtype):
-    """A LLaVA too large to build in memory: the tensor names and shapes of
+CLIP_PROCESSOR = {"image_processor_type": "CLIPImageProcessor", "size": {"shortest_edge": 336},
+                  "crop_size": {"height": 336, "width": 336}, "do_center_crop": True, "resample": 3,
+                  "image_mean": [0.48145466, 0.4578275, 0.40821073], "image_std": [0.26862954, 0.26130258, 0.27577711]}
+
+
+def make_blip2_opt(args, dtype):
+    """BLIP-2 + OPT-2.7B's shape, written as write_sharded writes (the tied
+    lm_head left out, as transformers saves it)."""
+    from make_opt_fixtures import train_bytelevel_tokenizer
+    tok = train_bytelevel_tokenizer(400)
+    image_token = add_special(tok, "<image>")
+    text = OPTConfig(vocab_size=max(args.vocab, 50272), hidden_size=2560, ffn_dim=10240,
+                     num_hidden_layers=args.text_layers or 32, num_attention_heads=32, max_position_embeddings=2048,
+                     word_embed_proj_dim=2560, bos_token_id=2, eos_token_id=2, pad_token_id=1)
+    config = Blip2Config(vision_config=Blip2VisionConfig().to_dict(), qformer_config=Blip2QFormerConfig().to_dict(),
+                         text_config=text.to_dict(), num_query_tokens=32, image_token_index=image_token)
+    processor = dict(CLIP_PROCESSOR, image_processor_type="BlipImageProcessor", size={"height": 224, "width": 224},
+                     do_center_crop=False)
+    del processor["crop_size"]
+    return write_sharded(args, config, tok, dtype, model_cls=Blip2ForConditionalGeneration, rename=lambda n: n,
+                         processor=processor, skip=("language_model.lm_head.weight",))
+
+
+def write_sharded(args, config, tok, dtype, model_cls=LlavaForConditionalGeneration,
+                  rename=lambda n: published_name(n, "llava-hf"), processor=CLIP_PROCESSOR, skip=()):
+    """A model too large to build in memory: the tensor names and shapes of
     a model on the meta device, each filled with N(0, 0.02) (norms 1,
     biases 0) and written in ~2 GB shards with model.safetensors.index.json."""
     with torch.device("meta"):
-        model = LlavaForConditionalGeneration(config)
+        model = model_cls(config)
     os.makedirs(args.out, exist_ok=True)
     model.config.save_pretrained(args.out)
     gen = torch.Generator().manual_seed(0)
@@ -133,13 +166,15 @@ def write_sharded(args, config, tok, dtype):
         shard, size = {}, 0
 
     for name, p in names:
-        if "norm" in name or "layrnorm" in name:
+        if name in skip:
+            continue
+        if "norm" in name.lower() or "layrnorm" in name:
             t = torch.ones(p.shape, dtype=dtype)
         elif name.endswith("bias"):
             t = torch.zeros(p.shape, dtype=dtype)
         else:
             t = (torch.randn(p.shape, generator=gen, dtype=torch.float32) * 0.02).to(dtype)
-        shard[published_name(name, "llava-hf")] = t.contiguous()
+        shard[rename(name)] = t.contiguous()
         size += t.numel() * t.element_size()
         total += t.numel() * t.element_size()
         if size >= 2 << 30:
@@ -149,11 +184,8 @@ def write_sharded(args, config, tok, dtype):
     with open(os.path.join(args.out, "model.safetensors.index.json"), "w") as f:
         json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=2)
     tok.save(os.path.join(args.out, "tokenizer.json"))
-    mean, std = [0.48145466, 0.4578275, 0.40821073], [0.26862954, 0.26130258, 0.27577711]
     with open(os.path.join(args.out, "preprocessor_config.json"), "w") as f:
-        json.dump({"image_processor_type": "CLIPImageProcessor", "size": {"shortest_edge": 336},
-                   "crop_size": {"height": 336, "width": 336}, "do_center_crop": True, "resample": 3,
-                   "image_mean": mean, "image_std": std}, f, indent=2)
+        json.dump(processor, f, indent=2)
     print("%s: %.2f GB in %d shards (%s), vocab %d" % (args.out, total / 1e9, n_shard, args.dtype,
                                                       config.text_config.vocab_size))
 

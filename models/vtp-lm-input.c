@@ -1,0 +1,75 @@
+#include "vtp-lm-input.h"
+#include "vtp-quant.h"
+#include <string.h>
+
+gboolean
+vtp_lm_check_embed_table (const VtpStTensor *t, const char *name, const char *where, gint64 vocab, gint64 width,
+    GError **error)
+{
+  g_autofree char *found = NULL;
+
+  if (t && t->ndim == 2 && t->shape[0] == vocab && t->shape[1] == width && t->dtype_supported
+      && t->dtype != VTP_DTYPE_I32 && t->dtype != VTP_DTYPE_U8 && t->dtype != VTP_DTYPE_I64)
+    return TRUE;
+  found = t ? vtp_shape_to_string (t->ndim, t->shape) : NULL;
+  g_set_error (error, VTP_ERROR, VTP_ERROR_SHAPE, "%s: tensor '%s' is %s %s, expected a float [%" G_GINT64_FORMAT
+      ", %" G_GINT64_FORMAT "] (vocab_size x the embedding width from config.json)", t ? t->file : where, name,
+      t ? t->dtype_name : "absent", found ? found : "", vocab, width);
+  return FALSE;
+}
+
+gboolean
+vtp_lm_gather_rows (const VtpStTensor *e, gint vocab, gint width, const gint32 *ids, gint n, float *out,
+    GError **error)
+{
+  for (gint i = 0; i < n; i++) {
+    float *row = out + (gsize) i * width;
+    if (ids[i] < 0 || ids[i] >= vocab) {
+      g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "Token id %d is outside the vocabulary of %d", ids[i], vocab);
+      return FALSE;
+    }
+    if (e->dtype == VTP_DTYPE_F32) {
+      memcpy (row, e->data + (gsize) ids[i] * width * 4, (gsize) width * 4);
+    } else if (vtp_dtype_is_quantized (e->dtype)) {
+      /* a GGUF's table in ggml blocks: a row is whole blocks */
+      const gsize row_bytes = vtp_dtype_row_bytes (e->dtype, width);
+      vtp_dequantize_row (e->dtype, e->data + (gsize) ids[i] * row_bytes, width, row);
+    } else {
+      /* memcpy: the mapped table is unaligned after an odd-length safetensors header */
+      const guint8 *h = e->data + (gsize) ids[i] * width * 2;
+      for (gint c = 0; c < width; c++) {
+        guint16 v;
+        memcpy (&v, h + 2 * c, 2);
+        row[c] = e->dtype == VTP_DTYPE_F16 ? vtp_f16_to_f32 (v) : vtp_bf16_to_f32 (v);
+      }
+    }
+  }
+  return TRUE;
+}
+
+gboolean
+vtp_lm_check_input (const VtpLmSegment *segments, gint n_segments, gint n_past, gint max_ctx, gint max_chunk,
+    gboolean all_logits, gint *total, GError **error)
+{
+  gint64 t = 0;
+
+  for (gint i = 0; i < n_segments; i++)
+    t += segments[i].n;
+  if (t == 0) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "The language model got an empty input");
+    return FALSE;
+  }
+  if (n_past + t > max_ctx) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "The input of %" G_GINT64_FORMAT " tokens does not fit the "
+        "context: %d of %d positions are free (raise the context length or shorten the prompt)", t,
+        max_ctx - n_past, max_ctx);
+    return FALSE;
+  }
+  if (all_logits && t > max_chunk) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "All-position logits need the %" G_GINT64_FORMAT " tokens in "
+        "one chunk of at most %d", t, max_chunk);
+    return FALSE;
+  }
+  *total = (gint) t;
+  return TRUE;
+}

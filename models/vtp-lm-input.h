@@ -1,0 +1,35 @@
+/* vtp-lm-input.h: what every language-model family takes as input: pieces
+ * of token ids and of precomputed embeddings (image tokens, Q-Former
+ * queries), and the host-side gather of token embedding rows from a mapped
+ * checkpoint table (only the rows in use travel to the device). */
+#pragma once
+#include "vtp-safetensors.h"
+
+G_BEGIN_DECLS
+
+/* One piece of the model input: token ids, or rows of precomputed
+ * embeddings on the device (as wide as the model's input embeddings). */
+typedef struct {
+  const gint32 *ids;
+  const VtpTensor *embeds;
+  gint row0;                  /* first row of @embeds */
+  gint n;
+} VtpLmSegment;
+
+/* Checks that @t (named @name, in @where) is a float [vocab, width] table
+ * the rows can be gathered from. */
+gboolean vtp_lm_check_embed_table (const VtpStTensor *t, const char *name, const char *where, gint64 vocab,
+    gint64 width, GError **error);
+
+/* Rows @ids[0 .. n) of the [vocab, width] table @t (F32, F16, BF16 or
+ * ggml blocks) as floats into @out [n, width]; an INPUT error for an id
+ * outside the vocabulary. */
+gboolean vtp_lm_gather_rows (const VtpStTensor *t, gint vocab, gint width, const gint32 *ids, gint n, float *out,
+    GError **error);
+
+/* The total rows of @segments; an INPUT error when it is 0 or does not fit
+ * positions [n_past, max_ctx), or (@all_logits) one chunk of @max_chunk. */
+gboolean vtp_lm_check_input (const VtpLmSegment *segments, gint n_segments, gint n_past, gint max_ctx,
+    gint max_chunk, gboolean all_logits, gint *total, GError **error);
+
+G_END_DECLS
