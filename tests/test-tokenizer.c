@@ -476,10 +476,10 @@ test_errors (void)
   expect_load_error ("{\"version\":\"1.0\"}", VTP_TOKENIZER_ERROR_PARSE, "model is missing");
   expect_load_error ("{\"version\":\"2.0\",\"model\":" MINI_MODEL "}", VTP_TOKENIZER_ERROR_UNSUPPORTED,
       "version is \"2.0\", expected \"1.0\"");
-  expect_load_error ("{\"truncation\":{\"max_length\":4},\"model\":" MINI_MODEL "}", VTP_TOKENIZER_ERROR_UNSUPPORTED,
-      "truncation");
-  expect_load_error ("{\"model\":{\"type\":\"WordPiece\",\"vocab\":{}}}", VTP_TOKENIZER_ERROR_UNSUPPORTED,
-      "model.type is \"WordPiece\", expected \"BPE\"");
+  expect_load_error ("{\"truncation\":{\"max_length\":4,\"stride\":1},\"model\":" MINI_MODEL "}",
+      VTP_TOKENIZER_ERROR_UNSUPPORTED, "truncation.stride is 1");
+  expect_load_error ("{\"model\":{\"type\":\"Unigram\",\"vocab\":[]}}", VTP_TOKENIZER_ERROR_UNSUPPORTED,
+      "model.type is \"Unigram\", expected \"BPE\" or \"WordPiece\"");
   expect_load_error ("{\"model\":{\"type\":\"BPE\",\"merges\":[]}}", VTP_TOKENIZER_ERROR_PARSE,
       "model.vocab is missing, expected an object");
   expect_load_error ("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0}}}", VTP_TOKENIZER_ERROR_PARSE,
@@ -515,20 +515,20 @@ test_errors (void)
         VTP_TOKENIZER_ERROR_UNSUPPORTED, "normalizer.pattern is a Regex pattern" },
       { "{\"type\":\"Prepend\"}", "null", "null", "null", VTP_TOKENIZER_ERROR_PARSE,
         "normalizer.prepend is missing, expected a string" },
-      { "null", "{\"type\":\"ByteLevel\"}", "null", "null", VTP_TOKENIZER_ERROR_UNSUPPORTED,
-        "pre_tokenizer.type is \"ByteLevel\", expected \"Metaspace\"" },
+      { "null", "{\"type\":\"Whitespace\"}", "null", "null", VTP_TOKENIZER_ERROR_UNSUPPORTED,
+        "pre_tokenizer.type is \"Whitespace\", expected one of" },
       { "null", "{\"type\":\"Metaspace\",\"replacement\":\"ab\"}", "null", "null", VTP_TOKENIZER_ERROR_PARSE,
         "pre_tokenizer.replacement is \"ab\", expected a single character" },
       { "null", "{\"type\":\"Metaspace\",\"replacement\":\"_\",\"prepend_scheme\":\"sometimes\"}", "null", "null",
         VTP_TOKENIZER_ERROR_PARSE, "pre_tokenizer.prepend_scheme is \"sometimes\"" },
-      { "null", "null", "{\"type\":\"ByteLevel\"}", "null", VTP_TOKENIZER_ERROR_UNSUPPORTED,
-        "post_processor.type is \"ByteLevel\", expected \"TemplateProcessing\"" },
+      { "null", "null", "{\"type\":\"Foo\"}", "null", VTP_TOKENIZER_ERROR_UNSUPPORTED,
+        "post_processor.type is \"Foo\", expected one of" },
       { "null", "null", "{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<x>\",\"type_id\":0}}],"
         "\"special_tokens\":{}}", "null", VTP_TOKENIZER_ERROR_PARSE, "which post_processor.special_tokens lacks" },
-      { "null", "null", "null", "{\"type\":\"ByteLevel\"}", VTP_TOKENIZER_ERROR_UNSUPPORTED,
-        "decoder.type is \"ByteLevel\", expected one of" },
-      { "null", "null", "null", "{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"Fuse\"},{\"type\":\"WordPiece\"}]}",
-        VTP_TOKENIZER_ERROR_UNSUPPORTED, "decoder.decoders[1].type is \"WordPiece\"" },
+      { "null", "null", "null", "{\"type\":\"CTC\"}", VTP_TOKENIZER_ERROR_UNSUPPORTED,
+        "decoder.type is \"CTC\", expected one of" },
+      { "null", "null", "null", "{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"Fuse\"},{\"type\":\"BPEDecoder\"}]}",
+        VTP_TOKENIZER_ERROR_UNSUPPORTED, "decoder.decoders[1].type is \"BPEDecoder\"" },
       { "null", "null", "null", "{\"type\":\"Strip\",\"content\":\" \",\"start\":-1,\"stop\":0}",
         VTP_TOKENIZER_ERROR_PARSE, "decoder.start is -1, expected a non-negative integer" },
       { "null", "null", "null", "{\"decoders\":[]}", VTP_TOKENIZER_ERROR_PARSE,
