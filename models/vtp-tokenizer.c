@@ -119,9 +119,6 @@ tok_unk_id (const VtpTokenizer *tok, gint32 *id, GError **error)
 /* ------------------------------------------------------------------------ */
 /* Encoding */
 
-gsize tok_bpe_sym_size (void);
-gsize tok_bpe_heap_item_size (void);
-
 static void
 scratch_init (TokScratch *sc)
 {

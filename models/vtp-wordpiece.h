@@ -32,7 +32,8 @@
  * measured exceptions where GLib 2.74 differs: U+0130 (-> "i̇"), Roman
  * numerals and circled letters (which g_unichar_tolower leaves alone), the
  * Unicode 16/17 case pairs, and U+11938 (which tokenizers does not
- * decompose); the tables are in models/tokenizers/vtp-tok-unicode.c. tests/fixtures/wordpiece/unicode.tsv checks every code point.
+ * decompose); the tables are in models/tokenizers/vtp-tok-unicode.c.
+ * tests/fixtures/wordpiece/unicode.tsv checks every code point.
  * Not covered: canonical reordering of two adjacent combining marks whose
  * combining class tokenizers' older NFD tables do not know (marks assigned
  * after Unicode 9) and which strip_accents keeps.
@@ -42,18 +43,18 @@
  * set_truncation_side). */
 #pragma once
 #include <glib.h>
+#include "vtp-tokenizer.h"
 
 G_BEGIN_DECLS
 
+/* Its own error domain, with VtpTokenizerError's codes */
 #define VTP_WORDPIECE_ERROR (vtp_wordpiece_error_quark ())
 GQuark vtp_wordpiece_error_quark (void);
-
-typedef enum {
-  VTP_WORDPIECE_ERROR_FILE,         /* a file cannot be read */
-  VTP_WORDPIECE_ERROR_PARSE,        /* not JSON, or a field is missing / mistyped / inconsistent */
-  VTP_WORDPIECE_ERROR_UNSUPPORTED,  /* valid for HF, but a component vtp does not implement */
-  VTP_WORDPIECE_ERROR_INPUT,        /* bad encode/decode input (invalid UTF-8, unknown id) */
-} VtpWordPieceError;
+typedef VtpTokenizerError VtpWordPieceError;
+#define VTP_WORDPIECE_ERROR_FILE VTP_TOKENIZER_ERROR_FILE
+#define VTP_WORDPIECE_ERROR_PARSE VTP_TOKENIZER_ERROR_PARSE
+#define VTP_WORDPIECE_ERROR_UNSUPPORTED VTP_TOKENIZER_ERROR_UNSUPPORTED
+#define VTP_WORDPIECE_ERROR_INPUT VTP_TOKENIZER_ERROR_INPUT
 
 typedef struct _VtpWordPiece VtpWordPiece;
 
@@ -120,7 +121,6 @@ gboolean vtp_wordpiece_get_truncation_left (VtpWordPiece *wp);
 
 /* The tokenizer inside, for code that takes any VtpTokenizer (borrowed;
  * vtp_tokenizer_encode adds no truncation) */
-typedef struct _VtpTokenizer VtpTokenizer;
 VtpTokenizer *vtp_wordpiece_get_tokenizer (VtpWordPiece *wp);
 /* Frees @wp and returns the tokenizer inside, now the caller's */
 VtpTokenizer *vtp_wordpiece_steal_tokenizer (VtpWordPiece *wp);

@@ -133,13 +133,33 @@ add_vocab_object (JsonBuilder *b, const Vocab *v)
   json_builder_end_object (b);
 }
 
+/* Opens {"type": @type, ...} as the value of @member (NULL: an array
+ * element); the caller adds the fields and closes it */
+static void
+begin_typed (JsonBuilder *b, const char *member, const char *type)
+{
+  if (member)
+    json_builder_set_member_name (b, member);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "type");
+  json_builder_add_string_value (b, type);
+}
+
+/* The top-level object opened, with the version and the added tokens */
+static void
+begin_tokenizer_json (JsonBuilder *b, const Vocab *v)
+{
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "version");
+  json_builder_add_string_value (b, "1.0");
+  add_added_tokens (b, v);
+}
+
 /* One {"type": ..., "pattern": {"String": from}, "content": to} */
 static void
 add_replace (JsonBuilder *b, const char *from, const char *to)
 {
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "type");
-  json_builder_add_string_value (b, "Replace");
+  begin_typed (b, NULL, "Replace");
   json_builder_set_member_name (b, "pattern");
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "String");
@@ -153,9 +173,7 @@ add_replace (JsonBuilder *b, const char *from, const char *to)
 static void
 add_typed (JsonBuilder *b, const char *type)
 {
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "type");
-  json_builder_add_string_value (b, type);
+  begin_typed (b, NULL, type);
   json_builder_end_object (b);
 }
 
@@ -250,10 +268,7 @@ add_post_processor (JsonBuilder *b, const VtpGgufTokenizer *tok, const Vocab *v)
 {
   const gboolean bos = tok->add_bos && tok->bos_id >= 0, eos = tok->add_eos && tok->eos_id >= 0;
 
-  json_builder_set_member_name (b, "post_processor");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "type");
-  json_builder_add_string_value (b, "TemplateProcessing");
+  begin_typed (b, "post_processor", "TemplateProcessing");
   json_builder_set_member_name (b, "single");
   json_builder_begin_array (b);
   if (bos)
@@ -332,22 +347,14 @@ build_spm (VtpGguf *g, VtpGgufTokenizer *tok, const Vocab *v, GError **error)
     tok->unk_id = 0;      /* llama.cpp's default for SentencePiece */
   merges = spm_merges (v, scores, ids);
 
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "version");
-  json_builder_add_string_value (b, "1.0");
-  add_added_tokens (b, v);
+  begin_tokenizer_json (b, v);
 
   /* SentencePiece's dummy prefix and spaces as "▁" */
-  json_builder_set_member_name (b, "normalizer");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "type");
-  json_builder_add_string_value (b, "Sequence");
+  begin_typed (b, "normalizer", "Sequence");
   json_builder_set_member_name (b, "normalizers");
   json_builder_begin_array (b);
   if (add_space_prefix) {
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "type");
-    json_builder_add_string_value (b, "Prepend");
+    begin_typed (b, NULL, "Prepend");
     json_builder_set_member_name (b, "prepend");
     json_builder_add_string_value (b, "\u2581");
     json_builder_end_object (b);
@@ -356,19 +363,14 @@ build_spm (VtpGguf *g, VtpGgufTokenizer *tok, const Vocab *v, GError **error)
   json_builder_end_array (b);
   json_builder_end_object (b);
 
-  json_builder_set_member_name (b, "decoder");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "type");
-  json_builder_add_string_value (b, "Sequence");
+  begin_typed (b, "decoder", "Sequence");
   json_builder_set_member_name (b, "decoders");
   json_builder_begin_array (b);
   add_replace (b, "\u2581", " ");
   add_typed (b, "ByteFallback");
   add_typed (b, "Fuse");
   if (add_space_prefix) {
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "type");
-    json_builder_add_string_value (b, "Strip");
+    begin_typed (b, NULL, "Strip");
     json_builder_set_member_name (b, "content");
     json_builder_add_string_value (b, " ");
     json_builder_set_member_name (b, "start");
@@ -380,10 +382,7 @@ build_spm (VtpGguf *g, VtpGgufTokenizer *tok, const Vocab *v, GError **error)
   json_builder_end_array (b);
   json_builder_end_object (b);
 
-  json_builder_set_member_name (b, "model");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "type");
-  json_builder_add_string_value (b, "BPE");
+  begin_typed (b, "model", "BPE");
   json_builder_set_member_name (b, "unk_token");
   json_builder_add_string_value (b, v->tokens[tok->unk_id]);
   json_builder_set_member_name (b, "fuse_unk");
@@ -473,16 +472,10 @@ build_wordpiece (VtpGguf *g, VtpGgufTokenizer *tok, const Vocab *gguf_vocab, GEr
     tok->unk_id = GPOINTER_TO_INT (id);
   }
 
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "version");
-  json_builder_add_string_value (b, "1.0");
-  add_added_tokens (b, v);
+  begin_tokenizer_json (b, v);
 
   /* BERT uncased, as llama.cpp's WPM tokenizer (GGUF has no casing flag) */
-  json_builder_set_member_name (b, "normalizer");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "type");
-  json_builder_add_string_value (b, "BertNormalizer");
+  begin_typed (b, "normalizer", "BertNormalizer");
   json_builder_set_member_name (b, "clean_text");
   json_builder_add_boolean_value (b, TRUE);
   json_builder_set_member_name (b, "handle_chinese_chars");
@@ -495,20 +488,14 @@ build_wordpiece (VtpGguf *g, VtpGgufTokenizer *tok, const Vocab *gguf_vocab, GEr
   json_builder_set_member_name (b, "pre_tokenizer");
   add_typed (b, "BertPreTokenizer");
 
-  json_builder_set_member_name (b, "decoder");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "type");
-  json_builder_add_string_value (b, "WordPiece");
+  begin_typed (b, "decoder", "WordPiece");
   json_builder_set_member_name (b, "prefix");
   json_builder_add_string_value (b, "##");
   json_builder_set_member_name (b, "cleanup");
   json_builder_add_boolean_value (b, TRUE);
   json_builder_end_object (b);
 
-  json_builder_set_member_name (b, "model");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "type");
-  json_builder_add_string_value (b, "WordPiece");
+  begin_typed (b, "model", "WordPiece");
   json_builder_set_member_name (b, "unk_token");
   json_builder_add_string_value (b, v->tokens[tok->unk_id]);
   json_builder_set_member_name (b, "continuing_subword_prefix");

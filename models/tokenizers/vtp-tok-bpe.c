@@ -285,9 +285,6 @@ tok_bpe_word (const VtpTokenizer *tok, TokScratch *sc, const char *w, gsize n, G
   return TRUE;
 }
 
-/* The size of a scratch symbol, for vtp-tokenizer.c's allocations */
-gsize tok_bpe_sym_size (void);
-gsize tok_bpe_heap_item_size (void);
 gsize
 tok_bpe_sym_size (void)
 {
@@ -303,8 +300,8 @@ tok_bpe_heap_item_size (void)
 /* ------------------------------------------------------------------------ */
 /* Loading */
 
-static gboolean
-parse_vocab (TokLd *ld, VtpTokenizer *tok, JsonObject *o)
+gboolean
+tok_parse_vocab (TokLd *ld, VtpTokenizer *tok, JsonObject *o)
 {
   JsonNode *vn = json_object_get_member (o, "vocab");
   JsonObjectIter it;
@@ -331,14 +328,6 @@ parse_vocab (TokLd *ld, VtpTokenizer *tok, JsonObject *o)
   }
   tok->n_vocab = g_hash_table_size (tok->vocab);
   return TRUE;
-}
-
-/* Exported for WordPiece, whose vocab is the same object */
-gboolean tok_parse_vocab (TokLd *ld, VtpTokenizer *tok, JsonObject *o);
-gboolean
-tok_parse_vocab (TokLd *ld, VtpTokenizer *tok, JsonObject *o)
-{
-  return parse_vocab (ld, tok, o);
 }
 
 /* "merges": all "a b" strings or all ["a", "b"] pairs */
@@ -431,7 +420,7 @@ tok_parse_bpe (TokLd *ld, VtpTokenizer *tok, JsonObject *o)
       || !tok_get_bool (ld, o, "model", "byte_fallback", FALSE, &tok->byte_fallback)
       || !tok_get_bool (ld, o, "model", "ignore_merges", FALSE, &tok->ignore_merges))
     return FALSE;
-  if (!parse_vocab (ld, tok, o))
+  if (!tok_parse_vocab (ld, tok, o))
     return FALSE;
   tok_bpe_find_byte_pieces (tok);
   return parse_merges (ld, tok, o);

@@ -267,8 +267,6 @@ tok_decode_pieces (const VtpTokenizer *tok, GPtrArray *pieces)
 /* ------------------------------------------------------------------------ */
 /* Loading */
 
-gboolean tok_get_pattern (TokLd *ld, JsonObject *o, const char *path, char **out);
-
 gboolean
 tok_parse_decoder (TokLd *ld, VtpTokenizer *tok, JsonNode *n, const char *path)
 {

@@ -224,9 +224,8 @@ tok_normalize_string (const VtpTokenizer *tok, const char *s, gsize n)
 /* ------------------------------------------------------------------------ */
 /* Loading */
 
-/* A Replace pattern: {"String": "..."} (Regex patterns are refused) */
-static gboolean
-get_pattern (TokLd *ld, JsonObject *o, const char *path, char **out)
+gboolean
+tok_get_pattern (TokLd *ld, JsonObject *o, const char *path, char **out)
 {
   JsonNode *n = json_object_get_member (o, "pattern");
   char *p = g_strdup_printf ("%s.pattern", path);
@@ -249,14 +248,6 @@ get_pattern (TokLd *ld, JsonObject *o, const char *path, char **out)
   }
   g_free (p);
   return r;
-}
-
-/* Exported for the Replace decoder, which reads the same pattern */
-gboolean tok_get_pattern (TokLd *ld, JsonObject *o, const char *path, char **out);
-gboolean
-tok_get_pattern (TokLd *ld, JsonObject *o, const char *path, char **out)
-{
-  return get_pattern (ld, o, path, out);
 }
 
 static gboolean
@@ -297,7 +288,7 @@ tok_parse_normalizer (TokLd *ld, VtpTokenizer *tok, JsonNode *n, const char *pat
   } else if (strcmp (type, "Replace") == 0) {
     const char *content;
     op.kind = NORM_REPLACE;
-    if (!tok_get_str (ld, o, path, "content", NULL, FALSE, &content) || !get_pattern (ld, o, path, &op.a))
+    if (!tok_get_str (ld, o, path, "content", NULL, FALSE, &content) || !tok_get_pattern (ld, o, path, &op.a))
       return FALSE;
     op.b = g_strdup (content);
     op.a_len = strlen (op.a);

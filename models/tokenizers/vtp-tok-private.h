@@ -74,6 +74,8 @@ gboolean tok_get_uint (TokLd *ld, JsonObject *o, const char *path, const char *k
 gboolean tok_get_char (TokLd *ld, JsonObject *o, const char *path, const char *key, gunichar *out);
 /* A component object and its "type" */
 gboolean tok_get_type (TokLd *ld, JsonNode *n, const char *path, JsonObject **obj, const char **type);
+/* A Replace pattern {"String": "..."} (Regex patterns are refused) */
+gboolean tok_get_pattern (TokLd *ld, JsonObject *o, const char *path, char **out);
 /* Each element of @o[@member] (an array) given to @parse with its path */
 typedef gboolean (*TokParseEntry) (TokLd *ld, VtpTokenizer *tok, JsonNode *n, const char *path);
 gboolean tok_parse_sequence (TokLd *ld, VtpTokenizer *tok, JsonObject *o, const char *path, const char *member,
@@ -247,12 +249,16 @@ gboolean tok_parse_prepend_scheme (TokLd *ld, JsonObject *o, const char *path, T
 gboolean tok_bpe_word (const VtpTokenizer *tok, TokScratch *sc, const char *w, gsize n, GArray *out,
     GError **error);
 gboolean tok_parse_bpe (TokLd *ld, VtpTokenizer *tok, JsonObject *o);
-/* Merges from "left right" pieces already split: @pairs holds 2 * @n
- * pieces; errors name @what[i] */
+/* "vocab": {piece: id} (BPE's and WordPiece's alike) */
+gboolean tok_parse_vocab (TokLd *ld, VtpTokenizer *tok, JsonObject *o);
+/* One merge, @left and @right: its rank, and errors naming @what[@index] */
 gboolean tok_bpe_add_merge (TokLd *ld, VtpTokenizer *tok, const char *what, guint index, const char *left,
     const char *right, guint32 rank, GString *scratch);
 void tok_bpe_alloc_merges (VtpTokenizer *tok, guint n);
 void tok_bpe_find_byte_pieces (VtpTokenizer *tok);
+/* The sizes of BPE's scratch elements (TokScratch.syms / .heap) */
+gsize tok_bpe_sym_size (void);
+gsize tok_bpe_heap_item_size (void);
 gboolean tok_wordpiece_word (const VtpTokenizer *tok, TokScratch *sc, const char *w, gsize n, GArray *out,
     GError **error);
 gboolean tok_parse_wordpiece (TokLd *ld, VtpTokenizer *tok, JsonObject *o);

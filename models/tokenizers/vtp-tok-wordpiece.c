@@ -54,8 +54,6 @@ unk:
   return TRUE;
 }
 
-gboolean tok_parse_vocab (TokLd *ld, VtpTokenizer *tok, JsonObject *o);
-
 gboolean
 tok_parse_wordpiece (TokLd *ld, VtpTokenizer *tok, JsonObject *o)
 {
