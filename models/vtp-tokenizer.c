@@ -152,13 +152,13 @@ static gboolean
 pretokenize_and_model (const VtpTokenizer *tok, TokScratch *sc, const char *s, gsize n, gboolean is_first,
     GArray *out, GError **error)
 {
-  guint r = tok_pre_tokenize (tok, sc, s, n, is_first);
-  const GString *buf = sc->buf[r];
-  for (guint k = 0; k < sc->words[r]->len; k++) {
-    const TokWord *w = &g_array_index (sc->words[r], TokWord, k);
+  GArray *words;
+  const char *text = tok_pre_tokenize (tok, sc, s, n, is_first, &words);
+  for (guint k = 0; k < words->len; k++) {
+    const TokWord *w = &g_array_index (words, TokWord, k);
     gboolean ok = tok->model == MODEL_BPE
-        ? tok_bpe_word (tok, sc, buf->str + w->start, w->end - w->start, out, error)
-        : tok_wordpiece_word (tok, sc, buf->str + w->start, w->end - w->start, out, error);
+        ? tok_bpe_word (tok, sc, text + w->start, w->end - w->start, out, error)
+        : tok_wordpiece_word (tok, sc, text + w->start, w->end - w->start, out, error);
     if (!ok)
       return FALSE;
   }

@@ -100,14 +100,29 @@ apply_replace (const TokNormOp *op, TokNorm *nm)
   }
 }
 
+/* Whether every byte of @s is in [@lo, @hi] */
+static gboolean
+all_bytes_in (const GString *s, guchar lo, guchar hi)
+{
+  for (gsize i = 0; i < s->len; i++)
+    if ((guchar) s->str[i] < lo || (guchar) s->str[i] > hi)
+      return FALSE;
+  return TRUE;
+}
+
 /* BertNormalizer's clean_text and handle_chinese_chars, char by char */
 static void
 bert_clean (const TokNormOp *op, TokNorm *nm)
 {
   const char *s = nm->s->str;
   gsize n = nm->s->len;
-  GString *out = g_string_sized_new (n + 16);
-  GArray *al = g_array_sized_new (FALSE, FALSE, sizeof (gsize), n + 16);
+  GString *out;
+  GArray *al;
+
+  if (all_bytes_in (nm->s, 0x20, 0x7E))   /* printable ASCII: nothing to drop, space or pad */
+    return;
+  out = g_string_sized_new (n + 16);
+  al = g_array_sized_new (FALSE, FALSE, sizeof (gsize), n + 16);
   for (gsize i = 0; i < n;) {
     gsize l = tok_utf8_char_len ((guchar) s[i]);
     gsize a = g_array_index (nm->align, gsize, i);
@@ -129,19 +144,23 @@ bert_clean (const TokNormOp *op, TokNorm *nm)
 }
 
 /* strip_accents: NFD, then the nonspacing marks dropped. NFD runs on the
- * whole text (canonical reordering crosses chars); the alignments come
- * from char-by-char NFD when that gives the same text (always, unless
- * marks were reordered), else every byte takes the first char's. */
+ * whole text (canonical reordering crosses chars). With @exact the
+ * alignments come from char-by-char NFD when that gives the same text
+ * (always, unless marks were reordered); else (and without @exact, when
+ * no pre-tokenizer asks) every byte takes the first char's. */
 static void
-bert_strip_accents (TokNorm *nm)
+bert_strip_accents (TokNorm *nm, gboolean exact)
 {
-  GString *d = g_string_sized_new (nm->s->len + 16), *per = g_string_sized_new (nm->s->len + 16);
-  GArray *dal = g_array_sized_new (FALSE, FALSE, sizeof (gsize), nm->s->len + 16);
-  GString *out;
-  GArray *al;
+  GString *d, *per, *out;
+  GArray *dal, *al;
 
+  if (all_bytes_in (nm->s, 0x00, 0xC2))   /* below U+00C0 nothing decomposes, no mark */
+    return;
+  d = g_string_sized_new (nm->s->len + 16);
+  per = g_string_sized_new (nm->s->len + 16);
+  dal = g_array_sized_new (FALSE, FALSE, sizeof (gsize), nm->s->len + 16);
   tok_append_nfd (d, nm->s->str, nm->s->len);
-  for (gsize i = 0; i < nm->s->len;) {
+  for (gsize i = 0; exact && i < nm->s->len;) {
     gsize l = tok_utf8_char_len ((guchar) nm->s->str[i]), before = per->len;
     tok_append_nfd (per, nm->s->str + i, l);
     for (gsize k = before; k < per->len; k++)
@@ -174,8 +193,16 @@ bert_strip_accents (TokNorm *nm)
 static void
 bert_lower (TokNorm *nm)
 {
-  GString *out = g_string_sized_new (nm->s->len + 8);
-  GArray *al = g_array_sized_new (FALSE, FALSE, sizeof (gsize), nm->s->len + 8);
+  GString *out;
+  GArray *al;
+
+  if (all_bytes_in (nm->s, 0x00, 0x7F)) {   /* ASCII: in place, one byte each */
+    for (gsize i = 0; i < nm->s->len; i++)
+      nm->s->str[i] = g_ascii_tolower (nm->s->str[i]);
+    return;
+  }
+  out = g_string_sized_new (nm->s->len + 8);
+  al = g_array_sized_new (FALSE, FALSE, sizeof (gsize), nm->s->len + 8);
   for (gsize i = 0; i < nm->s->len;) {
     gsize l = tok_utf8_char_len ((guchar) nm->s->str[i]), before = out->len;
     gsize a = g_array_index (nm->align, gsize, i);
@@ -185,6 +212,19 @@ bert_lower (TokNorm *nm)
     i += l;
   }
   norm_replace_with (nm, out, al);
+}
+
+/* Whether a pre-tokenizer asks where the pieces start in the original
+ * text (Metaspace's prepend_scheme "first") */
+static gboolean
+needs_alignments (const VtpTokenizer *tok)
+{
+  for (guint k = 0; k < tok->pre_ops->len; k++) {
+    const TokPreOp *op = &g_array_index (tok->pre_ops, TokPreOp, k);
+    if (op->kind == PRE_METASPACE && op->scheme == SCHEME_FIRST)
+      return TRUE;
+  }
+  return FALSE;
 }
 
 void
@@ -203,7 +243,7 @@ tok_normalize (const VtpTokenizer *tok, TokNorm *nm)
         if (op->clean_text || op->chinese)
           bert_clean (op, nm);
         if (op->strip_accents)
-          bert_strip_accents (nm);
+          bert_strip_accents (nm, needs_alignments (tok));
         if (op->lowercase)
           bert_lower (nm);
         break;

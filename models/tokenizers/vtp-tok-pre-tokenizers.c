@@ -8,7 +8,8 @@
  *                     its bytes_to_unicode character
  *   Sequence          each in turn, on each word of the one before.
  * Words are spans of a stage buffer (TokScratch.buf / .words): stage r's
- * words are the input of stage 1 - r. */
+ * words are the input of stage 1 - r; the first stage reads the piece in
+ * place. */
 #include "vtp-tok-private.h"
 #include <string.h>
 
@@ -167,23 +168,22 @@ byte_level (const TokPreOp *op, const char *s, gsize n, gboolean is_first, GStri
   }
 }
 
-guint
-tok_pre_tokenize (const VtpTokenizer *tok, TokScratch *sc, const char *s, gsize n, gboolean is_first)
+const char *
+tok_pre_tokenize (const VtpTokenizer *tok, TokScratch *sc, const char *s, gsize n, gboolean is_first, GArray **words)
 {
+  const char *in = s;       /* the first stage reads the piece where it is */
   guint r = 0;
-  g_string_assign (sc->buf[0], "");
-  g_string_append_len (sc->buf[0], s, n);
   g_array_set_size (sc->words[0], 0);
   word_add (sc->words[0], 0, n, is_first);
   for (guint k = 0; k < tok->pre_ops->len; k++) {
     const TokPreOp *op = &g_array_index (tok->pre_ops, TokPreOp, k);
-    GString *in = sc->buf[r], *out = sc->buf[1 - r];
+    GString *out = sc->buf[1 - r];
     GArray *win = sc->words[r], *wout = sc->words[1 - r];
     g_string_truncate (out, 0);
     g_array_set_size (wout, 0);
     for (guint w = 0; w < win->len; w++) {
       const TokWord *wd = &g_array_index (win, TokWord, w);
-      const char *ws = in->str + wd->start;
+      const char *ws = in + wd->start;
       gsize wn = wd->end - wd->start;
       switch (op->kind) {
         case PRE_METASPACE: metaspace (op, ws, wn, wd->first, out, wout); break;
@@ -192,8 +192,10 @@ tok_pre_tokenize (const VtpTokenizer *tok, TokScratch *sc, const char *s, gsize 
       }
     }
     r = 1 - r;
+    in = out->str;
   }
-  return r;
+  *words = sc->words[r];
+  return in;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -236,12 +236,14 @@ gboolean tok_parse_normalizer (TokLd *ld, VtpTokenizer *tok, JsonNode *n, const 
 void tok_norm_op_clear (gpointer p);
 
 /* Pre-tokenizers (vtp-tok-pre-tokenizers.c): the words of a piece of
- * normalized text, in sc->buf[r] / sc->words[r] (r returned) */
+ * normalized text: *@words (in @sc) holds their spans of the text returned
+ * (@s itself, or a buffer of @sc) */
 typedef struct {
   gsize start, end;
   gboolean first;         /* starts at offset 0 of the original text */
 } TokWord;
-guint tok_pre_tokenize (const VtpTokenizer *tok, TokScratch *sc, const char *s, gsize n, gboolean is_first);
+const char *tok_pre_tokenize (const VtpTokenizer *tok, TokScratch *sc, const char *s, gsize n, gboolean is_first,
+    GArray **words);
 gboolean tok_parse_pre_tokenizer (TokLd *ld, VtpTokenizer *tok, JsonNode *n, const char *path);
 gboolean tok_parse_prepend_scheme (TokLd *ld, JsonObject *o, const char *path, TokPrependScheme *out);
 
