@@ -11,7 +11,11 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
 #include "vtp-tokenizer.h"
+#include "vtp-checkpoint.h"
+#include "vtp-parts.h"
 
 #ifndef VTP_SOURCE_DIR
 #define VTP_SOURCE_DIR "."
@@ -244,6 +248,58 @@ test_small (gconstpointer data)
       td.checked - td.failed, td.checked);
   g_assert_cmpuint (te.failed, ==, 0);
   g_assert_cmpuint (td.failed, ==, 0);
+}
+
+/* What the language-model elements get for a checkpoint folder whose
+ * tokenizer.json is OPT's byte-level one: vtp_model_tokenizer_new on a
+ * folder of blip2-tiny's config and weights with bytelevel-opt's
+ * tokenizer.json, encoding as HF does (with </s> = 2 as BOS) */
+static void
+test_bytelevel_model_dir (void)
+{
+  static const char *const files[] = { "config.json", "model.safetensors.index.json", "model-00001-of-00002.safetensors",
+    "model-00002-of-00002.safetensors" };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *tmp = g_dir_make_tmp ("vtp-bytelevel-XXXXXX", &error);
+  g_autofree char *src_dir = g_build_filename (VTP_SOURCE_DIR, "tests", "fixtures", "blip2-tiny", NULL);
+  g_autofree char *tok_src = fixture_file ("bytelevel-opt", "tokenizer.json");
+  g_autofree char *tok_dst = g_build_filename (tmp, "tokenizer.json", NULL);
+  g_autofree char *exp_path = fixture_file ("bytelevel-opt", "expected.jsonl");
+  g_autofree char *data = NULL;
+  g_autoptr (GPtrArray) rows = load_jsonl (exp_path);
+  VtpCheckpoint *c;
+  VtpTokenizer *tok;
+  gsize len;
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++) {
+    g_autofree char *src = g_build_filename (src_dir, files[i], NULL);
+    g_autofree char *dst = g_build_filename (tmp, files[i], NULL);
+    g_autofree char *abs = g_canonicalize_filename (src, NULL);
+    g_assert_cmpint (symlink (abs, dst), ==, 0);
+  }
+  g_assert_true (g_file_get_contents (tok_src, &data, &len, &error));
+  g_assert_true (g_file_set_contents (tok_dst, data, len, &error));
+  c = vtp_checkpoint_open (tmp, &error);
+  g_assert_no_error (error);
+  tok = vtp_model_tokenizer_new (c, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (vtp_tokenizer_get_model_type (tok), ==, "ByteLevelBPE");
+  g_assert_cmpint (vtp_tokenizer_get_bos_id (tok), ==, 2);
+  for (guint i = 0; i < MIN (rows->len, 300); i++) {
+    JsonObject *r = json_node_get_object (rows->pdata[i]);
+    g_autoptr (GArray) want = json_ids (r, "ids");
+    g_autoptr (GArray) got = encode_ok (tok, json_object_get_string_member (r, "text"), TRUE);
+    g_assert_true (ids_equal (want, got));
+  }
+  vtp_tokenizer_free (tok);
+  vtp_checkpoint_unref (c);
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++) {
+    g_autofree char *dst = g_build_filename (tmp, files[i], NULL);
+    g_unlink (dst);
+  }
+  g_unlink (tok_dst);
+  g_rmdir (tmp);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -740,6 +796,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/tokenizer/bytelevel/roberta", "bytelevel-roberta", test_small);
   g_test_add_data_func ("/tokenizer/bytelevel/opt", "bytelevel-opt", test_small);
   g_test_add_data_func ("/tokenizer/bytelevel/noregex", "bytelevel-noregex", test_small);
+  g_test_add_func ("/tokenizer/bytelevel/model-dir", test_bytelevel_model_dir);
   /* the bundled world LLM's tokenizer (tools/world/make_tokenizer_fixture.py) */
   g_test_add_data_func ("/tokenizer/small/world", "world", test_small);
   g_test_add_func ("/tokenizer/llama2/corpus", test_llama2_corpus);
