@@ -273,9 +273,11 @@ def print_c_tables():
     print("/* GPT-2's regex classes and \\w as tokenizers %s sees them, measured by"
           % __import__("tokenizers").__version__)
     print(" * `tools/make_bytelevel_fixtures.py --c-tables` (which prints this block) */")
-    print(c_ranges("letter_ranges", "\\p{L}", regex_class("a")))
+    letters, word = regex_class("a"), word_class()
+    assert letters <= word      # so \w is stored as what it adds to \p{L}
+    print(c_ranges("letter_ranges", "\\p{L}", letters))
     print(c_ranges("number_ranges", "\\p{N}", regex_class("1")))
-    print(c_ranges("word_ranges", "\\w", word_class()))
+    print(c_ranges("word_extra_ranges", "\\w beyond \\p{L} (marks, digits, connectors)", word - letters))
 
 
 def main():
