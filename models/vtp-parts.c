@@ -211,13 +211,9 @@ vtp_model_tokenizer_new (VtpCheckpoint *c, GError **error)
   }
   if (!(gt = vtp_gguf_tokenizer_new (c->gguf, error)))
     return NULL;
-  if (gt->kind != VTP_GGUF_TOKENIZER_SPM) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s: tokenizer.ggml.model is \"%s\"; the language model "
-        "elements read SentencePiece (\"llama\") GGUF vocabularies", c->dir, gt->model);
-    return NULL;
-  }
-  /* the SentencePiece vocabulary is a VtpTokenizer with BOS / EOS as the
-   * file's add_bos_token / add_eos_token say */
-  tok = g_steal_pointer (&gt->spm);
+  /* every GGUF vocabulary ("llama", "gpt2", "bert") is a VtpTokenizer whose
+   * post-processor adds BOS / EOS as the file's add_bos_token /
+   * add_eos_token say */
+  tok = g_steal_pointer (&gt->tok);
   return tok;
 }

@@ -57,9 +57,10 @@ void vtp_model_features (const VtpModelParts *parts, VtpVisionFeatures *features
  * (CLIP: shortest edge + center crop; BLIP: plain resize to a square). */
 gboolean vtp_model_image_config (VtpCheckpoint *c, const VtpModelParts *parts, VtpImageConfig *out, GError **error);
 
-/* The language model's tokenizer: the directory's tokenizer.json, or a
- * GGUF's own vocabulary (tokenizer.ggml.*; SentencePiece "llama" ones),
- * adding BOS / EOS as the file says. */
+/* The language model's tokenizer: the directory's tokenizer.json (Llama
+ * BPE, GPT-2 / OPT byte-level BPE, WordPiece), or a GGUF's own vocabulary
+ * (tokenizer.ggml.* "llama", "gpt2" or "bert"), adding BOS / EOS as the
+ * file says. */
 VtpTokenizer *vtp_model_tokenizer_new (VtpCheckpoint *c, GError **error);
 
 /* The checkpoint's chat template (Jinja text): a GGUF's

@@ -1,20 +1,29 @@
 /* vtp-tokenizer.h: a byte-exact reimplementation of HuggingFace
- * `tokenizers` for Llama-style BPE tokenizer.json files (SentencePiece
- * converted: "▁" word boundaries, <0xXX> byte fallback).
+ * `tokenizers` for the tokenizer.json files of the language models and
+ * bridges vtp runs: Llama-style BPE (SentencePiece converted: "▁" word
+ * boundaries, <0xXX> byte fallback), GPT-2 / OPT byte-level BPE and BERT
+ * WordPiece. One type whatever the model inside; the parts are in
+ * models/tokenizers/vtp-tok-*.c, one file a role (vtp-tok-private.h).
  *
  * Supported, honouring the file literally (anything else is refused with a
  * VTP_TOKENIZER_ERROR_UNSUPPORTED error that names the field):
  *   model          BPE (vocab; merges as "a b" strings or [a, b] pairs;
  *                  unk_token, fuse_unk, byte_fallback, ignore_merges,
  *                  continuing_subword_prefix, end_of_word_suffix;
- *                  dropout null or 0)
+ *                  dropout null or 0), WordPiece (vocab, unk_token,
+ *                  continuing_subword_prefix, max_input_chars_per_word)
  *   added_tokens   special / normalized / lstrip / rstrip / single_word
- *   normalizer     null, Prepend, Replace (String pattern), Sequence of those
- *   pre_tokenizer  null, Metaspace (prepend_scheme always/first/never, split)
- *   post_processor null, TemplateProcessing (the "single" template)
- *   decoder        null, Replace, ByteFallback, Fuse, Strip, Metaspace, Sequence
- *   truncation     null only; padding is ignored (it never changes a single
- *                  encode)
+ *   normalizer     null, Prepend, Replace (String pattern), BertNormalizer,
+ *                  Sequence of those
+ *   pre_tokenizer  null, Metaspace (prepend_scheme always/first/never,
+ *                  split), BertPreTokenizer, ByteLevel (add_prefix_space,
+ *                  use_regex; trim_offsets), Sequence of those
+ *   post_processor null, TemplateProcessing (the "single" template),
+ *                  BertProcessing, RobertaProcessing, ByteLevel, Sequence
+ *   decoder        null, Replace, ByteFallback, Fuse, Strip, Metaspace,
+ *                  WordPiece, ByteLevel, Sequence
+ *   truncation     null or {max_length, direction, stride 0}
+ *   padding        null or BatchLongest (no effect on one encode)
  * Encoding and decoding do not modify the tokenizer, so they may run in
  * several threads at once (but not at the same time as an add_token).
  *
@@ -78,8 +87,26 @@ gsize vtp_tokenizer_get_vocab_size (VtpTokenizer *tok);   /* get_vocab_size(with
 /* The first id of the special token the post-processor's single template
  * starts with (Llama's <s>), -1 if none. */
 gint32 vtp_tokenizer_get_bos_id (VtpTokenizer *tok);
+/* The last id of the single template when it ends with a special token
+ * (BERT's [SEP]), -1 if none; for a template of one special token it is
+ * the BOS. */
+gint32 vtp_tokenizer_get_eos_id (VtpTokenizer *tok);
+/* "BPE", "ByteLevelBPE" (BPE behind a ByteLevel pre-tokenizer) or
+ * "WordPiece" */
+const char *vtp_tokenizer_get_model_type (VtpTokenizer *tok);
 /* Whether @id's token is a special added token (what decode skips). */
 gboolean vtp_tokenizer_is_special (VtpTokenizer *tok, gint32 id);
+
+/* GPT-2's byte-level BPE from lists (a GGUF's tokenizer.ggml.tokens and
+ * .merges): @n_tokens pieces in byte-level form (id = index; @lengths may
+ * be NULL for NUL-terminated pieces; a repeated piece keeps its first id),
+ * @n_merges "left right" strings, best first; @added: ids matched literally
+ * in the text (special per @added_special, all when NULL). The ByteLevel
+ * pre-tokenizer (GPT-2's regex, no prefix space) and decoder, no
+ * post-processor. Errors: VTP_ERROR_FORMAT naming @name and the merge. */
+VtpTokenizer *vtp_tokenizer_new_byte_level_bpe (const char *const *tokens, const gsize *lengths, gsize n_tokens,
+    const char *const *merges, gsize n_merges, const gint32 *added, const gboolean *added_special, gsize n_added,
+    const char *name, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpTokenizer, vtp_tokenizer_free)
 

@@ -1,6 +1,9 @@
 /* vtp-wordpiece.h: the BERT WordPiece tokenizer of InstructBLIP's Q-Former,
  * giving exactly the ids of HuggingFace `tokenizers` (and of transformers'
- * BertTokenizer / BertTokenizerFast built from a vocab.txt).
+ * BertTokenizer / BertTokenizerFast built from a vocab.txt). It is the
+ * shared tokenizer of vtp-tokenizer.h with a WordPiece model
+ * (vtp_wordpiece_get_tokenizer), plus the loaders BERT users need (vocab.txt,
+ * a transformers folder) and truncation.
  *
  * Supported, honouring the file literally (anything else is refused with a
  * VTP_WORDPIECE_ERROR_UNSUPPORTED error that names the field):
@@ -17,16 +20,20 @@
  *   truncation     null or {max_length, direction, stride 0}
  *   padding        null or BatchLongest (no effect on one encode)
  *
+ * (As a VtpTokenizer, any of vtp-tokenizer.h's parts load as well; these
+ * functions refuse a model that is not WordPiece.)
+ *
  * Unicode: tokenizers classifies characters with tables frozen at an old
  * Unicode version (crate unicode_categories: control / format / private use,
  * punctuation, nonspacing marks) and lowercases with Rust's char::to_lowercase
- * (a recent Unicode). vtp-wordpiece.c carries those classes as range tables
+ * (a recent Unicode). vtp-tok-unicode.c carries those classes as range tables
  * measured from tokenizers (tools/make_wordpiece_fixtures.py --c-tables), and
  * uses GLib only for NFD (g_utf8_normalize) and for lowercasing, with
  * measured exceptions where GLib 2.74 differs: U+0130 (-> "i̇"), Roman
  * numerals and circled letters (which g_unichar_tolower leaves alone), the
  * Unicode 16/17 case pairs, and U+11938 (which tokenizers does not
- * decompose). tests/fixtures/wordpiece/unicode.tsv checks every code point.
+ * decompose); the tables are in models/tokenizers/vtp-tok-unicode.c.
+ * tests/fixtures/wordpiece/unicode.tsv checks every code point.
  * Not covered: canonical reordering of two adjacent combining marks whose
  * combining class tokenizers' older NFD tables do not know (marks assigned
  * after Unicode 9) and which strip_accents keeps.
@@ -36,18 +43,18 @@
  * set_truncation_side). */
 #pragma once
 #include <glib.h>
+#include "vtp-tokenizer.h"
 
 G_BEGIN_DECLS
 
+/* Its own error domain, with VtpTokenizerError's codes */
 #define VTP_WORDPIECE_ERROR (vtp_wordpiece_error_quark ())
 GQuark vtp_wordpiece_error_quark (void);
-
-typedef enum {
-  VTP_WORDPIECE_ERROR_FILE,         /* a file cannot be read */
-  VTP_WORDPIECE_ERROR_PARSE,        /* not JSON, or a field is missing / mistyped / inconsistent */
-  VTP_WORDPIECE_ERROR_UNSUPPORTED,  /* valid for HF, but a component vtp does not implement */
-  VTP_WORDPIECE_ERROR_INPUT,        /* bad encode/decode input (invalid UTF-8, unknown id) */
-} VtpWordPieceError;
+typedef VtpTokenizerError VtpWordPieceError;
+#define VTP_WORDPIECE_ERROR_FILE VTP_TOKENIZER_ERROR_FILE
+#define VTP_WORDPIECE_ERROR_PARSE VTP_TOKENIZER_ERROR_PARSE
+#define VTP_WORDPIECE_ERROR_UNSUPPORTED VTP_TOKENIZER_ERROR_UNSUPPORTED
+#define VTP_WORDPIECE_ERROR_INPUT VTP_TOKENIZER_ERROR_INPUT
 
 typedef struct _VtpWordPiece VtpWordPiece;
 
@@ -111,6 +118,12 @@ gint32 vtp_wordpiece_add_token (VtpWordPiece *wp, const char *content, gboolean 
  * text), as transformers' truncation_side="left". */
 void vtp_wordpiece_set_truncation_side (VtpWordPiece *wp, gboolean left);
 gboolean vtp_wordpiece_get_truncation_left (VtpWordPiece *wp);
+
+/* The tokenizer inside, for code that takes any VtpTokenizer (borrowed;
+ * vtp_tokenizer_encode adds no truncation) */
+VtpTokenizer *vtp_wordpiece_get_tokenizer (VtpWordPiece *wp);
+/* Frees @wp and returns the tokenizer inside, now the caller's */
+VtpTokenizer *vtp_wordpiece_steal_tokenizer (VtpWordPiece *wp);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpWordPiece, vtp_wordpiece_free)
 

@@ -161,6 +161,15 @@ test_reference (gconstpointer data)
       g_assert_cmpint (g_array_index (with_special, gint32, 0), ==, c->bos);
     if (c->add_eos)
       g_assert_cmpint (g_array_index (with_special, gint32, with_special->len - 1), ==, c->eos);
+    /* the VtpTokenizer alone (what vtp_model_tokenizer_new hands the
+     * language model) adds the same through its post-processor */
+    {
+      g_autoptr (GArray) alone = vtp_tokenizer_encode (tok->tok, text, TRUE, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (alone->len, ==, with_special->len);
+      g_assert_cmpmem (alone->data, alone->len * sizeof (gint32), with_special->data,
+          with_special->len * sizeof (gint32));
+    }
 
     dec = vtp_gguf_tokenizer_decode (tok, (gint32 *) ids->data, ids->len, FALSE, &error);
     g_assert_no_error (error);

@@ -17,6 +17,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 #include "vtp-wordpiece.h"
+#include "tokenizer-test-util.h"
 
 #ifndef VTP_SOURCE_DIR
 #define VTP_SOURCE_DIR "."
@@ -34,28 +35,11 @@ fixture_file (const char *a, const char *b)
   return g_build_filename (VTP_SOURCE_DIR, "tests", "fixtures", "wordpiece", a, b, NULL);
 }
 
-/* One JsonNode (object) per line of a .jsonl file */
 static GPtrArray *
 load_jsonl (const char *name)
 {
-  g_autoptr (GError) error = NULL;
   g_autofree char *path = fixture_file (name, NULL);
-  g_autofree char *data = NULL;
-  g_auto (GStrv) lines = NULL;
-  GPtrArray *rows = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
-
-  if (!g_file_get_contents (path, &data, NULL, &error))
-    g_error ("cannot read fixture %s: %s (run tools/make_wordpiece_fixtures.py)", path, error->message);
-  lines = g_strsplit (data, "\n", -1);
-  for (guint i = 0; lines[i]; i++) {
-    g_autoptr (JsonParser) p = json_parser_new ();
-    if (!*lines[i])
-      continue;
-    if (!json_parser_load_from_data (p, lines[i], -1, &error))
-      g_error ("%s:%u: %s", path, i + 1, error->message);
-    g_ptr_array_add (rows, json_parser_steal_root (p));
-  }
-  return rows;
+  return read_jsonl (path, "tools/make_wordpiece_fixtures.py");
 }
 
 static JsonObject *
@@ -73,77 +57,6 @@ static const char *
 row_text (GPtrArray *rows, guint i)
 {
   return json_object_get_string_member (json_node_get_object (rows->pdata[i]), "text");
-}
-
-static GArray *
-json_ids (JsonObject *o, const char *key)
-{
-  JsonArray *a = json_object_get_array_member (o, key);
-  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint32));
-  for (guint i = 0; i < json_array_get_length (a); i++) {
-    gint32 v = (gint32) json_array_get_int_element (a, i);
-    g_array_append_val (ids, v);
-  }
-  return ids;
-}
-
-static char *
-ids_str (const GArray *ids)
-{
-  GString *s = g_string_new ("[");
-  for (guint i = 0; ids && i < ids->len; i++)
-    g_string_append_printf (s, "%s%d", i ? ", " : "", g_array_index (ids, gint32, i));
-  g_string_append (s, "]");
-  return g_string_free (s, FALSE);
-}
-
-static gboolean
-ids_equal (const GArray *a, const GArray *b)
-{
-  return a && b && a->len == b->len && (a->len == 0 || memcmp (a->data, b->data, a->len * sizeof (gint32)) == 0);
-}
-
-static char *
-quoted (const char *s)
-{
-  g_autofree char *e = g_strescape (s ? s : "(null)", NULL);
-  if (strlen (e) > 300)
-    return g_strdup_printf ("\"%.300s\"... (%" G_GSIZE_FORMAT " bytes)", e, strlen (s));
-  return g_strdup_printf ("\"%s\"", e);
-}
-
-/* Mismatch bookkeeping: the first few are printed in full */
-typedef struct {
-  const char *what;
-  guint checked, failed;
-} Tally;
-
-static void
-report_ids (Tally *t, const char *label, const char *text, const GArray *want, const GArray *got)
-{
-  t->checked++;
-  if (ids_equal (want, got))
-    return;
-  if (t->failed++ < 5) {
-    g_autofree char *q = quoted (text);
-    g_autofree char *w = ids_str (want);
-    g_autofree char *g = ids_str (got);
-    g_printerr ("MISMATCH %s %s: text %s\n  HF:  %s\n  vtp: %s\n", t->what, label, q, w, g);
-  }
-}
-
-static void
-report_str (Tally *t, const char *label, const char *context, const char *want, const char *got)
-{
-  t->checked++;
-  if (got && g_strcmp0 (want, got) == 0)
-    return;
-  if (t->failed++ < 5) {
-    g_autofree char *c = quoted (context);
-    g_autofree char *w = quoted (want);
-    g_autofree char *g = quoted (got);
-    g_printerr ("MISMATCH %s %s: for %s\n  HF:  %s\n  vtp: %s\n", t->what, label, c, w, g);
-  }
 }
 
 static GArray *
@@ -821,24 +734,24 @@ test_errors (void)
   expect_load_error ("{\"added_tokens\":{},\"model\":" MINI_MODEL "}", VTP_WORDPIECE_ERROR_PARSE,
       "added_tokens is an object, expected an array");
   expect_load_error ("{\"normalizer\":{\"type\":\"NFD\"},\"model\":" MINI_MODEL "}", VTP_WORDPIECE_ERROR_UNSUPPORTED,
-      "normalizer.type is \"NFD\", expected \"BertNormalizer\"");
+      "normalizer.type is \"NFD\": not supported");
   expect_load_error ("{\"normalizer\":{\"type\":\"BertNormalizer\",\"lowercase\":\"yes\"},\"model\":" MINI_MODEL "}",
       VTP_WORDPIECE_ERROR_PARSE, "normalizer.lowercase is \"yes\", expected true or false");
   expect_load_error ("{\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"NFD\"},{\"type\":\"Lowercase\"}]},"
-      "\"model\":" MINI_MODEL "}", VTP_WORDPIECE_ERROR_UNSUPPORTED, "normalizer is a Sequence of 2 normalizers");
+      "\"model\":" MINI_MODEL "}", VTP_WORDPIECE_ERROR_UNSUPPORTED, "normalizer.normalizers[0].type is \"NFD\"");
   expect_load_error ("{\"pre_tokenizer\":{\"type\":\"Whitespace\"},\"model\":" MINI_MODEL "}",
-      VTP_WORDPIECE_ERROR_UNSUPPORTED, "pre_tokenizer.type is \"Whitespace\", expected \"BertPreTokenizer\"");
+      VTP_WORDPIECE_ERROR_UNSUPPORTED, "pre_tokenizer.type is \"Whitespace\", expected one of");
   expect_load_error ("{\"pre_tokenizer\":{},\"model\":" MINI_MODEL "}", VTP_WORDPIECE_ERROR_PARSE,
       "pre_tokenizer.type is missing, expected a string");
   expect_load_error ("{\"post_processor\":{\"type\":\"RobertaProcessing\"},\"model\":" MINI_MODEL "}",
-      VTP_WORDPIECE_ERROR_UNSUPPORTED, "post_processor.type is \"RobertaProcessing\", expected \"TemplateProcessing\"");
+      VTP_WORDPIECE_ERROR_PARSE, "post_processor.sep is missing, expected a pair");
   expect_load_error ("{\"post_processor\":{\"type\":\"BertProcessing\",\"sep\":[\"[SEP]\"],\"cls\":[\"[CLS]\",1]},"
       "\"model\":" MINI_MODEL "}", VTP_WORDPIECE_ERROR_PARSE, "post_processor.sep is an array, expected a pair");
   expect_load_error ("{\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":"
       "\"[X]\",\"type_id\":0}}],\"special_tokens\":{}},\"model\":" MINI_MODEL "}", VTP_WORDPIECE_ERROR_PARSE,
       "post_processor.single[0].SpecialToken.id is \"[X]\", which post_processor.special_tokens lacks");
-  expect_load_error ("{\"decoder\":{\"type\":\"ByteLevel\"},\"model\":" MINI_MODEL "}", VTP_WORDPIECE_ERROR_UNSUPPORTED,
-      "decoder.type is \"ByteLevel\", expected \"WordPiece\"");
+  expect_load_error ("{\"decoder\":{\"type\":\"CTC\"},\"model\":" MINI_MODEL "}", VTP_WORDPIECE_ERROR_UNSUPPORTED,
+      "decoder.type is \"CTC\", expected one of");
   expect_load_error ("{\"decoder\":{\"type\":\"WordPiece\",\"cleanup\":1},\"model\":" MINI_MODEL "}",
       VTP_WORDPIECE_ERROR_PARSE, "decoder.cleanup is 1, expected true or false");
   expect_load_error ("{\"truncation\":{\"max_length\":8,\"stride\":2},\"model\":" MINI_MODEL "}",
@@ -902,45 +815,26 @@ test_errors (void)
   }
 }
 
+static gboolean
+try_load (const char *data, gsize len, const char *name, GError **error)
+{
+  g_autoptr (VtpWordPiece) wp = vtp_wordpiece_new_from_data (data, len, name, error);
+  g_autoptr (GArray) ids = NULL;
+  g_autofree char *s = NULL;
+  if (!wp)
+    return FALSE;
+  ids = vtp_wordpiece_encode (wp, "hello [SEP] world 😀 é 中", TRUE, 0, NULL);
+  s = ids ? vtp_wordpiece_decode (wp, (gint32 *) ids->data, ids->len, FALSE, NULL) : NULL;
+  return TRUE;
+}
+
 /* Every truncation and many corruptions of a real file: an error or a
  * working tokenizer, never a crash */
 static void
 test_malformed_files (void)
 {
   g_autofree char *path = fixture_file ("variants", "tokenizer.json");
-  g_autofree char *data = NULL;
-  gsize len;
-  GRand *rng = g_rand_new_with_seed (42);
-  guint n_err = 0, n_ok = 0;
-
-  g_assert_true (g_file_get_contents (path, &data, &len, NULL));
-  for (gsize cut = 0; cut < len; cut += 1 + cut / 5) {
-    g_autoptr (GError) error = NULL;
-    g_autoptr (VtpWordPiece) wp = vtp_wordpiece_new_from_data (data, cut, "cut.json", &error);
-    g_assert_null (wp);
-    g_assert_nonnull (error);
-    g_assert_true (g_str_has_prefix (error->message, "cut.json: "));
-    n_err++;
-  }
-  for (guint i = 0; i < 200; i++) {
-    g_autoptr (GError) error = NULL;
-    g_autofree char *copy = g_memdup2 (data, len);
-    g_autoptr (VtpWordPiece) wp = NULL;
-    static const char junk[] = "{}[]\":,0123456789 -+.eEnultrfas\\x\xc3\xa9";
-    for (guint k = 0; k < 1 + i % 4; k++)
-      copy[g_rand_int_range (rng, 0, len)] = junk[g_rand_int_range (rng, 0, sizeof junk - 1)];
-    wp = vtp_wordpiece_new_from_data (copy, len, "bad.json", &error);
-    if (wp) {
-      g_autoptr (GArray) ids = vtp_wordpiece_encode (wp, "hello [SEP] world 😀 é 中", TRUE, 0, &error);
-      g_autofree char *s = ids ? vtp_wordpiece_decode (wp, (gint32 *) ids->data, ids->len, FALSE, NULL) : NULL;
-      n_ok++;
-    } else {
-      g_assert_nonnull (error);
-      n_err++;
-    }
-  }
-  g_test_message ("malformed files: %u rejected, %u still loadable", n_err, n_ok);
-  g_rand_free (rng);
+  check_malformed_files (path, 5, 200, try_load);
 }
 
 /* Random bytes and random ids: errors for invalid UTF-8 / unknown ids,

@@ -51,7 +51,7 @@ HuggingFace `tokenizers`.
 
   python3 tools/make_wordpiece_fixtures.py [--out DIR]
   python3 tools/make_wordpiece_fixtures.py --c-tables   # prints the C range
-      tables of models/vtp-wordpiece.c (Cc/Cf/Co, punctuation, Mn as
+      tables of models/tokenizers/vtp-tok-unicode.c (Cc/Cf/Co, punctuation, Mn as
       tokenizers' unicode_categories crate has them), measured from tokenizers
 
 Deterministic (fixed seeds); re-running rewrites identical files. The two
@@ -439,7 +439,7 @@ def unicode_rows():
 
 def c_tables():
     """The three character classes of tokenizers' unicode_categories crate
-    (frozen at an old Unicode version) that vtp-wordpiece.c needs, measured."""
+    (frozen at an old Unicode version) that vtp-tok-unicode.c needs, measured."""
     clean = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=False, strip_accents=False,
                                        lowercase=False)
     strip = normalizers.BertNormalizer(clean_text=False, handle_chinese_chars=False, strip_accents=True,
@@ -590,7 +590,7 @@ def random_id_lists(rng, tok, n):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.path.join(ROOT, "tests", "fixtures", "wordpiece"))
-    ap.add_argument("--c-tables", action="store_true", help="print the C tables of models/vtp-wordpiece.c")
+    ap.add_argument("--c-tables", action="store_true", help="print the C tables of models/tokenizers/vtp-tok-unicode.c")
     ap.add_argument("--retrain", action="store_true", help="train new vocabularies instead of reusing vocab.txt")
     args = ap.parse_args()
     if args.c_tables:

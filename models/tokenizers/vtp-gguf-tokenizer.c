@@ -1,6 +1,8 @@
 /* vtp-gguf-tokenizer.c: GGUF tokenizer metadata -> a vtp tokenizer. */
 #include "vtp-gguf-tokenizer.h"
 #include "vtp-error.h"
+#include "vtp-wordpiece.h"
+#include "vtp-tok-private.h"
 #include <json-glib/json-glib.h>
 #include <string.h>
 
@@ -131,13 +133,33 @@ add_vocab_object (JsonBuilder *b, const Vocab *v)
   json_builder_end_object (b);
 }
 
+/* Opens {"type": @type, ...} as the value of @member (NULL: an array
+ * element); the caller adds the fields and closes it */
+static void
+begin_typed (JsonBuilder *b, const char *member, const char *type)
+{
+  if (member)
+    json_builder_set_member_name (b, member);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "type");
+  json_builder_add_string_value (b, type);
+}
+
+/* The top-level object opened, with the version and the added tokens */
+static void
+begin_tokenizer_json (JsonBuilder *b, const Vocab *v)
+{
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "version");
+  json_builder_add_string_value (b, "1.0");
+  add_added_tokens (b, v);
+}
+
 /* One {"type": ..., "pattern": {"String": from}, "content": to} */
 static void
 add_replace (JsonBuilder *b, const char *from, const char *to)
 {
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "type");
-  json_builder_add_string_value (b, "Replace");
+  begin_typed (b, NULL, "Replace");
   json_builder_set_member_name (b, "pattern");
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "String");
@@ -151,9 +173,7 @@ add_replace (JsonBuilder *b, const char *from, const char *to)
 static void
 add_typed (JsonBuilder *b, const char *type)
 {
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "type");
-  json_builder_add_string_value (b, type);
+  begin_typed (b, NULL, type);
   json_builder_end_object (b);
 }
 
@@ -248,10 +268,7 @@ add_post_processor (JsonBuilder *b, const VtpGgufTokenizer *tok, const Vocab *v)
 {
   const gboolean bos = tok->add_bos && tok->bos_id >= 0, eos = tok->add_eos && tok->eos_id >= 0;
 
-  json_builder_set_member_name (b, "post_processor");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "type");
-  json_builder_add_string_value (b, "TemplateProcessing");
+  begin_typed (b, "post_processor", "TemplateProcessing");
   json_builder_set_member_name (b, "single");
   json_builder_begin_array (b);
   if (bos)
@@ -330,22 +347,14 @@ build_spm (VtpGguf *g, VtpGgufTokenizer *tok, const Vocab *v, GError **error)
     tok->unk_id = 0;      /* llama.cpp's default for SentencePiece */
   merges = spm_merges (v, scores, ids);
 
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "version");
-  json_builder_add_string_value (b, "1.0");
-  add_added_tokens (b, v);
+  begin_tokenizer_json (b, v);
 
   /* SentencePiece's dummy prefix and spaces as "▁" */
-  json_builder_set_member_name (b, "normalizer");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "type");
-  json_builder_add_string_value (b, "Sequence");
+  begin_typed (b, "normalizer", "Sequence");
   json_builder_set_member_name (b, "normalizers");
   json_builder_begin_array (b);
   if (add_space_prefix) {
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "type");
-    json_builder_add_string_value (b, "Prepend");
+    begin_typed (b, NULL, "Prepend");
     json_builder_set_member_name (b, "prepend");
     json_builder_add_string_value (b, "\u2581");
     json_builder_end_object (b);
@@ -354,19 +363,14 @@ build_spm (VtpGguf *g, VtpGgufTokenizer *tok, const Vocab *v, GError **error)
   json_builder_end_array (b);
   json_builder_end_object (b);
 
-  json_builder_set_member_name (b, "decoder");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "type");
-  json_builder_add_string_value (b, "Sequence");
+  begin_typed (b, "decoder", "Sequence");
   json_builder_set_member_name (b, "decoders");
   json_builder_begin_array (b);
   add_replace (b, "\u2581", " ");
   add_typed (b, "ByteFallback");
   add_typed (b, "Fuse");
   if (add_space_prefix) {
-    json_builder_begin_object (b);
-    json_builder_set_member_name (b, "type");
-    json_builder_add_string_value (b, "Strip");
+    begin_typed (b, NULL, "Strip");
     json_builder_set_member_name (b, "content");
     json_builder_add_string_value (b, " ");
     json_builder_set_member_name (b, "start");
@@ -378,10 +382,7 @@ build_spm (VtpGguf *g, VtpGgufTokenizer *tok, const Vocab *v, GError **error)
   json_builder_end_array (b);
   json_builder_end_object (b);
 
-  json_builder_set_member_name (b, "model");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "type");
-  json_builder_add_string_value (b, "BPE");
+  begin_typed (b, "model", "BPE");
   json_builder_set_member_name (b, "unk_token");
   json_builder_add_string_value (b, v->tokens[tok->unk_id]);
   json_builder_set_member_name (b, "fuse_unk");
@@ -404,7 +405,7 @@ build_spm (VtpGguf *g, VtpGgufTokenizer *tok, const Vocab *v, GError **error)
   json_builder_end_object (b);
 
   json = builder_to_json (b, &len);
-  if (!(tok->spm = vtp_tokenizer_new_from_data (json, len, g->path, &local))) {
+  if (!(tok->tok = vtp_tokenizer_new_from_data (json, len, g->path, &local))) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "%s: the SentencePiece vocabulary: %s", g->path,
         local->message);
     return FALSE;
@@ -449,6 +450,7 @@ build_wordpiece (VtpGguf *g, VtpGgufTokenizer *tok, const Vocab *gguf_vocab, GEr
   g_autofree char *json = NULL;
   g_autoptr (GError) local = NULL;
   Vocab wp_vocab = *gguf_vocab, *v = &wp_vocab;
+  VtpWordPiece *wp;
   gsize len;
 
   if (is_phantom_space (gguf_vocab)) {
@@ -470,16 +472,10 @@ build_wordpiece (VtpGguf *g, VtpGgufTokenizer *tok, const Vocab *gguf_vocab, GEr
     tok->unk_id = GPOINTER_TO_INT (id);
   }
 
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "version");
-  json_builder_add_string_value (b, "1.0");
-  add_added_tokens (b, v);
+  begin_tokenizer_json (b, v);
 
   /* BERT uncased, as llama.cpp's WPM tokenizer (GGUF has no casing flag) */
-  json_builder_set_member_name (b, "normalizer");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "type");
-  json_builder_add_string_value (b, "BertNormalizer");
+  begin_typed (b, "normalizer", "BertNormalizer");
   json_builder_set_member_name (b, "clean_text");
   json_builder_add_boolean_value (b, TRUE);
   json_builder_set_member_name (b, "handle_chinese_chars");
@@ -492,20 +488,14 @@ build_wordpiece (VtpGguf *g, VtpGgufTokenizer *tok, const Vocab *gguf_vocab, GEr
   json_builder_set_member_name (b, "pre_tokenizer");
   add_typed (b, "BertPreTokenizer");
 
-  json_builder_set_member_name (b, "decoder");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "type");
-  json_builder_add_string_value (b, "WordPiece");
+  begin_typed (b, "decoder", "WordPiece");
   json_builder_set_member_name (b, "prefix");
   json_builder_add_string_value (b, "##");
   json_builder_set_member_name (b, "cleanup");
   json_builder_add_boolean_value (b, TRUE);
   json_builder_end_object (b);
 
-  json_builder_set_member_name (b, "model");
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "type");
-  json_builder_add_string_value (b, "WordPiece");
+  begin_typed (b, "model", "WordPiece");
   json_builder_set_member_name (b, "unk_token");
   json_builder_add_string_value (b, v->tokens[tok->unk_id]);
   json_builder_set_member_name (b, "continuing_subword_prefix");
@@ -514,14 +504,16 @@ build_wordpiece (VtpGguf *g, VtpGgufTokenizer *tok, const Vocab *gguf_vocab, GEr
   json_builder_add_int_value (b, 100);
   add_vocab_object (b, v);
   json_builder_end_object (b);
+  add_post_processor (b, tok, v);
   json_builder_end_object (b);
 
   json = builder_to_json (b, &len);
-  if (!(tok->wp = vtp_wordpiece_new_from_data (json, len, g->path, &local))) {
+  if (!(wp = vtp_wordpiece_new_from_data (json, len, g->path, &local))) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "%s: the WordPiece vocabulary: %s", g->path,
         local->message);
     return FALSE;
   }
+  tok->tok = vtp_wordpiece_steal_tokenizer (wp);
   return TRUE;
 }
 
@@ -533,7 +525,7 @@ build_bpe_bytes (VtpGguf *g, VtpGgufTokenizer *tok, const Vocab *v, GError **err
 {
   const char *const *merges;
   gsize n_merges;
-  g_autoptr (GArray) special = g_array_new (FALSE, FALSE, sizeof (gint32));
+  g_autoptr (GArray) added = g_array_new (FALSE, FALSE, sizeof (gint32));
 
   /* llama.cpp's "gpt-2" pre-tokenizer; other pre-tokenizers (llama3,
    * qwen2...) use other regexes */
@@ -544,14 +536,21 @@ build_bpe_bytes (VtpGguf *g, VtpGgufTokenizer *tok, const Vocab *v, GError **err
   }
   if (!(merges = vtp_gguf_get_string_array (g, "tokenizer.ggml.merges", &n_merges, NULL, error)))
     return FALSE;
+  /* control, unknown and user-defined tokens are matched literally, all
+   * skipped by decode's skip_special */
   for (gsize i = 0; i < v->n; i++)
     if (is_added (v->types[i])) {
       gint32 id = i;
-      g_array_append_val (special, id);
+      g_array_append_val (added, id);
     }
-  tok->bpe = vtp_bpe_bytes_new (v->tokens, v->lengths, v->n, merges, n_merges, (const gint32 *) special->data,
-      special->len, VTP_BPE_PRE_GPT2, g->path, error);
-  return tok->bpe != NULL;
+  tok->tok = vtp_tokenizer_new_byte_level_bpe (v->tokens, v->lengths, v->n, merges, n_merges,
+      (const gint32 *) added->data, NULL, added->len, g->path, error);
+  if (!tok->tok)
+    return FALSE;
+  /* BOS / EOS as add_bos / add_eos say, as for "llama" */
+  if ((tok->add_bos && tok->bos_id >= 0) || (tok->add_eos && tok->eos_id >= 0))
+    tok_post_set_cls_sep (tok->tok, tok->add_bos ? tok->bos_id : -1, tok->add_eos ? tok->eos_id : -1);
+  return TRUE;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -625,11 +624,7 @@ vtp_gguf_tokenizer_free (VtpGgufTokenizer *tok)
 {
   if (!tok)
     return;
-  switch (tok->kind) {
-    case VTP_GGUF_TOKENIZER_SPM: vtp_tokenizer_free (tok->spm); break;
-    case VTP_GGUF_TOKENIZER_BPE_BYTES: vtp_bpe_bytes_free (tok->bpe); break;
-    case VTP_GGUF_TOKENIZER_WORDPIECE: vtp_wordpiece_free (tok->wp); break;
-  }
+  vtp_tokenizer_free (tok->tok);
   g_free (tok->model);
   g_free (tok->pre);
   g_free (tok->chat_template);
@@ -649,28 +644,11 @@ vtp_gguf_tokenizer_encode (VtpGgufTokenizer *tok, const char *text, gssize len, 
     GError **error)
 {
   GError *local = NULL;
-  GArray *ids = NULL;
-  gsize n = len < 0 ? strlen (text) : (gsize) len;
+  GArray *ids;
 
-  switch (tok->kind) {
-    case VTP_GGUF_TOKENIZER_SPM:
-      ids = vtp_tokenizer_encode_len (tok->spm, text, n, FALSE, &local);
-      break;
-    case VTP_GGUF_TOKENIZER_BPE_BYTES:
-      ids = vtp_bpe_bytes_encode (tok->bpe, text, n, &local);
-      break;
-    case VTP_GGUF_TOKENIZER_WORDPIECE:
-      /* VtpWordPiece takes C strings */
-      if (memchr (text, 0, n)) {
-        g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "the text to encode holds a NUL byte");
-        return NULL;
-      } else {
-        g_autofree char *s = g_strndup (text, n);
-        ids = vtp_wordpiece_encode (tok->wp, s, FALSE, 0, &local);
-      }
-      break;
-  }
-  if (!ids) {
+  /* "llama"'s post-processor adds what add_special adds here: encode
+   * without it */
+  if (!(ids = vtp_tokenizer_encode_len (tok->tok, text, len, FALSE, &local))) {
     to_vtp_error (local, error);
     return NULL;
   }
@@ -686,19 +664,7 @@ vtp_gguf_tokenizer_decode (VtpGgufTokenizer *tok, const gint32 *ids, gsize n_ids
     GError **error)
 {
   GError *local = NULL;
-  char *s = NULL;
-
-  switch (tok->kind) {
-    case VTP_GGUF_TOKENIZER_SPM:
-      s = vtp_tokenizer_decode (tok->spm, ids, n_ids, skip_special, &local);
-      break;
-    case VTP_GGUF_TOKENIZER_BPE_BYTES:
-      s = vtp_bpe_bytes_decode (tok->bpe, ids, n_ids, skip_special, &local);
-      break;
-    case VTP_GGUF_TOKENIZER_WORDPIECE:
-      s = vtp_wordpiece_decode (tok->wp, ids, n_ids, skip_special, &local);
-      break;
-  }
+  char *s = vtp_tokenizer_decode (tok->tok, ids, n_ids, skip_special, &local);
   if (!s)
     to_vtp_error (local, error);
   return s;
@@ -707,10 +673,5 @@ vtp_gguf_tokenizer_decode (VtpGgufTokenizer *tok, const gint32 *ids, gsize n_ids
 const char *
 vtp_gguf_tokenizer_id_to_token (VtpGgufTokenizer *tok, gint32 id)
 {
-  switch (tok->kind) {
-    case VTP_GGUF_TOKENIZER_SPM: return vtp_tokenizer_id_to_token (tok->spm, id);
-    case VTP_GGUF_TOKENIZER_BPE_BYTES: return vtp_bpe_bytes_id_to_token (tok->bpe, id);
-    case VTP_GGUF_TOKENIZER_WORDPIECE: return vtp_wordpiece_id_to_token (tok->wp, id);
-  }
-  return NULL;
+  return vtp_tokenizer_id_to_token (tok->tok, id);
 }

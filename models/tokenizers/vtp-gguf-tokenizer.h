@@ -3,14 +3,15 @@
  *
  *   "llama"  SentencePiece BPE (tokens, scores, token_type; <0xXX> byte
  *            fallback): a tokenizer.json is made in memory as transformers'
- *            GGUF converter makes it (merges derived from the scores) and
- *            read by VtpTokenizer (vtp-tokenizer.h)
+ *            GGUF converter makes it (merges derived from the scores)
  *   "gpt2"   byte-level BPE (tokens, merges; tokenizer.ggml.pre "gpt-2" or
- *            absent): VtpBpeBytes (vtp-bpe-bytes.h)
+ *            absent): the BPE model with the ByteLevel pre-tokenizer and
+ *            decoder (vtp_tokenizer_new_byte_level_bpe)
  *   "bert"   WordPiece, uncased (BertNormalizer lowercase, accents
- *            stripped): VtpWordPiece (vtp-wordpiece.h) from a tokenizer.json
- *            made in memory, the pieces turned back from llama.cpp's
- *            "phantom space" form ("▁the", "s") to WordPiece's ("the", "##s")
+ *            stripped) from a tokenizer.json made in memory, the pieces
+ *            turned back from llama.cpp's "phantom space" form ("▁the",
+ *            "s") to WordPiece's ("the", "##s")
+ * each one VtpTokenizer (vtp-tokenizer.h).
  *
  * Control (and unknown / user-defined) tokens are matched literally in the
  * text, as HF tokenizers does with special added tokens. The ids are those
@@ -19,8 +20,6 @@
 #include <glib.h>
 #include "vtp-gguf.h"
 #include "vtp-tokenizer.h"
-#include "vtp-wordpiece.h"
-#include "vtp-bpe-bytes.h"
 
 G_BEGIN_DECLS
 
@@ -42,11 +41,9 @@ typedef struct {
    * for "llama", FALSE / FALSE for "gpt2", TRUE / TRUE for "bert" */
   gboolean add_bos, add_eos;
   char *chat_template;        /* tokenizer.chat_template; NULL when absent */
-  union {
-    VtpTokenizer *spm;
-    VtpBpeBytes *bpe;
-    VtpWordPiece *wp;
-  };
+  /* without BOS / EOS in its post-processor for "gpt2" and "bert";
+   * "llama"'s adds them as add_bos / add_eos say */
+  VtpTokenizer *tok;
 } VtpGgufTokenizer;
 
 /* Errors: VTP_ERROR_FORMAT naming the file and key for missing or
