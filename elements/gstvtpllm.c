@@ -3,8 +3,7 @@
  * @title: vtpllm
  *
  * The language model of a vision-language pipeline (LLaMA family or OPT, as
- * the checkpoint's config says; OPT waits for a byte-level BPE tokenizer,
- * see docs/running-instructblip.md): takes the
+ * the checkpoint's config says; see docs/running-instructblip.md): takes the
  * embeddings a bridge element made and writes the answer as UTF-8 text, one
  * buffer per frame, stamped with the frame's timestamp and duration.
  * Image embeddings (vtpprojector, LLaVA) take the place of the template's
@@ -200,28 +199,6 @@ llm_adapter (GstVtpLlm *self)
   return m ? m->adapter : NULL;
 }
 
-/* The checkpoint's tokenizer; for OPT, a refusal that says what is missing
- * when vtp's tokenizer cannot read its byte-level BPE tokenizer.json. */
-static VtpTokenizer *
-open_tokenizer (GstVtpLlm *self, const VtpModelParts *parts, GError **error)
-{
-  g_autoptr (GError) local = NULL;
-  VtpTokenizer *tok = vtp_model_tokenizer_new (self->ckpt, &local);
-
-  if (tok)
-    return tok;
-  if (parts->text_family == VTP_TEXT_OPT && g_error_matches (local, VTP_TOKENIZER_ERROR,
-          VTP_TOKENIZER_ERROR_UNSUPPORTED)) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "vtpllm cannot run the OPT language model of %s yet: its "
-        "tokenizer.json is GPT-2's byte-level BPE (ByteLevel pre-tokenizer and decoder, merges; </s> as BOS), "
-        "which vtp's tokenizer does not read yet (%s). The OPT decoder itself is there: it runs from token ids",
-        self->ckpt->dir, local->message);
-    return NULL;
-  }
-  g_propagate_error (error, g_steal_pointer (&local));
-  return NULL;
-}
-
 static gboolean
 load_model (GstVtpLlm *self, VtpWeightType wtype, guint context, const char *adapter_name, GError **error)
 {
@@ -240,7 +217,7 @@ load_model (GstVtpLlm *self, VtpWeightType wtype, guint context, const char *ada
   if (adapter_name && !(adapter = vtp_checkpoint_open (adapter_name, error)))
     goto out;
   ctx = context ? (gint) context : MIN (vtp_model_text_positions (&parts), DEFAULT_CONTEXT);
-  if (!(self->tok = open_tokenizer (self, &parts, error))
+  if (!(self->tok = vtp_model_tokenizer_new (self->ckpt, error))
       || !(self->lm = vtp_lm_open (self->ckpt, &parts, adapter, self->dev, wtype, ctx, PREFILL_CHUNK, error)))
     goto out;
   self->image_token = parts.image_token_index >= 0 ? parts.image_token_index

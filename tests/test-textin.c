@@ -350,6 +350,35 @@ test_launch (void)
   g_rmdir (tmp);
 }
 
+/* An OPT language model alone (tests/fixtures/opt-tiny-proj: byte-level
+ * BPE, </s> as BOS, project_in / project_out), prompted with text: the
+ * answer is transformers' greedy text for the same prompt
+ * (tools/make_opt_fixtures.py), invalid bytes shown as U+FFFD as its
+ * tokenizer decodes them. */
+static void
+test_opt (void)
+{
+  g_autofree char *want = reference_string ("opt-tiny-proj", "greedy_text");
+  g_autofree char *prompt = reference_string ("opt-tiny-proj", "prompt");
+  g_autofree char *dir = fixture_path ("opt-tiny-proj");
+  GstElement *e = gst_element_factory_make ("vtpllm", NULL);
+  GstHarness *h;
+  GstBuffer *out;
+  g_autofree char *got = NULL;
+
+  /* the raw prompt after BOS, as the fixture's generate call had it */
+  g_object_set (e, "model", dir, "max-new-tokens", 20, "template", "{prompt}", NULL);
+  h = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
+  gst_harness_set_src_caps_str (h, TEXT_CAPS);
+  out = gst_harness_push_and_pull (h, text_buffer (prompt, 0, GST_SECOND));
+  g_assert_nonnull (out);
+  got = buffer_text (out);
+  g_assert_cmpstr (got, ==, want);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+}
+
 /* vtp-run with its text graph (graphs/text.json): --prompt alone and a .txt
  * file of prompts give peft's answer; a graph that describes pictures
  * refuses text inputs, and the text graph pictures, each naming what it takes. */
@@ -459,5 +488,6 @@ main (int argc, char **argv)
   g_test_add_func ("/textin/refused", test_refused);
   g_test_add_func ("/textin/launch", test_launch);
   g_test_add_func ("/textin/vtp-run", test_vtp_run);
+  g_test_add_func ("/textin/opt", test_opt);
   return g_test_run ();
 }
