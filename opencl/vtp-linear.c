@@ -493,7 +493,21 @@ vtp_op_linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gin
 #undef ARGS_COMMON
 }
 
-/* The outputs of vtp_op_linear_multi one launch can serve. */
+/* A quantized type's code in qlinear3_vnni (quant.cl's vnni_panel_of). */
+static gint
+vnni_type_code (VtpDType t)
+{
+  switch (t) {
+    case VTP_DTYPE_Q8_0: return 0;
+    case VTP_DTYPE_Q4_0: return 1;
+    case VTP_DTYPE_Q4_K: return 2;
+    case VTP_DTYPE_Q5_K: return 3;
+    default: g_assert (t == VTP_DTYPE_Q6_K); return 4;
+  }
+}
+
+/* The outputs of vtp_op_linear_multi one launch can serve (their weights'
+ * quantized types may differ). */
 static gboolean
 multi_fuses (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpLinearOut *outs, gint n_outs)
 {
@@ -505,7 +519,7 @@ multi_fuses (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpLinearOut
     return FALSE;
   for (gint i = 0; i < n_outs; i++) {
     const VtpTensor *w = outs[i].w, *y = outs[i].y, *b = outs[i].bias;
-    if (w->layout != LAYOUT_P16 || w->dtype != outs[0].w->dtype || !vtp_dtype_is_quantized (w->dtype)
+    if (w->layout != LAYOUT_P16 || !vtp_dtype_is_quantized (w->dtype)
         || w->ndim != 2 || vtp_tensor_cols (w) != K || w->shape[0] % PANEL || y->dtype != VTP_DTYPE_F32
         || vtp_tensor_cols (y) != w->shape[0] || !rows_in (y, outs[i].y_row, 1)
         || (b && (b->dtype != VTP_DTYPE_F32 || vtp_tensor_n_elements (b) != w->shape[0])))
@@ -552,13 +566,13 @@ vtp_op_linear_multi (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpL
     /* a third product of none when there are two: the first's buffers, 0 panels */
     const VtpLinearOut *o2 = n_outs > 2 ? &outs[2] : &outs[0];
     const size_t global[1] = { items }, one[1] = { 1 };
-    g_snprintf (name, sizeof name, "qlinear3_vnni_%s", vtp_weight_suffix (outs[0].w->dtype));
+    g_strlcpy (name, "qlinear3_vnni", sizeof name);
     LAUNCH (dev, name, 1, global, one, A_MEM (x), A_INT (x_row * K), A_INT (K), A_INT (P),
         A_MEM (outs[0].w), A_OPT_MEM (outs[0].bias), A_INT (outs[0].bias != NULL), A_MEM (outs[0].y),
-        A_INT (outs[0].y_row * outs[0].w->shape[0]), A_INT (np[0]),
+        A_INT (outs[0].y_row * outs[0].w->shape[0]), A_INT (np[0]), A_INT (vnni_type_code (outs[0].w->dtype)),
         A_MEM (outs[1].w), A_OPT_MEM (outs[1].bias), A_INT (outs[1].bias != NULL), A_MEM (outs[1].y),
-        A_INT (outs[1].y_row * outs[1].w->shape[0]), A_INT (np[1]),
+        A_INT (outs[1].y_row * outs[1].w->shape[0]), A_INT (np[1]), A_INT (vnni_type_code (outs[1].w->dtype)),
         A_MEM (o2->w), A_OPT_MEM (o2->bias), A_INT (o2->bias != NULL), A_MEM (o2->y),
-        A_INT (o2->y_row * o2->w->shape[0]), A_INT (np[2]));
+        A_INT (o2->y_row * o2->w->shape[0]), A_INT (np[2]), A_INT (vnni_type_code (o2->w->dtype)));
   }
 }

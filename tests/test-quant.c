@@ -20,7 +20,8 @@
  *    most half a step: the bound adds sum over blocks of step / 2 x
  *    sum_k |w_nk| (plus the float slack); a wrong kernel is far outside.
  *  - /quant/linear-multi: vtp_op_linear_multi (q | k | v, gate | up in
- *    one launch) equals the products one by one, bit for bit. */
+ *    one launch, weights of one type or of several) equals the products
+ *    one by one, bit for bit. */
 #include <json-glib/json-glib.h>
 #include "test-util.h"
 #include "fixture-path.h"
@@ -412,9 +413,9 @@ test_linear_as_gpu (void)
  * launch or three); also where it falls back (a tail of 5 rows, 2 rows of
  * x), and over many rows (the int8 GEMM's copy of x made once for all). */
 static void
-multi_case (VtpDType t, gint64 M, gint64 K, const gint64 *Ns, gint n_outs)
+multi_case_types (const VtpDType *ts, gint64 M, gint64 K, const gint64 *Ns, gint n_outs)
 {
-  GRand *r = g_rand_new_with_seed (K * 31 + Ns[0] * 7 + t + M * 101);
+  GRand *r = g_rand_new_with_seed (K * 31 + Ns[0] * 7 + ts[0] + 3 * ts[n_outs - 1] + M * 101);
   g_autofree float *x = random_floats (r, (M + 1) * K, 1.0);
   VtpTensor *tx = upload (x, M + 1, K);
   VtpTensor *tw[3], *tb[3] = { NULL, NULL, NULL }, *ys[3], *yr[3];
@@ -422,6 +423,7 @@ multi_case (VtpDType t, gint64 M, gint64 K, const gint64 *Ns, gint n_outs)
   g_autoptr (GError) error = NULL;
 
   for (gint i = 0; i < n_outs; i++) {
+    const VtpDType t = ts[i];
     g_autofree guint8 *q = random_weights (r, t, Ns[i], K);
     g_autofree float *b = random_floats (r, Ns[i], 1.0);
     g_autofree float *zeros = g_new0 (float, (M + 3) * Ns[i]);
@@ -440,8 +442,8 @@ multi_case (VtpDType t, gint64 M, gint64 K, const gint64 *Ns, gint n_outs)
   for (gint i = 0; i < n_outs; i++) {
     g_autofree float *got = device_values (ys[i]), *want = device_values (yr[i]);
     char what[96];
-    g_snprintf (what, sizeof what, "linear_multi %s M=%" G_GINT64_FORMAT " output %d of %d", vtp_dtype_name (t), M,
-        i, n_outs);
+    g_snprintf (what, sizeof what, "linear_multi %s M=%" G_GINT64_FORMAT " output %d of %d", vtp_dtype_name (ts[i]),
+        M, i, n_outs);
     assert_same_bits (got, want, (M + 3) * Ns[i], sizeof (float), what);
     vtp_tensor_free (tw[i]); vtp_tensor_free (tb[i]); vtp_tensor_free (ys[i]); vtp_tensor_free (yr[i]);
   }
@@ -450,8 +452,24 @@ multi_case (VtpDType t, gint64 M, gint64 K, const gint64 *Ns, gint n_outs)
 }
 
 static void
+multi_case (VtpDType t, gint64 M, gint64 K, const gint64 *Ns, gint n_outs)
+{
+  const VtpDType ts[3] = { t, t, t };
+  multi_case_types (ts, M, K, Ns, n_outs);
+}
+
+static void
 test_linear_multi (void)
 {
+  /* weights of different types in one launch: llama.cpp's Q4_K_M keeps v (and some ffn_down) in Q6_K */
+  const VtpDType mixed[][3] = {
+    { VTP_DTYPE_Q4_K, VTP_DTYPE_Q4_K, VTP_DTYPE_Q6_K }, { VTP_DTYPE_Q8_0, VTP_DTYPE_Q4_0, VTP_DTYPE_Q5_K },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (mixed); i++) {
+    multi_case_types (mixed[i], 1, 512, (const gint64[]) { 64, 16, 16 }, 3);
+    multi_case_types (mixed[i], 37, 512, (const gint64[]) { 64, 16, 48 }, 3);
+  }
   for (guint i = 0; i < G_N_ELEMENTS (qtypes); i++) {
     multi_case (qtypes[i], 1, 512, (const gint64[]) { 64, 16, 16 }, 3);   /* q | k | v */
     multi_case (qtypes[i], 1, 256, (const gint64[]) { 96, 96 }, 2);       /* gate | up */

@@ -737,35 +737,6 @@ __kernel void qlinear_vnni_##T (__global const float *x, int x_off,           \
     p16_tail_##T (x, x_off, w, bias, has_bias, y, y_off, 0, 1, K, N, 16 * np, accumulate); \
 }
 
-/* Up to three products of one row of x in one launch (q | k | v, gate |
- * up): the work-items take P panels each of the three weights' panels one
- * after the other, x quantized once per work-item as above. Every N is a
- * multiple of 16 (no tails) and y is written, not added to (vtp-linear.c
- * checks). One launch instead of three, and k's and v's small products
- * no longer stream alone (measured: 0.29 MB products ran at ~17 GB/s,
- * 6.5 MB ones at ~30). */
-#define DEFINE_QVNNI3(T)                                                       \
-__kernel void qlinear3_vnni_##T (__global const float *x, int x_off, int K, int P, \
-    __global const uchar *w0, __global const float *b0, int hb0, __global float *y0, int y0_off, int np0, \
-    __global const uchar *w1, __global const float *b1, int hb1, __global float *y1, int y1_off, int np1, \
-    __global const uchar *w2, __global const float *b2, int hb2, __global float *y2, int y2_off, int np2) \
-{                                                                              \
-  const int p0 = get_global_id (0) * P, pn = min (P, np0 + np1 + np2 - p0);   \
-  const int nb = K / 32;                                                       \
-  int xq[VNNI_MAX_K / 4], xs[VNNI_MAX_K / 16];                                 \
-  float dx[VNNI_MAX_K / 32];                                                   \
-  quantize_x (x + x_off, nb, xq, xs, dx);                                      \
-  for (int p = p0; p < p0 + pn; p++) {                                         \
-    const int which = p < np0 ? 0 : p < np0 + np1 ? 1 : 2;                     \
-    const int lp = which == 0 ? p : which == 1 ? p - np0 : p - np0 - np1;      \
-    __global const uchar *w = which == 0 ? w0 : which == 1 ? w1 : w2;         \
-    __global const float *b = which == 0 ? b0 : which == 1 ? b1 : b2;         \
-    __global float *y = which == 0 ? y0 + y0_off : which == 1 ? y1 + y1_off : y2 + y2_off; \
-    const int hb = which == 0 ? hb0 : which == 1 ? hb1 : hb2;                  \
-    store16 (vnni_panel_##T (row_##T (w, 16 * lp, K), xq, xs, dx, nb), y + 16 * lp, b + 16 * lp, hb, 0); \
-  }                                                                            \
-}
-
 /* ---- the int8 GEMM (prefill, encode: more rows than QPANEL_TM) ---- */
 
 /* x's rows to int8 per block of 32 (quantize_x32), once for the whole
@@ -977,9 +948,48 @@ DEFINE_QVNNI (q4_k)
 DEFINE_QVNNI (q5_k)
 DEFINE_QVNNI (q6_k)
 
-DEFINE_QVNNI3 (q8_0)
-DEFINE_QVNNI3 (q4_0)
-DEFINE_QVNNI3 (q4_k)
-DEFINE_QVNNI3 (q5_k)
-DEFINE_QVNNI3 (q6_k)
+/* The panel functions by type code (vnni_type_code in vtp-linear.c:
+ * q8_0, q4_0, q4_k, q5_k, q6_k), for products whose weights differ in type. */
+inline float16 vnni_panel_of (int type, __global const uchar *w, int lp, int K, const int *xq, const int *xs,
+    const float *dx, int nb)
+{
+  switch (type) {
+    case 0: return vnni_panel_q8_0 (row_q8_0 (w, 16 * lp, K), xq, xs, dx, nb);
+    case 1: return vnni_panel_q4_0 (row_q4_0 (w, 16 * lp, K), xq, xs, dx, nb);
+    case 2: return vnni_panel_q4_k (row_q4_k (w, 16 * lp, K), xq, xs, dx, nb);
+    case 3: return vnni_panel_q5_k (row_q5_k (w, 16 * lp, K), xq, xs, dx, nb);
+    default: return vnni_panel_q6_k (row_q6_k (w, 16 * lp, K), xq, xs, dx, nb);
+  }
+}
+
+/* Up to three products of one row of x in one launch (q | k | v, gate |
+ * up), each weight of its own type (t0, t1, t2: llama.cpp's Q4_K_M keeps
+ * v in Q6_K in half the layers): the work-items take P panels each of the
+ * three weights' panels one after the other, x quantized once per
+ * work-item as above. Every N is a multiple of 16 (no tails) and y is
+ * written, not added to (vtp-linear.c checks). One launch instead of
+ * three, and k's and v's small products no longer stream alone (measured:
+ * 0.29 MB products ran at ~17 GB/s, 6.5 MB ones at ~30). */
+__kernel void qlinear3_vnni (__global const float *x, int x_off, int K, int P,
+    __global const uchar *w0, __global const float *b0, int hb0, __global float *y0, int y0_off, int np0, int t0,
+    __global const uchar *w1, __global const float *b1, int hb1, __global float *y1, int y1_off, int np1, int t1,
+    __global const uchar *w2, __global const float *b2, int hb2, __global float *y2, int y2_off, int np2, int t2)
+{
+  const int p0 = get_global_id (0) * P, pn = min (P, np0 + np1 + np2 - p0);
+  const int nb = K / 32;
+  int xq[VNNI_MAX_K / 4], xs[VNNI_MAX_K / 16];
+  float dx[VNNI_MAX_K / 32];
+  quantize_x (x + x_off, nb, xq, xs, dx);
+  for (int p = p0; p < p0 + pn; p++) {
+    const int which = p < np0 ? 0 : p < np0 + np1 ? 1 : 2;
+    const int lp = which == 0 ? p : which == 1 ? p - np0 : p - np0 - np1;
+    __global const uchar *w = which == 0 ? w0 : which == 1 ? w1 : w2;
+    __global const float *b = which == 0 ? b0 : which == 1 ? b1 : b2;
+    __global float *y = which == 0 ? y0 + y0_off : which == 1 ? y1 + y1_off : y2 + y2_off;
+    const int hb = which == 0 ? hb0 : which == 1 ? hb1 : hb2;
+    const int type = which == 0 ? t0 : which == 1 ? t1 : t2;
+    store16 (vnni_panel_of (type, w, lp, K, xq, xs, dx, nb), y + 16 * lp, b + 16 * lp, hb, 0);
+  }
+}
+
 #endif
