@@ -1,5 +1,6 @@
 /* vtp-tok-normalizers.c: the normalizers (Prepend, Replace with a String
- * pattern, BertNormalizer, and Sequences of them). Each keeps, per byte of
+ * pattern, BertNormalizer, Strip, Precompiled (its lookup in
+ * vtp-tok-precompiled.c), and Sequences of them). Each keeps, per byte of
  * its output, the original offset of the char that byte comes from, as
  * tokenizers' NormalizedString alignments do: Metaspace's prepend_scheme
  * "first" asks whether a piece starts at offset 0 of the original text. */
@@ -12,6 +13,7 @@ tok_norm_op_clear (gpointer p)
   TokNormOp *op = p;
   g_free (op->a);
   g_free (op->b);
+  g_free (op->trie);
 }
 
 void
@@ -98,6 +100,32 @@ apply_replace (const TokNormOp *op, TokNorm *nm)
     g_array_append_vals (al, &g_array_index (nm->align, gsize, last), n - last);
     norm_replace_with (nm, out, al);
   }
+}
+
+/* Strip: whitespace (Rust's char::is_whitespace) off either end */
+static void
+apply_strip (const TokNormOp *op, TokNorm *nm)
+{
+  const char *s = nm->s->str;
+  gsize start = 0, end = nm->s->len;
+  while (op->left && start < end) {
+    gsize l = tok_utf8_char_len ((guchar) s[start]);
+    if (!tok_is_white_space (g_utf8_get_char (s + start)))
+      break;
+    start += l;
+  }
+  while (op->right && end > start) {
+    const char *p = g_utf8_prev_char (s + end);
+    if (!tok_is_white_space (g_utf8_get_char (p)))
+      break;
+    end = p - s;
+  }
+  if (start == 0 && end == nm->s->len)
+    return;
+  g_string_truncate (nm->s, end);
+  g_string_erase (nm->s, 0, start);
+  g_array_set_size (nm->align, end);
+  g_array_remove_range (nm->align, 0, start);
 }
 
 /* Whether every byte of @s is in [@lo, @hi] */
@@ -239,6 +267,12 @@ tok_normalize (const VtpTokenizer *tok, TokNorm *nm)
       case NORM_REPLACE:
         apply_replace (op, nm);
         break;
+      case NORM_STRIP:
+        apply_strip (op, nm);
+        break;
+      case NORM_PRECOMPILED:
+        tok_apply_precompiled (op, nm);
+        break;
       case NORM_BERT:
         if (op->clean_text || op->chinese)
           bert_clean (op, nm);
@@ -336,6 +370,16 @@ tok_parse_normalizer (TokLd *ld, VtpTokenizer *tok, JsonNode *n, const char *pat
   } else if (strcmp (type, "BertNormalizer") == 0) {
     if (!parse_bert (ld, &op, o, path))
       return FALSE;
+  } else if (strcmp (type, "Strip") == 0) {
+    op.kind = NORM_STRIP;
+    if (!tok_get_bool (ld, o, path, "strip_left", FALSE, &op.left)
+        || !tok_get_bool (ld, o, path, "strip_right", FALSE, &op.right))
+      return FALSE;
+  } else if (strcmp (type, "Precompiled") == 0) {
+    if (!tok_parse_precompiled (ld, &op, o, path)) {
+      tok_norm_op_clear (&op);
+      return FALSE;
+    }
   } else if (strcmp (type, "NFC") == 0 || strcmp (type, "NFKC") == 0 || strcmp (type, "NFD") == 0
       || strcmp (type, "NFKD") == 0) {
     return tok_fail (ld, VTP_TOKENIZER_ERROR_UNSUPPORTED,
@@ -343,7 +387,8 @@ tok_parse_normalizer (TokLd *ld, VtpTokenizer *tok, JsonNode *n, const char *pat
         "newer ones, so the ids would differ for newer characters)", path, type);
   } else {
     return tok_fail (ld, VTP_TOKENIZER_ERROR_UNSUPPORTED,
-        "%s.type is \"%s\", expected one of \"Sequence\", \"Prepend\", \"Replace\", \"BertNormalizer\"", path, type);
+        "%s.type is \"%s\", expected one of \"Sequence\", \"Prepend\", \"Replace\", \"BertNormalizer\", "
+        "\"Strip\", \"Precompiled\"", path, type);
   }
   g_array_append_val (tok->norm_ops, op);
   return TRUE;
