@@ -646,7 +646,10 @@ static void
 test_malformed_files (void)
 {
   g_autofree char *path = fixture_file ("small-legacy", "tokenizer.json");
+  /* a Unigram one: the scores read again from the text, the charsmap's trie */
+  g_autofree char *uni = fixture_file ("unigram-t5-small", "tokenizer.json");
   check_malformed_files (path, 7, 300, try_load);
+  check_malformed_files (uni, 7, 300, try_load);
 }
 
 /* Random bytes and random ids: errors for invalid UTF-8 / unknown ids,
