@@ -14,9 +14,11 @@
  *                  continuing_subword_prefix, max_input_chars_per_word),
  *                  Unigram ([piece, score] vocab, unk_id, byte_fallback)
  *   added_tokens   special / normalized / lstrip / rstrip / single_word
- *   normalizer     null, Prepend, Replace (String pattern), BertNormalizer,
- *                  Strip, Precompiled (SentencePiece's charsmap), Sequence
- *                  of those
+ *   normalizer     null, Prepend, Replace (String pattern, or a Regex of
+ *                  literal chars, quantifiers, \A \z ^ $ and |: what
+ *                  transformers' SentencePiece converters write),
+ *                  BertNormalizer, Strip, Precompiled (SentencePiece's
+ *                  charsmap), Sequence of those
  *   pre_tokenizer  null, Metaspace (prepend_scheme always/first/never,
  *                  split), BertPreTokenizer, ByteLevel (add_prefix_space,
  *                  use_regex; trim_offsets), WhitespaceSplit, Sequence of

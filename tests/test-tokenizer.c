@@ -548,8 +548,20 @@ test_errors (void)
       { "{\"type\":\"NFC\"}", "null", "null", "null", VTP_TOKENIZER_ERROR_UNSUPPORTED, "normalizer.type is \"NFC\": not supported" },
       { "{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Prepend\",\"prepend\":\"x\"},{\"type\":\"Lowercase\"}]}",
         "null", "null", "null", VTP_TOKENIZER_ERROR_UNSUPPORTED, "normalizer.normalizers[1].type is \"Lowercase\"" },
-      { "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\" +\"},\"content\":\"x\"}", "null", "null", "null",
-        VTP_TOKENIZER_ERROR_UNSUPPORTED, "normalizer.pattern is a Regex pattern" },
+      { "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\"\\\\s+\"},\"content\":\"x\"}", "null", "null", "null",
+        VTP_TOKENIZER_ERROR_UNSUPPORTED, "normalizer.pattern.Regex is \"\\s+\": vtp reads literal chars" },
+      { "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\"[ab]\"},\"content\":\"x\"}", "null", "null", "null",
+        VTP_TOKENIZER_ERROR_UNSUPPORTED, "normalizer.pattern.Regex is \"[ab]\"" },
+      { "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\"a|b*\"},\"content\":\"x\"}", "null", "null", "null",
+        VTP_TOKENIZER_ERROR_UNSUPPORTED, "normalizer.pattern.Regex is \"a|b*\"" },
+      { "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\"a+b*c\"},\"content\":\"x\"}", "null", "null", "null",
+        VTP_TOKENIZER_ERROR_UNSUPPORTED, "normalizer.pattern.Regex is \"a+b*c\"" },
+      { "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\" {2,}?\"},\"content\":\"x\"}", "null", "null", "null",
+        VTP_TOKENIZER_ERROR_UNSUPPORTED, "normalizer.pattern.Regex is \" {2,}?\"" },
+      { "null", "null", "null", "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\" +\"},\"content\":\"x\"}",
+        VTP_TOKENIZER_ERROR_UNSUPPORTED, "decoder.pattern is a Regex pattern" },
+      { "{\"type\":\"Strip\",\"strip_left\":1}", "null", "null", "null", VTP_TOKENIZER_ERROR_PARSE,
+        "normalizer.strip_left is 1, expected true or false" },
       { "{\"type\":\"Prepend\"}", "null", "null", "null", VTP_TOKENIZER_ERROR_PARSE,
         "normalizer.prepend is missing, expected a string" },
       { "null", "{\"type\":\"Whitespace\"}", "null", "null", VTP_TOKENIZER_ERROR_UNSUPPORTED,
@@ -772,6 +784,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/tokenizer/unigram/t5", "unigram-t5", test_small);
   g_test_add_data_func ("/tokenizer/unigram/t5-large", "unigram-t5-large", test_small);
   g_test_add_data_func ("/tokenizer/unigram/flan-t5", "unigram-flan-t5", test_small);
+  g_test_add_data_func ("/tokenizer/unigram/t5-hf4", "unigram-t5-hf4", test_small);
+  g_test_add_data_func ("/tokenizer/unigram/spm-regex", "unigram-spm-regex", test_small);
   g_test_add_data_func ("/tokenizer/unigram/bytes", "unigram-bytes", test_small);
   /* the bundled world LLM's tokenizer (tools/world/make_tokenizer_fixture.py) */
   g_test_add_data_func ("/tokenizer/small/world", "world", test_small);

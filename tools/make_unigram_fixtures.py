@@ -28,6 +28,13 @@ Metaspace decoder.
                      pieces; added special tokens) and written as the hub's
                      files are (Metaspace's legacy add_prefix_space, no
                      byte_fallback); the whole corpus
+  unigram-t5-hf4     vocab 700, laid out as transformers 4.2x converted T5
+                     (Salesforce/blip2-flan-t5-*'s era): Precompiled then
+                     Replace(Regex " {2,}", " "), Metaspace alone
+  unigram-spm-regex  the same pieces behind SentencePiece's own settings as
+                     transformers 5's SpmConverter writes them (Strip,
+                     Regex Replaces "\A +| +\z", " {2,}", "\A▁"), and
+                     line anchors ("^-+|!{2}$|a{2,3}")
   unigram-bytes      vocab 600 with SentencePiece's <0xXX> pieces,
                      byte_fallback (the ids spell out the normalized text),
                      Metaspace prepend_scheme first, "<s> $A"; 2,000 more
@@ -145,6 +152,20 @@ def hub_layout(spec):
     return spec
 
 
+def regex_layout(spec, normalizers_, pre_tokenizer, decoder):
+    """@spec with the normalizer, pre-tokenizer and decoder of another
+    converter (given as tokenizer.json objects)"""
+    spec = dict(spec)
+    spec["normalizer"] = {"type": "Sequence", "normalizers": [spec["normalizer"]] + normalizers_}
+    spec["pre_tokenizer"] = pre_tokenizer
+    spec["decoder"] = decoder
+    return spec
+
+
+def regex_replace(pattern, content):
+    return {"type": "Replace", "pattern": {"Regex": pattern}, "content": content}
+
+
 def byte_fallback_json(pieces, charsmap):
     """@pieces (with SentencePiece's <0xXX> pieces) as a byte_fallback
     Unigram, Metaspace prepend_scheme first, "<s> $A" with a <s> added at
@@ -183,6 +204,22 @@ def specs(train_texts):
     out["unigram-t5-large"] = (t5_tokenizer_json(pieces, charsmap, 0), False)
     pieces, charsmap = train_spm(mid[::-1], 1500)
     out["unigram-flan-t5"] = (hub_layout(t5_tokenizer_json(pieces, charsmap, 100)), True)
+    # T5 as transformers 4.2x converted it (Salesforce/blip2-flan-t5-*'s era):
+    # runs of spaces to one, Metaspace alone
+    legacy = {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": True}
+    pieces, charsmap = train_spm(mid[1::3], 700)
+    t5 = t5_tokenizer_json(pieces, charsmap, 0)
+    out["unigram-t5-hf4"] = (regex_layout(t5, [regex_replace(" {2,}", " ")], legacy, dict(legacy)), False)
+    # SentencePiece's own settings as transformers 5's SpmConverter writes
+    # them, a Strip and line anchors besides
+    spm_norm = [{"type": "Strip", "strip_left": False, "strip_right": True}, regex_replace("\\A +| +\\z", ""),
+                regex_replace(" {2,}", " "), {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"},
+                regex_replace("\\A\u2581", "\u2581\u2581"), regex_replace("^-+|!{2}$|a{2,3}", "~")]
+    meta_always = {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": False}
+    spm_decoder = {"type": "Sequence", "decoders": [
+        {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "}, {"type": "Fuse"},
+        {"type": "Strip", "content": " ", "start": 1, "stop": 0}]}
+    out["unigram-spm-regex"] = (regex_layout(t5, spm_norm, meta_always, spm_decoder), False)
     pieces, charsmap = train_spm(small[1::2], 600, byte_fallback=True)
     out["unigram-bytes"] = (byte_fallback_json(pieces, charsmap), False)
     return out, charsmap
@@ -193,7 +230,8 @@ PROBES = ["<pad>", "</s>", "<unk>", "a<unk>b", "x </s> y", "<extra_id_0>", "fill
           "ﬁne ﬂour", "Ｆｕｌｌｗｉｄｔｈ １２３", "ｶﾀｶﾅ ﾊﾟ", "e\u0301 a\u0308 n\u0303", "Å Å Å", "①②③ ⅻ ㎏",
           "x\u00a0y", "soft\u00adhyphen", "zero\u200bwidth\u200djoiner", "\ufeffbom", "a\u0301\u0302\u0303",
           "\u0915\u094d\u0937", "\U0001F44D\U0001F3FD \u2764\ufe0f", "\U0001F1EB\U0001F1F7", "\u1100\u1161\u11a8",
-          "ｅ\u0301", "Ａ\u0308", "ﬁ\u0301", "\r\u0301", "a\u200d", "\u0600a", "ﾞ", "…", "™", "½", "µ", "Ω", "Ǆ"]
+          "ｅ\u0301", "Ａ\u0308", "ﬁ\u0301", "\r\u0301", "a\u200d", "\u0600a", "ﾞ", "…", "™", "½", "µ", "Ω", "Ǆ",
+          "--- dashes\nend!!\n-x!!\n!!!", "aaaa aa aaa a", " \u2581lead", "\u2581\u2581x", "x  \n  y   ", "   "]
 
 
 def normalizer_strings(seed, n, charsmap):

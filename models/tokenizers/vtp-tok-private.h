@@ -3,6 +3,7 @@
  *
  *   added tokens   vtp-tok-added.c         cut out of the text first
  *   normalizer     vtp-tok-normalizers.c   Prepend, Replace, BertNormalizer, Strip
+ *                  vtp-tok-regex.c         the Regex patterns of Replace
  *                  vtp-tok-precompiled.c   Precompiled (SentencePiece's charsmap)
  *   pre_tokenizer  vtp-tok-pre-tokenizers.c Metaspace, BertPreTokenizer, ByteLevel,
  *                                          WhitespaceSplit
@@ -57,6 +58,15 @@ const char *tok_byte_char (guint8 b);
 gint tok_char_byte (gunichar c);
 
 /* ------------------------------------------------------------------------ */
+/* The regex subset of Replace patterns (vtp-tok-regex.c): NULL when
+ * @pattern is outside it */
+typedef struct _TokRegex TokRegex;
+TokRegex *tok_regex_new (const char *pattern);
+void tok_regex_free (TokRegex *re);
+/* The leftmost match at or after byte @from of @s[@n]: [*@start, *@end) */
+gboolean tok_regex_find (const TokRegex *re, const char *s, gsize n, gsize from, gsize *start, gsize *end);
+
+/* ------------------------------------------------------------------------ */
 /* Loading helpers (vtp-tok-json.c) */
 
 typedef struct {
@@ -88,8 +98,9 @@ double tok_json_number (const char *s, gsize n, gboolean *ok);
 gboolean tok_json_unigram_scores (const char *json, gsize len, double *scores, guint n);
 /* A component object and its "type" */
 gboolean tok_get_type (TokLd *ld, JsonNode *n, const char *path, JsonObject **obj, const char **type);
-/* A Replace pattern {"String": "..."} (Regex patterns are refused) */
-gboolean tok_get_pattern (TokLd *ld, JsonObject *o, const char *path, char **out);
+/* A Replace pattern {"String": "..."} (Regex patterns are refused unless
+ * @re, which then gets them compiled, NULL for a String) */
+gboolean tok_get_pattern (TokLd *ld, JsonObject *o, const char *path, char **out, TokRegex **re);
 /* Each element of @o[@member] (an array) given to @parse with its path */
 typedef gboolean (*TokParseEntry) (TokLd *ld, VtpTokenizer *tok, JsonNode *n, const char *path);
 gboolean tok_parse_sequence (TokLd *ld, VtpTokenizer *tok, JsonObject *o, const char *path, const char *member,
@@ -103,6 +114,7 @@ typedef enum { SCHEME_ALWAYS, SCHEME_FIRST, SCHEME_NEVER } TokPrependScheme;
 typedef enum { NORM_PREPEND, NORM_REPLACE, NORM_BERT, NORM_STRIP, NORM_PRECOMPILED } TokNormKind;
 typedef struct {
   TokNormKind kind;
+  TokRegex *re;           /* REPLACE with a Regex pattern (@a is its text) */
   char *a, *b;            /* PREPEND: the prefix; REPLACE: pattern, replacement;
                            * PRECOMPILED: the normalized strings (NUL-separated) */
   gsize a_len, b_len;
