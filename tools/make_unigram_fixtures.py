@@ -28,9 +28,10 @@ Metaspace decoder.
                      pieces; added special tokens) and written as the hub's
                      files are (Metaspace's legacy add_prefix_space, no
                      byte_fallback); the whole corpus
-  unigram-t5-hf4     vocab 700, laid out as transformers 4.2x converted T5
-                     (Salesforce/blip2-flan-t5-*'s era): Precompiled then
-                     Replace(Regex " {2,}", " "), Metaspace alone
+  unigram-t5-hf4     vocab 700, laid out as transformers 4.x's SpmConverter
+                     wrote T5 (from memory: no published file at hand):
+                     Precompiled then Replace(Regex " {2,}", " "),
+                     Metaspace alone
   unigram-spm-regex  the same pieces behind SentencePiece's own settings as
                      transformers 5's SpmConverter writes them (Strip,
                      Regex Replaces "\A +| +\z", " {2,}", "\A▁"), and
@@ -204,7 +205,7 @@ def specs(train_texts):
     out["unigram-t5-large"] = (t5_tokenizer_json(pieces, charsmap, 0), False)
     pieces, charsmap = train_spm(mid[::-1], 1500)
     out["unigram-flan-t5"] = (hub_layout(t5_tokenizer_json(pieces, charsmap, 100)), True)
-    # T5 as transformers 4.2x converted it (Salesforce/blip2-flan-t5-*'s era):
+    # T5 as transformers 4.x's SpmConverter wrote it (from memory):
     # runs of spaces to one, Metaspace alone
     legacy = {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": True}
     pieces, charsmap = train_spm(mid[1::3], 700)
