@@ -58,7 +58,8 @@ void vtp_model_features (const VtpModelParts *parts, VtpVisionFeatures *features
 gboolean vtp_model_image_config (VtpCheckpoint *c, const VtpModelParts *parts, VtpImageConfig *out, GError **error);
 
 /* The language model's tokenizer: the directory's tokenizer.json (Llama
- * BPE, GPT-2 / OPT byte-level BPE, WordPiece), or a GGUF's own vocabulary
+ * BPE, GPT-2 / OPT byte-level BPE, WordPiece, T5 / Flan-T5's Unigram with
+ * "$A </s>"), or a GGUF's own vocabulary
  * (tokenizer.ggml.* "llama", "gpt2" or "bert"), adding BOS / EOS as the
  * file says. */
 VtpTokenizer *vtp_model_tokenizer_new (VtpCheckpoint *c, GError **error);

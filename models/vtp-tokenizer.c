@@ -1,6 +1,6 @@
 /* vtp-tokenizer.c: HuggingFace `tokenizers`, id-exact, for the tokenizer.json
- * files of Llama (BPE with byte fallback), GPT-2 / OPT (byte-level BPE) and
- * BERT (WordPiece). The parts live in models/tokenizers/vtp-tok-*.c, one
+ * files of Llama (BPE with byte fallback), GPT-2 / OPT (byte-level BPE),
+ * BERT (WordPiece) and T5 (Unigram). The parts live in models/tokenizers/vtp-tok-*.c, one
  * file a role (vtp-tok-private.h lists them); this file runs them in the
  * order of tokenizers' TokenizerImpl::encode:
  *   1. added tokens that are not "normalized" are cut out of the raw text
@@ -59,6 +59,7 @@ vtp_tokenizer_free (VtpTokenizer *tok)
   g_hash_table_unref (tok->vocab_r);
   g_hash_table_unref (tok->vocab);
   g_free (tok->merges);
+  g_free (tok->scores);
   g_free (tok->unk_token);
   g_free (tok->prefix);
   g_free (tok->suffix);
@@ -131,6 +132,7 @@ scratch_init (TokScratch *sc)
   }
   sc->splits = g_array_new (FALSE, FALSE, sizeof (TokSplit));
   sc->splits2 = g_array_new (FALSE, FALSE, sizeof (TokSplit));
+  sc->nodes = g_array_new (FALSE, FALSE, tok_unigram_node_size ());
 }
 
 static void
@@ -145,6 +147,7 @@ scratch_clear (TokScratch *sc)
   }
   g_array_free (sc->splits, TRUE);
   g_array_free (sc->splits2, TRUE);
+  g_array_free (sc->nodes, TRUE);
 }
 
 /* The pre-tokenizer, then the model, on one piece of normalized text */
@@ -156,9 +159,12 @@ pretokenize_and_model (const VtpTokenizer *tok, TokScratch *sc, const char *s, g
   const char *text = tok_pre_tokenize (tok, sc, s, n, is_first, &words);
   for (guint k = 0; k < words->len; k++) {
     const TokWord *w = &g_array_index (words, TokWord, k);
-    gboolean ok = tok->model == MODEL_BPE
-        ? tok_bpe_word (tok, sc, text + w->start, w->end - w->start, out, error)
-        : tok_wordpiece_word (tok, sc, text + w->start, w->end - w->start, out, error);
+    gboolean ok;
+    switch (tok->model) {
+      case MODEL_BPE: ok = tok_bpe_word (tok, sc, text + w->start, w->end - w->start, out, error); break;
+      case MODEL_WORDPIECE: ok = tok_wordpiece_word (tok, sc, text + w->start, w->end - w->start, out, error); break;
+      default: ok = tok_unigram_word (tok, sc, text + w->start, w->end - w->start, out, error); break;
+    }
     if (!ok)
       return FALSE;
   }
@@ -352,6 +358,8 @@ vtp_tokenizer_get_model_type (VtpTokenizer *tok)
   g_return_val_if_fail (tok != NULL, NULL);
   if (tok->model == MODEL_WORDPIECE)
     return "WordPiece";
+  if (tok->model == MODEL_UNIGRAM)
+    return "Unigram";
   for (guint k = 0; k < tok->pre_ops->len; k++)
     if (g_array_index (tok->pre_ops, TokPreOp, k).kind == PRE_BYTE_LEVEL)
       return "ByteLevelBPE";

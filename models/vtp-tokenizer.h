@@ -1,8 +1,8 @@
 /* vtp-tokenizer.h: a byte-exact reimplementation of HuggingFace
  * `tokenizers` for the tokenizer.json files of the language models and
  * bridges vtp runs: Llama-style BPE (SentencePiece converted: "▁" word
- * boundaries, <0xXX> byte fallback), GPT-2 / OPT byte-level BPE and BERT
- * WordPiece. One type whatever the model inside; the parts are in
+ * boundaries, <0xXX> byte fallback), GPT-2 / OPT byte-level BPE, BERT
+ * WordPiece and T5 / Flan-T5's Unigram (SentencePiece). One type whatever the model inside; the parts are in
  * models/tokenizers/vtp-tok-*.c, one file a role (vtp-tok-private.h).
  *
  * Supported, honouring the file literally (anything else is refused with a
@@ -11,13 +11,18 @@
  *                  unk_token, fuse_unk, byte_fallback, ignore_merges,
  *                  continuing_subword_prefix, end_of_word_suffix;
  *                  dropout null or 0), WordPiece (vocab, unk_token,
- *                  continuing_subword_prefix, max_input_chars_per_word)
+ *                  continuing_subword_prefix, max_input_chars_per_word),
+ *                  Unigram ([piece, score] vocab, unk_id, byte_fallback)
  *   added_tokens   special / normalized / lstrip / rstrip / single_word
- *   normalizer     null, Prepend, Replace (String pattern), BertNormalizer,
- *                  Sequence of those
+ *   normalizer     null, Prepend, Replace (String pattern, or a Regex of
+ *                  literal chars, quantifiers, \A \z ^ $ and |: what
+ *                  transformers' SentencePiece converters write),
+ *                  BertNormalizer, Strip, Precompiled (SentencePiece's
+ *                  charsmap), Sequence of those
  *   pre_tokenizer  null, Metaspace (prepend_scheme always/first/never,
  *                  split), BertPreTokenizer, ByteLevel (add_prefix_space,
- *                  use_regex; trim_offsets), Sequence of those
+ *                  use_regex; trim_offsets), WhitespaceSplit, Sequence of
+ *                  those
  *   post_processor null, TemplateProcessing (the "single" template),
  *                  BertProcessing, RobertaProcessing, ByteLevel, Sequence
  *   decoder        null, Replace, ByteFallback, Fuse, Strip, Metaspace,
@@ -91,8 +96,8 @@ gint32 vtp_tokenizer_get_bos_id (VtpTokenizer *tok);
  * (BERT's [SEP]), -1 if none; for a template of one special token it is
  * the BOS. */
 gint32 vtp_tokenizer_get_eos_id (VtpTokenizer *tok);
-/* "BPE", "ByteLevelBPE" (BPE behind a ByteLevel pre-tokenizer) or
- * "WordPiece" */
+/* "BPE", "ByteLevelBPE" (BPE behind a ByteLevel pre-tokenizer),
+ * "WordPiece" or "Unigram" */
 const char *vtp_tokenizer_get_model_type (VtpTokenizer *tok);
 /* Whether @id's token is a special added token (what decode skips). */
 gboolean vtp_tokenizer_is_special (VtpTokenizer *tok, gint32 id);

@@ -161,22 +161,27 @@ test_small (gconstpointer data)
   g_assert_cmpuint (td.failed, ==, 0);
 }
 
-/* What the language-model elements get for a checkpoint folder whose
- * tokenizer.json is OPT's byte-level one: vtp_model_tokenizer_new on a
- * folder of blip2-tiny's config and weights with bytelevel-opt's
- * tokenizer.json, encoding as HF does (with </s> = 2 as BOS) */
+/* What the language-model elements get for a checkpoint folder holding a
+ * tokenizer.json: vtp_model_tokenizer_new on a folder of blip2-tiny's
+ * config and weights with a fixture's tokenizer.json, encoding as HF does */
+typedef struct {
+  const char *fixture, *model_type;
+  gint32 bos, eos;
+} ModelDirCase;
+
 static void
-test_bytelevel_model_dir (void)
+test_model_dir (gconstpointer data)
 {
+  const ModelDirCase *mc = data;
   static const char *const files[] = { "config.json", "model.safetensors.index.json", "model-00001-of-00002.safetensors",
     "model-00002-of-00002.safetensors" };
   g_autoptr (GError) error = NULL;
-  g_autofree char *tmp = g_dir_make_tmp ("vtp-bytelevel-XXXXXX", &error);
+  g_autofree char *tmp = g_dir_make_tmp ("vtp-tokdir-XXXXXX", &error);
   g_autofree char *src_dir = g_build_filename (VTP_SOURCE_DIR, "tests", "fixtures", "blip2-tiny", NULL);
-  g_autofree char *tok_src = fixture_file ("bytelevel-opt", "tokenizer.json");
+  g_autofree char *tok_src = fixture_file (mc->fixture, "tokenizer.json");
   g_autofree char *tok_dst = g_build_filename (tmp, "tokenizer.json", NULL);
-  g_autofree char *exp_path = fixture_file ("bytelevel-opt", "expected.jsonl");
-  g_autofree char *data = NULL;
+  g_autofree char *exp_path = fixture_file (mc->fixture, "expected.jsonl");
+  g_autofree char *data_ = NULL;
   g_autoptr (GPtrArray) rows = load_jsonl (exp_path);
   VtpCheckpoint *c;
   VtpTokenizer *tok;
@@ -189,14 +194,15 @@ test_bytelevel_model_dir (void)
     g_autofree char *abs = g_canonicalize_filename (src, NULL);
     g_assert_cmpint (symlink (abs, dst), ==, 0);
   }
-  g_assert_true (g_file_get_contents (tok_src, &data, &len, &error));
-  g_assert_true (g_file_set_contents (tok_dst, data, len, &error));
+  g_assert_true (g_file_get_contents (tok_src, &data_, &len, &error));
+  g_assert_true (g_file_set_contents (tok_dst, data_, len, &error));
   c = vtp_checkpoint_open (tmp, &error);
   g_assert_no_error (error);
   tok = vtp_model_tokenizer_new (c, &error);
   g_assert_no_error (error);
-  g_assert_cmpstr (vtp_tokenizer_get_model_type (tok), ==, "ByteLevelBPE");
-  g_assert_cmpint (vtp_tokenizer_get_bos_id (tok), ==, 2);
+  g_assert_cmpstr (vtp_tokenizer_get_model_type (tok), ==, mc->model_type);
+  g_assert_cmpint (vtp_tokenizer_get_bos_id (tok), ==, mc->bos);
+  g_assert_cmpint (vtp_tokenizer_get_eos_id (tok), ==, mc->eos);
   for (guint i = 0; i < MIN (rows->len, 300); i++) {
     JsonObject *r = json_node_get_object (rows->pdata[i]);
     g_autoptr (GArray) want = json_ids (r, "ids");
@@ -211,6 +217,54 @@ test_bytelevel_model_dir (void)
   }
   g_unlink (tok_dst);
   g_rmdir (tmp);
+}
+
+/* T5's tokenizer (flan-t5's layout): </s> appended, no BOS, the sentinels
+ * special, <pad> / </s> / <unk> at 0 / 1 / 2 */
+static void
+test_unigram_api (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = fixture_file ("unigram-flan-t5", "tokenizer.json");
+  g_autoptr (VtpTokenizer) tok = vtp_tokenizer_new_from_file (path, &error);
+  g_autoptr (GArray) ids = NULL;
+  gint32 x0, x99;
+  char *s;
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (vtp_tokenizer_get_model_type (tok), ==, "Unigram");
+  g_assert_cmpint (vtp_tokenizer_token_to_id (tok, "<pad>"), ==, 0);
+  g_assert_cmpint (vtp_tokenizer_token_to_id (tok, "</s>"), ==, 1);
+  g_assert_cmpint (vtp_tokenizer_token_to_id (tok, "<unk>"), ==, 2);
+  g_assert_cmpint (vtp_tokenizer_get_bos_id (tok), ==, -1);
+  g_assert_cmpint (vtp_tokenizer_get_eos_id (tok), ==, 1);
+  x0 = vtp_tokenizer_token_to_id (tok, "<extra_id_0>");
+  x99 = vtp_tokenizer_token_to_id (tok, "<extra_id_99>");
+  /* the sentinels close the vocabulary, <extra_id_99> first */
+  g_assert_cmpint (x99, >, 1000);
+  g_assert_cmpint (x0, ==, x99 + 99);
+  g_assert_cmpuint (vtp_tokenizer_get_vocab_size (tok), ==, (gsize) x0 + 1);
+  g_assert_true (vtp_tokenizer_is_special (tok, x0));
+  g_assert_true (vtp_tokenizer_is_special (tok, 1));
+
+  ids = vtp_tokenizer_encode (tok, "", TRUE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ids->len, ==, 1);
+  g_assert_cmpint (g_array_index (ids, gint32, 0), ==, 1);
+  g_clear_pointer (&ids, g_array_unref);
+  ids = vtp_tokenizer_encode (tok, "a <extra_id_0> b", TRUE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_array_index (ids, gint32, ids->len - 1), ==, 1);
+  {
+    guint n_x0 = 0;
+    for (guint i = 0; i < ids->len; i++)
+      n_x0 += g_array_index (ids, gint32, i) == x0;
+    g_assert_cmpuint (n_x0, ==, 1);
+  }
+  s = vtp_tokenizer_decode (tok, (const gint32 *) ids->data, ids->len, TRUE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (s, ==, "a b");
+  g_free (s);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -447,8 +501,22 @@ test_errors (void)
       "version is \"2.0\", expected \"1.0\"");
   expect_load_error ("{\"truncation\":{\"max_length\":4,\"stride\":1},\"model\":" MINI_MODEL "}",
       VTP_TOKENIZER_ERROR_UNSUPPORTED, "truncation.stride is 1");
-  expect_load_error ("{\"model\":{\"type\":\"Unigram\",\"vocab\":[]}}", VTP_TOKENIZER_ERROR_UNSUPPORTED,
-      "model.type is \"Unigram\", expected \"BPE\" or \"WordPiece\"");
+  expect_load_error ("{\"model\":{\"type\":\"WordLevel\",\"vocab\":{}}}", VTP_TOKENIZER_ERROR_UNSUPPORTED,
+      "model.type is \"WordLevel\", expected \"BPE\", \"WordPiece\" or \"Unigram\"");
+  expect_load_error ("{\"model\":{\"type\":\"Unigram\",\"vocab\":{}}}", VTP_TOKENIZER_ERROR_PARSE,
+      "model.vocab is an object, expected an array of [\"piece\", score] pairs");
+  expect_load_error ("{\"model\":{\"type\":\"Unigram\",\"vocab\":[[\"a\",-1.5],[\"b\"]]}}", VTP_TOKENIZER_ERROR_PARSE,
+      "model.vocab[1] is an array, expected a pair [\"piece\", score]");
+  expect_load_error ("{\"model\":{\"type\":\"Unigram\",\"vocab\":[[\"a\",\"x\"]]}}", VTP_TOKENIZER_ERROR_PARSE,
+      "model.vocab[0] is an array, expected a pair [\"piece\", score]");
+  expect_load_error ("{\"model\":{\"type\":\"Unigram\",\"unk_id\":1,\"vocab\":[[\"a\",0.0]]}}",
+      VTP_TOKENIZER_ERROR_PARSE, "model.unk_id is 1, outside model.vocab (1 pieces)");
+  expect_load_error ("{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"AAAAAAA=\"},"
+      "\"model\":" MINI_MODEL "}", VTP_TOKENIZER_ERROR_PARSE, "normalizer.precompiled_charsmap: the trie size is 0 bytes");
+  expect_load_error ("{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"CAAAAAAA\"},"
+      "\"model\":" MINI_MODEL "}", VTP_TOKENIZER_ERROR_PARSE, "within the 2 bytes that follow");
+  expect_load_error ("{\"normalizer\":{\"type\":\"Precompiled\"},\"model\":" MINI_MODEL "}",
+      VTP_TOKENIZER_ERROR_PARSE, "normalizer.precompiled_charsmap is missing, expected a string");
   expect_load_error ("{\"model\":{\"type\":\"BPE\",\"merges\":[]}}", VTP_TOKENIZER_ERROR_PARSE,
       "model.vocab is missing, expected an object");
   expect_load_error ("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0}}}", VTP_TOKENIZER_ERROR_PARSE,
@@ -480,8 +548,20 @@ test_errors (void)
       { "{\"type\":\"NFC\"}", "null", "null", "null", VTP_TOKENIZER_ERROR_UNSUPPORTED, "normalizer.type is \"NFC\": not supported" },
       { "{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Prepend\",\"prepend\":\"x\"},{\"type\":\"Lowercase\"}]}",
         "null", "null", "null", VTP_TOKENIZER_ERROR_UNSUPPORTED, "normalizer.normalizers[1].type is \"Lowercase\"" },
-      { "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\" +\"},\"content\":\"x\"}", "null", "null", "null",
-        VTP_TOKENIZER_ERROR_UNSUPPORTED, "normalizer.pattern is a Regex pattern" },
+      { "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\"\\\\s+\"},\"content\":\"x\"}", "null", "null", "null",
+        VTP_TOKENIZER_ERROR_UNSUPPORTED, "normalizer.pattern.Regex is \"\\s+\": vtp reads literal chars" },
+      { "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\"[ab]\"},\"content\":\"x\"}", "null", "null", "null",
+        VTP_TOKENIZER_ERROR_UNSUPPORTED, "normalizer.pattern.Regex is \"[ab]\"" },
+      { "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\"a|b*\"},\"content\":\"x\"}", "null", "null", "null",
+        VTP_TOKENIZER_ERROR_UNSUPPORTED, "normalizer.pattern.Regex is \"a|b*\"" },
+      { "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\"a+b*c\"},\"content\":\"x\"}", "null", "null", "null",
+        VTP_TOKENIZER_ERROR_UNSUPPORTED, "normalizer.pattern.Regex is \"a+b*c\"" },
+      { "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\" {2,}?\"},\"content\":\"x\"}", "null", "null", "null",
+        VTP_TOKENIZER_ERROR_UNSUPPORTED, "normalizer.pattern.Regex is \" {2,}?\"" },
+      { "null", "null", "null", "{\"type\":\"Replace\",\"pattern\":{\"Regex\":\" +\"},\"content\":\"x\"}",
+        VTP_TOKENIZER_ERROR_UNSUPPORTED, "decoder.pattern is a Regex pattern" },
+      { "{\"type\":\"Strip\",\"strip_left\":1}", "null", "null", "null", VTP_TOKENIZER_ERROR_PARSE,
+        "normalizer.strip_left is 1, expected true or false" },
       { "{\"type\":\"Prepend\"}", "null", "null", "null", VTP_TOKENIZER_ERROR_PARSE,
         "normalizer.prepend is missing, expected a string" },
       { "null", "{\"type\":\"Whitespace\"}", "null", "null", VTP_TOKENIZER_ERROR_UNSUPPORTED,
@@ -578,7 +658,10 @@ static void
 test_malformed_files (void)
 {
   g_autofree char *path = fixture_file ("small-legacy", "tokenizer.json");
+  /* a Unigram one: the scores read again from the text, the charsmap's trie */
+  g_autofree char *uni = fixture_file ("unigram-t5-small", "tokenizer.json");
   check_malformed_files (path, 7, 300, try_load);
+  check_malformed_files (uni, 7, 300, try_load);
 }
 
 /* Random bytes and random ids: errors for invalid UTF-8 / unknown ids,
@@ -587,7 +670,8 @@ static void
 test_random_input (void)
 {
   static const char *const names[] = { "small-legacy", "small-metaspace", "small-variants", "bytelevel-gpt2",
-    "bytelevel-roberta", "bytelevel-opt", "bytelevel-noregex" };
+    "bytelevel-roberta", "bytelevel-opt", "bytelevel-noregex", "unigram-t5-small", "unigram-flan-t5",
+    "unigram-bytes" };
   GRand *rng = g_rand_new_with_seed (7);
 
   for (guint t = 0; t < G_N_ELEMENTS (names); t++) {
@@ -674,6 +758,22 @@ test_timing (void)
   g_print ("# timing (%s): load %.1f ms; encode %" G_GSIZE_FORMAT " bytes -> %u tokens in %.3f ms (best of %u) = %.1f MB/s\n",
       path == llama ? "llama2" : "small-legacy", load_ms, text->len, n_tokens, best, reps,
       text->len / (best / 1000.0) / 1e6);
+  /* the same text through a T5 layout (Precompiled, Unigram's Viterbi) */
+  {
+    g_autofree char *t5 = fixture_file ("unigram-flan-t5", "tokenizer.json");
+    g_autoptr (VtpTokenizer) ut = vtp_tokenizer_new_from_file (t5, &error);
+    double ubest = 1e9;
+    g_assert_no_error (error);
+    for (guint r = 0; r < 20; r++) {
+      gint64 a = g_get_monotonic_time ();
+      g_autoptr (GArray) ids = vtp_tokenizer_encode (ut, text->str, TRUE, &error);
+      g_assert_no_error (error);
+      n_tokens = ids->len;
+      ubest = MIN (ubest, (g_get_monotonic_time () - a) / 1000.0);
+    }
+    g_print ("# timing (unigram-flan-t5): encode %" G_GSIZE_FORMAT " bytes -> %u tokens in %.3f ms = %.1f MB/s\n",
+        text->len, n_tokens, ubest, text->len / (ubest / 1000.0) / 1e6);
+  }
   g_string_free (text, TRUE);
 }
 
@@ -688,7 +788,21 @@ main (int argc, char **argv)
   g_test_add_data_func ("/tokenizer/bytelevel/roberta", "bytelevel-roberta", test_small);
   g_test_add_data_func ("/tokenizer/bytelevel/opt", "bytelevel-opt", test_small);
   g_test_add_data_func ("/tokenizer/bytelevel/noregex", "bytelevel-noregex", test_small);
-  g_test_add_func ("/tokenizer/bytelevel/model-dir", test_bytelevel_model_dir);
+  {
+    static const ModelDirCase opt = { "bytelevel-opt", "ByteLevelBPE", 2, -1 };
+    static const ModelDirCase t5 = { "unigram-flan-t5", "Unigram", -1, 1 };
+    g_test_add_data_func ("/tokenizer/bytelevel/model-dir", &opt, test_model_dir);
+    g_test_add_data_func ("/tokenizer/unigram/model-dir", &t5, test_model_dir);
+  }
+  g_test_add_func ("/tokenizer/unigram/api", test_unigram_api);
+  /* Unigram tokenizers in T5's layout (tools/make_unigram_fixtures.py) */
+  g_test_add_data_func ("/tokenizer/unigram/t5-small", "unigram-t5-small", test_small);
+  g_test_add_data_func ("/tokenizer/unigram/t5", "unigram-t5", test_small);
+  g_test_add_data_func ("/tokenizer/unigram/t5-large", "unigram-t5-large", test_small);
+  g_test_add_data_func ("/tokenizer/unigram/flan-t5", "unigram-flan-t5", test_small);
+  g_test_add_data_func ("/tokenizer/unigram/t5-hf4", "unigram-t5-hf4", test_small);
+  g_test_add_data_func ("/tokenizer/unigram/spm-regex", "unigram-spm-regex", test_small);
+  g_test_add_data_func ("/tokenizer/unigram/bytes", "unigram-bytes", test_small);
   /* the bundled world LLM's tokenizer (tools/world/make_tokenizer_fixture.py) */
   g_test_add_data_func ("/tokenizer/small/world", "world", test_small);
   g_test_add_func ("/tokenizer/llama2/corpus", test_llama2_corpus);

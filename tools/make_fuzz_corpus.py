@@ -162,6 +162,7 @@ def make_json():
     for src, name in (("tests/fixtures/tokenizer/small-legacy/tokenizer.json", "small-legacy.json"),
                       ("tests/fixtures/tokenizer/small-metaspace/tokenizer.json", "small-metaspace.json"),
                       ("tests/fixtures/tokenizer/small-variants/tokenizer.json", "small-variants.json"),
+                      ("tests/fixtures/tokenizer/unigram-t5-small/tokenizer.json", "unigram-t5-small.json"),
                       ("tests/fixtures/llava-tiny-a/tokenizer.json", "llava-tiny-a.json")):
         copy("tokenizer-json", src, name)
     for d in ("llava-tiny-a", "llava-tiny-b", "blip2-tiny", "instructblip-tiny"):

@@ -282,7 +282,7 @@ tok_parse_decoder (TokLd *ld, VtpTokenizer *tok, JsonNode *n, const char *path)
   else if (strcmp (type, "Replace") == 0) {
     const char *content;
     op.kind = DEC_REPLACE;
-    if (!tok_get_str (ld, o, path, "content", NULL, FALSE, &content) || !tok_get_pattern (ld, o, path, &op.a))
+    if (!tok_get_str (ld, o, path, "content", NULL, FALSE, &content) || !tok_get_pattern (ld, o, path, &op.a, NULL))
       return FALSE;
     op.b = g_strdup (content);
   } else if (strcmp (type, "ByteFallback") == 0) {

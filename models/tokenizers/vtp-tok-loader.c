@@ -1,16 +1,16 @@
 /* vtp-tok-loader.c: a tokenizer.json into a VtpTokenizer, one field at a
  * time, each to the file of its role: model (vtp-tok-bpe.c,
- * vtp-tok-wordpiece.c), normalizer, pre_tokenizer, post_processor, decoder,
+ * vtp-tok-wordpiece.c, vtp-tok-unigram.c), normalizer, pre_tokenizer, post_processor, decoder,
  * added_tokens; truncation and padding here. Anything vtp does not
  * implement is refused with an UNSUPPORTED error that names the field. */
 #include "vtp-tok-private.h"
 #include "vtp-json.h"
 #include <string.h>
 
-static const char *const model_names[] = { "BPE", "WordPiece" };
+static const char *const model_names[] = { "BPE", "WordPiece", "Unigram" };
 
 /* "model": its type (absent: BPE when it has merges, as tokenizers'
- * untagged reading tries BPE first) */
+ * untagged reading tries BPE first; Unigram when "vocab" is an array) */
 static gboolean
 parse_model (TokLd *ld, VtpTokenizer *tok, JsonNode *n, gint want)
 {
@@ -22,7 +22,10 @@ parse_model (TokLd *ld, VtpTokenizer *tok, JsonNode *n, gint want)
   o = json_node_get_object (n);
   if (!tok_get_str (ld, o, "model", "type", NULL, TRUE, &type))
     return FALSE;
-  if (!type && json_object_has_member (o, "merges"))
+  if (!type && json_object_get_member (o, "vocab") && JSON_NODE_HOLDS_ARRAY (json_object_get_member (o, "vocab"))
+      && !json_object_has_member (o, "merges"))
+    type = "Unigram";
+  else if (!type && json_object_has_member (o, "merges"))
     type = want == MODEL_WORDPIECE ? NULL : "BPE";
   else if (!type)
     type = want == MODEL_BPE ? "BPE" : "WordPiece";
@@ -40,8 +43,12 @@ parse_model (TokLd *ld, VtpTokenizer *tok, JsonNode *n, gint want)
     tok->model = MODEL_WORDPIECE;
     return tok_parse_wordpiece (ld, tok, o);
   }
-  return tok_fail (ld, VTP_TOKENIZER_ERROR_UNSUPPORTED, "model.type is \"%s\", expected \"BPE\" or \"WordPiece\"",
-      type);
+  if (strcmp (type, "Unigram") == 0) {
+    tok->model = MODEL_UNIGRAM;
+    return tok_parse_unigram (ld, tok, o);
+  }
+  return tok_fail (ld, VTP_TOKENIZER_ERROR_UNSUPPORTED, "model.type is \"%s\", expected \"BPE\", \"WordPiece\" "
+      "or \"Unigram\"", type);
 }
 
 static gboolean
@@ -165,7 +172,7 @@ parse_top (TokLd *ld, VtpTokenizer *tok, JsonObject *top, gint want)
 VtpTokenizer *
 tok_load_json (const char *json, gssize len, const char *name, GQuark domain, gint want, GError **error)
 {
-  TokLd ld = { name ? name : "tokenizer.json", error, domain };
+  TokLd ld = { name ? name : "tokenizer.json", error, domain, json, 0 };
   JsonParser *parser;
   GError *perr = NULL;
   JsonNode *root;
@@ -173,6 +180,7 @@ tok_load_json (const char *json, gssize len, const char *name, GQuark domain, gi
   gboolean ok;
 
   g_return_val_if_fail (json != NULL, NULL);
+  ld.json_len = len < 0 ? strlen (json) : (gsize) len;
   parser = json_parser_new_immutable ();
   if (!vtp_json_parser_load (parser, json, len, &perr)) {
     tok_fail (&ld, VTP_TOKENIZER_ERROR_PARSE, "not valid JSON: %s", perr->message);

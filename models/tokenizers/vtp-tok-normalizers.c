@@ -1,5 +1,6 @@
 /* vtp-tok-normalizers.c: the normalizers (Prepend, Replace with a String
- * pattern, BertNormalizer, and Sequences of them). Each keeps, per byte of
+ * or Regex pattern (vtp-tok-regex.c), BertNormalizer, Strip, Precompiled (its lookup in
+ * vtp-tok-precompiled.c), and Sequences of them). Each keeps, per byte of
  * its output, the original offset of the char that byte comes from, as
  * tokenizers' NormalizedString alignments do: Metaspace's prepend_scheme
  * "first" asks whether a piece starts at offset 0 of the original text. */
@@ -12,6 +13,8 @@ tok_norm_op_clear (gpointer p)
   TokNormOp *op = p;
   g_free (op->a);
   g_free (op->b);
+  g_free (op->trie);
+  tok_regex_free (op->re);
 }
 
 void
@@ -68,36 +71,72 @@ apply_prepend (const TokNormOp *op, TokNorm *nm)
     g_array_index (nm->align, gsize, i) = a0;
 }
 
-/* Replace (literal): leftmost non-overlapping matches; the new chars align
- * to the last replaced char, as NormalizedString::replace does */
+/* The next match of Replace's pattern at or after @from */
+static gboolean
+replace_find (const TokNormOp *op, const char *s, gsize n, gsize from, gsize *start, gsize *end)
+{
+  if (op->re)
+    return tok_regex_find (op->re, s, n, from, start, end);
+  for (gsize i = from; i + op->a_len <= n; i++)
+    if (memcmp (s + i, op->a, op->a_len) == 0) {
+      *start = i;
+      *end = i + op->a_len;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+/* Replace (a string or a regex): leftmost non-overlapping matches; the new
+ * chars align to the last replaced char, as NormalizedString::replace does */
 static void
 apply_replace (const TokNormOp *op, TokNorm *nm)
 {
   const char *s = nm->s->str;
-  gsize n = nm->s->len, i = 0, last = 0;
+  gsize n = nm->s->len, last = 0, ms, me;
   GString *out = NULL;
   GArray *al = NULL;
-  while (i + op->a_len <= n) {
-    if (memcmp (s + i, op->a, op->a_len) != 0) {
-      i++;
-      continue;
-    }
+  while (replace_find (op, s, n, last, &ms, &me) && me > ms) {
     if (!out) {
       out = g_string_sized_new (n + 16);
       al = g_array_sized_new (FALSE, FALSE, sizeof (gsize), n + 16);
     }
-    gsize a = g_array_index (nm->align, gsize, i + op->a_len - 1);
-    g_string_append_len (out, s + last, i - last);
-    g_array_append_vals (al, &g_array_index (nm->align, gsize, last), i - last);
+    gsize a = g_array_index (nm->align, gsize, me - 1);
+    g_string_append_len (out, s + last, ms - last);
+    g_array_append_vals (al, &g_array_index (nm->align, gsize, last), ms - last);
     append_aligned (out, al, op->b, op->b_len, a);
-    i += op->a_len;
-    last = i;
+    last = me;
   }
   if (out) {
     g_string_append_len (out, s + last, n - last);
     g_array_append_vals (al, &g_array_index (nm->align, gsize, last), n - last);
     norm_replace_with (nm, out, al);
   }
+}
+
+/* Strip: whitespace (Rust's char::is_whitespace) off either end */
+static void
+apply_strip (const TokNormOp *op, TokNorm *nm)
+{
+  const char *s = nm->s->str;
+  gsize start = 0, end = nm->s->len;
+  while (op->left && start < end) {
+    gsize l = tok_utf8_char_len ((guchar) s[start]);
+    if (!tok_is_white_space (g_utf8_get_char (s + start)))
+      break;
+    start += l;
+  }
+  while (op->right && end > start) {
+    const char *p = g_utf8_prev_char (s + end);
+    if (!tok_is_white_space (g_utf8_get_char (p)))
+      break;
+    end = p - s;
+  }
+  if (start == 0 && end == nm->s->len)
+    return;
+  g_string_truncate (nm->s, end);
+  g_string_erase (nm->s, 0, start);
+  g_array_set_size (nm->align, end);
+  g_array_remove_range (nm->align, 0, start);
 }
 
 /* Whether every byte of @s is in [@lo, @hi] */
@@ -239,6 +278,12 @@ tok_normalize (const VtpTokenizer *tok, TokNorm *nm)
       case NORM_REPLACE:
         apply_replace (op, nm);
         break;
+      case NORM_STRIP:
+        apply_strip (op, nm);
+        break;
+      case NORM_PRECOMPILED:
+        tok_apply_precompiled (op, nm);
+        break;
       case NORM_BERT:
         if (op->clean_text || op->chinese)
           bert_clean (op, nm);
@@ -265,22 +310,29 @@ tok_normalize_string (const VtpTokenizer *tok, const char *s, gsize n)
 /* Loading */
 
 gboolean
-tok_get_pattern (TokLd *ld, JsonObject *o, const char *path, char **out)
+tok_get_pattern (TokLd *ld, JsonObject *o, const char *path, char **out, TokRegex **re)
 {
   JsonNode *n = json_object_get_member (o, "pattern");
   char *p = g_strdup_printf ("%s.pattern", path);
   gboolean r = FALSE;
+  if (re)
+    *re = NULL;
   if (!n || !JSON_NODE_HOLDS_OBJECT (n)) {
-    tok_fail_type (ld, p, n, "an object {\"String\": ...}");
+    tok_fail_type (ld, p, n, re ? "an object {\"String\": ...} or {\"Regex\": ...}" : "an object {\"String\": ...}");
   } else {
     JsonObject *po = json_node_get_object (n);
-    JsonNode *s = json_object_get_member (po, "String");
-    if (json_object_has_member (po, "Regex")) {
+    gboolean is_re = json_object_has_member (po, "Regex");
+    JsonNode *s = json_object_get_member (po, is_re ? "Regex" : "String");
+    if (is_re && !re) {
       tok_fail (ld, VTP_TOKENIZER_ERROR_UNSUPPORTED, "%s is a Regex pattern; only String patterns are supported", p);
     } else if (!tok_is_string (s) || json_object_get_size (po) != 1) {
-      tok_fail_type (ld, p, n, "{\"String\": \"...\"}");
+      tok_fail_type (ld, p, n, is_re ? "{\"Regex\": \"...\"}" : "{\"String\": \"...\"}");
     } else if (!*json_node_get_string (s)) {
-      tok_fail (ld, VTP_TOKENIZER_ERROR_UNSUPPORTED, "%s.String is \"\", an empty pattern is not supported", p);
+      tok_fail (ld, VTP_TOKENIZER_ERROR_UNSUPPORTED, "%s.%s is \"\", an empty pattern is not supported", p,
+          is_re ? "Regex" : "String");
+    } else if (is_re && !(*re = tok_regex_new (json_node_get_string (s)))) {
+      tok_fail (ld, VTP_TOKENIZER_ERROR_UNSUPPORTED, "%s.Regex is \"%s\": vtp reads literal chars with quantifiers, "
+          "\\A, \\z, ^, $ and | (no classes, groups or patterns that match nothing)", p, json_node_get_string (s));
     } else {
       *out = g_strdup (json_node_get_string (s));
       r = TRUE;
@@ -328,7 +380,8 @@ tok_parse_normalizer (TokLd *ld, VtpTokenizer *tok, JsonNode *n, const char *pat
   } else if (strcmp (type, "Replace") == 0) {
     const char *content;
     op.kind = NORM_REPLACE;
-    if (!tok_get_str (ld, o, path, "content", NULL, FALSE, &content) || !tok_get_pattern (ld, o, path, &op.a))
+    if (!tok_get_str (ld, o, path, "content", NULL, FALSE, &content)
+        || !tok_get_pattern (ld, o, path, &op.a, &op.re))
       return FALSE;
     op.b = g_strdup (content);
     op.a_len = strlen (op.a);
@@ -336,6 +389,16 @@ tok_parse_normalizer (TokLd *ld, VtpTokenizer *tok, JsonNode *n, const char *pat
   } else if (strcmp (type, "BertNormalizer") == 0) {
     if (!parse_bert (ld, &op, o, path))
       return FALSE;
+  } else if (strcmp (type, "Strip") == 0) {
+    op.kind = NORM_STRIP;
+    if (!tok_get_bool (ld, o, path, "strip_left", FALSE, &op.left)
+        || !tok_get_bool (ld, o, path, "strip_right", FALSE, &op.right))
+      return FALSE;
+  } else if (strcmp (type, "Precompiled") == 0) {
+    if (!tok_parse_precompiled (ld, &op, o, path)) {
+      tok_norm_op_clear (&op);
+      return FALSE;
+    }
   } else if (strcmp (type, "NFC") == 0 || strcmp (type, "NFKC") == 0 || strcmp (type, "NFD") == 0
       || strcmp (type, "NFKD") == 0) {
     return tok_fail (ld, VTP_TOKENIZER_ERROR_UNSUPPORTED,
@@ -343,7 +406,8 @@ tok_parse_normalizer (TokLd *ld, VtpTokenizer *tok, JsonNode *n, const char *pat
         "newer ones, so the ids would differ for newer characters)", path, type);
   } else {
     return tok_fail (ld, VTP_TOKENIZER_ERROR_UNSUPPORTED,
-        "%s.type is \"%s\", expected one of \"Sequence\", \"Prepend\", \"Replace\", \"BertNormalizer\"", path, type);
+        "%s.type is \"%s\", expected one of \"Sequence\", \"Prepend\", \"Replace\", \"BertNormalizer\", "
+        "\"Strip\", \"Precompiled\"", path, type);
   }
   g_array_append_val (tok->norm_ops, op);
   return TRUE;

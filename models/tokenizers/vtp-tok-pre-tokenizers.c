@@ -6,6 +6,7 @@
  *   ByteLevel         GPT-2's: a space prepended (add_prefix_space), split
  *                     by GPT-2's regex (use_regex), every byte written as
  *                     its bytes_to_unicode character
+ *   WhitespaceSplit   split at whitespace (dropped): T5's, before Metaspace
  *   Sequence          each in turn, on each word of the one before.
  * Words are spans of a stage buffer (TokScratch.buf / .words): stage r's
  * words are the input of stage 1 - r; the first stage reads the piece in
@@ -67,6 +68,25 @@ bert (const char *s, gsize n, gboolean is_first, GString *out, GArray *words)
       word_add (words, base + word, base + i, is_first && word == 0);
       if (!ws)
         word_add (words, base + i, base + i + l, is_first && i == 0);
+      word = i + l;
+    }
+    i += l;
+  }
+  word_add (words, base + word, base + n, is_first && word == 0);
+}
+
+/* WhitespaceSplit on one word: the runs between whitespace chars (Rust's
+ * char::is_whitespace) */
+static void
+whitespace_split (const char *s, gsize n, gboolean is_first, GString *out, GArray *words)
+{
+  gsize base = out->len, word = 0;
+  g_string_append_len (out, s, n);
+  for (gsize i = 0; i < n;) {
+    gsize l = tok_utf8_char_len ((guchar) s[i]);
+    gunichar c = l == 1 ? (guchar) s[i] : g_utf8_get_char (s + i);
+    if (tok_is_white_space (c)) {
+      word_add (words, base + word, base + i, is_first && word == 0);
       word = i + l;
     }
     i += l;
@@ -189,6 +209,7 @@ tok_pre_tokenize (const VtpTokenizer *tok, TokScratch *sc, const char *s, gsize 
         case PRE_METASPACE: metaspace (op, ws, wn, wd->first, out, wout); break;
         case PRE_BERT: bert (ws, wn, wd->first, out, wout); break;
         case PRE_BYTE_LEVEL: byte_level (op, ws, wn, wd->first, out, wout); break;
+        case PRE_WHITESPACE_SPLIT: whitespace_split (ws, wn, wd->first, out, wout); break;
       }
     }
     r = 1 - r;
@@ -255,6 +276,8 @@ tok_parse_pre_tokenizer (TokLd *ld, VtpTokenizer *tok, JsonNode *n, const char *
     op.rep[op.rep_len] = 0;
   } else if (strcmp (type, "BertPreTokenizer") == 0) {
     op.kind = PRE_BERT;
+  } else if (strcmp (type, "WhitespaceSplit") == 0) {
+    op.kind = PRE_WHITESPACE_SPLIT;
   } else if (strcmp (type, "ByteLevel") == 0) {
     gboolean trim_offsets;
     op.kind = PRE_BYTE_LEVEL;
@@ -265,7 +288,7 @@ tok_parse_pre_tokenizer (TokLd *ld, VtpTokenizer *tok, JsonNode *n, const char *
       return FALSE;
   } else {
     return tok_fail (ld, VTP_TOKENIZER_ERROR_UNSUPPORTED, "%s.type is \"%s\", expected one of \"Metaspace\", "
-        "\"BertPreTokenizer\", \"ByteLevel\", \"Sequence\" (or a null pre_tokenizer)", path, type);
+        "\"BertPreTokenizer\", \"ByteLevel\", \"WhitespaceSplit\", \"Sequence\" (or a null pre_tokenizer)", path, type);
   }
   g_array_append_val (tok->pre_ops, op);
   return TRUE;

@@ -2,11 +2,15 @@
  * `tokenizers` shapes a tokenizer.json:
  *
  *   added tokens   vtp-tok-added.c         cut out of the text first
- *   normalizer     vtp-tok-normalizers.c   Prepend, Replace, BertNormalizer
- *   pre_tokenizer  vtp-tok-pre-tokenizers.c Metaspace, BertPreTokenizer, ByteLevel
+ *   normalizer     vtp-tok-normalizers.c   Prepend, Replace, BertNormalizer, Strip
+ *                  vtp-tok-regex.c         the Regex patterns of Replace
+ *                  vtp-tok-precompiled.c   Precompiled (SentencePiece's charsmap)
+ *   pre_tokenizer  vtp-tok-pre-tokenizers.c Metaspace, BertPreTokenizer, ByteLevel,
+ *                                          WhitespaceSplit
  *   model          vtp-tok-bpe.c           BPE (byte fallback; byte-level when
  *                                          the pre-tokenizer is ByteLevel)
  *                  vtp-tok-wordpiece.c     WordPiece
+ *                  vtp-tok-unigram.c       Unigram (T5's SentencePiece model)
  *   post_processor vtp-tok-post-processors.c TemplateProcessing, Bert/Roberta
  *                                          Processing, ByteLevel
  *   decoder        vtp-tok-decoders.c      Replace, ByteFallback, Fuse, Strip,
@@ -43,6 +47,9 @@ gboolean tok_is_bert_control (gunichar c);
 gboolean tok_is_bert_punct (gunichar c);
 gboolean tok_is_nonspacing_mark (gunichar c);
 gboolean tok_is_cjk (gunichar c);
+/* Whether an extended grapheme cluster goes on from @prev to @next (the
+ * rules that matter to clusters under 6 bytes) */
+gboolean tok_grapheme_joins (gunichar prev, gunichar next);
 void tok_append_lower (GString *out, gunichar c);
 void tok_append_nfd (GString *out, const char *in, gsize n);
 /* GPT-2's bytes_to_unicode: the character standing for each byte (UTF-8,
@@ -51,12 +58,23 @@ const char *tok_byte_char (guint8 b);
 gint tok_char_byte (gunichar c);
 
 /* ------------------------------------------------------------------------ */
+/* The regex subset of Replace patterns (vtp-tok-regex.c): NULL when
+ * @pattern is outside it */
+typedef struct _TokRegex TokRegex;
+TokRegex *tok_regex_new (const char *pattern);
+void tok_regex_free (TokRegex *re);
+/* The leftmost match at or after byte @from of @s[@n]: [*@start, *@end) */
+gboolean tok_regex_find (const TokRegex *re, const char *s, gsize n, gsize from, gsize *start, gsize *end);
+
+/* ------------------------------------------------------------------------ */
 /* Loading helpers (vtp-tok-json.c) */
 
 typedef struct {
   const char *name;     /* prefixes every message */
   GError **error;
   GQuark domain;        /* VTP_TOKENIZER_ERROR or VTP_WORDPIECE_ERROR: same codes */
+  const char *json;     /* the file's text, when it is one (NULL: none) */
+  gsize json_len;
 } TokLd;
 
 gboolean tok_fail (TokLd *ld, gint code, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
@@ -72,10 +90,17 @@ gboolean tok_get_str (TokLd *ld, JsonObject *o, const char *path, const char *ke
 gboolean tok_get_bool (TokLd *ld, JsonObject *o, const char *path, const char *key, gboolean dflt, gboolean *out);
 gboolean tok_get_uint (TokLd *ld, JsonObject *o, const char *path, const char *key, gint64 dflt, gint64 *out);
 gboolean tok_get_char (TokLd *ld, JsonObject *o, const char *path, const char *key, gunichar *out);
+/* A JSON number's text as tokenizers (serde_json) reads it: not always
+ * the nearest double (vtp-tok-json.c says how) */
+double tok_json_number (const char *s, gsize n, gboolean *ok);
+/* The scores of the top-level model.vocab's [piece, score] pairs of
+ * @json, read that way; FALSE when they are not @n pairs */
+gboolean tok_json_unigram_scores (const char *json, gsize len, double *scores, guint n);
 /* A component object and its "type" */
 gboolean tok_get_type (TokLd *ld, JsonNode *n, const char *path, JsonObject **obj, const char **type);
-/* A Replace pattern {"String": "..."} (Regex patterns are refused) */
-gboolean tok_get_pattern (TokLd *ld, JsonObject *o, const char *path, char **out);
+/* A Replace pattern {"String": "..."} (Regex patterns are refused unless
+ * @re, which then gets them compiled, NULL for a String) */
+gboolean tok_get_pattern (TokLd *ld, JsonObject *o, const char *path, char **out, TokRegex **re);
 /* Each element of @o[@member] (an array) given to @parse with its path */
 typedef gboolean (*TokParseEntry) (TokLd *ld, VtpTokenizer *tok, JsonNode *n, const char *path);
 gboolean tok_parse_sequence (TokLd *ld, VtpTokenizer *tok, JsonObject *o, const char *path, const char *member,
@@ -86,15 +111,20 @@ gboolean tok_parse_sequence (TokLd *ld, VtpTokenizer *tok, JsonObject *o, const 
 
 typedef enum { SCHEME_ALWAYS, SCHEME_FIRST, SCHEME_NEVER } TokPrependScheme;
 
-typedef enum { NORM_PREPEND, NORM_REPLACE, NORM_BERT } TokNormKind;
+typedef enum { NORM_PREPEND, NORM_REPLACE, NORM_BERT, NORM_STRIP, NORM_PRECOMPILED } TokNormKind;
 typedef struct {
   TokNormKind kind;
-  char *a, *b;            /* PREPEND: the prefix; REPLACE: pattern, replacement */
+  TokRegex *re;           /* REPLACE with a Regex pattern (@a is its text) */
+  char *a, *b;            /* PREPEND: the prefix; REPLACE: pattern, replacement;
+                           * PRECOMPILED: the normalized strings (NUL-separated) */
   gsize a_len, b_len;
   gboolean clean_text, chinese, strip_accents, lowercase;   /* BERT */
+  gboolean left, right;   /* STRIP */
+  guint32 *trie;          /* PRECOMPILED: the double-array trie's units */
+  gsize n_trie;
 } TokNormOp;
 
-typedef enum { PRE_METASPACE, PRE_BERT, PRE_BYTE_LEVEL } TokPreKind;
+typedef enum { PRE_METASPACE, PRE_BERT, PRE_BYTE_LEVEL, PRE_WHITESPACE_SPLIT } TokPreKind;
 typedef struct {
   TokPreKind kind;
   char rep[8];            /* METASPACE: the replacement char in UTF-8 */
@@ -115,7 +145,7 @@ typedef struct {
   gboolean cleanup;       /* WORDPIECE */
 } TokDecOp;
 
-typedef enum { MODEL_BPE, MODEL_WORDPIECE } TokModelKind;
+typedef enum { MODEL_BPE, MODEL_WORDPIECE, MODEL_UNIGRAM } TokModelKind;
 
 typedef struct {
   guint64 key;            /* (left id << 32) | right id; EMPTY when free */
@@ -169,6 +199,9 @@ struct _VtpTokenizer {
   /* WordPiece */
   guint64 max_chars;      /* max_input_chars_per_word */
   gsize max_token_len;    /* bytes of the longest vocab piece */
+  /* Unigram (unk_id, byte_fallback, byte_ids as BPE's) */
+  double *scores;         /* per id */
+  double min_score;
 
   /* normalizer, pre-tokenizer, decoder: flattened Sequences */
   gboolean has_normalizer;
@@ -212,6 +245,7 @@ typedef struct {
   GString *buf[2];        /* pre-tokenizer stages */
   GArray *words[2];       /* TokWord per stage */
   GArray *splits, *splits2;
+  GArray *nodes;          /* Unigram's lattice */
 } TokScratch;
 
 /* Added tokens (vtp-tok-added.c) */
@@ -233,6 +267,10 @@ void tok_norm_clear (TokNorm *nm);
 void tok_normalize (const VtpTokenizer *tok, TokNorm *nm);
 char *tok_normalize_string (const VtpTokenizer *tok, const char *s, gsize n);
 gboolean tok_parse_normalizer (TokLd *ld, VtpTokenizer *tok, JsonNode *n, const char *path);
+/* Precompiled (vtp-tok-precompiled.c): @op from the base64 charsmap, and
+ * the normalizer applied */
+gboolean tok_parse_precompiled (TokLd *ld, TokNormOp *op, JsonObject *o, const char *path);
+void tok_apply_precompiled (const TokNormOp *op, TokNorm *nm);
 void tok_norm_op_clear (gpointer p);
 
 /* Pre-tokenizers (vtp-tok-pre-tokenizers.c): the words of a piece of
@@ -264,6 +302,10 @@ gsize tok_bpe_heap_item_size (void);
 gboolean tok_wordpiece_word (const VtpTokenizer *tok, TokScratch *sc, const char *w, gsize n, GArray *out,
     GError **error);
 gboolean tok_parse_wordpiece (TokLd *ld, VtpTokenizer *tok, JsonObject *o);
+gboolean tok_unigram_word (const VtpTokenizer *tok, TokScratch *sc, const char *w, gsize n, GArray *out,
+    GError **error);
+gboolean tok_parse_unigram (TokLd *ld, VtpTokenizer *tok, JsonObject *o);
+gsize tok_unigram_node_size (void);   /* of TokScratch.nodes' elements */
 
 /* Post-processors (vtp-tok-post-processors.c) */
 gboolean tok_parse_post_processor (TokLd *ld, VtpTokenizer *tok, JsonNode *n, const char *path);
