@@ -17,11 +17,11 @@ describe="vtpencoder model=$model ! vtpprojector model=$model ! vtpllm model=$mo
 
 echo "model: $model"
 echo
-echo "== pictures (gst-launch-1.0: decodebin ! videoconvert ! vtpencoder ! vtpprojector ! vtpllm)"
+echo "== pictures, asked \"What is in the picture?\" (gst-launch-1.0: decodebin ! videoconvert ! vtpencoder ! vtpprojector ! vtpllm)"
 for image in world-models/samples/*.png; do
   printf '%s\n  vtp:       ' "$image"
   gst-launch-1.0 -q filesrc location="$image" ! decodebin ! videoconvert ! \
-    $describe prompt="Describe the picture." ! fdsink fd=1 | cat   # a pipe: fdsink seeks in a regular file
+    $describe prompt="What is in the picture?" ! fdsink fd=1 | cat   # a pipe: fdsink seeks in a regular file
   case $model in world-models/*)
     printf '  generator: %s\n' "$(grep "^$(basename "$image") " world-models/samples/captions.txt | cut -d' ' -f2-)";;
   esac
@@ -29,7 +29,7 @@ done
 
 echo
 echo "== questions (build/cli/vtp-run on the LLaVA graph)"
-for q in "What colour is the background?" "How many shapes are there?"; do
+for q in "What colour is the background?" "How many shapes do you see?"; do
   echo "$q"
   build/cli/vtp-run -q graphs/llava-1.5.json --set model="$model" --input world-models/samples -p "$q" | \
     sed 's/^/  /'
@@ -44,6 +44,6 @@ gst-launch-1.0 -q concat name=c ! jpegenc ! avimux ! filesink location="$video" 
   videotestsrc num-buffers=90 pattern=smpte ! video/x-raw,width=320,height=240,framerate=30/1 ! c.
 echo
 echo "== video (videotestsrc: ball, then colour bars; one description per second, as SubRip subtitles)"
-VTP_PROMPT="Describe the picture." examples/caption-to-srt.sh "$model" "$srt" "$video"
+examples/caption-to-srt.sh "$model" "$srt" "$video"      # its default prompt: "What is in the picture?"
 cat "$srt"
 rm -f "$video" "$srt"

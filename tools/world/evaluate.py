@@ -5,10 +5,12 @@ and through PyTorch on the same weight files.
 
     python3 tools/world/evaluate.py --models world-models --all --count 100 --json docs/world-eval.json
     python3 tools/world/evaluate.py --models world-models --variant llava --count 20
+    python3 tools/world/evaluate.py --variant llava-tuned --wordings heldout --count 100 --no-torch
 
 For every test picture and each of its questions, the answer is the first
 words of the generated text, compared with the world generator's answer
-(case and a final full stop ignored); "Describe the picture." is scored by
+(case and a final full stop ignored); "Describe the picture." (or, with
+--wordings, another wording of it such as "What do you see?") is scored by
 caption attributes: each shape's colour, kind, size and place, and the
 background, found in the description. Prints a table per question type,
 vtp beside PyTorch, with vtp's time to first token (frame at the encoder to
@@ -19,6 +21,7 @@ import argparse
 import collections
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -110,11 +113,14 @@ def torch_answers(models, variant, items, recs, max_new_tokens):
     return out
 
 
-def score(items, recs, answers):
+def score(items, recs, answers, canonical):
+    """Share right per question type; @canonical maps each asked (index,
+    wording) to the generator's own question."""
     per = collections.defaultdict(lambda: [0, 0])
-    for i, q in items:
+    for i, asked in items:
+        q = canonical[(i, asked)]
         rec = recs[i][1]
-        text = answers.get((i, q), "")
+        text = answers.get((i, asked), "")
         if q == DESCRIBE:
             low = text.lower()
             for name, phrase in caption_attributes(rec):
@@ -140,28 +146,35 @@ def main():
     ap.add_argument("--no-torch", action="store_true", help="vtp only")
     ap.add_argument("--count", type=int, default=100)
     ap.add_argument("--max-new-tokens", type=int, default=40)
+    ap.add_argument("--wordings", choices=["canonical", "train", "heldout"], default="canonical",
+                    help="ask each question as the generator words it, or in one of world.py's other wordings "
+                    "of it (drawn per picture): those seen in training, or those held out from it")
     ap.add_argument("--json", help="write the results here (updating the variants of an earlier run on the "
                     "same --count)")
     args = ap.parse_args()
     variants = list(VARIANTS) if args.all else args.variant or ["llava"]
-    results = {"count": args.count, "variants": {}}
+    results = {"count": args.count, "wordings": args.wordings, "variants": {}}
     with tempfile.TemporaryDirectory() as d:
-        recs, images, items = {}, {}, []
+        recs, images, items, canonical = {}, {}, [], {}
         for i in range(args.count):
             img, rec = world.scene("test", i)
             recs[i] = (img, rec)
             images[i] = os.path.join(d, "%05d.png" % i)
             img.save(images[i])
-            items += [(i, qa["q"]) for qa in rec["qa"]] + [(i, DESCRIBE)]
+            r = random.Random(i)
+            for q in [qa["q"] for qa in rec["qa"]] + [DESCRIBE]:
+                asked = q if args.wordings == "canonical" else world.reword(q, r, args.wordings)
+                items.append((i, asked))
+                canonical[(i, asked)] = q
         for variant in variants:
             vtp, timing = vtp_answers(args, variant, items, images)
-            r = {"title": VARIANTS[variant]["title"], "vtp": score(items, recs, vtp),
+            r = {"title": VARIANTS[variant]["title"], "vtp": score(items, recs, vtp, canonical),
                  "ttft_ms": median([t["ttft_ms"] for t in timing]),
                  "prefill_ms": median([t["prefill_ms"] for t in timing]),
                  "tokens_per_second": median([t["tokens_per_second"] for t in timing if t["tokens"] > 1])}
             if not args.no_torch:
                 ref = torch_answers(args.models, variant, items, recs, args.max_new_tokens)
-                r["torch"] = score(items, recs, ref)
+                r["torch"] = score(items, recs, ref, canonical)
                 r["identical_texts"] = [sum(vtp.get(k) == ref[k] for k in ref), len(ref)]
             results["variants"][variant] = r
             print("\n%s (%s): time to first token %.1f ms (prefill %.1f ms), %.0f tokens/s%s" % (
@@ -176,7 +189,7 @@ def main():
         if os.path.exists(args.json):
             with open(args.json) as f:
                 before = json.load(f)
-            if before.get("count") == args.count:
+            if before.get("count") == args.count and before.get("wordings", "canonical") == args.wordings:
                 before["variants"].update(results["variants"])
                 results["variants"] = {v: before["variants"][v] for v in VARIANTS if v in before["variants"]}
         with open(args.json, "w") as f:

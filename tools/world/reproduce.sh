@@ -55,7 +55,14 @@ tuned="--clip $w/encoder --llm $w/llm --tune-llm --tune-vision --tune-scale 0.5 
 python3 $t/train_llava.py $tuned --init "$w/llava-tuned-2" --vision "$w/cells" --steps 500 --out "$w/llava-tuned-3"
 python3 $t/train_llava.py $tuned --init "$w/llava-tuned-3" --kind-token-weight 4 --steps 1250 --out "$w/llava-tuned-4"
 python3 $t/train_llava.py $tuned --init "$w/llava-tuned-4" --kind-token-weight 4 --size-token-weight 3 --lr 1e-3 \
-  --steps 800 --out "$w/llava-tuned"
+  --steps 800 --out "$w/llava-tuned-5"
+# then the way people ask (issue 15, docs/world.md's fifth run): prompts drawn from world.py's training
+# wordings, projector and LLM tuned, tower frozen (the shipped run's first two stages drew from shorter lists)
+worded="--clip $w/encoder --llm $w/llm --tune-llm --tune-scale 0.5 --describe-share 0.5 --kind-token-weight 4 \
+  --size-token-weight 3 --steps 1500"
+python3 $t/train_llava.py $worded --init "$w/llava-tuned-5" --reword 0.75 --lr 1e-3 --out "$w/llava-tuned-6"
+python3 $t/train_llava.py $worded --init "$w/llava-tuned-6" --reword 0.9 --lr 5e-4 --out "$w/llava-tuned-7"
+python3 $t/train_llava.py $worded --init "$w/llava-tuned-7" --reword 0.9 --lr 5e-4 --out "$w/llava-tuned"
 
 python3 $t/ship.py --encoder "$w/encoder" --llm "$w/llm" --llava "$w/llava" --llava-tuned "$w/llava-tuned" \
   --qformer-text "$w/qformer-text" --qformer-notext "$w/qformer-notext" --adapter "$w/adapter" --qformer-text-adapter "$w/qformer-text-adapter" \

@@ -104,24 +104,25 @@ def save(model, args, steps, loss, seconds):
                    "cells_weight": args.cells_weight,
                    "kind_token_weight": args.kind_token_weight,
                    "size_token_weight": args.size_token_weight,
-                   "describe_share": args.describe_share, "tune_llm": args.tune_llm,
+                   "describe_share": args.describe_share, "reword": args.reword, "tune_llm": args.tune_llm,
                    "tune_vision": args.tune_vision,
                    "init": os.path.basename(os.path.normpath(args.init)) if args.init else None,
                    "vision": os.path.basename(os.path.normpath(args.vision)) if args.vision else None,
                    "final_loss": loss, "seconds": seconds}, f, indent=1)
 
 
-def val_descriptions(model, tok, count=40):
-    """Greedy descriptions of the first @count validation shape pictures:
-    the share of whole captions right, and of shapes named with their size,
-    colour, kind and place (the phrase found in the text)."""
+def val_descriptions(model, tok, count=40, prompt=DESCRIBE):
+    """Greedy descriptions (asked with @prompt) of the first @count
+    validation shape pictures: the share of whole captions right, and of
+    shapes named with their size, colour, kind and place (the phrase found
+    in the text)."""
     model.eval()
     exact = shapes = shapes_right = seen = 0
     for i in range(4 * count):
         img, rec = world.scene("val", i)
         if rec["kind"] != "shapes":
             continue
-        text = greedy_text(model, tok, img, DESCRIBE).strip()
+        text = greedy_text(model, tok, img, prompt).strip()
         exact += text == rec["caption"]
         for s in rec["scene"]["shapes"]:
             shapes += 1
@@ -152,6 +153,10 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the projector")
     ap.add_argument("--describe-share", type=float, default=None,
                     help="share of the samples that are descriptions (default: two among the scene's questions)")
+    ap.add_argument("--reword", type=float, default=0.0,
+                    help="share of the samples whose prompt is drawn from world.py's training wordings of it "
+                    "(\"What do you see?\" for the description, \"Count the shapes.\" ...) instead of the "
+                    "canonical one")
     ap.add_argument("--tune-scale", type=float, default=0.25,
                     help="learning rate of the tuned LLM and vision tower, relative to the projector's")
     ap.add_argument("--val-only", action="store_true", help="only describe validation pictures with --init")
@@ -225,6 +230,8 @@ def main():
             else:
                 pairs = [(qa["q"], qa["a"]) for qa in rec["qa"]] + [(DESCRIBE, rec["caption"])] * 2
             q, a = rng.choice(pairs)
+            if args.reword and rng.random() < args.reword:
+                q = world.reword(q, rng)
             imgs.append(pixels(img))
             seqs.append(encode(tok, image_id, n_patches, q, a))
         n = max(len(s[0]) for s in seqs)
@@ -250,6 +257,10 @@ def main():
             model.train()
     save(model, args, args.steps, loss.item(), time.time() - t0)
     print("val descriptions:", json.dumps(val_descriptions(model, tok)), flush=True)
+    if args.reword:
+        for prompt in (world.DESCRIBE_WORDINGS["train"][1], world.DESCRIBE_WORDINGS["heldout"][0]):
+            print("val descriptions, asked %r:" % prompt, json.dumps(val_descriptions(model, tok, prompt=prompt)),
+                  flush=True)
     # a look: one held-out picture, described
     img, rec = world.scene("test", 1)
     print("test-00001:", repr(greedy_text(model, tok, img, DESCRIBE, 40)), "want", repr(rec["caption"]))

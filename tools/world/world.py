@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 
@@ -42,6 +43,94 @@ NUMBERS = ["zero", "one", "two", "three"]
 # the prompt answered by the caption (train_text.py and evaluate.py take it
 # from here: evaluate.py --no-torch imports nothing that imports torch)
 DESCRIBE = "Describe the picture."
+
+# How people ask (issue 15): other wordings of the description prompt and of
+# each question, the "train" ones seen in training, the "heldout" ones only
+# in scoring (evaluate.py --wordings heldout), so that a score on them says
+# whether a model learnt the request rather than the sentence. The records'
+# "q" keep the canonical wording above; reword() maps one to another.
+DESCRIBE_WORDINGS = {
+    "train": [DESCRIBE, "What is in the picture?", "What do you see?", "Describe this image.", "What is this?",
+              "Describe the image in detail.", "What is shown in the picture?", "Describe the image.",
+              "Tell me what you see.", "What does the picture show?", "What's in this picture?",
+              "Can you describe the picture?", "Describe what is in the picture.", "What is in the image?",
+              "What do you see in the picture?", "Describe this picture.", "What is shown?", "What is in this picture?",
+              "Tell me about the picture.", "What can you see?", "Describe the scene.", "What is in the photo?",
+              "Describe what the image shows.", "What does the image show?", "Explain what is in the picture.",
+              "Give a description of the picture.", "Write a caption for the picture.", "What is pictured?"],
+    "heldout": ["What is in this image?", "Describe what you see.", "What can you see in the picture?",
+                "Give a description of the image.", "What does this image show?", "Please describe this picture."],
+}
+# (canonical question with {} for its words, train wordings, held-out wordings)
+QUESTION_WORDINGS = [
+    ("How many shapes are there?",
+     ["How many shapes do you see?", "Count the shapes.", "How many shapes are in the picture?",
+      "How many shapes can you see?", "How many shapes are shown?", "What is the count of shapes?",
+      "Count the shapes in the picture."],
+     ["How many shapes are in this image?", "What is the number of shapes?"]),
+    ("What colour is the background?",
+     ["What color is the background?", "What is the colour of the background?", "Which colour is the background?",
+      "What colour is the background of the picture?", "Tell me the colour of the background."],
+     ["What is the background colour?", "What color is the background of the image?"]),
+    ("What colour is the {}?",
+     ["What color is the {}?", "What is the colour of the {}?", "Which colour is the {}?",
+      "What colour is the {} in the picture?", "What color is the {} in the picture?",
+      "Tell me the colour of the {}.", "What colour does the {} have?"],
+     ["What is the color of the {}?", "Which color is the {}?"]),
+    ("Where is the {}?",
+     ["Where is the {} in the picture?", "In which part of the picture is the {}?", "Where is the {} located?",
+      "Where is the {} placed?", "Where do you see the {}?", "Where in the picture is the {}?",
+      "Tell me where the {} is."],
+     ["Where is the {} in the image?", "Where can you see the {}?"]),
+    ("Is there a {} {}?",
+     ["Do you see a {} {}?", "Is there a {} {} in the picture?", "Does the picture show a {} {}?",
+      "Is a {} {} shown?", "Does the picture have a {} {}?", "Do you see a {} {} in the picture?",
+      "Is there any {} {}?"],
+     ["Is there a {} {} in the image?", "Can you see a {} {}?"]),
+    ("Is the {} left of the {}?",
+     ["Is the {} to the left of the {}?", "Is the {} on the left of the {}?", "Is the {} left of the {} in the picture?",
+      "Is the {} placed left of the {}?", "Does the {} lie to the left of the {}?"],
+     ["Is the {} further left than the {}?"]),
+    ("Is the {} above the {}?",
+     ["Is the {} higher than the {}?", "Is the {} higher up than the {}?", "Is the {} above the {} in the picture?",
+      "Does the {} lie above the {}?", "Is the {} over the {}?"],
+     ["Is the {} placed above the {}?"]),
+    ("What pattern is shown?",
+     ["Which pattern is shown?", "What pattern do you see?", "What test pattern is this?",
+      "What pattern is this?", "Which test pattern do you see?", "What pattern is on the picture?"],
+     ["What pattern is on the screen?", "Which test pattern is shown?"]),
+]
+
+
+def _question_form(question):
+    """(canonical form, its words) of a canonical @question, or None. Forms
+    without slots are tried first ("What colour is the background?" before
+    "What colour is the {}?"); a slot holds one word (a colour or a kind)."""
+    for form, _, _ in sorted(QUESTION_WORDINGS, key=lambda w: "{}" in w[0]):
+        pattern = "".join(r"(\w+)" if part == "{}" else re.escape(part) for part in re.split(r"({})", form))
+        m = re.fullmatch(pattern, question)
+        if m:
+            return form, list(m.groups())
+    return None
+
+
+def wordings(question, which):
+    """The @which ("train" or "heldout") wordings of canonical @question
+    (DESCRIBE or a generated question); "train" includes the canonical one."""
+    if question == DESCRIBE:
+        return list(DESCRIBE_WORDINGS[which])
+    found = _question_form(question)
+    if found is None:
+        raise ValueError("no wordings for the question %r" % question)
+    form, words = found
+    forms = ([form] if which == "train" else []) + next(w[1 if which == "train" else 2]
+                                                       for w in QUESTION_WORDINGS if w[0] == form)
+    return [f.format(*words) for f in forms]
+
+
+def reword(question, r, which="train"):
+    """One of the @which wordings of canonical @question, drawn with random.Random @r."""
+    return r.choice(wordings(question, which))
 
 # videotestsrc patterns and what the world calls them; the ball moves, so
 # its frames are taken at several times. Left out: checkers-1/2/4 and the
