@@ -314,7 +314,7 @@ test_qformer (gconstpointer data)
   g_assert_nonnull (meta);
   g_assert_cmpstr (meta->prompt, ==, instruction);
   gst_buffer_unref (out);
-  if (instruct) {
+  if (instruct && vtp_safetensors_find (ref, "projected_noinstr")) {
     g_object_set (h->element, "text-conditioning", FALSE, NULL);
     out = gst_harness_push_and_pull (h, buffer_from (img));
     g_assert_cmpfloat (max_error (out, vtp_safetensors_find (ref, "projected_noinstr")), <=, 1e-4);
@@ -349,7 +349,10 @@ test_llm_queries (gconstpointer data)
   text_at_once (h);
   for (guint v = 0; v < (instruct ? 2u : 1u); v++) {
     const VtpStTensor *q = vtp_safetensors_find (ref, variants[v][0]);
-    g_autofree char *want = reference_string (fixture, variants[v][1]);
+    g_autofree char *want = NULL;
+    if (!q)
+      continue;         /* the T5 fixtures record the instruction's variant only */
+    want = reference_string (fixture, variants[v][1]);
     g_autofree char *caps = g_strdup_printf (GST_VTP_TENSOR_MEDIA_TYPE ",kind=query-embeddings,tokens=%d,width=%d",
         (gint) q->shape[0], (gint) q->shape[1]);
     GstBuffer *in = buffer_from (q), *out;
@@ -615,6 +618,29 @@ test_llm_opt (gconstpointer data)
   vtp_tokenizer_free (tok);
   if (g_str_has_prefix (fixture, "blip2"))
     test_llm_queries (data);
+}
+
+/* vtpllm on a BLIP-2 / InstructBLIP + Flan-T5 checkpoint (the checkpoint
+ * names the family): with a tokenizer that reads T5's SentencePiece
+ * Unigram tokenizer.json, the text is transformers'; while vtp's tokenizer
+ * cannot read it, the element refuses at start, naming what is missing,
+ * before any weights load. */
+static void
+test_llm_t5 (gconstpointer data)
+{
+  const char *fixture = data;
+  g_autofree char *dir = fixture_path (fixture);
+  g_autofree char *path = g_build_filename (dir, "tokenizer.json", NULL);
+  g_autoptr (GError) error = NULL;
+  VtpTokenizer *tok = vtp_tokenizer_new_from_file (path, &error);
+
+  if (!tok) {
+    g_test_message ("vtp's tokenizer does not read %s (%s): checking the refusal", path, error->message);
+    expect_start_error ("vtpllm", dir, "SentencePiece Unigram");
+    return;
+  }
+  vtp_tokenizer_free (tok);
+  test_llm_queries (data);
 }
 
 /* An lm_head of NaNs generates no text: vtpllm still pushes one buffer for
@@ -980,6 +1006,10 @@ main (int argc, char **argv)
   g_test_add_data_func ("/elements/qformer-blip2-opt", "blip2-opt-tiny", test_qformer);
   g_test_add_data_func ("/elements/llm-opt-blip2", "blip2-opt-tiny", test_llm_opt);
   g_test_add_data_func ("/elements/llm-opt", "opt-tiny-proj", test_llm_opt);
+  g_test_add_data_func ("/elements/qformer-blip2-t5", "blip2-t5-tiny", test_qformer);
+  g_test_add_data_func ("/elements/qformer-instructblip-t5", "instructblip-t5-tiny", test_qformer);
+  g_test_add_data_func ("/elements/llm-t5-blip2", "blip2-t5-tiny", test_llm_t5);
+  g_test_add_data_func ("/elements/llm-t5-instructblip", "instructblip-t5-tiny", test_llm_t5);
   g_test_add_func ("/elements/adapter", test_adapter);
   g_test_add_func ("/elements/llm-adapter", test_llm_adapter);
   g_test_add_func ("/elements/llm-adapter-mismatch", test_llm_adapter_mismatch);
