@@ -5,6 +5,7 @@
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <glib/gstdio.h>
+#include <unistd.h>
 #include <math.h>
 #include "test-gst-util.h"
 #include "element-test-util.h"
@@ -336,14 +337,18 @@ text_at_once (GstHarness *h)
 /* vtpllm after a Q-Former: queries first, then the checkpoint's BOS and the
  * raw prompt carried on the buffer. */
 static void
-test_llm_queries (gconstpointer data)
+llm_queries_in (const char *fixture, const char *model_dir)
 {
-  const char *fixture = data;
   const gboolean instruct = g_str_has_prefix (fixture, "instructblip");
   g_autoptr (VtpSafetensors) ref = open_reference (fixture);
   g_autofree char *instruction = reference_string (fixture, "instruction");
   const char *variants[][2] = { { "projected", "greedy_text" }, { "projected_noinstr", "greedy_text_noinstr" } };
-  GstHarness *h = harness_with_model ("vtpllm", fixture);
+  GstElement *e = gst_element_factory_make ("vtpllm", NULL);
+  GstHarness *h;
+
+  g_object_set (e, "model", model_dir, NULL);
+  h = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
 
   g_object_set (h->element, "max-new-tokens", 20, "prompt", "not this one", NULL);
   text_at_once (h);
@@ -365,6 +370,13 @@ test_llm_queries (gconstpointer data)
     gst_buffer_unref (out);
   }
   gst_harness_teardown (h);
+}
+
+static void
+test_llm_queries (gconstpointer data)
+{
+  g_autofree char *dir = fixture_path (data);
+  llm_queries_in (data, dir);
 }
 
 /* An error message posted by the harnessed element, or NULL. */
@@ -624,7 +636,8 @@ test_llm_opt (gconstpointer data)
  * names the family): with a tokenizer that reads T5's SentencePiece
  * Unigram tokenizer.json, the text is transformers'; while vtp's tokenizer
  * cannot read it, the element refuses at start, naming what is missing,
- * before any weights load. */
+ * before any weights load, and a copy with a BPE stand-in tokenizer runs
+ * the rest of the path end to end. */
 static void
 test_llm_t5 (gconstpointer data)
 {
@@ -634,13 +647,34 @@ test_llm_t5 (gconstpointer data)
   g_autoptr (GError) error = NULL;
   VtpTokenizer *tok = vtp_tokenizer_new_from_file (path, &error);
 
-  if (!tok) {
-    g_test_message ("vtp's tokenizer does not read %s (%s): checking the refusal", path, error->message);
-    expect_start_error ("vtpllm", dir, "SentencePiece Unigram");
+  if (tok) {
+    vtp_tokenizer_free (tok);
+    test_llm_queries (data);
     return;
   }
-  vtp_tokenizer_free (tok);
-  test_llm_queries (data);
+  g_test_message ("vtp's tokenizer does not read %s (%s): checking the refusal", path, error->message);
+  expect_start_error ("vtpllm", dir, "SentencePiece Unigram");
+  /* the rest of the path meanwhile: the checkpoint with the fixture's BPE
+   * stand-in as its tokenizer.json (the Unigram ids on the fixture's
+   * prompt, make_t5_fixtures.py's bpe_standin) answers as transformers */
+  {
+    g_autofree char *tmp = g_dir_make_tmp ("vtp-t5-standin-XXXXXX", NULL);
+    const char *files[] = { "config.json", "model.safetensors", "processor_config.json", "tokenizer_config.json" };
+    g_autofree char *standin = g_build_filename (dir, "tokenizer-bpe-standin.json", NULL);
+    g_autofree char *tok_dst = g_build_filename (tmp, "tokenizer.json", NULL);
+
+    for (guint i = 0; i < G_N_ELEMENTS (files); i++) {
+      g_autofree char *a = g_build_filename (dir, files[i], NULL), *b = g_build_filename (tmp, files[i], NULL);
+      g_assert_cmpint (symlink (a, b), ==, 0);
+    }
+    g_assert_cmpint (symlink (standin, tok_dst), ==, 0);
+    llm_queries_in (fixture, tmp);
+    for (guint i = 0; i <= G_N_ELEMENTS (files); i++) {
+      g_autofree char *b = g_build_filename (tmp, i < G_N_ELEMENTS (files) ? files[i] : "tokenizer.json", NULL);
+      g_unlink (b);
+    }
+    g_rmdir (tmp);
+  }
 }
 
 /* An lm_head of NaNs generates no text: vtpllm still pushes one buffer for
