@@ -31,6 +31,7 @@ the element tests run vtpllm end to end before vtp reads Unigram.
 """
 import argparse
 import json
+import math
 import os
 import shutil
 import sys
@@ -95,14 +96,20 @@ def train_unigram_tokenizer(vocab_size):
     trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=T5_SPECIALS, unk_token="<unk>",
                                       show_progress=False)
     tok.train_from_iterator(list(TRAIN_TEXT) * 3 + [TEXT_PROMPT, BLIP_PROMPT], trainer=trainer)
-    # the trainer's scores vary in their last bits from run to run (its sums
-    # run in parallel) and so does the order of equal scores: rounded and
-    # sorted (the specials first, as trained), the file is the same every time
+    # the trainer's scores vary from run to run (its sums run over hash maps
+    # and threads), and near-equal ones swap places: its pieces are kept,
+    # their scores recomputed here from how often each occurs in the
+    # training text (log relative count, ties in piece order), so that the
+    # file is the same every time
     layout = json.loads(tok.to_str())
-    vocab = [[piece, round(score, 4)] for piece, score in layout["model"]["vocab"]]
     n = len(T5_SPECIALS)
-    assert [p for p, _ in vocab[:n]] == T5_SPECIALS
-    layout["model"]["vocab"] = vocab[:n] + sorted(vocab[n:], key=lambda v: (-v[1], v[0]))
+    assert [p for p, _ in layout["model"]["vocab"][:n]] == T5_SPECIALS
+    corpus = "".join("\u2581" + t.replace(" ", "\u2581") for t in list(TRAIN_TEXT) + [TEXT_PROMPT, BLIP_PROMPT])
+    counts = {p: 1 + sum(1 for i in range(len(corpus)) if corpus.startswith(p, i))
+              for p, _ in layout["model"]["vocab"][n:]}
+    total = sum(counts.values())
+    learned = sorted(([p, round(math.log(c / total), 4)] for p, c in counts.items()), key=lambda v: (-v[1], v[0]))
+    layout["model"]["vocab"] = layout["model"]["vocab"][:n] + learned
     tok = Tokenizer.from_str(json.dumps(layout))
     tok.post_processor = processors.TemplateProcessing(single="$A </s>", pair="$A </s> $B </s>",
                                                        special_tokens=[("</s>", 1)])
