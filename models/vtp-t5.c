@@ -405,7 +405,7 @@ vtp_t5_encode (VtpT5 *m, VtpT5State *s, const VtpLmSegment *segments, gint n_seg
   const VtpLmSegment first = { &start, NULL, 0, 1 };
   gint total = 0;
 
-  /* the input must leave a decoder position free, as the decode loop expects */
+  /* the encoder takes at most max_ctx rows, all at once */
   if (!vtp_lm_check_input (segments, n_segments, 0, s->max_ctx, s->max_chunk, FALSE, &total, error)
       || !gather_input (m, s, segments, n_segments, 0, total, error))
     return FALSE;
