@@ -4,8 +4,9 @@
  * heads x d_kv narrower than d_model, few buckets and a short max_distance
  * so the inputs reach the logarithmic buckets and the clamp): the encoder
  * output, each greedy step's logits, the decoder's logits in one teacher-
- * forced call and the greedy tokens. Max abs error 1e-4 (fp32), greedy
- * tokens identical. Also: the relative position buckets, the config
+ * forced call and the greedy tokens; the same on t5-tiny-tied (T5 1.0's
+ * ReLU, tied and scaled head). Max abs error 1e-4 (fp32), greedy tokens
+ * identical. Also: the relative position buckets, the config
  * defaults and refusals, small chunks, weight types. (The BLIP-2 and
  * InstructBLIP + Flan-T5 fixtures run in test-blip-fidelity.c.) */
 #include "vtp-generate.h"
@@ -30,36 +31,46 @@ open_fixture (const char *name, VtpModelParts *parts)
 }
 
 static void
-run_fixture (gint max_ctx, gint max_chunk)
+run_fixture (const char *name, gint max_ctx, gint max_chunk)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (VtpCheckpoint) c = NULL;
-  g_autoptr (VtpSafetensors) ref = reference_open ("t5-tiny");
+  g_autoptr (VtpSafetensors) ref = reference_open (name);
   g_autoptr (VtpLm) lm = NULL;
   g_autofree gint32 *ids = NULL;
+  const gboolean tied = g_str_has_suffix (name, "-tied");
   VtpModelParts parts;
   double enc_err, steps_err, full_err;
   gint L;
 
-  c = open_fixture ("t5-tiny", &parts);
+  c = open_fixture (name, &parts);
   g_assert_cmpint (parts.family, ==, VTP_FAMILY_T5);
   g_assert_cmpint (parts.text_family, ==, VTP_TEXT_T5);
-  g_assert_true (parts.t5.gated);
-  g_assert_cmpint (parts.t5.act, ==, VTP_ACT_GELU_TANH);
-  g_assert_false (parts.t5.scale_decoder_outputs);
-  g_assert_cmpint (parts.t5.d_kv * parts.t5.num_heads, !=, parts.t5.d_model);
+  if (tied) {
+    /* T5 1.0: ReLU, no lm_head in the file, scaled decoder output */
+    g_assert_false (parts.t5.gated);
+    g_assert_cmpint (parts.t5.act, ==, VTP_ACT_RELU);
+    g_assert_true (parts.t5.scale_decoder_outputs);
+  } else {
+    /* Flan-T5: gated GELU (tanh), its own head, no scaling */
+    g_assert_true (parts.t5.gated);
+    g_assert_cmpint (parts.t5.act, ==, VTP_ACT_GELU_TANH);
+    g_assert_false (parts.t5.scale_decoder_outputs);
+    g_assert_cmpint (parts.t5.d_kv * parts.t5.num_heads, !=, parts.t5.d_model);
+  }
   lm = vtp_lm_open (c, &parts, NULL, dev, VTP_WEIGHTS_KEEP, max_ctx, max_chunk, &error);
   g_assert_no_error (error);
   g_assert_cmpint (lm->family, ==, VTP_TEXT_T5);
-  g_assert_cmpint (lm->input_width, ==, 40);
+  g_assert_cmpint (lm->input_width, ==, parts.t5.d_model);
   g_assert_cmpint (lm->bos_token_id, ==, -1);
+  g_assert_true (tied == (vtp_checkpoint_find (c, "lm_head.weight") == NULL));
   ids = reference_ids (ref, "input_ids", &L);
   g_assert_cmpint (ids[L - 1], ==, 1);   /* </s> ends T5 inputs */
   {
     const VtpLmSegment seg = { ids, NULL, 0, L };
     check_t5_against_reference (lm, ref, &seg, 1, &enc_err, &steps_err, &full_err);
   }
-  g_test_message ("t5-tiny (context %d, chunk %d): encoder %.3g, steps %.3g, teacher-forced %.3g", max_ctx,
+  g_test_message ("%s (context %d, chunk %d): encoder %.3g, steps %.3g, teacher-forced %.3g", name, max_ctx,
       max_chunk, enc_err, steps_err, full_err);
   g_assert_cmpfloat (enc_err, <=, ATOL);
   g_assert_cmpfloat (steps_err, <=, ATOL);
@@ -70,7 +81,7 @@ run_fixture (gint max_ctx, gint max_chunk)
 static void
 test_t5_tiny (void)
 {
-  run_fixture (64, 32);
+  run_fixture ("t5-tiny", 64, 32);
 }
 
 /* chunks of 4: the encoder's attention in query chunks, the teacher-forced
@@ -78,7 +89,15 @@ test_t5_tiny (void)
 static void
 test_t5_tiny_chunks (void)
 {
-  run_fixture (64, 4);
+  run_fixture ("t5-tiny", 64, 4);
+}
+
+/* T5 1.0's layout: ReLU feed-forward, tied head, output scaled by
+ * d_model^-0.5 (folded into the final norm's weight) */
+static void
+test_t5_tiny_tied (void)
+{
+  run_fixture ("t5-tiny-tied", 64, 32);
 }
 
 /* The input split in segments (ids, then the same rows as device
@@ -264,6 +283,7 @@ main (int argc, char **argv)
   g_test_add_func ("/t5/buckets", test_buckets);
   g_test_add_func ("/t5/t5-tiny", test_t5_tiny);
   g_test_add_func ("/t5/t5-tiny-chunks", test_t5_tiny_chunks);
+  g_test_add_func ("/t5/t5-tiny-tied", test_t5_tiny_tied);
   g_test_add_func ("/t5/segments", test_t5_segments);
   g_test_add_func ("/t5/weight-types", test_weight_types);
   return g_test_run ();

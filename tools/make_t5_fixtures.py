@@ -4,11 +4,12 @@ numerical reference): a tiny random-weight T5ForConditionalGeneration in
 Flan-T5's layout (gated-GELU feed-forward, untied lm_head), a tiny
 Blip2ForConditionalGeneration and a tiny InstructBlipForConditionalGeneration
 whose language model is that kind of T5 (as Salesforce/blip2-flan-t5-* and
-instructblip-flan-t5-* are laid out), each with a small SentencePiece-style
+instructblip-flan-t5-* are laid out), a T5 1.0-style one (ReLU, tied and
+scaled head), each with a small SentencePiece-style
 Unigram tokenizer in T5's layout (<pad> </s> <unk> = 0..2, Metaspace, the
 post-processor appending </s>).
 
-    python3 tools/make_t5_fixtures.py     # writes tests/fixtures/t5-tiny, blip2-t5-tiny, instructblip-t5-tiny
+    python3 tools/make_t5_fixtures.py     # writes tests/fixtures/t5-tiny, t5-tiny-tied, blip2-t5-tiny, instructblip-t5-tiny
 
 reference.safetensors holds, for the BLIP ones (as make_blip_fixtures.py):
   image, pixel_values                the input and BlipImageProcessor's output
@@ -68,6 +69,14 @@ CONFIGS = {
         kind="t5",
         text=dict(d_model=40, d_kv=12, num_heads=3, d_ff=56, num_layers=2, num_decoder_layers=2),
         seed=31, init=1.0, vocab=200),
+    # T5 1.0's layout: ReLU feed-forward (wi, wo), the head tied to the shared
+    # embeddings (absent from the file) and the decoder output scaled by
+    # d_model ** -0.5 before it.
+    "t5-tiny-tied": dict(
+        kind="t5", tied=True,
+        text=dict(d_model=32, d_kv=8, num_heads=4, d_ff=48, num_layers=2, num_decoder_layers=2,
+                  feed_forward_proj="relu"),
+        seed=36, init=1.0, vocab=200),
     "blip2-t5-tiny": dict(
         kind="blip2",
         vision=dict(hidden_size=40, intermediate_size=72, num_hidden_layers=2, num_attention_heads=5,
@@ -185,15 +194,19 @@ def untie_head(lm):
         lm.lm_head.weight = torch.nn.Parameter(torch.randn_like(lm.shared.weight) * 0.5)
 
 
-def published_config(out_dir):
+def published_config(out_dir, tied=False):
     """config.json as Flan-T5's (written by transformers 4): tie_word_embeddings
-    false and no scale_decoder_outputs (transformers 5 derives it from that)."""
+    false and no scale_decoder_outputs (transformers 5 derives it from that);
+    @tied: as T5 1.0's, neither field (tied and scaled by default)."""
     path = os.path.join(out_dir, "config.json")
     with open(path) as f:
         c = json.load(f)
     t = c.get("text_config", c)
     t.pop("scale_decoder_outputs", None)
-    t["tie_word_embeddings"] = False
+    if tied:
+        t.pop("tie_word_embeddings", None)
+    else:
+        t["tie_word_embeddings"] = False
     if "text_config" in c:
         c.pop("scale_decoder_outputs", None)
     with open(path, "w") as f:
@@ -206,8 +219,9 @@ def build(name, spec, out_dir):
     kind = spec["kind"]
     image_token = add_special(tok, "<image>") if kind != "t5" else None
     vocab = ((tok.get_vocab_size() + 63) // 64) * 64
+    tied = spec.get("tied", False)
     text = T5Config(vocab_size=vocab, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
-                    initializer_factor=spec["init"], tie_word_embeddings=False, **T5_COMMON, **spec["text"])
+                    initializer_factor=spec["init"], tie_word_embeddings=tied, **dict(T5_COMMON, **spec["text"]))
     if os.path.isdir(out_dir):
         shutil.rmtree(out_dir)
     os.makedirs(out_dir)
@@ -216,11 +230,13 @@ def build(name, spec, out_dir):
     meta_extra = {}
     if kind == "t5":
         model = T5ForConditionalGeneration(text).eval()
-        untie_head(model)
+        if not tied:
+            untie_head(model)
+        assert model.config.scale_decoder_outputs == tied
         perturb(model, spec["init"])
         model.generation_config.decoder_start_token_id = 0
         model.save_pretrained(out_dir)
-        published_config(out_dir)
+        published_config(out_dir, tied)
         check_reload(model, out_dir)
         fast.save_pretrained(out_dir)
         inputs = fast(TEXT_PROMPT, return_tensors="pt")
