@@ -1,6 +1,7 @@
 /* fuzz-config.c: a model's config.json through vtp's JSON reader (nesting
  * bounded), then every config parser on its root: the family dispatch of
- * vtp_model_parts_read (llava, blip-2, instructblip, llama, opt, CLIP, adapter),
+ * vtp_model_parts_read (llava, blip-2, instructblip, llama, opt, t5, CLIP,
+ * adapter),
  * each family parser directly, and the image-processor reader. */
 #include <string.h>
 #include "fuzz-target.h"
@@ -16,6 +17,7 @@ parse_all (JsonObject *o)
   VtpBlipConfig blip;
   VtpLlamaConfig llama;
   VtpOptConfig opt;
+  VtpT5Config t5;
   VtpVisionConfig vision;
   VtpAdapterConfig adapter;
   VtpImageConfig image;
@@ -27,6 +29,7 @@ parse_all (JsonObject *o)
   vtp_blip_config_parse (o, "fuzz", TRUE, &blip, NULL);
   vtp_llama_config_parse (o, "fuzz", &llama, NULL);
   vtp_opt_config_parse (o, "fuzz", &opt, NULL);
+  vtp_t5_config_parse (o, "fuzz", &t5, NULL);
   vtp_clip_vision_config_parse (o, "fuzz", &vision, NULL);
   vtp_blip_vision_config_parse (o, "fuzz", &vision, NULL);
   vtp_openai_clip_config_parse (o, "fuzz", &vision, NULL);

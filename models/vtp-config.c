@@ -350,6 +350,60 @@ vtp_opt_config_parse (JsonObject *o, const char *where, VtpOptConfig *c, GError 
           "positive", where);
 }
 
+/* Defaults: transformers T5Config. The activation follows feed_forward_proj
+ * as T5Config derives it ("gated-gelu" is gelu_new, the tanh GELU);
+ * dense_act_fn in the file is that derived value. The output scaling is
+ * scale_decoder_outputs where transformers 5 wrote it, else what it derives
+ * from tie_word_embeddings (absent: tied, scaled). */
+gboolean
+vtp_t5_config_parse (JsonObject *o, const char *where, VtpT5Config *c, GError **error)
+{
+  const char *proj = vtp_json_string (o, "feed_forward_proj", "relu");
+  g_auto (GStrv) parts = g_strsplit (proj, "-", -1);
+  const guint n_parts = g_strv_length (parts);
+  gboolean tied;
+
+  memset (c, 0, sizeof *c);
+  if (!vtp_json_int (o, "vocab_size", 32128, where, &c->vocab_size, error)
+      || !vtp_json_int (o, "d_model", 512, where, &c->d_model, error)
+      || !vtp_json_int (o, "d_kv", 64, where, &c->d_kv, error)
+      || !vtp_json_int (o, "d_ff", 2048, where, &c->d_ff, error)
+      || !vtp_json_int (o, "num_layers", 6, where, &c->num_layers, error)
+      || !vtp_json_int (o, "num_decoder_layers", c->num_layers, where, &c->num_decoder_layers, error)
+      || !vtp_json_int (o, "num_heads", 8, where, &c->num_heads, error)
+      || !vtp_json_int (o, "relative_attention_num_buckets", 32, where, &c->num_buckets, error)
+      || !vtp_json_int (o, "relative_attention_max_distance", 128, where, &c->max_distance, error)
+      || !vtp_json_int (o, "n_positions", 512, where, &c->n_positions, error)
+      || !vtp_json_float (o, "layer_norm_epsilon", 1e-6f, where, &c->layer_norm_epsilon, error)
+      || !vtp_json_bool (o, "tie_word_embeddings", TRUE, where, &tied, error)
+      || !vtp_json_bool (o, "scale_decoder_outputs", tied, where, &c->scale_decoder_outputs, error)
+      || !vtp_json_int (o, "pad_token_id", 0, where, &c->pad_token_id, error)
+      || !vtp_json_int (o, "decoder_start_token_id", c->pad_token_id, where, &c->decoder_start_token_id, error))
+    return FALSE;
+  if (!o || !json_object_has_member (o, "eos_token_id")) {
+    c->n_eos = 1;
+    c->eos_token_id[0] = 1;
+  } else if (!parse_eos (o, where, &c->n_eos, c->eos_token_id, error))
+    return FALSE;
+  if (!require (n_parts == 1 || (n_parts == 2 && !g_strcmp0 (parts[0], "gated")), error,
+          "%s: feed_forward_proj \"%s\" is not ACT or gated-ACT", where, proj))
+    return FALSE;
+  c->gated = n_parts == 2;
+  if (!vtp_activation_parse (!g_strcmp0 (proj, "gated-gelu") ? "gelu_new" : parts[n_parts - 1], where, &c->act,
+          error))
+    return FALSE;
+  return require (c->vocab_size > 0 && c->d_model > 0 && c->d_kv > 0 && c->d_ff > 0 && c->num_layers > 0
+          && c->num_decoder_layers > 0 && c->num_heads > 0 && c->n_positions > 0, error,
+          "%s: vocab_size, d_model, d_kv, d_ff, num_layers, num_decoder_layers, num_heads, n_positions must be "
+          "positive", where)
+      && require (c->num_buckets >= 4 && c->max_distance > c->num_buckets / 4, error,
+          "%s: relative_attention_num_buckets %d (at least 4) and relative_attention_max_distance %d (more than "
+          "a quarter of the buckets) do not make buckets", where, c->num_buckets, c->max_distance)
+      && require (c->decoder_start_token_id >= 0 && c->decoder_start_token_id < c->vocab_size, error,
+          "%s: decoder_start_token_id %d is outside the vocabulary of %d", where, c->decoder_start_token_id,
+          c->vocab_size);
+}
+
 gint
 vtp_vision_config_hidden_index (const VtpVisionConfig *c, gint layer)
 {
@@ -476,20 +530,24 @@ vtp_blip_config_parse (JsonObject *root, const char *where, gboolean instruct, V
     c->text_family = VTP_TEXT_LLAMA;
   else if (!g_strcmp0 (text_type, "opt"))
     c->text_family = VTP_TEXT_OPT;
+  else if (!g_strcmp0 (text_type, "t5"))
+    c->text_family = VTP_TEXT_T5;
   else
     return require (FALSE, error, "%s: text_config.model_type is \"%s\"; vtp runs LLaMA-family (llama, as "
-        "Vicuna) and OPT language models", where, text_type);
+        "Vicuna), OPT and T5 (Flan-T5) language models", where, text_type);
   if (!vtp_blip_vision_config_parse (vn && JSON_NODE_HOLDS_OBJECT (vn) ? json_node_get_object (vn) : NULL,
           vwhere, &c->vision, error)
       || !parse_qformer (qn && JSON_NODE_HOLDS_OBJECT (qn) ? json_node_get_object (qn) : NULL, qwhere, instruct,
           &c->qformer, error)
       || (c->text_family == VTP_TEXT_LLAMA && !vtp_llama_config_parse (to, twhere, &c->text, error))
       || (c->text_family == VTP_TEXT_OPT && !vtp_opt_config_parse (to, twhere, &c->opt, error))
+      || (c->text_family == VTP_TEXT_T5 && !vtp_t5_config_parse (to, twhere, &c->t5, error))
       || !vtp_json_int (root, "num_query_tokens", 32, where, &c->num_query_tokens, error)
       || !vtp_json_int (root, "image_token_index", -1, where, &c->image_token_index, error)
       || !vtp_json_int (root, "image_token_id", c->image_token_index, where, &c->image_token_index, error))
     return FALSE;
-  c->projection_width = c->text_family == VTP_TEXT_OPT ? c->opt.hidden_size : c->text.hidden_size;
+  c->projection_width = c->text_family == VTP_TEXT_OPT ? c->opt.hidden_size
+      : c->text_family == VTP_TEXT_T5 ? c->t5.d_model : c->text.hidden_size;
   /* transformers projects the queries to text_config.hidden_size and puts
    * them among the word embeddings: with project_in they would not fit */
   return require (c->text_family != VTP_TEXT_OPT || c->opt.word_embed_proj_dim == c->opt.hidden_size, error,

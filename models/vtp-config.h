@@ -51,6 +51,7 @@ typedef struct {
 typedef enum {
   VTP_TEXT_LLAMA,
   VTP_TEXT_OPT,
+  VTP_TEXT_T5,          /* an encoder-decoder (T5, Flan-T5) */
 } VtpTextFamily;
 
 /* OPT (HF OPTForCausalLM): learned positions (offset 2), pre-LayerNorm with
@@ -67,6 +68,24 @@ typedef struct {
   gint bos_token_id;            /* -1 when none */
   gint n_eos, eos_token_id[VTP_MAX_EOS];
 } VtpOptConfig;
+
+/* T5 (HF T5ForConditionalGeneration): RMS norms without bias (eps
+ * layer_norm_epsilon), relative position buckets from the first layer's
+ * table, unscaled attention scores, a (gated) feed-forward, final norms in
+ * encoder and decoder, and the decoder output scaled by d_model^-0.5 before
+ * the head when scale_decoder_outputs (T5 1.0's tied embeddings; Flan-T5
+ * unties them and does not scale). */
+typedef struct {
+  gint vocab_size, d_model, d_kv, d_ff, num_layers, num_decoder_layers, num_heads;
+  gint num_buckets, max_distance;   /* relative_attention_num_buckets / _max_distance */
+  gint n_positions;             /* the input length it was trained for (a default context, not a limit) */
+  float layer_norm_epsilon;
+  gboolean gated;               /* feed_forward_proj "gated-ACT": act (wi_0 x) * wi_1 x */
+  VtpActivation act;
+  gboolean scale_decoder_outputs;
+  gint decoder_start_token_id, pad_token_id;
+  gint n_eos, eos_token_id[VTP_MAX_EOS];
+} VtpT5Config;
 
 #define VTP_MAX_FEATURE_LAYERS 8
 
@@ -104,6 +123,7 @@ typedef struct {
   VtpTextFamily text_family;
   VtpLlamaConfig text;          /* VTP_TEXT_LLAMA */
   VtpOptConfig opt;             /* VTP_TEXT_OPT */
+  VtpT5Config t5;               /* VTP_TEXT_T5 */
   gint projection_width;        /* language_projection's output: the language model's hidden size */
   gint num_query_tokens;
   gint image_token_index;       /* -1 when the config has none */
@@ -140,12 +160,14 @@ gboolean vtp_llama_config_parse (JsonObject *o, const char *where, VtpLlamaConfi
 /* An OPTConfig object; do_layer_norm_before false (OPT-350m's post-LN
  * layers) and layer_norm_elementwise_affine false are refused by name. */
 gboolean vtp_opt_config_parse (JsonObject *o, const char *where, VtpOptConfig *out, GError **error);
+/* A T5Config object (T5, T5 v1.1, Flan-T5). */
+gboolean vtp_t5_config_parse (JsonObject *o, const char *where, VtpT5Config *out, GError **error);
 /* A llava config.json root; nested configs default as LlavaConfig does. */
 gboolean vtp_llava_config_parse (JsonObject *root, const char *where, VtpLlavaConfig *out, GError **error);
 
 /* A blip-2 / instructblip config.json root (@instruct: InstructBLIP, whose
- * Q-Former reads the instruction). The language model is LLaMA-family or
- * (BLIP-2) OPT. */
+ * Q-Former reads the instruction). The language model is LLaMA-family, OPT
+ * or T5 (Flan-T5). */
 gboolean vtp_blip_config_parse (JsonObject *root, const char *where, gboolean instruct, VtpBlipConfig *out,
     GError **error);
 

@@ -13,12 +13,21 @@ opt_prefill (VtpLm *lm, const VtpLmSegment *segments, gint n_segments, gboolean 
   return vtp_opt_prefill (lm->model, lm->state, segments, n_segments, all_logits, error);
 }
 
+static gboolean
+t5_prefill (VtpLm *lm, const VtpLmSegment *segments, gint n_segments, gboolean all_logits, GError **error)
+{
+  return vtp_t5_prefill (lm->model, lm->state, segments, n_segments, all_logits, error);
+}
+
 static const VtpLmOps llama_ops = { "llama", llama_prefill, (void (*) (gpointer)) vtp_llama_state_free,
   vtp_model_cache_release, (gsize (*) (gpointer)) vtp_llama_weight_bytes };
 static const VtpLmOps llama_view_ops = { "llama", llama_prefill, NULL, NULL,
   (gsize (*) (gpointer)) vtp_llama_weight_bytes };
 static const VtpLmOps opt_ops = { "opt", opt_prefill, (void (*) (gpointer)) vtp_opt_state_free,
   vtp_model_cache_release, (gsize (*) (gpointer)) vtp_opt_weight_bytes };
+
+static const VtpLmOps t5_ops = { "t5", t5_prefill, (void (*) (gpointer)) vtp_t5_state_free,
+  vtp_model_cache_release, (gsize (*) (gpointer)) vtp_t5_weight_bytes };
 
 void
 vtp_lm_view_llama (VtpLm *lm, VtpLlama *m, VtpLlamaState *s)
@@ -78,6 +87,35 @@ open_opt (VtpCheckpoint *c, const VtpModelParts *parts, VtpCheckpoint *adapter, 
   return lm;
 }
 
+static VtpLm *
+open_t5 (VtpCheckpoint *c, const VtpModelParts *parts, VtpCheckpoint *adapter, VtpDevice *dev,
+    VtpWeightType wtype, gint max_ctx, gint max_chunk, GError **error)
+{
+  const VtpT5Config *cfg = &parts->t5;
+  VtpT5Names names;
+  VtpT5 *m;
+  VtpT5State *s;
+  VtpLm *lm;
+
+  if (adapter) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s is a T5 model: LLaMA-Adapter and PEFT adaption prompts "
+        "(%s) adapt LLaMA-family models only", c->dir, adapter->dir);
+    return NULL;
+  }
+  if (!vtp_t5_find_names (c, &names, error) || !(m = vtp_t5_acquire (c, &names, cfg, dev, wtype, error)))
+    return NULL;
+  if (!(s = vtp_t5_state_new (m, max_ctx, max_chunk, error))) {
+    vtp_model_cache_release (m);
+    return NULL;
+  }
+  lm = g_new0 (VtpLm, 1);
+  /* no BOS: T5 inputs end with </s> instead; the positions are relative,
+   * n_positions is the length it was trained for */
+  *lm = (VtpLm) { VTP_TEXT_T5, &t5_ops, m, s, m->dev, cfg->vocab_size, cfg->d_model, cfg->n_positions, s->max_ctx,
+    &s->n_past, s->logits, m->cfg.n_eos, m->cfg.eos_token_id, -1, cfg->num_decoder_layers, m->lm_head };
+  return lm;
+}
+
 VtpLm *
 vtp_lm_open (VtpCheckpoint *c, const VtpModelParts *parts, VtpCheckpoint *adapter, VtpDevice *dev,
     VtpWeightType wtype, gint max_ctx, gint max_chunk, GError **error)
@@ -86,6 +124,7 @@ vtp_lm_open (VtpCheckpoint *c, const VtpModelParts *parts, VtpCheckpoint *adapte
   switch (parts->text_family) {
     case VTP_TEXT_LLAMA: return open_llama (c, parts, adapter, dev, wtype, max_ctx, max_chunk, error);
     case VTP_TEXT_OPT: return open_opt (c, parts, adapter, dev, wtype, max_ctx, max_chunk, error);
+    case VTP_TEXT_T5: return open_t5 (c, parts, adapter, dev, wtype, max_ctx, max_chunk, error);
   }
   g_return_val_if_reached (NULL);
 }

@@ -1,11 +1,13 @@
 /* vtp-lm.h: a language model as the decode loop and vtpllm use it,
  * whatever its family: the checkpoint's config says which (VtpTextFamily),
  * and a table of the family's functions does the rest. A family adds its
- * decoder file (vtp-llama.c, vtp-opt.c), one VtpLmOps and a case in
- * vtp_lm_open. */
+ * decoder file (vtp-llama.c, vtp-opt.c, vtp-t5.c), one VtpLmOps and a case
+ * in vtp_lm_open. An encoder-decoder (T5) takes the input at position 0
+ * into its encoder and counts n_past in decoder positions. */
 #pragma once
 #include "vtp-llama.h"
 #include "vtp-opt.h"
+#include "vtp-t5.h"
 #include "vtp-parts.h"
 
 G_BEGIN_DECLS
@@ -13,7 +15,7 @@ G_BEGIN_DECLS
 typedef struct _VtpLm VtpLm;
 
 typedef struct {
-  const char *name;             /* "llama", "opt" */
+  const char *name;             /* "llama", "opt", "t5" */
   /* runs @segments from *lm->n_past (vtp_llama_prefill's contract) */
   gboolean (*prefill) (VtpLm *lm, const VtpLmSegment *segments, gint n_segments, gboolean all_logits,
       GError **error);
@@ -25,7 +27,7 @@ typedef struct {
 struct _VtpLm {
   VtpTextFamily family;
   const VtpLmOps *ops;
-  gpointer model, state;        /* the family's: VtpLlama + VtpLlamaState, VtpOpt + VtpOptState */
+  gpointer model, state;        /* the family's: VtpLlama + VtpLlamaState, VtpOpt + VtpOptState, VtpT5 + VtpT5State */
   /* views of them, for the decode loop and the element */
   VtpDevice *dev;
   gint vocab_size;

@@ -33,6 +33,7 @@ vtp_model_parts_read (VtpCheckpoint *c, VtpModelParts *p, GError **error)
     p->text_family = p->blip.text_family;
     p->text = p->blip.text;
     p->opt = p->blip.opt;
+    p->t5 = p->blip.t5;
     p->image_token_index = p->blip.image_token_index;
     return TRUE;
   }
@@ -46,6 +47,12 @@ vtp_model_parts_read (VtpCheckpoint *c, VtpModelParts *p, GError **error)
     p->has_text = TRUE;
     p->text_family = VTP_TEXT_OPT;
     return vtp_opt_config_parse (c->config, where, &p->opt, error);
+  }
+  if (!g_strcmp0 (type, "t5")) {
+    p->family = VTP_FAMILY_T5;
+    p->has_text = TRUE;
+    p->text_family = VTP_TEXT_T5;
+    return vtp_t5_config_parse (c->config, where, &p->t5, error);
   }
   if (!g_strcmp0 (type, "llama_adapter") || !g_strcmp0 (vtp_json_string (c->config, "peft_type", NULL),
           "ADAPTION_PROMPT")) {
@@ -66,7 +73,7 @@ vtp_model_parts_read (VtpCheckpoint *c, VtpModelParts *p, GError **error)
     vision = vtp_json_lookup (c->config, "vision_config");
   else {
     g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s: model_type \"%s\" is not one vtp reads (llava, "
-        "instructblip, blip-2, clip, clip_vision_model, openai_clip_vision, llama, opt, llama_adapter)", where,
+        "instructblip, blip-2, clip, clip_vision_model, openai_clip_vision, llama, opt, t5, llama_adapter)", where,
         type ? type : "(none)");
     return FALSE;
   }
@@ -87,7 +94,12 @@ vtp_model_parts_clear (VtpModelParts *p)
 gint
 vtp_model_text_positions (const VtpModelParts *p)
 {
-  return p->text_family == VTP_TEXT_OPT ? p->opt.max_position_embeddings : p->text.max_position_embeddings;
+  switch (p->text_family) {
+    case VTP_TEXT_OPT: return p->opt.max_position_embeddings;
+    case VTP_TEXT_T5: return p->t5.n_positions;
+    case VTP_TEXT_LLAMA: break;
+  }
+  return p->text.max_position_embeddings;
 }
 
 const char *

@@ -1,6 +1,7 @@
 /* vtp-parts.h: what a model directory holds and where: a llava-hf
  * checkpoint (tower + projector + LLM), an InstructBLIP or BLIP-2 one
- * (tower + Q-Former + LLM), a plain CLIP vision model, a plain Llama or OPT.
+ * (tower + Q-Former + LLM), a plain CLIP vision model, a plain Llama, OPT
+ * or T5.
  * Each element asks for its part. */
 #pragma once
 #include "vtp-checkpoint.h"
@@ -19,6 +20,7 @@ typedef enum {
   VTP_FAMILY_LLAMA,
   VTP_FAMILY_LLAMA_ADAPTER,     /* a LLaMA-Adapter (V1, V2 multimodal) or PEFT adaption-prompt directory */
   VTP_FAMILY_OPT,               /* a plain OPTForCausalLM */
+  VTP_FAMILY_T5,                /* a plain T5ForConditionalGeneration (T5, Flan-T5) */
 } VtpFamily;
 
 typedef struct {
@@ -29,13 +31,14 @@ typedef struct {
   VtpTextFamily text_family;    /* with has_text: which of text / opt holds its config */
   VtpLlamaConfig text;          /* with has_text, VTP_TEXT_LLAMA */
   VtpOptConfig opt;             /* with has_text, VTP_TEXT_OPT */
+  VtpT5Config t5;               /* with has_text, VTP_TEXT_T5 */
   VtpLlavaConfig llava;         /* LLaVA: projector, feature selection */
   VtpBlipConfig blip;           /* BLIP-2 / InstructBLIP: Q-Former */
   gint image_token_index;       /* the LLM's image placeholder id, -1 when none */
 } VtpModelParts;
 
 /* Reads config.json's model_type: llava, instructblip, blip-2, clip,
- * clip_vision_model, llama or opt. */
+ * clip_vision_model, llama, opt or t5. */
 gboolean vtp_model_parts_read (VtpCheckpoint *c, VtpModelParts *parts, GError **error);
 void vtp_model_parts_clear (VtpModelParts *parts);
 

@@ -65,6 +65,7 @@ void vtp_op_silu (VtpTensor *x, gint64 row, gint64 n_rows) { elementwise ("silu"
 void vtp_op_relu (VtpTensor *x, gint64 row, gint64 n_rows) { elementwise ("relu", x, NULL, row, n_rows); }
 void vtp_op_silu_mul (VtpTensor *g, const VtpTensor *up, gint64 row, gint64 n_rows) { elementwise ("silu_mul", g, up, row, n_rows); }
 void vtp_op_add (VtpTensor *y, const VtpTensor *x, gint64 row, gint64 n_rows) { elementwise ("add_inplace", y, x, row, n_rows); }
+void vtp_op_mul (VtpTensor *y, const VtpTensor *x, gint64 row, gint64 n_rows) { elementwise ("mul_inplace", y, x, row, n_rows); }
 
 /* CPUs take 32 query rows per work-item when there are enough rows to fill
  * the lanes (prefill, the vision tower, the Q-Former), the head fits its
@@ -74,7 +75,7 @@ static gboolean
 attention_rows16_fits (const VtpDevice *dev, gint64 nq, gint64 nk, const VtpTensor *scores,
     const VtpAttention *a)
 {
-  return dev->kind == VTP_DEVICE_KIND_CPU && nq >= 8 && a->head_dim % 16 == 0 && a->head_dim <= 128
+  return dev->kind == VTP_DEVICE_KIND_CPU && !a->pos_bias && nq >= 8 && a->head_dim % 16 == 0 && a->head_dim <= 128
       && vtp_tensor_n_elements (scores) >= ((gint64) a->n_heads * nq + VTP_ATTENTION_SCORE_PAD_ROWS) * nk;
 }
 
@@ -98,7 +99,13 @@ vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_r
           && rows_in (v, kv_row, nk), "attention", "rows out of range")
       || !check (vtp_tensor_n_elements (scores) >= (gint64) a->n_heads * nq * nk, "attention",
           "score scratch too small for %d heads x %" G_GINT64_FORMAT " x %" G_GINT64_FORMAT,
-          a->n_heads, nq, nk))
+          a->n_heads, nq, nk)
+      || !check (!a->pos_bias || (a->pos_bias->dtype == VTP_DTYPE_F32 && vtp_tensor_rows (a->pos_bias) == a->n_heads
+          && a->pos_bias_center - (a->q_pos0 + nq - 1) >= 0
+          && a->pos_bias_center + (a->causal ? 0 : nk - 1 - a->q_pos0) < vtp_tensor_cols (a->pos_bias)), "attention",
+          "position bias [%d heads, W] F32 must cover relative positions %" G_GINT64_FORMAT " .. %" G_GINT64_FORMAT
+          " around column %d", a->n_heads, -(a->q_pos0 + nq - 1), a->causal ? 0 : nk - 1 - a->q_pos0,
+          a->pos_bias_center))
     return;
   if (attention_rows16_fits (q->dev, nq, nk, scores, a)) {
     const size_t global16[2] = { (nq + 31) / 32, a->n_heads };
@@ -116,6 +123,7 @@ vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_r
       A_MEM (out), A_INT (out_row * ow), A_INT (ow),
       A_MEM (scores), A_INT (nq), A_INT (nk), A_INT (a->n_heads), A_INT (a->n_kv_heads),
       A_INT (a->head_dim), A_INT (a->causal), A_INT (a->q_pos0), A_FLOAT (a->scale),
+      A_OPT_MEM (a->pos_bias), A_INT (a->pos_bias ? vtp_tensor_cols (a->pos_bias) : 0), A_INT (a->pos_bias_center),
       A_LOCAL (wg * sizeof (float)));
 }
 

@@ -23,12 +23,18 @@ void vtp_op_silu (VtpTensor *x, gint64 row, gint64 n_rows);
 void vtp_op_relu (VtpTensor *x, gint64 row, gint64 n_rows);
 void vtp_op_silu_mul (VtpTensor *gate, const VtpTensor *up, gint64 row, gint64 n_rows);
 void vtp_op_add (VtpTensor *y, const VtpTensor *x, gint64 row, gint64 n_rows);
+void vtp_op_mul (VtpTensor *y, const VtpTensor *x, gint64 row, gint64 n_rows);
 
 typedef struct {
   gint n_heads, n_kv_heads, head_dim;
   gboolean causal;
   gint q_pos0;          /* absolute position of the first query row (causal only) */
   float scale;
+  /* T5's relative position bias, NULL when none: F32 [n_heads, W]; score
+   * (query at absolute position p, key j) += pos_bias[h, pos_bias_center +
+   * j - p] (the caller makes W cover every j - p it asks for) */
+  const VtpTensor *pos_bias;
+  gint pos_bias_center;
 } VtpAttention;
 
 /* out[out_row + i] = attention of q[q_row + i] (i < nq) over rows

@@ -151,3 +151,80 @@ check_lm_against_reference (VtpLm *lm, VtpSafetensors *ref, const VtpLmSegment *
   }
   g_assert_cmpint (tokens->len, ==, greedy->shape[0]);
 }
+
+/* An encoder-decoder (T5) against a make_t5_fixtures.py reference: the
+ * encoder output of @segs (the encoder input) against "encoder_output",
+ * each greedy step's logits against "step_logits" with the reference's
+ * tokens fed back, the decoder's logits over [start, greedy tokens] in one
+ * call against "decoder_logits" (when the state's chunk holds them), and
+ * the decode loop's greedy tokens against "greedy_tokens". Worst errors in
+ * @enc_err, @steps_err, @full_err. */
+static G_GNUC_UNUSED void
+check_t5_against_reference (VtpLm *lm, VtpSafetensors *ref, const VtpLmSegment *segs, gint n_segs,
+    double *enc_err, double *steps_err, double *full_err)
+{
+  g_autoptr (GError) error = NULL;
+  VtpT5State *s = lm->state;
+  const VtpStTensor *greedy = reference_tensor (ref, "greedy_tokens");
+  const VtpStTensor *steps = reference_tensor (ref, "step_logits");
+  const VtpStTensor *enc = reference_tensor (ref, "encoder_output");
+  const gint V = lm->vocab_size, G = greedy->shape[0];
+  g_autofree float *logits = g_new (float, (gsize) (G + 1) * V);
+  g_autofree gint32 *tokens = g_new (gint32, G);
+  gint L = 0;
+
+  g_assert_cmpint (lm->family, ==, VTP_TEXT_T5);
+  for (gint i = 0; i < n_segs; i++)
+    L += segs[i].n;
+  for (gint i = 0; i < G; i++)
+    tokens[i] = (gint32) ((const gint64 *) greedy->data)[i];
+  *lm->n_past = 0;
+  g_assert_true (vtp_lm_prefill (lm, segs, n_segs, FALSE, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (*lm->n_past, ==, 1);
+  g_assert_cmpint (enc->shape[0], ==, L);
+  {
+    g_autofree float *got = device_values (s->enc);
+    *enc_err = reference_error (ref, "encoder_output", got, (gsize) L * enc->shape[1], 0);
+  }
+  *steps_err = 0;
+  for (gint i = 0; i < steps->shape[0]; i++) {
+    const VtpLmSegment next = { &tokens[i], NULL, 0, 1 };
+    g_assert_true (vtp_tensor_read (lm->logits, 0, logits, (gsize) V * 4, &error));
+    *steps_err = MAX (*steps_err, reference_error (ref, "step_logits", logits, V, (gsize) i * V));
+    if (i + 1 < steps->shape[0])
+      g_assert_true (vtp_lm_prefill (lm, &next, 1, FALSE, &error));
+    g_assert_no_error (error);
+  }
+  /* teacher forcing: the greedy tokens but the last in one decoder call
+   * after the start token */
+  *full_err = 0;
+  if (G - 1 <= s->max_chunk) {
+    const VtpLmSegment rest = { tokens, NULL, 0, G - 1 };
+    *lm->n_past = 0;
+    g_assert_true (vtp_lm_prefill (lm, segs, n_segs, FALSE, &error));
+    g_assert_true (vtp_tensor_read (lm->logits, 0, logits, (gsize) V * 4, &error));
+    g_assert_true (vtp_lm_prefill (lm, &rest, 1, TRUE, &error));
+    g_assert_no_error (error);
+    g_assert_true (vtp_tensor_read (lm->logits, 0, logits + V, (gsize) (G - 1) * V * 4, &error));
+    *full_err = reference_error (ref, "decoder_logits", logits, (gsize) G * V, 0);
+  }
+  /* the decode loop itself */
+  {
+    g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (gint32));
+    VtpGenerateParams gp = { G, { 0 }, TRUE };
+    *lm->n_past = 0;
+    g_assert_true (vtp_lm_prefill (lm, segs, n_segs, FALSE, &error));
+    g_assert_true (vtp_lm_generate (lm, &gp, NULL, NULL, out, NULL, &error));
+    g_assert_no_error (error);
+    for (gint i = 0; i < G; i++) {
+      if (i == (gint) out->len) {
+        g_assert_true (vtp_lm_is_eos (lm, tokens[i]));
+        g_assert_cmpint (i, ==, G - 1);
+        return;
+      }
+      g_assert_cmpint (g_array_index (out, gint32, i), ==, tokens[i]);
+    }
+    g_assert_cmpint (out->len, ==, G);
+  }
+}

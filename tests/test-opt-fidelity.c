@@ -188,10 +188,10 @@ test_config (void)
   g_assert_cmpint (blip.opt.head_dim, ==, 80);
   g_assert_cmpint (blip.opt.eos_token_id[0], ==, 50118);
   /* other families are still named */
-  g_assert_true (json_parser_load_from_data (p, "{\"text_config\": {\"model_type\": \"t5\"}}", -1, NULL));
+  g_assert_true (json_parser_load_from_data (p, "{\"text_config\": {\"model_type\": \"gpt2\"}}", -1, NULL));
   g_assert_false (vtp_blip_config_parse (json_node_get_object (json_parser_get_root (p)), "config.json", FALSE, &blip,
           &error));
-  g_assert_nonnull (strstr (error->message, "text_config.model_type is \"t5\""));
+  g_assert_nonnull (strstr (error->message, "text_config.model_type is \"gpt2\""));
 }
 
 int

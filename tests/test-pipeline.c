@@ -3,6 +3,8 @@
  * image and prompt (tools/make_llava_fixtures.py). Also: a pipeline whose
  * encoder and projector do not fit fails with both widths named. */
 #include "test-gst-util.h"
+#include <glib/gstdio.h>
+#include <unistd.h>
 
 static void
 link_decoded (GstElement *dec, GstPad *pad, GstElement *conv)
@@ -18,6 +20,7 @@ typedef struct {
   const char *image, *encoder, *bridge, *llm;
   const char *bridge_factory;   /* vtpprojector, vtpqformer, vtpadapter */
   const char *adapter;          /* vtpllm's adapter, or NULL */
+  const char *prompt;           /* vtpqformer's prompt; NULL: the BLIP fixtures' instruction */
 } Parts;
 
 /* filesrc ! decodebin ! videoconvert ! vtpencoder ! BRIDGE ! vtpllm ! appsink,
@@ -40,7 +43,7 @@ parts_pipeline (const Parts *p, GstElement **sink)
   g_object_set (enc, "model", p->encoder, NULL);
   g_object_set (proj, "model", p->bridge, NULL);
   if (blip)
-    g_object_set (proj, "prompt", "What is unusual about this image?", NULL);
+    g_object_set (proj, "prompt", p->prompt ? p->prompt : "What is unusual about this image?", NULL);
   g_object_set (llm, "model", p->llm, "adapter", p->adapter, "max-new-tokens", 20, "prompt",
       "What is in the picture?", NULL);
   g_object_set (*sink, "sync", FALSE, NULL);
@@ -140,6 +143,42 @@ test_image_to_text (gconstpointer data)
   GstElement *sink, *pipe = describe_pipeline (image, dir, dir, &sink);
 
   assert_describes (pipe, sink, want, data);
+}
+
+/* BLIP-2 / InstructBLIP + Flan-T5 from the PNG, on a copy of the
+ * checkpoint whose tokenizer.json is the fixture's BPE stand-in (the
+ * Unigram tokenizer's ids on the fixture's prompt: make_t5_fixtures.py's
+ * bpe_standin), so that the T5 path runs end to end whether or not vtp reads
+ * Unigram tokenizers: transformers' greedy text. */
+static void
+test_image_to_text_t5 (gconstpointer data)
+{
+  g_autofree char *dir = fixture_path (data);
+  g_autofree char *tmp = g_dir_make_tmp ("vtp-t5-pipeline-XXXXXX", NULL);
+  g_autofree char *image = g_build_filename (dir, "image.png", NULL);
+  g_autofree char *want = reference_string (data, "greedy_text");
+  g_autofree char *prompt = reference_string (data, "instruction");
+  const char *files[] = { "config.json", "model.safetensors", "processor_config.json", "tokenizer_config.json",
+    "qformer_tokenizer", "tokenizer.json" };
+  GstElement *sink, *pipe;
+
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++) {
+    const gboolean tok = !strcmp (files[i], "tokenizer.json");
+    g_autofree char *a = g_build_filename (dir, tok ? "tokenizer-bpe-standin.json" : files[i], NULL);
+    g_autofree char *b = g_build_filename (tmp, files[i], NULL);
+    if (g_file_test (a, G_FILE_TEST_EXISTS))
+      g_assert_cmpint (symlink (a, b), ==, 0);
+  }
+  {
+    const Parts p = { image, tmp, tmp, tmp, "vtpqformer", NULL, prompt };
+    pipe = parts_pipeline (&p, &sink);
+  }
+  assert_describes (pipe, sink, want, data);
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++) {
+    g_autofree char *b = g_build_filename (tmp, files[i], NULL);
+    g_unlink (b);
+  }
+  g_rmdir (tmp);
 }
 
 /* llama.cpp's LLaVA pair: model= the directory holding the text GGUF and the
@@ -244,6 +283,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/pipeline/image-to-text-b", "llava-tiny-b", test_image_to_text);
   g_test_add_data_func ("/pipeline/image-to-text-instructblip", "instructblip-tiny", test_image_to_text);
   g_test_add_data_func ("/pipeline/image-to-text-blip2", "blip2-tiny", test_image_to_text);
+  g_test_add_data_func ("/pipeline/image-to-text-blip2-t5", "blip2-t5-tiny", test_image_to_text_t5);
+  g_test_add_data_func ("/pipeline/image-to-text-instructblip-t5", "instructblip-t5-tiny", test_image_to_text_t5);
   g_test_add_data_func ("/pipeline/image-to-text-llama-adapter", "llama", test_image_to_text_adapter);
   g_test_add_data_func ("/pipeline/image-to-text-llama-adapter-hf-base", "llama-hf", test_image_to_text_adapter);
   g_test_add_func ("/pipeline/gguf-llava-pair", test_gguf_pair);

@@ -15,13 +15,19 @@ width 2048, GQA 32/4 heads, MLP 5632) as the language model:
       queries, no text input) in front of an OPT with OPT-2.7B's dimensions
       (32 layers, width 2560, 32 heads, FFN 10240, vocabulary 50272), as
       Salesforce/blip2-opt-2.7b; written tensor by tensor (--llm is not
-      used), with a small byte-level BPE tokenizer in OPT's layout.
+      used), with a small byte-level BPE tokenizer in OPT's layout;
+  --family blip2-flan-t5: the same EVA ViT-g and Q-Former in front of a T5
+      with Flan-T5-XL's dimensions (24 + 24 layers, width 2048, 32 heads of
+      64, gated-GELU FFN 5120, vocabulary 32128, its own lm_head), as
+      Salesforce/blip2-flan-t5-xl; tensor by tensor, with a small Unigram
+      tokenizer in T5's layout.
 Saved as float16 (or --dtype float32 / bfloat16).
 
     python3 tools/make_bench_model.py /tmp/vtp-bench-llava [--dtype float16]
     python3 tools/make_bench_model.py /tmp/vtp-bench-instructblip --family instructblip
     python3 tools/make_bench_model.py /tmp/vtp-bench-adapter --family llama-adapter
     python3 tools/make_bench_model.py /tmp/vtp-bench-blip2-opt --family blip2-opt     # about 7.5 GB in float16
+    python3 tools/make_bench_model.py /tmp/vtp-bench-blip2-t5 --family blip2-flan-t5  # about 9.4 GB in float16
     python3 tools/make_bench_model.py /tmp/vtp-bench-7b --llm 7b     # LLaVA-1.5-7B's shape, 14 GB
 
 --llm 7b gives the language model LLaVA-1.5-7B's (Vicuna-7B) dimensions: 32
@@ -54,7 +60,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out")
     ap.add_argument("--dtype", default="float16", choices=["float16", "bfloat16", "float32"])
-    ap.add_argument("--family", default="llava", choices=["llava", "instructblip", "llama-adapter", "blip2-opt"])
+    ap.add_argument("--family", default="llava", choices=["llava", "instructblip", "llama-adapter", "blip2-opt",
+                                                          "blip2-flan-t5"])
     ap.add_argument("--llm", default="1b", choices=["1b", "7b"], help="language model shape: TinyLlama 1.1B "
                     "(default) or LLaVA-1.5-7B's Vicuna-7B")
     ap.add_argument("--text-layers", type=int, default=None, help="layers of the language model (default: the shape's)")
@@ -65,6 +72,8 @@ def main():
     torch.manual_seed(0)
     if args.family == "blip2-opt":
         return make_blip2_opt(args, dtype)
+    if args.family == "blip2-flan-t5":
+        return make_blip2_t5(args, dtype)
 
     shared = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "testdata", "tokenizers", "llama2-7b",
                           "tokenizer.json")
@@ -141,6 +150,28 @@ def make_blip2_opt(args, dtype):
     del processor["crop_size"]
     return write_sharded(args, config, tok, dtype, model_cls=Blip2ForConditionalGeneration, rename=lambda n: n,
                          processor=processor, skip=("language_model.lm_head.weight",))
+
+
+def make_blip2_t5(args, dtype):
+    """BLIP-2 + Flan-T5-XL's shape, written as write_sharded writes, the
+    head kept (Flan-T5 unties it) and config.json as Flan-T5's."""
+    from transformers import T5Config
+    from make_t5_fixtures import published_config, train_unigram_tokenizer
+    tok = train_unigram_tokenizer(400)
+    image_token = add_special(tok, "<image>")
+    layers = args.text_layers or 24
+    text = T5Config(vocab_size=max(args.vocab, 32128), d_model=2048, d_kv=64, d_ff=5120, num_layers=layers,
+                    num_decoder_layers=layers, num_heads=32, feed_forward_proj="gated-gelu", tie_word_embeddings=False,
+                    pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+    config = Blip2Config(vision_config=Blip2VisionConfig().to_dict(), qformer_config=Blip2QFormerConfig().to_dict(),
+                         text_config=text.to_dict(), num_query_tokens=32, image_token_index=image_token)
+    processor = dict(CLIP_PROCESSOR, image_processor_type="BlipImageProcessor", size={"height": 224, "width": 224},
+                     do_center_crop=False)
+    del processor["crop_size"]
+    write_sharded(args, config, tok, dtype, model_cls=Blip2ForConditionalGeneration, rename=lambda n: n,
+                  processor=processor, skip=("language_model.encoder.embed_tokens.weight",
+                                             "language_model.decoder.embed_tokens.weight"))
+    published_config(args.out)
 
 
 def write_sharded(args, config, tok, dtype, model_cls=LlavaForConditionalGeneration,

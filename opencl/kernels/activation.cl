@@ -48,6 +48,12 @@ __kernel void silu_mul (__global float *gate, __global const float *up, int off)
   gate[i] = g * (1.0f / (1.0f + exp (-g))) * up[i];
 }
 
+__kernel void mul_inplace (__global float *y, __global const float *x, int off)
+{
+  const size_t i = off + get_global_id (0);
+  y[i] *= x[i];
+}
+
 __kernel void add_inplace (__global float *y, __global const float *x, int off)
 {
   const size_t i = off + get_global_id (0);

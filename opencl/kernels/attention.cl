@@ -3,7 +3,10 @@
  * head h reads kv head h / (H / Hkv). Rows are token-major: head h of row i
  * starts at i * stride + h * d. Query row i sits at absolute position
  * q_pos0 + i; causal rows see keys 0 .. q_pos0 + i. Probabilities go through
- * @scores ([H, nq, nk]) so each key's weight is computed once. */
+ * @scores ([H, nq, nk]) so each key's weight is computed once. With
+ * pb_stride > 0, a bias by relative position is added to the scaled scores
+ * (T5): head h, key j, query row i add pos_bias[h * pb_stride + pb_center +
+ * j - (q_pos0 + i)]. */
 
 #define ATTENTION_MAX_D8 32     /* head_dim up to 256 on the one-work-item path */
 
@@ -11,7 +14,8 @@ __kernel void attention (__global const float *q, int q_off, int q_stride,
     __global const float *k, __global const float *v, int kv_off, int kv_stride,
     __global float *out, int out_off, int out_stride,
     __global float *scores, int nq, int nk, int H, int Hkv, int d,
-    int causal, int q_pos0, float scale, __local float *scratch)
+    int causal, int q_pos0, float scale, __global const float *pos_bias, int pb_stride, int pb_center,
+    __local float *scratch)
 {
   const int qi = get_group_id (0), h = get_group_id (1);
   const int lid = get_local_id (0), lsz = get_local_size (0);
@@ -20,6 +24,7 @@ __kernel void attention (__global const float *q, int q_off, int q_stride,
   __global const float *qr = q + q_off + (size_t) qi * q_stride + h * d;
   __global float *s = scores + ((size_t) h * nq + qi) * nk;
   const int d8 = d & ~7;
+  __global const float *pb = pb_stride > 0 ? pos_bias + h * pb_stride + pb_center - (q_pos0 + qi) : 0;
 
   float mx = -INFINITY;
   for (int j = lid; j < last; j += lsz) {
@@ -31,6 +36,8 @@ __kernel void attention (__global const float *q, int q_off, int q_stride,
     for (int c = d8; c < d; c++)
       a = fma (qr[c], kr[c], a);
     a = (a + hsum8 (a8)) * scale;
+    if (pb)
+      a += pb[j];
     s[j] = a;
     mx = fmax (mx, a);
   }
