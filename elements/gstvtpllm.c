@@ -199,30 +199,6 @@ llm_adapter (GstVtpLlm *self)
   return m ? m->adapter : NULL;
 }
 
-/* The checkpoint's tokenizer; for T5 (Flan-T5), a refusal that says what is
- * missing while vtp's tokenizer cannot read its SentencePiece Unigram
- * tokenizer.json: the encoder-decoder itself runs, the text cannot be
- * tokenized. */
-static VtpTokenizer *
-open_tokenizer (GstVtpLlm *self, const VtpModelParts *parts, GError **error)
-{
-  g_autoptr (GError) local = NULL;
-  VtpTokenizer *tok = vtp_model_tokenizer_new (self->ckpt, &local);
-
-  if (tok)
-    return tok;
-  if (parts->text_family == VTP_TEXT_T5 && g_error_matches (local, VTP_TOKENIZER_ERROR,
-          VTP_TOKENIZER_ERROR_UNSUPPORTED)) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "vtpllm cannot run the T5 language model of %s yet: its "
-        "tokenizer.json is SentencePiece Unigram (Metaspace pre-tokenizer, Precompiled normalizer, </s> appended), "
-        "which vtp's tokenizer does not read yet (%s). The T5 encoder-decoder itself is there: it runs from token "
-        "ids", self->ckpt->dir, local->message);
-    return NULL;
-  }
-  g_propagate_error (error, g_steal_pointer (&local));
-  return NULL;
-}
-
 static gboolean
 load_model (GstVtpLlm *self, VtpWeightType wtype, guint context, const char *adapter_name, GError **error)
 {
@@ -241,7 +217,7 @@ load_model (GstVtpLlm *self, VtpWeightType wtype, guint context, const char *ada
   if (adapter_name && !(adapter = vtp_checkpoint_open (adapter_name, error)))
     goto out;
   ctx = context ? (gint) context : MIN (vtp_model_text_positions (&parts), DEFAULT_CONTEXT);
-  if (!(self->tok = open_tokenizer (self, &parts, error))
+  if (!(self->tok = vtp_model_tokenizer_new (self->ckpt, error))
       || !(self->lm = vtp_lm_open (self->ckpt, &parts, adapter, self->dev, wtype, ctx, PREFILL_CHUNK, error)))
     goto out;
   self->image_token = parts.image_token_index >= 0 ? parts.image_token_index

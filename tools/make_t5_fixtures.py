@@ -26,9 +26,6 @@ and for all three:
                                      decoder start token)
   decoder_logits                     the decoder's logits over [start, greedy tokens] in one pass
                                      (teacher forcing: checks the cache against the full pass)
-The BLIP ones also get tokenizer-bpe-standin.json: a BPE tokenizer.json
-giving the Unigram tokenizer's ids on the prompt (bpe_standin), with which
-the element tests run vtpllm end to end before vtp reads Unigram.
 """
 import argparse
 import json
@@ -126,51 +123,6 @@ def train_unigram_tokenizer(vocab_size):
     for i, t in enumerate(T5_SPECIALS):
         assert tok.token_to_id(t) == i
     return tok
-
-
-def bpe_standin(tok, text):
-    """tokenizer.json of a BPE model that vtp's tokenizer reads and that
-    gives @tok's (Unigram) ids on @text: the Unigram vocabulary with the same
-    ids, merges that build each piece of @text's segmentation left to right
-    (ranked so that no merge crosses a piece boundary), T5's Metaspace,
-    post-processor and added tokens. A test device only: it lets the element
-    tests run vtpllm on a T5 checkpoint end to end (that one prompt) before
-    vtp reads Unigram tokenizers."""
-    layout = json.loads(tok.to_str())
-    pieces = [p for p, _ in layout["model"]["vocab"]]
-    vocab = {p: i for i, p in enumerate(pieces)}
-    want = tok.encode(text).tokens
-    merges, made, nxt = [], {}, len(pieces) + 64
-    for piece in want:
-        if piece in T5_SPECIALS:
-            continue
-        cur = piece[0]
-        for ch in [cur] + list(piece[1:]):
-            if ch not in vocab:
-                vocab[ch], nxt = nxt, nxt + 1
-        for ch in piece[1:]:
-            new = cur + ch
-            if new not in vocab:
-                vocab[new], nxt = nxt, nxt + 1
-            made.setdefault(new, [cur, ch])
-            if [cur, ch] not in merges:
-                merges.append([cur, ch])
-            cur = new
-    layout["model"] = {"type": "BPE", "dropout": None, "unk_token": "<unk>", "continuing_subword_prefix": None,
-                       "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
-                       "ignore_merges": False, "vocab": vocab, "merges": merges}
-    for _ in range(len(merges) * 4):
-        got = Tokenizer.from_str(json.dumps(layout)).encode(text).tokens
-        if got == want:
-            break
-        i = next(i for i, (a, b) in enumerate(zip(got + [None] * len(want), want)) if a != b)
-        # the first merge of the wanted pieces from there that is not ranked first yet
-        m = next(made[p] for p in want[i:] if p in made and merges.index(made[p]) > 0)
-        merges.remove(m)
-        merges.insert(0, m)
-    bpe = Tokenizer.from_str(json.dumps(layout))
-    assert bpe.encode(text).ids == tok.encode(text).ids
-    return json.dumps(layout, ensure_ascii=False, indent=1)
 
 
 def greedy_margin(step_logits):
@@ -308,8 +260,6 @@ def build(name, spec, out_dir):
         prompt = BLIP_PROMPT
         meta_extra = {"instruction": BLIP_PROMPT, "num_query_tokens": Q, "image_size": [w, h],
                       "image_token_index": image_token}
-        with open(os.path.join(out_dir, "tokenizer-bpe-standin.json"), "w") as f:
-            f.write(bpe_standin(tok, BLIP_PROMPT))
     ids = inputs["input_ids"][0]
     assert int(ids[-1]) == 1, "the tokenizer must append </s>"
     rec["input_ids"] = ids.to(torch.int64).contiguous()
