@@ -1,4 +1,4 @@
-/* test-tokenizer.c: vtp's tokenizer (models/vtp-tokenizer.c) against the ids
+/* test-tokenizer.c: vtp's tokenizer (models/tokenizers/vtp-tokenizer.c) against the ids
  * and strings of HuggingFace `tokenizers`, written by
  * tools/make_tokenizer_fixtures.py into tests/fixtures/tokenizer/:
  *   - small trained tokenizers (committed, always run): legacy Llama layout,

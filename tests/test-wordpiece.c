@@ -1,4 +1,4 @@
-/* test-wordpiece.c: vtp's BERT WordPiece tokenizer (models/vtp-wordpiece.c)
+/* test-wordpiece.c: vtp's BERT WordPiece tokenizer (models/tokenizers/vtp-wordpiece.c)
  * against the ids and strings of HuggingFace `tokenizers`, written by
  * tools/make_wordpiece_fixtures.py into tests/fixtures/wordpiece/:
  *   - every corpus string through an uncased and a cased trained vocabulary,

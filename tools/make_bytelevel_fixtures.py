@@ -3,7 +3,7 @@
 (GPT-2's algorithm, as GPT-2, RoBERTa and OPT ship it in tokenizer.json)
 trained here with HuggingFace `tokenizers`, and what `tokenizers` makes of
 the tokenizer test corpus with each: the reference tests/test-tokenizer.c
-compares vtp's tokenizer (models/vtp-tokenizer.c) against. Ids must match
+compares vtp's tokenizer (models/tokenizers/vtp-tokenizer.c) against. Ids must match
 exactly, decodes byte for byte.
 
   bytelevel-gpt2     vocab 320 (few merges: most text stays in byte

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes tests/fixtures/tokenizer/: the reference ids and strings that
-tests/test-tokenizer.c compares vtp's tokenizer (models/vtp-tokenizer.c)
+tests/test-tokenizer.c compares vtp's tokenizer (models/tokenizers/vtp-tokenizer.c)
 against, all computed with HuggingFace `tokenizers`.
 
   corpus.jsonl            {"text": ...} per line: hand-written edge cases and

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes tests/fixtures/wordpiece/: the reference ids and strings that
 tests/test-wordpiece.c compares vtp's BERT WordPiece tokenizer
-(models/vtp-wordpiece.c, the Q-Former's tokenizer) against, all computed with
+(models/tokenizers/vtp-wordpiece.c, the Q-Former's tokenizer) against, all computed with
 HuggingFace `tokenizers`.
 
   corpus.jsonl           {"text": ...} per line: hand-written edge cases and

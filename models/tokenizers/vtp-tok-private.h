@@ -18,7 +18,7 @@
  *
  * vtp-tok-loader.c reads a tokenizer.json into these (vtp-tok-json.c has its
  * JSON helpers), vtp-tok-unicode.c the character classes they share, and
- * models/vtp-tokenizer.c runs the pipeline behind the public VtpTokenizer
+ * models/tokenizers/vtp-tokenizer.c runs the pipeline behind the public VtpTokenizer
  * API. Everything here is internal to libvtp-models. */
 #pragma once
 #include <glib.h>
