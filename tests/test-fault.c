@@ -850,9 +850,9 @@ test_enqueue_frame (gconstpointer data)
 
 /* Every copy (upload, read-back, device-side copy) or every wait of an
  * element's first frame fails in turn (a fresh start each time: the first
- * frame also uploads tables later frames reuse), a spread where there are
- * many: an error naming it, no output, and the next frame gives the
- * reference. */
+ * frame also uploads tables later frames reuse), a spread past 100 (there
+ * are 43 at most here, vtpllm's): an error naming it, no output, and the
+ * next frame gives the reference. */
 static void
 test_frame_kind (const Case *c, VtpFaultKind kind)
 {
@@ -864,7 +864,7 @@ test_frame_kind (const Case *c, VtpFaultKind kind)
   g_assert_no_error (error);
   g_test_message ("%s: %u %s events in its first frame", c->name, n, fault_word (kind));
   g_assert_cmpuint (n, >, 0);
-  if (n > 40) {
+  if (n > 100) {
     const guint spread[] = { 1, 2, 3, n / 7, n / 3, n / 2, 2 * n / 3, n - 2, n - 1, n };
     for (guint i = 0; i < G_N_ELEMENTS (spread); i++)
       g_array_append_val (which, spread[i]);
