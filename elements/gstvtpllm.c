@@ -548,8 +548,12 @@ describe (GstVtpLlm *self, VtpTensor *image, const char *buffer_prompt, GstClock
   t0 = g_get_monotonic_time ();
   /* the queue runs asynchronously: wait for the prefill's kernels, or their
    * time is counted as the first decode step's */
-  if (!vtp_lm_prefill (self->lm, segs, n_segs, FALSE, error) || !vtp_device_finish (self->lm->dev, error))
+  if (!vtp_lm_prefill (self->lm, segs, n_segs, FALSE, error))
     return NULL;
+  if (!vtp_device_finish (self->lm->dev, error)) {
+    g_prefix_error (error, "The prompt's prefill: ");
+    return NULL;
+  }
   t1 = g_get_monotonic_time ();
   if (!vtp_lm_generate (self->lm, &gp, keep_going, &gen, out, &why, error))
     return NULL;

@@ -202,7 +202,8 @@ gst_vtp_buffer_get_tensor (GstBuffer *buf, VtpDevice *dev, gint rows, gint cols,
     g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE, "Cannot read the incoming tensor buffer");
     return NULL;
   }
-  ok = vtp_tensor_write (*scratch, 0, map.data, want, error);
+  if (!(ok = vtp_tensor_write (*scratch, 0, map.data, want, error)))
+    g_prefix_error (error, "Uploading the incoming tensor: ");
   gst_buffer_unmap (buf, &map);
   return ok ? *scratch : NULL;
 }

@@ -27,6 +27,7 @@ vtp_cl_strerror (cl_int err)
     case CL_MEM_OBJECT_ALLOCATION_FAILURE: return "memory object allocation failure";
     case CL_OUT_OF_RESOURCES: return "out of resources";
     case CL_OUT_OF_HOST_MEMORY: return "out of host memory";
+    case CL_MAP_FAILURE: return "map failure";
     case CL_BUILD_PROGRAM_FAILURE: return "build program failure";
     case CL_INVALID_VALUE: return "invalid value";
     case CL_INVALID_PLATFORM: return "invalid platform";
@@ -363,12 +364,35 @@ device_free (VtpDevice *dev)
   g_free (dev);
 }
 
+/* @dev's context and in-order queue. VTP_FAULT=context refuses either, as
+ * a device taken by another process or gone refuses it. */
+static gboolean
+create_context (VtpDevice *dev, const cl_context_properties *props, GError **error)
+{
+  const char *what = "an OpenCL context";
+  cl_int err = CL_DEVICE_NOT_AVAILABLE;
+
+  if (G_LIKELY (!vtp_fault_context ()))
+    dev->context = clCreateContext (props, 1, &dev->id, NULL, NULL, &err);
+  if (err == CL_SUCCESS) {
+    what = "a command queue";
+    err = CL_OUT_OF_RESOURCES;
+    if (G_LIKELY (!vtp_fault_context ()))
+      dev->queue = clCreateCommandQueue (dev->context, dev->id, 0, &err);
+  }
+  if (err != CL_SUCCESS) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE, "Could not open OpenCL device %s: creating %s failed: %s",
+        dev->name, what, vtp_cl_strerror (err));
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static VtpDevice *
 device_open (const DeviceEntry *e, GError **error)
 {
   VtpDevice *dev = g_new0 (VtpDevice, 1);
   cl_context_properties props[] = { CL_CONTEXT_PLATFORM, (cl_context_properties) e->platform, 0 };
-  cl_int err;
 
   dev->ref_count = 1;
   dev->platform = e->platform;
@@ -391,16 +415,7 @@ device_open (const DeviceEntry *e, GError **error)
       dev->reduce_wg /= 2;
   }
 
-  dev->context = clCreateContext (props, 1, &dev->id, NULL, NULL, &err);
-  if (err == CL_SUCCESS)
-    dev->queue = clCreateCommandQueue (dev->context, dev->id, 0, &err);
-  if (err != CL_SUCCESS) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE,
-        "Could not open OpenCL device %s: %s", dev->name, vtp_cl_strerror (err));
-    device_free (dev);
-    return NULL;
-  }
-  if (!build_program (dev, error)) {
+  if (!create_context (dev, props, error) || !build_program (dev, error)) {
     device_free (dev);
     return NULL;
   }
@@ -496,11 +511,15 @@ vtp_device_unlock (VtpDevice *dev)
 gboolean
 vtp_device_finish (VtpDevice *dev, GError **error)
 {
+  /* VTP_FAULT=finish: the wait fails as it does when work on the queue
+   * failed; the queue still drains, so that nothing runs on after it */
   cl_int err = clFinish (dev->queue);
 
+  if (err == CL_SUCCESS && G_UNLIKELY (vtp_fault_finish ()))
+    err = CL_OUT_OF_RESOURCES;
   if (err != CL_SUCCESS) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE,
-        "OpenCL device %s failed: %s", dev->name, vtp_cl_strerror (err));
+        "Waiting for the work queued on %s failed: %s", dev->name, vtp_cl_strerror (err));
     return FALSE;
   }
   return TRUE;

@@ -14,7 +14,9 @@ static guint64 events[VTP_FAULT_N_KINDS];       /* __atomic */
 static gsize init_done;
 static GError *init_error;              /* $VTP_FAULT did not parse */
 
-static const char *const kind_names[] = { "none", "alloc", "build", "enqueue" };
+static const char *const kind_names[] = { "none", "alloc", "build", "enqueue", "copy", "finish",
+  "context" };
+G_STATIC_ASSERT (G_N_ELEMENTS (kind_names) == VTP_FAULT_N_KINDS);
 
 /* Under the lock. */
 static void
@@ -90,7 +92,8 @@ set_from_string (const char *spec, GError **error)
 
   if (!parse (spec, &kind, &nth, &kernel)) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, VTP_FAULT_ENV "=\"%s\" is not a fault to inject: use "
-        "alloc[:N], build[:N], enqueue[:N] or enqueue:KERNEL[:N] (N counts from 1)", spec);
+        "alloc[:N], build[:N], enqueue[:N], enqueue:KERNEL[:N], copy[:N], finish[:N] or context[:N] "
+        "(N counts from 1)", spec);
     return FALSE;
   }
   g_mutex_lock (&lock);
@@ -199,4 +202,22 @@ gboolean
 vtp_fault_enqueue (const char *kernel)
 {
   return hit (VTP_FAULT_ENQUEUE, kernel);
+}
+
+gboolean
+vtp_fault_copy (void)
+{
+  return hit (VTP_FAULT_COPY, NULL);
+}
+
+gboolean
+vtp_fault_finish (void)
+{
+  return hit (VTP_FAULT_FINISH, NULL);
+}
+
+gboolean
+vtp_fault_context (void)
+{
+  return hit (VTP_FAULT_CONTEXT, NULL);
 }

@@ -1,6 +1,8 @@
 /* vtp-fault.h: fault injection in the OpenCL layer (hardening #14): makes a
- * device buffer allocation, the kernel program build or a kernel launch
- * fail as if the driver had refused it, to check that the failure reaches
+ * device buffer allocation, the kernel program build, a kernel launch, a
+ * copy to, from or between device buffers, a wait for the queue, or the
+ * creation of a device's context or queue fail as if the driver had
+ * refused it, to check that the failure reaches
  * the element as an error naming it, leaks nothing, and that the pipeline
  * starts again once the fault is gone (tests/test-fault.c).
  *
@@ -12,6 +14,14 @@
  *                                 (CL_BUILD_PROGRAM_FAILURE; no compiler runs)
  *   VTP_FAULT=enqueue[:N]         the Nth kernel launch fails (CL_OUT_OF_RESOURCES)
  *   VTP_FAULT=enqueue:KERNEL[:N]  the Nth launch of kernel KERNEL fails
+ *   VTP_FAULT=copy[:N]            the Nth copy fails (CL_OUT_OF_RESOURCES): an
+ *                                 upload or read-back (clEnqueueWrite/ReadBuffer),
+ *                                 a map or unmap, a device-side buffer copy
+ *   VTP_FAULT=finish[:N]          the Nth wait for the queue (clFinish) fails
+ *                                 (CL_OUT_OF_RESOURCES)
+ *   VTP_FAULT=context[:N]         the Nth context or command queue creation, when
+ *                                 a device is opened, fails (CL_DEVICE_NOT_AVAILABLE
+ *                                 for a context, CL_OUT_OF_RESOURCES for a queue)
  *
  * N counts from 1 (the default) from the moment the fault is armed (for
  * the environment, the start of the process), over every thread. A fault
@@ -32,6 +42,9 @@ typedef enum {
   VTP_FAULT_ALLOC,      /* a device buffer allocation */
   VTP_FAULT_BUILD,      /* the build of the kernel program */
   VTP_FAULT_ENQUEUE,    /* a kernel launch */
+  VTP_FAULT_COPY,       /* a copy: host to device, device to host, map, unmap, device to device */
+  VTP_FAULT_FINISH,     /* a wait for the queue to drain */
+  VTP_FAULT_CONTEXT,    /* a context or command queue created when a device opens */
   VTP_FAULT_N_KINDS,
 } VtpFaultKind;
 
@@ -61,5 +74,8 @@ gboolean vtp_fault_init (GError **error);
 gboolean vtp_fault_alloc (void);
 gboolean vtp_fault_build (void);
 gboolean vtp_fault_enqueue (const char *kernel);
+gboolean vtp_fault_copy (void);
+gboolean vtp_fault_finish (void);
+gboolean vtp_fault_context (void);
 
 G_END_DECLS

@@ -18,6 +18,7 @@
 #include <string.h>
 #include "vtp-linear.h"
 #include "vtp-launch.h"
+#include "vtp-fault.h"
 
 #define LAYOUT_PLAIN 0
 #define LAYOUT_P16 1            /* see linear.cl */
@@ -164,14 +165,50 @@ as_gpu (const VtpDevice *dev)
   return dev->kind != VTP_DEVICE_KIND_CPU || g_getenv ("VTP_LINEAR_AS_GPU") != NULL;
 }
 
+/* Packs @data ([n, k] of @t's type) into @t's panels straight in the
+ * buffer: on a CPU device the map is the buffer itself, no copy. A map,
+ * unmap or wait that fails (or that VTP_FAULT=copy or finish fails) is an
+ * error: a weight half uploaded must not be used. (A host staging copy
+ * would not help where the map fails for want of memory: it needs as
+ * much.) */
+static gboolean
+pack_into (VtpTensor *t, gconstpointer data, gint64 n, gint64 k, GError **error)
+{
+  VtpDevice *dev = t->dev;
+  const gsize bytes = vtp_tensor_n_bytes (t);
+  g_autofree char *d = NULL;
+  void *dst = NULL;
+  cl_int err = G_UNLIKELY (vtp_fault_copy ()) ? CL_OUT_OF_RESOURCES : CL_SUCCESS;
+
+  if (err == CL_SUCCESS)
+    dst = clEnqueueMapBuffer (dev->queue, t->mem, CL_TRUE, CL_MAP_WRITE_INVALIDATE_REGION, 0, bytes, 0, NULL,
+        NULL, &err);
+  if (err != CL_SUCCESS || !dst) {
+    d = vtp_tensor_describe (t);
+    g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE, "Could not map a %s tensor (%" G_GSIZE_FORMAT " bytes) on "
+        "%s to pack weights into it: %s", d, bytes, dev->name, vtp_cl_strerror (err ? err : CL_MAP_FAILURE));
+    return FALSE;
+  }
+  pack_panels (dst, data, n, k, t->dtype);
+  err = clEnqueueUnmapMemObject (dev->queue, t->mem, dst, 0, NULL, NULL);
+  /* injected after the real unmap, so that nothing stays mapped */
+  if (err == CL_SUCCESS && G_UNLIKELY (vtp_fault_copy ()))
+    err = CL_OUT_OF_RESOURCES;
+  if (err != CL_SUCCESS) {
+    d = vtp_tensor_describe (t);
+    g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE, "Could not unmap a %s tensor (%" G_GSIZE_FORMAT " bytes) on "
+        "%s after packing weights into it: %s", d, bytes, dev->name, vtp_cl_strerror (err));
+    return FALSE;
+  }
+  return vtp_device_finish (dev, error);
+}
+
 VtpTensor *
 vtp_linear_weight_new (VtpDevice *dev, VtpDType dtype, gint64 n, gint64 k,
     gconstpointer data, GError **error)
 {
   gint64 shape[2] = { n, k };
   VtpTensor *t;
-  void *dst;
-  cl_int err;
 
   g_return_val_if_fail (vtp_weight_suffix (dtype) != NULL, NULL);
   g_return_val_if_fail (k % vtp_dtype_block_elements (dtype) == 0, NULL);
@@ -181,39 +218,9 @@ vtp_linear_weight_new (VtpDevice *dev, VtpDType dtype, gint64 n, gint64 k,
   t = vtp_tensor_new (dev, dtype, 2, shape, error);
   if (!t)
     return NULL;
-  /* pack straight into the buffer (no copy on a CPU device), else through
-   * a host staging copy */
-  dst = clEnqueueMapBuffer (dev->queue, t->mem, CL_TRUE, CL_MAP_WRITE_INVALIDATE_REGION, 0,
-      vtp_tensor_n_bytes (t), 0, NULL, NULL, &err);
-  if (dst && err == CL_SUCCESS) {
-    pack_panels (dst, data, n, k, dtype);
-    err = clEnqueueUnmapMemObject (dev->queue, t->mem, dst, 0, NULL, NULL);
-    if (err == CL_SUCCESS)
-      err = clFinish (dev->queue);
-    if (err != CL_SUCCESS) {
-      g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE, "Upload of %" G_GSIZE_FORMAT
-          " bytes of weights to %s failed: %s", vtp_tensor_n_bytes (t), dev->name,
-          vtp_cl_strerror (err));
-      vtp_tensor_free (t);
-      return NULL;
-    }
-  } else {
-    void *packed = g_try_malloc (vtp_tensor_n_bytes (t));
-    if (!packed) {
-      /* no room for a staging copy on the host: keep the plain layout */
-      if (!vtp_tensor_write (t, 0, data, vtp_tensor_n_bytes (t), error)) {
-        vtp_tensor_free (t);
-        return NULL;
-      }
-      return t;
-    }
-    pack_panels (packed, data, n, k, dtype);
-    if (!vtp_tensor_write (t, 0, packed, vtp_tensor_n_bytes (t), error)) {
-      g_free (packed);
-      vtp_tensor_free (t);
-      return NULL;
-    }
-    g_free (packed);
+  if (!pack_into (t, data, n, k, error)) {
+    vtp_tensor_free (t);
+    return NULL;
   }
   t->layout = LAYOUT_P16;
   return t;

@@ -1,4 +1,5 @@
 #include "vtp-tensor.h"
+#include "vtp-fault.h"
 
 gsize
 vtp_dtype_size (VtpDType t)
@@ -230,6 +231,14 @@ vtp_tensor_free (VtpTensor *t)
   g_free (t);
 }
 
+/* The driver's answer to one copy, or the one VTP_FAULT=copy injects
+ * instead (a device that runs out of resources mid-transfer says so). */
+static cl_int
+copy_refused (void)
+{
+  return G_UNLIKELY (vtp_fault_copy ()) ? CL_OUT_OF_RESOURCES : CL_SUCCESS;
+}
+
 gboolean
 vtp_tensor_write (VtpTensor *t, gsize offset, gconstpointer data, gsize n_bytes, GError **error)
 {
@@ -238,10 +247,12 @@ vtp_tensor_write (VtpTensor *t, gsize offset, gconstpointer data, gsize n_bytes,
   g_return_val_if_fail (offset + n_bytes <= vtp_tensor_n_bytes (t), FALSE);
   if (n_bytes == 0)
     return TRUE;
-  err = clEnqueueWriteBuffer (t->dev->queue, t->mem, CL_TRUE, offset, n_bytes, data, 0, NULL, NULL);
+  if ((err = copy_refused ()) == CL_SUCCESS)
+    err = clEnqueueWriteBuffer (t->dev->queue, t->mem, CL_TRUE, offset, n_bytes, data, 0, NULL, NULL);
   if (err != CL_SUCCESS) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE, "Upload of %" G_GSIZE_FORMAT
-        " bytes to %s failed: %s", n_bytes, t->dev->name, vtp_cl_strerror (err));
+    g_autofree char *d = vtp_tensor_describe (t);
+    g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE, "Could not upload %" G_GSIZE_FORMAT
+        " bytes to a %s tensor on %s: %s", n_bytes, d, t->dev->name, vtp_cl_strerror (err));
     return FALSE;
   }
   return TRUE;
@@ -255,13 +266,26 @@ vtp_tensor_read (const VtpTensor *t, gsize offset, gpointer data, gsize n_bytes,
   g_return_val_if_fail (offset + n_bytes <= vtp_tensor_n_bytes (t), FALSE);
   if (n_bytes == 0)
     return TRUE;
-  err = clEnqueueReadBuffer (t->dev->queue, t->mem, CL_TRUE, offset, n_bytes, data, 0, NULL, NULL);
+  if ((err = copy_refused ()) == CL_SUCCESS)
+    err = clEnqueueReadBuffer (t->dev->queue, t->mem, CL_TRUE, offset, n_bytes, data, 0, NULL, NULL);
   if (err != CL_SUCCESS) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE, "Download of %" G_GSIZE_FORMAT
-        " bytes from %s failed: %s", n_bytes, t->dev->name, vtp_cl_strerror (err));
+    g_autofree char *d = vtp_tensor_describe (t);
+    g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE, "Could not read %" G_GSIZE_FORMAT
+        " bytes back from a %s tensor on %s: %s", n_bytes, d, t->dev->name, vtp_cl_strerror (err));
     return FALSE;
   }
   return TRUE;
+}
+
+/* A device-side copy that failed, as a pending error naming both tensors. */
+static void
+copy_failed (const char *what, gsize n_bytes, const VtpTensor *src, const VtpTensor *dst, cl_int err)
+{
+  g_autofree char *s = vtp_tensor_describe (src);
+  g_autofree char *d = vtp_tensor_describe (dst);
+
+  vtp_error_set_pending (VTP_ERROR_DEVICE, "Could not copy %s%" G_GSIZE_FORMAT " bytes from a %s tensor to a %s "
+      "tensor on %s: %s", what, n_bytes, s, d, dst->dev->name, vtp_cl_strerror (err));
 }
 
 void
@@ -275,10 +299,10 @@ vtp_tensor_copy (VtpTensor *dst, gsize dst_offset, const VtpTensor *src, gsize s
     vtp_error_set_pending (VTP_ERROR_SHAPE, "tensor copy of %" G_GSIZE_FORMAT " bytes out of bounds", n_bytes);
     return;
   }
-  err = clEnqueueCopyBuffer (dst->dev->queue, src->mem, dst->mem, src_offset, dst_offset, n_bytes, 0, NULL, NULL);
+  if ((err = copy_refused ()) == CL_SUCCESS)
+    err = clEnqueueCopyBuffer (dst->dev->queue, src->mem, dst->mem, src_offset, dst_offset, n_bytes, 0, NULL, NULL);
   if (err != CL_SUCCESS)
-    vtp_error_set_pending (VTP_ERROR_DEVICE, "device copy failed on %s: %s", dst->dev->name,
-        vtp_cl_strerror (err));
+    copy_failed ("", n_bytes, src, dst, err);
 }
 
 void
@@ -302,11 +326,11 @@ vtp_tensor_copy_rect (VtpTensor *dst, gint64 dst_row, gint64 dst_col, const VtpT
   src_origin[0] = src_col * es; src_origin[1] = src_row; src_origin[2] = 0;
   dst_origin[0] = dst_col * es; dst_origin[1] = dst_row; dst_origin[2] = 0;
   region[0] = cols * es; region[1] = rows; region[2] = 1;
-  err = clEnqueueCopyBufferRect (dst->dev->queue, src->mem, dst->mem, src_origin, dst_origin, region,
-      sw * es, 0, dw * es, 0, 0, NULL, NULL);
+  if ((err = copy_refused ()) == CL_SUCCESS)
+    err = clEnqueueCopyBufferRect (dst->dev->queue, src->mem, dst->mem, src_origin, dst_origin, region,
+        sw * es, 0, dw * es, 0, 0, NULL, NULL);
   if (err != CL_SUCCESS)
-    vtp_error_set_pending (VTP_ERROR_DEVICE, "device block copy failed on %s: %s", dst->dev->name,
-        vtp_cl_strerror (err));
+    copy_failed ("a block of ", (gsize) (rows * cols) * es, src, dst, err);
 }
 
 float *

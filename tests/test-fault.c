@@ -1,5 +1,7 @@
 /* test-fault.c: faults injected in the OpenCL layer (opencl/vtp-fault.h):
- * a device buffer allocation, the kernel program build, a kernel launch.
+ * a device buffer allocation, the kernel program build, a kernel launch,
+ * a copy (upload, read-back, map, unmap, device-side), a wait for the
+ * queue, the creation of a device's context or queue.
  * Each must reach the application as an element error whose message names
  * what failed; the element or pipeline must go to NULL and start again,
  * and then give transformers' numbers and text, as if nothing had happened
@@ -31,6 +33,8 @@
 #define ALLOC_NEEDLE "memory object allocation failure"
 #define BUILD_NEEDLE "build program failure"
 #define ENQUEUE_NEEDLE "out of resources"
+#define WAIT_NEEDLE "Waiting for the work queued on "
+#define OPEN_NEEDLE "Could not open OpenCL device "
 #define WAIT_US (120 * G_USEC_PER_SEC)
 
 static const char *self_path;
@@ -123,6 +127,56 @@ assert_names_kernel (const char *msg, const char *kernel)
   if (kernel) {
     g_autofree char *want = g_strdup_printf ("Kernel %s failed", kernel);
     assert_names (msg, (const char *[]) { want, NULL });
+  }
+}
+
+/* A copy fault's message: "Could not upload|read|copy|map|unmap ... a [SHAPE]
+ * TYPE tensor ... on DEVICE...: out of resources", after what was being
+ * copied when the caller says (a weight, the logits, a frame's pixels). */
+static void
+assert_names_copy (const char *msg)
+{
+  g_autoptr (GRegex) re = g_regex_new ("Could not (upload|read|copy|map|unmap) .*\\ba \\[[0-9, ]+\\] [a-z0-9_]+ "
+      "tensor .*on .+: " ENQUEUE_NEEDLE "$", 0, 0, NULL);
+
+  g_assert_nonnull (msg);
+  if (!g_regex_match (re, msg, 0, NULL))
+    g_error ("the error \"%s\" does not name the failed copy and its tensor", msg);
+}
+
+/* The message of a fault of @kind names it. */
+static void
+assert_names_fault (const char *msg, VtpFaultKind kind)
+{
+  switch (kind) {
+    case VTP_FAULT_ALLOC:
+      assert_names (msg, (const char *[]) { "Could not allocate a ", " tensor (", ALLOC_NEEDLE, NULL });
+      break;
+    case VTP_FAULT_COPY:
+      assert_names_copy (msg);
+      break;
+    case VTP_FAULT_FINISH:
+      assert_names (msg, (const char *[]) { WAIT_NEEDLE, " failed: " ENQUEUE_NEEDLE, NULL });
+      break;
+    case VTP_FAULT_CONTEXT:
+      assert_names (msg, (const char *[]) { OPEN_NEEDLE, ": creating a", NULL });
+      break;
+    default:
+      g_assert_not_reached ();
+  }
+}
+
+static const char *
+fault_word (VtpFaultKind kind)
+{
+  switch (kind) {
+    case VTP_FAULT_ALLOC: return "allocation";
+    case VTP_FAULT_BUILD: return "build";
+    case VTP_FAULT_ENQUEUE: return "launch";
+    case VTP_FAULT_COPY: return "copy";
+    case VTP_FAULT_FINISH: return "wait";
+    case VTP_FAULT_CONTEXT: return "context or queue creation";
+    default: return "?";
   }
 }
 
@@ -476,15 +530,22 @@ static void
 test_switch (void)
 {
   const char *good[] = { "alloc", "alloc:3", "ALLOC:1", "build", "build:2", "enqueue", "enqueue:7", "enqueue:rmsnorm",
-    "enqueue:linear_p16_f32:4", "none", "" };
+    "enqueue:linear_p16_f32:4", "copy", "copy:12", "Copy:1", "finish", "finish:3", "context", "CONTEXT:2", "none",
+    "" };
   const char *bad[] = { "alloc:0", "alloc:x", "alloc:-1", "alloc:3:4", "alloc:", "build:rmsnorm", "enqueue:rms-norm",
-    "enqueue:rmsnorm:0", "enqueue:rmsnorm:x", "enqueue:a:1:2", "oom", "alloc 3", "alloc:99999999999" };
+    "enqueue:rmsnorm:0", "enqueue:rmsnorm:x", "enqueue:a:1:2", "oom", "alloc 3", "alloc:99999999999", "copy:0",
+    "copy:rmsnorm", "copy:1:2", "finish:", "finish:x", "context:0", "context:rmsnorm", "copies", "wait" };
   g_autofree char *k = NULL;
   guint fired;
 
   for (guint i = 0; i < G_N_ELEMENTS (good); i++)
     assert_spec (good[i], TRUE);
   g_assert_false (vtp_fault_armed ());
+  {
+    g_autoptr (GError) error = NULL;
+    g_assert_false (vtp_fault_set_from_string ("oom", &error));
+    assert_names (error->message, (const char *[]) { "copy[:N]", "finish[:N]", "context[:N]", NULL });
+  }
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     assert_spec (bad[i], FALSE);
 
@@ -511,17 +572,50 @@ test_switch (void)
   g_assert_true (vtp_fault_enqueue ("rmsnorm"));
   g_assert_false (vtp_fault_enqueue ("rmsnorm"));
 
+  /* copies, waits, context creations: each counts its own kind only */
+  assert_spec ("copy:2", TRUE);
+  g_assert_false (vtp_fault_copy ());
+  g_assert_false (vtp_fault_finish ());
+  g_assert_false (vtp_fault_context ());
+  g_assert_false (vtp_fault_alloc ());
+  g_assert_false (vtp_fault_enqueue ("rmsnorm"));
+  g_assert_true (vtp_fault_copy ());
+  g_assert_false (vtp_fault_copy ());
+  assert_spec ("finish:2", TRUE);
+  g_assert_false (vtp_fault_copy ());
+  g_assert_false (vtp_fault_finish ());
+  g_assert_false (vtp_fault_context ());
+  g_assert_true (vtp_fault_finish ());
+  assert_spec ("context", TRUE);
+  g_assert_false (vtp_fault_finish ());
+  g_assert_false (vtp_fault_copy ());
+  g_assert_true (vtp_fault_context ());
+  g_assert_false (vtp_fault_context ());
+  g_assert_cmpuint (vtp_fault_fired (), ==, fired + 5);
+  {
+    const guint64 copies = vtp_fault_events (VTP_FAULT_COPY), waits = vtp_fault_events (VTP_FAULT_FINISH);
+    vtp_fault_copy ();
+    vtp_fault_finish ();
+    vtp_fault_finish ();
+    g_assert_cmpuint (vtp_fault_events (VTP_FAULT_COPY), ==, copies + 1);
+    g_assert_cmpuint (vtp_fault_events (VTP_FAULT_FINISH), ==, waits + 2);
+  }
+  fired = vtp_fault_fired ();
+
   /* the hook replaces and clears */
   vtp_fault_set (VTP_FAULT_BUILD, 0, NULL);
   g_assert_true (vtp_fault_armed ());
   vtp_fault_set (VTP_FAULT_ENQUEUE, 1, NULL);
   g_assert_false (vtp_fault_build ());
   g_assert_true (vtp_fault_enqueue ("anything"));
+  vtp_fault_set (VTP_FAULT_COPY, 1, NULL);
+  g_assert_false (vtp_fault_finish ());
+  g_assert_true (vtp_fault_copy ());
   vtp_fault_set (VTP_FAULT_ALLOC, 1, NULL);
   vtp_fault_set (VTP_FAULT_NONE, 0, NULL);
   g_assert_false (vtp_fault_armed ());
   g_assert_false (vtp_fault_alloc ());
-  g_assert_cmpuint (vtp_fault_fired (), ==, fired + 3);
+  g_assert_cmpuint (vtp_fault_fired (), ==, fired + 2);
 }
 
 /* ---- allocation failures while an element starts ---- */
@@ -539,12 +633,14 @@ static const StartCase start_cases[] = {
   { "vtpllm", "adapter-tiny/llama", "adapter-tiny/v2" },
 };
 
-/* Every allocation a start makes fails in turn: each time the state
- * change fails with the allocation named, the model cache is left empty,
- * and the element starts when the fault is gone. */
+/* Every event of @kind a start makes (every allocation, copy or wait)
+ * fails in turn: each time the state change fails with the event named,
+ * the model cache is left empty, and the element starts when the fault is
+ * gone. */
 static void
-test_alloc_start (void)
+test_start (gconstpointer data)
 {
+  const VtpFaultKind kind = GPOINTER_TO_INT (data);
   g_autoptr (GError) error = NULL;
   /* one device for the whole test: no kernel build per start */
   g_autoptr (VtpDevice) dev = vtp_device_get (NULL, &error);
@@ -554,28 +650,31 @@ test_alloc_start (void)
     const StartCase *sc = &start_cases[c];
     GstElement *e = make_element (sc->factory, sc->fixture, sc->adapter);
     GstBus *bus = gst_element_get_bus (e);
-    guint64 before = vtp_fault_events (VTP_FAULT_ALLOC);
+    guint64 before = vtp_fault_events (kind);
     guint n;
 
     g_assert_cmpint (gst_element_set_state (e, GST_STATE_PAUSED), !=, GST_STATE_CHANGE_FAILURE);
-    n = (guint) (vtp_fault_events (VTP_FAULT_ALLOC) - before);
+    n = (guint) (vtp_fault_events (kind) - before);
     g_assert_cmpuint (vtp_model_cache_size (), >, 0);
     g_assert_cmpint (gst_element_set_state (e, GST_STATE_NULL), ==, GST_STATE_CHANGE_SUCCESS);
     g_assert_cmpuint (vtp_model_cache_size (), ==, 0);
     g_assert_cmpuint (n, >, 0);
-    g_test_message ("%s on %s: %u allocations at start", sc->factory, sc->fixture, n);
+    g_test_message ("%s on %s: %u %s events at start", sc->factory, sc->fixture, n, fault_word (kind));
 
     for (guint i = 1; i <= n; i++) {
       const guint fired = vtp_fault_fired ();
       g_autofree char *msg = NULL;
 
-      vtp_fault_set (VTP_FAULT_ALLOC, i, NULL);
+      vtp_fault_set (kind, i, NULL);
       g_assert_cmpint (gst_element_set_state (e, GST_STATE_PAUSED), ==, GST_STATE_CHANGE_FAILURE);
       g_assert_cmpuint (vtp_fault_fired (), ==, fired + 1);
       msg = pop_error (bus, 0, NULL);
       if (i == 1 || i == n)
-        g_test_message ("allocation %u of %u: %s", i, n, msg);
-      assert_names (msg, (const char *[]) { "Could not allocate a ", " tensor (", ALLOC_NEEDLE, NULL });
+        g_test_message ("%s %u of %u: %s", fault_word (kind), i, n, msg);
+      assert_names_fault (msg, kind);
+      /* a copy or wait names what it was uploading: a weight, a table */
+      if (kind != VTP_FAULT_ALLOC && (g_str_has_prefix (msg, "Could not ") || g_str_has_prefix (msg, WAIT_NEEDLE)))
+        g_error ("the error \"%s\" does not say what was being uploaded", msg);
       assert_last_error (GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ);
       g_assert_cmpint (gst_element_set_state (e, GST_STATE_NULL), ==, GST_STATE_CHANGE_SUCCESS);
       g_assert_cmpuint (vtp_model_cache_size (), ==, 0);
@@ -584,6 +683,32 @@ test_alloc_start (void)
     g_assert_cmpint (gst_element_set_state (e, GST_STATE_PAUSED), !=, GST_STATE_CHANGE_FAILURE);
     gst_object_unref (bus);
     drop_element (e);
+  }
+}
+
+/* A weight's upload names the weight: its copy (map, for a matrix packed
+ * in panels on a CPU; plain upload for a vector) and the wait after it. */
+static void
+test_copy_weight_named (void)
+{
+  const VtpFaultKind kinds[] = { VTP_FAULT_COPY, VTP_FAULT_FINISH };
+
+  for (guint k = 0; k < G_N_ELEMENTS (kinds); k++) {
+    GstElement *e = make_element ("vtpprojector", "llava-tiny-a", NULL);
+    GstBus *bus = gst_element_get_bus (e);
+    g_autofree char *msg = NULL;
+
+    vtp_fault_set (kinds[k], 1, NULL);
+    g_assert_cmpint (gst_element_set_state (e, GST_STATE_PAUSED), ==, GST_STATE_CHANGE_FAILURE);
+    msg = pop_error (bus, 0, NULL);
+    g_test_message ("%s", msg);
+    assert_names (msg, (const char *[]) { "Loading the weight multi_modal_projector.", NULL });
+    assert_names_fault (msg, kinds[k]);
+    if (kinds[k] == VTP_FAULT_COPY)
+      assert_names (msg, (const char *[]) { "] f32 tensor ", NULL });
+    gst_object_unref (bus);
+    drop_element (e);
+    g_assert_cmpuint (vtp_model_cache_size (), ==, 0);
   }
 }
 
@@ -636,8 +761,8 @@ fail_frame (Run *r, VtpFaultKind kind, guint nth, const char *kernel, gboolean v
   g_assert_cmpuint (vtp_fault_fired (), ==, fired + 1);
   g_assert_null (out);
   if (verbose)
-    g_test_message ("%s, %s %u%s%s: %s", r->c->name, kind == VTP_FAULT_ALLOC ? "allocation" : "launch", nth,
-        kernel ? " of " : "", kernel ? kernel : "", msg);
+    g_test_message ("%s, %s %u%s%s: %s", r->c->name, fault_word (kind), nth, kernel ? " of " : "",
+        kernel ? kernel : "", msg);
   if (kind == VTP_FAULT_ALLOC) {
     /* a tensor, or a GEMM's copy of x ("linear: no room for the int8 copy of N rows of x: ...") */
     if (!g_str_has_prefix (msg, "linear: no room for the "))
@@ -648,8 +773,11 @@ fail_frame (Run *r, VtpFaultKind kind, guint nth, const char *kernel, gboolean v
       assert_last_error (GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NO_SPACE_LEFT);
     else
       assert_last_error (GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED);
-  } else {
+  } else if (kind == VTP_FAULT_ENQUEUE) {
     assert_names_kernel (msg, kernel);
+    assert_last_error (GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED);
+  } else {
+    assert_names_fault (msg, kind);
     assert_last_error (GST_STREAM_ERROR, GST_STREAM_ERROR_FAILED);
   }
   run_recover (r);
@@ -720,6 +848,50 @@ test_enqueue_frame (gconstpointer data)
   g_assert_cmpuint (vtp_model_cache_size (), ==, 0);
 }
 
+/* Every copy (upload, read-back, device-side copy) or every wait of an
+ * element's first frame fails in turn (a fresh start each time: the first
+ * frame also uploads tables later frames reuse), a spread past 100 (there
+ * are 43 at most here, vtpllm's): an error naming it, no output, and the
+ * next frame gives the reference. */
+static void
+test_frame_kind (const Case *c, VtpFaultKind kind)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VtpDevice) dev = vtp_device_get (NULL, &error);
+  const guint n = frame_events (c, kind);
+  GArray *which = g_array_new (FALSE, FALSE, sizeof (guint));
+
+  g_assert_no_error (error);
+  g_test_message ("%s: %u %s events in its first frame", c->name, n, fault_word (kind));
+  g_assert_cmpuint (n, >, 0);
+  if (n > 100) {
+    const guint spread[] = { 1, 2, 3, n / 7, n / 3, n / 2, 2 * n / 3, n - 2, n - 1, n };
+    for (guint i = 0; i < G_N_ELEMENTS (spread); i++)
+      g_array_append_val (which, spread[i]);
+  } else
+    for (guint i = 1; i <= n; i++)
+      g_array_append_val (which, i);
+  for (guint i = 0; i < which->len; i++) {
+    Run *r = run_new (c);
+    fail_frame (r, kind, g_array_index (which, guint, i), NULL, TRUE);
+    run_free (r);
+  }
+  g_array_unref (which);
+  g_assert_cmpuint (vtp_model_cache_size (), ==, 0);
+}
+
+static void
+test_copy_frame (gconstpointer data)
+{
+  test_frame_kind (find_case (data), VTP_FAULT_COPY);
+}
+
+static void
+test_finish_frame (gconstpointer data)
+{
+  test_frame_kind (find_case (data), VTP_FAULT_FINISH);
+}
+
 /* The bridges allocate their working buffers when the caps come: every
  * one of those allocations fails in turn; the caps are refused with an
  * error naming it, go again (sticky on the harness's pad) and are taken,
@@ -734,12 +906,16 @@ test_alloc_caps (gconstpointer data)
   g_autoptr (VtpDevice) dev = vtp_device_get (NULL, &error);
   Run *r = run_new_full (c, FALSE);
   const guint64 before = vtp_fault_events (VTP_FAULT_ALLOC);
+  const guint64 copies_before = vtp_fault_events (VTP_FAULT_COPY);
   const gint tokens = (gint) vtp_safetensors_find (r->ref, c->input)->shape[0];
   guint n;
 
   g_assert_no_error (error);
   run_caps (r, 0);
   n = (guint) (vtp_fault_events (VTP_FAULT_ALLOC) - before);
+  /* the working buffers are allocated, not uploaded to: no copy fault to
+   * inject at negotiation (were there one, this would say so) */
+  g_assert_cmpuint (vtp_fault_events (VTP_FAULT_COPY) - copies_before, ==, 0);
   assert_reference (r, run_frame_ok (r));
   run_free (r);
   g_test_message ("%s: %u allocations at negotiation", c->factory, n);
@@ -816,6 +992,57 @@ test_build (void)
   r = run_new (c);
   assert_reference (r, run_frame_ok (r));
   run_free (r);
+}
+
+/* ---- the device's context and queue ---- */
+
+/* No device is open: a start opens it, creating its context, then its
+ * queue; each creation fails in turn. The start fails naming it, no model
+ * and no device are kept, and the start after opens the device and works. */
+static void
+test_context (void)
+{
+  const Case *c = find_case ("vtpprojector");
+  const guint64 before = vtp_fault_events (VTP_FAULT_CONTEXT);
+  const char *const what[] = { "creating an OpenCL context failed: device not available",
+    "creating a command queue failed: " ENQUEUE_NEEDLE };
+  GstElement *e = make_element (c->factory, c->fixture, NULL);
+  Run *r;
+
+  g_assert_cmpint (gst_element_set_state (e, GST_STATE_PAUSED), !=, GST_STATE_CHANGE_FAILURE);
+  drop_element (e);
+  /* (a device that stayed open would open nothing here) */
+  g_assert_cmpuint (vtp_fault_events (VTP_FAULT_CONTEXT) - before, ==, G_N_ELEMENTS (what));
+  for (guint i = 1; i <= G_N_ELEMENTS (what); i++) {
+    const guint fired = vtp_fault_fired ();
+    const guint64 opened = vtp_fault_events (VTP_FAULT_CONTEXT);
+    GstBus *bus;
+    g_autofree char *msg = NULL;
+
+    e = make_element (c->factory, c->fixture, NULL);
+    bus = gst_element_get_bus (e);
+    vtp_fault_set (VTP_FAULT_CONTEXT, i, NULL);
+    g_assert_cmpint (gst_element_set_state (e, GST_STATE_PAUSED), ==, GST_STATE_CHANGE_FAILURE);
+    g_assert_cmpuint (vtp_fault_fired (), ==, fired + 1);
+    g_assert_cmpuint (vtp_fault_events (VTP_FAULT_CONTEXT), ==, opened + i);
+    msg = pop_error (bus, 0, NULL);
+    g_test_message ("context or queue creation %u: %s", i, msg);
+    assert_names_fault (msg, VTP_FAULT_CONTEXT);
+    assert_names (msg, (const char *[]) { what[i - 1], NULL });
+    assert_last_error (GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ);
+    g_assert_cmpint (gst_element_set_state (e, GST_STATE_NULL), ==, GST_STATE_CHANGE_SUCCESS);
+    g_assert_cmpuint (vtp_model_cache_size (), ==, 0);
+    gst_object_unref (bus);
+    drop_element (e);
+  }
+  /* the device opens again: a context and a queue */
+  {
+    const guint64 opened = vtp_fault_events (VTP_FAULT_CONTEXT);
+    r = run_new (c);
+    assert_reference (r, run_frame_ok (r));
+    run_free (r);
+    g_assert_cmpuint (vtp_fault_events (VTP_FAULT_CONTEXT), ==, opened + 2);
+  }
 }
 
 /* ---- whole pipelines: to NULL and back after each fault ---- */
@@ -906,21 +1133,30 @@ test_pipeline (void)
 {
   g_autofree char *want = reference_string ("llava-tiny-a", "greedy_text");
   GstElement *sink, *pipe = describe_pipeline ("llava-tiny-a", &sink);
-  guint64 allocs, launches;
+  guint64 allocs, launches, copies, waits;
   g_autofree char *from = NULL;
 
-  /* the kernel build: the first start opens the device */
+  /* the kernel build: the first start opens the device; then its queue
+   * (the device was not kept: it opens again) */
   vtp_fault_set (VTP_FAULT_BUILD, 1, NULL);
   g_free (assert_fails (pipe, (const char *[]) { "Building the vtp kernels for ", BUILD_NEEDLE, NULL }, &from));
+  g_clear_pointer (&from, g_free);
+  vtp_fault_set (VTP_FAULT_CONTEXT, 2, NULL);
+  g_free (assert_fails (pipe, (const char *[]) { OPEN_NEEDLE, "creating a command queue failed", NULL }, &from));
   g_clear_pointer (&from, g_free);
 
   /* clean, counting */
   allocs = vtp_fault_events (VTP_FAULT_ALLOC);
   launches = vtp_fault_events (VTP_FAULT_ENQUEUE);
+  copies = vtp_fault_events (VTP_FAULT_COPY);
+  waits = vtp_fault_events (VTP_FAULT_FINISH);
   assert_describes (pipe, sink, want);
   allocs = vtp_fault_events (VTP_FAULT_ALLOC) - allocs;
   launches = vtp_fault_events (VTP_FAULT_ENQUEUE) - launches;
-  g_test_message ("a run: %" G_GUINT64_FORMAT " allocations, %" G_GUINT64_FORMAT " launches", allocs, launches);
+  copies = vtp_fault_events (VTP_FAULT_COPY) - copies;
+  waits = vtp_fault_events (VTP_FAULT_FINISH) - waits;
+  g_test_message ("a run: %" G_GUINT64_FORMAT " allocations, %" G_GUINT64_FORMAT " launches, %" G_GUINT64_FORMAT
+      " copies, %" G_GUINT64_FORMAT " waits", allocs, launches, copies, waits);
 
   /* allocations: the first (a start), the last (a frame's), one between */
   {
@@ -944,6 +1180,25 @@ test_pipeline (void)
         g_assert_cmpstr (from, ==, "vtpencoder");
       if (i == G_N_ELEMENTS (nth) - 1)
         g_assert_cmpstr (from, ==, "vtpllm");
+      g_clear_pointer (&from, g_free);
+      assert_describes (pipe, sink, want);
+    }
+  }
+  /* copies: the first (a weight), the last (vtpllm's last read of the
+   * logits), one between; waits: the first (a weight packed at start),
+   * the last (vtpllm's prefill) */
+  {
+    const struct { VtpFaultKind kind; guint64 nth; const char *from; } f[] = {
+      { VTP_FAULT_COPY, 1, NULL }, { VTP_FAULT_COPY, copies / 2, NULL }, { VTP_FAULT_COPY, copies, "vtpllm" },
+      { VTP_FAULT_FINISH, 1, NULL }, { VTP_FAULT_FINISH, waits, "vtpllm" },
+    };
+    for (guint i = 0; i < G_N_ELEMENTS (f); i++) {
+      g_autofree char *msg = NULL;
+      vtp_fault_set (f[i].kind, (guint) f[i].nth, NULL);
+      msg = assert_fails (pipe, (const char *[]) { ENQUEUE_NEEDLE, NULL }, &from);
+      assert_names_fault (msg, f[i].kind);
+      if (f[i].from)
+        g_assert_cmpstr (from, ==, f[i].from);
       g_clear_pointer (&from, g_free);
       assert_describes (pipe, sink, want);
     }
@@ -1032,6 +1287,9 @@ test_env (void)
   g_autofree char *alloc = run_child ("alloc:2");
   g_autofree char *enqueue = run_child ("enqueue:2");
   g_autofree char *named = run_child ("enqueue:gelu_erf");
+  g_autofree char *copy = run_child ("copy:2");
+  g_autofree char *finish = run_child ("finish");
+  g_autofree char *context = run_child ("context");
   g_autofree char *bogus = run_child ("alloc:none");
   g_autofree char *none = run_child ("");
 
@@ -1042,6 +1300,12 @@ test_env (void)
   assert_lines (enqueue, (const char *[]) { "1 start: ok\n1 frame: error: Kernel ", ENQUEUE_NEEDLE,
         "2 start: ok\n2 frame: ok\nfired: 1\n", NULL });
   assert_lines (named, (const char *[]) { "1 start: ok\n1 frame: error: Kernel gelu_erf failed on ", ENQUEUE_NEEDLE,
+        "2 start: ok\n2 frame: ok\nfired: 1\n", NULL });
+  assert_lines (copy, (const char *[]) { "1 start: error: Loading the weight ", "Could not ", ENQUEUE_NEEDLE,
+        "2 start: ok\n2 frame: ok\nfired: 1\n", NULL });
+  assert_lines (finish, (const char *[]) { "1 start: error: Loading the weight ", WAIT_NEEDLE, ENQUEUE_NEEDLE,
+        "2 start: ok\n2 frame: ok\nfired: 1\n", NULL });
+  assert_lines (context, (const char *[]) { "1 start: error: " OPEN_NEEDLE, "creating an OpenCL context failed",
         "2 start: ok\n2 frame: ok\nfired: 1\n", NULL });
   assert_lines (bogus, (const char *[]) { "1 start: error: VTP_FAULT=\"alloc:none\" is not a fault to inject",
         "2 start: error: VTP_FAULT=\"alloc:none\"", "fired: 0\n", NULL });
@@ -1066,13 +1330,24 @@ main (int argc, char **argv)
   g_test_add_func ("/fault/switch", test_switch);
   /* first: no device is open yet */
   g_test_add_func ("/fault/build", test_build);
-  g_test_add_func ("/fault/alloc-start", test_alloc_start);
+  g_test_add_func ("/fault/context", test_context);
+  g_test_add_data_func ("/fault/alloc-start", GINT_TO_POINTER (VTP_FAULT_ALLOC), test_start);
   g_test_add_func ("/fault/alloc-weight-named", test_alloc_weight_named);
+  g_test_add_data_func ("/fault/copy-start", GINT_TO_POINTER (VTP_FAULT_COPY), test_start);
+  g_test_add_data_func ("/fault/finish-start", GINT_TO_POINTER (VTP_FAULT_FINISH), test_start);
+  g_test_add_func ("/fault/copy-weight-named", test_copy_weight_named);
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
     g_autofree char *a = g_strdup_printf ("/fault/alloc-frame/%s", cases[i].name);
     g_autofree char *q = g_strdup_printf ("/fault/enqueue-frame/%s", cases[i].name);
     g_test_add_data_func (a, cases[i].name, test_alloc_frame);
+    g_autofree char *cp = g_strdup_printf ("/fault/copy-frame/%s", cases[i].name);
+    g_autofree char *w = g_strdup_printf ("/fault/finish-frame/%s", cases[i].name);
     g_test_add_data_func (q, cases[i].name, test_enqueue_frame);
+    g_test_add_data_func (cp, cases[i].name, test_copy_frame);
+    /* only vtpllm waits in a frame (for its prefill); the others rely on
+     * the blocking copies */
+    if (!strcmp (cases[i].factory, "vtpllm"))
+      g_test_add_data_func (w, cases[i].name, test_finish_frame);
   }
   g_test_add_data_func ("/fault/alloc-caps/vtpprojector", "vtpprojector", test_alloc_caps);
   g_test_add_data_func ("/fault/alloc-caps/vtpqformer", "vtpqformer", test_alloc_caps);

@@ -241,8 +241,12 @@ embed_text (VtpQFormer *m, VtpQFormerState *s, const gint32 *ids, gint n, GError
       s->host_rows[(gsize) i * H + c] = host_value (m->word_emb, (gsize) ids[i] * H + c)
           + host_value (m->pos_emb, (gsize) i * H + c);
   }
-  return vtp_tensor_write (s->x, (gsize) m->n_queries * H * sizeof (float), s->host_rows,
-      (gsize) n * H * sizeof (float), error);
+  if (!vtp_tensor_write (s->x, (gsize) m->n_queries * H * sizeof (float), s->host_rows,
+          (gsize) n * H * sizeof (float), error)) {
+    g_prefix_error (error, "Uploading the embeddings of the instruction's %d token%s: ", n, n == 1 ? "" : "s");
+    return FALSE;
+  }
+  return TRUE;
 }
 
 /* x[row..row+n) = LN(x + dense(attention(x[row..row+n) over kv_src[0..nk)))). */

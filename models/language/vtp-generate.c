@@ -22,8 +22,10 @@ vtp_lm_generate (VtpLm *lm, const VtpGenerateParams *p, VtpTokenFunc func, gpoin
     gint32 token;
     VtpLmSegment next = { &token, NULL, 0, 1 };
 
-    if (!vtp_tensor_read (lm->logits, 0, logits, (gsize) V * sizeof (float), error))
+    if (!vtp_tensor_read (lm->logits, 0, logits, (gsize) V * sizeof (float), error)) {
+      g_prefix_error (error, "Reading back the logits of generated token %d: ", i + 1);
       return FALSE;
+    }
     token = vtp_sampler_sample (sampler, logits);
     if (p->stop_at_eos && vtp_lm_is_eos (lm, token)) {
       if (func)

@@ -66,28 +66,31 @@ meta_rows_to_hf (float *w, gint64 rows, gint64 cols, gint d)
             cols * sizeof (float));
 }
 
+/* After a failed upload of @t (NULL): the error names the tensor, prefix
+ * + @name, as the checkpoint loader names the base model's. */
 static VtpTensor *
-upload_array (HostReader *r, const float *host, gint ndim, const gint64 *shape)
+named (HostReader *r, VtpTensor *t, const char *name)
 {
-  VtpTensor *t;
-
-  if (r->failed)
-    return NULL;
-  t = vtp_tensor_new_from_data (r->dev, VTP_DTYPE_F32, ndim, shape, host, r->error);
   r->failed = t == NULL;
+  if (!t)
+    g_prefix_error (r->error, "Loading the adapter weight %s%s: ", r->prefix, name);
   return t;
 }
 
 static VtpTensor *
-upload_matrix (HostReader *r, const float *host, gint64 n, gint64 k)
+upload_array (HostReader *r, const float *host, gint ndim, const gint64 *shape, const char *name)
 {
-  VtpTensor *t;
-
   if (r->failed)
     return NULL;
-  t = vtp_linear_weight_new (r->dev, VTP_DTYPE_F32, n, k, host, r->error);
-  r->failed = t == NULL;
-  return t;
+  return named (r, vtp_tensor_new_from_data (r->dev, VTP_DTYPE_F32, ndim, shape, host, r->error), name);
+}
+
+static VtpTensor *
+upload_matrix (HostReader *r, const float *host, gint64 n, gint64 k, const char *name)
+{
+  if (r->failed)
+    return NULL;
+  return named (r, vtp_linear_weight_new (r->dev, VTP_DTYPE_F32, n, k, host, r->error), name);
 }
 
 /* Output and input widths of projection @p. */
@@ -136,7 +139,10 @@ load_layer_tuning (VtpLlama *m, HostReader *r, gint i, gboolean to_hf)
     }
     if (p == VTP_PROJ_Q && to_hf)
       meta_rows_to_hf (b, n, 1, d);
-    *bias_slot (y, p) = upload_array (r, b, VTP_VEC (n));
+    {
+      g_autofree char *name = g_strdup_printf ("layers.%d.%s.bias", i, proj_names[p]);
+      *bias_slot (y, p) = upload_array (r, b, VTP_VEC (n), name);
+    }
   }
   for (VtpLlamaProj p = 0; p < VTP_N_PROJ && ac->w_lora; p++) {
     g_autofree float *a = NULL, *b = NULL;
@@ -147,20 +153,26 @@ load_layer_tuning (VtpLlama *m, HostReader *r, gint i, gboolean to_hf)
       return;
     if ((p == VTP_PROJ_Q || p == VTP_PROJ_K) && to_hf)
       meta_rows_to_hf (b, n, rank, d);
-    y->lora_a[p] = upload_matrix (r, a, rank, k);
-    y->lora_b[p] = upload_matrix (r, b, n, rank);
+    {
+      g_autofree char *name_a = g_strdup_printf ("layers.%d.%s_l1.weight", i, lora_names[p]);
+      g_autofree char *name_b = g_strdup_printf ("layers.%d.%s_l2.weight", i, lora_names[p]);
+      y->lora_a[p] = upload_matrix (r, a, rank, k, name_a);
+      y->lora_b[p] = upload_matrix (r, b, n, rank, name_b);
+    }
   }
   /* fine-tuned norms replace the base model's where the adapter has them */
   {
     g_autofree float *an = read_host (r, TRUE, VTP_VEC (D), "layers.%d.attention_norm.weight", i);
     g_autofree float *fn = read_host (r, TRUE, VTP_VEC (D), "layers.%d.ffn_norm.weight", i);
+    g_autofree char *an_name = g_strdup_printf ("layers.%d.attention_norm.weight", i);
+    g_autofree char *fn_name = g_strdup_printf ("layers.%d.ffn_norm.weight", i);
     if (an) {
       vtp_tensor_free (y->attn_norm);
-      y->attn_norm = upload_array (r, an, VTP_VEC (D));
+      y->attn_norm = upload_array (r, an, VTP_VEC (D), an_name);
     }
     if (fn) {
       vtp_tensor_free (y->ffn_norm);
-      y->ffn_norm = upload_array (r, fn, VTP_VEC (D));
+      y->ffn_norm = upload_array (r, fn, VTP_VEC (D), fn_name);
     }
   }
 }
@@ -216,7 +228,8 @@ read_static_prompts (VtpLlama *m, HostReader *r)
         memcpy (all + (gsize) j * len * D, p, len * D * sizeof (float));
     }
   }
-  return r->failed ? NULL : upload_array (r, all, VTP_MAT (rows, D));
+  return r->failed ? NULL : upload_array (r, all, VTP_MAT (rows, D), ac->form == VTP_ADAPTER_V1
+      ? "adapter_query.weight" : "layers.*.self_attn.adaption_prompt");
 }
 
 gboolean
@@ -256,7 +269,7 @@ vtp_llama_adapter_load (VtpLlama *m, VtpCheckpoint *adapter, const VtpLlamaNames
         g_autofree float *norm = read_host (&r, TRUE, VTP_VEC (cfg->hidden_size), "norm.weight");
         if (norm) {
           vtp_tensor_free (m->norm);
-          m->norm = upload_array (&r, norm, VTP_VEC (cfg->hidden_size));
+          m->norm = upload_array (&r, norm, VTP_VEC (cfg->hidden_size), "norm.weight");
         }
       }
       break;
@@ -272,6 +285,8 @@ vtp_llama_adapter_load (VtpLlama *m, VtpCheckpoint *adapter, const VtpLlamaNames
   if (r.failed)
     return FALSE;
   a->gates = vtp_tensor_new_from_data (m->dev, VTP_DTYPE_F32, 2, (gint64[]) { L, H }, gates, error);
+  if (!a->gates)
+    g_prefix_error (error, "The adapter's gates: ");
   return a->gates != NULL;
 }
 

@@ -101,7 +101,11 @@ rope_inv_freq (VtpDevice *dev, gint d, float theta, GError **error)
 
   for (gint j = 0; j < d / 2; j++)
     f[j] = 1.0f / powf (theta, (float) (2 * j) / (float) d);
-  return vtp_tensor_new_from_data (dev, VTP_DTYPE_F32, 1, &n, f, error);
+  VtpTensor *t = vtp_tensor_new_from_data (dev, VTP_DTYPE_F32, 1, &n, f, error);
+
+  if (!t)
+    g_prefix_error (error, "The rotary embedding's frequencies: ");
+  return t;
 }
 
 VtpLlama *
@@ -264,9 +268,14 @@ embed_tokens (VtpLlama *m, VtpLlamaState *s, const gint32 *ids, gint n, gint row
 {
   const gint D = m->cfg.hidden_size;
 
-  return vtp_lm_gather_rows (m->embed, m->cfg.vocab_size, D, ids, n, s->host_rows, error)
-      && vtp_tensor_write (s->x, (gsize) row0 * D * sizeof (float), s->host_rows, (gsize) n * D * sizeof (float),
-          error);
+  if (!vtp_lm_gather_rows (m->embed, m->cfg.vocab_size, D, ids, n, s->host_rows, error))
+    return FALSE;
+  if (!vtp_tensor_write (s->x, (gsize) row0 * D * sizeof (float), s->host_rows, (gsize) n * D * sizeof (float),
+          error)) {
+    g_prefix_error (error, "Uploading the embeddings of %d token%s: ", n, n == 1 ? "" : "s");
+    return FALSE;
+  }
+  return TRUE;
 }
 
 /* y[row..row+n) += B (A x[row..row+n)), when the layer has this LoRA. */

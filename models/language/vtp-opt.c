@@ -285,10 +285,13 @@ vtp_opt_prefill (VtpOpt *m, VtpOptState *s, const VtpLmSegment *segments, gint n
       const VtpLmSegment *g = &segments[seg];
       const gint take = MIN (g->n - seg_off, n - row);
       if (g->ids) {
-        if (!vtp_lm_gather_rows (m->embed, m->cfg.vocab_size, W, g->ids + seg_off, take, s->host_rows, error)
-            || !vtp_tensor_write (in, (gsize) row * W * sizeof (float), s->host_rows,
-                (gsize) take * W * sizeof (float), error))
+        if (!vtp_lm_gather_rows (m->embed, m->cfg.vocab_size, W, g->ids + seg_off, take, s->host_rows, error))
           return FALSE;
+        if (!vtp_tensor_write (in, (gsize) row * W * sizeof (float), s->host_rows,
+                (gsize) take * W * sizeof (float), error)) {
+          g_prefix_error (error, "Uploading the embeddings of %d token%s: ", take, take == 1 ? "" : "s");
+          return FALSE;
+        }
       } else {
         if (vtp_tensor_cols (g->embeds) != W) {
           g_set_error (error, VTP_ERROR, VTP_ERROR_SHAPE, "Input embeddings are %" G_GINT64_FORMAT " wide, the OPT "

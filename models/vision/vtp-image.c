@@ -345,7 +345,11 @@ vtp_image_preprocessor_free (VtpImagePreprocessor *p)
 static VtpTensor *
 upload_ints (VtpDevice *dev, const gint *v, gint64 n, GError **error)
 {
-  return vtp_tensor_new_from_data (dev, VTP_DTYPE_I32, 1, &n, v, error);
+  VtpTensor *t = vtp_tensor_new_from_data (dev, VTP_DTYPE_I32, 1, &n, v, error);
+
+  if (!t)
+    g_prefix_error (error, "The resize tables: ");
+  return t;
 }
 
 static VtpTensor *
@@ -442,8 +446,10 @@ vtp_image_preprocessor_upload (VtpImagePreprocessor *p, const guint8 *pixels, gi
       return FALSE;
     p->frame_capacity = need;
   }
-  if (!vtp_tensor_write (p->frame, 0, pixels, (gsize) stride * (height - 1) + (gsize) width * pixel_stride, error))
+  if (!vtp_tensor_write (p->frame, 0, pixels, (gsize) stride * (height - 1) + (gsize) width * pixel_stride, error)) {
+    g_prefix_error (error, "Uploading the pixels of a %dx%d frame: ", width, height);
     return FALSE;
+  }
   p->frame_w = width;
   p->frame_h = height;
   p->frame_stride = stride;
