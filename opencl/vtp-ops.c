@@ -58,7 +58,16 @@ elementwise (const char *name, VtpTensor *x, const VtpTensor *other, gint64 row,
     LAUNCH (x->dev, name, 1, global, NULL, A_MEM (x), A_INT (row * D));
 }
 
-void vtp_op_gelu_erf (VtpTensor *x, gint64 row, gint64 n_rows) { elementwise ("gelu_erf", x, NULL, row, n_rows); }
+void
+vtp_op_gelu_erf (VtpTensor *x, gint64 row, gint64 n_rows)
+{
+  const gint64 D = vtp_tensor_cols (x), n = n_rows * D;
+  const size_t global[1] = { MAX ((n + 15) / 16, 1) };
+
+  if (vtp_error_is_pending () || !check_rowwise ("gelu_erf", x, x, row, n_rows, NULL))
+    return;
+  LAUNCH (x->dev, "gelu_erf", 1, global, NULL, A_MEM (x), A_INT (row * D), A_INT (n));
+}
 void vtp_op_quick_gelu (VtpTensor *x, gint64 row, gint64 n_rows) { elementwise ("quick_gelu", x, NULL, row, n_rows); }
 void vtp_op_gelu_tanh (VtpTensor *x, gint64 row, gint64 n_rows) { elementwise ("gelu_tanh", x, NULL, row, n_rows); }
 void vtp_op_silu (VtpTensor *x, gint64 row, gint64 n_rows) { elementwise ("silu", x, NULL, row, n_rows); }
@@ -69,13 +78,14 @@ void vtp_op_mul (VtpTensor *y, const VtpTensor *x, gint64 row, gint64 n_rows) { 
 
 /* CPUs take 32 query rows per work-item when there are enough rows to fill
  * the lanes (prefill, the vision tower, the Q-Former), the head fits its
- * private block, and the score scratch has room for the last block's 32
- * rows (VTP_ATTENTION_SCORE_PAD_ROWS beyond heads × rows). */
+ * private block in whole steps of 8 value columns (EVA ViT-g's 88 too),
+ * and the score scratch has room for the last block's 32 rows
+ * (VTP_ATTENTION_SCORE_PAD_ROWS beyond heads × rows). */
 static gboolean
 attention_rows16_fits (const VtpDevice *dev, gint64 nq, gint64 nk, const VtpTensor *scores,
     const VtpAttention *a)
 {
-  return dev->kind == VTP_DEVICE_KIND_CPU && !a->pos_bias && nq >= 8 && a->head_dim % 16 == 0 && a->head_dim <= 128
+  return dev->kind == VTP_DEVICE_KIND_CPU && !a->pos_bias && nq >= 8 && a->head_dim % 8 == 0 && a->head_dim <= 128
       && vtp_tensor_n_elements (scores) >= ((gint64) a->n_heads * nq + VTP_ATTENTION_SCORE_PAD_ROWS) * nk;
 }
 

@@ -193,6 +193,8 @@ test_attention (void)
   attention_case (8, 2, 64, 37, 50, TRUE, 13);    /* GQA chunk after a cache, 8-key steps and tail */
   attention_case (4, 4, 128, 20, 20, TRUE, 0);    /* head_dim 128 (7B) */
   attention_case (2, 2, 32, 16, 577, FALSE, 0);   /* Q-Former-like: few queries, many keys */
+  attention_case (4, 4, 88, 45, 45, FALSE, 0);    /* EVA ViT-g's head_dim 88 (BLIP-2, InstructBLIP) */
+  attention_case (3, 1, 40, 33, 36, TRUE, 3);     /* head_dim 40: steps of 8, causal */
 }
 
 static void
