@@ -32,7 +32,7 @@ main (int argc, char **argv)
   g_autofree char *model = NULL, *device = NULL, *wtype_name = NULL;
   gint prompt_tokens = 512, decode_tokens = 64, repeats = 3;
   GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model directory (Llama, or LLaVA / InstructBLIP)", "DIR" },
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model directory or GGUF file (LLaMA-family, OPT or T5; alone or inside LLaVA / BLIP-2 / InstructBLIP)", "DIR" },
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "OpenCL device (auto, cpu, gpu, ...)", "SPEC" },
     { "weight-type", 'w', 0, G_OPTION_ARG_STRING, &wtype_name, "auto, f32, f16, bf16, q8_0, q4_0, q4_k, q5_k or q6_k", "TYPE" },
     { "prompt-tokens", 'p', 0, G_OPTION_ARG_INT, &prompt_tokens, "Tokens to prefill (default 512)", "P" },

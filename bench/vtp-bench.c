@@ -48,7 +48,7 @@ main (int argc, char **argv)
   gint decode_tokens = 64, repeats = 3;
   gboolean list = FALSE, vision_only = FALSE;
   GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model directory (llava-hf layout)", "DIR" },
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model directory (LLaVA, BLIP-2 or InstructBLIP; their language model LLaMA-family, OPT or T5)", "DIR" },
     { "encoder", 'e', 0, G_OPTION_ARG_FILENAME, &encoder, "Vision encoder directory (with --adapter)", "DIR" },
     { "adapter", 'a', 0, G_OPTION_ARG_FILENAME, &adapter_dir, "LLaMA-Adapter V2 multimodal directory", "DIR" },
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "OpenCL device (auto, cpu, gpu, ...)", "SPEC" },
