@@ -5,7 +5,22 @@
 #include "device-read.h"
 #include <math.h>
 #include "vtp-generate.h"
+#include "vtp-parts.h"
 #include "fixture-path.h"
+
+/* tests/fixtures/@name opened as a checkpoint, and what it holds into @parts. */
+static G_GNUC_UNUSED VtpCheckpoint *
+open_fixture (const char *name, VtpModelParts *parts)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = fixture_path (name);
+  VtpCheckpoint *c = vtp_checkpoint_open (dir, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (vtp_model_parts_read (c, parts, &error));
+  g_assert_no_error (error);
+  return c;
+}
 
 static G_GNUC_UNUSED VtpSafetensors *
 reference_open (const char *fixture)

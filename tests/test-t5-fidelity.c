@@ -17,19 +17,6 @@
 
 static VtpDevice *dev;
 
-static VtpCheckpoint *
-open_fixture (const char *name, VtpModelParts *parts)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree char *dir = fixture_path (name);
-  VtpCheckpoint *c = vtp_checkpoint_open (dir, &error);
-
-  g_assert_no_error (error);
-  g_assert_true (vtp_model_parts_read (c, parts, &error));
-  g_assert_no_error (error);
-  return c;
-}
-
 static void
 run_fixture (const char *name, gint max_ctx, gint max_chunk)
 {

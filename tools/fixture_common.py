@@ -151,3 +151,23 @@ def published_name(name, layout):
         if name.startswith(new):
             return old + name[len(new):]
     raise ValueError("unexpected tensor name " + name)
+
+
+def greedy_margin(step_logits):
+    """The smallest gap between the best and second-best logit over the
+    greedy steps ([steps, vocab]): how safely a float reimplementation can
+    be expected to choose the same tokens."""
+    import torch                # here: the image and tokenizer helpers above need no torch
+    top = torch.topk(step_logits.float(), 2, dim=-1).values
+    return float((top[:, 0] - top[:, 1]).min())
+
+
+def check_reload(model, out_dir):
+    """@model saved to @out_dir loads back with every tensor identical."""
+    import torch
+    mine = model.state_dict()
+    theirs = type(model).from_pretrained(out_dir).eval().state_dict()
+    assert mine.keys() == theirs.keys()
+    for k in mine:
+        assert torch.equal(mine[k], theirs[k]), k
+

@@ -36,7 +36,7 @@ from transformers import (Blip2Config, Blip2ForConditionalGeneration, Blip2Proce
                           PreTrainedTokenizerFast)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fixture_common import TRAIN_TEXT, add_special, synthetic_image  # noqa: E402
+from fixture_common import TRAIN_TEXT, add_special, check_reload, greedy_margin, synthetic_image  # noqa: E402
 from make_blip_fixtures import CLIP_MEAN, CLIP_STD, perturb  # noqa: E402
 
 OPT_SPECIALS = ["<s>", "<pad>", "</s>", "<unk>"]
@@ -84,19 +84,6 @@ def train_bytelevel_tokenizer(vocab_size):
     for i, t in enumerate(OPT_SPECIALS):
         assert tok.token_to_id(t) == i
     return tok
-
-
-def greedy_margin(step_logits):
-    top = torch.topk(step_logits.float(), 2, dim=-1).values
-    return float((top[:, 0] - top[:, 1]).min())
-
-
-def check_reload(model, out_dir):
-    mine = model.state_dict()
-    theirs = type(model).from_pretrained(out_dir).eval().state_dict()
-    assert mine.keys() == theirs.keys()
-    for k in mine:
-        assert torch.equal(mine[k], theirs[k]), k
 
 
 def build(name, spec, out_dir):

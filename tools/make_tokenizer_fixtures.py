@@ -226,6 +226,17 @@ def dedup(strings):
     return out
 
 
+def corpora():
+    """(corpus, train_texts, held_out) of every tokenizer fixture script: the
+    strings each tokenizer is compared on, the texts trained tokenizers learn
+    from, and the held-out strings (short ones, and the first hand-written)."""
+    corpus = dedup(HAND_WRITTEN + generate(1234, 2300))
+    train_texts = dedup(generate(99, 3000))
+    held_out = dedup(HAND_WRITTEN[:120] + generate(4321, 330))
+    held_out = [s for s in held_out if len(s) < 400 or s in HAND_WRITTEN]
+    return corpus, train_texts, held_out
+
+
 # --------------------------------------------------------------------------
 # Writing
 
@@ -501,13 +512,9 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
 
-    corpus = dedup(HAND_WRITTEN + generate(1234, 2300))
+    corpus, train_texts, held_out = corpora()
     assert all("\x00" not in s for s in corpus)
     write_jsonl(os.path.join(args.out, "corpus.jsonl"), [{"text": s} for s in corpus])
-
-    train_texts = dedup(generate(99, 3000))
-    held_out = dedup(HAND_WRITTEN[:120] + generate(4321, 330))
-    held_out = [s for s in held_out if len(s) < 400 or s in HAND_WRITTEN]
 
     llama = llama2_fixtures(args.shared, args.out, corpus)
     small = small_fixtures(args.out, train_texts, held_out)

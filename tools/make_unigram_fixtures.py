@@ -270,10 +270,7 @@ def main():
         print_c_tables()
         return 0
 
-    corpus = corpus_tools.dedup(corpus_tools.HAND_WRITTEN + corpus_tools.generate(1234, 2300))
-    train_texts = corpus_tools.dedup(corpus_tools.generate(99, 3000))
-    held_out = corpus_tools.dedup(corpus_tools.HAND_WRITTEN[:120] + corpus_tools.generate(4321, 330))
-    held_out = [s for s in held_out if len(s) < 400 or s in corpus_tools.HAND_WRITTEN]
+    corpus, train_texts, held_out = corpus_tools.corpora()
     all_specs, charsmap = specs(train_texts)
     for name, (spec, whole_corpus) in all_specs.items():
         d = os.path.join(args.out, name)

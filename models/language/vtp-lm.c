@@ -60,8 +60,8 @@ open_llama (VtpCheckpoint *c, const VtpModelParts *parts, VtpCheckpoint *adapter
 }
 
 static VtpLm *
-open_opt (VtpCheckpoint *c, const VtpModelParts *parts, VtpCheckpoint *adapter, VtpDevice *dev,
-    VtpWeightType wtype, gint max_ctx, gint max_chunk, GError **error)
+open_opt (VtpCheckpoint *c, const VtpModelParts *parts, VtpDevice *dev, VtpWeightType wtype, gint max_ctx,
+    gint max_chunk, GError **error)
 {
   const VtpOptConfig *cfg = &parts->opt;
   VtpOptNames names;
@@ -69,11 +69,6 @@ open_opt (VtpCheckpoint *c, const VtpModelParts *parts, VtpCheckpoint *adapter, 
   VtpOptState *s;
   VtpLm *lm;
 
-  if (adapter) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s is an OPT model: LLaMA-Adapter and PEFT adaption prompts "
-        "(%s) adapt LLaMA-family models only", c->dir, adapter->dir);
-    return NULL;
-  }
   if (!vtp_opt_find_names (c, cfg, &names, error) || !(m = vtp_opt_acquire (c, &names, cfg, dev, wtype, error)))
     return NULL;
   if (!(s = vtp_opt_state_new (m, max_ctx, max_chunk, error))) {
@@ -88,8 +83,8 @@ open_opt (VtpCheckpoint *c, const VtpModelParts *parts, VtpCheckpoint *adapter, 
 }
 
 static VtpLm *
-open_t5 (VtpCheckpoint *c, const VtpModelParts *parts, VtpCheckpoint *adapter, VtpDevice *dev,
-    VtpWeightType wtype, gint max_ctx, gint max_chunk, GError **error)
+open_t5 (VtpCheckpoint *c, const VtpModelParts *parts, VtpDevice *dev, VtpWeightType wtype, gint max_ctx,
+    gint max_chunk, GError **error)
 {
   const VtpT5Config *cfg = &parts->t5;
   VtpT5Names names;
@@ -97,11 +92,6 @@ open_t5 (VtpCheckpoint *c, const VtpModelParts *parts, VtpCheckpoint *adapter, V
   VtpT5State *s;
   VtpLm *lm;
 
-  if (adapter) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s is a T5 model: LLaMA-Adapter and PEFT adaption prompts "
-        "(%s) adapt LLaMA-family models only", c->dir, adapter->dir);
-    return NULL;
-  }
   if (!vtp_t5_find_names (c, &names, error) || !(m = vtp_t5_acquire (c, &names, cfg, dev, wtype, error)))
     return NULL;
   if (!(s = vtp_t5_state_new (m, max_ctx, max_chunk, error))) {
@@ -121,10 +111,16 @@ vtp_lm_open (VtpCheckpoint *c, const VtpModelParts *parts, VtpCheckpoint *adapte
     VtpWeightType wtype, gint max_ctx, gint max_chunk, GError **error)
 {
   g_return_val_if_fail (parts->has_text, NULL);
+  if (adapter && parts->text_family != VTP_TEXT_LLAMA) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s is %s model: LLaMA-Adapter and PEFT adaption prompts "
+        "(%s) adapt LLaMA-family models only", c->dir, parts->text_family == VTP_TEXT_OPT ? "an OPT" : "a T5",
+        adapter->dir);
+    return NULL;
+  }
   switch (parts->text_family) {
     case VTP_TEXT_LLAMA: return open_llama (c, parts, adapter, dev, wtype, max_ctx, max_chunk, error);
-    case VTP_TEXT_OPT: return open_opt (c, parts, adapter, dev, wtype, max_ctx, max_chunk, error);
-    case VTP_TEXT_T5: return open_t5 (c, parts, adapter, dev, wtype, max_ctx, max_chunk, error);
+    case VTP_TEXT_OPT: return open_opt (c, parts, dev, wtype, max_ctx, max_chunk, error);
+    case VTP_TEXT_T5: return open_t5 (c, parts, dev, wtype, max_ctx, max_chunk, error);
   }
   g_return_val_if_reached (NULL);
 }
