@@ -3,6 +3,7 @@
  *
  *   vtp-bench-llm --model DIR [--weight-type TYPE] [--prompt-tokens P]
  *                 [--decode-tokens N] [--repeats R] [--device SPEC]
+ *                 [--alternate NAME=V1,V2,...]
  *
  * DIR: a Llama or OPT directory, or a llava-hf / InstructBLIP / BLIP-2 one
  * (its language model). The prompt is P pseudo-random token ids (no BOS), as llama-bench's
@@ -11,8 +12,16 @@
  * the same run, a difference of a few percent at these lengths). Prints, as
  * "key: value" lines, medians over R runs: prefill and decode tokens/s,
  * load time, peak resident memory, weight bytes read per token, the host's
- * read bandwidth (same run) and the decode speed it allows. */
+ * read bandwidth (same run) and the decode speed it allows.
+ *
+ * --alternate is for A/B tests of a setting read from the environment at
+ * each launch (this machine's speed drifts by 10-30% within minutes, so
+ * runs one after the other compare badly): each repeat runs prefill and
+ * decode once per value, in turn ("-" unsets NAME), and the medians come
+ * per value, with the median over repeats of each value's decode speed over
+ * the first value's in the same repeat. */
 #include <stdio.h>
+#include <string.h>
 #include <sys/resource.h>
 #include "bench-measure.h"
 #include "vtp-bandwidth.h"
@@ -29,7 +38,11 @@ die (GError *error)
 int
 main (int argc, char **argv)
 {
-  g_autofree char *model = NULL, *device = NULL, *wtype_name = NULL;
+  g_autofree char *model = NULL, *device = NULL, *wtype_name = NULL, *alternate = NULL;
+  g_auto (GStrv) alt_values = NULL;
+  const char *alt_name = NULL;
+  gint n_alt = 1;
+  g_autofree double *ratio = NULL;
   gint prompt_tokens = 512, decode_tokens = 64, repeats = 3;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model directory or GGUF file (LLaMA-family, OPT or T5; alone or inside LLaVA / BLIP-2 / InstructBLIP)", "DIR" },
@@ -37,6 +50,8 @@ main (int argc, char **argv)
     { "weight-type", 'w', 0, G_OPTION_ARG_STRING, &wtype_name, "auto, f32, f16, bf16, q8_0, q4_0, q4_k, q5_k or q6_k", "TYPE" },
     { "prompt-tokens", 'p', 0, G_OPTION_ARG_INT, &prompt_tokens, "Tokens to prefill (default 512)", "P" },
     { "decode-tokens", 'n', 0, G_OPTION_ARG_INT, &decode_tokens, "Tokens to decode (default 64)", "N" },
+    { "alternate", 'a', 0, G_OPTION_ARG_STRING, &alternate,
+      "A/B test: each repeat runs once per value of environment variable NAME, in turn", "NAME=V1,V2,..." },
     { "repeats", 'r', 0, G_OPTION_ARG_INT, &repeats, "Runs of each measurement (default 3)", "R" },
     { NULL },
   };
@@ -63,6 +78,17 @@ main (int argc, char **argv)
     return 2;
   }
   repeats = MAX (repeats, 1);
+  if (alternate) {
+    g_auto (GStrv) kv = g_strsplit (alternate, "=", 2);
+
+    if (!kv[0] || !kv[1] || !*kv[0] || !*kv[1]) {
+      g_printerr ("vtp-bench-llm: --alternate takes NAME=V1,V2,...\n");
+      return 2;
+    }
+    alt_values = g_strsplit (kv[1], ",", -1);
+    alt_name = g_intern_string (kv[0]);
+    n_alt = (gint) g_strv_length (alt_values);
+  }
   prompt_tokens = MAX (prompt_tokens, 1);
   decode_tokens = MAX (decode_tokens, 1);
 
@@ -85,19 +111,30 @@ main (int argc, char **argv)
   for (gint i = 0; i < prompt_tokens; i++)
     ids[i] = 3 + (gint32) (((guint32) i * 2654435761u) % (guint32) (lm->vocab_size - 3));
 
-  t_pre = g_new (double, repeats);
-  t_dec = g_new (double, repeats);
-  for (gint r = 0; r < repeats; r++) {
-    const VtpLmSegment seg = { ids, NULL, 0, prompt_tokens };
-    double t0 = now_ms ();
+  t_pre = g_new (double, repeats * n_alt);
+  t_dec = g_new (double, repeats * n_alt);
+  for (gint r = 0; r < repeats; r++)
+    for (gint a = 0; a < n_alt; a++) {
+      const VtpLmSegment seg = { ids, NULL, 0, prompt_tokens };
+      const gint i = a * repeats + r;
+      double t0;
 
-    *lm->n_past = 0;
-    if (!vtp_lm_prefill (lm, &seg, 1, FALSE, &error) || !vtp_device_finish (dev, &error))
-      die (error);
-    t_pre[r] = prompt_tokens / ((now_ms () - t0) / 1000.0);
-    if (!(t_dec[r] = decode_tokens_per_s (lm, decode_tokens, &error)))
-      die (error);
-  }
+      if (alt_name && strcmp (alt_values[a], "-") == 0)
+        g_unsetenv (alt_name);
+      else if (alt_name)
+        g_setenv (alt_name, alt_values[a], TRUE);
+      t0 = now_ms ();
+      *lm->n_past = 0;
+      if (!vtp_lm_prefill (lm, &seg, 1, FALSE, &error) || !vtp_device_finish (dev, &error))
+        die (error);
+      t_pre[i] = prompt_tokens / ((now_ms () - t0) / 1000.0);
+      if (!(t_dec[i] = decode_tokens_per_s (lm, decode_tokens, &error)))
+        die (error);
+    }
+  /* the paired ratios first: median () sorts */
+  ratio = g_new (double, repeats * n_alt);
+  for (gint i = 0; i < repeats * n_alt; i++)
+    ratio[i] = t_dec[i] / t_dec[i % repeats];
   bw = peak_rss_then_bandwidth (&rss_mb);
 
   g_print ("model: %s\n", ckpt->dir);
@@ -115,6 +152,10 @@ main (int argc, char **argv)
   g_print ("decode_fraction_of_limit: %.2f\n",
       median (t_dec, repeats) / (bw * 1e9 / lm->ops->weight_bytes (lm->model)));
   g_print ("peak_rss_mb: %.0f\n", rss_mb);
+  for (gint a = 0; alt_name && a < n_alt; a++)
+    g_print ("alternate %s=%s: prefill_tokens_per_s %.1f decode_tokens_per_s %.2f decode_over_first %.3f\n",
+        alt_name, alt_values[a], median (t_pre + a * repeats, repeats), median (t_dec + a * repeats, repeats),
+        median (ratio + a * repeats, repeats));
   vtp_model_parts_clear (&parts);
   return 0;
 }
