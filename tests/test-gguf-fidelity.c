@@ -41,11 +41,24 @@ json_ids (JsonObject *o, const char *member)
   return ids;
 }
 
+/* The fixture folder of @type ("f32", "q8_0", "q4_0": gguf-tiny, llama.cpp's
+ * SentencePiece vocabulary; "llama3/f32", "llama3/q8_0": gguf-llama3-tiny,
+ * a Llama 3 style byte-level BPE vocabulary); *@type becomes the bare type. */
+static char *
+fixture_dir (const char **type)
+{
+  if (g_str_has_prefix (*type, "llama3/")) {
+    *type += strlen ("llama3/");
+    return fixture_path ("gguf-llama3-tiny");
+  }
+  return fixture_path ("gguf-tiny");
+}
+
 static void
 reference_load (Reference *r, const char *type)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *dir = fixture_path ("gguf-tiny");
+  g_autofree char *dir = fixture_dir (&type);
   g_autofree char *name = g_strdup_printf ("reference-%s.json", type);
   g_autofree char *path = g_build_filename (dir, name, NULL);
   JsonObject *o;
@@ -76,7 +89,7 @@ reference_clear (Reference *r)
 static char *
 gguf_path (const char *type)
 {
-  g_autofree char *dir = fixture_path ("gguf-tiny");
+  g_autofree char *dir = fixture_dir (&type);
   g_autofree char *name = g_strdup_printf ("llm-%s.gguf", type);
   return g_build_filename (dir, name, NULL);
 }
@@ -260,20 +273,25 @@ test_greedy (gconstpointer data)
   g_autofree char *path = gguf_path (type);
   g_autofree float *logits = NULL;
   g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
-  const VtpDType q = !strcmp (type, "q8_0") ? VTP_DTYPE_Q8_0 : VTP_DTYPE_Q4_0;
+  const VtpDType q = g_str_has_suffix (type, "q8_0") ? VTP_DTYPE_Q8_0
+      : g_str_has_suffix (type, "q4_0") ? VTP_DTYPE_Q4_0 : VTP_DTYPE_F32;
   const VtpLlamaSegment seg = { NULL, NULL, 0, 0 };
   VtpGenerateParams gp = { 0 };
   VtpLlamaSegment prompt = seg;
   Reference r = { 0 };
   Model m = { 0 };
-  const gsize V = 448;
+  gsize V;
   guint same = 0;
 
   reference_load (&r, type);
+  V = r.n_vocab;
   model_open (&m, path, VTP_WEIGHTS_KEEP);
   g_assert_cmpint (m.llm->layers[0].wq->dtype, ==, q);
-  g_assert_cmpint (m.llm->lm_head->dtype, ==, VTP_DTYPE_Q8_0);   /* llama-quantize's fallback from Q6_K */
-  g_assert_true (vtp_dtype_is_quantized (m.llm->embed->dtype));
+  if (q != VTP_DTYPE_F32) {
+    /* Q8_0, or llama-quantize's fallback from Q6_K to Q8_0 (rows of 64) */
+    g_assert_cmpint (m.llm->lm_head->dtype, ==, VTP_DTYPE_Q8_0);
+    g_assert_true (vtp_dtype_is_quantized (m.llm->embed->dtype));
+  }
   logits = model_logits (&m, r.prompt_ids);
   g_test_message ("%s (int8 dot %s): last prompt position, max |logit diff| against llama.cpp %.3g", type,
       dev->int8_dot ? "on" : "off", max_abs_diff (logits + (gsize) (r.prompt_ids->len - 1) * V, r.first_logits, V));
@@ -441,6 +459,11 @@ main (int argc, char **argv)
   g_test_add_data_func ("/gguf/prompt-ids/q4_0", "q4_0", test_prompt_ids);
   g_test_add_data_func ("/gguf/greedy/q8_0", "q8_0", test_greedy);
   g_test_add_data_func ("/gguf/greedy/q4_0", "q4_0", test_greedy);
+  /* a Llama 3 style vocabulary (byte-level BPE, Llama 3's split, BOS
+   * <|begin_of_text|>) in a Llama GGUF */
+  g_test_add_data_func ("/gguf/llama3-vocab/prompt-ids", "llama3/f32", test_prompt_ids);
+  g_test_add_data_func ("/gguf/llama3-vocab/greedy/f32", "llama3/f32", test_greedy);
+  g_test_add_data_func ("/gguf/llama3-vocab/greedy/q8_0", "llama3/q8_0", test_greedy);
   g_test_add_func ("/gguf/dequantized", test_dequantized);
   g_test_add_func ("/gguf/errors", test_errors);
   return g_test_run ();

@@ -14,13 +14,31 @@
 #define VTP_SOURCE_DIR "."
 #endif
 
+/* Where a vocabulary is: the shared test data, this repository's
+ * fixtures (vocabularies made by tools/make_bpe_split_fixtures.py, ids by
+ * llama.cpp), or llama.cpp's own models/ folder ($VTP_LLAMACPP_VOCAB_DIR,
+ * e.g. the one bench/compare-llamacpp.sh unpacks: its Llama 3 and Qwen2
+ * vocabularies are not committed here). */
+typedef enum { VOCAB_SHARED, VOCAB_FIXTURE, VOCAB_LLAMACPP } VocabPlace;
+
 static char *
-vocab_path (const char *name)
+vocab_path (const char *name, VocabPlace place)
 {
-  const char *shared = g_getenv ("VTP_SHARED_DIR");
+  const char *shared = g_getenv ("VTP_SHARED_DIR"), *llamacpp = g_getenv ("VTP_LLAMACPP_VOCAB_DIR");
   g_autofree char *def = g_build_filename (VTP_SOURCE_DIR, "..", "shared", NULL);
   g_autofree char *file = g_strdup_printf ("ggml-vocab-%s.gguf", name);
-  return g_build_filename (shared ? shared : def, "testdata", "gguf-vocab", file, NULL);
+  g_autofree char *fixture = NULL;
+
+  switch (place) {
+    case VOCAB_SHARED:
+      return g_build_filename (shared ? shared : def, "testdata", "gguf-vocab", file, NULL);
+    case VOCAB_FIXTURE:
+      fixture = g_build_filename ("gguf-vocab", file, NULL);
+      return fixture_path (fixture);
+    case VOCAB_LLAMACPP:
+      return llamacpp ? g_build_filename (llamacpp, file, NULL) : NULL;
+  }
+  return NULL;
 }
 
 /* The .inp strings as llama.cpp's test-tokenizer-0 reads them: split at
@@ -90,24 +108,29 @@ ids_to_string (const gint32 *ids, gsize n)
 
 typedef struct {
   const char *name;
+  VocabPlace place;
   gboolean round_trips;     /* whether decode(encode(s)) == s for every string */
   gint32 bos, eos, unk, pad;
-  gboolean add_bos, add_eos;
+  gboolean add_bos, add_eos, has_template;
 } Case;
 
 static const Case cases[] = {
-  { "llama-spm", TRUE, 1, 2, 0, -1, TRUE, FALSE },
-  { "gpt-2", TRUE, 50256, 50256, -1, -1, FALSE, FALSE },
-  { "bert-bge", FALSE, 101, 102, 100, 0, TRUE, TRUE },
+  { "llama-spm", VOCAB_SHARED, TRUE, 1, 2, 0, -1, TRUE, FALSE, FALSE },
+  { "gpt-2", VOCAB_SHARED, TRUE, 50256, 50256, -1, -1, FALSE, FALSE, FALSE },
+  { "bert-bge", VOCAB_SHARED, FALSE, 101, 102, 100, 0, TRUE, TRUE, FALSE },
+  { "llama-bpe", VOCAB_LLAMACPP, TRUE, 128000, 128001, -1, -1, TRUE, FALSE, FALSE },
+  { "qwen2", VOCAB_LLAMACPP, TRUE, 151643, 151643, -1, 151643, FALSE, FALSE, TRUE },
+  { "llama3-mini", VOCAB_FIXTURE, TRUE, 0, 1, -1, -1, TRUE, FALSE, FALSE },
+  { "qwen2-mini", VOCAB_FIXTURE, TRUE, 0, 0, -1, -1, FALSE, FALSE, FALSE },
 };
 
 static void
 test_reference (gconstpointer data)
 {
   const Case *c = data;
-  g_autofree char *path = vocab_path (c->name);
-  g_autofree char *inp_path = g_strconcat (path, ".inp", NULL);
-  g_autofree char *out_path = g_strconcat (path, ".out", NULL);
+  g_autofree char *path = vocab_path (c->name, c->place);
+  g_autofree char *inp_path = NULL;
+  g_autofree char *out_path = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (VtpGguf) g = NULL;
   g_autoptr (VtpGgufTokenizer) tok = NULL;
@@ -117,12 +140,15 @@ test_reference (gconstpointer data)
   guint same = 0, round_trips = 0;
   gint64 t0;
 
-  if (!g_file_test (path, G_FILE_TEST_EXISTS)) {
-    g_autofree char *msg = g_strdup_printf ("%s is absent (set VTP_SHARED_DIR to the folder holding "
-        "testdata/gguf-vocab/)", path);
+  if (!path || !g_file_test (path, G_FILE_TEST_EXISTS)) {
+    g_autofree char *msg = c->place == VOCAB_LLAMACPP ? g_strdup_printf ("ggml-vocab-%s.gguf: set "
+        "VTP_LLAMACPP_VOCAB_DIR to llama.cpp's models/ folder to compare with it", c->name)
+        : g_strdup_printf ("%s is absent (set VTP_SHARED_DIR to the folder holding testdata/gguf-vocab/)", path);
     g_test_skip (msg);
     return;
   }
+  inp_path = g_strconcat (path, ".inp", NULL);
+  out_path = g_strconcat (path, ".out", NULL);
   t0 = g_get_monotonic_time ();
   g = vtp_gguf_open (path, &error);
   g_assert_no_error (error);
@@ -136,7 +162,7 @@ test_reference (gconstpointer data)
   g_assert_cmpint (tok->pad_id, ==, c->pad);
   g_assert_cmpint (tok->add_bos, ==, c->add_bos);
   g_assert_cmpint (tok->add_eos, ==, c->add_eos);
-  g_assert_null (tok->chat_template);
+  g_assert_true ((tok->chat_template != NULL) == c->has_template);
 
   inputs = read_inputs (inp_path);
   outputs = read_outputs (out_path);
@@ -206,6 +232,23 @@ test_reference (gconstpointer data)
       g_assert_cmpmem (a->data, a->len * sizeof (gint32), b->data, b->len * sizeof (gint32));
       g_print ("# %s: the whole .inp (%u ids) as llama2-7b/tokenizer.json encodes it\n", c->name, a->len);
     }
+  }
+
+  /* The fixtures' tokenizer.json (a Split pre-tokenizer with the same
+   * regex, then ByteLevel): the same ids, as HF tokenizers gives them
+   * (tools/make_bpe_split_fixtures.py checked that it does) */
+  if (c->place == VOCAB_FIXTURE) {
+    g_autofree char *json_name = g_strdup_printf ("gguf-vocab/%s.tokenizer.json", c->name);
+    g_autofree char *json = fixture_path (json_name);
+    g_autoptr (VtpTokenizer) hf = vtp_tokenizer_new_from_file (json, &error);
+    g_assert_no_error (error);
+    for (guint i = 0; i < inputs->len; i++) {
+      GArray *want = outputs->pdata[i];
+      g_autoptr (GArray) ids = vtp_tokenizer_encode (hf, inputs->pdata[i], FALSE, &error);
+      g_assert_no_error (error);
+      g_assert_cmpmem (ids->data, ids->len * sizeof (gint32), want->data, want->len * sizeof (gint32));
+    }
+    g_print ("# %s: %s gives the same %u id lists\n", c->name, json_name, inputs->len);
   }
 
   /* decode errors and special tokens */

@@ -520,6 +520,26 @@ build_wordpiece (VtpGguf *g, VtpGgufTokenizer *tok, const Vocab *gguf_vocab, GEr
 /* ------------------------------------------------------------------------ */
 /* "gpt2": byte-level BPE */
 
+/* The split regex and ignore_merges of llama.cpp's byte-level BPE
+ * pre-tokenizer @pre (NULL: none given, GPT-2's); FALSE for one vtp does
+ * not implement. Llama 3's tokenizer.json sets ignore_merges, Qwen2's not. */
+static gboolean
+bpe_pre_type (const char *pre, VtpBpeSplit *split, gboolean *ignore_merges)
+{
+  static const struct { const char *name; VtpBpeSplit split; gboolean ignore_merges; } types[] = {
+    { "gpt-2", VTP_BPE_SPLIT_GPT2, FALSE }, { "default", VTP_BPE_SPLIT_GPT2, FALSE },
+    { "llama-bpe", VTP_BPE_SPLIT_LLAMA3, TRUE }, { "llama3", VTP_BPE_SPLIT_LLAMA3, TRUE },
+    { "llama-v3", VTP_BPE_SPLIT_LLAMA3, TRUE }, { "qwen2", VTP_BPE_SPLIT_QWEN2, FALSE },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (types); i++)
+    if (!pre || strcmp (pre, types[i].name) == 0) {
+      *split = types[i].split;
+      *ignore_merges = types[i].ignore_merges;
+      return TRUE;
+    }
+  return FALSE;
+}
+
 static gboolean
 build_bpe_bytes (VtpGguf *g, VtpGgufTokenizer *tok, const Vocab *v, GError **error)
 {
@@ -527,11 +547,13 @@ build_bpe_bytes (VtpGguf *g, VtpGgufTokenizer *tok, const Vocab *v, GError **err
   gsize n_merges;
   g_autoptr (GArray) added = g_array_new (FALSE, FALSE, sizeof (gint32));
 
-  /* llama.cpp's "gpt-2" pre-tokenizer; other pre-tokenizers (llama3,
-   * qwen2...) use other regexes */
-  if (tok->pre && strcmp (tok->pre, "gpt-2") != 0 && strcmp (tok->pre, "default") != 0) {
+  VtpBpeSplit split;
+  gboolean ignore_merges = FALSE;
+
+  if (!bpe_pre_type (tok->pre, &split, &ignore_merges)) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s: tokenizer.ggml.pre is \"%s\"; vtp implements the "
-        "byte-level BPE pre-tokenizer \"gpt-2\" only", g->path, tok->pre);
+        "byte-level BPE pre-tokenizers \"gpt-2\" (and \"default\"), \"llama-bpe\" (Llama 3: also \"llama3\", "
+        "\"llama-v3\") and \"qwen2\"", g->path, tok->pre);
     return FALSE;
   }
   if (!(merges = vtp_gguf_get_string_array (g, "tokenizer.ggml.merges", &n_merges, NULL, error)))
@@ -544,7 +566,7 @@ build_bpe_bytes (VtpGguf *g, VtpGgufTokenizer *tok, const Vocab *v, GError **err
       g_array_append_val (added, id);
     }
   tok->tok = vtp_tokenizer_new_byte_level_bpe (v->tokens, v->lengths, v->n, merges, n_merges,
-      (const gint32 *) added->data, NULL, added->len, g->path, error);
+      (const gint32 *) added->data, NULL, added->len, split, ignore_merges, g->path, error);
   if (!tok->tok)
     return FALSE;
   /* BOS / EOS as add_bos / add_eos say, as for "llama" */
@@ -554,6 +576,20 @@ build_bpe_bytes (VtpGguf *g, VtpGgufTokenizer *tok, const Vocab *v, GError **err
 }
 
 /* ------------------------------------------------------------------------ */
+
+/* Whether BOS comes first when the file has no add_bos_token: as
+ * llama.cpp decides, yes for SentencePiece and Llama 3's BPE, no for the
+ * other byte-level BPEs (GPT-2's, Qwen2's). */
+static gboolean
+bos_by_default (const VtpGgufTokenizer *tok)
+{
+  VtpBpeSplit split;
+  gboolean ignore_merges;
+
+  if (tok->kind != VTP_GGUF_TOKENIZER_BPE_BYTES)
+    return TRUE;
+  return tok->pre && bpe_pre_type (tok->pre, &split, &ignore_merges) && split == VTP_BPE_SPLIT_LLAMA3;
+}
 
 VtpGgufTokenizer *
 vtp_gguf_tokenizer_new (VtpGguf *g, GError **error)
@@ -604,8 +640,7 @@ vtp_gguf_tokenizer_new (VtpGguf *g, GError **error)
       && get_id (g, "tokenizer.ggml.eos_token_id", v.n, &tok->eos_id, error)
       && get_id (g, "tokenizer.ggml.unknown_token_id", v.n, &tok->unk_id, error)
       && get_id (g, "tokenizer.ggml.padding_token_id", v.n, &tok->pad_id, error)
-      && get_bool_default (g, "tokenizer.ggml.add_bos_token", tok->kind != VTP_GGUF_TOKENIZER_BPE_BYTES,
-          &tok->add_bos, error)
+      && get_bool_default (g, "tokenizer.ggml.add_bos_token", bos_by_default (tok), &tok->add_bos, error)
       && get_bool_default (g, "tokenizer.ggml.add_eos_token", tok->kind == VTP_GGUF_TOKENIZER_WORDPIECE,
           &tok->add_eos, error);
   if (ok) {

@@ -124,7 +124,10 @@ typedef struct {
   gsize n_trie;
 } TokNormOp;
 
-typedef enum { PRE_METASPACE, PRE_BERT, PRE_BYTE_LEVEL, PRE_WHITESPACE_SPLIT } TokPreKind;
+typedef enum { PRE_METASPACE, PRE_BERT, PRE_BYTE_LEVEL, PRE_WHITESPACE_SPLIT, PRE_SPLIT } TokPreKind;
+/* The splitting regexes vtp knows (vtp-tok-pre-tokenizers.c spells them
+ * out): GPT-2's, and Llama 3's, which Qwen2 uses with single digits. */
+typedef enum { SPLIT_GPT2, SPLIT_LLAMA3 } TokSplitRegex;
 typedef struct {
   TokPreKind kind;
   char rep[8];            /* METASPACE: the replacement char in UTF-8 */
@@ -132,6 +135,8 @@ typedef struct {
   TokPrependScheme scheme;
   gboolean split;         /* METASPACE */
   gboolean add_prefix_space, use_regex;   /* BYTE_LEVEL */
+  TokSplitRegex regex;    /* SPLIT; BYTE_LEVEL with use_regex (GPT-2's there, unless a GGUF says otherwise) */
+  guint max_digits;       /* SPLIT_LLAMA3: the longest run of numbers a piece takes (3; Qwen2: 1) */
 } TokPreOp;
 
 typedef enum { DEC_REPLACE, DEC_BYTE_FALLBACK, DEC_FUSE, DEC_STRIP, DEC_METASPACE, DEC_WORDPIECE,

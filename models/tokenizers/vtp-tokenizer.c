@@ -435,18 +435,19 @@ vtp_tokenizer_new_from_file (const char *path, GError **error)
   return tok_load_json_file (path, VTP_TOKENIZER_ERROR, -1, error);
 }
 
-/* GPT-2's byte-level BPE from a vocabulary and merges given as lists (a
+/* A byte-level BPE from a vocabulary and merges given as lists (a
  * GGUF's tokenizer.ggml.tokens / .merges): the same BPE model as a
  * tokenizer.json's, with the ByteLevel pre-tokenizer (no prefix space,
- * GPT-2's regex) and decoder. */
+ * @split's regex) and decoder. */
 VtpTokenizer *
 vtp_tokenizer_new_byte_level_bpe (const char *const *tokens, const gsize *lengths, gsize n_tokens,
     const char *const *merges, gsize n_merges, const gint32 *added, const gboolean *added_special, gsize n_added,
-    const char *name, GError **error)
+    VtpBpeSplit split, gboolean ignore_merges, const char *name, GError **error)
 {
   TokLd ld = { name ? name : "byte-level BPE", error, VTP_ERROR };
   VtpTokenizer *tok;
-  TokPreOp pre = { .kind = PRE_BYTE_LEVEL, .add_prefix_space = FALSE, .use_regex = TRUE };
+  TokPreOp pre = { .kind = PRE_BYTE_LEVEL, .add_prefix_space = FALSE, .use_regex = TRUE,
+    .regex = split == VTP_BPE_SPLIT_GPT2 ? SPLIT_GPT2 : SPLIT_LLAMA3, .max_digits = split == VTP_BPE_SPLIT_QWEN2 ? 1 : 3 };
   TokDecOp dec = { .kind = DEC_BYTE_LEVEL };
   GString *merged;
   gboolean ok = TRUE;
@@ -461,6 +462,7 @@ vtp_tokenizer_new_byte_level_bpe (const char *const *tokens, const gsize *length
   for (gsize i = 0; i < n_tokens; i++)
     tok_vocab_insert (tok, tokens[i], lengths ? lengths[i] : strlen (tokens[i]), (gint32) i, TRUE);
   tok->n_vocab = n_tokens;
+  tok->ignore_merges = ignore_merges;
   tok_bpe_find_byte_pieces (tok);
   tok_bpe_alloc_merges (tok, n_merges);
   merged = g_string_new (NULL);

@@ -102,16 +102,26 @@ const char *vtp_tokenizer_get_model_type (VtpTokenizer *tok);
 /* Whether @id's token is a special added token (what decode skips). */
 gboolean vtp_tokenizer_is_special (VtpTokenizer *tok, gint32 id);
 
-/* GPT-2's byte-level BPE from lists (a GGUF's tokenizer.ggml.tokens and
+/* How a byte-level BPE cuts text into words before merging: GPT-2's
+ * regex, Llama 3's, or Qwen2's (Llama 3's with single digits). */
+typedef enum {
+  VTP_BPE_SPLIT_GPT2,
+  VTP_BPE_SPLIT_LLAMA3,
+  VTP_BPE_SPLIT_QWEN2,
+} VtpBpeSplit;
+
+/* A byte-level BPE from lists (a GGUF's tokenizer.ggml.tokens and
  * .merges): @n_tokens pieces in byte-level form (id = index; @lengths may
  * be NULL for NUL-terminated pieces; a repeated piece keeps its first id),
  * @n_merges "left right" strings, best first; @added: ids matched literally
  * in the text (special per @added_special, all when NULL). The ByteLevel
- * pre-tokenizer (GPT-2's regex, no prefix space) and decoder, no
- * post-processor. Errors: VTP_ERROR_FORMAT naming @name and the merge. */
+ * pre-tokenizer (@split's regex, no prefix space) and decoder, no
+ * post-processor; @ignore_merges: a word that is a piece of the vocabulary
+ * is that piece, unmerged (Llama 3's). Errors: VTP_ERROR_FORMAT naming
+ * @name and the merge. */
 VtpTokenizer *vtp_tokenizer_new_byte_level_bpe (const char *const *tokens, const gsize *lengths, gsize n_tokens,
     const char *const *merges, gsize n_merges, const gint32 *added, const gboolean *added_special, gsize n_added,
-    const char *name, GError **error);
+    VtpBpeSplit split, gboolean ignore_merges, const char *name, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpTokenizer, vtp_tokenizer_free)
 

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Makes tests/fixtures/gguf-llama3-tiny: a tiny random Llama with a Llama 3
+style vocabulary (byte-level BPE split by Llama 3's regex, BOS
+<|begin_of_text|>: tests/fixtures/gguf-vocab/llama3-mini, made by
+tools/make_bpe_split_fixtures.py) as llama.cpp makes GGUF files of it, with
+llama.cpp's own greedy continuation of a prompt, for
+tests/test-gguf-fidelity.c.
+
+    python3 tools/make_gguf_llama3_fixtures.py [--llama-cpp DIR]
+
+Steps (DIR: a llama.cpp source tree with a build in DIR/build, e.g. the one
+bench/compare-llamacpp.sh builds):
+  1. transformers makes the model (2 layers, width 64, 4 heads of 16, 2 KV
+     heads, MLP 128, vocabulary 601, RoPE theta 500000; matrices drawn
+     from N(0, 0.08) with torch's seed SEED) and saves it as F32
+     safetensors with the vocabulary's tokenizer.json;
+  2. DIR/convert_hf_to_gguf.py converts it to llm-f32.gguf. Its check that
+     the pre-tokenizer is one it knows hashes the ids of a fixed text, which
+     only Meta's own vocabulary gives: the converter is run with that check
+     answering "llama-bpe" (the pre-tokenizer this vocabulary uses);
+     everything else is the converter's own;
+  3. llama-quantize makes llm-q8_0.gguf;
+  4. tools/llamacpp_greedy.c runs each file on PROMPT as llama-simple does
+     (BOS added, special tokens parsed) and records the prompt ids, the
+     greedy ids, each step's top-2 margin and the last prompt position's
+     logits in reference-<type>.json.
+SEED is the first from 0 on whose greedy steps all have a top-2 margin of
+at least MIN_MARGIN in both files (llama.cpp's F16 KV cache and int8
+activations move logits by a few hundredths here: a step nearer a tie
+would test rounding, not the engine).
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VOCAB = os.path.join(ROOT, "tests", "fixtures", "gguf-vocab", "llama3-mini.tokenizer.json")
+OUT = os.path.join(ROOT, "tests", "fixtures", "gguf-llama3-tiny")
+DEFAULT_LLAMA_CPP = os.path.expanduser("~/.cache/vtp-peer/llama_cpp_python-0.3.36/vendor/llama.cpp")
+PROMPT = "What is in the picture? A red circle, 12 squares and 345 triangles."
+N_PREDICT = 12
+TYPES = ["f32", "q8_0"]
+MIN_MARGIN = 0.04
+
+# convert_hf_to_gguf.py with its pre-tokenizer check answering "llama-bpe"
+CONVERT = """
+import sys
+sys.path.insert(0, sys.argv[1])
+sys.argv = [sys.argv[1] + "/convert_hf_to_gguf.py"] + sys.argv[2:]
+import conversion.base
+conversion.base.TextModel.get_vocab_base_pre = lambda self, tokenizer: "llama-bpe"
+import convert_hf_to_gguf
+convert_hf_to_gguf.main()
+"""
+
+
+def run(cmd, **kw):
+    print("+", " ".join(cmd), file=sys.stderr)
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def make_model(d, seed):
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(vocab_size=601, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                      rope_theta=500000.0, rms_norm_eps=1e-5, bos_token_id=0, eos_token_id=1,
+                      tie_word_embeddings=False, torch_dtype="float32")
+    model = LlamaForCausalLM(cfg).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() == 2:
+                p.normal_(0.0, 0.08)
+    model.save_pretrained(d, safe_serialization=True)
+    shutil.copy(VOCAB, os.path.join(d, "tokenizer.json"))
+    with open(os.path.join(d, "tokenizer_config.json"), "w") as f:
+        json.dump({"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<|begin_of_text|>",
+                   "eos_token": "<|end_of_text|>", "add_bos_token": True, "model_max_length": 256}, f, indent=1)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--llama-cpp", default=DEFAULT_LLAMA_CPP)
+    args = ap.parse_args()
+    src = args.llama_cpp
+    bindir = os.path.join(src, "build", "bin")
+    os.makedirs(OUT, exist_ok=True)
+    with tempfile.TemporaryDirectory() as work:
+        greedy = os.path.join(work, "llamacpp_greedy")
+        run(["cc", "-O1", "-std=c11", "-I", os.path.join(src, "include"), "-I", os.path.join(src, "ggml", "include"),
+             os.path.join(ROOT, "tools", "llamacpp_greedy.c"), "-L", bindir, "-lllama", "-Wl,-rpath," + bindir,
+             "-o", greedy])
+        for seed in range(20):
+            hf = os.path.join(work, "hf-%d" % seed)
+            make_model(hf, seed)
+            env = dict(os.environ, PYTHONPATH=os.path.join(src, "gguf-py"))
+            f32 = os.path.join(OUT, "llm-f32.gguf")
+            run([sys.executable, "-c", CONVERT, src, hf, "--outtype", "f32", "--outfile", f32], env=env,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            run([os.path.join(bindir, "llama-quantize"), f32, os.path.join(OUT, "llm-q8_0.gguf"), "Q8_0"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            refs = {}
+            for t in TYPES:
+                out = run([greedy, os.path.join(OUT, "llm-%s.gguf" % t), str(N_PREDICT), PROMPT],
+                          capture_output=True, text=True).stdout
+                refs[t] = dict(generator="tools/make_gguf_llama3_fixtures.py (tools/llamacpp_greedy.c)",
+                               llama_cpp=src, type=t, seed=seed,
+                               source="a random Llama with tests/fixtures/gguf-vocab/llama3-mini", **json.loads(out))
+            worst = min(min(r["margins"]) for r in refs.values())
+            print("seed %d: min margin %.4f" % (seed, worst))
+            if worst >= MIN_MARGIN:
+                break
+        else:
+            sys.exit("no seed below 20 gives margins of %g" % MIN_MARGIN)
+        for t, ref in refs.items():
+            with open(os.path.join(OUT, "reference-%s.json" % t), "w") as f:
+                json.dump(ref, f, indent=1)
+            print("%s: prompt %s -> %s (min margin %.4f)" % (t, ref["prompt_ids"], ref["greedy_ids"],
+                                                             min(ref["margins"])))
+
+
+if __name__ == "__main__":
+    main()
