@@ -43,6 +43,7 @@ main (int argc, char **argv)
   const char *alt_name = NULL;
   gint n_alt = 1;
   g_autofree double *ratio = NULL;
+  guint64 dev_live, dev_peak;
   gint prompt_tokens = 512, decode_tokens = 64, repeats = 3;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model directory or GGUF file (LLaMA-family, OPT or T5; alone or inside LLaVA / BLIP-2 / InstructBLIP)", "DIR" },
@@ -152,6 +153,12 @@ main (int argc, char **argv)
   g_print ("decode_fraction_of_limit: %.2f\n",
       median (t_dec, repeats) / (bw * 1e9 / lm->ops->weight_bytes (lm->model)));
   g_print ("peak_rss_mb: %.0f\n", rss_mb);
+  /* what vtp holds on the device at most (weights, KV cache, activations,
+   * scratch), and the peak RSS over it: the rest is the runtime (PoCL,
+   * LLVM, the compiled kernels) and the host's own buffers */
+  vtp_device_buffer_bytes (&dev_live, &dev_peak);
+  g_print ("device_buffers_peak_mb: %.0f\n", dev_peak / 1048576.0);
+  g_print ("peak_rss_over_device_buffers: %.2f\n", rss_mb * 1048576.0 / (double) MAX (dev_peak, 1));
   for (gint a = 0; alt_name && a < n_alt; a++)
     g_print ("alternate %s=%s: prefill_tokens_per_s %.1f decode_tokens_per_s %.2f decode_over_first %.3f\n",
         alt_name, alt_values[a], median (t_pre + a * repeats, repeats), median (t_dec + a * repeats, repeats),

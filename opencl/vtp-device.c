@@ -346,6 +346,11 @@ release_kernel (gpointer k)
 static void
 device_free (VtpDevice *dev)
 {
+  if (dev->scratch) {
+    for (guint i = 0; i < dev->scratch->len; i++)
+      vtp_device_release_buffer (dev->scratch->pdata[i]);
+    g_ptr_array_unref (dev->scratch);
+  }
   if (dev->kernels)
     g_hash_table_unref (dev->kernels);
   if (dev->program)
@@ -474,15 +479,120 @@ vtp_device_unref (VtpDevice *dev)
   g_mutex_unlock (&devices_lock);
 }
 
+static GMutex buffer_bytes_lock;
+static guint64 buffer_bytes, buffer_bytes_peak;
+
+static cl_mem
+create_buffer (VtpDevice *dev, gsize bytes, cl_int *err)
+{
+  cl_mem mem = clCreateBuffer (dev->context, CL_MEM_READ_WRITE, bytes, NULL, err);
+
+  if (mem) {
+    g_mutex_lock (&buffer_bytes_lock);
+    buffer_bytes += bytes;
+    buffer_bytes_peak = MAX (buffer_bytes_peak, buffer_bytes);
+    g_mutex_unlock (&buffer_bytes_lock);
+  }
+  return mem;
+}
+
+/* VTP_FAULT=alloc: refused as a device out of memory refuses it */
+static gboolean
+alloc_refused (cl_int *err)
+{
+  if (!vtp_fault_alloc ())
+    return FALSE;
+  *err = CL_MEM_OBJECT_ALLOCATION_FAILURE;
+  return TRUE;
+}
+
 cl_mem
 vtp_device_create_buffer (VtpDevice *dev, gsize bytes, cl_int *err)
 {
-  /* VTP_FAULT=alloc: refused as a device out of memory refuses it */
-  if (vtp_fault_alloc ()) {
-    *err = CL_MEM_OBJECT_ALLOCATION_FAILURE;
+  return alloc_refused (err) ? NULL : create_buffer (dev, bytes, err);
+}
+
+void
+vtp_device_release_buffer (cl_mem mem)
+{
+  size_t size = 0;
+
+  if (!mem)
+    return;
+  clGetMemObjectInfo (mem, CL_MEM_SIZE, sizeof size, &size, NULL);
+  g_mutex_lock (&buffer_bytes_lock);
+  buffer_bytes -= MIN (buffer_bytes, size);
+  g_mutex_unlock (&buffer_bytes_lock);
+  clReleaseMemObject (mem);
+}
+
+void
+vtp_device_buffer_bytes (guint64 *live, guint64 *peak)
+{
+  g_mutex_lock (&buffer_bytes_lock);
+  *live = buffer_bytes;
+  *peak = buffer_bytes_peak;
+  g_mutex_unlock (&buffer_bytes_lock);
+}
+
+#define SCRATCH_MIN ((gsize) 1 << 16)
+#define SCRATCH_KEEP 4          /* free scratch buffers kept for reuse */
+
+static gsize
+mem_size (cl_mem mem)
+{
+  size_t size = 0;
+  clGetMemObjectInfo (mem, CL_MEM_SIZE, sizeof size, &size, NULL);
+  return size;
+}
+
+cl_mem
+vtp_device_scratch_take (VtpDevice *dev, gsize bytes, cl_int *err)
+{
+  gsize size = SCRATCH_MIN;
+  cl_mem mem = NULL;
+  guint best = G_MAXUINT;
+
+  /* a reused buffer fails an injected allocation fault as a new one does,
+   * so that the faults do not depend on what an earlier run left */
+  if (alloc_refused (err))
     return NULL;
+  vtp_device_lock (dev);
+  /* the smallest free one that is large enough */
+  for (guint i = 0; dev->scratch && i < dev->scratch->len; i++) {
+    const gsize s = mem_size (dev->scratch->pdata[i]);
+    if (s >= bytes && (best == G_MAXUINT || s < mem_size (dev->scratch->pdata[best])))
+      best = i;
   }
-  return clCreateBuffer (dev->context, CL_MEM_READ_WRITE, bytes, NULL, err);
+  if (best != G_MAXUINT) {
+    mem = g_ptr_array_steal_index_fast (dev->scratch, best);
+    *err = CL_SUCCESS;
+  }
+  vtp_device_unlock (dev);
+  if (mem)
+    return mem;
+  /* sizes in powers of two, so that products of similar sizes share */
+  while (size < bytes && size < G_MAXSIZE / 2)
+    size *= 2;
+  if (size > dev->max_alloc && bytes <= dev->max_alloc)
+    size = bytes;
+  return create_buffer (dev, size, err);
+}
+
+void
+vtp_device_scratch_give (VtpDevice *dev, cl_mem mem)
+{
+  if (!mem)
+    return;
+  vtp_device_lock (dev);
+  if (!dev->scratch)
+    dev->scratch = g_ptr_array_new ();
+  if (dev->scratch->len < SCRATCH_KEEP) {
+    g_ptr_array_add (dev->scratch, mem);
+    mem = NULL;
+  }
+  vtp_device_unlock (dev);
+  vtp_device_release_buffer (mem);
 }
 
 cl_kernel

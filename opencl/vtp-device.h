@@ -22,6 +22,7 @@ typedef struct {
   cl_program program;
   GHashTable *kernels;       /* name -> cl_kernel */
   GRecMutex lock;            /* held while setting kernel args and enqueueing */
+  GPtrArray *scratch;        /* cl_mem: free scratch buffers (vtp_device_scratch_take) */
   char *name;                /* "platform / device" */
   VtpDeviceKind kind;
   guint reduce_wg;           /* work-group size of row reductions (1 on CPUs) */
@@ -60,6 +61,22 @@ void vtp_device_unref (VtpDevice *dev);
  * *@err set when it cannot be had. Every device buffer of vtp comes from
  * here, so that VTP_FAULT=alloc (vtp-fault.h) can refuse any of them. */
 cl_mem vtp_device_create_buffer (VtpDevice *dev, gsize bytes, cl_int *err);
+/* Releases a buffer of vtp_device_create_buffer. */
+void vtp_device_release_buffer (cl_mem mem);
+/* Bytes in vtp's device buffers now and at most so far, over every device
+ * of the process (the benches' memory budget: weights, KV caches,
+ * activations and scratch). */
+void vtp_device_buffer_bytes (guint64 *live, guint64 *peak);
+/* A scratch buffer of at least @bytes for work enqueued right after (a
+ * converted copy of x that a product's kernels read), given back with
+ * vtp_device_scratch_give as soon as those kernels are enqueued: the queue
+ * runs in order, so whoever takes the buffer next enqueues after them.
+ * Reused rather than created per product: a few MB created and released
+ * per product in a prefill made the process heap grow (glibc's adaptive
+ * mmap threshold moves allocations of a size once freed into the heap,
+ * where they fragment). */
+cl_mem vtp_device_scratch_take (VtpDevice *dev, gsize bytes, cl_int *err);
+void vtp_device_scratch_give (VtpDevice *dev, cl_mem mem);
 
 /* A kernel of the shared program; only call between lock and unlock. */
 cl_kernel vtp_device_kernel (VtpDevice *dev, const char *name);

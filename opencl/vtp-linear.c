@@ -259,7 +259,7 @@ int8_rows_new (VtpDevice *dev, const VtpTensor *x, gint64 x_row, gint64 n_rows)
   const gsize d_off = (gsize) n_rows * K, s_off = d_off + (gsize) n_rows * nb * 4;
   const size_t qglobal[2] = { nb, n_rows }, one[2] = { 1, 1 };
   cl_int err;
-  cl_mem scratch = vtp_device_create_buffer (dev, s_off + (gsize) n_rows * nb * 8, &err);
+  cl_mem scratch = vtp_device_scratch_take (dev, s_off + (gsize) n_rows * nb * 8, &err);
 
   if (!check (err == CL_SUCCESS, "linear", "no room for the int8 copy of %" G_GINT64_FORMAT " rows of x: %s",
           n_rows, vtp_cl_strerror (err)))
@@ -299,17 +299,16 @@ bf16_gemm_serves (const VtpDevice *dev, gint64 n_rows, const VtpTensor *w)
       && vtp_tensor_cols (w) % 2 == 0;
 }
 
-/* The scratch buffer of this conversion's own (the queue runs in order, and
- * OpenCL keeps the buffer until the kernels that use it are done): release
- * it after the last launch that reads it. NULL (and a pending error) when
- * there is no room. */
+/* A scratch buffer (vtp_device_scratch_take) holding the conversion: give
+ * it back after the last launch that reads it. NULL (and a pending error)
+ * when there is no room. */
 static cl_mem
 bf16_rows_new (VtpDevice *dev, const VtpTensor *x, gint64 x_row, gint64 n_rows)
 {
   const gint64 K = vtp_tensor_cols (x), tiles = (n_rows + BF16_TM - 1) / BF16_TM;
   const size_t global[1] = { tiles }, one[1] = { 1 };
   cl_int err;
-  cl_mem scratch = vtp_device_create_buffer (dev, (gsize) tiles * BF16_TM * K * 2, &err);
+  cl_mem scratch = vtp_device_scratch_take (dev, (gsize) tiles * BF16_TM * K * 2, &err);
 
   if (!check (err == CL_SUCCESS, "linear", "no room for the bfloat16 copy of %" G_GINT64_FORMAT " rows of x: %s",
           n_rows, vtp_cl_strerror (err)))
@@ -361,7 +360,7 @@ xcopy_products (VtpDevice *dev, XCopy kind, const VtpTensor *x, gint64 x_row, gi
   for (gint i = 0; i < n_outs; i++)
     (kind == XCOPY_BF16 ? bf16_gemm : int8_gemm) (dev, xc, outs[i].y, outs[i].y_row, x, x_row, n_rows, outs[i].w,
         outs[i].bias, accumulate);
-  clReleaseMemObject (xc);
+  vtp_device_scratch_give (dev, xc);
 }
 
 void

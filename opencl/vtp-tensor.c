@@ -225,8 +225,7 @@ vtp_tensor_free (VtpTensor *t)
 {
   if (!t)
     return;
-  if (t->mem)
-    clReleaseMemObject (t->mem);
+  vtp_device_release_buffer (t->mem);
   vtp_device_unref (t->dev);
   g_free (t);
 }
