@@ -43,13 +43,20 @@ json_ids (JsonObject *o, const char *member)
 
 /* The fixture folder of @type ("f32", "q8_0", "q4_0": gguf-tiny, llama.cpp's
  * SentencePiece vocabulary; "llama3/f32", "llama3/q8_0": gguf-llama3-tiny,
- * a Llama 3 style byte-level BPE vocabulary); *@type becomes the bare type. */
+ * a Llama 3 style byte-level BPE vocabulary; "llama32/...": gguf-llama32-tiny,
+ * the same shaped as Llama 3.2, with Llama 3.1's RoPE scaling and a tied
+ * output head, "llama32/hf" its safetensors with transformers' reference);
+ * *@type becomes the bare type. */
 static char *
 fixture_dir (const char **type)
 {
   if (g_str_has_prefix (*type, "llama3/")) {
     *type += strlen ("llama3/");
     return fixture_path ("gguf-llama3-tiny");
+  }
+  if (g_str_has_prefix (*type, "llama32/")) {
+    *type += strlen ("llama32/");
+    return fixture_path ("gguf-llama32-tiny");
   }
   return fixture_path ("gguf-tiny");
 }
@@ -282,6 +289,7 @@ test_greedy (gconstpointer data)
   Model m = { 0 };
   gsize V;
   guint same = 0;
+  double diff;
 
   reference_load (&r, type);
   V = r.n_vocab;
@@ -293,8 +301,12 @@ test_greedy (gconstpointer data)
     g_assert_true (vtp_dtype_is_quantized (m.llm->embed->dtype));
   }
   logits = model_logits (&m, r.prompt_ids);
+  diff = max_abs_diff (logits + (gsize) (r.prompt_ids->len - 1) * V, r.first_logits, V);
   g_test_message ("%s (int8 dot %s): last prompt position, max |logit diff| against llama.cpp %.3g", type,
-      dev->int8_dot ? "on" : "off", max_abs_diff (logits + (gsize) (r.prompt_ids->len - 1) * V, r.first_logits, V));
+      dev->int8_dot ? "on" : "off", diff);
+  /* F32 weights: only llama.cpp's F16 KV cache between the two */
+  if (q == VTP_DTYPE_F32)
+    g_assert_cmpfloat (diff, <=, 1e-2);
 
   prompt.ids = (const gint32 *) r.prompt_ids->data;
   prompt.n = (gint) r.prompt_ids->len;
@@ -311,6 +323,60 @@ test_greedy (gconstpointer data)
   g_assert_cmpuint (same, ==, r.greedy_ids->len);
   model_close (&m);
   reference_clear (&r);
+}
+
+/* Llama 3.1's RoPE scaling and a tied output head (Llama 3.2's shape): the
+ * safetensors give transformers' logits and greedy ids; the GGUF files
+ * (the scaling as llama.cpp's per-frequency divisors, rope_freqs.weight)
+ * give llama.cpp's (test_greedy). */
+static void
+test_llama32_hf (void)
+{
+  g_autofree char *dir = fixture_path ("gguf-llama32-tiny");
+  g_autofree char *hf = g_build_filename (dir, "hf", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
+  g_autofree float *logits = NULL;
+  VtpGenerateParams gp = { 0 };
+  VtpLlamaSegment prompt = { NULL, NULL, 0, 0 };
+  Reference r = { 0 };
+  Model m = { 0 };
+  double diff;
+
+  reference_load (&r, "llama32/hf");
+  model_open (&m, hf, VTP_WEIGHTS_KEEP);
+  g_assert_true (m.parts.text.rope_llama3);
+  g_assert_false (m.parts.text.rope_freqs_tensor);
+  g_assert_true (m.parts.text.tie_word_embeddings);
+  logits = model_logits (&m, r.prompt_ids);
+  diff = max_abs_diff (logits + (gsize) (r.prompt_ids->len - 1) * r.n_vocab, r.first_logits, r.n_vocab);
+  g_test_message ("Llama 3.1 RoPE scaling, safetensors: last prompt position, max |logit diff| against "
+      "transformers %.3g", diff);
+  g_assert_cmpfloat (diff, <=, 1e-4);
+  prompt.ids = (const gint32 *) r.prompt_ids->data;
+  prompt.n = (gint) r.prompt_ids->len;
+  m.state->n_past = 0;
+  g_assert_true (vtp_llama_prefill (m.llm, m.state, &prompt, 1, FALSE, &error));
+  g_assert_no_error (error);
+  gp.max_new_tokens = (gint) r.greedy_ids->len;
+  g_assert_true (vtp_llama_generate (m.llm, m.state, &gp, NULL, NULL, tokens, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (tokens->len, ==, r.greedy_ids->len);
+  g_assert_cmpmem (tokens->data, tokens->len * sizeof (gint32), r.greedy_ids->data,
+      r.greedy_ids->len * sizeof (gint32));
+  model_close (&m);
+  reference_clear (&r);
+
+  /* the GGUF holds the scaling as divisors, not numbers */
+  {
+    g_autofree char *path = gguf_path ("llama32/f32");
+    Model g = { 0 };
+    model_open (&g, path, VTP_WEIGHTS_KEEP);
+    g_assert_true (g.parts.text.rope_llama3);
+    g_assert_true (g.parts.text.rope_freqs_tensor);
+    g_assert_true (g.parts.text.tie_word_embeddings);
+    model_close (&g);
+  }
 }
 
 /* weight-type f32 on a quantized GGUF dequantizes every tensor: the same
@@ -464,6 +530,9 @@ main (int argc, char **argv)
   g_test_add_data_func ("/gguf/llama3-vocab/prompt-ids", "llama3/f32", test_prompt_ids);
   g_test_add_data_func ("/gguf/llama3-vocab/greedy/f32", "llama3/f32", test_greedy);
   g_test_add_data_func ("/gguf/llama3-vocab/greedy/q8_0", "llama3/q8_0", test_greedy);
+  g_test_add_func ("/gguf/llama32/safetensors", test_llama32_hf);
+  g_test_add_data_func ("/gguf/llama32/greedy/f32", "llama32/f32", test_greedy);
+  g_test_add_data_func ("/gguf/llama32/greedy/q8_0", "llama32/q8_0", test_greedy);
   g_test_add_func ("/gguf/dequantized", test_dequantized);
   g_test_add_func ("/gguf/errors", test_errors);
   return g_test_run ();

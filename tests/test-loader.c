@@ -324,7 +324,12 @@ test_config_errors (void)
   expect_config_error ("{\"vision_feature_layer\":-30}", "vision_feature_layer -30 is outside the 25 hidden states");
   expect_config_error ("{\"vision_feature_select_strategy\":\"cls\"}", "expected \"default\" or \"full\"");
   expect_config_error ("{\"text_config\":{\"rope_scaling\":{\"rope_type\":\"yarn\",\"factor\":4}}}",
-      "rope_scaling of type \"yarn\" is not supported");
+      "text_config: rope_scaling: rope_type \"yarn\" is not supported (default RoPE and Llama 3's \"llama3\" are)");
+  expect_config_error ("{\"text_config\":{\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":8}}}",
+      "rope_type \"llama3\" needs factor, low_freq_factor, high_freq_factor and original_max_position_embeddings");
+  expect_config_error ("{\"text_config\":{\"rope_parameters\":{\"rope_type\":\"llama3\",\"factor\":8,"
+      "\"low_freq_factor\":4,\"high_freq_factor\":1,\"original_max_position_embeddings\":8192}}}",
+      "text_config: rope_parameters: rope_type \"llama3\" needs factor > 0, high_freq_factor > low_freq_factor > 0");
   /* refused when the config is read, naming what vtp has */
   expect_config_error ("{\"projector_hidden_act\":\"relu6\"}", "activation \"relu6\" is not supported (vtp has "
       "gelu, gelu_python, quick_gelu, gelu_pytorch_tanh, gelu_new, gelu_fast, gelu_accurate, silu, swish, relu)");

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Makes tests/fixtures/gguf-llama3-tiny: a tiny random Llama with a Llama 3
-style vocabulary (byte-level BPE split by Llama 3's regex, BOS
+"""Makes tests/fixtures/gguf-llama3-tiny and gguf-llama32-tiny: tiny random
+Llamas with a Llama 3 style vocabulary (byte-level BPE split by Llama 3's regex, BOS
 <|begin_of_text|>: tests/fixtures/gguf-vocab/llama3-mini, made by
 tools/make_bpe_split_fixtures.py) as llama.cpp makes GGUF files of it, with
 llama.cpp's own greedy continuation of a prompt, for
@@ -23,7 +23,12 @@ bench/compare-llamacpp.sh builds):
   4. tools/llamacpp_greedy.c runs each file on PROMPT as llama-simple does
      (BOS added, special tokens parsed) and records the prompt ids, the
      greedy ids, each step's top-2 margin and the last prompt position's
-     logits in reference-<type>.json.
+     logits in reference-<type>.json;
+  5. for gguf-llama32-tiny (shaped as Llama 3.2: Llama 3.1's RoPE scaling,
+     which the converter writes as the tensor rope_freqs.weight, and the
+     output head tied to the embeddings), the safetensors are kept in hf/
+     with transformers' own last-position logits and greedy ids
+     (reference-hf.json).
 SEED is the first from 0 on whose greedy steps all have a top-2 margin of
 at least MIN_MARGIN in both files (llama.cpp's F16 KV cache and int8
 activations move logits by a few hundredths here: a step nearer a tie
@@ -42,7 +47,6 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VOCAB = os.path.join(ROOT, "tests", "fixtures", "gguf-vocab", "llama3-mini.tokenizer.json")
-OUT = os.path.join(ROOT, "tests", "fixtures", "gguf-llama3-tiny")
 DEFAULT_LLAMA_CPP = os.path.expanduser("~/.cache/vtp-peer/llama_cpp_python-0.3.36/vendor/llama.cpp")
 PROMPT = "What is in the picture? A red circle, 12 squares and 345 triangles."
 N_PREDICT = 12
@@ -66,12 +70,25 @@ def run(cmd, **kw):
     return subprocess.run(cmd, check=True, **kw)
 
 
-def make_model(d, seed):
+# fixture folder: (RoPE scaling, tied embeddings, keep the safetensors with
+# transformers' reference). The second is shaped as Llama 3.2 is: Llama 3.1's
+# RoPE scaling ("llama3"; original_max_position_embeddings 64, so that with
+# 8 frequencies of RoPE theta 500000 some are kept, one is blended and the
+# rest are slowed) and the output head tied to the embeddings.
+VARIANTS = {
+    "gguf-llama3-tiny": (None, False, False),
+    "gguf-llama32-tiny": (dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
+                               original_max_position_embeddings=64, rope_theta=500000.0), True, True),
+}
+
+
+def make_model(d, seed, rope_scaling=None, tied=False):
     torch.manual_seed(seed)
+    extra = dict(rope_parameters=rope_scaling) if rope_scaling else {}
     cfg = LlamaConfig(vocab_size=601, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
                       rope_theta=500000.0, rms_norm_eps=1e-5, bos_token_id=0, eos_token_id=1,
-                      tie_word_embeddings=False, torch_dtype="float32")
+                      tie_word_embeddings=tied, torch_dtype="float32", **extra)
     model = LlamaForCausalLM(cfg).eval()
     with torch.no_grad():
         for p in model.parameters():
@@ -82,6 +99,63 @@ def make_model(d, seed):
     with open(os.path.join(d, "tokenizer_config.json"), "w") as f:
         json.dump({"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<|begin_of_text|>",
                    "eos_token": "<|end_of_text|>", "add_bos_token": True, "model_max_length": 256}, f, indent=1)
+    return model
+
+
+def torch_reference(model, prompt_ids):
+    """transformers' logits of the last prompt position and greedy ids."""
+    ids = torch.tensor([prompt_ids])
+    with torch.no_grad():
+        logits = model(ids).logits[0, -1]
+        # the mask given: generate would otherwise mask every id equal to
+        # the pad id it is told (BOS here)
+        out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=N_PREDICT, do_sample=False,
+                             eos_token_id=None, pad_token_id=1, output_scores=True, return_dict_in_generate=True)
+    margins = [float(torch.topk(sc[0], 2).values[0] - torch.topk(sc[0], 2).values[1]) for sc in out.scores]
+    return dict(prompt_ids=prompt_ids, greedy_ids=out.sequences[0, len(prompt_ids):].tolist(), margins=margins,
+                first_logits=logits.tolist())
+
+
+def make_variant(name, rope_scaling, tied, keep_hf, src, greedy, work):
+    out_dir = os.path.join(ROOT, "tests", "fixtures", name)
+    bindir = os.path.join(src, "build", "bin")
+    os.makedirs(out_dir, exist_ok=True)
+    for seed in range(20):
+        hf = os.path.join(work, "%s-%d" % (name, seed))
+        model = make_model(hf, seed, rope_scaling, tied)
+        env = dict(os.environ, PYTHONPATH=os.path.join(src, "gguf-py"))
+        f32 = os.path.join(out_dir, "llm-f32.gguf")
+        run([sys.executable, "-c", CONVERT, src, hf, "--outtype", "f32", "--outfile", f32], env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        run([os.path.join(bindir, "llama-quantize"), f32, os.path.join(out_dir, "llm-q8_0.gguf"), "Q8_0"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        refs = {}
+        for t in TYPES:
+            out = run([greedy, os.path.join(out_dir, "llm-%s.gguf" % t), str(N_PREDICT), PROMPT],
+                      capture_output=True, text=True).stdout
+            refs[t] = dict(generator="tools/make_gguf_llama3_fixtures.py (tools/llamacpp_greedy.c)",
+                           llama_cpp=src, type=t, seed=seed,
+                           source="a random Llama with tests/fixtures/gguf-vocab/llama3-mini", **json.loads(out))
+        if keep_hf:
+            refs["hf"] = dict(generator="tools/make_gguf_llama3_fixtures.py (transformers %s)" %
+                              __import__("transformers").__version__, type="hf", seed=seed,
+                              source="hf/ (the safetensors the GGUF files were converted from)",
+                              prompt=PROMPT, **torch_reference(model, refs["f32"]["prompt_ids"]))
+        worst = min(min(r["margins"]) for r in refs.values())
+        print("%s seed %d: min margin %.4f" % (name, seed, worst))
+        if worst >= MIN_MARGIN:
+            break
+    else:
+        sys.exit("%s: no seed below 20 gives margins of %g" % (name, MIN_MARGIN))
+    if keep_hf:
+        dst = os.path.join(out_dir, "hf")
+        shutil.rmtree(dst, ignore_errors=True)
+        shutil.copytree(hf, dst, ignore=shutil.ignore_patterns("generation_config.json"))
+    for t, ref in refs.items():
+        with open(os.path.join(out_dir, "reference-%s.json" % t), "w") as f:
+            json.dump(ref, f, indent=1)
+        print("%s %s: prompt %s -> %s (min margin %.4f)" % (name, t, ref["prompt_ids"], ref["greedy_ids"],
+                                                          min(ref["margins"])))
 
 
 def main():
@@ -90,39 +164,13 @@ def main():
     args = ap.parse_args()
     src = args.llama_cpp
     bindir = os.path.join(src, "build", "bin")
-    os.makedirs(OUT, exist_ok=True)
     with tempfile.TemporaryDirectory() as work:
         greedy = os.path.join(work, "llamacpp_greedy")
         run(["cc", "-O1", "-std=c11", "-I", os.path.join(src, "include"), "-I", os.path.join(src, "ggml", "include"),
              os.path.join(ROOT, "tools", "llamacpp_greedy.c"), "-L", bindir, "-lllama", "-Wl,-rpath," + bindir,
              "-o", greedy])
-        for seed in range(20):
-            hf = os.path.join(work, "hf-%d" % seed)
-            make_model(hf, seed)
-            env = dict(os.environ, PYTHONPATH=os.path.join(src, "gguf-py"))
-            f32 = os.path.join(OUT, "llm-f32.gguf")
-            run([sys.executable, "-c", CONVERT, src, hf, "--outtype", "f32", "--outfile", f32], env=env,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            run([os.path.join(bindir, "llama-quantize"), f32, os.path.join(OUT, "llm-q8_0.gguf"), "Q8_0"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            refs = {}
-            for t in TYPES:
-                out = run([greedy, os.path.join(OUT, "llm-%s.gguf" % t), str(N_PREDICT), PROMPT],
-                          capture_output=True, text=True).stdout
-                refs[t] = dict(generator="tools/make_gguf_llama3_fixtures.py (tools/llamacpp_greedy.c)",
-                               llama_cpp=src, type=t, seed=seed,
-                               source="a random Llama with tests/fixtures/gguf-vocab/llama3-mini", **json.loads(out))
-            worst = min(min(r["margins"]) for r in refs.values())
-            print("seed %d: min margin %.4f" % (seed, worst))
-            if worst >= MIN_MARGIN:
-                break
-        else:
-            sys.exit("no seed below 20 gives margins of %g" % MIN_MARGIN)
-        for t, ref in refs.items():
-            with open(os.path.join(OUT, "reference-%s.json" % t), "w") as f:
-                json.dump(ref, f, indent=1)
-            print("%s: prompt %s -> %s (min margin %.4f)" % (t, ref["prompt_ids"], ref["greedy_ids"],
-                                                             min(ref["margins"])))
+        for name, (rope_scaling, tied, keep_hf) in VARIANTS.items():
+            make_variant(name, rope_scaling, tied, keep_hf, src, greedy, work)
 
 
 if __name__ == "__main__":

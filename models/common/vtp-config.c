@@ -253,6 +253,38 @@ parse_eos (JsonObject *o, const char *where, gint *n_eos, gint eos_token_id[VTP_
   return vtp_json_int (o, "eos_token_id", 2, where, &eos_token_id[(*n_eos)++], error);
 }
 
+/* The rope_type of @r (rope_parameters or rope_scaling, named @member):
+ * default, or Llama 3.1's "llama3" with its four numbers (or, from vtp's
+ * GGUF reader, "freqs_tensor": the divisors are in rope_freqs.weight) */
+static gboolean
+parse_rope_type (JsonObject *r, const char *member, const char *where, VtpLlamaConfig *c, GError **error)
+{
+  g_autofree char *w = g_strdup_printf ("%s: %s", where, member);
+  const char *type = vtp_json_string (r, "rope_type", vtp_json_string (r, "type", r ? "default" : "?"));
+
+  if (!g_strcmp0 (type, "default"))
+    return TRUE;
+  if (!require (!g_strcmp0 (type, "llama3"), error, "%s: rope_type \"%s\" is not supported (default RoPE and "
+          "Llama 3's \"llama3\" are)", w, type))
+    return FALSE;
+  c->rope_llama3 = TRUE;
+  if (vtp_json_lookup (r, "freqs_tensor"))
+    return vtp_json_bool (r, "freqs_tensor", FALSE, w, &c->rope_freqs_tensor, error);
+  if (!require (vtp_json_lookup (r, "factor") && vtp_json_lookup (r, "low_freq_factor")
+          && vtp_json_lookup (r, "high_freq_factor") && vtp_json_lookup (r, "original_max_position_embeddings"),
+          error, "%s: rope_type \"llama3\" needs factor, low_freq_factor, high_freq_factor and "
+          "original_max_position_embeddings", w)
+      || !vtp_json_float (r, "factor", 8.0f, w, &c->rope_factor, error)
+      || !vtp_json_float (r, "low_freq_factor", 1.0f, w, &c->rope_low_freq_factor, error)
+      || !vtp_json_float (r, "high_freq_factor", 4.0f, w, &c->rope_high_freq_factor, error)
+      || !vtp_json_int (r, "original_max_position_embeddings", 8192, w, &c->rope_original_max_positions, error))
+    return FALSE;
+  return require (c->rope_factor > 0 && c->rope_low_freq_factor > 0
+          && c->rope_high_freq_factor > c->rope_low_freq_factor && c->rope_original_max_positions > 0, error,
+          "%s: rope_type \"llama3\" needs factor > 0, high_freq_factor > low_freq_factor > 0 and "
+          "original_max_position_embeddings > 0", w);
+}
+
 /* Defaults: transformers LlamaConfig. */
 gboolean
 vtp_llama_config_parse (JsonObject *o, const char *where, VtpLlamaConfig *c, GError **error)
@@ -262,6 +294,7 @@ vtp_llama_config_parse (JsonObject *o, const char *where, VtpLlamaConfig *c, GEr
   const char *act;
   VtpActivation a;
 
+  c->rope_llama3 = c->rope_freqs_tensor = FALSE;
   if (!vtp_json_int (o, "vocab_size", 32000, where, &c->vocab_size, error)
       || !vtp_json_int (o, "hidden_size", 4096, where, &c->hidden_size, error)
       || !vtp_json_int (o, "intermediate_size", 11008, where, &c->intermediate_size, error)
@@ -281,22 +314,18 @@ vtp_llama_config_parse (JsonObject *o, const char *where, VtpLlamaConfig *c, GEr
           "%s: hidden_size and num_attention_heads must be positive", where)
       || !vtp_json_int (o, "head_dim", c->hidden_size / c->num_attention_heads, where, &c->head_dim, error))
     return FALSE;
-  /* transformers >= 5 keeps rope_theta inside rope_parameters */
+  /* transformers >= 5 keeps rope_theta (and the scaling) inside
+   * rope_parameters, older ones the scaling in rope_scaling */
   if (rope && JSON_NODE_HOLDS_OBJECT (rope)) {
     JsonObject *r = json_node_get_object (rope);
-    const char *type = vtp_json_string (r, "rope_type", "default");
-    if (!require (!g_strcmp0 (type, "default"), error,
-            "%s: rope_parameters.rope_type \"%s\" is not supported (only default RoPE)", where, type)
-        || !vtp_json_float (r, "rope_theta", c->rope_theta, where, &c->rope_theta, error))
+    if (!vtp_json_float (r, "rope_theta", c->rope_theta, where, &c->rope_theta, error)
+        || !parse_rope_type (r, "rope_parameters", where, c, error))
       return FALSE;
   }
-  if (scaling && !JSON_NODE_HOLDS_NULL (scaling)) {
-    JsonObject *s = JSON_NODE_HOLDS_OBJECT (scaling) ? json_node_get_object (scaling) : NULL;
-    const char *type = vtp_json_string (s, "rope_type", vtp_json_string (s, "type", "?"));
-    if (!require (!g_strcmp0 (type, "default"), error,
-            "%s: rope_scaling of type \"%s\" is not supported (only default RoPE)", where, type))
-      return FALSE;
-  }
+  if (scaling && !JSON_NODE_HOLDS_NULL (scaling)
+      && !parse_rope_type (JSON_NODE_HOLDS_OBJECT (scaling) ? json_node_get_object (scaling) : NULL, "rope_scaling",
+          where, c, error))
+    return FALSE;
   act = vtp_json_string (o, "hidden_act", "silu");
   if (!vtp_activation_parse (act, where, &a, error))
     return FALSE;

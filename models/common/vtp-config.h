@@ -44,6 +44,15 @@ typedef struct {
   gboolean tie_word_embeddings, attention_bias, mlp_bias;
   gint bos_token_id;            /* -1 when none */
   gint n_eos, eos_token_id[VTP_MAX_EOS];
+  /* Llama 3.1's RoPE scaling (rope_type "llama3"): the frequencies whose
+   * wavelength exceeds rope_original_max_positions / rope_low_freq_factor
+   * divided by rope_factor, those below / rope_high_freq_factor kept, a
+   * blend between (transformers' _compute_llama3_parameters); from a GGUF,
+   * the divisors llama.cpp's converter computed, one per frequency, in the
+   * tensor rope_freqs.weight (rope_freqs_tensor). */
+  gboolean rope_llama3, rope_freqs_tensor;
+  float rope_factor, rope_low_freq_factor, rope_high_freq_factor;
+  gint rope_original_max_positions;
 } VtpLlamaConfig;
 
 /* The decoder family of a language model, as text_config.model_type (or a

@@ -165,13 +165,20 @@ llama_config (VtpCheckpoint *c, JsonBuilder *b, GError **error)
   json_builder_set_member_name (b, "attention_bias");
   json_builder_add_boolean_value (b, vtp_gguf_find_tensor (g, "blk.0.attn_q.bias") != NULL);
 
-  /* RoPE scaling (linear, yarn, Llama 3's rope_freqs) is written so that
-   * the config reader refuses it by name */
+  /* Llama 3.1's RoPE scaling comes as the divisors llama.cpp's converter
+   * computed (the tensor rope_freqs.weight); other scalings (linear,
+   * yarn) are written so that the config reader refuses them by name */
   scaling = vtp_gguf_find (g, "llama.rope.scaling.type") ? vtp_gguf_get_string (g, "llama.rope.scaling.type",
       NULL) : NULL;
-  if (vtp_gguf_find_tensor (g, "rope_freqs.weight"))
-    scaling = "llama3 (rope_freqs.weight)";
-  if (scaling && g_strcmp0 (scaling, "none")) {
+  if (vtp_gguf_find_tensor (g, "rope_freqs.weight") && (!scaling || !g_strcmp0 (scaling, "none"))) {
+    json_builder_set_member_name (b, "rope_scaling");
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "rope_type");
+    json_builder_add_string_value (b, "llama3");
+    json_builder_set_member_name (b, "freqs_tensor");
+    json_builder_add_boolean_value (b, TRUE);
+    json_builder_end_object (b);
+  } else if (scaling && g_strcmp0 (scaling, "none")) {
     json_builder_set_member_name (b, "rope_scaling");
     json_builder_begin_object (b);
     json_builder_set_member_name (b, "rope_type");

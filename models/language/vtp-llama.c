@@ -92,18 +92,69 @@ free_layer (VtpLlamaLayer *y)
   }
 }
 
-/* inv_freq[j] = 1 / theta^(2j / d), in float as transformers computes it. */
-static VtpTensor *
-rope_inv_freq (VtpDevice *dev, gint d, float theta, GError **error)
+/* Llama 3.1's scaling of @f[@n] (transformers' _compute_llama3_parameters,
+ * step by step in float as torch runs it): long wavelengths slowed by the
+ * factor, short ones kept, a linear blend in between. */
+static void
+rope_llama3_scale (const VtpLlamaConfig *cfg, float *f, gint n)
 {
+  const float old_len = (float) cfg->rope_original_max_positions;
+  const float low_wavelen = old_len / cfg->rope_low_freq_factor, high_wavelen = old_len / cfg->rope_high_freq_factor;
+
+  for (gint j = 0; j < n; j++) {
+    const float wavelen = (float) (2 * G_PI) / f[j];
+    const float scaled = wavelen > low_wavelen ? f[j] / cfg->rope_factor : f[j];
+    if (!(wavelen < high_wavelen) && !(wavelen > low_wavelen)) {
+      const float smooth = (old_len / wavelen - cfg->rope_low_freq_factor)
+          / (cfg->rope_high_freq_factor - cfg->rope_low_freq_factor);
+      f[j] = (1.0f - smooth) * scaled / cfg->rope_factor + smooth * scaled;
+    } else {
+      f[j] = scaled;
+    }
+  }
+}
+
+/* The frequencies over llama.cpp's divisors in @c's rope_freqs.weight
+ * (a GGUF of a Llama 3.1 model): [n] F32, each positive. */
+static gboolean
+rope_divide_by_tensor (VtpCheckpoint *c, float *f, gint n, GError **error)
+{
+  const gint64 shape[1] = { n };
+  const VtpStTensor *t = vtp_checkpoint_get (c, "rope_freqs.weight", 1, shape, error);
+  g_autofree float *div = t ? vtp_st_tensor_to_f32 (t, error) : NULL;
+
+  if (!div)
+    return FALSE;
+  for (gint j = 0; j < n; j++) {
+    if (!(div[j] > 0.0f) || !isfinite (div[j])) {
+      g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "%s: rope_freqs.weight[%d] is %g; the RoPE frequency "
+          "divisors must be positive", c->dir, j, div[j]);
+      return FALSE;
+    }
+    f[j] /= div[j];
+  }
+  return TRUE;
+}
+
+/* inv_freq[j] = 1 / theta^(2j / d), in float as transformers computes it,
+ * then Llama 3.1's scaling when the config has it. */
+static VtpTensor *
+rope_inv_freq (VtpCheckpoint *c, VtpDevice *dev, const VtpLlamaConfig *cfg, GError **error)
+{
+  const gint d = cfg->head_dim;
   g_autofree float *f = g_new (float, d / 2);
   gint64 n = d / 2;
+  VtpTensor *t;
 
   for (gint j = 0; j < d / 2; j++)
-    f[j] = 1.0f / powf (theta, (float) (2 * j) / (float) d);
-  VtpTensor *t = vtp_tensor_new_from_data (dev, VTP_DTYPE_F32, 1, &n, f, error);
-
-  if (!t)
+    f[j] = 1.0f / powf (cfg->rope_theta, (float) (2 * j) / (float) d);
+  if (cfg->rope_llama3 && cfg->rope_freqs_tensor) {
+    if (!rope_divide_by_tensor (c, f, d / 2, error))
+      return NULL;
+  } else if (cfg->rope_llama3) {
+    rope_llama3_scale (cfg, f, d / 2);
+  }
+  if (!(t = vtp_tensor_new_from_data (dev, VTP_DTYPE_F32, 1, &n, f, error)))
     g_prefix_error (error, "The rotary embedding's frequencies: ");
   return t;
 }
@@ -133,7 +184,7 @@ vtp_llama_load (VtpCheckpoint *c, const VtpLlamaNames *names, const VtpLlamaConf
     return NULL;
   l.prefix = "";
   m->lm_head = vtp_loader_get (&l, VTP_LOAD_MATRIX, VTP_MAT (V, D), "%s", names->lm_head ? names->lm_head : embed_name);
-  if (l.failed || !(m->inv_freq = rope_inv_freq (dev, cfg->head_dim, cfg->rope_theta, error))
+  if (l.failed || !(m->inv_freq = rope_inv_freq (c, dev, cfg, error))
       || (adapter && !vtp_llama_adapter_load (m, adapter, names, wtype, error)))
     return NULL;
   return g_steal_pointer (&m);
