@@ -11,6 +11,8 @@
  * cannot be published to. Skipped (77) without the mosquitto binary
  * (Debian's mosquitto package). */
 #include <glib/gstdio.h>
+#include <gst/app/gstappsink.h>
+#include <gst/app/gstappsrc.h>
 #include <gst/check/gstharness.h>
 #include <json-glib/json-glib.h>
 #include <mosquitto.h>
@@ -20,9 +22,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "fixture-path.h"
 
 #define WAIT_US (20 * G_USEC_PER_SEC)   /* generous: a loaded machine; every wait returns when done */
 
@@ -63,6 +67,14 @@ port_open (int port)
   return ok;
 }
 
+/* The broker dies with the test, a failed one included (it holds the
+ * test's output open: meson would wait for it). */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
 static void
 broker_start (Broker *b)
 {
@@ -71,7 +83,7 @@ broker_start (Broker *b)
   gint64 until = g_get_monotonic_time () + WAIT_US;
 
   g_assert_true (g_spawn_async (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL,
-          NULL, NULL, &b->pid, &error));
+          die_with_parent, NULL, &b->pid, &error));
   g_assert_no_error (error);
   while (!port_open (b->port)) {
     g_assert_cmpint (g_get_monotonic_time (), <, until);
@@ -552,6 +564,82 @@ test_bad_topic (void)
   gst_object_unref (bus);
 }
 
+/* The real thing: vtpllm (the tiny LLaVA fixture) into vtpmqttsink, beside
+ * an appsink: each description arrives once, with vtpllm's text, prompt,
+ * frame time and statistics. */
+static void
+test_pipeline (void)
+{
+  Broker b = { 0 };
+  Subscriber *sub;
+  g_autofree char *model = fixture_path ("llava-tiny-a");
+  g_autoptr (GError) error = NULL;
+  g_autofree char *desc = NULL;
+  GstElement *pipe, *src, *appsink, *sink;
+  GstSample *sample;
+  guint n = 0;
+
+  broker_new (&b);
+  sub = subscriber_new (b.port);
+  desc = g_strdup_printf ("appsrc name=src format=time caps=video/x-raw,format=RGB,width=96,height=64,"
+      "framerate=10/1 ! vtpencoder model=%s ! vtpprojector model=%s ! vtpllm model=%s max-new-tokens=6 "
+      "timestamps=frame prompt=\"What is it?\" ! tee name=t t. ! queue ! appsink name=out sync=false "
+      "t. ! queue ! vtpmqttsink name=mqtt host=127.0.0.1 port=%d stream-id=fixture qos=1", model, model, model,
+      b.port);
+  pipe = gst_parse_launch (desc, &error);
+  g_assert_no_error (error);
+  src = gst_bin_get_by_name (GST_BIN (pipe), "src");
+  appsink = gst_bin_get_by_name (GST_BIN (pipe), "out");
+  sink = gst_bin_get_by_name (GST_BIN (pipe), "mqtt");
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  for (guint i = 0; i < 3; i++) {
+    guint8 *px = g_malloc (96 * 64 * 3);
+    GstBuffer *buf;
+    for (guint j = 0; j < 96 * 64 * 3; j++)
+      px[j] = (guint8) (j * (i + 3) / 7);
+    buf = gst_buffer_new_wrapped (px, 96 * 64 * 3);
+    GST_BUFFER_PTS (buf) = i * GST_SECOND / 10;
+    GST_BUFFER_DURATION (buf) = GST_SECOND / 10;
+    g_assert_cmpint (gst_app_src_push_buffer (GST_APP_SRC (src), buf), ==, GST_FLOW_OK);
+  }
+  gst_app_src_end_of_stream (GST_APP_SRC (src));
+  while ((sample = gst_app_sink_pull_sample (GST_APP_SINK (appsink)))) {
+    GstCustomMeta *m = gst_buffer_get_custom_meta (gst_sample_get_buffer (sample), "vtp-description");
+    const GstStructure *d = gst_custom_meta_get_structure (m);
+    g_autofree char *topic = NULL, *json = next_message (sub, &topic);
+    JsonObject *o = parse (json);
+    guint64 pts;
+    guint tokens;
+
+    g_print ("%s %s\n", topic, json);
+    g_assert_cmpstr (topic, ==, "vtp/descriptions");
+    g_assert_cmpstr (json_object_get_string_member (o, "stream"), ==, "fixture");
+    g_assert_cmpint (json_object_get_int_member (o, "seq"), ==, n + 1);
+    g_assert_cmpstr (json_object_get_string_member (o, "text"), ==, gst_structure_get_string (d, "text"));
+    g_assert_cmpstr (json_object_get_string_member (o, "prompt"), ==, gst_structure_get_string (d, "prompt"));
+    g_assert_true (gst_structure_get_uint64 (d, "pts", &pts));
+    g_assert_cmpuint (pts, ==, n * GST_SECOND / 10);
+    g_assert_cmpint (json_object_get_int_member (o, "pts_ns"), ==, pts);
+    g_assert_true (gst_structure_get_uint (d, "tokens", &tokens));
+    g_assert_cmpint (json_object_get_int_member (o, "tokens"), ==, tokens);
+    g_assert_true (json_object_has_member (o, "latency_ms"));
+    g_assert_cmpint (json_object_get_int_member (o, "frames_received"), >=, n + 1);
+    json_object_unref (o);
+    gst_sample_unref (sample);
+    n++;
+  }
+  g_assert_cmpuint (n, ==, 3);
+  g_assert_cmpuint (counter (sink, "published"), ==, 3);
+  g_assert_cmpuint (counter (sink, "undelivered"), ==, 0);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (src);
+  gst_object_unref (appsink);
+  gst_object_unref (sink);
+  gst_object_unref (pipe);
+  subscriber_free (sub);
+  broker_free (&b);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -572,6 +660,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mqtt/publish-and-reconnect", test_publish_and_reconnect);
   g_test_add_func ("/mqtt/no-broker", test_no_broker);
   g_test_add_func ("/mqtt/bad-topic", test_bad_topic);
+  g_test_add_func ("/mqtt/pipeline", test_pipeline);
   ret = g_test_run ();
   g_rmdir (tmpdir);
   g_free (tmpdir);
