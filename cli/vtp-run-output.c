@@ -3,8 +3,6 @@
 #include "vtp-json-write.h"
 #include "vtp-srt.h"
 #include <gst/gst.h>
-#include <json-glib/json-glib.h>
-#include <math.h>
 #include <string.h>
 
 void
