@@ -18,7 +18,8 @@
  * text), tokens, prefill_ms, tokens_per_second, frames_received,
  * frames_dropped (vtpencoder's counts), and for a frame described region by
  * region (vtpencoder roi=true) regions: [{text, roi_type, roi_id, x, y,
- * width, height}]. The names and units are vtp-run --format json's. These
+ * width, height}]. Members vtp-run --format json also has keep its names
+ * and units. These
  * come from the buffer's "vtp-description" meta; a text buffer without one
  * (from another element) gives stream, hostname, seq, its PTS, duration,
  * utc and its text.

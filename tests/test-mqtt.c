@@ -481,6 +481,43 @@ test_publish_and_reconnect (void)
   g_free (rest);
   g_free (want);
   wait_counter (sink, "published", 2);  /* QoS 1: acknowledged */
+
+  /* QoS 0 (changed while running), and a frame described region by region */
+  g_object_set (sink, "qos", 0, NULL);
+  {
+    GstBuffer *buf = description_buffer ("door: a person\nwindow: a cat", 2500 * GST_MSECOND);
+    GstStructure *d = gst_custom_meta_get_structure (gst_buffer_get_custom_meta (buf, "vtp-description"));
+    GValue regions = G_VALUE_INIT;
+    gst_value_array_init (&regions, 2);
+    for (guint i = 0; i < 2; i++) {
+      GValue v = G_VALUE_INIT;
+      GstStructure *r = gst_structure_new ("vtp-description", "text", G_TYPE_STRING, i ? "a cat" : "a person",
+          "roi-index", G_TYPE_UINT, i, "roi-id", G_TYPE_INT, 10 + i, "roi-type", G_TYPE_STRING, i ? "window" : "door",
+          "x", G_TYPE_UINT, 8 * i, "y", G_TYPE_UINT, 4, "width", G_TYPE_UINT, 32, "height", G_TYPE_UINT, 16, NULL);
+      g_value_init (&v, GST_TYPE_STRUCTURE);
+      gst_value_set_structure (&v, r);
+      gst_structure_free (r);
+      gst_value_array_append_and_take_value (&regions, &v);
+    }
+    gst_structure_take_value (d, "regions", &regions);
+    g_assert_cmpint (gst_harness_push (h, buf), ==, GST_FLOW_OK);
+  }
+  json = next_message (sub, &topic);
+  g_print ("%s %s\n", topic, json);
+  rest = without_utc (json);
+  want = g_strdup_printf ("{\"stream\":\"door\",\"hostname\":%s,\"seq\":3,\"pts\":2.5,\"pts_ns\":2500000000,"
+      "\"duration\":0.1,\"text\":\"door: a person\\nwindow: a cat\",\"prompt\":\"What is in the picture?\","
+      "\"latency_ms\":19.7,\"tokens\":7,\"prefill_ms\":3.2,\"tokens_per_second\":41.5,\"frames_received\":10,"
+      "\"frames_dropped\":2,\"regions\":[{\"text\":\"a person\",\"roi_type\":\"door\",\"roi_id\":10,\"x\":0,"
+      "\"y\":4,\"width\":32,\"height\":16},{\"text\":\"a cat\",\"roi_type\":\"window\",\"roi_id\":11,\"x\":8,"
+      "\"y\":4,\"width\":32,\"height\":16}]}", quoted_host);
+  g_assert_cmpstr (rest, ==, want);
+  g_free (topic);
+  g_free (json);
+  g_free (rest);
+  g_free (want);
+  wait_counter (sink, "published", 3);  /* QoS 0: written */
+  g_object_set (sink, "qos", 1, NULL);
   g_assert_cmpuint (counter (sink, "undelivered"), ==, 0);
   g_assert_cmpuint (count_messages (bus, GST_MESSAGE_WARNING, NULL), ==, 0);
 
@@ -491,7 +528,7 @@ test_publish_and_reconnect (void)
   for (int i = 0; i < 3; i++)
     g_assert_cmpint (gst_harness_push (h, description_buffer ("lost", (3 + i) * GST_SECOND)), ==, GST_FLOW_OK);
   g_assert_cmpuint (counter (sink, "undelivered"), ==, 3);
-  g_assert_cmpuint (counter (sink, "published"), ==, 2);
+  g_assert_cmpuint (counter (sink, "published"), ==, 3);
   text = wait_message (bus, GST_MESSAGE_WARNING);
   g_print ("warning: %s\n", text);
   g_assert_nonnull (strstr (text, "lost its connection to the MQTT broker"));
@@ -506,13 +543,13 @@ test_publish_and_reconnect (void)
   json = next_message (sub, &topic);
   g_print ("%s %s\n", topic, json);
   o = parse (json);
-  g_assert_cmpint (json_object_get_int_member (o, "seq"), ==, 6);
+  g_assert_cmpint (json_object_get_int_member (o, "seq"), ==, 7);
   g_assert_cmpstr (json_object_get_string_member (o, "text"), ==, "a green circle");
   g_assert_cmpfloat (json_object_get_double_member (o, "pts"), ==, 6.0);
   json_object_unref (o);
   g_free (topic);
   g_free (json);
-  wait_counter (sink, "published", 3);
+  wait_counter (sink, "published", 4);
   g_assert_cmpuint (counter (sink, "undelivered"), ==, 3);
   text = wait_message (bus, GST_MESSAGE_INFO);
   g_print ("info: %s\n", text);
