@@ -1,9 +1,8 @@
 /* vtp-run-output.c: vtp-run's output formats (see vtp-run-output.h). */
 #include "vtp-run-output.h"
+#include "vtp-json-write.h"
 #include "vtp-srt.h"
 #include <gst/gst.h>
-#include <json-glib/json-glib.h>
-#include <math.h>
 #include <string.h>
 
 void
@@ -18,43 +17,6 @@ run_output_time (guint64 ns, char out[RUN_OUTPUT_TIME_LEN])
   ms = ns / GST_MSECOND;
   g_snprintf (out, RUN_OUTPUT_TIME_LEN, "%u:%02u:%02u.%03u", (guint) (ms / 3600000), (guint) (ms / 60000 % 60),
       (guint) (ms / 1000 % 60), (guint) (ms % 1000));
-}
-
-/* JSON writing by hand: json-glib writes a double with all 17 digits
- * (19.728999999999999); people read these lines too. */
-
-/* @x with one decimal (19.7), or null when it is no number. */
-static void
-json_tenths (GString *s, double x)
-{
-  char buf[G_ASCII_DTOSTR_BUF_SIZE];
-
-  if (!isfinite (x))
-    g_string_append (s, "null");
-  else
-    g_string_append (s, g_ascii_formatd (buf, sizeof buf, "%.1f", x));
-}
-
-/* @ns as seconds, exact to the nanosecond without trailing zeros (1.0,
- * 0.033333333), or -1 when unknown. */
-static void
-json_seconds (GString *s, guint64 ns)
-{
-  if (!GST_CLOCK_TIME_IS_VALID (ns)) {
-    g_string_append (s, "-1");
-    return;
-  }
-  g_string_append_printf (s, "%" G_GUINT64_FORMAT ".%09u", ns / GST_SECOND, (guint) (ns % GST_SECOND));
-  while (s->str[s->len - 1] == '0' && s->str[s->len - 2] != '.')
-    g_string_truncate (s, s->len - 1);
-}
-
-static void
-json_string (GString *s, const char *text)
-{
-  g_autoptr (JsonNode) n = json_node_init_string (json_node_alloc (), text);
-  g_autofree char *quoted = json_to_string (n, FALSE);
-  g_string_append (s, quoted);
 }
 
 struct _RunOutput {
@@ -124,19 +86,19 @@ run_output_text (RunOutput *o, const char *source, const char *text, guint64 pts
       break;
     case OUTPUT_JSON: {
       g_autoptr (GString) line = g_string_new ("{\"source\":");
-      json_string (line, source);
+      vtp_json_write_string (line, source);
       g_string_append_printf (line, ",\"time\":\"%s\",\"pts\":", time);
-      json_seconds (line, pts);
+      vtp_json_write_seconds (line, pts);
       g_string_append (line, ",\"duration\":");
-      json_seconds (line, duration);
+      vtp_json_write_seconds (line, duration);
       g_string_append (line, ",\"text\":");
-      json_string (line, text);
+      vtp_json_write_string (line, text);
       g_string_append (line, ",\"latency_ms\":");
-      json_tenths (line, latency_ms);
+      vtp_json_write_tenths (line, latency_ms);
       g_string_append_printf (line, ",\"tokens\":%u,\"prefill_ms\":", o->tokens);
-      json_tenths (line, o->prefill_ms);
+      vtp_json_write_tenths (line, o->prefill_ms);
       g_string_append (line, ",\"tokens_per_second\":");
-      json_tenths (line, o->tokens_per_second);
+      vtp_json_write_tenths (line, o->tokens_per_second);
       g_string_append (line, "}\n");
       fputs (line->str, o->out);
       break;

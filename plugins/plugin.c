@@ -12,6 +12,9 @@
 #include "gstvtpattach.h"
 #include "gstvtpregions.h"
 #include "gstvtpmeta.h"
+#if VTP_HAVE_MQTT
+#include "gstvtpmqttsink.h"
+#endif
 
 static gboolean
 plugin_init (GstPlugin *plugin)
@@ -25,6 +28,9 @@ plugin_init (GstPlugin *plugin)
   ok |= GST_ELEMENT_REGISTER (vtpsrtenc, plugin);
   ok |= GST_ELEMENT_REGISTER (vtpattach, plugin);
   ok |= GST_ELEMENT_REGISTER (vtpregions, plugin);
+#if VTP_HAVE_MQTT
+  ok |= GST_ELEMENT_REGISTER (vtpmqttsink, plugin);
+#endif
   /* the description meta, for applications that read it before any element is made */
   gst_vtp_description_meta_get_info ();
   return ok;
