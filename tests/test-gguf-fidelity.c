@@ -45,7 +45,8 @@ json_ids (JsonObject *o, const char *member)
  * SentencePiece vocabulary; "llama3/f32", "llama3/q8_0": gguf-llama3-tiny,
  * a Llama 3 style byte-level BPE vocabulary; "llama32/...": gguf-llama32-tiny,
  * the same shaped as Llama 3.2, with Llama 3.1's RoPE scaling and a tied
- * output head, "llama32/hf" its safetensors with transformers' reference);
+ * output head, "llama32/hf" its safetensors with transformers' reference;
+ * "qwen2/...": gguf-qwen2-tiny, a Qwen2 with the Qwen2 style vocabulary);
  * *@type becomes the bare type. */
 static char *
 fixture_dir (const char **type)
@@ -57,6 +58,10 @@ fixture_dir (const char **type)
   if (g_str_has_prefix (*type, "llama32/")) {
     *type += strlen ("llama32/");
     return fixture_path ("gguf-llama32-tiny");
+  }
+  if (g_str_has_prefix (*type, "qwen2/")) {
+    *type += strlen ("qwen2/");
+    return fixture_path ("gguf-qwen2-tiny");
   }
   return fixture_path ("gguf-tiny");
 }
@@ -325,33 +330,53 @@ test_greedy (gconstpointer data)
   reference_clear (&r);
 }
 
-/* Llama 3.1's RoPE scaling and a tied output head (Llama 3.2's shape): the
- * safetensors give transformers' logits and greedy ids; the GGUF files
- * (the scaling as llama.cpp's per-frequency divisors, rope_freqs.weight)
- * give llama.cpp's (test_greedy). */
+/* The safetensors the GGUF files of @data ("llama32", "qwen2") were made
+ * from give transformers' logits and greedy ids; the GGUF files give
+ * llama.cpp's (test_greedy). llama32: Llama 3.1's RoPE scaling (in the GGUF,
+ * llama.cpp's per-frequency divisors, rope_freqs.weight) and a tied output
+ * head, Llama 3.2's shape; qwen2: biases on q, k and v, and RoPE in the
+ * halves layout in the GGUF too (llama.cpp permutes "llama" files only). */
 static void
-test_llama32_hf (void)
+test_safetensors (gconstpointer data)
 {
-  g_autofree char *dir = fixture_path ("gguf-llama32-tiny");
+  const char *family = data;
+  const gboolean qwen2 = !strcmp (family, "qwen2");
+  g_autofree char *ref_name = g_strdup_printf ("%s/hf", family);
+  g_autofree char *f32_name = g_strdup_printf ("%s/f32", family);
+  g_autofree char *dir = fixture_path (qwen2 ? "gguf-qwen2-tiny" : "gguf-llama32-tiny");
   g_autofree char *hf = g_build_filename (dir, "hf", NULL);
+  g_autofree char *gguf = gguf_path (f32_name);
   g_autoptr (GError) error = NULL;
   g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
   g_autofree float *logits = NULL;
   VtpGenerateParams gp = { 0 };
   VtpLlamaSegment prompt = { NULL, NULL, 0, 0 };
   Reference r = { 0 };
-  Model m = { 0 };
+  Model m = { 0 }, g = { 0 };
   double diff;
 
-  reference_load (&r, "llama32/hf");
+  reference_load (&r, ref_name);
   model_open (&m, hf, VTP_WEIGHTS_KEEP);
-  g_assert_true (m.parts.text.rope_llama3);
-  g_assert_false (m.parts.text.rope_freqs_tensor);
-  g_assert_true (m.parts.text.tie_word_embeddings);
+  model_open (&g, gguf, VTP_WEIGHTS_KEEP);
+  g_assert_true (m.parts.text.tie_word_embeddings && g.parts.text.tie_word_embeddings);
+  if (qwen2) {
+    g_assert_true (m.parts.text.qkv_bias && g.parts.text.qkv_bias);
+    g_assert_false (m.parts.text.attention_bias || g.parts.text.attention_bias);
+    g_assert_nonnull (m.llm->layers[0].bv);
+    g_assert_null (m.llm->layers[0].bo);
+    g_assert_cmpint (m.llm->rope_layout, ==, VTP_ROPE_HALF);
+    g_assert_cmpint (g.llm->rope_layout, ==, VTP_ROPE_HALF);
+  } else {
+    g_assert_true (m.parts.text.rope_llama3 && g.parts.text.rope_llama3);
+    g_assert_false (m.parts.text.rope_freqs_tensor);
+    g_assert_true (g.parts.text.rope_freqs_tensor);
+    g_assert_cmpint (g.llm->rope_layout, ==, VTP_ROPE_INTERLEAVED);
+  }
+  model_close (&g);
+
   logits = model_logits (&m, r.prompt_ids);
   diff = max_abs_diff (logits + (gsize) (r.prompt_ids->len - 1) * r.n_vocab, r.first_logits, r.n_vocab);
-  g_test_message ("Llama 3.1 RoPE scaling, safetensors: last prompt position, max |logit diff| against "
-      "transformers %.3g", diff);
+  g_test_message ("%s safetensors: last prompt position, max |logit diff| against transformers %.3g", family, diff);
   g_assert_cmpfloat (diff, <=, 1e-4);
   prompt.ids = (const gint32 *) r.prompt_ids->data;
   prompt.n = (gint) r.prompt_ids->len;
@@ -366,17 +391,6 @@ test_llama32_hf (void)
       r.greedy_ids->len * sizeof (gint32));
   model_close (&m);
   reference_clear (&r);
-
-  /* the GGUF holds the scaling as divisors, not numbers */
-  {
-    g_autofree char *path = gguf_path ("llama32/f32");
-    Model g = { 0 };
-    model_open (&g, path, VTP_WEIGHTS_KEEP);
-    g_assert_true (g.parts.text.rope_llama3);
-    g_assert_true (g.parts.text.rope_freqs_tensor);
-    g_assert_true (g.parts.text.tie_word_embeddings);
-    model_close (&g);
-  }
 }
 
 /* weight-type f32 on a quantized GGUF dequantizes every tensor: the same
@@ -530,9 +544,14 @@ main (int argc, char **argv)
   g_test_add_data_func ("/gguf/llama3-vocab/prompt-ids", "llama3/f32", test_prompt_ids);
   g_test_add_data_func ("/gguf/llama3-vocab/greedy/f32", "llama3/f32", test_greedy);
   g_test_add_data_func ("/gguf/llama3-vocab/greedy/q8_0", "llama3/q8_0", test_greedy);
-  g_test_add_func ("/gguf/llama32/safetensors", test_llama32_hf);
+  g_test_add_data_func ("/gguf/llama32/safetensors", "llama32", test_safetensors);
   g_test_add_data_func ("/gguf/llama32/greedy/f32", "llama32/f32", test_greedy);
   g_test_add_data_func ("/gguf/llama32/greedy/q8_0", "llama32/q8_0", test_greedy);
+  /* Qwen2 (and its vocabulary: no BOS) */
+  g_test_add_data_func ("/gguf/qwen2/safetensors", "qwen2", test_safetensors);
+  g_test_add_data_func ("/gguf/qwen2/prompt-ids", "qwen2/f32", test_prompt_ids);
+  g_test_add_data_func ("/gguf/qwen2/greedy/f32", "qwen2/f32", test_greedy);
+  g_test_add_data_func ("/gguf/qwen2/greedy/q8_0", "qwen2/q8_0", test_greedy);
   g_test_add_func ("/gguf/dequantized", test_dequantized);
   g_test_add_func ("/gguf/errors", test_errors);
   return g_test_run ();

@@ -295,6 +295,15 @@ vtp_llama_config_parse (JsonObject *o, const char *where, VtpLlamaConfig *c, GEr
   VtpActivation a;
 
   c->rope_llama3 = c->rope_freqs_tensor = FALSE;
+  /* Qwen2 is a Llama with biases on q, k and v */
+  c->qkv_bias = !g_strcmp0 (vtp_json_string (o, "model_type", NULL), "qwen2");
+  if (c->qkv_bias && vtp_json_lookup (o, "use_sliding_window")) {
+    gboolean sliding;
+    if (!vtp_json_bool (o, "use_sliding_window", FALSE, where, &sliding, error)
+        || !require (!sliding, error, "%s: use_sliding_window is true; vtp attends to the whole context (Qwen2's "
+            "sliding window is not implemented)", where))
+      return FALSE;
+  }
   if (!vtp_json_int (o, "vocab_size", 32000, where, &c->vocab_size, error)
       || !vtp_json_int (o, "hidden_size", 4096, where, &c->hidden_size, error)
       || !vtp_json_int (o, "intermediate_size", 11008, where, &c->intermediate_size, error)
@@ -307,6 +316,7 @@ vtp_llama_config_parse (JsonObject *o, const char *where, VtpLlamaConfig *c, GEr
       || !vtp_json_bool (o, "tie_word_embeddings", FALSE, where, &c->tie_word_embeddings, error)
       || !vtp_json_bool (o, "attention_bias", FALSE, where, &c->attention_bias, error)
       || !vtp_json_bool (o, "mlp_bias", FALSE, where, &c->mlp_bias, error)
+      || !vtp_json_bool (o, "gguf_rope_neox", FALSE, where, &c->rope_neox, error)
       || !vtp_json_int (o, "bos_token_id", 1, where, &c->bos_token_id, error)
       || !parse_eos (o, where, &c->n_eos, c->eos_token_id, error))
     return FALSE;

@@ -42,6 +42,12 @@ typedef struct {
   gint num_attention_heads, num_key_value_heads, head_dim, max_position_embeddings;
   float rms_norm_eps, rope_theta;
   gboolean tie_word_embeddings, attention_bias, mlp_bias;
+  gboolean qkv_bias;            /* q, k and v with biases, o without (Qwen2) */
+  /* the rotation pairs dimension j with j + head_dim / 2 although the
+   * tensors have Meta's (GGUF) names: llama.cpp's converter permutes q and
+   * k into Meta's interleaved order for "llama" files only ("gguf_rope_neox",
+   * written by vtp's GGUF reader) */
+  gboolean rope_neox;
   gint bos_token_id;            /* -1 when none */
   gint n_eos, eos_token_id[VTP_MAX_EOS];
   /* Llama 3.1's RoPE scaling (rope_type "llama3"): the frequencies whose

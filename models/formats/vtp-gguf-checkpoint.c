@@ -96,24 +96,47 @@ add_tensors (VtpCheckpoint *c, VtpGguf *g, const char *fc1_name, GError **error)
 }
 
 /* config.json as transformers would write it for this Llama. */
+/* "ARCH.suffix", kept in @keys */
+static const char *
+arch_key (GPtrArray *keys, const char *arch, const char *suffix)
+{
+  char *k = g_strconcat (arch, ".", suffix, NULL);
+  g_ptr_array_add (keys, k);
+  return k;
+}
+#define K(suffix) arch_key (keys, arch, suffix)
+
+/* The config of a text model ("llama" or "qwen2": the metadata's keys
+ * begin with the architecture's name). */
 static gboolean
 llama_config (VtpCheckpoint *c, JsonBuilder *b, GError **error)
 {
   VtpGguf *g = c->gguf;
+  /* checked by architecture () when the file was opened by name; a file
+   * handed over opened (vtp_gguf_checkpoint_fill_opened) is read as a Llama
+   * unless it says "qwen2" */
+  const char *named = vtp_gguf_find (g, "general.architecture") ? vtp_gguf_get_string (g, "general.architecture",
+      NULL) : NULL;
+  const char *arch = !g_strcmp0 (named, "qwen2") ? "qwen2" : "llama";
+  g_autoptr (GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
   guint32 d_model, n_head, head_dim, rope_dim;
   guint64 n_tokens = 0;
   const char *scaling;
   const VtpGgufTensor *embd = vtp_gguf_find_tensor (g, "token_embd.weight");
 
-  if (!vtp_gguf_get_u32 (g, "llama.embedding_length", &d_model, error)
-      || !vtp_gguf_get_u32 (g, "llama.attention.head_count", &n_head, error))
+  if (!vtp_gguf_get_u32 (g, K ("embedding_length"), &d_model, error)
+      || !vtp_gguf_get_u32 (g, K ("attention.head_count"), &n_head, error))
     return FALSE;
   if (n_head == 0) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "%s: llama.attention.head_count is 0", g->path);
+    g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "%s: %s.attention.head_count is 0", g->path, arch);
     return FALSE;
   }
   json_builder_set_member_name (b, "model_type");
-  json_builder_add_string_value (b, "llama");
+  json_builder_add_string_value (b, arch);
+  /* llama.cpp's converter permutes q and k into Meta's interleaved RoPE
+   * order for "llama" files only */
+  json_builder_set_member_name (b, "gguf_rope_neox");
+  json_builder_add_boolean_value (b, strcmp (arch, "llama") != 0);
   /* the vocabulary: llama.vocab_size when written, else one token per
    * tokenizer.ggml.tokens entry, else the embedding's rows */
   if (vtp_gguf_find (g, "tokenizer.ggml.tokens") && !vtp_gguf_get_array_length (g, "tokenizer.ggml.tokens",
@@ -121,54 +144,57 @@ llama_config (VtpCheckpoint *c, JsonBuilder *b, GError **error)
     return FALSE;
   if (!n_tokens && embd)
     n_tokens = (guint64) embd->ne[1];
-  if (!vtp_gguf_config_u32 (g, b, "llama.vocab_size", "vocab_size", (gint64) MIN (n_tokens, G_MAXUINT32), error)
-      || !vtp_gguf_config_u32 (g, b, "llama.embedding_length", "hidden_size", -1, error)
-      || !vtp_gguf_config_u32 (g, b, "llama.feed_forward_length", "intermediate_size", -1, error)
-      || !vtp_gguf_config_u32 (g, b, "llama.block_count", "num_hidden_layers", -1, error)
-      || !vtp_gguf_config_u32 (g, b, "llama.attention.head_count", "num_attention_heads", -1, error)
-      || !vtp_gguf_config_u32 (g, b, "llama.attention.head_count_kv", "num_key_value_heads", n_head, error)
-      || !vtp_gguf_config_u32 (g, b, "llama.context_length", "max_position_embeddings", -1, error)
-      || !vtp_gguf_config_u32 (g, b, "llama.attention.key_length", "head_dim", d_model / n_head, error)
-      || !vtp_gguf_config_f32 (g, b, "llama.attention.layer_norm_rms_epsilon", "rms_norm_eps", 1e-5f, error)
-      || !vtp_gguf_config_f32 (g, b, "llama.rope.freq_base", "rope_theta", 10000.0f, error)
+  if (!vtp_gguf_config_u32 (g, b, K ("vocab_size"), "vocab_size", (gint64) MIN (n_tokens, G_MAXUINT32), error)
+      || !vtp_gguf_config_u32 (g, b, K ("embedding_length"), "hidden_size", -1, error)
+      || !vtp_gguf_config_u32 (g, b, K ("feed_forward_length"), "intermediate_size", -1, error)
+      || !vtp_gguf_config_u32 (g, b, K ("block_count"), "num_hidden_layers", -1, error)
+      || !vtp_gguf_config_u32 (g, b, K ("attention.head_count"), "num_attention_heads", -1, error)
+      || !vtp_gguf_config_u32 (g, b, K ("attention.head_count_kv"), "num_key_value_heads", n_head, error)
+      || !vtp_gguf_config_u32 (g, b, K ("context_length"), "max_position_embeddings", -1, error)
+      || !vtp_gguf_config_u32 (g, b, K ("attention.key_length"), "head_dim", d_model / n_head, error)
+      || !vtp_gguf_config_f32 (g, b, K ("attention.layer_norm_rms_epsilon"), "rms_norm_eps", 1e-5f, error)
+      || !vtp_gguf_config_f32 (g, b, K ("rope.freq_base"), "rope_theta", 10000.0f, error)
       || !vtp_gguf_config_u32 (g, b, "tokenizer.ggml.bos_token_id", "bos_token_id", 1, error)
       || !vtp_gguf_config_u32 (g, b, "tokenizer.ggml.eos_token_id", "eos_token_id", 2, error))
     return FALSE;
 
   /* vtp rotates the whole head and keys and values have one width */
   head_dim = d_model / n_head;
-  if ((vtp_gguf_find (g, "llama.attention.key_length")
-          && !vtp_gguf_get_u32 (g, "llama.attention.key_length", &head_dim, error)))
+  if ((vtp_gguf_find (g, K ("attention.key_length"))
+          && !vtp_gguf_get_u32 (g, K ("attention.key_length"), &head_dim, error)))
     return FALSE;
   rope_dim = head_dim;
-  if (vtp_gguf_find (g, "llama.rope.dimension_count")
-      && !vtp_gguf_get_u32 (g, "llama.rope.dimension_count", &rope_dim, error))
+  if (vtp_gguf_find (g, K ("rope.dimension_count"))
+      && !vtp_gguf_get_u32 (g, K ("rope.dimension_count"), &rope_dim, error))
     return FALSE;
   if (rope_dim != head_dim) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s: llama.rope.dimension_count is %u, the head is %u wide: "
-        "vtp rotates whole heads", g->path, rope_dim, head_dim);
+    g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s: %s.rope.dimension_count is %u, the head is %u wide: "
+        "vtp rotates whole heads", g->path, arch, rope_dim, head_dim);
     return FALSE;
   }
-  if (vtp_gguf_find (g, "llama.attention.value_length")) {
+  if (vtp_gguf_find (g, K ("attention.value_length"))) {
     guint32 v;
-    if (!vtp_gguf_get_u32 (g, "llama.attention.value_length", &v, error))
+    if (!vtp_gguf_get_u32 (g, K ("attention.value_length"), &v, error))
       return FALSE;
     if (v != head_dim) {
-      g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s: llama.attention.value_length %u differs from "
-          "key_length %u", g->path, v, head_dim);
+      g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s: %s.attention.value_length %u differs from "
+          "key_length %u", g->path, arch, v, head_dim);
       return FALSE;
     }
   }
 
   json_builder_set_member_name (b, "tie_word_embeddings");
   json_builder_add_boolean_value (b, !vtp_gguf_find_tensor (g, "output.weight"));
+  /* q, k, v and o with biases; Qwen2's q, k and v only come with its
+   * model_type */
   json_builder_set_member_name (b, "attention_bias");
-  json_builder_add_boolean_value (b, vtp_gguf_find_tensor (g, "blk.0.attn_q.bias") != NULL);
+  json_builder_add_boolean_value (b, vtp_gguf_find_tensor (g, "blk.0.attn_q.bias") != NULL
+      && vtp_gguf_find_tensor (g, "blk.0.attn_output.bias") != NULL);
 
   /* Llama 3.1's RoPE scaling comes as the divisors llama.cpp's converter
    * computed (the tensor rope_freqs.weight); other scalings (linear,
    * yarn) are written so that the config reader refuses them by name */
-  scaling = vtp_gguf_find (g, "llama.rope.scaling.type") ? vtp_gguf_get_string (g, "llama.rope.scaling.type",
+  scaling = vtp_gguf_find (g, K ("rope.scaling.type")) ? vtp_gguf_get_string (g, K ("rope.scaling.type"),
       NULL) : NULL;
   if (vtp_gguf_find_tensor (g, "rope_freqs.weight") && (!scaling || !g_strcmp0 (scaling, "none"))) {
     json_builder_set_member_name (b, "rope_scaling");
@@ -188,6 +214,8 @@ llama_config (VtpCheckpoint *c, JsonBuilder *b, GError **error)
   return TRUE;
 }
 
+#undef K
+
 /* The id of "<image>" in the text model's vocabulary; -1 when it has none
  * (LLaVA-1.5's own GGUF files keep the 32000 tokens of Llama 2: the prompt
  * is then split at the marker's text, as llama.cpp's mtmd does). */
@@ -206,15 +234,17 @@ image_token (VtpGguf *text)
   return -1;
 }
 
-/* The architecture of @g: "llama" or "clip"; NULL and an error otherwise. */
+/* The architecture of @g: "llama", "qwen2" or "clip"; NULL and an error
+ * otherwise. */
 static const char *
 architecture (VtpGguf *g, GError **error)
 {
   const char *arch = vtp_gguf_get_string (g, "general.architecture", error);
 
-  if (arch && strcmp (arch, "llama") && strcmp (arch, "clip")) {
+  if (arch && strcmp (arch, "llama") && strcmp (arch, "qwen2") && strcmp (arch, "clip")) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s: general.architecture is \"%s\"; vtp reads GGUF "
-        "files of architecture \"llama\" (a language model) and \"clip\" (LLaVA's mmproj file)", g->path, arch);
+        "files of architecture \"llama\" and \"qwen2\" (language models) and \"clip\" (LLaVA's mmproj file)",
+        g->path, arch);
     return NULL;
   }
   return arch;

@@ -62,12 +62,13 @@ load_layer (VtpLoader *l, const VtpLlamaNames *names, const VtpLlamaConfig *cfg,
   y->wk = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (KD, D), "layers.%d.%s.weight", i, n[N_K]);
   y->wv = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (KD, D), "layers.%d.%s.weight", i, n[N_V]);
   y->wo = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (D, QD), "layers.%d.%s.weight", i, n[N_O]);
-  if (cfg->attention_bias) {
+  if (cfg->attention_bias || cfg->qkv_bias) {
     y->bq = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (QD), "layers.%d.%s.bias", i, n[N_Q]);
     y->bk = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (KD), "layers.%d.%s.bias", i, n[N_K]);
     y->bv = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (KD), "layers.%d.%s.bias", i, n[N_V]);
-    y->bo = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "layers.%d.%s.bias", i, n[N_O]);
   }
+  if (cfg->attention_bias)
+    y->bo = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "layers.%d.%s.bias", i, n[N_O]);
   y->ffn_norm = vtp_loader_get (l, VTP_LOAD_F32, VTP_VEC (D), "layers.%d.%s.weight", i, n[N_FFN_NORM]);
   y->w_gate = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (I, D), "layers.%d.%s.weight", i, n[N_GATE]);
   y->w_up = vtp_loader_get (l, VTP_LOAD_MATRIX, VTP_MAT (I, D), "layers.%d.%s.weight", i, n[N_UP]);
@@ -170,7 +171,7 @@ vtp_llama_load (VtpCheckpoint *c, const VtpLlamaNames *names, const VtpLlamaConf
   const gint64 V = cfg->vocab_size, D = cfg->hidden_size;
 
   m->cfg = *cfg;
-  m->rope_layout = names->meta ? VTP_ROPE_INTERLEAVED : VTP_ROPE_HALF;
+  m->rope_layout = names->meta && !cfg->rope_neox ? VTP_ROPE_INTERLEAVED : VTP_ROPE_HALF;
   m->dev = vtp_device_ref (dev);
   m->ckpt = vtp_checkpoint_ref (c);
   m->embed = vtp_checkpoint_find (c, embed_name);

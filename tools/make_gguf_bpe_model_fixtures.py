@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Makes tests/fixtures/gguf-llama3-tiny and gguf-llama32-tiny: tiny random
-Llamas with a Llama 3 style vocabulary (byte-level BPE split by Llama 3's regex, BOS
+"""Makes tests/fixtures/gguf-llama3-tiny, gguf-llama32-tiny and
+gguf-qwen2-tiny: tiny random Llamas with a Llama 3 style vocabulary (byte-level BPE split by Llama 3's regex, BOS
 <|begin_of_text|>: tests/fixtures/gguf-vocab/llama3-mini, made by
 tools/make_bpe_split_fixtures.py) as llama.cpp makes GGUF files of it, with
 llama.cpp's own greedy continuation of a prompt, for
 tests/test-gguf-fidelity.c.
 
-    python3 tools/make_gguf_llama3_fixtures.py [--llama-cpp DIR]
+    python3 tools/make_gguf_bpe_model_fixtures.py [--llama-cpp DIR]
+
+(and a tiny random Qwen2 with the Qwen2 style one, gguf-vocab/qwen2-mini)
 
 Steps (DIR: a llama.cpp source tree with a build in DIR/build, e.g. the one
 bench/compare-llamacpp.sh builds):
@@ -28,7 +30,9 @@ bench/compare-llamacpp.sh builds):
      which the converter writes as the tensor rope_freqs.weight, and the
      output head tied to the embeddings), the safetensors are kept in hf/
      with transformers' own last-position logits and greedy ids
-     (reference-hf.json).
+     (reference-hf.json); the same for gguf-qwen2-tiny (Qwen2: biases on
+     q, k and v, RoPE in the halves layout, which llama.cpp's converter
+     does not permute for "qwen2" files, tied output head).
 SEED is the first from 0 on whose greedy steps all have a top-2 margin of
 at least MIN_MARGIN in both files (llama.cpp's F16 KV cache and int8
 activations move logits by a few hundredths here: a step nearer a tie
@@ -43,23 +47,24 @@ import sys
 import tempfile
 
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VOCAB = os.path.join(ROOT, "tests", "fixtures", "gguf-vocab", "llama3-mini.tokenizer.json")
+VOCABS = os.path.join(ROOT, "tests", "fixtures", "gguf-vocab")
 DEFAULT_LLAMA_CPP = os.path.expanduser("~/.cache/vtp-peer/llama_cpp_python-0.3.36/vendor/llama.cpp")
 PROMPT = "What is in the picture? A red circle, 12 squares and 345 triangles."
 N_PREDICT = 12
 TYPES = ["f32", "q8_0"]
 MIN_MARGIN = 0.04
 
-# convert_hf_to_gguf.py with its pre-tokenizer check answering "llama-bpe"
+# convert_hf_to_gguf.py with its pre-tokenizer check answering argv[2]
 CONVERT = """
 import sys
-sys.path.insert(0, sys.argv[1])
-sys.argv = [sys.argv[1] + "/convert_hf_to_gguf.py"] + sys.argv[2:]
+src, pre = sys.argv[1], sys.argv[2]
+sys.path.insert(0, src)
+sys.argv = [src + "/convert_hf_to_gguf.py"] + sys.argv[3:]
 import conversion.base
-conversion.base.TextModel.get_vocab_base_pre = lambda self, tokenizer: "llama-bpe"
+conversion.base.TextModel.get_vocab_base_pre = lambda self, tokenizer: pre
 import convert_hf_to_gguf
 convert_hf_to_gguf.main()
 """
@@ -70,35 +75,49 @@ def run(cmd, **kw):
     return subprocess.run(cmd, check=True, **kw)
 
 
-# fixture folder: (RoPE scaling, tied embeddings, keep the safetensors with
-# transformers' reference). The second is shaped as Llama 3.2 is: Llama 3.1's
-# RoPE scaling ("llama3"; original_max_position_embeddings 64, so that with
-# 8 frequencies of RoPE theta 500000 some are kept, one is blended and the
-# rest are slowed) and the output head tied to the embeddings.
+# fixture folder: family, RoPE scaling, tied embeddings, keep the
+# safetensors with transformers' reference. gguf-llama32-tiny is shaped as
+# Llama 3.2 is: Llama 3.1's RoPE scaling ("llama3"; original_max_position_
+# embeddings 64, so that with 8 frequencies of RoPE theta 500000 one is
+# kept, one blended and the rest slowed) and the output head tied to the
+# embeddings.
 VARIANTS = {
-    "gguf-llama3-tiny": (None, False, False),
-    "gguf-llama32-tiny": (dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
-                               original_max_position_embeddings=64, rope_theta=500000.0), True, True),
+    "gguf-llama3-tiny": ("llama", None, False, False),
+    "gguf-llama32-tiny": ("llama", dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
+                                        original_max_position_embeddings=64, rope_theta=500000.0), True, True),
+    "gguf-qwen2-tiny": ("qwen2", None, True, True),
+}
+# family: (vocabulary, its tokenizer.ggml.pre, BOS, EOS, add BOS)
+FAMILIES = {
+    "llama": ("llama3-mini", "llama-bpe", "<|begin_of_text|>", "<|end_of_text|>", True),
+    "qwen2": ("qwen2-mini", "qwen2", "<|endoftext|>", "<|endoftext|>", False),
 }
 
 
-def make_model(d, seed, rope_scaling=None, tied=False):
+def make_model(d, seed, family="llama", rope_scaling=None, tied=False):
+    vocab, _, bos, eos, add_bos = FAMILIES[family]
     torch.manual_seed(seed)
     extra = dict(rope_parameters=rope_scaling) if rope_scaling else {}
-    cfg = LlamaConfig(vocab_size=601, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-                      rope_theta=500000.0, rms_norm_eps=1e-5, bos_token_id=0, eos_token_id=1,
-                      tie_word_embeddings=tied, torch_dtype="float32", **extra)
-    model = LlamaForCausalLM(cfg).eval()
+    common = dict(vocab_size=601, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                  rms_norm_eps=1e-5, tie_word_embeddings=tied, torch_dtype="float32")
+    if family == "qwen2":
+        cfg = Qwen2Config(rope_theta=1000000.0, bos_token_id=0, eos_token_id=0, use_sliding_window=False, **common)
+        model = Qwen2ForCausalLM(cfg).eval()
+    else:
+        cfg = LlamaConfig(rope_theta=500000.0, bos_token_id=0, eos_token_id=1, **common, **extra)
+        model = LlamaForCausalLM(cfg).eval()
     with torch.no_grad():
-        for p in model.parameters():
+        for name, p in model.named_parameters():
             if p.dim() == 2:
                 p.normal_(0.0, 0.08)
+            elif name.endswith(".bias"):
+                p.normal_(0.0, 0.1)
     model.save_pretrained(d, safe_serialization=True)
-    shutil.copy(VOCAB, os.path.join(d, "tokenizer.json"))
+    shutil.copy(os.path.join(VOCABS, vocab + ".tokenizer.json"), os.path.join(d, "tokenizer.json"))
     with open(os.path.join(d, "tokenizer_config.json"), "w") as f:
-        json.dump({"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<|begin_of_text|>",
-                   "eos_token": "<|end_of_text|>", "add_bos_token": True, "model_max_length": 256}, f, indent=1)
+        json.dump({"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": bos, "eos_token": eos,
+                   "add_bos_token": add_bos, "model_max_length": 256}, f, indent=1)
     return model
 
 
@@ -116,16 +135,16 @@ def torch_reference(model, prompt_ids):
                 first_logits=logits.tolist())
 
 
-def make_variant(name, rope_scaling, tied, keep_hf, src, greedy, work):
+def make_variant(name, family, rope_scaling, tied, keep_hf, src, greedy, work):
     out_dir = os.path.join(ROOT, "tests", "fixtures", name)
     bindir = os.path.join(src, "build", "bin")
     os.makedirs(out_dir, exist_ok=True)
     for seed in range(20):
         hf = os.path.join(work, "%s-%d" % (name, seed))
-        model = make_model(hf, seed, rope_scaling, tied)
+        model = make_model(hf, seed, family, rope_scaling, tied)
         env = dict(os.environ, PYTHONPATH=os.path.join(src, "gguf-py"))
         f32 = os.path.join(out_dir, "llm-f32.gguf")
-        run([sys.executable, "-c", CONVERT, src, hf, "--outtype", "f32", "--outfile", f32], env=env,
+        run([sys.executable, "-c", CONVERT, src, FAMILIES[family][1], hf, "--outtype", "f32", "--outfile", f32], env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         run([os.path.join(bindir, "llama-quantize"), f32, os.path.join(out_dir, "llm-q8_0.gguf"), "Q8_0"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -133,11 +152,12 @@ def make_variant(name, rope_scaling, tied, keep_hf, src, greedy, work):
         for t in TYPES:
             out = run([greedy, os.path.join(out_dir, "llm-%s.gguf" % t), str(N_PREDICT), PROMPT],
                       capture_output=True, text=True).stdout
-            refs[t] = dict(generator="tools/make_gguf_llama3_fixtures.py (tools/llamacpp_greedy.c)",
+            refs[t] = dict(generator="tools/make_gguf_bpe_model_fixtures.py (tools/llamacpp_greedy.c)",
                            llama_cpp=src, type=t, seed=seed,
-                           source="a random Llama with tests/fixtures/gguf-vocab/llama3-mini", **json.loads(out))
+                           source="a random %s with tests/fixtures/gguf-vocab/%s" % (family, FAMILIES[family][0]),
+                           **json.loads(out))
         if keep_hf:
-            refs["hf"] = dict(generator="tools/make_gguf_llama3_fixtures.py (transformers %s)" %
+            refs["hf"] = dict(generator="tools/make_gguf_bpe_model_fixtures.py (transformers %s)" %
                               __import__("transformers").__version__, type="hf", seed=seed,
                               source="hf/ (the safetensors the GGUF files were converted from)",
                               prompt=PROMPT, **torch_reference(model, refs["f32"]["prompt_ids"]))
@@ -169,8 +189,8 @@ def main():
         run(["cc", "-O1", "-std=c11", "-I", os.path.join(src, "include"), "-I", os.path.join(src, "ggml", "include"),
              os.path.join(ROOT, "tools", "llamacpp_greedy.c"), "-L", bindir, "-lllama", "-Wl,-rpath," + bindir,
              "-o", greedy])
-        for name, (rope_scaling, tied, keep_hf) in VARIANTS.items():
-            make_variant(name, rope_scaling, tied, keep_hf, src, greedy, work)
+        for name, (family, rope_scaling, tied, keep_hf) in VARIANTS.items():
+            make_variant(name, family, rope_scaling, tied, keep_hf, src, greedy, work)
 
 
 if __name__ == "__main__":
