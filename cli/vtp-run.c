@@ -12,6 +12,14 @@
  * input cannot be read (a directory: some of its images, after the others
  * were described).
  *
+ * --format embeddings writes no descriptions: the embeddings each picture's
+ * bridge hands the language model, and the language model's input
+ * embeddings of captions (text inputs, --captions), as .npy files with an
+ * index.json in the --output directory (docs/embeddings.md):
+ *
+ *   vtp-run llava-1.5 --set model=world-models/llava --input pictures/ \
+ *       --captions captions.txt --format embeddings --output emb/
+ *
  * On a terminal, standard error shows one progress line (totals, an ETA),
  * taken off before each result is printed; elsewhere nothing but errors. */
 #include <stdio.h>
@@ -24,11 +32,14 @@
 #include <gst/gst.h>
 #include "vtp-graph.h"
 #include "vtp-run-output.h"
+#include "vtp-run-embeddings.h"
 
 enum { EXIT_RUN = 1, EXIT_USAGE = 2, EXIT_INPUT = 3 };
 
 typedef struct {
   RunOutput *out;
+  RunEmbeddings *embeddings;    /* --format embeddings */
+  GError *embeddings_error;     /* the first file that could not be written */
   VtpGraph *graph;
   gboolean progress;            /* a progress line: standard error is a terminal, no --quiet */
   guint max;                    /* --max-descriptions, 0: all */
@@ -156,6 +167,35 @@ on_text (VtpGraph *g, const char *source, const char *text, guint64 pts, guint64
     vtp_graph_stop (g);
 }
 
+/* --format embeddings: one picture's or caption's rows, to a file at once. */
+static void
+on_embeddings (VtpGraph *g, const char *source, const char *kind, guint64 pts, guint tokens, guint width,
+    GBytes *data, GBytes *ids, gpointer user_data)
+{
+  Run *run = user_data;
+  GError *error = NULL;
+  const char *file;
+
+  if (run->max && run->described >= run->max)
+    return;
+  g_mutex_lock (&run->lock);
+  clear_progress (run);
+  if (!run->embeddings_error) {
+    if (run_embeddings_add (run->embeddings, source, kind, pts, tokens, width, data, ids, &file, &error)) {
+      printf ("%s [%u, %u] %s: %s\n", file, tokens, width, kind, source);
+      fflush (stdout);
+    } else {
+      run->embeddings_error = error;
+      vtp_graph_stop (g);
+    }
+  }
+  run->described++;
+  draw_progress (run);
+  g_mutex_unlock (&run->lock);
+  if (run->max && run->described == run->max)
+    vtp_graph_stop (g);
+}
+
 static void
 on_statistics (VtpGraph *g, const char *source, guint tokens, double prefill_ms, double tokens_per_second,
     gpointer data)
@@ -239,10 +279,10 @@ int
 main (int argc, char **argv)
 {
   g_auto (GStrv) sets = NULL;
-  g_autofree char *input = NULL, *prompt = NULL, *format = NULL, *output = NULL;
+  g_autofree char *input = NULL, *prompt = NULL, *format = NULL, *output = NULL, *captions = NULL;
   double duration = 0;
   gint max = 0;
-  gboolean quiet = FALSE, list = FALSE;
+  gboolean quiet = FALSE, list = FALSE, embeddings = FALSE;
   GOptionEntry entries[] = {
     { "input", 'i', 0, G_OPTION_ARG_FILENAME, &input, "Image, directory of images, video file, URI (file://, "
       "http(s)://, rtsp://), live:URI, live:VIDEO, testsrc[:FRAMES], live:testsrc or live:/dev/videoN; for the text "
@@ -250,9 +290,14 @@ main (int argc, char **argv)
     { "set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &sets, "Set a graph parameter (repeatable)", "NAME=VALUE" },
     { "prompt", 'p', 0, G_OPTION_ARG_STRING, &prompt, "The same as --set prompt=TEXT; without --input, the "
       "text graph's prompt", "TEXT" },
-    { "format", 'f', 0, G_OPTION_ARG_STRING, &format, "Output: text (default), json (one object per line), srt",
-      "FORMAT" },
-    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "Write to FILE instead of standard output", "FILE" },
+    { "format", 'f', 0, G_OPTION_ARG_STRING, &format, "Output: text (default), json (one object per line), srt, "
+      "or embeddings (.npy files in the --output directory, no descriptions: the rows each picture's bridge hands "
+      "the language model, and for text inputs and --captions the language model's input embeddings of each "
+      "caption; docs/embeddings.md)", "FORMAT" },
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "Write to FILE instead of standard output (--format "
+      "embeddings: the directory, made when missing)", "FILE" },
+    { "captions", 'c', 0, G_OPTION_ARG_FILENAME, &captions, "--format embeddings: also embed these captions "
+      "(text:CAPTION or a .txt file, one a line; the Nth pairs with the Nth picture)", "CAPTIONS" },
     { "duration", 'd', 0, G_OPTION_ARG_DOUBLE, &duration, "Live inputs: stop after S seconds (default: Ctrl-C)",
       "S" },
     { "max-descriptions", 'n', 0, G_OPTION_ARG_INT, &max, "Stop after N descriptions (any input)", "N" },
@@ -294,8 +339,18 @@ main (int argc, char **argv)
     fmt = OUTPUT_JSON;
   else if (format && !strcmp (format, "srt"))
     fmt = OUTPUT_SRT;
+  else if (format && !strcmp (format, "embeddings"))
+    embeddings = TRUE;
   else if (format && strcmp (format, "text")) {
-    fprintf (stderr, "vtp-run: --format %s: expected text, json or srt\n", format);
+    fprintf (stderr, "vtp-run: --format %s: expected text, json, srt or embeddings\n", format);
+    return EXIT_USAGE;
+  }
+  if (embeddings && !output) {
+    fprintf (stderr, "vtp-run: --format embeddings writes files into a directory: name it with --output DIR\n");
+    return EXIT_USAGE;
+  }
+  if (captions && !embeddings) {
+    fprintf (stderr, "vtp-run: --captions is for --format embeddings\n");
     return EXIT_USAGE;
   }
   if (max < 0 || duration < 0) {
@@ -329,12 +384,19 @@ main (int argc, char **argv)
     fprintf (stderr, "vtp-run: --prompt: %s\n", error->message);
     return EXIT_USAGE;
   }
-  if (!input) {
+  if (!input && !captions) {
     fprintf (stderr, "vtp-run: --input is needed (an image, a directory, a video file, a URI, testsrc, "
         "live:testsrc or live:/dev/videoN; for the text graph, --prompt alone, text:PROMPT or a .txt file)\n");
     return EXIT_USAGE;
   }
-  if (output && !(out = fopen (output, "w"))) {
+  if (embeddings) {
+    if (!(run.embeddings = run_embeddings_new (output, vtp_graph_get_name (g), &error))) {
+      fprintf (stderr, "vtp-run: %s\n", error->message);
+      return EXIT_USAGE;
+    }
+    g_object_set (g, "embeddings", TRUE, NULL);
+    g_signal_connect (g, "embeddings", G_CALLBACK (on_embeddings), &run);
+  } else if (output && !(out = fopen (output, "w"))) {
     fprintf (stderr, "vtp-run: %s: %s\n", output, g_strerror (errno));
     return EXIT_USAGE;
   }
@@ -345,7 +407,7 @@ main (int argc, char **argv)
      * the run below, with this error) */
     gboolean is_directory;
     guint images;
-    if (vtp_graph_probe_input (input, &is_directory, &images) && (is_directory || images > 1))
+    if (input && vtp_graph_probe_input (input, &is_directory, &images) && (is_directory || images > 1))
       label = LABEL_SOURCE;       /* a directory's file names, a .txt file's prompts */
     else if (images)
       label = LABEL_NONE;
@@ -367,7 +429,24 @@ main (int argc, char **argv)
   if (run.progress)
     g_timeout_add_seconds (1, on_tick, &run);
   g_thread_unref (g_thread_new ("vtp-run-signals", signal_loop, g_main_loop_ref (loop)));
-  ok = vtp_graph_run (g, input, &error);
+  ok = !input || vtp_graph_run (g, input, &error);
+  if (ok && captions) {
+    /* the captions after the pictures: the language model alone */
+    g_mutex_lock (&run.lock);
+    ok = !run.embeddings_error && !(run.max && run.described >= run.max);
+    g_mutex_unlock (&run.lock);
+    ok = !ok || vtp_graph_run (g, captions, &error);
+  }
+  if (run.embeddings) {
+    if (!run.embeddings_error && !run_embeddings_finish (run.embeddings, &run.embeddings_error) && ok)
+      ok = FALSE;
+    if (run.embeddings_error && !error) {
+      error = g_steal_pointer (&run.embeddings_error);
+      ok = FALSE;
+    }
+    g_clear_error (&run.embeddings_error);
+    g_clear_pointer (&run.embeddings, run_embeddings_free);
+  }
   run_output_finish (run.out);
   g_main_loop_quit (loop);
   g_mutex_lock (&run.lock);

@@ -47,6 +47,11 @@
  * one text buffer: their texts one a line, their descriptions in the
  * meta's "regions".
  *
+ * The action signal #GstVtpLlm::embed-text gives the language model's
+ * input embeddings of a text (a caption) without generating: for
+ * comparing text with the bridge's image-side rows (vtp-run --format
+ * embeddings, docs/embeddings.md).
+ *
  * #GstVtpLlm:timestamps chooses when the text shows: from the described
  * frame's time until the next description (files, subtitles) or from the
  * moment it is ready (live overlays; the default in live pipelines).
@@ -984,6 +989,45 @@ gst_vtp_llm_finalize (GObject *object)
 
 #define PARAM_FLAGS (G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)
 
+/* The "embed-text" action signal: @text's token ids (the tokenizer's
+ * alone: no BOS, no template) and their input embeddings, the rows the
+ * language model reads for them. Needs the model loaded (PAUSED or
+ * PLAYING); the state lock keeps it loaded meanwhile. */
+static GstStructure *
+embed_text (GstVtpLlm *self, const char *text)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) ids = NULL;
+  GstStructure *s = NULL;
+  float *rows = NULL;
+  gint width;
+
+  GST_STATE_LOCK (self);
+  if (!self->lm || !self->tok)
+    g_set_error (&error, VTP_ERROR, VTP_ERROR_INPUT, "vtpllm embeds text only with its model loaded (PAUSED or "
+        "PLAYING)");
+  else if (!text || !g_utf8_validate (text, -1, NULL))
+    g_set_error (&error, VTP_ERROR, VTP_ERROR_INPUT, "vtpllm's embed-text takes UTF-8 text");
+  else if ((ids = vtp_tokenizer_encode (self->tok, text, FALSE, &error)) && ids->len == 0)
+    g_set_error (&error, VTP_ERROR, VTP_ERROR_INPUT, "\"%s\" gives no tokens", text);
+  else if (ids) {
+    width = self->lm->input_width;
+    rows = g_new (float, (gsize) ids->len * width);
+    if (vtp_lm_embed_ids (self->lm, (const gint32 *) ids->data, ids->len, rows, &error)) {
+      g_autoptr (GBytes) data = g_bytes_new_take (rows, (gsize) ids->len * width * sizeof (float));
+      g_autoptr (GBytes) id_bytes = g_bytes_new (ids->data, (gsize) ids->len * sizeof (gint32));
+      rows = NULL;
+      s = gst_structure_new ("vtp-text-embeddings", "tokens", G_TYPE_INT, (gint) ids->len, "width", G_TYPE_INT,
+          width, "ids", G_TYPE_BYTES, id_bytes, "data", G_TYPE_BYTES, data, NULL);
+    }
+  }
+  GST_STATE_UNLOCK (self);
+  g_free (rows);
+  if (!s)
+    s = gst_structure_new ("vtp-error", "message", G_TYPE_STRING, error->message, NULL);
+  return s;
+}
+
 static void
 gst_vtp_llm_class_init (GstVtpLlmClass *klass)
 {
@@ -1148,6 +1192,25 @@ gst_vtp_llm_class_init (GstVtpLlmClass *klass)
   g_object_class_install_property (gobject_class, PROP_PARTIAL_TEXT,
       g_param_spec_boolean ("partial-text", "Partial text", "Also push the text so far after each token "
           "(buffers flagged DELTA_UNIT)", FALSE, PARAM_FLAGS | GST_PARAM_MUTABLE_PLAYING));
+
+  /**
+   * GstVtpLlm::embed-text:
+   * @llm: the element
+   * @text: a text (a caption), UTF-8
+   *
+   * The language model's input embeddings of @text, as it reads them for
+   * a prompt (its token embedding table's rows; transformers'
+   * get_input_embeddings() of the ids): the tokenizer's ids of @text alone
+   * (no BOS, no template; add_special_tokens=False). Only while the model
+   * is loaded (PAUSED or PLAYING).
+   *
+   * Returns: (transfer full): a "vtp-text-embeddings" structure: tokens
+   *   and width (int), ids (GBytes: int32 each), data (GBytes: float32
+   *   [tokens, width], row-major, host order); or a "vtp-error" one with a
+   *   message (no model loaded, no tokens, not UTF-8)
+   */
+  g_signal_new_class_handler ("embed-text", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
+      G_CALLBACK (embed_text), NULL, NULL, NULL, GST_TYPE_STRUCTURE, 1, G_TYPE_STRING);
 
   gst_element_class_set_static_metadata (element_class, "VTP language model", "Filter/Converter/Text",
       "Writes text about images with a LLaMA-family language model", "Visual Text Pioneer developers");

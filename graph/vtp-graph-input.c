@@ -290,6 +290,12 @@ vtp_graph_input_is_directory (VtpGraphInput *in)
   return in->directory;
 }
 
+gboolean
+vtp_graph_input_is_text (VtpGraphInput *in)
+{
+  return in->kind == INPUT_TEXT;
+}
+
 guint
 vtp_graph_input_images (VtpGraphInput *in)
 {

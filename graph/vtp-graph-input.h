@@ -26,6 +26,9 @@ gboolean vtp_graph_input_is_image_file (const char *path);
 
 gboolean vtp_graph_input_is_live (VtpGraphInput *in);
 gboolean vtp_graph_input_is_directory (VtpGraphInput *in);
+/* Whether @in is text: "text:PROMPT" or a .txt file (its prompts are
+ * vtp_graph_input_source_at (i seconds)). */
+gboolean vtp_graph_input_is_text (VtpGraphInput *in);
 /* The number of images (an image, a directory) or prompts (text), else 0. */
 guint vtp_graph_input_images (VtpGraphInput *in);
 /* The duration known without asking the pipeline (testsrc:FRAMES), else NONE. */

@@ -12,6 +12,7 @@ struct _VtpGraph {
   VtpGraphSpec *spec;
   GHashTable *values;           /* parameter name -> value text */
   double duration;              /* live inputs: seconds, 0: until stopped */
+  gboolean embeddings;          /* runs give #VtpGraph::embeddings instead of descriptions */
 
   GMutex lock;                  /* the running pipeline, for vtp_graph_stop */
   GstElement *pipeline;
@@ -20,8 +21,8 @@ struct _VtpGraph {
   gboolean stop;
 };
 
-enum { PROP_DURATION = 1 };
-enum { SIGNAL_TEXT, SIGNAL_STATISTICS, SIGNAL_PROGRESS, SIGNAL_SKIPPED, N_SIGNALS };
+enum { PROP_DURATION = 1, PROP_EMBEDDINGS };
+enum { SIGNAL_TEXT, SIGNAL_STATISTICS, SIGNAL_PROGRESS, SIGNAL_SKIPPED, SIGNAL_EMBEDDINGS, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 G_DEFINE_TYPE (VtpGraph, vtp_graph, G_TYPE_OBJECT)
@@ -209,6 +210,15 @@ handle_message (VtpGraph *g, GstMessage *m, VtpGraphInput *in, GError **error)
         g_signal_emit (g, signals[SIGNAL_STATISTICS], 0, vtp_graph_input_source_at (in, pts), tokens, prefill, tps);
         g_signal_emit (g, signals[SIGNAL_TEXT], 0, vtp_graph_input_source_at (in, pts),
             gst_structure_get_string (s, "text"), pts, duration, latency);
+      } else if (gst_structure_has_name (s, "vtp-embeddings")) {
+        guint64 pts = GST_CLOCK_TIME_NONE;
+        guint tokens = 0, width = 0;
+        GBytes *data = NULL;
+        gst_structure_get (s, "pts", G_TYPE_UINT64, &pts, "tokens", G_TYPE_UINT, &tokens, "width", G_TYPE_UINT,
+            &width, "data", G_TYPE_BYTES, &data, NULL);
+        g_signal_emit (g, signals[SIGNAL_EMBEDDINGS], 0, vtp_graph_input_source_at (in, pts),
+            gst_structure_get_string (s, "kind"), pts, tokens, width, data, NULL);
+        g_bytes_unref (data);
       } else if (gst_structure_has_name (s, "vtp-skipped"))
         g_signal_emit (g, signals[SIGNAL_SKIPPED], 0, gst_structure_get_string (s, "source"),
             gst_structure_get_string (s, "message"));
@@ -233,6 +243,134 @@ check_unreadable (VtpGraphInput *in, const char *input, GError **error)
   return FALSE;
 }
 
+/* The graph's language model element (vtpllm), NULL when it has none. */
+static GstElement *
+find_llm (GstBin *bin)
+{
+  GstIterator *it = gst_bin_iterate_elements (bin);
+  GValue v = G_VALUE_INIT;
+  GstElement *found = NULL;
+
+  while (!found && gst_iterator_next (it, &v) == GST_ITERATOR_OK) {
+    GstElement *e = g_value_get_object (&v);
+    GstElementFactory *f = gst_element_get_factory (e);
+    if (f && !g_strcmp0 (GST_OBJECT_NAME (f), "vtpllm"))
+      found = gst_object_ref (e);
+    g_value_reset (&v);
+  }
+  g_value_unset (&v);
+  gst_iterator_free (it);
+  return found;
+}
+
+static gboolean
+no_llm (VtpGraph *g, GError **error)
+{
+  g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_INVALID, "%s: embeddings are taken where a bridge hands "
+      "them to the language model, vtpllm's input, and this graph has no vtpllm", g->spec->file);
+  return FALSE;
+}
+
+/* Embeddings mode, a picture input: each tensor arriving at vtpllm (the
+ * bridge's rows, as the language model would read them) goes to the bus
+ * as "vtp-embeddings" and no further: nothing is generated. */
+static GstPadProbeReturn
+tap_embeddings (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+  const GstStructure *c = caps && gst_caps_get_size (caps) == 1 ? gst_caps_get_structure (caps, 0) : NULL;
+  GstElement *llm = GST_ELEMENT (data);
+  gint tokens = 0, width = 0;
+  GstMapInfo map;
+  GBytes *bytes;
+
+  if (!c || !gst_structure_has_name (c, "application/x-vtp-tensor"))
+    return GST_PAD_PROBE_OK;    /* text prompts: described as usual */
+  if (!gst_structure_get_int (c, "tokens", &tokens) || !gst_structure_get_int (c, "width", &width)
+      || tokens <= 0 || width <= 0 || !gst_buffer_map (buf, &map, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR (llm, STREAM, FAILED, ("The embeddings at vtpllm's input cannot be read"),
+        ("caps %" GST_PTR_FORMAT, caps));
+    return GST_PAD_PROBE_DROP;
+  }
+  if (map.size != (gsize) tokens * width * sizeof (float)) {
+    gst_buffer_unmap (buf, &map);
+    GST_ELEMENT_ERROR (llm, STREAM, FAILED, ("The embeddings at vtpllm's input hold %" G_GSIZE_FORMAT " bytes, "
+            "not %d x %d floats", map.size, tokens, width), (NULL));
+    return GST_PAD_PROBE_DROP;
+  }
+  bytes = g_bytes_new (map.data, map.size);
+  gst_buffer_unmap (buf, &map);
+  gst_element_post_message (llm, gst_message_new_element (GST_OBJECT (llm), gst_structure_new ("vtp-embeddings",
+              "pts", G_TYPE_UINT64, (guint64) GST_BUFFER_PTS (buf), "kind", G_TYPE_STRING,
+              gst_structure_get_string (c, "kind"), "tokens", G_TYPE_UINT, (guint) tokens, "width", G_TYPE_UINT,
+              (guint) width, "data", G_TYPE_BYTES, bytes, NULL)));
+  g_bytes_unref (bytes);
+  return GST_PAD_PROBE_DROP;
+}
+
+/* Embeddings mode, a text input: the graph's language model alone, loaded
+ * unlinked (vtpllm then takes any input: no prompt is needed), gives each
+ * prompt's (caption's) input embeddings through its embed-text signal. */
+static gboolean
+embed_texts (VtpGraph *g, VtpGraphInput *in, GError **error)
+{
+  g_autoptr (GstElement) pipe = gst_pipeline_new (g->spec->name);
+  g_autoptr (GstElement) llm = NULL;
+  g_autoptr (GstPad) sink = NULL, peer = NULL;
+  g_autoptr (GstBus) bus = NULL;
+  GstElement *first, *last;
+  gboolean ok = TRUE, stopped = FALSE;
+
+  if (!add_elements (g, GST_BIN (pipe), &first, &last, error))
+    return FALSE;
+  if (!(llm = find_llm (GST_BIN (pipe))))
+    return no_llm (g, error);
+  sink = gst_element_get_static_pad (llm, "sink");
+  if ((peer = gst_pad_get_peer (sink)))
+    gst_pad_unlink (peer, sink);
+  bus = gst_element_get_bus (pipe);
+  g_signal_emit (g, signals[SIGNAL_PROGRESS], 0, "loading the models");
+  if (gst_element_set_state (llm, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE) {
+    GstMessage *m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+    if (m) {
+      handle_message (g, m, in, error);
+      gst_message_unref (m);
+    } else
+      g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_RUN, "%s: the language model does not load",
+          g->spec->file);
+    gst_element_set_state (llm, GST_STATE_NULL);
+    return FALSE;
+  }
+  g_signal_emit (g, signals[SIGNAL_PROGRESS], 0, "running");
+  for (guint i = 0; ok && !stopped && i < vtp_graph_input_images (in); i++) {
+    const char *text = vtp_graph_input_source_at (in, i * GST_SECOND);
+    GstStructure *s = NULL;
+    g_signal_emit_by_name (llm, "embed-text", text, &s);
+    if (!s || !gst_structure_has_name (s, "vtp-text-embeddings")) {
+      g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_INPUT, "%s: %s", text,
+          s ? gst_structure_get_string (s, "message") : "no embeddings");
+      ok = FALSE;
+    } else {
+      gint tokens = 0, width = 0;
+      GBytes *data = NULL, *ids = NULL;
+      gst_structure_get (s, "tokens", G_TYPE_INT, &tokens, "width", G_TYPE_INT, &width, "data", G_TYPE_BYTES,
+          &data, "ids", G_TYPE_BYTES, &ids, NULL);
+      g_signal_emit (g, signals[SIGNAL_EMBEDDINGS], 0, text, "text", (guint64) i * GST_SECOND, (guint) tokens,
+          (guint) width, data, ids);
+      g_bytes_unref (data);
+      g_bytes_unref (ids);
+    }
+    if (s)
+      gst_structure_free (s);
+    g_mutex_lock (&g->lock);
+    stopped = g->stop;
+    g_mutex_unlock (&g->lock);
+  }
+  gst_element_set_state (llm, GST_STATE_NULL);
+  return ok;
+}
+
 gboolean
 vtp_graph_run (VtpGraph *g, const char *input, GError **error)
 {
@@ -244,6 +382,17 @@ vtp_graph_run (VtpGraph *g, const char *input, GError **error)
 
   if (!check_required (g, error) || !(in = vtp_graph_input_new (input, error)))
     return FALSE;
+  if (g->embeddings && vtp_graph_input_is_text (in)) {
+    g_mutex_lock (&g->lock);
+    g->input = in;
+    g->stop = FALSE;
+    g_mutex_unlock (&g->lock);
+    ok = embed_texts (g, in, error);
+    g_mutex_lock (&g->lock);
+    g->input = NULL;
+    g_mutex_unlock (&g->lock);
+    return ok;
+  }
   pipe = gst_pipeline_new (g->spec->name);
   sink = gst_element_factory_make ("fakesink", NULL);
   g_object_set (sink, "sync", vtp_graph_input_is_live (in), "async", FALSE, NULL);
@@ -255,6 +404,17 @@ vtp_graph_run (VtpGraph *g, const char *input, GError **error)
           g->spec->file);
     gst_object_unref (pipe);
     return FALSE;
+  }
+  if (g->embeddings) {
+    GstElement *llm = find_llm (GST_BIN (pipe));
+    GstPad *pad;
+    if (!llm) {
+      gst_object_unref (pipe);
+      return no_llm (g, error);
+    }
+    pad = gst_element_get_static_pad (llm, "sink");
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, tap_embeddings, llm, gst_object_unref);
+    gst_object_unref (pad);
   }
   g_mutex_lock (&g->lock);
   g->pipeline = gst_object_ref (pipe);
@@ -359,6 +519,8 @@ vtp_graph_set_property (GObject *object, guint prop_id, const GValue *value, GPa
 {
   if (prop_id == PROP_DURATION)
     VTP_GRAPH (object)->duration = g_value_get_double (value);
+  else if (prop_id == PROP_EMBEDDINGS)
+    VTP_GRAPH (object)->embeddings = g_value_get_boolean (value);
   else
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 }
@@ -368,6 +530,8 @@ vtp_graph_get_property (GObject *object, guint prop_id, GValue *value, GParamSpe
 {
   if (prop_id == PROP_DURATION)
     g_value_set_double (value, VTP_GRAPH (object)->duration);
+  else if (prop_id == PROP_EMBEDDINGS)
+    g_value_set_boolean (value, VTP_GRAPH (object)->embeddings);
   else
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 }
@@ -398,6 +562,42 @@ vtp_graph_class_init (VtpGraphClass *klass)
   g_object_class_install_property (oc, PROP_DURATION, g_param_spec_double ("duration", "Duration",
           "Live inputs: seconds to run (0: until stopped)", 0, G_MAXDOUBLE, 0,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  /**
+   * VtpGraph:embeddings:
+   *
+   * Runs give embeddings, not descriptions (docs/embeddings.md): for each
+   * picture (image, directory, video frame) the rows its bridge hands the
+   * language model, taken at vtpllm's input (LLaVA's projected image
+   * tokens, the Q-Former's queries after the language projection,
+   * LLaMA-Adapter V2's adaption prompts), and nothing is generated; for a
+   * text input (text:CAPTION, a .txt file of captions, on any graph with a
+   * vtpllm) the language model's input embeddings of each caption, from
+   * the language model alone. Each comes as #VtpGraph::embeddings. A graph
+   * without vtpllm fails the run (%VTP_GRAPH_ERROR_INVALID).
+   */
+  g_object_class_install_property (oc, PROP_EMBEDDINGS, g_param_spec_boolean ("embeddings", "Embeddings",
+          "Runs give the embeddings handed to the language model (#VtpGraph::embeddings), not descriptions", FALSE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  /**
+   * VtpGraph::embeddings:
+   * @graph: the graph
+   * @source: the picture's file or input, or the caption
+   * @kind: "image-embeddings" (LLaVA's projector), "query-embeddings"
+   *   (Q-Former), "adapter-prompts" (LLaMA-Adapter V2: layer by layer),
+   *   or "text" (a caption's input embeddings)
+   * @pts: the frame's time (ns; images and captions: their index in seconds)
+   * @tokens: rows
+   * @width: floats a row (the language model's input width)
+   * @data: float32 [tokens, width], row-major, in host byte order
+   * @ids: (nullable): text: the caption's token ids (int32 each: the
+   *   tokenizer's alone, no BOS or template); NULL for pictures
+   *
+   * One picture's or caption's embeddings, in #VtpGraph:embeddings runs,
+   * emitted from the thread running vtp_graph_run().
+   */
+  signals[SIGNAL_EMBEDDINGS] = g_signal_new ("embeddings", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+      NULL, NULL, G_TYPE_NONE, 7, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_UINT64, G_TYPE_UINT, G_TYPE_UINT, G_TYPE_BYTES,
+      G_TYPE_BYTES);
   /**
    * VtpGraph::text:
    * @graph: the graph

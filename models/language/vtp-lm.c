@@ -125,6 +125,22 @@ vtp_lm_open (VtpCheckpoint *c, const VtpModelParts *parts, VtpCheckpoint *adapte
   g_return_val_if_reached (NULL);
 }
 
+gboolean
+vtp_lm_embed_ids (const VtpLm *lm, const gint32 *ids, gint n, float *out, GError **error)
+{
+  const VtpStTensor *table = NULL;
+
+  switch (lm->family) {
+    /* each family feeds its prefill the gathered rows unscaled (OPT's
+     * project_in, when present, is inside the decoder, after them) */
+    case VTP_TEXT_LLAMA: table = ((const VtpLlama *) lm->model)->embed; break;
+    case VTP_TEXT_OPT: table = ((const VtpOpt *) lm->model)->embed; break;
+    case VTP_TEXT_T5: table = ((const VtpT5 *) lm->model)->embed; break;
+  }
+  g_return_val_if_fail (table != NULL, FALSE);
+  return vtp_lm_gather_rows (table, lm->vocab_size, lm->input_width, ids, n, out, error);
+}
+
 void
 vtp_lm_free (VtpLm *lm)
 {

@@ -64,6 +64,12 @@ vtp_lm_prefill (VtpLm *lm, const VtpLmSegment *segments, gint n_segments, gboole
 
 gboolean vtp_lm_is_eos (const VtpLm *lm, gint32 token);
 
+/* The input embeddings of @ids as the model reads them (its token
+ * embedding table's rows, get_input_embeddings() in transformers) into
+ * @out [n, input_width], as floats; an INPUT error for an id outside the
+ * vocabulary. */
+gboolean vtp_lm_embed_ids (const VtpLm *lm, const gint32 *ids, gint n, float *out, GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpLm, vtp_lm_free)
 
 G_END_DECLS
