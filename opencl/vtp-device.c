@@ -102,12 +102,13 @@ enumerate_devices (GError **error)
   GArray *out;
   cl_int err;
 
-  err = clGetPlatformIDs (0, NULL, &n_platforms);
+  /* VTP_FAULT=platform: no ICD found, as the loader says it */
+  err = vtp_fault_platform () ? -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ : clGetPlatformIDs (0, NULL, &n_platforms);
   if (err != CL_SUCCESS || n_platforms == 0) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE,
         "No OpenCL platform found (%s); install an OpenCL driver, e.g. "
         "'apt-get install pocl-opencl-icd' for the CPU",
-        err != CL_SUCCESS ? vtp_cl_strerror (err) : "none registered");
+        err != CL_SUCCESS && err != -1001 ? vtp_cl_strerror (err) : "none registered");
     return NULL;
   }
   platforms = g_new0 (cl_platform_id, n_platforms);
@@ -119,7 +120,9 @@ enumerate_devices (GError **error)
     cl_device_id *ids;
     char *pname;
 
-    if (clGetDeviceIDs (platforms[p], CL_DEVICE_TYPE_ALL, 0, NULL, &n_devices) != CL_SUCCESS)
+    /* VTP_FAULT=platform: this platform answers that it has no device */
+    if (vtp_fault_platform () || clGetDeviceIDs (platforms[p], CL_DEVICE_TYPE_ALL, 0, NULL, &n_devices) != CL_SUCCESS
+        || n_devices == 0)
       continue;
     ids = g_new0 (cl_device_id, n_devices);
     clGetDeviceIDs (platforms[p], CL_DEVICE_TYPE_ALL, n_devices, ids, NULL);

@@ -15,7 +15,7 @@ static gsize init_done;
 static GError *init_error;              /* $VTP_FAULT did not parse */
 
 static const char *const kind_names[] = { "none", "alloc", "build", "enqueue", "copy", "finish",
-  "context" };
+  "context", "platform" };
 G_STATIC_ASSERT (G_N_ELEMENTS (kind_names) == VTP_FAULT_N_KINDS);
 
 /* Under the lock. */
@@ -92,7 +92,7 @@ set_from_string (const char *spec, GError **error)
 
   if (!parse (spec, &kind, &nth, &kernel)) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, VTP_FAULT_ENV "=\"%s\" is not a fault to inject: use "
-        "alloc[:N], build[:N], enqueue[:N], enqueue:KERNEL[:N], copy[:N], finish[:N] or context[:N] "
+        "alloc[:N], build[:N], enqueue[:N], enqueue:KERNEL[:N], copy[:N], finish[:N], context[:N] or platform[:N] "
         "(N counts from 1)", spec);
     return FALSE;
   }
@@ -220,4 +220,10 @@ gboolean
 vtp_fault_context (void)
 {
   return hit (VTP_FAULT_CONTEXT, NULL);
+}
+
+gboolean
+vtp_fault_platform (void)
+{
+  return hit (VTP_FAULT_PLATFORM, NULL);
 }

@@ -1,7 +1,8 @@
 /* vtp-fault.h: fault injection in the OpenCL layer (hardening #14): makes a
  * device buffer allocation, the kernel program build, a kernel launch, a
- * copy to, from or between device buffers, a wait for the queue, or the
- * creation of a device's context or queue fail as if the driver had
+ * copy to, from or between device buffers, a wait for the queue, the
+ * creation of a device's context or queue, or the lookup of the platforms
+ * and their devices fail as if the driver (or the ICD loader) had
  * refused it, to check that the failure reaches
  * the element as an error naming it, leaks nothing, and that the pipeline
  * starts again once the fault is gone (tests/test-fault.c).
@@ -22,6 +23,10 @@
  *   VTP_FAULT=context[:N]         the Nth context or command queue creation, when
  *                                 a device is opened, fails (CL_DEVICE_NOT_AVAILABLE
  *                                 for a context, CL_OUT_OF_RESOURCES for a queue)
+ *   VTP_FAULT=platform[:N]        the Nth lookup of the OpenCL platforms or of a
+ *                                 platform's devices, when devices are listed,
+ *                                 fails (CL_PLATFORM_NOT_FOUND_KHR: no ICD found;
+ *                                 CL_DEVICE_NOT_FOUND: that platform has none)
  *
  * N counts from 1 (the default) from the moment the fault is armed (for
  * the environment, the start of the process), over every thread. A fault
@@ -45,6 +50,7 @@ typedef enum {
   VTP_FAULT_COPY,       /* a copy: host to device, device to host, map, unmap, device to device */
   VTP_FAULT_FINISH,     /* a wait for the queue to drain */
   VTP_FAULT_CONTEXT,    /* a context or command queue created when a device opens */
+  VTP_FAULT_PLATFORM,   /* the platform list, or one platform's device list */
   VTP_FAULT_N_KINDS,
 } VtpFaultKind;
 
@@ -77,5 +83,6 @@ gboolean vtp_fault_enqueue (const char *kernel);
 gboolean vtp_fault_copy (void);
 gboolean vtp_fault_finish (void);
 gboolean vtp_fault_context (void);
+gboolean vtp_fault_platform (void);
 
 G_END_DECLS

@@ -176,6 +176,7 @@ fault_word (VtpFaultKind kind)
     case VTP_FAULT_COPY: return "copy";
     case VTP_FAULT_FINISH: return "wait";
     case VTP_FAULT_CONTEXT: return "context or queue creation";
+    case VTP_FAULT_PLATFORM: return "platform or device lookup";
     default: return "?";
   }
 }
@@ -530,11 +531,12 @@ static void
 test_switch (void)
 {
   const char *good[] = { "alloc", "alloc:3", "ALLOC:1", "build", "build:2", "enqueue", "enqueue:7", "enqueue:rmsnorm",
-    "enqueue:linear_p16_f32:4", "copy", "copy:12", "Copy:1", "finish", "finish:3", "context", "CONTEXT:2", "none",
-    "" };
+    "enqueue:linear_p16_f32:4", "copy", "copy:12", "Copy:1", "finish", "finish:3", "context", "CONTEXT:2",
+    "platform", "Platform:2", "none", "" };
   const char *bad[] = { "alloc:0", "alloc:x", "alloc:-1", "alloc:3:4", "alloc:", "build:rmsnorm", "enqueue:rms-norm",
     "enqueue:rmsnorm:0", "enqueue:rmsnorm:x", "enqueue:a:1:2", "oom", "alloc 3", "alloc:99999999999", "copy:0",
-    "copy:rmsnorm", "copy:1:2", "finish:", "finish:x", "context:0", "context:rmsnorm", "copies", "wait" };
+    "copy:rmsnorm", "copy:1:2", "finish:", "finish:x", "context:0", "context:rmsnorm", "copies", "wait", "platform:0",
+    "platform:rmsnorm", "platforms" };
   g_autofree char *k = NULL;
   guint fired;
 
@@ -544,7 +546,7 @@ test_switch (void)
   {
     g_autoptr (GError) error = NULL;
     g_assert_false (vtp_fault_set_from_string ("oom", &error));
-    assert_names (error->message, (const char *[]) { "copy[:N]", "finish[:N]", "context[:N]", NULL });
+    assert_names (error->message, (const char *[]) { "copy[:N]", "finish[:N]", "context[:N]", "platform[:N]", NULL });
   }
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     assert_spec (bad[i], FALSE);
@@ -591,7 +593,13 @@ test_switch (void)
   g_assert_false (vtp_fault_copy ());
   g_assert_true (vtp_fault_context ());
   g_assert_false (vtp_fault_context ());
-  g_assert_cmpuint (vtp_fault_fired (), ==, fired + 5);
+  assert_spec ("platform:2", TRUE);
+  g_assert_false (vtp_fault_context ());
+  g_assert_false (vtp_fault_platform ());
+  g_assert_false (vtp_fault_alloc ());
+  g_assert_true (vtp_fault_platform ());
+  g_assert_false (vtp_fault_platform ());
+  g_assert_cmpuint (vtp_fault_fired (), ==, fired + 6);
   {
     const guint64 copies = vtp_fault_events (VTP_FAULT_COPY), waits = vtp_fault_events (VTP_FAULT_FINISH);
     vtp_fault_copy ();
@@ -1045,6 +1053,52 @@ test_context (void)
   }
 }
 
+/* ---- the platform and device lookup ---- */
+
+/* No device is open: a start lists the platforms, then each platform's
+ * devices; the list of platforms, then the first platform's device list
+ * (with one platform, as PoCL alone: then no device is left) fail in turn.
+ * The start fails saying what was not found, nothing is kept, and the
+ * start after finds the device and works. */
+static void
+test_platform (void)
+{
+  const Case *c = find_case ("vtpprojector");
+  const guint64 before = vtp_fault_events (VTP_FAULT_PLATFORM);
+  const char *const what[] = { "No OpenCL platform found (none registered); install an OpenCL driver",
+    "OpenCL platforms are registered but expose no device" };
+  GstElement *e = make_element (c->factory, c->fixture, NULL);
+  guint lookups;
+  Run *r;
+
+  g_assert_cmpint (gst_element_set_state (e, GST_STATE_PAUSED), !=, GST_STATE_CHANGE_FAILURE);
+  drop_element (e);
+  /* the platform list, then one device list per platform */
+  lookups = (guint) (vtp_fault_events (VTP_FAULT_PLATFORM) - before);
+  g_assert_cmpuint (lookups, >=, 2);
+  for (guint i = 1; i <= (lookups == 2 ? 2 : 1); i++) {
+    const guint fired = vtp_fault_fired ();
+    GstBus *bus;
+    g_autofree char *msg = NULL;
+
+    e = make_element (c->factory, c->fixture, NULL);
+    bus = gst_element_get_bus (e);
+    vtp_fault_set (VTP_FAULT_PLATFORM, i, NULL);
+    g_assert_cmpint (gst_element_set_state (e, GST_STATE_PAUSED), ==, GST_STATE_CHANGE_FAILURE);
+    g_assert_cmpuint (vtp_fault_fired (), ==, fired + 1);
+    msg = pop_error (bus, 0, NULL);
+    g_test_message ("platform or device lookup %u: %s", i, msg);
+    assert_names (msg, (const char *[]) { what[i - 1], NULL });
+    g_assert_cmpint (gst_element_set_state (e, GST_STATE_NULL), ==, GST_STATE_CHANGE_SUCCESS);
+    g_assert_cmpuint (vtp_model_cache_size (), ==, 0);
+    gst_object_unref (bus);
+    drop_element (e);
+  }
+  r = run_new (c);
+  assert_reference (r, run_frame_ok (r));
+  run_free (r);
+}
+
 /* ---- whole pipelines: to NULL and back after each fault ---- */
 
 static void
@@ -1290,6 +1344,7 @@ test_env (void)
   g_autofree char *copy = run_child ("copy:2");
   g_autofree char *finish = run_child ("finish");
   g_autofree char *context = run_child ("context");
+  g_autofree char *platform = run_child ("platform");
   g_autofree char *bogus = run_child ("alloc:none");
   g_autofree char *none = run_child ("");
 
@@ -1306,6 +1361,8 @@ test_env (void)
   assert_lines (finish, (const char *[]) { "1 start: error: Loading the weight ", WAIT_NEEDLE, ENQUEUE_NEEDLE,
         "2 start: ok\n2 frame: ok\nfired: 1\n", NULL });
   assert_lines (context, (const char *[]) { "1 start: error: " OPEN_NEEDLE, "creating an OpenCL context failed",
+        "2 start: ok\n2 frame: ok\nfired: 1\n", NULL });
+  assert_lines (platform, (const char *[]) { "1 start: error: No OpenCL platform found",
         "2 start: ok\n2 frame: ok\nfired: 1\n", NULL });
   assert_lines (bogus, (const char *[]) { "1 start: error: VTP_FAULT=\"alloc:none\" is not a fault to inject",
         "2 start: error: VTP_FAULT=\"alloc:none\"", "fired: 0\n", NULL });
@@ -1331,6 +1388,7 @@ main (int argc, char **argv)
   /* first: no device is open yet */
   g_test_add_func ("/fault/build", test_build);
   g_test_add_func ("/fault/context", test_context);
+  g_test_add_func ("/fault/platform", test_platform);
   g_test_add_data_func ("/fault/alloc-start", GINT_TO_POINTER (VTP_FAULT_ALLOC), test_start);
   g_test_add_func ("/fault/alloc-weight-named", test_alloc_weight_named);
   g_test_add_data_func ("/fault/copy-start", GINT_TO_POINTER (VTP_FAULT_COPY), test_start);
