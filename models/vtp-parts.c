@@ -37,7 +37,7 @@ vtp_model_parts_read (VtpCheckpoint *c, VtpModelParts *p, GError **error)
     p->image_token_index = p->blip.image_token_index;
     return TRUE;
   }
-  if (!g_strcmp0 (type, "llama") || !g_strcmp0 (type, "qwen2")) {
+  if (!g_strcmp0 (type, "llama") || !g_strcmp0 (type, "qwen2") || !g_strcmp0 (type, "mistral")) {
     p->family = VTP_FAMILY_LLAMA;
     p->has_text = TRUE;
     return vtp_llama_config_parse (c->config, where, &p->text, error);
@@ -73,7 +73,7 @@ vtp_model_parts_read (VtpCheckpoint *c, VtpModelParts *p, GError **error)
     vision = vtp_json_lookup (c->config, "vision_config");
   else {
     g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "%s: model_type \"%s\" is not one vtp reads (llava, "
-        "instructblip, blip-2, clip, clip_vision_model, openai_clip_vision, llama, qwen2, opt, t5, llama_adapter)", where,
+        "instructblip, blip-2, clip, clip_vision_model, openai_clip_vision, llama, mistral, qwen2, opt, t5, llama_adapter)", where,
         type ? type : "(none)");
     return FALSE;
   }

@@ -46,7 +46,8 @@ json_ids (JsonObject *o, const char *member)
  * a Llama 3 style byte-level BPE vocabulary; "llama32/...": gguf-llama32-tiny,
  * the same shaped as Llama 3.2, with Llama 3.1's RoPE scaling and a tied
  * output head, "llama32/hf" its safetensors with transformers' reference;
- * "qwen2/...": gguf-qwen2-tiny, a Qwen2 with the Qwen2 style vocabulary);
+ * "qwen2/...": gguf-qwen2-tiny, a Qwen2 with the Qwen2 style vocabulary;
+ * "mistral/...": gguf-mistral-tiny, a Mistral with a sliding window);
  * *@type becomes the bare type. */
 static char *
 fixture_dir (const char **type)
@@ -62,6 +63,10 @@ fixture_dir (const char **type)
   if (g_str_has_prefix (*type, "qwen2/")) {
     *type += strlen ("qwen2/");
     return fixture_path ("gguf-qwen2-tiny");
+  }
+  if (g_str_has_prefix (*type, "mistral/")) {
+    *type += strlen ("mistral/");
+    return fixture_path ("gguf-mistral-tiny");
   }
   return fixture_path ("gguf-tiny");
 }
@@ -330,20 +335,22 @@ test_greedy (gconstpointer data)
   reference_clear (&r);
 }
 
-/* The safetensors the GGUF files of @data ("llama32", "qwen2") were made
+/* The safetensors the GGUF files of @data ("llama32", "qwen2", "mistral") were made
  * from give transformers' logits and greedy ids; the GGUF files give
  * llama.cpp's (test_greedy). llama32: Llama 3.1's RoPE scaling (in the GGUF,
  * llama.cpp's per-frequency divisors, rope_freqs.weight) and a tied output
  * head, Llama 3.2's shape; qwen2: biases on q, k and v, and RoPE in the
- * halves layout in the GGUF too (llama.cpp permutes "llama" files only). */
+ * halves layout in the GGUF too (llama.cpp permutes "llama" files only);
+ * mistral: a sliding window longer than the text (whole attention). */
 static void
 test_safetensors (gconstpointer data)
 {
   const char *family = data;
-  const gboolean qwen2 = !strcmp (family, "qwen2");
+  const gboolean qwen2 = !strcmp (family, "qwen2"), mistral = !strcmp (family, "mistral");
   g_autofree char *ref_name = g_strdup_printf ("%s/hf", family);
   g_autofree char *f32_name = g_strdup_printf ("%s/f32", family);
-  g_autofree char *dir = fixture_path (qwen2 ? "gguf-qwen2-tiny" : "gguf-llama32-tiny");
+  g_autofree char *dir_name = g_strdup_printf ("gguf-%s-tiny", family);
+  g_autofree char *dir = fixture_path (dir_name);
   g_autofree char *hf = g_build_filename (dir, "hf", NULL);
   g_autofree char *gguf = gguf_path (f32_name);
   g_autoptr (GError) error = NULL;
@@ -358,8 +365,13 @@ test_safetensors (gconstpointer data)
   reference_load (&r, ref_name);
   model_open (&m, hf, VTP_WEIGHTS_KEEP);
   model_open (&g, gguf, VTP_WEIGHTS_KEEP);
-  g_assert_true (m.parts.text.tie_word_embeddings && g.parts.text.tie_word_embeddings);
-  if (qwen2) {
+  g_assert_true (m.parts.text.tie_word_embeddings == !mistral && g.parts.text.tie_word_embeddings == !mistral);
+  if (mistral) {
+    /* the sliding window (128) bounds the context: whole attention up to it */
+    g_assert_cmpint (m.parts.text.max_position_embeddings, ==, 128);
+    g_assert_cmpint (m.llm->rope_layout, ==, VTP_ROPE_HALF);
+    g_assert_cmpint (g.llm->rope_layout, ==, VTP_ROPE_INTERLEAVED);
+  } else if (qwen2) {
     g_assert_true (m.parts.text.qkv_bias && g.parts.text.qkv_bias);
     g_assert_false (m.parts.text.attention_bias || g.parts.text.attention_bias);
     g_assert_nonnull (m.llm->layers[0].bv);
@@ -552,6 +564,10 @@ main (int argc, char **argv)
   g_test_add_data_func ("/gguf/qwen2/prompt-ids", "qwen2/f32", test_prompt_ids);
   g_test_add_data_func ("/gguf/qwen2/greedy/f32", "qwen2/f32", test_greedy);
   g_test_add_data_func ("/gguf/qwen2/greedy/q8_0", "qwen2/q8_0", test_greedy);
+  /* Mistral (config.json model_type mistral; llama.cpp writes it as "llama") */
+  g_test_add_data_func ("/gguf/mistral/safetensors", "mistral", test_safetensors);
+  g_test_add_data_func ("/gguf/mistral/greedy/f32", "mistral/f32", test_greedy);
+  g_test_add_data_func ("/gguf/mistral/greedy/q8_0", "mistral/q8_0", test_greedy);
   g_test_add_func ("/gguf/dequantized", test_dequantized);
   g_test_add_func ("/gguf/errors", test_errors);
   return g_test_run ();

@@ -325,6 +325,10 @@ test_config_errors (void)
   expect_config_error ("{\"vision_feature_select_strategy\":\"cls\"}", "expected \"default\" or \"full\"");
   expect_config_error ("{\"text_config\":{\"rope_scaling\":{\"rope_type\":\"yarn\",\"factor\":4}}}",
       "text_config: rope_scaling: rope_type \"yarn\" is not supported (default RoPE and Llama 3's \"llama3\" are)");
+  expect_config_error ("{\"text_config\":{\"model_type\":\"mistral\",\"sliding_window\":0}}",
+      "text_config: sliding_window 0 must be positive (or null)");
+  expect_config_error ("{\"text_config\":{\"model_type\":\"qwen2\",\"use_sliding_window\":true}}",
+      "use_sliding_window is true; vtp attends to the whole context");
   expect_config_error ("{\"text_config\":{\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":8}}}",
       "rope_type \"llama3\" needs factor, low_freq_factor, high_freq_factor and original_max_position_embeddings");
   expect_config_error ("{\"text_config\":{\"rope_parameters\":{\"rope_type\":\"llama3\",\"factor\":8,"

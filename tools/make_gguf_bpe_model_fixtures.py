@@ -8,7 +8,8 @@ tests/test-gguf-fidelity.c.
 
     python3 tools/make_gguf_bpe_model_fixtures.py [--llama-cpp DIR]
 
-(and a tiny random Qwen2 with the Qwen2 style one, gguf-vocab/qwen2-mini)
+(and a tiny random Qwen2 with the Qwen2 style one, gguf-vocab/qwen2-mini, and
+a tiny random Mistral, v0.1's shape with a sliding window, gguf-mistral-tiny)
 
 Steps (DIR: a llama.cpp source tree with a build in DIR/build, e.g. the one
 bench/compare-llamacpp.sh builds):
@@ -33,7 +34,7 @@ bench/compare-llamacpp.sh builds):
      (reference-hf.json); the same for gguf-qwen2-tiny (Qwen2: biases on
      q, k and v, RoPE in the halves layout, which llama.cpp's converter
      does not permute for "qwen2" files, tied output head).
-SEED is the first from 0 on whose greedy steps all have a top-2 margin of
+SEED is the first from 0 (to 59) on whose greedy steps all have a top-2 margin of
 at least MIN_MARGIN in both files (llama.cpp's F16 KV cache and int8
 activations move logits by a few hundredths here: a step nearer a tie
 would test rounding, not the engine).
@@ -47,7 +48,8 @@ import sys
 import tempfile
 
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+from transformers import (LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config,
+                          Qwen2ForCausalLM)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VOCABS = os.path.join(ROOT, "tests", "fixtures", "gguf-vocab")
@@ -86,11 +88,13 @@ VARIANTS = {
     "gguf-llama32-tiny": ("llama", dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
                                         original_max_position_embeddings=64, rope_theta=500000.0), True, True),
     "gguf-qwen2-tiny": ("qwen2", None, True, True),
+    "gguf-mistral-tiny": ("mistral", None, False, True),
 }
 # family: (vocabulary, its tokenizer.ggml.pre, BOS, EOS, add BOS)
 FAMILIES = {
     "llama": ("llama3-mini", "llama-bpe", "<|begin_of_text|>", "<|end_of_text|>", True),
     "qwen2": ("qwen2-mini", "qwen2", "<|endoftext|>", "<|endoftext|>", False),
+    "mistral": ("llama3-mini", "llama-bpe", "<|begin_of_text|>", "<|end_of_text|>", True),
 }
 
 
@@ -104,6 +108,11 @@ def make_model(d, seed, family="llama", rope_scaling=None, tied=False):
     if family == "qwen2":
         cfg = Qwen2Config(rope_theta=1000000.0, bos_token_id=0, eos_token_id=0, use_sliding_window=False, **common)
         model = Qwen2ForCausalLM(cfg).eval()
+    elif family == "mistral":
+        # a window (128) longer than the fixture's 36 positions and shorter
+        # than max_position_embeddings (256): vtp's context becomes 128
+        cfg = MistralConfig(rope_theta=10000.0, bos_token_id=0, eos_token_id=1, sliding_window=128, **common)
+        model = MistralForCausalLM(cfg).eval()
     else:
         cfg = LlamaConfig(rope_theta=500000.0, bos_token_id=0, eos_token_id=1, **common, **extra)
         model = LlamaForCausalLM(cfg).eval()
@@ -139,7 +148,7 @@ def make_variant(name, family, rope_scaling, tied, keep_hf, src, greedy, work):
     out_dir = os.path.join(ROOT, "tests", "fixtures", name)
     bindir = os.path.join(src, "build", "bin")
     os.makedirs(out_dir, exist_ok=True)
-    for seed in range(20):
+    for seed in range(60):
         hf = os.path.join(work, "%s-%d" % (name, seed))
         model = make_model(hf, seed, family, rope_scaling, tied)
         env = dict(os.environ, PYTHONPATH=os.path.join(src, "gguf-py"))
@@ -166,7 +175,7 @@ def make_variant(name, family, rope_scaling, tied, keep_hf, src, greedy, work):
         if worst >= MIN_MARGIN:
             break
     else:
-        sys.exit("%s: no seed below 20 gives margins of %g" % (name, MIN_MARGIN))
+        sys.exit("%s: no seed below 60 gives margins of %g" % (name, MIN_MARGIN))
     if keep_hf:
         dst = os.path.join(out_dir, "hf")
         shutil.rmtree(dst, ignore_errors=True)

@@ -320,6 +320,19 @@ vtp_llama_config_parse (JsonObject *o, const char *where, VtpLlamaConfig *c, GEr
       || !vtp_json_int (o, "bos_token_id", 1, where, &c->bos_token_id, error)
       || !parse_eos (o, where, &c->n_eos, c->eos_token_id, error))
     return FALSE;
+  /* Mistral attends within a sliding window (v0.1: 4096 positions; later
+   * ones have none): up to the window's length that is whole attention, as
+   * vtp computes it, so the context is that long at most */
+  if (!g_strcmp0 (vtp_json_string (o, "model_type", NULL), "mistral")) {
+    JsonNode *w = vtp_json_lookup (o, "sliding_window");
+    gint window = 0;
+    if (w && !JSON_NODE_HOLDS_NULL (w)) {
+      if (!vtp_json_int (o, "sliding_window", 0, where, &window, error)
+          || !require (window > 0, error, "%s: sliding_window %d must be positive (or null)", where, window))
+        return FALSE;
+      c->max_position_embeddings = MIN (c->max_position_embeddings, window);
+    }
+  }
   if (!require (c->num_attention_heads > 0 && c->hidden_size > 0, error,
           "%s: hidden_size and num_attention_heads must be positive", where)
       || !vtp_json_int (o, "head_dim", c->hidden_size / c->num_attention_heads, where, &c->head_dim, error))
