@@ -2,7 +2,8 @@
 """The Python developer tools (issue 15, item 6).
 
     test-tools.py requirements   tools/requirements.txt pins (==) every
-                                 third-party package tools/ and bench/*.py
+                                 third-party package tools/ (tools/world/,
+                                 tools/analyses/) and bench/*.py
                                  import, and every
                                  doc that runs a Python tool names it
     test-tools.py overlays       every textoverlay in examples/ and the docs
@@ -30,9 +31,11 @@ DISTRIBUTION = {"PIL": "Pillow"}
 
 
 def tool_files():
-    """The Python developer tools: tools/, tools/world/ and bench/ (the PyTorch side of the comparisons)."""
+    """The Python developer tools: tools/, tools/world/, tools/analyses/ and bench/ (the PyTorch side of the
+    comparisons)."""
     return sorted(glob.glob(os.path.join(SOURCE, "tools", "*.py")) + glob.glob(os.path.join(SOURCE, "tools", "world",
                                                                                                   "*.py"))
+                  + glob.glob(os.path.join(SOURCE, "tools", "analyses", "*.py"))
                   + glob.glob(os.path.join(SOURCE, "bench", "*.py")))
 
 
