@@ -163,6 +163,25 @@ model_logits (Model *m, GArray *ids)
   return got;
 }
 
+/* The greedy continuation of @ids (its prefill from position 0), up to @n
+ * tokens. */
+static GArray *
+model_greedy (Model *m, GArray *ids, gint n)
+{
+  g_autoptr (GError) error = NULL;
+  const VtpLlamaSegment prompt = { (const gint32 *) ids->data, NULL, 0, (gint) ids->len };
+  VtpGenerateParams gp = { 0 };
+  GArray *tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
+
+  m->state->n_past = 0;
+  g_assert_true (vtp_llama_prefill (m->llm, m->state, &prompt, 1, FALSE, &error));
+  g_assert_no_error (error);
+  gp.max_new_tokens = n;
+  g_assert_true (vtp_llama_generate (m->llm, m->state, &gp, NULL, NULL, tokens, NULL, &error));
+  g_assert_no_error (error);
+  return tokens;
+}
+
 static double
 max_abs_diff (const float *a, const float *b, gsize n)
 {
@@ -286,15 +305,11 @@ static void
 test_greedy (gconstpointer data)
 {
   const char *type = data;
-  g_autoptr (GError) error = NULL;
   g_autofree char *path = gguf_path (type);
   g_autofree float *logits = NULL;
-  g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
+  g_autoptr (GArray) tokens = NULL;
   const VtpDType q = g_str_has_suffix (type, "q8_0") ? VTP_DTYPE_Q8_0
       : g_str_has_suffix (type, "q4_0") ? VTP_DTYPE_Q4_0 : VTP_DTYPE_F32;
-  const VtpLlamaSegment seg = { NULL, NULL, 0, 0 };
-  VtpGenerateParams gp = { 0 };
-  VtpLlamaSegment prompt = seg;
   Reference r = { 0 };
   Model m = { 0 };
   gsize V;
@@ -318,14 +333,7 @@ test_greedy (gconstpointer data)
   if (q == VTP_DTYPE_F32)
     g_assert_cmpfloat (diff, <=, 1e-2);
 
-  prompt.ids = (const gint32 *) r.prompt_ids->data;
-  prompt.n = (gint) r.prompt_ids->len;
-  m.state->n_past = 0;
-  g_assert_true (vtp_llama_prefill (m.llm, m.state, &prompt, 1, FALSE, &error));
-  g_assert_no_error (error);
-  gp.max_new_tokens = (gint) r.greedy_ids->len;
-  g_assert_true (vtp_llama_generate (m.llm, m.state, &gp, NULL, NULL, tokens, NULL, &error));
-  g_assert_no_error (error);
+  tokens = model_greedy (&m, r.prompt_ids, (gint) r.greedy_ids->len);
   for (guint i = 0; i < MIN (tokens->len, r.greedy_ids->len)
       && g_array_index (tokens, gint32, i) == g_array_index (r.greedy_ids, gint32, i); i++)
     same++;
@@ -353,11 +361,8 @@ test_safetensors (gconstpointer data)
   g_autofree char *dir = fixture_path (dir_name);
   g_autofree char *hf = g_build_filename (dir, "hf", NULL);
   g_autofree char *gguf = gguf_path (f32_name);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
+  g_autoptr (GArray) tokens = NULL;
   g_autofree float *logits = NULL;
-  VtpGenerateParams gp = { 0 };
-  VtpLlamaSegment prompt = { NULL, NULL, 0, 0 };
   Reference r = { 0 };
   Model m = { 0 }, g = { 0 };
   double diff;
@@ -390,14 +395,7 @@ test_safetensors (gconstpointer data)
   diff = max_abs_diff (logits + (gsize) (r.prompt_ids->len - 1) * r.n_vocab, r.first_logits, r.n_vocab);
   g_test_message ("%s safetensors: last prompt position, max |logit diff| against transformers %.3g", family, diff);
   g_assert_cmpfloat (diff, <=, 1e-4);
-  prompt.ids = (const gint32 *) r.prompt_ids->data;
-  prompt.n = (gint) r.prompt_ids->len;
-  m.state->n_past = 0;
-  g_assert_true (vtp_llama_prefill (m.llm, m.state, &prompt, 1, FALSE, &error));
-  g_assert_no_error (error);
-  gp.max_new_tokens = (gint) r.greedy_ids->len;
-  g_assert_true (vtp_llama_generate (m.llm, m.state, &gp, NULL, NULL, tokens, NULL, &error));
-  g_assert_no_error (error);
+  tokens = model_greedy (&m, r.prompt_ids, (gint) r.greedy_ids->len);
   g_assert_cmpuint (tokens->len, ==, r.greedy_ids->len);
   g_assert_cmpmem (tokens->data, tokens->len * sizeof (gint32), r.greedy_ids->data,
       r.greedy_ids->len * sizeof (gint32));

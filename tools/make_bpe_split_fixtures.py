@@ -29,16 +29,17 @@ tabs, non-breaking spaces, letters and numbers outside ASCII.
 """
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 
 import gguf
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
+import llamacpp_peer
+from llamacpp_peer import run
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "tests", "fixtures", "gguf-vocab")
-DEFAULT_LLAMA_CPP = os.path.expanduser("~/.cache/vtp-peer/llama_cpp_python-0.3.36/vendor/llama.cpp")
 SEP = "\n__ggml_vocab_test__\n"
 
 LLAMA3_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
@@ -176,23 +177,13 @@ def write_gguf(path, name, tok, pre, specials, add_bos):
     w.close()
 
 
-def run(cmd, **kw):
-    print("+", " ".join(cmd), file=sys.stderr)
-    return subprocess.run(cmd, check=True, **kw)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--llama-cpp", default=DEFAULT_LLAMA_CPP)
+    llamacpp_peer.add_argument(ap)
     args = ap.parse_args()
-    src = args.llama_cpp
-    bindir = os.path.join(src, "build", "bin")
     os.makedirs(OUT, exist_ok=True)
     with tempfile.TemporaryDirectory() as work:
-        tool = os.path.join(work, "llamacpp_tokenize")
-        run(["cc", "-O1", "-std=c11", "-I", os.path.join(src, "include"), "-I", os.path.join(src, "ggml", "include"),
-             os.path.join(ROOT, "tools", "llamacpp_tokenize.c"), "-L", bindir, "-lllama", "-Wl,-rpath," + bindir,
-             "-o", tool])
+        tool = llamacpp_peer.build_tool(args.llama_cpp, work, "llamacpp_tokenize")
         for name, (regex, pre, ignore_merges, specials, add_bos) in VOCABS.items():
             tok = train(regex, ignore_merges, specials)
             tok.save(os.path.join(OUT, name + ".tokenizer.json"))

@@ -48,12 +48,13 @@ import sys
 import tempfile
 
 import torch
+import llamacpp_peer
+from llamacpp_peer import run
 from transformers import (LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config,
                           Qwen2ForCausalLM)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VOCABS = os.path.join(ROOT, "tests", "fixtures", "gguf-vocab")
-DEFAULT_LLAMA_CPP = os.path.expanduser("~/.cache/vtp-peer/llama_cpp_python-0.3.36/vendor/llama.cpp")
 PROMPT = "What is in the picture? A red circle, 12 squares and 345 triangles."
 N_PREDICT = 12
 TYPES = ["f32", "q8_0"]
@@ -70,11 +71,6 @@ conversion.base.TextModel.get_vocab_base_pre = lambda self, tokenizer: pre
 import convert_hf_to_gguf
 convert_hf_to_gguf.main()
 """
-
-
-def run(cmd, **kw):
-    print("+", " ".join(cmd), file=sys.stderr)
-    return subprocess.run(cmd, check=True, **kw)
 
 
 # fixture folder: family, RoPE scaling, tied embeddings, keep the
@@ -146,7 +142,7 @@ def torch_reference(model, prompt_ids):
 
 def make_variant(name, family, rope_scaling, tied, keep_hf, src, greedy, work):
     out_dir = os.path.join(ROOT, "tests", "fixtures", name)
-    bindir = os.path.join(src, "build", "bin")
+    bindir = llamacpp_peer.bindir(src)
     os.makedirs(out_dir, exist_ok=True)
     for seed in range(60):
         hf = os.path.join(work, "%s-%d" % (name, seed))
@@ -189,15 +185,11 @@ def make_variant(name, family, rope_scaling, tied, keep_hf, src, greedy, work):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--llama-cpp", default=DEFAULT_LLAMA_CPP)
+    llamacpp_peer.add_argument(ap)
     args = ap.parse_args()
     src = args.llama_cpp
-    bindir = os.path.join(src, "build", "bin")
     with tempfile.TemporaryDirectory() as work:
-        greedy = os.path.join(work, "llamacpp_greedy")
-        run(["cc", "-O1", "-std=c11", "-I", os.path.join(src, "include"), "-I", os.path.join(src, "ggml", "include"),
-             os.path.join(ROOT, "tools", "llamacpp_greedy.c"), "-L", bindir, "-lllama", "-Wl,-rpath," + bindir,
-             "-o", greedy])
+        greedy = llamacpp_peer.build_tool(src, work, "llamacpp_greedy")
         for name, (family, rope_scaling, tied, keep_hf) in VARIANTS.items():
             make_variant(name, family, rope_scaling, tied, keep_hf, src, greedy, work)
 

@@ -23,10 +23,12 @@ build in DIR/build, e.g. the one bench/compare-llamacpp.sh builds):
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
+
+import llamacpp_peer
+from llamacpp_peer import run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOURCE = os.path.join(ROOT, "tests", "fixtures", "llava-tiny-q")
@@ -37,17 +39,12 @@ N_PREDICT = 12
 TYPES = ["f32", "q8_0", "q4_0"]
 
 
-def run(cmd, **kw):
-    print("+", " ".join(cmd), file=sys.stderr)
-    return subprocess.run(cmd, check=True, **kw)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--llama-cpp", default=DEFAULT_LLAMA_CPP)
+    llamacpp_peer.add_argument(ap, DEFAULT_LLAMA_CPP)
     args = ap.parse_args()
     src = args.llama_cpp
-    bindir = os.path.join(src, "build", "bin")
+    bindir = llamacpp_peer.bindir(src)
     os.makedirs(OUT, exist_ok=True)
     with tempfile.TemporaryDirectory() as work:
         llm = os.path.join(work, "llm")
@@ -59,10 +56,7 @@ def main():
         for t in TYPES[1:]:
             run([os.path.join(bindir, "llama-quantize"), f32, os.path.join(OUT, "llm-%s.gguf" % t), t.upper()],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        greedy = os.path.join(work, "llamacpp_greedy")
-        run(["cc", "-O1", "-std=c11", "-I", os.path.join(src, "include"), "-I", os.path.join(src, "ggml", "include"),
-             os.path.join(ROOT, "tools", "llamacpp_greedy.c"), "-L", bindir, "-lllama", "-Wl,-rpath," + bindir,
-             "-o", greedy])
+        greedy = llamacpp_peer.build_tool(src, work, "llamacpp_greedy")
         for t in TYPES:
             out = run([greedy, os.path.join(OUT, "llm-%s.gguf" % t), str(N_PREDICT), PROMPT], capture_output=True,
                       text=True).stdout
