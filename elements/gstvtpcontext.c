@@ -44,6 +44,12 @@ gst_vtp_handle_set_context (GstElement *element, GstContext *context, VtpDevice 
   init_debug ();
   if (!d)
     return;
+  /* a lost device (vtp_device_note_error) is not shared on */
+  if (vtp_device_is_lost (d)) {
+    GST_INFO_OBJECT (element, "not using lost device %s from a context", d->name);
+    vtp_device_unref (d);
+    return;
+  }
   GST_OBJECT_LOCK (element);
   if (!*dev) {
     GST_DEBUG_OBJECT (element, "using device %s from a context", d->name);
@@ -89,6 +95,10 @@ gst_vtp_ensure_device (GstElement *element, const char *spec, VtpDevice **dev, G
   GstMessage *msg;
 
   init_debug ();
+  if (*dev && vtp_device_is_lost (*dev)) {
+    GST_INFO_OBJECT (element, "leaving lost device %s behind", (*dev)->name);
+    g_clear_pointer (dev, vtp_device_unref);
+  }
   if (*dev)
     return TRUE;
   if (spec && *spec)

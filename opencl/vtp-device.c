@@ -427,6 +427,8 @@ device_open (const DeviceEntry *e, GError **error)
     device_free (dev);
     return NULL;
   }
+  /* VTP_FAULT=lost: a device lost before is left behind */
+  vtp_fault_device_opened ();
   return dev;
 }
 
@@ -453,6 +455,11 @@ vtp_device_get (const char *spec, GError **error)
   if (!devices)
     devices = g_hash_table_new (g_direct_hash, g_direct_equal);
   dev = g_hash_table_lookup (devices, e->device);
+  /* a lost device stays with those who hold it; others get a new one */
+  if (dev && g_atomic_int_get (&dev->lost)) {
+    g_hash_table_remove (devices, e->device);
+    dev = NULL;
+  }
   if (dev)
     g_atomic_int_inc (&dev->ref_count);
   else if ((dev = device_open (e, error)))
@@ -475,7 +482,8 @@ vtp_device_unref (VtpDevice *dev)
     return;
   g_mutex_lock (&devices_lock);
   if (g_atomic_int_dec_and_test (&dev->ref_count)) {
-    if (devices)
+    /* (a lost device's entry may be its successor's by now) */
+    if (devices && g_hash_table_lookup (devices, dev->id) == dev)
       g_hash_table_remove (devices, dev->id);
     device_free (dev);
   }
@@ -497,6 +505,29 @@ create_buffer (VtpDevice *dev, gsize bytes, cl_int *err)
     g_mutex_unlock (&buffer_bytes_lock);
   }
   return mem;
+}
+
+cl_int
+vtp_device_copy_fault (void)
+{
+  if (G_UNLIKELY (vtp_fault_lost ()))
+    return CL_DEVICE_NOT_AVAILABLE;
+  return G_UNLIKELY (vtp_fault_copy ()) ? CL_OUT_OF_RESOURCES : CL_SUCCESS;
+}
+
+void
+vtp_device_note_error (VtpDevice *dev, cl_int err)
+{
+  if (err != CL_DEVICE_NOT_AVAILABLE && err != CL_INVALID_COMMAND_QUEUE && err != CL_INVALID_CONTEXT
+      && err != -9999 /* NVIDIA: a kernel read or wrote out of bounds; the context is unusable */)
+    return;
+  g_atomic_int_set (&dev->lost, 1);
+}
+
+gboolean
+vtp_device_is_lost (VtpDevice *dev)
+{
+  return dev && g_atomic_int_get (&dev->lost);
 }
 
 /* VTP_FAULT=alloc: refused as a device out of memory refuses it */
@@ -628,9 +659,12 @@ vtp_device_finish (VtpDevice *dev, GError **error)
    * failed; the queue still drains, so that nothing runs on after it */
   cl_int err = clFinish (dev->queue);
 
-  if (err == CL_SUCCESS && G_UNLIKELY (vtp_fault_finish ()))
+  if (err == CL_SUCCESS && G_UNLIKELY (vtp_fault_lost ()))
+    err = CL_DEVICE_NOT_AVAILABLE;
+  else if (err == CL_SUCCESS && G_UNLIKELY (vtp_fault_finish ()))
     err = CL_OUT_OF_RESOURCES;
   if (err != CL_SUCCESS) {
+    vtp_device_note_error (dev, err);
     g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE,
         "Waiting for the work queued on %s failed: %s", dev->name, vtp_cl_strerror (err));
     return FALSE;

@@ -23,6 +23,7 @@ typedef struct {
   GHashTable *kernels;       /* name -> cl_kernel */
   GRecMutex lock;            /* held while setting kernel args and enqueueing */
   GPtrArray *scratch;        /* cl_mem: free scratch buffers (vtp_device_scratch_take) */
+  gint lost;                 /* atomic: vtp_device_note_error saw the device gone */
   char *name;                /* "platform / device" */
   VtpDeviceKind kind;
   guint reduce_wg;           /* work-group size of row reductions (1 on CPUs) */
@@ -61,6 +62,18 @@ void vtp_device_unref (VtpDevice *dev);
  * *@err set when it cannot be had. Every device buffer of vtp comes from
  * here, so that VTP_FAULT=alloc (vtp-fault.h) can refuse any of them. */
 cl_mem vtp_device_create_buffer (VtpDevice *dev, gsize bytes, cl_int *err);
+/* What VTP_FAULT answers a copy (an upload, a read-back, a map or unmap, a
+ * copy between buffers) in the driver's place: CL_SUCCESS when no fault
+ * fires; CL_DEVICE_NOT_AVAILABLE once the device is lost (lost), else
+ * CL_OUT_OF_RESOURCES (copy). */
+cl_int vtp_device_copy_fault (void);
+/* Every failed OpenCL call on @dev reports its code here: the codes of a
+ * device that is gone (not available, its queue or context invalid,
+ * NVIDIA's -9999 after a faulting kernel) mark it lost, and the next
+ * vtp_device_get opens the device anew instead of sharing it. */
+void vtp_device_note_error (VtpDevice *dev, cl_int err);
+/* Whether @dev was marked lost. */
+gboolean vtp_device_is_lost (VtpDevice *dev);
 /* Releases a buffer of vtp_device_create_buffer. */
 void vtp_device_release_buffer (cl_mem mem);
 /* Bytes in vtp's device buffers now and at most so far, over every device

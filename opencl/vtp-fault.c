@@ -10,12 +10,13 @@ static guint remaining;                 /* events of armed_kind until it fires *
 static char *armed_kernel;              /* ENQUEUE: only launches of this kernel count */
 static guint fired;                     /* atomic */
 static guint64 events[VTP_FAULT_N_KINDS];       /* __atomic */
+static gint lost;                       /* atomic: the lost fault fired, no device opened since */
 
 static gsize init_done;
 static GError *init_error;              /* $VTP_FAULT did not parse */
 
 static const char *const kind_names[] = { "none", "alloc", "build", "enqueue", "copy", "finish",
-  "context", "platform" };
+  "context", "platform", "lost" };
 G_STATIC_ASSERT (G_N_ELEMENTS (kind_names) == VTP_FAULT_N_KINDS);
 
 /* Under the lock. */
@@ -92,7 +93,7 @@ set_from_string (const char *spec, GError **error)
 
   if (!parse (spec, &kind, &nth, &kernel)) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, VTP_FAULT_ENV "=\"%s\" is not a fault to inject: use "
-        "alloc[:N], build[:N], enqueue[:N], enqueue:KERNEL[:N], copy[:N], finish[:N], context[:N] or platform[:N] "
+        "alloc[:N], build[:N], enqueue[:N], enqueue:KERNEL[:N], copy[:N], finish[:N], context[:N], platform[:N] or lost[:N] "
         "(N counts from 1)", spec);
     return FALSE;
   }
@@ -127,6 +128,7 @@ vtp_fault_set (VtpFaultKind kind, guint nth, const char *kernel)
   vtp_fault_init (NULL);
   g_mutex_lock (&lock);
   arm (kind, nth, kernel);
+  g_atomic_int_set (&lost, 0);
   g_mutex_unlock (&lock);
 }
 
@@ -226,4 +228,18 @@ gboolean
 vtp_fault_platform (void)
 {
   return hit (VTP_FAULT_PLATFORM, NULL);
+}
+
+gboolean
+vtp_fault_lost (void)
+{
+  if (hit (VTP_FAULT_LOST, NULL))
+    g_atomic_int_set (&lost, 1);
+  return g_atomic_int_get (&lost);
+}
+
+void
+vtp_fault_device_opened (void)
+{
+  g_atomic_int_set (&lost, 0);
 }

@@ -23,6 +23,10 @@
  *   VTP_FAULT=context[:N]         the Nth context or command queue creation, when
  *                                 a device is opened, fails (CL_DEVICE_NOT_AVAILABLE
  *                                 for a context, CL_OUT_OF_RESOURCES for a queue)
+ *   VTP_FAULT=lost[:N]            the device is lost at the Nth launch, copy or
+ *                                 wait: that one and every one after fails
+ *                                 (CL_DEVICE_NOT_AVAILABLE), as after a GPU
+ *                                 reset, until a device is opened again
  *   VTP_FAULT=platform[:N]        the Nth lookup of the OpenCL platforms or of a
  *                                 platform's devices, when devices are listed,
  *                                 fails (CL_PLATFORM_NOT_FOUND_KHR: no ICD found;
@@ -51,6 +55,7 @@ typedef enum {
   VTP_FAULT_FINISH,     /* a wait for the queue to drain */
   VTP_FAULT_CONTEXT,    /* a context or command queue created when a device opens */
   VTP_FAULT_PLATFORM,   /* the platform list, or one platform's device list */
+  VTP_FAULT_LOST,       /* the device, from a launch, copy or wait on, until a device opens */
   VTP_FAULT_N_KINDS,
 } VtpFaultKind;
 
@@ -84,5 +89,10 @@ gboolean vtp_fault_copy (void);
 gboolean vtp_fault_finish (void);
 gboolean vtp_fault_context (void);
 gboolean vtp_fault_platform (void);
+/* A launch, copy or wait: TRUE when the device is lost (it must then fail
+ * with CL_DEVICE_NOT_AVAILABLE); call before that kind's own hook. */
+gboolean vtp_fault_lost (void);
+/* A device was opened: a lost one is left behind. */
+void vtp_fault_device_opened (void);
 
 G_END_DECLS

@@ -70,8 +70,11 @@ vtp_launch (VtpDevice *dev, const char *name, guint dims, const size_t *global,
   k = vtp_device_kernel (dev, name);
   for (guint i = 0; i < n_args && err == CL_SUCCESS; i++)
     err = clSetKernelArg (k, i, args[i].size, args[i].value);
-  /* VTP_FAULT=enqueue: refused as a device out of resources refuses it */
-  if (err == CL_SUCCESS && G_UNLIKELY (vtp_fault_enqueue (name)))
+  /* VTP_FAULT=lost: as a lost device refuses it; VTP_FAULT=enqueue: as a
+   * device out of resources refuses it */
+  if (err == CL_SUCCESS && G_UNLIKELY (vtp_fault_lost ()))
+    err = CL_DEVICE_NOT_AVAILABLE;
+  else if (err == CL_SUCCESS && G_UNLIKELY (vtp_fault_enqueue (name)))
     err = CL_OUT_OF_RESOURCES;
   if (G_UNLIKELY (profiling ()) && err == CL_SUCCESS) {
     gint64 t0;
@@ -89,9 +92,11 @@ vtp_launch (VtpDevice *dev, const char *name, guint dims, const size_t *global,
   } else if (err == CL_SUCCESS)
     err = clEnqueueNDRangeKernel (dev->queue, k, dims, NULL, global, local, 0, NULL, NULL);
   vtp_device_unlock (dev);
-  if (err != CL_SUCCESS)
+  if (err != CL_SUCCESS) {
+    vtp_device_note_error (dev, err);
     vtp_error_set_pending (VTP_ERROR_DEVICE, "Kernel %s failed on %s: %s", name, dev->name,
         vtp_cl_strerror (err));
+  }
 }
 
 gboolean

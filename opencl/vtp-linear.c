@@ -178,12 +178,13 @@ pack_into (VtpTensor *t, gconstpointer data, gint64 n, gint64 k, GError **error)
   const gsize bytes = vtp_tensor_n_bytes (t);
   g_autofree char *d = NULL;
   void *dst = NULL;
-  cl_int err = G_UNLIKELY (vtp_fault_copy ()) ? CL_OUT_OF_RESOURCES : CL_SUCCESS;
+  cl_int err = vtp_device_copy_fault ();
 
   if (err == CL_SUCCESS)
     dst = clEnqueueMapBuffer (dev->queue, t->mem, CL_TRUE, CL_MAP_WRITE_INVALIDATE_REGION, 0, bytes, 0, NULL,
         NULL, &err);
   if (err != CL_SUCCESS || !dst) {
+    vtp_device_note_error (dev, err);
     d = vtp_tensor_describe (t);
     g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE, "Could not map a %s tensor (%" G_GSIZE_FORMAT " bytes) on "
         "%s to pack weights into it: %s", d, bytes, dev->name, vtp_cl_strerror (err ? err : CL_MAP_FAILURE));
@@ -192,9 +193,10 @@ pack_into (VtpTensor *t, gconstpointer data, gint64 n, gint64 k, GError **error)
   pack_panels (dst, data, n, k, t->dtype);
   err = clEnqueueUnmapMemObject (dev->queue, t->mem, dst, 0, NULL, NULL);
   /* injected after the real unmap, so that nothing stays mapped */
-  if (err == CL_SUCCESS && G_UNLIKELY (vtp_fault_copy ()))
-    err = CL_OUT_OF_RESOURCES;
+  if (err == CL_SUCCESS)
+    err = vtp_device_copy_fault ();
   if (err != CL_SUCCESS) {
+    vtp_device_note_error (dev, err);
     d = vtp_tensor_describe (t);
     g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE, "Could not unmap a %s tensor (%" G_GSIZE_FORMAT " bytes) on "
         "%s after packing weights into it: %s", d, bytes, dev->name, vtp_cl_strerror (err));

@@ -230,14 +230,6 @@ vtp_tensor_free (VtpTensor *t)
   g_free (t);
 }
 
-/* The driver's answer to one copy, or the one VTP_FAULT=copy injects
- * instead (a device that runs out of resources mid-transfer says so). */
-static cl_int
-copy_refused (void)
-{
-  return G_UNLIKELY (vtp_fault_copy ()) ? CL_OUT_OF_RESOURCES : CL_SUCCESS;
-}
-
 gboolean
 vtp_tensor_write (VtpTensor *t, gsize offset, gconstpointer data, gsize n_bytes, GError **error)
 {
@@ -246,10 +238,11 @@ vtp_tensor_write (VtpTensor *t, gsize offset, gconstpointer data, gsize n_bytes,
   g_return_val_if_fail (offset + n_bytes <= vtp_tensor_n_bytes (t), FALSE);
   if (n_bytes == 0)
     return TRUE;
-  if ((err = copy_refused ()) == CL_SUCCESS)
+  if ((err = vtp_device_copy_fault ()) == CL_SUCCESS)
     err = clEnqueueWriteBuffer (t->dev->queue, t->mem, CL_TRUE, offset, n_bytes, data, 0, NULL, NULL);
   if (err != CL_SUCCESS) {
     g_autofree char *d = vtp_tensor_describe (t);
+    vtp_device_note_error (t->dev, err);
     g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE, "Could not upload %" G_GSIZE_FORMAT
         " bytes to a %s tensor on %s: %s", n_bytes, d, t->dev->name, vtp_cl_strerror (err));
     return FALSE;
@@ -265,10 +258,11 @@ vtp_tensor_read (const VtpTensor *t, gsize offset, gpointer data, gsize n_bytes,
   g_return_val_if_fail (offset + n_bytes <= vtp_tensor_n_bytes (t), FALSE);
   if (n_bytes == 0)
     return TRUE;
-  if ((err = copy_refused ()) == CL_SUCCESS)
+  if ((err = vtp_device_copy_fault ()) == CL_SUCCESS)
     err = clEnqueueReadBuffer (t->dev->queue, t->mem, CL_TRUE, offset, n_bytes, data, 0, NULL, NULL);
   if (err != CL_SUCCESS) {
     g_autofree char *d = vtp_tensor_describe (t);
+    vtp_device_note_error (t->dev, err);
     g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE, "Could not read %" G_GSIZE_FORMAT
         " bytes back from a %s tensor on %s: %s", n_bytes, d, t->dev->name, vtp_cl_strerror (err));
     return FALSE;
@@ -283,6 +277,7 @@ copy_failed (const char *what, gsize n_bytes, const VtpTensor *src, const VtpTen
   g_autofree char *s = vtp_tensor_describe (src);
   g_autofree char *d = vtp_tensor_describe (dst);
 
+  vtp_device_note_error (dst->dev, err);
   vtp_error_set_pending (VTP_ERROR_DEVICE, "Could not copy %s%" G_GSIZE_FORMAT " bytes from a %s tensor to a %s "
       "tensor on %s: %s", what, n_bytes, s, d, dst->dev->name, vtp_cl_strerror (err));
 }
@@ -298,7 +293,7 @@ vtp_tensor_copy (VtpTensor *dst, gsize dst_offset, const VtpTensor *src, gsize s
     vtp_error_set_pending (VTP_ERROR_SHAPE, "tensor copy of %" G_GSIZE_FORMAT " bytes out of bounds", n_bytes);
     return;
   }
-  if ((err = copy_refused ()) == CL_SUCCESS)
+  if ((err = vtp_device_copy_fault ()) == CL_SUCCESS)
     err = clEnqueueCopyBuffer (dst->dev->queue, src->mem, dst->mem, src_offset, dst_offset, n_bytes, 0, NULL, NULL);
   if (err != CL_SUCCESS)
     copy_failed ("", n_bytes, src, dst, err);
@@ -325,7 +320,7 @@ vtp_tensor_copy_rect (VtpTensor *dst, gint64 dst_row, gint64 dst_col, const VtpT
   src_origin[0] = src_col * es; src_origin[1] = src_row; src_origin[2] = 0;
   dst_origin[0] = dst_col * es; dst_origin[1] = dst_row; dst_origin[2] = 0;
   region[0] = cols * es; region[1] = rows; region[2] = 1;
-  if ((err = copy_refused ()) == CL_SUCCESS)
+  if ((err = vtp_device_copy_fault ()) == CL_SUCCESS)
     err = clEnqueueCopyBufferRect (dst->dev->queue, src->mem, dst->mem, src_origin, dst_origin, region,
         sw * es, 0, dw * es, 0, 0, NULL, NULL);
   if (err != CL_SUCCESS)

@@ -532,11 +532,11 @@ test_switch (void)
 {
   const char *good[] = { "alloc", "alloc:3", "ALLOC:1", "build", "build:2", "enqueue", "enqueue:7", "enqueue:rmsnorm",
     "enqueue:linear_p16_f32:4", "copy", "copy:12", "Copy:1", "finish", "finish:3", "context", "CONTEXT:2",
-    "platform", "Platform:2", "none", "" };
+    "platform", "Platform:2", "lost", "lost:40", "none", "" };
   const char *bad[] = { "alloc:0", "alloc:x", "alloc:-1", "alloc:3:4", "alloc:", "build:rmsnorm", "enqueue:rms-norm",
     "enqueue:rmsnorm:0", "enqueue:rmsnorm:x", "enqueue:a:1:2", "oom", "alloc 3", "alloc:99999999999", "copy:0",
     "copy:rmsnorm", "copy:1:2", "finish:", "finish:x", "context:0", "context:rmsnorm", "copies", "wait", "platform:0",
-    "platform:rmsnorm", "platforms" };
+    "platform:rmsnorm", "platforms", "lost:0", "lost:x" };
   g_autofree char *k = NULL;
   guint fired;
 
@@ -1221,6 +1221,25 @@ test_pipeline (void)
       g_clear_pointer (&from, g_free);
       assert_describes (pipe, sink, want);
     }
+  }
+  /* the device lost at a launch midway (every launch, copy and wait on it
+   * fails from there, as after a GPU reset): the run fails; the next
+   * start leaves that device behind and opens a new one */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (VtpDevice) before = vtp_device_get (NULL, &error);
+    g_autoptr (VtpDevice) after = NULL;
+
+    g_assert_no_error (error);
+    vtp_fault_set (VTP_FAULT_LOST, (guint) (launches / 2), NULL);
+    g_free (assert_fails (pipe, (const char *[]) { " on ", "device not available", NULL }, &from));
+    g_clear_pointer (&from, g_free);
+    g_assert_true (vtp_device_is_lost (before));
+    assert_describes (pipe, sink, want);
+    after = vtp_device_get (NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (after != before);
+    g_assert_false (vtp_device_is_lost (after));
   }
   /* launches: the encoder's first, the language model's last, one between */
   {
