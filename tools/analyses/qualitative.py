@@ -256,8 +256,9 @@ def main():
                              "correct": ok})
         res["bridges"][col.label] = rows
         res["errors"][col.label] = errors
-        print("%s: %d of %d scored answers right" % (col.label, sum(bool(r["correct"]) for r in rows),
-                                                     sum(r["correct"] is not None for r in rows)), flush=True)
+        scored = sum(r["correct"] is not None for r in rows)
+        print("%s: %d answers%s" % (col.label, len(rows), ", %d of %d scored ones right" % (
+            sum(bool(r["correct"]) for r in rows), scored) if scored else ""), flush=True)
     if not args.pictures:   # the world's inputs (in a temporary directory) by their scene ids
         ids = {pic["file"]: pic["id"] for pic in pics}
         for pic in pics:

@@ -188,6 +188,17 @@ def markdown(results, examples_per_bridge=3):
                                                              r["answer"].replace("|", "\\|") or "(empty)",
                                                              r["class"] or "unscored"))
                 shown += 1
+    unscored = [r for res in results["bridges"].values() for r in res["answers"] if r["class"] is None]
+    if unscored:
+        shown = [p["file"] for p in results["pictures"][:2]]
+        lines += ["", "Unscored answers (no caption to score against), for reading; the first %d pictures:" % len(shown),
+                  "", "| bridge | picture | prompt | hint | answer |", "|---|---|---|---|---|"]
+        for b, res in results["bridges"].items():
+            for r in res["answers"]:
+                if r["class"] is None and r["picture"] in shown:
+                    lines.append("| %s | %s | %s | %s | %s |" % (b, os.path.basename(r["picture"]), r["prompt"],
+                                                                 "yes" if r["hint"] else "no",
+                                                                 r["answer"].replace("|", "\\|") or "(empty)"))
     refusals = ["%s refused: %s" % (b, "; ".join("\"%s\": %s" % kv for kv in res["errors"].items()))
                 for b, res in results["bridges"].items() if res["errors"]]
     if refusals:
