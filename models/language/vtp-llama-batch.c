@@ -34,7 +34,8 @@ vtp_llama_batch_new (VtpLlama *m, gint max_streams, GError **error)
       || !(b->attn = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, QD, error))
       || !(b->gate = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, c->intermediate_size, error))
       || !(b->up = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, c->intermediate_size, error))
-      || !(b->logits = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, c->vocab_size, error)))
+      || !(b->logits = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, c->vocab_size, error))
+      || !(b->rope = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, c->head_dim, error)))
     return NULL;
   return g_steal_pointer (&b);
 }
@@ -53,6 +54,7 @@ vtp_llama_batch_free (VtpLlamaBatch *b)
   vtp_tensor_free (b->gate);
   vtp_tensor_free (b->up);
   vtp_tensor_free (b->logits);
+  vtp_tensor_free (b->rope);
   g_free (b->host_rows);
   g_free (b);
 }
@@ -92,8 +94,8 @@ check_batch (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, gint n, GErr
   return TRUE;
 }
 
-/* Per stream: its row's rotation at its own position, its key and value
- * into its own cache, attention of its query over that cache. */
+/* Per stream: its key and value into its own cache, attention of its
+ * query over that cache. */
 static void
 attention_per_stream (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, gint n, gint l)
 {
@@ -105,8 +107,6 @@ attention_per_stream (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, gin
     const VtpAttention a = { c->num_attention_heads, c->num_key_value_heads, c->head_dim, TRUE, s->n_past,
       1.0f / sqrtf ((float) c->head_dim) };
 
-    vtp_op_rope_qk (b->q, i, c->num_attention_heads, b->k, i, c->num_key_value_heads, 1, c->head_dim, s->rope,
-        m->rope_layout);
     vtp_tensor_copy_rect (s->k_cache[l], s->n_past, 0, b->k, i, 0, 1, KD);
     vtp_tensor_copy_rect (s->v_cache[l], s->n_past, 0, b->v, i, 0, 1, KD);
     vtp_op_attention (b->attn, i, b->q, i, 1, s->k_cache[l], s->v_cache[l], 0, s->n_past + 1, s->scores, &a);
@@ -128,10 +128,12 @@ vtp_llama_decode_batch (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, c
     g_prefix_error (error, "Uploading the embeddings of a decode batch of %d: ", n);
     return FALSE;
   }
-  /* each stream's rotation at its own position, once for all layers (row 0
-   * of its state's table) */
-  for (gint i = 0; i < n; i++)
+  /* each stream's rotation at its own position, once for all layers: row i
+   * of the batch's table (made in row 0 of the stream's own) */
+  for (gint i = 0; i < n; i++) {
     vtp_op_rope_angles (states[i]->rope, 1, c->head_dim, states[i]->n_past, m->inv_freq);
+    vtp_tensor_copy_rect (b->rope, i, 0, states[i]->rope, 0, 0, 1, c->head_dim);
+  }
   for (gint l = 0; l < c->num_hidden_layers; l++) {
     const VtpLlamaLayer *y = &m->layers[l];
     const VtpLinearOut qkv[3] = { { b->q, 0, y->wq, y->bq }, { b->k, 0, y->wk, y->bk }, { b->v, 0, y->wv, y->bv } };
@@ -139,6 +141,9 @@ vtp_llama_decode_batch (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, c
 
     vtp_op_rmsnorm (b->xn, b->x, 0, n, y->attn_norm, c->rms_norm_eps);
     vtp_op_linear_multi_rows (b->xn, 0, n, qkv, 3);
+    /* row i of q and k by row i of the table: each at its stream's position */
+    vtp_op_rope_qk (b->q, 0, c->num_attention_heads, b->k, 0, c->num_key_value_heads, n, c->head_dim, b->rope,
+        m->rope_layout);
     attention_per_stream (m, b, states, n, l);
     vtp_op_linear_rows (b->x, 0, b->attn, 0, n, y->wo, y->bo, TRUE);        /* x += o_proj(attn) */
     vtp_op_rmsnorm (b->xn, b->x, 0, n, y->ffn_norm, c->rms_norm_eps);

@@ -124,6 +124,7 @@ gboolean vtp_llama_prefill (VtpLlama *m, VtpLlamaState *s, const VtpLlamaSegment
 typedef struct {
   gint max_streams;
   VtpTensor *x, *xn, *q, *k, *v, *attn, *gate, *up, *logits;
+  VtpTensor *rope;            /* [max_streams, head_dim]: row i, stream i's cos | sin */
   float *host_rows;           /* [max_streams, D] staging for embeddings */
 } VtpLlamaBatch;
 
