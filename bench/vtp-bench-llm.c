@@ -3,7 +3,7 @@
  *
  *   vtp-bench-llm --model DIR [--weight-type TYPE] [--prompt-tokens P]
  *                 [--decode-tokens N] [--repeats R] [--device SPEC]
- *                 [--alternate NAME=V1,V2,...]
+ *                 [--alternate NAME=V1,V2,...] [--streams S]
  *
  * DIR: a Llama or OPT directory, or a llava-hf / InstructBLIP / BLIP-2 one
  * (its language model). The prompt is P pseudo-random token ids (no BOS), as llama-bench's
@@ -19,7 +19,15 @@
  * runs one after the other compare badly): each repeat runs prefill and
  * decode once per value, in turn ("-" unsets NAME), and the medians come
  * per value, with the median over repeats of each value's decode speed over
- * the first value's in the same repeat. */
+ * the first value's in the same repeat.
+ *
+ * --streams S (LLaMA family; issue 18, docs/batching.md): after each
+ * repeat's single-stream decode, S streams (S states, each prefilled with
+ * its own P-token prompt, untimed) decode N tokens each together, one
+ * vtp_llama_decode_batch a step; prints their aggregate decode tokens/s
+ * (S (N - 1) tokens over the time, as the single-stream figure counts)
+ * beside the single stream's, and the median over repeats of their ratio
+ * in the same repeat. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -35,6 +43,44 @@ die (GError *error)
   exit (1);
 }
 
+/* @n streams, each prefilled with its own prompt (the P ids shifted by the
+ * stream's index, untimed), then @decode tokens each decoded together
+ * (greedy, EOS ignored): aggregate tokens/s as decode_tokens_per_s counts
+ * (the first token of each comes from its prefill). 0 and @error on
+ * failure. */
+static double
+batch_decode_tokens_per_s (VtpLlama *m, VtpLlamaState **states, gint n, const gint32 *ids, gint n_ids, gint decode,
+    GError **error)
+{
+  g_autofree VtpBatchStream *streams = g_new0 (VtpBatchStream, n);
+  g_autofree gint32 *shifted = g_new (gint32, n_ids);
+  guint produced = 0;
+  double t0;
+  gboolean ok;
+
+  for (gint i = 0; i < n; i++) {
+    const VtpLmSegment seg = { shifted, NULL, 0, n_ids };
+    for (gint j = 0; j < n_ids; j++)
+      shifted[j] = 3 + (ids[j] - 3 + 7919 * i) % (m->cfg.vocab_size - 3);
+    states[i]->n_past = 0;
+    if (!vtp_llama_prefill (m, states[i], &seg, 1, FALSE, error))
+      return 0;
+    streams[i].state = states[i];
+    streams[i].params.max_new_tokens = decode;
+    streams[i].tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
+  }
+  if (!vtp_device_finish (m->dev, error))
+    return 0;
+  t0 = now_ms ();
+  ok = vtp_llama_generate_batch (m, streams, n, error);
+  t0 = now_ms () - t0;
+  for (gint i = 0; i < n; i++) {
+    produced += streams[i].tokens->len - 1;
+    g_array_unref (streams[i].tokens);
+  }
+  return ok ? produced / (t0 / 1000.0) : 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -44,7 +90,7 @@ main (int argc, char **argv)
   gint n_alt = 1;
   g_autofree double *ratio = NULL;
   guint64 dev_live, dev_peak;
-  gint prompt_tokens = 512, decode_tokens = 64, repeats = 3;
+  gint prompt_tokens = 512, decode_tokens = 64, repeats = 3, streams = 0;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model directory or GGUF file (LLaMA-family, OPT or T5; alone or inside LLaVA / BLIP-2 / InstructBLIP)", "DIR" },
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "OpenCL device (auto, cpu, gpu, ...)", "SPEC" },
@@ -54,6 +100,8 @@ main (int argc, char **argv)
     { "alternate", 'a', 0, G_OPTION_ARG_STRING, &alternate,
       "A/B test: each repeat runs once per value of environment variable NAME, in turn", "NAME=V1,V2,..." },
     { "repeats", 'r', 0, G_OPTION_ARG_INT, &repeats, "Runs of each measurement (default 3)", "R" },
+    { "streams", 's', 0, G_OPTION_ARG_INT, &streams,
+      "Also decode S streams together (batched decoding, LLaMA family) and print their aggregate speed", "S" },
     { NULL },
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- prefill and decode speed of a vtp language model");
@@ -63,7 +111,8 @@ main (int argc, char **argv)
   g_autoptr (VtpCheckpoint) ckpt = NULL;
   g_autoptr (VtpLm) lm = NULL;
   g_autofree gint32 *ids = NULL;
-  g_autofree double *t_pre = NULL, *t_dec = NULL;
+  g_autofree double *t_pre = NULL, *t_dec = NULL, *t_batch = NULL, *batch_ratio = NULL;
+  VtpLlamaState **states = NULL;
   VtpModelParts parts;
   double load_ms, bw, rss_mb;
 
@@ -91,7 +140,11 @@ main (int argc, char **argv)
     n_alt = (gint) g_strv_length (alt_values);
   }
   prompt_tokens = MAX (prompt_tokens, 1);
-  decode_tokens = MAX (decode_tokens, 1);
+  decode_tokens = MAX (decode_tokens, 2);
+  if (streams < 0 || (streams > 0 && alternate)) {
+    g_printerr ("vtp-bench-llm: --streams takes S >= 1, and not with --alternate\n");
+    return 2;
+  }
 
   load_ms = now_ms ();
   if (!(dev = vtp_device_get (device, &error)) || !(ckpt = vtp_checkpoint_open (model, &error))
@@ -112,6 +165,21 @@ main (int argc, char **argv)
   for (gint i = 0; i < prompt_tokens; i++)
     ids[i] = 3 + (gint32) (((guint32) i * 2654435761u) % (guint32) (lm->vocab_size - 3));
 
+  if (streams > 0) {
+    VtpLlama *m = vtp_lm_llama (lm);
+    if (!m) {
+      g_printerr ("vtp-bench-llm: --streams decodes LLaMA-family models only (this one is %s)\n", lm->ops->name);
+      return 1;
+    }
+    states = g_new0 (VtpLlamaState *, streams);
+    for (gint i = 0; i < streams; i++)
+      if (!(states[i] = vtp_llama_state_new (m, prompt_tokens + decode_tokens + 1, MIN (prompt_tokens, 512),
+                  &error)))
+        die (error);
+    t_batch = g_new (double, repeats);
+    batch_ratio = g_new (double, repeats);
+  }
+
   t_pre = g_new (double, repeats * n_alt);
   t_dec = g_new (double, repeats * n_alt);
   for (gint r = 0; r < repeats; r++)
@@ -131,6 +199,13 @@ main (int argc, char **argv)
       t_pre[i] = prompt_tokens / ((now_ms () - t0) / 1000.0);
       if (!(t_dec[i] = decode_tokens_per_s (lm, decode_tokens, &error)))
         die (error);
+      if (streams > 0) {
+        t_batch[r] = batch_decode_tokens_per_s (vtp_lm_llama (lm), states, streams, ids, prompt_tokens,
+            decode_tokens, &error);
+        if (!t_batch[r])
+          die (error);
+        batch_ratio[r] = t_batch[r] / t_dec[i];
+      }
     }
   /* the paired ratios first: median () sorts */
   ratio = g_new (double, repeats * n_alt);
@@ -159,6 +234,16 @@ main (int argc, char **argv)
   vtp_device_buffer_bytes (&dev_live, &dev_peak);
   g_print ("device_buffers_peak_mb: %.0f\n", dev_peak / 1048576.0);
   g_print ("peak_rss_over_device_buffers: %.2f\n", rss_mb * 1048576.0 / (double) MAX (dev_peak, 1));
+  if (streams > 0) {
+    g_print ("streams: %d\n", streams);
+    g_print ("batch_decode_tokens_per_s: %.2f (aggregate of %d streams; single stream %.2f)\n",
+        median (t_batch, repeats), streams, median (t_dec, repeats));
+    g_print ("batch_decode_per_stream_tokens_per_s: %.2f\n", median (t_batch, repeats) / streams);
+    g_print ("batch_over_single: %.2f\n", median (batch_ratio, repeats));
+    for (gint i = 0; i < streams; i++)
+      vtp_llama_state_free (states[i]);
+    g_free (states);
+  }
   for (gint a = 0; alt_name && a < n_alt; a++)
     g_print ("alternate %s=%s: prefill_tokens_per_s %.1f decode_tokens_per_s %.2f decode_over_first %.3f\n",
         alt_name, alt_values[a], median (t_pre + a * repeats, repeats), median (t_dec + a * repeats, repeats),

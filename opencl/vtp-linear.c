@@ -341,8 +341,13 @@ bf16_gemm (VtpDevice *dev, cl_mem xb, VtpTensor *y, gint64 y_row, const VtpTenso
 typedef enum { XCOPY_NONE, XCOPY_BF16, XCOPY_INT8 } XCopy;
 
 static XCopy
-xcopy_kind (const VtpDevice *dev, gint64 n_rows, const VtpTensor *w)
+xcopy_kind (const VtpDevice *dev, gint64 n_rows, const VtpTensor *w, gboolean as_rows)
 {
+  if (as_rows)
+    /* rows of separate decode steps (vtp_op_linear_rows): each row's
+     * arithmetic as alone, where the lone row takes the int8 GEMV */
+    return w->layout == LAYOUT_P16 && vtp_dtype_is_quantized (w->dtype) && dev->int8_dot && n_rows > 1
+        && vtp_tensor_cols (w) <= VNNI_MAX_K ? XCOPY_INT8 : XCOPY_NONE;
   if (bf16_gemm_serves (dev, n_rows, w))
     return XCOPY_BF16;
   if (w->layout == LAYOUT_P16 && vtp_dtype_is_quantized (w->dtype) && dev->int8_dot && n_rows > QPANEL_TM)
@@ -365,9 +370,9 @@ xcopy_products (VtpDevice *dev, XCopy kind, const VtpTensor *x, gint64 x_row, gi
   vtp_device_scratch_give (dev, xc);
 }
 
-void
-vtp_op_linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_rows,
-    const VtpTensor *w, const VtpTensor *bias, gboolean accumulate)
+static void
+linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_rows,
+    const VtpTensor *w, const VtpTensor *bias, gboolean accumulate, gboolean as_rows)
 {
   const gint64 N = w->shape[0], K = vtp_tensor_cols (w);
   const char *suffix = vtp_weight_suffix (w->dtype);
@@ -398,9 +403,9 @@ vtp_op_linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gin
   A_MEM (y), A_INT (y_row * N), A_INT (rows), A_INT (K), A_INT (N), A_INT (accumulate)
 
   /* many rows on a converted copy of x: bfloat16 pairs or int8 blocks */
-  if (xcopy_kind (dev, n_rows, w) != XCOPY_NONE) {
+  if (xcopy_kind (dev, n_rows, w, as_rows) != XCOPY_NONE) {
     const VtpLinearOut out = { y, y_row, w, bias };
-    xcopy_products (dev, xcopy_kind (dev, n_rows, w), x, x_row, n_rows, &out, 1, accumulate);
+    xcopy_products (dev, xcopy_kind (dev, n_rows, w, as_rows), x, x_row, n_rows, &out, 1, accumulate);
     return;
   }
   if (w->layout == LAYOUT_P16 && vtp_dtype_is_quantized (w->dtype)) {
@@ -537,7 +542,22 @@ multi_fuses (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpLinearOut
 }
 
 void
-vtp_op_linear_multi (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpLinearOut *outs, gint n_outs)
+vtp_op_linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_rows,
+    const VtpTensor *w, const VtpTensor *bias, gboolean accumulate)
+{
+  linear (y, y_row, x, x_row, n_rows, w, bias, accumulate, FALSE);
+}
+
+void
+vtp_op_linear_rows (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_rows,
+    const VtpTensor *w, const VtpTensor *bias, gboolean accumulate)
+{
+  linear (y, y_row, x, x_row, n_rows, w, bias, accumulate, TRUE);
+}
+
+static void
+linear_multi (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpLinearOut *outs, gint n_outs,
+    gboolean as_rows)
 {
   VtpDevice *dev = x->dev;
   const gint64 K = vtp_tensor_cols (x);
@@ -549,10 +569,10 @@ vtp_op_linear_multi (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpL
   if (vtp_error_is_pending ())
     return;
   if (!multi_fuses (x, x_row, n_rows, outs, n_outs)) {
-    const XCopy kind = n_outs > 0 ? xcopy_kind (dev, n_rows, outs[0].w) : XCOPY_NONE;
+    const XCopy kind = n_outs > 0 ? xcopy_kind (dev, n_rows, outs[0].w, as_rows) : XCOPY_NONE;
     gboolean share = kind != XCOPY_NONE && x->dtype == VTP_DTYPE_F32 && rows_in (x, x_row, n_rows);
     for (gint i = 0; i < n_outs; i++)
-      share = share && xcopy_kind (dev, n_rows, outs[i].w) == kind && vtp_tensor_cols (outs[i].w) == K
+      share = share && xcopy_kind (dev, n_rows, outs[i].w, as_rows) == kind && vtp_tensor_cols (outs[i].w) == K
           && vtp_tensor_cols (outs[i].y) == outs[i].w->shape[0] && outs[i].y->dtype == VTP_DTYPE_F32
           && rows_in (outs[i].y, outs[i].y_row, n_rows)
           && (!outs[i].bias || (outs[i].bias->dtype == VTP_DTYPE_F32
@@ -563,7 +583,7 @@ vtp_op_linear_multi (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpL
       return;
     }
     for (gint i = 0; i < n_outs; i++)
-      vtp_op_linear (outs[i].y, outs[i].y_row, x, x_row, n_rows, outs[i].w, outs[i].bias, FALSE);
+      linear (outs[i].y, outs[i].y_row, x, x_row, n_rows, outs[i].w, outs[i].bias, FALSE, as_rows);
     return;
   }
   for (gint i = 0; i < n_outs; i++)
@@ -583,4 +603,16 @@ vtp_op_linear_multi (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpL
         A_MEM (o2->w), A_OPT_MEM (o2->bias), A_INT (o2->bias != NULL), A_MEM (o2->y),
         A_INT (o2->y_row * o2->w->shape[0]), A_INT (np[2]), A_INT (vnni_type_code (o2->w->dtype)));
   }
+}
+
+void
+vtp_op_linear_multi (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpLinearOut *outs, gint n_outs)
+{
+  linear_multi (x, x_row, n_rows, outs, n_outs, FALSE);
+}
+
+void
+vtp_op_linear_multi_rows (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpLinearOut *outs, gint n_outs)
+{
+  linear_multi (x, x_row, n_rows, outs, n_outs, TRUE);
 }

@@ -32,4 +32,14 @@ typedef struct {
  * products, with the same arithmetic per output. */
 void vtp_op_linear_multi (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpLinearOut *outs, gint n_outs);
 
+/* The same for rows that are separate decode steps (vtp_llama_decode_batch:
+ * one row per stream): the weights read once for all rows, and each row's
+ * arithmetic the one it gets alone (a single row's product): int8
+ * activations where a lone row takes the int8 GEMV, never the bfloat16
+ * copy of x, so that a stream's tokens do not depend on its batch. */
+void vtp_op_linear_rows (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_rows,
+    const VtpTensor *w, const VtpTensor *bias, gboolean accumulate);
+void vtp_op_linear_multi_rows (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpLinearOut *outs,
+    gint n_outs);
+
 G_END_DECLS

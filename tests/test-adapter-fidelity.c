@@ -146,6 +146,18 @@ test_v2_llm (gconstpointer data)
 
   g_assert_no_error (error);
   g_assert_cmpint (m->adapter->first_layer, ==, 1);
+  {
+    /* batched decoding (docs/batching.md) refuses adapted models for now */
+    g_autoptr (VtpLlamaBatch) b = vtp_llama_batch_new (m, 2, &error);
+    VtpLlamaState *one[1] = { s };
+    const gint32 token = 5;
+
+    g_assert_no_error (error);
+    g_assert_false (vtp_llama_decode_batch (m, b, one, &token, 1, &error));
+    g_assert_error (error, VTP_ERROR, VTP_ERROR_CONFIG);
+    g_assert_nonnull (strstr (error->message, "adapted models"));
+    g_clear_error (&error);
+  }
   g_assert_true (vtp_llama_set_prompts (m, s, prompts, FALSE, &error));
   g_assert_no_error (error);
   check_logits (m, s, ref, "input_ids_v2", "logits_v2");

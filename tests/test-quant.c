@@ -396,6 +396,68 @@ test_linear (void)
   run_case (61, 256, 16, FALSE, FALSE);         /* 2 work-items of tiles */
 }
 
+/* vtp_op_linear_rows / vtp_op_linear_multi_rows (batched decoding: each
+ * row another stream's): every row of an M-row product (M = 2 .. 8: the
+ * int8 GEMM's tiles of exactly the rows left, 6 + 2 beyond 6) is what it
+ * gets alone in a one-row product (the decode GEMV, the fused q | k | v),
+ * bit for bit, every type. */
+static void
+test_linear_rows (void)
+{
+  const gint64 K = 512, Ns[3] = { 48, 16, 32 }, MAXM = 8;
+
+  for (guint t = 0; t < G_N_ELEMENTS (qtypes); t++) {
+    GRand *r = g_rand_new_with_seed (77 + t);
+    g_autofree float *x = random_floats (r, MAXM * K, 1.0);
+    g_autofree float *zeros = g_new0 (float, MAXM * 48);
+    VtpTensor *tx = upload (x, MAXM, K), *tw[3], *tb, *ya[3], *yb[3];
+    g_autofree float *b = random_floats (r, Ns[0], 1.0);
+    g_autoptr (GError) error = NULL;
+
+    tb = upload (b, 1, Ns[0]);
+    for (gint i = 0; i < 3; i++) {
+      g_autofree guint8 *q = random_weights (r, qtypes[t], Ns[i], K);
+      tw[i] = vtp_linear_weight_new (dev, qtypes[t], Ns[i], K, q, &error);
+      g_assert_no_error (error);
+      ya[i] = upload (zeros, MAXM, Ns[i]);
+      yb[i] = upload (zeros, MAXM, Ns[i]);
+    }
+    for (gint64 M = 1; M <= MAXM; M++) {
+      VtpLinearOut outs[3], one[3];
+      for (gint i = 0; i < 3; i++) {
+        outs[i] = (VtpLinearOut) { ya[i], 0, tw[i], i == 0 ? tb : NULL };
+        one[i] = (VtpLinearOut) { yb[i], 0, tw[i], i == 0 ? tb : NULL };
+      }
+      /* q | k | v of M rows against each row's own */
+      vtp_op_linear_multi_rows (tx, 0, M, outs, 3);
+      for (gint64 m = 0; m < M; m++) {
+        for (gint i = 0; i < 3; i++)
+          one[i].y_row = m;
+        vtp_op_linear_multi (tx, m, 1, one, 3);
+      }
+      /* one product, accumulated */
+      vtp_op_linear_rows (ya[0], 0, tx, 0, M, tw[0], tb, TRUE);
+      for (gint64 m = 0; m < M; m++)
+        vtp_op_linear (yb[0], m, tx, m, 1, tw[0], tb, TRUE);
+      vtp_error_take_pending (&error);
+      g_assert_no_error (error);
+      for (gint i = 0; i < 3; i++) {
+        g_autofree float *got = device_values (ya[i]), *want = device_values (yb[i]);
+        char what[96];
+        g_snprintf (what, sizeof what, "linear rows %s M=%" G_GINT64_FORMAT " output %d",
+            vtp_dtype_name (qtypes[t]), M, i);
+        assert_same_bits (got, want, M * Ns[i], sizeof (float), what);
+      }
+    }
+    for (gint i = 0; i < 3; i++) {
+      vtp_tensor_free (tw[i]); vtp_tensor_free (ya[i]); vtp_tensor_free (yb[i]);
+    }
+    vtp_tensor_free (tb);
+    vtp_tensor_free (tx);
+    g_rand_free (r);
+  }
+}
+
 static void
 test_linear_as_gpu (void)
 {
@@ -515,6 +577,7 @@ main (int argc, char **argv)
   g_test_add_func ("/quant/linear", test_linear);
   g_test_add_func ("/quant/linear-as-gpu", test_linear_as_gpu);
   g_test_add_func ("/quant/linear-multi", test_linear_multi);
+  g_test_add_func ("/quant/linear-rows", test_linear_rows);
   g_test_add_func ("/quant/bad-shape", test_bad_shape);
   return g_test_run ();
 }

@@ -61,3 +61,161 @@ vtp_llama_generate (VtpLlama *m, VtpLlamaState *s, const VtpGenerateParams *p, V
   vtp_lm_view_llama (&lm, m, s);
   return vtp_lm_generate (&lm, p, func, user_data, tokens, reason, error);
 }
+
+typedef struct {
+  VtpBatchStream *s;
+  VtpSampler *sampler;
+  gint n_new;
+} BatchEntry;
+
+struct _VtpBatchGenerator {
+  VtpLlama *m;
+  VtpLlamaBatch *batch;
+  BatchEntry *entries;        /* [n_active] */
+  gint n_active;
+  float *logits;              /* [vocab] */
+  VtpLlamaState **feed_states;
+  gint32 *feed_tokens;
+};
+
+VtpBatchGenerator *
+vtp_batch_generator_new (VtpLlama *m, gint max_streams, GError **error)
+{
+  g_autoptr (VtpLlamaBatch) batch = vtp_llama_batch_new (m, max_streams, error);
+  VtpBatchGenerator *g;
+
+  if (!batch)
+    return NULL;
+  g = g_new0 (VtpBatchGenerator, 1);
+  g->m = m;
+  g->batch = g_steal_pointer (&batch);
+  g->entries = g_new0 (BatchEntry, max_streams);
+  g->logits = g_new (float, m->cfg.vocab_size);
+  g->feed_states = g_new (VtpLlamaState *, max_streams);
+  g->feed_tokens = g_new (gint32, max_streams);
+  return g;
+}
+
+void
+vtp_batch_generator_free (VtpBatchGenerator *g)
+{
+  if (!g)
+    return;
+  for (gint i = 0; i < g->n_active; i++)
+    vtp_sampler_free (g->entries[i].sampler);
+  vtp_llama_batch_free (g->batch);
+  g_free (g->entries);
+  g_free (g->logits);
+  g_free (g->feed_states);
+  g_free (g->feed_tokens);
+  g_free (g);
+}
+
+gint
+vtp_batch_generator_n_active (const VtpBatchGenerator *g)
+{
+  return g->n_active;
+}
+
+gboolean
+vtp_batch_generator_add (VtpBatchGenerator *g, VtpBatchStream *s, GError **error)
+{
+  if (g->n_active == g->batch->max_streams) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "The decode batch is full (%d streams)", g->batch->max_streams);
+    return FALSE;
+  }
+  if (!s->state || s->state->model != g->m || !s->tokens) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "A stream joining the decode batch needs a state of this "
+        "model and a token array");
+    return FALSE;
+  }
+  for (gint i = 0; i < g->n_active; i++)
+    if (g->entries[i].s == s || g->entries[i].s->state == s->state) {
+      g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "This stream (or its state) is already in the decode batch");
+      return FALSE;
+    }
+  s->done = FALSE;
+  s->reason = VTP_STOP_LENGTH;
+  if (s->params.max_new_tokens <= 0) {
+    s->done = TRUE;           /* vtp_lm_generate's loop would not run either */
+    return TRUE;
+  }
+  g->entries[g->n_active++] = (BatchEntry) { s, vtp_sampler_new (&s->params.sampling, g->m->cfg.vocab_size), 0 };
+  return TRUE;
+}
+
+/* vtp_lm_generate's body for one stream: TRUE when @e goes on with *token. */
+static gboolean
+batch_sample (VtpBatchGenerator *g, BatchEntry *e, gint32 *token, GError **error)
+{
+  VtpBatchStream *s = e->s;
+  const gint V = g->m->cfg.vocab_size;
+
+  if (!vtp_tensor_read (s->state->logits, 0, g->logits, (gsize) V * sizeof (float), error)) {
+    g_prefix_error (error, "Reading back the logits of generated token %d: ", e->n_new + 1);
+    return FALSE;
+  }
+  *token = vtp_sampler_sample (e->sampler, g->logits);
+  if (s->params.stop_at_eos && vtp_llama_is_eos (g->m, *token)) {
+    if (s->func)
+      s->func (*token, s->user_data);
+    s->reason = VTP_STOP_EOS;
+    s->done = TRUE;
+    return FALSE;
+  }
+  g_array_append_val (s->tokens, *token);
+  e->n_new++;
+  if (s->func && !s->func (*token, s->user_data))
+    s->reason = VTP_STOP_CALLER;
+  else if (e->n_new == s->params.max_new_tokens)
+    s->reason = VTP_STOP_LENGTH;
+  else if (s->state->n_past >= s->state->max_ctx)
+    s->reason = VTP_STOP_CONTEXT;
+  else
+    return TRUE;
+  s->done = TRUE;
+  return FALSE;
+}
+
+gboolean
+vtp_batch_generator_step (VtpBatchGenerator *g, GError **error)
+{
+  gint n_feed = 0, kept = 0;
+
+  for (gint i = 0; i < g->n_active; i++) {
+    BatchEntry *e = &g->entries[i];
+    gint32 token;
+
+    if (batch_sample (g, e, &token, error)) {
+      g->feed_states[n_feed] = e->s->state;
+      g->feed_tokens[n_feed++] = token;
+    } else if (!e->s->done) {
+      return FALSE;           /* the logits could not be read */
+    }
+  }
+  /* the streams that stopped leave the batch */
+  for (gint i = 0; i < g->n_active; i++) {
+    if (g->entries[i].s->done)
+      vtp_sampler_free (g->entries[i].sampler);
+    else
+      g->entries[kept++] = g->entries[i];
+  }
+  g->n_active = kept;
+  return n_feed == 0 || vtp_llama_decode_batch (g->m, g->batch, g->feed_states, g->feed_tokens, n_feed, error);
+}
+
+gboolean
+vtp_llama_generate_batch (VtpLlama *m, VtpBatchStream *streams, gint n, GError **error)
+{
+  g_autoptr (VtpBatchGenerator) g = vtp_batch_generator_new (m, MAX (n, 1), error);
+
+  if (!g)
+    return FALSE;
+  for (gint i = 0; i < n; i++)
+    if (!vtp_batch_generator_add (g, &streams[i], error))
+      return FALSE;
+  while (vtp_batch_generator_n_active (g) > 0)
+    if (!vtp_batch_generator_step (g, error))
+      return FALSE;
+  return TRUE;
+}

@@ -246,6 +246,7 @@ vtp_llama_state_new (VtpLlama *m, gint max_ctx, gint max_chunk, GError **error)
 
   max_chunk = MAX (1, MIN (max_chunk, max_ctx));
   s->max_ctx = max_ctx;
+  s->model = m;
   s->max_chunk = max_chunk;
   s->n_layers = c->num_hidden_layers;
   s->k_cache = g_new0 (VtpTensor *, c->num_hidden_layers);

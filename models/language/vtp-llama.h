@@ -90,6 +90,7 @@ typedef struct {
   VtpTensor *lora_tmp;        /* [max_chunk, rank] with LoRA */
   VtpTensor **prompt_k, **prompt_v;  /* adapted layers: the prompts' keys and values [query_len, KV] */
   gboolean prompts_on;
+  const VtpLlama *model;      /* the model it was made for (vtp_llama_decode_batch checks it) */
 } VtpLlamaState;
 
 /* A state for @max_ctx positions, fed at most @max_chunk tokens at a time. */
@@ -116,7 +117,32 @@ typedef VtpLmSegment VtpLlamaSegment;
 gboolean vtp_llama_prefill (VtpLlama *m, VtpLlamaState *s, const VtpLlamaSegment *segments, gint n_segments,
     gboolean all_logits, GError **error);
 
+/* Batched decoding (vtp-llama-batch.c, docs/batching.md): one decode step
+ * of up to max_streams streams, each with its own state (KV cache,
+ * position), their rows in one matrix product per projection, so that n
+ * streams read the weights once. The scratch of the batch's rows: */
+typedef struct {
+  gint max_streams;
+  VtpTensor *x, *xn, *q, *k, *v, *attn, *gate, *up, *logits;
+  VtpTensor *rope;            /* [max_streams, head_dim]: row i, stream i's cos | sin */
+  float *host_rows;           /* [max_streams, D] staging for embeddings */
+} VtpLlamaBatch;
+
+VtpLlamaBatch *vtp_llama_batch_new (VtpLlama *m, gint max_streams, GError **error);
+void vtp_llama_batch_free (VtpLlamaBatch *b);
+
+/* One decode step of @n streams: states[i] (of @m, each at its own n_past,
+ * all different) is fed tokens[i]; afterwards states[i]->logits row 0 holds
+ * the next position's logits, as vtp_llama_prefill leaves them, and
+ * n_past has grown by one. Refuses (before running anything) more than
+ * b->max_streams states, a state of another model or without room for one
+ * more position, the same state twice, and adapted models (LLaMA-Adapter
+ * prompts, LoRA: not batched yet). */
+gboolean vtp_llama_decode_batch (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, const gint32 *tokens,
+    gint n, GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpLlama, vtp_llama_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpLlamaBatch, vtp_llama_batch_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpLlamaState, vtp_llama_state_free)
 
 G_END_DECLS

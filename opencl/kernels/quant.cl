@@ -682,14 +682,18 @@ VNNI inline float16 vnni_super_q6_k (__global const uchar *pb, const int *xq, co
         s[u][2 + g / 4] = dpbusd (s[u][2 + g / 4], as_int16 (hi), (int16) xq[8 * (4 * h + u + 2) + g]);
       }
     }
+    /* in vnni_tile_q6_k's order (u, second, low then high quarter), so
+     * that a row gets the same sums from both (vtp_op_linear_rows) */
     UNROLL
     for (int u = 0; u < 2; u++)
       UNROLL
-      for (int i = 0; i < 4; i++) {
-        const int q = u + 2 * (i / 2), blk = 4 * h + q, second = i % 2;
-        acc = fma (d * q6_scale (pb, 8 * h + second + 2 * q) * dx[blk],
-            convert_float16 (s[u][i] - 32 * xs[2 * blk + second]), acc);
-      }
+      for (int second = 0; second < 2; second++)
+        UNROLL
+        for (int hi = 0; hi < 2; hi++) {
+          const int i = 2 * hi + second, q = u + 2 * hi, blk = 4 * h + q;
+          acc = fma (d * q6_scale (pb, 8 * h + second + 2 * q) * dx[blk],
+              convert_float16 (s[u][i] - 32 * xs[2 * blk + second]), acc);
+        }
   }
   return acc;
 }
@@ -757,13 +761,14 @@ __kernel void quantize_rows_q8 (__global const float *x, int x_off, int K, __glo
 }
 
 /* The 6 rows' pointers into the scratch of quantize_rows_q8. */
-#define TILE_ROWS                                                              \
+#define TILE_ROWS(R)                                                              \
+  enum { TR = R };                                                             \
   const int nb = K / 32;                                                       \
-  __global const int *xq[6], *xs[6];                                           \
-  __global const float *dx[6];                                                 \
-  float16 acc[6];                                                              \
+  __global const int *xq[TR], *xs[TR];                                           \
+  __global const float *dx[TR];                                                 \
+  float16 acc[TR];                                                              \
   UNROLL                                                                       \
-  for (int i = 0; i < 6; i++) {                                                \
+  for (int i = 0; i < TR; i++) {                                                \
     const int m = min (m0 + i, M - 1);                                         \
     xq[i] = (__global const int *) (scratch + (size_t) m * K);                 \
     dx[i] = (__global const float *) (scratch + d_off) + (size_t) m * nb;      \
@@ -773,142 +778,170 @@ __kernel void quantize_rows_q8 (__global const float *x, int x_off, int K, __glo
 
 /* 6 rows x the 16 rows of panel @wp, block by block: the weights' bytes are
  * unpacked once per block for the 6 rows. */
-#define DEFINE_VNNI_TILE(T, GROUPS, UNPACK, OFFSET)                            \
-VNNI void vnni_tile_##T (__global const uchar *wp, __global const uchar *scratch, int d_off, int s_off, \
+#define DEFINE_VNNI_TILE(T, R, GROUPS, UNPACK, OFFSET)                            \
+VNNI void vnni_tile_##T##_##R (__global const uchar *wp, __global const uchar *scratch, int d_off, int s_off, \
     int K, int m0, int M, float16 *out)                                        \
 {                                                                              \
-  TILE_ROWS                                                                    \
+  TILE_ROWS (R)                                                                \
   for (int b = 0; b < nb; b++) {                                               \
     __global const uchar *pb = wp + (size_t) b * 16 * BB_##T;                  \
-    int16 s[6] = { 0, 0, 0, 0, 0, 0 };                                         \
+    int16 s[TR] = { 0 };                                                      \
     UNROLL                                                                     \
     for (int g = 0; g < GROUPS; g++) {                                         \
       UNPACK                                                                   \
     }                                                                          \
     const float16 d = half16_at (pb);                                          \
     UNROLL                                                                     \
-    for (int i = 0; i < 6; i++)                                                \
+    for (int i = 0; i < TR; i++)                                                \
       acc[i] = fma (d * dx[i][b], convert_float16 (s[i] - OFFSET * (xs[i][2 * b] + xs[i][2 * b + 1])), acc[i]); \
   }                                                                            \
   UNROLL                                                                       \
-  for (int i = 0; i < 6; i++)                                                  \
+  for (int i = 0; i < TR; i++)                                                  \
     out[i] = acc[i];                                                           \
 }
 
-DEFINE_VNNI_TILE (q8_0, 8,
-    const int16 u = as_int16 (quad_at (pb + 32, g) ^ 0x80808080u);
-    UNROLL
-    for (int i = 0; i < 6; i++)
-      s[i] = dpbusd (s[i], u, (int16) xq[i][8 * b + g]);,
+#define TILES_q8_0(R) \
+DEFINE_VNNI_TILE (q8_0, R, 8,                                                  \
+    const int16 u = as_int16 (quad_at (pb + 32, g) ^ 0x80808080u);             \
+    UNROLL                                                                     \
+    for (int i = 0; i < TR; i++)                                               \
+      s[i] = dpbusd (s[i], u, (int16) xq[i][8 * b + g]);,                      \
     128)
-DEFINE_VNNI_TILE (q4_0, 4,
-    const uint16 v = quad_at (pb + 32, g);
-    const int16 lo = as_int16 (v & 0x0f0f0f0fu);
-    const int16 hi = as_int16 ((v >> 4) & 0x0f0f0f0fu);
-    UNROLL
-    for (int i = 0; i < 6; i++) {
-      s[i] = dpbusd (s[i], lo, (int16) xq[i][8 * b + g]);
-      s[i] = dpbusd (s[i], hi, (int16) xq[i][8 * b + 4 + g]);
-    },
+#define TILES_q4_0(R) \
+DEFINE_VNNI_TILE (q4_0, R, 4,                                                  \
+    const uint16 v = quad_at (pb + 32, g);                                     \
+    const int16 lo = as_int16 (v & 0x0f0f0f0fu);                               \
+    const int16 hi = as_int16 ((v >> 4) & 0x0f0f0f0fu);                        \
+    UNROLL                                                                     \
+    for (int i = 0; i < TR; i++) {                                             \
+      s[i] = dpbusd (s[i], lo, (int16) xq[i][8 * b + g]);                      \
+      s[i] = dpbusd (s[i], hi, (int16) xq[i][8 * b + 4 + g]);                  \
+    },                                                                         \
     8)
+TILES_q8_0 (1)
+TILES_q4_0 (1)
+TILES_q8_0 (2)
+TILES_q4_0 (2)
+TILES_q8_0 (3)
+TILES_q4_0 (3)
+TILES_q8_0 (4)
+TILES_q4_0 (4)
+TILES_q8_0 (5)
+TILES_q4_0 (5)
+TILES_q8_0 (6)
+TILES_q4_0 (6)
 
 /* Q4_K (qh_off 0) and Q5_K: per 64-chunk c of a super-block, the two
  * sub-blocks' sums for the 6 rows, then their scales and mins. */
-VNNI void vnni_tile_k4 (__global const uchar *wp, int qh_off, int q_off, __global const uchar *scratch, int d_off,
-    int s_off, int K, int m0, int M, float16 *out)
-{
-  TILE_ROWS
-  for (int sb = 0; sb < K / 256; sb++) {
-    __global const uchar *pb = wp + (size_t) sb * 16 * (qh_off ? BB_q5_k : BB_q4_k);
-    const float16 d = half16_at (pb), dmin = half16_at (pb + 32);
-    for (int c = 0; c < 4; c++) {
-      const int b1 = 8 * sb + 2 * c, b2 = b1 + 1;
-      int16 s1[6] = { 0, 0, 0, 0, 0, 0 }, s2[6] = { 0, 0, 0, 0, 0, 0 };
-      float16 sc1, m1, sc2, m2;
-      UNROLL
-      for (int g = 0; g < 8; g++) {
-        const uint16 v = quad_at (pb + q_off, 8 * c + g);
-        uint16 lo = v & 0x0f0f0f0fu, hi = (v >> 4) & 0x0f0f0f0fu;
-        if (qh_off) {
-          const uint16 h = quad_at (pb + qh_off, g);
-          lo |= ((h >> (2 * c)) & 0x01010101u) << 4;
-          hi |= ((h >> (2 * c + 1)) & 0x01010101u) << 4;
-        }
-        UNROLL
-        for (int i = 0; i < 6; i++) {
-          s1[i] = dpbusd (s1[i], as_int16 (lo), (int16) xq[i][8 * b1 + g]);
-          s2[i] = dpbusd (s2[i], as_int16 (hi), (int16) xq[i][8 * b2 + g]);
-        }
-      }
-      scale_min_k4_16 (pb + 64, 2 * c, &sc1, &m1);
-      scale_min_k4_16 (pb + 64, 2 * c + 1, &sc2, &m2);
-      sc1 *= d;
-      sc2 *= d;
-      m1 *= dmin;
-      m2 *= dmin;
-      UNROLL
-      for (int i = 0; i < 6; i++) {
-        acc[i] = fma (sc1 * dx[i][b1], convert_float16 (s1[i]), acc[i]);
-        acc[i] = fma (sc2 * dx[i][b2], convert_float16 (s2[i]), acc[i]);
-        acc[i] -= m1 * (dx[i][b1] * (float) (xs[i][2 * b1] + xs[i][2 * b1 + 1]))
-            + m2 * (dx[i][b2] * (float) (xs[i][2 * b2] + xs[i][2 * b2 + 1]));
-      }
-    }
-  }
-  UNROLL
-  for (int i = 0; i < 6; i++)
-    out[i] = acc[i];
+#define TILES_K4(R) \
+VNNI void vnni_tile_k4_##R (__global const uchar *wp, int qh_off, int q_off, __global const uchar *scratch, int d_off, \
+    int s_off, int K, int m0, int M, float16 *out)                             \
+{                                                                              \
+  TILE_ROWS (R)                                                                \
+  for (int sb = 0; sb < K / 256; sb++) {                                       \
+    __global const uchar *pb = wp + (size_t) sb * 16 * (qh_off ? BB_q5_k : BB_q4_k); \
+    const float16 d = half16_at (pb), dmin = half16_at (pb + 32);              \
+    for (int c = 0; c < 4; c++) {                                              \
+      const int b1 = 8 * sb + 2 * c, b2 = b1 + 1;                              \
+      int16 s1[TR] = { 0 }, s2[TR] = { 0 };                                    \
+      float16 sc1, m1, sc2, m2;                                                \
+      UNROLL                                                                   \
+      for (int g = 0; g < 8; g++) {                                            \
+        const uint16 v = quad_at (pb + q_off, 8 * c + g);                      \
+        uint16 lo = v & 0x0f0f0f0fu, hi = (v >> 4) & 0x0f0f0f0fu;              \
+        if (qh_off) {                                                          \
+          const uint16 h = quad_at (pb + qh_off, g);                           \
+          lo |= ((h >> (2 * c)) & 0x01010101u) << 4;                           \
+          hi |= ((h >> (2 * c + 1)) & 0x01010101u) << 4;                       \
+        }                                                                      \
+        UNROLL                                                                 \
+        for (int i = 0; i < TR; i++) {                                         \
+          s1[i] = dpbusd (s1[i], as_int16 (lo), (int16) xq[i][8 * b1 + g]);    \
+          s2[i] = dpbusd (s2[i], as_int16 (hi), (int16) xq[i][8 * b2 + g]);    \
+        }                                                                      \
+      }                                                                        \
+      scale_min_k4_16 (pb + 64, 2 * c, &sc1, &m1);                             \
+      scale_min_k4_16 (pb + 64, 2 * c + 1, &sc2, &m2);                         \
+      sc1 *= d;                                                                \
+      sc2 *= d;                                                                \
+      m1 *= dmin;                                                              \
+      m2 *= dmin;                                                              \
+      UNROLL                                                                   \
+      for (int i = 0; i < TR; i++) {                                           \
+        acc[i] = fma (sc1 * dx[i][b1], convert_float16 (s1[i]), acc[i]);       \
+        acc[i] = fma (sc2 * dx[i][b2], convert_float16 (s2[i]), acc[i]);       \
+        acc[i] -= m1 * (dx[i][b1] * (float) (xs[i][2 * b1] + xs[i][2 * b1 + 1])) \
+            + m2 * (dx[i][b2] * (float) (xs[i][2 * b2] + xs[i][2 * b2 + 1]));  \
+      }                                                                        \
+    }                                                                          \
+  }                                                                            \
+  UNROLL                                                                       \
+  for (int i = 0; i < TR; i++)                                                 \
+    out[i] = acc[i];                                                           \
+}                                                                              \
+VNNI void vnni_tile_q4_k_##R (__global const uchar *wp, __global const uchar *scratch, int d_off, int s_off, int K, \
+    int m0, int M, float16 *out)                                               \
+{                                                                              \
+  vnni_tile_k4_##R (wp, 0, 256, scratch, d_off, s_off, K, m0, M, out);         \
+}                                                                              \
+VNNI void vnni_tile_q5_k_##R (__global const uchar *wp, __global const uchar *scratch, int d_off, int s_off, int K, \
+    int m0, int M, float16 *out)                                               \
+{                                                                              \
+  vnni_tile_k4_##R (wp, 256, 768, scratch, d_off, s_off, K, m0, M, out);       \
 }
-VNNI void vnni_tile_q4_k (__global const uchar *wp, __global const uchar *scratch, int d_off, int s_off, int K,
-    int m0, int M, float16 *out)
-{
-  vnni_tile_k4 (wp, 0, 256, scratch, d_off, s_off, K, m0, M, out);
-}
-VNNI void vnni_tile_q5_k (__global const uchar *wp, __global const uchar *scratch, int d_off, int s_off, int K,
-    int m0, int M, float16 *out)
-{
-  vnni_tile_k4 (wp, 256, 768, scratch, d_off, s_off, K, m0, M, out);
-}
+TILES_K4 (1)
+TILES_K4 (2)
+TILES_K4 (3)
+TILES_K4 (4)
+TILES_K4 (5)
+TILES_K4 (6)
 
 /* Q6_K: per quarter pair (u, u + 2) of half h and per 16 elements (their
  * scale), the 6 rows' sums; 12 accumulators at a time. */
-VNNI void vnni_tile_q6_k (__global const uchar *wp, __global const uchar *scratch, int d_off, int s_off, int K,
-    int m0, int M, float16 *out)
-{
-  TILE_ROWS
-  for (int sb = 0; sb < K / 256; sb++) {
-    __global const uchar *pb = wp + (size_t) sb * 16 * BB_q6_k;
-    const float16 d = half16_at (pb + 3328);
-    for (int h = 0; h < 2; h++)
-      for (int u = 0; u < 2; u++)
-        for (int second = 0; second < 2; second++) {
-          const int blo = 8 * sb + 4 * h + u, bhi = blo + 2;
-          int16 sa[6] = { 0, 0, 0, 0, 0, 0 }, sc[6] = { 0, 0, 0, 0, 0, 0 };
-          UNROLL
-          for (int gg = 0; gg < 4; gg++) {
-            const int g = 4 * second + gg;
-            const uint16 v = quad_at (q6_ql (pb, h), 8 * u + g), hv = quad_at (q6_qh (pb, h), g);
-            const uint16 lo = (v & 0x0f0f0f0fu) | (((hv >> (2 * u)) & 0x03030303u) << 4);
-            const uint16 hi = ((v >> 4) & 0x0f0f0f0fu) | (((hv >> (2 * u + 4)) & 0x03030303u) << 4);
-            UNROLL
-            for (int i = 0; i < 6; i++) {
-              sa[i] = dpbusd (sa[i], as_int16 (lo), (int16) xq[i][8 * blo + g]);
-              sc[i] = dpbusd (sc[i], as_int16 (hi), (int16) xq[i][8 * bhi + g]);
-            }
-          }
-          const float16 dlo = d * q6_scale (pb, 8 * h + second + 2 * u);
-          const float16 dhi = d * q6_scale (pb, 8 * h + second + 2 * (u + 2));
-          UNROLL
-          for (int i = 0; i < 6; i++) {
-            acc[i] = fma (dlo * dx[i][blo], convert_float16 (sa[i] - 32 * xs[i][2 * blo + second]), acc[i]);
-            acc[i] = fma (dhi * dx[i][bhi], convert_float16 (sc[i] - 32 * xs[i][2 * bhi + second]), acc[i]);
-          }
-        }
-  }
-  UNROLL
-  for (int i = 0; i < 6; i++)
-    out[i] = acc[i];
+#define TILES_Q6_K(R) \
+VNNI void vnni_tile_q6_k_##R (__global const uchar *wp, __global const uchar *scratch, int d_off, int s_off, int K, \
+    int m0, int M, float16 *out)                                               \
+{                                                                              \
+  TILE_ROWS (R)                                                                \
+  for (int sb = 0; sb < K / 256; sb++) {                                       \
+    __global const uchar *pb = wp + (size_t) sb * 16 * BB_q6_k;                \
+    const float16 d = half16_at (pb + 3328);                                   \
+    for (int h = 0; h < 2; h++)                                                \
+      for (int u = 0; u < 2; u++)                                              \
+        for (int second = 0; second < 2; second++) {                           \
+          const int blo = 8 * sb + 4 * h + u, bhi = blo + 2;                   \
+          int16 sa[TR] = { 0 }, sc[TR] = { 0 };                                \
+          UNROLL                                                               \
+          for (int gg = 0; gg < 4; gg++) {                                     \
+            const int g = 4 * second + gg;                                     \
+            const uint16 v = quad_at (q6_ql (pb, h), 8 * u + g), hv = quad_at (q6_qh (pb, h), g); \
+            const uint16 lo = (v & 0x0f0f0f0fu) | (((hv >> (2 * u)) & 0x03030303u) << 4); \
+            const uint16 hi = ((v >> 4) & 0x0f0f0f0fu) | (((hv >> (2 * u + 4)) & 0x03030303u) << 4); \
+            UNROLL                                                             \
+            for (int i = 0; i < TR; i++) {                                     \
+              sa[i] = dpbusd (sa[i], as_int16 (lo), (int16) xq[i][8 * blo + g]); \
+              sc[i] = dpbusd (sc[i], as_int16 (hi), (int16) xq[i][8 * bhi + g]); \
+            }                                                                  \
+          }                                                                    \
+          const float16 dlo = d * q6_scale (pb, 8 * h + second + 2 * u);       \
+          const float16 dhi = d * q6_scale (pb, 8 * h + second + 2 * (u + 2)); \
+          UNROLL                                                               \
+          for (int i = 0; i < TR; i++) {                                       \
+            acc[i] = fma (dlo * dx[i][blo], convert_float16 (sa[i] - 32 * xs[i][2 * blo + second]), acc[i]); \
+            acc[i] = fma (dhi * dx[i][bhi], convert_float16 (sc[i] - 32 * xs[i][2 * bhi + second]), acc[i]); \
+          }                                                                    \
+        }                                                                      \
+  }                                                                            \
+  UNROLL                                                                       \
+  for (int i = 0; i < TR; i++)                                                 \
+    out[i] = acc[i];                                                           \
 }
+TILES_Q6_K (1)
+TILES_Q6_K (2)
+TILES_Q6_K (3)
+TILES_Q6_K (4)
+TILES_Q6_K (5)
+TILES_Q6_K (6)
 
 /* qgemm_vnni_<T>: tiles of 6 rows (up to @tiles a work-item) of one panel,
  * from the rows quantize_rows_q8 left in @scratch. */
@@ -930,7 +963,15 @@ __kernel void qgemm_vnni_##T (__global const float *x, int x_off,             \
   for (int t = 0; t < nt; t++) {                                               \
     const int m0 = (t0 + t) * 6;                                               \
     float16 acc[6];                                                            \
-    vnni_tile_##T (row_##T (w, n0, K), scratch, d_off, s_off, K, m0, M, acc);  \
+    __global const uchar *wp = row_##T (w, n0, K);                             \
+    switch (min (6, M - m0)) {   /* a last tile of fewer rows: just those */ \
+      case 1: vnni_tile_##T##_1 (wp, scratch, d_off, s_off, K, m0, M, acc); break; \
+      case 2: vnni_tile_##T##_2 (wp, scratch, d_off, s_off, K, m0, M, acc); break; \
+      case 3: vnni_tile_##T##_3 (wp, scratch, d_off, s_off, K, m0, M, acc); break; \
+      case 4: vnni_tile_##T##_4 (wp, scratch, d_off, s_off, K, m0, M, acc); break; \
+      case 5: vnni_tile_##T##_5 (wp, scratch, d_off, s_off, K, m0, M, acc); break; \
+      default: vnni_tile_##T##_6 (wp, scratch, d_off, s_off, K, m0, M, acc); break; \
+    }                                                                          \
     for (int i = 0; i < 6 && m0 + i < M; i++)                                  \
       store16 (acc[i], y + y_off + (size_t) (m0 + i) * N + n0, bias + n0, has_bias, accumulate); \
   }                                                                            \

@@ -1,0 +1,162 @@
+/* vtp-llama-batch.c: one decode step of several streams of the same LLaMA
+ * model (docs/batching.md). Decode is memory-bound: each token's step reads
+ * every weight once for one row. Here the streams' new tokens are the rows
+ * of one batch, so that each projection (q|k|v, o, gate|up, down, lm_head)
+ * is one product of n rows, which vtp_op_linear_rows runs with its kernels
+ * for a few rows (one pass over the weights; each row's arithmetic as a
+ * lone row's, so that a stream's tokens do not depend on its batch). What depends on a stream's
+ * position and history stays per stream: the rotation (its own position),
+ * the write of its key and value into its own cache, and attention against
+ * that cache. */
+#include "vtp-llama.h"
+#include <math.h>
+
+VtpLlamaBatch *
+vtp_llama_batch_new (VtpLlama *m, gint max_streams, GError **error)
+{
+  g_autoptr (VtpLlamaBatch) b = g_new0 (VtpLlamaBatch, 1);
+  const VtpLlamaConfig *c = &m->cfg;
+  const gint64 D = c->hidden_size, QD = (gint64) c->num_attention_heads * c->head_dim;
+  const gint64 KD = (gint64) c->num_key_value_heads * c->head_dim;
+
+  if (max_streams < 1) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "A decode batch needs room for at least one stream (asked %d)",
+        max_streams);
+    return NULL;
+  }
+  b->max_streams = max_streams;
+  b->host_rows = g_new (float, (gsize) max_streams * D);
+  if (!(b->x = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, D, error))
+      || !(b->xn = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, D, error))
+      || !(b->q = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, QD, error))
+      || !(b->k = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, KD, error))
+      || !(b->v = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, KD, error))
+      || !(b->attn = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, QD, error))
+      || !(b->gate = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, c->intermediate_size, error))
+      || !(b->up = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, c->intermediate_size, error))
+      || !(b->logits = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, c->vocab_size, error))
+      || !(b->rope = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, c->head_dim, error)))
+    return NULL;
+  return g_steal_pointer (&b);
+}
+
+void
+vtp_llama_batch_free (VtpLlamaBatch *b)
+{
+  if (!b)
+    return;
+  vtp_tensor_free (b->x);
+  vtp_tensor_free (b->xn);
+  vtp_tensor_free (b->q);
+  vtp_tensor_free (b->k);
+  vtp_tensor_free (b->v);
+  vtp_tensor_free (b->attn);
+  vtp_tensor_free (b->gate);
+  vtp_tensor_free (b->up);
+  vtp_tensor_free (b->logits);
+  vtp_tensor_free (b->rope);
+  g_free (b->host_rows);
+  g_free (b);
+}
+
+static gboolean
+check_batch (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, gint n, GError **error)
+{
+  if (m->adapter) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "Batched decoding does not run adapted models yet "
+        "(LLaMA-Adapter prompts, LoRA): decode their streams one at a time");
+    return FALSE;
+  }
+  if (n < 1 || n > b->max_streams) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "A decode batch of %d streams; this batch takes 1 to %d", n,
+        b->max_streams);
+    return FALSE;
+  }
+  for (gint i = 0; i < n; i++) {
+    const VtpLlamaState *s = states[i];
+    if (!s || s->model != m) {
+      g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "Stream %d of the decode batch has %s", i,
+          s ? "a state of another model" : "no state");
+      return FALSE;
+    }
+    if (s->n_past >= s->max_ctx) {
+      g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "Stream %d of the decode batch has no room for another "
+          "position: its context of %d positions is full", i, s->max_ctx);
+      return FALSE;
+    }
+    for (gint j = 0; j < i; j++)
+      if (states[j] == s) {
+        g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "Streams %d and %d of the decode batch have the same "
+            "state", j, i);
+        return FALSE;
+      }
+  }
+  return TRUE;
+}
+
+/* Per stream: its key and value into its own cache, attention of its
+ * query over that cache. */
+static void
+attention_per_stream (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, gint n, gint l)
+{
+  const VtpLlamaConfig *c = &m->cfg;
+  const gint64 KD = (gint64) c->num_key_value_heads * c->head_dim;
+
+  for (gint i = 0; i < n; i++) {
+    VtpLlamaState *s = states[i];
+    const VtpAttention a = { c->num_attention_heads, c->num_key_value_heads, c->head_dim, TRUE, s->n_past,
+      1.0f / sqrtf ((float) c->head_dim) };
+
+    vtp_tensor_copy_rect (s->k_cache[l], s->n_past, 0, b->k, i, 0, 1, KD);
+    vtp_tensor_copy_rect (s->v_cache[l], s->n_past, 0, b->v, i, 0, 1, KD);
+    vtp_op_attention (b->attn, i, b->q, i, 1, s->k_cache[l], s->v_cache[l], 0, s->n_past + 1, s->scores, &a);
+  }
+}
+
+gboolean
+vtp_llama_decode_batch (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, const gint32 *tokens, gint n,
+    GError **error)
+{
+  const VtpLlamaConfig *c = &m->cfg;
+  const gint D = c->hidden_size, V = c->vocab_size;
+
+  if (!check_batch (m, b, states, n, error))
+    return FALSE;
+  if (!vtp_lm_gather_rows (m->embed, V, D, tokens, n, b->host_rows, error))
+    return FALSE;
+  if (!vtp_tensor_write (b->x, 0, b->host_rows, (gsize) n * D * sizeof (float), error)) {
+    g_prefix_error (error, "Uploading the embeddings of a decode batch of %d: ", n);
+    return FALSE;
+  }
+  /* each stream's rotation at its own position, once for all layers: row i
+   * of the batch's table (made in row 0 of the stream's own) */
+  for (gint i = 0; i < n; i++) {
+    vtp_op_rope_angles (states[i]->rope, 1, c->head_dim, states[i]->n_past, m->inv_freq);
+    vtp_tensor_copy_rect (b->rope, i, 0, states[i]->rope, 0, 0, 1, c->head_dim);
+  }
+  for (gint l = 0; l < c->num_hidden_layers; l++) {
+    const VtpLlamaLayer *y = &m->layers[l];
+    const VtpLinearOut qkv[3] = { { b->q, 0, y->wq, y->bq }, { b->k, 0, y->wk, y->bk }, { b->v, 0, y->wv, y->bv } };
+    const VtpLinearOut gate_up[2] = { { b->gate, 0, y->w_gate, y->b_gate }, { b->up, 0, y->w_up, y->b_up } };
+
+    vtp_op_rmsnorm (b->xn, b->x, 0, n, y->attn_norm, c->rms_norm_eps);
+    vtp_op_linear_multi_rows (b->xn, 0, n, qkv, 3);
+    /* row i of q and k by row i of the table: each at its stream's position */
+    vtp_op_rope_qk (b->q, 0, c->num_attention_heads, b->k, 0, c->num_key_value_heads, n, c->head_dim, b->rope,
+        m->rope_layout);
+    attention_per_stream (m, b, states, n, l);
+    vtp_op_linear_rows (b->x, 0, b->attn, 0, n, y->wo, y->bo, TRUE);        /* x += o_proj(attn) */
+    vtp_op_rmsnorm (b->xn, b->x, 0, n, y->ffn_norm, c->rms_norm_eps);
+    vtp_op_linear_multi_rows (b->xn, 0, n, gate_up, 2);
+    vtp_op_silu_mul (b->gate, b->up, 0, n);
+    vtp_op_linear_rows (b->x, 0, b->gate, 0, n, y->w_down, y->b_down, TRUE); /* x += down(silu(gate) * up) */
+  }
+  vtp_op_rmsnorm (b->xn, b->x, 0, n, m->norm, c->rms_norm_eps);
+  vtp_op_linear_rows (b->logits, 0, b->xn, 0, n, m->lm_head, NULL, FALSE);
+  /* row i's logits where stream i's generate loop reads them */
+  for (gint i = 0; i < n; i++) {
+    vtp_tensor_copy_rect (states[i]->logits, 0, 0, b->logits, i, 0, 1, V);
+    states[i]->n_past++;
+  }
+  return vtp_error_take_pending (error);
+}

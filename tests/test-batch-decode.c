@@ -1,0 +1,371 @@
+/* test-batch-decode.c: batched decoding across streams (issue 18,
+ * docs/batching.md) on the tiny Llama of tests/fixtures/gguf-tiny (F32,
+ * Q8_0, Q4_0 files; the F32 one also loaded as F16):
+ *   - streams with different prompts (so at different positions) decoded
+ *     in one batch per step give, step after step, the logits each gives
+ *     decoded alone (within 1e-4) and the same greedy tokens: a mix-up of
+ *     positions, caches or rows between streams fails;
+ *   - vtp_llama_generate_batch gives each stream the tokens and stop reason
+ *     vtp_llama_generate gives it alone, with streams stopping at different
+ *     steps (length, EOS, a callback), a sampled stream, and a stream that
+ *     joins the batch between steps;
+ *   - wrong batches are refused with errors. */
+#include <string.h>
+#include "vtp-parts.h"
+#include "vtp-llama.h"
+#include "vtp-generate.h"
+#include "fidelity-util.h"
+
+static VtpDevice *dev;
+
+#define N_STREAMS 7
+#define CTX 64
+
+typedef struct {
+  VtpCheckpoint *ckpt;
+  VtpModelParts parts;
+  VtpLlamaNames names;
+  VtpLlama *llm;
+} Model;
+
+static void
+model_open (Model *m, const char *type)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = fixture_path ("gguf-tiny");
+  const gboolean f16 = strcmp (type, "f16") == 0;
+  g_autofree char *name = g_strdup_printf ("llm-%s.gguf", f16 ? "f32" : type);
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+
+  m->ckpt = vtp_checkpoint_open (path, &error);
+  g_assert_no_error (error);
+  g_assert_true (vtp_model_parts_read (m->ckpt, &m->parts, &error));
+  g_assert_no_error (error);
+  g_assert_true (vtp_llama_find_names (m->ckpt, &m->parts.text, &m->names, &error));
+  m->llm = vtp_llama_load (m->ckpt, &m->names, &m->parts.text, NULL, dev, f16 ? VTP_WEIGHTS_F16 : VTP_WEIGHTS_KEEP,
+      &error);
+  g_assert_no_error (error);
+}
+
+static void
+model_close (Model *m)
+{
+  vtp_llama_free (m->llm);
+  vtp_model_parts_clear (&m->parts);
+  vtp_checkpoint_unref (m->ckpt);
+}
+
+/* Prompt @i: BOS and a few ids, a different length for each stream. */
+static GArray *
+prompt (Model *m, gint i)
+{
+  static const gint lens[] = { 3, 11, 6, 17, 9, 2, 14, 5 };
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint32));
+  const gint32 bos = 1;
+
+  g_array_append_val (ids, bos);
+  for (gint j = 0; j < lens[i % G_N_ELEMENTS (lens)]; j++) {
+    gint32 id = 3 + (gint32) (((guint32) (i * 131 + j) * 2654435761u) % (guint32) (m->parts.text.vocab_size - 3));
+    g_array_append_val (ids, id);
+  }
+  return ids;
+}
+
+static VtpLlamaState *
+prefilled (Model *m, gint i)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) ids = prompt (m, i);
+  const VtpLlamaSegment seg = { (const gint32 *) ids->data, NULL, 0, (gint) ids->len };
+  VtpLlamaState *s = vtp_llama_state_new (m->llm, CTX, CTX, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (vtp_llama_prefill (m->llm, s, &seg, 1, FALSE, &error));
+  g_assert_no_error (error);
+  return s;
+}
+
+static float *
+read_logits (Model *m, VtpLlamaState *s)
+{
+  g_autoptr (GError) error = NULL;
+  const gint V = m->parts.text.vocab_size;
+  float *l = g_new (float, V);
+
+  g_assert_true (vtp_tensor_read (s->logits, 0, l, (gsize) V * sizeof (float), &error));
+  g_assert_no_error (error);
+  return l;
+}
+
+/* Step by step: the batch's logits are each stream's own. */
+static void
+test_logits (gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  Model m;
+  const gint V = (model_open (&m, data), m.parts.text.vocab_size), steps = 15;
+  VtpLlamaState *alone[N_STREAMS], *batched[N_STREAMS];
+  g_autoptr (VtpLlamaBatch) b = vtp_llama_batch_new (m.llm, N_STREAMS, &error);
+  double worst = 0;
+
+  g_assert_no_error (error);
+  for (gint i = 0; i < N_STREAMS; i++) {
+    alone[i] = prefilled (&m, i);
+    batched[i] = prefilled (&m, i);
+  }
+  for (gint t = 0; t < steps; t++) {
+    gint32 tokens[N_STREAMS];
+    /* streams 0..n-1 this step: all at first, then one fewer every other
+     * step (batches of 7 to 1 rows: the products' kernels change) */
+    const gint n = MAX (1, N_STREAMS - t / 2);
+
+    for (gint i = 0; i < n; i++) {
+      g_autofree float *a = read_logits (&m, alone[i]);
+      g_autofree float *bl = read_logits (&m, batched[i]);
+      const VtpLlamaSegment seg = { &tokens[i], NULL, 0, 1 };
+
+      for (gint v = 0; v < V; v++)
+        worst = MAX (worst, fabs ((double) a[v] - bl[v]));
+      tokens[i] = vtp_argmax (a, V);
+      g_assert_cmpint (vtp_argmax (bl, V), ==, tokens[i]);
+      g_assert_cmpint (alone[i]->n_past, ==, batched[i]->n_past);
+      g_assert_true (vtp_llama_prefill (m.llm, alone[i], &seg, 1, FALSE, &error));
+      g_assert_no_error (error);
+    }
+    g_assert_true (vtp_llama_decode_batch (m.llm, b, batched, tokens, n, &error));
+    g_assert_no_error (error);
+  }
+  g_test_message ("%s: batched logits within %.2g of each stream's alone", (const char *) data, worst);
+  g_assert_cmpfloat (worst, <, 1e-4);
+  for (gint i = 0; i < N_STREAMS; i++) {
+    vtp_llama_state_free (alone[i]);
+    vtp_llama_state_free (batched[i]);
+  }
+  model_close (&m);
+}
+
+static gboolean
+stop_after_5 (gint32 token, gpointer user_data)
+{
+  gint *seen = user_data;
+  return ++*seen < 5;
+}
+
+/* The parameters of stream @i: lengths that end the streams at different
+ * steps, one sampled, one stopped by its callback, one stopping at EOS
+ * when it comes. */
+static void
+stream_params (gint i, VtpGenerateParams *p, VtpTokenFunc *func)
+{
+  static const gint max_new[] = { 12, 3, 9, 20, 7, 1 };
+  memset (p, 0, sizeof *p);
+  p->max_new_tokens = max_new[i];
+  p->stop_at_eos = i % 2 == 0;
+  if (i == 2)
+    p->sampling = (VtpSamplerParams) { 0.9f, 40, 0.95f, 1234 };
+  *func = i == 3 ? stop_after_5 : NULL;
+}
+
+#define N_GEN 6
+
+static void
+check_streams (VtpBatchStream *streams, gint n, GArray **want, const VtpStopReason *want_reason, const gint *seen,
+    const gint *seen_alone)
+{
+  for (gint i = 0; i < n; i++) {
+    g_assert_true (streams[i].done);
+    g_assert_cmpint (streams[i].reason, ==, want_reason[i]);
+    g_assert_cmpuint (streams[i].tokens->len, ==, want[i]->len);
+    g_assert_cmpmem (streams[i].tokens->data, streams[i].tokens->len * sizeof (gint32), want[i]->data,
+        want[i]->len * sizeof (gint32));
+    g_assert_cmpint (seen[i], ==, seen_alone[i]);
+  }
+}
+
+static void
+test_generate (gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  Model m;
+  VtpBatchStream streams[N_GEN];
+  GArray *want[N_GEN];
+  VtpStopReason want_reason[N_GEN];
+  gint seen_alone[N_GEN] = { 0 }, seen[N_GEN] = { 0 };
+  g_autoptr (VtpBatchGenerator) g = NULL;
+  gint steps = 0;
+
+  model_open (&m, data);
+  for (gint i = 0; i < N_GEN; i++) {
+    g_autoptr (VtpLlamaState) s = prefilled (&m, i);
+    VtpGenerateParams p;
+    VtpTokenFunc func;
+
+    stream_params (i, &p, &func);
+    want[i] = g_array_new (FALSE, FALSE, sizeof (gint32));
+    g_assert_true (vtp_llama_generate (m.llm, s, &p, func, &seen_alone[i], want[i], &want_reason[i], &error));
+    g_assert_no_error (error);
+  }
+  /* all of the first four at once */
+  memset (streams, 0, sizeof streams);
+  for (gint i = 0; i < N_GEN; i++) {
+    streams[i].state = prefilled (&m, i);
+    stream_params (i, &streams[i].params, &streams[i].func);
+    streams[i].user_data = &seen[i];
+    streams[i].tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
+  }
+  g_assert_true (vtp_llama_generate_batch (m.llm, streams, 4, &error));
+  g_assert_no_error (error);
+  check_streams (streams, 4, want, want_reason, seen, seen_alone);
+  /* streams 4 and 5 join a generator of 3 between steps, as others leave */
+  for (gint i = 0; i < 4; i++) {
+    VtpLlamaState *s = streams[i].state;
+    g_array_set_size (streams[i].tokens, 0);
+    seen[i] = 0;
+    vtp_llama_state_free (s);
+    streams[i].state = prefilled (&m, i);
+  }
+  g = vtp_batch_generator_new (m.llm, 3, &error);
+  g_assert_no_error (error);
+  for (gint i = 0; i < 3; i++) {
+    g_assert_true (vtp_batch_generator_add (g, &streams[i], &error));
+    g_assert_no_error (error);
+  }
+  /* full */
+  g_assert_false (vtp_batch_generator_add (g, &streams[3], &error));
+  g_assert_error (error, VTP_ERROR, VTP_ERROR_INPUT);
+  g_clear_error (&error);
+  for (gint next = 3; vtp_batch_generator_n_active (g) > 0 || next < N_GEN; steps++) {
+    while (next < N_GEN && vtp_batch_generator_n_active (g) < 3) {
+      g_assert_true (vtp_batch_generator_add (g, &streams[next++], &error));
+      g_assert_no_error (error);
+    }
+    g_assert_true (vtp_batch_generator_step (g, &error));
+    g_assert_no_error (error);
+  }
+  g_test_message ("%s: 6 streams through a generator of 3 in %d steps", (const char *) data, steps);
+  check_streams (streams, N_GEN, want, want_reason, seen, seen_alone);
+  for (gint i = 0; i < N_GEN; i++) {
+    g_array_unref (streams[i].tokens);
+    g_array_unref (want[i]);
+    vtp_llama_state_free (streams[i].state);
+  }
+  g_assert_cmpint (want_reason[1], ==, VTP_STOP_LENGTH);
+  g_assert_cmpint (want_reason[3], ==, VTP_STOP_CALLER);
+  model_close (&m);
+}
+
+/* The first batch stream stops after 1 token: the others' tokens are what
+ * they are without it, and its own too. */
+static void
+test_early_stop (void)
+{
+  g_autoptr (GError) error = NULL;
+  Model m;
+  VtpBatchStream s[3];
+  GArray *with[3];
+
+  model_open (&m, "f32");
+  for (gint run = 0; run < 2; run++) {
+    /* run 0: streams 0, 1, 2 with stream 0 stopping at 1 token; run 1:
+     * stream 1 and 2 alone in the batch */
+    const gint first = run;
+    memset (s, 0, sizeof s);
+    for (gint i = first; i < 3; i++) {
+      s[i].state = prefilled (&m, i);
+      s[i].params.max_new_tokens = i == 0 ? 1 : 10;
+      s[i].tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
+    }
+    g_assert_true (vtp_llama_generate_batch (m.llm, s + first, 3 - first, &error));
+    g_assert_no_error (error);
+    for (gint i = first; i < 3; i++) {
+      g_assert_cmpint (s[i].reason, ==, VTP_STOP_LENGTH);
+      g_assert_cmpuint (s[i].tokens->len, ==, i == 0 ? 1 : 10);
+      if (run == 0)
+        with[i] = s[i].tokens;
+      else {
+        g_assert_cmpmem (s[i].tokens->data, 10 * sizeof (gint32), with[i]->data, 10 * sizeof (gint32));
+        g_array_unref (s[i].tokens);
+      }
+      vtp_llama_state_free (s[i].state);
+    }
+  }
+  for (gint i = 0; i < 3; i++)
+    g_array_unref (with[i]);
+  model_close (&m);
+}
+
+static void
+expect_error (gboolean ok, GError **error, gint code, const char *part)
+{
+  g_assert_false (ok);
+  g_assert_error (*error, VTP_ERROR, code);
+  if (!strstr ((*error)->message, part))
+    g_error ("\"%s\" does not say \"%s\"", (*error)->message, part);
+  g_clear_error (error);
+}
+
+static void
+test_errors (void)
+{
+  g_autoptr (GError) error = NULL;
+  Model m, other;
+  g_autoptr (VtpLlamaBatch) b = NULL;
+  VtpLlamaState *st[3];
+  g_autoptr (VtpLlamaState) foreign = NULL;
+  const gint32 tokens[3] = { 5, 6, 7 };
+
+  model_open (&m, "f32");
+  model_open (&other, "q8_0");
+  b = vtp_llama_batch_new (m.llm, 2, &error);
+  g_assert_no_error (error);
+  expect_error (vtp_llama_batch_new (m.llm, 0, &error) != NULL, &error, VTP_ERROR_INPUT, "at least one");
+  for (gint i = 0; i < 3; i++)
+    st[i] = prefilled (&m, i);
+  foreign = prefilled (&other, 0);
+  expect_error (vtp_llama_decode_batch (m.llm, b, st, tokens, 3, &error), &error, VTP_ERROR_INPUT, "1 to 2");
+  expect_error (vtp_llama_decode_batch (m.llm, b, st, tokens, 0, &error), &error, VTP_ERROR_INPUT, "1 to 2");
+  {
+    VtpLlamaState *twice[2] = { st[0], st[0] };
+    expect_error (vtp_llama_decode_batch (m.llm, b, twice, tokens, 2, &error), &error, VTP_ERROR_INPUT,
+        "same state");
+  }
+  {
+    VtpLlamaState *mixed[2] = { st[0], foreign };
+    expect_error (vtp_llama_decode_batch (m.llm, b, mixed, tokens, 2, &error), &error, VTP_ERROR_INPUT,
+        "another model");
+  }
+  {
+    const gint32 bad[2] = { 5, 1 << 20 };
+    expect_error (vtp_llama_decode_batch (m.llm, b, st, bad, 2, &error), &error, VTP_ERROR_INPUT, "");
+  }
+  st[1]->n_past = st[1]->max_ctx;
+  expect_error (vtp_llama_decode_batch (m.llm, b, st, tokens, 2, &error), &error, VTP_ERROR_INPUT,
+      "context of 64 positions is full");
+  /* nothing ran: the others' positions are unchanged */
+  g_assert_cmpint (st[0]->n_past, ==, 4);
+  for (gint i = 0; i < 3; i++)
+    vtp_llama_state_free (st[i]);
+  g_clear_pointer (&foreign, vtp_llama_state_free);
+  g_clear_pointer (&b, vtp_llama_batch_free);
+  model_close (&other);
+  model_close (&m);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_test_init (&argc, &argv, NULL);
+  dev = vtp_device_get (NULL, &error);
+  g_assert_no_error (error);
+  g_test_add_data_func ("/batch/logits/f32", "f32", test_logits);
+  g_test_add_data_func ("/batch/logits/f16", "f16", test_logits);
+  g_test_add_data_func ("/batch/logits/q8_0", "q8_0", test_logits);
+  g_test_add_data_func ("/batch/logits/q4_0", "q4_0", test_logits);
+  g_test_add_data_func ("/batch/generate/f32", "f32", test_generate);
+  g_test_add_data_func ("/batch/generate/q8_0", "q8_0", test_generate);
+  g_test_add_func ("/batch/early-stop", test_early_stop);
+  g_test_add_func ("/batch/errors", test_errors);
+  return g_test_run ();
+}
