@@ -281,6 +281,17 @@ int8_gemm (VtpDevice *dev, cl_mem scratch, VtpTensor *y, gint64 y_row, const Vtp
   const size_t global[2] = { (tiles + per_item - 1) / per_item, (N + PANEL - 1) / PANEL }, one[2] = { 1, 1 };
   char name[48];
 
+  if (n_rows <= PANEL_TM) {
+    /* a few rows: P panels a work-item, as the one-row GEMV */
+    const gint64 np = N / PANEL;
+    const gint P = vnni_panels_per_item (dev, MAX (np, 1));
+    const size_t fglobal[1] = { MAX ((np + P - 1) / P, 1) }, fone[1] = { 1 };
+    g_snprintf (name, sizeof name, "qgemm_vnni_few_%s", vtp_weight_suffix (w->dtype));
+    LAUNCH (dev, name, 1, fglobal, fone, A_MEM (x), A_INT (x_row * K), A_MEM (w), A_OPT_MEM (bias),
+        A_INT (bias != NULL), A_MEM (y), A_INT (y_row * N), A_INT (n_rows), A_INT (K), A_INT (N), A_INT (accumulate),
+        ((VtpArg) { sizeof (cl_mem), &scratch }), A_INT (d_off), A_INT (s_off), A_INT (P));
+    return;
+  }
   g_snprintf (name, sizeof name, "qgemm_vnni_%s", vtp_weight_suffix (w->dtype));
   LAUNCH (dev, name, 2, global, one, A_MEM (x), A_INT (x_row * K), A_MEM (w), A_OPT_MEM (bias), A_INT (bias != NULL),
       A_MEM (y), A_INT (y_row * N), A_INT (n_rows), A_INT (K), A_INT (N), A_INT (accumulate),

@@ -760,6 +760,18 @@ __kernel void quantize_rows_q8 (__global const float *x, int x_off, int K, __glo
   ((__global int *) (scratch + s_off))[2 * ((size_t) m * nb + b) + 1] = sums[1];
 }
 
+/* For a few rows (M <= 6: the decode steps of a few streams, where each
+ * panel is read once) the K-quant tiles request a super-block's cache
+ * lines before they use them, as the one-row GEMV does (VNNI_PREFETCH);
+ * a prefill's tiles read each panel many times, from the cache after the
+ * first. $VTP_KERNEL_DEFINES -DVNNI_TILE_PREFETCH=0 turns it off. */
+#ifndef VNNI_TILE_PREFETCH
+#define VNNI_TILE_PREFETCH 1
+#endif
+#define TILE_PREFETCH(pb, bytes)                                               \
+  for (int c_ = 0; VNNI_TILE_PREFETCH && M <= 6 && c_ < (bytes); c_ += 64)     \
+    __builtin_prefetch ((pb) + c_);
+
 /* The 6 rows' pointers into the scratch of quantize_rows_q8. */
 #define TILE_ROWS(R)                                                              \
   enum { TR = R };                                                             \
@@ -840,6 +852,7 @@ VNNI void vnni_tile_k4_##R (__global const uchar *wp, int qh_off, int q_off, __g
   TILE_ROWS (R)                                                                \
   for (int sb = 0; sb < K / 256; sb++) {                                       \
     __global const uchar *pb = wp + (size_t) sb * 16 * (qh_off ? BB_q5_k : BB_q4_k); \
+    TILE_PREFETCH (pb, 16 * (qh_off ? BB_q5_k : BB_q4_k))                       \
     const float16 d = half16_at (pb), dmin = half16_at (pb + 32);              \
     for (int c = 0; c < 4; c++) {                                              \
       const int b1 = 8 * sb + 2 * c, b2 = b1 + 1;                              \
@@ -905,6 +918,7 @@ VNNI void vnni_tile_q6_k_##R (__global const uchar *wp, __global const uchar *sc
   TILE_ROWS (R)                                                                \
   for (int sb = 0; sb < K / 256; sb++) {                                       \
     __global const uchar *pb = wp + (size_t) sb * 16 * BB_q6_k;                \
+    TILE_PREFETCH (pb, 16 * BB_q6_k)                                           \
     const float16 d = half16_at (pb + 3328);                                   \
     for (int h = 0; h < 2; h++)                                                \
       for (int u = 0; u < 2; u++)                                              \
@@ -982,6 +996,43 @@ DEFINE_QGEMM_VNNI (q4_0)
 DEFINE_QGEMM_VNNI (q4_k)
 DEFINE_QGEMM_VNNI (q5_k)
 DEFINE_QGEMM_VNNI (q6_k)
+
+/* qgemm_vnni_few_<T>: up to 6 rows (the decode steps of a few streams,
+ * vtp_op_linear_rows) against @P panels a work-item, one after the other,
+ * as the one-row GEMV walks them (one panel a work-item, as qgemm_vnni_<T>
+ * takes them, leaves the memory streams short); the plain rows after the
+ * last panel in the last work-item. */
+#define DEFINE_QGEMM_VNNI_FEW(T)                                               \
+__kernel void qgemm_vnni_few_##T (__global const float *x, int x_off,         \
+    __global const uchar *w, __global const float *bias, int has_bias,         \
+    __global float *y, int y_off, int M, int K, int N, int accumulate,         \
+    __global const uchar *scratch, int d_off, int s_off, int P)                \
+{                                                                              \
+  const int np = N / 16, p0 = get_global_id (0) * P, pn = min (P, np - p0);    \
+  for (int p = 0; p < pn; p++) {                                               \
+    const int n0 = 16 * (p0 + p);                                              \
+    __global const uchar *wp = row_##T (w, n0, K);                             \
+    float16 acc[6];                                                            \
+    switch (M) {                                                               \
+      case 1: vnni_tile_##T##_1 (wp, scratch, d_off, s_off, K, 0, M, acc); break; \
+      case 2: vnni_tile_##T##_2 (wp, scratch, d_off, s_off, K, 0, M, acc); break; \
+      case 3: vnni_tile_##T##_3 (wp, scratch, d_off, s_off, K, 0, M, acc); break; \
+      case 4: vnni_tile_##T##_4 (wp, scratch, d_off, s_off, K, 0, M, acc); break; \
+      case 5: vnni_tile_##T##_5 (wp, scratch, d_off, s_off, K, 0, M, acc); break; \
+      default: vnni_tile_##T##_6 (wp, scratch, d_off, s_off, K, 0, M, acc); break; \
+    }                                                                          \
+    for (int i = 0; i < M; i++)                                                \
+      store16 (acc[i], y + y_off + (size_t) i * N + n0, bias + n0, has_bias, accumulate); \
+  }                                                                            \
+  if (p0 + max (pn, 0) >= np && 16 * np < N)                                   \
+    p16_tail_##T (x, x_off, w, bias, has_bias, y, y_off, 0, M, K, N, 16 * np, accumulate); \
+}
+
+DEFINE_QGEMM_VNNI_FEW (q8_0)
+DEFINE_QGEMM_VNNI_FEW (q4_0)
+DEFINE_QGEMM_VNNI_FEW (q4_k)
+DEFINE_QGEMM_VNNI_FEW (q5_k)
+DEFINE_QGEMM_VNNI_FEW (q6_k)
 
 DEFINE_QVNNI (q8_0)
 DEFINE_QVNNI (q4_0)
