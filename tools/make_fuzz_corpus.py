@@ -220,6 +220,7 @@ def make_json():
                       ("tests/fixtures/tokenizer/unigram-t5-small/tokenizer.json", "unigram-t5-small.json"),
                       ("tests/fixtures/llava-tiny-a/tokenizer.json", "llava-tiny-a.json")):
         copy("tokenizer-json", src, name)
+    small_precompiled()
     for d in ("llava-tiny-a", "llava-tiny-b", "blip2-tiny", "instructblip-tiny"):
         copy("config", "tests/fixtures/%s/config.json" % d, d + ".json")
     copy("config", "tests/fixtures/llava-tiny-a/preprocessor_config.json", "preprocessor.json")
