@@ -777,6 +777,28 @@ test_timing (void)
   g_string_free (text, TRUE);
 }
 
+/* The fuzz seed with a hand-built Precompiled trie
+ * (tools/make_fuzz_corpus.py, small_precompiled: the T5 fixture's 320 KB
+ * charsmap was over libFuzzer's -max_len). Its rules walked as HF
+ * tokenizers 0.23 walks them (ids from its encode): a char to one, to two
+ * and to none, a two-char cluster, a 4-byte char; "12" is a key, but each
+ * digit is a cluster of its own, so it never matches. */
+static void
+test_fuzz_seed_charsmap (void)
+{
+  static const gint32 expected[] = { 3, 30, 5, 23, 23, 9, 3, 34, 4, 36, 5, 3, 28, 3, 36, 8, 3, 2, 3, 54, 3, 18, 14, 1 };
+  g_autofree char *path = g_build_filename (VTP_SOURCE_DIR, "fuzz", "corpus", "tokenizer-json",
+      "unigram-small-charsmap.json", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VtpTokenizer) tok = vtp_tokenizer_new_from_file (path, &error);
+  g_autoptr (GArray) ids = NULL;
+
+  g_assert_no_error (error);
+  ids = vtp_tokenizer_encode (tok, "Hello caf\xc3\xa9 \xf0\x9f\x98\x80\tx \xef\xac\x81 e\xcc\x81 \xef\xbc\xa1 12", TRUE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (ids->data, ids->len * sizeof (gint32), expected, sizeof expected);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -798,6 +820,7 @@ main (int argc, char **argv)
   /* Unigram tokenizers in T5's layout (tools/make_unigram_fixtures.py) */
   g_test_add_data_func ("/tokenizer/unigram/t5-small", "unigram-t5-small", test_small);
   g_test_add_data_func ("/tokenizer/unigram/t5", "unigram-t5", test_small);
+  g_test_add_func ("/tokenizer/unigram/fuzz-seed-charsmap", test_fuzz_seed_charsmap);
   g_test_add_data_func ("/tokenizer/unigram/t5-large", "unigram-t5-large", test_small);
   g_test_add_data_func ("/tokenizer/unigram/flan-t5", "unigram-flan-t5", test_small);
   g_test_add_data_func ("/tokenizer/unigram/t5-hf4", "unigram-t5-hf4", test_small);

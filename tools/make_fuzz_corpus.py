@@ -10,6 +10,7 @@ small re-encodings of fixture PNGs. Run from the repository root:
 
 Needs the gguf, numpy and PIL packages. The output is deterministic.
 """
+import base64
 import io
 import json
 import os
@@ -157,6 +158,60 @@ def make_gguf():
                   if p in ids})
 
 
+# --- a Precompiled normalizer small enough for libFuzzer's -max_len ----------
+def darts_trie(mapping):
+    """A darts-clone double-array trie (the units vtp-tok-precompiled.c
+    walks) of the keys of @mapping, and the replacement strings its leaves
+    point into: SentencePiece's precompiled_charsmap layout. A node's unit
+    holds its label, a has-leaf bit and the XOR offset from its own index
+    to its children's base; a child with label c sits at base ^ c, the
+    node's value at base ^ 0 (a leaf unit: bit 31 and the string's offset)."""
+    strings, value = b"", {}
+    for key, rep in sorted(mapping.items()):
+        value[key.encode()] = len(strings)
+        strings += rep.encode() + b"\0"
+    trie = {}
+    for key in value:
+        node = trie
+        for c in key:
+            node = node.setdefault(c, {})
+    units = {}
+
+    def place(node, prefix, at):
+        children = sorted(k for k in node)
+        base = 1
+        while any(i in units or i == at for i in [base] + [base ^ c for c in children]):
+            base += 1
+        label = prefix[-1] if prefix else 0
+        units[at] = label | (0x100 if prefix in value else 0) | ((at ^ base) << 10)
+        if prefix in value:
+            units[base] = 0x80000000 | value[prefix]
+        for c in children:
+            units[base ^ c] = None      # reserved before the children place theirs
+        for c in children:
+            place(node[c], prefix + bytes([c]), base ^ c)
+
+    place(trie, b"", 0)
+    n = max(units) + 1
+    blob = b"".join(struct.pack("<I", units.get(i) or 0) for i in range(n))
+    return struct.pack("<I", len(blob)) + blob + strings
+
+
+def small_precompiled():
+    """The T5 unigram fixture with its 320 KB precompiled_charsmap (over
+    libFuzzer's -max_len, so the campaign only ever saw it cut) replaced by
+    a trie of a few rules that touch the target's fixed text: a char to
+    one, to two and to none, a cluster of two chars, a 4-byte char."""
+    with open(os.path.join(FIX, "tokenizer", "unigram-t5-small", "tokenizer.json"), encoding="utf-8") as f:
+        tok = json.load(f)
+    rules = {"\u00e9": "e", "H": "h", "\t": " ", "\ufb01": "fi", "e\u0301": "\u00e9",
+             "\U0001f600": "", "\uff21": "A", "12": "twelve"}
+    tok["normalizer"] = {"type": "Precompiled",
+                         "precompiled_charsmap": base64.b64encode(darts_trie(rules)).decode()}
+    with open(out("tokenizer-json", "unigram-small-charsmap.json"), "w", encoding="utf-8") as f:
+        json.dump(tok, f, ensure_ascii=False)
+
+
 # --- JSON inputs: taken as they are -----------------------------------------
 def make_json():
     for src, name in (("tests/fixtures/tokenizer/small-legacy/tokenizer.json", "small-legacy.json"),
@@ -165,6 +220,7 @@ def make_json():
                       ("tests/fixtures/tokenizer/unigram-t5-small/tokenizer.json", "unigram-t5-small.json"),
                       ("tests/fixtures/llava-tiny-a/tokenizer.json", "llava-tiny-a.json")):
         copy("tokenizer-json", src, name)
+    small_precompiled()
     for d in ("llava-tiny-a", "llava-tiny-b", "blip2-tiny", "instructblip-tiny"):
         copy("config", "tests/fixtures/%s/config.json" % d, d + ".json")
     copy("config", "tests/fixtures/llava-tiny-a/preprocessor_config.json", "preprocessor.json")
