@@ -4,6 +4,7 @@
  * vtpencoder taking image/jpeg. */
 #include <gst/check/gstharness.h>
 #include <math.h>
+#include <string.h>
 #include "fixture-path.h"
 #include "jpeg-util.h"
 #include "vtp-jpeg.h"
@@ -42,6 +43,36 @@ test_plan (void)
   g_assert_true (vtp_jpeg_plan (data, size, &clip, FALSE, &plan, &error));
   g_assert_cmpint (plan.scale_num, ==, 8);
   g_assert_cmpint (plan.out_width, ==, 640);
+
+  /* a header claiming more than VTP_JPEG_MAX_PIXELS (the fuzz campaign's
+   * kind: a few bytes, a huge frame) is refused before anything is
+   * allocated or decoded; 16384 x 16384 (268 million) is still taken */
+  {
+    g_autofree guint8 *big = g_memdup2 (data, size);
+    gboolean patched = FALSE;
+    for (gsize i = 0; i + 8 < size && !patched; i++)
+      if (big[i] == 0xff && (big[i + 1] == 0xc0 || big[i + 1] == 0xc2)) {   /* SOF0 / SOF2 */
+        big[i + 5] = big[i + 7] = 0xea;                                   /* height, width 60000 */
+        big[i + 6] = big[i + 8] = 0x60;                                   /* (libjpeg's own limit: 65500) */
+        patched = TRUE;
+      }
+    g_assert_true (patched);
+    g_assert_false (vtp_jpeg_plan (big, size, &clip, TRUE, &plan, &error));
+    g_assert_error (error, VTP_ERROR, VTP_ERROR_FORMAT);
+    g_test_message ("%s", error->message);
+    g_assert_nonnull (strstr (error->message, "60000 x 60000 pixels"));
+    g_assert_nonnull (strstr (error->message, "more than the 268 million pixels vtp decodes"));
+    g_clear_error (&error);
+    for (gsize i = 0; i + 8 < size; i++)
+      if (big[i] == 0xff && (big[i + 1] == 0xc0 || big[i + 1] == 0xc2)) {
+        big[i + 5] = big[i + 7] = 0x40;                                   /* 16384 x 16384 */
+        big[i + 6] = big[i + 8] = 0x00;
+        break;
+      }
+    g_assert_true (vtp_jpeg_plan (big, size, &clip, TRUE, &plan, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (plan.width, ==, 16384);
+  }
 }
 
 /* Full size: the same pixels as jpegdec ! videoconvert, up to the colour

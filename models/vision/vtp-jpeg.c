@@ -53,6 +53,16 @@ vtp_jpeg_plan (const guint8 *data, gsize size, const VtpImageConfig *config, gbo
   }
   jpeg_mem_src (&cinfo, data, size);
   jpeg_read_header (&cinfo, TRUE);
+  /* The header alone sets what the decode costs (libjpeg reads every block
+   * at any scale; the encoder sizes its RGB buffer from it): a few bytes
+   * claiming 65535 x 65535 must not take minutes and gigabytes. */
+  if ((guint64) cinfo.image_width * cinfo.image_height > VTP_JPEG_MAX_PIXELS) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "A JPEG frame of %u x %u pixels (%" G_GSIZE_FORMAT " bytes): "
+        "more than the %" G_GUINT64_FORMAT " million pixels vtp decodes", cinfo.image_width, cinfo.image_height, size,
+        (guint64) VTP_JPEG_MAX_PIXELS / 1000000);
+    jpeg_destroy_decompress (&cinfo);
+    return FALSE;
+  }
   plan->width = cinfo.image_width;
   plan->height = cinfo.image_height;
   plan->scale_num = 8;

@@ -17,6 +17,11 @@ typedef struct {
 /* Reads the header of @data and picks the smallest scale whose output still
  * satisfies @config (vtp_image_config_source_is_enough); @config NULL or
  * @scale FALSE: full size. */
+/* The largest frame vtp decodes, in pixels (268 million: beyond any
+ * camera's; a bound on what a frame's header alone can make it allocate
+ * and decode). */
+#define VTP_JPEG_MAX_PIXELS ((guint64) 1 << 28)
+
 gboolean vtp_jpeg_plan (const guint8 *data, gsize size, const VtpImageConfig *config, gboolean scale,
     VtpJpegSize *plan, GError **error);
 
