@@ -146,6 +146,14 @@ def make_gguf():
     tokens = alphabet + [m.replace(" ", "") for m in merges] + ["<|endoftext|>"]
     vocab_gguf(out("gguf", "gpt2-vocab.gguf"), "gpt2", tokens, [1] * (len(tokens) - 1) + [3], merges=merges,
                pre="gpt-2", bos=len(tokens) - 1, eos=len(tokens) - 1)
+    # the same with Llama 3's and Qwen2's splitting (their own regexes)
+    for pre in ("llama-bpe", "qwen2"):
+        vocab_gguf(out("gguf", "%s-vocab.gguf" % pre), "gpt2", tokens, [1] * (len(tokens) - 1) + [3],
+                   merges=merges, pre=pre, bos=len(tokens) - 1, eos=len(tokens) - 1)
+    # a Qwen2 text model (architecture "qwen2": its own metadata keys, q/k/v biases)
+    shrink_gguf("gguf-qwen2-tiny/llm-q8_0.gguf", out("gguf", "qwen2-text.gguf"), "qwen2", {64: 16, 128: 32, 32: 8},
+                {"qwen2.embedding_length": 16, "qwen2.feed_forward_length": 32, "qwen2.rope.dimension_count": 4,
+                 "general.file_type": 0})
     # "bert": the uncased WordPiece fixture in llama.cpp's phantom-space form
     with open(os.path.join(FIX, "wordpiece", "uncased", "tokenizer.json")) as f:
         vocab = json.load(f)["model"]["vocab"]
@@ -218,7 +226,10 @@ def make_json():
                       ("tests/fixtures/tokenizer/small-metaspace/tokenizer.json", "small-metaspace.json"),
                       ("tests/fixtures/tokenizer/small-variants/tokenizer.json", "small-variants.json"),
                       ("tests/fixtures/tokenizer/unigram-t5-small/tokenizer.json", "unigram-t5-small.json"),
-                      ("tests/fixtures/llava-tiny-a/tokenizer.json", "llava-tiny-a.json")):
+                      ("tests/fixtures/llava-tiny-a/tokenizer.json", "llava-tiny-a.json"),
+                      # Split pre-tokenizers with Llama 3's and Qwen2's regexes
+                      ("tests/fixtures/gguf-vocab/llama3-mini.tokenizer.json", "llama3-split.json"),
+                      ("tests/fixtures/gguf-vocab/qwen2-mini.tokenizer.json", "qwen2-split.json")):
         copy("tokenizer-json", src, name)
     small_precompiled()
     for d in ("llava-tiny-a", "llava-tiny-b", "blip2-tiny", "instructblip-tiny"):
