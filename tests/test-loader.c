@@ -327,8 +327,28 @@ test_config_errors (void)
       "text_config: rope_scaling: rope_type \"yarn\" is not supported (default RoPE and Llama 3's \"llama3\" are)");
   expect_config_error ("{\"text_config\":{\"model_type\":\"mistral\",\"sliding_window\":0}}",
       "text_config: sliding_window 0 must be positive (or null)");
-  expect_config_error ("{\"text_config\":{\"model_type\":\"qwen2\",\"use_sliding_window\":true}}",
-      "use_sliding_window is true; vtp attends to the whole context");
+  expect_config_error ("{\"text_config\":{\"model_type\":\"qwen2\",\"use_sliding_window\":true,"
+      "\"sliding_window\":0}}", "text_config: sliding_window 0 must be positive (or null)");
+  /* a window caps the context (whole attention is exact up to it): Qwen2's
+   * only when used, Mistral's when set */
+  {
+    static const struct { const char *json; gint positions; } cases[] = {
+      { "{\"model_type\":\"qwen2\",\"use_sliding_window\":true,\"sliding_window\":100}", 100 },
+      { "{\"model_type\":\"qwen2\",\"use_sliding_window\":false,\"sliding_window\":100}", 2048 },
+      { "{\"model_type\":\"qwen2\",\"use_sliding_window\":true,\"sliding_window\":null}", 2048 },
+      { "{\"model_type\":\"mistral\",\"sliding_window\":100}", 100 },
+      { "{\"model_type\":\"mistral\",\"sliding_window\":null}", 2048 },
+      { "{\"model_type\":\"llama\",\"sliding_window\":100}", 2048 },
+    };
+    for (guint k = 0; k < G_N_ELEMENTS (cases); k++) {
+      g_autoptr (JsonParser) p = json_parser_new ();
+      g_autoptr (GError) error = NULL;
+      VtpLlamaConfig t;
+      g_assert_true (vtp_llama_config_parse (parse_object (p, cases[k].json), "config.json", &t, &error));
+      g_assert_no_error (error);
+      g_assert_cmpint (t.max_position_embeddings, ==, cases[k].positions);
+    }
+  }
   expect_config_error ("{\"text_config\":{\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":8}}}",
       "rope_type \"llama3\" needs factor, low_freq_factor, high_freq_factor and original_max_position_embeddings");
   expect_config_error ("{\"text_config\":{\"rope_parameters\":{\"rope_type\":\"llama3\",\"factor\":8,"

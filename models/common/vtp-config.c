@@ -285,6 +285,29 @@ parse_rope_type (JsonObject *r, const char *member, const char *where, VtpLlamaC
           "original_max_position_embeddings > 0", w);
 }
 
+/* A sliding window (Mistral's sliding_window, v0.1: 4096 positions, later
+ * ones null; Qwen2's when use_sliding_window is true, for its layers from
+ * max_window_layers on): up to the window's length that is whole
+ * attention, as vtp computes it, so the context is that long at most. */
+static gboolean
+cap_at_sliding_window (JsonObject *o, const char *where, VtpLlamaConfig *c, GError **error)
+{
+  const char *type = vtp_json_string (o, "model_type", NULL);
+  JsonNode *w = vtp_json_lookup (o, "sliding_window");
+  gboolean used = !g_strcmp0 (type, "mistral");
+  gint window = 0;
+
+  if (!g_strcmp0 (type, "qwen2") && !vtp_json_bool (o, "use_sliding_window", FALSE, where, &used, error))
+    return FALSE;
+  if (!used || !w || JSON_NODE_HOLDS_NULL (w))
+    return TRUE;
+  if (!vtp_json_int (o, "sliding_window", 0, where, &window, error)
+      || !require (window > 0, error, "%s: sliding_window %d must be positive (or null)", where, window))
+    return FALSE;
+  c->max_position_embeddings = MIN (c->max_position_embeddings, window);
+  return TRUE;
+}
+
 /* Defaults: transformers LlamaConfig. */
 gboolean
 vtp_llama_config_parse (JsonObject *o, const char *where, VtpLlamaConfig *c, GError **error)
@@ -297,13 +320,6 @@ vtp_llama_config_parse (JsonObject *o, const char *where, VtpLlamaConfig *c, GEr
   c->rope_llama3 = c->rope_freqs_tensor = FALSE;
   /* Qwen2 is a Llama with biases on q, k and v */
   c->qkv_bias = !g_strcmp0 (vtp_json_string (o, "model_type", NULL), "qwen2");
-  if (c->qkv_bias && vtp_json_lookup (o, "use_sliding_window")) {
-    gboolean sliding;
-    if (!vtp_json_bool (o, "use_sliding_window", FALSE, where, &sliding, error)
-        || !require (!sliding, error, "%s: use_sliding_window is true; vtp attends to the whole context (Qwen2's "
-            "sliding window is not implemented)", where))
-      return FALSE;
-  }
   if (!vtp_json_int (o, "vocab_size", 32000, where, &c->vocab_size, error)
       || !vtp_json_int (o, "hidden_size", 4096, where, &c->hidden_size, error)
       || !vtp_json_int (o, "intermediate_size", 11008, where, &c->intermediate_size, error)
@@ -320,19 +336,8 @@ vtp_llama_config_parse (JsonObject *o, const char *where, VtpLlamaConfig *c, GEr
       || !vtp_json_int (o, "bos_token_id", 1, where, &c->bos_token_id, error)
       || !parse_eos (o, where, &c->n_eos, c->eos_token_id, error))
     return FALSE;
-  /* Mistral attends within a sliding window (v0.1: 4096 positions; later
-   * ones have none): up to the window's length that is whole attention, as
-   * vtp computes it, so the context is that long at most */
-  if (!g_strcmp0 (vtp_json_string (o, "model_type", NULL), "mistral")) {
-    JsonNode *w = vtp_json_lookup (o, "sliding_window");
-    gint window = 0;
-    if (w && !JSON_NODE_HOLDS_NULL (w)) {
-      if (!vtp_json_int (o, "sliding_window", 0, where, &window, error)
-          || !require (window > 0, error, "%s: sliding_window %d must be positive (or null)", where, window))
-        return FALSE;
-      c->max_position_embeddings = MIN (c->max_position_embeddings, window);
-    }
-  }
+  if (!cap_at_sliding_window (o, where, c, error))
+    return FALSE;
   if (!require (c->num_attention_heads > 0 && c->hidden_size > 0, error,
           "%s: hidden_size and num_attention_heads must be positive", where)
       || !vtp_json_int (o, "head_dim", c->hidden_size / c->num_attention_heads, where, &c->head_dim, error))
