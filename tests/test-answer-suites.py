@@ -19,18 +19,10 @@ import subprocess
 import sys
 import tempfile
 
-SOURCE = os.environ.get("VTP_SOURCE_DIR") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-TOOLS = os.path.join(SOURCE, "tools", "analyses")
-SKIP = 77
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from analyses_env import SOURCE, TOOLS, require  # noqa: E402
 
-try:
-    import numpy  # noqa: F401
-    import PIL  # noqa: F401
-except ImportError as e:
-    print(f"skipped: {e.name} is not installed for {sys.executable} (pip install -r tools/requirements.txt)")
-    sys.exit(SKIP)
-
-sys.path.insert(0, TOOLS)
+require("numpy", "PIL")
 sys.path.insert(0, os.path.join(SOURCE, "tools", "world"))
 import qualitative  # noqa: E402
 import robustness  # noqa: E402

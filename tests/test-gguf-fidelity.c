@@ -52,22 +52,16 @@ json_ids (JsonObject *o, const char *member)
 static char *
 fixture_dir (const char **type)
 {
-  if (g_str_has_prefix (*type, "llama3/")) {
-    *type += strlen ("llama3/");
-    return fixture_path ("gguf-llama3-tiny");
-  }
-  if (g_str_has_prefix (*type, "llama32/")) {
-    *type += strlen ("llama32/");
-    return fixture_path ("gguf-llama32-tiny");
-  }
-  if (g_str_has_prefix (*type, "qwen2/")) {
-    *type += strlen ("qwen2/");
-    return fixture_path ("gguf-qwen2-tiny");
-  }
-  if (g_str_has_prefix (*type, "mistral/")) {
-    *type += strlen ("mistral/");
-    return fixture_path ("gguf-mistral-tiny");
-  }
+  static const struct { const char *prefix, *dir; } dirs[] = {
+    { "llama3/", "gguf-llama3-tiny" }, { "llama32/", "gguf-llama32-tiny" },
+    { "qwen2/", "gguf-qwen2-tiny" }, { "mistral/", "gguf-mistral-tiny" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (dirs); i++)
+    if (g_str_has_prefix (*type, dirs[i].prefix)) {
+      *type += strlen (dirs[i].prefix);
+      return fixture_path (dirs[i].dir);
+    }
   return fixture_path ("gguf-tiny");
 }
 
