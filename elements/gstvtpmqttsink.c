@@ -57,13 +57,39 @@
  * #GstBaseSink:sync is FALSE by default (publish each description when it
  * is made).
  *
+ * TLS: #GstVtpMqttSink:tls (or a #GstVtpMqttSink:tls-ca-file) encrypts
+ * the connection and checks the broker's certificate against the CA file,
+ * or against the system's CAs (/etc/ssl/certs) without one, and its name
+ * against #GstVtpMqttSink:host (unless #GstVtpMqttSink:tls-insecure);
+ * #GstVtpMqttSink:tls-cert-file and #GstVtpMqttSink:tls-key-file give a
+ * client certificate for brokers that require one (`require_certificate
+ * true`). A file that cannot be read is an error at start; a broker whose
+ * certificate does not check out is reported as unreachable (a warning),
+ * as any failed connection.
+ *
+ * Presence: with #GstVtpMqttSink:status-topic set, the element publishes
+ * (retained, QoS 1) {"stream", "hostname", "status": "online", "utc"} there
+ * on every connection, {"status": "offline", "reason": "stopped", ...}
+ * when it stops, and leaves the broker a last will with
+ * {"status": "offline", "reason": "connection lost"} that the broker
+ * publishes if the connection ends otherwise (the process killed, the
+ * machine or its network gone, no ping within 1.5 times
+ * #GstVtpMqttSink:keepalive). So a subscriber to the status topics of many
+ * machines knows which cameras are up, including those that died without a
+ * word. Status messages are not counted in #GstVtpMqttSink:published.
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=10/1 ! \
  *   vtpencoder model=llava min-interval=2000000000 ! vtpprojector model=llava ! vtpllm model=llava ! \
  *   vtpmqttsink host=broker.local topic='vtp/{host}/{stream}' stream-id=door
  * ]|
- * and, anywhere: `mosquitto_sub -h broker.local -t 'vtp/#' -v`
+ * and, anywhere: `mosquitto_sub -h broker.local -t 'vtp/#' -v`. Over TLS on
+ * port 8883, with the camera's presence on a status topic:
+ * |[
+ * ... ! vtpllm model=llava ! vtpmqttsink host=broker.example.org port=8883 tls-ca-file=/etc/vtp/ca.pem \
+ *   topic='vtp/{host}/{stream}' status-topic='vtp/status/{host}/{stream}' stream-id=door
+ * ]|
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -73,6 +99,7 @@
 #include "vtp-json-write.h"
 #include <errno.h>
 #include <mosquitto.h>
+#include <stdio.h>
 #include <string.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_vtp_mqtt_sink_debug);
@@ -91,6 +118,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_vtp_mqtt_sink_debug);
 #define MAX_IN_FLIGHT 1000      /* messages handed to libmosquitto and not yet sent (or acknowledged) */
 #define DRAIN_TIMEOUT_US (5 * G_USEC_PER_SEC)   /* EOS: how long to wait for them */
 #define FIRST_WAIT_US (2 * G_USEC_PER_SEC)      /* the first description: how long to wait for the first attempt */
+#define SYSTEM_CA_PATH "/etc/ssl/certs"          /* tls without tls-ca-file: Debian's CA store (ca-certificates) */
 
 enum {
   PROP_0,
@@ -107,6 +135,12 @@ enum {
   PROP_PUBLISHED,
   PROP_UNDELIVERED,
   PROP_CONNECTED,
+  PROP_TLS,
+  PROP_TLS_CA_FILE,
+  PROP_TLS_CERT_FILE,
+  PROP_TLS_KEY_FILE,
+  PROP_TLS_INSECURE,
+  PROP_STATUS_TOPIC,
 };
 
 struct _GstVtpMqttSink {
@@ -114,8 +148,9 @@ struct _GstVtpMqttSink {
 
   /* properties (object lock) */
   char *host, *topic, *client_id, *username, *password, *stream_id;
+  char *tls_ca_file, *tls_cert_file, *tls_key_file, *status_topic;
   gint port, qos, keepalive;
-  gboolean retain;
+  gboolean retain, tls, tls_insecure;
 
   /* set at start, read-only until stop */
   struct mosquitto *mosq;
@@ -124,6 +159,8 @@ struct _GstVtpMqttSink {
   char *hostname;
   gint run_port, run_keepalive;
   char *run_host;
+  char *run_status_topic;       /* status-topic expanded; NULL: none */
+  char *run_stream;
 
   /* the connection's state and the counters (lock) */
   GMutex lock;
@@ -134,6 +171,7 @@ struct _GstVtpMqttSink {
   guint retry_ms;
   GHashTable *in_flight;        /* mid -> qos + 1: handed to libmosquitto, not yet reported sent */
   GHashTable *sent_early;       /* mids reported sent before mosquitto_publish returned */
+  GHashTable *status_mids;      /* status messages handed to libmosquitto, not yet sent: not descriptions */
   guint64 published, undelivered, seq;
 };
 
@@ -158,6 +196,66 @@ post_state (GstVtpMqttSink *self)
       NULL);
   g_mutex_unlock (&self->lock);
   gst_element_post_message (GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), s));
+}
+
+/* The presence message of status-topic: {"stream", "hostname", "status",
+ * "reason" (offline only), "utc" (not in the last will, which the broker
+ * keeps from the connection's start)}. */
+static char *
+status_json (GstVtpMqttSink *self, const char *status, const char *reason, gboolean with_time)
+{
+  GString *json = g_string_new ("{\"stream\":");
+
+  vtp_json_write_string (json, self->run_stream);
+  g_string_append (json, ",\"hostname\":");
+  vtp_json_write_string (json, self->hostname);
+  g_string_append (json, ",\"status\":");
+  vtp_json_write_string (json, status);
+  if (reason) {
+    g_string_append (json, ",\"reason\":");
+    vtp_json_write_string (json, reason);
+  }
+  if (with_time) {
+    g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+    g_autofree char *utc = g_date_time_format (now, "%Y-%m-%dT%H:%M:%S");
+    g_string_append_printf (json, ",\"utc\":\"%s.%03dZ\"", utc, g_date_time_get_microsecond (now) / 1000);
+  }
+  g_string_append_c (json, '}');
+  return g_string_free (json, FALSE);
+}
+
+/* Publishes a presence message (retained, QoS 1) to status-topic; its mid
+ * is kept apart from the descriptions' (on_publish). From the network
+ * thread only (a callback or the thread itself). */
+static void
+publish_status (GstVtpMqttSink *self, const char *status, const char *reason)
+{
+  g_autofree char *json = status_json (self, status, reason, TRUE);
+  int mid = 0, rc;
+
+  /* at QoS 1 on_publish comes with the broker's acknowledgement, which
+   * this same thread reads later in mosquitto_loop: the mid is recorded
+   * before it can come */
+  rc = mosquitto_publish (self->mosq, &mid, self->run_status_topic, strlen (json), json, 1, TRUE);
+  g_mutex_lock (&self->lock);
+  if (rc == MOSQ_ERR_SUCCESS)
+    g_hash_table_add (self->status_mids, GINT_TO_POINTER (mid));
+  g_mutex_unlock (&self->lock);
+  if (rc != MOSQ_ERR_SUCCESS)
+    GST_DEBUG_OBJECT (self, "status %s not published: %s", status, mosquitto_strerror (rc));
+  else
+    GST_DEBUG_OBJECT (self, "%s: %s", self->run_status_topic, json);
+}
+
+static gboolean
+status_pending (GstVtpMqttSink *self)
+{
+  gboolean pending;
+
+  g_mutex_lock (&self->lock);
+  pending = g_hash_table_size (self->status_mids) > 0;
+  g_mutex_unlock (&self->lock);
+  return pending;
 }
 
 static void
@@ -185,6 +283,8 @@ on_connect (struct mosquitto *mosq, void *data, int rc)
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
   GST_INFO_OBJECT (self, "connected to %s", self->broker);
+  if (self->run_status_topic)
+    publish_status (self, "online", NULL);
   if (back)
     GST_ELEMENT_INFO (self, RESOURCE, OPEN_WRITE, ("vtpmqttsink is connected to the MQTT broker at %s again: "
             "descriptions are published again", self->broker), (NULL));
@@ -205,6 +305,7 @@ on_disconnect (struct mosquitto *mosq, void *data, int rc)
   g_mutex_lock (&self->lock);
   was = self->connected;
   self->connected = FALSE;
+  g_hash_table_remove_all (self->status_mids);  /* the next connection says "online" anew */
   g_hash_table_iter_init (&iter, self->in_flight);
   while (g_hash_table_iter_next (&iter, NULL, &qos))
     if (GPOINTER_TO_INT (qos) == 1) {
@@ -226,7 +327,9 @@ on_publish (struct mosquitto *mosq, void *data, int mid)
   GstVtpMqttSink *self = data;
 
   g_mutex_lock (&self->lock);
-  if (g_hash_table_remove (self->in_flight, GINT_TO_POINTER (mid)))
+  if (g_hash_table_remove (self->status_mids, GINT_TO_POINTER (mid)))
+    ;                           /* presence, not a description */
+  else if (g_hash_table_remove (self->in_flight, GINT_TO_POINTER (mid)))
     self->published++;
   else                          /* mosquitto_publish has not returned yet: render counts it */
     g_hash_table_add (self->sent_early, GINT_TO_POINTER (mid));
@@ -331,10 +434,16 @@ network_thread (gpointer data)
         break;
     }
   }
-  /* stopping: a clean goodbye when connected */
+  /* stopping: a clean goodbye when connected ("offline" first, then a
+   * DISCONNECT, after which the broker drops the last will) */
   g_mutex_lock (&self->lock);
   need_connect = self->connected;
   g_mutex_unlock (&self->lock);
+  if (need_connect && self->run_status_topic) {
+    publish_status (self, "offline", "stopped");
+    for (int i = 0; i < 20 && status_pending (self) && mosquitto_loop (self->mosq, 100, 1) == MOSQ_ERR_SUCCESS; i++)
+      ;
+  }
   if (need_connect && mosquitto_disconnect (self->mosq) == MOSQ_ERR_SUCCESS)
     for (int i = 0; i < 10 && mosquitto_loop (self->mosq, 100, 1) == MOSQ_ERR_SUCCESS; i++)
       ;
@@ -376,12 +485,60 @@ stream_name (GstVtpMqttSink *self)
   return id;
 }
 
+/* The TLS files, checked before anything connects: a file that is not
+ * there or cannot be read names itself (libmosquitto only says "invalid
+ * arguments"); a certificate needs its key and the other way round. */
+static gboolean
+check_tls_files (GstVtpMqttSink *self, const char *ca, const char *cert, const char *key)
+{
+  const char *files[] = { ca, cert, key }, *props[] = { "tls-ca-file", "tls-cert-file", "tls-key-file" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++) {
+    FILE *f;
+    if (!files[i])
+      continue;
+    f = fopen (files[i], "rb");
+    if (!f) {
+      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND, ("vtpmqttsink cannot read its %s \"%s\": %s", props[i],
+              files[i], g_strerror (errno)), (NULL));
+      return FALSE;
+    }
+    fclose (f);
+  }
+  if (!cert != !key) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("vtpmqttsink's client certificate needs both tls-cert-file "
+            "and tls-key-file (%s is not set)", cert ? "tls-key-file" : "tls-cert-file"), (NULL));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* TLS on the client: the broker's certificate checked against @ca, or the
+ * system's CAs without one; a client certificate when given. */
+static gboolean
+tls_set (GstVtpMqttSink *self, const char *ca, const char *cert, const char *key, gboolean insecure)
+{
+  int rc = mosquitto_tls_set (self->mosq, ca, ca ? NULL : SYSTEM_CA_PATH, cert, key, NULL);
+
+  if (rc == MOSQ_ERR_SUCCESS)
+    rc = mosquitto_tls_insecure_set (self->mosq, insecure);
+  if (rc != MOSQ_ERR_SUCCESS) {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("vtpmqttsink could not set up TLS with CA %s%s%s: %s",
+            ca ? ca : SYSTEM_CA_PATH, cert ? " and client certificate " : "", cert ? cert : "",
+            mosquitto_strerror (rc)), (NULL));
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "TLS, CA %s%s", ca ? ca : SYSTEM_CA_PATH, insecure ? ", host name not checked" : "");
+  return TRUE;
+}
+
 static gboolean
 gst_vtp_mqtt_sink_start (GstBaseSink *sink)
 {
   GstVtpMqttSink *self = GST_VTP_MQTT_SINK (sink);
   g_autofree char *client_id = NULL, *username = NULL, *password = NULL, *topic = NULL, *stream = NULL;
-  g_autofree char *expanded = NULL;
+  g_autofree char *expanded = NULL, *status_topic = NULL, *ca = NULL, *cert = NULL, *key = NULL;
+  gboolean tls, insecure;
   int rc;
 
   library_init ();
@@ -395,6 +552,12 @@ gst_vtp_mqtt_sink_start (GstBaseSink *sink)
   username = g_strdup (self->username);
   password = g_strdup (self->password);
   topic = g_strdup (self->topic);
+  status_topic = self->status_topic && *self->status_topic ? g_strdup (self->status_topic) : NULL;
+  ca = self->tls_ca_file && *self->tls_ca_file ? g_strdup (self->tls_ca_file) : NULL;
+  cert = self->tls_cert_file && *self->tls_cert_file ? g_strdup (self->tls_cert_file) : NULL;
+  key = self->tls_key_file && *self->tls_key_file ? g_strdup (self->tls_key_file) : NULL;
+  tls = self->tls || ca || cert || key;
+  insecure = self->tls_insecure;
   GST_OBJECT_UNLOCK (self);
 
   if (!self->run_host || !*self->run_host) {
@@ -410,6 +573,19 @@ gst_vtp_mqtt_sink_start (GstBaseSink *sink)
             "topic must not be empty nor hold + or #", expanded), (NULL));
     return FALSE;
   }
+  g_free (self->run_stream);
+  self->run_stream = g_strdup (stream);
+  g_clear_pointer (&self->run_status_topic, g_free);
+  if (status_topic) {
+    self->run_status_topic = expand_topic (status_topic, stream, self->hostname);
+    if (mosquitto_pub_topic_check (self->run_status_topic) != MOSQ_ERR_SUCCESS) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("vtpmqttsink's status-topic \"%s\" cannot be published to: "
+              "an MQTT topic must not be empty nor hold + or #", self->run_status_topic), (NULL));
+      return FALSE;
+    }
+  }
+  if (!check_tls_files (self, ca, cert, key))
+    return FALSE;
   g_free (self->broker);
   self->broker = strchr (self->run_host, ':') ? g_strdup_printf ("[%s]:%d", self->run_host, self->run_port)
       : g_strdup_printf ("%s:%d", self->run_host, self->run_port);
@@ -433,6 +609,20 @@ gst_vtp_mqtt_sink_start (GstBaseSink *sink)
     g_clear_pointer (&self->mosq, mosquitto_destroy);
     return FALSE;
   }
+  if (tls && !tls_set (self, ca, cert, key, insecure)) {
+    g_clear_pointer (&self->mosq, mosquitto_destroy);
+    return FALSE;
+  }
+  if (self->run_status_topic) {
+    g_autofree char *will = status_json (self, "offline", "connection lost", FALSE);
+    if ((rc = mosquitto_will_set (self->mosq, self->run_status_topic, strlen (will), will, 1, TRUE))
+        != MOSQ_ERR_SUCCESS) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("vtpmqttsink could not leave the broker its last will on "
+              "\"%s\": %s", self->run_status_topic, mosquitto_strerror (rc)), (NULL));
+      g_clear_pointer (&self->mosq, mosquitto_destroy);
+      return FALSE;
+    }
+  }
 
   g_mutex_lock (&self->lock);
   self->quit = FALSE;
@@ -442,6 +632,7 @@ gst_vtp_mqtt_sink_start (GstBaseSink *sink)
   g_clear_pointer (&self->reason, g_free);
   g_hash_table_remove_all (self->in_flight);
   g_hash_table_remove_all (self->sent_early);
+  g_hash_table_remove_all (self->status_mids);
   g_mutex_unlock (&self->lock);
   self->thread = g_thread_new ("vtpmqttsink", network_thread, self);
   GST_INFO_OBJECT (self, "publishing to %s, topic %s", self->broker, expanded);
@@ -764,6 +955,28 @@ gst_vtp_mqtt_sink_set_property (GObject *object, guint prop_id, const GValue *va
       self->retain = g_value_get_boolean (value);
       GST_OBJECT_UNLOCK (self);
       break;
+    case PROP_TLS:
+      GST_OBJECT_LOCK (self);
+      self->tls = g_value_get_boolean (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_TLS_INSECURE:
+      GST_OBJECT_LOCK (self);
+      self->tls_insecure = g_value_get_boolean (value);
+      GST_OBJECT_UNLOCK (self);
+      break;
+    case PROP_TLS_CA_FILE:
+      set_string (self, &self->tls_ca_file, value);
+      break;
+    case PROP_TLS_CERT_FILE:
+      set_string (self, &self->tls_cert_file, value);
+      break;
+    case PROP_TLS_KEY_FILE:
+      set_string (self, &self->tls_key_file, value);
+      break;
+    case PROP_STATUS_TOPIC:
+      set_string (self, &self->status_topic, value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -804,6 +1017,24 @@ gst_vtp_mqtt_sink_get_property (GObject *object, guint prop_id, GValue *value, G
     case PROP_RETAIN:
       g_value_set_boolean (value, self->retain);
       break;
+    case PROP_TLS:
+      g_value_set_boolean (value, self->tls);
+      break;
+    case PROP_TLS_INSECURE:
+      g_value_set_boolean (value, self->tls_insecure);
+      break;
+    case PROP_TLS_CA_FILE:
+      g_value_set_string (value, self->tls_ca_file);
+      break;
+    case PROP_TLS_CERT_FILE:
+      g_value_set_string (value, self->tls_cert_file);
+      break;
+    case PROP_TLS_KEY_FILE:
+      g_value_set_string (value, self->tls_key_file);
+      break;
+    case PROP_STATUS_TOPIC:
+      g_value_set_string (value, self->status_topic);
+      break;
     case PROP_PUBLISHED:
       g_mutex_lock (&self->lock);
       g_value_set_uint64 (value, self->published);
@@ -843,6 +1074,13 @@ gst_vtp_mqtt_sink_finalize (GObject *object)
   g_free (self->reason);
   g_hash_table_unref (self->in_flight);
   g_hash_table_unref (self->sent_early);
+  g_hash_table_unref (self->status_mids);
+  g_free (self->tls_ca_file);
+  g_free (self->tls_cert_file);
+  g_free (self->tls_key_file);
+  g_free (self->status_topic);
+  g_free (self->run_status_topic);
+  g_free (self->run_stream);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -912,6 +1150,29 @@ gst_vtp_mqtt_sink_class_init (GstVtpMqttSinkClass *klass)
           G_MAXUINT64, 0, ro));
   g_object_class_install_property (gobject_class, PROP_CONNECTED,
       g_param_spec_boolean ("connected", "Connected", "Whether the broker is connected now", FALSE, ro));
+  g_object_class_install_property (gobject_class, PROP_TLS,
+      g_param_spec_boolean ("tls", "TLS", "Connect over TLS (read at start; brokers listen for it on port 8883 "
+          "by convention): the broker's certificate is checked against tls-ca-file, or the system's CAs in "
+          SYSTEM_CA_PATH " when that is unset. Setting tls-ca-file, tls-cert-file or tls-key-file implies it",
+          FALSE, rw));
+  g_object_class_install_property (gobject_class, PROP_TLS_CA_FILE,
+      g_param_spec_string ("tls-ca-file", "TLS CA file", "PEM file of the CA(s) the broker's certificate must "
+          "come from (read at start; implies tls)", NULL, rw));
+  g_object_class_install_property (gobject_class, PROP_TLS_CERT_FILE,
+      g_param_spec_string ("tls-cert-file", "TLS client certificate", "PEM file of this client's certificate, "
+          "for brokers that require one (read at start; needs tls-key-file; implies tls)", NULL, rw));
+  g_object_class_install_property (gobject_class, PROP_TLS_KEY_FILE,
+      g_param_spec_string ("tls-key-file", "TLS client key", "PEM file of the key of tls-cert-file, not "
+          "encrypted (read at start; implies tls)", NULL, rw));
+  g_object_class_install_property (gobject_class, PROP_TLS_INSECURE,
+      g_param_spec_boolean ("tls-insecure", "TLS without host name check", "Do not check that the broker's "
+          "certificate names host (its CA is still checked): for brokers reached by an address their "
+          "certificate does not list. Anyone between can then pose as the broker", FALSE, rw));
+  g_object_class_install_property (gobject_class, PROP_STATUS_TOPIC,
+      g_param_spec_string ("status-topic", "Status topic", "Where this stream's presence is published, "
+          "retained: \"online\" on every connection, \"offline\" when the element stops, and as the last "
+          "will the broker publishes when the connection ends without a goodbye ({stream} and {host} as in "
+          "topic; read at start). Unset: none", NULL, rw));
 
   gst_element_class_set_static_metadata (element_class, "VTP MQTT publisher", "Sink/Network",
       "Publishes each description as JSON to an MQTT broker", "Visual Text Pioneer developers");
@@ -932,5 +1193,6 @@ gst_vtp_mqtt_sink_init (GstVtpMqttSink *self)
   g_cond_init (&self->cond);
   self->in_flight = g_hash_table_new (g_direct_hash, g_direct_equal);
   self->sent_early = g_hash_table_new (g_direct_hash, g_direct_equal);
+  self->status_mids = g_hash_table_new (g_direct_hash, g_direct_equal);
   gst_base_sink_set_sync (GST_BASE_SINK (self), FALSE);
 }

@@ -92,8 +92,9 @@ broker_start (Broker *b)
   }
 }
 
+/* A broker listening on b->port (plain) and whatever @listeners adds. */
 static void
-broker_new (Broker *b)
+broker_new_with (Broker *b, const char *listeners)
 {
   g_autofree char *text = NULL;
 
@@ -102,10 +103,17 @@ broker_new (Broker *b)
   /* on loopback only, anyone; errors and warnings to standard error; as
    * this user (run as root, mosquitto would become user mosquitto, which
    * clears its parent-death signal: a failed test would leave it running) */
-  text = g_strdup_printf ("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"
-      "log_dest stderr\nlog_type error\nlog_type warning\nuser %s\n", b->port, g_get_user_name ());
+  text = g_strdup_printf ("allow_anonymous true\npersistence false\n"
+      "log_dest stderr\nlog_type error\nlog_type warning\nuser %s\nlistener %d 127.0.0.1\n%s",
+      g_get_user_name (), b->port, listeners ? listeners : "");
   g_assert_true (g_file_set_contents (b->conf, text, -1, NULL));
   broker_start (b);
+}
+
+static void
+broker_new (Broker *b)
+{
+  broker_new_with (b, NULL);
 }
 
 /* Killed as a crash kills it: the sink's connection simply ends. */
@@ -612,6 +620,333 @@ test_bad_topic (void)
   gst_object_unref (bus);
 }
 
+
+/* ---- TLS ---- */
+
+/* Runs openssl with @args (a command line); FALSE when it fails. */
+static gboolean
+openssl (const char *dir, const char *args)
+{
+  g_autofree char *cmd = g_strdup_printf ("openssl %s", args);
+  g_auto (GStrv) argv = NULL;
+  int status = -1;
+
+  g_assert_true (g_shell_parse_argv (cmd, NULL, &argv, NULL));
+  if (!g_spawn_sync (dir, argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+          NULL, NULL, NULL, NULL, &status, NULL))
+    return FALSE;
+  return g_spawn_check_wait_status (status, NULL);
+}
+
+/* A CA @name (name.key, name.pem) in @dir. */
+static gboolean
+make_ca (const char *dir, const char *name)
+{
+  g_autofree char *args = g_strdup_printf ("req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=%s-ca "
+      "-keyout %s.key -out %s.pem", name, name, name);
+  return openssl (dir, args);
+}
+
+/* A certificate @name (name.key, name.pem) signed by CA @ca, for subject
+ * alternative names @san ("IP:127.0.0.1,DNS:localhost"). */
+static gboolean
+make_cert (const char *dir, const char *ca, const char *name, const char *san)
+{
+  g_autofree char *req = g_strdup_printf ("req -newkey rsa:2048 -nodes -subj /CN=%s -keyout %s.key -out %s.csr",
+      name, name, name);
+  g_autofree char *ext = g_strdup_printf ("%s/%s.ext", dir, name);
+  g_autofree char *ext_text = g_strdup_printf ("subjectAltName=%s\n", san);
+  g_autofree char *sign = g_strdup_printf ("x509 -req -in %s.csr -CA %s.pem -CAkey %s.key -CAcreateserial "
+      "-days 2 -extfile %s.ext -out %s.pem", name, ca, ca, name, name);
+
+  g_assert_true (g_file_set_contents (ext, ext_text, -1, NULL));
+  return openssl (dir, req) && openssl (dir, sign);
+}
+
+static void
+remove_dir (const char *dir)
+{
+  GDir *d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  while (d && (name = g_dir_read_name (d))) {
+    g_autofree char *path = g_build_filename (dir, name, NULL);
+    g_unlink (path);
+  }
+  if (d)
+    g_dir_close (d);
+  g_rmdir (dir);
+}
+
+/* A playing sink on @port, topic vtp/{stream}, with more properties given
+ * as name/value pairs (the TLS and status settings, read at start). */
+static GstHarness *
+sink_with (int port, GstBus *bus, const char *stream, ...)
+{
+  GstElement *sink = gst_element_factory_make ("vtpmqttsink", "cam-sink");
+  GstHarness *h;
+  va_list ap;
+
+  /* all set before the harness, which starts the element */
+  g_object_set (sink, "host", "127.0.0.1", "port", port, "topic", "vtp/{stream}", "stream-id", stream, NULL);
+  va_start (ap, stream);
+  g_object_set_valist (G_OBJECT (sink), va_arg (ap, const char *), ap);
+  va_end (ap);
+  gst_element_set_bus (sink, bus);
+  h = gst_harness_new_with_element (sink, "sink", NULL);
+  gst_object_unref (sink);
+  gst_harness_set_src_caps_str (h, "text/x-raw,format=utf8");
+  gst_harness_play (h);
+  return h;
+}
+
+static void
+sink_with_free (GstHarness *h, GstBus *bus)
+{
+  gst_harness_teardown (h);
+  gst_bus_set_flushing (bus, TRUE);
+  gst_object_unref (bus);
+}
+
+/* Over TLS: the broker's certificate checked against the CA given (a sink
+ * trusting another CA does not connect, one warning, descriptions counted
+ * undelivered), against the host name unless tls-insecure, a client
+ * certificate where the broker requires one; a CA file that is not there
+ * is an error at start that names it. The subscriber reads everything on
+ * the broker's plain listener. */
+static void
+test_tls (void)
+{
+  g_autofree char *dir = g_build_filename (tmpdir, "tls", NULL);
+  g_autofree char *ca = g_build_filename (dir, "ca.pem", NULL);
+  g_autofree char *other_ca = g_build_filename (dir, "other.pem", NULL);
+  g_autofree char *client_cert = g_build_filename (dir, "client.pem", NULL);
+  g_autofree char *client_key = g_build_filename (dir, "client.key", NULL);
+  g_autofree char *listeners = NULL, *text = NULL, *topic = NULL, *json = NULL;
+  int tls_port = free_port (), tls_client_port = free_port (), tls_noname_port = free_port ();
+  Broker b = { 0 };
+  Subscriber *sub;
+  GstHarness *h;
+  GstBus *bus;
+
+  g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
+  if (!make_ca (dir, "ca") || !make_ca (dir, "other") || !make_cert (dir, "ca", "server", "IP:127.0.0.1,DNS:localhost")
+      || !make_cert (dir, "ca", "noname", "DNS:broker.invalid") || !make_cert (dir, "ca", "client", "DNS:client")) {
+    remove_dir (dir);
+    g_test_skip ("openssl could not make the test certificates");
+    return;
+  }
+  /* three TLS listeners: server certificate only; a client certificate
+   * required; a server certificate without this host's names */
+  listeners = g_strdup_printf ("listener %d 127.0.0.1\ncafile %s/ca.pem\ncertfile %s/server.pem\nkeyfile %s/server.key\n"
+      "listener %d 127.0.0.1\ncafile %s/ca.pem\ncertfile %s/server.pem\nkeyfile %s/server.key\n"
+      "require_certificate true\n"
+      "listener %d 127.0.0.1\ncafile %s/ca.pem\ncertfile %s/noname.pem\nkeyfile %s/noname.key\n",
+      tls_port, dir, dir, dir, tls_client_port, dir, dir, dir, tls_noname_port, dir, dir, dir);
+  broker_new_with (&b, listeners);
+  sub = subscriber_new (b.port);
+
+  /* the right CA: published */
+  bus = gst_bus_new ();
+  h = sink_with (tls_port, bus, "tls", "tls-ca-file", ca, NULL);
+  wait_connected (h->element, TRUE);
+  g_assert_cmpint (gst_harness_push (h, description_buffer ("over TLS", GST_SECOND)), ==, GST_FLOW_OK);
+  json = next_message (sub, &topic);
+  g_assert_cmpstr (topic, ==, "vtp/tls");
+  g_assert_nonnull (strstr (json, "\"text\":\"over TLS\""));
+  g_clear_pointer (&json, g_free);
+  g_clear_pointer (&topic, g_free);
+  wait_counter (h->element, "published", 1);
+  sink_with_free (h, bus);
+
+  /* another CA: no connection, a warning, undelivered */
+  bus = gst_bus_new ();
+  h = sink_with (tls_port, bus, "wrong-ca", "tls-ca-file", other_ca, NULL);
+  text = wait_message (bus, GST_MESSAGE_WARNING);
+  g_print ("warning: %s\n", text);
+  g_assert_nonnull (strstr (text, "cannot reach the MQTT broker at 127.0.0.1:"));
+  g_assert_false (is_connected (h->element));
+  g_assert_cmpint (gst_harness_push (h, description_buffer ("not trusted", GST_SECOND)), ==, GST_FLOW_OK);
+  g_assert_cmpuint (counter (h->element, "undelivered"), ==, 1);
+  g_assert_cmpuint (count_messages (bus, GST_MESSAGE_ERROR, NULL), ==, 0);
+  g_clear_pointer (&text, g_free);
+  sink_with_free (h, bus);
+
+  /* a certificate that does not name 127.0.0.1: refused, unless tls-insecure */
+  bus = gst_bus_new ();
+  h = sink_with (tls_noname_port, bus, "noname", "tls-ca-file", ca, NULL);
+  g_clear_pointer (&text, g_free);
+  text = wait_message (bus, GST_MESSAGE_WARNING);
+  g_assert_false (is_connected (h->element));
+  sink_with_free (h, bus);
+  bus = gst_bus_new ();
+  h = sink_with (tls_noname_port, bus, "insecure", "tls-ca-file", ca, "tls-insecure", TRUE, NULL);
+  wait_connected (h->element, TRUE);
+  g_assert_cmpint (gst_harness_push (h, description_buffer ("name not checked", GST_SECOND)), ==, GST_FLOW_OK);
+  json = next_message (sub, &topic);
+  g_assert_cmpstr (topic, ==, "vtp/insecure");
+  g_clear_pointer (&json, g_free);
+  g_clear_pointer (&topic, g_free);
+  sink_with_free (h, bus);
+
+  /* a broker that requires a client certificate: not without one */
+  bus = gst_bus_new ();
+  h = sink_with (tls_client_port, bus, "anonymous", "tls-ca-file", ca, NULL);
+  g_clear_pointer (&text, g_free);
+  text = wait_message (bus, GST_MESSAGE_WARNING);
+  g_assert_false (is_connected (h->element));
+  sink_with_free (h, bus);
+  bus = gst_bus_new ();
+  h = sink_with (tls_client_port, bus, "client", "tls-ca-file", ca, "tls-cert-file", client_cert, "tls-key-file",
+      client_key, NULL);
+  wait_connected (h->element, TRUE);
+  g_assert_cmpint (gst_harness_push (h, description_buffer ("with a client certificate", GST_SECOND)), ==,
+      GST_FLOW_OK);
+  json = next_message (sub, &topic);
+  g_assert_cmpstr (topic, ==, "vtp/client");
+  g_assert_nonnull (strstr (json, "with a client certificate"));
+  g_clear_pointer (&json, g_free);
+  g_clear_pointer (&topic, g_free);
+  sink_with_free (h, bus);
+
+  /* files that are not there, a certificate without its key: errors at start */
+  {
+    const char *missing = "/nonexistent/ca.pem";
+    GstElement *sink = gst_element_factory_make ("vtpmqttsink", NULL);
+    bus = gst_bus_new ();
+    gst_element_set_bus (sink, bus);
+    g_object_set (sink, "port", tls_port, "tls-ca-file", missing, NULL);
+    g_assert_cmpint (gst_element_set_state (sink, GST_STATE_PAUSED), ==, GST_STATE_CHANGE_FAILURE);
+    g_clear_pointer (&text, g_free);
+    text = wait_message (bus, GST_MESSAGE_ERROR);
+    g_print ("error: %s\n", text);
+    g_assert_nonnull (strstr (text, "cannot read its tls-ca-file \"/nonexistent/ca.pem\""));
+    gst_element_set_state (sink, GST_STATE_NULL);
+    gst_bus_set_flushing (bus, TRUE);   /* GstBaseSink's own "failed to start" after ours */
+    gst_bus_set_flushing (bus, FALSE);
+    g_object_set (sink, "tls-ca-file", ca, "tls-cert-file", client_cert, NULL);
+    g_assert_cmpint (gst_element_set_state (sink, GST_STATE_PAUSED), ==, GST_STATE_CHANGE_FAILURE);
+    g_clear_pointer (&text, g_free);
+    text = wait_message (bus, GST_MESSAGE_ERROR);
+    g_print ("error: %s\n", text);
+    g_assert_nonnull (strstr (text, "needs both tls-cert-file and tls-key-file (tls-key-file is not set)"));
+    gst_element_set_state (sink, GST_STATE_NULL);
+    gst_object_unref (sink);
+    gst_bus_set_flushing (bus, TRUE);
+    gst_object_unref (bus);
+  }
+
+  subscriber_free (sub);
+  broker_free (&b);
+  remove_dir (dir);
+}
+
+/* ---- presence: status topic and last will ---- */
+
+/* The child of test_status_and_will: a sink with a status topic on the
+ * broker at @port that publishes one description and waits to be killed. */
+static int
+status_child (int port)
+{
+  GstBus *bus = gst_bus_new ();
+  GstHarness *h = sink_with (port, bus, "cam-killed", "status-topic", "vtp/status/{stream}", NULL);
+
+  wait_connected (h->element, TRUE);
+  g_assert_cmpint (gst_harness_push (h, description_buffer ("about to die", GST_SECOND)), ==, GST_FLOW_OK);
+  for (;;)
+    g_usleep (G_USEC_PER_SEC);
+  return 0;
+}
+
+/* Reads messages until one on @topic; its payload parsed. */
+static JsonObject *
+message_on (Subscriber *sub, const char *want)
+{
+  for (;;) {
+    g_autofree char *topic = NULL, *json = next_message (sub, &topic);
+    g_print ("%s %s\n", topic, json);
+    if (g_strcmp0 (topic, want) == 0)
+      return parse (json);
+  }
+}
+
+static void
+assert_status (JsonObject *o, const char *stream, const char *status, const char *reason)
+{
+  g_assert_cmpstr (json_object_get_string_member (o, "stream"), ==, stream);
+  g_assert_cmpstr (json_object_get_string_member (o, "hostname"), ==, g_get_host_name ());
+  g_assert_cmpstr (json_object_get_string_member (o, "status"), ==, status);
+  if (reason)
+    g_assert_cmpstr (json_object_get_string_member (o, "reason"), ==, reason);
+  else
+    g_assert_false (json_object_has_member (o, "reason"));
+  json_object_unref (o);
+}
+
+/* status-topic: "online" retained at every connection, "offline"
+ * (stopped) when the element stops; a process killed mid-stream leaves
+ * "offline" (connection lost) through its last will; a subscriber that
+ * comes later reads both cameras' last state (retained); status messages
+ * are not counted as published descriptions. */
+static void
+test_status_and_will (void)
+{
+  Broker b = { 0 };
+  Subscriber *sub, *late;
+  GstBus *bus = gst_bus_new ();
+  GstHarness *h;
+  g_autofree char *port_text = NULL, *self_exe = g_file_read_link ("/proc/self/exe", NULL);
+  const char *argv[] = { self_exe, NULL };
+  char **envp;
+  GPid child;
+  g_autoptr (GError) error = NULL;
+
+  broker_new (&b);
+  sub = subscriber_new (b.port);
+
+  h = sink_with (b.port, bus, "cam-stopped", "status-topic", "vtp/status/{stream}", NULL);
+  assert_status (message_on (sub, "vtp/status/cam-stopped"), "cam-stopped", "online", NULL);
+  g_assert_cmpint (gst_harness_push (h, description_buffer ("still here", GST_SECOND)), ==, GST_FLOW_OK);
+  json_object_unref (message_on (sub, "vtp/cam-stopped"));
+  wait_counter (h->element, "published", 1);
+  gst_harness_teardown (h);
+  assert_status (message_on (sub, "vtp/status/cam-stopped"), "cam-stopped", "offline", "stopped");
+
+  /* the killed process */
+  port_text = g_strdup_printf ("%d", b.port);
+  envp = g_environ_setenv (g_get_environ (), "VTP_MQTT_TEST_CHILD", port_text, TRUE);
+  g_assert_nonnull (self_exe);
+  g_assert_true (g_spawn_async (NULL, (char **) argv, envp, G_SPAWN_DO_NOT_REAP_CHILD,
+          die_with_parent, NULL, &child, &error));
+  g_assert_no_error (error);
+  g_strfreev (envp);
+  assert_status (message_on (sub, "vtp/status/cam-killed"), "cam-killed", "online", NULL);
+  json_object_unref (message_on (sub, "vtp/cam-killed"));
+  g_assert_cmpint (kill (child, SIGKILL), ==, 0);
+  g_assert_cmpint (waitpid (child, NULL, 0), ==, child);
+  g_spawn_close_pid (child);
+  assert_status (message_on (sub, "vtp/status/cam-killed"), "cam-killed", "offline", "connection lost");
+
+  /* later: the last word of each, retained */
+  late = subscriber_new (b.port);
+  for (int i = 0; i < 2; i++) {
+    g_autofree char *topic = NULL, *json = next_message (late, &topic);
+    JsonObject *o = parse (json);
+    g_print ("late: %s %s\n", topic, json);
+    if (g_str_equal (topic, "vtp/status/cam-killed"))
+      assert_status (o, "cam-killed", "offline", "connection lost");
+    else {
+      g_assert_cmpstr (topic, ==, "vtp/status/cam-stopped");
+      assert_status (o, "cam-stopped", "offline", "stopped");
+    }
+  }
+  subscriber_free (late);
+  subscriber_free (sub);
+  broker_free (&b);
+  gst_bus_set_flushing (bus, TRUE);
+  gst_object_unref (bus);
+}
+
 /* The real thing: vtpllm (the tiny LLaVA fixture) into vtpmqttsink, beside
  * an appsink: each description arrives once, with vtpllm's text, prompt,
  * frame time and statistics. */
@@ -694,6 +1029,8 @@ main (int argc, char **argv)
   int ret;
 
   gst_init (&argc, &argv);
+  if (g_getenv ("VTP_MQTT_TEST_CHILD"))
+    return status_child (atoi (g_getenv ("VTP_MQTT_TEST_CHILD")));
   g_test_init (&argc, &argv, NULL);
   mosquitto_path = g_getenv ("MOSQUITTO");
   if (!mosquitto_path)
@@ -709,6 +1046,8 @@ main (int argc, char **argv)
   g_test_add_func ("/mqtt/no-broker", test_no_broker);
   g_test_add_func ("/mqtt/bad-topic", test_bad_topic);
   g_test_add_func ("/mqtt/pipeline", test_pipeline);
+  g_test_add_func ("/mqtt/tls", test_tls);
+  g_test_add_func ("/mqtt/status-and-will", test_status_and_will);
   ret = g_test_run ();
   g_rmdir (tmpdir);
   g_free (tmpdir);
