@@ -20,6 +20,12 @@
  *   vtp-run llava-1.5 --set model=world-models/llava --input pictures/ \
  *       --captions captions.txt --format embeddings --output emb/
  *
+ * --mqtt publishes each description to an MQTT broker as well, as JSON
+ * (vtpmqttsink's, docs/mqtt.md), the sink's properties as NAME=VALUE words:
+ *
+ *   vtp-run llava-1.5 --set model=world-models/llava-tuned --input live:/dev/video0 \
+ *       --mqtt "host=broker.local topic=vtp/{host}/{stream} stream-id=door"
+ *
  * On a terminal, standard error shows one progress line (totals, an ETA),
  * taken off before each result is printed; elsewhere nothing but errors. */
 #include <stdio.h>
@@ -33,12 +39,14 @@
 #include "vtp-graph.h"
 #include "vtp-run-output.h"
 #include "vtp-run-embeddings.h"
+#include "vtp-run-mqtt.h"
 
 enum { EXIT_RUN = 1, EXIT_USAGE = 2, EXIT_INPUT = 3 };
 
 typedef struct {
   RunOutput *out;
   RunEmbeddings *embeddings;    /* --format embeddings */
+  RunMqtt *mqtt;                /* --mqtt */
   GError *embeddings_error;     /* the first file that could not be written */
   VtpGraph *graph;
   gboolean progress;            /* a progress line: standard error is a terminal, no --quiet */
@@ -156,6 +164,8 @@ on_text (VtpGraph *g, const char *source, const char *text, guint64 pts, guint64
   g_mutex_lock (&run->lock);
   clear_progress (run);
   run_output_text (run->out, source, text, pts, duration, latency);
+  if (run->mqtt)
+    run_mqtt_text (run->mqtt, source, text, pts, duration, latency);
   run->described++;
   if (GST_CLOCK_TIME_IS_VALID (pts))
     run->media_done = pts + (GST_CLOCK_TIME_IS_VALID (duration) ? duration : 0);
@@ -201,7 +211,11 @@ on_statistics (VtpGraph *g, const char *source, guint tokens, double prefill_ms,
     gpointer data)
 {
   Run *run = data;
+  g_mutex_lock (&run->lock);
   run_output_statistics (run->out, tokens, prefill_ms, tokens_per_second);
+  if (run->mqtt)
+    run_mqtt_statistics (run->mqtt, tokens, prefill_ms, tokens_per_second);
+  g_mutex_unlock (&run->lock);
 }
 
 static void
@@ -279,7 +293,7 @@ int
 main (int argc, char **argv)
 {
   g_auto (GStrv) sets = NULL;
-  g_autofree char *input = NULL, *prompt = NULL, *format = NULL, *output = NULL, *captions = NULL;
+  g_autofree char *input = NULL, *prompt = NULL, *format = NULL, *output = NULL, *captions = NULL, *mqtt = NULL;
   double duration = 0;
   gint max = 0;
   gboolean quiet = FALSE, list = FALSE, embeddings = FALSE;
@@ -301,6 +315,9 @@ main (int argc, char **argv)
     { "duration", 'd', 0, G_OPTION_ARG_DOUBLE, &duration, "Live inputs: stop after S seconds (default: Ctrl-C)",
       "S" },
     { "max-descriptions", 'n', 0, G_OPTION_ARG_INT, &max, "Stop after N descriptions (any input)", "N" },
+    { "mqtt", 'm', 0, G_OPTION_ARG_STRING, &mqtt, "Also publish each description to an MQTT broker as JSON: "
+      "vtpmqttsink's properties as NAME=VALUE words, e.g. \"host=broker.local topic=vtp/{host}/{stream} "
+      "stream-id=door\" (TLS, presence: docs/mqtt.md)", "SETTINGS" },
     { "list-parameters", 'l', 0, G_OPTION_ARG_NONE, &list, "Print the graph's parameters and exit", NULL },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress line (shown only when standard error is a "
       "terminal)", NULL },
@@ -400,6 +417,16 @@ main (int argc, char **argv)
     fprintf (stderr, "vtp-run: %s: %s\n", output, g_strerror (errno));
     return EXIT_USAGE;
   }
+  if (mqtt && embeddings) {
+    fprintf (stderr, "vtp-run: --mqtt publishes descriptions, which --format embeddings does not make\n");
+    return EXIT_USAGE;
+  }
+  /* the broker's sink starts before the graph: its settings are checked
+   * first (a property it lacks, a TLS file it cannot read) */
+  if (mqtt && !(run.mqtt = run_mqtt_new (mqtt, prompt, &error))) {
+    fprintf (stderr, "vtp-run: %s\n", error->message);
+    return EXIT_USAGE;
+  }
   g_object_set (g, "duration", duration, NULL);
   {
     /* plain text: a directory's descriptions after their file, an image's
@@ -448,6 +475,15 @@ main (int argc, char **argv)
     g_clear_pointer (&run.embeddings, run_embeddings_free);
   }
   run_output_finish (run.out);
+  if (run.mqtt) {
+    guint64 published, undelivered;
+    g_mutex_lock (&run.lock);
+    run_mqtt_finish (g_steal_pointer (&run.mqtt), &published, &undelivered);
+    g_mutex_unlock (&run.lock);
+    if (!quiet || undelivered)
+      fprintf (stderr, "vtp-run: MQTT: %" G_GUINT64_FORMAT " published, %" G_GUINT64_FORMAT " undelivered\n",
+          published, undelivered);
+  }
   g_main_loop_quit (loop);
   g_mutex_lock (&run.lock);
   run.progress = FALSE;         /* the timer draws no more */

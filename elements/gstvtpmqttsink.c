@@ -9,7 +9,8 @@
  * The object (one line, members left out when unknown): stream
  * (#GstVtpMqttSink:stream-id), hostname (this machine's), seq (1, 2, ...:
  * the descriptions this element received since it started, published or
- * not, so that a subscriber sees what it missed), pts and pts_ns (the
+ * not, so that a subscriber sees what it missed), source (vtp-run --mqtt:
+ * the input the description is of, e.g. a directory's file), pts and pts_ns (the
  * described frame's PTS, in seconds exact to the nanosecond and in
  * nanoseconds; a live pipeline's buffers carry the time the text was
  * ready, the description its frame's), duration (the frame's, seconds),
@@ -759,6 +760,8 @@ description_json (GstVtpMqttSink *self, GstBuffer *buf, const char *stream, guin
   g_string_append (json, ",\"hostname\":");
   vtp_json_write_string (json, self->hostname);
   g_string_append_printf (json, ",\"seq\":%" G_GUINT64_FORMAT, seq);
+  if (desc)                     /* vtp-run --mqtt: the picture's file, a directory's */
+    add_string (json, desc, "source", "source");
   /* the described frame's times, from the description when there is one */
   if (desc) {
     pts = gst_structure_get_uint64 (desc, "pts", &t) ? t : GST_CLOCK_TIME_NONE;

@@ -947,6 +947,75 @@ test_status_and_will (void)
   gst_object_unref (bus);
 }
 
+
+/* vtp-run --mqtt: each description of a run also on the broker, the JSON
+ * vtpmqttsink makes (text and source as vtp-run prints them, the run's
+ * prompt, the token count), presence through status-topic; bad settings
+ * are usage errors before anything runs. */
+static void
+test_vtp_run (void)
+{
+  g_autofree char *graph = g_build_filename (VTP_SOURCE_DIR, "graphs", "llava-1.5.json", NULL);
+  g_autofree char *model = fixture_path ("llava-tiny-a");
+  g_autofree char *set_model = g_strdup_printf ("model=%s", model);
+  g_autofree char *image = g_build_filename (model, "image.png", NULL);
+  g_autofree char *settings = NULL, *out = NULL, *err = NULL;
+  g_auto (GStrv) lines = NULL;
+  Broker b = { 0 };
+  Subscriber *sub;
+  int status = -1;
+
+  broker_new (&b);
+  sub = subscriber_new (b.port);
+  settings = g_strdup_printf ("host=127.0.0.1 port=%d topic=vtp/{stream} stream-id=cli "
+      "status-topic=vtp/status/{stream} qos=1", b.port);
+  {
+    const char *argv[] = { VTP_RUN_PATH, graph, "--set", set_model, "--set", "max-new-tokens=4", "-i", image,
+      "-p", "What is it?", "-f", "json", "-q", "--mqtt", settings, NULL };
+    g_autoptr (GError) error = NULL;
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, 0, NULL, NULL, &out, &err, &status, &error));
+    g_assert_no_error (error);
+  }
+  g_print ("vtp-run: %s%s", out, err);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  lines = g_strsplit (g_strstrip (out), "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 1);
+  {
+    JsonObject *printed = parse (lines[0]), *o;
+    assert_status (message_on (sub, "vtp/status/cli"), "cli", "online", NULL);
+    o = message_on (sub, "vtp/cli");
+    g_assert_cmpstr (json_object_get_string_member (o, "stream"), ==, "cli");
+    g_assert_cmpint (json_object_get_int_member (o, "seq"), ==, 1);
+    g_assert_cmpstr (json_object_get_string_member (o, "text"), ==, json_object_get_string_member (printed, "text"));
+    g_assert_cmpstr (json_object_get_string_member (o, "source"), ==, image);
+    g_assert_cmpstr (json_object_get_string_member (o, "prompt"), ==, "What is it?");
+    g_assert_cmpint (json_object_get_int_member (o, "tokens"), ==, json_object_get_int_member (printed, "tokens"));
+    g_assert_true (json_object_has_member (o, "latency_ms"));
+    json_object_unref (o);
+    json_object_unref (printed);
+    assert_status (message_on (sub, "vtp/status/cli"), "cli", "offline", "stopped");
+  }
+
+  /* settings vtpmqttsink cannot take: exit 2, the reason, no description */
+  {
+    const char *bad[][2] = { { "colour=red", "no property \"colour\"" }, { "port=99999", "port=99999: not a valid "
+        "value" }, { "tls-ca-file=/nonexistent/ca.pem", "cannot read its tls-ca-file \"/nonexistent/ca.pem\"" },
+      { "host='unclosed", "--mqtt \"host='unclosed\"" } };
+    for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+      const char *argv[] = { VTP_RUN_PATH, graph, "--set", set_model, "-i", image, "-q", "--mqtt", bad[i][0], NULL };
+      g_autofree char *o = NULL, *e = NULL;
+      g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, 0, NULL, NULL, &o, &e, &status, NULL));
+      g_print ("%s", e);
+      g_assert_true (WIFEXITED (status));
+      g_assert_cmpint (WEXITSTATUS (status), ==, 2);
+      g_assert_cmpstr (o, ==, "");
+      g_assert_nonnull (strstr (e, bad[i][1]));
+    }
+  }
+  subscriber_free (sub);
+  broker_free (&b);
+}
+
 /* The real thing: vtpllm (the tiny LLaVA fixture) into vtpmqttsink, beside
  * an appsink: each description arrives once, with vtpllm's text, prompt,
  * frame time and statistics. */
@@ -1048,6 +1117,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mqtt/pipeline", test_pipeline);
   g_test_add_func ("/mqtt/tls", test_tls);
   g_test_add_func ("/mqtt/status-and-will", test_status_and_will);
+  g_test_add_func ("/mqtt/vtp-run", test_vtp_run);
   ret = g_test_run ();
   g_rmdir (tmpdir);
   g_free (tmpdir);
