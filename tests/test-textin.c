@@ -431,7 +431,8 @@ test_vtp_run (void)
   {
     /* a picture graph given a prompt and no picture */
     g_autofree char *llava = g_build_filename (VTP_SOURCE_DIR, "graphs", "llava-1.5.json", NULL);
-    g_autofree char *set_llava = g_strdup_printf ("model=%s", fixture_path ("llava-tiny-a"));
+    g_autofree char *tiny = fixture_path ("llava-tiny-a");
+    g_autofree char *set_llava = g_strdup_printf ("model=%s", tiny);
     const char *argv[] = { VTP_RUN_PATH, llava, "--set", set_llava, "-q", "--prompt", "What is it?", NULL };
     g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, 0, NULL, NULL, &out, &err, &status, NULL));
     g_assert_false (g_spawn_check_wait_status (status, NULL));
