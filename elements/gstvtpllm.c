@@ -40,7 +40,9 @@
  * latency-ms (double: from the frame's arrival at vtpencoder, or a text
  * prompt's at vtpllm, to the text),
  * frames-received and frames-dropped (guint64: vtpencoder's counts when
- * the frame arrived; 0 for text prompts); for a region of interest (vtpencoder roi=true) also
+ * the frame arrived; 0 for text prompts), with #GstVtpLlm:batch > 0
+ * batch-streams (double: the streams decoded together, on average over
+ * the answer's decode steps); for a region of interest (vtpencoder roi=true) also
  * roi-index, roi-id, roi-type, x, y, width, height. Each text buffer
  * carries the same fields as a "vtp-description" meta (a GstCustomMeta),
  * which vtpattach puts on the video frames. The regions of one frame give
@@ -51,6 +53,14 @@
  * input embeddings of a text (a caption) without generating: for
  * comparing text with the bridge's image-side rows (vtp-run --format
  * embeddings, docs/embeddings.md).
+ *
+ * Many cameras, one model: with #GstVtpLlm:batch=N the vtpllm elements
+ * that load the same model (one per camera branch, each with its own
+ * prompt, newest-frame gate upstream, text timing and bus messages) share
+ * one batching engine that decodes up to N of their answers together, one
+ * matrix product per projection for all of them, each with its own KV
+ * cache; a stream joins or leaves between two decode steps, and its text
+ * is the one it gets with batch=0 (docs/batching.md).
  *
  * #GstVtpLlm:timestamps chooses when the text shows: from the described
  * frame's time until the next description (files, subtitles) or from the
@@ -72,6 +82,17 @@
  *   t. ! queue ! textoverlay name=o wait-text=false ! videoconvert ! autovideosink \
  *   t. ! queue leaky=downstream max-size-buffers=1 ! vtpencoder model=llava ! vtpprojector model=llava ! \
  *   vtpllm model=llava ! o.text_sink
+ * ]|
+ * |[
+ * gst-launch-1.0 \
+ *   videotestsrc is-live=true pattern=red ! video/x-raw,width=320,height=240 ! vtpencoder model=M ! \
+ *     vtpprojector model=M ! vtpllm model=M batch=4 ! fakesink \
+ *   videotestsrc is-live=true pattern=blue ! video/x-raw,width=320,height=240 ! vtpencoder model=M ! \
+ *     vtpprojector model=M ! vtpllm model=M batch=4 ! fakesink \
+ *   videotestsrc is-live=true pattern=smpte ! video/x-raw,width=320,height=240 ! vtpencoder model=M ! \
+ *     vtpprojector model=M ! vtpllm model=M batch=4 prompt="Describe the picture." ! fakesink \
+ *   videotestsrc is-live=true pattern=checkers-8 ! video/x-raw,width=320,height=240 ! vtpencoder model=M ! \
+ *     vtpprojector model=M ! vtpllm model=M batch=4 ! fakesink
  * ]|
  * |[
  * echo "Tell me about llamas." > question.txt

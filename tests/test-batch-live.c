@@ -7,9 +7,10 @@
  *     camera is the text that camera gets with batch=0 and names its
  *     pattern, the streams were decoded together (batch-streams > 1), and
  *     each camera's sink rendered >= 95% of its frames on time. The fourth
- *     camera runs in a pipeline of its own that is stopped (NULL) half-way
- *     while its request may be in the engine: the other three go on
- *     describing;
+ *     camera runs in a pipeline of its own that is stopped (NULL) half-way,
+ *     right after a partial text (partial-text=true) of an answer, so
+ *     while its request is (most likely) in the engine: the other three
+ *     go on describing;
  *   - batch=2 on an adapted model (LLaMA-Adapter V2) decodes alone with an
  *     element warning, and writes the text of batch=0. */
 #include <gst/gst.h>
@@ -43,7 +44,8 @@ camera (gint i, gboolean live, guint batch, const char *model)
       "video/x-raw,format=RGB,width=320,height=240,framerate=30/1 ! tee name=t%d "
       "t%d. ! queue ! textoverlay name=o%d ! videoconvert ! fakesink name=vsink%d sync=true max-lateness=33000000 "
       "t%d. ! vtpencoder model=%s ! vtpprojector model=%s ! vtpllm name=llm%d model=%s batch=%u "
-      "max-new-tokens=24 ! o%d.text_sink ", i, patterns[i], i, i, i, i, i, model, model, i, model, batch, i);
+      "max-new-tokens=24 partial-text=%s ! o%d.text_sink ", i, patterns[i], i, i, i, i, i, model, model, i, model,
+      batch, i == N_CAMS - 1 ? "true" : "false", i);
 }
 
 static GstElement *
@@ -212,15 +214,28 @@ test_four_cameras (void)
   while (g_get_monotonic_time () < end) {
     GstMessage *m;
     if (!stopped && g_get_monotonic_time () >= start + (gint64) (STOP_AT * G_USEC_PER_SEC)) {
-      gint64 t0 = g_get_monotonic_time ();
-      /* the fourth camera leaves, maybe with a request in the engine */
-      read_sink (pipe4, N_CAMS - 1, &cams[N_CAMS - 1]);
-      while ((m = gst_bus_pop (bus4))) {
+      gint64 t0;
+      gboolean mid_answer = FALSE;
+      /* the fourth camera leaves in the middle of an answer: right after
+       * one of its partial texts (the first tokens of an answer) */
+      while (!mid_answer && (m = gst_bus_timed_pop (bus4, 2 * GST_SECOND))) {
+        const GstStructure *s = gst_message_get_structure (m);
+        guint tokens = 0;
+        mid_answer = GST_MESSAGE_TYPE (m) == GST_MESSAGE_ELEMENT && gst_structure_has_name (s, "vtp-text-partial")
+            && gst_structure_get_uint (s, "tokens", &tokens) && tokens <= 2;
         handle (m, want, cams, FALSE);
         gst_message_unref (m);
       }
+      g_assert_true (mid_answer);
+      t0 = g_get_monotonic_time ();
+      read_sink (pipe4, N_CAMS - 1, &cams[N_CAMS - 1]);
       g_assert_cmpint (gst_element_set_state (pipe4, GST_STATE_NULL), ==, GST_STATE_CHANGE_SUCCESS);
       g_test_message ("the fourth camera stopped in %.0f ms", (g_get_monotonic_time () - t0) / 1e3);
+      /* what the others posted until now counts before the stop */
+      while ((m = gst_bus_pop (bus))) {
+        handle (m, want, cams, FALSE);
+        gst_message_unref (m);
+      }
       stopped = TRUE;
     }
     if ((m = gst_bus_timed_pop (bus, 20 * GST_MSECOND))) {
