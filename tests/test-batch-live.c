@@ -6,7 +6,8 @@
  *     to a textoverlay and a synchronised sink: every description of each
  *     camera is the text that camera gets with batch=0 and names its
  *     pattern, the streams were decoded together (batch-streams > 1), and
- *     each camera's sink rendered >= 95% of its frames on time. The fourth
+ *     each camera's sink rendered >= 95% of its frames on time (not
+ *     checked under scripts/sanitize.sh, several times slower). The fourth
  *     camera runs in a pipeline of its own that is stopped (NULL) half-way,
  *     right after a partial text (partial-text=true) of an answer, so
  *     while its request is (most likely) in the engine: the other three
@@ -258,8 +259,12 @@ test_four_cameras (void)
         " late; %u descriptions (%u after the fourth stopped), latency mean %.0f ms, at most %.2f streams "
         "together", i, patterns[i], c->produced, c->rendered, c->late, c->texts, c->after_stop,
         c->texts ? c->latency_sum / c->texts : 0, c->batch_most);
-    g_assert_cmpint (c->produced, >=, (gint) (0.8 * 30 * seconds));
-    g_assert_cmpuint (c->rendered, >=, (guint64) (0.95 * c->produced));
+    /* on time: not under the sanitizers (scripts/sanitize.sh sets
+     * VTP_LIBASAN), which make everything several times slower */
+    if (!g_getenv ("VTP_LIBASAN")) {
+      g_assert_cmpint (c->produced, >=, (gint) (0.8 * 30 * seconds));
+      g_assert_cmpuint (c->rendered, >=, (guint64) (0.95 * c->produced));
+    }
     g_assert_cmpuint (c->texts, >=, 1);
     if (i < N_CAMS - 1)
       g_assert_cmpuint (c->after_stop, >=, 1);
