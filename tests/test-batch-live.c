@@ -13,8 +13,13 @@
  *     while its request is (most likely) in the engine: the other three
  *     go on describing;
  *   - batch=2 on an adapted model (LLaMA-Adapter V2) decodes alone with an
- *     element warning, and writes the text of batch=0. */
+ *     element warning, and writes the text of batch=0;
+ *   - a flush of one element (text prompts, the tiny LLaVA fixture's LLM)
+ *     in the middle of its answer in the engine: its chain returns
+ *     FLUSHING, the other element of the engine writes its batch=0 text,
+ *     and after the flush the flushed element answers as batch=0 does. */
 #include <gst/gst.h>
+#include <gst/check/gstharness.h>
 #include <string.h>
 #include "fixture-path.h"
 
@@ -330,6 +335,121 @@ test_adapter_alone (void)
   g_free (texts[1]);
 }
 
+/* vtpllm on the tiny LLaVA fixture's LLM, for text prompts. */
+static GstHarness *
+text_harness (guint batch, guint max_new_tokens, gboolean partial)
+{
+  g_autofree char *dir = fixture_path ("llava-tiny-a");
+  GstElement *e = gst_element_factory_make ("vtpllm", NULL);
+  GstHarness *h;
+
+  g_object_set (e, "model", dir, "batch", batch, "max-new-tokens", max_new_tokens, "partial-text", partial, NULL);
+  h = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
+  gst_harness_set_src_caps_str (h, "text/x-raw,format=utf8");
+  return h;
+}
+
+static GstBuffer *
+prompt_buffer (const char *text)
+{
+  GstBuffer *buf = gst_buffer_new_memdup (text, strlen (text));
+  GST_BUFFER_PTS (buf) = 0;
+  GST_BUFFER_DURATION (buf) = GST_SECOND;
+  return buf;
+}
+
+static char *
+buffer_text (GstBuffer *buf)
+{
+  GstMapInfo map;
+  char *text;
+
+  g_assert_true (gst_buffer_map (buf, &map, GST_MAP_READ));
+  text = g_strndup ((const char *) map.data, map.size);
+  gst_buffer_unmap (buf, &map);
+  return text;
+}
+
+/* The answer of @h to @prompt: its first buffer that is not a partial text. */
+static char *
+answer (GstHarness *h, const char *prompt)
+{
+  GstBuffer *out;
+  char *text;
+
+  g_assert_cmpint (gst_harness_push (h, prompt_buffer (prompt)), ==, GST_FLOW_OK);
+  while ((out = gst_harness_pull (h)) && GST_BUFFER_FLAG_IS_SET (out, GST_BUFFER_FLAG_DELTA_UNIT))
+    gst_buffer_unref (out);
+  g_assert_nonnull (out);
+  text = buffer_text (out);
+  gst_buffer_unref (out);
+  return text;
+}
+
+typedef struct {
+  GstHarness *h;
+  const char *prompt;
+  GstFlowReturn ret;
+} Push;
+
+static gpointer
+push_thread (gpointer data)
+{
+  Push *p = data;
+  p->ret = gst_harness_push (p->h, prompt_buffer (p->prompt));
+  return NULL;
+}
+
+static void
+test_flush (void)
+{
+  GstHarness *ref = text_harness (0, 30, FALSE), *a = text_harness (2, 200, TRUE), *b = text_harness (2, 30, FALSE);
+  g_autofree char *want_b = answer (ref, "Hello there"), *want_a = answer (ref, "A long story");
+  g_autofree char *got_b = NULL, *got_a = NULL;
+  Push pa = { a, "A long story", GST_FLOW_OK };
+  GThread *ta = g_thread_new ("push-a", push_thread, &pa);
+  GstBuffer *out;
+
+  /* a's first partial text: its request is in the engine, mid-answer */
+  out = gst_harness_pull (a);
+  g_assert_nonnull (out);
+  g_assert_true (GST_BUFFER_FLAG_IS_SET (out, GST_BUFFER_FLAG_DELTA_UNIT));
+  gst_buffer_unref (out);
+  /* b's request joins; a is flushed meanwhile */
+  {
+    Push pb = { b, "Hello there", GST_FLOW_OK };
+    GThread *tb = g_thread_new ("push-b", push_thread, &pb);
+    g_assert_true (gst_harness_push_event (a, gst_event_new_flush_start ()));
+    g_thread_join (ta);
+    g_assert_cmpint (pa.ret, ==, GST_FLOW_FLUSHING);
+    g_thread_join (tb);
+    g_assert_cmpint (pb.ret, ==, GST_FLOW_OK);
+  }
+  while ((out = gst_harness_try_pull (b)) && GST_BUFFER_FLAG_IS_SET (out, GST_BUFFER_FLAG_DELTA_UNIT))
+    gst_buffer_unref (out);
+  g_assert_nonnull (out);
+  got_b = buffer_text (out);
+  gst_buffer_unref (out);
+  g_assert_cmpstr (got_b, ==, want_b);
+  /* a after its flush: its state is free again, its answer batch=0's */
+  g_assert_true (gst_harness_push_event (a, gst_event_new_flush_stop (TRUE)));
+  {
+    GstSegment segment;
+    gst_segment_init (&segment, GST_FORMAT_TIME);
+    g_assert_true (gst_harness_push_event (a, gst_event_new_segment (&segment)));
+  }
+  while ((out = gst_harness_try_pull (a)))
+    gst_buffer_unref (out);
+  g_object_set (a->element, "max-new-tokens", 30, "partial-text", FALSE, NULL);
+  got_a = answer (a, "A long story");
+  g_assert_cmpstr (got_a, ==, want_a);
+  g_test_message ("b: \"%s\"; a after its flush: \"%s\"", got_b, got_a);
+  gst_harness_teardown (b);
+  gst_harness_teardown (a);
+  gst_harness_teardown (ref);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -337,5 +457,6 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/batch-live/four-cameras", test_four_cameras);
   g_test_add_func ("/batch-live/adapter-alone", test_adapter_alone);
+  g_test_add_func ("/batch-live/flush", test_flush);
   return g_test_run ();
 }
