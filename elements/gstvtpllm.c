@@ -40,7 +40,9 @@
  * latency-ms (double: from the frame's arrival at vtpencoder, or a text
  * prompt's at vtpllm, to the text),
  * frames-received and frames-dropped (guint64: vtpencoder's counts when
- * the frame arrived; 0 for text prompts); for a region of interest (vtpencoder roi=true) also
+ * the frame arrived; 0 for text prompts), with #GstVtpLlm:batch > 0
+ * batch-streams (double: the streams decoded together, on average over
+ * the answer's decode steps); for a region of interest (vtpencoder roi=true) also
  * roi-index, roi-id, roi-type, x, y, width, height. Each text buffer
  * carries the same fields as a "vtp-description" meta (a GstCustomMeta),
  * which vtpattach puts on the video frames. The regions of one frame give
@@ -51,6 +53,14 @@
  * input embeddings of a text (a caption) without generating: for
  * comparing text with the bridge's image-side rows (vtp-run --format
  * embeddings, docs/embeddings.md).
+ *
+ * Many cameras, one model: with #GstVtpLlm:batch=N the vtpllm elements
+ * that load the same model (one per camera branch, each with its own
+ * prompt, newest-frame gate upstream, text timing and bus messages) share
+ * one batching engine that decodes up to N of their answers together, one
+ * matrix product per projection for all of them, each with its own KV
+ * cache; a stream joins or leaves between two decode steps, and its text
+ * is the one it gets with batch=0 (docs/batching.md).
  *
  * #GstVtpLlm:timestamps chooses when the text shows: from the described
  * frame's time until the next description (files, subtitles) or from the
@@ -74,6 +84,17 @@
  *   vtpllm model=llava ! o.text_sink
  * ]|
  * |[
+ * gst-launch-1.0 \
+ *   videotestsrc is-live=true pattern=red ! video/x-raw,width=320,height=240 ! vtpencoder model=M ! \
+ *     vtpprojector model=M ! vtpllm model=M batch=4 ! fakesink \
+ *   videotestsrc is-live=true pattern=blue ! video/x-raw,width=320,height=240 ! vtpencoder model=M ! \
+ *     vtpprojector model=M ! vtpllm model=M batch=4 ! fakesink \
+ *   videotestsrc is-live=true pattern=smpte ! video/x-raw,width=320,height=240 ! vtpencoder model=M ! \
+ *     vtpprojector model=M ! vtpllm model=M batch=4 prompt="Describe the picture." ! fakesink \
+ *   videotestsrc is-live=true pattern=checkers-8 ! video/x-raw,width=320,height=240 ! vtpencoder model=M ! \
+ *     vtpprojector model=M ! vtpllm model=M batch=4 ! fakesink
+ * ]|
+ * |[
  * echo "Tell me about llamas." > question.txt
  * gst-launch-1.0 filesrc location=question.txt ! text/x-raw,format=utf8 ! \
  *   vtpllm model=llama-7b adapter=peft-adaption-prompt newline=true ! fdsink
@@ -89,6 +110,7 @@
 #include "gstvtpmeta.h"
 #include "gstvtptensor.h"
 #include "gstvtptextout.h"
+#include "vtp-batch-engine.h"
 #include "vtp-generate.h"
 #include "vtp-lm.h"
 #include "vtp-parts.h"
@@ -119,7 +141,10 @@ enum {
   PROP_TEXT_DURATION,
   PROP_REFRESH_INTERVAL,
   PROP_PARTIAL_TEXT,
+  PROP_BATCH,
 };
+
+#define MAX_BATCH 64
 
 #define DEFAULT_REFRESH_INTERVAL (40 * GST_MSECOND)
 
@@ -156,6 +181,7 @@ struct _GstVtpLlm {
   guint64 text_duration;
   guint64 refresh_interval;
   gboolean partial_text;
+  guint batch;
 
   GstVtpTextOut *out;           /* text timing and all pushes on srcpad */
   GstVtpRegionGroup *regions;   /* a frame's region descriptions until its last (streaming thread) */
@@ -164,6 +190,7 @@ struct _GstVtpLlm {
   VtpDevice *dev;
   VtpCheckpoint *ckpt;
   VtpLm *lm;                    /* the language model, of the family the checkpoint names */
+  VtpBatchEngine *engine;       /* batch > 0: the model's shared engine runs lm's state (NULL: alone) */
   VtpTokenizer *tok;
   gint image_token;
   VtpTensor *scratch;
@@ -189,6 +216,8 @@ release (GstVtpLlm *self)
 {
   g_clear_pointer (&self->scratch, vtp_tensor_free);
   g_clear_pointer (&self->chat_text_template, g_free);
+  /* before the model: the engine belongs to it */
+  g_clear_pointer (&self->engine, vtp_batch_engine_release);
   g_clear_pointer (&self->lm, vtp_lm_free);
   g_clear_pointer (&self->tok, vtp_tokenizer_free);
   g_clear_pointer (&self->ckpt, vtp_checkpoint_unref);
@@ -359,6 +388,42 @@ check_upstream (GstVtpLlm *self, guint *kinds)
   return TRUE;
 }
 
+/* batch > 0: the shared engine of this element's model (docs/batching.md).
+ * A model the engine cannot batch (OPT, T5, an adapted LLaMA) decodes
+ * alone, with a warning: batching changes no text, only how the model's
+ * time is shared, so the pipeline runs as it would with batch=0. */
+static gboolean
+join_engine (GstVtpLlm *self)
+{
+  g_autoptr (GError) error = NULL;
+  VtpLlama *m = vtp_lm_llama (self->lm);
+  guint batch;
+
+  GST_OBJECT_LOCK (self);
+  batch = self->batch;
+  GST_OBJECT_UNLOCK (self);
+  if (!batch)
+    return TRUE;
+  if (!m || m->adapter) {
+    GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS, ("vtpllm decodes this stream alone: batch=%u decodes "
+            "LLaMA-family models without an adapter together, and %s", batch, m ? "this one has an adapter "
+            "(LLaMA-Adapter, PEFT)" : "this one is not of the LLaMA family"), ("model %s (%s)", self->ckpt->dir,
+            self->lm->ops->name));
+    return TRUE;
+  }
+  if (!(self->engine = vtp_batch_engine_acquire (m, (gint) batch, &error))) {
+    GST_VTP_ELEMENT_ERROR (self, RESOURCE, FAILED, error, "starting the batching engine");
+    return FALSE;
+  }
+  if ((guint) vtp_batch_engine_max_streams (self->engine) != batch)
+    GST_WARNING_OBJECT (self, "the model's engine was started with batch=%d by another element: it decodes up "
+        "to %d streams together, not %u", vtp_batch_engine_max_streams (self->engine),
+        vtp_batch_engine_max_streams (self->engine), batch);
+  GST_INFO_OBJECT (self, "decoding in the model's shared engine, up to %d streams together",
+      vtp_batch_engine_max_streams (self->engine));
+  return TRUE;
+}
+
 static gboolean
 start (GstVtpLlm *self)
 {
@@ -381,6 +446,8 @@ start (GstVtpLlm *self)
   ok = gst_vtp_open_model (GST_ELEMENT (self), &self->settings, &s, &self->dev, &self->ckpt);
   if (ok && !(ok = load_model (self, s.weight_type, context, adapter, &error)))
     GST_VTP_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, error, "loading the language model");
+  if (ok)
+    ok = join_engine (self);
   gst_vtp_model_settings_clear (&s);
   if (!ok)
     release (self);
@@ -500,10 +567,44 @@ default_template (GstVtpLlm *self)
   return default_templates[self->input];
 }
 
+/* Forward steps after the prefill of an answer of @n tokens: the prefill
+ * gave the first token, every later one took a step, and so did the end of
+ * sequence when the answer stopped there. */
+static guint
+forward_steps (guint n, VtpStopReason why)
+{
+  return n - (n > 0) + (why == VTP_STOP_EOS);
+}
+
+/* describe's prefill and generation in the model's shared engine: this
+ * thread waits (pushing partial text as tokens come) while the engine's
+ * thread runs the model; a flush cancels the request. */
+static char *
+describe_batched (GstVtpLlm *self, const VtpLmSegment *segs, gint n_segs, const VtpGenerateParams *gp,
+    Generation *gen, guint *n_tokens, double *prefill_ms, double *tps, double *batch_streams, GError **error)
+{
+  g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (gint32));
+  VtpStopReason why = VTP_STOP_LENGTH;
+  VtpBatchStats st;
+  guint forwards;
+
+  if (!vtp_batch_engine_generate (self->engine, vtp_lm_llama_state (self->lm), segs, n_segs, gp, keep_going, gen,
+          &self->flushing, out, &why, &st, error))
+    return NULL;
+  *n_tokens = out->len;
+  *prefill_ms = st.prefill_ms;
+  forwards = forward_steps (out->len, why);
+  *tps = forwards && st.decode_ms > 0 ? forwards * 1e3 / st.decode_ms : 0.0;
+  *batch_streams = st.batch_streams;
+  GST_LOG_OBJECT (self, "waited %.1f ms for a place, %u steps with %.2f streams on average", st.wait_ms, st.steps,
+      st.batch_streams);
+  return vtp_prompt_decode_answer (self->tok, (const gint32 *) out->data, out->len, error);
+}
+
 /* Prompt, prefill, generation and decoding for one frame's embeddings. */
 static char *
 describe (GstVtpLlm *self, VtpTensor *image, const char *buffer_prompt, GstClockTime pts, char **used_prompt,
-    guint *n_tokens, double *prefill_ms, double *tps, GError **error)
+    guint *n_tokens, double *prefill_ms, double *tps, double *batch_streams, GError **error)
 {
   g_autoptr (GArray) so_far = g_array_new (FALSE, FALSE, sizeof (gint32));
   Generation gen = { self, FALSE, FALSE, so_far, pts };
@@ -549,6 +650,8 @@ describe (GstVtpLlm *self, VtpTensor *image, const char *buffer_prompt, GstClock
       return NULL;
     }
   }
+  if (self->engine)
+    return describe_batched (self, segs, n_segs, &gp, &gen, n_tokens, prefill_ms, tps, batch_streams, error);
   *self->lm->n_past = 0;
   t0 = g_get_monotonic_time ();
   /* the queue runs asynchronously: wait for the prefill's kernels, or their
@@ -566,7 +669,7 @@ describe (GstVtpLlm *self, VtpTensor *image, const char *buffer_prompt, GstClock
   *prefill_ms = (t1 - t0) / 1000.0;
   /* the prefill gave the first token; every later one, and the end of
    * sequence when the answer stopped there, took one forward step */
-  forwards = out->len - (out->len > 0) + (why == VTP_STOP_EOS);
+  forwards = forward_steps (out->len, why);
   *tps = forwards ? forwards * 1e6 / MAX (g_get_monotonic_time () - t1, 1) : 0.0;
   return vtp_prompt_decode_answer (self->tok, (const gint32 *) out->data, out->len, error);
 }
@@ -616,7 +719,7 @@ gst_vtp_llm_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   GstStructure *desc;
   VtpTensor *image;
   guint n_tokens = 0;
-  double prefill_ms = 0, tps = 0;
+  double prefill_ms = 0, tps = 0, batch_streams = 0;
   gboolean newline;
   GstFlowReturn ret;
 
@@ -645,12 +748,13 @@ gst_vtp_llm_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
       text = g_strdup ("");
       prompt = g_strdup ("");
     } else
-      text = describe (self, NULL, asked, GST_BUFFER_PTS (buf), &prompt, &n_tokens, &prefill_ms, &tps, &error);
+      text = describe (self, NULL, asked, GST_BUFFER_PTS (buf), &prompt, &n_tokens, &prefill_ms, &tps,
+          &batch_streams, &error);
   } else if ((image = gst_vtp_buffer_get_tensor (buf, self->dev, self->tokens, self->lm->input_width,
               &self->scratch, &error))) {
     GstVtpPromptMeta *meta = gst_buffer_get_vtp_prompt_meta (buf);
     text = describe (self, image, meta ? meta->prompt : NULL, GST_BUFFER_PTS (buf), &prompt, &n_tokens,
-        &prefill_ms, &tps, &error);
+        &prefill_ms, &tps, &batch_streams, &error);
   }
   if (!text) {
     gst_buffer_unref (buf);
@@ -670,6 +774,9 @@ gst_vtp_llm_chain (GstPad *pad, GstObject *parent, GstBuffer *buf)
   GST_DEBUG_OBJECT (self, "%u tokens, prefill %.1f ms, %.1f tokens/s: %s", n_tokens, prefill_ms, tps, text);
 
   desc = gst_vtp_description_new (buf, text, prompt, n_tokens, prefill_ms, tps);
+  /* decoded in the shared engine: with how many streams, on average */
+  if (batch_streams > 0)
+    gst_structure_set (desc, "batch-streams", G_TYPE_DOUBLE, batch_streams, NULL);
   post_text (self, desc);
   /* a region's text goes out with the other regions of its frame; a text
    * prompt's answer at once, with the prompt's time */
@@ -938,6 +1045,7 @@ gst_vtp_llm_set_property (GObject *object, guint prop_id, const GValue *value, G
       configure_text_out (self);
       break;
     case PROP_PARTIAL_TEXT: self->partial_text = g_value_get_boolean (value); break;
+    case PROP_BATCH: self->batch = g_value_get_uint (value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
@@ -968,6 +1076,7 @@ gst_vtp_llm_get_property (GObject *object, guint prop_id, GValue *value, GParamS
     case PROP_TEXT_DURATION: g_value_set_uint64 (value, self->text_duration); break;
     case PROP_REFRESH_INTERVAL: g_value_set_uint64 (value, self->refresh_interval); break;
     case PROP_PARTIAL_TEXT: g_value_set_boolean (value, self->partial_text); break;
+    case PROP_BATCH: g_value_set_uint (value, self->batch); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK (self);
@@ -1192,6 +1301,30 @@ gst_vtp_llm_class_init (GstVtpLlmClass *klass)
   g_object_class_install_property (gobject_class, PROP_PARTIAL_TEXT,
       g_param_spec_boolean ("partial-text", "Partial text", "Also push the text so far after each token "
           "(buffers flagged DELTA_UNIT)", FALSE, PARAM_FLAGS | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstVtpLlm:batch:
+   *
+   * 0: this element decodes alone, in its streaming thread. N > 0: it
+   * joins the batching engine of its model, shared by every vtpllm of the
+   * process that loads the same model (checkpoint, device, weight type)
+   * with batch > 0: one thread that decodes up to N streams' tokens
+   * together, one matrix product per projection for all of them, each
+   * stream with its own KV cache (docs/batching.md). The first element to
+   * start sets N. Each element keeps its prompt, timestamps and bus
+   * messages; its text is the one it writes alone (greedy or sampled
+   * alike). Streams are admitted first come, first served; a newcomer's
+   * prefill runs between two decode steps of the others, one at a time;
+   * a stream that stops, fails or flushes leaves the others decoding.
+   * Its "vtp-text" messages then carry batch-streams (double: the
+   * streams decoded together, on average over the answer's steps).
+   * OPT and T5 models and adapted LLaMAs (#GstVtpLlm:adapter) are not
+   * batched: they decode alone, with an element warning. Read when the
+   * element starts.
+   */
+  g_object_class_install_property (gobject_class, PROP_BATCH,
+      g_param_spec_uint ("batch", "Batch", "0: decode alone; N: decode in the model's shared engine, up to N "
+          "streams (vtpllm elements on the same model) together, each with its own KV cache", 0, MAX_BATCH, 0,
+          PARAM_FLAGS | GST_PARAM_MUTABLE_READY));
 
   /**
    * GstVtpLlm::embed-text:

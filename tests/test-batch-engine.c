@@ -1,0 +1,313 @@
+/* test-batch-engine.c: the shared batching engine (vtp-batch-engine.h,
+ * docs/batching.md) on the tiny Llama of tests/fixtures/gguf-tiny (F32 and
+ * Q8_0 files). Eight requests from eight threads into an engine of three
+ * streams: four released at once, four more once the first stream has
+ * written some tokens (so they join at other steps, and more wait than the
+ * batch holds). Each request that runs to its end gets exactly the tokens,
+ * stop reason and token calls vtp_llama_generate gives it alone (greedy
+ * and one sampled stream); one stopped by its token function ends where it
+ * said; one cancelled through its flag mid-way ends early with a prefix of
+ * its tokens; one cancelled before it is admitted never prefills; one
+ * whose input is out of the vocabulary fails alone. Every request ends
+ * (none starves), some waited in the queue, and streams were decoded
+ * together. */
+#include <string.h>
+#include "vtp-parts.h"
+#include "vtp-llama.h"
+#include "vtp-batch-engine.h"
+#include "fidelity-util.h"
+
+static VtpDevice *dev;
+
+#define N_REQ 8
+#define N_ENGINE 3
+#define CTX 128
+
+enum { STOPS_ITSELF = 5, CANCELLED = 6, CANCELLED_EARLY = 7, BAD_INPUT = 3 };
+
+typedef struct {
+  VtpCheckpoint *ckpt;
+  VtpModelParts parts;
+  VtpLlamaNames names;
+  VtpLlama *llm;
+} Model;
+
+static void
+model_open (Model *m, const char *type)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = fixture_path ("gguf-tiny");
+  g_autofree char *name = g_strdup_printf ("llm-%s.gguf", type);
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+
+  m->ckpt = vtp_checkpoint_open (path, &error);
+  g_assert_no_error (error);
+  g_assert_true (vtp_model_parts_read (m->ckpt, &m->parts, &error));
+  g_assert_no_error (error);
+  g_assert_true (vtp_llama_find_names (m->ckpt, &m->parts.text, &m->names, &error));
+  m->llm = vtp_llama_load (m->ckpt, &m->names, &m->parts.text, NULL, dev, VTP_WEIGHTS_KEEP, &error);
+  g_assert_no_error (error);
+}
+
+static void
+model_close (Model *m)
+{
+  vtp_llama_free (m->llm);
+  vtp_model_parts_clear (&m->parts);
+  vtp_checkpoint_unref (m->ckpt);
+}
+
+/* Request @i's prompt: BOS and a few ids, a different length each. */
+static GArray *
+prompt (Model *m, gint i)
+{
+  static const gint lens[] = { 3, 11, 6, 17, 9, 2, 14, 5 };
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint32));
+  const gint32 bos = 1;
+
+  g_array_append_val (ids, bos);
+  for (gint j = 0; j < lens[i % G_N_ELEMENTS (lens)]; j++) {
+    gint32 id = 3 + (gint32) (((guint32) (i * 131 + j) * 2654435761u) % (guint32) (m->parts.text.vocab_size - 3));
+    g_array_append_val (ids, id);
+  }
+  if (i == BAD_INPUT)
+    g_array_index (ids, gint32, 2) = 1 << 20;
+  return ids;
+}
+
+/* Request @i's parameters: lengths that end the streams at different
+ * steps (stream 0 the longest, the others join while it runs), one
+ * sampled. */
+static void
+request_params (gint i, VtpGenerateParams *p)
+{
+  static const gint max_new[N_REQ] = { 40, 12, 3, 9, 20, 15, 100, 8 };
+  memset (p, 0, sizeof *p);
+  p->max_new_tokens = max_new[i];
+  p->stop_at_eos = i % 2 == 1;
+  if (i == 4)
+    p->sampling = (VtpSamplerParams) { 0.9f, 40, 0.95f, 1234 };
+}
+
+typedef struct {
+  struct Run *run;
+  gint i;
+  VtpLlamaState *state;
+  GArray *ids;
+  gint calls;                   /* token function calls */
+  gint cancel;                  /* atomic: the flag handed to the engine */
+  GArray *tokens;
+  VtpStopReason reason;
+  VtpBatchStats stats;
+  gboolean ok;
+  GError *error;
+} Req;
+
+typedef struct Run {
+  VtpBatchEngine *engine;
+  GMutex lock;
+  GCond cond;
+  gint first_tokens;            /* stream 0's tokens so far (lock) */
+  gboolean go;                  /* the first group may start (lock) */
+  Req req[N_REQ];
+} Run;
+
+/* The token function, in each request's own thread: counts, lets the
+ * second group go once stream 0 has 5 tokens, stops or cancels. */
+static gboolean
+on_token (gint32 token, gpointer data)
+{
+  Req *q = data;
+  Run *run = q->run;
+
+  q->calls++;
+  if (q->i == 0) {
+    g_mutex_lock (&run->lock);
+    run->first_tokens = q->calls;
+    g_cond_broadcast (&run->cond);
+    g_mutex_unlock (&run->lock);
+  }
+  if (q->i == CANCELLED && q->calls == 2)
+    g_atomic_int_set (&q->cancel, 1);
+  return !(q->i == STOPS_ITSELF && q->calls == 4);
+}
+
+/* The alone run's function: the same stops, no cancel flag to read. */
+static gboolean
+alone_token (gint32 token, gpointer data)
+{
+  Req *q = data;
+  q->calls++;
+  return !(q->i == STOPS_ITSELF && q->calls == 4);
+}
+
+static gpointer
+request_thread (gpointer data)
+{
+  Req *q = data;
+  Run *run = q->run;
+  const VtpLmSegment seg = { (const gint32 *) q->ids->data, NULL, 0, (gint) q->ids->len };
+  VtpGenerateParams p;
+
+  /* the first four go together; the others once stream 0 is 5 tokens in */
+  g_mutex_lock (&run->lock);
+  while (q->i < 4 ? !run->go : run->first_tokens < 5)
+    g_cond_wait (&run->cond, &run->lock);
+  g_mutex_unlock (&run->lock);
+  request_params (q->i, &p);
+  if (q->i == CANCELLED_EARLY)
+    g_atomic_int_set (&q->cancel, 1);
+  q->ok = vtp_batch_engine_generate (run->engine, q->state, &seg, 1, &p, on_token, q, &q->cancel, q->tokens,
+      &q->reason, &q->stats, &q->error);
+  return NULL;
+}
+
+static void
+test_engine (gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  Model m;
+  Run run = { 0 };
+  GArray *want[N_REQ];
+  VtpStopReason want_reason[N_REQ];
+  gint want_calls[N_REQ];
+  GThread *threads[N_REQ];
+  double most_streams = 0, most_wait = 0;
+
+  model_open (&m, data);
+  /* each request alone, as vtp_llama_generate runs it */
+  for (gint i = 0; i < N_REQ; i++) {
+    g_autoptr (VtpLlamaState) s = vtp_llama_state_new (m.llm, CTX, CTX, &error);
+    g_autoptr (GArray) ids = prompt (&m, i);
+    const VtpLmSegment seg = { (const gint32 *) ids->data, NULL, 0, (gint) ids->len };
+    Req alone = { .i = i };
+    VtpGenerateParams p;
+
+    want[i] = g_array_new (FALSE, FALSE, sizeof (gint32));
+    if (i == BAD_INPUT)
+      continue;
+    request_params (i, &p);
+    g_assert_true (vtp_llama_prefill (m.llm, s, &seg, 1, FALSE, &error));
+    g_assert_true (vtp_llama_generate (m.llm, s, &p, alone_token, &alone, want[i], &want_reason[i], &error));
+    g_assert_no_error (error);
+    want_calls[i] = alone.calls;
+  }
+  run.engine = vtp_batch_engine_acquire (m.llm, N_ENGINE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (vtp_batch_engine_count (), ==, 1);
+  g_mutex_init (&run.lock);
+  g_cond_init (&run.cond);
+  for (gint i = 0; i < N_REQ; i++) {
+    Req *q = &run.req[i];
+    q->run = &run;
+    q->i = i;
+    q->state = vtp_llama_state_new (m.llm, CTX, CTX, &error);
+    g_assert_no_error (error);
+    q->ids = prompt (&m, i);
+    q->tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
+    threads[i] = g_thread_new ("request", request_thread, q);
+  }
+  g_mutex_lock (&run.lock);
+  run.go = TRUE;
+  g_cond_broadcast (&run.cond);
+  g_mutex_unlock (&run.lock);
+  for (gint i = 0; i < N_REQ; i++)
+    g_thread_join (threads[i]);
+
+  for (gint i = 0; i < N_REQ; i++) {
+    Req *q = &run.req[i];
+    g_test_message ("%s request %d: %u tokens, reason %d, waited %.1f ms, prefill %.1f ms, %u steps with %.2f "
+        "streams on average", (const char *) data, i, q->tokens->len, q->reason, q->stats.wait_ms,
+        q->stats.prefill_ms, q->stats.steps, q->stats.batch_streams);
+    if (i == BAD_INPUT) {
+      /* fails alone, with the prefill's error */
+      g_assert_false (q->ok);
+      g_assert_nonnull (q->error);
+      g_assert_true (strstr (q->error->message, "prefill") != NULL);
+      continue;
+    }
+    g_assert_no_error (q->error);
+    g_assert_true (q->ok);
+    if (i == CANCELLED_EARLY) {
+      g_assert_cmpint (q->reason, ==, VTP_STOP_CALLER);
+      g_assert_cmpuint (q->tokens->len, ==, 0);
+      g_assert_cmpfloat (q->stats.prefill_ms, ==, 0);
+      continue;
+    }
+    if (i == CANCELLED) {
+      /* it leaves at the step after its flag: a prefix of its tokens */
+      g_assert_cmpint (q->reason, ==, VTP_STOP_CALLER);
+      g_assert_cmpuint (q->tokens->len, >=, 2);
+      g_assert_cmpuint (q->tokens->len, <, want[i]->len);
+      g_assert_cmpmem (q->tokens->data, q->tokens->len * sizeof (gint32), want[i]->data,
+          q->tokens->len * sizeof (gint32));
+      continue;
+    }
+    g_assert_cmpint (q->reason, ==, want_reason[i]);
+    g_assert_cmpmem (q->tokens->data, q->tokens->len * sizeof (gint32), want[i]->data,
+        want[i]->len * sizeof (gint32));
+    g_assert_cmpint (q->calls, ==, want_calls[i]);
+    g_assert_cmpfloat (q->stats.batch_streams, >=, 1.0);
+    g_assert_cmpfloat (q->stats.batch_streams, <=, N_ENGINE);
+    most_streams = MAX (most_streams, q->stats.batch_streams);
+    most_wait = MAX (most_wait, q->stats.wait_ms);
+  }
+  g_assert_cmpint (want_reason[STOPS_ITSELF], ==, VTP_STOP_CALLER);
+  g_assert_cmpint (want_reason[0], ==, VTP_STOP_LENGTH);
+  /* decoded together, and more requests than places waited */
+  g_assert_cmpfloat (most_streams, >, 1.5);
+  g_assert_cmpfloat (most_wait, >, 0);
+
+  /* a state of another model is refused; the engine is shared per model
+   * and goes with its last user */
+  {
+    Model other;
+    g_autoptr (VtpLlamaState) foreign = NULL;
+    g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
+    const gint32 bos = 1;
+    const VtpLmSegment seg = { &bos, NULL, 0, 1 };
+    VtpGenerateParams p = { 4, { 0 }, TRUE };
+    VtpBatchEngine *again = vtp_batch_engine_acquire (m.llm, 7, &error);
+
+    g_assert_true (again == run.engine);
+    g_assert_cmpint (vtp_batch_engine_max_streams (again), ==, N_ENGINE);
+    vtp_batch_engine_release (again);
+    model_open (&other, "q4_0");
+    foreign = vtp_llama_state_new (other.llm, CTX, CTX, &error);
+    g_assert_false (vtp_batch_engine_generate (run.engine, foreign, &seg, 1, &p, NULL, NULL, NULL, tokens, NULL,
+            NULL, &error));
+    g_assert_error (error, VTP_ERROR, VTP_ERROR_INPUT);
+    g_clear_error (&error);
+    g_clear_pointer (&foreign, vtp_llama_state_free);
+    model_close (&other);
+  }
+  vtp_batch_engine_release (run.engine);
+  g_assert_cmpuint (vtp_batch_engine_count (), ==, 0);
+  g_assert_null (vtp_batch_engine_acquire (m.llm, 0, &error));
+  g_assert_error (error, VTP_ERROR, VTP_ERROR_INPUT);
+  g_clear_error (&error);
+
+  for (gint i = 0; i < N_REQ; i++) {
+    vtp_llama_state_free (run.req[i].state);
+    g_array_unref (run.req[i].ids);
+    g_array_unref (run.req[i].tokens);
+    g_clear_error (&run.req[i].error);
+    g_array_unref (want[i]);
+  }
+  g_mutex_clear (&run.lock);
+  g_cond_clear (&run.cond);
+  model_close (&m);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_test_init (&argc, &argv, NULL);
+  dev = vtp_device_get (NULL, &error);
+  g_assert_no_error (error);
+  g_test_add_data_func ("/batch-engine/f32", "f32", test_engine);
+  g_test_add_data_func ("/batch-engine/q8_0", "q8_0", test_engine);
+  return g_test_run ();
+}
