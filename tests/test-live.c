@@ -142,8 +142,13 @@ test_live_overlay (void)
       " late; %u descriptions, latency mean %.0f ms, worst %.0f ms; vtpencoder described %" G_GUINT64_FORMAT
       ", dropped %" G_GUINT64_FORMAT, st.produced, st.rendered, st.late, st.texts,
       st.texts ? st.latency_sum / st.texts : 0, st.latency_worst, st.described, st.dropped);
-  g_assert_cmpint (st.produced, >=, 250);
-  g_assert_cmpuint (st.rendered, >=, (guint64) (0.95 * st.produced));
+  /* on time: not under the sanitizers (scripts/sanitize.sh sets
+   * VTP_LIBASAN), which make everything several times slower (236 of 300
+   * frames came out in the 10 s there, on a loaded machine) */
+  if (!g_getenv ("VTP_LIBASAN")) {
+    g_assert_cmpint (st.produced, >=, 250);
+    g_assert_cmpuint (st.rendered, >=, (guint64) (0.95 * st.produced));
+  }
   g_assert_cmpuint (st.texts, >=, 1);
   g_assert_cmpuint (st.dropped, >, 0);
   g_free (st.last_text);
