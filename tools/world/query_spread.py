@@ -6,12 +6,17 @@ the rows' mean size, at each stage on the way to the LLM: the encoder's
 features, the Q-Former's output (for the unified variants), the adapter's
 projection of them (clip_proj + its norm) and the visual queries the
 adapter's layers attend to. A spread near 0 means the LLM is shown the
-same prompt whatever the picture.
+same prompt whatever the picture. Then whether the LLM uses what the
+queries carry: the answer loss on 64 test (picture, question, answer)
+samples drawn as training draws them, with each question's own picture
+and with the pictures shuffled among the samples; no difference means the
+answers do not depend on the picture.
 
     python3 tools/world/query_spread.py --models world-models adapter qformer-text-adapter qformer-notext-adapter
 """
 import argparse
 import os
+import random
 import sys
 
 import torch
@@ -54,10 +59,17 @@ def main():
             rows.append(("adapter projection", F.layer_norm(F.linear(x, P["clip_proj.weight"], P["clip_proj.bias"]),
                                                             (E,), P["clip_proj_norm.weight"], P["clip_proj_norm.bias"])))
             rows.append(("visual queries", b.adapter.visual_queries(x)))
+            batch = bridges.draw_batch(random.Random(3), 64, "test")
+            pics, qs, ans = zip(*batch)
+            perm = list(range(len(pics)))
+            random.Random(1).shuffle(perm)
+            loss = [bridges.lm_loss(*b.forward(list(p), qs, [bridges.answer_ids(b.tok, a) for a in ans])).item()
+                    for p in (pics, [pics[i] for i in perm])]
         print(name)
         for what, t in rows:
             s, m = spread(t)
             print("  %-20s spread %7.3f  size %7.3f  ratio %.3f" % (what, s, m, s / m), flush=True)
+        print("  answer loss         own pictures %.3f  shuffled %.3f" % tuple(loss), flush=True)
 
 
 if __name__ == "__main__":

@@ -35,10 +35,15 @@ wait
 python3 $t/train_bridge.py $b --bridge adapter --out "$w/adapter" --steps 1000 &
 python3 $t/train_bridge.py $b --bridge qformer --no-text-conditioning --out "$w/qformer-notext" --steps 1000 &
 wait
-# the unified framework's adapter column: Q-Formers feeding adapters
-python3 $t/train_bridge.py $b --bridge qformer --into adapter --out "$w/qformer-text-adapter" --steps 1000 &
-python3 $t/train_bridge.py $b --bridge qformer --into adapter --no-text-conditioning \
-  --out "$w/qformer-notext-adapter" --steps 1000 &
+# the unified framework's adapter column: Q-Formers feeding adapters. BLIP-2's first stage first (the
+# Q-Former taught to read the pictures from the captions: contrastive, matching, grounded generation), then
+# the adapter trained on it with the Q-Former's learning rate a tenth of the adapter's (issue 17,
+# docs/bridges-compared.md: from a random Q-Former at the full rate both stayed at chance)
+python3 $t/train_qformer_stage1.py --encoder "$w/encoder" --llm "$w/llm" --out "$w/qformer-stage1" --steps 500 \
+  --batch 32
+u="$b --bridge qformer --into adapter --init-qformer $w/qformer-stage1 --qformer-lr-scale 0.1 --steps 1000"
+python3 $t/train_bridge.py $u --out "$w/qformer-text-adapter" &
+python3 $t/train_bridge.py $u --no-text-conditioning --out "$w/qformer-notext-adapter" &
 wait
 # the demo's default: LLaVA trained on, end to end (captions in reading order); then a tower taught each
 # cell's shape (train_cells.py: the kinds, which the caption loss alone did not teach), LLaVA end to end on it

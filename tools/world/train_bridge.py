@@ -63,6 +63,8 @@ def main():
             qf.train()
             shutil.copytree(os.path.join(args.init_qformer, "qformer_tokenizer"),
                             os.path.join(wp_root, "qformer_tokenizer"), dirs_exist_ok=True)
+            if os.path.exists(os.path.join(args.init_qformer, "stage1.json")):     # BLIP-2's first stage's log
+                shutil.copy(os.path.join(args.init_qformer, "stage1.json"), args.out)
         else:
             wp = bridges.train_wordpiece(wp_root)
             qf = bridges.QFormer(wp.get_vocab_size(), enc.width, D)
