@@ -52,12 +52,14 @@ def main():
             x = b.enc.features(imgs)
             rows.append(("features", x))
             if b.qf is not None:
-                instr, mask = bridges.qformer_instructions(b.wp, [args.question] * len(imgs)) if b.text else (None, None)
+                instr, mask = (bridges.qformer_instructions(b.wp, [args.question] * len(imgs)) if b.text
+                               else (None, None))
                 x = b.qf(x, instr, mask)
                 rows.append(("Q-Former output", x))
             P, E = b.adapter.P, b.adapter.c["v_embed_dim"]
-            rows.append(("adapter projection", F.layer_norm(F.linear(x, P["clip_proj.weight"], P["clip_proj.bias"]),
-                                                            (E,), P["clip_proj_norm.weight"], P["clip_proj_norm.bias"])))
+            proj = F.layer_norm(F.linear(x, P["clip_proj.weight"], P["clip_proj.bias"]), (E,),
+                                P["clip_proj_norm.weight"], P["clip_proj_norm.bias"])
+            rows.append(("adapter projection", proj))
             rows.append(("visual queries", b.adapter.visual_queries(x)))
             batch = bridges.draw_batch(random.Random(3), 64, "test")
             pics, qs, ans = zip(*batch)

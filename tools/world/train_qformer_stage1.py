@@ -24,7 +24,7 @@ projection not yet trained, for `train_bridge.py --init-qformer OUT`. Its
 WordPiece vocabulary is trained on questions and captions.
 
     python3 tools/world/train_qformer_stage1.py --encoder world-models/encoder --llm world-models/llm \\
-        --out /tmp/qformer-stage1 --steps 1500
+        --out /tmp/qformer-stage1 --steps 500 --batch 32
 """
 import argparse
 import json
@@ -70,14 +70,16 @@ class Stage1(nn.Module):
         qmask = torch.ones(B, Q, dtype=torch.long)
 
         # ITC: queries alone (with the picture), text alone
-        img = F.normalize(self.vision_proj(self.bert(input_ids=None, query_embeds=self.queries(B),
-                                                      encoder_hidden_states=feats, encoder_attention_mask=fmask)), dim=-1)
+        q_out = self.bert(input_ids=None, query_embeds=self.queries(B), encoder_hidden_states=feats,
+                          encoder_attention_mask=fmask)
+        img = F.normalize(self.vision_proj(q_out), dim=-1)
         txt = F.normalize(self.text_proj(self.bert(input_ids=ids, attention_mask=mask)[:, 0]), dim=-1)
         temp = self.temp.clamp(0.001, 0.5)
         sim_i2t = torch.einsum("iqd,jd->ijq", img, txt).max(-1).values / temp
         sim_t2i = sim_i2t.t()
         target = same.float() / same.float().sum(1, keepdim=True)
-        itc = (-(F.log_softmax(sim_i2t, 1) * target).sum(1).mean() - (F.log_softmax(sim_t2i, 1) * target).sum(1).mean()) / 2
+        itc = -((F.log_softmax(sim_i2t, 1) * target).sum(1).mean()
+                + (F.log_softmax(sim_t2i, 1) * target).sum(1).mean()) / 2
 
         # ITM: a hard negative caption per picture and picture per caption
         with torch.no_grad():
@@ -129,8 +131,8 @@ def main():
     ap.add_argument("--encoder", required=True)
     ap.add_argument("--llm", required=True, help="only its width (the language projection's) and config")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--steps", type=int, default=1500)
-    ap.add_argument("--batch", type=int, default=48)
+    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--vocab", type=int, default=200)
     args = ap.parse_args()
