@@ -76,19 +76,24 @@ def answer_ids(tok, answer):
 
 # ---------------------------------------------------------------- Q-Former (InstructBLIP layout)
 
-def train_wordpiece(out_dir, vocab_size=160):
+def train_wordpiece(out_dir, vocab_size=160, captions=False):
     """A BERT-style uncased WordPiece vocabulary for the Q-Former's
     instructions, trained on the world's questions, saved as InstructBLIP
-    keeps bert-base-uncased: DIR/qformer_tokenizer/{tokenizer.json,vocab.txt}."""
+    keeps bert-base-uncased: DIR/qformer_tokenizer/{tokenizer.json,vocab.txt}.
+    @captions: the captions too, and BLIP-2's [DEC] token, for the
+    Q-Former's first stage (train_qformer_stage1.py), whose losses read and
+    write captions (the questions alone left "gray", "large", "at" spelt
+    letter by letter)."""
     from tokenizers import BertWordPieceTokenizer
     lines = []
     for i in range(3000):
         _, rec = world.scene("train", i)
-        lines += [qa["q"] for qa in rec["qa"]]
+        lines += [qa["q"] for qa in rec["qa"]] + ([rec["caption"]] if captions else [])
     lines += [DESCRIBE, "What is in the picture?"]
     tok = BertWordPieceTokenizer(lowercase=True)
     tok.train_from_iterator(lines, vocab_size=vocab_size, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]",
-                                                                        "[MASK]"], show_progress=False)
+                                                                        "[MASK]"] + (["[DEC]"] if captions else []),
+                            show_progress=False)
     d = os.path.join(out_dir, "qformer_tokenizer")
     os.makedirs(d, exist_ok=True)
     tok.save(os.path.join(d, "tokenizer.json"))

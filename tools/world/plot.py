@@ -140,6 +140,25 @@ def markdown(ev, models, timing):
                                    if k in next(iter(ev["variants"].values()))["vtp"]))
 
 
+
+def two_by_two(ev):
+    """The unified framework's 2x2 (docs/bridges-compared.md): the share of
+    all questions answered right (descriptions left out: the research's
+    VQAv2 score is on questions), vtp's C engine."""
+    cells = {("text", "adapter"): "qformer-text-adapter", ("text", "input"): "qformer-text",
+             ("notext", "adapter"): "qformer-notext-adapter", ("notext", "input"): "qformer-notext"}
+
+    def share(v):
+        r = ev["variants"][v]["vtp"]
+        right = sum(a * n for k, (a, n) in r.items() if not k.startswith("caption "))
+        return 100 * right / sum(n for k, (a, n) in r.items() if not k.startswith("caption "))
+    print()
+    print("| all questions, % right | into adapters | into the LLM input |")
+    print("|---|---|---|")
+    for t, name in (("text", "with text conditioning"), ("notext", "without text conditioning")):
+        print("| %s | %.1f | %.1f |" % (name, share(cells[(t, "adapter")]), share(cells[(t, "input")])))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--eval", required=True)
@@ -158,6 +177,7 @@ def main():
             with open(args.timing) as f:
                 timing = json.load(f)
         markdown(ev, args.models, timing)
+        two_by_two(ev)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,11 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--gate-every", type=int, default=25)
-    ap.add_argument("--init-qformer", help="start the Q-Former from this directory (a trained --into input one)")
+    ap.add_argument("--init-qformer", help="start the Q-Former from this directory (a trained --into input one, "
+                    "or BLIP-2's first stage: train_qformer_stage1.py)")
+    ap.add_argument("--qformer-lr-scale", type=float, default=1.0,
+                    help="the Q-Former's learning rate as a share of --lr (a pretrained one is kept from drifting "
+                    "while the adapter's gates are still near zero)")
     args = ap.parse_args()
     torch.manual_seed(4)
     torch.set_num_threads(int(os.environ.get("TRAIN_THREADS", os.cpu_count() or 1)))
@@ -59,6 +63,8 @@ def main():
             qf.train()
             shutil.copytree(os.path.join(args.init_qformer, "qformer_tokenizer"),
                             os.path.join(wp_root, "qformer_tokenizer"), dirs_exist_ok=True)
+            if os.path.exists(os.path.join(args.init_qformer, "stage1.json")):     # BLIP-2's first stage's log
+                shutil.copy(os.path.join(args.init_qformer, "stage1.json"), args.out)
         else:
             wp = bridges.train_wordpiece(wp_root)
             qf = bridges.QFormer(wp.get_vocab_size(), enc.width, D)
@@ -67,7 +73,11 @@ def main():
     model = bridges.Bridge(enc, llm, tok, qf, wp, adapter, args.text)
     params = model.parameters()
     print("trainable parameters: %d" % sum(p.numel() for p in params), flush=True)
-    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
+    qf_params = list(qf.parameters()) if qf is not None else []
+    groups = [{"params": [p for p in params if all(p is not q for q in qf_params)], "scale": 1.0}]
+    if qf_params:
+        groups.append({"params": qf_params, "scale": args.qformer_lr_scale})
+    opt = torch.optim.AdamW(groups, lr=args.lr, weight_decay=0.0)
 
     rng = random.Random(9)
     gates = []
@@ -75,7 +85,7 @@ def main():
     for step in range(args.steps):
         lr = warmup_cosine(step, args.steps, args.lr, 50)
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g["scale"]
         if adapter is not None and step % args.gate_every == 0:
             gates.append({"step": step, "gates": adapter.gates()})
         imgs, qs, ans = zip(*bridges.draw_batch(rng, args.batch))
@@ -86,10 +96,23 @@ def main():
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         if step % 100 == 0 or step == args.steps - 1:
-            print("step %d loss %.3f (%.0f s)" % (step, loss.item(), time.time() - t0), flush=True)
+            extra = ""
+            if adapter is not None:
+                # how much the visual queries depend on the picture (docs/bridges-compared.md): their spread
+                # over the batch against their size; near 0 is the collapse of the first Q-Former->adapter runs
+                with torch.no_grad():
+                    v = enc.features(imgs)
+                    if qf is not None:
+                        instr, imask = bridges.qformer_instructions(wp, qs) if args.text else (None, None)
+                        v = qf(v, instr, imask)
+                    vq = adapter.visual_queries(v)
+                    spread = ((vq - vq.mean(0)).norm(dim=-1).mean() / vq.norm(dim=-1).mean()).item()
+                extra = " visual-query spread %.3f" % spread
+            print("step %d loss %.3f%s (%.0f s)" % (step, loss.item(), extra, time.time() - t0), flush=True)
 
     info = {"generator": "tools/world/train_bridge.py", "bridge": args.bridge, "into": args.into,
             "init_qformer": os.path.basename(os.path.normpath(args.init_qformer)) if args.init_qformer else None,
+            "qformer_lr_scale": args.qformer_lr_scale,
             "text_conditioning": args.text, "steps": args.steps, "batch": args.batch, "lr": args.lr,
             "final_loss": loss.item(), "seconds": time.time() - t0, "trainable_parameters":
             sum(p.numel() for p in params)}
