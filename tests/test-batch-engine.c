@@ -16,6 +16,7 @@
 #include "vtp-llama.h"
 #include "vtp-batch-engine.h"
 #include "fidelity-util.h"
+#include "tiny-llama-util.h"
 
 static VtpDevice *dev;
 
@@ -25,51 +26,22 @@ static VtpDevice *dev;
 
 enum { STOPS_ITSELF = 5, CANCELLED = 6, CANCELLED_EARLY = 7, BAD_INPUT = 3 };
 
-typedef struct {
-  VtpCheckpoint *ckpt;
-  VtpModelParts parts;
-  VtpLlamaNames names;
-  VtpLlama *llm;
-} Model;
+typedef TinyLlama Model;
 
 static void
 model_open (Model *m, const char *type)
 {
-  g_autoptr (GError) error = NULL;
-  g_autofree char *dir = fixture_path ("gguf-tiny");
-  g_autofree char *name = g_strdup_printf ("llm-%s.gguf", type);
-  g_autofree char *path = g_build_filename (dir, name, NULL);
-
-  m->ckpt = vtp_checkpoint_open (path, &error);
-  g_assert_no_error (error);
-  g_assert_true (vtp_model_parts_read (m->ckpt, &m->parts, &error));
-  g_assert_no_error (error);
-  g_assert_true (vtp_llama_find_names (m->ckpt, &m->parts.text, &m->names, &error));
-  m->llm = vtp_llama_load (m->ckpt, &m->names, &m->parts.text, NULL, dev, VTP_WEIGHTS_KEEP, &error);
-  g_assert_no_error (error);
+  tiny_llama_open (m, dev, type);
 }
 
-static void
-model_close (Model *m)
-{
-  vtp_llama_free (m->llm);
-  vtp_model_parts_clear (&m->parts);
-  vtp_checkpoint_unref (m->ckpt);
-}
+#define model_close tiny_llama_close
 
-/* Request @i's prompt: BOS and a few ids, a different length each. */
+/* Request @i's prompt (tiny_llama_prompt); BAD_INPUT's holds an id out of the vocabulary. */
 static GArray *
 prompt (Model *m, gint i)
 {
-  static const gint lens[] = { 3, 11, 6, 17, 9, 2, 14, 5 };
-  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint32));
-  const gint32 bos = 1;
+  GArray *ids = tiny_llama_prompt (m, i);
 
-  g_array_append_val (ids, bos);
-  for (gint j = 0; j < lens[i % G_N_ELEMENTS (lens)]; j++) {
-    gint32 id = 3 + (gint32) (((guint32) (i * 131 + j) * 2654435761u) % (guint32) (m->parts.text.vocab_size - 3));
-    g_array_append_val (ids, id);
-  }
   if (i == BAD_INPUT)
     g_array_index (ids, gint32, 2) = 1 << 20;
   return ids;

@@ -681,22 +681,31 @@ remove_dir (const char *dir)
 /* A playing sink on @port, topic vtp/{stream}, with more properties given
  * as name/value pairs (the TLS and status settings, read at start). */
 static GstHarness *
-sink_with (int port, GstBus *bus, const char *stream, ...)
+sink_with_valist (int port, GstBus *bus, const char *stream, const char *first, va_list ap)
 {
   GstElement *sink = gst_element_factory_make ("vtpmqttsink", "cam-sink");
   GstHarness *h;
-  va_list ap;
 
   /* all set before the harness, which starts the element */
   g_object_set (sink, "host", "127.0.0.1", "port", port, "topic", "vtp/{stream}", "stream-id", stream, NULL);
-  va_start (ap, stream);
-  g_object_set_valist (G_OBJECT (sink), va_arg (ap, const char *), ap);
-  va_end (ap);
+  g_object_set_valist (G_OBJECT (sink), first, ap);
   gst_element_set_bus (sink, bus);
   h = gst_harness_new_with_element (sink, "sink", NULL);
   gst_object_unref (sink);
   gst_harness_set_src_caps_str (h, "text/x-raw,format=utf8");
   gst_harness_play (h);
+  return h;
+}
+
+static GstHarness *
+sink_with (int port, GstBus *bus, const char *stream, const char *first, ...)
+{
+  GstHarness *h;
+  va_list ap;
+
+  va_start (ap, first);
+  h = sink_with_valist (port, bus, stream, first, ap);
+  va_end (ap);
   return h;
 }
 
@@ -706,6 +715,53 @@ sink_with_free (GstHarness *h, GstBus *bus)
   gst_harness_teardown (h);
   gst_bus_set_flushing (bus, TRUE);
   gst_object_unref (bus);
+}
+
+/* A sink with these settings is refused by the broker: a "cannot reach"
+ * warning, not connected, its description counted undelivered, no error. */
+static void
+expect_refused (int port, const char *stream, const char *first, ...)
+{
+  GstBus *bus = gst_bus_new ();
+  GstHarness *h;
+  g_autofree char *text = NULL;
+  va_list ap;
+
+  va_start (ap, first);
+  h = sink_with_valist (port, bus, stream, first, ap);
+  va_end (ap);
+  text = wait_message (bus, GST_MESSAGE_WARNING);
+  g_print ("%s: %s\n", stream, text);
+  g_assert_nonnull (strstr (text, "cannot reach the MQTT broker at 127.0.0.1:"));
+  g_assert_false (is_connected (h->element));
+  g_assert_cmpint (gst_harness_push (h, description_buffer ("refused", GST_SECOND)), ==, GST_FLOW_OK);
+  g_assert_cmpuint (counter (h->element, "undelivered"), ==, 1);
+  g_assert_cmpuint (count_messages (bus, GST_MESSAGE_ERROR, NULL), ==, 0);
+  sink_with_free (h, bus);
+}
+
+/* A sink with these settings connects and its description reaches @sub
+ * on vtp/@stream. */
+static void
+expect_published (Subscriber *sub, int port, const char *stream, const char *first, ...)
+{
+  GstBus *bus = gst_bus_new ();
+  GstHarness *h;
+  g_autofree char *topic = NULL, *json = NULL, *want_topic = g_strdup_printf ("vtp/%s", stream);
+  g_autofree char *want_text = g_strdup_printf ("\"text\":\"published by %s\"", stream);
+  g_autofree char *text = g_strdup_printf ("published by %s", stream);
+  va_list ap;
+
+  va_start (ap, first);
+  h = sink_with_valist (port, bus, stream, first, ap);
+  va_end (ap);
+  wait_connected (h->element, TRUE);
+  g_assert_cmpint (gst_harness_push (h, description_buffer (text, GST_SECOND)), ==, GST_FLOW_OK);
+  json = next_message (sub, &topic);
+  g_assert_cmpstr (topic, ==, want_topic);
+  g_assert_nonnull (strstr (json, want_text));
+  wait_counter (h->element, "published", 1);
+  sink_with_free (h, bus);
 }
 
 /* Over TLS: the broker's certificate checked against the CA given (a sink
@@ -722,11 +778,10 @@ test_tls (void)
   g_autofree char *other_ca = g_build_filename (dir, "other.pem", NULL);
   g_autofree char *client_cert = g_build_filename (dir, "client.pem", NULL);
   g_autofree char *client_key = g_build_filename (dir, "client.key", NULL);
-  g_autofree char *listeners = NULL, *text = NULL, *topic = NULL, *json = NULL;
+  g_autofree char *listeners = NULL, *text = NULL;
   int tls_port = free_port (), tls_client_port = free_port (), tls_noname_port = free_port ();
   Broker b = { 0 };
   Subscriber *sub;
-  GstHarness *h;
   GstBus *bus;
 
   g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
@@ -746,68 +801,15 @@ test_tls (void)
   broker_new_with (&b, listeners);
   sub = subscriber_new (b.port);
 
-  /* the right CA: published */
-  bus = gst_bus_new ();
-  h = sink_with (tls_port, bus, "tls", "tls-ca-file", ca, NULL);
-  wait_connected (h->element, TRUE);
-  g_assert_cmpint (gst_harness_push (h, description_buffer ("over TLS", GST_SECOND)), ==, GST_FLOW_OK);
-  json = next_message (sub, &topic);
-  g_assert_cmpstr (topic, ==, "vtp/tls");
-  g_assert_nonnull (strstr (json, "\"text\":\"over TLS\""));
-  g_clear_pointer (&json, g_free);
-  g_clear_pointer (&topic, g_free);
-  wait_counter (h->element, "published", 1);
-  sink_with_free (h, bus);
-
-  /* another CA: no connection, a warning, undelivered */
-  bus = gst_bus_new ();
-  h = sink_with (tls_port, bus, "wrong-ca", "tls-ca-file", other_ca, NULL);
-  text = wait_message (bus, GST_MESSAGE_WARNING);
-  g_print ("warning: %s\n", text);
-  g_assert_nonnull (strstr (text, "cannot reach the MQTT broker at 127.0.0.1:"));
-  g_assert_false (is_connected (h->element));
-  g_assert_cmpint (gst_harness_push (h, description_buffer ("not trusted", GST_SECOND)), ==, GST_FLOW_OK);
-  g_assert_cmpuint (counter (h->element, "undelivered"), ==, 1);
-  g_assert_cmpuint (count_messages (bus, GST_MESSAGE_ERROR, NULL), ==, 0);
-  g_clear_pointer (&text, g_free);
-  sink_with_free (h, bus);
-
+  expect_published (sub, tls_port, "tls", "tls-ca-file", ca, NULL);
+  expect_refused (tls_port, "wrong-ca", "tls-ca-file", other_ca, NULL);
   /* a certificate that does not name 127.0.0.1: refused, unless tls-insecure */
-  bus = gst_bus_new ();
-  h = sink_with (tls_noname_port, bus, "noname", "tls-ca-file", ca, NULL);
-  g_clear_pointer (&text, g_free);
-  text = wait_message (bus, GST_MESSAGE_WARNING);
-  g_assert_false (is_connected (h->element));
-  sink_with_free (h, bus);
-  bus = gst_bus_new ();
-  h = sink_with (tls_noname_port, bus, "insecure", "tls-ca-file", ca, "tls-insecure", TRUE, NULL);
-  wait_connected (h->element, TRUE);
-  g_assert_cmpint (gst_harness_push (h, description_buffer ("name not checked", GST_SECOND)), ==, GST_FLOW_OK);
-  json = next_message (sub, &topic);
-  g_assert_cmpstr (topic, ==, "vtp/insecure");
-  g_clear_pointer (&json, g_free);
-  g_clear_pointer (&topic, g_free);
-  sink_with_free (h, bus);
-
+  expect_refused (tls_noname_port, "noname", "tls-ca-file", ca, NULL);
+  expect_published (sub, tls_noname_port, "insecure", "tls-ca-file", ca, "tls-insecure", TRUE, NULL);
   /* a broker that requires a client certificate: not without one */
-  bus = gst_bus_new ();
-  h = sink_with (tls_client_port, bus, "anonymous", "tls-ca-file", ca, NULL);
-  g_clear_pointer (&text, g_free);
-  text = wait_message (bus, GST_MESSAGE_WARNING);
-  g_assert_false (is_connected (h->element));
-  sink_with_free (h, bus);
-  bus = gst_bus_new ();
-  h = sink_with (tls_client_port, bus, "client", "tls-ca-file", ca, "tls-cert-file", client_cert, "tls-key-file",
-      client_key, NULL);
-  wait_connected (h->element, TRUE);
-  g_assert_cmpint (gst_harness_push (h, description_buffer ("with a client certificate", GST_SECOND)), ==,
-      GST_FLOW_OK);
-  json = next_message (sub, &topic);
-  g_assert_cmpstr (topic, ==, "vtp/client");
-  g_assert_nonnull (strstr (json, "with a client certificate"));
-  g_clear_pointer (&json, g_free);
-  g_clear_pointer (&topic, g_free);
-  sink_with_free (h, bus);
+  expect_refused (tls_client_port, "anonymous", "tls-ca-file", ca, NULL);
+  expect_published (sub, tls_client_port, "client", "tls-ca-file", ca, "tls-cert-file", client_cert,
+      "tls-key-file", client_key, NULL);
 
   /* files that are not there, a certificate without its key: errors at start */
   {
