@@ -18,8 +18,14 @@
 #
 # Each round runs every type on both engines, one after the other
 # (interleaved, so that the machine's drift hits both); the table has the
-# medians: prefill of 512 tokens (llama-bench pp512 / vtp-bench-llm -p 512)
-# and decode of 64 (tg64 / -n 64), tokens/s, with vtp / llama.cpp ratios.
+# medians, tokens/s, with vtp / llama.cpp ratios: prefill of 512 tokens
+# (llama-bench pp512 / vtp-bench-llm -p 512), decode of 64 after those 512
+# (llama-bench tg64 at depth 512, -d 512 / vtp-bench-llm's decode after its
+# prefill: a picture's description decodes after ~600 prompt tokens) and
+# decode of 64 from an empty context (tg64 at depth 0 / vtp-bench-llm -p 1).
+# (Before 2026-12-05 10:35 the script set llama-bench's tg64, at depth 0,
+# beside vtp's decode at depth 512: the attention over 512 more positions
+# counted against vtp alone.)
 # Needs: python3 with torch, transformers, safetensors, numpy, sentencepiece
 # (the converter's imports), cmake, g++.
 set -eu
@@ -59,9 +65,13 @@ for r in $(seq "$ROUNDS"); do
     vt=$(echo "$run" | cut -d: -f3); lt=$(echo "$run" | cut -d: -f4)
     [ "$vm" = LLAVA ] && vm=$LLAVA || vm=$WORK/$vm
     if [ "$lt" != - ]; then
-      "$BIN/llama-bench" -m "$WORK/llm-$lt.gguf" -t "$THREADS" -p 512 -n 64 -r 1 -o csv 2>/dev/null \
-        | awk -F, -v t="$label" 'NR == 1 { for (i = 1; i <= NF; i++) n[$i] = i; next }
-            { gsub(/"/, ""); print "llama.cpp", t, ($n["n_prompt"] > 0 ? "prefill" : "decode"), $n["avg_ts"] }' >> "$OUT"
+      for args in "-p 512 -n 0" "-p 0 -n 64 -d 512" "-p 0 -n 64 -d 0"; do
+        # shellcheck disable=SC2086
+        "$BIN/llama-bench" -m "$WORK/llm-$lt.gguf" -t "$THREADS" $args -r 1 -o csv 2>/dev/null \
+          | awk -F, -v t="$label" 'NR == 1 { for (i = 1; i <= NF; i++) n[$i] = i; next }
+              { gsub(/"/, ""); k = $n["n_prompt"] > 0 ? "prefill" : ($n["n_depth"] > 0 ? "decode" : "decode0")
+                print "llama.cpp", t, k, $n["avg_ts"] }' >> "$OUT"
+      done
     fi
     build/bench/vtp-bench-llm -m "$vm" -w "$vt" -p 512 -n 64 -r 1 \
       | awk -v t="$label" '/^prefill_tokens_per_s/ { print "vtp", t, "prefill", $2 }
@@ -70,6 +80,8 @@ for r in $(seq "$ROUNDS"); do
           /^peak_rss_mb/ { print "vtp", t, "rss_mb", $2 }
           /^load_ms/ { print "vtp", t, "load_ms", $2 }
           /^host_read_bandwidth_gb_s/ { print "vtp", t, "bandwidth", $2 }' >> "$OUT"
+    build/bench/vtp-bench-llm -m "$vm" -w "$vt" -p 1 -n 64 -r 1 \
+      | awk -v t="$label" '/^decode_tokens_per_s/ { print "vtp", t, "decode0", $2 }' >> "$OUT"
   done
 done
 
@@ -84,14 +96,15 @@ for line in open(sys.argv[1]):
 med = lambda eng, t, k: statistics.median(v[eng, t, k]) if v[eng, t, k] else float("nan")
 names = {"f16": "F16", "q8_0": "Q8_0", "q4_0": "Q4_0", "q4_k_m": "Q4_K_M",
          "q4_k-at-load": "vtp: F16 safetensors, Q4_K at load"}
-print("| weights | decode vtp | decode llama.cpp | ratio | prefill vtp | prefill llama.cpp | ratio | "
-      "MB read a token (vtp) | vtp load s | vtp peak RSS MB |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| weights | decode after 512: vtp | llama.cpp | ratio | decode from empty: vtp | llama.cpp | ratio | "
+      "prefill vtp | prefill llama.cpp | ratio | MB read a token (vtp) | vtp load s | vtp peak RSS MB |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for t in names:
     dv, dl, pv, pl = med("vtp", t, "decode"), med("llama.cpp", t, "decode"), med("vtp", t, "prefill"), med("llama.cpp", t, "prefill")
-    print("| %s | %.1f | %.1f | %.2f | %.1f | %.1f | %.2f | %.0f | %.1f | %.0f |" % (
-        names[t], dv, dl, dv / dl, pv, pl, pv / pl, med("vtp", t, "bytes") / 1e6, med("vtp", t, "load_ms") / 1e3,
-        med("vtp", t, "rss_mb")))
+    ev, el = med("vtp", t, "decode0"), med("llama.cpp", t, "decode0")
+    print("| %s | %.1f | %.1f | %.2f | %.1f | %.1f | %.2f | %.1f | %.1f | %.2f | %.0f | %.1f | %.0f |" % (
+        names[t], dv, dl, dv / dl, ev, el, ev / el, pv, pl, pv / pl, med("vtp", t, "bytes") / 1e6,
+        med("vtp", t, "load_ms") / 1e3, med("vtp", t, "rss_mb")))
 print("host read bandwidth (vtp-bench-llm's probe, median): %.1f GB/s" % statistics.median(
     x for (e, t, k), xs in v.items() if k == "bandwidth" for x in xs))
 EOF
