@@ -159,11 +159,11 @@ run_mqtt_statistics (RunMqtt *m, guint tokens, double prefill_ms, double tokens_
 void
 run_mqtt_text (RunMqtt *m, const char *source, const char *text, guint64 pts, guint64 duration, double latency_ms)
 {
-  GstBuffer *buf = gst_buffer_new_memdup (text, strlen (text) + 1);
+  /* gst_buffer_new_memdup refuses 0 bytes: an empty text is an empty buffer */
+  GstBuffer *buf = *text ? gst_buffer_new_memdup (text, strlen (text)) : gst_buffer_new ();
   GstCustomMeta *meta = gst_buffer_add_custom_meta (buf, "vtp-description");
   GstStructure *s = meta ? gst_custom_meta_get_structure (meta) : NULL;
 
-  gst_buffer_set_size (buf, strlen (text));     /* an empty text is a buffer of 0 bytes, not a failed memdup */
   GST_BUFFER_PTS (buf) = pts;
   GST_BUFFER_DURATION (buf) = duration;
   if (s) {
@@ -197,8 +197,9 @@ run_mqtt_finish (RunMqtt *m, guint64 *published, guint64 *undelivered)
     gst_message_parse_error (msg, &err, NULL);
     g_printerr ("vtp-run: MQTT: %s\n", err->message);
   }
+  /* the sink stops ("offline" on its status topic) and counts what was
+   * not acknowledged as undelivered: the counts after that */
+  gst_element_set_state (m->pipeline, GST_STATE_NULL);
   g_object_get (m->sink, "published", published, "undelivered", undelivered, NULL);
-  gst_element_set_state (m->pipeline, GST_STATE_NULL);  /* the sink stops: "offline" on its status topic */
-  g_object_get (m->sink, "undelivered", undelivered, NULL);     /* ... and what was not acknowledged */
   run_mqtt_free (m);
 }

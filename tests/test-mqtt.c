@@ -601,20 +601,31 @@ test_no_broker (void)
 
 /* A topic with a wildcard: an element error at start, in a sentence
  * (before GstBaseSink's own "Failed to start"). */
+/* @sink (its bus @bus) does not start: an element error holding @want,
+ * posted before GstBaseSink's own "failed to start", which is dropped. */
+static void
+expect_start_error (GstElement *sink, GstBus *bus, const char *want)
+{
+  g_autofree char *text = NULL;
+
+  g_assert_cmpint (gst_element_set_state (sink, GST_STATE_PAUSED), ==, GST_STATE_CHANGE_FAILURE);
+  text = wait_message (bus, GST_MESSAGE_ERROR);
+  g_print ("error: %s\n", text);
+  g_assert_nonnull (strstr (text, want));
+  gst_element_set_state (sink, GST_STATE_NULL);
+  gst_bus_set_flushing (bus, TRUE);
+  gst_bus_set_flushing (bus, FALSE);
+}
+
 static void
 test_bad_topic (void)
 {
   GstBus *bus = gst_bus_new ();
   GstElement *sink = gst_element_factory_make ("vtpmqttsink", NULL);
-  g_autofree char *text = NULL;
 
   gst_element_set_bus (sink, bus);
   g_object_set (sink, "port", free_port (), "topic", "vtp/+/{stream}", NULL);
-  g_assert_cmpint (gst_element_set_state (sink, GST_STATE_PAUSED), ==, GST_STATE_CHANGE_FAILURE);
-  text = wait_message (bus, GST_MESSAGE_ERROR);
-  g_print ("error: %s\n", text);
-  g_assert_nonnull (strstr (text, "topic \"vtp/+/vtpmqttsink"));
-  gst_element_set_state (sink, GST_STATE_NULL);
+  expect_start_error (sink, bus, "topic \"vtp/+/vtpmqttsink");
   gst_object_unref (sink);
   gst_bus_set_flushing (bus, TRUE);   /* its messages hold the element */
   gst_object_unref (bus);
@@ -778,7 +789,7 @@ test_tls (void)
   g_autofree char *other_ca = g_build_filename (dir, "other.pem", NULL);
   g_autofree char *client_cert = g_build_filename (dir, "client.pem", NULL);
   g_autofree char *client_key = g_build_filename (dir, "client.key", NULL);
-  g_autofree char *listeners = NULL, *text = NULL;
+  g_autofree char *listeners = NULL;
   int tls_port = free_port (), tls_client_port = free_port (), tls_noname_port = free_port ();
   Broker b = { 0 };
   Subscriber *sub;
@@ -818,21 +829,9 @@ test_tls (void)
     bus = gst_bus_new ();
     gst_element_set_bus (sink, bus);
     g_object_set (sink, "port", tls_port, "tls-ca-file", missing, NULL);
-    g_assert_cmpint (gst_element_set_state (sink, GST_STATE_PAUSED), ==, GST_STATE_CHANGE_FAILURE);
-    g_clear_pointer (&text, g_free);
-    text = wait_message (bus, GST_MESSAGE_ERROR);
-    g_print ("error: %s\n", text);
-    g_assert_nonnull (strstr (text, "cannot read its tls-ca-file \"/nonexistent/ca.pem\""));
-    gst_element_set_state (sink, GST_STATE_NULL);
-    gst_bus_set_flushing (bus, TRUE);   /* GstBaseSink's own "failed to start" after ours */
-    gst_bus_set_flushing (bus, FALSE);
+    expect_start_error (sink, bus, "cannot read its tls-ca-file \"/nonexistent/ca.pem\"");
     g_object_set (sink, "tls-ca-file", ca, "tls-cert-file", client_cert, NULL);
-    g_assert_cmpint (gst_element_set_state (sink, GST_STATE_PAUSED), ==, GST_STATE_CHANGE_FAILURE);
-    g_clear_pointer (&text, g_free);
-    text = wait_message (bus, GST_MESSAGE_ERROR);
-    g_print ("error: %s\n", text);
-    g_assert_nonnull (strstr (text, "needs both tls-cert-file and tls-key-file (tls-key-file is not set)"));
-    gst_element_set_state (sink, GST_STATE_NULL);
+    expect_start_error (sink, bus, "needs both tls-cert-file and tls-key-file (tls-key-file is not set)");
     gst_object_unref (sink);
     gst_bus_set_flushing (bus, TRUE);
     gst_object_unref (bus);

@@ -193,6 +193,19 @@ inline void scale_min_k4_16 (__global const uchar *s, int j, float16 *sc, float1
   }
 }
 
+/* The scales of sub-blocks 2 c and 2 c + 1 of the 16 rows times d, their
+ * mins times dmin: what every Q4_K / Q5_K panel reader multiplies by. */
+inline void scales_k4_pair (__global const uchar *s, int c, float16 d, float16 dmin, float16 *s1, float16 *m1,
+    float16 *s2, float16 *m2)
+{
+  scale_min_k4_16 (s, 2 * c, s1, m1);
+  scale_min_k4_16 (s, 2 * c + 1, s2, m2);
+  *s1 *= d;
+  *m1 *= dmin;
+  *s2 *= d;
+  *m2 *= dmin;
+}
+
 /* Dequantizes panel block @pb (the QK steps of one block of 16 rows) into
  * @out: step k's 16 values at out[16 k]. */
 /* Quad fields: the 4 bytes of group g of the 16 rows, one per lane. */
@@ -235,12 +248,7 @@ inline void dq_panel_k4 (__global const uchar *pb, __global const uchar *qh, __g
   const float16 d = half16_at (pb), dmin = half16_at (pb + 32);
   for (int c = 0; c < 4; c++) {
     float16 s1, m1, s2, m2;
-    scale_min_k4_16 (pb + 64, 2 * c, &s1, &m1);
-    scale_min_k4_16 (pb + 64, 2 * c + 1, &s2, &m2);
-    s1 *= d;
-    m1 *= dmin;
-    s2 *= d;
-    m2 *= dmin;
+    scales_k4_pair (pb + 64, c, d, dmin, &s1, &m1, &s2, &m2);
     for (int l = 0; l < 32; l++) {
       const uchar16 v = quad_u8 (q, 32 * c + l);
       uchar16 lo = v & (uchar16) 15, hi = v >> (uchar16) 4;
@@ -395,12 +403,7 @@ inline void dot_k4_##TM (__global const uchar *pb, __global const uchar *qh,   \
         b[l % 2][i] = fma ((float16) xr[i][kb + 64 * c + 32 + l], fh, b[l % 2][i]); \
       }                                                                        \
     }                                                                          \
-    scale_min_k4_16 (pb + 64, 2 * c, &s1, &m1);                                \
-    scale_min_k4_16 (pb + 64, 2 * c + 1, &s2, &m2);                            \
-    s1 *= d;                                                                   \
-    m1 *= dmin;                                                                \
-    s2 *= d;                                                                   \
-    m2 *= dmin;                                                                \
+    scales_k4_pair (pb + 64, c, d, dmin, &s1, &m1, &s2, &m2);                  \
     UNROLL                                                                     \
     for (int i = 0; i < TM; i++) {                                             \
       const float xa = sum32 (xr[i] + kb + 64 * c), xb = sum32 (xr[i] + kb + 64 * c + 32); \
@@ -635,12 +638,11 @@ VNNI inline float16 vnni_block_k4 (__global const uchar *pb, __global const ucha
       s1 = dpbusd (s1, as_int16 (lo), (int16) xq[16 * c + g]);
       s2 = dpbusd (s2, as_int16 (hi), (int16) xq[16 * c + 8 + g]);
     }
-    scale_min_k4_16 (pb + 64, 2 * c, &sc1, &m1);
-    scale_min_k4_16 (pb + 64, 2 * c + 1, &sc2, &m2);
-    acc = fma (d * sc1 * dx[2 * c], convert_float16 (s1), acc);
-    acc = fma (d * sc2 * dx[2 * c + 1], convert_float16 (s2), acc);
-    acc -= dmin * m1 * (dx[2 * c] * (float) (xs[4 * c] + xs[4 * c + 1]))
-        + dmin * m2 * (dx[2 * c + 1] * (float) (xs[4 * c + 2] + xs[4 * c + 3]));
+    scales_k4_pair (pb + 64, c, d, dmin, &sc1, &m1, &sc2, &m2);
+    acc = fma (sc1 * dx[2 * c], convert_float16 (s1), acc);
+    acc = fma (sc2 * dx[2 * c + 1], convert_float16 (s2), acc);
+    acc -= m1 * (dx[2 * c] * (float) (xs[4 * c] + xs[4 * c + 1]))
+        + m2 * (dx[2 * c + 1] * (float) (xs[4 * c + 2] + xs[4 * c + 3]));
   }
   return acc;
 }
@@ -883,12 +885,7 @@ VNNI void vnni_tile_k4_##R (__global const uchar *wp, int qh_off, int q_off, __g
           s2[i] = dpbusd (s2[i], as_int16 (hi), (int16) xq[i][8 * b2 + g]);    \
         }                                                                      \
       }                                                                        \
-      scale_min_k4_16 (pb + 64, 2 * c, &sc1, &m1);                             \
-      scale_min_k4_16 (pb + 64, 2 * c + 1, &sc2, &m2);                         \
-      sc1 *= d;                                                                \
-      sc2 *= d;                                                                \
-      m1 *= dmin;                                                              \
-      m2 *= dmin;                                                              \
+      scales_k4_pair (pb + 64, c, d, dmin, &sc1, &m1, &sc2, &m2);              \
       UNROLL                                                                   \
       for (int i = 0; i < TR; i++) {                                           \
         acc[i] = fma (sc1 * dx[i][b1], convert_float16 (s1[i]), acc[i]);       \
