@@ -32,7 +32,7 @@ typedef struct {
   guint compute_units;
   /* The x86 CPU under PoCL has AVX-512 VNNI: the decode products of
    * quantized weights take int8 dot products (activations quantized to
-   * int8 per block of 32, as llama.cpp does). Off with
+   * int8 per block of 32, or of 256 for the K-quants, as llama.cpp does). Off with
    * $VTP_QUANT_DOT=float (then every path computes on the dequantized
    * weights in float). */
   gboolean int8_dot;

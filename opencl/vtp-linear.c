@@ -250,16 +250,26 @@ kernel_max_wg (VtpDevice *dev, const char *name)
   return wg;
 }
 
+/* How many of x's blocks of 32 share an int8 scale for products with
+ * weights of type @t (quant.cl's quantize_group): one for Q8_0 and Q4_0,
+ * a super-block's 8 for the K-quants. */
+static gint
+int8_group (VtpDType t)
+{
+  return (gint) (vtp_dtype_block_elements (t) / 32);
+}
+
 /* The int8 GEMM of quant.cl: x's rows quantized once into a scratch buffer
- * (int8_rows_new), then tiles of 6 rows per panel (GROUP_TILES a
- * work-item) per product (int8_gemm). The scratch layout depends on the
- * rows and K only, so products of the same x share it (xcopy_*). */
+ * (int8_rows_new, in groups of @group blocks), then tiles of 6 rows per
+ * panel (GROUP_TILES a work-item) per product (int8_gemm). The scratch
+ * layout depends on the rows and K only, so products of the same x and
+ * group share it (xcopy_*). */
 static cl_mem
-int8_rows_new (VtpDevice *dev, const VtpTensor *x, gint64 x_row, gint64 n_rows)
+int8_rows_new (VtpDevice *dev, const VtpTensor *x, gint64 x_row, gint64 n_rows, gint group)
 {
   const gint64 K = vtp_tensor_cols (x), nb = K / 32;
   const gsize d_off = (gsize) n_rows * K, s_off = d_off + (gsize) n_rows * nb * 4;
-  const size_t qglobal[2] = { nb, n_rows }, one[2] = { 1, 1 };
+  const size_t qglobal[2] = { nb / group, n_rows }, one[2] = { 1, 1 };
   cl_int err;
   cl_mem scratch = vtp_device_scratch_take (dev, s_off + (gsize) n_rows * nb * 8, &err);
 
@@ -267,7 +277,7 @@ int8_rows_new (VtpDevice *dev, const VtpTensor *x, gint64 x_row, gint64 n_rows)
           n_rows, vtp_cl_strerror (err)))
     return NULL;
   LAUNCH (dev, "quantize_rows_q8", 2, qglobal, one, A_MEM (x), A_INT (x_row * K), A_INT (K),
-      ((VtpArg) { sizeof (cl_mem), &scratch }), A_INT (d_off), A_INT (s_off));
+      ((VtpArg) { sizeof (cl_mem), &scratch }), A_INT (d_off), A_INT (s_off), A_INT (group));
   return scratch;
 }
 
@@ -349,7 +359,14 @@ bf16_gemm (VtpDevice *dev, cl_mem xb, VtpTensor *y, gint64 y_row, const VtpTenso
 /* The products of many rows that read a converted copy of x: bfloat16
  * pairs (BF16 weights) or int8 blocks (block-quantized weights), made once
  * per x for every product that reads it (vtp_op_linear_multi). */
-typedef enum { XCOPY_NONE, XCOPY_BF16, XCOPY_INT8 } XCopy;
+typedef enum { XCOPY_NONE, XCOPY_BF16, XCOPY_INT8, XCOPY_INT8_SUPER } XCopy;
+
+/* The int8 copy for weights of type @t: per block or per super-block. */
+static XCopy
+xcopy_int8 (VtpDType t)
+{
+  return int8_group (t) > 1 ? XCOPY_INT8_SUPER : XCOPY_INT8;
+}
 
 static XCopy
 xcopy_kind (const VtpDevice *dev, gint64 n_rows, const VtpTensor *w, gboolean as_rows)
@@ -358,11 +375,11 @@ xcopy_kind (const VtpDevice *dev, gint64 n_rows, const VtpTensor *w, gboolean as
     /* rows of separate decode steps (vtp_op_linear_rows): each row's
      * arithmetic as alone, where the lone row takes the int8 GEMV */
     return w->layout == LAYOUT_P16 && vtp_dtype_is_quantized (w->dtype) && dev->int8_dot && n_rows > 1
-        && vtp_tensor_cols (w) <= VNNI_MAX_K ? XCOPY_INT8 : XCOPY_NONE;
+        && vtp_tensor_cols (w) <= VNNI_MAX_K ? xcopy_int8 (w->dtype) : XCOPY_NONE;
   if (bf16_gemm_serves (dev, n_rows, w))
     return XCOPY_BF16;
   if (w->layout == LAYOUT_P16 && vtp_dtype_is_quantized (w->dtype) && dev->int8_dot && n_rows > QPANEL_TM)
-    return XCOPY_INT8;
+    return xcopy_int8 (w->dtype);
   return XCOPY_NONE;
 }
 
@@ -371,7 +388,8 @@ static void
 xcopy_products (VtpDevice *dev, XCopy kind, const VtpTensor *x, gint64 x_row, gint64 n_rows,
     const VtpLinearOut *outs, gint n_outs, gboolean accumulate)
 {
-  cl_mem xc = kind == XCOPY_BF16 ? bf16_rows_new (dev, x, x_row, n_rows) : int8_rows_new (dev, x, x_row, n_rows);
+  cl_mem xc = kind == XCOPY_BF16 ? bf16_rows_new (dev, x, x_row, n_rows)
+      : int8_rows_new (dev, x, x_row, n_rows, kind == XCOPY_INT8_SUPER ? int8_group (VTP_DTYPE_Q4_K) : 1);
 
   if (!xc)
     return;
@@ -546,7 +564,8 @@ multi_fuses (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpLinearOut
     if (w->layout != LAYOUT_P16 || !vtp_dtype_is_quantized (w->dtype)
         || w->ndim != 2 || vtp_tensor_cols (w) != K || w->shape[0] % PANEL || y->dtype != VTP_DTYPE_F32
         || vtp_tensor_cols (y) != w->shape[0] || !rows_in (y, outs[i].y_row, 1)
-        || (b && (b->dtype != VTP_DTYPE_F32 || vtp_tensor_n_elements (b) != w->shape[0])))
+        || (b && (b->dtype != VTP_DTYPE_F32 || vtp_tensor_n_elements (b) != w->shape[0]))
+        || int8_group (w->dtype) != int8_group (outs[0].w->dtype))   /* x quantized one way for all */
       return FALSE;
   }
   return TRUE;
@@ -607,7 +626,7 @@ linear_multi (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpLinearOu
     const size_t global[1] = { items }, one[1] = { 1 };
     g_strlcpy (name, "qlinear3_vnni", sizeof name);
     LAUNCH (dev, name, 1, global, one, A_MEM (x), A_INT (x_row * K), A_INT (K), A_INT (P),
-        A_MEM (outs[0].w), A_OPT_MEM (outs[0].bias), A_INT (outs[0].bias != NULL), A_MEM (outs[0].y),
+        A_INT (int8_group (outs[0].w->dtype)), A_MEM (outs[0].w), A_OPT_MEM (outs[0].bias), A_INT (outs[0].bias != NULL), A_MEM (outs[0].y),
         A_INT (outs[0].y_row * outs[0].w->shape[0]), A_INT (np[0]), A_INT (vnni_type_code (outs[0].w->dtype)),
         A_MEM (outs[1].w), A_OPT_MEM (outs[1].bias), A_INT (outs[1].bias != NULL), A_MEM (outs[1].y),
         A_INT (outs[1].y_row * outs[1].w->shape[0]), A_INT (np[1]), A_INT (vnni_type_code (outs[1].w->dtype)),

@@ -47,7 +47,9 @@ json_ids (JsonObject *o, const char *member)
  * the same shaped as Llama 3.2, with Llama 3.1's RoPE scaling and a tied
  * output head, "llama32/hf" its safetensors with transformers' reference;
  * "qwen2/...": gguf-qwen2-tiny, a Qwen2 with the Qwen2 style vocabulary;
- * "mistral/...": gguf-mistral-tiny, a Mistral with a sliding window);
+ * "mistral/...": gguf-mistral-tiny, a Mistral with a sliding window;
+ * "kquant/q4_k_m" etc.: gguf-kquant-tiny, the llama3 one at width 256 in
+ * llama-quantize's K-quant mixes);
  * *@type becomes the bare type. */
 static char *
 fixture_dir (const char **type)
@@ -55,6 +57,7 @@ fixture_dir (const char **type)
   static const struct { const char *prefix, *dir; } dirs[] = {
     { "llama3/", "gguf-llama3-tiny" }, { "llama32/", "gguf-llama32-tiny" },
     { "qwen2/", "gguf-qwen2-tiny" }, { "mistral/", "gguf-mistral-tiny" },
+    { "kquant/", "gguf-kquant-tiny" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (dirs); i++)
@@ -302,21 +305,32 @@ test_greedy (gconstpointer data)
   g_autofree char *path = gguf_path (type);
   g_autofree float *logits = NULL;
   g_autoptr (GArray) tokens = NULL;
-  const VtpDType q = g_str_has_suffix (type, "q8_0") ? VTP_DTYPE_Q8_0
-      : g_str_has_suffix (type, "q4_0") ? VTP_DTYPE_Q4_0 : VTP_DTYPE_F32;
+  /* the type of the first layer's q and of the output head: llama-quantize
+   * keeps the head in Q6_K for the K-quant mixes, and falls back from Q6_K
+   * to Q8_0 where its rows (64) are not whole super-blocks */
+  static const struct { const char *suffix; VtpDType q, head; } mixes[] = {
+    { "q8_0", VTP_DTYPE_Q8_0, VTP_DTYPE_Q8_0 }, { "q4_0", VTP_DTYPE_Q4_0, VTP_DTYPE_Q8_0 },
+    { "q4_k_m", VTP_DTYPE_Q4_K, VTP_DTYPE_Q6_K }, { "q5_k_m", VTP_DTYPE_Q5_K, VTP_DTYPE_Q6_K },
+    { "q6_k", VTP_DTYPE_Q6_K, VTP_DTYPE_Q6_K },
+  };
+  VtpDType q = VTP_DTYPE_F32, head = VTP_DTYPE_F32;
   Reference r = { 0 };
   Model m = { 0 };
   gsize V;
   guint same = 0;
   double diff;
 
+  for (guint i = 0; i < G_N_ELEMENTS (mixes); i++)
+    if (g_str_has_suffix (type, mixes[i].suffix)) {
+      q = mixes[i].q;
+      head = mixes[i].head;
+    }
   reference_load (&r, type);
   V = r.n_vocab;
   model_open (&m, path, VTP_WEIGHTS_KEEP);
   g_assert_cmpint (m.llm->layers[0].wq->dtype, ==, q);
   if (q != VTP_DTYPE_F32) {
-    /* Q8_0, or llama-quantize's fallback from Q6_K to Q8_0 (rows of 64) */
-    g_assert_cmpint (m.llm->lm_head->dtype, ==, VTP_DTYPE_Q8_0);
+    g_assert_cmpint (m.llm->lm_head->dtype, ==, head);
     g_assert_true (vtp_dtype_is_quantized (m.llm->embed->dtype));
   }
   logits = model_logits (&m, r.prompt_ids);
@@ -560,6 +574,10 @@ main (int argc, char **argv)
   g_test_add_data_func ("/gguf/mistral/safetensors", "mistral", test_safetensors);
   g_test_add_data_func ("/gguf/mistral/greedy/f32", "mistral/f32", test_greedy);
   g_test_add_data_func ("/gguf/mistral/greedy/q8_0", "mistral/q8_0", test_greedy);
+  /* llama-quantize's K-quant mixes */
+  g_test_add_data_func ("/gguf/kquant/greedy/q4_k_m", "kquant/q4_k_m", test_greedy);
+  g_test_add_data_func ("/gguf/kquant/greedy/q5_k_m", "kquant/q5_k_m", test_greedy);
+  g_test_add_data_func ("/gguf/kquant/greedy/q6_k", "kquant/q6_k", test_greedy);
   g_test_add_func ("/gguf/dequantized", test_dequantized);
   g_test_add_func ("/gguf/errors", test_errors);
   return g_test_run ();

@@ -15,10 +15,12 @@
  *    accumulation, N not a multiple of 16. Tolerance per output: 1e-5 x
  *    sum_k |x_k| x max_k |w_nk| (float accumulation; any kernel bug is an
  *    error of the order of the output itself). Where the device decodes
- *    in int8 (x86 VNNI: one row, Q8_0 / Q4_0 panels), x is rounded to
- *    int8 per block of 32 with step amax / 127, so each x_k moves by at
- *    most half a step: the bound adds sum over blocks of step / 2 x
- *    sum_k |w_nk| (plus the float slack); a wrong kernel is far outside.
+ *    in int8 (x86 VNNI: one row or more than 4, packed panels), x is
+ *    rounded to int8 per block of 32 (Q8_0, Q4_0 weights) or per
+ *    super-block of 256 (the K-quants) with step amax / 127, so each x_k
+ *    moves by at most half a step: the bound adds sum over groups of step
+ *    / 2 x sum_k |w_nk| (plus the float slack); a wrong kernel is far
+ *    outside.
  *  - /quant/linear-multi: vtp_op_linear_multi (q | k | v, gate | up in
  *    one launch, weights of one type or of several) equals the products
  *    one by one, bit for bit. */
@@ -327,6 +329,8 @@ linear_case (VtpDType t, gint64 M, gint64 K, gint64 N, WeightKind kind, gboolean
   tw = kind == W_PACKED ? vtp_linear_weight_new (dev, t, N, K, q, &error)
       : vtp_tensor_new_from_data (dev, t, 2, shape, q, &error);
   g_assert_no_error (error);
+  /* x's int8 groups: a block of 32, a super-block of 256 for the K-quants */
+  const gint64 group = MAX (vtp_dtype_block_elements (t), 32);
   /* the int8 paths: decode and the GEMM (more than 4 rows) */
   int8_path = dev->int8_dot && tw->layout == 1
       && (M == 1 || M > 4);
@@ -343,9 +347,9 @@ linear_case (VtpDType t, gint64 M, gint64 K, gint64 N, WeightKind kind, gboolean
         ax += fabs (xm[k]);
         wmax = MAX (wmax, fabs (w[n * K + k]));
       }
-      for (gint64 k0 = 0; k0 < K; k0 += 32) {
+      for (gint64 k0 = 0; k0 < K; k0 += group) {
         double amax = 0, aw = 0;
-        for (gint64 k = k0; k < k0 + 32; k++) {
+        for (gint64 k = k0; k < k0 + group; k++) {
           amax = MAX (amax, fabs (xm[k]));
           aw += fabs (w[n * K + k]);
         }

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Makes tests/fixtures/gguf-llama3-tiny, gguf-llama32-tiny and
-gguf-qwen2-tiny: tiny random Llamas with a Llama 3 style vocabulary (byte-level BPE split by Llama 3's regex, BOS
+"""Makes tests/fixtures/gguf-llama3-tiny, gguf-llama32-tiny, gguf-qwen2-tiny
+and gguf-kquant-tiny: tiny random Llamas with a Llama 3 style vocabulary (byte-level BPE split by Llama 3's regex, BOS
 <|begin_of_text|>: tests/fixtures/gguf-vocab/llama3-mini, made by
 tools/make_bpe_split_fixtures.py) as llama.cpp makes GGUF files of it, with
 llama.cpp's own greedy continuation of a prompt, for
@@ -22,7 +22,8 @@ bench/compare-llamacpp.sh builds):
      only Meta's own vocabulary gives: the converter is run with that check
      answering "llama-bpe" (the pre-tokenizer this vocabulary uses);
      everything else is the converter's own;
-  3. llama-quantize makes llm-q8_0.gguf;
+  3. llama-quantize makes llm-q8_0.gguf (gguf-kquant-tiny: llm-q4_k_m,
+     llm-q5_k_m and llm-q6_k.gguf, and its F32 file is not kept);
   4. tools/llamacpp_greedy.c runs each file on PROMPT as llama-simple does
      (BOS added, special tokens parsed) and records the prompt ids, the
      greedy ids, each step's top-2 margin and the last prompt position's
@@ -80,12 +81,28 @@ convert_hf_to_gguf.main()
 # kept, one blended and the rest slowed) and the output head tied to the
 # embeddings.
 VARIANTS = {
+    "gguf-kquant-tiny": ("llama", None, False, False),
     "gguf-llama3-tiny": ("llama", None, False, False),
     "gguf-llama32-tiny": ("llama", dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
                                         original_max_position_embeddings=64, rope_theta=500000.0), True, True),
     "gguf-qwen2-tiny": ("qwen2", None, True, True),
     "gguf-mistral-tiny": ("mistral", None, False, True),
 }
+# gguf-kquant-tiny: the llama3-tiny model at width 256 and MLP 512 (4
+# heads of 64), so that every matrix's rows are whole K-quant super-blocks,
+# in llama-quantize's K-quant mixes instead of F32 and Q8_0 (the F32 file
+# it quantizes is not kept): Q4_K_M (Q4_K, with Q6_K for the output head
+# and some v and down matrices), Q5_K_M (Q5_K and Q6_K), Q6_K.
+SHAPES = {"gguf-kquant-tiny": dict(hidden_size=256, intermediate_size=512)}
+# the matrices' spread: N(0, 0.08) at width 64; N(0, 0.04) at width 256
+# keeps each product's gain (0.08 sqrt 64 = 0.04 sqrt 256)
+STDS = {"gguf-kquant-tiny": 0.04}
+KEEP_F32 = {"gguf-kquant-tiny": os.environ.get("KEEP_F32") == "1"}
+QUANT_TYPES = {"gguf-kquant-tiny": ["q4_k_m", "q5_k_m", "q6_k"]}
+# At width 256 no seed below 60 gives every step of the three files a
+# margin of 0.04 (the best: 0.011); the K-quant files' logits in vtp and
+# llama.cpp differ by far less (test-gguf-fidelity prints it), so 0.02.
+MIN_MARGINS = {"gguf-kquant-tiny": 0.02}
 # family: (vocabulary, its tokenizer.ggml.pre, BOS, EOS, add BOS)
 FAMILIES = {
     "llama": ("llama3-mini", "llama-bpe", "<|begin_of_text|>", "<|end_of_text|>", True),
@@ -94,13 +111,14 @@ FAMILIES = {
 }
 
 
-def make_model(d, seed, family="llama", rope_scaling=None, tied=False):
+def make_model(d, seed, family="llama", rope_scaling=None, tied=False, shape=None, std=0.08):
     vocab, _, bos, eos, add_bos = FAMILIES[family]
     torch.manual_seed(seed)
     extra = dict(rope_parameters=rope_scaling) if rope_scaling else {}
     common = dict(vocab_size=601, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
                   rms_norm_eps=1e-5, tie_word_embeddings=tied, torch_dtype="float32")
+    common.update(shape or {})
     if family == "qwen2":
         cfg = Qwen2Config(rope_theta=1000000.0, bos_token_id=0, eos_token_id=0, use_sliding_window=False, **common)
         model = Qwen2ForCausalLM(cfg).eval()
@@ -115,7 +133,7 @@ def make_model(d, seed, family="llama", rope_scaling=None, tied=False):
     with torch.no_grad():
         for name, p in model.named_parameters():
             if p.dim() == 2:
-                p.normal_(0.0, 0.08)
+                p.normal_(0.0, std)
             elif name.endswith(".bias"):
                 p.normal_(0.0, 0.1)
     model.save_pretrained(d, safe_serialization=True)
@@ -146,15 +164,18 @@ def make_variant(name, family, rope_scaling, tied, keep_hf, src, greedy, work):
     os.makedirs(out_dir, exist_ok=True)
     for seed in range(60):
         hf = os.path.join(work, "%s-%d" % (name, seed))
-        model = make_model(hf, seed, family, rope_scaling, tied)
+        model = make_model(hf, seed, family, rope_scaling, tied, SHAPES.get(name), STDS.get(name, 0.08))
         env = dict(os.environ, PYTHONPATH=os.path.join(src, "gguf-py"))
-        f32 = os.path.join(out_dir, "llm-f32.gguf")
+        keep_f32 = KEEP_F32.get(name, True)
+        f32 = os.path.join(out_dir if keep_f32 else work, "llm-f32.gguf")
         run([sys.executable, "-c", CONVERT, src, FAMILIES[family][1], hf, "--outtype", "f32", "--outfile", f32], env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        run([os.path.join(bindir, "llama-quantize"), f32, os.path.join(out_dir, "llm-q8_0.gguf"), "Q8_0"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        types = (["f32"] if keep_f32 else []) + QUANT_TYPES.get(name, TYPES[1:])
+        for t in types[1 if keep_f32 else 0:]:
+            run([os.path.join(bindir, "llama-quantize"), f32, os.path.join(out_dir, "llm-%s.gguf" % t), t.upper()],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         refs = {}
-        for t in TYPES:
+        for t in types:
             out = run([greedy, os.path.join(out_dir, "llm-%s.gguf" % t), str(N_PREDICT), PROMPT],
                       capture_output=True, text=True).stdout
             refs[t] = dict(generator="tools/make_gguf_bpe_model_fixtures.py (tools/llamacpp_greedy.c)",
@@ -168,10 +189,10 @@ def make_variant(name, family, rope_scaling, tied, keep_hf, src, greedy, work):
                               prompt=PROMPT, **torch_reference(model, refs["f32"]["prompt_ids"]))
         worst = min(min(r["margins"]) for r in refs.values())
         print("%s seed %d: min margin %.4f" % (name, seed, worst))
-        if worst >= MIN_MARGIN:
+        if worst >= MIN_MARGINS.get(name, MIN_MARGIN):
             break
     else:
-        sys.exit("%s: no seed below 60 gives margins of %g" % (name, MIN_MARGIN))
+        sys.exit("%s: no seed below 60 gives margins of %g" % (name, MIN_MARGINS.get(name, MIN_MARGIN)))
     if keep_hf:
         dst = os.path.join(out_dir, "hf")
         shutil.rmtree(dst, ignore_errors=True)
@@ -186,11 +207,14 @@ def make_variant(name, family, rope_scaling, tied, keep_hf, src, greedy, work):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     llamacpp_peer.add_argument(ap)
+    ap.add_argument("--only", nargs="*", help="fixture folders to make (default: all)")
     args = ap.parse_args()
     src = args.llama_cpp
     with tempfile.TemporaryDirectory() as work:
         greedy = llamacpp_peer.build_tool(src, work, "llamacpp_greedy")
         for name, (family, rope_scaling, tied, keep_hf) in VARIANTS.items():
+            if args.only and name not in args.only:
+                continue
             make_variant(name, family, rope_scaling, tied, keep_hf, src, greedy, work)
 
 

@@ -31,7 +31,8 @@
  *    (as linear_p16g_<T>).
  *  - qlinear_vnni_<T> (every type; x86 CPUs with AVX-512 VNNI, built with
  *    -DVTP_X86_VNNI): the decode GEMV in int8: each work-item quantizes x
- *    to int8 per block of 32 (scale amax / 127, as llama.cpp's Q8_0
+ *    to int8 (quantize_group: per block of 32 for Q8_0 / Q4_0, per
+ *    super-block of 256 for the K-quants, as llama.cpp's Q8_0 and Q8_K
  *    activations) and runs P panels with vpdpbusd (64 byte products an
  *    instruction, against 16 float FMAs).
  * Layout 0 uses linear.cl's kernels (gemv_<T>_<MR>, gemm_tiled_<T>,
@@ -181,16 +182,25 @@ inline uchar16 bytes16_at (__global const uchar *s, int i)
   return as_uchar16 (vload4 (i, (__global const uint *) s));
 }
 
-inline void scale_min_k4_16 (__global const uchar *s, int j, float16 *sc, float16 *mn)
+/* The 6-bit scale and min of sub-block j of the 16 rows, as bytes. */
+inline void scale_min_k4_u8 (__global const uchar *s, int j, uchar16 *sc, uchar16 *mn)
 {
   if (j < 4) {
-    *sc = to_float16 (bytes16_at (s, j) & (uchar16) 63);
-    *mn = to_float16 (bytes16_at (s, j + 4) & (uchar16) 63);
+    *sc = bytes16_at (s, j) & (uchar16) 63;
+    *mn = bytes16_at (s, j + 4) & (uchar16) 63;
   } else {
     const uchar16 a = bytes16_at (s, j + 4), lo = bytes16_at (s, j - 4), hi = bytes16_at (s, j);
-    *sc = to_float16 ((a & (uchar16) 15) | ((lo >> (uchar16) 6) << (uchar16) 4));
-    *mn = to_float16 ((a >> (uchar16) 4) | ((hi >> (uchar16) 6) << (uchar16) 4));
+    *sc = (a & (uchar16) 15) | ((lo >> (uchar16) 6) << (uchar16) 4);
+    *mn = (a >> (uchar16) 4) | ((hi >> (uchar16) 6) << (uchar16) 4);
   }
+}
+
+inline void scale_min_k4_16 (__global const uchar *s, int j, float16 *sc, float16 *mn)
+{
+  uchar16 a, b;
+  scale_min_k4_u8 (s, j, &a, &b);
+  *sc = to_float16 (a);
+  *mn = to_float16 (b);
 }
 
 /* The scales of sub-blocks 2 c and 2 c + 1 of the 16 rows times d, their
@@ -290,6 +300,11 @@ inline void q6_quarters (__global const uchar *pb, int h, int l, float16 q[4])
 inline float16 q6_scale (__global const uchar *pb, int i)
 {
   return s8_to_float16 (as_char16 (vload4 (0, (__global const uint *) (pb + (i / 8) * Q6_HALF + 1536
+      + 16 * (i % 8)))));
+}
+inline int16 q6_scale_i (__global const uchar *pb, int i)
+{
+  return convert_int16 (as_char16 (vload4 (0, (__global const uint *) (pb + (i / 8) * Q6_HALF + 1536
       + 16 * (i % 8)))));
 }
 
@@ -559,16 +574,20 @@ VNNI inline int16 dpbusd (int16 acc, int16 u, int16 s)
   return as_int16 (__builtin_ia32_vpdpbusd512 ((vtp_v16si) acc, (vtp_v16si) u, (vtp_v16si) s));
 }
 
-/* x[0..31] as int8 (8 lanes of 4 bytes into q), the sums of its two
- * halves into sum[0], sum[1] (Q6_K's scales cover 16); the scale is
- * returned. */
-inline float quantize_x32 (__global const float *x, int *q, int *sum)
+/* The largest |x| of x[0..31]. */
+inline float amax32 (__global const float *x)
 {
-  const float16 a = vload16 (0, x), b = vload16 (1, x);
-  const float16 m = fmax (fabs (a), fabs (b));
+  const float16 m = fmax (fabs (vload16 (0, x)), fabs (vload16 (1, x)));
   const float8 m8 = fmax (m.lo, m.hi);
   const float4 m4 = fmax (m8.lo, m8.hi);
-  const float d = fmax (fmax (m4.x, m4.y), fmax (m4.z, m4.w)) / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+  return fmax (fmax (m4.x, m4.y), fmax (m4.z, m4.w));
+}
+
+/* x[0..31] times id as int8 (8 lanes of 4 bytes into q), the sums of its
+ * two halves into sum[0], sum[1] (Q6_K's scales cover 16). */
+inline void quantize32 (__global const float *x, float id, int *q, int *sum)
+{
+  const float16 a = vload16 (0, x), b = vload16 (1, x);
   /* |x id| <= 127: rint and plain conversions (PoCL's saturating,
    * rounding conversions are not vectorized) */
   const char16 qa = convert_char16 (convert_int16 (rint (a * id)));
@@ -581,14 +600,43 @@ inline float quantize_x32 (__global const float *x, int *q, int *sum)
   sum[1] = (sb.x + sb.y) + (sb.z + sb.w);
   q[0] = ia.x; q[1] = ia.y; q[2] = ia.z; q[3] = ia.w;
   q[4] = ib.x; q[5] = ib.y; q[6] = ib.z; q[7] = ib.w;
+}
+
+/* x[0 .. 32 g - 1] to int8 with one scale, amax / 127, returned: g = 1
+ * for Q8_0 and Q4_0 weights (llama.cpp's Q8_0 activations), g = 8 for the
+ * K-quants (its Q8_K: one scale per super-block, so that a super-block's
+ * sub-block sums times their integer scales add up in integers and only
+ * the super-block's total is scaled in float). */
+inline float quantize_group (__global const float *x, int g, int *q, int *sum)
+{
+  float m = 0.0f;
+  for (int b = 0; b < g; b++)
+    m = fmax (m, amax32 (x + 32 * b));
+  /* llama.cpp's two scales: Q8_0's d = amax / 127, id = 1 / d; Q8_K's id
+   * = 127 / amax, d = 1 / id (its sign aside: the same products) */
+  float d, id;
+  if (g > 1) {
+    id = m != 0.0f ? 127.0f / m : 0.0f;
+    d = m != 0.0f ? 1.0f / id : 0.0f;
+  } else {
+    d = m / 127.0f;
+    id = d != 0.0f ? 1.0f / d : 0.0f;
+  }
+  for (int b = 0; b < g; b++)
+    quantize32 (x + 32 * b, id, q + 8 * b, sum + 2 * b);
   return d;
 }
 
-/* A row of x, @nb blocks of 32, to int8 (quantize_x32 each). */
-inline void quantize_x (__global const float *x, int nb, int *xq, int *xs, float *dx)
+/* A row of x, @nb blocks of 32, to int8 in groups of @g blocks
+ * (quantize_group); dx holds each block's scale (a group's blocks the
+ * same one). */
+inline void quantize_x (__global const float *x, int nb, int g, int *xq, int *xs, float *dx)
 {
-  for (int b = 0; b < nb; b++)
-    dx[b] = quantize_x32 (x + 32 * b, xq + 8 * b, xs + 2 * b);
+  for (int b = 0; b < nb; b += g) {
+    const float d = quantize_group (x + 32 * b, g, xq + 8 * b, xs + 2 * b);
+    for (int i = 0; i < g; i++)
+      dx[b + i] = d;
+  }
 }
 
 /* One block of 16 rows: sum (w q) dw dx. Q8_0's signed weights go in as
@@ -615,17 +663,18 @@ VNNI inline float16 vnni_block_q4_0 (__global const uchar *pb, const int *xq, in
   return fma (half16_at (pb) * dx, convert_float16 (s - 8 * xs), acc);
 }
 
-/* Q4_K / Q5_K super-block of 16 rows: per sub-block of 32 (x's block),
- * d s dx (sum q xq) - dmin m dx (sum xq). The 5th bit of Q5_K comes from
+/* Q4_K / Q5_K super-block of 16 rows, x quantized with one scale dx for
+ * the super-block: d dx (sum over sub-blocks of s sum q xq) - dmin dx
+ * (sum of m sum xq), the sums in integers. The 5th bit of Q5_K comes from
  * qh (quad too: group g of qh holds the bits of elements 4 g .. 4 g + 3 of
  * each 64-chunk, bit 2 c for the low half, 2 c + 1 for the high). */
 VNNI inline float16 vnni_block_k4 (__global const uchar *pb, __global const uchar *qh, __global const uchar *q,
     const int *xq, const int *xs, const float *dx, float16 acc)
 {
-  const float16 d = half16_at (pb), dmin = half16_at (pb + 32);
+  int16 isum = 0, imin = 0;
   for (int c = 0; c < 4; c++) {
     int16 s1 = 0, s2 = 0;
-    float16 sc1, m1, sc2, m2;
+    uchar16 sc1, m1, sc2, m2;
     UNROLL
     for (int g = 0; g < 8; g++) {
       const uint16 v = quad_at (q, 8 * c + g);
@@ -638,13 +687,13 @@ VNNI inline float16 vnni_block_k4 (__global const uchar *pb, __global const ucha
       s1 = dpbusd (s1, as_int16 (lo), (int16) xq[16 * c + g]);
       s2 = dpbusd (s2, as_int16 (hi), (int16) xq[16 * c + 8 + g]);
     }
-    scales_k4_pair (pb + 64, c, d, dmin, &sc1, &m1, &sc2, &m2);
-    acc = fma (sc1 * dx[2 * c], convert_float16 (s1), acc);
-    acc = fma (sc2 * dx[2 * c + 1], convert_float16 (s2), acc);
-    acc -= m1 * (dx[2 * c] * (float) (xs[4 * c] + xs[4 * c + 1]))
-        + m2 * (dx[2 * c + 1] * (float) (xs[4 * c + 2] + xs[4 * c + 3]));
+    scale_min_k4_u8 (pb + 64, 2 * c, &sc1, &m1);
+    scale_min_k4_u8 (pb + 64, 2 * c + 1, &sc2, &m2);
+    isum += s1 * convert_int16 (sc1) + s2 * convert_int16 (sc2);
+    imin += convert_int16 (m1) * (xs[4 * c] + xs[4 * c + 1]) + convert_int16 (m2) * (xs[4 * c + 2] + xs[4 * c + 3]);
   }
-  return acc;
+  acc = fma (half16_at (pb) * dx[0], convert_float16 (isum), acc);
+  return fma (half16_at (pb + 32) * -dx[0], convert_float16 (imin), acc);
 }
 
 /* The panel loops take a block of 32 (Q8_0, Q4_0) or a super-block of 256
@@ -673,11 +722,13 @@ VNNI inline float16 vnni_super_q4_0 (__global const uchar *pb, const int *xq, co
 /* Q6_K super-block of 16 rows: quarter u (32 elements, x's block 4 h + u)
  * of half h takes its low 4 bits from its ql (quad group 8 (u & 1) + g,
  * low nibbles for u < 2) and 2 high bits from its qh (group g, bits 2 u);
- * a scale per 16 elements: d s dx (sum q xq - 32 sum xq). */
+ * a scale per 16 elements: d dx (sum of s (sum q xq - 32 sum xq)), in
+ * integers up to the super-block's total (x quantized with one scale for
+ * the super-block). */
 VNNI inline float16 vnni_super_q6_k (__global const uchar *pb, const int *xq, const int *xs, const float *dx,
     float16 acc)
 {
-  const float16 d = half16_at (pb + 3328);
+  int16 isum = 0;
   for (int h = 0; h < 2; h++) {
     /* s[u][i]: quarter u (i < 2) or u + 2 (i >= 2), first or second 16;
      * each qh group serves both quarter pairs (loaded once) */
@@ -694,8 +745,6 @@ VNNI inline float16 vnni_super_q6_k (__global const uchar *pb, const int *xq, co
         s[u][2 + g / 4] = dpbusd (s[u][2 + g / 4], as_int16 (hi), (int16) xq[8 * (4 * h + u + 2) + g]);
       }
     }
-    /* in vnni_tile_q6_k's order (u, second, low then high quarter), so
-     * that a row gets the same sums from both (vtp_op_linear_rows) */
     UNROLL
     for (int u = 0; u < 2; u++)
       UNROLL
@@ -703,11 +752,10 @@ VNNI inline float16 vnni_super_q6_k (__global const uchar *pb, const int *xq, co
         UNROLL
         for (int hi = 0; hi < 2; hi++) {
           const int i = 2 * hi + second, q = u + 2 * hi, blk = 4 * h + q;
-          acc = fma (d * q6_scale (pb, 8 * h + second + 2 * q) * dx[blk],
-              convert_float16 (s[u][i] - 32 * xs[2 * blk + second]), acc);
+          isum += q6_scale_i (pb, 8 * h + second + 2 * q) * (s[u][i] - 32 * xs[2 * blk + second]);
         }
   }
-  return acc;
+  return fma (half16_at (pb + 3328) * dx[0], convert_float16 (isum), acc);
 }
 
 /* The kernel itself cannot carry the target attribute (PoCL inlines it into
@@ -745,7 +793,7 @@ __kernel void qlinear_vnni_##T (__global const float *x, int x_off,           \
   const int nb = K / 32;                                                       \
   int xq[VNNI_MAX_K / 4], xs[VNNI_MAX_K / 16];                                 \
   float dx[VNNI_MAX_K / 32];                                                   \
-  quantize_x (x + x_off, nb, xq, xs, dx);                                      \
+  quantize_x (x + x_off, nb, QK_##T / 32, xq, xs, dx);                         \
   for (int p = 0; p < pn; p++)                                                 \
     store16 (vnni_panel_##T (row_##T (w, 16 * (p0 + p), K), xq, xs, dx, nb),  \
         y + y_off + 16 * (p0 + p), bias + 16 * (p0 + p), has_bias, accumulate); \
@@ -755,21 +803,23 @@ __kernel void qlinear_vnni_##T (__global const float *x, int x_off,           \
 
 /* ---- the int8 GEMM (prefill, encode: more rows than QPANEL_TM) ---- */
 
-/* x's rows to int8 per block of 32 (quantize_x32), once for the whole
- * product: q [M, K] bytes at 0, the scales [M, K / 32] floats at d_off,
- * the half-block sums [M, K / 16] ints at s_off of @scratch (bytes). */
+/* x's rows to int8 in groups of @g blocks of 32 (quantize_group), once
+ * for the whole product: q [M, K] bytes at 0, the blocks' scales [M, K /
+ * 32] floats at d_off (a group's blocks the same), the half-block sums [M,
+ * K / 16] ints at s_off of @scratch (bytes). One work-item a group. */
 __kernel void quantize_rows_q8 (__global const float *x, int x_off, int K, __global uchar *scratch, int d_off,
-    int s_off)
+    int s_off, int g)
 {
-  const int b = get_global_id (0), m = get_global_id (1), nb = K / 32;
-  int q[8], sums[2];
-  const float d = quantize_x32 (x + x_off + (size_t) m * K + 32 * b, q, sums);
+  const int b = get_global_id (0) * g, m = get_global_id (1), nb = K / 32;
+  int q[8 * 8], sums[2 * 8];
+  const float d = quantize_group (x + x_off + (size_t) m * K + 32 * b, g, q, sums);
   __global int *qo = (__global int *) (scratch + (size_t) m * K + 32 * b);
-  for (int i = 0; i < 8; i++)
+  for (int i = 0; i < 8 * g; i++)
     qo[i] = q[i];
-  ((__global float *) (scratch + d_off))[(size_t) m * nb + b] = d;
-  ((__global int *) (scratch + s_off))[2 * ((size_t) m * nb + b)] = sums[0];
-  ((__global int *) (scratch + s_off))[2 * ((size_t) m * nb + b) + 1] = sums[1];
+  for (int i = 0; i < g; i++)
+    ((__global float *) (scratch + d_off))[(size_t) m * nb + b + i] = d;
+  for (int i = 0; i < 2 * g; i++)
+    ((__global int *) (scratch + s_off))[2 * ((size_t) m * nb + b) + i] = sums[i];
 }
 
 /* For a few rows (M <= 6: the decode steps of a few streams, where each
@@ -856,7 +906,9 @@ TILES_q8_0 (6)
 TILES_q4_0 (6)
 
 /* Q4_K (qh_off 0) and Q5_K: per 64-chunk c of a super-block, the two
- * sub-blocks' sums for the 6 rows, then their scales and mins. */
+ * sub-blocks' sums for the 6 rows times their scales, in integers; the
+ * mins after the super-block (fewer registers live in the loop); then the
+ * super-block's float step in vnni_block_k4's order (the same results). */
 #define TILES_K4(R) \
 VNNI void vnni_tile_k4_##R (__global const uchar *wp, int qh_off, int q_off, __global const uchar *scratch, int d_off, \
     int s_off, int K, int m0, int M, float16 *out)                             \
@@ -865,11 +917,11 @@ VNNI void vnni_tile_k4_##R (__global const uchar *wp, int qh_off, int q_off, __g
   for (int sb = 0; sb < K / 256; sb++) {                                       \
     __global const uchar *pb = wp + (size_t) sb * 16 * (qh_off ? BB_q5_k : BB_q4_k); \
     TILE_PREFETCH (pb, 16 * (qh_off ? BB_q5_k : BB_q4_k))                       \
-    const float16 d = half16_at (pb), dmin = half16_at (pb + 32);              \
+    int16 isum[TR] = { 0 };                                                    \
     for (int c = 0; c < 4; c++) {                                              \
       const int b1 = 8 * sb + 2 * c, b2 = b1 + 1;                              \
       int16 s1[TR] = { 0 }, s2[TR] = { 0 };                                    \
-      float16 sc1, m1, sc2, m2;                                                \
+      uchar16 sc1, m1, sc2, m2;                                                \
       UNROLL                                                                   \
       for (int g = 0; g < 8; g++) {                                            \
         const uint16 v = quad_at (pb + q_off, 8 * c + g);                      \
@@ -885,14 +937,28 @@ VNNI void vnni_tile_k4_##R (__global const uchar *wp, int qh_off, int q_off, __g
           s2[i] = dpbusd (s2[i], as_int16 (hi), (int16) xq[i][8 * b2 + g]);    \
         }                                                                      \
       }                                                                        \
-      scales_k4_pair (pb + 64, c, d, dmin, &sc1, &m1, &sc2, &m2);              \
+      scale_min_k4_u8 (pb + 64, 2 * c, &sc1, &m1);                             \
+      scale_min_k4_u8 (pb + 64, 2 * c + 1, &sc2, &m2);                         \
       UNROLL                                                                   \
-      for (int i = 0; i < TR; i++) {                                           \
-        acc[i] = fma (sc1 * dx[i][b1], convert_float16 (s1[i]), acc[i]);       \
-        acc[i] = fma (sc2 * dx[i][b2], convert_float16 (s2[i]), acc[i]);       \
-        acc[i] -= m1 * (dx[i][b1] * (float) (xs[i][2 * b1] + xs[i][2 * b1 + 1])) \
-            + m2 * (dx[i][b2] * (float) (xs[i][2 * b2] + xs[i][2 * b2 + 1]));  \
-      }                                                                        \
+      for (int i = 0; i < TR; i++)                                             \
+        isum[i] += s1[i] * convert_int16 (sc1) + s2[i] * convert_int16 (sc2);  \
+    }                                                                          \
+    int16 mn[8];                                                               \
+    UNROLL                                                                     \
+    for (int j = 0; j < 8; j++) {                                              \
+      uchar16 sc, m;                                                           \
+      scale_min_k4_u8 (pb + 64, j, &sc, &m);                                   \
+      mn[j] = convert_int16 (m);                                               \
+    }                                                                          \
+    const float16 d = half16_at (pb), dmin = half16_at (pb + 32);              \
+    UNROLL                                                                     \
+    for (int i = 0; i < TR; i++) {                                             \
+      __global const int *xsi = xs[i] + 16 * sb;                               \
+      int16 imin = 0;                                                          \
+      for (int c = 0; c < 4; c++)                                              \
+        imin += mn[2 * c] * (xsi[4 * c] + xsi[4 * c + 1]) + mn[2 * c + 1] * (xsi[4 * c + 2] + xsi[4 * c + 3]); \
+      acc[i] = fma (d * dx[i][8 * sb], convert_float16 (isum[i]), acc[i]);     \
+      acc[i] = fma (dmin * -dx[i][8 * sb], convert_float16 (imin), acc[i]);    \
     }                                                                          \
   }                                                                            \
   UNROLL                                                                       \
@@ -926,7 +992,7 @@ VNNI void vnni_tile_q6_k_##R (__global const uchar *wp, __global const uchar *sc
   for (int sb = 0; sb < K / 256; sb++) {                                       \
     __global const uchar *pb = wp + (size_t) sb * 16 * BB_q6_k;                \
     TILE_PREFETCH (pb, 16 * BB_q6_k)                                           \
-    const float16 d = half16_at (pb + 3328);                                   \
+    int16 isum[TR] = { 0 };                                                    \
     for (int h = 0; h < 2; h++)                                                \
       for (int u = 0; u < 2; u++)                                              \
         for (int second = 0; second < 2; second++) {                           \
@@ -944,14 +1010,16 @@ VNNI void vnni_tile_q6_k_##R (__global const uchar *wp, __global const uchar *sc
               sc[i] = dpbusd (sc[i], as_int16 (hi), (int16) xq[i][8 * bhi + g]); \
             }                                                                  \
           }                                                                    \
-          const float16 dlo = d * q6_scale (pb, 8 * h + second + 2 * u);       \
-          const float16 dhi = d * q6_scale (pb, 8 * h + second + 2 * (u + 2)); \
+          const int16 slo = q6_scale_i (pb, 8 * h + second + 2 * u);          \
+          const int16 shi = q6_scale_i (pb, 8 * h + second + 2 * (u + 2));    \
           UNROLL                                                               \
-          for (int i = 0; i < TR; i++) {                                       \
-            acc[i] = fma (dlo * dx[i][blo], convert_float16 (sa[i] - 32 * xs[i][2 * blo + second]), acc[i]); \
-            acc[i] = fma (dhi * dx[i][bhi], convert_float16 (sc[i] - 32 * xs[i][2 * bhi + second]), acc[i]); \
-          }                                                                    \
+          for (int i = 0; i < TR; i++)                                         \
+            isum[i] += slo * (sa[i] - 32 * xs[i][2 * blo + second]) + shi * (sc[i] - 32 * xs[i][2 * bhi + second]); \
         }                                                                      \
+    const float16 d = half16_at (pb + 3328);                                   \
+    UNROLL                                                                     \
+    for (int i = 0; i < TR; i++)                                               \
+      acc[i] = fma (d * dx[i][8 * sb], convert_float16 (isum[i]), acc[i]);     \
   }                                                                            \
   UNROLL                                                                       \
   for (int i = 0; i < TR; i++)                                                 \
@@ -1069,7 +1137,7 @@ inline float16 vnni_panel_of (int type, __global const uchar *w, int lp, int K, 
  * written, not added to (vtp-linear.c checks). One launch instead of
  * three, and k's and v's small products no longer stream alone (measured:
  * 0.29 MB products ran at ~17 GB/s, 6.5 MB ones at ~30). */
-__kernel void qlinear3_vnni (__global const float *x, int x_off, int K, int P,
+__kernel void qlinear3_vnni (__global const float *x, int x_off, int K, int P, int g,
     __global const uchar *w0, __global const float *b0, int hb0, __global float *y0, int y0_off, int np0, int t0,
     __global const uchar *w1, __global const float *b1, int hb1, __global float *y1, int y1_off, int np1, int t1,
     __global const uchar *w2, __global const float *b2, int hb2, __global float *y2, int y2_off, int np2, int t2)
@@ -1078,7 +1146,7 @@ __kernel void qlinear3_vnni (__global const float *x, int x_off, int K, int P,
   const int nb = K / 32;
   int xq[VNNI_MAX_K / 4], xs[VNNI_MAX_K / 16];
   float dx[VNNI_MAX_K / 32];
-  quantize_x (x + x_off, nb, xq, xs, dx);
+  quantize_x (x + x_off, nb, g, xq, xs, dx);
   for (int p = p0; p < p0 + pn; p++) {
     const int which = p < np0 ? 0 : p < np0 + np1 ? 1 : 2;
     const int lp = which == 0 ? p : which == 1 ? p - np0 : p - np0 - np1;
