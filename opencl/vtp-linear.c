@@ -383,6 +383,45 @@ xcopy_kind (const VtpDevice *dev, gint64 n_rows, const VtpTensor *w, gboolean as
   return XCOPY_NONE;
 }
 
+static gint vnni_type_code (VtpDType t);
+
+/* Two or three products of a few rows (up to PANEL_TM: the decode steps of
+ * a few streams, q | k | v and gate | up) in one launch of
+ * qgemm_vnni_few3, when every weight is in whole panels and each y is
+ * written, not added to. FALSE: not launched (the caller runs them one by
+ * one). */
+static gboolean
+int8_gemm_few3 (VtpDevice *dev, cl_mem scratch, const VtpTensor *x, gint64 n_rows, const VtpLinearOut *outs,
+    gint n_outs, gboolean accumulate)
+{
+  const gint64 K = vtp_tensor_cols (x), nb = K / 32;
+  const gsize d_off = (gsize) n_rows * K, s_off = d_off + (gsize) n_rows * nb * 4;
+  gint np[3] = { 0, 0, 0 };
+  gint64 total = 0;
+
+  if (n_rows > PANEL_TM || n_outs < 2 || n_outs > 3 || accumulate)
+    return FALSE;
+  for (gint i = 0; i < n_outs; i++) {
+    if (outs[i].w->shape[0] % PANEL)
+      return FALSE;
+    total += np[i] = (gint) (outs[i].w->shape[0] / PANEL);
+  }
+  {
+    const gint P = vnni_panels_per_item (dev, total);
+    const VtpLinearOut *o2 = n_outs > 2 ? &outs[2] : &outs[0];   /* a third of 0 panels */
+    const size_t global[1] = { (total + P - 1) / P }, one[1] = { 1 };
+    LAUNCH (dev, "qgemm_vnni_few3", 1, global, one, A_INT (n_rows), A_INT (K), A_INT (P),
+        ((VtpArg) { sizeof (cl_mem), &scratch }), A_INT (d_off), A_INT (s_off),
+        A_MEM (outs[0].w), A_OPT_MEM (outs[0].bias), A_INT (outs[0].bias != NULL), A_MEM (outs[0].y),
+        A_INT (outs[0].y_row * outs[0].w->shape[0]), A_INT (np[0]), A_INT (vnni_type_code (outs[0].w->dtype)),
+        A_MEM (outs[1].w), A_OPT_MEM (outs[1].bias), A_INT (outs[1].bias != NULL), A_MEM (outs[1].y),
+        A_INT (outs[1].y_row * outs[1].w->shape[0]), A_INT (np[1]), A_INT (vnni_type_code (outs[1].w->dtype)),
+        A_MEM (o2->w), A_OPT_MEM (o2->bias), A_INT (o2->bias != NULL), A_MEM (o2->y),
+        A_INT (o2->y_row * o2->w->shape[0]), A_INT (n_outs > 2 ? np[2] : 0), A_INT (vnni_type_code (o2->w->dtype)));
+  }
+  return TRUE;
+}
+
 /* The products @outs of the same rows of x, on one copy of x. */
 static void
 xcopy_products (VtpDevice *dev, XCopy kind, const VtpTensor *x, gint64 x_row, gint64 n_rows,
@@ -393,6 +432,10 @@ xcopy_products (VtpDevice *dev, XCopy kind, const VtpTensor *x, gint64 x_row, gi
 
   if (!xc)
     return;
+  if (kind != XCOPY_BF16 && int8_gemm_few3 (dev, xc, x, n_rows, outs, n_outs, accumulate)) {
+    vtp_device_scratch_give (dev, xc);
+    return;
+  }
   for (gint i = 0; i < n_outs; i++)
     (kind == XCOPY_BF16 ? bf16_gemm : int8_gemm) (dev, xc, outs[i].y, outs[i].y_row, x, x_row, n_rows, outs[i].w,
         outs[i].bias, accumulate);

@@ -404,13 +404,22 @@ test_linear (void)
  * row another stream's): every row of an M-row product (M = 2 .. 8: the
  * int8 GEMM's tiles of exactly the rows left, 6 + 2 beyond 6) is what it
  * gets alone in a one-row product (the decode GEMV, the fused q | k | v),
- * bit for bit, every type. */
+ * bit for bit, every type, and q | k | v of mixed types (one launch of
+ * qgemm_vnni_few3 up to 6 rows, where the types share x's int8 copy). */
 static void
 test_linear_rows (void)
 {
   const gint64 K = 512, Ns[3] = { 48, 16, 32 }, MAXM = 8;
+  /* each type for all three, then the mixes of llama-quantize's files
+   * (Q4_K_M: v in Q6_K in some layers) and the two block families */
+  VtpDType sets[G_N_ELEMENTS (qtypes) + 2][3] = {
+    [G_N_ELEMENTS (qtypes)] = { VTP_DTYPE_Q4_K, VTP_DTYPE_Q4_K, VTP_DTYPE_Q6_K },
+    [G_N_ELEMENTS (qtypes) + 1] = { VTP_DTYPE_Q8_0, VTP_DTYPE_Q4_K, VTP_DTYPE_Q4_0 },
+  };
 
-  for (guint t = 0; t < G_N_ELEMENTS (qtypes); t++) {
+  for (guint t = 0; t < G_N_ELEMENTS (qtypes); t++)
+    sets[t][0] = sets[t][1] = sets[t][2] = qtypes[t];
+  for (guint t = 0; t < G_N_ELEMENTS (sets); t++) {
     GRand *r = g_rand_new_with_seed (77 + t);
     g_autofree float *x = random_floats (r, MAXM * K, 1.0);
     g_autofree float *zeros = g_new0 (float, MAXM * 48);
@@ -420,8 +429,8 @@ test_linear_rows (void)
 
     tb = upload (b, 1, Ns[0]);
     for (gint i = 0; i < 3; i++) {
-      g_autofree guint8 *q = random_weights (r, qtypes[t], Ns[i], K);
-      tw[i] = vtp_linear_weight_new (dev, qtypes[t], Ns[i], K, q, &error);
+      g_autofree guint8 *q = random_weights (r, sets[t][i], Ns[i], K);
+      tw[i] = vtp_linear_weight_new (dev, sets[t][i], Ns[i], K, q, &error);
       g_assert_no_error (error);
       ya[i] = upload (zeros, MAXM, Ns[i]);
       yb[i] = upload (zeros, MAXM, Ns[i]);
@@ -449,7 +458,7 @@ test_linear_rows (void)
         g_autofree float *got = device_values (ya[i]), *want = device_values (yb[i]);
         char what[96];
         g_snprintf (what, sizeof what, "linear rows %s M=%" G_GINT64_FORMAT " output %d",
-            vtp_dtype_name (qtypes[t]), M, i);
+            vtp_dtype_name (sets[t][i]), M, i);
         assert_same_bits (got, want, M * Ns[i], sizeof (float), what);
       }
     }

@@ -1129,6 +1129,59 @@ inline float16 vnni_panel_of (int type, __global const uchar *w, int lp, int K, 
   }
 }
 
+/* The M-row tile (M = 1 .. 6) of panel @wp for a weight of type code @type
+ * (vnni_type_code in vtp-linear.c), from the rows quantize_rows_q8 left in
+ * @scratch. */
+#define TILE_OF_CASE(T)                                                        \
+  switch (M) {                                                                 \
+    case 1: vnni_tile_##T##_1 (wp, scratch, d_off, s_off, K, 0, M, acc); break; \
+    case 2: vnni_tile_##T##_2 (wp, scratch, d_off, s_off, K, 0, M, acc); break; \
+    case 3: vnni_tile_##T##_3 (wp, scratch, d_off, s_off, K, 0, M, acc); break; \
+    case 4: vnni_tile_##T##_4 (wp, scratch, d_off, s_off, K, 0, M, acc); break; \
+    case 5: vnni_tile_##T##_5 (wp, scratch, d_off, s_off, K, 0, M, acc); break; \
+    default: vnni_tile_##T##_6 (wp, scratch, d_off, s_off, K, 0, M, acc); break; \
+  }
+inline void vnni_tile_of (int type, __global const uchar *w, int lp, __global const uchar *scratch, int d_off,
+    int s_off, int K, int M, float16 *acc)
+{
+  __global const uchar *wp;
+  switch (type) {
+    case 0: wp = row_q8_0 (w, 16 * lp, K); TILE_OF_CASE (q8_0) break;
+    case 1: wp = row_q4_0 (w, 16 * lp, K); TILE_OF_CASE (q4_0) break;
+    case 2: wp = row_q4_k (w, 16 * lp, K); TILE_OF_CASE (q4_k) break;
+    case 3: wp = row_q5_k (w, 16 * lp, K); TILE_OF_CASE (q5_k) break;
+    default: wp = row_q6_k (w, 16 * lp, K); TILE_OF_CASE (q6_k) break;
+  }
+}
+
+/* qgemm_vnni_few3: up to three products of the same M rows of x (M = 1 ..
+ * 6: the decode steps of a few streams; q | k | v, gate | up) in one
+ * launch, from one int8 copy of x in @scratch: as qlinear3_vnni walks the
+ * three weights' panels, each panel's M-row tile as qgemm_vnni_few_<T>
+ * computes it (the same results). Every N is a multiple of 16 and y is
+ * written (vtp-linear.c checks); y rows are @N0 / N1 / N2 apart. */
+__kernel void qgemm_vnni_few3 (int M, int K, int P, __global const uchar *scratch, int d_off, int s_off,
+    __global const uchar *w0, __global const float *b0, int hb0, __global float *y0, int y0_off, int np0, int t0,
+    __global const uchar *w1, __global const float *b1, int hb1, __global float *y1, int y1_off, int np1, int t1,
+    __global const uchar *w2, __global const float *b2, int hb2, __global float *y2, int y2_off, int np2, int t2)
+{
+  const int p0 = get_global_id (0) * P, pn = min (P, np0 + np1 + np2 - p0);
+  for (int p = p0; p < p0 + pn; p++) {
+    const int which = p < np0 ? 0 : p < np0 + np1 ? 1 : 2;
+    const int lp = which == 0 ? p : which == 1 ? p - np0 : p - np0 - np1;
+    __global const uchar *w = which == 0 ? w0 : which == 1 ? w1 : w2;
+    __global const float *b = which == 0 ? b0 : which == 1 ? b1 : b2;
+    __global float *y = which == 0 ? y0 + y0_off : which == 1 ? y1 + y1_off : y2 + y2_off;
+    const int hb = which == 0 ? hb0 : which == 1 ? hb1 : hb2;
+    const int type = which == 0 ? t0 : which == 1 ? t1 : t2;
+    const int N = 16 * (which == 0 ? np0 : which == 1 ? np1 : np2);
+    float16 acc[6];
+    vnni_tile_of (type, w, lp, scratch, d_off, s_off, K, M, acc);
+    for (int i = 0; i < M; i++)
+      store16 (acc[i], y + (size_t) i * N + 16 * lp, b + 16 * lp, hb, 0);
+  }
+}
+
 /* Up to three products of one row of x in one launch (q | k | v, gate |
  * up), each weight of its own type (t0, t1, t2: llama.cpp's Q4_K_M keeps
  * v in Q6_K in half the layers): the work-items take P panels each of the
