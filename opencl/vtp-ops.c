@@ -137,6 +137,60 @@ vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_r
       A_LOCAL (wg * sizeof (float)));
 }
 
+#define STREAMS_PER_LAUNCH 4   /* attention_streams4, kv_append4 */
+
+void
+vtp_op_attention_streams (VtpTensor *out, const VtpTensor *q, const VtpTensor *k_new, const VtpTensor *v_new,
+    const VtpStreamKV *kv, gint n, const VtpAttention *a)
+{
+  const gint64 qw = vtp_tensor_cols (q), ow = vtp_tensor_cols (out), KD = (gint64) a->n_kv_heads * a->head_dim;
+  const size_t wg = q->dev->reduce_wg;
+
+  if (vtp_error_is_pending () || n == 0)
+    return;
+  if (!check (a->n_kv_heads > 0 && a->n_heads % a->n_kv_heads == 0, "attention_streams",
+          "%d heads do not divide into %d kv heads", a->n_heads, a->n_kv_heads)
+      || !check (q->dtype == VTP_DTYPE_F32 && out->dtype == VTP_DTYPE_F32 && k_new->dtype == VTP_DTYPE_F32
+          && v_new->dtype == VTP_DTYPE_F32, "attention_streams", "tensors must be f32")
+      || !check (qw >= (gint64) a->n_heads * a->head_dim && ow >= (gint64) a->n_heads * a->head_dim,
+          "attention_streams", "query/output rows narrower than %d heads x %d", a->n_heads, a->head_dim)
+      || !check (vtp_tensor_cols (k_new) == KD && vtp_tensor_cols (v_new) == KD, "attention_streams",
+          "new key/value rows are not %d kv heads x %d wide", a->n_kv_heads, a->head_dim)
+      || !check (rows_in (q, 0, n) && rows_in (out, 0, n) && rows_in (k_new, 0, n) && rows_in (v_new, 0, n),
+          "attention_streams", "%d streams: rows out of range", n))
+    return;
+  for (gint i = 0; i < n; i++)
+    if (!check (kv[i].k_cache->dtype == VTP_DTYPE_F32 && kv[i].v_cache->dtype == VTP_DTYPE_F32
+            && vtp_tensor_cols (kv[i].k_cache) == KD && vtp_tensor_cols (kv[i].v_cache) == KD
+            && kv[i].n_past >= 0 && rows_in (kv[i].k_cache, kv[i].n_past, 1) && rows_in (kv[i].v_cache, kv[i].n_past, 1),
+            "attention_streams", "stream %d: caches are not F32 [> %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "]",
+            i, kv[i].n_past, KD)
+        || !check (vtp_tensor_n_elements (kv[i].scores) >= (gint64) a->n_heads * (kv[i].n_past + 1),
+            "attention_streams", "stream %d: score scratch too small for %d heads x %" G_GINT64_FORMAT, i,
+            a->n_heads, kv[i].n_past + 1))
+      return;
+  for (gint i0 = 0; i0 < n; i0 += STREAMS_PER_LAUNCH) {
+    const gint m = MIN (STREAMS_PER_LAUNCH, n - i0);
+    const VtpStreamKV *s[STREAMS_PER_LAUNCH];
+    const size_t one[1] = { 1 }, streams[1] = { m }, global[2] = { m * wg, a->n_heads }, local[2] = { wg, 1 };
+    /* (the slots past m repeat the first stream: no work-group reads them) */
+    for (gint j = 0; j < STREAMS_PER_LAUNCH; j++)
+      s[j] = &kv[i0 + (j < m ? j : 0)];
+    LAUNCH (q->dev, "kv_append4", 1, streams, one, A_INT (i0), A_MEM (k_new), A_MEM (v_new), A_INT (KD),
+        A_MEM (s[0]->k_cache), A_MEM (s[0]->v_cache), A_INT (s[0]->n_past),
+        A_MEM (s[1]->k_cache), A_MEM (s[1]->v_cache), A_INT (s[1]->n_past),
+        A_MEM (s[2]->k_cache), A_MEM (s[2]->v_cache), A_INT (s[2]->n_past),
+        A_MEM (s[3]->k_cache), A_MEM (s[3]->v_cache), A_INT (s[3]->n_past));
+    LAUNCH (q->dev, "attention_streams4", 2, global, local, A_INT (i0), A_MEM (q), A_INT (qw), A_MEM (out), A_INT (ow),
+        A_INT (KD), A_INT (a->n_heads), A_INT (a->n_kv_heads), A_INT (a->head_dim), A_FLOAT (a->scale),
+        A_LOCAL (wg * sizeof (float)),
+        A_MEM (s[0]->k_cache), A_MEM (s[0]->v_cache), A_MEM (s[0]->scores), A_INT (s[0]->n_past + 1),
+        A_MEM (s[1]->k_cache), A_MEM (s[1]->v_cache), A_MEM (s[1]->scores), A_INT (s[1]->n_past + 1),
+        A_MEM (s[2]->k_cache), A_MEM (s[2]->v_cache), A_MEM (s[2]->scores), A_INT (s[2]->n_past + 1),
+        A_MEM (s[3]->k_cache), A_MEM (s[3]->v_cache), A_MEM (s[3]->scores), A_INT (s[3]->n_past + 1));
+  }
+}
+
 void
 vtp_op_adapter_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_row, gint64 nq,
     const VtpTensor *pk, const VtpTensor *pv, const VtpTensor *gates, gint gate_row, const VtpAttention *a)

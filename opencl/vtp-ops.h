@@ -46,6 +46,23 @@ void vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint6
     const VtpTensor *k, const VtpTensor *v, gint64 kv_row, gint64 nk,
     VtpTensor *scores, const VtpAttention *a);
 
+/* One stream of a decode batch: its key and value caches ([>= n_past + 1,
+ * n_kv_heads * head_dim] F32), its score scratch (>= n_heads * (n_past +
+ * 1) floats) and how many positions its caches hold before this step. */
+typedef struct {
+  VtpTensor *k_cache, *v_cache, *scores;
+  gint64 n_past;
+} VtpStreamKV;
+
+/* Batched decoding, one position per stream: row i of @k_new / @v_new into
+ * row kv[i].n_past of stream i's caches, then out[i] = attention of q[i]
+ * over rows 0 .. kv[i].n_past of them (causal by construction). The same
+ * arithmetic as vtp_op_attention on each stream alone; a few launches for
+ * all streams instead of three per stream. a->causal and q_pos0 are not
+ * used. */
+void vtp_op_attention_streams (VtpTensor *out, const VtpTensor *q, const VtpTensor *k_new, const VtpTensor *v_new,
+    const VtpStreamKV *kv, gint n, const VtpAttention *a);
+
 /* LLaMA-Adapter: out[out_row + i] += gates[gate_row, h] * softmax(q·pkᵀ·scale)
  * · pv for each head h, over all rows of pk / pv (the adaption prompts'
  * keys and values, [n_prompts, n_kv_heads * head_dim], not rotated).

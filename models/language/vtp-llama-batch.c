@@ -95,22 +95,19 @@ check_batch (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, gint n, GErr
 }
 
 /* Per stream: its key and value into its own cache, attention of its
- * query over that cache. */
+ * query over that cache (vtp_op_attention_streams: a few launches for all
+ * the streams, not three for each). */
 static void
 attention_per_stream (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, gint n, gint l)
 {
   const VtpLlamaConfig *c = &m->cfg;
-  const gint64 KD = (gint64) c->num_key_value_heads * c->head_dim;
+  const VtpAttention a = { c->num_attention_heads, c->num_key_value_heads, c->head_dim, TRUE, 0,
+    1.0f / sqrtf ((float) c->head_dim) };
+  g_autofree VtpStreamKV *kv = g_new (VtpStreamKV, n);
 
-  for (gint i = 0; i < n; i++) {
-    VtpLlamaState *s = states[i];
-    const VtpAttention a = { c->num_attention_heads, c->num_key_value_heads, c->head_dim, TRUE, s->n_past,
-      1.0f / sqrtf ((float) c->head_dim) };
-
-    vtp_tensor_copy_rect (s->k_cache[l], s->n_past, 0, b->k, i, 0, 1, KD);
-    vtp_tensor_copy_rect (s->v_cache[l], s->n_past, 0, b->v, i, 0, 1, KD);
-    vtp_op_attention (b->attn, i, b->q, i, 1, s->k_cache[l], s->v_cache[l], 0, s->n_past + 1, s->scores, &a);
-  }
+  for (gint i = 0; i < n; i++)
+    kv[i] = (VtpStreamKV) { states[i]->k_cache[l], states[i]->v_cache[l], states[i]->scores, states[i]->n_past };
+  vtp_op_attention_streams (b->attn, b->q, b->k, b->v, kv, n, &a);
 }
 
 gboolean

@@ -10,25 +10,19 @@
 
 #define ATTENTION_MAX_D8 32     /* head_dim up to 256 on the one-work-item path */
 
-__kernel void attention (__global const float *q, int q_off, int q_stride,
-    __global const float *k, __global const float *v, int kv_off, int kv_stride,
-    __global float *out, int out_off, int out_stride,
-    __global float *scores, int nq, int nk, int H, int Hkv, int d,
-    int causal, int q_pos0, float scale, __global const float *pos_bias, int pb_stride, int pb_center,
-    __local float *scratch)
+/* One query row of one head: qr its d values, kh / vh the head's first
+ * key / value row (rows kv_stride apart), keys 0 .. last - 1, pb the
+ * position bias by key (or none), s the scores' scratch (last floats), o
+ * the output row; the work-group's lsz items share the keys. */
+inline void attend_row (__global const float *qr, __global const float *kh, __global const float *vh,
+    int kv_stride, int last, int d, float scale, __global const float *pb, __global float *s, __global float *o,
+    int lid, int lsz, __local float *scratch)
 {
-  const int qi = get_group_id (0), h = get_group_id (1);
-  const int lid = get_local_id (0), lsz = get_local_size (0);
-  const int g = h / (H / Hkv);
-  const int last = causal ? min (nk, q_pos0 + qi + 1) : nk;
-  __global const float *qr = q + q_off + (size_t) qi * q_stride + h * d;
-  __global float *s = scores + ((size_t) h * nq + qi) * nk;
   const int d8 = d & ~7;
-  __global const float *pb = pb_stride > 0 ? pos_bias + h * pb_stride + pb_center - (q_pos0 + qi) : 0;
 
   float mx = -INFINITY;
   for (int j = lid; j < last; j += lsz) {
-    __global const float *kr = k + kv_off + (size_t) j * kv_stride + g * d;
+    __global const float *kr = kh + (size_t) j * kv_stride;
     float8 a8 = 0.0f;
     float a = 0.0f;
     for (int c = 0; c < d8; c += 8)
@@ -59,8 +53,6 @@ __kernel void attention (__global const float *q, int q_off, int q_stride,
   const float inv = 1.0f / group_sum (sum + hsum8 (sum8), scratch);
   barrier (CLK_GLOBAL_MEM_FENCE);
 
-  __global float *o = out + out_off + (size_t) qi * out_stride + h * d;
-  __global const float *vh = v + kv_off + g * d;
   if (lsz == 1 && d8 == d && d <= 8 * ATTENTION_MAX_D8) {
     /* one work-item: walk the value rows in order, accumulating all of d */
     float8 acc[ATTENTION_MAX_D8];
@@ -88,6 +80,62 @@ __kernel void attention (__global const float *q, int q_off, int q_stride,
     for (int j = 0; j < last; j++)
       acc = fma (s[j], vh[(size_t) j * kv_stride + c], acc);
     o[c] = acc * inv;
+  }
+}
+
+__kernel void attention (__global const float *q, int q_off, int q_stride,
+    __global const float *k, __global const float *v, int kv_off, int kv_stride,
+    __global float *out, int out_off, int out_stride,
+    __global float *scores, int nq, int nk, int H, int Hkv, int d,
+    int causal, int q_pos0, float scale, __global const float *pos_bias, int pb_stride, int pb_center,
+    __local float *scratch)
+{
+  const int qi = get_group_id (0), h = get_group_id (1);
+  const int g = h / (H / Hkv);
+  const int last = causal ? min (nk, q_pos0 + qi + 1) : nk;
+  __global const float *pb = pb_stride > 0 ? pos_bias + h * pb_stride + pb_center - (q_pos0 + qi) : 0;
+
+  attend_row (q + q_off + (size_t) qi * q_stride + h * d, k + kv_off + g * d, v + kv_off + g * d, kv_stride, last,
+      d, scale, pb, scores + ((size_t) h * nq + qi) * nk, out + out_off + (size_t) qi * out_stride + h * d,
+      get_local_id (0), get_local_size (0), scratch);
+}
+
+/* Decode steps of up to 4 streams of one model in one launch (batched
+ * decoding, vtp-llama-batch.c): row row0 + i of q / out is stream i's
+ * query (one position), which attends over keys 0 .. nk_i - 1 of its own caches
+ * (k_i, v_i: rows kv_stride apart) with its own scores' scratch s_i.
+ * One work-group per (stream, head). */
+#define STREAM_ARGS(i) __global const float *k##i, __global const float *v##i, __global float *s##i, int nk##i
+__kernel void attention_streams4 (int row0, __global const float *q, int q_stride, __global float *out,
+    int out_stride, int kv_stride, int H, int Hkv, int d, float scale, __local float *scratch,
+    STREAM_ARGS (0), STREAM_ARGS (1), STREAM_ARGS (2), STREAM_ARGS (3))
+{
+  const int i = get_group_id (0), h = get_group_id (1), g = h / (H / Hkv);
+  __global const float *k = i == 0 ? k0 : i == 1 ? k1 : i == 2 ? k2 : k3;
+  __global const float *v = i == 0 ? v0 : i == 1 ? v1 : i == 2 ? v2 : v3;
+  __global float *s = i == 0 ? s0 : i == 1 ? s1 : i == 2 ? s2 : s3;
+  const int nk = i == 0 ? nk0 : i == 1 ? nk1 : i == 2 ? nk2 : nk3;
+
+  attend_row (q + (size_t) (row0 + i) * q_stride + h * d, k + g * d, v + g * d, kv_stride, nk, d, scale, 0,
+      s + (size_t) h * nk, out + (size_t) (row0 + i) * out_stride + h * d, get_local_id (0), get_local_size (0),
+      scratch);
+}
+
+/* The new key and value rows of up to 4 streams (rows row0 + i of kn /
+ * vn, w floats) into row pos_i of each stream's caches (k_i, v_i). One work-item
+ * a stream. */
+#define APPEND_ARGS(i) __global float *k##i, __global float *v##i, int pos##i
+__kernel void kv_append4 (int row0, __global const float *kn, __global const float *vn, int w,
+    APPEND_ARGS (0), APPEND_ARGS (1), APPEND_ARGS (2), APPEND_ARGS (3))
+{
+  const int i = get_global_id (0);
+  __global float *k = i == 0 ? k0 : i == 1 ? k1 : i == 2 ? k2 : k3;
+  __global float *v = i == 0 ? v0 : i == 1 ? v1 : i == 2 ? v2 : v3;
+  const int pos = i == 0 ? pos0 : i == 1 ? pos1 : i == 2 ? pos2 : pos3;
+
+  for (int c = 0; c < w; c++) {
+    k[(size_t) pos * w + c] = kn[(size_t) (row0 + i) * w + c];
+    v[(size_t) pos * w + c] = vn[(size_t) (row0 + i) * w + c];
   }
 }
 
