@@ -10,7 +10,9 @@
  * its tokens; one cancelled before it is admitted never prefills; one
  * whose input is out of the vocabulary fails alone. Every request ends
  * (none starves), some waited in the queue, and streams were decoded
- * together. */
+ * together. A 150-token prompt that joins a decoding stream is prefilled
+ * in pieces with the other's steps between them, and both answers are
+ * still each one's alone. */
 #include <string.h>
 #include "vtp-parts.h"
 #include "vtp-llama.h"
@@ -271,6 +273,123 @@ test_engine (gconstpointer data)
   model_close (&m);
 }
 
+/* A long prompt joins while another stream decodes: its prefill runs in
+ * pieces of VTP_BATCH_PREFILL_PIECE rows with the other's steps between
+ * them, and both answers are still what each gives alone. */
+typedef struct {
+  VtpBatchEngine *engine;
+  VtpLlamaState *state;
+  GArray *ids, *tokens;
+  VtpGenerateParams p;
+  VtpStopReason reason;
+  VtpBatchStats stats;
+  gboolean ok;
+  GError *error;
+  GMutex lock;
+  GCond cond;
+  gint calls;                   /* under lock */
+} Stream;
+
+static gboolean
+stream_token (gint32 token, gpointer data)
+{
+  Stream *t = data;
+
+  g_mutex_lock (&t->lock);
+  t->calls++;
+  g_cond_broadcast (&t->cond);
+  g_mutex_unlock (&t->lock);
+  return TRUE;
+}
+
+static gpointer
+stream_thread (gpointer data)
+{
+  Stream *t = data;
+  const VtpLmSegment seg = { (const gint32 *) t->ids->data, NULL, 0, (gint) t->ids->len };
+
+  t->ok = vtp_batch_engine_generate (t->engine, t->state, &seg, 1, &t->p, stream_token, t, NULL, t->tokens,
+      &t->reason, &t->stats, &t->error);
+  return NULL;
+}
+
+static void
+test_long_prompt (gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  enum { LONG = 150, LONG_CTX = 256 };
+  Model m;
+  Stream st[2] = { 0 };
+  GArray *want[2];
+  GThread *first;
+
+  model_open (&m, data);
+  for (gint i = 0; i < 2; i++) {
+    Stream *t = &st[i];
+    if (i == 0)
+      t->ids = prompt (&m, 0);
+    else {
+      /* BOS and LONG - 1 ids spread over the vocabulary */
+      t->ids = g_array_new (FALSE, FALSE, sizeof (gint32));
+      for (gint k = 0; k < LONG; k++) {
+        const gint32 id = k == 0 ? m.llm->cfg.bos_token_id : 3 + (k * 37) % (m.parts.text.vocab_size - 3);
+        g_array_append_val (t->ids, id);
+      }
+    }
+    t->p = (VtpGenerateParams) { i == 0 ? 40 : 8, { 0 }, FALSE };
+    /* alone: the whole prompt in one prefill */
+    {
+      g_autoptr (VtpLlamaState) s = vtp_llama_state_new (m.llm, LONG_CTX, LONG_CTX, &error);
+      const VtpLmSegment seg = { (const gint32 *) t->ids->data, NULL, 0, (gint) t->ids->len };
+      want[i] = g_array_new (FALSE, FALSE, sizeof (gint32));
+      g_assert_true (vtp_llama_prefill (m.llm, s, &seg, 1, FALSE, &error));
+      g_assert_true (vtp_llama_generate (m.llm, s, &t->p, NULL, NULL, want[i], NULL, &error));
+      g_assert_no_error (error);
+    }
+    t->state = vtp_llama_state_new (m.llm, LONG_CTX, LONG_CTX, &error);
+    g_assert_no_error (error);
+    t->tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
+    g_mutex_init (&t->lock);
+    g_cond_init (&t->cond);
+  }
+  st[0].engine = st[1].engine = vtp_batch_engine_acquire (m.llm, 2, &error);
+  g_assert_no_error (error);
+  first = g_thread_new ("first", stream_thread, &st[0]);
+  g_mutex_lock (&st[0].lock);
+  while (st[0].calls < 5)
+    g_cond_wait (&st[0].cond, &st[0].lock);
+  g_mutex_unlock (&st[0].lock);
+  stream_thread (&st[1]);       /* the long one joins while the first decodes */
+  g_thread_join (first);
+
+  for (gint i = 0; i < 2; i++) {
+    Stream *t = &st[i];
+    g_test_message ("%s stream %d: %u tokens, prefill %.1f ms in %u pieces, %u steps with %.2f streams",
+        (const char *) data, i, t->tokens->len, t->stats.prefill_ms, t->stats.prefill_pieces, t->stats.steps,
+        t->stats.batch_streams);
+    g_assert_no_error (t->error);
+    g_assert_true (t->ok);
+    g_assert_cmpmem (t->tokens->data, t->tokens->len * sizeof (gint32), want[i]->data,
+        want[i]->len * sizeof (gint32));
+  }
+  /* alone at first: one piece; the long one beside a decoding stream:
+   * 64 + 64 + 22 rows */
+  g_assert_cmpuint (st[0].stats.prefill_pieces, ==, 1);
+  g_assert_cmpuint (st[1].stats.prefill_pieces, ==, 3);
+  g_assert_cmpfloat (st[1].stats.batch_streams, >, 1.0);
+
+  vtp_batch_engine_release (st[0].engine);
+  for (gint i = 0; i < 2; i++) {
+    vtp_llama_state_free (st[i].state);
+    g_array_unref (st[i].ids);
+    g_array_unref (st[i].tokens);
+    g_array_unref (want[i]);
+    g_mutex_clear (&st[i].lock);
+    g_cond_clear (&st[i].cond);
+  }
+  model_close (&m);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -281,5 +400,7 @@ main (int argc, char **argv)
   g_assert_no_error (error);
   g_test_add_data_func ("/batch-engine/f32", "f32", test_engine);
   g_test_add_data_func ("/batch-engine/q8_0", "q8_0", test_engine);
+  g_test_add_data_func ("/batch-engine/long-prompt/f32", "f32", test_long_prompt);
+  g_test_add_data_func ("/batch-engine/long-prompt/q8_0", "q8_0", test_long_prompt);
   return g_test_run ();
 }

@@ -21,7 +21,8 @@ typedef struct {
   gint n_segments;
   const gint *cancel;           /* the caller's flag (atomic), may be NULL */
   gint stop;                    /* atomic: the caller's token function said stop */
-  gint64 t_submit, t_decode;
+  gint64 t_submit, t_prefill, t_decode;
+  gint prefill_done, prefill_total;   /* rows (the engine thread's) */
   double batch_sum;
   /* the engine thread's alone, between admission and completion */
   VtpBatchStream stream;
@@ -47,6 +48,7 @@ struct _VtpBatchEngine {
   /* the engine thread's alone */
   VtpBatchGenerator *gen;       /* NULL once a failed step could not make a new one */
   GPtrArray *active;            /* Request: in the generator */
+  Request *prefilling;          /* the newcomer whose prefill is under way, between pieces */
 };
 
 static GMutex registry_lock;
@@ -116,14 +118,11 @@ drop_cancelled_locked (VtpBatchEngine *e)
   }
 }
 
-/* A newcomer: its prefill, then its place in the generator. Runs between
- * two steps of the others, so one prefill is all they wait for. */
+/* A newcomer: its prefill starts (prefill_piece runs it), from position
+ * 0 of its state. */
 static void
 admit (VtpBatchEngine *e, Request *r)
 {
-  GError *error = NULL;
-  gint64 t0;
-
   if (cancelled (r)) {
     complete (e, r, VTP_STOP_CALLER, NULL);
     return;
@@ -133,19 +132,23 @@ admit (VtpBatchEngine *e, Request *r)
             "after a failed decode step and could not start again"));
     return;
   }
-  t0 = g_get_monotonic_time ();
-  r->stats.wait_ms = (t0 - r->t_submit) / 1000.0;
+  r->t_prefill = g_get_monotonic_time ();
+  r->stats.wait_ms = (r->t_prefill - r->t_submit) / 1000.0;
   r->state->n_past = 0;
-  /* wait for the prefill's kernels (the queue runs asynchronously), or its
-   * time is counted as the first decode step's */
-  if (!vtp_llama_prefill (e->m, r->state, r->segments, r->n_segments, FALSE, &error)
-      || !vtp_device_finish (e->m->dev, &error)) {
-    g_prefix_error (&error, "The prompt's prefill: ");
-    complete (e, r, VTP_STOP_LENGTH, error);
-    return;
-  }
+  r->prefill_done = r->prefill_total = 0;
+  for (gint i = 0; i < r->n_segments; i++)
+    r->prefill_total += MAX (r->segments[i].n, 0);
+  e->prefilling = r;
+}
+
+/* The prefill done: the newcomer's place in the generator. */
+static void
+join (VtpBatchEngine *e, Request *r)
+{
+  GError *error = NULL;
+
   r->t_decode = g_get_monotonic_time ();
-  r->stats.prefill_ms = (r->t_decode - t0) / 1000.0;
+  r->stats.prefill_ms = (r->t_decode - r->t_prefill) / 1000.0;
   r->stream.state = r->state;
   r->stream.func = on_token;
   r->stream.user_data = r;
@@ -158,6 +161,43 @@ admit (VtpBatchEngine *e, Request *r)
     complete (e, r, r->stream.reason, NULL);
   else
     g_ptr_array_add (e->active, r);
+}
+
+/* The next piece of the newcomer's prefill: VTP_BATCH_PREFILL_PIECE rows
+ * while others are decoding (a step of theirs follows), the rest at once
+ * when none is. */
+static void
+prefill_piece (VtpBatchEngine *e)
+{
+  Request *r = e->prefilling;
+  GError *error = NULL;
+  const gint left = r->prefill_total - r->prefill_done;
+  const gint take = e->active->len == 0 || left < VTP_BATCH_PREFILL_PIECE + 8 ? left : VTP_BATCH_PREFILL_PIECE;
+  g_autofree VtpLmSegment *piece = g_new (VtpLmSegment, MAX (r->n_segments, 1));
+  /* no rows at all: the whole (empty) input, for the prefill's own error */
+  const gint n = r->prefill_total == 0 ? r->n_segments
+      : vtp_lm_segments_slice (r->segments, r->n_segments, r->prefill_done, take, piece);
+
+  if (cancelled (r)) {
+    e->prefilling = NULL;
+    complete (e, r, VTP_STOP_CALLER, NULL);
+    return;
+  }
+  /* wait for the piece's kernels (the queue runs asynchronously), or its
+   * time is counted as the next decode step's */
+  if (!vtp_llama_prefill (e->m, r->state, r->prefill_total == 0 ? r->segments : piece, n, FALSE, &error)
+      || !vtp_device_finish (e->m->dev, &error)) {
+    g_prefix_error (&error, "The prompt's prefill: ");
+    e->prefilling = NULL;
+    complete (e, r, VTP_STOP_LENGTH, error);
+    return;
+  }
+  r->prefill_done += take;
+  r->stats.prefill_pieces++;
+  if (r->prefill_done < r->prefill_total)
+    return;
+  e->prefilling = NULL;
+  join (e, r);
 }
 
 /* A failed step leaves the generator's streams half-stepped: each of them
@@ -214,16 +254,19 @@ engine_thread (gpointer data)
     Request *r = NULL;
 
     drop_cancelled_locked (e);
-    if (e->active->len == 0 && g_queue_is_empty (&e->queue)) {
+    if (e->active->len == 0 && g_queue_is_empty (&e->queue) && !e->prefilling) {
       g_cond_wait (&e->work, &e->lock);
       continue;
     }
-    /* first come, first served, one newcomer between two steps */
-    if ((gint) e->active->len < e->max_streams)
+    /* first come, first served, one newcomer at a time, its prefill a piece
+     * between two steps of the others */
+    if (!e->prefilling && (gint) e->active->len < e->max_streams)
       r = g_queue_pop_head (&e->queue);
     g_mutex_unlock (&e->lock);
     if (r)
       admit (e, r);
+    if (e->prefilling)
+      prefill_piece (e);
     if (e->active->len > 0)
       step (e);
     g_mutex_lock (&e->lock);

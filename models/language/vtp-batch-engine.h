@@ -33,10 +33,18 @@ gint vtp_batch_engine_max_streams (const VtpBatchEngine *e);
 /* Engines alive in the process (for tests). */
 guint vtp_batch_engine_count (void);
 
+/* A newcomer's prefill runs in pieces of this many rows while other
+ * streams are decoding, each followed by a step of theirs, so that a long
+ * prompt (LLaVA-1.5's 576 image rows) does not stall them for its whole
+ * prefill; alone, it runs at once. Pieces of a multiple of 64 rows from
+ * position 0 (a last piece of fewer than 8 rows joins the one before). */
+#define VTP_BATCH_PREFILL_PIECE 64
+
 /* What one request went through. */
 typedef struct {
   double wait_ms;               /* from the request to its prefill's start (queued while the batch was full) */
-  double prefill_ms;            /* its prefill, on the engine's thread */
+  double prefill_ms;            /* its prefill, on the engine's thread (its pieces and the others' steps between them) */
+  guint prefill_pieces;         /* pieces its prefill took (VTP_BATCH_PREFILL_PIECE rows while others decoded) */
   double decode_ms;             /* from the end of the prefill to the last token */
   guint steps;                  /* decode steps it took part in */
   double batch_streams;         /* streams per decode step, on average over those steps (1 when none) */

@@ -73,3 +73,24 @@ vtp_lm_check_input (const VtpLmSegment *segments, gint n_segments, gint n_past, 
   *total = (gint) t;
   return TRUE;
 }
+
+gint
+vtp_lm_segments_slice (const VtpLmSegment *segments, gint n_segments, gint from, gint count, VtpLmSegment *out)
+{
+  gint n = 0, start = 0;
+
+  for (gint i = 0; i < n_segments && count > 0; start += segments[i].n, i++) {
+    const VtpLmSegment *g = &segments[i];
+    const gint lo = MAX (from, start), hi = MIN (from + count, start + g->n);
+    if (lo >= hi)
+      continue;
+    out[n] = *g;
+    if (g->ids)
+      out[n].ids = g->ids + (lo - start);
+    else
+      out[n].row0 = g->row0 + (lo - start);
+    out[n].n = hi - lo;
+    n++;
+  }
+  return n;
+}

@@ -32,4 +32,9 @@ gboolean vtp_lm_gather_rows (const VtpStTensor *t, gint vocab, gint width, const
 gboolean vtp_lm_check_input (const VtpLmSegment *segments, gint n_segments, gint n_past, gint max_ctx,
     gint max_chunk, gboolean all_logits, gint *total, GError **error);
 
+/* Rows [from, from + count) of the segments' concatenation, as segments
+ * into @out (room for @n_segments); returns how many. */
+gint vtp_lm_segments_slice (const VtpLmSegment *segments, gint n_segments, gint from, gint count,
+    VtpLmSegment *out);
+
 G_END_DECLS
