@@ -415,10 +415,9 @@ join_engine (GstVtpLlm *self)
     GST_VTP_ELEMENT_ERROR (self, RESOURCE, FAILED, error, "starting the batching engine");
     return FALSE;
   }
-  if ((guint) vtp_batch_engine_max_streams (self->engine) != batch)
-    GST_WARNING_OBJECT (self, "the model's engine was started with batch=%d by another element: it decodes up "
-        "to %d streams together, not %u", vtp_batch_engine_max_streams (self->engine),
-        vtp_batch_engine_max_streams (self->engine), batch);
+  if ((guint) vtp_batch_engine_max_streams (self->engine) > batch)
+    GST_INFO_OBJECT (self, "another element asked the model's engine for batch=%d: it decodes up to that many "
+        "streams together, not %u", vtp_batch_engine_max_streams (self->engine), batch);
   GST_INFO_OBJECT (self, "decoding in the model's shared engine, up to %d streams together",
       vtp_batch_engine_max_streams (self->engine));
   return TRUE;
@@ -1323,7 +1322,8 @@ gst_vtp_llm_class_init (GstVtpLlmClass *klass)
    */
   g_object_class_install_property (gobject_class, PROP_BATCH,
       g_param_spec_uint ("batch", "Batch", "0: decode alone; N: decode in the model's shared engine, up to N "
-          "streams (vtpllm elements on the same model) together, each with its own KV cache", 0, MAX_BATCH, 0,
+          "streams (vtpllm elements on the same model) together, each with its own KV cache (the engine takes "
+          "the largest batch its elements ask for)", 0, MAX_BATCH, 0,
           PARAM_FLAGS | GST_PARAM_MUTABLE_READY));
 
   /**

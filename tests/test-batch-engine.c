@@ -12,7 +12,8 @@
  * (none starves), some waited in the queue, and streams were decoded
  * together. A 150-token prompt that joins a decoding stream is prefilled
  * in pieces with the other's steps between them, and both answers are
- * still each one's alone. */
+ * still each one's alone. An engine of 2 grows to 4 when a later user
+ * asks for 4, between steps, without changing any answer. */
 #include <string.h>
 #include "vtp-parts.h"
 #include "vtp-llama.h"
@@ -244,7 +245,8 @@ test_engine (gconstpointer data)
     VtpBatchEngine *again = vtp_batch_engine_acquire (m.llm, 7, &error);
 
     g_assert_true (again == run.engine);
-    g_assert_cmpint (vtp_batch_engine_max_streams (again), ==, N_ENGINE);
+    /* asked for more: it grows (test_grow decodes with it) */
+    g_assert_cmpint (vtp_batch_engine_max_streams (again), ==, 7);
     vtp_batch_engine_release (again);
     model_open (&other, "q4_0");
     foreign = vtp_llama_state_new (other.llm, CTX, CTX, &error);
@@ -390,6 +392,87 @@ test_long_prompt (gconstpointer data)
   model_close (&m);
 }
 
+/* An engine of 2 streams with two decoding grows when a later user asks
+ * for 4: the two that come next join at once instead of waiting, and all
+ * four answers are each one's alone. */
+static void
+test_grow (gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  Model m;
+  Stream st[4] = { 0 };
+  GArray *want[4];
+  GThread *th[4];
+  VtpBatchEngine *engine, *again;
+
+  model_open (&m, data);
+  for (gint i = 0; i < 4; i++) {
+    Stream *t = &st[i];
+    t->ids = tiny_llama_prompt (&m, i + 4);
+    t->p = (VtpGenerateParams) { i < 2 ? 30 : 10, { 0 }, FALSE };
+    {
+      g_autoptr (VtpLlamaState) s = vtp_llama_state_new (m.llm, CTX, CTX, &error);
+      const VtpLmSegment seg = { (const gint32 *) t->ids->data, NULL, 0, (gint) t->ids->len };
+      want[i] = g_array_new (FALSE, FALSE, sizeof (gint32));
+      g_assert_true (vtp_llama_prefill (m.llm, s, &seg, 1, FALSE, &error));
+      g_assert_true (vtp_llama_generate (m.llm, s, &t->p, NULL, NULL, want[i], NULL, &error));
+      g_assert_no_error (error);
+    }
+    t->state = vtp_llama_state_new (m.llm, CTX, CTX, &error);
+    g_assert_no_error (error);
+    t->tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
+    g_mutex_init (&t->lock);
+    g_cond_init (&t->cond);
+  }
+  engine = vtp_batch_engine_acquire (m.llm, 2, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (vtp_batch_engine_max_streams (engine), ==, 2);
+  for (gint i = 0; i < 2; i++) {
+    st[i].engine = engine;
+    th[i] = g_thread_new ("first", stream_thread, &st[i]);
+  }
+  g_mutex_lock (&st[0].lock);
+  while (st[0].calls < 3)
+    g_cond_wait (&st[0].cond, &st[0].lock);
+  g_mutex_unlock (&st[0].lock);
+  again = vtp_batch_engine_acquire (m.llm, 4, &error);
+  g_assert_no_error (error);
+  g_assert_true (again == engine);
+  g_assert_cmpint (vtp_batch_engine_max_streams (engine), ==, 4);
+  for (gint i = 2; i < 4; i++) {
+    st[i].engine = engine;
+    th[i] = g_thread_new ("next", stream_thread, &st[i]);
+  }
+  for (gint i = 0; i < 4; i++)
+    g_thread_join (th[i]);
+
+  for (gint i = 0; i < 4; i++) {
+    Stream *t = &st[i];
+    g_test_message ("%s stream %d: %u tokens, waited %.1f ms, %u steps with %.2f streams", (const char *) data, i,
+        t->tokens->len, t->stats.wait_ms, t->stats.steps, t->stats.batch_streams);
+    g_assert_no_error (t->error);
+    g_assert_true (t->ok);
+    g_assert_cmpmem (t->tokens->data, t->tokens->len * sizeof (gint32), want[i]->data,
+        want[i]->len * sizeof (gint32));
+  }
+  /* the later two decoded beside the first two: more than 2 streams a
+   * step (an engine kept at 2 would have queued them until those ended) */
+  g_assert_cmpfloat (st[2].stats.batch_streams, >, 2.0);
+  g_assert_cmpfloat (st[3].stats.batch_streams, >, 2.0);
+
+  vtp_batch_engine_release (again);
+  vtp_batch_engine_release (engine);
+  for (gint i = 0; i < 4; i++) {
+    vtp_llama_state_free (st[i].state);
+    g_array_unref (st[i].ids);
+    g_array_unref (st[i].tokens);
+    g_array_unref (want[i]);
+    g_mutex_clear (&st[i].lock);
+    g_cond_clear (&st[i].cond);
+  }
+  model_close (&m);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -402,5 +485,6 @@ main (int argc, char **argv)
   g_test_add_data_func ("/batch-engine/q8_0", "q8_0", test_engine);
   g_test_add_data_func ("/batch-engine/long-prompt/f32", "f32", test_long_prompt);
   g_test_add_data_func ("/batch-engine/long-prompt/q8_0", "q8_0", test_long_prompt);
+  g_test_add_data_func ("/batch-engine/grow/q8_0", "q8_0", test_grow);
   return g_test_run ();
 }

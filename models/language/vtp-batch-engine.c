@@ -38,7 +38,8 @@ typedef struct {
 
 struct _VtpBatchEngine {
   VtpLlama *m;
-  gint max_streams;
+  gint max_streams;             /* the generator's room (the engine thread's) */
+  gint want_streams;            /* the most any user asked for (lock): the generator grows to it between steps */
   gint refs;                    /* under registry_lock */
   GThread *thread;
   GMutex lock;
@@ -252,7 +253,23 @@ engine_thread (gpointer data)
   g_mutex_lock (&e->lock);
   while (!e->quit) {
     Request *r = NULL;
+    const gint want = e->want_streams;
 
+    if (want > e->max_streams && e->gen) {
+      /* a later user asked for more streams: room for them from the next
+       * step (allocating outside the lock) */
+      GError *error = NULL;
+      g_mutex_unlock (&e->lock);
+      if (vtp_batch_generator_grow (e->gen, want, &error))
+        e->max_streams = want;
+      else {
+        g_warning ("The batching engine stays at %d streams: %s", e->max_streams, error->message);
+        g_error_free (error);
+      }
+      g_mutex_lock (&e->lock);
+      if (e->max_streams != want)
+        e->want_streams = e->max_streams;   /* not again */
+    }
     drop_cancelled_locked (e);
     if (e->active->len == 0 && g_queue_is_empty (&e->queue) && !e->prefilling) {
       g_cond_wait (&e->work, &e->lock);
@@ -320,12 +337,18 @@ vtp_batch_engine_acquire (VtpLlama *m, gint max_streams, GError **error)
     engines = g_hash_table_new (g_direct_hash, g_direct_equal);
   if ((e = g_hash_table_lookup (engines, m))) {
     e->refs++;
+    g_mutex_lock (&e->lock);
+    if (max_streams > e->want_streams) {
+      e->want_streams = max_streams;
+      g_cond_signal (&e->work);
+    }
+    g_mutex_unlock (&e->lock);
     g_mutex_unlock (&registry_lock);
     return e;
   }
   e = g_new0 (VtpBatchEngine, 1);
   e->m = m;
-  e->max_streams = max_streams;
+  e->max_streams = e->want_streams = max_streams;
   e->refs = 1;
   g_mutex_init (&e->lock);
   g_cond_init (&e->work);
@@ -361,7 +384,13 @@ vtp_batch_engine_release (VtpBatchEngine *e)
 gint
 vtp_batch_engine_max_streams (const VtpBatchEngine *e)
 {
-  return e->max_streams;
+  VtpBatchEngine *me = (VtpBatchEngine *) e;     /* its lock only */
+  gint n;
+
+  g_mutex_lock (&me->lock);
+  n = me->want_streams;
+  g_mutex_unlock (&me->lock);
+  return n;
 }
 
 guint

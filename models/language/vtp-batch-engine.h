@@ -4,9 +4,10 @@
  * own state (KV cache), the input to prefill and their generation
  * parameters, and block until the answer is written. The engine's thread
  * does all the model's work of its requests: it admits them first come,
- * first served up to max_streams at a time, prefills a newcomer between two
- * decode steps (one prefill at most between two steps, so that the streams
- * already decoding wait for one prefill, not for a queue of them), and
+ * first served up to max_streams at a time, prefills one newcomer at a
+ * time in pieces between two decode steps (VTP_BATCH_PREFILL_PIECE, so
+ * that the streams already decoding wait for one piece, not for a whole
+ * prompt or a queue of them), and
  * decodes the admitted streams together with a VtpBatchGenerator (one
  * matrix product per projection for all of them). A stream that stops,
  * fails or is cancelled leaves the batch; the others go on.
@@ -22,8 +23,9 @@ G_BEGIN_DECLS
 typedef struct _VtpBatchEngine VtpBatchEngine;
 
 /* The engine of @m, made (with its thread) on first use, for up to
- * @max_streams streams decoded together; later callers share it whatever
- * max_streams they ask (vtp_batch_engine_max_streams says what it has).
+ * @max_streams streams decoded together; later callers share it, and one
+ * that asks for more streams makes it grow to that many from its next step
+ * (vtp_batch_engine_max_streams: the most any caller asked, up to 64).
  * Refused for adapted models (LLaMA-Adapter prompts, LoRA: not batched).
  * Pair with vtp_batch_engine_release, before @m itself is released. */
 VtpBatchEngine *vtp_batch_engine_acquire (VtpLlama *m, gint max_streams, GError **error);

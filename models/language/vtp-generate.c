@@ -111,6 +111,24 @@ vtp_batch_generator_free (VtpBatchGenerator *g)
   g_free (g);
 }
 
+gboolean
+vtp_batch_generator_grow (VtpBatchGenerator *g, gint max_streams, GError **error)
+{
+  VtpLlamaBatch *batch;
+
+  if (max_streams <= g->batch->max_streams)
+    return TRUE;
+  /* the batch is scratch between steps: only the entries carry over */
+  if (!(batch = vtp_llama_batch_new (g->m, max_streams, error)))
+    return FALSE;
+  vtp_llama_batch_free (g->batch);
+  g->batch = batch;
+  g->entries = g_renew (BatchEntry, g->entries, max_streams);
+  g->feed_states = g_renew (VtpLlamaState *, g->feed_states, max_streams);
+  g->feed_tokens = g_renew (gint32, g->feed_tokens, max_streams);
+  return TRUE;
+}
+
 gint
 vtp_batch_generator_n_active (const VtpBatchGenerator *g)
 {

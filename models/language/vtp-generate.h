@@ -59,6 +59,9 @@ void vtp_batch_generator_free (VtpBatchGenerator *g);
  * step. Refused when the generator is full, @s's state is of another model
  * or is already in the batch. */
 gboolean vtp_batch_generator_add (VtpBatchGenerator *g, VtpBatchStream *s, GError **error);
+/* Room for @max_streams streams (more than now; fewer: nothing to do),
+ * between two steps: the streams in it go on as they were. */
+gboolean vtp_batch_generator_grow (VtpBatchGenerator *g, gint max_streams, GError **error);
 /* Streams added and not done. */
 gint vtp_batch_generator_n_active (const VtpBatchGenerator *g);
 /* One step: samples every active stream's next token, marks those that
