@@ -31,6 +31,9 @@ struct _RunOutput {
   /* the statistics of the description to come */
   guint tokens;
   double prefill_ms, tokens_per_second;
+  /* and its input, when there are several (run_output_stream) */
+  gint stream;
+  char *input;
 };
 
 RunOutput *
@@ -40,6 +43,7 @@ run_output_new (FILE *out, OutputFormat format, TextLabel label)
   o->out = out;
   o->format = format;
   o->label = label;
+  o->stream = -1;
   return o;
 }
 
@@ -68,6 +72,14 @@ run_output_statistics (RunOutput *o, guint tokens, double prefill_ms, double tok
 }
 
 void
+run_output_stream (RunOutput *o, guint index, const char *input)
+{
+  o->stream = (gint) index;
+  g_free (o->input);
+  o->input = g_strdup (input);
+}
+
+void
 run_output_text (RunOutput *o, const char *source, const char *text, guint64 pts, guint64 duration,
     double latency_ms)
 {
@@ -77,7 +89,9 @@ run_output_text (RunOutput *o, const char *source, const char *text, guint64 pts
   run_output_time (pts, time);
   switch (o->format) {
     case OUTPUT_TEXT:
-      if (o->label == LABEL_SOURCE)
+      if (o->label == LABEL_STREAM)
+        fprintf (o->out, "[%s] [%s] %s\n", o->input ? o->input : "", time, text);
+      else if (o->label == LABEL_SOURCE)
         fprintf (o->out, "%s: %s\n", source, text);
       else if (o->label == LABEL_TIME)
         fprintf (o->out, "[%s] %s\n", time, text);
@@ -85,7 +99,13 @@ run_output_text (RunOutput *o, const char *source, const char *text, guint64 pts
         fprintf (o->out, "%s\n", text);
       break;
     case OUTPUT_JSON: {
-      g_autoptr (GString) line = g_string_new ("{\"source\":");
+      g_autoptr (GString) line = g_string_new ("{");
+      if (o->stream >= 0) {
+        g_string_append_printf (line, "\"stream\":%d,\"input\":", o->stream);
+        vtp_json_write_string (line, o->input);
+        g_string_append_c (line, ',');
+      }
+      g_string_append (line, "\"source\":");
       vtp_json_write_string (line, source);
       g_string_append_printf (line, ",\"time\":\"%s\",\"pts\":", time);
       vtp_json_write_seconds (line, pts);
@@ -122,5 +142,6 @@ run_output_finish (RunOutput *o)
 {
   write_cue (o, GST_CLOCK_TIME_NONE);
   fflush (o->out);
+  g_free (o->input);
   g_free (o);
 }

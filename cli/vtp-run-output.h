@@ -12,6 +12,7 @@ typedef enum {
   LABEL_NONE,                   /* one image */
   LABEL_SOURCE,                 /* a directory: the image's path */
   LABEL_TIME,                   /* video: the frame's time */
+  LABEL_STREAM,                 /* several inputs: the input, then the frame's time */
 } TextLabel;
 
 typedef struct _RunOutput RunOutput;
@@ -24,6 +25,9 @@ void run_output_time (guint64 ns, char out[RUN_OUTPUT_TIME_LEN]);
 RunOutput *run_output_new (FILE *out, OutputFormat format, TextLabel label);
 /* How the next description was made: its tokens, the LLM's prefill, decoding speed (JSON only). */
 void run_output_statistics (RunOutput *o, guint tokens, double prefill_ms, double tokens_per_second);
+/* Several inputs: the next description is input @index's, @input (JSON:
+ * "stream" and "input"; plain text: "[input] [time] text"). */
+void run_output_stream (RunOutput *o, guint index, const char *input);
 /* One description (pts and duration in ns, NONE when unknown). */
 void run_output_text (RunOutput *o, const char *source, const char *text, guint64 pts, guint64 duration,
     double latency_ms);

@@ -26,6 +26,11 @@
  *   vtp-run llava-1.5 --set model=world-models/llava-tuned --input live:/dev/video0 \
  *       --mqtt "host=broker.local topic=vtp/{host}/{stream} stream-id=door"
  *
+ * Several --input run side by side in one process, one instance of the
+ * graph each, their language models decoding together (vtp-run-streams.c):
+ *
+ *   vtp-run llava-1.5 --set model=M --input rtsp://door/stream --input rtsp://yard/stream -f json
+ *
  * On a terminal, standard error shows one progress line (totals, an ETA),
  * taken off before each result is printed; elsewhere nothing but errors. */
 #include <stdio.h>
@@ -40,6 +45,7 @@
 #include "vtp-run-output.h"
 #include "vtp-run-embeddings.h"
 #include "vtp-run-mqtt.h"
+#include "vtp-run-streams.h"
 
 enum { EXIT_RUN = 1, EXIT_USAGE = 2, EXIT_INPUT = 3 };
 
@@ -293,14 +299,17 @@ int
 main (int argc, char **argv)
 {
   g_auto (GStrv) sets = NULL;
+  g_auto (GStrv) inputs = NULL;
   g_autofree char *input = NULL, *prompt = NULL, *format = NULL, *output = NULL, *captions = NULL, *mqtt = NULL;
   double duration = 0;
   gint max = 0;
   gboolean quiet = FALSE, list = FALSE, embeddings = FALSE;
   GOptionEntry entries[] = {
-    { "input", 'i', 0, G_OPTION_ARG_FILENAME, &input, "Image, directory of images, video file, URI (file://, "
+    { "input", 'i', 0, G_OPTION_ARG_FILENAME_ARRAY, &inputs, "Image, directory of images, video file, URI (file://, "
       "http(s)://, rtsp://), live:URI, live:VIDEO, testsrc[:FRAMES], live:testsrc or live:/dev/videoN; for the text "
-      "graph: text:PROMPT or a .txt file, one prompt a line", "INPUT" },
+      "graph: text:PROMPT or a .txt file, one prompt a line. Several --input: all at once in one process, their "
+      "language models decoding together (the graph's batch parameter), each description labelled with its input "
+      "(text or json output)", "INPUT" },
     { "set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &sets, "Set a graph parameter (repeatable)", "NAME=VALUE" },
     { "prompt", 'p', 0, G_OPTION_ARG_STRING, &prompt, "The same as --set prompt=TEXT; without --input, the "
       "text graph's prompt", "TEXT" },
@@ -352,6 +361,8 @@ main (int argc, char **argv)
         g_option_context_get_help (ctx, TRUE, NULL));
     return EXIT_USAGE;
   }
+  if (inputs && inputs[0])
+    input = g_strdup (inputs[0]);
   if (format && !strcmp (format, "json"))
     fmt = OUTPUT_JSON;
   else if (format && !strcmp (format, "srt"))
@@ -400,6 +411,43 @@ main (int argc, char **argv)
   } else if (prompt && !vtp_graph_set_parameter (g, "prompt", prompt, &error)) {
     fprintf (stderr, "vtp-run: --prompt: %s\n", error->message);
     return EXIT_USAGE;
+  }
+  if (inputs && g_strv_length (inputs) > 1) {
+    RunStreams r = { g, graph_file, sets, prompt, inputs, NULL, NULL, (guint) max, duration };
+    guint described = 0;
+    if (fmt == OUTPUT_SRT || embeddings || captions) {
+      fprintf (stderr, "vtp-run: several --input write text or json (one subtitle track or embeddings "
+          "directory per input: run them one by one)\n");
+      return EXIT_USAGE;
+    }
+    if (output && !(out = fopen (output, "w"))) {
+      fprintf (stderr, "vtp-run: %s: %s\n", output, g_strerror (errno));
+      return EXIT_USAGE;
+    }
+    if (mqtt && !(run.mqtt = run_mqtt_new (mqtt, prompt, &error))) {
+      fprintf (stderr, "vtp-run: %s\n", error->message);
+      return EXIT_USAGE;
+    }
+    r.out = run.out = run_output_new (out, fmt, LABEL_STREAM);
+    r.mqtt = run.mqtt;
+    ok = run_streams (&r, &described, &error);
+    run_output_finish (run.out);
+    if (run.mqtt) {
+      guint64 published, undelivered;
+      run_mqtt_finish (g_steal_pointer (&run.mqtt), &published, &undelivered);
+      if (!quiet || undelivered)
+        fprintf (stderr, "vtp-run: MQTT: %" G_GUINT64_FORMAT " published, %" G_GUINT64_FORMAT " undelivered\n",
+            published, undelivered);
+    }
+    if (out != stdout)
+      fclose (out);
+    if (!quiet && isatty (STDERR_FILENO))
+      fprintf (stderr, "vtp-run: %u described from %u inputs\n", described, g_strv_length (inputs));
+    if (!ok) {
+      fprintf (stderr, "vtp-run: %s\n", error->message);
+      return exit_code (error);
+    }
+    return 0;
   }
   if (!input && !captions) {
     fprintf (stderr, "vtp-run: --input is needed (an image, a directory, a video file, a URI, testsrc, "

@@ -1,6 +1,6 @@
 /* test-graph.c: graph files and the application API: every graph in
  * graphs/ validates; the fixture models run end to end through the API and
- * through vtp-run (text, JSON lines, SubRip, exit codes); malformed graph
+ * through vtp-run (text, JSON lines, SubRip, exit codes, several inputs at once); malformed graph
  * files, hand-written and fuzzed, give errors that name the place, never a
  * crash. */
 #define _GNU_SOURCE             /* posix_openpt and the other pseudo-terminal calls */
@@ -312,6 +312,48 @@ test_cli (void)
     g_clear_pointer (&err, g_free);
     g_assert_cmpint (vtp_run (json_args2, &out, &err), ==, 0);
     g_assert_nonnull (strstr (out, "\"time\":\"0:00:00.333\",\"pts\":0.333333333,\"duration\":0.033333333,"));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+  }
+
+  /* several inputs in one process: each description labelled with its
+   * input, the reference answer for each (decoded together: the graph's
+   * batch set to 2), SubRip refused */
+  {
+    const char *json_args3[] = { graph, "--set", set_model, "--set", "max-new-tokens=20", "--input", image,
+      "--input", image, "-f", "json", "-q", NULL };
+    const char *text_args2[] = { graph, "--set", set_model, "--set", "max-new-tokens=20", "--input", image,
+      "--input", "testsrc:1", "-q", NULL };
+    const char *srt_args2[] = { graph, "--set", set_model, "--input", image, "--input", image, "-f", "srt", NULL };
+    g_auto (GStrv) lines = NULL;
+    gboolean seen[2] = { FALSE, FALSE };
+    g_autofree char *image_label = g_strdup_printf ("[%s] [0:00:00.000] %s", image, want);
+
+    g_assert_cmpint (vtp_run (json_args3, &out, &err), ==, 0);
+    lines = g_strsplit (out, "\n", -1);
+    g_assert_cmpuint (g_strv_length (lines), ==, 3);
+    for (guint i = 0; i < 2; i++) {
+      g_autoptr (JsonParser) lp = json_parser_new ();
+      JsonObject *lo;
+      gint64 stream;
+      g_assert_true (json_parser_load_from_data (lp, lines[i], -1, &error));
+      lo = json_node_get_object (json_parser_get_root (lp));
+      stream = json_object_get_int_member (lo, "stream");
+      g_assert_true (stream == 0 || stream == 1);
+      seen[stream] = TRUE;
+      g_assert_cmpstr (json_object_get_string_member (lo, "input"), ==, image);
+      g_assert_cmpstr (json_object_get_string_member (lo, "text"), ==, want);
+    }
+    g_assert_true (seen[0] && seen[1]);
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+    g_assert_cmpint (vtp_run (text_args2, &out, &err), ==, 0);
+    g_assert_nonnull (strstr (out, image_label));
+    g_assert_nonnull (strstr (out, "[testsrc:1] [0:00:00.000] "));
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+    g_assert_cmpint (vtp_run (srt_args2, &out, &err), ==, 2);
+    g_assert_nonnull (strstr (err, "several --input"));
     g_clear_pointer (&out, g_free);
     g_clear_pointer (&err, g_free);
   }
