@@ -25,6 +25,13 @@ export VTP_LIBASAN
 # fast_unwind_on_malloc=0: GLib, GStreamer and PoCL are built without
 # frame pointers, so only the slow unwinder gives whole allocation stacks,
 # which the suppressions need; malloc_context_size=40 for the same reason
+# use_sigaltstack=0: LLVM (PoCL's compiler) gives the thread that first
+# compiles a kernel an alternate signal stack of its own from malloc
+# (llvm::sys::RemoveFileOnSignal); when that thread ends, ASan unmaps the
+# thread's alternate stack as if it were the one it made and aborts
+# ("failed to deallocate ... unable to unmap"): vtp-run with several
+# inputs starts PoCL in one of its input threads (found 2026-12-05 by gdb
+# on sigaltstack). Without ASan's own alternate stacks it leaves them be.
 # intercept_tls_get_addr=0: gcc 12's libasan records the dynamic TLS
 # blocks it sees through __tls_get_addr, and for one module of a python +
 # GStreamer process it recorded a range that is no memory ("DTLS 13 at
@@ -34,7 +41,7 @@ export VTP_LIBASAN
 # are still scanned as heap blocks reachable from the thread's DTV, so no
 # leak goes unseen and none is made up (use_tls=0 instead lost GLib's
 # thread caches: false reports)
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1:detect_odr_violation=0:fast_unwind_on_malloc=0:malloc_context_size=40:intercept_tls_get_addr=0
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1:detect_odr_violation=0:fast_unwind_on_malloc=0:malloc_context_size=40:intercept_tls_get_addr=0:use_sigaltstack=0
 export ASAN_OPTIONS
 LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0:fast_unwind_on_malloc=0
 export LSAN_OPTIONS
