@@ -304,6 +304,39 @@ stream_token (gint32 token, gpointer data)
   return TRUE;
 }
 
+/* @t with @ids (taken), @max_new tokens and a state of @ctx positions;
+ * the tokens it gives alone (the whole prompt in one prefill) into *want. */
+static void
+stream_init (Model *m, Stream *t, GArray *ids, gint max_new, gint ctx, GArray **want)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VtpLlamaState) s = vtp_llama_state_new (m->llm, ctx, ctx, &error);
+  const VtpLmSegment seg = { (const gint32 *) ids->data, NULL, 0, (gint) ids->len };
+
+  t->ids = ids;
+  t->p = (VtpGenerateParams) { max_new, { 0 }, FALSE };
+  *want = g_array_new (FALSE, FALSE, sizeof (gint32));
+  g_assert_true (vtp_llama_prefill (m->llm, s, &seg, 1, FALSE, &error));
+  g_assert_true (vtp_llama_generate (m->llm, s, &t->p, NULL, NULL, *want, NULL, &error));
+  g_assert_no_error (error);
+  t->state = vtp_llama_state_new (m->llm, ctx, ctx, &error);
+  g_assert_no_error (error);
+  t->tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
+  g_mutex_init (&t->lock);
+  g_cond_init (&t->cond);
+}
+
+static void
+stream_clear (Stream *t, GArray *want)
+{
+  vtp_llama_state_free (t->state);
+  g_array_unref (t->ids);
+  g_array_unref (t->tokens);
+  g_array_unref (want);
+  g_mutex_clear (&t->lock);
+  g_cond_clear (&t->cond);
+}
+
 static gpointer
 stream_thread (gpointer data)
 {
@@ -326,33 +359,15 @@ test_long_prompt (gconstpointer data)
   GThread *first;
 
   model_open (&m, data);
-  for (gint i = 0; i < 2; i++) {
-    Stream *t = &st[i];
-    if (i == 0)
-      t->ids = prompt (&m, 0);
-    else {
-      /* BOS and LONG - 1 ids spread over the vocabulary */
-      t->ids = g_array_new (FALSE, FALSE, sizeof (gint32));
-      for (gint k = 0; k < LONG; k++) {
-        const gint32 id = k == 0 ? m.llm->cfg.bos_token_id : 3 + (k * 37) % (m.parts.text.vocab_size - 3);
-        g_array_append_val (t->ids, id);
-      }
+  {
+    /* BOS and LONG - 1 ids spread over the vocabulary */
+    GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint32));
+    for (gint k = 0; k < LONG; k++) {
+      const gint32 id = k == 0 ? m.llm->cfg.bos_token_id : 3 + (k * 37) % (m.parts.text.vocab_size - 3);
+      g_array_append_val (ids, id);
     }
-    t->p = (VtpGenerateParams) { i == 0 ? 40 : 8, { 0 }, FALSE };
-    /* alone: the whole prompt in one prefill */
-    {
-      g_autoptr (VtpLlamaState) s = vtp_llama_state_new (m.llm, LONG_CTX, LONG_CTX, &error);
-      const VtpLmSegment seg = { (const gint32 *) t->ids->data, NULL, 0, (gint) t->ids->len };
-      want[i] = g_array_new (FALSE, FALSE, sizeof (gint32));
-      g_assert_true (vtp_llama_prefill (m.llm, s, &seg, 1, FALSE, &error));
-      g_assert_true (vtp_llama_generate (m.llm, s, &t->p, NULL, NULL, want[i], NULL, &error));
-      g_assert_no_error (error);
-    }
-    t->state = vtp_llama_state_new (m.llm, LONG_CTX, LONG_CTX, &error);
-    g_assert_no_error (error);
-    t->tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
-    g_mutex_init (&t->lock);
-    g_cond_init (&t->cond);
+    stream_init (&m, &st[0], prompt (&m, 0), 40, LONG_CTX, &want[0]);
+    stream_init (&m, &st[1], ids, 8, LONG_CTX, &want[1]);
   }
   st[0].engine = st[1].engine = vtp_batch_engine_acquire (m.llm, 2, &error);
   g_assert_no_error (error);
@@ -381,14 +396,8 @@ test_long_prompt (gconstpointer data)
   g_assert_cmpfloat (st[1].stats.batch_streams, >, 1.0);
 
   vtp_batch_engine_release (st[0].engine);
-  for (gint i = 0; i < 2; i++) {
-    vtp_llama_state_free (st[i].state);
-    g_array_unref (st[i].ids);
-    g_array_unref (st[i].tokens);
-    g_array_unref (want[i]);
-    g_mutex_clear (&st[i].lock);
-    g_cond_clear (&st[i].cond);
-  }
+  for (gint i = 0; i < 2; i++)
+    stream_clear (&st[i], want[i]);
   model_close (&m);
 }
 
@@ -406,24 +415,8 @@ test_grow (gconstpointer data)
   VtpBatchEngine *engine, *again;
 
   model_open (&m, data);
-  for (gint i = 0; i < 4; i++) {
-    Stream *t = &st[i];
-    t->ids = tiny_llama_prompt (&m, i + 4);
-    t->p = (VtpGenerateParams) { i < 2 ? 30 : 10, { 0 }, FALSE };
-    {
-      g_autoptr (VtpLlamaState) s = vtp_llama_state_new (m.llm, CTX, CTX, &error);
-      const VtpLmSegment seg = { (const gint32 *) t->ids->data, NULL, 0, (gint) t->ids->len };
-      want[i] = g_array_new (FALSE, FALSE, sizeof (gint32));
-      g_assert_true (vtp_llama_prefill (m.llm, s, &seg, 1, FALSE, &error));
-      g_assert_true (vtp_llama_generate (m.llm, s, &t->p, NULL, NULL, want[i], NULL, &error));
-      g_assert_no_error (error);
-    }
-    t->state = vtp_llama_state_new (m.llm, CTX, CTX, &error);
-    g_assert_no_error (error);
-    t->tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
-    g_mutex_init (&t->lock);
-    g_cond_init (&t->cond);
-  }
+  for (gint i = 0; i < 4; i++)
+    stream_init (&m, &st[i], tiny_llama_prompt (&m, i + 4), i < 2 ? 30 : 10, CTX, &want[i]);
   engine = vtp_batch_engine_acquire (m.llm, 2, &error);
   g_assert_no_error (error);
   g_assert_cmpint (vtp_batch_engine_max_streams (engine), ==, 2);
@@ -462,14 +455,8 @@ test_grow (gconstpointer data)
 
   vtp_batch_engine_release (again);
   vtp_batch_engine_release (engine);
-  for (gint i = 0; i < 4; i++) {
-    vtp_llama_state_free (st[i].state);
-    g_array_unref (st[i].ids);
-    g_array_unref (st[i].tokens);
-    g_array_unref (want[i]);
-    g_mutex_clear (&st[i].lock);
-    g_cond_clear (&st[i].cond);
-  }
+  for (gint i = 0; i < 4; i++)
+    stream_clear (&st[i], want[i]);
   model_close (&m);
 }
 

@@ -1032,6 +1032,18 @@ TILES_Q6_K (4)
 TILES_Q6_K (5)
 TILES_Q6_K (6)
 
+/* The @rows-row tile (1 .. 6) of rows @m0 .. of panel wp of type T into
+ * acc (the names of the kernels below: wp, scratch, d_off, s_off, K, M). */
+#define TILE_SWITCH(T, rows, m0)                                               \
+  switch (rows) {                                                              \
+    case 1: vnni_tile_##T##_1 (wp, scratch, d_off, s_off, K, m0, M, acc); break; \
+    case 2: vnni_tile_##T##_2 (wp, scratch, d_off, s_off, K, m0, M, acc); break; \
+    case 3: vnni_tile_##T##_3 (wp, scratch, d_off, s_off, K, m0, M, acc); break; \
+    case 4: vnni_tile_##T##_4 (wp, scratch, d_off, s_off, K, m0, M, acc); break; \
+    case 5: vnni_tile_##T##_5 (wp, scratch, d_off, s_off, K, m0, M, acc); break; \
+    default: vnni_tile_##T##_6 (wp, scratch, d_off, s_off, K, m0, M, acc); break; \
+  }
+
 /* qgemm_vnni_<T>: tiles of 6 rows (up to @tiles a work-item) of one panel,
  * from the rows quantize_rows_q8 left in @scratch. */
 #define DEFINE_QGEMM_VNNI(T)                                                   \
@@ -1053,14 +1065,7 @@ __kernel void qgemm_vnni_##T (__global const float *x, int x_off,             \
     const int m0 = (t0 + t) * 6;                                               \
     float16 acc[6];                                                            \
     __global const uchar *wp = row_##T (w, n0, K);                             \
-    switch (min (6, M - m0)) {   /* a last tile of fewer rows: just those */ \
-      case 1: vnni_tile_##T##_1 (wp, scratch, d_off, s_off, K, m0, M, acc); break; \
-      case 2: vnni_tile_##T##_2 (wp, scratch, d_off, s_off, K, m0, M, acc); break; \
-      case 3: vnni_tile_##T##_3 (wp, scratch, d_off, s_off, K, m0, M, acc); break; \
-      case 4: vnni_tile_##T##_4 (wp, scratch, d_off, s_off, K, m0, M, acc); break; \
-      case 5: vnni_tile_##T##_5 (wp, scratch, d_off, s_off, K, m0, M, acc); break; \
-      default: vnni_tile_##T##_6 (wp, scratch, d_off, s_off, K, m0, M, acc); break; \
-    }                                                                          \
+    TILE_SWITCH (T, min (6, M - m0), m0)   /* a last tile of fewer rows: just those */ \
     for (int i = 0; i < 6 && m0 + i < M; i++)                                  \
       store16 (acc[i], y + y_off + (size_t) (m0 + i) * N + n0, bias + n0, has_bias, accumulate); \
   }                                                                            \
@@ -1088,14 +1093,7 @@ __kernel void qgemm_vnni_few_##T (__global const float *x, int x_off,         \
     const int n0 = 16 * (p0 + p);                                              \
     __global const uchar *wp = row_##T (w, n0, K);                             \
     float16 acc[6];                                                            \
-    switch (M) {                                                               \
-      case 1: vnni_tile_##T##_1 (wp, scratch, d_off, s_off, K, 0, M, acc); break; \
-      case 2: vnni_tile_##T##_2 (wp, scratch, d_off, s_off, K, 0, M, acc); break; \
-      case 3: vnni_tile_##T##_3 (wp, scratch, d_off, s_off, K, 0, M, acc); break; \
-      case 4: vnni_tile_##T##_4 (wp, scratch, d_off, s_off, K, 0, M, acc); break; \
-      case 5: vnni_tile_##T##_5 (wp, scratch, d_off, s_off, K, 0, M, acc); break; \
-      default: vnni_tile_##T##_6 (wp, scratch, d_off, s_off, K, 0, M, acc); break; \
-    }                                                                          \
+    TILE_SWITCH (T, M, 0)                                                      \
     for (int i = 0; i < M; i++)                                                \
       store16 (acc[i], y + y_off + (size_t) i * N + n0, bias + n0, has_bias, accumulate); \
   }                                                                            \
@@ -1129,28 +1127,33 @@ inline float16 vnni_panel_of (int type, __global const uchar *w, int lp, int K, 
   }
 }
 
+/* Panel @p of three products' panels laid one after the other (the
+ * arguments w0, b0, hb0, y0, y0_off, np0, t0 and the same for 1 and 2):
+ * which product, its panel lp, weights, bias, output, has-bias, type code
+ * and width N. */
+#define PANEL_OF_THREE(p)                                                      \
+  const int which = (p) < np0 ? 0 : (p) < np0 + np1 ? 1 : 2;                  \
+  const int lp = which == 0 ? (p) : which == 1 ? (p) - np0 : (p) - np0 - np1;  \
+  __global const uchar *w = which == 0 ? w0 : which == 1 ? w1 : w2;           \
+  __global const float *b = which == 0 ? b0 : which == 1 ? b1 : b2;           \
+  __global float *y = which == 0 ? y0 + y0_off : which == 1 ? y1 + y1_off : y2 + y2_off; \
+  const int hb = which == 0 ? hb0 : which == 1 ? hb1 : hb2;                   \
+  const int type = which == 0 ? t0 : which == 1 ? t1 : t2;                    \
+  const int N = 16 * (which == 0 ? np0 : which == 1 ? np1 : np2);
+
 /* The M-row tile (M = 1 .. 6) of panel @wp for a weight of type code @type
  * (vnni_type_code in vtp-linear.c), from the rows quantize_rows_q8 left in
  * @scratch. */
-#define TILE_OF_CASE(T)                                                        \
-  switch (M) {                                                                 \
-    case 1: vnni_tile_##T##_1 (wp, scratch, d_off, s_off, K, 0, M, acc); break; \
-    case 2: vnni_tile_##T##_2 (wp, scratch, d_off, s_off, K, 0, M, acc); break; \
-    case 3: vnni_tile_##T##_3 (wp, scratch, d_off, s_off, K, 0, M, acc); break; \
-    case 4: vnni_tile_##T##_4 (wp, scratch, d_off, s_off, K, 0, M, acc); break; \
-    case 5: vnni_tile_##T##_5 (wp, scratch, d_off, s_off, K, 0, M, acc); break; \
-    default: vnni_tile_##T##_6 (wp, scratch, d_off, s_off, K, 0, M, acc); break; \
-  }
 inline void vnni_tile_of (int type, __global const uchar *w, int lp, __global const uchar *scratch, int d_off,
     int s_off, int K, int M, float16 *acc)
 {
   __global const uchar *wp;
   switch (type) {
-    case 0: wp = row_q8_0 (w, 16 * lp, K); TILE_OF_CASE (q8_0) break;
-    case 1: wp = row_q4_0 (w, 16 * lp, K); TILE_OF_CASE (q4_0) break;
-    case 2: wp = row_q4_k (w, 16 * lp, K); TILE_OF_CASE (q4_k) break;
-    case 3: wp = row_q5_k (w, 16 * lp, K); TILE_OF_CASE (q5_k) break;
-    default: wp = row_q6_k (w, 16 * lp, K); TILE_OF_CASE (q6_k) break;
+    case 0: wp = row_q8_0 (w, 16 * lp, K); TILE_SWITCH (q8_0, M, 0) break;
+    case 1: wp = row_q4_0 (w, 16 * lp, K); TILE_SWITCH (q4_0, M, 0) break;
+    case 2: wp = row_q4_k (w, 16 * lp, K); TILE_SWITCH (q4_k, M, 0) break;
+    case 3: wp = row_q5_k (w, 16 * lp, K); TILE_SWITCH (q5_k, M, 0) break;
+    default: wp = row_q6_k (w, 16 * lp, K); TILE_SWITCH (q6_k, M, 0) break;
   }
 }
 
@@ -1167,14 +1170,7 @@ __kernel void qgemm_vnni_few3 (int M, int K, int P, __global const uchar *scratc
 {
   const int p0 = get_global_id (0) * P, pn = min (P, np0 + np1 + np2 - p0);
   for (int p = p0; p < p0 + pn; p++) {
-    const int which = p < np0 ? 0 : p < np0 + np1 ? 1 : 2;
-    const int lp = which == 0 ? p : which == 1 ? p - np0 : p - np0 - np1;
-    __global const uchar *w = which == 0 ? w0 : which == 1 ? w1 : w2;
-    __global const float *b = which == 0 ? b0 : which == 1 ? b1 : b2;
-    __global float *y = which == 0 ? y0 + y0_off : which == 1 ? y1 + y1_off : y2 + y2_off;
-    const int hb = which == 0 ? hb0 : which == 1 ? hb1 : hb2;
-    const int type = which == 0 ? t0 : which == 1 ? t1 : t2;
-    const int N = 16 * (which == 0 ? np0 : which == 1 ? np1 : np2);
+    PANEL_OF_THREE (p)
     float16 acc[6];
     vnni_tile_of (type, w, lp, scratch, d_off, s_off, K, M, acc);
     for (int i = 0; i < M; i++)
@@ -1201,13 +1197,8 @@ __kernel void qlinear3_vnni (__global const float *x, int x_off, int K, int P, i
   float dx[VNNI_MAX_K / 32];
   quantize_x (x + x_off, nb, g, xq, xs, dx);
   for (int p = p0; p < p0 + pn; p++) {
-    const int which = p < np0 ? 0 : p < np0 + np1 ? 1 : 2;
-    const int lp = which == 0 ? p : which == 1 ? p - np0 : p - np0 - np1;
-    __global const uchar *w = which == 0 ? w0 : which == 1 ? w1 : w2;
-    __global const float *b = which == 0 ? b0 : which == 1 ? b1 : b2;
-    __global float *y = which == 0 ? y0 + y0_off : which == 1 ? y1 + y1_off : y2 + y2_off;
-    const int hb = which == 0 ? hb0 : which == 1 ? hb1 : hb2;
-    const int type = which == 0 ? t0 : which == 1 ? t1 : t2;
+    PANEL_OF_THREE (p)
+    (void) N;                   /* one row: no row stride */
     store16 (vnni_panel_of (type, w, lp, K, xq, xs, dx, nb), y + 16 * lp, b + 16 * lp, hb, 0);
   }
 }
