@@ -389,7 +389,7 @@ check_upstream (GstVtpLlm *self, guint *kinds)
 }
 
 /* batch > 0: the shared engine of this element's model (docs/batching.md).
- * A model the engine cannot batch (OPT, T5, an adapted LLaMA) decodes
+ * A model the engine cannot batch (OPT, T5) decodes
  * alone, with a warning: batching changes no text, only how the model's
  * time is shared, so the pipeline runs as it would with batch=0. */
 static gboolean
@@ -404,11 +404,10 @@ join_engine (GstVtpLlm *self)
   GST_OBJECT_UNLOCK (self);
   if (!batch)
     return TRUE;
-  if (!m || m->adapter) {
+  if (!m) {
     GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS, ("vtpllm decodes this stream alone: batch=%u decodes "
-            "LLaMA-family models without an adapter together, and %s", batch, m ? "this one has an adapter "
-            "(LLaMA-Adapter, PEFT)" : "this one is not of the LLaMA family"), ("model %s (%s)", self->ckpt->dir,
-            self->lm->ops->name));
+            "LLaMA-family models together, and this one is not of the LLaMA family", batch), ("model %s (%s)",
+            self->ckpt->dir, self->lm->ops->name));
     return TRUE;
   }
   if (!(self->engine = vtp_batch_engine_acquire (m, (gint) batch, &error))) {
@@ -1308,17 +1307,18 @@ gst_vtp_llm_class_init (GstVtpLlmClass *klass)
    * process that loads the same model (checkpoint, device, weight type)
    * with batch > 0: one thread that decodes up to N streams' tokens
    * together, one matrix product per projection for all of them, each
-   * stream with its own KV cache (docs/batching.md). The first element to
-   * start sets N. Each element keeps its prompt, timestamps and bus
-   * messages; its text is the one it writes alone (greedy or sampled
-   * alike). Streams are admitted first come, first served; a newcomer's
-   * prefill runs between two decode steps of the others, one at a time;
-   * a stream that stops, fails or flushes leaves the others decoding.
-   * Its "vtp-text" messages then carry batch-streams (double: the
-   * streams decoded together, on average over the answer's steps).
-   * OPT and T5 models and adapted LLaMAs (#GstVtpLlm:adapter) are not
-   * batched: they decode alone, with an element warning. Read when the
-   * element starts.
+   * stream with its own KV cache (docs/batching.md). The engine takes the
+   * largest N its elements ask for (it grows between steps). Each element
+   * keeps its prompt, timestamps and bus messages; its text is the one it
+   * writes alone (greedy or sampled alike). Streams are admitted first
+   * come, first served; a newcomer's prefill runs in pieces of 64 rows
+   * between decode steps of the others, one newcomer at a time; a stream
+   * that stops, fails or flushes leaves the others decoding. Its
+   * "vtp-text" messages then carry batch-streams (double: the streams
+   * decoded together, on average over the answer's steps). Adapted LLaMAs
+   * (#GstVtpLlm:adapter) are batched, each stream with its own adaption
+   * prompts; OPT and T5 models are not: they decode alone, with an
+   * element warning. Read when the element starts.
    */
   g_object_class_install_property (gobject_class, PROP_BATCH,
       g_param_spec_uint ("batch", "Batch", "0: decode alone; N: decode in the model's shared engine, up to N "

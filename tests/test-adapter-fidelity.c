@@ -146,18 +146,6 @@ test_v2_llm (gconstpointer data)
 
   g_assert_no_error (error);
   g_assert_cmpint (m->adapter->first_layer, ==, 1);
-  {
-    /* batched decoding (docs/batching.md) refuses adapted models for now */
-    g_autoptr (VtpLlamaBatch) b = vtp_llama_batch_new (m, 2, &error);
-    VtpLlamaState *one[1] = { s };
-    const gint32 token = 5;
-
-    g_assert_no_error (error);
-    g_assert_false (vtp_llama_decode_batch (m, b, one, &token, 1, &error));
-    g_assert_error (error, VTP_ERROR, VTP_ERROR_CONFIG);
-    g_assert_nonnull (strstr (error->message, "adapted models"));
-    g_clear_error (&error);
-  }
   g_assert_true (vtp_llama_set_prompts (m, s, prompts, FALSE, &error));
   g_assert_no_error (error);
   check_logits (m, s, ref, "input_ids_v2", "logits_v2");
@@ -172,6 +160,74 @@ test_v2_llm (gconstpointer data)
   g_assert_no_error (error);
   zero = all_logits (m, s, ref, "input_ids_v2", &n);
   assert_identical (zero, off, n);
+  vtp_llama_free (m);
+}
+
+/* Batched decoding (docs/batching.md) of V2 (LoRA, biases, gated adaption
+ * prompts): three streams, one with the reference's prompts, one with
+ * them halved (another picture's), one with none, each prefilled with
+ * another length of the reference input, decoded together step after step
+ * (all three, then two): each stream's logits are the ones it gets decoded
+ * alone (within 1e-4, the float products' rows) and its greedy token the
+ * same. */
+static void
+test_v2_batch (void)
+{
+  g_autoptr (GError) error = NULL;
+  VtpLlama *m = must_load ("llama", "v2");
+  g_autoptr (VtpTensor) prompts = reference_prompts (), half = NULL;
+  g_autoptr (VtpLlamaBatch) b = vtp_llama_batch_new (m, 3, &error);
+  g_autofree gint32 *ids = NULL;
+  VtpLlamaState *alone[3], *batched[3];
+  const gint V = m->cfg.vocab_size;
+  g_autofree float *la = g_new (float, V), *lb = g_new (float, V), *hp = NULL;
+  double worst = 0;
+  gint L;
+
+  g_assert_no_error (error);
+  hp = g_new (float, vtp_tensor_n_elements (prompts));
+  g_assert_true (vtp_tensor_read (prompts, 0, hp, vtp_tensor_n_bytes (prompts), &error));
+  for (gint64 i = 0; i < vtp_tensor_n_elements (prompts); i++)
+    hp[i] *= 0.5f;
+  half = vtp_tensor_new_from_data (dev, VTP_DTYPE_F32, 2, prompts->shape, hp, &error);
+  g_assert_no_error (error);
+  ids = reference_ids (ref, "input_ids_v2", &L);
+  for (gint i = 0; i < 3; i++) {
+    VtpLlamaState **pair[2] = { &alone[i], &batched[i] };
+    const VtpLlamaSegment seg = { ids, NULL, 0, MAX (L - 2 * i, 1) };
+    for (gint k = 0; k < 2; k++) {
+      VtpLlamaState *st = *pair[k] = vtp_llama_state_new (m, 128, 128, &error);
+      g_assert_no_error (error);
+      g_assert_true (vtp_llama_set_prompts (m, st, i == 0 ? prompts : i == 1 ? half : NULL, i == 2, &error));
+      g_assert_true (vtp_llama_prefill (m, st, &seg, 1, FALSE, &error));
+      g_assert_no_error (error);
+    }
+  }
+  for (gint t = 0; t < 6; t++) {
+    const gint n = t < 3 ? 3 : 2;
+    gint32 tokens[3];
+    for (gint i = 0; i < n; i++) {
+      const VtpLlamaSegment seg = { &tokens[i], NULL, 0, 1 };
+      g_assert_true (vtp_tensor_read (alone[i]->logits, 0, la, (gsize) V * 4, &error));
+      g_assert_true (vtp_tensor_read (batched[i]->logits, 0, lb, (gsize) V * 4, &error));
+      g_assert_no_error (error);
+      for (gint v = 0; v < V; v++)
+        worst = MAX (worst, fabs ((double) la[v] - lb[v]));
+      tokens[i] = vtp_argmax (la, V);
+      g_assert_cmpint (vtp_argmax (lb, V), ==, tokens[i]);
+      g_assert_true (vtp_llama_prefill (m, alone[i], &seg, 1, FALSE, &error));
+      g_assert_no_error (error);
+    }
+    g_assert_true (vtp_llama_decode_batch (m, b, batched, tokens, n, &error));
+    g_assert_no_error (error);
+  }
+  g_test_message ("V2 batched: logits within %.2g of each stream's alone", worst);
+  g_assert_cmpfloat (worst, <=, 1e-4);
+  for (gint i = 0; i < 3; i++) {
+    vtp_llama_state_free (alone[i]);
+    vtp_llama_state_free (batched[i]);
+  }
+  g_clear_pointer (&b, vtp_llama_batch_free);
   vtp_llama_free (m);
 }
 
@@ -403,6 +459,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/adapter/v2/llm-meta", "llama", test_v2_llm);
   g_test_add_data_func ("/adapter/v2/llm-hf", "llama-hf", test_v2_llm);
   g_test_add_func ("/adapter/v2/visual", test_v2_visual);
+  g_test_add_func ("/adapter/v2/batch", test_v2_batch);
   g_test_add_func ("/adapter/v2/text-only-refused", test_text_only_refused);
   g_test_add_data_func ("/adapter/v1", &v1_case, test_text_adapter);
   /* on a grouped-query base: 8 query heads, 2 key-value heads */

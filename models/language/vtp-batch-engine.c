@@ -322,11 +322,6 @@ vtp_batch_engine_acquire (VtpLlama *m, gint max_streams, GError **error)
 {
   VtpBatchEngine *e;
 
-  if (m->adapter) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "Batched decoding does not run adapted models yet "
-        "(LLaMA-Adapter prompts, LoRA: %s)", m->adapter->dir);
-    return NULL;
-  }
   if (max_streams < 1 || max_streams > MAX_ENGINE_STREAMS) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "A batching engine decodes 1 to %d streams together, not %d",
         MAX_ENGINE_STREAMS, max_streams);

@@ -6,8 +6,9 @@
  * for a few rows (one pass over the weights; each row's arithmetic as a
  * lone row's, so that a stream's tokens do not depend on its batch). What depends on a stream's
  * position and history stays per stream: the rotation (its own position),
- * the write of its key and value into its own cache, and attention against
- * that cache. */
+ * the write of its key and value into its own cache, attention against
+ * that cache, and with LLaMA-Adapter its own adaption prompts' attention.
+ * LoRA deltas are products of the batch's rows like the others. */
 #include "vtp-llama.h"
 #include <math.h>
 
@@ -37,6 +38,9 @@ vtp_llama_batch_new (VtpLlama *m, gint max_streams, GError **error)
       || !(b->logits = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, c->vocab_size, error))
       || !(b->rope = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, c->head_dim, error)))
     return NULL;
+  if (m->adapter && m->adapter->cfg.w_lora
+      && !(b->lora_tmp = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, m->adapter->cfg.lora_rank, error)))
+    return NULL;
   return g_steal_pointer (&b);
 }
 
@@ -55,6 +59,7 @@ vtp_llama_batch_free (VtpLlamaBatch *b)
   vtp_tensor_free (b->up);
   vtp_tensor_free (b->logits);
   vtp_tensor_free (b->rope);
+  vtp_tensor_free (b->lora_tmp);
   g_free (b->host_rows);
   g_free (b);
 }
@@ -62,11 +67,6 @@ vtp_llama_batch_free (VtpLlamaBatch *b)
 static gboolean
 check_batch (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, gint n, GError **error)
 {
-  if (m->adapter) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "Batched decoding does not run adapted models yet "
-        "(LLaMA-Adapter prompts, LoRA): decode their streams one at a time");
-    return FALSE;
-  }
   if (n < 1 || n > b->max_streams) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "A decode batch of %d streams; this batch takes 1 to %d", n,
         b->max_streams);
@@ -94,6 +94,17 @@ check_batch (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, gint n, GErr
   return TRUE;
 }
 
+/* rows [0, n) of @out += B (A @in) for the layer's LoRA of @p (each row as
+ * a lone row), when it has one. */
+static void
+lora_rows (VtpLlamaBatch *b, const VtpLlamaLayer *y, VtpLlamaProj p, VtpTensor *out, const VtpTensor *in, gint n)
+{
+  if (!y->lora_a[p])
+    return;
+  vtp_op_linear_rows (b->lora_tmp, 0, in, 0, n, y->lora_a[p], NULL, FALSE);
+  vtp_op_linear_rows (out, 0, b->lora_tmp, 0, n, y->lora_b[p], NULL, TRUE);
+}
+
 /* Per stream: its key and value into its own cache, attention of its
  * query over that cache (vtp_op_attention_streams: a few launches for all
  * the streams, not three for each). */
@@ -108,6 +119,13 @@ attention_per_stream (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, gin
   for (gint i = 0; i < n; i++)
     kv[i] = (VtpStreamKV) { states[i]->k_cache[l], states[i]->v_cache[l], states[i]->scores, states[i]->n_past };
   vtp_op_attention_streams (b->attn, b->q, b->k, b->v, kv, n, &a);
+  /* LLaMA-Adapter: each stream's own adaption prompts (a picture's, with
+   * V2), as the one-stream decoder adds them */
+  if (m->adapter && l >= m->adapter->first_layer)
+    for (gint i = 0; i < n; i++)
+      if (states[i]->prompts_on)
+        vtp_op_adapter_attention (b->attn, i, b->q, i, 1, states[i]->prompt_k[l], states[i]->prompt_v[l],
+            m->adapter->gates, l, &a);
 }
 
 gboolean
@@ -138,15 +156,22 @@ vtp_llama_decode_batch (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, c
 
     vtp_op_rmsnorm (b->xn, b->x, 0, n, y->attn_norm, c->rms_norm_eps);
     vtp_op_linear_multi_rows (b->xn, 0, n, qkv, 3);
+    lora_rows (b, y, VTP_PROJ_Q, b->q, b->xn, n);
+    lora_rows (b, y, VTP_PROJ_K, b->k, b->xn, n);
+    lora_rows (b, y, VTP_PROJ_V, b->v, b->xn, n);
     /* row i of q and k by row i of the table: each at its stream's position */
     vtp_op_rope_qk (b->q, 0, c->num_attention_heads, b->k, 0, c->num_key_value_heads, n, c->head_dim, b->rope,
         m->rope_layout);
     attention_per_stream (m, b, states, n, l);
     vtp_op_linear_rows (b->x, 0, b->attn, 0, n, y->wo, y->bo, TRUE);        /* x += o_proj(attn) */
+    lora_rows (b, y, VTP_PROJ_O, b->x, b->attn, n);
     vtp_op_rmsnorm (b->xn, b->x, 0, n, y->ffn_norm, c->rms_norm_eps);
     vtp_op_linear_multi_rows (b->xn, 0, n, gate_up, 2);
+    lora_rows (b, y, VTP_PROJ_GATE, b->gate, b->xn, n);
+    lora_rows (b, y, VTP_PROJ_UP, b->up, b->xn, n);
     vtp_op_silu_mul (b->gate, b->up, 0, n);
     vtp_op_linear_rows (b->x, 0, b->gate, 0, n, y->w_down, y->b_down, TRUE); /* x += down(silu(gate) * up) */
+    lora_rows (b, y, VTP_PROJ_DOWN, b->x, b->gate, n);
   }
   vtp_op_rmsnorm (b->xn, b->x, 0, n, m->norm, c->rms_norm_eps);
   vtp_op_linear_rows (b->logits, 0, b->xn, 0, n, m->lm_head, NULL, FALSE);

@@ -126,6 +126,7 @@ typedef struct {
   VtpTensor *x, *xn, *q, *k, *v, *attn, *gate, *up, *logits;
   VtpTensor *rope;            /* [max_streams, head_dim]: row i, stream i's cos | sin */
   float *host_rows;           /* [max_streams, D] staging for embeddings */
+  VtpTensor *lora_tmp;        /* [max_streams, rank] with LoRA */
 } VtpLlamaBatch;
 
 VtpLlamaBatch *vtp_llama_batch_new (VtpLlama *m, gint max_streams, GError **error);
