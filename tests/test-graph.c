@@ -357,6 +357,18 @@ test_cli (void)
     g_clear_pointer (&out, g_free);
     g_clear_pointer (&err, g_free);
   }
+  /* --max-descriptions counts every input's: two videos of 30 frames
+   * described every 100 ms stop after 5 descriptions in all */
+  {
+    const char *max_args[] = { graph, "--set", set_model, "--set", "max-new-tokens=2", "--set",
+      "interval=100000000", "--input", "testsrc:30", "--input", "testsrc:30", "-n", "5", "-q", NULL };
+    g_auto (GStrv) lines = NULL;
+    g_assert_cmpint (vtp_run (max_args, &out, &err), ==, 0);
+    lines = g_strsplit (out, "\n", -1);
+    g_assert_cmpuint (g_strv_length (lines), ==, 6);
+    g_clear_pointer (&out, g_free);
+    g_clear_pointer (&err, g_free);
+  }
 
   /* SubRip on 3 s of test video: cues at 0, 1, 2 s, the last to the last frame's end */
   {
