@@ -1,12 +1,14 @@
 /* vtp-bench-linear: speed of one matrix product y = x · Wᵀ on a device.
  *
- *   vtp-bench-linear M K N TYPE [REPS] [plain]
+ *   vtp-bench-linear M K N TYPE [REPS] [plain|rows]
  *
  * TYPE: f32, f16, bf16, or a block-quantized type (q8_0, q4_0: random
  * weights quantized by vtp; q4_k, q5_k, q6_k: random blocks).
  *
  * x [M, K] F32, W [N, K] uploaded through vtp_linear_weight_new (the packed
  * layout of the device), or as a plain row-major tensor with "plain".
+ * "rows": the M rows as the decode steps of M streams (vtp_op_linear_rows:
+ * each row's arithmetic as a lone row's; the int8 tiles of a few rows).
  * $VTP_DEVICE picks the device. One warm-up run, then REPS timed runs (each
  * ended by clFinish); prints the best and the median time, GFLOP/s
  * (2·M·N·K / time) and GB/s of weight bytes read (N·K·sizeof(dtype) / time,
@@ -33,13 +35,15 @@ die (const char *what, GError *error)
 }
 
 /* One product, waited for; in ms. */
+static gboolean as_rows;
+
 static double
 run_once (VtpDevice *dev, VtpTensor *y, VtpTensor *x, VtpTensor *w, gint64 M)
 {
   g_autoptr (GError) error = NULL;
   gint64 t0 = g_get_monotonic_time ();
 
-  vtp_op_linear (y, 0, x, 0, M, w, NULL, FALSE);
+  (as_rows ? vtp_op_linear_rows : vtp_op_linear) (y, 0, x, 0, M, w, NULL, FALSE);
   if (!vtp_device_finish (dev, &error) || !vtp_error_take_pending (&error))
     die ("run", error);
   return (g_get_monotonic_time () - t0) / 1000.0;
@@ -63,7 +67,7 @@ main (int argc, char **argv)
   GRand *r;
 
   if (argc < 5) {
-    g_printerr ("usage: %s M K N f32|f16|bf16|q8_0|q4_0|q4_k|q5_k|q6_k [REPS] [plain]\n", argv[0]);
+    g_printerr ("usage: %s M K N f32|f16|bf16|q8_0|q4_0|q4_k|q5_k|q6_k [REPS] [plain|rows]\n", argv[0]);
     return 2;
   }
   M = g_ascii_strtoll (argv[1], NULL, 10);
@@ -78,8 +82,10 @@ main (int argc, char **argv)
   }
   if (argc > 5)
     reps = MAX (1, atoi (argv[5]));
-  if (argc > 6)
+  if (argc > 6) {
     plain = strcmp (argv[6], "plain") == 0;
+    as_rows = strcmp (argv[6], "rows") == 0;
+  }
   if (M < 1 || K < 1 || N < 1 || K % vtp_dtype_block_elements (dtype)) {
     g_printerr ("M, K, N must be positive, K a multiple of the type's block\n");
     return 2;
@@ -159,7 +165,7 @@ main (int argc, char **argv)
     best = t[0];
     med = t[reps / 2];
     printf ("M=%" G_GINT64_FORMAT " K=%" G_GINT64_FORMAT " N=%" G_GINT64_FORMAT
-        " %s%s layout=%u on %s (upload %.0f ms)\n", M, K, N, argv[4], plain ? " plain" : "",
+        " %s%s layout=%u on %s (upload %.0f ms)\n", M, K, N, argv[4], plain ? " plain" : as_rows ? " rows" : "",
         w->layout, dev->name, upload_ms);
     printf ("best %.3f ms  %.1f GFLOP/s  %.1f GB/s  |  median %.3f ms  %.1f GFLOP/s  %.1f GB/s\n",
         best, flop / best / 1e6, wbytes / best / 1e6, med, flop / med / 1e6, wbytes / med / 1e6);
