@@ -27,6 +27,7 @@
 #define VNNI_P 32               /* qlinear_vnni_<T>: most panels a work-item takes (8 .. 128 measured: 32 best) */
 #define VNNI_MAX_K 16384        /* and its longest row (quant.cl) */
 #define QPANEL_TM 4             /* qlinear_p16_<T>_1 .. _4 exist (quant.cl) */
+#define FEW_ROWS 12             /* qgemm_vnni_few_<T>, qgemm_vnni_few3: up to this many rows (2 tiles a panel) */
 #define GROUP_TILES 8           /* tiles of PANEL_TM rows per work-item of linear_p16g */
 #define GEMV_MAX_ROWS 8         /* GPUs: rows up to which gemv_<T> is used */
 #define GEMM_TM 2               /* must match linear.cl */
@@ -291,7 +292,7 @@ int8_gemm (VtpDevice *dev, cl_mem scratch, VtpTensor *y, gint64 y_row, const Vtp
   const size_t global[2] = { (tiles + per_item - 1) / per_item, (N + PANEL - 1) / PANEL }, one[2] = { 1, 1 };
   char name[48];
 
-  if (n_rows <= PANEL_TM) {
+  if (n_rows <= FEW_ROWS) {
     /* a few rows: P panels a work-item, as the one-row GEMV */
     const gint64 np = N / PANEL;
     const gint P = vnni_panels_per_item (dev, MAX (np, 1));
@@ -385,7 +386,7 @@ xcopy_kind (const VtpDevice *dev, gint64 n_rows, const VtpTensor *w, gboolean as
 
 static gint vnni_type_code (VtpDType t);
 
-/* Two or three products of a few rows (up to PANEL_TM: the decode steps of
+/* Two or three products of a few rows (up to FEW_ROWS: the decode steps of
  * a few streams, q | k | v and gate | up) in one launch of
  * qgemm_vnni_few3, when every weight is in whole panels and each y is
  * written, not added to. FALSE: not launched (the caller runs them one by
@@ -399,7 +400,7 @@ int8_gemm_few3 (VtpDevice *dev, cl_mem scratch, const VtpTensor *x, gint64 n_row
   gint np[3] = { 0, 0, 0 };
   gint64 total = 0;
 
-  if (n_rows > PANEL_TM || n_outs < 2 || n_outs > 3 || accumulate)
+  if (n_rows > FEW_ROWS || n_outs < 2 || n_outs > 3 || accumulate)
     return FALSE;
   for (gint i = 0; i < n_outs; i++) {
     if (outs[i].w->shape[0] % PANEL)

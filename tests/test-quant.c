@@ -401,15 +401,16 @@ test_linear (void)
 }
 
 /* vtp_op_linear_rows / vtp_op_linear_multi_rows (batched decoding: each
- * row another stream's): every row of an M-row product (M = 2 .. 8: the
- * int8 GEMM's tiles of exactly the rows left, 6 + 2 beyond 6) is what it
- * gets alone in a one-row product (the decode GEMV, the fused q | k | v),
- * bit for bit, every type, and q | k | v of mixed types (one launch of
- * qgemm_vnni_few3 up to 6 rows, where the types share x's int8 copy). */
+ * row another stream's): every row of an M-row product (M = 2 .. 14: the
+ * few-row kernels' tiles of exactly the rows left, 6 + 6 up to 12 rows,
+ * then the int8 GEMM's) is what it gets alone in a one-row product (the
+ * decode GEMV, the fused q | k | v), bit for bit, every type, and q | k |
+ * v of mixed types (one launch of qgemm_vnni_few3 up to 12 rows, where the
+ * types share x's int8 copy). */
 static void
 test_linear_rows (void)
 {
-  const gint64 K = 512, Ns[3] = { 48, 16, 32 }, MAXM = 8;
+  const gint64 K = 512, Ns[3] = { 48, 16, 32 }, MAXM = 14;
   /* each type for all three, then the mixes of llama-quantize's files
    * (Q4_K_M: v in Q6_K in some layers) and the two block families */
   VtpDType sets[G_N_ELEMENTS (qtypes) + 2][3] = {

@@ -822,16 +822,17 @@ __kernel void quantize_rows_q8 (__global const float *x, int x_off, int K, __glo
     ((__global int *) (scratch + s_off))[2 * ((size_t) m * nb + b) + i] = sums[i];
 }
 
-/* For a few rows (M <= 6: the decode steps of a few streams, where each
- * panel is read once) the K-quant tiles request a super-block's cache
- * lines before they use them, as the one-row GEMV does (VNNI_PREFETCH);
+/* For a few rows (M <= 12: the decode steps of a few streams, where each
+ * panel is read from memory once, by its first tile of rows) the K-quant
+ * tiles request a super-block's cache lines before they use them, as the
+ * one-row GEMV does (VNNI_PREFETCH);
  * a prefill's tiles read each panel many times, from the cache after the
  * first. $VTP_KERNEL_DEFINES -DVNNI_TILE_PREFETCH=0 turns it off. */
 #ifndef VNNI_TILE_PREFETCH
 #define VNNI_TILE_PREFETCH 1
 #endif
 #define TILE_PREFETCH(pb, bytes)                                               \
-  for (int c_ = 0; VNNI_TILE_PREFETCH && M <= 6 && c_ < (bytes); c_ += 64)     \
+  for (int c_ = 0; VNNI_TILE_PREFETCH && M <= 12 && m0 == 0 && c_ < (bytes); c_ += 64) \
     __builtin_prefetch ((pb) + c_);
 
 /* The 6 rows' pointers into the scratch of quantize_rows_q8. */
@@ -1077,11 +1078,12 @@ DEFINE_QGEMM_VNNI (q4_k)
 DEFINE_QGEMM_VNNI (q5_k)
 DEFINE_QGEMM_VNNI (q6_k)
 
-/* qgemm_vnni_few_<T>: up to 6 rows (the decode steps of a few streams,
+/* qgemm_vnni_few_<T>: up to 12 rows (the decode steps of a few streams,
  * vtp_op_linear_rows) against @P panels a work-item, one after the other,
  * as the one-row GEMV walks them (one panel a work-item, as qgemm_vnni_<T>
- * takes them, leaves the memory streams short); the plain rows after the
- * last panel in the last work-item. */
+ * takes them, leaves the memory streams short), each panel's rows in
+ * tiles of up to 6 (the second reads the panel from the cache); the plain
+ * rows after the last panel in the last work-item. */
 #define DEFINE_QGEMM_VNNI_FEW(T)                                               \
 __kernel void qgemm_vnni_few_##T (__global const float *x, int x_off,         \
     __global const uchar *w, __global const float *bias, int has_bias,         \
@@ -1092,10 +1094,12 @@ __kernel void qgemm_vnni_few_##T (__global const float *x, int x_off,         \
   for (int p = 0; p < pn; p++) {                                               \
     const int n0 = 16 * (p0 + p);                                              \
     __global const uchar *wp = row_##T (w, n0, K);                             \
-    float16 acc[6];                                                            \
-    TILE_SWITCH (T, M, 0)                                                      \
-    for (int i = 0; i < M; i++)                                                \
-      store16 (acc[i], y + y_off + (size_t) i * N + n0, bias + n0, has_bias, accumulate); \
+    for (int m0 = 0; m0 < M; m0 += 6) {                                        \
+      float16 acc[6];                                                          \
+      TILE_SWITCH (T, min (6, M - m0), m0)                                     \
+      for (int i = 0; i < 6 && m0 + i < M; i++)                                \
+        store16 (acc[i], y + y_off + (size_t) (m0 + i) * N + n0, bias + n0, has_bias, accumulate); \
+    }                                                                          \
   }                                                                            \
   if (p0 + max (pn, 0) >= np && 16 * np < N)                                   \
     p16_tail_##T (x, x_off, w, bias, has_bias, y, y_off, 0, M, K, N, 16 * np, accumulate); \
@@ -1141,24 +1145,25 @@ inline float16 vnni_panel_of (int type, __global const uchar *w, int lp, int K, 
   const int type = which == 0 ? t0 : which == 1 ? t1 : t2;                    \
   const int N = 16 * (which == 0 ? np0 : which == 1 ? np1 : np2);
 
-/* The M-row tile (M = 1 .. 6) of panel @wp for a weight of type code @type
+/* The tile of rows m0 .. min (m0 + 6, M) - 1 of panel @lp for a weight of type code @type
  * (vnni_type_code in vtp-linear.c), from the rows quantize_rows_q8 left in
  * @scratch. */
 inline void vnni_tile_of (int type, __global const uchar *w, int lp, __global const uchar *scratch, int d_off,
-    int s_off, int K, int M, float16 *acc)
+    int s_off, int K, int m0, int M, float16 *acc)
 {
   __global const uchar *wp;
+  const int rows = min (6, M - m0);
   switch (type) {
-    case 0: wp = row_q8_0 (w, 16 * lp, K); TILE_SWITCH (q8_0, M, 0) break;
-    case 1: wp = row_q4_0 (w, 16 * lp, K); TILE_SWITCH (q4_0, M, 0) break;
-    case 2: wp = row_q4_k (w, 16 * lp, K); TILE_SWITCH (q4_k, M, 0) break;
-    case 3: wp = row_q5_k (w, 16 * lp, K); TILE_SWITCH (q5_k, M, 0) break;
-    default: wp = row_q6_k (w, 16 * lp, K); TILE_SWITCH (q6_k, M, 0) break;
+    case 0: wp = row_q8_0 (w, 16 * lp, K); TILE_SWITCH (q8_0, rows, m0) break;
+    case 1: wp = row_q4_0 (w, 16 * lp, K); TILE_SWITCH (q4_0, rows, m0) break;
+    case 2: wp = row_q4_k (w, 16 * lp, K); TILE_SWITCH (q4_k, rows, m0) break;
+    case 3: wp = row_q5_k (w, 16 * lp, K); TILE_SWITCH (q5_k, rows, m0) break;
+    default: wp = row_q6_k (w, 16 * lp, K); TILE_SWITCH (q6_k, rows, m0) break;
   }
 }
 
 /* qgemm_vnni_few3: up to three products of the same M rows of x (M = 1 ..
- * 6: the decode steps of a few streams; q | k | v, gate | up) in one
+ * 12: the decode steps of a few streams; q | k | v, gate | up) in one
  * launch, from one int8 copy of x in @scratch: as qlinear3_vnni walks the
  * three weights' panels, each panel's M-row tile as qgemm_vnni_few_<T>
  * computes it (the same results). Every N is a multiple of 16 and y is
@@ -1171,10 +1176,12 @@ __kernel void qgemm_vnni_few3 (int M, int K, int P, __global const uchar *scratc
   const int p0 = get_global_id (0) * P, pn = min (P, np0 + np1 + np2 - p0);
   for (int p = p0; p < p0 + pn; p++) {
     PANEL_OF_THREE (p)
-    float16 acc[6];
-    vnni_tile_of (type, w, lp, scratch, d_off, s_off, K, M, acc);
-    for (int i = 0; i < M; i++)
-      store16 (acc[i], y + (size_t) i * N + 16 * lp, b + 16 * lp, hb, 0);
+    for (int m0 = 0; m0 < M; m0 += 6) {
+      float16 acc[6];
+      vnni_tile_of (type, w, lp, scratch, d_off, s_off, K, m0, M, acc);
+      for (int i = 0; i < 6 && m0 + i < M; i++)
+        store16 (acc[i], y + (size_t) (m0 + i) * N + 16 * lp, b + 16 * lp, hb, 0);
+    }
   }
 }
 
