@@ -93,11 +93,33 @@ run_thread (gpointer data)
   return NULL;
 }
 
+static gpointer
+run_loop (gpointer loop)
+{
+  g_main_loop_run (loop);
+  return NULL;
+}
+
 static gboolean
 on_interrupt (gpointer data)
 {
   stop_all (data);
   return G_SOURCE_CONTINUE;
+}
+
+gboolean
+run_set_parameters (VtpGraph *g, char **sets, GError **error)
+{
+  for (guint i = 0; sets && sets[i]; i++) {
+    g_auto (GStrv) kv = g_strsplit (sets[i], "=", 2);
+    if (!kv[1]) {
+      g_set_error (error, VTP_GRAPH_ERROR, VTP_GRAPH_ERROR_PARAMETER, "--set %s: expected NAME=VALUE", sets[i]);
+      return FALSE;
+    }
+    if (!vtp_graph_set_parameter (g, kv[0], kv[1], error))
+      return FALSE;
+  }
+  return TRUE;
 }
 
 /* Input @i's instance: @r->first for the first, a new one with the same
@@ -112,11 +134,8 @@ instance (const RunStreams *r, guint i, guint n, GError **error)
 
   if (!g)
     return NULL;
-  for (guint k = 0; i > 0 && r->sets && r->sets[k]; k++) {
-    g_auto (GStrv) kv = g_strsplit (r->sets[k], "=", 2);
-    if (!vtp_graph_set_parameter (g, kv[0], kv[1], error))
-      return NULL;
-  }
+  if (i > 0 && !run_set_parameters (g, r->sets, error))
+    return NULL;
   if (i > 0 && r->prompt && !vtp_graph_set_parameter (g, "prompt", r->prompt, error))
     return NULL;
   for (guint k = 0; r->sets && r->sets[k]; k++)
@@ -161,7 +180,7 @@ run_streams (const RunStreams *r, guint *described, GError **error)
     GMainLoop *loop = g_main_loop_new (NULL, FALSE);
     GThread *signals;
     sigint = g_unix_signal_add (SIGINT, on_interrupt, &all);
-    signals = g_thread_new ("vtp-run-signals", (GThreadFunc) (void (*) (void)) g_main_loop_run, loop);
+    signals = g_thread_new ("vtp-run-signals", run_loop, loop);
     for (guint i = 0; i < n; i++)
       threads[i] = g_thread_new ("vtp-run-input", run_thread, &all.s[i]);
     for (guint i = 0; i < n; i++)

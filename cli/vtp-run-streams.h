@@ -22,6 +22,10 @@ typedef struct {
   double duration;              /* --duration (live inputs), 0: none */
 } RunStreams;
 
+/* The --set NAME=VALUE words on @g (vtp-run's one-input path uses it too):
+ * FALSE at the first word without '=' or value the graph refuses. */
+gboolean run_set_parameters (VtpGraph *g, char **sets, GError **error);
+
 /* Runs every input to its end (or to --max-descriptions, --duration,
  * Ctrl-C, which stop them all). FALSE with the first input's error when
  * one failed (the others ran on); *described counts the descriptions. */

@@ -393,16 +393,9 @@ main (int argc, char **argv)
     list_parameters (g);
     return 0;
   }
-  for (guint i = 0; sets && sets[i]; i++) {
-    g_auto (GStrv) kv = g_strsplit (sets[i], "=", 2);
-    if (!kv[1]) {
-      fprintf (stderr, "vtp-run: --set %s: expected NAME=VALUE\n", sets[i]);
-      return EXIT_USAGE;
-    }
-    if (!vtp_graph_set_parameter (g, kv[0], kv[1], &error)) {
-      fprintf (stderr, "vtp-run: %s\n", error->message);
-      return EXIT_USAGE;
-    }
+  if (!run_set_parameters (g, sets, &error)) {
+    fprintf (stderr, "vtp-run: %s\n", error->message);
+    return EXIT_USAGE;
   }
   if (!input && prompt) {
     /* no picture: the prompt itself is the input, for a graph that is a

@@ -260,6 +260,20 @@ int8_group (VtpDType t)
   return (gint) (vtp_dtype_block_elements (t) / 32);
 }
 
+/* The parts of int8_rows_new's scratch for @n_rows rows of width @K
+ * (bytes): the int8 rows at 0, the blocks' scales at d_off, the
+ * half-block sums at s_off, @bytes in all. */
+typedef struct {
+  gsize d_off, s_off, bytes;
+} Int8Rows;
+
+static Int8Rows
+int8_rows_layout (gint64 n_rows, gint64 K)
+{
+  const gsize d_off = (gsize) n_rows * K, s_off = d_off + (gsize) n_rows * (K / 32) * 4;
+  return (Int8Rows) { d_off, s_off, s_off + (gsize) n_rows * (K / 32) * 8 };
+}
+
 /* The int8 GEMM of quant.cl: x's rows quantized once into a scratch buffer
  * (int8_rows_new, in groups of @group blocks), then tiles of 6 rows per
  * panel (GROUP_TILES a work-item) per product (int8_gemm). The scratch
@@ -269,16 +283,16 @@ static cl_mem
 int8_rows_new (VtpDevice *dev, const VtpTensor *x, gint64 x_row, gint64 n_rows, gint group)
 {
   const gint64 K = vtp_tensor_cols (x), nb = K / 32;
-  const gsize d_off = (gsize) n_rows * K, s_off = d_off + (gsize) n_rows * nb * 4;
+  const Int8Rows at = int8_rows_layout (n_rows, K);
   const size_t qglobal[2] = { nb / group, n_rows }, one[2] = { 1, 1 };
   cl_int err;
-  cl_mem scratch = vtp_device_scratch_take (dev, s_off + (gsize) n_rows * nb * 8, &err);
+  cl_mem scratch = vtp_device_scratch_take (dev, at.bytes, &err);
 
   if (!check (err == CL_SUCCESS, "linear", "no room for the int8 copy of %" G_GINT64_FORMAT " rows of x: %s",
           n_rows, vtp_cl_strerror (err)))
     return NULL;
   LAUNCH (dev, "quantize_rows_q8", 2, qglobal, one, A_MEM (x), A_INT (x_row * K), A_INT (K),
-      ((VtpArg) { sizeof (cl_mem), &scratch }), A_INT (d_off), A_INT (s_off), A_INT (group));
+      ((VtpArg) { sizeof (cl_mem), &scratch }), A_INT (at.d_off), A_INT (at.s_off), A_INT (group));
   return scratch;
 }
 
@@ -286,8 +300,8 @@ static void
 int8_gemm (VtpDevice *dev, cl_mem scratch, VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row,
     gint64 n_rows, const VtpTensor *w, const VtpTensor *bias, gboolean accumulate)
 {
-  const gint64 N = w->shape[0], K = vtp_tensor_cols (w), nb = K / 32;
-  const gsize d_off = (gsize) n_rows * K, s_off = d_off + (gsize) n_rows * nb * 4;
+  const gint64 N = w->shape[0], K = vtp_tensor_cols (w);
+  const Int8Rows at = int8_rows_layout (n_rows, K);
   const gint64 tiles = (n_rows + PANEL_TM - 1) / PANEL_TM, per_item = MIN (tiles, GROUP_TILES);
   const size_t global[2] = { (tiles + per_item - 1) / per_item, (N + PANEL - 1) / PANEL }, one[2] = { 1, 1 };
   char name[48];
@@ -300,13 +314,13 @@ int8_gemm (VtpDevice *dev, cl_mem scratch, VtpTensor *y, gint64 y_row, const Vtp
     g_snprintf (name, sizeof name, "qgemm_vnni_few_%s", vtp_weight_suffix (w->dtype));
     LAUNCH (dev, name, 1, fglobal, fone, A_MEM (x), A_INT (x_row * K), A_MEM (w), A_OPT_MEM (bias),
         A_INT (bias != NULL), A_MEM (y), A_INT (y_row * N), A_INT (n_rows), A_INT (K), A_INT (N), A_INT (accumulate),
-        ((VtpArg) { sizeof (cl_mem), &scratch }), A_INT (d_off), A_INT (s_off), A_INT (P));
+        ((VtpArg) { sizeof (cl_mem), &scratch }), A_INT (at.d_off), A_INT (at.s_off), A_INT (P));
     return;
   }
   g_snprintf (name, sizeof name, "qgemm_vnni_%s", vtp_weight_suffix (w->dtype));
   LAUNCH (dev, name, 2, global, one, A_MEM (x), A_INT (x_row * K), A_MEM (w), A_OPT_MEM (bias), A_INT (bias != NULL),
       A_MEM (y), A_INT (y_row * N), A_INT (n_rows), A_INT (K), A_INT (N), A_INT (accumulate),
-      ((VtpArg) { sizeof (cl_mem), &scratch }), A_INT (d_off), A_INT (s_off), A_INT (per_item));
+      ((VtpArg) { sizeof (cl_mem), &scratch }), A_INT (at.d_off), A_INT (at.s_off), A_INT (per_item));
 }
 
 /* The bfloat16 GEMM of linear.cl (BF16 weights in panels, a CPU with
@@ -395,8 +409,8 @@ static gboolean
 int8_gemm_few3 (VtpDevice *dev, cl_mem scratch, const VtpTensor *x, gint64 n_rows, const VtpLinearOut *outs,
     gint n_outs, gboolean accumulate)
 {
-  const gint64 K = vtp_tensor_cols (x), nb = K / 32;
-  const gsize d_off = (gsize) n_rows * K, s_off = d_off + (gsize) n_rows * nb * 4;
+  const gint64 K = vtp_tensor_cols (x);
+  const Int8Rows at = int8_rows_layout (n_rows, K);
   gint np[3] = { 0, 0, 0 };
   gint64 total = 0;
 
@@ -412,7 +426,7 @@ int8_gemm_few3 (VtpDevice *dev, cl_mem scratch, const VtpTensor *x, gint64 n_row
     const VtpLinearOut *o2 = n_outs > 2 ? &outs[2] : &outs[0];   /* a third of 0 panels */
     const size_t global[1] = { (total + P - 1) / P }, one[1] = { 1 };
     LAUNCH (dev, "qgemm_vnni_few3", 1, global, one, A_INT (n_rows), A_INT (K), A_INT (P),
-        ((VtpArg) { sizeof (cl_mem), &scratch }), A_INT (d_off), A_INT (s_off),
+        ((VtpArg) { sizeof (cl_mem), &scratch }), A_INT (at.d_off), A_INT (at.s_off),
         A_MEM (outs[0].w), A_OPT_MEM (outs[0].bias), A_INT (outs[0].bias != NULL), A_MEM (outs[0].y),
         A_INT (outs[0].y_row * outs[0].w->shape[0]), A_INT (np[0]), A_INT (vnni_type_code (outs[0].w->dtype)),
         A_MEM (outs[1].w), A_OPT_MEM (outs[1].bias), A_INT (outs[1].bias != NULL), A_MEM (outs[1].y),
@@ -429,7 +443,7 @@ xcopy_products (VtpDevice *dev, XCopy kind, const VtpTensor *x, gint64 x_row, gi
     const VtpLinearOut *outs, gint n_outs, gboolean accumulate)
 {
   cl_mem xc = kind == XCOPY_BF16 ? bf16_rows_new (dev, x, x_row, n_rows)
-      : int8_rows_new (dev, x, x_row, n_rows, kind == XCOPY_INT8_SUPER ? int8_group (VTP_DTYPE_Q4_K) : 1);
+      : int8_rows_new (dev, x, x_row, n_rows, int8_group (outs[0].w->dtype));   /* the same for all (one kind) */
 
   if (!xc)
     return;

@@ -93,16 +93,21 @@ VARIANTS = {
 # in llama-quantize's K-quant mixes instead of F32 and Q8_0 (the F32 file
 # it quantizes is not kept): Q4_K_M (Q4_K, with Q6_K for the output head
 # and some v and down matrices), Q5_K_M (Q5_K and Q6_K), Q6_K.
-SHAPES = {"gguf-kquant-tiny": dict(hidden_size=256, intermediate_size=512)}
-# the matrices' spread: N(0, 0.08) at width 64; N(0, 0.04) at width 256
-# keeps each product's gain (0.08 sqrt 64 = 0.04 sqrt 256)
-STDS = {"gguf-kquant-tiny": 0.04}
-KEEP_F32 = {"gguf-kquant-tiny": os.environ.get("KEEP_F32") == "1"}
-QUANT_TYPES = {"gguf-kquant-tiny": ["q4_k_m", "q5_k_m", "q6_k"]}
-# At width 256 no seed below 60 gives every step of the three files a
-# margin of 0.04 (the best: 0.011); the K-quant files' logits in vtp and
-# llama.cpp differ by far less (test-gguf-fidelity prints it), so 0.02.
-MIN_MARGINS = {"gguf-kquant-tiny": 0.02}
+KQUANT = dict(
+    shape=dict(hidden_size=256, intermediate_size=512),
+    # the matrices' spread: N(0, 0.08) at width 64; N(0, 0.04) at width 256
+    # keeps each product's gain (0.08 sqrt 64 = 0.04 sqrt 256)
+    std=0.04,
+    keep_f32=False,
+    types=["q4_k_m", "q5_k_m", "q6_k"],
+    # at width 256 no seed below 60 gives every step of the three files a
+    # margin of 0.04 (the best: 0.011), so 0.02; vtp's and llama.cpp's first
+    # logits differ by ~0.04 there (test-gguf-fidelity prints it), and all
+    # 12 greedy tokens still agree on the three files
+    min_margin=0.02)
+# per-variant settings beyond VARIANTS' (defaults: width 64, N(0, 0.08),
+# the F32 file kept, Q8_0, MIN_MARGIN)
+OPTIONS = {"gguf-kquant-tiny": KQUANT}
 # family: (vocabulary, its tokenizer.ggml.pre, BOS, EOS, add BOS)
 FAMILIES = {
     "llama": ("llama3-mini", "llama-bpe", "<|begin_of_text|>", "<|end_of_text|>", True),
@@ -162,15 +167,17 @@ def make_variant(name, family, rope_scaling, tied, keep_hf, src, greedy, work):
     out_dir = os.path.join(ROOT, "tests", "fixtures", name)
     bindir = llamacpp_peer.bindir(src)
     os.makedirs(out_dir, exist_ok=True)
+    opt = OPTIONS.get(name, {})
+    min_margin = opt.get("min_margin", MIN_MARGIN)
     for seed in range(60):
         hf = os.path.join(work, "%s-%d" % (name, seed))
-        model = make_model(hf, seed, family, rope_scaling, tied, SHAPES.get(name), STDS.get(name, 0.08))
+        model = make_model(hf, seed, family, rope_scaling, tied, opt.get("shape"), opt.get("std", 0.08))
         env = dict(os.environ, PYTHONPATH=os.path.join(src, "gguf-py"))
-        keep_f32 = KEEP_F32.get(name, True)
+        keep_f32 = opt.get("keep_f32", True)
         f32 = os.path.join(out_dir if keep_f32 else work, "llm-f32.gguf")
         run([sys.executable, "-c", CONVERT, src, FAMILIES[family][1], hf, "--outtype", "f32", "--outfile", f32], env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        types = (["f32"] if keep_f32 else []) + QUANT_TYPES.get(name, TYPES[1:])
+        types = (["f32"] if keep_f32 else []) + opt.get("types", TYPES[1:])
         for t in types[1 if keep_f32 else 0:]:
             run([os.path.join(bindir, "llama-quantize"), f32, os.path.join(out_dir, "llm-%s.gguf" % t), t.upper()],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -189,10 +196,10 @@ def make_variant(name, family, rope_scaling, tied, keep_hf, src, greedy, work):
                               prompt=PROMPT, **torch_reference(model, refs["f32"]["prompt_ids"]))
         worst = min(min(r["margins"]) for r in refs.values())
         print("%s seed %d: min margin %.4f" % (name, seed, worst))
-        if worst >= MIN_MARGINS.get(name, MIN_MARGIN):
+        if worst >= min_margin:
             break
     else:
-        sys.exit("%s: no seed below 60 gives margins of %g" % (name, MIN_MARGINS.get(name, MIN_MARGIN)))
+        sys.exit("%s: no seed below 60 gives margins of %g" % (name, min_margin))
     if keep_hf:
         dst = os.path.join(out_dir, "hf")
         shutil.rmtree(dst, ignore_errors=True)

@@ -94,15 +94,11 @@ check_batch (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, gint n, GErr
   return TRUE;
 }
 
-/* rows [0, n) of @out += B (A @in) for the layer's LoRA of @p (each row as
- * a lone row), when it has one. */
+/* rows [0, n) of @out += the layer's LoRA of @p, each row as a lone row */
 static void
 lora_rows (VtpLlamaBatch *b, const VtpLlamaLayer *y, VtpLlamaProj p, VtpTensor *out, const VtpTensor *in, gint n)
 {
-  if (!y->lora_a[p])
-    return;
-  vtp_op_linear_rows (b->lora_tmp, 0, in, 0, n, y->lora_a[p], NULL, FALSE);
-  vtp_op_linear_rows (out, 0, b->lora_tmp, 0, n, y->lora_b[p], NULL, TRUE);
+  vtp_llama_lora (b->lora_tmp, y, p, out, 0, in, n, TRUE);
 }
 
 /* Per stream: its key and value into its own cache, attention of its

@@ -331,15 +331,24 @@ embed_tokens (VtpLlama *m, VtpLlamaState *s, const gint32 *ids, gint n, gint row
   return TRUE;
 }
 
-/* y[row..row+n) += B (A x[row..row+n)), when the layer has this LoRA. */
+void
+vtp_llama_lora (VtpTensor *tmp, const VtpLlamaLayer *y, VtpLlamaProj p, VtpTensor *out, gint out_row,
+    const VtpTensor *in, gint n, gboolean as_rows)
+{
+  void (*linear) (VtpTensor *, gint64, const VtpTensor *, gint64, gint64, const VtpTensor *, const VtpTensor *,
+      gboolean) = as_rows ? vtp_op_linear_rows : vtp_op_linear;
+
+  if (!y->lora_a[p])
+    return;
+  linear (tmp, 0, in, 0, n, y->lora_a[p], NULL, FALSE);
+  linear (out, out_row, tmp, 0, n, y->lora_b[p], NULL, TRUE);
+}
+
 static void
 lora (VtpLlamaState *s, const VtpLlamaLayer *y, VtpLlamaProj p, VtpTensor *out, gint out_row, const VtpTensor *in,
     gint n)
 {
-  if (!y->lora_a[p])
-    return;
-  vtp_op_linear (s->lora_tmp, 0, in, 0, n, y->lora_a[p], NULL, FALSE);
-  vtp_op_linear (out, out_row, s->lora_tmp, 0, n, y->lora_b[p], NULL, TRUE);
+  vtp_llama_lora (s->lora_tmp, y, p, out, out_row, in, n, FALSE);
 }
 
 static void

@@ -132,6 +132,13 @@ typedef struct {
 VtpLlamaBatch *vtp_llama_batch_new (VtpLlama *m, gint max_streams, GError **error);
 void vtp_llama_batch_free (VtpLlamaBatch *b);
 
+/* out rows [out_row, out_row + n) += B (A in rows [0, n)) with the LoRA of
+ * projection @p of layer @y (nothing when it has none), through @tmp ([>=
+ * n, rank]); @as_rows: each row as a lone row (vtp_op_linear_rows, the
+ * decode steps of a batch). The one-stream decoder and the batch share it. */
+void vtp_llama_lora (VtpTensor *tmp, const VtpLlamaLayer *y, VtpLlamaProj p, VtpTensor *out, gint out_row,
+    const VtpTensor *in, gint n, gboolean as_rows);
+
 /* One decode step of @n streams: states[i] (of @m, each at its own n_past,
  * all different) is fed tokens[i]; afterwards states[i]->logits row 0 holds
  * the next position's logits, as vtp_llama_prefill leaves them, and
