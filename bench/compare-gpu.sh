@@ -1,0 +1,121 @@
+#!/bin/bash
+# bench/compare-gpu.sh [WORK_DIR] [ROUNDS]: vtp beside PyTorch/transformers on
+# the same random LLaVA-1.5-shaped checkpoints (tools/make_bench_model.py: the
+# 1.1B bench LLM and LLaVA-1.5-7B's, F16 safetensors in the llava-hf layout),
+# in one run on one GPU (issue 19): time to first token (one 336-pixel picture
+# encoded and projected, the 598-token prompt prefilled, one token) and greedy
+# decode tokens/s, vtp-bench against torch-llava.py in fp16 (eager generate,
+# and with COMPILE=1 a static-cache torch.compile run), then vtp's GEMV on
+# LLaVA-1.5-7B's shapes against the device's bandwidth. Rounds alternate
+# the engines; the table gives medians and vtp / PyTorch ratios.
+#
+#   bench/compare-gpu.sh /tmp/vtp-gpu 2                # on a GPU machine with vtp built
+#   DEVICE=cpu bench/compare-gpu.sh /tmp/vtp-cpu 1     # the same on the CPU (PyTorch in bf16)
+#   SHAPES=1b MODEL_ARGS="--text-layers 2" NEW_TOKENS=8 bench/compare-gpu.sh /tmp/smoke 1   # a smoke run
+#
+# On a lent GPU machine without vtp's libraries (the device tool copies the
+# working tree): `bench/compare-gpu.sh pack` here writes build/gpu-pack
+# (vtp-bench, vtp-bench-linear and the shared libraries they load, less
+# glibc); carry build/gpu-pack there and run
+#   VTP_PACK=build/gpu-pack bench/compare-gpu.sh /tmp/vtp-gpu 1
+# NVIDIA's OpenCL needs an ICD file naming libnvidia-opencl.so.1: written to
+# /etc/OpenCL/vendors/nvidia.icd when missing (as root).
+# Needs python3 with torch, transformers, tokenizers and safetensors. A
+# developer tool: CI never runs it.
+set -u
+cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = pack ]; then
+  P=build/gpu-pack
+  rm -rf $P && mkdir -p $P/lib || exit 1
+  cp build/bench/vtp-bench build/bench/vtp-bench-linear $P/ || exit 1
+  ldd build/bench/vtp-bench build/bench/vtp-bench-linear | awk '$3 ~ /^\// {print $3}' | sort -u |
+    grep -v -E '/(libc|libm|libpthread|libdl|librt|ld-linux[^/]*)\.so' | xargs -r cp -L -t $P/lib
+  du -sh $P
+  exit 0
+fi
+
+W=${1:-/tmp/vtp-compare-gpu}
+R=${2:-1}
+DEVICE=${DEVICE:-gpu}
+SHAPES=${SHAPES:-1b 7b}
+NEW=${NEW_TOKENS:-64}
+if [ -n "${VTP_PACK:-}" ]; then
+  export LD_LIBRARY_PATH=$VTP_PACK/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  BENCH=$VTP_PACK/vtp-bench LINEAR=$VTP_PACK/vtp-bench-linear
+else
+  BENCH=build/bench/vtp-bench LINEAR=build/bench/vtp-bench-linear
+fi
+[ -x "$BENCH" ] || { echo "compare-gpu.sh: $BENCH not found: build vtp (scripts/setup.sh) or give VTP_PACK" >&2; exit 1; }
+if [ "$DEVICE" = cpu ]; then TORCH_DEVICE=cpu; else TORCH_DEVICE=cuda; fi
+
+if [ "$DEVICE" != cpu ] && [ ! -e /etc/OpenCL/vendors/nvidia.icd ]; then
+  for f in /usr/lib/x86_64-linux-gnu/libnvidia-opencl.so.1 /usr/lib64/libnvidia-opencl.so.1 /usr/lib/libnvidia-opencl.so.1; do
+    if [ -e "$f" ]; then mkdir -p /etc/OpenCL/vendors && echo "$f" > /etc/OpenCL/vendors/nvidia.icd; break; fi
+  done
+fi
+mkdir -p "$W"
+LOG=$W/results.txt
+: > "$LOG"
+{
+  date -u
+  command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  "$BENCH" --list-devices 2>&1
+  python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)'
+  git log -1 --format='vtp %h %cd' 2>/dev/null
+} | tee -a "$LOG"
+
+# key: value lines of FILE
+val() { awk -v k="$2:" '$1 == k {print $2; exit}' "$1"; }
+median() { python3 -c 'import statistics, sys; v = [float(x) for x in sys.argv[1:] if x]; print("%.1f" % statistics.median(v) if v else "-")' "$@"; }
+ratio() { python3 -c 'import sys; a, b = sys.argv[1:3]; print("%.2f" % (float(a) / float(b)) if a not in "-" and b not in "-" and float(b) else "-")' "$1" "$2"; }
+
+declare -A TABLE
+for s in $SHAPES; do
+  M=$W/llava-$s
+  if [ ! -f "$M/config.json" ]; then
+    t=$(date +%s)
+    python3 tools/make_bench_model.py "$M" --llm "$s" ${MODEL_ARGS:-} > "$W/make-$s.log" 2>&1 ||
+      { echo "making the $s model failed: $W/make-$s.log" >&2; exit 1; }
+    echo "model $s made in $(( $(date +%s) - t )) s: $(du -sh "$M" | cut -f1)" | tee -a "$LOG"
+  fi
+  vt=() vd=() tt=() td=() ct=() cd=()
+  for r in $(seq "$R"); do
+    "$BENCH" --model "$M" --device "$DEVICE" --decode-tokens "$NEW" --repeats 3 > "$W/vtp-$s-$r.txt" 2>&1
+    python3 bench/torch-llava.py "$M" --device $TORCH_DEVICE --new-tokens "$NEW" --repeats 3 \
+      ${COMPILE:+--compile} > "$W/torch-$s-$r.txt" 2>&1
+    sed "s/^/[$s round $r vtp] /" "$W/vtp-$s-$r.txt" >> "$LOG"
+    sed "s/^/[$s round $r torch] /" "$W/torch-$s-$r.txt" >> "$LOG"
+    vt+=("$(val "$W/vtp-$s-$r.txt" time_to_first_token_ms)") vd+=("$(val "$W/vtp-$s-$r.txt" decode_tokens_per_s)")
+    tt+=("$(val "$W/torch-$s-$r.txt" torch_time_to_first_token_ms)")
+    td+=("$(val "$W/torch-$s-$r.txt" torch_decode_tokens_per_s)")
+    ct+=("$(val "$W/torch-$s-$r.txt" torch_compiled_time_to_first_token_ms)")
+    cd+=("$(val "$W/torch-$s-$r.txt" torch_compiled_decode_tokens_per_s)")
+    echo "$s round $r: vtp ttft ${vt[-1]:--} ms decode ${vd[-1]:--} tok/s; torch ttft ${tt[-1]:--} decode ${td[-1]:--};" \
+      "compiled ttft ${ct[-1]:--} decode ${cd[-1]:--}" | tee -a "$LOG"
+  done
+  TABLE[$s]="$(median "${vt[@]}") $(median "${tt[@]}") $(median "${ct[@]}") $(median "${vd[@]}") $(median "${td[@]}") $(median "${cd[@]}")"
+done
+
+# GEMV on LLaVA-1.5-7B's shapes (K N): q/k/v/o, gate/up, down, lm_head
+GEMV=""
+for kn in "4096 4096" "4096 11008" "11008 4096" "4096 32064"; do
+  out=$(VTP_DEVICE=$DEVICE "$LINEAR" 1 $kn f16 50 2>&1)
+  echo "$out" | sed "s/^/[gemv $kn] /" >> "$LOG"
+  GEMV="$GEMV
+| 1 x $kn F16 | $(echo "$out" | awk '/^best/ {print $6 " GB/s (best), " $(NF-1) " GB/s (median)"}') |"
+done
+
+{
+  echo
+  echo "| model | vtp time to first token, ms | PyTorch eager | PyTorch compiled | eager / vtp | vtp decode, tokens/s | PyTorch eager | PyTorch compiled | vtp / eager | vtp / compiled |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  for s in $SHAPES; do
+    read -r a b c d e f <<< "${TABLE[$s]}"
+    echo "| LLaVA-1.5 $s shape, F16 | $a | $b | $c | $(ratio "$b" "$a") | $d | $e | $f | $(ratio "$d" "$e") | $(ratio "$d" "$f") |"
+  done
+  echo
+  echo "| vtp GEMV, $DEVICE | read bandwidth |"
+  echo "|---|---|$GEMV"
+} | tee -a "$LOG"
+echo "all output: $LOG"
