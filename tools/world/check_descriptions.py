@@ -18,6 +18,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world  # noqa: E402
+from threads import set_torch_threads  # noqa: E402
 from train_llava import DESCRIBE, greedy_text  # noqa: E402
 
 # "a small red square at the top left", "a large blue circle in the centre"
@@ -34,7 +35,7 @@ def main():
     ap.add_argument("model", help="a llava-hf directory (train_llava.py's)")
     ap.add_argument("--count", type=int, default=60, help="validation scenes looked at (test patterns skipped)")
     args = ap.parse_args()
-    torch.set_num_threads(int(os.environ.get("TRAIN_THREADS", os.cpu_count() or 1)))
+    set_torch_threads()
     from tokenizers import Tokenizer
     from transformers import LlavaForConditionalGeneration
     model = LlavaForConditionalGeneration.from_pretrained(args.model).eval()

@@ -16,6 +16,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world  # noqa: E402
+from threads import set_torch_threads  # noqa: E402
 from train_text import encode_example  # noqa: E402
 from evaluate import correct  # noqa: E402
 
@@ -26,7 +27,7 @@ def main():
     ap.add_argument("--count", type=int, default=60)
     ap.add_argument("--form", default="llava", choices=["llava", "blip"])
     args = ap.parse_args()
-    torch.set_num_threads(int(os.environ.get("TRAIN_THREADS", os.cpu_count() or 1)))
+    set_torch_threads()
     from tokenizers import Tokenizer
     from transformers import LlamaForCausalLM
     tok = Tokenizer.from_file(os.path.join(args.llm, "tokenizer.json"))

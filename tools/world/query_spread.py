@@ -25,6 +25,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bridges  # noqa: E402
 from bridges import world  # noqa: E402
+from threads import set_torch_threads  # noqa: E402
 from evaluate import VARIANTS  # noqa: E402
 
 
@@ -41,7 +42,7 @@ def main():
                     help="the instruction a text-conditioned Q-Former reads")
     ap.add_argument("variants", nargs="+")
     args = ap.parse_args()
-    torch.set_num_threads(int(os.environ.get("TRAIN_THREADS", 1)))
+    set_torch_threads(1)
     imgs = [world.scene("test", i)[0] for i in range(args.count)]
     for name in args.variants:
         v = {k: os.path.join(args.models, d) for k, d in VARIANTS[name]["set"].items()}

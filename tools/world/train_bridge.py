@@ -27,6 +27,7 @@ import torch
 import bridges
 from bridges import world
 from schedule import warmup_cosine
+from threads import set_torch_threads
 
 
 def main():
@@ -48,7 +49,7 @@ def main():
                     "while the adapter's gates are still near zero)")
     args = ap.parse_args()
     torch.manual_seed(4)
-    torch.set_num_threads(int(os.environ.get("TRAIN_THREADS", os.cpu_count() or 1)))
+    set_torch_threads()
     os.makedirs(args.out, exist_ok=True)
 
     enc = bridges.Encoder(args.encoder)

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world  # noqa: E402
 from schedule import warmup_cosine  # noqa: E402
+from threads import set_torch_threads  # noqa: E402
 from train_clip import pixels  # noqa: E402
 
 KIND_CLASSES = ["empty"] + world.KINDS
@@ -118,7 +119,7 @@ def main():
     ap.add_argument("--fresh", action="store_true", help="start from random weights in --tower's shape")
     args = ap.parse_args()
     torch.manual_seed(4)
-    torch.set_num_threads(int(os.environ.get("TRAIN_THREADS", os.cpu_count() or 1)))
+    set_torch_threads()
     from transformers import CLIPVisionModel
     tower, layer = load_tower(args.tower)
     cfg = tower.config

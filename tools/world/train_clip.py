@@ -26,6 +26,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world  # noqa: E402
 from schedule import warmup_cosine  # noqa: E402
+from threads import set_torch_threads  # noqa: E402
 
 MEAN = [0.48145466, 0.4578275, 0.40821073]   # CLIP's, written to preprocessor_config.json
 STD = [0.26862954, 0.26130258, 0.27577711]
@@ -96,7 +97,7 @@ def main():
     ap.add_argument("--negatives", type=int, default=3, help="hard-negative captions per picture")
     args = ap.parse_args()
     torch.manual_seed(2)
-    torch.set_num_threads(int(os.environ.get("TRAIN_THREADS", os.cpu_count() or 1)))
+    set_torch_threads()
     from tokenizers import Tokenizer
     from transformers import CLIPVisionConfig, CLIPVisionModel
     tok = Tokenizer.from_file(args.tokenizer)

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world  # noqa: E402
 from schedule import warmup_cosine  # noqa: E402
+from threads import set_torch_threads  # noqa: E402
 from train_cells import HEADS_FILE, KIND_WEIGHT, Heads, cell_masks, cells_loss, targets  # noqa: E402
 from train_clip import pixels  # noqa: E402
 from train_text import DESCRIBE, IMAGE  # noqa: E402
@@ -167,7 +168,7 @@ def main():
                     help="the vision tower is trained too (end to end: beyond LLaVA's recipe)")
     args = ap.parse_args()
     torch.manual_seed(3)
-    torch.set_num_threads(int(os.environ.get("TRAIN_THREADS", os.cpu_count() or 1)))
+    set_torch_threads()
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(os.path.join(args.llm, "tokenizer.json"))
     image_id = tok.token_to_id(IMAGE)

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 import bridges
 from bridges import world
 from schedule import warmup_cosine
+from threads import set_torch_threads
 
 
 class Stage1(nn.Module):
@@ -137,7 +138,7 @@ def main():
     ap.add_argument("--vocab", type=int, default=200)
     args = ap.parse_args()
     torch.manual_seed(5)
-    torch.set_num_threads(int(os.environ.get("TRAIN_THREADS", os.cpu_count() or 1)))
+    set_torch_threads()
     os.makedirs(args.out, exist_ok=True)
 
     enc = bridges.Encoder(args.encoder)

@@ -24,6 +24,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world  # noqa: E402
 from schedule import warmup_cosine  # noqa: E402
+from threads import set_torch_threads  # noqa: E402
 
 LLAVA = "USER: {context}\n{prompt} ASSISTANT:"
 ALPACA = ("Below is an instruction that describes a task. Write a response that appropriately completes the "
@@ -130,7 +131,7 @@ def main():
                     "outweigh a one-word answer twenty times)")
     args = ap.parse_args()
     torch.manual_seed(1)
-    torch.set_num_threads(int(os.environ.get("TRAIN_THREADS", os.cpu_count() or 1)))
+    set_torch_threads()
     os.makedirs(args.out, exist_ok=True)
 
     t0 = time.time()
