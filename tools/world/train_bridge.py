@@ -42,13 +42,15 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--gate-every", type=int, default=25)
+    ap.add_argument("--seed", type=int, default=None, help="another run of the same training (default: the shipped "
+                    "models' seeds)")
     ap.add_argument("--init-qformer", help="start the Q-Former from this directory (a trained --into input one, "
                     "or BLIP-2's first stage: train_qformer_stage1.py)")
     ap.add_argument("--qformer-lr-scale", type=float, default=1.0,
                     help="the Q-Former's learning rate as a share of --lr (a pretrained one is kept from drifting "
                     "while the adapter's gates are still near zero)")
     args = ap.parse_args()
-    torch.manual_seed(4)
+    torch.manual_seed(4 if args.seed is None else args.seed)
     set_torch_threads()
     os.makedirs(args.out, exist_ok=True)
 
@@ -80,7 +82,7 @@ def main():
         groups.append({"params": qf_params, "scale": args.qformer_lr_scale})
     opt = torch.optim.AdamW(groups, lr=args.lr, weight_decay=0.0)
 
-    rng = random.Random(9)
+    rng = random.Random(9 if args.seed is None else 1000 + args.seed)
     gates = []
     t0 = time.time()
     for step in range(args.steps):

@@ -8,6 +8,12 @@ contrastively against the pictures' captions, saved in HF CLIP layout
 The text side (only for training, not shipped) is a small transformer over
 the world tokenizer's ids, mean-pooled. Pictures are drawn on the fly
 (tools/world/world.py), each batch from fresh training scenes.
+
+--cells-weight W adds train_cells.py's loss (the kind, colour and size of
+the shape in each 3 x 3 cell and the background, from the penultimate
+layer's patch rows, which every bridge reads) to the contrastive one, W
+times it: the contrastive tower alone does not tell the shapes' kinds
+apart, so no bridge on it can (docs/bridges-compared.md; issue 17 item 5).
 """
 import argparse
 import copy
@@ -95,6 +101,8 @@ def main():
     ap.add_argument("--steps", type=int, default=1200)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--negatives", type=int, default=3, help="hard-negative captions per picture")
+    ap.add_argument("--cells-weight", type=float, default=0.0,
+                    help="weight of the per-cell loss (train_cells.py) beside the contrastive one; 0: none")
     args = ap.parse_args()
     torch.manual_seed(2)
     set_torch_threads()
@@ -110,6 +118,13 @@ def main():
     tproj = nn.Linear(128, EMBED, bias=False)
     scale = nn.Parameter(torch.tensor(math.log(10.0)))
     params = list(vision.parameters()) + list(vproj.parameters()) + list(text.parameters()) + list(tproj.parameters())
+    cells = None
+    if args.cells_weight > 0:
+        import train_cells                   # here: it imports pixels from this module
+        cells = train_cells
+        heads = cells.Heads(vcfg.hidden_size)
+        masks = cells.cell_masks(vcfg.image_size, vcfg.patch_size)
+        params += list(heads.parameters())
     opt = torch.optim.AdamW(params + [scale], lr=1e-3, weight_decay=0.05)
     rng = random.Random(6)
     t0 = time.time()
@@ -136,18 +151,25 @@ def main():
         for i, c in enumerate(caps):
             ids[i, : len(c)] = torch.tensor(c)
             mask[i, : len(c)] = True
-        v = F.normalize(vproj(vision(pixel_values=torch.stack(imgs)).pooler_output), dim=-1)
+        out = vision(pixel_values=torch.stack(imgs), output_hidden_states=cells is not None)
+        v = F.normalize(vproj(out.pooler_output), dim=-1)
         t = F.normalize(tproj(text(ids, mask)), dim=-1)
         logits = v @ t.T * scale.exp().clamp(max=100)
         target = torch.arange(len(imgs))
         loss = (F.cross_entropy(logits, target) + F.cross_entropy(logits[:, : len(imgs)].T, target)) / 2
+        contrastive = loss.item()
+        if cells is not None:
+            loss_cells, _, kind_acc = cells.cells_loss(heads, masks, out.hidden_states[-2][:, 1:],
+                                                       [cells.targets(r) for r in recs], cells.KIND_WEIGHT)
+            loss = loss + args.cells_weight * loss_cells
         opt.zero_grad()
         loss.backward()
         opt.step()
         if step % 100 == 0 or step == args.steps - 1:
             acc = (logits.argmax(1) == target).float().mean().item()
-            print("step %d loss %.3f in-batch retrieval %.2f (%.0f s)" % (step, loss.item(), acc, time.time() - t0),
-                  flush=True)
+            extra = (" cells: kind accuracy (filled cells) %.2f" % kind_acc) if cells is not None else ""
+            print("step %d loss %.3f (contrastive %.3f) in-batch retrieval %.2f%s (%.0f s)"
+                  % (step, loss.item(), contrastive, acc, extra, time.time() - t0), flush=True)
     vision.eval()
     os.makedirs(args.out, exist_ok=True)
     vision.save_pretrained(args.out)
@@ -158,7 +180,8 @@ def main():
                    "image_std": STD, "do_convert_rgb": True}, f, indent=1)
     with open(os.path.join(args.out, "training.json"), "w") as f:
         json.dump({"generator": "tools/world/train_clip.py", "steps": args.steps, "batch": args.batch,
-                   "negatives": args.negatives, "final_loss": loss.item(), "seconds": time.time() - t0}, f, indent=1)
+                   "negatives": args.negatives, "cells_weight": args.cells_weight,
+                   "final_loss": loss.item(), "final_contrastive_loss": contrastive, "seconds": time.time() - t0}, f, indent=1)
 
 
 if __name__ == "__main__":
