@@ -10,7 +10,10 @@ before any language model sees it. Three losses on one batch of
   ITM  image-text matching: queries and text attend to each other, a binary
        head on the queries says whether the caption is the picture's; the
        negatives are hard ones, drawn from the batch in proportion to the
-       contrastive similarity;
+       contrastive similarity (with --itm-random-steps N, any other
+       caption or picture of the batch for the first N steps: from the
+       first step on, hard negatives left matching at its prior, "no" for
+       every pair, docs/bridges-compared.md);
   ITG  image-grounded generation: the caption, [DEC] first, is written by
        the Q-Former's text side under a causal mask that sees every query
        but lets no query see the text, so whatever the text needs of the
@@ -63,7 +66,7 @@ class Stage1(nn.Module):
     def queries(self, B):
         return self.qf.query_tokens.expand(B, -1, -1)
 
-    def losses(self, feats, ids, mask, same, dec_id):
+    def losses(self, feats, ids, mask, same, dec_id, hard=True):
         """ITC, ITM, ITG for features [B, 64, C], caption ids/mask [B, T]
         ([CLS] first), same[i, j]: caption i is caption j's text."""
         B, Q = feats.shape[0], self.qf.query_tokens.shape[1]
@@ -82,10 +85,13 @@ class Stage1(nn.Module):
         itc = -((F.log_softmax(sim_i2t, 1) * target).sum(1).mean()
                 + (F.log_softmax(sim_t2i, 1) * target).sum(1).mean()) / 2
 
-        # ITM: a hard negative caption per picture and picture per caption
+        # ITM: a hard negative caption per picture and picture per caption (or, with hard False, any other)
         with torch.no_grad():
-            w_i2t = F.softmax(sim_i2t, 1).masked_fill(same, 0) + 1e-6 * (~same)
-            w_t2i = F.softmax(sim_t2i, 1).masked_fill(same, 0) + 1e-6 * (~same)
+            if hard:
+                w_i2t = F.softmax(sim_i2t, 1).masked_fill(same, 0) + 1e-6 * (~same)
+                w_t2i = F.softmax(sim_t2i, 1).masked_fill(same, 0) + 1e-6 * (~same)
+            else:
+                w_i2t = w_t2i = (~same).float()
             neg_txt = torch.multinomial(w_i2t, 1).squeeze(1)
             neg_img = torch.multinomial(w_t2i, 1).squeeze(1)
         all_ids = torch.cat([ids, ids[neg_txt], ids])
@@ -136,6 +142,8 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--vocab", type=int, default=200)
+    ap.add_argument("--itm-random-steps", type=int, default=0,
+                    help="matching's negatives drawn at random for these first steps, hard ones after")
     args = ap.parse_args()
     torch.manual_seed(5)
     set_torch_threads()
@@ -162,7 +170,8 @@ def main():
         caps = [r["caption"] for _, r in recs]
         ids, mask = captions_batch(wp, caps)
         same = torch.tensor([[a == b for b in caps] for a in caps])
-        itc, itm, itg, (itm_acc, itc_acc) = model.losses(enc.features([i for i, _ in recs]), ids, mask, same, dec_id)
+        itc, itm, itg, (itm_acc, itc_acc) = model.losses(enc.features([i for i, _ in recs]), ids, mask, same, dec_id,
+                                                      hard=step >= args.itm_random_steps)
         loss = itc + itm + itg
         opt.zero_grad()
         loss.backward()
@@ -177,7 +186,7 @@ def main():
 
     bridges.save_qformer(qf.eval(), os.path.join(args.out, "qformer_tokenizer"), args.encoder, llm, args.out)
     info = {"generator": "tools/world/train_qformer_stage1.py", "steps": args.steps, "batch": args.batch,
-            "lr": args.lr, "vocab": wp.get_vocab_size(), "seconds": time.time() - t0, "log": log}
+            "lr": args.lr, "vocab": wp.get_vocab_size(), "itm_random_steps": args.itm_random_steps, "seconds": time.time() - t0, "log": log}
     with open(os.path.join(args.out, "stage1.json"), "w") as f:
         json.dump(info, f, indent=1)
 
