@@ -11,6 +11,7 @@
 #
 #   bench/compare-gpu.sh /tmp/vtp-gpu 2                # on a GPU machine with vtp built
 #   DEVICE=cpu bench/compare-gpu.sh /tmp/vtp-cpu 1     # the same on the CPU (PyTorch in bf16)
+#   VTP_ARGS="--weight-type bf16" DEVICE=cpu ...       # more vtp-bench options (here: bf16 products, as PyTorch's)
 #   SHAPES=1b MODEL_ARGS="--text-layers 2" NEW_TOKENS=8 bench/compare-gpu.sh /tmp/smoke 1   # a smoke run
 #
 # On a lent GPU machine without vtp's libraries (the device tool copies the
@@ -63,6 +64,7 @@ LOG=$W/results.txt
   "$BENCH" --list-devices 2>&1
   python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)'
   git log -1 --format='vtp %h %cd' 2>/dev/null
+  echo "vtp-bench options: ${VTP_ARGS:-none}"
 } | tee -a "$LOG"
 
 # key: value lines of FILE
@@ -81,7 +83,7 @@ for s in $SHAPES; do
   fi
   vt=() vd=() tt=() td=() ct=() cd=()
   for r in $(seq "$R"); do
-    "$BENCH" --model "$M" --device "$DEVICE" --decode-tokens "$NEW" --repeats 3 > "$W/vtp-$s-$r.txt" 2>&1
+    "$BENCH" --model "$M" --device "$DEVICE" --decode-tokens "$NEW" --repeats 3 ${VTP_ARGS:-} > "$W/vtp-$s-$r.txt" 2>&1
     python3 bench/torch-llava.py "$M" --device $TORCH_DEVICE --new-tokens "$NEW" --repeats 3 \
       ${COMPILE:+--compile} > "$W/torch-$s-$r.txt" 2>&1
     sed "s/^/[$s round $r vtp] /" "$W/vtp-$s-$r.txt" >> "$LOG"
@@ -112,7 +114,7 @@ done
   echo "|---|---|---|---|---|---|---|---|---|---|"
   for s in $SHAPES; do
     read -r a b c d e f <<< "${TABLE[$s]}"
-    echo "| LLaVA-1.5 $s shape, F16 | $a | $b | $c | $(ratio "$b" "$a") | $d | $e | $f | $(ratio "$d" "$e") | $(ratio "$d" "$f") |"
+    echo "| LLaVA-1.5 $s shape, F16${VTP_ARGS:+ (vtp: $VTP_ARGS)} | $a | $b | $c | $(ratio "$b" "$a") | $d | $e | $f | $(ratio "$d" "$e") | $(ratio "$d" "$f") |"
   done
   echo
   echo "| vtp GEMV, $DEVICE | read bandwidth |"
