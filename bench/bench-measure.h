@@ -21,10 +21,11 @@ decode_tokens_per_s (VtpLm *lm, gint n, GError **error)
   return (out->len - 1) / ((now_ms () - t0) / 1000.0);
 }
 
-/* Peak RSS of the work so far (MB), then the host's read bandwidth (GB/s),
- * in this order so that the probe's own 1 GiB is not counted. */
+/* Peak RSS of the work so far (MB), then the host's read bandwidth (GB/s:
+ * the best of 9 passes returned, their median in @median_gbs), in this
+ * order so that the probe's own 1 GiB is not counted. */
 static G_GNUC_UNUSED double
-peak_rss_then_bandwidth (double *rss_mb)
+peak_rss_then_bandwidth (double *rss_mb, double *median_gbs)
 {
   struct rusage ru;
   VtpBandwidthProbe *probe;
@@ -33,7 +34,7 @@ peak_rss_then_bandwidth (double *rss_mb)
   getrusage (RUSAGE_SELF, &ru);
   *rss_mb = ru.ru_maxrss / 1024.0;
   probe = vtp_bandwidth_probe_new ((gsize) 1 << 30);
-  bw = vtp_bandwidth_probe_run (probe, 5);
+  bw = vtp_bandwidth_probe_run (probe, 9, median_gbs);
   vtp_bandwidth_probe_free (probe);
   return bw;
 }

@@ -114,7 +114,7 @@ main (int argc, char **argv)
   g_autofree double *t_pre = NULL, *t_dec = NULL, *t_batch = NULL, *batch_ratio = NULL;
   VtpLlamaState **states = NULL;
   VtpModelParts parts;
-  double load_ms, bw, rss_mb;
+  double load_ms, bw, bw_median, rss_mb;
 
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
@@ -211,7 +211,7 @@ main (int argc, char **argv)
   ratio = g_new (double, repeats * n_alt);
   for (gint i = 0; i < repeats * n_alt; i++)
     ratio[i] = t_dec[i] / t_dec[i % repeats];
-  bw = peak_rss_then_bandwidth (&rss_mb);
+  bw = peak_rss_then_bandwidth (&rss_mb, &bw_median);
 
   g_print ("model: %s\n", ckpt->dir);
   g_print ("device: %s\n", dev->name);
@@ -224,6 +224,7 @@ main (int argc, char **argv)
   g_print ("decode_tokens_per_s: %.2f\n", median (t_dec, repeats));
   g_print ("llm_weight_bytes_per_token: %" G_GSIZE_FORMAT "\n", lm->ops->weight_bytes (lm->model));
   g_print ("host_read_bandwidth_gb_s: %.1f\n", bw);
+  g_print ("host_read_bandwidth_median_gb_s: %.1f\n", bw_median);
   g_print ("decode_limit_tokens_per_s: %.2f\n", bw * 1e9 / lm->ops->weight_bytes (lm->model));
   g_print ("decode_fraction_of_limit: %.2f\n",
       median (t_dec, repeats) / (bw * 1e9 / lm->ops->weight_bytes (lm->model)));

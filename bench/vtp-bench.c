@@ -83,7 +83,7 @@ main (int argc, char **argv)
   g_autoptr (VtpTensor) features = NULL, phidden = NULL, embeds = NULL;
   g_autoptr (GArray) ids = NULL;
   g_autofree guint8 *frame = NULL;
-  double *t_enc, *t_proj, *t_pre, *t_dec, load_ms, bw, rss_mb;
+  double *t_enc, *t_proj, *t_pre, *t_dec, load_ms, bw, bw_median, rss_mb;
   gint rows, width, out_rows, out_width, pos = 0, prefill_tokens;
   const char *prompt = "What is in the picture? Describe it in detail.";
 
@@ -226,7 +226,7 @@ main (int argc, char **argv)
     if (!(t_dec[r] = decode_tokens_per_s (lm, decode_tokens, &error)))
       die (error);
   }
-  bw = peak_rss_then_bandwidth (&rss_mb);
+  bw = peak_rss_then_bandwidth (&rss_mb, &bw_median);
 
   if (vision_only) {
     g_autofree double *t_both = g_new (double, repeats);
@@ -265,6 +265,7 @@ main (int argc, char **argv)
   g_print ("decode_tokens_per_s: %.2f\n", median (t_dec, repeats));
   g_print ("llm_weight_bytes_per_token: %" G_GSIZE_FORMAT "\n", lm->ops->weight_bytes (lm->model));
   g_print ("host_read_bandwidth_gb_s: %.1f\n", bw);
+  g_print ("host_read_bandwidth_median_gb_s: %.1f\n", bw_median);
   g_print ("decode_limit_tokens_per_s: %.2f\n", bw * 1e9 / lm->ops->weight_bytes (lm->model));
   g_print ("decode_fraction_of_limit: %.2f\n",
       median (t_dec, repeats) / (bw * 1e9 / lm->ops->weight_bytes (lm->model)));
