@@ -1,4 +1,5 @@
 #include "vtp-bandwidth.h"
+#include "bench-util.h"
 
 typedef float V4 __attribute__ ((vector_size (16)));
 
@@ -43,20 +44,13 @@ vtp_bandwidth_probe_new (gsize bytes)
   return p;
 }
 
-static gint
-cmp_double (gconstpointer a, gconstpointer b)
-{
-  const double x = *(const double *) a, y = *(const double *) b;
-  return (x > y) - (x < y);
-}
-
 double
-vtp_bandwidth_probe_run (VtpBandwidthProbe *p, gint passes, double *median)
+vtp_bandwidth_probe_run (VtpBandwidthProbe *p, gint passes, double *median_gbs)
 {
   const guint threads = g_get_num_processors ();
   ReadJob *jobs = g_new0 (ReadJob, threads);
   GThread **th = g_new0 (GThread *, threads);
-  double *gbs = g_new0 (double, MAX (passes, 1)), best;
+  double *gbs = g_new0 (double, MAX (passes, 1)), mid, best;
 
   for (gint rep = 0; rep < passes; rep++) {
     gint64 t0 = g_get_monotonic_time ();
@@ -68,10 +62,10 @@ vtp_bandwidth_probe_run (VtpBandwidthProbe *p, gint passes, double *median)
       g_thread_join (th[t]);
     gbs[rep] = p->n * sizeof (V4) / ((g_get_monotonic_time () - t0) * 1e3);
   }
-  qsort (gbs, MAX (passes, 1), sizeof (double), cmp_double);
+  mid = median (gbs, MAX (passes, 1));       /* sorts */
   best = gbs[MAX (passes, 1) - 1];
-  if (median)
-    *median = gbs[(MAX (passes, 1) - 1) / 2];
+  if (median_gbs)
+    *median_gbs = mid;
   g_free (gbs);
   g_free (jobs);
   g_free (th);

@@ -10,9 +10,9 @@ typedef struct _VtpBandwidthProbe VtpBandwidthProbe;
 
 /* A probe over @bytes of memory (allocated and touched once). */
 VtpBandwidthProbe *vtp_bandwidth_probe_new (gsize bytes);
-/* Best of @passes full reads, in GB/s; their median (the lower middle one
- * of an even number) into @median when not NULL. Report both: on some shared machines the memory's speed moves
+/* Best of @passes full reads, in GB/s; their median into @median_gbs when
+ * not NULL. Report both: on some shared machines the memory's speed moves
  * between two levels within seconds (docs/performance.md), and the best
  * pass alone says what it reaches, not what a run had. */
-double vtp_bandwidth_probe_run (VtpBandwidthProbe *p, gint passes, double *median);
+double vtp_bandwidth_probe_run (VtpBandwidthProbe *p, gint passes, double *median_gbs);
 void vtp_bandwidth_probe_free (VtpBandwidthProbe *p);
