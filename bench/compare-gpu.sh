@@ -81,7 +81,7 @@ for s in $SHAPES; do
       { echo "making the $s model failed: $W/make-$s.log" >&2; exit 1; }
     echo "model $s made in $(( $(date +%s) - t )) s: $(du -sh "$M" | cut -f1)" | tee -a "$LOG"
   fi
-  vt=() vd=() tt=() td=() ct=() cd=()
+  vt=() vd=() tt=() td=() ct=() cdec=()
   for r in $(seq "$R"); do
     "$BENCH" --model "$M" --device "$DEVICE" --decode-tokens "$NEW" --repeats 3 ${VTP_ARGS:-} > "$W/vtp-$s-$r.txt" 2>&1
     python3 bench/torch-llava.py "$M" --device $TORCH_DEVICE --new-tokens "$NEW" --repeats 3 \
@@ -92,11 +92,11 @@ for s in $SHAPES; do
     tt+=("$(val "$W/torch-$s-$r.txt" torch_time_to_first_token_ms)")
     td+=("$(val "$W/torch-$s-$r.txt" torch_decode_tokens_per_s)")
     ct+=("$(val "$W/torch-$s-$r.txt" torch_compiled_time_to_first_token_ms)")
-    cd+=("$(val "$W/torch-$s-$r.txt" torch_compiled_decode_tokens_per_s)")
+    cdec+=("$(val "$W/torch-$s-$r.txt" torch_compiled_decode_tokens_per_s)")
     echo "$s round $r: vtp ttft ${vt[-1]:--} ms decode ${vd[-1]:--} tok/s; torch ttft ${tt[-1]:--} decode ${td[-1]:--};" \
-      "compiled ttft ${ct[-1]:--} decode ${cd[-1]:--}" | tee -a "$LOG"
+      "compiled ttft ${ct[-1]:--} decode ${cdec[-1]:--}" | tee -a "$LOG"
   done
-  TABLE[$s]="$(median "${vt[@]}") $(median "${tt[@]}") $(median "${ct[@]}") $(median "${vd[@]}") $(median "${td[@]}") $(median "${cd[@]}")"
+  TABLE[$s]="$(median "${vt[@]}") $(median "${tt[@]}") $(median "${ct[@]}") $(median "${vd[@]}") $(median "${td[@]}") $(median "${cdec[@]}")"
 done
 
 # GEMV on LLaVA-1.5-7B's shapes (K N): q/k/v/o, gate/up, down, lm_head

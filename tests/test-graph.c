@@ -203,7 +203,8 @@ test_api_directory (void)
 }
 
 /* @program with @args, in @envp (NULL: this environment); its exit
- * status, its standard output in @out. */
+ * status, its standard output in @out and error in @err (whatever they held
+ * freed first). */
 static int
 spawn_env (const char *program, const char *const *args, char **envp, char **out, char **err)
 {
@@ -215,6 +216,11 @@ spawn_env (const char *program, const char *const *args, char **envp, char **out
   for (guint i = 0; args[i]; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
+  /* the last run's output goes: callers reuse one pair of strings */
+  if (out)
+    g_clear_pointer (out, g_free);
+  if (err)
+    g_clear_pointer (err, g_free);
   g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, envp, 0, NULL, NULL, out, err, &status, &error));
   g_assert_no_error (error);
   g_ptr_array_unref (argv);
@@ -284,15 +290,11 @@ test_cli (void)
   }
   g_assert_cmpfloat (json_object_get_double_member (o, "latency_ms"), >, 0.0);
   /* nothing on standard error when it is not a terminal (no -q needed) */
-  g_clear_pointer (&out, g_free);
-  g_clear_pointer (&err, g_free);
   {
     const char *args[] = { graph, "--set", set_model, "--set", "max-new-tokens=2", "--input", image, NULL };
     g_assert_cmpint (vtp_run (args, &out, &err), ==, 0);
     g_assert_cmpstr (err, ==, "");
   }
-  g_clear_pointer (&out, g_free);
-  g_clear_pointer (&err, g_free);
 
   /* plain text on video: [H:MM:SS.mmm] text; JSON's pts exact to the ns without float noise */
   {
@@ -308,12 +310,8 @@ test_cli (void)
     g_assert_true (g_str_has_prefix (lines[0], "[0:00:00.000] "));
     g_assert_true (g_str_has_prefix (lines[1], "[0:00:00.333] "));
     g_assert_true (g_str_has_prefix (lines[2], "[0:00:00.666] "));
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
     g_assert_cmpint (vtp_run (json_args2, &out, &err), ==, 0);
     g_assert_nonnull (strstr (out, "\"time\":\"0:00:00.333\",\"pts\":0.333333333,\"duration\":0.033333333,"));
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
   }
 
   /* several inputs in one process: each description labelled with its
@@ -345,17 +343,11 @@ test_cli (void)
       g_assert_cmpstr (json_object_get_string_member (lo, "text"), ==, want);
     }
     g_assert_true (seen[0] && seen[1]);
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
     g_assert_cmpint (vtp_run (text_args2, &out, &err), ==, 0);
     g_assert_nonnull (strstr (out, image_label));
     g_assert_nonnull (strstr (out, "[testsrc:1] [0:00:00.000] "));
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
     g_assert_cmpint (vtp_run (srt_args2, &out, &err), ==, 2);
     g_assert_nonnull (strstr (err, "several --input"));
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
   }
   /* --max-descriptions counts every input's: two videos of 30 frames
    * described every 100 ms stop after 5 descriptions in all */
@@ -366,8 +358,6 @@ test_cli (void)
     g_assert_cmpint (vtp_run (max_args, &out, &err), ==, 0);
     lines = g_strsplit (out, "\n", -1);
     g_assert_cmpuint (g_strv_length (lines), ==, 6);
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
   }
 
   /* SubRip on 3 s of test video: cues at 0, 1, 2 s, the last to the last frame's end */
@@ -381,8 +371,6 @@ test_cli (void)
     g_assert_cmpstr (lines[1], ==, "00:00:00,000 --> 00:00:01,000");
     g_assert_true (strstr (out, "\n2\n00:00:01,000 --> 00:00:02,000\n"));
     g_assert_true (strstr (out, "\n3\n00:00:02,000 --> 00:00:02,033\n"));
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
   }
 
   /* exit status: 2 for a missing parameter, 3 for a missing input, 2 for --help-less nonsense */
@@ -392,15 +380,9 @@ test_cli (void)
     const char *bad_format[] = { graph, "--set", set_model, "--input", image, "--format", "xml", NULL };
     g_assert_cmpint (vtp_run (missing_param, &out, &err), ==, 2);
     g_assert_nonnull (strstr (err, "parameter \"model\" is required"));
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
     g_assert_cmpint (vtp_run (missing_input, &out, &err), ==, 3);
     g_assert_nonnull (strstr (err, "/nonexistent.png"));
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
     g_assert_cmpint (vtp_run (bad_format, &out, &err), ==, 2);
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
   }
 
   /* a non-ASCII prompt in a UTF-8 locale: vtp-run never set the locale, so
@@ -484,13 +466,9 @@ test_find (void)
     const char *unknown[] = { "llava-15", "--input", "testsrc", NULL };
     g_assert_cmpint (vtp_run (list, &out, &err), ==, 0);
     g_assert_true (g_str_has_prefix (out, "llava-1.5 parameters:\n"));
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
     g_assert_cmpint (vtp_run (help, &out, &err), ==, 0);
     g_assert_nonnull (strstr (out, graphs));
     g_assert_nonnull (strstr (out, "VTP_GRAPH_PATH"));
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
     g_assert_cmpint (vtp_run (unknown, &out, &err), ==, 2);
     g_assert_nonnull (strstr (err, "llava-15: no such graph file"));
   }
@@ -549,8 +527,6 @@ test_cli_bad_images (void)
     g_assert_nonnull (strstr (err, singles[i]));
     g_assert_nonnull (strstr (err, "cannot decode this image"));
     g_assert_cmpstr (out, ==, "");
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
   }
 
   /* a directory: a.png and c.png described, b.png and d.png named and skipped */
@@ -629,8 +605,6 @@ test_cli_model_path (void)
 
   g_assert_cmpint (spawn_env (VTP_RUN_PATH, args, env, &out, &err), ==, 0);
   g_assert_cmpstr (out, ==, want_line);
-  g_clear_pointer (&out, g_free);
-  g_clear_pointer (&err, g_free);
   g_assert_cmpint (spawn_env (VTP_RUN_PATH, missing, env, &out, &err), ==, 2);
   g_test_message ("%s", err);
   g_assert_nonnull (strstr (err, "parameter \"model\""));
@@ -800,8 +774,6 @@ test_cli_uris (void)
     const char *args[] = { graph, "--set", set_model, "--set", "max-new-tokens=20", "--input", image_uri, NULL };
     g_assert_cmpint (vtp_run (args, &out, &err), ==, 0);
     g_assert_cmpstr (out, ==, want_line);
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
   }
   /* --max-descriptions on a directory: the first two, then a clean end */
   {
@@ -810,8 +782,6 @@ test_cli_uris (void)
     g_assert_cmpint (vtp_run (args, &out, &err), ==, 0);
     lines = g_strsplit (out, "\n", -1);
     g_assert_cmpuint (g_strv_length (lines), ==, 3);
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
   }
   /* a directory by file://: each image after its path */
   {
@@ -821,8 +791,6 @@ test_cli_uris (void)
     lines = g_strsplit (out, "\n", -1);
     g_assert_cmpuint (g_strv_length (lines), ==, 9);
     g_assert_true (g_str_has_prefix (lines[0], dir));
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
   }
   /* a video by path and by file:// (uridecodebin): the same two descriptions at 0 and 1 s */
   {
@@ -830,7 +798,6 @@ test_cli_uris (void)
     const char *by_uri[] = { graph, "--set", set_model, "--set", "max-new-tokens=3", "--input", video_uri, NULL };
     g_auto (GStrv) lines = NULL;
     g_assert_cmpint (vtp_run (by_path, &from_path, &err), ==, 0);
-    g_clear_pointer (&err, g_free);
     g_assert_cmpint (vtp_run (by_uri, &out, &err), ==, 0);
     g_test_message ("%s", out);
     g_assert_cmpstr (out, ==, from_path);
@@ -838,8 +805,6 @@ test_cli_uris (void)
     g_assert_cmpuint (g_strv_length (lines), ==, 3);
     g_assert_true (g_str_has_prefix (lines[0], "[0:00:00.000] "));
     g_assert_true (g_str_has_prefix (lines[1], "[0:00:01.000] "));
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
   }
   /* live:file:// plays the 2 s video in real time (a camera's pace) */
   {
@@ -853,8 +818,6 @@ test_cli_uris (void)
     g_test_message ("live:file:// took %.2f s:\n%s", took / 1e6, out);
     g_assert_cmpint (took, >=, 1800 * 1000);
     g_assert_nonnull (strstr (out, "\"time\":\"0:00:01.000\""));
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
   }
 
   /* http:// on loopback: an image and a video through souphttpsrc. Under
@@ -878,17 +841,11 @@ test_cli_uris (void)
     const char *missing_args[] = { graph, "--set", set_model, "--input", missing, NULL };
     g_assert_cmpint (spawn_env (VTP_RUN_PATH, args, env, &out, &err), ==, 0);
     g_assert_cmpstr (out, ==, want_line);
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
     g_assert_cmpint (spawn_env (VTP_RUN_PATH, video_args, env, &out, &err), ==, 0);
     g_assert_cmpstr (out, ==, from_path);
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
     g_assert_cmpint (spawn_env (VTP_RUN_PATH, missing_args, env, &out, &err), ==, 3);
     g_assert_nonnull (strstr (err, missing));
     g_assert_nonnull (strstr (err, "cannot read this input"));
-    g_clear_pointer (&out, g_free);
-    g_clear_pointer (&err, g_free);
   }
   http_stop (&http);
 
@@ -916,8 +873,6 @@ test_cli_uris (void)
       g_assert_nonnull (strstr (err, cases[i][0]));
       g_assert_nonnull (strstr (err, cases[i][1]));
       g_assert_cmpstr (out, ==, "");
-      g_clear_pointer (&out, g_free);
-      g_clear_pointer (&err, g_free);
     }
   }
   for (const char *const *f = (const char *const[]) { video, copy, NULL }; *f; f++)

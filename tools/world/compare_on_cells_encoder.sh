@@ -21,26 +21,12 @@ llm=world-models/llm
 TRAIN_THREADS=2 python3 $t/train_clip.py --tokenizer $llm/tokenizer.json --out "$w/encoder" --steps 1200 \
   --batch 64 --negatives 3 --cells-weight 1
 
-# the bridges, two at a time, one thread each (reproduce.sh's commands with this encoder)
-export TRAIN_THREADS=1
-b="--encoder $w/encoder --llm $llm"
-python3 $t/train_llava.py --clip "$w/encoder" --llm $llm --out "$w/llava" --steps 1000 &
-python3 $t/train_bridge.py $b --bridge qformer --out "$w/qformer-text" --steps 1000 &
-wait
-python3 $t/train_bridge.py $b --bridge adapter --out "$w/adapter" --steps 1000 &
-python3 $t/train_bridge.py $b --bridge qformer --no-text-conditioning --out "$w/qformer-notext" --steps 1000 &
-wait
-TRAIN_THREADS=2 python3 $t/train_qformer_stage1.py --encoder "$w/encoder" --llm $llm --out "$w/qformer-stage1" \
-  --steps 500 --batch 32
-u="$b --bridge qformer --into adapter --init-qformer $w/qformer-stage1 --qformer-lr-scale 0.1 --steps 1000"
-python3 $t/train_bridge.py $u --out "$w/qformer-text-adapter" &
-python3 $t/train_bridge.py $u --no-text-conditioning --out "$w/qformer-notext-adapter" &
-wait
+# the six bridges with the shipped models' commands (reproduce.sh's), on this encoder
+$t/train_compared_bridges.sh "$w/encoder" $llm "$w"
 
 python3 $t/ship.py --encoder "$w/encoder" --llm $llm --llava "$w/llava" --qformer-text "$w/qformer-text" \
   --qformer-notext "$w/qformer-notext" --adapter "$w/adapter" --qformer-text-adapter "$w/qformer-text-adapter" \
   --qformer-notext-adapter "$w/qformer-notext-adapter" --out "$w/models"
-unset TRAIN_THREADS
 v=""
 for variant in llava qformer-text qformer-notext adapter qformer-text-adapter qformer-notext-adapter; do
   v="$v --variant $variant"

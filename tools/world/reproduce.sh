@@ -27,25 +27,8 @@ python3 $t/train_clip.py --tokenizer "$w/llm-3/tokenizer.json" --out "$w/encoder
 wait
 python3 $t/train_text.py --init "$w/llm-4" --out "$w/llm" --steps 1500 --lr 1e-3 --answers-only --per-example
 
-# the bridges, two at a time
-b="--encoder $w/encoder --llm $w/llm"
-python3 $t/train_llava.py --clip "$w/encoder" --llm "$w/llm" --out "$w/llava" --steps 1000 &
-python3 $t/train_bridge.py $b --bridge qformer --out "$w/qformer-text" --steps 1000 &
-wait
-python3 $t/train_bridge.py $b --bridge adapter --out "$w/adapter" --steps 1000 &
-python3 $t/train_bridge.py $b --bridge qformer --no-text-conditioning --out "$w/qformer-notext" --steps 1000 &
-wait
-# the unified framework's adapter column: Q-Formers feeding adapters. BLIP-2's first stage first (the
-# Q-Former taught to read the pictures from the captions: contrastive, matching, grounded generation), then
-# the adapter trained on it with the Q-Former's learning rate a tenth of the adapter's (issue 17,
-# docs/bridges-compared.md: at the full rate both stayed at chance, pretrained or not; the slower rate lets
-# the adapter read the picture, the first stage makes it count)
-python3 $t/train_qformer_stage1.py --encoder "$w/encoder" --llm "$w/llm" --out "$w/qformer-stage1" --steps 500 \
-  --batch 32
-u="$b --bridge qformer --into adapter --init-qformer $w/qformer-stage1 --qformer-lr-scale 0.1 --steps 1000"
-python3 $t/train_bridge.py $u --out "$w/qformer-text-adapter" &
-python3 $t/train_bridge.py $u --no-text-conditioning --out "$w/qformer-notext-adapter" &
-wait
+# the six compared bridges, two at a time
+$t/train_compared_bridges.sh "$w/encoder" "$w/llm" "$w"
 # the demo's default: LLaVA trained on, end to end (captions in reading order); then a tower taught each
 # cell's shape (train_cells.py: the kinds, which the caption loss alone did not teach), LLaVA end to end on it
 # with the cell loss kept on, and the kinds' and sizes' words weighted up. The shipped run took some steps
