@@ -2,8 +2,9 @@
  * on, in one run (docs/batching.md). For each stream count S: S
  * videotestsrc branches (red, blue, SMPTE bars, checkers, again...), not
  * live, each through vtpencoder ! vtpprojector ! vtpllm, first with
- * batch=0 (each stream decodes alone in its own thread), then with
- * batch=S (the model's shared engine decodes them together), the two
+ * batch=0 (each stream encodes and decodes alone in its own thread), then
+ * with batch=S on vtpencoder and vtpllm (the model's shared engines encode
+ * the frames that wait together and decode the streams together), the two
  * alternating --repeats times. Every frame is described (not live: no
  * frame is dropped), so the rate is the pipeline's throughput. Prints per
  * run: descriptions, descriptions/s (between the first and the last
@@ -72,10 +73,10 @@ run_once (const char *model, gboolean text, const char *wtype, gint streams, gui
           batch, max_new_tokens);
     else
       g_string_append_printf (desc, "videotestsrc pattern=%s num-buffers=%d ! "
-          "video/x-raw,format=RGB,width=320,height=240,framerate=30/1 ! vtpencoder model=\"%s\" weight-type=%s ! "
-          "vtpprojector model=\"%s\" weight-type=%s ! vtpllm model=\"%s\" weight-type=%s batch=%u "
-          "max-new-tokens=%d ! fakesink ", patterns[i % G_N_ELEMENTS (patterns)], frames, model, wtype, model, wtype,
-          model, wtype, batch, max_new_tokens);
+          "video/x-raw,format=RGB,width=320,height=240,framerate=30/1 ! vtpencoder model=\"%s\" weight-type=%s "
+          "batch=%u ! vtpprojector model=\"%s\" weight-type=%s ! vtpllm model=\"%s\" weight-type=%s batch=%u "
+          "max-new-tokens=%d ! fakesink ", patterns[i % G_N_ELEMENTS (patterns)], frames, model, wtype, batch, model,
+          wtype, model, wtype, batch, max_new_tokens);
   pipe = gst_parse_launch_full (desc->str, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &error);
   g_string_free (desc, TRUE);
   if (!pipe) {

@@ -15,8 +15,9 @@
  * bandwidth and the decode speed limit it implies (bandwidth / bytes of
  * weights read per token). --vision-only loads no language model and
  * measures the picture's side alone (preprocessing + tower, the bridge), as
- * llama.cpp's mtmd reports its image encoding. Prints one "key: value" per
- * line. */
+ * llama.cpp's mtmd reports its image encoding; with --vision-batch N it
+ * also times N pictures through the tower one by one against one batch of
+ * N (vtpencoder batch=N). Prints one "key: value" per line. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,11 +42,52 @@ die (GError *error)
   exit (1);
 }
 
+/* @n pictures (the one in cs->pixels, @n times) through the tower one
+ * after the other and as one batch, alternately, @repeats rounds; prints
+ * the medians per picture and their ratio. */
+static void
+bench_vision_batch (VtpVisionTower *clip, VtpVisionState *cs, VtpTensor *features, gint n, gint repeats)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VtpVisionState) many = vtp_vision_state_new_many (clip, n, &error);
+  g_autofree VtpTensor **px = g_new (VtpTensor *, n);
+  g_autofree VtpTensor **out = g_new0 (VtpTensor *, n);
+  g_autofree double *t_alone = g_new (double, repeats), *t_batch = g_new (double, repeats);
+
+  if (!many)
+    die (error);
+  for (gint i = 0; i < n; i++) {
+    px[i] = cs->pixels;
+    if (!(out[i] = vtp_tensor_new_2d (clip->dev, VTP_DTYPE_F32, vtp_tensor_rows (features),
+                vtp_tensor_cols (features), &error)))
+      die (error);
+  }
+  for (gint r = 0; r < repeats; r++) {
+    double t0 = now_ms ();
+    for (gint i = 0; i < n; i++)
+      vtp_vision_tower_forward (clip, cs, out[i]);
+    if (!vtp_device_finish (clip->dev, &error) || !vtp_error_take_pending (&error))
+      die (error);
+    t_alone[r] = (now_ms () - t0) / n;
+    t0 = now_ms ();
+    vtp_vision_tower_forward_many (clip, many, px, out, n);
+    if (!vtp_device_finish (clip->dev, &error) || !vtp_error_take_pending (&error))
+      die (error);
+    t_batch[r] = (now_ms () - t0) / n;
+  }
+  g_print ("vision_batch: %d\n", n);
+  g_print ("encode_alone_ms_per_picture: %.1f\n", median (t_alone, repeats));
+  g_print ("encode_batched_ms_per_picture: %.1f\n", median (t_batch, repeats));
+  g_print ("batched_speedup: %.3f\n", median (t_alone, repeats) / median (t_batch, repeats));
+  for (gint i = 0; i < n; i++)
+    vtp_tensor_free (out[i]);
+}
+
 int
 main (int argc, char **argv)
 {
   g_autofree char *model = NULL, *device = NULL, *wtype_name = NULL, *encoder = NULL, *adapter_dir = NULL;
-  gint decode_tokens = 64, repeats = 3;
+  gint decode_tokens = 64, repeats = 3, vision_batch = 0;
   gboolean list = FALSE, vision_only = FALSE;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model directory (LLaVA, BLIP-2 or InstructBLIP; their language model LLaMA-family, OPT or T5)", "DIR" },
@@ -57,6 +99,8 @@ main (int argc, char **argv)
     { "repeats", 'r', 0, G_OPTION_ARG_INT, &repeats, "Runs of each measurement (default 3)", "N" },
     { "vision-only", 'V', 0, G_OPTION_ARG_NONE, &vision_only,
       "Only the picture: preprocessing, vision tower and bridge (no language model)", NULL },
+    { "vision-batch", 0, 0, G_OPTION_ARG_INT, &vision_batch, "With --vision-only: also N pictures through the "
+      "vision tower one by one and as one batch, alternately (vtp_vision_tower_forward_many)", "N" },
     { "list-devices", 'l', 0, G_OPTION_ARG_NONE, &list, "List the OpenCL devices and exit", NULL },
     { NULL },
   };
@@ -241,6 +285,8 @@ main (int argc, char **argv)
     g_print ("bridge_ms: %.1f\n", median (t_proj, repeats));
     g_print ("encode_and_bridge_ms: %.1f\n", median (t_both, repeats));
     g_print ("peak_rss_mb: %.0f\n", rss_mb);
+    if (vision_batch > 1)
+      bench_vision_batch (clip, cs, features, vision_batch, repeats);
     goto done;
   }
   prefill_tokens = ad ? (gint) ids->len : qf ? (gint) ids->len + out_rows : (gint) ids->len - 1 + out_rows;

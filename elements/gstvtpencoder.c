@@ -29,6 +29,12 @@
  * only more than #GstVtpEncoder:max-errors such frames in a row stop the
  * pipeline with an error.
  *
+ * With #GstVtpEncoder:batch set, the vtpencoder elements of one process
+ * that load the same vision tower (one per camera) encode together: the
+ * frames that wait at the same time go through the tower as one batch
+ * (the weights read once for all of them; each frame's features the bits
+ * it gets alone), as vtpllm's batch does for decoding (docs/batching.md).
+ *
  * With #GstVtpEncoder:roi set, the regions of interest a detector put on
  * the frame (GstVideoRegionOfInterestMeta) are described instead of the
  * whole frame: each region is cropped on the device before the resize
@@ -65,6 +71,13 @@
  *   t. ! vtpencoder model=llava-1.5-7b-hf min-interval=2000000000 ! vtpprojector model=llava-1.5-7b-hf ! \
  *   vtpllm model=llava-1.5-7b-hf timestamps=output ! o.text_sink
  * ]|
+ * |[
+ * gst-launch-1.0 \
+ *   rtspsrc location=rtsp://cam1/stream ! decodebin ! videoconvert ! vtpencoder model=M batch=4 ! \
+ *     vtpprojector model=M ! vtpllm model=M batch=4 ! fakesink \
+ *   rtspsrc location=rtsp://cam2/stream ! decodebin ! videoconvert ! vtpencoder model=M batch=4 ! \
+ *     vtpprojector model=M ! vtpllm model=M batch=4 ! fakesink
+ * ]|
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -78,6 +91,7 @@
 #include "gstvtptensor.h"
 #include "vtp-jpeg.h"
 #include "vtp-parts.h"
+#include "vtp-vision-batch.h"
 #include "vtp-model-cache.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_vtp_encoder_debug);
@@ -98,6 +112,8 @@ enum {
   PROP_ROI,
   PROP_REGIONS_DESCRIBED,
   PROP_REGIONS_SKIPPED,
+  PROP_BATCH,
+  PROP_FRAMES_BATCHED,
 };
 
 /* As GstVideoDecoder's default would be for a camera: a burst of damaged
@@ -141,6 +157,8 @@ struct _GstVtpEncoder {
   guint64 frames_corrupt;
   gboolean roi;
   guint64 regions_described, regions_skipped;
+  guint batch;
+  guint64 frames_batched;
 
   GstVtpFrameGate *gate;        /* the slot in front of the sink pad */
 
@@ -149,6 +167,7 @@ struct _GstVtpEncoder {
   VtpCheckpoint *ckpt;
   VtpVisionTower *clip;
   VtpVisionState *state;
+  VtpVisionBatch *engine;       /* batch > 0: the tower's batching engine, shared */
   VtpImagePreprocessor *pre;
   VtpImageConfig image_config;
   GstVideoInfo info;
@@ -213,7 +232,8 @@ parse_layers (const char *s, VtpVisionFeatures *f, const VtpVisionConfig *cfg, G
 }
 
 static gboolean
-load_model (GstVtpEncoder *self, const char *layers, SelectStrategy strategy, VtpWeightType wtype, GError **error)
+load_model (GstVtpEncoder *self, const char *layers, SelectStrategy strategy, VtpWeightType wtype, guint batch,
+    GError **error)
 {
   VtpModelParts parts;
   VtpVisionFeatures feats;
@@ -237,7 +257,8 @@ load_model (GstVtpEncoder *self, const char *layers, SelectStrategy strategy, Vt
       || !vtp_model_image_config (self->ckpt, &parts, &ic, error)
       || !(self->clip = vtp_vision_tower_acquire (self->ckpt, prefix, &parts.vision, &feats, self->dev, wtype,
               error))
-      || !(self->state = vtp_vision_state_new (self->clip, error)))
+      || !(self->state = vtp_vision_state_new (self->clip, error))
+      || (batch > 0 && !(self->engine = vtp_vision_batch_acquire (self->clip, (gint) batch, error))))
     goto out;
   self->pre = vtp_image_preprocessor_new (self->dev, &ic);
   self->image_config = ic;
@@ -266,6 +287,7 @@ release (GstVtpEncoder *self)
   g_clear_pointer (&self->rgb, g_free);
   self->rgb_size = 0;
   g_clear_pointer (&self->state, vtp_vision_state_free);
+  g_clear_pointer (&self->engine, vtp_vision_batch_release);   /* before the tower it encodes with */
   g_clear_pointer (&self->clip, vtp_model_cache_release);
   g_clear_pointer (&self->ckpt, vtp_checkpoint_unref);
   g_clear_pointer (&self->dev, vtp_device_unref);
@@ -279,17 +301,20 @@ gst_vtp_encoder_start (GstBaseTransform *trans)
   g_autofree char *layers = NULL;
   GstVtpModelSettings s = { 0 };
   SelectStrategy strategy;
+  guint batch;
   gboolean ok;
 
   GST_OBJECT_LOCK (self);
   layers = g_strdup (self->feature_layers);
   strategy = self->strategy;
+  batch = self->batch;
+  self->frames_batched = 0;
   self->corrupt_in_row = 0;
   self->frames_corrupt = 0;
   self->regions_described = self->regions_skipped = 0;
   GST_OBJECT_UNLOCK (self);
   ok = gst_vtp_open_model (GST_ELEMENT (self), &self->settings, &s, &self->dev, &self->ckpt);
-  if (ok && !(ok = load_model (self, layers, strategy, s.weight_type, &error)))
+  if (ok && !(ok = load_model (self, layers, strategy, s.weight_type, batch, &error)))
     GST_VTP_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, error, "loading the vision tower");
   gst_vtp_model_settings_clear (&s);
   if (!ok)
@@ -462,6 +487,29 @@ preprocess_raw (GstVtpEncoder *self, GstBuffer *inbuf, GError **error)
   return ok;
 }
 
+/* The picture in self->state->pixels through the tower into @features:
+ * alone, or in the batching engine's next batch (batch > 0). */
+static gboolean
+encode (GstVtpEncoder *self, VtpTensor *features, GError **error)
+{
+  VtpVisionBatchStats stats;
+
+  if (!self->engine) {
+    vtp_vision_tower_forward (self->clip, self->state, features);
+    return vtp_error_take_pending (error);
+  }
+  if (!vtp_vision_batch_encode (self->engine, self->state->pixels, features, &stats, error))
+    return FALSE;
+  GST_LOG_OBJECT (self, "encoded with %d pictures in its batch (waited %.1f ms, batch %.1f ms)", stats.images,
+      stats.wait_ms, stats.encode_ms);
+  if (stats.images > 1) {
+    GST_OBJECT_LOCK (self);
+    self->frames_batched++;
+    GST_OBJECT_UNLOCK (self);
+  }
+  return TRUE;
+}
+
 static GstFlowReturn
 gst_vtp_encoder_transform (GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer *outbuf)
 {
@@ -478,10 +526,8 @@ gst_vtp_encoder_transform (GstBaseTransform *trans, GstBuffer *inbuf, GstBuffer 
         VTP_PIXELS_RGB, self->state->pixels, &error);
   } else
     ok = preprocess_raw (self, inbuf, &error);
-  if (ok) {
-    vtp_vision_tower_forward (self->clip, self->state, gst_vtp_buffer_peek_tensor (outbuf));
-    ok = vtp_error_take_pending (&error);
-  }
+  if (ok)
+    ok = encode (self, gst_vtp_buffer_peek_tensor (outbuf), &error);
   if (!ok) {
     GST_VTP_ELEMENT_ERROR (self, STREAM, FAILED, error, "encoding a frame");
     return GST_FLOW_ERROR;
@@ -628,10 +674,8 @@ next_region (GstVtpEncoder *self, GstBuffer **outbuf)
     return ret;
   }
   ok = vtp_image_preprocessor_run (self->pre, &r->rect, self->state->pixels, &error);
-  if (ok) {
-    vtp_vision_tower_forward (self->clip, self->state, gst_vtp_buffer_peek_tensor (*outbuf));
-    ok = vtp_error_take_pending (&error);
-  }
+  if (ok)
+    ok = encode (self, gst_vtp_buffer_peek_tensor (*outbuf), &error);
   if (!ok) {
     gst_clear_buffer (outbuf);
     clear_regions (self);
@@ -714,6 +758,7 @@ gst_vtp_encoder_set_property (GObject *object, guint prop_id, const GValue *valu
       case PROP_JPEG_SCALING: self->jpeg_scaling = g_value_get_boolean (value); break;
       case PROP_MAX_ERRORS: self->max_errors = g_value_get_int (value); break;
       case PROP_ROI: self->roi = g_value_get_boolean (value); break;
+      case PROP_BATCH: self->batch = g_value_get_uint (value); break;
       default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
     }
   }
@@ -742,6 +787,8 @@ gst_vtp_encoder_get_property (GObject *object, guint prop_id, GValue *value, GPa
       case PROP_ROI: g_value_set_boolean (value, self->roi); break;
       case PROP_REGIONS_DESCRIBED: g_value_set_uint64 (value, self->regions_described); break;
       case PROP_REGIONS_SKIPPED: g_value_set_uint64 (value, self->regions_skipped); break;
+      case PROP_BATCH: g_value_set_uint (value, self->batch); break;
+      case PROP_FRAMES_BATCHED: g_value_set_uint64 (value, self->frames_batched); break;
       default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec); break;
     }
   }
@@ -915,6 +962,32 @@ gst_vtp_encoder_class_init (GstVtpEncoderClass *klass)
   g_object_class_install_property (gobject_class, PROP_REGIONS_SKIPPED,
       g_param_spec_uint64 ("regions-skipped", "Regions skipped", "Empty regions of interest, or wholly outside "
           "the frame, that were skipped", 0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  /**
+   * GstVtpEncoder:batch:
+   *
+   * Encode frames together with the other vtpencoder elements of the
+   * process that load the same vision tower (same model, device, weight
+   * type and feature selection) with batch set: their frames (or regions)
+   * that wait at the same time go through the tower as one batch, up to
+   * the largest batch any of them asks for, so that the tower's weights
+   * are read once for all of them. Each frame's features are the ones it
+   * gets alone, bit for bit. Nothing waits for a batch to fill: a frame
+   * that finds the tower idle is encoded at once. 0: this element encodes
+   * alone, in its own thread. Read at start.
+   */
+  g_object_class_install_property (gobject_class, PROP_BATCH,
+      g_param_spec_uint ("batch", "Batch", "Encode up to this many frames that wait at the same time, from every "
+          "vtpencoder of the process with the same model and batch set, as one batch (0: alone)", 0, 64, 0,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  /**
+   * GstVtpEncoder:frames-batched:
+   *
+   * Frames (or regions) this element had encoded in one batch with other
+   * pictures (batch > 0), since the element started.
+   */
+  g_object_class_install_property (gobject_class, PROP_FRAMES_BATCHED,
+      g_param_spec_uint64 ("frames-batched", "Frames batched", "Frames encoded in one batch with other pictures",
+          0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   gst_element_class_set_static_metadata (element_class, "VTP image encoder", "Filter/Video/Converter",
       "Encodes video frames into vision features with a vision-language model's image encoder",
       "Visual Text Pioneer developers");

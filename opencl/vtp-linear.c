@@ -521,33 +521,62 @@ linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_r
   }
 
   if (w->layout == LAYOUT_P16) {
-    /* Up to PANEL_TM rows: one work-item height per row count. Beyond,
-     * tiles of PANEL_TM rows; the rows left over (rest) either in a second
-     * launch of their own height, which reads the weights once more (worth
-     * about 3 rows of F16 work here), or, from 3 of them on in products of
-     * 12 rows or more, in one more tile that computes 6 - rest rows in vain. */
+    /* Up to PANEL_TM rows: one work-item height per row count; up to 2
+     * PANEL_TM - 1, a tile of PANEL_TM rows and the rest at their own
+     * height. From 2 PANEL_TM rows on, tiles of PANEL_TM rows:
+     * linear_p16g_<T> (F16, BF16) or linear_p16_<T>_6 (F32); the rows
+     * left over either in a second launch of linear_p16_<T>_4 (a partial
+     * tile: its missing rows computed from the last row and not stored),
+     * which reads the weights once more (worth about 3 rows of F16 work
+     * here), or, from 3 of them on, in one more tile of the first launch.
+     * So every row of a product of 12 rows or more is computed by the same
+     * tile arithmetic (tile_start in linear.cl) wherever it sits: the same
+     * row gives the same bits in a product of 26 rows or of 78 (several
+     * images' tokens encoded together, vtp_vision_tower_forward_many). The
+     * rest at its own height is faster (its kernels walk K in segments
+     * side by side, in another order): kept below 12 rows, where it pays
+     * most (7-11 rows of F16 30-45% faster, measured) and no vision tower
+     * has so few tokens. */
     const size_t local[2] = { 1, 1 };
     gint64 tiles = n_rows / PANEL_TM, rest = n_rows % PANEL_TM;
-    if (n_rows > PANEL_TM && rest >= 3 && n_rows >= 2 * PANEL_TM) {
+    if (n_rows < 2 * PANEL_TM) {
+      const size_t global[2] = { 1, (N + PANEL - 1) / PANEL };
+      for (gint part = 0; part < 2; part++) {
+        const gint64 rows = part == 0 ? MIN (n_rows, PANEL_TM) : n_rows - PANEL_TM;
+        if (rows <= 0)
+          continue;
+        g_snprintf (name, sizeof name, "linear_p16_%s_%d", suffix, (gint) rows);
+        LAUNCH (dev, name, 2, global, local, ARGS_COMMON (rows));
+        x_row += rows;
+        y_row += rows;
+      }
+      return;
+    }
+    if (rest >= 3) {
       tiles++;
       rest = 0;
     }
-    if (n_rows > PANEL_TM && tiles >= 2 && w->dtype != VTP_DTYPE_F32) {
-      const gint64 per_item = MIN (tiles, GROUP_TILES);
-      const size_t global[2] = { (tiles + per_item - 1) / per_item, (N + PANEL - 1) / PANEL };
-      g_snprintf (name, sizeof name, "linear_p16g_%s", suffix);
-      LAUNCH (dev, name, 2, global, local, ARGS_COMMON (n_rows - rest), A_INT (per_item));
-    } else if (tiles > 0) {
-      const size_t global[2] = { tiles, (N + PANEL - 1) / PANEL };
-      g_snprintf (name, sizeof name, "linear_p16_%s_%d", suffix, PANEL_TM);
-      LAUNCH (dev, name, 2, global, local, ARGS_COMMON (n_rows - rest));
-    }
-    if (rest > 0) {
-      const size_t global[2] = { 1, (N + PANEL - 1) / PANEL };
-      x_row += n_rows - rest;
-      y_row += n_rows - rest;
-      g_snprintf (name, sizeof name, "linear_p16_%s_%d", suffix, (gint) rest);
-      LAUNCH (dev, name, 2, global, local, ARGS_COMMON (rest));
+    for (gint part = 0; part < 2; part++) {
+      /* part 0: the whole tiles (the last maybe partial); 1: the rest */
+      const gint64 rows = part == 0 ? MIN (tiles * PANEL_TM, n_rows) : rest;
+      const gint64 t = (rows + PANEL_TM - 1) / PANEL_TM;
+      if (rows == 0)
+        continue;
+      if (t >= 2 && w->dtype != VTP_DTYPE_F32) {
+        const gint64 per_item = MIN (t, GROUP_TILES);
+        const size_t global[2] = { (t + per_item - 1) / per_item, (N + PANEL - 1) / PANEL };
+        g_snprintf (name, sizeof name, "linear_p16g_%s", suffix);
+        LAUNCH (dev, name, 2, global, local, ARGS_COMMON (rows), A_INT (per_item));
+      } else {
+        /* the rest (1 or 2 rows) in a tile of 4: the smallest whose
+         * arithmetic is the 6-row tile's (one chain over K, tile_start) */
+        const gint tm = part == 0 ? PANEL_TM : 4;
+        const size_t global[2] = { part == 0 ? t : 1, (N + PANEL - 1) / PANEL };
+        g_snprintf (name, sizeof name, "linear_p16_%s_%d", suffix, tm);
+        LAUNCH (dev, name, 2, global, local, ARGS_COMMON (rows));
+      }
+      x_row += rows;
+      y_row += rows;
     }
     return;
   }

@@ -291,7 +291,7 @@ vtp_op_im2col_patches (VtpTensor *cols, const VtpTensor *img, gint p)
 }
 
 void
-vtp_op_vit_assemble (VtpTensor *out, const VtpTensor *patches, const VtpTensor *cls,
+vtp_op_vit_assemble (VtpTensor *out, gint64 out_row, const VtpTensor *patches, const VtpTensor *cls,
     const VtpTensor *pos)
 {
   const gint64 D = vtp_tensor_cols (out), T = vtp_tensor_rows (pos);
@@ -300,10 +300,11 @@ vtp_op_vit_assemble (VtpTensor *out, const VtpTensor *patches, const VtpTensor *
   if (vtp_error_is_pending ()
       || !check (vtp_tensor_cols (patches) == D && vtp_tensor_n_elements (cls) == D
           && vtp_tensor_cols (pos) == D && vtp_tensor_rows (patches) >= T - 1
-          && vtp_tensor_rows (out) >= T, "vit embeddings", "class/position/patch widths differ"))
+          && out_row >= 0 && vtp_tensor_rows (out) >= out_row + T, "vit embeddings",
+          "class/position/patch widths differ or the output has no room"))
     return;
   LAUNCH (out->dev, "vit_assemble", 2, global, NULL, A_MEM (patches), A_MEM (cls), A_MEM (pos),
-      A_MEM (out), A_INT (D));
+      A_MEM (out), A_INT (out_row * D), A_INT (D));
 }
 
 void

@@ -92,7 +92,7 @@ void vtp_op_embed (VtpTensor *out, gint64 out_row, const VtpTensor *ids, gint64 
 /* img [3, H, W] F32 -> cols [P, 3·p·p]; then [P, D] patch rows + class and
  * position embeddings -> out [P + 1, D]. */
 void vtp_op_im2col_patches (VtpTensor *cols, const VtpTensor *img, gint patch);
-void vtp_op_vit_assemble (VtpTensor *out, const VtpTensor *patches, const VtpTensor *cls,
+void vtp_op_vit_assemble (VtpTensor *out, gint64 out_row, const VtpTensor *patches, const VtpTensor *cls,
     const VtpTensor *pos);
 
 /* Image steps (see image.cl). Sizes in pixels; strides in bytes. */

@@ -279,7 +279,7 @@ test_embed_and_patches (void)
         }
   g_free (gotc);
 
-  vtp_op_vit_assemble (tvit, tpatch, tcls, tpos);
+  vtp_op_vit_assemble (tvit, 0, tpatch, tcls, tpos);
   got = device_values (tvit);
   for (gint t = 0; t <= P; t++)
     for (gint c = 0; c < D; c++)

@@ -227,37 +227,54 @@ vtp_vision_tower_feature_width (const VtpVisionTower *m)
   return m->features.projection ? m->cfg.projection_dim : m->features.n_layers * m->cfg.hidden_size;
 }
 
-VtpVisionState *
-vtp_vision_blocks_state_new (VtpDevice *dev, const VtpVisionConfig *cfg, gint T, GError **error)
+/* Activations for @rows rows of tokens (several images' T tokens one after
+ * the other), attention scores for @T of them (one image at a time). */
+static VtpVisionState *
+blocks_state_new (VtpDevice *dev, const VtpVisionConfig *cfg, gint64 rows, gint64 T, GError **error)
 {
   g_autoptr (VtpVisionState) s = g_new0 (VtpVisionState, 1);
   const gint64 D = cfg->hidden_size;
 
-  if (!(s->h = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, T, D, error))
-      || !(s->x = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, T, D, error))
-      || !(s->q = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, T, D, error))
-      || !(s->k = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, T, D, error))
-      || !(s->v = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, T, D, error))
-      || !(s->attn = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, T, D, error))
-      || !(s->mlp = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, T, cfg->intermediate_size, error))
+  if (!(s->h = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, D, error))
+      || !(s->x = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, D, error))
+      || !(s->q = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, D, error))
+      || !(s->k = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, D, error))
+      || !(s->v = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, D, error))
+      || !(s->attn = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, D, error))
+      || !(s->mlp = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, rows, cfg->intermediate_size, error))
       || !(s->scores = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, (gint64) cfg->num_attention_heads * T + VTP_ATTENTION_SCORE_PAD_ROWS,
               T, error)))
     return NULL;
+  s->n_images = 1;
+  return g_steal_pointer (&s);
+}
+
+VtpVisionState *
+vtp_vision_blocks_state_new (VtpDevice *dev, const VtpVisionConfig *cfg, gint T, GError **error)
+{
+  return blocks_state_new (dev, cfg, T, T, error);
+}
+
+VtpVisionState *
+vtp_vision_state_new_many (const VtpVisionTower *m, gint n_images, GError **error)
+{
+  const gint64 T = m->n_tokens, D = m->cfg.hidden_size, S = m->cfg.image_size, p = m->cfg.patch_size;
+  g_autoptr (VtpVisionState) s = NULL;
+
+  g_return_val_if_fail (n_images >= 1, NULL);
+  if (!(s = blocks_state_new (m->dev, &m->cfg, T * n_images, T, error))
+      || !(s->pixels = vtp_tensor_new (m->dev, VTP_DTYPE_F32, 3, (gint64[]) { 3, S, S }, error))
+      || !(s->cols = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, T - 1, 3 * p * p, error))
+      || !(s->patches = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, T - 1, D, error)))
+    return NULL;
+  s->n_images = n_images;
   return g_steal_pointer (&s);
 }
 
 VtpVisionState *
 vtp_vision_state_new (const VtpVisionTower *m, GError **error)
 {
-  g_autoptr (VtpVisionState) s = vtp_vision_blocks_state_new (m->dev, &m->cfg, m->n_tokens, error);
-  const gint64 T = m->n_tokens, D = m->cfg.hidden_size, S = m->cfg.image_size, p = m->cfg.patch_size;
-
-  if (!s
-      || !(s->pixels = vtp_tensor_new (m->dev, VTP_DTYPE_F32, 3, (gint64[]) { 3, S, S }, error))
-      || !(s->cols = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, T - 1, 3 * p * p, error))
-      || !(s->patches = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, T - 1, D, error)))
-    return NULL;
-  return g_steal_pointer (&s);
+  return vtp_vision_state_new_many (m, 1, error);
 }
 
 void
@@ -276,84 +293,117 @@ vtp_vision_state_free (VtpVisionState *s)
   g_free (s);
 }
 
+/* Image @i's patches and position embeddings into its rows of s->h (the
+ * pre-LayerNorm comes after, over all images' rows). */
 static void
-embed (VtpVisionTower *m, VtpVisionState *s)
+embed (VtpVisionTower *m, VtpVisionState *s, const VtpTensor *pixels, gint i)
 {
   const gint T = m->n_tokens;
-  vtp_op_im2col_patches (s->cols, s->pixels, m->cfg.patch_size);
+  vtp_op_im2col_patches (s->cols, pixels, m->cfg.patch_size);
   vtp_op_linear (s->patches, 0, s->cols, 0, T - 1, m->patch_w, m->patch_b, FALSE);
-  vtp_op_vit_assemble (s->h, s->patches, m->class_emb, m->pos_emb);
-  if (m->pre_ln_w)
-    vtp_op_layernorm (s->h, s->h, 0, T, m->pre_ln_w, m->pre_ln_b, m->cfg.layer_norm_eps);
+  vtp_op_vit_assemble (s->h, (gint64) i * T, s->patches, m->class_emb, m->pos_emb);
+}
+
+/* One pre-LN block over @n images of @T tokens each (rows [0, n T) of
+ * s->h, in place): the products over all rows at once, attention image by
+ * image. */
+static void
+blocks_forward (const VtpVisionConfig *cfg, const VtpVisionLayer *y, VtpVisionState *s, gint T, gint n)
+{
+  const gint H = cfg->num_attention_heads, d = cfg->hidden_size / H;
+  const VtpAttention a = { H, H, d, FALSE, 0, 1.0f / sqrtf ((float) d) };
+  const float eps = cfg->layer_norm_eps;
+  const gint64 R = (gint64) n * T;
+
+  vtp_op_layernorm (s->x, s->h, 0, R, y->ln1_w, y->ln1_b, eps);
+  {
+    const VtpLinearOut qkv[3] = { { s->q, 0, y->q_w, y->q_b }, { s->k, 0, y->k_w, y->k_b },
+        { s->v, 0, y->v_w, y->v_b } };
+    vtp_op_linear_multi (s->x, 0, R, qkv, 3);
+  }
+  for (gint i = 0; i < n; i++)
+    vtp_op_attention (s->attn, (gint64) i * T, s->q, (gint64) i * T, T, s->k, s->v, (gint64) i * T, T, s->scores,
+        &a);
+  vtp_op_linear (s->h, 0, s->attn, 0, R, y->o_w, y->o_b, TRUE);         /* h += out_proj(attn) */
+
+  vtp_op_layernorm (s->x, s->h, 0, R, y->ln2_w, y->ln2_b, eps);
+  vtp_op_linear (s->mlp, 0, s->x, 0, R, y->fc1_w, y->fc1_b, FALSE);
+  vtp_activation_apply (cfg->hidden_act, s->mlp, 0, R);
+  vtp_op_linear (s->h, 0, s->mlp, 0, R, y->fc2_w, y->fc2_b, TRUE);      /* h += fc2(act(fc1(.))) */
 }
 
 void
 vtp_vision_block_forward (const VtpVisionConfig *cfg, const VtpVisionLayer *y, VtpVisionState *s, gint T)
 {
-  const gint H = cfg->num_attention_heads, d = cfg->hidden_size / H;
-  const VtpAttention a = { H, H, d, FALSE, 0, 1.0f / sqrtf ((float) d) };
-  const float eps = cfg->layer_norm_eps;
-
-  vtp_op_layernorm (s->x, s->h, 0, T, y->ln1_w, y->ln1_b, eps);
-  {
-    const VtpLinearOut qkv[3] = { { s->q, 0, y->q_w, y->q_b }, { s->k, 0, y->k_w, y->k_b },
-        { s->v, 0, y->v_w, y->v_b } };
-    vtp_op_linear_multi (s->x, 0, T, qkv, 3);
-  }
-  vtp_op_attention (s->attn, 0, s->q, 0, T, s->k, s->v, 0, T, s->scores, &a);
-  vtp_op_linear (s->h, 0, s->attn, 0, T, y->o_w, y->o_b, TRUE);         /* h += out_proj(attn) */
-
-  vtp_op_layernorm (s->x, s->h, 0, T, y->ln2_w, y->ln2_b, eps);
-  vtp_op_linear (s->mlp, 0, s->x, 0, T, y->fc1_w, y->fc1_b, FALSE);
-  vtp_activation_apply (cfg->hidden_act, s->mlp, 0, T);
-  vtp_op_linear (s->h, 0, s->mlp, 0, T, y->fc2_w, y->fc2_b, TRUE);      /* h += fc2(act(fc1(.))) */
+  blocks_forward (cfg, y, s, T, 1);
 }
 
-/* Copies hidden state @index (now in s->h) into its column block of @features. */
+/* Copies hidden state @index (now in image @image's rows of s->h) into
+ * its column block of @features. */
 static void
-select_features (VtpVisionTower *m, VtpVisionState *s, gint index, VtpTensor *features)
+select_features (VtpVisionTower *m, VtpVisionState *s, gint index, gint image, VtpTensor *features)
 {
   const gint D = m->cfg.hidden_size, skip = m->features.keep_cls ? 0 : 1;
   const gint rows = m->n_tokens - skip;
+  const gint64 row0 = (gint64) image * m->n_tokens + skip;
 
   for (gint i = 0; i < m->features.n_layers; i++)
     if (m->features.layers[i] == index) {
       if (m->features.projection) {
         /* LLaMA-Adapter's choice: post-LN on the tokens, then the projection */
-        vtp_op_layernorm (s->x, s->h, skip, rows, m->post_ln_w, m->post_ln_b, m->cfg.layer_norm_eps);
-        vtp_op_linear (features, 0, s->x, skip, rows, m->proj, NULL, FALSE);
+        vtp_op_layernorm (s->x, s->h, row0, rows, m->post_ln_w, m->post_ln_b, m->cfg.layer_norm_eps);
+        vtp_op_linear (features, 0, s->x, row0, rows, m->proj, NULL, FALSE);
         continue;
       }
-      vtp_tensor_copy_rect (features, 0, i * D, s->h, skip, 0, rows, D);
+      vtp_tensor_copy_rect (features, 0, i * D, s->h, row0, 0, rows, D);
       if (m->features.post_norm)
         vtp_op_layernorm (features, features, 0, rows, m->post_ln_w, m->post_ln_b, m->cfg.layer_norm_eps);
     }
 }
 
+/* @n images (pixels[i] -> features[i]); @hidden: every hidden state of
+ * the first, or NULL. */
 static void
-forward (VtpVisionTower *m, VtpVisionState *s, VtpTensor *features, VtpTensor *hidden)
+forward (VtpVisionTower *m, VtpVisionState *s, VtpTensor *const *pixels, VtpTensor *const *features, gint n,
+    VtpTensor *hidden)
 {
   const gint T = m->n_tokens, D = m->cfg.hidden_size;
   const gsize state_bytes = (gsize) T * D * sizeof (float);
 
-  embed (m, s);
+  if (n < 1 || n > s->n_images) {
+    vtp_error_set_pending (VTP_ERROR_INPUT, "vision tower: %d images for a state made for 1 to %d", n,
+        s->n_images);
+    return;
+  }
+  for (gint j = 0; j < n; j++)
+    embed (m, s, pixels[j], j);
+  if (m->pre_ln_w)
+    vtp_op_layernorm (s->h, s->h, 0, (gint64) n * T, m->pre_ln_w, m->pre_ln_b, m->cfg.layer_norm_eps);
   for (gint i = 0; i <= m->n_layers; i++) {
     if (i > 0)
-      vtp_vision_block_forward (&m->cfg, &m->layers[i - 1], s, T);
+      blocks_forward (&m->cfg, &m->layers[i - 1], s, T, n);
     if (hidden)
       vtp_tensor_copy (hidden, (gsize) i * state_bytes, s->h, 0, state_bytes);
-    select_features (m, s, i, features);
+    for (gint j = 0; j < n; j++)
+      select_features (m, s, i, j, features[j]);
   }
+}
+
+void
+vtp_vision_tower_forward_many (VtpVisionTower *m, VtpVisionState *s, VtpTensor *const *pixels,
+    VtpTensor *const *features, gint n)
+{
+  forward (m, s, pixels, features, n, NULL);
 }
 
 void
 vtp_vision_tower_forward (VtpVisionTower *m, VtpVisionState *s, VtpTensor *features)
 {
-  forward (m, s, features, NULL);
+  forward (m, s, &s->pixels, &features, 1, NULL);
 }
 
 void
 vtp_vision_tower_forward_all (VtpVisionTower *m, VtpVisionState *s, VtpTensor *features, VtpTensor *hidden)
 {
-  forward (m, s, features, hidden);
+  forward (m, s, &s->pixels, &features, 1, hidden);
 }

@@ -36,10 +36,13 @@ typedef struct {
   VtpVisionLayer *layers;
 } VtpVisionTower;
 
-/* Activations of one forward pass. */
+/* Activations of one forward pass: of up to n_images images at once (h,
+ * x, q, k, v, attn and mlp hold their tokens one image after the other;
+ * the patches and scores one image at a time). */
 typedef struct {
   VtpTensor *pixels;          /* [3, S, S] */
   VtpTensor *cols, *patches, *h, *x, *q, *k, *v, *attn, *mlp, *scores;
+  gint n_images;
 } VtpVisionState;
 
 /* Loads the tower found under @prefix ("vision_tower.vision_model.").
@@ -56,11 +59,22 @@ gint vtp_vision_tower_feature_rows (const VtpVisionTower *m);
 gint vtp_vision_tower_feature_width (const VtpVisionTower *m);
 
 VtpVisionState *vtp_vision_state_new (const VtpVisionTower *m, GError **error);
+/* A state for up to @n_images images encoded together
+ * (vtp_vision_tower_forward_many); its own pixels serve one. */
+VtpVisionState *vtp_vision_state_new_many (const VtpVisionTower *m, gint n_images, GError **error);
 void vtp_vision_state_free (VtpVisionState *s);
 
 /* Runs the tower on s->pixels and writes the selected features into
  * @features ([rows, width] F32). Enqueues only; errors become pending. */
 void vtp_vision_tower_forward (VtpVisionTower *m, VtpVisionState *s, VtpTensor *features);
+/* Runs the tower on @n images at once (n <= s->n_images): image i's pixels
+ * ([3, S, S] F32 on the tower's device) from pixels[i], its features into
+ * features[i]. Every matrix product takes the n images' tokens as one
+ * matrix (the weights read once for all of them); attention runs image by
+ * image. Each image's features are the ones a forward of it alone gives,
+ * bit for bit (test-vision-batch). Enqueues only; errors become pending. */
+void vtp_vision_tower_forward_many (VtpVisionTower *m, VtpVisionState *s, VtpTensor *const *pixels,
+    VtpTensor *const *features, gint n);
 
 /* Like forward, but also copies every computed hidden state into
  * @hidden ([n_layers + 1, tokens, D]) for fidelity tests. */

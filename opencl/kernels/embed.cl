@@ -27,9 +27,9 @@ __kernel void im2col_patches (__global const float *img, __global float *cols,
 
 /* out[0] = cls + pos[0]; out[i + 1] = patches[i] + pos[i + 1]. */
 __kernel void vit_assemble (__global const float *patches, __global const float *cls,
-    __global const float *pos, __global float *out, int D)
+    __global const float *pos, __global float *out, int out_off, int D)
 {
   const int c = get_global_id (0), t = get_global_id (1);
   const float v = t == 0 ? cls[c] : patches[(size_t) (t - 1) * D + c];
-  out[(size_t) t * D + c] = v + pos[(size_t) t * D + c];
+  out[out_off + (size_t) t * D + c] = v + pos[(size_t) t * D + c];
 }

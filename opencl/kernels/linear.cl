@@ -62,6 +62,20 @@ inline void store16 (float16 r, __global float *yp, __global const float *bp, in
   vstore16 (r, 0, yp);
 }
 
+/* Where a tile's sums start: y (when added to) plus the bias, the
+ * products added after, in the order of k. linear_p16g_<T> (whose partial
+ * sums stay in y between blocks of K) and the one-segment linear_p16_<T>_<TM>
+ * (TM >= 4) both start there, so that a row's result is the same bits in
+ * either (vtp-linear.c: every row of a product of more than 6 rows goes
+ * through one of them). */
+inline float16 tile_start (__global const float *yp, __global const float *bp, int has_bias, int from_y)
+{
+  float16 a = from_y ? vload16 (0, yp) : 0.0f;
+  if (has_bias)
+    a += vload16 (0, bp);
+  return a;
+}
+
 /* ---- layout 1: panels of 16 columns ---- */
 
 /* The outputs n0 .. N - 1 (< 16, the plain rows after the panels) of rows
@@ -124,6 +138,11 @@ __kernel void linear_p16_##T##_##TM (__global const float *x, int x_off,      \
     UNROLL                                                                     \
     for (int i = 0; i < TM; i++)                                               \
       acc[u][i] = 0.0f;                                                        \
+  if (KS == 1 && KA == 1)                                                      \
+    UNROLL                                                                     \
+    for (int i = 0; i < TM; i++)                                               \
+      acc[0][i] = tile_start (y + y_off + (size_t) (m0 + i) * N + n0, bias + n0, has_bias, \
+          accumulate && m0 + i < M);                                           \
   for (int k = 0; k < kseg; k++) {                                             \
     UNROLL                                                                     \
     for (int u = 0; u < KS; u++) {                                             \
@@ -145,7 +164,9 @@ __kernel void linear_p16_##T##_##TM (__global const float *x, int x_off,      \
     UNROLL                                                                     \
     for (int u = 1; u < KA; u++)                                               \
       r += acc[u][i];                                                          \
-    if (m0 + i < M)                                                            \
+    if (m0 + i < M && KS == 1 && KA == 1)                                      \
+      vstore16 (r, 0, y + y_off + (size_t) (m0 + i) * N + n0);                 \
+    else if (m0 + i < M)                                                       \
       store16 (r, y + y_off + (size_t) (m0 + i) * N + n0, bias + n0, has_bias, \
           accumulate);                                                         \
   }                                                                            \
@@ -169,9 +190,10 @@ inline void p16_tiles (__global const float *x, int x_off, __global float *y, in
     for (int i = 0; i < 6; i++) {
       xr[i] = x + x_off + (size_t) min (m0 + i, M - 1) * K + k0;
       yr[i] = y + y_off + (size_t) (m0 + i) * N + n0;
-      acc[i] = m0 + i < M && (k0 > 0 || accumulate) ? vload16 (0, yr[i]) : 0.0f;
-      if (k0 == 0 && has_bias)
-        acc[i] += vload16 (0, bias + n0);
+      if (k0 == 0)
+        acc[i] = tile_start (yr[i], bias + n0, has_bias, accumulate && m0 + i < M);
+      else
+        acc[i] = m0 + i < M ? vload16 (0, yr[i]) : 0.0f;
     }
     for (int k = 0; k < kn; k++) {
       const float16 wv = vload16 (k, wbuf);
