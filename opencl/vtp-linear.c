@@ -101,9 +101,10 @@ block_fields (VtpDType t)
 {
   static const BlockField q8_0[] = { { 0, 1, 2, FALSE, 0 }, { 2, 32, 1, TRUE, 2 }, { 0 } };
   static const BlockField q4_0[] = { { 0, 1, 2, FALSE, 0 }, { 2, 16, 1, TRUE, 2 }, { 0 } };
-  static const BlockField q4_k[] = { { 0, 2, 2, FALSE, 0 }, { 4, 12, 1, FALSE, 4 }, { 16, 128, 1, TRUE, 16 },
+  /* the K-quants' 12 scale bytes as quads too (quant.cl's k4_scales) */
+  static const BlockField q4_k[] = { { 0, 2, 2, FALSE, 0 }, { 4, 12, 1, TRUE, 4 }, { 16, 128, 1, TRUE, 16 },
     { 0 } };
-  static const BlockField q5_k[] = { { 0, 2, 2, FALSE, 0 }, { 4, 12, 1, FALSE, 4 }, { 16, 32, 1, TRUE, 16 },
+  static const BlockField q5_k[] = { { 0, 2, 2, FALSE, 0 }, { 4, 12, 1, TRUE, 4 }, { 16, 32, 1, TRUE, 16 },
     { 48, 128, 1, TRUE, 48 }, { 0 } };
   /* by half (quant.cl: Q6_HALF): ql, qh and scales of elements 0..127,
    * then of 128..255, then d */
@@ -262,7 +263,9 @@ int8_group (VtpDType t)
 
 /* The parts of int8_rows_new's scratch for @n_rows rows of width @K
  * (bytes): the int8 rows at 0, the blocks' scales at d_off, the
- * half-block sums at s_off, @bytes in all. */
+ * half-block sums at s_off, then (K-quant groups) each super-block's
+ * sub-block sums cut in bytes for the mins (quant.cl's k4_mins_at: 16
+ * bytes a super-block), @bytes in all. */
 typedef struct {
   gsize d_off, s_off, bytes;
 } Int8Rows;
@@ -271,7 +274,7 @@ static Int8Rows
 int8_rows_layout (gint64 n_rows, gint64 K)
 {
   const gsize d_off = (gsize) n_rows * K, s_off = d_off + (gsize) n_rows * (K / 32) * 4;
-  return (Int8Rows) { d_off, s_off, s_off + (gsize) n_rows * (K / 32) * 8 };
+  return (Int8Rows) { d_off, s_off, s_off + (gsize) n_rows * (K / 32) * 8 + (gsize) n_rows * (K / 256) * 16 };
 }
 
 /* The int8 GEMM of quant.cl: x's rows quantized once into a scratch buffer

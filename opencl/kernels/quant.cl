@@ -13,7 +13,8 @@
  *     block is at 16 o in the panel block, unit i of row j at 16 o + (16 i +
  *     j) u. So one vload16 gives a byte (or, from the f16 fields, a scale)
  *     of the 16 rows at once. Except the quants of every type (the low and
- *     high bits of Q5_K and Q6_K too; "quad" fields): there byte i of row j is
+ *     high bits of Q5_K and Q6_K too) and the 12 scale bytes of Q4_K and
+ *     Q5_K ("quad" fields, k4_scales): there byte i of row j is
  *     at 16 o + 64 (i / 4) + 4 j + i % 4,
  *     four consecutive bytes of a row in one 32-bit lane, as an int8 dot
  *     product instruction reads them (one vload16 of uint: 4 bytes of the
@@ -170,29 +171,52 @@ inline float16 half16_at (__global const uchar *p) { return vload_half16 (0, (__
 inline float16 to_float16 (uchar16 v) { return convert_float16 (convert_int16 (v)); }
 inline float16 s8_to_float16 (char16 v) { return convert_float16 (convert_int16 (v)); }
 
-/* Q4_K / Q5_K: scales and mins of sub-block j of the 16 rows; s points at
- * the transposed 12 scale bytes (byte i of row r at s[16 i + r]). */
-/* The 16 bytes at s + 16 i (16-byte aligned in a panel block): loaded as 4
- * words, as q6_scale's. PoCL made a uchar16 load from global memory 8
- * two-byte inserts (vpinsrw), 24 of them per super-block of the Q4_K int8
- * GEMV: the words take the GEMV from 33.8-34.2 to 36.2-36.3 GB/s (median
- * of 2000 runs, 2048 x 8192 Q4_K from the cache, 3 alternating pairs). */
-inline uchar16 bytes16_at (__global const uchar *s, int i)
+/* Quad fields: the 4 bytes of group g of the 16 rows, one per lane. */
+inline uint16 quad_at (__global const uchar *p, int g) { return vload16 (g, (__global const uint *) p); }
+
+/* Q4_K / Q5_K: the 12 scale bytes of the 16 rows of a panel block, laid as
+ * quads (vtp-linear.c): dword lane r of group i holds bytes 4 i .. 4 i + 3
+ * of row r, so that three loads give every 6-bit scale and min of the 16
+ * rows, and the mins of sub-blocks 0-3 and 4-7 come out as quads of bytes
+ * that an int8 dot product takes as they are (k4_mins). Byte layout of
+ * the 12 (ggml's): 0-3 scales 0-3 (low 6 bits; top 2: scales 4-7's high
+ * bits), 4-7 mins 0-3 (top 2: mins 4-7's high bits), 8-11 scales 4-7's low
+ * nibble | mins 4-7's low nibble << 4. */
+typedef struct {
+  uint16 q0, q1, q2;
+} K4Scales;
+
+inline K4Scales k4_scales (__global const uchar *s)
 {
-  return as_uchar16 (vload4 (i, (__global const uint *) s));
+  return (K4Scales) { quad_at (s, 0), quad_at (s, 1), quad_at (s, 2) };
+}
+
+/* The scale and the min of sub-block j of the 16 rows. */
+inline int16 k4_sc (K4Scales k, int j)
+{
+  if (j < 4)
+    return as_int16 ((k.q0 >> (8 * j)) & 63u);
+  return as_int16 (((k.q2 >> (8 * (j - 4))) & 15u) | (((k.q0 >> (8 * (j - 4) + 6)) & 3u) << 4));
+}
+inline int16 k4_mn (K4Scales k, int j)
+{
+  if (j < 4)
+    return as_int16 ((k.q1 >> (8 * j)) & 63u);
+  return as_int16 (((k.q2 >> (8 * (j - 4) + 4)) & 15u) | (((k.q1 >> (8 * (j - 4) + 6)) & 3u) << 4));
+}
+
+/* The mins of sub-blocks 4 h .. 4 h + 3 of each row, one byte each. */
+inline uint16 k4_mins (K4Scales k, int h)
+{
+  return h == 0 ? k.q1 & 0x3f3f3f3fu : ((k.q2 >> 4) & 0x0f0f0f0fu) | (((k.q1 >> 6) & 0x03030303u) << 4);
 }
 
 /* The 6-bit scale and min of sub-block j of the 16 rows, as bytes. */
 inline void scale_min_k4_u8 (__global const uchar *s, int j, uchar16 *sc, uchar16 *mn)
 {
-  if (j < 4) {
-    *sc = bytes16_at (s, j) & (uchar16) 63;
-    *mn = bytes16_at (s, j + 4) & (uchar16) 63;
-  } else {
-    const uchar16 a = bytes16_at (s, j + 4), lo = bytes16_at (s, j - 4), hi = bytes16_at (s, j);
-    *sc = (a & (uchar16) 15) | ((lo >> (uchar16) 6) << (uchar16) 4);
-    *mn = (a >> (uchar16) 4) | ((hi >> (uchar16) 6) << (uchar16) 4);
-  }
+  const K4Scales k = k4_scales (s);
+  *sc = convert_uchar16 (k4_sc (k, j));
+  *mn = convert_uchar16 (k4_mn (k, j));
 }
 
 inline void scale_min_k4_16 (__global const uchar *s, int j, float16 *sc, float16 *mn)
@@ -218,8 +242,6 @@ inline void scales_k4_pair (__global const uchar *s, int c, float16 d, float16 d
 
 /* Dequantizes panel block @pb (the QK steps of one block of 16 rows) into
  * @out: step k's 16 values at out[16 k]. */
-/* Quad fields: the 4 bytes of group g of the 16 rows, one per lane. */
-inline uint16 quad_at (__global const uchar *p, int g) { return vload16 (g, (__global const uint *) p); }
 /* Byte t of each lane, sign-extended (Q8_0) or as Q4_0's two nibbles minus 8. */
 inline float16 quad_s8 (uint16 v, int t) { return convert_float16 ((as_int16 (v) << (24 - 8 * t)) >> 24); }
 inline float16 quad_lo4 (uint16 v, int t) { return convert_float16 (as_int16 ((v >> (8 * t)) & 15u) - 8); }
@@ -627,15 +649,35 @@ inline float quantize_group (__global const float *x, int g, int *q, int *sum)
   return d;
 }
 
+/* x's 8 sub-block sums of a super-block (S_j = sum[2 j] + sum[2 j + 1])
+ * as quads of bytes for the K-quant mins' int8 dot products (k4_mins):
+ * S = 64 hi + lo with lo in 0 .. 63 and hi in -64 .. 63 (|S| <= 32 * 127);
+ * m[0], m[1]: the hi bytes of sub-blocks 0-3, 4-7; m[2], m[3]: the lo. */
+inline void k4_x_mins (const int *sum, int *m)
+{
+  for (int h = 0; h < 2; h++) {
+    uint hi = 0, lo = 0;
+    for (int t = 0; t < 4; t++) {
+      const int S = sum[2 * (4 * h + t)] + sum[2 * (4 * h + t) + 1];
+      hi |= (uint) ((S >> 6) & 255) << (8 * t);
+      lo |= (uint) (S & 63) << (8 * t);
+    }
+    m[h] = (int) hi;
+    m[2 + h] = (int) lo;
+  }
+}
+
 /* A row of x, @nb blocks of 32, to int8 in groups of @g blocks
  * (quantize_group); dx holds each block's scale (a group's blocks the
- * same one). */
-inline void quantize_x (__global const float *x, int nb, int g, int *xq, int *xs, float *dx)
+ * same one); for the K-quants (g = 8) xm each super-block's k4_x_mins. */
+inline void quantize_x (__global const float *x, int nb, int g, int *xq, int *xs, float *dx, int *xm)
 {
   for (int b = 0; b < nb; b += g) {
     const float d = quantize_group (x + 32 * b, g, xq + 8 * b, xs + 2 * b);
     for (int i = 0; i < g; i++)
       dx[b + i] = d;
+    if (g == 8)
+      k4_x_mins (xs + 2 * b, xm + b / 2);
   }
 }
 
@@ -665,16 +707,25 @@ VNNI inline float16 vnni_block_q4_0 (__global const uchar *pb, const int *xq, in
 
 /* Q4_K / Q5_K super-block of 16 rows, x quantized with one scale dx for
  * the super-block: d dx (sum over sub-blocks of s sum q xq) - dmin dx
- * (sum of m sum xq), the sums in integers. The 5th bit of Q5_K comes from
+ * (sum of m sum xq), the sums in integers: the mins' sum as four int8 dot
+ * products of the mins' bytes with x's sub-block sums cut in bytes (xm,
+ * k4_x_mins: 64 sum (m hi) + sum (m lo)). The 5th bit of Q5_K comes from
  * qh (quad too: group g of qh holds the bits of elements 4 g .. 4 g + 3 of
  * each 64-chunk, bit 2 c for the low half, 2 c + 1 for the high). */
-VNNI inline float16 vnni_block_k4 (__global const uchar *pb, __global const uchar *qh, __global const uchar *q,
-    const int *xq, const int *xs, const float *dx, float16 acc)
+VNNI inline int16 k4_min_sum (K4Scales k, const int *xm)
 {
-  int16 isum = 0, imin = 0;
+  const int16 m03 = as_int16 (k4_mins (k, 0)), m47 = as_int16 (k4_mins (k, 1));
+  const int16 hi = dpbusd (dpbusd (0, m03, (int16) xm[0]), m47, (int16) xm[1]);
+  return hi * 64 + dpbusd (dpbusd (0, m03, (int16) xm[2]), m47, (int16) xm[3]);
+}
+
+VNNI inline float16 vnni_block_k4 (__global const uchar *pb, __global const uchar *qh, __global const uchar *q,
+    const int *xq, const int *xm, const float *dx, float16 acc)
+{
+  const K4Scales k = k4_scales (pb + 64);
+  int16 isum = 0;
   for (int c = 0; c < 4; c++) {
     int16 s1 = 0, s2 = 0;
-    uchar16 sc1, m1, sc2, m2;
     UNROLL
     for (int g = 0; g < 8; g++) {
       const uint16 v = quad_at (q, 8 * c + g);
@@ -687,33 +738,34 @@ VNNI inline float16 vnni_block_k4 (__global const uchar *pb, __global const ucha
       s1 = dpbusd (s1, as_int16 (lo), (int16) xq[16 * c + g]);
       s2 = dpbusd (s2, as_int16 (hi), (int16) xq[16 * c + 8 + g]);
     }
-    scale_min_k4_u8 (pb + 64, 2 * c, &sc1, &m1);
-    scale_min_k4_u8 (pb + 64, 2 * c + 1, &sc2, &m2);
-    isum += s1 * convert_int16 (sc1) + s2 * convert_int16 (sc2);
-    imin += convert_int16 (m1) * (xs[4 * c] + xs[4 * c + 1]) + convert_int16 (m2) * (xs[4 * c + 2] + xs[4 * c + 3]);
+    isum += s1 * k4_sc (k, 2 * c) + s2 * k4_sc (k, 2 * c + 1);
   }
   acc = fma (half16_at (pb) * dx[0], convert_float16 (isum), acc);
-  return fma (half16_at (pb + 32) * -dx[0], convert_float16 (imin), acc);
+  return fma (half16_at (pb + 32) * -dx[0], convert_float16 (k4_min_sum (k, xm)), acc);
 }
 
 /* The panel loops take a block of 32 (Q8_0, Q4_0) or a super-block of 256
  * (the K-quants: 8 of x's blocks) at a time. */
-VNNI inline float16 vnni_super_q4_k (__global const uchar *pb, const int *xq, const int *xs, const float *dx,
+VNNI inline float16 vnni_super_q4_k (__global const uchar *pb, const int *xq, const int *xs, const int *xm,
+    const float *dx,
     float16 a)
 {
-  return vnni_block_k4 (pb, 0, pb + 256, xq, xs, dx, a);
+  return vnni_block_k4 (pb, 0, pb + 256, xq, xm, dx, a);
 }
-VNNI inline float16 vnni_super_q5_k (__global const uchar *pb, const int *xq, const int *xs, const float *dx,
+VNNI inline float16 vnni_super_q5_k (__global const uchar *pb, const int *xq, const int *xs, const int *xm,
+    const float *dx,
     float16 a)
 {
-  return vnni_block_k4 (pb, pb + 256, pb + 768, xq, xs, dx, a);
+  return vnni_block_k4 (pb, pb + 256, pb + 768, xq, xm, dx, a);
 }
-VNNI inline float16 vnni_super_q8_0 (__global const uchar *pb, const int *xq, const int *xs, const float *dx,
+VNNI inline float16 vnni_super_q8_0 (__global const uchar *pb, const int *xq, const int *xs, const int *xm,
+    const float *dx,
     float16 a)
 {
   return vnni_block_q8_0 (pb, xq, xs[0] + xs[1], dx[0], a);
 }
-VNNI inline float16 vnni_super_q4_0 (__global const uchar *pb, const int *xq, const int *xs, const float *dx,
+VNNI inline float16 vnni_super_q4_0 (__global const uchar *pb, const int *xq, const int *xs, const int *xm,
+    const float *dx,
     float16 a)
 {
   return vnni_block_q4_0 (pb, xq, xs[0] + xs[1], dx[0], a);
@@ -725,7 +777,8 @@ VNNI inline float16 vnni_super_q4_0 (__global const uchar *pb, const int *xq, co
  * a scale per 16 elements: d dx (sum of s (sum q xq - 32 sum xq)), in
  * integers up to the super-block's total (x quantized with one scale for
  * the super-block). */
-VNNI inline float16 vnni_super_q6_k (__global const uchar *pb, const int *xq, const int *xs, const float *dx,
+VNNI inline float16 vnni_super_q6_k (__global const uchar *pb, const int *xq, const int *xs, const int *xm,
+    const float *dx,
     float16 acc)
 {
   int16 isum = 0;
@@ -766,7 +819,7 @@ VNNI inline float16 vnni_super_q6_k (__global const uchar *pb, const int *xq, co
  * the bench LLM 26-29 against 31-37 tokens/s, interleaved runs.) */
 #define DEFINE_QVNNI(T)                                                        \
 VNNI float16 vnni_panel_##T (__global const uchar *pa, const int *xq, const int *xs, \
-    const float *dx, int nb)                                                   \
+    const int *xm, const float *dx, int nb)                                    \
 {                                                                              \
   const int per = QK_##T / 32;                                                 \
   float16 a = 0.0f;                                                            \
@@ -775,7 +828,7 @@ VNNI float16 vnni_panel_##T (__global const uchar *pa, const int *xq, const int 
     __global const uchar *pf = pa + (size_t) (b / per) * 16 * BB_##T + pd;     \
     for (int c = 0; pd >= 0 && c < 16 * BB_##T; c += 64)                       \
       __builtin_prefetch (pf + c);                                             \
-    a = vnni_super_##T (pa + (size_t) (b / per) * 16 * BB_##T, xq + 8 * b, xs + 2 * b, dx + b, a); \
+    a = vnni_super_##T (pa + (size_t) (b / per) * 16 * BB_##T, xq + 8 * b, xs + 2 * b, xm + b / 2, dx + b, a); \
   }                                                                            \
   return a;                                                                    \
 }                                                                              \
@@ -791,11 +844,11 @@ __kernel void qlinear_vnni_##T (__global const float *x, int x_off,           \
 {                                                                              \
   const int np = N / 16, p0 = get_global_id (0) * P, pn = min (P, np - p0);    \
   const int nb = K / 32;                                                       \
-  int xq[VNNI_MAX_K / 4], xs[VNNI_MAX_K / 16];                                 \
+  int xq[VNNI_MAX_K / 4], xs[VNNI_MAX_K / 16], xm[VNNI_MAX_K / 64];            \
   float dx[VNNI_MAX_K / 32];                                                   \
-  quantize_x (x + x_off, nb, QK_##T / 32, xq, xs, dx);                         \
+  quantize_x (x + x_off, nb, QK_##T / 32, xq, xs, dx, xm);                     \
   for (int p = 0; p < pn; p++)                                                 \
-    store16 (vnni_panel_##T (row_##T (w, 16 * (p0 + p), K), xq, xs, dx, nb),  \
+    store16 (vnni_panel_##T (row_##T (w, 16 * (p0 + p), K), xq, xs, xm, dx, nb), \
         y + y_off + 16 * (p0 + p), bias + 16 * (p0 + p), has_bias, accumulate); \
   if (p0 + max (pn, 0) >= np && 16 * np < N)                                   \
     p16_tail_##T (x, x_off, w, bias, has_bias, y, y_off, 0, 1, K, N, 16 * np, accumulate); \
@@ -807,6 +860,13 @@ __kernel void qlinear_vnni_##T (__global const float *x, int x_off,           \
  * for the whole product: q [M, K] bytes at 0, the blocks' scales [M, K /
  * 32] floats at d_off (a group's blocks the same), the half-block sums [M,
  * K / 16] ints at s_off of @scratch (bytes). One work-item a group. */
+/* Row m's k4_x_mins in a scratch of M rows: after the M rows' half-block
+ * sums (vtp-linear.c's int8_rows_layout), 4 ints a super-block. */
+inline __global int *k4_mins_at (__global const uchar *scratch, int s_off, int M, int K, int m)
+{
+  return (__global int *) (scratch + s_off + (size_t) M * (K / 32) * 8) + (size_t) m * (K / 64);
+}
+
 __kernel void quantize_rows_q8 (__global const float *x, int x_off, int K, __global uchar *scratch, int d_off,
     int s_off, int g)
 {
@@ -820,6 +880,13 @@ __kernel void quantize_rows_q8 (__global const float *x, int x_off, int K, __glo
     ((__global float *) (scratch + d_off))[(size_t) m * nb + b + i] = d;
   for (int i = 0; i < 2 * g; i++)
     ((__global int *) (scratch + s_off))[2 * ((size_t) m * nb + b) + i] = sums[i];
+  if (g == 8) {
+    /* the super-block's k4_x_mins, after every row's sums (k4_mins_at) */
+    int xm[4];
+    k4_x_mins (sums, xm);
+    for (int i = 0; i < 4; i++)
+      k4_mins_at (scratch, s_off, get_global_size (1), K, m)[b / 2 + i] = xm[i];
+  }
 }
 
 /* For a few rows (M <= 12: the decode steps of a few streams, where each
@@ -839,7 +906,7 @@ __kernel void quantize_rows_q8 (__global const float *x, int x_off, int K, __glo
 #define TILE_ROWS(R)                                                              \
   enum { TR = R };                                                             \
   const int nb = K / 32;                                                       \
-  __global const int *xq[TR], *xs[TR];                                           \
+  __global const int *xq[TR], *xs[TR], *xm[TR];                                  \
   __global const float *dx[TR];                                                 \
   float16 acc[TR];                                                              \
   UNROLL                                                                       \
@@ -848,6 +915,7 @@ __kernel void quantize_rows_q8 (__global const float *x, int x_off, int K, __glo
     xq[i] = (__global const int *) (scratch + (size_t) m * K);                 \
     dx[i] = (__global const float *) (scratch + d_off) + (size_t) m * nb;      \
     xs[i] = (__global const int *) (scratch + s_off) + 2 * (size_t) m * nb;    \
+    xm[i] = k4_mins_at (scratch, s_off, M, K, m);                              \
     acc[i] = 0.0f;                                                             \
   }
 
@@ -907,9 +975,10 @@ TILES_q8_0 (6)
 TILES_q4_0 (6)
 
 /* Q4_K (qh_off 0) and Q5_K: per 64-chunk c of a super-block, the two
- * sub-blocks' sums for the 6 rows times their scales, in integers; the
- * mins after the super-block (fewer registers live in the loop); then the
- * super-block's float step in vnni_block_k4's order (the same results). */
+ * sub-blocks' sums for the rows times their scales, in integers; the mins'
+ * sum after the super-block (k4_min_sum, fewer registers live in the
+ * loop); then the super-block's float step in vnni_block_k4's order (the
+ * same results). */
 #define TILES_K4(R) \
 VNNI void vnni_tile_k4_##R (__global const uchar *wp, int qh_off, int q_off, __global const uchar *scratch, int d_off, \
     int s_off, int K, int m0, int M, float16 *out)                             \
@@ -918,11 +987,11 @@ VNNI void vnni_tile_k4_##R (__global const uchar *wp, int qh_off, int q_off, __g
   for (int sb = 0; sb < K / 256; sb++) {                                       \
     __global const uchar *pb = wp + (size_t) sb * 16 * (qh_off ? BB_q5_k : BB_q4_k); \
     TILE_PREFETCH (pb, 16 * (qh_off ? BB_q5_k : BB_q4_k))                       \
+    const K4Scales k = k4_scales (pb + 64);                                    \
     int16 isum[TR] = { 0 };                                                    \
     for (int c = 0; c < 4; c++) {                                              \
       const int b1 = 8 * sb + 2 * c, b2 = b1 + 1;                              \
       int16 s1[TR] = { 0 }, s2[TR] = { 0 };                                    \
-      uchar16 sc1, m1, sc2, m2;                                                \
       UNROLL                                                                   \
       for (int g = 0; g < 8; g++) {                                            \
         const uint16 v = quad_at (pb + q_off, 8 * c + g);                      \
@@ -938,28 +1007,17 @@ VNNI void vnni_tile_k4_##R (__global const uchar *wp, int qh_off, int q_off, __g
           s2[i] = dpbusd (s2[i], as_int16 (hi), (int16) xq[i][8 * b2 + g]);    \
         }                                                                      \
       }                                                                        \
-      scale_min_k4_u8 (pb + 64, 2 * c, &sc1, &m1);                             \
-      scale_min_k4_u8 (pb + 64, 2 * c + 1, &sc2, &m2);                         \
+      const int16 sc1 = k4_sc (k, 2 * c), sc2 = k4_sc (k, 2 * c + 1);          \
       UNROLL                                                                   \
       for (int i = 0; i < TR; i++)                                             \
-        isum[i] += s1[i] * convert_int16 (sc1) + s2[i] * convert_int16 (sc2);  \
-    }                                                                          \
-    int16 mn[8];                                                               \
-    UNROLL                                                                     \
-    for (int j = 0; j < 8; j++) {                                              \
-      uchar16 sc, m;                                                           \
-      scale_min_k4_u8 (pb + 64, j, &sc, &m);                                   \
-      mn[j] = convert_int16 (m);                                               \
+        isum[i] += s1[i] * sc1 + s2[i] * sc2;                                  \
     }                                                                          \
     const float16 d = half16_at (pb), dmin = half16_at (pb + 32);              \
     UNROLL                                                                     \
     for (int i = 0; i < TR; i++) {                                             \
-      __global const int *xsi = xs[i] + 16 * sb;                               \
-      int16 imin = 0;                                                          \
-      for (int c = 0; c < 4; c++)                                              \
-        imin += mn[2 * c] * (xsi[4 * c] + xsi[4 * c + 1]) + mn[2 * c + 1] * (xsi[4 * c + 2] + xsi[4 * c + 3]); \
+      const int xmi[4] = { xm[i][4 * sb], xm[i][4 * sb + 1], xm[i][4 * sb + 2], xm[i][4 * sb + 3] }; \
       acc[i] = fma (d * dx[i][8 * sb], convert_float16 (isum[i]), acc[i]);     \
-      acc[i] = fma (dmin * -dx[i][8 * sb], convert_float16 (imin), acc[i]);    \
+      acc[i] = fma (dmin * -dx[i][8 * sb], convert_float16 (k4_min_sum (k, xmi)), acc[i]); \
     }                                                                          \
   }                                                                            \
   UNROLL                                                                       \
@@ -1120,14 +1178,14 @@ DEFINE_QVNNI (q6_k)
 /* The panel functions by type code (vnni_type_code in vtp-linear.c:
  * q8_0, q4_0, q4_k, q5_k, q6_k), for products whose weights differ in type. */
 inline float16 vnni_panel_of (int type, __global const uchar *w, int lp, int K, const int *xq, const int *xs,
-    const float *dx, int nb)
+    const int *xm, const float *dx, int nb)
 {
   switch (type) {
-    case 0: return vnni_panel_q8_0 (row_q8_0 (w, 16 * lp, K), xq, xs, dx, nb);
-    case 1: return vnni_panel_q4_0 (row_q4_0 (w, 16 * lp, K), xq, xs, dx, nb);
-    case 2: return vnni_panel_q4_k (row_q4_k (w, 16 * lp, K), xq, xs, dx, nb);
-    case 3: return vnni_panel_q5_k (row_q5_k (w, 16 * lp, K), xq, xs, dx, nb);
-    default: return vnni_panel_q6_k (row_q6_k (w, 16 * lp, K), xq, xs, dx, nb);
+    case 0: return vnni_panel_q8_0 (row_q8_0 (w, 16 * lp, K), xq, xs, xm, dx, nb);
+    case 1: return vnni_panel_q4_0 (row_q4_0 (w, 16 * lp, K), xq, xs, xm, dx, nb);
+    case 2: return vnni_panel_q4_k (row_q4_k (w, 16 * lp, K), xq, xs, xm, dx, nb);
+    case 3: return vnni_panel_q5_k (row_q5_k (w, 16 * lp, K), xq, xs, xm, dx, nb);
+    default: return vnni_panel_q6_k (row_q6_k (w, 16 * lp, K), xq, xs, xm, dx, nb);
   }
 }
 
@@ -1200,13 +1258,13 @@ __kernel void qlinear3_vnni (__global const float *x, int x_off, int K, int P, i
 {
   const int p0 = get_global_id (0) * P, pn = min (P, np0 + np1 + np2 - p0);
   const int nb = K / 32;
-  int xq[VNNI_MAX_K / 4], xs[VNNI_MAX_K / 16];
+  int xq[VNNI_MAX_K / 4], xs[VNNI_MAX_K / 16], xm[VNNI_MAX_K / 64];
   float dx[VNNI_MAX_K / 32];
-  quantize_x (x + x_off, nb, g, xq, xs, dx);
+  quantize_x (x + x_off, nb, g, xq, xs, dx, xm);
   for (int p = p0; p < p0 + pn; p++) {
     PANEL_OF_THREE (p)
     (void) N;                   /* one row: no row stride */
-    store16 (vnni_panel_of (type, w, lp, K, xq, xs, dx, nb), y + 16 * lp, b + 16 * lp, hb, 0);
+    store16 (vnni_panel_of (type, w, lp, K, xq, xs, xm, dx, nb), y + 16 * lp, b + 16 * lp, hb, 0);
   }
 }
 
