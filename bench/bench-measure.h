@@ -38,3 +38,22 @@ peak_rss_then_bandwidth (double *rss_mb, double *median_gbs)
   vtp_bandwidth_probe_free (probe);
   return bw;
 }
+
+/* The decode speed against the read bandwidth measured in the same run:
+ * the bytes of weights a token reads, both probe figures, the speed limit
+ * they imply and the fraction of it reached. Two fractions, because this
+ * machine's memory moves between two speeds within seconds
+ * (docs/performance.md): against the best pass (a lower bound on the
+ * fraction) and against the median pass. */
+static G_GNUC_UNUSED void
+print_decode_against_bandwidth (double tokens_per_s, gsize bytes_per_token, double bw, double bw_median)
+{
+  const double limit = bw * 1e9 / bytes_per_token, limit_median = bw_median * 1e9 / bytes_per_token;
+
+  g_print ("llm_weight_bytes_per_token: %" G_GSIZE_FORMAT "\n", bytes_per_token);
+  g_print ("host_read_bandwidth_gb_s: %.1f\n", bw);
+  g_print ("host_read_bandwidth_median_gb_s: %.1f\n", bw_median);
+  g_print ("decode_limit_tokens_per_s: %.2f\n", limit);
+  g_print ("decode_fraction_of_limit: %.2f\n", tokens_per_s / limit);
+  g_print ("decode_fraction_of_median_limit: %.2f\n", tokens_per_s / limit_median);
+}

@@ -309,12 +309,7 @@ main (int argc, char **argv)
   g_print ("time_to_first_token_ms: %.1f\n", median (t_enc, repeats) + median (t_proj, repeats)
       + median (t_pre, repeats));
   g_print ("decode_tokens_per_s: %.2f\n", median (t_dec, repeats));
-  g_print ("llm_weight_bytes_per_token: %" G_GSIZE_FORMAT "\n", lm->ops->weight_bytes (lm->model));
-  g_print ("host_read_bandwidth_gb_s: %.1f\n", bw);
-  g_print ("host_read_bandwidth_median_gb_s: %.1f\n", bw_median);
-  g_print ("decode_limit_tokens_per_s: %.2f\n", bw * 1e9 / lm->ops->weight_bytes (lm->model));
-  g_print ("decode_fraction_of_limit: %.2f\n",
-      median (t_dec, repeats) / (bw * 1e9 / lm->ops->weight_bytes (lm->model)));
+  print_decode_against_bandwidth (median (t_dec, repeats), lm->ops->weight_bytes (lm->model), bw, bw_median);
   g_print ("peak_rss_mb: %.0f\n", rss_mb);
 done:
   if (encoder)

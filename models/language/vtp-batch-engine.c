@@ -11,6 +11,7 @@
  * "work" wakes the engine (a request came, quit), "progress" wakes the
  * callers (a token came, a request ended). */
 #include "vtp-batch-engine.h"
+#include "vtp-model-cache.h"
 
 #define MAX_ENGINE_STREAMS 64
 
@@ -40,7 +41,6 @@ struct _VtpBatchEngine {
   VtpLlama *m;
   gint max_streams;             /* the generator's room (the engine thread's) */
   gint want_streams;            /* the most any user asked for (lock): the generator grows to it between steps */
-  gint refs;                    /* under registry_lock */
   GThread *thread;
   GMutex lock;
   GCond work, progress;
@@ -52,8 +52,6 @@ struct _VtpBatchEngine {
   Request *prefilling;          /* the newcomer whose prefill is under way, between pieces */
 };
 
-static GMutex registry_lock;
-static GHashTable *engines;     /* VtpLlama -> VtpBatchEngine */
 
 static gboolean
 cancelled (Request *r)
@@ -317,9 +315,37 @@ engine_free (VtpBatchEngine *e)
   g_free (e);
 }
 
+typedef struct {
+  VtpLlama *m;
+  gint max_streams;
+} LoadArgs;
+
+static gpointer
+engine_new (gpointer data, GError **error)
+{
+  const LoadArgs *a = data;
+  VtpBatchEngine *e = g_new0 (VtpBatchEngine, 1);
+
+  e->m = a->m;
+  e->max_streams = e->want_streams = a->max_streams;
+  g_mutex_init (&e->lock);
+  g_cond_init (&e->work);
+  g_cond_init (&e->progress);
+  g_queue_init (&e->queue);
+  e->active = g_ptr_array_new ();
+  if (!(e->gen = vtp_batch_generator_new (a->m, a->max_streams, error))
+      || !(e->thread = g_thread_try_new ("vtp-batch", engine_thread, e, error))) {
+    engine_free (e);
+    return NULL;
+  }
+  return e;
+}
+
 VtpBatchEngine *
 vtp_batch_engine_acquire (VtpLlama *m, gint max_streams, GError **error)
 {
+  LoadArgs a = { m, max_streams };
+  g_autofree char *key = g_strdup_printf ("batch-engine|%p", (void *) m);
   VtpBatchEngine *e;
 
   if (max_streams < 1 || max_streams > MAX_ENGINE_STREAMS) {
@@ -327,53 +353,22 @@ vtp_batch_engine_acquire (VtpLlama *m, gint max_streams, GError **error)
         MAX_ENGINE_STREAMS, max_streams);
     return NULL;
   }
-  g_mutex_lock (&registry_lock);
-  if (!engines)
-    engines = g_hash_table_new (g_direct_hash, g_direct_equal);
-  if ((e = g_hash_table_lookup (engines, m))) {
-    e->refs++;
-    g_mutex_lock (&e->lock);
-    if (max_streams > e->want_streams) {
-      e->want_streams = max_streams;
-      g_cond_signal (&e->work);
-    }
-    g_mutex_unlock (&e->lock);
-    g_mutex_unlock (&registry_lock);
-    return e;
-  }
-  e = g_new0 (VtpBatchEngine, 1);
-  e->m = m;
-  e->max_streams = e->want_streams = max_streams;
-  e->refs = 1;
-  g_mutex_init (&e->lock);
-  g_cond_init (&e->work);
-  g_cond_init (&e->progress);
-  g_queue_init (&e->queue);
-  e->active = g_ptr_array_new ();
-  if (!(e->gen = vtp_batch_generator_new (m, max_streams, error))
-      || !(e->thread = g_thread_try_new ("vtp-batch", engine_thread, e, error))) {
-    g_mutex_unlock (&registry_lock);
-    engine_free (e);
+  /* one engine per model, kept in the model cache */
+  if (!(e = vtp_model_cache_acquire (key, engine_new, &a, (GDestroyNotify) engine_free, error)))
     return NULL;
+  g_mutex_lock (&e->lock);
+  if (max_streams > e->want_streams) {
+    e->want_streams = max_streams;
+    g_cond_signal (&e->work);
   }
-  g_hash_table_insert (engines, m, e);
-  g_mutex_unlock (&registry_lock);
+  g_mutex_unlock (&e->lock);
   return e;
 }
 
 void
 vtp_batch_engine_release (VtpBatchEngine *e)
 {
-  gboolean last;
-
-  if (!e)
-    return;
-  g_mutex_lock (&registry_lock);
-  if ((last = --e->refs == 0))
-    g_hash_table_remove (engines, e->m);
-  g_mutex_unlock (&registry_lock);
-  if (last)
-    engine_free (e);
+  vtp_model_cache_release (e);
 }
 
 gint
@@ -385,17 +380,6 @@ vtp_batch_engine_max_streams (const VtpBatchEngine *e)
   g_mutex_lock (&me->lock);
   n = me->want_streams;
   g_mutex_unlock (&me->lock);
-  return n;
-}
-
-guint
-vtp_batch_engine_count (void)
-{
-  guint n;
-
-  g_mutex_lock (&registry_lock);
-  n = engines ? g_hash_table_size (engines) : 0;
-  g_mutex_unlock (&registry_lock);
   return n;
 }
 

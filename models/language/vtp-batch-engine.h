@@ -26,14 +26,13 @@ typedef struct _VtpBatchEngine VtpBatchEngine;
  * @max_streams streams decoded together; later callers share it, and one
  * that asks for more streams makes it grow to that many from its next step
  * (vtp_batch_engine_max_streams: the most any caller asked, up to 64).
+ * The engines live in the model cache (vtp-model-cache.h), one per model.
  * Refused for adapted models (LLaMA-Adapter prompts, LoRA: not batched).
  * Pair with vtp_batch_engine_release, before @m itself is released. */
 VtpBatchEngine *vtp_batch_engine_acquire (VtpLlama *m, gint max_streams, GError **error);
 /* The last release stops the thread (no request may be running then). */
 void vtp_batch_engine_release (VtpBatchEngine *e);
 gint vtp_batch_engine_max_streams (const VtpBatchEngine *e);
-/* Engines alive in the process (for tests). */
-guint vtp_batch_engine_count (void);
 
 /* A newcomer's prefill runs in pieces of this many rows while other
  * streams are decoding, each followed by a step of theirs, so that a long
