@@ -6,8 +6,11 @@
 # encoded and projected, the 598-token prompt prefilled, one token) and greedy
 # decode tokens/s, vtp-bench against torch-llava.py in fp16 (eager generate,
 # and with COMPILE=1 a static-cache torch.compile run), then vtp's GEMV on
-# LLaVA-1.5-7B's shapes against the device's bandwidth. Rounds alternate
-# the engines; the table gives medians and vtp / PyTorch ratios.
+# LLaVA-1.5-7B's shapes against the device's bandwidth, and many cameras on
+# the first model (issue 18): its LLM decoding 1, 4 and 8 streams together
+# (vtp-bench-llm --streams) and 8 pictures through its vision tower alone
+# against one batch (vtp-bench --vision-batch). Rounds alternate the
+# engines; the table gives medians and vtp / PyTorch ratios.
 #
 #   bench/compare-gpu.sh /tmp/vtp-gpu 2                # on a GPU machine with vtp built
 #   DEVICE=cpu bench/compare-gpu.sh /tmp/vtp-cpu 1     # the same on the CPU (PyTorch in bf16)
@@ -16,7 +19,7 @@
 #
 # On a lent GPU machine without vtp's libraries (the device tool copies the
 # working tree): `bench/compare-gpu.sh pack` here writes build/gpu-pack
-# (vtp-bench, vtp-bench-linear and the shared libraries they load, less
+# (vtp-bench, vtp-bench-linear, vtp-bench-llm and the shared libraries they load, less
 # glibc); carry build/gpu-pack there and run
 #   VTP_PACK=build/gpu-pack bench/compare-gpu.sh /tmp/vtp-gpu 1
 # NVIDIA's OpenCL needs an ICD file naming libnvidia-opencl.so.1: written to
@@ -29,8 +32,8 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = pack ]; then
   P=build/gpu-pack
   rm -rf $P && mkdir -p $P/lib || exit 1
-  cp build/bench/vtp-bench build/bench/vtp-bench-linear $P/ || exit 1
-  ldd build/bench/vtp-bench build/bench/vtp-bench-linear | awk '$3 ~ /^\// {print $3}' | sort -u |
+  cp build/bench/vtp-bench build/bench/vtp-bench-linear build/bench/vtp-bench-llm $P/ || exit 1
+  ldd build/bench/vtp-bench build/bench/vtp-bench-linear build/bench/vtp-bench-llm | awk '$3 ~ /^\// {print $3}' | sort -u |
     grep -v -E '/(libc|libm|libpthread|libdl|librt|ld-linux[^/]*)\.so' | xargs -r cp -L -t $P/lib
   du -sh $P
   exit 0
@@ -43,9 +46,9 @@ SHAPES=${SHAPES:-1b 7b}
 NEW=${NEW_TOKENS:-64}
 if [ -n "${VTP_PACK:-}" ]; then
   export LD_LIBRARY_PATH=$VTP_PACK/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-  BENCH=$VTP_PACK/vtp-bench LINEAR=$VTP_PACK/vtp-bench-linear
+  BENCH=$VTP_PACK/vtp-bench LINEAR=$VTP_PACK/vtp-bench-linear LLM=$VTP_PACK/vtp-bench-llm
 else
-  BENCH=build/bench/vtp-bench LINEAR=build/bench/vtp-bench-linear
+  BENCH=build/bench/vtp-bench LINEAR=build/bench/vtp-bench-linear LLM=build/bench/vtp-bench-llm
 fi
 [ -x "$BENCH" ] || { echo "compare-gpu.sh: $BENCH not found: build vtp (scripts/setup.sh) or give VTP_PACK" >&2; exit 1; }
 if [ "$DEVICE" = cpu ]; then TORCH_DEVICE=cpu; else TORCH_DEVICE=cuda; fi
@@ -108,6 +111,22 @@ for kn in "4096 4096" "4096 11008" "11008 4096" "4096 32064"; do
 | 1 x $kn F16 | $(echo "$out" | awk '/^best/ {print $6 " GB/s (best), " $(NF-1) " GB/s (median)"}') |"
 done
 
+# Many cameras on the first model (issue 18): S streams' decode steps as
+# the rows of one product (the aggregate against one stream in the same
+# process), and 8 pictures encoded one by one against one batch
+CAMS=""
+M=$W/llava-${SHAPES%% *}
+for S in 4 8; do
+  out=$("$LLM" -m "$M" --device "$DEVICE" -p 16 -n 32 -r 3 --streams $S ${VTP_ARGS:-} 2>&1)
+  echo "$out" | sed "s/^/[streams $S] /" >> "$LOG"
+  CAMS="$CAMS
+| $S streams' decode, aggregate | $(echo "$out" | awk '$1 == "batch_decode_tokens_per_s:" {print $2 " tokens/s (one stream " $9}') | $(echo "$out" | awk '$1 == "batch_over_single:" {print $2}')x |"
+done
+out=$("$BENCH" --model "$M" --device "$DEVICE" --vision-only --vision-batch 8 --repeats 3 ${VTP_ARGS:-} 2>&1)
+echo "$out" | sed "s/^/[vision batch] /" >> "$LOG"
+CAMS="$CAMS
+| 8 pictures through the vision tower, ms a picture | $(val <(echo "$out") encode_alone_ms_per_picture) alone, $(val <(echo "$out") encode_batched_ms_per_picture) batched | $(val <(echo "$out") batched_speedup)x |"
+
 {
   echo
   echo "| model | vtp time to first token, ms | PyTorch eager | PyTorch compiled | eager / vtp | vtp decode, tokens/s | PyTorch eager | PyTorch compiled | vtp / eager | vtp / compiled |"
@@ -119,5 +138,8 @@ done
   echo
   echo "| vtp GEMV, $DEVICE | read bandwidth |"
   echo "|---|---|$GEMV"
+  echo
+  echo "| many cameras, ${SHAPES%% *} model, $DEVICE | vtp | over one |"
+  echo "|---|---|---|$CAMS"
 } | tee -a "$LOG"
 echo "all output: $LOG"
