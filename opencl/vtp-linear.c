@@ -29,6 +29,24 @@
 #define QPANEL_TM 4             /* qlinear_p16_<T>_1 .. _4 exist (quant.cl) */
 #define FEW_ROWS 12             /* qgemm_vnni_few_<T>, qgemm_vnni_few3: up to this many rows (2 tiles a panel) */
 #define GROUP_TILES 8           /* tiles of PANEL_TM rows per work-item of linear_p16g */
+/* The GEMMs' work-items each take a group of tiles of rows of one panel
+ * (int8_gemm, bf16_gemm, linear_p16g_<T>). Listed tile group fastest,
+ * consecutive work-items share a panel while x's rows stream by, which
+ * pays while x's copy stays in the cache across the panels; beyond these
+ * sizes of it the launches list them panel fastest instead (the kernels'
+ * panel_major), so that consecutive work-items share a block of x's rows
+ * held in L2 while the panels stream by. Measured with vtp-bench-linear on
+ * 2 cores of the Zen 4 EPYC (1 MB of L2 each), best of 5-10 runs, both
+ * orders: int8 (Q8_0) 512 x 4096 x 1024 (2 MB of x) 476 → 543 GFLOP/s,
+ * 1154 x 2048 x 5632 630 → 649, 512 x 2048 x 5632 (1 MB) 636 / 639;
+ * float (F16) 577 x 4096 x 1024 (9.4 MB) 204 → 200, 2308 x 4096 x 1024
+ * (38 MB) 186 → 201, 4616 x 1024 x 4096 (19 MB) 195 → 199; bfloat16
+ * 4616 x 2048 x 5632 (19 MB) 382 → 360, 4616 x 4096 x 1024 (38 MB) 324
+ * → 354. (Several pictures' tokens through a vision tower together are
+ * such products: docs/batching.md.) */
+#define PANEL_MAJOR_INT8_BYTES ((gsize) 2 << 20)
+#define PANEL_MAJOR_FLOAT_BYTES ((gsize) 16 << 20)
+#define PANEL_MAJOR_BF16_BYTES ((gsize) 32 << 20)
 #define GEMV_MAX_ROWS 8         /* GPUs: rows up to which gemv_<T> is used */
 #define GEMM_TM 2               /* must match linear.cl */
 #define GEMM_TN 4
@@ -321,9 +339,13 @@ int8_gemm (VtpDevice *dev, cl_mem scratch, VtpTensor *y, gint64 y_row, const Vtp
     return;
   }
   g_snprintf (name, sizeof name, "qgemm_vnni_%s", vtp_weight_suffix (w->dtype));
-  LAUNCH (dev, name, 2, global, one, A_MEM (x), A_INT (x_row * K), A_MEM (w), A_OPT_MEM (bias), A_INT (bias != NULL),
-      A_MEM (y), A_INT (y_row * N), A_INT (n_rows), A_INT (K), A_INT (N), A_INT (accumulate),
-      ((VtpArg) { sizeof (cl_mem), &scratch }), A_INT (at.d_off), A_INT (at.s_off), A_INT (per_item));
+  {
+    const gint pm = (gsize) n_rows * K >= PANEL_MAJOR_INT8_BYTES;   /* x's int8 copy */
+    const size_t g2[2] = { pm ? global[1] : global[0], pm ? global[0] : global[1] };
+    LAUNCH (dev, name, 2, g2, one, A_MEM (x), A_INT (x_row * K), A_MEM (w), A_OPT_MEM (bias), A_INT (bias != NULL),
+        A_MEM (y), A_INT (y_row * N), A_INT (n_rows), A_INT (K), A_INT (N), A_INT (accumulate),
+        ((VtpArg) { sizeof (cl_mem), &scratch }), A_INT (at.d_off), A_INT (at.s_off), A_INT (per_item), A_INT (pm));
+  }
 }
 
 /* The bfloat16 GEMM of linear.cl (BF16 weights in panels, a CPU with
@@ -366,12 +388,14 @@ bf16_gemm (VtpDevice *dev, cl_mem xb, VtpTensor *y, gint64 y_row, const VtpTenso
   const gint64 N = w->shape[0], K = vtp_tensor_cols (w);
   const gint64 tiles = (n_rows + BF16_TM - 1) / BF16_TM, per_item = MIN (tiles, GROUP_TILES);
   /* two whole panels a work-item, then one for the partial panel if any */
-  const size_t global[2] = { (tiles + per_item - 1) / per_item, (N / PANEL + 1) / 2 + (N % PANEL != 0) };
+  const gint pm = (gsize) n_rows * K * 2 > PANEL_MAJOR_BF16_BYTES;     /* x's bfloat16 copy */
+  const size_t a0 = (tiles + per_item - 1) / per_item, a1 = (N / PANEL + 1) / 2 + (N % PANEL != 0);
+  const size_t global[2] = { pm ? a1 : a0, pm ? a0 : a1 };
   const size_t one[2] = { 1, 1 };
 
   LAUNCH (dev, "linear_p16g_bf16dot", 2, global, one, A_MEM (x), A_INT (x_row * K), A_MEM (w), A_OPT_MEM (bias),
       A_INT (bias != NULL), A_MEM (y), A_INT (y_row * N), A_INT (n_rows), A_INT (K), A_INT (N), A_INT (accumulate),
-      ((VtpArg) { sizeof (cl_mem), &xb }), A_INT (per_item));
+      ((VtpArg) { sizeof (cl_mem), &xb }), A_INT (per_item), A_INT (pm));
 }
 
 /* The products of many rows that read a converted copy of x: bfloat16
@@ -567,9 +591,11 @@ linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_r
         continue;
       if (t >= 2 && w->dtype != VTP_DTYPE_F32) {
         const gint64 per_item = MIN (t, GROUP_TILES);
-        const size_t global[2] = { (t + per_item - 1) / per_item, (N + PANEL - 1) / PANEL };
+        const gint pm = (gsize) rows * K * sizeof (float) > PANEL_MAJOR_FLOAT_BYTES;
+        const size_t a0 = (t + per_item - 1) / per_item, a1 = (N + PANEL - 1) / PANEL;
+        const size_t global[2] = { pm ? a1 : a0, pm ? a0 : a1 };
         g_snprintf (name, sizeof name, "linear_p16g_%s", suffix);
-        LAUNCH (dev, name, 2, global, local, ARGS_COMMON (rows), A_INT (per_item));
+        LAUNCH (dev, name, 2, global, local, ARGS_COMMON (rows), A_INT (per_item), A_INT (pm));
       } else {
         /* the rest (1 or 2 rows) in a tile of 4: the smallest whose
          * arithmetic is the 6-row tile's (one chain over K, tile_start) */

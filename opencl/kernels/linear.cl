@@ -209,8 +209,10 @@ inline void p16_tiles (__global const float *x, int x_off, __global float *y, in
 }
 
 /* GEMM for F16/BF16 weights: a work-item computes @tiles tiles of 6 x 16
- * (rows 6 * tiles * get_global_id (0) on; rows from M on are computed from
- * row M - 1 and not stored) of one panel. K is walked in blocks of PG_KB
+ * (rows 6 * tiles * its tile group on; rows from M on are computed from
+ * row M - 1 and not stored) of one panel; @panel_major: the panel is
+ * global id 0 and the tile group id 1 (vtp-linear.c's PANEL_MAJOR_*), else
+ * the other way round. K is walked in blocks of PG_KB
  * steps whose weights are converted to F32 once, into private memory (L1),
  * then serve every tile; partial sums stay in y between blocks. Conversion
  * then costs 1 / tiles of what it does in linear_p16_<T>_6, where it takes
@@ -220,9 +222,9 @@ inline void p16_tiles (__global const float *x, int x_off, __global float *y, in
 __kernel void linear_p16g_##T (__global const float *x, int x_off,            \
     __global const WT *w, __global const float *bias, int has_bias,            \
     __global float *y, int y_off, int M, int K, int N, int accumulate,         \
-    int tiles)                                                                 \
+    int tiles, int panel_major)                                                \
 {                                                                              \
-  const int t0 = get_global_id (0) * tiles, n0 = get_global_id (1) * 16;       \
+  const int t0 = get_global_id (panel_major) * tiles, n0 = get_global_id (1 - panel_major) * 16; \
   const int nt = min (tiles, (M + 5) / 6 - t0);                                \
   __global const WT *wp = w + (size_t) n0 * K;                                 \
   float wbuf[PG_KB * 16];                                                      \
@@ -528,7 +530,8 @@ BF16DOT void bf16_tiles2 (const uint *wbuf, int np, int pn, __global const uint 
 }
 
 /* The GEMM: a work-item computes @tiles tiles of BG_TM rows (rows from M on
- * are computed as zeros and not stored) of two panels, 2 j and 2 j + 1 (one
+ * are computed as zeros and not stored; @panel_major as linear_p16g_<T>'s)
+ * of two panels, 2 j and 2 j + 1 (one
  * where the count of whole panels is odd), K in blocks of BG_KB steps whose
  * regrouped weights (8 KB a panel) serve every tile; partial sums stay in y
  * between blocks (bias added with the first). The work-items past the
@@ -537,9 +540,9 @@ BF16DOT void bf16_tiles2 (const uint *wbuf, int np, int pn, __global const uint 
 __kernel void linear_p16g_bf16dot (__global const float *x, int x_off,
     __global const ushort *w, __global const float *bias, int has_bias,
     __global float *y, int y_off, int M, int K, int N, int accumulate,
-    __global const uint *xb, int tiles)
+    __global const uint *xb, int tiles, int panel_major)
 {
-  const int t0 = get_global_id (0) * tiles, n0 = get_global_id (1) * 32;
+  const int t0 = get_global_id (panel_major) * tiles, n0 = get_global_id (1 - panel_major) * 32;
   const int nt = min (tiles, (M + BG_TM - 1) / BG_TM - t0), K2 = K / 2;
   const int np = min (2, (N >> 4) - (n0 >> 4));
   uint wbuf[BG_KB / 2 * 16 * 2];

@@ -1104,14 +1104,15 @@ TILES_Q6_K (6)
   }
 
 /* qgemm_vnni_<T>: tiles of 6 rows (up to @tiles a work-item) of one panel,
- * from the rows quantize_rows_q8 left in @scratch. */
+ * from the rows quantize_rows_q8 left in @scratch (@panel_major as
+ * linear_p16g_<T>'s). */
 #define DEFINE_QGEMM_VNNI(T)                                                   \
 __kernel void qgemm_vnni_##T (__global const float *x, int x_off,             \
     __global const uchar *w, __global const float *bias, int has_bias,         \
     __global float *y, int y_off, int M, int K, int N, int accumulate,         \
-    __global const uchar *scratch, int d_off, int s_off, int tiles)            \
+    __global const uchar *scratch, int d_off, int s_off, int tiles, int panel_major) \
 {                                                                              \
-  const int t0 = get_global_id (0) * tiles, n0 = get_global_id (1) * 16;       \
+  const int t0 = get_global_id (panel_major) * tiles, n0 = get_global_id (1 - panel_major) * 16; \
   const int nt = min (tiles, (M + 5) / 6 - t0);                                \
   if (nt <= 0 || n0 >= N)                                                      \
     return;                                                                    \
