@@ -30,7 +30,8 @@
 #define FEW_ROWS 12             /* qgemm_vnni_few_<T>, qgemm_vnni_few3: up to this many rows (2 tiles a panel) */
 #define GROUP_TILES 8           /* tiles of PANEL_TM rows per work-item of linear_p16g */
 /* The GEMMs' work-items each take a group of tiles of rows of one panel
- * (int8_gemm, bf16_gemm, linear_p16g_<T>). Listed tile group fastest,
+ * (int8_gemm, bf16_gemm, linear_p16g_<T>, qlinear_p16g_<T> with the float
+ * threshold). Listed tile group fastest,
  * consecutive work-items share a panel while x's rows stream by, which
  * pays while x's copy stays in the cache across the panels; beyond these
  * sizes of it the launches list them panel fastest instead (the kernels'
@@ -540,9 +541,11 @@ linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_r
       LAUNCH (dev, name, 2, global, local, ARGS_COMMON (n_rows));
     } else {
       const gint64 tiles = (n_rows + PANEL_TM - 1) / PANEL_TM, per_item = MIN (tiles, GROUP_TILES);
-      const size_t global[2] = { (tiles + per_item - 1) / per_item, (N + PANEL - 1) / PANEL };
+      const gint pm = (gsize) n_rows * K * sizeof (float) > PANEL_MAJOR_FLOAT_BYTES;
+      const size_t a0 = (tiles + per_item - 1) / per_item, a1 = (N + PANEL - 1) / PANEL;
+      const size_t global[2] = { pm ? a1 : a0, pm ? a0 : a1 };
       g_snprintf (name, sizeof name, "qlinear_p16g_%s", suffix);
-      LAUNCH (dev, name, 2, global, local, ARGS_COMMON (n_rows), A_INT (per_item));
+      LAUNCH (dev, name, 2, global, local, ARGS_COMMON (n_rows), A_INT (per_item), A_INT (pm));
     }
     return;
   }

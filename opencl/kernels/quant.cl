@@ -527,15 +527,15 @@ __kernel void qlinear_p16_##T##_##TM (__global const float *x, int x_off,     \
 }
 
 /* qlinear_p16g_<T>: as linear_p16g_<T> (tiles of 6 x 16, up to @tiles per
- * work-item), the panel dequantized 256 steps at a time. */
+ * work-item, @panel_major), the panel dequantized 256 steps at a time. */
 #define QG_KB 256
 #define DEFINE_QPANEL_GROUP(T)                                                 \
 __kernel void qlinear_p16g_##T (__global const float *x, int x_off,           \
     __global const uchar *w, __global const float *bias, int has_bias,         \
     __global float *y, int y_off, int M, int K, int N, int accumulate,         \
-    int tiles)                                                                 \
+    int tiles, int panel_major)                                                \
 {                                                                              \
-  const int t0 = get_global_id (0) * tiles, n0 = get_global_id (1) * 16;       \
+  const int t0 = get_global_id (panel_major) * tiles, n0 = get_global_id (1 - panel_major) * 16; \
   const int nt = min (tiles, (M + 5) / 6 - t0);                                \
   __global const uchar *wp = row_##T (w, n0, K);                               \
   float wbuf[QG_KB * 16];                                                      \
