@@ -9,7 +9,8 @@
  * rows with packed BF16 weights take bfloat16 dot products: their reference
  * rounds x to bfloat16 as the kernel does (except in the plain columns past
  * the last whole panel, computed in float), and the GEMM cases also run
- * with the float kernels. */
+ * with the float kernels. /linear/panel-major: products large enough to
+ * list their work-items panel fastest give the bits of smaller ones. */
 #include "test-util.h"
 
 typedef enum { W_PLAIN, W_PACKED } WeightKind;
@@ -203,6 +204,42 @@ test_multi_rows (void)
   }
 }
 
+/* Products whose copy of x outgrows the cache list their work-items panel
+ * fastest (vtp-linear.c's PANEL_MAJOR_*: F16 from 16 MB of float x, BF16
+ * from 32 MB of bfloat16 x): the same rows give the same bits as in
+ * products of 64 rows, listed tile group fastest. */
+static void
+test_panel_major (void)
+{
+  const VtpDType ts[2] = { VTP_DTYPE_F16, VTP_DTYPE_BF16 };
+  const gint64 Ms[2] = { 1100, 4200 }, K = 4096, N = 32, PIECE = 64;
+
+  for (guint t = 0; t < 2; t++) {
+    const gint64 M = Ms[t];
+    GRand *r = g_rand_new_with_seed (93 + t);
+    g_autofree float *x = random_floats (r, M * K, 1.0);
+    g_autofree float *w = random_floats (r, N * K, 0.5);
+    g_autofree float *zeros = g_new0 (float, M * N);
+    g_autoptr (GError) error = NULL;
+    VtpTensor *tx = upload (x, M, K), *ya = upload (zeros, M, N), *yb = upload (zeros, M, N);
+    VtpTensor *tw = weight_new (w, N, K, ts[t], W_PACKED);
+
+    vtp_op_linear (ya, 0, tx, 0, M, tw, NULL, FALSE);
+    for (gint64 m = 0; m < M; m += PIECE)
+      vtp_op_linear (yb, m, tx, m, MIN (PIECE, M - m), tw, NULL, FALSE);
+    vtp_error_take_pending (&error);
+    g_assert_no_error (error);
+    {
+      g_autofree float *got = device_values (ya), *want = device_values (yb);
+      if (memcmp (got, want, M * N * sizeof (float)) != 0)
+        g_error ("%s: %" G_GINT64_FORMAT " rows in one product differ from the same rows in products of %"
+            G_GINT64_FORMAT, vtp_dtype_name (ts[t]), M, PIECE);
+    }
+    vtp_tensor_free (tw); vtp_tensor_free (ya); vtp_tensor_free (yb); vtp_tensor_free (tx);
+    g_rand_free (r);
+  }
+}
+
 /* The GPU kernels, on whatever device runs the test. */
 static void
 test_as_gpu (void)
@@ -295,6 +332,7 @@ main (int argc, char **argv)
   g_test_add_func ("/linear/gemm-float", test_gemm_float);
   g_test_add_func ("/linear/gemm", test_gemm);
   g_test_add_func ("/linear/multi-rows", test_multi_rows);
+  g_test_add_func ("/linear/panel-major", test_panel_major);
   g_test_add_func ("/linear/as-gpu", test_as_gpu);
   return g_test_run ();
 }

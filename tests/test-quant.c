@@ -472,6 +472,41 @@ test_linear_rows (void)
   }
 }
 
+/* Products whose int8 copy of x outgrows the cache list their work-items
+ * panel fastest (vtp-linear.c's PANEL_MAJOR_*): the same rows give the
+ * same bits as in products small enough to list them tile group fastest
+ * (1100 x 4096: 4.5 MB of int8 x, against pieces of 64 rows). */
+static void
+test_panel_major (void)
+{
+  const gint64 M = 1100, K = 4096, N = 32, PIECE = 64;
+
+  for (guint t = 0; t < G_N_ELEMENTS (qtypes); t++) {
+    GRand *r = g_rand_new_with_seed (91 + t);
+    g_autofree float *x = random_floats (r, M * K, 1.0);
+    g_autofree float *zeros = g_new0 (float, M * N);
+    g_autofree guint8 *q = random_weights (r, qtypes[t], N, K);
+    g_autoptr (GError) error = NULL;
+    VtpTensor *tx = upload (x, M, K), *ya = upload (zeros, M, N), *yb = upload (zeros, M, N), *tw;
+
+    tw = vtp_linear_weight_new (dev, qtypes[t], N, K, q, &error);
+    g_assert_no_error (error);
+    vtp_op_linear (ya, 0, tx, 0, M, tw, NULL, FALSE);
+    for (gint64 m = 0; m < M; m += PIECE)
+      vtp_op_linear (yb, m, tx, m, MIN (PIECE, M - m), tw, NULL, FALSE);
+    vtp_error_take_pending (&error);
+    g_assert_no_error (error);
+    {
+      g_autofree float *got = device_values (ya), *want = device_values (yb);
+      char what[96];
+      g_snprintf (what, sizeof what, "panel-major %s %" G_GINT64_FORMAT " rows", vtp_dtype_name (qtypes[t]), M);
+      assert_same_bits (got, want, M * N, sizeof (float), what);
+    }
+    vtp_tensor_free (tw); vtp_tensor_free (ya); vtp_tensor_free (yb); vtp_tensor_free (tx);
+    g_rand_free (r);
+  }
+}
+
 static void
 test_linear_as_gpu (void)
 {
@@ -592,6 +627,7 @@ main (int argc, char **argv)
   g_test_add_func ("/quant/linear-as-gpu", test_linear_as_gpu);
   g_test_add_func ("/quant/linear-multi", test_linear_multi);
   g_test_add_func ("/quant/linear-rows", test_linear_rows);
+  g_test_add_func ("/quant/panel-major", test_panel_major);
   g_test_add_func ("/quant/bad-shape", test_bad_shape);
   return g_test_run ();
 }
