@@ -164,6 +164,7 @@ vtp_opt_state_new (VtpOpt *m, gint max_ctx, gint max_chunk, GError **error)
   s->max_ctx = max_ctx;
   s->max_chunk = max_chunk;
   s->n_layers = c->num_hidden_layers;
+  s->model = m;
   s->k_cache = g_new0 (VtpTensor *, c->num_hidden_layers);
   s->v_cache = g_new0 (VtpTensor *, c->num_hidden_layers);
   s->host_rows = g_new (float, (gsize) max_chunk * W);
@@ -313,6 +314,133 @@ vtp_opt_prefill (VtpOpt *m, VtpOptState *s, const VtpLmSegment *segments, gint n
       return FALSE;
   }
   return TRUE;
+}
+
+VtpOptBatch *
+vtp_opt_batch_new (VtpOpt *m, gint max_streams, GError **error)
+{
+  g_autoptr (VtpOptBatch) b = g_new0 (VtpOptBatch, 1);
+  const VtpOptConfig *c = &m->cfg;
+  const gint64 D = c->hidden_size, W = c->word_embed_proj_dim;
+
+  if (max_streams < 1) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "A decode batch needs room for at least one stream (asked %d)",
+        max_streams);
+    return NULL;
+  }
+  b->max_streams = max_streams;
+  b->host_rows = g_new (float, (gsize) max_streams * W);
+  if (!(b->x = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, D, error))
+      || !(b->xn = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, D, error))
+      || !(b->q = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, D, error))
+      || !(b->k = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, D, error))
+      || !(b->v = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, D, error))
+      || !(b->attn = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, D, error))
+      || !(b->h = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, c->ffn_dim, error))
+      || !(b->logits = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, c->vocab_size, error))
+      || (m->project_in && !(b->e = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, W, error))))
+    return NULL;
+  return g_steal_pointer (&b);
+}
+
+void
+vtp_opt_batch_free (VtpOptBatch *b)
+{
+  if (!b)
+    return;
+  {
+    VtpTensor *ts[] = { b->x, b->xn, b->e, b->q, b->k, b->v, b->attn, b->h, b->logits };
+    for (guint i = 0; i < G_N_ELEMENTS (ts); i++)
+      vtp_tensor_free (ts[i]);
+  }
+  g_free (b->host_rows);
+  g_free (b);
+}
+
+static gboolean
+check_batch (VtpOpt *m, VtpOptBatch *b, VtpOptState **states, gint n, GError **error)
+{
+  if (n < 1 || n > b->max_streams) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "A decode batch of %d streams; this batch takes 1 to %d", n,
+        b->max_streams);
+    return FALSE;
+  }
+  for (gint i = 0; i < n; i++) {
+    const VtpOptState *s = states[i];
+    if (!s || s->model != m) {
+      g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "Stream %d of the decode batch has %s", i,
+          s ? "a state of another model" : "no state");
+      return FALSE;
+    }
+    if (s->n_past >= s->max_ctx) {
+      g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "Stream %d of the decode batch has no room for another "
+          "position: its context of %d positions is full", i, s->max_ctx);
+      return FALSE;
+    }
+    for (gint j = 0; j < i; j++)
+      if (states[j] == s) {
+        g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "Streams %d and %d of the decode batch have the same "
+            "state", j, i);
+        return FALSE;
+      }
+  }
+  return TRUE;
+}
+
+gboolean
+vtp_opt_decode_batch (VtpOpt *m, VtpOptBatch *b, VtpOptState **states, const gint32 *tokens, gint n,
+    GError **error)
+{
+  const VtpOptConfig *c = &m->cfg;
+  const gint D = c->hidden_size, W = c->word_embed_proj_dim, V = c->vocab_size;
+  const VtpAttention a = { c->num_attention_heads, c->num_attention_heads, c->head_dim, TRUE, 0,
+    1.0f / sqrtf ((float) c->head_dim) };
+  g_autofree VtpStreamKV *kv = NULL;
+  const VtpTensor *out = b->x;
+
+  if (!check_batch (m, b, states, n, error) || !vtp_lm_gather_rows (m->embed, V, W, tokens, n, b->host_rows, error))
+    return FALSE;
+  if (!vtp_tensor_write (m->project_in ? b->e : b->x, 0, b->host_rows, (gsize) n * W * sizeof (float), error)) {
+    g_prefix_error (error, "Uploading the embeddings of a decode batch of %d: ", n);
+    return FALSE;
+  }
+  if (m->project_in)
+    vtp_op_linear_rows (b->x, 0, b->e, 0, n, m->project_in, NULL, FALSE);
+  /* each stream's learned position (its own n_past) */
+  for (gint i = 0; i < n; i++)
+    vtp_tensor_copy_rect (b->xn, i, 0, m->positions, states[i]->n_past + POSITION_OFFSET, 0, 1, D);
+  vtp_op_add (b->x, b->xn, 0, n);
+  kv = g_new (VtpStreamKV, n);
+  for (gint l = 0; l < c->num_hidden_layers; l++) {
+    const VtpOptLayer *y = &m->layers[l];
+    const VtpLinearOut qkv[3] = { { b->q, 0, y->wq, y->bq }, { b->k, 0, y->wk, y->bk }, { b->v, 0, y->wv, y->bv } };
+
+    vtp_op_layernorm (b->xn, b->x, 0, n, y->attn_norm_w, y->attn_norm_b, LAYER_NORM_EPS);
+    vtp_op_linear_multi_rows (b->xn, 0, n, qkv, 3);
+    for (gint i = 0; i < n; i++)
+      kv[i] = (VtpStreamKV) { states[i]->k_cache[l], states[i]->v_cache[l], states[i]->scores, states[i]->n_past };
+    vtp_op_attention_streams (b->attn, b->q, b->k, b->v, kv, n, &a);
+    vtp_op_linear_rows (b->x, 0, b->attn, 0, n, y->wo, y->bo, TRUE);          /* x += out_proj (attn) */
+    vtp_op_layernorm (b->xn, b->x, 0, n, y->ffn_norm_w, y->ffn_norm_b, LAYER_NORM_EPS);
+    vtp_op_linear_rows (b->h, 0, b->xn, 0, n, y->fc1, y->b_fc1, FALSE);
+    vtp_activation_apply (c->activation, b->h, 0, n);
+    vtp_op_linear_rows (b->x, 0, b->h, 0, n, y->fc2, y->b_fc2, TRUE);         /* x += fc2 (act (fc1 (.))) */
+  }
+  if (m->norm_w) {
+    vtp_op_layernorm (b->xn, b->x, 0, n, m->norm_w, m->norm_b, LAYER_NORM_EPS);
+    out = b->xn;
+  }
+  if (m->project_out) {
+    vtp_op_linear_rows (b->e, 0, out, 0, n, m->project_out, NULL, FALSE);
+    out = b->e;
+  }
+  vtp_op_linear_rows (b->logits, 0, out, 0, n, m->lm_head, NULL, FALSE);
+  /* row i's logits where stream i's generate loop reads them */
+  for (gint i = 0; i < n; i++) {
+    vtp_tensor_copy_rect (states[i]->logits, 0, 0, b->logits, i, 0, 1, V);
+    states[i]->n_past++;
+  }
+  return vtp_error_take_pending (error);
 }
 
 gsize

@@ -59,6 +59,7 @@ typedef struct {
   VtpTensor **k_cache, **v_cache;
   float *host_rows;             /* [max_chunk, W] staging for embeddings */
   gint n_layers;
+  const VtpOpt *model;          /* the model it was made for (vtp_opt_decode_batch checks it) */
 } VtpOptState;
 
 /* A state for @max_ctx positions (at most max_position_embeddings: the
@@ -76,7 +77,32 @@ gboolean vtp_opt_prefill (VtpOpt *m, VtpOptState *s, const VtpLmSegment *segment
 /* Bytes of matrix weights one decoded token reads. */
 gsize vtp_opt_weight_bytes (const VtpOpt *m);
 
+/* Batched decoding across streams (docs/batching.md): one decode step of
+ * several streams of the same model, each with its own state, their new
+ * tokens the rows of one product per projection (vtp_op_linear_rows: the
+ * weights read once for all; each row's arithmetic a lone row's where
+ * that is int8, within float summation order otherwise), the positions,
+ * cache writes and attention per stream. Room for up to max_streams. */
+typedef struct {
+  gint max_streams;
+  float *host_rows;             /* [max_streams, W] */
+  VtpTensor *x, *xn, *e, *q, *k, *v, *attn, *h, *logits;   /* e: NULL when W == D */
+} VtpOptBatch;
+
+VtpOptBatch *vtp_opt_batch_new (VtpOpt *m, gint max_streams, GError **error);
+void vtp_opt_batch_free (VtpOptBatch *b);
+
+/* One decode step of @n streams: states[i] (of @m, each at its own n_past,
+ * all different) is fed tokens[i]; afterwards states[i]->logits row 0 holds
+ * the next position's logits, as vtp_opt_prefill leaves them, and n_past
+ * has grown by one. Refuses (before running anything) more than
+ * b->max_streams states, a state of another model or without room for one
+ * more position, and the same state twice. */
+gboolean vtp_opt_decode_batch (VtpOpt *m, VtpOptBatch *b, VtpOptState **states, const gint32 *tokens, gint n,
+    GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpOpt, vtp_opt_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpOptBatch, vtp_opt_batch_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpOptState, vtp_opt_state_free)
 
 G_END_DECLS
