@@ -94,3 +94,33 @@ vtp_lm_segments_slice (const VtpLmSegment *segments, gint n_segments, gint from,
   }
   return n;
 }
+
+gboolean
+vtp_lm_check_batch (gconstpointer model, const VtpLmBatchStream *streams, gint n, gint max_streams, GError **error)
+{
+  if (n < 1 || n > max_streams) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "A decode batch of %d streams; this batch takes 1 to %d", n,
+        max_streams);
+    return FALSE;
+  }
+  for (gint i = 0; i < n; i++) {
+    const VtpLmBatchStream *s = &streams[i];
+    if (!s->state || s->model != model) {
+      g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "Stream %d of the decode batch has %s", i,
+          s->state ? "a state of another model" : "no state");
+      return FALSE;
+    }
+    if (s->n_past >= s->max_ctx) {
+      g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "Stream %d of the decode batch has no room for another "
+          "position: its context of %d positions is full", i, s->max_ctx);
+      return FALSE;
+    }
+    for (gint j = 0; j < i; j++)
+      if (streams[j].state == s->state) {
+        g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "Streams %d and %d of the decode batch have the same "
+            "state", j, i);
+        return FALSE;
+      }
+  }
+  return TRUE;
+}

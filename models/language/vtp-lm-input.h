@@ -32,6 +32,21 @@ gboolean vtp_lm_gather_rows (const VtpStTensor *t, gint vocab, gint width, const
 gboolean vtp_lm_check_input (const VtpLmSegment *segments, gint n_segments, gint n_past, gint max_ctx,
     gint max_chunk, gboolean all_logits, gint *total, GError **error);
 
+/* One stream of a decode batch as the families' batched steps check it:
+ * its state, the model that state was made for, its positions used and
+ * its room. */
+typedef struct {
+  gconstpointer state, model;
+  gint n_past, max_ctx;
+} VtpLmBatchStream;
+
+/* An INPUT error, before anything runs, for a batch of @n streams that
+ * does not fit 1 .. @max_streams, a stream without a state, of another
+ * model than @model or without room for one more position, and the same
+ * state twice (vtp_llama_decode_batch, vtp_opt_decode_batch). */
+gboolean vtp_lm_check_batch (gconstpointer model, const VtpLmBatchStream *streams, gint n, gint max_streams,
+    GError **error);
+
 /* Rows [from, from + count) of the segments' concatenation, as segments
  * into @out (room for @n_segments); returns how many. */
 gint vtp_lm_segments_slice (const VtpLmSegment *segments, gint n_segments, gint from, gint count,

@@ -360,31 +360,12 @@ vtp_opt_batch_free (VtpOptBatch *b)
 static gboolean
 check_batch (VtpOpt *m, VtpOptBatch *b, VtpOptState **states, gint n, GError **error)
 {
-  if (n < 1 || n > b->max_streams) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "A decode batch of %d streams; this batch takes 1 to %d", n,
-        b->max_streams);
-    return FALSE;
-  }
-  for (gint i = 0; i < n; i++) {
-    const VtpOptState *s = states[i];
-    if (!s || s->model != m) {
-      g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "Stream %d of the decode batch has %s", i,
-          s ? "a state of another model" : "no state");
-      return FALSE;
-    }
-    if (s->n_past >= s->max_ctx) {
-      g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "Stream %d of the decode batch has no room for another "
-          "position: its context of %d positions is full", i, s->max_ctx);
-      return FALSE;
-    }
-    for (gint j = 0; j < i; j++)
-      if (states[j] == s) {
-        g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "Streams %d and %d of the decode batch have the same "
-            "state", j, i);
-        return FALSE;
-      }
-  }
-  return TRUE;
+  g_autofree VtpLmBatchStream *streams = g_new0 (VtpLmBatchStream, MAX (n, 1));
+
+  for (gint i = 0; i < n && n <= b->max_streams; i++)
+    if (states[i])
+      streams[i] = (VtpLmBatchStream) { states[i], states[i]->model, states[i]->n_past, states[i]->max_ctx };
+  return vtp_lm_check_batch (m, streams, n, b->max_streams, error);
 }
 
 gboolean
