@@ -66,3 +66,30 @@ assert_close (const float *got, const double *want, gsize n, double atol, const 
         what, worst, at, got[at], want[at], atol);
 }
 
+/* x's first @M rows times @w in one product give the bits they give in
+ * products of @piece rows (the GEMMs' work-item order changes with the
+ * size of x's copy, vtp-linear.c's PANEL_MAJOR_*; the arithmetic must
+ * not). */
+static G_GNUC_UNUSED void
+assert_same_as_pieces (const VtpTensor *x, gint64 M, const VtpTensor *w, gint64 piece, const char *what)
+{
+  g_autoptr (GError) error = NULL;
+  const gint64 N = w->shape[0];
+  g_autofree float *zeros = g_new0 (float, M * N);
+  VtpTensor *ya = upload (zeros, M, N), *yb = upload (zeros, M, N);
+  g_autofree float *got = NULL, *want = NULL;
+
+  vtp_op_linear (ya, 0, x, 0, M, w, NULL, FALSE);
+  for (gint64 m = 0; m < M; m += piece)
+    vtp_op_linear (yb, m, x, m, MIN (piece, M - m), w, NULL, FALSE);
+  vtp_error_take_pending (&error);
+  g_assert_no_error (error);
+  got = device_values (ya);
+  want = device_values (yb);
+  for (gint64 i = 0; i < M * N; i++)
+    if (memcmp (&got[i], &want[i], sizeof (float)) != 0)
+      g_error ("%s: %" G_GINT64_FORMAT " rows in one product: element %" G_GINT64_FORMAT " is %.9g, in products "
+          "of %" G_GINT64_FORMAT " rows %.9g", what, M, i, got[i], piece, want[i]);
+  vtp_tensor_free (ya);
+  vtp_tensor_free (yb);
+}
