@@ -421,7 +421,9 @@ xcopy_kind (const VtpDevice *dev, gint64 n_rows, const VtpTensor *w, gboolean as
         && vtp_tensor_cols (w) <= VNNI_MAX_K ? xcopy_int8 (w->dtype) : XCOPY_NONE;
   if (bf16_gemm_serves (dev, n_rows, w))
     return XCOPY_BF16;
-  if (w->layout == LAYOUT_P16 && vtp_dtype_is_quantized (w->dtype) && dev->int8_dot && n_rows > QPANEL_TM)
+  /* 2 rows and more (a short prefill, a prefill's last piece): the int8
+   * products of a few rows, then the int8 GEMM; 1 row takes the GEMV */
+  if (w->layout == LAYOUT_P16 && vtp_dtype_is_quantized (w->dtype) && dev->int8_dot && n_rows > 1)
     return xcopy_int8 (w->dtype);
   return XCOPY_NONE;
 }

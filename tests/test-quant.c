@@ -331,9 +331,8 @@ linear_case (VtpDType t, gint64 M, gint64 K, gint64 N, WeightKind kind, gboolean
   g_assert_no_error (error);
   /* x's int8 groups: a block of 32, a super-block of 256 for the K-quants */
   const gint64 group = MAX (vtp_dtype_block_elements (t), 32);
-  /* the int8 paths: decode and the GEMM (more than 4 rows) */
-  int8_path = dev->int8_dot && tw->layout == 1
-      && (M == 1 || M > 4);
+  /* the int8 paths: decode, a few rows and the GEMM */
+  int8_path = dev->int8_dot && tw->layout == 1;
   g_assert_cmpuint (vtp_tensor_n_bytes (tw), ==, N * row_bytes);
 
   for (gint64 i = 0; i < (M + y_row + 1) * N; i++)
