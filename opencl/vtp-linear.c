@@ -48,6 +48,18 @@
 #define PANEL_MAJOR_INT8_BYTES ((gsize) 2 << 20)
 #define PANEL_MAJOR_FLOAT_BYTES ((gsize) 16 << 20)
 #define PANEL_MAJOR_BF16_BYTES ((gsize) 32 << 20)
+/* ... and only while the weights stay in the cache themselves: panel
+ * fastest reads them once per block of rows, from memory when they do not
+ * (LLaVA-1.5-7B's down projection, 11008 x 4096, 25 MB in Q4_K: 512 rows
+ * 72.3 → 78.0 ms panel fastest, Q6_K 256 rows 49.6 → 61.4; the 1.1B
+ * model's, 6.5 MB, 19.4 → 19.1). */
+#define PANEL_MAJOR_MAX_WEIGHT_BYTES ((gsize) 16 << 20)
+
+static gboolean
+panel_major (gsize x_copy_bytes, gsize threshold, const VtpTensor *w)
+{
+  return x_copy_bytes >= threshold && vtp_tensor_n_bytes (w) <= PANEL_MAJOR_MAX_WEIGHT_BYTES;
+}
 #define GEMV_MAX_ROWS 8         /* GPUs: rows up to which gemv_<T> is used */
 #define GEMM_TM 2               /* must match linear.cl */
 #define GEMM_TN 4
@@ -341,7 +353,7 @@ int8_gemm (VtpDevice *dev, cl_mem scratch, VtpTensor *y, gint64 y_row, const Vtp
   }
   g_snprintf (name, sizeof name, "qgemm_vnni_%s", vtp_weight_suffix (w->dtype));
   {
-    const gint pm = (gsize) n_rows * K >= PANEL_MAJOR_INT8_BYTES;   /* x's int8 copy */
+    const gint pm = panel_major ((gsize) n_rows * K, PANEL_MAJOR_INT8_BYTES, w);   /* x's int8 copy */
     const size_t g2[2] = { pm ? global[1] : global[0], pm ? global[0] : global[1] };
     LAUNCH (dev, name, 2, g2, one, A_MEM (x), A_INT (x_row * K), A_MEM (w), A_OPT_MEM (bias), A_INT (bias != NULL),
         A_MEM (y), A_INT (y_row * N), A_INT (n_rows), A_INT (K), A_INT (N), A_INT (accumulate),
@@ -389,7 +401,7 @@ bf16_gemm (VtpDevice *dev, cl_mem xb, VtpTensor *y, gint64 y_row, const VtpTenso
   const gint64 N = w->shape[0], K = vtp_tensor_cols (w);
   const gint64 tiles = (n_rows + BF16_TM - 1) / BF16_TM, per_item = MIN (tiles, GROUP_TILES);
   /* two whole panels a work-item, then one for the partial panel if any */
-  const gint pm = (gsize) n_rows * K * 2 > PANEL_MAJOR_BF16_BYTES;     /* x's bfloat16 copy */
+  const gint pm = panel_major ((gsize) n_rows * K * 2, PANEL_MAJOR_BF16_BYTES, w);     /* x's bfloat16 copy */
   const size_t a0 = (tiles + per_item - 1) / per_item, a1 = (N / PANEL + 1) / 2 + (N % PANEL != 0);
   const size_t global[2] = { pm ? a1 : a0, pm ? a0 : a1 };
   const size_t one[2] = { 1, 1 };
@@ -543,7 +555,7 @@ linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_r
       LAUNCH (dev, name, 2, global, local, ARGS_COMMON (n_rows));
     } else {
       const gint64 tiles = (n_rows + PANEL_TM - 1) / PANEL_TM, per_item = MIN (tiles, GROUP_TILES);
-      const gint pm = (gsize) n_rows * K * sizeof (float) > PANEL_MAJOR_FLOAT_BYTES;
+      const gint pm = panel_major ((gsize) n_rows * K * sizeof (float), PANEL_MAJOR_FLOAT_BYTES, w);
       const size_t a0 = (tiles + per_item - 1) / per_item, a1 = (N + PANEL - 1) / PANEL;
       const size_t global[2] = { pm ? a1 : a0, pm ? a0 : a1 };
       g_snprintf (name, sizeof name, "qlinear_p16g_%s", suffix);
@@ -596,7 +608,7 @@ linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_r
         continue;
       if (t >= 2 && w->dtype != VTP_DTYPE_F32) {
         const gint64 per_item = MIN (t, GROUP_TILES);
-        const gint pm = (gsize) rows * K * sizeof (float) > PANEL_MAJOR_FLOAT_BYTES;
+        const gint pm = panel_major ((gsize) rows * K * sizeof (float), PANEL_MAJOR_FLOAT_BYTES, w);
         const size_t a0 = (t + per_item - 1) / per_item, a1 = (N + PANEL - 1) / PANEL;
         const size_t global[2] = { pm ? a1 : a0, pm ? a0 : a1 };
         g_snprintf (name, sizeof name, "linear_p16g_%s", suffix);
