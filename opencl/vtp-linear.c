@@ -60,6 +60,15 @@ panel_major (gsize x_copy_bytes, gsize threshold, const VtpTensor *w)
 {
   return x_copy_bytes >= threshold && vtp_tensor_n_bytes (w) <= PANEL_MAJOR_MAX_WEIGHT_BYTES;
 }
+
+/* A GEMM launch's global size: @tile_groups x @panels work-items, in the
+ * order @pm says (the kernels read their ids the same way). */
+static void
+gemm_global (size_t tile_groups, size_t panels, gboolean pm, size_t global[2])
+{
+  global[0] = pm ? panels : tile_groups;
+  global[1] = pm ? tile_groups : panels;
+}
 #define GEMV_MAX_ROWS 8         /* GPUs: rows up to which gemv_<T> is used */
 #define GEMM_TM 2               /* must match linear.cl */
 #define GEMM_TN 4
@@ -354,7 +363,8 @@ int8_gemm (VtpDevice *dev, cl_mem scratch, VtpTensor *y, gint64 y_row, const Vtp
   g_snprintf (name, sizeof name, "qgemm_vnni_%s", vtp_weight_suffix (w->dtype));
   {
     const gint pm = panel_major ((gsize) n_rows * K, PANEL_MAJOR_INT8_BYTES, w);   /* x's int8 copy */
-    const size_t g2[2] = { pm ? global[1] : global[0], pm ? global[0] : global[1] };
+    size_t g2[2];
+    gemm_global (global[0], global[1], pm, g2);
     LAUNCH (dev, name, 2, g2, one, A_MEM (x), A_INT (x_row * K), A_MEM (w), A_OPT_MEM (bias), A_INT (bias != NULL),
         A_MEM (y), A_INT (y_row * N), A_INT (n_rows), A_INT (K), A_INT (N), A_INT (accumulate),
         ((VtpArg) { sizeof (cl_mem), &scratch }), A_INT (at.d_off), A_INT (at.s_off), A_INT (per_item), A_INT (pm));
@@ -402,9 +412,10 @@ bf16_gemm (VtpDevice *dev, cl_mem xb, VtpTensor *y, gint64 y_row, const VtpTenso
   const gint64 tiles = (n_rows + BF16_TM - 1) / BF16_TM, per_item = MIN (tiles, GROUP_TILES);
   /* two whole panels a work-item, then one for the partial panel if any */
   const gint pm = panel_major ((gsize) n_rows * K * 2, PANEL_MAJOR_BF16_BYTES, w);     /* x's bfloat16 copy */
-  const size_t a0 = (tiles + per_item - 1) / per_item, a1 = (N / PANEL + 1) / 2 + (N % PANEL != 0);
-  const size_t global[2] = { pm ? a1 : a0, pm ? a0 : a1 };
   const size_t one[2] = { 1, 1 };
+  size_t global[2];
+
+  gemm_global ((tiles + per_item - 1) / per_item, (N / PANEL + 1) / 2 + (N % PANEL != 0), pm, global);
 
   LAUNCH (dev, "linear_p16g_bf16dot", 2, global, one, A_MEM (x), A_INT (x_row * K), A_MEM (w), A_OPT_MEM (bias),
       A_INT (bias != NULL), A_MEM (y), A_INT (y_row * N), A_INT (n_rows), A_INT (K), A_INT (N), A_INT (accumulate),
@@ -556,8 +567,8 @@ linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_r
     } else {
       const gint64 tiles = (n_rows + PANEL_TM - 1) / PANEL_TM, per_item = MIN (tiles, GROUP_TILES);
       const gint pm = panel_major ((gsize) n_rows * K * sizeof (float), PANEL_MAJOR_FLOAT_BYTES, w);
-      const size_t a0 = (tiles + per_item - 1) / per_item, a1 = (N + PANEL - 1) / PANEL;
-      const size_t global[2] = { pm ? a1 : a0, pm ? a0 : a1 };
+      size_t global[2];
+      gemm_global ((tiles + per_item - 1) / per_item, (N + PANEL - 1) / PANEL, pm, global);
       g_snprintf (name, sizeof name, "qlinear_p16g_%s", suffix);
       LAUNCH (dev, name, 2, global, local, ARGS_COMMON (n_rows), A_INT (per_item), A_INT (pm));
     }
@@ -609,8 +620,8 @@ linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_r
       if (t >= 2 && w->dtype != VTP_DTYPE_F32) {
         const gint64 per_item = MIN (t, GROUP_TILES);
         const gint pm = panel_major ((gsize) rows * K * sizeof (float), PANEL_MAJOR_FLOAT_BYTES, w);
-        const size_t a0 = (t + per_item - 1) / per_item, a1 = (N + PANEL - 1) / PANEL;
-        const size_t global[2] = { pm ? a1 : a0, pm ? a0 : a1 };
+        size_t global[2];
+        gemm_global ((t + per_item - 1) / per_item, (N + PANEL - 1) / PANEL, pm, global);
         g_snprintf (name, sizeof name, "linear_p16g_%s", suffix);
         LAUNCH (dev, name, 2, global, local, ARGS_COMMON (rows), A_INT (per_item), A_INT (pm));
       } else {

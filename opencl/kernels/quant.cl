@@ -211,33 +211,16 @@ inline uint16 k4_mins (K4Scales k, int h)
   return h == 0 ? k.q1 & 0x3f3f3f3fu : ((k.q2 >> 4) & 0x0f0f0f0fu) | (((k.q1 >> 6) & 0x03030303u) << 4);
 }
 
-/* The 6-bit scale and min of sub-block j of the 16 rows, as bytes. */
-inline void scale_min_k4_u8 (__global const uchar *s, int j, uchar16 *sc, uchar16 *mn)
-{
-  const K4Scales k = k4_scales (s);
-  *sc = convert_uchar16 (k4_sc (k, j));
-  *mn = convert_uchar16 (k4_mn (k, j));
-}
-
-inline void scale_min_k4_16 (__global const uchar *s, int j, float16 *sc, float16 *mn)
-{
-  uchar16 a, b;
-  scale_min_k4_u8 (s, j, &a, &b);
-  *sc = to_float16 (a);
-  *mn = to_float16 (b);
-}
-
 /* The scales of sub-blocks 2 c and 2 c + 1 of the 16 rows times d, their
- * mins times dmin: what every Q4_K / Q5_K panel reader multiplies by. */
-inline void scales_k4_pair (__global const uchar *s, int c, float16 d, float16 dmin, float16 *s1, float16 *m1,
-    float16 *s2, float16 *m2)
+ * mins times dmin: what the Q4_K / Q5_K float readers multiply by (@k
+ * decoded once a super-block). */
+inline void scales_k4_pair (K4Scales k, int c, float16 d, float16 dmin, float16 *s1, float16 *m1, float16 *s2,
+    float16 *m2)
 {
-  scale_min_k4_16 (s, 2 * c, s1, m1);
-  scale_min_k4_16 (s, 2 * c + 1, s2, m2);
-  *s1 *= d;
-  *m1 *= dmin;
-  *s2 *= d;
-  *m2 *= dmin;
+  *s1 = convert_float16 (k4_sc (k, 2 * c)) * d;
+  *m1 = convert_float16 (k4_mn (k, 2 * c)) * dmin;
+  *s2 = convert_float16 (k4_sc (k, 2 * c + 1)) * d;
+  *m2 = convert_float16 (k4_mn (k, 2 * c + 1)) * dmin;
 }
 
 /* Dequantizes panel block @pb (the QK steps of one block of 16 rows) into
@@ -277,10 +260,11 @@ inline void dq_panel_q4_0 (__global const uchar *pb, float *out)
 inline void dq_panel_k4 (__global const uchar *pb, __global const uchar *qh, __global const uchar *q,
     float *out)
 {
+  const K4Scales k = k4_scales (pb + 64);
   const float16 d = half16_at (pb), dmin = half16_at (pb + 32);
   for (int c = 0; c < 4; c++) {
     float16 s1, m1, s2, m2;
-    scales_k4_pair (pb + 64, c, d, dmin, &s1, &m1, &s2, &m2);
+    scales_k4_pair (k, c, d, dmin, &s1, &m1, &s2, &m2);
     for (int l = 0; l < 32; l++) {
       const uchar16 v = quad_u8 (q, 32 * c + l);
       uchar16 lo = v & (uchar16) 15, hi = v >> (uchar16) 4;
@@ -419,6 +403,7 @@ inline void dot_k4_##TM (__global const uchar *pb, __global const uchar *qh,   \
     __global const uchar *q, __global const float **xr, int kb, float16 *acc)  \
 {                                                                              \
   const float16 d = half16_at (pb), dmin = half16_at (pb + 32);                \
+  const K4Scales k = k4_scales (pb + 64);                                      \
   for (int c = 0; c < 4; c++) {                                                \
     float16 s1, m1, s2, m2, a[2][TM], b[2][TM];                                \
     UNROLL                                                                     \
@@ -440,7 +425,7 @@ inline void dot_k4_##TM (__global const uchar *pb, __global const uchar *qh,   \
         b[l % 2][i] = fma ((float16) xr[i][kb + 64 * c + 32 + l], fh, b[l % 2][i]); \
       }                                                                        \
     }                                                                          \
-    scales_k4_pair (pb + 64, c, d, dmin, &s1, &m1, &s2, &m2);                  \
+    scales_k4_pair (k, c, d, dmin, &s1, &m1, &s2, &m2);                        \
     UNROLL                                                                     \
     for (int i = 0; i < TM; i++) {                                             \
       const float xa = sum32 (xr[i] + kb + 64 * c), xb = sum32 (xr[i] + kb + 64 * c + 32); \
@@ -747,26 +732,22 @@ VNNI inline float16 vnni_block_k4 (__global const uchar *pb, __global const ucha
 /* The panel loops take a block of 32 (Q8_0, Q4_0) or a super-block of 256
  * (the K-quants: 8 of x's blocks) at a time. */
 VNNI inline float16 vnni_super_q4_k (__global const uchar *pb, const int *xq, const int *xs, const int *xm,
-    const float *dx,
-    float16 a)
+    const float *dx, float16 a)
 {
   return vnni_block_k4 (pb, 0, pb + 256, xq, xm, dx, a);
 }
 VNNI inline float16 vnni_super_q5_k (__global const uchar *pb, const int *xq, const int *xs, const int *xm,
-    const float *dx,
-    float16 a)
+    const float *dx, float16 a)
 {
   return vnni_block_k4 (pb, pb + 256, pb + 768, xq, xm, dx, a);
 }
 VNNI inline float16 vnni_super_q8_0 (__global const uchar *pb, const int *xq, const int *xs, const int *xm,
-    const float *dx,
-    float16 a)
+    const float *dx, float16 a)
 {
   return vnni_block_q8_0 (pb, xq, xs[0] + xs[1], dx[0], a);
 }
 VNNI inline float16 vnni_super_q4_0 (__global const uchar *pb, const int *xq, const int *xs, const int *xm,
-    const float *dx,
-    float16 a)
+    const float *dx, float16 a)
 {
   return vnni_block_q4_0 (pb, xq, xs[0] + xs[1], dx[0], a);
 }
@@ -778,8 +759,7 @@ VNNI inline float16 vnni_super_q4_0 (__global const uchar *pb, const int *xq, co
  * integers up to the super-block's total (x quantized with one scale for
  * the super-block). */
 VNNI inline float16 vnni_super_q6_k (__global const uchar *pb, const int *xq, const int *xs, const int *xm,
-    const float *dx,
-    float16 acc)
+    const float *dx, float16 acc)
 {
   int16 isum = 0;
   for (int h = 0; h < 2; h++) {
