@@ -21,10 +21,10 @@
  * per value, with the median over repeats of each value's decode speed over
  * the first value's in the same repeat.
  *
- * --streams S (LLaMA family; issue 18, docs/batching.md): after each
- * repeat's single-stream decode, S streams (S states, each prefilled with
- * its own P-token prompt, untimed) decode N tokens each together, one
- * vtp_llama_decode_batch a step; prints their aggregate decode tokens/s
+ * --streams S (issue 18, docs/batching.md): after
+ * each repeat's single-stream decode, S streams (S states, each prefilled
+ * with its own P-token prompt, untimed) decode N tokens each together, one
+ * batched decode step (vtp_lm_generate_batch) a step; prints their aggregate decode tokens/s
  * (S (N - 1) tokens over the time, as the single-stream figure counts)
  * beside the single stream's, and the median over repeats of their ratio
  * in the same repeat. */
@@ -49,8 +49,7 @@ die (GError *error)
  * (the first token of each comes from its prefill). 0 and @error on
  * failure. */
 static double
-batch_decode_tokens_per_s (VtpLlama *m, VtpLlamaState **states, gint n, const gint32 *ids, gint n_ids, gint decode,
-    GError **error)
+batch_decode_tokens_per_s (VtpLm **lms, gint n, const gint32 *ids, gint n_ids, gint decode, GError **error)
 {
   g_autofree VtpBatchStream *streams = g_new0 (VtpBatchStream, n);
   g_autofree gint32 *shifted = g_new (gint32, n_ids);
@@ -61,18 +60,18 @@ batch_decode_tokens_per_s (VtpLlama *m, VtpLlamaState **states, gint n, const gi
   for (gint i = 0; i < n; i++) {
     const VtpLmSegment seg = { shifted, NULL, 0, n_ids };
     for (gint j = 0; j < n_ids; j++)
-      shifted[j] = 3 + (ids[j] - 3 + 7919 * i) % (m->cfg.vocab_size - 3);
-    states[i]->n_past = 0;
-    if (!vtp_llama_prefill (m, states[i], &seg, 1, FALSE, error))
+      shifted[j] = 3 + (ids[j] - 3 + 7919 * i) % (lms[i]->vocab_size - 3);
+    *lms[i]->n_past = 0;
+    if (!vtp_lm_prefill (lms[i], &seg, 1, FALSE, error))
       return 0;
-    streams[i].state = states[i];
+    streams[i].lm = lms[i];
     streams[i].params.max_new_tokens = decode;
     streams[i].tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
   }
-  if (!vtp_device_finish (m->dev, error))
+  if (!vtp_device_finish (lms[0]->dev, error))
     return 0;
   t0 = now_ms ();
-  ok = vtp_llama_generate_batch (m, streams, n, error);
+  ok = vtp_lm_generate_batch (streams, n, error);
   t0 = now_ms () - t0;
   for (gint i = 0; i < n; i++) {
     produced += streams[i].tokens->len - 1;
@@ -101,7 +100,7 @@ main (int argc, char **argv)
       "A/B test: each repeat runs once per value of environment variable NAME, in turn", "NAME=V1,V2,..." },
     { "repeats", 'r', 0, G_OPTION_ARG_INT, &repeats, "Runs of each measurement (default 3)", "R" },
     { "streams", 's', 0, G_OPTION_ARG_INT, &streams,
-      "Also decode S streams together (batched decoding, LLaMA family) and print their aggregate speed", "S" },
+      "Also decode S streams together (batched decoding) and print their aggregate speed", "S" },
     { NULL },
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- prefill and decode speed of a vtp language model");
@@ -112,7 +111,7 @@ main (int argc, char **argv)
   g_autoptr (VtpLm) lm = NULL;
   g_autofree gint32 *ids = NULL;
   g_autofree double *t_pre = NULL, *t_dec = NULL, *t_batch = NULL, *batch_ratio = NULL;
-  VtpLlamaState **states = NULL;
+  VtpLm **stream_lms = NULL;
   VtpModelParts parts;
   double load_ms, bw, bw_median, rss_mb;
 
@@ -166,14 +165,13 @@ main (int argc, char **argv)
     ids[i] = 3 + (gint32) (((guint32) i * 2654435761u) % (guint32) (lm->vocab_size - 3));
 
   if (streams > 0) {
-    VtpLlama *m = vtp_lm_llama (lm);
-    if (!m) {
-      g_printerr ("vtp-bench-llm: --streams decodes LLaMA-family models only (this one is %s)\n", lm->ops->name);
+    if (!vtp_lm_can_batch (lm)) {
+      g_printerr ("vtp-bench-llm: --streams: the %s family has no batched decode step\n", lm->ops->name);
       return 1;
     }
-    states = g_new0 (VtpLlamaState *, streams);
+    stream_lms = g_new0 (VtpLm *, streams);
     for (gint i = 0; i < streams; i++)
-      if (!(states[i] = vtp_llama_state_new (m, prompt_tokens + decode_tokens + 1, MIN (prompt_tokens, 512),
+      if (!(stream_lms[i] = vtp_lm_new_stream (lm, prompt_tokens + decode_tokens + 1, MIN (prompt_tokens, 512),
                   &error)))
         die (error);
     t_batch = g_new (double, repeats);
@@ -200,8 +198,7 @@ main (int argc, char **argv)
       if (!(t_dec[i] = decode_tokens_per_s (lm, decode_tokens, &error)))
         die (error);
       if (streams > 0) {
-        t_batch[r] = batch_decode_tokens_per_s (vtp_lm_llama (lm), states, streams, ids, prompt_tokens,
-            decode_tokens, &error);
+        t_batch[r] = batch_decode_tokens_per_s (stream_lms, streams, ids, prompt_tokens, decode_tokens, &error);
         if (!t_batch[r])
           die (error);
         batch_ratio[r] = t_batch[r] / t_dec[i];
@@ -237,8 +234,8 @@ main (int argc, char **argv)
     g_print ("batch_decode_per_stream_tokens_per_s: %.2f\n", median (t_batch, repeats) / streams);
     g_print ("batch_over_single: %.2f\n", median (batch_ratio, repeats));
     for (gint i = 0; i < streams; i++)
-      vtp_llama_state_free (states[i]);
-    g_free (states);
+      vtp_lm_free (stream_lms[i]);
+    g_free (stream_lms);
   }
   for (gint a = 0; alt_name && a < n_alt; a++)
     g_print ("alternate %s=%s: prefill_tokens_per_s %.1f decode_tokens_per_s %.2f decode_over_first %.3f\n",

@@ -389,14 +389,13 @@ check_upstream (GstVtpLlm *self, guint *kinds)
 }
 
 /* batch > 0: the shared engine of this element's model (docs/batching.md).
- * A model the engine cannot batch (OPT, T5) decodes
+ * A model the engine cannot batch (a family without a batched step) decodes
  * alone, with a warning: batching changes no text, only how the model's
  * time is shared, so the pipeline runs as it would with batch=0. */
 static gboolean
 join_engine (GstVtpLlm *self)
 {
   g_autoptr (GError) error = NULL;
-  VtpLlama *m = vtp_lm_llama (self->lm);
   guint batch;
 
   GST_OBJECT_LOCK (self);
@@ -404,13 +403,12 @@ join_engine (GstVtpLlm *self)
   GST_OBJECT_UNLOCK (self);
   if (!batch)
     return TRUE;
-  if (!m) {
-    GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS, ("vtpllm decodes this stream alone: batch=%u decodes "
-            "LLaMA-family models together, and this one is not of the LLaMA family", batch), ("model %s (%s)",
-            self->ckpt->dir, self->lm->ops->name));
+  if (!vtp_lm_can_batch (self->lm)) {
+    GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS, ("vtpllm decodes this stream alone: batch=%u, but the "
+            "%s family has no batched decode step", batch, self->lm->ops->name), ("model %s", self->ckpt->dir));
     return TRUE;
   }
-  if (!(self->engine = vtp_batch_engine_acquire (m, (gint) batch, &error))) {
+  if (!(self->engine = vtp_batch_engine_acquire (self->lm, (gint) batch, &error))) {
     GST_VTP_ELEMENT_ERROR (self, RESOURCE, FAILED, error, "starting the batching engine");
     return FALSE;
   }
@@ -586,7 +584,7 @@ describe_batched (GstVtpLlm *self, const VtpLmSegment *segs, gint n_segs, const 
   VtpBatchStats st;
   guint forwards;
 
-  if (!vtp_batch_engine_generate (self->engine, vtp_lm_llama_state (self->lm), segs, n_segs, gp, keep_going, gen,
+  if (!vtp_batch_engine_generate (self->engine, self->lm, segs, n_segs, gp, keep_going, gen,
           &self->flushing, out, &why, &st, error))
     return NULL;
   *n_tokens = out->len;
@@ -1315,10 +1313,11 @@ gst_vtp_llm_class_init (GstVtpLlmClass *klass)
    * between decode steps of the others, one newcomer at a time; a stream
    * that stops, fails or flushes leaves the others decoding. Its
    * "vtp-text" messages then carry batch-streams (double: the streams
-   * decoded together, on average over the answer's steps). Adapted LLaMAs
-   * (#GstVtpLlm:adapter) are batched, each stream with its own adaption
-   * prompts; OPT and T5 models are not: they decode alone, with an
-   * element warning. Read when the element starts.
+   * decoded together, on average over the answer's steps). LLaMA- and
+   * Every family is batched: LLaMA (LLaVA, the world models), OPT and
+   * Flan-T5 (BLIP-2, InstructBLIP; T5's input is encoded at once, not in
+   * pieces), adapted LLaMAs (#GstVtpLlm:adapter) too, each stream with its
+   * own adaption prompts. Read when the element starts.
    */
   g_object_class_install_property (gobject_class, PROP_BATCH,
       g_param_spec_uint ("batch", "Batch", "0: decode alone; N: decode in the model's shared engine, up to N "

@@ -5,7 +5,7 @@
  *     in one batch per step give, step after step, the logits each gives
  *     decoded alone (within 1e-4) and the same greedy tokens: a mix-up of
  *     positions, caches or rows between streams fails;
- *   - vtp_llama_generate_batch gives each stream the tokens and stop reason
+ *   - vtp_lm_generate_batch gives each stream the tokens and stop reason
  *     vtp_llama_generate gives it alone, with streams stopping at different
  *     steps (length, EOS, a callback), a sampled stream, and a stream that
  *     joins the batch between steps;
@@ -170,23 +170,22 @@ test_generate (gconstpointer data)
   /* all of the first four at once */
   memset (streams, 0, sizeof streams);
   for (gint i = 0; i < N_GEN; i++) {
-    streams[i].state = prefilled (&m, i);
+    streams[i].lm = tiny_llama_stream (&m, prefilled (&m, i));
     stream_params (i, &streams[i].params, &streams[i].func);
     streams[i].user_data = &seen[i];
     streams[i].tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
   }
-  g_assert_true (vtp_llama_generate_batch (m.llm, streams, 4, &error));
+  g_assert_true (vtp_lm_generate_batch (streams, 4, &error));
   g_assert_no_error (error);
   check_streams (streams, 4, want, want_reason, seen, seen_alone);
   /* streams 4 and 5 join a generator of 3 between steps, as others leave */
   for (gint i = 0; i < 4; i++) {
-    VtpLlamaState *s = streams[i].state;
     g_array_set_size (streams[i].tokens, 0);
     seen[i] = 0;
-    vtp_llama_state_free (s);
-    streams[i].state = prefilled (&m, i);
+    vtp_lm_free (streams[i].lm);
+    streams[i].lm = tiny_llama_stream (&m, prefilled (&m, i));
   }
-  g = vtp_batch_generator_new (m.llm, 3, &error);
+  g = vtp_batch_generator_new (streams[0].lm, 3, &error);
   g_assert_no_error (error);
   for (gint i = 0; i < 3; i++) {
     g_assert_true (vtp_batch_generator_add (g, &streams[i], &error));
@@ -209,7 +208,7 @@ test_generate (gconstpointer data)
   for (gint i = 0; i < N_GEN; i++) {
     g_array_unref (streams[i].tokens);
     g_array_unref (want[i]);
-    vtp_llama_state_free (streams[i].state);
+    vtp_lm_free (streams[i].lm);
   }
   g_assert_cmpint (want_reason[1], ==, VTP_STOP_LENGTH);
   g_assert_cmpint (want_reason[3], ==, VTP_STOP_CALLER);
@@ -233,11 +232,11 @@ test_early_stop (void)
     const gint first = run;
     memset (s, 0, sizeof s);
     for (gint i = first; i < 3; i++) {
-      s[i].state = prefilled (&m, i);
+      s[i].lm = tiny_llama_stream (&m, prefilled (&m, i));
       s[i].params.max_new_tokens = i == 0 ? 1 : 10;
       s[i].tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
     }
-    g_assert_true (vtp_llama_generate_batch (m.llm, s + first, 3 - first, &error));
+    g_assert_true (vtp_lm_generate_batch (s + first, 3 - first, &error));
     g_assert_no_error (error);
     for (gint i = first; i < 3; i++) {
       g_assert_cmpint (s[i].reason, ==, VTP_STOP_LENGTH);
@@ -248,7 +247,7 @@ test_early_stop (void)
         g_assert_cmpmem (s[i].tokens->data, 10 * sizeof (gint32), with[i]->data, 10 * sizeof (gint32));
         g_array_unref (s[i].tokens);
       }
-      vtp_llama_state_free (s[i].state);
+      vtp_lm_free (s[i].lm);
     }
   }
   for (gint i = 0; i < 3; i++)

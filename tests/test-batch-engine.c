@@ -40,6 +40,16 @@ model_open (Model *m, const char *type)
 
 #define model_close tiny_llama_close
 
+/* The model alone, as the engine takes it (a view; valid until the next call). */
+static const VtpLm *
+model_view (Model *m)
+{
+  static VtpLm view;
+
+  vtp_lm_view_llama (&view, m->llm, NULL);
+  return &view;
+}
+
 /* Request @i's prompt (tiny_llama_prompt); BAD_INPUT's holds an id out of the vocabulary. */
 static GArray *
 prompt (Model *m, gint i)
@@ -68,7 +78,7 @@ request_params (gint i, VtpGenerateParams *p)
 typedef struct {
   struct Run *run;
   gint i;
-  VtpLlamaState *state;
+  VtpLm *lm;
   GArray *ids;
   gint calls;                   /* token function calls */
   gint cancel;                  /* atomic: the flag handed to the engine */
@@ -133,7 +143,7 @@ request_thread (gpointer data)
   request_params (q->i, &p);
   if (q->i == CANCELLED_EARLY)
     g_atomic_int_set (&q->cancel, 1);
-  q->ok = vtp_batch_engine_generate (run->engine, q->state, &seg, 1, &p, on_token, q, &q->cancel, q->tokens,
+  q->ok = vtp_batch_engine_generate (run->engine, q->lm, &seg, 1, &p, on_token, q, &q->cancel, q->tokens,
       &q->reason, &q->stats, &q->error);
   return NULL;
 }
@@ -170,7 +180,7 @@ test_engine (gconstpointer data)
     want_calls[i] = alone.calls;
   }
   cached = vtp_model_cache_size ();
-  run.engine = vtp_batch_engine_acquire (m.llm, N_ENGINE, &error);
+  run.engine = vtp_batch_engine_acquire (model_view (&m), N_ENGINE, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (vtp_model_cache_size (), ==, cached + 1);
   g_mutex_init (&run.lock);
@@ -179,7 +189,7 @@ test_engine (gconstpointer data)
     Req *q = &run.req[i];
     q->run = &run;
     q->i = i;
-    q->state = vtp_llama_state_new (m.llm, CTX, CTX, &error);
+    q->lm = tiny_llama_stream (&m, vtp_llama_state_new (m.llm, CTX, CTX, &error));
     g_assert_no_error (error);
     q->ids = prompt (&m, i);
     q->tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
@@ -240,34 +250,34 @@ test_engine (gconstpointer data)
    * and goes with its last user */
   {
     Model other;
-    g_autoptr (VtpLlamaState) foreign = NULL;
+    VtpLm *foreign;
     g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
     const gint32 bos = 1;
     const VtpLmSegment seg = { &bos, NULL, 0, 1 };
     VtpGenerateParams p = { 4, { 0 }, TRUE };
-    VtpBatchEngine *again = vtp_batch_engine_acquire (m.llm, 7, &error);
+    VtpBatchEngine *again = vtp_batch_engine_acquire (model_view (&m), 7, &error);
 
     g_assert_true (again == run.engine);
     /* asked for more: it grows (test_grow decodes with it) */
     g_assert_cmpint (vtp_batch_engine_max_streams (again), ==, 7);
     vtp_batch_engine_release (again);
     model_open (&other, "q4_0");
-    foreign = vtp_llama_state_new (other.llm, CTX, CTX, &error);
+    foreign = tiny_llama_stream (&other, vtp_llama_state_new (other.llm, CTX, CTX, &error));
     g_assert_false (vtp_batch_engine_generate (run.engine, foreign, &seg, 1, &p, NULL, NULL, NULL, tokens, NULL,
             NULL, &error));
     g_assert_error (error, VTP_ERROR, VTP_ERROR_INPUT);
     g_clear_error (&error);
-    g_clear_pointer (&foreign, vtp_llama_state_free);
+    vtp_lm_free (foreign);
     model_close (&other);
   }
   vtp_batch_engine_release (run.engine);
   g_assert_cmpuint (vtp_model_cache_size (), ==, cached);
-  g_assert_null (vtp_batch_engine_acquire (m.llm, 0, &error));
+  g_assert_null (vtp_batch_engine_acquire (model_view (&m), 0, &error));
   g_assert_error (error, VTP_ERROR, VTP_ERROR_INPUT);
   g_clear_error (&error);
 
   for (gint i = 0; i < N_REQ; i++) {
-    vtp_llama_state_free (run.req[i].state);
+    vtp_lm_free (run.req[i].lm);
     g_array_unref (run.req[i].ids);
     g_array_unref (run.req[i].tokens);
     g_clear_error (&run.req[i].error);
@@ -283,7 +293,7 @@ test_engine (gconstpointer data)
  * them, and both answers are still what each gives alone. */
 typedef struct {
   VtpBatchEngine *engine;
-  VtpLlamaState *state;
+  VtpLm *lm;
   GArray *ids, *tokens;
   VtpGenerateParams p;
   VtpStopReason reason;
@@ -322,7 +332,7 @@ stream_init (Model *m, Stream *t, GArray *ids, gint max_new, gint ctx, GArray **
   g_assert_true (vtp_llama_prefill (m->llm, s, &seg, 1, FALSE, &error));
   g_assert_true (vtp_llama_generate (m->llm, s, &t->p, NULL, NULL, *want, NULL, &error));
   g_assert_no_error (error);
-  t->state = vtp_llama_state_new (m->llm, ctx, ctx, &error);
+  t->lm = tiny_llama_stream (m, vtp_llama_state_new (m->llm, ctx, ctx, &error));
   g_assert_no_error (error);
   t->tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
   g_mutex_init (&t->lock);
@@ -332,7 +342,7 @@ stream_init (Model *m, Stream *t, GArray *ids, gint max_new, gint ctx, GArray **
 static void
 stream_clear (Stream *t, GArray *want)
 {
-  vtp_llama_state_free (t->state);
+  vtp_lm_free (t->lm);
   g_array_unref (t->ids);
   g_array_unref (t->tokens);
   g_array_unref (want);
@@ -346,7 +356,7 @@ stream_thread (gpointer data)
   Stream *t = data;
   const VtpLmSegment seg = { (const gint32 *) t->ids->data, NULL, 0, (gint) t->ids->len };
 
-  t->ok = vtp_batch_engine_generate (t->engine, t->state, &seg, 1, &t->p, stream_token, t, NULL, t->tokens,
+  t->ok = vtp_batch_engine_generate (t->engine, t->lm, &seg, 1, &t->p, stream_token, t, NULL, t->tokens,
       &t->reason, &t->stats, &t->error);
   return NULL;
 }
@@ -372,7 +382,7 @@ test_long_prompt (gconstpointer data)
     stream_init (&m, &st[0], prompt (&m, 0), 40, LONG_CTX, &want[0]);
     stream_init (&m, &st[1], ids, 8, LONG_CTX, &want[1]);
   }
-  st[0].engine = st[1].engine = vtp_batch_engine_acquire (m.llm, 2, &error);
+  st[0].engine = st[1].engine = vtp_batch_engine_acquire (model_view (&m), 2, &error);
   g_assert_no_error (error);
   first = g_thread_new ("first", stream_thread, &st[0]);
   g_mutex_lock (&st[0].lock);
@@ -420,7 +430,7 @@ test_grow (gconstpointer data)
   model_open (&m, data);
   for (gint i = 0; i < 4; i++)
     stream_init (&m, &st[i], tiny_llama_prompt (&m, i + 4), i < 2 ? 30 : 10, CTX, &want[i]);
-  engine = vtp_batch_engine_acquire (m.llm, 2, &error);
+  engine = vtp_batch_engine_acquire (model_view (&m), 2, &error);
   g_assert_no_error (error);
   g_assert_cmpint (vtp_batch_engine_max_streams (engine), ==, 2);
   for (gint i = 0; i < 2; i++) {
@@ -431,7 +441,7 @@ test_grow (gconstpointer data)
   while (st[0].calls < 3)
     g_cond_wait (&st[0].cond, &st[0].lock);
   g_mutex_unlock (&st[0].lock);
-  again = vtp_batch_engine_acquire (m.llm, 4, &error);
+  again = vtp_batch_engine_acquire (model_view (&m), 4, &error);
   g_assert_no_error (error);
   g_assert_true (again == engine);
   g_assert_cmpint (vtp_batch_engine_max_streams (engine), ==, 4);

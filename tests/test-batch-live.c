@@ -13,8 +13,9 @@
  *     while its request is (most likely) in the engine: the other three
  *     go on describing;
  *   - two cameras on an adapted model (LLaMA-Adapter V2: each picture its
- *     own adaption prompts) with batch=2 write the texts batch=0 gives
- *     them, decoded in the engine, without a warning;
+ *     own adaption prompts), and two on BLIP-2 OPT (the tiny fixture), with
+ *     batch=2 write the texts batch=0 gives them, decoded in the engine,
+ *     without a warning, and so do two on BLIP-2 Flan-T5;
  *   - a flush of one element (text prompts, the tiny LLaVA fixture's LLM)
  *     in the middle of its answer in the engine: its chain returns
  *     FLUSHING, the other element of the engine writes its batch=0 text,
@@ -295,15 +296,14 @@ test_four_cameras (void)
   gst_object_unref (pipe4);
 }
 
-/* An adapted model (LLaMA-Adapter V2: each camera's picture gives its own
- * adaption prompts) in the engine: two cameras, red and blue, each
- * through vtpencoder ! vtpadapter ! vtpllm adapter=... batch=2, write the
- * texts each writes with batch=0, decoded together (batch-streams), with
- * no warning. */
+/* Two cameras, red and blue, each through its own copy of a chain
+ * (@chain (camera, batch): from vtpencoder to "vtpllm name=llm<camera> ...
+ * batch=<batch>"), with batch=0 and then batch=2: with batch=2 each writes
+ * the text it writes with batch=0, decoded in the engine (batch-streams on
+ * every text), with no warning. */
 static void
-test_adapter_batched (void)
+two_cameras (const char *what, char *(*chain) (guint c, guint batch))
 {
-  g_autofree char *enc = world_model ("encoder"), *adapter = world_model ("adapter"), *llm = world_model ("llm");
   char *texts[2][2] = { { NULL } };
   double most = 0;
 
@@ -314,11 +314,11 @@ test_adapter_batched (void)
     GstMessage *m;
     guint eos = 0;
 
-    for (guint c = 0; c < 2; c++)
+    for (guint c = 0; c < 2; c++) {
+      g_autofree char *middle = chain (c, batch);
       g_string_append_printf (desc, "videotestsrc pattern=%s num-buffers=1 ! "
-          "video/x-raw,format=RGB,width=320,height=240 ! vtpencoder model=%s ! vtpadapter model=%s ! "
-          "vtpllm name=llm%u model=%s adapter=%s batch=%u max-new-tokens=16 ! fakesink ", patterns[c], enc,
-          adapter, c, llm, adapter, batch);
+          "video/x-raw,format=RGB,width=320,height=240 ! %s ! fakesink ", patterns[c], middle);
+    }
     pipe = launch (desc->str);
     g_string_free (desc, TRUE);
     bus = gst_element_get_bus (pipe);
@@ -344,14 +344,52 @@ test_adapter_batched (void)
     gst_object_unref (pipe);
   }
   for (guint c = 0; c < 2; c++) {
-    g_test_message ("%s: %s", patterns[c], texts[0][c]);
+    g_test_message ("%s, %s: %s", what, patterns[c], texts[0][c]);
     g_assert_nonnull (texts[0][c]);
     g_assert_cmpstr (texts[1][c], ==, texts[0][c]);
     g_free (texts[0][c]);
     g_free (texts[1][c]);
   }
-  g_test_message ("adapted, batch=2: up to %.2f streams a step", most);
+  g_test_message ("%s, batch=2: up to %.2f streams a step", what, most);
   g_assert_cmpfloat (most, >=, 1.0);
+}
+
+/* An adapted model (LLaMA-Adapter V2: each camera's picture gives its own
+ * adaption prompts) in the engine. */
+static char *
+adapter_chain (guint c, guint batch)
+{
+  g_autofree char *enc = world_model ("encoder"), *adapter = world_model ("adapter"), *llm = world_model ("llm");
+
+  return g_strdup_printf ("vtpencoder model=%s ! vtpadapter model=%s ! vtpllm name=llm%u model=%s adapter=%s "
+      "batch=%u max-new-tokens=16", enc, adapter, c, llm, adapter, batch);
+}
+
+static void
+test_adapter_batched (void)
+{
+  two_cameras ("adapted", adapter_chain);
+}
+
+/* BLIP-2 on OPT and on Flan-T5 (the tiny fixtures @data): OPT's and T5's
+ * decode steps in the engine too (T5's input encoded whole, not in
+ * pieces). */
+static const char *blip2_fixture;
+
+static char *
+blip2_chain (guint c, guint batch)
+{
+  g_autofree char *dir = fixture_path (blip2_fixture);
+
+  return g_strdup_printf ("vtpencoder model=%s ! vtpqformer model=%s ! vtpllm name=llm%u model=%s batch=%u "
+      "max-new-tokens=12", dir, dir, c, dir, batch);
+}
+
+static void
+test_blip2_batched (gconstpointer data)
+{
+  blip2_fixture = data;
+  two_cameras (data, blip2_chain);
 }
 
 /* vtpllm on the tiny LLaVA fixture's LLM, for text prompts. */
@@ -476,6 +514,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/batch-live/four-cameras", test_four_cameras);
   g_test_add_func ("/batch-live/adapter-batched", test_adapter_batched);
+  g_test_add_data_func ("/batch-live/opt-batched", "blip2-opt-tiny", test_blip2_batched);
+  g_test_add_data_func ("/batch-live/t5-batched", "blip2-t5-tiny", test_blip2_batched);
   g_test_add_func ("/batch-live/flush", test_flush);
   return g_test_run ();
 }

@@ -10,6 +10,7 @@
 #include "vtp-opt.h"
 #include "vtp-parts.h"
 #include "fidelity-util.h"
+#include "lm-batch-util.h"
 
 #define ATOL 1e-4
 
@@ -182,96 +183,26 @@ test_config (void)
   g_assert_nonnull (strstr (error->message, "text_config.model_type is \"gpt2\""));
 }
 
-/* Batched decoding (docs/batching.md): three streams of opt-tiny-proj
- * (project_in / project_out, learned positions) with prompts of different
- * lengths, so at different positions, decoded greedily in one batch per
- * step: each step's logits are the ones each stream gets decoded alone
- * (within 1e-4: F32 rows and the lone row sum in other orders) and the
- * same tokens; wrong batches are refused. */
-#define OPT_STREAMS 3
-#define OPT_STEPS 8
+/* OPT's batched decode step (each stream its own learned position and KV
+ * cache), against each stream alone, and streams through the batched
+ * generator and the batching engine (as vtpllm batch=N runs them)
+ * (lm-batch-util.h). */
 static void
-test_batch (void)
+test_generate_batch (void)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (VtpCheckpoint) c = NULL;
   g_autoptr (VtpSafetensors) ref = reference_open ("opt-tiny-proj");
+  g_autoptr (VtpLm) lm = NULL;
   g_autofree gint32 *ids = NULL;
-  g_autoptr (VtpOptBatch) b = NULL;
-  VtpLm *alone[OPT_STREAMS], *batched[OPT_STREAMS];
-  VtpOptState *states[OPT_STREAMS];
   VtpModelParts parts;
-  VtpOpt *m;
-  gint L, V;
+  gint L;
 
   c = open_fixture ("opt-tiny-proj", &parts);
   ids = reference_ids (ref, "input_ids", &L);
-  for (gint i = 0; i < OPT_STREAMS; i++) {
-    const VtpLmSegment seg = { ids, NULL, 0, L - 2 * i };
-    alone[i] = vtp_lm_open (c, &parts, NULL, dev, VTP_WEIGHTS_KEEP, 64, 32, &error);
-    g_assert_no_error (error);
-    batched[i] = vtp_lm_open (c, &parts, NULL, dev, VTP_WEIGHTS_KEEP, 64, 32, &error);
-    g_assert_no_error (error);
-    g_assert_true (vtp_lm_prefill (alone[i], &seg, 1, FALSE, &error));
-    g_assert_true (vtp_lm_prefill (batched[i], &seg, 1, FALSE, &error));
-    g_assert_no_error (error);
-    states[i] = batched[i]->state;
-  }
-  m = batched[0]->model;
-  g_assert_true (m == batched[1]->model);       /* one model, from the cache */
-  V = alone[0]->vocab_size;
-  b = vtp_opt_batch_new (m, OPT_STREAMS, &error);
+  lm = vtp_lm_open (c, &parts, NULL, dev, VTP_WEIGHTS_KEEP, 64, 32, &error);
   g_assert_no_error (error);
-
-  for (gint step = 0; step < OPT_STEPS; step++) {
-    gint32 tokens[OPT_STREAMS];
-    for (gint i = 0; i < OPT_STREAMS; i++) {
-      g_autofree float *a = g_new (float, V), *bt = g_new (float, V);
-      gint32 best = 0;
-      double worst = 0;
-      g_assert_true (vtp_tensor_read (alone[i]->logits, 0, a, (gsize) V * sizeof (float), &error));
-      g_assert_true (vtp_tensor_read (batched[i]->logits, 0, bt, (gsize) V * sizeof (float), &error));
-      for (gint v = 0; v < V; v++) {
-        worst = MAX (worst, fabs ((double) a[v] - bt[v]));
-        if (a[v] > a[best])
-          best = v;
-      }
-      if (worst > 1e-4)
-        g_error ("stream %d step %d: batched logits %g from the alone ones", i, step, worst);
-      tokens[i] = best;
-      {
-        const VtpLmSegment one = { &tokens[i], NULL, 0, 1 };
-        g_assert_true (vtp_lm_prefill (alone[i], &one, 1, FALSE, &error));
-      }
-    }
-    g_assert_true (vtp_opt_decode_batch (m, b, states, tokens, OPT_STREAMS, &error));
-    g_assert_no_error (error);
-    for (gint i = 0; i < OPT_STREAMS; i++)
-      g_assert_cmpint (states[i]->n_past, ==, L - 2 * i + step + 1);
-  }
-
-  /* wrong batches: too many streams, the same state twice, a full context */
-  {
-    VtpOptState *twice[2] = { states[0], states[0] };
-    gint32 t[OPT_STREAMS + 1] = { 0 };
-    VtpOptState *four[OPT_STREAMS + 1] = { states[0], states[1], states[2], states[0] };
-    g_assert_false (vtp_opt_decode_batch (m, b, four, t, OPT_STREAMS + 1, &error));
-    g_assert_error (error, VTP_ERROR, VTP_ERROR_INPUT);
-    g_clear_error (&error);
-    g_assert_false (vtp_opt_decode_batch (m, b, twice, t, 2, &error));
-    g_assert_error (error, VTP_ERROR, VTP_ERROR_INPUT);
-    g_assert_nonnull (strstr (error->message, "same state"));
-    g_clear_error (&error);
-    states[1]->n_past = states[1]->max_ctx;
-    g_assert_false (vtp_opt_decode_batch (m, b, states, t, 2, &error));
-    g_assert_error (error, VTP_ERROR, VTP_ERROR_INPUT);
-    g_assert_nonnull (strstr (error->message, "full"));
-    g_clear_error (&error);
-  }
-  for (gint i = 0; i < OPT_STREAMS; i++) {
-    vtp_lm_free (alone[i]);
-    vtp_lm_free (batched[i]);
-  }
+  check_lm_batch (lm, ids, L, 64);
   vtp_model_parts_clear (&parts);
 }
 
@@ -286,6 +217,6 @@ main (int argc, char **argv)
   g_test_add_func ("/opt/config", test_config);
   g_test_add_func ("/opt/opt-tiny-proj", test_opt_proj);
   g_test_add_func ("/opt/weight-types", test_weight_types);
-  g_test_add_func ("/opt/batch", test_batch);
+  g_test_add_func ("/opt/generate-batch", test_generate_batch);
   return g_test_run ();
 }

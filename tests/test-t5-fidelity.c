@@ -12,6 +12,7 @@
 #include "vtp-generate.h"
 #include "vtp-parts.h"
 #include "fidelity-util.h"
+#include "lm-batch-util.h"
 
 #define ATOL 1e-4
 
@@ -258,6 +259,39 @@ test_config (void)
   g_assert_cmpint (blip.t5.num_decoder_layers, ==, 24);
 }
 
+/* T5's batched decoder steps (each stream its own encoded input, caches and
+ * position) against each stream alone, through the generator and the
+ * batching engine (lm-batch-util.h), on t5-tiny and t5-tiny-tied as stored
+ * (F32); a state whose input is not encoded yet is refused. */
+static void
+test_batch (gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VtpCheckpoint) c = NULL;
+  g_autoptr (VtpSafetensors) ref = reference_open (data);
+  g_autoptr (VtpLm) lm = NULL;
+  g_autofree gint32 *ids = NULL;
+  VtpModelParts parts;
+  gint L;
+
+  c = open_fixture (data, &parts);
+  ids = reference_ids (ref, "input_ids", &L);
+  lm = vtp_lm_open (c, &parts, NULL, dev, VTP_WEIGHTS_KEEP, 64, 64, &error);
+  g_assert_no_error (error);
+  check_lm_batch (lm, ids, L, 64);
+  {
+    g_autoptr (VtpLm) fresh = vtp_lm_new_stream (lm, 64, 64, &error);
+    gpointer batch = lm->ops->batch_new (lm->model, 1, &error);
+    gpointer states[1] = { fresh->state };
+    const gint32 t = 0;
+    g_assert_false (lm->ops->decode_batch (lm->model, batch, states, &t, 1, &error));
+    g_assert_error (error, VTP_ERROR, VTP_ERROR_INPUT);
+    g_assert_nonnull (strstr (error->message, "encoded"));
+    lm->ops->batch_free (batch);
+  }
+  vtp_model_parts_clear (&parts);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -273,5 +307,7 @@ main (int argc, char **argv)
   g_test_add_func ("/t5/t5-tiny-tied", test_t5_tiny_tied);
   g_test_add_func ("/t5/segments", test_t5_segments);
   g_test_add_func ("/t5/weight-types", test_weight_types);
+  g_test_add_data_func ("/t5/batch/t5-tiny", "t5-tiny", test_batch);
+  g_test_add_data_func ("/t5/batch/t5-tiny-tied", "t5-tiny-tied", test_batch);
   return g_test_run ();
 }

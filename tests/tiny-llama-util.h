@@ -6,6 +6,7 @@
 #include <string.h>
 #include "vtp-parts.h"
 #include "vtp-llama.h"
+#include "vtp-lm.h"
 
 typedef struct {
   VtpCheckpoint *ckpt;
@@ -40,6 +41,18 @@ tiny_llama_close (TinyLlama *m)
   vtp_llama_free (m->llm);
   vtp_model_parts_clear (&m->parts);
   vtp_checkpoint_unref (m->ckpt);
+}
+
+/* @s as a stream of @m's model: a VtpLm that frees @s with it (vtp_lm_free),
+ * the model borrowed. */
+static inline VtpLm *
+tiny_llama_stream (TinyLlama *m, VtpLlamaState *s)
+{
+  VtpLm *lm = g_new (VtpLm, 1);
+
+  vtp_lm_view_llama (lm, m->llm, s);
+  lm->owns_state = TRUE;
+  return lm;
 }
 
 /* Prompt @i: BOS and a few ids, a different length for each stream. */

@@ -1,4 +1,4 @@
-/* vtp-batch-engine.c: the shared batching engine of a LLaMA model
+/* vtp-batch-engine.c: the shared batching engine of a language model
  * (vtp-batch-engine.h). Threads: callers only queue their request and
  * wait; the engine's thread alone runs the model for the requests (their
  * prefills and the batched steps), so that no two threads drive the same
@@ -17,7 +17,7 @@
 
 typedef struct {
   VtpBatchEngine *e;
-  VtpLlamaState *state;
+  VtpLm *lm;                    /* the caller's stream (its state) */
   const VtpLmSegment *segments;
   gint n_segments;
   const gint *cancel;           /* the caller's flag (atomic), may be NULL */
@@ -38,7 +38,7 @@ typedef struct {
 } Request;
 
 struct _VtpBatchEngine {
-  VtpLlama *m;
+  VtpLm model;                  /* the model's ops and weights (no state: a copy of the first user's view) */
   gint max_streams;             /* the generator's room (the engine thread's) */
   gint want_streams;            /* the most any user asked for (lock): the generator grows to it between steps */
   GThread *thread;
@@ -92,7 +92,7 @@ on_token (gint32 token, gpointer data)
   VtpBatchEngine *e = r->e;
 
   g_mutex_lock (&e->lock);
-  if (r->stream.params.stop_at_eos && vtp_llama_is_eos (e->m, token))
+  if (r->stream.params.stop_at_eos && vtp_lm_is_eos (&e->model, token))
     r->eos_token = token;
   else
     g_array_append_val (r->shared, token);
@@ -133,7 +133,7 @@ admit (VtpBatchEngine *e, Request *r)
   }
   r->t_prefill = g_get_monotonic_time ();
   r->stats.wait_ms = (r->t_prefill - r->t_submit) / 1000.0;
-  r->state->n_past = 0;
+  *r->lm->n_past = 0;
   r->prefill_done = r->prefill_total = 0;
   for (gint i = 0; i < r->n_segments; i++)
     r->prefill_total += MAX (r->segments[i].n, 0);
@@ -148,7 +148,7 @@ join (VtpBatchEngine *e, Request *r)
 
   r->t_decode = g_get_monotonic_time ();
   r->stats.prefill_ms = (r->t_decode - r->t_prefill) / 1000.0;
-  r->stream.state = r->state;
+  r->stream.lm = r->lm;
   r->stream.func = on_token;
   r->stream.user_data = r;
   r->stream.tokens = r->engine_tokens;
@@ -164,14 +164,15 @@ join (VtpBatchEngine *e, Request *r)
 
 /* The next piece of the newcomer's prefill: VTP_BATCH_PREFILL_PIECE rows
  * while others are decoding (a step of theirs follows), the rest at once
- * when none is. */
+ * when none is; an encoder-decoder's input (T5) always at once. */
 static void
 prefill_piece (VtpBatchEngine *e)
 {
   Request *r = e->prefilling;
   GError *error = NULL;
   const gint left = r->prefill_total - r->prefill_done;
-  const gint take = e->active->len == 0 || left < VTP_BATCH_PREFILL_PIECE + 8 ? left : VTP_BATCH_PREFILL_PIECE;
+  const gint take = e->active->len == 0 || left < VTP_BATCH_PREFILL_PIECE + 8 || r->lm->ops->encodes_input ? left
+      : VTP_BATCH_PREFILL_PIECE;
   g_autofree VtpLmSegment *piece = g_new (VtpLmSegment, MAX (r->n_segments, 1));
   /* no rows at all: the whole (empty) input, for the prefill's own error */
   const gint n = r->prefill_total == 0 ? r->n_segments
@@ -184,8 +185,8 @@ prefill_piece (VtpBatchEngine *e)
   }
   /* wait for the piece's kernels (the queue runs asynchronously), or its
    * time is counted as the next decode step's */
-  if (!vtp_llama_prefill (e->m, r->state, r->prefill_total == 0 ? r->segments : piece, n, FALSE, &error)
-      || !vtp_device_finish (e->m->dev, &error)) {
+  if (!vtp_lm_prefill (r->lm, r->prefill_total == 0 ? r->segments : piece, n, FALSE, &error)
+      || !vtp_device_finish (r->lm->dev, &error)) {
     g_prefix_error (&error, "The prompt's prefill: ");
     e->prefilling = NULL;
     complete (e, r, VTP_STOP_LENGTH, error);
@@ -214,7 +215,7 @@ fail_active (VtpBatchEngine *e, GError *error)
   }
   g_ptr_array_set_size (e->active, 0);
   g_clear_pointer (&e->gen, vtp_batch_generator_free);
-  e->gen = vtp_batch_generator_new (e->m, e->max_streams, NULL);
+  e->gen = vtp_batch_generator_new (&e->model, e->max_streams, NULL);
 }
 
 /* One decode step of every admitted stream; those that stop go back to
@@ -316,7 +317,7 @@ engine_free (VtpBatchEngine *e)
 }
 
 typedef struct {
-  VtpLlama *m;
+  const VtpLm *lm;
   gint max_streams;
 } LoadArgs;
 
@@ -326,14 +327,19 @@ engine_new (gpointer data, GError **error)
   const LoadArgs *a = data;
   VtpBatchEngine *e = g_new0 (VtpBatchEngine, 1);
 
-  e->m = a->m;
+  /* the model's part of the first user's view: its state stays that user's */
+  e->model = *a->lm;
+  e->model.state = NULL;
+  e->model.owns_model = e->model.owns_state = FALSE;
+  e->model.n_past = NULL;
+  e->model.logits = NULL;
   e->max_streams = e->want_streams = a->max_streams;
   g_mutex_init (&e->lock);
   g_cond_init (&e->work);
   g_cond_init (&e->progress);
   g_queue_init (&e->queue);
   e->active = g_ptr_array_new ();
-  if (!(e->gen = vtp_batch_generator_new (a->m, a->max_streams, error))
+  if (!(e->gen = vtp_batch_generator_new (a->lm, a->max_streams, error))
       || !(e->thread = g_thread_try_new ("vtp-batch", engine_thread, e, error))) {
     engine_free (e);
     return NULL;
@@ -342,15 +348,20 @@ engine_new (gpointer data, GError **error)
 }
 
 VtpBatchEngine *
-vtp_batch_engine_acquire (VtpLlama *m, gint max_streams, GError **error)
+vtp_batch_engine_acquire (const VtpLm *lm, gint max_streams, GError **error)
 {
-  LoadArgs a = { m, max_streams };
-  g_autofree char *key = g_strdup_printf ("batch-engine|%p", (void *) m);
+  LoadArgs a = { lm, max_streams };
+  g_autofree char *key = g_strdup_printf ("batch-engine|%p", lm->model);
   VtpBatchEngine *e;
 
   if (max_streams < 1 || max_streams > MAX_ENGINE_STREAMS) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "A batching engine decodes 1 to %d streams together, not %d",
         MAX_ENGINE_STREAMS, max_streams);
+    return NULL;
+  }
+  if (!vtp_lm_can_batch (lm)) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "A batching engine decodes streams of models with a batched "
+        "decode step (LLaMA, OPT, T5), not %s", lm->ops->name);
     return NULL;
   }
   /* one engine per model, kept in the model cache */
@@ -429,7 +440,7 @@ wait_for (VtpBatchEngine *e, Request *r, VtpTokenFunc func, gpointer user_data, 
 }
 
 gboolean
-vtp_batch_engine_generate (VtpBatchEngine *e, VtpLlamaState *s, const VtpLmSegment *segments, gint n_segments,
+vtp_batch_engine_generate (VtpBatchEngine *e, VtpLm *lm, const VtpLmSegment *segments, gint n_segments,
     const VtpGenerateParams *p, VtpTokenFunc func, gpointer user_data, const gint *cancel, GArray *tokens,
     VtpStopReason *reason, VtpBatchStats *stats, GError **error)
 {
@@ -437,13 +448,13 @@ vtp_batch_engine_generate (VtpBatchEngine *e, VtpLlamaState *s, const VtpLmSegme
   g_autoptr (GArray) engine_tokens = g_array_new (FALSE, FALSE, sizeof (gint32));
   Request r = { 0 };
 
-  if (!s || s->model != e->m) {
+  if (!lm || lm->model != e->model.model || lm->ops != e->model.ops) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "A request to the batching engine needs a state of the "
         "engine's model");
     return FALSE;
   }
   r.e = e;
-  r.state = s;
+  r.lm = lm;
   r.segments = segments;
   r.n_segments = n_segments;
   r.cancel = cancel;

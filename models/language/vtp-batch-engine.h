@@ -1,4 +1,5 @@
-/* vtp-batch-engine.h: one batching engine per loaded LLaMA model, shared by
+/* vtp-batch-engine.h: one batching engine per loaded language model (of a
+ * family with a batched decode step: LLaMA, OPT, T5), shared by
  * every caller that decodes with it (docs/batching.md, "The GStreamer
  * side"). Callers (vtpllm elements, one per camera) hand it a request: their
  * own state (KV cache), the input to prefill and their generation
@@ -12,8 +13,8 @@
  * matrix product per projection for all of them). A stream that stops,
  * fails or is cancelled leaves the batch; the others go on.
  *
- * Each request's tokens are the ones vtp_llama_generate gives it alone
- * (vtp_llama_decode_batch's rows are computed as lone rows). No GStreamer
+ * Each request's tokens are the ones vtp_lm_generate gives it alone (the
+ * batched step's rows are computed as lone rows). No GStreamer
  * here: the element's glue is in elements/gstvtpllm.c. */
 #pragma once
 #include "vtp-generate.h"
@@ -22,14 +23,14 @@ G_BEGIN_DECLS
 
 typedef struct _VtpBatchEngine VtpBatchEngine;
 
-/* The engine of @m, made (with its thread) on first use, for up to
+/* The engine of @lm's model, made (with its thread) on first use, for up to
  * @max_streams streams decoded together; later callers share it, and one
  * that asks for more streams makes it grow to that many from its next step
  * (vtp_batch_engine_max_streams: the most any caller asked, up to 64).
  * The engines live in the model cache (vtp-model-cache.h), one per model.
- * Refused for adapted models (LLaMA-Adapter prompts, LoRA: not batched).
- * Pair with vtp_batch_engine_release, before @m itself is released. */
-VtpBatchEngine *vtp_batch_engine_acquire (VtpLlama *m, gint max_streams, GError **error);
+ * Refused for a family without a batched step (vtp_lm_can_batch). Pair
+ * with vtp_batch_engine_release, before the model itself is released. */
+VtpBatchEngine *vtp_batch_engine_acquire (const VtpLm *lm, gint max_streams, GError **error);
 /* The last release stops the thread (no request may be running then). */
 void vtp_batch_engine_release (VtpBatchEngine *e);
 gint vtp_batch_engine_max_streams (const VtpBatchEngine *e);
@@ -51,9 +52,9 @@ typedef struct {
   double batch_streams;         /* streams per decode step, on average over those steps (1 when none) */
 } VtpBatchStats;
 
-/* Prefills @segments into @s (from position 0; @s of the engine's model,
- * used by nobody else until this returns) and generates from it as
- * vtp_llama_generate does, in the engine's batch. Blocks until the stream
+/* Prefills @segments into @lm (from position 0; a stream of the engine's
+ * model, used by nobody else until this returns) and generates from it as
+ * vtp_lm_generate does, in the engine's batch. Blocks until the stream
  * stops. @func (may be NULL) is called in the caller's thread, in order,
  * with each new token (EOS too when it ends the text): returning FALSE
  * stops the stream there (VTP_STOP_CALLER; later tokens the engine made
@@ -61,7 +62,7 @@ typedef struct {
  * once non-zero the request leaves at the next step (or the queue) and
  * this returns TRUE with VTP_STOP_CALLER and the tokens so far. @segments
  * (their ids and tensors) must stay valid until this returns. */
-gboolean vtp_batch_engine_generate (VtpBatchEngine *e, VtpLlamaState *s, const VtpLmSegment *segments,
+gboolean vtp_batch_engine_generate (VtpBatchEngine *e, VtpLm *lm, const VtpLmSegment *segments,
     gint n_segments, const VtpGenerateParams *p, VtpTokenFunc func, gpointer user_data, const gint *cancel,
     GArray *tokens, VtpStopReason *reason, VtpBatchStats *stats, GError **error);
 

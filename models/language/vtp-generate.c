@@ -69,29 +69,40 @@ typedef struct {
 } BatchEntry;
 
 struct _VtpBatchGenerator {
-  VtpLlama *m;
-  VtpLlamaBatch *batch;
+  const VtpLmOps *ops;
+  gpointer model;
+  gint vocab_size;
+  gpointer batch;             /* the family's scratch for max_streams rows */
+  gint max_streams;
   BatchEntry *entries;        /* [n_active] */
   gint n_active;
   float *logits;              /* [vocab] */
-  VtpLlamaState **feed_states;
+  gpointer *feed_states;
   gint32 *feed_tokens;
 };
 
 VtpBatchGenerator *
-vtp_batch_generator_new (VtpLlama *m, gint max_streams, GError **error)
+vtp_batch_generator_new (const VtpLm *lm, gint max_streams, GError **error)
 {
-  g_autoptr (VtpLlamaBatch) batch = vtp_llama_batch_new (m, max_streams, error);
   VtpBatchGenerator *g;
+  gpointer batch;
 
-  if (!batch)
+  if (!vtp_lm_can_batch (lm)) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "%s models decode one stream at a time (no batched decode "
+        "step yet)", lm->ops->name);
+    return NULL;
+  }
+  if (!(batch = lm->ops->batch_new (lm->model, max_streams, error)))
     return NULL;
   g = g_new0 (VtpBatchGenerator, 1);
-  g->m = m;
-  g->batch = g_steal_pointer (&batch);
+  g->ops = lm->ops;
+  g->model = lm->model;
+  g->vocab_size = lm->vocab_size;
+  g->batch = batch;
+  g->max_streams = max_streams;
   g->entries = g_new0 (BatchEntry, max_streams);
-  g->logits = g_new (float, m->cfg.vocab_size);
-  g->feed_states = g_new (VtpLlamaState *, max_streams);
+  g->logits = g_new (float, lm->vocab_size);
+  g->feed_states = g_new (gpointer, max_streams);
   g->feed_tokens = g_new (gint32, max_streams);
   return g;
 }
@@ -103,7 +114,7 @@ vtp_batch_generator_free (VtpBatchGenerator *g)
     return;
   for (gint i = 0; i < g->n_active; i++)
     vtp_sampler_free (g->entries[i].sampler);
-  vtp_llama_batch_free (g->batch);
+  g->ops->batch_free (g->batch);
   g_free (g->entries);
   g_free (g->logits);
   g_free (g->feed_states);
@@ -114,17 +125,18 @@ vtp_batch_generator_free (VtpBatchGenerator *g)
 gboolean
 vtp_batch_generator_grow (VtpBatchGenerator *g, gint max_streams, GError **error)
 {
-  VtpLlamaBatch *batch;
+  gpointer batch;
 
-  if (max_streams <= g->batch->max_streams)
+  if (max_streams <= g->max_streams)
     return TRUE;
   /* the batch is scratch between steps: only the entries carry over */
-  if (!(batch = vtp_llama_batch_new (g->m, max_streams, error)))
+  if (!(batch = g->ops->batch_new (g->model, max_streams, error)))
     return FALSE;
-  vtp_llama_batch_free (g->batch);
+  g->ops->batch_free (g->batch);
   g->batch = batch;
+  g->max_streams = max_streams;
   g->entries = g_renew (BatchEntry, g->entries, max_streams);
-  g->feed_states = g_renew (VtpLlamaState *, g->feed_states, max_streams);
+  g->feed_states = g_renew (gpointer, g->feed_states, max_streams);
   g->feed_tokens = g_renew (gint32, g->feed_tokens, max_streams);
   return TRUE;
 }
@@ -138,17 +150,17 @@ vtp_batch_generator_n_active (const VtpBatchGenerator *g)
 gboolean
 vtp_batch_generator_add (VtpBatchGenerator *g, VtpBatchStream *s, GError **error)
 {
-  if (g->n_active == g->batch->max_streams) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "The decode batch is full (%d streams)", g->batch->max_streams);
+  if (g->n_active == g->max_streams) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "The decode batch is full (%d streams)", g->max_streams);
     return FALSE;
   }
-  if (!s->state || s->state->model != g->m || !s->tokens) {
+  if (!s->lm || s->lm->model != g->model || s->lm->ops != g->ops || !s->tokens) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "A stream joining the decode batch needs a state of this "
         "model and a token array");
     return FALSE;
   }
   for (gint i = 0; i < g->n_active; i++)
-    if (g->entries[i].s == s || g->entries[i].s->state == s->state) {
+    if (g->entries[i].s == s || g->entries[i].s->lm->state == s->lm->state) {
       g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "This stream (or its state) is already in the decode batch");
       return FALSE;
     }
@@ -158,7 +170,7 @@ vtp_batch_generator_add (VtpBatchGenerator *g, VtpBatchStream *s, GError **error
     s->done = TRUE;           /* vtp_lm_generate's loop would not run either */
     return TRUE;
   }
-  g->entries[g->n_active++] = (BatchEntry) { s, vtp_sampler_new (&s->params.sampling, g->m->cfg.vocab_size), 0 };
+  g->entries[g->n_active++] = (BatchEntry) { s, vtp_sampler_new (&s->params.sampling, g->vocab_size), 0 };
   return TRUE;
 }
 
@@ -167,14 +179,14 @@ static gboolean
 batch_sample (VtpBatchGenerator *g, BatchEntry *e, gint32 *token, GError **error)
 {
   VtpBatchStream *s = e->s;
-  const gint V = g->m->cfg.vocab_size;
+  VtpLm *lm = s->lm;
 
-  if (!vtp_tensor_read (s->state->logits, 0, g->logits, (gsize) V * sizeof (float), error)) {
+  if (!vtp_tensor_read (lm->logits, 0, g->logits, (gsize) g->vocab_size * sizeof (float), error)) {
     g_prefix_error (error, "Reading back the logits of generated token %d: ", e->n_new + 1);
     return FALSE;
   }
   *token = vtp_sampler_sample (e->sampler, g->logits);
-  if (s->params.stop_at_eos && vtp_llama_is_eos (g->m, *token)) {
+  if (s->params.stop_at_eos && vtp_lm_is_eos (lm, *token)) {
     if (s->func)
       s->func (*token, s->user_data);
     s->reason = VTP_STOP_EOS;
@@ -187,7 +199,7 @@ batch_sample (VtpBatchGenerator *g, BatchEntry *e, gint32 *token, GError **error
     s->reason = VTP_STOP_CALLER;
   else if (e->n_new == s->params.max_new_tokens)
     s->reason = VTP_STOP_LENGTH;
-  else if (s->state->n_past >= s->state->max_ctx)
+  else if (*lm->n_past >= lm->max_ctx)
     s->reason = VTP_STOP_CONTEXT;
   else
     return TRUE;
@@ -205,7 +217,7 @@ vtp_batch_generator_step (VtpBatchGenerator *g, GError **error)
     gint32 token;
 
     if (batch_sample (g, e, &token, error)) {
-      g->feed_states[n_feed] = e->s->state;
+      g->feed_states[n_feed] = e->s->lm->state;
       g->feed_tokens[n_feed++] = token;
     } else if (!e->s->done) {
       return FALSE;           /* the logits could not be read */
@@ -219,15 +231,16 @@ vtp_batch_generator_step (VtpBatchGenerator *g, GError **error)
       g->entries[kept++] = g->entries[i];
   }
   g->n_active = kept;
-  return n_feed == 0 || vtp_llama_decode_batch (g->m, g->batch, g->feed_states, g->feed_tokens, n_feed, error);
+  return n_feed == 0 || g->ops->decode_batch (g->model, g->batch, g->feed_states, g->feed_tokens, n_feed, error);
 }
 
 gboolean
-vtp_llama_generate_batch (VtpLlama *m, VtpBatchStream *streams, gint n, GError **error)
+vtp_lm_generate_batch (VtpBatchStream *streams, gint n, GError **error)
 {
-  g_autoptr (VtpBatchGenerator) g = vtp_batch_generator_new (m, MAX (n, 1), error);
+  g_autoptr (VtpBatchGenerator) g = NULL;
 
-  if (!g)
+  g_return_val_if_fail (n >= 1 && streams[0].lm, FALSE);
+  if (!(g = vtp_batch_generator_new (streams[0].lm, n, error)))
     return FALSE;
   for (gint i = 0; i < n; i++)
     if (!vtp_batch_generator_add (g, &streams[i], error))

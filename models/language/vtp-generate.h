@@ -35,13 +35,14 @@ gboolean vtp_llama_generate (VtpLlama *m, VtpLlamaState *s, const VtpGeneratePar
 gboolean vtp_llama_is_eos (const VtpLlama *m, gint32 token);
 
 /* Batched generation (docs/batching.md): several prefilled streams of one
- * LLaMA model decoded together, one vtp_llama_decode_batch per step. Each
- * stream is sampled and stopped as vtp_llama_generate would (its own
- * sampler, limits, EOS, callback), so its tokens are the ones it gets
- * alone; a stream that stops leaves the batch at that step, the others go
- * on, and a new one may join between steps (vtp_batch_generator_add). */
+ * model decoded together, one batched decode step of the family
+ * (ops->decode_batch: LLaMA, OPT, T5's decoder) per step. Each stream is sampled and
+ * stopped as vtp_lm_generate would (its own sampler, limits, EOS,
+ * callback), so its tokens are the ones it gets alone; a stream that stops
+ * leaves the batch at that step, the others go on, and a new one may join
+ * between steps (vtp_batch_generator_add). */
 typedef struct {
-  VtpLlamaState *state;       /* prefilled: its logits row 0 are the next token's */
+  VtpLm *lm;                  /* the stream (its state), prefilled: its logits row 0 are the next token's */
   VtpGenerateParams params;
   VtpTokenFunc func;          /* may be NULL */
   gpointer user_data;
@@ -52,12 +53,14 @@ typedef struct {
 
 typedef struct _VtpBatchGenerator VtpBatchGenerator;
 
-/* A generator for up to @max_streams streams of @m at a time. */
-VtpBatchGenerator *vtp_batch_generator_new (VtpLlama *m, gint max_streams, GError **error);
+/* A generator for up to @max_streams streams of @lm's model at a time
+ * (@lm: any stream of it; only its model is kept). Refused for a family
+ * that decodes alone (vtp_lm_can_batch). */
+VtpBatchGenerator *vtp_batch_generator_new (const VtpLm *lm, gint max_streams, GError **error);
 void vtp_batch_generator_free (VtpBatchGenerator *g);
 /* Adds @s (kept by the caller until it is done): it joins at the next
- * step. Refused when the generator is full, @s's state is of another model
- * or is already in the batch. */
+ * step. Refused when the generator is full, @s's stream is of another
+ * model or is already in the batch. */
 gboolean vtp_batch_generator_add (VtpBatchGenerator *g, VtpBatchStream *s, GError **error);
 /* Room for @max_streams streams (more than now; fewer: nothing to do),
  * between two steps: the streams in it go on as they were. */
@@ -67,8 +70,8 @@ gint vtp_batch_generator_n_active (const VtpBatchGenerator *g);
 /* One step: samples every active stream's next token, marks those that
  * stop done (and drops them), feeds the others' tokens in one batch. */
 gboolean vtp_batch_generator_step (VtpBatchGenerator *g, GError **error);
-/* All of @streams to the end, at most @n at a time. */
-gboolean vtp_llama_generate_batch (VtpLlama *m, VtpBatchStream *streams, gint n, GError **error);
+/* All of @streams (@n >= 1, streams of one model) to the end, together. */
+gboolean vtp_lm_generate_batch (VtpBatchStream *streams, gint n, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpBatchGenerator, vtp_batch_generator_free)
 

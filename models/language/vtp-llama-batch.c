@@ -20,11 +20,8 @@ vtp_llama_batch_new (VtpLlama *m, gint max_streams, GError **error)
   const gint64 D = c->hidden_size, QD = (gint64) c->num_attention_heads * c->head_dim;
   const gint64 KD = (gint64) c->num_key_value_heads * c->head_dim;
 
-  if (max_streams < 1) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "A decode batch needs room for at least one stream (asked %d)",
-        max_streams);
+  if (!vtp_lm_check_batch_room (max_streams, error))
     return NULL;
-  }
   b->max_streams = max_streams;
   b->host_rows = g_new (float, (gsize) max_streams * D);
   if (!(b->x = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, D, error))

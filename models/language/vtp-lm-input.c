@@ -96,6 +96,16 @@ vtp_lm_segments_slice (const VtpLmSegment *segments, gint n_segments, gint from,
 }
 
 gboolean
+vtp_lm_check_batch_room (gint max_streams, GError **error)
+{
+  if (max_streams >= 1)
+    return TRUE;
+  g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "A decode batch needs room for at least one stream (asked %d)",
+      max_streams);
+  return FALSE;
+}
+
+gboolean
 vtp_lm_check_batch (gconstpointer model, const VtpLmBatchStream *streams, gint n, gint max_streams, GError **error)
 {
   if (n < 1 || n > max_streams) {

@@ -40,10 +40,12 @@ typedef struct {
   gint n_past, max_ctx;
 } VtpLmBatchStream;
 
+/* An INPUT error for a decode batch made for fewer than one stream. */
+gboolean vtp_lm_check_batch_room (gint max_streams, GError **error);
 /* An INPUT error, before anything runs, for a batch of @n streams that
  * does not fit 1 .. @max_streams, a stream without a state, of another
  * model than @model or without room for one more position, and the same
- * state twice (vtp_llama_decode_batch, vtp_opt_decode_batch). */
+ * state twice (the families' vtp_*_decode_batch). */
 gboolean vtp_lm_check_batch (gconstpointer model, const VtpLmBatchStream *streams, gint n, gint max_streams,
     GError **error);
 

@@ -19,22 +19,137 @@ t5_prefill (VtpLm *lm, const VtpLmSegment *segments, gint n_segments, gboolean a
   return vtp_t5_prefill (lm->model, lm->state, segments, n_segments, all_logits, error);
 }
 
-static const VtpLmOps llama_ops = { "llama", llama_prefill, (void (*) (gpointer)) vtp_llama_state_free,
-  vtp_model_cache_release, (gsize (*) (gpointer)) vtp_llama_weight_bytes };
-static const VtpLmOps llama_view_ops = { "llama", llama_prefill, NULL, NULL,
-  (gsize (*) (gpointer)) vtp_llama_weight_bytes };
-static const VtpLmOps opt_ops = { "opt", opt_prefill, (void (*) (gpointer)) vtp_opt_state_free,
-  vtp_model_cache_release, (gsize (*) (gpointer)) vtp_opt_weight_bytes };
+/* The views VtpLm keeps of a model and its state (NULL: the model alone). */
+static void
+set_views (VtpLm *lm, VtpDevice *dev, gint vocab_size, gint input_width, gint max_positions, gint n_layers,
+    gint n_eos, const gint *eos_token_id, gint bos_token_id, const VtpTensor *lm_head, gint max_ctx, gint *n_past,
+    VtpTensor *logits)
+{
+  lm->dev = dev;
+  lm->vocab_size = vocab_size;
+  lm->input_width = input_width;
+  lm->max_positions = max_positions;
+  lm->n_layers = n_layers;
+  lm->n_eos = n_eos;
+  lm->eos_token_id = eos_token_id;
+  lm->bos_token_id = bos_token_id;
+  lm->lm_head = lm_head;
+  lm->max_ctx = max_ctx;
+  lm->n_past = n_past;
+  lm->logits = logits;
+}
 
-static const VtpLmOps t5_ops = { "t5", t5_prefill, (void (*) (gpointer)) vtp_t5_state_free,
-  vtp_model_cache_release, (gsize (*) (gpointer)) vtp_t5_weight_bytes };
+static void
+llama_view (VtpLm *lm, gpointer model, gpointer state)
+{
+  const VtpLlama *m = model;
+  const VtpLlamaConfig *c = &m->cfg;
+  VtpLlamaState *s = state;
+
+  set_views (lm, m->dev, c->vocab_size, c->hidden_size, c->max_position_embeddings, c->num_hidden_layers, c->n_eos,
+      c->eos_token_id, c->bos_token_id, m->lm_head, s ? s->max_ctx : 0, s ? &s->n_past : NULL, s ? s->logits : NULL);
+}
+
+static void
+opt_view (VtpLm *lm, gpointer model, gpointer state)
+{
+  const VtpOpt *m = model;
+  const VtpOptConfig *c = &m->cfg;
+  VtpOptState *s = state;
+
+  /* the inputs are word_embed_proj_dim wide: project_in is in the decoder */
+  set_views (lm, m->dev, c->vocab_size, c->word_embed_proj_dim, c->max_position_embeddings, c->num_hidden_layers,
+      c->n_eos, c->eos_token_id, c->bos_token_id, m->lm_head, s ? s->max_ctx : 0, s ? &s->n_past : NULL,
+      s ? s->logits : NULL);
+}
+
+static void
+t5_view (VtpLm *lm, gpointer model, gpointer state)
+{
+  const VtpT5 *m = model;
+  const VtpT5Config *c = &m->cfg;
+  VtpT5State *s = state;
+
+  /* no BOS: T5 inputs end with </s> instead; the positions are relative,
+   * n_positions is the length it was trained for */
+  set_views (lm, m->dev, c->vocab_size, c->d_model, c->n_positions, c->num_decoder_layers, c->n_eos,
+      c->eos_token_id, -1, m->lm_head, s ? s->max_ctx : 0, s ? &s->n_past : NULL, s ? s->logits : NULL);
+}
+
+static gboolean
+llama_decode_batch (gpointer model, gpointer batch, gpointer *states, const gint32 *tokens, gint n, GError **error)
+{
+  return vtp_llama_decode_batch (model, batch, (VtpLlamaState **) states, tokens, n, error);
+}
+
+static gboolean
+opt_decode_batch (gpointer model, gpointer batch, gpointer *states, const gint32 *tokens, gint n, GError **error)
+{
+  return vtp_opt_decode_batch (model, batch, (VtpOptState **) states, tokens, n, error);
+}
+
+static gboolean
+t5_decode_batch (gpointer model, gpointer batch, gpointer *states, const gint32 *tokens, gint n, GError **error)
+{
+  return vtp_t5_decode_batch (model, batch, (VtpT5State **) states, tokens, n, error);
+}
+
+typedef gpointer (*StateNew) (gpointer, gint, gint, GError **);
+typedef gpointer (*BatchNew) (gpointer, gint, GError **);
+
+static const VtpLmOps llama_ops = { "llama", FALSE, llama_prefill, (StateNew) vtp_llama_state_new,
+  (GDestroyNotify) vtp_llama_state_free, vtp_model_cache_release, (gsize (*) (gpointer)) vtp_llama_weight_bytes,
+  llama_view, (BatchNew) vtp_llama_batch_new, (GDestroyNotify) vtp_llama_batch_free, llama_decode_batch };
+static const VtpLmOps opt_ops = { "opt", FALSE, opt_prefill, (StateNew) vtp_opt_state_new,
+  (GDestroyNotify) vtp_opt_state_free, vtp_model_cache_release, (gsize (*) (gpointer)) vtp_opt_weight_bytes,
+  opt_view, (BatchNew) vtp_opt_batch_new, (GDestroyNotify) vtp_opt_batch_free, opt_decode_batch };
+static const VtpLmOps t5_ops = { "t5", TRUE, t5_prefill, (StateNew) vtp_t5_state_new,
+  (GDestroyNotify) vtp_t5_state_free, vtp_model_cache_release, (gsize (*) (gpointer)) vtp_t5_weight_bytes,
+  t5_view, (BatchNew) vtp_t5_batch_new, (GDestroyNotify) vtp_t5_batch_free, t5_decode_batch };
+
+/* A VtpLm over @model and @state. */
+static VtpLm *
+lm_new (VtpTextFamily family, const VtpLmOps *ops, gpointer model, gpointer state, gboolean owns_model)
+{
+  VtpLm *lm = g_new0 (VtpLm, 1);
+
+  lm->family = family;
+  lm->ops = ops;
+  lm->model = model;
+  lm->state = state;
+  lm->owns_model = owns_model;
+  lm->owns_state = TRUE;
+  ops->view (lm, model, state);
+  return lm;
+}
+
+/* @m (a model cache reference, taken over) with a new state, NULL (@m
+ * released) if the state cannot be made. */
+static VtpLm *
+lm_with_state (VtpTextFamily family, const VtpLmOps *ops, gpointer m, gint max_ctx, gint max_chunk, GError **error)
+{
+  gpointer s = ops->state_new (m, max_ctx, max_chunk, error);
+
+  if (!s) {
+    ops->model_release (m);
+    return NULL;
+  }
+  return lm_new (family, ops, m, s, TRUE);
+}
 
 void
 vtp_lm_view_llama (VtpLm *lm, VtpLlama *m, VtpLlamaState *s)
 {
-  *lm = (VtpLm) { VTP_TEXT_LLAMA, &llama_view_ops, m, s, m->dev, m->cfg.vocab_size, m->cfg.hidden_size,
-    m->cfg.max_position_embeddings, s->max_ctx, &s->n_past, s->logits, m->cfg.n_eos, m->cfg.eos_token_id,
-    m->cfg.bos_token_id, m->cfg.num_hidden_layers, m->lm_head };
+  *lm = (VtpLm) { VTP_TEXT_LLAMA, &llama_ops, m, s, FALSE, FALSE };
+  llama_view (lm, m, s);
+}
+
+VtpLm *
+vtp_lm_new_stream (const VtpLm *lm, gint max_ctx, gint max_chunk, GError **error)
+{
+  gpointer s = lm->ops->state_new (lm->model, max_ctx, max_chunk, error);
+
+  return s ? lm_new (lm->family, lm->ops, lm->model, s, FALSE) : NULL;
 }
 
 static VtpLm *
@@ -43,67 +158,36 @@ open_llama (VtpCheckpoint *c, const VtpModelParts *parts, VtpCheckpoint *adapter
 {
   VtpLlamaNames names;
   VtpLlama *m;
-  VtpLlamaState *s;
-  VtpLm *lm;
 
   if (!vtp_llama_find_names (c, &parts->text, &names, error)
       || !(m = vtp_llama_acquire (c, &names, &parts->text, adapter, dev, wtype, error)))
     return NULL;
-  if (!(s = vtp_llama_state_new (m, max_ctx, max_chunk, error))) {
-    vtp_model_cache_release (m);
-    return NULL;
-  }
-  lm = g_new0 (VtpLm, 1);
-  vtp_lm_view_llama (lm, m, s);
-  lm->ops = &llama_ops;
-  return lm;
+  return lm_with_state (VTP_TEXT_LLAMA, &llama_ops, m, max_ctx, max_chunk, error);
 }
 
 static VtpLm *
 open_opt (VtpCheckpoint *c, const VtpModelParts *parts, VtpDevice *dev, VtpWeightType wtype, gint max_ctx,
     gint max_chunk, GError **error)
 {
-  const VtpOptConfig *cfg = &parts->opt;
   VtpOptNames names;
   VtpOpt *m;
-  VtpOptState *s;
-  VtpLm *lm;
 
-  if (!vtp_opt_find_names (c, cfg, &names, error) || !(m = vtp_opt_acquire (c, &names, cfg, dev, wtype, error)))
+  if (!vtp_opt_find_names (c, &parts->opt, &names, error)
+      || !(m = vtp_opt_acquire (c, &names, &parts->opt, dev, wtype, error)))
     return NULL;
-  if (!(s = vtp_opt_state_new (m, max_ctx, max_chunk, error))) {
-    vtp_model_cache_release (m);
-    return NULL;
-  }
-  lm = g_new0 (VtpLm, 1);
-  *lm = (VtpLm) { VTP_TEXT_OPT, &opt_ops, m, s, m->dev, cfg->vocab_size, cfg->word_embed_proj_dim,
-    cfg->max_position_embeddings, s->max_ctx, &s->n_past, s->logits, m->cfg.n_eos, m->cfg.eos_token_id,
-    cfg->bos_token_id, cfg->num_hidden_layers, m->lm_head };
-  return lm;
+  return lm_with_state (VTP_TEXT_OPT, &opt_ops, m, max_ctx, max_chunk, error);
 }
 
 static VtpLm *
 open_t5 (VtpCheckpoint *c, const VtpModelParts *parts, VtpDevice *dev, VtpWeightType wtype, gint max_ctx,
     gint max_chunk, GError **error)
 {
-  const VtpT5Config *cfg = &parts->t5;
   VtpT5Names names;
   VtpT5 *m;
-  VtpT5State *s;
-  VtpLm *lm;
 
-  if (!vtp_t5_find_names (c, &names, error) || !(m = vtp_t5_acquire (c, &names, cfg, dev, wtype, error)))
+  if (!vtp_t5_find_names (c, &names, error) || !(m = vtp_t5_acquire (c, &names, &parts->t5, dev, wtype, error)))
     return NULL;
-  if (!(s = vtp_t5_state_new (m, max_ctx, max_chunk, error))) {
-    vtp_model_cache_release (m);
-    return NULL;
-  }
-  lm = g_new0 (VtpLm, 1);
-  /* no BOS: T5 inputs end with </s> instead; the positions are relative,
-   * n_positions is the length it was trained for */
-  *lm = (VtpLm) { VTP_TEXT_T5, &t5_ops, m, s, m->dev, cfg->vocab_size, cfg->d_model, cfg->n_positions, s->max_ctx,
-    &s->n_past, s->logits, m->cfg.n_eos, m->cfg.eos_token_id, -1, cfg->num_decoder_layers, m->lm_head };
-  return lm;
+  return lm_with_state (VTP_TEXT_T5, &t5_ops, m, max_ctx, max_chunk, error);
 }
 
 VtpLm *
@@ -146,9 +230,9 @@ vtp_lm_free (VtpLm *lm)
 {
   if (!lm)
     return;
-  if (lm->ops->state_free)
+  if (lm->owns_state)
     lm->ops->state_free (lm->state);
-  if (lm->ops->model_release)
+  if (lm->owns_model)
     lm->ops->model_release (lm->model);
   g_free (lm);
 }

@@ -16,18 +16,31 @@ typedef struct _VtpLm VtpLm;
 
 typedef struct {
   const char *name;             /* "llama", "opt", "t5" */
+  gboolean encodes_input;       /* an encoder-decoder: the input at position 0 is one prefill, never pieces */
   /* runs @segments from *lm->n_past (vtp_llama_prefill's contract) */
   gboolean (*prefill) (VtpLm *lm, const VtpLmSegment *segments, gint n_segments, gboolean all_logits,
       GError **error);
+  gpointer (*state_new) (gpointer model, gint max_ctx, gint max_chunk, GError **error);
   void (*state_free) (gpointer state);
-  void (*model_release) (gpointer model);   /* NULL: borrowed (vtp_lm_view_llama) */
+  void (*model_release) (gpointer model);   /* a model cache reference */
   gsize (*weight_bytes) (gpointer model);   /* matrix bytes one decoded token reads */
+  /* fills the views of @lm (its fields from dev on) from @model and @state */
+  void (*view) (VtpLm *lm, gpointer model, gpointer state);
+  /* Batched decoding across streams (docs/batching.md; NULL for a family
+   * that decodes alone, none today): scratch for up to @max_streams rows,
+   * and one decode step of @n streams of @model, states[i] fed tokens[i]
+   * (the family's vtp_*_decode_batch contract). */
+  gpointer (*batch_new) (gpointer model, gint max_streams, GError **error);
+  void (*batch_free) (gpointer batch);
+  gboolean (*decode_batch) (gpointer model, gpointer batch, gpointer *states, const gint32 *tokens, gint n,
+      GError **error);
 } VtpLmOps;
 
 struct _VtpLm {
   VtpTextFamily family;
   const VtpLmOps *ops;
   gpointer model, state;        /* the family's: VtpLlama + VtpLlamaState, VtpOpt + VtpOptState, VtpT5 + VtpT5State */
+  gboolean owns_model, owns_state;  /* released / freed with it (FALSE: borrowed) */
   /* views of them, for the decode loop and the element */
   VtpDevice *dev;
   gint vocab_size;
@@ -50,7 +63,15 @@ VtpLm *vtp_lm_open (VtpCheckpoint *c, const VtpModelParts *parts, VtpCheckpoint 
     VtpWeightType wtype, gint max_ctx, gint max_chunk, GError **error);
 void vtp_lm_free (VtpLm *lm);
 
-/* A borrowed view of a loaded LLaMA model and state (not freed with it). */
+/* Another stream of @lm's model: a state of its own (@max_ctx positions
+ * fed @max_chunk at a time, freed with it), the model borrowed from @lm
+ * (free this one first). Several streams of one model decode together
+ * through vtp_batch_generator_new / the batching engine. */
+VtpLm *vtp_lm_new_stream (const VtpLm *lm, gint max_ctx, gint max_chunk, GError **error);
+
+/* A borrowed view of a loaded LLaMA model and state (not freed with it;
+ * @s NULL: the model alone, as vtp_batch_engine_acquire and
+ * vtp_batch_generator_new take it). */
 void vtp_lm_view_llama (VtpLm *lm, VtpLlama *m, VtpLlamaState *s);
 /* The LLaMA model behind @lm (adapters), NULL for other families. */
 VtpLlama *vtp_lm_llama (const VtpLm *lm);
@@ -63,6 +84,13 @@ vtp_lm_prefill (VtpLm *lm, const VtpLmSegment *segments, gint n_segments, gboole
 }
 
 gboolean vtp_lm_is_eos (const VtpLm *lm, gint32 token);
+
+/* Whether the family decodes streams together (ops->decode_batch). */
+static inline gboolean
+vtp_lm_can_batch (const VtpLm *lm)
+{
+  return lm->ops->decode_batch != NULL;
+}
 
 /* The input embeddings of @ids as the model reads them (its token
  * embedding table's rows, get_input_embeddings() in transformers) into

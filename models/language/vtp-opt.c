@@ -323,11 +323,8 @@ vtp_opt_batch_new (VtpOpt *m, gint max_streams, GError **error)
   const VtpOptConfig *c = &m->cfg;
   const gint64 D = c->hidden_size, W = c->word_embed_proj_dim;
 
-  if (max_streams < 1) {
-    g_set_error (error, VTP_ERROR, VTP_ERROR_INPUT, "A decode batch needs room for at least one stream (asked %d)",
-        max_streams);
+  if (!vtp_lm_check_batch_room (max_streams, error))
     return NULL;
-  }
   b->max_streams = max_streams;
   b->host_rows = g_new (float, (gsize) max_streams * W);
   if (!(b->x = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, D, error))

@@ -228,6 +228,7 @@ vtp_t5_state_new (VtpT5 *m, gint max_ctx, gint max_chunk, GError **error)
   s->max_ctx = max_ctx;
   s->max_chunk = max_chunk;
   s->n_dec_layers = c->num_decoder_layers;
+  s->model = m;
   s->k_cache = g_new0 (VtpTensor *, s->n_dec_layers);
   s->v_cache = g_new0 (VtpTensor *, s->n_dec_layers);
   s->ck = g_new0 (VtpTensor *, s->n_dec_layers);
@@ -284,19 +285,27 @@ vtp_t5_state_free (VtpT5State *s)
   g_free (s);
 }
 
-/* x += wo (ffn (norm (x))) over rows [0, n): act (wi_0 xn) * wi_1 xn when
- * gated, act (wi xn) otherwise. */
+void
+vtp_t5_ffn (const VtpT5 *m, const VtpT5Layer *y, VtpTensor *x, VtpTensor *xn, VtpTensor *h, VtpTensor *g, gint n,
+    gboolean as_rows)
+{
+  void (*linear) (VtpTensor *, gint64, const VtpTensor *, gint64, gint64, const VtpTensor *, const VtpTensor *,
+      gboolean) = as_rows ? vtp_op_linear_rows : vtp_op_linear;
+
+  vtp_op_rmsnorm (xn, x, 0, n, y->ffn_norm, m->cfg.layer_norm_epsilon);
+  linear (h, 0, xn, 0, n, y->wi_0, NULL, FALSE);
+  vtp_activation_apply (m->cfg.act, h, 0, n);
+  if (y->wi_1) {
+    linear (g, 0, xn, 0, n, y->wi_1, NULL, FALSE);
+    vtp_op_mul (h, g, 0, n);
+  }
+  linear (x, 0, h, 0, n, y->wo_ff, NULL, TRUE);
+}
+
 static void
 ffn_block (VtpT5 *m, VtpT5State *s, const VtpT5Layer *y, gint n)
 {
-  vtp_op_rmsnorm (s->xn, s->x, 0, n, y->ffn_norm, m->cfg.layer_norm_epsilon);
-  vtp_op_linear (s->h, 0, s->xn, 0, n, y->wi_0, NULL, FALSE);
-  vtp_activation_apply (m->cfg.act, s->h, 0, n);
-  if (y->wi_1) {
-    vtp_op_linear (s->g, 0, s->xn, 0, n, y->wi_1, NULL, FALSE);
-    vtp_op_mul (s->h, s->g, 0, n);
-  }
-  vtp_op_linear (s->x, 0, s->h, 0, n, y->wo_ff, NULL, TRUE);
+  vtp_t5_ffn (m, y, s->x, s->xn, s->h, s->g, n, FALSE);
 }
 
 /* The encoder over s->x rows [0, n) (the input embeddings); its output

@@ -74,6 +74,7 @@ typedef struct {
   VtpTensor *k, *v;                 /* the encoder's keys and values of one layer */
   float *host_rows;             /* [max_ctx, D] staging for embeddings */
   gint n_dec_layers;
+  const VtpT5 *model;           /* the model it was made for (vtp_t5_decode_batch checks it) */
 } VtpT5State;
 
 VtpT5State *vtp_t5_state_new (VtpT5 *m, gint max_ctx, gint max_chunk, GError **error);
@@ -97,7 +98,42 @@ gboolean vtp_t5_prefill (VtpT5 *m, VtpT5State *s, const VtpLmSegment *segments, 
 /* Bytes of matrix weights one decoded token reads. */
 gsize vtp_t5_weight_bytes (const VtpT5 *m);
 
+/* x += wo (ffn (norm (x))) over rows [0, n), through @xn, @h and @g (NULL
+ * unless gated): act (wi_0 xn) * wi_1 xn when gated, act (wi xn)
+ * otherwise; @as_rows: each row as a lone row (vtp_op_linear_rows, the
+ * decode steps of a batch). The one-stream decoder and the batch share it. */
+void vtp_t5_ffn (const VtpT5 *m, const VtpT5Layer *y, VtpTensor *x, VtpTensor *xn, VtpTensor *h, VtpTensor *g, gint n,
+    gboolean as_rows);
+
+/* Batched decoding across streams (vtp-t5-batch.c, docs/batching.md): one
+ * decoder step of several streams of the same model, each with its own
+ * state (its encoded input, caches and position), their new tokens the
+ * rows of one product per projection (vtp_op_linear_rows: the weights
+ * read once for all; each row's arithmetic a lone row's where that is
+ * int8, within float summation order otherwise); the cache writes, the
+ * self-attention (relative position bias at the stream's own position)
+ * and the cross-attention per stream. Room for up to max_streams. */
+typedef struct {
+  gint max_streams;
+  float *host_rows;             /* [max_streams, D] */
+  VtpTensor *x, *xn, *q, *k, *v, *attn, *h, *g, *logits;   /* g: NULL unless gated */
+} VtpT5Batch;
+
+VtpT5Batch *vtp_t5_batch_new (VtpT5 *m, gint max_streams, GError **error);
+void vtp_t5_batch_free (VtpT5Batch *b);
+
+/* One decoder step of @n streams: states[i] (of @m, its input encoded by a
+ * prefill, each at its own n_past, all different) is fed tokens[i];
+ * afterwards states[i]->logits row 0 holds the next position's logits, as
+ * vtp_t5_decode leaves them, and n_past has grown by one. Refuses (before
+ * running anything) more than b->max_streams states, a state of another
+ * model, not encoded yet or without room for one more position, and the
+ * same state twice. */
+gboolean vtp_t5_decode_batch (VtpT5 *m, VtpT5Batch *b, VtpT5State **states, const gint32 *tokens, gint n,
+    GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpT5, vtp_t5_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpT5Batch, vtp_t5_batch_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpT5State, vtp_t5_state_free)
 
 G_END_DECLS
