@@ -491,43 +491,50 @@ __kernel void x_to_bf16_pairs (__global const float *x, int x_off, int M, int K,
 }
 
 /* acc[j][i] += the dot products of the pn step pairs of panel j (of @np:
- * 1 or 2) in wbuf[j] (16 columns a pair) with row i's pairs at xt[12 p + i].
- * Two panels share each broadcast of x: 2 loads of weights and 12 of x per
- * 24 dot products (with one panel the broadcasts held it to ~64% of the
- * instruction's peak). Out of line with the target attribute: the kernel
- * cannot carry it (PoCL inlines kernels into a work-group function built
- * for the plain CPU, as quant.cl notes). */
-BF16DOT void bf16_tiles2 (const uint *wbuf, int np, int pn, __global const uint *xt, float16 *acc)
-{
-  float16 a[BG_TM], b[BG_TM];
-  UNROLL
-  for (int i = 0; i < BG_TM; i++) {
-    a[i] = acc[i];
-    b[i] = acc[BG_TM + i];
-  }
-  if (np == 2)
-    for (int p = 0; p < pn; p++) {
-      const uint16 wa = vload16 (p, wbuf), wb = vload16 (BG_KB / 2 + p, wbuf);
-      UNROLL
-      for (int i = 0; i < BG_TM; i++) {
-        const uint16 xv = (uint16) xt[p * BG_TM + i];
-        a[i] = dpbf16 (a[i], xv, wa);
-        b[i] = dpbf16 (b[i], xv, wb);
-      }
-    }
-  else
-    for (int p = 0; p < pn; p++) {
-      const uint16 wa = vload16 (p, wbuf);
-      UNROLL
-      for (int i = 0; i < BG_TM; i++)
-        a[i] = dpbf16 (a[i], (uint16) xt[p * BG_TM + i], wa);
-    }
-  UNROLL
-  for (int i = 0; i < BG_TM; i++) {
-    acc[i] = a[i];
-    acc[BG_TM + i] = b[i];
-  }
+ * 1 or 2) in wbuf[j] (16 columns a pair) with row i's pairs at
+ * xt[BG_TM p + i], for TR rows (acc[i] and acc[BG_TM + i], i < TR): BG_TM
+ * rows, or 4 of the last, partial tile (xt and acc offset to them), so
+ * that its missing rows cost no dot products. Each row's chain is the same
+ * in either (the same bits). Two panels share each broadcast of x: 2 loads
+ * of weights and 12 of x per 24 dot products (with one panel the
+ * broadcasts held it to ~64% of the instruction's peak). Out of line with
+ * the target attribute: the kernel cannot carry it (PoCL inlines kernels
+ * into a work-group function built for the plain CPU, as quant.cl notes). */
+#define DEFINE_BF16_TILES2(TR)                                                 \
+BF16DOT void bf16_tiles2_##TR (const uint *wbuf, int np, int pn, __global const uint *xt, float16 *acc) \
+{                                                                              \
+  float16 a[TR], b[TR];                                                        \
+  UNROLL                                                                       \
+  for (int i = 0; i < TR; i++) {                                               \
+    a[i] = acc[i];                                                             \
+    b[i] = acc[BG_TM + i];                                                     \
+  }                                                                            \
+  if (np == 2)                                                                 \
+    for (int p = 0; p < pn; p++) {                                             \
+      const uint16 wa = vload16 (p, wbuf), wb = vload16 (BG_KB / 2 + p, wbuf); \
+      UNROLL                                                                   \
+      for (int i = 0; i < TR; i++) {                                           \
+        const uint16 xv = (uint16) xt[p * BG_TM + i];                          \
+        a[i] = dpbf16 (a[i], xv, wa);                                          \
+        b[i] = dpbf16 (b[i], xv, wb);                                          \
+      }                                                                        \
+    }                                                                          \
+  else                                                                         \
+    for (int p = 0; p < pn; p++) {                                             \
+      const uint16 wa = vload16 (p, wbuf);                                     \
+      UNROLL                                                                   \
+      for (int i = 0; i < TR; i++)                                             \
+        a[i] = dpbf16 (a[i], (uint16) xt[p * BG_TM + i], wa);                  \
+    }                                                                          \
+  UNROLL                                                                       \
+  for (int i = 0; i < TR; i++) {                                               \
+    acc[i] = a[i];                                                             \
+    acc[BG_TM + i] = b[i];                                                     \
+  }                                                                            \
 }
+
+DEFINE_BF16_TILES2 (12)
+DEFINE_BF16_TILES2 (4)
 
 /* The GEMM: a work-item computes @tiles tiles of BG_TM rows (rows from M on
  * are computed as zeros and not stored; @panel_major as linear_p16g_<T>'s)
@@ -578,7 +585,12 @@ __kernel void linear_p16g_bf16dot (__global const float *x, int x_off,
           if (j < np && k0 == 0 && has_bias)
             acc[j * BG_TM + i] += vload16 (0, bias + n0 + 16 * j);
         }
-      bf16_tiles2 (wbuf, np, pn, xb + ((size_t) (t0 + t) * K2 + p0) * BG_TM, acc);
+      __global const uint *xt = xb + ((size_t) (t0 + t) * K2 + p0) * BG_TM;
+      if (m0 + BG_TM <= M)
+        bf16_tiles2_12 (wbuf, np, pn, xt, acc);
+      else
+        for (int i0 = 0; m0 + i0 < M; i0 += 4)
+          bf16_tiles2_4 (wbuf, np, pn, xt + i0, acc + i0);
       for (int j = 0; j < np; j++)
         UNROLL
         for (int i = 0; i < BG_TM; i++)
