@@ -93,8 +93,12 @@ load16 (const guint8 *p)
   return v;
 }
 
-/* Packs @src [n, k] (elements of @es bytes) into layout 1; @pairs: the 16
- * elements of a step ordered c0 c8 c1 c9 ... c7 c15 (BF16). Done in blocks
+/* Packs @src [n, k] (elements of @es bytes) into layout 1; @pairs (BF16):
+ * with k even, the 32-bit word j of step pair (2i, 2i + 1) holds column j's
+ * two steps, 2i in the low half (the bfloat16 dot product's operand, so
+ * that linear.cl's GEMM reads panels as they are), with k odd the 16
+ * elements of a step ordered c0 c8 c1 c9 ... c7 c15 (linear.cl's
+ * load16_bf16 reads either). Done in blocks
  * of KB steps, a row of the panel at a time: reading the 16 rows side by side
  * instead thrashes the cache when k * es is a multiple of 4 KiB (3x slower). */
 static void
@@ -110,7 +114,13 @@ pack_p16 (void *dst, const void *src, gint64 n, gint64 k, gsize es, gboolean pai
       for (gint64 j = 0; j < PANEL; j++) {
         const gint64 slot = pairs ? (j % 8) * 2 + j / 8 : j;
         const guint8 *r = s + (p + j) * k * es;
-        if (es == 4) {
+        if (pairs && k % 2 == 0) {
+          /* even K: each 32-bit word holds steps kk and kk + 1 of column j
+           * (the bfloat16 dot product's operand, read as it is) */
+          guint16 *o = (guint16 *) d + p * k;
+          for (gint64 kk = k0; kk < k1; kk++)
+            o[(kk / 2) * 2 * PANEL + 2 * j + kk % 2] = load16 (r + kk * 2);
+        } else if (es == 4) {
           guint32 *o = (guint32 *) d + p * k + slot;
           for (gint64 kk = k0; kk < k1; kk++)
             o[kk * PANEL] = load32 (r + kk * 4);

@@ -41,14 +41,36 @@
 #define TILE 64
 #define TILE_K 16
 
-inline float16 load16_f32 (__global const float *w, size_t i) { return vload16 (0, w + i); }
-inline float16 load16_f16 (__global const half *w, size_t i) { return vload_half16 (0, w + i); }
-/* BF16 panels hold the 16 weights of a step as 8 pairs (column j, column
- * j + 8) per 32-bit word: a shift and a mask give both halves as floats. */
-inline float16 load16_bf16 (__global const ushort *w, size_t i)
+/* The 16 weights of step k of a panel (K steps) as floats. */
+inline float16 load16_f32 (__global const float *w, int k, int K) { return vload16 (k, w); }
+inline float16 load16_f16 (__global const half *w, int k, int K) { return vload_half16 (k, w); }
+/* BF16 panels with K even hold steps k and k + 1 of column j in 32-bit
+ * word j of their pair (k even in the low half): the bfloat16 dot
+ * product's operand, which linear_p16g_bf16dot reads as it is; a shift or
+ * a mask gives one step's 16 floats. With K odd (vtp-linear.c's pack_p16)
+ * a step's 16 weights are 8 pairs (column j, column j + 8) per word. */
+inline float16 load16_bf16 (__global const ushort *w, int k, int K)
 {
-  const uint8 v = vload8 (0, (__global const uint *) (w + i));
-  return (float16) (as_float8 (v << (uint8) 16), as_float8 (v & (uint8) 0xffff0000u));
+  if (K & 1) {
+    const uint8 v = vload8 (k, (__global const uint *) w);
+    return (float16) (as_float8 (v << (uint8) 16), as_float8 (v & (uint8) 0xffff0000u));
+  }
+  const uint16 v = vload16 (k >> 1, (__global const uint *) w);
+  return as_float16 ((k & 1) ? v & (uint16) 0xffff0000u : v << (uint16) 16);
+}
+
+/* Steps k and k + 1 (k even, K even) with one load where the layout pairs
+ * them (BF16: PAIRED_bf16), two otherwise (unused). */
+#define PAIRED_f32 0
+#define PAIRED_f16 0
+#define PAIRED_bf16 1
+inline void load2_f32 (__global const float *w, int k, int K, float16 *w0, float16 *w1) { *w0 = vload16 (k, w); *w1 = vload16 (k + 1, w); }
+inline void load2_f16 (__global const half *w, int k, int K, float16 *w0, float16 *w1) { *w0 = vload_half16 (k, w); *w1 = vload_half16 (k + 1, w); }
+inline void load2_bf16 (__global const ushort *w, int k, int K, float16 *w0, float16 *w1)
+{
+  const uint16 v = vload16 (k >> 1, (__global const uint *) w);
+  *w0 = as_float16 (v << (uint16) 16);
+  *w1 = as_float16 (v & (uint16) 0xffff0000u);
 }
 
 /* Stores one 16-wide row of a tile: y = acc (+ bias) (+ y). */
@@ -143,17 +165,37 @@ __kernel void linear_p16_##T##_##TM (__global const float *x, int x_off,      \
     for (int i = 0; i < TM; i++)                                               \
       acc[0][i] = tile_start (y + y_off + (size_t) (m0 + i) * N + n0, bias + n0, has_bias, \
           accumulate && m0 + i < M);                                           \
-  for (int k = 0; k < kseg; k++) {                                             \
+  int k = 0;                                                                   \
+  /* paired BF16 steps: both from one load, the multiply-adds in the order   \
+   * of the loop below (the same results) */                                 \
+  if (PAIRED_##T && (K & 1) == 0 && (kseg & 1) == 0)                           \
+    for (; k < kseg; k += 2) {                                                 \
+      float16 w0[KS], w1[KS];                                                  \
+      UNROLL                                                                   \
+      for (int u = 0; u < KS; u++)                                             \
+        load2_##T (wp, k + u * kseg, K, &w0[u], &w1[u]);                        \
+      UNROLL                                                                   \
+      for (int u = 0; u < KS; u++)                                             \
+        UNROLL                                                                 \
+        for (int i = 0; i < TM; i++)                                           \
+          acc[u % KA][i] = fma ((float16) xr[i][k + u * kseg], w0[u], acc[u % KA][i]); \
+      UNROLL                                                                   \
+      for (int u = 0; u < KS; u++)                                             \
+        UNROLL                                                                 \
+        for (int i = 0; i < TM; i++)                                           \
+          acc[u % KA][i] = fma ((float16) xr[i][k + 1 + u * kseg], w1[u], acc[u % KA][i]); \
+    }                                                                          \
+  for (; k < kseg; k++) {                                                      \
     UNROLL                                                                     \
     for (int u = 0; u < KS; u++) {                                             \
-      const float16 wv = load16_##T (wp, (size_t) (k + u * kseg) * 16);        \
+      const float16 wv = load16_##T (wp, k + u * kseg, K);                     \
       UNROLL                                                                   \
       for (int i = 0; i < TM; i++)                                             \
         acc[u % KA][i] = fma ((float16) xr[i][k + u * kseg], wv, acc[u % KA][i]); \
     }                                                                          \
   }                                                                            \
   for (int k = kseg * KS; k < K; k++) {                                        \
-    const float16 wv = load16_##T (wp, (size_t) k * 16);                       \
+    const float16 wv = load16_##T (wp, k, K);                                  \
     UNROLL                                                                     \
     for (int i = 0; i < TM; i++)                                               \
       acc[0][i] = fma ((float16) xr[i][k], wv, acc[0][i]);                     \
@@ -238,7 +280,7 @@ __kernel void linear_p16g_##T (__global const float *x, int x_off,            \
   for (int k0 = 0; k0 < K; k0 += PG_KB) {                                      \
     const int kn = min (PG_KB, K - k0);                                        \
     for (int k = 0; k < kn; k++)                                               \
-      vstore16 (load16_##T (wp, (size_t) (k0 + k) * 16), k, wbuf);             \
+      vstore16 (load16_##T (wp, k0 + k, K), k, wbuf);                          \
     p16_tiles (x, x_off, y, y_off, bias, has_bias, M, K, N, accumulate, n0, t0, nt, k0, kn, wbuf); \
   }                                                                            \
 }
@@ -432,13 +474,15 @@ DEFINE_LINEAR (bf16, ushort)
  * vdpbf16ps adds, in each 32-bit lane i, a[2i]·b[2i] + a[2i+1]·b[2i+1] (the
  * two bfloat16 of the lane, low half first) to a float: two steps of K at
  * once, at twice the FMA's rate. x's rows are rounded to bfloat16 once, as
- * pairs of steps (x_to_bf16_pairs); the weight panel, whose 32-bit words
- * pair columns j and j + 8 of one step, is regrouped per block into words
- * that pair steps k and k + 1 of one column. Sums stay in float. */
+ * pairs of steps (x_to_bf16_pairs); the weight panels (K even) already
+ * pair steps k and k + 1 of a column in each 32-bit word (load16_bf16), so
+ * the instruction reads them as they are. Sums stay in float. (Until
+ * 2026-12-05 the panels paired columns j and j + 8 of a step and each
+ * work-item regrouped every block of them: 5-18% of the GEMM's time.) */
 typedef float vtp_bf_v16sf __attribute__ ((vector_size (64)));
 typedef int vtp_bf_v16si __attribute__ ((vector_size (64)));
 #define BF16DOT __attribute__ ((target ("avx512bf16,avx512f")))
-#define BG_KB 256               /* steps of K per block of regrouped weights */
+#define BG_KB 256               /* steps of K per block (partial sums in y between blocks) */
 #define BG_TM 12                /* rows per tile (vtp-linear.c's BF16_TM) */
 
 BF16DOT inline float16 dpbf16 (float16 acc, uint16 a, uint16 b)
@@ -491,7 +535,7 @@ __kernel void x_to_bf16_pairs (__global const float *x, int x_off, int M, int K,
 }
 
 /* acc[j][i] += the dot products of the pn step pairs of panel j (of @np:
- * 1 or 2) in wbuf[j] (16 columns a pair) with row i's pairs at
+ * 1 or 2; its pairs from @wa, @wb: 16 columns a pair) with row i's pairs at
  * xt[BG_TM p + i], for TR rows (acc[i] and acc[BG_TM + i], i < TR): BG_TM
  * rows, or 4 of the last, partial tile (xt and acc offset to them), so
  * that its missing rows cost no dot products. Each row's chain is the same
@@ -501,7 +545,8 @@ __kernel void x_to_bf16_pairs (__global const float *x, int x_off, int M, int K,
  * the target attribute: the kernel cannot carry it (PoCL inlines kernels
  * into a work-group function built for the plain CPU, as quant.cl notes). */
 #define DEFINE_BF16_TILES2(TR)                                                 \
-BF16DOT void bf16_tiles2_##TR (const uint *wbuf, int np, int pn, __global const uint *xt, float16 *acc) \
+BF16DOT void bf16_tiles2_##TR (__global const uint *wa, __global const uint *wb, int np, int pn, \
+    __global const uint *xt, float16 *acc)                                     \
 {                                                                              \
   float16 a[TR], b[TR];                                                        \
   UNROLL                                                                       \
@@ -511,20 +556,20 @@ BF16DOT void bf16_tiles2_##TR (const uint *wbuf, int np, int pn, __global const 
   }                                                                            \
   if (np == 2)                                                                 \
     for (int p = 0; p < pn; p++) {                                             \
-      const uint16 wa = vload16 (p, wbuf), wb = vload16 (BG_KB / 2 + p, wbuf); \
+      const uint16 va = vload16 (p, wa), vb = vload16 (p, wb);                 \
       UNROLL                                                                   \
       for (int i = 0; i < TR; i++) {                                           \
         const uint16 xv = (uint16) xt[p * BG_TM + i];                          \
-        a[i] = dpbf16 (a[i], xv, wa);                                          \
-        b[i] = dpbf16 (b[i], xv, wb);                                          \
+        a[i] = dpbf16 (a[i], xv, va);                                          \
+        b[i] = dpbf16 (b[i], xv, vb);                                          \
       }                                                                        \
     }                                                                          \
   else                                                                         \
     for (int p = 0; p < pn; p++) {                                             \
-      const uint16 wa = vload16 (p, wbuf);                                     \
+      const uint16 va = vload16 (p, wa);                                       \
       UNROLL                                                                   \
       for (int i = 0; i < TR; i++)                                             \
-        a[i] = dpbf16 (a[i], (uint16) xt[p * BG_TM + i], wa);                  \
+        a[i] = dpbf16 (a[i], (uint16) xt[p * BG_TM + i], va);                  \
     }                                                                          \
   UNROLL                                                                       \
   for (int i = 0; i < TR; i++) {                                               \
@@ -540,7 +585,8 @@ DEFINE_BF16_TILES2 (4)
  * are computed as zeros and not stored; @panel_major as linear_p16g_<T>'s)
  * of two panels, 2 j and 2 j + 1 (one
  * where the count of whole panels is odd), K in blocks of BG_KB steps whose
- * regrouped weights (8 KB a panel) serve every tile; partial sums stay in y
+ * weights (8 KB a panel, step pairs as the instruction takes them: K is
+ * even here) serve every tile from the cache; partial sums stay in y
  * between blocks (bias added with the first). The work-items past the
  * panels take the last, partial panel (N not a multiple of 16), which is
  * plain: p16_tail_bf16 on x in float. */
@@ -552,7 +598,8 @@ __kernel void linear_p16g_bf16dot (__global const float *x, int x_off,
   const int t0 = get_global_id (panel_major) * tiles, n0 = get_global_id (1 - panel_major) * 32;
   const int nt = min (tiles, (M + BG_TM - 1) / BG_TM - t0), K2 = K / 2;
   const int np = min (2, (N >> 4) - (n0 >> 4));
-  uint wbuf[BG_KB / 2 * 16 * 2];
+  __global const uint *wa = (__global const uint *) (w + (size_t) n0 * K);
+  __global const uint *wb = (__global const uint *) (w + (size_t) (n0 + 16 * (np - 1)) * K);
   if (nt <= 0)
     return;
   if (np <= 0) {
@@ -564,15 +611,6 @@ __kernel void linear_p16g_bf16dot (__global const float *x, int x_off,
   }
   for (int k0 = 0; k0 < K; k0 += BG_KB) {
     const int p0 = k0 / 2, pn = min (BG_KB, K - k0) / 2;
-    /* the panel's words pair columns j and j + 8 of a step; the dot
-     * product wants words that pair steps k and k + 1 of a column */
-    for (int j = 0; j < np; j++) {
-      __global const uint *wp = (__global const uint *) (w + (size_t) (n0 + 16 * j) * K);
-      for (int p = 0; p < pn; p++) {
-        const uint8 a = vload8 (2 * (p0 + p), wp), b = vload8 (2 * (p0 + p) + 1, wp);
-        vstore16 ((uint16) ((a & 0xffffu) | (b << 16), (a >> 16) | (b & 0xffff0000u)), j * BG_KB / 2 + p, wbuf);
-      }
-    }
     for (int t = 0; t < nt; t++) {
       const int m0 = (t0 + t) * BG_TM;
       float16 acc[2 * BG_TM];
@@ -587,10 +625,10 @@ __kernel void linear_p16g_bf16dot (__global const float *x, int x_off,
         }
       __global const uint *xt = xb + ((size_t) (t0 + t) * K2 + p0) * BG_TM;
       if (m0 + BG_TM <= M)
-        bf16_tiles2_12 (wbuf, np, pn, xt, acc);
+        bf16_tiles2_12 (wa + 16 * p0, wb + 16 * p0, np, pn, xt, acc);
       else
         for (int i0 = 0; m0 + i0 < M; i0 += 4)
-          bf16_tiles2_4 (wbuf, np, pn, xt + i0, acc + i0);
+          bf16_tiles2_4 (wa + 16 * p0, wb + 16 * p0, np, pn, xt + i0, acc + i0);
       for (int j = 0; j < np; j++)
         UNROLL
         for (int i = 0; i < BG_TM; i++)
