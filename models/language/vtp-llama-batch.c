@@ -61,16 +61,7 @@ vtp_llama_batch_free (VtpLlamaBatch *b)
   g_free (b);
 }
 
-static gboolean
-check_batch (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, gint n, GError **error)
-{
-  g_autofree VtpLmBatchStream *streams = g_new0 (VtpLmBatchStream, MAX (n, 1));
-
-  for (gint i = 0; i < n && n <= b->max_streams; i++)
-    if (states[i])
-      streams[i] = (VtpLmBatchStream) { states[i], states[i]->model, states[i]->n_past, states[i]->max_ctx };
-  return vtp_lm_check_batch (m, streams, n, b->max_streams, error);
-}
+VTP_LM_DEFINE_CHECK_BATCH (VtpLlama, VtpLlamaState)
 
 /* rows [0, n) of @out += the layer's LoRA of @p, each row as a lone row */
 static void
@@ -109,7 +100,7 @@ vtp_llama_decode_batch (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, c
   const VtpLlamaConfig *c = &m->cfg;
   const gint D = c->hidden_size, V = c->vocab_size;
 
-  if (!check_batch (m, b, states, n, error))
+  if (!check_batch (m, b->max_streams, states, n, error))
     return FALSE;
   if (!vtp_lm_gather_rows (m->embed, V, D, tokens, n, b->host_rows, error))
     return FALSE;

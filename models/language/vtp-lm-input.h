@@ -48,6 +48,20 @@ gboolean vtp_lm_check_batch_room (gint max_streams, GError **error);
  * state twice (the families' vtp_*_decode_batch). */
 gboolean vtp_lm_check_batch (gconstpointer model, const VtpLmBatchStream *streams, gint n, gint max_streams,
     GError **error);
+/* Defines a family's `static gboolean check_batch (M *m, gint max_streams,
+ * S **states, gint n, GError **error)`: vtp_lm_check_batch over its states
+ * (each with model, n_past and max_ctx fields). */
+#define VTP_LM_DEFINE_CHECK_BATCH(M, S)                                        \
+static gboolean                                                                \
+check_batch (M *m, gint max_streams, S **states, gint n, GError **error)       \
+{                                                                              \
+  g_autofree VtpLmBatchStream *streams = g_new0 (VtpLmBatchStream, MAX (n, 1)); \
+                                                                               \
+  for (gint i = 0; i < n && n <= max_streams; i++)                             \
+    if (states[i])                                                             \
+      streams[i] = (VtpLmBatchStream) { states[i], states[i]->model, states[i]->n_past, states[i]->max_ctx }; \
+  return vtp_lm_check_batch (m, streams, n, max_streams, error);               \
+}
 
 /* Rows [from, from + count) of the segments' concatenation, as segments
  * into @out (room for @n_segments); returns how many. */

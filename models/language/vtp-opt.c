@@ -354,16 +354,7 @@ vtp_opt_batch_free (VtpOptBatch *b)
   g_free (b);
 }
 
-static gboolean
-check_batch (VtpOpt *m, VtpOptBatch *b, VtpOptState **states, gint n, GError **error)
-{
-  g_autofree VtpLmBatchStream *streams = g_new0 (VtpLmBatchStream, MAX (n, 1));
-
-  for (gint i = 0; i < n && n <= b->max_streams; i++)
-    if (states[i])
-      streams[i] = (VtpLmBatchStream) { states[i], states[i]->model, states[i]->n_past, states[i]->max_ctx };
-  return vtp_lm_check_batch (m, streams, n, b->max_streams, error);
-}
+VTP_LM_DEFINE_CHECK_BATCH (VtpOpt, VtpOptState)
 
 gboolean
 vtp_opt_decode_batch (VtpOpt *m, VtpOptBatch *b, VtpOptState **states, const gint32 *tokens, gint n,
@@ -376,7 +367,7 @@ vtp_opt_decode_batch (VtpOpt *m, VtpOptBatch *b, VtpOptState **states, const gin
   g_autofree VtpStreamKV *kv = NULL;
   const VtpTensor *out = b->x;
 
-  if (!check_batch (m, b, states, n, error) || !vtp_lm_gather_rows (m->embed, V, W, tokens, n, b->host_rows, error))
+  if (!check_batch (m, b->max_streams, states, n, error) || !vtp_lm_gather_rows (m->embed, V, W, tokens, n, b->host_rows, error))
     return FALSE;
   if (!vtp_tensor_write (m->project_in ? b->e : b->x, 0, b->host_rows, (gsize) n * W * sizeof (float), error)) {
     g_prefix_error (error, "Uploading the embeddings of a decode batch of %d: ", n);

@@ -47,17 +47,14 @@ vtp_t5_batch_free (VtpT5Batch *b)
   g_free (b);
 }
 
-/* vtp_lm_check_batch's checks, and that each state has encoded its input
- * (a batch step is a decoder step after the prefill's encoding). */
-static gboolean
-check_batch (VtpT5 *m, VtpT5Batch *b, VtpT5State **states, gint n, GError **error)
-{
-  g_autofree VtpLmBatchStream *streams = g_new0 (VtpLmBatchStream, MAX (n, 1));
+VTP_LM_DEFINE_CHECK_BATCH (VtpT5, VtpT5State)
 
-  for (gint i = 0; i < n && n <= b->max_streams; i++)
-    if (states[i])
-      streams[i] = (VtpLmBatchStream) { states[i], states[i]->model, states[i]->n_past, states[i]->max_ctx };
-  if (!vtp_lm_check_batch (m, streams, n, b->max_streams, error))
+/* check_batch's checks, and that each state has encoded its input (a batch
+ * step is a decoder step after the prefill's encoding). */
+static gboolean
+check_encoded_batch (VtpT5 *m, VtpT5Batch *b, VtpT5State **states, gint n, GError **error)
+{
+  if (!check_batch (m, b->max_streams, states, n, error))
     return FALSE;
   for (gint i = 0; i < n; i++)
     if (states[i]->n_past < 1 || states[i]->n_enc < 1) {
@@ -74,7 +71,7 @@ vtp_t5_decode_batch (VtpT5 *m, VtpT5Batch *b, VtpT5State **states, const gint32 
   const VtpT5Config *c = &m->cfg;
   const gint D = c->d_model, V = c->vocab_size, I = c->num_heads * c->d_kv;
 
-  if (!check_batch (m, b, states, n, error) || !vtp_lm_gather_rows (m->embed, V, D, tokens, n, b->host_rows, error))
+  if (!check_encoded_batch (m, b, states, n, error) || !vtp_lm_gather_rows (m->embed, V, D, tokens, n, b->host_rows, error))
     return FALSE;
   if (!vtp_tensor_write (b->x, 0, b->host_rows, (gsize) n * D * sizeof (float), error)) {
     g_prefix_error (error, "Uploading the embeddings of a decode batch of %d: ", n);
