@@ -1,7 +1,7 @@
 /* vtp-bench-streams: several cameras on one model, vtpllm batch off and
  * on, in one run (docs/batching.md). For each stream count S: S
  * videotestsrc branches (red, blue, SMPTE bars, checkers, again...), not
- * live, each through vtpencoder ! vtpprojector ! vtpllm, first with
+ * live, each through vtpencoder ! vtpprojector (--bridge) ! vtpllm, first with
  * batch=0 (each stream encodes and decodes alone in its own thread), then
  * with batch=S on vtpencoder and vtpllm (the model's shared engines encode
  * the frames that wait together and decode the streams together), the two
@@ -17,8 +17,11 @@
  * picture: the language model's share, for models whose vision tower
  * would take most of the time on a CPU.
  *
- *   vtp-bench-streams --model DIR [--text] [--weight-type T] [--streams 1,2,4] [--frames 30]
- *       [--max-new-tokens 24] [--repeats 2]
+ * --bridge: the element between vtpencoder and vtpllm, vtpprojector
+ * (LLaVA, the default) or vtpqformer (BLIP-2, InstructBLIP).
+ *
+ *   vtp-bench-streams --model DIR [--text] [--bridge E] [--weight-type T] [--streams 1,2,4]
+ *       [--frames 30] [--max-new-tokens 24] [--repeats 2]
  *
  * Needs the plugin on GST_PLUGIN_PATH. */
 #include <gst/gst.h>
@@ -56,8 +59,8 @@ push_prompts (GstElement *pipe, gint i, gint frames)
 }
 
 static gboolean
-run_once (const char *model, gboolean text, const char *wtype, gint streams, guint batch, gint frames,
-    gint max_new_tokens, Result *r)
+run_once (const char *model, gboolean text, const char *bridge, const char *wtype, gint streams, guint batch,
+    gint frames, gint max_new_tokens, Result *r)
 {
   g_autoptr (GError) error = NULL;
   GString *desc = g_string_new (NULL);
@@ -74,9 +77,9 @@ run_once (const char *model, gboolean text, const char *wtype, gint streams, gui
     else
       g_string_append_printf (desc, "videotestsrc pattern=%s num-buffers=%d ! "
           "video/x-raw,format=RGB,width=320,height=240,framerate=30/1 ! vtpencoder model=\"%s\" weight-type=%s "
-          "batch=%u ! vtpprojector model=\"%s\" weight-type=%s ! vtpllm model=\"%s\" weight-type=%s batch=%u "
-          "max-new-tokens=%d ! fakesink ", patterns[i % G_N_ELEMENTS (patterns)], frames, model, wtype, batch, model,
-          wtype, model, wtype, batch, max_new_tokens);
+          "batch=%u ! %s model=\"%s\" weight-type=%s ! vtpllm model=\"%s\" weight-type=%s batch=%u "
+          "max-new-tokens=%d ! fakesink ", patterns[i % G_N_ELEMENTS (patterns)], frames, model, wtype, batch, bridge,
+          model, wtype, model, wtype, batch, max_new_tokens);
   pipe = gst_parse_launch_full (desc->str, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &error);
   g_string_free (desc, TRUE);
   if (!pipe) {
@@ -127,11 +130,13 @@ run_once (const char *model, gboolean text, const char *wtype, gint streams, gui
 int
 main (int argc, char **argv)
 {
-  g_autofree char *model = NULL, *streams_list = NULL, *wtype = NULL;
+  g_autofree char *model = NULL, *streams_list = NULL, *wtype = NULL, *bridge = NULL;
   gboolean text = FALSE;
   gint frames = 30, max_new_tokens = 24, repeats = 2;
   GOptionEntry entries[] = {
-    { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, "A llava-hf directory (e.g. world-models/llava-tuned)", "DIR" },
+    { "model", 0, 0, G_OPTION_ARG_FILENAME, &model, "A llava-hf directory (e.g. world-models/llava-tuned), or a "
+      "BLIP-2 / InstructBLIP one with --bridge vtpqformer", "DIR" },
+    { "bridge", 0, 0, G_OPTION_ARG_STRING, &bridge, "vtpprojector (default) or vtpqformer", "E" },
     { "text", 0, 0, G_OPTION_ARG_NONE, &text, "Text prompts into vtpllm alone (no picture)", NULL },
     { "weight-type", 0, 0, G_OPTION_ARG_STRING, &wtype, "The elements' weight-type (default auto)", "T" },
     { "streams", 0, 0, G_OPTION_ARG_STRING, &streams_list, "Stream counts (default 1,2,4)", "LIST" },
@@ -157,6 +162,12 @@ main (int argc, char **argv)
   }
   if (!wtype)
     wtype = g_strdup ("auto");
+  if (!bridge)
+    bridge = g_strdup ("vtpprojector");
+  if (strcmp (bridge, "vtpprojector") != 0 && strcmp (bridge, "vtpqformer") != 0) {
+    fprintf (stderr, "vtp-bench-streams: --bridge: vtpprojector or vtpqformer, not %s\n", bridge);
+    return 2;
+  }
   if (strpbrk (wtype, " !=\"'")) {
     fprintf (stderr, "vtp-bench-streams: --weight-type: auto, f32, f16, bf16, q8_0, q4_0, q4_k...\n");
     return 2;
@@ -175,8 +186,8 @@ main (int argc, char **argv)
     return 1;
   }
   counts = g_strsplit (streams_list ? streams_list : "1,2,4", ",", -1);
-  printf ("# %s%s, weight-type %s, %d frames per stream, max-new-tokens %d\n", model, text ? " (text prompts)" : "",
-      wtype, frames, max_new_tokens);
+  printf ("# %s%s, weight-type %s, %d frames per stream, max-new-tokens %d\n", model, text ? " (text prompts)"
+      : strcmp (bridge, "vtpqformer") == 0 ? " (vtpqformer)" : "", wtype, frames, max_new_tokens);
   printf ("streams batch repeat descriptions seconds descriptions_per_s tokens_per_s latency_ms_mean "
       "batch_streams_mean\n");
   for (guint c = 0; counts[c]; c++) {
@@ -188,7 +199,7 @@ main (int argc, char **argv)
     for (gint rep = 0; rep < repeats; rep++)
       for (guint batch = 0; batch <= (guint) streams; batch += streams) {
         Result r = { 0 };
-        if (!run_once (model, text, wtype, streams, batch, frames, max_new_tokens, &r)) {
+        if (!run_once (model, text, bridge, wtype, streams, batch, frames, max_new_tokens, &r)) {
           fprintf (stderr, "vtp-bench-streams: the run of %d streams, batch=%u failed (%u descriptions)\n",
               streams, batch, r.texts);
           return 1;
