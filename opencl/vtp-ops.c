@@ -145,49 +145,69 @@ vtp_op_attention_streams (VtpTensor *out, const VtpTensor *q, const VtpTensor *k
 {
   const gint64 qw = vtp_tensor_cols (q), ow = vtp_tensor_cols (out), KD = (gint64) a->n_kv_heads * a->head_dim;
   const size_t wg = q->dev->reduce_wg;
+  const gboolean append = k_new != NULL;   /* else: over the keys as they are */
 
   if (vtp_error_is_pending () || n == 0)
     return;
   if (!check (a->n_kv_heads > 0 && a->n_heads % a->n_kv_heads == 0, "attention_streams",
           "%d heads do not divide into %d kv heads", a->n_heads, a->n_kv_heads)
-      || !check (q->dtype == VTP_DTYPE_F32 && out->dtype == VTP_DTYPE_F32 && k_new->dtype == VTP_DTYPE_F32
-          && v_new->dtype == VTP_DTYPE_F32, "attention_streams", "tensors must be f32")
+      || !check ((k_new == NULL) == (v_new == NULL), "attention_streams", "new keys without new values")
+      || !check (q->dtype == VTP_DTYPE_F32 && out->dtype == VTP_DTYPE_F32
+          && (!append || (k_new->dtype == VTP_DTYPE_F32 && v_new->dtype == VTP_DTYPE_F32)), "attention_streams",
+          "tensors must be f32")
       || !check (qw >= (gint64) a->n_heads * a->head_dim && ow >= (gint64) a->n_heads * a->head_dim,
           "attention_streams", "query/output rows narrower than %d heads x %d", a->n_heads, a->head_dim)
-      || !check (vtp_tensor_cols (k_new) == KD && vtp_tensor_cols (v_new) == KD, "attention_streams",
+      || !check (!append || (vtp_tensor_cols (k_new) == KD && vtp_tensor_cols (v_new) == KD), "attention_streams",
           "new key/value rows are not %d kv heads x %d wide", a->n_kv_heads, a->head_dim)
-      || !check (rows_in (q, 0, n) && rows_in (out, 0, n) && rows_in (k_new, 0, n) && rows_in (v_new, 0, n),
-          "attention_streams", "%d streams: rows out of range", n))
+      || !check (rows_in (q, 0, n) && rows_in (out, 0, n) && (!append || (rows_in (k_new, 0, n)
+          && rows_in (v_new, 0, n))), "attention_streams", "%d streams: rows out of range", n))
     return;
-  for (gint i = 0; i < n; i++)
+  for (gint i = 0; i < n; i++) {
+    const gint64 nk = kv[i].n_past + append;
     if (!check (kv[i].k_cache->dtype == VTP_DTYPE_F32 && kv[i].v_cache->dtype == VTP_DTYPE_F32
             && vtp_tensor_cols (kv[i].k_cache) == KD && vtp_tensor_cols (kv[i].v_cache) == KD
-            && kv[i].n_past >= 0 && rows_in (kv[i].k_cache, kv[i].n_past, 1) && rows_in (kv[i].v_cache, kv[i].n_past, 1),
-            "attention_streams", "stream %d: caches are not F32 [> %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "]",
-            i, kv[i].n_past, KD)
-        || !check (vtp_tensor_n_elements (kv[i].scores) >= (gint64) a->n_heads * (kv[i].n_past + 1),
+            && nk >= 1 && rows_in (kv[i].k_cache, 0, nk) && rows_in (kv[i].v_cache, 0, nk),
+            "attention_streams", "stream %d: caches are not F32 [>= %" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "]",
+            i, nk, KD)
+        || !check (vtp_tensor_n_elements (kv[i].scores) >= (gint64) a->n_heads * nk,
             "attention_streams", "stream %d: score scratch too small for %d heads x %" G_GINT64_FORMAT, i,
-            a->n_heads, kv[i].n_past + 1))
+            a->n_heads, nk)
+        || !check (!kv[i].pos_bias || (kv[i].pos_bias->dtype == VTP_DTYPE_F32
+            && vtp_tensor_rows (kv[i].pos_bias) == a->n_heads && kv[i].pos_bias_center - (nk - 1) >= 0
+            && kv[i].pos_bias_center < vtp_tensor_cols (kv[i].pos_bias)), "attention_streams",
+            "stream %d: the position bias is not F32 [%d heads, covering keys 0 .. %" G_GINT64_FORMAT "]", i,
+            a->n_heads, nk - 1))
       return;
+  }
   for (gint i0 = 0; i0 < n; i0 += STREAMS_PER_LAUNCH) {
     const gint m = MIN (STREAMS_PER_LAUNCH, n - i0);
     const VtpStreamKV *s[STREAMS_PER_LAUNCH];
     const size_t one[1] = { 1 }, streams[1] = { m }, global[2] = { m * wg, a->n_heads }, local[2] = { wg, 1 };
+    gint nk[STREAMS_PER_LAUNCH], pbs[STREAMS_PER_LAUNCH], pbo[STREAMS_PER_LAUNCH];
     /* (the slots past m repeat the first stream: no work-group reads them) */
-    for (gint j = 0; j < STREAMS_PER_LAUNCH; j++)
+    for (gint j = 0; j < STREAMS_PER_LAUNCH; j++) {
       s[j] = &kv[i0 + (j < m ? j : 0)];
-    LAUNCH (q->dev, "kv_append4", 1, streams, one, A_INT (i0), A_MEM (k_new), A_MEM (v_new), A_INT (KD),
-        A_MEM (s[0]->k_cache), A_MEM (s[0]->v_cache), A_INT (s[0]->n_past),
-        A_MEM (s[1]->k_cache), A_MEM (s[1]->v_cache), A_INT (s[1]->n_past),
-        A_MEM (s[2]->k_cache), A_MEM (s[2]->v_cache), A_INT (s[2]->n_past),
-        A_MEM (s[3]->k_cache), A_MEM (s[3]->v_cache), A_INT (s[3]->n_past));
+      nk[j] = s[j]->n_past + append;
+      /* the query sits at position nk - 1: its bias row starts at
+       * center - (nk - 1) (a stride of 0: no bias) */
+      pbs[j] = s[j]->pos_bias ? (gint) vtp_tensor_cols (s[j]->pos_bias) : 0;
+      pbo[j] = s[j]->pos_bias ? s[j]->pos_bias_center - (nk[j] - 1) : 0;
+    }
+    if (append)
+      LAUNCH (q->dev, "kv_append4", 1, streams, one, A_INT (i0), A_MEM (k_new), A_MEM (v_new), A_INT (KD),
+          A_MEM (s[0]->k_cache), A_MEM (s[0]->v_cache), A_INT (s[0]->n_past),
+          A_MEM (s[1]->k_cache), A_MEM (s[1]->v_cache), A_INT (s[1]->n_past),
+          A_MEM (s[2]->k_cache), A_MEM (s[2]->v_cache), A_INT (s[2]->n_past),
+          A_MEM (s[3]->k_cache), A_MEM (s[3]->v_cache), A_INT (s[3]->n_past));
+#define BIAS_ARGS(j) A_OPT_MEM (s[j]->pos_bias), A_INT (pbs[j]), A_INT (pbo[j])
     LAUNCH (q->dev, "attention_streams4", 2, global, local, A_INT (i0), A_MEM (q), A_INT (qw), A_MEM (out), A_INT (ow),
         A_INT (KD), A_INT (a->n_heads), A_INT (a->n_kv_heads), A_INT (a->head_dim), A_FLOAT (a->scale),
         A_LOCAL (wg * sizeof (float)),
-        A_MEM (s[0]->k_cache), A_MEM (s[0]->v_cache), A_MEM (s[0]->scores), A_INT (s[0]->n_past + 1),
-        A_MEM (s[1]->k_cache), A_MEM (s[1]->v_cache), A_MEM (s[1]->scores), A_INT (s[1]->n_past + 1),
-        A_MEM (s[2]->k_cache), A_MEM (s[2]->v_cache), A_MEM (s[2]->scores), A_INT (s[2]->n_past + 1),
-        A_MEM (s[3]->k_cache), A_MEM (s[3]->v_cache), A_MEM (s[3]->scores), A_INT (s[3]->n_past + 1));
+        A_MEM (s[0]->k_cache), A_MEM (s[0]->v_cache), A_MEM (s[0]->scores), A_INT (nk[0]), BIAS_ARGS (0),
+        A_MEM (s[1]->k_cache), A_MEM (s[1]->v_cache), A_MEM (s[1]->scores), A_INT (nk[1]), BIAS_ARGS (1),
+        A_MEM (s[2]->k_cache), A_MEM (s[2]->v_cache), A_MEM (s[2]->scores), A_INT (nk[2]), BIAS_ARGS (2),
+        A_MEM (s[3]->k_cache), A_MEM (s[3]->v_cache), A_MEM (s[3]->scores), A_INT (nk[3]), BIAS_ARGS (3));
+#undef BIAS_ARGS
   }
 }
 

@@ -48,18 +48,24 @@ void vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint6
 
 /* One stream of a decode batch: its key and value caches ([>= n_past + 1,
  * n_kv_heads * head_dim] F32), its score scratch (>= n_heads * (n_past +
- * 1) floats) and how many positions its caches hold before this step. */
+ * 1) floats) and how many positions its caches hold before this step;
+ * @pos_bias (NULL: none) as VtpAttention's, the query at position n_past
+ * (T5's relative position bias, each stream its own table). */
 typedef struct {
   VtpTensor *k_cache, *v_cache, *scores;
   gint64 n_past;
+  const VtpTensor *pos_bias;
+  gint pos_bias_center;
 } VtpStreamKV;
 
 /* Batched decoding, one position per stream: row i of @k_new / @v_new into
  * row kv[i].n_past of stream i's caches, then out[i] = attention of q[i]
- * over rows 0 .. kv[i].n_past of them (causal by construction). The same
- * arithmetic as vtp_op_attention on each stream alone; a few launches for
- * all streams instead of three per stream. a->causal and q_pos0 are not
- * used. */
+ * over rows 0 .. kv[i].n_past of them (causal by construction). With
+ * @k_new and @v_new NULL, nothing is appended and q[i] attends over rows 0
+ * .. kv[i].n_past - 1 as they are (cross-attention over an encoded input).
+ * The same arithmetic as vtp_op_attention on each stream alone; a few
+ * launches for all streams instead of three per stream. a->causal,
+ * q_pos0 and pos_bias are not used (kv[i].pos_bias is). */
 void vtp_op_attention_streams (VtpTensor *out, const VtpTensor *q, const VtpTensor *k_new, const VtpTensor *v_new,
     const VtpStreamKV *kv, gint n, const VtpAttention *a);
 

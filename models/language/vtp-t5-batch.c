@@ -4,9 +4,10 @@
  * q|k|v and output, cross-attention query and output, the feed-forward,
  * the head), which vtp_op_linear_rows runs with one pass over the weights
  * and each row's arithmetic a lone row's. What belongs to a stream stays
- * per stream: the write of its key and value into its own cache, its
- * self-attention (with its relative position bias at its own position)
- * and its cross-attention over its own encoded input. */
+ * its own, in one launch for up to 4 streams (vtp_op_attention_streams):
+ * the write of its key and value into its own cache, its self-attention
+ * (with its relative position bias at its own position) and its
+ * cross-attention over its own encoded input. */
 #include "vtp-t5.h"
 
 VtpT5Batch *
@@ -69,7 +70,10 @@ gboolean
 vtp_t5_decode_batch (VtpT5 *m, VtpT5Batch *b, VtpT5State **states, const gint32 *tokens, gint n, GError **error)
 {
   const VtpT5Config *c = &m->cfg;
-  const gint D = c->d_model, V = c->vocab_size, I = c->num_heads * c->d_kv;
+  const gint D = c->d_model, V = c->vocab_size;
+  /* T5's attention is unscaled; its bias and causality come per stream */
+  const VtpAttention a = { c->num_heads, c->num_heads, c->d_kv, FALSE, 0, 1.0f, NULL, 0 };
+  g_autofree VtpStreamKV *kv = NULL;
 
   if (!check_encoded_batch (m, b, states, n, error) || !vtp_lm_gather_rows (m->embed, V, D, tokens, n, b->host_rows, error))
     return FALSE;
@@ -77,28 +81,27 @@ vtp_t5_decode_batch (VtpT5 *m, VtpT5Batch *b, VtpT5State **states, const gint32 
     g_prefix_error (error, "Uploading the embeddings of a decode batch of %d: ", n);
     return FALSE;
   }
+  kv = g_new (VtpStreamKV, n);
   for (gint l = 0; l < c->num_decoder_layers; l++) {
     const VtpT5Layer *y = &m->dec[l];
-    const VtpAttention cross = { c->num_heads, c->num_heads, c->d_kv, FALSE, 0, 1.0f, NULL, 0 };
     const VtpLinearOut qkv[3] = { { b->q, 0, y->wq, NULL }, { b->k, 0, y->wk, NULL }, { b->v, 0, y->wv, NULL } };
 
     vtp_op_rmsnorm (b->xn, b->x, 0, n, y->attn_norm, c->layer_norm_epsilon);
     vtp_op_linear_multi_rows (b->xn, 0, n, qkv, 3);
-    for (gint i = 0; i < n; i++) {
-      VtpT5State *s = states[i];
-      const VtpAttention self = { c->num_heads, c->num_heads, c->d_kv, TRUE, s->n_past, 1.0f, s->dec_bias,
-        s->max_ctx - 1 };
-      vtp_tensor_copy_rect (s->k_cache[l], s->n_past, 0, b->k, i, 0, 1, I);
-      vtp_tensor_copy_rect (s->v_cache[l], s->n_past, 0, b->v, i, 0, 1, I);
-      vtp_op_attention (b->attn, i, b->q, i, 1, s->k_cache[l], s->v_cache[l], 0, s->n_past + 1, s->scores, &self);
-    }
+    /* each stream's new key and value into its cache, its self-attention
+     * with the bias of its own position */
+    for (gint i = 0; i < n; i++)
+      kv[i] = (VtpStreamKV) { states[i]->k_cache[l], states[i]->v_cache[l], states[i]->scores, states[i]->n_past,
+        states[i]->dec_bias, states[i]->max_ctx - 1 };
+    vtp_op_attention_streams (b->attn, b->q, b->k, b->v, kv, n, &a);
     vtp_op_linear_rows (b->x, 0, b->attn, 0, n, y->wo, NULL, TRUE);
 
+    /* and its cross-attention over its own encoded input */
     vtp_op_rmsnorm (b->xn, b->x, 0, n, y->cross_norm, c->layer_norm_epsilon);
     vtp_op_linear_rows (b->q, 0, b->xn, 0, n, y->cq, NULL, FALSE);
     for (gint i = 0; i < n; i++)
-      vtp_op_attention (b->attn, i, b->q, i, 1, states[i]->ck[l], states[i]->cv[l], 0, states[i]->n_enc,
-          states[i]->scores, &cross);
+      kv[i] = (VtpStreamKV) { states[i]->ck[l], states[i]->cv[l], states[i]->scores, states[i]->n_enc };
+    vtp_op_attention_streams (b->attn, b->q, NULL, NULL, kv, n, &a);
     vtp_op_linear_rows (b->x, 0, b->attn, 0, n, y->co, NULL, TRUE);
 
     vtp_t5_ffn (m, y, b->x, b->xn, b->h, b->g, n, TRUE);

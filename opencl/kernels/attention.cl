@@ -103,9 +103,12 @@ __kernel void attention (__global const float *q, int q_off, int q_stride,
 /* Decode steps of up to 4 streams of one model in one launch (batched
  * decoding, vtp-llama-batch.c): row row0 + i of q / out is stream i's
  * query (one position), which attends over keys 0 .. nk_i - 1 of its own caches
- * (k_i, v_i: rows kv_stride apart) with its own scores' scratch s_i.
+ * (k_i, v_i: rows kv_stride apart) with its own scores' scratch s_i, and
+ * with a position bias where pbs_i (the bias table's row stride) is not 0:
+ * head h's bias of key j at pb_i[h pbs_i + pbo_i + j] (T5).
  * One work-group per (stream, head). */
-#define STREAM_ARGS(i) __global const float *k##i, __global const float *v##i, __global float *s##i, int nk##i
+#define STREAM_ARGS(i) __global const float *k##i, __global const float *v##i, __global float *s##i, int nk##i, \
+  __global const float *pb##i, int pbs##i, int pbo##i
 __kernel void attention_streams4 (int row0, __global const float *q, int q_stride, __global float *out,
     int out_stride, int kv_stride, int H, int Hkv, int d, float scale, __local float *scratch,
     STREAM_ARGS (0), STREAM_ARGS (1), STREAM_ARGS (2), STREAM_ARGS (3))
@@ -115,8 +118,12 @@ __kernel void attention_streams4 (int row0, __global const float *q, int q_strid
   __global const float *v = i == 0 ? v0 : i == 1 ? v1 : i == 2 ? v2 : v3;
   __global float *s = i == 0 ? s0 : i == 1 ? s1 : i == 2 ? s2 : s3;
   const int nk = i == 0 ? nk0 : i == 1 ? nk1 : i == 2 ? nk2 : nk3;
+  __global const float *pbt = i == 0 ? pb0 : i == 1 ? pb1 : i == 2 ? pb2 : pb3;
+  const int pbs = i == 0 ? pbs0 : i == 1 ? pbs1 : i == 2 ? pbs2 : pbs3;
+  const int pbo = i == 0 ? pbo0 : i == 1 ? pbo1 : i == 2 ? pbo2 : pbo3;
+  __global const float *pb = pbs > 0 ? pbt + h * pbs + pbo : 0;
 
-  attend_row (q + (size_t) (row0 + i) * q_stride + h * d, k + g * d, v + g * d, kv_stride, nk, d, scale, 0,
+  attend_row (q + (size_t) (row0 + i) * q_stride + h * d, k + g * d, v + g * d, kv_stride, nk, d, scale, pb,
       s + (size_t) h * nk, out + (size_t) (row0 + i) * out_stride + h * d, get_local_id (0), get_local_size (0),
       scratch);
 }
