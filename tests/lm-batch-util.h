@@ -1,7 +1,7 @@
 /* lm-batch-util.h: batched decoding of any language-model family checked
  * against its streams decoded alone (test-opt-fidelity, test-t5-fidelity;
  * the LLaMA family has its own tests, test-batch-decode and
- * test-batch-engine). Needs the test's `dev`-loaded VtpLm. */
+ * test-batch-engine). check_lm_batch_fixture needs fidelity-util.h. */
 #pragma once
 #include <math.h>
 #include <string.h>
@@ -190,4 +190,28 @@ check_lm_batch (VtpLm *lm, const gint32 *ids, gint L, gint ctx)
     vtp_lm_free (alone[i]);
     vtp_lm_free (batched[i]);
   }
+}
+
+/* check_lm_batch on the language model of tests/fixtures/@fixture (on
+ * @dev, as stored, contexts of @ctx fed @chunk at a time), its reference
+ * input_ids as the prompt; then @more (may be NULL) on the same model. */
+static inline void
+check_lm_batch_fixture (VtpDevice *dev, const char *fixture, gint ctx, gint chunk, void (*more) (VtpLm *lm))
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VtpCheckpoint) c = NULL;
+  g_autoptr (VtpSafetensors) ref = reference_open (fixture);
+  g_autoptr (VtpLm) lm = NULL;
+  g_autofree gint32 *ids = NULL;
+  VtpModelParts parts;
+  gint L;
+
+  c = open_fixture (fixture, &parts);
+  ids = reference_ids (ref, "input_ids", &L);
+  lm = vtp_lm_open (c, &parts, NULL, dev, VTP_WEIGHTS_KEEP, ctx, chunk, &error);
+  g_assert_no_error (error);
+  check_lm_batch (lm, ids, L, ctx);
+  if (more)
+    more (lm);
+  vtp_model_parts_clear (&parts);
 }

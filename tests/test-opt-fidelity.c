@@ -190,20 +190,7 @@ test_config (void)
 static void
 test_generate_batch (void)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (VtpCheckpoint) c = NULL;
-  g_autoptr (VtpSafetensors) ref = reference_open ("opt-tiny-proj");
-  g_autoptr (VtpLm) lm = NULL;
-  g_autofree gint32 *ids = NULL;
-  VtpModelParts parts;
-  gint L;
-
-  c = open_fixture ("opt-tiny-proj", &parts);
-  ids = reference_ids (ref, "input_ids", &L);
-  lm = vtp_lm_open (c, &parts, NULL, dev, VTP_WEIGHTS_KEEP, 64, 32, &error);
-  g_assert_no_error (error);
-  check_lm_batch (lm, ids, L, 64);
-  vtp_model_parts_clear (&parts);
+  check_lm_batch_fixture (dev, "opt-tiny-proj", 64, 32, NULL);
 }
 
 int

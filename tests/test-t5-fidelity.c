@@ -264,32 +264,24 @@ test_config (void)
  * batching engine (lm-batch-util.h), on t5-tiny and t5-tiny-tied as stored
  * (F32); a state whose input is not encoded yet is refused. */
 static void
-test_batch (gconstpointer data)
+refuses_unencoded (VtpLm *lm)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (VtpCheckpoint) c = NULL;
-  g_autoptr (VtpSafetensors) ref = reference_open (data);
-  g_autoptr (VtpLm) lm = NULL;
-  g_autofree gint32 *ids = NULL;
-  VtpModelParts parts;
-  gint L;
+  g_autoptr (VtpLm) fresh = vtp_lm_new_stream (lm, 64, 64, &error);
+  gpointer batch = lm->ops->batch_new (lm->model, 1, &error);
+  gpointer states[1] = { fresh->state };
+  const gint32 t = 0;
 
-  c = open_fixture (data, &parts);
-  ids = reference_ids (ref, "input_ids", &L);
-  lm = vtp_lm_open (c, &parts, NULL, dev, VTP_WEIGHTS_KEEP, 64, 64, &error);
-  g_assert_no_error (error);
-  check_lm_batch (lm, ids, L, 64);
-  {
-    g_autoptr (VtpLm) fresh = vtp_lm_new_stream (lm, 64, 64, &error);
-    gpointer batch = lm->ops->batch_new (lm->model, 1, &error);
-    gpointer states[1] = { fresh->state };
-    const gint32 t = 0;
-    g_assert_false (lm->ops->decode_batch (lm->model, batch, states, &t, 1, &error));
-    g_assert_error (error, VTP_ERROR, VTP_ERROR_INPUT);
-    g_assert_nonnull (strstr (error->message, "encoded"));
-    lm->ops->batch_free (batch);
-  }
-  vtp_model_parts_clear (&parts);
+  g_assert_false (lm->ops->decode_batch (lm->model, batch, states, &t, 1, &error));
+  g_assert_error (error, VTP_ERROR, VTP_ERROR_INPUT);
+  g_assert_nonnull (strstr (error->message, "encoded"));
+  lm->ops->batch_free (batch);
+}
+
+static void
+test_batch (gconstpointer data)
+{
+  check_lm_batch_fixture (dev, data, 64, 64, refuses_unencoded);
 }
 
 int
