@@ -14,7 +14,9 @@
 # the same four GGUF files (vtp: model=FILE.gguf, weight-type auto). One
 # more vtp row quantizes the F16 safetensors at load (weight-type=q4_k:
 # every matrix Q4_K, where llama-quantize's Q4_K_M mixes in Q6_K), to show
-# what quantizing at load gives.
+# what quantizing at load gives. $TYPES picks the rows (default "F16 Q8_0
+# Q4_0 Q4_K_M q4_k-at-load"; any of llama-quantize's types vtp reads, e.g.
+# TYPES="Q5_0 Q4_1 Q5_1 Q5_K_M Q6_K").
 #
 # Each round runs every type on both engines, one after the other
 # (interleaved, so that the machine's drift hits both); the table has the
@@ -32,6 +34,7 @@ set -eu
 cd "$(dirname "$0")/.."
 LLAVA=${1:?usage: bench/compare-llamacpp.sh LLAVA_DIR [ROUNDS]}
 ROUNDS=${2:-3}
+TYPES=${TYPES:-F16 Q8_0 Q4_0 Q4_K_M q4_k-at-load}
 . bench/peer-env.sh
 
 if [ ! -x "$BIN/llama-bench" ] || [ ! -x "$BIN/llama-quantize" ]; then
@@ -50,7 +53,8 @@ if [ ! -f "$WORK/llm-f16.gguf" ]; then
   PYTHONPATH=$SRC/gguf-py python3 "$SRC/convert_hf_to_gguf.py" "$WORK/llm" --outtype f16 \
       --outfile "$WORK/llm-f16.gguf" > "$WORK/convert.log" 2>&1
 fi
-for t in Q8_0 Q4_0 Q4_K_M; do
+for t in $TYPES; do
+  case $t in F16|*-at-load) continue ;; esac
   [ -f "$WORK/llm-$t.gguf" ] || "$BIN/llama-quantize" "$WORK/llm-f16.gguf" "$WORK/llm-$t.gguf" $t \
       > "$WORK/quantize-$t.log" 2>&1
 done
@@ -59,8 +63,12 @@ OUT=$WORK/results.txt
 : > "$OUT"
 for r in $(seq "$ROUNDS"); do
   # label : vtp model : vtp weight type : llama.cpp file ("-": none)
-  for run in f16:llm-f16.gguf:auto:f16 q8_0:llm-Q8_0.gguf:auto:Q8_0 q4_0:llm-Q4_0.gguf:auto:Q4_0 \
-      q4_k_m:llm-Q4_K_M.gguf:auto:Q4_K_M q4_k-at-load:LLAVA:q4_k:-; do
+  for t in $TYPES; do
+    case $t in
+      F16) run=f16:llm-f16.gguf:auto:f16 ;;
+      q4_k-at-load) run=q4_k-at-load:LLAVA:q4_k:- ;;
+      *) run=$(echo "$t" | tr 'A-Z' 'a-z'):llm-$t.gguf:auto:$t ;;
+    esac
     label=$(echo "$run" | cut -d: -f1); vm=$(echo "$run" | cut -d: -f2)
     vt=$(echo "$run" | cut -d: -f3); lt=$(echo "$run" | cut -d: -f4)
     [ "$vm" = LLAVA ] && vm=$LLAVA || vm=$WORK/$vm
@@ -87,7 +95,7 @@ for r in $(seq "$ROUNDS"); do
 done
 
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $THREADS threads; llama.cpp from llama-cpp-python $VERSION; $ROUNDS rounds, medians"
-python3 - "$OUT" <<'EOF'
+python3 - "$OUT" "$TYPES" <<'EOF'
 import statistics, sys
 from collections import defaultdict
 v = defaultdict(list)
@@ -95,8 +103,7 @@ for line in open(sys.argv[1]):
     eng, t, k, x = line.split()
     v[eng, t, k].append(float(x))
 med = lambda eng, t, k: statistics.median(v[eng, t, k]) if v[eng, t, k] else float("nan")
-names = {"f16": "F16", "q8_0": "Q8_0", "q4_0": "Q4_0", "q4_k_m": "Q4_K_M",
-         "q4_k-at-load": "vtp: F16 safetensors, Q4_K at load"}
+names = {t.lower(): "vtp: F16 safetensors, Q4_K at load" if t == "q4_k-at-load" else t for t in sys.argv[2].split()}
 print("| weights | decode after 512: vtp | llama.cpp | ratio | decode from empty: vtp | llama.cpp | ratio | "
       "prefill vtp | prefill llama.cpp | ratio | MB read a token (vtp) | vtp load s | vtp peak RSS MB |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")

@@ -151,6 +151,10 @@ block_fields (VtpDType t)
 {
   static const BlockField q8_0[] = { { 0, 1, 2, FALSE, 0 }, { 2, 32, 1, TRUE, 2 }, { 0 } };
   static const BlockField q4_0[] = { { 0, 1, 2, FALSE, 0 }, { 2, 16, 1, TRUE, 2 }, { 0 } };
+  /* d, m, qs; d, qh, qs; d, m, qh, qs (qh's bits reordered: spread_q5_bits) */
+  static const BlockField q4_1[] = { { 0, 2, 2, FALSE, 0 }, { 4, 16, 1, TRUE, 4 }, { 0 } };
+  static const BlockField q5_0[] = { { 0, 1, 2, FALSE, 0 }, { 2, 4, 1, TRUE, 2 }, { 6, 16, 1, TRUE, 6 }, { 0 } };
+  static const BlockField q5_1[] = { { 0, 2, 2, FALSE, 0 }, { 4, 4, 1, TRUE, 4 }, { 8, 16, 1, TRUE, 8 }, { 0 } };
   /* the K-quants' 12 scale bytes as quads too (quant.cl's k4_scales) */
   static const BlockField q4_k[] = { { 0, 2, 2, FALSE, 0 }, { 4, 12, 1, TRUE, 4 }, { 16, 128, 1, TRUE, 16 },
     { 0 } };
@@ -167,8 +171,33 @@ block_fields (VtpDType t)
     case VTP_DTYPE_Q4_K: return q4_k;
     case VTP_DTYPE_Q5_K: return q5_k;
     case VTP_DTYPE_Q6_K: return q6_k;
+    case VTP_DTYPE_Q4_1: return q4_1;
+    case VTP_DTYPE_Q5_0: return q5_0;
+    case VTP_DTYPE_Q5_1: return q5_1;
     default: return NULL;
   }
+}
+
+/* Where Q5_0's and Q5_1's 32 fifth bits (a word a row) sit in a panel
+ * block; 0 for the other types. */
+static gsize
+q5_bits_at (VtpDType t)
+{
+  return t == VTP_DTYPE_Q5_0 ? 32 : t == VTP_DTYPE_Q5_1 ? 64 : 0;
+}
+
+/* ggml's fifth bits of a Q5 block (bit e for element e) reordered for the
+ * int8 kernels: element e = 16 h + 4 g + t (low / high nibbles h, quad
+ * group g, byte t of the group) to bit 8 t + 4 h + g, so that one shift by
+ * 4 h + g and one mask leave the bits of a quad group's four bytes at the
+ * bottom of each byte (quant.cl's q5_bits). */
+static guint32
+spread_q5_bits (guint32 h)
+{
+  guint32 r = 0;
+  for (gint e = 0; e < 32; e++)
+    r |= ((h >> e) & 1u) << (8 * (e % 4) + 4 * (e / 16) + (e % 16) / 4);
+  return r;
 }
 
 /* Packs @src (@n rows of @k elements of block type @t, ggml layout) into
@@ -193,6 +222,14 @@ pack_blocks_p16 (void *dst, const void *src, gint64 n, gint64 k, VtpDType t)
             const gsize at = f->quad ? (gsize) (i / 4) * 4 * PANEL + 4 * j + i % 4 : ((gsize) i * PANEL + j) * f->unit;
             memcpy (pb + PANEL * f->dest + at, blk + (gsize) i * f->unit, f->unit);
           }
+        }
+      if (q5_bits_at (t))
+        for (gint j = 0; j < PANEL; j++) {
+          guint32 h;
+          memcpy (&h, pb + q5_bits_at (t) + 4 * j, 4);
+          h = spread_q5_bits (GUINT32_FROM_LE (h));
+          h = GUINT32_TO_LE (h);
+          memcpy (pb + q5_bits_at (t) + 4 * j, &h, 4);
         }
     }
   memcpy (d + n16 * row, s + n16 * row, (n - n16) * row);
@@ -698,7 +735,10 @@ vnni_type_code (VtpDType t)
     case VTP_DTYPE_Q4_0: return 1;
     case VTP_DTYPE_Q4_K: return 2;
     case VTP_DTYPE_Q5_K: return 3;
-    default: g_assert (t == VTP_DTYPE_Q6_K); return 4;
+    case VTP_DTYPE_Q6_K: return 4;
+    case VTP_DTYPE_Q4_1: return 5;
+    case VTP_DTYPE_Q5_0: return 6;
+    default: g_assert (t == VTP_DTYPE_Q5_1); return 7;
   }
 }
 

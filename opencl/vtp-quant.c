@@ -59,6 +59,93 @@ quantize_q4_0 (const float *x, gint64 n, VtpBlockQ4_0 *y)
   }
 }
 
+/* The smallest and the largest of x[0..31], ggml's order of comparisons. */
+static void
+min_max32 (const float *x, float *min, float *max)
+{
+  *min = G_MAXFLOAT;
+  *max = -G_MAXFLOAT;
+  for (gint j = 0; j < VTP_QK_0; j++) {
+    if (x[j] < *min)
+      *min = x[j];
+    if (x[j] > *max)
+      *max = x[j];
+  }
+}
+
+/* Q4_1 and Q5_1: an affine map of [min, max] onto 0 .. 2^bits - 1. */
+static void
+quantize_q4_1 (const float *x, gint64 n, VtpBlockQ4_1 *y)
+{
+  for (gint64 b = 0; b < n / VTP_QK_0; b++, x += VTP_QK_0) {
+    float min, max, d, id;
+    min_max32 (x, &min, &max);
+    d = (max - min) / 15.0f;
+    id = d != 0.0f ? 1.0f / d : 0.0f;
+    y[b].d = vtp_f32_to_f16 (d);
+    y[b].m = vtp_f32_to_f16 (min);
+    for (gint j = 0; j < VTP_QK_0 / 2; j++) {
+      const guint8 lo = MIN (15, (gint8) ((x[j] - min) * id + 0.5f));
+      const guint8 hi = MIN (15, (gint8) ((x[j + VTP_QK_0 / 2] - min) * id + 0.5f));
+      y[b].q[j] = lo | (hi << 4);
+    }
+  }
+}
+
+/* The 32 five-bit values @q of a block as Q5_0 / Q5_1 store them. */
+static void
+pack_q5 (const guint8 *q, guint8 *qs, guint8 *qh)
+{
+  guint32 h = 0;
+  for (gint j = 0; j < VTP_QK_0 / 2; j++) {
+    qs[j] = (q[j] & 0xf) | ((q[j + VTP_QK_0 / 2] & 0xf) << 4);
+    h |= (guint32) (q[j] >> 4) << j;
+    h |= (guint32) (q[j + VTP_QK_0 / 2] >> 4) << (j + VTP_QK_0 / 2);
+  }
+  qh[0] = h & 0xff;
+  qh[1] = (h >> 8) & 0xff;
+  qh[2] = (h >> 16) & 0xff;
+  qh[3] = h >> 24;
+}
+
+static void
+quantize_q5_0 (const float *x, gint64 n, VtpBlockQ5_0 *y)
+{
+  for (gint64 b = 0; b < n / VTP_QK_0; b++, x += VTP_QK_0) {
+    /* as Q4_0: the value of largest magnitude maps to -16 */
+    float amax = 0.0f, max = 0.0f, d, id;
+    guint8 q[VTP_QK_0];
+    for (gint j = 0; j < VTP_QK_0; j++)
+      if (amax < fabsf (x[j])) {
+        amax = fabsf (x[j]);
+        max = x[j];
+      }
+    d = max / -16.0f;
+    id = d != 0.0f ? 1.0f / d : 0.0f;
+    y[b].d = vtp_f32_to_f16 (d);
+    for (gint j = 0; j < VTP_QK_0; j++)
+      q[j] = MIN (31, (gint8) (x[j] * id + 16.5f));
+    pack_q5 (q, y[b].q, y[b].qh);
+  }
+}
+
+static void
+quantize_q5_1 (const float *x, gint64 n, VtpBlockQ5_1 *y)
+{
+  for (gint64 b = 0; b < n / VTP_QK_0; b++, x += VTP_QK_0) {
+    float min, max, d, id;
+    guint8 q[VTP_QK_0];
+    min_max32 (x, &min, &max);
+    d = (max - min) / 31.0f;
+    id = d != 0.0f ? 1.0f / d : 0.0f;
+    y[b].d = vtp_f32_to_f16 (d);
+    y[b].m = vtp_f32_to_f16 (min);
+    for (gint j = 0; j < VTP_QK_0; j++)
+      q[j] = (guint8) ((x[j] - min) * id + 0.5f);
+    pack_q5 (q, y[b].q, y[b].qh);
+  }
+}
+
 /* ---- K-quants: ggml's reference method (quantize_row_q{4,5,6}_K_ref) ----
  *
  * A super-block of 256 is cut into sub-blocks; each sub-block gets the best
@@ -404,7 +491,7 @@ gboolean
 vtp_quant_can_quantize (VtpDType type)
 {
   switch (type) {
-    case VTP_DTYPE_Q8_0: case VTP_DTYPE_Q4_0:
+    case VTP_DTYPE_Q8_0: case VTP_DTYPE_Q4_0: case VTP_DTYPE_Q4_1: case VTP_DTYPE_Q5_0: case VTP_DTYPE_Q5_1:
     case VTP_DTYPE_Q4_K: case VTP_DTYPE_Q5_K: case VTP_DTYPE_Q6_K:
       return TRUE;
     default:
@@ -422,6 +509,9 @@ vtp_quantize_row (VtpDType type, const float *x, gint64 n, void *out)
     case VTP_DTYPE_Q4_K: quantize_q4_k (x, n, out); return TRUE;
     case VTP_DTYPE_Q5_K: quantize_q5_k (x, n, out); return TRUE;
     case VTP_DTYPE_Q6_K: quantize_q6_k (x, n, out); return TRUE;
+    case VTP_DTYPE_Q4_1: quantize_q4_1 (x, n, out); return TRUE;
+    case VTP_DTYPE_Q5_0: quantize_q5_0 (x, n, out); return TRUE;
+    case VTP_DTYPE_Q5_1: quantize_q5_1 (x, n, out); return TRUE;
     default: return FALSE;
   }
 }
@@ -445,6 +535,46 @@ dequantize_q4_0 (const VtpBlockQ4_0 *x, gint64 n, float *y)
       y[j] = ((x[b].q[j] & 0xf) - 8) * d;
       y[j + VTP_QK_0 / 2] = ((x[b].q[j] >> 4) - 8) * d;
     }
+  }
+}
+
+static void
+dequantize_q4_1 (const VtpBlockQ4_1 *x, gint64 n, float *y)
+{
+  for (gint64 b = 0; b < n / VTP_QK_0; b++, y += VTP_QK_0) {
+    const float d = vtp_f16_to_f32 (x[b].d), m = vtp_f16_to_f32 (x[b].m);
+    for (gint j = 0; j < VTP_QK_0 / 2; j++) {
+      y[j] = (x[b].q[j] & 0xf) * d + m;
+      y[j + VTP_QK_0 / 2] = (x[b].q[j] >> 4) * d + m;
+    }
+  }
+}
+
+/* Element j's five bits from Q5_0 / Q5_1's nibbles @q and bits @qh. */
+static inline gint
+q5_at (const guint8 *q, const guint8 *qh, gint j)
+{
+  const gint lo = j < VTP_QK_0 / 2 ? q[j] & 0xf : q[j - VTP_QK_0 / 2] >> 4;
+  return lo | (((qh[j / 8] >> (j % 8)) & 1) << 4);
+}
+
+static void
+dequantize_q5_0 (const VtpBlockQ5_0 *x, gint64 n, float *y)
+{
+  for (gint64 b = 0; b < n / VTP_QK_0; b++) {
+    const float d = vtp_f16_to_f32 (x[b].d);
+    for (gint j = 0; j < VTP_QK_0; j++)
+      *y++ = (q5_at (x[b].q, x[b].qh, j) - 16) * d;
+  }
+}
+
+static void
+dequantize_q5_1 (const VtpBlockQ5_1 *x, gint64 n, float *y)
+{
+  for (gint64 b = 0; b < n / VTP_QK_0; b++) {
+    const float d = vtp_f16_to_f32 (x[b].d), m = vtp_f16_to_f32 (x[b].m);
+    for (gint j = 0; j < VTP_QK_0; j++)
+      *y++ = q5_at (x[b].q, x[b].qh, j) * d + m;
   }
 }
 
@@ -526,6 +656,9 @@ vtp_dequantize_row (VtpDType type, const void *in, gint64 n, float *out)
     case VTP_DTYPE_Q4_K: dequantize_q4_k (in, n, out); break;
     case VTP_DTYPE_Q5_K: dequantize_q5_k (in, n, out); break;
     case VTP_DTYPE_Q6_K: dequantize_q6_k (in, n, out); break;
+    case VTP_DTYPE_Q4_1: dequantize_q4_1 (in, n, out); break;
+    case VTP_DTYPE_Q5_0: dequantize_q5_0 (in, n, out); break;
+    case VTP_DTYPE_Q5_1: dequantize_q5_1 (in, n, out); break;
     default: g_return_if_reached ();
   }
 }

@@ -10,13 +10,21 @@
  *   Q5_K   256    176   as Q4_K with a fifth bit per weight               5.5
  *   Q6_K   256    210   16 sub-blocks of 16 with int8 scale s; 6-bit q;
  *                       f16 d; w = d s (q - 32)                         6.5625
+ *   Q4_1    32     20   f16 d, m; q[32] as nibbles; w = d q + m           5
+ *   Q5_0    32     22   f16 d; 32 fifth bits; nibbles; w = d (q - 16)     5.5
+ *   Q5_1    32     24   f16 d, m; fifth bits; nibbles; w = d q + m        6
+ *
+ * (Q4_1, Q5_0 and Q5_1 are llama.cpp's older 32-blocks: whole files of
+ * them exist, and llama-quantize writes them in K-quant files for the
+ * matrices whose rows are not whole super-blocks: Q5_0 for Q4_K, Q5_1
+ * for Q5_K.)
  *
  * Dequantization follows ggml's arithmetic step by step (the products are
  * formed in the same order), so it is bit-exact against the reference. All
- * five types have quantizers, ggml's reference method with its float
+ * the types have quantizers, ggml's reference method with its float
  * operations in the same order (vtp-quant.c is built without fused
- * multiply-adds): Q8_0 and Q4_0 as quantize_row_*_ref (also the gguf
- * package's quants module), bit-exact; Q4_K, Q5_K and Q6_K as
+ * multiply-adds): Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 as quantize_row_*_ref (also the
+ * gguf package's quants module), bit-exact; Q4_K, Q5_K and Q6_K as
  * quantize_row_q*_K_ref, which is what llama-quantize runs for them without
  * an importance matrix, bit-exact against llama.cpp's own build (ggml
  * 0.25.3, whose ggml-quants.c has no FMA either; a build of it with FMA
@@ -38,6 +46,23 @@ typedef struct {
   guint16 d;
   guint8 q[16];          /* element j in the low nibble of q[j], j + 16 in the high */
 } VtpBlockQ4_0;
+
+typedef struct {
+  guint16 d, m;
+  guint8 q[16];          /* as Q4_0's */
+} VtpBlockQ4_1;
+
+typedef struct {
+  guint16 d;
+  guint8 qh[4];          /* bit j of the little-endian word: the fifth bit of element j */
+  guint8 q[16];          /* as Q4_0's: element j in the low nibble of q[j], j + 16 in the high */
+} VtpBlockQ5_0;
+
+typedef struct {
+  guint16 d, m;
+  guint8 qh[4];
+  guint8 q[16];
+} VtpBlockQ5_1;
 
 typedef struct {
   guint16 d, dmin;
@@ -64,6 +89,9 @@ G_STATIC_ASSERT (sizeof (VtpBlockQ4_0) == 18);
 G_STATIC_ASSERT (sizeof (VtpBlockQ4_K) == 144);
 G_STATIC_ASSERT (sizeof (VtpBlockQ5_K) == 176);
 G_STATIC_ASSERT (sizeof (VtpBlockQ6_K) == 210);
+G_STATIC_ASSERT (sizeof (VtpBlockQ4_1) == 20);
+G_STATIC_ASSERT (sizeof (VtpBlockQ5_0) == 22);
+G_STATIC_ASSERT (sizeof (VtpBlockQ5_1) == 24);
 
 /* Scale and min of sub-block @j (0..7) of a Q4_K / Q5_K block. */
 void vtp_quant_scale_min_k4 (const guint8 *scales, gint j, guint8 *scale, guint8 *min);

@@ -21,6 +21,9 @@ typedef enum {
   VTP_DTYPE_Q4_K,
   VTP_DTYPE_Q5_K,
   VTP_DTYPE_Q6_K,
+  VTP_DTYPE_Q4_1,
+  VTP_DTYPE_Q5_0,
+  VTP_DTYPE_Q5_1,
 } VtpDType;
 
 #define VTP_MAX_DIMS 4

@@ -306,14 +306,27 @@ test_greedy (gconstpointer data)
   g_autofree float *logits = NULL;
   g_autoptr (GArray) tokens = NULL;
   /* the type of the first layer's q and of the output head: llama-quantize
-   * keeps the head in Q6_K for the K-quant mixes, and falls back from Q6_K
-   * to Q8_0 where its rows (64) are not whole super-blocks */
-  static const struct { const char *suffix; VtpDType q, head; } mixes[] = {
+   * keeps the head in Q6_K for the K-quant mixes, and falls back where rows
+   * are not whole super-blocks (gguf-tiny's 64: Q6_K to Q8_0, Q4_K to
+   * Q5_0, Q5_K to Q5_1); @checked: the greedy steps compared (0: all).
+   * llama.cpp's Q4_1 continuation reaches near-ties at its third and fifth
+   * steps (top-2 margins 0.012 and 0.004, where the two engines' logits
+   * differ by up to 0.09 on every quantized file): vtp follows it for the
+   * two steps before (and takes the other branch at the third with its
+   * int8 products, at the fifth with VTP_QUANT_DOT=float); its Q4_1
+   * products are checked exactly in test-llava-fidelity and test-quant. */
+  static const struct { const char *name; VtpDType q, head; guint checked; } mixes[] = {
     { "q8_0", VTP_DTYPE_Q8_0, VTP_DTYPE_Q8_0 }, { "q4_0", VTP_DTYPE_Q4_0, VTP_DTYPE_Q8_0 },
-    { "q4_k_m", VTP_DTYPE_Q4_K, VTP_DTYPE_Q6_K }, { "q5_k_m", VTP_DTYPE_Q5_K, VTP_DTYPE_Q6_K },
-    { "q6_k", VTP_DTYPE_Q6_K, VTP_DTYPE_Q6_K },
+    { "q4_1", VTP_DTYPE_Q4_1, VTP_DTYPE_Q8_0, 2 }, { "q5_0", VTP_DTYPE_Q5_0, VTP_DTYPE_Q8_0 },
+    { "q5_1", VTP_DTYPE_Q5_1, VTP_DTYPE_Q8_0 },
+    { "q4_k_m", VTP_DTYPE_Q5_0, VTP_DTYPE_Q8_0 }, { "q5_k_m", VTP_DTYPE_Q5_1, VTP_DTYPE_Q8_0 },
+    { "llama3/q8_0", VTP_DTYPE_Q8_0, VTP_DTYPE_Q8_0 }, { "llama32/q8_0", VTP_DTYPE_Q8_0, VTP_DTYPE_Q8_0 },
+    { "qwen2/q8_0", VTP_DTYPE_Q8_0, VTP_DTYPE_Q8_0 }, { "mistral/q8_0", VTP_DTYPE_Q8_0, VTP_DTYPE_Q8_0 },
+    { "kquant/q4_k_m", VTP_DTYPE_Q4_K, VTP_DTYPE_Q6_K }, { "kquant/q5_k_m", VTP_DTYPE_Q5_K, VTP_DTYPE_Q6_K },
+    { "kquant/q6_k", VTP_DTYPE_Q6_K, VTP_DTYPE_Q6_K },
   };
   VtpDType q = VTP_DTYPE_F32, head = VTP_DTYPE_F32;
+  guint checked = 0;
   Reference r = { 0 };
   Model m = { 0 };
   gsize V;
@@ -321,9 +334,10 @@ test_greedy (gconstpointer data)
   double diff;
 
   for (guint i = 0; i < G_N_ELEMENTS (mixes); i++)
-    if (g_str_has_suffix (type, mixes[i].suffix)) {
+    if (g_str_equal (type, mixes[i].name)) {
       q = mixes[i].q;
       head = mixes[i].head;
+      checked = mixes[i].checked;
     }
   reference_load (&r, type);
   V = r.n_vocab;
@@ -346,7 +360,7 @@ test_greedy (gconstpointer data)
       && g_array_index (tokens, gint32, i) == g_array_index (r.greedy_ids, gint32, i); i++)
     same++;
   g_test_message ("%s: %u of %u greedy tokens equal llama.cpp's", type, same, r.greedy_ids->len);
-  g_assert_cmpuint (same, ==, r.greedy_ids->len);
+  g_assert_cmpuint (same, >=, checked ? checked : r.greedy_ids->len);
   model_close (&m);
   reference_clear (&r);
 }
@@ -557,6 +571,13 @@ main (int argc, char **argv)
   g_test_add_data_func ("/gguf/prompt-ids/q4_0", "q4_0", test_prompt_ids);
   g_test_add_data_func ("/gguf/greedy/q8_0", "q8_0", test_greedy);
   g_test_add_data_func ("/gguf/greedy/q4_0", "q4_0", test_greedy);
+  /* llama.cpp's older types, and the K-quant mixes of rows that are not
+   * whole super-blocks (Q5_0 / Q5_1 with a Q8_0 head) */
+  g_test_add_data_func ("/gguf/greedy/q4_1", "q4_1", test_greedy);
+  g_test_add_data_func ("/gguf/greedy/q5_0", "q5_0", test_greedy);
+  g_test_add_data_func ("/gguf/greedy/q5_1", "q5_1", test_greedy);
+  g_test_add_data_func ("/gguf/greedy/q4_k_m-fallback", "q4_k_m", test_greedy);
+  g_test_add_data_func ("/gguf/greedy/q5_k_m-fallback", "q5_k_m", test_greedy);
   /* a Llama 3 style vocabulary (byte-level BPE, Llama 3's split, BOS
    * <|begin_of_text|>) in a Llama GGUF */
   g_test_add_data_func ("/gguf/llama3-vocab/prompt-ids", "llama3/f32", test_prompt_ids);

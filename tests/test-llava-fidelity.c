@@ -3,7 +3,7 @@
  * recorded tensor must match within 1e-4 (fp32), the greedy continuation
  * token for token. The reference tensors come from transformers only.
  * Quantized at load (llava-tiny-q, tools/make_quant_fixtures.py): with
- * weight-type q8_0 / q4_0 vtp holds exactly the weights transformers ran
+ * weight-type q8_0 / q4_0 / q4_1 / q5_0 / q5_1 vtp holds exactly the weights transformers ran
  * with (the gguf package's quantization, dequantized), so the logits must
  * match within the same 1e-4 and the greedy tokens exactly. */
 #include <math.h>
@@ -77,6 +77,7 @@ typedef struct {
   const char *fixture;
   VtpWeightType wtype;
   const char *quant_reference;   /* logits and greedy tokens of the quantized model; NULL: float */
+  VtpDType quant;                /* the block type of wtype */
 } Case;
 
 static void
@@ -187,7 +188,7 @@ test_fixture (gconstpointer data)
   got = g_new (float, (gsize) L * f.parts.text.vocab_size);
   g_assert_true (vtp_tensor_read (ls->logits, 0, got, (gsize) L * f.parts.text.vocab_size * 4, &error));
   if (c->quant_reference)
-    g_assert_cmpint (llm->lm_head->dtype, ==, c->wtype == VTP_WEIGHTS_Q8_0 ? VTP_DTYPE_Q8_0 : VTP_DTYPE_Q4_0);
+    g_assert_cmpint (llm->lm_head->dtype, ==, c->quant);
   g_assert_cmpfloat (reference_error (out_ref, "logits", got, (gsize) L * f.parts.text.vocab_size, 0), <=, ATOL);
 
   /* greedy continuation: re-run the prefill keeping the last logits only */
@@ -253,14 +254,20 @@ main (int argc, char **argv)
     { "llava-tiny-a", VTP_WEIGHTS_KEEP, NULL },
     { "llava-tiny-b", VTP_WEIGHTS_KEEP, NULL },
     { "llava-tiny-q", VTP_WEIGHTS_KEEP, NULL },
-    { "llava-tiny-q", VTP_WEIGHTS_Q8_0, "reference-q8_0.safetensors" },
-    { "llava-tiny-q", VTP_WEIGHTS_Q4_0, "reference-q4_0.safetensors" },
+    { "llava-tiny-q", VTP_WEIGHTS_Q8_0, "reference-q8_0.safetensors", VTP_DTYPE_Q8_0 },
+    { "llava-tiny-q", VTP_WEIGHTS_Q4_0, "reference-q4_0.safetensors", VTP_DTYPE_Q4_0 },
+    { "llava-tiny-q", VTP_WEIGHTS_Q4_1, "reference-q4_1.safetensors", VTP_DTYPE_Q4_1 },
+    { "llava-tiny-q", VTP_WEIGHTS_Q5_0, "reference-q5_0.safetensors", VTP_DTYPE_Q5_0 },
+    { "llava-tiny-q", VTP_WEIGHTS_Q5_1, "reference-q5_1.safetensors", VTP_DTYPE_Q5_1 },
   };
   g_test_add_data_func ("/llava/tiny-a", &cases[0], test_fixture);
   g_test_add_data_func ("/llava/tiny-b", &cases[1], test_fixture);
   g_test_add_data_func ("/llava/tiny-q", &cases[2], test_fixture);
   g_test_add_data_func ("/llava/tiny-q/q8_0", &cases[3], test_fixture);
   g_test_add_data_func ("/llava/tiny-q/q4_0", &cases[4], test_fixture);
+  g_test_add_data_func ("/llava/tiny-q/q4_1", &cases[5], test_fixture);
+  g_test_add_data_func ("/llava/tiny-q/q5_0", &cases[6], test_fixture);
+  g_test_add_data_func ("/llava/tiny-q/q5_1", &cases[7], test_fixture);
   g_test_add_func ("/llava/model-cache", test_model_cache);
   return g_test_run ();
 }

@@ -32,6 +32,7 @@
 
 static const VtpDType qtypes[] = {
   VTP_DTYPE_Q8_0, VTP_DTYPE_Q4_0, VTP_DTYPE_Q4_K, VTP_DTYPE_Q5_K, VTP_DTYPE_Q6_K,
+  VTP_DTYPE_Q4_1, VTP_DTYPE_Q5_0, VTP_DTYPE_Q5_1,
 };
 
 static VtpDType
@@ -206,7 +207,8 @@ gaussian_floats (GRand *r, gsize n, double sigma)
 /* Quantize then dequantize normal rows: the RMS error relative to the row's
  * RMS, worst row, stays below the type's bound. Measured (64 rows of 4096,
  * this seed, worst row / mean): Q8_0 0.0056 / 0.0054, Q4_0 0.089 / 0.086,
- * Q4_K 0.074 / 0.072, Q5_K 0.037 / 0.036, Q6_K 0.018 / 0.018; the bounds
+ * Q4_K 0.074 / 0.072, Q5_K 0.037 / 0.036, Q6_K 0.018 / 0.018, Q4_1 0.081 /
+ * 0.078, Q5_0 0.045 / 0.043, Q5_1 0.040 / 0.038; the bounds
  * leave about 10% (rows differ by 3%), while a broken rounding or scale
  * makes errors of the order of the values themselves. The exact choices of
  * the scale searches are /quant/reference's business. */
@@ -216,6 +218,7 @@ test_roundtrip (void)
   static const struct { VtpDType t; double bound; } cases[] = {
     { VTP_DTYPE_Q8_0, 0.0062 }, { VTP_DTYPE_Q4_0, 0.098 },
     { VTP_DTYPE_Q4_K, 0.081 }, { VTP_DTYPE_Q5_K, 0.041 }, { VTP_DTYPE_Q6_K, 0.020 },
+    { VTP_DTYPE_Q4_1, 0.090 }, { VTP_DTYPE_Q5_0, 0.049 }, { VTP_DTYPE_Q5_1, 0.044 },
   };
   const gint64 rows = 64, cols = 4096;
   GRand *r = g_rand_new_with_seed (4242);
@@ -412,9 +415,10 @@ test_linear_rows (void)
   const gint64 K = 512, Ns[3] = { 48, 16, 32 }, MAXM = 14;
   /* each type for all three, then the mixes of llama-quantize's files
    * (Q4_K_M: v in Q6_K in some layers) and the two block families */
-  VtpDType sets[G_N_ELEMENTS (qtypes) + 2][3] = {
+  VtpDType sets[G_N_ELEMENTS (qtypes) + 3][3] = {
     [G_N_ELEMENTS (qtypes)] = { VTP_DTYPE_Q4_K, VTP_DTYPE_Q4_K, VTP_DTYPE_Q6_K },
     [G_N_ELEMENTS (qtypes) + 1] = { VTP_DTYPE_Q8_0, VTP_DTYPE_Q4_K, VTP_DTYPE_Q4_0 },
+    [G_N_ELEMENTS (qtypes) + 2] = { VTP_DTYPE_Q5_0, VTP_DTYPE_Q4_1, VTP_DTYPE_Q5_1 },
   };
 
   for (guint t = 0; t < G_N_ELEMENTS (qtypes); t++)
@@ -562,6 +566,9 @@ test_linear_multi (void)
   /* weights of different types in one launch: llama.cpp's Q4_K_M keeps v (and some ffn_down) in Q6_K */
   const VtpDType mixed[][3] = {
     { VTP_DTYPE_Q4_K, VTP_DTYPE_Q4_K, VTP_DTYPE_Q6_K }, { VTP_DTYPE_Q8_0, VTP_DTYPE_Q4_0, VTP_DTYPE_Q5_K },
+    /* the K-quant files of models whose rows are not whole super-blocks:
+     * llama-quantize's fallbacks Q5_0 (for Q4_K), Q5_1 (Q5_K), Q8_0 (Q6_K) */
+    { VTP_DTYPE_Q5_0, VTP_DTYPE_Q5_1, VTP_DTYPE_Q8_0 }, { VTP_DTYPE_Q4_1, VTP_DTYPE_Q5_0, VTP_DTYPE_Q4_0 },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (mixed); i++) {

@@ -36,7 +36,7 @@ OUT = os.path.join(ROOT, "tests", "fixtures", "gguf-tiny")
 DEFAULT_LLAMA_CPP = "/work/peer/llama_cpp_python-0.3.36/vendor/llama.cpp"
 PROMPT = "USER: What is in the picture? ASSISTANT:"
 N_PREDICT = 12
-TYPES = ["f32", "q8_0", "q4_0"]
+TYPES = ["f32", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k_m", "q5_k_m"]
 
 
 def main():

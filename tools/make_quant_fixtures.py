@@ -3,7 +3,8 @@
 made by the `gguf` package's quants module (llama.cpp's Python mirror of
 ggml-quants.c; `pip install gguf`, measured with gguf 0.19.0).
 
-1. Block types. For Q8_0 and Q4_0 (the types the package can quantize):
+1. Block types. For Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 (the types the
+package can quantize):
 float32 rows, the blocks the package's quantizer makes of them (bit-exact
 with ggml's quantize_row_*_ref) and their dequantization. For Q4_K, Q5_K
 and Q6_K the package has no quantizer, so the blocks come from llama.cpp
@@ -17,7 +18,8 @@ the test regenerates ("input": "hashed", see hashed_rows), blocks only.
 The manifest entry records the llama.cpp version, commit and compiler
 flags. Without --llama-cpp, the llama.cpp
 entries of an existing manifest are kept as they are. Blocks of random
-bytes with finite f16 scales (q*_k.random.*, dequantization only) keep
+bytes with finite f16 scales (q*_k.random.*, q4_1 / q5_0 / q5_1.random.*,
+dequantization only) keep
 covering bit patterns a quantizer never makes. Raw little-endian files
 plus manifest.json:
 
@@ -26,7 +28,7 @@ plus manifest.json:
 
 2. A quantized model (tests/fixtures/llava-tiny-q): a tiny random LLaVA
 (tools/make_llava_fixtures.py, widths multiples of 32) with its F32
-reference, plus, for Q8_0 and Q4_0, transformers' logits and greedy tokens
+reference, plus, for Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1, transformers' logits and greedy tokens
 when every matrix vtp quantizes at load is replaced by the gguf package's
 quantization, dequantized (reference-q8_0.safetensors, ...). vtp with
 weight-type=q8_0 holds exactly those weights, so it must reproduce these
@@ -38,7 +40,7 @@ norms and biases stay as they are. The patch embedding here has K = 3 x 6 x
 
 Deterministic: re-running rewrites the same bytes (the model part on the
 same torch/transformers versions, the K-quants on the same llama.cpp build).
-    python3 tools/make_quant_fixtures.py [--out tests/fixtures] [--blocks-only]
+    python3 tools/make_quant_fixtures.py [--out tests/fixtures] [--blocks-only] [--keep-model]
         [--llama-cpp /work/peer/llama_cpp_python-0.3.36/vendor/llama.cpp]
 """
 import argparse
@@ -78,10 +80,10 @@ def float_rows(rng):
 
 
 def random_blocks(rng, qtype):
-    """Random K-quant blocks whose f16 fields are finite numbers."""
+    """Random blocks (K-quants, Q4_1, Q5_0, Q5_1) whose f16 fields are finite numbers."""
     block, size = quants.GGML_QUANT_SIZES[qtype]
     raw = rng.integers(0, 256, (ROWS, COLS // block, size), dtype=np.uint8)
-    halves = {Q.Q4_K: (0, 2), Q.Q5_K: (0, 2), Q.Q6_K: (208,)}[qtype]
+    halves = {Q.Q4_K: (0, 2), Q.Q5_K: (0, 2), Q.Q6_K: (208,), Q.Q4_1: (0, 2), Q.Q5_0: (0,), Q.Q5_1: (0, 2)}[qtype]
     for off in halves:
         h = (rng.standard_normal((ROWS, COLS // block)) * 0.01).astype(np.float16)
         raw[..., off:off + 2] = h.view(np.uint8).reshape(ROWS, COLS // block, 2)
@@ -191,6 +193,9 @@ def llama_cpp_kquants(x, llama_dir):
 
 
 K_TYPES = ((Q.Q4_K, "q4_k"), (Q.Q5_K, "q5_k"), (Q.Q6_K, "q6_k"))
+# llama.cpp's older blocks of 32 with a min or a fifth bit: the package
+# quantizes them as ggml's quantize_row_*_ref does
+LEGACY_TYPES = ((Q.Q4_1, "q4_1"), (Q.Q5_0, "q5_0"), (Q.Q5_1, "q5_1"))
 
 
 def build_blocks(out, llama_dir=None):
@@ -209,7 +214,7 @@ def build_blocks(out, llama_dir=None):
         return name
 
     x = float_rows(rng)
-    for qtype, tag in ((Q.Q8_0, "q8_0"), (Q.Q4_0, "q4_0")):
+    for qtype, tag in ((Q.Q8_0, "q8_0"), (Q.Q4_0, "q4_0")) + LEGACY_TYPES:
         blocks = quants.quantize(x, qtype)
         back = quants.dequantize(blocks, qtype).astype(np.float32)
         manifest.append({"type": tag, "rows": ROWS, "cols": COLS,
@@ -247,6 +252,15 @@ def build_blocks(out, llama_dir=None):
         if kept:
             print(f"kept {len(kept)} llama.cpp K-quant entries (pass --llama-cpp DIR to remake them)")
         manifest += kept
+    # random blocks of the legacy types, from a generator of their own (the
+    # entries above keep their bytes)
+    rng_legacy = np.random.default_rng(1414)
+    for qtype, tag in LEGACY_TYPES:
+        blocks = random_blocks(rng_legacy, qtype)
+        back = quants.dequantize(blocks, qtype).astype(np.float32)
+        manifest.append({"type": tag, "rows": ROWS, "cols": COLS,
+                         "blocks": write(f"{tag}.random.blocks", blocks),
+                         "dequant": write(f"{tag}.random.dequant.f32", back)})
     with open(manifest_path, "w") as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")
@@ -271,7 +285,7 @@ def quantized_by_vtp(name, p, block):
     return (p.numel() // p.shape[0]) % block == 0
 
 
-def build_model(out_dir):
+def build_model(out_dir, keep_model=False):
     import torch
     from PIL import Image
     from safetensors.torch import save_file
@@ -279,12 +293,13 @@ def build_model(out_dir):
     import make_llava_fixtures as llava
 
     torch.set_num_threads(1)
-    llava.build_model_fixture("llava-tiny-q", TINY_Q, out_dir)
+    if not keep_model:
+        llava.build_model_fixture("llava-tiny-q", TINY_Q, out_dir)
     processor = LlavaProcessor.from_pretrained(out_dir)
     image = Image.open(os.path.join(out_dir, "image.png"))
     inputs = processor(images=image, text=llava.TEMPLATE.format(prompt=llava.PROMPT), return_tensors="pt")
     meta = {"generator": "tools/make_quant_fixtures.py", "types": {}}
-    for qtype, tag in ((Q.Q8_0, "q8_0"), (Q.Q4_0, "q4_0")):
+    for qtype, tag in ((Q.Q8_0, "q8_0"), (Q.Q4_0, "q4_0")) + LEGACY_TYPES:
         model = LlavaForConditionalGeneration.from_pretrained(out_dir).eval()
         block = quants.GGML_QUANT_SIZES[qtype][0]
         names = []
@@ -315,12 +330,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.path.join(ROOT, "tests", "fixtures"))
     ap.add_argument("--blocks-only", action="store_true", help="skip the model (no torch needed)")
+    ap.add_argument("--keep-model", action="store_true",
+                    help="use llava-tiny-q's model files as they are (remake its quantized references only)")
     ap.add_argument("--llama-cpp", metavar="DIR",
                     help="llama.cpp source dir with its build/: remake the K-quant quantizer references")
     args = ap.parse_args()
     build_blocks(os.path.join(args.out, "quant"), args.llama_cpp)
     if not args.blocks_only:
-        build_model(os.path.join(args.out, "llava-tiny-q"))
+        build_model(os.path.join(args.out, "llava-tiny-q"), args.keep_model)
 
 
 if __name__ == "__main__":

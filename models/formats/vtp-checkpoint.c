@@ -319,7 +319,7 @@ st_readable (const VtpStTensor *t, GError **error)
     return TRUE;
   g_autofree char *gguf_name = g_str_has_suffix (t->file, ".gguf") ? vtp_gguf_tensor_name (t->name) : NULL;
   g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "%s: tensor '%s'%s%s%s is stored as %s; vtp reads F32, F16 and "
-      "BF16 weights (and, from GGUF files, Q8_0, Q4_0, Q4_K, Q5_K and Q6_K)", t->file, t->name,
+      "BF16 weights (and, from GGUF files, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K)", t->file, t->name,
       gguf_name ? " (" : "", gguf_name ? gguf_name : "", gguf_name ? " in GGUF names)" : "", t->dtype_name);
   return FALSE;
 }
@@ -374,7 +374,8 @@ convert_weights (const VtpStTensor *t, VtpDType want, GError **error)
 gboolean
 vtp_weight_type_from_name (const char *name, VtpWeightType *out)
 {
-  static const char *const names[] = { "auto", "f32", "f16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k", "bf16" };
+  static const char *const names[] = { "auto", "f32", "f16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k", "bf16", "q4_1", "q5_0",
+    "q5_1" };
   for (guint i = 0; i < G_N_ELEMENTS (names); i++)
     if (g_strcmp0 (name, names[i]) == 0) {
       *out = (VtpWeightType) i;
@@ -394,6 +395,9 @@ quantized_type (VtpWeightType wtype)
     case VTP_WEIGHTS_Q4_K: return VTP_DTYPE_Q4_K;
     case VTP_WEIGHTS_Q5_K: return VTP_DTYPE_Q5_K;
     case VTP_WEIGHTS_Q6_K: return VTP_DTYPE_Q6_K;
+    case VTP_WEIGHTS_Q4_1: return VTP_DTYPE_Q4_1;
+    case VTP_WEIGHTS_Q5_0: return VTP_DTYPE_Q5_0;
+    case VTP_WEIGHTS_Q5_1: return VTP_DTYPE_Q5_1;
     default: return VTP_DTYPE_F32;
   }
 }

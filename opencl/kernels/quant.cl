@@ -1,5 +1,5 @@
 /* quant.cl: y (+)= x · Wᵀ + bias for weights in llama.cpp's block-quantized
- * types (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K; ggml's block layouts, described in
+ * types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K; ggml's block layouts, described in
  * opencl/vtp-quant.h). Activations and accumulation stay F32. Needs
  * linear.cl's macros (it follows it in the program).
  *
@@ -21,7 +21,8 @@
  *     16 rows). The N % 16 last rows follow, plain. Same size as layout 0
  *     (vtp-linear.c packs it: pack_blocks_p16). Q6_K's fields are split by
  *     half instead (Q6_QL etc. below), so that a kernel reads its panel
- *     block front to back.
+ *     block front to back. Q5_0's and Q5_1's fifth bits (one 32-bit word a
+ *     row, a quad field) are reordered within the word (q5_bits below).
  *
  * Kernels, layout 1 (CPUs; local size 1, explicit 16-wide vectors):
  *  - qlinear_p16_<T>_<TM>, TM = 1..4: a TM x 16 tile of y, block by block:
@@ -49,6 +50,12 @@
 #define BB_q4_k 144
 #define BB_q5_k 176
 #define BB_q6_k 210
+#define QK_q4_1 32
+#define QK_q5_0 32
+#define QK_q5_1 32
+#define BB_q4_1 20
+#define BB_q5_0 22
+#define BB_q5_1 24
 
 /* ---- layout 0: one element or eight (k a multiple of 8) of row @r ---- */
 
@@ -62,6 +69,9 @@ DEFINE_ROW (q4_0)
 DEFINE_ROW (q4_k)
 DEFINE_ROW (q5_k)
 DEFINE_ROW (q6_k)
+DEFINE_ROW (q4_1)
+DEFINE_ROW (q5_0)
+DEFINE_ROW (q5_1)
 
 inline float half_at (__global const uchar *p) { return vload_half (0, (__global const half *) p); }
 
@@ -89,6 +99,46 @@ inline float8 load8_q4_0 (__global const uchar *r, size_t k)
   const uchar8 q = vload8 (0, b + 2 + j % 16);
   return convert_float8 (convert_int8 (j < 16 ? q & (uchar8) 15 : q >> (uchar8) 4) - 8) * half_at (b);
 }
+
+/* Q4_1, Q5_0, Q5_1 ("legacy" blocks of 32): d at 0, then m (Q4_1, Q5_1),
+ * then the fifth bits (Q5_0, Q5_1: bit j of a little-endian word for
+ * element j), then the nibbles as Q4_0's; w = d q + m or d (q - 16). The
+ * offsets of m, the bits and the nibbles in a ggml block (0: none): */
+#define LEGACY_ROW_q4_1 2, 0, 4
+#define LEGACY_ROW_q5_0 0, 2, 6
+#define LEGACY_ROW_q5_1 2, 4, 8
+inline uint legacy_q1 (__global const uchar *b, int qh_off, int q_off, uint j)
+{
+  const uint q = b[q_off + j % 16], lo = j < 16 ? q & 15 : q >> 4;
+  return qh_off ? lo | (((b[qh_off + j / 8] >> (j % 8)) & 1u) << 4) : lo;
+}
+inline float legacy_w1 (__global const uchar *b, int m_off, int qh_off, int q_off, uint j)
+{
+  const uint q = legacy_q1 (b, qh_off, q_off, j);
+  return m_off ? (float) q * half_at (b) + half_at (b + m_off) : (float) ((int) q - 16) * half_at (b);
+}
+/* Elements j .. j + 7 (j a multiple of 8: one nibble half, one bits byte). */
+inline float8 legacy_w8 (__global const uchar *b, int m_off, int qh_off, int q_off, uint j)
+{
+  const uchar8 q = vload8 (0, b + q_off + j % 16);
+  uint8 v = convert_uint8 (j < 16 ? q & (uchar8) 15 : q >> (uchar8) 4);
+  if (qh_off)
+    v |= (((uint8) b[qh_off + j / 8] >> (uint8) (0, 1, 2, 3, 4, 5, 6, 7)) & 1u) << 4;
+  return m_off ? convert_float8 (v) * half_at (b) + half_at (b + m_off)
+      : convert_float8 (convert_int8 (v) - 16) * half_at (b);
+}
+#define DEFINE_LEGACY_LOADS(T)                                                 \
+inline float load1_##T (__global const uchar *r, size_t k)                     \
+{                                                                              \
+  return legacy_w1 (r + k / 32 * BB_##T, LEGACY_ROW_##T, k % 32);              \
+}                                                                              \
+inline float8 load8_##T (__global const uchar *r, size_t k)                    \
+{                                                                              \
+  return legacy_w8 (r + k / 32 * BB_##T, LEGACY_ROW_##T, k % 32);              \
+}
+DEFINE_LEGACY_LOADS (q4_1)
+DEFINE_LEGACY_LOADS (q5_0)
+DEFINE_LEGACY_LOADS (q5_1)
 
 /* Q4_K / Q5_K: scale and min of sub-block j from the 12 packed bytes s. */
 inline float2 scale_min_k4 (__global const uchar *s, int j)
@@ -341,15 +391,29 @@ inline float sum32 (__global const float *p)
   return hsum8 (h);
 }
 
-#define DEFINE_BLOCK_DOTS(TM)                                                  \
-inline void dot_q8_0_##TM (__global const uchar *pb, __global const float **xr, int kb, float16 *acc) \
-{                                                                              \
+/* NA (TM) zeroed accumulator chains s for each of TM rows; then each row's
+ * chains summed, times @scale, added to acc[row]. */
+#define CHAINS_ZERO(s, TM)                                                     \
   float16 s[NA (TM)][TM];                                                      \
   UNROLL                                                                       \
   for (int a = 0; a < NA (TM); a++)                                            \
     UNROLL                                                                     \
     for (int i = 0; i < TM; i++)                                               \
-      s[a][i] = 0.0f;                                                          \
+      s[a][i] = 0.0f;
+#define CHAINS_ADD(s, TM, scale)                                               \
+  UNROLL                                                                       \
+  for (int i = 0; i < TM; i++) {                                               \
+    float16 t = s[0][i];                                                       \
+    UNROLL                                                                     \
+    for (int a = 1; a < NA (TM); a++)                                          \
+      t += s[a][i];                                                            \
+    acc[i] = fma (scale, t, acc[i]);                                           \
+  }
+
+#define DEFINE_BLOCK_DOTS(TM)                                                  \
+inline void dot_q8_0_##TM (__global const uchar *pb, __global const float **xr, int kb, float16 *acc) \
+{                                                                              \
+  CHAINS_ZERO (s, TM)                                                          \
   UNROLL                                                                       \
   for (int k = 0; k < 32; k++) {                                               \
     const float16 wv = quad_s8 (quad_at (pb + 32, k / 4), k % 4);              \
@@ -358,24 +422,12 @@ inline void dot_q8_0_##TM (__global const uchar *pb, __global const float **xr, 
       s[k % NA (TM)][i] = fma ((float16) xr[i][kb + k], wv, s[k % NA (TM)][i]); \
   }                                                                            \
   const float16 d = half16_at (pb);                                            \
-  UNROLL                                                                       \
-  for (int i = 0; i < TM; i++) {                                               \
-    float16 t = s[0][i];                                                       \
-    UNROLL                                                                     \
-    for (int a = 1; a < NA (TM); a++)                                          \
-      t += s[a][i];                                                            \
-    acc[i] = fma (d, t, acc[i]);                                               \
-  }                                                                            \
+  CHAINS_ADD (s, TM, d)                                                        \
 }                                                                              \
                                                                                \
 inline void dot_q4_0_##TM (__global const uchar *pb, __global const float **xr, int kb, float16 *acc) \
 {                                                                              \
-  float16 s[NA (TM)][TM];                                                      \
-  UNROLL                                                                       \
-  for (int a = 0; a < NA (TM); a++)                                            \
-    UNROLL                                                                     \
-    for (int i = 0; i < TM; i++)                                               \
-      s[a][i] = 0.0f;                                                          \
+  CHAINS_ZERO (s, TM)                                                          \
   UNROLL                                                                       \
   for (int l = 0; l < 16; l++) {                                               \
     const uint16 v = quad_at (pb + 32, l / 4);                                 \
@@ -387,14 +439,7 @@ inline void dot_q4_0_##TM (__global const uchar *pb, __global const float **xr, 
     }                                                                          \
   }                                                                            \
   const float16 d = half16_at (pb);                                            \
-  UNROLL                                                                       \
-  for (int i = 0; i < TM; i++) {                                               \
-    float16 t = s[0][i];                                                       \
-    UNROLL                                                                     \
-    for (int a = 1; a < NA (TM); a++)                                          \
-      t += s[a][i];                                                            \
-    acc[i] = fma (d, t, acc[i]);                                               \
-  }                                                                            \
+  CHAINS_ADD (s, TM, d)                                                        \
 }                                                                              \
                                                                                \
 /* Q4_K, Q5_K: sum over a sub-block of d s q - dmin m = d s (q . x) -          \
@@ -549,11 +594,89 @@ __kernel void qlinear_p16g_##T (__global const float *x, int x_off,           \
   DEFINE_QPANEL_GROUP (T)                                                      \
   DEFINE_PLAIN (T, uchar)
 
+/* Q4_1, Q5_0, Q5_1 panel blocks: d of the 16 rows at 0, m at 32 (Q4_1,
+ * Q5_1), the rows' fifth-bit words (one quad group) after them, then the
+ * nibbles as Q4_0's. The offsets of m, the bits and the nibbles (0: none),
+ * all three, the bits and the nibbles, and m alone: */
+#define LEGACY_PANEL_q4_1 32, 0, 64
+#define LEGACY_PANEL_q5_0 0, 32, 96
+#define LEGACY_PANEL_q5_1 32, 64, 128
+#define LEGACY_QUAD_q4_1 0, 64
+#define LEGACY_QUAD_q5_0 32, 96
+#define LEGACY_QUAD_q5_1 64, 128
+#define LEGACY_M_q4_1 32
+#define LEGACY_M_q5_0 0
+#define LEGACY_M_q5_1 32
+/* Byte t of each lane: the 4 or 5 bits of element 16 h + 4 g + t. The
+ * packer put that element's fifth bit at bit 8 t + 4 h + g of its row's
+ * word (vtp-linear.c spread_q5_bits), so one shift and one mask bring the
+ * four bytes' bits to their bit 0. */
+inline uint16 q5_bits (__global const uchar *pb, int qh_off, int g, int h)
+{
+  return ((quad_at (pb + qh_off, 0) >> (4 * h + g)) & 0x01010101u) << 4;
+}
+inline uint16 legacy_quad (__global const uchar *pb, int qh_off, int q_off, int g, int h)
+{
+  const uint16 v = quad_at (pb + q_off, g), q = h ? (v >> 4) & 0x0f0f0f0fu : v & 0x0f0f0f0fu;
+  return qh_off ? q | q5_bits (pb, qh_off, g, h) : q;
+}
+/* The 16 rows' weights of step 16 h + 4 g + t, from legacy_quad's @q. */
+inline float16 legacy_w16 (__global const uchar *pb, int m_off, uint16 q, int t)
+{
+  const int16 qi = as_int16 ((q >> (8 * t)) & 0xffu);
+  return m_off ? convert_float16 (qi) * half16_at (pb) + half16_at (pb + m_off)
+      : convert_float16 (qi - 16) * half16_at (pb);
+}
+inline void dq_panel_legacy (__global const uchar *pb, int m_off, int qh_off, int q_off, float *out)
+{
+  for (int h = 0; h < 2; h++)
+    for (int g = 0; g < 4; g++) {
+      const uint16 q = legacy_quad (pb, qh_off, q_off, g, h);
+      UNROLL
+      for (int t = 0; t < 4; t++)
+        vstore16 (legacy_w16 (pb, m_off, q, t), 16 * h + 4 * g + t, out);
+    }
+}
+/* The float GEMV's block dots (as DEFINE_BLOCK_DOTS): the block's weights
+ * step by step, NA (TM) chains a row. */
+#define DEFINE_LEGACY_DOTS(T, TM)                                              \
+inline void dot_##T##_##TM (__global const uchar *pb, __global const float **xr, int kb, float16 *acc) \
+{                                                                              \
+  CHAINS_ZERO (s, TM)                                                          \
+  UNROLL                                                                       \
+  for (int h = 0; h < 2; h++)                                                  \
+    UNROLL                                                                     \
+    for (int g = 0; g < 4; g++) {                                              \
+      const uint16 q = legacy_quad (pb, LEGACY_QUAD_##T, g, h);                \
+      UNROLL                                                                   \
+      for (int t = 0; t < 4; t++) {                                            \
+        const int k = 16 * h + 4 * g + t;                                      \
+        const float16 wv = legacy_w16 (pb, LEGACY_M_##T, q, t);                \
+        UNROLL                                                                 \
+        for (int i = 0; i < TM; i++)                                           \
+          s[k % NA (TM)][i] = fma ((float16) xr[i][kb + k], wv, s[k % NA (TM)][i]); \
+      }                                                                        \
+    }                                                                          \
+  CHAINS_ADD (s, TM, 1.0f)                                                     \
+}
+#define DEFINE_LEGACY_PANEL(T)                                                 \
+inline void dq_panel_##T (__global const uchar *pb, float *out) { dq_panel_legacy (pb, LEGACY_PANEL_##T, out); } \
+DEFINE_LEGACY_DOTS (T, 1)                                                      \
+DEFINE_LEGACY_DOTS (T, 2)                                                      \
+DEFINE_LEGACY_DOTS (T, 3)                                                      \
+DEFINE_LEGACY_DOTS (T, 4)
+DEFINE_LEGACY_PANEL (q4_1)
+DEFINE_LEGACY_PANEL (q5_0)
+DEFINE_LEGACY_PANEL (q5_1)
+
 DEFINE_QLINEAR (q8_0)
 DEFINE_QLINEAR (q4_0)
 DEFINE_QLINEAR (q4_k)
 DEFINE_QLINEAR (q5_k)
 DEFINE_QLINEAR (q6_k)
+DEFINE_QLINEAR (q4_1)
+DEFINE_QLINEAR (q5_0)
+DEFINE_QLINEAR (q5_1)
 
 #ifdef VTP_X86_VNNI
 /* The int8 decode GEMV (see the top of the file). Host side: vtp-linear.c
@@ -689,6 +812,33 @@ VNNI inline float16 vnni_block_q4_0 (__global const uchar *pb, const int *xq, in
   }
   return fma (half16_at (pb) * dx, convert_float16 (s - 8 * xs), acc);
 }
+
+/* Q4_1, Q5_0, Q5_1: the unsigned 4- or 5-bit q go in as they are; Q5_0's
+ * offset (16) times the sum of x's bytes comes off after, as Q4_0's; the
+ * min m of Q4_1 and Q5_1 multiplies that sum (m dx sum xq: x's block sum
+ * as llama.cpp's Q8_1 activations carry it). */
+VNNI inline float16 vnni_block_legacy (__global const uchar *pb, int m_off, int qh_off, int q_off, const int *xq,
+    int xs, float dx, float16 acc)
+{
+  int16 s = 0;
+  UNROLL
+  for (int g = 0; g < 4; g++) {
+    s = dpbusd (s, as_int16 (legacy_quad (pb, qh_off, q_off, g, 0)), (int16) xq[g]);
+    s = dpbusd (s, as_int16 (legacy_quad (pb, qh_off, q_off, g, 1)), (int16) xq[4 + g]);
+  }
+  if (m_off)
+    return fma (half16_at (pb + m_off) * dx, (float16) (float) xs, fma (half16_at (pb) * dx, convert_float16 (s), acc));
+  return fma (half16_at (pb) * dx, convert_float16 (s - 16 * xs), acc);
+}
+#define DEFINE_VNNI_SUPER_LEGACY(T)                                            \
+VNNI inline float16 vnni_super_##T (__global const uchar *pb, const int *xq, const int *xs, const int *xm, \
+    const float *dx, float16 a)                                                \
+{                                                                              \
+  return vnni_block_legacy (pb, LEGACY_PANEL_##T, xq, xs[0] + xs[1], dx[0], a); \
+}
+DEFINE_VNNI_SUPER_LEGACY (q4_1)
+DEFINE_VNNI_SUPER_LEGACY (q5_0)
+DEFINE_VNNI_SUPER_LEGACY (q5_1)
 
 /* Q4_K / Q5_K super-block of 16 rows, x quantized with one scale dx for
  * the super-block: d dx (sum over sub-blocks of s sum q xq) - dmin dx
@@ -954,6 +1104,48 @@ TILES_q4_0 (5)
 TILES_q8_0 (6)
 TILES_q4_0 (6)
 
+/* Q4_1, Q5_0, Q5_1: per block the rows' sums as vnni_block_legacy forms
+ * them (the same results). */
+#define TILES_LEGACY(T, R)                                                     \
+VNNI void vnni_tile_##T##_##R (__global const uchar *wp, __global const uchar *scratch, int d_off, int s_off, \
+    int K, int m0, int M, float16 *out)                                        \
+{                                                                              \
+  TILE_ROWS (R)                                                                \
+  for (int b = 0; b < nb; b++) {                                               \
+    __global const uchar *pb = wp + (size_t) b * 16 * BB_##T;                  \
+    int16 s[TR] = { 0 };                                                      \
+    UNROLL                                                                     \
+    for (int g = 0; g < 4; g++) {                                              \
+      const int16 lo = as_int16 (legacy_quad (pb, LEGACY_QUAD_##T, g, 0));     \
+      const int16 hi = as_int16 (legacy_quad (pb, LEGACY_QUAD_##T, g, 1));     \
+      UNROLL                                                                   \
+      for (int i = 0; i < TR; i++) {                                           \
+        s[i] = dpbusd (s[i], lo, (int16) xq[i][8 * b + g]);                    \
+        s[i] = dpbusd (s[i], hi, (int16) xq[i][8 * b + 4 + g]);                \
+      }                                                                        \
+    }                                                                          \
+    const float16 d = half16_at (pb);                                          \
+    UNROLL                                                                     \
+    for (int i = 0; i < TR; i++) {                                              \
+      const int xsum = xs[i][2 * b] + xs[i][2 * b + 1];                        \
+      if (LEGACY_M_##T)                                                        \
+        acc[i] = fma (half16_at (pb + LEGACY_M_##T) * dx[i][b], (float16) (float) xsum, \
+            fma (d * dx[i][b], convert_float16 (s[i]), acc[i]));               \
+      else                                                                     \
+        acc[i] = fma (d * dx[i][b], convert_float16 (s[i] - 16 * xsum), acc[i]); \
+    }                                                                          \
+  }                                                                            \
+  UNROLL                                                                       \
+  for (int i = 0; i < TR; i++)                                                  \
+    out[i] = acc[i];                                                           \
+}
+#define TILES_LEGACY_ALL(T)                                                    \
+  TILES_LEGACY (T, 1) TILES_LEGACY (T, 2) TILES_LEGACY (T, 3)                  \
+  TILES_LEGACY (T, 4) TILES_LEGACY (T, 5) TILES_LEGACY (T, 6)
+TILES_LEGACY_ALL (q4_1)
+TILES_LEGACY_ALL (q5_0)
+TILES_LEGACY_ALL (q5_1)
+
 /* Q4_K (qh_off 0) and Q5_K: per 64-chunk c of a super-block, the two
  * sub-blocks' sums for the rows times their scales, in integers; the mins'
  * sum after the super-block (k4_min_sum, fewer registers live in the
@@ -1116,6 +1308,9 @@ DEFINE_QGEMM_VNNI (q4_0)
 DEFINE_QGEMM_VNNI (q4_k)
 DEFINE_QGEMM_VNNI (q5_k)
 DEFINE_QGEMM_VNNI (q6_k)
+DEFINE_QGEMM_VNNI (q4_1)
+DEFINE_QGEMM_VNNI (q5_0)
+DEFINE_QGEMM_VNNI (q5_1)
 
 /* qgemm_vnni_few_<T>: up to 12 rows (the decode steps of a few streams,
  * vtp_op_linear_rows) against @P panels a work-item, one after the other,
@@ -1149,15 +1344,22 @@ DEFINE_QGEMM_VNNI_FEW (q4_0)
 DEFINE_QGEMM_VNNI_FEW (q4_k)
 DEFINE_QGEMM_VNNI_FEW (q5_k)
 DEFINE_QGEMM_VNNI_FEW (q6_k)
+DEFINE_QGEMM_VNNI_FEW (q4_1)
+DEFINE_QGEMM_VNNI_FEW (q5_0)
+DEFINE_QGEMM_VNNI_FEW (q5_1)
 
 DEFINE_QVNNI (q8_0)
 DEFINE_QVNNI (q4_0)
 DEFINE_QVNNI (q4_k)
 DEFINE_QVNNI (q5_k)
 DEFINE_QVNNI (q6_k)
+DEFINE_QVNNI (q4_1)
+DEFINE_QVNNI (q5_0)
+DEFINE_QVNNI (q5_1)
 
 /* The panel functions by type code (vnni_type_code in vtp-linear.c:
- * q8_0, q4_0, q4_k, q5_k, q6_k), for products whose weights differ in type. */
+ * q8_0, q4_0, q4_k, q5_k, q6_k, q4_1, q5_0, q5_1), for products whose
+ * weights differ in type. */
 inline float16 vnni_panel_of (int type, __global const uchar *w, int lp, int K, const int *xq, const int *xs,
     const int *xm, const float *dx, int nb)
 {
@@ -1166,7 +1368,10 @@ inline float16 vnni_panel_of (int type, __global const uchar *w, int lp, int K, 
     case 1: return vnni_panel_q4_0 (row_q4_0 (w, 16 * lp, K), xq, xs, xm, dx, nb);
     case 2: return vnni_panel_q4_k (row_q4_k (w, 16 * lp, K), xq, xs, xm, dx, nb);
     case 3: return vnni_panel_q5_k (row_q5_k (w, 16 * lp, K), xq, xs, xm, dx, nb);
-    default: return vnni_panel_q6_k (row_q6_k (w, 16 * lp, K), xq, xs, xm, dx, nb);
+    case 4: return vnni_panel_q6_k (row_q6_k (w, 16 * lp, K), xq, xs, xm, dx, nb);
+    case 5: return vnni_panel_q4_1 (row_q4_1 (w, 16 * lp, K), xq, xs, xm, dx, nb);
+    case 6: return vnni_panel_q5_0 (row_q5_0 (w, 16 * lp, K), xq, xs, xm, dx, nb);
+    default: return vnni_panel_q5_1 (row_q5_1 (w, 16 * lp, K), xq, xs, xm, dx, nb);
   }
 }
 
@@ -1197,7 +1402,10 @@ inline void vnni_tile_of (int type, __global const uchar *w, int lp, __global co
     case 1: wp = row_q4_0 (w, 16 * lp, K); TILE_SWITCH (q4_0, rows, m0) break;
     case 2: wp = row_q4_k (w, 16 * lp, K); TILE_SWITCH (q4_k, rows, m0) break;
     case 3: wp = row_q5_k (w, 16 * lp, K); TILE_SWITCH (q5_k, rows, m0) break;
-    default: wp = row_q6_k (w, 16 * lp, K); TILE_SWITCH (q6_k, rows, m0) break;
+    case 4: wp = row_q6_k (w, 16 * lp, K); TILE_SWITCH (q6_k, rows, m0) break;
+    case 5: wp = row_q4_1 (w, 16 * lp, K); TILE_SWITCH (q4_1, rows, m0) break;
+    case 6: wp = row_q5_0 (w, 16 * lp, K); TILE_SWITCH (q5_0, rows, m0) break;
+    default: wp = row_q5_1 (w, 16 * lp, K); TILE_SWITCH (q5_1, rows, m0) break;
   }
 }
 
