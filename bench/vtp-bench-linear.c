@@ -3,7 +3,8 @@
  *   vtp-bench-linear M K N TYPE [REPS] [plain|rows]
  *
  * TYPE: f32, f16, bf16, or a block-quantized type (q8_0, q4_0, q4_1, q5_0,
- * q5_1, q4_k, q5_k, q6_k: random weights quantized by vtp).
+ * q5_1, q4_k, q5_k, q6_k: random weights quantized by vtp; q2_k, q3_k:
+ * random blocks).
  *
  * x [M, K] F32, W [N, K] uploaded through vtp_linear_weight_new (the packed
  * layout of the device), or as a plain row-major tensor with "plain".
@@ -67,17 +68,17 @@ main (int argc, char **argv)
   GRand *r;
 
   if (argc < 5) {
-    g_printerr ("usage: %s M K N f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q4_k|q5_k|q6_k [REPS] [plain|rows]\n", argv[0]);
+    g_printerr ("usage: %s M K N f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|q3_k|q4_k|q5_k|q6_k [REPS] [plain|rows]\n", argv[0]);
     return 2;
   }
   M = g_ascii_strtoll (argv[1], NULL, 10);
   K = g_ascii_strtoll (argv[2], NULL, 10);
   N = g_ascii_strtoll (argv[3], NULL, 10);
-  for (dtype = VTP_DTYPE_F32; dtype <= VTP_DTYPE_Q5_1; dtype++)
+  for (dtype = VTP_DTYPE_F32; dtype <= VTP_DTYPE_Q2_K; dtype++)
     if ((dtype <= VTP_DTYPE_BF16 || vtp_dtype_is_quantized (dtype)) && strcmp (argv[4], vtp_dtype_name (dtype)) == 0)
       break;
-  if (dtype > VTP_DTYPE_Q5_1) {
-    g_printerr ("the type must be f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k or q6_k\n");
+  if (dtype > VTP_DTYPE_Q2_K) {
+    g_printerr ("the type must be f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k or q6_k\n");
     return 2;
   }
   if (argc > 5)
@@ -100,11 +101,14 @@ main (int argc, char **argv)
   wdata = g_malloc (wbytes);
   if (vtp_dtype_is_quantized (dtype) && !vtp_quant_can_quantize (dtype)) {
     /* random blocks; small f16 scales keep the numbers finite */
-    const gsize bb = vtp_dtype_block_bytes (dtype), d_at = dtype == VTP_DTYPE_Q6_K ? 208 : 0;
+    const gsize bb = vtp_dtype_block_bytes (dtype);
+    gsize d_at;
+    gint halves;
+    vtp_quant_f16_fields (dtype, &d_at, &halves);
     for (gsize i = 0; i < wbytes; i++)
       ((guint8 *) wdata)[i] = g_rand_int_range (r, 0, 256);
     for (gsize b = 0; b < wbytes / bb; b++)
-      for (gsize h = 0; h < (dtype == VTP_DTYPE_Q6_K ? 1 : 2); h++) {
+      for (gint h = 0; h < halves; h++) {
         const guint16 v = vtp_f32_to_f16 (g_rand_double_range (r, -0.01, 0.01));
         memcpy ((guint8 *) wdata + b * bb + d_at + 2 * h, &v, 2);
       }

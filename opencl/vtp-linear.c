@@ -17,6 +17,7 @@
  * $VTP_LINEAR_AS_GPU (tests): take the GPU layout and kernels on any device. */
 #include <string.h>
 #include "vtp-linear.h"
+#include "vtp-quant.h"
 #include "vtp-launch.h"
 #include "vtp-fault.h"
 
@@ -165,6 +166,11 @@ block_fields (VtpDType t)
   static const BlockField q6_k[] = { { 0, 64, 1, TRUE, 0 }, { 128, 32, 1, TRUE, 64 }, { 192, 8, 1, FALSE, 96 },
     { 64, 64, 1, TRUE, 104 }, { 160, 32, 1, TRUE, 168 }, { 200, 8, 1, FALSE, 200 }, { 208, 1, 2, FALSE, 208 },
     { 0 } };
+  /* hmask, qs, scales, d; scales (a byte a sub-block), qs, d, dmin */
+  static const BlockField q3_k[] = { { 0, 32, 1, TRUE, 0 }, { 32, 64, 1, TRUE, 32 }, { 96, 12, 1, TRUE, 96 },
+    { 108, 1, 2, FALSE, 108 }, { 0 } };
+  static const BlockField q2_k[] = { { 0, 16, 1, TRUE, 0 }, { 16, 64, 1, TRUE, 16 }, { 80, 2, 2, FALSE, 80 },
+    { 0 } };
   switch (t) {
     case VTP_DTYPE_Q8_0: return q8_0;
     case VTP_DTYPE_Q4_0: return q4_0;
@@ -174,6 +180,8 @@ block_fields (VtpDType t)
     case VTP_DTYPE_Q4_1: return q4_1;
     case VTP_DTYPE_Q5_0: return q5_0;
     case VTP_DTYPE_Q5_1: return q5_1;
+    case VTP_DTYPE_Q3_K: return q3_k;
+    case VTP_DTYPE_Q2_K: return q2_k;
     default: return NULL;
   }
 }
@@ -198,6 +206,26 @@ spread_q5_bits (guint32 h)
   for (gint e = 0; e < 32; e++)
     r |= ((h >> e) & 1u) << (8 * (e % 4) + 4 * (e / 16) + (e % 16) / 4);
   return r;
+}
+
+/* Q3_K's 16 six-bit scales re-laid in a row's 12 bytes (3 words, @w) for
+ * the kernels (quant.cl's q3_scale16): each as s - 32 in 6-bit two's
+ * complement, scales 5 v .. 5 v + 4 at bits 0, 6, .. 24 of word v, scale
+ * 15's bits 2 v and 2 v + 1 at bits 30 and 31 of word v; so that two shifts
+ * give one (ggml's packing took seven operations: measured 28% of the
+ * Q3_K GEMV's time). */
+static void
+relay_q3_scales (const guint8 *scales, guint32 *w)
+{
+  w[0] = w[1] = w[2] = 0;
+  for (gint i = 0; i < 16; i++) {
+    const guint32 v = vtp_quant_scale_q3_k (scales, i) ^ 32;
+    if (i < 15)
+      w[i / 5] |= v << (6 * (i % 5));
+    else
+      for (gint k = 0; k < 3; k++)
+        w[k] |= ((v >> (2 * k)) & 3) << 30;
+  }
 }
 
 /* Packs @src (@n rows of @k elements of block type @t, ggml layout) into
@@ -230,6 +258,19 @@ pack_blocks_p16 (void *dst, const void *src, gint64 n, gint64 k, VtpDType t)
           h = spread_q5_bits (GUINT32_FROM_LE (h));
           h = GUINT32_TO_LE (h);
           memcpy (pb + q5_bits_at (t) + 4 * j, &h, 4);
+        }
+      if (t == VTP_DTYPE_Q3_K)
+        for (gint j = 0; j < PANEL; j++) {
+          /* the row's scale bytes 4 v .. 4 v + 3: word v of its lane */
+          guint8 sc[12];
+          guint32 w[3];
+          for (gint v = 0; v < 3; v++)
+            memcpy (sc + 4 * v, pb + PANEL * 96 + 64 * v + 4 * j, 4);
+          relay_q3_scales (sc, w);
+          for (gint v = 0; v < 3; v++) {
+            const guint32 le = GUINT32_TO_LE (w[v]);
+            memcpy (pb + PANEL * 96 + 64 * v + 4 * j, &le, 4);
+          }
         }
     }
   memcpy (d + n16 * row, s + n16 * row, (n - n16) * row);
@@ -738,7 +779,9 @@ vnni_type_code (VtpDType t)
     case VTP_DTYPE_Q6_K: return 4;
     case VTP_DTYPE_Q4_1: return 5;
     case VTP_DTYPE_Q5_0: return 6;
-    default: g_assert (t == VTP_DTYPE_Q5_1); return 7;
+    case VTP_DTYPE_Q5_1: return 7;
+    case VTP_DTYPE_Q3_K: return 8;
+    default: g_assert (t == VTP_DTYPE_Q2_K); return 9;
   }
 }
 

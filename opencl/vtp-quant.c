@@ -20,6 +20,12 @@ vtp_quant_scale_min_k4 (const guint8 *q, gint j, guint8 *scale, guint8 *min)
   }
 }
 
+guint8
+vtp_quant_scale_q3_k (const guint8 *scales, gint i)
+{
+  return ((scales[i % 8] >> (4 * (i / 8))) & 0xf) | (((scales[8 + i % 4] >> (2 * (i / 4))) & 3) << 4);
+}
+
 /* C's roundf (half away from zero), as ggml's reference uses. */
 static void
 quantize_q8_0 (const float *x, gint64 n, VtpBlockQ8_0 *y)
@@ -499,6 +505,14 @@ vtp_quant_can_quantize (VtpDType type)
   }
 }
 
+void
+vtp_quant_f16_fields (VtpDType t, gsize *offset, gint *count)
+{
+  *offset = t == VTP_DTYPE_Q6_K ? 208 : t == VTP_DTYPE_Q3_K ? 108 : t == VTP_DTYPE_Q2_K ? 80 : 0;
+  *count = t == VTP_DTYPE_Q8_0 || t == VTP_DTYPE_Q4_0 || t == VTP_DTYPE_Q5_0 || t == VTP_DTYPE_Q6_K
+      || t == VTP_DTYPE_Q3_K ? 1 : 2;
+}
+
 gboolean
 vtp_quantize_row (VtpDType type, const float *x, gint64 n, void *out)
 {
@@ -576,6 +590,34 @@ dequantize_q5_1 (const VtpBlockQ5_1 *x, gint64 n, float *y)
     for (gint j = 0; j < VTP_QK_0; j++)
       *y++ = q5_at (x[b].q, x[b].qh, j) * d + m;
   }
+}
+
+/* Q3_K and Q2_K: as ggml's dequantize_row_q3_K / q2_K, a float factor per
+ * sub-block of 16 (dl, and Q2_K's ml) times the integer quants. */
+static void
+dequantize_q3_k (const VtpBlockQ3_K *x, gint64 n, float *y)
+{
+  for (gint64 b = 0; b < n / VTP_QK_K; b++)
+    for (gint e0 = 0; e0 < VTP_QK_K; e0 += 16) {
+      const gint h = e0 / 128, j = (e0 % 128) / 32;
+      const float dl = vtp_f16_to_f32 (x[b].d) * ((gint) vtp_quant_scale_q3_k (x[b].scales, e0 / 16) - 32);
+      for (gint l = e0 % 32; l < e0 % 32 + 16; l++) {
+        const gint q = (x[b].qs[32 * h + l] >> (2 * j)) & 3;
+        *y++ = dl * (q - (x[b].hmask[l] & (1 << (4 * h + j)) ? 0 : 4));
+      }
+    }
+}
+
+static void
+dequantize_q2_k (const VtpBlockQ2_K *x, gint64 n, float *y)
+{
+  for (gint64 b = 0; b < n / VTP_QK_K; b++)
+    for (gint e0 = 0; e0 < VTP_QK_K; e0 += 16) {
+      const gint h = e0 / 128, j = (e0 % 128) / 32, sc = x[b].scales[e0 / 16];
+      const float dl = vtp_f16_to_f32 (x[b].d) * (sc & 0xf), ml = vtp_f16_to_f32 (x[b].dmin) * (sc >> 4);
+      for (gint l = e0 % 32; l < e0 % 32 + 16; l++)
+        *y++ = dl * ((x[b].qs[32 * h + l] >> (2 * j)) & 3) - ml;
+    }
 }
 
 static void
@@ -659,6 +701,8 @@ vtp_dequantize_row (VtpDType type, const void *in, gint64 n, float *out)
     case VTP_DTYPE_Q4_1: dequantize_q4_1 (in, n, out); break;
     case VTP_DTYPE_Q5_0: dequantize_q5_0 (in, n, out); break;
     case VTP_DTYPE_Q5_1: dequantize_q5_1 (in, n, out); break;
+    case VTP_DTYPE_Q3_K: dequantize_q3_k (in, n, out); break;
+    case VTP_DTYPE_Q2_K: dequantize_q2_k (in, n, out); break;
     default: g_return_if_reached ();
   }
 }

@@ -13,11 +13,17 @@
  *   Q4_1    32     20   f16 d, m; q[32] as nibbles; w = d q + m           5
  *   Q5_0    32     22   f16 d; 32 fifth bits; nibbles; w = d (q - 16)     5.5
  *   Q5_1    32     24   f16 d, m; fifth bits; nibbles; w = d q + m        6
+ *   Q3_K   256    110   16 sub-blocks of 16 with 6-bit s; 2 low bits in
+ *                       qs, a third in hmask; f16 d; w = d (s - 32) (q - 4)  3.4375
+ *   Q2_K   256     84   16 sub-blocks of 16 with 4-bit s and m; 2-bit q;
+ *                       f16 d, dmin; w = d s q - dmin m                 2.625
  *
  * (Q4_1, Q5_0 and Q5_1 are llama.cpp's older 32-blocks: whole files of
  * them exist, and llama-quantize writes them in K-quant files for the
  * matrices whose rows are not whole super-blocks: Q5_0 for Q4_K, Q5_1
- * for Q5_K.)
+ * for Q5_K.) Q3_K and Q2_K are the K-quants of llama-quantize's smallest
+ * files (Q3_K_S/M/L, Q2_K); they are read and dequantized, not quantized
+ * by vtp (vtp_quant_can_quantize).
  *
  * Dequantization follows ggml's arithmetic step by step (the products are
  * formed in the same order), so it is bit-exact against the reference. All
@@ -84,6 +90,22 @@ typedef struct {
   guint16 d;
 } VtpBlockQ6_K;
 
+/* In both: element e of a super-block is in half h = e / 128, quarter j =
+ * (e % 128) / 32 (bits 2 j .. 2 j + 1 of its qs byte), at l = e % 32: qs[32 h
+ * + l]; its sub-block is e / 16. */
+typedef struct {
+  guint8 hmask[32];      /* bit 4 h + j of hmask[l]: the third bit (set: q, clear: q - 4) */
+  guint8 qs[64];
+  guint8 scales[12];     /* 16 six-bit scales, packed (vtp_quant_scale_q3_k) */
+  guint16 d;
+} VtpBlockQ3_K;
+
+typedef struct {
+  guint8 scales[16];     /* low nibble the scale, high nibble the min of sub-block i */
+  guint8 qs[64];
+  guint16 d, dmin;
+} VtpBlockQ2_K;
+
 G_STATIC_ASSERT (sizeof (VtpBlockQ8_0) == 34);
 G_STATIC_ASSERT (sizeof (VtpBlockQ4_0) == 18);
 G_STATIC_ASSERT (sizeof (VtpBlockQ4_K) == 144);
@@ -92,6 +114,13 @@ G_STATIC_ASSERT (sizeof (VtpBlockQ6_K) == 210);
 G_STATIC_ASSERT (sizeof (VtpBlockQ4_1) == 20);
 G_STATIC_ASSERT (sizeof (VtpBlockQ5_0) == 22);
 G_STATIC_ASSERT (sizeof (VtpBlockQ5_1) == 24);
+G_STATIC_ASSERT (sizeof (VtpBlockQ3_K) == 110);
+G_STATIC_ASSERT (sizeof (VtpBlockQ2_K) == 84);
+
+/* Scale @i (0..15) of a Q3_K block, 0..63 (the weight's factor is s - 32):
+ * the low 4 bits from byte i % 8 (low nibble for i < 8), the high 2 from
+ * byte 8 + i % 4 (bits 2 (i / 4)). */
+guint8 vtp_quant_scale_q3_k (const guint8 *scales, gint i);
 
 /* Scale and min of sub-block @j (0..7) of a Q4_K / Q5_K block. */
 void vtp_quant_scale_min_k4 (const guint8 *scales, gint j, guint8 *scale, guint8 *min);
@@ -103,6 +132,10 @@ void vtp_quant_scale_min_k4 (const guint8 *scales, gint j, guint8 *scale, guint8
 gboolean vtp_quantize_row (VtpDType type, const float *x, gint64 n, void *out);
 /* The whether-it-can question, for callers that choose a type. */
 gboolean vtp_quant_can_quantize (VtpDType type);
+/* Where a block of @t keeps its f16 scales: @count halves from byte
+ * @offset (d, then dmin or m). For tools that make random blocks with
+ * finite scales. */
+void vtp_quant_f16_fields (VtpDType t, gsize *offset, gint *count);
 /* Dequantizes @n elements (a multiple of the block) of @type from @in. */
 void vtp_dequantize_row (VtpDType type, const void *in, gint64 n, float *out);
 

@@ -25,7 +25,8 @@ vtp_dtype_block_elements (VtpDType t)
   switch (t) {
     case VTP_DTYPE_Q8_0: case VTP_DTYPE_Q4_0: case VTP_DTYPE_Q4_1: case VTP_DTYPE_Q5_0: case VTP_DTYPE_Q5_1:
       return 32;
-    case VTP_DTYPE_Q4_K: case VTP_DTYPE_Q5_K: case VTP_DTYPE_Q6_K: return 256;
+    case VTP_DTYPE_Q4_K: case VTP_DTYPE_Q5_K: case VTP_DTYPE_Q6_K: case VTP_DTYPE_Q3_K: case VTP_DTYPE_Q2_K:
+      return 256;
     default: return 1;
   }
 }
@@ -43,6 +44,8 @@ vtp_dtype_block_bytes (VtpDType t)
     case VTP_DTYPE_Q4_1: return 20;
     case VTP_DTYPE_Q5_0: return 22;
     case VTP_DTYPE_Q5_1: return 24;
+    case VTP_DTYPE_Q3_K: return 110;
+    case VTP_DTYPE_Q2_K: return 84;
     default: return vtp_dtype_size (t);
   }
 }
@@ -126,7 +129,8 @@ const char *
 vtp_dtype_name (VtpDType t)
 {
   static const char *const names[] = { "f32", "f16", "bf16", "i32", "u8", "i64",
-    "q8_0", "q4_0", "q4_k", "q5_k", "q6_k", "q4_1", "q5_0", "q5_1" };
+    "q8_0", "q4_0", "q4_k", "q5_k", "q6_k", "q4_1", "q5_0", "q5_1",
+    "q3_k", "q2_k" };
   return (guint) t < G_N_ELEMENTS (names) ? names[t] : "?";
 }
 

@@ -24,6 +24,8 @@ typedef enum {
   VTP_DTYPE_Q4_1,
   VTP_DTYPE_Q5_0,
   VTP_DTYPE_Q5_1,
+  VTP_DTYPE_Q3_K,
+  VTP_DTYPE_Q2_K,
 } VtpDType;
 
 #define VTP_MAX_DIMS 4

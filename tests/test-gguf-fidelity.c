@@ -49,7 +49,8 @@ json_ids (JsonObject *o, const char *member)
  * "qwen2/...": gguf-qwen2-tiny, a Qwen2 with the Qwen2 style vocabulary;
  * "mistral/...": gguf-mistral-tiny, a Mistral with a sliding window;
  * "kquant/q4_k_m" etc.: gguf-kquant-tiny, the llama3 one at width 256 in
- * llama-quantize's K-quant mixes);
+ * llama-quantize's K-quant mixes; "lowk/q3_k_m" etc.: gguf-lowk-tiny, the
+ * same shape in its Q3_K_S, Q3_K_M and Q2_K mixes);
  * *@type becomes the bare type. */
 static char *
 fixture_dir (const char **type)
@@ -57,7 +58,7 @@ fixture_dir (const char **type)
   static const struct { const char *prefix, *dir; } dirs[] = {
     { "llama3/", "gguf-llama3-tiny" }, { "llama32/", "gguf-llama32-tiny" },
     { "qwen2/", "gguf-qwen2-tiny" }, { "mistral/", "gguf-mistral-tiny" },
-    { "kquant/", "gguf-kquant-tiny" },
+    { "kquant/", "gguf-kquant-tiny" }, { "lowk/", "gguf-lowk-tiny" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (dirs); i++)
@@ -308,22 +309,28 @@ test_greedy (gconstpointer data)
   /* the type of the first layer's q and of the output head: llama-quantize
    * keeps the head in Q6_K for the K-quant mixes, and falls back where rows
    * are not whole super-blocks (gguf-tiny's 64: Q6_K to Q8_0, Q4_K to
-   * Q5_0, Q5_K to Q5_1); @checked: the greedy steps compared (0: all).
+   * Q5_0, Q5_K to Q5_1); @checked, @float_checked: the greedy steps
+   * compared with the int8 decode and with VTP_QUANT_DOT=float (0: all).
    * llama.cpp's Q4_1 continuation reaches near-ties at its third and fifth
    * steps (top-2 margins 0.012 and 0.004, where the two engines' logits
    * differ by up to 0.09 on every quantized file): vtp follows it for the
    * two steps before (and takes the other branch at the third with its
    * int8 products, at the fifth with VTP_QUANT_DOT=float); its Q4_1
-   * products are checked exactly in test-llava-fidelity and test-quant. */
-  static const struct { const char *name; VtpDType q, head; guint checked; } mixes[] = {
+   * products are checked exactly in test-llava-fidelity and test-quant.
+   * Q2_K in float: llama.cpp's fifth step has a margin of 0.031 and the
+   * float products' logits are 0.05 from its (the int8 ones, which round
+   * the activations as llama.cpp does, follow all 12 steps). */
+  static const struct { const char *name; VtpDType q, head; guint checked, float_checked; } mixes[] = {
     { "q8_0", VTP_DTYPE_Q8_0, VTP_DTYPE_Q8_0 }, { "q4_0", VTP_DTYPE_Q4_0, VTP_DTYPE_Q8_0 },
-    { "q4_1", VTP_DTYPE_Q4_1, VTP_DTYPE_Q8_0, 2 }, { "q5_0", VTP_DTYPE_Q5_0, VTP_DTYPE_Q8_0 },
+    { "q4_1", VTP_DTYPE_Q4_1, VTP_DTYPE_Q8_0, 2, 2 }, { "q5_0", VTP_DTYPE_Q5_0, VTP_DTYPE_Q8_0 },
     { "q5_1", VTP_DTYPE_Q5_1, VTP_DTYPE_Q8_0 },
     { "q4_k_m", VTP_DTYPE_Q5_0, VTP_DTYPE_Q8_0 }, { "q5_k_m", VTP_DTYPE_Q5_1, VTP_DTYPE_Q8_0 },
     { "llama3/q8_0", VTP_DTYPE_Q8_0, VTP_DTYPE_Q8_0 }, { "llama32/q8_0", VTP_DTYPE_Q8_0, VTP_DTYPE_Q8_0 },
     { "qwen2/q8_0", VTP_DTYPE_Q8_0, VTP_DTYPE_Q8_0 }, { "mistral/q8_0", VTP_DTYPE_Q8_0, VTP_DTYPE_Q8_0 },
     { "kquant/q4_k_m", VTP_DTYPE_Q4_K, VTP_DTYPE_Q6_K }, { "kquant/q5_k_m", VTP_DTYPE_Q5_K, VTP_DTYPE_Q6_K },
     { "kquant/q6_k", VTP_DTYPE_Q6_K, VTP_DTYPE_Q6_K },
+    { "lowk/q3_k_s", VTP_DTYPE_Q3_K, VTP_DTYPE_Q6_K }, { "lowk/q3_k_m", VTP_DTYPE_Q3_K, VTP_DTYPE_Q6_K },
+    { "lowk/q2_k", VTP_DTYPE_Q2_K, VTP_DTYPE_Q6_K, 0, 4 },
   };
   VtpDType q = VTP_DTYPE_F32, head = VTP_DTYPE_F32;
   guint checked = 0;
@@ -337,7 +344,7 @@ test_greedy (gconstpointer data)
     if (g_str_equal (type, mixes[i].name)) {
       q = mixes[i].q;
       head = mixes[i].head;
-      checked = mixes[i].checked;
+      checked = dev->int8_dot ? mixes[i].checked : mixes[i].float_checked;   /* VTP_QUANT_DOT=float: off */
     }
   reference_load (&r, type);
   V = r.n_vocab;
@@ -599,6 +606,9 @@ main (int argc, char **argv)
   g_test_add_data_func ("/gguf/kquant/greedy/q4_k_m", "kquant/q4_k_m", test_greedy);
   g_test_add_data_func ("/gguf/kquant/greedy/q5_k_m", "kquant/q5_k_m", test_greedy);
   g_test_add_data_func ("/gguf/kquant/greedy/q6_k", "kquant/q6_k", test_greedy);
+  g_test_add_data_func ("/gguf/lowk/greedy/q3_k_s", "lowk/q3_k_s", test_greedy);
+  g_test_add_data_func ("/gguf/lowk/greedy/q3_k_m", "lowk/q3_k_m", test_greedy);
+  g_test_add_data_func ("/gguf/lowk/greedy/q2_k", "lowk/q2_k", test_greedy);
   g_test_add_func ("/gguf/dequantized", test_dequantized);
   g_test_add_func ("/gguf/errors", test_errors);
   return g_test_run ();

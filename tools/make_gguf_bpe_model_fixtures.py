@@ -82,6 +82,7 @@ convert_hf_to_gguf.main()
 # embeddings.
 VARIANTS = {
     "gguf-kquant-tiny": ("llama", None, False, False),
+    "gguf-lowk-tiny": ("llama", None, False, False),
     "gguf-llama3-tiny": ("llama", None, False, False),
     "gguf-llama32-tiny": ("llama", dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
                                         original_max_position_embeddings=64, rope_theta=500000.0), True, True),
@@ -107,7 +108,11 @@ KQUANT = dict(
     min_margin=0.02)
 # per-variant settings beyond VARIANTS' (defaults: width 64, N(0, 0.08),
 # the F32 file kept, Q8_0, MIN_MARGIN)
-OPTIONS = {"gguf-kquant-tiny": KQUANT}
+# gguf-lowk-tiny: the same shape in llama-quantize's smallest mixes: Q3_K_S
+# (every matrix Q3_K but the head, Q6_K), Q3_K_M (Q3_K with Q4_K / Q5_K for
+# some v, o and down matrices), Q2_K (Q2_K with Q3_K / Q4_K ones)
+LOWK = dict(KQUANT, types=["q3_k_s", "q3_k_m", "q2_k"])
+OPTIONS = {"gguf-kquant-tiny": KQUANT, "gguf-lowk-tiny": LOWK}
 # family: (vocabulary, its tokenizer.ggml.pre, BOS, EOS, add BOS)
 FAMILIES = {
     "llama": ("llama3-mini", "llama-bpe", "<|begin_of_text|>", "<|end_of_text|>", True),

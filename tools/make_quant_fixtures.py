@@ -19,7 +19,7 @@ The manifest entry records the llama.cpp version, commit and compiler
 flags. Without --llama-cpp, the llama.cpp
 entries of an existing manifest are kept as they are. Blocks of random
 bytes with finite f16 scales (q*_k.random.*, q4_1 / q5_0 / q5_1.random.*,
-dequantization only) keep
+q3_k / q2_k.random.*: dequantization only) keep
 covering bit patterns a quantizer never makes. Raw little-endian files
 plus manifest.json:
 
@@ -83,7 +83,8 @@ def random_blocks(rng, qtype):
     """Random blocks (K-quants, Q4_1, Q5_0, Q5_1) whose f16 fields are finite numbers."""
     block, size = quants.GGML_QUANT_SIZES[qtype]
     raw = rng.integers(0, 256, (ROWS, COLS // block, size), dtype=np.uint8)
-    halves = {Q.Q4_K: (0, 2), Q.Q5_K: (0, 2), Q.Q6_K: (208,), Q.Q4_1: (0, 2), Q.Q5_0: (0,), Q.Q5_1: (0, 2)}[qtype]
+    halves = {Q.Q4_K: (0, 2), Q.Q5_K: (0, 2), Q.Q6_K: (208,), Q.Q4_1: (0, 2), Q.Q5_0: (0,), Q.Q5_1: (0, 2),
+              Q.Q3_K: (108,), Q.Q2_K: (80, 82)}[qtype]
     for off in halves:
         h = (rng.standard_normal((ROWS, COLS // block)) * 0.01).astype(np.float16)
         raw[..., off:off + 2] = h.view(np.uint8).reshape(ROWS, COLS // block, 2)
@@ -196,6 +197,8 @@ K_TYPES = ((Q.Q4_K, "q4_k"), (Q.Q5_K, "q5_k"), (Q.Q6_K, "q6_k"))
 # llama.cpp's older blocks of 32 with a min or a fifth bit: the package
 # quantizes them as ggml's quantize_row_*_ref does
 LEGACY_TYPES = ((Q.Q4_1, "q4_1"), (Q.Q5_0, "q5_0"), (Q.Q5_1, "q5_1"))
+# the K-quants of llama-quantize's smallest files
+LOW_K_TYPES = ((Q.Q3_K, "q3_k"), (Q.Q2_K, "q2_k"))
 
 
 def build_blocks(out, llama_dir=None):
@@ -252,10 +255,11 @@ def build_blocks(out, llama_dir=None):
         if kept:
             print(f"kept {len(kept)} llama.cpp K-quant entries (pass --llama-cpp DIR to remake them)")
         manifest += kept
-    # random blocks of the legacy types, from a generator of their own (the
-    # entries above keep their bytes)
+    # random blocks of the legacy types and of Q3_K / Q2_K (read, not
+    # quantized by vtp), from a generator of their own (the entries above
+    # keep their bytes)
     rng_legacy = np.random.default_rng(1414)
-    for qtype, tag in LEGACY_TYPES:
+    for qtype, tag in LEGACY_TYPES + LOW_K_TYPES:
         blocks = random_blocks(rng_legacy, qtype)
         back = quants.dequantize(blocks, qtype).astype(np.float32)
         manifest.append({"type": tag, "rows": ROWS, "cols": COLS,

@@ -1,5 +1,5 @@
 /* quant.cl: y (+)= x · Wᵀ + bias for weights in llama.cpp's block-quantized
- * types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K; ggml's block layouts, described in
+ * types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K; ggml's block layouts, described in
  * opencl/vtp-quant.h). Activations and accumulation stay F32. Needs
  * linear.cl's macros (it follows it in the program).
  *
@@ -56,6 +56,10 @@
 #define BB_q4_1 20
 #define BB_q5_0 22
 #define BB_q5_1 24
+#define QK_q3_k 256
+#define QK_q2_k 256
+#define BB_q3_k 110
+#define BB_q2_k 84
 
 /* ---- layout 0: one element or eight (k a multiple of 8) of row @r ---- */
 
@@ -72,6 +76,8 @@ DEFINE_ROW (q6_k)
 DEFINE_ROW (q4_1)
 DEFINE_ROW (q5_0)
 DEFINE_ROW (q5_1)
+DEFINE_ROW (q3_k)
+DEFINE_ROW (q2_k)
 
 inline float half_at (__global const uchar *p) { return vload_half (0, (__global const half *) p); }
 
@@ -139,6 +145,46 @@ inline float8 load8_##T (__global const uchar *r, size_t k)                    \
 DEFINE_LEGACY_LOADS (q4_1)
 DEFINE_LEGACY_LOADS (q5_0)
 DEFINE_LEGACY_LOADS (q5_1)
+
+/* Q3_K, Q2_K: element e of a super-block in half h = e / 128, quarter j =
+ * (e % 128) / 32 (bits 2 j of its qs byte), at l = e % 32; sub-block e / 16.
+ * Q3_K: hmask[32] at 0, qs[64] at 32, scales[12] at 96, d at 108; scale i
+ * (6 bits, the factor s - 32) from the low or high nibble of byte i % 8 and
+ * bits 2 (i / 4) of byte 8 + i % 4; Q2_K: scales[16] at 0 (low nibble the
+ * scale, high the min), qs[64] at 16, d at 80, dmin at 82. */
+inline int q3_scale1 (__global const uchar *s, int i)
+{
+  return (int) (((s[i % 8] >> (4 * (i / 8))) & 15) | (((s[8 + i % 4] >> (2 * (i / 4))) & 3) << 4)) - 32;
+}
+inline float load1_q3_k (__global const uchar *r, size_t k)
+{
+  __global const uchar *b = r + k / 256 * BB_q3_k;
+  const int e = k % 256, h = e / 128, j = (e % 128) / 32, l = e % 32;
+  const int q = ((b[32 + 32 * h + l] >> (2 * j)) & 3) - ((b[l] >> (4 * h + j)) & 1 ? 0 : 4);
+  return half_at (b + 108) * (float) q3_scale1 (b + 96, e / 16) * (float) q;
+}
+inline float8 load8_q3_k (__global const uchar *r, size_t k)
+{
+  __global const uchar *b = r + k / 256 * BB_q3_k;
+  const int e = k % 256, h = e / 128, j = (e % 128) / 32, l = e % 32;
+  const int8 q = convert_int8 ((vload8 (0, b + 32 + 32 * h + l) >> (uchar8) (2 * j)) & (uchar8) 3)
+      + 4 * convert_int8 ((vload8 (0, b + l) >> (uchar8) (4 * h + j)) & (uchar8) 1) - 4;
+  return half_at (b + 108) * (float) q3_scale1 (b + 96, e / 16) * convert_float8 (q);
+}
+inline float load1_q2_k (__global const uchar *r, size_t k)
+{
+  __global const uchar *b = r + k / 256 * BB_q2_k;
+  const int e = k % 256, h = e / 128, j = (e % 128) / 32, l = e % 32, sc = b[e / 16];
+  return half_at (b + 80) * (float) (sc & 15) * (float) ((b[16 + 32 * h + l] >> (2 * j)) & 3)
+      - half_at (b + 82) * (float) (sc >> 4);
+}
+inline float8 load8_q2_k (__global const uchar *r, size_t k)
+{
+  __global const uchar *b = r + k / 256 * BB_q2_k;
+  const int e = k % 256, h = e / 128, j = (e % 128) / 32, l = e % 32, sc = b[e / 16];
+  const float8 q = convert_float8 (convert_int8 ((vload8 (0, b + 16 + 32 * h + l) >> (uchar8) (2 * j)) & (uchar8) 3));
+  return half_at (b + 80) * (float) (sc & 15) * q - half_at (b + 82) * (float) (sc >> 4);
+}
 
 /* Q4_K / Q5_K: scale and min of sub-block j from the 12 packed bytes s. */
 inline float2 scale_min_k4 (__global const uchar *s, int j)
@@ -669,6 +715,105 @@ DEFINE_LEGACY_PANEL (q4_1)
 DEFINE_LEGACY_PANEL (q5_0)
 DEFINE_LEGACY_PANEL (q5_1)
 
+/* Q3_K, Q2_K panel blocks: Q3_K's hmask at 0, qs at 512, the 12 scale bytes
+ * at 1536 (all quad fields), d at 1728; Q2_K's 16 scale bytes (quad) at 0,
+ * qs at 256, d at 1280, dmin at 1312. Quad group g (0..7) of half h of qs
+ * holds, in byte t of each lane, the 2-bit quants of elements 128 h + 32 j
+ * + 4 g + t at bits 2 j; group g of hmask their third bits at bit 4 h + j. */
+#define Q3_QS 512
+#define Q3_SC 1536
+#define Q3_D 1728
+#define Q2_QS 256
+#define Q2_D 1280
+#define Q2_DMIN 1312
+inline uint16 low2_quad (__global const uchar *qs, int h, int j, int g)
+{
+  return (quad_at (qs, 8 * h + g) >> (2 * j)) & 0x03030303u;
+}
+/* Q3_K's q + 4 (0..7) from a qs quad @v and an hmask quad @hv: quarter j's
+ * two bits of each byte from v, bit k = 4 h + j of hv as their third (one
+ * bit select and one mask after the shifts) */
+inline uint16 q3_bits (uint16 v, uint16 hv, int j, int k)
+{
+  const uint16 hb = k >= 2 ? hv >> (k - 2) : hv << (2 - k);
+  return bitselect (v >> (2 * j), hb, (uint16) 0x04040404u) & 0x07070707u;
+}
+/* ... of elements 128 h + 32 j + 4 g + t, byte t of each lane */
+inline uint16 q3_quad (__global const uchar *pb, int h, int j, int g)
+{
+  return q3_bits (quad_at (pb + Q3_QS, 8 * h + g), quad_at (pb, g), j, 4 * h + j);
+}
+/* Scale i (0..15) of the 16 rows: Q3_K's s - 32 (the packer re-laid them
+ * as 6-bit fields: vtp-linear.c relay_q3_scales); Q2_K's scale and min. */
+inline int16 q3_scale16 (__global const uchar *pb, int i)
+{
+  if (i < 15)
+    return as_int16 (quad_at (pb + Q3_SC, i / 5) << (26 - 6 * (i % 5))) >> 26;
+  return as_int16 (((quad_at (pb + Q3_SC, 0) >> 30) | ((quad_at (pb + Q3_SC, 1) >> 30) << 2)
+      | ((quad_at (pb + Q3_SC, 2) >> 30) << 4)) << 26) >> 26;
+}
+inline int16 q2_scale16 (__global const uchar *pb, int i) { return as_int16 ((quad_at (pb, i / 4) >> (8 * (i % 4))) & 15u); }
+inline int16 q2_min16 (__global const uchar *pb, int i) { return as_int16 ((quad_at (pb, i / 4) >> (8 * (i % 4) + 4)) & 15u); }
+/* The 16 rows' weights of the 4 steps 128 h + 32 j + 4 g + t (t = 0..3),
+ * as the host dequantizes them: a float factor per sub-block times q. */
+inline void low_k_w16 (__global const uchar *pb, int q2, int h, int j, int g, float16 *w)
+{
+  const int sb = 8 * h + 2 * j + g / 4;
+  if (q2) {
+    const float16 dl = half16_at (pb + Q2_D) * convert_float16 (q2_scale16 (pb, sb));
+    const float16 ml = half16_at (pb + Q2_DMIN) * convert_float16 (q2_min16 (pb, sb));
+    const uint16 q = low2_quad (pb + Q2_QS, h, j, g);
+    UNROLL
+    for (int t = 0; t < 4; t++)
+      w[t] = dl * convert_float16 (as_int16 ((q >> (8 * t)) & 0xffu)) - ml;
+  } else {
+    const float16 dl = half16_at (pb + Q3_D) * convert_float16 (q3_scale16 (pb, sb));
+    const uint16 q = q3_quad (pb, h, j, g);
+    UNROLL
+    for (int t = 0; t < 4; t++)
+      w[t] = dl * convert_float16 (as_int16 ((q >> (8 * t)) & 0xffu) - 4);
+  }
+}
+inline void dq_panel_low_k (__global const uchar *pb, int q2, float *out)
+{
+  for (int h = 0; h < 2; h++)
+    for (int j = 0; j < 4; j++)
+      for (int g = 0; g < 8; g++) {
+        float16 w[4];
+        low_k_w16 (pb, q2, h, j, g, w);
+        UNROLL
+        for (int t = 0; t < 4; t++)
+          vstore16 (w[t], 128 * h + 32 * j + 4 * g + t, out);
+      }
+}
+#define DEFINE_LOW_K_DOTS(T, Q2, TM)                                           \
+inline void dot_##T##_##TM (__global const uchar *pb, __global const float **xr, int kb, float16 *acc) \
+{                                                                              \
+  CHAINS_ZERO (s, TM)                                                          \
+  for (int h = 0; h < 2; h++)                                                  \
+    for (int j = 0; j < 4; j++)                                                \
+      UNROLL                                                                   \
+      for (int g = 0; g < 8; g++) {                                            \
+        float16 w[4];                                                          \
+        low_k_w16 (pb, Q2, h, j, g, w);                                        \
+        UNROLL                                                                 \
+        for (int t = 0; t < 4; t++)                                            \
+          UNROLL                                                               \
+          for (int i = 0; i < TM; i++)                                         \
+            s[t % NA (TM)][i] = fma ((float16) xr[i][kb + 128 * h + 32 * j + 4 * g + t], w[t], \
+                s[t % NA (TM)][i]);                                            \
+      }                                                                        \
+  CHAINS_ADD (s, TM, 1.0f)                                                     \
+}
+#define DEFINE_LOW_K_PANEL(T, Q2)                                              \
+inline void dq_panel_##T (__global const uchar *pb, float *out) { dq_panel_low_k (pb, Q2, out); } \
+DEFINE_LOW_K_DOTS (T, Q2, 1)                                                   \
+DEFINE_LOW_K_DOTS (T, Q2, 2)                                                   \
+DEFINE_LOW_K_DOTS (T, Q2, 3)                                                   \
+DEFINE_LOW_K_DOTS (T, Q2, 4)
+DEFINE_LOW_K_PANEL (q3_k, 0)
+DEFINE_LOW_K_PANEL (q2_k, 1)
+
 DEFINE_QLINEAR (q8_0)
 DEFINE_QLINEAR (q4_0)
 DEFINE_QLINEAR (q4_k)
@@ -677,6 +822,8 @@ DEFINE_QLINEAR (q6_k)
 DEFINE_QLINEAR (q4_1)
 DEFINE_QLINEAR (q5_0)
 DEFINE_QLINEAR (q5_1)
+DEFINE_QLINEAR (q3_k)
+DEFINE_QLINEAR (q2_k)
 
 #ifdef VTP_X86_VNNI
 /* The int8 decode GEMV (see the top of the file). Host side: vtp-linear.c
@@ -839,6 +986,58 @@ VNNI inline float16 vnni_super_##T (__global const uchar *pb, const int *xq, con
 DEFINE_VNNI_SUPER_LEGACY (q4_1)
 DEFINE_VNNI_SUPER_LEGACY (q5_0)
 DEFINE_VNNI_SUPER_LEGACY (q5_1)
+
+/* Q3_K, Q2_K super-block of 16 rows, x quantized with one scale dx for the
+ * super-block: per sub-block of 16 the sums of q xq in integers, times the
+ * sub-block's scale; Q3_K's offset 4 times x's sub-block sums (xs) comes
+ * off each; Q2_K's mins times them make a second integer sum. */
+VNNI inline float16 vnni_super_q3_k (__global const uchar *pb, const int *xq, const int *xs, const int *xm,
+    const float *dx, float16 acc)
+{
+  int16 isum = 0;
+  UNROLL
+  for (int h = 0; h < 2; h++) {
+    /* each quad group's qs and hmask loaded once for its four quarters j:
+     * s[j][0 | 1], the quarter's two sub-blocks */
+    int16 s[4][2] = { { 0, 0 }, { 0, 0 }, { 0, 0 }, { 0, 0 } };
+    UNROLL
+    for (int g = 0; g < 8; g++) {
+      const uint16 v = quad_at (pb + Q3_QS, 8 * h + g), hv = quad_at (pb, g);
+      UNROLL
+      for (int j = 0; j < 4; j++)
+        s[j][g / 4] = dpbusd (s[j][g / 4], as_int16 (q3_bits (v, hv, j, 4 * h + j)), (int16) xq[32 * h + 8 * j + g]);
+    }
+    UNROLL
+    for (int j = 0; j < 4; j++) {
+      const int sb = 8 * h + 2 * j;
+      isum += q3_scale16 (pb, sb) * (s[j][0] - 4 * xs[sb]) + q3_scale16 (pb, sb + 1) * (s[j][1] - 4 * xs[sb + 1]);
+    }
+  }
+  return fma (half16_at (pb + Q3_D) * dx[0], convert_float16 (isum), acc);
+}
+VNNI inline float16 vnni_super_q2_k (__global const uchar *pb, const int *xq, const int *xs, const int *xm,
+    const float *dx, float16 acc)
+{
+  int16 isum = 0, msum = 0;
+  for (int h = 0; h < 2; h++) {
+    int16 s[4][2] = { { 0, 0 }, { 0, 0 }, { 0, 0 }, { 0, 0 } };
+    UNROLL
+    for (int g = 0; g < 8; g++) {
+      const uint16 v = quad_at (pb + Q2_QS, 8 * h + g);
+      UNROLL
+      for (int j = 0; j < 4; j++)
+        s[j][g / 4] = dpbusd (s[j][g / 4], as_int16 ((v >> (2 * j)) & 0x03030303u), (int16) xq[32 * h + 8 * j + g]);
+    }
+    UNROLL
+    for (int j = 0; j < 4; j++) {
+      const int sb = 8 * h + 2 * j;
+      isum += q2_scale16 (pb, sb) * s[j][0] + q2_scale16 (pb, sb + 1) * s[j][1];
+      msum += q2_min16 (pb, sb) * xs[sb] + q2_min16 (pb, sb + 1) * xs[sb + 1];
+    }
+  }
+  acc = fma (half16_at (pb + Q2_D) * dx[0], convert_float16 (isum), acc);
+  return fma (half16_at (pb + Q2_DMIN) * -dx[0], convert_float16 (msum), acc);
+}
 
 /* Q4_K / Q5_K super-block of 16 rows, x quantized with one scale dx for
  * the super-block: d dx (sum over sub-blocks of s sum q xq) - dmin dx
@@ -1146,6 +1345,65 @@ TILES_LEGACY_ALL (q4_1)
 TILES_LEGACY_ALL (q5_0)
 TILES_LEGACY_ALL (q5_1)
 
+/* Q3_K (Q2 0) and Q2_K: per super-block the rows' sums as
+ * vnni_super_q3_k / vnni_super_q2_k form them (the same results). */
+#define TILES_LOW_K(T, Q2, R)                                                  \
+VNNI void vnni_tile_##T##_##R (__global const uchar *wp, __global const uchar *scratch, int d_off, int s_off, \
+    int K, int m0, int M, float16 *out)                                        \
+{                                                                              \
+  TILE_ROWS (R)                                                                \
+  for (int sbk = 0; sbk < K / 256; sbk++) {                                    \
+    __global const uchar *pb = wp + (size_t) sbk * 16 * BB_##T;                \
+    TILE_PREFETCH (pb, 16 * BB_##T)                                            \
+    int16 isum[TR] = { 0 }, msum[TR] = { 0 };                                  \
+    for (int h = 0; h < 2; h++)                                                \
+      for (int j = 0; j < 4; j++) {                                            \
+        const int sb = 8 * h + 2 * j, x0 = 64 * sbk + 32 * h + 8 * j, s0 = 16 * sbk + sb; \
+        int16 s1[TR] = { 0 }, s2[TR] = { 0 };                                  \
+        UNROLL                                                                 \
+        for (int g = 0; g < 4; g++) {                                          \
+          const int16 u1 = as_int16 (Q2 ? low2_quad (pb + Q2_QS, h, j, g) : q3_quad (pb, h, j, g)); \
+          const int16 u2 = as_int16 (Q2 ? low2_quad (pb + Q2_QS, h, j, g + 4) : q3_quad (pb, h, j, g + 4)); \
+          UNROLL                                                               \
+          for (int i = 0; i < TR; i++) {                                       \
+            s1[i] = dpbusd (s1[i], u1, (int16) xq[i][x0 + g]);                 \
+            s2[i] = dpbusd (s2[i], u2, (int16) xq[i][x0 + g + 4]);             \
+          }                                                                    \
+        }                                                                      \
+        if (Q2) {                                                              \
+          const int16 c1 = q2_scale16 (pb, sb), c2 = q2_scale16 (pb, sb + 1);  \
+          const int16 n1 = q2_min16 (pb, sb), n2 = q2_min16 (pb, sb + 1);      \
+          UNROLL                                                               \
+          for (int i = 0; i < TR; i++) {                                       \
+            isum[i] += c1 * s1[i] + c2 * s2[i];                                \
+            msum[i] += n1 * xs[i][s0] + n2 * xs[i][s0 + 1];                    \
+          }                                                                    \
+        } else {                                                               \
+          const int16 c1 = q3_scale16 (pb, sb), c2 = q3_scale16 (pb, sb + 1);  \
+          UNROLL                                                               \
+          for (int i = 0; i < TR; i++)                                         \
+            isum[i] += c1 * (s1[i] - 4 * xs[i][s0]) + c2 * (s2[i] - 4 * xs[i][s0 + 1]); \
+        }                                                                      \
+      }                                                                        \
+    UNROLL                                                                     \
+    for (int i = 0; i < TR; i++) {                                             \
+      if (Q2) {                                                                \
+        acc[i] = fma (half16_at (pb + Q2_D) * dx[i][8 * sbk], convert_float16 (isum[i]), acc[i]); \
+        acc[i] = fma (half16_at (pb + Q2_DMIN) * -dx[i][8 * sbk], convert_float16 (msum[i]), acc[i]); \
+      } else                                                                   \
+        acc[i] = fma (half16_at (pb + Q3_D) * dx[i][8 * sbk], convert_float16 (isum[i]), acc[i]); \
+    }                                                                          \
+  }                                                                            \
+  UNROLL                                                                       \
+  for (int i = 0; i < TR; i++)                                                 \
+    out[i] = acc[i];                                                           \
+}
+#define TILES_LOW_K_ALL(T, Q2)                                                 \
+  TILES_LOW_K (T, Q2, 1) TILES_LOW_K (T, Q2, 2) TILES_LOW_K (T, Q2, 3)         \
+  TILES_LOW_K (T, Q2, 4) TILES_LOW_K (T, Q2, 5) TILES_LOW_K (T, Q2, 6)
+TILES_LOW_K_ALL (q3_k, 0)
+TILES_LOW_K_ALL (q2_k, 1)
+
 /* Q4_K (qh_off 0) and Q5_K: per 64-chunk c of a super-block, the two
  * sub-blocks' sums for the rows times their scales, in integers; the mins'
  * sum after the super-block (k4_min_sum, fewer registers live in the
@@ -1311,6 +1569,8 @@ DEFINE_QGEMM_VNNI (q6_k)
 DEFINE_QGEMM_VNNI (q4_1)
 DEFINE_QGEMM_VNNI (q5_0)
 DEFINE_QGEMM_VNNI (q5_1)
+DEFINE_QGEMM_VNNI (q3_k)
+DEFINE_QGEMM_VNNI (q2_k)
 
 /* qgemm_vnni_few_<T>: up to 12 rows (the decode steps of a few streams,
  * vtp_op_linear_rows) against @P panels a work-item, one after the other,
@@ -1347,6 +1607,8 @@ DEFINE_QGEMM_VNNI_FEW (q6_k)
 DEFINE_QGEMM_VNNI_FEW (q4_1)
 DEFINE_QGEMM_VNNI_FEW (q5_0)
 DEFINE_QGEMM_VNNI_FEW (q5_1)
+DEFINE_QGEMM_VNNI_FEW (q3_k)
+DEFINE_QGEMM_VNNI_FEW (q2_k)
 
 DEFINE_QVNNI (q8_0)
 DEFINE_QVNNI (q4_0)
@@ -1356,9 +1618,11 @@ DEFINE_QVNNI (q6_k)
 DEFINE_QVNNI (q4_1)
 DEFINE_QVNNI (q5_0)
 DEFINE_QVNNI (q5_1)
+DEFINE_QVNNI (q3_k)
+DEFINE_QVNNI (q2_k)
 
 /* The panel functions by type code (vnni_type_code in vtp-linear.c:
- * q8_0, q4_0, q4_k, q5_k, q6_k, q4_1, q5_0, q5_1), for products whose
+ * q8_0, q4_0, q4_k, q5_k, q6_k, q4_1, q5_0, q5_1, q3_k, q2_k), for products whose
  * weights differ in type. */
 inline float16 vnni_panel_of (int type, __global const uchar *w, int lp, int K, const int *xq, const int *xs,
     const int *xm, const float *dx, int nb)
@@ -1371,7 +1635,9 @@ inline float16 vnni_panel_of (int type, __global const uchar *w, int lp, int K, 
     case 4: return vnni_panel_q6_k (row_q6_k (w, 16 * lp, K), xq, xs, xm, dx, nb);
     case 5: return vnni_panel_q4_1 (row_q4_1 (w, 16 * lp, K), xq, xs, xm, dx, nb);
     case 6: return vnni_panel_q5_0 (row_q5_0 (w, 16 * lp, K), xq, xs, xm, dx, nb);
-    default: return vnni_panel_q5_1 (row_q5_1 (w, 16 * lp, K), xq, xs, xm, dx, nb);
+    case 7: return vnni_panel_q5_1 (row_q5_1 (w, 16 * lp, K), xq, xs, xm, dx, nb);
+    case 8: return vnni_panel_q3_k (row_q3_k (w, 16 * lp, K), xq, xs, xm, dx, nb);
+    default: return vnni_panel_q2_k (row_q2_k (w, 16 * lp, K), xq, xs, xm, dx, nb);
   }
 }
 
@@ -1405,7 +1671,9 @@ inline void vnni_tile_of (int type, __global const uchar *w, int lp, __global co
     case 4: wp = row_q6_k (w, 16 * lp, K); TILE_SWITCH (q6_k, rows, m0) break;
     case 5: wp = row_q4_1 (w, 16 * lp, K); TILE_SWITCH (q4_1, rows, m0) break;
     case 6: wp = row_q5_0 (w, 16 * lp, K); TILE_SWITCH (q5_0, rows, m0) break;
-    default: wp = row_q5_1 (w, 16 * lp, K); TILE_SWITCH (q5_1, rows, m0) break;
+    case 7: wp = row_q5_1 (w, 16 * lp, K); TILE_SWITCH (q5_1, rows, m0) break;
+    case 8: wp = row_q3_k (w, 16 * lp, K); TILE_SWITCH (q3_k, rows, m0) break;
+    default: wp = row_q2_k (w, 16 * lp, K); TILE_SWITCH (q2_k, rows, m0) break;
   }
 }
 
