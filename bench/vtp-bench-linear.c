@@ -3,8 +3,7 @@
  *   vtp-bench-linear M K N TYPE [REPS] [plain|rows]
  *
  * TYPE: f32, f16, bf16, or a block-quantized type (q8_0, q4_0, q4_1, q5_0,
- * q5_1, q4_k, q5_k, q6_k: random weights quantized by vtp; q2_k, q3_k:
- * random blocks).
+ * q5_1, q2_k, q3_k, q4_k, q5_k, q6_k: random weights quantized by vtp).
  *
  * x [M, K] F32, W [N, K] uploaded through vtp_linear_weight_new (the packed
  * layout of the device), or as a plain row-major tensor with "plain".

@@ -21,6 +21,8 @@ gst_vtp_weight_type_get_type (void)
     { VTP_WEIGHTS_Q4_1, "llama.cpp's Q4_1, quantized at load (5 bits a weight)", "q4_1" },
     { VTP_WEIGHTS_Q5_0, "llama.cpp's Q5_0, quantized at load (5.5 bits a weight)", "q5_0" },
     { VTP_WEIGHTS_Q5_1, "llama.cpp's Q5_1, quantized at load (6 bits a weight)", "q5_1" },
+    { VTP_WEIGHTS_Q3_K, "llama.cpp's Q3_K, quantized at load (3.44 bits a weight)", "q3_k" },
+    { VTP_WEIGHTS_Q2_K, "llama.cpp's Q2_K, quantized at load (2.63 bits a weight)", "q2_k" },
     { 0, NULL, NULL },
   };
   if (g_once_init_enter (&type))
@@ -65,7 +67,7 @@ gst_vtp_handle_context_query (GstElement *element, GstQuery *query, VtpDevice *d
  * many rows, prefill and the vision tower, then round their activations to
  * bfloat16 and take bfloat16 dot products; $VTP_BF16_DOT=float keeps them
  * in float), or quantized at load to one of llama.cpp's types
- * q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k (the matrices whose rows are whole blocks:
+ * q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k (the matrices whose rows are whole blocks:
  * 32 elements, 256 for the K-quants; the other weights as stored).
  */
 void

@@ -192,15 +192,16 @@ k4_weights (const float *x, float *w)
     w[l] = av_x + fabsf (x[l]);
 }
 
-/* Weighted squared error of x ~ scale L + min over a sub-block of 32. */
+/* Weighted error of x ~ scale L + min over a sub-block of @n: squared, or
+ * absolute (@use_mad: Q2_K's fits). */
 static float
-k4_error (const float *x, const float *w, const guint8 *L, float scale, float min)
+qkx2_error (const float *x, const float *w, gint n, gboolean use_mad, const guint8 *L, float scale, float min)
 {
   float err = 0.0f;
 
-  for (gint i = 0; i < 32; i++) {
+  for (gint i = 0; i < n; i++) {
     float diff = scale * L[i] + min - x[i];
-    diff = diff * diff;
+    diff = use_mad ? fabsf (diff) : diff * diff;
     err += w[i] * diff;
   }
   return err;
@@ -209,12 +210,12 @@ k4_error (const float *x, const float *w, const guint8 *L, float scale, float mi
 /* The integers L = clamp (round (iscale (x - min)), 0, nmax) and the
  * weighted sums of the least-squares fit x ~ scale L + min over them. */
 static void
-k4_round (const float *x, const float *w, float iscale, float min, gint nmax, guint8 *L,
+qkx2_round (const float *x, const float *w, gint n, float iscale, float min, gint nmax, guint8 *L,
     float *sum_l, float *sum_l2, float *sum_xl)
 {
   float sl = 0.0f, sl2 = 0.0f, sxl = 0.0f;
 
-  for (gint i = 0; i < 32; i++) {
+  for (gint i = 0; i < n; i++) {
     const gint r = nearest_int (iscale * (x[i] - min)), l = CLAMP (r, 0, nmax);
     L[i] = l;
     sl += w[i] * l;
@@ -227,19 +228,22 @@ k4_round (const float *x, const float *w, float iscale, float min, gint nmax, gu
 }
 
 /* Scale and min (x ~ scale L - *neg_min, L in 0..nmax) of one sub-block of
- * 32 (ggml's make_qkx2_quants, weighted squared error): start from the
- * plain min-max grid, then try nstep + 1 slightly stretched grids
- * (nmax + rmin + 0.1 is levels over the range), refit scale and min of each
- * rounding by weighted least squares (the min kept <= 0, so that zero stays
- * representable) and keep the rounding of smallest error. */
+ * @n (ggml's make_qkx2_quants; Q4_K / Q5_K: 32, squared error; Q2_K: 16,
+ * absolute error): start from the plain min-max grid, then try nstep + 1
+ * slightly stretched grids (nmax + rmin + 0.1 is levels over the range),
+ * refit scale and min of each rounding by weighted least squares (the min
+ * kept <= 0, so that zero stays representable) and keep the rounding of
+ * smallest error. */
 static float
-k4_fit (const float *x, const float *w, gint nmax, float rmin, gint nstep, guint8 *L, float *neg_min)
+qkx2_fit (const float *x, const float *w, gint n, gboolean use_mad, gint nmax, float rmin, gint nstep, guint8 *L,
+    float *neg_min)
 {
   float min = x[0], max = x[0], sum_w = w[0], sum_x = sum_w * x[0];
   float iscale, scale, best_error;
   guint8 aux[32];
 
-  for (gint i = 1; i < 32; i++) {
+  g_assert (n <= 32);
+  for (gint i = 1; i < n; i++) {
     if (x[i] < min)
       min = x[i];
     if (x[i] > max)
@@ -250,23 +254,23 @@ k4_fit (const float *x, const float *w, gint nmax, float rmin, gint nstep, guint
   if (min > 0)
     min = 0;
   if (max == min) {
-    memset (L, 0, 32);
+    memset (L, 0, n);
     *neg_min = -min;
     return 0.0f;
   }
   iscale = nmax / (max - min);
   scale = 1 / iscale;
-  for (gint i = 0; i < 32; i++) {
+  for (gint i = 0; i < n; i++) {
     const gint r = nearest_int (iscale * (x[i] - min));
     L[i] = CLAMP (r, 0, nmax);
   }
-  best_error = k4_error (x, w, L, scale, min);
+  best_error = qkx2_error (x, w, n, use_mad, L, scale, min);
 
   for (gint is = 0; is <= nstep; is++) {
     float sum_l, sum_l2, sum_xl, D;
 
     iscale = (rmin + 0.1f * is + nmax) / (max - min);
-    k4_round (x, w, iscale, min, nmax, aux, &sum_l, &sum_l2, &sum_xl);
+    qkx2_round (x, w, n, iscale, min, nmax, aux, &sum_l, &sum_l2, &sum_xl);
     D = sum_w * sum_l2 - sum_l * sum_l;
     if (D > 0) {
       float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
@@ -277,9 +281,9 @@ k4_fit (const float *x, const float *w, gint nmax, float rmin, gint nstep, guint
         this_min = 0;
         this_scale = sum_xl / sum_l2;
       }
-      err = k4_error (x, w, aux, this_scale, this_min);
+      err = qkx2_error (x, w, n, use_mad, aux, this_scale, this_min);
       if (err < best_error) {
-        memcpy (L, aux, 32);
+        memcpy (L, aux, n);
         best_error = err;
         scale = this_scale;
         min = this_min;
@@ -324,7 +328,7 @@ k4_quantize_block (const float *x, gint nmax, float rmin, gint nstep,
 
   for (gint j = 0; j < 8; j++) {
     k4_weights (x + 32 * j, w);
-    scales[j] = k4_fit (x + 32 * j, w, nmax, rmin, nstep, L + 32 * j, &mins[j]);
+    scales[j] = qkx2_fit (x + 32 * j, w, 32, FALSE, nmax, rmin, nstep, L + 32 * j, &mins[j]);
     if (scales[j] > max_scale)
       max_scale = scales[j];
     if (mins[j] > max_min)
@@ -384,6 +388,22 @@ quantize_q5_k (const float *x, gint64 n, VtpBlockQ5_K *y)
   }
 }
 
+/* The value of largest magnitude of a sub-block of 16 (the first of
+ * equals), and that magnitude in @amax. */
+static float
+extreme16 (const float *x, float *amax)
+{
+  float max = 0.0f;
+
+  *amax = 0.0f;
+  for (gint i = 0; i < 16; i++)
+    if (fabsf (x[i]) > *amax) {
+      *amax = fabsf (x[i]);
+      max = x[i];
+    }
+  return max;
+}
+
 /* Weighted sums of the fit x ~ scale l for the rounding l = clamp (round
  * (iscale x), -nmax, nmax - 1) of a Q6_K sub-block of 16, weights x^2
  * (the largest values matter most); the offset integers go to @L when
@@ -414,13 +434,9 @@ static float
 k6_fit (const float *x, guint8 *L)
 {
   const gint nmax = 32;
-  float max = 0.0f, amax = 0.0f, iscale, sumlx, suml2, scale, best;
+  float max, amax, iscale, sumlx, suml2, scale, best;
 
-  for (gint i = 0; i < 16; i++)
-    if (fabsf (x[i]) > amax) {
-      amax = fabsf (x[i]);
-      max = x[i];
-    }
+  max = extreme16 (x, &amax);
   if (amax < K_EPS) {
     memset (L, 0, 16);
     return 0.0f;
@@ -493,12 +509,171 @@ quantize_q6_k (const float *x, gint64 n, VtpBlockQ6_K *y)
   }
 }
 
+/* The 2-bit quants of a super-block's integers @L (256, each < 4) as Q3_K
+ * and Q2_K store them: element 128 h + 32 j + l at bits 2 j of qs[32 h + l]. */
+static void
+pack_low2 (const guint8 *L, guint8 *qs)
+{
+  for (gint h = 0; h < 2; h++)
+    for (gint l = 0; l < 32; l++) {
+      const guint8 *Lh = L + 128 * h + l;
+      qs[32 * h + l] = Lh[0] | (Lh[32] << 2) | (Lh[64] << 4) | (Lh[96] << 6);
+    }
+}
+
+/* Symmetric scale (x ~ scale l, l in -4..3) of one Q3_K sub-block of 16
+ * (ggml's make_q3_quants with its weighted refinement): the value of largest
+ * magnitude on -4, then up to 5 passes that move single integers to what
+ * the fit of the others asks for while that improves the weighted (x^2)
+ * least-squares fit. @L gets l + 4. */
+static float
+q3_fit (const float *x, guint8 *L)
+{
+  const gint nmax = 4;
+  float max, amax, iscale, sumlx = 0.0f, suml2 = 0.0f;
+  gint l8[16];
+
+  max = extreme16 (x, &amax);
+  if (amax < K_EPS) {
+    memset (L, 0, 16);
+    return 0.0f;
+  }
+  iscale = -nmax / max;
+  for (gint i = 0; i < 16; i++) {
+    const gint r = nearest_int (iscale * x[i]), l = CLAMP (r, -nmax, nmax - 1);
+    const float w = x[i] * x[i];
+    l8[i] = l;
+    sumlx += w * x[i] * l;
+    suml2 += w * l * l;
+  }
+  for (gint pass = 0; pass < 5; pass++) {
+    gint changed = 0;
+    for (gint i = 0; i < 16; i++) {
+      const float w = x[i] * x[i];
+      float slx = sumlx - w * x[i] * l8[i];
+      if (slx > 0) {
+        float sl2 = suml2 - w * l8[i] * l8[i];
+        const gint r = nearest_int (x[i] * sl2 / slx), nl = CLAMP (r, -nmax, nmax - 1);
+        if (nl != l8[i]) {
+          slx += w * x[i] * nl;
+          sl2 += w * nl * nl;
+          if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+            l8[i] = nl;
+            sumlx = slx;
+            suml2 = sl2;
+            changed++;
+          }
+        }
+      }
+    }
+    if (!changed)
+      break;
+  }
+  for (gint i = 0; i < 16; i++)
+    L[i] = l8[i] + nmax;
+  return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+/* Q3_K (ggml's quantize_row_q3_K_ref): the 16 sub-blocks' signed scales
+ * quantized to 6 bits against the one of largest magnitude (which maps to
+ * -32), then the weights rounded again against the scales as stored; a
+ * sub-block whose stored scale is zero keeps its fit's integers. */
+static void
+quantize_q3_k (const float *x, gint64 n, VtpBlockQ3_K *y)
+{
+  for (gint64 b = 0; b < n / VTP_QK_K; b++, x += VTP_QK_K) {
+    guint8 L[VTP_QK_K];
+    float scales[16], max_scale = 0.0f, amax = 0.0f;
+
+    for (gint j = 0; j < 16; j++) {
+      scales[j] = q3_fit (x + 16 * j, L + 16 * j);
+      if (fabsf (scales[j]) > amax) {
+        amax = fabsf (scales[j]);
+        max_scale = scales[j];
+      }
+    }
+    memset (y[b].scales, 0, sizeof y[b].scales);
+    if (max_scale != 0.0f) {
+      const float iscale = -32.0f / max_scale;
+      for (gint j = 0; j < 16; j++) {
+        /* through an int8, as ggml stores it before clamping */
+        const gint l = CLAMP ((gint8) nearest_int (iscale * scales[j]), -32, 31) + 32;
+        y[b].scales[j % 8] |= (l & 0xf) << (4 * (j / 8));
+        y[b].scales[8 + j % 4] |= (l >> 4) << (2 * (j / 4));
+      }
+      y[b].d = vtp_f32_to_f16 (1 / iscale);
+    } else
+      y[b].d = vtp_f32_to_f16 (0.0f);
+    for (gint j = 0; j < 16; j++) {
+      const float d = vtp_f16_to_f32 (y[b].d) * ((gint) vtp_quant_scale_q3_k (y[b].scales, j) - 32);
+      if (d == 0.0f)
+        continue;
+      for (gint i = 0; i < 16; i++) {
+        const gint r = nearest_int (x[16 * j + i] / d);
+        L[16 * j + i] = CLAMP (r, -4, 3) + 4;
+      }
+    }
+    /* the third bit of element e to bit e / 32 of hmask[e % 32] */
+    memset (y[b].hmask, 0, sizeof y[b].hmask);
+    for (gint e = 0; e < VTP_QK_K; e++)
+      if (L[e] > 3) {
+        y[b].hmask[e % 32] |= 1 << (e / 32);
+        L[e] -= 4;
+      }
+    pack_low2 (L, y[b].qs);
+  }
+}
+
+/* Q2_K (ggml's quantize_row_q2_K_ref): each sub-block of 16 fitted as
+ * scale L - min (L 0..3, weights |x|, absolute error), scales and mins
+ * quantized to 4 bits against the largest of each, then the weights rounded
+ * again against them as stored. */
+static void
+quantize_q2_k (const float *x, gint64 n, VtpBlockQ2_K *y)
+{
+  for (gint64 b = 0; b < n / VTP_QK_K; b++, x += VTP_QK_K) {
+    guint8 L[VTP_QK_K];
+    float scales[16], mins[16], w[16], max_scale = 0.0f, max_min = 0.0f;
+
+    for (gint j = 0; j < 16; j++) {
+      for (gint i = 0; i < 16; i++)
+        w[i] = fabsf (x[16 * j + i]);
+      scales[j] = qkx2_fit (x + 16 * j, w, 16, TRUE, 3, -0.5f, 15, L + 16 * j, &mins[j]);
+      if (scales[j] > max_scale)
+        max_scale = scales[j];
+      if (mins[j] > max_min)
+        max_min = mins[j];
+    }
+    memset (y[b].scales, 0, sizeof y[b].scales);
+    y[b].d = vtp_f32_to_f16 (max_scale > 0 ? max_scale / 15.0f : 0.0f);
+    y[b].dmin = vtp_f32_to_f16 (max_min > 0 ? max_min / 15.0f : 0.0f);
+    if (max_scale > 0)
+      for (gint j = 0; j < 16; j++)
+        y[b].scales[j] = nearest_int (15.0f / max_scale * scales[j]);
+    if (max_min > 0)
+      for (gint j = 0; j < 16; j++)
+        y[b].scales[j] |= nearest_int (15.0f / max_min * mins[j]) << 4;
+    for (gint j = 0; j < 16; j++) {
+      const float d = vtp_f16_to_f32 (y[b].d) * (y[b].scales[j] & 0xf);
+      float dm;
+      if (d == 0.0f)
+        continue;
+      dm = vtp_f16_to_f32 (y[b].dmin) * (y[b].scales[j] >> 4);
+      for (gint i = 0; i < 16; i++) {
+        const gint r = nearest_int ((x[16 * j + i] + dm) / d);
+        L[16 * j + i] = CLAMP (r, 0, 3);
+      }
+    }
+    pack_low2 (L, y[b].qs);
+  }
+}
+
 gboolean
 vtp_quant_can_quantize (VtpDType type)
 {
   switch (type) {
     case VTP_DTYPE_Q8_0: case VTP_DTYPE_Q4_0: case VTP_DTYPE_Q4_1: case VTP_DTYPE_Q5_0: case VTP_DTYPE_Q5_1:
-    case VTP_DTYPE_Q4_K: case VTP_DTYPE_Q5_K: case VTP_DTYPE_Q6_K:
+    case VTP_DTYPE_Q4_K: case VTP_DTYPE_Q5_K: case VTP_DTYPE_Q6_K: case VTP_DTYPE_Q3_K: case VTP_DTYPE_Q2_K:
       return TRUE;
     default:
       return FALSE;
@@ -526,6 +701,8 @@ vtp_quantize_row (VtpDType type, const float *x, gint64 n, void *out)
     case VTP_DTYPE_Q4_1: quantize_q4_1 (x, n, out); return TRUE;
     case VTP_DTYPE_Q5_0: quantize_q5_0 (x, n, out); return TRUE;
     case VTP_DTYPE_Q5_1: quantize_q5_1 (x, n, out); return TRUE;
+    case VTP_DTYPE_Q3_K: quantize_q3_k (x, n, out); return TRUE;
+    case VTP_DTYPE_Q2_K: quantize_q2_k (x, n, out); return TRUE;
     default: return FALSE;
   }
 }

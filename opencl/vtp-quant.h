@@ -22,16 +22,15 @@
  * them exist, and llama-quantize writes them in K-quant files for the
  * matrices whose rows are not whole super-blocks: Q5_0 for Q4_K, Q5_1
  * for Q5_K.) Q3_K and Q2_K are the K-quants of llama-quantize's smallest
- * files (Q3_K_S/M/L, Q2_K); they are read and dequantized, not quantized
- * by vtp (vtp_quant_can_quantize).
+ * files (Q3_K_S/M/L, Q2_K).
  *
  * Dequantization follows ggml's arithmetic step by step (the products are
  * formed in the same order), so it is bit-exact against the reference. All
  * the types have quantizers, ggml's reference method with its float
  * operations in the same order (vtp-quant.c is built without fused
  * multiply-adds): Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 as quantize_row_*_ref (also the
- * gguf package's quants module), bit-exact; Q4_K, Q5_K and Q6_K as
- * quantize_row_q*_K_ref, which is what llama-quantize runs for them without
+ * gguf package's quants module), bit-exact; Q2_K, Q3_K, Q4_K, Q5_K and
+ * Q6_K as quantize_row_q*_K_ref, which is what llama-quantize runs for them without
  * an importance matrix, bit-exact against llama.cpp's own build (ggml
  * 0.25.3, whose ggml-quants.c has no FMA either; a build of it with FMA
  * contraction chooses other scales in a few percent of super-blocks). */

@@ -4,7 +4,7 @@
  *
  *   kquant_reference TYPE N_PER_ROW IN.f32 OUT.blocks
  *
- * TYPE is q4_k, q5_k or q6_k; IN holds whole rows of N_PER_ROW little-endian
+ * TYPE is q2_k, q3_k, q4_k, q5_k or q6_k; IN holds whole rows of N_PER_ROW little-endian
  * floats. The blocks come from ggml_quantize_chunk with no importance
  * matrix, the call llama-quantize makes for each chunk of rows (for these
  * types without an imatrix it ends in ggml's quantize_row_q*_K_ref). */
@@ -37,6 +37,7 @@ main (int argc, char **argv)
 {
   static const struct { const char *name; enum ggml_type type; } types[] = {
     { "q4_k", GGML_TYPE_Q4_K }, { "q5_k", GGML_TYPE_Q5_K }, { "q6_k", GGML_TYPE_Q6_K },
+    { "q3_k", GGML_TYPE_Q3_K }, { "q2_k", GGML_TYPE_Q2_K },
   };
   enum ggml_type type = GGML_TYPE_COUNT;
   long len, n_per_row;
@@ -47,7 +48,7 @@ main (int argc, char **argv)
   FILE *f;
 
   if (argc != 5) {
-    fprintf (stderr, "usage: %s q4_k|q5_k|q6_k N_PER_ROW IN.f32 OUT.blocks\n", argv[0]);
+    fprintf (stderr, "usage: %s q2_k|q3_k|q4_k|q5_k|q6_k N_PER_ROW IN.f32 OUT.blocks\n", argv[0]);
     return 2;
   }
   for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)

@@ -6,8 +6,8 @@ ggml-quants.c; `pip install gguf`, measured with gguf 0.19.0).
 1. Block types. For Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 (the types the
 package can quantize):
 float32 rows, the blocks the package's quantizer makes of them (bit-exact
-with ggml's quantize_row_*_ref) and their dequantization. For Q4_K, Q5_K
-and Q6_K the package has no quantizer, so the blocks come from llama.cpp
+with ggml's quantize_row_*_ref) and their dequantization. For Q4_K, Q5_K,
+Q6_K, Q3_K and Q2_K the package has no quantizer, so the blocks come from llama.cpp
 itself (--llama-cpp DIR: a llama.cpp source tree with its CMake build in
 DIR/build; tools/kquant_reference.c is compiled with gcc against its
 libggml-base and calls ggml_quantize_chunk without an importance matrix,
@@ -185,7 +185,7 @@ def llama_cpp_kquants(x, llama_dir):
                         "-L" + lib_dir, "-lggml-base", "-Wl,-rpath," + lib_dir, "-o", exe], check=True)
         rows_path = os.path.join(tmp, "rows.f32")
         x.tofile(rows_path)
-        for qtype, tag in K_TYPES:
+        for qtype, tag in K_TYPES + LOW_K_TYPES:
             out = os.path.join(tmp, tag + ".blocks")
             subprocess.run([exe, tag, str(x.shape[1]), rows_path, out], check=True)
             size = quants.GGML_QUANT_SIZES[qtype]
@@ -233,7 +233,7 @@ def build_blocks(out, llama_dir=None):
     if llama_dir:
         xk = kquant_rows(x)
         blocks, provenance = llama_cpp_kquants(xk, llama_dir)
-        for qtype, tag in K_TYPES:
+        for qtype, tag in K_TYPES + LOW_K_TYPES:
             back = quants.dequantize(blocks[tag], qtype).astype(np.float32)
             manifest.append({"type": tag, "rows": xk.shape[0], "cols": COLS,
                              "input": write("kquant.input.f32", xk),
@@ -244,7 +244,7 @@ def build_blocks(out, llama_dir=None):
         # and the dequantization left to the entries above
         xw = hashed_rows(WIDE_ROWS, WIDE_COLS)
         blocks, provenance = llama_cpp_kquants(xw, llama_dir)
-        for qtype, tag in K_TYPES:
+        for qtype, tag in K_TYPES + LOW_K_TYPES:
             manifest.append({"type": tag, "rows": WIDE_ROWS, "cols": WIDE_COLS, "input": "hashed",
                              "blocks": write(f"{tag}.wide.blocks", blocks[tag]),
                              "reference": provenance})
@@ -255,9 +255,8 @@ def build_blocks(out, llama_dir=None):
         if kept:
             print(f"kept {len(kept)} llama.cpp K-quant entries (pass --llama-cpp DIR to remake them)")
         manifest += kept
-    # random blocks of the legacy types and of Q3_K / Q2_K (read, not
-    # quantized by vtp), from a generator of their own (the entries above
-    # keep their bytes)
+    # random blocks of the legacy types and of Q3_K / Q2_K, from a
+    # generator of their own (the entries above keep their bytes)
     rng_legacy = np.random.default_rng(1414)
     for qtype, tag in LEGACY_TYPES + LOW_K_TYPES:
         blocks = random_blocks(rng_legacy, qtype)

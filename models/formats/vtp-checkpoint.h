@@ -64,7 +64,7 @@ typedef enum {
 
 /* How stored weights are typed on the device. KEEP uses the checkpoint's
  * type; F16 halves F32 checkpoints; F32 gives full precision; Q8_0, Q4_0,
- * Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K quantize the matrices at load (llama.cpp's reference
+ * Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K and Q6_K quantize the matrices at load (llama.cpp's reference
  * quantizers, bit for bit); matrices whose rows are not whole blocks (32
  * elements, 256 for the K-quants), embedding tables and
  * everything else keep the checkpoint's type. Vectors and small parameters
@@ -82,10 +82,12 @@ typedef enum {
   VTP_WEIGHTS_Q4_1,
   VTP_WEIGHTS_Q5_0,
   VTP_WEIGHTS_Q5_1,
+  VTP_WEIGHTS_Q3_K,
+  VTP_WEIGHTS_Q2_K,
 } VtpWeightType;
 
 /* "auto", "f32", "f16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k", "bf16",
- * "q4_1", "q5_0", "q5_1"
+ * "q4_1", "q5_0", "q5_1", "q3_k", "q2_k"
  * (the elements' weight-type nicks);
  * FALSE for another name. */
 gboolean vtp_weight_type_from_name (const char *name, VtpWeightType *out);
