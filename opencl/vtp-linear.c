@@ -171,8 +171,13 @@ block_fields (VtpDType t)
     { 108, 1, 2, FALSE, 108 }, { 0 } };
   static const BlockField q2_k[] = { { 0, 16, 1, TRUE, 0 }, { 16, 64, 1, TRUE, 16 }, { 80, 2, 2, FALSE, 80 },
     { 0 } };
+  /* IQ4_NL as Q4_0; IQ4_XS: d, scales_h, scales_l (a quad: one lane a row), qs */
+  static const BlockField iq4_xs[] = { { 0, 2, 2, FALSE, 0 }, { 4, 4, 1, TRUE, 4 }, { 8, 128, 1, TRUE, 8 },
+    { 0 } };
   switch (t) {
     case VTP_DTYPE_Q8_0: return q8_0;
+    case VTP_DTYPE_IQ4_NL: return q4_0;
+    case VTP_DTYPE_IQ4_XS: return iq4_xs;
     case VTP_DTYPE_Q4_0: return q4_0;
     case VTP_DTYPE_Q4_K: return q4_k;
     case VTP_DTYPE_Q5_K: return q5_k;
@@ -781,7 +786,9 @@ vnni_type_code (VtpDType t)
     case VTP_DTYPE_Q5_0: return 6;
     case VTP_DTYPE_Q5_1: return 7;
     case VTP_DTYPE_Q3_K: return 8;
-    default: g_assert (t == VTP_DTYPE_Q2_K); return 9;
+    case VTP_DTYPE_Q2_K: return 9;
+    case VTP_DTYPE_IQ4_NL: return 10;
+    default: g_assert (t == VTP_DTYPE_IQ4_XS); return 11;
   }
 }
 

@@ -20,6 +20,8 @@ vtp_quant_scale_min_k4 (const guint8 *q, gint j, guint8 *scale, guint8 *min)
   }
 }
 
+const gint8 vtp_quant_iq4_values[16] = { -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113 };
+
 guint8
 vtp_quant_scale_q3_k (const guint8 *scales, gint i)
 {
@@ -685,7 +687,7 @@ vtp_quant_f16_fields (VtpDType t, gsize *offset, gint *count)
 {
   *offset = t == VTP_DTYPE_Q6_K ? 208 : t == VTP_DTYPE_Q3_K ? 108 : t == VTP_DTYPE_Q2_K ? 80 : 0;
   *count = t == VTP_DTYPE_Q8_0 || t == VTP_DTYPE_Q4_0 || t == VTP_DTYPE_Q5_0 || t == VTP_DTYPE_Q6_K
-      || t == VTP_DTYPE_Q3_K ? 1 : 2;
+      || t == VTP_DTYPE_Q3_K || t == VTP_DTYPE_IQ4_NL || t == VTP_DTYPE_IQ4_XS ? 1 : 2;
 }
 
 gboolean
@@ -798,6 +800,34 @@ dequantize_q2_k (const VtpBlockQ2_K *x, gint64 n, float *y)
 }
 
 static void
+dequantize_iq4_nl (const VtpBlockIQ4_NL *x, gint64 n, float *y)
+{
+  for (gint64 b = 0; b < n / VTP_QK_0; b++, y += VTP_QK_0) {
+    const float d = vtp_f16_to_f32 (x[b].d);
+    for (gint j = 0; j < VTP_QK_0 / 2; j++) {
+      y[j] = d * vtp_quant_iq4_values[x[b].q[j] & 0xf];
+      y[j + VTP_QK_0 / 2] = d * vtp_quant_iq4_values[x[b].q[j] >> 4];
+    }
+  }
+}
+
+static void
+dequantize_iq4_xs (const VtpBlockIQ4_XS *x, gint64 n, float *y)
+{
+  for (gint64 b = 0; b < n / VTP_QK_K; b++)
+    for (gint i = 0; i < 8; i++, y += 32) {
+      const gint ls = ((x[b].scales_l[i / 2] >> (4 * (i % 2))) & 0xf)
+          | (((GUINT16_FROM_LE (x[b].scales_h) >> (2 * i)) & 3) << 4);
+      const float dl = vtp_f16_to_f32 (x[b].d) * (ls - 32);
+      const guint8 *q = x[b].q + 16 * i;
+      for (gint j = 0; j < 16; j++) {
+        y[j] = dl * vtp_quant_iq4_values[q[j] & 0xf];
+        y[j + 16] = dl * vtp_quant_iq4_values[q[j] >> 4];
+      }
+    }
+}
+
+static void
 dequantize_q4_k (const VtpBlockQ4_K *x, gint64 n, float *y)
 {
   for (gint64 b = 0; b < n / VTP_QK_K; b++) {
@@ -880,6 +910,8 @@ vtp_dequantize_row (VtpDType type, const void *in, gint64 n, float *out)
     case VTP_DTYPE_Q5_1: dequantize_q5_1 (in, n, out); break;
     case VTP_DTYPE_Q3_K: dequantize_q3_k (in, n, out); break;
     case VTP_DTYPE_Q2_K: dequantize_q2_k (in, n, out); break;
+    case VTP_DTYPE_IQ4_NL: dequantize_iq4_nl (in, n, out); break;
+    case VTP_DTYPE_IQ4_XS: dequantize_iq4_xs (in, n, out); break;
     default: g_return_if_reached ();
   }
 }

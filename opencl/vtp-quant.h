@@ -17,12 +17,19 @@
  *                       qs, a third in hmask; f16 d; w = d (s - 32) (q - 4)  3.4375
  *   Q2_K   256     84   16 sub-blocks of 16 with 4-bit s and m; 2-bit q;
  *                       f16 d, dmin; w = d s q - dmin m                 2.625
+ *   IQ4_NL  32     18   f16 d; 4-bit indices into kvalues; w = d kvalues[q]  4.5
+ *   IQ4_XS 256    136   f16 d; 8 sub-blocks of 32 with 6-bit s; 4-bit
+ *                       indices; w = d (s - 32) kvalues[q]              4.25
  *
  * (Q4_1, Q5_0 and Q5_1 are llama.cpp's older 32-blocks: whole files of
  * them exist, and llama-quantize writes them in K-quant files for the
  * matrices whose rows are not whole super-blocks: Q5_0 for Q4_K, Q5_1
  * for Q5_K.) Q3_K and Q2_K are the K-quants of llama-quantize's smallest
- * files (Q3_K_S/M/L, Q2_K).
+ * files (Q3_K_S/M/L, Q2_K). IQ4_NL and IQ4_XS index a fixed non-linear
+ * table of 16 int8 values (llama.cpp's kvalues_iq4nl): the 4-bit types of
+ * llama.cpp's importance-matrix files (IQ4_XS), and the fallback of its
+ * IQ files for rows that are not whole super-blocks (IQ4_NL); vtp reads
+ * them, and does not quantize to them.
  *
  * Dequantization follows ggml's arithmetic step by step (the products are
  * formed in the same order), so it is bit-exact against the reference. All
@@ -105,6 +112,21 @@ typedef struct {
   guint16 d, dmin;
 } VtpBlockQ2_K;
 
+typedef struct {
+  guint16 d;
+  guint8 q[16];          /* indices, as Q4_0's nibbles */
+} VtpBlockIQ4_NL;
+
+typedef struct {
+  guint16 d;
+  guint16 scales_h;      /* bits 2 i, 2 i + 1: the high bits of sub-block i's scale */
+  guint8 scales_l[4];    /* nibble i % 2 of byte i / 2: its low bits */
+  guint8 q[128];         /* sub-block i: q[16 i + l] low nibble = element 32 i + l, high = 32 i + 16 + l */
+} VtpBlockIQ4_XS;
+
+/* The 16 values of IQ4_NL and IQ4_XS indices. */
+extern const gint8 vtp_quant_iq4_values[16];
+
 G_STATIC_ASSERT (sizeof (VtpBlockQ8_0) == 34);
 G_STATIC_ASSERT (sizeof (VtpBlockQ4_0) == 18);
 G_STATIC_ASSERT (sizeof (VtpBlockQ4_K) == 144);
@@ -115,6 +137,8 @@ G_STATIC_ASSERT (sizeof (VtpBlockQ5_0) == 22);
 G_STATIC_ASSERT (sizeof (VtpBlockQ5_1) == 24);
 G_STATIC_ASSERT (sizeof (VtpBlockQ3_K) == 110);
 G_STATIC_ASSERT (sizeof (VtpBlockQ2_K) == 84);
+G_STATIC_ASSERT (sizeof (VtpBlockIQ4_NL) == 18);
+G_STATIC_ASSERT (sizeof (VtpBlockIQ4_XS) == 136);
 
 /* Scale @i (0..15) of a Q3_K block, 0..63 (the weight's factor is s - 32):
  * the low 4 bits from byte i % 8 (low nibble for i < 8), the high 2 from

@@ -24,8 +24,10 @@ vtp_dtype_block_elements (VtpDType t)
 {
   switch (t) {
     case VTP_DTYPE_Q8_0: case VTP_DTYPE_Q4_0: case VTP_DTYPE_Q4_1: case VTP_DTYPE_Q5_0: case VTP_DTYPE_Q5_1:
+    case VTP_DTYPE_IQ4_NL:
       return 32;
     case VTP_DTYPE_Q4_K: case VTP_DTYPE_Q5_K: case VTP_DTYPE_Q6_K: case VTP_DTYPE_Q3_K: case VTP_DTYPE_Q2_K:
+    case VTP_DTYPE_IQ4_XS:
       return 256;
     default: return 1;
   }
@@ -46,6 +48,8 @@ vtp_dtype_block_bytes (VtpDType t)
     case VTP_DTYPE_Q5_1: return 24;
     case VTP_DTYPE_Q3_K: return 110;
     case VTP_DTYPE_Q2_K: return 84;
+    case VTP_DTYPE_IQ4_NL: return 18;
+    case VTP_DTYPE_IQ4_XS: return 136;
     default: return vtp_dtype_size (t);
   }
 }
@@ -130,7 +134,7 @@ vtp_dtype_name (VtpDType t)
 {
   static const char *const names[] = { "f32", "f16", "bf16", "i32", "u8", "i64",
     "q8_0", "q4_0", "q4_k", "q5_k", "q6_k", "q4_1", "q5_0", "q5_1",
-    "q3_k", "q2_k" };
+    "q3_k", "q2_k", "iq4_nl", "iq4_xs" };
   return (guint) t < G_N_ELEMENTS (names) ? names[t] : "?";
 }
 

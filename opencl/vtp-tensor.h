@@ -26,6 +26,8 @@ typedef enum {
   VTP_DTYPE_Q5_1,
   VTP_DTYPE_Q3_K,
   VTP_DTYPE_Q2_K,
+  VTP_DTYPE_IQ4_NL,
+  VTP_DTYPE_IQ4_XS,
 } VtpDType;
 
 #define VTP_MAX_DIMS 4

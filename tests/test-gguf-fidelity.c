@@ -50,7 +50,8 @@ json_ids (JsonObject *o, const char *member)
  * "mistral/...": gguf-mistral-tiny, a Mistral with a sliding window;
  * "kquant/q4_k_m" etc.: gguf-kquant-tiny, the llama3 one at width 256 in
  * llama-quantize's K-quant mixes; "lowk/q3_k_m" etc.: gguf-lowk-tiny, the
- * same shape in its Q3_K_S, Q3_K_M and Q2_K mixes);
+ * same shape in its Q3_K_S, Q3_K_M and Q2_K mixes; "iq4/iq4_nl", "iq4/iq4_xs":
+ * gguf-iq4-tiny, the same shape in IQ4_NL and IQ4_XS);
  * *@type becomes the bare type. */
 static char *
 fixture_dir (const char **type)
@@ -58,7 +59,7 @@ fixture_dir (const char **type)
   static const struct { const char *prefix, *dir; } dirs[] = {
     { "llama3/", "gguf-llama3-tiny" }, { "llama32/", "gguf-llama32-tiny" },
     { "qwen2/", "gguf-qwen2-tiny" }, { "mistral/", "gguf-mistral-tiny" },
-    { "kquant/", "gguf-kquant-tiny" }, { "lowk/", "gguf-lowk-tiny" },
+    { "kquant/", "gguf-kquant-tiny" }, { "lowk/", "gguf-lowk-tiny" }, { "iq4/", "gguf-iq4-tiny" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (dirs); i++)
@@ -331,6 +332,7 @@ test_greedy (gconstpointer data)
     { "kquant/q6_k", VTP_DTYPE_Q6_K, VTP_DTYPE_Q6_K },
     { "lowk/q3_k_s", VTP_DTYPE_Q3_K, VTP_DTYPE_Q6_K }, { "lowk/q3_k_m", VTP_DTYPE_Q3_K, VTP_DTYPE_Q6_K },
     { "lowk/q2_k", VTP_DTYPE_Q2_K, VTP_DTYPE_Q6_K, 0, 4 },
+    { "iq4/iq4_nl", VTP_DTYPE_IQ4_NL, VTP_DTYPE_Q6_K }, { "iq4/iq4_xs", VTP_DTYPE_IQ4_XS, VTP_DTYPE_Q6_K },
   };
   VtpDType q = VTP_DTYPE_F32, head = VTP_DTYPE_F32;
   guint checked = 0;
@@ -344,7 +346,8 @@ test_greedy (gconstpointer data)
     if (g_str_equal (type, mixes[i].name)) {
       q = mixes[i].q;
       head = mixes[i].head;
-      checked = dev->int8_dot ? mixes[i].checked : mixes[i].float_checked;   /* VTP_QUANT_DOT=float: off */
+      /* the int8 products: x86 VNNI, not VTP_QUANT_DOT=float, not the GPU kernels */
+      checked = dev->int8_dot && !g_getenv ("VTP_LINEAR_AS_GPU") ? mixes[i].checked : mixes[i].float_checked;
     }
   reference_load (&r, type);
   V = r.n_vocab;
@@ -609,6 +612,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/gguf/lowk/greedy/q3_k_s", "lowk/q3_k_s", test_greedy);
   g_test_add_data_func ("/gguf/lowk/greedy/q3_k_m", "lowk/q3_k_m", test_greedy);
   g_test_add_data_func ("/gguf/lowk/greedy/q2_k", "lowk/q2_k", test_greedy);
+  g_test_add_data_func ("/gguf/iq4/greedy/iq4_nl", "iq4/iq4_nl", test_greedy);
+  g_test_add_data_func ("/gguf/iq4/greedy/iq4_xs", "iq4/iq4_xs", test_greedy);
   g_test_add_func ("/gguf/dequantized", test_dequantized);
   g_test_add_func ("/gguf/errors", test_errors);
   return g_test_run ();

@@ -20,7 +20,9 @@
  *    super-block of 256 (the K-quants) with step amax / 127, so each x_k
  *    moves by at most half a step: the bound adds sum over groups of step
  *    / 2 x sum_k |w_nk| (plus the float slack); a wrong kernel is far
- *    outside.
+ *    outside. And every type's int8 kernels once more on activations they
+ *    quantize exactly (integers, 127 in every block of 32), to the float
+ *    tolerance alone: one wrong table value or scale bit fails.
  *  - /quant/linear-multi: vtp_op_linear_multi (q | k | v, gate | up in
  *    one launch, weights of one type or of several) equals the products
  *    one by one, bit for bit. */
@@ -32,7 +34,7 @@
 
 static const VtpDType qtypes[] = {
   VTP_DTYPE_Q8_0, VTP_DTYPE_Q4_0, VTP_DTYPE_Q4_K, VTP_DTYPE_Q5_K, VTP_DTYPE_Q6_K,
-  VTP_DTYPE_Q4_1, VTP_DTYPE_Q5_0, VTP_DTYPE_Q5_1, VTP_DTYPE_Q3_K, VTP_DTYPE_Q2_K,
+  VTP_DTYPE_Q4_1, VTP_DTYPE_Q5_0, VTP_DTYPE_Q5_1, VTP_DTYPE_Q3_K, VTP_DTYPE_Q2_K, VTP_DTYPE_IQ4_NL, VTP_DTYPE_IQ4_XS,
 };
 
 static VtpDType
@@ -309,7 +311,11 @@ random_weights (GRand *r, VtpDType t, gint64 n, gint64 k)
   return q;
 }
 
-typedef enum { W_PLAIN, W_PACKED } WeightKind;
+/* W_PACKED_INT8_EXACT: packed, and x integers in -127..127 with 127 in every
+ * block of 32, which the int8 paths quantize exactly (step 1): their
+ * products are then held to the float tolerance alone, so that any error
+ * in their weights (a table value, a scale bit) shows. */
+typedef enum { W_PLAIN, W_PACKED, W_PACKED_INT8_EXACT } WeightKind;
 
 static void
 linear_case (VtpDType t, gint64 M, gint64 K, gint64 N, WeightKind kind, gboolean with_bias, gboolean accumulate)
@@ -317,6 +323,7 @@ linear_case (VtpDType t, gint64 M, gint64 K, gint64 N, WeightKind kind, gboolean
   GRand *r = g_rand_new_with_seed (M * 1000003 + K * 101 + N * 7 + t * 3 + kind);
   const gint64 x_row = 1, y_row = 2;
   const gsize row_bytes = vtp_dtype_row_bytes (t, K);
+  const gboolean exact = kind == W_PACKED_INT8_EXACT;
   g_autofree float *x = random_floats (r, (M + x_row + 1) * K, 1.0);
   g_autofree guint8 *q = random_weights (r, t, N, K);
   g_autofree float *w = g_new (float, N * K);
@@ -332,9 +339,16 @@ linear_case (VtpDType t, gint64 M, gint64 K, gint64 N, WeightKind kind, gboolean
   gboolean int8_path;
   char what[160];
 
+  if (exact) {
+    for (gint64 i = 0; i < (M + x_row + 1) * K; i++)
+      x[i] = i % 32 ? (float) g_rand_int_range (r, -127, 128) : 127.0f;
+    vtp_tensor_free (tx);
+    tx = upload (x, M + x_row + 1, K);
+  }
+
   for (gint64 n = 0; n < N; n++)
     vtp_dequantize_row (t, q + n * row_bytes, K, w + n * K);
-  tw = kind == W_PACKED ? vtp_linear_weight_new (dev, t, N, K, q, &error)
+  tw = kind != W_PLAIN ? vtp_linear_weight_new (dev, t, N, K, q, &error)
       : vtp_tensor_new_from_data (dev, t, 2, shape, q, &error);
   g_assert_no_error (error);
   /* x's int8 groups: a block of 32, a super-block of 256 for the K-quants */
@@ -363,14 +377,15 @@ linear_case (VtpDType t, gint64 M, gint64 K, gint64 N, WeightKind kind, gboolean
         int8 += amax / 127 / 2 * aw;
       }
       want[(m + y_row) * N + n] = accumulate ? want[(m + y_row) * N + n] + s : s;
-      tol[(m + y_row) * N + n] = 1e-5 * ax * wmax + (int8_path ? int8 * 1.0001 : 0);
+      tol[(m + y_row) * N + n] = 1e-5 * ax * wmax + (int8_path && !exact ? int8 * 1.0001 : 0);
     }
   vtp_op_linear (ty, y_row, tx, x_row, M, tw, with_bias ? tb : NULL, accumulate);
   vtp_error_take_pending (&error);
   g_assert_no_error (error);
   got = device_values (ty);
   g_snprintf (what, sizeof what, "linear %s M=%" G_GINT64_FORMAT " K=%" G_GINT64_FORMAT " N=%" G_GINT64_FORMAT
-      " %s layout %u%s%s%s", vtp_dtype_name (t), M, K, N, kind == W_PLAIN ? "plain" : "packed", tw->layout,
+      " %s layout %u%s%s%s", vtp_dtype_name (t), M, K, N, kind == W_PLAIN ? "plain" : exact ? "packed, x exact in int8"
+      : "packed", tw->layout,
       with_bias ? " bias" : "", accumulate ? " accumulate" : "", g_getenv ("VTP_LINEAR_AS_GPU") ? " as-gpu" : "");
   if (int8_path)
     g_strlcat (what, " int8", sizeof what);
@@ -405,6 +420,10 @@ test_linear (void)
     run_case (m, 256, 32, m % 2 == 0, m % 3 == 0);
   run_case (13, 768, 40, TRUE, TRUE);           /* GEMM: 3 tiles, several 256-step blocks, tail */
   run_case (61, 256, 16, FALSE, FALSE);         /* 2 work-items of tiles */
+  /* the int8 kernels (decode, a few rows, tiles) to the float tolerance */
+  for (guint i = 0; i < G_N_ELEMENTS (qtypes); i++)
+    for (gint64 m = 1; m <= 13; m += 6)
+      linear_case (qtypes[i], m, 512, 48, W_PACKED_INT8_EXACT, TRUE, FALSE);
 }
 
 /* vtp_op_linear_rows / vtp_op_linear_multi_rows (batched decoding: each

@@ -83,6 +83,7 @@ convert_hf_to_gguf.main()
 VARIANTS = {
     "gguf-kquant-tiny": ("llama", None, False, False),
     "gguf-lowk-tiny": ("llama", None, False, False),
+    "gguf-iq4-tiny": ("llama", None, False, False),
     "gguf-llama3-tiny": ("llama", None, False, False),
     "gguf-llama32-tiny": ("llama", dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
                                         original_max_position_embeddings=64, rope_theta=500000.0), True, True),
@@ -112,7 +113,10 @@ KQUANT = dict(
 # (every matrix Q3_K but the head, Q6_K), Q3_K_M (Q3_K with Q4_K / Q5_K for
 # some v, o and down matrices), Q2_K (Q2_K with Q3_K / Q4_K ones)
 LOWK = dict(KQUANT, types=["q3_k_s", "q3_k_m", "q2_k"])
-OPTIONS = {"gguf-kquant-tiny": KQUANT, "gguf-lowk-tiny": LOWK}
+# gguf-iq4-tiny: the same shape in IQ4_NL and IQ4_XS (llama-quantize makes
+# both without an importance matrix; the head stays Q6_K)
+IQ4 = dict(KQUANT, types=["iq4_nl", "iq4_xs"])
+OPTIONS = {"gguf-kquant-tiny": KQUANT, "gguf-lowk-tiny": LOWK, "gguf-iq4-tiny": IQ4}
 # family: (vocabulary, its tokenizer.ggml.pre, BOS, EOS, add BOS)
 FAMILIES = {
     "llama": ("llama3-mini", "llama-bpe", "<|begin_of_text|>", "<|end_of_text|>", True),

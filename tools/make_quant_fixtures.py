@@ -19,7 +19,7 @@ The manifest entry records the llama.cpp version, commit and compiler
 flags. Without --llama-cpp, the llama.cpp
 entries of an existing manifest are kept as they are. Blocks of random
 bytes with finite f16 scales (q*_k.random.*, q4_1 / q5_0 / q5_1.random.*,
-q3_k / q2_k.random.*: dequantization only) keep
+q3_k / q2_k / iq4_nl / iq4_xs.random.*: dequantization only) keep
 covering bit patterns a quantizer never makes. Raw little-endian files
 plus manifest.json:
 
@@ -84,7 +84,7 @@ def random_blocks(rng, qtype):
     block, size = quants.GGML_QUANT_SIZES[qtype]
     raw = rng.integers(0, 256, (ROWS, COLS // block, size), dtype=np.uint8)
     halves = {Q.Q4_K: (0, 2), Q.Q5_K: (0, 2), Q.Q6_K: (208,), Q.Q4_1: (0, 2), Q.Q5_0: (0,), Q.Q5_1: (0, 2),
-              Q.Q3_K: (108,), Q.Q2_K: (80, 82)}[qtype]
+              Q.Q3_K: (108,), Q.Q2_K: (80, 82), Q.IQ4_NL: (0,), Q.IQ4_XS: (0,)}[qtype]
     for off in halves:
         h = (rng.standard_normal((ROWS, COLS // block)) * 0.01).astype(np.float16)
         raw[..., off:off + 2] = h.view(np.uint8).reshape(ROWS, COLS // block, 2)
@@ -199,6 +199,8 @@ K_TYPES = ((Q.Q4_K, "q4_k"), (Q.Q5_K, "q5_k"), (Q.Q6_K, "q6_k"))
 LEGACY_TYPES = ((Q.Q4_1, "q4_1"), (Q.Q5_0, "q5_0"), (Q.Q5_1, "q5_1"))
 # the K-quants of llama-quantize's smallest files
 LOW_K_TYPES = ((Q.Q3_K, "q3_k"), (Q.Q2_K, "q2_k"))
+# the non-linear 4-bit types of importance-matrix files
+IQ_TYPES = ((Q.IQ4_NL, "iq4_nl"), (Q.IQ4_XS, "iq4_xs"))
 
 
 def build_blocks(out, llama_dir=None):
@@ -216,6 +218,15 @@ def build_blocks(out, llama_dir=None):
             f.write(np.ascontiguousarray(array).tobytes())
         return name
 
+    def random_entries(gen, types):
+        """Random blocks of @types from the generator @gen, dequantized by the package."""
+        for qtype, tag in types:
+            blocks = random_blocks(gen, qtype)
+            back = quants.dequantize(blocks, qtype).astype(np.float32)
+            manifest.append({"type": tag, "rows": ROWS, "cols": COLS,
+                             "blocks": write(f"{tag}.random.blocks", blocks),
+                             "dequant": write(f"{tag}.random.dequant.f32", back)})
+
     x = float_rows(rng)
     for qtype, tag in ((Q.Q8_0, "q8_0"), (Q.Q4_0, "q4_0")) + LEGACY_TYPES:
         blocks = quants.quantize(x, qtype)
@@ -224,12 +235,7 @@ def build_blocks(out, llama_dir=None):
                          "input": write(f"{tag}.input.f32", x),
                          "blocks": write(f"{tag}.blocks", blocks),
                          "dequant": write(f"{tag}.dequant.f32", back)})
-    for qtype, tag in K_TYPES:
-        blocks = random_blocks(rng, qtype)
-        back = quants.dequantize(blocks, qtype).astype(np.float32)
-        manifest.append({"type": tag, "rows": ROWS, "cols": COLS,
-                         "blocks": write(f"{tag}.random.blocks", blocks),
-                         "dequant": write(f"{tag}.random.dequant.f32", back)})
+    random_entries(rng, K_TYPES)
     if llama_dir:
         xk = kquant_rows(x)
         blocks, provenance = llama_cpp_kquants(xk, llama_dir)
@@ -258,12 +264,11 @@ def build_blocks(out, llama_dir=None):
     # random blocks of the legacy types and of Q3_K / Q2_K, from a
     # generator of their own (the entries above keep their bytes)
     rng_legacy = np.random.default_rng(1414)
-    for qtype, tag in LEGACY_TYPES + LOW_K_TYPES:
-        blocks = random_blocks(rng_legacy, qtype)
-        back = quants.dequantize(blocks, qtype).astype(np.float32)
-        manifest.append({"type": tag, "rows": ROWS, "cols": COLS,
-                         "blocks": write(f"{tag}.random.blocks", blocks),
-                         "dequant": write(f"{tag}.random.dequant.f32", back)})
+    random_entries(rng_legacy, LEGACY_TYPES + LOW_K_TYPES)
+    # IQ4_NL / IQ4_XS (read, not quantized by vtp): random blocks, a
+    # generator of their own
+    rng_iq = np.random.default_rng(1515)
+    random_entries(rng_iq, IQ_TYPES)
     with open(manifest_path, "w") as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")

@@ -1,5 +1,5 @@
 /* quant.cl: y (+)= x · Wᵀ + bias for weights in llama.cpp's block-quantized
- * types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K; ggml's block layouts, described in
+ * types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS; ggml's block layouts, described in
  * opencl/vtp-quant.h). Activations and accumulation stay F32. Needs
  * linear.cl's macros (it follows it in the program).
  *
@@ -60,6 +60,10 @@
 #define QK_q2_k 256
 #define BB_q3_k 110
 #define BB_q2_k 84
+#define QK_iq4_nl 32
+#define QK_iq4_xs 256
+#define BB_iq4_nl 18
+#define BB_iq4_xs 136
 
 /* ---- layout 0: one element or eight (k a multiple of 8) of row @r ---- */
 
@@ -78,6 +82,8 @@ DEFINE_ROW (q5_0)
 DEFINE_ROW (q5_1)
 DEFINE_ROW (q3_k)
 DEFINE_ROW (q2_k)
+DEFINE_ROW (iq4_nl)
+DEFINE_ROW (iq4_xs)
 
 inline float half_at (__global const uchar *p) { return vload_half (0, (__global const half *) p); }
 
@@ -184,6 +190,44 @@ inline float8 load8_q2_k (__global const uchar *r, size_t k)
   const int e = k % 256, h = e / 128, j = (e % 128) / 32, l = e % 32, sc = b[e / 16];
   const float8 q = convert_float8 (convert_int8 ((vload8 (0, b + 16 + 32 * h + l) >> (uchar8) (2 * j)) & (uchar8) 3));
   return half_at (b + 80) * (float) (sc & 15) * q - half_at (b + 82) * (float) (sc >> 4);
+}
+
+/* IQ4_NL, IQ4_XS: 4-bit indices (as Q4_0's nibbles) into llama.cpp's
+ * kvalues_iq4nl; IQ4_NL: d at 0, indices at 2; IQ4_XS: d at 0, scales_h
+ * at 2, scales_l[4] at 4, indices at 8 (sub-block i of 32 at 8 + 16 i),
+ * sub-block i's scale (6 bits, the factor s - 32) from nibble i % 2 of
+ * scales_l[i / 2] and bits 2 i of scales_h. */
+__constant char iq4_values[16] = { -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113 };
+inline int iq4xs_scale1 (__global const uchar *b, int i)
+{
+  const uint sh = (uint) b[2] | ((uint) b[3] << 8);
+  return (int) (((b[4 + i / 2] >> (4 * (i % 2))) & 15) | (((sh >> (2 * i)) & 3) << 4)) - 32;
+}
+inline float load1_iq4_nl (__global const uchar *r, size_t k)
+{
+  __global const uchar *b = r + k / 32 * BB_iq4_nl;
+  const uint j = k % 32, q = b[2 + j % 16];
+  return (float) iq4_values[j < 16 ? q & 15 : q >> 4] * half_at (b);
+}
+inline float8 load8_iq4_nl (__global const uchar *r, size_t k)
+{
+  float v[8];
+  for (int i = 0; i < 8; i++)
+    v[i] = load1_iq4_nl (r, k + i);
+  return vload8 (0, v);
+}
+inline float load1_iq4_xs (__global const uchar *r, size_t k)
+{
+  __global const uchar *b = r + k / 256 * BB_iq4_xs;
+  const uint e = k % 256, i = e / 32, l = e % 32, q = b[8 + 16 * i + l % 16];
+  return half_at (b) * (float) iq4xs_scale1 (b, i) * (float) iq4_values[l < 16 ? q & 15 : q >> 4];
+}
+inline float8 load8_iq4_xs (__global const uchar *r, size_t k)
+{
+  float v[8];
+  for (int i = 0; i < 8; i++)
+    v[i] = load1_iq4_xs (r, k + i);
+  return vload8 (0, v);
 }
 
 /* Q4_K / Q5_K: scale and min of sub-block j from the 12 packed bytes s. */
@@ -814,6 +858,97 @@ DEFINE_LOW_K_DOTS (T, Q2, 4)
 DEFINE_LOW_K_PANEL (q3_k, 0)
 DEFINE_LOW_K_PANEL (q2_k, 1)
 
+/* IQ4_NL panel blocks as Q4_0's; IQ4_XS's: d at 0, scales_h at 32 (a
+ * ushort a row), scales_l at 64 (quad: a row's 4 bytes in its lane),
+ * indices at 128 (quad). */
+#define IQ4XS_SH 32
+#define IQ4XS_SL 64
+#define IQ4XS_Q 128
+/* Sub-block i's s - 32 of the 16 rows, from their scales_l and scales_h
+ * (iq4xs_scale_bits: loaded once a super-block) */
+inline int16 iq4xs_scale_of (int16 sl, int16 sh, int i)
+{
+  return (((sl >> (4 * i)) & 15) | (((sh >> (2 * i)) & 3) << 4)) - 32;
+}
+inline void iq4xs_scale_bits (__global const uchar *pb, int16 *sl, int16 *sh)
+{
+  *sl = as_int16 (quad_at (pb + IQ4XS_SL, 0));
+  *sh = convert_int16 (vload16 (0, (__global const ushort *) (pb + IQ4XS_SH)));
+}
+inline int16 iq4xs_scale16 (__global const uchar *pb, int i)
+{
+  int16 sl, sh;
+  iq4xs_scale_bits (pb, &sl, &sh);
+  return iq4xs_scale_of (sl, sh, i);
+}
+/* The values of the 16 rows' indices in byte t of each lane of @q. */
+inline float16 iq4_w16 (uint16 q, int t)
+{
+  const char16 kv = vload16 (0, iq4_values);
+  return convert_float16 (convert_int16 (shuffle (kv, convert_uchar16 ((q >> (8 * t)) & 15u))));
+}
+inline void dq_panel_iq4_nl (__global const uchar *pb, float *out)
+{
+  const float16 d = half16_at (pb);
+  for (int g = 0; g < 4; g++) {
+    const uint16 v = quad_at (pb + 32, g);
+    UNROLL
+    for (int t = 0; t < 4; t++) {
+      vstore16 (iq4_w16 (v, t) * d, 4 * g + t, out);
+      vstore16 (iq4_w16 (v >> 4, t) * d, 4 * g + t + 16, out);
+    }
+  }
+}
+inline void dq_panel_iq4_xs (__global const uchar *pb, float *out)
+{
+  for (int i = 0; i < 8; i++) {
+    const float16 dl = half16_at (pb) * convert_float16 (iq4xs_scale16 (pb, i));
+    for (int g = 0; g < 4; g++) {
+      const uint16 v = quad_at (pb + IQ4XS_Q, 4 * i + g);
+      UNROLL
+      for (int t = 0; t < 4; t++) {
+        vstore16 (iq4_w16 (v, t) * dl, 32 * i + 4 * g + t, out);
+        vstore16 (iq4_w16 (v >> 4, t) * dl, 32 * i + 4 * g + t + 16, out);
+      }
+    }
+  }
+}
+/* The float GEMV's block dots: a block of 32 (IQ4_NL) or a sub-block of
+ * IQ4_XS, its weights step by step. */
+#define DEFINE_IQ4_DOTS(TM)                                                    \
+inline void iq4_dot32_##TM (__global const uchar *q, float16 dl, __global const float **xr, int kb, float16 *acc) \
+{                                                                              \
+  CHAINS_ZERO (s, TM)                                                          \
+  UNROLL                                                                       \
+  for (int g = 0; g < 4; g++) {                                                \
+    const uint16 v = quad_at (q, g);                                           \
+    UNROLL                                                                     \
+    for (int t = 0; t < 4; t++) {                                              \
+      const float16 lo = iq4_w16 (v, t), hi = iq4_w16 (v >> 4, t);             \
+      UNROLL                                                                   \
+      for (int i = 0; i < TM; i++) {                                           \
+        s[(2 * t) % NA (TM)][i] = fma ((float16) xr[i][kb + 4 * g + t], lo, s[(2 * t) % NA (TM)][i]); \
+        s[(2 * t + 1) % NA (TM)][i] = fma ((float16) xr[i][kb + 16 + 4 * g + t], hi, s[(2 * t + 1) % NA (TM)][i]); \
+      }                                                                        \
+    }                                                                          \
+  }                                                                            \
+  CHAINS_ADD (s, TM, dl)                                                       \
+}                                                                              \
+inline void dot_iq4_nl_##TM (__global const uchar *pb, __global const float **xr, int kb, float16 *acc) \
+{                                                                              \
+  iq4_dot32_##TM (pb + 32, half16_at (pb), xr, kb, acc);                       \
+}                                                                              \
+inline void dot_iq4_xs_##TM (__global const uchar *pb, __global const float **xr, int kb, float16 *acc) \
+{                                                                              \
+  for (int i = 0; i < 8; i++)                                                  \
+    iq4_dot32_##TM (pb + IQ4XS_Q + 256 * i, half16_at (pb) * convert_float16 (iq4xs_scale16 (pb, i)), xr, \
+        kb + 32 * i, acc);                                                     \
+}
+DEFINE_IQ4_DOTS (1)
+DEFINE_IQ4_DOTS (2)
+DEFINE_IQ4_DOTS (3)
+DEFINE_IQ4_DOTS (4)
+
 DEFINE_QLINEAR (q8_0)
 DEFINE_QLINEAR (q4_0)
 DEFINE_QLINEAR (q4_k)
@@ -824,6 +959,8 @@ DEFINE_QLINEAR (q5_0)
 DEFINE_QLINEAR (q5_1)
 DEFINE_QLINEAR (q3_k)
 DEFINE_QLINEAR (q2_k)
+DEFINE_QLINEAR (iq4_nl)
+DEFINE_QLINEAR (iq4_xs)
 
 #ifdef VTP_X86_VNNI
 /* The int8 decode GEMV (see the top of the file). Host side: vtp-linear.c
@@ -1037,6 +1174,46 @@ VNNI inline float16 vnni_super_q2_k (__global const uchar *pb, const int *xq, co
   }
   acc = fma (half16_at (pb + Q2_D) * dx[0], convert_float16 (isum), acc);
   return fma (half16_at (pb + Q2_DMIN) * -dx[0], convert_float16 (msum), acc);
+}
+
+/* IQ4_NL, IQ4_XS: each index byte looked up (vpshufb, the table in every
+ * 128-bit lane) as its value + 128, unsigned; 128 times x's sums comes off
+ * after. */
+typedef char vtp_v64qi __attribute__ ((vector_size (64)));
+VNNI inline int16 iq4_lookup (uint16 idx)
+{
+  /* kvalues_iq4nl + 128, four bytes a word */
+  const uint16 table = (uint16) (0x3f2d1801u, 0x766a5d4fu, 0xa6998d81u, 0xf1d9c5b5u, 0x3f2d1801u, 0x766a5d4fu,
+      0xa6998d81u, 0xf1d9c5b5u, 0x3f2d1801u, 0x766a5d4fu, 0xa6998d81u, 0xf1d9c5b5u, 0x3f2d1801u, 0x766a5d4fu,
+      0xa6998d81u, 0xf1d9c5b5u);
+  return as_int16 (__builtin_ia32_pshufb512 ((vtp_v64qi) table, (vtp_v64qi) idx));
+}
+/* The 32 indices of one block of 16 rows (quad groups at @q) against x's
+ * block at xq: sum of value xq, 128 sum xq off. */
+VNNI inline int16 iq4_block_sum (__global const uchar *q, const int *xq, int xs)
+{
+  int16 s = 0;
+  UNROLL
+  for (int g = 0; g < 4; g++) {
+    const uint16 v = quad_at (q, g);
+    s = dpbusd (s, iq4_lookup (v & 0x0f0f0f0fu), (int16) xq[g]);
+    s = dpbusd (s, iq4_lookup ((v >> 4) & 0x0f0f0f0fu), (int16) xq[4 + g]);
+  }
+  return s - 128 * xs;
+}
+VNNI inline float16 vnni_super_iq4_nl (__global const uchar *pb, const int *xq, const int *xs, const int *xm,
+    const float *dx, float16 acc)
+{
+  return fma (half16_at (pb) * dx[0], convert_float16 (iq4_block_sum (pb + 32, xq, xs[0] + xs[1])), acc);
+}
+VNNI inline float16 vnni_super_iq4_xs (__global const uchar *pb, const int *xq, const int *xs, const int *xm,
+    const float *dx, float16 acc)
+{
+  int16 isum = 0, sl, sh;
+  iq4xs_scale_bits (pb, &sl, &sh);
+  for (int i = 0; i < 8; i++)
+    isum += iq4xs_scale_of (sl, sh, i) * iq4_block_sum (pb + IQ4XS_Q + 256 * i, xq + 8 * i, xs[2 * i] + xs[2 * i + 1]);
+  return fma (half16_at (pb) * dx[0], convert_float16 (isum), acc);
 }
 
 /* Q4_K / Q5_K super-block of 16 rows, x quantized with one scale dx for
@@ -1404,6 +1581,52 @@ VNNI void vnni_tile_##T##_##R (__global const uchar *wp, __global const uchar *s
 TILES_LOW_K_ALL (q3_k, 0)
 TILES_LOW_K_ALL (q2_k, 1)
 
+/* IQ4_NL (XS 0: a block of 32 a step, its float scale) and IQ4_XS (a
+ * super-block a step: the sub-blocks' sums times their scales in
+ * integers), as vnni_super_iq4_nl / _xs form them (the same results). */
+#define TILES_IQ4(T, XS, R)                                                    \
+VNNI void vnni_tile_##T##_##R (__global const uchar *wp, __global const uchar *scratch, int d_off, int s_off, \
+    int K, int m0, int M, float16 *out)                                        \
+{                                                                              \
+  TILE_ROWS (R)                                                                \
+  for (int b = 0; b < nb; b += XS ? 8 : 1) {                                   \
+    __global const uchar *pb = wp + (size_t) (XS ? b / 8 : b) * 16 * BB_##T;   \
+    int16 isum[TR] = { 0 };                                                    \
+    for (int i = 0; i < (XS ? 8 : 1); i++) {                                   \
+      __global const uchar *q = pb + (XS ? IQ4XS_Q + 256 * i : 32);            \
+      int16 s[TR] = { 0 };                                                     \
+      UNROLL                                                                   \
+      for (int g = 0; g < 4; g++) {                                            \
+        const uint16 v = quad_at (q, g);                                       \
+        const int16 lo = iq4_lookup (v & 0x0f0f0f0fu), hi = iq4_lookup ((v >> 4) & 0x0f0f0f0fu); \
+        UNROLL                                                                 \
+        for (int r = 0; r < TR; r++) {                                         \
+          s[r] = dpbusd (s[r], lo, (int16) xq[r][8 * (b + i) + g]);            \
+          s[r] = dpbusd (s[r], hi, (int16) xq[r][8 * (b + i) + 4 + g]);        \
+        }                                                                      \
+      }                                                                        \
+      const int16 sc = XS ? iq4xs_scale16 (pb, i) : 1;                         \
+      UNROLL                                                                   \
+      for (int r = 0; r < TR; r++) {                                           \
+        const int16 t = s[r] - 128 * (xs[r][2 * (b + i)] + xs[r][2 * (b + i) + 1]); \
+        isum[r] = XS ? isum[r] + sc * t : t;                                   \
+      }                                                                        \
+    }                                                                          \
+    const float16 d = half16_at (pb);                                          \
+    UNROLL                                                                     \
+    for (int r = 0; r < TR; r++)                                               \
+      acc[r] = fma (d * dx[r][b], convert_float16 (isum[r]), acc[r]);          \
+  }                                                                            \
+  UNROLL                                                                       \
+  for (int r = 0; r < TR; r++)                                                 \
+    out[r] = acc[r];                                                           \
+}
+#define TILES_IQ4_ALL(T, XS)                                                   \
+  TILES_IQ4 (T, XS, 1) TILES_IQ4 (T, XS, 2) TILES_IQ4 (T, XS, 3)               \
+  TILES_IQ4 (T, XS, 4) TILES_IQ4 (T, XS, 5) TILES_IQ4 (T, XS, 6)
+TILES_IQ4_ALL (iq4_nl, 0)
+TILES_IQ4_ALL (iq4_xs, 1)
+
 /* Q4_K (qh_off 0) and Q5_K: per 64-chunk c of a super-block, the two
  * sub-blocks' sums for the rows times their scales, in integers; the mins'
  * sum after the super-block (k4_min_sum, fewer registers live in the
@@ -1571,6 +1794,8 @@ DEFINE_QGEMM_VNNI (q5_0)
 DEFINE_QGEMM_VNNI (q5_1)
 DEFINE_QGEMM_VNNI (q3_k)
 DEFINE_QGEMM_VNNI (q2_k)
+DEFINE_QGEMM_VNNI (iq4_nl)
+DEFINE_QGEMM_VNNI (iq4_xs)
 
 /* qgemm_vnni_few_<T>: up to 12 rows (the decode steps of a few streams,
  * vtp_op_linear_rows) against @P panels a work-item, one after the other,
@@ -1609,6 +1834,8 @@ DEFINE_QGEMM_VNNI_FEW (q5_0)
 DEFINE_QGEMM_VNNI_FEW (q5_1)
 DEFINE_QGEMM_VNNI_FEW (q3_k)
 DEFINE_QGEMM_VNNI_FEW (q2_k)
+DEFINE_QGEMM_VNNI_FEW (iq4_nl)
+DEFINE_QGEMM_VNNI_FEW (iq4_xs)
 
 DEFINE_QVNNI (q8_0)
 DEFINE_QVNNI (q4_0)
@@ -1620,9 +1847,11 @@ DEFINE_QVNNI (q5_0)
 DEFINE_QVNNI (q5_1)
 DEFINE_QVNNI (q3_k)
 DEFINE_QVNNI (q2_k)
+DEFINE_QVNNI (iq4_nl)
+DEFINE_QVNNI (iq4_xs)
 
 /* The panel functions by type code (vnni_type_code in vtp-linear.c:
- * q8_0, q4_0, q4_k, q5_k, q6_k, q4_1, q5_0, q5_1, q3_k, q2_k), for products whose
+ * q8_0, q4_0, q4_k, q5_k, q6_k, q4_1, q5_0, q5_1, q3_k, q2_k, iq4_nl, iq4_xs), for products whose
  * weights differ in type. */
 inline float16 vnni_panel_of (int type, __global const uchar *w, int lp, int K, const int *xq, const int *xs,
     const int *xm, const float *dx, int nb)
@@ -1637,7 +1866,9 @@ inline float16 vnni_panel_of (int type, __global const uchar *w, int lp, int K, 
     case 6: return vnni_panel_q5_0 (row_q5_0 (w, 16 * lp, K), xq, xs, xm, dx, nb);
     case 7: return vnni_panel_q5_1 (row_q5_1 (w, 16 * lp, K), xq, xs, xm, dx, nb);
     case 8: return vnni_panel_q3_k (row_q3_k (w, 16 * lp, K), xq, xs, xm, dx, nb);
-    default: return vnni_panel_q2_k (row_q2_k (w, 16 * lp, K), xq, xs, xm, dx, nb);
+    case 9: return vnni_panel_q2_k (row_q2_k (w, 16 * lp, K), xq, xs, xm, dx, nb);
+    case 10: return vnni_panel_iq4_nl (row_iq4_nl (w, 16 * lp, K), xq, xs, xm, dx, nb);
+    default: return vnni_panel_iq4_xs (row_iq4_xs (w, 16 * lp, K), xq, xs, xm, dx, nb);
   }
 }
 
@@ -1673,7 +1904,9 @@ inline void vnni_tile_of (int type, __global const uchar *w, int lp, __global co
     case 6: wp = row_q5_0 (w, 16 * lp, K); TILE_SWITCH (q5_0, rows, m0) break;
     case 7: wp = row_q5_1 (w, 16 * lp, K); TILE_SWITCH (q5_1, rows, m0) break;
     case 8: wp = row_q3_k (w, 16 * lp, K); TILE_SWITCH (q3_k, rows, m0) break;
-    default: wp = row_q2_k (w, 16 * lp, K); TILE_SWITCH (q2_k, rows, m0) break;
+    case 9: wp = row_q2_k (w, 16 * lp, K); TILE_SWITCH (q2_k, rows, m0) break;
+    case 10: wp = row_iq4_nl (w, 16 * lp, K); TILE_SWITCH (iq4_nl, rows, m0) break;
+    default: wp = row_iq4_xs (w, 16 * lp, K); TILE_SWITCH (iq4_xs, rows, m0) break;
   }
 }
 
