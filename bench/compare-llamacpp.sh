@@ -110,9 +110,10 @@ print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for t in names:
     dv, dl, pv, pl = med("vtp", t, "decode"), med("llama.cpp", t, "decode"), med("vtp", t, "prefill"), med("llama.cpp", t, "prefill")
     ev, el = med("vtp", t, "decode0"), med("llama.cpp", t, "decode0")
-    print("| %s | %.1f | %.1f | %.2f | %.1f | %.1f | %.2f | %.1f | %.1f | %.2f | %.0f | %.1f | %.0f |" % (
-        names[t], dv, dl, dv / dl, ev, el, ev / el, pv, pl, pv / pl, med("vtp", t, "bytes") / 1e6,
-        med("vtp", t, "load_ms") / 1e3, med("vtp", t, "rss_mb")))
+    f = lambda x, p: "" if x != x else "%.*f" % (p, x)     # a blank for what was not run (NaN)
+    print("| %s |" % names[t], " | ".join(f(x, p) for x, p in (
+        (dv, 1), (dl, 1), (dv / dl, 2), (ev, 1), (el, 1), (ev / el, 2), (pv, 1), (pl, 1), (pv / pl, 2),
+        (med("vtp", t, "bytes") / 1e6, 0), (med("vtp", t, "load_ms") / 1e3, 1), (med("vtp", t, "rss_mb"), 0))), "|")
 print("host read bandwidth (vtp-bench-llm's probe after each run, median over the runs): best pass %.1f GB/s, "
       "median pass %.1f GB/s" % tuple(statistics.median(x for (e, t, k), xs in v.items() if k == key for x in xs)
                                      for key in ("bandwidth", "bandwidth_median")))
