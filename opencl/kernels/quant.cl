@@ -987,6 +987,11 @@ VNNI inline int16 dpbusd (int16 acc, int16 u, int16 s)
 {
   return as_int16 (__builtin_ia32_vpdpbusd512 ((vtp_v16si) acc, (vtp_v16si) u, (vtp_v16si) s));
 }
+/* acc + the sums of the products of the two signed 16-bit halves of a and b */
+VNNI inline int16 dpwssd (int16 acc, int16 a, int16 b)
+{
+  return as_int16 (__builtin_ia32_vpdpwssd512 ((vtp_v16si) acc, (vtp_v16si) a, (vtp_v16si) b));
+}
 
 /* The largest |x| of x[0..31]. */
 inline float amax32 (__global const float *x)
@@ -1547,19 +1552,21 @@ VNNI void vnni_tile_##T##_##R (__global const uchar *wp, __global const uchar *s
             s2[i] = dpbusd (s2[i], u2, (int16) xq[i][x0 + g + 4]);             \
           }                                                                    \
         }                                                                      \
+        /* the two sub-blocks' sums (|s| < 2^15) and their scales (mins) as \
+         * 16-bit pairs: one vpdpwssd a row for each sum */                  \
         if (Q2) {                                                              \
-          const int16 c1 = q2_scale16 (pb, sb), c2 = q2_scale16 (pb, sb + 1);  \
-          const int16 n1 = q2_min16 (pb, sb), n2 = q2_min16 (pb, sb + 1);      \
+          const int16 c = q2_scale16 (pb, sb) | (q2_scale16 (pb, sb + 1) << 16); \
+          const int16 n = q2_min16 (pb, sb) | (q2_min16 (pb, sb + 1) << 16);   \
           UNROLL                                                               \
           for (int i = 0; i < TR; i++) {                                       \
-            isum[i] += c1 * s1[i] + c2 * s2[i];                                \
-            msum[i] += n1 * xs[i][s0] + n2 * xs[i][s0 + 1];                    \
+            isum[i] = dpwssd (isum[i], (s1[i] & 0xffff) | (s2[i] << 16), c);   \
+            msum[i] = dpwssd (msum[i], (int16) ((xs[i][s0] & 0xffff) | (xs[i][s0 + 1] << 16)), n); \
           }                                                                    \
         } else {                                                               \
-          const int16 c1 = q3_scale16 (pb, sb), c2 = q3_scale16 (pb, sb + 1);  \
+          const int16 c = (q3_scale16 (pb, sb) & 0xffff) | (q3_scale16 (pb, sb + 1) << 16); \
           UNROLL                                                               \
           for (int i = 0; i < TR; i++)                                         \
-            isum[i] += c1 * (s1[i] - 4 * xs[i][s0]) + c2 * (s2[i] - 4 * xs[i][s0 + 1]); \
+            isum[i] = dpwssd (isum[i], ((s1[i] - 4 * xs[i][s0]) & 0xffff) | ((s2[i] - 4 * xs[i][s0 + 1]) << 16), c); \
         }                                                                      \
       }                                                                        \
     UNROLL                                                                     \
