@@ -102,6 +102,21 @@ inline float16 tile_start (__global const float *yp, __global const float *bp, i
 
 /* The outputs n0 .. N - 1 (< 16, the plain rows after the panels) of rows
  * m0 .. m1 - 1: float8 dot products. */
+/* The GEMM kernels' work-item over panels of 16 rows of W and tiles of 6
+ * rows of x: tiles t0 .. t0 + nt - 1 (up to @tiles) of panel n0 / 16, which
+ * dimension is which by @panel_major; the plain rows after the last panel
+ * go to p16_tail_<T> (declared below), nothing left: return. */
+#define TILES_OF_PANEL(T)                                                      \
+  const int t0 = get_global_id (panel_major) * tiles, n0 = get_global_id (1 - panel_major) * 16; \
+  const int nt = min (tiles, (M + 5) / 6 - t0);                                \
+  if (nt <= 0 || n0 >= N)                                                      \
+    return;                                                                    \
+  if (n0 + 16 > N) {                                                           \
+    p16_tail_##T (x, x_off, w, bias, has_bias, y, y_off, t0 * 6,               \
+        min ((t0 + nt) * 6, M), K, N, n0, accumulate);                         \
+    return;                                                                    \
+  }
+
 #define DEFINE_PANEL_TAIL(T, WT)                                               \
 inline void p16_tail_##T (__global const float *x, int x_off,                  \
     __global const WT *w, __global const float *bias, int has_bias,            \
@@ -266,17 +281,9 @@ __kernel void linear_p16g_##T (__global const float *x, int x_off,            \
     __global float *y, int y_off, int M, int K, int N, int accumulate,         \
     int tiles, int panel_major)                                                \
 {                                                                              \
-  const int t0 = get_global_id (panel_major) * tiles, n0 = get_global_id (1 - panel_major) * 16; \
-  const int nt = min (tiles, (M + 5) / 6 - t0);                                \
+  TILES_OF_PANEL (T)                                                           \
   __global const WT *wp = w + (size_t) n0 * K;                                 \
   float wbuf[PG_KB * 16];                                                      \
-  if (nt <= 0 || n0 >= N)                                                      \
-    return;                                                                    \
-  if (n0 + 16 > N) {                                                           \
-    p16_tail_##T (x, x_off, w, bias, has_bias, y, y_off, t0 * 6,               \
-        min ((t0 + nt) * 6, M), K, N, n0, accumulate);                         \
-    return;                                                                    \
-  }                                                                            \
   for (int k0 = 0; k0 < K; k0 += PG_KB) {                                      \
     const int kn = min (PG_KB, K - k0);                                        \
     for (int k = 0; k < kn; k++)                                               \

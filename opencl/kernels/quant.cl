@@ -655,17 +655,9 @@ __kernel void qlinear_p16g_##T (__global const float *x, int x_off,           \
     __global float *y, int y_off, int M, int K, int N, int accumulate,         \
     int tiles, int panel_major)                                                \
 {                                                                              \
-  const int t0 = get_global_id (panel_major) * tiles, n0 = get_global_id (1 - panel_major) * 16; \
-  const int nt = min (tiles, (M + 5) / 6 - t0);                                \
+  TILES_OF_PANEL (T)                                                           \
   __global const uchar *wp = row_##T (w, n0, K);                               \
   float wbuf[QG_KB * 16];                                                      \
-  if (nt <= 0 || n0 >= N)                                                      \
-    return;                                                                    \
-  if (n0 + 16 > N) {                                                           \
-    p16_tail_##T (x, x_off, w, bias, has_bias, y, y_off, t0 * 6,               \
-        min ((t0 + nt) * 6, M), K, N, n0, accumulate);                         \
-    return;                                                                    \
-  }                                                                            \
   for (int k0 = 0; k0 < K; k0 += QG_KB) {                                      \
     const int kn = min (QG_KB, K - k0);                                        \
     for (int b = 0; b < kn / QK_##T; b++)                                      \
@@ -1527,8 +1519,91 @@ TILES_LEGACY_ALL (q4_1)
 TILES_LEGACY_ALL (q5_0)
 TILES_LEGACY_ALL (q5_1)
 
-/* Q3_K (Q2 0) and Q2_K: per super-block the rows' sums as
- * vnni_super_q3_k / vnni_super_q2_k form them (the same results). */
+/* Q3_K, Q2_K: lowk_sb_<T>_<R> is one super-block of a tile of R rows, from
+ * its unpacked quants @u, scale pairs @c and (Q2_K) min pairs @n. The
+ * tiles (vnni_tile_<T>_<R>) unpack each super-block for themselves; the
+ * prefill GEMM (qgemm_vnni_<T>, below) once for all the tiles of its
+ * work-item (up to GROUP_TILES, vtp-linear.c). */
+/* Sub-blocks sb and sb + 1's scales (Q2_K: mins) as the 16-bit halves of
+ * each lane, for dpwssd. */
+inline int16 q3_scale_pair (__global const uchar *pb, int sb)
+{
+  return (q3_scale16 (pb, sb) & 0xffff) | (q3_scale16 (pb, sb + 1) << 16);
+}
+inline int16 q2_scale_pair (__global const uchar *pb, int sb) { return q2_scale16 (pb, sb) | (q2_scale16 (pb, sb + 1) << 16); }
+inline int16 q2_min_pair (__global const uchar *pb, int sb) { return q2_min16 (pb, sb) | (q2_min16 (pb, sb + 1) << 16); }
+
+/* One super-block of a Q3_K / Q2_K panel unpacked for lowk_sb_<T>_<R>:
+ * the quants as dpbusd takes them ([32 h + 8 j + g]), the sub-block scale
+ * pairs (and Q2_K's min pairs) as 16-bit halves for dpwssd, d and dmin. */
+inline void lowk_unpack (__global const uchar *pb, int q2, int16 *u, int16 *c, int16 *n, float16 *d, float16 *dmin)
+{
+  for (int h = 0; h < 2; h++)
+    for (int j = 0; j < 4; j++) {
+      const int sb = 8 * h + 2 * j;
+      for (int g = 0; g < 8; g++)
+        u[32 * h + 8 * j + g] = as_int16 (q2 ? low2_quad (pb + Q2_QS, h, j, g) : q3_quad (pb, h, j, g));
+      c[4 * h + j] = q2 ? q2_scale_pair (pb, sb) : q3_scale_pair (pb, sb);
+      n[4 * h + j] = q2 ? q2_min_pair (pb, sb) : 0;
+    }
+  *d = half16_at (pb + (q2 ? Q2_D : Q3_D));
+  *dmin = q2 ? half16_at (pb + Q2_DMIN) : 0.0f;
+}
+/* One super-block sbk of the tile's rows (TILE_ROWS in scope) into @OUT:
+ * quad group g of quarter j of half h of the quants as U1 (groups 0-3) and
+ * U2 (4-7), the quarter's two scales (mins) as a dpwssd pair C (N), the
+ * super-block's d and dmin D, DMIN: expressions in h, j, g. */
+#define LOWK_SUPER_SUMS(Q2, U1, U2, C, N, D, DMIN, OUT)                        \
+  {                                                                            \
+    int16 isum[TR] = { 0 }, msum[TR] = { 0 };                                  \
+    for (int h = 0; h < 2; h++)                                                \
+      for (int j = 0; j < 4; j++) {                                            \
+        const int x0 = 64 * sbk + 32 * h + 8 * j, s0 = 16 * sbk + 8 * h + 2 * j; \
+        int16 s1[TR] = { 0 }, s2[TR] = { 0 };                                  \
+        UNROLL                                                                 \
+        for (int g = 0; g < 4; g++) {                                          \
+          const int16 u1 = (U1), u2 = (U2);                                    \
+          UNROLL                                                               \
+          for (int i = 0; i < TR; i++) {                                       \
+            s1[i] = dpbusd (s1[i], u1, (int16) xq[i][x0 + g]);                 \
+            s2[i] = dpbusd (s2[i], u2, (int16) xq[i][x0 + g + 4]);             \
+          }                                                                    \
+        }                                                                      \
+        const int16 cp = (C), np = (N);                                        \
+        UNROLL                                                                 \
+        for (int i = 0; i < TR; i++)                                           \
+          if (Q2) {                                                            \
+            isum[i] = dpwssd (isum[i], (s1[i] & 0xffff) | (s2[i] << 16), cp);  \
+            msum[i] = dpwssd (msum[i], (int16) ((xs[i][s0] & 0xffff) | (xs[i][s0 + 1] << 16)), np); \
+          } else                                                               \
+            isum[i] = dpwssd (isum[i], ((s1[i] - 4 * xs[i][s0]) & 0xffff) | ((s2[i] - 4 * xs[i][s0 + 1]) << 16), cp); \
+      }                                                                        \
+    UNROLL                                                                     \
+    for (int i = 0; i < TR; i++) {                                             \
+      OUT[i] = fma ((D) * dx[i][8 * sbk], convert_float16 (isum[i]), OUT[i]);  \
+      if (Q2)                                                                  \
+        OUT[i] = fma ((DMIN) * -dx[i][8 * sbk], convert_float16 (msum[i]), OUT[i]); \
+    }                                                                          \
+  }
+#define LOWK_SB(T, Q2, R)                                                      \
+VNNI void lowk_sb_##T##_##R (const int16 *u, const int16 *c, const int16 *n, float16 d, float16 dmin, \
+    __global const uchar *scratch, int d_off, int s_off, int K, int m0, int M, int sbk, float16 *out) \
+{                                                                              \
+  TILE_ROWS (R)                                                                \
+  (void) acc;                                                                  \
+  LOWK_SUPER_SUMS (Q2, u[32 * h + 8 * j + g], u[32 * h + 8 * j + g + 4], c[4 * h + j], n[4 * h + j], d, dmin, out) \
+}
+LOWK_SB (q3_k, 0, 1) LOWK_SB (q3_k, 0, 2) LOWK_SB (q3_k, 0, 3)
+LOWK_SB (q3_k, 0, 4) LOWK_SB (q3_k, 0, 5) LOWK_SB (q3_k, 0, 6)
+LOWK_SB (q2_k, 1, 1) LOWK_SB (q2_k, 1, 2) LOWK_SB (q2_k, 1, 3)
+LOWK_SB (q2_k, 1, 4) LOWK_SB (q2_k, 1, 5) LOWK_SB (q2_k, 1, 6)
+
+/* Q3_K (Q2 0) and Q2_K tiles: per super-block the rows' sums as
+ * vnni_super_q3_k / vnni_super_q2_k form them (the same results), the
+ * quants unpacked as the sums use them. (lowk_sb_<T>_<R>'s
+ * LOWK_SUPER_SUMS with the unpacking as its expressions measured 15-25%
+ * slower here: 4 rows of 2048 x 8192 0.39-0.40 against 0.32-0.34 ms; these
+ * tiles serve the few rows of batched decoding.) */
 #define TILES_LOW_K(T, Q2, R)                                                  \
 VNNI void vnni_tile_##T##_##R (__global const uchar *wp, __global const uchar *scratch, int d_off, int s_off, \
     int K, int m0, int M, float16 *out)                                        \
@@ -1766,21 +1841,14 @@ TILES_Q6_K (6)
 /* qgemm_vnni_<T>: tiles of 6 rows (up to @tiles a work-item) of one panel,
  * from the rows quantize_rows_q8 left in @scratch (@panel_major as
  * linear_p16g_<T>'s). */
-#define DEFINE_QGEMM_VNNI(T)                                                   \
-__kernel void qgemm_vnni_##T (__global const float *x, int x_off,             \
-    __global const uchar *w, __global const float *bias, int has_bias,         \
+#define QGEMM_VNNI_PARAMS                                                      \
+    __global const float *x, int x_off, __global const uchar *w, __global const float *bias, int has_bias, \
     __global float *y, int y_off, int M, int K, int N, int accumulate,         \
-    __global const uchar *scratch, int d_off, int s_off, int tiles, int panel_major) \
+    __global const uchar *scratch, int d_off, int s_off, int tiles, int panel_major
+#define DEFINE_QGEMM_VNNI(T)                                                   \
+__kernel void qgemm_vnni_##T (QGEMM_VNNI_PARAMS)                               \
 {                                                                              \
-  const int t0 = get_global_id (panel_major) * tiles, n0 = get_global_id (1 - panel_major) * 16; \
-  const int nt = min (tiles, (M + 5) / 6 - t0);                                \
-  if (nt <= 0 || n0 >= N)                                                      \
-    return;                                                                    \
-  if (n0 + 16 > N) {                                                           \
-    p16_tail_##T (x, x_off, w, bias, has_bias, y, y_off, t0 * 6,               \
-        min ((t0 + nt) * 6, M), K, N, n0, accumulate);                         \
-    return;                                                                    \
-  }                                                                            \
+  TILES_OF_PANEL (T)                                                           \
   for (int t = 0; t < nt; t++) {                                               \
     const int m0 = (t0 + t) * 6;                                               \
     float16 acc[6];                                                            \
@@ -1799,8 +1867,45 @@ DEFINE_QGEMM_VNNI (q6_k)
 DEFINE_QGEMM_VNNI (q4_1)
 DEFINE_QGEMM_VNNI (q5_0)
 DEFINE_QGEMM_VNNI (q5_1)
-DEFINE_QGEMM_VNNI (q3_k)
-DEFINE_QGEMM_VNNI (q2_k)
+/* qgemm_vnni_<T> of Q3_K and Q2_K: each super-block unpacked once for all
+ * the work-item's tiles (lowk_sb_<T>_<R> above), 8 tiles at a time (all of
+ * them: GROUP_TILES is 8). */
+#define DEFINE_QGEMM_VNNI_LOW_K(T, Q2)                                         \
+__kernel void qgemm_vnni_##T (QGEMM_VNNI_PARAMS)                               \
+{                                                                              \
+  TILES_OF_PANEL (T)                                                           \
+  __global const uchar *wp = row_##T (w, n0, K);                               \
+  float16 acc[8 * 6];                                                          \
+  int16 u[64], c[8], n[8];                                                     \
+  for (int tg = t0; tg < t0 + nt; tg += 8) {                                   \
+    const int ng = min (8, t0 + nt - tg);                                      \
+    for (int i = 0; i < 6 * ng; i++)                                           \
+      acc[i] = 0.0f;                                                           \
+    for (int sbk = 0; sbk < K / 256; sbk++) {                                  \
+      __global const uchar *pb = wp + (size_t) sbk * 16 * BB_##T;              \
+      float16 d, dmin;                                                         \
+      lowk_unpack (pb, Q2, u, c, n, &d, &dmin);                                \
+      for (int t = 0; t < ng; t++) {                                           \
+        const int m0 = (tg + t) * 6;                                           \
+        float16 *o = acc + 6 * t;                                              \
+        switch (min (6, M - m0)) {                                             \
+          case 1: lowk_sb_##T##_1 (u, c, n, d, dmin, scratch, d_off, s_off, K, m0, M, sbk, o); break; \
+          case 2: lowk_sb_##T##_2 (u, c, n, d, dmin, scratch, d_off, s_off, K, m0, M, sbk, o); break; \
+          case 3: lowk_sb_##T##_3 (u, c, n, d, dmin, scratch, d_off, s_off, K, m0, M, sbk, o); break; \
+          case 4: lowk_sb_##T##_4 (u, c, n, d, dmin, scratch, d_off, s_off, K, m0, M, sbk, o); break; \
+          case 5: lowk_sb_##T##_5 (u, c, n, d, dmin, scratch, d_off, s_off, K, m0, M, sbk, o); break; \
+          default: lowk_sb_##T##_6 (u, c, n, d, dmin, scratch, d_off, s_off, K, m0, M, sbk, o); break; \
+        }                                                                      \
+      }                                                                        \
+    }                                                                          \
+    for (int t = 0; t < ng; t++)                                               \
+      for (int i = 0; i < 6 && (tg + t) * 6 + i < M; i++)                      \
+        store16 (acc[6 * t + i], y + y_off + (size_t) ((tg + t) * 6 + i) * N + n0, bias + n0, has_bias, \
+            accumulate);                                                       \
+  }                                                                            \
+}
+DEFINE_QGEMM_VNNI_LOW_K (q3_k, 0)
+DEFINE_QGEMM_VNNI_LOW_K (q2_k, 1)
 DEFINE_QGEMM_VNNI (iq4_nl)
 DEFINE_QGEMM_VNNI (iq4_xs)
 
