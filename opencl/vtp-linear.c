@@ -152,7 +152,7 @@ block_fields (VtpDType t)
 {
   static const BlockField q8_0[] = { { 0, 1, 2, FALSE, 0 }, { 2, 32, 1, TRUE, 2 }, { 0 } };
   static const BlockField q4_0[] = { { 0, 1, 2, FALSE, 0 }, { 2, 16, 1, TRUE, 2 }, { 0 } };
-  /* d, m, qs; d, qh, qs; d, m, qh, qs (qh's bits reordered: spread_q5_bits) */
+  /* d, m, qs; d, qh, qs; d, m, qh, qs (qh's bits re-laid: relay_panel_block) */
   static const BlockField q4_1[] = { { 0, 2, 2, FALSE, 0 }, { 4, 16, 1, TRUE, 4 }, { 0 } };
   static const BlockField q5_0[] = { { 0, 1, 2, FALSE, 0 }, { 2, 4, 1, TRUE, 2 }, { 6, 16, 1, TRUE, 6 }, { 0 } };
   static const BlockField q5_1[] = { { 0, 2, 2, FALSE, 0 }, { 4, 4, 1, TRUE, 4 }, { 8, 16, 1, TRUE, 8 }, { 0 } };
@@ -191,14 +191,6 @@ block_fields (VtpDType t)
   }
 }
 
-/* Where Q5_0's and Q5_1's 32 fifth bits (a word a row) sit in a panel
- * block; 0 for the other types. */
-static gsize
-q5_bits_at (VtpDType t)
-{
-  return t == VTP_DTYPE_Q5_0 ? 32 : t == VTP_DTYPE_Q5_1 ? 64 : 0;
-}
-
 /* ggml's fifth bits of a Q5 block (bit e for element e) reordered for the
  * int8 kernels: element e = 16 h + 4 g + t (low / high nibbles h, quad
  * group g, byte t of the group) to bit 8 t + 4 h + g, so that one shift by
@@ -233,6 +225,35 @@ relay_q3_scales (const guint8 *scales, guint32 *w)
   }
 }
 
+/* The fields of a packed panel block @pb whose bits the kernels read in
+ * another order than ggml's, re-laid within each row's own bytes: Q5_0's
+ * and Q5_1's fifth bits (a word a row, at byte 32 / 64), Q3_K's scales
+ * (three words a row, at byte 16 x 96). */
+static void
+relay_panel_block (VtpDType t, guint8 *pb)
+{
+  const gsize at = t == VTP_DTYPE_Q5_0 ? 32 : t == VTP_DTYPE_Q5_1 ? 64 : t == VTP_DTYPE_Q3_K ? PANEL * 96 : 0;
+  const gint words = t == VTP_DTYPE_Q3_K ? 3 : 1;
+
+  if (!at)
+    return;
+  for (gint j = 0; j < PANEL; j++) {
+    /* word v of row j: its lane of quad group v */
+    guint8 raw[12];
+    guint32 w[3];
+    for (gint v = 0; v < words; v++)
+      memcpy (raw + 4 * v, pb + at + 64 * v + 4 * j, 4);
+    if (t == VTP_DTYPE_Q3_K)
+      relay_q3_scales (raw, w);
+    else
+      w[0] = spread_q5_bits (raw[0] | (raw[1] << 8) | (raw[2] << 16) | ((guint32) raw[3] << 24));
+    for (gint v = 0; v < words; v++) {
+      const guint32 le = GUINT32_TO_LE (w[v]);
+      memcpy (pb + at + 64 * v + 4 * j, &le, 4);
+    }
+  }
+}
+
 /* Packs @src (@n rows of @k elements of block type @t, ggml layout) into
  * layout 1: same size, panels of 16 rows, the rows after the last panel as
  * they are. */
@@ -256,27 +277,7 @@ pack_blocks_p16 (void *dst, const void *src, gint64 n, gint64 k, VtpDType t)
             memcpy (pb + PANEL * f->dest + at, blk + (gsize) i * f->unit, f->unit);
           }
         }
-      if (q5_bits_at (t))
-        for (gint j = 0; j < PANEL; j++) {
-          guint32 h;
-          memcpy (&h, pb + q5_bits_at (t) + 4 * j, 4);
-          h = spread_q5_bits (GUINT32_FROM_LE (h));
-          h = GUINT32_TO_LE (h);
-          memcpy (pb + q5_bits_at (t) + 4 * j, &h, 4);
-        }
-      if (t == VTP_DTYPE_Q3_K)
-        for (gint j = 0; j < PANEL; j++) {
-          /* the row's scale bytes 4 v .. 4 v + 3: word v of its lane */
-          guint8 sc[12];
-          guint32 w[3];
-          for (gint v = 0; v < 3; v++)
-            memcpy (sc + 4 * v, pb + PANEL * 96 + 64 * v + 4 * j, 4);
-          relay_q3_scales (sc, w);
-          for (gint v = 0; v < 3; v++) {
-            const guint32 le = GUINT32_TO_LE (w[v]);
-            memcpy (pb + PANEL * 96 + 64 * v + 4 * j, &le, 4);
-          }
-        }
+      relay_panel_block (t, pb);
     }
   memcpy (d + n16 * row, s + n16 * row, (n - n16) * row);
 }

@@ -776,27 +776,31 @@ dequantize_q5_1 (const VtpBlockQ5_1 *x, gint64 n, float *y)
 static void
 dequantize_q3_k (const VtpBlockQ3_K *x, gint64 n, float *y)
 {
-  for (gint64 b = 0; b < n / VTP_QK_K; b++)
+  for (gint64 b = 0; b < n / VTP_QK_K; b++) {
+    const float d = vtp_f16_to_f32 (x[b].d);
     for (gint e0 = 0; e0 < VTP_QK_K; e0 += 16) {
       const gint h = e0 / 128, j = (e0 % 128) / 32;
-      const float dl = vtp_f16_to_f32 (x[b].d) * ((gint) vtp_quant_scale_q3_k (x[b].scales, e0 / 16) - 32);
+      const float dl = d * ((gint) vtp_quant_scale_q3_k (x[b].scales, e0 / 16) - 32);
       for (gint l = e0 % 32; l < e0 % 32 + 16; l++) {
         const gint q = (x[b].qs[32 * h + l] >> (2 * j)) & 3;
         *y++ = dl * (q - (x[b].hmask[l] & (1 << (4 * h + j)) ? 0 : 4));
       }
     }
+  }
 }
 
 static void
 dequantize_q2_k (const VtpBlockQ2_K *x, gint64 n, float *y)
 {
-  for (gint64 b = 0; b < n / VTP_QK_K; b++)
+  for (gint64 b = 0; b < n / VTP_QK_K; b++) {
+    const float d = vtp_f16_to_f32 (x[b].d), dmin = vtp_f16_to_f32 (x[b].dmin);
     for (gint e0 = 0; e0 < VTP_QK_K; e0 += 16) {
       const gint h = e0 / 128, j = (e0 % 128) / 32, sc = x[b].scales[e0 / 16];
-      const float dl = vtp_f16_to_f32 (x[b].d) * (sc & 0xf), ml = vtp_f16_to_f32 (x[b].dmin) * (sc >> 4);
+      const float dl = d * (sc & 0xf), ml = dmin * (sc >> 4);
       for (gint l = e0 % 32; l < e0 % 32 + 16; l++)
         *y++ = dl * ((x[b].qs[32 * h + l] >> (2 * j)) & 3) - ml;
     }
+  }
 }
 
 static void
@@ -814,17 +818,19 @@ dequantize_iq4_nl (const VtpBlockIQ4_NL *x, gint64 n, float *y)
 static void
 dequantize_iq4_xs (const VtpBlockIQ4_XS *x, gint64 n, float *y)
 {
-  for (gint64 b = 0; b < n / VTP_QK_K; b++)
+  for (gint64 b = 0; b < n / VTP_QK_K; b++) {
+    const float d = vtp_f16_to_f32 (x[b].d);
     for (gint i = 0; i < 8; i++, y += 32) {
       const gint ls = ((x[b].scales_l[i / 2] >> (4 * (i % 2))) & 0xf)
           | (((GUINT16_FROM_LE (x[b].scales_h) >> (2 * i)) & 3) << 4);
-      const float dl = vtp_f16_to_f32 (x[b].d) * (ls - 32);
+      const float dl = d * (ls - 32);
       const guint8 *q = x[b].q + 16 * i;
       for (gint j = 0; j < 16; j++) {
         y[j] = dl * vtp_quant_iq4_values[q[j] & 0xf];
         y[j + 16] = dl * vtp_quant_iq4_values[q[j] >> 4];
       }
     }
+  }
 }
 
 static void

@@ -209,12 +209,21 @@ inline float load1_iq4_nl (__global const uchar *r, size_t k)
   const uint j = k % 32, q = b[2 + j % 16];
   return (float) iq4_values[j < 16 ? q & 15 : q >> 4] * half_at (b);
 }
+/* The values of 8 indices (j a multiple of 8: one nibble half) at @q. */
+inline float8 iq4_values8 (__global const uchar *q, uint j)
+{
+  const uchar8 b = vload8 (0, q + j % 16);
+  uchar idx[8];
+  float v[8];
+  vstore8 (j < 16 ? b & (uchar8) 15 : b >> (uchar8) 4, 0, idx);
+  for (int i = 0; i < 8; i++)
+    v[i] = iq4_values[idx[i]];
+  return vload8 (0, v);
+}
 inline float8 load8_iq4_nl (__global const uchar *r, size_t k)
 {
-  float v[8];
-  for (int i = 0; i < 8; i++)
-    v[i] = load1_iq4_nl (r, k + i);
-  return vload8 (0, v);
+  __global const uchar *b = r + k / 32 * BB_iq4_nl;
+  return iq4_values8 (b + 2, k % 32) * half_at (b);
 }
 inline float load1_iq4_xs (__global const uchar *r, size_t k)
 {
@@ -224,10 +233,9 @@ inline float load1_iq4_xs (__global const uchar *r, size_t k)
 }
 inline float8 load8_iq4_xs (__global const uchar *r, size_t k)
 {
-  float v[8];
-  for (int i = 0; i < 8; i++)
-    v[i] = load1_iq4_xs (r, k + i);
-  return vload8 (0, v);
+  __global const uchar *b = r + k / 256 * BB_iq4_xs;
+  const uint e = k % 256, i = e / 32;
+  return half_at (b) * (float) iq4xs_scale1 (b, i) * iq4_values8 (b + 8 + 16 * i, e % 32);
 }
 
 /* Q4_K / Q5_K: scale and min of sub-block j from the 12 packed bytes s. */
@@ -1512,18 +1520,13 @@ VNNI void vnni_tile_##T##_##R (__global const uchar *wp, __global const uchar *s
   for (int i = 0; i < TR; i++)                                                  \
     out[i] = acc[i];                                                           \
 }
-#define TILES_LEGACY_ALL(T)                                                    \
-  TILES_LEGACY (T, 1) TILES_LEGACY (T, 2) TILES_LEGACY (T, 3)                  \
-  TILES_LEGACY (T, 4) TILES_LEGACY (T, 5) TILES_LEGACY (T, 6)
-TILES_LEGACY_ALL (q4_1)
-TILES_LEGACY_ALL (q5_0)
-TILES_LEGACY_ALL (q5_1)
+/* A tile macro M (T, ..., R) for R = 1 .. 6 rows (TILE_SWITCH takes them all). */
+#define SIX_TILES(M, ...) M (__VA_ARGS__, 1) M (__VA_ARGS__, 2) M (__VA_ARGS__, 3) \
+  M (__VA_ARGS__, 4) M (__VA_ARGS__, 5) M (__VA_ARGS__, 6)
+SIX_TILES (TILES_LEGACY, q4_1)
+SIX_TILES (TILES_LEGACY, q5_0)
+SIX_TILES (TILES_LEGACY, q5_1)
 
-/* Q3_K, Q2_K: lowk_sb_<T>_<R> is one super-block of a tile of R rows, from
- * its unpacked quants @u, scale pairs @c and (Q2_K) min pairs @n. The
- * tiles (vnni_tile_<T>_<R>) unpack each super-block for themselves; the
- * prefill GEMM (qgemm_vnni_<T>, below) once for all the tiles of its
- * work-item (up to GROUP_TILES, vtp-linear.c). */
 /* Sub-blocks sb and sb + 1's scales (Q2_K: mins) as the 16-bit halves of
  * each lane, for dpwssd. */
 inline int16 q3_scale_pair (__global const uchar *pb, int sb)
@@ -1549,61 +1552,57 @@ inline void lowk_unpack (__global const uchar *pb, int q2, int16 *u, int16 *c, i
   *d = half16_at (pb + (q2 ? Q2_D : Q3_D));
   *dmin = q2 ? half16_at (pb + Q2_DMIN) : 0.0f;
 }
-/* One super-block sbk of the tile's rows (TILE_ROWS in scope) into @OUT:
- * quad group g of quarter j of half h of the quants as U1 (groups 0-3) and
- * U2 (4-7), the quarter's two scales (mins) as a dpwssd pair C (N), the
- * super-block's d and dmin D, DMIN: expressions in h, j, g. */
-#define LOWK_SUPER_SUMS(Q2, U1, U2, C, N, D, DMIN, OUT)                        \
-  {                                                                            \
-    int16 isum[TR] = { 0 }, msum[TR] = { 0 };                                  \
-    for (int h = 0; h < 2; h++)                                                \
-      for (int j = 0; j < 4; j++) {                                            \
-        const int x0 = 64 * sbk + 32 * h + 8 * j, s0 = 16 * sbk + 8 * h + 2 * j; \
-        int16 s1[TR] = { 0 }, s2[TR] = { 0 };                                  \
-        UNROLL                                                                 \
-        for (int g = 0; g < 4; g++) {                                          \
-          const int16 u1 = (U1), u2 = (U2);                                    \
-          UNROLL                                                               \
-          for (int i = 0; i < TR; i++) {                                       \
-            s1[i] = dpbusd (s1[i], u1, (int16) xq[i][x0 + g]);                 \
-            s2[i] = dpbusd (s2[i], u2, (int16) xq[i][x0 + g + 4]);             \
-          }                                                                    \
-        }                                                                      \
-        const int16 cp = (C), np = (N);                                        \
-        UNROLL                                                                 \
-        for (int i = 0; i < TR; i++)                                           \
-          if (Q2) {                                                            \
-            isum[i] = dpwssd (isum[i], (s1[i] & 0xffff) | (s2[i] << 16), cp);  \
-            msum[i] = dpwssd (msum[i], (int16) ((xs[i][s0] & 0xffff) | (xs[i][s0 + 1] << 16)), np); \
-          } else                                                               \
-            isum[i] = dpwssd (isum[i], ((s1[i] - 4 * xs[i][s0]) & 0xffff) | ((s2[i] - 4 * xs[i][s0 + 1]) << 16), cp); \
-      }                                                                        \
-    UNROLL                                                                     \
-    for (int i = 0; i < TR; i++) {                                             \
-      OUT[i] = fma ((D) * dx[i][8 * sbk], convert_float16 (isum[i]), OUT[i]);  \
-      if (Q2)                                                                  \
-        OUT[i] = fma ((DMIN) * -dx[i][8 * sbk], convert_float16 (msum[i]), OUT[i]); \
-    }                                                                          \
-  }
+/* Q3_K, Q2_K: lowk_sb_<T>_<R> is one super-block of a tile of R rows, from
+ * its unpacked quants @u, scale pairs @c and (Q2_K) min pairs @n. The
+ * tiles (vnni_tile_<T>_<R>) unpack each super-block for themselves; the
+ * prefill GEMM (qgemm_vnni_<T>, below) once for all the tiles of its
+ * work-item (up to GROUP_TILES, vtp-linear.c). */
 #define LOWK_SB(T, Q2, R)                                                      \
 VNNI void lowk_sb_##T##_##R (const int16 *u, const int16 *c, const int16 *n, float16 d, float16 dmin, \
     __global const uchar *scratch, int d_off, int s_off, int K, int m0, int M, int sbk, float16 *out) \
 {                                                                              \
   TILE_ROWS (R)                                                                \
+  int16 isum[TR] = { 0 }, msum[TR] = { 0 };                                    \
   (void) acc;                                                                  \
-  LOWK_SUPER_SUMS (Q2, u[32 * h + 8 * j + g], u[32 * h + 8 * j + g + 4], c[4 * h + j], n[4 * h + j], d, dmin, out) \
+  for (int h = 0; h < 2; h++)                                                  \
+    for (int j = 0; j < 4; j++) {                                              \
+      const int x0 = 64 * sbk + 32 * h + 8 * j, s0 = 16 * sbk + 8 * h + 2 * j; \
+      int16 s1[TR] = { 0 }, s2[TR] = { 0 };                                    \
+      UNROLL                                                                   \
+      for (int g = 0; g < 4; g++) {                                            \
+        const int16 u1 = u[32 * h + 8 * j + g], u2 = u[32 * h + 8 * j + g + 4]; \
+        UNROLL                                                                 \
+        for (int i = 0; i < TR; i++) {                                         \
+          s1[i] = dpbusd (s1[i], u1, (int16) xq[i][x0 + g]);                   \
+          s2[i] = dpbusd (s2[i], u2, (int16) xq[i][x0 + g + 4]);               \
+        }                                                                      \
+      }                                                                        \
+      UNROLL                                                                   \
+      for (int i = 0; i < TR; i++)                                             \
+        if (Q2) {                                                              \
+          isum[i] = dpwssd (isum[i], (s1[i] & 0xffff) | (s2[i] << 16), c[4 * h + j]); \
+          msum[i] = dpwssd (msum[i], (int16) ((xs[i][s0] & 0xffff) | (xs[i][s0 + 1] << 16)), n[4 * h + j]); \
+        } else                                                                 \
+          isum[i] = dpwssd (isum[i], ((s1[i] - 4 * xs[i][s0]) & 0xffff) | ((s2[i] - 4 * xs[i][s0 + 1]) << 16), \
+              c[4 * h + j]);                                                   \
+    }                                                                          \
+  UNROLL                                                                       \
+  for (int i = 0; i < TR; i++) {                                               \
+    out[i] = fma (d * dx[i][8 * sbk], convert_float16 (isum[i]), out[i]);      \
+    if (Q2)                                                                    \
+      out[i] = fma (dmin * -dx[i][8 * sbk], convert_float16 (msum[i]), out[i]); \
+  }                                                                            \
 }
-LOWK_SB (q3_k, 0, 1) LOWK_SB (q3_k, 0, 2) LOWK_SB (q3_k, 0, 3)
-LOWK_SB (q3_k, 0, 4) LOWK_SB (q3_k, 0, 5) LOWK_SB (q3_k, 0, 6)
-LOWK_SB (q2_k, 1, 1) LOWK_SB (q2_k, 1, 2) LOWK_SB (q2_k, 1, 3)
-LOWK_SB (q2_k, 1, 4) LOWK_SB (q2_k, 1, 5) LOWK_SB (q2_k, 1, 6)
+SIX_TILES (LOWK_SB, q3_k, 0)
+SIX_TILES (LOWK_SB, q2_k, 1)
 
 /* Q3_K (Q2 0) and Q2_K tiles: per super-block the rows' sums as
  * vnni_super_q3_k / vnni_super_q2_k form them (the same results), the
  * quants unpacked as the sums use them. (lowk_sb_<T>_<R>'s
  * LOWK_SUPER_SUMS with the unpacking as its expressions measured 15-25%
- * slower here: 4 rows of 2048 x 8192 0.39-0.40 against 0.32-0.34 ms; these
- * tiles serve the few rows of batched decoding.) */
+ * slower here: 4 rows of 2048 x 8192 0.39-0.40 against 0.32-0.34 ms, and so
+ * did the scale pairs through q3_scale_pair & co., 0.397 against 0.322:
+ * hence written out; these tiles serve the few rows of batched decoding.) */
 #define TILES_LOW_K(T, Q2, R)                                                  \
 VNNI void vnni_tile_##T##_##R (__global const uchar *wp, __global const uchar *scratch, int d_off, int s_off, \
     int K, int m0, int M, float16 *out)                                        \
@@ -1657,11 +1656,8 @@ VNNI void vnni_tile_##T##_##R (__global const uchar *wp, __global const uchar *s
   for (int i = 0; i < TR; i++)                                                 \
     out[i] = acc[i];                                                           \
 }
-#define TILES_LOW_K_ALL(T, Q2)                                                 \
-  TILES_LOW_K (T, Q2, 1) TILES_LOW_K (T, Q2, 2) TILES_LOW_K (T, Q2, 3)         \
-  TILES_LOW_K (T, Q2, 4) TILES_LOW_K (T, Q2, 5) TILES_LOW_K (T, Q2, 6)
-TILES_LOW_K_ALL (q3_k, 0)
-TILES_LOW_K_ALL (q2_k, 1)
+SIX_TILES (TILES_LOW_K, q3_k, 0)
+SIX_TILES (TILES_LOW_K, q2_k, 1)
 
 /* IQ4_NL (XS 0: a block of 32 a step, its float scale) and IQ4_XS (a
  * super-block a step: the sub-blocks' sums times their scales in
@@ -1673,7 +1669,9 @@ VNNI void vnni_tile_##T##_##R (__global const uchar *wp, __global const uchar *s
   TILE_ROWS (R)                                                                \
   for (int b = 0; b < nb; b += XS ? 8 : 1) {                                   \
     __global const uchar *pb = wp + (size_t) (XS ? b / 8 : b) * 16 * BB_##T;   \
-    int16 isum[TR] = { 0 };                                                    \
+    int16 isum[TR] = { 0 }, sl = 0, sh = 0;                                    \
+    if (XS)                                                                    \
+      iq4xs_scale_bits (pb, &sl, &sh);                                         \
     for (int i = 0; i < (XS ? 8 : 1); i++) {                                   \
       __global const uchar *q = pb + (XS ? IQ4XS_Q + 256 * i : 32);            \
       int16 s[TR] = { 0 };                                                     \
@@ -1687,7 +1685,7 @@ VNNI void vnni_tile_##T##_##R (__global const uchar *wp, __global const uchar *s
           s[r] = dpbusd (s[r], hi, (int16) xq[r][8 * (b + i) + 4 + g]);        \
         }                                                                      \
       }                                                                        \
-      const int16 sc = XS ? iq4xs_scale16 (pb, i) : 1;                         \
+      const int16 sc = XS ? iq4xs_scale_of (sl, sh, i) : 1;                    \
       UNROLL                                                                   \
       for (int r = 0; r < TR; r++) {                                           \
         const int16 t = s[r] - 128 * (xs[r][2 * (b + i)] + xs[r][2 * (b + i) + 1]); \
@@ -1703,11 +1701,8 @@ VNNI void vnni_tile_##T##_##R (__global const uchar *wp, __global const uchar *s
   for (int r = 0; r < TR; r++)                                                 \
     out[r] = acc[r];                                                           \
 }
-#define TILES_IQ4_ALL(T, XS)                                                   \
-  TILES_IQ4 (T, XS, 1) TILES_IQ4 (T, XS, 2) TILES_IQ4 (T, XS, 3)               \
-  TILES_IQ4 (T, XS, 4) TILES_IQ4 (T, XS, 5) TILES_IQ4 (T, XS, 6)
-TILES_IQ4_ALL (iq4_nl, 0)
-TILES_IQ4_ALL (iq4_xs, 1)
+SIX_TILES (TILES_IQ4, iq4_nl, 0)
+SIX_TILES (TILES_IQ4, iq4_xs, 1)
 
 /* Q4_K (qh_off 0) and Q5_K: per 64-chunk c of a super-block, the two
  * sub-blocks' sums for the rows times their scales, in integers; the mins'
