@@ -16,7 +16,9 @@
 # every matrix Q4_K, where llama-quantize's Q4_K_M mixes in Q6_K), to show
 # what quantizing at load gives. $TYPES picks the rows (default "F16 Q8_0
 # Q4_0 Q4_K_M q4_k-at-load"; any of llama-quantize's types vtp reads, e.g.
-# TYPES="Q5_0 Q4_1 Q5_1 Q5_K_M Q6_K").
+# TYPES="Q5_0 Q4_1 Q5_1 Q5_K_M Q6_K"; the lattice types' mixes IQ3_XXS,
+# IQ3_XS, IQ2_* and IQ1_* are made with an importance matrix, which
+# llama-imatrix computes once on docs/architecture.md).
 #
 # Each round runs every type on both engines, one after the other
 # (interleaved, so that the machine's drift hits both); the table has the
@@ -55,8 +57,22 @@ if [ ! -f "$WORK/llm-f16.gguf" ]; then
 fi
 for t in $TYPES; do
   case $t in F16|*-at-load) continue ;; esac
-  [ -f "$WORK/llm-$t.gguf" ] || "$BIN/llama-quantize" "$WORK/llm-f16.gguf" "$WORK/llm-$t.gguf" $t \
-      > "$WORK/quantize-$t.log" 2>&1
+  [ -f "$WORK/llm-$t.gguf" ] && continue
+  imatrix=""
+  case $t in
+    IQ3_XXS|IQ3_XS|IQ2_*|IQ1_*)
+      # llama-quantize wants an importance matrix for these (and users'
+      # files of them have one): llama-imatrix's, on this repository's
+      # docs/architecture.md as the text, made once
+      if [ ! -f "$WORK/imatrix.gguf" ]; then
+        [ -x "$BIN/llama-imatrix" ] || cmake --build "$SRC/build" -j "$(nproc)" --target llama-imatrix > "$PEER/build-imatrix.log"
+        "$BIN/llama-imatrix" -m "$WORK/llm-f16.gguf" -f docs/architecture.md -c 256 -b 256 -t "$THREADS" \
+            -o "$WORK/imatrix.gguf" > "$WORK/imatrix.log" 2>&1
+      fi
+      imatrix="--imatrix $WORK/imatrix.gguf" ;;
+  esac
+  # shellcheck disable=SC2086
+  "$BIN/llama-quantize" $imatrix "$WORK/llm-f16.gguf" "$WORK/llm-$t.gguf" $t > "$WORK/quantize-$t.log" 2>&1
 done
 
 OUT=$WORK/results.txt

@@ -4,7 +4,7 @@
  *
  * TYPE: f32, f16, bf16, or a block-quantized type (q8_0, q4_0, q4_1, q5_0,
  * q5_1, q2_k, q3_k, q4_k, q5_k, q6_k: random weights quantized by vtp;
- * iq4_nl, iq4_xs: random blocks).
+ * iq4_nl, iq4_xs, iq3_xxs, iq3_s, iq2_xxs, iq2_xs, iq2_s: random blocks).
  *
  * x [M, K] F32, W [N, K] uploaded through vtp_linear_weight_new (the packed
  * layout of the device), or as a plain row-major tensor with "plain".
@@ -68,17 +68,17 @@ main (int argc, char **argv)
   GRand *r;
 
   if (argc < 5) {
-    g_printerr ("usage: %s M K N f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|q3_k|q4_k|q5_k|q6_k|iq4_nl|iq4_xs [REPS] [plain|rows]\n", argv[0]);
+    g_printerr ("usage: %s M K N f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|q3_k|q4_k|q5_k|q6_k|iq4_nl|iq4_xs|iq3_xxs|iq3_s|iq2_xxs|iq2_xs|iq2_s [REPS] [plain|rows]\n", argv[0]);
     return 2;
   }
   M = g_ascii_strtoll (argv[1], NULL, 10);
   K = g_ascii_strtoll (argv[2], NULL, 10);
   N = g_ascii_strtoll (argv[3], NULL, 10);
-  for (dtype = VTP_DTYPE_F32; dtype <= VTP_DTYPE_IQ4_XS; dtype++)
+  for (dtype = VTP_DTYPE_F32; dtype <= VTP_DTYPE_IQ2_S; dtype++)
     if ((dtype <= VTP_DTYPE_BF16 || vtp_dtype_is_quantized (dtype)) && strcmp (argv[4], vtp_dtype_name (dtype)) == 0)
       break;
-  if (dtype > VTP_DTYPE_IQ4_XS) {
-    g_printerr ("the type must be f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl or iq4_xs\n");
+  if (dtype > VTP_DTYPE_IQ2_S) {
+    g_printerr ("the type must be f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs,\n    iq3_xxs, iq3_s, iq2_xxs, iq2_xs or iq2_s\n");
     return 2;
   }
   if (argc > 5)

@@ -7,8 +7,8 @@
 
 /* The kernel sources, concatenated in this order into one program. */
 static const char *const kernel_files[] = {
-  "common.cl", "linear.cl", "quant.cl", "probe.cl", "norm.cl", "activation.cl", "attention.cl",
-  "rope.cl", "embed.cl", "image.cl",
+  "common.cl", "linear.cl", "quant.cl", "iq-grids.cl", "quant-lattice.cl", "quant-multi.cl", "probe.cl",
+  "norm.cl", "activation.cl", "attention.cl", "rope.cl", "embed.cl", "image.cl",
 };
 
 static GMutex devices_lock;

@@ -174,9 +174,24 @@ block_fields (VtpDType t)
   /* IQ4_NL as Q4_0; IQ4_XS: d, scales_h, scales_l (a quad: one lane a row), qs */
   static const BlockField iq4_xs[] = { { 0, 2, 2, FALSE, 0 }, { 4, 4, 1, TRUE, 4 }, { 8, 128, 1, TRUE, 8 },
     { 0 } };
+  /* the lattice types: every field a run of units (bytes, IQ2_XS's 16-bit
+   * groups, IQ3_XXS's sign words and IQ2_XXS's index and sign words),
+   * looked up per unit, never fed to the dot product as they are */
+  static const BlockField iq3_xxs[] = { { 0, 1, 2, FALSE, 0 }, { 2, 64, 1, FALSE, 2 }, { 66, 8, 4, FALSE, 66 },
+    { 0 } };
+  static const BlockField iq3_s[] = { { 0, 1, 2, FALSE, 0 }, { 2, 108, 1, FALSE, 2 }, { 0 } };
+  static const BlockField iq2_xxs[] = { { 0, 1, 2, FALSE, 0 }, { 2, 16, 4, FALSE, 2 }, { 0 } };
+  static const BlockField iq2_xs[] = { { 0, 1, 2, FALSE, 0 }, { 2, 32, 2, FALSE, 2 }, { 66, 8, 1, FALSE, 66 },
+    { 0 } };
+  static const BlockField iq2_s[] = { { 0, 1, 2, FALSE, 0 }, { 2, 80, 1, FALSE, 2 }, { 0 } };
   switch (t) {
     case VTP_DTYPE_Q8_0: return q8_0;
     case VTP_DTYPE_IQ4_NL: return q4_0;
+    case VTP_DTYPE_IQ3_XXS: return iq3_xxs;
+    case VTP_DTYPE_IQ3_S: return iq3_s;
+    case VTP_DTYPE_IQ2_XXS: return iq2_xxs;
+    case VTP_DTYPE_IQ2_XS: return iq2_xs;
+    case VTP_DTYPE_IQ2_S: return iq2_s;
     case VTP_DTYPE_IQ4_XS: return iq4_xs;
     case VTP_DTYPE_Q4_0: return q4_0;
     case VTP_DTYPE_Q4_K: return q4_k;
@@ -789,7 +804,12 @@ vnni_type_code (VtpDType t)
     case VTP_DTYPE_Q3_K: return 8;
     case VTP_DTYPE_Q2_K: return 9;
     case VTP_DTYPE_IQ4_NL: return 10;
-    default: g_assert (t == VTP_DTYPE_IQ4_XS); return 11;
+    case VTP_DTYPE_IQ4_XS: return 11;
+    case VTP_DTYPE_IQ3_XXS: return 12;
+    case VTP_DTYPE_IQ3_S: return 13;
+    case VTP_DTYPE_IQ2_XXS: return 14;
+    case VTP_DTYPE_IQ2_XS: return 15;
+    default: g_assert (t == VTP_DTYPE_IQ2_S); return 16;
   }
 }
 

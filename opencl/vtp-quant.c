@@ -5,6 +5,10 @@
 #include <string.h>
 #include "vtp-quant.h"
 
+/* The lattice tables of the IQ3 / IQ2 types (generated; also the kernels') */
+#define VTP_IQ_TABLE static const
+#include "kernels/iq-grids.cl"
+
 void
 vtp_quant_scale_min_k4 (const guint8 *q, gint j, guint8 *scale, guint8 *min)
 {
@@ -687,7 +691,8 @@ vtp_quant_f16_fields (VtpDType t, gsize *offset, gint *count)
 {
   *offset = t == VTP_DTYPE_Q6_K ? 208 : t == VTP_DTYPE_Q3_K ? 108 : t == VTP_DTYPE_Q2_K ? 80 : 0;
   *count = t == VTP_DTYPE_Q8_0 || t == VTP_DTYPE_Q4_0 || t == VTP_DTYPE_Q5_0 || t == VTP_DTYPE_Q6_K
-      || t == VTP_DTYPE_Q3_K || t == VTP_DTYPE_IQ4_NL || t == VTP_DTYPE_IQ4_XS ? 1 : 2;
+      || t == VTP_DTYPE_Q3_K || t == VTP_DTYPE_IQ4_NL || t == VTP_DTYPE_IQ4_XS || t == VTP_DTYPE_IQ3_XXS
+      || t == VTP_DTYPE_IQ3_S || t == VTP_DTYPE_IQ2_XXS || t == VTP_DTYPE_IQ2_XS || t == VTP_DTYPE_IQ2_S ? 1 : 2;
 }
 
 gboolean
@@ -833,6 +838,117 @@ dequantize_iq4_xs (const VtpBlockIQ4_XS *x, gint64 n, float *y)
   }
 }
 
+/* The eight sign bits of a 7-bit sign index of IQ3_XXS, IQ2_XXS and IQ2_XS:
+ * the eighth makes the count of negatives even (ggml's ksigns_iq2xs). */
+static guint
+iq_signs (guint s7)
+{
+  return s7 | ((guint) __builtin_parity (s7) << 7);
+}
+
+/* Elements e0 .. e0 + n - 1 of a group: the bytes of grid entry @g, negated
+ * where bit e of @signs is set, times db (exact: the products have at most
+ * 22 significant bits). */
+static void
+iq_group (const guint8 *g, guint signs, float db, gint n, float *y)
+{
+  for (gint e = 0; e < n; e++)
+    y[e] = db * g[e] * (signs & (1u << e) ? -1.0f : 1.0f);
+}
+
+/* A little-endian word at any byte (the blocks' words are not aligned). */
+static guint32
+le32_at (const guint8 *p)
+{
+  guint32 w;
+  memcpy (&w, p, 4);
+  return GUINT32_FROM_LE (w);
+}
+
+static void
+dequantize_iq3_xxs (const VtpBlockIQ3_XXS *x, gint64 n, float *y)
+{
+  for (gint64 b = 0; b < n / VTP_QK_K; b++) {
+    const float d = vtp_f16_to_f32 (x[b].d);
+    for (gint i = 0; i < 8; i++) {
+      const guint32 sas = le32_at (x[b].sas + 4 * i);
+      const float db = d * (0.5f + (sas >> 28)) * 0.5f;
+      for (gint l = 0; l < 4; l++, y += 8) {
+        const guint s = iq_signs ((sas >> (7 * l)) & 127);
+        const guint32 g0 = GUINT32_TO_LE (vtp_iq3xxs_grid[x[b].qs[8 * i + 2 * l]]);
+        const guint32 g1 = GUINT32_TO_LE (vtp_iq3xxs_grid[x[b].qs[8 * i + 2 * l + 1]]);
+        iq_group ((const guint8 *) &g0, s, db, 4, y);
+        iq_group ((const guint8 *) &g1, s >> 4, db, 4, y + 4);
+      }
+    }
+  }
+}
+
+static void
+dequantize_iq3_s (const VtpBlockIQ3_S *x, gint64 n, float *y)
+{
+  for (gint64 b = 0; b < n / VTP_QK_K; b++) {
+    const float d = vtp_f16_to_f32 (x[b].d);
+    for (gint i = 0; i < 8; i++) {
+      const float db = d * (1 + 2 * ((x[b].scales[i / 2] >> (4 * (i % 2))) & 15));
+      for (gint k = 0; k < 8; k++, y += 4) {
+        const guint idx = x[b].qs[8 * i + k] | (((x[b].qh[i] >> k) & 1u) << 8);
+        const guint32 g = GUINT32_TO_LE (vtp_iq3s_grid[idx]);
+        iq_group ((const guint8 *) &g, x[b].signs[4 * i + k / 2] >> (4 * (k % 2)), db, 4, y);
+      }
+    }
+  }
+}
+
+/* An IQ2 group: entry @idx of @grid (two words a entry), 8 elements. */
+static void
+iq2_group (const guint32 *grid, guint idx, guint signs, float db, float *y)
+{
+  const guint32 g[2] = { GUINT32_TO_LE (grid[2 * idx]), GUINT32_TO_LE (grid[2 * idx + 1]) };
+  iq_group ((const guint8 *) g, signs, db, 8, y);
+}
+
+static void
+dequantize_iq2_xxs (const VtpBlockIQ2_XXS *x, gint64 n, float *y)
+{
+  for (gint64 b = 0; b < n / VTP_QK_K; b++) {
+    const float d = vtp_f16_to_f32 (x[b].d);
+    for (gint i = 0; i < 8; i++) {
+      const guint8 *q = x[b].qs + 8 * i;
+      const guint32 sas = le32_at (q + 4);
+      const float db = d * (0.5f + (sas >> 28)) * 0.25f;
+      for (gint l = 0; l < 4; l++, y += 8)
+        iq2_group (vtp_iq2xxs_grid, q[l], iq_signs ((sas >> (7 * l)) & 127), db, y);
+    }
+  }
+}
+
+static void
+dequantize_iq2_xs (const VtpBlockIQ2_XS *x, gint64 n, float *y)
+{
+  for (gint64 b = 0; b < n / VTP_QK_K; b++) {
+    const float d = vtp_f16_to_f32 (x[b].d);
+    for (gint l = 0; l < 32; l++, y += 8) {
+      const guint q = GUINT16_FROM_LE (x[b].qs[l]);
+      const float db = d * (0.5f + ((x[b].scales[l / 4] >> (4 * (l % 4 / 2))) & 15)) * 0.25f;
+      iq2_group (vtp_iq2xs_grid, q & 511, iq_signs (q >> 9), db, y);
+    }
+  }
+}
+
+static void
+dequantize_iq2_s (const VtpBlockIQ2_S *x, gint64 n, float *y)
+{
+  for (gint64 b = 0; b < n / VTP_QK_K; b++) {
+    const float d = vtp_f16_to_f32 (x[b].d);
+    for (gint l = 0; l < 32; l++, y += 8) {
+      const guint idx = x[b].qs[l] | (((x[b].qh[l / 4] >> (2 * (l % 4))) & 3u) << 8);
+      const float db = d * (0.5f + ((x[b].scales[l / 4] >> (4 * (l % 4 / 2))) & 15)) * 0.25f;
+      iq2_group (vtp_iq2s_grid, idx, x[b].signs[l], db, y);
+    }
+  }
+}
+
 static void
 dequantize_q4_k (const VtpBlockQ4_K *x, gint64 n, float *y)
 {
@@ -918,6 +1034,11 @@ vtp_dequantize_row (VtpDType type, const void *in, gint64 n, float *out)
     case VTP_DTYPE_Q2_K: dequantize_q2_k (in, n, out); break;
     case VTP_DTYPE_IQ4_NL: dequantize_iq4_nl (in, n, out); break;
     case VTP_DTYPE_IQ4_XS: dequantize_iq4_xs (in, n, out); break;
+    case VTP_DTYPE_IQ3_XXS: dequantize_iq3_xxs (in, n, out); break;
+    case VTP_DTYPE_IQ3_S: dequantize_iq3_s (in, n, out); break;
+    case VTP_DTYPE_IQ2_XXS: dequantize_iq2_xxs (in, n, out); break;
+    case VTP_DTYPE_IQ2_XS: dequantize_iq2_xs (in, n, out); break;
+    case VTP_DTYPE_IQ2_S: dequantize_iq2_s (in, n, out); break;
     default: g_return_if_reached ();
   }
 }

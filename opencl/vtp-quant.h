@@ -20,6 +20,19 @@
  *   IQ4_NL  32     18   f16 d; 4-bit indices into kvalues; w = d kvalues[q]  4.5
  *   IQ4_XS 256    136   f16 d; 8 sub-blocks of 32 with 6-bit s; 4-bit
  *                       indices; w = d (s - 32) kvalues[q]              4.25
+ *   IQ3_XXS 256    98   f16 d; per group of 4 an 8-bit index into
+ *                       vtp_iq3xxs_grid; per 8 a 7-bit sign index; a
+ *                       4-bit s per 32; w = d (2 s + 1) / 4 g (+-)      3.0625
+ *   IQ3_S  256    110   f16 d; 9-bit indices into vtp_iq3s_grid (per 4);
+ *                       a sign bit a weight; 4-bit s per 32;
+ *                       w = d (2 s + 1) g (+-)                          3.4375
+ *   IQ2_XXS 256    66   f16 d; per group of 8 an 8-bit index into
+ *                       vtp_iq2xxs_grid and a 7-bit sign index; 4-bit s
+ *                       per 32; w = d (2 s + 1) / 8 g (+-)              2.0625
+ *   IQ2_XS 256     74   f16 d; per 8 a 9-bit index and a 7-bit sign
+ *                       index; 4-bit s per 16; w as IQ2_XXS's           2.3125
+ *   IQ2_S  256     82   f16 d; per 8 a 10-bit index, a sign bit a
+ *                       weight; 4-bit s per 16; w as IQ2_XXS's          2.5625
  *
  * (Q4_1, Q5_0 and Q5_1 are llama.cpp's older 32-blocks: whole files of
  * them exist, and llama-quantize writes them in K-quant files for the
@@ -29,7 +42,13 @@
  * table of 16 int8 values (llama.cpp's kvalues_iq4nl): the 4-bit types of
  * llama.cpp's importance-matrix files (IQ4_XS), and the fallback of its
  * IQ files for rows that are not whole super-blocks (IQ4_NL); vtp reads
- * them, and does not quantize to them.
+ * them, and does not quantize to them. The IQ3 and IQ2 types are
+ * llama.cpp's lattice types (importance-matrix files: IQ3_XXS / XS / S / M,
+ * IQ2_XXS / XS / S / M): a group of 4 or 8 magnitudes is one entry of a
+ * fixed table of points (iq-grids.cl, tools/make_iq_grids.py), the signs
+ * come apart: explicit bits, or a 7-bit index whose eighth bit is the
+ * parity of the seven (ggml's ksigns_iq2xs). vtp reads them, and does not
+ * quantize to them.
  *
  * Dequantization follows ggml's arithmetic step by step (the products are
  * formed in the same order), so it is bit-exact against the reference. All
@@ -124,6 +143,40 @@ typedef struct {
   guint8 q[128];         /* sub-block i: q[16 i + l] low nibble = element 32 i + l, high = 32 i + 16 + l */
 } VtpBlockIQ4_XS;
 
+/* llama.cpp's lattice blocks: the quants of sub-block i (32 elements) */
+typedef struct {
+  guint16 d;
+  guint8 qs[64];         /* 8 grid indices of sub-block i at 8 i (a group of 4 each) */
+  guint8 sas[32];        /* a little-endian word a sub-block: 4 sign indices of 7 bits, the scale in bits 28-31 */
+} VtpBlockIQ3_XXS;
+
+typedef struct {
+  guint16 d;
+  guint8 qs[64];         /* low 8 bits of the 8 grid indices of sub-block i at 8 i */
+  guint8 qh[8];          /* bit k of qh[i]: the ninth bit of index k of sub-block i */
+  guint8 signs[32];      /* a byte a group of 8, bit j: element j negative */
+  guint8 scales[4];      /* sub-block i: nibble i % 2 of byte i / 2 */
+} VtpBlockIQ3_S;
+
+typedef struct {
+  guint16 d;
+  guint8 qs[64];         /* sub-block i at 8 i: 4 grid indices, then a word of 4 sign indices and the scale (bits 28-31) */
+} VtpBlockIQ2_XXS;
+
+typedef struct {
+  guint16 d;
+  guint16 qs[32];        /* a group of 8: the grid index in bits 0-8, the sign index in 9-15 */
+  guint8 scales[8];      /* sub-block i: low nibble elements 0-15, high 16-31 */
+} VtpBlockIQ2_XS;
+
+typedef struct {
+  guint16 d;
+  guint8 qs[32];         /* low 8 bits of the grid index of group g (8 elements) */
+  guint8 signs[32];      /* group g's sign bits */
+  guint8 qh[8];          /* bits 2 k, 2 k + 1 of qh[i]: the index's bits 8-9 for group 4 i + k */
+  guint8 scales[8];      /* as IQ2_XS's */
+} VtpBlockIQ2_S;
+
 /* The 16 values of IQ4_NL and IQ4_XS indices. */
 extern const gint8 vtp_quant_iq4_values[16];
 
@@ -139,6 +192,11 @@ G_STATIC_ASSERT (sizeof (VtpBlockQ3_K) == 110);
 G_STATIC_ASSERT (sizeof (VtpBlockQ2_K) == 84);
 G_STATIC_ASSERT (sizeof (VtpBlockIQ4_NL) == 18);
 G_STATIC_ASSERT (sizeof (VtpBlockIQ4_XS) == 136);
+G_STATIC_ASSERT (sizeof (VtpBlockIQ3_XXS) == 98);
+G_STATIC_ASSERT (sizeof (VtpBlockIQ3_S) == 110);
+G_STATIC_ASSERT (sizeof (VtpBlockIQ2_XXS) == 66);
+G_STATIC_ASSERT (sizeof (VtpBlockIQ2_XS) == 74);
+G_STATIC_ASSERT (sizeof (VtpBlockIQ2_S) == 82);
 
 /* Scale @i (0..15) of a Q3_K block, 0..63 (the weight's factor is s - 32):
  * the low 4 bits from byte i % 8 (low nibble for i < 8), the high 2 from

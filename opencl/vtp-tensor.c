@@ -27,7 +27,8 @@ vtp_dtype_block_elements (VtpDType t)
     case VTP_DTYPE_IQ4_NL:
       return 32;
     case VTP_DTYPE_Q4_K: case VTP_DTYPE_Q5_K: case VTP_DTYPE_Q6_K: case VTP_DTYPE_Q3_K: case VTP_DTYPE_Q2_K:
-    case VTP_DTYPE_IQ4_XS:
+    case VTP_DTYPE_IQ4_XS: case VTP_DTYPE_IQ3_XXS: case VTP_DTYPE_IQ3_S: case VTP_DTYPE_IQ2_XXS:
+    case VTP_DTYPE_IQ2_XS: case VTP_DTYPE_IQ2_S:
       return 256;
     default: return 1;
   }
@@ -50,6 +51,11 @@ vtp_dtype_block_bytes (VtpDType t)
     case VTP_DTYPE_Q2_K: return 84;
     case VTP_DTYPE_IQ4_NL: return 18;
     case VTP_DTYPE_IQ4_XS: return 136;
+    case VTP_DTYPE_IQ3_XXS: return 98;
+    case VTP_DTYPE_IQ3_S: return 110;
+    case VTP_DTYPE_IQ2_XXS: return 66;
+    case VTP_DTYPE_IQ2_XS: return 74;
+    case VTP_DTYPE_IQ2_S: return 82;
     default: return vtp_dtype_size (t);
   }
 }
@@ -134,7 +140,7 @@ vtp_dtype_name (VtpDType t)
 {
   static const char *const names[] = { "f32", "f16", "bf16", "i32", "u8", "i64",
     "q8_0", "q4_0", "q4_k", "q5_k", "q6_k", "q4_1", "q5_0", "q5_1",
-    "q3_k", "q2_k", "iq4_nl", "iq4_xs" };
+    "q3_k", "q2_k", "iq4_nl", "iq4_xs", "iq3_xxs", "iq3_s", "iq2_xxs", "iq2_xs", "iq2_s" };
   return (guint) t < G_N_ELEMENTS (names) ? names[t] : "?";
 }
 

@@ -51,7 +51,9 @@ json_ids (JsonObject *o, const char *member)
  * "kquant/q4_k_m" etc.: gguf-kquant-tiny, the llama3 one at width 256 in
  * llama-quantize's K-quant mixes; "lowk/q3_k_m" etc.: gguf-lowk-tiny, the
  * same shape in its Q3_K_S, Q3_K_M and Q2_K mixes; "iq4/iq4_nl", "iq4/iq4_xs":
- * gguf-iq4-tiny, the same shape in IQ4_NL and IQ4_XS);
+ * gguf-iq4-tiny, the same shape in IQ4_NL and IQ4_XS; "iq/iq3_xxs" etc.:
+ * gguf-iq-tiny, the same shape in the lattice mixes IQ3_XXS, IQ3_S,
+ * IQ2_XXS, IQ2_XS and IQ2_M, quantized with an importance matrix);
  * *@type becomes the bare type. */
 static char *
 fixture_dir (const char **type)
@@ -60,6 +62,7 @@ fixture_dir (const char **type)
     { "llama3/", "gguf-llama3-tiny" }, { "llama32/", "gguf-llama32-tiny" },
     { "qwen2/", "gguf-qwen2-tiny" }, { "mistral/", "gguf-mistral-tiny" },
     { "kquant/", "gguf-kquant-tiny" }, { "lowk/", "gguf-lowk-tiny" }, { "iq4/", "gguf-iq4-tiny" },
+    { "iq/", "gguf-iq-tiny" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (dirs); i++)
@@ -333,6 +336,14 @@ test_greedy (gconstpointer data)
     { "lowk/q3_k_s", VTP_DTYPE_Q3_K, VTP_DTYPE_Q6_K }, { "lowk/q3_k_m", VTP_DTYPE_Q3_K, VTP_DTYPE_Q6_K },
     { "lowk/q2_k", VTP_DTYPE_Q2_K, VTP_DTYPE_Q6_K, 0, 4 },
     { "iq4/iq4_nl", VTP_DTYPE_IQ4_NL, VTP_DTYPE_Q6_K }, { "iq4/iq4_xs", VTP_DTYPE_IQ4_XS, VTP_DTYPE_Q6_K },
+    /* llama-quantize's IQ3_XXS mix keeps q and k in IQ2_S (its ffn matrices
+     * are IQ3_XXS), IQ2_M's are IQ2_S. IQ3_XXS with the int8 products: llama.cpp's
+     * 10th and 11th steps have margins of 0.017, below the two engines'
+     * logit gap (0.05): vtp follows the 10 steps before and takes the
+     * other branch at the 11th (the float products follow all 12) */
+    { "iq/iq3_xxs", VTP_DTYPE_IQ2_S, VTP_DTYPE_Q5_K, 10, 0 }, { "iq/iq3_s", VTP_DTYPE_IQ3_S, VTP_DTYPE_Q6_K },
+    { "iq/iq2_xxs", VTP_DTYPE_IQ2_XXS, VTP_DTYPE_Q5_K }, { "iq/iq2_xs", VTP_DTYPE_IQ2_XS, VTP_DTYPE_Q5_K },
+    { "iq/iq2_m", VTP_DTYPE_IQ2_S, VTP_DTYPE_Q5_K },
   };
   VtpDType q = VTP_DTYPE_F32, head = VTP_DTYPE_F32;
   guint checked = 0;
@@ -614,6 +625,11 @@ main (int argc, char **argv)
   g_test_add_data_func ("/gguf/lowk/greedy/q2_k", "lowk/q2_k", test_greedy);
   g_test_add_data_func ("/gguf/iq4/greedy/iq4_nl", "iq4/iq4_nl", test_greedy);
   g_test_add_data_func ("/gguf/iq4/greedy/iq4_xs", "iq4/iq4_xs", test_greedy);
+  g_test_add_data_func ("/gguf/iq/greedy/iq3_xxs", "iq/iq3_xxs", test_greedy);
+  g_test_add_data_func ("/gguf/iq/greedy/iq3_s", "iq/iq3_s", test_greedy);
+  g_test_add_data_func ("/gguf/iq/greedy/iq2_xxs", "iq/iq2_xxs", test_greedy);
+  g_test_add_data_func ("/gguf/iq/greedy/iq2_xs", "iq/iq2_xs", test_greedy);
+  g_test_add_data_func ("/gguf/iq/greedy/iq2_m", "iq/iq2_m", test_greedy);
   g_test_add_func ("/gguf/dequantized", test_dequantized);
   g_test_add_func ("/gguf/errors", test_errors);
   return g_test_run ();

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Makes tests/fixtures/gguf-llama3-tiny, gguf-llama32-tiny, gguf-qwen2-tiny
-and gguf-kquant-tiny: tiny random Llamas with a Llama 3 style vocabulary (byte-level BPE split by Llama 3's regex, BOS
+"""Makes tests/fixtures/gguf-llama3-tiny, gguf-llama32-tiny, gguf-qwen2-tiny,
+gguf-kquant-tiny, gguf-lowk-tiny, gguf-iq4-tiny and gguf-iq-tiny: tiny random Llamas
+with a Llama 3 style vocabulary (byte-level BPE split by Llama 3's regex, BOS
 <|begin_of_text|>: tests/fixtures/gguf-vocab/llama3-mini, made by
 tools/make_bpe_split_fixtures.py) as llama.cpp makes GGUF files of it, with
 llama.cpp's own greedy continuation of a prompt, for
@@ -23,7 +24,9 @@ bench/compare-llamacpp.sh builds):
      answering "llama-bpe" (the pre-tokenizer this vocabulary uses);
      everything else is the converter's own;
   3. llama-quantize makes llm-q8_0.gguf (gguf-kquant-tiny: llm-q4_k_m,
-     llm-q5_k_m and llm-q6_k.gguf, and its F32 file is not kept);
+     llm-q5_k_m and llm-q6_k.gguf, and its F32 file is not kept; the
+     other width-256 folders their mixes below; gguf-iq-tiny with an
+     importance matrix that llama-imatrix makes first);
   4. tools/llamacpp_greedy.c runs each file on PROMPT as llama-simple does
      (BOS added, special tokens parsed) and records the prompt ids, the
      greedy ids, each step's top-2 margin and the last prompt position's
@@ -84,6 +87,7 @@ VARIANTS = {
     "gguf-kquant-tiny": ("llama", None, False, False),
     "gguf-lowk-tiny": ("llama", None, False, False),
     "gguf-iq4-tiny": ("llama", None, False, False),
+    "gguf-iq-tiny": ("llama", None, False, False),
     "gguf-llama3-tiny": ("llama", None, False, False),
     "gguf-llama32-tiny": ("llama", dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
                                         original_max_position_embeddings=64, rope_theta=500000.0), True, True),
@@ -116,7 +120,23 @@ LOWK = dict(KQUANT, types=["q3_k_s", "q3_k_m", "q2_k"])
 # gguf-iq4-tiny: the same shape in IQ4_NL and IQ4_XS (llama-quantize makes
 # both without an importance matrix; the head stays Q6_K)
 IQ4 = dict(KQUANT, types=["iq4_nl", "iq4_xs"])
-OPTIONS = {"gguf-kquant-tiny": KQUANT, "gguf-lowk-tiny": LOWK, "gguf-iq4-tiny": IQ4}
+# gguf-iq-tiny: the same shape in llama.cpp's lattice mixes, each made with
+# an importance matrix (llama-imatrix on CALIBRATION, as users' IQ files
+# are; llama-quantize refuses IQ2_XXS and IQ2_XS without one): IQ3_XXS,
+# IQ3_S, IQ2_XXS, IQ2_XS and IQ2_M (whose matrices are IQ2_S)
+# (no seed below 60 gives all five files' 60 steps a margin of 0.02: 0.005,
+# and test-gguf-fidelity compares the steps before a near-tie its logit gap
+# to llama.cpp exceeds)
+IQ = dict(KQUANT, types=["iq3_xxs", "iq3_s", "iq2_xxs", "iq2_xs", "iq2_m"], imatrix=True, min_margin=0.005)
+OPTIONS = {"gguf-kquant-tiny": KQUANT, "gguf-lowk-tiny": LOWK, "gguf-iq4-tiny": IQ4, "gguf-iq-tiny": IQ}
+# the importance matrix's text (gguf-iq-tiny): sentences of the fixture's
+# world, 40 times over in varied order
+CALIBRATION = " ".join(
+    "%s %s %s." % (a, b, c)
+    for i in range(40)
+    for a, b, c in [(("A red circle", "Two blue squares", "The green triangle", "What is in the picture?")[i % 4],
+                     ("is next to", "lies above", "and", "with")[(i // 4) % 4],
+                     ("12 squares", "345 triangles", "a yellow star", "the black line")[(i * 7) % 4])])
 # family: (vocabulary, its tokenizer.ggml.pre, BOS, EOS, add BOS)
 FAMILIES = {
     "llama": ("llama3-mini", "llama-bpe", "<|begin_of_text|>", "<|end_of_text|>", True),
@@ -187,9 +207,17 @@ def make_variant(name, family, rope_scaling, tied, keep_hf, src, greedy, work):
         run([sys.executable, "-c", CONVERT, src, FAMILIES[family][1], hf, "--outtype", "f32", "--outfile", f32], env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         types = (["f32"] if keep_f32 else []) + opt.get("types", TYPES[1:])
+        imatrix = []
+        if opt.get("imatrix"):
+            text, dat = os.path.join(work, "calibration.txt"), os.path.join(work, "imatrix-%d.gguf" % seed)
+            with open(text, "w") as f:
+                f.write(CALIBRATION)
+            run([os.path.join(bindir, "llama-imatrix"), "-m", f32, "-f", text, "-c", "64", "-b", "64", "-t", "2",
+                 "-o", dat], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            imatrix = ["--imatrix", dat]
         for t in types[1 if keep_f32 else 0:]:
-            run([os.path.join(bindir, "llama-quantize"), f32, os.path.join(out_dir, "llm-%s.gguf" % t), t.upper()],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            run([os.path.join(bindir, "llama-quantize")] + imatrix + [f32, os.path.join(out_dir, "llm-%s.gguf" % t),
+                 t.upper()], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         refs = {}
         for t in types:
             out = run([greedy, os.path.join(out_dir, "llm-%s.gguf" % t), str(N_PREDICT), PROMPT],

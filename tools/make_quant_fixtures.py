@@ -19,7 +19,7 @@ The manifest entry records the llama.cpp version, commit and compiler
 flags. Without --llama-cpp, the llama.cpp
 entries of an existing manifest are kept as they are. Blocks of random
 bytes with finite f16 scales (q*_k.random.*, q4_1 / q5_0 / q5_1.random.*,
-q3_k / q2_k / iq4_nl / iq4_xs.random.*: dequantization only) keep
+q3_k / q2_k / iq4_nl / iq4_xs / iq3_* / iq2_*.random.*: dequantization only) keep
 covering bit patterns a quantizer never makes. Raw little-endian files
 plus manifest.json:
 
@@ -84,7 +84,8 @@ def random_blocks(rng, qtype):
     block, size = quants.GGML_QUANT_SIZES[qtype]
     raw = rng.integers(0, 256, (ROWS, COLS // block, size), dtype=np.uint8)
     halves = {Q.Q4_K: (0, 2), Q.Q5_K: (0, 2), Q.Q6_K: (208,), Q.Q4_1: (0, 2), Q.Q5_0: (0,), Q.Q5_1: (0, 2),
-              Q.Q3_K: (108,), Q.Q2_K: (80, 82), Q.IQ4_NL: (0,), Q.IQ4_XS: (0,)}[qtype]
+              Q.Q3_K: (108,), Q.Q2_K: (80, 82), Q.IQ4_NL: (0,), Q.IQ4_XS: (0,),
+              **{t: (0,) for t, _ in LATTICE_TYPES}}[qtype]
     for off in halves:
         h = (rng.standard_normal((ROWS, COLS // block)) * 0.01).astype(np.float16)
         raw[..., off:off + 2] = h.view(np.uint8).reshape(ROWS, COLS // block, 2)
@@ -201,6 +202,10 @@ LEGACY_TYPES = ((Q.Q4_1, "q4_1"), (Q.Q5_0, "q5_0"), (Q.Q5_1, "q5_1"))
 LOW_K_TYPES = ((Q.Q3_K, "q3_k"), (Q.Q2_K, "q2_k"))
 # the non-linear 4-bit types of importance-matrix files
 IQ_TYPES = ((Q.IQ4_NL, "iq4_nl"), (Q.IQ4_XS, "iq4_xs"))
+# the lattice types of importance-matrix files (every index of a random
+# block is a valid one: the grids have 2^bits entries)
+LATTICE_TYPES = ((Q.IQ3_XXS, "iq3_xxs"), (Q.IQ3_S, "iq3_s"), (Q.IQ2_XXS, "iq2_xxs"), (Q.IQ2_XS, "iq2_xs"),
+                 (Q.IQ2_S, "iq2_s"))
 
 
 def build_blocks(out, llama_dir=None):
@@ -269,6 +274,8 @@ def build_blocks(out, llama_dir=None):
     # generator of their own
     rng_iq = np.random.default_rng(1515)
     random_entries(rng_iq, IQ_TYPES)
+    # the lattice types: one more generator
+    random_entries(np.random.default_rng(1616), LATTICE_TYPES)
     with open(manifest_path, "w") as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")
