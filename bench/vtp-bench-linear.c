@@ -4,7 +4,8 @@
  *
  * TYPE: f32, f16, bf16, or a block-quantized type (q8_0, q4_0, q4_1, q5_0,
  * q5_1, q2_k, q3_k, q4_k, q5_k, q6_k: random weights quantized by vtp;
- * iq4_nl, iq4_xs, iq3_xxs, iq3_s, iq2_xxs, iq2_xs, iq2_s: random blocks).
+ * iq4_nl, iq4_xs, iq3_xxs, iq3_s, iq2_xxs, iq2_xs, iq2_s, iq1_s, iq1_m:
+ * random blocks).
  *
  * x [M, K] F32, W [N, K] uploaded through vtp_linear_weight_new (the packed
  * layout of the device), or as a plain row-major tensor with "plain".
@@ -68,17 +69,17 @@ main (int argc, char **argv)
   GRand *r;
 
   if (argc < 5) {
-    g_printerr ("usage: %s M K N f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|q3_k|q4_k|q5_k|q6_k|iq4_nl|iq4_xs|iq3_xxs|iq3_s|iq2_xxs|iq2_xs|iq2_s [REPS] [plain|rows]\n", argv[0]);
+    g_printerr ("usage: %s M K N f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|q3_k|q4_k|q5_k|q6_k|iq4_nl|iq4_xs|iq3_xxs|iq3_s|iq2_xxs|iq2_xs|iq2_s|iq1_s|iq1_m [REPS] [plain|rows]\n", argv[0]);
     return 2;
   }
   M = g_ascii_strtoll (argv[1], NULL, 10);
   K = g_ascii_strtoll (argv[2], NULL, 10);
   N = g_ascii_strtoll (argv[3], NULL, 10);
-  for (dtype = VTP_DTYPE_F32; dtype <= VTP_DTYPE_IQ2_S; dtype++)
+  for (dtype = VTP_DTYPE_F32; dtype <= VTP_DTYPE_IQ1_M; dtype++)
     if ((dtype <= VTP_DTYPE_BF16 || vtp_dtype_is_quantized (dtype)) && strcmp (argv[4], vtp_dtype_name (dtype)) == 0)
       break;
-  if (dtype > VTP_DTYPE_IQ2_S) {
-    g_printerr ("the type must be f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs,\n    iq3_xxs, iq3_s, iq2_xxs, iq2_xs or iq2_s\n");
+  if (dtype > VTP_DTYPE_IQ1_M) {
+    g_printerr ("the type must be f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs,\n    iq3_xxs, iq3_s, iq2_xxs, iq2_xs, iq2_s, iq1_s or iq1_m\n");
     return 2;
   }
   if (argc > 5)
@@ -102,16 +103,11 @@ main (int argc, char **argv)
   if (vtp_dtype_is_quantized (dtype) && !vtp_quant_can_quantize (dtype)) {
     /* random blocks; small f16 scales keep the numbers finite */
     const gsize bb = vtp_dtype_block_bytes (dtype);
-    gsize d_at;
-    gint halves;
-    vtp_quant_f16_fields (dtype, &d_at, &halves);
     for (gsize i = 0; i < wbytes; i++)
       ((guint8 *) wdata)[i] = g_rand_int_range (r, 0, 256);
     for (gsize b = 0; b < wbytes / bb; b++)
-      for (gint h = 0; h < halves; h++) {
-        const guint16 v = vtp_f32_to_f16 (g_rand_double_range (r, -0.01, 0.01));
-        memcpy ((guint8 *) wdata + b * bb + d_at + 2 * h, &v, 2);
-      }
+      for (gint h = 0; h < vtp_quant_f16_count (dtype); h++)
+        vtp_quant_set_f16 (dtype, (guint8 *) wdata + b * bb, h, vtp_f32_to_f16 (g_rand_double_range (r, -0.01, 0.01)));
   } else {
     float *f = g_new (float, K);
     for (gint64 n = 0; n < N; n++) {

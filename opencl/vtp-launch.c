@@ -139,7 +139,7 @@ vtp_weight_suffix (VtpDType t)
     case VTP_DTYPE_Q8_0: case VTP_DTYPE_Q4_0: case VTP_DTYPE_Q4_K: case VTP_DTYPE_Q5_K: case VTP_DTYPE_Q6_K:
     case VTP_DTYPE_Q4_1: case VTP_DTYPE_Q5_0: case VTP_DTYPE_Q5_1: case VTP_DTYPE_Q3_K: case VTP_DTYPE_Q2_K:
     case VTP_DTYPE_IQ4_NL: case VTP_DTYPE_IQ4_XS: case VTP_DTYPE_IQ3_XXS: case VTP_DTYPE_IQ3_S:
-    case VTP_DTYPE_IQ2_XXS: case VTP_DTYPE_IQ2_XS: case VTP_DTYPE_IQ2_S:
+    case VTP_DTYPE_IQ2_XXS: case VTP_DTYPE_IQ2_XS: case VTP_DTYPE_IQ2_S: case VTP_DTYPE_IQ1_S: case VTP_DTYPE_IQ1_M:
       return vtp_dtype_name (t);
     default: return NULL;
   }

@@ -184,6 +184,9 @@ block_fields (VtpDType t)
   static const BlockField iq2_xs[] = { { 0, 1, 2, FALSE, 0 }, { 2, 32, 2, FALSE, 2 }, { 66, 8, 1, FALSE, 66 },
     { 0 } };
   static const BlockField iq2_s[] = { { 0, 1, 2, FALSE, 0 }, { 2, 80, 1, FALSE, 2 }, { 0 } };
+  static const BlockField iq1_s[] = { { 0, 1, 2, FALSE, 0 }, { 2, 32, 1, FALSE, 2 }, { 34, 8, 2, FALSE, 34 },
+    { 0 } };
+  static const BlockField iq1_m[] = { { 0, 48, 1, FALSE, 0 }, { 48, 4, 2, FALSE, 48 }, { 0 } };
   switch (t) {
     case VTP_DTYPE_Q8_0: return q8_0;
     case VTP_DTYPE_IQ4_NL: return q4_0;
@@ -192,6 +195,8 @@ block_fields (VtpDType t)
     case VTP_DTYPE_IQ2_XXS: return iq2_xxs;
     case VTP_DTYPE_IQ2_XS: return iq2_xs;
     case VTP_DTYPE_IQ2_S: return iq2_s;
+    case VTP_DTYPE_IQ1_S: return iq1_s;
+    case VTP_DTYPE_IQ1_M: return iq1_m;
     case VTP_DTYPE_IQ4_XS: return iq4_xs;
     case VTP_DTYPE_Q4_0: return q4_0;
     case VTP_DTYPE_Q4_K: return q4_k;
@@ -809,7 +814,9 @@ vnni_type_code (VtpDType t)
     case VTP_DTYPE_IQ3_S: return 13;
     case VTP_DTYPE_IQ2_XXS: return 14;
     case VTP_DTYPE_IQ2_XS: return 15;
-    default: g_assert (t == VTP_DTYPE_IQ2_S); return 16;
+    case VTP_DTYPE_IQ2_S: return 16;
+    case VTP_DTYPE_IQ1_S: return 17;
+    default: g_assert (t == VTP_DTYPE_IQ1_M); return 18;
   }
 }
 

@@ -686,13 +686,32 @@ vtp_quant_can_quantize (VtpDType type)
   }
 }
 
-void
-vtp_quant_f16_fields (VtpDType t, gsize *offset, gint *count)
+gint
+vtp_quant_f16_count (VtpDType t)
 {
-  *offset = t == VTP_DTYPE_Q6_K ? 208 : t == VTP_DTYPE_Q3_K ? 108 : t == VTP_DTYPE_Q2_K ? 80 : 0;
-  *count = t == VTP_DTYPE_Q8_0 || t == VTP_DTYPE_Q4_0 || t == VTP_DTYPE_Q5_0 || t == VTP_DTYPE_Q6_K
-      || t == VTP_DTYPE_Q3_K || t == VTP_DTYPE_IQ4_NL || t == VTP_DTYPE_IQ4_XS || t == VTP_DTYPE_IQ3_XXS
-      || t == VTP_DTYPE_IQ3_S || t == VTP_DTYPE_IQ2_XXS || t == VTP_DTYPE_IQ2_XS || t == VTP_DTYPE_IQ2_S ? 1 : 2;
+  switch (t) {
+    case VTP_DTYPE_Q4_K: case VTP_DTYPE_Q5_K: case VTP_DTYPE_Q4_1: case VTP_DTYPE_Q5_1: case VTP_DTYPE_Q2_K:
+      return 2;
+    default:
+      return vtp_dtype_is_quantized (t) ? 1 : 0;
+  }
+}
+
+void
+vtp_quant_set_f16 (VtpDType t, guint8 *block, gint i, guint16 v)
+{
+  g_return_if_fail (i >= 0 && i < vtp_quant_f16_count (t));
+  if (t == VTP_DTYPE_IQ1_M) {
+    /* bits 4 k .. 4 k + 3 of d in the top nibble of scale word k */
+    for (gint k = 0; k < 4; k++) {
+      guint8 *hi = block + G_STRUCT_OFFSET (VtpBlockIQ1_M, scales) + 2 * k + 1;
+      *hi = (*hi & 0x0f) | (((v >> (4 * k)) & 0xf) << 4);
+    }
+    return;
+  }
+  const gsize at = t == VTP_DTYPE_Q6_K ? 208 : t == VTP_DTYPE_Q3_K ? 108 : t == VTP_DTYPE_Q2_K ? 80 : 0;
+  const guint16 le = GUINT16_TO_LE (v);
+  memcpy (block + at + 2 * i, &le, 2);
 }
 
 gboolean
@@ -949,6 +968,50 @@ dequantize_iq2_s (const VtpBlockIQ2_S *x, gint64 n, float *y)
   }
 }
 
+/* An IQ1 group: entry @idx of vtp_iq1s_grid (bytes 8 g + 128), 8 elements
+ * dl (g + delta), ggml's products (exact) */
+static void
+iq1_group (guint idx, float dl, float delta, float *y)
+{
+  const guint32 w[2] = { GUINT32_TO_LE (vtp_iq1s_grid[2 * idx]), GUINT32_TO_LE (vtp_iq1s_grid[2 * idx + 1]) };
+  const guint8 *g = (const guint8 *) w;
+  for (gint e = 0; e < 8; e++)
+    y[e] = dl * ((float) (((gint) g[e] - 128) / 8) + delta);
+}
+
+static void
+dequantize_iq1_s (const VtpBlockIQ1_S *x, gint64 n, float *y)
+{
+  for (gint64 b = 0; b < n / VTP_QK_K; b++) {
+    const float d = vtp_f16_to_f32 (x[b].d);
+    for (gint i = 0; i < 8; i++) {
+      const guint qh = GUINT16_FROM_LE (x[b].qh[i]);
+      const float dl = d * (2 * ((qh >> 12) & 7) + 1), delta = qh & 0x8000 ? -0.125f : 0.125f;
+      for (gint k = 0; k < 4; k++, y += 8)
+        iq1_group (x[b].qs[4 * i + k] | (((qh >> (3 * k)) & 7) << 8), dl, delta, y);
+    }
+  }
+}
+
+static void
+dequantize_iq1_m (const VtpBlockIQ1_M *x, gint64 n, float *y)
+{
+  for (gint64 b = 0; b < n / VTP_QK_K; b++) {
+    guint16 sc[4], dbits = 0;
+    for (gint k = 0; k < 4; k++) {
+      sc[k] = x[b].scales[2 * k] | (x[b].scales[2 * k + 1] << 8);
+      dbits |= (sc[k] >> 12) << (4 * k);
+    }
+    const float d = vtp_f16_to_f32 (dbits);
+    for (gint l = 0; l < 32; l++, y += 8) {
+      const gint h = l / 2;       /* the 16 elements' scale */
+      const guint q = x[b].qh[l / 2] >> (4 * (l % 2));
+      const float dl = d * (2 * ((sc[h / 4] >> (3 * (h % 4))) & 7) + 1), delta = q & 8 ? -0.125f : 0.125f;
+      iq1_group (x[b].qs[l] | ((q & 7) << 8), dl, delta, y);
+    }
+  }
+}
+
 static void
 dequantize_q4_k (const VtpBlockQ4_K *x, gint64 n, float *y)
 {
@@ -1039,6 +1102,8 @@ vtp_dequantize_row (VtpDType type, const void *in, gint64 n, float *out)
     case VTP_DTYPE_IQ2_XXS: dequantize_iq2_xxs (in, n, out); break;
     case VTP_DTYPE_IQ2_XS: dequantize_iq2_xs (in, n, out); break;
     case VTP_DTYPE_IQ2_S: dequantize_iq2_s (in, n, out); break;
+    case VTP_DTYPE_IQ1_S: dequantize_iq1_s (in, n, out); break;
+    case VTP_DTYPE_IQ1_M: dequantize_iq1_m (in, n, out); break;
     default: g_return_if_reached ();
   }
 }

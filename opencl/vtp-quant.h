@@ -33,6 +33,11 @@
  *                       index; 4-bit s per 16; w as IQ2_XXS's           2.3125
  *   IQ2_S  256     82   f16 d; per 8 a 10-bit index, a sign bit a
  *                       weight; 4-bit s per 16; w as IQ2_XXS's          2.5625
+ *   IQ1_S  256     50   f16 d; per 8 an 11-bit index into vtp_iq1s_grid
+ *                       (values -1, 0, 1); per 32 a 3-bit s and a delta
+ *                       sign; w = d (2 s + 1) (g +- 1/8)               1.5625
+ *   IQ1_M  256     56   as IQ1_S with a 3-bit s per 16 and a delta sign
+ *                       per 8; d's 16 bits in the scales' top nibbles  1.75
  *
  * (Q4_1, Q5_0 and Q5_1 are llama.cpp's older 32-blocks: whole files of
  * them exist, and llama-quantize writes them in K-quant files for the
@@ -47,7 +52,8 @@
  * IQ2_XXS / XS / S / M): a group of 4 or 8 magnitudes is one entry of a
  * fixed table of points (iq-grids.cl, tools/make_iq_grids.py), the signs
  * come apart: explicit bits, or a 7-bit index whose eighth bit is the
- * parity of the seven (ggml's ksigns_iq2xs). vtp reads them, and does not
+ * parity of the seven (ggml's ksigns_iq2xs); IQ1's points are signed
+ * (-1, 0, 1) and shifted by a delta of 1/8. vtp reads them, and does not
  * quantize to them.
  *
  * Dequantization follows ggml's arithmetic step by step (the products are
@@ -177,6 +183,20 @@ typedef struct {
   guint8 scales[8];      /* as IQ2_XS's */
 } VtpBlockIQ2_S;
 
+typedef struct {
+  guint16 d;
+  guint8 qs[32];         /* low 8 bits of the grid index of group g (8 elements) */
+  guint16 qh[8];         /* sub-block i: bits 3 k .. 3 k + 2 the index's bits 8-10 for group 4 i + k, 12-14 the
+                          * scale, 15 the delta's sign (set: -1/8) */
+} VtpBlockIQ1_S;
+
+typedef struct {
+  guint8 qs[32];         /* low 8 bits of group g's index */
+  guint8 qh[16];         /* nibble g % 2 of qh[g / 2]: bits 0-2 the index's bits 8-10, bit 3 the delta's sign */
+  guint8 scales[8];      /* 4 little-endian words: bits 3 t .. of word k the 3-bit scale of elements 16 (4 k + t) ..;
+                          * bits 12-15 of word k: bits 4 k .. 4 k + 3 of d */
+} VtpBlockIQ1_M;
+
 /* The 16 values of IQ4_NL and IQ4_XS indices. */
 extern const gint8 vtp_quant_iq4_values[16];
 
@@ -197,6 +217,8 @@ G_STATIC_ASSERT (sizeof (VtpBlockIQ3_S) == 110);
 G_STATIC_ASSERT (sizeof (VtpBlockIQ2_XXS) == 66);
 G_STATIC_ASSERT (sizeof (VtpBlockIQ2_XS) == 74);
 G_STATIC_ASSERT (sizeof (VtpBlockIQ2_S) == 82);
+G_STATIC_ASSERT (sizeof (VtpBlockIQ1_S) == 50);
+G_STATIC_ASSERT (sizeof (VtpBlockIQ1_M) == 56);
 
 /* Scale @i (0..15) of a Q3_K block, 0..63 (the weight's factor is s - 32):
  * the low 4 bits from byte i % 8 (low nibble for i < 8), the high 2 from
@@ -213,10 +235,11 @@ void vtp_quant_scale_min_k4 (const guint8 *scales, gint j, guint8 *scale, guint8
 gboolean vtp_quantize_row (VtpDType type, const float *x, gint64 n, void *out);
 /* The whether-it-can question, for callers that choose a type. */
 gboolean vtp_quant_can_quantize (VtpDType type);
-/* Where a block of @t keeps its f16 scales: @count halves from byte
- * @offset (d, then dmin or m). For tools that make random blocks with
- * finite scales. */
-void vtp_quant_f16_fields (VtpDType t, gsize *offset, gint *count);
+/* How many f16 scales a block of @t has (d, then dmin or m), and scale
+ * @i of @block set to the f16 @v: for tools that make random blocks with
+ * finite scales (IQ1_M keeps its d in four nibbles). */
+gint vtp_quant_f16_count (VtpDType t);
+void vtp_quant_set_f16 (VtpDType t, guint8 *block, gint i, guint16 v);
 /* Dequantizes @n elements (a multiple of the block) of @type from @in. */
 void vtp_dequantize_row (VtpDType type, const void *in, gint64 n, float *out);
 

@@ -28,7 +28,7 @@ vtp_dtype_block_elements (VtpDType t)
       return 32;
     case VTP_DTYPE_Q4_K: case VTP_DTYPE_Q5_K: case VTP_DTYPE_Q6_K: case VTP_DTYPE_Q3_K: case VTP_DTYPE_Q2_K:
     case VTP_DTYPE_IQ4_XS: case VTP_DTYPE_IQ3_XXS: case VTP_DTYPE_IQ3_S: case VTP_DTYPE_IQ2_XXS:
-    case VTP_DTYPE_IQ2_XS: case VTP_DTYPE_IQ2_S:
+    case VTP_DTYPE_IQ2_XS: case VTP_DTYPE_IQ2_S: case VTP_DTYPE_IQ1_S: case VTP_DTYPE_IQ1_M:
       return 256;
     default: return 1;
   }
@@ -56,6 +56,8 @@ vtp_dtype_block_bytes (VtpDType t)
     case VTP_DTYPE_IQ2_XXS: return 66;
     case VTP_DTYPE_IQ2_XS: return 74;
     case VTP_DTYPE_IQ2_S: return 82;
+    case VTP_DTYPE_IQ1_S: return 50;
+    case VTP_DTYPE_IQ1_M: return 56;
     default: return vtp_dtype_size (t);
   }
 }
@@ -140,7 +142,8 @@ vtp_dtype_name (VtpDType t)
 {
   static const char *const names[] = { "f32", "f16", "bf16", "i32", "u8", "i64",
     "q8_0", "q4_0", "q4_k", "q5_k", "q6_k", "q4_1", "q5_0", "q5_1",
-    "q3_k", "q2_k", "iq4_nl", "iq4_xs", "iq3_xxs", "iq3_s", "iq2_xxs", "iq2_xs", "iq2_s" };
+    "q3_k", "q2_k", "iq4_nl", "iq4_xs", "iq3_xxs", "iq3_s", "iq2_xxs", "iq2_xs", "iq2_s",
+    "iq1_s", "iq1_m" };
   return (guint) t < G_N_ELEMENTS (names) ? names[t] : "?";
 }
 

@@ -33,6 +33,8 @@ typedef enum {
   VTP_DTYPE_IQ2_XXS,
   VTP_DTYPE_IQ2_XS,
   VTP_DTYPE_IQ2_S,
+  VTP_DTYPE_IQ1_S,
+  VTP_DTYPE_IQ1_M,
 } VtpDType;
 
 #define VTP_MAX_DIMS 4

@@ -53,7 +53,8 @@ json_ids (JsonObject *o, const char *member)
  * same shape in its Q3_K_S, Q3_K_M and Q2_K mixes; "iq4/iq4_nl", "iq4/iq4_xs":
  * gguf-iq4-tiny, the same shape in IQ4_NL and IQ4_XS; "iq/iq3_xxs" etc.:
  * gguf-iq-tiny, the same shape in the lattice mixes IQ3_XXS, IQ3_S,
- * IQ2_XXS, IQ2_XS and IQ2_M, quantized with an importance matrix);
+ * IQ2_XXS, IQ2_XS and IQ2_M, quantized with an importance matrix;
+ * "iq1/iq1_s", "iq1/iq1_m": gguf-iq1-tiny, the same in IQ1_S and IQ1_M);
  * *@type becomes the bare type. */
 static char *
 fixture_dir (const char **type)
@@ -62,7 +63,7 @@ fixture_dir (const char **type)
     { "llama3/", "gguf-llama3-tiny" }, { "llama32/", "gguf-llama32-tiny" },
     { "qwen2/", "gguf-qwen2-tiny" }, { "mistral/", "gguf-mistral-tiny" },
     { "kquant/", "gguf-kquant-tiny" }, { "lowk/", "gguf-lowk-tiny" }, { "iq4/", "gguf-iq4-tiny" },
-    { "iq/", "gguf-iq-tiny" },
+    { "iq/", "gguf-iq-tiny" }, { "iq1/", "gguf-iq1-tiny" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (dirs); i++)
@@ -344,6 +345,9 @@ test_greedy (gconstpointer data)
     { "iq/iq3_xxs", VTP_DTYPE_IQ2_S, VTP_DTYPE_Q5_K, 10, 0 }, { "iq/iq3_s", VTP_DTYPE_IQ3_S, VTP_DTYPE_Q6_K },
     { "iq/iq2_xxs", VTP_DTYPE_IQ2_XXS, VTP_DTYPE_Q5_K }, { "iq/iq2_xs", VTP_DTYPE_IQ2_XS, VTP_DTYPE_Q5_K },
     { "iq/iq2_m", VTP_DTYPE_IQ2_S, VTP_DTYPE_Q5_K },
+    /* IQ1_S with the int8 products: llama.cpp's 11th step has a margin of
+     * 0.005 (the engines' logits 0.054 apart): the 10 steps before */
+    { "iq1/iq1_s", VTP_DTYPE_IQ1_S, VTP_DTYPE_Q5_K, 10, 0 }, { "iq1/iq1_m", VTP_DTYPE_IQ1_M, VTP_DTYPE_Q5_K },
   };
   VtpDType q = VTP_DTYPE_F32, head = VTP_DTYPE_F32;
   guint checked = 0;
@@ -630,6 +634,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/gguf/iq/greedy/iq2_xxs", "iq/iq2_xxs", test_greedy);
   g_test_add_data_func ("/gguf/iq/greedy/iq2_xs", "iq/iq2_xs", test_greedy);
   g_test_add_data_func ("/gguf/iq/greedy/iq2_m", "iq/iq2_m", test_greedy);
+  g_test_add_data_func ("/gguf/iq1/greedy/iq1_s", "iq1/iq1_s", test_greedy);
+  g_test_add_data_func ("/gguf/iq1/greedy/iq1_m", "iq1/iq1_m", test_greedy);
   g_test_add_func ("/gguf/dequantized", test_dequantized);
   g_test_add_func ("/gguf/errors", test_errors);
   return g_test_run ();

@@ -35,7 +35,8 @@
 static const VtpDType qtypes[] = {
   VTP_DTYPE_Q8_0, VTP_DTYPE_Q4_0, VTP_DTYPE_Q4_K, VTP_DTYPE_Q5_K, VTP_DTYPE_Q6_K,
   VTP_DTYPE_Q4_1, VTP_DTYPE_Q5_0, VTP_DTYPE_Q5_1, VTP_DTYPE_Q3_K, VTP_DTYPE_Q2_K, VTP_DTYPE_IQ4_NL, VTP_DTYPE_IQ4_XS,
-  VTP_DTYPE_IQ3_XXS, VTP_DTYPE_IQ3_S, VTP_DTYPE_IQ2_XXS, VTP_DTYPE_IQ2_XS, VTP_DTYPE_IQ2_S,
+  VTP_DTYPE_IQ3_XXS, VTP_DTYPE_IQ3_S, VTP_DTYPE_IQ2_XXS, VTP_DTYPE_IQ2_XS, VTP_DTYPE_IQ2_S, VTP_DTYPE_IQ1_S,
+  VTP_DTYPE_IQ1_M,
 };
 
 static VtpDType
@@ -298,16 +299,9 @@ random_weights (GRand *r, VtpDType t, gint64 n, gint64 k)
     }
     for (gsize j = 0; j < row_bytes; j++)
       row[j] = g_rand_int_range (r, 0, 256);
-    for (gsize b = 0; b < row_bytes / bb; b++) {
-      guint8 *blk = row + b * bb;
-      gsize d_at;
-      gint halves;
-      vtp_quant_f16_fields (t, &d_at, &halves);
-      for (gint h = 0; h < halves; h++) {
-        const guint16 v = vtp_f32_to_f16 (g_rand_double_range (r, -0.01, 0.01));
-        memcpy (blk + d_at + 2 * h, &v, 2);
-      }
-    }
+    for (gsize b = 0; b < row_bytes / bb; b++)
+      for (gint h = 0; h < vtp_quant_f16_count (t); h++)
+        vtp_quant_set_f16 (t, row + b * bb, h, vtp_f32_to_f16 (g_rand_double_range (r, -0.01, 0.01)));
   }
   return q;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Makes tests/fixtures/gguf-llama3-tiny, gguf-llama32-tiny, gguf-qwen2-tiny,
-gguf-kquant-tiny, gguf-lowk-tiny, gguf-iq4-tiny and gguf-iq-tiny: tiny random Llamas
+gguf-kquant-tiny, gguf-lowk-tiny, gguf-iq4-tiny, gguf-iq-tiny and gguf-iq1-tiny: tiny
+random Llamas
 with a Llama 3 style vocabulary (byte-level BPE split by Llama 3's regex, BOS
 <|begin_of_text|>: tests/fixtures/gguf-vocab/llama3-mini, made by
 tools/make_bpe_split_fixtures.py) as llama.cpp makes GGUF files of it, with
@@ -88,6 +89,7 @@ VARIANTS = {
     "gguf-lowk-tiny": ("llama", None, False, False),
     "gguf-iq4-tiny": ("llama", None, False, False),
     "gguf-iq-tiny": ("llama", None, False, False),
+    "gguf-iq1-tiny": ("llama", None, False, False),
     "gguf-llama3-tiny": ("llama", None, False, False),
     "gguf-llama32-tiny": ("llama", dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
                                         original_max_position_embeddings=64, rope_theta=500000.0), True, True),
@@ -128,7 +130,11 @@ IQ4 = dict(KQUANT, types=["iq4_nl", "iq4_xs"])
 # and test-gguf-fidelity compares the steps before a near-tie its logit gap
 # to llama.cpp exceeds)
 IQ = dict(KQUANT, types=["iq3_xxs", "iq3_s", "iq2_xxs", "iq2_xs", "iq2_m"], imatrix=True, min_margin=0.005)
-OPTIONS = {"gguf-kquant-tiny": KQUANT, "gguf-lowk-tiny": LOWK, "gguf-iq4-tiny": IQ4, "gguf-iq-tiny": IQ}
+# gguf-iq1-tiny: the same in IQ1_S and IQ1_M (1.56 and 1.75 bits a weight;
+# importance matrix too)
+IQ1 = dict(IQ, types=["iq1_s", "iq1_m"])
+OPTIONS = {"gguf-kquant-tiny": KQUANT, "gguf-lowk-tiny": LOWK, "gguf-iq4-tiny": IQ4, "gguf-iq-tiny": IQ,
+           "gguf-iq1-tiny": IQ1}
 # the importance matrix's text (gguf-iq-tiny): sentences of the fixture's
 # world, 40 times over in varied order
 CALIBRATION = " ".join(

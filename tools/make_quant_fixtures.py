@@ -85,10 +85,16 @@ def random_blocks(rng, qtype):
     raw = rng.integers(0, 256, (ROWS, COLS // block, size), dtype=np.uint8)
     halves = {Q.Q4_K: (0, 2), Q.Q5_K: (0, 2), Q.Q6_K: (208,), Q.Q4_1: (0, 2), Q.Q5_0: (0,), Q.Q5_1: (0, 2),
               Q.Q3_K: (108,), Q.Q2_K: (80, 82), Q.IQ4_NL: (0,), Q.IQ4_XS: (0,),
-              **{t: (0,) for t, _ in LATTICE_TYPES}}[qtype]
+              **{t: (0,) for t, _ in LATTICE_TYPES if t != Q.IQ1_M}, Q.IQ1_M: ()}[qtype]
     for off in halves:
         h = (rng.standard_normal((ROWS, COLS // block)) * 0.01).astype(np.float16)
         raw[..., off:off + 2] = h.view(np.uint8).reshape(ROWS, COLS // block, 2)
+    if qtype == Q.IQ1_M:
+        # d's bits 4 k .. 4 k + 3 in the top nibble of scale word k (bytes 48-55)
+        h = (rng.standard_normal((ROWS, COLS // block)) * 0.01).astype(np.float16).view(np.uint16)
+        for k in range(4):
+            nib = ((h >> (4 * k)) & 15).astype(np.uint8)
+            raw[..., 49 + 2 * k] = (raw[..., 49 + 2 * k] & 0x0F) | (nib << 4)
     return raw.reshape(ROWS, -1)
 
 
@@ -205,7 +211,7 @@ IQ_TYPES = ((Q.IQ4_NL, "iq4_nl"), (Q.IQ4_XS, "iq4_xs"))
 # the lattice types of importance-matrix files (every index of a random
 # block is a valid one: the grids have 2^bits entries)
 LATTICE_TYPES = ((Q.IQ3_XXS, "iq3_xxs"), (Q.IQ3_S, "iq3_s"), (Q.IQ2_XXS, "iq2_xxs"), (Q.IQ2_XS, "iq2_xs"),
-                 (Q.IQ2_S, "iq2_s"))
+                 (Q.IQ2_S, "iq2_s"), (Q.IQ1_S, "iq1_s"), (Q.IQ1_M, "iq1_m"))
 
 
 def build_blocks(out, llama_dir=None):

@@ -319,7 +319,7 @@ st_readable (const VtpStTensor *t, GError **error)
     return TRUE;
   g_autofree char *gguf_name = g_str_has_suffix (t->file, ".gguf") ? vtp_gguf_tensor_name (t->name) : NULL;
   g_set_error (error, VTP_ERROR, VTP_ERROR_FORMAT, "%s: tensor '%s'%s%s%s is stored as %s; vtp reads F32, F16 and "
-      "BF16 weights (and, from GGUF files, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, IQ3_XXS, IQ3_S, IQ2_XXS, IQ2_XS and IQ2_S)", t->file, t->name,
+      "BF16 weights (and, from GGUF files, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, IQ3_XXS, IQ3_S, IQ2_XXS, IQ2_XS, IQ2_S, IQ1_S and IQ1_M)", t->file, t->name,
       gguf_name ? " (" : "", gguf_name ? gguf_name : "", gguf_name ? " in GGUF names)" : "", t->dtype_name);
   return FALSE;
 }

@@ -47,7 +47,8 @@ vtp_dtype_of (guint32 ggml_type, VtpDType *out)
     { 13, VTP_DTYPE_Q5_K }, { 14, VTP_DTYPE_Q6_K }, { 3, VTP_DTYPE_Q4_1 }, { 6, VTP_DTYPE_Q5_0 },
     { 7, VTP_DTYPE_Q5_1 }, { 10, VTP_DTYPE_Q2_K }, { 11, VTP_DTYPE_Q3_K },
     { 20, VTP_DTYPE_IQ4_NL }, { 23, VTP_DTYPE_IQ4_XS }, { 18, VTP_DTYPE_IQ3_XXS }, { 21, VTP_DTYPE_IQ3_S },
-    { 16, VTP_DTYPE_IQ2_XXS }, { 17, VTP_DTYPE_IQ2_XS }, { 22, VTP_DTYPE_IQ2_S },
+    { 16, VTP_DTYPE_IQ2_XXS }, { 17, VTP_DTYPE_IQ2_XS }, { 22, VTP_DTYPE_IQ2_S }, { 19, VTP_DTYPE_IQ1_S },
+    { 29, VTP_DTYPE_IQ1_M },
   };
   for (guint i = 0; i < G_N_ELEMENTS (map); i++)
     if (map[i].ggml == ggml_type) {

@@ -12,8 +12,8 @@
  *   - shapes in row-major order (ggml's ne[] reversed: ne [64, 448] is a
  *     [448, 64] matrix);
  *   - dtypes F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K,
- *     Q5_K, Q6_K, IQ4_NL, IQ4_XS, IQ3_XXS, IQ3_S, IQ2_XXS, IQ2_XS, IQ2_S as
- *     they are in the file (the block types are ggml's layouts, which vtp uses as is); any
+ *     Q5_K, Q6_K, IQ4_NL, IQ4_XS, IQ3_XXS, IQ3_S, IQ2_XXS, IQ2_XS, IQ2_S,
+ *     IQ1_S, IQ1_M as they are in the file (the block types are ggml's layouts, which vtp uses as is); any
  *     other type is kept with dtype_supported FALSE, and loading it is an
  *     error naming the file, the tensor and its type;
  *   - a config.json synthesized from the llama.* metadata (model_type

@@ -1,36 +1,43 @@
 /* quant-lattice.cl: llama.cpp's lattice weight types IQ3_XXS, IQ3_S,
- * IQ2_XXS, IQ2_XS and IQ2_S (ggml's block layouts, opencl/vtp-quant.h;
- * their grids in iq-grids.cl, which precedes this file): the layout-0
- * loads of the GPU kernels, the panel unpacking shared by the float and
- * int8 kernels, and the int8 GEMV, tiles and GEMM on x86 CPUs with VNNI. Follows quant.cl in the program
- * (its macros and helpers) and precedes quant-multi.cl. */
+ * IQ2_XXS, IQ2_XS, IQ2_S, IQ1_S and IQ1_M (ggml's block layouts,
+ * opencl/vtp-quant.h; their grids in iq-grids.cl, which precedes this
+ * file): the layout-0 loads of the GPU kernels, the panel unpacking shared
+ * by the float and int8 kernels, and the int8 GEMV, tiles and GEMM on x86
+ * CPUs with VNNI. Follows quant.cl in the program (its macros and helpers)
+ * and precedes quant-multi.cl. */
 
-/* ---- the lattice types (IQ3_XXS, IQ3_S, IQ2_XXS, IQ2_XS, IQ2_S) ----
+/* ---- the lattice types (IQ3_XXS, IQ3_S, IQ2_XXS, IQ2_XS, IQ2_S, IQ1_S, IQ1_M) ----
  * A group of 4 (IQ3) or 8 (IQ2) magnitudes is one entry of a table of
  * points (iq-grids.cl: bytes of a word, two words an IQ2 entry); signs
  * apart (a bit a weight, or a 7-bit index whose eighth bit makes the count
  * even); an odd integer scale 2 s + 1 per 32 (per 16: IQ2_XS, IQ2_S) and
- * a factor 1 / 4 (IQ3_XXS), 1 (IQ3_S) or 1 / 8 (IQ2) to d. */
+ * a factor 1 / 4 (IQ3_XXS), 1 (IQ3_S) or 1 / 8 (IQ2) to d. IQ1's points
+ * are signed (-1, 0, 1) and shifted by +-1/8: the kernels take 8 (g +
+ * delta), factor 1 / 8, scale 2 s + 1 per 32 (IQ1_S) or 16 (IQ1_M). */
 #define QK_iq3_xxs 256
 #define QK_iq3_s 256
 #define QK_iq2_xxs 256
 #define QK_iq2_xs 256
 #define QK_iq2_s 256
+#define QK_iq1_s 256
+#define QK_iq1_m 256
 #define BB_iq3_xxs 98
 #define BB_iq3_s 110
 #define BB_iq2_xxs 66
 #define BB_iq2_xs 74
 #define BB_iq2_s 82
+#define BB_iq1_s 50
+#define BB_iq1_m 56
 #define LAT_FACTOR_iq3_xxs 0.25f
 #define LAT_FACTOR_iq3_s 1.0f
 #define LAT_FACTOR_iq2_xxs 0.125f
 #define LAT_FACTOR_iq2_xs 0.125f
 #define LAT_FACTOR_iq2_s 0.125f
-DEFINE_ROW (iq3_xxs)
-DEFINE_ROW (iq3_s)
-DEFINE_ROW (iq2_xxs)
-DEFINE_ROW (iq2_xs)
-DEFINE_ROW (iq2_s)
+#define LAT_FACTOR_iq1_s 0.125f
+#define LAT_FACTOR_iq1_m 0.125f
+/* Every lattice type, for the instantiations */
+#define LATTICE_TYPES(M) M (iq3_xxs) M (iq3_s) M (iq2_xxs) M (iq2_xs) M (iq2_s) M (iq1_s) M (iq1_m)
+LATTICE_TYPES (DEFINE_ROW)
 
 /* The eight sign bits of a 7-bit sign index (ggml's ksigns_iq2xs). */
 inline uint iq_signs8 (uint s7) { return s7 | ((popcount (s7) & 1u) << 7); }
@@ -88,6 +95,36 @@ inline float8 lat8_iq2_s (__global const uchar *b, uint j)
   const uint g = b[2 + j] | (((b[66 + j / 4] >> (2 * (j % 4))) & 3u) << 8);
   return iq_group8 (vtp_iq2s_grid[2 * g], vtp_iq2s_grid[2 * g + 1], b[34 + j], iq2_db16 (b, 74, j));
 }
+/* IQ1: the grid's bytes are 8 g + 128 (g in -1, 0, 1); dl (g + delta) */
+inline float8 iq1_group8 (uint g0, uint g1, float dl, float delta)
+{
+  float v[8];
+  for (int e = 0; e < 8; e++)
+    v[e] = dl * ((float) (((int) (((e < 4 ? g0 : g1) >> (8 * (e % 4))) & 255u) - 128) >> 3) + delta);
+  return vload8 (0, v);
+}
+inline float8 lat8_iq1_s (__global const uchar *b, uint j)
+{
+  const uint i = j / 4, k = j % 4, qh = (uint) b[34 + 2 * i] | ((uint) b[35 + 2 * i] << 8);
+  const uint g = b[2 + j] | (((qh >> (3 * k)) & 7u) << 8);
+  return iq1_group8 (vtp_iq1s_grid[2 * g], vtp_iq1s_grid[2 * g + 1], half_at (b) * (float) (2 * ((qh >> 12) & 7u) + 1),
+      qh & 0x8000u ? -0.125f : 0.125f);
+}
+/* IQ1_M's d: bits 4 k .. 4 k + 3 in the top nibble of scale word k */
+inline float iq1m_d1 (__global const uchar *b)
+{
+  ushort bits = 0;
+  for (int k = 0; k < 4; k++)
+    bits |= (ushort) ((b[49 + 2 * k] >> 4) << (4 * k));
+  return vload_half (0, (const half *) &bits);
+}
+inline float8 lat8_iq1_m (__global const uchar *b, uint j)
+{
+  const uint h = j / 2, q = b[32 + j / 2] >> (4 * (j % 2)), g = b[j] | ((q & 7u) << 8);
+  const uint w = (uint) b[48 + 2 * (h / 4)] | ((uint) b[49 + 2 * (h / 4)] << 8);
+  return iq1_group8 (vtp_iq1s_grid[2 * g], vtp_iq1s_grid[2 * g + 1],
+      iq1m_d1 (b) * (float) (2 * ((w >> (3 * (h % 4))) & 7u) + 1), q & 8u ? -0.125f : 0.125f);
+}
 #define DEFINE_LATTICE_LOADS(T)                                                \
 inline float8 load8_##T (__global const uchar *r, size_t k)                    \
 {                                                                              \
@@ -99,11 +136,7 @@ inline float load1_##T (__global const uchar *r, size_t k)                     \
   vstore8 (load8_##T (r, k & ~(size_t) 7), 0, v);                              \
   return v[k % 8];                                                             \
 }
-DEFINE_LATTICE_LOADS (iq3_xxs)
-DEFINE_LATTICE_LOADS (iq3_s)
-DEFINE_LATTICE_LOADS (iq2_xxs)
-DEFINE_LATTICE_LOADS (iq2_xs)
-DEFINE_LATTICE_LOADS (iq2_s)
+LATTICE_TYPES (DEFINE_LATTICE_LOADS)
 
 
 /* The lattice types in layout 1 (every field a run of units, one unit of
@@ -134,6 +167,23 @@ IQ_X86 inline uint16 sign_mask16 (uint16 s)
       0xffffff00u, 0xffffffffu);
   return as_uint16 (__builtin_ia32_permvarsi512 ((vtp_v16si) masks, (vtp_v16si) (s & 15u)));
 }
+/* Entries @g (two words each) of the 16 rows: words 2 g into *q0, 2 g + 1
+ * into *q1. Two vpgatherdq of 8 entries each and two vpermt2d to sort the
+ * words (one vpgatherdd a word took 60% of the IQ2 GEMV: Zen 4 gathers at
+ * about an element a cycle, whatever its size). */
+typedef long vtp_iq_v8di __attribute__ ((vector_size (64)));
+typedef int vtp_iq_v8si __attribute__ ((vector_size (32)));
+IQ_X86 inline void grid16x2 (__constant uint *t, int16 g, uint16 *q0, uint16 *q1)
+{
+  const int8 glo = g.lo, ghi = g.hi;
+  const vtp_iq_v8di a = __builtin_ia32_gathersiv8di ((vtp_iq_v8di) (long8) 0, (const void *) (size_t) t,
+      (vtp_iq_v8si) glo, (unsigned char) 0xff, 8);
+  const vtp_iq_v8di b = __builtin_ia32_gathersiv8di ((vtp_iq_v8di) (long8) 0, (const void *) (size_t) t,
+      (vtp_iq_v8si) ghi, (unsigned char) 0xff, 8);
+  const int16 even = (int16) (0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  *q0 = as_uint16 (__builtin_ia32_vpermi2vard512 ((vtp_v16si) a, (vtp_v16si) even, (vtp_v16si) b));
+  *q1 = as_uint16 (__builtin_ia32_vpermi2vard512 ((vtp_v16si) a, (vtp_v16si) (even + 1), (vtp_v16si) b));
+}
 #else
 #define IQ_X86
 /* Entries @i of a table of words, a row a lane. */
@@ -145,6 +195,13 @@ inline uint16 grid16 (__constant uint *t, int16 i)
 /* byte t takes bit t (moved to bit 8 t by the product, whose partial
  * products never meet) */
 inline uint16 sign_mask16 (uint16 s) { return (((s & 15u) * 0x00204081u) & 0x01010101u) * 0xffu; }
+/* Entries @g of a table of two-word entries: words 2 g into *q0, 2 g + 1
+ * into *q1. */
+inline void grid16x2 (__constant uint *t, int16 g, uint16 *q0, uint16 *q1)
+{
+  *q0 = grid16 (t, 2 * g);
+  *q1 = grid16 (t, 2 * g + 1);
+}
 #endif
 /* The magnitudes g (4 bytes a lane, each >= 1) negated where the low 4
  * bits of @s are set: -g = (g ^ 0xff) + 1 without a carry out of the byte. */
@@ -199,31 +256,6 @@ IQ_X86 inline void unpack_iq3_s (__global const uchar *pb, int i, uint16 *w, int
   }
   *slo = *shi = 2 * ((u8x16_at (pb + IQ3S_SCALES + 16 * (i / 2)) >> (4 * (i % 2))) & 15) + 1;
 }
-#ifdef VTP_X86_VNNI
-/* Entries @g (two words each) of the 16 rows: words 2 g into *q0, 2 g + 1
- * into *q1. Two vpgatherdq of 8 entries each and two vpermt2d to sort the
- * words (one vpgatherdd a word took 60% of the IQ2 GEMV: Zen 4 gathers at
- * about an element a cycle, whatever its size). */
-typedef long vtp_iq_v8di __attribute__ ((vector_size (64)));
-typedef int vtp_iq_v8si __attribute__ ((vector_size (32)));
-IQ_X86 inline void grid16x2 (__constant uint *t, int16 g, uint16 *q0, uint16 *q1)
-{
-  const int8 glo = g.lo, ghi = g.hi;
-  const vtp_iq_v8di a = __builtin_ia32_gathersiv8di ((vtp_iq_v8di) (long8) 0, (const void *) (size_t) t,
-      (vtp_iq_v8si) glo, (unsigned char) 0xff, 8);
-  const vtp_iq_v8di b = __builtin_ia32_gathersiv8di ((vtp_iq_v8di) (long8) 0, (const void *) (size_t) t,
-      (vtp_iq_v8si) ghi, (unsigned char) 0xff, 8);
-  const int16 even = (int16) (0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  *q0 = as_uint16 (__builtin_ia32_vpermi2vard512 ((vtp_v16si) a, (vtp_v16si) even, (vtp_v16si) b));
-  *q1 = as_uint16 (__builtin_ia32_vpermi2vard512 ((vtp_v16si) a, (vtp_v16si) (even + 1), (vtp_v16si) b));
-}
-#else
-inline void grid16x2 (__constant uint *t, int16 g, uint16 *q0, uint16 *q1)
-{
-  *q0 = grid16 (t, 2 * g);
-  *q1 = grid16 (t, 2 * g + 1);
-}
-#endif
 /* IQ2: a group of 8 (entry @g, sign bits @s) into w[0], w[1] */
 IQ_X86 inline void iq2_group16 (__constant uint *grid, int16 g, uint16 s, uint16 *w)
 {
@@ -272,13 +304,65 @@ IQ_X86 inline void unpack_iq2_s (__global const uchar *pb, int i, uint16 *w, int
   *slo = 2 * (sc & 15) + 1;
   *shi = 2 * (sc >> 4) + 1;
 }
+/* IQ1: the 16 rows' groups of 8 (entries @g), every byte moved by the
+ * delta (+-1: the grid's bytes are 8 g + 128, none wraps), then signed */
+IQ_X86 inline void iq1_group16 (int16 g, int16 neg, uint16 *w)
+{
+  uint16 q0, q1;
+  const uint16 delta = (uint16) 0x01010101u - as_uint16 (neg & 1) * 0x02020202u;
+  grid16x2 (vtp_iq1s_grid, g, &q0, &q1);
+  w[0] = (q0 + delta) ^ 0x80808080u;
+  w[1] = (q1 + delta) ^ 0x80808080u;
+}
+#define IQ1S_QS 32
+#define IQ1S_QH 544
+IQ_X86 inline void unpack_iq1_s (__global const uchar *pb, int i, uint16 *w, int16 *slo, int16 *shi)
+{
+  const int16 qh = convert_int16 (vload16 (0, (__global const ushort *) (pb + IQ1S_QH + 32 * i)));
+  UNROLL
+  for (int k = 0; k < 4; k++)
+    iq1_group16 (u8x16_at (pb + IQ1S_QS + 16 * (4 * i + k)) | (((qh >> (3 * k)) & 7) << 8), qh >> 15, w + 2 * k);
+  *slo = *shi = 2 * ((qh >> 12) & 7) + 1;
+}
+#define IQ1M_QH 512
+#define IQ1M_SCALES 768
+IQ_X86 inline void unpack_iq1_m (__global const uchar *pb, int i, uint16 *w, int16 *slo, int16 *shi)
+{
+  UNROLL
+  for (int k = 0; k < 4; k++) {
+    const int l = 4 * i + k;
+    const int16 q = u8x16_at (pb + IQ1M_QH + 16 * (l / 2)) >> (4 * (l % 2));
+    iq1_group16 (u8x16_at (pb + 16 * l) | ((q & 7) << 8), q >> 3, w + 2 * k);
+  }
+  const int16 sc = convert_int16 (vload16 (0, (__global const ushort *) (pb + IQ1M_SCALES + 32 * (i / 2))));
+  *slo = 2 * ((sc >> (6 * (i % 2))) & 7) + 1;
+  *shi = 2 * ((sc >> (6 * (i % 2) + 3)) & 7) + 1;
+}
+/* The 16 rows' d: f16 at the panel block's start, IQ1_M's from the top
+ * nibbles of its 4 scale words */
+inline float16 iq1m_d16 (__global const uchar *pb)
+{
+  ushort16 bits = 0;
+  for (int k = 0; k < 4; k++)
+    bits |= (vload16 (0, (__global const ushort *) (pb + IQ1M_SCALES + 32 * k)) >> (ushort) 12) << (ushort) (4 * k);
+  ushort b[16];
+  vstore16 (bits, 0, b);
+  return vload_half16 (0, (const half *) b);
+}
+#define LAT_D_iq3_xxs half16_at
+#define LAT_D_iq3_s half16_at
+#define LAT_D_iq2_xxs half16_at
+#define LAT_D_iq2_xs half16_at
+#define LAT_D_iq2_s half16_at
+#define LAT_D_iq1_s half16_at
+#define LAT_D_iq1_m iq1m_d16
 
 /* The float kernels: a panel block dequantized (d factor s times the
- * signed magnitudes: the host's values exactly), and the GEMV's block dots. */
+ * signed values: the host's values exactly), and the GEMV's block dots. */
 #define DEFINE_LATTICE_PANEL(T)                                                \
-IQ_X86 inline void dq_panel_##T (__global const uchar *pb, float *out)                \
+IQ_X86 inline void dq_panel_##T (__global const uchar *pb, float *out)         \
 {                                                                              \
-  const float16 d = half16_at (pb) * LAT_FACTOR_##T;                           \
+  const float16 d = LAT_D_##T (pb) * LAT_FACTOR_##T;                           \
   for (int i = 0; i < 8; i++) {                                                \
     uint16 w[8];                                                               \
     int16 slo, shi;                                                            \
@@ -294,7 +378,7 @@ IQ_X86 inline void dq_panel_##T (__global const uchar *pb, float *out)          
 #define DEFINE_LATTICE_DOTS(T, TM)                                             \
 IQ_X86 inline void dot_##T##_##TM (__global const uchar *pb, __global const float **xr, int kb, float16 *acc) \
 {                                                                              \
-  const float16 d = half16_at (pb) * LAT_FACTOR_##T;                           \
+  const float16 d = LAT_D_##T (pb) * LAT_FACTOR_##T;                           \
   for (int i = 0; i < 8; i++) {                                                \
     uint16 w[8];                                                               \
     int16 slo, shi;                                                            \
@@ -325,11 +409,7 @@ IQ_X86 inline void dot_##T##_##TM (__global const uchar *pb, __global const floa
   DEFINE_LATTICE_DOTS (T, 3)                                                   \
   DEFINE_LATTICE_DOTS (T, 4)                                                   \
   DEFINE_QLINEAR (T)
-DEFINE_LATTICE (iq3_xxs)
-DEFINE_LATTICE (iq3_s)
-DEFINE_LATTICE (iq2_xxs)
-DEFINE_LATTICE (iq2_xs)
-DEFINE_LATTICE (iq2_s)
+LATTICE_TYPES (DEFINE_LATTICE)
 
 
 #ifdef VTP_X86_VNNI
@@ -360,13 +440,9 @@ VNNI inline float16 vnni_super_##T (__global const uchar *pb, const int *xq, con
     lat_half_sums (w, xq + 8 * i, &a, &b);                                     \
     isum += slo * (a - 128 * xs[2 * i]) + shi * (b - 128 * xs[2 * i + 1]);     \
   }                                                                            \
-  return fma (half16_at (pb) * LAT_FACTOR_##T * dx[0], convert_float16 (isum), acc); \
+  return fma (LAT_D_##T (pb) * LAT_FACTOR_##T * dx[0], convert_float16 (isum), acc); \
 }
-DEFINE_VNNI_SUPER_LATTICE (iq3_xxs)
-DEFINE_VNNI_SUPER_LATTICE (iq3_s)
-DEFINE_VNNI_SUPER_LATTICE (iq2_xxs)
-DEFINE_VNNI_SUPER_LATTICE (iq2_xs)
-DEFINE_VNNI_SUPER_LATTICE (iq2_s)
+LATTICE_TYPES (DEFINE_VNNI_SUPER_LATTICE)
 
 
 /* The lattice types' tiles: a super-block of the panel unpacked once
@@ -387,11 +463,7 @@ VNNI inline void lat_unpack_sb_##T (__global const uchar *pb, uint16 *u, int16 *
       u[8 * i + g] = w[g] ^ 0x80808080u;                                       \
   }                                                                            \
 }
-DEFINE_LAT_UNPACK_SB (iq3_xxs)
-DEFINE_LAT_UNPACK_SB (iq3_s)
-DEFINE_LAT_UNPACK_SB (iq2_xxs)
-DEFINE_LAT_UNPACK_SB (iq2_xs)
-DEFINE_LAT_UNPACK_SB (iq2_s)
+LATTICE_TYPES (DEFINE_LAT_UNPACK_SB)
 /* d: the super-block's d times the type's factor */
 #define LAT_SB(R)                                                              \
 VNNI void lat_sb_##R (const uint16 *u, const int16 *sc, float16 d, __global const uchar *scratch, int d_off, \
@@ -438,14 +510,11 @@ VNNI void vnni_tile_##T##_##R (__global const uchar *wp, __global const uchar *s
     __global const uchar *pb = wp + (size_t) sb * 16 * BB_##T;                 \
     TILE_PREFETCH (pb, 16 * BB_##T)                                            \
     lat_unpack_sb_##T (pb, u, sc);                                             \
-    lat_sb_##R (u, sc, half16_at (pb) * LAT_FACTOR_##T, scratch, d_off, s_off, K, m0, M, sb, out); \
+    lat_sb_##R (u, sc, LAT_D_##T (pb) * LAT_FACTOR_##T, scratch, d_off, s_off, K, m0, M, sb, out); \
   }                                                                            \
 }
-SIX_TILES (TILES_LATTICE, iq3_xxs)
-SIX_TILES (TILES_LATTICE, iq3_s)
-SIX_TILES (TILES_LATTICE, iq2_xxs)
-SIX_TILES (TILES_LATTICE, iq2_xs)
-SIX_TILES (TILES_LATTICE, iq2_s)
+#define SIX_LATTICE_TILES(T) SIX_TILES (TILES_LATTICE, T)
+LATTICE_TYPES (SIX_LATTICE_TILES)
 
 
 /* qgemm_vnni_<T> of the lattice types: each super-block unpacked once for
@@ -464,7 +533,7 @@ __kernel void qgemm_vnni_##T (QGEMM_VNNI_PARAMS)                               \
       acc[i] = 0.0f;                                                           \
     for (int sbk = 0; sbk < K / 256; sbk++) {                                  \
       __global const uchar *pb = wp + (size_t) sbk * 16 * BB_##T;              \
-      const float16 d = half16_at (pb) * LAT_FACTOR_##T;                       \
+      const float16 d = LAT_D_##T (pb) * LAT_FACTOR_##T;                       \
       lat_unpack_sb_##T (pb, u, sc);                                           \
       for (int t = 0; t < ng; t++) {                                           \
         const int m0 = (tg + t) * 6;                                           \
@@ -485,22 +554,10 @@ __kernel void qgemm_vnni_##T (QGEMM_VNNI_PARAMS)                               \
             accumulate);                                                       \
   }                                                                            \
 }
-DEFINE_QGEMM_VNNI_LATTICE (iq3_xxs)
-DEFINE_QGEMM_VNNI_LATTICE (iq3_s)
-DEFINE_QGEMM_VNNI_LATTICE (iq2_xxs)
-DEFINE_QGEMM_VNNI_LATTICE (iq2_xs)
-DEFINE_QGEMM_VNNI_LATTICE (iq2_s)
+LATTICE_TYPES (DEFINE_QGEMM_VNNI_LATTICE)
 
-DEFINE_QGEMM_VNNI_FEW (iq3_xxs)
-DEFINE_QGEMM_VNNI_FEW (iq3_s)
-DEFINE_QGEMM_VNNI_FEW (iq2_xxs)
-DEFINE_QGEMM_VNNI_FEW (iq2_xs)
-DEFINE_QGEMM_VNNI_FEW (iq2_s)
+LATTICE_TYPES (DEFINE_QGEMM_VNNI_FEW)
 
-DEFINE_QVNNI (iq3_xxs)
-DEFINE_QVNNI (iq3_s)
-DEFINE_QVNNI (iq2_xxs)
-DEFINE_QVNNI (iq2_xs)
-DEFINE_QVNNI (iq2_s)
+LATTICE_TYPES (DEFINE_QVNNI)
 
 #endif

@@ -5,7 +5,7 @@
 #ifdef VTP_X86_VNNI
 /* The panel functions by type code (vnni_type_code in vtp-linear.c:
  * q8_0, q4_0, q4_k, q5_k, q6_k, q4_1, q5_0, q5_1, q3_k, q2_k, iq4_nl, iq4_xs,
- * iq3_xxs, iq3_s, iq2_xxs, iq2_xs, iq2_s), for products whose
+ * iq3_xxs, iq3_s, iq2_xxs, iq2_xs, iq2_s, iq1_s, iq1_m), for products whose
  * weights differ in type. */
 inline float16 vnni_panel_of (int type, __global const uchar *w, int lp, int K, const int *xq, const int *xs,
     const int *xm, const float *dx, int nb)
@@ -27,7 +27,9 @@ inline float16 vnni_panel_of (int type, __global const uchar *w, int lp, int K, 
     case 13: return vnni_panel_iq3_s (row_iq3_s (w, 16 * lp, K), xq, xs, xm, dx, nb);
     case 14: return vnni_panel_iq2_xxs (row_iq2_xxs (w, 16 * lp, K), xq, xs, xm, dx, nb);
     case 15: return vnni_panel_iq2_xs (row_iq2_xs (w, 16 * lp, K), xq, xs, xm, dx, nb);
-    default: return vnni_panel_iq2_s (row_iq2_s (w, 16 * lp, K), xq, xs, xm, dx, nb);
+    case 16: return vnni_panel_iq2_s (row_iq2_s (w, 16 * lp, K), xq, xs, xm, dx, nb);
+    case 17: return vnni_panel_iq1_s (row_iq1_s (w, 16 * lp, K), xq, xs, xm, dx, nb);
+    default: return vnni_panel_iq1_m (row_iq1_m (w, 16 * lp, K), xq, xs, xm, dx, nb);
   }
 }
 
@@ -70,7 +72,9 @@ inline void vnni_tile_of (int type, __global const uchar *w, int lp, __global co
     case 13: wp = row_iq3_s (w, 16 * lp, K); TILE_SWITCH (iq3_s, rows, m0) break;
     case 14: wp = row_iq2_xxs (w, 16 * lp, K); TILE_SWITCH (iq2_xxs, rows, m0) break;
     case 15: wp = row_iq2_xs (w, 16 * lp, K); TILE_SWITCH (iq2_xs, rows, m0) break;
-    default: wp = row_iq2_s (w, 16 * lp, K); TILE_SWITCH (iq2_s, rows, m0) break;
+    case 16: wp = row_iq2_s (w, 16 * lp, K); TILE_SWITCH (iq2_s, rows, m0) break;
+    case 17: wp = row_iq1_s (w, 16 * lp, K); TILE_SWITCH (iq1_s, rows, m0) break;
+    default: wp = row_iq1_m (w, 16 * lp, K); TILE_SWITCH (iq1_m, rows, m0) break;
   }
 }
 
