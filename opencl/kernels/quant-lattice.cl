@@ -519,42 +519,14 @@ LATTICE_TYPES (SIX_LATTICE_TILES)
 
 
 /* qgemm_vnni_<T> of the lattice types: each super-block unpacked once for
- * all the work-item's tiles (lat_sb_<R>), 8 tiles at a time, as Q3_K's. */
-#define DEFINE_QGEMM_VNNI_LATTICE(T)                                           \
-__kernel void qgemm_vnni_##T (QGEMM_VNNI_PARAMS)                               \
-{                                                                              \
-  TILES_OF_PANEL (T)                                                           \
-  __global const uchar *wp = row_##T (w, n0, K);                               \
-  float16 acc[8 * 6];                                                          \
+ * all the work-item's tiles (lat_unpack_sb_<T>, lat_sb_<R>), as Q3_K's. */
+#define LAT_UNPACK(T)                                                          \
   uint16 u[64];                                                                \
   int16 sc[16];                                                                \
-  for (int tg = t0; tg < t0 + nt; tg += 8) {                                   \
-    const int ng = min (8, t0 + nt - tg);                                      \
-    for (int i = 0; i < 6 * ng; i++)                                           \
-      acc[i] = 0.0f;                                                           \
-    for (int sbk = 0; sbk < K / 256; sbk++) {                                  \
-      __global const uchar *pb = wp + (size_t) sbk * 16 * BB_##T;              \
-      const float16 d = LAT_D_##T (pb) * LAT_FACTOR_##T;                       \
-      lat_unpack_sb_##T (pb, u, sc);                                           \
-      for (int t = 0; t < ng; t++) {                                           \
-        const int m0 = (tg + t) * 6;                                           \
-        float16 *o = acc + 6 * t;                                              \
-        switch (min (6, M - m0)) {                                             \
-          case 1: lat_sb_1 (u, sc, d, scratch, d_off, s_off, K, m0, M, sbk, o); break; \
-          case 2: lat_sb_2 (u, sc, d, scratch, d_off, s_off, K, m0, M, sbk, o); break; \
-          case 3: lat_sb_3 (u, sc, d, scratch, d_off, s_off, K, m0, M, sbk, o); break; \
-          case 4: lat_sb_4 (u, sc, d, scratch, d_off, s_off, K, m0, M, sbk, o); break; \
-          case 5: lat_sb_5 (u, sc, d, scratch, d_off, s_off, K, m0, M, sbk, o); break; \
-          default: lat_sb_6 (u, sc, d, scratch, d_off, s_off, K, m0, M, sbk, o); break; \
-        }                                                                      \
-      }                                                                        \
-    }                                                                          \
-    for (int t = 0; t < ng; t++)                                               \
-      for (int i = 0; i < 6 && (tg + t) * 6 + i < M; i++)                      \
-        store16 (acc[6 * t + i], y + y_off + (size_t) ((tg + t) * 6 + i) * N + n0, bias + n0, has_bias, \
-            accumulate);                                                       \
-  }                                                                            \
-}
+  const float16 d = LAT_D_##T (pb) * LAT_FACTOR_##T;                           \
+  lat_unpack_sb_##T (pb, u, sc);
+#define LAT_CALL(R, T) lat_sb_##R (u, sc, d, scratch, d_off, s_off, K, m0, M, sbk, o)
+#define DEFINE_QGEMM_VNNI_LATTICE(T) DEFINE_QGEMM_UNPACKED (T, LAT_UNPACK, LAT_CALL)
 LATTICE_TYPES (DEFINE_QGEMM_VNNI_LATTICE)
 
 LATTICE_TYPES (DEFINE_QGEMM_VNNI_FEW)

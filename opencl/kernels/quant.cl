@@ -1864,34 +1864,35 @@ DEFINE_QGEMM_VNNI (q6_k)
 DEFINE_QGEMM_VNNI (q4_1)
 DEFINE_QGEMM_VNNI (q5_0)
 DEFINE_QGEMM_VNNI (q5_1)
-/* qgemm_vnni_<T> of Q3_K and Q2_K: each super-block unpacked once for all
- * the work-item's tiles (lowk_sb_<T>_<R> above), 8 tiles at a time (all of
- * them: GROUP_TILES is 8). */
-#define DEFINE_QGEMM_VNNI_LOW_K(T, Q2)                                         \
+/* The prefill GEMM of the types whose super-blocks a work-item unpacks
+ * once for all its tiles (Q3_K and Q2_K here, the lattice types in
+ * quant-lattice.cl): tiles of 6 rows in groups of up to 8 (all of them:
+ * GROUP_TILES is 8); per super-block of the panel (pb) UNPACK (T) once,
+ * then CALL (R, T) on each tile's R rows (m0 .., its accumulators o, the
+ * super-block sbk). UNPACK and CALL: the names of function-like macros. */
+#define DEFINE_QGEMM_UNPACKED(T, UNPACK, CALL)                                 \
 __kernel void qgemm_vnni_##T (QGEMM_VNNI_PARAMS)                               \
 {                                                                              \
   TILES_OF_PANEL (T)                                                           \
   __global const uchar *wp = row_##T (w, n0, K);                               \
   float16 acc[8 * 6];                                                          \
-  int16 u[64], c[8], n[8];                                                     \
   for (int tg = t0; tg < t0 + nt; tg += 8) {                                   \
     const int ng = min (8, t0 + nt - tg);                                      \
     for (int i = 0; i < 6 * ng; i++)                                           \
       acc[i] = 0.0f;                                                           \
     for (int sbk = 0; sbk < K / 256; sbk++) {                                  \
       __global const uchar *pb = wp + (size_t) sbk * 16 * BB_##T;              \
-      float16 d, dmin;                                                         \
-      lowk_unpack (pb, Q2, u, c, n, &d, &dmin);                                \
+      UNPACK (T)                                                               \
       for (int t = 0; t < ng; t++) {                                           \
         const int m0 = (tg + t) * 6;                                           \
         float16 *o = acc + 6 * t;                                              \
         switch (min (6, M - m0)) {                                             \
-          case 1: lowk_sb_##T##_1 (u, c, n, d, dmin, scratch, d_off, s_off, K, m0, M, sbk, o); break; \
-          case 2: lowk_sb_##T##_2 (u, c, n, d, dmin, scratch, d_off, s_off, K, m0, M, sbk, o); break; \
-          case 3: lowk_sb_##T##_3 (u, c, n, d, dmin, scratch, d_off, s_off, K, m0, M, sbk, o); break; \
-          case 4: lowk_sb_##T##_4 (u, c, n, d, dmin, scratch, d_off, s_off, K, m0, M, sbk, o); break; \
-          case 5: lowk_sb_##T##_5 (u, c, n, d, dmin, scratch, d_off, s_off, K, m0, M, sbk, o); break; \
-          default: lowk_sb_##T##_6 (u, c, n, d, dmin, scratch, d_off, s_off, K, m0, M, sbk, o); break; \
+          case 1: CALL (1, T); break;                                          \
+          case 2: CALL (2, T); break;                                          \
+          case 3: CALL (3, T); break;                                          \
+          case 4: CALL (4, T); break;                                          \
+          case 5: CALL (5, T); break;                                          \
+          default: CALL (6, T); break;                                         \
         }                                                                      \
       }                                                                        \
     }                                                                          \
@@ -1901,8 +1902,16 @@ __kernel void qgemm_vnni_##T (QGEMM_VNNI_PARAMS)                               \
             accumulate);                                                       \
   }                                                                            \
 }
-DEFINE_QGEMM_VNNI_LOW_K (q3_k, 0)
-DEFINE_QGEMM_VNNI_LOW_K (q2_k, 1)
+/* Q3_K and Q2_K: lowk_unpack, lowk_sb_<T>_<R> */
+#define LOWK_Q2_q3_k 0
+#define LOWK_Q2_q2_k 1
+#define LOWK_UNPACK(T)                                                         \
+  int16 u[64], c[8], n[8];                                                     \
+  float16 d, dmin;                                                             \
+  lowk_unpack (pb, LOWK_Q2_##T, u, c, n, &d, &dmin);
+#define LOWK_CALL(R, T) lowk_sb_##T##_##R (u, c, n, d, dmin, scratch, d_off, s_off, K, m0, M, sbk, o)
+DEFINE_QGEMM_UNPACKED (q3_k, LOWK_UNPACK, LOWK_CALL)
+DEFINE_QGEMM_UNPACKED (q2_k, LOWK_UNPACK, LOWK_CALL)
 DEFINE_QGEMM_VNNI (iq4_nl)
 DEFINE_QGEMM_VNNI (iq4_xs)
 /* qgemm_vnni_few_<T>: up to 12 rows (the decode steps of a few streams,
