@@ -152,7 +152,9 @@ inline int16 u8x16_at (__global const uchar *p) { return convert_int16 (vload16 
  * Zen 4 gathers about an element a cycle. IQ3_XXS's 256 words held in
  * registers, 8 vpermt2d and 7 selects a lookup, measured slower: 1.15
  * against 0.91 ms, and so did 16 scalar loads from the index bytes
- * through a private array: 1.65), the sign masks one vpermd. PoCL's pointers are flat:
+ * through a private array: 1.65, and vmovd + vpinsrd quarters in inline
+ * assembly, llama.cpp's way: 1.01; 16 scalar loads written as a vector
+ * literal become this same gather), the sign masks one vpermd. PoCL's pointers are flat:
  * the table's address as it is. */
 #define IQ_X86 __attribute__ ((target ("avx512f,avx512bw,avx512vl")))
 IQ_X86 inline uint16 grid16 (__constant uint *t, int16 i)
