@@ -175,8 +175,9 @@ block_fields (VtpDType t)
   static const BlockField iq4_xs[] = { { 0, 2, 2, FALSE, 0 }, { 4, 4, 1, TRUE, 4 }, { 8, 128, 1, TRUE, 8 },
     { 0 } };
   /* the lattice types: every field a run of units (bytes, IQ2_XS's 16-bit
-   * groups, IQ3_XXS's sign words and IQ2_XXS's index and sign words),
-   * looked up per unit, never fed to the dot product as they are */
+   * groups, IQ3_XXS's sign words, IQ2_XXS's index and sign words, IQ1_S's
+   * 16-bit high bits and IQ1_M's scale words), looked up per unit, never
+   * fed to the dot product as they are */
   static const BlockField iq3_xxs[] = { { 0, 1, 2, FALSE, 0 }, { 2, 64, 1, FALSE, 2 }, { 66, 8, 4, FALSE, 66 },
     { 0 } };
   static const BlockField iq3_s[] = { { 0, 1, 2, FALSE, 0 }, { 2, 108, 1, FALSE, 2 }, { 0 } };

@@ -5,7 +5,7 @@
 #include <string.h>
 #include "vtp-quant.h"
 
-/* The lattice tables of the IQ3 / IQ2 types (generated; also the kernels') */
+/* The lattice tables of the IQ3 / IQ2 / IQ1 types (generated; also the kernels') */
 #define VTP_IQ_TABLE static const
 #include "kernels/iq-grids.cl"
 

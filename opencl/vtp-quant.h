@@ -47,9 +47,9 @@
  * table of 16 int8 values (llama.cpp's kvalues_iq4nl): the 4-bit types of
  * llama.cpp's importance-matrix files (IQ4_XS), and the fallback of its
  * IQ files for rows that are not whole super-blocks (IQ4_NL); vtp reads
- * them, and does not quantize to them. The IQ3 and IQ2 types are
+ * them, and does not quantize to them. The IQ3, IQ2 and IQ1 types are
  * llama.cpp's lattice types (importance-matrix files: IQ3_XXS / XS / S / M,
- * IQ2_XXS / XS / S / M): a group of 4 or 8 magnitudes is one entry of a
+ * IQ2_XXS / XS / S / M, IQ1_S / M): a group of 4 or 8 magnitudes is one entry of a
  * fixed table of points (iq-grids.cl, tools/make_iq_grids.py), the signs
  * come apart: explicit bits, or a 7-bit index whose eighth bit is the
  * parity of the seven (ggml's ksigns_iq2xs); IQ1's points are signed

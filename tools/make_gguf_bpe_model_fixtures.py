@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Makes tests/fixtures/gguf-llama3-tiny, gguf-llama32-tiny, gguf-qwen2-tiny,
 gguf-kquant-tiny, gguf-lowk-tiny, gguf-iq4-tiny, gguf-iq-tiny and
-gguf-iq1-tiny: tiny random Llamas with a Llama 3 style vocabulary (byte-level BPE split by Llama 3's regex, BOS
-<|begin_of_text|>: tests/fixtures/gguf-vocab/llama3-mini, made by
+gguf-iq1-tiny: tiny random Llamas with a Llama 3 style vocabulary
+(byte-level BPE split by Llama 3's regex, BOS <|begin_of_text|>:
+tests/fixtures/gguf-vocab/llama3-mini, made by
 tools/make_bpe_split_fixtures.py) as llama.cpp makes GGUF files of it, with
 llama.cpp's own greedy continuation of a prompt, for
 tests/test-gguf-fidelity.c.
