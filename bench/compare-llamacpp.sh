@@ -18,7 +18,8 @@
 # Q4_0 Q4_K_M q4_k-at-load"; any of llama-quantize's types vtp reads, e.g.
 # TYPES="Q5_0 Q4_1 Q5_1 Q5_K_M Q6_K"; the lattice types' mixes IQ3_XXS,
 # IQ3_XS, IQ2_* and IQ1_* are made with an importance matrix, which
-# llama-imatrix computes once on docs/architecture.md).
+# llama-imatrix computes once on docs/architecture.md; and TYPE-at-load for
+# any type vtp quantizes to, e.g. iq4_xs-at-load).
 #
 # Each round runs every type on both engines, one after the other
 # (interleaved, so that the machine's drift hits both); the table has the
@@ -82,7 +83,7 @@ for r in $(seq "$ROUNDS"); do
   for t in $TYPES; do
     case $t in
       F16) run=f16:llm-f16.gguf:auto:f16 ;;
-      q4_k-at-load) run=q4_k-at-load:LLAVA:q4_k:- ;;
+      *-at-load) run=$t:LLAVA:${t%-at-load}:- ;;
       *) run=$(echo "$t" | tr 'A-Z' 'a-z'):llm-$t.gguf:auto:$t ;;
     esac
     label=$(echo "$run" | cut -d: -f1); vm=$(echo "$run" | cut -d: -f2)
@@ -119,7 +120,8 @@ for line in open(sys.argv[1]):
     eng, t, k, x = line.split()
     v[eng, t, k].append(float(x))
 med = lambda eng, t, k: statistics.median(v[eng, t, k]) if v[eng, t, k] else float("nan")
-names = {t.lower(): "vtp: F16 safetensors, Q4_K at load" if t == "q4_k-at-load" else t for t in sys.argv[2].split()}
+names = {t.lower(): "vtp: F16 safetensors, %s at load" % t[:-len("-at-load")].upper() if t.endswith("-at-load") else t
+         for t in sys.argv[2].split()}
 print("| weights | decode after 512: vtp | llama.cpp | ratio | decode from empty: vtp | llama.cpp | ratio | "
       "prefill vtp | prefill llama.cpp | ratio | MB read a token (vtp) | vtp load s | vtp peak RSS MB |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")

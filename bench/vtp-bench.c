@@ -94,7 +94,7 @@ main (int argc, char **argv)
     { "encoder", 'e', 0, G_OPTION_ARG_FILENAME, &encoder, "Vision encoder directory (with --adapter)", "DIR" },
     { "adapter", 'a', 0, G_OPTION_ARG_FILENAME, &adapter_dir, "LLaMA-Adapter V2 multimodal directory", "DIR" },
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "OpenCL device (auto, cpu, gpu, ...)", "SPEC" },
-    { "weight-type", 'w', 0, G_OPTION_ARG_STRING, &wtype_name, "auto, f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k or q6_k", "TYPE" },
+    { "weight-type", 'w', 0, G_OPTION_ARG_STRING, &wtype_name, "auto, f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl or iq4_xs", "TYPE" },
     { "decode-tokens", 'n', 0, G_OPTION_ARG_INT, &decode_tokens, "Tokens to decode (default 64)", "N" },
     { "repeats", 'r', 0, G_OPTION_ARG_INT, &repeats, "Runs of each measurement (default 3)", "N" },
     { "vision-only", 'V', 0, G_OPTION_ARG_NONE, &vision_only,
@@ -144,7 +144,7 @@ main (int argc, char **argv)
     return 2;
   }
   if (wtype_name && !vtp_weight_type_from_name (wtype_name, &wtype)) {
-    g_printerr ("vtp-bench: --weight-type must be auto, f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k or q6_k\n");
+    g_printerr ("vtp-bench: --weight-type must be auto, f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl or iq4_xs\n");
     return 2;
   }
   repeats = MAX (repeats, 1);

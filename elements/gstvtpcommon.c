@@ -23,6 +23,8 @@ gst_vtp_weight_type_get_type (void)
     { VTP_WEIGHTS_Q5_1, "llama.cpp's Q5_1, quantized at load (6 bits a weight)", "q5_1" },
     { VTP_WEIGHTS_Q3_K, "llama.cpp's Q3_K, quantized at load (3.44 bits a weight)", "q3_k" },
     { VTP_WEIGHTS_Q2_K, "llama.cpp's Q2_K, quantized at load (2.63 bits a weight)", "q2_k" },
+    { VTP_WEIGHTS_IQ4_NL, "llama.cpp's IQ4_NL, quantized at load (4.5 bits a weight, a non-linear table)", "iq4_nl" },
+    { VTP_WEIGHTS_IQ4_XS, "llama.cpp's IQ4_XS, quantized at load (4.25 bits a weight, a non-linear table)", "iq4_xs" },
     { 0, NULL, NULL },
   };
   if (g_once_init_enter (&type))
@@ -67,8 +69,8 @@ gst_vtp_handle_context_query (GstElement *element, GstQuery *query, VtpDevice *d
  * many rows, prefill and the vision tower, then round their activations to
  * bfloat16 and take bfloat16 dot products; $VTP_BF16_DOT=float keeps them
  * in float), or quantized at load to one of llama.cpp's types
- * q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k (the matrices whose rows are whole blocks:
- * 32 elements, 256 for the K-quants; the other weights as stored).
+ * q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs (the matrices whose rows
+ * are whole blocks: 32 elements, 256 for the K-quants and iq4_xs; the other weights as stored).
  */
 void
 gst_vtp_install_common_properties (GObjectClass *klass, const char *model_blurb)

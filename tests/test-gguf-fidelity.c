@@ -54,7 +54,10 @@ json_ids (JsonObject *o, const char *member)
  * gguf-iq4-tiny, the same shape in IQ4_NL and IQ4_XS; "iq/iq3_xxs" etc.:
  * gguf-iq-tiny, the same shape in the lattice mixes IQ3_XXS, IQ3_S,
  * IQ2_XXS, IQ2_XS and IQ2_M, quantized with an importance matrix;
- * "iq1/iq1_s", "iq1/iq1_m": gguf-iq1-tiny, the same in IQ1_S and IQ1_M);
+ * "iq1/iq1_s", "iq1/iq1_m": gguf-iq1-tiny, the same in IQ1_S and IQ1_M;
+ * "atload/f16", "atload/iq4_xs" etc.: gguf-atload-tiny, one layer at width
+ * 256 in F16 and llama-quantize's --pure files of it, every matrix in
+ * IQ4_NL, IQ4_XS or Q4_K and the token embedding F16);
  * *@type becomes the bare type. */
 static char *
 fixture_dir (const char **type)
@@ -63,7 +66,7 @@ fixture_dir (const char **type)
     { "llama3/", "gguf-llama3-tiny" }, { "llama32/", "gguf-llama32-tiny" },
     { "qwen2/", "gguf-qwen2-tiny" }, { "mistral/", "gguf-mistral-tiny" },
     { "kquant/", "gguf-kquant-tiny" }, { "lowk/", "gguf-lowk-tiny" }, { "iq4/", "gguf-iq4-tiny" },
-    { "iq/", "gguf-iq-tiny" }, { "iq1/", "gguf-iq1-tiny" },
+    { "iq/", "gguf-iq-tiny" }, { "iq1/", "gguf-iq1-tiny" }, { "atload/", "gguf-atload-tiny" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (dirs); i++)
@@ -324,8 +327,14 @@ test_greedy (gconstpointer data)
    * products are checked exactly in test-llava-fidelity and test-quant.
    * Q2_K in float: llama.cpp's fifth step has a margin of 0.031 and the
    * float products' logits are 0.05 from its (the int8 ones, which round
-   * the activations as llama.cpp does, follow all 12 steps). */
-  static const struct { const char *name; VtpDType q, head; guint checked, float_checked; } mixes[] = {
+   * the activations as llama.cpp does, follow all 12 steps). @float_embed:
+   * the token embedding is not quantized (gguf-atload-tiny's files). */
+  static const struct {
+    const char *name;
+    VtpDType q, head;
+    guint checked, float_checked;
+    gboolean float_embed;
+  } mixes[] = {
     { "q8_0", VTP_DTYPE_Q8_0, VTP_DTYPE_Q8_0 }, { "q4_0", VTP_DTYPE_Q4_0, VTP_DTYPE_Q8_0 },
     { "q4_1", VTP_DTYPE_Q4_1, VTP_DTYPE_Q8_0, 2, 2 }, { "q5_0", VTP_DTYPE_Q5_0, VTP_DTYPE_Q8_0 },
     { "q5_1", VTP_DTYPE_Q5_1, VTP_DTYPE_Q8_0 },
@@ -348,7 +357,15 @@ test_greedy (gconstpointer data)
     /* IQ1_S with the int8 products: llama.cpp's 11th step has a margin of
      * 0.005 (the engines' logits 0.054 apart): the 10 steps before */
     { "iq1/iq1_s", VTP_DTYPE_IQ1_S, VTP_DTYPE_Q5_K, 10, 0 }, { "iq1/iq1_m", VTP_DTYPE_IQ1_M, VTP_DTYPE_Q5_K },
+    /* llama-quantize --pure: every matrix one type, the head too. Q4_K with
+     * the int8 products: llama.cpp's 10th step has a margin of 0.009 (the
+     * engines' logits 0.04 apart): the 9 steps before */
+    { "atload/f16", VTP_DTYPE_F16, VTP_DTYPE_F16, 0, 0, TRUE },
+    { "atload/iq4_nl", VTP_DTYPE_IQ4_NL, VTP_DTYPE_IQ4_NL, 0, 0, TRUE },
+    { "atload/iq4_xs", VTP_DTYPE_IQ4_XS, VTP_DTYPE_IQ4_XS, 0, 0, TRUE },
+    { "atload/q4_k", VTP_DTYPE_Q4_K, VTP_DTYPE_Q4_K, 9, 0, TRUE },
   };
+  gboolean float_embed = FALSE;
   VtpDType q = VTP_DTYPE_F32, head = VTP_DTYPE_F32;
   guint checked = 0;
   Reference r = { 0 };
@@ -363,6 +380,7 @@ test_greedy (gconstpointer data)
       head = mixes[i].head;
       /* the int8 products: x86 VNNI, not VTP_QUANT_DOT=float, not the GPU kernels */
       checked = dev->int8_dot && !g_getenv ("VTP_LINEAR_AS_GPU") ? mixes[i].checked : mixes[i].float_checked;
+      float_embed = mixes[i].float_embed;
     }
   reference_load (&r, type);
   V = r.n_vocab;
@@ -370,7 +388,7 @@ test_greedy (gconstpointer data)
   g_assert_cmpint (m.llm->layers[0].wq->dtype, ==, q);
   if (q != VTP_DTYPE_F32) {
     g_assert_cmpint (m.llm->lm_head->dtype, ==, head);
-    g_assert_true (vtp_dtype_is_quantized (m.llm->embed->dtype));
+    g_assert_true (vtp_dtype_is_quantized (m.llm->embed->dtype) != float_embed);
   }
   logits = model_logits (&m, r.prompt_ids);
   diff = max_abs_diff (logits + (gsize) (r.prompt_ids->len - 1) * V, r.first_logits, V);
@@ -387,6 +405,55 @@ test_greedy (gconstpointer data)
   g_test_message ("%s: %u of %u greedy tokens equal llama.cpp's", type, same, r.greedy_ids->len);
   g_assert_cmpuint (same, >=, checked ? checked : r.greedy_ids->len);
   model_close (&m);
+  reference_clear (&r);
+}
+
+/* weight-type=TYPE on gguf-atload-tiny's F16 file quantizes every matrix
+ * (the output head too) as llama-quantize --pure does with the same type:
+ * the same blocks as its file, hence the same logits at every position, bit
+ * for bit (the quantizers' own check is test-quant's /quant/reference; this
+ * one covers the loader's way there: rows split between threads, the
+ * packing, the head). */
+static void
+test_at_load (gconstpointer data)
+{
+  static const struct { const char *name; VtpWeightType w; VtpDType t; } types[] = {
+    { "iq4_nl", VTP_WEIGHTS_IQ4_NL, VTP_DTYPE_IQ4_NL }, { "iq4_xs", VTP_WEIGHTS_IQ4_XS, VTP_DTYPE_IQ4_XS },
+    { "q4_k", VTP_WEIGHTS_Q4_K, VTP_DTYPE_Q4_K },
+  };
+  const char *type = data;
+  g_autofree char *f16 = gguf_path ("atload/f16");
+  g_autofree char *name = g_strdup_printf ("atload/%s", type);
+  g_autofree char *file = gguf_path (name);
+  g_autofree float *a = NULL, *b = NULL;
+  VtpWeightType w = VTP_WEIGHTS_KEEP;
+  VtpDType t = VTP_DTYPE_F32;
+  Reference r = { 0 };
+  Model q = { 0 }, k = { 0 };
+  double diff;
+
+  for (guint i = 0; i < G_N_ELEMENTS (types); i++)
+    if (g_str_equal (type, types[i].name)) {
+      w = types[i].w;
+      t = types[i].t;
+    }
+  g_assert_cmpint (w, !=, VTP_WEIGHTS_KEEP);
+  reference_load (&r, "atload/f16");
+  model_open (&q, f16, w);
+  model_open (&k, file, VTP_WEIGHTS_KEEP);
+  for (Model *m = &q; m; m = m == &q ? &k : NULL) {
+    g_assert_cmpint (m->llm->layers[0].wq->dtype, ==, t);
+    g_assert_cmpint (m->llm->layers[0].w_down->dtype, ==, t);
+    g_assert_cmpint (m->llm->lm_head->dtype, ==, t);
+    g_assert_cmpint (m->llm->embed->dtype, ==, VTP_DTYPE_F16);
+  }
+  a = model_logits (&q, r.prompt_ids);
+  b = model_logits (&k, r.prompt_ids);
+  diff = max_abs_diff (a, b, (gsize) r.prompt_ids->len * r.n_vocab);
+  g_test_message ("%s: the F16 file at load vs llama-quantize's file, max |logit diff| %.3g", type, diff);
+  g_assert_cmpfloat (diff, ==, 0);
+  model_close (&q);
+  model_close (&k);
   reference_clear (&r);
 }
 
@@ -636,6 +703,13 @@ main (int argc, char **argv)
   g_test_add_data_func ("/gguf/iq/greedy/iq2_m", "iq/iq2_m", test_greedy);
   g_test_add_data_func ("/gguf/iq1/greedy/iq1_s", "iq1/iq1_s", test_greedy);
   g_test_add_data_func ("/gguf/iq1/greedy/iq1_m", "iq1/iq1_m", test_greedy);
+  g_test_add_data_func ("/gguf/atload/greedy/f16", "atload/f16", test_greedy);
+  g_test_add_data_func ("/gguf/atload/greedy/iq4_nl", "atload/iq4_nl", test_greedy);
+  g_test_add_data_func ("/gguf/atload/greedy/iq4_xs", "atload/iq4_xs", test_greedy);
+  g_test_add_data_func ("/gguf/atload/greedy/q4_k", "atload/q4_k", test_greedy);
+  g_test_add_data_func ("/gguf/atload/iq4_nl", "iq4_nl", test_at_load);
+  g_test_add_data_func ("/gguf/atload/iq4_xs", "iq4_xs", test_at_load);
+  g_test_add_data_func ("/gguf/atload/q4_k", "q4_k", test_at_load);
   g_test_add_func ("/gguf/dequantized", test_dequantized);
   g_test_add_func ("/gguf/errors", test_errors);
   return g_test_run ();

@@ -1,10 +1,11 @@
 /* test-quant.c: llama.cpp's block-quantized weight types.
- *  - /quant/reference: the host quantizers and dequantizers of all ten
- *    types give bit for bit what the references give (tests/fixtures/quant,
+ *  - /quant/reference: the host quantizers (twelve types) and dequantizers
+ *    (all) give bit for bit what the references give (tests/fixtures/quant,
  *    made by tools/make_quant_fixtures.py): the gguf package's quants module
- *    for the Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 quantizers and every dequantization, llama.cpp's
- *    own build (ggml_quantize_chunk, as llama-quantize) for the Q2_K / Q3_K
- *    / Q4_K / Q5_K / Q6_K quantizers.
+ *    for the Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 quantizers and every
+ *    dequantization, llama.cpp's own build (ggml_quantize_chunk without an
+ *    importance matrix, as llama-quantize) for the Q2_K / Q3_K / Q4_K /
+ *    Q5_K / Q6_K / IQ4_NL / IQ4_XS quantizers.
  *  - /quant/roundtrip: quantize then dequantize normal rows; relative RMS
  *    error per type below a measured bound. /quant/speed (-m perf): the time
  *    to quantize a 2048 x 5632 matrix per type.
@@ -213,7 +214,8 @@ gaussian_floats (GRand *r, gsize n, double sigma)
  * this seed, worst row / mean): Q8_0 0.0056 / 0.0054, Q4_0 0.089 / 0.086,
  * Q4_K 0.074 / 0.072, Q5_K 0.037 / 0.036, Q6_K 0.018 / 0.018, Q4_1 0.081 /
  * 0.078, Q5_0 0.045 / 0.043, Q5_1 0.040 / 0.038, Q3_K 0.156 / 0.151, Q2_K
- * 0.308 / 0.297; the bounds
+ * 0.308 / 0.297, IQ4_NL 0.078 / 0.076, IQ4_XS 0.079 / 0.077 (their scale
+ * search minimizes the error weighted by x^2, not this one); the bounds
  * leave about 10% (rows differ by 3%), while a broken rounding or scale
  * makes errors of the order of the values themselves. The exact choices of
  * the scale searches are /quant/reference's business. */
@@ -224,7 +226,8 @@ test_roundtrip (void)
     { VTP_DTYPE_Q8_0, 0.0062 }, { VTP_DTYPE_Q4_0, 0.098 },
     { VTP_DTYPE_Q4_K, 0.081 }, { VTP_DTYPE_Q5_K, 0.041 }, { VTP_DTYPE_Q6_K, 0.020 },
     { VTP_DTYPE_Q4_1, 0.090 }, { VTP_DTYPE_Q5_0, 0.049 }, { VTP_DTYPE_Q5_1, 0.044 },
-    { VTP_DTYPE_Q3_K, 0.172 }, { VTP_DTYPE_Q2_K, 0.339 },
+    { VTP_DTYPE_Q3_K, 0.172 }, { VTP_DTYPE_Q2_K, 0.339 }, { VTP_DTYPE_IQ4_NL, 0.086 },
+    { VTP_DTYPE_IQ4_XS, 0.087 },
   };
   const gint64 rows = 64, cols = 4096;
   GRand *r = g_rand_new_with_seed (4242);

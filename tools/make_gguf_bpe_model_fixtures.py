@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Makes tests/fixtures/gguf-llama3-tiny, gguf-llama32-tiny, gguf-qwen2-tiny,
-gguf-kquant-tiny, gguf-lowk-tiny, gguf-iq4-tiny, gguf-iq-tiny and
-gguf-iq1-tiny: tiny random Llamas with a Llama 3 style vocabulary
+gguf-kquant-tiny, gguf-lowk-tiny, gguf-iq4-tiny, gguf-iq-tiny,
+gguf-iq1-tiny and gguf-atload-tiny: tiny random Llamas with a Llama 3 style vocabulary
 (byte-level BPE split by Llama 3's regex, BOS <|begin_of_text|>:
 tests/fixtures/gguf-vocab/llama3-mini, made by
 tools/make_bpe_split_fixtures.py) as llama.cpp makes GGUF files of it, with
@@ -90,6 +90,7 @@ VARIANTS = {
     "gguf-iq4-tiny": ("llama", None, False, False),
     "gguf-iq-tiny": ("llama", None, False, False),
     "gguf-iq1-tiny": ("llama", None, False, False),
+    "gguf-atload-tiny": ("llama", None, False, False),
     "gguf-llama3-tiny": ("llama", None, False, False),
     "gguf-llama32-tiny": ("llama", dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
                                         original_max_position_embeddings=64, rope_theta=500000.0), True, True),
@@ -133,8 +134,20 @@ IQ = dict(KQUANT, types=["iq3_xxs", "iq3_s", "iq2_xxs", "iq2_xs", "iq2_m"], imat
 # gguf-iq1-tiny: the same in IQ1_S and IQ1_M (1.56 and 1.75 bits a weight;
 # importance matrix too)
 IQ1 = dict(IQ, types=["iq1_s", "iq1_m"])
+# gguf-atload-tiny: what vtp's quantizers at load are checked against as a
+# whole model: one layer at width 256, MLP 256, converted to F16 (kept), and
+# llama-quantize's files of it with every matrix in one type (--pure, the
+# output head too) and the token embedding left F16, as vtp's
+# weight-type=TYPE leaves it: IQ4_NL, IQ4_XS and Q4_K
+ATLOAD = dict(KQUANT, shape=dict(hidden_size=256, intermediate_size=256, num_hidden_layers=1), source="f16",
+              keep_source=True, types=["iq4_nl", "iq4_xs", "q4_k"],
+              quantize_args=["--pure", "--token-embedding-type", "f16"],
+              # no seed below 60 gives the four files' steps a margin of 0.02
+              # (the best: 0.006): test-gguf-fidelity compares llama.cpp's
+              # greedy steps up to the first near-tie
+              min_margin=0.005)
 OPTIONS = {"gguf-kquant-tiny": KQUANT, "gguf-lowk-tiny": LOWK, "gguf-iq4-tiny": IQ4, "gguf-iq-tiny": IQ,
-           "gguf-iq1-tiny": IQ1}
+           "gguf-iq1-tiny": IQ1, "gguf-atload-tiny": ATLOAD}
 # the importance matrix's text (gguf-iq-tiny): sentences of the fixture's
 # world, 40 times over in varied order
 CALIBRATION = " ".join(
@@ -208,11 +221,13 @@ def make_variant(name, family, rope_scaling, tied, keep_hf, src, greedy, work):
         hf = os.path.join(work, "%s-%d" % (name, seed))
         model = make_model(hf, seed, family, rope_scaling, tied, opt.get("shape"), opt.get("std", 0.08))
         env = dict(os.environ, PYTHONPATH=os.path.join(src, "gguf-py"))
-        keep_f32 = opt.get("keep_f32", True)
-        f32 = os.path.join(out_dir if keep_f32 else work, "llm-f32.gguf")
-        run([sys.executable, "-c", CONVERT, src, FAMILIES[family][1], hf, "--outtype", "f32", "--outfile", f32], env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        types = (["f32"] if keep_f32 else []) + opt.get("types", TYPES[1:])
+        # the converted file the others are quantized from (F32 unless the
+        # variant says), kept in the folder unless the variant says
+        source, keep_f32 = opt.get("source", "f32"), opt.get("keep_source", opt.get("keep_f32", True))
+        f32 = os.path.join(out_dir if keep_f32 else work, "llm-%s.gguf" % source)
+        run([sys.executable, "-c", CONVERT, src, FAMILIES[family][1], hf, "--outtype", source, "--outfile", f32],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        types = ([source] if keep_f32 else []) + opt.get("types", TYPES[1:])
         imatrix = []
         if opt.get("imatrix"):
             text, dat = os.path.join(work, "calibration.txt"), os.path.join(work, "imatrix-%d.gguf" % seed)
@@ -222,8 +237,9 @@ def make_variant(name, family, rope_scaling, tied, keep_hf, src, greedy, work):
                  "-o", dat], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             imatrix = ["--imatrix", dat]
         for t in types[1 if keep_f32 else 0:]:
-            run([os.path.join(bindir, "llama-quantize")] + imatrix + [f32, os.path.join(out_dir, "llm-%s.gguf" % t),
-                 t.upper()], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            run([os.path.join(bindir, "llama-quantize")] + imatrix + opt.get("quantize_args", [])
+                + [f32, os.path.join(out_dir, "llm-%s.gguf" % t), t.upper()],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         refs = {}
         for t in types:
             out = run([greedy, os.path.join(out_dir, "llm-%s.gguf" % t), str(N_PREDICT), PROMPT],

@@ -7,9 +7,10 @@ ggml-quants.c; `pip install gguf`, measured with gguf 0.19.0).
 package can quantize):
 float32 rows, the blocks the package's quantizer makes of them (bit-exact
 with ggml's quantize_row_*_ref) and their dequantization. For Q4_K, Q5_K,
-Q6_K, Q3_K and Q2_K the package has no quantizer, so the blocks come from llama.cpp
+Q6_K, Q3_K, Q2_K, IQ4_NL and IQ4_XS the package has no quantizer, so the
+blocks come from llama.cpp
 itself (--llama-cpp DIR: a llama.cpp source tree with its CMake build in
-DIR/build; tools/kquant_reference.c is compiled with gcc against its
+DIR/build; tools/quant_reference.c is compiled with gcc against its
 libggml-base and calls ggml_quantize_chunk without an importance matrix,
 as llama-quantize does), on the same kind of float rows plus K-quant
 corners (whole zero, constant, one-signed and tiny super-blocks); their
@@ -122,7 +123,38 @@ def kquant_rows(x):
     extra[4, :half] *= np.float32(5e-16)
     extra[4, half:] = rng.uniform(-1, 1, half).astype(np.float32) * np.float32(100)
     extra[5:] *= np.exp(rng.standard_normal(COLS) * 0.7).astype(np.float32)
-    return np.concatenate([x, extra])
+    return np.concatenate([x, extra, iq4_tie_rows(np.random.default_rng(2626))])
+
+
+# IQ4's table (kvalues_iq4nl) and the midpoints between its neighbours
+IQ4_VALUES = (-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113)
+IQ4_MIDPOINTS = (-115.5, -93.5, -74, -57, -42, -28.5, -16, -4.5, 7, 19, 31.5, 45.5, 61, 79, 101)
+
+
+def iq4_tie_rows(rng):
+    """Rows for the IQ4 quantizers' ties. Row 0, each super-block: a
+    sub-block of table values over 128 (the largest -127 / 128), which the
+    scale search fits exactly (scale 2^-7, so IQ4_XS's d is -2^-12), and
+    seven of table values over 256 but for six large midpoints between
+    neighbours, whose scales round to 16 d = 2^-8: IQ4_XS then maps them
+    back with exactly 256, and the six fall between two table values (the
+    lower one is taken only when strictly nearer). Row 1: in each super-block, one
+    sub-block of large values and its negation, whose fitted scales are
+    equal in magnitude and opposite in sign (IQ4_XS's d takes the first's)."""
+    rows = np.zeros((2, COLS), dtype=np.float32)
+    for b in range(COLS // 32):
+        block = rng.choice(IQ4_VALUES, 32).astype(np.float32)
+        if b % 8:
+            block[rng.choice(32, 6, replace=False)] = rng.choice(IQ4_MIDPOINTS[:3] + IQ4_MIDPOINTS[-3:], 6)
+        block[rng.integers(0, 32)] = -127
+        rows[0, 32 * b:32 * b + 32] = block / np.float32(128 if b % 8 == 0 else 256)
+    rows[1] = (rng.standard_normal(COLS) * 0.02).astype(np.float32)
+    for sb in range(COLS // 256):
+        big = (rng.standard_normal(32) * 0.5).astype(np.float32)
+        at = 256 * sb + 32 * rng.integers(0, 4)
+        rows[1, at:at + 32] = big
+        rows[1, at + 128:at + 160] = -big
+    return rows
 
 
 WIDE_ROWS, WIDE_COLS = 128, 2048    # 1024 super-blocks: the scale searches' rarer choices
@@ -164,7 +196,7 @@ def llama_cpp_kquants(x, llama_dir):
         sys.exit(f"{lib_dir}: no libggml-base.so.X.Y.Z (build llama.cpp there first)")
     ggml_version = libs[0].rsplit(".so.", 1)[1]
     cflags = ["-O2", "-Wall", "-Wextra", "-I" + os.path.join(llama_dir, "ggml", "include")]
-    provenance = {"source": "llama.cpp ggml_quantize_chunk (no imatrix) via tools/kquant_reference.c",
+    provenance = {"source": "llama.cpp ggml_quantize_chunk (no imatrix) via tools/quant_reference.c",
                   "ggml_version": ggml_version,
                   "harness_cc": "gcc " + " ".join(cflags[:3]),
                   "cc": subprocess.run(["gcc", "--version"], capture_output=True, text=True,
@@ -187,12 +219,12 @@ def llama_cpp_kquants(x, llama_dir):
                     provenance["ggml_quants_cc"] = entry["command"].split()[0]
     blocks = {}
     with tempfile.TemporaryDirectory() as tmp:
-        exe = os.path.join(tmp, "kquant_reference")
-        subprocess.run(["gcc", *cflags, os.path.join(ROOT, "tools", "kquant_reference.c"),
+        exe = os.path.join(tmp, "quant_reference")
+        subprocess.run(["gcc", *cflags, os.path.join(ROOT, "tools", "quant_reference.c"),
                         "-L" + lib_dir, "-lggml-base", "-Wl,-rpath," + lib_dir, "-o", exe], check=True)
         rows_path = os.path.join(tmp, "rows.f32")
         x.tofile(rows_path)
-        for qtype, tag in K_TYPES + LOW_K_TYPES:
+        for qtype, tag in LLAMA_QUANTIZED:
             out = os.path.join(tmp, tag + ".blocks")
             subprocess.run([exe, tag, str(x.shape[1]), rows_path, out], check=True)
             size = quants.GGML_QUANT_SIZES[qtype]
@@ -210,6 +242,8 @@ LOW_K_TYPES = ((Q.Q3_K, "q3_k"), (Q.Q2_K, "q2_k"))
 IQ_TYPES = ((Q.IQ4_NL, "iq4_nl"), (Q.IQ4_XS, "iq4_xs"))
 # the lattice types of importance-matrix files (every index of a random
 # block is a valid one: the grids have 2^bits entries)
+# the types whose quantizer reference is llama.cpp's own build
+LLAMA_QUANTIZED = K_TYPES + LOW_K_TYPES + IQ_TYPES
 LATTICE_TYPES = ((Q.IQ3_XXS, "iq3_xxs"), (Q.IQ3_S, "iq3_s"), (Q.IQ2_XXS, "iq2_xxs"), (Q.IQ2_XS, "iq2_xs"),
                  (Q.IQ2_S, "iq2_s"), (Q.IQ1_S, "iq1_s"), (Q.IQ1_M, "iq1_m"))
 
@@ -250,7 +284,7 @@ def build_blocks(out, llama_dir=None):
     if llama_dir:
         xk = kquant_rows(x)
         blocks, provenance = llama_cpp_kquants(xk, llama_dir)
-        for qtype, tag in K_TYPES + LOW_K_TYPES:
+        for qtype, tag in LLAMA_QUANTIZED:
             back = quants.dequantize(blocks[tag], qtype).astype(np.float32)
             manifest.append({"type": tag, "rows": xk.shape[0], "cols": COLS,
                              "input": write("kquant.input.f32", xk),
@@ -261,7 +295,7 @@ def build_blocks(out, llama_dir=None):
         # and the dequantization left to the entries above
         xw = hashed_rows(WIDE_ROWS, WIDE_COLS)
         blocks, provenance = llama_cpp_kquants(xw, llama_dir)
-        for qtype, tag in K_TYPES + LOW_K_TYPES:
+        for qtype, tag in LLAMA_QUANTIZED:
             manifest.append({"type": tag, "rows": WIDE_ROWS, "cols": WIDE_COLS, "input": "hashed",
                              "blocks": write(f"{tag}.wide.blocks", blocks[tag]),
                              "reference": provenance})
@@ -276,8 +310,8 @@ def build_blocks(out, llama_dir=None):
     # generator of their own (the entries above keep their bytes)
     rng_legacy = np.random.default_rng(1414)
     random_entries(rng_legacy, LEGACY_TYPES + LOW_K_TYPES)
-    # IQ4_NL / IQ4_XS (read, not quantized by vtp): random blocks, a
-    # generator of their own
+    # IQ4_NL / IQ4_XS random blocks (bit patterns the quantizer may not
+    # make), a generator of their own
     rng_iq = np.random.default_rng(1515)
     random_entries(rng_iq, IQ_TYPES)
     # the lattice types: one more generator

@@ -375,7 +375,7 @@ gboolean
 vtp_weight_type_from_name (const char *name, VtpWeightType *out)
 {
   static const char *const names[] = { "auto", "f32", "f16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k", "bf16", "q4_1", "q5_0",
-    "q5_1", "q3_k", "q2_k" };
+    "q5_1", "q3_k", "q2_k", "iq4_nl", "iq4_xs" };
   for (guint i = 0; i < G_N_ELEMENTS (names); i++)
     if (g_strcmp0 (name, names[i]) == 0) {
       *out = (VtpWeightType) i;
@@ -400,6 +400,8 @@ quantized_type (VtpWeightType wtype)
     case VTP_WEIGHTS_Q5_1: return VTP_DTYPE_Q5_1;
     case VTP_WEIGHTS_Q3_K: return VTP_DTYPE_Q3_K;
     case VTP_WEIGHTS_Q2_K: return VTP_DTYPE_Q2_K;
+    case VTP_WEIGHTS_IQ4_NL: return VTP_DTYPE_IQ4_NL;
+    case VTP_WEIGHTS_IQ4_XS: return VTP_DTYPE_IQ4_XS;
     default: return VTP_DTYPE_F32;
   }
 }

@@ -84,10 +84,12 @@ typedef enum {
   VTP_WEIGHTS_Q5_1,
   VTP_WEIGHTS_Q3_K,
   VTP_WEIGHTS_Q2_K,
+  VTP_WEIGHTS_IQ4_NL,
+  VTP_WEIGHTS_IQ4_XS,
 } VtpWeightType;
 
 /* "auto", "f32", "f16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k", "bf16",
- * "q4_1", "q5_0", "q5_1", "q3_k", "q2_k"
+ * "q4_1", "q5_0", "q5_1", "q3_k", "q2_k", "iq4_nl", "iq4_xs"
  * (the elements' weight-type nicks);
  * FALSE for another name. */
 gboolean vtp_weight_type_from_name (const char *name, VtpWeightType *out);
