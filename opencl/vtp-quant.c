@@ -758,10 +758,11 @@ quantize_q2_k (const float *x, gint64 n, VtpBlockQ2_K *y)
  * up as x grows, b - x down), so it is x >= T for one float T: the
  * smallest x in [a, b) whose rounded distance to a is not below its
  * distance to b. With the 15 such thresholds the index is the number of
- * thresholds at or below x: a branch-free search, 4 compares (the
- * quantizers round 17 times a weight). */
+ * thresholds at or below x, counted with vector compares (the quantizers
+ * round 17 times a weight: 2048 x 5632 on one core took 2.5 s with the
+ * bisection, 0.84 with a branch-free one, 0.72-0.76 so). */
 typedef struct {
-  float t[15];
+  QLanesF t[16 / QLANES];   /* the thresholds in order, the 16th NaN (never at or below) */
 } Iq4Thresholds;
 
 static void
@@ -776,8 +777,9 @@ iq4_thresholds (Iq4Thresholds *th)
       x = nextafterf (x, a);
     while (!(x - a >= b - x))
       x = nextafterf (x, b);
-    th->t[i] = x;
+    th->t[i / QLANES][i % QLANES] = x;
   }
+  th->t[15 / QLANES][15 % QLANES] = NAN;
 }
 
 /* The index of the IQ4 value @x rounds to (NaN: 15, where the bisection
@@ -785,12 +787,14 @@ iq4_thresholds (Iq4Thresholds *th)
 static inline gint
 iq4_nearest (const Iq4Thresholds *th, float x)
 {
-  gint i = (x >= th->t[7]) * 8;
+  QLanesI c = { 0 };
+  gint n = 0;
 
-  i += (x >= th->t[i + 3]) * 4;
-  i += (x >= th->t[i + 1]) * 2;
-  i += x >= th->t[i];
-  return x != x ? 15 : i;
+  for (gint k = 0; k < 16 / QLANES; k++)
+    c += x >= th->t[k];
+  for (gint l = 0; l < QLANES; l++)
+    n -= c[l];
+  return x != x ? 15 : n;
 }
 
 /* Sums of w q x and w q^2 over a block of 32 whose values are mapped to the
