@@ -70,7 +70,8 @@ gst_vtp_handle_context_query (GstElement *element, GstQuery *query, VtpDevice *d
  * bfloat16 and take bfloat16 dot products; $VTP_BF16_DOT=float keeps them
  * in float), or quantized at load to one of llama.cpp's types
  * q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs (the matrices whose rows
- * are whole blocks: 32 elements, 256 for the K-quants and iq4_xs; the other weights as stored).
+ * are whole blocks: 32 elements, 256 for the K-quants and iq4_xs, whose rows of whole 32-blocks take
+ * llama-quantize's fallback type, q4_k -> q5_0 etc.; the other weights as stored).
  */
 void
 gst_vtp_install_common_properties (GObjectClass *klass, const char *model_blurb)

@@ -57,7 +57,9 @@ json_ids (JsonObject *o, const char *member)
  * "iq1/iq1_s", "iq1/iq1_m": gguf-iq1-tiny, the same in IQ1_S and IQ1_M;
  * "atload/f16", "atload/iq4_xs" etc.: gguf-atload-tiny, one layer at width
  * 256 in F16 and llama-quantize's --pure files of it, every matrix in
- * IQ4_NL, IQ4_XS or Q4_K and the token embedding F16);
+ * IQ4_NL, IQ4_XS or Q4_K and the token embedding F16; "fallback/...":
+ * gguf-fallback-tiny, the same at width 64, its --pure Q4_K, Q6_K, Q2_K
+ * and IQ4_XS files in their 32-block fallback types);
  * *@type becomes the bare type. */
 static char *
 fixture_dir (const char **type)
@@ -67,6 +69,7 @@ fixture_dir (const char **type)
     { "qwen2/", "gguf-qwen2-tiny" }, { "mistral/", "gguf-mistral-tiny" },
     { "kquant/", "gguf-kquant-tiny" }, { "lowk/", "gguf-lowk-tiny" }, { "iq4/", "gguf-iq4-tiny" },
     { "iq/", "gguf-iq-tiny" }, { "iq1/", "gguf-iq1-tiny" }, { "atload/", "gguf-atload-tiny" },
+    { "fallback/", "gguf-fallback-tiny" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (dirs); i++)
@@ -364,6 +367,8 @@ test_greedy (gconstpointer data)
     { "atload/iq4_nl", VTP_DTYPE_IQ4_NL, VTP_DTYPE_IQ4_NL, 0, 0, TRUE },
     { "atload/iq4_xs", VTP_DTYPE_IQ4_XS, VTP_DTYPE_IQ4_XS, 0, 0, TRUE },
     { "atload/q4_k", VTP_DTYPE_Q4_K, VTP_DTYPE_Q4_K, 9, 0, TRUE },
+    { "fallback/q4_k", VTP_DTYPE_Q5_0, VTP_DTYPE_Q5_0, 0, 0, TRUE },
+    { "fallback/iq4_xs", VTP_DTYPE_IQ4_NL, VTP_DTYPE_IQ4_NL, 0, 0, TRUE },
   };
   gboolean float_embed = FALSE;
   VtpDType q = VTP_DTYPE_F32, head = VTP_DTYPE_F32;
@@ -413,17 +418,23 @@ test_greedy (gconstpointer data)
  * the same blocks as its file, hence the same logits at every position, bit
  * for bit (the quantizers' own check is test-quant's /quant/reference; this
  * one covers the loader's way there: rows split between threads, the
- * packing, the head). */
+ * packing, the head). @data: "atload/TYPE", or "fallback/TYPE":
+ * gguf-fallback-tiny, width 64, whose rows are not whole 256-blocks, where
+ * both take llama-quantize's 32-block fallback type (Q4_K -> Q5_0, Q6_K ->
+ * Q8_0, Q2_K -> Q4_0, IQ4_XS -> IQ4_NL). */
 static void
 test_at_load (gconstpointer data)
 {
   static const struct { const char *name; VtpWeightType w; VtpDType t; } types[] = {
-    { "iq4_nl", VTP_WEIGHTS_IQ4_NL, VTP_DTYPE_IQ4_NL }, { "iq4_xs", VTP_WEIGHTS_IQ4_XS, VTP_DTYPE_IQ4_XS },
-    { "q4_k", VTP_WEIGHTS_Q4_K, VTP_DTYPE_Q4_K },
+    { "atload/iq4_nl", VTP_WEIGHTS_IQ4_NL, VTP_DTYPE_IQ4_NL }, { "atload/iq4_xs", VTP_WEIGHTS_IQ4_XS, VTP_DTYPE_IQ4_XS },
+    { "atload/q4_k", VTP_WEIGHTS_Q4_K, VTP_DTYPE_Q4_K },
+    { "fallback/q4_k", VTP_WEIGHTS_Q4_K, VTP_DTYPE_Q5_0 }, { "fallback/q6_k", VTP_WEIGHTS_Q6_K, VTP_DTYPE_Q8_0 },
+    { "fallback/q2_k", VTP_WEIGHTS_Q2_K, VTP_DTYPE_Q4_0 }, { "fallback/iq4_xs", VTP_WEIGHTS_IQ4_XS, VTP_DTYPE_IQ4_NL },
   };
-  const char *type = data;
-  g_autofree char *f16 = gguf_path ("atload/f16");
-  g_autofree char *name = g_strdup_printf ("atload/%s", type);
+  const char *name = data;
+  g_autofree char *dir = g_strndup (name, strchr (name, '/') - name);
+  g_autofree char *f16_name = g_strdup_printf ("%s/f16", dir);
+  g_autofree char *f16 = gguf_path (f16_name);
   g_autofree char *file = gguf_path (name);
   g_autofree float *a = NULL, *b = NULL;
   VtpWeightType w = VTP_WEIGHTS_KEEP;
@@ -433,12 +444,12 @@ test_at_load (gconstpointer data)
   double diff;
 
   for (guint i = 0; i < G_N_ELEMENTS (types); i++)
-    if (g_str_equal (type, types[i].name)) {
+    if (g_str_equal (name, types[i].name)) {
       w = types[i].w;
       t = types[i].t;
     }
   g_assert_cmpint (w, !=, VTP_WEIGHTS_KEEP);
-  reference_load (&r, "atload/f16");
+  reference_load (&r, f16_name);
   model_open (&q, f16, w);
   model_open (&k, file, VTP_WEIGHTS_KEEP);
   for (Model *m = &q; m; m = m == &q ? &k : NULL) {
@@ -450,7 +461,7 @@ test_at_load (gconstpointer data)
   a = model_logits (&q, r.prompt_ids);
   b = model_logits (&k, r.prompt_ids);
   diff = max_abs_diff (a, b, (gsize) r.prompt_ids->len * r.n_vocab);
-  g_test_message ("%s: the F16 file at load vs llama-quantize's file, max |logit diff| %.3g", type, diff);
+  g_test_message ("%s: the F16 file at load vs llama-quantize's file, max |logit diff| %.3g", name, diff);
   g_assert_cmpfloat (diff, ==, 0);
   model_close (&q);
   model_close (&k);
@@ -707,9 +718,15 @@ main (int argc, char **argv)
   g_test_add_data_func ("/gguf/atload/greedy/iq4_nl", "atload/iq4_nl", test_greedy);
   g_test_add_data_func ("/gguf/atload/greedy/iq4_xs", "atload/iq4_xs", test_greedy);
   g_test_add_data_func ("/gguf/atload/greedy/q4_k", "atload/q4_k", test_greedy);
-  g_test_add_data_func ("/gguf/atload/iq4_nl", "iq4_nl", test_at_load);
-  g_test_add_data_func ("/gguf/atload/iq4_xs", "iq4_xs", test_at_load);
-  g_test_add_data_func ("/gguf/atload/q4_k", "q4_k", test_at_load);
+  g_test_add_data_func ("/gguf/atload/iq4_nl", "atload/iq4_nl", test_at_load);
+  g_test_add_data_func ("/gguf/atload/iq4_xs", "atload/iq4_xs", test_at_load);
+  g_test_add_data_func ("/gguf/atload/q4_k", "atload/q4_k", test_at_load);
+  g_test_add_data_func ("/gguf/fallback/q4_k", "fallback/q4_k", test_at_load);
+  g_test_add_data_func ("/gguf/fallback/q6_k", "fallback/q6_k", test_at_load);
+  g_test_add_data_func ("/gguf/fallback/q2_k", "fallback/q2_k", test_at_load);
+  g_test_add_data_func ("/gguf/fallback/iq4_xs", "fallback/iq4_xs", test_at_load);
+  g_test_add_data_func ("/gguf/fallback/greedy/q4_k", "fallback/q4_k", test_greedy);
+  g_test_add_data_func ("/gguf/fallback/greedy/iq4_xs", "fallback/iq4_xs", test_greedy);
   g_test_add_func ("/gguf/dequantized", test_dequantized);
   g_test_add_func ("/gguf/errors", test_errors);
   return g_test_run ();

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Makes tests/fixtures/gguf-llama3-tiny, gguf-llama32-tiny, gguf-qwen2-tiny,
 gguf-kquant-tiny, gguf-lowk-tiny, gguf-iq4-tiny, gguf-iq-tiny,
-gguf-iq1-tiny and gguf-atload-tiny: tiny random Llamas with a Llama 3 style vocabulary
+gguf-iq1-tiny, gguf-atload-tiny and gguf-fallback-tiny: tiny random Llamas with a Llama 3 style vocabulary
 (byte-level BPE split by Llama 3's regex, BOS <|begin_of_text|>:
 tests/fixtures/gguf-vocab/llama3-mini, made by
 tools/make_bpe_split_fixtures.py) as llama.cpp makes GGUF files of it, with
@@ -91,6 +91,7 @@ VARIANTS = {
     "gguf-iq-tiny": ("llama", None, False, False),
     "gguf-iq1-tiny": ("llama", None, False, False),
     "gguf-atload-tiny": ("llama", None, False, False),
+    "gguf-fallback-tiny": ("llama", None, False, False),
     "gguf-llama3-tiny": ("llama", None, False, False),
     "gguf-llama32-tiny": ("llama", dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
                                         original_max_position_embeddings=64, rope_theta=500000.0), True, True),
@@ -146,8 +147,13 @@ ATLOAD = dict(KQUANT, shape=dict(hidden_size=256, intermediate_size=256, num_hid
               # (the best: 0.006): test-gguf-fidelity compares llama.cpp's
               # greedy steps up to the first near-tie
               min_margin=0.005)
+# gguf-fallback-tiny: the same at width 64 (MLP 128, two layers), whose
+# rows are not whole 256-blocks: llama-quantize --pure writes its 32-block
+# fallback types (Q4_K -> Q5_0, Q6_K -> Q8_0, Q2_K -> Q4_0, IQ4_XS ->
+# IQ4_NL), which vtp's weight-type must give too
+FALLBACK = dict(ATLOAD, shape=None, std=0.08, types=["q4_k", "q6_k", "q2_k", "iq4_xs"], min_margin=MIN_MARGIN)
 OPTIONS = {"gguf-kquant-tiny": KQUANT, "gguf-lowk-tiny": LOWK, "gguf-iq4-tiny": IQ4, "gguf-iq-tiny": IQ,
-           "gguf-iq1-tiny": IQ1, "gguf-atload-tiny": ATLOAD}
+           "gguf-iq1-tiny": IQ1, "gguf-atload-tiny": ATLOAD, "gguf-fallback-tiny": FALLBACK}
 # the importance matrix's text (gguf-iq-tiny): sentences of the fixture's
 # world, 40 times over in varied order
 CALIBRATION = " ".join(

@@ -406,6 +406,40 @@ quantized_type (VtpWeightType wtype)
   }
 }
 
+/* The block type llama-quantize writes instead of @q for rows that are not
+ * whole blocks of @q (llama.cpp's tensor_type_fallback): the 256-blocks'
+ * 32-block stand-ins; @q itself for the 32-block types. */
+static VtpDType
+fallback_type (VtpDType q)
+{
+  switch (q) {
+    case VTP_DTYPE_Q4_K: return VTP_DTYPE_Q5_0;
+    case VTP_DTYPE_Q5_K: return VTP_DTYPE_Q5_1;
+    case VTP_DTYPE_Q6_K: return VTP_DTYPE_Q8_0;
+    case VTP_DTYPE_Q3_K: case VTP_DTYPE_Q2_K: return VTP_DTYPE_Q4_0;
+    case VTP_DTYPE_IQ4_XS: return VTP_DTYPE_IQ4_NL;
+    default: return q;
+  }
+}
+
+/* The block type a matrix whose rows hold @k elements gets for @wtype: its
+ * own where the rows are whole blocks of it, else its fallback where they
+ * are whole blocks of that; VTP_DTYPE_F32 for neither (or a float choice):
+ * the matrix keeps the checkpoint's type. */
+static VtpDType
+matrix_type (VtpWeightType wtype, gint64 k)
+{
+  const VtpDType q = quantized_type (wtype);
+
+  if (q == VTP_DTYPE_F32)
+    return q;
+  if (k % vtp_dtype_block_elements (q) == 0)
+    return q;
+  if (k % vtp_dtype_block_elements (fallback_type (q)) == 0)
+    return fallback_type (q);
+  return VTP_DTYPE_F32;
+}
+
 /* Element (r, c) of the [rows, cols] host tensor @data of @dtype as float. */
 static inline float
 element_f32 (const guint8 *data, VtpDType dtype, gsize i)
@@ -526,7 +560,7 @@ load_rows (VtpCheckpoint *c, VtpDevice *dev, const char *name, VtpLoadKind kind,
    * F16 request, another block type, a table, a vector) starts from its
    * dequantized values, as if the checkpoint held them in F32. */
   if (vtp_dtype_is_quantized (t->dtype)) {
-    if (kind == VTP_LOAD_MATRIX && (wtype == VTP_WEIGHTS_KEEP || quantized_type (wtype) == t->dtype))
+    if (kind == VTP_LOAD_MATRIX && (wtype == VTP_WEIGHTS_KEEP || matrix_type (wtype, cols) == t->dtype))
       return vtp_linear_weight_new (dev, t->dtype, n_rows, cols,
           t->data + (gsize) row0 * vtp_dtype_row_bytes (t->dtype, cols), error);
     if (!(dequantized = vtp_st_tensor_to_f32 (t, error)))
@@ -538,15 +572,17 @@ load_rows (VtpCheckpoint *c, VtpDevice *dev, const char *name, VtpLoadKind kind,
     t = &view;
   }
 
-  /* Matrices whose rows are whole blocks are quantized; the others (a ViT's
-   * patch embedding with K = 3 x 14 x 14, an MLP of odd width) and every
-   * other tensor keep the checkpoint's type. */
-  if (quantized_type (wtype) != VTP_DTYPE_F32 && (kind == VTP_LOAD_MATRIX || kind == VTP_LOAD_MATRIX_T)) {
-    const VtpDType q = quantized_type (wtype);
+  /* Matrices whose rows are whole blocks are quantized, those whose rows are
+   * whole 32-blocks but not 256-blocks to llama-quantize's fallback type
+   * (Q4_K to Q5_0, ...: what its file of the same type holds there); the
+   * others (a ViT's patch embedding with K = 3 x 14 x 14, an MLP of odd
+   * width) and every other tensor keep the checkpoint's type. */
+  if (kind == VTP_LOAD_MATRIX || kind == VTP_LOAD_MATRIX_T) {
+    const VtpDType q = matrix_type (wtype, kind == VTP_LOAD_MATRIX ? cols : shape[0]);
     const gsize es = vtp_dtype_size (t->dtype);
-    if (kind == VTP_LOAD_MATRIX && cols % vtp_dtype_block_elements (q) == 0)
+    if (q != VTP_DTYPE_F32 && kind == VTP_LOAD_MATRIX)
       return quantize_matrix (dev, t->data + (gsize) row0 * cols * es, t->dtype, n_rows, cols, FALSE, q, error);
-    if (kind == VTP_LOAD_MATRIX_T && shape[0] % vtp_dtype_block_elements (q) == 0)
+    if (q != VTP_DTYPE_F32)
       return quantize_matrix (dev, t->data, t->dtype, cols, shape[0], TRUE, q, error);
   }
   if (quantized_type (wtype) != VTP_DTYPE_F32)
