@@ -133,14 +133,15 @@ IQ4_MIDPOINTS = (-115.5, -93.5, -74, -57, -42, -28.5, -16, -4.5, 7, 19, 31.5, 45
 
 def iq4_tie_rows(rng):
     """Rows for the IQ4 quantizers' ties. Row 0, each super-block: a
-    sub-block of table values over 128 (the largest -127 / 128), which the
+    sub-block of table values over 128 (-127 / 128 the largest), which the
     scale search fits exactly (scale 2^-7, so IQ4_XS's d is -2^-12), and
     seven of table values over 256 but for six large midpoints between
     neighbours, whose scales round to 16 d = 2^-8: IQ4_XS then maps them
     back with exactly 256, and the six fall between two table values (the
-    lower one is taken only when strictly nearer). Row 1: in each super-block, one
-    sub-block of large values and its negation, whose fitted scales are
-    equal in magnitude and opposite in sign (IQ4_XS's d takes the first's)."""
+    lower one is taken only when strictly nearer). Row 1: in each
+    super-block, one sub-block of large values and its negation, whose
+    fitted scales are equal in magnitude and opposite in sign (IQ4_XS's d
+    takes the first's)."""
     rows = np.zeros((2, COLS), dtype=np.float32)
     for b in range(COLS // 32):
         block = rng.choice(IQ4_VALUES, 32).astype(np.float32)
