@@ -287,47 +287,40 @@ dequantize_iq1_m (const VtpBlockIQ1_M *x, gint64 n, float *y)
   }
 }
 
+/* Q4_K and Q5_K (@qh: Q5_K's fifth bits, NULL for Q4_K: its quants are
+ * the same integers plus 0, so one float order serves both). */
 static void
-dequantize_q4_k (const VtpBlockQ4_K *x, gint64 n, float *y)
+dequantize_k4 (const guint8 *scales, guint16 d16, guint16 dmin16, const guint8 *q, const guint8 *qh, float *y)
 {
-  for (gint64 b = 0; b < n / VTP_QK_K; b++) {
-    const float d = vtp_f16_to_f32 (x[b].d), dmin = vtp_f16_to_f32 (x[b].dmin);
-    const guint8 *q = x[b].q;
-    for (gint c = 0; c < 4; c++, q += 32) {
-      guint8 s1, m1, s2, m2;
-      vtp_quant_scale_min_k4 (x[b].scales, 2 * c, &s1, &m1);
-      vtp_quant_scale_min_k4 (x[b].scales, 2 * c + 1, &s2, &m2);
-      {
-        const float d1 = d * s1, mm1 = dmin * m1, d2 = d * s2, mm2 = dmin * m2;
-        for (gint l = 0; l < 32; l++)
-          *y++ = d1 * (q[l] & 0xf) - mm1;
-        for (gint l = 0; l < 32; l++)
-          *y++ = d2 * (q[l] >> 4) - mm2;
-      }
+  const float d = vtp_f16_to_f32 (d16), dmin = vtp_f16_to_f32 (dmin16);
+
+  for (gint c = 0; c < 4; c++, q += 32) {
+    const guint8 u1 = 1 << (2 * c), u2 = 2 << (2 * c);
+    guint8 s1, m1, s2, m2;
+    vtp_quant_scale_min_k4 (scales, 2 * c, &s1, &m1);
+    vtp_quant_scale_min_k4 (scales, 2 * c + 1, &s2, &m2);
+    {
+      const float d1 = d * s1, mm1 = dmin * m1, d2 = d * s2, mm2 = dmin * m2;
+      for (gint l = 0; l < 32; l++)
+        *y++ = d1 * ((q[l] & 0xf) + (qh && qh[l] & u1 ? 16 : 0)) - mm1;
+      for (gint l = 0; l < 32; l++)
+        *y++ = d2 * ((q[l] >> 4) + (qh && qh[l] & u2 ? 16 : 0)) - mm2;
     }
   }
 }
 
 static void
+dequantize_q4_k (const VtpBlockQ4_K *x, gint64 n, float *y)
+{
+  for (gint64 b = 0; b < n / VTP_QK_K; b++, y += VTP_QK_K)
+    dequantize_k4 (x[b].scales, x[b].d, x[b].dmin, x[b].q, NULL, y);
+}
+
+static void
 dequantize_q5_k (const VtpBlockQ5_K *x, gint64 n, float *y)
 {
-  for (gint64 b = 0; b < n / VTP_QK_K; b++) {
-    const float d = vtp_f16_to_f32 (x[b].d), dmin = vtp_f16_to_f32 (x[b].dmin);
-    const guint8 *q = x[b].q;
-    for (gint c = 0; c < 4; c++, q += 32) {
-      const guint8 u1 = 1 << (2 * c), u2 = 2 << (2 * c);
-      guint8 s1, m1, s2, m2;
-      vtp_quant_scale_min_k4 (x[b].scales, 2 * c, &s1, &m1);
-      vtp_quant_scale_min_k4 (x[b].scales, 2 * c + 1, &s2, &m2);
-      {
-        const float d1 = d * s1, mm1 = dmin * m1, d2 = d * s2, mm2 = dmin * m2;
-        for (gint l = 0; l < 32; l++)
-          *y++ = d1 * ((q[l] & 0xf) + (x[b].qh[l] & u1 ? 16 : 0)) - mm1;
-        for (gint l = 0; l < 32; l++)
-          *y++ = d2 * ((q[l] >> 4) + (x[b].qh[l] & u2 ? 16 : 0)) - mm2;
-      }
-    }
-  }
+  for (gint64 b = 0; b < n / VTP_QK_K; b++, y += VTP_QK_K)
+    dequantize_k4 (x[b].scales, x[b].d, x[b].dmin, x[b].q, x[b].qh, y);
 }
 
 static void

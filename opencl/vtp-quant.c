@@ -766,7 +766,7 @@ typedef struct {
 } Iq4Thresholds;
 
 static void
-iq4_thresholds (Iq4Thresholds *th)
+iq4_find_thresholds (Iq4Thresholds *th)
 {
   const gint8 *v = vtp_quant_iq4_values;
 
@@ -780,6 +780,21 @@ iq4_thresholds (Iq4Thresholds *th)
     th->t[i / QLANES][i % QLANES] = x;
   }
   th->t[15 / QLANES][15 % QLANES] = NAN;
+}
+
+/* The thresholds, found on first use (the quantizers run on several
+ * threads at once). */
+static const Iq4Thresholds *
+iq4_thresholds (void)
+{
+  static Iq4Thresholds th;
+  static gsize done = 0;
+
+  if (g_once_init_enter (&done)) {
+    iq4_find_thresholds (&th);
+    g_once_init_leave (&done, 1);
+  }
+  return &th;
 }
 
 /* The index of the IQ4 value @x rounds to (NaN: 15, where the bisection
@@ -856,16 +871,15 @@ iq4_pack (const guint8 *L, guint8 *q)
 static void
 quantize_iq4_nl (const float *x, gint64 n, VtpBlockIQ4_NL *y)
 {
-  Iq4Thresholds th;
+  const Iq4Thresholds *th = iq4_thresholds ();
 
-  iq4_thresholds (&th);
   for (gint64 b = 0; b < n / VTP_QK_0; b++, x += VTP_QK_0) {
-    const float d = iq4_fit (&th, x), id = d != 0.0f ? 1 / d : 0.0f;
+    const float d = iq4_fit (th, x), id = d != 0.0f ? 1 / d : 0.0f;
     guint8 L[32];
 
     y[b].d = vtp_f32_to_f16 (d);
     for (gint j = 0; j < 32; j++)
-      L[j] = iq4_nearest (&th, id * x[j]);
+      L[j] = iq4_nearest (th, id * x[j]);
     iq4_pack (L, y[b].q);
   }
 }
@@ -876,15 +890,14 @@ quantize_iq4_nl (const float *x, gint64 n, VtpBlockIQ4_NL *y)
 static void
 quantize_iq4_xs (const float *x, gint64 n, VtpBlockIQ4_XS *y)
 {
-  Iq4Thresholds th;
+  const Iq4Thresholds *th = iq4_thresholds ();
 
-  iq4_thresholds (&th);
   for (gint64 b = 0; b < n / VTP_QK_K; b++, x += VTP_QK_K) {
     float scales[8], max_scale = 0.0f, amax_scale = 0.0f, d, id;
     guint16 scales_h = 0;
 
     for (gint i = 0; i < 8; i++) {
-      scales[i] = iq4_fit (&th, x + 32 * i);
+      scales[i] = iq4_fit (th, x + 32 * i);
       if (fabsf (scales[i]) > amax_scale) {
         amax_scale = fabsf (scales[i]);
         max_scale = scales[i];
@@ -900,7 +913,7 @@ quantize_iq4_xs (const float *x, gint64 n, VtpBlockIQ4_XS *y)
       guint8 L[32];
 
       for (gint j = 0; j < 32; j++)
-        L[j] = iq4_nearest (&th, idl * x[32 * i + j]);
+        L[j] = iq4_nearest (th, idl * x[32 * i + j]);
       iq4_pack (L, y[b].q + 16 * i);
       y[b].scales_l[i / 2] |= ((l + 32) & 0xf) << (4 * (i % 2));
       scales_h |= ((l + 32) >> 4) << (2 * i);

@@ -47,7 +47,7 @@
  * table of 16 int8 values (llama.cpp's kvalues_iq4nl): the 4-bit types of
  * llama.cpp's importance-matrix files (IQ4_XS), and the fallback of its
  * IQ files for rows that are not whole super-blocks (IQ4_NL); vtp reads
- * them, and does not quantize to them. The IQ3, IQ2 and IQ1 types are
+ * them and quantizes to them. The IQ3, IQ2 and IQ1 types are
  * llama.cpp's lattice types (importance-matrix files: IQ3_XXS / XS / S / M,
  * IQ2_XXS / XS / S / M, IQ1_S / M): a group of 4 or 8 magnitudes is one entry of a
  * fixed table of points (iq-grids.cl, tools/make_iq_grids.py), the signs
@@ -58,11 +58,12 @@
  *
  * Dequantization follows ggml's arithmetic step by step (the products are
  * formed in the same order), so it is bit-exact against the reference. All
- * the types have quantizers, ggml's reference method with its float
- * operations in the same order (vtp-quant.c is built without fused
+ * the types but the lattice ones have quantizers, ggml's method with its
+ * float operations in the same order (vtp-quant.c is built without fused
  * multiply-adds): Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 as quantize_row_*_ref (also the
  * gguf package's quants module), bit-exact; Q2_K, Q3_K, Q4_K, Q5_K and
- * Q6_K as quantize_row_q*_K_ref, which is what llama-quantize runs for them without
+ * Q6_K as quantize_row_q*_K_ref, IQ4_NL and IQ4_XS as quantize_iq4_nl /
+ * quantize_iq4_xs, which is what llama-quantize runs for them without
  * an importance matrix, bit-exact against llama.cpp's own build (ggml
  * 0.25.3, whose ggml-quants.c has no FMA either; a build of it with FMA
  * contraction chooses other scales in a few percent of super-blocks). */

@@ -108,7 +108,7 @@ KQUANT = dict(
     # the matrices' spread: N(0, 0.08) at width 64; N(0, 0.04) at width 256
     # keeps each product's gain (0.08 sqrt 64 = 0.04 sqrt 256)
     std=0.04,
-    keep_f32=False,
+    keep_source=False,
     types=["q4_k_m", "q5_k_m", "q6_k"],
     # at width 256 no seed below 60 gives every step of the three files a
     # margin of 0.04 (the best: 0.011), so 0.02; vtp's and llama.cpp's first
@@ -229,22 +229,23 @@ def make_variant(name, family, rope_scaling, tied, keep_hf, src, greedy, work):
         env = dict(os.environ, PYTHONPATH=os.path.join(src, "gguf-py"))
         # the converted file the others are quantized from (F32 unless the
         # variant says), kept in the folder unless the variant says
-        source, keep_f32 = opt.get("source", "f32"), opt.get("keep_source", opt.get("keep_f32", True))
-        f32 = os.path.join(out_dir if keep_f32 else work, "llm-%s.gguf" % source)
-        run([sys.executable, "-c", CONVERT, src, FAMILIES[family][1], hf, "--outtype", source, "--outfile", f32],
+        source, keep_source = opt.get("source", "f32"), opt.get("keep_source", True)
+        source_file = os.path.join(out_dir if keep_source else work, "llm-%s.gguf" % source)
+        run([sys.executable, "-c", CONVERT, src, FAMILIES[family][1], hf, "--outtype", source, "--outfile",
+             source_file],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        types = ([source] if keep_f32 else []) + opt.get("types", TYPES[1:])
+        types = ([source] if keep_source else []) + opt.get("types", TYPES[1:])
         imatrix = []
         if opt.get("imatrix"):
             text, dat = os.path.join(work, "calibration.txt"), os.path.join(work, "imatrix-%d.gguf" % seed)
             with open(text, "w") as f:
                 f.write(CALIBRATION)
-            run([os.path.join(bindir, "llama-imatrix"), "-m", f32, "-f", text, "-c", "64", "-b", "64", "-t", "2",
+            run([os.path.join(bindir, "llama-imatrix"), "-m", source_file, "-f", text, "-c", "64", "-b", "64", "-t", "2",
                  "-o", dat], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             imatrix = ["--imatrix", dat]
-        for t in types[1 if keep_f32 else 0:]:
+        for t in types[1 if keep_source else 0:]:
             run([os.path.join(bindir, "llama-quantize")] + imatrix + opt.get("quantize_args", [])
-                + [f32, os.path.join(out_dir, "llm-%s.gguf" % t), t.upper()],
+                + [source_file, os.path.join(out_dir, "llm-%s.gguf" % t), t.upper()],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         refs = {}
         for t in types:
