@@ -19,7 +19,9 @@
 # TYPES="Q5_0 Q4_1 Q5_1 Q5_K_M Q6_K"; the lattice types' mixes IQ3_XXS,
 # IQ3_XS, IQ2_* and IQ1_* are made with an importance matrix, which
 # llama-imatrix computes once on docs/architecture.md; and TYPE-at-load for
-# any type vtp quantizes to, e.g. iq4_xs-at-load).
+# any type vtp quantizes to, e.g. iq4_xs-at-load). $KV: vtp's KV cache
+# type, f32 (default) or f16 (llama.cpp's default cache type, which
+# llama-bench keeps here).
 #
 # Each round runs every type on both engines, one after the other
 # (interleaved, so that the machine's drift hits both); the table has the
@@ -38,6 +40,7 @@ cd "$(dirname "$0")/.."
 LLAVA=${1:?usage: bench/compare-llamacpp.sh LLAVA_DIR [ROUNDS]}
 ROUNDS=${2:-3}
 TYPES=${TYPES:-F16 Q8_0 Q4_0 Q4_K_M q4_k-at-load}
+KV=${KV:-f32}
 . bench/peer-env.sh
 
 if [ ! -x "$BIN/llama-bench" ] || [ ! -x "$BIN/llama-quantize" ]; then
@@ -98,7 +101,7 @@ for r in $(seq "$ROUNDS"); do
                 print "llama.cpp", t, k, $n["avg_ts"] }' >> "$OUT"
       done
     fi
-    build/bench/vtp-bench-llm -m "$vm" -w "$vt" -p 512 -n 64 -r 1 \
+    build/bench/vtp-bench-llm -m "$vm" -w "$vt" -k "$KV" -p 512 -n 64 -r 1 \
       | awk -v t="$label" '/^prefill_tokens_per_s/ { print "vtp", t, "prefill", $2 }
           /^decode_tokens_per_s/ { print "vtp", t, "decode", $2 }
           /^llm_weight_bytes_per_token/ { print "vtp", t, "bytes", $2 }
@@ -106,12 +109,12 @@ for r in $(seq "$ROUNDS"); do
           /^load_ms/ { print "vtp", t, "load_ms", $2 }
           /^host_read_bandwidth_gb_s/ { print "vtp", t, "bandwidth", $2 }
           /^host_read_bandwidth_median_gb_s/ { print "vtp", t, "bandwidth_median", $2 }' >> "$OUT"
-    build/bench/vtp-bench-llm -m "$vm" -w "$vt" -p 1 -n 64 -r 1 \
+    build/bench/vtp-bench-llm -m "$vm" -w "$vt" -k "$KV" -p 1 -n 64 -r 1 \
       | awk -v t="$label" '/^decode_tokens_per_s/ { print "vtp", t, "decode0", $2 }' >> "$OUT"
   done
 done
 
-echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $THREADS threads; llama.cpp from llama-cpp-python $VERSION; $ROUNDS rounds, medians"
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $THREADS threads; llama.cpp from llama-cpp-python $VERSION; vtp's KV cache $KV; $ROUNDS rounds, medians"
 python3 - "$OUT" "$TYPES" <<'EOF'
 import statistics, sys
 from collections import defaultdict

@@ -1,7 +1,7 @@
 /* vtp-bench-llm: the language model alone, as llama.cpp's llama-bench
  * measures it: prefill of P tokens and decode of N tokens.
  *
- *   vtp-bench-llm --model DIR [--weight-type TYPE] [--prompt-tokens P]
+ *   vtp-bench-llm --model DIR [--weight-type TYPE] [--kv-type f32|f16] [--prompt-tokens P]
  *                 [--decode-tokens N] [--repeats R] [--device SPEC]
  *                 [--alternate NAME=V1,V2,...] [--streams S]
  *
@@ -19,7 +19,9 @@
  * runs one after the other compare badly): each repeat runs prefill and
  * decode once per value, in turn ("-" unsets NAME), and the medians come
  * per value, with the median over repeats of each value's decode speed over
- * the first value's in the same repeat.
+ * the first value's in the same repeat. NAME kv-type (not a variable):
+ * the values are KV cache types (f32, f16), each a state of its own on
+ * the one model (--kv-type is then unused).
  *
  * --streams S (issue 18, docs/batching.md): after
  * each repeat's single-stream decode, S streams (S states, each prefilled
@@ -83,7 +85,7 @@ batch_decode_tokens_per_s (VtpLm **lms, gint n, const gint32 *ids, gint n_ids, g
 int
 main (int argc, char **argv)
 {
-  g_autofree char *model = NULL, *device = NULL, *wtype_name = NULL, *alternate = NULL;
+  g_autofree char *model = NULL, *device = NULL, *wtype_name = NULL, *kv_name = NULL, *alternate = NULL;
   g_auto (GStrv) alt_values = NULL;
   const char *alt_name = NULL;
   gint n_alt = 1;
@@ -94,6 +96,7 @@ main (int argc, char **argv)
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model directory or GGUF file (LLaMA-family, OPT or T5; alone or inside LLaVA / BLIP-2 / InstructBLIP)", "DIR" },
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "OpenCL device (auto, cpu, gpu, ...)", "SPEC" },
     { "weight-type", 'w', 0, G_OPTION_ARG_STRING, &wtype_name, "auto, f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl or iq4_xs", "TYPE" },
+    { "kv-type", 'k', 0, G_OPTION_ARG_STRING, &kv_name, "Key/value cache type: f32 (default) or f16", "TYPE" },
     { "prompt-tokens", 'p', 0, G_OPTION_ARG_INT, &prompt_tokens, "Tokens to prefill (default 512)", "P" },
     { "decode-tokens", 'n', 0, G_OPTION_ARG_INT, &decode_tokens, "Tokens to decode (default 64)", "N" },
     { "alternate", 'a', 0, G_OPTION_ARG_STRING, &alternate,
@@ -106,12 +109,14 @@ main (int argc, char **argv)
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- prefill and decode speed of a vtp language model");
   GError *error = NULL;
   VtpWeightType wtype = VTP_WEIGHTS_KEEP;
+  VtpDType kv_dtype = VTP_DTYPE_F32;
   g_autoptr (VtpDevice) dev = NULL;
   g_autoptr (VtpCheckpoint) ckpt = NULL;
   g_autoptr (VtpLm) lm = NULL;
   g_autofree gint32 *ids = NULL;
   g_autofree double *t_pre = NULL, *t_dec = NULL, *t_batch = NULL, *batch_ratio = NULL;
   VtpLm **stream_lms = NULL;
+  VtpLm **kv_lms = NULL;        /* --alternate kv-type=...: a state per value */
   VtpModelParts parts;
   double load_ms, bw, bw_median, rss_mb;
 
@@ -124,6 +129,10 @@ main (int argc, char **argv)
   }
   if (wtype_name && !vtp_weight_type_from_name (wtype_name, &wtype)) {
     g_printerr ("vtp-bench-llm: --weight-type must be auto, f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl or iq4_xs\n");
+    return 2;
+  }
+  if (kv_name && !vtp_kv_type_from_name (kv_name, &kv_dtype)) {
+    g_printerr ("vtp-bench-llm: --kv-type must be f32 or f16\n");
     return 2;
   }
   repeats = MAX (repeats, 1);
@@ -153,7 +162,10 @@ main (int argc, char **argv)
     g_printerr ("vtp-bench-llm: %s has no language model (model_type %s)\n", model, parts.model_type);
     return 1;
   }
-  if (!(lm = vtp_lm_open (ckpt, &parts, NULL, dev, wtype, prompt_tokens + decode_tokens + 1,
+  /* with --alternate kv-type, the states are the values' own: this one
+   * only holds the model (one position) */
+  if (!(lm = vtp_lm_open (ckpt, &parts, NULL, dev, wtype, kv_dtype,
+              alt_name && strcmp (alt_name, "kv-type") == 0 ? 1 : prompt_tokens + decode_tokens + 1,
               MIN (prompt_tokens, 512), &error))
       || !vtp_device_finish (dev, &error))
     die (error);
@@ -178,24 +190,41 @@ main (int argc, char **argv)
     batch_ratio = g_new (double, repeats);
   }
 
+  if (alt_name && strcmp (alt_name, "kv-type") == 0) {
+    kv_lms = g_new0 (VtpLm *, n_alt);
+    for (gint a = 0; a < n_alt; a++) {
+      VtpDType t;
+      if (!vtp_kv_type_from_name (alt_values[a], &t)) {
+        g_printerr ("vtp-bench-llm: --alternate kv-type takes f32 and f16\n");
+        return 2;
+      }
+      if (!(kv_lms[a] = vtp_lm_new_stream_kv (lm, t, prompt_tokens + decode_tokens + 1, MIN (prompt_tokens, 512),
+                  &error)))
+        die (error);
+    }
+  }
+
   t_pre = g_new (double, repeats * n_alt);
   t_dec = g_new (double, repeats * n_alt);
   for (gint r = 0; r < repeats; r++)
     for (gint a = 0; a < n_alt; a++) {
       const VtpLmSegment seg = { ids, NULL, 0, prompt_tokens };
       const gint i = a * repeats + r;
+      VtpLm *run = kv_lms ? kv_lms[a] : lm;
       double t0;
 
-      if (alt_name && strcmp (alt_values[a], "-") == 0)
+      if (kv_lms)
+        ;
+      else if (alt_name && strcmp (alt_values[a], "-") == 0)
         g_unsetenv (alt_name);
       else if (alt_name)
         g_setenv (alt_name, alt_values[a], TRUE);
       t0 = now_ms ();
-      *lm->n_past = 0;
-      if (!vtp_lm_prefill (lm, &seg, 1, FALSE, &error) || !vtp_device_finish (dev, &error))
+      *run->n_past = 0;
+      if (!vtp_lm_prefill (run, &seg, 1, FALSE, &error) || !vtp_device_finish (dev, &error))
         die (error);
       t_pre[i] = prompt_tokens / ((now_ms () - t0) / 1000.0);
-      if (!(t_dec[i] = decode_tokens_per_s (lm, decode_tokens, &error)))
+      if (!(t_dec[i] = decode_tokens_per_s (run, decode_tokens, &error)))
         die (error);
       if (streams > 0) {
         t_batch[r] = batch_decode_tokens_per_s (stream_lms, streams, ids, prompt_tokens, decode_tokens, &error);
@@ -214,6 +243,7 @@ main (int argc, char **argv)
   g_print ("device: %s\n", dev->name);
   g_print ("family: %s\n", lm->ops->name);
   g_print ("weights: %s (lm_head)\n", vtp_dtype_name (lm->lm_head->dtype));
+  g_print ("kv_cache: %s\n", kv_lms ? "alternated (below)" : vtp_dtype_name (lm->kv_dtype));
   g_print ("load_ms: %.0f\n", load_ms);
   g_print ("prompt_tokens: %d\n", prompt_tokens);
   g_print ("prefill_tokens_per_s: %.1f\n", median (t_pre, repeats));
@@ -241,6 +271,9 @@ main (int argc, char **argv)
     g_print ("alternate %s=%s: prefill_tokens_per_s %.1f decode_tokens_per_s %.2f decode_over_first %.3f\n",
         alt_name, alt_values[a], median (t_pre + a * repeats, repeats), median (t_dec + a * repeats, repeats),
         median (ratio + a * repeats, repeats));
+  for (gint a = 0; kv_lms && a < n_alt; a++)
+    vtp_lm_free (kv_lms[a]);
+  g_free (kv_lms);
   vtp_model_parts_clear (&parts);
   return 0;
 }

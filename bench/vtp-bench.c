@@ -1,6 +1,7 @@
 /* vtp-bench: speed and memory of a model directory on a device.
  *
- *   vtp-bench --model DIR [--device SPEC] [--weight-type auto|f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|q3_k|q4_k|q5_k|q6_k]
+ *   vtp-bench --model DIR [--device SPEC] [--weight-type auto|f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|q3_k|q4_k|q5_k|q6_k|iq4_nl|iq4_xs]
+ *             [--kv-type f32|f16]
  *             [--decode-tokens N] [--repeats N] [--list-devices]
  *   vtp-bench --model LLAMA --encoder CLIP --adapter ADAPTER ...
  *
@@ -86,7 +87,7 @@ bench_vision_batch (VtpVisionTower *clip, VtpVisionState *cs, VtpTensor *feature
 int
 main (int argc, char **argv)
 {
-  g_autofree char *model = NULL, *device = NULL, *wtype_name = NULL, *encoder = NULL, *adapter_dir = NULL;
+  g_autofree char *model = NULL, *device = NULL, *wtype_name = NULL, *kv_name = NULL, *encoder = NULL, *adapter_dir = NULL;
   gint decode_tokens = 64, repeats = 3, vision_batch = 0;
   gboolean list = FALSE, vision_only = FALSE;
   GOptionEntry entries[] = {
@@ -95,6 +96,7 @@ main (int argc, char **argv)
     { "adapter", 'a', 0, G_OPTION_ARG_FILENAME, &adapter_dir, "LLaMA-Adapter V2 multimodal directory", "DIR" },
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "OpenCL device (auto, cpu, gpu, ...)", "SPEC" },
     { "weight-type", 'w', 0, G_OPTION_ARG_STRING, &wtype_name, "auto, f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl or iq4_xs", "TYPE" },
+    { "kv-type", 'k', 0, G_OPTION_ARG_STRING, &kv_name, "Key/value cache type: f32 (default) or f16", "TYPE" },
     { "decode-tokens", 'n', 0, G_OPTION_ARG_INT, &decode_tokens, "Tokens to decode (default 64)", "N" },
     { "repeats", 'r', 0, G_OPTION_ARG_INT, &repeats, "Runs of each measurement (default 3)", "N" },
     { "vision-only", 'V', 0, G_OPTION_ARG_NONE, &vision_only,
@@ -107,6 +109,7 @@ main (int argc, char **argv)
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- speed and memory of a vtp model");
   GError *error = NULL;
   VtpWeightType wtype = VTP_WEIGHTS_KEEP;
+  VtpDType kv_dtype = VTP_DTYPE_F32;
   g_autoptr (VtpDevice) dev = NULL;
   g_autoptr (VtpCheckpoint) ckpt = NULL, enc_ckpt = NULL, ad_ckpt = NULL;
   VtpModelParts parts, vparts;
@@ -145,6 +148,10 @@ main (int argc, char **argv)
   }
   if (wtype_name && !vtp_weight_type_from_name (wtype_name, &wtype)) {
     g_printerr ("vtp-bench: --weight-type must be auto, f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl or iq4_xs\n");
+    return 2;
+  }
+  if (kv_name && !vtp_kv_type_from_name (kv_name, &kv_dtype)) {
+    g_printerr ("vtp-bench: --kv-type must be f32 or f16\n");
     return 2;
   }
   repeats = MAX (repeats, 1);
@@ -213,7 +220,7 @@ main (int argc, char **argv)
       || !(embeds = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, out_rows, out_width, &error))
       || !(ids = vtp_prompt_encode (tok, ad ? VTP_ALPACA_TEMPLATE : qf ? VTP_PLAIN_TEMPLATE : VTP_LLAVA_TEMPLATE,
               prompt, ad ? -1 : parts.image_token_index, !qf && !ad, &pos, &error))
-      || !(lm = vtp_lm_open (ckpt, &parts, ad_ckpt, dev, wtype, ids->len + out_rows + decode_tokens + 1, 1024,
+      || !(lm = vtp_lm_open (ckpt, &parts, ad_ckpt, dev, wtype, kv_dtype, ids->len + out_rows + decode_tokens + 1, 1024,
               &error))
       || !vtp_device_finish (dev, &error))
     die (error);
@@ -294,6 +301,7 @@ main (int argc, char **argv)
   g_print ("device: %s\n", dev->name);
   g_print ("llm_family: %s\n", lm->ops->name);
   g_print ("weights: %s\n", vtp_dtype_name (lm->lm_head->dtype));
+  g_print ("kv_cache: %s\n", vtp_dtype_name (lm->kv_dtype));
   g_print ("load_ms: %.0f\n", load_ms);
   g_print ("bridge: %s\n", ad ? "llama-adapter" : qf ? "qformer" : "projector");
   g_print ("vision_tokens: %d\n", rows);

@@ -135,6 +135,7 @@ enum {
   PROP_TOP_P,
   PROP_SEED,
   PROP_CONTEXT_LENGTH,
+  PROP_KV_TYPE,
   PROP_NEWLINE,
   PROP_ADAPTER,
   PROP_TIMESTAMPS,
@@ -175,6 +176,7 @@ struct _GstVtpLlm {
   float top_p;
   guint64 seed;
   guint context_length;
+  VtpDType kv_type;             /* VTP_DTYPE_F32 or VTP_DTYPE_F16 */
   gboolean newline;
   char *adapter;
   GstVtpTimestamps timestamps;
@@ -233,8 +235,25 @@ llm_adapter (GstVtpLlm *self)
   return m ? m->adapter : NULL;
 }
 
+#define GST_TYPE_VTP_KV_TYPE (gst_vtp_kv_type_get_type ())
+static GType
+gst_vtp_kv_type_get_type (void)
+{
+  static gsize type = 0;
+  static const GEnumValue values[] = {
+    { VTP_DTYPE_F32, "32-bit float (the reference's arithmetic)", "f32" },
+    { VTP_DTYPE_F16, "16-bit float, rounded to nearest when stored (half the memory and the reads; "
+          "llama.cpp's default)", "f16" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstVtpKvType", values));
+  return type;
+}
+
 static gboolean
-load_model (GstVtpLlm *self, VtpWeightType wtype, guint context, const char *adapter_name, GError **error)
+load_model (GstVtpLlm *self, VtpWeightType wtype, VtpDType kv_type, guint context, const char *adapter_name,
+    GError **error)
 {
   g_autoptr (VtpCheckpoint) adapter = NULL;
   VtpModelParts parts;
@@ -252,8 +271,10 @@ load_model (GstVtpLlm *self, VtpWeightType wtype, guint context, const char *ada
     goto out;
   ctx = context ? (gint) context : MIN (vtp_model_text_positions (&parts), DEFAULT_CONTEXT);
   if (!(self->tok = vtp_model_tokenizer_new (self->ckpt, error))
-      || !(self->lm = vtp_lm_open (self->ckpt, &parts, adapter, self->dev, wtype, ctx, PREFILL_CHUNK, error)))
+      || !(self->lm = vtp_lm_open (self->ckpt, &parts, adapter, self->dev, wtype, kv_type, ctx, PREFILL_CHUNK,
+              error)))
     goto out;
+  GST_INFO_OBJECT (self, "KV cache: %d positions in %s", ctx, vtp_dtype_name (self->lm->kv_dtype));
   self->image_token = parts.image_token_index >= 0 ? parts.image_token_index
       : vtp_tokenizer_token_to_id (self->tok, VTP_IMAGE_MARKER);
   {
@@ -427,6 +448,7 @@ start (GstVtpLlm *self)
   GstVtpModelSettings s = { 0 };
   g_autofree char *adapter = NULL;
   guint context, kinds;
+  VtpDType kv_type;
   gboolean ok;
 
   if (!check_upstream (self, &kinds))
@@ -437,10 +459,11 @@ start (GstVtpLlm *self)
   }
   GST_OBJECT_LOCK (self);
   context = self->context_length;
+  kv_type = self->kv_type;
   adapter = g_strdup (self->adapter);
   GST_OBJECT_UNLOCK (self);
   ok = gst_vtp_open_model (GST_ELEMENT (self), &self->settings, &s, &self->dev, &self->ckpt);
-  if (ok && !(ok = load_model (self, s.weight_type, context, adapter, &error)))
+  if (ok && !(ok = load_model (self, s.weight_type, kv_type, context, adapter, &error)))
     GST_VTP_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, error, "loading the language model");
   if (ok)
     ok = join_engine (self);
@@ -1032,6 +1055,7 @@ gst_vtp_llm_set_property (GObject *object, guint prop_id, const GValue *value, G
     case PROP_TOP_P: self->top_p = g_value_get_float (value); break;
     case PROP_SEED: self->seed = g_value_get_uint64 (value); break;
     case PROP_CONTEXT_LENGTH: self->context_length = g_value_get_uint (value); break;
+    case PROP_KV_TYPE: self->kv_type = g_value_get_enum (value); break;
     case PROP_NEWLINE: self->newline = g_value_get_boolean (value); break;
     case PROP_ADAPTER: g_free (self->adapter); self->adapter = g_value_dup_string (value); break;
     case PROP_TIMESTAMPS: self->timestamps = g_value_get_enum (value); configure_text_out (self); break;
@@ -1066,6 +1090,7 @@ gst_vtp_llm_get_property (GObject *object, guint prop_id, GValue *value, GParamS
     case PROP_TOP_P: g_value_set_float (value, self->top_p); break;
     case PROP_SEED: g_value_set_uint64 (value, self->seed); break;
     case PROP_CONTEXT_LENGTH: g_value_set_uint (value, self->context_length); break;
+    case PROP_KV_TYPE: g_value_set_enum (value, self->kv_type); break;
     case PROP_NEWLINE: g_value_set_boolean (value, self->newline); break;
     case PROP_ADAPTER: g_value_set_string (value, self->adapter); break;
     case PROP_TIMESTAMPS: g_value_set_enum (value, self->timestamps); break;
@@ -1245,6 +1270,19 @@ gst_vtp_llm_class_init (GstVtpLlmClass *klass)
       g_param_spec_uint ("context-length", "Context length", "KV cache positions (0: the model's, at most 4096)",
           0, 1 << 20, 0, PARAM_FLAGS | GST_PARAM_MUTABLE_READY));
   /**
+   * GstVtpLlm:kv-type:
+   *
+   * How the KV cache keeps keys and values. f32: as computed (the
+   * reference implementations' arithmetic). f16: rounded to the nearest
+   * 16-bit float when stored, read back exactly, as llama.cpp's default
+   * cache: half the cache's memory (a 7B LLaMA: 0.5 instead of 1 MB a
+   * position) and half its reads a decoded token; logits move by about
+   * the rounding (docs/quantization.md).
+   */
+  g_object_class_install_property (gobject_class, PROP_KV_TYPE,
+      g_param_spec_enum ("kv-type", "KV cache type", "Type of the keys and values in the KV cache",
+          GST_TYPE_VTP_KV_TYPE, VTP_DTYPE_F32, PARAM_FLAGS | GST_PARAM_MUTABLE_READY));
+  /**
    * GstVtpLlm:newline:
    *
    * End each text buffer with a newline (handy with fdsink).
@@ -1352,6 +1390,7 @@ gst_vtp_llm_class_init (GstVtpLlmClass *klass)
   element_class->set_context = gst_vtp_llm_set_context;
 
   gst_type_mark_as_plugin_api (GST_TYPE_VTP_TIMESTAMPS, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_VTP_KV_TYPE, 0);
   GST_DEBUG_CATEGORY_INIT (gst_vtp_llm_debug, "vtpllm", 0, "VTP language model");
 }
 

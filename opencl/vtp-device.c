@@ -5,10 +5,17 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The kernel sources, concatenated in this order into one program. */
-static const char *const kernel_files[] = {
-  "common.cl", "linear.cl", "quant.cl", "iq-grids.cl", "quant-lattice.cl", "quant-multi.cl", "probe.cl",
-  "norm.cl", "activation.cl", "attention.cl", "rope.cl", "embed.cl", "image.cl",
+/* The kernel sources, concatenated in this order into one program, each
+ * after its preamble: attention-kv.cl is there twice, for F32 and for F16
+ * key and value caches. */
+static const struct {
+  const char *file, *preamble;
+} kernel_files[] = {
+  { "common.cl", "" }, { "linear.cl", "" }, { "quant.cl", "" }, { "iq-grids.cl", "" },
+  { "quant-lattice.cl", "" }, { "quant-multi.cl", "" }, { "probe.cl", "" }, { "norm.cl", "" },
+  { "activation.cl", "" }, { "attention.cl", "" }, { "attention-kv.cl", "#define KV_F16 0\n" },
+  { "attention-kv.cl", "#undef KV_F16\n#define KV_F16 1\n" }, { "rope.cl", "" }, { "embed.cl", "" },
+  { "image.cl", "" },
 };
 
 static GMutex devices_lock;
@@ -227,14 +234,14 @@ load_kernel_sources (void)
   GString *src = g_string_new (NULL);
 
   for (guint i = 0; i < G_N_ELEMENTS (kernel_files); i++) {
-    char *path = g_strconcat ("/org/vtp/kernels/", kernel_files[i], NULL);
+    char *path = g_strconcat ("/org/vtp/kernels/", kernel_files[i].file, NULL);
     GBytes *b = g_resource_lookup_data (vtp_kernels_get_resource (), path, 0, NULL);
     gsize n;
     const char *data;
 
     g_assert (b != NULL);       /* compiled into the library */
     data = g_bytes_get_data (b, &n);
-    g_string_append_printf (src, "\n/* ---- %s ---- */\n", kernel_files[i]);
+    g_string_append_printf (src, "\n/* ---- %s ---- */\n%s", kernel_files[i].file, kernel_files[i].preamble);
     g_string_append_len (src, data, n);
     g_bytes_unref (b);
     g_free (path);

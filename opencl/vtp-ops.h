@@ -38,7 +38,8 @@ typedef struct {
 } VtpAttention;
 
 /* out[out_row + i] = attention of q[q_row + i] (i < nq) over rows
- * [kv_row, kv_row + nk) of k and v. @scores is scratch of at least
+ * [kv_row, kv_row + nk) of k and v (both F32 or both F16: a cache of
+ * kv-type=f16, read exactly as the F32 of its values). @scores is scratch of at least
  * n_heads * nq * nk floats; with VTP_ATTENTION_SCORE_PAD_ROWS more rows of
  * nk, CPUs take their blocked kernel for many query rows. */
 #define VTP_ATTENTION_SCORE_PAD_ROWS 31
@@ -47,7 +48,7 @@ void vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint6
     VtpTensor *scores, const VtpAttention *a);
 
 /* One stream of a decode batch: its key and value caches ([>= n_past + 1,
- * n_kv_heads * head_dim] F32), its score scratch (>= n_heads * (n_past +
+ * n_kv_heads * head_dim], both F32 or both F16), its score scratch (>= n_heads * (n_past +
  * 1) floats) and how many positions its caches hold before this step;
  * @pos_bias (NULL: none) as VtpAttention's, the query at position n_past
  * (T5's relative position bias, each stream its own table). */
@@ -68,6 +69,13 @@ typedef struct {
  * q_pos0 and pos_bias are not used (kv[i].pos_bias is). */
 void vtp_op_attention_streams (VtpTensor *out, const VtpTensor *q, const VtpTensor *k_new, const VtpTensor *v_new,
     const VtpStreamKV *kv, gint n, const VtpAttention *a);
+
+/* Rows [src_row, src_row + n) of @k_new / @v_new (F32) into rows [row,
+ * row + n) of the caches, rounded to nearest even in an F16 cache: how a
+ * model with kv-type=f16 stores a step's keys and values (its projections
+ * and rotation write F32 rows). */
+void vtp_op_kv_write (VtpTensor *k_cache, VtpTensor *v_cache, gint64 row, const VtpTensor *k_new,
+    const VtpTensor *v_new, gint64 src_row, gint64 n);
 
 /* LLaMA-Adapter: out[out_row + i] += gates[gate_row, h] * softmax(q·pkᵀ·scale)
  * · pv for each head h, over all rows of pk / pv (the adaption prompts'

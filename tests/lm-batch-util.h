@@ -193,10 +193,12 @@ check_lm_batch (VtpLm *lm, const gint32 *ids, gint L, gint ctx)
 }
 
 /* check_lm_batch on the language model of tests/fixtures/@fixture (on
- * @dev, as stored, contexts of @ctx fed @chunk at a time), its reference
- * input_ids as the prompt; then @more (may be NULL) on the same model. */
+ * @dev, as stored, KV caches of @kv, contexts of @ctx fed @chunk at a
+ * time), its reference input_ids as the prompt; then @more (may be NULL)
+ * on the same model. */
 static inline void
-check_lm_batch_fixture (VtpDevice *dev, const char *fixture, gint ctx, gint chunk, void (*more) (VtpLm *lm))
+check_lm_batch_fixture (VtpDevice *dev, const char *fixture, VtpDType kv, gint ctx, gint chunk,
+    void (*more) (VtpLm *lm))
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (VtpCheckpoint) c = NULL;
@@ -208,8 +210,9 @@ check_lm_batch_fixture (VtpDevice *dev, const char *fixture, gint ctx, gint chun
 
   c = open_fixture (fixture, &parts);
   ids = reference_ids (ref, "input_ids", &L);
-  lm = vtp_lm_open (c, &parts, NULL, dev, VTP_WEIGHTS_KEEP, ctx, chunk, &error);
+  lm = vtp_lm_open (c, &parts, NULL, dev, VTP_WEIGHTS_KEEP, kv, ctx, chunk, &error);
   g_assert_no_error (error);
+  g_assert_cmpint (lm->kv_dtype, ==, kv);
   check_lm_batch (lm, ids, L, ctx);
   if (more)
     more (lm);

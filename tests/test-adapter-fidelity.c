@@ -161,6 +161,26 @@ test_v2_llm (gconstpointer data)
   zero = all_logits (m, s, ref, "input_ids_v2", &n);
   assert_identical (zero, off, n);
   vtp_llama_free (m);
+
+  /* kv-type=f16 (the LoRA deltas of k and v added before the rounding
+   * store): within 5e-3 of the reference's logits (measured 2.6e-3), and
+   * not within 1e-6 */
+  m = must_load (data, "v2");
+  {
+    g_autoptr (VtpLlamaState) s16 = vtp_llama_state_new_kv (m, 128, 128, VTP_DTYPE_F16, &error);
+    g_autofree float *l16 = NULL;
+    double err;
+
+    g_assert_no_error (error);
+    g_assert_true (vtp_llama_set_prompts (m, s16, prompts, FALSE, &error));
+    g_assert_no_error (error);
+    l16 = all_logits (m, s16, ref, "input_ids_v2", &n);
+    err = reference_error (ref, "logits_v2", l16, n, 0);
+    g_test_message ("V2 with an F16 KV cache: logits %.3g from the reference's", err);
+    g_assert_cmpfloat (err, <=, 5e-3);
+    g_assert_cmpfloat (err, >, 1e-6);
+  }
+  vtp_llama_free (m);
 }
 
 /* Batched decoding (docs/batching.md) of V2 (LoRA, biases, gated adaption

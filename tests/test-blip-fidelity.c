@@ -137,7 +137,7 @@ test_fixture (gconstpointer data)
   qout = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, Q, f.parts.blip.qformer.hidden_size, &error);
   proj = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, Q, qf->out_width, &error);
   g_assert_no_error (error);
-  lm = vtp_lm_open (f.ckpt, &f.parts, NULL, dev, VTP_WEIGHTS_KEEP, MIN (128, vtp_model_text_positions (&f.parts)), 64,
+  lm = vtp_lm_open (f.ckpt, &f.parts, NULL, dev, VTP_WEIGHTS_KEEP, VTP_DTYPE_F32, MIN (128, vtp_model_text_positions (&f.parts)), 64,
       &error);
   g_assert_no_error (error);
 

@@ -460,6 +460,43 @@ test_llm (gconstpointer data)
   gst_harness_teardown (h);
 }
 
+/* kv-type=f16 (an F16 KV cache): the element takes it in READY and
+ * describes the frame with transformers' greedy text (the arithmetic of
+ * the F16 cache is checked in test-ops, its fidelity in the model tests). */
+static void
+test_llm_kv_f16 (void)
+{
+  const char *fixture = "llava-tiny-a";
+  g_autoptr (VtpSafetensors) ref = open_reference (fixture);
+  const VtpStTensor *emb = vtp_safetensors_find (ref, "projector_output");
+  g_autofree char *want = reference_string (fixture, "greedy_text");
+  g_autofree char *dir = fixture_path (fixture);
+  GstElement *e = gst_element_factory_make ("vtpllm", NULL);
+  g_autofree char *caps = g_strdup_printf (GST_VTP_TENSOR_MEDIA_TYPE ",kind=image-embeddings,tokens=%d,width=%d",
+      (gint) emb->shape[0], (gint) emb->shape[1]);
+  GstHarness *h;
+  GstBuffer *out;
+
+  /* set before the harness starts it: the model loads in READY -> PAUSED */
+  g_object_set (e, "model", dir, "max-new-tokens", 20, NULL);
+  gst_util_set_object_arg (G_OBJECT (e), "kv-type", "f16");
+  gst_util_set_object_arg (G_OBJECT (e), "timestamps", "output");
+  h = gst_harness_new_with_element (e, "sink", "src");
+  gst_object_unref (e);
+  gst_harness_set_src_caps_str (h, caps);
+  out = gst_harness_push_and_pull (h, buffer_from (emb));
+  g_assert_nonnull (out);
+  assert_buffer_text (out, want);
+  gst_buffer_unref (out);
+  {
+    GParamSpec *ps = g_object_class_find_property (G_OBJECT_GET_CLASS (h->element), "kv-type");
+    gint v;
+    g_object_get (h->element, "kv-type", &v, NULL);
+    g_assert_cmpstr (g_enum_get_value (G_PARAM_SPEC_ENUM (ps)->enum_class, v)->value_nick, ==, "f16");
+  }
+  gst_harness_teardown (h);
+}
+
 /* vtpllm with model= a llama.cpp GGUF of llava-tiny-q's language model
  * (tests/fixtures/gguf-tiny): its tokenizer, BOS and image marker come from
  * the GGUF. On llava-tiny-q's projector output the F32 file generates
@@ -1005,6 +1042,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/elements/llm-b", "llava-tiny-b", test_llm);
   g_test_add_func ("/elements/llm-prompt-stress", test_llm_prompt_stress);
   g_test_add_func ("/elements/llm-gguf", test_llm_gguf);
+  g_test_add_func ("/elements/llm-kv-f16", test_llm_kv_f16);
   g_test_add_data_func ("/elements/qformer-instructblip", "instructblip-tiny", test_qformer);
   g_test_add_data_func ("/elements/qformer-blip2", "blip2-tiny", test_qformer);
   g_test_add_data_func ("/elements/llm-queries-instructblip", "instructblip-tiny", test_llm_queries);

@@ -130,7 +130,7 @@ typedef struct {
 } Model;
 
 static void
-model_open (Model *m, const char *path, VtpWeightType wtype)
+model_open_kv (Model *m, const char *path, VtpWeightType wtype, VtpDType kv)
 {
   g_autoptr (GError) error = NULL;
 
@@ -142,8 +142,14 @@ model_open (Model *m, const char *path, VtpWeightType wtype)
   g_assert_true (vtp_llama_find_names (m->ckpt, &m->parts.text, &m->names, &error));
   m->llm = vtp_llama_load (m->ckpt, &m->names, &m->parts.text, NULL, dev, wtype, &error);
   g_assert_no_error (error);
-  m->state = vtp_llama_state_new (m->llm, 64, 64, &error);
+  m->state = vtp_llama_state_new_kv (m->llm, 64, 64, kv, &error);
   g_assert_no_error (error);
+}
+
+static void
+model_open (Model *m, const char *path, VtpWeightType wtype)
+{
+  model_open_kv (m, path, wtype, VTP_DTYPE_F32);
 }
 
 static void
@@ -313,7 +319,9 @@ test_prompt_ids (gconstpointer data)
 static void
 test_greedy (gconstpointer data)
 {
-  const char *type = data;
+  /* "kv-f16/TYPE": TYPE with vtp's KV cache in F16, as llama.cpp's */
+  const gboolean kv16 = g_str_has_prefix (data, "kv-f16/");
+  const char *type = kv16 ? (const char *) data + strlen ("kv-f16/") : data;
   g_autofree char *path = gguf_path (type);
   g_autofree float *logits = NULL;
   g_autoptr (GArray) tokens = NULL;
@@ -389,7 +397,7 @@ test_greedy (gconstpointer data)
     }
   reference_load (&r, type);
   V = r.n_vocab;
-  model_open (&m, path, VTP_WEIGHTS_KEEP);
+  model_open_kv (&m, path, VTP_WEIGHTS_KEEP, kv16 ? VTP_DTYPE_F16 : VTP_DTYPE_F32);
   g_assert_cmpint (m.llm->layers[0].wq->dtype, ==, q);
   if (q != VTP_DTYPE_F32) {
     g_assert_cmpint (m.llm->lm_head->dtype, ==, head);
@@ -397,8 +405,8 @@ test_greedy (gconstpointer data)
   }
   logits = model_logits (&m, r.prompt_ids);
   diff = max_abs_diff (logits + (gsize) (r.prompt_ids->len - 1) * V, r.first_logits, V);
-  g_test_message ("%s (int8 dot %s): last prompt position, max |logit diff| against llama.cpp %.3g", type,
-      dev->int8_dot ? "on" : "off", diff);
+  g_test_message ("%s (int8 dot %s, KV cache %s): last prompt position, max |logit diff| against llama.cpp %.3g",
+      type, dev->int8_dot ? "on" : "off", kv16 ? "f16" : "f32", diff);
   /* F32 weights: only llama.cpp's F16 KV cache between the two */
   if (q == VTP_DTYPE_F32)
     g_assert_cmpfloat (diff, <=, 1e-2);
@@ -673,6 +681,12 @@ main (int argc, char **argv)
   g_test_add_data_func ("/gguf/prompt-ids/q8_0", "q8_0", test_prompt_ids);
   g_test_add_data_func ("/gguf/prompt-ids/q4_0", "q4_0", test_prompt_ids);
   g_test_add_data_func ("/gguf/greedy/q8_0", "q8_0", test_greedy);
+  g_test_add_data_func ("/gguf/kv-f16/greedy/f32", "kv-f16/f32", test_greedy);
+  g_test_add_data_func ("/gguf/kv-f16/greedy/q8_0", "kv-f16/q8_0", test_greedy);
+  g_test_add_data_func ("/gguf/kv-f16/greedy/q4_k_m", "kv-f16/kquant/q4_k_m", test_greedy);
+  g_test_add_data_func ("/gguf/kv-f16/greedy/llama3-f32", "kv-f16/llama3/f32", test_greedy);
+  g_test_add_data_func ("/gguf/kv-f16/greedy/qwen2-f32", "kv-f16/qwen2/f32", test_greedy);
+  g_test_add_data_func ("/gguf/kv-f16/greedy/mistral-f32", "kv-f16/mistral/f32", test_greedy);
   g_test_add_data_func ("/gguf/greedy/q4_0", "q4_0", test_greedy);
   /* llama.cpp's older types, and the K-quant mixes of rows that are not
    * whole super-blocks (Q5_0 / Q5_1 with a Q8_0 head) */

@@ -88,18 +88,23 @@ run_graph (const char *graph, const char *const *settings, const char *input, GA
   return c.texts;
 }
 
-/* llava-1.5 on the fixture image: transformers' greedy answer. */
+/* llava-1.5 on the fixture image: transformers' greedy answer, with the
+ * KV cache in F32 (the default) and in F16 (kv-type=f16). */
 static void
 test_api_llava (void)
 {
   g_autofree char *image = g_build_filename (VTP_SOURCE_DIR, "tests", "fixtures", "llava-tiny-a", "image.png", NULL);
   g_autofree char *want = reference_string ("llava-tiny-a", "greedy_text");
   const char *settings[] = { "model=fixture:llava-tiny-a", "max-new-tokens=20", "prompt=What is in the picture?",
-    NULL };
-  g_autoptr (GPtrArray) texts = run_graph ("llava-1.5.json", settings, image, NULL);
+    NULL, NULL };
 
-  g_assert_cmpuint (texts->len, ==, 1);
-  g_assert_cmpstr (texts->pdata[0], ==, want);
+  for (gint kv16 = 0; kv16 < 2; kv16++) {
+    g_autoptr (GPtrArray) texts = NULL;
+    settings[3] = kv16 ? "kv-type=f16" : NULL;
+    texts = run_graph ("llava-1.5.json", settings, image, NULL);
+    g_assert_cmpuint (texts->len, ==, 1);
+    g_assert_cmpstr (texts->pdata[0], ==, want);
+  }
 }
 
 /* A model path with spaces and quotes reaches the elements as it is. */

@@ -197,6 +197,151 @@ test_attention (void)
   attention_case (3, 1, 40, 33, 36, TRUE, 3);     /* head_dim 40: steps of 8, causal */
 }
 
+/* An F16 key/value cache (kv-type=f16): vtp_op_kv_write rounds each value
+ * to nearest even, as the host's vtp_f32_to_f16 (itself checked against
+ * the compiler's _Float16 in /ops/f16), ties, subnormals and overflow to
+ * infinity included; attention over the F16 cache then gives, bit for bit,
+ * what it gives over an F32 cache holding the rounded values, on both
+ * kernel paths (work-group rows, the blocked rows16) and in batched
+ * decoding (vtp_op_attention_streams, F16 and F32 streams side by side). */
+static guint16 *
+device_halves (const VtpTensor *t)
+{
+  g_autoptr (GError) error = NULL;
+  guint16 *h = g_new (guint16, vtp_tensor_n_elements (t));
+
+  g_assert_true (vtp_tensor_read (t, 0, h, vtp_tensor_n_elements (t) * 2, &error));
+  g_assert_no_error (error);
+  return h;
+}
+
+static void
+f16_cache_case (gint H, gint Hkv, gint d, gint nq, gint nk, gint q_pos0, gint pad_rows)
+{
+  GRand *r = g_rand_new_with_seed (H * 17 + d * 5 + nq + nk + pad_rows);
+  const gint qw = H * d, kw = Hkv * d + 3, kv_row = 2, rows = nk + kv_row;
+  g_autoptr (GError) error = NULL;
+  float *q = random_floats (r, nq * qw, 1.0), *k = random_floats (r, rows * kw, 2.0), *v = random_floats (r, rows * kw, 2.0);
+  const float special[] = { 1.00048828125f /* 1 + 2^-11: a tie, to even (1) */, 1.00146484375f /* 1 + 3 2^-11: to 1 + 2^-9 */,
+    3e-6f /* a subnormal half */, -7e-8f, 70000.0f /* to infinity */, -65519.0f /* to -65504 */, 65520.0f };
+  VtpTensor *tq = upload (q, nq, qw), *tk = upload (k, rows, kw), *tv = upload (v, rows, kw);
+  VtpTensor *hk = vtp_tensor_new_2d (dev, VTP_DTYPE_F16, rows, kw, &error);
+  VtpTensor *hv = vtp_tensor_new_2d (dev, VTP_DTYPE_F16, rows, kw, &error);
+  VtpTensor *ts = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, H * nq + pad_rows, nk, &error);
+  VtpTensor *o16 = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, nq, qw, &error);
+  VtpTensor *o32 = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, nq, qw, &error);
+  const VtpAttention a = { H, Hkv, d, TRUE, q_pos0, 1.0f / sqrtf (d) };
+  guint16 *bk, *bv;
+  float *rk = g_new (float, rows * kw), *rv = g_new (float, rows * kw), *got16, *got32;
+  VtpTensor *rtk, *rtv;
+
+  g_assert_no_error (error);
+  /* the special values in the last key row: kept out of the attention
+   * (infinities), only stored and checked */
+  for (guint i = 0; i < G_N_ELEMENTS (special); i++)
+    k[(rows - 1) * kw + i] = special[i];
+  g_assert_true (vtp_tensor_write (tk, 0, k, (gsize) rows * kw * 4, &error));
+  vtp_op_kv_write (hk, hv, 0, tk, tv, 0, rows);
+  bk = device_halves (hk);
+  bv = device_halves (hv);
+  for (gint i = 0; i < rows * kw; i++) {
+    g_assert_cmphex (bk[i], ==, vtp_f32_to_f16 (k[i]));
+    g_assert_cmphex (bv[i], ==, vtp_f32_to_f16 (v[i]));
+    rk[i] = vtp_f16_to_f32 (bk[i]);
+    rv[i] = vtp_f16_to_f32 (bv[i]);
+  }
+  rtk = upload (rk, rows, kw);
+  rtv = upload (rv, rows, kw);
+  /* keys 0 .. nk - 2 of the rows from kv_row - 1: the special row stays out */
+  vtp_op_attention (o16, 0, tq, 0, nq, hk, hv, kv_row - 1, nk - 1, ts, &a);
+  vtp_op_attention (o32, 0, tq, 0, nq, rtk, rtv, kv_row - 1, nk - 1, ts, &a);
+  g_assert_true (vtp_error_take_pending (&error));
+  got16 = device_values (o16);
+  got32 = device_values (o32);
+  g_assert_cmpmem (got16, nq * qw * 4, got32, nq * qw * 4);
+  g_free (got16); g_free (got32); g_free (bk); g_free (bv); g_free (rk); g_free (rv); g_free (q); g_free (k); g_free (v);
+  vtp_tensor_free (tq); vtp_tensor_free (tk); vtp_tensor_free (tv); vtp_tensor_free (hk); vtp_tensor_free (hv);
+  vtp_tensor_free (rtk); vtp_tensor_free (rtv); vtp_tensor_free (ts); vtp_tensor_free (o16); vtp_tensor_free (o32);
+  g_rand_free (r);
+}
+
+/* Batched decoding over F16 and F32 streams: each stream's new key and
+ * value land in its cache (rounded in an F16 one) and its row of the
+ * output is what vtp_op_attention gives over that cache alone. */
+static void
+f16_streams_case (gint n)
+{
+  const gint H = 4, Hkv = 2, d = 32, KD = Hkv * d, qw = H * d, ctx = 40;
+  GRand *r = g_rand_new_with_seed (n);
+  g_autoptr (GError) error = NULL;
+  float *q = random_floats (r, n * qw, 1.0), *kn = random_floats (r, n * KD, 1.0), *vn = random_floats (r, n * KD, 1.0);
+  VtpTensor *tq = upload (q, n, qw), *tkn = upload (kn, n, KD), *tvn = upload (vn, n, KD);
+  VtpTensor *out = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, n, qw, &error);
+  VtpTensor *one = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, 1, qw, &error);
+  const VtpAttention a = { H, Hkv, d, TRUE, 0, 1.0f / sqrtf (d) };
+  VtpStreamKV *kv = g_new0 (VtpStreamKV, n);
+  float *got;
+
+  g_assert_no_error (error);
+  for (gint i = 0; i < n; i++) {
+    /* streams 1, 2 and 5 F32, the others F16: launches of mixed lengths */
+    const VtpDType t = (i == 1 || i == 2 || i == 5) ? VTP_DTYPE_F32 : VTP_DTYPE_F16;
+    const gint past = 3 + 5 * i;
+    g_autofree float *k = random_floats (r, past * KD, 1.0), *v = random_floats (r, past * KD, 1.0);
+    VtpTensor *sk = upload (k, past, KD), *sv = upload (v, past, KD);
+
+    kv[i].k_cache = vtp_tensor_new_2d (dev, t, ctx, KD, &error);
+    kv[i].v_cache = vtp_tensor_new_2d (dev, t, ctx, KD, &error);
+    kv[i].scores = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, H, ctx, &error);
+    kv[i].n_past = past;
+    g_assert_no_error (error);
+    vtp_op_kv_write (kv[i].k_cache, kv[i].v_cache, 0, sk, sv, 0, past);
+    vtp_tensor_free (sk); vtp_tensor_free (sv);
+  }
+  vtp_op_attention_streams (out, tq, tkn, tvn, kv, n, &a);
+  got = device_values (out);
+  for (gint i = 0; i < n; i++) {
+    g_autofree float *alone = NULL;
+    g_autofree guint16 *h = NULL;
+    g_autofree float *f = NULL;
+    const VtpAttention ai = { H, Hkv, d, TRUE, (gint) kv[i].n_past, a.scale };
+    VtpTensor *qi = upload (q + i * qw, 1, qw);
+
+    vtp_op_attention (one, 0, qi, 0, 1, kv[i].k_cache, kv[i].v_cache, 0, kv[i].n_past + 1, kv[i].scores, &ai);
+    alone = device_values (one);
+    g_assert_cmpmem (got + i * qw, qw * 4, alone, qw * 4);
+    /* the appended row, rounded in an F16 cache */
+    if (kv[i].k_cache->dtype == VTP_DTYPE_F16) {
+      h = device_halves (kv[i].k_cache);
+      for (gint c = 0; c < KD; c++)
+        g_assert_cmphex (h[kv[i].n_past * KD + c], ==, vtp_f32_to_f16 (kn[i * KD + c]));
+    } else {
+      f = device_values (kv[i].v_cache);
+      g_assert_cmpmem (f + kv[i].n_past * KD, KD * 4, vn + i * KD, KD * 4);
+    }
+    vtp_tensor_free (qi);
+  }
+  g_assert_true (vtp_error_take_pending (&error));
+  for (gint i = 0; i < n; i++) {
+    vtp_tensor_free (kv[i].k_cache); vtp_tensor_free (kv[i].v_cache); vtp_tensor_free (kv[i].scores);
+  }
+  g_free (kv); g_free (got); g_free (q); g_free (kn); g_free (vn);
+  vtp_tensor_free (tq); vtp_tensor_free (tkn); vtp_tensor_free (tvn); vtp_tensor_free (out); vtp_tensor_free (one);
+  g_rand_free (r);
+}
+
+static void
+test_attention_f16_cache (void)
+{
+  f16_cache_case (6, 2, 12, 1, 14, 12, 0);       /* decode step, odd head_dim */
+  f16_cache_case (4, 4, 128, 1, 30, 28, 0);      /* decode step, head_dim 128 (7B): one work-item path on CPUs */
+  f16_cache_case (8, 2, 64, 37, 50, 12, VTP_ATTENTION_SCORE_PAD_ROWS);  /* prefill chunk, rows16 on CPUs */
+  f16_cache_case (8, 2, 64, 37, 50, 12, 0);      /* the same on the work-group path */
+  f16_cache_case (3, 1, 40, 33, 36, 2, VTP_ATTENTION_SCORE_PAD_ROWS);
+  f16_streams_case (1);
+  f16_streams_case (7);
+}
+
 static void
 test_rope (void)
 {
@@ -337,6 +482,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/norms", test_norms);
   g_test_add_func ("/ops/activations", test_activations);
   g_test_add_func ("/ops/attention", test_attention);
+  g_test_add_func ("/ops/attention/f16-cache", test_attention_f16_cache);
   g_test_add_func ("/ops/rope", test_rope);
   g_test_add_func ("/ops/embed-patches", test_embed_and_patches);
   g_test_add_func ("/ops/shape-errors", test_shape_errors);

@@ -34,7 +34,7 @@ test_opt_proj (void)
   g_assert_cmpint (parts.opt.word_embed_proj_dim, ==, 32);
   g_assert_cmpint (parts.opt.hidden_size, ==, 48);
   g_assert_false (parts.opt.tie_word_embeddings);
-  lm = vtp_lm_open (c, &parts, NULL, dev, VTP_WEIGHTS_KEEP, 64, 32, &error);
+  lm = vtp_lm_open (c, &parts, NULL, dev, VTP_WEIGHTS_KEEP, VTP_DTYPE_F32, 64, 32, &error);
   g_assert_no_error (error);
   g_assert_cmpint (lm->family, ==, VTP_TEXT_OPT);
   g_assert_cmpint (lm->input_width, ==, 32);
@@ -50,7 +50,7 @@ test_opt_proj (void)
   g_assert_cmpfloat (steps_err, <=, ATOL);
   /* the prompt fed in chunks of 4 gives the last position's logits as one chunk does */
   {
-    g_autoptr (VtpLm) small = vtp_lm_open (c, &parts, NULL, dev, VTP_WEIGHTS_KEEP, 64, 4, &error);
+    g_autoptr (VtpLm) small = vtp_lm_open (c, &parts, NULL, dev, VTP_WEIGHTS_KEEP, VTP_DTYPE_F32, 64, 4, &error);
     const VtpLmSegment seg = { ids, NULL, 0, L };
     g_autofree float *last = g_new (float, lm->vocab_size);
     const VtpStTensor *want = reference_tensor (ref, "logits");
@@ -98,7 +98,7 @@ test_weight_types (void)
       VtpWeightType wt;
 
       g_assert_true (vtp_weight_type_from_name (types[t].name, &wt));
-      lm = vtp_lm_open (c, &parts, NULL, dev, wt, 64, 64, &error);
+      lm = vtp_lm_open (c, &parts, NULL, dev, wt, VTP_DTYPE_F32, 64, 64, &error);
       g_assert_no_error (error);
       logits = g_new (float, lm->vocab_size);
       g_assert_true (vtp_lm_prefill (lm, &seg, 1, FALSE, &error));
@@ -190,7 +190,43 @@ test_config (void)
 static void
 test_generate_batch (void)
 {
-  check_lm_batch_fixture (dev, "opt-tiny-proj", 64, 32, NULL);
+  check_lm_batch_fixture (dev, "opt-tiny-proj", VTP_DTYPE_F32, 64, 32, NULL);
+  check_lm_batch_fixture (dev, "opt-tiny-proj", VTP_DTYPE_F16, 64, 32, NULL);
+}
+
+/* kv-type=f16: the keys and values rounded to F16 in the cache (the
+ * prompt's 13 rows stored at once, then a row a step); logits and each
+ * greedy step's within KV_F16_TOL of transformers' (fp32; measured 9e-4),
+ * and not within 1e-6 (the rounding is there). */
+#define KV_F16_TOL 5e-3
+
+static void
+test_kv_f16 (void)
+{
+  g_autoptr (VtpSafetensors) ref = reference_open ("opt-tiny-proj");
+  g_autofree gint32 *ids = NULL;
+  VtpModelParts parts;
+  g_autoptr (VtpCheckpoint) c = open_fixture ("opt-tiny-proj", &parts);
+  gint L;
+
+  ids = reference_ids (ref, "input_ids", &L);
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (VtpLm) lm = vtp_lm_open (c, &parts, NULL, dev, VTP_WEIGHTS_KEEP, VTP_DTYPE_F16, 64, 32, &error);
+    const VtpLmSegment seg = { ids, NULL, 0, L };
+    double logits_err, steps_err;
+
+    g_assert_no_error (error);
+    g_assert_cmpint (((VtpOptState *) lm->state)->k_cache[0]->dtype, ==, VTP_DTYPE_F16);
+    check_lm_against_reference (lm, ref, &seg, 1, "logits", "step_logits", "greedy_tokens", &logits_err,
+        &steps_err);
+    g_test_message ("opt-tiny-proj, KV cache f16: logits %.3g, steps %.3g from transformers'", logits_err,
+        steps_err);
+    g_assert_cmpfloat (logits_err, <=, KV_F16_TOL);
+    g_assert_cmpfloat (steps_err, <=, KV_F16_TOL);
+    g_assert_cmpfloat (steps_err, >, 1e-6);
+  }
+  vtp_model_parts_clear (&parts);
 }
 
 int
@@ -205,5 +241,6 @@ main (int argc, char **argv)
   g_test_add_func ("/opt/opt-tiny-proj", test_opt_proj);
   g_test_add_func ("/opt/weight-types", test_weight_types);
   g_test_add_func ("/opt/generate-batch", test_generate_batch);
+  g_test_add_func ("/opt/kv-f16", test_kv_f16);
   return g_test_run ();
 }

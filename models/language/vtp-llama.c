@@ -239,13 +239,21 @@ vtp_llama_free (VtpLlama *m)
 VtpLlamaState *
 vtp_llama_state_new (VtpLlama *m, gint max_ctx, gint max_chunk, GError **error)
 {
+  return vtp_llama_state_new_kv (m, max_ctx, max_chunk, VTP_DTYPE_F32, error);
+}
+
+VtpLlamaState *
+vtp_llama_state_new_kv (VtpLlama *m, gint max_ctx, gint max_chunk, VtpDType kv_dtype, GError **error)
+{
   g_autoptr (VtpLlamaState) s = g_new0 (VtpLlamaState, 1);
   const VtpLlamaConfig *c = &m->cfg;
   const gint64 D = c->hidden_size, QD = (gint64) c->num_attention_heads * c->head_dim;
   const gint64 KD = (gint64) c->num_key_value_heads * c->head_dim;
 
+  g_return_val_if_fail (kv_dtype == VTP_DTYPE_F32 || kv_dtype == VTP_DTYPE_F16, NULL);
   max_chunk = MAX (1, MIN (max_chunk, max_ctx));
   s->max_ctx = max_ctx;
+  s->kv_dtype = kv_dtype;
   s->model = m;
   s->max_chunk = max_chunk;
   s->n_layers = c->num_hidden_layers;
@@ -264,9 +272,12 @@ vtp_llama_state_new (VtpLlama *m, gint max_ctx, gint max_chunk, GError **error)
       || !(s->rope = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, c->head_dim, error)))
     return NULL;
   for (gint i = 0; i < c->num_hidden_layers; i++)
-    if (!(s->k_cache[i] = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_ctx, KD, error))
-        || !(s->v_cache[i] = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_ctx, KD, error)))
+    if (!(s->k_cache[i] = vtp_tensor_new_2d (m->dev, kv_dtype, max_ctx, KD, error))
+        || !(s->v_cache[i] = vtp_tensor_new_2d (m->dev, kv_dtype, max_ctx, KD, error)))
       return NULL;
+  if (kv_dtype != VTP_DTYPE_F32 && (!(s->k_new = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, KD, error))
+          || !(s->v_new = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, KD, error))))
+    return NULL;
   if (m->adapter) {
     const VtpAdapterConfig *ac = &m->adapter->cfg;
     s->prompt_k = g_new0 (VtpTensor *, c->num_hidden_layers);
@@ -301,6 +312,8 @@ vtp_llama_state_free (VtpLlamaState *s)
   g_free (s->v_cache);
   g_free (s->prompt_k);
   g_free (s->prompt_v);
+  vtp_tensor_free (s->k_new);
+  vtp_tensor_free (s->v_new);
   vtp_tensor_free (s->lora_tmp);
   vtp_tensor_free (s->x);
   vtp_tensor_free (s->xn);
@@ -359,17 +372,24 @@ attention_block (VtpLlama *m, VtpLlamaState *s, gint l, gint n)
   const VtpAttention a = { c->num_attention_heads, c->num_key_value_heads, c->head_dim, TRUE, s->n_past,
     1.0f / sqrtf ((float) c->head_dim) };
 
+  /* the new keys and values: straight into an F32 cache's rows; through
+   * F32 rows (k_new, v_new) and a rounding store into an F16 one */
+  const gboolean direct = s->kv_dtype == VTP_DTYPE_F32;
+  VtpTensor *k = direct ? s->k_cache[l] : s->k_new, *v = direct ? s->v_cache[l] : s->v_new;
+  const gint kv_row = direct ? s->n_past : 0;
+
   vtp_op_rmsnorm (s->xn, s->x, 0, n, y->attn_norm, c->rms_norm_eps);
   {
-    const VtpLinearOut qkv[3] = { { s->q, 0, y->wq, y->bq }, { s->k_cache[l], s->n_past, y->wk, y->bk },
-      { s->v_cache[l], s->n_past, y->wv, y->bv } };
+    const VtpLinearOut qkv[3] = { { s->q, 0, y->wq, y->bq }, { k, kv_row, y->wk, y->bk }, { v, kv_row, y->wv, y->bv } };
     vtp_op_linear_multi (s->xn, 0, n, qkv, 3);
   }
   lora (s, y, VTP_PROJ_Q, s->q, 0, s->xn, n);
-  lora (s, y, VTP_PROJ_K, s->k_cache[l], s->n_past, s->xn, n);
-  lora (s, y, VTP_PROJ_V, s->v_cache[l], s->n_past, s->xn, n);
-  vtp_op_rope_qk (s->q, 0, c->num_attention_heads, s->k_cache[l], s->n_past, c->num_key_value_heads, n,
-      c->head_dim, s->rope, m->rope_layout);
+  lora (s, y, VTP_PROJ_K, k, kv_row, s->xn, n);
+  lora (s, y, VTP_PROJ_V, v, kv_row, s->xn, n);
+  vtp_op_rope_qk (s->q, 0, c->num_attention_heads, k, kv_row, c->num_key_value_heads, n, c->head_dim, s->rope,
+      m->rope_layout);
+  if (!direct)
+    vtp_op_kv_write (s->k_cache[l], s->v_cache[l], s->n_past, k, v, 0, n);
   vtp_op_attention (s->attn, 0, s->q, 0, n, s->k_cache[l], s->v_cache[l], 0, s->n_past + n, s->scores, &a);
   if (s->prompts_on && m->adapter && l >= m->adapter->first_layer)
     /* LLaMA-Adapter: a separate softmax over the prompt positions, gated per head */

@@ -48,6 +48,7 @@ llama_view (VtpLm *lm, gpointer model, gpointer state)
 
   set_views (lm, m->dev, c->vocab_size, c->hidden_size, c->max_position_embeddings, c->num_hidden_layers, c->n_eos,
       c->eos_token_id, c->bos_token_id, m->lm_head, s ? s->max_ctx : 0, s ? &s->n_past : NULL, s ? s->logits : NULL);
+  lm->kv_dtype = s ? s->kv_dtype : VTP_DTYPE_F32;
 }
 
 static void
@@ -61,6 +62,7 @@ opt_view (VtpLm *lm, gpointer model, gpointer state)
   set_views (lm, m->dev, c->vocab_size, c->word_embed_proj_dim, c->max_position_embeddings, c->num_hidden_layers,
       c->n_eos, c->eos_token_id, c->bos_token_id, m->lm_head, s ? s->max_ctx : 0, s ? &s->n_past : NULL,
       s ? s->logits : NULL);
+  lm->kv_dtype = s ? s->kv_dtype : VTP_DTYPE_F32;
 }
 
 static void
@@ -74,6 +76,7 @@ t5_view (VtpLm *lm, gpointer model, gpointer state)
    * n_positions is the length it was trained for */
   set_views (lm, m->dev, c->vocab_size, c->d_model, c->n_positions, c->num_decoder_layers, c->n_eos,
       c->eos_token_id, -1, m->lm_head, s ? s->max_ctx : 0, s ? &s->n_past : NULL, s ? s->logits : NULL);
+  lm->kv_dtype = s ? s->kv_dtype : VTP_DTYPE_F32;
 }
 
 static gboolean
@@ -94,10 +97,10 @@ t5_decode_batch (gpointer model, gpointer batch, gpointer *states, const gint32 
   return vtp_t5_decode_batch (model, batch, (VtpT5State **) states, tokens, n, error);
 }
 
-typedef gpointer (*StateNew) (gpointer, gint, gint, GError **);
+typedef gpointer (*StateNew) (gpointer, gint, gint, VtpDType, GError **);
 typedef gpointer (*BatchNew) (gpointer, gint, GError **);
 
-static const VtpLmOps llama_ops = { "llama", FALSE, llama_prefill, (StateNew) vtp_llama_state_new,
+static const VtpLmOps llama_ops = { "llama", FALSE, llama_prefill, (StateNew) vtp_llama_state_new_kv,
   (GDestroyNotify) vtp_llama_state_free, vtp_model_cache_release, (gsize (*) (gpointer)) vtp_llama_weight_bytes,
   llama_view, (BatchNew) vtp_llama_batch_new, (GDestroyNotify) vtp_llama_batch_free, llama_decode_batch };
 static const VtpLmOps opt_ops = { "opt", FALSE, opt_prefill, (StateNew) vtp_opt_state_new,
@@ -126,9 +129,10 @@ lm_new (VtpTextFamily family, const VtpLmOps *ops, gpointer model, gpointer stat
 /* @m (a model cache reference, taken over) with a new state, NULL (@m
  * released) if the state cannot be made. */
 static VtpLm *
-lm_with_state (VtpTextFamily family, const VtpLmOps *ops, gpointer m, gint max_ctx, gint max_chunk, GError **error)
+lm_with_state (VtpTextFamily family, const VtpLmOps *ops, gpointer m, VtpDType kv_dtype, gint max_ctx,
+    gint max_chunk, GError **error)
 {
-  gpointer s = ops->state_new (m, max_ctx, max_chunk, error);
+  gpointer s = ops->state_new (m, max_ctx, max_chunk, kv_dtype, error);
 
   if (!s) {
     ops->model_release (m);
@@ -144,17 +148,35 @@ vtp_lm_view_llama (VtpLm *lm, VtpLlama *m, VtpLlamaState *s)
   llama_view (lm, m, s);
 }
 
-VtpLm *
-vtp_lm_new_stream (const VtpLm *lm, gint max_ctx, gint max_chunk, GError **error)
+gboolean
+vtp_kv_type_from_name (const char *name, VtpDType *out)
 {
-  gpointer s = lm->ops->state_new (lm->model, max_ctx, max_chunk, error);
+  if (g_strcmp0 (name, "f32") == 0)
+    *out = VTP_DTYPE_F32;
+  else if (g_strcmp0 (name, "f16") == 0)
+    *out = VTP_DTYPE_F16;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+VtpLm *
+vtp_lm_new_stream_kv (const VtpLm *lm, VtpDType kv_dtype, gint max_ctx, gint max_chunk, GError **error)
+{
+  gpointer s = lm->ops->state_new (lm->model, max_ctx, max_chunk, kv_dtype, error);
 
   return s ? lm_new (lm->family, lm->ops, lm->model, s, FALSE) : NULL;
 }
 
+VtpLm *
+vtp_lm_new_stream (const VtpLm *lm, gint max_ctx, gint max_chunk, GError **error)
+{
+  return vtp_lm_new_stream_kv (lm, lm->kv_dtype, max_ctx, max_chunk, error);
+}
+
 static VtpLm *
 open_llama (VtpCheckpoint *c, const VtpModelParts *parts, VtpCheckpoint *adapter, VtpDevice *dev,
-    VtpWeightType wtype, gint max_ctx, gint max_chunk, GError **error)
+    VtpWeightType wtype, VtpDType kv_dtype, gint max_ctx, gint max_chunk, GError **error)
 {
   VtpLlamaNames names;
   VtpLlama *m;
@@ -162,11 +184,12 @@ open_llama (VtpCheckpoint *c, const VtpModelParts *parts, VtpCheckpoint *adapter
   if (!vtp_llama_find_names (c, &parts->text, &names, error)
       || !(m = vtp_llama_acquire (c, &names, &parts->text, adapter, dev, wtype, error)))
     return NULL;
-  return lm_with_state (VTP_TEXT_LLAMA, &llama_ops, m, max_ctx, max_chunk, error);
+  return lm_with_state (VTP_TEXT_LLAMA, &llama_ops, m, kv_dtype, max_ctx, max_chunk, error);
 }
 
 static VtpLm *
-open_opt (VtpCheckpoint *c, const VtpModelParts *parts, VtpDevice *dev, VtpWeightType wtype, gint max_ctx,
+open_opt (VtpCheckpoint *c, const VtpModelParts *parts, VtpDevice *dev, VtpWeightType wtype, VtpDType kv_dtype,
+    gint max_ctx,
     gint max_chunk, GError **error)
 {
   VtpOptNames names;
@@ -175,11 +198,12 @@ open_opt (VtpCheckpoint *c, const VtpModelParts *parts, VtpDevice *dev, VtpWeigh
   if (!vtp_opt_find_names (c, &parts->opt, &names, error)
       || !(m = vtp_opt_acquire (c, &names, &parts->opt, dev, wtype, error)))
     return NULL;
-  return lm_with_state (VTP_TEXT_OPT, &opt_ops, m, max_ctx, max_chunk, error);
+  return lm_with_state (VTP_TEXT_OPT, &opt_ops, m, kv_dtype, max_ctx, max_chunk, error);
 }
 
 static VtpLm *
-open_t5 (VtpCheckpoint *c, const VtpModelParts *parts, VtpDevice *dev, VtpWeightType wtype, gint max_ctx,
+open_t5 (VtpCheckpoint *c, const VtpModelParts *parts, VtpDevice *dev, VtpWeightType wtype, VtpDType kv_dtype,
+    gint max_ctx,
     gint max_chunk, GError **error)
 {
   VtpT5Names names;
@@ -187,12 +211,12 @@ open_t5 (VtpCheckpoint *c, const VtpModelParts *parts, VtpDevice *dev, VtpWeight
 
   if (!vtp_t5_find_names (c, &names, error) || !(m = vtp_t5_acquire (c, &names, &parts->t5, dev, wtype, error)))
     return NULL;
-  return lm_with_state (VTP_TEXT_T5, &t5_ops, m, max_ctx, max_chunk, error);
+  return lm_with_state (VTP_TEXT_T5, &t5_ops, m, kv_dtype, max_ctx, max_chunk, error);
 }
 
 VtpLm *
 vtp_lm_open (VtpCheckpoint *c, const VtpModelParts *parts, VtpCheckpoint *adapter, VtpDevice *dev,
-    VtpWeightType wtype, gint max_ctx, gint max_chunk, GError **error)
+    VtpWeightType wtype, VtpDType kv_dtype, gint max_ctx, gint max_chunk, GError **error)
 {
   g_return_val_if_fail (parts->has_text, NULL);
   if (adapter && parts->text_family != VTP_TEXT_LLAMA) {
@@ -202,9 +226,9 @@ vtp_lm_open (VtpCheckpoint *c, const VtpModelParts *parts, VtpCheckpoint *adapte
     return NULL;
   }
   switch (parts->text_family) {
-    case VTP_TEXT_LLAMA: return open_llama (c, parts, adapter, dev, wtype, max_ctx, max_chunk, error);
-    case VTP_TEXT_OPT: return open_opt (c, parts, dev, wtype, max_ctx, max_chunk, error);
-    case VTP_TEXT_T5: return open_t5 (c, parts, dev, wtype, max_ctx, max_chunk, error);
+    case VTP_TEXT_LLAMA: return open_llama (c, parts, adapter, dev, wtype, kv_dtype, max_ctx, max_chunk, error);
+    case VTP_TEXT_OPT: return open_opt (c, parts, dev, wtype, kv_dtype, max_ctx, max_chunk, error);
+    case VTP_TEXT_T5: return open_t5 (c, parts, dev, wtype, kv_dtype, max_ctx, max_chunk, error);
   }
   g_return_val_if_reached (NULL);
 }

@@ -20,7 +20,7 @@ typedef struct {
   /* runs @segments from *lm->n_past (vtp_llama_prefill's contract) */
   gboolean (*prefill) (VtpLm *lm, const VtpLmSegment *segments, gint n_segments, gboolean all_logits,
       GError **error);
-  gpointer (*state_new) (gpointer model, gint max_ctx, gint max_chunk, GError **error);
+  gpointer (*state_new) (gpointer model, gint max_ctx, gint max_chunk, VtpDType kv_dtype, GError **error);
   void (*state_free) (gpointer state);
   void (*model_release) (gpointer model);   /* a model cache reference */
   gsize (*weight_bytes) (gpointer model);   /* matrix bytes one decoded token reads */
@@ -48,6 +48,7 @@ struct _VtpLm {
   gint max_positions;           /* max_position_embeddings */
   gint max_ctx;                 /* the state's positions */
   gint *n_past;                 /* positions in the state's KV cache */
+  VtpDType kv_dtype;            /* its type (F32, or F16 with kv-type=f16); new streams take it too */
   VtpTensor *logits;            /* the state's logits: row 0 after a prefill without all_logits */
   gint n_eos;
   const gint *eos_token_id;
@@ -57,17 +58,23 @@ struct _VtpLm {
 };
 
 /* The language model of @parts (has_text) from @c, through the model
- * cache, with a state of @max_ctx positions fed @max_chunk at a time.
- * @adapter (LLaMA-Adapter, PEFT) only for the LLaMA family. */
+ * cache, with a state of @max_ctx positions fed @max_chunk at a time, its
+ * KV cache of @kv_dtype (F32 or F16). @adapter (LLaMA-Adapter, PEFT) only
+ * for the LLaMA family. */
 VtpLm *vtp_lm_open (VtpCheckpoint *c, const VtpModelParts *parts, VtpCheckpoint *adapter, VtpDevice *dev,
-    VtpWeightType wtype, gint max_ctx, gint max_chunk, GError **error);
+    VtpWeightType wtype, VtpDType kv_dtype, gint max_ctx, gint max_chunk, GError **error);
 void vtp_lm_free (VtpLm *lm);
 
+/* "f32" or "f16" (the elements' and tools' kv-type) into *@out. */
+gboolean vtp_kv_type_from_name (const char *name, VtpDType *out);
+
 /* Another stream of @lm's model: a state of its own (@max_ctx positions
- * fed @max_chunk at a time, freed with it), the model borrowed from @lm
+ * fed @max_chunk at a time, its KV cache of @lm's type, freed with it), the model borrowed from @lm
  * (free this one first). Several streams of one model decode together
  * through vtp_batch_generator_new / the batching engine. */
 VtpLm *vtp_lm_new_stream (const VtpLm *lm, gint max_ctx, gint max_chunk, GError **error);
+/* The same with a KV cache of @kv_dtype (F32 or F16). */
+VtpLm *vtp_lm_new_stream_kv (const VtpLm *lm, VtpDType kv_dtype, gint max_ctx, gint max_chunk, GError **error);
 
 /* A borrowed view of a loaded LLaMA model and state (not freed with it;
  * @s NULL: the model alone, as vtp_batch_engine_acquire and

@@ -149,7 +149,7 @@ vtp_opt_free (VtpOpt *m)
 }
 
 VtpOptState *
-vtp_opt_state_new (VtpOpt *m, gint max_ctx, gint max_chunk, GError **error)
+vtp_opt_state_new (VtpOpt *m, gint max_ctx, gint max_chunk, VtpDType kv_dtype, GError **error)
 {
   g_autoptr (VtpOptState) s = g_new0 (VtpOptState, 1);
   const VtpOptConfig *c = &m->cfg;
@@ -160,9 +160,11 @@ vtp_opt_state_new (VtpOpt *m, gint max_ctx, gint max_chunk, GError **error)
         "it has %d (max_position_embeddings)", max_ctx, c->max_position_embeddings);
     return NULL;
   }
+  g_return_val_if_fail (kv_dtype == VTP_DTYPE_F32 || kv_dtype == VTP_DTYPE_F16, NULL);
   max_chunk = MAX (1, MIN (max_chunk, max_ctx));
   s->max_ctx = max_ctx;
   s->max_chunk = max_chunk;
+  s->kv_dtype = kv_dtype;
   s->n_layers = c->num_hidden_layers;
   s->model = m;
   s->k_cache = g_new0 (VtpTensor *, c->num_hidden_layers);
@@ -179,9 +181,12 @@ vtp_opt_state_new (VtpOpt *m, gint max_ctx, gint max_chunk, GError **error)
       || (W != D && !(s->e = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, W, error))))
     return NULL;
   for (gint i = 0; i < c->num_hidden_layers; i++)
-    if (!(s->k_cache[i] = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_ctx, D, error))
-        || !(s->v_cache[i] = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_ctx, D, error)))
+    if (!(s->k_cache[i] = vtp_tensor_new_2d (m->dev, kv_dtype, max_ctx, D, error))
+        || !(s->v_cache[i] = vtp_tensor_new_2d (m->dev, kv_dtype, max_ctx, D, error)))
       return NULL;
+  if (kv_dtype != VTP_DTYPE_F32 && (!(s->k_new = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, D, error))
+          || !(s->v_new = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, D, error))))
+    return NULL;
   return g_steal_pointer (&s);
 }
 
@@ -196,6 +201,8 @@ vtp_opt_state_free (VtpOptState *s)
   }
   g_free (s->k_cache);
   g_free (s->v_cache);
+  vtp_tensor_free (s->k_new);
+  vtp_tensor_free (s->v_new);
   vtp_tensor_free (s->x);
   vtp_tensor_free (s->xn);
   vtp_tensor_free (s->q);
@@ -217,11 +224,16 @@ attention_block (VtpOpt *m, VtpOptState *s, gint l, gint n)
   const VtpOptLayer *y = &m->layers[l];
   const VtpAttention a = { c->num_attention_heads, c->num_attention_heads, c->head_dim, TRUE, s->n_past,
     1.0f / sqrtf ((float) c->head_dim) };
-  const VtpLinearOut qkv[3] = { { s->q, 0, y->wq, y->bq }, { s->k_cache[l], s->n_past, y->wk, y->bk },
-    { s->v_cache[l], s->n_past, y->wv, y->bv } };
+  /* F16 caches: the new keys and values through F32 rows (vtp-llama.c) */
+  const gboolean direct = s->kv_dtype == VTP_DTYPE_F32;
+  const gint kv_row = direct ? s->n_past : 0;
+  const VtpLinearOut qkv[3] = { { s->q, 0, y->wq, y->bq }, { direct ? s->k_cache[l] : s->k_new, kv_row, y->wk, y->bk },
+    { direct ? s->v_cache[l] : s->v_new, kv_row, y->wv, y->bv } };
 
   vtp_op_layernorm (s->xn, s->x, 0, n, y->attn_norm_w, y->attn_norm_b, LAYER_NORM_EPS);
   vtp_op_linear_multi (s->xn, 0, n, qkv, 3);
+  if (!direct)
+    vtp_op_kv_write (s->k_cache[l], s->v_cache[l], s->n_past, s->k_new, s->v_new, 0, n);
   vtp_op_attention (s->attn, 0, s->q, 0, n, s->k_cache[l], s->v_cache[l], 0, s->n_past + n, s->scores, &a);
   vtp_op_linear (s->x, 0, s->attn, 0, n, y->wo, y->bo, TRUE);
 }

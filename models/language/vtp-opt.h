@@ -56,15 +56,18 @@ typedef struct {
   VtpTensor *x, *xn, *q, *attn, *h, *scores, *logits;
   VtpTensor *e;                 /* [max_chunk, W]: the embeddings before project_in and after project_out;
                                  * NULL when W == D */
-  VtpTensor **k_cache, **v_cache;
+  VtpTensor **k_cache, **v_cache;   /* [max_ctx, D] a layer, of kv_dtype */
+  VtpDType kv_dtype;            /* F32 or F16 (kv-type=f16) */
+  VtpTensor *k_new, *v_new;     /* F16 caches: the chunk's F32 keys and values [max_chunk, D] before their store */
   float *host_rows;             /* [max_chunk, W] staging for embeddings */
   gint n_layers;
   const VtpOpt *model;          /* the model it was made for (vtp_opt_decode_batch checks it) */
 } VtpOptState;
 
 /* A state for @max_ctx positions (at most max_position_embeddings: the
- * positions are learned), fed at most @max_chunk tokens at a time. */
-VtpOptState *vtp_opt_state_new (VtpOpt *m, gint max_ctx, gint max_chunk, GError **error);
+ * positions are learned), fed at most @max_chunk tokens at a time, its KV
+ * cache of @kv_dtype (F32 or F16). */
+VtpOptState *vtp_opt_state_new (VtpOpt *m, gint max_ctx, gint max_chunk, VtpDType kv_dtype, GError **error);
 void vtp_opt_state_free (VtpOptState *s);
 
 /* Runs the segments (ids, or embeddings W wide: the rows project_in reads)

@@ -213,7 +213,7 @@ bias_table (VtpT5 *m, const float *rel, gboolean bidirectional, gint width, gint
 }
 
 VtpT5State *
-vtp_t5_state_new (VtpT5 *m, gint max_ctx, gint max_chunk, GError **error)
+vtp_t5_state_new (VtpT5 *m, gint max_ctx, gint max_chunk, VtpDType kv_dtype, GError **error)
 {
   g_autoptr (VtpT5State) s = g_new0 (VtpT5State, 1);
   const VtpT5Config *c = &m->cfg;
@@ -224,9 +224,11 @@ vtp_t5_state_new (VtpT5 *m, gint max_ctx, gint max_chunk, GError **error)
         1 << 20);
     return NULL;
   }
+  g_return_val_if_fail (kv_dtype == VTP_DTYPE_F32 || kv_dtype == VTP_DTYPE_F16, NULL);
   max_chunk = MAX (1, MIN (max_chunk, max_ctx));
   s->max_ctx = max_ctx;
   s->max_chunk = max_chunk;
+  s->kv_dtype = kv_dtype;
   s->n_dec_layers = c->num_decoder_layers;
   s->model = m;
   s->k_cache = g_new0 (VtpTensor *, s->n_dec_layers);
@@ -252,8 +254,8 @@ vtp_t5_state_new (VtpT5 *m, gint max_ctx, gint max_chunk, GError **error)
       || !(s->dec_bias = bias_table (m, m->dec_rel, FALSE, max_ctx, max_ctx - 1, error)))
     return NULL;
   for (gint i = 0; i < s->n_dec_layers; i++)
-    if (!(s->k_cache[i] = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_ctx, I, error))
-        || !(s->v_cache[i] = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_ctx, I, error))
+    if (!(s->k_cache[i] = vtp_tensor_new_2d (m->dev, kv_dtype, max_ctx, I, error))
+        || !(s->v_cache[i] = vtp_tensor_new_2d (m->dev, kv_dtype, max_ctx, I, error))
         || !(s->ck[i] = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_ctx, I, error))
         || !(s->cv[i] = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_ctx, I, error)))
       return NULL;
@@ -353,11 +355,17 @@ decoder_forward (VtpT5 *m, VtpT5State *s, gint n, gint first)
     const VtpAttention self = { c->num_heads, c->num_heads, c->d_kv, TRUE, s->n_past, 1.0f, s->dec_bias,
       s->max_ctx - 1 };
     const VtpAttention cross = { c->num_heads, c->num_heads, c->d_kv, FALSE, 0, 1.0f, NULL, 0 };
-    const VtpLinearOut qkv[3] = { { s->q, 0, y->wq, NULL }, { s->k_cache[l], s->n_past, y->wk, NULL },
-      { s->v_cache[l], s->n_past, y->wv, NULL } };
+    /* F16 caches: the new keys and values through s->k / s->v (free
+     * while the decoder runs) and a rounding store */
+    const gboolean direct = s->kv_dtype == VTP_DTYPE_F32;
+    const gint kv_row = direct ? s->n_past : 0;
+    const VtpLinearOut qkv[3] = { { s->q, 0, y->wq, NULL }, { direct ? s->k_cache[l] : s->k, kv_row, y->wk, NULL },
+      { direct ? s->v_cache[l] : s->v, kv_row, y->wv, NULL } };
 
     vtp_op_rmsnorm (s->xn, s->x, 0, n, y->attn_norm, c->layer_norm_epsilon);
     vtp_op_linear_multi (s->xn, 0, n, qkv, 3);
+    if (!direct)
+      vtp_op_kv_write (s->k_cache[l], s->v_cache[l], s->n_past, s->k, s->v, 0, n);
     vtp_op_attention (s->attn, 0, s->q, 0, n, s->k_cache[l], s->v_cache[l], 0, s->n_past + n, s->scores, &self);
     vtp_op_linear (s->x, 0, s->attn, 0, n, y->wo, NULL, TRUE);
 

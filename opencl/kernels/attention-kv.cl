@@ -1,0 +1,305 @@
+/* attention-kv.cl: the kernels that read or write the key and value
+ * caches, built twice (vtp-device.c puts this file in the program twice):
+ * with KV_F16 0 for F32 caches, under the names below, and with KV_F16 1
+ * for F16 caches (kv-type=f16), the names with _f16 after them. Caches hold
+ * rows of n_kv_heads * head_dim values; an F16 cache's values are the F32
+ * keys and values rounded to nearest even when written (kv_store) and
+ * widened exactly when read, so the arithmetic is the F32 kernels' on
+ * those rounded values. */
+
+#if KV_F16
+#define KV_T half
+#define KV_NAME(n) n##_f16
+#define kv_load(p) vload_half (0, (p))
+#define kv_load8(p) vload_half8 (0, (p))
+#define kv_store(x, p) vstore_half_rte ((x), 0, (p))
+#else
+#define KV_T float
+#define KV_NAME(n) n
+#define kv_load(p) (*(p))
+#define kv_load8(p) vload8 (0, (p))
+#define kv_store(x, p) (*(p) = (x))
+#endif
+
+/* One query row of one head: qr its d values, kh / vh the head's first
+ * key / value row (rows kv_stride apart), keys 0 .. last - 1, pb the
+ * position bias by key (or none), s the scores' scratch (last floats), o
+ * the output row; the work-group's lsz items share the keys. */
+inline void KV_NAME (attend_row) (__global const float *qr, __global const KV_T *kh, __global const KV_T *vh,
+    int kv_stride, int last, int d, float scale, __global const float *pb, __global float *s, __global float *o,
+    int lid, int lsz, __local float *scratch)
+{
+  const int d8 = d & ~7;
+
+  float mx = -INFINITY;
+  for (int j = lid; j < last; j += lsz) {
+    __global const KV_T *kr = kh + (size_t) j * kv_stride;
+    float8 a8 = 0.0f;
+    float a = 0.0f;
+    for (int c = 0; c < d8; c += 8)
+      a8 = fma (vload8 (0, qr + c), kv_load8 (kr + c), a8);
+    for (int c = d8; c < d; c++)
+      a = fma (qr[c], kv_load (kr + c), a);
+    a = (a + hsum8 (a8)) * scale;
+    if (pb)
+      a += pb[j];
+    s[j] = a;
+    mx = fmax (mx, a);
+  }
+  mx = group_max (mx, scratch);
+  /* exponentials in float8 steps: vector exp is several times cheaper */
+  float8 sum8 = 0.0f;
+  float sum = 0.0f;
+  const int last8 = last & ~7;
+  for (int j = lid * 8; j < last8; j += lsz * 8) {
+    const float8 e = exp (vload8 (0, s + j) - mx);
+    vstore8 (e, 0, s + j);
+    sum8 += e;
+  }
+  for (int j = last8 + lid; j < last; j += lsz) {
+    const float e = exp (s[j] - mx);
+    s[j] = e;
+    sum += e;
+  }
+  const float inv = 1.0f / group_sum (sum + hsum8 (sum8), scratch);
+  barrier (CLK_GLOBAL_MEM_FENCE);
+
+  if (lsz == 1 && d8 == d && d <= 8 * ATTENTION_MAX_D8) {
+    /* one work-item: walk the value rows in order, accumulating all of d */
+    float8 acc[ATTENTION_MAX_D8];
+    const int n8 = d / 8;
+    for (int c = 0; c < n8; c++)
+      acc[c] = 0.0f;
+    for (int j = 0; j < last; j++) {
+      const float p = s[j];
+      __global const KV_T *vr = vh + (size_t) j * kv_stride;
+      for (int c = 0; c < n8; c++)
+        acc[c] = fma ((float8) p, kv_load8 (vr + 8 * c), acc[c]);
+    }
+    for (int c = 0; c < n8; c++)
+      vstore8 (acc[c] * inv, c, o);
+    return;
+  }
+  for (int c = lid * 8; c < d8; c += lsz * 8) {
+    float8 acc = 0.0f;
+    for (int j = 0; j < last; j++)
+      acc = fma ((float8) s[j], kv_load8 (vh + (size_t) j * kv_stride + c), acc);
+    vstore8 (acc * inv, 0, o + c);
+  }
+  for (int c = d8 + lid; c < d; c += lsz) {
+    float acc = 0.0f;
+    for (int j = 0; j < last; j++)
+      acc = fma (s[j], kv_load (vh + (size_t) j * kv_stride + c), acc);
+    o[c] = acc * inv;
+  }
+}
+
+__kernel void KV_NAME (attention) (__global const float *q, int q_off, int q_stride,
+    __global const KV_T *k, __global const KV_T *v, int kv_off, int kv_stride,
+    __global float *out, int out_off, int out_stride,
+    __global float *scores, int nq, int nk, int H, int Hkv, int d,
+    int causal, int q_pos0, float scale, __global const float *pos_bias, int pb_stride, int pb_center,
+    __local float *scratch)
+{
+  const int qi = get_group_id (0), h = get_group_id (1);
+  const int g = h / (H / Hkv);
+  const int last = causal ? min (nk, q_pos0 + qi + 1) : nk;
+  __global const float *pb = pb_stride > 0 ? pos_bias + h * pb_stride + pb_center - (q_pos0 + qi) : 0;
+
+  KV_NAME (attend_row) (q + q_off + (size_t) qi * q_stride + h * d, k + kv_off + g * d, v + kv_off + g * d, kv_stride, last,
+      d, scale, pb, scores + ((size_t) h * nq + qi) * nk, out + out_off + (size_t) qi * out_stride + h * d,
+      get_local_id (0), get_local_size (0), scratch);
+}
+
+/* Decode steps of up to 4 streams of one model in one launch (batched
+ * decoding, vtp-llama-batch.c): row row0 + i of q / out is stream i's
+ * query (one position), which attends over keys 0 .. nk_i - 1 of its own caches
+ * (k_i, v_i: rows kv_stride apart) with its own scores' scratch s_i, and
+ * with a position bias where pbs_i (the bias table's row stride) is not 0:
+ * head h's bias of key j at pb_i[h pbs_i + pbo_i + j] (T5).
+ * One work-group per (stream, head). */
+#define STREAM_ARGS(i) __global const KV_T *k##i, __global const KV_T *v##i, __global float *s##i, int nk##i, \
+  __global const float *pb##i, int pbs##i, int pbo##i
+__kernel void KV_NAME (attention_streams4) (int row0, __global const float *q, int q_stride, __global float *out,
+    int out_stride, int kv_stride, int H, int Hkv, int d, float scale, __local float *scratch,
+    STREAM_ARGS (0), STREAM_ARGS (1), STREAM_ARGS (2), STREAM_ARGS (3))
+{
+  const int i = get_group_id (0), h = get_group_id (1), g = h / (H / Hkv);
+  __global const KV_T *k = i == 0 ? k0 : i == 1 ? k1 : i == 2 ? k2 : k3;
+  __global const KV_T *v = i == 0 ? v0 : i == 1 ? v1 : i == 2 ? v2 : v3;
+  __global float *s = i == 0 ? s0 : i == 1 ? s1 : i == 2 ? s2 : s3;
+  const int nk = i == 0 ? nk0 : i == 1 ? nk1 : i == 2 ? nk2 : nk3;
+  __global const float *pbt = i == 0 ? pb0 : i == 1 ? pb1 : i == 2 ? pb2 : pb3;
+  const int pbs = i == 0 ? pbs0 : i == 1 ? pbs1 : i == 2 ? pbs2 : pbs3;
+  const int pbo = i == 0 ? pbo0 : i == 1 ? pbo1 : i == 2 ? pbo2 : pbo3;
+  __global const float *pb = pbs > 0 ? pbt + h * pbs + pbo : 0;
+
+  KV_NAME (attend_row) (q + (size_t) (row0 + i) * q_stride + h * d, k + g * d, v + g * d, kv_stride, nk, d, scale, pb,
+      s + (size_t) h * nk, out + (size_t) (row0 + i) * out_stride + h * d, get_local_id (0), get_local_size (0),
+      scratch);
+}
+
+/* The new key and value rows of up to 4 streams (rows row0 + i of kn /
+ * vn, w floats) into row pos_i of each stream's caches (k_i, v_i). One work-item
+ * a stream. */
+#define APPEND_ARGS(i) __global KV_T *k##i, __global KV_T *v##i, int pos##i
+__kernel void KV_NAME (kv_append4) (int row0, __global const float *kn, __global const float *vn, int w,
+    APPEND_ARGS (0), APPEND_ARGS (1), APPEND_ARGS (2), APPEND_ARGS (3))
+{
+  const int i = get_global_id (0);
+  __global KV_T *k = i == 0 ? k0 : i == 1 ? k1 : i == 2 ? k2 : k3;
+  __global KV_T *v = i == 0 ? v0 : i == 1 ? v1 : i == 2 ? v2 : v3;
+  const int pos = i == 0 ? pos0 : i == 1 ? pos1 : i == 2 ? pos2 : pos3;
+
+  for (int c = 0; c < w; c++) {
+    kv_store (kn[(size_t) (row0 + i) * w + c], k + (size_t) pos * w + c);
+    kv_store (vn[(size_t) (row0 + i) * w + c], v + (size_t) pos * w + c);
+  }
+}
+
+/* The CPU kernel for many query rows: a work-item takes 32 query rows of one
+ * head, in the 16 lanes of two float16 (rows r0 .. r0 + 15 and r0 + 16 ..
+ * r0 + 31), so a key's scores for all the rows are two vectors: the dot
+ * products need no horizontal sums, the softmax's maximum and sum run down
+ * the keys lane by lane, and every element of a key or value row broadcast
+ * from memory serves 32 rows (with 16 rows, the broadcasts, one per
+ * multiply-add, held the kernel to ~70% of the FMA peak). The query block
+ * is transposed once into private memory (qt[c] = the rows' element c).
+ * Scores go through @scores as [key][32 rows], in the region of 32 × nk
+ * floats that starts at row h·nq + r0 (the launcher checks that the last
+ * block's region fits). Three passes over the keys, each streaming from
+ * L2: scores and their maximum, exponentials and their sum, then the value
+ * rows, 8 output columns at a time (16 accumulators). */
+
+__kernel void KV_NAME (attention_rows16) (__global const float *q, int q_off, int q_stride,
+    __global const KV_T *k, __global const KV_T *v, int kv_off, int kv_stride,
+    __global float *out, int out_off, int out_stride,
+    __global float *scores, int nq, int nk, int H, int Hkv, int d,
+    int causal, int q_pos0, float scale)
+{
+  const int r0 = get_global_id (0) * 32, h = get_global_id (1);
+  const int g = h / (H / Hkv);
+  const int nrows = min (32, nq - r0);
+  const int first_masked = q_pos0 + r0 + 1;    /* keys from here are hidden from some rows */
+  const int last = causal ? min (nk, q_pos0 + r0 + nrows) : nk;
+  __global float *st = scores + ((size_t) h * nq + r0) * nk;
+  __global const KV_T *kh = k + kv_off + g * d;
+  __global const KV_T *vh = v + kv_off + g * d;
+  const float16 lane = (float16) (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const float16 pos_a = (float16) (q_pos0 + r0) + lane, pos_b = pos_a + 16.0f;
+  float qt[ATTN16_MAX_D * 32];
+
+  for (int r = 0; r < 32; r++) {
+    __global const float *qr = q + q_off + (size_t) (r0 + r) * q_stride + h * d;
+    for (int c = 0; c < d; c++)
+      qt[c * 32 + r] = r < nrows ? qr[c] : 0.0f;
+  }
+
+  /* pass 1: scores, 8 keys at a time for 16 independent FMA chains */
+  float16 mxa = -INFINITY, mxb = -INFINITY;
+  int j = 0;
+  for (; j + 8 <= last; j += 8) {
+    float16 a[8], b[8];
+#pragma unroll
+    for (int u = 0; u < 8; u++)
+      a[u] = b[u] = 0.0f;
+    for (int c = 0; c < d; c++) {
+      const float16 qa = vload16 (2 * c, qt), qb = vload16 (2 * c + 1, qt);
+#pragma unroll
+      for (int u = 0; u < 8; u++) {
+        const float16 kv = (float16) kv_load (kh + (size_t) (j + u) * kv_stride + c);
+        a[u] = fma (qa, kv, a[u]);
+        b[u] = fma (qb, kv, b[u]);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < 8; u++) {
+      float16 sa = a[u] * scale, sb = b[u] * scale;
+      if (causal && j + u >= first_masked) {
+        sa = select (sa, (float16) -INFINITY, pos_a < (float16) (j + u));
+        sb = select (sb, (float16) -INFINITY, pos_b < (float16) (j + u));
+      }
+      mxa = fmax (mxa, sa);
+      mxb = fmax (mxb, sb);
+      vstore16 (sa, 2 * (j + u), st);
+      vstore16 (sb, 2 * (j + u) + 1, st);
+    }
+  }
+  for (; j < last; j++) {
+    float16 a = 0.0f, b = 0.0f;
+    for (int c = 0; c < d; c++) {
+      const float16 kv = (float16) kv_load (kh + (size_t) j * kv_stride + c);
+      a = fma (vload16 (2 * c, qt), kv, a);
+      b = fma (vload16 (2 * c + 1, qt), kv, b);
+    }
+    float16 sa = a * scale, sb = b * scale;
+    if (causal && j >= first_masked) {
+      sa = select (sa, (float16) -INFINITY, pos_a < (float16) j);
+      sb = select (sb, (float16) -INFINITY, pos_b < (float16) j);
+    }
+    mxa = fmax (mxa, sa);
+    mxb = fmax (mxb, sb);
+    vstore16 (sa, 2 * j, st);
+    vstore16 (sb, 2 * j + 1, st);
+  }
+
+  /* pass 2: exponentials and their sums */
+  float16 suma = 0.0f, sumb = 0.0f;
+  for (j = 0; j < last; j++) {
+    const float16 ea = exp (vload16 (2 * j, st) - mxa), eb = exp (vload16 (2 * j + 1, st) - mxb);
+    vstore16 (ea, 2 * j, st);
+    vstore16 (eb, 2 * j + 1, st);
+    suma += ea;
+    sumb += eb;
+  }
+  const float16 inva = 1.0f / suma, invb = 1.0f / sumb;
+
+  /* pass 3: probabilities times value rows, 8 columns at a time */
+  for (int c0 = 0; c0 < d; c0 += 8) {
+    float16 acca[8], accb[8];
+#pragma unroll
+    for (int i = 0; i < 8; i++)
+      acca[i] = accb[i] = 0.0f;
+    for (j = 0; j < last; j++) {
+      const float16 pa = vload16 (2 * j, st), pb = vload16 (2 * j + 1, st);
+      __global const KV_T *vr = vh + (size_t) j * kv_stride + c0;
+#pragma unroll
+      for (int i = 0; i < 8; i++) {
+        const float16 vv = (float16) kv_load (vr + i);
+        acca[i] = fma (pa, vv, acca[i]);
+        accb[i] = fma (pb, vv, accb[i]);
+      }
+    }
+    /* lanes are rows: transpose through private memory on the way out */
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+      vstore16 (acca[i] * inva, 2 * i, qt);
+      vstore16 (accb[i] * invb, 2 * i + 1, qt);
+    }
+    for (int r = 0; r < nrows; r++) {
+      __global float *o = out + out_off + (size_t) (r0 + r) * out_stride + h * d + c0;
+      for (int i = 0; i < 8; i++)
+        o[i] = qt[i * 32 + r];
+    }
+  }
+}
+
+/* Rows [src_row, src_row + n) of the new keys and values (kn, vn, F32, w
+ * wide) into rows [pos, pos + n) of the caches. One work-item a value. */
+__kernel void KV_NAME (kv_write) (__global const float *kn, __global const float *vn, int src_row, int w,
+    __global KV_T *k, __global KV_T *v, int pos)
+{
+  const int c = get_global_id (0), t = get_global_id (1);
+  const size_t src = (size_t) (src_row + t) * w + c, dst = (size_t) (pos + t) * w + c;
+
+  kv_store (kn[src], k + dst);
+  kv_store (vn[src], v + dst);
+}
+
+#undef STREAM_ARGS
+#undef APPEND_ARGS
+#undef KV_T
+#undef KV_NAME
+#undef kv_load
+#undef kv_load8
+#undef kv_store
