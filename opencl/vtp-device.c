@@ -249,6 +249,13 @@ load_kernel_sources (void)
   return g_string_free (src, FALSE);
 }
 
+/* PoCL on the host CPU: its clang takes __builtin_prefetch (attention-kv.cl). */
+static gboolean
+is_pocl_cpu (const VtpDevice *dev)
+{
+  return dev->kind == VTP_DEVICE_KIND_CPU && strstr (dev->name, "Portable Computing Language") != NULL;
+}
+
 /* PoCL compiles kernels for the host CPU, and clang lets a kernel use the
  * VNNI instruction through a target attribute (quant.cl) once the host is
  * known to have it. */
@@ -296,8 +303,8 @@ build_program (VtpDevice *dev, GError **error)
   }
   /* $VTP_KERNEL_DEFINES: more build options, for trying a kernel's
    * tunables (e.g. -DVNNI_PREFETCH=8192) without rebuilding */
-  options = g_strdup_printf ("-cl-std=CL1.2 -w%s%s %s", dev->int8_dot ? " -DVTP_X86_VNNI" : "",
-      dev->bf16_dot ? " -DVTP_X86_BF16" : "",
+  options = g_strdup_printf ("-cl-std=CL1.2 -w%s%s%s %s", dev->int8_dot ? " -DVTP_X86_VNNI" : "",
+      dev->bf16_dot ? " -DVTP_X86_BF16" : "", is_pocl_cpu (dev) ? " -DVTP_POCL_CPU" : "",
       g_getenv ("VTP_KERNEL_DEFINES") ? g_getenv ("VTP_KERNEL_DEFINES") : "");
   /* an injected fault (VTP_FAULT=build) fails as a compiler error would,
    * without running the compiler */

@@ -21,6 +21,18 @@
 #define kv_store(x, p) (*(p) = (x))
 #endif
 
+/* The d values of a cache row at @p into the cache ahead of their use
+ * (CPUs under PoCL): one head's rows are a whole row of all heads apart,
+ * 4-16 KB, too far for the hardware prefetcher, so a decode step's walk
+ * down the keys and values waited on each row's lines in turn. */
+#ifdef VTP_POCL_CPU
+#define kv_prefetch_row(p, d)                                                  \
+  for (int pf_ = 0; pf_ < (d) * (int) sizeof (KV_T); pf_ += 64)                \
+    __builtin_prefetch ((__global const uchar *) (p) + pf_)
+#else
+#define kv_prefetch_row(p, d)
+#endif
+
 /* One query row of one head: qr its d values, kh / vh the head's first
  * key / value row (rows kv_stride apart), keys 0 .. last - 1, pb the
  * position bias by key (or none), s the scores' scratch (last floats), o
@@ -35,6 +47,8 @@ inline void KV_NAME (attend_row) (__global const float *qr, __global const KV_T 
   for (int j = lid; j < last; j += lsz) {
     __global const KV_T *kr = kh + (size_t) j * kv_stride;
     float8 a8 = 0.0f;
+    if (j + KV_PREFETCH_ROWS * lsz < last)
+      kv_prefetch_row (kr + (size_t) KV_PREFETCH_ROWS * lsz * kv_stride, d);
     float a = 0.0f;
     for (int c = 0; c < d8; c += 8)
       a8 = fma (vload8 (0, qr + c), kv_load8 (kr + c), a8);
@@ -73,6 +87,8 @@ inline void KV_NAME (attend_row) (__global const float *qr, __global const KV_T 
     for (int j = 0; j < last; j++) {
       const float p = s[j];
       __global const KV_T *vr = vh + (size_t) j * kv_stride;
+      if (j + KV_PREFETCH_ROWS < last)
+        kv_prefetch_row (vr + (size_t) KV_PREFETCH_ROWS * kv_stride, d);
       for (int c = 0; c < n8; c++)
         acc[c] = fma ((float8) p, kv_load8 (vr + 8 * c), acc[c]);
     }
@@ -203,14 +219,30 @@ __kernel void KV_NAME (attention_rows16) (__global const float *q, int q_off, in
 #pragma unroll
     for (int u = 0; u < 8; u++)
       a[u] = b[u] = 0.0f;
-    for (int c = 0; c < d; c++) {
-      const float16 qa = vload16 (2 * c, qt), qb = vload16 (2 * c + 1, qt);
+    /* 8 elements of each of the 8 keys at a time, each broadcast to the
+     * lanes: an F32 cache's straight from memory, an F16 cache's widened 8
+     * at a time first (one at a time, the conversions took 2.2x the time) */
+    for (int c0 = 0; c0 < d; c0 += 8) {
+#if KV_F16
+      float kf[8][8];
 #pragma unroll
-      for (int u = 0; u < 8; u++) {
-        const float16 kv = (float16) kv_load (kh + (size_t) (j + u) * kv_stride + c);
-        a[u] = fma (qa, kv, a[u]);
-        b[u] = fma (qb, kv, b[u]);
+      for (int u = 0; u < 8; u++)
+        vstore8 (kv_load8 (kh + (size_t) (j + u) * kv_stride + c0), 0, kf[u]);
+#define KEY_AT(u, c) kf[u][c]
+#else
+#define KEY_AT(u, c) kh[(size_t) (j + (u)) * kv_stride + c0 + (c)]
+#endif
+#pragma unroll
+      for (int c = 0; c < 8; c++) {
+        const float16 qa = vload16 (2 * (c0 + c), qt), qb = vload16 (2 * (c0 + c) + 1, qt);
+#pragma unroll
+        for (int u = 0; u < 8; u++) {
+          const float16 kv = (float16) KEY_AT (u, c);
+          a[u] = fma (qa, kv, a[u]);
+          b[u] = fma (qb, kv, b[u]);
+        }
       }
+#undef KEY_AT
     }
 #pragma unroll
     for (int u = 0; u < 8; u++) {
@@ -262,10 +294,15 @@ __kernel void KV_NAME (attention_rows16) (__global const float *q, int q_off, in
       acca[i] = accb[i] = 0.0f;
     for (j = 0; j < last; j++) {
       const float16 pa = vload16 (2 * j, st), pb = vload16 (2 * j + 1, st);
-      __global const KV_T *vr = vh + (size_t) j * kv_stride + c0;
+#if KV_F16
+      float vf[8];
+      vstore8 (kv_load8 (vh + (size_t) j * kv_stride + c0), 0, vf);
+#else
+      __global const float *vf = vh + (size_t) j * kv_stride + c0;
+#endif
 #pragma unroll
       for (int i = 0; i < 8; i++) {
-        const float16 vv = (float16) kv_load (vr + i);
+        const float16 vv = (float16) vf[i];
         acca[i] = fma (pa, vv, acca[i]);
         accb[i] = fma (pb, vv, accb[i]);
       }
@@ -303,3 +340,4 @@ __kernel void KV_NAME (kv_write) (__global const float *kn, __global const float
 #undef kv_load
 #undef kv_load8
 #undef kv_store
+#undef kv_prefetch_row

@@ -10,6 +10,9 @@
 
 #define ATTENTION_MAX_D8 32     /* head_dim up to 256 on the one-work-item path */
 #define ATTN16_MAX_D 128        /* attention_rows16: head_dim up to 128 */
+#ifndef KV_PREFETCH_ROWS
+#define KV_PREFETCH_ROWS 8      /* how many cache rows ahead a decode step requests (attention-kv.cl) */
+#endif
 
 /* The kernels that read the key and value caches are in attention-kv.cl,
  * built twice: for F32 caches and for F16 ones (kv-type=f16). */
