@@ -117,6 +117,7 @@ main (int argc, char **argv)
   g_autofree double *t_pre = NULL, *t_dec = NULL, *t_batch = NULL, *batch_ratio = NULL;
   VtpLm **stream_lms = NULL;
   VtpLm **kv_lms = NULL;        /* --alternate kv-type=...: a state per value */
+  g_autofree VtpDType *kv_alt = NULL;   /* and the values' types */
   VtpModelParts parts;
   double load_ms, bw, bw_median, rss_mb;
 
@@ -146,6 +147,14 @@ main (int argc, char **argv)
     alt_values = g_strsplit (kv[1], ",", -1);
     alt_name = g_intern_string (kv[0]);
     n_alt = (gint) g_strv_length (alt_values);
+    if (strcmp (alt_name, "kv-type") == 0) {
+      kv_alt = g_new (VtpDType, n_alt);
+      for (gint a = 0; a < n_alt; a++)
+        if (!vtp_kv_type_from_name (alt_values[a], &kv_alt[a])) {
+          g_printerr ("vtp-bench-llm: --alternate kv-type takes f32 and f16\n");
+          return 2;
+        }
+    }
   }
   prompt_tokens = MAX (prompt_tokens, 1);
   decode_tokens = MAX (decode_tokens, 2);
@@ -165,7 +174,7 @@ main (int argc, char **argv)
   /* with --alternate kv-type, the states are the values' own: this one
    * only holds the model (one position) */
   if (!(lm = vtp_lm_open (ckpt, &parts, NULL, dev, wtype, kv_dtype,
-              alt_name && strcmp (alt_name, "kv-type") == 0 ? 1 : prompt_tokens + decode_tokens + 1,
+              kv_alt ? 1 : prompt_tokens + decode_tokens + 1,
               MIN (prompt_tokens, 512), &error))
       || !vtp_device_finish (dev, &error))
     die (error);
@@ -190,18 +199,12 @@ main (int argc, char **argv)
     batch_ratio = g_new (double, repeats);
   }
 
-  if (alt_name && strcmp (alt_name, "kv-type") == 0) {
+  if (kv_alt) {
     kv_lms = g_new0 (VtpLm *, n_alt);
-    for (gint a = 0; a < n_alt; a++) {
-      VtpDType t;
-      if (!vtp_kv_type_from_name (alt_values[a], &t)) {
-        g_printerr ("vtp-bench-llm: --alternate kv-type takes f32 and f16\n");
-        return 2;
-      }
-      if (!(kv_lms[a] = vtp_lm_new_stream_kv (lm, t, prompt_tokens + decode_tokens + 1, MIN (prompt_tokens, 512),
-                  &error)))
+    for (gint a = 0; a < n_alt; a++)
+      if (!(kv_lms[a] = vtp_lm_new_stream_kv (lm, kv_alt[a], prompt_tokens + decode_tokens + 1,
+                  MIN (prompt_tokens, 512), &error)))
         die (error);
-    }
   }
 
   t_pre = g_new (double, repeats * n_alt);
@@ -213,12 +216,12 @@ main (int argc, char **argv)
       VtpLm *run = kv_lms ? kv_lms[a] : lm;
       double t0;
 
-      if (kv_lms)
-        ;
-      else if (alt_name && strcmp (alt_values[a], "-") == 0)
-        g_unsetenv (alt_name);
-      else if (alt_name)
-        g_setenv (alt_name, alt_values[a], TRUE);
+      if (alt_name && !kv_alt) {
+        if (strcmp (alt_values[a], "-") == 0)
+          g_unsetenv (alt_name);
+        else
+          g_setenv (alt_name, alt_values[a], TRUE);
+      }
       t0 = now_ms ();
       *run->n_past = 0;
       if (!vtp_lm_prefill (run, &seg, 1, FALSE, &error) || !vtp_device_finish (dev, &error))

@@ -263,8 +263,7 @@ static gboolean
 has_x86_int8_dot (const VtpDevice *dev)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-  return dev->kind == VTP_DEVICE_KIND_CPU && strstr (dev->name, "Portable Computing Language") != NULL
-      && __builtin_cpu_supports ("avx512vnni") && __builtin_cpu_supports ("avx512bw");
+  return is_pocl_cpu (dev) && __builtin_cpu_supports ("avx512vnni") && __builtin_cpu_supports ("avx512bw");
 #else
   return FALSE;
 #endif
@@ -275,8 +274,7 @@ static gboolean
 has_x86_bf16_dot (const VtpDevice *dev)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-  return dev->kind == VTP_DEVICE_KIND_CPU && strstr (dev->name, "Portable Computing Language") != NULL
-      && __builtin_cpu_supports ("avx512bf16");
+  return is_pocl_cpu (dev) && __builtin_cpu_supports ("avx512bf16");
 #else
   return FALSE;
 #endif
