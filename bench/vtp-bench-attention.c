@@ -1,6 +1,6 @@
 /* vtp-bench-attention: speed of one attention call on a device.
  *
- *   vtp-bench-attention NQ NK HEADS KV_HEADS HEAD_DIM [causal] [REPS] [rows1] [f16]
+ *   vtp-bench-attention NQ NK HEADS KV_HEADS HEAD_DIM [causal] [REPS] [rows1] [f16|q8_0]
  *
  * Random q, k, v; prints the best and median time and GFLOP/s (4·H·NQ·NK·d:
  * the two products; the softmax is not counted), the GB/s of keys and
@@ -8,7 +8,8 @@
  * the device's float FMA peak measured by vtp-probe in the same run.
  * "rows1" forces the kernel of one query row per work-item (by giving it a
  * score scratch with no spare rows), to compare it with the blocked one;
- * "f16" keeps k and v in F16, as a KV cache of kv-type=f16. ViT-L/14-336's
+ * "f16" keeps k and v in F16, as a KV cache of kv-type=f16, "q8_0" in Q8_0
+ * blocks, as kv-type=q8_0. ViT-L/14-336's
  * layer: 577 577 16 16 64; a 600-token LLaMA prefill: 600 600 32 4 64
  * causal; a LLaVA-1.5-7B decode step at depth 1024: 1 1025 32 32 128 causal. */
 #include <stdio.h>
@@ -49,13 +50,14 @@ main (int argc, char **argv)
   VtpAttention a = { 0 };
   gint64 nq, nk;
   gint reps = 10;
-  gboolean rows1 = FALSE, f16 = FALSE;
+  gboolean rows1 = FALSE;
+  VtpDType kv_type = VTP_DTYPE_F32;
   VtpTensor *q, *k, *v, *out, *scores;
   double *t, flop;
   GRand *r;
 
   if (argc < 6) {
-    g_printerr ("usage: %s NQ NK HEADS KV_HEADS HEAD_DIM [causal] [REPS] [rows1]\n", argv[0]);
+    g_printerr ("usage: %s NQ NK HEADS KV_HEADS HEAD_DIM [causal] [REPS] [rows1] [f16|q8_0]\n", argv[0]);
     return 2;
   }
   nq = g_ascii_strtoll (argv[1], NULL, 10);
@@ -69,7 +71,9 @@ main (int argc, char **argv)
     else if (strcmp (argv[i], "rows1") == 0)
       rows1 = TRUE;
     else if (strcmp (argv[i], "f16") == 0)
-      f16 = TRUE;
+      kv_type = VTP_DTYPE_F16;
+    else if (strcmp (argv[i], "q8_0") == 0)
+      kv_type = VTP_DTYPE_Q8_0;
     else
       reps = MAX (1, atoi (argv[i]));
   }
@@ -88,13 +92,15 @@ main (int argc, char **argv)
   k = random_tensor (dev, r, nk, (gint64) a.n_kv_heads * a.head_dim);
   v = random_tensor (dev, r, nk, (gint64) a.n_kv_heads * a.head_dim);
   out = random_tensor (dev, r, nq, (gint64) a.n_heads * a.head_dim);
-  if (f16) {
-    /* the same values rounded into F16 caches, as kv-type=f16 stores them */
-    VtpTensor *k16 = vtp_tensor_new_2d (dev, VTP_DTYPE_F16, nk, (gint64) a.n_kv_heads * a.head_dim, &error);
-    VtpTensor *v16 = k16 ? vtp_tensor_new_2d (dev, VTP_DTYPE_F16, nk, (gint64) a.n_kv_heads * a.head_dim, &error)
+  if (kv_type != VTP_DTYPE_F32) {
+    /* the same values rounded or quantized into caches of that type, as
+     * kv-type=f16 / q8_0 stores them */
+    VtpTensor *k16 = vtp_kv_cache_check (kv_type, a.n_kv_heads, a.head_dim, &error)
+        ? vtp_tensor_new_2d (dev, kv_type, nk, (gint64) a.n_kv_heads * a.head_dim, &error) : NULL;
+    VtpTensor *v16 = k16 ? vtp_tensor_new_2d (dev, kv_type, nk, (gint64) a.n_kv_heads * a.head_dim, &error)
         : NULL;
     if (!v16)
-      die ("F16 caches", error);
+      die ("caches", error);
     vtp_op_kv_write (k16, v16, 0, k, v, 0, nk);
     vtp_tensor_free (k);
     vtp_tensor_free (v);
@@ -116,12 +122,13 @@ main (int argc, char **argv)
   qsort (t + 1, reps, sizeof (double), cmp_double);
   flop = 4.0 * a.n_heads * nq * nk * a.head_dim * (a.causal ? 0.5 : 1.0);
   printf ("attention nq=%" G_GINT64_FORMAT " nk=%" G_GINT64_FORMAT " heads=%d/%d d=%d%s%s, %s keys and values, on %s\n",
-      nq, nk, a.n_heads, a.n_kv_heads, a.head_dim, a.causal ? " causal" : "", rows1 ? " rows1" : "", f16 ? "F16" : "F32",
+      nq, nk, a.n_heads, a.n_kv_heads, a.head_dim, a.causal ? " causal" : "", rows1 ? " rows1" : "",
+      vtp_dtype_name (kv_type),
       dev->name);
   printf ("best %.3f ms  %.1f GFLOP/s  |  median %.3f ms  %.1f GFLOP/s\n", t[1], flop / t[1] / 1e6,
       t[1 + reps / 2], flop / t[1 + reps / 2] / 1e6);
   {
-    const double kv_bytes = 2.0 * nk * a.n_kv_heads * a.head_dim * (f16 ? 2 : 4);
+    const double kv_bytes = 2.0 * nk * vtp_dtype_row_bytes (kv_type, (gint64) a.n_kv_heads * a.head_dim);
     printf ("keys and values read: %.1f MB, best %.1f GB/s  |  median %.1f GB/s\n", kv_bytes / 1e6,
         kv_bytes / t[1] / 1e6, kv_bytes / t[1 + reps / 2] / 1e6);
   }

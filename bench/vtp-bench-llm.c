@@ -1,7 +1,7 @@
 /* vtp-bench-llm: the language model alone, as llama.cpp's llama-bench
  * measures it: prefill of P tokens and decode of N tokens.
  *
- *   vtp-bench-llm --model DIR [--weight-type TYPE] [--kv-type f32|f16] [--prompt-tokens P]
+ *   vtp-bench-llm --model DIR [--weight-type TYPE] [--kv-type f32|f16|q8_0] [--prompt-tokens P]
  *                 [--decode-tokens N] [--repeats R] [--device SPEC]
  *                 [--alternate NAME=V1,V2,...] [--streams S]
  *
@@ -96,7 +96,7 @@ main (int argc, char **argv)
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model directory or GGUF file (LLaMA-family, OPT or T5; alone or inside LLaVA / BLIP-2 / InstructBLIP)", "DIR" },
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "OpenCL device (auto, cpu, gpu, ...)", "SPEC" },
     { "weight-type", 'w', 0, G_OPTION_ARG_STRING, &wtype_name, "auto, f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl or iq4_xs", "TYPE" },
-    { "kv-type", 'k', 0, G_OPTION_ARG_STRING, &kv_name, "Key/value cache type: f32 (default) or f16", "TYPE" },
+    { "kv-type", 'k', 0, G_OPTION_ARG_STRING, &kv_name, "Key/value cache type: f32 (default), f16 or q8_0", "TYPE" },
     { "prompt-tokens", 'p', 0, G_OPTION_ARG_INT, &prompt_tokens, "Tokens to prefill (default 512)", "P" },
     { "decode-tokens", 'n', 0, G_OPTION_ARG_INT, &decode_tokens, "Tokens to decode (default 64)", "N" },
     { "alternate", 'a', 0, G_OPTION_ARG_STRING, &alternate,
@@ -133,7 +133,7 @@ main (int argc, char **argv)
     return 2;
   }
   if (kv_name && !vtp_kv_type_from_name (kv_name, &kv_dtype)) {
-    g_printerr ("vtp-bench-llm: --kv-type must be f32 or f16\n");
+    g_printerr ("vtp-bench-llm: --kv-type must be f32, f16 or q8_0\n");
     return 2;
   }
   repeats = MAX (repeats, 1);
@@ -151,7 +151,7 @@ main (int argc, char **argv)
       kv_alt = g_new (VtpDType, n_alt);
       for (gint a = 0; a < n_alt; a++)
         if (!vtp_kv_type_from_name (alt_values[a], &kv_alt[a])) {
-          g_printerr ("vtp-bench-llm: --alternate kv-type takes f32 and f16\n");
+          g_printerr ("vtp-bench-llm: --alternate kv-type takes f32, f16 and q8_0\n");
           return 2;
         }
     }

@@ -1,7 +1,7 @@
 /* vtp-bench: speed and memory of a model directory on a device.
  *
  *   vtp-bench --model DIR [--device SPEC] [--weight-type auto|f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|q3_k|q4_k|q5_k|q6_k|iq4_nl|iq4_xs]
- *             [--kv-type f32|f16]
+ *             [--kv-type f32|f16|q8_0]
  *             [--decode-tokens N] [--repeats N] [--list-devices]
  *   vtp-bench --model LLAMA --encoder CLIP --adapter ADAPTER ...
  *
@@ -96,7 +96,7 @@ main (int argc, char **argv)
     { "adapter", 'a', 0, G_OPTION_ARG_FILENAME, &adapter_dir, "LLaMA-Adapter V2 multimodal directory", "DIR" },
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "OpenCL device (auto, cpu, gpu, ...)", "SPEC" },
     { "weight-type", 'w', 0, G_OPTION_ARG_STRING, &wtype_name, "auto, f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl or iq4_xs", "TYPE" },
-    { "kv-type", 'k', 0, G_OPTION_ARG_STRING, &kv_name, "Key/value cache type: f32 (default) or f16", "TYPE" },
+    { "kv-type", 'k', 0, G_OPTION_ARG_STRING, &kv_name, "Key/value cache type: f32 (default), f16 or q8_0", "TYPE" },
     { "decode-tokens", 'n', 0, G_OPTION_ARG_INT, &decode_tokens, "Tokens to decode (default 64)", "N" },
     { "repeats", 'r', 0, G_OPTION_ARG_INT, &repeats, "Runs of each measurement (default 3)", "N" },
     { "vision-only", 'V', 0, G_OPTION_ARG_NONE, &vision_only,
@@ -151,7 +151,7 @@ main (int argc, char **argv)
     return 2;
   }
   if (kv_name && !vtp_kv_type_from_name (kv_name, &kv_dtype)) {
-    g_printerr ("vtp-bench: --kv-type must be f32 or f16\n");
+    g_printerr ("vtp-bench: --kv-type must be f32, f16 or q8_0\n");
     return 2;
   }
   repeats = MAX (repeats, 1);

@@ -176,7 +176,7 @@ struct _GstVtpLlm {
   float top_p;
   guint64 seed;
   guint context_length;
-  VtpDType kv_type;             /* VTP_DTYPE_F32 or VTP_DTYPE_F16 */
+  VtpDType kv_type;             /* VTP_DTYPE_F32, VTP_DTYPE_F16 or VTP_DTYPE_Q8_0 */
   gboolean newline;
   char *adapter;
   GstVtpTimestamps timestamps;
@@ -244,6 +244,8 @@ gst_vtp_kv_type_get_type (void)
     { VTP_DTYPE_F32, "32-bit float (the reference's arithmetic)", "f32" },
     { VTP_DTYPE_F16, "16-bit float, rounded to nearest when stored (half the memory and the reads; "
           "llama.cpp's default)", "f16" },
+    { VTP_DTYPE_Q8_0, "8-bit blocks of 32 with an F16 scale, as llama.cpp's -ctk / -ctv q8_0 (about a quarter "
+          "of the F32 memory and reads)", "q8_0" },
     { 0, NULL, NULL },
   };
   if (g_once_init_enter (&type))
@@ -1277,7 +1279,12 @@ gst_vtp_llm_class_init (GstVtpLlmClass *klass)
    * 16-bit float when stored, read back exactly, as llama.cpp's default
    * cache: half the cache's memory (a 7B LLaMA: 0.5 instead of 1 MB a
    * position) and half its reads a decoded token; logits move by about
-   * the rounding (docs/quantization.md).
+   * the rounding (docs/quantization.md). q8_0: llama.cpp's Q8_0 blocks
+   * (32 int8 and an F16 scale, 34 bytes for 32 values), as its `-ctk q8_0
+   * -ctv q8_0`: 0.27 of the F32 cache's memory and reads; needs rows of
+   * whole blocks of 32 and a head size that is a multiple of 8 (the
+   * published LLaMA, Mistral, Qwen2, OPT and Flan-T5 checkpoints have
+   * them; without them the start fails with the shape named).
    */
   g_object_class_install_property (gobject_class, PROP_KV_TYPE,
       g_param_spec_enum ("kv-type", "KV cache type", "Type of the keys and values in the KV cache",

@@ -6,16 +6,16 @@
 #include <string.h>
 
 /* The kernel sources, concatenated in this order into one program, each
- * after its preamble: attention-kv.cl is there twice, for F32 and for F16
- * key and value caches. */
+ * after its preamble: attention-kv.cl is there three times, for F32, F16
+ * and Q8_0 key and value caches. */
 static const struct {
   const char *file, *preamble;
 } kernel_files[] = {
   { "common.cl", "" }, { "linear.cl", "" }, { "quant.cl", "" }, { "iq-grids.cl", "" },
   { "quant-lattice.cl", "" }, { "quant-multi.cl", "" }, { "probe.cl", "" }, { "norm.cl", "" },
-  { "activation.cl", "" }, { "attention.cl", "" }, { "attention-kv.cl", "#define KV_F16 0\n" },
-  { "attention-kv.cl", "#undef KV_F16\n#define KV_F16 1\n" }, { "rope.cl", "" }, { "embed.cl", "" },
-  { "image.cl", "" },
+  { "activation.cl", "" }, { "attention.cl", "" }, { "attention-kv.cl", "#define KV_TYPE 0\n" },
+  { "attention-kv.cl", "#define KV_TYPE 1\n" }, { "attention-kv.cl", "#define KV_TYPE 2\n" }, { "rope.cl", "" },
+  { "embed.cl", "" }, { "image.cl", "" },
 };
 
 static GMutex devices_lock;

@@ -89,11 +89,51 @@ attention_rows16_fits (const VtpDevice *dev, gint64 nq, gint64 nk, const VtpTens
       && vtp_tensor_n_elements (scores) >= ((gint64) a->n_heads * nq + VTP_ATTENTION_SCORE_PAD_ROWS) * nk;
 }
 
-/* Key and value caches are F32 or F16 (attention-kv.cl's two builds). */
+/* Key and value caches are F32, F16 or Q8_0 (attention-kv.cl's three
+ * builds); a Q8_0 cache's rows of @w values are whole blocks of 32, and
+ * heads start on a multiple of 8 values (the kernels read 8 at a time,
+ * never across a block; @head_dim 0: no heads to check). */
 static gboolean
-kv_dtype_ok (const VtpTensor *t)
+kv_type_fits (VtpDType t, gint64 w, gint head_dim)
 {
-  return t->dtype == VTP_DTYPE_F32 || t->dtype == VTP_DTYPE_F16;
+  if (t == VTP_DTYPE_Q8_0)
+    return w % 32 == 0 && head_dim % 8 == 0;
+  return t == VTP_DTYPE_F32 || t == VTP_DTYPE_F16;
+}
+
+static gboolean
+kv_dtype_ok (const VtpTensor *t, gint head_dim)
+{
+  return kv_type_fits (t->dtype, vtp_tensor_cols (t), head_dim);
+}
+
+gboolean
+vtp_kv_cache_check (VtpDType t, gint n_kv_heads, gint head_dim, GError **error)
+{
+  const gint64 w = (gint64) n_kv_heads * head_dim;
+
+  if (t != VTP_DTYPE_F32 && t != VTP_DTYPE_F16 && t != VTP_DTYPE_Q8_0) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "A KV cache of type %s: the cache types are f32, f16 and q8_0",
+        vtp_dtype_name (t));
+    return FALSE;
+  }
+  if (!kv_type_fits (t, w, head_dim)) {
+    g_set_error (error, VTP_ERROR, VTP_ERROR_CONFIG, "A Q8_0 KV cache (kv-type=q8_0) needs rows of whole blocks of "
+        "32 values and a head size that is a multiple of 8; this model's rows are %d heads x %d = %" G_GINT64_FORMAT
+        " values: use kv-type=f16", n_kv_heads, head_dim, w);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+#define KV_TYPES "both F32, both F16 or both Q8_0 (rows of whole blocks of 32, head_dim a multiple of 8)"
+
+/* attention-kv.cl's kernel @name for caches of type @t, into @buf */
+static const char *
+kv_kernel (char buf[48], const char *name, VtpDType t)
+{
+  g_snprintf (buf, 48, "%s%s", name, t == VTP_DTYPE_F16 ? "_f16" : t == VTP_DTYPE_Q8_0 ? "_q8_0" : "");
+  return buf;
 }
 
 void
@@ -103,7 +143,7 @@ vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_r
 {
   const gint64 qw = vtp_tensor_cols (q), kvw = vtp_tensor_cols (k), ow = vtp_tensor_cols (out);
   const size_t wg = q->dev->reduce_wg, global[2] = { nq * wg, a->n_heads }, local[2] = { wg, 1 };
-  const gboolean f16 = k->dtype == VTP_DTYPE_F16;
+  char name[48];
 
   if (vtp_error_is_pending () || nq == 0)
     return;
@@ -111,7 +151,7 @@ vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_r
           "%d heads do not divide into %d kv heads", a->n_heads, a->n_kv_heads)
       || !check (qw >= (gint64) a->n_heads * a->head_dim && ow >= (gint64) a->n_heads * a->head_dim,
           "attention", "query/output rows narrower than %d heads x %d", a->n_heads, a->head_dim)
-      || !check (kv_dtype_ok (k) && v->dtype == k->dtype, "attention", "keys and values must be both F32 or both F16")
+      || !check (kv_dtype_ok (k, a->head_dim) && v->dtype == k->dtype, "attention", "keys and values must be " KV_TYPES)
       || !check (kvw >= (gint64) a->n_kv_heads * a->head_dim && vtp_tensor_cols (v) == kvw,
           "attention", "key/value rows narrower than %d kv heads x %d", a->n_kv_heads, a->head_dim)
       || !check (rows_in (q, q_row, nq) && rows_in (out, out_row, nq) && rows_in (k, kv_row, nk)
@@ -128,7 +168,7 @@ vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_r
     return;
   if (attention_rows16_fits (q->dev, nq, nk, scores, a)) {
     const size_t global16[2] = { (nq + 31) / 32, a->n_heads };
-    LAUNCH (q->dev, f16 ? "attention_rows16_f16" : "attention_rows16", 2, global16, NULL,
+    LAUNCH (q->dev, kv_kernel (name, "attention_rows16", k->dtype), 2, global16, NULL,
         A_MEM (q), A_INT (q_row * qw), A_INT (qw),
         A_MEM (k), A_MEM (v), A_INT (kv_row * kvw), A_INT (kvw),
         A_MEM (out), A_INT (out_row * ow), A_INT (ow),
@@ -136,7 +176,7 @@ vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_r
         A_INT (a->head_dim), A_INT (a->causal), A_INT (a->q_pos0), A_FLOAT (a->scale));
     return;
   }
-  LAUNCH (q->dev, f16 ? "attention_f16" : "attention", 2, global, local,
+  LAUNCH (q->dev, kv_kernel (name, "attention", k->dtype), 2, global, local,
       A_MEM (q), A_INT (q_row * qw), A_INT (qw),
       A_MEM (k), A_MEM (v), A_INT (kv_row * kvw), A_INT (kvw),
       A_MEM (out), A_INT (out_row * ow), A_INT (ow),
@@ -173,10 +213,10 @@ vtp_op_attention_streams (VtpTensor *out, const VtpTensor *q, const VtpTensor *k
     return;
   for (gint i = 0; i < n; i++) {
     const gint64 nk = kv[i].n_past + append;
-    if (!check (kv_dtype_ok (kv[i].k_cache) && kv[i].v_cache->dtype == kv[i].k_cache->dtype
+    if (!check (kv_dtype_ok (kv[i].k_cache, a->head_dim) && kv[i].v_cache->dtype == kv[i].k_cache->dtype
             && vtp_tensor_cols (kv[i].k_cache) == KD && vtp_tensor_cols (kv[i].v_cache) == KD
             && nk >= 1 && rows_in (kv[i].k_cache, 0, nk) && rows_in (kv[i].v_cache, 0, nk),
-            "attention_streams", "stream %d: caches are not both F32 or both F16 [>= %" G_GINT64_FORMAT ", %"
+            "attention_streams", "stream %d: caches are not " KV_TYPES " [>= %" G_GINT64_FORMAT ", %"
             G_GINT64_FORMAT "]", i, nk, KD)
         || !check (vtp_tensor_n_elements (kv[i].scores) >= (gint64) a->n_heads * nk,
             "attention_streams", "stream %d: score scratch too small for %d heads x %" G_GINT64_FORMAT, i,
@@ -191,8 +231,9 @@ vtp_op_attention_streams (VtpTensor *out, const VtpTensor *q, const VtpTensor *k
   /* a launch takes up to 4 consecutive streams whose caches have one type
    * (the streams of a batch may have been made with other kv types) */
   for (gint i0 = 0, m; i0 < n; i0 += m) {
-    const gboolean f16 = kv[i0].k_cache->dtype == VTP_DTYPE_F16;
+    const VtpDType t = kv[i0].k_cache->dtype;
     const VtpStreamKV *s[STREAMS_PER_LAUNCH];
+    char name[48];
     for (m = 1; m < STREAMS_PER_LAUNCH && i0 + m < n && kv[i0 + m].k_cache->dtype == kv[i0].k_cache->dtype; m++)
       ;
     const size_t one[1] = { 1 }, streams[1] = { m }, global[2] = { m * wg, a->n_heads }, local[2] = { wg, 1 };
@@ -207,13 +248,13 @@ vtp_op_attention_streams (VtpTensor *out, const VtpTensor *q, const VtpTensor *k
       pbo[j] = s[j]->pos_bias ? s[j]->pos_bias_center - (nk[j] - 1) : 0;
     }
     if (append)
-      LAUNCH (q->dev, f16 ? "kv_append4_f16" : "kv_append4", 1, streams, one, A_INT (i0), A_MEM (k_new), A_MEM (v_new), A_INT (KD),
+      LAUNCH (q->dev, kv_kernel (name, "kv_append4", t), 1, streams, one, A_INT (i0), A_MEM (k_new), A_MEM (v_new), A_INT (KD),
           A_MEM (s[0]->k_cache), A_MEM (s[0]->v_cache), A_INT (s[0]->n_past),
           A_MEM (s[1]->k_cache), A_MEM (s[1]->v_cache), A_INT (s[1]->n_past),
           A_MEM (s[2]->k_cache), A_MEM (s[2]->v_cache), A_INT (s[2]->n_past),
           A_MEM (s[3]->k_cache), A_MEM (s[3]->v_cache), A_INT (s[3]->n_past));
 #define BIAS_ARGS(j) A_OPT_MEM (s[j]->pos_bias), A_INT (pbs[j]), A_INT (pbo[j])
-    LAUNCH (q->dev, f16 ? "attention_streams4_f16" : "attention_streams4", 2, global, local, A_INT (i0), A_MEM (q), A_INT (qw), A_MEM (out), A_INT (ow),
+    LAUNCH (q->dev, kv_kernel (name, "attention_streams4", t), 2, global, local, A_INT (i0), A_MEM (q), A_INT (qw), A_MEM (out), A_INT (ow),
         A_INT (KD), A_INT (a->n_heads), A_INT (a->n_kv_heads), A_INT (a->head_dim), A_FLOAT (a->scale),
         A_LOCAL (wg * sizeof (float)),
         A_MEM (s[0]->k_cache), A_MEM (s[0]->v_cache), A_MEM (s[0]->scores), A_INT (nk[0]), BIAS_ARGS (0),
@@ -229,18 +270,20 @@ vtp_op_kv_write (VtpTensor *k_cache, VtpTensor *v_cache, gint64 row, const VtpTe
     const VtpTensor *v_new, gint64 src_row, gint64 n)
 {
   const gint64 w = vtp_tensor_cols (k_cache);
-  const size_t global[2] = { w, n };
+  /* one work-item a value, or a block of 32 of a Q8_0 cache */
+  const size_t global[2] = { k_cache->dtype == VTP_DTYPE_Q8_0 ? w / 32 : w, n };
+  char name[48];
 
   if (vtp_error_is_pending () || n == 0)
     return;
-  if (!check (kv_dtype_ok (k_cache) && v_cache->dtype == k_cache->dtype && k_new->dtype == VTP_DTYPE_F32
-          && v_new->dtype == VTP_DTYPE_F32, "kv_write", "caches both F32 or both F16, new rows F32")
+  if (!check (kv_dtype_ok (k_cache, 0) && v_cache->dtype == k_cache->dtype && k_new->dtype == VTP_DTYPE_F32
+          && v_new->dtype == VTP_DTYPE_F32, "kv_write", "caches " KV_TYPES ", new rows F32")
       || !check (vtp_tensor_cols (v_cache) == w && vtp_tensor_cols (k_new) == w && vtp_tensor_cols (v_new) == w,
           "kv_write", "new key/value rows are not %" G_GINT64_FORMAT " wide", w)
       || !check (rows_in (k_cache, row, n) && rows_in (v_cache, row, n) && rows_in (k_new, src_row, n)
           && rows_in (v_new, src_row, n), "kv_write", "rows out of range"))
     return;
-  LAUNCH (k_cache->dev, k_cache->dtype == VTP_DTYPE_F16 ? "kv_write_f16" : "kv_write", 2, global, NULL,
+  LAUNCH (k_cache->dev, kv_kernel (name, "kv_write", k_cache->dtype), 2, global, NULL,
       A_MEM (k_new), A_MEM (v_new), A_INT (src_row), A_INT (w), A_MEM (k_cache), A_MEM (v_cache), A_INT (row));
 }
 

@@ -38,8 +38,9 @@ typedef struct {
 } VtpAttention;
 
 /* out[out_row + i] = attention of q[q_row + i] (i < nq) over rows
- * [kv_row, kv_row + nk) of k and v (both F32 or both F16: a cache of
- * kv-type=f16, read exactly as the F32 of its values). @scores is scratch of at least
+ * [kv_row, kv_row + nk) of k and v (both F32, both F16 or both Q8_0: a
+ * cache of kv-type=f16 or q8_0, read exactly as the F32 of its values; a
+ * Q8_0 cache's rows whole blocks of 32 and head_dim a multiple of 8). @scores is scratch of at least
  * n_heads * nq * nk floats; with VTP_ATTENTION_SCORE_PAD_ROWS more rows of
  * nk, CPUs take their blocked kernel for many query rows. */
 #define VTP_ATTENTION_SCORE_PAD_ROWS 31
@@ -48,7 +49,7 @@ void vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint6
     VtpTensor *scores, const VtpAttention *a);
 
 /* One stream of a decode batch: its key and value caches ([>= n_past + 1,
- * n_kv_heads * head_dim], both F32 or both F16), its score scratch (>= n_heads * (n_past +
+ * n_kv_heads * head_dim], both F32, F16 or Q8_0), its score scratch (>= n_heads * (n_past +
  * 1) floats) and how many positions its caches hold before this step;
  * @pos_bias (NULL: none) as VtpAttention's, the query at position n_past
  * (T5's relative position bias, each stream its own table). */
@@ -70,10 +71,16 @@ typedef struct {
 void vtp_op_attention_streams (VtpTensor *out, const VtpTensor *q, const VtpTensor *k_new, const VtpTensor *v_new,
     const VtpStreamKV *kv, gint n, const VtpAttention *a);
 
+/* Whether a model's key / value caches can be of type @t (F32, F16 or
+ * Q8_0) with rows of @n_kv_heads * @head_dim values: an error naming the
+ * type and the shape when not. */
+gboolean vtp_kv_cache_check (VtpDType t, gint n_kv_heads, gint head_dim, GError **error);
+
 /* Rows [src_row, src_row + n) of @k_new / @v_new (F32) into rows [row,
- * row + n) of the caches, rounded to nearest even in an F16 cache: how a
- * model with kv-type=f16 stores a step's keys and values (its projections
- * and rotation write F32 rows). */
+ * row + n) of the caches, rounded to nearest even in an F16 cache,
+ * quantized by blocks of 32 in a Q8_0 one (as ggml's
+ * quantize_row_q8_0_ref): how a model with kv-type=f16 or q8_0 stores a
+ * step's keys and values (its projections and rotation write F32 rows). */
 void vtp_op_kv_write (VtpTensor *k_cache, VtpTensor *v_cache, gint64 row, const VtpTensor *k_new,
     const VtpTensor *v_new, gint64 src_row, gint64 n);
 

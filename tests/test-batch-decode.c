@@ -35,14 +35,15 @@ model_open (Model *m, const char *type)
 #define model_close tiny_llama_close
 #define prompt tiny_llama_prompt
 
-/* @kv_f16: stream i's cache F16 (F32 when none): every stream but 1 and 4 */
+/* @kv: stream i's cache type (F32 for all when F32): every stream's but 1
+ * and 4 (F32); with Q8_0, stream 2's F16 */
 static VtpLlamaState *
-prefilled (Model *m, gint i, gboolean kv_f16)
+prefilled (Model *m, gint i, VtpDType kv_type)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GArray) ids = prompt (m, i);
   const VtpLlamaSegment seg = { (const gint32 *) ids->data, NULL, 0, (gint) ids->len };
-  const VtpDType kv = kv_f16 && i != 1 && i != 4 ? VTP_DTYPE_F16 : VTP_DTYPE_F32;
+  const VtpDType kv = i == 1 || i == 4 ? VTP_DTYPE_F32 : kv_type == VTP_DTYPE_Q8_0 && i == 2 ? VTP_DTYPE_F16 : kv_type;
   VtpLlamaState *s = vtp_llama_state_new_kv (m->llm, CTX, CTX, kv, &error);
 
   g_assert_no_error (error);
@@ -64,23 +65,24 @@ read_logits (Model *m, VtpLlamaState *s)
 }
 
 /* Step by step: the batch's logits are each stream's own. @data: the
- * weight type, "/kv-f16" after it for F16 caches. */
+ * weight type, "/kv-f16" or "/kv-q8_0" after it for F16 or Q8_0 caches. */
 static void
 test_logits (gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   Model m;
   g_auto (GStrv) parts = g_strsplit (data, "/", 2);
-  const gboolean kv_f16 = parts[1] != NULL;
+  VtpDType kv_type = VTP_DTYPE_F32;
   const gint V = (model_open (&m, parts[0]), m.parts.text.vocab_size), steps = 15;
   VtpLlamaState *alone[N_STREAMS], *batched[N_STREAMS];
   g_autoptr (VtpLlamaBatch) b = vtp_llama_batch_new (m.llm, N_STREAMS, &error);
   double worst = 0;
 
   g_assert_no_error (error);
+  g_assert_true (!parts[1] || (g_str_has_prefix (parts[1], "kv-") && vtp_kv_type_from_name (parts[1] + 3, &kv_type)));
   for (gint i = 0; i < N_STREAMS; i++) {
-    alone[i] = prefilled (&m, i, kv_f16);
-    batched[i] = prefilled (&m, i, kv_f16);
+    alone[i] = prefilled (&m, i, kv_type);
+    batched[i] = prefilled (&m, i, kv_type);
   }
   for (gint t = 0; t < steps; t++) {
     gint32 tokens[N_STREAMS];
@@ -110,8 +112,11 @@ test_logits (gconstpointer data)
    * F16 weights), a key or value near the midpoint of two F16 values can
    * round to the other one, a step of 2^-11 of it (measured up to 1.7e-4
    * in the logits); where the rows are the same (the int8 products) so is
-   * every stored value */
-  g_assert_cmpfloat (worst, <, kv_f16 ? 1e-3 : 1e-4);
+   * every stored value. Q8_0 caches likewise, by a step of 1/127 of a
+   * block's largest value or a scale's F16 rounding where the block's
+   * largest value moved (measured 7e-6 on F32 weights, 1.7e-4 with
+   * VTP_QUANT_DOT=float, 0 with the int8 products; bound 1e-2) */
+  g_assert_cmpfloat (worst, <, kv_type == VTP_DTYPE_Q8_0 ? 1e-2 : kv_type == VTP_DTYPE_F16 ? 1e-3 : 1e-4);
   for (gint i = 0; i < N_STREAMS; i++) {
     vtp_llama_state_free (alone[i]);
     vtp_llama_state_free (batched[i]);
@@ -339,6 +344,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/batch/logits/q4_0", "q4_0", test_logits);
   g_test_add_data_func ("/batch/logits/f32/kv-f16", "f32/kv-f16", test_logits);
   g_test_add_data_func ("/batch/logits/q8_0/kv-f16", "q8_0/kv-f16", test_logits);
+  g_test_add_data_func ("/batch/logits/f32/kv-q8_0", "f32/kv-q8_0", test_logits);
+  g_test_add_data_func ("/batch/logits/q8_0/kv-q8_0", "q8_0/kv-q8_0", test_logits);
   g_test_add_data_func ("/batch/generate/f32", "f32", test_generate);
   g_test_add_data_func ("/batch/generate/q8_0", "q8_0", test_generate);
   g_test_add_func ("/batch/early-stop", test_early_stop);

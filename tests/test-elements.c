@@ -460,13 +460,16 @@ test_llm (gconstpointer data)
   gst_harness_teardown (h);
 }
 
-/* kv-type=f16 (an F16 KV cache): the element takes it in READY and
- * describes the frame with transformers' greedy text (the arithmetic of
- * the F16 cache is checked in test-ops, its fidelity in the model tests). */
+/* kv-type=f16 (an F16 KV cache) or q8_0: the element takes it in READY
+ * and describes the frame with transformers' greedy text (the arithmetic
+ * of the caches is checked in test-ops, their fidelity in the model
+ * tests). @data: "FIXTURE/TYPE" (q8_0 on llava-tiny-q, whose rows of 2
+ * heads of 16 are whole blocks of 32). */
 static void
-test_llm_kv_f16 (void)
+test_llm_kv (gconstpointer data)
 {
-  const char *fixture = "llava-tiny-a";
+  g_auto (GStrv) parts = g_strsplit (data, "/", 2);
+  const char *fixture = parts[0], *kv = parts[1];
   g_autoptr (VtpSafetensors) ref = open_reference (fixture);
   const VtpStTensor *emb = vtp_safetensors_find (ref, "projector_output");
   g_autofree char *want = reference_string (fixture, "greedy_text");
@@ -479,7 +482,7 @@ test_llm_kv_f16 (void)
 
   /* set before the harness starts it: the model loads in READY -> PAUSED */
   g_object_set (e, "model", dir, "max-new-tokens", 20, NULL);
-  gst_util_set_object_arg (G_OBJECT (e), "kv-type", "f16");
+  gst_util_set_object_arg (G_OBJECT (e), "kv-type", kv);
   gst_util_set_object_arg (G_OBJECT (e), "timestamps", "output");
   h = gst_harness_new_with_element (e, "sink", "src");
   gst_object_unref (e);
@@ -492,9 +495,38 @@ test_llm_kv_f16 (void)
     GParamSpec *ps = g_object_class_find_property (G_OBJECT_GET_CLASS (h->element), "kv-type");
     gint v;
     g_object_get (h->element, "kv-type", &v, NULL);
-    g_assert_cmpstr (g_enum_get_value (G_PARAM_SPEC_ENUM (ps)->enum_class, v)->value_nick, ==, "f16");
+    g_assert_cmpstr (g_enum_get_value (G_PARAM_SPEC_ENUM (ps)->enum_class, v)->value_nick, ==, kv);
   }
   gst_harness_teardown (h);
+}
+
+/* kv-type=q8_0 on a model whose cache rows are not whole blocks of 32
+ * (llava-tiny-a: 4 heads of 12): the start fails with a message that says
+ * why and what to use, nothing crashes. */
+static void
+test_llm_kv_q8_0_refused (void)
+{
+  g_autofree char *dir = fixture_path ("llava-tiny-a");
+  GstElement *e = gst_element_factory_make ("vtpllm", NULL);
+  GstBus *bus = gst_bus_new ();
+  GstMessage *m;
+  GError *err = NULL;
+
+  gst_element_set_bus (e, bus);
+  g_object_set (e, "model", dir, NULL);
+  gst_util_set_object_arg (G_OBJECT (e), "kv-type", "q8_0");
+  g_assert_cmpint (gst_element_set_state (e, GST_STATE_PAUSED), ==, GST_STATE_CHANGE_FAILURE);
+  m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  g_assert_nonnull (m);
+  gst_message_parse_error (m, &err, NULL);
+  g_test_message ("vtpllm: %s", err->message);
+  g_assert_nonnull (strstr (err->message, "kv-type=q8_0"));
+  g_assert_nonnull (strstr (err->message, "4 heads x 12 = 48"));
+  g_error_free (err);
+  gst_message_unref (m);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_object_unref (e);
+  gst_object_unref (bus);
 }
 
 /* vtpllm with model= a llama.cpp GGUF of llava-tiny-q's language model
@@ -1042,7 +1074,9 @@ main (int argc, char **argv)
   g_test_add_data_func ("/elements/llm-b", "llava-tiny-b", test_llm);
   g_test_add_func ("/elements/llm-prompt-stress", test_llm_prompt_stress);
   g_test_add_func ("/elements/llm-gguf", test_llm_gguf);
-  g_test_add_func ("/elements/llm-kv-f16", test_llm_kv_f16);
+  g_test_add_data_func ("/elements/llm-kv-f16", "llava-tiny-a/f16", test_llm_kv);
+  g_test_add_data_func ("/elements/llm-kv-q8_0", "llava-tiny-q/q8_0", test_llm_kv);
+  g_test_add_func ("/elements/llm-kv-q8_0-refused", test_llm_kv_q8_0_refused);
   g_test_add_data_func ("/elements/qformer-instructblip", "instructblip-tiny", test_qformer);
   g_test_add_data_func ("/elements/qformer-blip2", "blip2-tiny", test_qformer);
   g_test_add_data_func ("/elements/llm-queries-instructblip", "instructblip-tiny", test_llm_queries);

@@ -89,19 +89,22 @@ run_graph (const char *graph, const char *const *settings, const char *input, GA
 }
 
 /* llava-1.5 on the fixture image: transformers' greedy answer, with the
- * KV cache in F32 (the default) and in F16 (kv-type=f16). */
+ * KV cache in F32 (the default), in F16 (kv-type=f16) and, on llava-tiny-q
+ * (whose cache rows are whole blocks of 32), in Q8_0 (kv-type=q8_0). */
 static void
 test_api_llava (void)
 {
-  g_autofree char *image = g_build_filename (VTP_SOURCE_DIR, "tests", "fixtures", "llava-tiny-a", "image.png", NULL);
-  g_autofree char *want = reference_string ("llava-tiny-a", "greedy_text");
-  const char *settings[] = { "model=fixture:llava-tiny-a", "max-new-tokens=20", "prompt=What is in the picture?",
-    NULL, NULL };
+  static const struct {
+    const char *fixture, *kv;
+  } runs[] = { { "llava-tiny-a", NULL }, { "llava-tiny-a", "kv-type=f16" }, { "llava-tiny-q", "kv-type=q8_0" } };
 
-  for (gint kv16 = 0; kv16 < 2; kv16++) {
-    g_autoptr (GPtrArray) texts = NULL;
-    settings[3] = kv16 ? "kv-type=f16" : NULL;
-    texts = run_graph ("llava-1.5.json", settings, image, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (runs); i++) {
+    g_autofree char *image = g_build_filename (VTP_SOURCE_DIR, "tests", "fixtures", runs[i].fixture, "image.png", NULL);
+    g_autofree char *want = reference_string (runs[i].fixture, "greedy_text");
+    g_autofree char *model = g_strdup_printf ("model=fixture:%s", runs[i].fixture);
+    const char *settings[] = { model, "max-new-tokens=20", "prompt=What is in the picture?", runs[i].kv, NULL };
+    g_autoptr (GPtrArray) texts = run_graph ("llava-1.5.json", settings, image, NULL);
+
     g_assert_cmpuint (texts->len, ==, 1);
     g_assert_cmpstr (texts->pdata[0], ==, want);
   }

@@ -3,6 +3,7 @@
  * this pins down each kernel's indexing, tails, offsets and dtypes). */
 
 #include "test-util.h"
+#include "fixture-path.h"
 
 static void
 test_norms (void)
@@ -330,6 +331,242 @@ f16_streams_case (gint n)
   g_rand_free (r);
 }
 
+/* A Q8_0 key/value cache (kv-type=q8_0). vtp_op_kv_write quantizes each
+ * block of 32 as the gguf package's quantizer (ggml's
+ * quantize_row_q8_0_ref) does: its bytes on the quant fixtures' rows
+ * (tests/fixtures/quant, made by tools/make_quant_fixtures.py with the gguf
+ * package: zero and constant blocks, tiny and large magnitudes, exact ties,
+ * values where llama.cpp's SIMD scale 127 / amax would round otherwise)
+ * equal the package's blocks. Attention over the Q8_0 cache
+ * then gives, bit for bit, what it gives over an F32 cache holding the
+ * blocks' values (int8 times the F16 scale), on every kernel path: one
+ * work-item's 16-values-a-scale path (head_dim a multiple of 16; 4 keys at
+ * a time and the keys left over), its 8-at-a-time path (head_dim 40), heads
+ * that start inside a block (head_dim 80, OPT-2.7B's), the work-group path,
+ * the blocked rows16; and in batched decoding with Q8_0, F16 and F32
+ * streams side by side. */
+static guint8 *
+device_bytes (const VtpTensor *t)
+{
+  g_autoptr (GError) error = NULL;
+  const gsize n = vtp_tensor_n_bytes (t);
+  guint8 *b = g_malloc (n);
+
+  g_assert_true (vtp_tensor_read (t, 0, b, n, &error));
+  g_assert_no_error (error);
+  return b;
+}
+
+/* The values of a Q8_0 tensor's blocks: q times the F16 scale, as ggml's
+ * dequantize_row_q8_0 (exact in float) */
+static float *
+q8_values (const guint8 *b, gint64 n)
+{
+  float *x = g_new (float, n);
+  for (gint64 i = 0; i < n; i++) {
+    const guint8 *blk = b + (i / 32) * 34;
+    x[i] = (float) (gint8) blk[2 + i % 32] * vtp_f16_to_f32 ((guint16) (blk[0] | blk[1] << 8));
+  }
+  return x;
+}
+
+static void
+kv_write_q8_0_fixture (const char *name)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *in_name = g_strdup_printf ("quant/%s.input.f32", name);
+  g_autofree char *blk_name = g_strdup_printf ("quant/%s.blocks", name);
+  g_autofree char *in_path = fixture_path (in_name), *blk_path = fixture_path (blk_name);
+  g_autofree char *in = NULL, *want = NULL;
+  g_autofree guint8 *got_k = NULL, *got_v = NULL;
+  gsize n_in, n_want;
+  const gint64 cols = 512;
+
+  g_assert_true (g_file_get_contents (in_path, &in, &n_in, &error));
+  g_assert_true (g_file_get_contents (blk_path, &want, &n_want, &error));
+  g_assert_no_error (error);
+  const gint64 rows = n_in / (cols * 4);
+  g_assert_cmpint (rows * cols * 4, ==, n_in);
+  g_assert_cmpint (n_want, ==, rows * vtp_dtype_row_bytes (VTP_DTYPE_Q8_0, cols));
+  VtpTensor *x = upload ((const float *) in, rows, cols), *neg = NULL;
+  g_autofree float *minus = g_new (float, rows * cols);
+  for (gint64 i = 0; i < rows * cols; i++)
+    minus[i] = -((const float *) in)[i];
+  neg = upload (minus, rows, cols);
+  /* the fixture rows into rows 1 .. of the caches (row 0 stays), the keys
+   * as they are, the values negated (each q's sign flips, the scale stays) */
+  VtpTensor *k = vtp_tensor_new_2d (dev, VTP_DTYPE_Q8_0, rows + 1, cols, &error);
+  VtpTensor *v = vtp_tensor_new_2d (dev, VTP_DTYPE_Q8_0, rows + 1, cols, &error);
+  g_assert_no_error (error);
+  vtp_op_kv_write (k, v, 1, x, neg, 0, rows);
+  g_assert_true (vtp_error_take_pending (&error));
+  got_k = device_bytes (k);
+  got_v = device_bytes (v);
+  const gsize rb = vtp_dtype_row_bytes (VTP_DTYPE_Q8_0, cols);
+  g_assert_cmpmem (got_k + rb, n_want, want, n_want);
+  for (gsize i = 0; i < n_want; i++) {
+    const gboolean scale_byte = (i % 34) < 2;
+    g_assert_cmpint (got_v[rb + i], ==, scale_byte ? (guint8) want[i] : (guint8) -(gint8) want[i]);
+  }
+  vtp_tensor_free (x); vtp_tensor_free (neg); vtp_tensor_free (k); vtp_tensor_free (v);
+}
+
+static void
+q8_cache_case (gint H, gint Hkv, gint d, gint nq, gint nk, gint q_pos0, gint pad_rows)
+{
+  GRand *r = g_rand_new_with_seed (H * 19 + d * 3 + nq + nk + pad_rows);
+  const gint qw = H * d, kw = Hkv * d, kv_row = 2, rows = nk + kv_row;
+  g_autoptr (GError) error = NULL;
+  g_autofree float *q = random_floats (r, nq * qw, 1.0), *k = random_floats (r, rows * kw, 2.0);
+  g_autofree float *v = random_floats (r, rows * kw, 2.0);
+  g_autofree guint8 *bk = NULL, *bv = NULL;
+  g_autofree float *rk = NULL, *rv = NULL, *got8 = NULL, *got32 = NULL;
+  VtpTensor *tq = upload (q, nq, qw), *tk = upload (k, rows, kw), *tv = upload (v, rows, kw);
+  VtpTensor *qk = vtp_tensor_new_2d (dev, VTP_DTYPE_Q8_0, rows, kw, &error);
+  VtpTensor *qv = vtp_tensor_new_2d (dev, VTP_DTYPE_Q8_0, rows, kw, &error);
+  VtpTensor *ts = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, H * nq + pad_rows, nk, &error);
+  VtpTensor *o8 = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, nq, qw, &error);
+  VtpTensor *o32 = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, nq, qw, &error);
+  const VtpAttention a = { H, Hkv, d, TRUE, q_pos0, 1.0f / sqrtf (d) };
+  VtpTensor *rtk, *rtv;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (kw % 32, ==, 0);
+  vtp_op_kv_write (qk, qv, 0, tk, tv, 0, rows);
+  bk = device_bytes (qk);
+  bv = device_bytes (qv);
+  rk = q8_values (bk, (gint64) rows * kw);
+  rv = q8_values (bv, (gint64) rows * kw);
+  rtk = upload (rk, rows, kw);
+  rtv = upload (rv, rows, kw);
+  vtp_op_attention (o8, 0, tq, 0, nq, qk, qv, kv_row, nk, ts, &a);
+  vtp_op_attention (o32, 0, tq, 0, nq, rtk, rtv, kv_row, nk, ts, &a);
+  g_assert_true (vtp_error_take_pending (&error));
+  got8 = device_values (o8);
+  got32 = device_values (o32);
+  g_assert_cmpmem (got8, nq * qw * 4, got32, nq * qw * 4);
+  /* and the values are the keys' within a block's rounding: half a step
+   * of amax / 127 (amax <= 2 here), plus up to 127 times the F16 scale's
+   * rounding (2^-11 of it) */
+  for (gint i = 0; i < rows * kw; i++)
+    g_assert_cmpfloat (fabsf (rk[i] - k[i]), <=, 2.0f / 127 * (0.5f + 127.0f / 2048));
+  vtp_tensor_free (tq); vtp_tensor_free (tk); vtp_tensor_free (tv); vtp_tensor_free (qk); vtp_tensor_free (qv);
+  vtp_tensor_free (rtk); vtp_tensor_free (rtv); vtp_tensor_free (ts); vtp_tensor_free (o8); vtp_tensor_free (o32);
+  g_rand_free (r);
+}
+
+/* Batched decoding over Q8_0, F16 and F32 streams: each stream's row of
+ * the output is what vtp_op_attention gives over its cache alone, and the
+ * appended key and value rows are the blocks vtp_op_kv_write makes of
+ * them (checked against the package above). */
+static void
+q8_streams_case (gint n)
+{
+  const gint H = 4, Hkv = 2, d = 64, KD = Hkv * d, qw = H * d, ctx = 40;
+  GRand *r = g_rand_new_with_seed (100 + n);
+  g_autoptr (GError) error = NULL;
+  g_autofree float *q = random_floats (r, n * qw, 1.0), *kn = random_floats (r, n * KD, 1.0);
+  g_autofree float *vn = random_floats (r, n * KD, 1.0);
+  g_autofree float *got = NULL;
+  VtpTensor *tq = upload (q, n, qw), *tkn = upload (kn, n, KD), *tvn = upload (vn, n, KD);
+  VtpTensor *out = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, n, qw, &error);
+  VtpTensor *one = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, 1, qw, &error);
+  VtpTensor *ek = vtp_tensor_new_2d (dev, VTP_DTYPE_Q8_0, 1, KD, &error);
+  VtpTensor *ev = vtp_tensor_new_2d (dev, VTP_DTYPE_Q8_0, 1, KD, &error);
+  const VtpAttention a = { H, Hkv, d, TRUE, 0, 1.0f / sqrtf (d) };
+  g_autofree VtpStreamKV *kv = g_new0 (VtpStreamKV, n);
+
+  g_assert_no_error (error);
+  for (gint i = 0; i < n; i++) {
+    /* streams 2 and 3 F16, 5 F32, the others Q8_0 */
+    const VtpDType t = (i == 2 || i == 3) ? VTP_DTYPE_F16 : i == 5 ? VTP_DTYPE_F32 : VTP_DTYPE_Q8_0;
+    const gint past = 2 + 6 * i;
+    g_autofree float *k = random_floats (r, past * KD, 1.0), *v = random_floats (r, past * KD, 1.0);
+    VtpTensor *sk = upload (k, past, KD), *sv = upload (v, past, KD);
+
+    kv[i].k_cache = vtp_tensor_new_2d (dev, t, ctx, KD, &error);
+    kv[i].v_cache = vtp_tensor_new_2d (dev, t, ctx, KD, &error);
+    kv[i].scores = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, H, ctx, &error);
+    kv[i].n_past = past;
+    g_assert_no_error (error);
+    vtp_op_kv_write (kv[i].k_cache, kv[i].v_cache, 0, sk, sv, 0, past);
+    vtp_tensor_free (sk); vtp_tensor_free (sv);
+  }
+  vtp_op_attention_streams (out, tq, tkn, tvn, kv, n, &a);
+  got = device_values (out);
+  for (gint i = 0; i < n; i++) {
+    g_autofree float *alone = NULL;
+    const VtpAttention ai = { H, Hkv, d, TRUE, (gint) kv[i].n_past, a.scale };
+    VtpTensor *qi = upload (q + i * qw, 1, qw);
+
+    vtp_op_attention (one, 0, qi, 0, 1, kv[i].k_cache, kv[i].v_cache, 0, kv[i].n_past + 1, kv[i].scores, &ai);
+    alone = device_values (one);
+    g_assert_cmpmem (got + i * qw, qw * 4, alone, qw * 4);
+    if (kv[i].k_cache->dtype == VTP_DTYPE_Q8_0) {
+      g_autofree guint8 *ck = device_bytes (kv[i].k_cache), *cv = device_bytes (kv[i].v_cache);
+      g_autofree guint8 *wk = NULL, *wv = NULL;
+      const gsize rb = vtp_dtype_row_bytes (VTP_DTYPE_Q8_0, KD);
+      vtp_op_kv_write (ek, ev, 0, tkn, tvn, i, 1);
+      wk = device_bytes (ek);
+      wv = device_bytes (ev);
+      g_assert_cmpmem (ck + kv[i].n_past * rb, rb, wk, rb);
+      g_assert_cmpmem (cv + kv[i].n_past * rb, rb, wv, rb);
+    }
+    vtp_tensor_free (qi);
+  }
+  g_assert_true (vtp_error_take_pending (&error));
+  for (gint i = 0; i < n; i++) {
+    vtp_tensor_free (kv[i].k_cache); vtp_tensor_free (kv[i].v_cache); vtp_tensor_free (kv[i].scores);
+  }
+  vtp_tensor_free (tq); vtp_tensor_free (tkn); vtp_tensor_free (tvn); vtp_tensor_free (out); vtp_tensor_free (one);
+  vtp_tensor_free (ek); vtp_tensor_free (ev);
+  g_rand_free (r);
+}
+
+/* Shapes a Q8_0 cache cannot take: an error that says so, nothing run */
+static void
+q8_cache_errors (void)
+{
+  g_autoptr (GError) error = NULL;
+  float x[96] = { 0 };
+  VtpTensor *q = upload (x, 1, 96), *o = upload (x, 1, 96), *s = upload (x, 3, 32);
+  VtpTensor *k = vtp_tensor_new_2d (dev, VTP_DTYPE_Q8_0, 1, 96, &error);
+  VtpTensor *v = vtp_tensor_new_2d (dev, VTP_DTYPE_Q8_0, 1, 96, &error);
+  const VtpAttention a = { 8, 8, 12, TRUE, 0, 1.0f };   /* 8 heads of 12: rows of whole blocks, heads not on 8 */
+
+  g_assert_no_error (error);
+  vtp_op_attention (o, 0, q, 0, 1, k, v, 0, 1, s, &a);
+  g_assert_false (vtp_error_take_pending (&error));
+  g_assert_error (error, VTP_ERROR, VTP_ERROR_SHAPE);
+  g_assert_nonnull (strstr (error->message, "Q8_0"));
+  g_clear_error (&error);
+  g_assert_true (vtp_kv_cache_check (VTP_DTYPE_Q8_0, 32, 128, &error));
+  g_assert_false (vtp_kv_cache_check (VTP_DTYPE_Q8_0, 3, 40, &error));   /* 120 values a row */
+  g_assert_error (error, VTP_ERROR, VTP_ERROR_CONFIG);
+  g_assert_nonnull (strstr (error->message, "3 heads x 40 = 120"));
+  g_clear_error (&error);
+  g_assert_false (vtp_kv_cache_check (VTP_DTYPE_Q4_0, 32, 128, &error));
+  g_assert_error (error, VTP_ERROR, VTP_ERROR_CONFIG);
+  vtp_tensor_free (q); vtp_tensor_free (o); vtp_tensor_free (s); vtp_tensor_free (k); vtp_tensor_free (v);
+}
+
+static void
+test_attention_q8_cache (void)
+{
+  kv_write_q8_0_fixture ("q8_0");
+  kv_write_q8_0_fixture ("q8_0.rounding");   /* ties, and 1 / (amax / 127) against 127 / amax */
+  q8_cache_case (4, 4, 128, 1, 31, 30, 0);       /* decode step, head_dim 128: 4 keys at a time, 3 left over */
+  q8_cache_case (6, 2, 64, 1, 1, 0, 0);          /* the first step: one key */
+  q8_cache_case (8, 4, 40, 1, 23, 22, 0);        /* head_dim 40: 8 at a time, heads inside blocks */
+  q8_cache_case (4, 2, 80, 1, 17, 16, 0);        /* head_dim 80 (OPT-2.7B): heads inside blocks, 16 at a time */
+  q8_cache_case (8, 2, 64, 37, 50, 12, VTP_ATTENTION_SCORE_PAD_ROWS);  /* prefill chunk, rows16 on CPUs */
+  q8_cache_case (8, 2, 64, 37, 50, 12, 0);       /* the same on the work-group path */
+  q8_cache_case (4, 4, 40, 33, 36, 2, VTP_ATTENTION_SCORE_PAD_ROWS);
+  q8_streams_case (1);
+  q8_streams_case (7);
+  q8_cache_errors ();
+}
+
 static void
 test_attention_f16_cache (void)
 {
@@ -483,6 +720,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/activations", test_activations);
   g_test_add_func ("/ops/attention", test_attention);
   g_test_add_func ("/ops/attention/f16-cache", test_attention_f16_cache);
+  g_test_add_func ("/ops/attention/q8_0-cache", test_attention_q8_cache);
   g_test_add_func ("/ops/rope", test_rope);
   g_test_add_func ("/ops/embed-patches", test_embed_and_patches);
   g_test_add_func ("/ops/shape-errors", test_shape_errors);

@@ -18,15 +18,17 @@
 
 static VtpDevice *dev;
 
-/* @kv: the decoder's self-attention cache, F32 or F16 (kv-type=f16: the
- * decoder's errors against transformers grow to F16's rounding, within
- * KV_F16_TOL; measured 3.1e-3) */
+/* @kv: the decoder's self-attention cache, F32, F16 or Q8_0 (kv-type=f16:
+ * the decoder's errors against transformers grow to F16's rounding, within
+ * KV_F16_TOL; measured 3.1e-3; kv-type=q8_0: within KV_Q8_0_TOL, measured
+ * 0.017 on t5-tiny-tied) */
 #define KV_F16_TOL 5e-3
+#define KV_Q8_0_TOL 1e-1
 
 static void
 run_fixture_kv (const char *name, gint max_ctx, gint max_chunk, VtpDType kv)
 {
-  const double tol = kv == VTP_DTYPE_F16 ? KV_F16_TOL : ATOL;
+  const double tol = kv == VTP_DTYPE_F16 ? KV_F16_TOL : kv == VTP_DTYPE_Q8_0 ? KV_Q8_0_TOL : ATOL;
   g_autoptr (GError) error = NULL;
   g_autoptr (VtpCheckpoint) c = NULL;
   g_autoptr (VtpSafetensors) ref = reference_open (name);
@@ -70,9 +72,9 @@ run_fixture_kv (const char *name, gint max_ctx, gint max_chunk, VtpDType kv)
   g_assert_cmpfloat (enc_err, <=, ATOL);
   g_assert_cmpfloat (steps_err, <=, tol);
   g_assert_cmpfloat (full_err, <=, tol);
-  /* the F16 cache's rounding shows in the decoder's logits (the encoder,
-   * whose output the cross-attention reads in F32, is untouched) */
-  if (kv == VTP_DTYPE_F16)
+  /* the F16 / Q8_0 cache's rounding shows in the decoder's logits (the
+   * encoder, whose output the cross-attention reads in F32, is untouched) */
+  if (kv != VTP_DTYPE_F32)
     g_assert_cmpfloat (steps_err, >, 1e-6);
   vtp_model_parts_clear (&parts);
 }
@@ -89,6 +91,27 @@ test_t5_kv_f16 (void)
 {
   run_fixture_kv ("t5-tiny", 64, 32, VTP_DTYPE_F16);
   run_fixture_kv ("t5-tiny", 64, 4, VTP_DTYPE_F16);
+}
+
+/* kv-type=q8_0 likewise, where the rows are whole blocks of 32 */
+static void
+test_t5_kv_q8_0 (void)
+{
+  g_autoptr (GError) error = NULL;
+  VtpModelParts parts;
+  g_autoptr (VtpCheckpoint) c = open_fixture ("t5-tiny", &parts);
+  g_autoptr (VtpLm) lm = NULL;
+
+  /* t5-tiny-tied: 4 heads of 8, rows of whole blocks */
+  run_fixture_kv ("t5-tiny-tied", 64, 32, VTP_DTYPE_Q8_0);
+  run_fixture_kv ("t5-tiny-tied", 64, 4, VTP_DTYPE_Q8_0);
+  check_lm_batch_fixture (dev, "t5-tiny-tied", VTP_DTYPE_Q8_0, 64, 64, NULL);
+  /* t5-tiny's rows (3 heads of 12) cannot take it: an error that says so */
+  lm = vtp_lm_open (c, &parts, NULL, dev, VTP_WEIGHTS_KEEP, VTP_DTYPE_Q8_0, 64, 32, &error);
+  g_assert_null (lm);
+  g_assert_error (error, VTP_ERROR, VTP_ERROR_CONFIG);
+  g_assert_nonnull (strstr (error->message, "3 heads x 12 = 36 values"));
+  vtp_model_parts_clear (&parts);
 }
 
 static void
@@ -333,6 +356,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/t5/batch/t5-tiny", "t5-tiny", test_batch);
   g_test_add_data_func ("/t5/batch/t5-tiny-tied", "t5-tiny-tied", test_batch);
   g_test_add_func ("/t5/kv-f16", test_t5_kv_f16);
+  g_test_add_func ("/t5/kv-q8_0", test_t5_kv_q8_0);
   g_test_add_data_func ("/t5/batch/kv-f16", "t5-tiny", test_batch_kv_f16);
   return g_test_run ();
 }

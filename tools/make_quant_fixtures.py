@@ -99,6 +99,56 @@ def random_blocks(rng, qtype):
     return raw.reshape(ROWS, -1)
 
 
+def q8_0_rounding_rows():
+    """Q8_0 blocks whose quantization depends on the reference's exact
+    rounding (vtp's Q8_0 KV cache, kv-type=q8_0, quantizes as the
+    reference): ties (amax 127, so d = 1 and every half-integer value lands
+    on .5: roundf goes away from zero, rint to even), and values for which
+    the reference's id = 1 / (amax / 127) and llama.cpp's SIMD 127 / amax
+    round to different integers (found by a seeded search)."""
+    rng = np.random.default_rng(2727)
+    rows = np.zeros((2, COLS), np.float32)
+    ties = np.arange(-15.5, 16.0, 1.0, dtype=np.float32)           # 32 half-integers
+    for b in range(4):
+        blk = rng.permutation(ties) * np.float32(1 + b)              # still ties: (k + 0.5) (1 + b), d = 1 with 127 in it
+        blk = np.round(blk * 2) / 2
+        blk[b] = np.float32(127.0) * (1 if b % 2 == 0 else -1)
+        rows[0, 32 * b:32 * (b + 1)] = blk
+    rows[0, 128:] = (rng.standard_normal(COLS - 128) * 0.05).astype(np.float32)
+    # blocks where round(x * (1 / (amax / 127))) != round(x * (127 / amax))
+    found = []
+    while len(found) < 12:
+        amax = np.float32(rng.uniform(0.01, 4.0))
+        d = np.float32(amax / np.float32(127))
+        id1 = np.float32(np.float32(1) / d)
+        id2 = np.float32(np.float32(127) / amax)
+        if id1 == id2:
+            continue
+        vals = []
+        for k in rng.permutation(126)[:80]:
+            x = np.float32((k + 0.5) / id1)
+            for cand in (x, np.nextafter(x, np.float32(0)), np.nextafter(x, np.float32(1e9))):
+                a, b2 = np.float32(cand * id1), np.float32(cand * id2)
+                if np.sign(a) == np.sign(b2) and np_roundf(a) != np_roundf(b2) and abs(cand) < amax:
+                    vals.append(cand)
+                    break
+            if len(vals) == 31:
+                break
+        if len(vals) >= 4:
+            blk = np.zeros(32, np.float32)
+            blk[0] = amax
+            vals = np.array(vals, np.float32)
+            blk[1:1 + len(vals)] = vals * np.where(rng.random(len(vals)) < 0.5, -1, 1).astype(np.float32)
+            found.append(blk)
+    rows[1, :32 * len(found)] = np.concatenate(found)
+    return rows
+
+
+def np_roundf(x):
+    """C's roundf: half away from zero."""
+    return np.sign(x) * np.floor(np.abs(x) + np.float32(0.5))
+
+
 def kquant_rows(x):
     """The Q8_0/Q4_0 rows (whole 256-blocks are mostly ordinary weights
     there) plus rows for the K-quant corners, one super-block (256) each
@@ -281,6 +331,13 @@ def build_blocks(out, llama_dir=None):
                          "input": write(f"{tag}.input.f32", x),
                          "blocks": write(f"{tag}.blocks", blocks),
                          "dequant": write(f"{tag}.dequant.f32", back)})
+    xr = q8_0_rounding_rows()
+    blocks = quants.quantize(xr, Q.Q8_0)
+    manifest.append({"type": "q8_0", "rows": xr.shape[0], "cols": COLS,
+                     "input": write("q8_0.rounding.input.f32", xr),
+                     "blocks": write("q8_0.rounding.blocks", blocks),
+                     "dequant": write("q8_0.rounding.dequant.f32",
+                                      quants.dequantize(blocks, Q.Q8_0).astype(np.float32))})
     random_entries(rng, K_TYPES)
     if llama_dir:
         xk = kquant_rows(x)

@@ -250,7 +250,8 @@ vtp_llama_state_new_kv (VtpLlama *m, gint max_ctx, gint max_chunk, VtpDType kv_d
   const gint64 D = c->hidden_size, QD = (gint64) c->num_attention_heads * c->head_dim;
   const gint64 KD = (gint64) c->num_key_value_heads * c->head_dim;
 
-  g_return_val_if_fail (kv_dtype == VTP_DTYPE_F32 || kv_dtype == VTP_DTYPE_F16, NULL);
+  if (!vtp_kv_cache_check (kv_dtype, c->num_key_value_heads, c->head_dim, error))
+    return NULL;
   max_chunk = MAX (1, MIN (max_chunk, max_ctx));
   s->max_ctx = max_ctx;
   s->kv_dtype = kv_dtype;

@@ -155,6 +155,8 @@ vtp_kv_type_from_name (const char *name, VtpDType *out)
     *out = VTP_DTYPE_F32;
   else if (g_strcmp0 (name, "f16") == 0)
     *out = VTP_DTYPE_F16;
+  else if (g_strcmp0 (name, "q8_0") == 0)
+    *out = VTP_DTYPE_Q8_0;
   else
     return FALSE;
   return TRUE;

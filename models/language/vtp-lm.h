@@ -48,7 +48,7 @@ struct _VtpLm {
   gint max_positions;           /* max_position_embeddings */
   gint max_ctx;                 /* the state's positions */
   gint *n_past;                 /* positions in the state's KV cache */
-  VtpDType kv_dtype;            /* its type (F32, or F16 with kv-type=f16); new streams take it too */
+  VtpDType kv_dtype;            /* its type (F32, or F16 / Q8_0 with kv-type=f16 / q8_0); new streams take it too */
   VtpTensor *logits;            /* the state's logits: row 0 after a prefill without all_logits */
   gint n_eos;
   const gint *eos_token_id;
@@ -59,13 +59,13 @@ struct _VtpLm {
 
 /* The language model of @parts (has_text) from @c, through the model
  * cache, with a state of @max_ctx positions fed @max_chunk at a time, its
- * KV cache of @kv_dtype (F32 or F16). @adapter (LLaMA-Adapter, PEFT) only
+ * KV cache of @kv_dtype (F32, F16 or Q8_0). @adapter (LLaMA-Adapter, PEFT) only
  * for the LLaMA family. */
 VtpLm *vtp_lm_open (VtpCheckpoint *c, const VtpModelParts *parts, VtpCheckpoint *adapter, VtpDevice *dev,
     VtpWeightType wtype, VtpDType kv_dtype, gint max_ctx, gint max_chunk, GError **error);
 void vtp_lm_free (VtpLm *lm);
 
-/* "f32" or "f16" (the elements' and tools' kv-type) into *@out. */
+/* "f32", "f16" or "q8_0" (the elements' and tools' kv-type) into *@out. */
 gboolean vtp_kv_type_from_name (const char *name, VtpDType *out);
 
 /* Another stream of @lm's model: a state of its own (@max_ctx positions
@@ -73,7 +73,7 @@ gboolean vtp_kv_type_from_name (const char *name, VtpDType *out);
  * (free this one first). Several streams of one model decode together
  * through vtp_batch_generator_new / the batching engine. */
 VtpLm *vtp_lm_new_stream (const VtpLm *lm, gint max_ctx, gint max_chunk, GError **error);
-/* The same with a KV cache of @kv_dtype (F32 or F16). */
+/* The same with a KV cache of @kv_dtype (F32, F16 or Q8_0). */
 VtpLm *vtp_lm_new_stream_kv (const VtpLm *lm, VtpDType kv_dtype, gint max_ctx, gint max_chunk, GError **error);
 
 /* A borrowed view of a loaded LLaMA model and state (not freed with it;

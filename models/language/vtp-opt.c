@@ -160,7 +160,8 @@ vtp_opt_state_new (VtpOpt *m, gint max_ctx, gint max_chunk, VtpDType kv_dtype, G
         "it has %d (max_position_embeddings)", max_ctx, c->max_position_embeddings);
     return NULL;
   }
-  g_return_val_if_fail (kv_dtype == VTP_DTYPE_F32 || kv_dtype == VTP_DTYPE_F16, NULL);
+  if (!vtp_kv_cache_check (kv_dtype, c->num_attention_heads, c->head_dim, error))
+    return NULL;
   max_chunk = MAX (1, MIN (max_chunk, max_ctx));
   s->max_ctx = max_ctx;
   s->max_chunk = max_chunk;

@@ -224,7 +224,8 @@ vtp_t5_state_new (VtpT5 *m, gint max_ctx, gint max_chunk, VtpDType kv_dtype, GEr
         1 << 20);
     return NULL;
   }
-  g_return_val_if_fail (kv_dtype == VTP_DTYPE_F32 || kv_dtype == VTP_DTYPE_F16, NULL);
+  if (!vtp_kv_cache_check (kv_dtype, c->num_heads, c->d_kv, error))
+    return NULL;
   max_chunk = MAX (1, MIN (max_chunk, max_ctx));
   s->max_ctx = max_ctx;
   s->max_chunk = max_chunk;

@@ -1,59 +1,161 @@
 /* attention-kv.cl: the kernels that read or write the key and value
- * caches, built twice (vtp-device.c puts this file in the program twice):
- * with KV_F16 0 for F32 caches, under the names below, and with KV_F16 1
- * for F16 caches (kv-type=f16), the names with _f16 after them. Caches hold
- * rows of n_kv_heads * head_dim values; an F16 cache's values are the F32
- * keys and values rounded to nearest even when written (kv_store) and
- * widened exactly when read, so the arithmetic is the F32 kernels' on
- * those rounded values. */
+ * caches, built three times (vtp-device.c puts this file in the program
+ * three times): with KV_TYPE 0 for F32 caches, under the names below, with
+ * KV_TYPE 1 for F16 caches (kv-type=f16), the names with _f16 after them,
+ * and with KV_TYPE 2 for Q8_0 caches (kv-type=q8_0), the names with _q8_0.
+ * Caches hold rows of n_kv_heads * head_dim values, addressed by the index
+ * of a value (a Q8_0 cache's values sit in llama.cpp's blocks of 32: an F16
+ * scale, then 32 int8). An F16 cache's values are the F32 keys and values
+ * rounded to nearest even when written; a Q8_0 cache's, a block's values
+ * quantized as ggml's quantize_row_q8_0_ref does (kv_store_block). Both
+ * are widened exactly when read (an int8 times an F16 scale fits a float),
+ * so the arithmetic is the F32 kernels' on those values. */
 
-#if KV_F16
+#if KV_TYPE == 1
 #define KV_T half
 #define KV_NAME(n) n##_f16
-#define kv_load(p) vload_half (0, (p))
-#define kv_load8(p) vload_half8 (0, (p))
-#define kv_store(x, p) vstore_half_rte ((x), 0, (p))
+#define kv_load(p, i) vload_half (0, (p) + (i))
+#define kv_load8(p, i) vload_half8 (0, (p) + (i))
+#define kv_store(x, p, i) vstore_half_rte ((x), 0, (p) + (i))
+#define kv_bytes_at(p, i) ((__global const uchar *) ((p) + (i)))
+#define kv_row_bytes(d) ((d) * 2)
+#elif KV_TYPE == 2
+#define KV_T uchar
+#define KV_NAME(n) n##_q8_0
+/* value i's block, and its int8 */
+#define kv_block(p, i) ((p) + (size_t) ((i) >> 5) * 34)
+/* the block's scale: PoCL's scalar vload_half is a slow routine, its
+ * vector form one instruction (16 bytes of the 34-byte block converted,
+ * the first kept: 2.8x faster decode attention than vload_half) */
+#define kv_scale(p, i) vload_half8 (0, (__global const half *) kv_block (p, i)).s0
+#define kv_load(p, i) ((float) ((__global const char *) kv_block (p, i))[2 + ((i) & 31)] * kv_scale (p, i))
+/* 8 values from i, a multiple of 8: never across a block */
+#define kv_load8(p, i) (convert_float8 (vload8 (0, (__global const char *) kv_block (p, i) + 2 + ((i) & 31))) \
+    * kv_scale (p, i))
+/* 16 values from i, a multiple of 16: half a block, one scale */
+#define kv_load16(p, i) (convert_float16 (vload16 (0, (__global const char *) kv_block (p, i) + 2 + ((i) & 31))) \
+    * kv_scale (p, i))
+#define kv_bytes_at(p, i) ((__global const uchar *) kv_block (p, i))
+#define kv_row_bytes(d) (((d) / 32 + 1) * 34)
+
+/* Values x[0 .. 31] into the block at @b, as ggml's quantize_row_q8_0_ref
+ * (and the gguf package): d = amax / 127, each value times 1 / d rounded
+ * half away from zero, d stored as F16 (to nearest even). */
+inline void kv_store_block (__global const float *x, __global uchar *b)
+{
+  float amax = 0.0f;
+  for (int i = 0; i < 32; i++)
+    amax = fmax (amax, fabs (x[i]));
+  const float d = amax / 127.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+  vstore_half_rte (d, 0, (__global half *) b);
+  for (int i = 0; i < 32; i++)
+    ((__global char *) b)[2 + i] = (char) convert_int (round (x[i] * id));
+}
 #else
 #define KV_T float
 #define KV_NAME(n) n
-#define kv_load(p) (*(p))
-#define kv_load8(p) vload8 (0, (p))
-#define kv_store(x, p) (*(p) = (x))
+#define kv_load(p, i) ((p)[i])
+#define kv_load8(p, i) vload8 (0, (p) + (i))
+#define kv_store(x, p, i) ((p)[i] = (x))
+#define kv_bytes_at(p, i) ((__global const uchar *) ((p) + (i)))
+#define kv_row_bytes(d) ((d) * 4)
 #endif
 
-/* The d values of a cache row at @p into the cache ahead of their use
+/* The d values from value i of cache @p into the cache ahead of their use
  * (CPUs under PoCL): one head's rows are a whole row of all heads apart,
  * 4-16 KB, too far for the hardware prefetcher, so a decode step's walk
  * down the keys and values waited on each row's lines in turn. */
 #ifdef VTP_POCL_CPU
-#define kv_prefetch_row(p, d)                                                  \
-  for (int pf_ = 0; pf_ < (d) * (int) sizeof (KV_T); pf_ += 64)                \
-    __builtin_prefetch ((__global const uchar *) (p) + pf_)
+#define kv_prefetch_row(p, i, d)                                               \
+  for (int pf_ = 0; pf_ < kv_row_bytes (d); pf_ += 64)                         \
+    __builtin_prefetch (kv_bytes_at (p, i) + pf_)
 #else
-#define kv_prefetch_row(p, d)
+#define kv_prefetch_row(p, i, d)
 #endif
 
-/* One query row of one head: qr its d values, kh / vh the head's first
- * key / value row (rows kv_stride apart), keys 0 .. last - 1, pb the
- * position bias by key (or none), s the scores' scratch (last floats), o
- * the output row; the work-group's lsz items share the keys. */
-inline void KV_NAME (attend_row) (__global const float *qr, __global const KV_T *kh, __global const KV_T *vh,
-    int kv_stride, int last, int d, float scale, __global const float *pb, __global float *s, __global float *o,
-    int lid, int lsz, __local float *scratch)
+/* One query row of one head: qr its d values, kh / vh the indices of the
+ * head's first key / value in caches k / v (rows kv_stride apart), keys 0
+ * .. last - 1, pb the position bias by key (or none), s the scores'
+ * scratch (last floats), o the output row; the work-group's lsz items
+ * share the keys. */
+inline void KV_NAME (attend_row) (__global const float *qr, __global const KV_T *k, __global const KV_T *v,
+    size_t kh, size_t vh, int kv_stride, int last, int d, float scale, __global const float *pb, __global float *s,
+    __global float *o, int lid, int lsz, __local float *scratch)
 {
   const int d8 = d & ~7;
 
   float mx = -INFINITY;
-  for (int j = lid; j < last; j += lsz) {
-    __global const KV_T *kr = kh + (size_t) j * kv_stride;
+  int j = lid;
+  /* one work-item (CPUs): 4 keys at a time, each key's products summed in
+   * the order of the loop below (the same bits), in 4 independent chains
+   * of multiply-adds instead of one (a Q8_0 cache's decode step at depth
+   * 1025, 7B's heads: 0.47 -> 0.40 ms; F32 and F16 ones, held by their
+   * rows' cache misses, unchanged) */
+  if (lsz == 1)
+    for (; j + 4 <= last; j += 4) {
+      const size_t kr = kh + (size_t) j * kv_stride;
+      float8 a8[4];
+      float a[4];
+#pragma unroll
+      for (int u = 0; u < 4; u++) {
+        a8[u] = 0.0f;
+        a[u] = 0.0f;
+        if (j + u + KV_PREFETCH_ROWS < last)
+          kv_prefetch_row (k, kr + (size_t) (u + KV_PREFETCH_ROWS) * kv_stride, d);
+      }
+#if KV_TYPE == 2
+      if ((d & 15) == 0)
+        for (int c = 0; c < d; c += 16) {
+          const float8 q0 = vload8 (0, qr + c), q1 = vload8 (0, qr + c + 8);
+#pragma unroll
+          for (int u = 0; u < 4; u++) {
+            const float16 kk = kv_load16 (k, kr + (size_t) u * kv_stride + c);
+            a8[u] = fma (q0, kk.lo, a8[u]);
+            a8[u] = fma (q1, kk.hi, a8[u]);
+          }
+        }
+      else
+#endif
+      for (int c = 0; c < d8; c += 8) {
+        const float8 q8 = vload8 (0, qr + c);
+#pragma unroll
+        for (int u = 0; u < 4; u++)
+          a8[u] = fma (q8, kv_load8 (k, kr + (size_t) u * kv_stride + c), a8[u]);
+      }
+      for (int c = d8; c < d; c++)
+#pragma unroll
+        for (int u = 0; u < 4; u++)
+          a[u] = fma (qr[c], kv_load (k, kr + (size_t) u * kv_stride + c), a[u]);
+#pragma unroll
+      for (int u = 0; u < 4; u++) {
+        float x = (a[u] + hsum8 (a8[u])) * scale;
+        if (pb)
+          x += pb[j + u];
+        s[j + u] = x;
+        mx = fmax (mx, x);
+      }
+    }
+  for (; j < last; j += lsz) {
+    const size_t kr = kh + (size_t) j * kv_stride;
     float8 a8 = 0.0f;
     if (j + KV_PREFETCH_ROWS * lsz < last)
-      kv_prefetch_row (kr + (size_t) KV_PREFETCH_ROWS * lsz * kv_stride, d);
+      kv_prefetch_row (k, kr + (size_t) KV_PREFETCH_ROWS * lsz * kv_stride, d);
     float a = 0.0f;
+#if KV_TYPE == 2
+    /* Q8_0: 16 values a scale (heads start on a multiple of 16 when d is
+     * one; rows are whole blocks), the same products in the same order */
+    if ((d & 15) == 0)
+      for (int c = 0; c < d; c += 16) {
+        const float16 kk = kv_load16 (k, kr + c);
+        a8 = fma (vload8 (0, qr + c), kk.lo, a8);
+        a8 = fma (vload8 (0, qr + c + 8), kk.hi, a8);
+      }
+    else
+#endif
     for (int c = 0; c < d8; c += 8)
-      a8 = fma (vload8 (0, qr + c), kv_load8 (kr + c), a8);
+      a8 = fma (vload8 (0, qr + c), kv_load8 (k, kr + c), a8);
     for (int c = d8; c < d; c++)
-      a = fma (qr[c], kv_load (kr + c), a);
+      a = fma (qr[c], kv_load (k, kr + c), a);
     a = (a + hsum8 (a8)) * scale;
     if (pb)
       a += pb[j];
@@ -86,11 +188,20 @@ inline void KV_NAME (attend_row) (__global const float *qr, __global const KV_T 
       acc[c] = 0.0f;
     for (int j = 0; j < last; j++) {
       const float p = s[j];
-      __global const KV_T *vr = vh + (size_t) j * kv_stride;
+      const size_t vr = vh + (size_t) j * kv_stride;
       if (j + KV_PREFETCH_ROWS < last)
-        kv_prefetch_row (vr + (size_t) KV_PREFETCH_ROWS * kv_stride, d);
+        kv_prefetch_row (v, vr + (size_t) KV_PREFETCH_ROWS * kv_stride, d);
+#if KV_TYPE == 2
+      if ((d & 15) == 0)
+        for (int c = 0; c < n8; c += 2) {
+          const float16 vv = kv_load16 (v, vr + 8 * c);
+          acc[c] = fma ((float8) p, vv.lo, acc[c]);
+          acc[c + 1] = fma ((float8) p, vv.hi, acc[c + 1]);
+        }
+      else
+#endif
       for (int c = 0; c < n8; c++)
-        acc[c] = fma ((float8) p, kv_load8 (vr + 8 * c), acc[c]);
+        acc[c] = fma ((float8) p, kv_load8 (v, vr + 8 * c), acc[c]);
     }
     for (int c = 0; c < n8; c++)
       vstore8 (acc[c] * inv, c, o);
@@ -99,13 +210,13 @@ inline void KV_NAME (attend_row) (__global const float *qr, __global const KV_T 
   for (int c = lid * 8; c < d8; c += lsz * 8) {
     float8 acc = 0.0f;
     for (int j = 0; j < last; j++)
-      acc = fma ((float8) s[j], kv_load8 (vh + (size_t) j * kv_stride + c), acc);
+      acc = fma ((float8) s[j], kv_load8 (v, vh + (size_t) j * kv_stride + c), acc);
     vstore8 (acc * inv, 0, o + c);
   }
   for (int c = d8 + lid; c < d; c += lsz) {
     float acc = 0.0f;
     for (int j = 0; j < last; j++)
-      acc = fma (s[j], kv_load (vh + (size_t) j * kv_stride + c), acc);
+      acc = fma (s[j], kv_load (v, vh + (size_t) j * kv_stride + c), acc);
     o[c] = acc * inv;
   }
 }
@@ -122,8 +233,8 @@ __kernel void KV_NAME (attention) (__global const float *q, int q_off, int q_str
   const int last = causal ? min (nk, q_pos0 + qi + 1) : nk;
   __global const float *pb = pb_stride > 0 ? pos_bias + h * pb_stride + pb_center - (q_pos0 + qi) : 0;
 
-  KV_NAME (attend_row) (q + q_off + (size_t) qi * q_stride + h * d, k + kv_off + g * d, v + kv_off + g * d, kv_stride, last,
-      d, scale, pb, scores + ((size_t) h * nq + qi) * nk, out + out_off + (size_t) qi * out_stride + h * d,
+  KV_NAME (attend_row) (q + q_off + (size_t) qi * q_stride + h * d, k, v, (size_t) kv_off + g * d,
+      (size_t) kv_off + g * d, kv_stride, last, d, scale, pb, scores + ((size_t) h * nq + qi) * nk, out + out_off + (size_t) qi * out_stride + h * d,
       get_local_id (0), get_local_size (0), scratch);
 }
 
@@ -150,14 +261,14 @@ __kernel void KV_NAME (attention_streams4) (int row0, __global const float *q, i
   const int pbo = i == 0 ? pbo0 : i == 1 ? pbo1 : i == 2 ? pbo2 : pbo3;
   __global const float *pb = pbs > 0 ? pbt + h * pbs + pbo : 0;
 
-  KV_NAME (attend_row) (q + (size_t) (row0 + i) * q_stride + h * d, k + g * d, v + g * d, kv_stride, nk, d, scale, pb,
+  KV_NAME (attend_row) (q + (size_t) (row0 + i) * q_stride + h * d, k, v, g * d, g * d, kv_stride, nk, d, scale, pb,
       s + (size_t) h * nk, out + (size_t) (row0 + i) * out_stride + h * d, get_local_id (0), get_local_size (0),
       scratch);
 }
 
 /* The new key and value rows of up to 4 streams (rows row0 + i of kn /
  * vn, w floats) into row pos_i of each stream's caches (k_i, v_i). One work-item
- * a stream. */
+ * a stream. (A Q8_0 cache's w is a multiple of 32: vtp-ops.c checks.) */
 #define APPEND_ARGS(i) __global KV_T *k##i, __global KV_T *v##i, int pos##i
 __kernel void KV_NAME (kv_append4) (int row0, __global const float *kn, __global const float *vn, int w,
     APPEND_ARGS (0), APPEND_ARGS (1), APPEND_ARGS (2), APPEND_ARGS (3))
@@ -167,10 +278,17 @@ __kernel void KV_NAME (kv_append4) (int row0, __global const float *kn, __global
   __global KV_T *v = i == 0 ? v0 : i == 1 ? v1 : i == 2 ? v2 : v3;
   const int pos = i == 0 ? pos0 : i == 1 ? pos1 : i == 2 ? pos2 : pos3;
 
-  for (int c = 0; c < w; c++) {
-    kv_store (kn[(size_t) (row0 + i) * w + c], k + (size_t) pos * w + c);
-    kv_store (vn[(size_t) (row0 + i) * w + c], v + (size_t) pos * w + c);
+#if KV_TYPE == 2
+  for (int c = 0; c < w; c += 32) {
+    kv_store_block (kn + (size_t) (row0 + i) * w + c, kv_block (k, (size_t) pos * w + c));
+    kv_store_block (vn + (size_t) (row0 + i) * w + c, kv_block (v, (size_t) pos * w + c));
   }
+#else
+  for (int c = 0; c < w; c++) {
+    kv_store (kn[(size_t) (row0 + i) * w + c], k, (size_t) pos * w + c);
+    kv_store (vn[(size_t) (row0 + i) * w + c], v, (size_t) pos * w + c);
+  }
+#endif
 }
 
 /* The CPU kernel for many query rows: a work-item takes 32 query rows of one
@@ -199,8 +317,7 @@ __kernel void KV_NAME (attention_rows16) (__global const float *q, int q_off, in
   const int first_masked = q_pos0 + r0 + 1;    /* keys from here are hidden from some rows */
   const int last = causal ? min (nk, q_pos0 + r0 + nrows) : nk;
   __global float *st = scores + ((size_t) h * nq + r0) * nk;
-  __global const KV_T *kh = k + kv_off + g * d;
-  __global const KV_T *vh = v + kv_off + g * d;
+  const size_t kh = (size_t) kv_off + g * d, vh = kh;
   const float16 lane = (float16) (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const float16 pos_a = (float16) (q_pos0 + r0) + lane, pos_b = pos_a + 16.0f;
   float qt[ATTN16_MAX_D * 32];
@@ -220,17 +337,18 @@ __kernel void KV_NAME (attention_rows16) (__global const float *q, int q_off, in
     for (int u = 0; u < 8; u++)
       a[u] = b[u] = 0.0f;
     /* 8 elements of each of the 8 keys at a time, each broadcast to the
-     * lanes: an F32 cache's straight from memory, an F16 cache's widened 8
-     * at a time first (one at a time, the conversions took 2.2x the time) */
+     * lanes: an F32 cache's straight from memory, an F16 or Q8_0 cache's
+     * widened 8 at a time first (one at a time, F16's conversions took 2.2x
+     * the time) */
     for (int c0 = 0; c0 < d; c0 += 8) {
-#if KV_F16
+#if KV_TYPE != 0
       float kf[8][8];
 #pragma unroll
       for (int u = 0; u < 8; u++)
-        vstore8 (kv_load8 (kh + (size_t) (j + u) * kv_stride + c0), 0, kf[u]);
+        vstore8 (kv_load8 (k, kh + (size_t) (j + u) * kv_stride + c0), 0, kf[u]);
 #define KEY_AT(u, c) kf[u][c]
 #else
-#define KEY_AT(u, c) kh[(size_t) (j + (u)) * kv_stride + c0 + (c)]
+#define KEY_AT(u, c) k[kh + (size_t) (j + (u)) * kv_stride + c0 + (c)]
 #endif
 #pragma unroll
       for (int c = 0; c < 8; c++) {
@@ -260,7 +378,7 @@ __kernel void KV_NAME (attention_rows16) (__global const float *q, int q_off, in
   for (; j < last; j++) {
     float16 a = 0.0f, b = 0.0f;
     for (int c = 0; c < d; c++) {
-      const float16 kv = (float16) kv_load (kh + (size_t) j * kv_stride + c);
+      const float16 kv = (float16) kv_load (k, kh + (size_t) j * kv_stride + c);
       a = fma (vload16 (2 * c, qt), kv, a);
       b = fma (vload16 (2 * c + 1, qt), kv, b);
     }
@@ -294,11 +412,11 @@ __kernel void KV_NAME (attention_rows16) (__global const float *q, int q_off, in
       acca[i] = accb[i] = 0.0f;
     for (j = 0; j < last; j++) {
       const float16 pa = vload16 (2 * j, st), pb = vload16 (2 * j + 1, st);
-#if KV_F16
+#if KV_TYPE != 0
       float vf[8];
-      vstore8 (kv_load8 (vh + (size_t) j * kv_stride + c0), 0, vf);
+      vstore8 (kv_load8 (v, vh + (size_t) j * kv_stride + c0), 0, vf);
 #else
-      __global const float *vf = vh + (size_t) j * kv_stride + c0;
+      __global const float *vf = v + vh + (size_t) j * kv_stride + c0;
 #endif
 #pragma unroll
       for (int i = 0; i < 8; i++) {
@@ -322,15 +440,24 @@ __kernel void KV_NAME (attention_rows16) (__global const float *q, int q_off, in
 }
 
 /* Rows [src_row, src_row + n) of the new keys and values (kn, vn, F32, w
- * wide) into rows [pos, pos + n) of the caches. One work-item a value. */
+ * wide) into rows [pos, pos + n) of the caches. One work-item a value (a
+ * block of 32 in a Q8_0 cache). */
 __kernel void KV_NAME (kv_write) (__global const float *kn, __global const float *vn, int src_row, int w,
     __global KV_T *k, __global KV_T *v, int pos)
 {
+#if KV_TYPE == 2
+  const int c = get_global_id (0) * 32, t = get_global_id (1);
+  const size_t src = (size_t) (src_row + t) * w + c, dst = (size_t) (pos + t) * w + c;
+
+  kv_store_block (kn + src, kv_block (k, dst));
+  kv_store_block (vn + src, kv_block (v, dst));
+#else
   const int c = get_global_id (0), t = get_global_id (1);
   const size_t src = (size_t) (src_row + t) * w + c, dst = (size_t) (pos + t) * w + c;
 
-  kv_store (kn[src], k + dst);
-  kv_store (vn[src], v + dst);
+  kv_store (kn[src], k, dst);
+  kv_store (vn[src], v, dst);
+#endif
 }
 
 #undef STREAM_ARGS
@@ -341,3 +468,9 @@ __kernel void KV_NAME (kv_write) (__global const float *kn, __global const float
 #undef kv_load8
 #undef kv_store
 #undef kv_prefetch_row
+#undef kv_bytes_at
+#undef kv_row_bytes
+#undef kv_block
+#undef kv_scale
+#undef kv_load16
+#undef KV_TYPE
