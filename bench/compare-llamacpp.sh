@@ -20,8 +20,9 @@
 # IQ3_XS, IQ2_* and IQ1_* are made with an importance matrix, which
 # llama-imatrix computes once on docs/architecture.md; and TYPE-at-load for
 # any type vtp quantizes to, e.g. iq4_xs-at-load). $KV: vtp's KV cache
-# type, f32 (default) or f16 (llama.cpp's default cache type, which
-# llama-bench keeps here).
+# type, f32 (default), f16 (llama.cpp's default cache type, which
+# llama-bench keeps then) or q8_0 (llama-bench then runs with -ctk q8_0
+# -ctv q8_0, its flash attention on "auto" as by default).
 #
 # Each round runs every type on both engines, one after the other
 # (interleaved, so that the machine's drift hits both); the table has the
@@ -41,6 +42,12 @@ LLAVA=${1:?usage: bench/compare-llamacpp.sh LLAVA_DIR [ROUNDS]}
 ROUNDS=${2:-3}
 TYPES=${TYPES:-F16 Q8_0 Q4_0 Q4_K_M q4_k-at-load}
 KV=${KV:-f32}
+LLAMA_KV=""
+KV_NOTE=""
+if [ "$KV" = q8_0 ]; then
+  LLAMA_KV="-ctk q8_0 -ctv q8_0"
+  KV_NOTE=", llama.cpp's $LLAMA_KV"
+fi
 . bench/peer-env.sh
 
 if [ ! -x "$BIN/llama-bench" ] || [ ! -x "$BIN/llama-quantize" ]; then
@@ -95,7 +102,7 @@ for r in $(seq "$ROUNDS"); do
     if [ "$lt" != - ]; then
       for args in "-p 512 -n 0" "-p 0 -n 64 -d 512" "-p 0 -n 64 -d 0"; do
         # shellcheck disable=SC2086
-        "$BIN/llama-bench" -m "$WORK/llm-$lt.gguf" -t "$THREADS" $args -r 1 -o csv 2>/dev/null \
+        "$BIN/llama-bench" -m "$WORK/llm-$lt.gguf" -t "$THREADS" $args $LLAMA_KV -r 1 -o csv 2>/dev/null \
           | awk -F, -v t="$label" 'NR == 1 { for (i = 1; i <= NF; i++) n[$i] = i; next }
               { gsub(/"/, ""); k = $n["n_prompt"] > 0 ? "prefill" : ($n["n_depth"] > 0 ? "decode" : "decode0")
                 print "llama.cpp", t, k, $n["avg_ts"] }' >> "$OUT"
@@ -114,7 +121,7 @@ for r in $(seq "$ROUNDS"); do
   done
 done
 
-echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $THREADS threads; llama.cpp from llama-cpp-python $VERSION; vtp's KV cache $KV; $ROUNDS rounds, medians"
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $THREADS threads; llama.cpp from llama-cpp-python $VERSION; vtp's KV cache $KV$KV_NOTE; $ROUNDS rounds, medians"
 python3 - "$OUT" "$TYPES" <<'EOF'
 import statistics, sys
 from collections import defaultdict
