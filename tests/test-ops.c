@@ -266,71 +266,6 @@ f16_cache_case (gint H, gint Hkv, gint d, gint nq, gint nk, gint q_pos0, gint pa
   g_rand_free (r);
 }
 
-/* Batched decoding over F16 and F32 streams: each stream's new key and
- * value land in its cache (rounded in an F16 one) and its row of the
- * output is what vtp_op_attention gives over that cache alone. */
-static void
-f16_streams_case (gint n)
-{
-  const gint H = 4, Hkv = 2, d = 32, KD = Hkv * d, qw = H * d, ctx = 40;
-  GRand *r = g_rand_new_with_seed (n);
-  g_autoptr (GError) error = NULL;
-  float *q = random_floats (r, n * qw, 1.0), *kn = random_floats (r, n * KD, 1.0), *vn = random_floats (r, n * KD, 1.0);
-  VtpTensor *tq = upload (q, n, qw), *tkn = upload (kn, n, KD), *tvn = upload (vn, n, KD);
-  VtpTensor *out = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, n, qw, &error);
-  VtpTensor *one = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, 1, qw, &error);
-  const VtpAttention a = { H, Hkv, d, TRUE, 0, 1.0f / sqrtf (d) };
-  VtpStreamKV *kv = g_new0 (VtpStreamKV, n);
-  float *got;
-
-  g_assert_no_error (error);
-  for (gint i = 0; i < n; i++) {
-    /* streams 1, 2 and 5 F32, the others F16: launches of mixed lengths */
-    const VtpDType t = (i == 1 || i == 2 || i == 5) ? VTP_DTYPE_F32 : VTP_DTYPE_F16;
-    const gint past = 3 + 5 * i;
-    g_autofree float *k = random_floats (r, past * KD, 1.0), *v = random_floats (r, past * KD, 1.0);
-    VtpTensor *sk = upload (k, past, KD), *sv = upload (v, past, KD);
-
-    kv[i].k_cache = vtp_tensor_new_2d (dev, t, ctx, KD, &error);
-    kv[i].v_cache = vtp_tensor_new_2d (dev, t, ctx, KD, &error);
-    kv[i].scores = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, H, ctx, &error);
-    kv[i].n_past = past;
-    g_assert_no_error (error);
-    vtp_op_kv_write (kv[i].k_cache, kv[i].v_cache, 0, sk, sv, 0, past);
-    vtp_tensor_free (sk); vtp_tensor_free (sv);
-  }
-  vtp_op_attention_streams (out, tq, tkn, tvn, kv, n, &a);
-  got = device_values (out);
-  for (gint i = 0; i < n; i++) {
-    g_autofree float *alone = NULL;
-    g_autofree guint16 *h = NULL;
-    g_autofree float *f = NULL;
-    const VtpAttention ai = { H, Hkv, d, TRUE, (gint) kv[i].n_past, a.scale };
-    VtpTensor *qi = upload (q + i * qw, 1, qw);
-
-    vtp_op_attention (one, 0, qi, 0, 1, kv[i].k_cache, kv[i].v_cache, 0, kv[i].n_past + 1, kv[i].scores, &ai);
-    alone = device_values (one);
-    g_assert_cmpmem (got + i * qw, qw * 4, alone, qw * 4);
-    /* the appended row, rounded in an F16 cache */
-    if (kv[i].k_cache->dtype == VTP_DTYPE_F16) {
-      h = device_halves (kv[i].k_cache);
-      for (gint c = 0; c < KD; c++)
-        g_assert_cmphex (h[kv[i].n_past * KD + c], ==, vtp_f32_to_f16 (kn[i * KD + c]));
-    } else {
-      f = device_values (kv[i].v_cache);
-      g_assert_cmpmem (f + kv[i].n_past * KD, KD * 4, vn + i * KD, KD * 4);
-    }
-    vtp_tensor_free (qi);
-  }
-  g_assert_true (vtp_error_take_pending (&error));
-  for (gint i = 0; i < n; i++) {
-    vtp_tensor_free (kv[i].k_cache); vtp_tensor_free (kv[i].v_cache); vtp_tensor_free (kv[i].scores);
-  }
-  g_free (kv); g_free (got); g_free (q); g_free (kn); g_free (vn);
-  vtp_tensor_free (tq); vtp_tensor_free (tkn); vtp_tensor_free (tvn); vtp_tensor_free (out); vtp_tensor_free (one);
-  g_rand_free (r);
-}
-
 /* A Q8_0 key/value cache (kv-type=q8_0). vtp_op_kv_write quantizes each
  * block of 32 as the gguf package's quantizer (ggml's
  * quantize_row_q8_0_ref) does: its bytes on the quant fixtures' rows
@@ -455,15 +390,18 @@ q8_cache_case (gint H, gint Hkv, gint d, gint nq, gint nk, gint q_pos0, gint pad
   g_rand_free (r);
 }
 
-/* Batched decoding over Q8_0, F16 and F32 streams: each stream's row of
- * the output is what vtp_op_attention gives over its cache alone, and the
- * appended key and value rows are the blocks vtp_op_kv_write makes of
- * them (checked against the package above). */
+/* Batched decoding over streams whose caches are of several types (@main
+ * for all but streams 2 and 3, F16, and 5, F32; or with @main F16, streams
+ * 1, 2 and 5 F32): each stream's row of the output is what
+ * vtp_op_attention gives over its cache alone, and its new key and value
+ * rows are stored as vtp_op_kv_write stores them (an F32 cache: as they
+ * are; F16: rounded as the host's vtp_f32_to_f16; Q8_0: the blocks
+ * kv_write makes, checked against the gguf package above). */
 static void
-q8_streams_case (gint n)
+mixed_streams_case (gint n, VtpDType main)
 {
-  const gint H = 4, Hkv = 2, d = 64, KD = Hkv * d, qw = H * d, ctx = 40;
-  GRand *r = g_rand_new_with_seed (100 + n);
+  const gint H = 4, Hkv = 2, d = main == VTP_DTYPE_Q8_0 ? 64 : 32, KD = Hkv * d, qw = H * d, ctx = 40;
+  GRand *r = g_rand_new_with_seed (100 * main + n);
   g_autoptr (GError) error = NULL;
   g_autofree float *q = random_floats (r, n * qw, 1.0), *kn = random_floats (r, n * KD, 1.0);
   g_autofree float *vn = random_floats (r, n * KD, 1.0);
@@ -471,16 +409,14 @@ q8_streams_case (gint n)
   VtpTensor *tq = upload (q, n, qw), *tkn = upload (kn, n, KD), *tvn = upload (vn, n, KD);
   VtpTensor *out = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, n, qw, &error);
   VtpTensor *one = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, 1, qw, &error);
-  VtpTensor *ek = vtp_tensor_new_2d (dev, VTP_DTYPE_Q8_0, 1, KD, &error);
-  VtpTensor *ev = vtp_tensor_new_2d (dev, VTP_DTYPE_Q8_0, 1, KD, &error);
   const VtpAttention a = { H, Hkv, d, TRUE, 0, 1.0f / sqrtf (d) };
   g_autofree VtpStreamKV *kv = g_new0 (VtpStreamKV, n);
 
   g_assert_no_error (error);
   for (gint i = 0; i < n; i++) {
-    /* streams 2 and 3 F16, 5 F32, the others Q8_0 */
-    const VtpDType t = (i == 2 || i == 3) ? VTP_DTYPE_F16 : i == 5 ? VTP_DTYPE_F32 : VTP_DTYPE_Q8_0;
-    const gint past = 2 + 6 * i;
+    const VtpDType t = main == VTP_DTYPE_F16 ? (i == 1 || i == 2 || i == 5 ? VTP_DTYPE_F32 : VTP_DTYPE_F16)
+        : i == 2 || i == 3 ? VTP_DTYPE_F16 : i == 5 ? VTP_DTYPE_F32 : main;
+    const gint past = 3 + 5 * i;
     g_autofree float *k = random_floats (r, past * KD, 1.0), *v = random_floats (r, past * KD, 1.0);
     VtpTensor *sk = upload (k, past, KD), *sv = upload (v, past, KD);
 
@@ -497,20 +433,36 @@ q8_streams_case (gint n)
   for (gint i = 0; i < n; i++) {
     g_autofree float *alone = NULL;
     const VtpAttention ai = { H, Hkv, d, TRUE, (gint) kv[i].n_past, a.scale };
+    const VtpDType t = kv[i].k_cache->dtype;
     VtpTensor *qi = upload (q + i * qw, 1, qw);
 
     vtp_op_attention (one, 0, qi, 0, 1, kv[i].k_cache, kv[i].v_cache, 0, kv[i].n_past + 1, kv[i].scores, &ai);
     alone = device_values (one);
     g_assert_cmpmem (got + i * qw, qw * 4, alone, qw * 4);
-    if (kv[i].k_cache->dtype == VTP_DTYPE_Q8_0) {
+    /* the appended row */
+    if (t == VTP_DTYPE_F16) {
+      g_autofree guint16 *hk = device_halves (kv[i].k_cache), *hv = device_halves (kv[i].v_cache);
+      for (gint c = 0; c < KD; c++) {
+        g_assert_cmphex (hk[kv[i].n_past * KD + c], ==, vtp_f32_to_f16 (kn[i * KD + c]));
+        g_assert_cmphex (hv[kv[i].n_past * KD + c], ==, vtp_f32_to_f16 (vn[i * KD + c]));
+      }
+    } else if (t == VTP_DTYPE_F32) {
+      g_autofree float *fk = device_values (kv[i].k_cache), *fv = device_values (kv[i].v_cache);
+      g_assert_cmpmem (fk + kv[i].n_past * KD, KD * 4, kn + i * KD, KD * 4);
+      g_assert_cmpmem (fv + kv[i].n_past * KD, KD * 4, vn + i * KD, KD * 4);
+    } else {
+      const gsize rb = vtp_dtype_row_bytes (t, KD);
+      VtpTensor *ek = vtp_tensor_new_2d (dev, t, 1, KD, &error), *ev = vtp_tensor_new_2d (dev, t, 1, KD, &error);
       g_autofree guint8 *ck = device_bytes (kv[i].k_cache), *cv = device_bytes (kv[i].v_cache);
       g_autofree guint8 *wk = NULL, *wv = NULL;
-      const gsize rb = vtp_dtype_row_bytes (VTP_DTYPE_Q8_0, KD);
+
+      g_assert_no_error (error);
       vtp_op_kv_write (ek, ev, 0, tkn, tvn, i, 1);
       wk = device_bytes (ek);
       wv = device_bytes (ev);
       g_assert_cmpmem (ck + kv[i].n_past * rb, rb, wk, rb);
       g_assert_cmpmem (cv + kv[i].n_past * rb, rb, wv, rb);
+      vtp_tensor_free (ek); vtp_tensor_free (ev);
     }
     vtp_tensor_free (qi);
   }
@@ -519,7 +471,6 @@ q8_streams_case (gint n)
     vtp_tensor_free (kv[i].k_cache); vtp_tensor_free (kv[i].v_cache); vtp_tensor_free (kv[i].scores);
   }
   vtp_tensor_free (tq); vtp_tensor_free (tkn); vtp_tensor_free (tvn); vtp_tensor_free (out); vtp_tensor_free (one);
-  vtp_tensor_free (ek); vtp_tensor_free (ev);
   g_rand_free (r);
 }
 
@@ -562,8 +513,8 @@ test_attention_q8_cache (void)
   q8_cache_case (8, 2, 64, 37, 50, 12, VTP_ATTENTION_SCORE_PAD_ROWS);  /* prefill chunk, rows16 on CPUs */
   q8_cache_case (8, 2, 64, 37, 50, 12, 0);       /* the same on the work-group path */
   q8_cache_case (4, 4, 40, 33, 36, 2, VTP_ATTENTION_SCORE_PAD_ROWS);
-  q8_streams_case (1);
-  q8_streams_case (7);
+  mixed_streams_case (1, VTP_DTYPE_Q8_0);
+  mixed_streams_case (7, VTP_DTYPE_Q8_0);
   q8_cache_errors ();
 }
 
@@ -575,8 +526,8 @@ test_attention_f16_cache (void)
   f16_cache_case (8, 2, 64, 37, 50, 12, VTP_ATTENTION_SCORE_PAD_ROWS);  /* prefill chunk, rows16 on CPUs */
   f16_cache_case (8, 2, 64, 37, 50, 12, 0);      /* the same on the work-group path */
   f16_cache_case (3, 1, 40, 33, 36, 2, VTP_ATTENTION_SCORE_PAD_ROWS);
-  f16_streams_case (1);
-  f16_streams_case (7);
+  mixed_streams_case (1, VTP_DTYPE_F16);
+  mixed_streams_case (7, VTP_DTYPE_F16);
 }
 
 static void
