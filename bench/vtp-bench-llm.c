@@ -20,7 +20,7 @@
  * decode once per value, in turn ("-" unsets NAME), and the medians come
  * per value, with the median over repeats of each value's decode speed over
  * the first value's in the same repeat. NAME kv-type (not a variable):
- * the values are KV cache types (f32, f16), each a state of its own on
+ * the values are KV cache types (f32, f16, q8_0), each a state of its own on
  * the one model (--kv-type is then unused).
  *
  * --streams S (issue 18, docs/batching.md): after

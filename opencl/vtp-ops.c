@@ -136,6 +136,17 @@ kv_kernel (char buf[48], const char *name, VtpDType t)
   return buf;
 }
 
+/* CPUs (one work-item a row), grouped-query attention: a work-item takes a
+ * kv head's query heads together (attend_group; the same bits as a head a
+ * work-item, which VTP_ATTENTION_GQA=0 brings back) */
+static gboolean
+gqa_fits (const VtpDevice *dev, const VtpAttention *a)
+{
+  const gint rep = a->n_heads / a->n_kv_heads;
+  return dev->reduce_wg == 1 && rep > 1 && rep <= VTP_ATTENTION_GQA_MAX_REP
+      && g_strcmp0 (g_getenv ("VTP_ATTENTION_GQA"), "0") != 0;
+}
+
 void
 vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_row, gint64 nq,
     const VtpTensor *k, const VtpTensor *v, gint64 kv_row, gint64 nk,
@@ -174,6 +185,17 @@ vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_r
         A_MEM (out), A_INT (out_row * ow), A_INT (ow),
         A_MEM (scores), A_INT (nq), A_INT (nk), A_INT (a->n_heads), A_INT (a->n_kv_heads),
         A_INT (a->head_dim), A_INT (a->causal), A_INT (a->q_pos0), A_FLOAT (a->scale));
+    return;
+  }
+  if (gqa_fits (q->dev, a) && !a->pos_bias) {
+    /* CPUs, grouped-query attention: a work-item a kv head's query heads */
+    const size_t gglobal[2] = { nq, a->n_kv_heads }, glocal[2] = { 1, 1 };
+    LAUNCH (q->dev, kv_kernel (name, "attention_gqa", k->dtype), 2, gglobal, glocal,
+        A_MEM (q), A_INT (q_row * qw), A_INT (qw),
+        A_MEM (k), A_MEM (v), A_INT (kv_row * kvw), A_INT (kvw),
+        A_MEM (out), A_INT (out_row * ow), A_INT (ow),
+        A_MEM (scores), A_INT (nq), A_INT (nk), A_INT (a->n_heads), A_INT (a->n_kv_heads),
+        A_INT (a->head_dim), A_INT (a->causal), A_INT (a->q_pos0), A_FLOAT (a->scale), A_LOCAL (sizeof (float)));
     return;
   }
   LAUNCH (q->dev, kv_kernel (name, "attention", k->dtype), 2, global, local,
@@ -236,8 +258,8 @@ vtp_op_attention_streams (VtpTensor *out, const VtpTensor *q, const VtpTensor *k
     char name[48];
     for (m = 1; m < STREAMS_PER_LAUNCH && i0 + m < n && kv[i0 + m].k_cache->dtype == kv[i0].k_cache->dtype; m++)
       ;
-    const size_t one[1] = { 1 }, streams[1] = { m }, global[2] = { m * wg, a->n_heads }, local[2] = { wg, 1 };
     gint nk[STREAMS_PER_LAUNCH], pbs[STREAMS_PER_LAUNCH], pbo[STREAMS_PER_LAUNCH];
+    gboolean gqa = gqa_fits (q->dev, a);
     /* (the slots past m repeat the first stream: no work-group reads them) */
     for (gint j = 0; j < STREAMS_PER_LAUNCH; j++) {
       s[j] = &kv[i0 + (j < m ? j : 0)];
@@ -246,7 +268,10 @@ vtp_op_attention_streams (VtpTensor *out, const VtpTensor *q, const VtpTensor *k
        * center - (nk - 1) (a stride of 0: no bias) */
       pbs[j] = s[j]->pos_bias ? (gint) vtp_tensor_cols (s[j]->pos_bias) : 0;
       pbo[j] = s[j]->pos_bias ? s[j]->pos_bias_center - (nk[j] - 1) : 0;
+      gqa = gqa && !s[j]->pos_bias;
     }
+    const size_t one[1] = { 1 }, streams[1] = { m }, global[2] = { m * wg, gqa ? a->n_kv_heads : a->n_heads };
+    const size_t local[2] = { wg, 1 };
     if (append)
       LAUNCH (q->dev, kv_kernel (name, "kv_append4", t), 1, streams, one, A_INT (i0), A_MEM (k_new), A_MEM (v_new), A_INT (KD),
           A_MEM (s[0]->k_cache), A_MEM (s[0]->v_cache), A_INT (s[0]->n_past),
@@ -256,7 +281,7 @@ vtp_op_attention_streams (VtpTensor *out, const VtpTensor *q, const VtpTensor *k
 #define BIAS_ARGS(j) A_OPT_MEM (s[j]->pos_bias), A_INT (pbs[j]), A_INT (pbo[j])
     LAUNCH (q->dev, kv_kernel (name, "attention_streams4", t), 2, global, local, A_INT (i0), A_MEM (q), A_INT (qw), A_MEM (out), A_INT (ow),
         A_INT (KD), A_INT (a->n_heads), A_INT (a->n_kv_heads), A_INT (a->head_dim), A_FLOAT (a->scale),
-        A_LOCAL (wg * sizeof (float)),
+        A_LOCAL (wg * sizeof (float)), A_INT (gqa),
         A_MEM (s[0]->k_cache), A_MEM (s[0]->v_cache), A_MEM (s[0]->scores), A_INT (nk[0]), BIAS_ARGS (0),
         A_MEM (s[1]->k_cache), A_MEM (s[1]->v_cache), A_MEM (s[1]->scores), A_INT (nk[1]), BIAS_ARGS (1),
         A_MEM (s[2]->k_cache), A_MEM (s[2]->v_cache), A_MEM (s[2]->scores), A_INT (nk[2]), BIAS_ARGS (2),

@@ -44,6 +44,9 @@ typedef struct {
  * n_heads * nq * nk floats; with VTP_ATTENTION_SCORE_PAD_ROWS more rows of
  * nk, CPUs take their blocked kernel for many query rows. */
 #define VTP_ATTENTION_SCORE_PAD_ROWS 31
+/* Query heads a kv head at most for the CPUs' grouped-query decode kernel
+ * (attention.cl's ATTENTION_GQA_MAX_REP) */
+#define VTP_ATTENTION_GQA_MAX_REP 8
 void vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_row, gint64 nq,
     const VtpTensor *k, const VtpTensor *v, gint64 kv_row, gint64 nk,
     VtpTensor *scores, const VtpAttention *a);

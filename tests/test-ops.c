@@ -518,6 +518,70 @@ test_attention_q8_cache (void)
   q8_cache_errors ();
 }
 
+/* Grouped-query attention on CPUs takes a kv head's query heads in one
+ * work-item (attention_gqa): its output is, bit for bit, the one-head-at-
+ * a-time kernel's over the same keys and values copied out to one kv head
+ * per query head, for each cache type (the rows of the copies are whole
+ * blocks of 32 for Q8_0: head_dim 64 and 128). */
+static void
+gqa_case (gint H, gint Hkv, gint d, gint nq, gint nk, VtpDType t)
+{
+  GRand *r = g_rand_new_with_seed (H * 7 + Hkv + d + nq + nk + t);
+  const gint rep = H / Hkv, qw = H * d, kw = Hkv * d;
+  g_autoptr (GError) error = NULL;
+  g_autofree float *q = random_floats (r, nq * qw, 1.0), *k = random_floats (r, nk * kw, 1.0);
+  g_autofree float *v = random_floats (r, nk * kw, 1.0);
+  g_autofree float *kx = g_new (float, (gsize) nk * qw), *vx = g_new (float, (gsize) nk * qw);
+  g_autofree float *got = NULL, *want = NULL;
+  VtpTensor *tq = upload (q, nq, qw), *tk, *tv, *tkx, *tvx, *ck, *cv, *ckx, *cvx, *o, *ox, *ts;
+  const VtpAttention a = { H, Hkv, d, TRUE, nk - nq, 1.0f / sqrtf (d) };
+  const VtpAttention ax = { H, H, d, TRUE, nk - nq, a.scale };
+
+  for (gint j = 0; j < nk; j++)
+    for (gint h = 0; h < H; h++)
+      for (gint c = 0; c < d; c++) {
+        kx[(gsize) j * qw + h * d + c] = k[(gsize) j * kw + (h / rep) * d + c];
+        vx[(gsize) j * qw + h * d + c] = v[(gsize) j * kw + (h / rep) * d + c];
+      }
+  tk = upload (k, nk, kw);
+  tv = upload (v, nk, kw);
+  tkx = upload (kx, nk, qw);
+  tvx = upload (vx, nk, qw);
+  ck = vtp_tensor_new_2d (dev, t, nk, kw, &error);
+  cv = vtp_tensor_new_2d (dev, t, nk, kw, &error);
+  ckx = vtp_tensor_new_2d (dev, t, nk, qw, &error);
+  cvx = vtp_tensor_new_2d (dev, t, nk, qw, &error);
+  o = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, nq, qw, &error);
+  ox = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, nq, qw, &error);
+  ts = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, H * nq, nk, &error);
+  g_assert_no_error (error);
+  vtp_op_kv_write (ck, cv, 0, tk, tv, 0, nk);
+  vtp_op_kv_write (ckx, cvx, 0, tkx, tvx, 0, nk);
+  vtp_op_attention (o, 0, tq, 0, nq, ck, cv, 0, nk, ts, &a);
+  vtp_op_attention (ox, 0, tq, 0, nq, ckx, cvx, 0, nk, ts, &ax);
+  g_assert_true (vtp_error_take_pending (&error));
+  got = device_values (o);
+  want = device_values (ox);
+  g_assert_cmpmem (got, nq * qw * 4, want, nq * qw * 4);
+  vtp_tensor_free (tq); vtp_tensor_free (tk); vtp_tensor_free (tv); vtp_tensor_free (tkx); vtp_tensor_free (tvx);
+  vtp_tensor_free (ck); vtp_tensor_free (cv); vtp_tensor_free (ckx); vtp_tensor_free (cvx);
+  vtp_tensor_free (o); vtp_tensor_free (ox); vtp_tensor_free (ts);
+  g_rand_free (r);
+}
+
+static void
+test_attention_gqa (void)
+{
+  const VtpDType types[] = { VTP_DTYPE_F32, VTP_DTYPE_F16, VTP_DTYPE_Q8_0 };
+
+  for (guint i = 0; i < G_N_ELEMENTS (types); i++) {
+    gqa_case (32, 4, 64, 1, 37, types[i]);      /* TinyLlama's decode step: 8 heads a kv head, 2 groups of 4 */
+    gqa_case (14, 2, 64, 1, 20, types[i]);      /* Qwen2-0.5B's: 7 heads a kv head, groups of 4 and 3 */
+    gqa_case (8, 4, 128, 3, 11, types[i]);      /* 2 heads a kv head, a few query rows */
+    gqa_case (12, 2, 128, 1, 1, types[i]);      /* Qwen2-1.5B's first step: one key */
+  }
+}
+
 static void
 test_attention_f16_cache (void)
 {
@@ -672,6 +736,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/attention", test_attention);
   g_test_add_func ("/ops/attention/f16-cache", test_attention_f16_cache);
   g_test_add_func ("/ops/attention/q8_0-cache", test_attention_q8_cache);
+  g_test_add_func ("/ops/attention/gqa", test_attention_gqa);
   g_test_add_func ("/ops/rope", test_rope);
   g_test_add_func ("/ops/embed-patches", test_embed_and_patches);
   g_test_add_func ("/ops/shape-errors", test_shape_errors);

@@ -73,6 +73,73 @@ inline void kv_store_block (__global const float *x, __global uchar *b)
 #define kv_prefetch_row(p, i, d)
 #endif
 
+/* After the key pass of attend_row: the softmax of the scores s[0 .. last
+ * - 1] (@mx: their maximum over this work-item's keys) and the value rows
+ * from index vh (rows kv_stride apart) weighed by it, into o. */
+inline void KV_NAME (weigh_values) (__global const KV_T *v, size_t vh, int kv_stride, int last, int d, float mx,
+    __global float *s, __global float *o, int lid, int lsz, __local float *scratch)
+{
+  const int d8 = d & ~7;
+
+  mx = group_max (mx, scratch);
+  /* exponentials in float8 steps: vector exp is several times cheaper */
+  float8 sum8 = 0.0f;
+  float sum = 0.0f;
+  const int last8 = last & ~7;
+  for (int j = lid * 8; j < last8; j += lsz * 8) {
+    const float8 e = exp (vload8 (0, s + j) - mx);
+    vstore8 (e, 0, s + j);
+    sum8 += e;
+  }
+  for (int j = last8 + lid; j < last; j += lsz) {
+    const float e = exp (s[j] - mx);
+    s[j] = e;
+    sum += e;
+  }
+  const float inv = 1.0f / group_sum (sum + hsum8 (sum8), scratch);
+  barrier (CLK_GLOBAL_MEM_FENCE);
+
+  if (lsz == 1 && d8 == d && d <= 8 * ATTENTION_MAX_D8) {
+    /* one work-item: walk the value rows in order, accumulating all of d */
+    float8 acc[ATTENTION_MAX_D8];
+    const int n8 = d / 8;
+    for (int c = 0; c < n8; c++)
+      acc[c] = 0.0f;
+    for (int j = 0; j < last; j++) {
+      const float p = s[j];
+      const size_t vr = vh + (size_t) j * kv_stride;
+      if (j + KV_PREFETCH_ROWS < last)
+        kv_prefetch_row (v, vr + (size_t) KV_PREFETCH_ROWS * kv_stride, d);
+#if KV_TYPE == 2
+      if ((d & 15) == 0)
+        for (int c = 0; c < n8; c += 2) {
+          const float16 vv = kv_load16 (v, vr + 8 * c);
+          acc[c] = fma ((float8) p, vv.lo, acc[c]);
+          acc[c + 1] = fma ((float8) p, vv.hi, acc[c + 1]);
+        }
+      else
+#endif
+      for (int c = 0; c < n8; c++)
+        acc[c] = fma ((float8) p, kv_load8 (v, vr + 8 * c), acc[c]);
+    }
+    for (int c = 0; c < n8; c++)
+      vstore8 (acc[c] * inv, c, o);
+    return;
+  }
+  for (int c = lid * 8; c < d8; c += lsz * 8) {
+    float8 acc = 0.0f;
+    for (int j = 0; j < last; j++)
+      acc = fma ((float8) s[j], kv_load8 (v, vh + (size_t) j * kv_stride + c), acc);
+    vstore8 (acc * inv, 0, o + c);
+  }
+  for (int c = d8 + lid; c < d; c += lsz) {
+    float acc = 0.0f;
+    for (int j = 0; j < last; j++)
+      acc = fma (s[j], kv_load (v, vh + (size_t) j * kv_stride + c), acc);
+    o[c] = acc * inv;
+  }
+}
+
 /* One query row of one head: qr its d values, kh / vh the indices of the
  * head's first key / value in caches k / v (rows kv_stride apart), keys 0
  * .. last - 1, pb the position bias by key (or none), s the scores'
@@ -162,63 +229,7 @@ inline void KV_NAME (attend_row) (__global const float *qr, __global const KV_T 
     s[j] = a;
     mx = fmax (mx, a);
   }
-  mx = group_max (mx, scratch);
-  /* exponentials in float8 steps: vector exp is several times cheaper */
-  float8 sum8 = 0.0f;
-  float sum = 0.0f;
-  const int last8 = last & ~7;
-  for (int j = lid * 8; j < last8; j += lsz * 8) {
-    const float8 e = exp (vload8 (0, s + j) - mx);
-    vstore8 (e, 0, s + j);
-    sum8 += e;
-  }
-  for (int j = last8 + lid; j < last; j += lsz) {
-    const float e = exp (s[j] - mx);
-    s[j] = e;
-    sum += e;
-  }
-  const float inv = 1.0f / group_sum (sum + hsum8 (sum8), scratch);
-  barrier (CLK_GLOBAL_MEM_FENCE);
-
-  if (lsz == 1 && d8 == d && d <= 8 * ATTENTION_MAX_D8) {
-    /* one work-item: walk the value rows in order, accumulating all of d */
-    float8 acc[ATTENTION_MAX_D8];
-    const int n8 = d / 8;
-    for (int c = 0; c < n8; c++)
-      acc[c] = 0.0f;
-    for (int j = 0; j < last; j++) {
-      const float p = s[j];
-      const size_t vr = vh + (size_t) j * kv_stride;
-      if (j + KV_PREFETCH_ROWS < last)
-        kv_prefetch_row (v, vr + (size_t) KV_PREFETCH_ROWS * kv_stride, d);
-#if KV_TYPE == 2
-      if ((d & 15) == 0)
-        for (int c = 0; c < n8; c += 2) {
-          const float16 vv = kv_load16 (v, vr + 8 * c);
-          acc[c] = fma ((float8) p, vv.lo, acc[c]);
-          acc[c + 1] = fma ((float8) p, vv.hi, acc[c + 1]);
-        }
-      else
-#endif
-      for (int c = 0; c < n8; c++)
-        acc[c] = fma ((float8) p, kv_load8 (v, vr + 8 * c), acc[c]);
-    }
-    for (int c = 0; c < n8; c++)
-      vstore8 (acc[c] * inv, c, o);
-    return;
-  }
-  for (int c = lid * 8; c < d8; c += lsz * 8) {
-    float8 acc = 0.0f;
-    for (int j = 0; j < last; j++)
-      acc = fma ((float8) s[j], kv_load8 (v, vh + (size_t) j * kv_stride + c), acc);
-    vstore8 (acc * inv, 0, o + c);
-  }
-  for (int c = d8 + lid; c < d; c += lsz) {
-    float acc = 0.0f;
-    for (int j = 0; j < last; j++)
-      acc = fma (s[j], kv_load (v, vh + (size_t) j * kv_stride + c), acc);
-    o[c] = acc * inv;
-  }
+  KV_NAME (weigh_values) (v, vh, kv_stride, last, d, mx, s, o, lid, lsz, scratch);
 }
 
 __kernel void KV_NAME (attention) (__global const float *q, int q_off, int q_stride,
@@ -238,20 +249,109 @@ __kernel void KV_NAME (attention) (__global const float *q, int q_off, int q_str
       get_local_id (0), get_local_size (0), scratch);
 }
 
+/* One work-item's share of grouped-query attention on CPUs: query heads
+ * h0 .. h1 - 1 (those of one kv head; head h's query at qr + (h - h0) d,
+ * its scores at s + (h - h0) s_stride, its output at o + (h - h0) d) over
+ * keys 0 .. last - 1 from index kh (rows kv_stride apart), 4 heads at a
+ * time over each key row: a row is read (and widened) once for 4 heads
+ * instead of once a head, with 4 independent chains of multiply-adds. Each
+ * head's scores are attend_row's products in its order (the same bits),
+ * then its softmax and value pass are attend_row's (weigh_values). */
+inline void KV_NAME (attend_group) (__global const float *qr, int h0, int h1, __global const KV_T *k,
+    __global const KV_T *v, size_t kh, int kv_stride, int last, int d, float scale, __global float *s,
+    size_t s_stride, __global float *o, __local float *scratch)
+{
+  const int d8 = d & ~7;
+
+  for (int b = h0; b < h1; b += 4, qr += 4 * d, s += 4 * s_stride, o += 4 * d) {
+    const int n = min (4, h1 - b);
+    float mx[4] = { -INFINITY, -INFINITY, -INFINITY, -INFINITY };
+
+    for (int j = 0; j < last; j++) {
+      const size_t kr = kh + (size_t) j * kv_stride;
+      float8 a8[4];
+      float a[4];
+
+      if (j + KV_PREFETCH_ROWS < last)
+        kv_prefetch_row (k, kr + (size_t) KV_PREFETCH_ROWS * kv_stride, d);
+#pragma unroll
+      for (int u = 0; u < 4; u++) {
+        a8[u] = 0.0f;
+        a[u] = 0.0f;
+      }
+#if KV_TYPE == 2
+      if ((d & 15) == 0)
+        for (int c = 0; c < d; c += 16) {
+          const float16 kk = kv_load16 (k, kr + c);
+#pragma unroll
+          for (int u = 0; u < 4; u++)
+            if (u < n) {
+              a8[u] = fma (vload8 (0, qr + u * d + c), kk.lo, a8[u]);
+              a8[u] = fma (vload8 (0, qr + u * d + c + 8), kk.hi, a8[u]);
+            }
+        }
+      else
+#endif
+      for (int c = 0; c < d8; c += 8) {
+        const float8 k8 = kv_load8 (k, kr + c);
+#pragma unroll
+        for (int u = 0; u < 4; u++)
+          if (u < n)
+            a8[u] = fma (vload8 (0, qr + u * d + c), k8, a8[u]);
+      }
+      for (int c = d8; c < d; c++) {
+        const float kc = kv_load (k, kr + c);
+#pragma unroll
+        for (int u = 0; u < 4; u++)
+          if (u < n)
+            a[u] = fma (qr[u * d + c], kc, a[u]);
+      }
+#pragma unroll
+      for (int u = 0; u < 4; u++)
+        if (u < n) {
+          const float x = (a[u] + hsum8 (a8[u])) * scale;
+          s[u * s_stride + j] = x;
+          mx[u] = fmax (mx[u], x);
+        }
+    }
+    for (int u = 0; u < n; u++)
+      KV_NAME (weigh_values) (v, kh, kv_stride, last, d, mx[u], s + u * s_stride, o + u * d, 0, 1, scratch);
+  }
+}
+
+/* Grouped-query attention on CPUs (attend_group): one work-item a (query
+ * row, kv head), its rep = H / Hkv query heads. No position bias: the
+ * host takes this kernel only without one. */
+__kernel void KV_NAME (attention_gqa) (__global const float *q, int q_off, int q_stride,
+    __global const KV_T *k, __global const KV_T *v, int kv_off, int kv_stride,
+    __global float *out, int out_off, int out_stride,
+    __global float *scores, int nq, int nk, int H, int Hkv, int d,
+    int causal, int q_pos0, float scale, __local float *scratch)
+{
+  const int qi = get_global_id (0), g = get_global_id (1), rep = H / Hkv, h0 = g * rep;
+  const int last = causal ? min (nk, q_pos0 + qi + 1) : nk;
+
+  KV_NAME (attend_group) (q + q_off + (size_t) qi * q_stride + (size_t) h0 * d, h0, h0 + rep, k, v,
+      (size_t) kv_off + g * d, kv_stride, last, d, scale, scores + ((size_t) h0 * nq + qi) * nk, (size_t) nq * nk,
+      out + out_off + (size_t) qi * out_stride + (size_t) h0 * d, scratch);
+}
+
 /* Decode steps of up to 4 streams of one model in one launch (batched
  * decoding, vtp-llama-batch.c): row row0 + i of q / out is stream i's
  * query (one position), which attends over keys 0 .. nk_i - 1 of its own caches
  * (k_i, v_i: rows kv_stride apart) with its own scores' scratch s_i, and
  * with a position bias where pbs_i (the bias table's row stride) is not 0:
  * head h's bias of key j at pb_i[h pbs_i + pbo_i + j] (T5).
- * One work-group per (stream, head). */
+ * One work-group per (stream, head); with @gqa (CPUs, no position bias),
+ * one work-item per (stream, kv head), its query heads together
+ * (attend_group). */
 #define STREAM_ARGS(i) __global const KV_T *k##i, __global const KV_T *v##i, __global float *s##i, int nk##i, \
   __global const float *pb##i, int pbs##i, int pbo##i
 __kernel void KV_NAME (attention_streams4) (int row0, __global const float *q, int q_stride, __global float *out,
-    int out_stride, int kv_stride, int H, int Hkv, int d, float scale, __local float *scratch,
+    int out_stride, int kv_stride, int H, int Hkv, int d, float scale, __local float *scratch, int gqa,
     STREAM_ARGS (0), STREAM_ARGS (1), STREAM_ARGS (2), STREAM_ARGS (3))
 {
-  const int i = get_group_id (0), h = get_group_id (1), g = h / (H / Hkv);
+  const int i = get_group_id (0), h = get_group_id (1), g = gqa ? h : h / (H / Hkv);
   __global const KV_T *k = i == 0 ? k0 : i == 1 ? k1 : i == 2 ? k2 : k3;
   __global const KV_T *v = i == 0 ? v0 : i == 1 ? v1 : i == 2 ? v2 : v3;
   __global float *s = i == 0 ? s0 : i == 1 ? s1 : i == 2 ? s2 : s3;
@@ -261,6 +361,13 @@ __kernel void KV_NAME (attention_streams4) (int row0, __global const float *q, i
   const int pbo = i == 0 ? pbo0 : i == 1 ? pbo1 : i == 2 ? pbo2 : pbo3;
   __global const float *pb = pbs > 0 ? pbt + h * pbs + pbo : 0;
 
+  if (gqa) {
+    const int rep = H / Hkv, h0 = g * rep;
+    KV_NAME (attend_group) (q + (size_t) (row0 + i) * q_stride + (size_t) h0 * d, h0, h0 + rep, k, v, g * d,
+        kv_stride, nk, d, scale, s + (size_t) h0 * nk, nk, out + (size_t) (row0 + i) * out_stride + (size_t) h0 * d,
+        scratch);
+    return;
+  }
   KV_NAME (attend_row) (q + (size_t) (row0 + i) * q_stride + h * d, k, v, g * d, g * d, kv_stride, nk, d, scale, pb,
       s + (size_t) h * nk, out + (size_t) (row0 + i) * out_stride + h * d, get_local_id (0), get_local_size (0),
       scratch);
