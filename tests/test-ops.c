@@ -216,6 +216,32 @@ device_halves (const VtpTensor *t)
   return h;
 }
 
+/* Attention of @tq's @nq rows over rows [kv_row, kv_row + nk) of the
+ * caches @ck / @cv (F16 or Q8_0) is, bit for bit, attention over F32
+ * caches holding @rk / @rv, the values the caches hold ([rows, kw]);
+ * @pad_rows spare score rows (CPUs then take the blocked kernel). */
+static void
+assert_attention_as_f32 (const VtpTensor *tq, gint nq, const VtpTensor *ck, const VtpTensor *cv, const float *rk,
+    const float *rv, gint rows, gint kw, gint kv_row, gint nk, gint pad_rows, const VtpAttention *a)
+{
+  g_autoptr (GError) error = NULL;
+  const gint qw = a->n_heads * a->head_dim;
+  VtpTensor *rtk = upload (rk, rows, kw), *rtv = upload (rv, rows, kw);
+  VtpTensor *ts = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, a->n_heads * nq + pad_rows, nk, &error);
+  VtpTensor *oc = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, nq, qw, &error);
+  VtpTensor *o32 = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, nq, qw, &error);
+  g_autofree float *got = NULL, *want = NULL;
+
+  g_assert_no_error (error);
+  vtp_op_attention (oc, 0, tq, 0, nq, ck, cv, kv_row, nk, ts, a);
+  vtp_op_attention (o32, 0, tq, 0, nq, rtk, rtv, kv_row, nk, ts, a);
+  g_assert_true (vtp_error_take_pending (&error));
+  got = device_values (oc);
+  want = device_values (o32);
+  g_assert_cmpmem (got, nq * qw * 4, want, nq * qw * 4);
+  vtp_tensor_free (rtk); vtp_tensor_free (rtv); vtp_tensor_free (ts); vtp_tensor_free (oc); vtp_tensor_free (o32);
+}
+
 static void
 f16_cache_case (gint H, gint Hkv, gint d, gint nq, gint nk, gint q_pos0, gint pad_rows)
 {
@@ -228,13 +254,9 @@ f16_cache_case (gint H, gint Hkv, gint d, gint nq, gint nk, gint q_pos0, gint pa
   VtpTensor *tq = upload (q, nq, qw), *tk = upload (k, rows, kw), *tv = upload (v, rows, kw);
   VtpTensor *hk = vtp_tensor_new_2d (dev, VTP_DTYPE_F16, rows, kw, &error);
   VtpTensor *hv = vtp_tensor_new_2d (dev, VTP_DTYPE_F16, rows, kw, &error);
-  VtpTensor *ts = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, H * nq + pad_rows, nk, &error);
-  VtpTensor *o16 = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, nq, qw, &error);
-  VtpTensor *o32 = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, nq, qw, &error);
   const VtpAttention a = { H, Hkv, d, TRUE, q_pos0, 1.0f / sqrtf (d) };
   guint16 *bk, *bv;
-  float *rk = g_new (float, rows * kw), *rv = g_new (float, rows * kw), *got16, *got32;
-  VtpTensor *rtk, *rtv;
+  float *rk = g_new (float, rows * kw), *rv = g_new (float, rows * kw);
 
   g_assert_no_error (error);
   /* the special values in the last key row: kept out of the attention
@@ -251,18 +273,10 @@ f16_cache_case (gint H, gint Hkv, gint d, gint nq, gint nk, gint q_pos0, gint pa
     rk[i] = vtp_f16_to_f32 (bk[i]);
     rv[i] = vtp_f16_to_f32 (bv[i]);
   }
-  rtk = upload (rk, rows, kw);
-  rtv = upload (rv, rows, kw);
   /* keys 0 .. nk - 2 of the rows from kv_row - 1: the special row stays out */
-  vtp_op_attention (o16, 0, tq, 0, nq, hk, hv, kv_row - 1, nk - 1, ts, &a);
-  vtp_op_attention (o32, 0, tq, 0, nq, rtk, rtv, kv_row - 1, nk - 1, ts, &a);
-  g_assert_true (vtp_error_take_pending (&error));
-  got16 = device_values (o16);
-  got32 = device_values (o32);
-  g_assert_cmpmem (got16, nq * qw * 4, got32, nq * qw * 4);
-  g_free (got16); g_free (got32); g_free (bk); g_free (bv); g_free (rk); g_free (rv); g_free (q); g_free (k); g_free (v);
+  assert_attention_as_f32 (tq, nq, hk, hv, rk, rv, rows, kw, kv_row - 1, nk - 1, pad_rows, &a);
+  g_free (bk); g_free (bv); g_free (rk); g_free (rv); g_free (q); g_free (k); g_free (v);
   vtp_tensor_free (tq); vtp_tensor_free (tk); vtp_tensor_free (tv); vtp_tensor_free (hk); vtp_tensor_free (hv);
-  vtp_tensor_free (rtk); vtp_tensor_free (rtv); vtp_tensor_free (ts); vtp_tensor_free (o16); vtp_tensor_free (o32);
   g_rand_free (r);
 }
 
@@ -355,15 +369,11 @@ q8_cache_case (gint H, gint Hkv, gint d, gint nq, gint nk, gint q_pos0, gint pad
   g_autofree float *q = random_floats (r, nq * qw, 1.0), *k = random_floats (r, rows * kw, 2.0);
   g_autofree float *v = random_floats (r, rows * kw, 2.0);
   g_autofree guint8 *bk = NULL, *bv = NULL;
-  g_autofree float *rk = NULL, *rv = NULL, *got8 = NULL, *got32 = NULL;
+  g_autofree float *rk = NULL, *rv = NULL;
   VtpTensor *tq = upload (q, nq, qw), *tk = upload (k, rows, kw), *tv = upload (v, rows, kw);
   VtpTensor *qk = vtp_tensor_new_2d (dev, VTP_DTYPE_Q8_0, rows, kw, &error);
   VtpTensor *qv = vtp_tensor_new_2d (dev, VTP_DTYPE_Q8_0, rows, kw, &error);
-  VtpTensor *ts = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, H * nq + pad_rows, nk, &error);
-  VtpTensor *o8 = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, nq, qw, &error);
-  VtpTensor *o32 = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, nq, qw, &error);
   const VtpAttention a = { H, Hkv, d, TRUE, q_pos0, 1.0f / sqrtf (d) };
-  VtpTensor *rtk, *rtv;
 
   g_assert_no_error (error);
   g_assert_cmpint (kw % 32, ==, 0);
@@ -372,21 +382,13 @@ q8_cache_case (gint H, gint Hkv, gint d, gint nq, gint nk, gint q_pos0, gint pad
   bv = device_bytes (qv);
   rk = q8_values (bk, (gint64) rows * kw);
   rv = q8_values (bv, (gint64) rows * kw);
-  rtk = upload (rk, rows, kw);
-  rtv = upload (rv, rows, kw);
-  vtp_op_attention (o8, 0, tq, 0, nq, qk, qv, kv_row, nk, ts, &a);
-  vtp_op_attention (o32, 0, tq, 0, nq, rtk, rtv, kv_row, nk, ts, &a);
-  g_assert_true (vtp_error_take_pending (&error));
-  got8 = device_values (o8);
-  got32 = device_values (o32);
-  g_assert_cmpmem (got8, nq * qw * 4, got32, nq * qw * 4);
+  assert_attention_as_f32 (tq, nq, qk, qv, rk, rv, rows, kw, kv_row, nk, pad_rows, &a);
   /* and the values are the keys' within a block's rounding: half a step
    * of amax / 127 (amax <= 2 here), plus up to 127 times the F16 scale's
    * rounding (2^-11 of it) */
   for (gint i = 0; i < rows * kw; i++)
     g_assert_cmpfloat (fabsf (rk[i] - k[i]), <=, 2.0f / 127 * (0.5f + 127.0f / 2048));
   vtp_tensor_free (tq); vtp_tensor_free (tk); vtp_tensor_free (tv); vtp_tensor_free (qk); vtp_tensor_free (qv);
-  vtp_tensor_free (rtk); vtp_tensor_free (rtv); vtp_tensor_free (ts); vtp_tensor_free (o8); vtp_tensor_free (o32);
   g_rand_free (r);
 }
 
