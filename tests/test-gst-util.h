@@ -1,6 +1,6 @@
 /* test-gst-util.h: test helpers that need GStreamer: decoding an image file
- * to tightly packed RGB with the same decoders a pipeline uses, and finding
- * fixtures and the built plugin. Header-only. */
+ * to tightly packed RGB with the same decoders a pipeline uses, finding
+ * fixtures and the built plugin, an element's failed start. Header-only. */
 #pragma once
 #include <gst/gst.h>
 #include <gst/app/gstappsink.h>
@@ -47,4 +47,32 @@ load_rgb (const char *path, gint *width, gint *height)
   gst_object_unref (sink);
   gst_object_unref (pipe);
   return rgb;
+}
+
+/* @e (set up, taken over) fails to start, posting an error that names
+ * @needle: the error's message. */
+static G_GNUC_UNUSED char *
+expect_element_start_error (GstElement *e, const char *needle)
+{
+  GstBus *bus = gst_bus_new ();
+  GstMessage *m;
+  GError *err = NULL;
+  GstStateChangeReturn ret;
+  char *msg;
+
+  gst_element_set_bus (e, bus);
+  ret = gst_element_set_state (e, GST_STATE_PAUSED);
+  g_assert_cmpint (ret, ==, GST_STATE_CHANGE_FAILURE);
+  m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  g_assert_nonnull (m);
+  gst_message_parse_error (m, &err, NULL);
+  g_test_message ("%s: %s", GST_OBJECT_NAME (e), err->message);
+  g_assert_nonnull (strstr (err->message, needle));
+  msg = g_strdup (err->message);
+  g_error_free (err);
+  gst_message_unref (m);
+  gst_element_set_state (e, GST_STATE_NULL);
+  gst_object_unref (e);
+  gst_object_unref (bus);
+  return msg;
 }

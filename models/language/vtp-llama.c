@@ -374,7 +374,8 @@ attention_block (VtpLlama *m, VtpLlamaState *s, gint l, gint n)
     1.0f / sqrtf ((float) c->head_dim) };
 
   /* the new keys and values: straight into an F32 cache's rows; through
-   * F32 rows (k_new, v_new) and a rounding store into an F16 one */
+   * F32 rows (k_new, v_new) and a rounding (F16) or quantizing (Q8_0)
+   * store into the others */
   const gboolean direct = s->kv_dtype == VTP_DTYPE_F32;
   VtpTensor *k = direct ? s->k_cache[l] : s->k_new, *v = direct ? s->v_cache[l] : s->v_new;
   const gint kv_row = direct ? s->n_past : 0;

@@ -85,8 +85,8 @@ typedef struct {
   VtpTensor *x, *xn, *q, *attn, *gate, *up, *scores, *logits;
   VtpTensor *rope;            /* [max_chunk, head_dim]: the chunk's cos | sin (vtp_op_rope_angles) */
   VtpTensor **k_cache, **v_cache;  /* [max_ctx, KV] a layer, of kv_dtype */
-  VtpDType kv_dtype;          /* F32, or F16 (kv-type=f16: half the cache's memory and reads) */
-  VtpTensor *k_new, *v_new;   /* F16 caches: the chunk's F32 keys and values [max_chunk, KV] before their store */
+  VtpDType kv_dtype;          /* F32, or F16 / Q8_0 (kv-type=f16 / q8_0: less of the cache's memory and reads) */
+  VtpTensor *k_new, *v_new;   /* F16 / Q8_0 caches: the chunk's F32 keys and values [max_chunk, KV] before their store */
   float *host_rows;           /* [max_chunk, D] staging for embeddings */
   gint n_layers;
   VtpTensor *lora_tmp;        /* [max_chunk, rank] with LoRA */
@@ -96,7 +96,7 @@ typedef struct {
 } VtpLlamaState;
 
 /* A state for @max_ctx positions, fed at most @max_chunk tokens at a time,
- * its KV cache F32 (vtp_llama_state_new) or @kv_dtype (F32 or F16). */
+ * its KV cache F32 (vtp_llama_state_new) or @kv_dtype (F32, F16 or Q8_0). */
 VtpLlamaState *vtp_llama_state_new (VtpLlama *m, gint max_ctx, gint max_chunk, GError **error);
 VtpLlamaState *vtp_llama_state_new_kv (VtpLlama *m, gint max_ctx, gint max_chunk, VtpDType kv_dtype,
     GError **error);

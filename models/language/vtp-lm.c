@@ -191,8 +191,7 @@ open_llama (VtpCheckpoint *c, const VtpModelParts *parts, VtpCheckpoint *adapter
 
 static VtpLm *
 open_opt (VtpCheckpoint *c, const VtpModelParts *parts, VtpDevice *dev, VtpWeightType wtype, VtpDType kv_dtype,
-    gint max_ctx,
-    gint max_chunk, GError **error)
+    gint max_ctx, gint max_chunk, GError **error)
 {
   VtpOptNames names;
   VtpOpt *m;
@@ -205,8 +204,7 @@ open_opt (VtpCheckpoint *c, const VtpModelParts *parts, VtpDevice *dev, VtpWeigh
 
 static VtpLm *
 open_t5 (VtpCheckpoint *c, const VtpModelParts *parts, VtpDevice *dev, VtpWeightType wtype, VtpDType kv_dtype,
-    gint max_ctx,
-    gint max_chunk, GError **error)
+    gint max_ctx, gint max_chunk, GError **error)
 {
   VtpT5Names names;
   VtpT5 *m;

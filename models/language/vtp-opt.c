@@ -225,7 +225,7 @@ attention_block (VtpOpt *m, VtpOptState *s, gint l, gint n)
   const VtpOptLayer *y = &m->layers[l];
   const VtpAttention a = { c->num_attention_heads, c->num_attention_heads, c->head_dim, TRUE, s->n_past,
     1.0f / sqrtf ((float) c->head_dim) };
-  /* F16 caches: the new keys and values through F32 rows (vtp-llama.c) */
+  /* F16 / Q8_0 caches: the new keys and values through F32 rows (vtp-llama.c) */
   const gboolean direct = s->kv_dtype == VTP_DTYPE_F32;
   const gint kv_row = direct ? s->n_past : 0;
   const VtpLinearOut qkv[3] = { { s->q, 0, y->wq, y->bq }, { direct ? s->k_cache[l] : s->k_new, kv_row, y->wk, y->bk },

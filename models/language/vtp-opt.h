@@ -57,8 +57,8 @@ typedef struct {
   VtpTensor *e;                 /* [max_chunk, W]: the embeddings before project_in and after project_out;
                                  * NULL when W == D */
   VtpTensor **k_cache, **v_cache;   /* [max_ctx, D] a layer, of kv_dtype */
-  VtpDType kv_dtype;            /* F32 or F16 (kv-type=f16) */
-  VtpTensor *k_new, *v_new;     /* F16 caches: the chunk's F32 keys and values [max_chunk, D] before their store */
+  VtpDType kv_dtype;            /* F32, F16 or Q8_0 (kv-type) */
+  VtpTensor *k_new, *v_new;     /* F16 / Q8_0 caches: the chunk's F32 keys and values [max_chunk, D] before their store */
   float *host_rows;             /* [max_chunk, W] staging for embeddings */
   gint n_layers;
   const VtpOpt *model;          /* the model it was made for (vtp_opt_decode_batch checks it) */
@@ -66,7 +66,7 @@ typedef struct {
 
 /* A state for @max_ctx positions (at most max_position_embeddings: the
  * positions are learned), fed at most @max_chunk tokens at a time, its KV
- * cache of @kv_dtype (F32 or F16). */
+ * cache of @kv_dtype (F32, F16 or Q8_0). */
 VtpOptState *vtp_opt_state_new (VtpOpt *m, gint max_ctx, gint max_chunk, VtpDType kv_dtype, GError **error);
 void vtp_opt_state_free (VtpOptState *s);
 

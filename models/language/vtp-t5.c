@@ -356,8 +356,8 @@ decoder_forward (VtpT5 *m, VtpT5State *s, gint n, gint first)
     const VtpAttention self = { c->num_heads, c->num_heads, c->d_kv, TRUE, s->n_past, 1.0f, s->dec_bias,
       s->max_ctx - 1 };
     const VtpAttention cross = { c->num_heads, c->num_heads, c->d_kv, FALSE, 0, 1.0f, NULL, 0 };
-    /* F16 caches: the new keys and values through s->k / s->v (free
-     * while the decoder runs) and a rounding store */
+    /* F16 / Q8_0 caches: the new keys and values through s->k / s->v
+     * (free while the decoder runs) and a rounding or quantizing store */
     const gboolean direct = s->kv_dtype == VTP_DTYPE_F32;
     const gint kv_row = direct ? s->n_past : 0;
     const VtpLinearOut qkv[3] = { { s->q, 0, y->wq, NULL }, { direct ? s->k_cache[l] : s->k, kv_row, y->wk, NULL },

@@ -70,16 +70,16 @@ typedef struct {
   VtpTensor *enc;               /* the encoder output [max_ctx, D], rows [0, n_enc) */
   VtpTensor *enc_bias, *dec_bias;   /* [H, 2 max_ctx - 1] and [H, max_ctx]: the tables by relative position */
   VtpTensor **k_cache, **v_cache;   /* decoder self-attention, [max_ctx, H d_kv] a layer, of kv_dtype */
-  VtpDType kv_dtype;                /* F32 or F16 (kv-type=f16; the cross-attention's stay F32) */
+  VtpDType kv_dtype;                /* F32, F16 or Q8_0 (kv-type; the cross-attention's stay F32) */
   VtpTensor **ck, **cv;             /* cross-attention keys / values of the encoder output */
   VtpTensor *k, *v;                 /* the encoder's keys and values of one layer; the decoder's new
-                                     * ones on their way into F16 caches */
+                                     * ones on their way into F16 / Q8_0 caches */
   float *host_rows;             /* [max_ctx, D] staging for embeddings */
   gint n_dec_layers;
   const VtpT5 *model;           /* the model it was made for (vtp_t5_decode_batch checks it) */
 } VtpT5State;
 
-/* Its self-attention cache of @kv_dtype (F32 or F16). */
+/* Its self-attention cache of @kv_dtype (F32, F16 or Q8_0). */
 VtpT5State *vtp_t5_state_new (VtpT5 *m, gint max_ctx, gint max_chunk, VtpDType kv_dtype, GError **error);
 void vtp_t5_state_free (VtpT5State *s);
 

@@ -140,6 +140,54 @@ inline void KV_NAME (weigh_values) (__global const KV_T *v, size_t vh, int kv_st
   }
 }
 
+/* The dot products of queries qr + u qstep with the key rows from index kr
+ * + u kstep of cache k (u < n <= 4, 1 <= n), each summed in one order (float8
+ * lanes along the row, then hsum8, then the tail; the same bits whichever
+ * caller), the n in independent chains of multiply-adds. attend_row takes
+ * 4 keys of one query (qstep 0), attend_group one key for 4 query heads
+ * (kstep 0: the key row read, and widened, once for the 4). */
+inline float4 KV_NAME (dot4) (__global const float *qr, int qstep, __global const KV_T *k, size_t kr, size_t kstep,
+    int d, int n)
+{
+  const int d8 = d & ~7;
+  /* lanes u >= n repeat lane n - 1 (their sums unused): no branch on u, so
+   * the compiler keeps the loads a zero step makes alike as one */
+  const int q1 = min (1, n - 1) * qstep, q2 = min (2, n - 1) * qstep, q3 = min (3, n - 1) * qstep;
+  const size_t k1 = min (1, n - 1) * kstep, k2 = min (2, n - 1) * kstep, k3 = min (3, n - 1) * kstep;
+  const int qo[4] = { 0, q1, q2, q3 };
+  const size_t ko[4] = { 0, k1, k2, k3 };
+  float8 a8[4];
+  float a[4];
+
+#pragma unroll
+  for (int u = 0; u < 4; u++) {
+    a8[u] = 0.0f;
+    a[u] = 0.0f;
+  }
+#if KV_TYPE == 2
+  /* Q8_0: 16 values a scale (heads start on a multiple of 16 when d is
+   * one; rows are whole blocks), the same products in the same order */
+  if ((d & 15) == 0) {
+    for (int c = 0; c < d; c += 16)
+#pragma unroll
+      for (int u = 0; u < 4; u++) {
+        const float16 kk = kv_load16 (k, kr + ko[u] + c);
+        a8[u] = fma (vload8 (0, qr + qo[u] + c), kk.lo, a8[u]);
+        a8[u] = fma (vload8 (0, qr + qo[u] + c + 8), kk.hi, a8[u]);
+      }
+  } else
+#endif
+  for (int c = 0; c < d8; c += 8)
+#pragma unroll
+    for (int u = 0; u < 4; u++)
+      a8[u] = fma (vload8 (0, qr + qo[u] + c), kv_load8 (k, kr + ko[u] + c), a8[u]);
+  for (int c = d8; c < d; c++)
+#pragma unroll
+    for (int u = 0; u < 4; u++)
+      a[u] = fma (qr[qo[u] + c], kv_load (k, kr + ko[u] + c), a[u]);
+  return (float4) (a[0] + hsum8 (a8[0]), a[1] + hsum8 (a8[1]), a[2] + hsum8 (a8[2]), a[3] + hsum8 (a8[3]));
+}
+
 /* One query row of one head: qr its d values, kh / vh the indices of the
  * head's first key / value in caches k / v (rows kv_stride apart), keys 0
  * .. last - 1, pb the position bias by key (or none), s the scores'
@@ -149,85 +197,37 @@ inline void KV_NAME (attend_row) (__global const float *qr, __global const KV_T 
     size_t kh, size_t vh, int kv_stride, int last, int d, float scale, __global const float *pb, __global float *s,
     __global float *o, int lid, int lsz, __local float *scratch)
 {
-  const int d8 = d & ~7;
-
   float mx = -INFINITY;
   int j = lid;
-  /* one work-item (CPUs): 4 keys at a time, each key's products summed in
-   * the order of the loop below (the same bits), in 4 independent chains
-   * of multiply-adds instead of one (a Q8_0 cache's decode step at depth
-   * 1025, 7B's heads: 0.47 -> 0.40 ms; F32 and F16 ones, held by their
-   * rows' cache misses, unchanged) */
-  if (lsz == 1)
-    for (; j + 4 <= last; j += 4) {
-      const size_t kr = kh + (size_t) j * kv_stride;
-      float8 a8[4];
-      float a[4];
+  /* one work-item (CPUs): 4 keys at a time (4 chains of multiply-adds
+   * instead of one: a Q8_0 cache's decode step at depth 1025, 7B's heads,
+   * 0.47 -> 0.40 ms; F32 and F16 ones, held by their rows' cache misses,
+   * unchanged) */
+  for (; lsz == 1 && j + 4 <= last; j += 4) {
+    const size_t kr = kh + (size_t) j * kv_stride;
 #pragma unroll
-      for (int u = 0; u < 4; u++) {
-        a8[u] = 0.0f;
-        a[u] = 0.0f;
-        if (j + u + KV_PREFETCH_ROWS < last)
-          kv_prefetch_row (k, kr + (size_t) (u + KV_PREFETCH_ROWS) * kv_stride, d);
-      }
-#if KV_TYPE == 2
-      if ((d & 15) == 0)
-        for (int c = 0; c < d; c += 16) {
-          const float8 q0 = vload8 (0, qr + c), q1 = vload8 (0, qr + c + 8);
+    for (int u = 0; u < 4; u++)
+      if (j + u + KV_PREFETCH_ROWS < last)
+        kv_prefetch_row (k, kr + (size_t) (u + KV_PREFETCH_ROWS) * kv_stride, d);
+    const float4 dots = KV_NAME (dot4) (qr, 0, k, kr, kv_stride, d, 4) * scale;
 #pragma unroll
-          for (int u = 0; u < 4; u++) {
-            const float16 kk = kv_load16 (k, kr + (size_t) u * kv_stride + c);
-            a8[u] = fma (q0, kk.lo, a8[u]);
-            a8[u] = fma (q1, kk.hi, a8[u]);
-          }
-        }
-      else
-#endif
-      for (int c = 0; c < d8; c += 8) {
-        const float8 q8 = vload8 (0, qr + c);
-#pragma unroll
-        for (int u = 0; u < 4; u++)
-          a8[u] = fma (q8, kv_load8 (k, kr + (size_t) u * kv_stride + c), a8[u]);
-      }
-      for (int c = d8; c < d; c++)
-#pragma unroll
-        for (int u = 0; u < 4; u++)
-          a[u] = fma (qr[c], kv_load (k, kr + (size_t) u * kv_stride + c), a[u]);
-#pragma unroll
-      for (int u = 0; u < 4; u++) {
-        float x = (a[u] + hsum8 (a8[u])) * scale;
-        if (pb)
-          x += pb[j + u];
-        s[j + u] = x;
-        mx = fmax (mx, x);
-      }
+    for (int u = 0; u < 4; u++) {
+      float x = dots[u];
+      if (pb)
+        x += pb[j + u];
+      s[j + u] = x;
+      mx = fmax (mx, x);
     }
+  }
   for (; j < last; j += lsz) {
     const size_t kr = kh + (size_t) j * kv_stride;
-    float8 a8 = 0.0f;
     if (j + KV_PREFETCH_ROWS * lsz < last)
       kv_prefetch_row (k, kr + (size_t) KV_PREFETCH_ROWS * lsz * kv_stride, d);
-    float a = 0.0f;
-#if KV_TYPE == 2
-    /* Q8_0: 16 values a scale (heads start on a multiple of 16 when d is
-     * one; rows are whole blocks), the same products in the same order */
-    if ((d & 15) == 0)
-      for (int c = 0; c < d; c += 16) {
-        const float16 kk = kv_load16 (k, kr + c);
-        a8 = fma (vload8 (0, qr + c), kk.lo, a8);
-        a8 = fma (vload8 (0, qr + c + 8), kk.hi, a8);
-      }
-    else
-#endif
-    for (int c = 0; c < d8; c += 8)
-      a8 = fma (vload8 (0, qr + c), kv_load8 (k, kr + c), a8);
-    for (int c = d8; c < d; c++)
-      a = fma (qr[c], kv_load (k, kr + c), a);
-    a = (a + hsum8 (a8)) * scale;
+    float x = KV_NAME (dot4) (qr, 0, k, kr, 0, d, 1).s0 * scale;
     if (pb)
-      a += pb[j];
-    s[j] = a;
-    mx = fmax (mx, a);
+      x += pb[j];
+    s[j] = x;
+    mx = fmax (mx, x);
   }
   KV_NAME (weigh_values) (v, vh, kv_stride, last, d, mx, s, o, lid, lsz, scratch);
 }
@@ -261,57 +261,21 @@ inline void KV_NAME (attend_group) (__global const float *qr, int h0, int h1, __
     __global const KV_T *v, size_t kh, int kv_stride, int last, int d, float scale, __global float *s,
     size_t s_stride, __global float *o, __local float *scratch)
 {
-  const int d8 = d & ~7;
-
   for (int b = h0; b < h1; b += 4, qr += 4 * d, s += 4 * s_stride, o += 4 * d) {
     const int n = min (4, h1 - b);
     float mx[4] = { -INFINITY, -INFINITY, -INFINITY, -INFINITY };
 
     for (int j = 0; j < last; j++) {
       const size_t kr = kh + (size_t) j * kv_stride;
-      float8 a8[4];
-      float a[4];
 
       if (j + KV_PREFETCH_ROWS < last)
         kv_prefetch_row (k, kr + (size_t) KV_PREFETCH_ROWS * kv_stride, d);
-#pragma unroll
-      for (int u = 0; u < 4; u++) {
-        a8[u] = 0.0f;
-        a[u] = 0.0f;
-      }
-#if KV_TYPE == 2
-      if ((d & 15) == 0)
-        for (int c = 0; c < d; c += 16) {
-          const float16 kk = kv_load16 (k, kr + c);
-#pragma unroll
-          for (int u = 0; u < 4; u++)
-            if (u < n) {
-              a8[u] = fma (vload8 (0, qr + u * d + c), kk.lo, a8[u]);
-              a8[u] = fma (vload8 (0, qr + u * d + c + 8), kk.hi, a8[u]);
-            }
-        }
-      else
-#endif
-      for (int c = 0; c < d8; c += 8) {
-        const float8 k8 = kv_load8 (k, kr + c);
-#pragma unroll
-        for (int u = 0; u < 4; u++)
-          if (u < n)
-            a8[u] = fma (vload8 (0, qr + u * d + c), k8, a8[u]);
-      }
-      for (int c = d8; c < d; c++) {
-        const float kc = kv_load (k, kr + c);
-#pragma unroll
-        for (int u = 0; u < 4; u++)
-          if (u < n)
-            a[u] = fma (qr[u * d + c], kc, a[u]);
-      }
+      const float4 dots = KV_NAME (dot4) (qr, d, k, kr, 0, d, n) * scale;
 #pragma unroll
       for (int u = 0; u < 4; u++)
         if (u < n) {
-          const float x = (a[u] + hsum8 (a8[u])) * scale;
-          s[u * s_stride + j] = x;
-          mx[u] = fmax (mx[u], x);
+          s[u * s_stride + j] = dots[u];
+          mx[u] = fmax (mx[u], dots[u]);
         }
     }
     for (int u = 0; u < n; u++)
