@@ -1,6 +1,7 @@
 /* vtp-device.c: device discovery, the per-process device table, kernel build. */
 #include "vtp-device.h"
 #include "vtp-fault.h"
+#include "vtp-host-pages.h"
 #include "vtp-kernels-resources.h"
 #include <stdio.h>
 #include <string.h>
@@ -505,10 +506,54 @@ vtp_device_unref (VtpDevice *dev)
 static GMutex buffer_bytes_lock;
 static guint64 buffer_bytes, buffer_bytes_peak;
 
+typedef struct {
+  gpointer p;
+  gsize bytes;
+} HostPages;
+
+static void CL_CALLBACK
+host_pages_release (cl_mem mem, void *data)
+{
+  HostPages *h = data;
+
+  vtp_host_pages_free (h->p, h->bytes);
+  g_free (h);
+}
+
+/* A CPU device's big buffer in vtp's own memory of 2 MB pages
+ * (vtp-host-pages.h), which the driver uses in place; NULL where that
+ * memory or such a buffer cannot be had (then the driver allocates). */
+static cl_mem
+create_buffer_in_host_pages (VtpDevice *dev, gsize bytes)
+{
+  HostPages *h;
+  cl_mem mem;
+  cl_int err;
+
+  if (dev->kind != VTP_DEVICE_KIND_CPU || bytes < VTP_HOST_PAGES_MIN_BYTES || !vtp_host_pages_wanted ())
+    return NULL;
+  h = g_new (HostPages, 1);
+  h->bytes = bytes;
+  h->p = vtp_host_pages_alloc (bytes);
+  mem = h->p ? clCreateBuffer (dev->context, CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR, bytes, h->p, &err) : NULL;
+  if (mem && clSetMemObjectDestructorCallback (mem, host_pages_release, h) == CL_SUCCESS)
+    return mem;
+  if (mem)
+    clReleaseMemObject (mem);   /* (then the memory is never freed by a callback) */
+  vtp_host_pages_free (h->p, bytes);
+  g_free (h);
+  return NULL;
+}
+
 static cl_mem
 create_buffer (VtpDevice *dev, gsize bytes, cl_int *err)
 {
-  cl_mem mem = clCreateBuffer (dev->context, CL_MEM_READ_WRITE, bytes, NULL, err);
+  cl_mem mem = create_buffer_in_host_pages (dev, bytes);
+
+  if (mem)
+    *err = CL_SUCCESS;
+  else
+    mem = clCreateBuffer (dev->context, CL_MEM_READ_WRITE, bytes, NULL, err);
 
   if (mem) {
     g_mutex_lock (&buffer_bytes_lock);

@@ -1,0 +1,141 @@
+/* test-device.c: the CPU device's big buffers in vtp's memory of 2 MB
+ * pages (vtp-host-pages.h): where they are, that kernels read and write
+ * them as they do the driver's own buffers, and that releasing one frees
+ * its memory. */
+
+#include "test-util.h"
+#include "vtp-host-pages.h"
+#include <stdint.h>
+#include <stdio.h>
+
+#define HUGE_PAGE ((gsize) 2 << 20)
+
+/* The flags and host pointer the driver reports for @t's buffer. */
+static void
+buffer_info (const VtpTensor *t, cl_mem_flags *flags, void **host)
+{
+  g_assert_cmpint (clGetMemObjectInfo (t->mem, CL_MEM_FLAGS, sizeof *flags, flags, NULL), ==, CL_SUCCESS);
+  g_assert_cmpint (clGetMemObjectInfo (t->mem, CL_MEM_HOST_PTR, sizeof *host, host, NULL), ==, CL_SUCCESS);
+}
+
+/* AnonHugePages of the mapping that holds @p (/proc/self/smaps), in kB;
+ * -1 where it cannot be read. */
+static gint64
+anon_huge_kb (const void *p)
+{
+  FILE *f = fopen ("/proc/self/smaps", "r");
+  char line[512];
+  gboolean inside = FALSE;
+  gint64 kb = -1;
+
+  if (!f)
+    return -1;
+  while (fgets (line, sizeof line, f)) {
+    unsigned long lo, hi;
+    long long v;
+    if (sscanf (line, "%lx-%lx ", &lo, &hi) == 2 && strchr (line, '-') < strchr (line, ' '))
+      inside = (uintptr_t) p >= lo && (uintptr_t) p < hi;
+    else if (inside && sscanf (line, "AnonHugePages: %lld kB", &v) == 1) {
+      kb = v;
+      break;
+    }
+  }
+  fclose (f);
+  return kb;
+}
+
+/* Whether this kernel gives 2 MB pages to memory that asks for them. */
+static gboolean
+thp_available (void)
+{
+  g_autofree char *mode = NULL;
+  return g_file_get_contents ("/sys/kernel/mm/transparent_hugepage/enabled", &mode, NULL, NULL)
+      && !strstr (mode, "[never]");
+}
+
+static void
+test_alloc (void)
+{
+  const gsize bytes = 5 * HUGE_PAGE + 123;
+  const guint64 before = vtp_host_pages_live_bytes ();
+  guint8 *p = vtp_host_pages_alloc (bytes);
+
+  g_assert_nonnull (p);
+  g_assert_cmpuint ((uintptr_t) p % HUGE_PAGE, ==, 0);
+  g_assert_cmpuint (vtp_host_pages_live_bytes (), >=, before + bytes);
+  for (gsize i = 0; i < bytes; i += 4096)
+    g_assert_cmpuint (p[i], ==, 0);
+  g_assert_cmpuint (p[bytes - 1], ==, 0);
+  memset (p, 0x5a, bytes);
+  if (thp_available ()) {
+    const gint64 kb = anon_huge_kb (p);
+    g_test_message ("AnonHugePages of a 10 MB mapping, touched: %" G_GINT64_FORMAT " kB", kb);
+    /* 5 whole 2 MB pages asked for, on a fresh machine all given; at least
+     * one even where memory is fragmented */
+    g_assert_cmpint (kb, >=, 2048);
+  } else
+    g_test_message ("transparent huge pages are off here: the memory is in 4 KB pages");
+  vtp_host_pages_free (p, bytes);
+  g_assert_cmpuint (vtp_host_pages_live_bytes (), ==, before);
+}
+
+/* y = rmsnorm (x) over @rows rows of 4096 in a tensor of vtp's memory and
+ * in one of the driver's: the same bits. */
+static void
+test_buffers (void)
+{
+  const gint64 rows = 192, D = 4096;     /* 3 MB */
+  GRand *r = g_rand_new_with_seed (3);
+  float *x = random_floats (r, rows * D, 2.0), *w = random_floats (r, D, 1.0), *got[2];
+  VtpTensor *tw = upload (w, 1, D);
+  const guint64 before = vtp_host_pages_live_bytes ();
+
+  for (gint h = 0; h < 2; h++) {
+    VtpTensor *tx, *small;
+    cl_mem_flags flags;
+    void *host;
+
+    g_setenv ("VTP_HUGE_PAGES", h ? "1" : "0", TRUE);
+    tx = upload (x, rows, D);
+    small = upload (x, 1, D);
+    buffer_info (tx, &flags, &host);
+    if (h && dev->kind == VTP_DEVICE_KIND_CPU) {
+      g_assert_true (flags & CL_MEM_USE_HOST_PTR);
+      g_assert_cmpuint ((uintptr_t) host % HUGE_PAGE, ==, 0);
+      g_assert_cmpuint (vtp_host_pages_live_bytes (), >=, before + rows * D * 4);
+    } else
+      g_assert_false (flags & CL_MEM_USE_HOST_PTR);
+    /* below 2 MB the driver's own */
+    buffer_info (small, &flags, &host);
+    g_assert_false (flags & CL_MEM_USE_HOST_PTR);
+    vtp_op_rmsnorm (tx, tx, 0, rows, tw, 1e-6f);
+    got[h] = device_values (tx);
+    vtp_tensor_free (tx);
+    vtp_tensor_free (small);
+    /* the driver calls the release back once the buffer is unused */
+    for (gint i = 0; i < 100 && vtp_host_pages_live_bytes () != before; i++)
+      g_usleep (10000);
+    g_assert_cmpuint (vtp_host_pages_live_bytes (), ==, before);
+  }
+  g_unsetenv ("VTP_HUGE_PAGES");
+  g_assert_cmpmem (got[0], rows * D * 4, got[1], rows * D * 4);
+  for (gint64 i = 0; i < rows * D; i += 4097)
+    g_assert_cmpfloat (got[0][i], !=, x[i]);    /* the kernel ran */
+  g_free (got[0]); g_free (got[1]); g_free (x); g_free (w);
+  vtp_tensor_free (tw);
+  g_rand_free (r);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_test_init (&argc, &argv, NULL);
+  dev = vtp_device_get (NULL, &error);
+  g_assert_no_error (error);
+  g_test_message ("device: %s", dev->name);
+  g_test_add_func ("/device/host-pages/alloc", test_alloc);
+  g_test_add_func ("/device/host-pages/buffers", test_buffers);
+  return g_test_run ();
+}
