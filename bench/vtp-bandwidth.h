@@ -8,7 +8,8 @@
 
 typedef struct _VtpBandwidthProbe VtpBandwidthProbe;
 
-/* A probe over @bytes of memory (allocated and touched once). */
+/* A probe over @bytes of memory (allocated and touched once), in 2 MB
+ * pages as the CPU device's buffers are unless $VTP_HUGE_PAGES is 0. */
 VtpBandwidthProbe *vtp_bandwidth_probe_new (gsize bytes);
 /* Best of @passes full reads, in GB/s; their median into @median_gbs when
  * not NULL. Report both: on some shared machines the memory's speed moves

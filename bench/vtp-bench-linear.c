@@ -1,6 +1,6 @@
 /* vtp-bench-linear: speed of one matrix product y = x · Wᵀ on a device.
  *
- *   vtp-bench-linear M K N TYPE [REPS] [plain|rows]
+ *   vtp-bench-linear M K N TYPE [REPS] [plain|rows|pages]
  *
  * TYPE: f32, f16, bf16, or a block-quantized type (q8_0, q4_0, q4_1, q5_0,
  * q5_1, q2_k, q3_k, q4_k, q5_k, q6_k: random weights quantized by vtp;
@@ -18,7 +18,15 @@
  * (and int8 dot product) peak measured by vtp-probe. For M <= 8 it also prints
  * the host's read bandwidth (every core summing its share of 256 MiB), the
  * ceiling of a GEMV on a CPU device, measured in the same run since the
- * figure drifts on shared machines. */
+ * figure drifts on shared machines.
+ *
+ * "pages": an A/B of the CPU device's 2 MB pages (vtp-host-pages.h) in one
+ * process: two sets of copies of W, one made with $VTP_HUGE_PAGES=0 (the
+ * driver's 4 KB pages) and one with 1, each set over 256 MB so that every
+ * product reads W from memory, not from a cache, as a decode step does; REPS
+ * rounds, each timing one pass over either set (in turn, which first
+ * alternating); prints each set's median time per product and the median
+ * of the rounds' speed ratios (2 MB over 4 KB). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +59,52 @@ run_once (VtpDevice *dev, VtpTensor *y, VtpTensor *x, VtpTensor *w, gint64 M)
   return (g_get_monotonic_time () - t0) / 1000.0;
 }
 
+/* The "pages" mode (see the top). */
+static void
+pages_ab (VtpDevice *dev, VtpDType dtype, gint64 M, gint64 K, gint64 N, const void *wdata, gsize wbytes,
+    VtpTensor *x, VtpTensor *y, gint reps)
+{
+  g_autoptr (GError) error = NULL;
+  const gint copies = (gint) MAX (2, ((gsize) 256 << 20) / wbytes + 1);
+  VtpTensor **w[2];
+  double *t[2], *ratio = g_new (double, reps);
+
+  for (gint h = 0; h < 2; h++) {
+    g_setenv ("VTP_HUGE_PAGES", h ? "1" : "0", TRUE);
+    w[h] = g_new (VtpTensor *, copies);
+    t[h] = g_new (double, reps);
+    for (gint c = 0; c < copies; c++)
+      if (!(w[h][c] = vtp_linear_weight_new (dev, dtype, N, K, wdata, &error)))
+        die ("weights", error);
+  }
+  g_unsetenv ("VTP_HUGE_PAGES");
+  for (gint r = -1; r < reps; r++)
+    for (gint i = 0; i < 2; i++) {
+      const gint h = (r & 1) ? 1 - i : i;
+      double ms = 0;
+      for (gint c = 0; c < copies; c++)
+        ms += run_once (dev, y, x, w[h][c], M);
+      if (r >= 0)
+        t[h][r] = ms / copies;
+    }
+  for (gint r = 0; r < reps; r++)
+    ratio[r] = t[0][r] / t[1][r];
+  printf ("M=%" G_GINT64_FORMAT " K=%" G_GINT64_FORMAT " N=%" G_GINT64_FORMAT " %s on %s, %d copies a set (%.0f MB)\n",
+      M, K, N, vtp_dtype_name (dtype), dev->name, copies, copies * wbytes / 1e6);
+  for (gint h = 0; h < 2; h++) {
+    const double med = median (t[h], reps);
+    printf ("%s pages: median %.3f ms a product, %.1f GB/s\n", h ? "2 MB" : "4 KB", med, wbytes / med / 1e6);
+  }
+  printf ("speed 2 MB over 4 KB, median of %d rounds: %.3f\n", reps, median (ratio, reps));
+  for (gint h = 0; h < 2; h++) {
+    for (gint c = 0; c < copies; c++)
+      vtp_tensor_free (w[h][c]);
+    g_free (w[h]);
+    g_free (t[h]);
+  }
+  g_free (ratio);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -59,7 +113,7 @@ main (int argc, char **argv)
   VtpDType dtype;
   gint64 M, K, N, shape[2];
   gint reps = 10;
-  gboolean plain = FALSE;
+  gboolean plain = FALSE, pages = FALSE;
   gsize wbytes;
   void *wdata;
   float *xdata;
@@ -69,7 +123,7 @@ main (int argc, char **argv)
   GRand *r;
 
   if (argc < 5) {
-    g_printerr ("usage: %s M K N f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|q3_k|q4_k|q5_k|q6_k|iq4_nl|iq4_xs|iq3_xxs|iq3_s|iq2_xxs|iq2_xs|iq2_s|iq1_s|iq1_m [REPS] [plain|rows]\n", argv[0]);
+    g_printerr ("usage: %s M K N f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|q3_k|q4_k|q5_k|q6_k|iq4_nl|iq4_xs|iq3_xxs|iq3_s|iq2_xxs|iq2_xs|iq2_s|iq1_s|iq1_m [REPS] [plain|rows|pages]\n", argv[0]);
     return 2;
   }
   M = g_ascii_strtoll (argv[1], NULL, 10);
@@ -87,6 +141,7 @@ main (int argc, char **argv)
   if (argc > 6) {
     plain = strcmp (argv[6], "plain") == 0;
     as_rows = strcmp (argv[6], "rows") == 0;
+    pages = strcmp (argv[6], "pages") == 0;
   }
   if (M < 1 || K < 1 || N < 1 || K % vtp_dtype_block_elements (dtype)) {
     g_printerr ("M, K, N must be positive, K a multiple of the type's block\n");
@@ -129,6 +184,21 @@ main (int argc, char **argv)
 
   shape[0] = N;
   shape[1] = K;
+  if (pages) {
+    shape[0] = M;
+    x = vtp_tensor_new_from_data (dev, VTP_DTYPE_F32, 2, shape, xdata, &error);
+    y = x ? vtp_tensor_new_2d (dev, VTP_DTYPE_F32, M, N, &error) : NULL;
+    if (!y)
+      die ("input", error);
+    pages_ab (dev, dtype, M, K, N, wdata, wbytes, x, y, reps);
+    vtp_tensor_free (x);
+    vtp_tensor_free (y);
+    g_free (wdata);
+    g_free (xdata);
+    g_rand_free (r);
+    vtp_device_unref (dev);
+    return 0;
+  }
   t0 = g_get_monotonic_time ();
   w = plain ? vtp_tensor_new_from_data (dev, dtype, 2, shape, wdata, &error)
       : vtp_linear_weight_new (dev, dtype, N, K, wdata, &error);
