@@ -25,6 +25,7 @@
 #define LAYOUT_P16 1            /* see linear.cl */
 #define PANEL 16
 #define PANEL_TM 6              /* linear_p16_<T>_1 .. _6 exist */
+#define STREAM_P 16             /* linear_p16s_<T>: most panels a work-item takes (8 .. 32 within 3%) */
 #define VNNI_P 32               /* qlinear_vnni_<T>: most panels a work-item takes (8 .. 128 measured: 32 best) */
 #define VNNI_MAX_K 16384        /* and its longest row (quant.cl) */
 #define QPANEL_TM 4             /* qlinear_p16_<T>_1 .. _4 exist (quant.cl) */
@@ -385,6 +386,17 @@ vtp_linear_weight_new (VtpDevice *dev, VtpDType dtype, gint64 n, gint64 k,
   return t;
 }
 
+/* Whether the one-row product of F32 / F16 / BF16 panels takes
+ * linear_p16s_<T> (a run of panels a work-item, each one stream): yes
+ * unless $VTP_GEMV_STREAM is 0 (the A/B switch of the benches: then
+ * linear_p16_<T>_1, a panel a work-item in 4 segments). */
+static gboolean
+panel_stream (void)
+{
+  const char *e = g_getenv ("VTP_GEMV_STREAM");
+  return !e || strcmp (e, "0") != 0;
+}
+
 /* Panels a work-item of the int8 GEMV takes out of @np: x is quantized
  * once per work-item, so as many as the compute units allow, up to VNNI_P. */
 static gint
@@ -709,6 +721,15 @@ linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_r
      * has so few tokens. */
     const size_t local[2] = { 1, 1 };
     gint64 tiles = n_rows / PANEL_TM, rest = n_rows % PANEL_TM;
+    if (n_rows == 1 && panel_stream ()) {
+      /* the decode GEMV: P panels a work-item, each read as one stream */
+      const gint64 np = (N + PANEL - 1) / PANEL;
+      const gint P = (gint) CLAMP (np / (gint64) dev->compute_units, 1, STREAM_P);
+      const size_t global[1] = { (np + P - 1) / P }, one[1] = { 1 };
+      g_snprintf (name, sizeof name, "linear_p16s_%s", suffix);
+      LAUNCH (dev, name, 1, global, one, ARGS_COMMON (n_rows), A_INT (P));
+      return;
+    }
     if (n_rows < 2 * PANEL_TM) {
       const size_t global[2] = { 1, (N + PANEL - 1) / PANEL };
       for (gint part = 0; part < 2; part++) {

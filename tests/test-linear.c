@@ -118,6 +118,7 @@ test_gemv (void)
   run_case (1, 3, 16, FALSE, FALSE);            /* K shorter than the segments */
   run_case (1, 1, 33, TRUE, FALSE);
   run_case (1, 2051, 64, FALSE, FALSE);         /* K odd, 4 segments + a rest */
+  run_case (1, 256, 16 * 70 + 5, TRUE, TRUE);   /* runs of 16 panels a work-item, the last short, + 5 rows */
 }
 
 /* 2..9 rows: one launch per up to 6 rows, every tile height. */

@@ -16,8 +16,11 @@
  *    y; each step k loads the 16 weights of the panel (2 registers) and
  *    multiplies in each of the TM x values broadcast (2 TM FMAs). Weights are
  *    read once, sequentially, in 4 segments of K side by side for small TM
- *    (more memory streams: more bandwidth). TM = 1: the decode GEMV; TM = 6
- *    (12 accumulators): the GEMM, at the FMA peak for F32 weights.
+ *    (more memory streams: more bandwidth). TM = 1: the decode GEMV with
+ *    $VTP_GEMV_STREAM=0 and the 7th row of 7 (6 + 1); TM = 6 (12
+ *    accumulators): the GEMM, at the FMA peak for F32 weights.
+ *  - linear_p16s_<T>: the decode GEMV, a run of panels a work-item, each
+ *    read as one stream (below).
  *  - linear_p16g_<T>: GEMM for F16/BF16 weights: 6 x 16 tiles like
  *    linear_p16_<T>_6, but each work-item does up to 8 tiles of a panel and
  *    converts the panel's weights to F32 once per block of 256 steps.
@@ -459,8 +462,54 @@ __kernel void gemm_##T (__global const float *x, int x_off,                  \
   }                                                                            \
 }
 
+/* The decode GEMV (one row of x) over panels: a work-item takes @panels
+ * consecutive panels and reads each as one stream, 4 sets of accumulators
+ * taking the steps k in turn. So each core streams a long stretch of W
+ * from one place (a work-item's 32 panels of K 2048 F16: 2 MB), where one
+ * panel a work-item with its K cut in 4 segments (linear_p16_<T>_1) had
+ * the two cores take turns over neighbouring 64 KB: an F16 product read
+ * from memory 1.1-1.2x faster on the Zen 4 EPYC, the 1.1B's F16 decode
+ * 1.03-1.08x (docs/performance.md "The F16 GEMV's streams"). */
+#define DEFINE_PANEL_STREAM(T, WT)                                             \
+__kernel void linear_p16s_##T (__global const float *x, int x_off,            \
+    __global const WT *w, __global const float *bias, int has_bias,            \
+    __global float *y, int y_off, int M, int K, int N, int accumulate,         \
+    int panels)                                                                \
+{                                                                              \
+  __global const float *xr = x + x_off;                                        \
+  const int p0 = get_global_id (0) * panels;                                   \
+  for (int p = p0; p < p0 + panels; p++) {                                     \
+    const int n0 = p * 16;                                                     \
+    __global const WT *wp = w + (size_t) n0 * K;                               \
+    float16 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;                         \
+    int k = 0;                                                                 \
+    if (n0 >= N)                                                               \
+      return;                                                                  \
+    if (n0 + 16 > N) {                                                         \
+      p16_tail_##T (x, x_off, w, bias, has_bias, y, y_off, 0, 1, K, N, n0,     \
+          accumulate);                                                         \
+      return;                                                                  \
+    }                                                                          \
+    if ((K & 1) == 0)                                                          \
+      for (; k + 4 <= K; k += 4) {                                             \
+        float16 w0, w1, w2, w3;                                                \
+        load2_##T (wp, k, K, &w0, &w1);                                        \
+        load2_##T (wp, k + 2, K, &w2, &w3);                                    \
+        a0 = fma ((float16) xr[k], w0, a0);                                    \
+        a1 = fma ((float16) xr[k + 1], w1, a1);                                \
+        a2 = fma ((float16) xr[k + 2], w2, a2);                                \
+        a3 = fma ((float16) xr[k + 3], w3, a3);                                \
+      }                                                                        \
+    for (; k < K; k++)                                                         \
+      a0 = fma ((float16) xr[k], load16_##T (wp, k, K), a0);                   \
+    store16 ((a0 + a1) + (a2 + a3), y + y_off + n0, bias + n0, has_bias,       \
+        accumulate);                                                           \
+  }                                                                            \
+}
+
 #define DEFINE_LINEAR(T, WT)                                                   \
   DEFINE_PANEL_TAIL (T, WT)                                                    \
+  DEFINE_PANEL_STREAM (T, WT)                                                  \
   DEFINE_PANEL (T, WT, 1, 4, 4)                                                \
   DEFINE_PANEL (T, WT, 2, 4, 2)                                                \
   DEFINE_PANEL (T, WT, 3, 4, 2)                                                \
