@@ -538,8 +538,9 @@ create_buffer_in_host_pages (VtpDevice *dev, gsize bytes)
   mem = h->p ? clCreateBuffer (dev->context, CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR, bytes, h->p, &err) : NULL;
   if (mem && clSetMemObjectDestructorCallback (mem, host_pages_release, h) == CL_SUCCESS)
     return mem;
+  /* no callback will free the memory: let the buffer go first, then it */
   if (mem)
-    clReleaseMemObject (mem);   /* (then the memory is never freed by a callback) */
+    clReleaseMemObject (mem);
   vtp_host_pages_free (h->p, bytes);
   g_free (h);
   return NULL;
