@@ -7,7 +7,6 @@ typedef float V4 __attribute__ ((vector_size (16)));
 struct _VtpBandwidthProbe {
   V4 *buf;
   gsize n;                      /* vectors */
-  gboolean in_host_pages;       /* buf from vtp_host_pages_alloc */
 };
 
 typedef struct {
@@ -41,12 +40,9 @@ vtp_bandwidth_probe_new (gsize bytes)
   p->n = bytes / sizeof (V4);
   /* the kind of memory the CPU device's weights and caches are in
    * (vtp-host-pages.h): on 4 KB pages a stream reads slower */
-  p->in_host_pages = vtp_host_pages_wanted ();
-  p->buf = p->in_host_pages ? vtp_host_pages_alloc (p->n * sizeof (V4)) : NULL;
-  if (!p->buf) {
-    p->in_host_pages = FALSE;
-    p->buf = g_malloc (p->n * sizeof (V4));
-  }
+  p->buf = vtp_host_pages_alloc (p->n * sizeof (V4));
+  if (!p->buf)
+    g_error ("vtp_bandwidth_probe_new: no memory for %" G_GSIZE_FORMAT " bytes", bytes);
   for (gsize i = 0; i < p->n; i++)
     for (gint u = 0; u < 4; u++)
       p->buf[i][u] = (float) ((i + u) & 7);
@@ -86,9 +82,6 @@ vtp_bandwidth_probe_free (VtpBandwidthProbe *p)
 {
   if (!p)
     return;
-  if (p->in_host_pages)
-    vtp_host_pages_free (p->buf, p->n * sizeof (V4));
-  else
-    g_free (p->buf);
+  vtp_host_pages_free (p->buf, p->n * sizeof (V4));
   g_free (p);
 }

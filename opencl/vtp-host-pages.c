@@ -1,20 +1,18 @@
 /* vtp-host-pages.c: see vtp-host-pages.h. */
 #include "vtp-host-pages.h"
+#include "vtp-switch.h"
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define HUGE_PAGE ((gsize) 2 << 20)
+#define HUGE_PAGE VTP_HUGE_PAGE_BYTES
 
 static gsize live_bytes;        /* atomic (g_atomic_pointer_*) */
 
 gboolean
 vtp_host_pages_wanted (void)
 {
-  const char *e = g_getenv ("VTP_HUGE_PAGES");
-  return !e || strcmp (e, "0") != 0;
+  return vtp_switch_on ("VTP_HUGE_PAGES");
 }
 
 static gsize
@@ -46,7 +44,8 @@ vtp_host_pages_alloc (gsize bytes)
 #ifdef MADV_HUGEPAGE
   /* advice, not a requirement: where the kernel has no transparent huge
    * pages (or they are off) the memory works in 4 KB pages as before */
-  madvise (p, len, MADV_HUGEPAGE);
+  if (vtp_host_pages_wanted ())
+    madvise (p, len, MADV_HUGEPAGE);
 #endif
   g_atomic_pointer_add (&live_bytes, (gssize) len);
   return p;
@@ -55,10 +54,12 @@ vtp_host_pages_alloc (gsize bytes)
 void
 vtp_host_pages_free (gpointer p, gsize bytes)
 {
+  const gsize len = page_rounded (bytes);
+
   if (!p)
     return;
-  munmap (p, page_rounded (bytes));
-  g_atomic_pointer_add (&live_bytes, -(gssize) page_rounded (bytes));
+  munmap (p, len);
+  g_atomic_pointer_add (&live_bytes, -(gssize) len);
 }
 
 guint64

@@ -14,18 +14,20 @@
 
 G_BEGIN_DECLS
 
+#define VTP_HUGE_PAGE_BYTES ((gsize) 2 << 20)
 /* Below this a buffer stays the driver's: its 2 MB pages could only be the
  * partial ones at its ends, which Linux makes of 4 KB pages anyway. */
-#define VTP_HOST_PAGES_MIN_BYTES (2u << 20)
+#define VTP_HOST_PAGES_MIN_BYTES VTP_HUGE_PAGE_BYTES
 
-/* Whether vtp asks for 2 MB pages: yes unless $VTP_HUGE_PAGES is 0 (the
- * A/B switch of the benches). */
+/* Whether vtp asks for 2 MB pages: yes unless $VTP_HUGE_PAGES is 0
+ * (vtp-switch.h). */
 gboolean vtp_host_pages_wanted (void);
 
 /* @bytes of zeroed memory starting on a 2 MB boundary, advised for 2 MB
- * pages (the part of it that covers whole 2 MB pages gets them, the rest
- * stays in 4 KB pages: no memory is spent on rounding up); NULL when the
- * system refuses the mapping. Free with vtp_host_pages_free (@bytes). */
+ * pages where vtp_host_pages_wanted (the part of it that covers whole 2 MB
+ * pages gets them, the rest stays in 4 KB pages: no memory is spent on
+ * rounding up); NULL when the system refuses the mapping. Free with
+ * vtp_host_pages_free (@bytes). */
 gpointer vtp_host_pages_alloc (gsize bytes);
 void vtp_host_pages_free (gpointer p, gsize bytes);
 /* Bytes of vtp_host_pages_alloc not freed yet, over the process. */

@@ -17,6 +17,7 @@
  * $VTP_LINEAR_AS_GPU (tests): take the GPU layout and kernels on any device. */
 #include <string.h>
 #include "vtp-linear.h"
+#include "vtp-switch.h"
 #include "vtp-quant.h"
 #include "vtp-launch.h"
 #include "vtp-fault.h"
@@ -386,17 +387,6 @@ vtp_linear_weight_new (VtpDevice *dev, VtpDType dtype, gint64 n, gint64 k,
   return t;
 }
 
-/* Whether the one-row product of F32 / F16 / BF16 panels takes
- * linear_p16s_<T> (a run of panels a work-item, each one stream): yes
- * unless $VTP_GEMV_STREAM is 0 (the A/B switch of the benches: then
- * linear_p16_<T>_1, a panel a work-item in 4 segments). */
-static gboolean
-panel_stream (void)
-{
-  const char *e = g_getenv ("VTP_GEMV_STREAM");
-  return !e || strcmp (e, "0") != 0;
-}
-
 /* Panels a work-item of the int8 GEMV takes out of @np: x is quantized
  * once per work-item, so as many as the compute units allow, up to VNNI_P. */
 static gint
@@ -721,8 +711,10 @@ linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_r
      * has so few tokens. */
     const size_t local[2] = { 1, 1 };
     gint64 tiles = n_rows / PANEL_TM, rest = n_rows % PANEL_TM;
-    if (n_rows == 1 && panel_stream ()) {
-      /* the decode GEMV: P panels a work-item, each read as one stream */
+    if (n_rows == 1 && vtp_switch_on ("VTP_GEMV_STREAM")) {
+      /* the decode GEMV: P panels a work-item, each read as one stream
+       * (linear_p16s_<T>; with $VTP_GEMV_STREAM=0 linear_p16_<T>_1 below, a
+       * panel a work-item in 4 segments) */
       const gint64 np = (N + PANEL - 1) / PANEL;
       const gint P = (gint) CLAMP (np / (gint64) dev->compute_units, 1, STREAM_P);
       const size_t global[1] = { (np + P - 1) / P }, one[1] = { 1 };

@@ -3,6 +3,7 @@
 #include "vtp-ops.h"
 
 #include "vtp-launch.h"
+#include "vtp-switch.h"
 
 static gboolean
 check_rowwise (const char *op, const VtpTensor *y, const VtpTensor *x, gint64 row, gint64 n_rows,
@@ -144,7 +145,7 @@ gqa_fits (const VtpDevice *dev, const VtpAttention *a)
 {
   const gint rep = a->n_heads / a->n_kv_heads;
   return dev->reduce_wg == 1 && rep > 1 && rep <= VTP_ATTENTION_GQA_MAX_REP
-      && g_strcmp0 (g_getenv ("VTP_ATTENTION_GQA"), "0") != 0;
+      && vtp_switch_on ("VTP_ATTENTION_GQA");
 }
 
 void

@@ -45,7 +45,7 @@ typedef struct {
  * nk, CPUs take their blocked kernel for many query rows. */
 #define VTP_ATTENTION_SCORE_PAD_ROWS 31
 /* Query heads a kv head at most for the CPUs' grouped-query decode kernel
- * (attention.cl's ATTENTION_GQA_MAX_REP) */
+ * (attention_gqa, which takes them 4 at a time) */
 #define VTP_ATTENTION_GQA_MAX_REP 8
 void vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_row, gint64 nq,
     const VtpTensor *k, const VtpTensor *v, gint64 kv_row, gint64 nk,

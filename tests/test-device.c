@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define HUGE_PAGE ((gsize) 2 << 20)
+#define HUGE_PAGE VTP_HUGE_PAGE_BYTES
 
 /* The flags and host pointer the driver reports for @t's buffer. */
 static void

@@ -12,7 +12,6 @@
 #define ATTN16_MAX_D 128        /* attention_rows16: head_dim up to 128 */
 #ifndef KV_PREFETCH_ROWS
 #define KV_PREFETCH_ROWS 8      /* how many cache rows ahead a decode step requests (attention-kv.cl) */
-#define ATTENTION_GQA_MAX_REP 8 /* query heads a kv head attention_gqa takes together (vtp-ops.c) */
 #endif
 
 /* The kernels that read the key and value caches are in attention-kv.cl,
