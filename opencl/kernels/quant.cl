@@ -1415,14 +1415,17 @@ __kernel void quantize_rows_q8 (__global const float *x, int x_off, int K, __glo
  * memory) into L2 only (locality 1), so that the reads run while it
  * computes. Measured on the 1.1B decode's products in one process (22
  * layers + head, weights from memory, 8-12 alternating rounds, median
- * speed ratios against the super-block's own lines / none): Q4_K 1.08 at
- * 4 rows, 1.36 at 8, 1.40 at 6, 1.29 at 12, 1.03 at 3 and 0.97 at 2 (hence
+ * speed ratios against the super-block's own lines / none): Q4_K 1.06-1.30
+ * at 4 rows (four runs), 1.36 at 8, 1.40 at 6, 1.29 at 12, 1.03 at 3 and 0.97 at 2 (hence
  * from 4); Q6_K 1.07 / 1.45 at 4 / 8; Q4_0 1.20 / 1.50; Q5_0 1.22, Q5_1
  * 1.30 at 4; Q8_0 (twice the bytes for the same arithmetic) 0.95 at 4,
- * 1.02 at 5, 1.23 at 6, 1.19 at 8 (hence from 6). 4 and 8 super-blocks
+ * 1.02 at 5, 1.23 at 6, 1.19 at 8 (hence from 6); IQ4_NL 1.29, IQ4_XS
+ * 1.23 / 1.40 at 4 / 8; Q3_K 1.03, IQ3_XXS 1.07, IQ2_XXS 1.01 at 4 (their
+ * arithmetic, not the reads, holds them). 4 and 8 super-blocks
  * ahead measured alike; into L1 instead, 0.76 and 0.62 (1 and 2 ahead);
  * both the own lines into L1 and the lines ahead, 0.69. The one-row GEMV
- * measured no better with lines ahead into L2 (0.92-0.97). $VTP_KERNEL_DEFINES
+ * with lines 2 or 4 super-blocks ahead into L2: 1.14 / 1.16 in one run, 0.92
+ * / 0.97 in a longer one: not taken. $VTP_KERNEL_DEFINES
  * -DVNNI_TILE_PREFETCH=0 turns all of it off. */
 #ifndef VNNI_TILE_PREFETCH
 #define VNNI_TILE_PREFETCH 1
@@ -1435,6 +1438,8 @@ __kernel void quantize_rows_q8 (__global const float *x, int x_off, int K, __glo
 #define TILE_AHEAD_ROWS_q4_1 4
 #define TILE_AHEAD_ROWS_q5_0 4
 #define TILE_AHEAD_ROWS_q5_1 4
+#define TILE_AHEAD_ROWS_iq4_nl 4
+#define TILE_AHEAD_ROWS_iq4_xs 4
 #define TILE_AHEAD_ROWS 4               /* the K-quants and lattice types */
 /* The lines VNNI_TILE_AHEAD_BYTES past the @bytes at @pb, into L2 */
 #define TILE_PREFETCH_LINES_AHEAD(pb, bytes)                                   \
@@ -1449,8 +1454,8 @@ __kernel void quantize_rows_q8 (__global const float *x, int x_off, int K, __glo
       for (int c_ = 0; c_ < (bytes); c_ += 64)                                 \
         __builtin_prefetch ((pb) + c_);                                        \
   }
-/* Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 tiles (blocks of 32): nothing below their
- * row count */
+/* Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, IQ4_XS tiles: nothing below their
+ * row count (they never prefetched) */
 #define TILE_PREFETCH_BLOCK(T, pb)                                             \
   if (VNNI_TILE_PREFETCH && M <= 12 && M >= TILE_AHEAD_ROWS_##T && m0 == 0) {  \
     TILE_PREFETCH_LINES_AHEAD (pb, 16 * BB_##T)                                \
@@ -1714,6 +1719,7 @@ VNNI void vnni_tile_##T##_##R (__global const uchar *wp, __global const uchar *s
   TILE_ROWS (R)                                                                \
   for (int b = 0; b < nb; b += XS ? 8 : 1) {                                   \
     __global const uchar *pb = wp + (size_t) (XS ? b / 8 : b) * 16 * BB_##T;   \
+    TILE_PREFETCH_BLOCK (T, pb)                                                \
     int16 isum[TR] = { 0 }, sl = 0, sh = 0;                                    \
     if (XS)                                                                    \
       iq4xs_scale_bits (pb, &sl, &sh);                                         \
