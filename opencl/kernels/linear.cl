@@ -146,6 +146,31 @@ inline void p16_tail_##T (__global const float *x, int x_off,                  \
   }                                                                            \
 }
 
+/* PoCL on the CPU: linear_p16_<T>_<TM> of P16_AHEAD_ROWS_<T> rows or more
+ * (a few streams' decode steps) requests its panel's lines P16_AHEAD_BYTES
+ * ahead into L2, a line every 64 / (16 sizeof (WT)) steps of 16 weights,
+ * so that the reads run while the rows compute, as quant.cl's few-row
+ * tiles do (TILE_PREFETCH, where the measurements of the idea are).
+ * Measured on the 1.1B decode's 89 products in one process (weights from
+ * memory, the kernel before and after built side by side, 6-8 alternating
+ * rounds, median speed ratios): F16 1.29-1.63 at 4 rows (two runs), 1.52
+ * at 5, 1.95 at 6; BF16 1.13 at 4, 1.69 at 6; F32 (twice the bytes for
+ * the same arithmetic) 0.96 at 4, 1.00 at 6: not for it; at 2 and 3 rows
+ * (K walked in 4 segments) F16 0.95 and 0.99: hence from 4. */
+#ifdef VTP_POCL_CPU
+#ifndef P16_AHEAD_BYTES
+#define P16_AHEAD_BYTES 9216
+#endif
+#define P16_AHEAD_ROWS_f16 4
+#define P16_AHEAD_ROWS_bf16 4
+#define P16_AHEAD_ROWS_f32 1000
+#define p16_prefetch_ahead(T, TM, WT, wp, k)                                   \
+  if (TM >= P16_AHEAD_ROWS_##T && (k) % (64 / (16 * sizeof (WT))) == 0)        \
+    __builtin_prefetch ((__global const uchar *) ((wp) + (size_t) (k) * 16) + P16_AHEAD_BYTES, 0, 1)
+#else
+#define p16_prefetch_ahead(T, TM, WT, wp, k)
+#endif
+
 /* A work-item: rows m0 .. m0 + TM - 1 (the last tile clamps its reads to row
  * M - 1 and stores only rows < M) of panel n0 / 16.
  * KS: K is cut in KS segments walked side by side, i.e. KS streams of
@@ -191,6 +216,9 @@ __kernel void linear_p16_##T##_##TM (__global const float *x, int x_off,      \
       float16 w0[KS], w1[KS];                                                  \
       UNROLL                                                                   \
       for (int u = 0; u < KS; u++)                                             \
+        p16_prefetch_ahead (T, TM, WT, wp, k + u * kseg);                         \
+      UNROLL                                                                   \
+      for (int u = 0; u < KS; u++)                                             \
         load2_##T (wp, k + u * kseg, K, &w0[u], &w1[u]);                        \
       UNROLL                                                                   \
       for (int u = 0; u < KS; u++)                                             \
@@ -204,6 +232,9 @@ __kernel void linear_p16_##T##_##TM (__global const float *x, int x_off,      \
           acc[u % KA][i] = fma ((float16) xr[i][k + 1 + u * kseg], w1[u], acc[u % KA][i]); \
     }                                                                          \
   for (; k < kseg; k++) {                                                      \
+    UNROLL                                                                     \
+    for (int u = 0; u < KS; u++)                                               \
+      p16_prefetch_ahead (T, TM, WT, wp, k + u * kseg);                           \
     UNROLL                                                                     \
     for (int u = 0; u < KS; u++) {                                             \
       const float16 wv = load16_##T (wp, k + u * kseg, K);                     \
