@@ -216,7 +216,7 @@ __kernel void linear_p16_##T##_##TM (__global const float *x, int x_off,      \
       float16 w0[KS], w1[KS];                                                  \
       UNROLL                                                                   \
       for (int u = 0; u < KS; u++)                                             \
-        p16_prefetch_ahead (T, TM, WT, wp, k + u * kseg);                         \
+        p16_prefetch_ahead (T, TM, WT, wp, k + u * kseg);                      \
       UNROLL                                                                   \
       for (int u = 0; u < KS; u++)                                             \
         load2_##T (wp, k + u * kseg, K, &w0[u], &w1[u]);                        \
@@ -234,7 +234,7 @@ __kernel void linear_p16_##T##_##TM (__global const float *x, int x_off,      \
   for (; k < kseg; k++) {                                                      \
     UNROLL                                                                     \
     for (int u = 0; u < KS; u++)                                               \
-      p16_prefetch_ahead (T, TM, WT, wp, k + u * kseg);                           \
+      p16_prefetch_ahead (T, TM, WT, wp, k + u * kseg);                        \
     UNROLL                                                                     \
     for (int u = 0; u < KS; u++) {                                             \
       const float16 wv = load16_##T (wp, k + u * kseg, K);                     \

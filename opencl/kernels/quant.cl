@@ -1416,17 +1416,17 @@ __kernel void quantize_rows_q8 (__global const float *x, int x_off, int K, __glo
  * computes. Measured on the 1.1B decode's products in one process (22
  * layers + head, weights from memory, 8-12 alternating rounds, median
  * speed ratios against the super-block's own lines / none): Q4_K 1.06-1.30
- * at 4 rows (four runs), 1.36 at 8, 1.40 at 6, 1.29 at 12, 1.03 at 3 and 0.97 at 2 (hence
- * from 4); Q6_K 1.07 / 1.45 at 4 / 8; Q4_0 1.20 / 1.50; Q5_0 1.22, Q5_1
+ * at 4 rows (four runs), 1.40 at 6, 1.36 at 8, 1.29 at 12, 1.03 at 3 and
+ * 0.97 at 2 (hence from 4); Q6_K 1.07 / 1.45 at 4 / 8; Q4_0 1.20 / 1.50; Q5_0 1.22, Q5_1
  * 1.30 at 4; Q8_0 (twice the bytes for the same arithmetic) 0.95 at 4,
  * 1.02 at 5, 1.23 at 6, 1.19 at 8 (hence from 6); IQ4_NL 1.29, IQ4_XS
  * 1.23 / 1.40 at 4 / 8; Q3_K 1.03, IQ3_XXS 1.07, IQ2_XXS 1.01 at 4 (their
- * arithmetic, not the reads, holds them). 4 and 8 super-blocks
- * ahead measured alike; into L1 instead, 0.76 and 0.62 (1 and 2 ahead);
- * both the own lines into L1 and the lines ahead, 0.69. The one-row GEMV
- * with lines 2 or 4 super-blocks ahead into L2: 1.14 / 1.16 in one run, 0.92
- * / 0.97 in a longer one: not taken. $VTP_KERNEL_DEFINES
- * -DVNNI_TILE_PREFETCH=0 turns all of it off. */
+ * arithmetic, not the reads, holds them). 4 and 8 super-blocks ahead
+ * measured alike; into L1 instead, 0.76 and 0.62 (1 and 2 ahead); both
+ * the own lines into L1 and the lines ahead, 0.69. The one-row GEMV with
+ * lines 2 or 4 super-blocks ahead into L2: 0.96-0.97 (16 rounds; Q8_0's
+ * 1.00): not taken. bench/vtp-bench-kernel-ab measures such versions.
+ * $VTP_KERNEL_DEFINES -DVNNI_TILE_PREFETCH=0 turns all of it off. */
 #ifndef VNNI_TILE_PREFETCH
 #define VNNI_TILE_PREFETCH 1
 #endif
