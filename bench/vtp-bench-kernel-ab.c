@@ -6,7 +6,8 @@
  * Each DIR holds a copy of opencl/kernels (common.cl, linear.cl, quant.cl,
  * iq-grids.cl, quant-lattice.cl: edit them there) and optionally a file
  * "defines" with more build options (-DNAME=VALUE). Every DIR's program is
- * built as vtp builds its own; the weights are vtp's own, packed once by
+ * built with vtp's own options (vtp_device_kernel_options) and those; the
+ * weights are vtp's own, packed once by
  * vtp_linear_weight_new: the products of a 1.1B TinyLlama-shaped decode
  * step (LAYERS x q|k|v 2560 x 2048, o 2048 x 2048, gate|up 11264 x 2048,
  * down 2048 x 5632, then the head 32000 x 2048; about 0.6 GB in Q4_K, so
@@ -30,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "bench-util.h"
+#include "bench-weights.h"
 #include "vtp-device.h"
 #include "vtp-launch.h"
 #include "vtp-linear.h"
@@ -85,8 +87,10 @@ build_version (VtpDevice *dev, const char *dir)
       die (dir, g_strdup_printf ("no %s there (a copy of opencl/kernels)", files[i]));
     g_string_append_printf (src, "\n/* ---- %s ---- */\n%s", files[i], f);
   }
-  options = g_strdup_printf ("-cl-std=CL1.2 -w%s%s %s", dev->int8_dot ? " -DVTP_X86_VNNI" : "",
-      strstr (dev->name, "Portable Computing Language") ? " -DVTP_POCL_CPU" : "", defines);
+  {
+    g_autofree char *base = vtp_device_kernel_options (dev);
+    options = g_strdup_printf ("%s %s", base, defines);
+  }
   text = src->str;
   program = clCreateProgramWithSource (dev->context, 1, &text, NULL, &err);
   g_string_free (src, TRUE);
@@ -126,7 +130,7 @@ set_args (cl_kernel k, gint n, const gsize *sizes, const void **values)
 static void
 product (Bench *b, gint v, const VtpTensor *w, VtpTensor *x, VtpTensor *y)
 {
-  const cl_int K = (cl_int) w->shape[1], N = (cl_int) w->shape[0], M = b->rows, zero = 0, one = 1;
+  const cl_int K = (cl_int) w->shape[1], N = (cl_int) w->shape[0], M = b->rows, zero = 0;
   const gint np = N / 16;
   const gboolean quantized = vtp_dtype_is_quantized (b->dtype);
   const cl_int P = (cl_int) CLAMP (np / (gint) b->dev->compute_units, 1, quantized ? 32 : 16);
@@ -165,7 +169,6 @@ product (Bench *b, gint v, const VtpTensor *w, VtpTensor *x, VtpTensor *y)
       err = clEnqueueNDRangeKernel (b->dev->queue, b->kernel[v], 2, NULL, global, one_item, 0, NULL, NULL);
     }
   }
-  (void) one;
   if (err != CL_SUCCESS)
     die ("launch", NULL);
 }
@@ -185,42 +188,6 @@ run_steps (Bench *b, gint v, gint steps)
   if (clFinish (b->dev->queue) != CL_SUCCESS)
     die ("run", NULL);
   return (now_ms () - t0) / 1000.0;
-}
-
-/* Random weights of @shape in @dtype, as vtp-bench-linear makes them. */
-static void *
-weight_data (VtpDType dtype, gint64 N, gint64 K, GRand *r)
-{
-  const gsize row = vtp_dtype_row_bytes (dtype, K);
-  guint8 *data = g_malloc (N * row);
-  float *f = g_new (float, K);
-
-  if (vtp_dtype_is_quantized (dtype) && !vtp_quant_can_quantize (dtype)) {
-    const gsize bb = vtp_dtype_block_bytes (dtype);
-    for (gsize i = 0; i < N * row; i++)
-      data[i] = g_rand_int_range (r, 0, 256);
-    for (gsize blk = 0; blk < N * row / bb; blk++)
-      for (gint h = 0; h < vtp_quant_f16_count (dtype); h++)
-        vtp_quant_set_f16 (dtype, data + blk * bb, h, vtp_f32_to_f16 (g_rand_double_range (r, -0.01, 0.01)));
-  } else
-    /* 64 distinct rows, repeated: quantizing 0.6 GB of rows would take minutes */
-    for (gint64 n = 0; n < N; n++) {
-      if (n >= 64) {
-        memcpy (data + n * row, data + (n % 64) * row, row);
-        continue;
-      }
-      for (gint64 k = 0; k < K; k++)
-        f[k] = (float) g_rand_double_range (r, -0.5, 0.5);
-      if (dtype == VTP_DTYPE_F32)
-        memcpy (data + n * row, f, K * 4);
-      else if (vtp_dtype_is_quantized (dtype))
-        vtp_quantize_row (dtype, f, K, data + n * row);
-      else
-        for (gint64 k = 0; k < K; k++)
-          ((guint16 *) (data + n * row))[k] = dtype == VTP_DTYPE_F16 ? vtp_f32_to_f16 (f[k]) : vtp_f32_to_bf16 (f[k]);
-    }
-  g_free (f);
-  return data;
 }
 
 int
@@ -276,19 +243,19 @@ main (int argc, char **argv)
 
   b.weights = g_ptr_array_new_with_free_func ((GDestroyNotify) vtp_tensor_free);
   {
+    /* 64 distinct rows a shape, repeated: quantizing 0.6 GB of rows would take minutes */
     void *data[N_SHAPES];
     for (gint s = 0; s < N_SHAPES; s++)
-      data[s] = weight_data (b.dtype, shapes[s][0], shapes[s][1], r);
-    for (gint l = 0; l <= layers; l++)
-      for (gint s = 0; s < N_SHAPES; s++) {
-        VtpTensor *w;
-        if ((l < layers) == (s == 4) || (l == layers && layers != 22))
-          continue;             /* 4 a layer; the head after 22 */
-        if (!(w = vtp_linear_weight_new (b.dev, b.dtype, shapes[s][0], shapes[s][1], data[s], &error)))
-          die ("weights", error->message);
-        g_ptr_array_add (b.weights, w);
-        bytes += shapes[s][0] * vtp_dtype_row_bytes (b.dtype, shapes[s][1]);
-      }
+      data[s] = bench_random_weights (b.dtype, shapes[s][0], shapes[s][1], 64, r);
+    /* 4 products a layer; the head after the 22 layers of the 1.1B model */
+    for (gint i = 0; i < 4 * layers + (layers == 22); i++) {
+      const gint s = i < 4 * layers ? i % 4 : 4;
+      VtpTensor *w = vtp_linear_weight_new (b.dev, b.dtype, shapes[s][0], shapes[s][1], data[s], &error);
+      if (!w)
+        die ("weights", error->message);
+      g_ptr_array_add (b.weights, w);
+      bytes += shapes[s][0] * vtp_dtype_row_bytes (b.dtype, shapes[s][1]);
+    }
     for (gint s = 0; s < N_SHAPES; s++)
       g_free (data[s]);
   }

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "bench-util.h"
+#include "bench-weights.h"
 #include "vtp-bandwidth.h"
 #include "vtp-linear.h"
 #include "vtp-probe.h"
@@ -154,30 +155,7 @@ main (int argc, char **argv)
 
   r = g_rand_new_with_seed (42);
   wbytes = N * vtp_dtype_row_bytes (dtype, K);
-  wdata = g_malloc (wbytes);
-  if (vtp_dtype_is_quantized (dtype) && !vtp_quant_can_quantize (dtype)) {
-    /* random blocks; small f16 scales keep the numbers finite */
-    const gsize bb = vtp_dtype_block_bytes (dtype);
-    for (gsize i = 0; i < wbytes; i++)
-      ((guint8 *) wdata)[i] = g_rand_int_range (r, 0, 256);
-    for (gsize b = 0; b < wbytes / bb; b++)
-      for (gint h = 0; h < vtp_quant_f16_count (dtype); h++)
-        vtp_quant_set_f16 (dtype, (guint8 *) wdata + b * bb, h, vtp_f32_to_f16 (g_rand_double_range (r, -0.01, 0.01)));
-  } else {
-    float *f = g_new (float, K);
-    for (gint64 n = 0; n < N; n++) {
-      for (gint64 k = 0; k < K; k++)
-        f[k] = (float) g_rand_double_range (r, -0.5, 0.5);
-      if (dtype == VTP_DTYPE_F32)
-        memcpy ((float *) wdata + n * K, f, K * 4);
-      else if (vtp_dtype_is_quantized (dtype))
-        vtp_quantize_row (dtype, f, K, (guint8 *) wdata + n * vtp_dtype_row_bytes (dtype, K));
-      else
-        for (gint64 k = 0; k < K; k++)
-          ((guint16 *) wdata)[n * K + k] = dtype == VTP_DTYPE_F16 ? vtp_f32_to_f16 (f[k]) : vtp_f32_to_bf16 (f[k]);
-    }
-    g_free (f);
-  }
+  wdata = bench_random_weights (dtype, N, K, 0, r);
   xdata = g_new (float, M * K);
   for (gint64 i = 0; i < M * K; i++)
     xdata[i] = (float) g_rand_double_range (r, -1, 1);

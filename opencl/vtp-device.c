@@ -281,6 +281,16 @@ has_x86_bf16_dot (const VtpDevice *dev)
 #endif
 }
 
+char *
+vtp_device_kernel_options (const VtpDevice *dev)
+{
+  /* $VTP_KERNEL_DEFINES: more build options, for trying a kernel's
+   * tunables (e.g. -DVNNI_PREFETCH=8192) without rebuilding */
+  return g_strdup_printf ("-cl-std=CL1.2 -w%s%s%s %s", dev->int8_dot ? " -DVTP_X86_VNNI" : "",
+      dev->bf16_dot ? " -DVTP_X86_BF16" : "", is_pocl_cpu (dev) ? " -DVTP_POCL_CPU" : "",
+      g_getenv ("VTP_KERNEL_DEFINES") ? g_getenv ("VTP_KERNEL_DEFINES") : "");
+}
+
 static gboolean
 build_program (VtpDevice *dev, GError **error)
 {
@@ -300,11 +310,7 @@ build_program (VtpDevice *dev, GError **error)
         "Could not create the kernel program on %s: %s", dev->name, vtp_cl_strerror (err));
     return FALSE;
   }
-  /* $VTP_KERNEL_DEFINES: more build options, for trying a kernel's
-   * tunables (e.g. -DVNNI_PREFETCH=8192) without rebuilding */
-  options = g_strdup_printf ("-cl-std=CL1.2 -w%s%s%s %s", dev->int8_dot ? " -DVTP_X86_VNNI" : "",
-      dev->bf16_dot ? " -DVTP_X86_BF16" : "", is_pocl_cpu (dev) ? " -DVTP_POCL_CPU" : "",
-      g_getenv ("VTP_KERNEL_DEFINES") ? g_getenv ("VTP_KERNEL_DEFINES") : "");
+  options = vtp_device_kernel_options (dev);
   /* an injected fault (VTP_FAULT=build) fails as a compiler error would,
    * without running the compiler */
   injected = vtp_fault_build ();

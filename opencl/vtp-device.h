@@ -91,6 +91,11 @@ void vtp_device_buffer_bytes (guint64 *live, guint64 *peak);
 cl_mem vtp_device_scratch_take (VtpDevice *dev, gsize bytes, cl_int *err);
 void vtp_device_scratch_give (VtpDevice *dev, cl_mem mem);
 
+/* The options vtp builds its kernels with on @dev (the device's
+ * instructions, PoCL on the CPU, $VTP_KERNEL_DEFINES); free with g_free.
+ * bench/vtp-bench-kernel-ab builds its versions with them too. */
+char *vtp_device_kernel_options (const VtpDevice *dev);
+
 /* A kernel of the shared program; only call between lock and unlock. */
 cl_kernel vtp_device_kernel (VtpDevice *dev, const char *name);
 void vtp_device_lock (VtpDevice *dev);
