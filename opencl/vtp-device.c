@@ -7,8 +7,8 @@
 #include <string.h>
 
 /* The kernel sources, concatenated in this order into one program, each
- * after its preamble: attention-kv.cl is there three times, for F32, F16
- * and Q8_0 key and value caches. */
+ * after its preamble: attention-kv.cl and decode-layer.cl are there three
+ * times, for F32, F16 and Q8_0 key and value caches. */
 static const struct {
   const char *file, *preamble;
 } kernel_files[] = {
@@ -16,7 +16,8 @@ static const struct {
   { "quant-lattice.cl", "" }, { "quant-multi.cl", "" }, { "probe.cl", "" }, { "norm.cl", "" },
   { "activation.cl", "" }, { "attention.cl", "" }, { "attention-kv.cl", "#define KV_TYPE 0\n" },
   { "attention-kv.cl", "#define KV_TYPE 1\n" }, { "attention-kv.cl", "#define KV_TYPE 2\n" }, { "rope.cl", "" },
-  { "embed.cl", "" }, { "image.cl", "" },
+  { "decode-layer.cl", "#define KV_TYPE 0\n" }, { "decode-layer.cl", "#define KV_TYPE 1\n" },
+  { "decode-layer.cl", "#define KV_TYPE 2\n" }, { "embed.cl", "" }, { "image.cl", "" },
 };
 
 static GMutex devices_lock;
@@ -433,6 +434,7 @@ device_open (const DeviceEntry *e, GError **error)
   clGetDeviceInfo (dev->id, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof dev->max_alloc, &dev->max_alloc, NULL);
   clGetDeviceInfo (dev->id, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof dev->compute_units, &dev->compute_units, NULL);
   dev->compute_units = MAX (dev->compute_units, 1);
+  dev->pocl_cpu = is_pocl_cpu (dev);
   dev->int8_dot = has_x86_int8_dot (dev) && g_strcmp0 (g_getenv ("VTP_QUANT_DOT"), "float") != 0;
   dev->bf16_dot = has_x86_bf16_dot (dev) && g_strcmp0 (g_getenv ("VTP_BF16_DOT"), "float") != 0;
   if (dev->kind != VTP_DEVICE_KIND_CPU) {

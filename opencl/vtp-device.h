@@ -41,6 +41,9 @@ typedef struct {
    * bfloat16 dot products (vdpbf16ps, float sums), as llama.cpp and
    * PyTorch's bf16 do. Off with $VTP_BF16_DOT=float. */
   gboolean bf16_dot;
+  /* PoCL on the host CPU (kernels built with -DVTP_POCL_CPU: prefetches,
+   * the fused decode layer of decode-layer.cl) */
+  gboolean pocl_cpu;
 } VtpDevice;
 
 #define VTP_TYPE_DEVICE (vtp_device_get_type ())

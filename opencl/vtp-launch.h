@@ -36,5 +36,12 @@ gboolean vtp_check (gboolean ok, const char *op, const char *format, ...) G_GNUC
 gboolean vtp_rows_in (const VtpTensor *t, gint64 row, gint64 n_rows);
 #define rows_in vtp_rows_in
 
+/* How vtp_op_linear computes one row of x times @w (vtp-linear.c): the
+ * int8 GEMV's panel function (its type code in quant-multi.cl's
+ * vnni_panel_of, x quantized in groups of *@int8_group blocks of 32) or
+ * the float panels' (32, 33, 34: F32, F16, BF16: linear_p16s_<T>), or -1
+ * when another kernel computes it. */
+gint vtp_linear_gemv_panels (const VtpDevice *dev, const VtpTensor *w, gint *int8_group);
+
 /* Kernel name suffix of a weight dtype ("f32", "f16", "bf16"), NULL for others. */
 const char *vtp_weight_suffix (VtpDType t);

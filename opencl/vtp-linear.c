@@ -834,6 +834,32 @@ vnni_type_code (VtpDType t)
   }
 }
 
+gint
+vtp_linear_gemv_panels (const VtpDevice *dev, const VtpTensor *w, gint *group)
+{
+  const gint64 K = vtp_tensor_cols (w);
+
+  *group = 0;
+  if (w->layout != LAYOUT_P16 || w->ndim != 2 || w->shape[0] % PANEL)
+    return -1;
+  if (vtp_dtype_is_quantized (w->dtype)) {
+    /* linear's int8 GEMV (qlinear_vnni_<T>) */
+    if (!dev->int8_dot || K > VNNI_MAX_K)
+      return -1;
+    *group = int8_group (w->dtype);
+    return vnni_type_code (w->dtype);
+  }
+  /* linear's stream GEMV (linear_p16s_<T>) */
+  if (!vtp_switch_on ("VTP_GEMV_STREAM"))
+    return -1;
+  switch (w->dtype) {
+    case VTP_DTYPE_F32: return 32;
+    case VTP_DTYPE_F16: return 33;
+    case VTP_DTYPE_BF16: return 34;
+    default: return -1;
+  }
+}
+
 /* The outputs of vtp_op_linear_multi one launch can serve (their weights'
  * quantized types may differ). */
 static gboolean

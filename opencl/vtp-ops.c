@@ -140,8 +140,8 @@ kv_kernel (char buf[48], const char *name, VtpDType t)
 /* CPUs (one work-item a row), grouped-query attention: a work-item takes a
  * kv head's query heads together (attend_group; the same bits as a head a
  * work-item, which VTP_ATTENTION_GQA=0 brings back) */
-static gboolean
-gqa_fits (const VtpDevice *dev, const VtpAttention *a)
+gboolean
+vtp_attention_gqa_fits (const VtpDevice *dev, const VtpAttention *a)
 {
   const gint rep = a->n_heads / a->n_kv_heads;
   return dev->reduce_wg == 1 && rep > 1 && rep <= VTP_ATTENTION_GQA_MAX_REP
@@ -188,7 +188,7 @@ vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_r
         A_INT (a->head_dim), A_INT (a->causal), A_INT (a->q_pos0), A_FLOAT (a->scale));
     return;
   }
-  if (gqa_fits (q->dev, a) && !a->pos_bias) {
+  if (vtp_attention_gqa_fits (q->dev, a) && !a->pos_bias) {
     /* CPUs, grouped-query attention: a work-item a kv head's query heads */
     const size_t gglobal[2] = { nq, a->n_kv_heads }, glocal[2] = { 1, 1 };
     LAUNCH (q->dev, kv_kernel (name, "attention_gqa", k->dtype), 2, gglobal, glocal,
@@ -260,7 +260,7 @@ vtp_op_attention_streams (VtpTensor *out, const VtpTensor *q, const VtpTensor *k
     for (m = 1; m < STREAMS_PER_LAUNCH && i0 + m < n && kv[i0 + m].k_cache->dtype == kv[i0].k_cache->dtype; m++)
       ;
     gint nk[STREAMS_PER_LAUNCH], pbs[STREAMS_PER_LAUNCH], pbo[STREAMS_PER_LAUNCH];
-    gboolean gqa = gqa_fits (q->dev, a);
+    gboolean gqa = vtp_attention_gqa_fits (q->dev, a);
     /* (the slots past m repeat the first stream: no work-group reads them) */
     for (gint j = 0; j < STREAMS_PER_LAUNCH; j++) {
       s[j] = &kv[i0 + (j < m ? j : 0)];

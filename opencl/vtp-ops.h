@@ -50,6 +50,9 @@ typedef struct {
 void vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_row, gint64 nq,
     const VtpTensor *k, const VtpTensor *v, gint64 kv_row, gint64 nk,
     VtpTensor *scores, const VtpAttention *a);
+/* TRUE when CPUs' attention takes a kv head's query heads together
+ * (attention_gqa; without a position bias) on @dev for @a. */
+gboolean vtp_attention_gqa_fits (const VtpDevice *dev, const VtpAttention *a);
 
 /* One stream of a decode batch: its key and value caches ([>= n_past + 1,
  * n_kv_heads * head_dim], both F32, F16 or Q8_0), its score scratch (>= n_heads * (n_past +

@@ -840,11 +840,13 @@ test_enqueue_frame (gconstpointer data)
       g_array_append_val (which, i);
   for (guint i = 0; i < which->len; i++)
     fail_frame (r, VTP_FAULT_ENQUEUE, g_array_index (which, guint, i), NULL, i == 0 || i + 1 == which->len);
-  /* by name: the language model's norm, the encoder's pixel normalization,
-   * the GEMMs' copies of x where this CPU makes them */
+  /* by name: the language model's norm and RoPE (the prompt's), a fused
+   * decode layer's (PoCL CPUs) or the 5th RoPE, the encoder's pixel
+   * normalization, the GEMMs' copies of x where this CPU makes them */
   if (llm) {
     fail_frame (r, VTP_FAULT_ENQUEUE, 1, "rmsnorm", TRUE);
-    fail_frame (r, VTP_FAULT_ENQUEUE, 5, "rope_qk", TRUE);
+    fail_frame (r, VTP_FAULT_ENQUEUE, 1, "rope_qk", TRUE);
+    fail_frame (r, VTP_FAULT_ENQUEUE, 5, dev->pocl_cpu ? "decode_layer" : "rope_qk", TRUE);
   } else if (!c->caps_kind)
     fail_frame (r, VTP_FAULT_ENQUEUE, 1, "image_crop_normalize", TRUE);
   if (c->copy_kernel && (!strcmp (c->weight_type, "q8_0") ? dev->int8_dot : dev->bf16_dot)) {

@@ -1,4 +1,5 @@
 #include "vtp-llama.h"
+#include "vtp-decode-layer.h"
 #include "vtp-model-cache.h"
 #include <math.h>
 #include <string.h>
@@ -276,6 +277,8 @@ vtp_llama_state_new_kv (VtpLlama *m, gint max_ctx, gint max_chunk, VtpDType kv_d
     if (!(s->k_cache[i] = vtp_tensor_new_2d (m->dev, kv_dtype, max_ctx, KD, error))
         || !(s->v_cache[i] = vtp_tensor_new_2d (m->dev, kv_dtype, max_ctx, KD, error)))
       return NULL;
+  if (m->dev->pocl_cpu && !(s->sync = vtp_decode_layer_sync_new (m->dev, error)))
+    return NULL;
   if (kv_dtype != VTP_DTYPE_F32 && (!(s->k_new = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, KD, error))
           || !(s->v_new = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, KD, error))))
     return NULL;
@@ -325,6 +328,7 @@ vtp_llama_state_free (VtpLlamaState *s)
   vtp_tensor_free (s->scores);
   vtp_tensor_free (s->logits);
   vtp_tensor_free (s->rope);
+  vtp_tensor_free (s->sync);
   g_free (s->host_rows);
   g_free (s);
 }
@@ -417,6 +421,35 @@ mlp_block (VtpLlama *m, VtpLlamaState *s, gint l, gint n)
   lora (s, y, VTP_PROJ_DOWN, s->x, 0, s->gate, n);
 }
 
+/* Layer @l's decode step (one row) as one fused launch (vtp-decode-layer.h):
+ * TRUE when the device and the layer take it (PoCL CPUs; no LoRA or
+ * adapter prompts), @d filled in. */
+static gboolean
+fused_layer (const VtpLlama *m, const VtpLlamaState *s, gint l, VtpDecodeLayer *d)
+{
+  const VtpLlamaConfig *c = &m->cfg;
+  const VtpLlamaLayer *y = &m->layers[l];
+  const gboolean f32_cache = s->kv_dtype == VTP_DTYPE_F32;
+  const VtpDecodeLayer f = { s->x, s->xn, s->q, s->attn, s->gate, s->up, s->scores, s->rope, s->k_cache[l],
+    s->v_cache[l], f32_cache ? NULL : s->k_new, f32_cache ? NULL : s->v_new, s->sync, y->attn_norm, y->ffn_norm,
+    y->wq, y->wk, y->wv, y->wo, y->w_gate, y->w_up, y->w_down, y->bq, y->bk, y->bv, y->bo, y->b_gate, y->b_up,
+    y->b_down, c->num_attention_heads, c->num_key_value_heads, c->head_dim, s->n_past, c->rms_norm_eps,
+    m->rope_layout == VTP_ROPE_INTERLEAVED };
+
+  *d = f;
+  return s->sync && !m->adapter && vtp_decode_layer_fits (d);
+}
+
+gint
+vtp_llama_fused_layers (const VtpLlama *m, const VtpLlamaState *s)
+{
+  VtpDecodeLayer d;
+  gint n = 0;
+  for (gint l = 0; l < m->cfg.num_hidden_layers; l++)
+    n += fused_layer (m, s, l, &d);
+  return n;
+}
+
 /* The decoder over s->x rows [0, n) at positions n_past..; logits of rows
  * [first, n) into s->logits rows [out_row, ...). */
 static void
@@ -425,6 +458,11 @@ forward_chunk (VtpLlama *m, VtpLlamaState *s, gint n, gint first, gint out_row)
   /* the rows' rotations, once for all layers */
   vtp_op_rope_angles (s->rope, n, m->cfg.head_dim, s->n_past, m->inv_freq);
   for (gint l = 0; l < m->cfg.num_hidden_layers; l++) {
+    VtpDecodeLayer d;
+    if (n == 1 && fused_layer (m, s, l, &d)) {
+      vtp_op_decode_layer (&d);
+      continue;
+    }
     attention_block (m, s, l, n);
     mlp_block (m, s, l, n);
   }

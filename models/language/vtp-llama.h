@@ -93,6 +93,7 @@ typedef struct {
   VtpTensor **prompt_k, **prompt_v;  /* adapted layers: the prompts' keys and values [query_len, KV] */
   gboolean prompts_on;
   const VtpLlama *model;      /* the model it was made for (vtp_llama_decode_batch checks it) */
+  VtpTensor *sync;            /* PoCL CPUs: the fused decode layer's counters (vtp-decode-layer.h), else NULL */
 } VtpLlamaState;
 
 /* A state for @max_ctx positions, fed at most @max_chunk tokens at a time,
@@ -156,6 +157,10 @@ gboolean vtp_llama_decode_batch (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpLlama, vtp_llama_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpLlamaBatch, vtp_llama_batch_free)
+/* How many of @m's layers a decode step of @s (one token) runs as one fused
+ * launch each (vtp-decode-layer.h: PoCL CPUs; $VTP_DECODE_LAYER=0 none). */
+gint vtp_llama_fused_layers (const VtpLlama *m, const VtpLlamaState *s);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpLlamaState, vtp_llama_state_free)
 
 G_END_DECLS

@@ -62,11 +62,15 @@ __kernel void relu (__global float *x, int off)
 }
 
 /* gate = silu(gate) * up: the Llama MLP's elementwise step. */
-__kernel void silu_mul (__global float *gate, __global const float *up, int off)
+inline void silu_mul_at (__global float *gate, __global const float *up, size_t i)
 {
-  const size_t i = off + get_global_id (0);
   const float g = gate[i];
   gate[i] = g * (1.0f / (1.0f + exp (-g))) * up[i];
+}
+
+__kernel void silu_mul (__global float *gate, __global const float *up, int off)
+{
+  silu_mul_at (gate, up, off + get_global_id (0));
 }
 
 __kernel void mul_inplace (__global float *y, __global const float *x, int off)

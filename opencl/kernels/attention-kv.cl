@@ -513,22 +513,26 @@ __kernel void KV_NAME (attention_rows16) (__global const float *q, int q_off, in
 /* Rows [src_row, src_row + n) of the new keys and values (kn, vn, F32, w
  * wide) into rows [pos, pos + n) of the caches. One work-item a value (a
  * block of 32 in a Q8_0 cache). */
-__kernel void KV_NAME (kv_write) (__global const float *kn, __global const float *vn, int src_row, int w,
-    __global KV_T *k, __global KV_T *v, int pos)
+/* Value @src of kn and vn (F32) into value @dst of the caches: a block of
+ * 32 of a Q8_0 cache from there. */
+inline void KV_NAME (kv_write_at) (__global const float *kn, __global const float *vn, size_t src,
+    __global KV_T *k, __global KV_T *v, size_t dst)
 {
 #if KV_TYPE == 2
-  const int c = get_global_id (0) * 32, t = get_global_id (1);
-  const size_t src = (size_t) (src_row + t) * w + c, dst = (size_t) (pos + t) * w + c;
-
   kv_store_block (kn + src, kv_block (k, dst));
   kv_store_block (vn + src, kv_block (v, dst));
 #else
-  const int c = get_global_id (0), t = get_global_id (1);
-  const size_t src = (size_t) (src_row + t) * w + c, dst = (size_t) (pos + t) * w + c;
-
   kv_store (kn[src], k, dst);
   kv_store (vn[src], v, dst);
 #endif
+}
+
+__kernel void KV_NAME (kv_write) (__global const float *kn, __global const float *vn, int src_row, int w,
+    __global KV_T *k, __global KV_T *v, int pos)
+{
+  const int c = get_global_id (0) * (KV_TYPE == 2 ? 32 : 1), t = get_global_id (1);
+
+  KV_NAME (kv_write_at) (kn, vn, (size_t) (src_row + t) * w + c, k, v, (size_t) (pos + t) * w + c);
 }
 
 #undef STREAM_ARGS

@@ -502,18 +502,34 @@ __kernel void gemm_##T (__global const float *x, int x_off,                  \
  * from memory 1.1-1.2x faster on the Zen 4 EPYC, the 1.1B's F16 decode
  * 1.03-1.08x (docs/performance.md "The F16 GEMV's streams"). */
 #define DEFINE_PANEL_STREAM(T, WT)                                             \
+/* One panel's 16 sums over x's row @xr (the panel's weights at @wp). */      \
+inline float16 p16s_panel_##T (__global const float *xr, __global const WT *wp, int K) \
+{                                                                              \
+  float16 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;                           \
+  int k = 0;                                                                   \
+  if ((K & 1) == 0)                                                            \
+    for (; k + 4 <= K; k += 4) {                                               \
+      float16 w0, w1, w2, w3;                                                  \
+      load2_##T (wp, k, K, &w0, &w1);                                          \
+      load2_##T (wp, k + 2, K, &w2, &w3);                                      \
+      a0 = fma ((float16) xr[k], w0, a0);                                      \
+      a1 = fma ((float16) xr[k + 1], w1, a1);                                  \
+      a2 = fma ((float16) xr[k + 2], w2, a2);                                  \
+      a3 = fma ((float16) xr[k + 3], w3, a3);                                  \
+    }                                                                          \
+  for (; k < K; k++)                                                           \
+    a0 = fma ((float16) xr[k], load16_##T (wp, k, K), a0);                     \
+  return (a0 + a1) + (a2 + a3);                                                \
+}                                                                              \
+                                                                               \
 __kernel void linear_p16s_##T (__global const float *x, int x_off,            \
     __global const WT *w, __global const float *bias, int has_bias,            \
     __global float *y, int y_off, int M, int K, int N, int accumulate,         \
     int panels)                                                                \
 {                                                                              \
-  __global const float *xr = x + x_off;                                        \
   const int p0 = get_global_id (0) * panels;                                   \
   for (int p = p0; p < p0 + panels; p++) {                                     \
     const int n0 = p * 16;                                                     \
-    __global const WT *wp = w + (size_t) n0 * K;                               \
-    float16 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;                         \
-    int k = 0;                                                                 \
     if (n0 >= N)                                                               \
       return;                                                                  \
     if (n0 + 16 > N) {                                                         \
@@ -521,20 +537,8 @@ __kernel void linear_p16s_##T (__global const float *x, int x_off,            \
           accumulate);                                                         \
       return;                                                                  \
     }                                                                          \
-    if ((K & 1) == 0)                                                          \
-      for (; k + 4 <= K; k += 4) {                                             \
-        float16 w0, w1, w2, w3;                                                \
-        load2_##T (wp, k, K, &w0, &w1);                                        \
-        load2_##T (wp, k + 2, K, &w2, &w3);                                    \
-        a0 = fma ((float16) xr[k], w0, a0);                                    \
-        a1 = fma ((float16) xr[k + 1], w1, a1);                                \
-        a2 = fma ((float16) xr[k + 2], w2, a2);                                \
-        a3 = fma ((float16) xr[k + 3], w3, a3);                                \
-      }                                                                        \
-    for (; k < K; k++)                                                         \
-      a0 = fma ((float16) xr[k], load16_##T (wp, k, K), a0);                   \
-    store16 ((a0 + a1) + (a2 + a3), y + y_off + n0, bias + n0, has_bias,       \
-        accumulate);                                                           \
+    store16 (p16s_panel_##T (x + x_off, w + (size_t) n0 * K, K), y + y_off + n0, \
+        bias + n0, has_bias, accumulate);                                      \
   }                                                                            \
 }
 

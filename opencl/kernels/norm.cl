@@ -54,6 +54,17 @@ __kernel void layernorm (__global const float *x, __global float *y, int off,
     yr[i] = (xr[i] - mean) * rstd * w[i] + b[i];
 }
 
+/* One row by one work-item (CPUs; the fused decode layer too). */
+inline void rmsnorm_row (__global const float *xr, __global float *yr, __global const float *w, int D, float eps)
+{
+  const float r = rsqrt (row_sum16 (xr, D, 0.0f, 1) / D + eps);
+  int i = 0;
+  for (; i + 16 <= D; i += 16)
+    vstore16 (vload16 (0, w + i) * (vload16 (0, xr + i) * r), 0, yr + i);
+  for (; i < D; i++)
+    yr[i] = w[i] * (xr[i] * r);
+}
+
 __kernel void rmsnorm (__global const float *x, __global float *y, int off,
     __global const float *w, int D, float eps, __local float *scratch)
 {
@@ -62,12 +73,7 @@ __kernel void rmsnorm (__global const float *x, __global float *y, int off,
   __global float *yr = y + off + (size_t) get_group_id (0) * D;
   float s = 0.0f;
   if (lsz == 1) {
-    const float r = rsqrt (row_sum16 (xr, D, 0.0f, 1) / D + eps);
-    int i = 0;
-    for (; i + 16 <= D; i += 16)
-      vstore16 (vload16 (0, w + i) * (vload16 (0, xr + i) * r), 0, yr + i);
-    for (; i < D; i++)
-      yr[i] = w[i] * (xr[i] * r);
+    rmsnorm_row (xr, yr, w, D, eps);
     return;
   }
   for (int i = lid; i < D; i += lsz)

@@ -17,6 +17,17 @@ __kernel void rope_angles (__global float *table, int d, int pos0, __global cons
   table[(size_t) t * d + d / 2 + j] = sin (angle);
 }
 
+/* Pair j of the head at @r rotated by its row's angles (@row: cos, sin). */
+inline void rope_pair (__global float *r, __global const float *row, int d, int j, int interleaved)
+{
+  const float c = row[j], s = row[d / 2 + j];
+  const int a = interleaved ? 2 * j : j;
+  const int b = interleaved ? 2 * j + 1 : j + d / 2;
+  const float x0 = r[a], x1 = r[b];
+  r[a] = x0 * c - x1 * s;
+  r[b] = x1 * c + x0 * s;
+}
+
 /* Heads 0 .. nq - 1 of row t are q's, the next ones k's. */
 __kernel void rope_qk (__global float *q, int q_off, int q_stride, int nq, __global float *k, int k_off,
     int k_stride, int d, __global const float *table, int interleaved)
@@ -24,10 +35,5 @@ __kernel void rope_qk (__global float *q, int q_off, int q_stride, int nq, __glo
   const int j = get_global_id (0), h = get_global_id (1), t = get_global_id (2);
   __global float *r = h < nq ? q + q_off + (size_t) t * q_stride + h * d
       : k + k_off + (size_t) t * k_stride + (h - nq) * d;
-  const float c = table[(size_t) t * d + j], s = table[(size_t) t * d + d / 2 + j];
-  const int a = interleaved ? 2 * j : j;
-  const int b = interleaved ? 2 * j + 1 : j + d / 2;
-  const float x0 = r[a], x1 = r[b];
-  r[a] = x0 * c - x1 * s;
-  r[b] = x1 * c + x0 * s;
+  rope_pair (r, table + (size_t) t * d, d, j, interleaved);
 }

@@ -1,0 +1,255 @@
+/* decode-layer.cl: one Llama decoder layer's decode step (one row) in one
+ * launch, for CPUs under PoCL (vtp-decode-layer.c). Built three times,
+ * after attention-kv.cl's three builds and rope.cl: KV_TYPE 0, 1, 2 for F32,
+ * F16 and Q8_0 caches (kernel decode_layer, decode_layer_f16,
+ * decode_layer_q8_0).
+ *
+ * Why: PoCL's worker threads sleep on a condition variable between
+ * kernels, and a decode step launched ~10 kernels a layer; each launch cost
+ * a wake-up of 20-50 us on machines whose idle CPUs halt (docs/performance.md
+ * "Where a decode step's time goes besides the weights"). Here the layer's
+ * ten steps (norm, q|k|v, RoPE, cache store, attention, o, norm, gate|up,
+ * SiLU, down) run inside one kernel of one work-item a compute unit: the
+ * work-items take each step's tasks (runs of weight panels, heads, ranges)
+ * from a counter and, after a step, spin until every task of it is done
+ * (llama.cpp's threads wait for each other the same way).
+ *
+ * No deadlock when the work-items do not all run at once: a task is taken
+ * only by a running work-item, which finishes it, and a work-item that
+ * starts late finds the counters run out; one work-item alone does all.
+ *
+ * Each task computes what the kernels of the unfused step compute for the
+ * same outputs, with the same functions (rmsnorm_row, vnni_panel_of or
+ * p16s_panel_<T>, rope_pair, kv_write_at, attend_group or attend_row,
+ * silu_mul_at): the same bits (tests/test-decode-layer.c). */
+#ifdef VTP_POCL_CPU
+
+#if KV_TYPE == 1
+#define DL_T half
+#define DL_NAME(n) n##_f16
+#elif KV_TYPE == 2
+#define DL_T uchar
+#define DL_NAME(n) n##_q8_0
+#else
+#define DL_T float
+#define DL_NAME(n) n
+#endif
+
+#if KV_TYPE == 0
+/* ---- once: what does not depend on the cache type ---- */
+
+/* sync: step s's counters at 2 s (tasks taken) and 2 s + 1 (tasks done),
+ * for the layer's 10 steps; then, last, the work-items done with the layer */
+#define DL_FINISHED 31
+#define DL_MIN_RUN 2            /* panels a product task takes at least ... */
+#define DL_MAX_RUN 32           /* ... and at most (as qlinear_vnni's P) */
+#define DL_TYPE_F32 32          /* weight type codes (vtp_linear_gemv_panels): */
+#define DL_TYPE_F16 33          /* vnni_type_code's 0 .. 18, and the float */
+#define DL_TYPE_BF16 34         /* panels' */
+#ifdef VTP_X86_VNNI
+#define DL_X_K VNNI_MAX_K       /* x's int8 copy: private arrays as qlinear_vnni's */
+#else
+#define DL_X_K 64               /* (no int8 products: unused) */
+#endif
+
+/* Takes the next task of a step of @n (counter @c): its first task, and
+ * through @end the one after its last; a first >= n means none left. @run
+ * > 1: a run of tasks, shrinking as the step nears its end (guided
+ * scheduling: long runs read long stretches of weights, short last ones
+ * keep the work-items finishing together). */
+inline int dl_take (__global volatile int *c, int n, int run, int nwg, int *end)
+{
+  const int want = run > 1 ? clamp ((n - *c) / (2 * nwg), DL_MIN_RUN, run) : 1;
+  const int first = atomic_add ((__global int *) c, want);
+  *end = min (n, first + want);
+  return first;
+}
+
+/* @count more of a step's tasks done (its counter @d): after their writes
+ * (the atomic orders them before it). */
+inline void dl_done (__global volatile int *d, int count)
+{
+  atomic_add ((__global int *) d, count);
+}
+
+/* Spins until all @n tasks of the step are done; the atomic after the wait
+ * orders this work-item's next reads after the others' writes. */
+inline void dl_wait (__global volatile int *d, int n)
+{
+  while (*d < n)
+    ;
+  atomic_add ((__global int *) d, 0);
+}
+
+/* A product of the layer: weights @w (16-row panels, type code @type), @np
+ * panels, bias @b (with @hb), output @y (added to with @acc). */
+typedef struct {
+  __global const uchar *w;
+  __global const float *b;
+  __global float *y;
+  int np, type, hb, acc;
+} DlProduct;
+
+/* Panel @lp of product @o over x's row @xr (K wide; quantized into xq ..
+ * for the int8 types). */
+inline float16 dl_panel (const DlProduct *o, int lp, __global const float *xr, int K, const int *xq,
+    const int *xs, const int *xm, const float *dx)
+{
+  const size_t at = (size_t) 16 * lp * K;
+  switch (o->type) {
+    case DL_TYPE_F32: return p16s_panel_f32 (xr, (__global const float *) o->w + at, K);
+    case DL_TYPE_F16: return p16s_panel_f16 (xr, (__global const half *) o->w + at, K);
+    case DL_TYPE_BF16: return p16s_panel_bf16 (xr, (__global const ushort *) o->w + at, K);
+#ifdef VTP_X86_VNNI
+    default: return vnni_panel_of (o->type, o->w, lp, K, xq, xs, xm, dx, K / 32);
+#else
+    default: return (float16) NAN;
+#endif
+  }
+}
+
+/* Step @step: the @n products of x's row @xr (their panels one list, in
+ * runs), x quantized by this work-item (blocks of 32 grouped by @g) when
+ * they take int8 dot products; then the wait for all panels. */
+inline void dl_products (__global volatile int *sync, int step, const DlProduct *o, int n, __global const float *xr,
+    int K, int g, int nwg, int *xq, int *xs, int *xm, float *dx)
+{
+  const int total = o[0].np + (n > 1 ? o[1].np : 0) + (n > 2 ? o[2].np : 0);
+  int first, end;
+#ifdef VTP_X86_VNNI
+  if (o[0].type < DL_TYPE_F32)
+    quantize_x (xr, K / 32, g, xq, xs, dx, xm);
+#endif
+  while ((first = dl_take (&sync[2 * step], total, DL_MAX_RUN, nwg, &end)) < total) {
+    for (int p = first; p < end; p++) {
+      const int which = p < o[0].np ? 0 : p < o[0].np + o[1].np ? 1 : 2;
+      const int lp = which == 0 ? p : which == 1 ? p - o[0].np : p - o[0].np - o[1].np;
+      store16 (dl_panel (&o[which], lp, xr, K, xq, xs, xm, dx), o[which].y + 16 * lp, o[which].b + 16 * lp,
+          o[which].hb, o[which].acc);
+    }
+    dl_done (&sync[2 * step + 1], end - first);
+  }
+  dl_wait (&sync[2 * step + 1], total);
+}
+
+/* Takes one task of a step of @n at a time: its index, or -1 when none is left. */
+inline int dl_take1 (__global volatile int *sync, int step, int n)
+{
+  int end;
+  const int t = dl_take (&sync[2 * step], n, 1, 1, &end);
+  return t < n ? t : -1;
+}
+#endif /* KV_TYPE == 0 */
+
+/* The layer's decode step for one row at position @pos:
+ *   xn = rmsnorm (x) attn_norm; q | k | v = xn Wq | Wk | Wv (k, v into kn, vn
+ *   at @kv_off: an F32 cache's row pos, or F32 rows copied into the cache
+ *   (@store) after RoPE); RoPE on q, k (angles of row 0 of @rope);
+ *   attn = attention over cache rows 0 .. pos (grouped with @gqa);
+ *   x += attn Wo; xn = rmsnorm (x) ffn_norm; gate | up = xn Wg | Wu;
+ *   gate = silu (gate) up; x += gate Wd.
+ * Weights' type codes t* (DL_TYPE_* or vnni_type_code), int8 groups g_*
+ * (blocks of 32 per x scale: 1, or 8 for the K-quants); biases b* where bit
+ * i of @biases is set (q, k, v, o, gate, up, down: bits 0-6). @sync: 32 ints,
+ * zero at the start, zero again at the end. One work-item a work-group,
+ * as many work-groups as compute units. */
+__kernel __attribute__ ((reqd_work_group_size (1, 1, 1)))
+void DL_NAME (decode_layer) (__global float *x, __global float *xn, __global float *q,
+    __global float *kn, __global float *vn, int kv_off, int store,
+    __global DL_T *kc, __global DL_T *vc, __global float *attn, __global float *gate, __global float *up,
+    __global float *scores, __global const float *rope,
+    __global const float *attn_norm, __global const float *ffn_norm,
+    __global const uchar *wq, __global const uchar *wk, __global const uchar *wv, __global const uchar *wo,
+    __global const uchar *wg, __global const uchar *wu, __global const uchar *wd,
+    __global const float *bq, __global const float *bk, __global const float *bv, __global const float *bo,
+    __global const float *bg, __global const float *bu, __global const float *bd, int biases,
+    int tq, int tk, int tv, int to, int tg, int tu, int td, int g_qkv, int g_o, int g_gu, int g_d,
+    int D, int I, int H, int Hkv, int d, int pos, float eps, float scale, int interleaved, int gqa,
+    __global volatile int *sync)
+{
+  const int nwg = get_num_groups (0), QD = H * d, KD = Hkv * d, nk = pos + 1, rep = H / Hkv;
+  int xq[DL_X_K / 4], xs[DL_X_K / 16], xm[DL_X_K / 64];
+  float dx[DL_X_K / 32];
+  __local float scratch[1];
+  int t;
+
+  /* 0: the attention's norm */
+  if (dl_take1 (sync, 0, 1) == 0) {
+    rmsnorm_row (x, xn, attn_norm, D, eps);
+    dl_done (&sync[1], 1);
+  }
+  dl_wait (&sync[1], 1);
+  {
+    /* 1: q | k | v */
+    const DlProduct o[3] = { { wq, bq, q, QD / 16, tq, biases & 1, 0 },
+      { wk, bk, kn + kv_off, KD / 16, tk, (biases >> 1) & 1, 0 }, { wv, bv, vn + kv_off, KD / 16, tv, (biases >> 2) & 1, 0 } };
+    dl_products (sync, 1, o, 3, xn, D, g_qkv, nwg, xq, xs, xm, dx);
+  }
+  /* 2: RoPE, a head a task (q's heads, then k's) */
+  while ((t = dl_take1 (sync, 2, H + Hkv)) >= 0) {
+    __global float *r = t < H ? q + t * d : kn + kv_off + (t - H) * d;
+    for (int j = 0; j < d / 2; j++)
+      rope_pair (r, rope, d, j, interleaved);
+    dl_done (&sync[5], 1);
+  }
+  dl_wait (&sync[5], H + Hkv);
+  /* 3: the new key and value into an F16 / Q8_0 cache, in Hkv ranges */
+  if (store) {
+    const int unit = KV_TYPE == 2 ? 32 : 1, units = KD / unit;
+    while ((t = dl_take1 (sync, 3, Hkv)) >= 0) {
+      for (int u = t * units / Hkv; u < (t + 1) * units / Hkv; u++)
+        DL_NAME (kv_write_at) (kn, vn, (size_t) u * unit, kc, vc, (size_t) pos * KD + (size_t) u * unit);
+      dl_done (&sync[7], 1);
+    }
+    dl_wait (&sync[7], Hkv);
+  }
+  /* 4: attention, a kv head's query heads (gqa) or a head a task */
+  while ((t = dl_take1 (sync, 4, gqa ? Hkv : H)) >= 0) {
+    if (gqa)
+      DL_NAME (attend_group) (q + (size_t) t * rep * d, t * rep, (t + 1) * rep, kc, vc, (size_t) t * d, KD, nk, d,
+          scale, scores + (size_t) t * rep * nk, nk, attn + (size_t) t * rep * d, scratch);
+    else
+      DL_NAME (attend_row) (q + (size_t) t * d, kc, vc, (size_t) (t / rep) * d, (size_t) (t / rep) * d, KD, nk, d,
+          scale, 0, scores + (size_t) t * nk, attn + (size_t) t * d, 0, 1, scratch);
+    dl_done (&sync[9], 1);
+  }
+  dl_wait (&sync[9], gqa ? Hkv : H);
+  {
+    /* 5: x += attn Wo */
+    const DlProduct o[1] = { { wo, bo, x, D / 16, to, (biases >> 3) & 1, 1 } };
+    dl_products (sync, 5, o, 1, attn, QD, g_o, nwg, xq, xs, xm, dx);
+  }
+  /* 6: the MLP's norm */
+  if (dl_take1 (sync, 6, 1) == 0) {
+    rmsnorm_row (x, xn, ffn_norm, D, eps);
+    dl_done (&sync[13], 1);
+  }
+  dl_wait (&sync[13], 1);
+  {
+    /* 7: gate | up */
+    const DlProduct o[2] = { { wg, bg, gate, I / 16, tg, (biases >> 4) & 1, 0 },
+      { wu, bu, up, I / 16, tu, (biases >> 5) & 1, 0 } };
+    dl_products (sync, 7, o, 2, xn, D, g_gu, nwg, xq, xs, xm, dx);
+  }
+  /* 8: gate = silu (gate) up, in 8 ranges */
+  while ((t = dl_take1 (sync, 8, 8)) >= 0) {
+    for (int i = t * I / 8; i < (t + 1) * I / 8; i++)
+      silu_mul_at (gate, up, i);
+    dl_done (&sync[17], 1);
+  }
+  dl_wait (&sync[17], 8);
+  {
+    /* 9: x += gate Wd */
+    const DlProduct o[1] = { { wd, bd, x, D / 16, td, (biases >> 6) & 1, 1 } };
+    dl_products (sync, 9, o, 1, gate, I, g_d, nwg, xq, xs, xm, dx);
+  }
+  /* the last work-item out sets the counters back to zero for the next launch */
+  if (atomic_inc ((__global int *) &sync[DL_FINISHED]) == nwg - 1)
+    for (int i = 0; i <= DL_FINISHED; i++)
+      sync[i] = 0;
+}
+
+#undef DL_T
+#undef DL_NAME
+#endif /* VTP_POCL_CPU */
+#undef KV_TYPE
