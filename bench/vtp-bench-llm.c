@@ -29,7 +29,9 @@
  * batched decode step (vtp_lm_generate_batch) a step; prints their aggregate decode tokens/s
  * (S (N - 1) tokens over the time, as the single-stream figure counts)
  * beside the single stream's, and the median over repeats of their ratio
- * in the same repeat. */
+ * in the same repeat. With --alternate (an environment variable, not
+ * kv-type) the streams decode after each value's single stream, and each
+ * value's batched speed comes with its ratio to the first value's. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -114,7 +116,7 @@ main (int argc, char **argv)
   g_autoptr (VtpCheckpoint) ckpt = NULL;
   g_autoptr (VtpLm) lm = NULL;
   g_autofree gint32 *ids = NULL;
-  g_autofree double *t_pre = NULL, *t_dec = NULL, *t_batch = NULL, *batch_ratio = NULL;
+  g_autofree double *t_pre = NULL, *t_dec = NULL, *t_batch = NULL, *batch_ratio = NULL, *batch_alt_ratio = NULL;
   VtpLm **stream_lms = NULL;
   VtpLm **kv_lms = NULL;        /* --alternate kv-type=...: a state per value */
   g_autofree VtpDType *kv_alt = NULL;   /* and the values' types */
@@ -158,8 +160,8 @@ main (int argc, char **argv)
   }
   prompt_tokens = MAX (prompt_tokens, 1);
   decode_tokens = MAX (decode_tokens, 2);
-  if (streams < 0 || (streams > 0 && alternate)) {
-    g_printerr ("vtp-bench-llm: --streams takes S >= 1, and not with --alternate\n");
+  if (streams < 0 || (streams > 0 && kv_alt)) {
+    g_printerr ("vtp-bench-llm: --streams takes S >= 1, and not with --alternate kv-type\n");
     return 2;
   }
 
@@ -195,8 +197,8 @@ main (int argc, char **argv)
       if (!(stream_lms[i] = vtp_lm_new_stream (lm, prompt_tokens + decode_tokens + 1, MIN (prompt_tokens, 512),
                   &error)))
         die (error);
-    t_batch = g_new (double, repeats);
-    batch_ratio = g_new (double, repeats);
+    t_batch = g_new (double, repeats * n_alt);
+    batch_ratio = g_new (double, repeats * n_alt);
   }
 
   if (kv_alt) {
@@ -230,16 +232,21 @@ main (int argc, char **argv)
       if (!(t_dec[i] = decode_tokens_per_s (run, decode_tokens, &error)))
         die (error);
       if (streams > 0) {
-        t_batch[r] = batch_decode_tokens_per_s (stream_lms, streams, ids, prompt_tokens, decode_tokens, &error);
-        if (!t_batch[r])
+        t_batch[i] = batch_decode_tokens_per_s (stream_lms, streams, ids, prompt_tokens, decode_tokens, &error);
+        if (!t_batch[i])
           die (error);
-        batch_ratio[r] = t_batch[r] / t_dec[i];
+        batch_ratio[i] = t_batch[i] / t_dec[i];
       }
     }
   /* the paired ratios first: median () sorts */
   ratio = g_new (double, repeats * n_alt);
   for (gint i = 0; i < repeats * n_alt; i++)
     ratio[i] = t_dec[i] / t_dec[i % repeats];
+  if (streams > 0) {
+    batch_alt_ratio = g_new (double, repeats * n_alt);
+    for (gint i = 0; i < repeats * n_alt; i++)
+      batch_alt_ratio[i] = t_batch[i] / t_batch[i % repeats];
+  }
   bw = peak_rss_then_bandwidth (&rss_mb, &bw_median);
 
   g_print ("model: %s\n", ckpt->dir);
@@ -270,10 +277,15 @@ main (int argc, char **argv)
       vtp_lm_free (stream_lms[i]);
     g_free (stream_lms);
   }
-  for (gint a = 0; alt_name && a < n_alt; a++)
+  for (gint a = 0; alt_name && a < n_alt; a++) {
     g_print ("alternate %s=%s: prefill_tokens_per_s %.1f decode_tokens_per_s %.2f decode_over_first %.3f\n",
         alt_name, alt_values[a], median (t_pre + a * repeats, repeats), median (t_dec + a * repeats, repeats),
         median (ratio + a * repeats, repeats));
+    if (streams > 0)
+      g_print ("alternate %s=%s: batch_decode_tokens_per_s %.2f batch_over_first %.3f batch_over_single %.2f\n",
+          alt_name, alt_values[a], median (t_batch + a * repeats, repeats),
+          median (batch_alt_ratio + a * repeats, repeats), median (batch_ratio + a * repeats, repeats));
+  }
   for (gint a = 0; kv_lms && a < n_alt; a++)
     vtp_lm_free (kv_lms[a]);
   g_free (kv_lms);

@@ -49,13 +49,44 @@ bias_fits (const VtpTensor *b, gint64 n)
 
 /* decode-layer.cl's @biases: bit i set where product i (q, k, v, o, gate, up, down) has one */
 static gint
-bias_bits (const VtpDecodeLayer *l)
+bias_bits_of (const VtpTensor *bq, const VtpTensor *bk, const VtpTensor *bv, const VtpTensor *bo,
+    const VtpTensor *b_gate, const VtpTensor *b_up, const VtpTensor *b_down)
 {
-  const VtpTensor *b[7] = { l->bq, l->bk, l->bv, l->bo, l->b_gate, l->b_up, l->b_down };
+  const VtpTensor *b[7] = { bq, bk, bv, bo, b_gate, b_up, b_down };
   gint bits = 0;
   for (gint i = 0; i < 7; i++)
     bits |= (b[i] != NULL) << i;
   return bits;
+}
+
+/* The layer's weights, norms and biases fit a hidden size of @D, @QD query
+ * and @KD key values, @I intermediate (the pending error otherwise). */
+static gboolean
+weights_check (const VtpDecodeLayer *l, gint64 D, gint64 QD, gint64 KD, gint64 I)
+{
+  return check (l->n_heads > 0 && l->n_kv_heads > 0 && l->n_heads % l->n_kv_heads == 0 && l->head_dim % 2 == 0,
+          "decode_layer", "%d heads do not divide into %d kv heads of an even size", l->n_heads, l->n_kv_heads)
+      && check (l->wq->shape[0] == QD && l->wk->shape[0] == KD && l->wv->shape[0] == KD && l->wo->shape[0] == D
+          && l->w_up->shape[0] == I && l->w_down->shape[0] == D && vtp_tensor_cols (l->wq) == D
+          && vtp_tensor_cols (l->wk) == D && vtp_tensor_cols (l->wv) == D && vtp_tensor_cols (l->wo) == QD
+          && vtp_tensor_cols (l->w_gate) == D && vtp_tensor_cols (l->w_up) == D && vtp_tensor_cols (l->w_down) == I,
+          "decode_layer", "weights do not fit a hidden size of %" G_GINT64_FORMAT ", %d x %d query and %d x %d key "
+          "heads", D, l->n_heads, l->head_dim, l->n_kv_heads, l->head_dim)
+      && check (vtp_tensor_n_elements (l->attn_norm) == D && vtp_tensor_n_elements (l->ffn_norm) == D
+          && l->attn_norm->dtype == VTP_DTYPE_F32 && l->ffn_norm->dtype == VTP_DTYPE_F32, "decode_layer",
+          "norm weights are not %" G_GINT64_FORMAT " F32", D)
+      && check (bias_fits (l->bq, QD) && bias_fits (l->bk, KD) && bias_fits (l->bv, KD) && bias_fits (l->bo, D)
+          && bias_fits (l->b_gate, I) && bias_fits (l->b_up, I) && bias_fits (l->b_down, D), "decode_layer",
+          "a bias is not F32 of its product's width");
+}
+
+/* Work-items of a fused launch: one a compute unit ($VTP_DECODE_LAYER_GROUPS:
+ * another count, for the tests: any count computes the same) */
+static size_t
+work_items (const VtpDevice *dev)
+{
+  const gchar *groups = g_getenv ("VTP_DECODE_LAYER_GROUPS");
+  return groups ? (size_t) CLAMP (atoi (groups), 1, 64) : (size_t) dev->compute_units;
 }
 
 gboolean
@@ -82,10 +113,7 @@ vtp_op_decode_layer (const VtpDecodeLayer *l)
   const gint64 QD = (gint64) H * d, KD = (gint64) Hkv * d;
   const gboolean store = l->k_new != NULL;
   const VtpAttention a = attention_of (l);
-  /* a work-item a compute unit ($VTP_DECODE_LAYER_GROUPS: another count, for
-   * the tests: any count computes the same) */
-  const gchar *groups = g_getenv ("VTP_DECODE_LAYER_GROUPS");
-  const size_t global[1] = { groups ? (size_t) CLAMP (atoi (groups), 1, 64) : (size_t) dev->compute_units }, one[1] = { 1 };
+  const size_t global[1] = { work_items (dev) }, one[1] = { 1 };
   VtpTensor *kn = store ? l->k_new : l->k_cache, *vn = store ? l->v_new : l->v_cache;
   gint tqkv[3] = { 0 }, tgu[2] = { 0 }, g_qkv, g_gu, g_o, g_d, to, td;
   char name[48];
@@ -98,17 +126,7 @@ vtp_op_decode_layer (const VtpDecodeLayer *l)
   td = vtp_linear_gemv_panels (dev, l->w_down, &g_d);
   if (!check (g_qkv >= 0 && g_gu >= 0 && to >= 0 && td >= 0 && dev->pocl_cpu, "decode_layer",
           "the device or the weights' types do not take the fused layer (vtp_decode_layer_fits)")
-      || !check (H > 0 && Hkv > 0 && H % Hkv == 0 && d % 2 == 0, "decode_layer", "%d heads do not divide into %d kv "
-          "heads of an even size", H, Hkv)
-      || !check (l->wq->shape[0] == QD && l->wk->shape[0] == KD && l->wv->shape[0] == KD && l->wo->shape[0] == D
-          && l->w_up->shape[0] == I && l->w_down->shape[0] == D && vtp_tensor_cols (l->wq) == D
-          && vtp_tensor_cols (l->wk) == D && vtp_tensor_cols (l->wv) == D && vtp_tensor_cols (l->wo) == QD
-          && vtp_tensor_cols (l->w_gate) == D && vtp_tensor_cols (l->w_up) == D && vtp_tensor_cols (l->w_down) == I,
-          "decode_layer", "weights do not fit a hidden size of %" G_GINT64_FORMAT ", %d x %d query and %d x %d key "
-          "heads", D, H, d, Hkv, d)
-      || !check (vtp_tensor_n_elements (l->attn_norm) == D && vtp_tensor_n_elements (l->ffn_norm) == D
-          && l->attn_norm->dtype == VTP_DTYPE_F32 && l->ffn_norm->dtype == VTP_DTYPE_F32, "decode_layer",
-          "norm weights are not %" G_GINT64_FORMAT " F32", D)
+      || !weights_check (l, D, QD, KD, I)
       || !check (vtp_tensor_cols (l->xn) == D && vtp_tensor_cols (l->q) >= QD && vtp_tensor_cols (l->attn) >= QD
           && vtp_tensor_cols (l->gate) == I && vtp_tensor_cols (l->up) == I && vtp_tensor_cols (l->rope) == d
           && vtp_tensor_n_elements (l->scores) >= (gint64) H * (l->pos + 1), "decode_layer",
@@ -120,9 +138,6 @@ vtp_op_decode_layer (const VtpDecodeLayer *l)
                   || (l->k_cache->dtype == VTP_DTYPE_Q8_0 && KD % 32 == 0)))),
           "decode_layer", "caches must be [> %d, %" G_GINT64_FORMAT "] F32, or F16 / Q8_0 with F32 new rows",
           l->pos, KD)
-      || !check (bias_fits (l->bq, QD) && bias_fits (l->bk, KD) && bias_fits (l->bv, KD) && bias_fits (l->bo, D)
-          && bias_fits (l->b_gate, I) && bias_fits (l->b_up, I) && bias_fits (l->b_down, D), "decode_layer",
-          "a bias is not F32 of its product's width")
       || !check (l->sync->dtype == VTP_DTYPE_I32 && vtp_tensor_n_elements (l->sync) >= SYNC_INTS, "decode_layer",
           "sync is not %d I32 (vtp_decode_layer_sync_new)", SYNC_INTS))
     return;
@@ -135,8 +150,119 @@ vtp_op_decode_layer (const VtpDecodeLayer *l)
       A_MEM (l->wq), A_MEM (l->wk), A_MEM (l->wv), A_MEM (l->wo), A_MEM (l->w_gate), A_MEM (l->w_up),
       A_MEM (l->w_down), A_OPT_MEM (l->bq), A_OPT_MEM (l->bk), A_OPT_MEM (l->bv), A_OPT_MEM (l->bo),
       A_OPT_MEM (l->b_gate), A_OPT_MEM (l->b_up), A_OPT_MEM (l->b_down),
-      A_INT (bias_bits (l)), A_INT (tqkv[0]), A_INT (tqkv[1]), A_INT (tqkv[2]), A_INT (to), A_INT (tgu[0]),
+      A_INT (bias_bits_of (l->bq, l->bk, l->bv, l->bo, l->b_gate, l->b_up, l->b_down)), A_INT (tqkv[0]),
+      A_INT (tqkv[1]), A_INT (tqkv[2]), A_INT (to), A_INT (tgu[0]),
       A_INT (tgu[1]), A_INT (td), A_INT (g_qkv), A_INT (g_o), A_INT (g_gu), A_INT (g_d),
       A_INT (D), A_INT (I), A_INT (H), A_INT (Hkv), A_INT (d), A_INT (l->pos), A_FLOAT (l->eps), A_FLOAT (a.scale),
       A_INT (l->interleaved), A_INT (vtp_attention_gqa_fits (dev, &a)), A_MEM (l->sync));
+}
+
+/* ---- several streams' rows ---- */
+
+VtpTensor *
+vtp_decode_rows_scratch_new (VtpDevice *dev, gint max_rows, gint64 max_k, GError **error)
+{
+  const gint64 n = (gint64) vtp_linear_int8_rows_bytes (max_rows, max_k);
+  VtpTensor *t = vtp_tensor_new (dev, VTP_DTYPE_U8, 1, &n, error);
+  if (!t)
+    g_prefix_error (error, "The fused batched layer's int8 rows: ");
+  return t;
+}
+
+/* The int8 panel codes of products that share x's int8 copy: one grouping
+ * for all; -1 otherwise (or a float panel). */
+static gint
+int8_group_of (const VtpDevice *dev, const VtpTensor *const *ws, gint n, gint *codes)
+{
+  const gint g = shared_x_group (dev, ws, n, codes);
+  for (gint i = 0; i < n && g >= 0; i++)
+    if (codes[i] >= 32)
+      return -1;
+  return g;
+}
+
+gboolean
+vtp_decode_rows_fits (const VtpDecodeRows *l)
+{
+  const VtpDevice *dev = l->x->dev;
+  const VtpTensor *qkv[3] = { l->wq, l->wk, l->wv }, *gu[2] = { l->w_gate, l->w_up }, *o[1] = { l->wo },
+      *dn[1] = { l->w_down };
+  gint codes[3];
+
+  return dev->pocl_cpu && dev->int8_dot && vtp_switch_on ("VTP_DECODE_LAYER") && l->n_rows >= 2
+      && l->n_rows <= VTP_DECODE_ROWS_MAX && int8_group_of (dev, qkv, 3, codes) > 0
+      && int8_group_of (dev, gu, 2, codes) > 0 && int8_group_of (dev, o, 1, codes) > 0
+      && int8_group_of (dev, dn, 1, codes) > 0;
+}
+
+/* The checks both halves make; the type codes and groups through the arrays. */
+static gboolean
+rows_check (const VtpDecodeRows *l, gint *codes, gint *groups)
+{
+  const VtpDevice *dev = l->x->dev;
+  const VtpTensor *qkv[3] = { l->wq, l->wk, l->wv }, *gu[2] = { l->w_gate, l->w_up }, *o[1] = { l->wo },
+      *dn[1] = { l->w_down };
+  const gint64 D = vtp_tensor_cols (l->x), I = l->w_gate->shape[0], M = l->n_rows;
+  const gint64 QD = (gint64) l->n_heads * l->head_dim, KD = (gint64) l->n_kv_heads * l->head_dim;
+  const gint64 max_k = MAX (MAX (D, QD), I);
+  /* the layer's part, for weights_check */
+  const VtpDecodeLayer layer = { .x = l->x, .attn_norm = l->attn_norm, .ffn_norm = l->ffn_norm, .wq = l->wq,
+    .wk = l->wk, .wv = l->wv, .wo = l->wo, .w_gate = l->w_gate, .w_up = l->w_up, .w_down = l->w_down, .bq = l->bq,
+    .bk = l->bk, .bv = l->bv, .bo = l->bo, .b_gate = l->b_gate, .b_up = l->b_up, .b_down = l->b_down,
+    .n_heads = l->n_heads, .n_kv_heads = l->n_kv_heads, .head_dim = l->head_dim };
+
+  groups[0] = int8_group_of (dev, qkv, 3, codes);
+  groups[1] = int8_group_of (dev, o, 1, codes + 3);
+  groups[2] = int8_group_of (dev, gu, 2, codes + 4);
+  groups[3] = int8_group_of (dev, dn, 1, codes + 6);
+  return check (dev->pocl_cpu && dev->int8_dot && groups[0] > 0 && groups[1] > 0 && groups[2] > 0 && groups[3] > 0,
+          "decode_rows", "the device or the weights' types do not take the fused rows (vtp_decode_rows_fits)")
+      && check (M >= 2 && M <= VTP_DECODE_ROWS_MAX, "decode_rows", "%" G_GINT64_FORMAT " rows, not 2 .. %d", M,
+          VTP_DECODE_ROWS_MAX)
+      && weights_check (&layer, D, QD, KD, I)
+      && check (vtp_tensor_cols (l->xn) == D && vtp_tensor_cols (l->q) == QD && vtp_tensor_cols (l->attn) == QD
+          && vtp_tensor_cols (l->k) == KD && vtp_tensor_cols (l->v) == KD && vtp_tensor_cols (l->gate) == I
+          && vtp_tensor_cols (l->up) == I && vtp_tensor_cols (l->rope) == l->head_dim && rows_in (l->x, 0, M)
+          && rows_in (l->xn, 0, M) && rows_in (l->q, 0, M) && rows_in (l->k, 0, M) && rows_in (l->v, 0, M)
+          && rows_in (l->attn, 0, M) && rows_in (l->gate, 0, M) && rows_in (l->up, 0, M) && rows_in (l->rope, 0, M),
+          "decode_rows", "the batch's rows do not fit %" G_GINT64_FORMAT " rows of the layer", M)
+      && check (vtp_tensor_n_bytes (l->scratch) >= vtp_linear_int8_rows_bytes (M, max_k), "decode_rows",
+          "the int8 scratch is smaller than %" G_GSIZE_FORMAT " bytes", vtp_linear_int8_rows_bytes (M, max_k))
+      && check (l->sync->dtype == VTP_DTYPE_I32 && vtp_tensor_n_elements (l->sync) >= SYNC_INTS, "decode_rows",
+          "sync is not %d I32 (vtp_decode_layer_sync_new)", SYNC_INTS);
+}
+
+void
+vtp_op_decode_rows_in (const VtpDecodeRows *l)
+{
+  VtpDevice *dev = l->x->dev;
+  const size_t global[1] = { work_items (dev) }, one[1] = { 1 };
+  gint codes[7], groups[4];
+
+  if (vtp_error_is_pending () || !rows_check (l, codes, groups))
+    return;
+  LAUNCH (dev, "decode_rows_in", 1, global, one, A_MEM (l->x), A_MEM (l->xn), A_MEM (l->q), A_MEM (l->k),
+      A_MEM (l->v), A_MEM (l->rope), A_MEM (l->attn_norm), A_MEM (l->wq), A_MEM (l->wk), A_MEM (l->wv),
+      A_OPT_MEM (l->bq), A_OPT_MEM (l->bk), A_OPT_MEM (l->bv), A_INT (bias_bits_of (l->bq, l->bk, l->bv, NULL, NULL,
+          NULL, NULL)), A_INT (codes[0]), A_INT (codes[1]), A_INT (codes[2]), A_INT (groups[0]), A_MEM (l->scratch),
+      A_INT (l->n_rows), A_INT (vtp_tensor_cols (l->x)), A_INT (l->n_heads), A_INT (l->n_kv_heads),
+      A_INT (l->head_dim), A_FLOAT (l->eps), A_INT (l->interleaved), A_MEM (l->sync));
+}
+
+void
+vtp_op_decode_rows_out (const VtpDecodeRows *l)
+{
+  VtpDevice *dev = l->x->dev;
+  const size_t global[1] = { work_items (dev) }, one[1] = { 1 };
+  gint codes[7], groups[4];
+
+  if (vtp_error_is_pending () || !rows_check (l, codes, groups))
+    return;
+  LAUNCH (dev, "decode_rows_out", 1, global, one, A_MEM (l->x), A_MEM (l->xn), A_MEM (l->attn), A_MEM (l->gate),
+      A_MEM (l->up), A_MEM (l->ffn_norm), A_MEM (l->wo), A_MEM (l->w_gate), A_MEM (l->w_up), A_MEM (l->w_down),
+      A_OPT_MEM (l->bo), A_OPT_MEM (l->b_gate), A_OPT_MEM (l->b_up), A_OPT_MEM (l->b_down),
+      A_INT (bias_bits_of (NULL, NULL, NULL, l->bo, l->b_gate, l->b_up, l->b_down)), A_INT (codes[3]),
+      A_INT (codes[4]), A_INT (codes[5]), A_INT (codes[6]), A_INT (groups[1]), A_INT (groups[2]), A_INT (groups[3]),
+      A_MEM (l->scratch), A_INT (l->n_rows), A_INT (vtp_tensor_cols (l->x)),
+      A_INT ((gint64) l->n_heads * l->head_dim), A_INT (l->w_gate->shape[0]), A_FLOAT (l->eps), A_MEM (l->sync));
 }

@@ -39,4 +39,41 @@ gboolean vtp_decode_layer_fits (const VtpDecodeLayer *l);
 /* Enqueues the step; a bad shape becomes the pending error (vtp-ops.h). */
 void vtp_op_decode_layer (const VtpDecodeLayer *l);
 
+/* The same for the rows of several streams' decode steps (batched
+ * decoding, vtp-llama-batch.c), int8 weights, in two launches around the
+ * streams' own cache stores and attention (vtp_op_attention_streams):
+ * decode_rows_in (norm, q | k | v, RoPE) and decode_rows_out (o, norm,
+ * gate | up, SiLU, down). The same bits as the kernels one by one
+ * (vtp_op_rmsnorm, vtp_op_linear_multi_rows, vtp_op_rope_qk;
+ * vtp_op_linear_rows, vtp_op_silu_mul). */
+typedef struct {
+  /* the batch's rows 0 .. n_rows - 1, F32: x [D] (updated), xn [D], q,
+   * attn [H d], k, v [Hkv d], gate, up [I] */
+  VtpTensor *x, *xn, *q, *k, *v, *attn, *gate, *up;
+  const VtpTensor *rope;        /* row i: row i's cos | sin */
+  VtpTensor *scratch;           /* vtp_decode_rows_scratch_new: x's int8 rows */
+  VtpTensor *sync;              /* vtp_decode_layer_sync_new */
+  const VtpTensor *attn_norm, *ffn_norm, *wq, *wk, *wv, *wo, *w_gate, *w_up, *w_down;
+  const VtpTensor *bq, *bk, *bv, *bo, *b_gate, *b_up, *b_down;   /* or NULL */
+  gint n_rows, n_heads, n_kv_heads, head_dim;
+  float eps;
+  gboolean interleaved;
+} VtpDecodeRows;
+
+/* Rows of the batched steps one launch takes: 2 .. 12 (the int8 few-row
+ * products'). */
+#define VTP_DECODE_ROWS_MAX 12
+
+/* Room for the int8 copy of up to @max_rows rows of up to @max_k values. */
+VtpTensor *vtp_decode_rows_scratch_new (VtpDevice *dev, gint max_rows, gint64 max_k, GError **error);
+
+/* TRUE when the device (PoCL, int8 dot products) and the weights (every one
+ * block-quantized in panels; q | k | v and gate | up each quantizing x one
+ * way) take the fused halves for @l->n_rows rows, and $VTP_DECODE_LAYER is
+ * not "0". */
+gboolean vtp_decode_rows_fits (const VtpDecodeRows *l);
+
+void vtp_op_decode_rows_in (const VtpDecodeRows *l);
+void vtp_op_decode_rows_out (const VtpDecodeRows *l);
+
 G_END_DECLS

@@ -43,5 +43,10 @@ gboolean vtp_rows_in (const VtpTensor *t, gint64 row, gint64 n_rows);
  * when another kernel computes it. */
 gint vtp_linear_gemv_panels (const VtpDevice *dev, const VtpTensor *w, gint *int8_group);
 
+/* Bytes of the int8 copy of @n_rows rows of x @K wide (quantize_rows_q8's
+ * scratch: the rows, then their blocks' scales, half-block sums and
+ * super-blocks' mins). */
+gsize vtp_linear_int8_rows_bytes (gint64 n_rows, gint64 K);
+
 /* Kernel name suffix of a weight dtype ("f32", "f16", "bf16"), NULL for others. */
 const char *vtp_weight_suffix (VtpDType t);

@@ -434,6 +434,12 @@ int8_rows_layout (gint64 n_rows, gint64 K)
   return (Int8Rows) { d_off, s_off, s_off + (gsize) n_rows * (K / 32) * 8 + (gsize) n_rows * (K / 256) * 16 };
 }
 
+gsize
+vtp_linear_int8_rows_bytes (gint64 n_rows, gint64 K)
+{
+  return int8_rows_layout (n_rows, K).bytes;
+}
+
 /* The int8 GEMM of quant.cl: x's rows quantized once into a scratch buffer
  * (int8_rows_new, in groups of @group blocks), then tiles of 6 rows per
  * panel (GROUP_TILES a work-item) per product (int8_gemm). The scratch

@@ -17,6 +17,7 @@
 #include <string.h>
 #include "vtp-parts.h"
 #include "vtp-llama.h"
+#include "vtp-decode-layer.h"
 #include "fixture-path.h"
 
 static VtpDevice *dev;
@@ -68,16 +69,71 @@ decode_step (VtpLlama *m, VtpLlamaState *s, gint32 id, gboolean fused, float *lo
   g_unsetenv ("VTP_DECODE_LAYER");
 }
 
+typedef struct {
+  VtpCheckpoint *ckpt;
+  VtpModelParts parts;
+  VtpLlamaNames names;
+  VtpLlama *m;
+} Model;
+
+/* @c's model, and its switches set ($VTP_ATTENTION_GQA, $VTP_DECODE_LAYER_GROUPS) */
+static void
+model_open (Model *o, const Case *c)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = fixture_path (c->fixture);
+  g_autofree char *path = c->file ? g_build_filename (dir, c->file, NULL) : g_strdup (dir);
+
+  o->ckpt = vtp_checkpoint_open (path, &error);
+  g_assert_no_error (error);
+  g_assert_true (vtp_model_parts_read (o->ckpt, &o->parts, &error));
+  g_assert_no_error (error);
+  g_assert_true (vtp_llama_find_names (o->ckpt, &o->parts.text, &o->names, &error));
+  g_assert_no_error (error);
+  o->m = vtp_llama_load (o->ckpt, &o->names, &o->parts.text, NULL, dev, c->wtype, &error);
+  g_assert_no_error (error);
+  if (!c->gqa)
+    g_setenv ("VTP_ATTENTION_GQA", "0", TRUE);
+  if (c->groups)
+    g_setenv ("VTP_DECODE_LAYER_GROUPS", c->groups, TRUE);
+}
+
+static void
+model_close (Model *o)
+{
+  g_unsetenv ("VTP_ATTENTION_GQA");
+  g_unsetenv ("VTP_DECODE_LAYER_GROUPS");
+  vtp_llama_free (o->m);
+  vtp_model_parts_clear (&o->parts);
+  vtp_checkpoint_unref (o->ckpt);
+}
+
+/* Fails unless @a and @b (@n floats) are the same bits. */
+static void
+assert_same_bits (const float *a, const float *b, gint n, const Case *c, gint step, gint stream)
+{
+  for (gint v = 0; v < n; v++)
+    if (memcmp (&a[v], &b[v], sizeof (float)) != 0)
+      g_error ("%s %s, step %d, stream %d: fused logit %d is %.9g, unfused %.9g", c->fixture, c->file ? c->file : "",
+          step, stream, v, a[v], b[v]);
+}
+
+static gint
+argmax (const float *l, gint n)
+{
+  gint best = 0;
+  for (gint v = 1; v < n; v++)
+    if (l[v] > l[best])
+      best = v;
+  return best;
+}
+
 static void
 test_same_bits (gconstpointer data)
 {
   const Case *c = data;
   g_autoptr (GError) error = NULL;
-  g_autofree char *dir = fixture_path (c->fixture);
-  g_autofree char *path = c->file ? g_build_filename (dir, c->file, NULL) : g_strdup (dir);
-  VtpCheckpoint *ckpt;
-  VtpModelParts parts;
-  VtpLlamaNames names;
+  Model o;
   VtpLlama *m;
   VtpLlamaState *s[2];
   gint32 ids[PROMPT] = { 1 };
@@ -88,19 +144,9 @@ test_same_bits (gconstpointer data)
     g_test_skip ("the fused decode layer is for PoCL on the CPU");
     return;
   }
-  ckpt = vtp_checkpoint_open (path, &error);
-  g_assert_no_error (error);
-  g_assert_true (vtp_model_parts_read (ckpt, &parts, &error));
-  g_assert_no_error (error);
-  g_assert_true (vtp_llama_find_names (ckpt, &parts.text, &names, &error));
-  g_assert_no_error (error);
-  m = vtp_llama_load (ckpt, &names, &parts.text, NULL, dev, c->wtype, &error);
-  g_assert_no_error (error);
+  model_open (&o, c);
+  m = o.m;
   V = m->cfg.vocab_size;
-  if (!c->gqa)
-    g_setenv ("VTP_ATTENTION_GQA", "0", TRUE);
-  if (c->groups)
-    g_setenv ("VTP_DECODE_LAYER_GROUPS", c->groups, TRUE);
 
   for (gint i = 1; i < PROMPT; i++)
     ids[i] = 3 + (gint32) (((guint32) i * 2654435761u) % (guint32) (V - 3));
@@ -115,31 +161,108 @@ test_same_bits (gconstpointer data)
   {
     gint32 id = ids[PROMPT - 1];
     for (gint step = 0; step < STEPS; step++) {
-      gint best = 0;
+      gint best;
       decode_step (m, s[0], id, TRUE, logits[0]);
       decode_step (m, s[1], id, FALSE, logits[1]);
-      for (gint v = 0; v < V; v++) {
-        if (memcmp (&logits[0][v], &logits[1][v], sizeof (float)) != 0)
-          g_error ("%s %s, step %d: fused logit %d is %.9g, unfused %.9g", c->fixture, c->file ? c->file : "",
-              step, v, logits[0][v], logits[1][v]);
-        if (logits[1][v] > logits[1][best])
-          best = v;
-      }
+      assert_same_bits (logits[0], logits[1], V, c, step, 0);
+      best = argmax (logits[1], V);
       g_assert_true (isfinite (logits[0][best]));
       /* the next input: the greedy token, or another one now and then */
       id = step % 3 == 2 ? (gint32) (3 + (step * 97) % (V - 3)) : best;
     }
   }
 
-  g_unsetenv ("VTP_ATTENTION_GQA");
-  g_unsetenv ("VTP_DECODE_LAYER_GROUPS");
   for (gint k = 0; k < 2; k++) {
     vtp_llama_state_free (s[k]);
     g_free (logits[k]);
   }
-  vtp_llama_free (m);
-  vtp_model_parts_clear (&parts);
-  vtp_checkpoint_unref (ckpt);
+  model_close (&o);
+}
+
+/* ---- batched decoding: the fused halves (int8 weights) ---- */
+
+typedef struct {
+  Case c;
+  gint streams;
+} BatchCase;
+
+static const BatchCase batch_cases[] = {
+  { { "gguf-tiny", "llm-q8_0.gguf", VTP_WEIGHTS_KEEP, VTP_DTYPE_F32, TRUE, NULL }, 3 },
+  { { "gguf-tiny", "llm-q4_0.gguf", VTP_WEIGHTS_KEEP, VTP_DTYPE_F16, FALSE, "5" }, 2 },
+  { { "gguf-kquant-tiny", "llm-q4_k_m.gguf", VTP_WEIGHTS_KEEP, VTP_DTYPE_F16, TRUE, NULL }, 5 },
+  { { "gguf-kquant-tiny", "llm-q4_k_m.gguf", VTP_WEIGHTS_KEEP, VTP_DTYPE_Q8_0, FALSE, "1" }, 7 },
+  { { "gguf-kquant-tiny", "llm-q5_k_m.gguf", VTP_WEIGHTS_KEEP, VTP_DTYPE_F32, TRUE, NULL }, 12 },
+  { { "gguf-qwen2-tiny", "llm-q8_0.gguf", VTP_WEIGHTS_KEEP, VTP_DTYPE_F32, TRUE, NULL }, 4 },
+};
+
+/* @n streams at different positions (prompts of 2 + 3 i tokens) decode 8
+ * steps as one batch, twice: with the fused halves and with
+ * $VTP_DECODE_LAYER=0; every stream's logits the same bits at every step. */
+static void
+test_batch_same_bits (gconstpointer data)
+{
+  const BatchCase *bc = data;
+  const Case *c = &bc->c;
+  const gint n = bc->streams;
+  g_autoptr (GError) error = NULL;
+  Model o;
+  VtpLlama *m;
+  VtpLlamaState *s[2][VTP_DECODE_ROWS_MAX];
+  VtpLlamaBatch *b[2];
+  gint32 tokens[VTP_DECODE_ROWS_MAX];
+  float *logits[2];
+  gint V;
+
+  if (!dev->pocl_cpu || !dev->int8_dot) {
+    g_test_skip ("the fused batched halves are for PoCL on a CPU with int8 dot products");
+    return;
+  }
+  model_open (&o, c);
+  m = o.m;
+  V = m->cfg.vocab_size;
+  logits[0] = g_new (float, V);
+  logits[1] = g_new (float, V);
+  for (gint k = 0; k < 2; k++) {
+    b[k] = vtp_llama_batch_new (m, n, &error);
+    g_assert_no_error (error);
+    for (gint i = 0; i < n; i++) {
+      gint32 ids[2 + 3 * VTP_DECODE_ROWS_MAX] = { 1 };
+      const VtpLlamaSegment seg = { ids, NULL, 0, 2 + 3 * i };
+      for (gint j = 1; j < seg.n; j++)
+        ids[j] = 3 + (gint32) (((guint32) (i * 131 + j) * 2654435761u) % (guint32) (V - 3));
+      s[k][i] = vtp_llama_state_new_kv (m, CTX + 3 * VTP_DECODE_ROWS_MAX, CTX, c->kv, &error);
+      g_assert_no_error (error);
+      g_assert_true (vtp_llama_prefill (m, s[k][i], &seg, 1, FALSE, &error));
+      g_assert_no_error (error);
+      tokens[i] = ids[seg.n - 1];
+    }
+  }
+  for (gint step = 0; step < 8; step++) {
+    for (gint k = 0; k < 2; k++) {
+      if (k == 1)
+        g_setenv ("VTP_DECODE_LAYER", "0", TRUE);
+      g_assert_cmpint (vtp_llama_batch_fused_layers (m, b[k], n), ==, k == 0 ? m->cfg.num_hidden_layers : 0);
+      g_assert_true (vtp_llama_decode_batch (m, b[k], s[k], tokens, n, &error));
+      g_assert_no_error (error);
+      g_unsetenv ("VTP_DECODE_LAYER");
+    }
+    for (gint i = 0; i < n; i++) {
+      for (gint k = 0; k < 2; k++) {
+        g_assert_true (vtp_tensor_read (s[k][i]->logits, 0, logits[k], (gsize) V * sizeof (float), &error));
+        g_assert_no_error (error);
+      }
+      assert_same_bits (logits[0], logits[1], V, c, step, i);
+      g_assert_true (isfinite (logits[0][0]));
+      tokens[i] = (step + i) % 3 == 2 ? (gint32) (3 + (step * 97 + i) % (V - 3)) : argmax (logits[1], V);
+    }
+  }
+  for (gint k = 0; k < 2; k++) {
+    for (gint i = 0; i < n; i++)
+      vtp_llama_state_free (s[k][i]);
+    vtp_llama_batch_free (b[k]);
+    g_free (logits[k]);
+  }
+  model_close (&o);
 }
 
 static const char *
@@ -171,6 +294,16 @@ main (int argc, char **argv)
     g_strdelimit (what, "./", '_');
     name = g_strconcat ("/decode-layer/same-bits/", what, NULL);
     g_test_add_data_func (name, c, test_same_bits);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (batch_cases); i++) {
+    const Case *c = &batch_cases[i].c;
+    g_autofree char *what = g_strdup_printf ("%u-%s-%s-kv-%s-%d-streams%s%s%s", i, c->fixture, c->file,
+        vtp_dtype_name (c->kv), batch_cases[i].streams, c->gqa ? "" : "-per-head", c->groups ? "-groups" : "",
+        c->groups ? c->groups : "");
+    g_autofree char *name = NULL;
+    g_strdelimit (what, "./", '_');
+    name = g_strconcat ("/decode-layer/batch-same-bits/", what, NULL);
+    g_test_add_data_func (name, &batch_cases[i], test_batch_same_bits);
   }
   {
     const int r = g_test_run ();

@@ -10,6 +10,7 @@
  * that cache, and with LLaMA-Adapter its own adaption prompts' attention.
  * LoRA deltas are products of the batch's rows like the others. */
 #include "vtp-llama.h"
+#include "vtp-decode-layer.h"
 #include <math.h>
 
 VtpLlamaBatch *
@@ -38,6 +39,11 @@ vtp_llama_batch_new (VtpLlama *m, gint max_streams, GError **error)
   if (m->adapter && m->adapter->cfg.w_lora
       && !(b->lora_tmp = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, m->adapter->cfg.lora_rank, error)))
     return NULL;
+  if (m->dev->pocl_cpu && m->dev->int8_dot && max_streams >= 2
+      && (!(b->sync = vtp_decode_layer_sync_new (m->dev, error))
+          || !(b->int8_rows = vtp_decode_rows_scratch_new (m->dev, MIN (max_streams, VTP_DECODE_ROWS_MAX),
+                  MAX (MAX (D, QD), c->intermediate_size), error))))
+    return NULL;
   return g_steal_pointer (&b);
 }
 
@@ -57,6 +63,8 @@ vtp_llama_batch_free (VtpLlamaBatch *b)
   vtp_tensor_free (b->logits);
   vtp_tensor_free (b->rope);
   vtp_tensor_free (b->lora_tmp);
+  vtp_tensor_free (b->sync);
+  vtp_tensor_free (b->int8_rows);
   g_free (b->host_rows);
   g_free (b);
 }
@@ -93,6 +101,34 @@ attention_per_stream (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, gin
             m->adapter->gates, l, &a);
 }
 
+/* Layer @l's step for the batch's @n rows as two fused launches around the
+ * streams' attention (vtp-decode-layer.h): TRUE when the device and the
+ * layer take them (PoCL with int8 dot products, block-quantized weights,
+ * no adapter), @r filled in. */
+static gboolean
+fused_rows (const VtpLlama *m, const VtpLlamaBatch *b, gint n, gint l, VtpDecodeRows *r)
+{
+  const VtpLlamaConfig *c = &m->cfg;
+  const VtpLlamaLayer *y = &m->layers[l];
+  const VtpDecodeRows f = { b->x, b->xn, b->q, b->k, b->v, b->attn, b->gate, b->up, b->rope, b->int8_rows, b->sync,
+    y->attn_norm, y->ffn_norm, y->wq, y->wk, y->wv, y->wo, y->w_gate, y->w_up, y->w_down, y->bq, y->bk, y->bv,
+    y->bo, y->b_gate, y->b_up, y->b_down, n, c->num_attention_heads, c->num_key_value_heads, c->head_dim,
+    c->rms_norm_eps, m->rope_layout == VTP_ROPE_INTERLEAVED };
+
+  *r = f;
+  return b->sync && !m->adapter && vtp_decode_rows_fits (r);
+}
+
+gint
+vtp_llama_batch_fused_layers (const VtpLlama *m, const VtpLlamaBatch *b, gint n)
+{
+  VtpDecodeRows r;
+  gint count = 0;
+  for (gint l = 0; l < m->cfg.num_hidden_layers; l++)
+    count += fused_rows (m, b, n, l, &r);
+  return count;
+}
+
 gboolean
 vtp_llama_decode_batch (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, const gint32 *tokens, gint n,
     GError **error)
@@ -102,6 +138,12 @@ vtp_llama_decode_batch (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, c
 
   if (!check_batch (m, b->max_streams, states, n, error))
     return FALSE;
+  if (n == 1) {
+    /* one stream: its own decode step (a fused layer a launch where it
+     * fits; the batch's kernels for one row are the lone step's anyway) */
+    const VtpLlamaSegment seg = { tokens, NULL, 0, 1 };
+    return vtp_llama_prefill (m, states[0], &seg, 1, FALSE, error);
+  }
   if (!vtp_lm_gather_rows (m->embed, V, D, tokens, n, b->host_rows, error))
     return FALSE;
   if (!vtp_tensor_write (b->x, 0, b->host_rows, (gsize) n * D * sizeof (float), error)) {
@@ -118,7 +160,14 @@ vtp_llama_decode_batch (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, c
     const VtpLlamaLayer *y = &m->layers[l];
     const VtpLinearOut qkv[3] = { { b->q, 0, y->wq, y->bq }, { b->k, 0, y->wk, y->bk }, { b->v, 0, y->wv, y->bv } };
     const VtpLinearOut gate_up[2] = { { b->gate, 0, y->w_gate, y->b_gate }, { b->up, 0, y->w_up, y->b_up } };
+    VtpDecodeRows r;
 
+    if (fused_rows (m, b, n, l, &r)) {
+      vtp_op_decode_rows_in (&r);
+      attention_per_stream (m, b, states, n, l);
+      vtp_op_decode_rows_out (&r);
+      continue;
+    }
     vtp_op_rmsnorm (b->xn, b->x, 0, n, y->attn_norm, c->rms_norm_eps);
     vtp_op_linear_multi_rows (b->xn, 0, n, qkv, 3);
     lora_rows (b, y, VTP_PROJ_Q, b->q, b->xn, n);

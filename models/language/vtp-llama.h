@@ -133,6 +133,9 @@ typedef struct {
   VtpTensor *rope;            /* [max_streams, head_dim]: row i, stream i's cos | sin */
   float *host_rows;           /* [max_streams, D] staging for embeddings */
   VtpTensor *lora_tmp;        /* [max_streams, rank] with LoRA */
+  /* PoCL CPUs with int8 dot products: the fused halves' counters and x's
+   * int8 rows (vtp-decode-layer.h: VtpDecodeRows), else NULL */
+  VtpTensor *sync, *int8_rows;
 } VtpLlamaBatch;
 
 VtpLlamaBatch *vtp_llama_batch_new (VtpLlama *m, gint max_streams, GError **error);
@@ -160,6 +163,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpLlamaBatch, vtp_llama_batch_free)
 /* How many of @m's layers a decode step of @s (one token) runs as one fused
  * launch each (vtp-decode-layer.h: PoCL CPUs; $VTP_DECODE_LAYER=0 none). */
 gint vtp_llama_fused_layers (const VtpLlama *m, const VtpLlamaState *s);
+/* The same for a batched step of @n streams (two fused launches a layer:
+ * vtp-decode-layer.h's VtpDecodeRows). */
+gint vtp_llama_batch_fused_layers (const VtpLlama *m, const VtpLlamaBatch *b, gint n);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpLlamaState, vtp_llama_state_free)
 

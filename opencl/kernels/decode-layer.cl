@@ -139,6 +139,153 @@ inline int dl_take1 (__global volatile int *sync, int step, int n)
   const int t = dl_take (&sync[2 * step], n, 1, 1, &end);
   return t < n ? t : -1;
 }
+
+/* The last work-item out sets the counters back to zero for the next launch. */
+inline void dl_finish (__global volatile int *sync, int nwg)
+{
+  if (atomic_inc ((__global int *) &sync[DL_FINISHED]) == nwg - 1)
+    for (int i = 0; i <= DL_FINISHED; i++)
+      sync[i] = 0;
+}
+
+/* ---- several streams' rows (batched decoding, vtp-llama-batch.c) ---- */
+#ifdef VTP_X86_VNNI
+
+/* Step @step: rows 0 .. M - 1 of x (K wide) normalized into xn (a row a task). */
+inline void dl_norm_rows (__global volatile int *sync, int step, __global const float *x, __global float *xn,
+    __global const float *w, int M, int K, float eps)
+{
+  int t;
+  while ((t = dl_take1 (sync, step, M)) >= 0) {
+    rmsnorm_row (x + (size_t) t * K, xn + (size_t) t * K, w, K, eps);
+    dl_done (&sync[2 * step + 1], 1);
+  }
+  dl_wait (&sync[2 * step + 1], M);
+}
+
+/* Step @step: x's M rows (K wide) to int8 into @scratch as quantize_rows_q8
+ * does (groups of @g blocks; vtp-linear.c's int8_rows_layout: d_off, s_off),
+ * 8 groups a task. */
+inline void dl_quantize_rows (__global volatile int *sync, int step, __global const float *x, int M, int K, int g,
+    __global uchar *scratch, int d_off, int s_off, int nwg)
+{
+  const int per_row = K / 32 / g, n = M * per_row;
+  int first, end;
+  while ((first = dl_take (&sync[2 * step], n, 8, nwg, &end)) < n) {
+    for (int t = first; t < end; t++)
+      quantize_rows_q8_at (x, K, scratch, d_off, s_off, g, M, (t % per_row) * g, t / per_row);
+    dl_done (&sync[2 * step + 1], end - first);
+  }
+  dl_wait (&sync[2 * step + 1], n);
+}
+
+/* Step @step: the @n products of x's M rows quantized in @scratch (K wide),
+ * each panel's rows in tiles of up to 6 as qgemm_vnni_few3 / _few_<T> take
+ * them (vnni_tile_of); output rows N = 16 np apart. */
+inline void dl_products_rows (__global volatile int *sync, int step, const DlProduct *o, int n, int M, int K,
+    __global const uchar *scratch, int d_off, int s_off, int nwg)
+{
+  const int total = o[0].np + (n > 1 ? o[1].np : 0) + (n > 2 ? o[2].np : 0);
+  int first, end;
+  while ((first = dl_take (&sync[2 * step], total, DL_MAX_RUN, nwg, &end)) < total) {
+    for (int p = first; p < end; p++) {
+      const int which = p < o[0].np ? 0 : p < o[0].np + o[1].np ? 1 : 2;
+      const int lp = which == 0 ? p : which == 1 ? p - o[0].np : p - o[0].np - o[1].np;
+      const DlProduct *op = &o[which];
+      for (int m0 = 0; m0 < M; m0 += 6) {
+        float16 acc[6];
+        vnni_tile_of (op->type, op->w, lp, scratch, d_off, s_off, K, m0, M, acc);
+        for (int i = 0; i < 6 && m0 + i < M; i++)
+          store16 (acc[i], op->y + (size_t) (m0 + i) * 16 * op->np + 16 * lp, op->b + 16 * lp, op->hb, op->acc);
+      }
+    }
+    dl_done (&sync[2 * step + 1], end - first);
+  }
+  dl_wait (&sync[2 * step + 1], total);
+}
+
+/* The scratch offsets of M int8 rows K wide (vtp-linear.c's int8_rows_layout) */
+#define DL_D_OFF(M, K) ((M) * (K))
+#define DL_S_OFF(M, K) ((M) * (K) + (M) * ((K) / 32) * 4)
+
+/* The first half of a layer's decode step for M streams' rows (batched
+ * decoding, vtp-llama-batch.c; int8 weights): xn = rmsnorm (x) attn_norm;
+ * q | k | v = xn Wq | Wk | Wv (+ biases, bits 0-2 of @biases); RoPE on q, k,
+ * row t by row t of @rope. Each stream's cache store and attention follow
+ * (vtp_op_attention_streams), then decode_rows_out. As the kernels one by
+ * one: rmsnorm, quantize_rows_q8, qgemm_vnni_few3, rope_qk (the same
+ * bits). @scratch: x's int8 rows. */
+__kernel __attribute__ ((reqd_work_group_size (1, 1, 1)))
+void decode_rows_in (__global const float *x, __global float *xn, __global float *q, __global float *k,
+    __global float *v, __global const float *rope, __global const float *attn_norm,
+    __global const uchar *wq, __global const uchar *wk, __global const uchar *wv,
+    __global const float *bq, __global const float *bk, __global const float *bv, int biases,
+    int tq, int tk, int tv, int g, __global uchar *scratch,
+    int M, int D, int H, int Hkv, int d, float eps, int interleaved, __global volatile int *sync)
+{
+  const int nwg = get_num_groups (0), nh = H + Hkv;
+  int t;
+  dl_norm_rows (sync, 0, x, xn, attn_norm, M, D, eps);
+  dl_quantize_rows (sync, 1, xn, M, D, g, scratch, DL_D_OFF (M, D), DL_S_OFF (M, D), nwg);
+  {
+    const DlProduct o[3] = { { wq, bq, q, H * d / 16, tq, biases & 1, 0 },
+      { wk, bk, k, Hkv * d / 16, tk, (biases >> 1) & 1, 0 }, { wv, bv, v, Hkv * d / 16, tv, (biases >> 2) & 1, 0 } };
+    dl_products_rows (sync, 2, o, 3, M, D, scratch, DL_D_OFF (M, D), DL_S_OFF (M, D), nwg);
+  }
+  /* RoPE: a (row, head) a task, q's heads then k's */
+  while ((t = dl_take1 (sync, 3, M * nh)) >= 0) {
+    const int row = t / nh, h = t % nh;
+    __global float *r = h < H ? q + (size_t) row * H * d + h * d : k + (size_t) row * Hkv * d + (h - H) * d;
+    for (int j = 0; j < d / 2; j++)
+      rope_pair (r, rope + (size_t) row * d, d, j, interleaved);
+    dl_done (&sync[7], 1);
+  }
+  dl_wait (&sync[7], M * nh);
+  dl_finish (sync, nwg);
+}
+
+/* The second half, after attention: x += attn Wo; xn = rmsnorm (x)
+ * ffn_norm; gate | up = xn Wg | Wu; gate = silu (gate) up; x += gate Wd
+ * (biases: bits 3-6 of @biases). As the kernels one by one (quantize_rows_q8
+ * before each product, qgemm_vnni_few_<T> / few3, rmsnorm, silu_mul). */
+__kernel __attribute__ ((reqd_work_group_size (1, 1, 1)))
+void decode_rows_out (__global float *x, __global float *xn, __global const float *attn, __global float *gate,
+    __global float *up, __global const float *ffn_norm,
+    __global const uchar *wo, __global const uchar *wg, __global const uchar *wu, __global const uchar *wd,
+    __global const float *bo, __global const float *bg, __global const float *bu, __global const float *bd,
+    int biases, int to, int tg, int tu, int td, int g_o, int g_gu, int g_d, __global uchar *scratch,
+    int M, int D, int QD, int I, float eps, __global volatile int *sync)
+{
+  const int nwg = get_num_groups (0);
+  int t;
+  dl_quantize_rows (sync, 0, attn, M, QD, g_o, scratch, DL_D_OFF (M, QD), DL_S_OFF (M, QD), nwg);
+  {
+    const DlProduct o[1] = { { wo, bo, x, D / 16, to, (biases >> 3) & 1, 1 } };
+    dl_products_rows (sync, 1, o, 1, M, QD, scratch, DL_D_OFF (M, QD), DL_S_OFF (M, QD), nwg);
+  }
+  dl_norm_rows (sync, 2, x, xn, ffn_norm, M, D, eps);
+  dl_quantize_rows (sync, 3, xn, M, D, g_gu, scratch, DL_D_OFF (M, D), DL_S_OFF (M, D), nwg);
+  {
+    const DlProduct o[2] = { { wg, bg, gate, I / 16, tg, (biases >> 4) & 1, 0 },
+      { wu, bu, up, I / 16, tu, (biases >> 5) & 1, 0 } };
+    dl_products_rows (sync, 4, o, 2, M, D, scratch, DL_D_OFF (M, D), DL_S_OFF (M, D), nwg);
+  }
+  /* gate = silu (gate) up, 8 ranges a row */
+  while ((t = dl_take1 (sync, 5, 8 * M)) >= 0) {
+    const size_t row = (size_t) (t / 8) * I;
+    for (int i = (t % 8) * I / 8; i < (t % 8 + 1) * I / 8; i++)
+      silu_mul_at (gate, up, row + i);
+    dl_done (&sync[11], 1);
+  }
+  dl_wait (&sync[11], 8 * M);
+  dl_quantize_rows (sync, 6, gate, M, I, g_d, scratch, DL_D_OFF (M, I), DL_S_OFF (M, I), nwg);
+  {
+    const DlProduct o[1] = { { wd, bd, x, D / 16, td, (biases >> 6) & 1, 1 } };
+    dl_products_rows (sync, 7, o, 1, M, I, scratch, DL_D_OFF (M, I), DL_S_OFF (M, I), nwg);
+  }
+  dl_finish (sync, nwg);
+}
+#endif /* VTP_X86_VNNI */
 #endif /* KV_TYPE == 0 */
 
 /* The layer's decode step for one row at position @pos:
@@ -243,10 +390,7 @@ void DL_NAME (decode_layer) (__global float *x, __global float *xn, __global flo
     const DlProduct o[1] = { { wd, bd, x, D / 16, td, (biases >> 6) & 1, 1 } };
     dl_products (sync, 9, o, 1, gate, I, g_d, nwg, xq, xs, xm, dx);
   }
-  /* the last work-item out sets the counters back to zero for the next launch */
-  if (atomic_inc ((__global int *) &sync[DL_FINISHED]) == nwg - 1)
-    for (int i = 0; i <= DL_FINISHED; i++)
-      sync[i] = 0;
+  dl_finish (sync, nwg);
 }
 
 #undef DL_T

@@ -1380,12 +1380,14 @@ inline __global int *k4_mins_at (__global const uchar *scratch, int s_off, int M
   return (__global int *) (scratch + s_off + (size_t) M * (K / 32) * 8) + (size_t) m * (K / 64);
 }
 
-__kernel void quantize_rows_q8 (__global const float *x, int x_off, int K, __global uchar *scratch, int d_off,
-    int s_off, int g)
+/* Blocks b .. b + g - 1 of row m of x (rows K apart) into the scratch of
+ * M rows. */
+inline void quantize_rows_q8_at (__global const float *x, int K, __global uchar *scratch, int d_off, int s_off,
+    int g, int M, int b, int m)
 {
-  const int b = get_global_id (0) * g, m = get_global_id (1), nb = K / 32;
+  const int nb = K / 32;
   int q[8 * 8], sums[2 * 8];
-  const float d = quantize_group (x + x_off + (size_t) m * K + 32 * b, g, q, sums);
+  const float d = quantize_group (x + (size_t) m * K + 32 * b, g, q, sums);
   __global int *qo = (__global int *) (scratch + (size_t) m * K + 32 * b);
   for (int i = 0; i < 8 * g; i++)
     qo[i] = q[i];
@@ -1398,8 +1400,15 @@ __kernel void quantize_rows_q8 (__global const float *x, int x_off, int K, __glo
     int xm[4];
     k4_x_mins (sums, xm);
     for (int i = 0; i < 4; i++)
-      k4_mins_at (scratch, s_off, get_global_size (1), K, m)[b / 2 + i] = xm[i];
+      k4_mins_at (scratch, s_off, M, K, m)[b / 2 + i] = xm[i];
   }
+}
+
+__kernel void quantize_rows_q8 (__global const float *x, int x_off, int K, __global uchar *scratch, int d_off,
+    int s_off, int g)
+{
+  quantize_rows_q8_at (x + x_off, K, scratch, d_off, s_off, g, get_global_size (1), get_global_id (0) * g,
+      get_global_id (1));
 }
 
 /* For a few rows (M <= 12: the decode steps of a few streams, where each
