@@ -17,6 +17,7 @@
 #include <string.h>
 #include "vtp-parts.h"
 #include "vtp-llama.h"
+#include "vtp-sampler.h"
 #include "vtp-decode-layer.h"
 #include "fixture-path.h"
 
@@ -118,16 +119,6 @@ assert_same_bits (const float *a, const float *b, gint n, const Case *c, gint st
           step, stream, v, a[v], b[v]);
 }
 
-static gint
-argmax (const float *l, gint n)
-{
-  gint best = 0;
-  for (gint v = 1; v < n; v++)
-    if (l[v] > l[best])
-      best = v;
-  return best;
-}
-
 static void
 test_same_bits (gconstpointer data)
 {
@@ -165,7 +156,7 @@ test_same_bits (gconstpointer data)
       decode_step (m, s[0], id, TRUE, logits[0]);
       decode_step (m, s[1], id, FALSE, logits[1]);
       assert_same_bits (logits[0], logits[1], V, c, step, 0);
-      best = argmax (logits[1], V);
+      best = vtp_argmax (logits[1], V);
       g_assert_true (isfinite (logits[0][best]));
       /* the next input: the greedy token, or another one now and then */
       id = step % 3 == 2 ? (gint32) (3 + (step * 97) % (V - 3)) : best;
@@ -253,7 +244,7 @@ test_batch_same_bits (gconstpointer data)
       }
       assert_same_bits (logits[0], logits[1], V, c, step, i);
       g_assert_true (isfinite (logits[0][0]));
-      tokens[i] = (step + i) % 3 == 2 ? (gint32) (3 + (step * 97 + i) % (V - 3)) : argmax (logits[1], V);
+      tokens[i] = (step + i) % 3 == 2 ? (gint32) (3 + (step * 97 + i) % (V - 3)) : vtp_argmax (logits[1], V);
     }
   }
   for (gint k = 0; k < 2; k++) {
