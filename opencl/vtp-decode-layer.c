@@ -67,14 +67,16 @@ weights_check (const VtpDecodeLayer *l, gint64 D, gint64 QD, gint64 KD, gint64 I
   return check (l->n_heads > 0 && l->n_kv_heads > 0 && l->n_heads % l->n_kv_heads == 0 && l->head_dim % 2 == 0,
           "decode_layer", "%d heads do not divide into %d kv heads of an even size", l->n_heads, l->n_kv_heads)
       && check (l->wq->shape[0] == QD && l->wk->shape[0] == KD && l->wv->shape[0] == KD && l->wo->shape[0] == D
-          && l->w_up->shape[0] == I && l->w_down->shape[0] == D && vtp_tensor_cols (l->wq) == D
-          && vtp_tensor_cols (l->wk) == D && vtp_tensor_cols (l->wv) == D && vtp_tensor_cols (l->wo) == QD
-          && vtp_tensor_cols (l->w_gate) == D && vtp_tensor_cols (l->w_up) == D && vtp_tensor_cols (l->w_down) == I,
+          && (l->opt || (l->w_up->shape[0] == I && vtp_tensor_cols (l->w_up) == D)) && l->w_down->shape[0] == D
+          && vtp_tensor_cols (l->wq) == D && vtp_tensor_cols (l->wk) == D && vtp_tensor_cols (l->wv) == D
+          && vtp_tensor_cols (l->wo) == QD && vtp_tensor_cols (l->w_gate) == D && vtp_tensor_cols (l->w_down) == I,
           "decode_layer", "weights do not fit a hidden size of %" G_GINT64_FORMAT ", %d x %d query and %d x %d key "
           "heads", D, l->n_heads, l->head_dim, l->n_kv_heads, l->head_dim)
       && check (vtp_tensor_n_elements (l->attn_norm) == D && vtp_tensor_n_elements (l->ffn_norm) == D
-          && l->attn_norm->dtype == VTP_DTYPE_F32 && l->ffn_norm->dtype == VTP_DTYPE_F32, "decode_layer",
-          "norm weights are not %" G_GINT64_FORMAT " F32", D)
+          && l->attn_norm->dtype == VTP_DTYPE_F32 && l->ffn_norm->dtype == VTP_DTYPE_F32
+          && (!l->opt || (l->attn_norm_b && l->ffn_norm_b && bias_fits (l->attn_norm_b, D)
+              && bias_fits (l->ffn_norm_b, D))), "decode_layer", "norm weights (and OPT's biases) are not %"
+          G_GINT64_FORMAT " F32", D)
       && check (bias_fits (l->bq, QD) && bias_fits (l->bk, KD) && bias_fits (l->bv, KD) && bias_fits (l->bo, D)
           && bias_fits (l->b_gate, I) && bias_fits (l->b_up, I) && bias_fits (l->b_down, D), "decode_layer",
           "a bias is not F32 of its product's width");
@@ -99,7 +101,7 @@ vtp_decode_layer_fits (const VtpDecodeLayer *l)
 
   return dev->pocl_cpu && dev->reduce_wg == 1 && vtp_switch_on ("VTP_DECODE_LAYER")
       && (f32_cache ? !l->k_new : l->k_new && l->v_new)
-      && shared_x_group (dev, qkv, 3, codes) >= 0 && shared_x_group (dev, gu, 2, codes) >= 0
+      && shared_x_group (dev, qkv, 3, codes) >= 0 && shared_x_group (dev, gu, l->opt ? 1 : 2, codes) >= 0
       && vtp_linear_gemv_panels (dev, l->wo, &g) >= 0 && vtp_linear_gemv_panels (dev, l->w_down, &g) >= 0;
 }
 
@@ -121,14 +123,15 @@ vtp_op_decode_layer (const VtpDecodeLayer *l)
   if (vtp_error_is_pending ())
     return;
   g_qkv = shared_x_group (dev, qkv, 3, tqkv);
-  g_gu = shared_x_group (dev, gu, 2, tgu);
+  g_gu = shared_x_group (dev, gu, l->opt ? 1 : 2, tgu);
   to = vtp_linear_gemv_panels (dev, l->wo, &g_o);
   td = vtp_linear_gemv_panels (dev, l->w_down, &g_d);
   if (!check (g_qkv >= 0 && g_gu >= 0 && to >= 0 && td >= 0 && dev->pocl_cpu, "decode_layer",
           "the device or the weights' types do not take the fused layer (vtp_decode_layer_fits)")
       || !weights_check (l, D, QD, KD, I)
       || !check (vtp_tensor_cols (l->xn) == D && vtp_tensor_cols (l->q) >= QD && vtp_tensor_cols (l->attn) >= QD
-          && vtp_tensor_cols (l->gate) == I && vtp_tensor_cols (l->up) == I && vtp_tensor_cols (l->rope) == d
+          && vtp_tensor_cols (l->gate) == I && (l->opt || (vtp_tensor_cols (l->up) == I
+              && vtp_tensor_cols (l->rope) == d))
           && vtp_tensor_n_elements (l->scores) >= (gint64) H * (l->pos + 1), "decode_layer",
           "scratch rows too narrow for the layer")
       || !check (vtp_tensor_cols (l->k_cache) == KD && vtp_tensor_cols (l->v_cache) == KD
@@ -145,9 +148,11 @@ vtp_op_decode_layer (const VtpDecodeLayer *l)
       : l->k_cache->dtype == VTP_DTYPE_Q8_0 ? "_q8_0" : "");
   LAUNCH (dev, name, 1, global, one,
       A_MEM (l->x), A_MEM (l->xn), A_MEM (l->q), A_MEM (kn), A_MEM (vn), A_INT (store ? 0 : (gint64) l->pos * KD),
-      A_INT (store), A_MEM (l->k_cache), A_MEM (l->v_cache), A_MEM (l->attn), A_MEM (l->gate), A_MEM (l->up),
-      A_MEM (l->scores), A_MEM (l->rope), A_MEM (l->attn_norm), A_MEM (l->ffn_norm),
-      A_MEM (l->wq), A_MEM (l->wk), A_MEM (l->wv), A_MEM (l->wo), A_MEM (l->w_gate), A_MEM (l->w_up),
+      A_INT (store), A_MEM (l->k_cache), A_MEM (l->v_cache), A_MEM (l->attn), A_MEM (l->gate),
+      A_OPT_MEM (l->opt ? NULL : l->up), A_MEM (l->scores), A_OPT_MEM (l->opt ? NULL : l->rope), A_MEM (l->attn_norm),
+      A_MEM (l->ffn_norm), A_OPT_MEM (l->attn_norm_b), A_OPT_MEM (l->ffn_norm_b), A_INT (l->opt),
+      A_MEM (l->wq), A_MEM (l->wk), A_MEM (l->wv), A_MEM (l->wo), A_MEM (l->w_gate),
+      A_OPT_MEM (l->opt ? NULL : l->w_up),
       A_MEM (l->w_down), A_OPT_MEM (l->bq), A_OPT_MEM (l->bk), A_OPT_MEM (l->bv), A_OPT_MEM (l->bo),
       A_OPT_MEM (l->b_gate), A_OPT_MEM (l->b_up), A_OPT_MEM (l->b_down),
       A_INT (bias_bits_of (l->bq, l->bk, l->bv, l->bo, l->b_gate, l->b_up, l->b_down)), A_INT (tqkv[0]),

@@ -1,5 +1,5 @@
-/* vtp-decode-layer.h: a Llama decoder layer's decode step (one row of
- * x at position pos) in one launch, on CPUs under PoCL (decode-layer.cl:
+/* vtp-decode-layer.h: a Llama (or OPT) decoder layer's decode step (one
+ * row of x at position pos) in one launch, on CPUs under PoCL (decode-layer.cl:
  * its work-items take the layer's steps' tasks and spin between steps
  * instead of PoCL's threads sleeping between ~10 kernels). The same bits as
  * the unfused step (vtp_op_rmsnorm, vtp_op_linear_multi, vtp_op_rope_qk,
@@ -25,6 +25,11 @@ typedef struct {
   gint n_heads, n_kv_heads, head_dim, pos;
   float eps;
   gboolean interleaved;         /* Meta's RoPE pairs (2j, 2j + 1) */
+  /* OPT's layer (vtp-opt.c): LayerNorms with these biases, no RoPE (rope
+   * unused), a plain ReLU MLP: gate = relu (xn W_gate + b_gate); x += gate
+   * W_down + b_down (w_up, b_up, up unused) */
+  gboolean opt;
+  const VtpTensor *attn_norm_b, *ffn_norm_b;
 } VtpDecodeLayer;
 
 /* The counters a state's fused layers share (they run one after another). */

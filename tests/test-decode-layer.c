@@ -17,6 +17,7 @@
 #include <string.h>
 #include "vtp-parts.h"
 #include "vtp-llama.h"
+#include "vtp-opt.h"
 #include "vtp-sampler.h"
 #include "vtp-decode-layer.h"
 #include "fixture-path.h"
@@ -173,6 +174,95 @@ test_same_bits (gconstpointer data)
   model_close (&o);
 }
 
+/* ---- OPT's layer (BLIP-2's OPT decoders) ---- */
+
+static const Case opt_cases[] = {
+  { "opt-tiny-proj", NULL, VTP_WEIGHTS_KEEP, VTP_DTYPE_F32, FALSE, NULL },
+  { "opt-tiny-proj", NULL, VTP_WEIGHTS_F16, VTP_DTYPE_F16, FALSE, "3" },
+  { "blip2-opt-tiny", NULL, VTP_WEIGHTS_Q8_0, VTP_DTYPE_Q8_0, FALSE, NULL },
+  { "blip2-opt-tiny", NULL, VTP_WEIGHTS_Q4_0, VTP_DTYPE_F32, FALSE, "1" },
+};
+
+static void
+opt_step (VtpOpt *m, VtpOptState *s, gint32 id, gboolean fused, float *logits)
+{
+  g_autoptr (GError) error = NULL;
+  const VtpLmSegment seg = { &id, NULL, 0, 1 };
+
+  if (!fused)
+    g_setenv ("VTP_DECODE_LAYER", "0", TRUE);
+  g_assert_cmpint (vtp_opt_fused_layers (m, s), ==, fused ? m->cfg.num_hidden_layers : 0);
+  g_assert_true (vtp_opt_prefill (m, s, &seg, 1, FALSE, &error));
+  g_assert_no_error (error);
+  g_assert_true (vtp_tensor_read (s->logits, 0, logits, (gsize) m->cfg.vocab_size * sizeof (float), &error));
+  g_assert_no_error (error);
+  g_unsetenv ("VTP_DECODE_LAYER");
+}
+
+/* OPT: as test_same_bits (LayerNorms with biases, no RoPE, a ReLU MLP;
+ * per-head attention; the checkpoints' F32 weights, F16, and quantized at
+ * load, where widths that are not whole blocks stay float) */
+static void
+test_opt_same_bits (gconstpointer data)
+{
+  const Case *c = data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = fixture_path (c->fixture);
+  VtpCheckpoint *ckpt;
+  VtpModelParts parts;
+  VtpOptNames names;
+  VtpOpt *m;
+  VtpOptState *s[2];
+  gint32 ids[PROMPT] = { 2 };
+  float *logits[2];
+  gint V;
+
+  if (!dev->pocl_cpu) {
+    g_test_skip ("the fused decode layer is for PoCL on the CPU");
+    return;
+  }
+  ckpt = vtp_checkpoint_open (dir, &error);
+  g_assert_no_error (error);
+  g_assert_true (vtp_model_parts_read (ckpt, &parts, &error));
+  g_assert_no_error (error);
+  g_assert_true (vtp_opt_find_names (ckpt, &parts.opt, &names, &error));
+  g_assert_no_error (error);
+  m = vtp_opt_load (ckpt, &names, &parts.opt, dev, c->wtype, &error);
+  g_assert_no_error (error);
+  if (c->groups)
+    g_setenv ("VTP_DECODE_LAYER_GROUPS", c->groups, TRUE);
+  V = m->cfg.vocab_size;
+  for (gint i = 1; i < PROMPT; i++)
+    ids[i] = 3 + (gint32) (((guint32) i * 2654435761u) % (guint32) (V - 3));
+  for (gint k = 0; k < 2; k++) {
+    const VtpLmSegment seg = { ids, NULL, 0, PROMPT };
+    s[k] = vtp_opt_state_new (m, CTX, CTX, c->kv, &error);
+    g_assert_no_error (error);
+    g_assert_true (vtp_opt_prefill (m, s[k], &seg, 1, FALSE, &error));
+    g_assert_no_error (error);
+    logits[k] = g_new (float, V);
+  }
+  if (vtp_opt_fused_layers (m, s[0]) == 0 && !dev->int8_dot)
+    g_test_skip ("this CPU has no int8 dot products (AVX-512 VNNI) for these weights");
+  else {
+    gint32 id = ids[PROMPT - 1];
+    for (gint step = 0; step < STEPS; step++) {
+      opt_step (m, s[0], id, TRUE, logits[0]);
+      opt_step (m, s[1], id, FALSE, logits[1]);
+      assert_same_bits (logits[0], logits[1], V, c, step, 0);
+      id = step % 3 == 2 ? (gint32) (3 + (step * 97) % (V - 3)) : vtp_argmax (logits[1], V);
+    }
+  }
+  g_unsetenv ("VTP_DECODE_LAYER_GROUPS");
+  for (gint k = 0; k < 2; k++) {
+    vtp_opt_state_free (s[k]);
+    g_free (logits[k]);
+  }
+  vtp_opt_free (m);
+  vtp_model_parts_clear (&parts);
+  vtp_checkpoint_unref (ckpt);
+}
+
 /* ---- batched decoding: the fused halves (int8 weights) ---- */
 
 typedef struct {
@@ -267,6 +357,8 @@ wtype_name (VtpWeightType t)
     case VTP_WEIGHTS_F16: return "f16";
     case VTP_WEIGHTS_BF16: return "bf16";
     case VTP_WEIGHTS_Q4_K: return "q4_k";
+    case VTP_WEIGHTS_Q8_0: return "q8_0";
+    case VTP_WEIGHTS_Q4_0: return "q4_0";
     default: return "other";
   }
 }
@@ -288,6 +380,12 @@ main (int argc, char **argv)
     g_strdelimit (what, "./", '_');
     name = g_strconcat ("/decode-layer/same-bits/", what, NULL);
     g_test_add_data_func (name, c, test_same_bits);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (opt_cases); i++) {
+    const Case *c = &opt_cases[i];
+    g_autofree char *name = g_strdup_printf ("/decode-layer/opt-same-bits/%u-%s-%s-kv-%s%s%s", i, c->fixture,
+        wtype_name (c->wtype), vtp_dtype_name (c->kv), c->groups ? "-groups" : "", c->groups ? c->groups : "");
+    g_test_add_data_func (name, c, test_opt_same_bits);
   }
   for (guint i = 0; i < G_N_ELEMENTS (batch_cases); i++) {
     const Case *c = &batch_cases[i].c;

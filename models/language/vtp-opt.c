@@ -1,4 +1,5 @@
 #include "vtp-opt.h"
+#include "vtp-decode-layer.h"
 #include "vtp-model-cache.h"
 #include <math.h>
 #include <string.h>
@@ -188,6 +189,8 @@ vtp_opt_state_new (VtpOpt *m, gint max_ctx, gint max_chunk, VtpDType kv_dtype, G
   if (kv_dtype != VTP_DTYPE_F32 && (!(s->k_new = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, D, error))
           || !(s->v_new = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, D, error))))
     return NULL;
+  if (m->dev->pocl_cpu && !(s->sync = vtp_decode_layer_sync_new (m->dev, error)))
+    return NULL;
   return g_steal_pointer (&s);
 }
 
@@ -212,6 +215,7 @@ vtp_opt_state_free (VtpOptState *s)
   vtp_tensor_free (s->scores);
   vtp_tensor_free (s->logits);
   vtp_tensor_free (s->e);
+  vtp_tensor_free (s->sync);
   g_free (s->host_rows);
   g_free (s);
 }
@@ -251,6 +255,37 @@ mlp_block (VtpOpt *m, VtpOptState *s, gint l, gint n)
   vtp_op_linear (s->x, 0, s->h, 0, n, y->fc2, y->b_fc2, TRUE);
 }
 
+/* Layer @l's decode step (one row) as one fused launch (vtp-decode-layer.h,
+ * OPT's layer): TRUE when the device and the layer take it (PoCL CPUs, a
+ * ReLU MLP), @d filled in. */
+static gboolean
+fused_layer (const VtpOpt *m, const VtpOptState *s, gint l, VtpDecodeLayer *d)
+{
+  const VtpOptConfig *c = &m->cfg;
+  const VtpOptLayer *y = &m->layers[l];
+  const gboolean f32_cache = s->kv_dtype == VTP_DTYPE_F32;
+  const VtpDecodeLayer f = { .x = s->x, .xn = s->xn, .q = s->q, .attn = s->attn, .gate = s->h, .scores = s->scores,
+    .k_cache = s->k_cache[l], .v_cache = s->v_cache[l], .k_new = f32_cache ? NULL : s->k_new,
+    .v_new = f32_cache ? NULL : s->v_new, .sync = s->sync, .attn_norm = y->attn_norm_w, .ffn_norm = y->ffn_norm_w,
+    .wq = y->wq, .wk = y->wk, .wv = y->wv, .wo = y->wo, .w_gate = y->fc1, .w_down = y->fc2, .bq = y->bq,
+    .bk = y->bk, .bv = y->bv, .bo = y->bo, .b_gate = y->b_fc1, .b_down = y->b_fc2, .n_heads = c->num_attention_heads,
+    .n_kv_heads = c->num_attention_heads, .head_dim = c->head_dim, .pos = s->n_past, .eps = LAYER_NORM_EPS,
+    .opt = TRUE, .attn_norm_b = y->attn_norm_b, .ffn_norm_b = y->ffn_norm_b };
+
+  *d = f;
+  return s->sync && c->activation == VTP_ACT_RELU && vtp_decode_layer_fits (d);
+}
+
+gint
+vtp_opt_fused_layers (const VtpOpt *m, const VtpOptState *s)
+{
+  VtpDecodeLayer d;
+  gint n = 0;
+  for (gint l = 0; l < m->cfg.num_hidden_layers; l++)
+    n += fused_layer (m, s, l, &d);
+  return n;
+}
+
 /* The decoder over the chunk's input embeddings (s->e rows [0, n) with
  * project_in, else already in s->x) at positions n_past..; logits of rows
  * [first, n) into s->logits from row 0. */
@@ -266,6 +301,11 @@ forward_chunk (VtpOpt *m, VtpOptState *s, gint n, gint first)
   vtp_tensor_copy_rect (s->xn, 0, 0, m->positions, s->n_past + POSITION_OFFSET, 0, n, D);
   vtp_op_add (s->x, s->xn, 0, n);
   for (gint l = 0; l < m->cfg.num_hidden_layers; l++) {
+    VtpDecodeLayer d;
+    if (n == 1 && fused_layer (m, s, l, &d)) {
+      vtp_op_decode_layer (&d);
+      continue;
+    }
     attention_block (m, s, l, n);
     mlp_block (m, s, l, n);
   }

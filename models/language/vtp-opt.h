@@ -62,6 +62,7 @@ typedef struct {
   float *host_rows;             /* [max_chunk, W] staging for embeddings */
   gint n_layers;
   const VtpOpt *model;          /* the model it was made for (vtp_opt_decode_batch checks it) */
+  VtpTensor *sync;              /* PoCL CPUs: the fused decode layer's counters (vtp-decode-layer.h), else NULL */
 } VtpOptState;
 
 /* A state for @max_ctx positions (at most max_position_embeddings: the
@@ -103,6 +104,11 @@ void vtp_opt_batch_free (VtpOptBatch *b);
  * more position, and the same state twice. */
 gboolean vtp_opt_decode_batch (VtpOpt *m, VtpOptBatch *b, VtpOptState **states, const gint32 *tokens, gint n,
     GError **error);
+
+/* How many of @m's layers a decode step of @s (one token) runs as one fused
+ * launch each (vtp-decode-layer.h: PoCL CPUs, a ReLU MLP; $VTP_DECODE_LAYER=0
+ * none). */
+gint vtp_opt_fused_layers (const VtpOpt *m, const VtpOptState *s);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpOpt, vtp_opt_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpOptBatch, vtp_opt_batch_free)

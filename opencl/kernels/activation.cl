@@ -54,11 +54,15 @@ __kernel void silu (__global float *x, int off)
 }
 
 /* NaN stays NaN, as in torch.relu */
-__kernel void relu (__global float *x, int off)
+inline void relu_at (__global float *x, size_t i)
 {
-  const size_t i = off + get_global_id (0);
   const float v = x[i];
   x[i] = v < 0.0f ? 0.0f : v;
+}
+
+__kernel void relu (__global float *x, int off)
+{
+  relu_at (x, off + get_global_id (0));
 }
 
 /* gate = silu(gate) * up: the Llama MLP's elementwise step. */

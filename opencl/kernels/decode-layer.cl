@@ -1,5 +1,5 @@
-/* decode-layer.cl: one Llama decoder layer's decode step (one row) in one
- * launch, for CPUs under PoCL (vtp-decode-layer.c). Built three times,
+/* decode-layer.cl: one Llama (or OPT) decoder layer's decode step (one
+ * row) in one launch, for CPUs under PoCL (vtp-decode-layer.c). Built three times,
  * after attention-kv.cl's three builds and rope.cl: KV_TYPE 0, 1, 2 for F32,
  * F16 and Q8_0 caches (kernel decode_layer, decode_layer_f16,
  * decode_layer_q8_0).
@@ -19,9 +19,10 @@
  * starts late finds the counters run out; one work-item alone does all.
  *
  * Each task computes what the kernels of the unfused step compute for the
- * same outputs, with the same functions (rmsnorm_row, vnni_panel_of or
- * p16s_panel_<T>, rope_pair, kv_write_at, attend_group or attend_row,
- * silu_mul_at): the same bits (tests/test-decode-layer.c). */
+ * same outputs, with the same functions (rmsnorm_row or layernorm_row,
+ * vnni_panel_of or p16s_panel_<T>, rope_pair, kv_write_at, attend_group or
+ * attend_row, silu_mul_at or relu_at): the same bits
+ * (tests/test-decode-layer.c). */
 #ifdef VTP_POCL_CPU
 
 #if KV_TYPE == 1
@@ -295,6 +296,8 @@ void decode_rows_out (__global float *x, __global float *xn, __global const floa
  *   attn = attention over cache rows 0 .. pos (grouped with @gqa);
  *   x += attn Wo; xn = rmsnorm (x) ffn_norm; gate | up = xn Wg | Wu;
  *   gate = silu (gate) up; x += gate Wd.
+ * OPT's layer with @opt: LayerNorms (their biases an_b, fn_b), no RoPE,
+ *   and a plain MLP: gate = relu (xn Wg); x += gate Wd (Wu unused).
  * Weights' type codes t* (DL_TYPE_* or vnni_type_code), int8 groups g_*
  * (blocks of 32 per x scale: 1, or 8 for the K-quants); biases b* where bit
  * i of @biases is set (q, k, v, o, gate, up, down: bits 0-6). @sync: 32 ints,
@@ -305,7 +308,8 @@ void DL_NAME (decode_layer) (__global float *x, __global float *xn, __global flo
     __global float *kn, __global float *vn, int kv_off, int store,
     __global DL_T *kc, __global DL_T *vc, __global float *attn, __global float *gate, __global float *up,
     __global float *scores, __global const float *rope,
-    __global const float *attn_norm, __global const float *ffn_norm,
+    __global const float *attn_norm, __global const float *ffn_norm, __global const float *an_b,
+    __global const float *fn_b, int opt,
     __global const uchar *wq, __global const uchar *wk, __global const uchar *wv, __global const uchar *wo,
     __global const uchar *wg, __global const uchar *wu, __global const uchar *wd,
     __global const float *bq, __global const float *bk, __global const float *bv, __global const float *bo,
@@ -322,7 +326,10 @@ void DL_NAME (decode_layer) (__global float *x, __global float *xn, __global flo
 
   /* 0: the attention's norm */
   if (dl_take1 (sync, 0, 1) == 0) {
-    rmsnorm_row (x, xn, attn_norm, D, eps);
+    if (opt)
+      layernorm_row (x, xn, attn_norm, an_b, D, eps);
+    else
+      rmsnorm_row (x, xn, attn_norm, D, eps);
     dl_done (&sync[1], 1);
   }
   dl_wait (&sync[1], 1);
@@ -332,14 +339,14 @@ void DL_NAME (decode_layer) (__global float *x, __global float *xn, __global flo
       { wk, bk, kn + kv_off, KD / 16, tk, (biases >> 1) & 1, 0 }, { wv, bv, vn + kv_off, KD / 16, tv, (biases >> 2) & 1, 0 } };
     dl_products (sync, 1, o, 3, xn, D, g_qkv, nwg, xq, xs, xm, dx);
   }
-  /* 2: RoPE, a head a task (q's heads, then k's) */
-  while ((t = dl_take1 (sync, 2, H + Hkv)) >= 0) {
+  /* 2: RoPE, a head a task (q's heads, then k's; none for OPT) */
+  while (!opt && (t = dl_take1 (sync, 2, H + Hkv)) >= 0) {
     __global float *r = t < H ? q + t * d : kn + kv_off + (t - H) * d;
     for (int j = 0; j < d / 2; j++)
       rope_pair (r, rope, d, j, interleaved);
     dl_done (&sync[5], 1);
   }
-  dl_wait (&sync[5], H + Hkv);
+  dl_wait (&sync[5], opt ? 0 : H + Hkv);
   /* 3: the new key and value into an F16 / Q8_0 cache, in Hkv ranges */
   if (store) {
     const int unit = KV_TYPE == 2 ? 32 : 1, units = KD / unit;
@@ -368,20 +375,26 @@ void DL_NAME (decode_layer) (__global float *x, __global float *xn, __global flo
   }
   /* 6: the MLP's norm */
   if (dl_take1 (sync, 6, 1) == 0) {
-    rmsnorm_row (x, xn, ffn_norm, D, eps);
+    if (opt)
+      layernorm_row (x, xn, ffn_norm, fn_b, D, eps);
+    else
+      rmsnorm_row (x, xn, ffn_norm, D, eps);
     dl_done (&sync[13], 1);
   }
   dl_wait (&sync[13], 1);
   {
-    /* 7: gate | up */
+    /* 7: gate | up (OPT: fc1 alone, into gate) */
     const DlProduct o[2] = { { wg, bg, gate, I / 16, tg, (biases >> 4) & 1, 0 },
       { wu, bu, up, I / 16, tu, (biases >> 5) & 1, 0 } };
-    dl_products (sync, 7, o, 2, xn, D, g_gu, nwg, xq, xs, xm, dx);
+    dl_products (sync, 7, o, opt ? 1 : 2, xn, D, g_gu, nwg, xq, xs, xm, dx);
   }
-  /* 8: gate = silu (gate) up, in 8 ranges */
+  /* 8: gate = silu (gate) up (OPT: relu (gate)), in 8 ranges */
   while ((t = dl_take1 (sync, 8, 8)) >= 0) {
     for (int i = t * I / 8; i < (t + 1) * I / 8; i++)
-      silu_mul_at (gate, up, i);
+      if (opt)
+        relu_at (gate, i);
+      else
+        silu_mul_at (gate, up, i);
     dl_done (&sync[17], 1);
   }
   dl_wait (&sync[17], 8);

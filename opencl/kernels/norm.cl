@@ -23,6 +23,19 @@ inline float row_sum16 (__global const float *xr, int D, float mean, int sq)
   return s + hsum8 (h8);
 }
 
+/* One row by one work-item (CPUs; the fused decode layer too). */
+inline void layernorm_row (__global const float *xr, __global float *yr, __global const float *w,
+    __global const float *b, int D, float eps)
+{
+  const float mean = row_sum16 (xr, D, 0.0f, 0) / D;
+  const float rstd = 1.0f / sqrt (row_sum16 (xr, D, mean, 1) / D + eps);
+  int i = 0;
+  for (; i + 16 <= D; i += 16)
+    vstore16 ((vload16 (0, xr + i) - mean) * rstd * vload16 (0, w + i) + vload16 (0, b + i), 0, yr + i);
+  for (; i < D; i++)
+    yr[i] = (xr[i] - mean) * rstd * w[i] + b[i];
+}
+
 __kernel void layernorm (__global const float *x, __global float *y, int off,
     __global const float *w, __global const float *b, int D, float eps,
     __local float *scratch)
@@ -32,13 +45,7 @@ __kernel void layernorm (__global const float *x, __global float *y, int off,
   __global float *yr = y + off + (size_t) get_group_id (0) * D;
   float s = 0.0f;
   if (lsz == 1) {
-    const float mean = row_sum16 (xr, D, 0.0f, 0) / D;
-    const float rstd = 1.0f / sqrt (row_sum16 (xr, D, mean, 1) / D + eps);
-    int i = 0;
-    for (; i + 16 <= D; i += 16)
-      vstore16 ((vload16 (0, xr + i) - mean) * rstd * vload16 (0, w + i) + vload16 (0, b + i), 0, yr + i);
-    for (; i < D; i++)
-      yr[i] = (xr[i] - mean) * rstd * w[i] + b[i];
+    layernorm_row (xr, yr, w, b, D, eps);
     return;
   }
   for (int i = lid; i < D; i += lsz)
