@@ -1,8 +1,9 @@
 /* decode-layer.cl: one Llama (or OPT) decoder layer's decode step (one
- * row) in one launch, for CPUs under PoCL (vtp-decode-layer.c). Built three times,
- * after attention-kv.cl's three builds and rope.cl: KV_TYPE 0, 1, 2 for F32,
- * F16 and Q8_0 caches (kernel decode_layer, decode_layer_f16,
- * decode_layer_q8_0).
+ * row) in one launch, for CPUs under PoCL (vtp-decode-layer.c). Built
+ * three times, after attention-kv.cl's three builds and rope.cl: KV_TYPE 0,
+ * 1, 2 for F32, F16 and Q8_0 caches (kernel decode_layer, decode_layer_f16,
+ * decode_layer_q8_0); with the first, batched decoding's two halves of a
+ * layer for several rows of int8 weights (decode_rows_in, decode_rows_out).
  *
  * Why: PoCL's worker threads sleep on a condition variable between
  * kernels, and a decode step launched ~10 kernels a layer; each launch cost
