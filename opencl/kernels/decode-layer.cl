@@ -150,20 +150,24 @@ inline void dl_finish (__global volatile int *sync, int nwg)
       sync[i] = 0;
 }
 
-/* ---- several streams' rows (batched decoding, vtp-llama-batch.c) ---- */
-#ifdef VTP_X86_VNNI
-
-/* Step @step: rows 0 .. M - 1 of x (K wide) normalized into xn (a row a task). */
+/* Step @step: rows 0 .. M - 1 of x (K wide) normalized into xn, a row a
+ * task: RMSNorm by @w, or with @layer_norm LayerNorm by @w and @b. */
 inline void dl_norm_rows (__global volatile int *sync, int step, __global const float *x, __global float *xn,
-    __global const float *w, int M, int K, float eps)
+    __global const float *w, __global const float *b, int layer_norm, int M, int K, float eps)
 {
   int t;
   while ((t = dl_take1 (sync, step, M)) >= 0) {
-    rmsnorm_row (x + (size_t) t * K, xn + (size_t) t * K, w, K, eps);
+    if (layer_norm)
+      layernorm_row (x + (size_t) t * K, xn + (size_t) t * K, w, b, K, eps);
+    else
+      rmsnorm_row (x + (size_t) t * K, xn + (size_t) t * K, w, K, eps);
     dl_done (&sync[2 * step + 1], 1);
   }
   dl_wait (&sync[2 * step + 1], M);
 }
+
+/* ---- several streams' rows (batched decoding, vtp-llama-batch.c) ---- */
+#ifdef VTP_X86_VNNI
 
 /* Step @step: x's M rows (K wide) to int8 into @scratch as quantize_rows_q8
  * does (groups of @g blocks; vtp-linear.c's int8_rows_layout: d_off, s_off),
@@ -227,7 +231,7 @@ void decode_rows_in (__global const float *x, __global float *xn, __global float
 {
   const int nwg = get_num_groups (0), nh = H + Hkv;
   int t;
-  dl_norm_rows (sync, 0, x, xn, attn_norm, M, D, eps);
+  dl_norm_rows (sync, 0, x, xn, attn_norm, 0, 0, M, D, eps);
   dl_quantize_rows (sync, 1, xn, M, D, g, scratch, DL_D_OFF (M, D), DL_S_OFF (M, D), nwg);
   {
     const DlProduct o[3] = { { wq, bq, q, H * d / 16, tq, biases & 1, 0 },
@@ -265,7 +269,7 @@ void decode_rows_out (__global float *x, __global float *xn, __global const floa
     const DlProduct o[1] = { { wo, bo, x, D / 16, to, (biases >> 3) & 1, 1 } };
     dl_products_rows (sync, 1, o, 1, M, QD, scratch, DL_D_OFF (M, QD), DL_S_OFF (M, QD), nwg);
   }
-  dl_norm_rows (sync, 2, x, xn, ffn_norm, M, D, eps);
+  dl_norm_rows (sync, 2, x, xn, ffn_norm, 0, 0, M, D, eps);
   dl_quantize_rows (sync, 3, xn, M, D, g_gu, scratch, DL_D_OFF (M, D), DL_S_OFF (M, D), nwg);
   {
     const DlProduct o[2] = { { wg, bg, gate, I / 16, tg, (biases >> 4) & 1, 0 },
@@ -326,14 +330,7 @@ void DL_NAME (decode_layer) (__global float *x, __global float *xn, __global flo
   int t;
 
   /* 0: the attention's norm */
-  if (dl_take1 (sync, 0, 1) == 0) {
-    if (opt)
-      layernorm_row (x, xn, attn_norm, an_b, D, eps);
-    else
-      rmsnorm_row (x, xn, attn_norm, D, eps);
-    dl_done (&sync[1], 1);
-  }
-  dl_wait (&sync[1], 1);
+  dl_norm_rows (sync, 0, x, xn, attn_norm, an_b, opt, 1, D, eps);
   {
     /* 1: q | k | v */
     const DlProduct o[3] = { { wq, bq, q, QD / 16, tq, biases & 1, 0 },
@@ -375,14 +372,7 @@ void DL_NAME (decode_layer) (__global float *x, __global float *xn, __global flo
     dl_products (sync, 5, o, 1, attn, QD, g_o, nwg, xq, xs, xm, dx);
   }
   /* 6: the MLP's norm */
-  if (dl_take1 (sync, 6, 1) == 0) {
-    if (opt)
-      layernorm_row (x, xn, ffn_norm, fn_b, D, eps);
-    else
-      rmsnorm_row (x, xn, ffn_norm, D, eps);
-    dl_done (&sync[13], 1);
-  }
-  dl_wait (&sync[13], 1);
+  dl_norm_rows (sync, 6, x, xn, ffn_norm, fn_b, opt, 1, D, eps);
   {
     /* 7: gate | up (OPT: fc1 alone, into gate) */
     const DlProduct o[2] = { { wg, bg, gate, I / 16, tg, (biases >> 4) & 1, 0 },
