@@ -26,19 +26,27 @@ attention_of (const VtpDecodeLayer *l)
   return a;
 }
 
-/* The panel codes of products that share one x (q | k | v; gate | up):
- * all float, or all int8 with one grouping; -1 otherwise. */
-static gint
-shared_x_group (const VtpDevice *dev, const VtpTensor *const *ws, gint n, gint *codes)
+/* The panel kernels of @l's products (vtp_linear_gemv_panels): @codes for
+ * q, k, v, o, gate, up, down (OPT: up none, 0), @groups x's int8 grouping
+ * for q | k | v, o, gate | up, down (0: float panels). FALSE when a product
+ * takes another kernel, products of one x would copy it differently (all
+ * float, or all int8 of one grouping), or with @int8_only one is float. */
+static gboolean
+layer_panels (const VtpDevice *dev, const VtpDecodeLayer *l, gboolean int8_only, gint *codes, gint *groups)
 {
-  gint group = 0;
-  for (gint i = 0; i < n; i++) {
-    gint g;
-    if ((codes[i] = vtp_linear_gemv_panels (dev, ws[i], &g)) < 0 || (i > 0 && g != group))
-      return -1;
-    group = g;
+  const VtpTensor *w[7] = { l->wq, l->wk, l->wv, l->wo, l->w_gate, l->opt ? NULL : l->w_up, l->w_down };
+  /* which x each product reads, and whether it is the first to */
+  static const gint x_of[7] = { 0, 0, 0, 1, 2, 2, 3 }, first[7] = { 1, 0, 0, 1, 1, 0, 1 };
+
+  for (gint i = 0; i < 7; i++) {
+    gint g = 0;
+    codes[i] = w[i] ? vtp_linear_gemv_panels (dev, w[i], &g) : 0;
+    if (codes[i] < 0 || (int8_only && w[i] && g == 0) || (first[i] ? 0 : w[i] && g != groups[x_of[i]]))
+      return FALSE;
+    if (first[i])
+      groups[x_of[i]] = g;
   }
-  return group;
+  return TRUE;
 }
 
 static gboolean
@@ -95,21 +103,17 @@ gboolean
 vtp_decode_layer_fits (const VtpDecodeLayer *l)
 {
   const VtpDevice *dev = l->x->dev;
-  const VtpTensor *qkv[3] = { l->wq, l->wk, l->wv }, *gu[2] = { l->w_gate, l->w_up };
   const gboolean f32_cache = l->k_cache->dtype == VTP_DTYPE_F32;
-  gint codes[3], g;
+  gint codes[7], groups[4];
 
   return dev->pocl_cpu && dev->reduce_wg == 1 && vtp_switch_on ("VTP_DECODE_LAYER")
-      && (f32_cache ? !l->k_new : l->k_new && l->v_new)
-      && shared_x_group (dev, qkv, 3, codes) >= 0 && shared_x_group (dev, gu, l->opt ? 1 : 2, codes) >= 0
-      && vtp_linear_gemv_panels (dev, l->wo, &g) >= 0 && vtp_linear_gemv_panels (dev, l->w_down, &g) >= 0;
+      && (f32_cache ? !l->k_new : l->k_new && l->v_new) && layer_panels (dev, l, FALSE, codes, groups);
 }
 
 void
 vtp_op_decode_layer (const VtpDecodeLayer *l)
 {
   VtpDevice *dev = l->x->dev;
-  const VtpTensor *qkv[3] = { l->wq, l->wk, l->wv }, *gu[2] = { l->w_gate, l->w_up };
   const gint64 D = vtp_tensor_cols (l->x), I = l->w_gate->shape[0];
   const gint H = l->n_heads, Hkv = l->n_kv_heads, d = l->head_dim;
   const gint64 QD = (gint64) H * d, KD = (gint64) Hkv * d;
@@ -117,16 +121,12 @@ vtp_op_decode_layer (const VtpDecodeLayer *l)
   const VtpAttention a = attention_of (l);
   const size_t global[1] = { work_items (dev) }, one[1] = { 1 };
   VtpTensor *kn = store ? l->k_new : l->k_cache, *vn = store ? l->v_new : l->v_cache;
-  gint tqkv[3] = { 0 }, tgu[2] = { 0 }, g_qkv, g_gu, g_o, g_d, to, td;
+  gint codes[7], groups[4];
   char name[48];
 
   if (vtp_error_is_pending ())
     return;
-  g_qkv = shared_x_group (dev, qkv, 3, tqkv);
-  g_gu = shared_x_group (dev, gu, l->opt ? 1 : 2, tgu);
-  to = vtp_linear_gemv_panels (dev, l->wo, &g_o);
-  td = vtp_linear_gemv_panels (dev, l->w_down, &g_d);
-  if (!check (g_qkv >= 0 && g_gu >= 0 && to >= 0 && td >= 0 && dev->pocl_cpu, "decode_layer",
+  if (!check (dev->pocl_cpu && layer_panels (dev, l, FALSE, codes, groups), "decode_layer",
           "the device or the weights' types do not take the fused layer (vtp_decode_layer_fits)")
       || !weights_check (l, D, QD, KD, I)
       || !check (vtp_tensor_cols (l->xn) == D && vtp_tensor_cols (l->q) >= QD && vtp_tensor_cols (l->attn) >= QD
@@ -155,9 +155,9 @@ vtp_op_decode_layer (const VtpDecodeLayer *l)
       A_OPT_MEM (l->opt ? NULL : l->w_up),
       A_MEM (l->w_down), A_OPT_MEM (l->bq), A_OPT_MEM (l->bk), A_OPT_MEM (l->bv), A_OPT_MEM (l->bo),
       A_OPT_MEM (l->b_gate), A_OPT_MEM (l->b_up), A_OPT_MEM (l->b_down),
-      A_INT (bias_bits_of (l->bq, l->bk, l->bv, l->bo, l->b_gate, l->b_up, l->b_down)), A_INT (tqkv[0]),
-      A_INT (tqkv[1]), A_INT (tqkv[2]), A_INT (to), A_INT (tgu[0]),
-      A_INT (tgu[1]), A_INT (td), A_INT (g_qkv), A_INT (g_o), A_INT (g_gu), A_INT (g_d),
+      A_INT (bias_bits_of (l->bq, l->bk, l->bv, l->bo, l->b_gate, l->b_up, l->b_down)), A_INT (codes[0]),
+      A_INT (codes[1]), A_INT (codes[2]), A_INT (codes[3]), A_INT (codes[4]), A_INT (codes[5]), A_INT (codes[6]),
+      A_INT (groups[0]), A_INT (groups[1]), A_INT (groups[2]), A_INT (groups[3]),
       A_INT (D), A_INT (I), A_INT (H), A_INT (Hkv), A_INT (d), A_INT (l->pos), A_FLOAT (l->eps), A_FLOAT (a.scale),
       A_INT (l->interleaved), A_INT (vtp_attention_gqa_fits (dev, &a)), A_MEM (l->sync));
 }
@@ -174,30 +174,26 @@ vtp_decode_rows_scratch_new (VtpDevice *dev, gint max_rows, gint64 max_k, GError
   return t;
 }
 
-/* The int8 panel codes of products that share x's int8 copy: one grouping
- * for all; -1 otherwise (or a float panel). */
-static gint
-int8_group_of (const VtpDevice *dev, const VtpTensor *const *ws, gint n, gint *codes)
+/* The layer's part of @l (for layer_panels and weights_check). */
+static VtpDecodeLayer
+layer_of_rows (const VtpDecodeRows *l)
 {
-  const gint g = shared_x_group (dev, ws, n, codes);
-  for (gint i = 0; i < n && g >= 0; i++)
-    if (codes[i] >= 32)
-      return -1;
-  return g;
+  const VtpDecodeLayer layer = { .x = l->x, .attn_norm = l->attn_norm, .ffn_norm = l->ffn_norm, .wq = l->wq,
+    .wk = l->wk, .wv = l->wv, .wo = l->wo, .w_gate = l->w_gate, .w_up = l->w_up, .w_down = l->w_down, .bq = l->bq,
+    .bk = l->bk, .bv = l->bv, .bo = l->bo, .b_gate = l->b_gate, .b_up = l->b_up, .b_down = l->b_down,
+    .n_heads = l->n_heads, .n_kv_heads = l->n_kv_heads, .head_dim = l->head_dim };
+  return layer;
 }
 
 gboolean
 vtp_decode_rows_fits (const VtpDecodeRows *l)
 {
   const VtpDevice *dev = l->x->dev;
-  const VtpTensor *qkv[3] = { l->wq, l->wk, l->wv }, *gu[2] = { l->w_gate, l->w_up }, *o[1] = { l->wo },
-      *dn[1] = { l->w_down };
-  gint codes[3];
+  const VtpDecodeLayer layer = layer_of_rows (l);
+  gint codes[7], groups[4];
 
   return dev->pocl_cpu && dev->int8_dot && vtp_switch_on ("VTP_DECODE_LAYER") && l->n_rows >= 2
-      && l->n_rows <= VTP_DECODE_ROWS_MAX && int8_group_of (dev, qkv, 3, codes) > 0
-      && int8_group_of (dev, gu, 2, codes) > 0 && int8_group_of (dev, o, 1, codes) > 0
-      && int8_group_of (dev, dn, 1, codes) > 0;
+      && l->n_rows <= VTP_DECODE_ROWS_MAX && layer_panels (dev, &layer, TRUE, codes, groups);
 }
 
 /* The checks both halves make; the type codes and groups through the arrays. */
@@ -205,22 +201,12 @@ static gboolean
 rows_check (const VtpDecodeRows *l, gint *codes, gint *groups)
 {
   const VtpDevice *dev = l->x->dev;
-  const VtpTensor *qkv[3] = { l->wq, l->wk, l->wv }, *gu[2] = { l->w_gate, l->w_up }, *o[1] = { l->wo },
-      *dn[1] = { l->w_down };
   const gint64 D = vtp_tensor_cols (l->x), I = l->w_gate->shape[0], M = l->n_rows;
   const gint64 QD = (gint64) l->n_heads * l->head_dim, KD = (gint64) l->n_kv_heads * l->head_dim;
   const gint64 max_k = MAX (MAX (D, QD), I);
-  /* the layer's part, for weights_check */
-  const VtpDecodeLayer layer = { .x = l->x, .attn_norm = l->attn_norm, .ffn_norm = l->ffn_norm, .wq = l->wq,
-    .wk = l->wk, .wv = l->wv, .wo = l->wo, .w_gate = l->w_gate, .w_up = l->w_up, .w_down = l->w_down, .bq = l->bq,
-    .bk = l->bk, .bv = l->bv, .bo = l->bo, .b_gate = l->b_gate, .b_up = l->b_up, .b_down = l->b_down,
-    .n_heads = l->n_heads, .n_kv_heads = l->n_kv_heads, .head_dim = l->head_dim };
+  const VtpDecodeLayer layer = layer_of_rows (l);
 
-  groups[0] = int8_group_of (dev, qkv, 3, codes);
-  groups[1] = int8_group_of (dev, o, 1, codes + 3);
-  groups[2] = int8_group_of (dev, gu, 2, codes + 4);
-  groups[3] = int8_group_of (dev, dn, 1, codes + 6);
-  return check (dev->pocl_cpu && dev->int8_dot && groups[0] > 0 && groups[1] > 0 && groups[2] > 0 && groups[3] > 0,
+  return check (dev->pocl_cpu && dev->int8_dot && layer_panels (dev, &layer, TRUE, codes, groups),
           "decode_rows", "the device or the weights' types do not take the fused rows (vtp_decode_rows_fits)")
       && check (M >= 2 && M <= VTP_DECODE_ROWS_MAX, "decode_rows", "%" G_GINT64_FORMAT " rows, not 2 .. %d", M,
           VTP_DECODE_ROWS_MAX)
