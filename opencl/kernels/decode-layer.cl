@@ -74,12 +74,38 @@ inline void dl_done (__global volatile int *d, int count)
   atomic_add ((__global int *) d, count);
 }
 
+/* Gives this thread's CPU to another runnable thread, if any: Linux's
+ * sched_yield as a system call on x86-64 (the kernel library has no such
+ * function, and PoCL 3.1 crashes building a program that calls one it
+ * cannot find); elsewhere nothing (the waits only spin). */
+inline void dl_yield (void)
+{
+#if defined(__x86_64__)
+  long r;
+  __asm__ volatile ("syscall" : "=a" (r) : "a" (24L) : "rcx", "r11", "memory");
+#endif
+}
+
+/* Spins (~5-10 us) before each yield */
+#ifndef DL_SPINS_BEFORE_YIELD
+#define DL_SPINS_BEFORE_YIELD 4096
+#endif
+
 /* Spins until all @n tasks of the step are done; the atomic after the wait
- * orders this work-item's next reads after the others' writes. */
+ * orders this work-item's next reads after the others' writes. A wait that
+ * lasts yields the CPU now and then: when more threads want the CPUs than
+ * there are (several decoding processes), the work-item whose task this
+ * one waits for may be off its CPU, and spinning on would keep it there
+ * (measured: 4 processes on 2 cores decoded 34% slower than the unfused
+ * kernels without the yield; with it, 1.27x them: docs/performance.md). */
 inline void dl_wait (__global volatile int *d, int n)
 {
+  int spins = 0;
   while (*d < n)
-    ;
+    if (++spins == DL_SPINS_BEFORE_YIELD) {
+      dl_yield ();
+      spins = 0;
+    }
   atomic_add ((__global int *) d, 0);
 }
 
