@@ -86,7 +86,7 @@ inline void dl_yield (void)
 #endif
 }
 
-/* Spins (~5-10 us) before each yield */
+/* Turns of a wait's loop before each yield (~1 us on the Zen 4 EPYC) */
 #ifndef DL_SPINS_BEFORE_YIELD
 #define DL_SPINS_BEFORE_YIELD 4096
 #endif
