@@ -19,6 +19,14 @@ vtp_decode_layer_sync_new (VtpDevice *dev, GError **error)
   return t;
 }
 
+/* The counters a fused launch of @kernel takes are vtp_decode_layer_sync_new's */
+static gboolean
+sync_check (const VtpTensor *sync, const char *kernel)
+{
+  return check (sync->dtype == VTP_DTYPE_I32 && vtp_tensor_n_elements (sync) >= SYNC_INTS, kernel,
+      "sync is not %d I32 (vtp_decode_layer_sync_new)", SYNC_INTS);
+}
+
 static VtpAttention
 attention_of (const VtpDecodeLayer *l)
 {
@@ -141,8 +149,7 @@ vtp_op_decode_layer (const VtpDecodeLayer *l)
                   || (l->k_cache->dtype == VTP_DTYPE_Q8_0 && KD % 32 == 0)))),
           "decode_layer", "caches must be [> %d, %" G_GINT64_FORMAT "] F32, or F16 / Q8_0 with F32 new rows",
           l->pos, KD)
-      || !check (l->sync->dtype == VTP_DTYPE_I32 && vtp_tensor_n_elements (l->sync) >= SYNC_INTS, "decode_layer",
-          "sync is not %d I32 (vtp_decode_layer_sync_new)", SYNC_INTS))
+      || !sync_check (l->sync, "decode_layer"))
     return;
   g_snprintf (name, sizeof name, "decode_layer%s", l->k_cache->dtype == VTP_DTYPE_F16 ? "_f16"
       : l->k_cache->dtype == VTP_DTYPE_Q8_0 ? "_q8_0" : "");
@@ -219,8 +226,7 @@ rows_check (const VtpDecodeRows *l, gint *codes, gint *groups)
           "decode_rows", "the batch's rows do not fit %" G_GINT64_FORMAT " rows of the layer", M)
       && check (vtp_tensor_n_bytes (l->scratch) >= vtp_linear_int8_rows_bytes (M, max_k), "decode_rows",
           "the int8 scratch is smaller than %" G_GSIZE_FORMAT " bytes", vtp_linear_int8_rows_bytes (M, max_k))
-      && check (l->sync->dtype == VTP_DTYPE_I32 && vtp_tensor_n_elements (l->sync) >= SYNC_INTS, "decode_rows",
-          "sync is not %d I32 (vtp_decode_layer_sync_new)", SYNC_INTS);
+      && sync_check (l->sync, "decode_rows");
 }
 
 void

@@ -120,6 +120,21 @@ assert_same_bits (const float *a, const float *b, gint n, const Case *c, gint st
           step, stream, v, a[v], b[v]);
 }
 
+/* A token id in 3 .. V - 1, spread out by @k: the prompts' tokens */
+static gint32
+spread_token (guint32 k, gint V)
+{
+  return 3 + (gint32) ((k * 2654435761u) % (guint32) (V - 3));
+}
+
+/* The next input after the greedy token @best: @best, or on every third
+ * @turn another one (from @k), so that the steps see more than one path */
+static gint32
+next_input (gint turn, gint k, gint32 best, gint V)
+{
+  return turn % 3 == 2 ? (gint32) (3 + k % (V - 3)) : best;
+}
+
 static void
 test_same_bits (gconstpointer data)
 {
@@ -141,7 +156,7 @@ test_same_bits (gconstpointer data)
   V = m->cfg.vocab_size;
 
   for (gint i = 1; i < PROMPT; i++)
-    ids[i] = 3 + (gint32) (((guint32) i * 2654435761u) % (guint32) (V - 3));
+    ids[i] = spread_token ((guint32) i, V);
   for (gint k = 0; k < 2; k++) {
     const VtpLlamaSegment seg = { ids, NULL, 0, PROMPT };
     s[k] = vtp_llama_state_new_kv (m, CTX, CTX, c->kv, &error);
@@ -162,8 +177,7 @@ test_same_bits (gconstpointer data)
       assert_same_bits (logits[0], logits[1], V, c, step, 0);
       best = vtp_argmax (logits[1], V);
       g_assert_true (isfinite (logits[0][best]));
-      /* the next input: the greedy token, or another one now and then */
-      id = step % 3 == 2 ? (gint32) (3 + (step * 97) % (V - 3)) : best;
+      id = next_input (step, step * 97, best, V);
     }
   }
 
@@ -233,7 +247,7 @@ test_opt_same_bits (gconstpointer data)
     g_setenv ("VTP_DECODE_LAYER_GROUPS", c->groups, TRUE);
   V = m->cfg.vocab_size;
   for (gint i = 1; i < PROMPT; i++)
-    ids[i] = 3 + (gint32) (((guint32) i * 2654435761u) % (guint32) (V - 3));
+    ids[i] = spread_token ((guint32) i, V);
   for (gint k = 0; k < 2; k++) {
     const VtpLmSegment seg = { ids, NULL, 0, PROMPT };
     s[k] = vtp_opt_state_new (m, CTX, CTX, c->kv, &error);
@@ -250,7 +264,7 @@ test_opt_same_bits (gconstpointer data)
       opt_step (m, s[0], id, TRUE, logits[0]);
       opt_step (m, s[1], id, FALSE, logits[1]);
       assert_same_bits (logits[0], logits[1], V, c, step, 0);
-      id = step % 3 == 2 ? (gint32) (3 + (step * 97) % (V - 3)) : vtp_argmax (logits[1], V);
+      id = next_input (step, step * 97, vtp_argmax (logits[1], V), V);
     }
   }
   g_unsetenv ("VTP_DECODE_LAYER_GROUPS");
@@ -313,7 +327,7 @@ test_batch_same_bits (gconstpointer data)
       gint32 ids[2 + 3 * VTP_DECODE_ROWS_MAX] = { 1 };
       const VtpLlamaSegment seg = { ids, NULL, 0, 2 + 3 * i };
       for (gint j = 1; j < seg.n; j++)
-        ids[j] = 3 + (gint32) (((guint32) (i * 131 + j) * 2654435761u) % (guint32) (V - 3));
+        ids[j] = spread_token ((guint32) (i * 131 + j), V);
       s[k][i] = vtp_llama_state_new_kv (m, CTX + 3 * VTP_DECODE_ROWS_MAX, CTX, c->kv, &error);
       g_assert_no_error (error);
       g_assert_true (vtp_llama_prefill (m, s[k][i], &seg, 1, FALSE, &error));
@@ -337,7 +351,7 @@ test_batch_same_bits (gconstpointer data)
       }
       assert_same_bits (logits[0], logits[1], V, c, step, i);
       g_assert_true (isfinite (logits[0][0]));
-      tokens[i] = (step + i) % 3 == 2 ? (gint32) (3 + (step * 97 + i) % (V - 3)) : vtp_argmax (logits[1], V);
+      tokens[i] = next_input (step + i, step * 97 + i, vtp_argmax (logits[1], V), V);
     }
   }
   for (gint k = 0; k < 2; k++) {
