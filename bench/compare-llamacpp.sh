@@ -31,6 +31,13 @@
 # (llama-bench tg64 at depth 512, -d 512 / vtp-bench-llm's decode after its
 # prefill: a picture's description decodes after ~600 prompt tokens) and
 # decode of 64 from an empty context (tg64 at depth 0 / vtp-bench-llm -p 1).
+# A second table pairs each round's two runs (the same type and measure,
+# a minute apart at most): the median of the rounds' vtp / llama.cpp
+# ratios with their range, and best against best. This machine's memory
+# speed flips between ~31 and 45-54 GB/s every few seconds (a plain read
+# in one process, docs/performance.md), so one run's ratio can be off by
+# 1.5x either way; the paired median and the best of each engine say more
+# than the ratio of medians.
 # (Before 2026-12-05 10:35 the script set llama-bench's tg64, at depth 0,
 # beside vtp's decode at depth 512: the attention over 512 more positions
 # counted against vtp alone.)
@@ -142,6 +149,20 @@ for t in names:
     print("| %s |" % names[t], " | ".join(f(x, p) for x, p in (
         (dv, 1), (dl, 1), (dv / dl, 2), (ev, 1), (el, 1), (ev / el, 2), (pv, 1), (pl, 1), (pv / pl, 2),
         (med("vtp", t, "bytes") / 1e6, 0), (med("vtp", t, "load_ms") / 1e3, 1), (med("vtp", t, "rss_mb"), 0))), "|")
+print()
+print("| weights | decode after 512: paired ratios, median (min-max) | best / best | "
+      "decode from empty: paired, median (min-max) | best / best | prefill: paired, median (min-max) | best / best |")
+print("|---|---|---|---|---|---|---|")
+for t in names:
+    cells = []
+    for k in ("decode", "decode0", "prefill"):
+        a, b = v["vtp", t, k], v["llama.cpp", t, k]
+        if not a or not b:
+            cells += ["", ""]
+            continue
+        r = [x / y for x, y in zip(a, b)]
+        cells += ["**%.2f** (%.2f-%.2f)" % (statistics.median(r), min(r), max(r)), "%.2f" % (max(a) / max(b))]
+    print("| %s |" % names[t], " | ".join(cells), "|")
 print("host read bandwidth (vtp-bench-llm's probe after each run, median over the runs): best pass %.1f GB/s, "
       "median pass %.1f GB/s" % tuple(statistics.median(x for (e, t, k), xs in v.items() if k == key for x in xs)
                                      for key in ("bandwidth", "bandwidth_median")))
