@@ -282,13 +282,27 @@ has_x86_bf16_dot (const VtpDevice *dev)
 #endif
 }
 
+/* AVX512-VBMI (byte permutes and bit-field gathers): the IQ3 kernels'
+ * lookups without gathers (quant-lattice.cl), unless VTP_IQ_LOOKUP=gather
+ * asks for the gathers (tests/meson.build runs both). */
+static gboolean
+has_x86_vbmi (const VtpDevice *dev)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+  return dev->int8_dot && __builtin_cpu_supports ("avx512vbmi") && g_strcmp0 (g_getenv ("VTP_IQ_LOOKUP"), "gather") != 0;
+#else
+  return FALSE;
+#endif
+}
+
 char *
 vtp_device_kernel_options (const VtpDevice *dev)
 {
   /* $VTP_KERNEL_DEFINES: more build options, for trying a kernel's
    * tunables (e.g. -DVNNI_PREFETCH=8192) without rebuilding */
-  return g_strdup_printf ("-cl-std=CL1.2 -w%s%s%s %s", dev->int8_dot ? " -DVTP_X86_VNNI" : "",
-      dev->bf16_dot ? " -DVTP_X86_BF16" : "", is_pocl_cpu (dev) ? " -DVTP_POCL_CPU" : "",
+  return g_strdup_printf ("-cl-std=CL1.2 -w%s%s%s%s %s", dev->int8_dot ? " -DVTP_X86_VNNI" : "",
+      has_x86_vbmi (dev) ? " -DVTP_X86_VBMI" : "", dev->bf16_dot ? " -DVTP_X86_BF16" : "",
+      is_pocl_cpu (dev) ? " -DVTP_POCL_CPU" : "",
       g_getenv ("VTP_KERNEL_DEFINES") ? g_getenv ("VTP_KERNEL_DEFINES") : "");
 }
 

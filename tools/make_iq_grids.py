@@ -51,6 +51,32 @@ def words(cls, per):
     return b.reshape(-1, 4).copy().view("<u4").reshape(-1)
 
 
+def iq3_codes(name, cls, n):
+    """An IQ3 grid again for the kernels' lookup by 16-bit permutes
+    (quant-lattice.cl, AVX512-VBMI): its values are 8 magnitudes, so an
+    entry is 4 indices of 3 bits (element j at bits 3 j .. 3 j + 2) into
+    VTP_<NAME>_VALUES (the magnitudes as bytes, two words)."""
+    cls.init_grid()
+    g = np.asarray(cls.grid).reshape(-1, 4)
+    values = sorted(set(int(v) for v in g.reshape(-1)))
+    assert len(values) == 8 and len(g) == n, values
+    codes = [sum(values.index(int(v)) << (3 * j) for j, v in enumerate(e)) for e in g]
+    b = np.asarray(values, dtype=np.uint8).view("<u4")
+    lines = ["#define VTP_%s_VALUES 0x%08xu, 0x%08xu" % (name.upper(), b[0], b[1]),
+             "#ifdef __OPENCL_VERSION__",
+             "__constant ushort vtp_%s_codes[%d] __attribute__ ((aligned (64))) = {" % (name, n)]
+    for i in range(0, n, 16):
+        lines.append("  " + ", ".join("0x%03x" % c for c in codes[i:i + 16]) + ",")
+    return lines + ["};", "#endif"]
+
+
+def iq3_code_tables():
+    return ["/* The IQ3 grids' entries as 4 indices of 3 bits (element j at bits 3 j ..",
+            " * 3 j + 2) into the type's 8 values, VTP_<TYPE>_VALUES (bytes, two words):",
+            " * the kernels' lookup by 16-bit permutes where the CPU has AVX512-VBMI. */"] + \
+        iq3_codes("iq3xxs", quants.IQ3_XXS, 256) + iq3_codes("iq3s", quants.IQ3_S, 512)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(ROOT, "opencl", "kernels", "iq-grids.cl"))
@@ -73,6 +99,7 @@ def main():
         for i in range(0, len(w), 8):
             lines.append("  " + ", ".join("0x%08xu" % v for v in w[i:i + 8]) + ",")
         lines.append("};")
+    lines += iq3_code_tables()
     with open(a.out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("wrote", a.out)
