@@ -16,6 +16,11 @@ tables hold them:
       bytes 8 g + 128 (so that a group's delta, +-1 / 8 of a step, is one
       add of +-1 to every byte: vtp's kernels compute with 8 (g + delta)).
 
+and again IQ3_XXS's and IQ3_S's grids as vtp_iq3xxs_codes[256] and
+vtp_iq3s_codes[512] (OpenCL only): each entry's 4 values as 3-bit indices
+into the type's 8 values, VTP_IQ3XXS_VALUES / VTP_IQ3S_VALUES, for the
+kernels' lookup by word permutes on CPUs with AVX512-VBMI.
+
 The file is both OpenCL C (the kernels: vtp-device.c puts it before
 quant-lattice.cl) and C (opencl/vtp-quant.c includes it for the host dequantizers):
 VTP_IQ_TABLE is __constant there and static const here.

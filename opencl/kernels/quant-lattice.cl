@@ -277,11 +277,11 @@ IQ_VBMI inline void iq3_split (vtp_iq_v32hi c, uint v0, uint v1, uint16 *a, uint
   *b = iq3_values16 (__builtin_shufflevector (c, c, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31),
       v0, v1);
 }
-/* The entries of the 32 index bytes at @q (two groups of the 16 rows):
- * the first 16 into *a, the next 16 into *b */
-IQ_VBMI inline void iq3xxs_entries32 (__global const uchar *q, uint16 *a, uint16 *b)
+/* The IQ3 grids' entries of the 32 indices @i (two groups of the 16
+ * rows): the first 16 into *a, the next 16 into *b. IQ3_XXS's: 256
+ * entries. */
+IQ_VBMI inline void iq3xxs_entries32 (vtp_iq_v32hi i, uint16 *a, uint16 *b)
 {
-  const vtp_iq_v32hi i = iq_join (convert_ushort16 (vload16 (0, q)), convert_ushort16 (vload16 (0, q + 16)));
   __constant vtp_iq_v32hi *t = (__constant vtp_iq_v32hi *) vtp_iq3xxs_codes;
   const vtp_iq_v32hi c0 = __builtin_ia32_vpermi2varhi512 (t[0], i, t[1]);
   const vtp_iq_v32hi c1 = __builtin_ia32_vpermi2varhi512 (t[2], i, t[3]);
@@ -289,7 +289,7 @@ IQ_VBMI inline void iq3xxs_entries32 (__global const uchar *q, uint16 *a, uint16
   const vtp_iq_v32hi c3 = __builtin_ia32_vpermi2varhi512 (t[6], i, t[7]);
   iq3_split (iq_pick (iq_pick (c0, c1, i, 6), iq_pick (c2, c3, i, 6), i, 7), VTP_IQ3XXS_VALUES, a, b);
 }
-/* IQ3_S's: 512 entries, the 9-bit indices @i (32) */
+/* IQ3_S's: 512 entries (9-bit indices) */
 IQ_VBMI inline void iq3s_entries32 (vtp_iq_v32hi i, uint16 *a, uint16 *b)
 {
   __constant vtp_iq_v32hi *t = (__constant vtp_iq_v32hi *) vtp_iq3s_codes;
@@ -317,7 +317,8 @@ IQ3_FN inline void unpack_iq3_xxs (__global const uchar *pb, int i, uint16 *w, i
     __global const uchar *q = pb + IQ3XXS_QS + 16 * (8 * i + 2 * l);
     uint16 g0, g1;
 #ifdef VTP_X86_VBMI
-    iq3xxs_entries32 (q, &g0, &g1);
+    iq3xxs_entries32 (iq_join (convert_ushort16 (vload16 (0, q)), convert_ushort16 (vload16 (0, q + 16))), &g0,
+        &g1);
 #else
     g0 = grid16 (vtp_iq3xxs_grid, u8x16_at (q));
     g1 = grid16 (vtp_iq3xxs_grid, u8x16_at (q + 16));
