@@ -30,7 +30,12 @@
 # (llama-bench pp512 / vtp-bench-llm -p 512), decode of 64 after those 512
 # (llama-bench tg64 at depth 512, -d 512 / vtp-bench-llm's decode after its
 # prefill: a picture's description decodes after ~600 prompt tokens) and
-# decode of 64 from an empty context (tg64 at depth 0 / vtp-bench-llm -p 1).
+# decode of 64 from an empty context (tg64 at depth 0 / vtp-bench-llm -p 1),
+# and the start: from opening the file to the first token's logits
+# (llama-simple -n 1 on an empty prompt, its BOS alone: llama.cpp's "load
+# time", which it takes at the end of the first evaluation so that the
+# mapped file's page faults count / vtp-bench-llm -p 1: its load_ms, which
+# ends with the weights on the device, plus its prefill of that one token).
 # A second table pairs each round's two runs (the same type and measure,
 # a minute apart at most): the median of the rounds' vtp / llama.cpp
 # ratios with their range, and best against best. This machine's memory
@@ -57,13 +62,13 @@ if [ "$KV" = q8_0 ]; then
 fi
 . bench/peer-env.sh
 
-if [ ! -x "$BIN/llama-bench" ] || [ ! -x "$BIN/llama-quantize" ]; then
+if [ ! -x "$BIN/llama-bench" ] || [ ! -x "$BIN/llama-quantize" ] || [ ! -x "$BIN/llama-simple" ]; then
   mkdir -p "$PEER"
   ( cd "$PEER" && python3 -m pip download --no-deps --no-binary :all: "llama-cpp-python==$VERSION" -d . \
       && tar xzf "llama_cpp_python-$VERSION.tar.gz" )
   cmake -S "$SRC" -B "$SRC/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
       -DLLAMA_BUILD_TESTS=OFF -DLLAMA_OPENSSL=OFF > "$PEER/cmake.log"
-  cmake --build "$SRC/build" -j "$(nproc)" --target llama-bench llama-quantize > "$PEER/build.log"
+  cmake --build "$SRC/build" -j "$(nproc)" --target llama-bench llama-quantize llama-simple > "$PEER/build.log"
 fi
 ninja -C build bench/vtp-bench-llm > /dev/null
 
@@ -114,6 +119,8 @@ for r in $(seq "$ROUNDS"); do
               { gsub(/"/, ""); k = $n["n_prompt"] > 0 ? "prefill" : ($n["n_depth"] > 0 ? "decode" : "decode0")
                 print "llama.cpp", t, k, $n["avg_ts"] }' >> "$OUT"
       done
+      "$BIN/llama-simple" -m "$WORK/llm-$lt.gguf" -n 1 "" 2>&1 \
+        | awk -v t="$label" '/llama_perf_context_print: +load time/ { print "llama.cpp", t, "start_ms", $(NF - 1) }' >> "$OUT"
     fi
     build/bench/vtp-bench-llm -m "$vm" -w "$vt" -k "$KV" -p 512 -n 64 -r 1 \
       | awk -v t="$label" '/^prefill_tokens_per_s/ { print "vtp", t, "prefill", $2 }
@@ -124,7 +131,8 @@ for r in $(seq "$ROUNDS"); do
           /^host_read_bandwidth_gb_s/ { print "vtp", t, "bandwidth", $2 }
           /^host_read_bandwidth_median_gb_s/ { print "vtp", t, "bandwidth_median", $2 }' >> "$OUT"
     build/bench/vtp-bench-llm -m "$vm" -w "$vt" -k "$KV" -p 1 -n 64 -r 1 \
-      | awk -v t="$label" '/^decode_tokens_per_s/ { print "vtp", t, "decode0", $2 }' >> "$OUT"
+      | awk -v t="$label" '/^load_ms/ { load = $2 } /^prefill_tokens_per_s/ { first = 1000 / $2 }
+          /^decode_tokens_per_s/ { print "vtp", t, "decode0", $2; print "vtp", t, "start_ms", load + first }' >> "$OUT"
   done
 done
 
@@ -163,6 +171,17 @@ for t in names:
         r = [x / y for x, y in zip(a, b)]
         cells += ["**%.2f** (%.2f-%.2f)" % (statistics.median(r), min(r), max(r)), "%.2f" % (max(a) / max(b))]
     print("| %s |" % names[t], " | ".join(cells), "|")
+print()
+print("| weights | start, file to the first token's logits, s: vtp | llama.cpp | llama.cpp / vtp | paired, median (min-max) |")
+print("|---|---|---|---|---|")
+for t in names:
+    a, b = v["vtp", t, "start_ms"], v["llama.cpp", t, "start_ms"]
+    if not a or not b:
+        continue
+    r = [y / x for x, y in zip(a, b)]
+    print("| %s | %.2f | %.2f | %.2f | **%.2f** (%.2f-%.2f) |" % (names[t], med("vtp", t, "start_ms") / 1e3,
+          med("llama.cpp", t, "start_ms") / 1e3, med("llama.cpp", t, "start_ms") / med("vtp", t, "start_ms"),
+          statistics.median(r), min(r), max(r)))
 print("host read bandwidth (vtp-bench-llm's probe after each run, median over the runs): best pass %.1f GB/s, "
       "median pass %.1f GB/s" % tuple(statistics.median(x for (e, t, k), xs in v.items() if k == key for x in xs)
                                      for key in ("bandwidth", "bandwidth_median")))

@@ -26,7 +26,9 @@
  *    tolerance alone: one wrong table value or scale bit fails.
  *  - /quant/linear-multi: vtp_op_linear_multi (q | k | v, gate | up in
  *    one launch, weights of one type or of several) equals the products
- *    one by one, bit for bit. */
+ *    one by one, bit for bit.
+ *  - /quant/pack-shares: packing a weight in uneven shares on 3 threads
+ *    gives the bytes of one thread's packing, every type. */
 #include <json-glib/json-glib.h>
 #include "test-util.h"
 #include "fixture-path.h"
@@ -628,6 +630,67 @@ test_linear_multi (void)
   }
 }
 
+/* The bytes of weight tensor @t on the device. */
+static guint8 *
+weight_bytes (const VtpTensor *t)
+{
+  const gsize n = vtp_tensor_n_bytes (t);
+  guint8 *b = g_malloc (n);
+
+  g_assert_cmpint (clEnqueueReadBuffer (t->dev->queue, t->mem, CL_TRUE, 0, n, b, 0, NULL, NULL), ==, CL_SUCCESS);
+  return b;
+}
+
+/* /quant/pack-shares: the cores pack a big weight's panels in shares
+ * (vtp-linear.c, vtp_host_threads_run); 3 threads, whose shares split the
+ * panels unevenly, give the bytes of 1 (which the products above check
+ * against the references), for every packed type, float ones included.
+ * The weights are random bytes: packing moves them without reading them. */
+static void
+test_pack_shares (void)
+{
+  const VtpDType floats[] = { VTP_DTYPE_F32, VTP_DTYPE_F16, VTP_DTYPE_BF16 };
+  const gint64 K = 2048;
+  GRand *r = g_rand_new_with_seed (404);
+
+  for (guint t = 0; t < G_N_ELEMENTS (qtypes) + G_N_ELEMENTS (floats); t++) {
+    const VtpDType dt = t < G_N_ELEMENTS (qtypes) ? qtypes[t] : floats[t - G_N_ELEMENTS (qtypes)];
+    const gsize row = vtp_dtype_row_bytes (dt, K);
+    /* over 3 MB of whole panels (3 shares of 1 MB or more), a panel count
+     * that 3 does not divide, and 7 rows after the last panel */
+    gint64 panels = (gint64) ((((gsize) 13 << 18) / row + 15) / 16);
+    panels += panels % 3 == 0;
+    const gint64 N = panels * 16 + 7;
+    g_autofree guint8 *w = g_malloc ((gsize) N * row);
+    g_autofree guint8 *one = NULL, *three = NULL;
+    g_autoptr (GError) error = NULL;
+    VtpTensor *t1, *t3;
+
+    for (gsize i = 0; i < (gsize) N * row; i++)
+      w[i] = (guint8) g_rand_int (r);
+    g_setenv ("VTP_HOST_THREADS", "1", TRUE);
+    t1 = vtp_linear_weight_new (dev, dt, N, K, w, &error);
+    g_assert_no_error (error);
+    g_setenv ("VTP_HOST_THREADS", "3", TRUE);
+    t3 = vtp_linear_weight_new (dev, dt, N, K, w, &error);
+    g_assert_no_error (error);
+    g_unsetenv ("VTP_HOST_THREADS");
+    g_assert_cmpuint (t1->layout, ==, 1);
+    one = weight_bytes (t1);
+    three = weight_bytes (t3);
+    if (memcmp (one, three, (gsize) N * row) != 0) {
+      gsize i = 0;
+      while (one[i] == three[i])
+        i++;
+      g_error ("%s: packed by 3 threads, byte %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " (panel %" G_GSIZE_FORMAT
+          ") differs from 1 thread's", vtp_dtype_name (dt), i, (gsize) N * row, i / (16 * row));
+    }
+    vtp_tensor_free (t1);
+    vtp_tensor_free (t3);
+  }
+  g_rand_free (r);
+}
+
 /* A row length that is not whole blocks is refused, not read past. */
 static void
 test_bad_shape (void)
@@ -666,5 +729,6 @@ main (int argc, char **argv)
   g_test_add_func ("/quant/linear-rows", test_linear_rows);
   g_test_add_func ("/quant/panel-major", test_panel_major);
   g_test_add_func ("/quant/bad-shape", test_bad_shape);
+  g_test_add_func ("/quant/pack-shares", test_pack_shares);
   return g_test_run ();
 }

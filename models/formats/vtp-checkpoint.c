@@ -1,6 +1,7 @@
 #include "vtp-checkpoint.h"
 #include "vtp-linear.h"
 #include "vtp-quant.h"
+#include "vtp-host-threads.h"
 #include "vtp-gguf-checkpoint.h"
 #include "vtp-json.h"
 #include "vtp-model-path.h"
@@ -453,28 +454,27 @@ element_f32 (const guint8 *data, VtpDType dtype, gsize i)
   }
 }
 
-/* A share of the rows of a matrix to quantize (one thread's). */
+/* A matrix to quantize, its rows shared by the cores. */
 typedef struct {
   const guint8 *data;
   VtpDType dtype, q;
-  gint64 rows, cols, r0, r1;
+  gint64 rows, cols;
   gboolean transposed;
   guint8 *blocks;
 } QuantizeJob;
 
-static gpointer
-quantize_rows (gpointer user_data)
+static void
+quantize_rows (gint64 r0, gint64 r1, gpointer user_data)
 {
   const QuantizeJob *j = user_data;
   const gsize row_bytes = vtp_dtype_row_bytes (j->q, j->cols);
   g_autofree float *f = g_new (float, j->cols);
 
-  for (gint64 r = j->r0; r < j->r1; r++) {
+  for (gint64 r = r0; r < r1; r++) {
     for (gint64 c = 0; c < j->cols; c++)
       f[c] = element_f32 (j->data, j->dtype, j->transposed ? (gsize) c * j->rows + r : (gsize) r * j->cols + c);
     vtp_quantize_row (j->q, f, j->cols, j->blocks + r * row_bytes);
   }
-  return NULL;
 }
 
 /* Quantizes the matrix @data (@dtype, [rows, cols] or, @transposed, stored
@@ -486,24 +486,15 @@ quantize_matrix (VtpDevice *dev, const guint8 *data, VtpDType dtype, gint64 rows
     gboolean transposed, VtpDType q, GError **error)
 {
   const gsize row_bytes = vtp_dtype_row_bytes (q, cols);
-  const gint n_threads = (gint) CLAMP (MIN ((gint64) g_get_num_processors (), rows / 64), 1, 64);
   g_autofree guint8 *blocks = g_try_malloc ((gsize) rows * row_bytes);
-  QuantizeJob jobs[64];
-  GThread *threads[64];
+  QuantizeJob job = { data, dtype, q, rows, cols, transposed, blocks };
 
   if (!blocks) {
     g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE, "No host memory for %" G_GSIZE_FORMAT
         " bytes of %s weights", (gsize) rows * row_bytes, vtp_dtype_name (q));
     return NULL;
   }
-  for (gint i = 0; i < n_threads; i++) {
-    jobs[i] = (QuantizeJob) { data, dtype, q, rows, cols, rows * i / n_threads, rows * (i + 1) / n_threads,
-      transposed, blocks };
-    threads[i] = i ? g_thread_new ("vtp-quantize", quantize_rows, &jobs[i]) : NULL;
-  }
-  quantize_rows (&jobs[0]);
-  for (gint i = 1; i < n_threads; i++)
-    g_thread_join (threads[i]);
+  vtp_host_threads_run (rows, 1, 64, quantize_rows, &job);
   return vtp_linear_weight_new (dev, q, rows, cols, blocks, error);
 }
 
