@@ -9,6 +9,8 @@ Blip2ForConditionalGeneration runs it.
 Prints "key: value" lines, medians of REPEATS runs after one warm-up,
 torch's threads = the machine's cores:
   torch_encode_ms       vision tower + Q-Former + language projection
+  torch_prompt_positions  the language model's prompt: the 32 queries, BOS
+                        and the prompt (vtp-bench's prompt_tokens)
   torch_first_token_ms  generate with max_new_tokens=1 (the picture encoded,
                         the prompt prefilled, one token chosen)
   torch_decode_tokens_per_s  (NEW_TOKENS - 1) / (generate of NEW_TOKENS
@@ -21,7 +23,13 @@ import time
 
 import torch
 from PIL import Image
+from tokenizers import Tokenizer
 from transformers import Blip2ForConditionalGeneration, Blip2Processor
+
+
+# vtp-bench's prompt (bench/vtp-bench.c), which it gives a BLIP-2 model as
+# it is (the plain template), so that both sides prefill the same positions
+PROMPT = "What is in the picture? Describe it in detail."
 
 
 def main():
@@ -36,9 +44,24 @@ def main():
     model = Blip2ForConditionalGeneration.from_pretrained(model_dir, dtype=dtype).eval()
     load_s = time.perf_counter() - t0
     processor = Blip2Processor.from_pretrained(model_dir)
-    inputs = processor(images=Image.open(picture).convert("RGB"), text="Question: what is in the picture? Answer:",
-                       return_tensors="pt")
+    inputs = processor(images=Image.open(picture).convert("RGB"), return_tensors="pt")
     inputs["pixel_values"] = inputs["pixel_values"].to(dtype)
+    # The language model's input as vtp-bench builds it: the 32 projected
+    # queries, then the prompt as the checkpoint's tokenizer.json tokenizes
+    # it (the tokenizers library: the file both engines read; transformers
+    # 5's AutoTokenizer rebuilt the bench T5's pipeline without its
+    # Metaspace step, 38 tokens against the file's 30). generate() puts the
+    # queries where input_ids holds the image token (masked_scatter) and
+    # silently drops them where it holds none, which the processor's text
+    # path gave for the bench models (no num_query_tokens in their
+    # processor config): before 2026-12-06 the language model here ran on
+    # the text alone, 24 positions against vtp's 56.
+    n_q, image_id = model.config.num_query_tokens, model.config.image_token_id
+    text_ids = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json")).encode(PROMPT).ids
+    ids = torch.tensor([[image_id] * n_q + text_ids], dtype=torch.long)
+    inputs["input_ids"] = ids
+    inputs["attention_mask"] = torch.ones_like(ids)
+    print("torch_prompt_positions: %d" % ids.shape[1])
 
     def encode():
         with torch.inference_mode():
