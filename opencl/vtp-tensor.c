@@ -71,19 +71,7 @@ vtp_dtype_row_bytes (VtpDType t, gint64 cols)
 float
 vtp_f16_to_f32 (guint16 h)
 {
-  const guint32 sign = (guint32) (h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-  union { guint32 u; float f; } v;
-
-  if (exp == 0) {
-    /* zero or subnormal: mant * 2^-24 is exact in float */
-    v.f = (float) mant * 0x1p-24f;
-    v.u |= sign;
-  } else if (exp == 31) {
-    v.u = sign | 0x7f800000u | (mant << 13);
-  } else {
-    v.u = sign | ((exp + 112) << 23) | (mant << 13);
-  }
-  return v.f;
+  return vtp_f16_to_f32_inline (h);
 }
 
 guint16

@@ -60,6 +60,28 @@ gsize vtp_dtype_block_bytes (VtpDType t);
 gsize vtp_dtype_row_bytes (VtpDType t, gint64 cols);
 /* Scalar conversions (round to nearest even), for loading and tests. */
 float vtp_f16_to_f32 (guint16 h);
+/* vtp_f16_to_f32 inline, for loops over many values (quantizing F16
+ * weights at load): the half's exponent and mantissa moved into a float's
+ * places and the exponent rebased (+112); infinities and NaNs get the
+ * float's all-ones exponent (their payload kept); zero and subnormal
+ * halves are made (1 + m / 1024) 2^-14 and 2^-14 taken away, which leaves
+ * m 2^-24 exactly without a subnormal float on the way (a host that
+ * flushes subnormals, -ffast-math's startup code, gets the same values). */
+static inline float
+vtp_f16_to_f32_inline (guint16 h)
+{
+  const guint32 exp = h & 0x7c00;
+  union { guint32 u; float f; } v = { ((guint32) (h & 0x7fff) << 13) + (112u << 23) };
+
+  if (exp == 0x7c00)
+    v.u |= 0x7f800000u;
+  else if (exp == 0) {
+    v.u += 1u << 23;
+    v.f -= 0x1p-14f;
+  }
+  v.u |= (guint32) (h & 0x8000) << 16;
+  return v.f;
+}
 guint16 vtp_f32_to_f16 (float f);
 float vtp_bf16_to_f32 (guint16 b);
 guint16 vtp_f32_to_bf16 (float f);

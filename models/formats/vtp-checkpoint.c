@@ -449,7 +449,7 @@ element_f32 (const guint8 *data, VtpDType dtype, gsize i)
   float f;
   switch (dtype) {
     case VTP_DTYPE_F32: memcpy (&f, data + 4 * i, 4); return f;
-    case VTP_DTYPE_F16: memcpy (&h, data + 2 * i, 2); return vtp_f16_to_f32 (h);
+    case VTP_DTYPE_F16: memcpy (&h, data + 2 * i, 2); return vtp_f16_to_f32_inline (h);
     default: memcpy (&h, data + 2 * i, 2); return vtp_bf16_to_f32 (h);
   }
 }
