@@ -24,11 +24,7 @@ ninja -C build bench/vtp-bench > /dev/null
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 PICTURE=$OUT/picture-640x480.png
-python3 -c "
-import sys; from PIL import Image
-w, h = 640, 480
-Image.frombytes('RGB', (w, h), bytes(((i * 2654435761) >> 24) & 255 for i in range(w * h * 3))).save(sys.argv[1])
-" "$PICTURE"
+python3 bench/bench-picture.py "$PICTURE"
 
 for r in $(seq "$ROUNDS"); do
   build/bench/vtp-bench -m "$DIR" -w "$WTYPE" -n "$NEW_TOKENS" -r 3 | sed "s/^/$r vtp /" >> "$OUT/results.txt"

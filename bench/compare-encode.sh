@@ -40,11 +40,7 @@ mkdir -p "$PAIR"
 [ -f "$PAIR/mmproj-model-f16.gguf" ] || "$TF4_PYTHON" tools/llava_mmproj.py "$LLAVA" "$PAIR/mmproj-model-f16.gguf"
 [ -e "$PAIR/llm-f16.gguf" ] || ln -s "$WORK/llm-f16.gguf" "$PAIR/llm-f16.gguf"
 PICTURE=$WORK/bench-640x480.png
-[ -f "$PICTURE" ] || python3 -c "
-import sys; from PIL import Image
-w, h = 640, 480
-Image.frombytes('RGB', (w, h), bytes(((i * 2654435761) >> 24) & 255 for i in range(w * h * 3))).save(sys.argv[1])
-" "$PICTURE"
+[ -f "$PICTURE" ] || python3 bench/bench-picture.py "$PICTURE"
 
 OUT=$WORK/encode-results.txt
 : > "$OUT"

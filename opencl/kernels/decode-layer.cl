@@ -410,20 +410,33 @@ void DL_NAME (decode_layer) (__global float *x, __global float *xn, __global flo
       dl_wait (&sync[17], 8);
     }
     /* 1: q | k | v of xn; 5: x += attn Wo; 7: gate | up of xn (OPT: fc1
-     * alone, into gate); 9: x += gate Wd */
+     * alone, into gate); 9: x += gate Wd. Each: its products, input, the
+     * input's width and the work-group count of its panels. */
+    int n_o = 1, K = D, groups;
+    __global float *src = xn;
     if (s == 1) {
       o[0] = (DlProduct) { wq, bq, q, QD / 16, tq, biases & 1, 0 };
       o[1] = (DlProduct) { wk, bk, kn + kv_off, KD / 16, tk, (biases >> 1) & 1, 0 };
       o[2] = (DlProduct) { wv, bv, vn + kv_off, KD / 16, tv, (biases >> 2) & 1, 0 };
-    } else if (s == 5)
+      n_o = 3;
+      groups = g_qkv;
+    } else if (s == 5) {
       o[0] = (DlProduct) { wo, bo, x, D / 16, to, (biases >> 3) & 1, 1 };
-    else if (s == 7) {
+      src = attn;
+      K = QD;
+      groups = g_o;
+    } else if (s == 7) {
       o[0] = (DlProduct) { wg, bg, gate, I / 16, tg, (biases >> 4) & 1, 0 };
       o[1] = (DlProduct) { wu, bu, up, I / 16, tu, (biases >> 5) & 1, 0 };
-    } else
+      n_o = opt ? 1 : 2;
+      groups = g_gu;
+    } else {
       o[0] = (DlProduct) { wd, bd, x, D / 16, td, (biases >> 6) & 1, 1 };
-    dl_products (sync, s, o, s == 1 ? 3 : s == 7 && !opt ? 2 : 1, s == 1 || s == 7 ? xn : s == 5 ? attn : gate,
-        s == 5 ? QD : s == 9 ? I : D, s == 1 ? g_qkv : s == 5 ? g_o : s == 7 ? g_gu : g_d, nwg, xq, xs, xm, dx);
+      src = gate;
+      K = I;
+      groups = g_d;
+    }
+    dl_products (sync, s, o, n_o, src, K, groups, nwg, xq, xs, xm, dx);
   }
   dl_finish (sync, nwg);
 }

@@ -264,6 +264,12 @@ IQ_VBMI inline vtp_iq_v32hi iq_pick (vtp_iq_v32hi c0, vtp_iq_v32hi c1, vtp_iq_v3
 {
   return c0 ^ ((c0 ^ c1) & -((i >> bit) & 1));
 }
+/* Of four permutes' codes @c (indices 0-63, 64-127, ...), each lane's by
+ * bits 6 and 7 of its index @i */
+IQ_VBMI inline vtp_iq_v32hi iq_pick4 (const vtp_iq_v32hi *c, vtp_iq_v32hi i)
+{
+  return iq_pick (iq_pick (c[0], c[1], i, 6), iq_pick (c[2], c[3], i, 6), i, 7);
+}
 /* Words @i0 and @i1 (16 each) as one vector of 32 */
 IQ_VBMI inline vtp_iq_v32hi iq_join (ushort16 i0, ushort16 i1)
 {
@@ -283,11 +289,11 @@ IQ_VBMI inline void iq3_split (vtp_iq_v32hi c, uint v0, uint v1, uint16 *a, uint
 IQ_VBMI inline void iq3xxs_entries32 (vtp_iq_v32hi i, uint16 *a, uint16 *b)
 {
   __constant vtp_iq_v32hi *t = (__constant vtp_iq_v32hi *) vtp_iq3xxs_codes;
-  const vtp_iq_v32hi c0 = __builtin_ia32_vpermi2varhi512 (t[0], i, t[1]);
-  const vtp_iq_v32hi c1 = __builtin_ia32_vpermi2varhi512 (t[2], i, t[3]);
-  const vtp_iq_v32hi c2 = __builtin_ia32_vpermi2varhi512 (t[4], i, t[5]);
-  const vtp_iq_v32hi c3 = __builtin_ia32_vpermi2varhi512 (t[6], i, t[7]);
-  iq3_split (iq_pick (iq_pick (c0, c1, i, 6), iq_pick (c2, c3, i, 6), i, 7), VTP_IQ3XXS_VALUES, a, b);
+  vtp_iq_v32hi c[4];
+  UNROLL
+  for (int k = 0; k < 4; k++)
+    c[k] = __builtin_ia32_vpermi2varhi512 (t[2 * k], i, t[2 * k + 1]);
+  iq3_split (iq_pick4 (c, i), VTP_IQ3XXS_VALUES, a, b);
 }
 /* IQ3_S's: 512 entries (9-bit indices) */
 IQ_VBMI inline void iq3s_entries32 (vtp_iq_v32hi i, uint16 *a, uint16 *b)
@@ -297,9 +303,7 @@ IQ_VBMI inline void iq3s_entries32 (vtp_iq_v32hi i, uint16 *a, uint16 *b)
   UNROLL
   for (int k = 0; k < 8; k++)
     c[k] = __builtin_ia32_vpermi2varhi512 (t[2 * k], i, t[2 * k + 1]);
-  const vtp_iq_v32hi lo = iq_pick (iq_pick (c[0], c[1], i, 6), iq_pick (c[2], c[3], i, 6), i, 7);
-  const vtp_iq_v32hi hi = iq_pick (iq_pick (c[4], c[5], i, 6), iq_pick (c[6], c[7], i, 6), i, 7);
-  iq3_split (iq_pick (lo, hi, i, 8), VTP_IQ3S_VALUES, a, b);
+  iq3_split (iq_pick (iq_pick4 (c, i), iq_pick4 (c + 4, i), i, 8), VTP_IQ3S_VALUES, a, b);
 }
 #define IQ3_FN IQ_VBMI
 #else
