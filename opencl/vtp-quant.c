@@ -4,8 +4,8 @@
  * since the aim is bit-identical results.
  *
  * On x86-64 the file is compiled a second time for AVX2 CPUs
- * (vtp-quant-avx2.c, VTP_QUANT_AVX2_BUILD: 8 trials side by side in the
- * scale searches instead of 4, QLANES below); that build defines only
+ * (vtp-quant-avx2.c, VTP_QUANT_AVX2_BUILD: 8 lanes in the scale searches
+ * instead of 4, QLANES below); that build defines only
  * vtp_quantize_row_avx2, which vtp_quantize_row calls where the CPU has
  * AVX2. */
 #include <math.h>
@@ -189,17 +189,24 @@ nearest_int (float v)
   return (bits & 0x007fffff) - 0x00400000;
 }
 
-/* The scale searches try many roundings of one sub-block; lane k of these
- * vectors holds trial k, its sums formed in the scalar order, so every
- * trial's numbers (and the choice among them, made in trial order after)
- * are the scalar code's, bit for bit. GCC / Clang vector extensions, 16
- * bytes (SSE2 on plain x86-64, NEON): Q4_K's search 65 -> 33 ns a weight
- * on one Zen 4 core. 8 lanes take 32 bytes, which the plain x86-64 build
- * splits into scalar operations (165 ns), so 8 only in the AVX2 build:
- * quantizing a 2048 x 5632 matrix on one Zen 4 core (test-quant -m perf
- * -p /quant/speed) Q4_K 0.378 -> 0.293 s, Q6_K 0.252 -> 0.175, Q2_K
- * 0.307 -> 0.216, IQ4_XS 0.819 -> 0.690. (16 lanes, AVX-512: no quicker,
- * Q4_K 0.323: Zen 4 runs 512-bit operations in two halves.) */
+/* The scale searches try many roundings of a sub-block. Their vectors hold
+ * side by side either the trials of one sub-block (Q6_K's, IQ4's: trials
+ * independent of each other) or the same trial of several sub-blocks
+ * (qkx2_fit_lanes: each trial starts from the one before), each lane's
+ * sums formed in the scalar order, so every number (and the choices among
+ * them, made in trial order) is the scalar code's, bit for bit. GCC /
+ * Clang vector extensions, 16 bytes (SSE2 on plain x86-64, NEON): Q4_K's
+ * search 65 -> 33 ns a weight on one Zen 4 core. 8 lanes take 32 bytes,
+ * which the plain x86-64 build splits into scalar operations (165 ns), so
+ * 8 only in the AVX2 build: quantizing a 2048 x 5632 matrix on one Zen 4
+ * core (test-quant -m perf -p /quant/speed) Q4_K 0.378 -> 0.293 s, Q6_K
+ * 0.252 -> 0.175, Q2_K 0.307 -> 0.216, IQ4_XS 0.819 -> 0.690 (trials in
+ * the lanes everywhere then). On one core of an Intel Xeon with AMX, the
+ * qkx2 trials in the lanes / its sub-blocks in the lanes: Q4_K 0.29-0.32
+ * -> 0.175 s, Q2_K 0.225-0.244 -> 0.140-0.152; 16 lanes in 32-byte
+ * registers: 6x slower (GCC's split); two groups of 8 in turn (to hide
+ * the sums' latency): Q2_K 0.158 against 0.148; with AVX-512, 0.112
+ * against 0.137 s: not taken (a third build). */
 #ifdef VTP_QUANT_AVX2_BUILD
 #define QLANES 8
 #else
@@ -247,128 +254,100 @@ k4_weights (const float *x, float *w)
     w[l] = av_x + fabsf (x[l]);
 }
 
-/* Weighted error of x ~ scale L + min over a sub-block of @n: squared, or
- * absolute (@use_mad: Q2_K's fits). */
-static float
-qkx2_error (const float *x, const float *w, gint n, gboolean use_mad, const guint8 *L, float scale, float min)
+/* Scale and min (x ~ scale L - neg_min, L in 0..nmax) of QLANES sub-blocks
+ * of @n, side by side: sub-block k at x + n k, its weights at w + n k, its
+ * integers to L + n k, its scale and negated min to scales[k] and
+ * neg_mins[k] (ggml's make_qkx2_quants; Q4_K / Q5_K: 32, squared error;
+ * Q2_K: 16, absolute error). Start from the plain min-max grid, then try
+ * nstep + 1 slightly stretched grids (nmax + rmin + 0.1 is levels over the
+ * range), refit scale and min of each rounding by weighted least squares
+ * (the min kept <= 0, so that zero stays representable) and keep the
+ * rounding of smallest error (the first of equals).
+ *
+ * A better trial's min is the grid origin of the trials after it, so one
+ * sub-block's trials form a chain. Lane k follows sub-block k's chain in
+ * the scalar order (its sums too), so its numbers are the scalar code's bit
+ * for bit and nothing is computed twice; with trials in the lanes instead,
+ * every better trial that moved the min sent the trials beside it round
+ * again (Q4_K quantized 3x slower so). */
+static inline __attribute__ ((always_inline)) void
+qkx2_fit_lanes (const float *x, const float *w, gint n, gboolean use_mad, gint nmax, float rmin, gint nstep,
+    guint8 *L, float *scales, float *neg_mins)
 {
-  float err = 0.0f;
-
-  for (gint i = 0; i < n; i++) {
-    float diff = scale * L[i] + min - x[i];
-    diff = use_mad ? fabsf (diff) : diff * diff;
-    err += w[i] * diff;
-  }
-  return err;
-}
-
-/* Trials @first .. of make_qkx2_quants' search, one a lane (iscale = (rmin
- * + 0.1 is + nmax) / (max - min) for trial is): the integers L = clamp
- * (round (iscale (x - min)), 0, nmax) into @aux, the weighted
- * least-squares scale and min of each rounding (the min kept <= 0) and its
- * error; @ok: the lanes whose fit exists (D > 0). */
-static inline void
-qkx2_trials (const float *x, const float *w, gint n, gboolean use_mad, gint nmax, float rmin, gint first,
-    float min, float max, float sum_w, float sum_x, QLanesI *aux, QLanesF *scale, QLanesF *minv, QLanesF *err,
-    QLanesI *ok)
-{
-  QLanesF is, sl = { 0 }, sl2 = { 0 }, sxl = { 0 }, iscale, D, sc, mn, e = { 0 };
-  QLanesI pos;
-
-  for (gint k = 0; k < QLANES; k++)
-    is[k] = (float) (first + k);
-  iscale = (rmin + 0.1f * is + (float) nmax) / (max - min);
-  for (gint i = 0; i < n; i++) {
-    const QLanesI l = lanes_clamp (lanes_nearest_int (iscale * (x[i] - min)), 0, nmax);
-    const QLanesF lf = __builtin_convertvector (l, QLanesF);
-    aux[i] = l;
-    sl += w[i] * lf;
-    sl2 += w[i] * lf * lf;
-    sxl += w[i] * lf * x[i];
-  }
-  D = sum_w * sl2 - sl * sl;
-  sc = (sum_w * sxl - sum_x * sl) / D;
-  mn = (sl2 * sum_x - sl * sxl) / D;
-  pos = mn > 0;
-  sc = lanes_select (pos, sxl / sl2, sc);
-  mn = lanes_select (pos, (QLanesF) { 0 }, mn);
-  for (gint i = 0; i < n; i++) {
-    QLanesF diff = sc * __builtin_convertvector (aux[i], QLanesF) + mn - x[i];
-    diff = use_mad ? (QLanesF) ((QLanesI) diff & 0x7fffffff) : diff * diff;
-    e += w[i] * diff;
-  }
-  *scale = sc;
-  *minv = mn;
-  *err = e;
-  *ok = D > 0;
-}
-
-/* Scale and min (x ~ scale L - *neg_min, L in 0..nmax) of one sub-block of
- * @n (ggml's make_qkx2_quants; Q4_K / Q5_K: 32, squared error; Q2_K: 16,
- * absolute error): start from the plain min-max grid, then try nstep + 1
- * slightly stretched grids (nmax + rmin + 0.1 is levels over the range),
- * refit scale and min of each rounding by weighted least squares (the min
- * kept <= 0, so that zero stays representable) and keep the rounding of
- * smallest error. */
-static float
-qkx2_fit (const float *x, const float *w, gint n, gboolean use_mad, gint nmax, float rmin, gint nstep, guint8 *L,
-    float *neg_min)
-{
-  float min = x[0], max = x[0], sum_w = w[0], sum_x = sum_w * x[0];
-  float iscale, scale, best_error;
-  QLanesI aux[32];
+  const QLanesF zero = { 0 }, one = zero + 1.0f;
+  QLanesF xt[32], wt[32], lf[32];
+  QLanesI l[32], best_l[32];
+  QLanesF min, max, sum_w, sum_x, iscale, scale, best_error = zero;
+  QLanesI flat;
 
   g_assert (n <= 32);
+  for (gint i = 0; i < n; i++)
+    for (gint k = 0; k < QLANES; k++) {
+      xt[i][k] = x[n * k + i];
+      wt[i][k] = w[n * k + i];
+    }
+  min = max = xt[0];
+  sum_w = wt[0];
+  sum_x = sum_w * xt[0];
   for (gint i = 1; i < n; i++) {
-    if (x[i] < min)
-      min = x[i];
-    if (x[i] > max)
-      max = x[i];
-    sum_w += w[i];
-    sum_x += w[i] * x[i];
+    min = lanes_select (xt[i] < min, xt[i], min);
+    max = lanes_select (xt[i] > max, xt[i], max);
+    sum_w += wt[i];
+    sum_x += wt[i] * xt[i];
   }
-  if (min > 0)
-    min = 0;
-  if (max == min) {
-    memset (L, 0, n);
-    *neg_min = -min;
-    return 0.0f;
-  }
-  iscale = nmax / (max - min);
+  min = lanes_select (min > 0, zero, min);
+  /* a sub-block of one value (ggml returns at once: L = 0, scale 0): its
+   * lane runs on a range of 1, no division by zero; every rounding of it is
+   * 0, so no trial has a fit (D = 0) */
+  flat = max == min;
+
+  iscale = (float) nmax / lanes_select (flat, one, max - min);
   scale = 1 / iscale;
   for (gint i = 0; i < n; i++) {
-    const gint r = nearest_int (iscale * (x[i] - min));
-    L[i] = CLAMP (r, 0, nmax);
-  }
-  best_error = qkx2_error (x, w, n, use_mad, L, scale, min);
+    QLanesF diff;
 
-  /* the stretched grids, QLANES at a time, the best kept in trial order
-   * (the first of equal errors). A better trial's min is the grid origin
-   * of the trials after it (ggml's loop updates it as it goes): when it
-   * moves, the trials computed beside it with the old one start again
-   * after it. */
-  for (gint first = 0, next; first <= nstep; first = next) {
-    QLanesF sc, mn, err;
-    QLanesI ok;
-
-    qkx2_trials (x, w, n, use_mad, nmax, rmin, first, min, max, sum_w, sum_x, aux, &sc, &mn, &err, &ok);
-    next = first + QLANES;
-    for (gint k = 0; k < QLANES && first + k <= nstep; k++)
-      if (ok[k] && err[k] < best_error) {
-        const gboolean moved = mn[k] != min;
-        for (gint i = 0; i < n; i++)
-          L[i] = aux[i][k];
-        best_error = err[k];
-        scale = sc[k];
-        min = mn[k];
-        if (moved) {
-          next = first + k + 1;
-          break;
-        }
-      }
+    best_l[i] = lanes_clamp (lanes_nearest_int (iscale * (xt[i] - min)), 0, nmax);
+    diff = scale * __builtin_convertvector (best_l[i], QLanesF) + min - xt[i];
+    diff = use_mad ? (QLanesF) ((QLanesI) diff & 0x7fffffff) : diff * diff;
+    best_error += wt[i] * diff;
   }
-  *neg_min = -min;
-  return scale;
+
+  for (gint is = 0; is <= nstep; is++) {
+    QLanesF sl = zero, sl2 = zero, sxl = zero, e = zero, D, sc, mn;
+    QLanesI better;
+
+    iscale = (rmin + 0.1f * is + (float) nmax) / lanes_select (flat, one, max - min);
+    for (gint i = 0; i < n; i++) {
+      l[i] = lanes_clamp (lanes_nearest_int (iscale * (xt[i] - min)), 0, nmax);
+      lf[i] = __builtin_convertvector (l[i], QLanesF);
+      sl += wt[i] * lf[i];
+      sl2 += wt[i] * lf[i] * lf[i];
+      sxl += wt[i] * lf[i] * xt[i];
+    }
+    D = sum_w * sl2 - sl * sl;
+    sc = (sum_w * sxl - sum_x * sl) / D;
+    mn = (sl2 * sum_x - sl * sxl) / D;
+    sc = lanes_select (mn > 0, sxl / sl2, sc);
+    mn = lanes_select (mn > 0, zero, mn);
+    for (gint i = 0; i < n; i++) {
+      QLanesF diff = sc * lf[i] + mn - xt[i];
+      diff = use_mad ? (QLanesF) ((QLanesI) diff & 0x7fffffff) : diff * diff;
+      e += wt[i] * diff;
+    }
+    better = (D > 0) & (e < best_error);
+    for (gint i = 0; i < n; i++)
+      best_l[i] = (best_l[i] & ~better) | (l[i] & better);
+    best_error = lanes_select (better, e, best_error);
+    scale = lanes_select (better, sc, scale);
+    min = lanes_select (better, mn, min);
+  }
+
+  for (gint k = 0; k < QLANES; k++) {
+    for (gint i = 0; i < n; i++)
+      L[n * k + i] = best_l[i][k];
+    scales[k] = flat[k] ? 0.0f : scale[k];
+    neg_mins[k] = -min[k];
+  }
 }
 
 /* Stores the eight 6-bit scales and mins in the layout that
@@ -400,12 +379,14 @@ static void
 k4_quantize_block (const float *x, gint nmax, float rmin, gint nstep,
     guint16 *d_out, guint16 *dmin_out, guint8 *packed, guint8 *L)
 {
-  float scales[8], mins[8], w[32];
+  float scales[8], mins[8], w[VTP_QK_K];
   float max_scale = 0.0f, max_min = 0.0f, inv_scale, inv_min, d_all, dmin_all;
 
+  for (gint j = 0; j < 8; j++)
+    k4_weights (x + 32 * j, w + 32 * j);
+  for (gint j = 0; j < 8; j += QLANES)
+    qkx2_fit_lanes (x + 32 * j, w + 32 * j, 32, FALSE, nmax, rmin, nstep, L + 32 * j, scales + j, mins + j);
   for (gint j = 0; j < 8; j++) {
-    k4_weights (x + 32 * j, w);
-    scales[j] = qkx2_fit (x + 32 * j, w, 32, FALSE, nmax, rmin, nstep, L + 32 * j, &mins[j]);
     if (scales[j] > max_scale)
       max_scale = scales[j];
     if (mins[j] > max_min)
@@ -732,12 +713,13 @@ quantize_q2_k (const float *x, gint64 n, VtpBlockQ2_K *y)
 {
   for (gint64 b = 0; b < n / VTP_QK_K; b++, x += VTP_QK_K) {
     guint8 L[VTP_QK_K];
-    float scales[16], mins[16], w[16], max_scale = 0.0f, max_min = 0.0f;
+    float scales[16], mins[16], w[VTP_QK_K], max_scale = 0.0f, max_min = 0.0f;
 
+    for (gint i = 0; i < VTP_QK_K; i++)
+      w[i] = fabsf (x[i]);
+    for (gint j = 0; j < 16; j += QLANES)
+      qkx2_fit_lanes (x + 16 * j, w + 16 * j, 16, TRUE, 3, -0.5f, 15, L + 16 * j, scales + j, mins + j);
     for (gint j = 0; j < 16; j++) {
-      for (gint i = 0; i < 16; i++)
-        w[i] = fabsf (x[16 * j + i]);
-      scales[j] = qkx2_fit (x + 16 * j, w, 16, TRUE, 3, -0.5f, 15, L + 16 * j, &mins[j]);
       if (scales[j] > max_scale)
         max_scale = scales[j];
       if (mins[j] > max_min)
