@@ -62,13 +62,25 @@ if [ "$KV" = q8_0 ]; then
 fi
 . bench/peer-env.sh
 
-if [ ! -x "$BIN/llama-bench" ] || [ ! -x "$BIN/llama-quantize" ] || [ ! -x "$BIN/llama-simple" ]; then
+# On CPUs with AMX (Intel Xeon since Sapphire Rapids) -march=native builds
+# ggml's AMX matrix products, and llama.cpp 0.25.3's crash there
+# (SIGSEGV in ggml_backend_amx_mul_mat, for Q8_0, Q4_0 and Q4_K_M alike,
+# 2026-12-06 on 2 cores of an Intel Xeon with AMX): the peer is then built
+# without them (its AVX-512 VNNI code), unless PEER_AMX=1.
+PEER_FLAGS=""
+if grep -q amx_int8 /proc/cpuinfo 2>/dev/null && [ "${PEER_AMX:-0}" != 1 ]; then
+  PEER_FLAGS="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+fi
+if [ ! -x "$BIN/llama-bench" ] || [ ! -x "$BIN/llama-quantize" ] || [ ! -x "$BIN/llama-simple" ] \
+    || [ "$(cat "$PEER/build-flags" 2>/dev/null)" != "$PEER_FLAGS" ]; then
   mkdir -p "$PEER"
-  ( cd "$PEER" && python3 -m pip download --no-deps --no-binary :all: "llama-cpp-python==$VERSION" -d . \
+  [ -d "$SRC" ] || ( cd "$PEER" && python3 -m pip download --no-deps --no-binary :all: "llama-cpp-python==$VERSION" -d . \
       && tar xzf "llama_cpp_python-$VERSION.tar.gz" )
   cmake -S "$SRC" -B "$SRC/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
-      -DLLAMA_BUILD_TESTS=OFF -DLLAMA_OPENSSL=OFF > "$PEER/cmake.log"
+      -DLLAMA_BUILD_TESTS=OFF -DLLAMA_OPENSSL=OFF -DCMAKE_C_FLAGS="$PEER_FLAGS" -DCMAKE_CXX_FLAGS="$PEER_FLAGS" \
+      > "$PEER/cmake.log"
   cmake --build "$SRC/build" -j "$(nproc)" --target llama-bench llama-quantize llama-simple > "$PEER/build.log"
+  echo "$PEER_FLAGS" > "$PEER/build-flags"
 fi
 ninja -C build bench/vtp-bench-llm > /dev/null
 
