@@ -254,6 +254,23 @@ k4_weights (const float *x, float *w)
     w[l] = av_x + fabsf (x[l]);
 }
 
+/* Each lane's weighted error of x ~ scale l + min over @n values (lanes
+ * side by side, as qkx2_fit_lanes holds them): squared, or absolute
+ * (@use_mad: Q2_K's fits), summed in the scalar order. */
+static inline QLanesF
+lanes_fit_error (const QLanesF *x, const QLanesF *w, const QLanesF *l, gint n, gboolean use_mad, QLanesF scale,
+    QLanesF min)
+{
+  QLanesF err = { 0 };
+
+  for (gint i = 0; i < n; i++) {
+    QLanesF diff = scale * l[i] + min - x[i];
+    diff = use_mad ? (QLanesF) ((QLanesI) diff & 0x7fffffff) : diff * diff;
+    err += w[i] * diff;
+  }
+  return err;
+}
+
 /* Scale and min (x ~ scale L - neg_min, L in 0..nmax) of QLANES sub-blocks
  * of @n, side by side: sub-block k at x + n k, its weights at w + n k, its
  * integers to L + n k, its scale and negated min to scales[k] and
@@ -269,15 +286,15 @@ k4_weights (const float *x, float *w)
  * the scalar order (its sums too), so its numbers are the scalar code's bit
  * for bit and nothing is computed twice; with trials in the lanes instead,
  * every better trial that moved the min sent the trials beside it round
- * again (Q4_K quantized 3x slower so). */
-static inline __attribute__ ((always_inline)) void
+ * again (Q4_K quantized 1.7-1.8x slower so). */
+static void
 qkx2_fit_lanes (const float *x, const float *w, gint n, gboolean use_mad, gint nmax, float rmin, gint nstep,
     guint8 *L, float *scales, float *neg_mins)
 {
   const QLanesF zero = { 0 }, one = zero + 1.0f;
   QLanesF xt[32], wt[32], lf[32];
   QLanesI l[32], best_l[32];
-  QLanesF min, max, sum_w, sum_x, iscale, scale, best_error = zero;
+  QLanesF min, max, sum_w, sum_x, iscale, scale, best_error;
   QLanesI flat;
 
   g_assert (n <= 32);
@@ -304,16 +321,13 @@ qkx2_fit_lanes (const float *x, const float *w, gint n, gboolean use_mad, gint n
   iscale = (float) nmax / lanes_select (flat, one, max - min);
   scale = 1 / iscale;
   for (gint i = 0; i < n; i++) {
-    QLanesF diff;
-
     best_l[i] = lanes_clamp (lanes_nearest_int (iscale * (xt[i] - min)), 0, nmax);
-    diff = scale * __builtin_convertvector (best_l[i], QLanesF) + min - xt[i];
-    diff = use_mad ? (QLanesF) ((QLanesI) diff & 0x7fffffff) : diff * diff;
-    best_error += wt[i] * diff;
+    lf[i] = __builtin_convertvector (best_l[i], QLanesF);
   }
+  best_error = lanes_fit_error (xt, wt, lf, n, use_mad, scale, min);
 
   for (gint is = 0; is <= nstep; is++) {
-    QLanesF sl = zero, sl2 = zero, sxl = zero, e = zero, D, sc, mn;
+    QLanesF sl = zero, sl2 = zero, sxl = zero, e, D, sc, mn;
     QLanesI better;
 
     iscale = (rmin + 0.1f * is + (float) nmax) / lanes_select (flat, one, max - min);
@@ -329,11 +343,7 @@ qkx2_fit_lanes (const float *x, const float *w, gint n, gboolean use_mad, gint n
     mn = (sl2 * sum_x - sl * sxl) / D;
     sc = lanes_select (mn > 0, sxl / sl2, sc);
     mn = lanes_select (mn > 0, zero, mn);
-    for (gint i = 0; i < n; i++) {
-      QLanesF diff = sc * lf[i] + mn - xt[i];
-      diff = use_mad ? (QLanesF) ((QLanesI) diff & 0x7fffffff) : diff * diff;
-      e += wt[i] * diff;
-    }
+    e = lanes_fit_error (xt, wt, lf, n, use_mad, sc, mn);
     better = (D > 0) & (e < best_error);
     for (gint i = 0; i < n; i++)
       best_l[i] = (best_l[i] & ~better) | (l[i] & better);
