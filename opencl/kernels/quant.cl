@@ -972,16 +972,40 @@ typedef int vtp_v16si __attribute__ ((vector_size (64)));
 #define VNNI_MAX_K 16384       /* longest row (vtp-linear.c checks) */
 /* Where the K-quant GEMV prefetches, from the super-block it is about to
  * read (bytes; -1: none). 0: that super-block's own lines, all requested
- * before the first is used (measured on the bench LLM's Q4_K_M decode,
- * interleaved runs: no prefetch 27-32 tokens/s, 0: 33-39, 512 to 16384
- * bytes ahead: 26-29; Q8_0 and Q4_0 gain nothing: not for them). Set
- * with $VTP_KERNEL_DEFINES (-DVNNI_PREFETCH=N) to try others. */
+ * before the first is used (measured on the bench LLM's Q4_K_M decode on
+ * the Zen 4 EPYC, interleaved runs: no prefetch 27-32 tokens/s, 0: 33-39,
+ * 512 to 16384 bytes ahead: 26-29; Q8_0 and Q4_0 gain nothing: not for
+ * them). Set with $VTP_KERNEL_DEFINES (-DVNNI_PREFETCH=N) to try others. */
 #ifndef VNNI_PREFETCH
 #define VNNI_PREFETCH 0
 #endif
 #ifndef VNNI_PREFETCH_BLOCKS
 #define VNNI_PREFETCH_BLOCKS -1
 #endif
+/* On Intel CPUs (VTP_CPU_INTEL, from the host) every type's GEMV, and the
+ * few-row tiles below their TILE_AHEAD_ROWS, also request the lines
+ * VNNI_PREFETCH_L2 bytes further on into L2 (locality 1; -1: not). One
+ * core of the 2-core Xeon with AMX reads at most ~15 GB/s from memory
+ * (half the machine's 30) and the GEMV's own requests alone kept ~75% of
+ * it; with these the 1.1B's decode products (vtp-bench-kernel-ab TYPE 1,
+ * 8 alternating rounds, median speed ratios) read Q4_K 1.19x and Q8_0
+ * 1.07x faster, and a 16384 x 65536 product (vtp-bench-linear 1 16384
+ * 65536 TYPE 20, medians) Q4_0 18.2 -> 24.6 GB/s, Q4_K 22.0 -> 26.2, Q6_K
+ * 21.1 -> 27.2, Q8_0 26.2 -> 29.2 (6912 or 13824 bytes ahead alike or
+ * worse; into L3 only (locality 0) 10.9; without the own lines into L1
+ * 21.6). On the Zen 4 lines ahead into L2 measured 0.96-0.97x there (the
+ * tiles' comment below): not for it. */
+#ifndef VNNI_PREFETCH_L2
+#ifdef VTP_CPU_INTEL
+#define VNNI_PREFETCH_L2 9216
+#else
+#define VNNI_PREFETCH_L2 -1
+#endif
+#endif
+/* The @bytes lines @ahead bytes past @pb, into L2 */
+#define PREFETCH_L2_AHEAD(pb, ahead, bytes)                                    \
+  for (int c_ = 0; (ahead) >= 0 && c_ < (bytes); c_ += 64)                     \
+    __builtin_prefetch ((pb) + (ahead) + c_, 0, 1);
 
 /* acc + the sums of 4 products of unsigned bytes of u and signed bytes of
  * s, per 32-bit lane */
@@ -1341,6 +1365,7 @@ VNNI float16 vnni_panel_##T (__global const uchar *pa, const int *xq, const int 
     __global const uchar *pf = pa + (size_t) (b / per) * 16 * BB_##T + pd;     \
     for (int c = 0; pd >= 0 && c < 16 * BB_##T; c += 64)                       \
       __builtin_prefetch (pf + c);                                             \
+    PREFETCH_L2_AHEAD (pa + (size_t) (b / per) * 16 * BB_##T, VNNI_PREFETCH_L2, 16 * BB_##T) \
     a = vnni_super_##T (pa + (size_t) (b / per) * 16 * BB_##T, xq + 8 * b, xs + 2 * b, xm + b / 2, dx + b, a); \
   }                                                                            \
   return a;                                                                    \
@@ -1422,7 +1447,8 @@ __kernel void quantize_rows_q8 (__global const float *x, int x_off, int K, __glo
  * requests the lines VNNI_TILE_AHEAD_BYTES further on (the next panel's
  * first lines at a panel's end: a work-item's panels follow each other in
  * memory) into L2 only (locality 1), so that the reads run while it
- * computes. Measured on the 1.1B decode's products in one process (22
+ * computes. Measured on the Zen 4 EPYC, on the 1.1B decode's products in
+ * one process (22
  * layers + head, weights from memory, 8-12 alternating rounds, median
  * speed ratios against the super-block's own lines / none): Q4_K 1.06-1.30
  * at 4 rows (four runs), 1.40 at 6, 1.36 at 8, 1.29 at 12, 1.03 at 3 and
@@ -1442,26 +1468,39 @@ __kernel void quantize_rows_q8 (__global const float *x, int x_off, int K, __glo
 #ifndef VNNI_TILE_AHEAD_BYTES
 #define VNNI_TILE_AHEAD_BYTES 9216        /* 4 Q4_K super-blocks of 16 rows */
 #endif
-#define TILE_AHEAD_ROWS_q8_0 6
-#define TILE_AHEAD_ROWS_q4_0 4
-#define TILE_AHEAD_ROWS_q4_1 4
-#define TILE_AHEAD_ROWS_q5_0 4
-#define TILE_AHEAD_ROWS_q5_1 4
-#define TILE_AHEAD_ROWS_iq4_nl 4
-#define TILE_AHEAD_ROWS_iq4_xs 4
+/* On Intel CPUs (VNNI_PREFETCH_L2 above) the block types' tiles request
+ * their lines ahead from 2 rows: on the 2-core Xeon with AMX (the same
+ * products, 6 rounds, against from the rows below) Q4_0 1.41x at 2 rows
+ * and 1.34x at 3, Q8_0 1.05x and 1.12x, Q4_1, Q5_0, IQ4_XS 1.29-1.32x at
+ * 2; and the K-quant tiles of 2 and 3 rows request the lines
+ * VNNI_PREFETCH_L2 ahead besides their own: Q4_K 0.98x and 1.15x, Q6_K
+ * 1.19x and 1.11x. */
+#ifdef VTP_CPU_INTEL
+#define TILE_AHEAD_ROWS_BLOCKS(rows) 2
+#else
+#define TILE_AHEAD_ROWS_BLOCKS(rows) rows
+#endif
+#define TILE_AHEAD_ROWS_q8_0 TILE_AHEAD_ROWS_BLOCKS (6)
+#define TILE_AHEAD_ROWS_q4_0 TILE_AHEAD_ROWS_BLOCKS (4)
+#define TILE_AHEAD_ROWS_q4_1 TILE_AHEAD_ROWS_BLOCKS (4)
+#define TILE_AHEAD_ROWS_q5_0 TILE_AHEAD_ROWS_BLOCKS (4)
+#define TILE_AHEAD_ROWS_q5_1 TILE_AHEAD_ROWS_BLOCKS (4)
+#define TILE_AHEAD_ROWS_iq4_nl TILE_AHEAD_ROWS_BLOCKS (4)
+#define TILE_AHEAD_ROWS_iq4_xs TILE_AHEAD_ROWS_BLOCKS (4)
 #define TILE_AHEAD_ROWS 4               /* the K-quants and lattice types */
 /* The lines VNNI_TILE_AHEAD_BYTES past the @bytes at @pb, into L2 */
-#define TILE_PREFETCH_LINES_AHEAD(pb, bytes)                                   \
-  for (int c_ = 0; c_ < (bytes); c_ += 64)                                     \
-    __builtin_prefetch ((pb) + VNNI_TILE_AHEAD_BYTES + c_, 0, 1);
-/* K-quant and lattice tiles: a super-block's own lines up to 3 rows */
+#define TILE_PREFETCH_LINES_AHEAD(pb, bytes) PREFETCH_L2_AHEAD (pb, VNNI_TILE_AHEAD_BYTES, bytes)
+/* K-quant and lattice tiles: a super-block's own lines up to 3 rows (and
+ * on Intel the lines VNNI_PREFETCH_L2 ahead) */
 #define TILE_PREFETCH(pb, bytes)                                               \
   if (VNNI_TILE_PREFETCH && M <= 12 && m0 == 0) {                              \
     if (M >= TILE_AHEAD_ROWS) {                                                \
       TILE_PREFETCH_LINES_AHEAD (pb, bytes)                                    \
-    } else                                                                     \
+    } else {                                                                   \
       for (int c_ = 0; c_ < (bytes); c_ += 64)                                 \
         __builtin_prefetch ((pb) + c_);                                        \
+      PREFETCH_L2_AHEAD (pb, VNNI_PREFETCH_L2, bytes)                          \
+    }                                                                          \
   }
 /* Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, IQ4_XS tiles: nothing below their
  * row count (they never prefetched) */
