@@ -5,6 +5,11 @@
 #include "vtp-kernels-resources.h"
 #include <stdio.h>
 #include <string.h>
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 /* The kernel sources, concatenated in this order into one program, each
  * after its preamble: attention-kv.cl and decode-layer.cl are there three
@@ -13,7 +18,8 @@ static const struct {
   const char *file, *preamble;
 } kernel_files[] = {
   { "common.cl", "" }, { "linear.cl", "" }, { "quant.cl", "" }, { "iq-grids.cl", "" },
-  { "quant-lattice.cl", "" }, { "quant-multi.cl", "" }, { "probe.cl", "" }, { "norm.cl", "" },
+  { "quant-lattice.cl", "" }, { "quant-multi.cl", "" }, { "quant-amx.cl", "" }, { "probe.cl", "" },
+  { "norm.cl", "" },
   { "activation.cl", "" }, { "attention.cl", "" }, { "attention-kv.cl", "#define KV_TYPE 0\n" },
   { "attention-kv.cl", "#define KV_TYPE 1\n" }, { "attention-kv.cl", "#define KV_TYPE 2\n" }, { "rope.cl", "" },
   { "decode-layer.cl", "#define KV_TYPE 0\n" }, { "decode-layer.cl", "#define KV_TYPE 1\n" },
@@ -295,6 +301,25 @@ has_x86_vbmi (const VtpDevice *dev)
 #endif
 }
 
+/* AMX-INT8 (quant-amx.cl's tile products): the CPU has it (CPUID leaf 7,
+ * EDX bits 24 AMX-TILE and 25 AMX-INT8) and Linux lets this process use
+ * the tiles' 8 KB of register state (arch_prctl ARCH_REQ_XCOMP_PERM for
+ * XTILEDATA, which a process must ask for before its first tile
+ * instruction; granted for all its threads, PoCL's workers included). */
+static gboolean
+has_x86_amx_int8 (const VtpDevice *dev)
+{
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+  unsigned a, b, c, d;
+
+  if (!dev->int8_dot || !__get_cpuid_count (7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 25)))
+    return FALSE;
+  return syscall (SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
+#else
+  return FALSE;
+#endif
+}
+
 /* An Intel CPU under PoCL: the int8 products' prefetch settings differ
  * (quant.cl's VNNI_PREFETCH_L2, measured on a Xeon and a Zen 4). */
 static gboolean
@@ -312,9 +337,10 @@ vtp_device_kernel_options (const VtpDevice *dev)
 {
   /* $VTP_KERNEL_DEFINES: more build options, for trying a kernel's
    * tunables (e.g. -DVNNI_PREFETCH=8192) without rebuilding */
-  return g_strdup_printf ("-cl-std=CL1.2 -w%s%s%s%s%s %s", dev->int8_dot ? " -DVTP_X86_VNNI" : "",
+  return g_strdup_printf ("-cl-std=CL1.2 -w%s%s%s%s%s%s %s", dev->int8_dot ? " -DVTP_X86_VNNI" : "",
       has_x86_vbmi (dev) ? " -DVTP_X86_VBMI" : "", dev->bf16_dot ? " -DVTP_X86_BF16" : "",
-      is_pocl_cpu (dev) ? " -DVTP_POCL_CPU" : "", is_intel_cpu (dev) ? " -DVTP_CPU_INTEL" : "",
+      dev->amx_int8 ? " -DVTP_X86_AMX" : "", is_pocl_cpu (dev) ? " -DVTP_POCL_CPU" : "",
+      is_intel_cpu (dev) ? " -DVTP_CPU_INTEL" : "",
       g_getenv ("VTP_KERNEL_DEFINES") ? g_getenv ("VTP_KERNEL_DEFINES") : "");
 }
 
@@ -463,6 +489,7 @@ device_open (const DeviceEntry *e, GError **error)
   dev->pocl_cpu = is_pocl_cpu (dev);
   dev->int8_dot = has_x86_int8_dot (dev) && g_strcmp0 (g_getenv ("VTP_QUANT_DOT"), "float") != 0;
   dev->bf16_dot = has_x86_bf16_dot (dev) && g_strcmp0 (g_getenv ("VTP_BF16_DOT"), "float") != 0;
+  dev->amx_int8 = g_strcmp0 (g_getenv ("VTP_AMX"), "0") != 0 && has_x86_amx_int8 (dev);
   if (dev->kind != VTP_DEVICE_KIND_CPU) {
     size_t max_wg = 0;
     clGetDeviceInfo (dev->id, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof max_wg, &max_wg, NULL);

@@ -41,6 +41,10 @@ typedef struct {
    * bfloat16 dot products (vdpbf16ps, float sums), as llama.cpp and
    * PyTorch's bf16 do. Off with $VTP_BF16_DOT=float. */
   gboolean bf16_dot;
+  /* ... and AMX-INT8, whose tile state Linux granted this process: the
+   * int8 GEMM of Q8_0 weights takes AMX tile products (quant-amx.cl; the
+   * VNNI GEMM's results, bit for bit). Off with $VTP_AMX=0. */
+  gboolean amx_int8;
   /* PoCL on the host CPU (kernels built with -DVTP_POCL_CPU: prefetches,
    * the fused decode layer of decode-layer.cl) */
   gboolean pocl_cpu;

@@ -510,6 +510,14 @@ int8_rows_new (VtpDevice *dev, const VtpTensor *x, gint64 x_row, gint64 n_rows, 
   return scratch;
 }
 
+/* quant-amx.cl's qgemm_amx_q8_0: Q8_0 weights, 16 rows or more (its
+ * tiles' height) */
+static gboolean
+amx_gemm_serves (const VtpDevice *dev, gint64 n_rows, const VtpTensor *w)
+{
+  return dev->amx_int8 && n_rows >= 16 && w->dtype == VTP_DTYPE_Q8_0;
+}
+
 static void
 int8_gemm (VtpDevice *dev, cl_mem scratch, VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row,
     gint64 n_rows, const VtpTensor *w, const VtpTensor *bias, gboolean accumulate)
@@ -531,7 +539,8 @@ int8_gemm (VtpDevice *dev, cl_mem scratch, VtpTensor *y, gint64 y_row, const Vtp
         ((VtpArg) { sizeof (cl_mem), &scratch }), A_INT (at.d_off), A_INT (at.s_off), A_INT (P));
     return;
   }
-  g_snprintf (name, sizeof name, "qgemm_vnni_%s", vtp_weight_suffix (w->dtype));
+  g_snprintf (name, sizeof name, "qgemm_%s_%s", amx_gemm_serves (dev, n_rows, w) ? "amx" : "vnni",
+      vtp_weight_suffix (w->dtype));
   {
     const gint pm = panel_major ((gsize) n_rows * K, PANEL_MAJOR_INT8_BYTES, w);   /* x's int8 copy */
     size_t g2[2];

@@ -543,6 +543,54 @@ test_panel_major (void)
   }
 }
 
+/* quant-amx.cl: the int8 GEMM of Q8_0 weights through AMX tiles gives the
+ * VNNI GEMM's outputs bit for bit (the same integer sums, scaled and added
+ * in the same order), for row counts with 1, 2 and 3 AMX tiles of 16 a
+ * work-item, VNNI tiles after them, panels and plain rows after them, a
+ * bias and accumulation, and a product big enough to list its work-items
+ * panel fastest. /quant/linear and /quant/panel-major hold it to the
+ * reference as well. Skipped without AMX-INT8. */
+static void
+test_amx (void)
+{
+  const VtpDType types[] = { VTP_DTYPE_Q8_0 };
+  const gint64 Ms[] = { 16, 37, 61, 100, 600 }, Ks[] = { 512, 512, 512, 512, 4096 }, N = 53;
+
+  if (!dev->amx_int8) {
+    g_test_skip ("the device has no AMX-INT8 (or Linux did not grant its tile state)");
+    return;
+  }
+  for (guint t = 0; t < G_N_ELEMENTS (types); t++)
+    for (guint i = 0; i < G_N_ELEMENTS (Ms); i++) {
+      const gint64 M = Ms[i], K = Ks[i];
+      GRand *r = g_rand_new_with_seed (313 + 17 * t + M);
+      g_autofree float *x = random_floats (r, M * K, 1.0);
+      g_autofree float *b = random_floats (r, N, 1.0);
+      g_autofree float *y0 = random_floats (r, M * N, 1.0);
+      g_autofree guint8 *q = random_weights (r, types[t], N, K);
+      g_autoptr (GError) error = NULL;
+      VtpTensor *tx = upload (x, M, K), *tb = upload (b, 1, N), *ya = upload (y0, M, N), *yv = upload (y0, M, N);
+      VtpTensor *tw = vtp_linear_weight_new (dev, types[t], N, K, q, &error);
+      const gboolean accumulate = i % 2 == 1;
+      char what[96];
+
+      g_assert_no_error (error);
+      vtp_op_linear (ya, 0, tx, 0, M, tw, i < 2 ? tb : NULL, accumulate);
+      dev->amx_int8 = FALSE;
+      vtp_op_linear (yv, 0, tx, 0, M, tw, i < 2 ? tb : NULL, accumulate);
+      dev->amx_int8 = TRUE;
+      vtp_error_take_pending (&error);
+      g_assert_no_error (error);
+      {
+        g_autofree float *got = device_values (ya), *want = device_values (yv);
+        g_snprintf (what, sizeof what, "AMX GEMM %s M=%" G_GINT64_FORMAT, vtp_dtype_name (types[t]), M);
+        assert_same_bits (got, want, M * N, sizeof (float), what);
+      }
+      vtp_tensor_free (tx); vtp_tensor_free (tb); vtp_tensor_free (ya); vtp_tensor_free (yv); vtp_tensor_free (tw);
+      g_rand_free (r);
+    }
+}
+
 static void
 test_linear_as_gpu (void)
 {
@@ -728,6 +776,7 @@ main (int argc, char **argv)
   g_test_add_func ("/quant/linear-multi", test_linear_multi);
   g_test_add_func ("/quant/linear-rows", test_linear_rows);
   g_test_add_func ("/quant/panel-major", test_panel_major);
+  g_test_add_func ("/quant/amx", test_amx);
   g_test_add_func ("/quant/bad-shape", test_bad_shape);
   g_test_add_func ("/quant/pack-shares", test_pack_shares);
   return g_test_run ();
