@@ -1468,14 +1468,15 @@ __kernel void quantize_rows_q8 (__global const float *x, int x_off, int K, __glo
 #ifndef VNNI_TILE_AHEAD_BYTES
 #define VNNI_TILE_AHEAD_BYTES 9216        /* 4 Q4_K super-blocks of 16 rows */
 #endif
-/* On Intel CPUs (VNNI_PREFETCH_L2 above) the block types' tiles request
- * their lines ahead from 2 rows: on the 2-core Xeon with AMX (the same
- * products, 6 rounds, against from the rows below) Q4_0 1.41x at 2 rows
- * and 1.34x at 3, Q8_0 1.05x and 1.12x, Q4_1, Q5_0, IQ4_XS 1.29-1.32x at
- * 2; and the K-quant tiles of 2 and 3 rows request the lines
- * VNNI_PREFETCH_L2 ahead besides their own: Q4_K 0.98x and 1.15x, Q6_K
- * 1.19x and 1.11x. */
-#ifdef VTP_CPU_INTEL
+/* Where the GEMV requests lines ahead (VNNI_PREFETCH_L2 >= 0: Intel CPUs)
+ * the block types' tiles request theirs from 2 rows on: on the 2-core
+ * Xeon with AMX (the same products, 6 rounds, against from the rows
+ * below) Q4_0 1.41x at 2 rows and 1.34x at 3, Q8_0 1.05x and 1.12x, Q4_1,
+ * Q5_0, IQ4_XS 1.29-1.32x at 2; and the K-quant tiles of 2 and 3 rows
+ * request the lines VNNI_PREFETCH_L2 ahead besides their own: Q4_K 0.98x
+ * and 1.15x, Q6_K 1.19x and 1.11x. -DVNNI_PREFETCH_L2=-1 turns all of it
+ * off. */
+#if VNNI_PREFETCH_L2 >= 0
 #define TILE_AHEAD_ROWS_BLOCKS(rows) 2
 #else
 #define TILE_AHEAD_ROWS_BLOCKS(rows) rows
