@@ -83,8 +83,7 @@ __kernel void qgemm_amx_q8_0 (QGEMM_VNNI_PARAMS)
 {
   TILES_OF_PANEL (q8_0)
   __global const uchar *wp = row_q8_0 (w, n0, K);
-  const int m1 = min (M, (t0 + nt) * 6), rt = min ((m1 - t0 * 6) / AMX_ROWS, 3);
-  int m0 = t0 * 6;
+  const int m0 = t0 * 6, m1 = min (M, (t0 + nt) * 6), rt = min ((m1 - m0) / AMX_ROWS, 3);
   if (rt > 0) {
     float16 acc[3 * AMX_ROWS];
     if (rt == 3)
@@ -93,16 +92,9 @@ __kernel void qgemm_amx_q8_0 (QGEMM_VNNI_PARAMS)
       amx_tiles_q8_0_2 (wp, scratch, d_off, K, m0, acc);
     else
       amx_tiles_q8_0_1 (wp, scratch, d_off, K, m0, acc);
-    for (int i = 0; i < rt * AMX_ROWS; i++)
-      store16 (acc[i], y + y_off + (size_t) (m0 + i) * N + n0, bias + n0, has_bias, accumulate);
-    m0 += rt * AMX_ROWS;
+    STORE_TILE_ROWS (acc, m0, rt * AMX_ROWS)
   }
-  for (; m0 < m1; m0 += 6) {
-    float16 acc[6];
-    TILE_SWITCH (q8_0, min (6, m1 - m0), m0)
-    for (int i = 0; i < 6 && m0 + i < m1; i++)
-      store16 (acc[i], y + y_off + (size_t) (m0 + i) * N + n0, bias + n0, has_bias, accumulate);
-  }
+  VNNI_TILES_STORED (q8_0, t0 * 6 + rt * AMX_ROWS, m1)
 }
 
 #endif

@@ -1362,11 +1362,11 @@ VNNI float16 vnni_panel_##T (__global const uchar *pa, const int *xq, const int 
   float16 a = 0.0f;                                                            \
   for (int b = 0; b < nb; b += per) {                                          \
     const int pd = per > 1 ? VNNI_PREFETCH : VNNI_PREFETCH_BLOCKS;              \
-    __global const uchar *pf = pa + (size_t) (b / per) * 16 * BB_##T + pd;     \
+    __global const uchar *pb = pa + (size_t) (b / per) * 16 * BB_##T;          \
     for (int c = 0; pd >= 0 && c < 16 * BB_##T; c += 64)                       \
-      __builtin_prefetch (pf + c);                                             \
-    PREFETCH_L2_AHEAD (pa + (size_t) (b / per) * 16 * BB_##T, VNNI_PREFETCH_L2, 16 * BB_##T) \
-    a = vnni_super_##T (pa + (size_t) (b / per) * 16 * BB_##T, xq + 8 * b, xs + 2 * b, xm + b / 2, dx + b, a); \
+      __builtin_prefetch (pb + pd + c);                                        \
+    PREFETCH_L2_AHEAD (pb, VNNI_PREFETCH_L2, 16 * BB_##T)                      \
+    a = vnni_super_##T (pb, xq + 8 * b, xs + 2 * b, xm + b / 2, dx + b, a);    \
   }                                                                            \
   return a;                                                                    \
 }                                                                              \
@@ -1448,8 +1448,7 @@ __kernel void quantize_rows_q8 (__global const float *x, int x_off, int K, __glo
  * first lines at a panel's end: a work-item's panels follow each other in
  * memory) into L2 only (locality 1), so that the reads run while it
  * computes. Measured on the Zen 4 EPYC, on the 1.1B decode's products in
- * one process (22
- * layers + head, weights from memory, 8-12 alternating rounds, median
+ * one process (22 layers + head, weights from memory, 8-12 alternating rounds, median
  * speed ratios against the super-block's own lines / none): Q4_K 1.06-1.30
  * at 4 rows (four runs), 1.40 at 6, 1.36 at 8, 1.29 at 12, 1.03 at 3 and
  * 0.97 at 2 (hence from 4); Q6_K 1.07 / 1.45 at 4 / 8; Q4_0 1.20 / 1.50; Q5_0 1.22, Q5_1
@@ -1940,18 +1939,25 @@ TILES_Q6_K (6)
     __global const float *x, int x_off, __global const uchar *w, __global const float *bias, int has_bias, \
     __global float *y, int y_off, int M, int K, int N, int accumulate,         \
     __global const uchar *scratch, int d_off, int s_off, int tiles, int panel_major
+/* Rows m0 .. m0 + rows - 1 of panel n0 / 16 of y from acc[0 ..] (the
+ * names of the kernels' parameters) */
+#define STORE_TILE_ROWS(acc, m0, rows)                                         \
+  for (int i_ = 0; i_ < (rows); i_++)                                          \
+    store16 ((acc)[i_], y + y_off + (size_t) ((m0) + i_) * N + n0, bias + n0, has_bias, accumulate);
+/* Rows m_first .. m_end - 1 of panel @wp in tiles of 6 (a last tile of
+ * fewer rows: just those), stored */
+#define VNNI_TILES_STORED(T, m_first, m_end)                                   \
+  for (int m0 = (m_first); m0 < (m_end); m0 += 6) {                            \
+    float16 acc[6];                                                            \
+    TILE_SWITCH (T, min (6, (m_end) - m0), m0)                                 \
+    STORE_TILE_ROWS (acc, m0, min (6, (m_end) - m0))                           \
+  }
 #define DEFINE_QGEMM_VNNI(T)                                                   \
 __kernel void qgemm_vnni_##T (QGEMM_VNNI_PARAMS)                               \
 {                                                                              \
   TILES_OF_PANEL (T)                                                           \
-  for (int t = 0; t < nt; t++) {                                               \
-    const int m0 = (t0 + t) * 6;                                               \
-    float16 acc[6];                                                            \
-    __global const uchar *wp = row_##T (w, n0, K);                             \
-    TILE_SWITCH (T, min (6, M - m0), m0)   /* a last tile of fewer rows: just those */ \
-    for (int i = 0; i < 6 && m0 + i < M; i++)                                  \
-      store16 (acc[i], y + y_off + (size_t) (m0 + i) * N + n0, bias + n0, has_bias, accumulate); \
-  }                                                                            \
+  __global const uchar *wp = row_##T (w, n0, K);                               \
+  VNNI_TILES_STORED (T, t0 * 6, min (M, (t0 + nt) * 6))                        \
 }
 
 DEFINE_QGEMM_VNNI (q8_0)
