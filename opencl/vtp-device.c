@@ -277,6 +277,17 @@ has_x86_int8_dot (const VtpDevice *dev)
 #endif
 }
 
+/* Likewise AVX-512F (vtp-device.h) */
+static gboolean
+has_x86_avx512 (const VtpDevice *dev)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+  return is_pocl_cpu (dev) && __builtin_cpu_supports ("avx512f");
+#else
+  return FALSE;
+#endif
+}
+
 /* Likewise the bfloat16 dot product (vdpbf16ps, linear.cl). */
 static gboolean
 has_x86_bf16_dot (const VtpDevice *dev)
@@ -487,6 +498,7 @@ device_open (const DeviceEntry *e, GError **error)
   clGetDeviceInfo (dev->id, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof dev->compute_units, &dev->compute_units, NULL);
   dev->compute_units = MAX (dev->compute_units, 1);
   dev->pocl_cpu = is_pocl_cpu (dev);
+  dev->avx512 = has_x86_avx512 (dev);
   dev->int8_dot = has_x86_int8_dot (dev) && g_strcmp0 (g_getenv ("VTP_QUANT_DOT"), "float") != 0;
   dev->bf16_dot = has_x86_bf16_dot (dev) && g_strcmp0 (g_getenv ("VTP_BF16_DOT"), "float") != 0;
   dev->amx_int8 = g_strcmp0 (g_getenv ("VTP_AMX"), "0") != 0 && has_x86_amx_int8 (dev);

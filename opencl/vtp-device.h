@@ -48,6 +48,9 @@ typedef struct {
   /* PoCL on the host CPU (kernels built with -DVTP_POCL_CPU: prefetches,
    * the fused decode layer of decode-layer.cl) */
   gboolean pocl_cpu;
+  /* ... an x86 CPU with AVX-512F (32 registers of 16 floats: the float
+   * GEMM's work-items take two panels, vtp-linear.c's p16g_panels) */
+  gboolean avx512;
 } VtpDevice;
 
 #define VTP_TYPE_DEVICE (vtp_device_get_type ())

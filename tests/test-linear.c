@@ -10,7 +10,9 @@
  * rounds x to bfloat16 as the kernel does (except in the plain columns past
  * the last whole panel, computed in float), and the GEMM cases also run
  * with the float kernels. /linear/panel-major: products large enough to
- * list their work-items panel fastest give the bits of smaller ones. */
+ * list their work-items panel fastest give the bits of smaller ones;
+ * /linear/one-panel: the float GEMM with one panel a work-item where the
+ * device takes two (AVX-512). */
 #include "test-util.h"
 
 typedef enum { W_PLAIN, W_PACKED } WeightKind;
@@ -228,6 +230,48 @@ test_panel_major (void)
   }
 }
 
+/* The float GEMM with one panel a work-item (as on CPUs without AVX-512)
+ * where the device takes two: the reference cases, and the same bits as
+ * two panels give (each output is the same chain of multiply-adds). */
+static void
+test_one_panel (void)
+{
+  const VtpDType ts[2] = { VTP_DTYPE_F16, VTP_DTYPE_BF16 };
+  const gint64 M = 61, K = 520, N = 16 * 5 + 3;
+
+  if (!dev->avx512) {
+    g_test_skip ("the device takes one panel a work-item anyway: test_gemm covered it");
+    return;
+  }
+  g_setenv ("VTP_P16G_PAIRS", "0", TRUE);
+  test_gemm ();
+  g_unsetenv ("VTP_P16G_PAIRS");
+  for (guint t = 0; t < 2; t++) {
+    GRand *r = g_rand_new_with_seed (5 + t);
+    g_autofree float *x = random_floats (r, M * K, 1.0);
+    g_autofree float *w = random_floats (r, N * K, 0.5);
+    g_autofree float *b = random_floats (r, N, 1.0);
+    g_autofree float *zeros = g_new0 (float, M * N);
+    g_autofree float *two = NULL, *one = NULL;
+    VtpTensor *tx = upload (x, M, K), *tw = weight_new (w, N, K, ts[t], W_PACKED), *tb = upload (b, 1, N);
+    VtpTensor *ty = upload (zeros, M, N);
+    const gboolean bf16_dot = dev->bf16_dot;
+
+    dev->bf16_dot = FALSE;
+    vtp_op_linear (ty, 0, tx, 0, M, tw, tb, FALSE);
+    two = device_values (ty);
+    g_setenv ("VTP_P16G_PAIRS", "0", TRUE);
+    vtp_op_linear (ty, 0, tx, 0, M, tw, tb, FALSE);
+    g_unsetenv ("VTP_P16G_PAIRS");
+    dev->bf16_dot = bf16_dot;
+    one = device_values (ty);
+    if (memcmp (one, two, M * N * sizeof (float)) != 0)
+      g_error ("linear %s: one panel a work-item differs from two", vtp_dtype_name (ts[t]));
+    vtp_tensor_free (tx); vtp_tensor_free (tw); vtp_tensor_free (tb); vtp_tensor_free (ty);
+    g_rand_free (r);
+  }
+}
+
 /* The GPU kernels, on whatever device runs the test. */
 static void
 test_as_gpu (void)
@@ -321,6 +365,7 @@ main (int argc, char **argv)
   g_test_add_func ("/linear/gemm", test_gemm);
   g_test_add_func ("/linear/multi-rows", test_multi_rows);
   g_test_add_func ("/linear/panel-major", test_panel_major);
+  g_test_add_func ("/linear/one-panel", test_one_panel);
   g_test_add_func ("/linear/as-gpu", test_as_gpu);
   return g_test_run ();
 }

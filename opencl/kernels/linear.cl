@@ -22,8 +22,9 @@
  *  - linear_p16s_<T>: the decode GEMV, a run of panels a work-item, each
  *    read as one stream (below).
  *  - linear_p16g_<T>: GEMM for F16/BF16 weights: 6 x 16 tiles like
- *    linear_p16_<T>_6, but each work-item does up to 8 tiles of a panel and
- *    converts the panel's weights to F32 once per block of 256 steps.
+ *    linear_p16_<T>_6, but each work-item does up to 8 tiles of two panels
+ *    side by side (6 x 32) and converts their weights to F32 once per block
+ *    of 256 steps.
  * Kernels, layout 0:
  *  - gemv_<T>_<MR>, MR = 1, 2, 4, 8: a work-group of L items computes L / S
  *    outputs, S lanes per output stride along the weight row (coalesced on
@@ -263,66 +264,107 @@ __kernel void linear_p16_##T##_##TM (__global const float *x, int x_off,      \
   }                                                                            \
 }
 
-/* The tiles t0 .. t0 + nt - 1 (6 rows each) of panel n0 / 16 over steps k0
- * .. k0 + kn - 1, whose 16 weights each are in @wbuf as F32 (converted or
- * dequantized once by the caller); partial sums stay in y between blocks
- * (bias added with the first). Shared by linear_p16g_<T> and
- * qlinear_p16g_<T>. */
-inline void p16_tiles (__global const float *x, int x_off, __global float *y, int y_off,
-    __global const float *bias, int has_bias, int M, int K, int N, int accumulate, int n0, int t0, int nt,
-    int k0, int kn, const float *wbuf)
-{
-  for (int t = 0; t < nt; t++) {
-    const int m0 = (t0 + t) * 6;
-    __global const float *xr[6];
-    __global float *yr[6];
-    float16 acc[6];
-    UNROLL
-    for (int i = 0; i < 6; i++) {
-      xr[i] = x + x_off + (size_t) min (m0 + i, M - 1) * K + k0;
-      yr[i] = y + y_off + (size_t) (m0 + i) * N + n0;
-      if (k0 == 0)
-        acc[i] = tile_start (yr[i], bias + n0, has_bias, accumulate && m0 + i < M);
-      else
-        acc[i] = m0 + i < M ? vload16 (0, yr[i]) : 0.0f;
-    }
-    for (int k = 0; k < kn; k++) {
-      const float16 wv = vload16 (k, wbuf);
-      UNROLL
-      for (int i = 0; i < 6; i++)
-        acc[i] = fma ((float16) xr[i][k], wv, acc[i]);
-    }
-    UNROLL
-    for (int i = 0; i < 6; i++)
-      if (m0 + i < M)
-        vstore16 (acc[i], 0, yr[i]);
-  }
+/* The tiles t0 .. t0 + nt - 1 (6 rows each) of NP panels from n0 / 16 on
+ * over steps k0 .. k0 + kn - 1, whose 16 NP weights each are in @wbuf as
+ * F32 (converted or dequantized once by the caller; step k's at k 16 NP,
+ * panel after panel); partial sums stay in y between blocks (bias added
+ * with the first). Each output's sum is the same chain (tile_start, then
+ * the steps in the order of k) whatever NP: NP = 2 serves each broadcast
+ * of x to 32 outputs, 12 independent FMA chains and 8 loads per 12 FMAs,
+ * where NP = 1 has 6 chains (two FMA units of 4 cycles' latency want 8)
+ * and 7 loads per 6 FMAs. Shared by linear_p16g_<T> and qlinear_p16g_<T>. */
+#define DEFINE_P16_TILES(NP)                                                   \
+inline void p16_tiles_##NP (__global const float *x, int x_off, __global float *y, int y_off, \
+    __global const float *bias, int has_bias, int M, int K, int N, int accumulate, int n0, int t0, int nt, \
+    int k0, int kn, const float *wbuf)                                         \
+{                                                                              \
+  for (int t = 0; t < nt; t++) {                                               \
+    const int m0 = (t0 + t) * 6;                                               \
+    __global const float *xr[6];                                               \
+    __global float *yr[6];                                                     \
+    float16 acc[6][NP];                                                        \
+    UNROLL                                                                     \
+    for (int i = 0; i < 6; i++) {                                              \
+      xr[i] = x + x_off + (size_t) min (m0 + i, M - 1) * K + k0;               \
+      yr[i] = y + y_off + (size_t) (m0 + i) * N + n0;                          \
+      UNROLL                                                                   \
+      for (int p = 0; p < NP; p++)                                             \
+        if (k0 == 0)                                                           \
+          acc[i][p] = tile_start (yr[i] + 16 * p, bias + n0 + 16 * p, has_bias, accumulate && m0 + i < M); \
+        else                                                                   \
+          acc[i][p] = m0 + i < M ? vload16 (0, yr[i] + 16 * p) : 0.0f;        \
+    }                                                                          \
+    for (int k = 0; k < kn; k++) {                                             \
+      float16 wv[NP];                                                          \
+      UNROLL                                                                   \
+      for (int p = 0; p < NP; p++)                                             \
+        wv[p] = vload16 (k * NP + p, wbuf);                                    \
+      UNROLL                                                                   \
+      for (int i = 0; i < 6; i++) {                                            \
+        const float16 xv = (float16) xr[i][k];                                 \
+        UNROLL                                                                 \
+        for (int p = 0; p < NP; p++)                                           \
+          acc[i][p] = fma (xv, wv[p], acc[i][p]);                              \
+      }                                                                        \
+    }                                                                          \
+    UNROLL                                                                     \
+    for (int i = 0; i < 6; i++)                                                \
+      if (m0 + i < M)                                                          \
+        UNROLL                                                                 \
+        for (int p = 0; p < NP; p++)                                           \
+          vstore16 (acc[i][p], 0, yr[i] + 16 * p);                             \
+  }                                                                            \
 }
+DEFINE_P16_TILES (1)
+DEFINE_P16_TILES (2)
 
 /* GEMM for F16/BF16 weights: a work-item computes @tiles tiles of 6 x 16
  * (rows 6 * tiles * its tile group on; rows from M on are computed from
- * row M - 1 and not stored) of one panel; @panel_major: the panel is
- * global id 0 and the tile group id 1 (vtp-linear.c's PANEL_MAJOR_*), else
- * the other way round. K is walked in blocks of PG_KB
- * steps whose weights are converted to F32 once, into private memory (L1),
- * then serve every tile; partial sums stay in y between blocks. Conversion
- * then costs 1 / tiles of what it does in linear_p16_<T>_6, where it takes
- * ~20% of the time. */
+ * row M - 1 and not stored) of @panels panels side by side, 1 or 2 (2:
+ * panels 2 j and 2 j + 1, one where the count of whole panels is odd; for
+ * AVX-512's 32 registers: 12 accumulators of 16 floats, where AVX2's 16
+ * registers of 8 floats hold a panel's 12 halves); @panel_major: the
+ * panels are global id 0 and the tile group id 1 (vtp-linear.c's
+ * PANEL_MAJOR_*), else the other way round. The work-items past the panels
+ * take the last, partial panel (N not a multiple of 16), which is plain. K is walked in blocks of
+ * PG_KB steps whose weights are converted to F32 once, into private memory
+ * (L1), then serve every tile; partial sums stay in y between blocks.
+ * Conversion then costs 1 / tiles of what it does in linear_p16_<T>_6,
+ * where it takes ~20% of the time. */
+#ifndef PG_KB
 #define PG_KB 256
+#endif
 #define DEFINE_PANEL_GROUP(T, WT)                                              \
 __kernel void linear_p16g_##T (__global const float *x, int x_off,            \
     __global const WT *w, __global const float *bias, int has_bias,            \
     __global float *y, int y_off, int M, int K, int N, int accumulate,         \
-    int tiles, int panel_major)                                                \
+    int tiles, int panel_major, int panels)                                    \
 {                                                                              \
-  TILES_OF_PANEL (T)                                                           \
+  const int t0 = get_global_id (panel_major) * tiles, n0 = get_global_id (1 - panel_major) * 16 * panels; \
+  const int nt = min (tiles, (M + 5) / 6 - t0), np = min (panels, (N >> 4) - (n0 >> 4)); \
   __global const WT *wp = w + (size_t) n0 * K;                                 \
-  float wbuf[PG_KB * 16];                                                      \
+  float wbuf[PG_KB * 32];                                                      \
+  if (nt <= 0)                                                                 \
+    return;                                                                    \
+  if (np <= 0) {                                                               \
+    if ((N & 15) != 0)                                                         \
+      p16_tail_##T (x, x_off, w, bias, has_bias, y, y_off, t0 * 6,             \
+          min ((t0 + nt) * 6, M), K, N, N & ~15, accumulate);                  \
+    return;                                                                    \
+  }                                                                            \
   for (int k0 = 0; k0 < K; k0 += PG_KB) {                                      \
     const int kn = min (PG_KB, K - k0);                                        \
-    for (int k = 0; k < kn; k++)                                               \
-      vstore16 (load16_##T (wp, k0 + k, K), k, wbuf);                          \
-    p16_tiles (x, x_off, y, y_off, bias, has_bias, M, K, N, accumulate, n0, t0, nt, k0, kn, wbuf); \
+    if (np == 2) {                                                             \
+      for (int k = 0; k < kn; k++) {                                           \
+        vstore16 (load16_##T (wp, k0 + k, K), 2 * k, wbuf);                    \
+        vstore16 (load16_##T (wp + (size_t) 16 * K, k0 + k, K), 2 * k + 1, wbuf); \
+      }                                                                        \
+      p16_tiles_2 (x, x_off, y, y_off, bias, has_bias, M, K, N, accumulate, n0, t0, nt, k0, kn, wbuf); \
+    } else {                                                                   \
+      for (int k = 0; k < kn; k++)                                             \
+        vstore16 (load16_##T (wp, k0 + k, K), k, wbuf);                        \
+      p16_tiles_1 (x, x_off, y, y_off, bias, has_bias, M, K, N, accumulate, n0, t0, nt, k0, kn, wbuf); \
+    }                                                                          \
   }                                                                            \
 }
 

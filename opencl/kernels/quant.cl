@@ -672,7 +672,7 @@ __kernel void qlinear_p16g_##T (__global const float *x, int x_off,           \
     const int kn = min (QG_KB, K - k0);                                        \
     for (int b = 0; b < kn / QK_##T; b++)                                      \
       dq_panel_##T (wp + (size_t) (k0 / QK_##T + b) * 16 * BB_##T, wbuf + b * QK_##T * 16); \
-    p16_tiles (x, x_off, y, y_off, bias, has_bias, M, K, N, accumulate, n0, t0, nt, k0, kn, wbuf); \
+    p16_tiles_1 (x, x_off, y, y_off, bias, has_bias, M, K, N, accumulate, n0, t0, nt, k0, kn, wbuf); \
   }                                                                            \
 }
 
