@@ -17,7 +17,7 @@
 static const struct {
   const char *file, *preamble;
 } kernel_files[] = {
-  { "common.cl", "" }, { "linear.cl", "" }, { "quant.cl", "" }, { "iq-grids.cl", "" },
+  { "common.cl", "" }, { "linear.cl", "" }, { "linear-amx.cl", "" }, { "quant.cl", "" }, { "iq-grids.cl", "" },
   { "quant-lattice.cl", "" }, { "quant-multi.cl", "" }, { "quant-amx.cl", "" }, { "probe.cl", "" },
   { "norm.cl", "" },
   { "activation.cl", "" }, { "attention.cl", "" }, { "attention-kv.cl", "#define KV_TYPE 0\n" },
@@ -312,18 +312,19 @@ has_x86_vbmi (const VtpDevice *dev)
 #endif
 }
 
-/* AMX-INT8 (quant-amx.cl's tile products): the CPU has it (CPUID leaf 7,
- * EDX bits 24 AMX-TILE and 25 AMX-INT8) and Linux lets this process use
+/* AMX-INT8 (quant-amx.cl's tile products; @feature_bit 25) or AMX-BF16
+ * (linear-amx.cl's; bit 22): the CPU has it (CPUID leaf 7, EDX bit 24
+ * AMX-TILE and that bit) and Linux lets this process use
  * the tiles' 8 KB of register state (arch_prctl ARCH_REQ_XCOMP_PERM for
  * XTILEDATA, which a process must ask for before its first tile
  * instruction; granted for all its threads, PoCL's workers included). */
 static gboolean
-has_x86_amx_int8 (const VtpDevice *dev)
+has_x86_amx (guint feature_bit)
 {
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
   unsigned a, b, c, d;
 
-  if (!dev->int8_dot || !__get_cpuid_count (7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 25)))
+  if (!__get_cpuid_count (7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << feature_bit)))
     return FALSE;
   return syscall (SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
 #else
@@ -348,9 +349,9 @@ vtp_device_kernel_options (const VtpDevice *dev)
 {
   /* $VTP_KERNEL_DEFINES: more build options, for trying a kernel's
    * tunables (e.g. -DVNNI_PREFETCH=8192) without rebuilding */
-  return g_strdup_printf ("-cl-std=CL1.2 -w%s%s%s%s%s%s %s", dev->int8_dot ? " -DVTP_X86_VNNI" : "",
+  return g_strdup_printf ("-cl-std=CL1.2 -w%s%s%s%s%s%s%s %s", dev->int8_dot ? " -DVTP_X86_VNNI" : "",
       has_x86_vbmi (dev) ? " -DVTP_X86_VBMI" : "", dev->bf16_dot ? " -DVTP_X86_BF16" : "",
-      dev->amx_int8 ? " -DVTP_X86_AMX" : "", is_pocl_cpu (dev) ? " -DVTP_POCL_CPU" : "",
+      dev->amx_int8 ? " -DVTP_X86_AMX" : "", dev->amx_bf16 ? " -DVTP_X86_AMX_BF16" : "", is_pocl_cpu (dev) ? " -DVTP_POCL_CPU" : "",
       is_intel_cpu (dev) ? " -DVTP_CPU_INTEL" : "",
       g_getenv ("VTP_KERNEL_DEFINES") ? g_getenv ("VTP_KERNEL_DEFINES") : "");
 }
@@ -501,7 +502,8 @@ device_open (const DeviceEntry *e, GError **error)
   dev->avx512 = has_x86_avx512 (dev);
   dev->int8_dot = has_x86_int8_dot (dev) && g_strcmp0 (g_getenv ("VTP_QUANT_DOT"), "float") != 0;
   dev->bf16_dot = has_x86_bf16_dot (dev) && g_strcmp0 (g_getenv ("VTP_BF16_DOT"), "float") != 0;
-  dev->amx_int8 = g_strcmp0 (g_getenv ("VTP_AMX"), "0") != 0 && has_x86_amx_int8 (dev);
+  dev->amx_int8 = dev->int8_dot && g_strcmp0 (g_getenv ("VTP_AMX"), "0") != 0 && has_x86_amx (25);
+  dev->amx_bf16 = dev->bf16_dot && g_strcmp0 (g_getenv ("VTP_AMX"), "0") != 0 && has_x86_amx (22);
   if (dev->kind != VTP_DEVICE_KIND_CPU) {
     size_t max_wg = 0;
     clGetDeviceInfo (dev->id, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof max_wg, &max_wg, NULL);

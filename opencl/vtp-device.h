@@ -45,6 +45,10 @@ typedef struct {
    * int8 GEMM of Q8_0 weights takes AMX tile products (quant-amx.cl; the
    * VNNI GEMM's results, bit for bit). Off with $VTP_AMX=0. */
   gboolean amx_int8;
+  /* ... and AMX-BF16 (with bf16_dot): the bfloat16 GEMM takes AMX tile
+   * products (linear-amx.cl) where K is a multiple of 32. Off with
+   * $VTP_AMX=0 too. */
+  gboolean amx_bf16;
   /* PoCL on the host CPU (kernels built with -DVTP_POCL_CPU: prefetches,
    * the fused decode layer of decode-layer.cl) */
   gboolean pocl_cpu;

@@ -579,22 +579,36 @@ bf16_gemm_serves (const VtpDevice *dev, gint64 n_rows, const VtpTensor *w)
       && vtp_tensor_cols (w) % 2 == 0;
 }
 
+/* linear-amx.cl's AMX-BF16 GEMM in place of linear_p16g_bf16dot: K in
+ * whole tile products of 32 steps; x's copy in tiles of AMX_TILE_ROWS rows,
+ * a work-item up to AMX_GROUP_BLOCKS blocks of two of them. */
+#define AMX_TILE_ROWS 16
+#define AMX_GROUP_BLOCKS 4
+
+static gboolean
+amx_bf16_serves (const VtpDevice *dev, gint64 K)
+{
+  return dev->amx_bf16 && K % 32 == 0;
+}
+
 /* A scratch buffer (vtp_device_scratch_take) holding the conversion: give
  * it back after the last launch that reads it. NULL (and a pending error)
  * when there is no room. */
 static cl_mem
 bf16_rows_new (VtpDevice *dev, const VtpTensor *x, gint64 x_row, gint64 n_rows)
 {
-  const gint64 K = vtp_tensor_cols (x), tiles = (n_rows + BF16_TM - 1) / BF16_TM;
+  const gint64 K = vtp_tensor_cols (x);
+  const gint tm = amx_bf16_serves (dev, K) ? AMX_TILE_ROWS : BF16_TM;
+  const gint64 tiles = (n_rows + tm - 1) / tm;
   const size_t global[1] = { tiles }, one[1] = { 1 };
   cl_int err;
-  cl_mem scratch = vtp_device_scratch_take (dev, (gsize) tiles * BF16_TM * K * 2, &err);
+  cl_mem scratch = vtp_device_scratch_take (dev, (gsize) tiles * tm * K * 2, &err);
 
   if (!check (err == CL_SUCCESS, "linear", "no room for the bfloat16 copy of %" G_GINT64_FORMAT " rows of x: %s",
           n_rows, vtp_cl_strerror (err)))
     return NULL;
-  LAUNCH (dev, "x_to_bf16_pairs", 1, global, one, A_MEM (x), A_INT (x_row * K), A_INT (n_rows), A_INT (K),
-      ((VtpArg) { sizeof (cl_mem), &scratch }));
+  LAUNCH (dev, tm == AMX_TILE_ROWS ? "x_to_bf16_amx" : "x_to_bf16_pairs", 1, global, one, A_MEM (x),
+      A_INT (x_row * K), A_INT (n_rows), A_INT (K), ((VtpArg) { sizeof (cl_mem), &scratch }));
   return scratch;
 }
 
@@ -603,7 +617,10 @@ bf16_gemm (VtpDevice *dev, cl_mem xb, VtpTensor *y, gint64 y_row, const VtpTenso
     gint64 n_rows, const VtpTensor *w, const VtpTensor *bias, gboolean accumulate)
 {
   const gint64 N = w->shape[0], K = vtp_tensor_cols (w);
-  const gint64 tiles = (n_rows + BF16_TM - 1) / BF16_TM, per_item = MIN (tiles, GROUP_TILES);
+  const gboolean amx = amx_bf16_serves (dev, K);
+  /* tiles of BF16_TM rows, or blocks of two AMX tiles */
+  const gint tm = amx ? 2 * AMX_TILE_ROWS : BF16_TM;
+  const gint64 tiles = (n_rows + tm - 1) / tm, per_item = MIN (tiles, amx ? AMX_GROUP_BLOCKS : GROUP_TILES);
   /* two whole panels a work-item, then one for the partial panel if any */
   const gint pm = panel_major ((gsize) n_rows * K * 2, PANEL_MAJOR_BF16_BYTES, w);     /* x's bfloat16 copy */
   const size_t one[2] = { 1, 1 };
@@ -611,7 +628,7 @@ bf16_gemm (VtpDevice *dev, cl_mem xb, VtpTensor *y, gint64 y_row, const VtpTenso
 
   gemm_global ((tiles + per_item - 1) / per_item, (N / PANEL + 1) / 2 + (N % PANEL != 0), pm, global);
 
-  LAUNCH (dev, "linear_p16g_bf16dot", 2, global, one, A_MEM (x), A_INT (x_row * K), A_MEM (w), A_OPT_MEM (bias),
+  LAUNCH (dev, amx ? "linear_amx_bf16" : "linear_p16g_bf16dot", 2, global, one, A_MEM (x), A_INT (x_row * K), A_MEM (w), A_OPT_MEM (bias),
       A_INT (bias != NULL), A_MEM (y), A_INT (y_row * N), A_INT (n_rows), A_INT (K), A_INT (N), A_INT (accumulate),
       ((VtpArg) { sizeof (cl_mem), &xb }), A_INT (per_item), A_INT (pm));
 }

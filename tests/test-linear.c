@@ -12,7 +12,8 @@
  * with the float kernels. /linear/panel-major: products large enough to
  * list their work-items panel fastest give the bits of smaller ones;
  * /linear/one-panel: the float GEMM with one panel a work-item where the
- * device takes two (AVX-512). */
+ * device takes two (AVX-512); /linear/amx-bf16: the bfloat16 GEMM with
+ * AMX tiles (skipped without AMX-BF16). */
 #include "test-util.h"
 
 typedef enum { W_PLAIN, W_PACKED } WeightKind;
@@ -272,6 +273,24 @@ test_one_panel (void)
   }
 }
 
+/* The bfloat16 GEMM with AMX tiles (linear-amx.cl), which takes BF16
+ * products of more than 6 rows whose K is a multiple of 32: one tile of
+ * rows or several, blocks of two and one, work-items of several blocks,
+ * one or two panels and the plain columns after them. */
+static void
+test_amx_bf16 (void)
+{
+  if (!dev->amx_bf16) {
+    g_test_skip ("the device has no AMX-BF16 tiles");
+    return;
+  }
+  run_case (7, 64, 48, TRUE, FALSE);            /* 7 rows in one tile; a pair of panels and one */
+  run_case (16, 96, 32, FALSE, TRUE);           /* one whole tile */
+  run_case (33, 128, 130, TRUE, TRUE);          /* 3 tiles (2 + 1), 4 pairs + 2 plain columns */
+  run_case (150, 64, 80, TRUE, FALSE);          /* 10 tiles: work-items of 4 blocks and 1 */
+  run_case (40, 1024, 16, FALSE, FALSE);        /* long K, one panel */
+}
+
 /* The GPU kernels, on whatever device runs the test. */
 static void
 test_as_gpu (void)
@@ -366,6 +385,7 @@ main (int argc, char **argv)
   g_test_add_func ("/linear/multi-rows", test_multi_rows);
   g_test_add_func ("/linear/panel-major", test_panel_major);
   g_test_add_func ("/linear/one-panel", test_one_panel);
+  g_test_add_func ("/linear/amx-bf16", test_amx_bf16);
   g_test_add_func ("/linear/as-gpu", test_as_gpu);
   return g_test_run ();
 }

@@ -21,6 +21,11 @@ inline __global const float *row_f32 (__global const float *w, int n, int K) { r
 inline __global const half *row_f16 (__global const half *w, int n, int K) { return w + (size_t) n * K; }
 inline __global const ushort *row_bf16 (__global const ushort *w, int n, int K) { return w + (size_t) n * K; }
 
+#if defined(VTP_X86_AMX) || defined(VTP_X86_AMX_BF16)
+/* An AMX tile register's contents (quant-amx.cl, linear-amx.cl) */
+typedef int vtp_tile __attribute__ ((vector_size (1024)));
+#endif
+
 inline float hsum8 (float8 v)
 {
   float4 s = v.lo + v.hi;

@@ -25,7 +25,6 @@
  * VNNI tiles (prefill 240-256 tokens/s both): not taken. */
 #ifdef VTP_X86_AMX
 
-typedef int vtp_tile __attribute__ ((vector_size (1024)));
 #define AMX __attribute__ ((target ("amx-tile,amx-int8,avx512vnni,avx512bw,avx512vl")))
 #define AMX_ROWS 16             /* rows of x a tile takes */
 
