@@ -59,17 +59,19 @@ elementwise (const char *name, VtpTensor *x, const VtpTensor *other, gint64 row,
     LAUNCH (x->dev, name, 1, global, NULL, A_MEM (x), A_INT (row * D));
 }
 
-void
-vtp_op_gelu_erf (VtpTensor *x, gint64 row, gint64 n_rows)
+/* The activations computed 16 values a work-item (activation.cl). */
+static void
+elementwise16 (const char *name, VtpTensor *x, gint64 row, gint64 n_rows)
 {
   const gint64 D = vtp_tensor_cols (x), n = n_rows * D;
   const size_t global[1] = { MAX ((n + 15) / 16, 1) };
 
-  if (vtp_error_is_pending () || !check_rowwise ("gelu_erf", x, x, row, n_rows, NULL))
+  if (vtp_error_is_pending () || !check_rowwise (name, x, x, row, n_rows, NULL))
     return;
-  LAUNCH (x->dev, "gelu_erf", 1, global, NULL, A_MEM (x), A_INT (row * D), A_INT (n));
+  LAUNCH (x->dev, name, 1, global, NULL, A_MEM (x), A_INT (row * D), A_INT (n));
 }
-void vtp_op_quick_gelu (VtpTensor *x, gint64 row, gint64 n_rows) { elementwise ("quick_gelu", x, NULL, row, n_rows); }
+void vtp_op_gelu_erf (VtpTensor *x, gint64 row, gint64 n_rows) { elementwise16 ("gelu_erf", x, row, n_rows); }
+void vtp_op_quick_gelu (VtpTensor *x, gint64 row, gint64 n_rows) { elementwise16 ("quick_gelu", x, row, n_rows); }
 void vtp_op_gelu_tanh (VtpTensor *x, gint64 row, gint64 n_rows) { elementwise ("gelu_tanh", x, NULL, row, n_rows); }
 void vtp_op_silu (VtpTensor *x, gint64 row, gint64 n_rows) { elementwise ("silu", x, NULL, row, n_rows); }
 void vtp_op_relu (VtpTensor *x, gint64 row, gint64 n_rows) { elementwise ("relu", x, NULL, row, n_rows); }
