@@ -37,7 +37,7 @@ if [ ! -x "$BIN/llama-mtmd-cli" ]; then
 fi
 ninja -C build bench/vtp-bench > /dev/null
 mkdir -p "$PAIR"
-[ -f "$PAIR/mmproj-model-f16.gguf" ] || "$TF4_PYTHON" tools/llava_mmproj.py "$LLAVA" "$PAIR/mmproj-model-f16.gguf"
+[ -f "$PAIR/mmproj-model-f16.gguf" ] || "$TF4_PYTHON" tools/llava_mmproj.py "$LLAVA" "$PAIR/mmproj-model-f16.gguf" --converter-python "$TF4_PYTHON"
 [ -e "$PAIR/llm-f16.gguf" ] || ln -s "$WORK/llm-f16.gguf" "$PAIR/llm-f16.gguf"
 PICTURE=$WORK/bench-640x480.png
 [ -f "$PICTURE" ] || python3 bench/bench-picture.py "$PICTURE"
