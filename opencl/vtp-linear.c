@@ -5,8 +5,8 @@
  * CPUs: weights in layout 1 (panels of 16 outputs, repacked at upload, same
  * size). Up to 6 rows: one launch of linear_p16_<T>_<rows> (weights read
  * once; 1 row: the decode GEMV). Beyond: 6-row tiles (linear_p16_f32_6, or
- * linear_p16g_<T> for F16/BF16, which converts each weight block of two
- * panels once for 8 tiles), the rows left over in a launch of their own height or, from 3 of
+ * linear_p16g_<T> for F16/BF16, which converts each weight block of up to
+ * three panels once for 8 tiles), the rows left over in a launch of their own height or, from 3 of
  * them on, in one more clamped tile.
  * GPUs: weights stay plain [N, K]; up to GEMV_MAX_ROWS rows a work-group
  * cooperative GEMV (work-group reduce_wg, 16 lanes per output, coalesced row
@@ -65,18 +65,25 @@ panel_major (gsize x_copy_bytes, gsize threshold, const VtpTensor *w)
   return x_copy_bytes >= threshold && vtp_tensor_n_bytes (w) <= PANEL_MAJOR_MAX_WEIGHT_BYTES;
 }
 
-/* Panels side by side in a work-item of linear_p16g_<T>: 2 where the CPU
- * has AVX-512's 32 vector registers (12 accumulators of 16 floats; each
- * broadcast of x serves 32 outputs). Measured on 2 cores of the Intel
- * Xeon with AMX (vtp-bench-linear, F16, medians of 10): 512 x 2048 x 5632
- * 201 → 265 GFLOP/s, 512 x 5632 x 2048 233 → 263, 512 x 2048 x 2048 170 →
- * 265; the 1.1B model's prefill of 512 (vtp-bench-llm -p 512) 94 → 123-131
- * tokens/s. 1 with $VTP_P16G_PAIRS=0, and on AVX2 (16 registers of 8
- * floats: one panel's 6 accumulators fill 12). */
+/* Panels side by side in a work-item of linear_p16g_<T>: 3 where the CPU
+ * has AVX-512's 32 vector registers (18 accumulators of 16 floats; each
+ * broadcast of x serves 48 outputs), 1 on AVX2 (16 registers of 8 floats:
+ * one panel's 6 accumulators fill 12). $VTP_P16G_PANELS (1-3) overrides
+ * it for A/B runs. Measured on 2 cores of the Intel Xeon with AMX
+ * (vtp-bench-linear, F16, medians of 10): 512 x 2048 x 5632 201 → 265
+ * GFLOP/s with 2 panels, 512 x 5632 x 2048 233 → 263, 512 x 2048 x 2048
+ * 170 → 265; 3 panels (with linear.cl's PG_KB 128 instead of 256) 6-7%
+ * more again (512 x 2048 x 5632 237-247 → 257-264, alternating); the 1.1B
+ * model's prefill of 512 (vtp-bench-llm -p 512 -r 3) 94 → 118-131
+ * tokens/s with 2, then 109-113 → 117-126 (alternating pairs) with 3. */
 static gint
 p16g_panels (const VtpDevice *dev)
 {
-  return dev->avx512 && vtp_switch_on ("VTP_P16G_PAIRS") ? 2 : 1;
+  const char *want = g_getenv ("VTP_P16G_PANELS");
+
+  if (want)
+    return CLAMP (atoi (want), 1, 3);
+  return dev->avx512 ? 3 : 1;
 }
 
 /* A GEMM launch's global size: @tile_groups x @panels work-items, in the
@@ -843,8 +850,8 @@ linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_r
         const gint64 per_item = MIN (t, GROUP_TILES);
         const gint pm = panel_major ((gsize) rows * K * sizeof (float), PANEL_MAJOR_FLOAT_BYTES, w);
         size_t global[2];
-        /* pp panels a work-item (the last maybe fewer), then a work-item
-         * for the partial panel */
+        /* pp panels a work-item (the last fewer where pp does not divide
+         * the count), then a work-item for the partial panel */
         const gint pp = p16g_panels (dev);
         gemm_global ((t + per_item - 1) / per_item, (N / PANEL + pp - 1) / pp + (N % PANEL != 0), pm, global);
         g_snprintf (name, sizeof name, "linear_p16g_%s", suffix);

@@ -12,7 +12,7 @@
  * with the float kernels. /linear/panel-major: products large enough to
  * list their work-items panel fastest give the bits of smaller ones;
  * /linear/one-panel: the float GEMM with one panel a work-item where the
- * device takes two (AVX-512); /linear/amx-bf16: the bfloat16 GEMM with
+ * device takes three (AVX-512); /linear/amx-bf16: the bfloat16 GEMM with
  * AMX tiles (skipped without AMX-BF16). */
 #include "test-util.h"
 
@@ -232,8 +232,9 @@ test_panel_major (void)
 }
 
 /* The float GEMM with one panel a work-item (as on CPUs without AVX-512)
- * where the device takes two: the reference cases, and the same bits as
- * two panels give (each output is the same chain of multiply-adds). */
+ * where the device takes three: the reference cases, and the same bits as
+ * three panels give, and two (each output is the same chain of
+ * multiply-adds). */
 static void
 test_one_panel (void)
 {
@@ -244,30 +245,34 @@ test_one_panel (void)
     g_test_skip ("the device takes one panel a work-item anyway: test_gemm covered it");
     return;
   }
-  g_setenv ("VTP_P16G_PAIRS", "0", TRUE);
+  g_setenv ("VTP_P16G_PANELS", "1", TRUE);
   test_gemm ();
-  g_unsetenv ("VTP_P16G_PAIRS");
+  g_unsetenv ("VTP_P16G_PANELS");
   for (guint t = 0; t < 2; t++) {
     GRand *r = g_rand_new_with_seed (5 + t);
     g_autofree float *x = random_floats (r, M * K, 1.0);
     g_autofree float *w = random_floats (r, N * K, 0.5);
     g_autofree float *b = random_floats (r, N, 1.0);
     g_autofree float *zeros = g_new0 (float, M * N);
-    g_autofree float *two = NULL, *one = NULL;
+    g_autofree float *wide = NULL;
     VtpTensor *tx = upload (x, M, K), *tw = weight_new (w, N, K, ts[t], W_PACKED), *tb = upload (b, 1, N);
     VtpTensor *ty = upload (zeros, M, N);
     const gboolean bf16_dot = dev->bf16_dot;
 
     dev->bf16_dot = FALSE;
     vtp_op_linear (ty, 0, tx, 0, M, tw, tb, FALSE);
-    two = device_values (ty);
-    g_setenv ("VTP_P16G_PAIRS", "0", TRUE);
-    vtp_op_linear (ty, 0, tx, 0, M, tw, tb, FALSE);
-    g_unsetenv ("VTP_P16G_PAIRS");
+    wide = device_values (ty);
+    for (gint p = 1; p <= 2; p++) {
+      char panels[2] = { (char) ('0' + p), 0 };
+      g_autofree float *got = NULL;
+      g_setenv ("VTP_P16G_PANELS", panels, TRUE);
+      vtp_op_linear (ty, 0, tx, 0, M, tw, tb, FALSE);
+      g_unsetenv ("VTP_P16G_PANELS");
+      got = device_values (ty);
+      if (memcmp (got, wide, M * N * sizeof (float)) != 0)
+        g_error ("linear %s: %d panels a work-item differ from the device's choice", vtp_dtype_name (ts[t]), p);
+    }
     dev->bf16_dot = bf16_dot;
-    one = device_values (ty);
-    if (memcmp (one, two, M * N * sizeof (float)) != 0)
-      g_error ("linear %s: one panel a work-item differs from two", vtp_dtype_name (ts[t]));
     vtp_tensor_free (tx); vtp_tensor_free (tw); vtp_tensor_free (tb); vtp_tensor_free (ty);
     g_rand_free (r);
   }

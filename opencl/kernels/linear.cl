@@ -22,9 +22,9 @@
  *  - linear_p16s_<T>: the decode GEMV, a run of panels a work-item, each
  *    read as one stream (below).
  *  - linear_p16g_<T>: GEMM for F16/BF16 weights: 6 x 16 tiles like
- *    linear_p16_<T>_6, but each work-item does up to 8 tiles of two panels
- *    side by side (6 x 32) and converts their weights to F32 once per block
- *    of 256 steps.
+ *    linear_p16_<T>_6, but each work-item does up to 8 tiles of up to three
+ *    panels side by side (6 x 48) and converts their weights to F32 once
+ *    per block of 128 steps.
  * Kernels, layout 0:
  *  - gemv_<T>_<MR>, MR = 1, 2, 4, 8: a work-group of L items computes L / S
  *    outputs, S lanes per output stride along the weight row (coalesced on
@@ -269,8 +269,8 @@ __kernel void linear_p16_##T##_##TM (__global const float *x, int x_off,      \
  * F32 (converted or dequantized once by the caller; step k's at k 16 NP,
  * panel after panel); partial sums stay in y between blocks (bias added
  * with the first). Each output's sum is the same chain (tile_start, then
- * the steps in the order of k) whatever NP: NP = 2 serves each broadcast
- * of x to 32 outputs, 12 independent FMA chains and 8 loads per 12 FMAs,
+ * the steps in the order of k) whatever NP: NP = 3 serves each broadcast
+ * of x to 48 outputs, 18 independent FMA chains and 9 loads per 18 FMAs,
  * where NP = 1 has 6 chains (two FMA units of 4 cycles' latency want 8)
  * and 7 loads per 6 FMAs. Shared by linear_p16g_<T> and qlinear_p16g_<T>. */
 #define DEFINE_P16_TILES(NP)                                                   \
@@ -317,22 +317,24 @@ inline void p16_tiles_##NP (__global const float *x, int x_off, __global float *
 }
 DEFINE_P16_TILES (1)
 DEFINE_P16_TILES (2)
+DEFINE_P16_TILES (3)
 
 /* GEMM for F16/BF16 weights: a work-item computes @tiles tiles of 6 x 16
  * (rows 6 * tiles * its tile group on; rows from M on are computed from
- * row M - 1 and not stored) of @panels panels side by side, 1 or 2 (2:
- * panels 2 j and 2 j + 1, one where the count of whole panels is odd; for
- * AVX-512's 32 registers: 12 accumulators of 16 floats, where AVX2's 16
- * registers of 8 floats hold a panel's 12 halves); @panel_major: the
- * panels are global id 0 and the tile group id 1 (vtp-linear.c's
- * PANEL_MAJOR_*), else the other way round. The work-items past the panels
- * take the last, partial panel (N not a multiple of 16), which is plain. K is walked in blocks of
- * PG_KB steps whose weights are converted to F32 once, into private memory
- * (L1), then serve every tile; partial sums stay in y between blocks.
- * Conversion then costs 1 / tiles of what it does in linear_p16_<T>_6,
- * where it takes ~20% of the time. */
+ * row M - 1 and not stored) of @panels panels side by side, 1 to 3
+ * (panels @panels j on, fewer where the count of whole panels runs out;
+ * vtp-linear.c's p16g_panels: 3 for AVX-512's 32 registers, 18
+ * accumulators of 16 floats, where AVX2's 16 registers of 8 floats hold one
+ * panel's 12 halves); @panel_major: the panels are global id 0 and the
+ * tile group id 1 (vtp-linear.c's PANEL_MAJOR_*), else the other way
+ * round. The work-items past the panels take the last, partial panel (N
+ * not a multiple of 16), which is plain. K is walked in blocks of PG_KB
+ * steps whose weights are converted to F32 once, into private memory (L1:
+ * 24 KB for 3 panels), then serve every tile; partial sums stay in y
+ * between blocks. Conversion then costs 1 / tiles of what it does in
+ * linear_p16_<T>_6, where it takes ~20% of the time. */
 #ifndef PG_KB
-#define PG_KB 256
+#define PG_KB 128
 #endif
 #define DEFINE_PANEL_GROUP(T, WT)                                              \
 __kernel void linear_p16g_##T (__global const float *x, int x_off,            \
@@ -343,7 +345,7 @@ __kernel void linear_p16g_##T (__global const float *x, int x_off,            \
   const int t0 = get_global_id (panel_major) * tiles, n0 = get_global_id (1 - panel_major) * 16 * panels; \
   const int nt = min (tiles, (M + 5) / 6 - t0), np = min (panels, (N >> 4) - (n0 >> 4)); \
   __global const WT *wp = w + (size_t) n0 * K;                                 \
-  float wbuf[PG_KB * 32];                                                      \
+  float wbuf[PG_KB * 48];                                                      \
   if (nt <= 0)                                                                 \
     return;                                                                    \
   if (np <= 0) {                                                               \
@@ -354,17 +356,15 @@ __kernel void linear_p16g_##T (__global const float *x, int x_off,            \
   }                                                                            \
   for (int k0 = 0; k0 < K; k0 += PG_KB) {                                      \
     const int kn = min (PG_KB, K - k0);                                        \
-    if (np == 2) {                                                             \
-      for (int k = 0; k < kn; k++) {                                           \
-        vstore16 (load16_##T (wp, k0 + k, K), 2 * k, wbuf);                    \
-        vstore16 (load16_##T (wp + (size_t) 16 * K, k0 + k, K), 2 * k + 1, wbuf); \
-      }                                                                        \
+    for (int k = 0; k < kn; k++)                                               \
+      for (int p = 0; p < np; p++)                                             \
+        vstore16 (load16_##T (wp + (size_t) 16 * p * K, k0 + k, K), np * k + p, wbuf); \
+    if (np == 3)                                                               \
+      p16_tiles_3 (x, x_off, y, y_off, bias, has_bias, M, K, N, accumulate, n0, t0, nt, k0, kn, wbuf); \
+    else if (np == 2)                                                          \
       p16_tiles_2 (x, x_off, y, y_off, bias, has_bias, M, K, N, accumulate, n0, t0, nt, k0, kn, wbuf); \
-    } else {                                                                   \
-      for (int k = 0; k < kn; k++)                                             \
-        vstore16 (load16_##T (wp, k0 + k, K), k, wbuf);                        \
+    else                                                                       \
       p16_tiles_1 (x, x_off, y, y_off, bias, has_bias, M, K, N, accumulate, n0, t0, nt, k0, kn, wbuf); \
-    }                                                                          \
   }                                                                            \
 }
 
