@@ -17,7 +17,7 @@
 static const struct {
   const char *file, *preamble;
 } kernel_files[] = {
-  { "common.cl", "" }, { "linear.cl", "" }, { "linear-amx.cl", "" }, { "quant.cl", "" }, { "iq-grids.cl", "" },
+  { "common.cl", "" }, { "linear.cl", "" }, { "linear-amx.cl", "" }, { "attention-amx.cl", "" }, { "quant.cl", "" }, { "iq-grids.cl", "" },
   { "quant-lattice.cl", "" }, { "quant-multi.cl", "" }, { "quant-amx.cl", "" }, { "probe.cl", "" },
   { "norm.cl", "" },
   { "activation.cl", "" }, { "attention.cl", "" }, { "attention-kv.cl", "#define KV_TYPE 0\n" },

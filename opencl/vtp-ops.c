@@ -92,6 +92,47 @@ attention_rows16_fits (const VtpDevice *dev, gint64 nq, gint64 nk, const VtpTens
       && vtp_tensor_n_elements (scores) >= ((gint64) a->n_heads * nq + VTP_ATTENTION_SCORE_PAD_ROWS) * nk;
 }
 
+/* attention-amx.cl: a model that multiplies in bfloat16 on a CPU with
+ * AMX-BF16, F32 keys and values, heads of 64 or 128, the blocked kernel's
+ * score region (attention_rows16_fits); off with $VTP_ATTENTION_AMX=0 */
+static gboolean
+attention_amx_fits (const VtpDevice *dev, gint64 nq, gint64 nk, const VtpTensor *k, const VtpTensor *scores,
+    const VtpAttention *a)
+{
+  return a->bf16 && dev->amx_bf16 && k->dtype == VTP_DTYPE_F32 && (a->head_dim == 64 || a->head_dim == 128)
+      && attention_rows16_fits (dev, nq, nk, scores, a) && vtp_switch_on ("VTP_ATTENTION_AMX");
+}
+
+/* Keys and values as AMX tiles once (kv_to_bf16_amx, into two scratch
+ * buffers), then 32 query rows of a head a work-item. */
+static void
+attention_amx (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_row, gint64 nq,
+    const VtpTensor *k, const VtpTensor *v, gint64 kv_row, gint64 nk, VtpTensor *scores, const VtpAttention *a)
+{
+  VtpDevice *dev = q->dev;
+  const gint64 qw = vtp_tensor_cols (q), kvw = vtp_tensor_cols (k), ow = vtp_tensor_cols (out);
+  const gint64 nkc = (nk + 31) / 32;
+  const gsize bytes = (gsize) a->n_kv_heads * nkc * 32 * a->head_dim * 2;       /* bfloat16, keys padded to 32 */
+  const size_t kglobal[2] = { nkc, a->n_kv_heads }, global[2] = { (nq + 31) / 32, a->n_heads }, one[2] = { 1, 1 };
+  cl_int err_k, err_v;
+  cl_mem kt = vtp_device_scratch_take (dev, bytes, &err_k), vt = vtp_device_scratch_take (dev, bytes, &err_v);
+
+  if (check (err_k == CL_SUCCESS && err_v == CL_SUCCESS, "attention",
+          "no room for the bfloat16 tiles of %" G_GINT64_FORMAT " keys and values", nk)) {
+    LAUNCH (dev, "kv_to_bf16_amx", 2, kglobal, one, A_MEM (k), A_MEM (v), A_INT (kv_row * kvw), A_INT (kvw),
+        A_INT (nk), A_INT (a->head_dim), ((VtpArg) { sizeof (cl_mem), &kt }), ((VtpArg) { sizeof (cl_mem), &vt }));
+    LAUNCH (dev, "attention_amx_bf16", 2, global, one, A_MEM (q), A_INT (q_row * qw), A_INT (qw),
+        ((VtpArg) { sizeof (cl_mem), &kt }), ((VtpArg) { sizeof (cl_mem), &vt }),
+        A_MEM (out), A_INT (out_row * ow), A_INT (ow),
+        A_MEM (scores), A_INT (nq), A_INT (nk), A_INT (a->n_heads), A_INT (a->n_kv_heads),
+        A_INT (a->head_dim), A_INT (a->causal), A_INT (a->q_pos0), A_FLOAT (a->scale));
+  }
+  if (kt)
+    vtp_device_scratch_give (dev, kt);
+  if (vt)
+    vtp_device_scratch_give (dev, vt);
+}
+
 /* Key and value caches are F32, F16 or Q8_0 (attention-kv.cl's three
  * builds); a Q8_0 cache's rows of @w values are whole blocks of 32, and
  * heads start on a multiple of 8 values (the kernels read 8 at a time,
@@ -180,6 +221,10 @@ vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_r
           " around column %d", a->n_heads, -(a->q_pos0 + nq - 1), a->causal ? 0 : nk - 1 - a->q_pos0,
           a->pos_bias_center))
     return;
+  if (attention_amx_fits (q->dev, nq, nk, k, scores, a)) {
+    attention_amx (out, out_row, q, q_row, nq, k, v, kv_row, nk, scores, a);
+    return;
+  }
   if (attention_rows16_fits (q->dev, nq, nk, scores, a)) {
     const size_t global16[2] = { (nq + 31) / 32, a->n_heads };
     LAUNCH (q->dev, kv_kernel (name, "attention_rows16", k->dtype), 2, global16, NULL,

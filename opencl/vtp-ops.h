@@ -35,6 +35,10 @@ typedef struct {
    * j - p] (the caller makes W cover every j - p it asks for) */
   const VtpTensor *pos_bias;
   gint pos_bias_center;
+  /* the model multiplies in bfloat16 (weight-type=bf16): q, k, v and the
+   * probabilities may be rounded to bfloat16 (attention-amx.cl, CPUs with
+   * AMX-BF16), as PyTorch's bf16 attention has them */
+  gboolean bf16;
 } VtpAttention;
 
 /* out[out_row + i] = attention of q[q_row + i] (i < nq) over rows

@@ -128,9 +128,20 @@ test_activations (void)
 
 /* @pad_rows: extra score rows; VTP_ATTENTION_SCORE_PAD_ROWS lets CPUs take
  * the blocked kernel (32 query rows per work-item) where the shape allows */
+/* the value the bfloat16 attention computes with for @x */
+static double
+bf16_if (gboolean bf16, float x)
+{
+  return bf16 ? vtp_bf16_to_f32 (vtp_f32_to_bf16 (x)) : x;
+}
+
+/* @bf16: VtpAttention.bf16 (the AMX kernel where the device has it): the
+ * reference rounds q, k and v to bfloat16 as the kernel does; its
+ * probabilities, rounded too, move an output by at most 2^-9 of the
+ * largest |v| (~0.002 here): tolerance 5e-3 */
 static void
 attention_case_scratch (gint H, gint Hkv, gint d, gint nq, gint nk, gboolean causal, gint q_pos0,
-    gint pad_rows)
+    gint pad_rows, gboolean bf16)
 {
   GRand *r = g_rand_new_with_seed (H * 31 + d * 7 + nq + nk);
   const gint qw = H * d, kw = Hkv * d + 3;          /* kv rows wider than needed: stride test */
@@ -143,7 +154,7 @@ attention_case_scratch (gint H, gint Hkv, gint d, gint nq, gint nk, gboolean cau
   VtpTensor *ts = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, H * nq + pad_rows, nk, &error);
   double *want = g_new (double, (nq + q_row) * qw), *p = g_new (double, nk);
   const float scale = 1.0f / sqrtf (d);
-  VtpAttention a = { H, Hkv, d, causal, q_pos0, scale };
+  VtpAttention a = { H, Hkv, d, causal, q_pos0, scale, NULL, 0, bf16 };
   float *got;
 
   for (gint i = 0; i < (nq + q_row) * qw; i++)
@@ -156,7 +167,7 @@ attention_case_scratch (gint H, gint Hkv, gint d, gint nq, gint nk, gboolean cau
       for (gint j = 0; j < last; j++) {
         double s = 0;
         for (gint c = 0; c < d; c++)
-          s += (double) q[(q_row + i) * qw + h * d + c] * k[(kv_row + j) * kw + g * d + c];
+          s += bf16_if (bf16, q[(q_row + i) * qw + h * d + c]) * bf16_if (bf16, k[(kv_row + j) * kw + g * d + c]);
         p[j] = s * scale;
         mx = MAX (mx, p[j]);
       }
@@ -165,7 +176,7 @@ attention_case_scratch (gint H, gint Hkv, gint d, gint nq, gint nk, gboolean cau
       for (gint c = 0; c < d; c++) {
         double o = 0;
         for (gint j = 0; j < last; j++)
-          o += p[j] * v[(kv_row + j) * kw + g * d + c];
+          o += p[j] * bf16_if (bf16, v[(kv_row + j) * kw + g * d + c]);
         want[(q_row + i) * qw + h * d + c] = o / sum;
       }
     }
@@ -173,7 +184,7 @@ attention_case_scratch (gint H, gint Hkv, gint d, gint nq, gint nk, gboolean cau
   g_assert_no_error (error);
   vtp_op_attention (to, q_row, tq, q_row, nq, tk, tv, kv_row, nk, ts, &a);
   got = device_values (to);
-  assert_close (got, want, (nq + q_row) * qw, 2e-6, "attention");
+  assert_close (got, want, (nq + q_row) * qw, bf16 ? 5e-3 : 2e-6, bf16 ? "attention (bf16)" : "attention");
   g_free (got); g_free (want); g_free (p); g_free (q); g_free (k); g_free (v);
   vtp_tensor_free (tq); vtp_tensor_free (tk); vtp_tensor_free (tv); vtp_tensor_free (to); vtp_tensor_free (ts);
   g_rand_free (r);
@@ -182,8 +193,27 @@ attention_case_scratch (gint H, gint Hkv, gint d, gint nq, gint nk, gboolean cau
 static void
 attention_case (gint H, gint Hkv, gint d, gint nq, gint nk, gboolean causal, gint q_pos0)
 {
-  attention_case_scratch (H, Hkv, d, nq, nk, causal, q_pos0, 0);
-  attention_case_scratch (H, Hkv, d, nq, nk, causal, q_pos0, VTP_ATTENTION_SCORE_PAD_ROWS);
+  attention_case_scratch (H, Hkv, d, nq, nk, causal, q_pos0, 0, FALSE);
+  attention_case_scratch (H, Hkv, d, nq, nk, causal, q_pos0, VTP_ATTENTION_SCORE_PAD_ROWS, FALSE);
+}
+
+/* A model that multiplies in bfloat16 (VtpAttention.bf16) on a CPU with
+ * AMX-BF16: attention-amx.cl's tiles. One and two query tiles in a block,
+ * several blocks, keys not a multiple of 16 or 32, causal after a cache,
+ * grouped-query, heads of 64 and 128 (two passes of 4 value tiles), the
+ * ViT-L shape. */
+static void
+test_attention_amx (void)
+{
+  if (!dev->amx_bf16) {
+    g_test_skip ("the device has no AMX-BF16 tiles");
+    return;
+  }
+  attention_case_scratch (4, 4, 64, 40, 40, FALSE, 0, VTP_ATTENTION_SCORE_PAD_ROWS, TRUE);
+  attention_case_scratch (2, 2, 64, 17, 33, FALSE, 0, VTP_ATTENTION_SCORE_PAD_ROWS, TRUE);
+  attention_case_scratch (8, 2, 64, 37, 50, TRUE, 13, VTP_ATTENTION_SCORE_PAD_ROWS, TRUE);
+  attention_case_scratch (4, 4, 128, 20, 20, TRUE, 0, VTP_ATTENTION_SCORE_PAD_ROWS, TRUE);
+  attention_case_scratch (16, 16, 64, 577, 577, FALSE, 0, VTP_ATTENTION_SCORE_PAD_ROWS, TRUE);
 }
 
 static void
@@ -777,6 +807,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/norms", test_norms);
   g_test_add_func ("/ops/activations", test_activations);
   g_test_add_func ("/ops/attention", test_attention);
+  g_test_add_func ("/ops/attention/amx-bf16", test_attention_amx);
   g_test_add_func ("/ops/attention/f16-cache", test_attention_f16_cache);
   g_test_add_func ("/ops/attention/q8_0-cache", test_attention_q8_cache);
   g_test_add_func ("/ops/attention/gqa", test_attention_gqa);

@@ -311,7 +311,7 @@ static void
 blocks_forward (const VtpVisionConfig *cfg, const VtpVisionLayer *y, VtpVisionState *s, gint T, gint n)
 {
   const gint H = cfg->num_attention_heads, d = cfg->hidden_size / H;
-  const VtpAttention a = { H, H, d, FALSE, 0, 1.0f / sqrtf ((float) d) };
+  const VtpAttention a = { H, H, d, FALSE, 0, 1.0f / sqrtf ((float) d), NULL, 0, y->q_w->dtype == VTP_DTYPE_BF16 };
   const float eps = cfg->layer_norm_eps;
   const gint64 R = (gint64) n * T;
 
