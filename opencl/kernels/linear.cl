@@ -543,6 +543,27 @@ __kernel void gemm_##T (__global const float *x, int x_off,                  \
  * the two cores take turns over neighbouring 64 KB: an F16 product read
  * from memory 1.1-1.2x faster on the Zen 4 EPYC, the 1.1B's F16 decode
  * 1.03-1.08x (docs/performance.md "The F16 GEMV's streams"). */
+/* Intel CPUs (-DVTP_CPU_INTEL): the BF16 decode GEMV (p16s_panel_bf16: one
+ * 64-byte load a pair of steps) also requests its lines P16S_AHEAD_BYTES
+ * ahead into L2, as quant.cl's int8 GEMVs do there (VNNI_PREFETCH_L2).
+ * Measured on 2 cores of the Intel Xeon with AMX, alternating: the 1.1B's
+ * lm_head alone (vtp-bench-linear 1 2048 32000 bf16 20) 18.7-19.9 → 28.5-29.2
+ * GB/s (medians); the 1.1B's decode at bf16 (vtp-bench-llm -w bf16 -p 1 -n 64
+ * -r 3) 9.57-9.59 → 13.10-13.18 tokens/s. The F16 GEMV (16-byte loads and
+ * conversions) reads at the memory's speed without, and decoded 2-8% slower
+ * with them: not for it. -DP16S_AHEAD_BYTES=-1 turns it off. */
+#ifndef P16S_AHEAD_BYTES
+#ifdef VTP_CPU_INTEL
+#define P16S_AHEAD_BYTES 9216
+#else
+#define P16S_AHEAD_BYTES -1
+#endif
+#endif
+#define p16s_prefetch(T, wp, k)                                                \
+  if (PAIRED_##T && P16S_AHEAD_BYTES >= 0) {                                   \
+    __builtin_prefetch ((__global const uchar *) ((wp) + (size_t) (k) * 16) + P16S_AHEAD_BYTES, 0, 1); \
+    __builtin_prefetch ((__global const uchar *) ((wp) + (size_t) (k) * 16) + P16S_AHEAD_BYTES + 64, 0, 1); \
+  }
 #define DEFINE_PANEL_STREAM(T, WT)                                             \
 /* One panel's 16 sums over x's row @xr (the panel's weights at @wp). */      \
 inline float16 p16s_panel_##T (__global const float *xr, __global const WT *wp, int K) \
@@ -552,6 +573,7 @@ inline float16 p16s_panel_##T (__global const float *xr, __global const WT *wp, 
   if ((K & 1) == 0)                                                            \
     for (; k + 4 <= K; k += 4) {                                               \
       float16 w0, w1, w2, w3;                                                  \
+      p16s_prefetch (T, wp, k)                                                 \
       load2_##T (wp, k, K, &w0, &w1);                                          \
       load2_##T (wp, k + 2, K, &w2, &w3);                                      \
       a0 = fma ((float16) xr[k], w0, a0);                                      \
