@@ -375,7 +375,7 @@ attention_block (VtpLlama *m, VtpLlamaState *s, gint l, gint n)
   const VtpLlamaConfig *c = &m->cfg;
   const VtpLlamaLayer *y = &m->layers[l];
   const VtpAttention a = { c->num_attention_heads, c->num_key_value_heads, c->head_dim, TRUE, s->n_past,
-    1.0f / sqrtf ((float) c->head_dim) };
+    1.0f / sqrtf ((float) c->head_dim), NULL, 0, y->wq->dtype == VTP_DTYPE_BF16 };
 
   /* the new keys and values: straight into an F32 cache's rows; through
    * F32 rows (k_new, v_new) and a rounding (F16) or quantizing (Q8_0)

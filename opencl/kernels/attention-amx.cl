@@ -24,9 +24,10 @@
  * Measured on 2 cores of an Intel Xeon with AMX: the bench model's
  * ViT-L/14-336 + projector at weight-type=bf16 (vtp-bench -V -w bf16 -r 3,
  * VTP_ATTENTION_AMX=0 / 1 alternating) 618-624 -> 460-467 ms, attention
- * ~14 -> ~6.5 ms a layer (VTP_PROFILE_KERNELS=1). The 1.1B LLM's causal
- * prefill of 512 at bf16 measured no faster with it (472-493 against
- * 486-499 tokens/s): the language models do not set VtpAttention.bf16. */
+ * ~14 -> ~6.5 ms a layer (VTP_PROFILE_KERNELS=1); the 1.1B LLM's causal
+ * prefill of 600 at bf16 (vtp-bench-llm -w bf16 -p 600 -n 1 -r 3)
+ * 510-514 -> 575-577 tokens/s (Llama-family models set VtpAttention.bf16
+ * at bf16 too). */
 #ifdef VTP_X86_AMX_BF16
 
 #define AA_MAX_D 128
