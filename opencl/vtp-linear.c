@@ -6,8 +6,8 @@
  * size). Up to 6 rows: one launch of linear_p16_<T>_<rows> (weights read
  * once; 1 row: the decode GEMV). Beyond: 6-row tiles (linear_p16_f32_6, or
  * linear_p16g_<T> for F16/BF16, which converts each weight block of up to
- * three panels once for 8 tiles), the rows left over in a launch of their own height or, from 3 of
- * them on, in one more clamped tile.
+ * three panels once for 8 tiles), the rows left over in a launch of their
+ * own height or, from 3 of them on, in one more clamped tile.
  * GPUs: weights stay plain [N, K]; up to GEMV_MAX_ROWS rows a work-group
  * cooperative GEMV (work-group reduce_wg, 16 lanes per output, coalesced row
  * reads, local reduction), beyond a 64 x 64 local-memory tiled GEMM (16 x 16
@@ -635,9 +635,9 @@ bf16_gemm (VtpDevice *dev, cl_mem xb, VtpTensor *y, gint64 y_row, const VtpTenso
 
   gemm_global ((tiles + per_item - 1) / per_item, (N / PANEL + 1) / 2 + (N % PANEL != 0), pm, global);
 
-  LAUNCH (dev, amx ? "linear_amx_bf16" : "linear_p16g_bf16dot", 2, global, one, A_MEM (x), A_INT (x_row * K), A_MEM (w), A_OPT_MEM (bias),
-      A_INT (bias != NULL), A_MEM (y), A_INT (y_row * N), A_INT (n_rows), A_INT (K), A_INT (N), A_INT (accumulate),
-      ((VtpArg) { sizeof (cl_mem), &xb }), A_INT (per_item), A_INT (pm));
+  LAUNCH (dev, amx ? "linear_amx_bf16" : "linear_p16g_bf16dot", 2, global, one, A_MEM (x), A_INT (x_row * K),
+      A_MEM (w), A_OPT_MEM (bias), A_INT (bias != NULL), A_MEM (y), A_INT (y_row * N), A_INT (n_rows), A_INT (K),
+      A_INT (N), A_INT (accumulate), ((VtpArg) { sizeof (cl_mem), &xb }), A_INT (per_item), A_INT (pm));
 }
 
 /* The products of many rows that read a converted copy of x: bfloat16

@@ -199,9 +199,9 @@ __kernel void attention_amx_bf16 (__global const float *q, int q_off, int q_stri
     float mx, sum = 0.0f;
     for (int j = 0; j < last16; j += 16)
       m16 = fmax (m16, vload16 (0, sr + j));
-    mx = fmax (fmax (fmax (m16.s0, m16.s1), fmax (m16.s2, m16.s3)), fmax (fmax (m16.s4, m16.s5), fmax (m16.s6, m16.s7)));
-    mx = fmax (mx, fmax (fmax (fmax (m16.s8, m16.s9), fmax (m16.sa, m16.sb)), fmax (fmax (m16.sc, m16.sd),
-        fmax (m16.se, m16.sf))));
+    const float8 m8 = fmax (m16.lo, m16.hi);
+    const float4 m4 = fmax (m8.lo, m8.hi);
+    mx = fmax (fmax (m4.x, m4.y), fmax (m4.z, m4.w));
     for (int j = last16; j < last; j++)
       mx = fmax (mx, sr[j]);
     for (int j = 0; j < last16; j += 16) {
