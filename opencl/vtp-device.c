@@ -264,39 +264,35 @@ is_pocl_cpu (const VtpDevice *dev)
   return dev->kind == VTP_DEVICE_KIND_CPU && strstr (dev->name, "Portable Computing Language") != NULL;
 }
 
-/* PoCL compiles kernels for the host CPU, and clang lets a kernel use the
- * VNNI instruction through a target attribute (quant.cl) once the host is
- * known to have it. */
+/* PoCL on an x86 host CPU for which @test (__builtin_cpu_supports or
+ * __builtin_cpu_is) holds: PoCL compiles kernels for the host CPU, and
+ * clang lets a kernel use an instruction through a target attribute once
+ * the host is known to have it. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define POCL_X86_HAS(dev, test) (is_pocl_cpu (dev) && (test))
+#else
+#define POCL_X86_HAS(dev, test) FALSE
+#endif
+
+/* VNNI's int8 dot products (quant.cl) */
 static gboolean
 has_x86_int8_dot (const VtpDevice *dev)
 {
-#if defined(__x86_64__) && defined(__GNUC__)
-  return is_pocl_cpu (dev) && __builtin_cpu_supports ("avx512vnni") && __builtin_cpu_supports ("avx512bw");
-#else
-  return FALSE;
-#endif
+  return POCL_X86_HAS (dev, __builtin_cpu_supports ("avx512vnni") && __builtin_cpu_supports ("avx512bw"));
 }
 
-/* Likewise AVX-512F (vtp-device.h) */
+/* AVX-512F (vtp-device.h) */
 static gboolean
 has_x86_avx512 (const VtpDevice *dev)
 {
-#if defined(__x86_64__) && defined(__GNUC__)
-  return is_pocl_cpu (dev) && __builtin_cpu_supports ("avx512f");
-#else
-  return FALSE;
-#endif
+  return POCL_X86_HAS (dev, __builtin_cpu_supports ("avx512f"));
 }
 
-/* Likewise the bfloat16 dot product (vdpbf16ps, linear.cl). */
+/* the bfloat16 dot product (vdpbf16ps, linear.cl) */
 static gboolean
 has_x86_bf16_dot (const VtpDevice *dev)
 {
-#if defined(__x86_64__) && defined(__GNUC__)
-  return is_pocl_cpu (dev) && __builtin_cpu_supports ("avx512bf16");
-#else
-  return FALSE;
-#endif
+  return POCL_X86_HAS (dev, __builtin_cpu_supports ("avx512bf16"));
 }
 
 /* AVX512-VBMI (byte permutes and bit-field gathers): the IQ3 kernels'
@@ -305,11 +301,8 @@ has_x86_bf16_dot (const VtpDevice *dev)
 static gboolean
 has_x86_vbmi (const VtpDevice *dev)
 {
-#if defined(__x86_64__) && defined(__GNUC__)
-  return dev->int8_dot && __builtin_cpu_supports ("avx512vbmi") && g_strcmp0 (g_getenv ("VTP_IQ_LOOKUP"), "gather") != 0;
-#else
-  return FALSE;
-#endif
+  return dev->int8_dot && POCL_X86_HAS (dev, __builtin_cpu_supports ("avx512vbmi"))
+      && g_strcmp0 (g_getenv ("VTP_IQ_LOOKUP"), "gather") != 0;
 }
 
 /* AMX-INT8 (quant-amx.cl's tile products; @feature_bit 25) or AMX-BF16
@@ -337,11 +330,7 @@ has_x86_amx (guint feature_bit)
 static gboolean
 is_intel_cpu (const VtpDevice *dev)
 {
-#if defined(__x86_64__) && defined(__GNUC__)
-  return is_pocl_cpu (dev) && __builtin_cpu_is ("intel");
-#else
-  return FALSE;
-#endif
+  return POCL_X86_HAS (dev, __builtin_cpu_is ("intel"));
 }
 
 char *
@@ -351,8 +340,8 @@ vtp_device_kernel_options (const VtpDevice *dev)
    * tunables (e.g. -DVNNI_PREFETCH=8192) without rebuilding */
   return g_strdup_printf ("-cl-std=CL1.2 -w%s%s%s%s%s%s%s %s", dev->int8_dot ? " -DVTP_X86_VNNI" : "",
       has_x86_vbmi (dev) ? " -DVTP_X86_VBMI" : "", dev->bf16_dot ? " -DVTP_X86_BF16" : "",
-      dev->amx_int8 ? " -DVTP_X86_AMX" : "", dev->amx_bf16 ? " -DVTP_X86_AMX_BF16" : "", is_pocl_cpu (dev) ? " -DVTP_POCL_CPU" : "",
-      is_intel_cpu (dev) ? " -DVTP_CPU_INTEL" : "",
+      dev->amx_int8 ? " -DVTP_X86_AMX" : "", dev->amx_bf16 ? " -DVTP_X86_AMX_BF16" : "",
+      is_pocl_cpu (dev) ? " -DVTP_POCL_CPU" : "", is_intel_cpu (dev) ? " -DVTP_CPU_INTEL" : "",
       g_getenv ("VTP_KERNEL_DEFINES") ? g_getenv ("VTP_KERNEL_DEFINES") : "");
 }
 

@@ -5,7 +5,7 @@
  * no position bias). q, k, v and the softmax's probabilities are rounded
  * to bfloat16 (to nearest even) as PyTorch's bf16 attention has them; the
  * scores, the softmax and the sums stay in float. head_dim: 64 or 128. Follows linear-amx.cl
- * in the program (bf16_bits16, vtp_tile, AMX_BF16).
+ * in the program (bf16_bits16, bf16_pairs, vtp_tile, AMX_BF16).
  *
  * kv_to_bf16_amx first lays each kv head's keys and values out as AMX
  * B tiles, once per call for every query block:
@@ -31,14 +31,6 @@
 #ifdef VTP_X86_AMX_BF16
 
 #define AA_MAX_D 128
-
-/* bfloat16 pairs of 2 x 16 floats: word j = bf16 (a[2 j]) | bf16 (a[2 j + 1]) << 16
- * for the 32 floats a = (lo, hi) */
-inline uint16 bf16_pairs (float16 lo, float16 hi)
-{
-  const uint16 l = bf16_bits16 (lo), h = bf16_bits16 (hi);
-  return (uint16) (l.even, h.even) | ((uint16) (l.odd, h.odd) << 16);
-}
 
 __kernel void kv_to_bf16_amx (__global const float *k, __global const float *v, int kv_off, int kv_stride,
     int nk, int d, __global uint *kt, __global uint *vt)

@@ -30,6 +30,14 @@
 #define AT_ROWS 16              /* rows of x an A tile holds */
 #define AT_STEPS 32             /* steps of K a tile product takes */
 
+/* bfloat16 pairs of 2 x 16 floats (an A tile row's 32 steps): word j =
+ * bf16 (a[2 j]) | bf16 (a[2 j + 1]) << 16 for the 32 floats a = (lo, hi) */
+inline uint16 bf16_pairs (float16 lo, float16 hi)
+{
+  const uint16 l = bf16_bits16 (lo), h = bf16_bits16 (hi);
+  return (uint16) (l.even, h.even) | ((uint16) (l.odd, h.odd) << 16);
+}
+
 /* x's rows as bfloat16 A tiles: step k (< K, a multiple of 32) of row m =
  * 16 t + i is at xb[((t K / 32 + k / 32) 16 + i) 32 + k % 32], rows from M
  * on zeros. A work-item per tile of 16 rows. */
@@ -41,12 +49,9 @@ __kernel void x_to_bf16_amx (__global const float *x, int x_off, int M, int K, _
     __global const float *xr = x + x_off + (size_t) m * K;
     __global uint *o = (__global uint *) (xb + ((size_t) t * nc * AT_ROWS + i) * AT_STEPS);
     if (m < M)
-      for (int c = 0; c < nc; c++) {
-        const uint16 lo = bf16_bits16 (vload16 (0, xr + c * AT_STEPS));
-        const uint16 hi = bf16_bits16 (vload16 (1, xr + c * AT_STEPS));
-        /* steps 2 j and 2 j + 1 in word j */
-        vstore16 ((uint16) (lo.even, hi.even) | ((uint16) (lo.odd, hi.odd) << 16), 0, o + (size_t) c * AT_ROWS * 16);
-      }
+      for (int c = 0; c < nc; c++)
+        vstore16 (bf16_pairs (vload16 (0, xr + c * AT_STEPS), vload16 (1, xr + c * AT_STEPS)), 0,
+            o + (size_t) c * AT_ROWS * 16);
     else
       for (int c = 0; c < nc; c++)
         vstore16 ((uint16) 0, 0, o + (size_t) c * AT_ROWS * 16);
