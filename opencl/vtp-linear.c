@@ -587,10 +587,31 @@ bf16_gemm_serves (const VtpDevice *dev, gint64 n_rows, const VtpTensor *w)
 }
 
 /* linear-amx.cl's AMX-BF16 GEMM in place of linear_p16g_bf16dot: K in
- * whole tile products of 32 steps; x's copy in tiles of AMX_TILE_ROWS rows,
- * a work-item up to AMX_GROUP_BLOCKS blocks of two of them. */
+ * whole tile products of 32 steps; x's copy in tiles of AMX_TILE_ROWS rows.
+ * A work-item takes AMX_ITEM_PAIRS pairs of panels (128 columns) and up to
+ * AMX_ITEM_BLOCKS blocks of 32 rows, in K blocks of AMX_K_CHUNKS tile
+ * products (256 steps: a pair of panels' K block is 16 KB and stays in L1
+ * for every block of rows, a block of rows' 16 KB for its 4 products; x's
+ * K block, 320 rows of 512 bytes, stays in L2 for every pair). Chosen on 2
+ * cores of the Intel Xeon with AMX by the bf16 encode (vtp-bench -V -w
+ * bf16, medians of 6-8 alternating runs, ms): K blocks of 16 chunks 441,
+ * 32 430, 8 401, 4 424; 20 blocks of rows a work-item 410, 10 388-404, 5
+ * 439; 2 pairs 411, 8 pairs 400-403 (the GEMM of before, 2 x 2 tiles over
+ * all of K, 465). $VTP_AMX_PAIRS (1-8), $VTP_AMX_BLOCKS and
+ * $VTP_AMX_K_CHUNKS override them for such runs. */
 #define AMX_TILE_ROWS 16
-#define AMX_GROUP_BLOCKS 4
+#define AMX_ITEM_PAIRS 4
+#define AMX_MAX_PAIRS 8         /* linear-amx.cl's */
+#define AMX_ITEM_BLOCKS 10
+#define AMX_K_CHUNKS 8
+
+static gint
+tuning (const char *name, gint fallback, gint lo, gint hi)
+{
+  const char *v = g_getenv (name);
+
+  return v ? CLAMP (atoi (v), lo, hi) : fallback;
+}
 
 static gboolean
 amx_bf16_serves (const VtpDevice *dev, gint64 K)
@@ -605,8 +626,11 @@ static cl_mem
 bf16_rows_new (VtpDevice *dev, const VtpTensor *x, gint64 x_row, gint64 n_rows)
 {
   const gint64 K = vtp_tensor_cols (x);
-  const gint tm = amx_bf16_serves (dev, K) ? AMX_TILE_ROWS : BF16_TM;
-  const gint64 tiles = (n_rows + tm - 1) / tm;
+  const gboolean amx = amx_bf16_serves (dev, K);
+  const gint tm = amx ? AMX_TILE_ROWS : BF16_TM;
+  /* AMX: an even count of tiles (linear_amx_bf16 multiplies two at a time;
+   * the rows past n_rows are zeros) */
+  const gint64 tiles = amx ? (n_rows + 2 * tm - 1) / (2 * tm) * 2 : (n_rows + tm - 1) / tm;
   const size_t global[1] = { tiles }, one[1] = { 1 };
   cl_int err;
   cl_mem scratch = vtp_device_scratch_take (dev, (gsize) tiles * tm * K * 2, &err);
@@ -614,9 +638,39 @@ bf16_rows_new (VtpDevice *dev, const VtpTensor *x, gint64 x_row, gint64 n_rows)
   if (!check (err == CL_SUCCESS, "linear", "no room for the bfloat16 copy of %" G_GINT64_FORMAT " rows of x: %s",
           n_rows, vtp_cl_strerror (err)))
     return NULL;
-  LAUNCH (dev, tm == AMX_TILE_ROWS ? "x_to_bf16_amx" : "x_to_bf16_pairs", 1, global, one, A_MEM (x),
+  LAUNCH (dev, amx ? "x_to_bf16_amx" : "x_to_bf16_pairs", 1, global, one, A_MEM (x),
       A_INT (x_row * K), A_INT (n_rows), A_INT (K), ((VtpArg) { sizeof (cl_mem), &scratch }));
   return scratch;
+}
+
+static void
+amx_bf16_gemm (VtpDevice *dev, cl_mem xb, VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row,
+    gint64 n_rows, const VtpTensor *w, const VtpTensor *bias, gboolean accumulate)
+{
+  const gint64 N = w->shape[0], K = vtp_tensor_cols (w);
+  const gint pairs = tuning ("VTP_AMX_PAIRS", AMX_ITEM_PAIRS, 1, AMX_MAX_PAIRS);
+  const gint item_blocks = tuning ("VTP_AMX_BLOCKS", AMX_ITEM_BLOCKS, 1, 1 << 20);
+  const gint k_chunks = tuning ("VTP_AMX_K_CHUNKS", AMX_K_CHUNKS, 1, 1 << 20);
+  /* the blocks of 32 rows shared out evenly among as few work-items as
+   * item_blocks allows; the partial panel (N % 16) in a work-item of its
+   * own */
+  const gint64 blocks = (n_rows + 2 * AMX_TILE_ROWS - 1) / (2 * AMX_TILE_ROWS);
+  const gint64 row_items = (blocks + item_blocks - 1) / item_blocks, per_item = (blocks + row_items - 1) / row_items;
+  const size_t global[2] = { (N / PANEL + 2 * pairs - 1) / (2 * pairs) + (N % PANEL != 0), row_items };
+  const size_t one[2] = { 1, 1 };
+  cl_int err = CL_SUCCESS;
+  /* the C tiles between K blocks: 4 KB per block of rows and pair */
+  cl_mem sums = K / 32 > k_chunks
+      ? vtp_device_scratch_take (dev, global[0] * global[1] * per_item * pairs * 4096, &err) : NULL;
+
+  if (!check (err == CL_SUCCESS, "linear", "no room for the bfloat16 GEMM's sums: %s", vtp_cl_strerror (err)))
+    return;
+  LAUNCH (dev, "linear_amx_bf16", 2, global, one, A_MEM (x), A_INT (x_row * K), A_MEM (w), A_OPT_MEM (bias),
+      A_INT (bias != NULL), A_MEM (y), A_INT (y_row * N), A_INT (n_rows), A_INT (K), A_INT (N),
+      A_INT (accumulate), ((VtpArg) { sizeof (cl_mem), &xb }), A_INT (per_item), A_INT (pairs), A_INT (k_chunks),
+      ((VtpArg) { sizeof (cl_mem), sums ? (const void *) &sums : (const void *) &vtp_null_mem }));
+  if (sums)
+    vtp_device_scratch_give (dev, sums);
 }
 
 static void
@@ -624,18 +678,21 @@ bf16_gemm (VtpDevice *dev, cl_mem xb, VtpTensor *y, gint64 y_row, const VtpTenso
     gint64 n_rows, const VtpTensor *w, const VtpTensor *bias, gboolean accumulate)
 {
   const gint64 N = w->shape[0], K = vtp_tensor_cols (w);
-  const gboolean amx = amx_bf16_serves (dev, K);
-  /* tiles of BF16_TM rows, or blocks of two AMX tiles */
-  const gint tm = amx ? 2 * AMX_TILE_ROWS : BF16_TM;
-  const gint64 tiles = (n_rows + tm - 1) / tm, per_item = MIN (tiles, amx ? AMX_GROUP_BLOCKS : GROUP_TILES);
-  /* two whole panels a work-item, then one for the partial panel if any */
-  const gint pm = panel_major ((gsize) n_rows * K * 2, PANEL_MAJOR_BF16_BYTES, w);     /* x's bfloat16 copy */
   const size_t one[2] = { 1, 1 };
   size_t global[2];
 
-  gemm_global ((tiles + per_item - 1) / per_item, (N / PANEL + 1) / 2 + (N % PANEL != 0), pm, global);
+  if (amx_bf16_serves (dev, K)) {
+    amx_bf16_gemm (dev, xb, y, y_row, x, x_row, n_rows, w, bias, accumulate);
+    return;
+  }
 
-  LAUNCH (dev, amx ? "linear_amx_bf16" : "linear_p16g_bf16dot", 2, global, one, A_MEM (x), A_INT (x_row * K),
+  /* tiles of BF16_TM rows; two whole panels a work-item, then one for the
+   * partial panel if any */
+  const gint64 tiles = (n_rows + BF16_TM - 1) / BF16_TM, per_item = MIN (tiles, GROUP_TILES);
+  const gint pm = panel_major ((gsize) n_rows * K * 2, PANEL_MAJOR_BF16_BYTES, w);     /* x's bfloat16 copy */
+
+  gemm_global ((tiles + per_item - 1) / per_item, (N / PANEL + 1) / 2 + (N % PANEL != 0), pm, global);
+  LAUNCH (dev, "linear_p16g_bf16dot", 2, global, one, A_MEM (x), A_INT (x_row * K),
       A_MEM (w), A_OPT_MEM (bias), A_INT (bias != NULL), A_MEM (y), A_INT (y_row * N), A_INT (n_rows), A_INT (K),
       A_INT (N), A_INT (accumulate), ((VtpArg) { sizeof (cl_mem), &xb }), A_INT (per_item), A_INT (pm));
 }

@@ -281,7 +281,9 @@ test_one_panel (void)
 /* The bfloat16 GEMM with AMX tiles (linear-amx.cl), which takes BF16
  * products of more than 6 rows whose K is a multiple of 32: one tile of
  * rows or several, blocks of two and one, work-items of several blocks,
- * one or two panels and the plain columns after them. */
+ * one or two panels and the plain columns after them, several K blocks
+ * (the sums kept in scratch between them), work-items of rows and of
+ * panels. */
 static void
 test_amx_bf16 (void)
 {
@@ -294,6 +296,10 @@ test_amx_bf16 (void)
   run_case (33, 128, 130, TRUE, TRUE);          /* 3 tiles (2 + 1), 4 pairs + 2 plain columns */
   run_case (150, 64, 80, TRUE, FALSE);          /* 10 tiles: work-items of 4 blocks and 1 */
   run_case (40, 1024, 16, FALSE, FALSE);        /* long K, one panel */
+  run_case (64, 64, 48, TRUE, TRUE);            /* two whole blocks, a pair and a lone panel, y + bias first */
+  run_case (100, 1120, 40, TRUE, TRUE);         /* K blocks of 16, 16 and 3 tile products; sums kept between */
+  run_case (64, 1024, 32, FALSE, TRUE);         /* K blocks, y added, no bias */
+  run_case (700, 64, 272, TRUE, FALSE);         /* 22 blocks: 2 work-items of rows; 17 panels: items of 8, 8, 1 */
 }
 
 /* The GPU kernels, on whatever device runs the test. */

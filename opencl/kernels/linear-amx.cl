@@ -22,8 +22,17 @@
  * medians of 10) 190 -> 1500 GFLOP/s; ViT-L/14-336 + projector at
  * weight-type=bf16 (vtp-bench -V -w bf16) 2292 -> 838 ms; the 1.1B bench
  * LLM's prefill of 512 at bf16 (vtp-bench-llm -w bf16 -p 512) 85.7 ->
- * 367.8 tokens/s. The sums stay in C tiles over the whole of K (no store
- * between blocks, unlike the int8 GEMM's per-block scales). */
+ * 367.8 tokens/s. Then, the sums kept in C tiles over all of K (2 x 2
+ * tiles, 4 blocks of rows a work-item) -> K blocks of 8 tile products
+ * over 4 pairs of panels and up to 10 blocks of rows (amx_bf16_item;
+ * medians of 6-8 alternating runs): the bf16 encode 465 -> 388-404 ms,
+ * the bf16 prefill of 600 500 -> 545 tokens/s.
+ *
+ * What bounds it there (single-core loops in C, tile data from memset
+ * pages: pages never written all read the one zero page, always in L1,
+ * and zeros make the products cheaper): tdpbf16ps alone on random data
+ * 5.5 ns (16 cycles; ~3 TFLOP/s a core); the 2 x 2 step with its four
+ * tile loads from L1 8-10 ns, with x streamed from L2 9-11 ns. */
 #ifdef VTP_X86_AMX_BF16
 
 #define AMX_BF16 __attribute__ ((target ("amx-tile,amx-bf16,avx512f")))
@@ -58,98 +67,165 @@ __kernel void x_to_bf16_amx (__global const float *x, int x_off, int M, int K, _
   }
 }
 
-/* R tiles of 16 rows (xa: the first's A tiles; the next R - 1 follow, nc
- * apart) times P panels (wa, wb) over all of K, into c (R P tiles of 16 x 16
- * floats, row tile after row tile, panel after panel): with R = P = 2, 4 C,
- * 2 A and 2 B tiles, AMX's 8 registers, and each tile loaded serves two
- * products. */
-#define AMX_LOAD_A(r)                                                          \
-  const vtp_tile ta##r = __builtin_ia32_tileloadd64_internal (AT_ROWS, 64, xa + ((size_t) (r) * nc + ch) * 512, 64);
-#define AMX_LOAD_B(p)                                                          \
-  const vtp_tile tb##p = __builtin_ia32_tileloadd64_internal (AT_ROWS, 64, w##p + (size_t) ch * 512, 64);
-#define AMX_BF16_TILES(R, P)                                                   \
-AMX_BF16 void amx_bf16_tiles_##R##_##P (__global const ushort *xa, __global const ushort *w0, \
-    __global const ushort *w1, int nc, float *c)                               \
-{                                                                              \
-  vtp_tile c00 = __builtin_ia32_tilezero_internal (AT_ROWS, 64);               \
-  vtp_tile c01 = __builtin_ia32_tilezero_internal (AT_ROWS, 64);               \
-  vtp_tile c10 = __builtin_ia32_tilezero_internal (AT_ROWS, 64);               \
-  vtp_tile c11 = __builtin_ia32_tilezero_internal (AT_ROWS, 64);               \
-  for (int ch = 0; ch < nc; ch++) {                                            \
-    AMX_LOAD_A (0)                                                             \
-    AMX_LOAD_B (0)                                                             \
-    c00 = __builtin_ia32_tdpbf16ps_internal (AT_ROWS, 64, 64, c00, ta0, tb0);  \
-    if (P == 2) {                                                              \
-      AMX_LOAD_B (1)                                                           \
-      c01 = __builtin_ia32_tdpbf16ps_internal (AT_ROWS, 64, 64, c01, ta0, tb1); \
-      if (R == 2) {                                                            \
-        AMX_LOAD_A (1)                                                         \
-        c10 = __builtin_ia32_tdpbf16ps_internal (AT_ROWS, 64, 64, c10, ta1, tb0); \
-        c11 = __builtin_ia32_tdpbf16ps_internal (AT_ROWS, 64, 64, c11, ta1, tb1); \
-      }                                                                        \
-    } else if (R == 2) {                                                       \
-      AMX_LOAD_A (1)                                                           \
-      c10 = __builtin_ia32_tdpbf16ps_internal (AT_ROWS, 64, 64, c10, ta1, tb0); \
-    }                                                                          \
-  }                                                                            \
-  __builtin_ia32_tilestored64_internal (AT_ROWS, 64, c, 64, c00);              \
-  if (P == 2)                                                                  \
-    __builtin_ia32_tilestored64_internal (AT_ROWS, 64, c + 256, 64, c01);      \
-  if (R == 2) {                                                                \
-    __builtin_ia32_tilestored64_internal (AT_ROWS, 64, c + 256 * P, 64, c10);  \
-    if (P == 2)                                                                \
-      __builtin_ia32_tilestored64_internal (AT_ROWS, 64, c + 768, 64, c11);    \
-  }                                                                            \
-}
-AMX_BF16_TILES (1, 1)
-AMX_BF16_TILES (1, 2)
-AMX_BF16_TILES (2, 1)
-AMX_BF16_TILES (2, 2)
+#define AMX_MAX_PAIRS 8         /* the most panel pairs a work-item takes (vtp-linear.c's AMX_ITEM_PAIRS and $VTP_AMX_PAIRS) */
 
-/* The GEMM: a work-item computes @tiles blocks of 32 rows (two A tiles;
- * rows from M on are zeros in xb and not stored) of two panels, 2 j and
- * 2 j + 1 (one where the count of whole panels is odd); @panel_major as
- * linear_p16g_<T>'s. The work-items past the panels take the last, partial
- * panel (N not a multiple of 16), which is plain: p16_tail_bf16 on x in
- * float. y = the tile products + bias (+ y). */
+/* A work-item's products: @nb blocks of 32 rows (xa: the first block's two
+ * A tiles, nc chunks of 32 steps each; the next blocks follow) times @npan
+ * panels (w: the first; the next follow, K apart), over K in blocks of
+ * @kbc chunks: for each K block, for each pair of panels, for each block
+ * of rows, the 4 C tiles (rows 0-15 and 16-31 by panel a and b) load, take
+ * the K block's products and store. So a pair's K block of weights (2 kbc
+ * KB) is read from L1 by every block of rows after the first, and the
+ * item's rows of x (kbc KB each) stay in L2 for all its panels, where C
+ * held over all of K read both from L2 or further for every block (x's
+ * copy of 577 x 4096 does not fit the 2 MB L2 of this Xeon). The next
+ * pair's K block of weights is requested into L2 while the blocks of rows
+ * run: an encode or a prefill reads each weight once, from memory.
+ * Between K blocks the sums wait in @cs, not in y, whose rows N floats
+ * apart fall in one L1 set where N is a power of two (577 x 1024 x 4096
+ * at 1.6 TFLOP/s against 1.96 with N = 4000).
+ *
+ * 4 C, 2 A and 2 B tiles: AMX's 8 registers; each tile loaded serves two
+ * products. Between K blocks the C tiles live in @cs (per pair, per block
+ * 4 tiles of 16 x 16 floats, contiguous: rows 0-15 panel a, rows 0-15
+ * panel b, rows 16-31 panel a, rows 16-31 panel b), whose next block the
+ * loop requests into L1 ahead. The first K block starts them from y
+ * (@from_y: y holds y + bias already), from the bias (16 rows of the same
+ * 64 bytes: a tile load of stride 0) or from zeros; the last stores the
+ * first @nfull blocks (32 rows below M) to y (@y0: block 0's first row at
+ * panel 0; rows N apart) and a last, partial block to c (per pair 4 tiles
+ * as in cs) for the caller to finish row by row (from zeros, the bias and y
+ * added there). Where a pair has one panel (odd @npan), wb = wa and panel
+ * b's tiles end in c past the pairs (discarded). One function for all of
+ * it, as LLVM configures the tiles (ldtilecfg) on every call of a function
+ * that uses them; the tile operations take no branch, only their addresses
+ * change. */
+AMX_BF16 void amx_bf16_item (__global const ushort *xa, __global const ushort *w, int K, int nc,
+    int kbc, int npan, int nb, int nfull, __global float *y0, int N, __global const float *bias,
+    int from_y, float *c, __global float *cs)
+{
+  const float zeros[16] __attribute__ ((aligned (64))) = { 0 };
+  /* flat addresses: PoCL's CPU devices have one address space, OpenCL C
+   * has no cast between two */
+  const size_t z = (size_t) zeros, junk = (size_t) (c + AMX_MAX_PAIRS * 1024);
+  for (int k0 = 0; k0 < nc; k0 += kbc) {
+    const int kn = min (kbc, nc - k0), first = k0 == 0, last = k0 + kn >= nc;
+    for (int p = 0; p < npan; p += 2) {
+      const int two = p + 1 < npan;
+      __global const ushort *wa = w + (size_t) p * 16 * K + (size_t) k0 * 512;
+      __global const ushort *wb = two ? wa + (size_t) 16 * K : wa;
+      const size_t cp = (size_t) (c + p / 2 * 1024), bi = bias ? (size_t) (bias + 16 * p) : z;
+      /* the next pair's K block of weights (or the first pair's next K
+       * block) into L2 while this one runs: 16 lines per panel and chunk,
+       * from memory (an encode's or a prefill's weights are read once),
+       * which would otherwise stall the first block of rows */
+      const int np_ = p + 2 < npan ? p + 2 : 0, nk0 = p + 2 < npan ? k0 : k0 + kbc;
+      const int nkn = nk0 < nc ? min (kbc, nc - nk0) : 0, nlines = nkn * 16 * min (2, npan - np_);
+      __global const uchar *nwa = (__global const uchar *) (w + (size_t) np_ * 16 * K + (size_t) nk0 * 512);
+      __global const uchar *nwb = nwa + (size_t) 32 * K;
+      const int lstep = (nlines + nb * kn - 1) / (nb * kn);
+      for (int b = 0; b < nb; b++) {
+        __global const ushort *x0 = xa + ((size_t) 2 * b * nc + k0) * 512, *x1 = x0 + (size_t) nc * 512;
+        const int whole = b < nfull;
+        const size_t yb = (size_t) (y0 + (size_t) b * 32 * N + 16 * p);
+        const size_t home = (size_t) (cs + ((size_t) p / 2 * nb + b) * 1024);
+        /* where each C tile goes, and its row stride in bytes */
+        const size_t d00 = !last ? home : whole ? yb : cp;
+        const size_t d10 = !last ? home + 2048 : whole ? yb + (size_t) 64 * N : cp + 2048;
+        const size_t d01 = !last ? home + 1024 : !two ? junk : whole ? d00 + 64 : cp + 1024;
+        const size_t d11 = !last ? home + 3072 : !two ? junk + 1024 : whole ? d10 + 64 : cp + 3072;
+        const long ds = last && whole ? (long) N * 4 : 64, ds1 = two ? ds : 64;
+        /* and where it starts: (the tile of) y, the bias, zeros or home */
+        const int at_y = first && whole && from_y, at_bias = first && whole && !from_y && bias;
+        const size_t s00 = !first ? home : at_y ? yb : at_bias ? bi : z;
+        const size_t s10 = !first ? home + 2048 : at_y ? yb + (size_t) 64 * N : s00;
+        const size_t s01 = !first ? home + 1024 : !two ? z : at_y ? yb + 64 : at_bias ? bi + 64 : z;
+        const size_t s11 = !first ? home + 3072 : !two ? z : at_y ? yb + (size_t) 64 * N + 64 : s01;
+        const long ss = !first ? 64 : at_y ? (long) N * 4 : 0;
+        vtp_tile c00 = __builtin_ia32_tileloadd64_internal (AT_ROWS, 64, (const void *) s00, ss);
+        vtp_tile c01 = __builtin_ia32_tileloadd64_internal (AT_ROWS, 64, (const void *) s01, two ? ss : 0);
+        vtp_tile c10 = __builtin_ia32_tileloadd64_internal (AT_ROWS, 64, (const void *) s10, ss);
+        vtp_tile c11 = __builtin_ia32_tileloadd64_internal (AT_ROWS, 64, (const void *) s11, two ? ss : 0);
+        /* the next block's C lines into L1 while these run: its tiles in
+         * home (4 KB) where it reads or writes them, its rows of y (32 of
+         * 64 or 128 bytes; for writing) where it does, else the stores and
+         * loads wait for lines from L2 or further, y's from memory */
+        const int more = b + 1 < nb, ny = more && b + 1 < nfull && (last || (first && from_y));
+        __global const uchar *next = (__global const uchar *) (home + 4096);
+        __global const uchar *nexty = (__global const uchar *) (yb + (size_t) 128 * N);
+        const int pf_home = more && (!first || !last) ? 64 : 0, pf_y = ny ? 32 * (1 + two) : 0;
+        const int pf_lines = pf_home + pf_y, pf_step = (pf_lines + kn - 1) / kn;
+        for (int ch = 0; ch < kn; ch++) {
+          const vtp_tile a0 = __builtin_ia32_tileloadd64_internal (AT_ROWS, 64, x0 + (size_t) ch * 512, 64);
+          const vtp_tile b0 = __builtin_ia32_tileloadd64_internal (AT_ROWS, 64, wa + (size_t) ch * 512, 64);
+          c00 = __builtin_ia32_tdpbf16ps_internal (AT_ROWS, 64, 64, c00, a0, b0);
+          const vtp_tile b1 = __builtin_ia32_tileloadd64_internal (AT_ROWS, 64, wb + (size_t) ch * 512, 64);
+          c01 = __builtin_ia32_tdpbf16ps_internal (AT_ROWS, 64, 64, c01, a0, b1);
+          const vtp_tile a1 = __builtin_ia32_tileloadd64_internal (AT_ROWS, 64, x1 + (size_t) ch * 512, 64);
+          c10 = __builtin_ia32_tdpbf16ps_internal (AT_ROWS, 64, 64, c10, a1, b0);
+          c11 = __builtin_ia32_tdpbf16ps_internal (AT_ROWS, 64, 64, c11, a1, b1);
+          for (int l = ch * pf_step; l < min ((ch + 1) * pf_step, pf_lines); l++)
+            if (l < pf_home)
+              __builtin_prefetch (next + 64 * l, 1, 3);
+            else
+              __builtin_prefetch (nexty + (size_t) ((l - pf_home) >> (two ? 1 : 0)) * N * 4
+                  + 64 * ((l - pf_home) & two), 1, 3);
+          for (int l = (b * kn + ch) * lstep; l < min ((b * kn + ch + 1) * lstep, nlines); l++)
+            __builtin_prefetch (l < nkn * 16 ? nwa + 64 * l : nwb + 64 * (l - nkn * 16), 0, 2);
+        }
+        __builtin_ia32_tilestored64_internal (AT_ROWS, 64, (void *) d00, ds, c00);
+        __builtin_ia32_tilestored64_internal (AT_ROWS, 64, (void *) d01, ds1, c01);
+        __builtin_ia32_tilestored64_internal (AT_ROWS, 64, (void *) d10, ds, c10);
+        __builtin_ia32_tilestored64_internal (AT_ROWS, 64, (void *) d11, ds1, c11);
+      }
+    }
+  }
+}
+
+/* The GEMM: a work-item computes @rblocks blocks of 32 rows (two A tiles;
+ * x's copy holds an even count of tiles, rows from M on zeros, not stored)
+ * of up to 2 AMX_MAX_PAIRS whole panels, in K blocks of @kbc chunks (see
+ * amx_bf16_item); dimension 0 the panels, 1 the rows. The work-items past
+ * the panels take the last, partial panel (N not a multiple of 16), which
+ * is plain: p16_tail_bf16 on x in float. y = the tile products + bias
+ * (+ y): in whole blocks the sums start from y + bias (as
+ * linear_p16g_<T>'s), in the partial block the bias and y are added after. */
 __kernel void linear_amx_bf16 (__global const float *x, int x_off,
     __global const ushort *w, __global const float *bias, int has_bias,
     __global float *y, int y_off, int M, int K, int N, int accumulate,
-    __global const ushort *xb, int tiles, int panel_major)
+    __global const ushort *xb, int rblocks, int ipairs, int kbc, __global float *cs)
 {
-  const int b0 = get_global_id (panel_major) * tiles, n0 = get_global_id (1 - panel_major) * 32;
-  const int mt = (M + AT_ROWS - 1) / AT_ROWS, nb = min (tiles, (mt + 1) / 2 - b0);
-  const int np = min (2, (N >> 4) - (n0 >> 4)), nc = K / AT_STEPS;
-  __global const ushort *w0 = w + (size_t) n0 * K, *w1 = w + (size_t) (n0 + 16 * (np - 1)) * K;
+  const int b0 = get_global_id (1) * rblocks, n0 = get_global_id (0) * ipairs * 32;
+  const int mt = (M + AT_ROWS - 1) / AT_ROWS, nb = min (rblocks, (mt + 1) / 2 - b0);
+  const int npan = min (2 * ipairs, (N >> 4) - (n0 >> 4)), nc = K / AT_STEPS;
   if (nb <= 0)
     return;
-  if (np <= 0) {
+  if (npan <= 0) {
     if ((N & 15) != 0)
       p16_tail_bf16 (x, x_off, w, bias, has_bias, y, y_off, b0 * 2 * AT_ROWS,
           min ((b0 + nb) * 2 * AT_ROWS, M), K, N, N & ~15, accumulate);
     return;
   }
-  for (int b = b0; b < b0 + nb; b++) {
-    const int t = 2 * b, rt = min (2, mt - t);
-    __global const ushort *xa = xb + (size_t) t * nc * AT_ROWS * AT_STEPS;
-    float c[4 * 256] __attribute__ ((aligned (64)));
-    if (rt == 2 && np == 2)
-      amx_bf16_tiles_2_2 (xa, w0, w1, nc, c);
-    else if (rt == 2)
-      amx_bf16_tiles_2_1 (xa, w0, w1, nc, c);
-    else if (np == 2)
-      amx_bf16_tiles_1_2 (xa, w0, w1, nc, c);
-    else
-      amx_bf16_tiles_1_1 (xa, w0, w1, nc, c);
-    for (int r = 0; r < rt; r++)
-      for (int p = 0; p < np; p++)
+  const int m0 = b0 * 2 * AT_ROWS, nfull = min (nb, (M - m0) / 32);
+  __global float *y0 = y + y_off + (size_t) m0 * N + n0;
+  if (accumulate && has_bias)
+    for (int i = 0; i < nfull * 32; i++)
+      for (int p = 0; p < npan; p++)
+        vstore16 (vload16 (0, y0 + (size_t) i * N + 16 * p) + vload16 (0, bias + n0 + 16 * p), 0,
+            y0 + (size_t) i * N + 16 * p);
+  float c[(AMX_MAX_PAIRS + 1) * 1024] __attribute__ ((aligned (64)));
+  amx_bf16_item (xb + (size_t) 2 * b0 * nc * AT_ROWS * AT_STEPS, w + (size_t) n0 * K, K, nc, kbc, npan,
+      nb, nfull, y0, N, has_bias ? bias + n0 : NULL, accumulate, c,
+      cs + ((size_t) get_global_id (1) * get_global_size (0) + get_global_id (0)) * rblocks * ipairs * 1024);
+  if (nfull < nb)
+    for (int p = 0; p < npan; p++)
+      for (int r = 0; r < 2; r++)
         for (int i = 0; i < AT_ROWS; i++) {
-          const int m = (t + r) * AT_ROWS + i;
+          const int m = m0 + nfull * 32 + r * AT_ROWS + i;
           if (m < M)
-            store16 (vload16 (0, c + (r * np + p) * 256 + i * 16),
-                y + y_off + (size_t) m * N + n0 + 16 * p, bias + n0 + 16 * p, has_bias, accumulate);
+            store16 (vload16 (0, c + p / 2 * 1024 + (2 * r + p % 2) * 256 + i * 16),
+                y0 + (size_t) (m - m0) * N + 16 * p, bias + n0 + 16 * p, has_bias, accumulate);
         }
-  }
 }
 
 #endif
