@@ -104,7 +104,8 @@ attention_amx_fits (const VtpDevice *dev, gint64 nq, gint64 nk, const VtpTensor 
 }
 
 /* Keys and values as AMX tiles once (kv_to_bf16_amx, into two scratch
- * buffers), then 32 query rows of a head a work-item. */
+ * buffers), then each head's blocks of 32 query rows, one after the other
+ * in a work-item, whose scores rows stay in its cache. */
 static void
 attention_amx (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_row, gint64 nq,
     const VtpTensor *k, const VtpTensor *v, gint64 kv_row, gint64 nk, VtpTensor *scores, const VtpAttention *a)
@@ -113,7 +114,11 @@ attention_amx (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_row,
   const gint64 qw = vtp_tensor_cols (q), kvw = vtp_tensor_cols (k), ow = vtp_tensor_cols (out);
   const gint64 nkc = (nk + 31) / 32;
   const gsize bytes = (gsize) a->n_kv_heads * nkc * 32 * a->head_dim * 2;       /* bfloat16, keys padded to 32 */
-  const size_t kglobal[2] = { nkc, a->n_kv_heads }, global[2] = { (nq + 31) / 32, a->n_heads }, one[2] = { 1, 1 };
+  /* a work-item per head and, where the heads are fewer than 8, per
+   * share of its blocks of 32 rows (at most nq / 32 shares: each share's
+   * scores, min (32, nq) rows, stay within the region of nq rows a head) */
+  const gint64 splits = CLAMP ((8 + a->n_heads - 1) / a->n_heads, 1, MAX (1, nq / 32));
+  const size_t kglobal[2] = { nkc, a->n_kv_heads }, global[2] = { splits, a->n_heads }, one[2] = { 1, 1 };
   cl_int err_k, err_v;
   cl_mem kt = vtp_device_scratch_take (dev, bytes, &err_k), vt = vtp_device_scratch_take (dev, bytes, &err_v);
 

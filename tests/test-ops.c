@@ -201,7 +201,7 @@ attention_case (gint H, gint Hkv, gint d, gint nq, gint nk, gboolean causal, gin
  * AMX-BF16: attention-amx.cl's tiles. One and two query tiles in a block,
  * several blocks, keys not a multiple of 16 or 32, causal after a cache,
  * grouped-query, heads of 64 and 128 (two passes of 4 value tiles), the
- * ViT-L shape. */
+ * ViT-L shape, few heads (a head's blocks shared among work-items). */
 static void
 test_attention_amx (void)
 {
@@ -214,6 +214,8 @@ test_attention_amx (void)
   attention_case_scratch (8, 2, 64, 37, 50, TRUE, 13, VTP_ATTENTION_SCORE_PAD_ROWS, TRUE);
   attention_case_scratch (4, 4, 128, 20, 20, TRUE, 0, VTP_ATTENTION_SCORE_PAD_ROWS, TRUE);
   attention_case_scratch (16, 16, 64, 577, 577, FALSE, 0, VTP_ATTENTION_SCORE_PAD_ROWS, TRUE);
+  attention_case_scratch (2, 1, 64, 130, 140, TRUE, 10, VTP_ATTENTION_SCORE_PAD_ROWS, TRUE);   /* 3 work-items a head, 5 blocks */
+  attention_case_scratch (1, 1, 128, 64, 64, FALSE, 0, VTP_ATTENTION_SCORE_PAD_ROWS, TRUE);    /* 2 work-items, one block each */
 }
 
 static void

@@ -35,7 +35,7 @@
  * tile loads from L1 8-10 ns, with x streamed from L2 9-11 ns. */
 #ifdef VTP_X86_AMX_BF16
 
-#define AMX_BF16 __attribute__ ((target ("amx-tile,amx-bf16,avx512f")))
+#define AMX_BF16 __attribute__ ((target ("amx-tile,amx-bf16,avx512f,avx512bf16")))
 #define AT_ROWS 16              /* rows of x an A tile holds */
 #define AT_STEPS 32             /* steps of K a tile product takes */
 
