@@ -92,6 +92,17 @@ attention_rows16_fits (const VtpDevice *dev, gint64 nq, gint64 nk, const VtpTens
       && vtp_tensor_n_elements (scores) >= ((gint64) a->n_heads * nq + VTP_ATTENTION_SCORE_PAD_ROWS) * nk;
 }
 
+/* The CPU kernels for many query rows (attention_rows16, attention-amx.cl)
+ * take a head a work-item, its blocks of 32 rows one after the other, and
+ * where the heads are fewer than 8 a share of them: at most nq / 32
+ * shares, so that each share's scores (32 rows of nk) stay within the
+ * region of nq rows (+ VTP_ATTENTION_SCORE_PAD_ROWS) a head. */
+static gint64
+attention_splits (gint64 nq, const VtpAttention *a)
+{
+  return CLAMP ((8 + a->n_heads - 1) / a->n_heads, 1, MAX (1, nq / 32));
+}
+
 /* attention-amx.cl: a model that multiplies in bfloat16 on a CPU with
  * AMX-BF16, F32 keys and values, heads of 64 or 128, the blocked kernel's
  * score region (attention_rows16_fits); off with $VTP_ATTENTION_AMX=0 */
@@ -114,11 +125,8 @@ attention_amx (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_row,
   const gint64 qw = vtp_tensor_cols (q), kvw = vtp_tensor_cols (k), ow = vtp_tensor_cols (out);
   const gint64 nkc = (nk + 31) / 32;
   const gsize bytes = (gsize) a->n_kv_heads * nkc * 32 * a->head_dim * 2;       /* bfloat16, keys padded to 32 */
-  /* a work-item per head and, where the heads are fewer than 8, per
-   * share of its blocks of 32 rows (at most nq / 32 shares: each share's
-   * scores, min (32, nq) rows, stay within the region of nq rows a head) */
-  const gint64 splits = CLAMP ((8 + a->n_heads - 1) / a->n_heads, 1, MAX (1, nq / 32));
-  const size_t kglobal[2] = { nkc, a->n_kv_heads }, global[2] = { splits, a->n_heads }, one[2] = { 1, 1 };
+  const size_t kglobal[2] = { nkc, a->n_kv_heads }, global[2] = { attention_splits (nq, a), a->n_heads };
+  const size_t one[2] = { 1, 1 };
   cl_int err_k, err_v;
   cl_mem kt = vtp_device_scratch_take (dev, bytes, &err_k), vt = vtp_device_scratch_take (dev, bytes, &err_v);
 
@@ -231,8 +239,13 @@ vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_r
     return;
   }
   if (attention_rows16_fits (q->dev, nq, nk, scores, a)) {
-    const size_t global16[2] = { (nq + 31) / 32, a->n_heads };
-    LAUNCH (q->dev, kv_kernel (name, "attention_rows16", k->dtype), 2, global16, NULL,
+    /* a work-group per work-item (PoCL would make fewer, larger groups
+     * of so few work-items, leaving a core idle); with fewer than 32 rows,
+     * each head's 32 x nk scores run into the next heads' region: the
+     * heads then in one work-group, one after the other */
+    const size_t global16[2] = { attention_splits (nq, a), a->n_heads }, one_group[2] = { 1, a->n_heads };
+    const size_t one[2] = { 1, 1 };
+    LAUNCH (q->dev, kv_kernel (name, "attention_rows16", k->dtype), 2, global16, nq < 32 ? one_group : one,
         A_MEM (q), A_INT (q_row * qw), A_INT (qw),
         A_MEM (k), A_MEM (v), A_INT (kv_row * kvw), A_INT (kvw),
         A_MEM (out), A_INT (out_row * ow), A_INT (ow),

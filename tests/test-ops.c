@@ -231,6 +231,7 @@ test_attention (void)
   attention_case (2, 2, 32, 16, 577, FALSE, 0);   /* Q-Former-like: few queries, many keys */
   attention_case (4, 4, 88, 45, 45, FALSE, 0);    /* EVA ViT-g's head_dim 88 (BLIP-2, InstructBLIP) */
   attention_case (3, 1, 40, 33, 36, TRUE, 3);     /* head_dim 40: steps of 8, causal */
+  attention_case (2, 1, 64, 130, 140, TRUE, 10);  /* few heads: a head's 5 blocks of rows shared by 3 work-items */
 }
 
 /* An F16 key/value cache (kv-type=f16): vtp_op_kv_write rounds each value
