@@ -90,12 +90,12 @@ __kernel void x_to_bf16_amx (__global const float *x, int x_off, int M, int K, _
  * 4 tiles of 16 x 16 floats, contiguous: rows 0-15 panel a, rows 0-15
  * panel b, rows 16-31 panel a, rows 16-31 panel b), whose next block the
  * loop requests into L1 ahead. The first K block starts them from y
- * (@from_y: y holds y + bias already), from the bias (16 rows of the same
- * 64 bytes: a tile load of stride 0) or from zeros; the last stores the
- * first @nfull blocks (32 rows below M) to y (@y0: block 0's first row at
- * panel 0; rows N apart) and a last, partial block to c (per pair 4 tiles
- * as in cs) for the caller to finish row by row (from zeros, the bias and y
- * added there). Where a pair has one panel (odd @npan), wb = wa and panel
+ * (@from_y: y holds y + bias already; a partial block's rows of it copied
+ * into c), from the bias (16 rows of the same 64 bytes: a tile load of
+ * stride 0) or from zeros; the last stores the first @nfull blocks (32
+ * rows below M) to y (@y0: block 0's first row at panel 0; rows N apart)
+ * and a last, partial block to c (per pair 4 tiles as in cs) for the
+ * caller to copy its rows below M to y. Where a pair has one panel (odd @npan), wb = wa and panel
  * b's tiles end in c past the pairs (discarded). One function for all of
  * it, as LLVM configures the tiles (ldtilecfg) on every call of a function
  * that uses them; the tile operations take no branch, only their addresses
@@ -135,13 +135,15 @@ AMX_BF16 void amx_bf16_item (__global const ushort *xa, __global const ushort *w
         const size_t d01 = !last ? home + 1024 : !two ? junk : whole ? d00 + 64 : cp + 1024;
         const size_t d11 = !last ? home + 3072 : !two ? junk + 1024 : whole ? d10 + 64 : cp + 3072;
         const long ds = last && whole ? (long) N * 4 : 64, ds1 = two ? ds : 64;
-        /* and where it starts: (the tile of) y, the bias, zeros or home */
-        const int at_y = first && whole && from_y, at_bias = first && whole && !from_y && bias;
-        const size_t s00 = !first ? home : at_y ? yb : at_bias ? bi : z;
-        const size_t s10 = !first ? home + 2048 : at_y ? yb + (size_t) 64 * N : s00;
-        const size_t s01 = !first ? home + 1024 : !two ? z : at_y ? yb + 64 : at_bias ? bi + 64 : z;
-        const size_t s11 = !first ? home + 3072 : !two ? z : at_y ? yb + (size_t) 64 * N + 64 : s01;
-        const long ss = !first ? 64 : at_y ? (long) N * 4 : 0;
+        /* and where it starts: (the tile of) y, its copy in c (a partial
+         * block), the bias, zeros or home */
+        const int at_y = first && whole && from_y, at_c = first && !whole && from_y;
+        const int at_bias = first && !from_y && bias;
+        const size_t s00 = !first ? home : at_y ? yb : at_c ? cp : at_bias ? bi : z;
+        const size_t s10 = !first ? home + 2048 : at_y ? yb + (size_t) 64 * N : at_c ? cp + 2048 : s00;
+        const size_t s01 = !first ? home + 1024 : !two ? z : at_y ? yb + 64 : at_c ? cp + 1024 : at_bias ? bi + 64 : z;
+        const size_t s11 = !first ? home + 3072 : !two ? z : at_y ? yb + (size_t) 64 * N + 64 : at_c ? cp + 3072 : s01;
+        const long ss = !first ? 64 : at_y ? (long) N * 4 : at_c ? 64 : 0;
         vtp_tile c00 = __builtin_ia32_tileloadd64_internal (AT_ROWS, 64, (const void *) s00, ss);
         vtp_tile c01 = __builtin_ia32_tileloadd64_internal (AT_ROWS, 64, (const void *) s01, two ? ss : 0);
         vtp_tile c10 = __builtin_ia32_tileloadd64_internal (AT_ROWS, 64, (const void *) s10, ss);
@@ -188,8 +190,10 @@ AMX_BF16 void amx_bf16_item (__global const ushort *xa, __global const ushort *w
  * amx_bf16_item); dimension 0 the panels, 1 the rows. The work-items past
  * the panels take the last, partial panel (N not a multiple of 16), which
  * is plain: p16_tail_bf16 on x in float. y = the tile products + bias
- * (+ y): in whole blocks the sums start from y + bias (as
- * linear_p16g_<T>'s), in the partial block the bias and y are added after. */
+ * (+ y): every row's sums start from y + bias (as linear_p16g_<T>'s), in
+ * whole blocks and in the partial one alike, so that a row's bits do not
+ * depend on where its block ends (a batch of images gives each image the
+ * bits it gets alone: test-vision-batch). */
 __kernel void linear_amx_bf16 (__global const float *x, int x_off,
     __global const ushort *w, __global const float *bias, int has_bias,
     __global float *y, int y_off, int M, int K, int N, int accumulate,
@@ -208,24 +212,30 @@ __kernel void linear_amx_bf16 (__global const float *x, int x_off,
   }
   const int m0 = b0 * 2 * AT_ROWS, nfull = min (nb, (M - m0) / 32);
   __global float *y0 = y + y_off + (size_t) m0 * N + n0;
+  const int rows = min (nb * 32, M - m0);
   if (accumulate && has_bias)
-    for (int i = 0; i < nfull * 32; i++)
+    for (int i = 0; i < rows; i++)
       for (int p = 0; p < npan; p++)
         vstore16 (vload16 (0, y0 + (size_t) i * N + 16 * p) + vload16 (0, bias + n0 + 16 * p), 0,
             y0 + (size_t) i * N + 16 * p);
+  /* a partial block's sums start from its rows of y in c (rows from M on
+   * zeros) where y is added to */
   float c[(AMX_MAX_PAIRS + 1) * 1024] __attribute__ ((aligned (64)));
+  if (nfull < nb && accumulate)
+    for (int p = 0; p < npan; p++)
+      for (int i = 0; i < 32; i++) {
+        const int m = m0 + nfull * 32 + i;
+        vstore16 (m < M ? vload16 (0, y0 + (size_t) (m - m0) * N + 16 * p) : 0.0f, 0,
+            c + p / 2 * 1024 + (2 * (i / 16) + p % 2) * 256 + (i % 16) * 16);
+      }
   amx_bf16_item (xb + (size_t) 2 * b0 * nc * AT_ROWS * AT_STEPS, w + (size_t) n0 * K, K, nc, kbc, npan,
       nb, nfull, y0, N, has_bias ? bias + n0 : NULL, accumulate, c,
       cs + ((size_t) get_global_id (1) * get_global_size (0) + get_global_id (0)) * rblocks * ipairs * 1024);
   if (nfull < nb)
     for (int p = 0; p < npan; p++)
-      for (int r = 0; r < 2; r++)
-        for (int i = 0; i < AT_ROWS; i++) {
-          const int m = m0 + nfull * 32 + r * AT_ROWS + i;
-          if (m < M)
-            store16 (vload16 (0, c + p / 2 * 1024 + (2 * r + p % 2) * 256 + i * 16),
-                y0 + (size_t) (m - m0) * N + 16 * p, bias + n0 + 16 * p, has_bias, accumulate);
-        }
+      for (int i = 0; m0 + nfull * 32 + i < M; i++)
+        vstore16 (vload16 (0, c + p / 2 * 1024 + (2 * (i / 16) + p % 2) * 256 + (i % 16) * 16), 0,
+            y0 + (size_t) (nfull * 32 + i) * N + 16 * p);
 }
 
 #endif
