@@ -214,8 +214,9 @@ test_attention_amx (void)
   attention_case_scratch (8, 2, 64, 37, 50, TRUE, 13, VTP_ATTENTION_SCORE_PAD_ROWS, TRUE);
   attention_case_scratch (4, 4, 128, 20, 20, TRUE, 0, VTP_ATTENTION_SCORE_PAD_ROWS, TRUE);
   attention_case_scratch (16, 16, 64, 577, 577, FALSE, 0, VTP_ATTENTION_SCORE_PAD_ROWS, TRUE);
-  attention_case_scratch (2, 1, 64, 130, 140, TRUE, 10, VTP_ATTENTION_SCORE_PAD_ROWS, TRUE);   /* 3 work-items a head, 5 blocks */
-  attention_case_scratch (1, 1, 128, 64, 64, FALSE, 0, VTP_ATTENTION_SCORE_PAD_ROWS, TRUE);    /* 2 work-items, one block each */
+  /* few heads: 3 work-items a head of 5 blocks; 2 work-items of one block */
+  attention_case_scratch (2, 1, 64, 130, 140, TRUE, 10, VTP_ATTENTION_SCORE_PAD_ROWS, TRUE);
+  attention_case_scratch (1, 1, 128, 64, 64, FALSE, 0, VTP_ATTENTION_SCORE_PAD_ROWS, TRUE);
 }
 
 static void

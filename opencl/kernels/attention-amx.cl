@@ -115,7 +115,8 @@ AMX_BF16 void amx_scores (const uint *qa, __global const uint *kt, int ndc, int 
       __global float *s0 = st + (size_t) 16 * r * nk + 16 * kb;
       const int whole = 16 * r + 16 <= nrows && 16 * kb + 16 <= nk;
       /* flat addresses: PoCL's CPU devices have one address space */
-      __builtin_ia32_tilestored64_internal (16, 64, whole ? (void *) (size_t) s0 : (void *) c, whole ? nk * 4 : 64, acc);
+      __builtin_ia32_tilestored64_internal (16, 64, whole ? (void *) (size_t) s0 : (void *) c,
+          whole ? nk * 4 : 64, acc);
       if (!whole)
         for (int i = 0; i < 16 && 16 * r + i < nrows; i++)
           for (int j = 0; j < 16 && 16 * kb + j < last; j++)

@@ -67,7 +67,9 @@ __kernel void x_to_bf16_amx (__global const float *x, int x_off, int M, int K, _
   }
 }
 
-#define AMX_MAX_PAIRS 8         /* the most panel pairs a work-item takes (vtp-linear.c's AMX_ITEM_PAIRS and $VTP_AMX_PAIRS) */
+/* the most pairs of panels a work-item takes (vtp-linear.c's
+ * AMX_ITEM_PAIRS, $VTP_AMX_PAIRS up to its AMX_MAX_PAIRS) */
+#define AMX_MAX_PAIRS 8
 
 /* A work-item's products: @nb blocks of 32 rows (xa: the first block's two
  * A tiles, nc chunks of 32 steps each; the next blocks follow) times @npan
