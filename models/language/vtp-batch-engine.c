@@ -268,6 +268,10 @@ engine_thread (gpointer data)
       g_mutex_lock (&e->lock);
       if (e->max_streams != want)
         e->want_streams = e->max_streams;   /* not again */
+      /* engine_free may have asked to quit while the lock was open: its
+       * signal then found no waiter, and the wait below would never end */
+      if (e->quit)
+        break;
     }
     drop_cancelled_locked (e);
     if (e->active->len == 0 && g_queue_is_empty (&e->queue) && !e->prefilling) {
