@@ -103,8 +103,7 @@ weights_check (const VtpDecodeLayer *l, gint64 D, gint64 QD, gint64 KD, gint64 I
 static size_t
 work_items (const VtpDevice *dev)
 {
-  const gchar *groups = g_getenv ("VTP_DECODE_LAYER_GROUPS");
-  return groups ? (size_t) CLAMP (atoi (groups), 1, 64) : (size_t) dev->compute_units;
+  return (size_t) vtp_switch_int ("VTP_DECODE_LAYER_GROUPS", (gint) dev->compute_units, 1, 64);
 }
 
 gboolean

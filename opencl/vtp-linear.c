@@ -79,11 +79,7 @@ panel_major (gsize x_copy_bytes, gsize threshold, const VtpTensor *w)
 static gint
 p16g_panels (const VtpDevice *dev)
 {
-  const char *want = g_getenv ("VTP_P16G_PANELS");
-
-  if (want)
-    return CLAMP (atoi (want), 1, 3);
-  return dev->avx512 ? 3 : 1;
+  return vtp_switch_int ("VTP_P16G_PANELS", dev->avx512 ? 3 : 1, 1, 3);
 }
 
 /* A GEMM launch's global size: @tile_groups x @panels work-items, in the
@@ -598,20 +594,12 @@ bf16_gemm_serves (const VtpDevice *dev, gint64 n_rows, const VtpTensor *w)
  * 32 430, 8 401, 4 424; 20 blocks of rows a work-item 410, 10 388-404, 5
  * 439; 2 pairs 411, 8 pairs 400-403 (the GEMM of before, 2 x 2 tiles over
  * all of K, 465). $VTP_AMX_PAIRS (1-8), $VTP_AMX_BLOCKS and
- * $VTP_AMX_K_CHUNKS override them for such runs. */
+ * $VTP_AMX_K_CHUNKS override them for such runs (vtp_switch_int). */
 #define AMX_TILE_ROWS 16
 #define AMX_ITEM_PAIRS 4
 #define AMX_MAX_PAIRS 8         /* linear-amx.cl's */
 #define AMX_ITEM_BLOCKS 10
 #define AMX_K_CHUNKS 8
-
-static gint
-tuning (const char *name, gint fallback, gint lo, gint hi)
-{
-  const char *v = g_getenv (name);
-
-  return v ? CLAMP (atoi (v), lo, hi) : fallback;
-}
 
 static gboolean
 amx_bf16_serves (const VtpDevice *dev, gint64 K)
@@ -648,9 +636,9 @@ amx_bf16_gemm (VtpDevice *dev, cl_mem xb, VtpTensor *y, gint64 y_row, const VtpT
     gint64 n_rows, const VtpTensor *w, const VtpTensor *bias, gboolean accumulate)
 {
   const gint64 N = w->shape[0], K = vtp_tensor_cols (w);
-  const gint pairs = tuning ("VTP_AMX_PAIRS", AMX_ITEM_PAIRS, 1, AMX_MAX_PAIRS);
-  const gint item_blocks = tuning ("VTP_AMX_BLOCKS", AMX_ITEM_BLOCKS, 1, 1 << 20);
-  const gint k_chunks = tuning ("VTP_AMX_K_CHUNKS", AMX_K_CHUNKS, 1, 1 << 20);
+  const gint pairs = vtp_switch_int ("VTP_AMX_PAIRS", AMX_ITEM_PAIRS, 1, AMX_MAX_PAIRS);
+  const gint item_blocks = vtp_switch_int ("VTP_AMX_BLOCKS", AMX_ITEM_BLOCKS, 1, 1 << 20);
+  const gint k_chunks = vtp_switch_int ("VTP_AMX_K_CHUNKS", AMX_K_CHUNKS, 1, 1 << 20);
   /* the blocks of 32 rows shared out evenly among as few work-items as
    * item_blocks allows; the partial panel (N % 16) in a work-item of its
    * own */

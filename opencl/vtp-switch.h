@@ -4,9 +4,20 @@
  * that a bench can flip it between runs in one process. */
 #pragma once
 #include <glib.h>
+#include <stdlib.h>
 
 static inline gboolean
 vtp_switch_on (const char *name)
 {
   return g_strcmp0 (g_getenv (name), "0") != 0;
+}
+
+/* A count that the environment variable @name may set for such runs
+ * (clamped to @lo .. @hi), else @fallback; read at each use too. */
+static inline gint
+vtp_switch_int (const char *name, gint fallback, gint lo, gint hi)
+{
+  const char *v = g_getenv (name);
+
+  return v ? CLAMP (atoi (v), lo, hi) : fallback;
 }

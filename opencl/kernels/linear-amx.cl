@@ -71,6 +71,13 @@ __kernel void x_to_bf16_amx (__global const float *x, int x_off, int M, int K, _
  * AMX_ITEM_PAIRS, $VTP_AMX_PAIRS up to its AMX_MAX_PAIRS) */
 #define AMX_MAX_PAIRS 8
 
+/* Row @i (< 32) of panel @p's 16 columns in a partial block's tiles in c
+ * (amx_bf16_item) */
+inline float *amx_partial_row (float *c, int p, int i)
+{
+  return c + p / 2 * 1024 + (2 * (i / 16) + p % 2) * 256 + (i % 16) * 16;
+}
+
 /* A work-item's products: @nb blocks of 32 rows (xa: the first block's two
  * A tiles, nc chunks of 32 steps each; the next blocks follow) times @npan
  * panels (w: the first; the next follow, K apart), over K in blocks of
@@ -92,13 +99,14 @@ __kernel void x_to_bf16_amx (__global const float *x, int x_off, int M, int K, _
  * 4 tiles of 16 x 16 floats, contiguous: rows 0-15 panel a, rows 0-15
  * panel b, rows 16-31 panel a, rows 16-31 panel b), whose next block the
  * loop requests into L1 ahead. The first K block starts them from y
- * (@from_y: y holds y + bias already; a partial block's rows of it copied
- * into c), from the bias (16 rows of the same 64 bytes: a tile load of
- * stride 0) or from zeros; the last stores the first @nfull blocks (32
- * rows below M) to y (@y0: block 0's first row at panel 0; rows N apart)
- * and a last, partial block to c (per pair 4 tiles as in cs) for the
- * caller to copy its rows below M to y. Where a pair has one panel (odd @npan), wb = wa and panel
- * b's tiles end in c past the pairs (discarded). One function for all of
+ * (@from_y: y holds y + bias already), from the bias (16 rows of the
+ * same 64 bytes: a tile load of stride 0) or from zeros; the last stores
+ * the first @nfull blocks (32 rows below M) to y (@y0: block 0's first row
+ * at panel 0; rows N apart). A last, partial block starts from c and ends
+ * there (per pair 4 tiles as in cs, amx_partial_row), where the caller
+ * puts its start (y + bias, the bias or zeros) and takes its rows below M.
+ * Where a pair has one panel (odd @npan), wb = wa and panel b's tiles start
+ * from zeros and end in c past the pairs (discarded). One function for all of
  * it, as LLVM configures the tiles (ldtilecfg) on every call of a function
  * that uses them; the tile operations take no branch, only their addresses
  * change. */
@@ -137,15 +145,15 @@ AMX_BF16 void amx_bf16_item (__global const ushort *xa, __global const ushort *w
         const size_t d01 = !last ? home + 1024 : !two ? junk : whole ? d00 + 64 : cp + 1024;
         const size_t d11 = !last ? home + 3072 : !two ? junk + 1024 : whole ? d10 + 64 : cp + 3072;
         const long ds = last && whole ? (long) N * 4 : 64, ds1 = two ? ds : 64;
-        /* and where it starts: (the tile of) y, its copy in c (a partial
-         * block), the bias, zeros or home */
-        const int at_y = first && whole && from_y, at_c = first && !whole && from_y;
-        const int at_bias = first && !from_y && bias;
-        const size_t s00 = !first ? home : at_y ? yb : at_c ? cp : at_bias ? bi : z;
-        const size_t s10 = !first ? home + 2048 : at_y ? yb + (size_t) 64 * N : at_c ? cp + 2048 : s00;
-        const size_t s01 = !first ? home + 1024 : !two ? z : at_y ? yb + 64 : at_c ? cp + 1024 : at_bias ? bi + 64 : z;
-        const size_t s11 = !first ? home + 3072 : !two ? z : at_y ? yb + (size_t) 64 * N + 64 : at_c ? cp + 3072 : s01;
-        const long ss = !first ? 64 : at_y ? (long) N * 4 : at_c ? 64 : 0;
+        /* and where it starts: home, a partial block's start in c, (the
+         * tile of) y, the bias or zeros */
+        const int in_c = !first || !whole, at_y = !in_c && from_y, at_bias = !in_c && !from_y && bias;
+        const size_t c0 = !first ? home : cp;
+        const size_t s00 = in_c ? c0 : at_y ? yb : at_bias ? bi : z;
+        const size_t s10 = in_c ? c0 + 2048 : at_y ? yb + (size_t) 64 * N : s00;
+        const size_t s01 = !two ? z : in_c ? c0 + 1024 : at_y ? yb + 64 : at_bias ? bi + 64 : z;
+        const size_t s11 = !two ? z : in_c ? c0 + 3072 : at_y ? yb + (size_t) 64 * N + 64 : s01;
+        const long ss = in_c ? 64 : at_y ? (long) N * 4 : 0;
         vtp_tile c00 = __builtin_ia32_tileloadd64_internal (AT_ROWS, 64, (const void *) s00, ss);
         vtp_tile c01 = __builtin_ia32_tileloadd64_internal (AT_ROWS, 64, (const void *) s01, two ? ss : 0);
         vtp_tile c10 = __builtin_ia32_tileloadd64_internal (AT_ROWS, 64, (const void *) s10, ss);
@@ -220,15 +228,15 @@ __kernel void linear_amx_bf16 (__global const float *x, int x_off,
       for (int p = 0; p < npan; p++)
         vstore16 (vload16 (0, y0 + (size_t) i * N + 16 * p) + vload16 (0, bias + n0 + 16 * p), 0,
             y0 + (size_t) i * N + 16 * p);
-  /* a partial block's sums start from its rows of y in c (rows from M on
-   * zeros) where y is added to */
+  /* a partial block's sums start in c from where the whole blocks' do: its
+   * rows of y (+ bias) where y is added to, else the bias, else zeros */
   float c[(AMX_MAX_PAIRS + 1) * 1024] __attribute__ ((aligned (64)));
-  if (nfull < nb && accumulate)
+  if (nfull < nb)
     for (int p = 0; p < npan; p++)
       for (int i = 0; i < 32; i++) {
         const int m = m0 + nfull * 32 + i;
-        vstore16 (m < M ? vload16 (0, y0 + (size_t) (m - m0) * N + 16 * p) : 0.0f, 0,
-            c + p / 2 * 1024 + (2 * (i / 16) + p % 2) * 256 + (i % 16) * 16);
+        vstore16 (accumulate ? (m < M ? vload16 (0, y0 + (size_t) (m - m0) * N + 16 * p) : 0.0f)
+            : has_bias ? vload16 (0, bias + n0 + 16 * p) : 0.0f, 0, amx_partial_row (c, p, i));
       }
   amx_bf16_item (xb + (size_t) 2 * b0 * nc * AT_ROWS * AT_STEPS, w + (size_t) n0 * K, K, nc, kbc, npan,
       nb, nfull, y0, N, has_bias ? bias + n0 : NULL, accumulate, c,
@@ -236,8 +244,7 @@ __kernel void linear_amx_bf16 (__global const float *x, int x_off,
   if (nfull < nb)
     for (int p = 0; p < npan; p++)
       for (int i = 0; m0 + nfull * 32 + i < M; i++)
-        vstore16 (vload16 (0, c + p / 2 * 1024 + (2 * (i / 16) + p % 2) * 256 + (i % 16) * 16), 0,
-            y0 + (size_t) (nfull * 32 + i) * N + 16 * p);
+        vstore16 (vload16 (0, amx_partial_row (c, p, i)), 0, y0 + (size_t) (nfull * 32 + i) * N + 16 * p);
 }
 
 #endif
