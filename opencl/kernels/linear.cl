@@ -586,6 +586,50 @@ inline float16 p16s_panel_##T (__global const float *xr, __global const WT *wp, 
   return (a0 + a1) + (a2 + a3);                                                \
 }                                                                              \
                                                                                \
+/* Panels @wp and the next (16 K weights on) side by side: their sums as      \
+ * p16s_panel_##T gives them, bit for bit (the same 4 sets of accumulators    \
+ * each), into @y0 and @y1; two memory streams a core instead of one. On 2    \
+ * cores of the Xeon with AMX (alternating runs, medians): a 16384 x 65536    \
+ * F16 product (vtp-bench-linear 1 16384 65536 f16 10) 26.9-27.5 -> 29.1-30.8 \
+ * GB/s, the 1.1B's F16 decode (vtp-bench-llm -p 1 -n 64 -r 3) 0.79-0.86 ->   \
+ * 0.91-0.99 of the host's read bandwidth; BF16 (which requests lines ahead   \
+ * into L2) 0.87-0.89 -> 0.89-0.90 (docs/performance.md "Two panels side by  \
+ * side"). Out of line: inlined into decode-layer.cl's products, the         \
+ * Q4_K_M decode (whose panels never pair) measured 0.90x. */                 \
+__attribute__ ((noinline)) void p16s_pair_##T (__global const float *xr, __global const WT *wp, int K, float16 *y0, \
+    float16 *y1)                                                               \
+{                                                                              \
+  __global const WT *vp = wp + (size_t) 16 * K;                                \
+  float16 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;                           \
+  float16 b0 = 0.0f, b1 = 0.0f, b2 = 0.0f, b3 = 0.0f;                           \
+  int k = 0;                                                                   \
+  if ((K & 1) == 0)                                                            \
+    for (; k + 4 <= K; k += 4) {                                               \
+      float16 w0, w1, w2, w3, v0, v1, v2, v3;                                  \
+      p16s_prefetch (T, wp, k)                                                 \
+      p16s_prefetch (T, vp, k)                                                 \
+      load2_##T (wp, k, K, &w0, &w1);                                          \
+      load2_##T (wp, k + 2, K, &w2, &w3);                                      \
+      load2_##T (vp, k, K, &v0, &v1);                                          \
+      load2_##T (vp, k + 2, K, &v2, &v3);                                      \
+      const float16 x0 = xr[k], x1 = xr[k + 1], x2 = xr[k + 2], x3 = xr[k + 3]; \
+      a0 = fma (x0, w0, a0);                                                   \
+      a1 = fma (x1, w1, a1);                                                   \
+      a2 = fma (x2, w2, a2);                                                   \
+      a3 = fma (x3, w3, a3);                                                   \
+      b0 = fma (x0, v0, b0);                                                   \
+      b1 = fma (x1, v1, b1);                                                   \
+      b2 = fma (x2, v2, b2);                                                   \
+      b3 = fma (x3, v3, b3);                                                   \
+    }                                                                          \
+  for (; k < K; k++) {                                                         \
+    a0 = fma ((float16) xr[k], load16_##T (wp, k, K), a0);                     \
+    b0 = fma ((float16) xr[k], load16_##T (vp, k, K), b0);                     \
+  }                                                                            \
+  *y0 = (a0 + a1) + (a2 + a3);                                                 \
+  *y1 = (b0 + b1) + (b2 + b3);                                                 \
+}                                                                              \
+                                                                               \
 __kernel void linear_p16s_##T (__global const float *x, int x_off,            \
     __global const WT *w, __global const float *bias, int has_bias,            \
     __global float *y, int y_off, int M, int K, int N, int accumulate,         \
@@ -596,6 +640,14 @@ __kernel void linear_p16s_##T (__global const float *x, int x_off,            \
     const int n0 = p * 16;                                                     \
     if (n0 >= N)                                                               \
       return;                                                                  \
+    if (p + 1 < p0 + panels && n0 + 32 <= N) {                                 \
+      float16 s0, s1;                                                          \
+      p16s_pair_##T (x + x_off, w + (size_t) n0 * K, K, &s0, &s1);             \
+      store16 (s0, y + y_off + n0, bias + n0, has_bias, accumulate);           \
+      store16 (s1, y + y_off + n0 + 16, bias + n0 + 16, has_bias, accumulate); \
+      p++;                                                                     \
+      continue;                                                                \
+    }                                                                          \
     if (n0 + 16 > N) {                                                         \
       p16_tail_##T (x, x_off, w, bias, has_bias, y, y_off, 0, 1, K, N, n0,     \
           accumulate);                                                         \

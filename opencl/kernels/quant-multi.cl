@@ -33,6 +33,29 @@ inline float16 vnni_panel_of (int type, __global const uchar *w, int lp, int K, 
   }
 }
 
+/* Panels @lp and @lp + 1 side by side into out[0] and out[1] (the same
+ * sums as vnni_panel_of's) where the type reads that way (VNNI_PAIR_<T>):
+ * 1; otherwise nothing, 0. */
+inline int vnni_pair_of (int type, __global const uchar *w, int lp, int K, const int *xq, const int *xs,
+    const int *xm, const float *dx, int nb, float16 *out)
+{
+#define VNNI_PAIR_CASE(code, T)                                                \
+    case code:                                                                 \
+      if (!VNNI_PAIR_##T)                                                      \
+        return 0;                                                              \
+      vnni_pair_##T (row_##T (w, 16 * lp, K), row_##T (w, 16 * lp + 16, K), xq, xs, xm, dx, nb, out); \
+      return 1;
+  switch (type) {
+    VNNI_PAIR_CASE (0, q8_0)
+    VNNI_PAIR_CASE (1, q4_0)
+    VNNI_PAIR_CASE (6, q5_0)
+    VNNI_PAIR_CASE (9, q2_k)
+    VNNI_PAIR_CASE (10, iq4_nl)
+    default: return 0;
+  }
+#undef VNNI_PAIR_CASE
+}
+
 /* Panel @p of three products' panels laid one after the other (the
  * arguments w0, b0, hb0, y0, y0_off, np0, t0 and the same for 1 and 2):
  * which product, its panel lp, weights, bias, output, has-bias, type code
@@ -121,7 +144,13 @@ __kernel void qlinear3_vnni (__global const float *x, int x_off, int K, int P, i
   quantize_x (x + x_off, nb, g, xq, xs, dx, xm);
   for (int p = p0; p < p0 + pn; p++) {
     PANEL_OF_THREE (p)
-    (void) N;                   /* one row: no row stride */
+    float16 s[2];
+    if (p + 1 < p0 + pn && 16 * lp + 16 < N && vnni_pair_of (type, w, lp, K, xq, xs, xm, dx, nb, s)) {
+      store16 (s[0], y + 16 * lp, b + 16 * lp, hb, 0);
+      store16 (s[1], y + 16 * lp + 16, b + 16 * lp + 16, hb, 0);
+      p++;
+      continue;
+    }
     store16 (vnni_panel_of (type, w, lp, K, xq, xs, xm, dx, nb), y + 16 * lp, b + 16 * lp, hb, 0);
   }
 }

@@ -995,6 +995,38 @@ typedef int vtp_v16si __attribute__ ((vector_size (64)));
  * worse; into L3 only (locality 0) 10.9; without the own lines into L1
  * 21.6). On the Zen 4 lines ahead into L2 measured 0.96-0.97x there (the
  * tiles' comment below): not for it. */
+/* The one-row GEMVs of these types read two panels side by side
+ * (vnni_pair_<T>: two memory streams a core, besides the lines requested
+ * ahead). On 2 cores of the Intel Xeon with AMX, a 16384 x 65536 product
+ * (vtp-bench-linear 1 16384 65536 TYPE 10, alternating, means of 2 runs'
+ * medians, GB/s one panel ->
+ * two): Q8_0 27.0 -> 28.8, Q4_0 24.4 -> 26.5, Q5_0 25.5 -> 26.7, IQ4_NL
+ * 23.7 -> 27.7, Q2_K 21.1 -> 23.6; the others read alike or slower with
+ * two (Q4_1, IQ4_XS, Q3_K alike; Q4_K 25.8 -> 24.3, Q5_K 27.4 -> 23.3, Q6_K
+ * 29.5 -> 23.8: their unpacking, twice the registers, is the bound).
+ * -DVNNI_PAIRS=0 turns it off. */
+#ifndef VNNI_PAIRS
+#define VNNI_PAIRS 1
+#endif
+#define VNNI_PAIR_q8_0 VNNI_PAIRS
+#define VNNI_PAIR_q4_0 VNNI_PAIRS
+#define VNNI_PAIR_q5_0 VNNI_PAIRS
+#define VNNI_PAIR_iq4_nl VNNI_PAIRS
+#define VNNI_PAIR_q2_k VNNI_PAIRS
+#define VNNI_PAIR_q4_1 0
+#define VNNI_PAIR_q5_1 0
+#define VNNI_PAIR_q3_k 0
+#define VNNI_PAIR_q4_k 0
+#define VNNI_PAIR_q5_k 0
+#define VNNI_PAIR_q6_k 0
+#define VNNI_PAIR_iq4_xs 0
+#define VNNI_PAIR_iq3_xxs 0             /* the lattice types: not measured */
+#define VNNI_PAIR_iq3_s 0
+#define VNNI_PAIR_iq2_xxs 0
+#define VNNI_PAIR_iq2_xs 0
+#define VNNI_PAIR_iq2_s 0
+#define VNNI_PAIR_iq1_s 0
+#define VNNI_PAIR_iq1_m 0
 #ifndef VNNI_PREFETCH_L2
 #ifdef VTP_CPU_INTEL
 #define VNNI_PREFETCH_L2 9216
@@ -1371,6 +1403,30 @@ VNNI float16 vnni_panel_##T (__global const uchar *pa, const int *xq, const int 
   return a;                                                                    \
 }                                                                              \
                                                                                \
+/* Panels @pa and @pa2 side by side (two memory streams a core), each as     \
+ * vnni_panel_##T computes it (the same bits), into out[0] and out[1]. */     \
+VNNI void vnni_pair_##T (__global const uchar *pa, __global const uchar *pa2, const int *xq, \
+    const int *xs, const int *xm, const float *dx, int nb, float16 *out)       \
+{                                                                              \
+  const int per = QK_##T / 32;                                                 \
+  float16 a = 0.0f, c = 0.0f;                                                  \
+  for (int b = 0; b < nb; b += per) {                                          \
+    const int pd = per > 1 ? VNNI_PREFETCH : VNNI_PREFETCH_BLOCKS;              \
+    __global const uchar *pb = pa + (size_t) (b / per) * 16 * BB_##T;          \
+    __global const uchar *pb2 = pa2 + (size_t) (b / per) * 16 * BB_##T;        \
+    for (int c_ = 0; pd >= 0 && c_ < 16 * BB_##T; c_ += 64) {                  \
+      __builtin_prefetch (pb + pd + c_);                                       \
+      __builtin_prefetch (pb2 + pd + c_);                                      \
+    }                                                                          \
+    PREFETCH_L2_AHEAD (pb, VNNI_PREFETCH_L2, 16 * BB_##T)                      \
+    PREFETCH_L2_AHEAD (pb2, VNNI_PREFETCH_L2, 16 * BB_##T)                     \
+    a = vnni_super_##T (pb, xq + 8 * b, xs + 2 * b, xm + b / 2, dx + b, a);    \
+    c = vnni_super_##T (pb2, xq + 8 * b, xs + 2 * b, xm + b / 2, dx + b, c);   \
+  }                                                                            \
+  out[0] = a;                                                                  \
+  out[1] = c;                                                                  \
+}                                                                              \
+                                                                               \
 /* One row of x, panels P * id .. of W (up to VNNI_P), and the plain rows     \
  * after the last panel in the last work-item. x is quantized whole first      \
  * (K <= VNNI_MAX_K), so that each panel is then read in one sequential sweep  \
@@ -1385,9 +1441,18 @@ __kernel void qlinear_vnni_##T (__global const float *x, int x_off,           \
   int xq[VNNI_MAX_K / 4], xs[VNNI_MAX_K / 16], xm[VNNI_MAX_K / 64];            \
   float dx[VNNI_MAX_K / 32];                                                   \
   quantize_x (x + x_off, nb, QK_##T / 32, xq, xs, dx, xm);                     \
-  for (int p = 0; p < pn; p++)                                                 \
+  for (int p = 0; p < pn; p++) {                                               \
+    if (VNNI_PAIR_##T && p + 1 < pn) {                                         \
+      float16 s[2];                                                            \
+      vnni_pair_##T (row_##T (w, 16 * (p0 + p), K), row_##T (w, 16 * (p0 + p + 1), K), xq, xs, xm, dx, nb, s); \
+      store16 (s[0], y + y_off + 16 * (p0 + p), bias + 16 * (p0 + p), has_bias, accumulate); \
+      store16 (s[1], y + y_off + 16 * (p0 + p + 1), bias + 16 * (p0 + p + 1), has_bias, accumulate); \
+      p++;                                                                     \
+      continue;                                                                \
+    }                                                                          \
     store16 (vnni_panel_##T (row_##T (w, 16 * (p0 + p), K), xq, xs, xm, dx, nb), \
         y + y_off + 16 * (p0 + p), bias + 16 * (p0 + p), has_bias, accumulate); \
+  }                                                                            \
   if (p0 + max (pn, 0) >= np && 16 * np < N)                                   \
     p16_tail_##T (x, x_off, w, bias, has_bias, y, y_off, 0, 1, K, N, 16 * np, accumulate); \
 }
