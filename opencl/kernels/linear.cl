@@ -594,8 +594,8 @@ inline float16 p16s_panel_##T (__global const float *xr, __global const WT *wp, 
  * GB/s, the 1.1B's F16 decode (vtp-bench-llm -p 1 -n 64 -r 3) 0.79-0.86 ->   \
  * 0.91-0.99 of the host's read bandwidth; BF16 (which requests lines ahead   \
  * into L2) 0.87-0.89 -> 0.89-0.90 (docs/performance.md "Two panels side by  \
- * side"). Out of line: inlined into decode-layer.cl's products, the         \
- * Q4_K_M decode (whose panels never pair) measured 0.90x. */                 \
+ * side"). Out of line: a build with it inlined into decode-layer.cl's      \
+ * products decoded Q4_K_M (whose panels never pair) at 0.90x. */            \
 __attribute__ ((noinline)) void p16s_pair_##T (__global const float *xr, __global const WT *wp, int K, float16 *y0, \
     float16 *y1)                                                               \
 {                                                                              \
