@@ -21,7 +21,7 @@
  *
  * Each task computes what the kernels of the unfused step compute for the
  * same outputs, with the same functions (rmsnorm_row or layernorm_row,
- * vnni_panel_of or p16s_panel_<T>, rope_pair, kv_write_at, attend_group or
+ * vnni_panel_of or p16s_panel_<T>, or their pairs, rope_pair, kv_write_at, attend_group or
  * attend_row, silu_mul_at or relu_at): the same bits
  * (tests/test-decode-layer.c). */
 #ifdef VTP_POCL_CPU

@@ -1384,8 +1384,10 @@ VNNI inline float16 vnni_super_q6_k (__global const uchar *pb, const int *xq, co
  * a work-group function built for the plain CPU, where the instruction
  * cannot be selected): the blocks of a panel run in a function of their own,
  * which LLVM keeps out of line, one call per panel. (Two panels read side
- * by side, for two memory streams a core, measured slower: Q4_0 decode of
- * the bench LLM 26-29 against 31-37 tokens/s, interleaved runs.) */
+ * by side, for two memory streams a core, measured slower on the Zen 4
+ * EPYC: Q4_0 decode of the bench LLM 26-29 against 31-37 tokens/s,
+ * interleaved runs; on the Xeon with AMX the block types' products read
+ * faster so: vnni_pair_<T> and VNNI_PAIR_<T> above.) */
 #define DEFINE_QVNNI(T)                                                        \
 VNNI float16 vnni_panel_##T (__global const uchar *pa, const int *xq, const int *xs, \
     const int *xm, const float *dx, int nb)                                    \
