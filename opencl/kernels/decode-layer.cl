@@ -174,8 +174,7 @@ inline void dl_products (__global volatile int *sync, int step, const DlProduct 
       const DlProduct *op = &o[which];
       float16 s[2];
       if (p + 1 < end && lp + 1 < op->np && dl_pair (op, lp, xr, K, xq, xs, xm, dx, s)) {
-        store16 (s[0], op->y + 16 * lp, op->b + 16 * lp, op->hb, op->acc);
-        store16 (s[1], op->y + 16 * lp + 16, op->b + 16 * lp + 16, op->hb, op->acc);
+        store16_pair (s, op->y + 16 * lp, op->b + 16 * lp, op->hb, op->acc);
         p++;
         continue;
       }

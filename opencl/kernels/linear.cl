@@ -88,6 +88,14 @@ inline void store16 (float16 r, __global float *yp, __global const float *bp, in
   vstore16 (r, 0, yp);
 }
 
+/* Two neighbouring panels' rows (s[0], s[1]) stored as store16 does. */
+inline void store16_pair (const float16 *s, __global float *yp, __global const float *bp, int has_bias,
+    int accumulate)
+{
+  store16 (s[0], yp, bp, has_bias, accumulate);
+  store16 (s[1], yp + 16, bp + 16, has_bias, accumulate);
+}
+
 /* Where a tile's sums start: y (when added to) plus the bias, the
  * products added after, in the order of k. linear_p16g_<T> (whose partial
  * sums stay in y between blocks of K) and the one-segment linear_p16_<T>_<TM>
@@ -641,10 +649,9 @@ __kernel void linear_p16s_##T (__global const float *x, int x_off,            \
     if (n0 >= N)                                                               \
       return;                                                                  \
     if (p + 1 < p0 + panels && n0 + 32 <= N) {                                 \
-      float16 s0, s1;                                                          \
-      p16s_pair_##T (x + x_off, w + (size_t) n0 * K, K, &s0, &s1);             \
-      store16 (s0, y + y_off + n0, bias + n0, has_bias, accumulate);           \
-      store16 (s1, y + y_off + n0 + 16, bias + n0 + 16, has_bias, accumulate); \
+      float16 s[2];                                                            \
+      p16s_pair_##T (x + x_off, w + (size_t) n0 * K, K, &s[0], &s[1]);         \
+      store16_pair (s, y + y_off + n0, bias + n0, has_bias, accumulate);       \
       p++;                                                                     \
       continue;                                                                \
     }                                                                          \

@@ -146,8 +146,7 @@ __kernel void qlinear3_vnni (__global const float *x, int x_off, int K, int P, i
     PANEL_OF_THREE (p)
     float16 s[2];
     if (p + 1 < p0 + pn && 16 * lp + 16 < N && vnni_pair_of (type, w, lp, K, xq, xs, xm, dx, nb, s)) {
-      store16 (s[0], y + 16 * lp, b + 16 * lp, hb, 0);
-      store16 (s[1], y + 16 * lp + 16, b + 16 * lp + 16, hb, 0);
+      store16_pair (s, y + 16 * lp, b + 16 * lp, hb, 0);
       p++;
       continue;
     }

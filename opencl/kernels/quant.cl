@@ -1380,6 +1380,17 @@ VNNI inline float16 vnni_super_q6_k (__global const uchar *pb, const int *xq, co
   return fma (half16_at (pb + 3328) * dx[0], convert_float16 (isum), acc);
 }
 
+/* The lines a GEMV requests for its panel's (super-)block at @pb: into L1
+ * VNNI_PREFETCH (super-blocks) or VNNI_PREFETCH_BLOCKS (blocks of 32)
+ * bytes on, into L2 VNNI_PREFETCH_L2 bytes on (-1: none) */
+#define VNNI_BLOCK_PREFETCH(T, pb)                                             \
+  {                                                                            \
+    const int pd_ = QK_##T > 32 ? VNNI_PREFETCH : VNNI_PREFETCH_BLOCKS;         \
+    for (int c_ = 0; pd_ >= 0 && c_ < 16 * BB_##T; c_ += 64)                   \
+      __builtin_prefetch ((pb) + pd_ + c_);                                    \
+    PREFETCH_L2_AHEAD (pb, VNNI_PREFETCH_L2, 16 * BB_##T)                      \
+  }
+
 /* The kernel itself cannot carry the target attribute (PoCL inlines it into
  * a work-group function built for the plain CPU, where the instruction
  * cannot be selected): the blocks of a panel run in a function of their own,
@@ -1395,11 +1406,8 @@ VNNI float16 vnni_panel_##T (__global const uchar *pa, const int *xq, const int 
   const int per = QK_##T / 32;                                                 \
   float16 a = 0.0f;                                                            \
   for (int b = 0; b < nb; b += per) {                                          \
-    const int pd = per > 1 ? VNNI_PREFETCH : VNNI_PREFETCH_BLOCKS;              \
     __global const uchar *pb = pa + (size_t) (b / per) * 16 * BB_##T;          \
-    for (int c = 0; pd >= 0 && c < 16 * BB_##T; c += 64)                       \
-      __builtin_prefetch (pb + pd + c);                                        \
-    PREFETCH_L2_AHEAD (pb, VNNI_PREFETCH_L2, 16 * BB_##T)                      \
+    VNNI_BLOCK_PREFETCH (T, pb)                                                \
     a = vnni_super_##T (pb, xq + 8 * b, xs + 2 * b, xm + b / 2, dx + b, a);    \
   }                                                                            \
   return a;                                                                    \
@@ -1413,15 +1421,10 @@ VNNI void vnni_pair_##T (__global const uchar *pa, __global const uchar *pa2, co
   const int per = QK_##T / 32;                                                 \
   float16 a = 0.0f, c = 0.0f;                                                  \
   for (int b = 0; b < nb; b += per) {                                          \
-    const int pd = per > 1 ? VNNI_PREFETCH : VNNI_PREFETCH_BLOCKS;              \
     __global const uchar *pb = pa + (size_t) (b / per) * 16 * BB_##T;          \
     __global const uchar *pb2 = pa2 + (size_t) (b / per) * 16 * BB_##T;        \
-    for (int c_ = 0; pd >= 0 && c_ < 16 * BB_##T; c_ += 64) {                  \
-      __builtin_prefetch (pb + pd + c_);                                       \
-      __builtin_prefetch (pb2 + pd + c_);                                      \
-    }                                                                          \
-    PREFETCH_L2_AHEAD (pb, VNNI_PREFETCH_L2, 16 * BB_##T)                      \
-    PREFETCH_L2_AHEAD (pb2, VNNI_PREFETCH_L2, 16 * BB_##T)                     \
+    VNNI_BLOCK_PREFETCH (T, pb)                                                \
+    VNNI_BLOCK_PREFETCH (T, pb2)                                               \
     a = vnni_super_##T (pb, xq + 8 * b, xs + 2 * b, xm + b / 2, dx + b, a);    \
     c = vnni_super_##T (pb2, xq + 8 * b, xs + 2 * b, xm + b / 2, dx + b, c);   \
   }                                                                            \
@@ -1447,8 +1450,7 @@ __kernel void qlinear_vnni_##T (__global const float *x, int x_off,           \
     if (VNNI_PAIR_##T && p + 1 < pn) {                                         \
       float16 s[2];                                                            \
       vnni_pair_##T (row_##T (w, 16 * (p0 + p), K), row_##T (w, 16 * (p0 + p + 1), K), xq, xs, xm, dx, nb, s); \
-      store16 (s[0], y + y_off + 16 * (p0 + p), bias + 16 * (p0 + p), has_bias, accumulate); \
-      store16 (s[1], y + y_off + 16 * (p0 + p + 1), bias + 16 * (p0 + p + 1), has_bias, accumulate); \
+      store16_pair (s, y + y_off + 16 * (p0 + p), bias + 16 * (p0 + p), has_bias, accumulate); \
       p++;                                                                     \
       continue;                                                                \
     }                                                                          \
