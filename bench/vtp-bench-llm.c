@@ -21,7 +21,10 @@
  * per value, with the median over repeats of each value's decode speed over
  * the first value's in the same repeat. NAME kv-type (not a variable):
  * the values are KV cache types (f32, f16, q8_0), each a state of its own on
- * the one model (--kv-type is then unused).
+ * the one model (--kv-type is then unused). NAME VTP_KERNEL_DEFINES: the
+ * kernels are built again with each value before its runs
+ * (vtp_device_rebuild_kernels; they are otherwise built once, when the
+ * device opens, and a value set later would change nothing).
  *
  * --streams S (issue 18, docs/batching.md): after
  * each repeat's single-stream decode, S streams (S states, each prefilled
@@ -223,6 +226,15 @@ main (int argc, char **argv)
           g_unsetenv (alt_name);
         else
           g_setenv (alt_name, alt_values[a], TRUE);
+        /* the kernels are built when the device opens: again for each
+         * value, then run once untimed (PoCL compiles a kernel's work-group
+         * function at its first launch) */
+        if (strcmp (alt_name, "VTP_KERNEL_DEFINES") == 0 && n_alt > 1) {
+          *run->n_past = 0;
+          if (!vtp_device_rebuild_kernels (dev, &error) || !vtp_lm_prefill (run, &seg, 1, FALSE, &error)
+              || !decode_tokens_per_s (run, 2, &error))
+            die (error);
+        }
       }
       t0 = now_ms ();
       *run->n_past = 0;

@@ -345,6 +345,14 @@ vtp_device_kernel_options (const VtpDevice *dev)
       g_getenv ("VTP_KERNEL_DEFINES") ? g_getenv ("VTP_KERNEL_DEFINES") : "");
 }
 
+static void
+release_kernel (gpointer k)
+{
+  clReleaseKernel (k);
+}
+
+/* Builds the program with the options of now into dev->program and
+ * dev->kernels (empty on entry). */
 static gboolean
 build_program (VtpDevice *dev, GError **error)
 {
@@ -413,10 +421,32 @@ build_program (VtpDevice *dev, GError **error)
   return TRUE;
 }
 
-static void
-release_kernel (gpointer k)
+gboolean
+vtp_device_rebuild_kernels (VtpDevice *dev, GError **error)
 {
-  clReleaseKernel (k);
+  cl_program old_program;
+  GHashTable *old_kernels;
+  gboolean ok;
+
+  vtp_device_lock (dev);
+  clFinish (dev->queue);
+  old_program = dev->program;
+  old_kernels = dev->kernels;
+  dev->program = NULL;
+  dev->kernels = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, release_kernel);
+  if ((ok = build_program (dev, error))) {
+    g_hash_table_unref (old_kernels);
+    clReleaseProgram (old_program);
+  } else {
+    /* the kernels of before stay */
+    g_hash_table_unref (dev->kernels);
+    if (dev->program)
+      clReleaseProgram (dev->program);
+    dev->program = old_program;
+    dev->kernels = old_kernels;
+  }
+  vtp_device_unlock (dev);
+  return ok;
 }
 
 static void

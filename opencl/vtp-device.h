@@ -110,6 +110,13 @@ void vtp_device_scratch_give (VtpDevice *dev, cl_mem mem);
  * bench/vtp-bench-kernel-ab builds its versions with them too. */
 char *vtp_device_kernel_options (const VtpDevice *dev);
 
+/* Builds the kernels again with the options of now ($VTP_KERNEL_DEFINES
+ * as set now) and launches those from then on, after waiting for the work
+ * queued; on an error the kernels of before stay. For A/B tests of kernel
+ * tunables in one process (vtp-bench-llm --alternate VTP_KERNEL_DEFINES=...):
+ * the program is otherwise built once, when the device opens. */
+gboolean vtp_device_rebuild_kernels (VtpDevice *dev, GError **error);
+
 /* A kernel of the shared program; only call between lock and unlock. */
 cl_kernel vtp_device_kernel (VtpDevice *dev, const char *name);
 void vtp_device_lock (VtpDevice *dev);

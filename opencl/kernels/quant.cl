@@ -979,8 +979,15 @@ typedef int vtp_v16si __attribute__ ((vector_size (64)));
 #ifndef VNNI_PREFETCH
 #define VNNI_PREFETCH 0
 #endif
+/* The same for the types of 32-weight blocks (Q8_0, Q4_0, ...): -1 on
+ * the Zen 4 EPYC (none); on Intel CPUs their lines 2048 bytes ahead into
+ * L1 (with the lines VNNI_PREFETCH_L2 ahead into L2, below). */
 #ifndef VNNI_PREFETCH_BLOCKS
+#ifdef VTP_CPU_INTEL
+#define VNNI_PREFETCH_BLOCKS 2048
+#else
 #define VNNI_PREFETCH_BLOCKS -1
+#endif
 #endif
 /* On Intel CPUs (VTP_CPU_INTEL, from the host) every type's GEMV, and the
  * few-row tiles below their TILE_AHEAD_ROWS, also request the lines
@@ -1027,15 +1034,33 @@ typedef int vtp_v16si __attribute__ ((vector_size (64)));
 #define VNNI_PAIR_iq2_s 0
 #define VNNI_PAIR_iq1_s 0
 #define VNNI_PAIR_iq1_m 0
+/* 2048 bytes ahead since 2026-12-07 (fourth session), with the request
+ * loops unrolled (UNROLL below: as loops they were a third of the pair's
+ * instructions; the Q4_0 product below with the lines 2048 ahead into L1,
+ * as loops 26.0-26.1 GB/s, unrolled 28.2-28.6) and the block types' own
+ * lines 2048 ahead into L1
+ * (VNNI_PREFETCH_BLOCKS): on the Xeon with AMX, the 1.1B's decode from
+ * empty in one process (vtp-bench-llm -p 1 -n 64 -r 4 -a
+ * VTP_KERNEL_DEFINES=..., which rebuilds the kernels for each value),
+ * against 9216 ahead and none into L1: Q8_0 1.125x, Q4_0 1.12x, Q4_K_M
+ * 1.064x; 1024, 1536 or 3072 ahead into L2 and 1024 or 3072 into L1
+ * alike or up to 4% slower, the K-quants' own lines 2048 ahead instead
+ * of their own 0.97x; a Q4_0 product alone (vtp-bench-linear 1 2048
+ * 524288 q4_0 10) 25-26 -> 28-30 GB/s. A C loop with the Q4_0 pair's
+ * arithmetic read 24-25 GB/s with no requests, 25-27 with its lines 9216
+ * ahead into L2, 30-33 with them 2048 ahead into L1 (loads alone: 31-32):
+ * the pair's arithmetic leaves too few loads in flight to keep the
+ * memory busy from this far. */
 #ifndef VNNI_PREFETCH_L2
 #ifdef VTP_CPU_INTEL
-#define VNNI_PREFETCH_L2 9216
+#define VNNI_PREFETCH_L2 2048
 #else
 #define VNNI_PREFETCH_L2 -1
 #endif
 #endif
 /* The @bytes lines @ahead bytes past @pb, into L2 */
 #define PREFETCH_L2_AHEAD(pb, ahead, bytes)                                    \
+  UNROLL                                                                       \
   for (int c_ = 0; (ahead) >= 0 && c_ < (bytes); c_ += 64)                     \
     __builtin_prefetch ((pb) + (ahead) + c_, 0, 1);
 
@@ -1386,6 +1411,7 @@ VNNI inline float16 vnni_super_q6_k (__global const uchar *pb, const int *xq, co
 #define VNNI_BLOCK_PREFETCH(T, pb)                                             \
   {                                                                            \
     const int pd_ = QK_##T > 32 ? VNNI_PREFETCH : VNNI_PREFETCH_BLOCKS;         \
+    UNROLL                                                                     \
     for (int c_ = 0; pd_ >= 0 && c_ < 16 * BB_##T; c_ += 64)                   \
       __builtin_prefetch ((pb) + pd_ + c_);                                    \
     PREFETCH_L2_AHEAD (pb, VNNI_PREFETCH_L2, 16 * BB_##T)                      \
@@ -1566,6 +1592,7 @@ __kernel void quantize_rows_q8 (__global const float *x, int x_off, int K, __glo
     if (M >= TILE_AHEAD_ROWS) {                                                \
       TILE_PREFETCH_LINES_AHEAD (pb, bytes)                                    \
     } else {                                                                   \
+      UNROLL                                                                   \
       for (int c_ = 0; c_ < (bytes); c_ += 64)                                 \
         __builtin_prefetch ((pb) + c_);                                        \
       PREFETCH_L2_AHEAD (pb, VNNI_PREFETCH_L2, bytes)                          \
