@@ -1,9 +1,11 @@
 /* test-device.c: the CPU device's big buffers in vtp's memory of 2 MB
  * pages (vtp-host-pages.h): where they are, that kernels read and write
  * them as they do the driver's own buffers, and that releasing one frees
- * its memory. */
+ * its memory; and the kernels built again with other options
+ * (vtp_device_rebuild_kernels). */
 
 #include "test-util.h"
+#include "vtp-fault.h"
 #include "vtp-host-pages.h"
 #include <stdint.h>
 #include <stdio.h>
@@ -126,6 +128,74 @@ test_buffers (void)
   g_rand_free (r);
 }
 
+/* An RMSNorm of fixed rows by the kernels of now, the values back */
+static float *
+rmsnorm_now (const float *x, const float *w, gint64 rows, gint64 D)
+{
+  VtpTensor *tx = upload (x, rows, D), *tw = upload (w, 1, D);
+  float *got;
+
+  vtp_op_rmsnorm (tx, tx, 0, rows, tw, 1e-6f);
+  got = device_values (tx);
+  vtp_tensor_free (tx);
+  vtp_tensor_free (tw);
+  return got;
+}
+
+/* vtp_device_rebuild_kernels: built with $VTP_KERNEL_DEFINES as set at
+ * the call (a define the compiler refuses fails it, so it is read then),
+ * launches use the new kernels, and a failed build keeps those of before */
+static void
+test_rebuild (void)
+{
+  const gint64 rows = 3, D = 256;
+  GRand *r = g_rand_new_with_seed (5);
+  float *x = random_floats (r, rows * D, 2.0), *w = random_floats (r, D, 1.0);
+  float *want = rmsnorm_now (x, w, rows, D), *got;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *options = NULL;
+
+  g_setenv ("VTP_KERNEL_DEFINES", "-DVTP_TEST_REBUILD=1", TRUE);
+  g_assert_true (vtp_device_rebuild_kernels (dev, &error));
+  g_assert_no_error (error);
+  options = vtp_device_kernel_options (dev);
+  g_assert_nonnull (strstr (options, "-DVTP_TEST_REBUILD=1"));
+  got = rmsnorm_now (x, w, rows, D);
+  g_assert_cmpmem (got, rows * D * 4, want, rows * D * 4);
+  g_free (got);
+
+  /* a failed build (injected, as a compiler error would fail it) */
+  vtp_fault_set (VTP_FAULT_BUILD, 0, NULL);
+  g_assert_false (vtp_device_rebuild_kernels (dev, &error));
+  g_assert_error (error, VTP_ERROR, VTP_ERROR_DEVICE);
+  g_assert_nonnull (strstr (error->message, "Building the vtp kernels"));
+  g_clear_error (&error);
+  vtp_fault_set (VTP_FAULT_NONE, 0, NULL);
+  got = rmsnorm_now (x, w, rows, D);
+  g_assert_cmpmem (got, rows * D * 4, want, rows * D * 4);
+  g_free (got);
+
+  /* PoCL on the CPU: a tunable of linear.cl's CPU kernels set to what
+   * does not compile, read at the call */
+  if (dev->pocl_cpu) {
+    g_setenv ("VTP_KERNEL_DEFINES", "-DP16_AHEAD_BYTES=(", TRUE);
+    g_assert_false (vtp_device_rebuild_kernels (dev, &error));
+    g_assert_error (error, VTP_ERROR, VTP_ERROR_DEVICE);
+    g_clear_error (&error);
+    got = rmsnorm_now (x, w, rows, D);
+    g_assert_cmpmem (got, rows * D * 4, want, rows * D * 4);
+    g_free (got);
+  }
+
+  g_unsetenv ("VTP_KERNEL_DEFINES");
+  g_assert_true (vtp_device_rebuild_kernels (dev, &error));
+  got = rmsnorm_now (x, w, rows, D);
+  g_assert_cmpmem (got, rows * D * 4, want, rows * D * 4);
+  g_free (got);
+  g_free (want); g_free (x); g_free (w);
+  g_rand_free (r);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -137,5 +207,6 @@ main (int argc, char **argv)
   g_test_message ("device: %s", dev->name);
   g_test_add_func ("/device/host-pages/alloc", test_alloc);
   g_test_add_func ("/device/host-pages/buffers", test_buffers);
+  g_test_add_func ("/device/rebuild-kernels", test_rebuild);
   return g_test_run ();
 }
