@@ -979,9 +979,9 @@ typedef int vtp_v16si __attribute__ ((vector_size (64)));
 #ifndef VNNI_PREFETCH
 #define VNNI_PREFETCH 0
 #endif
-/* The same for the types of 32-weight blocks (Q8_0, Q4_0, ...): -1 on
- * the Zen 4 EPYC (none); on Intel CPUs their lines 2048 bytes ahead into
- * L1 (with the lines VNNI_PREFETCH_L2 ahead into L2, below). */
+/* The same for the types of 32-weight blocks (Q8_0, Q4_0, ...): none on
+ * the Zen 4 EPYC; on Intel CPUs their lines 2048 bytes ahead
+ * (VNNI_PREFETCH_L2_BLOCKS below). */
 #ifndef VNNI_PREFETCH_BLOCKS
 #ifdef VTP_CPU_INTEL
 #define VNNI_PREFETCH_BLOCKS 2048
@@ -1034,33 +1034,39 @@ typedef int vtp_v16si __attribute__ ((vector_size (64)));
 #define VNNI_PAIR_iq2_s 0
 #define VNNI_PAIR_iq1_s 0
 #define VNNI_PAIR_iq1_m 0
-/* 2048 bytes ahead since 2026-12-07 (fourth session), with the request
- * loops unrolled (UNROLL below: as loops they were a third of the pair's
- * instructions; the Q4_0 product below with the lines 2048 ahead into L1,
- * as loops 26.0-26.1 GB/s, unrolled 28.2-28.6) and the block types' own
- * lines 2048 ahead into L1
- * (VNNI_PREFETCH_BLOCKS): on the Xeon with AMX, the 1.1B's decode from
- * empty in one process (vtp-bench-llm -p 1 -n 64 -r 4 -a
- * VTP_KERNEL_DEFINES=..., which rebuilds the kernels for each value),
- * against 9216 ahead and none into L1: Q8_0 1.125x, Q4_0 1.12x, Q4_K_M
- * 1.064x; 1024, 1536 or 3072 ahead into L2 and 1024 or 3072 into L1
- * alike or up to 4% slower, the K-quants' own lines 2048 ahead instead
- * of their own 0.97x; a Q4_0 product alone (vtp-bench-linear 1 2048
- * 524288 q4_0 10) 25-26 -> 28-30 GB/s. A C loop with the Q4_0 pair's
- * arithmetic read 24-25 GB/s with no requests, 25-27 with its lines 9216
- * ahead into L2, 30-33 with them 2048 ahead into L1 (loads alone: 31-32):
- * the pair's arithmetic leaves too few loads in flight to keep the
- * memory busy from this far. */
 #ifndef VNNI_PREFETCH_L2
 #ifdef VTP_CPU_INTEL
-#define VNNI_PREFETCH_L2 2048
+#define VNNI_PREFETCH_L2 9216
 #else
 #define VNNI_PREFETCH_L2 -1
 #endif
 #endif
+/* The GEMV of the types of 32-weight blocks (Q8_0, Q4_0, ...) on Intel
+ * CPUs, since 2026-12-07 (fourth session): their lines 2048 bytes ahead
+ * into L2 (VNNI_PREFETCH_L2_BLOCKS) and into L1 (VNNI_PREFETCH_BLOCKS,
+ * above), the requests unrolled (as loops they were a third of the
+ * Q4_0 pair's instructions). A C loop with the Q4_0 pair's arithmetic read
+ * 24-25 GB/s with no requests, 25-27 with its lines 9216 ahead into L2,
+ * 30-33 with them 2048 ahead into L1 (its loads alone: 31-32): the
+ * arithmetic leaves too few loads in flight for requests from further
+ * on. On the Xeon with AMX, the 1.1B's decode from empty in one process
+ * (vtp-bench-llm -p 1 -n 64 -r 4 -a VTP_KERNEL_DEFINES=..., which builds
+ * the kernels again for each value), against 9216 ahead into L2 only:
+ * Q8_0 1.125x, Q4_0 1.12x (1024, 1536 or 3072 ahead, into either, alike
+ * or up to 4% slower); a Q4_0 product alone (vtp-bench-linear 1 2048
+ * 524288 q4_0 10) 25-26 -> 28-30 GB/s (the same requests as loops:
+ * 26.0-26.1). The K-quants keep 9216 into L2 and their loops: unrolled,
+ * their 2 x 36 requests a super-block decoded Q4_K_M at 0.92x, and 2048
+ * ahead gained nothing over 9216 as loops (0.98x). */
+#ifndef VNNI_PREFETCH_L2_BLOCKS
+#ifdef VTP_CPU_INTEL
+#define VNNI_PREFETCH_L2_BLOCKS 2048
+#else
+#define VNNI_PREFETCH_L2_BLOCKS -1
+#endif
+#endif
 /* The @bytes lines @ahead bytes past @pb, into L2 */
 #define PREFETCH_L2_AHEAD(pb, ahead, bytes)                                    \
-  UNROLL                                                                       \
   for (int c_ = 0; (ahead) >= 0 && c_ < (bytes); c_ += 64)                     \
     __builtin_prefetch ((pb) + (ahead) + c_, 0, 1);
 
@@ -1405,16 +1411,22 @@ VNNI inline float16 vnni_super_q6_k (__global const uchar *pb, const int *xq, co
   return fma (half16_at (pb + 3328) * dx[0], convert_float16 (isum), acc);
 }
 
-/* The lines a GEMV requests for its panel's (super-)block at @pb: into L1
- * VNNI_PREFETCH (super-blocks) or VNNI_PREFETCH_BLOCKS (blocks of 32)
- * bytes on, into L2 VNNI_PREFETCH_L2 bytes on (-1: none) */
+/* The lines a GEMV requests for its panel's (super-)block at @pb: a
+ * super-block's into L1 VNNI_PREFETCH bytes on and into L2
+ * VNNI_PREFETCH_L2 on; a block of 32's (unrolled) VNNI_PREFETCH_BLOCKS
+ * and VNNI_PREFETCH_L2_BLOCKS on (-1: none) */
 #define VNNI_BLOCK_PREFETCH(T, pb)                                             \
-  {                                                                            \
-    const int pd_ = QK_##T > 32 ? VNNI_PREFETCH : VNNI_PREFETCH_BLOCKS;         \
-    UNROLL                                                                     \
-    for (int c_ = 0; pd_ >= 0 && c_ < 16 * BB_##T; c_ += 64)                   \
-      __builtin_prefetch ((pb) + pd_ + c_);                                    \
+  if (QK_##T > 32) {                                                           \
+    for (int c_ = 0; VNNI_PREFETCH >= 0 && c_ < 16 * BB_##T; c_ += 64)         \
+      __builtin_prefetch ((pb) + VNNI_PREFETCH + c_);                          \
     PREFETCH_L2_AHEAD (pb, VNNI_PREFETCH_L2, 16 * BB_##T)                      \
+  } else {                                                                     \
+    UNROLL                                                                     \
+    for (int c_ = 0; VNNI_PREFETCH_BLOCKS >= 0 && c_ < 16 * BB_##T; c_ += 64)  \
+      __builtin_prefetch ((pb) + VNNI_PREFETCH_BLOCKS + c_);                   \
+    UNROLL                                                                     \
+    for (int c_ = 0; VNNI_PREFETCH_L2_BLOCKS >= 0 && c_ < 16 * BB_##T; c_ += 64) \
+      __builtin_prefetch ((pb) + VNNI_PREFETCH_L2_BLOCKS + c_, 0, 1);          \
   }
 
 /* The kernel itself cannot carry the target attribute (PoCL inlines it into
@@ -1592,7 +1604,6 @@ __kernel void quantize_rows_q8 (__global const float *x, int x_off, int K, __glo
     if (M >= TILE_AHEAD_ROWS) {                                                \
       TILE_PREFETCH_LINES_AHEAD (pb, bytes)                                    \
     } else {                                                                   \
-      UNROLL                                                                   \
       for (int c_ = 0; c_ < (bytes); c_ += 64)                                 \
         __builtin_prefetch ((pb) + c_);                                        \
       PREFETCH_L2_AHEAD (pb, VNNI_PREFETCH_L2, bytes)                          \
