@@ -968,7 +968,17 @@ DEFINE_QLINEAR (iq4_xs)
 /* The int8 decode GEMV (see the top of the file). Host side: vtp-linear.c
  * launches it for one row of x when the device's int8_dot is set. */
 typedef int vtp_v16si __attribute__ ((vector_size (64)));
-#define VNNI __attribute__ ((target ("avx512vnni,avx512bw,avx512vl")))
+/* The int8 functions start on 64-byte boundaries, so that a change to one
+ * type's code does not move another's loops against the front end's
+ * 64-byte windows: with LLVM's 16, the block types' prefetches unrolled
+ * (below) made the Q4_K_M decode, which runs none of their code, 0.92-0.94x
+ * (in one process, vtp-bench-llm -a VTP_KERNEL_DEFINES=...); with 64 it
+ * decodes alike either way (1.001x), and Q8_0 / Q4_0 alike at 16 or 64
+ * (1.000x, 1.02x). */
+#ifndef VNNI_FN_ALIGN
+#define VNNI_FN_ALIGN 64
+#endif
+#define VNNI __attribute__ ((target ("avx512vnni,avx512bw,avx512vl"), aligned (VNNI_FN_ALIGN)))
 #define VNNI_MAX_K 16384       /* longest row (vtp-linear.c checks) */
 /* Where the K-quant GEMV prefetches, from the super-block it is about to
  * read (bytes; -1: none). 0: that super-block's own lines, all requested
