@@ -559,10 +559,18 @@ __kernel void gemm_##T (__global const float *x, int x_off,                  \
  * GB/s (medians); the 1.1B's decode at bf16 (vtp-bench-llm -w bf16 -p 1 -n 64
  * -r 3) 9.57-9.59 → 13.10-13.18 tokens/s. The F16 GEMV (16-byte loads and
  * conversions) reads at the memory's speed without, and decoded 2-8% slower
- * with them: not for it. -DP16S_AHEAD_BYTES=-1 turns it off. */
+ * with them: not for it. -DP16S_AHEAD_BYTES=-1 turns it off. Those were
+ * 9216 bytes ahead; 1024 since 2026-12-07 (fourth session, with two
+ * panels side by side): the 1.1B's decode at bf16 in one process
+ * (vtp-bench-llm -w bf16 -p 1 -n 48 -r 4 -a VTP_KERNEL_DEFINES=...)
+ * 1.09-1.10x with 1024 or 2048, 1.06x with 4096 (1024 against 512, 1536,
+ * 2048: 1.02-1.03x); LLaVA-1.5-7B-shaped (-m llava-7b -w bf16 -p 1 -n 8
+ * -r 2) 2.01 -> 2.21 tokens/s (0.90 of the probe). Nearer lines leave
+ * fewer requests to wait for in the core's queue (quant.cl,
+ * VNNI_PREFETCH_L2_BLOCKS). */
 #ifndef P16S_AHEAD_BYTES
 #ifdef VTP_CPU_INTEL
-#define P16S_AHEAD_BYTES 9216
+#define P16S_AHEAD_BYTES 1024
 #else
 #define P16S_AHEAD_BYTES -1
 #endif
