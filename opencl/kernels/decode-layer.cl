@@ -43,6 +43,14 @@
 /* sync: step s's counters at 2 s (tasks taken) and 2 s + 1 (tasks done),
  * for the layer's 10 steps; then, last, the work-items done with the layer */
 #define DL_FINISHED 31
+/* Runs of an even count of panels (the last of a step aside), so that the
+ * types that read two panels side by side (dl_pair) are not left one
+ * alone at a run's end (1.1B decode in one process, -a
+ * VTP_KERNEL_DEFINES=-DDL_EVEN_RUNS=0,-DDL_EVEN_RUNS=1: Q4_0 1.009x, Q8_0
+ * 1.017x; the profile had 2% of Q4_0's samples in lone panels) */
+#ifndef DL_EVEN_RUNS
+#define DL_EVEN_RUNS 1
+#endif
 #define DL_MIN_RUN 2            /* panels a product task takes at least ... */
 #define DL_MAX_RUN 32           /* ... and at most (as qlinear_vnni's P) */
 #define DL_TYPE_F32 32          /* weight type codes (vtp_linear_gemv_panels): */
@@ -61,7 +69,9 @@
  * keep the work-items finishing together). */
 inline int dl_take (__global volatile int *c, int n, int run, int nwg, int *end)
 {
-  const int want = run > 1 ? clamp ((n - *c) / (2 * nwg), DL_MIN_RUN, run) : 1;
+  int want = run > 1 ? clamp ((n - *c) / (2 * nwg), DL_MIN_RUN, run) : 1;
+  if (DL_EVEN_RUNS && run > 1)
+    want = (want + 1) & ~1;
   const int first = atomic_add ((__global int *) c, want);
   *end = min (n, first + want);
   return first;
