@@ -1581,8 +1581,18 @@ __kernel void quantize_rows_q8 (__global const float *x, int x_off, int K, __glo
 #ifndef VNNI_TILE_PREFETCH
 #define VNNI_TILE_PREFETCH 1
 #endif
+/* 9216 bytes: 4 Q4_K super-blocks of 16 rows. On Intel CPUs 2048 since
+ * 2026-12-07 (fourth session; see VNNI_PREFETCH_L2_BLOCKS): the 1.1B's
+ * streams decoding together in one process (vtp-bench-llm -p 16 -n 33 -r
+ * 3..4 --streams S -a VTP_KERNEL_DEFINES=-DX,-DVNNI_TILE_AHEAD_BYTES=2048),
+ * aggregate speed over 9216's: Q4_K_M 1.065-1.08x at 4 streams, 1.073x at
+ * 8, Q8_0 1.026x at 4, Q4_0 0.99-1.01x at 2 and 4. */
 #ifndef VNNI_TILE_AHEAD_BYTES
-#define VNNI_TILE_AHEAD_BYTES 9216        /* 4 Q4_K super-blocks of 16 rows */
+#ifdef VTP_CPU_INTEL
+#define VNNI_TILE_AHEAD_BYTES 2048
+#else
+#define VNNI_TILE_AHEAD_BYTES 9216
+#endif
 #endif
 /* Where the GEMV requests lines ahead (VNNI_PREFETCH_L2 >= 0: Intel CPUs)
  * the block types' tiles request theirs from 2 rows on: on the 2-core
