@@ -351,6 +351,13 @@ release_kernel (gpointer k)
   clReleaseKernel (k);
 }
 
+/* An empty name -> cl_kernel table that releases its kernels */
+static GHashTable *
+kernel_table_new (void)
+{
+  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, release_kernel);
+}
+
 /* Builds the program with the options of now into dev->program and
  * dev->kernels (empty on entry). */
 static gboolean
@@ -433,7 +440,7 @@ vtp_device_rebuild_kernels (VtpDevice *dev, GError **error)
   old_program = dev->program;
   old_kernels = dev->kernels;
   dev->program = NULL;
-  dev->kernels = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, release_kernel);
+  dev->kernels = kernel_table_new ();
   if ((ok = build_program (dev, error))) {
     g_hash_table_unref (old_kernels);
     clReleaseProgram (old_program);
@@ -512,7 +519,7 @@ device_open (const DeviceEntry *e, GError **error)
   dev->name = g_strdup (e->label);
   dev->reduce_wg = e->kind == VTP_DEVICE_KIND_CPU ? 1 : 256;
   g_rec_mutex_init (&dev->lock);
-  dev->kernels = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, release_kernel);
+  dev->kernels = kernel_table_new ();
   clGetDeviceInfo (dev->id, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof dev->global_mem, &dev->global_mem, NULL);
   clGetDeviceInfo (dev->id, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof dev->max_alloc, &dev->max_alloc, NULL);
   clGetDeviceInfo (dev->id, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof dev->compute_units, &dev->compute_units, NULL);
