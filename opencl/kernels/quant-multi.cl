@@ -3,34 +3,27 @@
  * tile functions by type code. Follows quant.cl and quant-lattice.cl (all
  * the types' functions) in the program. */
 #ifdef VTP_X86_VNNI
-/* The panel functions by type code (vnni_type_code in vtp-linear.c:
- * q8_0, q4_0, q4_k, q5_k, q6_k, q4_1, q5_0, q5_1, q3_k, q2_k, iq4_nl, iq4_xs,
- * iq3_xxs, iq3_s, iq2_xxs, iq2_xs, iq2_s, iq1_s, iq1_m), for products whose
- * weights differ in type. */
+/* The int8 types by type code (vnni_type_code in vtp-linear.c), code 18
+ * (iq1_m) aside: it is each switch's default. */
+#define VNNI_TYPE_CODES(X)                                                     \
+  X (0, q8_0) X (1, q4_0) X (2, q4_k) X (3, q5_k) X (4, q6_k) X (5, q4_1)      \
+  X (6, q5_0) X (7, q5_1) X (8, q3_k) X (9, q2_k) X (10, iq4_nl)               \
+  X (11, iq4_xs) X (12, iq3_xxs) X (13, iq3_s) X (14, iq2_xxs) X (15, iq2_xs)  \
+  X (16, iq2_s) X (17, iq1_s)
+
+/* The panel functions by type code, for products whose weights differ in
+ * type. */
 inline float16 vnni_panel_of (int type, __global const uchar *w, int lp, int K, const int *xq, const int *xs,
     const int *xm, const float *dx, int nb)
 {
+#define VNNI_PANEL_CALL(T) return vnni_panel_##T (row_##T (w, 16 * lp, K), xq, xs, xm, dx, nb);
+#define VNNI_PANEL_CASE(code, T) case code: VNNI_PANEL_CALL (T)
   switch (type) {
-    case 0: return vnni_panel_q8_0 (row_q8_0 (w, 16 * lp, K), xq, xs, xm, dx, nb);
-    case 1: return vnni_panel_q4_0 (row_q4_0 (w, 16 * lp, K), xq, xs, xm, dx, nb);
-    case 2: return vnni_panel_q4_k (row_q4_k (w, 16 * lp, K), xq, xs, xm, dx, nb);
-    case 3: return vnni_panel_q5_k (row_q5_k (w, 16 * lp, K), xq, xs, xm, dx, nb);
-    case 4: return vnni_panel_q6_k (row_q6_k (w, 16 * lp, K), xq, xs, xm, dx, nb);
-    case 5: return vnni_panel_q4_1 (row_q4_1 (w, 16 * lp, K), xq, xs, xm, dx, nb);
-    case 6: return vnni_panel_q5_0 (row_q5_0 (w, 16 * lp, K), xq, xs, xm, dx, nb);
-    case 7: return vnni_panel_q5_1 (row_q5_1 (w, 16 * lp, K), xq, xs, xm, dx, nb);
-    case 8: return vnni_panel_q3_k (row_q3_k (w, 16 * lp, K), xq, xs, xm, dx, nb);
-    case 9: return vnni_panel_q2_k (row_q2_k (w, 16 * lp, K), xq, xs, xm, dx, nb);
-    case 10: return vnni_panel_iq4_nl (row_iq4_nl (w, 16 * lp, K), xq, xs, xm, dx, nb);
-    case 11: return vnni_panel_iq4_xs (row_iq4_xs (w, 16 * lp, K), xq, xs, xm, dx, nb);
-    case 12: return vnni_panel_iq3_xxs (row_iq3_xxs (w, 16 * lp, K), xq, xs, xm, dx, nb);
-    case 13: return vnni_panel_iq3_s (row_iq3_s (w, 16 * lp, K), xq, xs, xm, dx, nb);
-    case 14: return vnni_panel_iq2_xxs (row_iq2_xxs (w, 16 * lp, K), xq, xs, xm, dx, nb);
-    case 15: return vnni_panel_iq2_xs (row_iq2_xs (w, 16 * lp, K), xq, xs, xm, dx, nb);
-    case 16: return vnni_panel_iq2_s (row_iq2_s (w, 16 * lp, K), xq, xs, xm, dx, nb);
-    case 17: return vnni_panel_iq1_s (row_iq1_s (w, 16 * lp, K), xq, xs, xm, dx, nb);
-    default: return vnni_panel_iq1_m (row_iq1_m (w, 16 * lp, K), xq, xs, xm, dx, nb);
+    VNNI_TYPE_CODES (VNNI_PANEL_CASE)
+    default: VNNI_PANEL_CALL (iq1_m)
   }
+#undef VNNI_PANEL_CASE
+#undef VNNI_PANEL_CALL
 }
 
 /* Panels @lp and @lp + 1 side by side into out[0] and out[1] (the same
@@ -39,21 +32,18 @@ inline float16 vnni_panel_of (int type, __global const uchar *w, int lp, int K, 
 inline int vnni_pair_of (int type, __global const uchar *w, int lp, int K, const int *xq, const int *xs,
     const int *xm, const float *dx, int nb, float16 *out)
 {
-#define VNNI_PAIR_CASE(code, T)                                                \
-    case code:                                                                 \
+#define VNNI_PAIR_CALL(T)                                                      \
       if (!VNNI_PAIR_##T)                                                      \
         return 0;                                                              \
       vnni_pair_##T (row_##T (w, 16 * lp, K), row_##T (w, 16 * lp + 16, K), xq, xs, xm, dx, nb, out); \
       return 1;
+#define VNNI_PAIR_CASE(code, T) case code: VNNI_PAIR_CALL (T)
   switch (type) {
-    VNNI_PAIR_CASE (0, q8_0)
-    VNNI_PAIR_CASE (1, q4_0)
-    VNNI_PAIR_CASE (6, q5_0)
-    VNNI_PAIR_CASE (9, q2_k)
-    VNNI_PAIR_CASE (10, iq4_nl)
-    default: return 0;
+    VNNI_TYPE_CODES (VNNI_PAIR_CASE)
+    default: VNNI_PAIR_CALL (iq1_m)
   }
 #undef VNNI_PAIR_CASE
+#undef VNNI_PAIR_CALL
 }
 
 /* Panel @p of three products' panels laid one after the other (the
@@ -78,27 +68,14 @@ inline void vnni_tile_of (int type, __global const uchar *w, int lp, __global co
 {
   __global const uchar *wp;
   const int rows = min (6, M - m0);
+#define VNNI_TILE_CALL(T) wp = row_##T (w, 16 * lp, K); TILE_SWITCH (T, rows, m0) break;
+#define VNNI_TILE_CASE(code, T) case code: VNNI_TILE_CALL (T)
   switch (type) {
-    case 0: wp = row_q8_0 (w, 16 * lp, K); TILE_SWITCH (q8_0, rows, m0) break;
-    case 1: wp = row_q4_0 (w, 16 * lp, K); TILE_SWITCH (q4_0, rows, m0) break;
-    case 2: wp = row_q4_k (w, 16 * lp, K); TILE_SWITCH (q4_k, rows, m0) break;
-    case 3: wp = row_q5_k (w, 16 * lp, K); TILE_SWITCH (q5_k, rows, m0) break;
-    case 4: wp = row_q6_k (w, 16 * lp, K); TILE_SWITCH (q6_k, rows, m0) break;
-    case 5: wp = row_q4_1 (w, 16 * lp, K); TILE_SWITCH (q4_1, rows, m0) break;
-    case 6: wp = row_q5_0 (w, 16 * lp, K); TILE_SWITCH (q5_0, rows, m0) break;
-    case 7: wp = row_q5_1 (w, 16 * lp, K); TILE_SWITCH (q5_1, rows, m0) break;
-    case 8: wp = row_q3_k (w, 16 * lp, K); TILE_SWITCH (q3_k, rows, m0) break;
-    case 9: wp = row_q2_k (w, 16 * lp, K); TILE_SWITCH (q2_k, rows, m0) break;
-    case 10: wp = row_iq4_nl (w, 16 * lp, K); TILE_SWITCH (iq4_nl, rows, m0) break;
-    case 11: wp = row_iq4_xs (w, 16 * lp, K); TILE_SWITCH (iq4_xs, rows, m0) break;
-    case 12: wp = row_iq3_xxs (w, 16 * lp, K); TILE_SWITCH (iq3_xxs, rows, m0) break;
-    case 13: wp = row_iq3_s (w, 16 * lp, K); TILE_SWITCH (iq3_s, rows, m0) break;
-    case 14: wp = row_iq2_xxs (w, 16 * lp, K); TILE_SWITCH (iq2_xxs, rows, m0) break;
-    case 15: wp = row_iq2_xs (w, 16 * lp, K); TILE_SWITCH (iq2_xs, rows, m0) break;
-    case 16: wp = row_iq2_s (w, 16 * lp, K); TILE_SWITCH (iq2_s, rows, m0) break;
-    case 17: wp = row_iq1_s (w, 16 * lp, K); TILE_SWITCH (iq1_s, rows, m0) break;
-    default: wp = row_iq1_m (w, 16 * lp, K); TILE_SWITCH (iq1_m, rows, m0) break;
+    VNNI_TYPE_CODES (VNNI_TILE_CASE)
+    default: VNNI_TILE_CALL (iq1_m)
   }
+#undef VNNI_TILE_CASE
+#undef VNNI_TILE_CALL
 }
 
 /* qgemm_vnni_few3: up to three products of the same M rows of x (M = 1 ..
