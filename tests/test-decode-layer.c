@@ -14,7 +14,10 @@
  * late ones find the tasks taken). Needs PoCL on the CPU (skipped
  * elsewhere). */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
 #include "vtp-parts.h"
 #include "vtp-llama.h"
 #include "vtp-opt.h"
@@ -180,6 +183,97 @@ test_same_bits (gconstpointer data)
       id = next_input (step, step * 97, best, V);
     }
   }
+
+  for (gint k = 0; k < 2; k++) {
+    vtp_llama_state_free (s[k]);
+    g_free (logits[k]);
+  }
+  model_close (&o);
+}
+
+/* The kernels built with -DDL_TRACE=1 (bench/decode-trace.py's input):
+ * the same bits as unfused, and the bytes its step lines say the runs read
+ * add up, over the decode steps, to every layer's weights once a step (the
+ * panel sizes of each type, dl_panel_bytes: here Q4_K, Q6_K and the small
+ * file's fallback types). PoCL writes the kernels' lines to the process's
+ * standard output: caught in a file for the test. */
+static void
+test_trace (void)
+{
+  const Case *c = &cases[6];    /* gguf-kquant-tiny's Q4_K_M */
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = NULL, *text = NULL;
+  g_auto (GStrv) lines = NULL;
+  Model o;
+  VtpLlamaState *s[2];
+  gint32 ids[PROMPT] = { 1 };
+  float *logits[2];
+  guint64 want = 0, got = 0;
+  gint V, fd, saved, launch_lines = 0;
+
+  if (!dev->pocl_cpu || !dev->int8_dot) {
+    g_test_skip ("the fused layer's trace is for PoCL on a CPU with int8 dot products");
+    return;
+  }
+  model_open (&o, c);
+  V = o.m->cfg.vocab_size;
+  for (gint l = 0; l < o.m->cfg.num_hidden_layers; l++) {
+    const VtpLlamaLayer *ly = &o.m->layers[l];
+    const VtpTensor *w[] = { ly->wq, ly->wk, ly->wv, ly->wo, ly->w_gate, ly->w_up, ly->w_down };
+    for (guint i = 0; i < G_N_ELEMENTS (w); i++)
+      want += STEPS * vtp_tensor_n_bytes (w[i]);
+  }
+  for (gint i = 1; i < PROMPT; i++)
+    ids[i] = spread_token ((guint32) i, V);
+  for (gint k = 0; k < 2; k++) {
+    const VtpLlamaSegment seg = { ids, NULL, 0, PROMPT };
+    s[k] = vtp_llama_state_new_kv (o.m, CTX, CTX, c->kv, &error);
+    g_assert_no_error (error);
+    g_assert_true (vtp_llama_prefill (o.m, s[k], &seg, 1, FALSE, &error));
+    g_assert_no_error (error);
+    logits[k] = g_new (float, V);
+  }
+
+  g_setenv ("VTP_KERNEL_DEFINES", "-DDL_TRACE=1", TRUE);
+  g_assert_true (vtp_device_rebuild_kernels (dev, &error));
+  g_assert_no_error (error);
+  fd = g_file_open_tmp ("vtp-dl-trace-XXXXXX", &path, &error);
+  g_assert_no_error (error);
+  fflush (stdout);
+  saved = dup (1);
+  g_assert_cmpint (dup2 (fd, 1), ==, 1);
+  {
+    gint32 id = ids[PROMPT - 1];
+    for (gint step = 0; step < STEPS; step++) {
+      decode_step (o.m, s[0], id, TRUE, logits[0]);
+      decode_step (o.m, s[1], id, FALSE, logits[1]);
+      assert_same_bits (logits[0], logits[1], V, c, step, 0);
+      id = next_input (step, step * 97, vtp_argmax (logits[1], V), V);
+    }
+  }
+  fflush (stdout);
+  g_assert_cmpint (dup2 (saved, 1), ==, 1);
+  close (saved);
+  close (fd);
+  g_unsetenv ("VTP_KERNEL_DEFINES");
+  g_assert_true (vtp_device_rebuild_kernels (dev, &error));
+  g_assert_no_error (error);
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, &error));
+  g_assert_no_error (error);
+  g_unlink (path);
+  lines = g_strsplit (text, "\n", -1);
+  for (gint i = 0; lines[i]; i++) {
+    const char *b = strstr (lines[i], "bytes=");
+    if (g_str_has_prefix (lines[i], "vtp-dl-step ") && b)
+      got += g_ascii_strtoull (b + 6, NULL, 10);
+    else if (g_str_has_prefix (lines[i], "vtp-dl-launch "))
+      launch_lines++;
+  }
+  g_assert_cmpuint (got, ==, want);
+  /* a line a work-item a launch: a launch a layer a step */
+  g_assert_cmpint (launch_lines % (STEPS * o.m->cfg.num_hidden_layers), ==, 0);
+  g_assert_cmpint (launch_lines, >=, STEPS * o.m->cfg.num_hidden_layers);
 
   for (gint k = 0; k < 2; k++) {
     vtp_llama_state_free (s[k]);
@@ -395,6 +489,7 @@ main (int argc, char **argv)
     name = g_strconcat ("/decode-layer/same-bits/", what, NULL);
     g_test_add_data_func (name, c, test_same_bits);
   }
+  g_test_add_func ("/decode-layer/trace", test_trace);
   for (guint i = 0; i < G_N_ELEMENTS (opt_cases); i++) {
     const Case *c = &opt_cases[i];
     g_autofree char *name = g_strdup_printf ("/decode-layer/opt-same-bits/%u-%s-%s-kv-%s%s%s", i, c->fixture,

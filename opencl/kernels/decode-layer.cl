@@ -62,6 +62,28 @@
 #define DL_X_K 64               /* (no int8 products: unused) */
 #endif
 
+/* -DDL_TRACE=1 (through $VTP_KERNEL_DEFINES): each work-item prints, per
+ * product step, the time stamp counter's ticks spent on its runs and in
+ * the wait after them, and the bytes of weights its runs read; per launch,
+ * its first and last stamps. bench/decode-trace.py sums them up: how fast
+ * the products read inside the fused layer, what the waits, the other
+ * steps and the gaps between launches cost. (Timing the launches from the
+ * host, VTP_PROFILE_KERNELS, waits for each kernel and changes what it
+ * measures.) x86-64 only (rdtsc); printf's lines leave after each launch. */
+#ifndef DL_TRACE
+#define DL_TRACE 0
+#endif
+#if DL_TRACE && defined(__x86_64__)
+inline uint dl_stamp (void)
+{
+  uint lo, hi;
+  __asm__ volatile ("rdtsc" : "=a" (lo), "=d" (hi));
+  return lo;                    /* wraps every few seconds: differences only */
+}
+#else
+inline uint dl_stamp (void) { return 0; }
+#endif
+
 /* Takes the next task of a step of @n (counter @c): its first task, and
  * through @end the one after its last; a first >= n means none left. @run
  * > 1: a run of tasks, shrinking as the step nears its end (guided
@@ -165,6 +187,21 @@ inline int dl_pair (const DlProduct *o, int lp, __global const float *xr, int K,
   }
 }
 
+/* The bytes of one panel of type code @type, K wide (DL_TRACE). */
+inline ulong dl_panel_bytes (int type, int K)
+{
+  switch (type) {
+    case DL_TYPE_F32: return (ulong) 16 * K * 4;
+    case DL_TYPE_F16:
+    case DL_TYPE_BF16: return (ulong) 16 * K * 2;
+#ifdef VTP_X86_VNNI
+    default: return vnni_panel_bytes (type, K);
+#else
+    default: return 0;
+#endif
+  }
+}
+
 /* Step @step: the @n products of x's row @xr (their panels one list, in
  * runs), x quantized by this work-item (blocks of 32 grouped by @g) when
  * they take int8 dot products; then the wait for all panels. */
@@ -172,6 +209,8 @@ inline void dl_products (__global volatile int *sync, int step, const DlProduct 
     int K, int g, int nwg, int *xq, int *xs, int *xm, float *dx)
 {
   const int total = o[0].np + (n > 1 ? o[1].np : 0) + (n > 2 ? o[2].np : 0);
+  const uint t0 = dl_stamp ();
+  ulong bytes = 0;
   int first, end;
 #ifdef VTP_X86_VNNI
   if (o[0].type < DL_TYPE_F32)
@@ -183,8 +222,12 @@ inline void dl_products (__global volatile int *sync, int step, const DlProduct 
       const int lp = which == 0 ? p : which == 1 ? p - o[0].np : p - o[0].np - o[1].np;
       const DlProduct *op = &o[which];
       float16 s[2];
+      if (DL_TRACE)
+        bytes += dl_panel_bytes (op->type, K);
       if (p + 1 < end && lp + 1 < op->np && dl_pair (op, lp, xr, K, xq, xs, xm, dx, s)) {
         store16_pair (s, op->y + 16 * lp, op->b + 16 * lp, op->hb, op->acc);
+        if (DL_TRACE)
+          bytes += dl_panel_bytes (op->type, K);
         p++;
         continue;
       }
@@ -192,7 +235,11 @@ inline void dl_products (__global volatile int *sync, int step, const DlProduct 
     }
     dl_done (&sync[2 * step + 1], end - first);
   }
+  const uint t1 = dl_stamp ();
   dl_wait (&sync[2 * step + 1], total);
+  if (DL_TRACE)
+    printf ("vtp-dl-step wi=%d step=%d work=%u wait=%u bytes=%u\n", (int) get_group_id (0), step, t1 - t0,
+        dl_stamp () - t1, (uint) bytes);
 }
 
 /* Takes one task of a step of @n at a time: its index, or -1 when none is left. */
@@ -388,6 +435,7 @@ void DL_NAME (decode_layer) (__global float *x, __global float *xn, __global flo
   int xq[DL_X_K / 4], xs[DL_X_K / 16], xm[DL_X_K / 64];
   float dx[DL_X_K / 32];
   __local float scratch[1];
+  const uint start = dl_stamp ();
   int t;
 
   /* 0: the attention's norm */
@@ -473,6 +521,8 @@ void DL_NAME (decode_layer) (__global float *x, __global float *xn, __global flo
     }
     dl_products (sync, s, o, n_o, src, K, groups, nwg, xq, xs, xm, dx);
   }
+  if (DL_TRACE)
+    printf ("vtp-dl-launch wi=%d start=%u end=%u\n", (int) get_group_id (0), start, dl_stamp ());
   dl_finish (sync, nwg);
 }
 

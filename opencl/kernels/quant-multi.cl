@@ -26,6 +26,17 @@ inline float16 vnni_panel_of (int type, __global const uchar *w, int lp, int K, 
 #undef VNNI_PANEL_CALL
 }
 
+/* The bytes of one panel (16 rows K wide) of type code @type. */
+inline size_t vnni_panel_bytes (int type, int K)
+{
+#define VNNI_BYTES_CASE(code, T) case code: return (size_t) 16 * (K / QK_##T) * BB_##T;
+  switch (type) {
+    VNNI_TYPE_CODES (VNNI_BYTES_CASE)
+    default: return (size_t) 16 * (K / QK_iq1_m) * BB_iq1_m;
+  }
+#undef VNNI_BYTES_CASE
+}
+
 /* Panels @lp and @lp + 1 side by side into out[0] and out[1] (the same
  * sums as vnni_panel_of's) where the type reads that way (VNNI_PAIR_<T>):
  * 1; otherwise nothing, 0. */
