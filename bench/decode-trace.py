@@ -18,8 +18,8 @@ are counted as token boundaries (the head, the argmax, the host's loop).
 --tsc-mhz: the stamp counter's rate (default: /proc/cpuinfo's "cpu MHz",
 which is the counter's rate on CPUs with a constant TSC; check dmesg's
 "tsc: Detected" line on others). --skip: launches to leave out at the start
-(the bench's untimed warm-up; default 2 tokens' worth is not known here, so
-0: pass the layer count times 2 to skip a warm-up prefill and token).
+(default 0; twice the layer count leaves out vtp-bench-llm's untimed
+warm-up tokens: --skip 44 for the 22-layer 1.1B).
 """
 import argparse
 import re
