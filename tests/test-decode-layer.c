@@ -138,56 +138,81 @@ next_input (gint turn, gint k, gint32 best, gint V)
   return turn % 3 == 2 ? (gint32) (3 + k % (V - 3)) : best;
 }
 
+/* Two states of @o's model after the same prompt: s[0] to decode with the
+ * fused layers, s[1] without; logits[k] a row of logits each */
+typedef struct {
+  VtpLlamaState *s[2];
+  float *logits[2];
+  gint32 last;                  /* the prompt's last token: the first input */
+} Pair;
+
+static void
+pair_prefilled (Model *o, const Case *c, Pair *p)
+{
+  g_autoptr (GError) error = NULL;
+  const gint V = o->m->cfg.vocab_size;
+  gint32 ids[PROMPT] = { 1 };
+
+  for (gint i = 1; i < PROMPT; i++)
+    ids[i] = spread_token ((guint32) i, V);
+  for (gint k = 0; k < 2; k++) {
+    const VtpLlamaSegment seg = { ids, NULL, 0, PROMPT };
+    p->s[k] = vtp_llama_state_new_kv (o->m, CTX, CTX, c->kv, &error);
+    g_assert_no_error (error);
+    g_assert_true (vtp_llama_prefill (o->m, p->s[k], &seg, 1, FALSE, &error));
+    g_assert_no_error (error);
+    p->logits[k] = g_new (float, V);
+  }
+  p->last = ids[PROMPT - 1];
+}
+
+/* STEPS decode steps of both states on the same inputs, fused = unfused
+ * bits at each */
+static void
+pair_decode_same_bits (Model *o, const Case *c, Pair *p)
+{
+  const gint V = o->m->cfg.vocab_size;
+  gint32 id = p->last;
+
+  for (gint step = 0; step < STEPS; step++) {
+    gint best;
+    decode_step (o->m, p->s[0], id, TRUE, p->logits[0]);
+    decode_step (o->m, p->s[1], id, FALSE, p->logits[1]);
+    assert_same_bits (p->logits[0], p->logits[1], V, c, step, 0);
+    best = vtp_argmax (p->logits[1], V);
+    g_assert_true (isfinite (p->logits[0][best]));
+    id = next_input (step, step * 97, best, V);
+  }
+}
+
+static void
+pair_free (Pair *p)
+{
+  for (gint k = 0; k < 2; k++) {
+    vtp_llama_state_free (p->s[k]);
+    g_free (p->logits[k]);
+  }
+}
+
 static void
 test_same_bits (gconstpointer data)
 {
   const Case *c = data;
-  g_autoptr (GError) error = NULL;
   Model o;
-  VtpLlama *m;
-  VtpLlamaState *s[2];
-  gint32 ids[PROMPT] = { 1 };
-  float *logits[2];
-  gint V;
+  Pair p;
 
   if (!dev->pocl_cpu) {
     g_test_skip ("the fused decode layer is for PoCL on the CPU");
     return;
   }
   model_open (&o, c);
-  m = o.m;
-  V = m->cfg.vocab_size;
-
-  for (gint i = 1; i < PROMPT; i++)
-    ids[i] = spread_token ((guint32) i, V);
-  for (gint k = 0; k < 2; k++) {
-    const VtpLlamaSegment seg = { ids, NULL, 0, PROMPT };
-    s[k] = vtp_llama_state_new_kv (m, CTX, CTX, c->kv, &error);
-    g_assert_no_error (error);
-    g_assert_true (vtp_llama_prefill (m, s[k], &seg, 1, FALSE, &error));
-    g_assert_no_error (error);
-    logits[k] = g_new (float, V);
-  }
-  if (vtp_llama_fused_layers (m, s[0]) == 0 && !dev->int8_dot)
+  pair_prefilled (&o, c, &p);
+  if (vtp_llama_fused_layers (o.m, p.s[0]) == 0 && !dev->int8_dot)
     /* block-quantized weights take the fused layer with int8 dot products */
     g_test_skip ("this CPU has no int8 dot products (AVX-512 VNNI) for these weights");
-  else {
-    gint32 id = ids[PROMPT - 1];
-    for (gint step = 0; step < STEPS; step++) {
-      gint best;
-      decode_step (m, s[0], id, TRUE, logits[0]);
-      decode_step (m, s[1], id, FALSE, logits[1]);
-      assert_same_bits (logits[0], logits[1], V, c, step, 0);
-      best = vtp_argmax (logits[1], V);
-      g_assert_true (isfinite (logits[0][best]));
-      id = next_input (step, step * 97, best, V);
-    }
-  }
-
-  for (gint k = 0; k < 2; k++) {
-    vtp_llama_state_free (s[k]);
-    g_free (logits[k]);
-  }
+  else
+    pair_decode_same_bits (&o, c, &p);
+  pair_free (&p);
   model_close (&o);
 }
 
@@ -205,34 +230,22 @@ test_trace (void)
   g_autofree char *path = NULL, *text = NULL;
   g_auto (GStrv) lines = NULL;
   Model o;
-  VtpLlamaState *s[2];
-  gint32 ids[PROMPT] = { 1 };
-  float *logits[2];
+  Pair p;
   guint64 want = 0, got = 0;
-  gint V, fd, saved, launch_lines = 0;
+  gint fd, saved, launch_lines = 0;
 
   if (!dev->pocl_cpu || !dev->int8_dot) {
     g_test_skip ("the fused layer's trace is for PoCL on a CPU with int8 dot products");
     return;
   }
   model_open (&o, c);
-  V = o.m->cfg.vocab_size;
   for (gint l = 0; l < o.m->cfg.num_hidden_layers; l++) {
     const VtpLlamaLayer *ly = &o.m->layers[l];
     const VtpTensor *w[] = { ly->wq, ly->wk, ly->wv, ly->wo, ly->w_gate, ly->w_up, ly->w_down };
     for (guint i = 0; i < G_N_ELEMENTS (w); i++)
       want += STEPS * vtp_tensor_n_bytes (w[i]);
   }
-  for (gint i = 1; i < PROMPT; i++)
-    ids[i] = spread_token ((guint32) i, V);
-  for (gint k = 0; k < 2; k++) {
-    const VtpLlamaSegment seg = { ids, NULL, 0, PROMPT };
-    s[k] = vtp_llama_state_new_kv (o.m, CTX, CTX, c->kv, &error);
-    g_assert_no_error (error);
-    g_assert_true (vtp_llama_prefill (o.m, s[k], &seg, 1, FALSE, &error));
-    g_assert_no_error (error);
-    logits[k] = g_new (float, V);
-  }
+  pair_prefilled (&o, c, &p);
 
   g_setenv ("VTP_KERNEL_DEFINES", "-DDL_TRACE=1", TRUE);
   g_assert_true (vtp_device_rebuild_kernels (dev, &error));
@@ -242,15 +255,7 @@ test_trace (void)
   fflush (stdout);
   saved = dup (1);
   g_assert_cmpint (dup2 (fd, 1), ==, 1);
-  {
-    gint32 id = ids[PROMPT - 1];
-    for (gint step = 0; step < STEPS; step++) {
-      decode_step (o.m, s[0], id, TRUE, logits[0]);
-      decode_step (o.m, s[1], id, FALSE, logits[1]);
-      assert_same_bits (logits[0], logits[1], V, c, step, 0);
-      id = next_input (step, step * 97, vtp_argmax (logits[1], V), V);
-    }
-  }
+  pair_decode_same_bits (&o, c, &p);
   fflush (stdout);
   g_assert_cmpint (dup2 (saved, 1), ==, 1);
   close (saved);
@@ -275,10 +280,7 @@ test_trace (void)
   g_assert_cmpint (launch_lines % (STEPS * o.m->cfg.num_hidden_layers), ==, 0);
   g_assert_cmpint (launch_lines, >=, STEPS * o.m->cfg.num_hidden_layers);
 
-  for (gint k = 0; k < 2; k++) {
-    vtp_llama_state_free (s[k]);
-    g_free (logits[k]);
-  }
+  pair_free (&p);
   model_close (&o);
 }
 

@@ -1066,8 +1066,10 @@ typedef int vtp_v16si __attribute__ ((vector_size (64)));
  * or up to 4% slower); a Q4_0 product alone (vtp-bench-linear 1 2048
  * 524288 q4_0 10) 25-26 -> 28-30 GB/s (the same requests as loops:
  * 26.0-26.1). The K-quants keep 9216 into L2 and their loops: unrolled,
- * their 2 x 36 requests a super-block decoded Q4_K_M at 0.92x, and 2048
- * ahead gained nothing over 9216 as loops (0.98x). */
+ * their 2 x 36 requests a super-block decoded Q4_K_M at 0.92x (again in
+ * the fifth session, with the functions aligned: 0.934x at 2048, 0.864x
+ * at their own distances), and 2048 ahead gained nothing over 9216 as
+ * loops (0.98x); docs/performance.md lists the other orders tried. */
 #ifndef VNNI_PREFETCH_L2_BLOCKS
 #ifdef VTP_CPU_INTEL
 #define VNNI_PREFETCH_L2_BLOCKS 2048
