@@ -1631,11 +1631,47 @@ __kernel void quantize_rows_q8 (__global const float *x, int x_off, int K, __glo
       PREFETCH_L2_AHEAD (pb, VNNI_PREFETCH_L2, bytes)                          \
     }                                                                          \
   }
+/* On Intel CPUs the tiles of the 4- and 5-bit types of 32-weight blocks
+ * (TILE_L1_<T>) also request their lines TILE_L1_AHEAD_BYTES on into L1,
+ * both requests unrolled, as their one-row GEMV does
+ * (VNNI_PREFETCH_BLOCKS): their arithmetic leaves too few loads in flight
+ * for the L2 requests alone. On the 2-core Xeon with AMX, the decode
+ * products of 4 rows (vtp-bench-kernel-ab TYPE 4, 6 rounds, median speed
+ * ratios against the L2 requests alone): Q4_0 1.105x, Q4_1 1.052x, Q5_0
+ * 1.075x, Q5_1 1.150x, IQ4_NL 1.088x (Q4_0 at 2 / 8 rows 1.076 / 1.066x);
+ * Q8_0 0.994x and IQ4_XS 1.001x: not for them. The 1.1B's Q4_0 streams
+ * decoding together (vtp-bench-llm -p 16 -n 33 -r 4 --streams S -a
+ * VTP_KERNEL_DEFINES=...), aggregate over before: 1.082x at 2 streams,
+ * 1.075x at 4 (1.050x in another run), 1.032x at 8 (2048 bytes ahead
+ * 1.061 / 1.047 / 1.035x, 1024 at 4 streams 1.004x). -1: none. */
+#ifndef TILE_L1_AHEAD_BYTES
+#ifdef VTP_CPU_INTEL
+#define TILE_L1_AHEAD_BYTES 3072
+#else
+#define TILE_L1_AHEAD_BYTES -1
+#endif
+#endif
+#define TILE_L1_q8_0 0
+#define TILE_L1_q4_0 1
+#define TILE_L1_q4_1 1
+#define TILE_L1_q5_0 1
+#define TILE_L1_q5_1 1
+#define TILE_L1_iq4_nl 1
+#define TILE_L1_iq4_xs 0
 /* Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, IQ4_XS tiles: nothing below their
  * row count (they never prefetched) */
 #define TILE_PREFETCH_BLOCK(T, pb)                                             \
   if (VNNI_TILE_PREFETCH && M <= 12 && M >= TILE_AHEAD_ROWS_##T && m0 == 0) {  \
-    TILE_PREFETCH_LINES_AHEAD (pb, 16 * BB_##T)                                \
+    if (TILE_L1_##T && TILE_L1_AHEAD_BYTES >= 0) {                             \
+      UNROLL                                                                   \
+      for (int c_ = 0; c_ < 16 * BB_##T; c_ += 64)                             \
+        __builtin_prefetch ((pb) + TILE_L1_AHEAD_BYTES + c_);                  \
+      UNROLL                                                                   \
+      for (int c_ = 0; VNNI_TILE_AHEAD_BYTES >= 0 && c_ < 16 * BB_##T; c_ += 64) \
+        __builtin_prefetch ((pb) + VNNI_TILE_AHEAD_BYTES + c_, 0, 1);          \
+    } else {                                                                   \
+      TILE_PREFETCH_LINES_AHEAD (pb, 16 * BB_##T)                              \
+    }                                                                          \
   }
 
 /* The 6 rows' pointers into the scratch of quantize_rows_q8. */
