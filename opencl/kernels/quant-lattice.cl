@@ -608,7 +608,7 @@ VNNI void vnni_tile_##T##_##R (__global const uchar *wp, __global const uchar *s
     out[r] = 0.0f;                                                             \
   for (int sb = 0; sb < K / 256; sb++) {                                       \
     __global const uchar *pb = wp + (size_t) sb * 16 * BB_##T;                 \
-    TILE_PREFETCH (pb, 16 * BB_##T)                                            \
+    TILE_PREFETCH (pb, 16 * BB_##T, 0)                                         \
     lat_unpack_sb_##T (pb, u, sc);                                             \
     lat_sb_##R (u, sc, LAT_D_##T (pb) * LAT_FACTOR_##T, scratch, d_off, s_off, K, m0, M, sb, out); \
   }                                                                            \
