@@ -1081,6 +1081,16 @@ typedef int vtp_v16si __attribute__ ((vector_size (64)));
 #define PREFETCH_L2_AHEAD(pb, ahead, bytes)                                    \
   for (int c_ = 0; (ahead) >= 0 && c_ < (bytes); c_ += 64)                     \
     __builtin_prefetch ((pb) + (ahead) + c_, 0, 1);
+/* The @bytes lines @l1 bytes past @pb into L1 and those @l2 past it into
+ * L2 (-1: none), the requests unrolled (a block of 32's few lines: as
+ * loops they were a third of the Q4_0 pair's instructions) */
+#define PREFETCH_UNROLLED(pb, bytes, l1, l2)                                   \
+  UNROLL                                                                       \
+  for (int c_ = 0; (l1) >= 0 && c_ < (bytes); c_ += 64)                        \
+    __builtin_prefetch ((pb) + (l1) + c_);                                     \
+  UNROLL                                                                       \
+  for (int c_ = 0; (l2) >= 0 && c_ < (bytes); c_ += 64)                        \
+    __builtin_prefetch ((pb) + (l2) + c_, 0, 1);
 
 /* acc + the sums of 4 products of unsigned bytes of u and signed bytes of
  * s, per 32-bit lane */
@@ -1433,12 +1443,7 @@ VNNI inline float16 vnni_super_q6_k (__global const uchar *pb, const int *xq, co
       __builtin_prefetch ((pb) + VNNI_PREFETCH + c_);                          \
     PREFETCH_L2_AHEAD (pb, VNNI_PREFETCH_L2, 16 * BB_##T)                      \
   } else {                                                                     \
-    UNROLL                                                                     \
-    for (int c_ = 0; VNNI_PREFETCH_BLOCKS >= 0 && c_ < 16 * BB_##T; c_ += 64)  \
-      __builtin_prefetch ((pb) + VNNI_PREFETCH_BLOCKS + c_);                   \
-    UNROLL                                                                     \
-    for (int c_ = 0; VNNI_PREFETCH_L2_BLOCKS >= 0 && c_ < 16 * BB_##T; c_ += 64) \
-      __builtin_prefetch ((pb) + VNNI_PREFETCH_L2_BLOCKS + c_, 0, 1);          \
+    PREFETCH_UNROLLED (pb, 16 * BB_##T, VNNI_PREFETCH_BLOCKS, VNNI_PREFETCH_L2_BLOCKS) \
   }
 
 /* The kernel itself cannot carry the target attribute (PoCL inlines it into
@@ -1683,12 +1688,7 @@ __kernel void quantize_rows_q8 (__global const float *x, int x_off, int K, __glo
 #define TILE_PREFETCH_BLOCK(T, pb)                                             \
   if (VNNI_TILE_PREFETCH && M <= 12 && M >= TILE_AHEAD_ROWS_##T && m0 == 0) {  \
     if (TILE_L1_##T && TILE_L1_AHEAD_BYTES >= 0) {                             \
-      UNROLL                                                                   \
-      for (int c_ = 0; c_ < 16 * BB_##T; c_ += 64)                             \
-        __builtin_prefetch ((pb) + TILE_L1_AHEAD_BYTES + c_);                  \
-      UNROLL                                                                   \
-      for (int c_ = 0; VNNI_TILE_AHEAD_BYTES >= 0 && c_ < 16 * BB_##T; c_ += 64) \
-        __builtin_prefetch ((pb) + VNNI_TILE_AHEAD_BYTES + c_, 0, 1);          \
+      PREFETCH_UNROLLED (pb, 16 * BB_##T, TILE_L1_AHEAD_BYTES, VNNI_TILE_AHEAD_BYTES) \
     } else {                                                                   \
       TILE_PREFETCH_LINES_AHEAD (pb, 16 * BB_##T)                              \
     }                                                                          \
