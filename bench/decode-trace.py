@@ -13,20 +13,23 @@ rate each work-item read at while it ran, the waits, the time outside the
 products (norms, RoPE, attention, SiLU), and between launches the gap from
 one layer's last work-item out to the next layer's first in, and the skew
 between the work-items' starts (the later one's wake-up). Gaps over 300 us
-are counted as token boundaries (the head, the argmax, the host's loop).
+are counted as token boundaries (the head, the argmax, the host's loop)
+when a launch is a layer ($VTP_DECODE_TOKEN=0); when it is a whole decode
+step (the default, with the head as step 11 where it fits), every gap is
+one (the argmax, the next embedding, the host's loop).
 
 --tsc-mhz: the stamp counter's rate (default: /proc/cpuinfo's "cpu MHz",
 which is the counter's rate on CPUs with a constant TSC; check dmesg's
 "tsc: Detected" line on others). --skip: launches to leave out at the start
-(default 0; twice the layer count leaves out vtp-bench-llm's untimed
-warm-up tokens: --skip 44 for the 22-layer 1.1B).
+(default 0; vtp-bench-llm's two untimed warm-up tokens are --skip 2 with
+a launch a step, --skip 44 with a launch a layer of the 22-layer 1.1B).
 """
 import argparse
 import re
 import statistics
 import sys
 
-STEPS = {1: "q|k|v", 5: "o", 7: "gate|up", 9: "down"}
+STEPS = {1: "q|k|v", 5: "o", 7: "gate|up", 9: "down", 11: "head"}
 STEP_RE = re.compile(r"vtp-dl-step wi=(\d+) step=(\d+) work=(\d+) wait=(\d+) bytes=(\d+)")
 LAUNCH_RE = re.compile(r"vtp-dl-launch wi=(\d+) start=(\d+) end=(\d+)")
 WRAP = 1 << 32
@@ -121,6 +124,9 @@ def main():
           f"work-items' start skew median {statistics.median(skews):.1f} us" if gaps and skews else "")
     if boundaries:
         print(f"token boundaries (gaps over 300 us): {len(boundaries)}, median {statistics.median(boundaries):.0f} us")
+    if any(step == 11 for l in launches for _, _, st in l.values() for step, *_ in st):
+        print(f"(launches of a whole step: every gap is a token boundary, median "
+              f"{statistics.median(gaps + boundaries):.0f} us)")
 
 
 if __name__ == "__main__":

@@ -5,26 +5,28 @@
 #include "vtp-switch.h"
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define SYNC_INTS 32            /* decode-layer.cl: DL_FINISHED + 1 */
 
 VtpTensor *
-vtp_decode_layer_sync_new (VtpDevice *dev, GError **error)
+vtp_decode_layer_sync_new (VtpDevice *dev, gint layers, GError **error)
 {
-  const gint32 zeros[SYNC_INTS] = { 0 };
-  const gint64 n = SYNC_INTS;
+  const gint64 n = (gint64) SYNC_INTS * MAX (layers, 1);
+  g_autofree gint32 *zeros = g_new0 (gint32, n);
   VtpTensor *t = vtp_tensor_new_from_data (dev, VTP_DTYPE_I32, 1, &n, zeros, error);
   if (!t)
     g_prefix_error (error, "The fused decode layer's counters: ");
   return t;
 }
 
-/* The counters a fused launch of @kernel takes are vtp_decode_layer_sync_new's */
+/* The counters a fused launch of @kernel takes are vtp_decode_layer_sync_new's,
+ * for @layers layers */
 static gboolean
-sync_check (const VtpTensor *sync, const char *kernel)
+sync_check (const VtpTensor *sync, gint layers, const char *kernel)
 {
-  return check (sync->dtype == VTP_DTYPE_I32 && vtp_tensor_n_elements (sync) >= SYNC_INTS, kernel,
-      "sync is not %d I32 (vtp_decode_layer_sync_new)", SYNC_INTS);
+  return check (sync->dtype == VTP_DTYPE_I32 && vtp_tensor_n_elements (sync) >= (gint64) SYNC_INTS * layers, kernel,
+      "sync is not %d x %d I32 (vtp_decode_layer_sync_new)", SYNC_INTS, layers);
 }
 
 static VtpAttention
@@ -117,13 +119,47 @@ vtp_decode_layer_fits (const VtpDecodeLayer *l)
       && (f32_cache ? !l->k_new : l->k_new && l->v_new) && layer_panels (dev, l, FALSE, codes, groups);
 }
 
+/* The checks of a one-row layer @l for @kernel, its type codes and groups
+ * through the arrays (the pending error otherwise). */
+static gboolean
+layer_check (const VtpDecodeLayer *l, gint *codes, gint *groups, const char *kernel)
+{
+  const VtpDevice *dev = l->x->dev;
+  const gint64 D = vtp_tensor_cols (l->x), I = l->w_gate->shape[0];
+  const gint64 QD = (gint64) l->n_heads * l->head_dim, KD = (gint64) l->n_kv_heads * l->head_dim;
+  const gboolean store = l->k_new != NULL;
+  const VtpTensor *kn = store ? l->k_new : l->k_cache, *vn = store ? l->v_new : l->v_cache;
+
+  return check (dev->pocl_cpu && layer_panels (dev, l, FALSE, codes, groups), kernel,
+          "the device or the weights' types do not take the fused layer (vtp_decode_layer_fits)")
+      && weights_check (l, D, QD, KD, I)
+      && check (vtp_tensor_cols (l->xn) == D && vtp_tensor_cols (l->q) >= QD && vtp_tensor_cols (l->attn) >= QD
+          && vtp_tensor_cols (l->gate) == I && (l->opt || (vtp_tensor_cols (l->up) == I
+              && vtp_tensor_cols (l->rope) == l->head_dim))
+          && vtp_tensor_n_elements (l->scores) >= (gint64) l->n_heads * (l->pos + 1), kernel,
+          "scratch rows too narrow for the layer")
+      && check (vtp_tensor_cols (l->k_cache) == KD && vtp_tensor_cols (l->v_cache) == KD
+          && l->v_cache->dtype == l->k_cache->dtype && rows_in (l->k_cache, l->pos, 1) && rows_in (l->v_cache, l->pos, 1)
+          && (!store || (vtp_tensor_cols (kn) == KD && vtp_tensor_cols (vn) == KD && kn->dtype == VTP_DTYPE_F32
+              && vn->dtype == VTP_DTYPE_F32 && (l->k_cache->dtype == VTP_DTYPE_F16
+                  || (l->k_cache->dtype == VTP_DTYPE_Q8_0 && KD % 32 == 0)))),
+          kernel, "caches must be [> %d, %" G_GINT64_FORMAT "] F32, or F16 / Q8_0 with F32 new rows", l->pos, KD);
+}
+
+/* The name of @kernel for @l's cache type: decode_layer, decode_layer_f16 .. */
+static void
+kernel_name (const VtpDecodeLayer *l, const char *kernel, char *name, gsize size)
+{
+  g_snprintf (name, size, "%s%s", kernel, l->k_cache->dtype == VTP_DTYPE_F16 ? "_f16"
+      : l->k_cache->dtype == VTP_DTYPE_Q8_0 ? "_q8_0" : "");
+}
+
 void
 vtp_op_decode_layer (const VtpDecodeLayer *l)
 {
   VtpDevice *dev = l->x->dev;
   const gint64 D = vtp_tensor_cols (l->x), I = l->w_gate->shape[0];
-  const gint H = l->n_heads, Hkv = l->n_kv_heads, d = l->head_dim;
-  const gint64 QD = (gint64) H * d, KD = (gint64) Hkv * d;
+  const gint64 KD = (gint64) l->n_kv_heads * l->head_dim;
   const gboolean store = l->k_new != NULL;
   const VtpAttention a = attention_of (l);
   const size_t global[1] = { work_items (dev) }, one[1] = { 1 };
@@ -131,27 +167,10 @@ vtp_op_decode_layer (const VtpDecodeLayer *l)
   gint codes[7], groups[4];
   char name[48];
 
-  if (vtp_error_is_pending ())
+  if (vtp_error_is_pending () || !layer_check (l, codes, groups, "decode_layer")
+      || !sync_check (l->sync, 1, "decode_layer"))
     return;
-  if (!check (dev->pocl_cpu && layer_panels (dev, l, FALSE, codes, groups), "decode_layer",
-          "the device or the weights' types do not take the fused layer (vtp_decode_layer_fits)")
-      || !weights_check (l, D, QD, KD, I)
-      || !check (vtp_tensor_cols (l->xn) == D && vtp_tensor_cols (l->q) >= QD && vtp_tensor_cols (l->attn) >= QD
-          && vtp_tensor_cols (l->gate) == I && (l->opt || (vtp_tensor_cols (l->up) == I
-              && vtp_tensor_cols (l->rope) == d))
-          && vtp_tensor_n_elements (l->scores) >= (gint64) H * (l->pos + 1), "decode_layer",
-          "scratch rows too narrow for the layer")
-      || !check (vtp_tensor_cols (l->k_cache) == KD && vtp_tensor_cols (l->v_cache) == KD
-          && l->v_cache->dtype == l->k_cache->dtype && rows_in (l->k_cache, l->pos, 1) && rows_in (l->v_cache, l->pos, 1)
-          && (!store || (vtp_tensor_cols (kn) == KD && vtp_tensor_cols (vn) == KD && kn->dtype == VTP_DTYPE_F32
-              && vn->dtype == VTP_DTYPE_F32 && (l->k_cache->dtype == VTP_DTYPE_F16
-                  || (l->k_cache->dtype == VTP_DTYPE_Q8_0 && KD % 32 == 0)))),
-          "decode_layer", "caches must be [> %d, %" G_GINT64_FORMAT "] F32, or F16 / Q8_0 with F32 new rows",
-          l->pos, KD)
-      || !sync_check (l->sync, "decode_layer"))
-    return;
-  g_snprintf (name, sizeof name, "decode_layer%s", l->k_cache->dtype == VTP_DTYPE_F16 ? "_f16"
-      : l->k_cache->dtype == VTP_DTYPE_Q8_0 ? "_q8_0" : "");
+  kernel_name (l, "decode_layer", name, sizeof name);
   LAUNCH (dev, name, 1, global, one,
       A_MEM (l->x), A_MEM (l->xn), A_MEM (l->q), A_MEM (kn), A_MEM (vn), A_INT (store ? 0 : (gint64) l->pos * KD),
       A_INT (store), A_MEM (l->k_cache), A_MEM (l->v_cache), A_MEM (l->attn), A_MEM (l->gate),
@@ -164,8 +183,187 @@ vtp_op_decode_layer (const VtpDecodeLayer *l)
       A_INT (bias_bits_of (l->bq, l->bk, l->bv, l->bo, l->b_gate, l->b_up, l->b_down)), A_INT (codes[0]),
       A_INT (codes[1]), A_INT (codes[2]), A_INT (codes[3]), A_INT (codes[4]), A_INT (codes[5]), A_INT (codes[6]),
       A_INT (groups[0]), A_INT (groups[1]), A_INT (groups[2]), A_INT (groups[3]),
-      A_INT (D), A_INT (I), A_INT (H), A_INT (Hkv), A_INT (d), A_INT (l->pos), A_FLOAT (l->eps), A_FLOAT (a.scale),
-      A_INT (l->interleaved), A_INT (vtp_attention_gqa_fits (dev, &a)), A_MEM (l->sync));
+      A_INT (D), A_INT (I), A_INT (l->n_heads), A_INT (l->n_kv_heads), A_INT (l->head_dim), A_INT (l->pos),
+      A_FLOAT (l->eps), A_FLOAT (a.scale), A_INT (l->interleaved), A_INT (vtp_attention_gqa_fits (dev, &a)),
+      A_MEM (l->sync));
+}
+
+/* ---- a whole decode step in one launch ---- */
+
+#define TABLE_SLOTS 32          /* decode-layer.cl: DL_SLOTS */
+#define TABLE_BUFFERS 18        /* DL_SLOT_INTS: the buffers of a row */
+#define TABLE_INTS 12           /* the ints after them */
+
+struct _VtpDecodeToken {
+  VtpTensor *table;             /* [n, TABLE_SLOTS] U64: decode_token_row's rows */
+  gint n;
+  /* what the rows were made from: the buffers (each retained) and ints, a
+   * layer's TABLE_BUFFERS + TABLE_INTS at a time */
+  cl_mem *buffers;
+  gint *ints;
+};
+
+/* The buffers and ints of @l's table row (decode-layer.cl's DL_SLOT order). */
+static void
+table_row (const VtpDecodeLayer *l, const gint *codes, const gint *groups, cl_mem *buffers, gint *ints)
+{
+  const VtpTensor *b[TABLE_BUFFERS] = { l->attn_norm, l->ffn_norm, l->wq, l->wk, l->wv, l->wo, l->w_gate, l->w_up,
+    l->w_down, l->bq, l->bk, l->bv, l->bo, l->b_gate, l->b_up, l->b_down, l->k_cache, l->v_cache };
+  for (gint i = 0; i < TABLE_BUFFERS; i++)
+    buffers[i] = b[i] ? b[i]->mem : NULL;
+  ints[0] = bias_bits_of (l->bq, l->bk, l->bv, l->bo, l->b_gate, l->b_up, l->b_down);
+  for (gint i = 0; i < 7; i++)
+    ints[1 + i] = codes[i];
+  for (gint i = 0; i < 4; i++)
+    ints[8 + i] = groups[i];
+}
+
+static void
+table_release (VtpDecodeToken *t)
+{
+  for (gint i = 0; i < t->n * TABLE_BUFFERS; i++)
+    if (t->buffers[i])
+      clReleaseMemObject (t->buffers[i]);
+  g_clear_pointer (&t->buffers, g_free);
+  g_clear_pointer (&t->ints, g_free);
+  g_clear_pointer (&t->table, vtp_tensor_free);
+  t->n = 0;
+}
+
+void
+vtp_decode_token_free (VtpDecodeToken *t)
+{
+  if (!t)
+    return;
+  table_release (t);
+  g_free (t);
+}
+
+/* Makes @t's table for the @n layers' @buffers and @ints unless it is made
+ * for them already; FALSE with the pending error when it cannot be. */
+static gboolean
+table_make (VtpDecodeToken *t, VtpDevice *dev, gint n, cl_mem *buffers, gint *ints)
+{
+  const size_t one[1] = { 1 };
+  g_autoptr (GError) error = NULL;
+  const gint64 bytes = (gint64) n * TABLE_SLOTS * sizeof (guint64);
+
+  if (t->n == n && memcmp (t->buffers, buffers, sizeof (cl_mem) * n * TABLE_BUFFERS) == 0
+      && memcmp (t->ints, ints, sizeof (gint) * n * TABLE_INTS) == 0)
+    return TRUE;
+  table_release (t);
+  if (!(t->table = vtp_tensor_new (dev, VTP_DTYPE_U8, 1, &bytes, &error)))
+    return check (FALSE, "decode_token", "no room for the layers' table: %s", error->message);
+  t->n = n;
+  t->buffers = g_memdup2 (buffers, sizeof (cl_mem) * n * TABLE_BUFFERS);
+  t->ints = g_memdup2 (ints, sizeof (gint) * n * TABLE_INTS);
+  for (gint i = 0; i < n * TABLE_BUFFERS; i++)
+    if (buffers[i])
+      clRetainMemObject (buffers[i]);
+  for (gint l = 0; l < n; l++) {
+    const cl_mem *b = buffers + (gsize) l * TABLE_BUFFERS;
+    const gint *v = ints + (gsize) l * TABLE_INTS;
+    VtpArg args[2 + TABLE_BUFFERS + TABLE_INTS];
+    gint k = 0;
+    args[k++] = A_MEM (t->table);
+    args[k++] = A_INT (l);
+    for (gint i = 0; i < TABLE_BUFFERS; i++)
+      args[k++] = (VtpArg) { sizeof (cl_mem), b[i] ? (const void *) &b[i] : (const void *) &vtp_null_mem };
+    for (gint i = 0; i < TABLE_INTS; i++)
+      args[k++] = (VtpArg) { sizeof (cl_int), &v[i] };
+    vtp_launch (dev, "decode_token_row", 1, one, one, k, args);
+  }
+  return !vtp_error_is_pending ();
+}
+
+/* @a and @b share the rows, counters and shape one launch takes. */
+static gboolean
+same_step (const VtpDecodeLayer *a, const VtpDecodeLayer *b)
+{
+  return a->x == b->x && a->xn == b->xn && a->q == b->q && a->attn == b->attn && a->gate == b->gate
+      && a->up == b->up && a->scores == b->scores && a->rope == b->rope && a->k_new == b->k_new
+      && a->v_new == b->v_new && a->sync == b->sync && a->k_cache->dtype == b->k_cache->dtype
+      && a->w_gate->shape[0] == b->w_gate->shape[0] && a->n_heads == b->n_heads && a->n_kv_heads == b->n_kv_heads
+      && a->head_dim == b->head_dim && a->pos == b->pos && a->eps == b->eps && a->interleaved == b->interleaved
+      && a->opt == b->opt;
+}
+
+gboolean
+vtp_decode_token_fits (const VtpDecodeLayer *layers, gint n)
+{
+  if (n < 1 || layers[0].opt || !vtp_switch_on ("VTP_DECODE_TOKEN")
+      || vtp_tensor_n_elements (layers[0].sync) < (gint64) SYNC_INTS * n)
+    return FALSE;
+  for (gint l = 0; l < n; l++)
+    if (!same_step (&layers[0], &layers[l]) || !vtp_decode_layer_fits (&layers[l]))
+      return FALSE;
+  return TRUE;
+}
+
+/* The head's type code and x's int8 groups through @code, @group: TRUE when
+ * its product is a panel kernel's and x's int8 copy fits the launch's. */
+static gboolean
+head_panels (const VtpDecodeHead *h, gint *code, gint *group)
+{
+  const VtpDevice *dev = h->w->dev;
+  *group = 0;
+  *code = vtp_linear_gemv_panels (dev, h->w, group);
+  return *code >= 0;
+}
+
+gboolean
+vtp_decode_head_fits (const VtpDecodeHead *h, const VtpDecodeLayer *last)
+{
+  const gint64 D = vtp_tensor_cols (last->x), V = h->w->shape[0];
+  gint code, group;
+
+  return h->norm && h->norm->dtype == VTP_DTYPE_F32 && vtp_tensor_n_elements (h->norm) == D
+      && vtp_tensor_cols (h->w) == D && V % 16 == 0 && vtp_tensor_cols (h->logits) == V
+      && h->logits->dtype == VTP_DTYPE_F32 && vtp_rows_in (h->logits, h->row, 1) && head_panels (h, &code, &group);
+}
+
+void
+vtp_op_decode_token (VtpDecodeToken **token, const VtpDecodeLayer *layers, gint n, const VtpDecodeHead *head)
+{
+  const VtpDecodeLayer *l = &layers[0];
+  VtpDevice *dev = l->x->dev;
+  const gint64 D = vtp_tensor_cols (l->x), I = l->w_gate->shape[0];
+  const gboolean store = l->k_new != NULL;
+  const VtpAttention a = attention_of (l);
+  const size_t global[1] = { work_items (dev) }, one[1] = { 1 };
+  g_autofree cl_mem *buffers = g_new (cl_mem, (gsize) n * TABLE_BUFFERS);
+  g_autofree gint *ints = g_new (gint, (gsize) n * TABLE_INTS);
+  gint head_code = 0, head_group = 0;
+  char name[48];
+
+  if (vtp_error_is_pending ())
+    return;
+  if (!check (n >= 1 && !l->opt, "decode_token", "%d layers of %s: one or more Llama layers expected", n,
+          l->opt ? "OPT" : "Llama") || !sync_check (l->sync, n, "decode_token"))
+    return;
+  for (gint i = 0; i < n; i++) {
+    gint codes[7], groups[4];
+    if (!check (same_step (l, &layers[i]), "decode_token", "layer %d does not share layer 0's rows, counters, "
+            "cache type and shape", i) || !layer_check (&layers[i], codes, groups, "decode_token"))
+      return;
+    table_row (&layers[i], codes, groups, buffers + (gsize) i * TABLE_BUFFERS, ints + (gsize) i * TABLE_INTS);
+  }
+  if (head && !check (vtp_decode_head_fits (head, &layers[n - 1]) && head_panels (head, &head_code, &head_group),
+          "decode_token", "the head's norm, weights or logits do not fit the launch (vtp_decode_head_fits)"))
+    return;
+  if (!*token)
+    *token = g_new0 (VtpDecodeToken, 1);
+  if (!table_make (*token, dev, n, buffers, ints))
+    return;
+  kernel_name (l, "decode_token", name, sizeof name);
+  LAUNCH (dev, name, 1, global, one, A_MEM ((*token)->table), A_INT (n), A_MEM (l->x), A_MEM (l->xn), A_MEM (l->q),
+      A_OPT_MEM (l->k_new), A_OPT_MEM (l->v_new), A_INT (store), A_MEM (l->attn), A_MEM (l->gate), A_MEM (l->up),
+      A_MEM (l->scores), A_MEM (l->rope), A_OPT_MEM (head ? head->norm : NULL), A_OPT_MEM (head ? head->w : NULL),
+      A_OPT_MEM (head ? head->logits : NULL), A_INT (head ? (gint64) head->row * head->w->shape[0] : 0),
+      A_INT (head ? head->w->shape[0] / 16 : 0), A_INT (head_code),
+      A_INT (head_group), A_INT (D), A_INT (I), A_INT (l->n_heads), A_INT (l->n_kv_heads), A_INT (l->head_dim),
+      A_INT (l->pos), A_FLOAT (l->eps), A_FLOAT (a.scale), A_INT (l->interleaved),
+      A_INT (vtp_attention_gqa_fits (dev, &a)), A_MEM (l->sync));
 }
 
 /* ---- several streams' rows ---- */
@@ -225,7 +423,7 @@ rows_check (const VtpDecodeRows *l, gint *codes, gint *groups)
           "decode_rows", "the batch's rows do not fit %" G_GINT64_FORMAT " rows of the layer", M)
       && check (vtp_tensor_n_bytes (l->scratch) >= vtp_linear_int8_rows_bytes (M, max_k), "decode_rows",
           "the int8 scratch is smaller than %" G_GSIZE_FORMAT " bytes", vtp_linear_int8_rows_bytes (M, max_k))
-      && sync_check (l->sync, "decode_rows");
+      && sync_check (l->sync, 1, "decode_rows");
 }
 
 void

@@ -32,8 +32,10 @@ typedef struct {
   const VtpTensor *attn_norm_b, *ffn_norm_b;
 } VtpDecodeLayer;
 
-/* The counters a state's fused layers share (they run one after another). */
-VtpTensor *vtp_decode_layer_sync_new (VtpDevice *dev, GError **error);
+/* The counters a state's fused layers share (they run one after another):
+ * room for @layers layers in one launch (vtp_op_decode_token; 1 for a
+ * launch a layer). */
+VtpTensor *vtp_decode_layer_sync_new (VtpDevice *dev, gint layers, GError **error);
 
 /* TRUE when @l's device and weights take the fused step: PoCL on a CPU,
  * every weight's one-row product a panel kernel (int8 with the same x
@@ -43,6 +45,35 @@ gboolean vtp_decode_layer_fits (const VtpDecodeLayer *l);
 
 /* Enqueues the step; a bad shape becomes the pending error (vtp-ops.h). */
 void vtp_op_decode_layer (const VtpDecodeLayer *l);
+
+/* A whole decode step of a Llama model in one launch (decode-layer.cl's
+ * decode_token): its layers one after another, then the head, without the
+ * ~20 us a launch between them costs under PoCL (docs/performance.md).
+ * The same bits as a launch a layer and the head's vtp_op_rmsnorm and
+ * vtp_op_linear. */
+typedef struct {
+  const VtpTensor *norm;        /* the final RMSNorm's weights [D], F32 */
+  const VtpTensor *w;           /* the head's weights [V, D]: a panel kernel's (vtp_linear_gemv_panels) */
+  VtpTensor *logits;            /* row @row gets the V logits */
+  gint row;
+} VtpDecodeHead;
+
+/* The layers' table the launch reads its weights and caches from (their
+ * device addresses), made on first use and again when a layer's buffers
+ * change; it holds a reference to each buffer it points into. */
+typedef struct _VtpDecodeToken VtpDecodeToken;
+void vtp_decode_token_free (VtpDecodeToken *t);
+
+/* TRUE when @n layers, each taking vtp_decode_layer_fits, take one launch:
+ * Llama layers (not OPT's) of one shape sharing their rows, caches of one
+ * type, counters for @n layers, and $VTP_DECODE_TOKEN not "0". */
+gboolean vtp_decode_token_fits (const VtpDecodeLayer *layers, gint n);
+/* TRUE when the head @h goes into the launch after @last, the last layer. */
+gboolean vtp_decode_head_fits (const VtpDecodeHead *h, const VtpDecodeLayer *last);
+
+/* Enqueues the step (with the head unless @head is NULL) through the table
+ * *@token (made or remade here); a bad shape becomes the pending error. */
+void vtp_op_decode_token (VtpDecodeToken **token, const VtpDecodeLayer *layers, gint n, const VtpDecodeHead *head);
 
 /* The same for the rows of several streams' decode steps (batched
  * decoding, vtp-llama-batch.c), int8 weights, in two launches around the

@@ -2,9 +2,11 @@
  * vtp-decode-layer.h) against the unfused decode step, on tiny Llama
  * fixtures: after the same prompt, two states decode the same 10 tokens,
  * one with the fused layers (every layer of the model fused: checked with
- * vtp_llama_fused_layers) and one with $VTP_DECODE_LAYER=0 (the kernels
- * one by one); their logits must be the same bits at every step (the fused
- * layer calls the same functions on the same values). Cases cover the
+ * vtp_llama_fused_layers; every other step the whole step in one launch,
+ * the head too where it fits: vtp_llama_fused_token) and one with
+ * $VTP_DECODE_LAYER=0 (the kernels one by one); their logits must be the
+ * same bits at every step (the fused layer calls the same functions on the
+ * same values). Cases cover the
  * weight types' panel kinds (F32, F16, BF16; Q8_0, Q4_0 and llama.cpp's
  * mixed Q4_K_M files: Q4_K with Q6_K, or the small file's fallback types),
  * the three KV cache types, grouped-query attention and a head a task
@@ -56,22 +58,28 @@ static const Case cases[] = {
 #define STEPS 10
 #define CTX 32
 
+/* How a decode step runs: the kernels one by one, a fused launch a layer
+ * ($VTP_DECODE_TOKEN=0), or the whole step in one launch */
+typedef enum { UNFUSED, A_LAUNCH_A_LAYER, ONE_LAUNCH } Mode;
+
 static void
-decode_step (VtpLlama *m, VtpLlamaState *s, gint32 id, gboolean fused, float *logits)
+decode_step (VtpLlama *m, VtpLlamaState *s, gint32 id, Mode mode, float *logits)
 {
   g_autoptr (GError) error = NULL;
   const VtpLlamaSegment seg = { &id, NULL, 0, 1 };
 
-  if (fused)
-    g_unsetenv ("VTP_DECODE_LAYER");
-  else
+  if (mode == UNFUSED)
     g_setenv ("VTP_DECODE_LAYER", "0", TRUE);
-  g_assert_cmpint (vtp_llama_fused_layers (m, s), ==, fused ? m->cfg.num_hidden_layers : 0);
+  if (mode == A_LAUNCH_A_LAYER)
+    g_setenv ("VTP_DECODE_TOKEN", "0", TRUE);
+  g_assert_cmpint (vtp_llama_fused_layers (m, s), ==, mode != UNFUSED ? m->cfg.num_hidden_layers : 0);
+  g_assert_cmpint (vtp_llama_fused_token (m, s), ==, mode == ONE_LAUNCH);
   g_assert_true (vtp_llama_prefill (m, s, &seg, 1, FALSE, &error));
   g_assert_no_error (error);
   g_assert_true (vtp_tensor_read (s->logits, 0, logits, (gsize) m->cfg.vocab_size * sizeof (float), &error));
   g_assert_no_error (error);
   g_unsetenv ("VTP_DECODE_LAYER");
+  g_unsetenv ("VTP_DECODE_TOKEN");
 }
 
 typedef struct {
@@ -167,7 +175,8 @@ pair_prefilled (Model *o, const Case *c, Pair *p)
 }
 
 /* STEPS decode steps of both states on the same inputs, fused = unfused
- * bits at each */
+ * bits at each; the fused steps alternate between one launch (even steps)
+ * and a launch a layer (odd), on one state */
 static void
 pair_decode_same_bits (Model *o, const Case *c, Pair *p)
 {
@@ -176,8 +185,8 @@ pair_decode_same_bits (Model *o, const Case *c, Pair *p)
 
   for (gint step = 0; step < STEPS; step++) {
     gint best;
-    decode_step (o->m, p->s[0], id, TRUE, p->logits[0]);
-    decode_step (o->m, p->s[1], id, FALSE, p->logits[1]);
+    decode_step (o->m, p->s[0], id, step % 2 ? A_LAUNCH_A_LAYER : ONE_LAUNCH, p->logits[0]);
+    decode_step (o->m, p->s[1], id, UNFUSED, p->logits[1]);
     assert_same_bits (p->logits[0], p->logits[1], V, c, step, 0);
     best = vtp_argmax (p->logits[1], V);
     g_assert_true (isfinite (p->logits[0][best]));
@@ -220,26 +229,31 @@ test_same_bits (gconstpointer data)
  * the same bits as unfused, and the bytes its step lines say the runs read
  * add up, over the decode steps, to every layer's weights once a step (the
  * panel sizes of each type, dl_panel_bytes: here Q4_K, Q6_K and the small
- * file's fallback types). PoCL writes the kernels' lines to the process's
- * standard output: caught in a file for the test. */
+ * file's fallback types), and the head's step (11) to the head's weights
+ * once a one-launch step where the head fits (gguf-tiny: 448 rows) and
+ * never where it does not (gguf-kquant-tiny: 601). PoCL writes the
+ * kernels' lines to the process's standard output: caught in a file for
+ * the test. */
 static void
-test_trace (void)
+test_trace (gconstpointer data)
 {
-  const Case *c = &cases[6];    /* gguf-kquant-tiny's Q4_K_M */
+  const Case *c = data;
   g_autoptr (GError) error = NULL;
   g_autofree char *path = NULL, *text = NULL;
   g_auto (GStrv) lines = NULL;
+  const gint one_launch_steps = (STEPS + 1) / 2;
   Model o;
   Pair p;
-  guint64 want = 0, got = 0;
-  gint fd, saved, launch_lines = 0;
+  guint64 want = 0, got = 0, head = 0;
+  gint fd, saved, launch_lines = 0, L;
 
   if (!dev->pocl_cpu || !dev->int8_dot) {
     g_test_skip ("the fused layer's trace is for PoCL on a CPU with int8 dot products");
     return;
   }
   model_open (&o, c);
-  for (gint l = 0; l < o.m->cfg.num_hidden_layers; l++) {
+  L = o.m->cfg.num_hidden_layers;
+  for (gint l = 0; l < L; l++) {
     const VtpLlamaLayer *ly = &o.m->layers[l];
     const VtpTensor *w[] = { ly->wq, ly->wk, ly->wv, ly->wo, ly->w_gate, ly->w_up, ly->w_down };
     for (guint i = 0; i < G_N_ELEMENTS (w); i++)
@@ -271,14 +285,15 @@ test_trace (void)
   for (gint i = 0; lines[i]; i++) {
     const char *b = strstr (lines[i], "bytes=");
     if (g_str_has_prefix (lines[i], "vtp-dl-step ") && b)
-      got += g_ascii_strtoull (b + 6, NULL, 10);
+      *(strstr (lines[i], " step=11 ") ? &head : &got) += g_ascii_strtoull (b + 6, NULL, 10);
     else if (g_str_has_prefix (lines[i], "vtp-dl-launch "))
       launch_lines++;
   }
   g_assert_cmpuint (got, ==, want);
-  /* a line a work-item a launch: a launch a layer a step */
-  g_assert_cmpint (launch_lines % (STEPS * o.m->cfg.num_hidden_layers), ==, 0);
-  g_assert_cmpint (launch_lines, >=, STEPS * o.m->cfg.num_hidden_layers);
+  g_assert_cmpuint (head, ==, o.m->cfg.vocab_size % 16 == 0 ? one_launch_steps * vtp_tensor_n_bytes (o.m->lm_head) : 0);
+  /* a line a work-item a launch: one a one-launch step, L the others */
+  g_assert_cmpint (launch_lines % (one_launch_steps + (STEPS - one_launch_steps) * L), ==, 0);
+  g_assert_cmpint (launch_lines, >=, one_launch_steps + (STEPS - one_launch_steps) * L);
 
   pair_free (&p);
   model_close (&o);
@@ -491,7 +506,9 @@ main (int argc, char **argv)
     name = g_strconcat ("/decode-layer/same-bits/", what, NULL);
     g_test_add_data_func (name, c, test_same_bits);
   }
-  g_test_add_func ("/decode-layer/trace", test_trace);
+  /* gguf-kquant-tiny's Q4_K_M (its head outside the one launch), gguf-tiny's (inside) */
+  g_test_add_data_func ("/decode-layer/trace/kquant-tiny-q4_k_m", &cases[6], test_trace);
+  g_test_add_data_func ("/decode-layer/trace/tiny-q4_k_m", &cases[5], test_trace);
   for (guint i = 0; i < G_N_ELEMENTS (opt_cases); i++) {
     const Case *c = &opt_cases[i];
     g_autofree char *name = g_strdup_printf ("/decode-layer/opt-same-bits/%u-%s-%s-kv-%s%s%s", i, c->fixture,

@@ -40,7 +40,7 @@ vtp_llama_batch_new (VtpLlama *m, gint max_streams, GError **error)
       && !(b->lora_tmp = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, m->adapter->cfg.lora_rank, error)))
     return NULL;
   if (m->dev->pocl_cpu && m->dev->int8_dot && max_streams >= 2
-      && (!(b->sync = vtp_decode_layer_sync_new (m->dev, error))
+      && (!(b->sync = vtp_decode_layer_sync_new (m->dev, 1, error))
           || !(b->int8_rows = vtp_decode_rows_scratch_new (m->dev, MIN (max_streams, VTP_DECODE_ROWS_MAX),
                   MAX (MAX (D, QD), c->intermediate_size), error))))
     return NULL;

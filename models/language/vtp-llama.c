@@ -277,7 +277,7 @@ vtp_llama_state_new_kv (VtpLlama *m, gint max_ctx, gint max_chunk, VtpDType kv_d
     if (!(s->k_cache[i] = vtp_tensor_new_2d (m->dev, kv_dtype, max_ctx, KD, error))
         || !(s->v_cache[i] = vtp_tensor_new_2d (m->dev, kv_dtype, max_ctx, KD, error)))
       return NULL;
-  if (m->dev->pocl_cpu && !(s->sync = vtp_decode_layer_sync_new (m->dev, error)))
+  if (m->dev->pocl_cpu && !(s->sync = vtp_decode_layer_sync_new (m->dev, c->num_hidden_layers, error)))
     return NULL;
   if (kv_dtype != VTP_DTYPE_F32 && (!(s->k_new = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, KD, error))
           || !(s->v_new = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, KD, error))))
@@ -329,6 +329,7 @@ vtp_llama_state_free (VtpLlamaState *s)
   vtp_tensor_free (s->logits);
   vtp_tensor_free (s->rope);
   vtp_tensor_free (s->sync);
+  vtp_decode_token_free (s->token);
   g_free (s->host_rows);
   g_free (s);
 }
@@ -450,17 +451,48 @@ vtp_llama_fused_layers (const VtpLlama *m, const VtpLlamaState *s)
   return n;
 }
 
+/* The layers of a decode step (one row) into @d (num_hidden_layers): TRUE
+ * when every one is fused and they take one launch (vtp_decode_token_fits). */
+static gboolean
+fused_token (const VtpLlama *m, const VtpLlamaState *s, VtpDecodeLayer *d)
+{
+  for (gint l = 0; l < m->cfg.num_hidden_layers; l++)
+    if (!fused_layer (m, s, l, &d[l]))
+      return FALSE;
+  return vtp_decode_token_fits (d, m->cfg.num_hidden_layers);
+}
+
+gboolean
+vtp_llama_fused_token (const VtpLlama *m, const VtpLlamaState *s)
+{
+  VtpDecodeLayer *d = g_newa (VtpDecodeLayer, m->cfg.num_hidden_layers);
+  return fused_token (m, s, d);
+}
+
 /* The decoder over s->x rows [0, n) at positions n_past..; logits of rows
  * [first, n) into s->logits rows [out_row, ...). */
 static void
 forward_chunk (VtpLlama *m, VtpLlamaState *s, gint n, gint first, gint out_row)
 {
+  VtpDecodeLayer *d = g_newa (VtpDecodeLayer, m->cfg.num_hidden_layers);
+
   /* the rows' rotations, once for all layers */
   vtp_op_rope_angles (s->rope, n, m->cfg.head_dim, s->n_past, m->inv_freq);
+  if (n == 1 && fused_token (m, s, d)) {
+    /* the whole step in one launch, with the head where it fits */
+    const VtpDecodeHead head = { m->norm, m->lm_head, s->logits, out_row };
+    const gboolean with_head = first == 0 && vtp_decode_head_fits (&head, &d[m->cfg.num_hidden_layers - 1]);
+    vtp_op_decode_token (&s->token, d, m->cfg.num_hidden_layers, with_head ? &head : NULL);
+    if (first == 0 && !with_head) {
+      vtp_op_rmsnorm (s->xn, s->x, 0, 1, m->norm, m->cfg.rms_norm_eps);
+      vtp_op_linear (s->logits, out_row, s->xn, 0, 1, m->lm_head, NULL, FALSE);
+    }
+    s->n_past += n;
+    return;
+  }
   for (gint l = 0; l < m->cfg.num_hidden_layers; l++) {
-    VtpDecodeLayer d;
-    if (n == 1 && fused_layer (m, s, l, &d)) {
-      vtp_op_decode_layer (&d);
+    if (n == 1 && fused_layer (m, s, l, &d[l])) {
+      vtp_op_decode_layer (&d[l]);
       continue;
     }
     attention_block (m, s, l, n);

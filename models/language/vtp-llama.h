@@ -10,6 +10,7 @@
 #include "vtp-config.h"
 #include "vtp-lm-input.h"
 #include "vtp-ops.h"
+#include "vtp-decode-layer.h"
 
 G_BEGIN_DECLS
 
@@ -93,7 +94,8 @@ typedef struct {
   VtpTensor **prompt_k, **prompt_v;  /* adapted layers: the prompts' keys and values [query_len, KV] */
   gboolean prompts_on;
   const VtpLlama *model;      /* the model it was made for (vtp_llama_decode_batch checks it) */
-  VtpTensor *sync;            /* PoCL CPUs: the fused decode layer's counters (vtp-decode-layer.h), else NULL */
+  VtpTensor *sync;            /* PoCL CPUs: the fused decode layers' counters (vtp-decode-layer.h), else NULL */
+  VtpDecodeToken *token;      /* a decode step in one launch: its layers' table, made on first use */
 } VtpLlamaState;
 
 /* A state for @max_ctx positions, fed at most @max_chunk tokens at a time,
@@ -163,6 +165,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpLlamaBatch, vtp_llama_batch_free)
 /* How many of @m's layers a decode step of @s (one token) runs as one fused
  * launch each (vtp-decode-layer.h: PoCL CPUs; $VTP_DECODE_LAYER=0 none). */
 gint vtp_llama_fused_layers (const VtpLlama *m, const VtpLlamaState *s);
+/* TRUE when those layers take one launch for the whole step
+ * (vtp_op_decode_token; $VTP_DECODE_TOKEN=0 a launch a layer). */
+gboolean vtp_llama_fused_token (const VtpLlama *m, const VtpLlamaState *s);
 /* The same for a batched step of @n streams (two fused launches a layer:
  * vtp-decode-layer.h's VtpDecodeRows). */
 gint vtp_llama_batch_fused_layers (const VtpLlama *m, const VtpLlamaBatch *b, gint n);

@@ -189,7 +189,7 @@ vtp_opt_state_new (VtpOpt *m, gint max_ctx, gint max_chunk, VtpDType kv_dtype, G
   if (kv_dtype != VTP_DTYPE_F32 && (!(s->k_new = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, D, error))
           || !(s->v_new = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_chunk, D, error))))
     return NULL;
-  if (m->dev->pocl_cpu && !(s->sync = vtp_decode_layer_sync_new (m->dev, error)))
+  if (m->dev->pocl_cpu && !(s->sync = vtp_decode_layer_sync_new (m->dev, 1, error)))
     return NULL;
   return g_steal_pointer (&s);
 }

@@ -41,8 +41,18 @@
 /* ---- once: what does not depend on the cache type ---- */
 
 /* sync: step s's counters at 2 s (tasks taken) and 2 s + 1 (tasks done),
- * for the layer's 10 steps; then, last, the work-items done with the layer */
+ * for the layer's 10 steps and the head's 2; then, last, the work-items done
+ * with the launch (DL_SYNC_INTS a layer: vtp-decode-layer.c's SYNC_INTS) */
 #define DL_FINISHED 31
+#define DL_SYNC_INTS 32
+/* decode_token's table: a layer's row of DL_SLOTS values, the pointers of
+ * attn_norm, ffn_norm, wq, wk, wv, wo, wg, wu, wd, bq, bk, bv, bo, bg, bu,
+ * bd, kc, vc (0 .. 17), then the ints biases, tq .. td, g_qkv, g_o, g_gu,
+ * g_d (vtp-decode-layer.c's table_row) */
+#define DL_SLOTS 32
+#define DL_SLOT_KC 16
+#define DL_SLOT_VC 17
+#define DL_SLOT_INTS 18
 /* Runs of an even count of panels (the last of a step aside), so that the
  * types that read two panels side by side (dl_pair) are not left one
  * alone at a run's end (1.1B decode in one process, -a
@@ -250,11 +260,12 @@ inline int dl_take1 (__global volatile int *sync, int step, int n)
   return t < n ? t : -1;
 }
 
-/* The last work-item out sets the counters back to zero for the next launch. */
-inline void dl_finish (__global volatile int *sync, int nwg)
+/* The last work-item out sets the launch's @ints counters back to zero for
+ * the next launch. */
+inline void dl_finish (__global volatile int *sync, int nwg, int ints)
 {
   if (atomic_inc ((__global int *) &sync[DL_FINISHED]) == nwg - 1)
-    for (int i = 0; i <= DL_FINISHED; i++)
+    for (int i = 0; i < ints; i++)
       sync[i] = 0;
 }
 
@@ -272,6 +283,29 @@ inline void dl_norm_rows (__global volatile int *sync, int step, __global const 
     dl_done (&sync[2 * step + 1], 1);
   }
   dl_wait (&sync[2 * step + 1], M);
+}
+
+/* Row @l of decode_token's table: the device addresses of the layer's
+ * buffers (0 for none) and its ints. (OpenCL 1.2 has no other way to learn
+ * a buffer's address; PoCL's CPU buffers stay where they are while they
+ * live, and the host keeps every buffer of the table alive.) */
+__kernel __attribute__ ((reqd_work_group_size (1, 1, 1)))
+void decode_token_row (__global ulong *table, int l, __global const uchar *attn_norm,
+    __global const uchar *ffn_norm, __global const uchar *wq, __global const uchar *wk, __global const uchar *wv,
+    __global const uchar *wo, __global const uchar *wg, __global const uchar *wu, __global const uchar *wd,
+    __global const uchar *bq, __global const uchar *bk, __global const uchar *bv, __global const uchar *bo,
+    __global const uchar *bg, __global const uchar *bu, __global const uchar *bd, __global const uchar *kc,
+    __global const uchar *vc, int biases, int tq, int tk, int tv, int to, int tg, int tu, int td, int g_qkv,
+    int g_o, int g_gu, int g_d)
+{
+  __global const uchar *p[DL_SLOT_INTS] = { attn_norm, ffn_norm, wq, wk, wv, wo, wg, wu, wd, bq, bk, bv, bo, bg, bu,
+    bd, kc, vc };
+  const int v[DL_SLOTS - DL_SLOT_INTS] = { biases, tq, tk, tv, to, tg, tu, td, g_qkv, g_o, g_gu, g_d };
+  __global ulong *r = table + (size_t) DL_SLOTS * l;
+  for (int i = 0; i < DL_SLOT_INTS; i++)
+    r[i] = (ulong) p[i];
+  for (int i = DL_SLOT_INTS; i < DL_SLOTS; i++)
+    r[i] = (ulong) v[i - DL_SLOT_INTS];
 }
 
 /* ---- several streams' rows (batched decoding, vtp-llama-batch.c) ---- */
@@ -355,7 +389,7 @@ void decode_rows_in (__global const float *x, __global float *xn, __global float
     dl_done (&sync[7], 1);
   }
   dl_wait (&sync[7], M * nh);
-  dl_finish (sync, nwg);
+  dl_finish (sync, nwg, DL_SYNC_INTS);
 }
 
 /* The second half, after attention: x += attn Wo; xn = rmsnorm (x)
@@ -397,7 +431,7 @@ void decode_rows_out (__global float *x, __global float *xn, __global const floa
     const DlProduct o[1] = { { wd, bd, x, D / 16, td, (biases >> 6) & 1, 1 } };
     dl_products_rows (sync, 7, o, 1, M, I, scratch, DL_D_OFF (M, I), DL_S_OFF (M, I), nwg);
   }
-  dl_finish (sync, nwg);
+  dl_finish (sync, nwg, DL_SYNC_INTS);
 }
 #endif /* VTP_X86_VNNI */
 #endif /* KV_TYPE == 0 */
@@ -408,16 +442,17 @@ void decode_rows_out (__global float *x, __global float *xn, __global const floa
  *   (@store) after RoPE); RoPE on q, k (angles of row 0 of @rope);
  *   attn = attention over cache rows 0 .. pos (grouped with @gqa);
  *   x += attn Wo; xn = rmsnorm (x) ffn_norm; gate | up = xn Wg | Wu;
- *   gate = silu (gate) up; x += gate Wd.
+ *   gate = silu (gate) up; x += gate Wd;
+ *   with @hnp panels of a head (the model's last layer in decode_token):
+ *   xn = rmsnorm (x) hnorm; logits = xn Wh.
  * OPT's layer with @opt: LayerNorms (their biases an_b, fn_b), no RoPE,
  *   and a plain MLP: gate = relu (xn Wg); x += gate Wd (Wu unused).
  * Weights' type codes t* (DL_TYPE_* or vnni_type_code), int8 groups g_*
  * (blocks of 32 per x scale: 1, or 8 for the K-quants); biases b* where bit
- * i of @biases is set (q, k, v, o, gate, up, down: bits 0-6). @sync: 32 ints,
- * zero at the start, zero again at the end. One work-item a work-group,
- * as many work-groups as compute units. */
-__kernel __attribute__ ((reqd_work_group_size (1, 1, 1)))
-void DL_NAME (decode_layer) (__global float *x, __global float *xn, __global float *q,
+ * i of @biases is set (q, k, v, o, gate, up, down: bits 0-6). @sync: the
+ * layer's DL_SYNC_INTS counters. xq .. dx: the work-item's int8 copy of x;
+ * @scratch: the attention's local float. */
+inline void DL_NAME (dl_layer) (__global float *x, __global float *xn, __global float *q,
     __global float *kn, __global float *vn, int kv_off, int store,
     __global DL_T *kc, __global DL_T *vc, __global float *attn, __global float *gate, __global float *up,
     __global float *scores, __global const float *rope,
@@ -428,25 +463,22 @@ void DL_NAME (decode_layer) (__global float *x, __global float *xn, __global flo
     __global const float *bq, __global const float *bk, __global const float *bv, __global const float *bo,
     __global const float *bg, __global const float *bu, __global const float *bd, int biases,
     int tq, int tk, int tv, int to, int tg, int tu, int td, int g_qkv, int g_o, int g_gu, int g_d,
+    __global const float *hnorm, __global const uchar *wh, __global float *logits, int hnp, int th, int g_h,
     int D, int I, int H, int Hkv, int d, int pos, float eps, float scale, int interleaved, int gqa,
-    __global volatile int *sync)
+    __global volatile int *sync, int nwg, int *xq, int *xs, int *xm, float *dx, __local float *scratch)
 {
-  const int nwg = get_num_groups (0), QD = H * d, KD = Hkv * d, nk = pos + 1, rep = H / Hkv;
-  int xq[DL_X_K / 4], xs[DL_X_K / 16], xm[DL_X_K / 64];
-  float dx[DL_X_K / 32];
-  __local float scratch[1];
-  const uint start = dl_stamp ();
+  const int QD = H * d, KD = Hkv * d, nk = pos + 1, rep = H / Hkv;
   int t;
 
   /* 0: the attention's norm */
   dl_norm_rows (sync, 0, x, xn, attn_norm, an_b, opt, 1, D, eps);
-  /* The four products (steps 1, 5, 7, 9), each after the steps before it,
-   * through one call of dl_products: PoCL inlines every call, each with all
-   * the types' panel code, so four calls made an object of 834 KB against
-   * 142 KB, and its first compile 34 s (of a cold start's 55 on the 1.1B
-   * Q4_K_M) against 2.4. (A switch over the steps in this loop failed an
-   * assertion in PoCL 3.1's parallel-region pass.) */
-  for (int s = 1; s < 10; s += s == 1 ? 4 : 2) {
+  /* The four products (steps 1, 5, 7, 9) and the head's (11), each after
+   * the steps before it, through one call of dl_products: PoCL inlines
+   * every call, each with all the types' panel code, so four calls made an
+   * object of 834 KB against 142 KB, and its first compile 34 s (of a cold
+   * start's 55 on the 1.1B Q4_K_M) against 2.4. (A switch over the steps
+   * in this loop failed an assertion in PoCL 3.1's parallel-region pass.) */
+  for (int s = 1; s < (hnp > 0 ? 12 : 10); s += s == 1 ? 4 : 2) {
     DlProduct o[3];
     if (s == 5) {
       /* 2: RoPE, a head a task (q's heads, then k's; none for OPT) */
@@ -491,10 +523,12 @@ void DL_NAME (decode_layer) (__global float *x, __global float *xn, __global flo
         dl_done (&sync[17], 1);
       }
       dl_wait (&sync[17], 8);
-    }
+    } else if (s == 11)         /* 10: the head's norm */
+      dl_norm_rows (sync, 10, x, xn, hnorm, 0, 0, 1, D, eps);
     /* 1: q | k | v of xn; 5: x += attn Wo; 7: gate | up of xn (OPT: fc1
-     * alone, into gate); 9: x += gate Wd. Each: its products, input, the
-     * input's width and the work-group count of its panels. */
+     * alone, into gate); 9: x += gate Wd; 11: logits = xn Wh. Each: its
+     * products, input, the input's width and the work-group count of its
+     * panels. */
     int n_o = 1, K = D, groups;
     __global float *src = xn;
     if (s == 1) {
@@ -513,17 +547,97 @@ void DL_NAME (decode_layer) (__global float *x, __global float *xn, __global flo
       o[1] = (DlProduct) { wu, bu, up, I / 16, tu, (biases >> 5) & 1, 0 };
       n_o = opt ? 1 : 2;
       groups = g_gu;
-    } else {
+    } else if (s == 9) {
       o[0] = (DlProduct) { wd, bd, x, D / 16, td, (biases >> 6) & 1, 1 };
       src = gate;
       K = I;
       groups = g_d;
+    } else {
+      o[0] = (DlProduct) { wh, 0, logits, hnp, th, 0, 0 };
+      groups = g_h;
     }
     dl_products (sync, s, o, n_o, src, K, groups, nwg, xq, xs, xm, dx);
   }
+}
+
+/* One layer's decode step (dl_layer, no head): a launch a layer. @sync:
+ * DL_SYNC_INTS counters, zero at the start, zero again at the end. One
+ * work-item a work-group, as many work-groups as compute units. */
+__kernel __attribute__ ((reqd_work_group_size (1, 1, 1)))
+void DL_NAME (decode_layer) (__global float *x, __global float *xn, __global float *q,
+    __global float *kn, __global float *vn, int kv_off, int store,
+    __global DL_T *kc, __global DL_T *vc, __global float *attn, __global float *gate, __global float *up,
+    __global float *scores, __global const float *rope,
+    __global const float *attn_norm, __global const float *ffn_norm, __global const float *an_b,
+    __global const float *fn_b, int opt,
+    __global const uchar *wq, __global const uchar *wk, __global const uchar *wv, __global const uchar *wo,
+    __global const uchar *wg, __global const uchar *wu, __global const uchar *wd,
+    __global const float *bq, __global const float *bk, __global const float *bv, __global const float *bo,
+    __global const float *bg, __global const float *bu, __global const float *bd, int biases,
+    int tq, int tk, int tv, int to, int tg, int tu, int td, int g_qkv, int g_o, int g_gu, int g_d,
+    int D, int I, int H, int Hkv, int d, int pos, float eps, float scale, int interleaved, int gqa,
+    __global volatile int *sync)
+{
+  const int nwg = get_num_groups (0);
+  int xq[DL_X_K / 4], xs[DL_X_K / 16], xm[DL_X_K / 64];
+  float dx[DL_X_K / 32];
+  __local float scratch[1];
+  const uint start = dl_stamp ();
+
+  DL_NAME (dl_layer) (x, xn, q, kn, vn, kv_off, store, kc, vc, attn, gate, up, scores, rope, attn_norm, ffn_norm,
+      an_b, fn_b, opt, wq, wk, wv, wo, wg, wu, wd, bq, bk, bv, bo, bg, bu, bd, biases, tq, tk, tv, to, tg, tu, td,
+      g_qkv, g_o, g_gu, g_d, 0, 0, 0, 0, 0, 0, D, I, H, Hkv, d, pos, eps, scale, interleaved, gqa, sync, nwg,
+      xq, xs, xm, dx, scratch);
   if (DL_TRACE)
     printf ("vtp-dl-launch wi=%d start=%u end=%u\n", (int) get_group_id (0), start, dl_stamp ());
-  dl_finish (sync, nwg);
+  dl_finish (sync, nwg, DL_SYNC_INTS);
+}
+
+/* A whole decode step of a Llama model in one launch: its @n_layers layers
+ * (dl_layer; each layer's weights, caches and type codes in a row of
+ * @layers, DL_SLOTS values written by decode_token_row) and, with @hnp
+ * panels, the head after the last (its norm @hnorm, weights @wh of type
+ * code @th, x's int8 groups @g_h; logits into @logits from @logits_off). The F32 cache's
+ * rows (@store 0) are the layer's caches from row @pos; @kn, @vn the F16 /
+ * Q8_0 caches' new rows (@store 1). @sync: DL_SYNC_INTS counters a layer,
+ * zero at the start and again at the end. Why: the launches between layers
+ * cost ~20 us each plus a late start of the second work-item
+ * (docs/performance.md "2026-12-07, fifth session"). */
+__kernel __attribute__ ((reqd_work_group_size (1, 1, 1)))
+void DL_NAME (decode_token) (__global const ulong *layers, int n_layers, __global float *x, __global float *xn,
+    __global float *q, __global float *kn, __global float *vn, int store, __global float *attn,
+    __global float *gate, __global float *up, __global float *scores, __global const float *rope,
+    __global const float *hnorm, __global const uchar *wh, __global float *logits, int logits_off, int hnp, int th,
+    int g_h, int D, int I, int H, int Hkv, int d, int pos, float eps, float scale, int interleaved, int gqa,
+    __global volatile int *sync)
+{
+  const int nwg = get_num_groups (0), KD = Hkv * d;
+  int xq[DL_X_K / 4], xs[DL_X_K / 16], xm[DL_X_K / 64];
+  float dx[DL_X_K / 32];
+  __local float scratch[1];
+  const uint start = dl_stamp ();
+
+  for (int l = 0; l < n_layers; l++) {
+    __global const ulong *r = layers + (size_t) DL_SLOTS * l;
+    __global DL_T *kc = (__global DL_T *) r[DL_SLOT_KC], *vc = (__global DL_T *) r[DL_SLOT_VC];
+    const int last = l == n_layers - 1;
+    DL_NAME (dl_layer) (x, xn, q, store ? kn : (__global float *) kc, store ? vn : (__global float *) vc,
+        store ? 0 : pos * KD, store, kc, vc, attn, gate, up, scores, rope,
+        (__global const float *) r[0], (__global const float *) r[1], 0, 0, 0,
+        (__global const uchar *) r[2], (__global const uchar *) r[3], (__global const uchar *) r[4],
+        (__global const uchar *) r[5], (__global const uchar *) r[6], (__global const uchar *) r[7],
+        (__global const uchar *) r[8], (__global const float *) r[9], (__global const float *) r[10],
+        (__global const float *) r[11], (__global const float *) r[12], (__global const float *) r[13],
+        (__global const float *) r[14], (__global const float *) r[15], (int) r[DL_SLOT_INTS],
+        (int) r[DL_SLOT_INTS + 1], (int) r[DL_SLOT_INTS + 2], (int) r[DL_SLOT_INTS + 3], (int) r[DL_SLOT_INTS + 4],
+        (int) r[DL_SLOT_INTS + 5], (int) r[DL_SLOT_INTS + 6], (int) r[DL_SLOT_INTS + 7], (int) r[DL_SLOT_INTS + 8],
+        (int) r[DL_SLOT_INTS + 9], (int) r[DL_SLOT_INTS + 10], (int) r[DL_SLOT_INTS + 11],
+        hnorm, wh, logits + logits_off, last ? hnp : 0, th, g_h, D, I, H, Hkv, d, pos, eps, scale, interleaved, gqa,
+        sync + (size_t) DL_SYNC_INTS * l, nwg, xq, xs, xm, dx, scratch);
+  }
+  if (DL_TRACE)
+    printf ("vtp-dl-launch wi=%d start=%u end=%u\n", (int) get_group_id (0), start, dl_stamp ());
+  dl_finish (sync, nwg, DL_SYNC_INTS * n_layers);
 }
 
 #undef DL_T
