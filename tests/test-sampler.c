@@ -11,6 +11,46 @@ test_greedy (void)
   g_assert_cmpint (vtp_sampler_sample (s, logits), ==, 1);     /* first of the tied maxima, as torch.argmax */
 }
 
+/* The first index of the largest, NaNs never greater, as a plain loop
+ * over logits[best] (vtp_argmax's lanes and tail must agree with it) */
+static gint
+argmax_loop (const float *l, gint n)
+{
+  gint best = 0;
+  for (gint i = 1; i < n; i++)
+    if (l[i] > l[best])
+      best = i;
+  return best;
+}
+
+/* vtp_argmax against the plain loop on lengths 1 .. 80 and 32000, with
+ * ties (values from a few levels), NaNs, infinities, signed zeros, and the
+ * maximum in every lane and in the tail. */
+static void
+test_argmax (void)
+{
+  static float l[32000];
+  const float levels[] = { -INFINITY, -1.0f, -0.0f, 0.0f, 0.5f, 2.0f, NAN, INFINITY };
+  guint32 r = 12345;
+
+  for (gint trial = 0; trial < 4000; trial++) {
+    const gint n = trial % 97 == 0 ? 32000 : 1 + trial % 80;
+    const gint kinds = trial % 3 == 0 ? 8 : trial % 3 == 1 ? 6 : 3;  /* with / without NaN, infinities */
+    for (gint i = 0; i < n; i++) {
+      r = r * 1664525u + 1013904223u;
+      l[i] = trial % 5 == 4 ? (float) (r >> 8) / 16777216.0f : levels[(r >> 16) % kinds + (kinds == 3 ? 2 : 0)];
+    }
+    g_assert_cmpint (vtp_argmax (l, n), ==, argmax_loop (l, n));
+  }
+  for (gint n = 1; n <= 40; n++)
+    for (gint at = 0; at < n; at++) {
+      for (gint i = 0; i < n; i++)
+        l[i] = (float) (i % 3);
+      l[at] = 5.0f;
+      g_assert_cmpint (vtp_argmax (l, n), ==, at);
+    }
+}
+
 static void
 test_seeded_repeatable (void)
 {
@@ -84,6 +124,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/sampler/greedy", test_greedy);
+  g_test_add_func ("/sampler/argmax", test_argmax);
   g_test_add_func ("/sampler/seeded", test_seeded_repeatable);
   g_test_add_func ("/sampler/distribution", test_distribution);
   g_test_add_func ("/sampler/top-k-top-p", test_top_k_top_p);
