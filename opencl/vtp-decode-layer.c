@@ -323,7 +323,8 @@ vtp_decode_head_fits (const VtpDecodeHead *h, const VtpDecodeLayer *last)
 }
 
 void
-vtp_op_decode_token (VtpDecodeToken **token, const VtpDecodeLayer *layers, gint n, const VtpDecodeHead *head)
+vtp_op_decode_token (VtpDecodeToken **token, const VtpDecodeLayer *layers, gint n, const VtpTensor *inv_freq,
+    const VtpDecodeHead *head)
 {
   const VtpDecodeLayer *l = &layers[0];
   VtpDevice *dev = l->x->dev;
@@ -348,6 +349,9 @@ vtp_op_decode_token (VtpDecodeToken **token, const VtpDecodeLayer *layers, gint 
       return;
     table_row (&layers[i], codes, groups, buffers + (gsize) i * TABLE_BUFFERS, ints + (gsize) i * TABLE_INTS);
   }
+  if (inv_freq && !check (inv_freq->dtype == VTP_DTYPE_F32 && vtp_tensor_n_elements (inv_freq) == l->head_dim / 2,
+          "decode_token", "inv_freq is not %d F32", l->head_dim / 2))
+    return;
   if (head && !check (vtp_decode_head_fits (head, &layers[n - 1]) && head_panels (head, &head_code, &head_group),
           "decode_token", "the head's norm, weights or logits do not fit the launch (vtp_decode_head_fits)"))
     return;
@@ -358,7 +362,7 @@ vtp_op_decode_token (VtpDecodeToken **token, const VtpDecodeLayer *layers, gint 
   kernel_name (l, "decode_token", name, sizeof name);
   LAUNCH (dev, name, 1, global, one, A_MEM ((*token)->table), A_INT (n), A_MEM (l->x), A_MEM (l->xn), A_MEM (l->q),
       A_OPT_MEM (l->k_new), A_OPT_MEM (l->v_new), A_INT (store), A_MEM (l->attn), A_MEM (l->gate), A_MEM (l->up),
-      A_MEM (l->scores), A_MEM (l->rope), A_OPT_MEM (head ? head->norm : NULL), A_OPT_MEM (head ? head->w : NULL),
+      A_MEM (l->scores), A_MEM (l->rope), A_OPT_MEM (inv_freq), A_OPT_MEM (head ? head->norm : NULL), A_OPT_MEM (head ? head->w : NULL),
       A_OPT_MEM (head ? head->logits : NULL), A_INT (head ? (gint64) head->row * head->w->shape[0] : 0),
       A_INT (head ? head->w->shape[0] / 16 : 0), A_INT (head_code),
       A_INT (head_group), A_INT (D), A_INT (I), A_INT (l->n_heads), A_INT (l->n_kv_heads), A_INT (l->head_dim),

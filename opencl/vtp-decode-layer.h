@@ -13,7 +13,7 @@ typedef struct {
   /* the step's rows, F32, row 0 of each: x [D] (updated), xn [D], q [H d],
    * attn [H d], gate and up [I], scores [>= H (pos + 1)] */
   VtpTensor *x, *xn, *q, *attn, *gate, *up, *scores;
-  const VtpTensor *rope;        /* row 0: the position's cos | sin (vtp_op_rope_angles) */
+  VtpTensor *rope;              /* row 0: the position's cos | sin (vtp_op_rope_angles) */
   /* the layer's caches [>= pos + 1, Hkv d]: F32 (k_new, v_new NULL: the new
    * row written in place) or F16 / Q8_0 (the new row through the F32 rows
    * k_new, v_new [Hkv d]) */
@@ -72,8 +72,12 @@ gboolean vtp_decode_token_fits (const VtpDecodeLayer *layers, gint n);
 gboolean vtp_decode_head_fits (const VtpDecodeHead *h, const VtpDecodeLayer *last);
 
 /* Enqueues the step (with the head unless @head is NULL) through the table
- * *@token (made or remade here); a bad shape becomes the pending error. */
-void vtp_op_decode_token (VtpDecodeToken **token, const VtpDecodeLayer *layers, gint n, const VtpDecodeHead *head);
+ * *@token (made or remade here); with @inv_freq ([head_dim / 2] F32) the
+ * launch first writes the position's RoPE angles into row 0 of the
+ * layers' rope (as vtp_op_rope_angles), else that row holds them. A bad
+ * shape becomes the pending error. */
+void vtp_op_decode_token (VtpDecodeToken **token, const VtpDecodeLayer *layers, gint n, const VtpTensor *inv_freq,
+    const VtpDecodeHead *head);
 
 /* The same for the rows of several streams' decode steps (batched
  * decoding, vtp-llama-batch.c), int8 weights, in two launches around the

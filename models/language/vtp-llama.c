@@ -476,13 +476,12 @@ forward_chunk (VtpLlama *m, VtpLlamaState *s, gint n, gint first, gint out_row)
 {
   VtpDecodeLayer *d = g_newa (VtpDecodeLayer, m->cfg.num_hidden_layers);
 
-  /* the rows' rotations, once for all layers */
-  vtp_op_rope_angles (s->rope, n, m->cfg.head_dim, s->n_past, m->inv_freq);
   if (n == 1 && fused_token (m, s, d)) {
-    /* the whole step in one launch, with the head where it fits */
+    /* the whole step in one launch, its RoPE angles and the head (where it
+     * fits) too */
     const VtpDecodeHead head = { m->norm, m->lm_head, s->logits, out_row };
     const gboolean with_head = first == 0 && vtp_decode_head_fits (&head, &d[m->cfg.num_hidden_layers - 1]);
-    vtp_op_decode_token (&s->token, d, m->cfg.num_hidden_layers, with_head ? &head : NULL);
+    vtp_op_decode_token (&s->token, d, m->cfg.num_hidden_layers, m->inv_freq, with_head ? &head : NULL);
     if (first == 0 && !with_head) {
       vtp_op_rmsnorm (s->xn, s->x, 0, 1, m->norm, m->cfg.rms_norm_eps);
       vtp_op_linear (s->logits, out_row, s->xn, 0, 1, m->lm_head, NULL, FALSE);
@@ -490,6 +489,8 @@ forward_chunk (VtpLlama *m, VtpLlamaState *s, gint n, gint first, gint out_row)
     s->n_past += n;
     return;
   }
+  /* the rows' rotations, once for all layers */
+  vtp_op_rope_angles (s->rope, n, m->cfg.head_dim, s->n_past, m->inv_freq);
   for (gint l = 0; l < m->cfg.num_hidden_layers; l++) {
     if (n == 1 && fused_layer (m, s, l, &d[l])) {
       vtp_op_decode_layer (&d[l]);

@@ -41,8 +41,9 @@
 /* ---- once: what does not depend on the cache type ---- */
 
 /* sync: step s's counters at 2 s (tasks taken) and 2 s + 1 (tasks done),
- * for the layer's 10 steps and the head's 2; then, last, the work-items done
- * with the launch (DL_SYNC_INTS a layer: vtp-decode-layer.c's SYNC_INTS) */
+ * for the layer's 10 steps, the head's 2 and decode_token's RoPE angles
+ * (12, in the first layer's); then, last, the work-items done with the
+ * launch (DL_SYNC_INTS a layer: vtp-decode-layer.c's SYNC_INTS) */
 #define DL_FINISHED 31
 #define DL_SYNC_INTS 32
 /* decode_token's table: a layer's row of DL_SLOTS values, the pointers of
@@ -599,16 +600,17 @@ void DL_NAME (decode_layer) (__global float *x, __global float *xn, __global flo
  * panels, the head after the last (its norm @hnorm, weights @wh of type
  * code @th, x's int8 groups @g_h; logits into @logits from @logits_off). The F32 cache's
  * rows (@store 0) are the layer's caches from row @pos; @kn, @vn the F16 /
- * Q8_0 caches' new rows (@store 1). @sync: DL_SYNC_INTS counters a layer,
+ * Q8_0 caches' new rows (@store 1). With @inv_freq, row 0 of @rope gets
+ * the position's angles first (else it holds them). @sync: DL_SYNC_INTS counters a layer,
  * zero at the start and again at the end. Why: the launches between layers
  * cost ~20 us each plus a late start of the second work-item
  * (docs/performance.md "2026-12-07, fifth session"). */
 __kernel __attribute__ ((reqd_work_group_size (1, 1, 1)))
 void DL_NAME (decode_token) (__global const ulong *layers, int n_layers, __global float *x, __global float *xn,
     __global float *q, __global float *kn, __global float *vn, int store, __global float *attn,
-    __global float *gate, __global float *up, __global float *scores, __global const float *rope,
-    __global const float *hnorm, __global const uchar *wh, __global float *logits, int logits_off, int hnp, int th,
-    int g_h, int D, int I, int H, int Hkv, int d, int pos, float eps, float scale, int interleaved, int gqa,
+    __global float *gate, __global float *up, __global float *scores, __global float *rope,
+    __global const float *inv_freq, __global const float *hnorm, __global const uchar *wh, __global float *logits,
+    int logits_off, int hnp, int th, int g_h, int D, int I, int H, int Hkv, int d, int pos, float eps, float scale, int interleaved, int gqa,
     __global volatile int *sync)
 {
   const int nwg = get_num_groups (0), KD = Hkv * d;
@@ -617,6 +619,17 @@ void DL_NAME (decode_token) (__global const ulong *layers, int n_layers, __globa
   __local float scratch[1];
   const uint start = dl_stamp ();
 
+  /* 12 (of the first layer's counters): the position's RoPE angles into
+   * row 0 of @rope from @inv_freq (vtp_op_rope_angles' values), in 2 ranges */
+  if (inv_freq) {
+    int t;
+    while ((t = dl_take1 (sync, 12, 2)) >= 0) {
+      for (int j = t * d / 4; j < (t + 1) * d / 4; j++)
+        rope_angle_at (rope, d, pos, inv_freq, j);
+      dl_done (&sync[25], 1);
+    }
+    dl_wait (&sync[25], 2);
+  }
   for (int l = 0; l < n_layers; l++) {
     __global const ulong *r = layers + (size_t) DL_SLOTS * l;
     __global DL_T *kc = (__global DL_T *) r[DL_SLOT_KC], *vc = (__global DL_T *) r[DL_SLOT_VC];

@@ -9,12 +9,19 @@
  * decode's third most costly kernel: PoCL's sin and cos reduce their
  * argument the long way.) */
 
+/* Angle j of position @pos into the row at @row (decode-layer.cl's
+ * decode_token computes its step's row with it too). */
+inline void rope_angle_at (__global float *row, int d, int pos, __global const float *inv_freq, int j)
+{
+  const float angle = (float) pos * inv_freq[j];
+  row[j] = cos (angle);
+  row[d / 2 + j] = sin (angle);
+}
+
 __kernel void rope_angles (__global float *table, int d, int pos0, __global const float *inv_freq)
 {
   const int j = get_global_id (0), t = get_global_id (1);
-  const float angle = (float) (pos0 + t) * inv_freq[j];
-  table[(size_t) t * d + j] = cos (angle);
-  table[(size_t) t * d + d / 2 + j] = sin (angle);
+  rope_angle_at (table + (size_t) t * d, d, pos0 + t, inv_freq, j);
 }
 
 /* Pair j of the head at @r rotated by its row's angles (@row: cos, sin). */
