@@ -190,44 +190,71 @@ vtp_op_decode_layer (const VtpDecodeLayer *l)
 
 /* ---- a whole decode step in one launch ---- */
 
-#define TABLE_SLOTS 32          /* decode-layer.cl: DL_SLOTS */
-#define TABLE_BUFFERS 18        /* DL_SLOT_INTS: the buffers of a row */
-#define TABLE_INTS 12           /* the ints after them */
+#define LAYER_SLOTS 32          /* decode-layer.cl: DL_SLOTS, a layer's row */
+#define LAYER_BUFFERS 18        /* DL_SLOT_INTS: the buffers of a row, then its ints */
+#define ADDRESSES_A_LAUNCH 16   /* dl_addresses */
 
+/* A launch's table: each slot a buffer's device address (dl_addresses) or
+ * an int (written from the host). */
 struct _VtpDecodeToken {
-  VtpTensor *table;             /* [n, TABLE_SLOTS] U64: decode_token_row's rows */
-  gint n;
-  /* what the rows were made from: the buffers (each retained) and ints, a
-   * layer's TABLE_BUFFERS + TABLE_INTS at a time */
-  cl_mem *buffers;
-  gint *ints;
+  VtpTensor *table;             /* [slots] U64 */
+  gint slots;
+  cl_mem *buffers;              /* the buffer of each slot (retained), or NULL */
+  guint64 *ints;                /* the int of each slot (0 where a buffer's) */
 };
 
-/* The buffers and ints of @l's table row (decode-layer.cl's DL_SLOT order). */
+/* A table's slots being filled in: the buffers and ints (g_new0) */
+typedef struct {
+  gint slots;
+  cl_mem *buffers;
+  guint64 *ints;
+} Slots;
+
 static void
-table_row (const VtpDecodeLayer *l, const gint *codes, const gint *groups, cl_mem *buffers, gint *ints)
+slots_init (Slots *s, gint slots)
 {
-  const VtpTensor *b[TABLE_BUFFERS] = { l->attn_norm, l->ffn_norm, l->wq, l->wk, l->wv, l->wo, l->w_gate, l->w_up,
-    l->w_down, l->bq, l->bk, l->bv, l->bo, l->b_gate, l->b_up, l->b_down, l->k_cache, l->v_cache };
-  for (gint i = 0; i < TABLE_BUFFERS; i++)
-    buffers[i] = b[i] ? b[i]->mem : NULL;
-  ints[0] = bias_bits_of (l->bq, l->bk, l->bv, l->bo, l->b_gate, l->b_up, l->b_down);
+  s->slots = slots;
+  s->buffers = g_new0 (cl_mem, slots);
+  s->ints = g_new0 (guint64, slots);
+}
+
+static void
+slots_clear (Slots *s)
+{
+  g_free (s->buffers);
+  g_free (s->ints);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Slots, slots_clear)
+
+/* Layer @l's row at slot @at (decode-layer.cl's DL_SLOT order; @with_caches:
+ * its caches too, else none) */
+static void
+layer_slots (Slots *s, gint at, const VtpDecodeLayer *l, gboolean with_caches, const gint *codes, const gint *groups)
+{
+  const VtpTensor *b[LAYER_BUFFERS] = { l->attn_norm, l->ffn_norm, l->wq, l->wk, l->wv, l->wo, l->w_gate, l->w_up,
+    l->w_down, l->bq, l->bk, l->bv, l->bo, l->b_gate, l->b_up, l->b_down, with_caches ? l->k_cache : NULL,
+    with_caches ? l->v_cache : NULL };
+  guint64 *ints = s->ints + at + LAYER_BUFFERS;
+
+  for (gint i = 0; i < LAYER_BUFFERS; i++)
+    s->buffers[at + i] = b[i] ? b[i]->mem : NULL;
+  ints[0] = (guint64) bias_bits_of (l->bq, l->bk, l->bv, l->bo, l->b_gate, l->b_up, l->b_down);
   for (gint i = 0; i < 7; i++)
-    ints[1 + i] = codes[i];
+    ints[1 + i] = (guint64) codes[i];
   for (gint i = 0; i < 4; i++)
-    ints[8 + i] = groups[i];
+    ints[8 + i] = (guint64) groups[i];
 }
 
 static void
 table_release (VtpDecodeToken *t)
 {
-  for (gint i = 0; i < t->n * TABLE_BUFFERS; i++)
+  for (gint i = 0; i < t->slots; i++)
     if (t->buffers[i])
       clReleaseMemObject (t->buffers[i]);
   g_clear_pointer (&t->buffers, g_free);
   g_clear_pointer (&t->ints, g_free);
   g_clear_pointer (&t->table, vtp_tensor_free);
-  t->n = 0;
+  t->slots = 0;
 }
 
 void
@@ -239,39 +266,38 @@ vtp_decode_token_free (VtpDecodeToken *t)
   g_free (t);
 }
 
-/* Makes @t's table for the @n layers' @buffers and @ints unless it is made
- * for them already; FALSE with the pending error when it cannot be. */
+/* Makes *@token's table hold @s unless it does already (it keeps a
+ * reference to each buffer it points into); FALSE with the pending error
+ * when it cannot be made. */
 static gboolean
-table_make (VtpDecodeToken *t, VtpDevice *dev, gint n, cl_mem *buffers, gint *ints)
+table_make (VtpDecodeToken **token, VtpDevice *dev, const Slots *s, const char *kernel)
 {
   const size_t one[1] = { 1 };
   g_autoptr (GError) error = NULL;
-  const gint64 bytes = (gint64) n * TABLE_SLOTS * sizeof (guint64);
+  const gint64 bytes = (gint64) s->slots * sizeof (guint64);
+  VtpDecodeToken *t = *token ? *token : (*token = g_new0 (VtpDecodeToken, 1));
 
-  if (t->n == n && memcmp (t->buffers, buffers, sizeof (cl_mem) * n * TABLE_BUFFERS) == 0
-      && memcmp (t->ints, ints, sizeof (gint) * n * TABLE_INTS) == 0)
+  if (t->slots == s->slots && memcmp (t->buffers, s->buffers, sizeof (cl_mem) * s->slots) == 0
+      && memcmp (t->ints, s->ints, sizeof (guint64) * s->slots) == 0)
     return TRUE;
   table_release (t);
-  if (!(t->table = vtp_tensor_new (dev, VTP_DTYPE_U8, 1, &bytes, &error)))
-    return check (FALSE, "decode_token", "no room for the layers' table: %s", error->message);
-  t->n = n;
-  t->buffers = g_memdup2 (buffers, sizeof (cl_mem) * n * TABLE_BUFFERS);
-  t->ints = g_memdup2 (ints, sizeof (gint) * n * TABLE_INTS);
-  for (gint i = 0; i < n * TABLE_BUFFERS; i++)
-    if (buffers[i])
-      clRetainMemObject (buffers[i]);
-  for (gint l = 0; l < n; l++) {
-    const cl_mem *b = buffers + (gsize) l * TABLE_BUFFERS;
-    const gint *v = ints + (gsize) l * TABLE_INTS;
-    VtpArg args[2 + TABLE_BUFFERS + TABLE_INTS];
-    gint k = 0;
-    args[k++] = A_MEM (t->table);
-    args[k++] = A_INT (l);
-    for (gint i = 0; i < TABLE_BUFFERS; i++)
-      args[k++] = (VtpArg) { sizeof (cl_mem), b[i] ? (const void *) &b[i] : (const void *) &vtp_null_mem };
-    for (gint i = 0; i < TABLE_INTS; i++)
-      args[k++] = (VtpArg) { sizeof (cl_int), &v[i] };
-    vtp_launch (dev, "decode_token_row", 1, one, one, k, args);
+  if (!(t->table = vtp_tensor_new_from_data (dev, VTP_DTYPE_U8, 1, &bytes, s->ints, &error)))
+    return check (FALSE, kernel, "the table of its buffers and ints: %s", error->message);
+  t->slots = s->slots;
+  t->buffers = g_memdup2 (s->buffers, sizeof (cl_mem) * s->slots);
+  t->ints = g_memdup2 (s->ints, sizeof (guint64) * s->slots);
+  for (gint i = 0; i < s->slots; i++)
+    if (s->buffers[i])
+      clRetainMemObject (s->buffers[i]);
+  for (gint at = 0; at < s->slots; at += ADDRESSES_A_LAUNCH) {
+    VtpArg args[2 + ADDRESSES_A_LAUNCH];
+    args[0] = A_MEM (t->table);
+    args[1] = A_INT (at);
+    for (gint j = 0; j < ADDRESSES_A_LAUNCH; j++) {
+      const cl_mem *b = at + j < s->slots ? &s->buffers[at + j] : NULL;
+      args[2 + j] = (VtpArg) { sizeof (cl_mem), b && *b ? (const void *) b : (const void *) &vtp_null_mem };
+    }
+    vtp_launch (dev, "dl_addresses", 1, one, one, G_N_ELEMENTS (args), args);
   }
   return !vtp_error_is_pending ();
 }
@@ -332,40 +358,38 @@ vtp_op_decode_token (VtpDecodeToken **token, const VtpDecodeLayer *layers, gint 
   const gboolean store = l->k_new != NULL;
   const VtpAttention a = attention_of (l);
   const size_t global[1] = { work_items (dev) }, one[1] = { 1 };
-  g_autofree cl_mem *buffers = g_new (cl_mem, (gsize) n * TABLE_BUFFERS);
-  g_autofree gint *ints = g_new (gint, (gsize) n * TABLE_INTS);
   gint head_code = 0, head_group = 0;
   char name[48];
+  g_auto (Slots) slots = { 0 };
 
   if (vtp_error_is_pending ())
     return;
   if (!check (n >= 1 && !l->opt, "decode_token", "%d layers of %s: one or more Llama layers expected", n,
           l->opt ? "OPT" : "Llama") || !sync_check (l->sync, n, "decode_token"))
     return;
-  for (gint i = 0; i < n; i++) {
-    gint codes[7], groups[4];
-    if (!check (same_step (l, &layers[i]), "decode_token", "layer %d does not share layer 0's rows, counters, "
-            "cache type and shape", i) || !layer_check (&layers[i], codes, groups, "decode_token"))
-      return;
-    table_row (&layers[i], codes, groups, buffers + (gsize) i * TABLE_BUFFERS, ints + (gsize) i * TABLE_INTS);
-  }
   if (inv_freq && !check (inv_freq->dtype == VTP_DTYPE_F32 && vtp_tensor_n_elements (inv_freq) == l->head_dim / 2,
           "decode_token", "inv_freq is not %d F32", l->head_dim / 2))
     return;
   if (head && !check (vtp_decode_head_fits (head, &layers[n - 1]) && head_panels (head, &head_code, &head_group),
           "decode_token", "the head's norm, weights or logits do not fit the launch (vtp_decode_head_fits)"))
     return;
-  if (!*token)
-    *token = g_new0 (VtpDecodeToken, 1);
-  if (!table_make (*token, dev, n, buffers, ints))
+  slots_init (&slots, n * LAYER_SLOTS);
+  for (gint i = 0; i < n; i++) {
+    gint codes[7], groups[4];
+    if (!check (same_step (l, &layers[i]), "decode_token", "layer %d does not share layer 0's rows, counters, "
+            "cache type and shape", i) || !layer_check (&layers[i], codes, groups, "decode_token"))
+      return;
+    layer_slots (&slots, i * LAYER_SLOTS, &layers[i], TRUE, codes, groups);
+  }
+  if (!table_make (token, dev, &slots, "decode_token"))
     return;
   kernel_name (l, "decode_token", name, sizeof name);
   LAUNCH (dev, name, 1, global, one, A_MEM ((*token)->table), A_INT (n), A_MEM (l->x), A_MEM (l->xn), A_MEM (l->q),
       A_OPT_MEM (l->k_new), A_OPT_MEM (l->v_new), A_INT (store), A_MEM (l->attn), A_MEM (l->gate), A_MEM (l->up),
-      A_MEM (l->scores), A_MEM (l->rope), A_OPT_MEM (inv_freq), A_OPT_MEM (head ? head->norm : NULL), A_OPT_MEM (head ? head->w : NULL),
-      A_OPT_MEM (head ? head->logits : NULL), A_INT (head ? (gint64) head->row * head->w->shape[0] : 0),
-      A_INT (head ? head->w->shape[0] / 16 : 0), A_INT (head_code),
-      A_INT (head_group), A_INT (D), A_INT (I), A_INT (l->n_heads), A_INT (l->n_kv_heads), A_INT (l->head_dim),
+      A_MEM (l->scores), A_MEM (l->rope), A_OPT_MEM (inv_freq), A_OPT_MEM (head ? head->norm : NULL),
+      A_OPT_MEM (head ? head->w : NULL), A_OPT_MEM (head ? head->logits : NULL),
+      A_INT (head ? (gint64) head->row * head->w->shape[0] : 0), A_INT (head ? head->w->shape[0] / 16 : 0),
+      A_INT (head_code), A_INT (head_group), A_INT (D), A_INT (I), A_INT (l->n_heads), A_INT (l->n_kv_heads), A_INT (l->head_dim),
       A_INT (l->pos), A_FLOAT (l->eps), A_FLOAT (a.scale), A_INT (l->interleaved),
       A_INT (vtp_attention_gqa_fits (dev, &a)), A_MEM (l->sync));
 }

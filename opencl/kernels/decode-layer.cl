@@ -46,10 +46,11 @@
  * launch (DL_SYNC_INTS a layer: vtp-decode-layer.c's SYNC_INTS) */
 #define DL_FINISHED 31
 #define DL_SYNC_INTS 32
-/* decode_token's table: a layer's row of DL_SLOTS values, the pointers of
- * attn_norm, ffn_norm, wq, wk, wv, wo, wg, wu, wd, bq, bk, bv, bo, bg, bu,
- * bd, kc, vc (0 .. 17), then the ints biases, tq .. td, g_qkv, g_o, g_gu,
- * g_d (vtp-decode-layer.c's table_row) */
+/* decode_token's and decode_rows_token's table: a layer's row of DL_SLOTS
+ * values, the pointers of attn_norm, ffn_norm, wq, wk, wv, wo, wg, wu, wd,
+ * bq, bk, bv, bo, bg, bu, bd, kc, vc (0 .. 17; decode_rows_token: no kc,
+ * vc), then the ints biases, tq .. td, g_qkv, g_o, g_gu, g_d
+ * (vtp-decode-layer.c's layer_slots) */
 #define DL_SLOTS 32
 #define DL_SLOT_KC 16
 #define DL_SLOT_VC 17
@@ -286,28 +287,25 @@ inline void dl_norm_rows (__global volatile int *sync, int step, __global const 
   dl_wait (&sync[2 * step + 1], M);
 }
 
-/* Row @l of decode_token's table: the device addresses of the layer's
- * buffers (0 for none) and its ints. (OpenCL 1.2 has no other way to learn
- * a buffer's address; PoCL's CPU buffers stay where they are while they
- * live, and the host keeps every buffer of the table alive.) */
+/* Up to 16 device addresses into slots @at .. @at + 15 of a table
+ * (decode_token's, decode_rows_token's): p<j> into slot at + j unless it
+ * is none (the slot keeps what the host wrote: 0, or an int). (OpenCL 1.2
+ * has no other way to learn a buffer's address; PoCL's CPU buffers stay
+ * where they are while they live, and the host keeps every buffer of a
+ * table alive.) */
+#define DL_ADDRESS_ARGS(j) __global const uchar *p##j
 __kernel __attribute__ ((reqd_work_group_size (1, 1, 1)))
-void decode_token_row (__global ulong *table, int l, __global const uchar *attn_norm,
-    __global const uchar *ffn_norm, __global const uchar *wq, __global const uchar *wk, __global const uchar *wv,
-    __global const uchar *wo, __global const uchar *wg, __global const uchar *wu, __global const uchar *wd,
-    __global const uchar *bq, __global const uchar *bk, __global const uchar *bv, __global const uchar *bo,
-    __global const uchar *bg, __global const uchar *bu, __global const uchar *bd, __global const uchar *kc,
-    __global const uchar *vc, int biases, int tq, int tk, int tv, int to, int tg, int tu, int td, int g_qkv,
-    int g_o, int g_gu, int g_d)
+void dl_addresses (__global ulong *table, int at, DL_ADDRESS_ARGS (0), DL_ADDRESS_ARGS (1), DL_ADDRESS_ARGS (2),
+    DL_ADDRESS_ARGS (3), DL_ADDRESS_ARGS (4), DL_ADDRESS_ARGS (5), DL_ADDRESS_ARGS (6), DL_ADDRESS_ARGS (7),
+    DL_ADDRESS_ARGS (8), DL_ADDRESS_ARGS (9), DL_ADDRESS_ARGS (10), DL_ADDRESS_ARGS (11), DL_ADDRESS_ARGS (12),
+    DL_ADDRESS_ARGS (13), DL_ADDRESS_ARGS (14), DL_ADDRESS_ARGS (15))
 {
-  __global const uchar *p[DL_SLOT_INTS] = { attn_norm, ffn_norm, wq, wk, wv, wo, wg, wu, wd, bq, bk, bv, bo, bg, bu,
-    bd, kc, vc };
-  const int v[DL_SLOTS - DL_SLOT_INTS] = { biases, tq, tk, tv, to, tg, tu, td, g_qkv, g_o, g_gu, g_d };
-  __global ulong *r = table + (size_t) DL_SLOTS * l;
-  for (int i = 0; i < DL_SLOT_INTS; i++)
-    r[i] = (ulong) p[i];
-  for (int i = DL_SLOT_INTS; i < DL_SLOTS; i++)
-    r[i] = (ulong) v[i - DL_SLOT_INTS];
+  __global const uchar *p[16] = { p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13, p14, p15 };
+  for (int j = 0; j < 16; j++)
+    if (p[j])
+      table[(size_t) at + j] = (ulong) p[j];
 }
+#undef DL_ADDRESS_ARGS
 
 /* ---- several streams' rows (batched decoding, vtp-llama-batch.c) ---- */
 #ifdef VTP_X86_VNNI
@@ -596,7 +594,7 @@ void DL_NAME (decode_layer) (__global float *x, __global float *xn, __global flo
 
 /* A whole decode step of a Llama model in one launch: its @n_layers layers
  * (dl_layer; each layer's weights, caches and type codes in a row of
- * @layers, DL_SLOTS values written by decode_token_row) and, with @hnp
+ * @layers, DL_SLOTS values: vtp-decode-layer.c's table) and, with @hnp
  * panels, the head after the last (its norm @hnorm, weights @wh of type
  * code @th, x's int8 groups @g_h; logits into @logits from @logits_off). The F32 cache's
  * rows (@store 0) are the layer's caches from row @pos; @kn, @vn the F16 /
@@ -652,6 +650,166 @@ void DL_NAME (decode_token) (__global const ulong *layers, int n_layers, __globa
     printf ("vtp-dl-launch wi=%d start=%u end=%u\n", (int) get_group_id (0), start, dl_stamp ());
   dl_finish (sync, nwg, DL_SYNC_INTS * n_layers);
 }
+
+#ifdef VTP_X86_VNNI
+/* decode_rows_token's streams: stream i's row of 2 n_layers + 2 values at
+ * @streams_at in the table, its caches kc, vc of each layer, then its
+ * scores' scratch and its logits (vtp-decode-layer.c's stream_slots) */
+#define DL_STREAM_SLOTS(n_layers) (2 * (n_layers) + 2)
+#define DL_POS_ARGS(i) int pos##i
+
+/* A whole decode step of @M streams of a Llama model in one launch
+ * (batched decoding, vtp-llama-batch.c; int8 weights): stream i's row i
+ * of x .. up, its position pos<i>, its caches and scratch in the table.
+ * First the streams' RoPE angles into rows 0 .. M - 1 of @rope (as
+ * vtp_op_rope_angles, from @inv_freq); then each layer as decode_rows_in,
+ * the streams' cache stores and attention (kv_append4,
+ * attention_streams4: kv_write_at, attend_group or attend_row) and
+ * decode_rows_out; with @hnp panels, the head (xn = rmsnorm (x) hnorm,
+ * logits = xn Wh into @logits' rows, then each row into its stream's
+ * logits). The same bits as those launches one by one. @sync: DL_SYNC_INTS
+ * counters a layer and one more set (the RoPE angles, the head, the
+ * copies), zero at the start and again at the end. */
+__kernel __attribute__ ((reqd_work_group_size (1, 1, 1)))
+void DL_NAME (decode_rows_token) (__global const ulong *table, int n_layers, int streams_at, int M,
+    __global float *x, __global float *xn, __global float *q, __global float *k, __global float *v,
+    __global float *attn, __global float *gate, __global float *up, __global float *rope,
+    __global const float *inv_freq, __global uchar *scratch, __global const float *hnorm,
+    __global const uchar *wh, __global float *logits, int hnp, int th, int g_h,
+    int D, int I, int H, int Hkv, int d, float eps, float scale, int interleaved, int gqa,
+    __global volatile int *sync, DL_POS_ARGS (0), DL_POS_ARGS (1), DL_POS_ARGS (2), DL_POS_ARGS (3),
+    DL_POS_ARGS (4), DL_POS_ARGS (5), DL_POS_ARGS (6), DL_POS_ARGS (7), DL_POS_ARGS (8), DL_POS_ARGS (9),
+    DL_POS_ARGS (10), DL_POS_ARGS (11))
+{
+  const int pos[12] = { pos0, pos1, pos2, pos3, pos4, pos5, pos6, pos7, pos8, pos9, pos10, pos11 };
+  const int nwg = get_num_groups (0), QD = H * d, KD = Hkv * d, nh = H + Hkv, rep = H / Hkv;
+  const int SS = DL_STREAM_SLOTS (n_layers), kv_unit = KV_TYPE == 2 ? 32 : 1;
+  /* each product step's input quantization and products: their steps */
+  const int q_step[5] = { 1, 6, 9, 12, 3 }, p_step[5] = { 2, 7, 10, 13, 4 };
+  __global const ulong *streams = table + streams_at;
+  __global volatile int *hs = sync + (size_t) DL_SYNC_INTS * n_layers;   /* the one more set */
+  __local float lscratch[1];
+  int t;
+
+  /* hs 0: the streams' RoPE angles, a stream a task */
+  while ((t = dl_take1 (hs, 0, M)) >= 0) {
+    for (int j = 0; j < d / 2; j++)
+      rope_angle_at (rope + (size_t) t * d, d, pos[t], inv_freq, j);
+    dl_done (&hs[1], 1);
+  }
+  dl_wait (&hs[1], M);
+  for (int l = 0; l < n_layers; l++) {
+    __global const ulong *r = table + (size_t) DL_SLOTS * l;
+    __global const float *attn_norm = (__global const float *) r[0], *ffn_norm = (__global const float *) r[1];
+    const int biases = (int) r[DL_SLOT_INTS];
+    /* The layer's four products (and the head's after the last), each
+     * after the steps before it, through one call of dl_quantize_rows and
+     * of dl_products_rows (PoCL inlines every call: decode_layer's note) */
+    for (int s = 0; s < (l == n_layers - 1 && hnp > 0 ? 5 : 4); s++) {
+      __global volatile int *sy = s == 4 ? hs : sync + (size_t) DL_SYNC_INTS * l;
+      DlProduct o[3];
+      int n_o = 1, K = D, groups;
+      __global float *src = xn;
+      if (s == 0)               /* 0: the attention's norm */
+        dl_norm_rows (sy, 0, x, xn, attn_norm, 0, 0, M, D, eps);
+      else if (s == 1) {
+        /* 3: RoPE, a (row, head) a task, q's heads then k's */
+        while ((t = dl_take1 (sy, 3, M * nh)) >= 0) {
+          const int row = t / nh, h = t % nh;
+          __global float *rr = h < H ? q + (size_t) row * QD + h * d : k + (size_t) row * KD + (h - H) * d;
+          for (int j = 0; j < d / 2; j++)
+            rope_pair (rr, rope + (size_t) row * d, d, j, interleaved);
+          dl_done (&sy[7], 1);
+        }
+        dl_wait (&sy[7], M * nh);
+        /* 4: each stream's key and value into its caches, a stream a task */
+        while ((t = dl_take1 (sy, 4, M)) >= 0) {
+          __global DL_T *kc = (__global DL_T *) streams[(size_t) t * SS + 2 * l];
+          __global DL_T *vc = (__global DL_T *) streams[(size_t) t * SS + 2 * l + 1];
+          for (int u = 0; u < KD / kv_unit; u++)
+            DL_NAME (kv_write_at) (k, v, (size_t) t * KD + (size_t) u * kv_unit, kc, vc,
+                (size_t) pos[t] * KD + (size_t) u * kv_unit);
+          dl_done (&sy[9], 1);
+        }
+        dl_wait (&sy[9], M);
+        /* 5: attention, a (stream, kv head) (gqa) or a (stream, head) a task */
+        const int per = gqa ? Hkv : H;
+        while ((t = dl_take1 (sy, 5, M * per)) >= 0) {
+          const int i = t / per, h = t % per, nk = pos[i] + 1;
+          __global const DL_T *kc = (__global const DL_T *) streams[(size_t) i * SS + 2 * l];
+          __global const DL_T *vc = (__global const DL_T *) streams[(size_t) i * SS + 2 * l + 1];
+          __global float *sc = (__global float *) streams[(size_t) i * SS + 2 * n_layers];
+          if (gqa)
+            DL_NAME (attend_group) (q + (size_t) i * QD + (size_t) h * rep * d, h * rep, (h + 1) * rep, kc, vc,
+                (size_t) h * d, KD, nk, d, scale, sc + (size_t) h * rep * nk, nk, attn + (size_t) i * QD
+                + (size_t) h * rep * d, lscratch);
+          else
+            DL_NAME (attend_row) (q + (size_t) i * QD + h * d, kc, vc, (size_t) (h / rep) * d, (size_t) (h / rep) * d,
+                KD, nk, d, scale, 0, sc + (size_t) h * nk, attn + (size_t) i * QD + h * d, 0, 1, lscratch);
+          dl_done (&sy[11], 1);
+        }
+        dl_wait (&sy[11], M * per);
+      } else if (s == 2)        /* 8: the MLP's norm */
+        dl_norm_rows (sy, 8, x, xn, ffn_norm, 0, 0, M, D, eps);
+      else if (s == 3) {
+        /* 11: gate = silu (gate) up, 8 ranges a row */
+        while ((t = dl_take1 (sy, 11, 8 * M)) >= 0) {
+          const size_t row = (size_t) (t / 8) * I;
+          for (int i = (t % 8) * I / 8; i < (t % 8 + 1) * I / 8; i++)
+            silu_mul_at (gate, up, row + i);
+          dl_done (&sy[23], 1);
+        }
+        dl_wait (&sy[23], 8 * M);
+      } else                    /* hs 2: the head's norm */
+        dl_norm_rows (sy, 2, x, xn, hnorm, 0, 0, M, D, eps);
+      if (s == 0) {
+        o[0] = (DlProduct) { (__global const uchar *) r[2], (__global const float *) r[9], q, QD / 16,
+          (int) r[DL_SLOT_INTS + 1], biases & 1, 0 };
+        o[1] = (DlProduct) { (__global const uchar *) r[3], (__global const float *) r[10], k, KD / 16,
+          (int) r[DL_SLOT_INTS + 2], (biases >> 1) & 1, 0 };
+        o[2] = (DlProduct) { (__global const uchar *) r[4], (__global const float *) r[11], v, KD / 16,
+          (int) r[DL_SLOT_INTS + 3], (biases >> 2) & 1, 0 };
+        n_o = 3;
+        groups = (int) r[DL_SLOT_INTS + 8];
+      } else if (s == 1) {
+        o[0] = (DlProduct) { (__global const uchar *) r[5], (__global const float *) r[12], x, D / 16,
+          (int) r[DL_SLOT_INTS + 4], (biases >> 3) & 1, 1 };
+        src = attn;
+        K = QD;
+        groups = (int) r[DL_SLOT_INTS + 9];
+      } else if (s == 2) {
+        o[0] = (DlProduct) { (__global const uchar *) r[6], (__global const float *) r[13], gate, I / 16,
+          (int) r[DL_SLOT_INTS + 5], (biases >> 4) & 1, 0 };
+        o[1] = (DlProduct) { (__global const uchar *) r[7], (__global const float *) r[14], up, I / 16,
+          (int) r[DL_SLOT_INTS + 6], (biases >> 5) & 1, 0 };
+        n_o = 2;
+        groups = (int) r[DL_SLOT_INTS + 10];
+      } else if (s == 3) {
+        o[0] = (DlProduct) { (__global const uchar *) r[8], (__global const float *) r[15], x, D / 16,
+          (int) r[DL_SLOT_INTS + 7], (biases >> 6) & 1, 1 };
+        src = gate;
+        K = I;
+        groups = (int) r[DL_SLOT_INTS + 11];
+      } else {
+        o[0] = (DlProduct) { wh, 0, logits, hnp, th, 0, 0 };
+        groups = g_h;
+      }
+      dl_quantize_rows (sy, q_step[s], src, M, K, groups, scratch, DL_D_OFF (M, K), DL_S_OFF (M, K), nwg);
+      dl_products_rows (sy, p_step[s], o, n_o, M, K, scratch, DL_D_OFF (M, K), DL_S_OFF (M, K), nwg);
+    }
+  }
+  /* hs 1: each row of the logits into its stream's, a stream a task */
+  while (hnp > 0 && (t = dl_take1 (hs, 1, M)) >= 0) {
+    __global float *out = (__global float *) streams[(size_t) t * SS + 2 * n_layers + 1];
+    for (int i = 0; i < 16 * hnp; i++)
+      out[i] = logits[(size_t) t * 16 * hnp + i];
+    dl_done (&hs[3], 1);
+  }
+  dl_wait (&hs[3], hnp > 0 ? M : 0);
+  dl_finish (sync, nwg, DL_SYNC_INTS * (n_layers + 1));
+}
+#undef DL_POS_ARGS
+#endif /* VTP_X86_VNNI */
 
 #undef DL_T
 #undef DL_NAME
