@@ -488,3 +488,137 @@ vtp_op_decode_rows_out (const VtpDecodeRows *l)
       A_MEM (l->scratch), A_INT (l->n_rows), A_INT (vtp_tensor_cols (l->x)),
       A_INT ((gint64) l->n_heads * l->head_dim), A_INT (l->w_gate->shape[0]), A_FLOAT (l->eps), A_MEM (l->sync));
 }
+
+/* ---- a whole batched decode step in one launch ---- */
+
+#define POSITIONS_A_LAUNCH 12   /* decode_rows_token's pos0 .. pos11: VTP_DECODE_ROWS_MAX */
+G_STATIC_ASSERT (VTP_DECODE_ROWS_MAX <= POSITIONS_A_LAUNCH);
+
+/* @a and @b share the rows, counters and shape one launch takes. */
+static gboolean
+same_rows (const VtpDecodeRows *a, const VtpDecodeRows *b)
+{
+  return a->x == b->x && a->xn == b->xn && a->q == b->q && a->k == b->k && a->v == b->v && a->attn == b->attn
+      && a->gate == b->gate && a->up == b->up && a->rope == b->rope && a->scratch == b->scratch
+      && a->sync == b->sync && a->w_gate->shape[0] == b->w_gate->shape[0] && a->n_rows == b->n_rows
+      && a->n_heads == b->n_heads && a->n_kv_heads == b->n_kv_heads && a->head_dim == b->head_dim
+      && a->eps == b->eps && a->interleaved == b->interleaved;
+}
+
+gboolean
+vtp_decode_rows_token_fits (const VtpDecodeRows *layers, gint n, const VtpDecodeStream *streams)
+{
+  const VtpDType t = streams[0].k_cache[0]->dtype;
+
+  if (n < 1 || !vtp_switch_on ("VTP_DECODE_TOKEN") || layers[0].x->dev->reduce_wg != 1
+      || vtp_tensor_n_elements (layers[0].sync) < (gint64) SYNC_INTS * (n + 1)
+      || (t != VTP_DTYPE_F32 && t != VTP_DTYPE_F16 && t != VTP_DTYPE_Q8_0))
+    return FALSE;
+  for (gint l = 0; l < n; l++)
+    if (!same_rows (&layers[0], &layers[l]) || !vtp_decode_rows_fits (&layers[l]))
+      return FALSE;
+  for (gint i = 0; i < layers[0].n_rows; i++)
+    for (gint l = 0; l < n; l++)
+      if (streams[i].k_cache[l]->dtype != t || streams[i].v_cache[l]->dtype != t)
+        return FALSE;
+  return TRUE;
+}
+
+gboolean
+vtp_decode_rows_head_fits (const VtpDecodeHead *h, const VtpDecodeRows *last)
+{
+  const gint64 D = vtp_tensor_cols (last->x), V = h->w->shape[0];
+  gint code, group;
+
+  return h->norm && h->norm->dtype == VTP_DTYPE_F32 && vtp_tensor_n_elements (h->norm) == D
+      && vtp_tensor_cols (h->w) == D && V % 16 == 0 && vtp_tensor_cols (h->logits) == V
+      && h->logits->dtype == VTP_DTYPE_F32 && vtp_rows_in (h->logits, 0, last->n_rows)
+      && head_panels (h, &code, &group) && group > 0;
+}
+
+/* Stream @i's caches, scratch and logits fit the step of @l at its position
+ * (the pending error otherwise). */
+static gboolean
+stream_check (const VtpDecodeStream *s, gint i, const VtpDecodeRows *l, gint n, const VtpDecodeHead *head)
+{
+  const gint64 KD = (gint64) l->n_kv_heads * l->head_dim;
+  const VtpDType t = s->k_cache[0]->dtype;
+
+  for (gint j = 0; j < n; j++)
+    if (!check (s->k_cache[j]->dtype == t && s->v_cache[j]->dtype == t && vtp_tensor_cols (s->k_cache[j]) == KD
+            && vtp_tensor_cols (s->v_cache[j]) == KD && rows_in (s->k_cache[j], s->pos, 1)
+            && rows_in (s->v_cache[j], s->pos, 1) && (t != VTP_DTYPE_Q8_0 || KD % 32 == 0), "decode_rows_token",
+            "stream %d, layer %d: caches are not [> %d, %" G_GINT64_FORMAT "] of the first one's type", i, j, s->pos,
+            KD))
+      return FALSE;
+  return check (s->pos >= 0 && s->scores->dtype == VTP_DTYPE_F32
+          && vtp_tensor_n_elements (s->scores) >= (gint64) l->n_heads * (s->pos + 1), "decode_rows_token",
+          "stream %d: the score scratch is smaller than %d heads x %d", i, l->n_heads, s->pos + 1)
+      && check (!head || (s->logits->dtype == VTP_DTYPE_F32 && vtp_tensor_cols (s->logits) == head->w->shape[0]),
+          "decode_rows_token", "stream %d: its logits are not %" G_GINT64_FORMAT " F32", i,
+          head ? head->w->shape[0] : 0);
+}
+
+void
+vtp_op_decode_rows_token (VtpDecodeToken **token, const VtpDecodeRows *layers, gint n,
+    const VtpDecodeStream *streams, const VtpTensor *inv_freq, const VtpDecodeHead *head)
+{
+  const VtpDecodeRows *l = &layers[0];
+  VtpDevice *dev = l->x->dev;
+  const gint M = l->n_rows, stream_slots = 2 * n + 2;
+  const gint64 D = vtp_tensor_cols (l->x), I = l->w_gate->shape[0];
+  const VtpAttention a = { l->n_heads, l->n_kv_heads, l->head_dim, TRUE, 0, 1.0f / sqrtf ((float) l->head_dim) };
+  const size_t global[1] = { work_items (dev) }, one[1] = { 1 };
+  gint head_code = 0, head_group = 0, pos[POSITIONS_A_LAUNCH] = { 0 };
+  g_auto (Slots) slots = { 0 };
+  char name[48];
+
+  if (vtp_error_is_pending ())
+    return;
+  if (!check (n >= 1 && M >= 2 && M <= VTP_DECODE_ROWS_MAX, "decode_rows_token", "%d layers, %d rows: one or more "
+          "layers of 2 .. %d rows expected", n, M, VTP_DECODE_ROWS_MAX)
+      || !check (dev->reduce_wg == 1, "decode_rows_token", "the device's attention takes more than one work-item")
+      || !check (inv_freq && inv_freq->dtype == VTP_DTYPE_F32 && vtp_tensor_n_elements (inv_freq) == l->head_dim / 2,
+          "decode_rows_token", "inv_freq is not %d F32", l->head_dim / 2)
+      || !sync_check (l->sync, n + 1, "decode_rows_token"))
+    return;
+  if (head && !check (vtp_decode_rows_head_fits (head, &layers[n - 1]) && head_panels (head, &head_code, &head_group),
+          "decode_rows_token", "the head's norm, weights or logits do not fit the launch (vtp_decode_rows_head_fits)"))
+    return;
+  slots_init (&slots, n * LAYER_SLOTS + M * stream_slots);
+  for (gint j = 0; j < n; j++) {
+    gint codes[7], groups[4];
+    const VtpDecodeLayer layer = layer_of_rows (&layers[j]);
+    if (!check (same_rows (l, &layers[j]), "decode_rows_token", "layer %d does not share layer 0's rows, counters "
+            "and shape", j) || !rows_check (&layers[j], codes, groups))
+      return;
+    layer_slots (&slots, j * LAYER_SLOTS, &layer, FALSE, codes, groups);
+  }
+  for (gint i = 0; i < M; i++) {
+    const VtpDecodeStream *s = &streams[i];
+    cl_mem *b = slots.buffers + n * LAYER_SLOTS + i * stream_slots;
+    if (!stream_check (s, i, l, n, head) || !check (s->k_cache[0]->dtype == streams[0].k_cache[0]->dtype,
+            "decode_rows_token", "stream %d's caches are not stream 0's type", i))
+      return;
+    for (gint j = 0; j < n; j++) {
+      b[2 * j] = s->k_cache[j]->mem;
+      b[2 * j + 1] = s->v_cache[j]->mem;
+    }
+    b[2 * n] = s->scores->mem;
+    b[2 * n + 1] = head ? s->logits->mem : NULL;
+    pos[i] = s->pos;
+  }
+  if (!table_make (token, dev, &slots, "decode_rows_token"))
+    return;
+  g_snprintf (name, sizeof name, "decode_rows_token%s", streams[0].k_cache[0]->dtype == VTP_DTYPE_F16 ? "_f16"
+      : streams[0].k_cache[0]->dtype == VTP_DTYPE_Q8_0 ? "_q8_0" : "");
+  LAUNCH (dev, name, 1, global, one, A_MEM ((*token)->table), A_INT (n), A_INT (n * LAYER_SLOTS), A_INT (M),
+      A_MEM (l->x), A_MEM (l->xn), A_MEM (l->q), A_MEM (l->k), A_MEM (l->v), A_MEM (l->attn), A_MEM (l->gate),
+      A_MEM (l->up), A_MEM (l->rope), A_MEM (inv_freq), A_MEM (l->scratch), A_OPT_MEM (head ? head->norm : NULL),
+      A_OPT_MEM (head ? head->w : NULL), A_OPT_MEM (head ? head->logits : NULL),
+      A_INT (head ? head->w->shape[0] / 16 : 0), A_INT (head_code), A_INT (head_group), A_INT (D), A_INT (I),
+      A_INT (l->n_heads), A_INT (l->n_kv_heads), A_INT (l->head_dim), A_FLOAT (l->eps), A_FLOAT (a.scale),
+      A_INT (l->interleaved), A_INT (vtp_attention_gqa_fits (dev, &a)), A_MEM (l->sync), A_INT (pos[0]),
+      A_INT (pos[1]), A_INT (pos[2]), A_INT (pos[3]), A_INT (pos[4]), A_INT (pos[5]), A_INT (pos[6]),
+      A_INT (pos[7]), A_INT (pos[8]), A_INT (pos[9]), A_INT (pos[10]), A_INT (pos[11]));
+}

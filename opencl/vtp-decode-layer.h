@@ -116,4 +116,31 @@ gboolean vtp_decode_rows_fits (const VtpDecodeRows *l);
 void vtp_op_decode_rows_in (const VtpDecodeRows *l);
 void vtp_op_decode_rows_out (const VtpDecodeRows *l);
 
+/* A whole batched decode step in one launch (decode-layer.cl's
+ * decode_rows_token): the streams' RoPE angles, every layer (as
+ * decode_rows_in, each stream's cache store and attention, decode_rows_out)
+ * and the head, each row's logits into its stream's. The same bits as
+ * those launches one by one. Stream i (row i of the layers' rows): */
+typedef struct {
+  VtpTensor *const *k_cache, *const *v_cache;   /* its caches, one a layer */
+  VtpTensor *scores;            /* its attention scores' scratch [>= H (pos + 1)] */
+  VtpTensor *logits;            /* its logits' row 0 [V] (with a head) */
+  gint pos;                     /* its position */
+} VtpDecodeStream;
+
+/* TRUE when the @n layers (each taking vtp_decode_rows_fits, sharing their
+ * rows, with counters for n + 1 sets) and the layers' n_rows @streams
+ * (caches of one type, F32, F16 or Q8_0) take one launch, and
+ * $VTP_DECODE_TOKEN is not "0". */
+gboolean vtp_decode_rows_token_fits (const VtpDecodeRows *layers, gint n, const VtpDecodeStream *streams);
+/* TRUE when the head @h (its logits' rows 0 .. n_rows - 1) goes into that
+ * launch after @last: an int8 panel kernel's weights. */
+gboolean vtp_decode_rows_head_fits (const VtpDecodeHead *h, const VtpDecodeRows *last);
+
+/* Enqueues the step (the RoPE angles from @inv_freq; with the head unless
+ * @head is NULL) through the table *@token; a bad shape becomes the
+ * pending error. */
+void vtp_op_decode_rows_token (VtpDecodeToken **token, const VtpDecodeRows *layers, gint n,
+    const VtpDecodeStream *streams, const VtpTensor *inv_freq, const VtpDecodeHead *head);
+
 G_END_DECLS

@@ -405,8 +405,10 @@ static const BatchCase batch_cases[] = {
 };
 
 /* @n streams at different positions (prompts of 2 + 3 i tokens) decode 8
- * steps as one batch, twice: with the fused halves and with
- * $VTP_DECODE_LAYER=0; every stream's logits the same bits at every step. */
+ * steps as one batch, twice: fused (the whole step in one launch, with the
+ * head where it fits, on even steps; the fused halves on odd ones) and
+ * with $VTP_DECODE_LAYER=0; every stream's logits the same bits at every
+ * step. */
 static void
 test_batch_same_bits (gconstpointer data)
 {
@@ -448,12 +450,19 @@ test_batch_same_bits (gconstpointer data)
   }
   for (gint step = 0; step < 8; step++) {
     for (gint k = 0; k < 2; k++) {
+      /* b[0]: the whole step in one launch on even steps, two launches a
+       * layer on odd ones; b[1]: the kernels one by one */
+      const gboolean one_launch = k == 0 && step % 2 == 0;
       if (k == 1)
         g_setenv ("VTP_DECODE_LAYER", "0", TRUE);
+      if (k == 0 && !one_launch)
+        g_setenv ("VTP_DECODE_TOKEN", "0", TRUE);
       g_assert_cmpint (vtp_llama_batch_fused_layers (m, b[k], n), ==, k == 0 ? m->cfg.num_hidden_layers : 0);
+      g_assert_cmpint (vtp_llama_batch_fused_step (m, b[k], s[k], n), ==, one_launch);
       g_assert_true (vtp_llama_decode_batch (m, b[k], s[k], tokens, n, &error));
       g_assert_no_error (error);
       g_unsetenv ("VTP_DECODE_LAYER");
+      g_unsetenv ("VTP_DECODE_TOKEN");
     }
     for (gint i = 0; i < n; i++) {
       for (gint k = 0; k < 2; k++) {

@@ -40,7 +40,7 @@ vtp_llama_batch_new (VtpLlama *m, gint max_streams, GError **error)
       && !(b->lora_tmp = vtp_tensor_new_2d (m->dev, VTP_DTYPE_F32, max_streams, m->adapter->cfg.lora_rank, error)))
     return NULL;
   if (m->dev->pocl_cpu && m->dev->int8_dot && max_streams >= 2
-      && (!(b->sync = vtp_decode_layer_sync_new (m->dev, 1, error))
+      && (!(b->sync = vtp_decode_layer_sync_new (m->dev, c->num_hidden_layers + 1, error))
           || !(b->int8_rows = vtp_decode_rows_scratch_new (m->dev, MIN (max_streams, VTP_DECODE_ROWS_MAX),
                   MAX (MAX (D, QD), c->intermediate_size), error))))
     return NULL;
@@ -65,6 +65,7 @@ vtp_llama_batch_free (VtpLlamaBatch *b)
   vtp_tensor_free (b->lora_tmp);
   vtp_tensor_free (b->sync);
   vtp_tensor_free (b->int8_rows);
+  vtp_decode_token_free (b->token);
   g_free (b->host_rows);
   g_free (b);
 }
@@ -129,6 +130,43 @@ vtp_llama_batch_fused_layers (const VtpLlama *m, const VtpLlamaBatch *b, gint n)
   return count;
 }
 
+/* The batch's layers (@r, num_hidden_layers) and streams (@st, @n) of a
+ * step in one launch (vtp-decode-layer.h): TRUE when they take it. */
+static gboolean
+fused_step (const VtpLlama *m, const VtpLlamaBatch *b, VtpLlamaState **states, gint n, VtpDecodeRows *r,
+    VtpDecodeStream *st)
+{
+  for (gint l = 0; l < m->cfg.num_hidden_layers; l++)
+    if (!fused_rows (m, b, n, l, &r[l]))
+      return FALSE;
+  for (gint i = 0; i < n; i++)
+    st[i] = (VtpDecodeStream) { states[i]->k_cache, states[i]->v_cache, states[i]->scores, states[i]->logits,
+      states[i]->n_past };
+  return vtp_decode_rows_token_fits (r, m->cfg.num_hidden_layers, st);
+}
+
+gboolean
+vtp_llama_batch_fused_step (const VtpLlama *m, const VtpLlamaBatch *b, VtpLlamaState **states, gint n)
+{
+  VtpDecodeRows *r = g_newa (VtpDecodeRows, m->cfg.num_hidden_layers);
+  VtpDecodeStream st[VTP_DECODE_ROWS_MAX];
+  return n >= 2 && n <= VTP_DECODE_ROWS_MAX && fused_step (m, b, states, n, r, st);
+}
+
+/* The head over the batch's rows, each row's logits into its stream's, and
+ * every stream one position on. */
+static void
+head_rows (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, gint n)
+{
+  const VtpLlamaConfig *c = &m->cfg;
+
+  vtp_op_rmsnorm (b->xn, b->x, 0, n, m->norm, c->rms_norm_eps);
+  vtp_op_linear_rows (b->logits, 0, b->xn, 0, n, m->lm_head, NULL, FALSE);
+  /* row i's logits where stream i's generate loop reads them */
+  for (gint i = 0; i < n; i++)
+    vtp_tensor_copy_rect (states[i]->logits, 0, 0, b->logits, i, 0, 1, c->vocab_size);
+}
+
 gboolean
 vtp_llama_decode_batch (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, const gint32 *tokens, gint n,
     GError **error)
@@ -149,6 +187,21 @@ vtp_llama_decode_batch (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, c
   if (!vtp_tensor_write (b->x, 0, b->host_rows, (gsize) n * D * sizeof (float), error)) {
     g_prefix_error (error, "Uploading the embeddings of a decode batch of %d: ", n);
     return FALSE;
+  }
+  if (n <= VTP_DECODE_ROWS_MAX) {
+    VtpDecodeRows *r = g_newa (VtpDecodeRows, c->num_hidden_layers);
+    VtpDecodeStream st[VTP_DECODE_ROWS_MAX];
+    if (fused_step (m, b, states, n, r, st)) {
+      /* the whole step in one launch, the head too where it fits */
+      const VtpDecodeHead head = { m->norm, m->lm_head, b->logits, 0 };
+      const gboolean with_head = vtp_decode_rows_head_fits (&head, &r[c->num_hidden_layers - 1]);
+      vtp_op_decode_rows_token (&b->token, r, c->num_hidden_layers, st, m->inv_freq, with_head ? &head : NULL);
+      if (!with_head)
+        head_rows (m, b, states, n);
+      for (gint i = 0; i < n; i++)
+        states[i]->n_past++;
+      return vtp_error_take_pending (error);
+    }
   }
   /* each stream's rotation at its own position, once for all layers: row i
    * of the batch's table (made in row 0 of the stream's own) */
@@ -187,12 +240,8 @@ vtp_llama_decode_batch (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, c
     vtp_op_linear_rows (b->x, 0, b->gate, 0, n, y->w_down, y->b_down, TRUE); /* x += down(silu(gate) * up) */
     lora_rows (b, y, VTP_PROJ_DOWN, b->x, b->gate, n);
   }
-  vtp_op_rmsnorm (b->xn, b->x, 0, n, m->norm, c->rms_norm_eps);
-  vtp_op_linear_rows (b->logits, 0, b->xn, 0, n, m->lm_head, NULL, FALSE);
-  /* row i's logits where stream i's generate loop reads them */
-  for (gint i = 0; i < n; i++) {
-    vtp_tensor_copy_rect (states[i]->logits, 0, 0, b->logits, i, 0, 1, V);
+  head_rows (m, b, states, n);
+  for (gint i = 0; i < n; i++)
     states[i]->n_past++;
-  }
   return vtp_error_take_pending (error);
 }

@@ -138,6 +138,7 @@ typedef struct {
   /* PoCL CPUs with int8 dot products: the fused halves' counters and x's
    * int8 rows (vtp-decode-layer.h: VtpDecodeRows), else NULL */
   VtpTensor *sync, *int8_rows;
+  VtpDecodeToken *token;      /* a step in one launch: its table, made on first use */
 } VtpLlamaBatch;
 
 VtpLlamaBatch *vtp_llama_batch_new (VtpLlama *m, gint max_streams, GError **error);
@@ -171,6 +172,9 @@ gboolean vtp_llama_fused_token (const VtpLlama *m, const VtpLlamaState *s);
 /* The same for a batched step of @n streams (two fused launches a layer:
  * vtp-decode-layer.h's VtpDecodeRows). */
 gint vtp_llama_batch_fused_layers (const VtpLlama *m, const VtpLlamaBatch *b, gint n);
+/* TRUE when a batched step of @states (@n) runs in one launch
+ * (vtp_op_decode_rows_token; $VTP_DECODE_TOKEN=0: two a layer). */
+gboolean vtp_llama_batch_fused_step (const VtpLlama *m, const VtpLlamaBatch *b, VtpLlamaState **states, gint n);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpLlamaState, vtp_llama_state_free)
 
