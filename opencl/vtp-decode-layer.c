@@ -299,7 +299,11 @@ table_make (VtpDecodeToken **token, VtpDevice *dev, const Slots *s, const char *
     }
     vtp_launch (dev, "dl_addresses", 1, one, one, G_N_ELEMENTS (args), args);
   }
-  return !vtp_error_is_pending ();
+  if (vtp_error_is_pending ()) {
+    table_release (t);          /* half made: made again on the next call */
+    return FALSE;
+  }
+  return TRUE;
 }
 
 /* @a and @b share the rows, counters and shape one launch takes. */
