@@ -1,5 +1,8 @@
-/* vtp-decode-layer.c: the fused decode layer's host side (decode-layer.cl). */
+/* vtp-decode-layer.c: the fused decode layer's host side (decode-layer.cl):
+ * a launch a layer (one row, or the batch's two halves), and the checks
+ * vtp-decode-step.c's whole step in one launch shares. */
 #include "vtp-decode-layer.h"
+#include "vtp-decode-layer-checks.h"
 #include "vtp-launch.h"
 #include "vtp-ops.h"
 #include "vtp-switch.h"
@@ -7,12 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SYNC_INTS 32            /* decode-layer.cl: DL_FINISHED + 1 */
 
 VtpTensor *
 vtp_decode_layer_sync_new (VtpDevice *dev, gint layers, GError **error)
 {
-  const gint64 n = (gint64) SYNC_INTS * MAX (layers, 1);
+  const gint64 n = (gint64) VTP_DECODE_SYNC_INTS * MAX (layers, 1);
   g_autofree gint32 *zeros = g_new0 (gint32, n);
   VtpTensor *t = vtp_tensor_new_from_data (dev, VTP_DTYPE_I32, 1, &n, zeros, error);
   if (!t)
@@ -22,15 +24,15 @@ vtp_decode_layer_sync_new (VtpDevice *dev, gint layers, GError **error)
 
 /* The counters a fused launch of @kernel takes are vtp_decode_layer_sync_new's,
  * for @layers layers */
-static gboolean
-sync_check (const VtpTensor *sync, gint layers, const char *kernel)
+gboolean
+vtp_decode_sync_check (const VtpTensor *sync, gint layers, const char *kernel)
 {
-  return check (sync->dtype == VTP_DTYPE_I32 && vtp_tensor_n_elements (sync) >= (gint64) SYNC_INTS * layers, kernel,
-      "sync is not %d x %d I32 (vtp_decode_layer_sync_new)", SYNC_INTS, layers);
+  return check (sync->dtype == VTP_DTYPE_I32 && vtp_tensor_n_elements (sync) >= (gint64) VTP_DECODE_SYNC_INTS * layers, kernel,
+      "sync is not %d x %d I32 (vtp_decode_layer_sync_new)", VTP_DECODE_SYNC_INTS, layers);
 }
 
-static VtpAttention
-attention_of (const VtpDecodeLayer *l)
+VtpAttention
+vtp_decode_attention_of (const VtpDecodeLayer *l)
 {
   const VtpAttention a = { l->n_heads, l->n_kv_heads, l->head_dim, TRUE, l->pos, 1.0f / sqrtf ((float) l->head_dim) };
   return a;
@@ -66,8 +68,8 @@ bias_fits (const VtpTensor *b, gint64 n)
 }
 
 /* decode-layer.cl's @biases: bit i set where product i (q, k, v, o, gate, up, down) has one */
-static gint
-bias_bits_of (const VtpTensor *bq, const VtpTensor *bk, const VtpTensor *bv, const VtpTensor *bo,
+gint
+vtp_decode_bias_bits (const VtpTensor *bq, const VtpTensor *bk, const VtpTensor *bv, const VtpTensor *bo,
     const VtpTensor *b_gate, const VtpTensor *b_up, const VtpTensor *b_down)
 {
   const VtpTensor *b[7] = { bq, bk, bv, bo, b_gate, b_up, b_down };
@@ -102,8 +104,8 @@ weights_check (const VtpDecodeLayer *l, gint64 D, gint64 QD, gint64 KD, gint64 I
 
 /* Work-items of a fused launch: one a compute unit ($VTP_DECODE_LAYER_GROUPS:
  * another count, for the tests: any count computes the same) */
-static size_t
-work_items (const VtpDevice *dev)
+size_t
+vtp_decode_work_items (const VtpDevice *dev)
 {
   return (size_t) vtp_switch_int ("VTP_DECODE_LAYER_GROUPS", (gint) dev->compute_units, 1, 64);
 }
@@ -121,8 +123,8 @@ vtp_decode_layer_fits (const VtpDecodeLayer *l)
 
 /* The checks of a one-row layer @l for @kernel, its type codes and groups
  * through the arrays (the pending error otherwise). */
-static gboolean
-layer_check (const VtpDecodeLayer *l, gint *codes, gint *groups, const char *kernel)
+gboolean
+vtp_decode_layer_check (const VtpDecodeLayer *l, gint *codes, gint *groups, const char *kernel)
 {
   const VtpDevice *dev = l->x->dev;
   const gint64 D = vtp_tensor_cols (l->x), I = l->w_gate->shape[0];
@@ -147,8 +149,8 @@ layer_check (const VtpDecodeLayer *l, gint *codes, gint *groups, const char *ker
 }
 
 /* The name of @kernel for @l's cache type: decode_layer, decode_layer_f16 .. */
-static void
-kernel_name (const VtpDecodeLayer *l, const char *kernel, char *name, gsize size)
+void
+vtp_decode_kernel_name (const VtpDecodeLayer *l, const char *kernel, char *name, gsize size)
 {
   g_snprintf (name, size, "%s%s", kernel, l->k_cache->dtype == VTP_DTYPE_F16 ? "_f16"
       : l->k_cache->dtype == VTP_DTYPE_Q8_0 ? "_q8_0" : "");
@@ -161,16 +163,16 @@ vtp_op_decode_layer (const VtpDecodeLayer *l)
   const gint64 D = vtp_tensor_cols (l->x), I = l->w_gate->shape[0];
   const gint64 KD = (gint64) l->n_kv_heads * l->head_dim;
   const gboolean store = l->k_new != NULL;
-  const VtpAttention a = attention_of (l);
-  const size_t global[1] = { work_items (dev) }, one[1] = { 1 };
+  const VtpAttention a = vtp_decode_attention_of (l);
+  const size_t global[1] = { vtp_decode_work_items (dev) }, one[1] = { 1 };
   VtpTensor *kn = store ? l->k_new : l->k_cache, *vn = store ? l->v_new : l->v_cache;
   gint codes[7], groups[4];
   char name[48];
 
-  if (vtp_error_is_pending () || !layer_check (l, codes, groups, "decode_layer")
-      || !sync_check (l->sync, 1, "decode_layer"))
+  if (vtp_error_is_pending () || !vtp_decode_layer_check (l, codes, groups, "decode_layer")
+      || !vtp_decode_sync_check (l->sync, 1, "decode_layer"))
     return;
-  kernel_name (l, "decode_layer", name, sizeof name);
+  vtp_decode_kernel_name (l, "decode_layer", name, sizeof name);
   LAUNCH (dev, name, 1, global, one,
       A_MEM (l->x), A_MEM (l->xn), A_MEM (l->q), A_MEM (kn), A_MEM (vn), A_INT (store ? 0 : (gint64) l->pos * KD),
       A_INT (store), A_MEM (l->k_cache), A_MEM (l->v_cache), A_MEM (l->attn), A_MEM (l->gate),
@@ -180,222 +182,12 @@ vtp_op_decode_layer (const VtpDecodeLayer *l)
       A_OPT_MEM (l->opt ? NULL : l->w_up),
       A_MEM (l->w_down), A_OPT_MEM (l->bq), A_OPT_MEM (l->bk), A_OPT_MEM (l->bv), A_OPT_MEM (l->bo),
       A_OPT_MEM (l->b_gate), A_OPT_MEM (l->b_up), A_OPT_MEM (l->b_down),
-      A_INT (bias_bits_of (l->bq, l->bk, l->bv, l->bo, l->b_gate, l->b_up, l->b_down)), A_INT (codes[0]),
+      A_INT (vtp_decode_bias_bits (l->bq, l->bk, l->bv, l->bo, l->b_gate, l->b_up, l->b_down)), A_INT (codes[0]),
       A_INT (codes[1]), A_INT (codes[2]), A_INT (codes[3]), A_INT (codes[4]), A_INT (codes[5]), A_INT (codes[6]),
       A_INT (groups[0]), A_INT (groups[1]), A_INT (groups[2]), A_INT (groups[3]),
       A_INT (D), A_INT (I), A_INT (l->n_heads), A_INT (l->n_kv_heads), A_INT (l->head_dim), A_INT (l->pos),
       A_FLOAT (l->eps), A_FLOAT (a.scale), A_INT (l->interleaved), A_INT (vtp_attention_gqa_fits (dev, &a)),
       A_MEM (l->sync));
-}
-
-/* ---- a whole decode step in one launch ---- */
-
-#define LAYER_SLOTS 32          /* decode-layer.cl: DL_SLOTS, a layer's row */
-#define LAYER_BUFFERS 18        /* DL_SLOT_INTS: the buffers of a row, then its ints */
-#define ADDRESSES_A_LAUNCH 16   /* dl_addresses */
-
-/* A launch's table: each slot a buffer's device address (dl_addresses) or
- * an int (written from the host). */
-struct _VtpDecodeToken {
-  VtpTensor *table;             /* [slots] U64 */
-  gint slots;
-  cl_mem *buffers;              /* the buffer of each slot (retained), or NULL */
-  guint64 *ints;                /* the int of each slot (0 where a buffer's) */
-};
-
-/* A table's slots being filled in: the buffers and ints (g_new0) */
-typedef struct {
-  gint slots;
-  cl_mem *buffers;
-  guint64 *ints;
-} Slots;
-
-static void
-slots_init (Slots *s, gint slots)
-{
-  s->slots = slots;
-  s->buffers = g_new0 (cl_mem, slots);
-  s->ints = g_new0 (guint64, slots);
-}
-
-static void
-slots_clear (Slots *s)
-{
-  g_free (s->buffers);
-  g_free (s->ints);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Slots, slots_clear)
-
-/* Layer @l's row at slot @at (decode-layer.cl's DL_SLOT order; @with_caches:
- * its caches too, else none) */
-static void
-layer_slots (Slots *s, gint at, const VtpDecodeLayer *l, gboolean with_caches, const gint *codes, const gint *groups)
-{
-  const VtpTensor *b[LAYER_BUFFERS] = { l->attn_norm, l->ffn_norm, l->wq, l->wk, l->wv, l->wo, l->w_gate, l->w_up,
-    l->w_down, l->bq, l->bk, l->bv, l->bo, l->b_gate, l->b_up, l->b_down, with_caches ? l->k_cache : NULL,
-    with_caches ? l->v_cache : NULL };
-  guint64 *ints = s->ints + at + LAYER_BUFFERS;
-
-  for (gint i = 0; i < LAYER_BUFFERS; i++)
-    s->buffers[at + i] = b[i] ? b[i]->mem : NULL;
-  ints[0] = (guint64) bias_bits_of (l->bq, l->bk, l->bv, l->bo, l->b_gate, l->b_up, l->b_down);
-  for (gint i = 0; i < 7; i++)
-    ints[1 + i] = (guint64) codes[i];
-  for (gint i = 0; i < 4; i++)
-    ints[8 + i] = (guint64) groups[i];
-}
-
-static void
-table_release (VtpDecodeToken *t)
-{
-  for (gint i = 0; i < t->slots; i++)
-    if (t->buffers[i])
-      clReleaseMemObject (t->buffers[i]);
-  g_clear_pointer (&t->buffers, g_free);
-  g_clear_pointer (&t->ints, g_free);
-  g_clear_pointer (&t->table, vtp_tensor_free);
-  t->slots = 0;
-}
-
-void
-vtp_decode_token_free (VtpDecodeToken *t)
-{
-  if (!t)
-    return;
-  table_release (t);
-  g_free (t);
-}
-
-/* Makes *@token's table hold @s unless it does already (it keeps a
- * reference to each buffer it points into); FALSE with the pending error
- * when it cannot be made. */
-static gboolean
-table_make (VtpDecodeToken **token, VtpDevice *dev, const Slots *s, const char *kernel)
-{
-  const size_t one[1] = { 1 };
-  g_autoptr (GError) error = NULL;
-  const gint64 bytes = (gint64) s->slots * sizeof (guint64);
-  VtpDecodeToken *t = *token ? *token : (*token = g_new0 (VtpDecodeToken, 1));
-
-  if (t->slots == s->slots && memcmp (t->buffers, s->buffers, sizeof (cl_mem) * s->slots) == 0
-      && memcmp (t->ints, s->ints, sizeof (guint64) * s->slots) == 0)
-    return TRUE;
-  table_release (t);
-  if (!(t->table = vtp_tensor_new_from_data (dev, VTP_DTYPE_U8, 1, &bytes, s->ints, &error)))
-    return check (FALSE, kernel, "the table of its buffers and ints: %s", error->message);
-  t->slots = s->slots;
-  t->buffers = g_memdup2 (s->buffers, sizeof (cl_mem) * s->slots);
-  t->ints = g_memdup2 (s->ints, sizeof (guint64) * s->slots);
-  for (gint i = 0; i < s->slots; i++)
-    if (s->buffers[i])
-      clRetainMemObject (s->buffers[i]);
-  for (gint at = 0; at < s->slots; at += ADDRESSES_A_LAUNCH) {
-    VtpArg args[2 + ADDRESSES_A_LAUNCH];
-    args[0] = A_MEM (t->table);
-    args[1] = A_INT (at);
-    for (gint j = 0; j < ADDRESSES_A_LAUNCH; j++) {
-      const cl_mem *b = at + j < s->slots ? &s->buffers[at + j] : NULL;
-      args[2 + j] = (VtpArg) { sizeof (cl_mem), b && *b ? (const void *) b : (const void *) &vtp_null_mem };
-    }
-    vtp_launch (dev, "dl_addresses", 1, one, one, G_N_ELEMENTS (args), args);
-  }
-  if (vtp_error_is_pending ()) {
-    table_release (t);          /* half made: made again on the next call */
-    return FALSE;
-  }
-  return TRUE;
-}
-
-/* @a and @b share the rows, counters and shape one launch takes. */
-static gboolean
-same_step (const VtpDecodeLayer *a, const VtpDecodeLayer *b)
-{
-  return a->x == b->x && a->xn == b->xn && a->q == b->q && a->attn == b->attn && a->gate == b->gate
-      && a->up == b->up && a->scores == b->scores && a->rope == b->rope && a->k_new == b->k_new
-      && a->v_new == b->v_new && a->sync == b->sync && a->k_cache->dtype == b->k_cache->dtype
-      && a->w_gate->shape[0] == b->w_gate->shape[0] && a->n_heads == b->n_heads && a->n_kv_heads == b->n_kv_heads
-      && a->head_dim == b->head_dim && a->pos == b->pos && a->eps == b->eps && a->interleaved == b->interleaved
-      && a->opt == b->opt;
-}
-
-gboolean
-vtp_decode_token_fits (const VtpDecodeLayer *layers, gint n)
-{
-  if (n < 1 || layers[0].opt || !vtp_switch_on ("VTP_DECODE_TOKEN")
-      || vtp_tensor_n_elements (layers[0].sync) < (gint64) SYNC_INTS * n)
-    return FALSE;
-  for (gint l = 0; l < n; l++)
-    if (!same_step (&layers[0], &layers[l]) || !vtp_decode_layer_fits (&layers[l]))
-      return FALSE;
-  return TRUE;
-}
-
-/* The head's type code and x's int8 groups through @code, @group: TRUE when
- * its product is a panel kernel's and x's int8 copy fits the launch's. */
-static gboolean
-head_panels (const VtpDecodeHead *h, gint *code, gint *group)
-{
-  const VtpDevice *dev = h->w->dev;
-  *group = 0;
-  *code = vtp_linear_gemv_panels (dev, h->w, group);
-  return *code >= 0;
-}
-
-gboolean
-vtp_decode_head_fits (const VtpDecodeHead *h, const VtpDecodeLayer *last)
-{
-  const gint64 D = vtp_tensor_cols (last->x), V = h->w->shape[0];
-  gint code, group;
-
-  return h->norm && h->norm->dtype == VTP_DTYPE_F32 && vtp_tensor_n_elements (h->norm) == D
-      && vtp_tensor_cols (h->w) == D && V % 16 == 0 && vtp_tensor_cols (h->logits) == V
-      && h->logits->dtype == VTP_DTYPE_F32 && vtp_rows_in (h->logits, h->row, 1) && head_panels (h, &code, &group);
-}
-
-void
-vtp_op_decode_token (VtpDecodeToken **token, const VtpDecodeLayer *layers, gint n, const VtpTensor *inv_freq,
-    const VtpDecodeHead *head)
-{
-  const VtpDecodeLayer *l = &layers[0];
-  VtpDevice *dev = l->x->dev;
-  const gint64 D = vtp_tensor_cols (l->x), I = l->w_gate->shape[0];
-  const gboolean store = l->k_new != NULL;
-  const VtpAttention a = attention_of (l);
-  const size_t global[1] = { work_items (dev) }, one[1] = { 1 };
-  gint head_code = 0, head_group = 0;
-  char name[48];
-  g_auto (Slots) slots = { 0 };
-
-  if (vtp_error_is_pending ())
-    return;
-  if (!check (n >= 1 && !l->opt, "decode_token", "%d layers of %s: one or more Llama layers expected", n,
-          l->opt ? "OPT" : "Llama") || !sync_check (l->sync, n, "decode_token"))
-    return;
-  if (inv_freq && !check (inv_freq->dtype == VTP_DTYPE_F32 && vtp_tensor_n_elements (inv_freq) == l->head_dim / 2,
-          "decode_token", "inv_freq is not %d F32", l->head_dim / 2))
-    return;
-  if (head && !check (vtp_decode_head_fits (head, &layers[n - 1]) && head_panels (head, &head_code, &head_group),
-          "decode_token", "the head's norm, weights or logits do not fit the launch (vtp_decode_head_fits)"))
-    return;
-  slots_init (&slots, n * LAYER_SLOTS);
-  for (gint i = 0; i < n; i++) {
-    gint codes[7], groups[4];
-    if (!check (same_step (l, &layers[i]), "decode_token", "layer %d does not share layer 0's rows, counters, "
-            "cache type and shape", i) || !layer_check (&layers[i], codes, groups, "decode_token"))
-      return;
-    layer_slots (&slots, i * LAYER_SLOTS, &layers[i], TRUE, codes, groups);
-  }
-  if (!table_make (token, dev, &slots, "decode_token"))
-    return;
-  kernel_name (l, "decode_token", name, sizeof name);
-  LAUNCH (dev, name, 1, global, one, A_MEM ((*token)->table), A_INT (n), A_MEM (l->x), A_MEM (l->xn), A_MEM (l->q),
-      A_OPT_MEM (l->k_new), A_OPT_MEM (l->v_new), A_INT (store), A_MEM (l->attn), A_MEM (l->gate), A_MEM (l->up),
-      A_MEM (l->scores), A_MEM (l->rope), A_OPT_MEM (inv_freq), A_OPT_MEM (head ? head->norm : NULL),
-      A_OPT_MEM (head ? head->w : NULL), A_OPT_MEM (head ? head->logits : NULL),
-      A_INT (head ? (gint64) head->row * head->w->shape[0] : 0), A_INT (head ? head->w->shape[0] / 16 : 0),
-      A_INT (head_code), A_INT (head_group), A_INT (D), A_INT (I), A_INT (l->n_heads), A_INT (l->n_kv_heads), A_INT (l->head_dim),
-      A_INT (l->pos), A_FLOAT (l->eps), A_FLOAT (a.scale), A_INT (l->interleaved),
-      A_INT (vtp_attention_gqa_fits (dev, &a)), A_MEM (l->sync));
 }
 
 /* ---- several streams' rows ---- */
@@ -411,8 +203,8 @@ vtp_decode_rows_scratch_new (VtpDevice *dev, gint max_rows, gint64 max_k, GError
 }
 
 /* The layer's part of @l (for layer_panels and weights_check). */
-static VtpDecodeLayer
-layer_of_rows (const VtpDecodeRows *l)
+VtpDecodeLayer
+vtp_decode_layer_of_rows (const VtpDecodeRows *l)
 {
   const VtpDecodeLayer layer = { .x = l->x, .attn_norm = l->attn_norm, .ffn_norm = l->ffn_norm, .wq = l->wq,
     .wk = l->wk, .wv = l->wv, .wo = l->wo, .w_gate = l->w_gate, .w_up = l->w_up, .w_down = l->w_down, .bq = l->bq,
@@ -425,7 +217,7 @@ gboolean
 vtp_decode_rows_fits (const VtpDecodeRows *l)
 {
   const VtpDevice *dev = l->x->dev;
-  const VtpDecodeLayer layer = layer_of_rows (l);
+  const VtpDecodeLayer layer = vtp_decode_layer_of_rows (l);
   gint codes[7], groups[4];
 
   return dev->pocl_cpu && dev->int8_dot && vtp_switch_on ("VTP_DECODE_LAYER") && l->n_rows >= 2
@@ -433,14 +225,14 @@ vtp_decode_rows_fits (const VtpDecodeRows *l)
 }
 
 /* The checks both halves make; the type codes and groups through the arrays. */
-static gboolean
-rows_check (const VtpDecodeRows *l, gint *codes, gint *groups)
+gboolean
+vtp_decode_rows_check (const VtpDecodeRows *l, gint *codes, gint *groups)
 {
   const VtpDevice *dev = l->x->dev;
   const gint64 D = vtp_tensor_cols (l->x), I = l->w_gate->shape[0], M = l->n_rows;
   const gint64 QD = (gint64) l->n_heads * l->head_dim, KD = (gint64) l->n_kv_heads * l->head_dim;
   const gint64 max_k = MAX (MAX (D, QD), I);
-  const VtpDecodeLayer layer = layer_of_rows (l);
+  const VtpDecodeLayer layer = vtp_decode_layer_of_rows (l);
 
   return check (dev->pocl_cpu && dev->int8_dot && layer_panels (dev, &layer, TRUE, codes, groups),
           "decode_rows", "the device or the weights' types do not take the fused rows (vtp_decode_rows_fits)")
@@ -455,21 +247,21 @@ rows_check (const VtpDecodeRows *l, gint *codes, gint *groups)
           "decode_rows", "the batch's rows do not fit %" G_GINT64_FORMAT " rows of the layer", M)
       && check (vtp_tensor_n_bytes (l->scratch) >= vtp_linear_int8_rows_bytes (M, max_k), "decode_rows",
           "the int8 scratch is smaller than %" G_GSIZE_FORMAT " bytes", vtp_linear_int8_rows_bytes (M, max_k))
-      && sync_check (l->sync, 1, "decode_rows");
+      && vtp_decode_sync_check (l->sync, 1, "decode_rows");
 }
 
 void
 vtp_op_decode_rows_in (const VtpDecodeRows *l)
 {
   VtpDevice *dev = l->x->dev;
-  const size_t global[1] = { work_items (dev) }, one[1] = { 1 };
+  const size_t global[1] = { vtp_decode_work_items (dev) }, one[1] = { 1 };
   gint codes[7], groups[4];
 
-  if (vtp_error_is_pending () || !rows_check (l, codes, groups))
+  if (vtp_error_is_pending () || !vtp_decode_rows_check (l, codes, groups))
     return;
   LAUNCH (dev, "decode_rows_in", 1, global, one, A_MEM (l->x), A_MEM (l->xn), A_MEM (l->q), A_MEM (l->k),
       A_MEM (l->v), A_MEM (l->rope), A_MEM (l->attn_norm), A_MEM (l->wq), A_MEM (l->wk), A_MEM (l->wv),
-      A_OPT_MEM (l->bq), A_OPT_MEM (l->bk), A_OPT_MEM (l->bv), A_INT (bias_bits_of (l->bq, l->bk, l->bv, NULL, NULL,
+      A_OPT_MEM (l->bq), A_OPT_MEM (l->bk), A_OPT_MEM (l->bv), A_INT (vtp_decode_bias_bits (l->bq, l->bk, l->bv, NULL, NULL,
           NULL, NULL)), A_INT (codes[0]), A_INT (codes[1]), A_INT (codes[2]), A_INT (groups[0]), A_MEM (l->scratch),
       A_INT (l->n_rows), A_INT (vtp_tensor_cols (l->x)), A_INT (l->n_heads), A_INT (l->n_kv_heads),
       A_INT (l->head_dim), A_FLOAT (l->eps), A_INT (l->interleaved), A_MEM (l->sync));
@@ -479,150 +271,16 @@ void
 vtp_op_decode_rows_out (const VtpDecodeRows *l)
 {
   VtpDevice *dev = l->x->dev;
-  const size_t global[1] = { work_items (dev) }, one[1] = { 1 };
+  const size_t global[1] = { vtp_decode_work_items (dev) }, one[1] = { 1 };
   gint codes[7], groups[4];
 
-  if (vtp_error_is_pending () || !rows_check (l, codes, groups))
+  if (vtp_error_is_pending () || !vtp_decode_rows_check (l, codes, groups))
     return;
   LAUNCH (dev, "decode_rows_out", 1, global, one, A_MEM (l->x), A_MEM (l->xn), A_MEM (l->attn), A_MEM (l->gate),
       A_MEM (l->up), A_MEM (l->ffn_norm), A_MEM (l->wo), A_MEM (l->w_gate), A_MEM (l->w_up), A_MEM (l->w_down),
       A_OPT_MEM (l->bo), A_OPT_MEM (l->b_gate), A_OPT_MEM (l->b_up), A_OPT_MEM (l->b_down),
-      A_INT (bias_bits_of (NULL, NULL, NULL, l->bo, l->b_gate, l->b_up, l->b_down)), A_INT (codes[3]),
+      A_INT (vtp_decode_bias_bits (NULL, NULL, NULL, l->bo, l->b_gate, l->b_up, l->b_down)), A_INT (codes[3]),
       A_INT (codes[4]), A_INT (codes[5]), A_INT (codes[6]), A_INT (groups[1]), A_INT (groups[2]), A_INT (groups[3]),
       A_MEM (l->scratch), A_INT (l->n_rows), A_INT (vtp_tensor_cols (l->x)),
       A_INT ((gint64) l->n_heads * l->head_dim), A_INT (l->w_gate->shape[0]), A_FLOAT (l->eps), A_MEM (l->sync));
-}
-
-/* ---- a whole batched decode step in one launch ---- */
-
-#define POSITIONS_A_LAUNCH 12   /* decode_rows_token's pos0 .. pos11: VTP_DECODE_ROWS_MAX */
-G_STATIC_ASSERT (VTP_DECODE_ROWS_MAX <= POSITIONS_A_LAUNCH);
-
-/* @a and @b share the rows, counters and shape one launch takes. */
-static gboolean
-same_rows (const VtpDecodeRows *a, const VtpDecodeRows *b)
-{
-  return a->x == b->x && a->xn == b->xn && a->q == b->q && a->k == b->k && a->v == b->v && a->attn == b->attn
-      && a->gate == b->gate && a->up == b->up && a->rope == b->rope && a->scratch == b->scratch
-      && a->sync == b->sync && a->w_gate->shape[0] == b->w_gate->shape[0] && a->n_rows == b->n_rows
-      && a->n_heads == b->n_heads && a->n_kv_heads == b->n_kv_heads && a->head_dim == b->head_dim
-      && a->eps == b->eps && a->interleaved == b->interleaved;
-}
-
-gboolean
-vtp_decode_rows_token_fits (const VtpDecodeRows *layers, gint n, const VtpDecodeStream *streams)
-{
-  const VtpDType t = streams[0].k_cache[0]->dtype;
-
-  if (n < 1 || !vtp_switch_on ("VTP_DECODE_TOKEN") || layers[0].x->dev->reduce_wg != 1
-      || vtp_tensor_n_elements (layers[0].sync) < (gint64) SYNC_INTS * (n + 1)
-      || (t != VTP_DTYPE_F32 && t != VTP_DTYPE_F16 && t != VTP_DTYPE_Q8_0))
-    return FALSE;
-  for (gint l = 0; l < n; l++)
-    if (!same_rows (&layers[0], &layers[l]) || !vtp_decode_rows_fits (&layers[l]))
-      return FALSE;
-  for (gint i = 0; i < layers[0].n_rows; i++)
-    for (gint l = 0; l < n; l++)
-      if (streams[i].k_cache[l]->dtype != t || streams[i].v_cache[l]->dtype != t)
-        return FALSE;
-  return TRUE;
-}
-
-gboolean
-vtp_decode_rows_head_fits (const VtpDecodeHead *h, const VtpDecodeRows *last)
-{
-  const gint64 D = vtp_tensor_cols (last->x), V = h->w->shape[0];
-  gint code, group;
-
-  return h->norm && h->norm->dtype == VTP_DTYPE_F32 && vtp_tensor_n_elements (h->norm) == D
-      && vtp_tensor_cols (h->w) == D && V % 16 == 0 && vtp_tensor_cols (h->logits) == V
-      && h->logits->dtype == VTP_DTYPE_F32 && vtp_rows_in (h->logits, 0, last->n_rows)
-      && head_panels (h, &code, &group) && group > 0;
-}
-
-/* Stream @i's caches, scratch and logits fit the step of @l at its position
- * (the pending error otherwise). */
-static gboolean
-stream_check (const VtpDecodeStream *s, gint i, const VtpDecodeRows *l, gint n, const VtpDecodeHead *head)
-{
-  const gint64 KD = (gint64) l->n_kv_heads * l->head_dim;
-  const VtpDType t = s->k_cache[0]->dtype;
-
-  for (gint j = 0; j < n; j++)
-    if (!check (s->k_cache[j]->dtype == t && s->v_cache[j]->dtype == t && vtp_tensor_cols (s->k_cache[j]) == KD
-            && vtp_tensor_cols (s->v_cache[j]) == KD && rows_in (s->k_cache[j], s->pos, 1)
-            && rows_in (s->v_cache[j], s->pos, 1) && (t != VTP_DTYPE_Q8_0 || KD % 32 == 0), "decode_rows_token",
-            "stream %d, layer %d: caches are not [> %d, %" G_GINT64_FORMAT "] of the first one's type", i, j, s->pos,
-            KD))
-      return FALSE;
-  return check (s->pos >= 0 && s->scores->dtype == VTP_DTYPE_F32
-          && vtp_tensor_n_elements (s->scores) >= (gint64) l->n_heads * (s->pos + 1), "decode_rows_token",
-          "stream %d: the score scratch is smaller than %d heads x %d", i, l->n_heads, s->pos + 1)
-      && check (!head || (s->logits->dtype == VTP_DTYPE_F32 && vtp_tensor_cols (s->logits) == head->w->shape[0]),
-          "decode_rows_token", "stream %d: its logits are not %" G_GINT64_FORMAT " F32", i,
-          head ? head->w->shape[0] : 0);
-}
-
-void
-vtp_op_decode_rows_token (VtpDecodeToken **token, const VtpDecodeRows *layers, gint n,
-    const VtpDecodeStream *streams, const VtpTensor *inv_freq, const VtpDecodeHead *head)
-{
-  const VtpDecodeRows *l = &layers[0];
-  VtpDevice *dev = l->x->dev;
-  const gint M = l->n_rows, stream_slots = 2 * n + 2;
-  const gint64 D = vtp_tensor_cols (l->x), I = l->w_gate->shape[0];
-  const VtpAttention a = { l->n_heads, l->n_kv_heads, l->head_dim, TRUE, 0, 1.0f / sqrtf ((float) l->head_dim) };
-  const size_t global[1] = { work_items (dev) }, one[1] = { 1 };
-  gint head_code = 0, head_group = 0, pos[POSITIONS_A_LAUNCH] = { 0 };
-  g_auto (Slots) slots = { 0 };
-  char name[48];
-
-  if (vtp_error_is_pending ())
-    return;
-  if (!check (n >= 1 && M >= 2 && M <= VTP_DECODE_ROWS_MAX, "decode_rows_token", "%d layers, %d rows: one or more "
-          "layers of 2 .. %d rows expected", n, M, VTP_DECODE_ROWS_MAX)
-      || !check (dev->reduce_wg == 1, "decode_rows_token", "the device's attention takes more than one work-item")
-      || !check (inv_freq && inv_freq->dtype == VTP_DTYPE_F32 && vtp_tensor_n_elements (inv_freq) == l->head_dim / 2,
-          "decode_rows_token", "inv_freq is not %d F32", l->head_dim / 2)
-      || !sync_check (l->sync, n + 1, "decode_rows_token"))
-    return;
-  if (head && !check (vtp_decode_rows_head_fits (head, &layers[n - 1]) && head_panels (head, &head_code, &head_group),
-          "decode_rows_token", "the head's norm, weights or logits do not fit the launch (vtp_decode_rows_head_fits)"))
-    return;
-  slots_init (&slots, n * LAYER_SLOTS + M * stream_slots);
-  for (gint j = 0; j < n; j++) {
-    gint codes[7], groups[4];
-    const VtpDecodeLayer layer = layer_of_rows (&layers[j]);
-    if (!check (same_rows (l, &layers[j]), "decode_rows_token", "layer %d does not share layer 0's rows, counters "
-            "and shape", j) || !rows_check (&layers[j], codes, groups))
-      return;
-    layer_slots (&slots, j * LAYER_SLOTS, &layer, FALSE, codes, groups);
-  }
-  for (gint i = 0; i < M; i++) {
-    const VtpDecodeStream *s = &streams[i];
-    cl_mem *b = slots.buffers + n * LAYER_SLOTS + i * stream_slots;
-    if (!stream_check (s, i, l, n, head) || !check (s->k_cache[0]->dtype == streams[0].k_cache[0]->dtype,
-            "decode_rows_token", "stream %d's caches are not stream 0's type", i))
-      return;
-    for (gint j = 0; j < n; j++) {
-      b[2 * j] = s->k_cache[j]->mem;
-      b[2 * j + 1] = s->v_cache[j]->mem;
-    }
-    b[2 * n] = s->scores->mem;
-    b[2 * n + 1] = head ? s->logits->mem : NULL;
-    pos[i] = s->pos;
-  }
-  if (!table_make (token, dev, &slots, "decode_rows_token"))
-    return;
-  g_snprintf (name, sizeof name, "decode_rows_token%s", streams[0].k_cache[0]->dtype == VTP_DTYPE_F16 ? "_f16"
-      : streams[0].k_cache[0]->dtype == VTP_DTYPE_Q8_0 ? "_q8_0" : "");
-  LAUNCH (dev, name, 1, global, one, A_MEM ((*token)->table), A_INT (n), A_INT (n * LAYER_SLOTS), A_INT (M),
-      A_MEM (l->x), A_MEM (l->xn), A_MEM (l->q), A_MEM (l->k), A_MEM (l->v), A_MEM (l->attn), A_MEM (l->gate),
-      A_MEM (l->up), A_MEM (l->rope), A_MEM (inv_freq), A_MEM (l->scratch), A_OPT_MEM (head ? head->norm : NULL),
-      A_OPT_MEM (head ? head->w : NULL), A_OPT_MEM (head ? head->logits : NULL),
-      A_INT (head ? head->w->shape[0] / 16 : 0), A_INT (head_code), A_INT (head_group), A_INT (D), A_INT (I),
-      A_INT (l->n_heads), A_INT (l->n_kv_heads), A_INT (l->head_dim), A_FLOAT (l->eps), A_FLOAT (a.scale),
-      A_INT (l->interleaved), A_INT (vtp_attention_gqa_fits (dev, &a)), A_MEM (l->sync), A_INT (pos[0]),
-      A_INT (pos[1]), A_INT (pos[2]), A_INT (pos[3]), A_INT (pos[4]), A_INT (pos[5]), A_INT (pos[6]),
-      A_INT (pos[7]), A_INT (pos[8]), A_INT (pos[9]), A_INT (pos[10]), A_INT (pos[11]));
 }

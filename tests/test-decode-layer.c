@@ -1,6 +1,6 @@
 /* test-decode-layer.c: the fused decode layer (decode-layer.cl,
- * vtp-decode-layer.h) against the unfused decode step, on tiny Llama
- * fixtures: after the same prompt, two states decode the same 10 tokens,
+ * vtp-decode-layer.h) and the step in one launch (vtp-decode-step.h)
+ * against the unfused decode step, on tiny Llama fixtures: after the same prompt, two states decode the same 10 tokens,
  * one with the fused layers (every layer of the model fused: checked with
  * vtp_llama_fused_layers; every other step the whole step in one launch,
  * the head too where it fits: vtp_llama_fused_token) and one with

@@ -10,7 +10,7 @@
  * that cache, and with LLaMA-Adapter its own adaption prompts' attention.
  * LoRA deltas are products of the batch's rows like the others. */
 #include "vtp-llama.h"
-#include "vtp-decode-layer.h"
+#include "vtp-decode-step.h"
 #include <math.h>
 
 VtpLlamaBatch *
@@ -131,7 +131,7 @@ vtp_llama_batch_fused_layers (const VtpLlama *m, const VtpLlamaBatch *b, gint n)
 }
 
 /* The batch's layers (@r, num_hidden_layers) and streams (@st, @n) of a
- * step in one launch (vtp-decode-layer.h): TRUE when they take it. */
+ * step in one launch (vtp-decode-step.h): TRUE when they take it. */
 static gboolean
 fused_step (const VtpLlama *m, const VtpLlamaBatch *b, VtpLlamaState **states, gint n, VtpDecodeRows *r,
     VtpDecodeStream *st)

@@ -1,5 +1,5 @@
 #include "vtp-llama.h"
-#include "vtp-decode-layer.h"
+#include "vtp-decode-step.h"
 #include "vtp-model-cache.h"
 #include <math.h>
 #include <string.h>

@@ -10,7 +10,7 @@
 #include "vtp-config.h"
 #include "vtp-lm-input.h"
 #include "vtp-ops.h"
-#include "vtp-decode-layer.h"
+#include "vtp-decode-step.h"
 
 G_BEGIN_DECLS
 

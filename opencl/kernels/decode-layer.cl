@@ -1,9 +1,12 @@
 /* decode-layer.cl: one Llama (or OPT) decoder layer's decode step (one
- * row) in one launch, for CPUs under PoCL (vtp-decode-layer.c). Built
- * three times, after attention-kv.cl's three builds and rope.cl: KV_TYPE 0,
- * 1, 2 for F32, F16 and Q8_0 caches (kernel decode_layer, decode_layer_f16,
- * decode_layer_q8_0); with the first, batched decoding's two halves of a
- * layer for several rows of int8 weights (decode_rows_in, decode_rows_out).
+ * row) in one launch, for CPUs under PoCL (vtp-decode-layer.c), and a
+ * whole decode step in one launch (vtp-decode-step.c). Built three times,
+ * after attention-kv.cl's three builds and rope.cl: KV_TYPE 0, 1, 2 for
+ * F32, F16 and Q8_0 caches (kernels decode_layer, decode_token and
+ * decode_rows_token with _f16, _q8_0 for the others); with the first,
+ * batched decoding's two halves of a layer for several rows of int8
+ * weights (decode_rows_in, decode_rows_out) and the tables' writer
+ * (dl_addresses).
  *
  * Why: PoCL's worker threads sleep on a condition variable between
  * kernels, and a decode step launched ~10 kernels a layer; each launch cost
@@ -43,14 +46,14 @@
 /* sync: step s's counters at 2 s (tasks taken) and 2 s + 1 (tasks done),
  * for the layer's 10 steps, the head's 2 and decode_token's RoPE angles
  * (12, in the first layer's); then, last, the work-items done with the
- * launch (DL_SYNC_INTS a layer: vtp-decode-layer.c's SYNC_INTS) */
+ * launch (DL_SYNC_INTS a layer: VTP_DECODE_SYNC_INTS) */
 #define DL_FINISHED 31
 #define DL_SYNC_INTS 32
 /* decode_token's and decode_rows_token's table: a layer's row of DL_SLOTS
  * values, the pointers of attn_norm, ffn_norm, wq, wk, wv, wo, wg, wu, wd,
  * bq, bk, bv, bo, bg, bu, bd, kc, vc (0 .. 17; decode_rows_token: no kc,
  * vc), then the ints biases, tq .. td, g_qkv, g_o, g_gu, g_d
- * (vtp-decode-layer.c's layer_slots) */
+ * (vtp-decode-step.c's layer_slots) */
 #define DL_SLOTS 32
 #define DL_SLOT_KC 16
 #define DL_SLOT_VC 17
@@ -594,15 +597,16 @@ void DL_NAME (decode_layer) (__global float *x, __global float *xn, __global flo
 
 /* A whole decode step of a Llama model in one launch: its @n_layers layers
  * (dl_layer; each layer's weights, caches and type codes in a row of
- * @layers, DL_SLOTS values: vtp-decode-layer.c's table) and, with @hnp
+ * @layers, DL_SLOTS values: vtp-decode-step.c's table) and, with @hnp
  * panels, the head after the last (its norm @hnorm, weights @wh of type
- * code @th, x's int8 groups @g_h; logits into @logits from @logits_off). The F32 cache's
- * rows (@store 0) are the layer's caches from row @pos; @kn, @vn the F16 /
- * Q8_0 caches' new rows (@store 1). With @inv_freq, row 0 of @rope gets
- * the position's angles first (else it holds them). @sync: DL_SYNC_INTS counters a layer,
- * zero at the start and again at the end. Why: the launches between layers
- * cost ~20 us each plus a late start of the second work-item
- * (docs/performance.md "2026-12-07, fifth session"). */
+ * code @th, x's int8 groups @g_h; logits into @logits from @logits_off).
+ * The F32 cache's rows (@store 0) are the layer's caches from row @pos;
+ * @kn, @vn the F16 / Q8_0 caches' new rows (@store 1). With @inv_freq,
+ * row 0 of @rope gets the position's angles first (else it holds them).
+ * @sync: DL_SYNC_INTS counters a layer, zero at the start and again at the
+ * end. Why: the launches between layers cost ~20 us each plus a late
+ * start of the second work-item (docs/performance.md "2026-12-07, fifth
+ * session"). */
 __kernel __attribute__ ((reqd_work_group_size (1, 1, 1)))
 void DL_NAME (decode_token) (__global const ulong *layers, int n_layers, __global float *x, __global float *xn,
     __global float *q, __global float *kn, __global float *vn, int store, __global float *attn,
@@ -654,7 +658,7 @@ void DL_NAME (decode_token) (__global const ulong *layers, int n_layers, __globa
 #ifdef VTP_X86_VNNI
 /* decode_rows_token's streams: stream i's row of 2 n_layers + 2 values at
  * @streams_at in the table, its caches kc, vc of each layer, then its
- * scores' scratch and its logits (vtp-decode-layer.c's stream_slots) */
+ * scores' scratch and its logits (vtp-decode-step.c's vtp_op_decode_rows_token) */
 #define DL_STREAM_SLOTS(n_layers) (2 * (n_layers) + 2)
 #define DL_POS_ARGS(i) int pos##i
 
