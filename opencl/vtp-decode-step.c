@@ -162,15 +162,24 @@ head_panels (const VtpDecodeHead *h, gint *code, gint *group)
   return *code >= 0;
 }
 
-gboolean
-vtp_decode_head_fits (const VtpDecodeHead *h, const VtpDecodeLayer *last)
+/* @h fits a launch of @n_rows rows D wide (its logits' rows @row ..), its
+ * product a panel kernel's (with @int8, an int8 one's). */
+static gboolean
+head_fits (const VtpDecodeHead *h, gint64 D, gint row, gint n_rows, gboolean int8)
 {
-  const gint64 D = vtp_tensor_cols (last->x), V = h->w->shape[0];
+  const gint64 V = h->w->shape[0];
   gint code, group;
 
   return h->norm && h->norm->dtype == VTP_DTYPE_F32 && vtp_tensor_n_elements (h->norm) == D
       && vtp_tensor_cols (h->w) == D && V % 16 == 0 && vtp_tensor_cols (h->logits) == V
-      && h->logits->dtype == VTP_DTYPE_F32 && vtp_rows_in (h->logits, h->row, 1) && head_panels (h, &code, &group);
+      && h->logits->dtype == VTP_DTYPE_F32 && vtp_rows_in (h->logits, row, n_rows) && head_panels (h, &code, &group)
+      && (!int8 || group > 0);
+}
+
+gboolean
+vtp_decode_head_fits (const VtpDecodeHead *h, const VtpDecodeLayer *last)
+{
+  return head_fits (h, vtp_tensor_cols (last->x), h->row, 1, FALSE);
 }
 
 void
@@ -257,13 +266,7 @@ vtp_decode_rows_token_fits (const VtpDecodeRows *layers, gint n, const VtpDecode
 gboolean
 vtp_decode_rows_head_fits (const VtpDecodeHead *h, const VtpDecodeRows *last)
 {
-  const gint64 D = vtp_tensor_cols (last->x), V = h->w->shape[0];
-  gint code, group;
-
-  return h->norm && h->norm->dtype == VTP_DTYPE_F32 && vtp_tensor_n_elements (h->norm) == D
-      && vtp_tensor_cols (h->w) == D && V % 16 == 0 && vtp_tensor_cols (h->logits) == V
-      && h->logits->dtype == VTP_DTYPE_F32 && vtp_rows_in (h->logits, 0, last->n_rows)
-      && head_panels (h, &code, &group) && group > 0;
+  return head_fits (h, vtp_tensor_cols (last->x), 0, last->n_rows, TRUE);
 }
 
 /* Stream @i's caches, scratch and logits fit the step of @l at its position

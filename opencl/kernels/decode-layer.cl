@@ -165,6 +165,15 @@ typedef struct {
   int np, type, hb, acc;
 } DlProduct;
 
+/* Product @i (q, k, v, o, gate, up, down: 0 .. 6) of the layer whose
+ * table row is @r, into @y (@np panels; added to with @acc). */
+inline DlProduct dl_table_product (__global const ulong *r, int i, __global float *y, int np, int acc)
+{
+  const DlProduct o = { (__global const uchar *) r[2 + i], (__global const float *) r[9 + i], y, np,
+    (int) r[DL_SLOT_INTS + 1 + i], ((int) r[DL_SLOT_INTS] >> i) & 1, acc };
+  return o;
+}
+
 /* Panel @lp of product @o over x's row @xr (K wide; quantized into xq ..
  * for the int8 types). */
 inline float16 dl_panel (const DlProduct *o, int lp, __global const float *xr, int K, const int *xq,
@@ -705,7 +714,6 @@ void DL_NAME (decode_rows_token) (__global const ulong *table, int n_layers, int
   for (int l = 0; l < n_layers; l++) {
     __global const ulong *r = table + (size_t) DL_SLOTS * l;
     __global const float *attn_norm = (__global const float *) r[0], *ffn_norm = (__global const float *) r[1];
-    const int biases = (int) r[DL_SLOT_INTS];
     /* The layer's four products (and the head's after the last), each
      * after the steps before it, through one call of dl_quantize_rows and
      * of dl_products_rows (PoCL inlines every call: decode_layer's note) */
@@ -767,37 +775,26 @@ void DL_NAME (decode_rows_token) (__global const ulong *table, int n_layers, int
       } else                    /* hs 2: the head's norm */
         dl_norm_rows (sy, 2, x, xn, hnorm, 0, 0, M, D, eps);
       if (s == 0) {
-        o[0] = (DlProduct) { (__global const uchar *) r[2], (__global const float *) r[9], q, QD / 16,
-          (int) r[DL_SLOT_INTS + 1], biases & 1, 0 };
-        o[1] = (DlProduct) { (__global const uchar *) r[3], (__global const float *) r[10], k, KD / 16,
-          (int) r[DL_SLOT_INTS + 2], (biases >> 1) & 1, 0 };
-        o[2] = (DlProduct) { (__global const uchar *) r[4], (__global const float *) r[11], v, KD / 16,
-          (int) r[DL_SLOT_INTS + 3], (biases >> 2) & 1, 0 };
+        o[0] = dl_table_product (r, 0, q, QD / 16, 0);
+        o[1] = dl_table_product (r, 1, k, KD / 16, 0);
+        o[2] = dl_table_product (r, 2, v, KD / 16, 0);
         n_o = 3;
-        groups = (int) r[DL_SLOT_INTS + 8];
       } else if (s == 1) {
-        o[0] = (DlProduct) { (__global const uchar *) r[5], (__global const float *) r[12], x, D / 16,
-          (int) r[DL_SLOT_INTS + 4], (biases >> 3) & 1, 1 };
+        o[0] = dl_table_product (r, 3, x, D / 16, 1);
         src = attn;
         K = QD;
-        groups = (int) r[DL_SLOT_INTS + 9];
       } else if (s == 2) {
-        o[0] = (DlProduct) { (__global const uchar *) r[6], (__global const float *) r[13], gate, I / 16,
-          (int) r[DL_SLOT_INTS + 5], (biases >> 4) & 1, 0 };
-        o[1] = (DlProduct) { (__global const uchar *) r[7], (__global const float *) r[14], up, I / 16,
-          (int) r[DL_SLOT_INTS + 6], (biases >> 5) & 1, 0 };
+        o[0] = dl_table_product (r, 4, gate, I / 16, 0);
+        o[1] = dl_table_product (r, 5, up, I / 16, 0);
         n_o = 2;
-        groups = (int) r[DL_SLOT_INTS + 10];
       } else if (s == 3) {
-        o[0] = (DlProduct) { (__global const uchar *) r[8], (__global const float *) r[15], x, D / 16,
-          (int) r[DL_SLOT_INTS + 7], (biases >> 6) & 1, 1 };
+        o[0] = dl_table_product (r, 6, x, D / 16, 1);
         src = gate;
         K = I;
-        groups = (int) r[DL_SLOT_INTS + 11];
-      } else {
+      } else
         o[0] = (DlProduct) { wh, 0, logits, hnp, th, 0, 0 };
-        groups = g_h;
-      }
+      /* x's int8 groups: q | k | v's, o's, gate | up's, down's, the head's */
+      groups = s < 4 ? (int) r[DL_SLOT_INTS + 8 + s] : g_h;
       dl_quantize_rows (sy, q_step[s], src, M, K, groups, scratch, DL_D_OFF (M, K), DL_S_OFF (M, K), nwg);
       dl_products_rows (sy, p_step[s], o, n_o, M, K, scratch, DL_D_OFF (M, K), DL_S_OFF (M, K), nwg);
     }
