@@ -711,93 +711,94 @@ void DL_NAME (decode_rows_token) (__global const ulong *table, int n_layers, int
     dl_done (&hs[1], 1);
   }
   dl_wait (&hs[1], M);
-  for (int l = 0; l < n_layers; l++) {
+  /* The layers' four products each (and the head's after the last), each
+   * after the steps before it, through one call of dl_quantize_rows and of
+   * dl_products_rows (PoCL inlines every call: decode_layer's note), in
+   * one loop (a loop over the layers around one over the products made
+   * PoCL's first compile of this kernel ~90 s) */
+  for (int ps = 0; ps < 4 * n_layers + (hnp > 0); ps++) {
+    const int l = min (ps / 4, n_layers - 1), s = ps < 4 * n_layers ? ps % 4 : 4;
     __global const ulong *r = table + (size_t) DL_SLOTS * l;
     __global const float *attn_norm = (__global const float *) r[0], *ffn_norm = (__global const float *) r[1];
-    /* The layer's four products (and the head's after the last), each
-     * after the steps before it, through one call of dl_quantize_rows and
-     * of dl_products_rows (PoCL inlines every call: decode_layer's note) */
-    for (int s = 0; s < (l == n_layers - 1 && hnp > 0 ? 5 : 4); s++) {
-      __global volatile int *sy = s == 4 ? hs : sync + (size_t) DL_SYNC_INTS * l;
-      DlProduct o[3];
-      int n_o = 1, K = D, groups;
-      __global float *src = xn;
-      if (s == 0)               /* 0: the attention's norm */
-        dl_norm_rows (sy, 0, x, xn, attn_norm, 0, 0, M, D, eps);
-      else if (s == 1) {
-        /* 3: RoPE, a (row, head) a task, q's heads then k's */
-        while ((t = dl_take1 (sy, 3, M * nh)) >= 0) {
-          const int row = t / nh, h = t % nh;
-          __global float *rr = h < H ? q + (size_t) row * QD + h * d : k + (size_t) row * KD + (h - H) * d;
-          for (int j = 0; j < d / 2; j++)
-            rope_pair (rr, rope + (size_t) row * d, d, j, interleaved);
-          dl_done (&sy[7], 1);
-        }
-        dl_wait (&sy[7], M * nh);
-        /* 4: each stream's key and value into its caches, a stream a task */
-        while ((t = dl_take1 (sy, 4, M)) >= 0) {
-          __global DL_T *kc = (__global DL_T *) streams[(size_t) t * SS + 2 * l];
-          __global DL_T *vc = (__global DL_T *) streams[(size_t) t * SS + 2 * l + 1];
-          for (int u = 0; u < KD / kv_unit; u++)
-            DL_NAME (kv_write_at) (k, v, (size_t) t * KD + (size_t) u * kv_unit, kc, vc,
-                (size_t) pos[t] * KD + (size_t) u * kv_unit);
-          dl_done (&sy[9], 1);
-        }
-        dl_wait (&sy[9], M);
-        /* 5: attention, a (stream, kv head) (gqa) or a (stream, head) a task */
-        const int per = gqa ? Hkv : H;
-        while ((t = dl_take1 (sy, 5, M * per)) >= 0) {
-          const int i = t / per, h = t % per, nk = pos[i] + 1;
-          __global const DL_T *kc = (__global const DL_T *) streams[(size_t) i * SS + 2 * l];
-          __global const DL_T *vc = (__global const DL_T *) streams[(size_t) i * SS + 2 * l + 1];
-          __global float *sc = (__global float *) streams[(size_t) i * SS + 2 * n_layers];
-          if (gqa)
-            DL_NAME (attend_group) (q + (size_t) i * QD + (size_t) h * rep * d, h * rep, (h + 1) * rep, kc, vc,
-                (size_t) h * d, KD, nk, d, scale, sc + (size_t) h * rep * nk, nk, attn + (size_t) i * QD
-                + (size_t) h * rep * d, lscratch);
-          else
-            DL_NAME (attend_row) (q + (size_t) i * QD + h * d, kc, vc, (size_t) (h / rep) * d, (size_t) (h / rep) * d,
-                KD, nk, d, scale, 0, sc + (size_t) h * nk, attn + (size_t) i * QD + h * d, 0, 1, lscratch);
-          dl_done (&sy[11], 1);
-        }
-        dl_wait (&sy[11], M * per);
-      } else if (s == 2)        /* 8: the MLP's norm */
-        dl_norm_rows (sy, 8, x, xn, ffn_norm, 0, 0, M, D, eps);
-      else if (s == 3) {
-        /* 11: gate = silu (gate) up, 8 ranges a row */
-        while ((t = dl_take1 (sy, 11, 8 * M)) >= 0) {
-          const size_t row = (size_t) (t / 8) * I;
-          for (int i = (t % 8) * I / 8; i < (t % 8 + 1) * I / 8; i++)
-            silu_mul_at (gate, up, row + i);
-          dl_done (&sy[23], 1);
-        }
-        dl_wait (&sy[23], 8 * M);
-      } else                    /* hs 2: the head's norm */
-        dl_norm_rows (sy, 2, x, xn, hnorm, 0, 0, M, D, eps);
-      if (s == 0) {
-        o[0] = dl_table_product (r, 0, q, QD / 16, 0);
-        o[1] = dl_table_product (r, 1, k, KD / 16, 0);
-        o[2] = dl_table_product (r, 2, v, KD / 16, 0);
-        n_o = 3;
-      } else if (s == 1) {
-        o[0] = dl_table_product (r, 3, x, D / 16, 1);
-        src = attn;
-        K = QD;
-      } else if (s == 2) {
-        o[0] = dl_table_product (r, 4, gate, I / 16, 0);
-        o[1] = dl_table_product (r, 5, up, I / 16, 0);
-        n_o = 2;
-      } else if (s == 3) {
-        o[0] = dl_table_product (r, 6, x, D / 16, 1);
-        src = gate;
-        K = I;
-      } else
-        o[0] = (DlProduct) { wh, 0, logits, hnp, th, 0, 0 };
-      /* x's int8 groups: q | k | v's, o's, gate | up's, down's, the head's */
-      groups = s < 4 ? (int) r[DL_SLOT_INTS + 8 + s] : g_h;
-      dl_quantize_rows (sy, q_step[s], src, M, K, groups, scratch, DL_D_OFF (M, K), DL_S_OFF (M, K), nwg);
-      dl_products_rows (sy, p_step[s], o, n_o, M, K, scratch, DL_D_OFF (M, K), DL_S_OFF (M, K), nwg);
-    }
+    __global volatile int *sy = s == 4 ? hs : sync + (size_t) DL_SYNC_INTS * l;
+    DlProduct o[3];
+    int n_o = 1, K = D, groups;
+    __global float *src = xn;
+    if (s == 0)                 /* 0: the attention's norm */
+      dl_norm_rows (sy, 0, x, xn, attn_norm, 0, 0, M, D, eps);
+    else if (s == 1) {
+      /* 3: RoPE, a (row, head) a task, q's heads then k's */
+      while ((t = dl_take1 (sy, 3, M * nh)) >= 0) {
+        const int row = t / nh, h = t % nh;
+        __global float *rr = h < H ? q + (size_t) row * QD + h * d : k + (size_t) row * KD + (h - H) * d;
+        for (int j = 0; j < d / 2; j++)
+          rope_pair (rr, rope + (size_t) row * d, d, j, interleaved);
+        dl_done (&sy[7], 1);
+      }
+      dl_wait (&sy[7], M * nh);
+      /* 4: each stream's key and value into its caches, a stream a task */
+      while ((t = dl_take1 (sy, 4, M)) >= 0) {
+        __global DL_T *kc = (__global DL_T *) streams[(size_t) t * SS + 2 * l];
+        __global DL_T *vc = (__global DL_T *) streams[(size_t) t * SS + 2 * l + 1];
+        for (int u = 0; u < KD / kv_unit; u++)
+          DL_NAME (kv_write_at) (k, v, (size_t) t * KD + (size_t) u * kv_unit, kc, vc,
+              (size_t) pos[t] * KD + (size_t) u * kv_unit);
+        dl_done (&sy[9], 1);
+      }
+      dl_wait (&sy[9], M);
+      /* 5: attention, a (stream, kv head) (gqa) or a (stream, head) a task */
+      const int per = gqa ? Hkv : H;
+      while ((t = dl_take1 (sy, 5, M * per)) >= 0) {
+        const int i = t / per, h = t % per, nk = pos[i] + 1;
+        __global const DL_T *kc = (__global const DL_T *) streams[(size_t) i * SS + 2 * l];
+        __global const DL_T *vc = (__global const DL_T *) streams[(size_t) i * SS + 2 * l + 1];
+        __global float *sc = (__global float *) streams[(size_t) i * SS + 2 * n_layers];
+        if (gqa)
+          DL_NAME (attend_group) (q + (size_t) i * QD + (size_t) h * rep * d, h * rep, (h + 1) * rep, kc, vc,
+              (size_t) h * d, KD, nk, d, scale, sc + (size_t) h * rep * nk, nk, attn + (size_t) i * QD
+              + (size_t) h * rep * d, lscratch);
+        else
+          DL_NAME (attend_row) (q + (size_t) i * QD + h * d, kc, vc, (size_t) (h / rep) * d, (size_t) (h / rep) * d,
+              KD, nk, d, scale, 0, sc + (size_t) h * nk, attn + (size_t) i * QD + h * d, 0, 1, lscratch);
+        dl_done (&sy[11], 1);
+      }
+      dl_wait (&sy[11], M * per);
+    } else if (s == 2)        /* 8: the MLP's norm */
+      dl_norm_rows (sy, 8, x, xn, ffn_norm, 0, 0, M, D, eps);
+    else if (s == 3) {
+      /* 11: gate = silu (gate) up, 8 ranges a row */
+      while ((t = dl_take1 (sy, 11, 8 * M)) >= 0) {
+        const size_t row = (size_t) (t / 8) * I;
+        for (int i = (t % 8) * I / 8; i < (t % 8 + 1) * I / 8; i++)
+          silu_mul_at (gate, up, row + i);
+        dl_done (&sy[23], 1);
+      }
+      dl_wait (&sy[23], 8 * M);
+    } else                    /* hs 2: the head's norm */
+      dl_norm_rows (sy, 2, x, xn, hnorm, 0, 0, M, D, eps);
+    if (s == 0) {
+      o[0] = dl_table_product (r, 0, q, QD / 16, 0);
+      o[1] = dl_table_product (r, 1, k, KD / 16, 0);
+      o[2] = dl_table_product (r, 2, v, KD / 16, 0);
+      n_o = 3;
+    } else if (s == 1) {
+      o[0] = dl_table_product (r, 3, x, D / 16, 1);
+      src = attn;
+      K = QD;
+    } else if (s == 2) {
+      o[0] = dl_table_product (r, 4, gate, I / 16, 0);
+      o[1] = dl_table_product (r, 5, up, I / 16, 0);
+      n_o = 2;
+    } else if (s == 3) {
+      o[0] = dl_table_product (r, 6, x, D / 16, 1);
+      src = gate;
+      K = I;
+    } else
+      o[0] = (DlProduct) { wh, 0, logits, hnp, th, 0, 0 };
+    /* x's int8 groups: q | k | v's, o's, gate | up's, down's, the head's */
+    groups = s < 4 ? (int) r[DL_SLOT_INTS + 8 + s] : g_h;
+    dl_quantize_rows (sy, q_step[s], src, M, K, groups, scratch, DL_D_OFF (M, K), DL_S_OFF (M, K), nwg);
+    dl_products_rows (sy, p_step[s], o, n_o, M, K, scratch, DL_D_OFF (M, K), DL_S_OFF (M, K), nwg);
   }
   /* hs 1: each row of the logits into its stream's, a stream a task */
   while (hnp > 0 && (t = dl_take1 (hs, 1, M)) >= 0) {
