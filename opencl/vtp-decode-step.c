@@ -15,35 +15,54 @@
 #define LAYER_BUFFERS 18        /* DL_SLOT_INTS: the buffers of a row, then its ints */
 #define ADDRESSES_A_LAUNCH 16   /* dl_addresses */
 
-/* A launch's table: each slot a buffer's device address (dl_addresses) or
- * an int (written from the host). */
-struct _VtpDecodeToken {
-  VtpTensor *table;             /* [slots] U64 */
-  gint slots;
-  cl_mem *buffers;              /* the buffer of each slot (retained), or NULL */
-  guint64 *ints;                /* the int of each slot (0 where a buffer's) */
-};
-
-/* A table's slots being filled in: the buffers and ints (g_new0) */
+/* A table's slots: each a buffer's device address (dl_addresses) or an
+ * int (written from the host). Which tensor a slot holds is told by its
+ * serial (VtpTensor.serial: never given twice, so a table made for freed
+ * tensors never matches new ones at the same addresses; the table holds
+ * no reference, and a stale one is never used, only made again). */
 typedef struct {
   gint slots;
-  cl_mem *buffers;
-  guint64 *ints;
+  cl_mem *buffers;              /* the buffer of each slot, or NULL (not kept in a made table) */
+  guint64 *serials;             /* its tensor's serial, or 0 */
+  guint64 *ints;                /* the int of each slot (0 where a buffer's) */
 } Slots;
+
+struct _VtpDecodeToken {
+  VtpTensor *table;             /* [slots] U64 */
+  Slots made;                   /* what it was made for */
+};
 
 static void
 slots_init (Slots *s, gint slots)
 {
   s->slots = slots;
   s->buffers = g_new0 (cl_mem, slots);
+  s->serials = g_new0 (guint64, slots);
   s->ints = g_new0 (guint64, slots);
 }
 
 static void
 slots_clear (Slots *s)
 {
-  g_free (s->buffers);
-  g_free (s->ints);
+  g_clear_pointer (&s->buffers, g_free);
+  g_clear_pointer (&s->serials, g_free);
+  g_clear_pointer (&s->ints, g_free);
+  s->slots = 0;
+}
+
+/* Slot @i holds tensor @t's address (or none) */
+static void
+slot_tensor (Slots *s, gint i, const VtpTensor *t)
+{
+  s->buffers[i] = t ? t->mem : NULL;
+  s->serials[i] = t ? t->serial : 0;
+}
+
+static gboolean
+slots_equal (const Slots *a, const Slots *b)
+{
+  return a->slots == b->slots && memcmp (a->serials, b->serials, sizeof (guint64) * a->slots) == 0
+      && memcmp (a->ints, b->ints, sizeof (guint64) * a->slots) == 0;
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Slots, slots_clear)
 
@@ -58,7 +77,7 @@ layer_slots (Slots *s, gint at, const VtpDecodeLayer *l, gboolean with_caches, c
   guint64 *ints = s->ints + at + LAYER_BUFFERS;
 
   for (gint i = 0; i < LAYER_BUFFERS; i++)
-    s->buffers[at + i] = b[i] ? b[i]->mem : NULL;
+    slot_tensor (s, at + i, b[i]);
   ints[0] = (guint64) vtp_decode_bias_bits (l->bq, l->bk, l->bv, l->bo, l->b_gate, l->b_up, l->b_down);
   for (gint i = 0; i < 7; i++)
     ints[1 + i] = (guint64) codes[i];
@@ -69,13 +88,8 @@ layer_slots (Slots *s, gint at, const VtpDecodeLayer *l, gboolean with_caches, c
 static void
 table_release (VtpDecodeToken *t)
 {
-  for (gint i = 0; i < t->slots; i++)
-    if (t->buffers[i])
-      clReleaseMemObject (t->buffers[i]);
-  g_clear_pointer (&t->buffers, g_free);
-  g_clear_pointer (&t->ints, g_free);
+  slots_clear (&t->made);
   g_clear_pointer (&t->table, vtp_tensor_free);
-  t->slots = 0;
 }
 
 void
@@ -87,9 +101,8 @@ vtp_decode_token_free (VtpDecodeToken *t)
   g_free (t);
 }
 
-/* Makes *@token's table hold @s unless it does already (it keeps a
- * reference to each buffer it points into); FALSE with the pending error
- * when it cannot be made. */
+/* Makes *@token's table hold @s unless it does already (the same tensors
+ * and ints); FALSE with the pending error when it cannot be made. */
 static gboolean
 table_make (VtpDecodeToken **token, VtpDevice *dev, const Slots *s, const char *kernel)
 {
@@ -98,18 +111,11 @@ table_make (VtpDecodeToken **token, VtpDevice *dev, const Slots *s, const char *
   const gint64 bytes = (gint64) s->slots * sizeof (guint64);
   VtpDecodeToken *t = *token ? *token : (*token = g_new0 (VtpDecodeToken, 1));
 
-  if (t->slots == s->slots && memcmp (t->buffers, s->buffers, sizeof (cl_mem) * s->slots) == 0
-      && memcmp (t->ints, s->ints, sizeof (guint64) * s->slots) == 0)
+  if (t->table && slots_equal (&t->made, s))
     return TRUE;
   table_release (t);
   if (!(t->table = vtp_tensor_new_from_data (dev, VTP_DTYPE_U8, 1, &bytes, s->ints, &error)))
     return check (FALSE, kernel, "the table of its buffers and ints: %s", error->message);
-  t->slots = s->slots;
-  t->buffers = g_memdup2 (s->buffers, sizeof (cl_mem) * s->slots);
-  t->ints = g_memdup2 (s->ints, sizeof (guint64) * s->slots);
-  for (gint i = 0; i < s->slots; i++)
-    if (s->buffers[i])
-      clRetainMemObject (s->buffers[i]);
   for (gint at = 0; at < s->slots; at += ADDRESSES_A_LAUNCH) {
     VtpArg args[2 + ADDRESSES_A_LAUNCH];
     args[0] = A_MEM (t->table);
@@ -124,6 +130,9 @@ table_make (VtpDecodeToken **token, VtpDevice *dev, const Slots *s, const char *
     table_release (t);          /* half made: made again on the next call */
     return FALSE;
   }
+  t->made.slots = s->slots;
+  t->made.serials = g_memdup2 (s->serials, sizeof (guint64) * s->slots);
+  t->made.ints = g_memdup2 (s->ints, sizeof (guint64) * s->slots);
   return TRUE;
 }
 
@@ -329,16 +338,16 @@ vtp_op_decode_rows_token (VtpDecodeToken **token, const VtpDecodeRows *layers, g
   }
   for (gint i = 0; i < M; i++) {
     const VtpDecodeStream *s = &streams[i];
-    cl_mem *b = slots.buffers + n * LAYER_SLOTS + i * stream_slots;
+    const gint at = n * LAYER_SLOTS + i * stream_slots;
     if (!stream_check (s, i, l, n, head) || !check (s->k_cache[0]->dtype == streams[0].k_cache[0]->dtype,
             "decode_rows_token", "stream %d's caches are not stream 0's type", i))
       return;
     for (gint j = 0; j < n; j++) {
-      b[2 * j] = s->k_cache[j]->mem;
-      b[2 * j + 1] = s->v_cache[j]->mem;
+      slot_tensor (&slots, at + 2 * j, s->k_cache[j]);
+      slot_tensor (&slots, at + 2 * j + 1, s->v_cache[j]);
     }
-    b[2 * n] = s->scores->mem;
-    b[2 * n + 1] = head ? s->logits->mem : NULL;
+    slot_tensor (&slots, at + 2 * n, s->scores);
+    slot_tensor (&slots, at + 2 * n + 1, head ? s->logits : NULL);
     pos[i] = s->pos;
   }
   if (!table_make (token, dev, &slots, "decode_rows_token"))

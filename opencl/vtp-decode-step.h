@@ -22,8 +22,9 @@ typedef struct {
 } VtpDecodeHead;
 
 /* The layers' table the launch reads its weights and caches from (their
- * device addresses), made on first use and again when a layer's buffers
- * change; it holds a reference to each buffer it points into. */
+ * device addresses), made on first use and again whenever the tensors or
+ * ints it was made for change (told by the tensors' serials: it holds no
+ * reference, so a finished stream's cache is freed at once). */
 typedef struct _VtpDecodeToken VtpDecodeToken;
 void vtp_decode_token_free (VtpDecodeToken *t);
 

@@ -172,6 +172,8 @@ vtp_tensor_describe (const VtpTensor *t)
   return g_string_free (s, FALSE);
 }
 
+static guint64 next_serial;    /* the last tensor's serial */
+
 VtpTensor *
 vtp_tensor_new (VtpDevice *dev, VtpDType dtype, gint ndim, const gint64 *shape, GError **error)
 {
@@ -181,6 +183,7 @@ vtp_tensor_new (VtpDevice *dev, VtpDType dtype, gint ndim, const gint64 *shape, 
 
   g_return_val_if_fail (ndim >= 1 && ndim <= VTP_MAX_DIMS, NULL);
   t = g_new0 (VtpTensor, 1);
+  t->serial = __atomic_add_fetch (&next_serial, 1, __ATOMIC_RELAXED);
   t->dev = vtp_device_ref (dev);
   t->dtype = dtype;
   t->ndim = ndim;

@@ -47,6 +47,8 @@ typedef struct {
   gint64 shape[VTP_MAX_DIMS];
   guint layout;         /* 0: plain row-major; other values belong to the op that
                          * packed the tensor (vtp-linear.c for weights) */
+  guint64 serial;       /* no other tensor of the process gets it (a table of
+                         * buffers' device addresses compares it: vtp-decode-step.c) */
 } VtpTensor;
 
 /* Bytes per element; 0 for the block-quantized types (use the block or row
