@@ -165,12 +165,37 @@ typedef struct {
   int np, type, hb, acc;
 } DlProduct;
 
-/* Product @i (q, k, v, o, gate, up, down: 0 .. 6) of the layer whose
- * table row is @r, into @y (@np panels; added to with @acc). */
-inline DlProduct dl_table_product (__global const ulong *r, int i, __global float *y, int np, int acc)
+/* A layer's weights: its norms (and OPT's norm biases), its products
+ * q, k, v, o, gate, up, down (0 .. 6): weights, biases (where bit i of
+ * @biases is set), type codes; x's int8 groups for q | k | v, o, gate |
+ * up, down. From a kernel's arguments (decode_layer) or a table row
+ * (dl_weights_of_row). */
+typedef struct {
+  __global const float *attn_norm, *ffn_norm, *an_b, *fn_b;
+  __global const uchar *w[7];
+  __global const float *b[7];
+  int biases, type[7], groups[4];
+} DlWeights;
+
+/* The weights of table row @r (decode_token's, decode_rows_token's) */
+inline DlWeights dl_weights_of_row (__global const ulong *r)
 {
-  const DlProduct o = { (__global const uchar *) r[2 + i], (__global const float *) r[9 + i], y, np,
-    (int) r[DL_SLOT_INTS + 1 + i], ((int) r[DL_SLOT_INTS] >> i) & 1, acc };
+  DlWeights lw = { (__global const float *) r[0], (__global const float *) r[1], 0, 0 };
+  for (int i = 0; i < 7; i++) {
+    lw.w[i] = (__global const uchar *) r[2 + i];
+    lw.b[i] = (__global const float *) r[9 + i];
+    lw.type[i] = (int) r[DL_SLOT_INTS + 1 + i];
+  }
+  lw.biases = (int) r[DL_SLOT_INTS];
+  for (int i = 0; i < 4; i++)
+    lw.groups[i] = (int) r[DL_SLOT_INTS + 8 + i];
+  return lw;
+}
+
+/* Product @i of @lw into @y (@np panels; added to with @acc) */
+inline DlProduct dl_product (const DlWeights *lw, int i, __global float *y, int np, int acc)
+{
+  const DlProduct o = { lw->w[i], lw->b[i], y, np, lw->type[i], (lw->biases >> i) & 1, acc };
   return o;
 }
 
@@ -466,14 +491,7 @@ void decode_rows_out (__global float *x, __global float *xn, __global const floa
 inline void DL_NAME (dl_layer) (__global float *x, __global float *xn, __global float *q,
     __global float *kn, __global float *vn, int kv_off, int store,
     __global DL_T *kc, __global DL_T *vc, __global float *attn, __global float *gate, __global float *up,
-    __global float *scores, __global const float *rope,
-    __global const float *attn_norm, __global const float *ffn_norm, __global const float *an_b,
-    __global const float *fn_b, int opt,
-    __global const uchar *wq, __global const uchar *wk, __global const uchar *wv, __global const uchar *wo,
-    __global const uchar *wg, __global const uchar *wu, __global const uchar *wd,
-    __global const float *bq, __global const float *bk, __global const float *bv, __global const float *bo,
-    __global const float *bg, __global const float *bu, __global const float *bd, int biases,
-    int tq, int tk, int tv, int to, int tg, int tu, int td, int g_qkv, int g_o, int g_gu, int g_d,
+    __global float *scores, __global const float *rope, int opt, const DlWeights *lw,
     __global const float *hnorm, __global const uchar *wh, __global float *logits, int hnp, int th, int g_h,
     int D, int I, int H, int Hkv, int d, int pos, float eps, float scale, int interleaved, int gqa,
     __global volatile int *sync, int nwg, int *xq, int *xs, int *xm, float *dx, __local float *scratch)
@@ -482,7 +500,7 @@ inline void DL_NAME (dl_layer) (__global float *x, __global float *xn, __global 
   int t;
 
   /* 0: the attention's norm */
-  dl_norm_rows (sync, 0, x, xn, attn_norm, an_b, opt, 1, D, eps);
+  dl_norm_rows (sync, 0, x, xn, lw->attn_norm, lw->an_b, opt, 1, D, eps);
   /* The four products (steps 1, 5, 7, 9) and the head's (11), each after
    * the steps before it, through one call of dl_products: PoCL inlines
    * every call, each with all the types' panel code, so four calls made an
@@ -522,7 +540,7 @@ inline void DL_NAME (dl_layer) (__global float *x, __global float *xn, __global 
       }
       dl_wait (&sync[9], gqa ? Hkv : H);
     } else if (s == 7)          /* 6: the MLP's norm */
-      dl_norm_rows (sync, 6, x, xn, ffn_norm, fn_b, opt, 1, D, eps);
+      dl_norm_rows (sync, 6, x, xn, lw->ffn_norm, lw->fn_b, opt, 1, D, eps);
     else if (s == 9) {
       /* 8: gate = silu (gate) up (OPT: relu (gate)), in 8 ranges */
       while ((t = dl_take1 (sync, 8, 8)) >= 0) {
@@ -543,26 +561,26 @@ inline void DL_NAME (dl_layer) (__global float *x, __global float *xn, __global 
     int n_o = 1, K = D, groups;
     __global float *src = xn;
     if (s == 1) {
-      o[0] = (DlProduct) { wq, bq, q, QD / 16, tq, biases & 1, 0 };
-      o[1] = (DlProduct) { wk, bk, kn + kv_off, KD / 16, tk, (biases >> 1) & 1, 0 };
-      o[2] = (DlProduct) { wv, bv, vn + kv_off, KD / 16, tv, (biases >> 2) & 1, 0 };
+      o[0] = dl_product (lw, 0, q, QD / 16, 0);
+      o[1] = dl_product (lw, 1, kn + kv_off, KD / 16, 0);
+      o[2] = dl_product (lw, 2, vn + kv_off, KD / 16, 0);
       n_o = 3;
-      groups = g_qkv;
+      groups = lw->groups[0];
     } else if (s == 5) {
-      o[0] = (DlProduct) { wo, bo, x, D / 16, to, (biases >> 3) & 1, 1 };
+      o[0] = dl_product (lw, 3, x, D / 16, 1);
       src = attn;
       K = QD;
-      groups = g_o;
+      groups = lw->groups[1];
     } else if (s == 7) {
-      o[0] = (DlProduct) { wg, bg, gate, I / 16, tg, (biases >> 4) & 1, 0 };
-      o[1] = (DlProduct) { wu, bu, up, I / 16, tu, (biases >> 5) & 1, 0 };
+      o[0] = dl_product (lw, 4, gate, I / 16, 0);
+      o[1] = dl_product (lw, 5, up, I / 16, 0);
       n_o = opt ? 1 : 2;
-      groups = g_gu;
+      groups = lw->groups[2];
     } else if (s == 9) {
-      o[0] = (DlProduct) { wd, bd, x, D / 16, td, (biases >> 6) & 1, 1 };
+      o[0] = dl_product (lw, 6, x, D / 16, 1);
       src = gate;
       K = I;
-      groups = g_d;
+      groups = lw->groups[3];
     } else {
       o[0] = (DlProduct) { wh, 0, logits, hnp, th, 0, 0 };
       groups = g_h;
@@ -595,10 +613,11 @@ void DL_NAME (decode_layer) (__global float *x, __global float *xn, __global flo
   __local float scratch[1];
   const uint start = dl_stamp ();
 
-  DL_NAME (dl_layer) (x, xn, q, kn, vn, kv_off, store, kc, vc, attn, gate, up, scores, rope, attn_norm, ffn_norm,
-      an_b, fn_b, opt, wq, wk, wv, wo, wg, wu, wd, bq, bk, bv, bo, bg, bu, bd, biases, tq, tk, tv, to, tg, tu, td,
-      g_qkv, g_o, g_gu, g_d, 0, 0, 0, 0, 0, 0, D, I, H, Hkv, d, pos, eps, scale, interleaved, gqa, sync, nwg,
-      xq, xs, xm, dx, scratch);
+  const DlWeights lw = { attn_norm, ffn_norm, an_b, fn_b, { wq, wk, wv, wo, wg, wu, wd }, { bq, bk, bv, bo, bg, bu, bd },
+    biases, { tq, tk, tv, to, tg, tu, td }, { g_qkv, g_o, g_gu, g_d } };
+
+  DL_NAME (dl_layer) (x, xn, q, kn, vn, kv_off, store, kc, vc, attn, gate, up, scores, rope, opt, &lw, 0, 0, 0, 0, 0,
+      0, D, I, H, Hkv, d, pos, eps, scale, interleaved, gqa, sync, nwg, xq, xs, xm, dx, scratch);
   if (DL_TRACE)
     printf ("vtp-dl-launch wi=%d start=%u end=%u\n", (int) get_group_id (0), start, dl_stamp ());
   dl_finish (sync, nwg, DL_SYNC_INTS);
@@ -645,18 +664,10 @@ void DL_NAME (decode_token) (__global const ulong *layers, int n_layers, __globa
     __global const ulong *r = layers + (size_t) DL_SLOTS * l;
     __global DL_T *kc = (__global DL_T *) r[DL_SLOT_KC], *vc = (__global DL_T *) r[DL_SLOT_VC];
     const int last = l == n_layers - 1;
+    const DlWeights lw = dl_weights_of_row (r);
     DL_NAME (dl_layer) (x, xn, q, store ? kn : (__global float *) kc, store ? vn : (__global float *) vc,
-        store ? 0 : pos * KD, store, kc, vc, attn, gate, up, scores, rope,
-        (__global const float *) r[0], (__global const float *) r[1], 0, 0, 0,
-        (__global const uchar *) r[2], (__global const uchar *) r[3], (__global const uchar *) r[4],
-        (__global const uchar *) r[5], (__global const uchar *) r[6], (__global const uchar *) r[7],
-        (__global const uchar *) r[8], (__global const float *) r[9], (__global const float *) r[10],
-        (__global const float *) r[11], (__global const float *) r[12], (__global const float *) r[13],
-        (__global const float *) r[14], (__global const float *) r[15], (int) r[DL_SLOT_INTS],
-        (int) r[DL_SLOT_INTS + 1], (int) r[DL_SLOT_INTS + 2], (int) r[DL_SLOT_INTS + 3], (int) r[DL_SLOT_INTS + 4],
-        (int) r[DL_SLOT_INTS + 5], (int) r[DL_SLOT_INTS + 6], (int) r[DL_SLOT_INTS + 7], (int) r[DL_SLOT_INTS + 8],
-        (int) r[DL_SLOT_INTS + 9], (int) r[DL_SLOT_INTS + 10], (int) r[DL_SLOT_INTS + 11],
-        hnorm, wh, logits + logits_off, last ? hnp : 0, th, g_h, D, I, H, Hkv, d, pos, eps, scale, interleaved, gqa,
+        store ? 0 : pos * KD, store, kc, vc, attn, gate, up, scores, rope, 0, &lw, hnorm, wh, logits + logits_off,
+        last ? hnp : 0, th, g_h, D, I, H, Hkv, d, pos, eps, scale, interleaved, gqa,
         sync + (size_t) DL_SYNC_INTS * l, nwg, xq, xs, xm, dx, scratch);
   }
   if (DL_TRACE)
@@ -718,14 +729,13 @@ void DL_NAME (decode_rows_token) (__global const ulong *table, int n_layers, int
    * PoCL's first compile of this kernel ~90 s) */
   for (int ps = 0; ps < 4 * n_layers + (hnp > 0); ps++) {
     const int l = min (ps / 4, n_layers - 1), s = ps < 4 * n_layers ? ps % 4 : 4;
-    __global const ulong *r = table + (size_t) DL_SLOTS * l;
-    __global const float *attn_norm = (__global const float *) r[0], *ffn_norm = (__global const float *) r[1];
+    const DlWeights lw = dl_weights_of_row (table + (size_t) DL_SLOTS * l);
     __global volatile int *sy = s == 4 ? hs : sync + (size_t) DL_SYNC_INTS * l;
     DlProduct o[3];
     int n_o = 1, K = D, groups;
     __global float *src = xn;
     if (s == 0)                 /* 0: the attention's norm */
-      dl_norm_rows (sy, 0, x, xn, attn_norm, 0, 0, M, D, eps);
+      dl_norm_rows (sy, 0, x, xn, lw.attn_norm, 0, 0, M, D, eps);
     else if (s == 1) {
       /* 3: RoPE, a (row, head) a task, q's heads then k's */
       while ((t = dl_take1 (sy, 3, M * nh)) >= 0) {
@@ -764,7 +774,7 @@ void DL_NAME (decode_rows_token) (__global const ulong *table, int n_layers, int
       }
       dl_wait (&sy[11], M * per);
     } else if (s == 2)        /* 8: the MLP's norm */
-      dl_norm_rows (sy, 8, x, xn, ffn_norm, 0, 0, M, D, eps);
+      dl_norm_rows (sy, 8, x, xn, lw.ffn_norm, 0, 0, M, D, eps);
     else if (s == 3) {
       /* 11: gate = silu (gate) up, 8 ranges a row */
       while ((t = dl_take1 (sy, 11, 8 * M)) >= 0) {
@@ -777,26 +787,26 @@ void DL_NAME (decode_rows_token) (__global const ulong *table, int n_layers, int
     } else                    /* hs 2: the head's norm */
       dl_norm_rows (sy, 2, x, xn, hnorm, 0, 0, M, D, eps);
     if (s == 0) {
-      o[0] = dl_table_product (r, 0, q, QD / 16, 0);
-      o[1] = dl_table_product (r, 1, k, KD / 16, 0);
-      o[2] = dl_table_product (r, 2, v, KD / 16, 0);
+      o[0] = dl_product (&lw, 0, q, QD / 16, 0);
+      o[1] = dl_product (&lw, 1, k, KD / 16, 0);
+      o[2] = dl_product (&lw, 2, v, KD / 16, 0);
       n_o = 3;
     } else if (s == 1) {
-      o[0] = dl_table_product (r, 3, x, D / 16, 1);
+      o[0] = dl_product (&lw, 3, x, D / 16, 1);
       src = attn;
       K = QD;
     } else if (s == 2) {
-      o[0] = dl_table_product (r, 4, gate, I / 16, 0);
-      o[1] = dl_table_product (r, 5, up, I / 16, 0);
+      o[0] = dl_product (&lw, 4, gate, I / 16, 0);
+      o[1] = dl_product (&lw, 5, up, I / 16, 0);
       n_o = 2;
     } else if (s == 3) {
-      o[0] = dl_table_product (r, 6, x, D / 16, 1);
+      o[0] = dl_product (&lw, 6, x, D / 16, 1);
       src = gate;
       K = I;
     } else
       o[0] = (DlProduct) { wh, 0, logits, hnp, th, 0, 0 };
     /* x's int8 groups: q | k | v's, o's, gate | up's, down's, the head's */
-    groups = s < 4 ? (int) r[DL_SLOT_INTS + 8 + s] : g_h;
+    groups = s < 4 ? lw.groups[s] : g_h;
     dl_quantize_rows (sy, q_step[s], src, M, K, groups, scratch, DL_D_OFF (M, K), DL_S_OFF (M, K), nwg);
     dl_products_rows (sy, p_step[s], o, n_o, M, K, scratch, DL_D_OFF (M, K), DL_S_OFF (M, K), nwg);
   }
