@@ -388,6 +388,37 @@ inline void dl_products_rows (__global volatile int *sync, int step, const DlPro
   dl_wait (&sync[2 * step + 1], total);
 }
 
+/* Step @step: RoPE on q's and k's M rows (H and Hkv heads of @d), row t
+ * by row t of @rope, a (row, head) a task, q's heads then k's. */
+inline void dl_rope_rows (__global volatile int *sync, int step, __global float *q, __global float *k,
+    __global const float *rope, int M, int H, int Hkv, int d, int interleaved)
+{
+  const int nh = H + Hkv;
+  int t;
+  while ((t = dl_take1 (sync, step, M * nh)) >= 0) {
+    const int row = t / nh, h = t % nh;
+    __global float *r = h < H ? q + (size_t) row * H * d + h * d : k + (size_t) row * Hkv * d + (h - H) * d;
+    for (int j = 0; j < d / 2; j++)
+      rope_pair (r, rope + (size_t) row * d, d, j, interleaved);
+    dl_done (&sync[2 * step + 1], 1);
+  }
+  dl_wait (&sync[2 * step + 1], M * nh);
+}
+
+/* Step @step: gate = silu (gate) up over M rows of @I, 8 ranges a row. */
+inline void dl_silu_rows (__global volatile int *sync, int step, __global float *gate, __global const float *up,
+    int M, int I)
+{
+  int t;
+  while ((t = dl_take1 (sync, step, 8 * M)) >= 0) {
+    const size_t row = (size_t) (t / 8) * I;
+    for (int i = (t % 8) * I / 8; i < (t % 8 + 1) * I / 8; i++)
+      silu_mul_at (gate, up, row + i);
+    dl_done (&sync[2 * step + 1], 1);
+  }
+  dl_wait (&sync[2 * step + 1], 8 * M);
+}
+
 /* The scratch offsets of M int8 rows K wide (vtp-linear.c's int8_rows_layout) */
 #define DL_D_OFF(M, K) ((M) * (K))
 #define DL_S_OFF(M, K) ((M) * (K) + (M) * ((K) / 32) * 4)
@@ -407,8 +438,8 @@ void decode_rows_in (__global const float *x, __global float *xn, __global float
     int tq, int tk, int tv, int g, __global uchar *scratch,
     int M, int D, int H, int Hkv, int d, float eps, int interleaved, __global volatile int *sync)
 {
-  const int nwg = get_num_groups (0), nh = H + Hkv;
-  int t;
+  const int nwg = get_num_groups (0);
+
   dl_norm_rows (sync, 0, x, xn, attn_norm, 0, 0, M, D, eps);
   dl_quantize_rows (sync, 1, xn, M, D, g, scratch, DL_D_OFF (M, D), DL_S_OFF (M, D), nwg);
   {
@@ -416,15 +447,7 @@ void decode_rows_in (__global const float *x, __global float *xn, __global float
       { wk, bk, k, Hkv * d / 16, tk, (biases >> 1) & 1, 0 }, { wv, bv, v, Hkv * d / 16, tv, (biases >> 2) & 1, 0 } };
     dl_products_rows (sync, 2, o, 3, M, D, scratch, DL_D_OFF (M, D), DL_S_OFF (M, D), nwg);
   }
-  /* RoPE: a (row, head) a task, q's heads then k's */
-  while ((t = dl_take1 (sync, 3, M * nh)) >= 0) {
-    const int row = t / nh, h = t % nh;
-    __global float *r = h < H ? q + (size_t) row * H * d + h * d : k + (size_t) row * Hkv * d + (h - H) * d;
-    for (int j = 0; j < d / 2; j++)
-      rope_pair (r, rope + (size_t) row * d, d, j, interleaved);
-    dl_done (&sync[7], 1);
-  }
-  dl_wait (&sync[7], M * nh);
+  dl_rope_rows (sync, 3, q, k, rope, M, H, Hkv, d, interleaved);
   dl_finish (sync, nwg, DL_SYNC_INTS);
 }
 
@@ -441,7 +464,6 @@ void decode_rows_out (__global float *x, __global float *xn, __global const floa
     int M, int D, int QD, int I, float eps, __global volatile int *sync)
 {
   const int nwg = get_num_groups (0);
-  int t;
   dl_quantize_rows (sync, 0, attn, M, QD, g_o, scratch, DL_D_OFF (M, QD), DL_S_OFF (M, QD), nwg);
   {
     const DlProduct o[1] = { { wo, bo, x, D / 16, to, (biases >> 3) & 1, 1 } };
@@ -454,14 +476,7 @@ void decode_rows_out (__global float *x, __global float *xn, __global const floa
       { wu, bu, up, I / 16, tu, (biases >> 5) & 1, 0 } };
     dl_products_rows (sync, 4, o, 2, M, D, scratch, DL_D_OFF (M, D), DL_S_OFF (M, D), nwg);
   }
-  /* gate = silu (gate) up, 8 ranges a row */
-  while ((t = dl_take1 (sync, 5, 8 * M)) >= 0) {
-    const size_t row = (size_t) (t / 8) * I;
-    for (int i = (t % 8) * I / 8; i < (t % 8 + 1) * I / 8; i++)
-      silu_mul_at (gate, up, row + i);
-    dl_done (&sync[11], 1);
-  }
-  dl_wait (&sync[11], 8 * M);
+  dl_silu_rows (sync, 5, gate, up, M, I);
   dl_quantize_rows (sync, 6, gate, M, I, g_d, scratch, DL_D_OFF (M, I), DL_S_OFF (M, I), nwg);
   {
     const DlProduct o[1] = { { wd, bd, x, D / 16, td, (biases >> 6) & 1, 1 } };
@@ -706,7 +721,7 @@ void DL_NAME (decode_rows_token) (__global const ulong *table, int n_layers, int
     DL_POS_ARGS (10), DL_POS_ARGS (11))
 {
   const int pos[12] = { pos0, pos1, pos2, pos3, pos4, pos5, pos6, pos7, pos8, pos9, pos10, pos11 };
-  const int nwg = get_num_groups (0), QD = H * d, KD = Hkv * d, nh = H + Hkv, rep = H / Hkv;
+  const int nwg = get_num_groups (0), QD = H * d, KD = Hkv * d, rep = H / Hkv;
   const int SS = DL_STREAM_SLOTS (n_layers), kv_unit = KV_TYPE == 2 ? 32 : 1;
   /* each product step's input quantization and products: their steps */
   const int q_step[5] = { 1, 6, 9, 12, 3 }, p_step[5] = { 2, 7, 10, 13, 4 };
@@ -737,15 +752,7 @@ void DL_NAME (decode_rows_token) (__global const ulong *table, int n_layers, int
     if (s == 0)                 /* 0: the attention's norm */
       dl_norm_rows (sy, 0, x, xn, lw.attn_norm, 0, 0, M, D, eps);
     else if (s == 1) {
-      /* 3: RoPE, a (row, head) a task, q's heads then k's */
-      while ((t = dl_take1 (sy, 3, M * nh)) >= 0) {
-        const int row = t / nh, h = t % nh;
-        __global float *rr = h < H ? q + (size_t) row * QD + h * d : k + (size_t) row * KD + (h - H) * d;
-        for (int j = 0; j < d / 2; j++)
-          rope_pair (rr, rope + (size_t) row * d, d, j, interleaved);
-        dl_done (&sy[7], 1);
-      }
-      dl_wait (&sy[7], M * nh);
+      dl_rope_rows (sy, 3, q, k, rope, M, H, Hkv, d, interleaved);      /* 3: RoPE */
       /* 4: each stream's key and value into its caches, a stream a task */
       while ((t = dl_take1 (sy, 4, M)) >= 0) {
         __global DL_T *kc = (__global DL_T *) streams[(size_t) t * SS + 2 * l];
@@ -775,16 +782,9 @@ void DL_NAME (decode_rows_token) (__global const ulong *table, int n_layers, int
       dl_wait (&sy[11], M * per);
     } else if (s == 2)        /* 8: the MLP's norm */
       dl_norm_rows (sy, 8, x, xn, lw.ffn_norm, 0, 0, M, D, eps);
-    else if (s == 3) {
-      /* 11: gate = silu (gate) up, 8 ranges a row */
-      while ((t = dl_take1 (sy, 11, 8 * M)) >= 0) {
-        const size_t row = (size_t) (t / 8) * I;
-        for (int i = (t % 8) * I / 8; i < (t % 8 + 1) * I / 8; i++)
-          silu_mul_at (gate, up, row + i);
-        dl_done (&sy[23], 1);
-      }
-      dl_wait (&sy[23], 8 * M);
-    } else                    /* hs 2: the head's norm */
+    else if (s == 3)            /* 11: gate = silu (gate) up */
+      dl_silu_rows (sy, 11, gate, up, M, I);
+    else                    /* hs 2: the head's norm */
       dl_norm_rows (sy, 2, x, xn, hnorm, 0, 0, M, D, eps);
     if (s == 0) {
       o[0] = dl_product (&lw, 0, q, QD / 16, 0);
