@@ -114,6 +114,59 @@ inline int dl_take (__global volatile int *c, int n, int run, int nwg, int *end)
   return first;
 }
 
+/* Two work-items (2 compute units) take a product step's panels in two
+ * halves: each reads its own half front to back, its runs one after the
+ * other in memory (so the lines its GEMV requests ahead at a run's end are
+ * its next run's, and the hardware's stream goes on), then helps with the
+ * other's half. With one shared counter the runs alternated between the
+ * two, and each run started a new stream. On the 2-core Xeon with AMX, the
+ * 1.1B's decode in one process (vtp-bench-llm -p 1 -n 64 -r 6 -a
+ * VTP_KERNEL_DEFINES=-DDL_SEGMENTS=0,-DDL_SEGMENTS=1, speed over one
+ * counter): Q4_K_M 1.009x / 1.024x (two runs), Q4_0 1.007x / 1.033x,
+ * Q8_0 1.018x, F16 0.998x; 4 streams (-p 16 -n 33 -r 4 --streams 4) Q4_0
+ * 1.002x, Q4_K_M 1.016x, 8 streams Q4_0 1.027x. -DDL_SEGMENTS=0: one
+ * counter. */
+#ifndef DL_SEGMENTS
+#define DL_SEGMENTS 1
+#endif
+/* Takes the next run of a product step's @n panels for work-item @me of
+ * two: the panels in two halves, each with its own counter (16 bits of
+ * @c each: the first half's taken from 0 up in the low bits, the second's
+ * from @h up in the high ones; @n < 32768 keeps each below 2^16 with what
+ * a work-item takes past its half's end); a work-item takes runs from its
+ * own half (long ones, shrinking near the half's end so that the other
+ * can help in small steps), then from the other's. @h is even: a run never
+ * splits a pair of panels read side by side (dl_pair). */
+inline int dl_take_halves (__global volatile int *c, int n, int run, int me, int *end)
+{
+  const int h = min (n, ((n + 1) / 2 + 1) & ~1);
+  for (int k = 0; k < 2; k++) {
+    const int s = me ^ k, lo = s ? h : 0, hi = s ? n : h;
+    const int seen = *c, cur = lo + (s ? (int) ((uint) seen >> 16) : seen & 0xffff);
+    if (cur >= hi)
+      continue;
+    int want = clamp ((hi - cur) / 4, DL_MIN_RUN, run);
+    if (DL_EVEN_RUNS)
+      want = (want + 1) & ~1;
+    const int old = atomic_add ((__global int *) c, s ? want << 16 : want);
+    const int first = lo + (s ? (int) ((uint) old >> 16) : old & 0xffff);
+    if (first < hi) {
+      *end = min (hi, first + want);
+      return first;
+    }
+  }
+  return n;
+}
+
+/* The next run of a product step's @n panels (dl_take's guided runs; two
+ * work-items: dl_take_halves) */
+inline int dl_take_panels (__global volatile int *c, int n, int nwg, int *end)
+{
+  if (DL_SEGMENTS && nwg == 2 && n < 32768)
+    return dl_take_halves (c, n, DL_MAX_RUN, get_group_id (0), end);
+  return dl_take (c, n, DL_MAX_RUN, nwg, end);
+}
+
 /* @count more of a step's tasks done (its counter @d): after their writes
  * (the atomic orders them before it). */
 inline void dl_done (__global volatile int *d, int count)
@@ -265,7 +318,7 @@ inline void dl_products (__global volatile int *sync, int step, const DlProduct 
   if (o[0].type < DL_TYPE_F32)
     quantize_x (xr, K / 32, g, xq, xs, dx, xm);
 #endif
-  while ((first = dl_take (&sync[2 * step], total, DL_MAX_RUN, nwg, &end)) < total) {
+  while ((first = dl_take_panels (&sync[2 * step], total, nwg, &end)) < total) {
     for (int p = first; p < end; p++) {
       const int which = p < o[0].np ? 0 : p < o[0].np + o[1].np ? 1 : 2;
       const int lp = which == 0 ? p : which == 1 ? p - o[0].np : p - o[0].np - o[1].np;
@@ -371,7 +424,7 @@ inline void dl_products_rows (__global volatile int *sync, int step, const DlPro
 {
   const int total = o[0].np + (n > 1 ? o[1].np : 0) + (n > 2 ? o[2].np : 0);
   int first, end;
-  while ((first = dl_take (&sync[2 * step], total, DL_MAX_RUN, nwg, &end)) < total) {
+  while ((first = dl_take_panels (&sync[2 * step], total, nwg, &end)) < total) {
     for (int p = first; p < end; p++) {
       const int which = p < o[0].np ? 0 : p < o[0].np + o[1].np ? 1 : 2;
       const int lp = which == 0 ? p : which == 1 ? p - o[0].np : p - o[0].np - o[1].np;
