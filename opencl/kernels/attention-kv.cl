@@ -249,7 +249,8 @@ __kernel void KV_NAME (attention) (__global const float *q, int q_off, int q_str
       get_local_id (0), get_local_size (0), scratch);
 }
 
-/* One work-item's share of grouped-query attention on CPUs: query heads
+/* One work-item's share of grouped-query attention on CPUs (attend_group's
+ * way for head sizes other than 64 and 128): query heads
  * h0 .. h1 - 1 (those of one kv head; head h's query at qr + (h - h0) d,
  * its scores at s + (h - h0) s_stride, its output at o + (h - h0) d) over
  * keys 0 .. last - 1 from index kh (rows kv_stride apart), 4 heads at a
@@ -257,7 +258,7 @@ __kernel void KV_NAME (attention) (__global const float *q, int q_off, int q_str
  * instead of once a head, with 4 independent chains of multiply-adds. Each
  * head's scores are attend_row's products in its order (the same bits),
  * then its softmax and value pass are attend_row's (weigh_values). */
-inline void KV_NAME (attend_group) (__global const float *qr, int h0, int h1, __global const KV_T *k,
+inline void KV_NAME (attend_group4) (__global const float *qr, int h0, int h1, __global const KV_T *k,
     __global const KV_T *v, size_t kh, int kv_stride, int last, int d, float scale, __global float *s,
     size_t s_stride, __global float *o, __local float *scratch)
 {
@@ -281,6 +282,162 @@ inline void KV_NAME (attend_group) (__global const float *qr, int h0, int h1, __
     for (int u = 0; u < n; u++)
       KV_NAME (weigh_values) (v, kh, kv_stride, last, d, mx[u], s + u * s_stride, o + u * d, 0, 1, scratch);
   }
+}
+
+/* Values i .. i + 15 of cache @p as floats (i a multiple of 16: never
+ * across a Q8_0 block's scale); the values kv_load8 widens */
+#if KV_TYPE == 1
+#define kv_load16v(p, i) vload_half16 (0, (p) + (i))
+#elif KV_TYPE == 2
+#define kv_load16v(p, i) kv_load16 (p, i)
+#else
+#define kv_load16v(p, i) vload16 (0, (p) + (i))
+#endif
+
+/* The softmax of one work-item's scores s[0 .. last - 1] (their maximum
+ * @mx) in place, returning 1 / their sum: weigh_values' arithmetic for one
+ * work-item (lsz 1), the same bits. */
+inline float KV_NAME (softmax1) (__global float *s, int last, float mx)
+{
+  float8 sum8 = 0.0f;
+  float sum = 0.0f;
+  const int last8 = last & ~7;
+  for (int j = 0; j < last8; j += 8) {
+    const float8 e = exp (vload8 (0, s + j) - mx);
+    vstore8 (e, 0, s + j);
+    sum8 += e;
+  }
+  for (int j = last8; j < last; j++) {
+    const float e = exp (s[j] - mx);
+    s[j] = e;
+    sum += e;
+  }
+  return 1.0f / (sum + hsum8 (sum8));
+}
+
+/* The value pass of attend_heads8 for heads of D16 * 16 values: heads 0 ..
+ * n - 1's weights (softmax1's exponentials, head u's at s + u s_stride,
+ * times inv[u]) over value rows 0 .. last - 1 from index vh, VH heads at a
+ * time (VH * D16 = 16 accumulators), each row widened once for them; each
+ * output value one chain of multiply-adds down the rows, as weigh_values'
+ * (the same bits). */
+#define DEFINE_VALUES16(D16, VH)                                               \
+inline void KV_NAME (values16_##D16) (__global const KV_T *v, size_t vh, int kv_stride, int last, \
+    __global const float *s, size_t s_stride, int n, const float *inv, __global float *o) \
+{                                                                              \
+  for (int u0 = 0; u0 < n; u0 += VH) {                                         \
+    const int m = min (VH, n - u0);                                            \
+    float16 acc[VH][D16];                                                      \
+    _Pragma ("unroll") for (int u = 0; u < VH; u++)                            \
+      _Pragma ("unroll") for (int c = 0; c < D16; c++)                         \
+        acc[u][c] = 0.0f;                                                      \
+    for (int j = 0; j < last; j++) {                                           \
+      const size_t vr = vh + (size_t) j * kv_stride;                           \
+      float pj[VH];                                                            \
+      if (j + KV_PREFETCH_ROWS < last)                                         \
+        kv_prefetch_row (v, vr + (size_t) KV_PREFETCH_ROWS * kv_stride, 16 * D16); \
+      _Pragma ("unroll") for (int u = 0; u < VH; u++)                          \
+        pj[u] = u < m ? s[(size_t) (u0 + u) * s_stride + j] : 0.0f;            \
+      _Pragma ("unroll") for (int c = 0; c < D16; c++) {                       \
+        const float16 vv = kv_load16v (v, vr + 16 * c);                        \
+        _Pragma ("unroll") for (int u = 0; u < VH; u++)                        \
+          acc[u][c] = fma ((float16) pj[u], vv, acc[u][c]);                    \
+      }                                                                        \
+    }                                                                          \
+    for (int u = 0; u < m; u++)                                                \
+      _Pragma ("unroll") for (int c = 0; c < D16; c++)                         \
+        vstore16 (acc[u][c] * inv[u0 + u], 0, o + (size_t) (u0 + u) * 16 * D16 + 16 * c); \
+  }                                                                            \
+}
+DEFINE_VALUES16 (4, 4)
+DEFINE_VALUES16 (8, 2)
+
+/* attend_group's query heads b .. b + n - 1 (n <= 8) for head sizes d of
+ * 64 and 128: a pass over the keys for all n, two heads in the 16 lanes of
+ * a float16 (lanes 0-7 the first's 8 chains of multiply-adds along the key
+ * row, dot4's in its order: the same bits; lanes 8-15 the second's), each
+ * key row widened once for the n; each head's softmax (softmax1); the
+ * value rows widened once for 4 heads of 64 or 2 of 128 (values16_<d/16>).
+ * At the 1.1B's decode depth of 544 (8 heads a kv head of 64), with 4
+ * heads a pass over the keys (a float8 a head) and a pass over the values
+ * a head (attend_group4), the attention took ~4x the time of reading its
+ * caches. */
+inline void KV_NAME (attend_heads8) (__global const float *qr, int n, __global const KV_T *k,
+    __global const KV_T *v, size_t kh, int kv_stride, int last, int d, float scale, __global float *s,
+    size_t s_stride, __global float *o)
+{
+  const int n16 = d / 16, np = (n + 1) / 2;
+  float16 qp[4][16];
+  float mx[8], inv[8];
+
+  for (int p = 0; p < np; p++) {
+    const int a = 2 * p, b = min (2 * p + 1, n - 1);
+    for (int c = 0; c < 2 * n16; c++)
+      qp[p][c] = (float16) (vload8 (0, qr + (size_t) a * d + 8 * c), vload8 (0, qr + (size_t) b * d + 8 * c));
+  }
+  float16 mxv[4] = { -INFINITY, -INFINITY, -INFINITY, -INFINITY };
+  for (int j = 0; j < last; j++) {
+    const size_t kr = kh + (size_t) j * kv_stride;
+    float16 acc[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
+
+    if (j + KV_PREFETCH_ROWS < last)
+      kv_prefetch_row (k, kr + (size_t) KV_PREFETCH_ROWS * kv_stride, d);
+    for (int c = 0; c < n16; c++) {
+      const float16 kk = kv_load16v (k, kr + 16 * c);
+      const float16 lo = (float16) (kk.lo, kk.lo), hi = (float16) (kk.hi, kk.hi);
+#pragma unroll
+      for (int p = 0; p < 4; p++)
+        if (p < np) {
+          acc[p] = fma (qp[p][2 * c], lo, acc[p]);
+          acc[p] = fma (qp[p][2 * c + 1], hi, acc[p]);
+        }
+    }
+#pragma unroll
+    for (int p = 0; p < 4; p++)
+      if (p < np) {
+        /* hsum8 of each half in the vector: its additions, pair by pair
+         * (lanes 0 and 8 end with the sums); then dot4's: the tail's 0
+         * plus the lanes', times the scale */
+        const float16 h4 = acc[p] + acc[p].s45670123cdef89ab;
+        const float16 h2 = h4 + h4.s1032547698badcfe;
+        const float16 dot = (0.0f + (h2 + h2.s23016745ab89efcd)) * scale;
+        mxv[p] = fmax (mxv[p], dot);
+        s[(size_t) (2 * p) * s_stride + j] = dot.s0;
+        if (2 * p + 1 < n)
+          s[(size_t) (2 * p + 1) * s_stride + j] = dot.s8;
+      }
+  }
+  for (int p = 0; p < np; p++) {
+    mx[2 * p] = mxv[p].s0;
+    mx[2 * p + 1] = mxv[p].s8;
+  }
+  for (int u = 0; u < n; u++)
+    inv[u] = KV_NAME (softmax1) (s + (size_t) u * s_stride, last, mx[u]);
+  if (d == 64)
+    KV_NAME (values16_4) (v, kh, kv_stride, last, s, s_stride, n, inv, o);
+  else
+    KV_NAME (values16_8) (v, kh, kv_stride, last, s, s_stride, n, inv, o);
+}
+
+/* One work-item's share of grouped-query attention on CPUs: query heads
+ * h0 .. h1 - 1 (those of one kv head; head h's query at qr + (h - h0) d,
+ * its scores at s + (h - h0) s_stride, its output at o + (h - h0) d) over
+ * keys 0 .. last - 1 from index kh (rows kv_stride apart): each key row
+ * read and widened once for several heads, each head's scores attend_row's
+ * products in its order (the same bits), then its softmax and value pass
+ * attend_row's arithmetic (weigh_values): attend_heads8 for heads of 64
+ * and 128, attend_group4 for the others. */
+inline void KV_NAME (attend_group) (__global const float *qr, int h0, int h1, __global const KV_T *k,
+    __global const KV_T *v, size_t kh, int kv_stride, int last, int d, float scale, __global float *s,
+    size_t s_stride, __global float *o, __local float *scratch)
+{
+  if (ATTEND_HEADS8 && (d == 64 || d == 128)) {
+    for (int b = h0; b < h1; b += 8)
+      KV_NAME (attend_heads8) (qr + (size_t) (b - h0) * d, min (8, h1 - b), k, v, kh, kv_stride, last, d, scale,
+          s + (size_t) (b - h0) * s_stride, s_stride, o + (size_t) (b - h0) * d);
+    return;
+  }
+  KV_NAME (attend_group4) (qr, h0, h1, k, v, kh, kv_stride, last, d, scale, s, s_stride, o, scratch);
 }
 
 /* Grouped-query attention on CPUs (attend_group): one work-item a (query
@@ -567,4 +724,6 @@ __kernel void KV_NAME (kv_write) (__global const float *kn, __global const float
 #undef kv_block
 #undef kv_scale
 #undef kv_load16
+#undef kv_load16v
+#undef DEFINE_VALUES16
 #undef KV_TYPE

@@ -10,6 +10,12 @@
 
 #define ATTENTION_MAX_D8 32     /* head_dim up to 256 on the one-work-item path */
 #define ATTN16_MAX_D 128        /* attention_rows16: head_dim up to 128 */
+/* Grouped-query decode attention on CPUs takes heads of 64 and 128 eight
+ * at a time (attend_heads8, attention-kv.cl); -DATTEND_HEADS8=0: four at
+ * a time, a head at a time over the values, for all (attend_group4). */
+#ifndef ATTEND_HEADS8
+#define ATTEND_HEADS8 1
+#endif
 #ifndef KV_PREFETCH_ROWS
 #define KV_PREFETCH_ROWS 8      /* how many cache rows ahead a decode step requests (attention-kv.cl) */
 #endif
