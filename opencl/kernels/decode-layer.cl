@@ -66,6 +66,15 @@
 #ifndef DL_EVEN_RUNS
 #define DL_EVEN_RUNS 1
 #endif
+/* RoPE takes its heads in runs of up to DL_ROPE_RUN (dl_take's guided
+ * runs): a head a task (36 for the 1.1B), each taken and counted done by
+ * an atomic on a line the two cores pass back and forth, took 4.2-5.9 us
+ * a layer, runs of 8 2.0 (the 2-core Xeon with AMX, the 1.1B's decode
+ * traced, medians: -DDL_TRACE=1 with a stamp around the step; the decode
+ * alike within the noise, 0.992-1.009x). -DDL_ROPE_RUN=1: a head a task. */
+#ifndef DL_ROPE_RUN
+#define DL_ROPE_RUN 8
+#endif
 #define DL_MIN_RUN 2            /* panels a product task takes at least ... */
 #define DL_MAX_RUN 32           /* ... and at most (as qlinear_vnni's P) */
 #define DL_TYPE_F32 32          /* weight type codes (vtp_linear_gemv_panels): */
@@ -444,18 +453,20 @@ inline void dl_products_rows (__global volatile int *sync, int step, const DlPro
 /* Step @step: RoPE on q's and k's M rows (H and Hkv heads of @d), row t
  * by row t of @rope, a (row, head) a task, q's heads then k's. */
 inline void dl_rope_rows (__global volatile int *sync, int step, __global float *q, __global float *k,
-    __global const float *rope, int M, int H, int Hkv, int d, int interleaved)
+    __global const float *rope, int M, int H, int Hkv, int d, int interleaved, int nwg)
 {
-  const int nh = H + Hkv;
-  int t;
-  while ((t = dl_take1 (sync, step, M * nh)) >= 0) {
-    const int row = t / nh, h = t % nh;
-    __global float *r = h < H ? q + (size_t) row * H * d + h * d : k + (size_t) row * Hkv * d + (h - H) * d;
-    for (int j = 0; j < d / 2; j++)
-      rope_pair (r, rope + (size_t) row * d, d, j, interleaved);
-    dl_done (&sync[2 * step + 1], 1);
+  const int nh = H + Hkv, n = M * nh;
+  int first, end;
+  while ((first = dl_take (&sync[2 * step], n, DL_ROPE_RUN, nwg, &end)) < n) {
+    for (int t = first; t < end; t++) {
+      const int row = t / nh, h = t % nh;
+      __global float *r = h < H ? q + (size_t) row * H * d + h * d : k + (size_t) row * Hkv * d + (h - H) * d;
+      for (int j = 0; j < d / 2; j++)
+        rope_pair (r, rope + (size_t) row * d, d, j, interleaved);
+    }
+    dl_done (&sync[2 * step + 1], end - first);
   }
-  dl_wait (&sync[2 * step + 1], M * nh);
+  dl_wait (&sync[2 * step + 1], n);
 }
 
 /* Step @step: gate = silu (gate) up over M rows of @I, 8 ranges a row. */
@@ -500,7 +511,7 @@ void decode_rows_in (__global const float *x, __global float *xn, __global float
       { wk, bk, k, Hkv * d / 16, tk, (biases >> 1) & 1, 0 }, { wv, bv, v, Hkv * d / 16, tv, (biases >> 2) & 1, 0 } };
     dl_products_rows (sync, 2, o, 3, M, D, scratch, DL_D_OFF (M, D), DL_S_OFF (M, D), nwg);
   }
-  dl_rope_rows (sync, 3, q, k, rope, M, H, Hkv, d, interleaved);
+  dl_rope_rows (sync, 3, q, k, rope, M, H, Hkv, d, interleaved, nwg);
   dl_finish (sync, nwg, DL_SYNC_INTS);
 }
 
@@ -578,12 +589,15 @@ inline void DL_NAME (dl_layer) (__global float *x, __global float *xn, __global 
   for (int s = 1; s < (hnp > 0 ? 12 : 10); s += s == 1 ? 4 : 2) {
     DlProduct o[3];
     if (s == 5) {
-      /* 2: RoPE, a head a task (q's heads, then k's; none for OPT) */
-      while (!opt && (t = dl_take1 (sync, 2, H + Hkv)) >= 0) {
-        __global float *r = t < H ? q + t * d : kn + kv_off + (t - H) * d;
-        for (int j = 0; j < d / 2; j++)
-          rope_pair (r, rope, d, j, interleaved);
-        dl_done (&sync[5], 1);
+      /* 2: RoPE, runs of heads (q's heads, then k's; none for OPT) */
+      int first, end;
+      while (!opt && (first = dl_take (&sync[4], H + Hkv, DL_ROPE_RUN, nwg, &end)) < H + Hkv) {
+        for (t = first; t < end; t++) {
+          __global float *r = t < H ? q + t * d : kn + kv_off + (t - H) * d;
+          for (int j = 0; j < d / 2; j++)
+            rope_pair (r, rope, d, j, interleaved);
+        }
+        dl_done (&sync[5], end - first);
       }
       dl_wait (&sync[5], opt ? 0 : H + Hkv);
       /* 3: the new key and value into an F16 / Q8_0 cache, in Hkv ranges */
@@ -805,7 +819,7 @@ void DL_NAME (decode_rows_token) (__global const ulong *table, int n_layers, int
     if (s == 0)                 /* 0: the attention's norm */
       dl_norm_rows (sy, 0, x, xn, lw.attn_norm, 0, 0, M, D, eps);
     else if (s == 1) {
-      dl_rope_rows (sy, 3, q, k, rope, M, H, Hkv, d, interleaved);      /* 3: RoPE */
+      dl_rope_rows (sy, 3, q, k, rope, M, H, Hkv, d, interleaved, nwg);      /* 3: RoPE */
       /* 4: each stream's key and value into its caches, a stream a task */
       while ((t = dl_take1 (sy, 4, M)) >= 0) {
         __global DL_T *kc = (__global DL_T *) streams[(size_t) t * SS + 2 * l];
