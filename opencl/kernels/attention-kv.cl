@@ -69,8 +69,12 @@ inline void kv_store_block (__global const float *x, __global uchar *b)
 #define kv_prefetch_row(p, i, d)                                               \
   for (int pf_ = 0; pf_ < kv_row_bytes (d); pf_ += 64)                         \
     __builtin_prefetch (kv_bytes_at (p, i) + pf_)
+#define kv_prefetch_row_l2(p, i, d)                                            \
+  for (int pf_ = 0; pf_ < kv_row_bytes (d); pf_ += 64)                         \
+    __builtin_prefetch (kv_bytes_at (p, i) + pf_, 0, 1)
 #else
 #define kv_prefetch_row(p, i, d)
+#define kv_prefetch_row_l2(p, i, d)
 #endif
 
 /* After the key pass of attend_row: the softmax of the scores s[0 .. last
@@ -382,6 +386,9 @@ inline void KV_NAME (attend_heads8) (__global const float *qr, int n, __global c
 
     if (j + KV_PREFETCH_ROWS < last)
       kv_prefetch_row (k, kr + (size_t) KV_PREFETCH_ROWS * kv_stride, d);
+#if ATT_V_AHEAD
+    kv_prefetch_row_l2 (v, kr, d);
+#endif
     for (int c = 0; c < n16; c++) {
       const float16 kk = kv_load16v (k, kr + 16 * c);
       const float16 lo = (float16) (kk.lo, kk.lo), hi = (float16) (kk.hi, kk.hi);
@@ -719,6 +726,7 @@ __kernel void KV_NAME (kv_write) (__global const float *kn, __global const float
 #undef kv_load8
 #undef kv_store
 #undef kv_prefetch_row
+#undef kv_prefetch_row_l2
 #undef kv_bytes_at
 #undef kv_row_bytes
 #undef kv_block

@@ -16,6 +16,16 @@
 #ifndef ATTEND_HEADS8
 #define ATTEND_HEADS8 1
 #endif
+/* attend_heads8 requests each value row into L2 while it reads the key row
+ * of the same position, so that its pass over the values (half the
+ * attention's time at depth 512, timed with the pass left out) finds them
+ * there: the 1.1B's decode at depth 512 (vtp-bench-llm -p 512 -n 64 -r
+ * 4..6 -k KV -a VTP_KERNEL_DEFINES=-DATT_V_AHEAD=0,-DATT_V_AHEAD=1) Q4_0
+ * 1.013x (F16 cache), 1.006x (F32), Q4_K_M 1.012x (F16); with the key rows
+ * requested 16 rows ahead instead of 8 as well, 1.003x. */
+#ifndef ATT_V_AHEAD
+#define ATT_V_AHEAD 1
+#endif
 #ifndef KV_PREFETCH_ROWS
 #define KV_PREFETCH_ROWS 8      /* how many cache rows ahead a decode step requests (attention-kv.cl) */
 #endif
