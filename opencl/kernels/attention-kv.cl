@@ -77,16 +77,11 @@ inline void kv_store_block (__global const float *x, __global uchar *b)
 #define kv_prefetch_row_l2(p, i, d)
 #endif
 
-/* After the key pass of attend_row: the softmax of the scores s[0 .. last
- * - 1] (@mx: their maximum over this work-item's keys) and the value rows
- * from index vh (rows kv_stride apart) weighed by it, into o. */
-inline void KV_NAME (weigh_values) (__global const KV_T *v, size_t vh, int kv_stride, int last, int d, float mx,
-    __global float *s, __global float *o, int lid, int lsz, __local float *scratch)
+/* The exponentials of the scores s[0 .. last - 1] less their maximum @mx,
+ * in place, a work-item's share (@lid of @lsz): returns the sum of its
+ * share. In float8 steps: vector exp is several times cheaper. */
+inline float KV_NAME (exp_scores) (__global float *s, int last, float mx, int lid, int lsz)
 {
-  const int d8 = d & ~7;
-
-  mx = group_max (mx, scratch);
-  /* exponentials in float8 steps: vector exp is several times cheaper */
   float8 sum8 = 0.0f;
   float sum = 0.0f;
   const int last8 = last & ~7;
@@ -100,7 +95,19 @@ inline void KV_NAME (weigh_values) (__global const KV_T *v, size_t vh, int kv_st
     s[j] = e;
     sum += e;
   }
-  const float inv = 1.0f / group_sum (sum + hsum8 (sum8), scratch);
+  return sum + hsum8 (sum8);
+}
+
+/* After the key pass of attend_row: the softmax of the scores s[0 .. last
+ * - 1] (@mx: their maximum over this work-item's keys) and the value rows
+ * from index vh (rows kv_stride apart) weighed by it, into o. */
+inline void KV_NAME (weigh_values) (__global const KV_T *v, size_t vh, int kv_stride, int last, int d, float mx,
+    __global float *s, __global float *o, int lid, int lsz, __local float *scratch)
+{
+  const int d8 = d & ~7;
+
+  mx = group_max (mx, scratch);
+  const float inv = 1.0f / group_sum (KV_NAME (exp_scores) (s, last, mx, lid, lsz), scratch);
   barrier (CLK_GLOBAL_MEM_FENCE);
 
   if (lsz == 1 && d8 == d && d <= 8 * ATTENTION_MAX_D8) {
@@ -298,29 +305,8 @@ inline void KV_NAME (attend_group4) (__global const float *qr, int h0, int h1, _
 #define kv_load16v(p, i) vload16 (0, (p) + (i))
 #endif
 
-/* The softmax of one work-item's scores s[0 .. last - 1] (their maximum
- * @mx) in place, returning 1 / their sum: weigh_values' arithmetic for one
- * work-item (lsz 1), the same bits. */
-inline float KV_NAME (softmax1) (__global float *s, int last, float mx)
-{
-  float8 sum8 = 0.0f;
-  float sum = 0.0f;
-  const int last8 = last & ~7;
-  for (int j = 0; j < last8; j += 8) {
-    const float8 e = exp (vload8 (0, s + j) - mx);
-    vstore8 (e, 0, s + j);
-    sum8 += e;
-  }
-  for (int j = last8; j < last; j++) {
-    const float e = exp (s[j] - mx);
-    s[j] = e;
-    sum += e;
-  }
-  return 1.0f / (sum + hsum8 (sum8));
-}
-
 /* The value pass of attend_heads8 for heads of D16 * 16 values: heads 0 ..
- * n - 1's weights (softmax1's exponentials, head u's at s + u s_stride,
+ * n - 1's weights (exp_scores' exponentials, head u's at s + u s_stride,
  * times inv[u]) over value rows 0 .. last - 1 from index vh, VH heads at a
  * time (VH * D16 = 16 accumulators), each row widened once for them; each
  * output value one chain of multiply-adds down the rows, as weigh_values'
@@ -360,7 +346,8 @@ DEFINE_VALUES16 (8, 2)
  * 64 and 128: a pass over the keys for all n, two heads in the 16 lanes of
  * a float16 (lanes 0-7 the first's 8 chains of multiply-adds along the key
  * row, dot4's in its order: the same bits; lanes 8-15 the second's), each
- * key row widened once for the n; each head's softmax (softmax1); the
+ * key row widened once for the n; each head's softmax (exp_scores, as
+ * weigh_values: the same bits); the
  * value rows widened once for 4 heads of 64 or 2 of 128 (values16_<d/16>).
  * At the 1.1B's decode depth of 544 (8 heads a kv head of 64), with 4
  * heads a pass over the keys (a float8 a head) and a pass over the values
@@ -419,7 +406,7 @@ inline void KV_NAME (attend_heads8) (__global const float *qr, int n, __global c
     mx[2 * p + 1] = mxv[p].s8;
   }
   for (int u = 0; u < n; u++)
-    inv[u] = KV_NAME (softmax1) (s + (size_t) u * s_stride, last, mx[u]);
+    inv[u] = 1.0f / KV_NAME (exp_scores) (s + (size_t) u * s_stride, last, mx[u], 0, 1);
   if (d == 64)
     KV_NAME (values16_4) (v, kh, kv_stride, last, s, s_stride, n, inv, o);
   else
