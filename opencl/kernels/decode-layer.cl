@@ -451,7 +451,8 @@ inline void dl_products_rows (__global volatile int *sync, int step, const DlPro
 }
 
 /* Step @step: RoPE on q's and k's M rows (H and Hkv heads of @d), row t
- * by row t of @rope, a (row, head) a task, q's heads then k's. */
+ * by row t of @rope, in runs of (row, head) tasks (DL_ROPE_RUN), q's heads
+ * then k's. */
 inline void dl_rope_rows (__global volatile int *sync, int step, __global float *q, __global float *k,
     __global const float *rope, int M, int H, int Hkv, int d, int interleaved, int nwg)
 {
