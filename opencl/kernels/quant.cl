@@ -1394,6 +1394,16 @@ VNNI inline float16 vnni_super_q4_0 (__global const uchar *pb, const int *xq, co
   return vnni_block_q4_0 (pb, xq, xs[0] + xs[1], dx[0], a);
 }
 
+/* The super-block's two halves unrolled: on 2 cores of the Xeon with AMX
+ * the one-row Q6_K GEMV read a long product (vtp-bench-linear 1 2048 262144
+ * q6_k 10, best) at 26.8 GB/s with the loop, 30.2 unrolled; the 1.1B's
+ * products (vtp-bench-kernel-ab q6_k 1 A B -r 8) 1.121x; its Q4_K_M decode
+ * (Q6_K head, half its down products; vtp-bench-llm -p 1 -n 64 -r 6 -a
+ * VTP_KERNEL_DEFINES=-DQ6K_UNROLL_HALVES=0,-DQ6K_UNROLL_HALVES=1) 1.030x,
+ * Q4_0's (Q6_K head) 1.018x. The same arithmetic, the same bits. */
+#ifndef Q6K_UNROLL_HALVES
+#define Q6K_UNROLL_HALVES 1
+#endif
 /* Q6_K super-block of 16 rows: quarter u (32 elements, x's block 4 h + u)
  * of half h takes its low 4 bits from its ql (quad group 8 (u & 1) + g,
  * low nibbles for u < 2) and 2 high bits from its qh (group g, bits 2 u);
@@ -1404,6 +1414,9 @@ VNNI inline float16 vnni_super_q6_k (__global const uchar *pb, const int *xq, co
     const float *dx, float16 acc)
 {
   int16 isum = 0;
+#if Q6K_UNROLL_HALVES
+  UNROLL
+#endif
   for (int h = 0; h < 2; h++) {
     /* s[u][i]: quarter u (i < 2) or u + 2 (i >= 2), first or second 16;
      * each qh group serves both quarter pairs (loaded once) */
