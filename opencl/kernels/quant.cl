@@ -2070,6 +2070,23 @@ TILES_K4 (6)
 
 /* Q6_K: per quarter pair (u, u + 2) of half h and per 16 elements (their
  * scale), the 6 rows' sums; 12 accumulators at a time. */
+/* The Q6_K tiles' eight (half, quarter, 16) steps of a super-block
+ * unrolled: on 2 cores of the Xeon with AMX, the 1.1B's products all in
+ * Q6_K (vtp-bench-kernel-ab q6_k ROWS A B -r 4..6) 1.148x at 4 rows,
+ * 1.188x at 8, 1.017x at 2 (the half loop alone: 1.025x at 4); its Q4_K_M
+ * streams decoding together (vtp-bench-llm -p 16 -n 33 -r 3 --streams S
+ * -a VTP_KERNEL_DEFINES=-DQ6K_TILE_UNROLLED=0,-DQ6K_TILE_UNROLLED=1) 0.999x
+ * at 4 streams, 1.070x at 8, its 16-token prefill 1.048x; a cold start
+ * (-p 4 -n 4 -r 1 --streams 2, empty PoCL cache) 39.9 -> 43.4 s. The same
+ * arithmetic, the same bits. -DQ6K_TILE_UNROLLED=0: the loops. */
+#ifndef Q6K_TILE_UNROLLED
+#define Q6K_TILE_UNROLLED 1
+#endif
+#if Q6K_TILE_UNROLLED
+#define Q6K_TILE_UNROLL UNROLL
+#else
+#define Q6K_TILE_UNROLL
+#endif
 #define TILES_Q6_K(R) \
 VNNI void vnni_tile_q6_k_##R (__global const uchar *wp, __global const uchar *scratch, int d_off, int s_off, int K, \
     int m0, int M, float16 *out)                                               \
@@ -2079,8 +2096,11 @@ VNNI void vnni_tile_q6_k_##R (__global const uchar *wp, __global const uchar *sc
     __global const uchar *pb = wp + (size_t) sb * 16 * BB_q6_k;                \
     TILE_PREFETCH (pb, 16 * BB_q6_k, TILE_K_OWN_LINES)                         \
     int16 isum[TR] = { 0 };                                                    \
+    Q6K_TILE_UNROLL                                                            \
     for (int h = 0; h < 2; h++)                                                \
+      Q6K_TILE_UNROLL                                                          \
       for (int u = 0; u < 2; u++)                                              \
+        Q6K_TILE_UNROLL                                                        \
         for (int second = 0; second < 2; second++) {                           \
           const int blo = 8 * sb + 4 * h + u, bhi = blo + 2;                   \
           int16 sa[TR] = { 0 }, sc[TR] = { 0 };                                \
