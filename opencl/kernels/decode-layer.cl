@@ -406,6 +406,26 @@ void dl_addresses (__global ulong *table, int at, DL_ADDRESS_ARGS (0), DL_ADDRES
 }
 #undef DL_ADDRESS_ARGS
 
+/* Step @step: RoPE on q's and k's M rows (H and Hkv heads of @d), row t
+ * by row t of @rope, in runs of (row, head) tasks (DL_ROPE_RUN), q's heads
+ * then k's. */
+inline void dl_rope_rows (__global volatile int *sync, int step, __global float *q, __global float *k,
+    __global const float *rope, int M, int H, int Hkv, int d, int interleaved, int nwg)
+{
+  const int nh = H + Hkv, n = M * nh;
+  int first, end;
+  while ((first = dl_take (&sync[2 * step], n, DL_ROPE_RUN, nwg, &end)) < n) {
+    for (int t = first; t < end; t++) {
+      const int row = t / nh, h = t % nh;
+      __global float *r = h < H ? q + (size_t) row * H * d + h * d : k + (size_t) row * Hkv * d + (h - H) * d;
+      for (int j = 0; j < d / 2; j++)
+        rope_pair (r, rope + (size_t) row * d, d, j, interleaved);
+    }
+    dl_done (&sync[2 * step + 1], end - first);
+  }
+  dl_wait (&sync[2 * step + 1], n);
+}
+
 /* ---- several streams' rows (batched decoding, vtp-llama-batch.c) ---- */
 #ifdef VTP_X86_VNNI
 
@@ -448,26 +468,6 @@ inline void dl_products_rows (__global volatile int *sync, int step, const DlPro
     dl_done (&sync[2 * step + 1], end - first);
   }
   dl_wait (&sync[2 * step + 1], total);
-}
-
-/* Step @step: RoPE on q's and k's M rows (H and Hkv heads of @d), row t
- * by row t of @rope, in runs of (row, head) tasks (DL_ROPE_RUN), q's heads
- * then k's. */
-inline void dl_rope_rows (__global volatile int *sync, int step, __global float *q, __global float *k,
-    __global const float *rope, int M, int H, int Hkv, int d, int interleaved, int nwg)
-{
-  const int nh = H + Hkv, n = M * nh;
-  int first, end;
-  while ((first = dl_take (&sync[2 * step], n, DL_ROPE_RUN, nwg, &end)) < n) {
-    for (int t = first; t < end; t++) {
-      const int row = t / nh, h = t % nh;
-      __global float *r = h < H ? q + (size_t) row * H * d + h * d : k + (size_t) row * Hkv * d + (h - H) * d;
-      for (int j = 0; j < d / 2; j++)
-        rope_pair (r, rope + (size_t) row * d, d, j, interleaved);
-    }
-    dl_done (&sync[2 * step + 1], end - first);
-  }
-  dl_wait (&sync[2 * step + 1], n);
 }
 
 /* Step @step: gate = silu (gate) up over M rows of @I, 8 ranges a row. */
@@ -590,17 +590,9 @@ inline void DL_NAME (dl_layer) (__global float *x, __global float *xn, __global 
   for (int s = 1; s < (hnp > 0 ? 12 : 10); s += s == 1 ? 4 : 2) {
     DlProduct o[3];
     if (s == 5) {
-      /* 2: RoPE, runs of heads (q's heads, then k's; none for OPT) */
-      int first, end;
-      while (!opt && (first = dl_take (&sync[4], H + Hkv, DL_ROPE_RUN, nwg, &end)) < H + Hkv) {
-        for (t = first; t < end; t++) {
-          __global float *r = t < H ? q + t * d : kn + kv_off + (t - H) * d;
-          for (int j = 0; j < d / 2; j++)
-            rope_pair (r, rope, d, j, interleaved);
-        }
-        dl_done (&sync[5], end - first);
-      }
-      dl_wait (&sync[5], opt ? 0 : H + Hkv);
+      /* 2: RoPE on the row's q and k (none for OPT) */
+      if (!opt)
+        dl_rope_rows (sync, 2, q, kn + kv_off, rope, 1, H, Hkv, d, interleaved, nwg);
       /* 3: the new key and value into an F16 / Q8_0 cache, in Hkv ranges */
       if (store) {
         const int unit = KV_TYPE == 2 ? 32 : 1, units = KD / unit;
