@@ -1365,10 +1365,11 @@ VNNI inline int16 byte_of_lanes (uint16 v, int j)
  * the loop as 8 quarters and put it together again: 15 instructions more).
  * The one-row GEMV's code for a super-block: 149 -> 120 lines. On the
  * 2-core Xeon with AMX, the 1.1B Q4_K_M decode in one process
- * (vtp-bench-llm -p 1 -n 64 -r 8 -a VTP_KERNEL_DEFINES=...): the first
- * 1.010-1.020x (three runs), both 1.029x; the GEMV is bound by the reads,
- * so a fifth fewer instructions is a few per cent. Q5_K (its fifth bit
- * from qh) keeps the shift for its high nibbles. */
+ * (vtp-bench-llm -p 1 -n 64 -r 6..10 -a VTP_KERNEL_DEFINES=..., against
+ * both off): the first alone 1.010-1.020x (three runs), both 1.001-1.029x
+ * (three); the GEMV is bound by its reads (docs/performance.md, "eighth
+ * session"), so a fifth fewer instructions is a per cent or two. Q5_K (its
+ * fifth bit from qh) keeps the shift for its high nibbles. */
 #ifndef K4_HI_IN_PLACE
 #define K4_HI_IN_PLACE 1
 #endif
