@@ -66,12 +66,11 @@ inline void kv_store_block (__global const float *x, __global uchar *b)
  * 4-16 KB, too far for the hardware prefetcher, so a decode step's walk
  * down the keys and values waited on each row's lines in turn. */
 #ifdef VTP_POCL_CPU
-#define kv_prefetch_row(p, i, d)                                               \
+#define kv_prefetch_row_to(p, i, d, locality)                                  \
   for (int pf_ = 0; pf_ < kv_row_bytes (d); pf_ += 64)                         \
-    __builtin_prefetch (kv_bytes_at (p, i) + pf_)
-#define kv_prefetch_row_l2(p, i, d)                                            \
-  for (int pf_ = 0; pf_ < kv_row_bytes (d); pf_ += 64)                         \
-    __builtin_prefetch (kv_bytes_at (p, i) + pf_, 0, 1)
+    __builtin_prefetch (kv_bytes_at (p, i) + pf_, 0, locality)
+#define kv_prefetch_row(p, i, d) kv_prefetch_row_to (p, i, d, 3)
+#define kv_prefetch_row_l2(p, i, d) kv_prefetch_row_to (p, i, d, 1)
 #else
 #define kv_prefetch_row(p, i, d)
 #define kv_prefetch_row_l2(p, i, d)
@@ -714,6 +713,7 @@ __kernel void KV_NAME (kv_write) (__global const float *kn, __global const float
 #undef kv_store
 #undef kv_prefetch_row
 #undef kv_prefetch_row_l2
+#undef kv_prefetch_row_to
 #undef kv_bytes_at
 #undef kv_row_bytes
 #undef kv_block
