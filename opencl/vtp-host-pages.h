@@ -15,19 +15,26 @@
 G_BEGIN_DECLS
 
 #define VTP_HUGE_PAGE_BYTES ((gsize) 2 << 20)
-/* Below this a buffer stays the driver's: its 2 MB pages could only be the
- * partial ones at its ends, which Linux makes of 4 KB pages anyway. */
-#define VTP_HOST_PAGES_MIN_BYTES VTP_HUGE_PAGE_BYTES
+/* Below this a buffer stays the driver's (a few KB: vectors, norms' weights,
+ * which the caches hold anyway). From it on, buffers share 2 MB pages
+ * (vtp-host-pages.c), so even the k and v products of a small model,
+ * a few hundred KB, are read from 2 MB pages. */
+#define VTP_HOST_PAGES_MIN_BYTES ((gsize) 64 << 10)
+/* The mappings buffers are carved out of: this, or a larger buffer's
+ * size rounded up to whole 2 MB pages */
+#define VTP_HOST_PAGES_SLAB_BYTES ((gsize) 64 << 20)
 
 /* Whether vtp asks for 2 MB pages: yes unless $VTP_HUGE_PAGES is 0
  * (vtp-switch.h). */
 gboolean vtp_host_pages_wanted (void);
 
-/* @bytes of zeroed memory starting on a 2 MB boundary, advised for 2 MB
- * pages where vtp_host_pages_wanted (the part of it that covers whole 2 MB
- * pages gets them, the rest stays in 4 KB pages: no memory is spent on
- * rounding up); NULL when the system refuses the mapping. Free with
- * vtp_host_pages_free (@bytes). */
+/* @bytes of zeroed memory starting on a page (4 KB) boundary. Where
+ * vtp_host_pages_wanted, it is carved out of mappings of whole 2 MB pages
+ * advised for them, right after the buffer carved before it, so that all
+ * of it can be in 2 MB pages and none is spent on rounding up (a 2 MB page
+ * at most a mapping); otherwise it is a mapping of its own, starting on a
+ * 2 MB boundary, in 4 KB pages. NULL when the system refuses the mapping.
+ * Free with vtp_host_pages_free (@bytes). */
 gpointer vtp_host_pages_alloc (gsize bytes);
 void vtp_host_pages_free (gpointer p, gsize bytes);
 /* Bytes of vtp_host_pages_alloc not freed yet, over the process. */

@@ -1,16 +1,13 @@
-/* test-device.c: the CPU device's big buffers in vtp's memory of 2 MB
- * pages (vtp-host-pages.h): where they are, that kernels read and write
- * them as they do the driver's own buffers, and that releasing one frees
- * its memory; and the kernels built again with other options
- * (vtp_device_rebuild_kernels). */
+/* test-device.c: the CPU device's buffers in vtp's memory of 2 MB pages
+ * (vtp-host-pages.h; the memory itself: test-host-pages.c): where they
+ * are, that kernels read and write them as they do the driver's own
+ * buffers, and that releasing one frees its memory; and the kernels built
+ * again with other options (vtp_device_rebuild_kernels). */
 
 #include "test-util.h"
 #include "vtp-fault.h"
 #include "vtp-host-pages.h"
 #include <stdint.h>
-#include <stdio.h>
-
-#define HUGE_PAGE VTP_HUGE_PAGE_BYTES
 
 /* The flags and host pointer the driver reports for @t's buffer. */
 static void
@@ -18,67 +15,6 @@ buffer_info (const VtpTensor *t, cl_mem_flags *flags, void **host)
 {
   g_assert_cmpint (clGetMemObjectInfo (t->mem, CL_MEM_FLAGS, sizeof *flags, flags, NULL), ==, CL_SUCCESS);
   g_assert_cmpint (clGetMemObjectInfo (t->mem, CL_MEM_HOST_PTR, sizeof *host, host, NULL), ==, CL_SUCCESS);
-}
-
-/* AnonHugePages of the mapping that holds @p (/proc/self/smaps), in kB;
- * -1 where it cannot be read. */
-static gint64
-anon_huge_kb (const void *p)
-{
-  FILE *f = fopen ("/proc/self/smaps", "r");
-  char line[512];
-  gboolean inside = FALSE;
-  gint64 kb = -1;
-
-  if (!f)
-    return -1;
-  while (fgets (line, sizeof line, f)) {
-    unsigned long lo, hi;
-    long long v;
-    if (sscanf (line, "%lx-%lx ", &lo, &hi) == 2 && strchr (line, '-') < strchr (line, ' '))
-      inside = (uintptr_t) p >= lo && (uintptr_t) p < hi;
-    else if (inside && sscanf (line, "AnonHugePages: %lld kB", &v) == 1) {
-      kb = v;
-      break;
-    }
-  }
-  fclose (f);
-  return kb;
-}
-
-/* Whether this kernel gives 2 MB pages to memory that asks for them. */
-static gboolean
-thp_available (void)
-{
-  g_autofree char *mode = NULL;
-  return g_file_get_contents ("/sys/kernel/mm/transparent_hugepage/enabled", &mode, NULL, NULL)
-      && !strstr (mode, "[never]");
-}
-
-static void
-test_alloc (void)
-{
-  const gsize bytes = 5 * HUGE_PAGE + 123;
-  const guint64 before = vtp_host_pages_live_bytes ();
-  guint8 *p = vtp_host_pages_alloc (bytes);
-
-  g_assert_nonnull (p);
-  g_assert_cmpuint ((uintptr_t) p % HUGE_PAGE, ==, 0);
-  g_assert_cmpuint (vtp_host_pages_live_bytes (), >=, before + bytes);
-  for (gsize i = 0; i < bytes; i += 4096)
-    g_assert_cmpuint (p[i], ==, 0);
-  g_assert_cmpuint (p[bytes - 1], ==, 0);
-  memset (p, 0x5a, bytes);
-  if (thp_available ()) {
-    const gint64 kb = anon_huge_kb (p);
-    g_test_message ("AnonHugePages of a 10 MB mapping, touched: %" G_GINT64_FORMAT " kB", kb);
-    /* 5 whole 2 MB pages asked for, on a fresh machine all given; at least
-     * one even where memory is fragmented */
-    g_assert_cmpint (kb, >=, 2048);
-  } else
-    g_test_message ("transparent huge pages are off here: the memory is in 4 KB pages");
-  vtp_host_pages_free (p, bytes);
-  g_assert_cmpuint (vtp_host_pages_live_bytes (), ==, before);
 }
 
 /* y = rmsnorm (x) over @rows rows of 4096 in a tensor of vtp's memory and
@@ -103,11 +39,12 @@ test_buffers (void)
     buffer_info (tx, &flags, &host);
     if (h && dev->kind == VTP_DEVICE_KIND_CPU) {
       g_assert_true (flags & CL_MEM_USE_HOST_PTR);
-      g_assert_cmpuint ((uintptr_t) host % HUGE_PAGE, ==, 0);
+      g_assert_cmpuint ((uintptr_t) host % 4096, ==, 0);
       g_assert_cmpuint (vtp_host_pages_live_bytes (), >=, before + rows * D * 4);
     } else
       g_assert_false (flags & CL_MEM_USE_HOST_PTR);
-    /* below 2 MB the driver's own */
+    /* below VTP_HOST_PAGES_MIN_BYTES the driver's own */
+    g_assert_cmpuint (D * 4, <, VTP_HOST_PAGES_MIN_BYTES);
     buffer_info (small, &flags, &host);
     g_assert_false (flags & CL_MEM_USE_HOST_PTR);
     vtp_op_rmsnorm (tx, tx, 0, rows, tw, 1e-6f);
@@ -205,7 +142,6 @@ main (int argc, char **argv)
   dev = vtp_device_get (NULL, &error);
   g_assert_no_error (error);
   g_test_message ("device: %s", dev->name);
-  g_test_add_func ("/device/host-pages/alloc", test_alloc);
   g_test_add_func ("/device/host-pages/buffers", test_buffers);
   g_test_add_func ("/device/rebuild-kernels", test_rebuild);
   return g_test_run ();
