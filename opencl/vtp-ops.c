@@ -462,6 +462,28 @@ vtp_op_embed (VtpTensor *out, gint64 out_row, const VtpTensor *ids, gint64 n, co
 }
 
 void
+vtp_op_argmax (VtpTensor *ids, gint64 id_at, const VtpTensor *logits, gint64 row)
+{
+  const gint64 V = vtp_tensor_cols (logits);
+  size_t wg = 1, global[1], local[1];
+
+  /* the largest power of two up to reduce_wg and the kernel's 256 (its tree halves it) */
+  while (wg * 2 <= MIN (ids->dev->reduce_wg, 256))
+    wg *= 2;
+  global[0] = local[0] = wg;
+
+  if (vtp_error_is_pending ()
+      || !check (logits->dtype == VTP_DTYPE_F32 && rows_in (logits, row, 1), "argmax",
+          "needs an F32 row %" G_GINT64_FORMAT " of logits", row)
+      || !check (ids->dtype == VTP_DTYPE_I32 && id_at >= 0 && id_at < vtp_tensor_n_elements (ids), "argmax",
+          "needs an I32 tensor with an element %" G_GINT64_FORMAT, id_at)
+      || !check (V <= G_MAXINT32 && row * V <= G_MAXINT32, "argmax", "logits too large for 32-bit offsets"))
+    return;
+  LAUNCH (ids->dev, "argmax_row", 1, global, local, A_MEM (logits), A_INT (row * V), A_INT (V), A_MEM (ids),
+      A_INT (id_at));
+}
+
+void
 vtp_op_im2col_patches (VtpTensor *cols, const VtpTensor *img, gint p)
 {
   const gint64 H = img->shape[1], W = img->shape[2], P = (H / p) * (W / p);

@@ -119,6 +119,10 @@ void vtp_op_rope_qk (VtpTensor *q, gint64 q_row, gint q_heads, VtpTensor *k, gin
 
 /* out[out_row + i] = table[ids[i]], i < n; ids I32 on the device. */
 void vtp_op_embed (VtpTensor *out, gint64 out_row, const VtpTensor *ids, gint64 n, const VtpTensor *table);
+/* ids[id_at] (I32) = the greedy token of row @row of @logits (F32, [rows,
+ * vocab]): the first index of its largest value, NaNs never the largest
+ * and 0 when the row starts with one, as vtp_argmax answers. */
+void vtp_op_argmax (VtpTensor *ids, gint64 id_at, const VtpTensor *logits, gint64 row);
 
 /* img [3, H, W] F32 -> cols [P, 3·p·p]; then [P, D] patch rows + class and
  * position embeddings -> out [P + 1, D]. */

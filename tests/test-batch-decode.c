@@ -11,7 +11,10 @@
  *     joins the batch between steps;
  *   - the same with KV caches in F16 (kv-type=f16; "TYPE/kv-f16"), F16 and
  *     F32 streams in one batch (within 1e-3: see test_logits);
- *   - wrong batches are refused with errors. */
+ *   - wrong batches are refused with errors;
+ *   - a stream decoded alone gives the same tokens, stop reason and token
+ *     calls with its greedy tokens chosen on the device (vtp_op_argmax,
+ *     VTP_DEVICE_ARGMAX=1) as on the host. */
 #include <string.h>
 #include "vtp-parts.h"
 #include "vtp-llama.h"
@@ -233,6 +236,43 @@ test_generate (gconstpointer data)
   model_close (&m);
 }
 
+/* Each stream alone with its greedy tokens chosen on the host and on the
+ * device (stream 2 samples: on the host either way). */
+static void
+test_device_argmax (gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  Model m;
+
+  model_open (&m, data);
+  for (gint i = 0; i < N_GEN; i++) {
+    g_autoptr (GArray) host = g_array_new (FALSE, FALSE, sizeof (gint32));
+    g_autoptr (GArray) device = g_array_new (FALSE, FALSE, sizeof (gint32));
+    VtpStopReason why[2];
+    gint seen[2] = { 0, 0 };
+    gint n_past[2];
+
+    for (gint d = 0; d < 2; d++) {
+      g_autoptr (VtpLlamaState) s = prefilled (&m, i, FALSE);
+      VtpGenerateParams p;
+      VtpTokenFunc func;
+
+      stream_params (i, &p, &func);
+      g_setenv ("VTP_DEVICE_ARGMAX", d ? "1" : "0", TRUE);
+      g_assert_true (vtp_llama_generate (m.llm, s, &p, func, &seen[d], d ? device : host, &why[d], &error));
+      g_unsetenv ("VTP_DEVICE_ARGMAX");
+      g_assert_no_error (error);
+      n_past[d] = s->n_past;
+    }
+    g_assert_cmpint (why[1], ==, why[0]);
+    g_assert_cmpint (seen[1], ==, seen[0]);
+    g_assert_cmpint (n_past[1], ==, n_past[0]);
+    g_assert_cmpuint (device->len, ==, host->len);
+    g_assert_cmpmem (device->data, device->len * sizeof (gint32), host->data, host->len * sizeof (gint32));
+  }
+  model_close (&m);
+}
+
 /* The first batch stream stops after 1 token: the others' tokens are what
  * they are without it, and its own too. */
 static void
@@ -348,6 +388,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/batch/logits/q8_0/kv-q8_0", "q8_0/kv-q8_0", test_logits);
   g_test_add_data_func ("/batch/generate/f32", "f32", test_generate);
   g_test_add_data_func ("/batch/generate/q8_0", "q8_0", test_generate);
+  g_test_add_data_func ("/batch/generate/device-argmax/f32", "f32", test_device_argmax);
+  g_test_add_data_func ("/batch/generate/device-argmax/q4_0", "q4_0", test_device_argmax);
   g_test_add_func ("/batch/early-stop", test_early_stop);
   g_test_add_func ("/batch/errors", test_errors);
   return g_test_run ();

@@ -1,5 +1,7 @@
-/* test-sampler.c: greedy, temperature, top-k and top-p sampling. */
+/* test-sampler.c: greedy, temperature, top-k and top-p sampling; the
+ * greedy choice on the device (vtp_op_argmax) against the host's. */
 #include <math.h>
+#include "vtp-ops.h"
 #include "vtp-sampler.h"
 
 static void
@@ -49,6 +51,88 @@ test_argmax (void)
       l[at] = 5.0f;
       g_assert_cmpint (vtp_argmax (l, n), ==, at);
     }
+}
+
+/* vtp_op_argmax on the device against vtp_argmax: row 1 of two (an
+ * offset), into element 1 of three, with the patterns of test_argmax and
+ * the edge cases (a NaN first, only NaNs after it, every value -inf, one
+ * logit, a vocabulary of 32064), with one work-item (CPUs' reduce_wg) and
+ * work-groups of 64 and 256 (a GPU's tree, run here on the CPU). */
+static void
+test_argmax_device (void)
+{
+  g_autoptr (GError) error = NULL;
+  VtpDevice *dev = vtp_device_get (NULL, &error);
+  const float levels[] = { -INFINITY, -1.0f, -0.0f, 0.0f, 0.5f, 2.0f, NAN, INFINITY };
+  const gint64 three = 3;
+  const guint wgs[] = { 1, 64, 256 };
+  const guint keep = dev ? dev->reduce_wg : 1;
+  VtpTensor *ids;
+  guint32 r = 777;
+
+  g_assert_no_error (error);
+  ids = vtp_tensor_new (dev, VTP_DTYPE_I32, 1, &three, &error);
+  g_assert_no_error (error);
+  for (gint trial = 0; trial < 60; trial++) {
+    const gint n = trial == 0 ? 32064 : trial == 1 ? 1 : trial % 7 == 0 ? 32000 : 1 + (trial * 37) % 300;
+    const gint kinds = trial % 3 == 0 ? 8 : trial % 3 == 1 ? 6 : 3;
+    g_autofree float *l = g_new (float, 2 * (gsize) n);
+    gint64 shape[2] = { 2, n };
+    VtpTensor *t;
+    gint want;
+
+    for (gint i = 0; i < 2 * n; i++) {
+      r = r * 1664525u + 1013904223u;
+      l[i] = trial % 5 == 4 ? (float) (r >> 8) / 16777216.0f : levels[(r >> 16) % kinds + (kinds == 3 ? 2 : 0)];
+    }
+    float *row = l + n;
+    if (trial == 2)
+      row[0] = NAN;                             /* a NaN first: 0 */
+    if (trial == 3)
+      for (gint i = 1; i < n; i++)
+        row[i] = NAN;                           /* only NaNs after the first */
+    if (trial == 5)
+      for (gint i = 0; i < n; i++)
+        row[i] = -INFINITY;                     /* all alike: the first */
+    if (trial == 6)
+      for (gint i = 0; i < n; i++)
+        row[i] = i % 11 == 10 ? 3.0f : 1.0f;    /* ties far apart: the first */
+    want = vtp_argmax (row, n);
+    t = vtp_tensor_new_from_data (dev, VTP_DTYPE_F32, 2, shape, l, &error);
+    g_assert_no_error (error);
+    for (guint w = 0; w < G_N_ELEMENTS (wgs); w++) {
+      gint32 got[3] = { -1, -1, -1 };
+      g_assert_true (vtp_tensor_write (ids, 0, got, sizeof got, &error));
+      dev->reduce_wg = wgs[w];
+      vtp_op_argmax (ids, 1, t, 1);
+      dev->reduce_wg = keep;
+      g_assert_true (vtp_error_take_pending (&error));
+      g_assert_true (vtp_tensor_read (ids, 0, got, sizeof got, &error));
+      g_assert_no_error (error);
+      if (got[1] != want)
+        g_error ("trial %d, n %d, work-group %u: device argmax %d, host %d", trial, n, wgs[w], got[1], want);
+      g_assert_cmpint (got[0], ==, -1);
+      g_assert_cmpint (got[2], ==, -1);
+    }
+    vtp_tensor_free (t);
+  }
+  /* a shape error names the op and leaves the ids as they were */
+  {
+    const gint64 shape[2] = { 1, 4 };
+    const float l[4] = { 0 };
+    VtpTensor *t = vtp_tensor_new_from_data (dev, VTP_DTYPE_F32, 2, shape, l, &error);
+    g_assert_no_error (error);
+    vtp_op_argmax (ids, 3, t, 0);
+    g_assert_false (vtp_error_take_pending (&error));
+    g_assert_nonnull (strstr (error->message, "argmax"));
+    g_clear_error (&error);
+    vtp_op_argmax (ids, 0, t, 1);
+    g_assert_false (vtp_error_take_pending (&error));
+    g_clear_error (&error);
+    vtp_tensor_free (t);
+  }
+  vtp_tensor_free (ids);
+  vtp_device_unref (dev);
 }
 
 static void
@@ -125,6 +209,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/sampler/greedy", test_greedy);
   g_test_add_func ("/sampler/argmax", test_argmax);
+  g_test_add_func ("/sampler/argmax-device", test_argmax_device);
   g_test_add_func ("/sampler/seeded", test_seeded_repeatable);
   g_test_add_func ("/sampler/distribution", test_distribution);
   g_test_add_func ("/sampler/top-k-top-p", test_top_k_top_p);

@@ -9,24 +9,68 @@ vtp_llama_is_eos (const VtpLlama *m, gint32 token)
   return FALSE;
 }
 
+/* Whether greedy tokens are chosen on the device (vtp_op_argmax: only the
+ * token's id comes back, not the vocabulary's logits, and no argmax on the
+ * host): by default on GPUs, where the logits would cross the bus each
+ * token (not measured there yet: issue 19); on CPU devices reading them
+ * back is a copy and the host's argmax ~9 us (docs/performance.md), so
+ * there the host chooses. $VTP_DEVICE_ARGMAX=1 / 0 turns it on / off
+ * (the tests run it on PoCL). Sampling with a temperature stays on the
+ * host either way. */
+static gboolean
+device_argmax_wanted (const VtpLm *lm, const VtpGenerateParams *p)
+{
+  const char *v = g_getenv ("VTP_DEVICE_ARGMAX");
+
+  if (p->sampling.temperature > 0.0f)
+    return FALSE;
+  if (v && *v)
+    return g_strcmp0 (v, "0") != 0;
+  return lm->dev->kind != VTP_DEVICE_KIND_CPU;
+}
+
+/* Generated token @i (0 on): chosen from the state's logits on the device
+ * (into @ids, then read back) or by @sampler on the host (read back into
+ * @logits first). */
+static gboolean
+next_token (VtpLm *lm, VtpTensor *ids, VtpSampler *sampler, float *logits, gint i, gint32 *token, GError **error)
+{
+  if (ids) {
+    vtp_op_argmax (ids, 0, lm->logits, 0);
+    if (!vtp_error_take_pending (error) || !vtp_tensor_read (ids, 0, token, sizeof *token, error)) {
+      g_prefix_error (error, "Choosing generated token %d on the device: ", i + 1);
+      return FALSE;
+    }
+    return TRUE;
+  }
+  if (!vtp_tensor_read (lm->logits, 0, logits, (gsize) lm->vocab_size * sizeof (float), error)) {
+    g_prefix_error (error, "Reading back the logits of generated token %d: ", i + 1);
+    return FALSE;
+  }
+  *token = vtp_sampler_sample (sampler, logits);
+  return TRUE;
+}
+
 gboolean
 vtp_lm_generate (VtpLm *lm, const VtpGenerateParams *p, VtpTokenFunc func, gpointer user_data, GArray *tokens,
     VtpStopReason *reason, GError **error)
 {
   const gint V = lm->vocab_size;
+  const gint64 one = 1;
   g_autofree float *logits = g_new (float, V);
   g_autoptr (VtpSampler) sampler = vtp_sampler_new (&p->sampling, V);
   VtpStopReason why = VTP_STOP_LENGTH;
+  VtpTensor *ids = NULL;
+  gboolean ok = FALSE;
 
+  if (device_argmax_wanted (lm, p) && !(ids = vtp_tensor_new (lm->dev, VTP_DTYPE_I32, 1, &one, error)))
+    return FALSE;
   for (gint i = 0; i < p->max_new_tokens; i++) {
     gint32 token;
     VtpLmSegment next = { &token, NULL, 0, 1 };
 
-    if (!vtp_tensor_read (lm->logits, 0, logits, (gsize) V * sizeof (float), error)) {
-      g_prefix_error (error, "Reading back the logits of generated token %d: ", i + 1);
-      return FALSE;
-    }
-    token = vtp_sampler_sample (sampler, logits);
+    if (!next_token (lm, ids, sampler, logits, i, &token, error))
+      goto out;
     if (p->stop_at_eos && vtp_lm_is_eos (lm, token)) {
       if (func)
         func (token, user_data);
@@ -45,11 +89,14 @@ vtp_lm_generate (VtpLm *lm, const VtpGenerateParams *p, VtpTokenFunc func, gpoin
       break;
     }
     if (!vtp_lm_prefill (lm, &next, 1, FALSE, error))
-      return FALSE;
+      goto out;
   }
   if (reason)
     *reason = why;
-  return TRUE;
+  ok = TRUE;
+out:
+  vtp_tensor_free (ids);
+  return ok;
 }
 
 gboolean

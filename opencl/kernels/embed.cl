@@ -1,4 +1,5 @@
-/* embed.cl: token embedding gather and the ViT patch embedding steps. */
+/* embed.cl: tokens in and out: the token embedding gather, the greedy
+ * token choice (argmax_row); and the ViT patch embedding steps. */
 
 #define DEFINE_EMBED(T, WT)                                                    \
 __kernel void embed_##T (__global const int *ids, __global const WT *table,  \
@@ -12,6 +13,45 @@ __kernel void embed_##T (__global const int *ids, __global const WT *table,  \
 DEFINE_EMBED (f32, float)
 DEFINE_EMBED (f16, half)
 DEFINE_EMBED (bf16, ushort)
+
+/* (v, i) beats (bv, bi): larger, or as large and earlier; a NaN never
+ * (every comparison with it is false) */
+inline int argmax_beats (float v, int i, float bv, int bi)
+{
+  return v > bv || (v == bv && i < bi);
+}
+
+/* ids[id_at] = the first index of the largest of the @n logits at @off,
+ * NaNs never the largest, and 0 when the first is a NaN: vtp_argmax's
+ * answer (vtp-sampler.c), so a greedy decode picks the same tokens whether
+ * the host or the device chooses. One work-group of up to 256 work-items
+ * (the device's reduce_wg; 1 on CPUs), each every L-th logit from its
+ * own, then a tree in local memory. */
+__kernel void argmax_row (__global const float *logits, int off, int n, __global int *ids, int id_at)
+{
+  __local float lv[256];
+  __local int li[256];
+  const int l = get_local_id (0), L = get_local_size (0);
+  float bv = -INFINITY;
+  int bi = INT_MAX;
+  for (int i = l; i < n; i += L) {
+    const float v = logits[off + i];
+    if (argmax_beats (v, i, bv, bi))
+      bv = v, bi = i;
+  }
+  lv[l] = bv;
+  li[l] = bi;
+  barrier (CLK_LOCAL_MEM_FENCE);
+  for (int w = L / 2; w > 0; w /= 2) {
+    if (l < w && argmax_beats (lv[l + w], li[l + w], lv[l], li[l])) {
+      lv[l] = lv[l + w];
+      li[l] = li[l + w];
+    }
+    barrier (CLK_LOCAL_MEM_FENCE);
+  }
+  if (l == 0)
+    ids[id_at] = n <= 0 || isnan (logits[off]) || li[0] == INT_MAX ? 0 : li[0];
+}
 
 /* img [3, H, W] -> cols [P, 3*p*p], patches row-major over the (H/p, W/p)
  * grid, columns ordered (channel, ky, kx) as the conv weight [D, 3, p, p]. */
