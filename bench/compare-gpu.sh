@@ -9,8 +9,10 @@
 # LLaVA-1.5-7B's shapes against the device's bandwidth, and many cameras on
 # the first model (issue 18): its LLM decoding 1, 4 and 8 streams together
 # (vtp-bench-llm --streams) and 8 pictures through its vision tower alone
-# against one batch (vtp-bench --vision-batch). Rounds alternate the
-# engines; the table gives medians and vtp / PyTorch ratios.
+# against one batch (vtp-bench --vision-batch), and its decode with the
+# greedy tokens chosen on the host and on the device (VTP_DEVICE_ARGMAX).
+# Rounds alternate the engines; the table gives medians and vtp / PyTorch
+# ratios.
 #
 #   bench/compare-gpu.sh /tmp/vtp-gpu 2                # on a GPU machine with vtp built
 #   DEVICE=cpu bench/compare-gpu.sh /tmp/vtp-cpu 1     # the same on the CPU (PyTorch in bf16)
@@ -126,6 +128,20 @@ out=$("$BENCH" --model "$M" --device "$DEVICE" --vision-only --vision-batch 8 --
 echo "$out" | sed "s/^/[vision batch] /" >> "$LOG"
 CAMS="$CAMS
 | 8 pictures through the vision tower, ms a picture | $(val <(echo "$out") encode_alone_ms_per_picture) alone, $(val <(echo "$out") encode_batched_ms_per_picture) batched | $(val <(echo "$out") batched_speedup)x |"
+
+# Greedy tokens chosen on the device against on the host
+# (VTP_DEVICE_ARGMAX=1 / 0; issue 19: only the token id comes back), the
+# first model's decode in 2 alternating pairs of processes
+ARGMAX=""
+for r in 1 2; do
+  for a in 0 1; do
+    out=$(VTP_DEVICE_ARGMAX=$a "$LLM" -m "$M" --device "$DEVICE" -p 16 -n 64 -r 3 ${VTP_ARGS:-} 2>&1)
+    echo "$out" | sed "s/^/[device-argmax $a] /" >> "$LOG"
+    ARGMAX="$ARGMAX $(echo "$out" | awk '$1 == "decode_tokens_per_s:" {print $2}')"
+  done
+done
+CAMS="$CAMS
+| decode tokens/s, greedy on the host, on the device, the host, the device | $ARGMAX | |"
 
 {
   echo
