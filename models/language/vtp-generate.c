@@ -1,4 +1,5 @@
 #include "vtp-generate.h"
+#include "vtp-switch.h"
 
 gboolean
 vtp_llama_is_eos (const VtpLlama *m, gint32 token)
@@ -20,13 +21,8 @@ vtp_llama_is_eos (const VtpLlama *m, gint32 token)
 static gboolean
 device_argmax_wanted (const VtpLm *lm, const VtpGenerateParams *p)
 {
-  const char *v = g_getenv ("VTP_DEVICE_ARGMAX");
-
-  if (p->sampling.temperature > 0.0f)
-    return FALSE;
-  if (v && *v)
-    return g_strcmp0 (v, "0") != 0;
-  return lm->dev->kind != VTP_DEVICE_KIND_CPU;
+  return p->sampling.temperature <= 0.0f
+      && vtp_switch_int ("VTP_DEVICE_ARGMAX", lm->dev->kind != VTP_DEVICE_KIND_CPU, 0, 1);
 }
 
 /* Generated token @i (0 on): chosen from the state's logits on the device
