@@ -9,8 +9,11 @@
 # LLaVA-1.5-7B's shapes against the device's bandwidth, and many cameras on
 # the first model (issue 18): its LLM decoding 1, 4 and 8 streams together
 # (vtp-bench-llm --streams) and 8 pictures through its vision tower alone
-# against one batch (vtp-bench --vision-batch), and its decode with the
-# greedy tokens chosen on the host and on the device (VTP_DEVICE_ARGMAX).
+# against one batch (vtp-bench --vision-batch), and its decode with the GPU
+# steps added one at a time: the fused decode GEMVs (VTP_GPU_FUSED), the
+# greedy tokens chosen on the device (VTP_DEVICE_ARGMAX), the decode a step
+# ahead (VTP_DECODE_AHEAD: each token fed back from the device, the next
+# step queued before the host reads it).
 # Rounds alternate the engines; the table gives medians and vtp / PyTorch
 # ratios.
 #
@@ -129,19 +132,25 @@ echo "$out" | sed "s/^/[vision batch] /" >> "$LOG"
 CAMS="$CAMS
 | 8 pictures through the vision tower, ms a picture | $(val <(echo "$out") encode_alone_ms_per_picture) alone, $(val <(echo "$out") encode_batched_ms_per_picture) batched | $(val <(echo "$out") batched_speedup)x |"
 
-# Greedy tokens chosen on the device against on the host
-# (VTP_DEVICE_ARGMAX=1 / 0; issue 19: only the token id comes back), the
-# first model's decode in 2 alternating pairs of processes
-ARGMAX=""
+# The decode's GPU steps one at a time (issue 19), the first model in 2
+# alternating rounds of processes: none (VTP_GPU_FUSED=0: ~13 launches a
+# layer; greedy tokens chosen on the host), the fused decode GEMVs (q | k |
+# v and the gated MLP each one launch with their norm: 7), then the tokens
+# chosen on the device (VTP_DEVICE_ARGMAX=1: only the id comes back), then
+# the decode a step ahead (VTP_DECODE_AHEAD=1: no wait for the host between
+# steps; the default on a GPU)
+STEPS=""
 for r in 1 2; do
-  for a in 0 1; do
-    out=$(VTP_DEVICE_ARGMAX=$a "$LLM" -m "$M" --device "$DEVICE" -p 16 -n 64 -r 3 ${VTP_ARGS:-} 2>&1)
-    echo "$out" | sed "s/^/[device-argmax $a] /" >> "$LOG"
-    ARGMAX="$ARGMAX $(echo "$out" | awk '$1 == "decode_tokens_per_s:" {print $2}')"
+  for a in "0 0 0" "1 0 0" "1 1 0" "1 1 1"; do
+    set -- $a
+    out=$(VTP_GPU_FUSED=$1 VTP_DEVICE_ARGMAX=$2 VTP_DECODE_AHEAD=$3 "$LLM" -m "$M" --device "$DEVICE" -p 16 -n 64 -r 3 \
+        ${VTP_ARGS:-} 2>&1)
+    echo "$out" | sed "s/^/[gpu-fused $1 device-argmax $2 ahead $3] /" >> "$LOG"
+    STEPS="$STEPS $(echo "$out" | awk '$1 == "decode_tokens_per_s:" {print $2}')"
   done
 done
 CAMS="$CAMS
-| decode tokens/s, greedy on the host, on the device, the host, the device | $ARGMAX | |"
+| decode tokens/s: none / fused GEMVs / + tokens on the device / + a step ahead, two rounds | $STEPS | |"
 
 {
   echo

@@ -114,8 +114,11 @@ table_make (VtpDecodeToken **token, VtpDevice *dev, const Slots *s, const char *
   if (t->table && slots_equal (&t->made, s))
     return TRUE;
   table_release (t);
-  if (!(t->table = vtp_tensor_new_from_data (dev, VTP_DTYPE_U8, 1, &bytes, s->ints, &error)))
-    return check (FALSE, kernel, "the table of its buffers and ints: %s", error->message);
+  if (!(t->table = vtp_tensor_new_from_data (dev, VTP_DTYPE_U8, 1, &bytes, s->ints, &error))) {
+    /* the upload's own error (a device's), not a shape one */
+    vtp_error_set_pending (error->code, "%s: the table of its buffers and ints: %s", kernel, error->message);
+    return FALSE;
+  }
   for (gint at = 0; at < s->slots; at += ADDRESSES_A_LAUNCH) {
     VtpArg args[2 + ADDRESSES_A_LAUNCH];
     args[0] = A_MEM (t->table);

@@ -20,7 +20,7 @@ static const struct {
   { "common.cl", "" }, { "linear.cl", "" }, { "linear-amx.cl", "" }, { "attention-amx.cl", "" }, { "quant.cl", "" }, { "iq-grids.cl", "" },
   { "quant-lattice.cl", "" }, { "quant-multi.cl", "" }, { "quant-amx.cl", "" }, { "probe.cl", "" },
   { "norm.cl", "" },
-  { "activation.cl", "" }, { "attention.cl", "" }, { "attention-kv.cl", "#define KV_TYPE 0\n" },
+  { "activation.cl", "" }, { "gemv-norm.cl", "" }, { "attention.cl", "" }, { "attention-kv.cl", "#define KV_TYPE 0\n" },
   { "attention-kv.cl", "#define KV_TYPE 1\n" }, { "attention-kv.cl", "#define KV_TYPE 2\n" }, { "rope.cl", "" },
   { "decode-layer.cl", "#define KV_TYPE 0\n" }, { "decode-layer.cl", "#define KV_TYPE 1\n" },
   { "decode-layer.cl", "#define KV_TYPE 2\n" }, { "embed.cl", "" }, { "image.cl", "" },
@@ -523,6 +523,7 @@ device_open (const DeviceEntry *e, GError **error)
   clGetDeviceInfo (dev->id, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof dev->global_mem, &dev->global_mem, NULL);
   clGetDeviceInfo (dev->id, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof dev->max_alloc, &dev->max_alloc, NULL);
   clGetDeviceInfo (dev->id, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof dev->compute_units, &dev->compute_units, NULL);
+  clGetDeviceInfo (dev->id, CL_DEVICE_LOCAL_MEM_SIZE, sizeof dev->local_mem, &dev->local_mem, NULL);
   dev->compute_units = MAX (dev->compute_units, 1);
   dev->pocl_cpu = is_pocl_cpu (dev);
   dev->avx512 = has_x86_avx512 (dev);

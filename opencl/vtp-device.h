@@ -29,6 +29,7 @@ typedef struct {
   guint reduce_wg;           /* work-group size of row reductions (1 on CPUs) */
   guint64 global_mem;
   guint64 max_alloc;
+  guint64 local_mem;         /* bytes of local memory a work-group may use */
   guint compute_units;
   /* The x86 CPU under PoCL has AVX-512 VNNI: the decode products of
    * quantized weights take int8 dot products (activations quantized to

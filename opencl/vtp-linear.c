@@ -474,6 +474,31 @@ kernel_max_wg (VtpDevice *dev, const char *name)
   return wg;
 }
 
+/* The rows of x a gemv_<T>_<MR> work-group takes: MR for @n_rows. */
+static gint
+gemv_rows (gint64 n_rows)
+{
+  return n_rows <= 1 ? 1 : n_rows <= 2 ? 2 : n_rows <= 4 ? 4 : 8;
+}
+
+/* A GPU's work-group for kernel @name of the gemv family: @L work-items,
+ * @S lanes an output. */
+static void
+gemv_group (VtpDevice *dev, const char *name, gint64 K, size_t *L, size_t *S)
+{
+  const size_t want = dev->kind == VTP_DEVICE_KIND_CPU ? 256 : dev->reduce_wg;
+  const size_t max = MIN (want, kernel_max_wg (dev, name));
+
+  *L = 1;
+  while (*L * 2 <= max)
+    *L *= 2;
+  /* lanes per output: 16 (measured on an H200 with 8 .. 128: 16 best or
+   * near it for F16 and F32, K 2048 .. 8192), fewer for short rows */
+  *S = MIN (*L, 16);
+  while (*S > 1 && (gint64) *S * 8 > K + 7)
+    *S /= 2;
+}
+
 /* How many of x's blocks of 32 share an int8 scale for products with
  * weights of type @t (quant.cl's quantize_group): one for Q8_0 and Q4_0,
  * a super-block's 8 for the K-quants. */
@@ -919,20 +944,11 @@ linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_r
     /* On a CPU (plain weights: not from vtp_linear_weight_new) the GEMV
      * kernel serves every size: one work-item per output, weights read
      * once per 8 rows. */
-    const gint mr = n_rows <= 1 ? 1 : n_rows <= 2 ? 2 : n_rows <= 4 ? 4 : 8;
+    const gint mr = gemv_rows (n_rows);
     size_t L = 1, S = 1;
     g_snprintf (name, sizeof name, "gemv_%s_%d", suffix, mr);
-    if (as_gpu (dev)) {
-      const size_t want = dev->kind == VTP_DEVICE_KIND_CPU ? 256 : dev->reduce_wg;
-      const size_t max = MIN (want, kernel_max_wg (dev, name));
-      while (L * 2 <= max)
-        L *= 2;
-      /* lanes per output: 16 (measured on an H200 with 8 .. 128: 16 best
-       * or near it for F16 and F32, K 2048 .. 8192), fewer for short rows */
-      S = MIN (L, 16);
-      while (S > 1 && (gint64) S * 8 > K + 7)
-        S /= 2;
-    }
+    if (as_gpu (dev))
+      gemv_group (dev, name, K, &L, &S);
     {
       const size_t per_group = L / S;
       const size_t global[2] = { (N + per_group - 1) / per_group * L, (n_rows + mr - 1) / mr };
@@ -1009,6 +1025,163 @@ vtp_linear_gemv_panels (const VtpDevice *dev, const VtpTensor *w, gint *group)
   }
 }
 
+/* TRUE where gemv_<T>_<MR> computes @n_rows rows of x times @w: a GPU's
+ * few-row product of plain float weights (the fused decode GEMVs built on
+ * it: $VTP_GPU_FUSED=0 turns them off, for an A/B on a GPU). */
+static gboolean
+gpu_gemv_serves (const VtpDevice *dev, gint64 n_rows, const VtpTensor *w)
+{
+  return as_gpu (dev) && n_rows >= 1 && n_rows <= GEMV_MAX_ROWS && w->layout == LAYOUT_PLAIN && w->ndim == 2
+      && !vtp_dtype_is_quantized (w->dtype) && vtp_weight_suffix (w->dtype) != NULL;
+}
+
+/* TRUE when @out is a product gemv3_<T> / gemv_swiglu_<T> can compute on
+ * @n_rows rows of @x from @x_row, with weights of type @t. */
+static gboolean
+gpu_gemv_out_fits (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpLinearOut *out, VtpDType t)
+{
+  const VtpTensor *w = out->w, *b = out->bias;
+
+  return gpu_gemv_serves (x->dev, n_rows, w) && w->dtype == t && vtp_tensor_cols (w) == vtp_tensor_cols (x)
+      && x->dtype == VTP_DTYPE_F32 && rows_in (x, x_row, n_rows) && out->y->dtype == VTP_DTYPE_F32
+      && vtp_tensor_cols (out->y) == w->shape[0] && rows_in (out->y, out->y_row, n_rows)
+      && (!b || (b->dtype == VTP_DTYPE_F32 && vtp_tensor_n_elements (b) == w->shape[0]));
+}
+
+/* Launches fused decode GEMV @name over @global / @local with the
+ * arguments after @K, and with @norm_w the norm's after them (its weight,
+ * eps, the rmsnorm kernel's group size, x's row in local memory, @K
+ * floats: linear.cl's GEMV_NORM_ARGS_1). */
+#define LAUNCH_NORMED(dev, name, global, local, norm_w, eps, K, ...)           \
+  do {                                                                         \
+    if (norm_w)                                                                \
+      LAUNCH (dev, name, 2, global, local, __VA_ARGS__, A_MEM (norm_w), A_FLOAT (eps), \
+          A_INT ((dev)->reduce_wg), A_LOCAL ((K) * sizeof (float)));           \
+    else                                                                       \
+      LAUNCH (dev, name, 2, global, local, __VA_ARGS__);                       \
+  } while (0)
+
+/* q | k | v (or gate | up) on a GPU in one launch of gemv3_<T>_<MR>; FALSE:
+ * not launched (the caller runs them one by one). */
+static gboolean
+gpu_gemv3 (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpTensor *norm_w, float eps,
+    const VtpLinearOut *outs, gint n_outs)
+{
+  VtpDevice *dev = x->dev;
+  const gint64 K = vtp_tensor_cols (x);
+  const gint mr = gemv_rows (n_rows);
+  gint64 groups[3] = { 0, 0, 0 }, total = 0;
+  size_t L, S;
+  char name[48];
+
+  if (n_outs < 2 || n_outs > 3 || !vtp_switch_on ("VTP_GPU_FUSED")
+      || (norm_w && !vtp_linear_norm_fits (x, n_rows, outs[0].w)))
+    return FALSE;
+  for (gint i = 0; i < n_outs; i++)
+    if (!gpu_gemv_out_fits (x, x_row, n_rows, &outs[i], outs[0].w->dtype))
+      return FALSE;
+  g_snprintf (name, sizeof name, "gemv3%s_%s_%d", norm_w ? "_norm" : "", vtp_weight_suffix (outs[0].w->dtype), mr);
+  gemv_group (dev, name, K, &L, &S);
+  for (gint i = 0; i < n_outs; i++)
+    total += groups[i] = (outs[i].w->shape[0] + (gint64) (L / S) - 1) / (gint64) (L / S);
+  {
+    /* a third output of none when there are two: the first's buffers, N = 0 */
+    const VtpLinearOut *o2 = n_outs > 2 ? &outs[2] : &outs[0];
+    const size_t global[2] = { total * L, (n_rows + mr - 1) / mr }, local[2] = { L, 1 };
+#define GEMV3_ARGS(o, N)                                                       \
+  A_MEM ((o)->w), A_OPT_MEM ((o)->bias), A_INT ((o)->bias != NULL), A_MEM ((o)->y), \
+  A_INT ((o)->y_row * (o)->w->shape[0]), A_INT (N)
+#define GEMV3_COMMON                                                           \
+  A_MEM (x), A_INT (x_row * K), A_INT (n_rows), A_INT (K), A_INT (S), A_LOCAL (L * mr * sizeof (float)), \
+  GEMV3_ARGS (&outs[0], outs[0].w->shape[0]), A_INT (groups[0]), GEMV3_ARGS (&outs[1], outs[1].w->shape[0]), \
+  A_INT (groups[1]), GEMV3_ARGS (o2, n_outs > 2 ? o2->w->shape[0] : 0)
+    LAUNCH_NORMED (dev, name, global, local, norm_w, eps, K, GEMV3_COMMON);
+#undef GEMV3_COMMON
+#undef GEMV3_ARGS
+  }
+  return TRUE;
+}
+
+gboolean
+vtp_linear_norm_fits (const VtpTensor *x, gint64 n_rows, const VtpTensor *w)
+{
+  VtpDevice *dev = x->dev;
+  const gint64 K = vtp_tensor_cols (x);
+  size_t L, S;
+  char name[48];
+
+  if (n_rows != 1 || !gpu_gemv_serves (dev, n_rows, w) || vtp_tensor_cols (w) != K)
+    return FALSE;
+  /* both kernels' groups: the norm's sum in the rmsnorm kernel's order (its
+   * work-group of reduce_wg; one work-item: row_sum16, whatever the
+   * group), x's row and the lanes' sums in local memory */
+  for (gint k = 0; k < 2; k++) {
+    g_snprintf (name, sizeof name, "%s_%s_1", k ? "gemv_swiglu_norm" : "gemv3_norm", vtp_weight_suffix (w->dtype));
+    gemv_group (dev, name, K, &L, &S);
+    if ((dev->reduce_wg != 1 && L != dev->reduce_wg) || (guint64) (K + (gint64) L) * sizeof (float) > dev->local_mem)
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* @norm_w: an F32 [K] norm weight, or NULL */
+static gboolean
+norm_ok (const VtpTensor *x, const VtpTensor *norm_w)
+{
+  return !norm_w || (norm_w->dtype == VTP_DTYPE_F32 && vtp_tensor_n_elements (norm_w) == vtp_tensor_cols (x));
+}
+
+gboolean
+vtp_linear_multi_norm_fused (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpTensor *norm_w, float eps,
+    const VtpLinearOut *outs, gint n_outs)
+{
+  return !vtp_error_is_pending () && norm_ok (x, norm_w) && gpu_gemv3 (x, x_row, n_rows, norm_w, eps, outs, n_outs);
+}
+
+gboolean
+vtp_linear_swiglu_fits (const VtpTensor *x, gint64 n_rows, const VtpTensor *w_gate, const VtpTensor *w_up)
+{
+  return vtp_switch_on ("VTP_GPU_FUSED") && gpu_gemv_serves (x->dev, n_rows, w_gate)
+      && gpu_gemv_serves (x->dev, n_rows, w_up)
+      && w_up->dtype == w_gate->dtype && w_up->shape[0] == w_gate->shape[0]
+      && vtp_tensor_cols (w_up) == vtp_tensor_cols (w_gate);
+}
+
+void
+vtp_op_linear_swiglu (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_rows,
+    const VtpTensor *norm_w, float eps, const VtpTensor *w_gate, const VtpTensor *b_gate, const VtpTensor *w_up,
+    const VtpTensor *b_up)
+{
+  VtpDevice *dev = x->dev;
+  const gint64 K = vtp_tensor_cols (x), N = w_gate->shape[0];
+  const VtpLinearOut gate = { y, y_row, w_gate, b_gate }, up = { y, y_row, w_up, b_up };
+  const gint mr = gemv_rows (n_rows);
+  size_t L, S;
+  char name[48];
+
+  if (vtp_error_is_pending ()
+      || !check (vtp_linear_swiglu_fits (x, n_rows, w_gate, w_up)
+          && gpu_gemv_out_fits (x, x_row, n_rows, &gate, w_gate->dtype)
+          && gpu_gemv_out_fits (x, x_row, n_rows, &up, w_gate->dtype)
+          && norm_ok (x, norm_w) && (!norm_w || vtp_linear_norm_fits (x, n_rows, w_gate)), "linear swiglu",
+          "needs up to %d rows (1 after a norm), plain float gate and up weights of one type and shape, f32 "
+          "activations", GEMV_MAX_ROWS))
+    return;
+  g_snprintf (name, sizeof name, "gemv_swiglu%s_%s_%d", norm_w ? "_norm" : "", vtp_weight_suffix (w_gate->dtype),
+      mr);
+  gemv_group (dev, name, K, &L, &S);
+  {
+    const size_t per_group = L / S;
+    const size_t global[2] = { (N + per_group - 1) / per_group * L, (n_rows + mr - 1) / mr }, local[2] = { L, 1 };
+#define SWIGLU_COMMON                                                          \
+  A_MEM (x), A_INT (x_row * K), A_MEM (w_gate), A_OPT_MEM (b_gate), A_INT (b_gate != NULL), A_MEM (w_up), \
+  A_OPT_MEM (b_up), A_INT (b_up != NULL), A_MEM (y), A_INT (y_row * N), A_INT (n_rows), A_INT (K), A_INT (N), \
+  A_INT (S), A_LOCAL (L * mr * sizeof (float))
+    LAUNCH_NORMED (dev, name, global, local, norm_w, eps, K, SWIGLU_COMMON);
+#undef SWIGLU_COMMON
+  }
+}
+
 /* The outputs of vtp_op_linear_multi one launch can serve (their weights'
  * quantized types may differ). */
 static gboolean
@@ -1058,6 +1231,8 @@ linear_multi (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpLinearOu
   char name[48];
 
   if (vtp_error_is_pending ())
+    return;
+  if (gpu_gemv3 (x, x_row, n_rows, NULL, 0.0f, outs, n_outs))
     return;
   if (!multi_fuses (x, x_row, n_rows, outs, n_outs)) {
     const XCopy kind = n_outs > 0 ? xcopy_kind (dev, n_rows, outs[0].w, as_rows) : XCOPY_NONE;

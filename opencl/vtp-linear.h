@@ -27,9 +27,11 @@ typedef struct {
 
 /* Up to 3 products of the same rows of x (q, k and v; gate and up), as
  * that many vtp_op_linear calls; one launch where the device has one for
- * them (one row, the int8 GEMV of one block type, every N a multiple of
- * 16), and one bfloat16 copy of x for all where they take bfloat16 dot
- * products, with the same arithmetic per output. */
+ * them (on a CPU: one row, the int8 GEMV of one block type, every N a
+ * multiple of 16; on a GPU: up to 8 rows of plain F32 / F16 / BF16
+ * weights of one type, gemv3_<T>), and one bfloat16 copy of x for all
+ * where they take bfloat16 dot products, with the same arithmetic per
+ * output. */
 void vtp_op_linear_multi (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpLinearOut *outs, gint n_outs);
 
 /* The same for rows that are separate decode steps (vtp_llama_decode_batch:
@@ -41,5 +43,33 @@ void vtp_op_linear_rows (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 
     const VtpTensor *w, const VtpTensor *bias, gboolean accumulate);
 void vtp_op_linear_multi_rows (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpLinearOut *outs,
     gint n_outs);
+
+/* TRUE when vtp_op_linear_swiglu computes the gated MLP's products and
+ * activation in one launch for @n_rows rows (GPUs: up to 8 rows of plain
+ * F32 / F16 / BF16 weights of one type; gemv_swiglu_<T>). */
+gboolean vtp_linear_swiglu_fits (const VtpTensor *x, gint64 n_rows, const VtpTensor *w_gate, const VtpTensor *w_up);
+/* y[y_row + i] = silu (x'[x_row + i] · w_gateᵀ + b_gate) * (x'[x_row + i] ·
+ * w_upᵀ + b_up), i < n_rows, in one launch, where x' is x, or with
+ * @norm_w x's RMS norm (eps @eps) computed in the same launch (one row,
+ * where vtp_linear_norm_fits): the same bits as vtp_op_rmsnorm,
+ * vtp_op_linear_multi of gate and up and vtp_op_silu_mul. Only where
+ * vtp_linear_swiglu_fits (a shape error otherwise). */
+void vtp_op_linear_swiglu (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_rows,
+    const VtpTensor *norm_w, float eps, const VtpTensor *w_gate, const VtpTensor *b_gate, const VtpTensor *w_up,
+    const VtpTensor *b_up);
+
+/* TRUE when one row of x's RMS norm times @w (and the products sharing it)
+ * can be one launch with the norm (GPUs: plain float weights, x's row and
+ * a work-group's sums in local memory, the norm's sum in the rmsnorm
+ * kernel's order). */
+gboolean vtp_linear_norm_fits (const VtpTensor *x, gint64 n_rows, const VtpTensor *w);
+/* vtp_op_linear_multi of 2 or 3 products on x's row @x_row normalized by
+ * @norm_w (RMS, @eps), the norm in the same launch (gemv3_norm_<T>: the
+ * bits of vtp_op_rmsnorm then vtp_op_linear_multi), where the device has
+ * the kernel for them (vtp_linear_norm_fits: a GPU's one row); FALSE, and
+ * nothing launched, otherwise (vtp_op_linear_multi_norm then takes the
+ * two steps). */
+gboolean vtp_linear_multi_norm_fused (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpTensor *norm_w,
+    float eps, const VtpLinearOut *outs, gint n_outs);
 
 G_END_DECLS

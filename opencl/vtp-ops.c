@@ -45,6 +45,16 @@ vtp_op_rmsnorm (VtpTensor *y, const VtpTensor *x, gint64 row, gint64 n_rows,
       A_MEM (w), A_INT (D), A_FLOAT (eps), A_LOCAL (wg * sizeof (float)));
 }
 
+void
+vtp_op_linear_multi_norm (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpTensor *norm_w, float eps,
+    VtpTensor *xn, const VtpLinearOut *outs, gint n_outs)
+{
+  if (vtp_linear_multi_norm_fused (x, x_row, n_rows, norm_w, eps, outs, n_outs))
+    return;
+  vtp_op_rmsnorm (xn, x, x_row, n_rows, norm_w, eps);
+  vtp_op_linear_multi (xn, x_row, n_rows, outs, n_outs);
+}
+
 static void
 elementwise (const char *name, VtpTensor *x, const VtpTensor *other, gint64 row, gint64 n_rows)
 {

@@ -262,6 +262,16 @@ vtp_tensor_write (VtpTensor *t, gsize offset, gconstpointer data, gsize n_bytes,
   return TRUE;
 }
 
+/* A read back that failed: the device noted, @error naming the tensor. */
+static gboolean
+read_failed (VtpDevice *dev, const char *what, gsize n_bytes, cl_int err, GError **error)
+{
+  vtp_device_note_error (dev, err);
+  g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE, "Could not read %" G_GSIZE_FORMAT
+      " bytes back from a %s tensor on %s: %s", n_bytes, what, dev->name, vtp_cl_strerror (err));
+  return FALSE;
+}
+
 gboolean
 vtp_tensor_read (const VtpTensor *t, gsize offset, gpointer data, gsize n_bytes, GError **error)
 {
@@ -274,12 +284,55 @@ vtp_tensor_read (const VtpTensor *t, gsize offset, gpointer data, gsize n_bytes,
     err = clEnqueueReadBuffer (t->dev->queue, t->mem, CL_TRUE, offset, n_bytes, data, 0, NULL, NULL);
   if (err != CL_SUCCESS) {
     g_autofree char *d = vtp_tensor_describe (t);
-    vtp_device_note_error (t->dev, err);
-    g_set_error (error, VTP_ERROR, VTP_ERROR_DEVICE, "Could not read %" G_GSIZE_FORMAT
-        " bytes back from a %s tensor on %s: %s", n_bytes, d, t->dev->name, vtp_cl_strerror (err));
+    return read_failed (t->dev, d, n_bytes, err, error);
+  }
+  return TRUE;
+}
+
+gboolean
+vtp_tensor_read_start (const VtpTensor *t, gsize offset, gpointer data, gsize n_bytes, VtpTensorReading *r,
+    GError **error)
+{
+  cl_int err;
+
+  g_return_val_if_fail (offset + n_bytes <= vtp_tensor_n_bytes (t) && r->done == NULL, FALSE);
+  r->dev = t->dev;
+  r->n_bytes = n_bytes;
+  g_free (r->what);
+  r->what = vtp_tensor_describe (t);
+  if ((err = vtp_device_copy_fault ()) == CL_SUCCESS)
+    err = clEnqueueReadBuffer (t->dev->queue, t->mem, CL_FALSE, offset, n_bytes, data, 0, NULL, &r->done);
+  if (err == CL_SUCCESS)
+    err = clFlush (t->dev->queue);
+  if (err != CL_SUCCESS) {
+    read_failed (t->dev, r->what, n_bytes, err, error);
+    vtp_tensor_read_finish (r, NULL);
     return FALSE;
   }
   return TRUE;
+}
+
+gboolean
+vtp_tensor_read_finish (VtpTensorReading *r, GError **error)
+{
+  cl_int err, status = CL_COMPLETE;
+
+  if (!r->done) {
+    g_clear_pointer (&r->what, g_free);
+    return TRUE;
+  }
+  err = clWaitForEvents (1, &r->done);
+  /* a command that failed on the device ends its event with a negative status */
+  if (err == CL_SUCCESS || err == CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST)
+    clGetEventInfo (r->done, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, NULL);
+  if (err == CL_SUCCESS && status < 0)
+    err = status;
+  clReleaseEvent (r->done);
+  r->done = NULL;
+  if (err != CL_SUCCESS && error)
+    read_failed (r->dev, r->what, r->n_bytes, err, error);
+  g_clear_pointer (&r->what, g_free);
+  return err == CL_SUCCESS;
 }
 
 /* A device-side copy that failed, as a pending error naming both tensors. */

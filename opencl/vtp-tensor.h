@@ -108,6 +108,22 @@ char *vtp_tensor_describe (const VtpTensor *t);
 /* Blocking copies between host and device; byte offsets into the tensor. */
 gboolean vtp_tensor_write (VtpTensor *t, gsize offset, gconstpointer data, gsize n_bytes, GError **error);
 gboolean vtp_tensor_read (const VtpTensor *t, gsize offset, gpointer data, gsize n_bytes, GError **error);
+/* A read that the host collects later (vtp_tensor_read_finish): enqueued
+ * behind the work queued so far, and the queue flushed, so that the host
+ * can queue more work before it waits (a decode step ahead of the token
+ * it reads). @data must stay valid until the read is finished. */
+typedef struct {
+  cl_event done;              /* NULL: none in flight */
+  VtpDevice *dev;
+  gsize n_bytes;
+  char *what;                 /* the tensor, for the error */
+} VtpTensorReading;
+gboolean vtp_tensor_read_start (const VtpTensor *t, gsize offset, gpointer data, gsize n_bytes, VtpTensorReading *r,
+    GError **error);
+/* Waits for @r's bytes (nothing to do when none is in flight); with
+ * @error NULL only waits, as a caller that gives up does before freeing
+ * the destination. */
+gboolean vtp_tensor_read_finish (VtpTensorReading *r, GError **error);
 /* Device-side copy of @n_bytes (enqueued; errors become pending). */
 void vtp_tensor_copy (VtpTensor *dst, gsize dst_offset, const VtpTensor *src, gsize src_offset, gsize n_bytes);
 /* Device-side copy of a block of @rows x @cols elements between row-major

@@ -14,13 +14,20 @@
  *   - wrong batches are refused with errors;
  *   - a stream decoded alone gives the same tokens, stop reason and token
  *     calls with its greedy tokens chosen on the device (vtp_op_argmax,
- *     VTP_DEVICE_ARGMAX=1) as on the host. */
+ *     VTP_DEVICE_ARGMAX=1) as on the host;
+ *   - and the same decoding a step ahead (VTP_DECODE_AHEAD=1: each token
+ *     fed back from the device, the next step queued before the token is
+ *     read), with every way of stopping (length, EOS, the callback, a full
+ *     context), and the state it leaves goes on as the plain loop's does;
+ *     the token table on the device reads as the host's gather for F32,
+ *     F16, BF16 and ggml-block tables. */
 #include <string.h>
 #include "vtp-parts.h"
 #include "vtp-llama.h"
 #include "vtp-generate.h"
 #include "fidelity-util.h"
 #include "tiny-llama-util.h"
+#include "vtp-fault.h"
 
 static VtpDevice *dev;
 
@@ -125,6 +132,24 @@ test_logits (gconstpointer data)
     vtp_llama_state_free (batched[i]);
   }
   model_close (&m);
+}
+
+/* Sets (NULL: unsets) the decode loop's switches, read from the
+ * environment at each use, with the device's queue drained first: PoCL's
+ * worker threads read the environment while they run kernels, and a
+ * setenv beside a getenv can crash. */
+static void
+set_switches (const char *device_argmax, const char *decode_ahead)
+{
+  const char *names[2] = { "VTP_DEVICE_ARGMAX", "VTP_DECODE_AHEAD" }, *values[2] = { device_argmax, decode_ahead };
+
+  g_assert_true (vtp_device_finish (dev, NULL));
+  for (gint i = 0; i < 2; i++) {
+    if (values[i])
+      g_setenv (names[i], values[i], TRUE);
+    else
+      g_unsetenv (names[i]);
+  }
 }
 
 static gboolean
@@ -258,9 +283,9 @@ test_device_argmax (gconstpointer data)
       VtpTokenFunc func;
 
       stream_params (i, &p, &func);
-      g_setenv ("VTP_DEVICE_ARGMAX", d ? "1" : "0", TRUE);
+      set_switches (d ? "1" : "0", NULL);
       g_assert_true (vtp_llama_generate (m.llm, s, &p, func, &seen[d], d ? device : host, &why[d], &error));
-      g_unsetenv ("VTP_DEVICE_ARGMAX");
+      set_switches (NULL, NULL);
       g_assert_no_error (error);
       n_past[d] = s->n_past;
     }
@@ -271,6 +296,235 @@ test_device_argmax (gconstpointer data)
     g_assert_cmpmem (device->data, device->len * sizeof (gint32), host->data, host->len * sizeof (gint32));
   }
   model_close (&m);
+}
+
+typedef struct {
+  gint max_new;
+  gboolean eos;               /* the plain run's third token made the model's EOS */
+  gint stop_after;            /* the callback stops after this many tokens (0: never) */
+  gint room;                  /* positions after the prompt (0: plenty) */
+} AheadCase;
+
+static gboolean
+stop_after_n (gint32 token, gpointer user_data)
+{
+  gint *seen = user_data;   /* [0] calls so far, [1] the limit (0: none) */
+  return ++seen[0] != seen[1];
+}
+
+/* Prompt @i decoded by @c, then two more tokens fed: its tokens, stop
+ * reason, calls, n_past and the logits after those two. */
+static float *
+run_case (Model *m, gint i, const AheadCase *c, gboolean ahead, GArray *tokens, VtpStopReason *why, gint *seen,
+    gint *n_past)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) ids = prompt (m, i);
+  const VtpLlamaSegment seg = { (const gint32 *) ids->data, NULL, 0, (gint) ids->len };
+  const gint32 more[2] = { 7, 11 };
+  const VtpLlamaSegment fed = { more, NULL, 0, 2 };
+  const gint ctx = c->room ? (gint) ids->len + c->room : CTX;
+  g_autoptr (VtpLlamaState) s = vtp_llama_state_new (m->llm, ctx + 2, ctx + 2, &error);
+  VtpGenerateParams p = { c->max_new, { 0 }, c->eos };
+  float *logits;
+
+  g_assert_no_error (error);
+  g_assert_true (vtp_llama_prefill (m->llm, s, &seg, 1, FALSE, &error));
+  g_assert_no_error (error);
+  /* the context ends @room positions after the prompt; two more for the
+   * tokens fed after */
+  s->max_ctx = ctx;
+  seen[1] = c->stop_after;
+  set_switches ("1", ahead ? "1" : "0");
+  g_assert_true (vtp_llama_generate (m->llm, s, &p, stop_after_n, seen, tokens, why, &error));
+  set_switches (NULL, NULL);
+  g_assert_no_error (error);
+  *n_past = s->n_past;
+  s->max_ctx = ctx + 2;
+  g_assert_true (vtp_llama_prefill (m->llm, s, &fed, 1, FALSE, &error));
+  g_assert_no_error (error);
+  logits = read_logits (m, s);
+  return logits;
+}
+
+/* Decoding a step ahead against the plain loop, both choosing on the
+ * device: the same tokens, stop reasons, calls and n_past, and the logits
+ * of what is fed afterwards bit for bit (the step taken back leaves
+ * nothing behind). */
+static void
+test_decode_ahead (gconstpointer data)
+{
+  static const AheadCase cases[] = {
+    { 12, FALSE, 0, 0 },        /* length */
+    { 1, FALSE, 0, 0 },         /* one token: nothing ahead */
+    { 2, FALSE, 0, 0 },
+    { 9, TRUE, 0, 0 },          /* EOS */
+    { 20, FALSE, 5, 0 },        /* the callback, mid-way */
+    { 20, FALSE, 1, 0 },        /* the callback, at the first token */
+    { 6, FALSE, 6, 0 },         /* the callback at the last token */
+    { 20, FALSE, 0, 4 },        /* the context */
+    { 20, TRUE, 0, 3 },
+  };
+  Model m;
+  gint stops[4] = { 0 };
+
+  model_open (&m, data);
+  for (guint k = 0; k < G_N_ELEMENTS (cases); k++)
+    for (gint i = 0; i < 3; i++) {
+      const gint saved_n_eos = m.llm->cfg.n_eos, saved_eos = m.llm->cfg.eos_token_id[0];
+      g_autoptr (GArray) plain = g_array_new (FALSE, FALSE, sizeof (gint32));
+      g_autoptr (GArray) ahead = g_array_new (FALSE, FALSE, sizeof (gint32));
+      g_autofree float *lp = NULL, *la = NULL;
+      VtpStopReason why[2];
+      gint seen[2][2] = { { 0, 0 }, { 0, 0 } }, n_past[2];
+
+      if (cases[k].eos) {
+        /* the model's EOS made its third greedy token on this prompt */
+        const AheadCase all = { 3, FALSE, 0, 0 };
+        g_autoptr (GArray) first = g_array_new (FALSE, FALSE, sizeof (gint32));
+        VtpStopReason w;
+        gint s2[2] = { 0, 0 }, np;
+        g_free (run_case (&m, i, &all, FALSE, first, &w, s2, &np));
+        g_assert_cmpuint (first->len, ==, 3);
+        m.llm->cfg.n_eos = 1;
+        m.llm->cfg.eos_token_id[0] = g_array_index (first, gint32, 2);
+      }
+      lp = run_case (&m, i, &cases[k], FALSE, plain, &why[0], seen[0], &n_past[0]);
+      la = run_case (&m, i, &cases[k], TRUE, ahead, &why[1], seen[1], &n_past[1]);
+      m.llm->cfg.n_eos = saved_n_eos;
+      m.llm->cfg.eos_token_id[0] = saved_eos;
+      g_assert_cmpint (why[1], ==, why[0]);
+      g_assert_cmpint (seen[1][0], ==, seen[0][0]);
+      g_assert_cmpint (n_past[1], ==, n_past[0]);
+      g_assert_cmpuint (ahead->len, ==, plain->len);
+      g_assert_cmpmem (ahead->data, ahead->len * sizeof (gint32), plain->data, plain->len * sizeof (gint32));
+      g_assert_cmpmem (la, m.parts.text.vocab_size * sizeof (float), lp, m.parts.text.vocab_size * sizeof (float));
+      stops[why[0]]++;
+    }
+  /* every way of stopping was taken */
+  for (gint w = 0; w < 4; w++)
+    g_assert_cmpint (stops[w], >, 0);
+  g_test_message ("%s: stops EOS %d, length %d, context %d, callback %d", (const char *) data, stops[VTP_STOP_EOS],
+      stops[VTP_STOP_LENGTH], stops[VTP_STOP_CONTEXT], stops[VTP_STOP_CALLER]);
+  g_assert_nonnull (m.llm->device_embed.table);
+  model_close (&m);
+}
+
+/* Decoding ahead with each of its copies failing in turn (the reads of
+ * the tokens among them), and the launches of the lookup and of the
+ * choice: an error that says what failed, no crash, nothing read into
+ * freed memory (sanitize.sh), and a decode after it that gives the
+ * tokens again. */
+static void
+test_decode_ahead_faults (void)
+{
+  const AheadCase c = { 8, FALSE, 0, 0 };
+  Model m;
+  g_autoptr (GArray) want = g_array_new (FALSE, FALSE, sizeof (gint32));
+  VtpStopReason why;
+  gint seen[2] = { 0, 0 }, n_past, failed = 0;
+
+  model_open (&m, "f32");
+  g_free (run_case (&m, 0, &c, TRUE, want, &why, seen, &n_past));
+  g_assert_cmpuint (want->len, ==, 8);
+  /* the decode's nth copy for n = 1, 2, ... until one past its last, then
+   * the second launch of the lookup and of the choice */
+  for (gint n = 1, kernels = 0; kernels < 3; n++) {
+    const char *kernel = kernels == 0 ? NULL : kernels == 1 ? "embed_f32" : "argmax_row";
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GArray) ids = prompt (&m, 0);
+    g_autoptr (GArray) got = g_array_new (FALSE, FALSE, sizeof (gint32));
+    const VtpLlamaSegment seg = { (const gint32 *) ids->data, NULL, 0, (gint) ids->len };
+    g_autoptr (VtpLlamaState) s = vtp_llama_state_new (m.llm, CTX, CTX, &error);
+    VtpGenerateParams p = { 8, { 0 }, FALSE };
+    gboolean ok, fired;
+
+    g_assert_true (vtp_llama_prefill (m.llm, s, &seg, 1, FALSE, &error));
+    g_assert_no_error (error);
+    set_switches ("1", "1");
+    vtp_fault_set (kernel ? VTP_FAULT_ENQUEUE : VTP_FAULT_COPY, kernel ? 2 : (guint) n, kernel);
+    ok = vtp_llama_generate (m.llm, s, &p, NULL, NULL, got, &why, &error);
+    fired = !vtp_fault_armed ();
+    vtp_fault_set (VTP_FAULT_NONE, 0, NULL);
+    set_switches (NULL, NULL);
+    /* a fault that fired failed the decode; one that did not left it whole */
+    g_assert_cmpint (ok, ==, !fired);
+    if (ok) {
+      g_assert_no_error (error);
+      g_assert_cmpmem (got->data, got->len * sizeof (gint32), want->data, want->len * sizeof (gint32));
+      g_assert_null (kernel);
+      kernels++;
+    } else {
+      g_assert_error (error, VTP_ERROR, VTP_ERROR_DEVICE);
+      failed++;
+      if (kernel)
+        kernels++;
+    }
+    g_array_set_size (got, 0);
+    g_free (run_case (&m, 0, &c, TRUE, got, &why, seen, &n_past));
+    g_assert_cmpmem (got->data, got->len * sizeof (gint32), want->data, want->len * sizeof (gint32));
+  }
+  g_test_message ("%d faults failed the decode", failed);
+  /* at least the 8 tokens' reads and the two launches */
+  g_assert_cmpint (failed, >=, 10);
+  model_close (&m);
+}
+
+/* The token table on the device, looked up by vtp_op_embed, against the
+ * host's gather: every row of an F32, F16, BF16 and a Q4_0 table. */
+static void
+test_device_table (void)
+{
+  const gint V = 37, D = 64;
+  const VtpDType types[] = { VTP_DTYPE_F32, VTP_DTYPE_F16, VTP_DTYPE_BF16, VTP_DTYPE_Q4_0 };
+
+  for (guint k = 0; k < G_N_ELEMENTS (types); k++) {
+    g_autoptr (GError) error = NULL;
+    const gsize row_bytes = vtp_dtype_row_bytes (types[k], D);
+    /* one byte off alignment as a mapped safetensors table can be (a
+     * GGUF's block tables are aligned) */
+    const gsize off = vtp_dtype_is_quantized (types[k]) ? 0 : 1;
+    g_autofree guint8 *bytes = g_malloc ((gsize) V * row_bytes + 1);
+    g_autofree float *want = g_new (float, (gsize) V * D), *got = NULL;
+    g_autofree gint32 *all = g_new (gint32, V);
+    const gint64 shape[2] = { V, D };
+    VtpStTensor t = { NULL, types[k], TRUE, NULL, 2, { V, D }, bytes + off, (gsize) V * row_bytes, "made-up" };
+    VtpLmDeviceTable d;
+    g_autoptr (VtpTensor) ids = NULL, out = NULL;
+    const VtpTensor *table;
+
+    /* random bytes, the float types' NaN and infinity patterns kept out of
+     * the way */
+    for (gsize b = 0; b < (gsize) V * row_bytes; b++)
+      bytes[off + b] = (guint8) g_random_int ();
+    if (types[k] == VTP_DTYPE_F32)
+      for (gint e = 0; e < V * D; e++)
+        bytes[off + 4 * e + 3] &= 0x3f;
+    else if (types[k] == VTP_DTYPE_F16 || types[k] == VTP_DTYPE_BF16)
+      for (gint e = 0; e < V * D; e++)
+        bytes[off + 2 * e + 1] &= 0x3f;
+    else
+      for (gint r = 0; r < V * D / 32; r++)
+        bytes[off + 18 * r + 1] &= 0x3f;    /* the F16 block scale */
+    for (gint i = 0; i < V; i++)
+      all[i] = V - 1 - i;
+    g_assert_true (vtp_lm_gather_rows (&t, V, D, all, V, want, &error));
+    vtp_lm_device_table_init (&d);
+    table = vtp_lm_device_table_get (&d, dev, &t, V, D, &error);
+    g_assert_no_error (error);
+    /* made once */
+    g_assert_true (vtp_lm_device_table_get (&d, dev, &t, V, D, &error) == table);
+    ids = vtp_tensor_new_from_data (dev, VTP_DTYPE_I32, 1, (gint64[]) { V }, all, &error);
+    g_assert_no_error (error);
+    out = vtp_tensor_new (dev, VTP_DTYPE_F32, 2, shape, &error);
+    g_assert_no_error (error);
+    vtp_op_embed (out, 0, ids, V, table);
+    g_assert_true (vtp_error_take_pending (&error));
+    got = vtp_tensor_read_f32 (out, &error);
+    g_assert_no_error (error);
+    g_assert_cmpmem (got, (gsize) V * D * sizeof (float), want, (gsize) V * D * sizeof (float));
+    vtp_lm_device_table_clear (&d);
+  }
 }
 
 /* The first batch stream stops after 1 token: the others' tokens are what
@@ -390,6 +644,10 @@ main (int argc, char **argv)
   g_test_add_data_func ("/batch/generate/q8_0", "q8_0", test_generate);
   g_test_add_data_func ("/batch/generate/device-argmax/f32", "f32", test_device_argmax);
   g_test_add_data_func ("/batch/generate/device-argmax/q4_0", "q4_0", test_device_argmax);
+  g_test_add_data_func ("/batch/generate/decode-ahead/f32", "f32", test_decode_ahead);
+  g_test_add_data_func ("/batch/generate/decode-ahead/q4_0", "q4_0", test_decode_ahead);
+  g_test_add_func ("/batch/device-table", test_device_table);
+  g_test_add_func ("/batch/generate/decode-ahead/faults", test_decode_ahead_faults);
   g_test_add_func ("/batch/early-stop", test_early_stop);
   g_test_add_func ("/batch/errors", test_errors);
   return g_test_run ();

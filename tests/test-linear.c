@@ -13,8 +13,12 @@
  * list their work-items panel fastest give the bits of smaller ones;
  * /linear/one-panel: the float GEMM with one panel a work-item where the
  * device takes three (AVX-512); /linear/amx-bf16: the bfloat16 GEMM with
- * AMX tiles (skipped without AMX-BF16). */
+ * AMX tiles (skipped without AMX-BF16); /linear/gpu-fused: the GPU's
+ * decode products in one launch (q | k | v: gemv3_<T>; the gated MLP's
+ * products and activation: gemv_swiglu_<T>) give the bits of their
+ * launches one by one, for 1 to 8 rows. */
 #include "test-util.h"
+#include "vtp-fault.h"
 
 typedef enum { W_PLAIN, W_PACKED } WeightKind;
 
@@ -314,6 +318,181 @@ test_as_gpu (void)
   g_unsetenv ("VTP_LINEAR_AS_GPU");
 }
 
+/* The GPU kernels' fused decode products against their launches one by
+ * one, bit for bit, in one launch each (counted). */
+static void
+test_gpu_fused (void)
+{
+  static const gint64 Ms[] = { 1, 2, 3, 5, 8 }, Ks[] = { 520, 77 }, Ns[3] = { 64, 40, 50 };
+
+  g_setenv ("VTP_LINEAR_AS_GPU", "1", TRUE);
+  for (guint t = 0; t < G_N_ELEMENTS (types); t++)
+    for (guint mi = 0; mi < G_N_ELEMENTS (Ms); mi++)
+      for (guint ki = 0; ki < G_N_ELEMENTS (Ks); ki++) {
+        const gint64 M = Ms[mi], K = Ks[ki], row0 = 1;
+        GRand *r = g_rand_new_with_seed (300 + t * 10 + mi * 2 + ki);
+        g_autofree float *x = random_floats (r, (M + 1) * K, 1.0);
+        VtpTensor *tx = upload (x, M + 1, K), *tw[3], *tb[3], *ty[3], *tz[3];
+        VtpLinearOut outs[3];
+        guint64 launches;
+
+        for (gint i = 0; i < 3; i++) {
+          /* the MLP's gate and up (outputs 0 and 1) share a shape */
+          const gint64 N = i == 1 ? Ns[0] : Ns[i];
+          g_autofree float *w = random_floats (r, N * K, 0.5), *b = random_floats (r, N, 1.0);
+          g_autofree float *zeros = g_new0 (float, (M + 1) * N);
+          tw[i] = weight_new (w, N, K, types[t], W_PACKED);
+          g_assert_cmpint (tw[i]->layout, ==, 0);
+          tb[i] = i == 2 ? NULL : upload (b, 1, N);
+          ty[i] = upload (zeros, M + 1, N);
+          tz[i] = upload (zeros, M + 1, N);
+          outs[i] = (VtpLinearOut) { ty[i], row0, tw[i], tb[i] };
+        }
+        for (gint n_outs = 2; n_outs <= 3; n_outs++) {
+          launches = vtp_fault_events (VTP_FAULT_ENQUEUE);
+          vtp_op_linear_multi (tx, row0, M, outs, n_outs);
+          g_assert_cmpuint (vtp_fault_events (VTP_FAULT_ENQUEUE) - launches, ==, 1);
+          for (gint i = 0; i < n_outs; i++) {
+            g_autofree float *got = NULL, *want = NULL;
+            vtp_op_linear (tz[i], row0, tx, row0, M, tw[i], tb[i], FALSE);
+            got = device_values (ty[i]);
+            want = device_values (tz[i]);
+            if (memcmp (got, want, (M + 1) * vtp_tensor_cols (ty[i]) * sizeof (float)) != 0)
+              g_error ("gemv3 %s M %" G_GINT64_FORMAT " K %" G_GINT64_FORMAT " output %d of %d differs from "
+                  "vtp_op_linear", vtp_dtype_name (types[t]), M, K, i, n_outs);
+          }
+        }
+        /* gate | up, then silu (gate) up, against one launch into z[2]'s place */
+        {
+          g_autofree float *got = NULL, *want = NULL;
+          g_autofree float *zeros = g_new0 (float, (M + 1) * Ns[0]);
+          g_autoptr (GError) error = NULL;
+          VtpTensor *fused = upload (zeros, M + 1, Ns[0]);
+          g_assert_true (vtp_linear_swiglu_fits (tx, M, tw[0], tw[1]));
+          vtp_op_linear_multi (tx, row0, M, outs, 2);
+          vtp_op_silu_mul (ty[0], ty[1], row0, M);
+          launches = vtp_fault_events (VTP_FAULT_ENQUEUE);
+          vtp_op_linear_swiglu (fused, row0, tx, row0, M, NULL, 0.0f, tw[0], tb[0], tw[1], tb[1]);
+          g_assert_cmpuint (vtp_fault_events (VTP_FAULT_ENQUEUE) - launches, ==, 1);
+          g_assert_true (vtp_error_take_pending (&error));
+          got = device_values (fused);
+          want = device_values (ty[0]);
+          if (memcmp (got, want, (M + 1) * Ns[0] * sizeof (float)) != 0)
+            g_error ("gemv_swiglu %s M %" G_GINT64_FORMAT " K %" G_GINT64_FORMAT " differs from the products and "
+                "silu_mul", vtp_dtype_name (types[t]), M, K);
+          /* gate and up of other shapes: not fused, refused */
+          g_assert_false (vtp_linear_swiglu_fits (tx, M, tw[0], tw[2]));
+          vtp_op_linear_swiglu (fused, row0, tx, row0, M, NULL, 0.0f, tw[0], tb[0], tw[2], NULL);
+          g_assert_false (vtp_error_take_pending (&error));
+          g_assert_error (error, VTP_ERROR, VTP_ERROR_SHAPE);
+          vtp_tensor_free (fused);
+        }
+        for (gint i = 0; i < 3; i++) {
+          vtp_tensor_free (tw[i]); vtp_tensor_free (tb[i]); vtp_tensor_free (ty[i]); vtp_tensor_free (tz[i]);
+        }
+        vtp_tensor_free (tx);
+        g_rand_free (r);
+      }
+  /* more rows than the GEMV takes: not fused */
+  {
+    g_autoptr (VtpTensor) x = vtp_tensor_new (dev, VTP_DTYPE_F32, 2, (gint64[]) { 9, 16 }, NULL);
+    g_autoptr (VtpTensor) w = vtp_tensor_new (dev, VTP_DTYPE_F16, 2, (gint64[]) { 16, 16 }, NULL);
+    g_assert_false (vtp_linear_swiglu_fits (x, 9, w, w));
+    g_assert_true (vtp_linear_swiglu_fits (x, 8, w, w));
+  }
+  g_unsetenv ("VTP_LINEAR_AS_GPU");
+  /* and on a CPU device without the switch: not fused */
+  if (dev->kind == VTP_DEVICE_KIND_CPU) {
+    g_autoptr (VtpTensor) x = vtp_tensor_new (dev, VTP_DTYPE_F32, 2, (gint64[]) { 1, 16 }, NULL);
+    g_autoptr (VtpTensor) w = vtp_tensor_new (dev, VTP_DTYPE_F16, 2, (gint64[]) { 16, 16 }, NULL);
+    g_assert_false (vtp_linear_swiglu_fits (x, 1, w, w));
+  }
+}
+
+/* The same with the RMS norm before the products in their launch
+ * (gemv3_norm_<T>, gemv_swiglu_norm_<T>; one row): the bits of
+ * vtp_op_rmsnorm and the products after it, with the norm's sum by one
+ * work-item (the CPU's reduce_wg, 1) and by a work-group of 256 (a GPU's). */
+static void
+test_gpu_fused_norm (void)
+{
+  static const gint64 Ks[] = { 520, 77, 2048 }, Ns[3] = { 64, 40, 50 };
+  const guint reduce_wg = dev->reduce_wg;
+
+  g_setenv ("VTP_LINEAR_AS_GPU", "1", TRUE);
+  for (guint wg = 0; wg < 2; wg++) {
+    dev->reduce_wg = wg == 0 ? 1 : 256;
+    for (guint t = 0; t < G_N_ELEMENTS (types); t++)
+      for (guint ki = 0; ki < G_N_ELEMENTS (Ks); ki++) {
+        const gint64 K = Ks[ki], row0 = 2, rows = 3;
+        GRand *r = g_rand_new_with_seed (500 + wg * 100 + t * 10 + ki);
+        g_autofree float *x = random_floats (r, rows * K, 2.0), *g = random_floats (r, K, 1.5);
+        g_autofree float *zx = g_new0 (float, rows * K);
+        VtpTensor *tx = upload (x, rows, K), *tg = upload (g, 1, K), *txn = upload (zx, rows, K), *txn2;
+        VtpTensor *tw[3], *tb[3], *ty[3], *tz[3], *fused, *plain;
+        VtpLinearOut outs[3], refs[3];
+        g_autoptr (GError) error = NULL;
+        g_autofree float *got = NULL, *want = NULL, *untouched = NULL;
+        guint64 launches;
+
+        txn2 = upload (zx, rows, K);
+        for (gint i = 0; i < 3; i++) {
+          const gint64 N = i == 1 ? Ns[0] : Ns[i];
+          g_autofree float *w = random_floats (r, N * K, 0.5), *b = random_floats (r, N, 1.0);
+          g_autofree float *zeros = g_new0 (float, rows * N);
+          tw[i] = weight_new (w, N, K, types[t], W_PACKED);
+          tb[i] = i == 0 ? NULL : upload (b, 1, N);
+          ty[i] = upload (zeros, rows, N);
+          tz[i] = upload (zeros, rows, N);
+          outs[i] = (VtpLinearOut) { ty[i], row0, tw[i], tb[i] };
+          refs[i] = (VtpLinearOut) { tz[i], row0, tw[i], tb[i] };
+        }
+        g_assert_true (vtp_linear_norm_fits (tx, 1, tw[0]));
+        g_assert_false (vtp_linear_norm_fits (tx, 2, tw[0]));
+        /* q | k | v */
+        launches = vtp_fault_events (VTP_FAULT_ENQUEUE);
+        vtp_op_linear_multi_norm (tx, row0, 1, tg, 1e-5f, txn, outs, 3);
+        g_assert_cmpuint (vtp_fault_events (VTP_FAULT_ENQUEUE) - launches, ==, 1);
+        vtp_op_rmsnorm (txn2, tx, row0, 1, tg, 1e-5f);
+        vtp_op_linear_multi (txn2, row0, 1, refs, 3);
+        g_assert_true (vtp_error_take_pending (&error));
+        for (gint i = 0; i < 3; i++) {
+          g_autofree float *a = device_values (ty[i]), *b = device_values (tz[i]);
+          if (memcmp (a, b, rows * vtp_tensor_cols (ty[i]) * sizeof (float)) != 0)
+            g_error ("gemv3_norm %s K %" G_GINT64_FORMAT " reduce_wg %u output %d differs from rmsnorm and the "
+                "products", vtp_dtype_name (types[t]), K, dev->reduce_wg, i);
+        }
+        untouched = device_values (txn);
+        for (gint64 e = 0; e < rows * K; e++)
+          g_assert_cmpfloat (untouched[e], ==, 0.0f);
+        /* gate | up and the activation */
+        {
+          g_autofree float *zeros = g_new0 (float, rows * Ns[0]);
+          fused = upload (zeros, rows, Ns[0]);
+          plain = upload (zeros, rows, Ns[0]);
+        }
+        launches = vtp_fault_events (VTP_FAULT_ENQUEUE);
+        vtp_op_linear_swiglu (fused, row0, tx, row0, 1, tg, 1e-5f, tw[0], tb[0], tw[1], tb[1]);
+        g_assert_cmpuint (vtp_fault_events (VTP_FAULT_ENQUEUE) - launches, ==, 1);
+        vtp_op_linear_swiglu (plain, row0, txn2, row0, 1, NULL, 0.0f, tw[0], tb[0], tw[1], tb[1]);
+        g_assert_true (vtp_error_take_pending (&error));
+        got = device_values (fused);
+        want = device_values (plain);
+        if (memcmp (got, want, rows * Ns[0] * sizeof (float)) != 0)
+          g_error ("gemv_swiglu_norm %s K %" G_GINT64_FORMAT " reduce_wg %u differs from rmsnorm and the fused "
+              "products", vtp_dtype_name (types[t]), K, dev->reduce_wg);
+        for (gint i = 0; i < 3; i++) {
+          vtp_tensor_free (tw[i]); vtp_tensor_free (tb[i]); vtp_tensor_free (ty[i]); vtp_tensor_free (tz[i]);
+        }
+        vtp_tensor_free (fused); vtp_tensor_free (plain);
+        vtp_tensor_free (tx); vtp_tensor_free (tg); vtp_tensor_free (txn); vtp_tensor_free (txn2);
+        g_rand_free (r);
+      }
+  }
+  dev->reduce_wg = reduce_wg;
+  g_unsetenv ("VTP_LINEAR_AS_GPU");
+}
+
 /* Packing on a CPU: weights from vtp_linear_weight_new are laid out in
  * panels there (layout 1) once N reaches one panel. */
 static void
@@ -398,5 +577,7 @@ main (int argc, char **argv)
   g_test_add_func ("/linear/one-panel", test_one_panel);
   g_test_add_func ("/linear/amx-bf16", test_amx_bf16);
   g_test_add_func ("/linear/as-gpu", test_as_gpu);
+  g_test_add_func ("/linear/gpu-fused", test_gpu_fused);
+  g_test_add_func ("/linear/gpu-fused-norm", test_gpu_fused_norm);
   return g_test_run ();
 }

@@ -47,52 +47,168 @@ next_token (VtpLm *lm, VtpTensor *ids, VtpSampler *sampler, float *logits, gint 
   return TRUE;
 }
 
-gboolean
-vtp_lm_generate (VtpLm *lm, const VtpGenerateParams *p, VtpTokenFunc func, gpointer user_data, GArray *tokens,
-    VtpStopReason *reason, GError **error)
+/* Whether a greedy decode on the device runs a step ahead (generate_ahead):
+ * by default where the tokens are chosen on the device and the device is
+ * not a CPU (issue 19: on a GPU the host's queueing of a step's launches
+ * then overlaps the device's running of the step before); on a CPU the
+ * fused decode step is one launch and the round trip ~1.5% of a token
+ * (docs/performance.md). $VTP_DECODE_AHEAD=1 / 0 turns it on / off (the
+ * tests run it on PoCL). */
+static gboolean
+decode_ahead_wanted (const VtpLm *lm)
+{
+  return vtp_switch_int ("VTP_DECODE_AHEAD", lm->dev->kind != VTP_DEVICE_KIND_CPU, 0, 1);
+}
+
+/* The plain loop: choose a token, hand it over, feed it, choose the next. */
+static gboolean
+generate_in_turn (VtpLm *lm, const VtpGenerateParams *p, VtpTensor *ids, VtpTokenFunc func, gpointer user_data,
+    GArray *tokens, VtpStopReason *why, GError **error)
 {
   const gint V = lm->vocab_size;
-  const gint64 one = 1;
-  g_autofree float *logits = g_new (float, V);
+  g_autofree float *logits = ids ? NULL : g_new (float, V);
   g_autoptr (VtpSampler) sampler = vtp_sampler_new (&p->sampling, V);
-  VtpStopReason why = VTP_STOP_LENGTH;
-  VtpTensor *ids = NULL;
-  gboolean ok = FALSE;
 
-  if (device_argmax_wanted (lm, p) && !(ids = vtp_tensor_new (lm->dev, VTP_DTYPE_I32, 1, &one, error)))
-    return FALSE;
+  *why = VTP_STOP_LENGTH;
   for (gint i = 0; i < p->max_new_tokens; i++) {
     gint32 token;
     VtpLmSegment next = { &token, NULL, 0, 1 };
 
     if (!next_token (lm, ids, sampler, logits, i, &token, error))
-      goto out;
+      return FALSE;
     if (p->stop_at_eos && vtp_lm_is_eos (lm, token)) {
       if (func)
         func (token, user_data);
-      why = VTP_STOP_EOS;
+      *why = VTP_STOP_EOS;
       break;
     }
     g_array_append_val (tokens, token);
     if (func && !func (token, user_data)) {
-      why = VTP_STOP_CALLER;
+      *why = VTP_STOP_CALLER;
       break;
     }
     if (i + 1 == p->max_new_tokens)
       break;
     if (*lm->n_past >= lm->max_ctx) {
-      why = VTP_STOP_CONTEXT;
+      *why = VTP_STOP_CONTEXT;
       break;
     }
     if (!vtp_lm_prefill (lm, &next, 1, FALSE, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* Greedy decoding a step ahead: token i, chosen on the device into
+ * ids[i % 2], is fed from there (its embedding row looked up on the
+ * device, @table) and token i + 1 chosen before the host reads token i
+ * back, so the device always has the next step queued while the host
+ * hands a token over. The same tokens, stop reasons, callbacks and n_past
+ * as generate_in_turn: a step queued for a token that turns out to end
+ * the text (EOS, the callback) is run and then taken back (n_past; its
+ * cache row is written again by the next position fed, and only its
+ * logits stay behind). */
+static gboolean
+generate_ahead (VtpLm *lm, const VtpGenerateParams *p, const VtpTensor *table, VtpTokenFunc func,
+    gpointer user_data, GArray *tokens, VtpStopReason *why, GError **error)
+{
+  const gint64 one = 1, row_shape[2] = { 1, lm->input_width };
+  VtpTensor *ids[2] = { NULL, NULL }, *row = NULL;
+  VtpTensorReading reading[2] = { { NULL }, { NULL } };
+  gint32 got[2];
+  gboolean ok = FALSE;
+
+  *why = VTP_STOP_LENGTH;
+  if (!(ids[0] = vtp_tensor_new (lm->dev, VTP_DTYPE_I32, 1, &one, error))
+      || !(ids[1] = vtp_tensor_new (lm->dev, VTP_DTYPE_I32, 1, &one, error))
+      || !(row = vtp_tensor_new (lm->dev, VTP_DTYPE_F32, 2, row_shape, error)))
+    goto out;
+  vtp_op_argmax (ids[0], 0, lm->logits, 0);
+  if (!vtp_error_take_pending (error) || !vtp_tensor_read_start (ids[0], 0, &got[0], sizeof got[0], &reading[0], error)) {
+    g_prefix_error (error, "Choosing generated token 1 on the device: ");
+    goto out;
+  }
+  for (gint i = 0; i < p->max_new_tokens; i++) {
+    const gint at = i % 2, next = 1 - at;
+    /* the conditions generate_in_turn checks after token i, none of which
+     * depends on the token */
+    const gboolean last = i + 1 == p->max_new_tokens, full = *lm->n_past >= lm->max_ctx;
+    const gboolean ahead = !last && !full;
+    gint32 token;
+
+    if (ahead) {
+      const VtpLmSegment fed = { NULL, row, 0, 1 };
+      vtp_op_embed (row, 0, ids[at], 1, table);
+      if (!vtp_error_take_pending (error) || !vtp_lm_prefill (lm, &fed, 1, FALSE, error))
+        goto out;
+      vtp_op_argmax (ids[next], 0, lm->logits, 0);
+      if (!vtp_error_take_pending (error)
+          || !vtp_tensor_read_start (ids[next], 0, &got[next], sizeof got[next], &reading[next], error)) {
+        g_prefix_error (error, "Choosing generated token %d on the device: ", i + 2);
+        goto out;
+      }
+    }
+    if (!vtp_tensor_read_finish (&reading[at], error)) {
+      g_prefix_error (error, "Choosing generated token %d on the device: ", i + 1);
       goto out;
+    }
+    token = got[at];
+    if (p->stop_at_eos && vtp_lm_is_eos (lm, token)) {
+      if (func)
+        func (token, user_data);
+      *why = VTP_STOP_EOS;
+    } else {
+      g_array_append_val (tokens, token);
+      if (func && !func (token, user_data))
+        *why = VTP_STOP_CALLER;
+      else if (!ahead)
+        *why = last ? VTP_STOP_LENGTH : VTP_STOP_CONTEXT;
+      else
+        continue;
+    }
+    if (ahead)
+      *lm->n_past -= 1;       /* the step that fed this token, taken back */
+    break;
+  }
+  ok = TRUE;
+out:
+  /* nothing may land in got[] after this returns */
+  vtp_tensor_read_finish (&reading[0], NULL);
+  vtp_tensor_read_finish (&reading[1], NULL);
+  vtp_tensor_free (ids[0]);
+  vtp_tensor_free (ids[1]);
+  vtp_tensor_free (row);
+  return ok;
+}
+
+gboolean
+vtp_lm_generate (VtpLm *lm, const VtpGenerateParams *p, VtpTokenFunc func, gpointer user_data, GArray *tokens,
+    VtpStopReason *reason, GError **error)
+{
+  const gint64 one = 1;
+  VtpStopReason why = VTP_STOP_LENGTH;
+  g_autoptr (VtpTensor) ids = NULL;
+  const VtpTensor *table = NULL;
+
+  if (p->max_new_tokens > 0 && device_argmax_wanted (lm, p) && decode_ahead_wanted (lm)) {
+    GError *no_table = NULL;
+    if ((table = vtp_lm_device_embeddings (lm, &no_table)) == NULL && no_table) {
+      g_propagate_error (error, no_table);
+      return FALSE;
+    }
+  }
+  if (table) {
+    if (!generate_ahead (lm, p, table, func, user_data, tokens, &why, error))
+      return FALSE;
+  } else {
+    if (device_argmax_wanted (lm, p) && !(ids = vtp_tensor_new (lm->dev, VTP_DTYPE_I32, 1, &one, error)))
+      return FALSE;
+    if (!generate_in_turn (lm, p, ids, func, user_data, tokens, &why, error))
+      return FALSE;
   }
   if (reason)
     *reason = why;
-  ok = TRUE;
-out:
-  vtp_tensor_free (ids);
-  return ok;
+  return TRUE;
 }
 
 gboolean

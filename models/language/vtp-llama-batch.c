@@ -233,10 +233,15 @@ vtp_llama_decode_batch (VtpLlama *m, VtpLlamaBatch *b, VtpLlamaState **states, c
     vtp_op_linear_rows (b->x, 0, b->attn, 0, n, y->wo, y->bo, TRUE);        /* x += o_proj(attn) */
     lora_rows (b, y, VTP_PROJ_O, b->x, b->attn, n);
     vtp_op_rmsnorm (b->xn, b->x, 0, n, y->ffn_norm, c->rms_norm_eps);
-    vtp_op_linear_multi_rows (b->xn, 0, n, gate_up, 2);
-    lora_rows (b, y, VTP_PROJ_GATE, b->gate, b->xn, n);
-    lora_rows (b, y, VTP_PROJ_UP, b->up, b->xn, n);
-    vtp_op_silu_mul (b->gate, b->up, 0, n);
+    if (!y->lora_a[VTP_PROJ_GATE] && !y->lora_a[VTP_PROJ_UP] && vtp_linear_swiglu_fits (b->xn, n, y->w_gate, y->w_up)) {
+      /* a GPU's rows (each computed as alone): products and activation in one launch */
+      vtp_op_linear_swiglu (b->gate, 0, b->xn, 0, n, NULL, 0.0f, y->w_gate, y->b_gate, y->w_up, y->b_up);
+    } else {
+      vtp_op_linear_multi_rows (b->xn, 0, n, gate_up, 2);
+      lora_rows (b, y, VTP_PROJ_GATE, b->gate, b->xn, n);
+      lora_rows (b, y, VTP_PROJ_UP, b->up, b->xn, n);
+      vtp_op_silu_mul (b->gate, b->up, 0, n);
+    }
     vtp_op_linear_rows (b->x, 0, b->gate, 0, n, y->w_down, y->b_down, TRUE); /* x += down(silu(gate) * up) */
     lora_rows (b, y, VTP_PROJ_DOWN, b->x, b->gate, n);
   }

@@ -172,6 +172,7 @@ vtp_llama_load (VtpCheckpoint *c, const VtpLlamaNames *names, const VtpLlamaConf
   const gint64 V = cfg->vocab_size, D = cfg->hidden_size;
 
   m->cfg = *cfg;
+  vtp_lm_device_table_init (&m->device_embed);
   m->rope_layout = names->meta && !cfg->rope_neox ? VTP_ROPE_INTERLEAVED : VTP_ROPE_HALF;
   m->dev = vtp_device_ref (dev);
   m->ckpt = vtp_checkpoint_ref (c);
@@ -226,6 +227,7 @@ vtp_llama_free (VtpLlama *m)
   for (gint i = 0; m->layers && i < m->cfg.num_hidden_layers; i++)
     free_layer (&m->layers[i]);
   g_free (m->layers);
+  vtp_lm_device_table_clear (&m->device_embed);
   vtp_tensor_free (m->norm);
   vtp_tensor_free (m->lm_head);
   vtp_tensor_free (m->inv_freq);
@@ -385,14 +387,19 @@ attention_block (VtpLlama *m, VtpLlamaState *s, gint l, gint n)
   VtpTensor *k = direct ? s->k_cache[l] : s->k_new, *v = direct ? s->v_cache[l] : s->v_new;
   const gint kv_row = direct ? s->n_past : 0;
 
-  vtp_op_rmsnorm (s->xn, s->x, 0, n, y->attn_norm, c->rms_norm_eps);
   {
     const VtpLinearOut qkv[3] = { { s->q, 0, y->wq, y->bq }, { k, kv_row, y->wk, y->bk }, { v, kv_row, y->wv, y->bv } };
-    vtp_op_linear_multi (s->xn, 0, n, qkv, 3);
+    if (!y->lora_a[VTP_PROJ_Q] && !y->lora_a[VTP_PROJ_K] && !y->lora_a[VTP_PROJ_V]) {
+      /* on a GPU's decode row the norm in the products' launch (xn unused) */
+      vtp_op_linear_multi_norm (s->x, 0, n, y->attn_norm, c->rms_norm_eps, s->xn, qkv, 3);
+    } else {
+      vtp_op_rmsnorm (s->xn, s->x, 0, n, y->attn_norm, c->rms_norm_eps);
+      vtp_op_linear_multi (s->xn, 0, n, qkv, 3);
+      lora (s, y, VTP_PROJ_Q, s->q, 0, s->xn, n);
+      lora (s, y, VTP_PROJ_K, k, kv_row, s->xn, n);
+      lora (s, y, VTP_PROJ_V, v, kv_row, s->xn, n);
+    }
   }
-  lora (s, y, VTP_PROJ_Q, s->q, 0, s->xn, n);
-  lora (s, y, VTP_PROJ_K, k, kv_row, s->xn, n);
-  lora (s, y, VTP_PROJ_V, v, kv_row, s->xn, n);
   vtp_op_rope_qk (s->q, 0, c->num_attention_heads, k, kv_row, c->num_key_value_heads, n, c->head_dim, s->rope,
       m->rope_layout);
   if (!direct)
@@ -409,15 +416,25 @@ static void
 mlp_block (VtpLlama *m, VtpLlamaState *s, gint l, gint n)
 {
   const VtpLlamaLayer *y = &m->layers[l];
+  const gboolean fused = !y->lora_a[VTP_PROJ_GATE] && !y->lora_a[VTP_PROJ_UP]
+      && vtp_linear_swiglu_fits (s->x, n, y->w_gate, y->w_up);
+  const float eps = m->cfg.rms_norm_eps;
 
-  vtp_op_rmsnorm (s->xn, s->x, 0, n, y->ffn_norm, m->cfg.rms_norm_eps);
-  {
+  if (fused && vtp_linear_norm_fits (s->x, n, y->w_gate)) {
+    /* a GPU's decode row: the norm, both products and the activation in one launch */
+    vtp_op_linear_swiglu (s->gate, 0, s->x, 0, n, y->ffn_norm, eps, y->w_gate, y->b_gate, y->w_up, y->b_up);
+  } else if (fused) {
+    /* a GPU's few rows: both products and the activation in one launch */
+    vtp_op_rmsnorm (s->xn, s->x, 0, n, y->ffn_norm, eps);
+    vtp_op_linear_swiglu (s->gate, 0, s->xn, 0, n, NULL, 0.0f, y->w_gate, y->b_gate, y->w_up, y->b_up);
+  } else {
     const VtpLinearOut gate_up[2] = { { s->gate, 0, y->w_gate, y->b_gate }, { s->up, 0, y->w_up, y->b_up } };
+    vtp_op_rmsnorm (s->xn, s->x, 0, n, y->ffn_norm, eps);
     vtp_op_linear_multi (s->xn, 0, n, gate_up, 2);
+    lora (s, y, VTP_PROJ_GATE, s->gate, 0, s->xn, n);
+    lora (s, y, VTP_PROJ_UP, s->up, 0, s->xn, n);
+    vtp_op_silu_mul (s->gate, s->up, 0, n);
   }
-  lora (s, y, VTP_PROJ_GATE, s->gate, 0, s->xn, n);
-  lora (s, y, VTP_PROJ_UP, s->up, 0, s->xn, n);
-  vtp_op_silu_mul (s->gate, s->up, 0, n);
   vtp_op_linear (s->x, 0, s->gate, 0, n, y->w_down, y->b_down, TRUE);  /* x += down(silu(gate) * up) */
   lora (s, y, VTP_PROJ_DOWN, s->x, 0, s->gate, n);
 }

@@ -42,6 +42,7 @@ typedef struct {
   VtpDevice *dev;
   VtpCheckpoint *ckpt;
   const VtpStTensor *embed;   /* [V, D] in the mapped checkpoint */
+  VtpLmDeviceTable device_embed;  /* its copy on the device, made when a decode first looks ahead */
   VtpTensor *norm, *lm_head, *inv_freq;
   VtpLlamaLayer *layers;
   VtpLlamaAdapter *adapter;   /* NULL: a plain model */

@@ -47,6 +47,65 @@ vtp_lm_gather_rows (const VtpStTensor *e, gint vocab, gint width, const gint32 *
   return TRUE;
 }
 
+/* Rows gathered at a time into the staging buffer of a dequantized table */
+#define TABLE_ROWS_AT_ONCE 256
+
+static VtpTensor *
+table_to_device (VtpDevice *dev, const VtpStTensor *t, gint vocab, gint width, GError **error)
+{
+  const gint64 shape[2] = { vocab, width };
+  g_autofree float *rows = NULL;
+  g_autofree gint32 *ids = NULL;
+  VtpTensor *d;
+
+  if (t->dtype == VTP_DTYPE_F32 || t->dtype == VTP_DTYPE_F16 || t->dtype == VTP_DTYPE_BF16)
+    return vtp_tensor_new_from_data (dev, t->dtype, 2, shape, t->data, error);
+  if (!(d = vtp_tensor_new (dev, VTP_DTYPE_F32, 2, shape, error)))
+    return NULL;
+  rows = g_new (float, (gsize) TABLE_ROWS_AT_ONCE * width);
+  ids = g_new (gint32, TABLE_ROWS_AT_ONCE);
+  for (gint r0 = 0; r0 < vocab; r0 += TABLE_ROWS_AT_ONCE) {
+    const gint n = MIN (TABLE_ROWS_AT_ONCE, vocab - r0);
+    for (gint i = 0; i < n; i++)
+      ids[i] = r0 + i;
+    if (!vtp_lm_gather_rows (t, vocab, width, ids, n, rows, error)
+        || !vtp_tensor_write (d, (gsize) r0 * width * sizeof (float), rows, (gsize) n * width * sizeof (float),
+            error)) {
+      vtp_tensor_free (d);
+      return NULL;
+    }
+  }
+  return d;
+}
+
+void
+vtp_lm_device_table_init (VtpLmDeviceTable *d)
+{
+  g_mutex_init (&d->lock);
+  d->table = NULL;
+}
+
+const VtpTensor *
+vtp_lm_device_table_get (VtpLmDeviceTable *d, VtpDevice *dev, const VtpStTensor *t, gint vocab, gint width,
+    GError **error)
+{
+  const VtpTensor *table;
+
+  g_mutex_lock (&d->lock);
+  if (!d->table && !(d->table = table_to_device (dev, t, vocab, width, error)))
+    g_prefix_error (error, "The token embeddings on the device (%s): ", t->file);
+  table = d->table;
+  g_mutex_unlock (&d->lock);
+  return table;
+}
+
+void
+vtp_lm_device_table_clear (VtpLmDeviceTable *d)
+{
+  g_clear_pointer (&d->table, vtp_tensor_free);
+  g_mutex_clear (&d->lock);
+}
+
 gboolean
 vtp_lm_check_input (const VtpLmSegment *segments, gint n_segments, gint n_past, gint max_ctx, gint max_chunk,
     gboolean all_logits, gint *total, GError **error)

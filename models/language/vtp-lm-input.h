@@ -27,6 +27,21 @@ gboolean vtp_lm_check_embed_table (const VtpStTensor *t, const char *name, const
 gboolean vtp_lm_gather_rows (const VtpStTensor *t, gint vocab, gint width, const gint32 *ids, gint n, float *out,
     GError **error);
 
+/* The whole [vocab, width] table @t on @dev, for lookups on the device
+ * (vtp_op_embed): F32, F16 and BF16 tables as they are, ggml blocks
+ * dequantized to F32, so that each row reads as vtp_lm_gather_rows gives
+ * it. Made once, at the first call, under its lock (a model shared by
+ * streams on several threads); NULL with @error when it cannot be. */
+typedef struct {
+  GMutex lock;
+  VtpTensor *table;
+} VtpLmDeviceTable;
+
+void vtp_lm_device_table_init (VtpLmDeviceTable *d);
+const VtpTensor *vtp_lm_device_table_get (VtpLmDeviceTable *d, VtpDevice *dev, const VtpStTensor *t, gint vocab,
+    gint width, GError **error);
+void vtp_lm_device_table_clear (VtpLmDeviceTable *d);
+
 /* The total rows of @segments; an INPUT error when it is 0 or does not fit
  * positions [n_past, max_ctx), or (@all_logits) one chunk of @max_chunk. */
 gboolean vtp_lm_check_input (const VtpLmSegment *segments, gint n_segments, gint n_past, gint max_ctx,

@@ -37,6 +37,8 @@ set_views (VtpLm *lm, VtpDevice *dev, gint vocab_size, gint input_width, gint ma
   lm->max_ctx = max_ctx;
   lm->n_past = n_past;
   lm->logits = logits;
+  lm->embed = NULL;
+  lm->device_embed = NULL;
 }
 
 static void
@@ -49,6 +51,9 @@ llama_view (VtpLm *lm, gpointer model, gpointer state)
   set_views (lm, m->dev, c->vocab_size, c->hidden_size, c->max_position_embeddings, c->num_hidden_layers, c->n_eos,
       c->eos_token_id, c->bos_token_id, m->lm_head, s ? s->max_ctx : 0, s ? &s->n_past : NULL, s ? s->logits : NULL);
   lm->kv_dtype = s ? s->kv_dtype : VTP_DTYPE_F32;
+  lm->embed = m->embed;
+  /* the model's cache of its table: shared, made under its own lock */
+  lm->device_embed = (VtpLmDeviceTable *) &m->device_embed;
 }
 
 static void
@@ -231,6 +236,14 @@ vtp_lm_open (VtpCheckpoint *c, const VtpModelParts *parts, VtpCheckpoint *adapte
     case VTP_TEXT_T5: return open_t5 (c, parts, dev, wtype, kv_dtype, max_ctx, max_chunk, error);
   }
   g_return_val_if_reached (NULL);
+}
+
+const VtpTensor *
+vtp_lm_device_embeddings (const VtpLm *lm, GError **error)
+{
+  if (!lm->device_embed || lm->ops->encodes_input)
+    return NULL;
+  return vtp_lm_device_table_get (lm->device_embed, lm->dev, lm->embed, lm->vocab_size, lm->input_width, error);
 }
 
 gboolean

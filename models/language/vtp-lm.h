@@ -55,6 +55,11 @@ struct _VtpLm {
   gint bos_token_id;            /* -1 when none */
   gint n_layers;
   const VtpTensor *lm_head;     /* the output head (its type names the weights') */
+  /* the token embedding table (vtp_lm_embed_ids' rows) and the model's
+   * copy of it on the device, made when first asked for (NULL: the family
+   * does not feed tokens from the device, vtp_lm_device_embeddings) */
+  const VtpStTensor *embed;
+  VtpLmDeviceTable *device_embed;
 };
 
 /* The language model of @parts (has_text) from @c, through the model
@@ -104,6 +109,14 @@ vtp_lm_can_batch (const VtpLm *lm)
  * @out [n, input_width], as floats; an INPUT error for an id outside the
  * vocabulary. */
 gboolean vtp_lm_embed_ids (const VtpLm *lm, const gint32 *ids, gint n, float *out, GError **error);
+
+/* The model's token embedding table on the device (made at the first
+ * call, then shared by every stream of the model), so that a token chosen
+ * on the device is fed back without the host (vtp_op_embed into a row fed
+ * as input embeddings); NULL with @error when it cannot be made, NULL
+ * without one for a family that does not take it (an encoder-decoder's
+ * decoder tokens). */
+const VtpTensor *vtp_lm_device_embeddings (const VtpLm *lm, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VtpLm, vtp_lm_free)
 

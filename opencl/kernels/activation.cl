@@ -81,8 +81,7 @@ __kernel void relu (__global float *x, int off)
 /* gate = silu(gate) * up: the Llama MLP's elementwise step. */
 inline void silu_mul_at (__global float *gate, __global const float *up, size_t i)
 {
-  const float g = gate[i];
-  gate[i] = g * (1.0f / (1.0f + exp (-g))) * up[i];
+  gate[i] = silu_times (gate[i], up[i]);
 }
 
 __kernel void silu_mul (__global float *gate, __global const float *up, int off)

@@ -26,6 +26,14 @@ inline __global const ushort *row_bf16 (__global const ushort *w, int n, int K) 
 typedef int vtp_tile __attribute__ ((vector_size (1024)));
 #endif
 
+/* The gated MLP's activation of one element: silu (g) u, written once for
+ * silu_mul and the fused GEMV (gemv_swiglu_<T>_<MR>) so both give the
+ * same bits. */
+inline float silu_times (float g, float u)
+{
+  return g * (1.0f / (1.0f + exp (-g))) * u;
+}
+
 inline float hsum8 (float8 v)
 {
   float4 s = v.lo + v.hi;

@@ -378,24 +378,23 @@ __kernel void linear_p16g_##T (__global const float *x, int x_off,            \
 
 /* ---- layout 0: plain [N, K] ---- */
 
-/* gemv_<T>_<MR>: rows m0 .. m0 + MR - 1 (fewer in the last group) of x;
- * the MR sums of each output are reduced over its S lanes together
- * (scratch: L * MR floats). */
-#define DEFINE_GEMV(T, WT, MR)                                                 \
-__kernel void gemv_##T##_##MR (__global const float *x, int x_off,            \
-    __global const WT *w, __global const float *bias, int has_bias,            \
-    __global float *y, int y_off, int M, int K, int N, int accumulate,         \
-    int S, __local float *scratch)                                             \
+/* gemv_sums_<T>_<MR>: the MR sums (rows m0 .. m0 + mc - 1 of x, @xb
+ * their first) of weight row @wr, each over its S lanes: lane 0 holds them
+ * in @s afterwards. Every work-item of the group calls it (barriers; the
+ * scratch: L * MR floats). gemv_<T>_<MR> and the fused decode GEMVs
+ * (gemv3_<T>_<MR>, gemv_swiglu_<T>_<MR>) share it, so that an output is
+ * the same bits whichever computes it. */
+#define DEFINE_GEMV_SUMS(T, WT, MR) DEFINE_GEMV_SUMS_X (T, WT, MR, gemv_sums, __global)
+/* ... with x in @XAS memory (__local: the norm-fused GEMVs' normalized row) */
+#define DEFINE_GEMV_SUMS_X(T, WT, MR, NAME, XAS)                               \
+inline void NAME##_##T##_##MR (XAS const float *xb,                          \
+    __global const WT *wr, int K, int S, int mc, __local float *scratch,      \
+    float *s)                                                                  \
 {                                                                              \
   const int lid = get_local_id (0), L = get_local_size (0);                    \
   const int lane = lid % S;                                                    \
-  const int n = get_group_id (0) * (L / S) + lid / S;                          \
-  const int m0 = get_group_id (1) * MR, mc = min (MR, M - m0);                 \
-  __global const WT *wr = row_##T (w, min (n, N - 1), K);                      \
-  __global const float *xb = x + x_off + (size_t) m0 * K;                      \
   const int k8 = K & ~7;                                                       \
   float8 acc[MR];                                                              \
-  float s[MR];                                                                 \
   UNROLL                                                                       \
   for (int i = 0; i < MR; i++)                                                 \
     acc[i] = 0.0f;                                                             \
@@ -432,7 +431,24 @@ __kernel void gemv_##T##_##MR (__global const float *x, int x_off,            \
     for (int i = 0; i < MR; i++)                                               \
       s[i] = scratch[i * L + lid];                                             \
   }                                                                            \
-  if (lane == 0 && n < N)                                                      \
+}
+
+/* gemv_<T>_<MR>: rows m0 .. m0 + MR - 1 (fewer in the last group) of x;
+ * the MR sums of each output are reduced over its S lanes together. */
+#define DEFINE_GEMV(T, WT, MR)                                                 \
+DEFINE_GEMV_SUMS (T, WT, MR)                                                   \
+__kernel void gemv_##T##_##MR (__global const float *x, int x_off,            \
+    __global const WT *w, __global const float *bias, int has_bias,            \
+    __global float *y, int y_off, int M, int K, int N, int accumulate,         \
+    int S, __local float *scratch)                                             \
+{                                                                              \
+  const int lid = get_local_id (0), L = get_local_size (0);                    \
+  const int n = get_group_id (0) * (L / S) + lid / S;                          \
+  const int m0 = get_group_id (1) * MR, mc = min (MR, M - m0);                 \
+  float s[MR];                                                                 \
+  gemv_sums_##T##_##MR (x + x_off + (size_t) m0 * K,                           \
+      row_##T (w, min (n, N - 1), K), K, S, mc, scratch, s);                   \
+  if (lid % S == 0 && n < N)                                                   \
     UNROLL                                                                     \
     for (int i = 0; i < MR; i++)                                               \
       if (i < mc) {                                                            \
@@ -441,6 +457,95 @@ __kernel void gemv_##T##_##MR (__global const float *x, int x_off,            \
         *yp = accumulate ? *yp + v : v;                                        \
       }                                                                        \
 }
+
+/* The fused decode GEMVs below come in two kinds: NORM 0 on x as it is,
+ * NORM 1 (TAG _norm, one row) on x's RMS norm, computed by each work-group
+ * into local memory first (rmsnorm_to_local, gemv-norm.cl: the bits of
+ * the rmsnorm kernel), so that the norm needs no launch of its own. */
+#define GEMV_NORM_ARGS_0
+#define GEMV_NORM_ARGS_1 , __global const float *nw, float eps, int rw, __local float *xs
+#define GEMV_NORM_STEP_0(xr, K, scratch)
+#define GEMV_NORM_STEP_1(xr, K, scratch) rmsnorm_to_local (xr, nw, K, eps, rw, xs, scratch);
+#define GEMV_SUMS_0(T, MR) gemv_sums_##T##_##MR
+#define GEMV_SUMS_1(T, MR) gemv_lsums_##T##_##MR
+#define GEMV_X_0(xb) (xb)
+#define GEMV_X_1(xb) (xs)
+
+/* gemv3<TAG>_<T>_<MR> (GPUs' decode): up to three products of the same
+ * rows of x in one launch (q | k | v): output o's groups follow output
+ * o - 1's (G0, G1 groups), each output computed as gemv_<T>_<MR> computes
+ * it (not added to). An output of N = 0 has no groups. */
+#define GEMV3_OUT(WT, o)                                                       \
+    __global const WT *w##o, __global const float *b##o, int hb##o,            \
+    __global float *y##o, int y##o##_off, int N##o
+#define DEFINE_GEMV3(T, WT, MR, NORM, TAG)                                     \
+__kernel void gemv3##TAG##_##T##_##MR (__global const float *x, int x_off,    \
+    int M, int K, int S, __local float *scratch, GEMV3_OUT (WT, 0), int G0,    \
+    GEMV3_OUT (WT, 1), int G1, GEMV3_OUT (WT, 2) GEMV_NORM_ARGS_##NORM)        \
+{                                                                              \
+  const int lid = get_local_id (0), L = get_local_size (0);                    \
+  const int g = get_group_id (0), o = g < G0 ? 0 : g < G0 + G1 ? 1 : 2;        \
+  const int n = (g - (o == 0 ? 0 : o == 1 ? G0 : G0 + G1)) * (L / S) + lid / S; \
+  __global const WT *w = o == 0 ? w0 : o == 1 ? w1 : w2;                       \
+  __global const float *b = o == 0 ? b0 : o == 1 ? b1 : b2;                    \
+  __global float *y = o == 0 ? y0 : o == 1 ? y1 : y2;                          \
+  const int hb = o == 0 ? hb0 : o == 1 ? hb1 : hb2;                            \
+  const int y_off = o == 0 ? y0_off : o == 1 ? y1_off : y2_off;                \
+  const int N = o == 0 ? N0 : o == 1 ? N1 : N2;                                \
+  const int m0 = get_group_id (1) * MR, mc = min (MR, M - m0);                 \
+  float s[MR];                                                                 \
+  GEMV_NORM_STEP_##NORM (x + x_off, K, scratch)                                \
+  GEMV_SUMS_##NORM (T, MR) (GEMV_X_##NORM (x + x_off + (size_t) m0 * K),       \
+      row_##T (w, min (n, N - 1), K), K, S, mc, scratch, s);                   \
+  if (lid % S == 0 && n < N)                                                   \
+    UNROLL                                                                     \
+    for (int i = 0; i < MR; i++)                                               \
+      if (i < mc)                                                              \
+        y[y_off + (size_t) (m0 + i) * N + n] = hb ? s[i] + b[n] : s[i];        \
+}
+
+/* gemv_swiglu<TAG>_<T>_<MR> (GPUs' decode): the gated MLP's two products
+ * and its activation in one launch: y = silu (x Wgᵀ + bg) (x Wuᵀ + bu),
+ * each product computed as gemv_<T>_<MR> computes it and the activation
+ * as silu_mul does (silu_times), so the same bits as the three launches. */
+#define DEFINE_GEMV_SWIGLU(T, WT, MR, NORM, TAG)                               \
+__kernel void gemv_swiglu##TAG##_##T##_##MR (__global const float *x,         \
+    int x_off, __global const WT *wg, __global const float *bg, int hbg,       \
+    __global const WT *wu, __global const float *bu, int hbu,                  \
+    __global float *y, int y_off, int M, int K, int N, int S,                  \
+    __local float *scratch GEMV_NORM_ARGS_##NORM)                              \
+{                                                                              \
+  const int lid = get_local_id (0), L = get_local_size (0);                    \
+  const int n = get_group_id (0) * (L / S) + lid / S;                          \
+  const int m0 = get_group_id (1) * MR, mc = min (MR, M - m0);                 \
+  float sg[MR], su[MR];                                                        \
+  GEMV_NORM_STEP_##NORM (x + x_off, K, scratch)                                \
+  GEMV_SUMS_##NORM (T, MR) (GEMV_X_##NORM (x + x_off + (size_t) m0 * K),       \
+      row_##T (wg, min (n, N - 1), K), K, S, mc, scratch, sg);                 \
+  /* every lane has its sums out of the scratch before it is used again */    \
+  barrier (CLK_LOCAL_MEM_FENCE);                                               \
+  GEMV_SUMS_##NORM (T, MR) (GEMV_X_##NORM (x + x_off + (size_t) m0 * K),       \
+      row_##T (wu, min (n, N - 1), K), K, S, mc, scratch, su);                 \
+  if (lid % S == 0 && n < N)                                                   \
+    UNROLL                                                                     \
+    for (int i = 0; i < MR; i++)                                               \
+      if (i < mc)                                                              \
+        y[y_off + (size_t) (m0 + i) * N + n] =                                 \
+            silu_times (hbg ? sg[i] + bg[n] : sg[i], hbu ? su[i] + bu[n] : su[i]); \
+}
+
+/* For the float types only (DEFINE_LINEAR): the quantized types' plain
+ * GEMVs (quant.cl's DEFINE_PLAIN) have no fused kinds yet, which would
+ * add 8 kernels a type to the program's build. */
+#define DEFINE_GEMV_FUSED(T, WT)                                               \
+  DEFINE_GEMV3 (T, WT, 1, 0, )                                                 \
+  DEFINE_GEMV3 (T, WT, 2, 0, )                                                 \
+  DEFINE_GEMV3 (T, WT, 4, 0, )                                                 \
+  DEFINE_GEMV3 (T, WT, 8, 0, )                                                 \
+  DEFINE_GEMV_SWIGLU (T, WT, 1, 0, )                                           \
+  DEFINE_GEMV_SWIGLU (T, WT, 2, 0, )                                           \
+  DEFINE_GEMV_SWIGLU (T, WT, 4, 0, )                                           \
+  DEFINE_GEMV_SWIGLU (T, WT, 8, 0, )
 
 #define DEFINE_PLAIN(T, WT)                                                    \
   DEFINE_GEMV (T, WT, 1)                                                       \
@@ -683,7 +788,8 @@ __kernel void linear_p16s_##T (__global const float *x, int x_off,            \
   DEFINE_PANEL (T, WT, 5, 1, 1)                                                \
   DEFINE_PANEL (T, WT, 6, 1, 1)                                                \
   DEFINE_PANEL_GROUP (T, WT)                                                   \
-  DEFINE_PLAIN (T, WT)
+  DEFINE_PLAIN (T, WT)                                                         \
+  DEFINE_GEMV_FUSED (T, WT)
 
 DEFINE_LINEAR (f32, float)
 DEFINE_LINEAR (f16, half)
