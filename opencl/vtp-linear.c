@@ -1052,20 +1052,32 @@ gpu_gemv_out_fits (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpLin
  * arguments after @K, and with @norm_w the norm's after them (its weight,
  * eps, the rmsnorm kernel's group size, x's row in local memory, @K
  * floats: linear.cl's GEMV_NORM_ARGS_1). */
+#define NORM_ARGS(dev, norm_w, eps, K)                                         \
+  A_MEM (norm_w), A_FLOAT (eps), A_INT ((dev)->reduce_wg), A_LOCAL ((K) * sizeof (float))
 #define LAUNCH_NORMED(dev, name, global, local, norm_w, eps, K, ...)           \
   do {                                                                         \
     if (norm_w)                                                                \
-      LAUNCH (dev, name, 2, global, local, __VA_ARGS__, A_MEM (norm_w), A_FLOAT (eps), \
-          A_INT ((dev)->reduce_wg), A_LOCAL ((K) * sizeof (float)));           \
+      LAUNCH (dev, name, 2, global, local, __VA_ARGS__, NORM_ARGS (dev, norm_w, eps, K)); \
     else                                                                       \
       LAUNCH (dev, name, 2, global, local, __VA_ARGS__);                       \
   } while (0)
 
 /* q | k | v (or gate | up) on a GPU in one launch of gemv3_<T>_<MR>; FALSE:
  * not launched (the caller runs them one by one). */
+/* @rope fits q | k (outputs 0 and 1): whole heads, an angle row of the head size */
+static gboolean
+rope_fits (const VtpLinearRope *rope, const VtpLinearOut *outs, gint n_outs)
+{
+  const gint d = rope->head_dim;
+
+  return n_outs >= 2 && d > 0 && d % 2 == 0 && outs[0].w->shape[0] % d == 0 && outs[1].w->shape[0] % d == 0
+      && rope->table->dtype == VTP_DTYPE_F32 && vtp_tensor_cols (rope->table) == d
+      && rows_in (rope->table, 0, 1);
+}
+
 static gboolean
 gpu_gemv3 (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpTensor *norm_w, float eps,
-    const VtpLinearOut *outs, gint n_outs)
+    const VtpLinearOut *outs, gint n_outs, const VtpLinearRope *rope)
 {
   VtpDevice *dev = x->dev;
   const gint64 K = vtp_tensor_cols (x);
@@ -1074,16 +1086,21 @@ gpu_gemv3 (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpTensor *nor
   size_t L, S;
   char name[48];
 
+  g_return_val_if_fail (!rope || norm_w, FALSE);
   if (n_outs < 2 || n_outs > 3 || !vtp_switch_on ("VTP_GPU_FUSED")
-      || (norm_w && !vtp_linear_norm_fits (x, n_rows, outs[0].w)))
+      || (norm_w && !vtp_linear_norm_fits (x, n_rows, outs[0].w)) || (rope && !rope_fits (rope, outs, n_outs)))
     return FALSE;
   for (gint i = 0; i < n_outs; i++)
-    if (!gpu_gemv_out_fits (x, x_row, n_rows, &outs[i], outs[0].w->dtype))
+    if (!gpu_gemv_out_fits (x, x_row, n_rows, &outs[i], outs[0].w->dtype)
+        || (norm_w && outs[i].w->shape[0] % 2 != 0))
       return FALSE;
   g_snprintf (name, sizeof name, "gemv3%s_%s_%d", norm_w ? "_norm" : "", vtp_weight_suffix (outs[0].w->dtype), mr);
   gemv_group (dev, name, K, &L, &S);
-  for (gint i = 0; i < n_outs; i++)
-    total += groups[i] = (outs[i].w->shape[0] + (gint64) (L / S) - 1) / (gint64) (L / S);
+  for (gint i = 0; i < n_outs; i++) {
+    /* the _norm kind's slots are pairs of rows (linear.cl's GEMV3_STORE_1) */
+    const gint64 slots = norm_w ? outs[i].w->shape[0] / 2 : outs[i].w->shape[0];
+    total += groups[i] = (slots + (gint64) (L / S) - 1) / (gint64) (L / S);
+  }
   {
     /* a third output of none when there are two: the first's buffers, N = 0 */
     const VtpLinearOut *o2 = n_outs > 2 ? &outs[2] : &outs[0];
@@ -1095,7 +1112,12 @@ gpu_gemv3 (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpTensor *nor
   A_MEM (x), A_INT (x_row * K), A_INT (n_rows), A_INT (K), A_INT (S), A_LOCAL (L * mr * sizeof (float)), \
   GEMV3_ARGS (&outs[0], outs[0].w->shape[0]), A_INT (groups[0]), GEMV3_ARGS (&outs[1], outs[1].w->shape[0]), \
   A_INT (groups[1]), GEMV3_ARGS (o2, n_outs > 2 ? o2->w->shape[0] : 0)
-    LAUNCH_NORMED (dev, name, global, local, norm_w, eps, K, GEMV3_COMMON);
+    if (norm_w)
+      LAUNCH (dev, name, 2, global, local, GEMV3_COMMON, NORM_ARGS (dev, norm_w, eps, K),
+          A_MEM (rope ? rope->table : x), A_INT (0),
+          A_INT (rope ? rope->head_dim : 0), A_INT (rope && rope->interleaved));
+    else
+      LAUNCH (dev, name, 2, global, local, GEMV3_COMMON);
 #undef GEMV3_COMMON
 #undef GEMV3_ARGS
   }
@@ -1133,9 +1155,10 @@ norm_ok (const VtpTensor *x, const VtpTensor *norm_w)
 
 gboolean
 vtp_linear_multi_norm_fused (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpTensor *norm_w, float eps,
-    const VtpLinearOut *outs, gint n_outs)
+    const VtpLinearOut *outs, gint n_outs, const VtpLinearRope *rope)
 {
-  return !vtp_error_is_pending () && norm_ok (x, norm_w) && gpu_gemv3 (x, x_row, n_rows, norm_w, eps, outs, n_outs);
+  return !vtp_error_is_pending () && norm_w && norm_ok (x, norm_w)
+      && gpu_gemv3 (x, x_row, n_rows, norm_w, eps, outs, n_outs, rope);
 }
 
 gboolean
@@ -1232,7 +1255,7 @@ linear_multi (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpLinearOu
 
   if (vtp_error_is_pending ())
     return;
-  if (gpu_gemv3 (x, x_row, n_rows, NULL, 0.0f, outs, n_outs))
+  if (gpu_gemv3 (x, x_row, n_rows, NULL, 0.0f, outs, n_outs, NULL))
     return;
   if (!multi_fuses (x, x_row, n_rows, outs, n_outs)) {
     const XCopy kind = n_outs > 0 ? xcopy_kind (dev, n_rows, outs[0].w, as_rows) : XCOPY_NONE;

@@ -63,13 +63,24 @@ void vtp_op_linear_swiglu (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint6
  * a work-group's sums in local memory, the norm's sum in the rmsnorm
  * kernel's order). */
 gboolean vtp_linear_norm_fits (const VtpTensor *x, gint64 n_rows, const VtpTensor *w);
+/* RoPE for the first two products of vtp_linear_multi_norm_fused (q and k):
+ * their heads rotated by @table's rows (vtp_op_rope_angles' rows, cos then
+ * sin, @head_dim wide; row i for x's row x_row + i) as vtp_op_rope_qk
+ * rotates them. */
+typedef struct {
+  const VtpTensor *table;
+  gint head_dim;
+  gboolean interleaved;       /* Meta's pairs (2j, 2j + 1); else (j, j + head_dim / 2) */
+} VtpLinearRope;
+
 /* vtp_op_linear_multi of 2 or 3 products on x's row @x_row normalized by
  * @norm_w (RMS, @eps), the norm in the same launch (gemv3_norm_<T>: the
- * bits of vtp_op_rmsnorm then vtp_op_linear_multi), where the device has
- * the kernel for them (vtp_linear_norm_fits: a GPU's one row); FALSE, and
- * nothing launched, otherwise (vtp_op_linear_multi_norm then takes the
- * two steps). */
+ * bits of vtp_op_rmsnorm then vtp_op_linear_multi), and with @rope the
+ * first two outputs rotated before they are stored (the bits of
+ * vtp_op_rope_qk after them), where the device has the kernel for them
+ * (vtp_linear_norm_fits: a GPU's one row); FALSE, and nothing launched,
+ * otherwise (vtp_op_linear_multi_norm then takes the steps one by one). */
 gboolean vtp_linear_multi_norm_fused (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpTensor *norm_w,
-    float eps, const VtpLinearOut *outs, gint n_outs);
+    float eps, const VtpLinearOut *outs, gint n_outs, const VtpLinearRope *rope);
 
 G_END_DECLS

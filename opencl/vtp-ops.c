@@ -47,12 +47,17 @@ vtp_op_rmsnorm (VtpTensor *y, const VtpTensor *x, gint64 row, gint64 n_rows,
 
 void
 vtp_op_linear_multi_norm (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpTensor *norm_w, float eps,
-    VtpTensor *xn, const VtpLinearOut *outs, gint n_outs)
+    VtpTensor *xn, const VtpLinearOut *outs, gint n_outs, const VtpLinearRope *rope)
 {
-  if (vtp_linear_multi_norm_fused (x, x_row, n_rows, norm_w, eps, outs, n_outs))
+  if (vtp_linear_multi_norm_fused (x, x_row, n_rows, norm_w, eps, outs, n_outs, rope))
     return;
   vtp_op_rmsnorm (xn, x, x_row, n_rows, norm_w, eps);
   vtp_op_linear_multi (xn, x_row, n_rows, outs, n_outs);
+  if (rope && !vtp_error_is_pending ()
+      && check (n_outs >= 2 && rope->head_dim > 0, "linear after rmsnorm", "RoPE needs q and k outputs"))
+    vtp_op_rope_qk (outs[0].y, outs[0].y_row, (gint) (outs[0].w->shape[0] / rope->head_dim), outs[1].y,
+        outs[1].y_row, (gint) (outs[1].w->shape[0] / rope->head_dim), n_rows, rope->head_dim, rope->table,
+        rope->interleaved ? VTP_ROPE_INTERLEAVED : VTP_ROPE_HALF);
 }
 
 static void

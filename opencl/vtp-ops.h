@@ -22,12 +22,13 @@ void vtp_op_gelu_tanh (VtpTensor *x, gint64 row, gint64 n_rows);
 void vtp_op_silu (VtpTensor *x, gint64 row, gint64 n_rows);
 void vtp_op_relu (VtpTensor *x, gint64 row, gint64 n_rows);
 /* vtp_op_linear_multi of @n_outs products on rows of x normalized by
- * @norm_w (RMS, @eps): on a GPU's one row the norm in the products' launch
- * (vtp_linear_multi_norm_fused: the same bits) and @xn untouched;
- * otherwise vtp_op_rmsnorm into @xn's rows from @x_row, then the products
- * on them. */
+ * @norm_w (RMS, @eps), with @rope (or NULL) the first two outputs' heads
+ * rotated after (q and k, as vtp_op_rope_qk): on a GPU's one row all in
+ * one launch (vtp_linear_multi_norm_fused: the same bits) and @xn
+ * untouched; otherwise vtp_op_rmsnorm into @xn's rows from @x_row, the
+ * products on them, and vtp_op_rope_qk. */
 void vtp_op_linear_multi_norm (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpTensor *norm_w, float eps,
-    VtpTensor *xn, const VtpLinearOut *outs, gint n_outs);
+    VtpTensor *xn, const VtpLinearOut *outs, gint n_outs, const VtpLinearRope *rope);
 void vtp_op_silu_mul (VtpTensor *gate, const VtpTensor *up, gint64 row, gint64 n_rows);
 void vtp_op_add (VtpTensor *y, const VtpTensor *x, gint64 row, gint64 n_rows);
 void vtp_op_mul (VtpTensor *y, const VtpTensor *x, gint64 row, gint64 n_rows);

@@ -412,7 +412,9 @@ test_gpu_fused (void)
 /* The same with the RMS norm before the products in their launch
  * (gemv3_norm_<T>, gemv_swiglu_norm_<T>; one row): the bits of
  * vtp_op_rmsnorm and the products after it, with the norm's sum by one
- * work-item (the CPU's reduce_wg, 1) and by a work-group of 256 (a GPU's). */
+ * work-item (the CPU's reduce_wg, 1) and by a work-group of 256 (a GPU's);
+ * q | k | v with q's and k's heads rotated (RoPE, both layouts) against the
+ * norm, the products and rope_qk. */
 static void
 test_gpu_fused_norm (void)
 {
@@ -451,7 +453,7 @@ test_gpu_fused_norm (void)
         g_assert_false (vtp_linear_norm_fits (tx, 2, tw[0]));
         /* q | k | v */
         launches = vtp_fault_events (VTP_FAULT_ENQUEUE);
-        vtp_op_linear_multi_norm (tx, row0, 1, tg, 1e-5f, txn, outs, 3);
+        vtp_op_linear_multi_norm (tx, row0, 1, tg, 1e-5f, txn, outs, 3, NULL);
         g_assert_cmpuint (vtp_fault_events (VTP_FAULT_ENQUEUE) - launches, ==, 1);
         vtp_op_rmsnorm (txn2, tx, row0, 1, tg, 1e-5f);
         vtp_op_linear_multi (txn2, row0, 1, refs, 3);
@@ -485,6 +487,48 @@ test_gpu_fused_norm (void)
           vtp_tensor_free (tw[i]); vtp_tensor_free (tb[i]); vtp_tensor_free (ty[i]); vtp_tensor_free (tz[i]);
         }
         vtp_tensor_free (fused); vtp_tensor_free (plain);
+        /* q | k | v with q's and k's heads rotated (both layouts, heads of
+         * 16 and 32) against the norm, the products and rope_qk */
+        for (gint il = 0; il < 2; il++) {
+          const gint d = il ? 16 : 32;
+          const gint64 Nr[3] = { 4 * d, 2 * d, 48 };
+          g_autofree float *angles = random_floats (r, d, 1.0);
+          g_autofree float *qb = random_floats (r, Nr[0], 1.0);
+          VtpTensor *table = upload (angles, 1, d), *rw[3], *ry[3], *rz[3], *qbias = upload (qb, 1, Nr[0]);
+          VtpLinearOut ro[3], rr[3];
+          const VtpLinearRope rope = { table, d, il };
+          for (gint i = 0; i < 3; i++) {
+            g_autofree float *w = random_floats (r, Nr[i] * K, 0.5);
+            g_autofree float *zeros = g_new0 (float, rows * Nr[i]);
+            rw[i] = weight_new (w, Nr[i], K, types[t], W_PACKED);
+            ry[i] = upload (zeros, rows, Nr[i]);
+            rz[i] = upload (zeros, rows, Nr[i]);
+            ro[i] = (VtpLinearOut) { ry[i], row0, rw[i], i == 0 ? qbias : NULL };   /* q with a bias */
+            rr[i] = ro[i];
+            rr[i].y = rz[i];
+          }
+          launches = vtp_fault_events (VTP_FAULT_ENQUEUE);
+          vtp_op_linear_multi_norm (tx, row0, 1, tg, 1e-5f, txn, ro, 3, &rope);
+          g_assert_cmpuint (vtp_fault_events (VTP_FAULT_ENQUEUE) - launches, ==, 1);
+          vtp_op_rmsnorm (txn2, tx, row0, 1, tg, 1e-5f);
+          vtp_op_linear_multi (txn2, row0, 1, rr, 3);
+          vtp_op_rope_qk (rz[0], row0, 4, rz[1], row0, 2, 1, d, table, il ? VTP_ROPE_INTERLEAVED : VTP_ROPE_HALF);
+          g_assert_true (vtp_error_take_pending (&error));
+          for (gint i = 0; i < 3; i++) {
+            g_autofree float *a = device_values (ry[i]), *b = device_values (rz[i]);
+            if (memcmp (a, b, rows * Nr[i] * sizeof (float)) != 0) {
+              for (gint64 e = 0; e < rows * Nr[i]; e++)
+                if (a[e] != b[e])
+                  g_printerr ("at %" G_GINT64_FORMAT ": %.9g %.9g\n", e, a[e], b[e]);
+              g_error ("gemv3_norm with RoPE %s K %" G_GINT64_FORMAT " reduce_wg %u %s output %d differs from "
+                  "rmsnorm, the products and rope_qk", vtp_dtype_name (types[t]), K, dev->reduce_wg,
+                  il ? "interleaved" : "half", i);
+            }
+            vtp_tensor_free (rw[i]); vtp_tensor_free (ry[i]); vtp_tensor_free (rz[i]);
+          }
+          vtp_tensor_free (table);
+          vtp_tensor_free (qbias);
+        }
         vtp_tensor_free (tx); vtp_tensor_free (tg); vtp_tensor_free (txn); vtp_tensor_free (txn2);
         g_rand_free (r);
       }

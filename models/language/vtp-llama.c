@@ -389,19 +389,21 @@ attention_block (VtpLlama *m, VtpLlamaState *s, gint l, gint n)
 
   {
     const VtpLinearOut qkv[3] = { { s->q, 0, y->wq, y->bq }, { k, kv_row, y->wk, y->bk }, { v, kv_row, y->wv, y->bv } };
+    const VtpLinearRope rope = { s->rope, c->head_dim, m->rope_layout == VTP_ROPE_INTERLEAVED };
     if (!y->lora_a[VTP_PROJ_Q] && !y->lora_a[VTP_PROJ_K] && !y->lora_a[VTP_PROJ_V]) {
-      /* on a GPU's decode row the norm in the products' launch (xn unused) */
-      vtp_op_linear_multi_norm (s->x, 0, n, y->attn_norm, c->rms_norm_eps, s->xn, qkv, 3);
+      /* on a GPU's decode row the norm and the rotation in the products'
+       * launch (xn unused) */
+      vtp_op_linear_multi_norm (s->x, 0, n, y->attn_norm, c->rms_norm_eps, s->xn, qkv, 3, &rope);
     } else {
       vtp_op_rmsnorm (s->xn, s->x, 0, n, y->attn_norm, c->rms_norm_eps);
       vtp_op_linear_multi (s->xn, 0, n, qkv, 3);
       lora (s, y, VTP_PROJ_Q, s->q, 0, s->xn, n);
       lora (s, y, VTP_PROJ_K, k, kv_row, s->xn, n);
       lora (s, y, VTP_PROJ_V, v, kv_row, s->xn, n);
+      vtp_op_rope_qk (s->q, 0, c->num_attention_heads, k, kv_row, c->num_key_value_heads, n, c->head_dim, s->rope,
+          m->rope_layout);
     }
   }
-  vtp_op_rope_qk (s->q, 0, c->num_attention_heads, k, kv_row, c->num_key_value_heads, n, c->head_dim, s->rope,
-      m->rope_layout);
   if (!direct)
     vtp_op_kv_write (s->k_cache[l], s->v_cache[l], s->n_past, k, v, 0, n);
   vtp_op_attention (s->attn, 0, s->q, 0, n, s->k_cache[l], s->v_cache[l], 0, s->n_past + n, s->scores, &a);

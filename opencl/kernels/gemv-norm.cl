@@ -15,20 +15,18 @@ inline void rmsnorm_to_local (__global const float *xr, __global const float *w,
     __local float *xs, __local float *scratch)
 {
   const int lid = get_local_id (0), L = get_local_size (0);
-  float r;
+  float s = 0.0f, r;
 
+  /* every work-item through the same barriers (group_sum's): with rw 1
+   * the row's sum is work-item 0's and the others add zeros to it */
   if (rw == 1) {
     if (lid == 0)
-      scratch[0] = rsqrt (row_sum16 (xr, D, 0.0f, 1) / D + eps);
-    barrier (CLK_LOCAL_MEM_FENCE);
-    r = scratch[0];
-    barrier (CLK_LOCAL_MEM_FENCE);
+      s = row_sum16 (xr, D, 0.0f, 1);
   } else {
-    float s = 0.0f;
     for (int i = lid; i < D; i += L)
       s = fma (xr[i], xr[i], s);
-    r = rsqrt (group_sum (s, scratch) / D + eps);
   }
+  r = rsqrt (group_sum (s, scratch) / D + eps);
   for (int i = lid; i < D; i += L)
     xs[i] = w[i] * (xr[i] * r);
   barrier (CLK_LOCAL_MEM_FENCE);

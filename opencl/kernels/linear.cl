@@ -470,18 +470,60 @@ __kernel void gemv_##T##_##MR (__global const float *x, int x_off,            \
 #define GEMV_SUMS_1(T, MR) gemv_lsums_##T##_##MR
 #define GEMV_X_0(xb) (xb)
 #define GEMV_X_1(xb) (xs)
+/* ... and gemv3_norm (one row) gives each work-item's slot two rows of an
+ * output, computed one after the other: rows (2n, 2n + 1), or with RoPE
+ * for q and k (outputs 0 and 1; rope_d > 0: the head size, the angle row
+ * at @rope as rope_angles writes it) a rotation pair, rotated as
+ * rope_pair rotates it before it is stored (the bits of rope_qk after the
+ * products). Every work-item takes the same path through the barriers of
+ * the sums (PoCL computed wrong sums when the pairs' path was a branch of
+ * its own). */
+#define GEMV3_ROPE_ARGS_0
+#define GEMV3_ROPE_ARGS_1 , __global const float *rope, int rope_off, int rope_d, int rope_il
+#define GEMV3_STORE_0(T, MR)                                                   \
+  float s[MR];                                                                 \
+  GEMV_SUMS_0 (T, MR) (x + x_off + (size_t) m0 * K,                            \
+      row_##T (w, min (n, N - 1), K), K, S, mc, scratch, s);                   \
+  if (lid % S == 0 && n < N)                                                   \
+    UNROLL                                                                     \
+    for (int i = 0; i < MR; i++)                                               \
+      if (i < mc)                                                              \
+        y[y_off + (size_t) (m0 + i) * N + n] = hb ? s[i] + b[n] : s[i];
+#define GEMV3_STORE_1(T, MR)                                                   \
+  const int rot = rope_d > 0 && o < 2, hd = max (rope_d / 2, 1);               \
+  const int h = n / hd, j = n % hd;                                            \
+  const int a = rot ? h * rope_d + (rope_il ? 2 * j : j) : 2 * n;              \
+  const int c = rot ? a + (rope_il ? 1 : hd) : 2 * n + 1;                      \
+  float sa[1], sc[1];                                                          \
+  rmsnorm_to_local (x + x_off, nw, K, eps, rw, xs, scratch);                   \
+  gemv_lsums_##T##_1 (xs, row_##T (w, min (a, N - 1), K), K, S, 1, scratch, sa); \
+  barrier (CLK_LOCAL_MEM_FENCE);                                               \
+  gemv_lsums_##T##_1 (xs, row_##T (w, min (c, N - 1), K), K, S, 1, scratch, sc); \
+  if (lid % S == 0 && n < N / 2) {                                             \
+    const float x0 = hb ? sa[0] + b[a] : sa[0], x1 = hb ? sc[0] + b[c] : sc[0]; \
+    if (rot) {                                                                 \
+      const float cs = rope[rope_off + j], sn = rope[rope_off + hd + j];       \
+      y[y_off + a] = x0 * cs - x1 * sn;                                        \
+      y[y_off + c] = x1 * cs + x0 * sn;                                        \
+    } else {                                                                   \
+      y[y_off + a] = x0;                                                       \
+      y[y_off + c] = x1;                                                       \
+    }                                                                          \
+  }
 
 /* gemv3<TAG>_<T>_<MR> (GPUs' decode): up to three products of the same
  * rows of x in one launch (q | k | v): output o's groups follow output
  * o - 1's (G0, G1 groups), each output computed as gemv_<T>_<MR> computes
- * it (not added to). An output of N = 0 has no groups. */
+ * it (not added to). An output of N = 0 has no groups. The _norm kind's
+ * slots are pairs of rows (GEMV3_STORE_1). */
 #define GEMV3_OUT(WT, o)                                                       \
     __global const WT *w##o, __global const float *b##o, int hb##o,            \
     __global float *y##o, int y##o##_off, int N##o
 #define DEFINE_GEMV3(T, WT, MR, NORM, TAG)                                     \
 __kernel void gemv3##TAG##_##T##_##MR (__global const float *x, int x_off,    \
     int M, int K, int S, __local float *scratch, GEMV3_OUT (WT, 0), int G0,    \
-    GEMV3_OUT (WT, 1), int G1, GEMV3_OUT (WT, 2) GEMV_NORM_ARGS_##NORM)        \
+    GEMV3_OUT (WT, 1), int G1, GEMV3_OUT (WT, 2) GEMV_NORM_ARGS_##NORM         \
+    GEMV3_ROPE_ARGS_##NORM)                                                    \
 {                                                                              \
   const int lid = get_local_id (0), L = get_local_size (0);                    \
   const int g = get_group_id (0), o = g < G0 ? 0 : g < G0 + G1 ? 1 : 2;        \
@@ -493,15 +535,7 @@ __kernel void gemv3##TAG##_##T##_##MR (__global const float *x, int x_off,    \
   const int y_off = o == 0 ? y0_off : o == 1 ? y1_off : y2_off;                \
   const int N = o == 0 ? N0 : o == 1 ? N1 : N2;                                \
   const int m0 = get_group_id (1) * MR, mc = min (MR, M - m0);                 \
-  float s[MR];                                                                 \
-  GEMV_NORM_STEP_##NORM (x + x_off, K, scratch)                                \
-  GEMV_SUMS_##NORM (T, MR) (GEMV_X_##NORM (x + x_off + (size_t) m0 * K),       \
-      row_##T (w, min (n, N - 1), K), K, S, mc, scratch, s);                   \
-  if (lid % S == 0 && n < N)                                                   \
-    UNROLL                                                                     \
-    for (int i = 0; i < MR; i++)                                               \
-      if (i < mc)                                                              \
-        y[y_off + (size_t) (m0 + i) * N + n] = hb ? s[i] + b[n] : s[i];        \
+  GEMV3_STORE_##NORM (T, MR)                                                   \
 }
 
 /* gemv_swiglu<TAG>_<T>_<MR> (GPUs' decode): the gated MLP's two products
