@@ -1048,19 +1048,11 @@ gpu_gemv_out_fits (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpLin
       && (!b || (b->dtype == VTP_DTYPE_F32 && vtp_tensor_n_elements (b) == w->shape[0]));
 }
 
-/* Launches fused decode GEMV @name over @global / @local with the
- * arguments after @K, and with @norm_w the norm's after them (its weight,
- * eps, the rmsnorm kernel's group size, x's row in local memory, @K
- * floats: linear.cl's GEMV_NORM_ARGS_1). */
+/* The norm's arguments of a fused decode GEMV's _norm kind, after its
+ * others: its weight, eps, the rmsnorm kernel's group size, x's row in
+ * local memory (@K floats): linear.cl's GEMV_NORM_ARGS_1. */
 #define NORM_ARGS(dev, norm_w, eps, K)                                         \
   A_MEM (norm_w), A_FLOAT (eps), A_INT ((dev)->reduce_wg), A_LOCAL ((K) * sizeof (float))
-#define LAUNCH_NORMED(dev, name, global, local, norm_w, eps, K, ...)           \
-  do {                                                                         \
-    if (norm_w)                                                                \
-      LAUNCH (dev, name, 2, global, local, __VA_ARGS__, NORM_ARGS (dev, norm_w, eps, K)); \
-    else                                                                       \
-      LAUNCH (dev, name, 2, global, local, __VA_ARGS__);                       \
-  } while (0)
 
 /* q | k | v (or gate | up) on a GPU in one launch of gemv3_<T>_<MR>; FALSE:
  * not launched (the caller runs them one by one). */
@@ -1200,7 +1192,10 @@ vtp_op_linear_swiglu (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_r
   A_MEM (x), A_INT (x_row * K), A_MEM (w_gate), A_OPT_MEM (b_gate), A_INT (b_gate != NULL), A_MEM (w_up), \
   A_OPT_MEM (b_up), A_INT (b_up != NULL), A_MEM (y), A_INT (y_row * N), A_INT (n_rows), A_INT (K), A_INT (N), \
   A_INT (S), A_LOCAL (L * mr * sizeof (float))
-    LAUNCH_NORMED (dev, name, global, local, norm_w, eps, K, SWIGLU_COMMON);
+    if (norm_w)
+      LAUNCH (dev, name, 2, global, local, SWIGLU_COMMON, NORM_ARGS (dev, norm_w, eps, K));
+    else
+      LAUNCH (dev, name, 2, global, local, SWIGLU_COMMON);
 #undef SWIGLU_COMMON
   }
 }

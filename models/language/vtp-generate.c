@@ -60,6 +60,34 @@ decode_ahead_wanted (const VtpLm *lm)
   return vtp_switch_int ("VTP_DECODE_AHEAD", lm->dev->kind != VTP_DEVICE_KIND_CPU, 0, 1);
 }
 
+/* Hands generated token @token (the @n_new-th before it) over as every
+ * decode loop here does: an EOS (with stop_at_eos) ends the text, the
+ * callback seeing it; any other token is appended to @tokens and given to
+ * @func. FALSE, with *@why, when the text ends here (EOS, the callback,
+ * max_new_tokens, @full: no room for another position); TRUE when it
+ * goes on. */
+static gboolean
+hand_over (const VtpLm *lm, const VtpGenerateParams *p, VtpTokenFunc func, gpointer user_data, GArray *tokens,
+    gint32 token, gint n_new, gboolean full, VtpStopReason *why)
+{
+  if (p->stop_at_eos && vtp_lm_is_eos (lm, token)) {
+    if (func)
+      func (token, user_data);
+    *why = VTP_STOP_EOS;
+    return FALSE;
+  }
+  g_array_append_val (tokens, token);
+  if (func && !func (token, user_data))
+    *why = VTP_STOP_CALLER;
+  else if (n_new + 1 == p->max_new_tokens)
+    *why = VTP_STOP_LENGTH;
+  else if (full)
+    *why = VTP_STOP_CONTEXT;
+  else
+    return TRUE;
+  return FALSE;
+}
+
 /* The plain loop: choose a token, hand it over, feed it, choose the next. */
 static gboolean
 generate_in_turn (VtpLm *lm, const VtpGenerateParams *p, VtpTensor *ids, VtpTokenFunc func, gpointer user_data,
@@ -76,23 +104,8 @@ generate_in_turn (VtpLm *lm, const VtpGenerateParams *p, VtpTensor *ids, VtpToke
 
     if (!next_token (lm, ids, sampler, logits, i, &token, error))
       return FALSE;
-    if (p->stop_at_eos && vtp_lm_is_eos (lm, token)) {
-      if (func)
-        func (token, user_data);
-      *why = VTP_STOP_EOS;
+    if (!hand_over (lm, p, func, user_data, tokens, token, i, *lm->n_past >= lm->max_ctx, why))
       break;
-    }
-    g_array_append_val (tokens, token);
-    if (func && !func (token, user_data)) {
-      *why = VTP_STOP_CALLER;
-      break;
-    }
-    if (i + 1 == p->max_new_tokens)
-      break;
-    if (*lm->n_past >= lm->max_ctx) {
-      *why = VTP_STOP_CONTEXT;
-      break;
-    }
     if (!vtp_lm_prefill (lm, &next, 1, FALSE, error))
       return FALSE;
   }
@@ -134,7 +147,6 @@ generate_ahead (VtpLm *lm, const VtpGenerateParams *p, const VtpTensor *table, V
      * depends on the token */
     const gboolean last = i + 1 == p->max_new_tokens, full = *lm->n_past >= lm->max_ctx;
     const gboolean ahead = !last && !full;
-    gint32 token;
 
     if (ahead) {
       const VtpLmSegment fed = { NULL, row, 0, 1 };
@@ -152,20 +164,8 @@ generate_ahead (VtpLm *lm, const VtpGenerateParams *p, const VtpTensor *table, V
       g_prefix_error (error, "Choosing generated token %d on the device: ", i + 1);
       goto out;
     }
-    token = got[at];
-    if (p->stop_at_eos && vtp_lm_is_eos (lm, token)) {
-      if (func)
-        func (token, user_data);
-      *why = VTP_STOP_EOS;
-    } else {
-      g_array_append_val (tokens, token);
-      if (func && !func (token, user_data))
-        *why = VTP_STOP_CALLER;
-      else if (!ahead)
-        *why = last ? VTP_STOP_LENGTH : VTP_STOP_CONTEXT;
-      else
-        continue;
-    }
+    if (hand_over (lm, p, func, user_data, tokens, got[at], i, full, why))
+      continue;               /* (only where a step is ahead) */
     if (ahead)
       *lm->n_past -= 1;       /* the step that fed this token, taken back */
     break;
@@ -186,22 +186,23 @@ vtp_lm_generate (VtpLm *lm, const VtpGenerateParams *p, VtpTokenFunc func, gpoin
     VtpStopReason *reason, GError **error)
 {
   const gint64 one = 1;
+  const gboolean on_device = device_argmax_wanted (lm, p);
   VtpStopReason why = VTP_STOP_LENGTH;
   g_autoptr (VtpTensor) ids = NULL;
-  const VtpTensor *table = NULL;
+  g_autoptr (GError) no_table = NULL;
+  /* NULL without an error: the family feeds no tokens from the device */
+  const VtpTensor *table = on_device && p->max_new_tokens > 0 && decode_ahead_wanted (lm)
+      ? vtp_lm_device_embeddings (lm, &no_table) : NULL;
 
-  if (p->max_new_tokens > 0 && device_argmax_wanted (lm, p) && decode_ahead_wanted (lm)) {
-    GError *no_table = NULL;
-    if ((table = vtp_lm_device_embeddings (lm, &no_table)) == NULL && no_table) {
-      g_propagate_error (error, no_table);
-      return FALSE;
-    }
+  if (no_table) {
+    g_propagate_error (error, g_steal_pointer (&no_table));
+    return FALSE;
   }
   if (table) {
     if (!generate_ahead (lm, p, table, func, user_data, tokens, &why, error))
       return FALSE;
   } else {
-    if (device_argmax_wanted (lm, p) && !(ids = vtp_tensor_new (lm->dev, VTP_DTYPE_I32, 1, &one, error)))
+    if (on_device && !(ids = vtp_tensor_new (lm->dev, VTP_DTYPE_I32, 1, &one, error)))
       return FALSE;
     if (!generate_in_turn (lm, p, ids, func, user_data, tokens, &why, error))
       return FALSE;
@@ -345,25 +346,9 @@ batch_sample (VtpBatchGenerator *g, BatchEntry *e, gint32 *token, GError **error
     return FALSE;
   }
   *token = vtp_sampler_sample (e->sampler, g->logits);
-  if (s->params.stop_at_eos && vtp_lm_is_eos (lm, *token)) {
-    if (s->func)
-      s->func (*token, s->user_data);
-    s->reason = VTP_STOP_EOS;
-    s->done = TRUE;
-    return FALSE;
-  }
-  g_array_append_val (s->tokens, *token);
-  e->n_new++;
-  if (s->func && !s->func (*token, s->user_data))
-    s->reason = VTP_STOP_CALLER;
-  else if (e->n_new == s->params.max_new_tokens)
-    s->reason = VTP_STOP_LENGTH;
-  else if (*lm->n_past >= lm->max_ctx)
-    s->reason = VTP_STOP_CONTEXT;
-  else
-    return TRUE;
-  s->done = TRUE;
-  return FALSE;
+  s->done = !hand_over (lm, &s->params, s->func, s->user_data, s->tokens, *token, e->n_new++,
+      *lm->n_past >= lm->max_ctx, &s->reason);
+  return !s->done;
 }
 
 gboolean
