@@ -6,16 +6,20 @@
 #include "vtp-bandwidth.h"
 #include "vtp-generate.h"
 
-/* Greedy decode of @n tokens from the logits the prefill left, EOS
- * ignored, in tokens/s: the first token comes from the prefill's logits,
- * so decode steps = tokens - 1. 0 and @error on failure. */
+/* Decode of @n tokens from the logits the prefill left (greedy, or with
+ * @sampling where not NULL), EOS ignored, in tokens/s: the first token
+ * comes from the prefill's logits, so decode steps = tokens - 1. 0 and
+ * @error on failure. */
 static G_GNUC_UNUSED double
-decode_tokens_per_s (VtpLm *lm, gint n, GError **error)
+decode_tokens_per_s (VtpLm *lm, gint n, const VtpSamplerParams *sampling, GError **error)
 {
   VtpGenerateParams gp = { n, { 0 }, FALSE };
   g_autoptr (GArray) out = g_array_new (FALSE, FALSE, sizeof (gint32));
-  const double t0 = now_ms ();
+  double t0;
 
+  if (sampling)
+    gp.sampling = *sampling;
+  t0 = now_ms ();
   if (!vtp_lm_generate (lm, &gp, NULL, NULL, out, NULL, error))
     return 0;
   return (out->len - 1) / ((now_ms () - t0) / 1000.0);

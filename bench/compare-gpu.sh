@@ -13,7 +13,8 @@
 # steps added one at a time: the fused decode GEMVs (VTP_GPU_FUSED), the
 # greedy tokens chosen on the device (VTP_DEVICE_ARGMAX), the decode a step
 # ahead (VTP_DECODE_AHEAD: each token fed back from the device, the next
-# step queued before the host reads it).
+# step queued before the host reads it), and a sampled decode drawn on the
+# host against one drawn on the device (vtp-bench-llm --sample).
 # Rounds alternate the engines; the table gives medians and vtp / PyTorch
 # ratios.
 #
@@ -151,6 +152,14 @@ for r in 1 2; do
 done
 CAMS="$CAMS
 | decode tokens/s: none / fused GEMVs / + tokens on the device / + a step ahead, two rounds | $STEPS | |"
+# Sampled decode (temperature 0.8, top-k 40, top-p 0.95): drawn on the
+# host from the logits read back, then on the device (sample_row, the
+# decode a step ahead), in one process
+out=$("$LLM" -m "$M" --device "$DEVICE" -p 16 -n 64 -r 3 --sample 0.8,40,0.95 -a VTP_DEVICE_ARGMAX=0,1 \
+    ${VTP_ARGS:-} 2>&1)
+echo "$out" | sed "s/^/[sampled] /" >> "$LOG"
+CAMS="$CAMS
+| sampled decode tokens/s (0.8, top-k 40, top-p 0.95): drawn on the host / on the device | $(echo "$out" | awk '$1 == "alternate" {printf "%s ", $6}') | $(echo "$out" | awk '$1 == "alternate" && $2 ~ /=1:$/ {print $8}') |"
 
 {
   echo

@@ -3,11 +3,13 @@
  *
  *   vtp-bench-llm --model DIR [--weight-type TYPE] [--kv-type f32|f16|q8_0] [--prompt-tokens P]
  *                 [--decode-tokens N] [--repeats R] [--device SPEC]
- *                 [--alternate NAME=V1,V2,...] [--streams S]
+ *                 [--alternate NAME=V1,V2,...] [--streams S] [--sample T,K,P]
  *
  * DIR: a Llama or OPT directory, or a llava-hf / InstructBLIP / BLIP-2 one
  * (its language model). The prompt is P pseudo-random token ids (no BOS), as llama-bench's
- * pp test; decode is greedy from the prefill's logits with EOS ignored (its
+ * pp test; decode is greedy (or, with --sample, drawn at temperature T,
+ * top-k K, top-p P, seed 1: the sampler's cost counts) from the prefill's
+ * logits with EOS ignored (its
  * tg test decodes N tokens after an empty context; here after the prompt of
  * the same run, a difference of a few percent at these lengths). Prints, as
  * "key: value" lines, medians over R runs: prefill and decode tokens/s,
@@ -97,6 +99,9 @@ main (int argc, char **argv)
   g_autofree double *ratio = NULL;
   guint64 dev_live, dev_peak;
   gint prompt_tokens = 512, decode_tokens = 64, repeats = 3, streams = 0;
+  g_autofree char *sample = NULL;
+  VtpSamplerParams sample_params = { 0.0f, 0, 1.0f, 1 };
+  const VtpSamplerParams *sampling = NULL;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "Model directory or GGUF file (LLaMA-family, OPT or T5; alone or inside LLaVA / BLIP-2 / InstructBLIP)", "DIR" },
     { "device", 'd', 0, G_OPTION_ARG_STRING, &device, "OpenCL device (auto, cpu, gpu, ...)", "SPEC" },
@@ -107,6 +112,8 @@ main (int argc, char **argv)
     { "alternate", 'a', 0, G_OPTION_ARG_STRING, &alternate,
       "A/B test: each repeat runs once per value of environment variable NAME, in turn", "NAME=V1,V2,..." },
     { "repeats", 'r', 0, G_OPTION_ARG_INT, &repeats, "Runs of each measurement (default 3)", "R" },
+    { "sample", 0, 0, G_OPTION_ARG_STRING, &sample, "Decode drawing tokens at temperature T, top-k K (0: all), "
+      "top-p P (default: greedy)", "T,K,P" },
     { "streams", 's', 0, G_OPTION_ARG_INT, &streams,
       "Also decode S streams together (batched decoding) and print their aggregate speed", "S" },
     { NULL },
@@ -160,6 +167,14 @@ main (int argc, char **argv)
           return 2;
         }
     }
+  }
+  if (sample) {
+    if (sscanf (sample, "%f,%d,%f", &sample_params.temperature, &sample_params.top_k, &sample_params.top_p) != 3
+        || !(sample_params.temperature > 0.0f)) {
+      g_printerr ("vtp-bench-llm: --sample takes T,K,P with T > 0, e.g. 0.8,40,0.95\n");
+      return 2;
+    }
+    sampling = &sample_params;
   }
   prompt_tokens = MAX (prompt_tokens, 1);
   decode_tokens = MAX (decode_tokens, 2);
@@ -232,7 +247,7 @@ main (int argc, char **argv)
         if (strcmp (alt_name, "VTP_KERNEL_DEFINES") == 0 && n_alt > 1) {
           *run->n_past = 0;
           if (!vtp_device_rebuild_kernels (dev, &error) || !vtp_lm_prefill (run, &seg, 1, FALSE, &error)
-              || !decode_tokens_per_s (run, 2, &error))
+              || !decode_tokens_per_s (run, 2, sampling, &error))
             die (error);
         }
       }
@@ -241,7 +256,7 @@ main (int argc, char **argv)
       if (!vtp_lm_prefill (run, &seg, 1, FALSE, &error) || !vtp_device_finish (dev, &error))
         die (error);
       t_pre[i] = prompt_tokens / ((now_ms () - t0) / 1000.0);
-      if (!(t_dec[i] = decode_tokens_per_s (run, decode_tokens, &error)))
+      if (!(t_dec[i] = decode_tokens_per_s (run, decode_tokens, sampling, &error)))
         die (error);
       if (streams > 0) {
         t_batch[i] = batch_decode_tokens_per_s (stream_lms, streams, ids, prompt_tokens, decode_tokens, &error);
@@ -270,6 +285,9 @@ main (int argc, char **argv)
   g_print ("prompt_tokens: %d\n", prompt_tokens);
   g_print ("prefill_tokens_per_s: %.1f\n", median (t_pre, repeats));
   g_print ("decode_tokens: %d\n", decode_tokens);
+  if (sampling)
+    g_print ("decode_sampling: temperature %g, top-k %d, top-p %g\n", sampling->temperature, sampling->top_k,
+        sampling->top_p);
   g_print ("decode_tokens_per_s: %.2f\n", median (t_dec, repeats));
   print_decode_against_bandwidth (median (t_dec, repeats), lm->ops->weight_bytes (lm->model), bw, bw_median);
   g_print ("peak_rss_mb: %.0f\n", rss_mb);

@@ -274,7 +274,7 @@ main (int argc, char **argv)
         || !vtp_device_finish (dev, &error))
       die (error);
     t_pre[r] = now_ms () - t0;
-    if (!(t_dec[r] = decode_tokens_per_s (lm, decode_tokens, &error)))
+    if (!(t_dec[r] = decode_tokens_per_s (lm, decode_tokens, NULL, &error)))
       die (error);
   }
   bw = peak_rss_then_bandwidth (&rss_mb, &bw_median);

@@ -23,7 +23,8 @@ static const struct {
   { "activation.cl", "" }, { "gemv-norm.cl", "" }, { "attention.cl", "" }, { "attention-kv.cl", "#define KV_TYPE 0\n" },
   { "attention-kv.cl", "#define KV_TYPE 1\n" }, { "attention-kv.cl", "#define KV_TYPE 2\n" }, { "rope.cl", "" },
   { "decode-layer.cl", "#define KV_TYPE 0\n" }, { "decode-layer.cl", "#define KV_TYPE 1\n" },
-  { "decode-layer.cl", "#define KV_TYPE 2\n" }, { "embed.cl", "" }, { "image.cl", "" },
+  { "decode-layer.cl", "#define KV_TYPE 2\n" }, { "embed.cl", "" }, { "sample.cl", "" },
+  { "image.cl", "" },
 };
 
 static GMutex devices_lock;

@@ -499,6 +499,31 @@ vtp_op_argmax (VtpTensor *ids, gint64 id_at, const VtpTensor *logits, gint64 row
 }
 
 void
+vtp_op_sample (VtpTensor *ids, gint64 id_at, const VtpTensor *logits, gint64 row, const VtpSampleArgs *args)
+{
+  const gint64 V = vtp_tensor_cols (logits);
+  size_t wg = 1, global[1], local[1];
+
+  /* as vtp_op_argmax: a power of two up to reduce_wg and 256 */
+  while (wg * 2 <= MIN (ids->dev->reduce_wg, 256))
+    wg *= 2;
+  global[0] = local[0] = wg;
+
+  if (vtp_error_is_pending ()
+      || !check (logits->dtype == VTP_DTYPE_F32 && rows_in (logits, row, 1), "sampling",
+          "needs an F32 row %" G_GINT64_FORMAT " of logits", row)
+      || !check (ids->dtype == VTP_DTYPE_I32 && id_at >= 0 && id_at < vtp_tensor_n_elements (ids), "sampling",
+          "needs an I32 tensor with an element %" G_GINT64_FORMAT, id_at)
+      || !check (V <= G_MAXINT32 && row * V <= G_MAXINT32, "sampling", "logits too large for 32-bit offsets")
+      || !check (args->temperature > 0.0f && args->u >= 0.0 && args->u < 1.0, "sampling",
+          "needs a temperature above 0 and a uniform draw in [0, 1), not %g and %g", args->temperature, args->u))
+    return;
+  LAUNCH (ids->dev, "sample_row", 1, global, local, A_MEM (logits), A_INT (row * V), A_INT (V), A_MEM (ids),
+      A_INT (id_at), A_FLOAT (args->temperature), A_INT (args->top_k), A_FLOAT (args->top_p),
+      A_FLOAT ((float) args->u));
+}
+
+void
 vtp_op_im2col_patches (VtpTensor *cols, const VtpTensor *img, gint p)
 {
   const gint64 H = img->shape[1], W = img->shape[2], P = (H / p) * (W / p);

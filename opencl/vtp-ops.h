@@ -132,6 +132,22 @@ void vtp_op_embed (VtpTensor *out, gint64 out_row, const VtpTensor *ids, gint64 
  * and 0 when the row starts with one, as vtp_argmax answers. */
 void vtp_op_argmax (VtpTensor *ids, gint64 id_at, const VtpTensor *logits, gint64 row);
 
+/* Sampling parameters for vtp_op_sample: those of vtp-sampler.h's
+ * VtpSamplerParams, and the draw. */
+typedef struct {
+  float temperature;          /* > 0 */
+  gint top_k;                 /* <= 0: no limit */
+  float top_p;                /* >= 1: no limit */
+  double u;                   /* the uniform draw, [0, 1) */
+} VtpSampleArgs;
+
+/* ids[id_at] = the token drawn from row @row of @logits [rows, V] (F32)
+ * with @args: the token vtp_sampler_sample_with (vtp-sampler.c) gives for
+ * the same draw, up to float rounding where u lands within ~1e-6 of a
+ * token's edge (the sums are taken in another order). Only the id comes
+ * back to the host. */
+void vtp_op_sample (VtpTensor *ids, gint64 id_at, const VtpTensor *logits, gint64 row, const VtpSampleArgs *args);
+
 /* img [3, H, W] F32 -> cols [P, 3·p·p]; then [P, D] patch rows + class and
  * position embeddings -> out [P + 1, D]. */
 void vtp_op_im2col_patches (VtpTensor *cols, const VtpTensor *img, gint patch);

@@ -13,12 +13,14 @@
  *     F32 streams in one batch (within 1e-3: see test_logits);
  *   - wrong batches are refused with errors;
  *   - a stream decoded alone gives the same tokens, stop reason and token
- *     calls with its greedy tokens chosen on the device (vtp_op_argmax,
- *     VTP_DEVICE_ARGMAX=1) as on the host;
+ *     calls with its tokens chosen on the device (vtp_op_argmax, or
+ *     vtp_op_sample for the sampled stream; VTP_DEVICE_ARGMAX=1) as on the
+ *     host;
  *   - and the same decoding a step ahead (VTP_DECODE_AHEAD=1: each token
  *     fed back from the device, the next step queued before the token is
- *     read), with every way of stopping (length, EOS, the callback, a full
- *     context), and the state it leaves goes on as the plain loop's does;
+ *     read), greedy and sampled, with every way of stopping (length, EOS,
+ *     the callback, a full context), and the state it leaves goes on as
+ *     the plain loop's does;
  *     the token table on the device reads as the host's gather for F32,
  *     F16, BF16 and ggml-block tables. */
 #include <string.h>
@@ -261,8 +263,8 @@ test_generate (gconstpointer data)
   model_close (&m);
 }
 
-/* Each stream alone with its greedy tokens chosen on the host and on the
- * device (stream 2 samples: on the host either way). */
+/* Each stream alone with its tokens chosen on the host and on the device
+ * (stream 2 samples: the device draws with the host's uniform draws). */
 static void
 test_device_argmax (gconstpointer data)
 {
@@ -303,6 +305,7 @@ typedef struct {
   gboolean eos;               /* the plain run's third token made the model's EOS */
   gint stop_after;            /* the callback stops after this many tokens (0: never) */
   gint room;                  /* positions after the prompt (0: plenty) */
+  gboolean sampled;           /* temperature 0.9, top-k 40, top-p 0.95 (else greedy) */
 } AheadCase;
 
 static gboolean
@@ -328,6 +331,8 @@ run_case (Model *m, gint i, const AheadCase *c, gboolean ahead, GArray *tokens, 
   VtpGenerateParams p = { c->max_new, { 0 }, c->eos };
   float *logits;
 
+  if (c->sampled)
+    p.sampling = (VtpSamplerParams) { 0.9f, 40, 0.95f, 77 + i };
   g_assert_no_error (error);
   g_assert_true (vtp_llama_prefill (m->llm, s, &seg, 1, FALSE, &error));
   g_assert_no_error (error);
@@ -364,6 +369,10 @@ test_decode_ahead (gconstpointer data)
     { 6, FALSE, 6, 0 },         /* the callback at the last token */
     { 20, FALSE, 0, 4 },        /* the context */
     { 20, TRUE, 0, 3 },
+    { 12, FALSE, 0, 0, TRUE },  /* sampled on the device */
+    { 9, TRUE, 0, 0, TRUE },
+    { 20, FALSE, 5, 0, TRUE },
+    { 20, FALSE, 0, 4, TRUE },
   };
   Model m;
   gint stops[4] = { 0 };
@@ -380,7 +389,7 @@ test_decode_ahead (gconstpointer data)
 
       if (cases[k].eos) {
         /* the model's EOS made its third greedy token on this prompt */
-        const AheadCase all = { 3, FALSE, 0, 0 };
+        const AheadCase all = { 3, FALSE, 0, 0, cases[k].sampled };
         g_autoptr (GArray) first = g_array_new (FALSE, FALSE, sizeof (gint32));
         VtpStopReason w;
         gint s2[2] = { 0, 0 }, np;

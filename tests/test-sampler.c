@@ -1,6 +1,19 @@
 /* test-sampler.c: greedy, temperature, top-k and top-p sampling; the
- * greedy choice on the device (vtp_op_argmax) against the host's. */
+ * greedy choice on the device (vtp_op_argmax) against the host's.
+ *  - /sampler/warpers: the tokens the sampler keeps are those transformers'
+ *    TemperatureLogitsWarper, TopKLogitsWarper and TopPLogitsWarper keep
+ *    (tests/fixtures/sampler, made by tools/make_sampler_fixtures.py), 139
+ *    cases of 7 to 32064 logits.
+ *  - /sampler/device: vtp_op_sample draws the token the host draws with the
+ *    same uniform draw, on those cases and on NaNs and infinities, with
+ *    work-groups of 1 (CPUs' reduce_wg), 64 and 256 (a GPU's); a draw within
+ *    1e-5 of a token's edge (of the kept mass) may go either way.
+ *  - /sampler/speed (-m perf): the host's time to draw a token from 32000
+ *    logits, greedy and with three settings. */
+#include <json-glib/json-glib.h>
 #include <math.h>
+#include <string.h>
+#include "fixture-path.h"
 #include "vtp-ops.h"
 #include "vtp-sampler.h"
 
@@ -203,6 +216,284 @@ test_top_k_top_p (void)
   g_assert_false (seen[4]);
 }
 
+typedef struct {
+  gint n;
+  VtpSamplerParams params;
+  const float *logits;
+  const guint8 *kept;
+  const char *shape;
+} WarperCase;
+
+typedef struct {
+  JsonParser *parser;
+  char *logits, *kept;
+  WarperCase *cases;
+  guint n_cases;
+} WarperFixture;
+
+static void
+warper_fixture_load (WarperFixture *f)
+{
+  g_autofree char *dir = fixture_path ("sampler");
+  g_autofree char *manifest = g_build_filename (dir, "manifest.json", NULL);
+  g_autofree char *logits = g_build_filename (dir, "logits.f32", NULL);
+  g_autofree char *kept = g_build_filename (dir, "kept.u8", NULL);
+  g_autoptr (GError) error = NULL;
+  gsize n_logits, n_kept;
+  JsonArray *cases;
+
+  f->parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_file (f->parser, manifest, &error));
+  g_assert_true (g_file_get_contents (logits, &f->logits, &n_logits, &error));
+  g_assert_true (g_file_get_contents (kept, &f->kept, &n_kept, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (n_logits, ==, 4 * n_kept);
+  cases = json_object_get_array_member (json_node_get_object (json_parser_get_root (f->parser)), "cases");
+  f->n_cases = json_array_get_length (cases);
+  f->cases = g_new0 (WarperCase, f->n_cases);
+  for (guint c = 0; c < f->n_cases; c++) {
+    JsonObject *o = json_array_get_object_element (cases, c);
+    WarperCase *w = &f->cases[c];
+    const gint64 at = json_object_get_int_member (o, "offset");
+    w->n = json_object_get_int_member (o, "n");
+    g_assert_cmpint (at + w->n, <=, (gint64) n_kept);
+    w->params.temperature = json_object_get_double_member (o, "temperature");
+    w->params.top_k = json_object_get_int_member (o, "top_k");
+    w->params.top_p = json_object_get_double_member (o, "top_p");
+    w->params.seed = 1000 + c;
+    w->logits = (const float *) f->logits + at;
+    w->kept = (const guint8 *) f->kept + at;
+    w->shape = json_object_get_string_member (o, "shape");
+  }
+}
+
+static void
+warper_fixture_clear (WarperFixture *f)
+{
+  g_object_unref (f->parser);
+  g_free (f->logits);
+  g_free (f->kept);
+  g_free (f->cases);
+}
+
+/* The kept tokens against transformers' warpers, token by token. */
+static void
+test_warpers (void)
+{
+  WarperFixture f;
+
+  warper_fixture_load (&f);
+  g_assert_cmpuint (f.n_cases, >=, 100);
+  for (guint c = 0; c < f.n_cases; c++) {
+    const WarperCase *w = &f.cases[c];
+    g_autoptr (VtpSampler) s = vtp_sampler_new (&w->params, w->n);
+    g_autofree guint8 *kept = g_new (guint8, w->n);
+    gint count = vtp_sampler_keep (s, w->logits, kept), want = 0;
+
+    for (gint i = 0; i < w->n; i++) {
+      want += w->kept[i];
+      if (kept[i] != w->kept[i])
+        g_error ("case %u (%d logits, %s, T %g, top-k %d, top-p %g): token %d %s by vtp, %s by transformers", c,
+            w->n, w->shape, w->params.temperature, w->params.top_k, w->params.top_p, i,
+            kept[i] ? "kept" : "dropped", w->kept[i] ? "kept" : "dropped");
+    }
+    g_assert_cmpint (count, ==, want);
+  }
+  warper_fixture_clear (&f);
+}
+
+/* Where the draw @u falls among the kept tokens' running masses (double
+ * sums, in the vocabulary's order, the host's weights): the distance to
+ * the nearest edge over the whole kept mass, 1 when nothing is kept. */
+static double
+draw_margin (VtpSampler *s, const float *logits, gint n, double u)
+{
+  g_autofree guint8 *kept = g_new (guint8, n);
+  g_autofree double *w = g_new (double, n);
+  const float top = logits[vtp_argmax (logits, n)];
+  double total = 0.0, acc = 0.0, r, margin = 1.0;
+
+  vtp_sampler_keep (s, logits, kept);
+  for (gint i = 0; i < n; i++)
+    total += w[i] = kept[i] && !isnan (logits[i]) ? exp ((double) logits[i] / s->params.temperature
+        - (double) top / s->params.temperature) : 0.0;
+  if (!(total > 0.0) || !isfinite (total))
+    return 1.0;
+  r = u * total;
+  for (gint i = 0; i < n; i++)
+    if (w[i] > 0.0) {
+      acc += w[i];
+      margin = MIN (margin, fabs (acc - r) / total);
+    }
+  return margin;
+}
+
+/* One row of logits drawn from on the device (into element 1 of three,
+ * the row second of two) with every work-group size and draw in @us,
+ * against the host; returns how many draws were too close to call. */
+static gint
+device_against_host (VtpDevice *dev, VtpTensor *ids, const float *row, gint n, const VtpSamplerParams *p,
+    const double *us, gint n_us, const char *what)
+{
+  g_autoptr (GError) error = NULL;
+  const guint wgs[] = { 1, 64, 256 }, keep = dev->reduce_wg;
+  const gint64 shape[2] = { 2, n };
+  g_autofree float *two = g_new0 (float, 2 * (gsize) n);
+  g_autoptr (VtpSampler) s = vtp_sampler_new (p, n);
+  VtpTensor *t;
+  gint close = 0;
+
+  memcpy (two + n, row, n * sizeof (float));
+  for (gint i = 0; i < n; i++)
+    two[i] = (float) (n - i);                   /* row 0: another answer */
+  t = vtp_tensor_new_from_data (dev, VTP_DTYPE_F32, 2, shape, two, &error);
+  g_assert_no_error (error);
+  for (gint k = 0; k < n_us; k++) {
+    const VtpSampleArgs args = { p->temperature, p->top_k, p->top_p, us[k] };
+    const gint want = vtp_sampler_sample_with (s, row, us[k]);
+    const gboolean near = draw_margin (s, row, n, (float) us[k]) < 1e-5;
+    for (guint g = 0; g < G_N_ELEMENTS (wgs); g++) {
+      gint32 got[3] = { -1, -1, -1 };
+      g_assert_true (vtp_tensor_write (ids, 0, got, sizeof got, &error));
+      dev->reduce_wg = wgs[g];
+      vtp_op_sample (ids, 1, t, 1, &args);
+      dev->reduce_wg = keep;
+      g_assert_true (vtp_error_take_pending (&error));
+      g_assert_true (vtp_tensor_read (ids, 0, got, sizeof got, &error));
+      g_assert_no_error (error);
+      g_assert_cmpint (got[0], ==, -1);
+      g_assert_cmpint (got[2], ==, -1);
+      if (got[1] != want) {
+        if (!near)
+          g_error ("%s (%d logits, T %g, top-k %d, top-p %g), draw %.9f, work-group %u: device %d, host %d", what,
+              n, p->temperature, p->top_k, p->top_p, us[k], wgs[g], got[1], want);
+        close++;
+      }
+    }
+  }
+  vtp_tensor_free (t);
+  return close;
+}
+
+static void
+test_sample_device (void)
+{
+  g_autoptr (GError) error = NULL;
+  VtpDevice *dev = vtp_device_get (NULL, &error);
+  const gint64 three = 3;
+  double us[24];
+  WarperFixture f;
+  VtpTensor *ids;
+  gint close = 0, draws = 0;
+
+  g_assert_no_error (error);
+  ids = vtp_tensor_new (dev, VTP_DTYPE_I32, 1, &three, &error);
+  g_assert_no_error (error);
+  for (gint k = 0; k < 20; k++)
+    us[k] = (k + 0.37) / 20.0;
+  us[20] = 0.0;
+  us[21] = 0.999999;
+  us[22] = 0.5;
+  us[23] = 1e-7;
+  warper_fixture_load (&f);
+  for (guint c = 0; c < f.n_cases; c++) {
+    const WarperCase *w = &f.cases[c];
+    const gint n_us = w->n > 1000 ? 6 : 24;   /* a vocabulary's size: 6 draws (32 passes each over it) */
+    close += device_against_host (dev, ids, w->logits, w->n, &w->params, us, n_us, w->shape);
+    draws += 3 * n_us;
+  }
+  warper_fixture_clear (&f);
+  /* NaNs and infinities: never drawn, the argmax where nothing has a weight */
+  {
+    const float nan_inf[8] = { NAN, -INFINITY, 1.0f, NAN, 0.5f, -INFINITY, 1.0f, NAN };
+    const float all_low[5] = { -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY };
+    const float nan_first[4] = { NAN, 1.0f, 2.0f, 3.0f };
+    const float pos_inf[4] = { 1.0f, INFINITY, 2.0f, INFINITY };
+    const VtpSamplerParams plain = { 1.0f, 0, 1.0f, 1 }, both = { 0.8f, 2, 0.6f, 1 }, tight = { 1.0f, 0, 0.0f, 1 };
+    const VtpSamplerParams *ps[3] = { &plain, &both, &tight };
+    for (gint k = 0; k < 3; k++) {
+      close += device_against_host (dev, ids, nan_inf, 8, ps[k], us, 24, "NaNs and -inf");
+      close += device_against_host (dev, ids, all_low, 5, ps[k], us, 24, "every logit -inf");
+      close += device_against_host (dev, ids, nan_first, 4, ps[k], us, 24, "a NaN first");
+      close += device_against_host (dev, ids, pos_inf, 4, ps[k], us, 24, "+inf");
+      draws += 4 * 3 * 24;
+    }
+  }
+  g_test_message ("%d of %d draws too close to call went the other way", close, draws);
+  g_assert_cmpint (close, <=, draws / 1000);
+  /* a shape error names the op; a draw outside [0, 1) is refused */
+  {
+    const gint64 shape[2] = { 1, 4 };
+    const float l[4] = { 0 };
+    const VtpSampleArgs bad_u = { 1.0f, 0, 1.0f, 1.0 }, bad_t = { 0.0f, 0, 1.0f, 0.5 };
+    VtpTensor *t = vtp_tensor_new_from_data (dev, VTP_DTYPE_F32, 2, shape, l, &error);
+    g_assert_no_error (error);
+    vtp_op_sample (ids, 3, t, 0, &bad_t);
+    g_assert_false (vtp_error_take_pending (&error));
+    g_assert_nonnull (strstr (error->message, "sampling"));
+    g_clear_error (&error);
+    vtp_op_sample (ids, 0, t, 0, &bad_u);
+    g_assert_false (vtp_error_take_pending (&error));
+    g_clear_error (&error);
+    vtp_op_sample (ids, 0, t, 0, &bad_t);
+    g_assert_false (vtp_error_take_pending (&error));
+    g_clear_error (&error);
+    vtp_tensor_free (t);
+  }
+  vtp_tensor_free (ids);
+  vtp_device_unref (dev);
+}
+
+/* NaNs and -inf are never drawn; +inf, or nothing with a weight, gives the
+ * argmax; top-p 0 keeps the most likely token (and its ties) alone. */
+static void
+test_edges (void)
+{
+  const float nan_inf[8] = { NAN, -INFINITY, 1.0f, NAN, 0.5f, -INFINITY, 1.0f, NAN };
+  const float all_low[3] = { -INFINITY, -INFINITY, -INFINITY };
+  const float pos_inf[4] = { 1.0f, INFINITY, 2.0f, INFINITY };
+  const float ties[5] = { 0.0f, 2.0f, 1.0f, 2.0f, 1.9f };
+  VtpSamplerParams p = { 1.0f, 0, 1.0f, 5 }, zero_p = { 1.0f, 0, 0.0f, 5 };
+  g_autoptr (VtpSampler) a = vtp_sampler_new (&p, 8), b = vtp_sampler_new (&p, 3), c = vtp_sampler_new (&p, 4);
+  g_autoptr (VtpSampler) d = vtp_sampler_new (&zero_p, 5);
+  gboolean seen[5] = { FALSE };
+
+  for (gint i = 0; i < 500; i++) {
+    const gint t = vtp_sampler_sample (a, nan_inf);
+    g_assert_true (t == 2 || t == 4 || t == 6);
+    g_assert_cmpint (vtp_sampler_sample (b, all_low), ==, 0);
+    g_assert_cmpint (vtp_sampler_sample (c, pos_inf), ==, 1);
+    seen[vtp_sampler_sample (d, ties)] = TRUE;
+  }
+  g_assert_true (seen[1] && seen[3]);
+  g_assert_false (seen[0] || seen[2] || seen[4]);
+}
+
+static void
+test_speed (void)
+{
+  static float l[32000];
+  const VtpSamplerParams ps[4] = { { 0.0f, 0, 1.0f, 1 }, { 1.0f, 0, 1.0f, 1 }, { 0.8f, 40, 0.95f, 1 },
+    { 0.8f, 0, 0.9f, 1 } };
+  guint32 r = 1;
+
+  /* uniform logits over [-4, 4) with a token 10 higher every 997 */
+  for (gint i = 0; i < 32000; i++) {
+    r = r * 1664525u + 1013904223u;
+    l[i] = ((r >> 8) / 16777216.0f - 0.5f) * 8.0f + (i % 997 == 0 ? 10.0f : 0.0f);
+  }
+  for (guint k = 0; k < G_N_ELEMENTS (ps); k++) {
+    g_autoptr (VtpSampler) s = vtp_sampler_new (&ps[k], 32000);
+    gint64 t0 = g_get_monotonic_time ();
+    gint sum = 0;
+    for (gint i = 0; i < 200; i++)
+      sum += vtp_sampler_sample (s, l);
+    g_test_minimized_result ((g_get_monotonic_time () - t0) / 200.0, "temperature %g, top-k %d, top-p %g: "
+        "%.1f us a token from 32000 logits (%d)", ps[k].temperature, ps[k].top_k, ps[k].top_p,
+        (g_get_monotonic_time () - t0) / 200.0, sum);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -213,5 +504,10 @@ main (int argc, char **argv)
   g_test_add_func ("/sampler/seeded", test_seeded_repeatable);
   g_test_add_func ("/sampler/distribution", test_distribution);
   g_test_add_func ("/sampler/top-k-top-p", test_top_k_top_p);
+  g_test_add_func ("/sampler/edges", test_edges);
+  g_test_add_func ("/sampler/warpers", test_warpers);
+  g_test_add_func ("/sampler/device", test_sample_device);
+  if (g_test_perf ())
+    g_test_add_func ("/sampler/speed", test_speed);
   return g_test_run ();
 }

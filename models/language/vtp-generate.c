@@ -10,19 +10,36 @@ vtp_llama_is_eos (const VtpLlama *m, gint32 token)
   return FALSE;
 }
 
-/* Whether greedy tokens are chosen on the device (vtp_op_argmax: only the
- * token's id comes back, not the vocabulary's logits, and no argmax on the
- * host): by default on GPUs, where the logits would cross the bus each
- * token (not measured there yet: issue 19); on CPU devices reading them
- * back is a copy and the host's argmax ~9 us (docs/performance.md), so
- * there the host chooses. $VTP_DEVICE_ARGMAX=1 / 0 turns it on / off
- * (the tests run it on PoCL). Sampling with a temperature stays on the
- * host either way. */
+/* Whether tokens are chosen on the device (greedy: vtp_op_argmax; with a
+ * temperature: vtp_op_sample, given the host's next uniform draw): only
+ * the token's id comes back, not the vocabulary's logits, and nothing is
+ * chosen on the host. By default on GPUs, where the logits would cross the
+ * bus each token (not measured there yet: issue 19); on CPU devices
+ * reading them back is a copy and the host's argmax ~9 us
+ * (docs/performance.md), so there the host chooses. $VTP_DEVICE_ARGMAX=1
+ * / 0 turns it on / off (the tests run it on PoCL). */
 static gboolean
-device_argmax_wanted (const VtpLm *lm, const VtpGenerateParams *p)
+device_choice_wanted (const VtpLm *lm)
 {
-  return p->sampling.temperature <= 0.0f
-      && vtp_switch_int ("VTP_DEVICE_ARGMAX", lm->dev->kind != VTP_DEVICE_KIND_CPU, 0, 1);
+  return vtp_switch_int ("VTP_DEVICE_ARGMAX", lm->dev->kind != VTP_DEVICE_KIND_CPU, 0, 1);
+}
+
+/* Queues the choice of a token from the state's logits into ids[@at] on
+ * the device: greedy, or drawn with @sampler's parameters and next
+ * uniform draw (the host's sampler keeps the same tokens and walks them
+ * the same way, so the text is the one the host would sample, up to float
+ * rounding at a token's edge). */
+static void
+choose_on_device (VtpLm *lm, VtpTensor *ids, gint64 at, VtpSampler *sampler)
+{
+  const VtpSamplerParams *p = &sampler->params;
+
+  if (p->temperature <= 0.0f) {
+    vtp_op_argmax (ids, at, lm->logits, 0);
+  } else {
+    const VtpSampleArgs args = { p->temperature, p->top_k, p->top_p, vtp_sampler_next_uniform (sampler) };
+    vtp_op_sample (ids, at, lm->logits, 0, &args);
+  }
 }
 
 /* Generated token @i (0 on): chosen from the state's logits on the device
@@ -32,7 +49,7 @@ static gboolean
 next_token (VtpLm *lm, VtpTensor *ids, VtpSampler *sampler, float *logits, gint i, gint32 *token, GError **error)
 {
   if (ids) {
-    vtp_op_argmax (ids, 0, lm->logits, 0);
+    choose_on_device (lm, ids, 0, sampler);
     if (!vtp_error_take_pending (error) || !vtp_tensor_read (ids, 0, token, sizeof *token, error)) {
       g_prefix_error (error, "Choosing generated token %d on the device: ", i + 1);
       return FALSE;
@@ -47,7 +64,7 @@ next_token (VtpLm *lm, VtpTensor *ids, VtpSampler *sampler, float *logits, gint 
   return TRUE;
 }
 
-/* Whether a greedy decode on the device runs a step ahead (generate_ahead):
+/* Whether a decode choosing on the device runs a step ahead (generate_ahead):
  * by default where the tokens are chosen on the device and the device is
  * not a CPU (issue 19: on a GPU the host's queueing of a step's launches
  * then overlaps the device's running of the step before); on a CPU the
@@ -112,7 +129,7 @@ generate_in_turn (VtpLm *lm, const VtpGenerateParams *p, VtpTensor *ids, VtpToke
   return TRUE;
 }
 
-/* Greedy decoding a step ahead: token i, chosen on the device into
+/* Decoding a step ahead: token i, chosen on the device into
  * ids[i % 2], is fed from there (its embedding row looked up on the
  * device, @table) and token i + 1 chosen before the host reads token i
  * back, so the device always has the next step queued while the host
@@ -125,6 +142,7 @@ static gboolean
 generate_ahead (VtpLm *lm, const VtpGenerateParams *p, const VtpTensor *table, VtpTokenFunc func,
     gpointer user_data, GArray *tokens, VtpStopReason *why, GError **error)
 {
+  g_autoptr (VtpSampler) sampler = vtp_sampler_new (&p->sampling, lm->vocab_size);
   const gint64 one = 1, row_shape[2] = { 1, lm->input_width };
   VtpTensor *ids[2] = { NULL, NULL }, *row = NULL;
   VtpTensorReading reading[2] = { { NULL }, { NULL } };
@@ -136,7 +154,7 @@ generate_ahead (VtpLm *lm, const VtpGenerateParams *p, const VtpTensor *table, V
       || !(ids[1] = vtp_tensor_new (lm->dev, VTP_DTYPE_I32, 1, &one, error))
       || !(row = vtp_tensor_new (lm->dev, VTP_DTYPE_F32, 2, row_shape, error)))
     goto out;
-  vtp_op_argmax (ids[0], 0, lm->logits, 0);
+  choose_on_device (lm, ids[0], 0, sampler);
   if (!vtp_error_take_pending (error) || !vtp_tensor_read_start (ids[0], 0, &got[0], sizeof got[0], &reading[0], error)) {
     g_prefix_error (error, "Choosing generated token 1 on the device: ");
     goto out;
@@ -153,7 +171,7 @@ generate_ahead (VtpLm *lm, const VtpGenerateParams *p, const VtpTensor *table, V
       vtp_op_embed (row, 0, ids[at], 1, table);
       if (!vtp_error_take_pending (error) || !vtp_lm_prefill (lm, &fed, 1, FALSE, error))
         goto out;
-      vtp_op_argmax (ids[next], 0, lm->logits, 0);
+      choose_on_device (lm, ids[next], 0, sampler);
       if (!vtp_error_take_pending (error)
           || !vtp_tensor_read_start (ids[next], 0, &got[next], sizeof got[next], &reading[next], error)) {
         g_prefix_error (error, "Choosing generated token %d on the device: ", i + 2);
@@ -186,7 +204,7 @@ vtp_lm_generate (VtpLm *lm, const VtpGenerateParams *p, VtpTokenFunc func, gpoin
     VtpStopReason *reason, GError **error)
 {
   const gint64 one = 1;
-  const gboolean on_device = device_argmax_wanted (lm, p);
+  const gboolean on_device = device_choice_wanted (lm);
   VtpStopReason why = VTP_STOP_LENGTH;
   g_autoptr (VtpTensor) ids = NULL;
   g_autoptr (GError) no_table = NULL;

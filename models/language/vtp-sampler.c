@@ -8,8 +8,14 @@ vtp_sampler_new (const VtpSamplerParams *params, gint n_vocab)
   VtpSampler *s = g_new0 (VtpSampler, 1);
   s->params = *params;
   s->n_vocab = n_vocab;
-  s->order = g_new (gint, n_vocab);
+  s->keys = g_new (guint32, n_vocab);
   s->probs = g_new (float, n_vocab);
+  s->hist = g_new (double, 1 << 12);
+  s->all = g_new (gint, n_vocab);
+  s->kept = g_new (gint, n_vocab);
+  s->tmp = g_new (gint, n_vocab);
+  for (gint i = 0; i < n_vocab; i++)
+    s->all[i] = i;
   vtp_sampler_reset (s);
   return s;
 }
@@ -19,8 +25,12 @@ vtp_sampler_free (VtpSampler *s)
 {
   if (!s)
     return;
-  g_free (s->order);
+  g_free (s->keys);
   g_free (s->probs);
+  g_free (s->hist);
+  g_free (s->all);
+  g_free (s->kept);
+  g_free (s->tmp);
   g_free (s);
 }
 
@@ -90,58 +100,179 @@ vtp_argmax (const float *logits, gint n)
   return best;
 }
 
-static gint
-by_prob_desc (gconstpointer a, gconstpointer b, gpointer probs)
+/* A float's place in the order of floats as an unsigned integer: a larger
+ * logit has a larger key (-0 just below +0); a NaN has 0, below -inf's
+ * 0x007fffff, and is never kept with any weight. The device's sample_row
+ * (sample.cl) keys logits the same way. */
+static inline guint32
+order_key (float v)
 {
-  const float pa = ((const float *) probs)[*(const gint *) a], pb = ((const float *) probs)[*(const gint *) b];
-  if (pa != pb)
-    return pa > pb ? -1 : 1;
-  return *(const gint *) a - *(const gint *) b;
+  guint32 u;
+
+  if (isnan (v))
+    return 0;
+  memcpy (&u, &v, sizeof u);
+  return (u & 0x80000000u) ? ~u : u | 0x80000000u;
+}
+
+/* The largest key t with W(t) >= @target, where W(t) is the weight (@w,
+ * or 1 each where @w is NULL) of the @m tokens listed in @at (ascending)
+ * whose keys are at or above t; 0 when even W(0) falls short. A radix
+ * search, the top 12 bits, the next 12, the last 8: each digit's
+ * histogram of the tokens still listed, walked down from its largest
+ * bucket, then the list cut to that bucket's tokens (into @tmp, m long),
+ * so only the first pass reads every token. It answers what a bisection
+ * over the keys would (the device's sample_row does that), in three passes
+ * instead of 32. */
+static guint32
+key_cutoff (const guint32 *keys, const float *w, const gint *at, gint m, double target, double *hist, gint *tmp)
+{
+  static const guint shifts[3] = { 20, 8, 0 }, bits[3] = { 12, 12, 8 };
+  guint32 prefix = 0;
+  double above = 0.0;
+
+  for (gint d = 0; d < 3; d++) {
+    const guint nb = 1u << bits[d];
+    gint b, kept = 0;
+    memset (hist, 0, nb * sizeof *hist);
+    for (gint j = 0; j < m; j++)
+      hist[(keys[at[j]] >> shifts[d]) & (nb - 1)] += w ? w[at[j]] : 1.0;
+    for (b = nb - 1; b >= 0; b--) {
+      if (above + hist[b] >= target)
+        break;
+      above += hist[b];
+    }
+    if (b < 0) {
+      if (d == 0)
+        return 0;             /* even every token listed falls short */
+      b = 0;                  /* (summing order: the whole bucket reached it) */
+    }
+    prefix |= (guint32) b << shifts[d];
+    for (gint j = 0; j < m; j++)
+      if (((keys[at[j]] >> shifts[d]) & (nb - 1)) == (guint) b)
+        tmp[kept++] = at[j];
+    at = tmp;
+    m = kept;
+  }
+  return prefix;
+}
+
+/* Fills s->keys and s->probs (exp (l / T - max / T), 0 for a NaN) and
+ * returns the smallest key kept: transformers' warpers in their order,
+ * the temperature, then top-k (every token as likely as the k-th stays,
+ * as TopKLogitsWarper keeps ties), then top-p over what top-k left (the
+ * most likely tokens down to the first whose mass brings the sum to
+ * top_p of that set's, and any as likely as it; at least the most likely
+ * token). @best: the largest logit, a finite number. */
+static guint32
+kept_from (VtpSampler *s, const float *logits, gint best)
+{
+  const VtpSamplerParams *p = &s->params;
+  const gint n = s->n_vocab;
+  const float mx = logits[best] / p->temperature;
+  const guint32 top = order_key (logits[best]);
+  guint32 cut = 0;
+
+  for (gint i = 0; i < n; i++) {
+    s->keys[i] = order_key (logits[i]);
+    s->probs[i] = s->keys[i] ? expf (logits[i] / p->temperature - mx) : 0.0f;
+  }
+  if (p->top_k > 0 && p->top_k < n)
+    cut = key_cutoff (s->keys, NULL, s->all, n, p->top_k, s->hist, s->tmp);
+  if (p->top_p < 1.0f) {
+    gint m = 0;
+    double z = 0.0;
+    for (gint i = 0; i < n; i++)
+      if (s->keys[i] >= cut) {
+        s->kept[m++] = i;
+        z += s->probs[i];
+      }
+    cut = MAX (key_cutoff (s->keys, s->probs, s->kept, m, (double) p->top_p * z, s->hist, s->tmp), cut);
+    cut = MIN (cut, top);
+  }
+  return cut;
+}
+
+/* The first of the largest logits that are not NaNs (-1: all are): what
+ * sampling scales by (vtp_argmax answers 0 where the first is a NaN). */
+static gint
+largest_number (const float *logits, gint n)
+{
+  gint best = vtp_argmax (logits, n);
+
+  if (!isnan (logits[best]))
+    return best;
+  best = -1;
+  for (gint i = 0; i < n; i++)
+    if (!isnan (logits[i]) && (best < 0 || logits[i] > logits[best]))
+      best = i;
+  return best;
+}
+
+/* Whether these logits are sampled from at all: with a temperature, and a
+ * largest logit that is a finite number (else the greedy token). */
+static gboolean
+samples (const VtpSampler *s, const float *logits, gint top)
+{
+  return s->params.temperature > 0.0f && top >= 0 && isfinite (logits[top]);
+}
+
+gint
+vtp_sampler_keep (VtpSampler *s, const float *logits, guint8 *kept)
+{
+  const gint n = s->n_vocab, top = largest_number (logits, n);
+  gint count = 0;
+  guint32 cut;
+
+  if (!samples (s, logits, top)) {
+    memset (kept, 0, n);
+    kept[vtp_argmax (logits, n)] = 1;
+    return 1;
+  }
+  cut = kept_from (s, logits, top);
+  for (gint i = 0; i < n; i++)
+    count += kept[i] = s->keys[i] >= cut;
+  return count;
+}
+
+double
+vtp_sampler_next_uniform (VtpSampler *s)
+{
+  return next_uniform (s);
+}
+
+gint
+vtp_sampler_sample_with (VtpSampler *s, const float *logits, double u)
+{
+  const gint n = s->n_vocab, top = largest_number (logits, n);
+  gint last = -1;
+  guint32 cut;
+  double mass = 0.0, r, acc = 0.0;
+
+  if (!samples (s, logits, top))
+    return vtp_argmax (logits, n);
+  cut = kept_from (s, logits, top);
+  for (gint i = 0; i < n; i++)
+    if (s->keys[i] >= cut)
+      mass += s->probs[i];
+  /* the kept tokens in the vocabulary's order: the first whose running
+   * mass passes u of theirs (the same distribution as any order; this one
+   * needs no sort, and a device walks it as a scan) */
+  r = u * mass;
+  for (gint i = 0; i < n; i++)
+    if (s->keys[i] >= cut && s->probs[i] > 0.0f) {
+      acc += s->probs[i];
+      last = i;
+      if (acc > r)
+        return i;
+    }
+  return last;
 }
 
 gint
 vtp_sampler_sample (VtpSampler *s, const float *logits)
 {
-  const VtpSamplerParams *p = &s->params;
-  const gint n = s->n_vocab;
-  gint keep, best;
-  double sum = 0.0, cum = 0.0, r;
-  float mx;
-
-  if (p->temperature <= 0.0f)
-    return vtp_argmax (logits, n);
-  best = vtp_argmax (logits, n);
-  mx = logits[best] / p->temperature;
-  for (gint i = 0; i < n; i++) {
-    s->probs[i] = expf (logits[i] / p->temperature - mx);
-    s->order[i] = i;
-    sum += s->probs[i];
-  }
-  for (gint i = 0; i < n; i++)
-    s->probs[i] = (float) (s->probs[i] / sum);
-  g_qsort_with_data (s->order, n, sizeof (gint), by_prob_desc, s->probs);
-
-  keep = p->top_k > 0 ? MIN (p->top_k, n) : n;
-  if (p->top_p < 1.0f) {
-    /* smallest prefix whose mass reaches top_p (at least one token) */
-    gint i;
-    for (i = 0; i < keep; i++) {
-      cum += s->probs[s->order[i]];
-      if (cum >= p->top_p) {
-        i++;
-        break;
-      }
-    }
-    keep = MAX (1, MIN (i, keep));
-  }
-  sum = 0.0;
-  for (gint i = 0; i < keep; i++)
-    sum += s->probs[s->order[i]];
-  r = next_uniform (s) * sum;
-  for (gint i = 0; i < keep; i++) {
-    r -= s->probs[s->order[i]];
-    if (r < 0)
-      return s->order[i];
-  }
-  return s->order[keep - 1];
+  if (s->params.temperature <= 0.0f)
+    return vtp_argmax (logits, s->n_vocab);
+  return vtp_sampler_sample_with (s, logits, next_uniform (s));
 }

@@ -1,6 +1,8 @@
 /* vtp-sampler.h: choosing the next token from logits: greedy, or
  * temperature, top-k and top-p (in that order, as transformers' logits
- * warpers apply them) with a seeded generator, so runs repeat. */
+ * warpers apply them) with a seeded generator, so runs repeat. The
+ * device's vtp_op_sample keeps the same tokens and walks them the same
+ * way, given the same uniform draw. */
 #pragma once
 #include <glib.h>
 
@@ -16,8 +18,10 @@ typedef struct {
 typedef struct {
   VtpSamplerParams params;
   guint64 state;              /* xorshift64* */
-  gint *order;                /* scratch of n_vocab */
-  float *probs;
+  guint32 *keys;              /* scratch of n_vocab: the logits' order keys */
+  float *probs;               /* and their unnormalized probabilities */
+  double *hist;               /* [4096]: key_cutoff's histogram */
+  gint *all, *kept, *tmp;     /* lists of token ids (all: 0 .. n_vocab - 1) */
   gint n_vocab;
 } VtpSampler;
 
@@ -26,6 +30,18 @@ void vtp_sampler_free (VtpSampler *s);
 /* Restarts the random sequence from the seed. */
 void vtp_sampler_reset (VtpSampler *s);
 gint vtp_sampler_sample (VtpSampler *s, const float *logits);
+/* The next uniform draw in [0, 1) of the seeded sequence, which
+ * vtp_sampler_sample would use (a device sampling with vtp_op_sample
+ * takes it from here, so the text repeats wherever it is chosen). */
+double vtp_sampler_next_uniform (VtpSampler *s);
+/* vtp_sampler_sample with the uniform draw @u given: of the kept tokens,
+ * in the vocabulary's order, the first whose running probability passes
+ * @u of theirs. */
+gint vtp_sampler_sample_with (VtpSampler *s, const float *logits, double u);
+/* Marks in @kept (n_vocab bytes, 1 / 0) the tokens a draw can choose
+ * among (with a probability above 0 or not); returns how many. Greedy:
+ * the argmax alone. */
+gint vtp_sampler_keep (VtpSampler *s, const float *logits, guint8 *kept);
 /* Index of the largest logit (the first on ties, as torch.argmax). */
 gint vtp_argmax (const float *logits, gint n);
 

@@ -1,5 +1,6 @@
 /* embed.cl: tokens in and out: the token embedding gather, the greedy
- * token choice (argmax_row); and the ViT patch embedding steps. */
+ * token choice (argmax_row; sample.cl draws one); and the ViT patch
+ * embedding steps. */
 
 #define DEFINE_EMBED(T, WT)                                                    \
 __kernel void embed_##T (__global const int *ids, __global const WT *table,  \
@@ -21,21 +22,17 @@ inline int argmax_beats (float v, int i, float bv, int bi)
   return v > bv || (v == bv && i < bi);
 }
 
-/* ids[id_at] = the first index of the largest of the @n logits at @off,
- * NaNs never the largest, and 0 when the first is a NaN: vtp_argmax's
- * answer (vtp-sampler.c), so a greedy decode picks the same tokens whether
- * the host or the device chooses. One work-group of up to 256 work-items
- * (the device's reduce_wg; 1 on CPUs), each every L-th logit from its
- * own, then a tree in local memory. */
-__kernel void argmax_row (__global const float *logits, int off, int n, __global int *ids, int id_at)
+/* The first index of the largest of the @n logits at @x, NaNs never the
+ * largest; INT_MAX when all are NaNs. Every work-item of the group (up to
+ * 256) takes every L-th logit from its own, then a tree in local memory;
+ * all get the answer. */
+inline int group_argmax (__global const float *x, int n, __local float *lv, __local int *li)
 {
-  __local float lv[256];
-  __local int li[256];
   const int l = get_local_id (0), L = get_local_size (0);
   float bv = -INFINITY;
-  int bi = INT_MAX;
+  int bi = INT_MAX, best;
   for (int i = l; i < n; i += L) {
-    const float v = logits[off + i];
+    const float v = x[i];
     if (argmax_beats (v, i, bv, bi))
       bv = v, bi = i;
   }
@@ -49,8 +46,30 @@ __kernel void argmax_row (__global const float *logits, int off, int n, __global
     }
     barrier (CLK_LOCAL_MEM_FENCE);
   }
-  if (l == 0)
-    ids[id_at] = n <= 0 || isnan (logits[off]) || li[0] == INT_MAX ? 0 : li[0];
+  best = li[0];
+  barrier (CLK_LOCAL_MEM_FENCE);
+  return best;
+}
+
+/* The greedy token of @n logits at @x whose group_argmax is @best: it, or
+ * 0 when the first is a NaN (or all are): vtp_argmax's answer
+ * (vtp-sampler.c), so a greedy decode picks the same tokens whether the
+ * host or the device chooses. */
+inline int greedy_token (__global const float *x, int n, int best)
+{
+  return n <= 0 || isnan (x[0]) || best == INT_MAX ? 0 : best;
+}
+
+/* ids[id_at] = the greedy token of the @n logits at @off. One work-group
+ * of up to 256 work-items (the device's reduce_wg; 1 on CPUs). */
+__kernel void argmax_row (__global const float *logits, int off, int n, __global int *ids, int id_at)
+{
+  __local float lv[256];
+  __local int li[256];
+  __global const float *x = logits + off;
+  const int best = greedy_token (x, n, group_argmax (x, n, lv, li));
+  if (get_local_id (0) == 0)
+    ids[id_at] = best;
 }
 
 /* img [3, H, W] -> cols [P, 3*p*p], patches row-major over the (H/p, W/p)
