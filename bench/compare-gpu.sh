@@ -14,7 +14,9 @@
 # greedy tokens chosen on the device (VTP_DEVICE_ARGMAX), the decode a step
 # ahead (VTP_DECODE_AHEAD: each token fed back from the device, the next
 # step queued before the host reads it), and a sampled decode drawn on the
-# host against one drawn on the device (vtp-bench-llm --sample).
+# host against one drawn on the device (vtp-bench-llm --sample), and a
+# prefill with the attention's scores in global memory against the tiled
+# attention (VTP_ATTENTION_TILED).
 # Rounds alternate the engines; the table gives medians and vtp / PyTorch
 # ratios.
 #
@@ -160,6 +162,14 @@ out=$("$LLM" -m "$M" --device "$DEVICE" -p 16 -n 64 -r 3 --sample 0.8,40,0.95 -a
 echo "$out" | sed "s/^/[sampled] /" >> "$LOG"
 CAMS="$CAMS
 | sampled decode tokens/s (0.8, top-k 40, top-p 0.95): drawn on the host / on the device | $(echo "$out" | awk '$1 == "alternate" {printf "%s ", $6}') | $(echo "$out" | awk '$1 == "alternate" && $2 ~ /=1:$/ {print $8}') |"
+# Prefill of 600 positions (a LLaVA frame's) with the attention's scores
+# in global memory (attention: heads x rows x keys of them) and in tiles
+# (attention_tiled: the softmax online, nothing but the outputs written),
+# in one process
+out=$("$LLM" -m "$M" --device "$DEVICE" -p 600 -n 2 -r 3 -a VTP_ATTENTION_TILED=0,1 ${VTP_ARGS:-} 2>&1)
+echo "$out" | sed "s/^/[tiled attention] /" >> "$LOG"
+CAMS="$CAMS
+| prefill of 600 tokens/s: scores in global memory / tiled attention | $(echo "$out" | awk '$1 == "alternate" {printf "%s ", $4}') | |"
 
 {
   echo

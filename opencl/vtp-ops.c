@@ -129,6 +129,20 @@ attention_amx_fits (const VtpDevice *dev, gint64 nq, gint64 nk, const VtpTensor 
       && attention_rows16_fits (dev, nq, nk, scores, a) && vtp_switch_on ("VTP_ATTENTION_AMX");
 }
 
+/* attention_tiled (attention-kv.cl): many query rows on a device that is
+ * not a CPU (CPUs have their own kernels above), heads of at most 128, no
+ * position bias, and the tile's ~42 KB of local memory; $VTP_ATTENTION_TILED
+ * = 0 / 1 turns it off / on (the tests run it on PoCL). */
+#define ATT_TILE_Q 16
+#define ATT_TILE_WG 64
+#define ATT_TILE_LOCAL_BYTES ((16 * 128 + 32 * 129 + 32 * 128 + 16 * 32 + 3 * 16) * 4)
+static gboolean
+attention_tiled_fits (const VtpDevice *dev, gint64 nq, const VtpAttention *a)
+{
+  return nq >= 2 && !a->pos_bias && a->head_dim <= 128 && dev->local_mem >= ATT_TILE_LOCAL_BYTES
+      && vtp_switch_int ("VTP_ATTENTION_TILED", dev->kind != VTP_DEVICE_KIND_CPU, 0, 1);
+}
+
 /* Keys and values as AMX tiles once (kv_to_bf16_amx, into two scratch
  * buffers), then each head's blocks of 32 query rows, one after the other
  * in a work-item, whose scores rows stay in its cache. */
@@ -249,6 +263,17 @@ vtp_op_attention (VtpTensor *out, gint64 out_row, const VtpTensor *q, gint64 q_r
           " around column %d", a->n_heads, -(a->q_pos0 + nq - 1), a->causal ? 0 : nk - 1 - a->q_pos0,
           a->pos_bias_center))
     return;
+  if (attention_tiled_fits (q->dev, nq, a)) {
+    const size_t tglobal[2] = { (nq + ATT_TILE_Q - 1) / ATT_TILE_Q * ATT_TILE_WG, a->n_heads };
+    const size_t tlocal[2] = { ATT_TILE_WG, 1 };
+    LAUNCH (q->dev, kv_kernel (name, "attention_tiled", k->dtype), 2, tglobal, tlocal,
+        A_MEM (q), A_INT (q_row * qw), A_INT (qw),
+        A_MEM (k), A_MEM (v), A_INT (kv_row * kvw), A_INT (kvw),
+        A_MEM (out), A_INT (out_row * ow), A_INT (ow),
+        A_INT (nq), A_INT (nk), A_INT (a->n_heads), A_INT (a->n_kv_heads),
+        A_INT (a->head_dim), A_INT (a->causal), A_INT (a->q_pos0), A_FLOAT (a->scale));
+    return;
+  }
   if (attention_amx_fits (q->dev, nq, nk, k, scores, a)) {
     attention_amx (out, out_row, q, q_row, nq, k, v, kv_row, nk, scores, a);
     return;

@@ -7,6 +7,7 @@
 #include <xmmintrin.h>
 #endif
 #include "fixture-path.h"
+#include "vtp-fault.h"
 
 static void
 test_norms (void)
@@ -633,6 +634,69 @@ test_attention_f16_cache (void)
   mixed_streams_case (7, VTP_DTYPE_F16);
 }
 
+/* Sets (NULL: unsets) $VTP_ATTENTION_TILED with the device's queue
+ * drained first (PoCL's worker threads read the environment as they run) */
+static void
+set_tiled (const char *value)
+{
+  g_assert_true (vtp_device_finish (dev, NULL));
+  if (value)
+    g_setenv ("VTP_ATTENTION_TILED", value, TRUE);
+  else
+    g_unsetenv ("VTP_ATTENTION_TILED");
+}
+
+/* One launch of attention_tiled@suffix made to fail: @nq rows of attention
+ * report it, so they went through the tiled kernel. */
+static void
+assert_tiled_ran (const char *suffix, VtpDType kv, gint nq)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *name = g_strdup_printf ("attention_tiled%s", suffix);
+  const gint H = 4, d = 64;
+  VtpTensor *tq = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, nq, H * d, &error);
+  VtpTensor *tk = vtp_tensor_new_2d (dev, kv, 8, H * d, &error);
+  VtpTensor *tv = vtp_tensor_new_2d (dev, kv, 8, H * d, &error);
+  VtpTensor *ts = vtp_tensor_new_2d (dev, VTP_DTYPE_F32, H * nq, 8, &error);
+  const VtpAttention a = { H, H, d, TRUE, 0, 0.125f };
+
+  g_assert_no_error (error);
+  vtp_fault_set (VTP_FAULT_ENQUEUE, 1, name);
+  vtp_op_attention (tq, 0, tq, 0, nq, tk, tv, 0, 8, ts, &a);
+  g_assert_false (vtp_fault_armed ());
+  vtp_fault_set (VTP_FAULT_NONE, 0, NULL);
+  g_assert_false (vtp_error_take_pending (&error));
+  g_assert_nonnull (strstr (error->message, name));
+  vtp_tensor_free (tq); vtp_tensor_free (tk); vtp_tensor_free (tv); vtp_tensor_free (ts);
+}
+
+/* GPUs' tiled attention (attention_tiled, VTP_ATTENTION_TILED=1 on this
+ * CPU): the double-precision reference of /ops/attention within its
+ * 2e-6, on its shapes and on the tiles' edges (15, 16, 17, 33 query rows;
+ * keys 31, 32, 33 and more, causal after a cache); over F16 and Q8_0
+ * caches bit for bit what it gives over F32 caches holding their values
+ * (the rest of /ops/attention/f16-cache and q8_0-cache run through it
+ * too); one query row (decode) and heads over 128 stay on the other
+ * kernels. */
+static void
+test_attention_tiled (void)
+{
+  set_tiled ("1");
+  assert_tiled_ran ("", VTP_DTYPE_F32, 16);
+  assert_tiled_ran ("_f16", VTP_DTYPE_F16, 2);
+  assert_tiled_ran ("_q8_0", VTP_DTYPE_Q8_0, 17);
+  test_attention ();
+  attention_case (4, 2, 64, 15, 31, TRUE, 16);
+  attention_case (2, 2, 128, 16, 32, FALSE, 0);
+  attention_case (8, 2, 64, 17, 33, TRUE, 16);
+  attention_case (2, 1, 96, 33, 100, TRUE, 67);
+  attention_case (1, 1, 128, 70, 70, TRUE, 0);
+  attention_case (2, 2, 8, 2, 5, FALSE, 0);
+  test_attention_f16_cache ();
+  test_attention_q8_cache ();
+  set_tiled (NULL);
+}
+
 static void
 test_rope (void)
 {
@@ -815,6 +879,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/attention/f16-cache", test_attention_f16_cache);
   g_test_add_func ("/ops/attention/q8_0-cache", test_attention_q8_cache);
   g_test_add_func ("/ops/attention/gqa", test_attention_gqa);
+  g_test_add_func ("/ops/attention/tiled", test_attention_tiled);
   g_test_add_func ("/ops/rope", test_rope);
   g_test_add_func ("/ops/embed-patches", test_embed_and_patches);
   g_test_add_func ("/ops/shape-errors", test_shape_errors);

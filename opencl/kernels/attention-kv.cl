@@ -704,6 +704,118 @@ __kernel void KV_NAME (kv_write) (__global const float *kn, __global const float
   KV_NAME (kv_write_at) (kn, vn, (size_t) (src_row + t) * w + c, k, v, (size_t) (pos + t) * w + c);
 }
 
+/* Attention for many query rows on GPUs (prefill, the vision tower, the
+ * Q-Former), in tiles: a work-group of ATT_TILE_WG work-items takes
+ * ATT_TILE_Q query rows of one head, walks the keys ATT_TILE_K at a time
+ * (their keys and values in local memory) and keeps each row's running
+ * maximum, sum and weighted values (the softmax as it goes: online), so
+ * no row of scores goes to global memory, where attention () writes all
+ * heads x rows x keys of them. The scores are attention ()'s products
+ * (q . k times @scale); the exponentials are taken against the maximum so
+ * far and rescaled when it grows, so the outputs differ from attention
+ * ()'s by rounding only. Heads of at most ATT_TILE_D values; no position
+ * bias (vtp_op_attention checks). Work-item w: scores for row w / 4, keys
+ * w % 4, + 4, ...; outputs of row w / 4, columns w % 4, + 4, ...
+ * Every work-item takes every barrier. */
+#ifndef ATT_TILE_Q
+#define ATT_TILE_Q 16
+#define ATT_TILE_K 32
+#define ATT_TILE_D 128
+#define ATT_TILE_WG 64
+#endif
+__kernel __attribute__ ((reqd_work_group_size (ATT_TILE_WG, 1, 1)))
+void KV_NAME (attention_tiled) (__global const float *q, int q_off, int q_stride,
+    __global const KV_T *k, __global const KV_T *v, int kv_off, int kv_stride,
+    __global float *out, int out_off, int out_stride,
+    int nq, int nk, int H, int Hkv, int d, int causal, int q_pos0, float scale)
+{
+  __local float qs[ATT_TILE_Q][ATT_TILE_D];
+  __local float ks[ATT_TILE_K][ATT_TILE_D + 1];       /* + 1: rows in different banks */
+  __local float vs[ATT_TILE_K][ATT_TILE_D];
+  __local float ps[ATT_TILE_Q][ATT_TILE_K];
+  __local float row_max[ATT_TILE_Q], row_sum[ATT_TILE_Q], row_scale[ATT_TILE_Q];
+  const int w = get_local_id (0), h = get_group_id (1), q0 = get_group_id (0) * ATT_TILE_Q;
+  const int g = h / (H / Hkv), r = w / 4, lane = w % 4;
+  const size_t kh = (size_t) kv_off + (size_t) g * d;
+  /* keys a row of this tile may see: all, or up to the last row's position */
+  const int end = causal ? min (nk, q_pos0 + min (nq, q0 + ATT_TILE_Q)) : nk;
+  float o[ATT_TILE_D / 4];
+
+  for (int i = w; i < ATT_TILE_Q * d; i += ATT_TILE_WG) {
+    const int qr = i / d, c = i % d;
+    qs[qr][c] = q0 + qr < nq ? q[q_off + (size_t) (q0 + qr) * q_stride + h * d + c] : 0.0f;
+  }
+  if (w < ATT_TILE_Q) {
+    row_max[w] = -INFINITY;
+    row_sum[w] = 0.0f;
+  }
+#pragma unroll
+  for (int i = 0; i < ATT_TILE_D / 4; i++)
+    o[i] = 0.0f;
+
+  for (int j0 = 0; j0 < end; j0 += ATT_TILE_K) {
+    barrier (CLK_LOCAL_MEM_FENCE);    /* the last tile's values read */
+    for (int i = w; i < ATT_TILE_K * d; i += ATT_TILE_WG) {
+      const int kr = i / d, c = i % d;
+      const size_t at = kh + (size_t) (j0 + kr) * kv_stride + c;
+      const int in = j0 + kr < nk;
+      ks[kr][c] = in ? kv_load (k, at) : 0.0f;
+      vs[kr][c] = in ? kv_load (v, at) : 0.0f;
+    }
+    barrier (CLK_LOCAL_MEM_FENCE);
+    /* scores: row r, keys lane, lane + 4, ... */
+    for (int t = lane; t < ATT_TILE_K; t += 4) {
+      const int j = j0 + t;
+      float s = 0.0f;
+      for (int c = 0; c < d; c++)
+        s = fma (qs[r][c], ks[t][c], s);
+      ps[r][t] = j < nk && (!causal || j <= q_pos0 + q0 + r) && q0 + r < nq ? s * scale : -INFINITY;
+    }
+    barrier (CLK_LOCAL_MEM_FENCE);
+    /* each row's running maximum and sum, its scores made weights */
+    if (w < ATT_TILE_Q) {
+      const float was = row_max[w];
+      float m = was, sum = 0.0f;
+      for (int t = 0; t < ATT_TILE_K; t++)
+        m = fmax (m, ps[w][t]);
+      for (int t = 0; t < ATT_TILE_K; t++) {
+        const float p = ps[w][t] == -INFINITY ? 0.0f : exp (ps[w][t] - m);
+        ps[w][t] = p;
+        sum += p;
+      }
+      /* nothing seen yet (m -inf): nothing to rescale */
+      row_scale[w] = m == -INFINITY ? 1.0f : exp (was - m);
+      row_sum[w] = row_sum[w] * row_scale[w] + sum;
+      row_max[w] = m;
+    }
+    barrier (CLK_LOCAL_MEM_FENCE);
+    {
+      const float a = row_scale[r];
+#pragma unroll
+      for (int i = 0; i < ATT_TILE_D / 4; i++) {
+        const int c = lane + 4 * i;
+        if (c < d) {
+          float acc = o[i] * a;
+          for (int t = 0; t < ATT_TILE_K; t++)
+            acc = fma (ps[r][t], vs[t][c], acc);
+          o[i] = acc;
+        }
+      }
+    }
+  }
+  barrier (CLK_LOCAL_MEM_FENCE);
+  if (q0 + r < nq) {
+    const float inv = row_sum[r] > 0.0f ? 1.0f / row_sum[r] : 0.0f;
+    __global float *orow = out + out_off + (size_t) (q0 + r) * out_stride + h * d;
+#pragma unroll
+    for (int i = 0; i < ATT_TILE_D / 4; i++) {
+      const int c = lane + 4 * i;
+      if (c < d)
+        orow[c] = o[i] * inv;
+    }
+  }
+}
+
 #undef STREAM_ARGS
 #undef APPEND_ARGS
 #undef KV_T
@@ -722,3 +834,4 @@ __kernel void KV_NAME (kv_write) (__global const float *kn, __global const float
 #undef kv_load16v
 #undef DEFINE_VALUES16
 #undef KV_TYPE
+
