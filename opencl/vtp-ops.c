@@ -501,25 +501,36 @@ vtp_op_embed (VtpTensor *out, gint64 out_row, const VtpTensor *ids, gint64 n, co
       A_INT (out_row * D), A_INT (D), A_INT (table->shape[0]));
 }
 
+/* The checks and the one work-group of a token chosen from row @row of
+ * @logits into ids[@id_at] (argmax_row, sample_row; @what names the op in
+ * errors): @wg, the largest power of two up to reduce_wg and the kernels'
+ * 256 (their trees halve it). FALSE when an error is pending or set. */
+static gboolean
+token_choice_ok (const char *what, const VtpTensor *ids, gint64 id_at, const VtpTensor *logits, gint64 row,
+    size_t *wg)
+{
+  const gint64 V = vtp_tensor_cols (logits);
+
+  *wg = 1;
+  while (*wg * 2 <= MIN (ids->dev->reduce_wg, 256))
+    *wg *= 2;
+  return !vtp_error_is_pending ()
+      && check (logits->dtype == VTP_DTYPE_F32 && rows_in (logits, row, 1), what,
+          "needs an F32 row %" G_GINT64_FORMAT " of logits", row)
+      && check (ids->dtype == VTP_DTYPE_I32 && id_at >= 0 && id_at < vtp_tensor_n_elements (ids), what,
+          "needs an I32 tensor with an element %" G_GINT64_FORMAT, id_at)
+      && check (V <= G_MAXINT32 && row * V <= G_MAXINT32, what, "logits too large for 32-bit offsets");
+}
+
 void
 vtp_op_argmax (VtpTensor *ids, gint64 id_at, const VtpTensor *logits, gint64 row)
 {
   const gint64 V = vtp_tensor_cols (logits);
-  size_t wg = 1, global[1], local[1];
+  size_t wg;
 
-  /* the largest power of two up to reduce_wg and the kernel's 256 (its tree halves it) */
-  while (wg * 2 <= MIN (ids->dev->reduce_wg, 256))
-    wg *= 2;
-  global[0] = local[0] = wg;
-
-  if (vtp_error_is_pending ()
-      || !check (logits->dtype == VTP_DTYPE_F32 && rows_in (logits, row, 1), "argmax",
-          "needs an F32 row %" G_GINT64_FORMAT " of logits", row)
-      || !check (ids->dtype == VTP_DTYPE_I32 && id_at >= 0 && id_at < vtp_tensor_n_elements (ids), "argmax",
-          "needs an I32 tensor with an element %" G_GINT64_FORMAT, id_at)
-      || !check (V <= G_MAXINT32 && row * V <= G_MAXINT32, "argmax", "logits too large for 32-bit offsets"))
+  if (!token_choice_ok ("argmax", ids, id_at, logits, row, &wg))
     return;
-  LAUNCH (ids->dev, "argmax_row", 1, global, local, A_MEM (logits), A_INT (row * V), A_INT (V), A_MEM (ids),
+  LAUNCH (ids->dev, "argmax_row", 1, &wg, &wg, A_MEM (logits), A_INT (row * V), A_INT (V), A_MEM (ids),
       A_INT (id_at));
 }
 
@@ -527,23 +538,13 @@ void
 vtp_op_sample (VtpTensor *ids, gint64 id_at, const VtpTensor *logits, gint64 row, const VtpSampleArgs *args)
 {
   const gint64 V = vtp_tensor_cols (logits);
-  size_t wg = 1, global[1], local[1];
+  size_t wg;
 
-  /* as vtp_op_argmax: a power of two up to reduce_wg and 256 */
-  while (wg * 2 <= MIN (ids->dev->reduce_wg, 256))
-    wg *= 2;
-  global[0] = local[0] = wg;
-
-  if (vtp_error_is_pending ()
-      || !check (logits->dtype == VTP_DTYPE_F32 && rows_in (logits, row, 1), "sampling",
-          "needs an F32 row %" G_GINT64_FORMAT " of logits", row)
-      || !check (ids->dtype == VTP_DTYPE_I32 && id_at >= 0 && id_at < vtp_tensor_n_elements (ids), "sampling",
-          "needs an I32 tensor with an element %" G_GINT64_FORMAT, id_at)
-      || !check (V <= G_MAXINT32 && row * V <= G_MAXINT32, "sampling", "logits too large for 32-bit offsets")
+  if (!token_choice_ok ("sampling", ids, id_at, logits, row, &wg)
       || !check (args->temperature > 0.0f && args->u >= 0.0 && args->u < 1.0, "sampling",
           "needs a temperature above 0 and a uniform draw in [0, 1), not %g and %g", args->temperature, args->u))
     return;
-  LAUNCH (ids->dev, "sample_row", 1, global, local, A_MEM (logits), A_INT (row * V), A_INT (V), A_MEM (ids),
+  LAUNCH (ids->dev, "sample_row", 1, &wg, &wg, A_MEM (logits), A_INT (row * V), A_INT (V), A_MEM (ids),
       A_INT (id_at), A_FLOAT (args->temperature), A_INT (args->top_k), A_FLOAT (args->top_p),
       A_FLOAT ((float) args->u));
 }
