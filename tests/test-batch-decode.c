@@ -12,6 +12,8 @@
  *   - the same with KV caches in F16 (kv-type=f16; "TYPE/kv-f16"), F16 and
  *     F32 streams in one batch (within 1e-3: see test_logits);
  *   - wrong batches are refused with errors;
+ *   - the same with every token chosen on the device (the batch's in one
+ *     read);
  *   - a stream decoded alone gives the same tokens, stop reason and token
  *     calls with its tokens chosen on the device (vtp_op_argmax, or
  *     vtp_op_sample for the sampled stream; VTP_DEVICE_ARGMAX=1) as on the
@@ -261,6 +263,17 @@ test_generate (gconstpointer data)
   g_assert_cmpint (want_reason[1], ==, VTP_STOP_LENGTH);
   g_assert_cmpint (want_reason[3], ==, VTP_STOP_CALLER);
   model_close (&m);
+}
+
+/* test_generate with every token chosen on the device (the batch
+ * generator's one read of all the streams' tokens; the streams alone
+ * choose there too, and test_device_argmax has those equal to the host's) */
+static void
+test_generate_device_choice (gconstpointer data)
+{
+  set_switches ("1", NULL);
+  test_generate (data);
+  set_switches (NULL, NULL);
 }
 
 /* Each stream alone with its tokens chosen on the host and on the device
@@ -653,6 +666,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/batch/generate/q8_0", "q8_0", test_generate);
   g_test_add_data_func ("/batch/generate/device-argmax/f32", "f32", test_device_argmax);
   g_test_add_data_func ("/batch/generate/device-argmax/q4_0", "q4_0", test_device_argmax);
+  g_test_add_data_func ("/batch/generate/device-choice/f32", "f32", test_generate_device_choice);
+  g_test_add_data_func ("/batch/generate/device-choice/q8_0", "q8_0", test_generate_device_choice);
   g_test_add_data_func ("/batch/generate/decode-ahead/f32", "f32", test_decode_ahead);
   g_test_add_data_func ("/batch/generate/decode-ahead/q4_0", "q4_0", test_decode_ahead);
   g_test_add_func ("/batch/device-table", test_device_table);

@@ -255,6 +255,8 @@ struct _VtpBatchGenerator {
   BatchEntry *entries;        /* [n_active] */
   gint n_active;
   float *logits;              /* [vocab] */
+  VtpTensor *ids;             /* [max_streams] I32: the tokens chosen on the device (NULL: on the host) */
+  gint32 *chosen;             /* [max_streams]: their copy */
   gpointer *feed_states;
   gint32 *feed_tokens;
 };
@@ -280,6 +282,7 @@ vtp_batch_generator_new (const VtpLm *lm, gint max_streams, GError **error)
   g->max_streams = max_streams;
   g->entries = g_new0 (BatchEntry, max_streams);
   g->logits = g_new (float, lm->vocab_size);
+  g->chosen = g_new (gint32, max_streams);
   g->feed_states = g_new (gpointer, max_streams);
   g->feed_tokens = g_new (gint32, max_streams);
   return g;
@@ -293,8 +296,10 @@ vtp_batch_generator_free (VtpBatchGenerator *g)
   for (gint i = 0; i < g->n_active; i++)
     vtp_sampler_free (g->entries[i].sampler);
   g->ops->batch_free (g->batch);
+  vtp_tensor_free (g->ids);
   g_free (g->entries);
   g_free (g->logits);
+  g_free (g->chosen);
   g_free (g->feed_states);
   g_free (g->feed_tokens);
   g_free (g);
@@ -314,6 +319,8 @@ vtp_batch_generator_grow (VtpBatchGenerator *g, gint max_streams, GError **error
   g->batch = batch;
   g->max_streams = max_streams;
   g->entries = g_renew (BatchEntry, g->entries, max_streams);
+  g->chosen = g_renew (gint32, g->chosen, max_streams);
+  g_clear_pointer (&g->ids, vtp_tensor_free);   /* made again at the next step's size */
   g->feed_states = g_renew (gpointer, g->feed_states, max_streams);
   g->feed_tokens = g_renew (gint32, g->feed_tokens, max_streams);
   return TRUE;
@@ -352,21 +359,39 @@ vtp_batch_generator_add (VtpBatchGenerator *g, VtpBatchStream *s, GError **error
   return TRUE;
 }
 
-/* vtp_lm_generate's body for one stream: TRUE when @e goes on with *token. */
+/* Every active stream's next token into g->chosen: chosen on the device
+ * where the decode loop would choose there (device_choice_wanted: each
+ * stream's greedy or drawn token into one I32 tensor, then one read of
+ * them all, where each stream's logits would each cross the bus and each
+ * read wait for the queue), else each stream's logits read back and its
+ * sampler run on the host. */
 static gboolean
-batch_sample (VtpBatchGenerator *g, BatchEntry *e, gint32 *token, GError **error)
+batch_choose (VtpBatchGenerator *g, GError **error)
 {
-  VtpBatchStream *s = e->s;
-  VtpLm *lm = s->lm;
+  VtpLm *first = g->entries[0].s->lm;
 
-  if (!vtp_tensor_read (lm->logits, 0, g->logits, (gsize) g->vocab_size * sizeof (float), error)) {
-    g_prefix_error (error, "Reading back the logits of generated token %d: ", e->n_new + 1);
-    return FALSE;
+  if (device_choice_wanted (first)) {
+    const gint64 n = g->max_streams;
+    if (!g->ids && !(g->ids = vtp_tensor_new (first->dev, VTP_DTYPE_I32, 1, &n, error)))
+      return FALSE;
+    for (gint i = 0; i < g->n_active; i++)
+      choose_on_device (g->entries[i].s->lm, g->ids, i, g->entries[i].sampler);
+    if (!vtp_error_take_pending (error)
+        || !vtp_tensor_read (g->ids, 0, g->chosen, (gsize) g->n_active * sizeof (gint32), error)) {
+      g_prefix_error (error, "Choosing the batch's tokens on the device: ");
+      return FALSE;
+    }
+    return TRUE;
   }
-  *token = vtp_sampler_sample (e->sampler, g->logits);
-  s->done = !hand_over (lm, &s->params, s->func, s->user_data, s->tokens, *token, e->n_new++,
-      *lm->n_past >= lm->max_ctx, &s->reason);
-  return !s->done;
+  for (gint i = 0; i < g->n_active; i++) {
+    BatchEntry *e = &g->entries[i];
+    if (!vtp_tensor_read (e->s->lm->logits, 0, g->logits, (gsize) g->vocab_size * sizeof (float), error)) {
+      g_prefix_error (error, "Reading back the logits of generated token %d: ", e->n_new + 1);
+      return FALSE;
+    }
+    g->chosen[i] = vtp_sampler_sample (e->sampler, g->logits);
+  }
+  return TRUE;
 }
 
 gboolean
@@ -374,15 +399,18 @@ vtp_batch_generator_step (VtpBatchGenerator *g, GError **error)
 {
   gint n_feed = 0, kept = 0;
 
+  if (g->n_active > 0 && !batch_choose (g, error))
+    return FALSE;
+  /* vtp_lm_generate's hand-over for each stream */
   for (gint i = 0; i < g->n_active; i++) {
     BatchEntry *e = &g->entries[i];
-    gint32 token;
+    VtpBatchStream *s = e->s;
 
-    if (batch_sample (g, e, &token, error)) {
-      g->feed_states[n_feed] = e->s->lm->state;
-      g->feed_tokens[n_feed++] = token;
-    } else if (!e->s->done) {
-      return FALSE;           /* the logits could not be read */
+    s->done = !hand_over (s->lm, &s->params, s->func, s->user_data, s->tokens, g->chosen[i], e->n_new++,
+        *s->lm->n_past >= s->lm->max_ctx, &s->reason);
+    if (!s->done) {
+      g->feed_states[n_feed] = s->lm->state;
+      g->feed_tokens[n_feed++] = g->chosen[i];
     }
   }
   /* the streams that stopped leave the batch */

@@ -67,8 +67,10 @@ gboolean vtp_batch_generator_add (VtpBatchGenerator *g, VtpBatchStream *s, GErro
 gboolean vtp_batch_generator_grow (VtpBatchGenerator *g, gint max_streams, GError **error);
 /* Streams added and not done. */
 gint vtp_batch_generator_n_active (const VtpBatchGenerator *g);
-/* One step: samples every active stream's next token, marks those that
- * stop done (and drops them), feeds the others' tokens in one batch. */
+/* One step: samples every active stream's next token (on the device,
+ * one read for all of them, where vtp_lm_generate would choose there:
+ * VTP_DEVICE_ARGMAX), marks those that stop done (and drops them), feeds
+ * the others' tokens in one batch. */
 gboolean vtp_batch_generator_step (VtpBatchGenerator *g, GError **error);
 /* All of @streams (@n >= 1, streams of one model) to the end, together. */
 gboolean vtp_lm_generate_batch (VtpBatchStream *streams, gint n, GError **error);
