@@ -11,11 +11,8 @@ vtp_sampler_new (const VtpSamplerParams *params, gint n_vocab)
   s->keys = g_new (guint32, n_vocab);
   s->probs = g_new (float, n_vocab);
   s->hist = g_new (double, 1 << 12);
-  s->all = g_new (gint, n_vocab);
   s->kept = g_new (gint, n_vocab);
   s->tmp = g_new (gint, n_vocab);
-  for (gint i = 0; i < n_vocab; i++)
-    s->all[i] = i;
   vtp_sampler_reset (s);
   return s;
 }
@@ -28,7 +25,6 @@ vtp_sampler_free (VtpSampler *s)
   g_free (s->keys);
   g_free (s->probs);
   g_free (s->hist);
-  g_free (s->all);
   g_free (s->kept);
   g_free (s->tmp);
   g_free (s);
@@ -116,8 +112,8 @@ order_key (float v)
 }
 
 /* The largest key t with W(t) >= @target, where W(t) is the weight (@w,
- * or 1 each where @w is NULL) of the @m tokens listed in @at (ascending)
- * whose keys are at or above t; 0 when even W(0) falls short. A radix
+ * or 1 each where @w is NULL) of the @m tokens listed in @at (ascending;
+ * NULL: tokens 0 .. m - 1) whose keys are at or above t; 0 when even W(0) falls short. A radix
  * search, the top 12 bits, the next 12, the last 8: each digit's
  * histogram of the tokens still listed, walked down from its largest
  * bucket, then the list cut to that bucket's tokens (into @tmp, m long),
@@ -135,8 +131,10 @@ key_cutoff (const guint32 *keys, const float *w, const gint *at, gint m, double 
     const guint nb = 1u << bits[d];
     gint b, kept = 0;
     memset (hist, 0, nb * sizeof *hist);
-    for (gint j = 0; j < m; j++)
-      hist[(keys[at[j]] >> shifts[d]) & (nb - 1)] += w ? w[at[j]] : 1.0;
+    for (gint j = 0; j < m; j++) {
+      const gint i = at ? at[j] : j;
+      hist[(keys[i] >> shifts[d]) & (nb - 1)] += w ? w[i] : 1.0;
+    }
     for (b = nb - 1; b >= 0; b--) {
       if (above + hist[b] >= target)
         break;
@@ -148,9 +146,11 @@ key_cutoff (const guint32 *keys, const float *w, const gint *at, gint m, double 
       b = 0;                  /* (summing order: the whole bucket reached it) */
     }
     prefix |= (guint32) b << shifts[d];
-    for (gint j = 0; j < m; j++)
-      if (((keys[at[j]] >> shifts[d]) & (nb - 1)) == (guint) b)
-        tmp[kept++] = at[j];
+    for (gint j = 0; j < m; j++) {
+      const gint i = at ? at[j] : j;
+      if (((keys[i] >> shifts[d]) & (nb - 1)) == (guint) b)
+        tmp[kept++] = i;
+    }
     at = tmp;
     m = kept;
   }
@@ -178,7 +178,7 @@ kept_from (VtpSampler *s, const float *logits, gint best)
     s->probs[i] = s->keys[i] ? expf (logits[i] / p->temperature - mx) : 0.0f;
   }
   if (p->top_k > 0 && p->top_k < n)
-    cut = key_cutoff (s->keys, NULL, s->all, n, p->top_k, s->hist, s->tmp);
+    cut = key_cutoff (s->keys, NULL, NULL, n, p->top_k, s->hist, s->tmp);
   if (p->top_p < 1.0f) {
     gint m = 0;
     double z = 0.0;

@@ -21,7 +21,7 @@ typedef struct {
   guint32 *keys;              /* scratch of n_vocab: the logits' order keys */
   float *probs;               /* and their unnormalized probabilities */
   double *hist;               /* [4096]: key_cutoff's histogram */
-  gint *all, *kept, *tmp;     /* lists of token ids (all: 0 .. n_vocab - 1) */
+  gint *kept, *tmp;           /* lists of token ids */
   gint n_vocab;
 } VtpSampler;
 
