@@ -40,12 +40,12 @@ inline float hsum8 (float8 v)
   return (s.x + s.y) + (s.z + s.w);
 }
 
-/* Sum of @v over the work-group (every work-item gets the result). No
- * early return for one work-item: a branch around the barriers, inside a
- * caller's loop, is more than PoCL can build (sample.cl's sample_row). */
+/* Sum of @v over the work-group (every work-item gets the result). */
 inline float group_sum (float v, __local float *scratch)
 {
   const uint lid = get_local_id (0), n = get_local_size (0);
+  if (n == 1)
+    return v;
   scratch[lid] = v;
   barrier (CLK_LOCAL_MEM_FENCE);
   for (uint s = n / 2; s > 0; s >>= 1) {

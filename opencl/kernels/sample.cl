@@ -32,7 +32,18 @@ inline float weight_from (__global const float *x, int n, uint c, uint floor, in
     if (order_key (v) >= at)
       s += mass ? sample_weight (v, t, mx) : 1.0f;
   }
-  return group_sum (s, scratch);
+  /* group_sum's tree without its early return for one work-item: a
+   * branch around barriers, in this caller's loop, fails PoCL's build */
+  scratch[l] = s;
+  barrier (CLK_LOCAL_MEM_FENCE);
+  for (int h = L / 2; h > 0; h /= 2) {
+    if (l < h)
+      scratch[l] += scratch[l + h];
+    barrier (CLK_LOCAL_MEM_FENCE);
+  }
+  s = scratch[0];
+  barrier (CLK_LOCAL_MEM_FENCE);
+  return s;
 }
 
 /* ids[id_at] = the token drawn from the @n logits at @off with uniform
