@@ -277,9 +277,19 @@ is_pocl_cpu (const VtpDevice *dev)
 
 /* VNNI's int8 dot products (quant.cl) */
 static gboolean
-has_x86_int8_dot (const VtpDevice *dev)
+has_x86_vnni (const VtpDevice *dev)
 {
   return POCL_X86_HAS (dev, __builtin_cpu_supports ("avx512vnni") && __builtin_cpu_supports ("avx512bw"));
+}
+
+/* AVX2's (vpmaddubsw, vpmaddwd: quant.cl's dpbusd without VNNI), with the
+ * FMA and F16C that PoCL's haswell target and the kernels' float steps
+ * take */
+static gboolean
+has_x86_avx2 (const VtpDevice *dev)
+{
+  return POCL_X86_HAS (dev, __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma")
+      && __builtin_cpu_supports ("f16c"));
 }
 
 /* AVX-512F (vtp-device.h) */
@@ -302,7 +312,7 @@ has_x86_bf16_dot (const VtpDevice *dev)
 static gboolean
 has_x86_vbmi (const VtpDevice *dev)
 {
-  return dev->int8_dot && POCL_X86_HAS (dev, __builtin_cpu_supports ("avx512vbmi"))
+  return dev->int8_vnni && POCL_X86_HAS (dev, __builtin_cpu_supports ("avx512vbmi"))
       && g_strcmp0 (g_getenv ("VTP_IQ_LOOKUP"), "gather") != 0;
 }
 
@@ -339,8 +349,9 @@ vtp_device_kernel_options (const VtpDevice *dev)
 {
   /* $VTP_KERNEL_DEFINES: more build options, for trying a kernel's
    * tunables (e.g. -DVNNI_PREFETCH=8192) without rebuilding */
-  return g_strdup_printf ("-cl-std=CL1.2 -w%s%s%s%s%s%s%s %s", dev->int8_dot ? " -DVTP_X86_VNNI" : "",
-      has_x86_vbmi (dev) ? " -DVTP_X86_VBMI" : "", dev->bf16_dot ? " -DVTP_X86_BF16" : "",
+  return g_strdup_printf ("-cl-std=CL1.2 -w%s%s%s%s%s%s%s%s%s %s", dev->avx512 ? " -DVTP_X86_AVX512" : "",
+      dev->int8_dot ? " -DVTP_X86_INT8" : "",
+      dev->int8_vnni ? " -DVTP_X86_VNNI" : "", has_x86_vbmi (dev) ? " -DVTP_X86_VBMI" : "", dev->bf16_dot ? " -DVTP_X86_BF16" : "",
       dev->amx_int8 ? " -DVTP_X86_AMX" : "", dev->amx_bf16 ? " -DVTP_X86_AMX_BF16" : "",
       is_pocl_cpu (dev) ? " -DVTP_POCL_CPU" : "", is_intel_cpu (dev) ? " -DVTP_CPU_INTEL" : "",
       g_getenv ("VTP_KERNEL_DEFINES") ? g_getenv ("VTP_KERNEL_DEFINES") : "");
@@ -528,9 +539,13 @@ device_open (const DeviceEntry *e, GError **error)
   dev->compute_units = MAX (dev->compute_units, 1);
   dev->pocl_cpu = is_pocl_cpu (dev);
   dev->avx512 = has_x86_avx512 (dev);
-  dev->int8_dot = has_x86_int8_dot (dev) && g_strcmp0 (g_getenv ("VTP_QUANT_DOT"), "float") != 0;
+  {
+    const char *quant_dot = g_getenv ("VTP_QUANT_DOT");
+    dev->int8_vnni = has_x86_vnni (dev) && g_strcmp0 (quant_dot, "float") != 0 && g_strcmp0 (quant_dot, "avx2") != 0;
+    dev->int8_dot = dev->int8_vnni || (has_x86_avx2 (dev) && g_strcmp0 (quant_dot, "float") != 0);
+  }
   dev->bf16_dot = has_x86_bf16_dot (dev) && g_strcmp0 (g_getenv ("VTP_BF16_DOT"), "float") != 0;
-  dev->amx_int8 = dev->int8_dot && g_strcmp0 (g_getenv ("VTP_AMX"), "0") != 0 && has_x86_amx (25);
+  dev->amx_int8 = dev->int8_vnni && g_strcmp0 (g_getenv ("VTP_AMX"), "0") != 0 && has_x86_amx (25);
   dev->amx_bf16 = dev->bf16_dot && g_strcmp0 (g_getenv ("VTP_AMX"), "0") != 0 && has_x86_amx (22);
   if (dev->kind != VTP_DEVICE_KIND_CPU) {
     size_t max_wg = 0;

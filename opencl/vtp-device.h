@@ -31,12 +31,17 @@ typedef struct {
   guint64 max_alloc;
   guint64 local_mem;         /* bytes of local memory a work-group may use */
   guint compute_units;
-  /* The x86 CPU under PoCL has AVX-512 VNNI: the decode products of
-   * quantized weights take int8 dot products (activations quantized to
-   * int8 per block of 32, or of 256 for the K-quants, as llama.cpp does). Off with
+  /* The x86 CPU under PoCL has int8 dot products: the products of
+   * quantized weights take them (activations quantized to int8 per block
+   * of 32, or of 256 for the K-quants, as llama.cpp does). With AVX-512
+   * VNNI (int8_vnni) every quantized type; with AVX2 alone the types but
+   * the lattice ones (IQ3_*, IQ2_*, IQ1_*), each vpdpbusd done as
+   * vpmaddubsw + vpmaddwd on 256-bit halves (quant.cl). Off with
    * $VTP_QUANT_DOT=float (then every path computes on the dequantized
-   * weights in float). */
+   * weights in float); $VTP_QUANT_DOT=avx2 takes the AVX2 way on a CPU
+   * with VNNI too (its tests). */
   gboolean int8_dot;
+  gboolean int8_vnni;
   /* ... and AVX512-BF16: the products of many rows (prefill, the vision
    * tower) with BF16 weights round their activations to bfloat16 and take
    * bfloat16 dot products (vdpbf16ps, float sums), as llama.cpp and

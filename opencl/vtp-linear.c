@@ -722,19 +722,39 @@ xcopy_int8 (VtpDType t)
   return int8_group (t) > 1 ? XCOPY_INT8_SUPER : XCOPY_INT8;
 }
 
+/* The int8 products (quant.cl, quant-lattice.cl) take @w's panels: every
+ * quantized type with AVX-512 VNNI; with AVX2 alone all but the lattice
+ * types, whose lookups want AVX-512's permutes (they keep the float
+ * kernels there). */
+gboolean
+vtp_linear_takes_int8 (const VtpTensor *w)
+{
+  if (w->layout != LAYOUT_P16 || !vtp_dtype_is_quantized (w->dtype) || !w->dev->int8_dot)
+    return FALSE;
+  if (w->dev->int8_vnni)
+    return TRUE;
+  switch (w->dtype) {
+    case VTP_DTYPE_IQ3_XXS: case VTP_DTYPE_IQ3_S: case VTP_DTYPE_IQ2_XXS: case VTP_DTYPE_IQ2_XS:
+    case VTP_DTYPE_IQ2_S: case VTP_DTYPE_IQ1_S: case VTP_DTYPE_IQ1_M:
+      return FALSE;
+    default:
+      return TRUE;
+  }
+}
+
 static XCopy
 xcopy_kind (const VtpDevice *dev, gint64 n_rows, const VtpTensor *w, gboolean as_rows)
 {
   if (as_rows)
     /* rows of separate decode steps (vtp_op_linear_rows): each row's
      * arithmetic as alone, where the lone row takes the int8 GEMV */
-    return w->layout == LAYOUT_P16 && vtp_dtype_is_quantized (w->dtype) && dev->int8_dot && n_rows > 1
-        && vtp_tensor_cols (w) <= VNNI_MAX_K ? xcopy_int8 (w->dtype) : XCOPY_NONE;
+    return vtp_linear_takes_int8 (w) && n_rows > 1 && vtp_tensor_cols (w) <= VNNI_MAX_K ? xcopy_int8 (w->dtype)
+        : XCOPY_NONE;
   if (bf16_gemm_serves (dev, n_rows, w))
     return XCOPY_BF16;
   /* 2 rows and more (a short prefill, a prefill's last piece): the int8
    * products of a few rows, then the int8 GEMM; 1 row takes the GEMV */
-  if (w->layout == LAYOUT_P16 && vtp_dtype_is_quantized (w->dtype) && dev->int8_dot && n_rows > 1)
+  if (vtp_linear_takes_int8 (w) && n_rows > 1)
     return xcopy_int8 (w->dtype);
   return XCOPY_NONE;
 }
@@ -841,7 +861,7 @@ linear (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 x_row, gint64 n_r
      * read once; 1 row: the decode GEMV). Beyond: tiles of PANEL_TM rows
      * over weights dequantized once per work-item (GROUP_TILES tiles). */
     const size_t local[2] = { 1, 1 };
-    if (n_rows == 1 && dev->int8_dot && K <= VNNI_MAX_K) {
+    if (n_rows == 1 && vtp_linear_takes_int8 (w) && K <= VNNI_MAX_K) {
       /* the int8 GEMV: P panels a work-item (vnni_panels_per_item) */
       const gint64 np = N / PANEL;
       const gint P = vnni_panels_per_item (dev, np);
@@ -1009,7 +1029,7 @@ vtp_linear_gemv_panels (const VtpDevice *dev, const VtpTensor *w, gint *group)
     return -1;
   if (vtp_dtype_is_quantized (w->dtype)) {
     /* linear's int8 GEMV (qlinear_vnni_<T>) */
-    if (!dev->int8_dot || K > VNNI_MAX_K)
+    if (!vtp_linear_takes_int8 (w) || K > VNNI_MAX_K)
       return -1;
     *group = int8_group (w->dtype);
     return vnni_type_code (w->dtype);
@@ -1213,8 +1233,7 @@ multi_fuses (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpLinearOut
     return FALSE;
   for (gint i = 0; i < n_outs; i++) {
     const VtpTensor *w = outs[i].w, *y = outs[i].y, *b = outs[i].bias;
-    if (w->layout != LAYOUT_P16 || !vtp_dtype_is_quantized (w->dtype)
-        || w->ndim != 2 || vtp_tensor_cols (w) != K || w->shape[0] % PANEL || y->dtype != VTP_DTYPE_F32
+    if (!vtp_linear_takes_int8 (w) || w->ndim != 2 || vtp_tensor_cols (w) != K || w->shape[0] % PANEL || y->dtype != VTP_DTYPE_F32
         || vtp_tensor_cols (y) != w->shape[0] || !rows_in (y, outs[i].y_row, 1)
         || (b && (b->dtype != VTP_DTYPE_F32 || vtp_tensor_n_elements (b) != w->shape[0]))
         || int8_group (w->dtype) != int8_group (outs[0].w->dtype))   /* x quantized one way for all */

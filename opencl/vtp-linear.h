@@ -44,6 +44,13 @@ void vtp_op_linear_rows (VtpTensor *y, gint64 y_row, const VtpTensor *x, gint64 
 void vtp_op_linear_multi_rows (const VtpTensor *x, gint64 x_row, gint64 n_rows, const VtpLinearOut *outs,
     gint n_outs);
 
+/* TRUE when products with the quantized weights @w (of vtp_linear_weight_new)
+ * take int8 dot products on their device (x86 CPUs: every quantized type
+ * with AVX-512 VNNI, all but the lattice types with AVX2; VtpDevice's
+ * int8_dot): activations rounded to int8 as llama.cpp's CPU backend
+ * rounds them. FALSE: float products on the dequantized weights. */
+gboolean vtp_linear_takes_int8 (const VtpTensor *w);
+
 /* TRUE when vtp_op_linear_swiglu computes the gated MLP's products and
  * activation in one launch for @n_rows rows (GPUs: up to 8 rows of plain
  * F32 / F16 / BF16 weights of one type; gemv_swiglu_<T>). */

@@ -26,11 +26,21 @@ probe_rate (VtpDevice *dev, const char *kernel, double ops_per_iter, GError **er
   return best;
 }
 
+/* probe.cl's PROBE_CHAINS and PROBE_INT8_CHAINS: fewer on x86 CPUs
+ * without AVX-512 (16 registers) */
+static double
+probe_chains (const VtpDevice *dev, gboolean int8)
+{
+  if (dev->pocl_cpu && !dev->avx512)
+    return int8 ? 4 : 6;
+  return 8;
+}
+
 double
 vtp_probe_fma_gflops (VtpDevice *dev, GError **error)
 {
-  /* 8 chains of 16 multiply-adds */
-  return probe_rate (dev, "probe_fma", 8 * 16 * 2, error) / 1e9;
+  /* chains of 16 multiply-adds */
+  return probe_rate (dev, "probe_fma", probe_chains (dev, FALSE) * 16 * 2, error) / 1e9;
 }
 
 double
@@ -43,6 +53,6 @@ vtp_probe_bf16_gflops (VtpDevice *dev, GError **error)
 double
 vtp_probe_int8_gops (VtpDevice *dev, GError **error)
 {
-  /* 8 chains of 16 lanes of 4 byte products */
-  return dev->int8_dot ? probe_rate (dev, "probe_int8", 8 * 16 * 4 * 2, error) / 1e9 : 0;
+  /* chains of 16 lanes of 4 byte products */
+  return dev->int8_dot ? probe_rate (dev, "probe_int8", probe_chains (dev, TRUE) * 16 * 4 * 2, error) / 1e9 : 0;
 }

@@ -354,7 +354,7 @@ linear_case (VtpDType t, gint64 M, gint64 K, gint64 N, WeightKind kind, gboolean
   /* x's int8 groups: a block of 32, a super-block of 256 for the K-quants */
   const gint64 group = MAX (vtp_dtype_block_elements (t), 32);
   /* the int8 paths: decode, a few rows and the GEMM */
-  int8_path = dev->int8_dot && tw->layout == 1;
+  int8_path = vtp_linear_takes_int8 (tw);
   g_assert_cmpuint (vtp_tensor_n_bytes (tw), ==, N * row_bytes);
 
   for (gint64 i = 0; i < (M + y_row + 1) * N; i++)
@@ -501,7 +501,7 @@ test_linear_rows (void)
         char what[96];
         g_snprintf (what, sizeof what, "linear rows %s M=%" G_GINT64_FORMAT " output %d",
             vtp_dtype_name (sets[t][i]), M, i);
-        if (dev->int8_dot) {
+        if (vtp_linear_takes_int8 (tw[i])) {
           assert_same_bits (got, want, M * Ns[i], sizeof (float), what);
           continue;
         }

@@ -80,7 +80,7 @@
 #define DL_TYPE_F32 32          /* weight type codes (vtp_linear_gemv_panels): */
 #define DL_TYPE_F16 33          /* vnni_type_code's 0 .. 18, and the float */
 #define DL_TYPE_BF16 34         /* panels' */
-#ifdef VTP_X86_VNNI
+#ifdef VTP_X86_INT8
 #define DL_X_K VNNI_MAX_K       /* x's int8 copy: private arrays as qlinear_vnni's */
 #else
 #define DL_X_K 64               /* (no int8 products: unused) */
@@ -271,7 +271,7 @@ inline float16 dl_panel (const DlProduct *o, int lp, __global const float *xr, i
     case DL_TYPE_F32: return p16s_panel_f32 (xr, (__global const float *) o->w + at, K);
     case DL_TYPE_F16: return p16s_panel_f16 (xr, (__global const half *) o->w + at, K);
     case DL_TYPE_BF16: return p16s_panel_bf16 (xr, (__global const ushort *) o->w + at, K);
-#ifdef VTP_X86_VNNI
+#ifdef VTP_X86_INT8
     default: return vnni_panel_of (o->type, o->w, lp, K, xq, xs, xm, dx, K / 32);
 #else
     default: return (float16) NAN;
@@ -290,7 +290,7 @@ inline int dl_pair (const DlProduct *o, int lp, __global const float *xr, int K,
     case DL_TYPE_F32: p16s_pair_f32 (xr, (__global const float *) o->w + at, K, &out[0], &out[1]); return 1;
     case DL_TYPE_F16: p16s_pair_f16 (xr, (__global const half *) o->w + at, K, &out[0], &out[1]); return 1;
     case DL_TYPE_BF16: p16s_pair_bf16 (xr, (__global const ushort *) o->w + at, K, &out[0], &out[1]); return 1;
-#ifdef VTP_X86_VNNI
+#ifdef VTP_X86_INT8
     default: return vnni_pair_of (o->type, o->w, lp, K, xq, xs, xm, dx, K / 32, out);
 #else
     default: return 0;
@@ -305,7 +305,7 @@ inline ulong dl_panel_bytes (int type, int K)
     case DL_TYPE_F32: return (ulong) 16 * K * 4;
     case DL_TYPE_F16:
     case DL_TYPE_BF16: return (ulong) 16 * K * 2;
-#ifdef VTP_X86_VNNI
+#ifdef VTP_X86_INT8
     default: return vnni_panel_bytes (type, K);
 #else
     default: return 0;
@@ -323,7 +323,7 @@ inline void dl_products (__global volatile int *sync, int step, const DlProduct 
   const uint t0 = dl_stamp ();
   ulong bytes = 0;
   int first, end;
-#ifdef VTP_X86_VNNI
+#ifdef VTP_X86_INT8
   if (o[0].type < DL_TYPE_F32)
     quantize_x (xr, K / 32, g, xq, xs, dx, xm);
 #endif
@@ -427,7 +427,7 @@ inline void dl_rope_rows (__global volatile int *sync, int step, __global float 
 }
 
 /* ---- several streams' rows (batched decoding, vtp-llama-batch.c) ---- */
-#ifdef VTP_X86_VNNI
+#ifdef VTP_X86_INT8
 
 /* Step @step: x's M rows (K wide) to int8 into @scratch as quantize_rows_q8
  * does (groups of @g blocks; vtp-linear.c's int8_rows_layout: d_off, s_off),
@@ -549,7 +549,7 @@ void decode_rows_out (__global float *x, __global float *xn, __global const floa
   }
   dl_finish (sync, nwg, DL_SYNC_INTS);
 }
-#endif /* VTP_X86_VNNI */
+#endif /* VTP_X86_INT8 */
 #endif /* KV_TYPE == 0 */
 
 /* The layer's decode step for one row at position @pos:
@@ -750,7 +750,7 @@ void DL_NAME (decode_token) (__global const ulong *layers, int n_layers, __globa
   dl_finish (sync, nwg, DL_SYNC_INTS * n_layers);
 }
 
-#ifdef VTP_X86_VNNI
+#ifdef VTP_X86_INT8
 /* decode_rows_token's streams: stream i's row of 2 n_layers + 2 values at
  * @streams_at in the table, its caches kc, vc of each layer, then its
  * scores' scratch and its logits (vtp-decode-step.c's vtp_op_decode_rows_token) */
@@ -881,7 +881,7 @@ void DL_NAME (decode_rows_token) (__global const ulong *table, int n_layers, int
   dl_finish (sync, nwg, DL_SYNC_INTS * (n_layers + 1));
 }
 #undef DL_POS_ARGS
-#endif /* VTP_X86_VNNI */
+#endif /* VTP_X86_INT8 */
 
 #undef DL_T
 #undef DL_NAME

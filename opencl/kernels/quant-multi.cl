@@ -2,14 +2,27 @@
  * v, gate | up in one launch, vtp_op_linear_multi): the per-type panel and
  * tile functions by type code. Follows quant.cl and quant-lattice.cl (all
  * the types' functions) in the program. */
+#ifdef VTP_X86_INT8
+/* The int8 types by type code (vnni_type_code in vtp-linear.c), the last
+ * one (VNNI_LAST_TYPE) aside: it is each switch's default. With AVX2 alone
+ * the lattice types (codes 12 .. 18) have no int8 functions
+ * (quant-lattice.cl; vtp-linear.c does not ask for them). */
 #ifdef VTP_X86_VNNI
-/* The int8 types by type code (vnni_type_code in vtp-linear.c), code 18
- * (iq1_m) aside: it is each switch's default. */
 #define VNNI_TYPE_CODES(X)                                                     \
   X (0, q8_0) X (1, q4_0) X (2, q4_k) X (3, q5_k) X (4, q6_k) X (5, q4_1)      \
   X (6, q5_0) X (7, q5_1) X (8, q3_k) X (9, q2_k) X (10, iq4_nl)               \
   X (11, iq4_xs) X (12, iq3_xxs) X (13, iq3_s) X (14, iq2_xxs) X (15, iq2_xs)  \
   X (16, iq2_s) X (17, iq1_s)
+#define VNNI_LAST_TYPE iq1_m
+#else
+#define VNNI_TYPE_CODES(X)                                                     \
+  X (0, q8_0) X (1, q4_0) X (2, q4_k) X (3, q5_k) X (4, q6_k) X (5, q4_1)      \
+  X (6, q5_0) X (7, q5_1) X (8, q3_k) X (9, q2_k) X (10, iq4_nl)
+#define VNNI_LAST_TYPE iq4_xs
+#endif
+/* M (VNNI_LAST_TYPE), the type's name expanded first */
+#define VNNI_LAST_CALL(M) VNNI_APPLY (M, VNNI_LAST_TYPE)
+#define VNNI_APPLY(M, T) M (T)
 
 /* The panel functions by type code, for products whose weights differ in
  * type. */
@@ -20,7 +33,7 @@ inline float16 vnni_panel_of (int type, __global const uchar *w, int lp, int K, 
 #define VNNI_PANEL_CASE(code, T) case code: VNNI_PANEL_CALL (T)
   switch (type) {
     VNNI_TYPE_CODES (VNNI_PANEL_CASE)
-    default: VNNI_PANEL_CALL (iq1_m)
+    default: VNNI_LAST_CALL (VNNI_PANEL_CALL)
   }
 #undef VNNI_PANEL_CASE
 #undef VNNI_PANEL_CALL
@@ -29,12 +42,14 @@ inline float16 vnni_panel_of (int type, __global const uchar *w, int lp, int K, 
 /* The bytes of one panel (16 rows K wide) of type code @type. */
 inline size_t vnni_panel_bytes (int type, int K)
 {
-#define VNNI_BYTES_CASE(code, T) case code: return (size_t) 16 * (K / QK_##T) * BB_##T;
+#define VNNI_LAST_BYTES(T) return (size_t) 16 * (K / QK_##T) * BB_##T;
+#define VNNI_BYTES_CASE(code, T) case code: VNNI_LAST_BYTES (T)
   switch (type) {
     VNNI_TYPE_CODES (VNNI_BYTES_CASE)
-    default: return (size_t) 16 * (K / QK_iq1_m) * BB_iq1_m;
+    default: VNNI_LAST_CALL (VNNI_LAST_BYTES)
   }
 #undef VNNI_BYTES_CASE
+#undef VNNI_LAST_BYTES
 }
 
 /* Panels @lp and @lp + 1 side by side into out[0] and out[1] (the same
@@ -51,7 +66,7 @@ inline int vnni_pair_of (int type, __global const uchar *w, int lp, int K, const
 #define VNNI_PAIR_CASE(code, T) case code: VNNI_PAIR_CALL (T)
   switch (type) {
     VNNI_TYPE_CODES (VNNI_PAIR_CASE)
-    default: VNNI_PAIR_CALL (iq1_m)
+    default: VNNI_LAST_CALL (VNNI_PAIR_CALL)
   }
 #undef VNNI_PAIR_CASE
 #undef VNNI_PAIR_CALL
@@ -83,7 +98,7 @@ inline void vnni_tile_of (int type, __global const uchar *w, int lp, __global co
 #define VNNI_TILE_CASE(code, T) case code: VNNI_TILE_CALL (T)
   switch (type) {
     VNNI_TYPE_CODES (VNNI_TILE_CASE)
-    default: VNNI_TILE_CALL (iq1_m)
+    default: VNNI_LAST_CALL (VNNI_TILE_CALL)
   }
 #undef VNNI_TILE_CASE
 #undef VNNI_TILE_CALL

@@ -33,8 +33,9 @@
  *  - qlinear_p16g_<T>: more rows: each work-item dequantizes 256 steps of
  *    its panel into private memory once and runs 6 x 16 tiles over them
  *    (as linear_p16g_<T>).
- *  - qlinear_vnni_<T> (every type; x86 CPUs with AVX-512 VNNI, built with
- *    -DVTP_X86_VNNI): the decode GEMV in int8: each work-item quantizes x
+ *  - qlinear_vnni_<T> (x86 CPUs, built with -DVTP_X86_INT8: every type
+ *    with AVX-512 VNNI, -DVTP_X86_VNNI; all but the lattice types with
+ *    AVX2 alone): the decode GEMV in int8: each work-item quantizes x
  *    to int8 (quantize_group: per block of 32 for Q8_0 / Q4_0, per
  *    super-block of 256 for the K-quants, as llama.cpp's Q8_0 and Q8_K
  *    activations) and runs P panels with vpdpbusd (64 byte products an
@@ -964,9 +965,12 @@ DEFINE_QLINEAR (q2_k)
 DEFINE_QLINEAR (iq4_nl)
 DEFINE_QLINEAR (iq4_xs)
 
-#ifdef VTP_X86_VNNI
+#ifdef VTP_X86_INT8
 /* The int8 decode GEMV (see the top of the file). Host side: vtp-linear.c
- * launches it for one row of x when the device's int8_dot is set. */
+ * launches it for one row of x when the device's int8_dot is set: with
+ * AVX-512 VNNI (-DVTP_X86_VNNI) or, without it, with AVX2 (the same
+ * kernels, each 64-byte dot product as two 256-bit halves, dpbusd below).
+ * The names say vnni for both. */
 typedef int vtp_v16si __attribute__ ((vector_size (64)));
 /* The int8 functions start on 64-byte boundaries, so that a change to one
  * type's code does not move another's loops against the front end's
@@ -978,7 +982,11 @@ typedef int vtp_v16si __attribute__ ((vector_size (64)));
 #ifndef VNNI_FN_ALIGN
 #define VNNI_FN_ALIGN 64
 #endif
+#ifdef VTP_X86_VNNI
 #define VNNI __attribute__ ((target ("avx512vnni,avx512bw,avx512vl"), aligned (VNNI_FN_ALIGN)))
+#else
+#define VNNI __attribute__ ((target ("avx2,fma,f16c"), aligned (VNNI_FN_ALIGN)))
+#endif
 #define VNNI_MAX_K 16384       /* longest row (vtp-linear.c checks) */
 /* Where the K-quant GEMV prefetches, from the super-block it is about to
  * read (bytes; -1: none). 0: that super-block's own lines, all requested
@@ -1092,6 +1100,8 @@ typedef int vtp_v16si __attribute__ ((vector_size (64)));
   for (int c_ = 0; (l2) >= 0 && c_ < (bytes); c_ += 64)                        \
     __builtin_prefetch ((pb) + (l2) + c_, 0, 1);
 
+typedef char vtp_v64qi __attribute__ ((vector_size (64)));
+#ifdef VTP_X86_VNNI
 /* acc + the sums of 4 products of unsigned bytes of u and signed bytes of
  * s, per 32-bit lane */
 VNNI inline int16 dpbusd (int16 acc, int16 u, int16 s)
@@ -1103,6 +1113,65 @@ VNNI inline int16 dpwssd (int16 acc, int16 a, int16 b)
 {
   return as_int16 (__builtin_ia32_vpdpwssd512 ((vtp_v16si) acc, (vtp_v16si) a, (vtp_v16si) b));
 }
+/* The bytes of t picked by the bytes of idx within each 128-bit lane
+ * (vpshufb: an index with its top bit set gives 0) */
+VNNI inline int16 shuffle_bytes (uint16 t, uint16 idx)
+{
+  return as_int16 (__builtin_ia32_pshufb512 ((vtp_v64qi) t, (vtp_v64qi) idx));
+}
+/* Signed weight bytes w against x's signed bytes: dpbusd takes w + 128
+ * (unsigned), and W8_BIAS (128) times the sum of x's bytes comes off
+ * after, as the caller does */
+#define W8_BIAS 128
+VNNI inline int16 dp_w8 (int16 acc, int16 w, int16 x)
+{
+  return dpbusd (acc, w ^ (int16) 0x80808080, x);
+}
+#else
+/* AVX2: the same sums per 32-bit lane from 256-bit halves, vpmaddubsw
+ * (pairs of byte products added into 16 bits, saturating) then vpmaddwd
+ * by ones (the pairs into the lane). Exact while each pair's sum fits in
+ * 16 bits: every caller's unsigned bytes are at most 63 (the 4-, 5- and
+ * 6-bit quants, the K-quants' mins) or 128 (dp_w8's |w|) against x's
+ * int8 copy, which is within -127 .. 127 (quantize_group): 2 x 128 x 127
+ * < 2^15. (vnni_block_k4's high nibbles in place, up to 240, would not be:
+ * K4_HI_IN_PLACE is off here.) */
+typedef char vtp_v32qi __attribute__ ((vector_size (32)));
+typedef short vtp_v16hi __attribute__ ((vector_size (32)));
+typedef int vtp_v8si __attribute__ ((vector_size (32)));
+VNNI inline int8 dpbusd8 (int8 acc, int8 u, int8 s)
+{
+  const vtp_v16hi pairs = __builtin_ia32_pmaddubsw256 ((vtp_v32qi) u, (vtp_v32qi) s);
+  return acc + as_int8 (__builtin_ia32_pmaddwd256 (pairs, (vtp_v16hi) (short16) 1));
+}
+VNNI inline int16 dpbusd (int16 acc, int16 u, int16 s)
+{
+  return (int16) (dpbusd8 (acc.lo, u.lo, s.lo), dpbusd8 (acc.hi, u.hi, s.hi));
+}
+VNNI inline int16 dpwssd (int16 acc, int16 a, int16 b)
+{
+  return acc + (int16) (as_int8 (__builtin_ia32_pmaddwd256 ((vtp_v16hi) a.lo, (vtp_v16hi) b.lo)),
+      as_int8 (__builtin_ia32_pmaddwd256 ((vtp_v16hi) a.hi, (vtp_v16hi) b.hi)));
+}
+VNNI inline int16 shuffle_bytes (uint16 t, uint16 idx)
+{
+  return (int16) (as_int8 (__builtin_ia32_pshufb256 ((vtp_v32qi) t.lo, (vtp_v32qi) idx.lo)),
+      as_int8 (__builtin_ia32_pshufb256 ((vtp_v32qi) t.hi, (vtp_v32qi) idx.hi)));
+}
+/* Signed weight bytes w against x's: |w| (at most 128, unsigned) times x
+ * with w's sign (vpsignb; 0 where w is 0), llama.cpp's way on AVX2; no
+ * bias to take off */
+#define W8_BIAS 0
+VNNI inline int8 dp_w8_8 (int8 acc, int8 w, int8 x)
+{
+  const vtp_v32qi u = __builtin_elementwise_abs ((vtp_v32qi) w);
+  return dpbusd8 (acc, as_int8 (u), as_int8 (__builtin_ia32_psignb256 ((vtp_v32qi) x, (vtp_v32qi) w)));
+}
+VNNI inline int16 dp_w8 (int16 acc, int16 w, int16 x)
+{
+  return (int16) (dp_w8_8 (acc.lo, w.lo, x.lo), dp_w8_8 (acc.hi, w.hi, x.hi));
+}
+#endif
 
 /* The largest |x| of x[0..31]. */
 inline float amax32 (__global const float *x)
@@ -1207,15 +1276,15 @@ inline void quantize_x (__global const float *x, int nb, int g, int *xq, int *xs
 }
 
 /* One block of 16 rows: sum (w q) dw dx. Q8_0's signed weights go in as
- * w + 128 (unsigned), Q4_0's nibbles as they are (q - 8 stored as q): the
+ * dp_w8 takes them, Q4_0's nibbles as they are (q - 8 stored as q): the
  * offset times the sum of x's bytes comes off after. */
 VNNI inline float16 vnni_block_q8_0 (__global const uchar *pb, const int *xq, int xs, float dx, float16 acc)
 {
   int16 s = 0;
   UNROLL
   for (int g = 0; g < 8; g++)
-    s = dpbusd (s, as_int16 (quad_at (pb + 32, g) ^ 0x80808080u), (int16) xq[g]);
-  return fma (half16_at (pb) * dx, convert_float16 (s - 128 * xs), acc);
+    s = dp_w8 (s, as_int16 (quad_at (pb + 32, g)), (int16) xq[g]);
+  return fma (half16_at (pb) * dx, convert_float16 (s - W8_BIAS * xs), acc);
 }
 
 VNNI inline float16 vnni_block_q4_0 (__global const uchar *pb, const int *xq, int xs, float dx, float16 acc)
@@ -1310,29 +1379,42 @@ VNNI inline float16 vnni_super_q2_k (__global const uchar *pb, const int *xq, co
 }
 
 /* IQ4_NL, IQ4_XS: each index byte looked up (vpshufb, the table in every
- * 128-bit lane) as its value + 128, unsigned; 128 times x's sums comes off
- * after. */
-typedef char vtp_v64qi __attribute__ ((vector_size (64)));
+ * 128-bit lane), iq4_dot: with VNNI as its value + 128, unsigned, with
+ * 128 times x's sums off after (IQ4_BIAS); with AVX2 as its value, signed,
+ * through dp_w8 (no bias). */
+#ifdef VTP_X86_VNNI
+/* kvalues_iq4nl + 128, four bytes a word */
+#define IQ4_TABLE 0x3f2d1801u, 0x766a5d4fu, 0xa6998d81u, 0xf1d9c5b5u
+#define IQ4_BIAS 128
+#else
+/* kvalues_iq4nl */
+#define IQ4_TABLE 0xbfad9881u, 0xf6eaddcfu, 0x26190d01u, 0x71594535u
+#define IQ4_BIAS 0
+#endif
 VNNI inline int16 iq4_lookup (uint16 idx)
 {
-  /* kvalues_iq4nl + 128, four bytes a word */
-  const uint16 table = (uint16) (0x3f2d1801u, 0x766a5d4fu, 0xa6998d81u, 0xf1d9c5b5u, 0x3f2d1801u, 0x766a5d4fu,
-      0xa6998d81u, 0xf1d9c5b5u, 0x3f2d1801u, 0x766a5d4fu, 0xa6998d81u, 0xf1d9c5b5u, 0x3f2d1801u, 0x766a5d4fu,
-      0xa6998d81u, 0xf1d9c5b5u);
-  return as_int16 (__builtin_ia32_pshufb512 ((vtp_v64qi) table, (vtp_v64qi) idx));
+  return shuffle_bytes ((uint16) (IQ4_TABLE, IQ4_TABLE, IQ4_TABLE, IQ4_TABLE), idx);
+}
+VNNI inline int16 iq4_dot (int16 acc, int16 values, int16 x)
+{
+#ifdef VTP_X86_VNNI
+  return dpbusd (acc, values, x);
+#else
+  return dp_w8 (acc, values, x);
+#endif
 }
 /* The 32 indices of one block of 16 rows (quad groups at @q) against x's
- * block at xq: sum of value xq, 128 sum xq off. */
+ * block at xq: sum of value xq (IQ4_BIAS sum xq off). */
 VNNI inline int16 iq4_block_sum (__global const uchar *q, const int *xq, int xs)
 {
   int16 s = 0;
   UNROLL
   for (int g = 0; g < 4; g++) {
     const uint16 v = quad_at (q, g);
-    s = dpbusd (s, iq4_lookup (v & 0x0f0f0f0fu), (int16) xq[g]);
-    s = dpbusd (s, iq4_lookup ((v >> 4) & 0x0f0f0f0fu), (int16) xq[4 + g]);
+    s = iq4_dot (s, iq4_lookup (v & 0x0f0f0f0fu), (int16) xq[g]);
+    s = iq4_dot (s, iq4_lookup ((v >> 4) & 0x0f0f0f0fu), (int16) xq[4 + g]);
   }
-  return s - 128 * xs;
+  return s - IQ4_BIAS * xs;
 }
 VNNI inline float16 vnni_super_iq4_nl (__global const uchar *pb, const int *xq, const int *xs, const int *xm,
     const float *dx, float16 acc)
@@ -1369,7 +1451,7 @@ VNNI inline int16 byte_of_lanes (uint16 v, int j)
   const uint c = 0x80808000u | (uint) j;
   const uint16 ctrl = (uint16) (c, c + 4, c + 8, c + 12, c, c + 4, c + 8, c + 12, c, c + 4, c + 8, c + 12, c, c + 4,
       c + 8, c + 12);
-  return as_int16 (__builtin_ia32_pshufb512 ((vtp_v64qi) v, (vtp_v64qi) ctrl));
+  return shuffle_bytes (v, ctrl);
 }
 
 /* Fewer instructions a Q4_K super-block, the same integers (the same
@@ -1389,11 +1471,38 @@ VNNI inline int16 byte_of_lanes (uint16 v, int j)
  * session"), so a fifth fewer instructions is a per cent or two. Q5_K (its
  * fifth bit from qh) keeps the shift for its high nibbles. */
 #ifndef K4_HI_IN_PLACE
+#ifdef VTP_X86_VNNI
 #define K4_HI_IN_PLACE 1
+#else
+#define K4_HI_IN_PLACE 0        /* AVX2's dpbusd: bytes of 240 would saturate */
+#endif
 #endif
 #ifndef K4_SCALES_SHUFFLED
 #define K4_SCALES_SHUFFLED 1
 #endif
+/* The sums of a Q4_K / Q5_K sub-block's products, K4_RUN quad
+ * groups (of 8) at a time, and that run's sum times the sub-block's scale
+ * into isum (k4_scaled). VNNI: a run is the whole sub-block (the sums in
+ * 32 bits, vpdpbusd). AVX2: runs of 4, their sums in the 16-bit pairs that
+ * vpmaddubsw leaves (|sum| <= 4 x 2 x 31 x 127 < 2^15 for Q5_K's 5 bits),
+ * which one vpmaddwd by the scale (signed, in both halves of each lane) adds up
+ * and scales: per run and row one instruction a 256-bit half, where
+ * dpbusd's sums take a vpmaddwd and an add for each group, and the scale a
+ * vpmulld. The same integers either way. */
+#ifdef VTP_X86_VNNI
+#define K4_RUN 8
+VNNI inline int16 k4_dot (int16 acc, int16 u, int16 s) { return dpbusd (acc, u, s); }
+VNNI inline int16 k4_scaled (int16 isum, int16 s, int16 sc) { return isum + s * sc; }
+#else
+#define K4_RUN 4
+VNNI inline int16 k4_dot (int16 acc, int16 u, int16 s)
+{
+  return (int16) (as_int8 ((vtp_v16hi) acc.lo + __builtin_ia32_pmaddubsw256 ((vtp_v32qi) u.lo, (vtp_v32qi) s.lo)),
+      as_int8 ((vtp_v16hi) acc.hi + __builtin_ia32_pmaddubsw256 ((vtp_v32qi) u.hi, (vtp_v32qi) s.hi)));
+}
+VNNI inline int16 k4_scaled (int16 isum, int16 s, int16 sc) { return dpwssd (isum, s, (sc & 0xffff) | (sc << 16)); }
+#endif
+
 VNNI inline float16 vnni_block_k4 (__global const uchar *pb, __global const uchar *qh, __global const uchar *q,
     const int *xq, const int *xm, const float *dx, float16 acc)
 {
@@ -1402,27 +1511,29 @@ VNNI inline float16 vnni_block_k4 (__global const uchar *pb, __global const ucha
   const uint16 sc03 = k.q0 & 0x3f3f3f3fu, sc47 = (k.q2 & 0x0f0f0f0fu) | ((k.q0 >> 2) & 0x30303030u);
   const int hi_shift = !qh && K4_HI_IN_PLACE ? 4 : 0;
   int16 isum = 0;
-  for (int c = 0; c < 4; c++) {
-    int16 s1 = 0, s2 = 0;
+  for (int c = 0; c < 4; c++)
     UNROLL
-    for (int g = 0; g < 8; g++) {
-      const uint16 v = quad_at (q, 8 * c + g);
-      uint16 lo = v & 0x0f0f0f0fu, hi = hi_shift ? v & 0xf0f0f0f0u : (v >> 4) & 0x0f0f0f0fu;
-      if (qh) {
-        const uint16 h = quad_at (qh, g);
-        lo |= ((h >> (2 * c)) & 0x01010101u) << 4;
-        hi |= ((h >> (2 * c + 1)) & 0x01010101u) << 4;
+    for (int run = 0; run < 8; run += K4_RUN) {
+      int16 s1 = 0, s2 = 0;
+      UNROLL
+      for (int g = run; g < run + K4_RUN; g++) {
+        const uint16 v = quad_at (q, 8 * c + g);
+        uint16 lo = v & 0x0f0f0f0fu, hi = hi_shift ? v & 0xf0f0f0f0u : (v >> 4) & 0x0f0f0f0fu;
+        if (qh) {
+          const uint16 h = quad_at (qh, g);
+          lo |= ((h >> (2 * c)) & 0x01010101u) << 4;
+          hi |= ((h >> (2 * c + 1)) & 0x01010101u) << 4;
+        }
+        s1 = k4_dot (s1, as_int16 (lo), (int16) xq[16 * c + g]);
+        s2 = k4_dot (s2, as_int16 (hi), (int16) xq[16 * c + 8 + g]);
       }
-      s1 = dpbusd (s1, as_int16 (lo), (int16) xq[16 * c + g]);
-      s2 = dpbusd (s2, as_int16 (hi), (int16) xq[16 * c + 8 + g]);
+      s2 >>= hi_shift;
+      if (K4_SCALES_SHUFFLED)
+        isum = k4_scaled (k4_scaled (isum, s1, byte_of_lanes (c < 2 ? sc03 : sc47, (2 * c) & 3)), s2,
+            byte_of_lanes (c < 2 ? sc03 : sc47, (2 * c + 1) & 3));
+      else
+        isum = k4_scaled (k4_scaled (isum, s1, k4_sc (k, 2 * c)), s2, k4_sc (k, 2 * c + 1));
     }
-    s2 >>= hi_shift;
-    if (K4_SCALES_SHUFFLED)
-      isum += s1 * byte_of_lanes (c < 2 ? sc03 : sc47, (2 * c) & 3)
-          + s2 * byte_of_lanes (c < 2 ? sc03 : sc47, (2 * c + 1) & 3);
-    else
-      isum += s1 * k4_sc (k, 2 * c) + s2 * k4_sc (k, 2 * c + 1);
-  }
   acc = fma (half16_at (pb) * dx[0], convert_float16 (isum), acc);
   const K4Scales km = { k.q0, quad_at (pb + 64, 1), k.q2 };
   return fma (half16_at (pb + 32) * -dx[0], convert_float16 (k4_min_sum (km, xm)), acc);
@@ -1808,11 +1919,11 @@ VNNI void vnni_tile_##T##_##R (__global const uchar *wp, __global const uchar *s
 
 #define TILES_q8_0(R) \
 DEFINE_VNNI_TILE (q8_0, R, 8,                                                  \
-    const int16 u = as_int16 (quad_at (pb + 32, g) ^ 0x80808080u);             \
+    const int16 w = as_int16 (quad_at (pb + 32, g));                           \
     UNROLL                                                                     \
     for (int i = 0; i < TR; i++)                                               \
-      s[i] = dpbusd (s[i], u, (int16) xq[i][8 * b + g]);,                      \
-    128)
+      s[i] = dp_w8 (s[i], w, (int16) xq[i][8 * b + g]);,                       \
+    W8_BIAS)
 #define TILES_q4_0(R) \
 DEFINE_VNNI_TILE (q4_0, R, 4,                                                  \
     const uint16 v = quad_at (pb + 32, g);                                     \
@@ -2035,14 +2146,14 @@ VNNI void vnni_tile_##T##_##R (__global const uchar *wp, __global const uchar *s
         const int16 lo = iq4_lookup (v & 0x0f0f0f0fu), hi = iq4_lookup ((v >> 4) & 0x0f0f0f0fu); \
         UNROLL                                                                 \
         for (int r = 0; r < TR; r++) {                                         \
-          s[r] = dpbusd (s[r], lo, (int16) xq[r][8 * (b + i) + g]);            \
-          s[r] = dpbusd (s[r], hi, (int16) xq[r][8 * (b + i) + 4 + g]);        \
+          s[r] = iq4_dot (s[r], lo, (int16) xq[r][8 * (b + i) + g]);           \
+          s[r] = iq4_dot (s[r], hi, (int16) xq[r][8 * (b + i) + 4 + g]);       \
         }                                                                      \
       }                                                                        \
       const int16 sc = XS ? iq4xs_scale_of (sl, sh, i) : 1;                    \
       UNROLL                                                                   \
       for (int r = 0; r < TR; r++) {                                           \
-        const int16 t = s[r] - 128 * (xs[r][2 * (b + i)] + xs[r][2 * (b + i) + 1]); \
+        const int16 t = s[r] - IQ4_BIAS * (xs[r][2 * (b + i)] + xs[r][2 * (b + i) + 1]); \
         isum[r] = XS ? isum[r] + sc * t : t;                                   \
       }                                                                        \
     }                                                                          \
@@ -2073,11 +2184,12 @@ VNNI void vnni_tile_k4_##R (__global const uchar *wp, int qh_off, int q_off, __g
     TILE_PREFETCH (pb, 16 * (qh_off ? BB_q5_k : BB_q4_k), TILE_K_OWN_LINES)     \
     const K4Scales k = k4_scales (pb + 64);                                    \
     int16 isum[TR] = { 0 };                                                    \
-    for (int c = 0; c < 4; c++) {                                              \
+    for (int c = 0; c < 4; c++)                                                \
+      for (int run = 0; run < 8; run += K4_RUN) {                              \
       const int b1 = 8 * sb + 2 * c, b2 = b1 + 1;                              \
       int16 s1[TR] = { 0 }, s2[TR] = { 0 };                                    \
       UNROLL                                                                   \
-      for (int g = 0; g < 8; g++) {                                            \
+      for (int g = run; g < run + K4_RUN; g++) {                               \
         const uint16 v = quad_at (pb + q_off, 8 * c + g);                      \
         uint16 lo = v & 0x0f0f0f0fu, hi = (v >> 4) & 0x0f0f0f0fu;              \
         if (qh_off) {                                                          \
@@ -2087,14 +2199,14 @@ VNNI void vnni_tile_k4_##R (__global const uchar *wp, int qh_off, int q_off, __g
         }                                                                      \
         UNROLL                                                                 \
         for (int i = 0; i < TR; i++) {                                         \
-          s1[i] = dpbusd (s1[i], as_int16 (lo), (int16) xq[i][8 * b1 + g]);    \
-          s2[i] = dpbusd (s2[i], as_int16 (hi), (int16) xq[i][8 * b2 + g]);    \
+          s1[i] = k4_dot (s1[i], as_int16 (lo), (int16) xq[i][8 * b1 + g]);    \
+          s2[i] = k4_dot (s2[i], as_int16 (hi), (int16) xq[i][8 * b2 + g]);    \
         }                                                                      \
       }                                                                        \
       const int16 sc1 = k4_sc (k, 2 * c), sc2 = k4_sc (k, 2 * c + 1);          \
       UNROLL                                                                   \
       for (int i = 0; i < TR; i++)                                             \
-        isum[i] += s1[i] * sc1 + s2[i] * sc2;                                  \
+        isum[i] = k4_scaled (k4_scaled (isum[i], s1[i], sc1), s2[i], sc2);     \
     }                                                                          \
     const float16 d = half16_at (pb), dmin = half16_at (pb + 32);              \
     UNROLL                                                                     \
@@ -2135,9 +2247,16 @@ TILES_K4 (6)
  * -a VTP_KERNEL_DEFINES=-DQ6K_TILE_UNROLLED=0,-DQ6K_TILE_UNROLLED=1) 0.999x
  * at 4 streams, 1.070x at 8, its 16-token prefill 1.048x; a cold start
  * (-p 4 -n 4 -r 1 --streams 2, empty PoCL cache) 39.9 -> 43.4 s. The same
- * arithmetic, the same bits. -DQ6K_TILE_UNROLLED=0: the loops. */
+ * arithmetic, the same bits. -DQ6K_TILE_UNROLLED=0: the loops, which
+ * AVX2's 16 registers want: on 2 cores of a Zen 3 EPYC the 1.1B's products
+ * all in Q6_K for 12 rows (vtp-bench-kernel-ab q6_k 12 A B -r 6) ran 1.77x
+ * faster with them. */
 #ifndef Q6K_TILE_UNROLLED
+#ifdef VTP_X86_VNNI
 #define Q6K_TILE_UNROLLED 1
+#else
+#define Q6K_TILE_UNROLLED 0
+#endif
 #endif
 #if Q6K_TILE_UNROLLED
 #define Q6K_TILE_UNROLL UNROLL
@@ -2221,11 +2340,14 @@ TILES_Q6_K (6)
     store16 ((acc)[i_], y + y_off + (size_t) ((m0) + i_) * N + n0, bias + n0, has_bias, accumulate);
 /* Rows m_first .. m_end - 1 of panel @wp in tiles of 6 (a last tile of
  * fewer rows: just those), stored */
+#ifndef GEMM_TILE_ROWS
+#define GEMM_TILE_ROWS 6
+#endif
 #define VNNI_TILES_STORED(T, m_first, m_end)                                   \
-  for (int m0 = (m_first); m0 < (m_end); m0 += 6) {                            \
+  for (int m0 = (m_first); m0 < (m_end); m0 += GEMM_TILE_ROWS) {               \
     float16 acc[6];                                                            \
-    TILE_SWITCH (T, min (6, (m_end) - m0), m0)                                 \
-    STORE_TILE_ROWS (acc, m0, min (6, (m_end) - m0))                           \
+    TILE_SWITCH (T, min (GEMM_TILE_ROWS, (m_end) - m0), m0)                    \
+    STORE_TILE_ROWS (acc, m0, min (GEMM_TILE_ROWS, (m_end) - m0))              \
   }
 #define DEFINE_QGEMM_VNNI(T)                                                   \
 __kernel void qgemm_vnni_##T (QGEMM_VNNI_PARAMS)                               \
