@@ -531,6 +531,29 @@ __kernel void KV_NAME (kv_append4) (int row0, __global const float *kn, __global
  * Intel Xeon with AMX, the F16 encode's attention, VTP_PROFILE_KERNELS=1:
  * 14.1-14.7 -> 11.7-12.3 ms a layer). */
 
+/* Keys a pass-1 step takes (ATTN_KEYS): 8, 16 accumulators of 16 floats,
+ * which AVX-512's 32 registers hold; x86 CPUs without it (16 registers of
+ * 8 floats) take 2 keys, and 4 value columns in pass 3 (ATTN_COLS): on 2
+ * cores of a Zen 3 EPYC the ViT-L layer's attention (vtp-bench-attention
+ * 577 577 16 16 64 10, 3 alternating runs, best) 24.0-24.3 ms with 8 and
+ * 8, 14.1-15.3 with 2 and 4 (4 and 4: 16.4-16.7; 2 and 2: 15.7-17.9).
+ * -DATTN_KEYS=N / -DATTN_COLS=N to try others. */
+#ifndef ATTN_KEYS
+#if defined(VTP_POCL_CPU) && !defined(VTP_X86_AVX512)
+#define ATTN_KEYS 2
+#else
+#define ATTN_KEYS 8
+#endif
+#endif
+/* ... and the columns of the values a pass-3 step takes (a divisor of 8) */
+#ifndef ATTN_COLS
+#if defined(VTP_POCL_CPU) && !defined(VTP_X86_AVX512)
+#define ATTN_COLS 4
+#else
+#define ATTN_COLS 8
+#endif
+#endif
+
 inline void KV_NAME (rows16_block) (__global const float *q, int q_off, int q_stride,
     __global const KV_T *k, __global const KV_T *v, int kv_off, int kv_stride,
     __global float *out, int out_off, int out_stride,
@@ -551,13 +574,14 @@ inline void KV_NAME (rows16_block) (__global const float *q, int q_off, int q_st
       qt[c * 32 + r] = r < nrows ? qr[c] : 0.0f;
   }
 
-  /* pass 1: scores, 8 keys at a time for 16 independent FMA chains */
+  /* pass 1: scores, ATTN_KEYS keys at a time for 2 ATTN_KEYS independent
+   * FMA chains */
   float16 mxa = -INFINITY, mxb = -INFINITY;
   int j = 0;
-  for (; j + 8 <= last; j += 8) {
-    float16 a[8], b[8];
+  for (; j + ATTN_KEYS <= last; j += ATTN_KEYS) {
+    float16 a[ATTN_KEYS], b[ATTN_KEYS];
 #pragma unroll
-    for (int u = 0; u < 8; u++)
+    for (int u = 0; u < ATTN_KEYS; u++)
       a[u] = b[u] = 0.0f;
     /* 8 elements of each of the 8 keys at a time, each broadcast to the
      * lanes: an F32 cache's straight from memory, an F16 or Q8_0 cache's
@@ -565,9 +589,9 @@ inline void KV_NAME (rows16_block) (__global const float *q, int q_off, int q_st
      * the time) */
     for (int c0 = 0; c0 < d; c0 += 8) {
 #if KV_TYPE != 0
-      float kf[8][8];
+      float kf[ATTN_KEYS][8];
 #pragma unroll
-      for (int u = 0; u < 8; u++)
+      for (int u = 0; u < ATTN_KEYS; u++)
         vstore8 (kv_load8 (k, kh + (size_t) (j + u) * kv_stride + c0), 0, kf[u]);
 #define KEY_AT(u, c) kf[u][c]
 #else
@@ -577,7 +601,7 @@ inline void KV_NAME (rows16_block) (__global const float *q, int q_off, int q_st
       for (int c = 0; c < 8; c++) {
         const float16 qa = vload16 (2 * (c0 + c), qt), qb = vload16 (2 * (c0 + c) + 1, qt);
 #pragma unroll
-        for (int u = 0; u < 8; u++) {
+        for (int u = 0; u < ATTN_KEYS; u++) {
           const float16 kv = (float16) KEY_AT (u, c);
           a[u] = fma (qa, kv, a[u]);
           b[u] = fma (qb, kv, b[u]);
@@ -586,7 +610,7 @@ inline void KV_NAME (rows16_block) (__global const float *q, int q_off, int q_st
 #undef KEY_AT
     }
 #pragma unroll
-    for (int u = 0; u < 8; u++) {
+    for (int u = 0; u < ATTN_KEYS; u++) {
       float16 sa = a[u] * scale, sb = b[u] * scale;
       if (causal && j + u >= first_masked) {
         sa = select (sa, (float16) -INFINITY, pos_a < (float16) (j + u));
@@ -627,22 +651,24 @@ inline void KV_NAME (rows16_block) (__global const float *q, int q_off, int q_st
   }
   const float16 inva = 1.0f / suma, invb = 1.0f / sumb;
 
-  /* pass 3: probabilities times value rows, 8 columns at a time */
-  for (int c0 = 0; c0 < d; c0 += 8) {
-    float16 acca[8], accb[8];
+  /* pass 3: probabilities times value rows, ATTN_COLS columns at a time */
+  for (int c0 = 0; c0 < d; c0 += ATTN_COLS) {
+    float16 acca[ATTN_COLS], accb[ATTN_COLS];
 #pragma unroll
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < ATTN_COLS; i++)
       acca[i] = accb[i] = 0.0f;
     for (j = 0; j < last; j++) {
       const float16 pa = vload16 (2 * j, st), pb = vload16 (2 * j + 1, st);
 #if KV_TYPE != 0
-      float vf[8];
-      vstore8 (kv_load8 (v, vh + (size_t) j * kv_stride + c0), 0, vf);
+      /* the 8 elements holding these columns (ATTN_COLS divides 8) */
+      float v8[8];
+      vstore8 (kv_load8 (v, vh + (size_t) j * kv_stride + (c0 & ~7)), 0, v8);
+      const float *vf = v8 + (c0 & 7);
 #else
       __global const float *vf = v + vh + (size_t) j * kv_stride + c0;
 #endif
 #pragma unroll
-      for (int i = 0; i < 8; i++) {
+      for (int i = 0; i < ATTN_COLS; i++) {
         const float16 vv = (float16) vf[i];
         acca[i] = fma (pa, vv, acca[i]);
         accb[i] = fma (pb, vv, accb[i]);
@@ -650,13 +676,13 @@ inline void KV_NAME (rows16_block) (__global const float *q, int q_off, int q_st
     }
     /* lanes are rows: transpose through private memory on the way out */
 #pragma unroll
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < ATTN_COLS; i++) {
       vstore16 (acca[i] * inva, 2 * i, qt);
       vstore16 (accb[i] * invb, 2 * i + 1, qt);
     }
     for (int r = 0; r < nrows; r++) {
       __global float *o = out + out_off + (size_t) (r0 + r) * out_stride + h * d + c0;
-      for (int i = 0; i < 8; i++)
+      for (int i = 0; i < ATTN_COLS; i++)
         o[i] = qt[i * 32 + r];
     }
   }
