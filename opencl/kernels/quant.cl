@@ -2340,6 +2340,10 @@ TILES_Q6_K (6)
     store16 ((acc)[i_], y + y_off + (size_t) ((m0) + i_) * N + n0, bias + n0, has_bias, accumulate);
 /* Rows m_first .. m_end - 1 of panel @wp in tiles of 6 (a last tile of
  * fewer rows: just those), stored */
+/* The GEMM's tiles: GEMM_TILE_ROWS (up to 6) rows at a time; on the Zen 3
+ * (AVX2) 2, 3 and 4 measured no faster than 6, within the machine's noise
+ * (vtp-bench-linear 512 2048 5632 q4_k / q8_0 5 with
+ * VTP_KERNEL_DEFINES=-DGEMM_TILE_ROWS=N). */
 #ifndef GEMM_TILE_ROWS
 #define GEMM_TILE_ROWS 6
 #endif
