@@ -237,8 +237,8 @@ bad:
   return NULL;
 }
 
-static char *
-load_kernel_sources (void)
+char *
+vtp_device_kernel_sources (void)
 {
   GString *src = g_string_new (NULL);
 
@@ -375,7 +375,7 @@ kernel_table_new (void)
 static gboolean
 build_program (VtpDevice *dev, GError **error)
 {
-  char *src = load_kernel_sources ();
+  char *src = vtp_device_kernel_sources ();
   const char *srcs[1] = { src };
   cl_int err;
   cl_uint n_kernels = 0;

@@ -111,6 +111,11 @@ void vtp_device_buffer_bytes (guint64 *live, guint64 *peak);
 cl_mem vtp_device_scratch_take (VtpDevice *dev, gsize bytes, cl_int *err);
 void vtp_device_scratch_give (VtpDevice *dev, cl_mem mem);
 
+/* The kernels' program source, every file after its preamble in the order
+ * vtp builds it (free with g_free): tests/test-kernel-isas.c compiles it
+ * for the x86 instruction sets the machine lacks. */
+char *vtp_device_kernel_sources (void);
+
 /* The options vtp builds its kernels with on @dev (the device's
  * instructions, PoCL on the CPU, $VTP_KERNEL_DEFINES); free with g_free.
  * bench/vtp-bench-kernel-ab builds its versions with them too. */
