@@ -1138,7 +1138,6 @@ VNNI inline int16 dp_w8 (int16 acc, int16 w, int16 x)
  * K4_HI_IN_PLACE is off here.) */
 typedef char vtp_v32qi __attribute__ ((vector_size (32)));
 typedef short vtp_v16hi __attribute__ ((vector_size (32)));
-typedef int vtp_v8si __attribute__ ((vector_size (32)));
 VNNI inline int8 dpbusd8 (int8 acc, int8 u, int8 s)
 {
   const vtp_v16hi pairs = __builtin_ia32_pmaddubsw256 ((vtp_v32qi) u, (vtp_v32qi) s);
@@ -2340,18 +2339,11 @@ TILES_Q6_K (6)
     store16 ((acc)[i_], y + y_off + (size_t) ((m0) + i_) * N + n0, bias + n0, has_bias, accumulate);
 /* Rows m_first .. m_end - 1 of panel @wp in tiles of 6 (a last tile of
  * fewer rows: just those), stored */
-/* The GEMM's tiles: GEMM_TILE_ROWS (up to 6) rows at a time; on the Zen 3
- * (AVX2) 2, 3 and 4 measured no faster than 6, within the machine's noise
- * (vtp-bench-linear 512 2048 5632 q4_k / q8_0 5 with
- * VTP_KERNEL_DEFINES=-DGEMM_TILE_ROWS=N). */
-#ifndef GEMM_TILE_ROWS
-#define GEMM_TILE_ROWS 6
-#endif
 #define VNNI_TILES_STORED(T, m_first, m_end)                                   \
-  for (int m0 = (m_first); m0 < (m_end); m0 += GEMM_TILE_ROWS) {               \
+  for (int m0 = (m_first); m0 < (m_end); m0 += 6) {                            \
     float16 acc[6];                                                            \
-    TILE_SWITCH (T, min (GEMM_TILE_ROWS, (m_end) - m0), m0)                    \
-    STORE_TILE_ROWS (acc, m0, min (GEMM_TILE_ROWS, (m_end) - m0))              \
+    TILE_SWITCH (T, min (6, (m_end) - m0), m0)                                 \
+    STORE_TILE_ROWS (acc, m0, min (6, (m_end) - m0))                           \
   }
 #define DEFINE_QGEMM_VNNI(T)                                                   \
 __kernel void qgemm_vnni_##T (QGEMM_VNNI_PARAMS)                               \
